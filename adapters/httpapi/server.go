@@ -1,0 +1,291 @@
+// Package httpapi is the driving HTTP adapter: the Gin engine, its middleware
+// chain, the problem+json error contract, and the handlers of the operations
+// in openapi.yaml (generated interface in ./gen).
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/gin-contrib/cors"
+	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/tradesense/tradesense/adapters/httpapi/gen"
+	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/health"
+)
+
+// Config configures the HTTP server. Environment variable names and defaults
+// are listed in .env.example.
+type Config struct {
+	Addr              string        // HTTP_ADDR, default :8000
+	ReadHeaderTimeout time.Duration // HTTP_READ_HEADER_TIMEOUT, default 5s
+	ReadTimeout       time.Duration // HTTP_READ_TIMEOUT, default 30s
+	WriteTimeout      time.Duration // HTTP_WRITE_TIMEOUT, default 30s
+	IdleTimeout       time.Duration // HTTP_IDLE_TIMEOUT, default 120s
+	// ShutdownTimeout bounds the drain of in-flight requests after SIGTERM
+	// (SHUTDOWN_TIMEOUT, default 20s).
+	ShutdownTimeout time.Duration
+	// ShutdownDelay keeps serving, with readiness already 503, before the
+	// drain starts, so load balancers stop routing first (SHUTDOWN_DELAY,
+	// default 0; Kubernetes uses a preStop hook instead).
+	ShutdownDelay time.Duration
+	MaxBodyBytes  int64 // HTTP_MAX_BODY_BYTES, default 1 MiB
+	// CORSAllowedOrigins are exact origins allowed to call the API with
+	// credentials (CORS_ALLOWED_ORIGINS, comma separated). "*" is refused.
+	CORSAllowedOrigins []string
+	// TrustedProxies are the CIDRs whose X-Forwarded-For is believed
+	// (HTTP_TRUSTED_PROXIES). Empty: the peer address is the client.
+	TrustedProxies []string
+	// HSTS sends Strict-Transport-Security (on in production).
+	HSTS bool
+}
+
+// DefaultConfig returns the defaults documented on Config.
+func DefaultConfig() Config {
+	return Config{
+		Addr:              ":8000",
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ShutdownTimeout:   20 * time.Second,
+		MaxBodyBytes:      1 << 20,
+	}
+}
+
+// Validate reports settings the server cannot run with.
+func (c Config) Validate() error {
+	var errs []error
+	if slices.Contains(c.CORSAllowedOrigins, "*") {
+		errs = append(errs, errors.New(`CORS_ALLOWED_ORIGINS: "*" is not allowed with credentials; list the exact origins`))
+	}
+	if c.MaxBodyBytes <= 0 {
+		errs = append(errs, errors.New("HTTP_MAX_BODY_BYTES: must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// Deps are the collaborators of the server.
+type Deps struct {
+	Log            *slog.Logger
+	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
+	Propagator     propagation.TextMapPropagator
+	Metrics        http.Handler
+	Health         *health.Registry
+	Build          BuildInfo
+}
+
+// Server is the API's HTTP server.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	health *health.Registry
+	engine *gin.Engine
+	srv    *http.Server
+
+	listening chan struct{} // closed once addr is set
+	addr      string
+}
+
+// New builds the API server with every operation of openapi.yaml routed.
+func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	doc, err := loadSpec(ctx)
+	if err != nil {
+		return nil, err
+	}
+	docs, err := newDocsAssets()
+	if err != nil {
+		return nil, fmt.Errorf("docs assets: %w", err)
+	}
+	engine, err := newEngine(cfg, d)
+	if err != nil {
+		return nil, err
+	}
+	validate, err := validator(doc, d.Log)
+	if err != nil {
+		return nil, err
+	}
+	engine.Use(validate)
+
+	h := &handlers{health: d.Health, build: d.Build}
+	si := gen.NewStrictHandlerWithOptions(h, nil, gen.StrictGinServerOptions{
+		RequestErrorHandlerFunc: func(c *gin.Context, err error) {
+			writeProblem(c, d.Log, apperr.Wrap(err, apperr.Invalid, "invalid_request", "The request could not be read."))
+		},
+		HandlerErrorFunc: func(c *gin.Context, err error) { writeProblem(c, d.Log, err) },
+		ResponseErrorHandlerFunc: func(c *gin.Context, err error) {
+			writeProblem(c, d.Log, fmt.Errorf("write response: %w", err))
+		},
+	})
+	gen.RegisterHandlersWithOptions(engine, si, gen.GinServerOptions{
+		ErrorHandler: func(c *gin.Context, err error, _ int) {
+			writeProblem(c, d.Log, apperr.Wrap(err, apperr.Invalid, "invalid_request", "The request parameters are invalid."))
+		},
+	})
+	engine.GET("/metrics", gin.WrapH(d.Metrics))
+	engine.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", specYAML) })
+	engine.GET("/docs", docs.page)
+	engine.GET("/docs/:file", docs.asset(d.Log))
+	return newServer(cfg, d, engine), nil
+}
+
+// NewOps builds the small server a worker runs for its probes and metrics:
+// /health, /health/ready and /metrics, with the same middleware as the API.
+func NewOps(cfg Config, d Deps) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	engine, err := newEngine(cfg, d)
+	if err != nil {
+		return nil, err
+	}
+	si := gen.NewStrictHandler(&handlers{health: d.Health, build: d.Build}, nil)
+	engine.GET("/health", si.GetHealth)
+	engine.GET("/health/ready", si.GetReadiness)
+	engine.GET("/metrics", gin.WrapH(d.Metrics))
+	return newServer(cfg, d, engine), nil
+}
+
+// newEngine returns a Gin engine with the shared middleware chain, outermost
+// first: tracing, request ID, access log and metrics, panic recovery,
+// security headers, CORS, body limit.
+func newEngine(cfg Config, d Deps) (*gin.Engine, error) {
+	gin.SetMode(gin.ReleaseMode)
+	engine := gin.New()
+	engine.HandleMethodNotAllowed = true
+	engine.ContextWithFallback = true
+	engine.RedirectTrailingSlash = false
+	engine.RedirectFixedPath = false
+	if err := engine.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("HTTP_TRUSTED_PROXIES: %w", err)
+	}
+	logged, err := accessLog(d.Log, d.MeterProvider)
+	if err != nil {
+		return nil, err
+	}
+	engine.Use(
+		otelgin.Middleware("tradesense",
+			otelgin.WithTracerProvider(d.TracerProvider),
+			otelgin.WithPropagators(d.Propagator),
+			// Request metrics are recorded by accessLog, by route; otelgin's
+			// own would duplicate them with per-port labels.
+			otelgin.WithMeterProvider(noop.NewMeterProvider()),
+		),
+		requestID(),
+		logged,
+		recovery(d.Log),
+		securityHeaders(cfg.HSTS),
+	)
+	if len(cfg.CORSAllowedOrigins) > 0 {
+		engine.Use(cors.New(cors.Config{
+			AllowOrigins:     cfg.CORSAllowedOrigins,
+			AllowMethods:     []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"},
+			AllowHeaders:     []string{"Authorization", "Content-Type", RequestIDHeader},
+			ExposeHeaders:    []string{RequestIDHeader, "Retry-After"},
+			AllowCredentials: true,
+			MaxAge:           12 * time.Hour,
+		}))
+	}
+	engine.Use(bodyLimit(d.Log, cfg.MaxBodyBytes))
+	engine.NoRoute(func(c *gin.Context) {
+		writeProblem(c, d.Log, apperr.New(apperr.NotFound, "not_found", "No such resource."))
+	})
+	engine.NoMethod(func(c *gin.Context) {
+		writeProblem(c, d.Log, apperr.New(apperr.MethodNotAllowed, "method_not_allowed", "This resource does not support the method."))
+	})
+	return engine, nil
+}
+
+func newServer(cfg Config, d Deps, engine *gin.Engine) *Server {
+	return &Server{
+		cfg:       cfg,
+		log:       d.Log,
+		health:    d.Health,
+		engine:    engine,
+		listening: make(chan struct{}),
+		srv: &http.Server{
+			Handler:           engine,
+			ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+			ReadTimeout:       cfg.ReadTimeout,
+			WriteTimeout:      cfg.WriteTimeout,
+			IdleTimeout:       cfg.IdleTimeout,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(d.Log.Handler(), slog.LevelWarn),
+		},
+	}
+}
+
+// Listening is closed once Run has bound its address.
+func (s *Server) Listening() <-chan struct{} { return s.listening }
+
+// Addr is the bound address; valid after Listening is closed.
+func (s *Server) Addr() string {
+	<-s.listening
+	return s.addr
+}
+
+// Handler is the server's routing handler, for in-process tests and benchmarks.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// Routes lists the registered method and path pairs, in Gin's syntax.
+func (s *Server) Routes() [][2]string {
+	var out [][2]string
+	for _, r := range s.engine.Routes() {
+		out = append(out, [2]string{r.Method, r.Path})
+	}
+	return out
+}
+
+// Run serves until ctx is cancelled, then shuts down gracefully: readiness
+// turns 503 at once, the server keeps serving for ShutdownDelay, then stops
+// accepting and drains in-flight requests for up to ShutdownTimeout. A drain
+// cut short by the timeout is logged, not returned: the process still exits 0.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+	}
+	s.addr = ln.Addr().String()
+	close(s.listening)
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.Serve(ln) }()
+	s.log.Info("http server listening", "addr", s.addr)
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve http: %w", err)
+	case <-ctx.Done():
+	}
+	s.health.SetDraining()
+	s.log.Info("shutting down: readiness is now 503", "delay", s.cfg.ShutdownDelay, "drain_timeout", s.cfg.ShutdownTimeout)
+	if s.cfg.ShutdownDelay > 0 {
+		time.Sleep(s.cfg.ShutdownDelay)
+	}
+	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := s.srv.Shutdown(drainCtx); err != nil {
+		s.log.Warn("drain cut short: closing remaining connections", "error", err)
+		_ = s.srv.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve http: %w", err)
+	}
+	s.log.Info("http server stopped")
+	return nil
+}

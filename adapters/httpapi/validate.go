@@ -1,0 +1,158 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/gin-gonic/gin"
+
+	"github.com/tradesense/tradesense/core/apperr"
+)
+
+// loadSpec parses and validates the embedded OpenAPI document.
+func loadSpec(ctx context.Context) (*openapi3.T, error) {
+	loader := openapi3.NewLoader()
+	loader.Context = ctx
+	doc, err := loader.LoadFromData(specYAML)
+	if err != nil {
+		return nil, fmt.Errorf("parse openapi.yaml: %w", err)
+	}
+	if err := doc.Validate(ctx); err != nil {
+		return nil, fmt.Errorf("validate openapi.yaml: %w", err)
+	}
+	return doc, nil
+}
+
+// validator checks each request that matches a spec operation against it:
+// parameters, content type and body schema. Requests that match no operation
+// pass through so the router answers 404 or 405. Authentication is the
+// handlers' business, not the validator's.
+func validator(doc *openapi3.T, log *slog.Logger) (gin.HandlerFunc, error) {
+	router, err := legacy.NewRouter(doc)
+	if err != nil {
+		return nil, fmt.Errorf("openapi router: %w", err)
+	}
+	opts := &openapi3filter.Options{
+		MultiError:         true,
+		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+	}
+	return func(c *gin.Context) {
+		route, params, err := router.FindRoute(c.Request)
+		if err != nil {
+			c.Next()
+			return
+		}
+		in := &openapi3filter.RequestValidationInput{
+			Request: c.Request, PathParams: params, Route: route, Options: opts,
+		}
+		if err := openapi3filter.ValidateRequest(c.Request.Context(), in); err != nil {
+			writeProblem(c, log, requestProblem(err))
+			return
+		}
+		c.Next()
+	}, nil
+}
+
+const prefixInvalidContentType = "header Content-Type has unexpected value"
+
+// requestProblem turns kin-openapi's validation errors into one Invalid error
+// with a message per field. Field names are the parameter name or the JSON
+// pointer into the body; messages never echo the offending value.
+func requestProblem(err error) error {
+	var errs []error
+	var me openapi3.MultiError
+	if errors.As(err, &me) {
+		errs = me
+	} else {
+		errs = []error{err}
+	}
+	fields := map[string]string{}
+	for _, e := range errs {
+		var re *openapi3filter.RequestError
+		if !errors.As(e, &re) {
+			var rte *routers.RouteError
+			if errors.As(e, &rte) {
+				return apperr.Wrap(e, apperr.NotFound, "not_found", "No such resource.")
+			}
+			fields["request"] = "is invalid"
+			continue
+		}
+		var tooLarge *http.MaxBytesError
+		if errors.As(re.Err, &tooLarge) {
+			return apperr.Wrap(e, apperr.TooLarge, "body_too_large", "The request body is larger than the server accepts.")
+		}
+		if strings.HasPrefix(re.Reason, prefixInvalidContentType) {
+			return apperr.Wrap(e, apperr.UnsupportedMedia, "unsupported_media_type", "The request body's content type is not accepted here.")
+		}
+		switch {
+		case re.Parameter != nil:
+			fields[re.Parameter.Name] = reasonOf(re)
+		case re.RequestBody != nil:
+			collectBodyErrors(fields, re)
+		default:
+			fields["request"] = reasonOf(re)
+		}
+	}
+	return &apperr.Error{Kind: apperr.Invalid, Code: "validation_failed",
+		Message: "The request does not match the API contract.", Fields: fields, Cause: err}
+}
+
+func collectBodyErrors(fields map[string]string, re *openapi3filter.RequestError) {
+	var inner []error
+	var me openapi3.MultiError
+	if errors.As(re.Err, &me) {
+		inner = me
+	} else {
+		inner = []error{re.Err}
+	}
+	for _, e := range inner {
+		var se *openapi3.SchemaError
+		if errors.As(e, &se) {
+			key := "/" + strings.Join(se.JSONPointer(), "/")
+			if key == "/" {
+				key = "body"
+			}
+			fields[key] = se.Reason
+			continue
+		}
+		if e == nil {
+			fields["body"] = reasonOf(re)
+			continue
+		}
+		fields["body"] = bodyReason(e)
+	}
+}
+
+// bodyReason keeps decoder messages short and value-free.
+func bodyReason(err error) string {
+	var pe *openapi3filter.ParseError
+	if errors.As(err, &pe) {
+		return "is not valid JSON"
+	}
+	if errors.Is(err, openapi3filter.ErrInvalidRequired) {
+		return "is required"
+	}
+	return "is invalid"
+}
+
+func reasonOf(re *openapi3filter.RequestError) string {
+	var se *openapi3.SchemaError
+	if errors.As(re.Err, &se) {
+		return se.Reason
+	}
+	if errors.Is(re.Err, openapi3filter.ErrInvalidRequired) {
+		return "is required"
+	}
+	if re.Reason != "" {
+		return re.Reason
+	}
+	return "is invalid"
+}

@@ -1,0 +1,137 @@
+package telemetry
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/tradesense/tradesense/core/reqctx"
+)
+
+// Redacted replaces every value that must not reach a log.
+const Redacted = "[REDACTED]"
+
+// sensitiveKeys are attribute keys (compared case-insensitively, with '-'
+// folded to '_') whose values are never logged, wherever they appear.
+var sensitiveKeys = map[string]struct{}{
+	"password": {}, "new_password": {}, "current_password": {}, "passwd": {},
+	"secret": {}, "client_secret": {}, "token": {}, "access_token": {},
+	"refresh_token": {}, "id_token": {}, "mfa_token": {}, "authorization": {},
+	"proxy_authorization": {}, "cookie": {}, "set_cookie": {}, "api_key": {},
+	"apikey": {}, "x_api_key": {}, "private_key": {}, "backup_code": {},
+	"otp": {}, "totp": {}, "dsn": {}, "database_url": {}, "redis_url": {},
+	"smtp_url": {},
+}
+
+// IsSensitiveKey reports whether values under key are redacted from logs.
+func IsSensitiveKey(key string) bool {
+	k := strings.ReplaceAll(strings.ToLower(key), "-", "_")
+	_, ok := sensitiveKeys[k]
+	return ok
+}
+
+// NewLogger returns the process logger: JSON or text on w, with source
+// locations, request correlation and redaction. Modules derive theirs with
+// Component, so every line names the module that wrote it.
+func NewLogger(cfg Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{
+		AddSource:   true,
+		Level:       cfg.LogLevel,
+		ReplaceAttr: replaceAttr,
+	}
+	var h slog.Handler
+	if cfg.LogFormat == "text" {
+		h = slog.NewTextHandler(w, opts)
+	} else {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	return slog.New(contextHandler{h})
+}
+
+// Component returns a logger for one module; its lines carry logger=name.
+func Component(log *slog.Logger, name string) *slog.Logger {
+	return log.With("logger", name)
+}
+
+func replaceAttr(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) == 0 && a.Key == slog.SourceKey {
+		if src, ok := a.Value.Any().(*slog.Source); ok {
+			src.File = trimSourcePath(src.File)
+		}
+		return a
+	}
+	if IsSensitiveKey(a.Key) {
+		return slog.String(a.Key, Redacted)
+	}
+	if a.Value.Kind() == slog.KindString {
+		if s := a.Value.String(); strings.Contains(s, "://") && strings.Contains(s, "@") {
+			return slog.String(a.Key, redactURL(s))
+		}
+	}
+	return a
+}
+
+// redactURL hides the password of a URL with user info, so a DSN that slips
+// into a log line or an error message shows its host but not its secret.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		return u.String()
+	}
+	return s
+}
+
+// modulePrefix is the directory of this module in the build, derived from this
+// file's own path, so sources print relative to the repository root. With
+// -trimpath paths are already module-relative and nothing is cut.
+var modulePrefix = func() string {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return ""
+	}
+	return filepath.Dir(filepath.Dir(filepath.Dir(file))) + string(filepath.Separator)
+}()
+
+func trimSourcePath(file string) string {
+	if modulePrefix != "" {
+		if rest, ok := strings.CutPrefix(file, modulePrefix); ok {
+			return rest
+		}
+	}
+	return file
+}
+
+// contextHandler adds the request and trace identity found in the record's
+// context to every line.
+type contextHandler struct{ slog.Handler }
+
+func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
+	if info := reqctx.From(ctx); info != nil {
+		r.AddAttrs(slog.String("request_id", info.RequestID))
+		if uid := info.UserID(); uid != "" {
+			r.AddAttrs(slog.String("user_id", uid))
+		}
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h contextHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return contextHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h contextHandler) WithGroup(name string) slog.Handler {
+	return contextHandler{h.Handler.WithGroup(name)}
+}

@@ -1,0 +1,53 @@
+// Package reqctx carries per-request facts (request ID, authenticated user)
+// through a context.Context, so that logs written anywhere below a request can
+// name it without the logger knowing about HTTP.
+//
+// The facts live in one mutable Info installed at the start of the request:
+// an authentication step deep in the chain can set the user, and the access
+// log written by the outermost middleware still sees it.
+package reqctx
+
+import (
+	"context"
+	"sync/atomic"
+)
+
+// Info is the per-request record. Its zero value is usable. RequestID is set
+// once at creation; UserID may be set later from any goroutine.
+type Info struct {
+	RequestID string
+	userID    atomic.Pointer[string]
+}
+
+// SetUserID records the authenticated user.
+func (i *Info) SetUserID(id string) { i.userID.Store(&id) }
+
+// UserID returns the authenticated user, or "" before authentication.
+func (i *Info) UserID() string {
+	if p := i.userID.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+type infoKey struct{}
+
+// With returns a context carrying a new Info for requestID.
+func With(ctx context.Context, requestID string) (context.Context, *Info) {
+	info := &Info{RequestID: requestID}
+	return context.WithValue(ctx, infoKey{}, info), info
+}
+
+// From returns the Info in ctx, or nil outside a request.
+func From(ctx context.Context) *Info {
+	info, _ := ctx.Value(infoKey{}).(*Info)
+	return info
+}
+
+// RequestID returns the request ID in ctx, or "".
+func RequestID(ctx context.Context) string {
+	if info := From(ctx); info != nil {
+		return info.RequestID
+	}
+	return ""
+}

@@ -1,0 +1,113 @@
+// Package wire is the composition root: it reads the configuration, chooses
+// the adapters of the active profile, and assembles the API and worker
+// programs with google/wire. It is the only package that knows every adapter.
+package wire
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/tradesense/tradesense/adapters/httpapi"
+	"github.com/tradesense/tradesense/adapters/telemetry"
+)
+
+// Environment is APP_ENV.
+type Environment string
+
+// The environments. Production enforces secure settings.
+const (
+	Development Environment = "development"
+	Test        Environment = "test"
+	Production  Environment = "production"
+)
+
+// WorkerConfig configures the job worker process.
+type WorkerConfig struct {
+	// Addr serves the worker's /health, /health/ready and /metrics
+	// (WORKER_HTTP_ADDR, default :8001).
+	Addr string
+}
+
+// Config is every setting of the program, one struct per adapter.
+type Config struct {
+	Env Environment
+	// DataDir holds the local profile's state (DATA_DIR, default ./data).
+	DataDir string
+	// HealthTimeout bounds each readiness check (HEALTH_CHECK_TIMEOUT, default 2s).
+	HealthTimeout time.Duration
+	HTTP          httpapi.Config
+	Worker        WorkerConfig
+	Telemetry     telemetry.Config
+}
+
+// LoadConfig reads and validates the configuration from getenv. The error
+// lists every bad or missing variable by name.
+func LoadConfig(getenv Getenv, version string) (Config, error) {
+	cfg, _, err := loadConfig(getenv, version)
+	return cfg, err
+}
+
+// loadConfig also returns the names of the variables it read.
+func loadConfig(getenv Getenv, version string) (Config, []string, error) {
+	r := &envReader{getenv: getenv}
+	cfg := Config{
+		Env:           Environment(r.oneOf("APP_ENV", string(Development), string(Development), string(Test), string(Production))),
+		DataDir:       r.str("DATA_DIR", "./data"),
+		HealthTimeout: r.duration("HEALTH_CHECK_TIMEOUT", 2*time.Second),
+	}
+	prod := cfg.Env == Production
+
+	def := httpapi.DefaultConfig()
+	cfg.HTTP = httpapi.Config{
+		Addr:               r.str("HTTP_ADDR", def.Addr),
+		ReadHeaderTimeout:  r.duration("HTTP_READ_HEADER_TIMEOUT", def.ReadHeaderTimeout),
+		ReadTimeout:        r.duration("HTTP_READ_TIMEOUT", def.ReadTimeout),
+		WriteTimeout:       r.duration("HTTP_WRITE_TIMEOUT", def.WriteTimeout),
+		IdleTimeout:        r.duration("HTTP_IDLE_TIMEOUT", def.IdleTimeout),
+		ShutdownTimeout:    r.duration("SHUTDOWN_TIMEOUT", def.ShutdownTimeout),
+		ShutdownDelay:      r.duration("SHUTDOWN_DELAY", def.ShutdownDelay),
+		MaxBodyBytes:       r.int64("HTTP_MAX_BODY_BYTES", def.MaxBodyBytes, 1, 1<<30),
+		CORSAllowedOrigins: r.list("CORS_ALLOWED_ORIGINS"),
+		TrustedProxies:     r.list("HTTP_TRUSTED_PROXIES"),
+		HSTS:               r.bool("HTTP_HSTS", prod),
+	}
+	cfg.Worker = WorkerConfig{Addr: r.str("WORKER_HTTP_ADDR", ":8001")}
+
+	defaultFormat := "text"
+	if prod {
+		defaultFormat = "json"
+	}
+	cfg.Telemetry = telemetry.Config{
+		ServiceName:    r.str("OTEL_SERVICE_NAME", "tradesense"),
+		ServiceVersion: version,
+		Environment:    string(cfg.Env),
+		LogLevel:       r.level("LOG_LEVEL", slog.LevelInfo),
+		LogFormat:      r.oneOf("LOG_FORMAT", defaultFormat, "json", "text"),
+		OTLPEndpoint:   r.str("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+		SampleRatio:    r.float("OTEL_TRACES_SAMPLER_ARG", 1, 0, 1),
+	}
+
+	errs := []error{r.err(), cfg.HTTP.Validate()}
+	if prod {
+		errs = append(errs, cfg.productionProblems()...)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, r.names, fmt.Errorf("configuration:\n%w", err)
+	}
+	return cfg, r.names, nil
+}
+
+// productionProblems lists the settings production refuses, each naming the
+// variable to set.
+func (c Config) productionProblems() []error {
+	var errs []error
+	if c.Telemetry.LogFormat != "json" {
+		errs = append(errs, errors.New("LOG_FORMAT: production logs must be json"))
+	}
+	if c.Telemetry.LogLevel < slog.LevelInfo {
+		errs = append(errs, errors.New("LOG_LEVEL: debug logging is not allowed in production; use info or higher"))
+	}
+	return errs
+}

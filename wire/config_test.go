@@ -1,0 +1,123 @@
+package wire
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(m map[string]string) Getenv { return func(k string) string { return m[k] } }
+
+func TestLoadConfigDefaults(t *testing.T) {
+	cfg, err := LoadConfig(envOf(nil), "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Env != Development || cfg.HTTP.Addr != ":8000" || cfg.DataDir != "./data" ||
+		cfg.Telemetry.LogFormat != "text" || cfg.Telemetry.LogLevel != slog.LevelInfo ||
+		cfg.HTTP.ShutdownTimeout != 20*time.Second || cfg.HTTP.MaxBodyBytes != 1<<20 || cfg.HTTP.HSTS ||
+		cfg.Worker.Addr != ":8001" || cfg.Telemetry.ServiceVersion != "v1" {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+}
+
+func TestLoadConfigReadsEveryVariable(t *testing.T) {
+	cfg, err := LoadConfig(envOf(map[string]string{
+		"APP_ENV": "test", "HTTP_ADDR": "127.0.0.1:9", "DATA_DIR": "/tmp/x", "LOG_LEVEL": "debug",
+		"LOG_FORMAT": "json", "SHUTDOWN_TIMEOUT": "3s", "SHUTDOWN_DELAY": "1s", "HTTP_MAX_BODY_BYTES": "2048",
+		"CORS_ALLOWED_ORIGINS": "https://a.test, https://b.test", "HTTP_TRUSTED_PROXIES": "10.0.0.0/8",
+		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_TRACES_SAMPLER_ARG": "0.25",
+		"WORKER_HTTP_ADDR": ":9001", "HEALTH_CHECK_TIMEOUT": "500ms", "HTTP_HSTS": "true",
+	}), "v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Env != Test || cfg.HTTP.Addr != "127.0.0.1:9" || cfg.DataDir != "/tmp/x" ||
+		cfg.Telemetry.LogLevel != slog.LevelDebug || cfg.HTTP.ShutdownTimeout != 3*time.Second ||
+		cfg.HTTP.ShutdownDelay != time.Second || cfg.HTTP.MaxBodyBytes != 2048 ||
+		len(cfg.HTTP.CORSAllowedOrigins) != 2 || cfg.HTTP.CORSAllowedOrigins[1] != "https://b.test" ||
+		cfg.HTTP.TrustedProxies[0] != "10.0.0.0/8" || cfg.Telemetry.OTLPEndpoint != "http://c:4318" ||
+		cfg.Telemetry.SampleRatio != 0.25 || cfg.Worker.Addr != ":9001" || cfg.HealthTimeout != 500*time.Millisecond || !cfg.HTTP.HSTS {
+		t.Fatalf("config: %+v", cfg)
+	}
+}
+
+func TestLoadConfigNamesEveryBadVariable(t *testing.T) {
+	_, err := LoadConfig(envOf(map[string]string{
+		"APP_ENV": "staging", "SHUTDOWN_TIMEOUT": "soon", "HTTP_MAX_BODY_BYTES": "-1",
+		"LOG_LEVEL": "loud", "OTEL_TRACES_SAMPLER_ARG": "2", "HTTP_HSTS": "maybe", "CORS_ALLOWED_ORIGINS": "*",
+	}), "v")
+	if err == nil {
+		t.Fatal("bad configuration accepted")
+	}
+	for _, name := range []string{"APP_ENV", "SHUTDOWN_TIMEOUT", "HTTP_MAX_BODY_BYTES", "LOG_LEVEL", "OTEL_TRACES_SAMPLER_ARG", "HTTP_HSTS", "CORS_ALLOWED_ORIGINS"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error does not name %s: %v", name, err)
+		}
+	}
+}
+
+func TestProductionRefusesInsecureSettings(t *testing.T) {
+	_, err := LoadConfig(envOf(map[string]string{"APP_ENV": "production", "LOG_FORMAT": "text", "LOG_LEVEL": "debug"}), "v")
+	if err == nil {
+		t.Fatal("production accepted text debug logs")
+	}
+	for _, name := range []string{"LOG_FORMAT", "LOG_LEVEL"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error does not name %s: %v", name, err)
+		}
+	}
+}
+
+func TestSecretFromFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "db")
+	if err := os.WriteFile(path, []byte("postgres://u:pw@h/db\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := &envReader{getenv: envOf(map[string]string{"DATABASE_URL_FILE": path})}
+	if got := r.secret("DATABASE_URL"); got != "postgres://u:pw@h/db" || r.err() != nil {
+		t.Fatalf("secret = %q, err %v", got, r.err())
+	}
+	r = &envReader{getenv: envOf(map[string]string{"DATABASE_URL_FILE": path, "DATABASE_URL": "x"})}
+	r.secret("DATABASE_URL")
+	if r.err() == nil || !strings.Contains(r.err().Error(), "DATABASE_URL_FILE") {
+		t.Fatalf("both set: %v", r.err())
+	}
+	r = &envReader{getenv: envOf(map[string]string{"DATABASE_URL_FILE": filepath.Join(dir, "missing")})}
+	r.secret("DATABASE_URL")
+	if r.err() == nil {
+		t.Fatal("missing file accepted")
+	}
+}
+
+// TestEveryVariableIsDocumented keeps .env.example and the README table in
+// step with what LoadConfig reads.
+func TestEveryVariableIsDocumented(t *testing.T) {
+	_, names, err := loadConfig(envOf(nil), "v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) < 15 {
+		t.Fatalf("only %d variables recorded", len(names))
+	}
+	example, err := os.ReadFile("../.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if !strings.Contains(string(example), "\n"+n+"=") && !strings.Contains(string(example), "\n# "+n+"=") {
+			t.Errorf(".env.example lacks %s", n)
+		}
+		if !strings.Contains(string(readme), "| `"+n+"`") {
+			t.Errorf("README.md configuration table lacks %s", n)
+		}
+	}
+}

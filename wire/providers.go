@@ -1,0 +1,123 @@
+package wire
+
+import (
+	"context"
+	"io"
+	"log/slog"
+
+	gwire "github.com/google/wire"
+	"go.opentelemetry.io/otel/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/tradesense/tradesense/adapters/httpapi"
+	"github.com/tradesense/tradesense/adapters/telemetry"
+	"github.com/tradesense/tradesense/core/health"
+)
+
+// LogOutput is where the process writes its logs (stdout in app/).
+type LogOutput struct{ io.Writer }
+
+// Adapters names the adapter chosen for each port, for the start-up log.
+type Adapters map[string]string
+
+// LogValue renders the adapters as one group in the start-up log line.
+func (a Adapters) LogValue() slog.Value {
+	attrs := make([]slog.Attr, 0, len(a))
+	for k, v := range a {
+		attrs = append(attrs, slog.String(k, v))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// TelemetrySet provides logs, traces and metrics.
+var TelemetrySet = gwire.NewSet(
+	gwire.FieldsOf(new(Config), "Telemetry"),
+	provideLogger,
+	telemetry.NewTracerProvider,
+	gwire.Bind(new(trace.TracerProvider), new(*sdktrace.TracerProvider)),
+	telemetry.NewMetrics,
+	provideMeterProvider,
+)
+
+// HTTPSet provides the API server.
+var HTTPSet = gwire.NewSet(
+	gwire.FieldsOf(new(Config), "HTTP"),
+	provideHealth,
+	provideHTTPDeps,
+	httpapi.New,
+)
+
+func provideLogger(cfg telemetry.Config, out LogOutput) *slog.Logger {
+	return telemetry.NewLogger(cfg, out.Writer)
+}
+
+func provideMeterProvider(m *telemetry.Metrics) metric.MeterProvider { return m.Provider }
+
+func provideHealth(cfg Config) *health.Registry { return health.NewRegistry(cfg.HealthTimeout) }
+
+func provideHTTPDeps(log *slog.Logger, tp trace.TracerProvider, mp metric.MeterProvider, m *telemetry.Metrics, h *health.Registry, build httpapi.BuildInfo) httpapi.Deps {
+	return httpapi.Deps{
+		Log:            telemetry.Component(log, "httpapi"),
+		TracerProvider: tp,
+		MeterProvider:  mp,
+		Propagator:     telemetry.Propagator(),
+		Metrics:        m.Handler(),
+		Health:         h,
+		Build:          build,
+	}
+}
+
+func provideAdapters(cfg Config) Adapters {
+	traces := "none"
+	if cfg.Telemetry.OTLPEndpoint != "" {
+		traces = "otlp-http"
+	}
+	return Adapters{
+		"http":    "gin",
+		"traces":  traces,
+		"metrics": "prometheus",
+		"logs":    "slog-" + cfg.Telemetry.LogFormat,
+	}
+}
+
+// API is the `tradesense api` program.
+type API struct {
+	Config   Config
+	Log      *slog.Logger
+	Server   *httpapi.Server
+	Adapters Adapters
+}
+
+// Run serves the API until ctx is cancelled, then shuts down gracefully.
+func (a *API) Run(ctx context.Context) error {
+	telemetry.Component(a.Log, "app").Info("starting api", "env", a.Config.Env, "adapters", a.Adapters)
+	return a.Server.Run(ctx)
+}
+
+// OpsServer is the worker's probe and metrics server.
+type OpsServer struct{ *httpapi.Server }
+
+func provideOpsServer(cfg Config, d httpapi.Deps) (*OpsServer, error) {
+	c := cfg.HTTP
+	c.Addr = cfg.Worker.Addr
+	s, err := httpapi.NewOps(c, d)
+	if err != nil {
+		return nil, err
+	}
+	return &OpsServer{s}, nil
+}
+
+// Worker is the `tradesense worker` program.
+type Worker struct {
+	Config   Config
+	Log      *slog.Logger
+	Ops      *OpsServer
+	Adapters Adapters
+}
+
+// Run serves the worker's probes until ctx is cancelled.
+func (w *Worker) Run(ctx context.Context) error {
+	telemetry.Component(w.Log, "app").Info("starting worker", "env", w.Config.Env, "adapters", w.Adapters)
+	return w.Ops.Run(ctx)
+}

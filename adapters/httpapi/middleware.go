@@ -12,7 +12,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tradesense/tradesense/core/apperr"
@@ -65,18 +64,9 @@ func routeOf(c *gin.Context) string {
 	return "unmatched"
 }
 
-// accessLog records every request: a debug line at the start, a line at the
-// end with method, route, status, duration, client IP and bytes, and the
-// request duration histogram (RED metrics by route and status).
-func accessLog(log *slog.Logger, mp metric.MeterProvider) (gin.HandlerFunc, error) {
-	meter := mp.Meter("github.com/tradesense/tradesense/adapters/httpapi")
-	duration, err := meter.Float64Histogram("http.server.request.duration",
-		metric.WithUnit("s"),
-		metric.WithDescription("Duration of HTTP server requests."),
-		metric.WithExplicitBucketBoundaries(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-	if err != nil {
-		return nil, fmt.Errorf("request duration histogram: %w", err)
-	}
+// accessLog records every request: a debug line at the start and a line at
+// the end with method, route, status, duration, client IP and bytes.
+func accessLog(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		ctx := c.Request.Context()
@@ -84,25 +74,19 @@ func accessLog(log *slog.Logger, mp metric.MeterProvider) (gin.HandlerFunc, erro
 			log.DebugContext(ctx, "request started", "method", c.Request.Method, "path", c.Request.URL.Path, "client_ip", c.ClientIP())
 		}
 		c.Next()
-		elapsed := time.Since(start)
 		status := c.Writer.Status()
-		route := routeOf(c)
-		duration.Record(ctx, elapsed.Seconds(), metric.WithAttributes(
-			attribute.String("http.request.method", c.Request.Method),
-			attribute.String("http.route", route),
-			attribute.Int("http.response.status_code", status)))
 		level := slog.LevelInfo
 		if status >= 500 {
 			level = slog.LevelError
 		}
 		log.LogAttrs(ctx, level, "request completed",
 			slog.String("method", c.Request.Method),
-			slog.String("route", route),
+			slog.String("route", routeOf(c)),
 			slog.Int("status", status),
-			slog.Duration("duration", elapsed),
+			slog.Duration("duration", time.Since(start)),
 			slog.String("client_ip", c.ClientIP()),
 			slog.Int("bytes", max(c.Writer.Size(), 0)))
-	}, nil
+	}
 }
 
 // recovery turns a panic into a logged stack and a 500 problem carrying the
@@ -129,25 +113,33 @@ func recovery(log *slog.Logger) gin.HandlerFunc {
 
 // securityHeaders sets the headers every response carries. The API serves
 // JSON only, so its CSP forbids everything; the docs page needs its own
-// scripts and styles and gets a CSP allowing exactly those.
+// scripts and styles and gets a CSP allowing exactly those. The header sets
+// are built once: keys are canonical and values are full-capacity slices, so
+// assigning them per request allocates nothing and a later Add copies.
 func securityHeaders(hsts bool) gin.HandlerFunc {
 	const apiCSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 	const docsCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+	common := http.Header{}
+	common.Set("X-Content-Type-Options", "nosniff")
+	common.Set("X-Frame-Options", "DENY")
+	common.Set("Referrer-Policy", "no-referrer")
+	common.Set("Cross-Origin-Opener-Policy", "same-origin")
+	common.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+	if hsts {
+		common.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+	}
+	api, docs := common.Clone(), common.Clone()
+	api.Set("Content-Security-Policy", apiCSP)
+	api.Set("Cache-Control", "no-store")
+	docs.Set("Content-Security-Policy", docsCSP)
 	return func(c *gin.Context) {
-		h := c.Writer.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+		set := api
 		if strings.HasPrefix(c.Request.URL.Path, "/docs") {
-			h.Set("Content-Security-Policy", docsCSP)
-		} else {
-			h.Set("Content-Security-Policy", apiCSP)
-			h.Set("Cache-Control", "no-store")
+			set = docs
 		}
-		if hsts {
-			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		h := c.Writer.Header()
+		for k, v := range set {
+			h[k] = v[:len(v):len(v)]
 		}
 		c.Next()
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
@@ -175,20 +174,16 @@ func newEngine(cfg Config, d Deps) (*gin.Engine, error) {
 	if err := engine.SetTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("HTTP_TRUSTED_PROXIES: %w", err)
 	}
-	logged, err := accessLog(d.Log, d.MeterProvider)
-	if err != nil {
-		return nil, err
-	}
 	engine.Use(
 		otelgin.Middleware("tradesense",
 			otelgin.WithTracerProvider(d.TracerProvider),
 			otelgin.WithPropagators(d.Propagator),
-			// Request metrics are recorded by accessLog, by route; otelgin's
-			// own would duplicate them with per-port labels.
-			otelgin.WithMeterProvider(noop.NewMeterProvider()),
+			// otelgin records the RED metrics (http.server.request.duration
+			// by route, method and status, plus body sizes).
+			otelgin.WithMeterProvider(d.MeterProvider),
 		),
 		requestID(),
-		logged,
+		accessLog(d.Log),
 		recovery(d.Log),
 		securityHeaders(cfg.HSTS),
 	)

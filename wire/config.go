@@ -10,7 +10,11 @@ import (
 	"time"
 
 	"github.com/tradesense/tradesense/adapters/httpapi"
+	"github.com/tradesense/tradesense/adapters/memory"
+	"github.com/tradesense/tradesense/adapters/redisstore"
+	"github.com/tradesense/tradesense/adapters/sqlstore"
 	"github.com/tradesense/tradesense/adapters/telemetry"
+	"github.com/tradesense/tradesense/core/cache"
 )
 
 // Environment is APP_ENV.
@@ -40,6 +44,20 @@ type Config struct {
 	HTTP          httpapi.Config
 	Worker        WorkerConfig
 	Telemetry     telemetry.Config
+	Secrets       SecretsConfig
+	DB            sqlstore.Config // URL comes from Secrets
+	// AutoMigrate applies pending migrations at start (DB_AUTO_MIGRATE,
+	// default true outside production, where a migrate Job runs them).
+	AutoMigrate bool
+	// DatabaseSSLMode is the sslmode of a URL assembled from DATABASE_SECRET
+	// (DATABASE_SSLMODE, default verify-full).
+	DatabaseSSLMode string
+	Redis           redisstore.Config // URL comes from Secrets
+	Cache           cache.Config
+	MemoryCache     memory.CacheConfig
+	// Lookup reads the environment (with .env merged in development) for
+	// secret references such as env:NAME and NAME_FILE.
+	Lookup Getenv
 }
 
 // LoadConfig reads and validates the configuration from getenv. The error
@@ -56,8 +74,19 @@ func loadConfig(getenv Getenv, version string) (Config, []string, error) {
 		Env:           Environment(r.oneOf("APP_ENV", string(Development), string(Development), string(Test), string(Production))),
 		DataDir:       r.str("DATA_DIR", "./data"),
 		HealthTimeout: r.duration("HEALTH_CHECK_TIMEOUT", 2*time.Second),
+		Lookup:        getenv,
 	}
 	prod := cfg.Env == Production
+	cfg.Secrets = r.secretsConfig()
+	cfg.DB = r.databaseConfig()
+	cfg.AutoMigrate = r.bool("DB_AUTO_MIGRATE", !prod)
+	cfg.DatabaseSSLMode = r.oneOf("DATABASE_SSLMODE", "verify-full", "disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+	cfg.Redis = r.redisConfig(prod)
+	cfg.Cache, cfg.MemoryCache = r.cacheConfig()
+	r.names = append(r.names, secretSettings...)
+	for _, ks := range keySettings {
+		r.names = append(r.names, ks.name)
+	}
 
 	def := httpapi.DefaultConfig()
 	cfg.HTTP = httpapi.Config{
@@ -109,5 +138,8 @@ func (c Config) productionProblems() []error {
 	if c.Telemetry.LogLevel < slog.LevelInfo {
 		errs = append(errs, errors.New("LOG_LEVEL: debug logging is not allowed in production; use info or higher"))
 	}
-	return errs
+	if c.AutoMigrate {
+		errs = append(errs, errors.New("DB_AUTO_MIGRATE: production runs migrations as a separate step (tradesense migrate up, the Kubernetes migrate Job); set it to false"))
+	}
+	return append(errs, c.secretsProblems()...)
 }

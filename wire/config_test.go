@@ -121,3 +121,31 @@ func TestEveryVariableIsDocumented(t *testing.T) {
 		}
 	}
 }
+
+func TestProductionRefusesVaultWithoutTLSVerification(t *testing.T) {
+	_, err := LoadConfig(envOf(map[string]string{
+		"APP_ENV": "production", "DB_AUTO_MIGRATE": "false",
+		"VAULT_ADDR": "https://vault:8200", "VAULT_TOKEN": "t", "VAULT_SKIP_VERIFY": "true",
+	}), "v")
+	if err == nil || !strings.Contains(err.Error(), "VAULT_SKIP_VERIFY") {
+		t.Fatalf("err %v", err)
+	}
+	_, err = LoadConfig(envOf(map[string]string{"APP_ENV": "production", "DB_AUTO_MIGRATE": "true"}), "v")
+	if err == nil || !strings.Contains(err.Error(), "DB_AUTO_MIGRATE") {
+		t.Fatalf("auto-migrate in production accepted: %v", err)
+	}
+}
+
+func TestAWSIsEnabledByAReference(t *testing.T) {
+	cfg, err := LoadConfig(envOf(map[string]string{"JWT_SIGNING_KEY": "aws:tradesense/prod#jwt", "AWS_REGION": "eu-west-1"}), "v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Secrets.AWS == nil || cfg.Secrets.AWS.Region != "eu-west-1" || cfg.Secrets.Vault != nil {
+		t.Fatalf("secrets config %+v", cfg.Secrets)
+	}
+	cfg, _ = LoadConfig(envOf(nil), "v")
+	if cfg.Secrets.AWS != nil {
+		t.Fatal("AWS enabled without a reference")
+	}
+}

@@ -11,7 +11,10 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tradesense/tradesense/adapters/httpapi"
+	"github.com/tradesense/tradesense/adapters/redisstore"
+	"github.com/tradesense/tradesense/adapters/sqlstore"
 	"github.com/tradesense/tradesense/adapters/telemetry"
+	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/health"
 )
 
@@ -43,10 +46,16 @@ var TelemetrySet = gwire.NewSet(
 // HTTPSet provides the API server.
 var HTTPSet = gwire.NewSet(
 	gwire.FieldsOf(new(Config), "HTTP"),
-	provideHealth,
 	provideHTTPDeps,
 	httpapi.New,
 )
+
+// SecretsSet provides the secrets resolver and the resolved secret settings.
+var SecretsSet = gwire.NewSet(provideResolver, provideSecrets)
+
+// PersistenceSet provides the database, the shared Redis client (nil in the
+// local profile) and the cache layer.
+var PersistenceSet = gwire.NewSet(provideDB, provideRedis, provideCache)
 
 func provideLogger(cfg telemetry.Config, out LogOutput) *slog.Logger {
 	return telemetry.NewLogger(cfg, out.Writer)
@@ -68,16 +77,23 @@ func provideHTTPDeps(log *slog.Logger, tp trace.TracerProvider, mp metric.MeterP
 	}
 }
 
-func provideAdapters(cfg Config) Adapters {
+func provideAdapters(cfg Config, db *sqlstore.DB, redis *redisstore.Client) Adapters {
 	traces := "none"
 	if cfg.Telemetry.OTLPEndpoint != "" {
 		traces = "otlp-http"
 	}
+	cacheAdapter := "memory"
+	if redis != nil {
+		cacheAdapter = "redis"
+	}
 	return Adapters{
-		"http":    "gin",
-		"traces":  traces,
-		"metrics": "prometheus",
-		"logs":    "slog-" + cfg.Telemetry.LogFormat,
+		"http":     "gin",
+		"traces":   traces,
+		"metrics":  "prometheus",
+		"logs":     "slog-" + cfg.Telemetry.LogFormat,
+		"database": string(db.Dialect()),
+		"cache":    cacheAdapter,
+		"secrets":  secretsAdapters(cfg.Secrets),
 	}
 }
 
@@ -86,6 +102,9 @@ type API struct {
 	Config   Config
 	Log      *slog.Logger
 	Server   *httpapi.Server
+	DB       *sqlstore.DB
+	Cache    *cache.Layer
+	Keys     Keys
 	Adapters Adapters
 }
 
@@ -113,6 +132,8 @@ type Worker struct {
 	Config   Config
 	Log      *slog.Logger
 	Ops      *OpsServer
+	DB       *sqlstore.DB
+	Cache    *cache.Layer
 	Adapters Adapters
 }
 
@@ -120,4 +141,14 @@ type Worker struct {
 func (w *Worker) Run(ctx context.Context) error {
 	telemetry.Component(w.Log, "app").Info("starting worker", "env", w.Config.Env, "adapters", w.Adapters)
 	return w.Ops.Run(ctx)
+}
+
+// Migrator is the `tradesense migrate` program.
+type Migrator struct {
+	DB *sqlstore.DB
+}
+
+// Run applies the migration command (up, down or status), reporting to out.
+func (m *Migrator) Run(ctx context.Context, command string, out io.Writer) error {
+	return m.DB.Migrate(ctx, command, out)
 }

@@ -37,20 +37,75 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 		cleanup()
 		return nil, nil, err
 	}
-	adapters := provideAdapters(cfg)
+	resolver, cleanup3, err := provideResolver(ctx, cfg, logger, tracerProvider, meterProvider)
+	if err != nil {
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	secrets, err := provideSecrets(ctx, cfg, resolver)
+	if err != nil {
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	db, cleanup4, err := provideDB(ctx, cfg, secrets, logger, tracerProvider, meterProvider, registry)
+	if err != nil {
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	client, cleanup5, err := provideRedis(ctx, cfg, secrets, logger, tracerProvider, meterProvider, registry)
+	if err != nil {
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	layer, cleanup6, err := provideCache(cfg, client, logger, meterProvider)
+	if err != nil {
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	keys, err := provideKeys(ctx, cfg, resolver, logger)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	adapters := provideAdapters(cfg, db, client)
 	api := &API{
 		Config:   cfg,
 		Log:      logger,
 		Server:   server,
+		DB:       db,
+		Cache:    layer,
+		Keys:     keys,
 		Adapters: adapters,
 	}
 	return api, func() {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
 		cleanup2()
 		cleanup()
 	}, nil
 }
 
-// InitializeWorker assembles the `tradesense worker` program.
+// InitializeWorker assembles the `tradesense worker` program. Its probes
+// and metrics are served on WORKER_HTTP_ADDR.
 func InitializeWorker(ctx context.Context, cfg Config, out LogOutput, build httpapi.BuildInfo) (*Worker, func(), error) {
 	config := cfg.Telemetry
 	logger := provideLogger(config, out)
@@ -72,14 +127,104 @@ func InitializeWorker(ctx context.Context, cfg Config, out LogOutput, build http
 		cleanup()
 		return nil, nil, err
 	}
-	adapters := provideAdapters(cfg)
+	resolver, cleanup3, err := provideResolver(ctx, cfg, logger, tracerProvider, meterProvider)
+	if err != nil {
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	secrets, err := provideSecrets(ctx, cfg, resolver)
+	if err != nil {
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	db, cleanup4, err := provideDB(ctx, cfg, secrets, logger, tracerProvider, meterProvider, registry)
+	if err != nil {
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	client, cleanup5, err := provideRedis(ctx, cfg, secrets, logger, tracerProvider, meterProvider, registry)
+	if err != nil {
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	layer, cleanup6, err := provideCache(cfg, client, logger, meterProvider)
+	if err != nil {
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	adapters := provideAdapters(cfg, db, client)
 	worker := &Worker{
 		Config:   cfg,
 		Log:      logger,
 		Ops:      opsServer,
+		DB:       db,
+		Cache:    layer,
 		Adapters: adapters,
 	}
 	return worker, func() {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+	}, nil
+}
+
+// InitializeMigrator assembles the `tradesense migrate` program: telemetry,
+// secrets and the database, nothing else.
+func InitializeMigrator(ctx context.Context, cfg Config, out LogOutput) (*Migrator, func(), error) {
+	config := cfg.Telemetry
+	logger := provideLogger(config, out)
+	tracerProvider, cleanup, err := telemetry.NewTracerProvider(ctx, config, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	metrics, cleanup2, err := telemetry.NewMetrics(config, logger)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	meterProvider := provideMeterProvider(metrics)
+	resolver, cleanup3, err := provideResolver(ctx, cfg, logger, tracerProvider, meterProvider)
+	if err != nil {
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	secrets, err := provideSecrets(ctx, cfg, resolver)
+	if err != nil {
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	registry := provideHealth(cfg)
+	db, cleanup4, err := provideDB(ctx, cfg, secrets, logger, tracerProvider, meterProvider, registry)
+	if err != nil {
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	migrator := &Migrator{
+		DB: db,
+	}
+	return migrator, func() {
+		cleanup4()
+		cleanup3()
 		cleanup2()
 		cleanup()
 	}, nil

@@ -43,6 +43,7 @@ Commands:
   api          serve the HTTP API (and, in the local profile, run the job worker)
   worker       run the background job worker
   migrate      apply or inspect database migrations: up | down | status
+  secrets      secrets check: resolve every configured secret, print where each came from (never a value)
   healthcheck  exit 0 if the local server answers /health, 1 otherwise
   version      print the build version
 
@@ -69,6 +70,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runMigrate(ctx, rest, getenv, stdout, stderr)
 	case "healthcheck":
 		return runHealthcheck(ctx, rest, getenv, stdout, stderr)
+	case "secrets":
+		return runSecrets(ctx, rest, getenv, stdout, stderr)
 	case "version":
 		if err := parseFlags("version", "Print the build version.", rest, stderr, nil); err != nil {
 			return ignoreHelp(err)
@@ -105,7 +108,7 @@ func parseFlags(name, about string, args []string, stderr io.Writer, define func
 		}
 		return fmt.Errorf("%w: %s: %w", ErrUsage, name, err)
 	}
-	if fs.NArg() > 0 && name != "migrate" {
+	if fs.NArg() > 0 && name != "migrate" && name != "secrets" {
 		return fmt.Errorf("%w: %s takes no arguments, got %q", ErrUsage, name, fs.Args())
 	}
 	return nil
@@ -162,12 +165,27 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
+	cfg.AutoMigrate = false // the api or the migrate Job owns the schema
 	w, cleanup, err := wire.InitializeWorker(ctx, cfg, wire.LogOutput{Writer: stdout}, build)
 	if err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	defer cleanup()
 	return w.Run(ctx)
+}
+
+func runSecrets(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if err := parseFlags("secrets", "secrets check: resolve every configured secret setting and print where it came from,\nits length and version, never its value. Exits 1 if any fails.", args, stderr, nil); err != nil {
+		return ignoreHelp(err)
+	}
+	if len(args) != 1 || args[0] != "check" {
+		return fmt.Errorf("%w: secrets takes the subcommand check", ErrUsage)
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	return wire.CheckSecrets(ctx, cfg, stdout)
 }
 
 func runHealthcheck(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -219,10 +237,22 @@ func ignoreHelp(err error) error {
 	return err
 }
 
-// runMigrate is completed by the persistence adapter.
-func runMigrate(_ context.Context, args []string, _ func(string) string, _, stderr io.Writer) error {
-	if err := parseFlags("migrate", "Apply or inspect database migrations: up | down | status.", args, stderr, nil); err != nil {
+func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if err := parseFlags("migrate", "Apply or inspect database migrations on DATABASE_URL:\n  up      apply every pending migration\n  down    roll the latest migration back\n  status  list migrations and whether each is applied", args, stderr, nil); err != nil {
 		return ignoreHelp(err)
 	}
-	return errors.New("migrate: not available yet")
+	if len(args) != 1 || (args[0] != "up" && args[0] != "down" && args[0] != "status") {
+		return fmt.Errorf("%w: migrate takes one of up, down, status", ErrUsage)
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	cfg.AutoMigrate = false
+	m, cleanup, err := wire.InitializeMigrator(ctx, cfg, wire.LogOutput{Writer: stderr})
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer cleanup()
+	return m.Run(ctx, args[0], stdout)
 }

@@ -1,0 +1,36 @@
+package memory_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/tradesense/tradesense/adapters/memory"
+	"github.com/tradesense/tradesense/core/ratelimit"
+	"github.com/tradesense/tradesense/core/ratelimit/ratelimittest"
+)
+
+func TestRateLimiterContract(t *testing.T) {
+	ratelimittest.Run(t, func(t *testing.T, c *ratelimittest.Clock) ratelimit.Limiter {
+		return memory.NewRateLimiter(c.Now)
+	})
+}
+
+func TestRateLimiterSweepsExpiredKeys(t *testing.T) {
+	c := ratelimittest.NewClock()
+	l := memory.NewRateLimiter(c.Now)
+	lim := ratelimit.Limit{Max: 5, Window: time.Minute}
+	for i := range 100 {
+		if _, err := l.Hit(context.Background(), fmt.Sprint("k", i), lim); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Advance(2 * time.Minute)
+	if _, err := l.Hit(context.Background(), "fresh", lim); err != nil {
+		t.Fatal(err)
+	}
+	if n := l.Len(); n != 1 {
+		t.Fatalf("%d keys after every window ended; want only the fresh one", n)
+	}
+}

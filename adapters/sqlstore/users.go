@@ -1,0 +1,168 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/identity"
+)
+
+// userRow is the users table as GORM sees it. The domain type stays free of
+// tags; this is the only place that knows the columns.
+type userRow struct {
+	ID        uuid.UUID `gorm:"column:id;primaryKey"`
+	Email     string    `gorm:"column:email"`
+	EmailKey  string    `gorm:"column:email_key"`
+	CreatedAt time.Time `gorm:"column:created_at;autoCreateTime:false"`
+	UpdatedAt time.Time `gorm:"column:updated_at;autoUpdateTime:false"`
+}
+
+func (userRow) TableName() string { return "users" }
+
+func toRow(u *identity.User) userRow {
+	return userRow{ID: u.ID, Email: u.Email, EmailKey: identity.EmailKey(u.Email), CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+}
+
+func (r userRow) toUser() *identity.User {
+	return &identity.User{ID: r.ID, Email: r.Email, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+}
+
+// Users is the SQL implementation of identity.Users.
+type Users struct {
+	db *DB
+}
+
+var _ identity.Users = (*Users)(nil)
+
+// NewUsers returns the users repository on db.
+func NewUsers(db *DB) *Users { return &Users{db: db} }
+
+// now is the repository's clock: UTC at the microsecond, the precision both
+// databases keep, so that a value read back equals the value written.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+func normTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// Create implements identity.Users.
+func (s *Users) Create(ctx context.Context, u *identity.User) error {
+	if u.ID == uuid.Nil {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return fmt.Errorf("create user: new id: %w", err)
+		}
+		u.ID = id
+	}
+	if u.CreatedAt.IsZero() {
+		u.CreatedAt = now()
+	}
+	if u.UpdatedAt.IsZero() {
+		u.UpdatedAt = u.CreatedAt
+	}
+	u.CreatedAt, u.UpdatedAt = normTime(u.CreatedAt), normTime(u.UpdatedAt)
+	g, release, err := s.db.session(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	row := toRow(u)
+	if err := g.Create(&row).Error; err != nil {
+		return userError(err, "create user")
+	}
+	return nil
+}
+
+// Get implements identity.Users.
+func (s *Users) Get(ctx context.Context, id uuid.UUID) (*identity.User, error) {
+	return s.find(ctx, "id = ?", id)
+}
+
+// GetByEmail implements identity.Users, through the unique index on
+// email_key.
+func (s *Users) GetByEmail(ctx context.Context, email string) (*identity.User, error) {
+	return s.find(ctx, "email_key = ?", identity.EmailKey(email))
+}
+
+func (s *Users) find(ctx context.Context, where string, arg any) (*identity.User, error) {
+	g, release, err := s.db.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	var row userRow
+	if err := g.Where(where, arg).Take(&row).Error; err != nil {
+		return nil, userError(err, "get user")
+	}
+	return row.toUser(), nil
+}
+
+// Update implements identity.Users. On PostgreSQL the row is locked with
+// SELECT ... FOR UPDATE; SQLite transactions begin IMMEDIATE, which takes
+// the database write lock before the read.
+func (s *Users) Update(ctx context.Context, id uuid.UUID, fn func(*identity.User) (*identity.User, error)) error {
+	return s.db.inTx(ctx, func(ctx context.Context) error {
+		g, release, err := s.db.session(ctx)
+		if err != nil {
+			return err
+		}
+		defer release()
+		q := g
+		if s.db.dialect == Postgres {
+			q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
+		}
+		var row userRow
+		if err := q.Where("id = ?", id).Take(&row).Error; err != nil {
+			return userError(err, "update user")
+		}
+		next, err := fn(row.toUser())
+		if err != nil {
+			return err
+		}
+		if next == nil {
+			return apperr.New(apperr.Invalid, "user_update_invalid", "the update returned no user")
+		}
+		if next.ID != id {
+			return apperr.New(apperr.Invalid, "user_id_immutable", "a user's ID cannot change")
+		}
+		next.UpdatedAt = now()
+		next.CreatedAt = normTime(next.CreatedAt)
+		nr := toRow(next)
+		res := g.Model(&userRow{}).Where("id = ?", id).Updates(map[string]any{
+			"email":      nr.Email,
+			"email_key":  nr.EmailKey,
+			"created_at": nr.CreatedAt,
+			"updated_at": nr.UpdatedAt,
+		})
+		if res.Error != nil {
+			return userError(res.Error, "update user")
+		}
+		if res.RowsAffected != 1 {
+			return apperr.New(apperr.NotFound, identity.CodeUserNotFound, "user not found")
+		}
+		return nil
+	})
+}
+
+// userError translates err and names the users' constraints.
+func userError(err error, op string) error {
+	if c, ok := uniqueViolation(err); ok {
+		if strings.Contains(c, "email_key") {
+			return apperr.Wrap(err, apperr.Conflict, identity.CodeEmailTaken, "this email address is already registered")
+		}
+		return apperr.Wrap(err, apperr.Conflict, identity.CodeUserExists, "a user with this ID already exists")
+	}
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return apperr.Wrap(err, apperr.NotFound, identity.CodeUserNotFound, "user not found")
+	}
+	if e, ok := apperr.As(translate(err)); ok && e.Kind != apperr.Internal {
+		return e
+	}
+	return fmt.Errorf("%s: %w", op, translate(err))
+}

@@ -1,0 +1,98 @@
+package sqlstore_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/tradesense/tradesense/adapters/sqlstore"
+	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/identity"
+	"github.com/tradesense/tradesense/core/identity/identitytest"
+	"github.com/tradesense/tradesense/core/uow"
+)
+
+func TestUsersContract(t *testing.T) {
+	for _, dc := range dialects {
+		t.Run(dc.name, func(t *testing.T) {
+			// One database per dialect; each case starts from an empty table.
+			db := openMigrated(t, testConfig(dc.url(t)))
+			identitytest.RunUsers(t, func(t *testing.T) (identity.Users, uow.Runner) {
+				truncateUsers(t, db)
+				return sqlstore.NewUsers(db), sqlstore.NewUnitOfWork(db)
+			})
+		})
+	}
+}
+
+func truncateUsers(t *testing.T, db *sqlstore.DB) {
+	t.Helper()
+	if err := sqlstore.ExecForTest(context.Background(), db, "DELETE FROM users"); err != nil {
+		t.Fatalf("empty users: %v", err)
+	}
+}
+
+// TestNoParameterValuesInSpansOrLogs checks the tracing and slow-query
+// logging contract: statement text with placeholders, never the values.
+func TestNoParameterValuesInSpansOrLogs(t *testing.T) {
+	for _, dc := range dialects {
+		t.Run(dc.name, func(t *testing.T) {
+			rec := tracetest.NewSpanRecorder()
+			tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+			var logs bytes.Buffer
+			cfg := testConfig(dc.url(t))
+			cfg.SlowQuery = 1 // every statement is "slow", so every one is logged
+			db := openWith(t, cfg, slog.New(slog.NewTextHandler(&logs, nil)), tp)
+			if err := db.Migrate(context.Background(), sqlstore.MigrateUp, &bytes.Buffer{}); err != nil {
+				t.Fatal(err)
+			}
+			users := sqlstore.NewUsers(db)
+			const secret = "very-private-address@example.com"
+			if err := users.Create(context.Background(), &identity.User{Email: secret}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := users.GetByEmail(context.Background(), secret); err != nil {
+				t.Fatal(err)
+			}
+			_ = tp.ForceFlush(context.Background())
+
+			var sawQuery bool
+			for _, s := range rec.Ended() {
+				for _, a := range s.Attributes() {
+					if strings.Contains(a.Value.Emit(), "very-private") {
+						t.Fatalf("span %s attribute %s leaks a parameter value: %s", s.Name(), a.Key, a.Value.Emit())
+					}
+					if s.Name() == "gorm.Query" && a.Key == "db.query.text" && strings.Contains(a.Value.AsString(), "email_key = ") {
+						sawQuery = true
+					}
+				}
+			}
+			if !sawQuery {
+				t.Fatalf("no gorm.Query span with the statement text among %d spans", len(rec.Ended()))
+			}
+			out := logs.String()
+			if !strings.Contains(out, "slow sql statement") {
+				t.Fatalf("slow statements were not logged:\n%s", out)
+			}
+			if strings.Contains(out, "very-private") {
+				t.Fatalf("log leaks a parameter value:\n%s", out)
+			}
+		})
+	}
+}
+
+func TestUserErrorsAreTranslated(t *testing.T) {
+	db := openMigrated(t, testConfig(dialects[0].url(t)))
+	users := sqlstore.NewUsers(db)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := users.Get(ctx, [16]byte{1})
+	if !apperr.Is(err, apperr.Unavailable) {
+		t.Fatalf("Get with a canceled context = %v; want Unavailable", err)
+	}
+}

@@ -1,0 +1,132 @@
+package wire
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/tradesense/tradesense/adapters/memory"
+	"github.com/tradesense/tradesense/adapters/redisstore"
+	"github.com/tradesense/tradesense/adapters/sqlstore"
+	"github.com/tradesense/tradesense/adapters/telemetry"
+	"github.com/tradesense/tradesense/core/cache"
+	"github.com/tradesense/tradesense/core/health"
+)
+
+func (r *envReader) databaseConfig() sqlstore.Config {
+	d := sqlstore.DefaultConfig()
+	return sqlstore.Config{
+		MaxOpenConns:    int(r.int64("DB_MAX_OPEN_CONNS", int64(d.MaxOpenConns), 1, 10000)),
+		MaxIdleConns:    int(r.int64("DB_MAX_IDLE_CONNS", int64(d.MaxIdleConns), 0, 10000)),
+		ConnMaxLifetime: r.duration("DB_CONN_MAX_LIFETIME", d.ConnMaxLifetime),
+		ConnMaxIdleTime: r.duration("DB_CONN_MAX_IDLE_TIME", d.ConnMaxIdleTime),
+		AcquireTimeout:  r.duration("DB_ACQUIRE_TIMEOUT", d.AcquireTimeout),
+		PingIdleAfter:   r.duration("DB_PING_IDLE_AFTER", d.PingIdleAfter),
+		ConnectTimeout:  r.duration("DB_CONNECT_TIMEOUT", d.ConnectTimeout),
+		SlowQuery:       r.duration("DB_SLOW_QUERY", d.SlowQuery),
+	}
+}
+
+// redisConfig reads the Redis settings. Redis is required by default in
+// production, where replicas share rate limits, short-lived state and jobs
+// through it, and optional elsewhere (the cache fails open).
+func (r *envReader) redisConfig(prod bool) redisstore.Config {
+	d := redisstore.DefaultConfig()
+	return redisstore.Config{
+		KeyPrefix:      r.str("REDIS_KEY_PREFIX", d.KeyPrefix),
+		PoolSize:       int(r.int64("REDIS_POOL_SIZE", 0, 0, 10000)),
+		MinIdleConns:   int(r.int64("REDIS_MIN_IDLE_CONNS", 0, 0, 10000)),
+		DialTimeout:    r.duration("REDIS_DIAL_TIMEOUT", d.DialTimeout),
+		CommandTimeout: r.duration("REDIS_COMMAND_TIMEOUT", d.CommandTimeout),
+		PoolTimeout:    r.duration("REDIS_POOL_TIMEOUT", d.PoolTimeout),
+		MaxRetries:     int(r.int64("REDIS_MAX_RETRIES", int64(d.MaxRetries), -1, 100)),
+		ConnectTimeout: r.duration("REDIS_CONNECT_TIMEOUT", d.ConnectTimeout),
+		Required:       r.bool("CACHE_REQUIRED", prod),
+	}
+}
+
+func (r *envReader) cacheConfig() (cache.Config, memory.CacheConfig) {
+	d, m := cache.DefaultConfig(), memory.DefaultCacheConfig()
+	jitter := r.float("CACHE_TTL_JITTER", d.Jitter, 0, 0.5)
+	if jitter == 0 {
+		jitter = cache.NoJitter
+	}
+	return cache.Config{
+			Timeout:      r.duration("CACHE_TIMEOUT", d.Timeout),
+			Jitter:       jitter,
+			Cooldown:     r.duration("CACHE_COOLDOWN", d.Cooldown),
+			WarnInterval: r.duration("CACHE_WARN_INTERVAL", d.WarnInterval),
+		}, memory.CacheConfig{
+			MaxBytes: uint64(r.int64("CACHE_MEMORY_MAX_BYTES", int64(m.MaxBytes), 1<<20, 1<<40)),
+		}
+}
+
+// provideDB opens the database named by DATABASE_URL (SQLite under DATA_DIR
+// when unset), registers its readiness check, and applies pending
+// migrations when DB_AUTO_MIGRATE is on (the default outside production).
+func provideDB(ctx context.Context, cfg Config, s Secrets, log *slog.Logger, tp trace.TracerProvider, mp metric.MeterProvider, h *health.Registry) (*sqlstore.DB, func(), error) {
+	c := cfg.DB
+	c.URL = s.DatabaseURL.Reveal()
+	c.DataDir = cfg.DataDir
+	log = telemetry.Component(log, "sqlstore")
+	db, cleanup, err := sqlstore.Open(ctx, c, log, tp, mp)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open database: %w", err)
+	}
+	h.Register(db.Health())
+	if cfg.AutoMigrate {
+		if err := db.Migrate(ctx, sqlstore.MigrateUp, io.Discard); err != nil {
+			cleanup()
+			return nil, nil, fmt.Errorf("migrate at start (DB_AUTO_MIGRATE): %w", err)
+		}
+		v, err := db.SchemaVersion(ctx)
+		if err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+		log.InfoContext(ctx, "database schema is current", "version", v, "where", db.Where())
+	}
+	return db, cleanup, nil
+}
+
+// provideRedis opens the shared Redis client when REDIS_URL is set, and
+// returns nil (the memory adapters) otherwise.
+func provideRedis(ctx context.Context, cfg Config, s Secrets, log *slog.Logger, tp trace.TracerProvider, mp metric.MeterProvider, h *health.Registry) (*redisstore.Client, func(), error) {
+	if s.RedisURL.IsZero() {
+		return nil, func() {}, nil
+	}
+	c := cfg.Redis
+	c.URL = s.RedisURL.Reveal()
+	client, cleanup, err := redisstore.Open(ctx, c, telemetry.Component(log, "redisstore"), tp, mp)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open redis (REDIS_URL): %w", err)
+	}
+	h.Register(client.Health())
+	return client, cleanup, nil
+}
+
+// provideCache returns the cache layer over Redis when it is configured and
+// over the bounded in-memory cache otherwise.
+func provideCache(cfg Config, redis *redisstore.Client, log *slog.Logger, mp metric.MeterProvider) (*cache.Layer, func(), error) {
+	var backend cache.Cache
+	cleanup := func() {}
+	if redis != nil {
+		backend = redisstore.NewCache(redis)
+	} else {
+		m, c, err := memory.NewCache(cfg.MemoryCache)
+		if err != nil {
+			return nil, nil, fmt.Errorf("memory cache: %w", err)
+		}
+		backend, cleanup = m, c
+	}
+	layer, err := cache.NewLayer(backend, cfg.Cache, telemetry.Component(log, "cache"), mp)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return layer, cleanup, nil
+}

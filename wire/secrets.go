@@ -1,0 +1,200 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/tradesense/tradesense/adapters/awssecrets"
+	"github.com/tradesense/tradesense/adapters/envsecrets"
+	"github.com/tradesense/tradesense/adapters/filesecrets"
+	"github.com/tradesense/tradesense/adapters/telemetry"
+	"github.com/tradesense/tradesense/adapters/vault"
+	"github.com/tradesense/tradesense/core/secrets"
+)
+
+// secretSettings are the variables whose values are secrets: each may be a
+// literal, a reference (env:, file:, vault:, aws:) or given as NAME_FILE.
+var secretSettings = []string{"DATABASE_URL", "DATABASE_SECRET", "REDIS_URL"}
+
+// SecretsConfig configures where secrets come from.
+type SecretsConfig struct {
+	Resolver secrets.ResolverConfig
+	Files    filesecrets.Config
+	// Vault is nil unless VAULT_ADDR is set.
+	Vault *vault.Config
+	// AWS is nil unless a secret setting is an aws: reference or
+	// AWS_SECRETS_ENABLED=true.
+	AWS *awssecrets.Config
+}
+
+func (r *envReader) secretsConfig() SecretsConfig {
+	c := SecretsConfig{
+		Resolver: secrets.ResolverConfig{
+			TTL:          r.duration("SECRETS_CACHE_TTL", secrets.DefaultTTL),
+			MaxStaleness: r.duration("SECRETS_MAX_STALENESS", secrets.DefaultMaxStaleness),
+			FetchTimeout: r.duration("SECRETS_FETCH_TIMEOUT", secrets.DefaultFetchTimeout),
+		},
+		Files: filesecrets.Config{Dir: r.str("SECRETS_DIR", "")},
+	}
+	if addr := r.str("VAULT_ADDR", ""); addr != "" {
+		c.Vault = &vault.Config{
+			Addr:          addr,
+			Namespace:     r.str("VAULT_NAMESPACE", ""),
+			AuthMethod:    r.oneOf("VAULT_AUTH_METHOD", vault.AuthToken, vault.AuthToken, vault.AuthKubernetes, vault.AuthAppRole),
+			AuthMount:     r.str("VAULT_AUTH_MOUNT", ""),
+			Token:         secrets.New(r.secret("VAULT_TOKEN"), ""),
+			K8sRole:       r.str("VAULT_K8S_ROLE", ""),
+			K8sTokenPath:  r.str("VAULT_K8S_TOKEN_PATH", vault.DefaultK8sTokenPath),
+			RoleID:        r.str("VAULT_ROLE_ID", ""),
+			SecretID:      secrets.New(r.secret("VAULT_SECRET_ID"), ""),
+			CACert:        r.str("VAULT_CACERT", ""),
+			ClientCert:    r.str("VAULT_CLIENT_CERT", ""),
+			ClientKey:     r.str("VAULT_CLIENT_KEY", ""),
+			TLSServerName: r.str("VAULT_TLS_SERVER_NAME", ""),
+			SkipVerify:    r.bool("VAULT_SKIP_VERIFY", false),
+			KVVersion:     int(r.int64("VAULT_KV_VERSION", 2, 1, 2)),
+			Timeout:       r.duration("VAULT_CLIENT_TIMEOUT", 0),
+			MaxRetries:    int(r.int64("VAULT_MAX_RETRIES", 2, -1, 20)),
+		}
+	}
+	awsWanted := r.bool("AWS_SECRETS_ENABLED", false)
+	for _, name := range append(secretSettings, keySettings[0].name, keySettings[1].name) {
+		if strings.HasPrefix(strings.TrimSpace(r.getenv(name)), secrets.SchemeAWS+":") {
+			awsWanted = true
+		}
+	}
+	// Read the AWS settings either way, so they are validated and documented.
+	aws := awssecrets.Config{
+		Region:      r.str("AWS_REGION", ""),
+		Endpoint:    r.str("AWS_SECRETS_ENDPOINT", ""),
+		MaxAttempts: int(r.int64("AWS_MAX_ATTEMPTS", 3, 1, 20)),
+	}
+	if awsWanted {
+		c.AWS = &aws
+	}
+	return c
+}
+
+// secretsProblems lists production's objections to the secrets setup.
+func (c Config) secretsProblems() []error {
+	var errs []error
+	if c.Secrets.Vault != nil && c.Secrets.Vault.SkipVerify {
+		errs = append(errs, errors.New("VAULT_SKIP_VERIFY: certificate verification cannot be disabled in production"))
+	}
+	return errs
+}
+
+// Secrets are the secret-bearing settings after resolution. Their values
+// print as [REDACTED].
+type Secrets struct {
+	// DatabaseURL is DATABASE_URL, or the URL assembled from the JSON secret
+	// DATABASE_SECRET (RDS style); zero selects the local SQLite file.
+	DatabaseURL secrets.Secret
+	// RedisURL is REDIS_URL; zero selects the in-memory adapters.
+	RedisURL secrets.Secret
+}
+
+// provideResolver builds the secrets resolver over the providers the
+// configuration asks for: env and files always, Vault and AWS when set up.
+func provideResolver(ctx context.Context, cfg Config, log *slog.Logger, tp trace.TracerProvider, mp metric.MeterProvider) (*secrets.Resolver, func(), error) {
+	log = telemetry.Component(log, "secrets")
+	files, err := filesecrets.New(cfg.Secrets.Files)
+	if err != nil {
+		return nil, nil, fmt.Errorf("SECRETS_DIR: %w", err)
+	}
+	providers := secrets.Providers{
+		secrets.SchemeEnv:  envsecrets.New(envsecrets.Getenv(cfg.Lookup)),
+		secrets.SchemeFile: files,
+	}
+	var cleanups []func()
+	cleanup := func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}
+	if cfg.Secrets.Vault != nil {
+		v, c, err := vault.New(ctx, *cfg.Secrets.Vault, log, tp)
+		if err != nil {
+			return nil, nil, fmt.Errorf("vault secrets (VAULT_ADDR): %w", err)
+		}
+		providers[secrets.SchemeVault] = v
+		cleanups = append(cleanups, c)
+	}
+	if cfg.Secrets.AWS != nil {
+		a, c, err := awssecrets.New(ctx, *cfg.Secrets.AWS, log, tp)
+		if err != nil {
+			cleanup()
+			return nil, nil, fmt.Errorf("aws secrets manager: %w", err)
+		}
+		providers[secrets.SchemeAWS] = a
+		cleanups = append(cleanups, c)
+	}
+	r, c, err := secrets.NewResolver(cfg.Secrets.Resolver, providers, secrets.SystemClock{}, log, tp, mp)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	cleanups = append(cleanups, c)
+	return r, cleanup, nil
+}
+
+// provideSecrets resolves the secret-bearing settings. In production the
+// database must be PostgreSQL and Redis must be configured.
+func provideSecrets(ctx context.Context, cfg Config, r *secrets.Resolver) (Secrets, error) {
+	var out Secrets
+	db, err := r.ResolveEnv(ctx, cfg.Lookup, "DATABASE_URL")
+	if err != nil {
+		return out, err
+	}
+	out.DatabaseURL = db.Value
+	if !db.IsSet() {
+		doc, err := r.ResolveEnv(ctx, cfg.Lookup, "DATABASE_SECRET")
+		if err != nil {
+			return out, err
+		}
+		if doc.IsSet() {
+			u, err := secrets.DatabaseURLFromJSON(doc.Value, url.Values{"sslmode": {cfg.DatabaseSSLMode}})
+			if err != nil {
+				return out, fmt.Errorf("DATABASE_SECRET: %w", err)
+			}
+			out.DatabaseURL = u
+		}
+	}
+	redis, err := r.ResolveEnv(ctx, cfg.Lookup, "REDIS_URL")
+	if err != nil {
+		return out, err
+	}
+	out.RedisURL = redis.Value
+
+	if cfg.Env == Production {
+		var errs []error
+		if u := out.DatabaseURL.Reveal(); !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+			errs = append(errs, errors.New("DATABASE_URL: production needs PostgreSQL: set DATABASE_URL to a postgres:// URL (or DATABASE_SECRET to an RDS-style JSON secret)"))
+		}
+		if out.RedisURL.IsZero() {
+			errs = append(errs, errors.New("REDIS_URL: production needs Redis for the cache, rate limits, short-lived state and jobs: set REDIS_URL"))
+		}
+		if err := errors.Join(errs...); err != nil {
+			return out, fmt.Errorf("production configuration:\n%w", err)
+		}
+	}
+	return out, nil
+}
+
+func secretsAdapters(cfg SecretsConfig) string {
+	names := []string{"env", "file"}
+	if cfg.Vault != nil {
+		names = append(names, "vault")
+	}
+	if cfg.AWS != nil {
+		names = append(names, "aws")
+	}
+	return strings.Join(names, ",")
+}

@@ -163,5 +163,5 @@ func clone(b []byte) []byte {
 // expired entries are then removed when touched, not proactively.
 type fakeClock struct{ now func() time.Time }
 
-func (f fakeClock) NowNano() int64                    { return f.now().UnixNano() }
+func (f fakeClock) NowNano() int64                      { return f.now().UnixNano() }
 func (f fakeClock) Tick(time.Duration) <-chan time.Time { return nil }

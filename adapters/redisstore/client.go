@@ -131,6 +131,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, tp trace.TracerProv
 	opts.DialerRetries = 1
 	opts.ClientName = "tradesense"
 
+	if log != nil {
+		// go-redis logs dial failures through a process-wide logger that
+		// writes to stderr; route it to ours at debug level: the readiness
+		// check and the cache's fail-open warnings already report an outage.
+		redis.SetLogger(libraryLogger{log})
+	}
 	rdb := redis.NewClient(opts)
 	stopMetrics := make(chan struct{})
 	cleanup := func() {
@@ -245,5 +251,14 @@ func (c *Client) Health() health.Registration {
 			}
 			return details, nil
 		}),
+	}
+}
+
+// libraryLogger adapts slog to go-redis's logger.
+type libraryLogger struct{ log *slog.Logger }
+
+func (l libraryLogger) Printf(ctx context.Context, format string, v ...any) {
+	if l.log.Enabled(ctx, slog.LevelDebug) {
+		l.log.DebugContext(ctx, fmt.Sprintf(format, v...), slog.String("library", "go-redis"))
 	}
 }

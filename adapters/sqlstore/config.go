@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -55,6 +56,13 @@ type Config struct {
 	// their parameter values. Env DB_SLOW_QUERY, default 500ms; negative
 	// disables.
 	SlowQuery time.Duration
+	// CurrentURL, when set, is asked for the current DATABASE_URL before
+	// each new PostgreSQL connection; its user name and password replace
+	// the ones Open started with, so a rotated password (a secret reference
+	// that the secrets resolver refreshes) is used by new connections
+	// without a restart. Host, port and database stay as opened. When it
+	// fails, the last credentials that resolved are used and a warning logged.
+	CurrentURL func(ctx context.Context) (string, error)
 }
 
 // DefaultConfig returns the defaults documented on Config.
@@ -153,13 +161,16 @@ func parseTarget(raw, dataDir string) (target, error) {
 		}
 		return target{dialect: Postgres, pg: cfg, where: pgWhere(cfg)}, nil
 	case "sqlite":
+		if u, err := url.Parse(raw); err == nil && u.User != nil {
+			return target{}, errors.New("sqlstore: a sqlite:// DATABASE_URL takes no user or password")
+		}
 		path, err := sqlitePath(rest)
 		if err != nil {
 			return target{}, err
 		}
 		return target{dialect: SQLite, sqlitePath: path, where: path}, nil
 	default:
-		return target{}, fmt.Errorf("sqlstore: DATABASE_URL has the unsupported scheme %q (want postgres://, postgresql:// or sqlite://)", truncate(scheme, 20))
+		return target{}, errors.New("sqlstore: DATABASE_URL has an unsupported scheme (want postgres://, postgresql:// or sqlite://)")
 	}
 }
 
@@ -194,11 +205,4 @@ func pgWhere(cfg *pgx.ConnConfig) string {
 		return host + "/" + cfg.Database
 	}
 	return net.JoinHostPort(host, fmt.Sprint(cfg.Port)) + "/" + cfg.Database
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -13,10 +13,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -95,7 +97,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, tp trace.TracerProv
 		pingAfter := cfg.PingIdleAfter
 		sqlDB = stdlib.OpenDB(*pg, stdlib.OptionShouldPing(func(_ context.Context, p stdlib.ShouldPingParams) bool {
 			return p.IdleDuration > pingAfter
-		}))
+		}), stdlib.OptionBeforeConnect(rotatingCredentials(cfg.CurrentURL, log, tgt.where)))
 		sqlDB.SetMaxOpenConns(cfg.MaxOpenConns)
 		sqlDB.SetMaxIdleConns(cfg.MaxIdleConns)
 		sqlDB.SetConnMaxLifetime(cfg.ConnMaxLifetime)
@@ -167,6 +169,39 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, tp trace.TracerProv
 		}
 	}
 	return d, cleanup, nil
+}
+
+// rotatingCredentials returns the hook that gives each new connection the
+// current user name and password, or the last ones that resolved when the
+// source fails.
+func rotatingCredentials(current func(context.Context) (string, error), log *slog.Logger, where string) func(context.Context, *pgx.ConnConfig) error {
+	var mu sync.Mutex
+	var lastUser, lastPassword string
+	return func(ctx context.Context, cc *pgx.ConnConfig) error {
+		if current == nil {
+			return nil
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		raw, err := current(ctx)
+		var next *pgx.ConnConfig
+		if err == nil {
+			next, err = pgx.ParseConfig(raw)
+			if err != nil {
+				err = errors.New("the current DATABASE_URL does not parse")
+			}
+		}
+		if err != nil {
+			log.WarnContext(ctx, "database credentials: keeping the last ones that resolved", slog.String("where", where), slog.Any("error", err))
+			if lastUser != "" {
+				cc.User, cc.Password = lastUser, lastPassword
+			}
+			return nil
+		}
+		lastUser, lastPassword = next.User, next.Password
+		cc.User, cc.Password = next.User, next.Password
+		return nil
+	}
 }
 
 func pingWithBackoff(ctx context.Context, db *sql.DB, budget time.Duration) error {

@@ -17,7 +17,7 @@ const (
 
 // DefaultK8sTokenPath is where Kubernetes mounts the pod's service-account
 // token.
-const DefaultK8sTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+const DefaultK8sTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount/token" // #nosec G101 -- a file path, not a credential
 
 // Config configures the Vault provider. The adapter reads no environment
 // variable itself (the Vault client library would, so New overrides what it

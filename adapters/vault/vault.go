@@ -459,12 +459,12 @@ func translate(ref secrets.Ref, err error) error {
 	if errors.Is(err, api.ErrSecretNotFound) {
 		return secrets.NotFound(backend, ref, err)
 	}
-	switch s := statusOf(err); {
-	case s == http.StatusNotFound:
+	switch statusOf(err) {
+	case http.StatusNotFound:
 		return secrets.NotFound(backend, ref, err)
-	case s == http.StatusForbidden || s == http.StatusUnauthorized:
+	case http.StatusForbidden, http.StatusUnauthorized:
 		return secrets.Forbidden(backend, ref, err)
-	case s == http.StatusBadRequest:
+	case http.StatusBadRequest:
 		return secrets.Invalid(backend, ref, "rejected by Vault: "+firstError(err))
 	}
 	return secrets.Unavailable(backend, ref, err)

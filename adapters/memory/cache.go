@@ -37,8 +37,9 @@ func DefaultCacheConfig() CacheConfig {
 const entryOverhead = 96
 
 type entry struct {
-	data []byte
-	ttl  time.Duration
+	data  []byte
+	ttl   time.Duration
+	value *cache.ValueSlot // the decoded value, see cache.EntryCache
 }
 
 // Cache is the memory adapter of cache.Cache, on otter: a bounded,
@@ -48,8 +49,9 @@ type Cache struct {
 }
 
 var (
-	_ cache.Cache     = (*Cache)(nil)
-	_ cache.InProcess = (*Cache)(nil)
+	_ cache.Cache      = (*Cache)(nil)
+	_ cache.InProcess  = (*Cache)(nil)
+	_ cache.EntryCache = (*Cache)(nil)
 )
 
 // NewCache returns an empty cache. The cleanup stops the goroutine that
@@ -92,6 +94,16 @@ func (m *Cache) Get(_ context.Context, key string) ([]byte, bool, error) {
 	return clone(e.data), true, nil
 }
 
+// GetEntry implements cache.EntryCache: the entry's bytes without a copy
+// (callers must not modify them) and its decoded-value slot.
+func (m *Cache) GetEntry(key string) (cache.Entry, bool) {
+	e, ok := m.c.GetIfPresent(key)
+	if !ok {
+		return cache.Entry{}, false
+	}
+	return cache.Entry{Data: e.data, Value: e.value}, true
+}
+
 // Set implements cache.Cache. An entry larger than the whole cache is
 // silently not kept, as any eviction would drop it.
 func (m *Cache) Set(_ context.Context, key string, value []byte, ttl time.Duration) error {
@@ -101,7 +113,7 @@ func (m *Cache) Set(_ context.Context, key string, value []byte, ttl time.Durati
 	if err := cache.ValidateTTL(ttl); err != nil {
 		return err
 	}
-	m.c.Set(key, entry{data: clone(value), ttl: ttl})
+	m.c.Set(key, entry{data: clone(value), ttl: ttl, value: new(cache.ValueSlot)})
 	return nil
 }
 

@@ -401,6 +401,24 @@ func GetOrLoad[T any](ctx context.Context, l *Layer, key string, ttl time.Durati
 	useCache := !l.bypassed()
 	if !useCache {
 		l.failOpens.Add(ctx, 1, pm.base)
+	} else if ec, ok := l.backend.(EntryCache); ok && isFlat[T]() {
+		// In-process hit without decoding: the value decoded from this
+		// entry's bytes is kept in its slot.
+		if e, found := ec.GetEntry(key); found {
+			l.hits.Add(ctx, 1, pm.base)
+			if v, ok := e.Value.Load().(T); ok {
+				return v, nil
+			}
+			if v, err, ok := decode[T](e.Data); ok {
+				if err == nil {
+					e.Value.Store(v)
+				}
+				return v, err
+			}
+			l.recordErr(ctx, pm, opDecode)
+		} else {
+			l.misses.Add(ctx, 1, pm.base)
+		}
 	} else {
 		data, found, err := l.get(ctx, key, pm)
 		switch {

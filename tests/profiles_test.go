@@ -84,6 +84,8 @@ func TestProductionProfileOnPostgresAndRedis(t *testing.T) {
 	env := harness.Env(t)
 	env["APP_ENV"] = "production"
 	env["LOG_LEVEL"] = "info"
+	env["PUBLIC_URL"] = "https://app.tradesense.test"
+	env["SMTP_URL"] = "smtp://mailer:mail-pass@127.0.0.1:2525"
 	env["DATABASE_URL"] = dbURL
 	env["REDIS_URL"] = redisURL
 	env["REDIS_KEY_PREFIX"] = "test:" + t.Name() + ":"
@@ -170,6 +172,8 @@ func TestProductionRefusesLocalAdapters(t *testing.T) {
 	env := harness.Env(t)
 	env["APP_ENV"] = "production"
 	env["LOG_LEVEL"] = "info"
+	env["PUBLIC_URL"] = "https://app.tradesense.test"
+	env["SMTP_URL"] = "smtp://mailer:mail-pass@127.0.0.1:2525"
 	env["DB_AUTO_MIGRATE"] = "false"
 	var out bytes.Buffer
 	err := cli.Run(context.Background(), []string{"tradesense", "api"}, func(k string) string { return env[k] }, &out, &out)

@@ -113,6 +113,8 @@ func TestProductionRefusesWeakKeys(t *testing.T) {
 			env := harness.Env(t)
 			env["APP_ENV"] = "production"
 			env["LOG_LEVEL"] = "info"
+			env["PUBLIC_URL"] = "https://app.tradesense.test"
+			env["SMTP_URL"] = "smtp://mailer:mail-pass@127.0.0.1:2525"
 			env["DB_AUTO_MIGRATE"] = "false"
 			for k, v := range keys {
 				env[k] = v

@@ -55,6 +55,12 @@ type Config struct {
 	Redis           redisstore.Config // URL comes from Secrets
 	Cache           cache.Config
 	MemoryCache     memory.CacheConfig
+	// Identity configures accounts, sessions and tokens (wire/identity.go).
+	Identity IdentityConfig
+	// MFA configures two-factor authentication (wire/mfa.go).
+	MFA MFAConfig
+	// Jobs configures background jobs and email (wire/jobs.go).
+	Jobs JobsConfig
 	// Lookup reads the environment (with .env merged in development) for
 	// secret references such as env:NAME and NAME_FILE.
 	Lookup Getenv
@@ -83,6 +89,9 @@ func loadConfig(getenv Getenv, version string) (Config, []string, error) {
 	cfg.DatabaseSSLMode = r.oneOf("DATABASE_SSLMODE", "verify-full", "disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 	cfg.Redis = r.redisConfig(prod)
 	cfg.Cache, cfg.MemoryCache = r.cacheConfig()
+	cfg.Identity = r.identityConfig(prod)
+	cfg.MFA = r.mfaConfig()
+	cfg.Jobs = r.jobsConfig()
 	r.names = append(r.names, secretSettings...)
 	for _, ks := range keySettings {
 		r.names = append(r.names, ks.name)

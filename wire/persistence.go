@@ -15,6 +15,7 @@ import (
 	"github.com/tradesense/tradesense/adapters/telemetry"
 	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/health"
+	"github.com/tradesense/tradesense/core/secrets"
 )
 
 func (r *envReader) databaseConfig() sqlstore.Config {
@@ -50,7 +51,8 @@ func (r *envReader) redisConfig(prod bool) redisstore.Config {
 }
 
 func (r *envReader) cacheConfig() (cache.Config, memory.CacheConfig) {
-	d, m := cache.DefaultConfig(), memory.DefaultCacheConfig()
+	d := cache.DefaultConfig()
+	const defaultMemoryBytes = 64 << 20 // memory.DefaultCacheConfig().MaxBytes
 	jitter := r.float("CACHE_TTL_JITTER", d.Jitter, 0, 0.5)
 	if jitter == 0 {
 		jitter = cache.NoJitter
@@ -61,17 +63,21 @@ func (r *envReader) cacheConfig() (cache.Config, memory.CacheConfig) {
 			Cooldown:     r.duration("CACHE_COOLDOWN", d.Cooldown),
 			WarnInterval: r.duration("CACHE_WARN_INTERVAL", d.WarnInterval),
 		}, memory.CacheConfig{
-			MaxBytes: uint64(r.int64("CACHE_MEMORY_MAX_BYTES", int64(m.MaxBytes), 1<<20, 1<<40)),
+			MaxBytes: uint64(r.int64("CACHE_MEMORY_MAX_BYTES", defaultMemoryBytes, 1<<20, 1<<40)), // #nosec G115 -- bounded to [1 MiB, 1 TiB] above
 		}
 }
 
 // provideDB opens the database named by DATABASE_URL (SQLite under DATA_DIR
 // when unset), registers its readiness check, and applies pending
 // migrations when DB_AUTO_MIGRATE is on (the default outside production).
-func provideDB(ctx context.Context, cfg Config, s Secrets, log *slog.Logger, tp trace.TracerProvider, mp metric.MeterProvider, h *health.Registry) (*sqlstore.DB, func(), error) {
+func provideDB(ctx context.Context, cfg Config, s Secrets, r *secrets.Resolver, log *slog.Logger, tp trace.TracerProvider, mp metric.MeterProvider, h *health.Registry) (*sqlstore.DB, func(), error) {
 	c := cfg.DB
 	c.URL = s.DatabaseURL.Reveal()
 	c.DataDir = cfg.DataDir
+	c.CurrentURL = func(ctx context.Context) (string, error) {
+		u, err := databaseURL(ctx, cfg, r)
+		return u.Reveal(), err
+	}
 	log = telemetry.Component(log, "sqlstore")
 	db, cleanup, err := sqlstore.Open(ctx, c, log, tp, mp)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/tradesense/tradesense/adapters/telemetry"
 	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/health"
+	"github.com/tradesense/tradesense/core/jobs"
 )
 
 // LogOutput is where the process writes its logs (stdout in app/).
@@ -47,7 +48,8 @@ var TelemetrySet = gwire.NewSet(
 var HTTPSet = gwire.NewSet(
 	gwire.FieldsOf(new(Config), "HTTP"),
 	provideHTTPDeps,
-	httpapi.New,
+	IdentitySet,
+	provideAPIServer,
 )
 
 // SecretsSet provides the secrets resolver and the resolved secret settings.
@@ -65,8 +67,10 @@ func provideMeterProvider(m *telemetry.Metrics) metric.MeterProvider { return m.
 
 func provideHealth(cfg Config) *health.Registry { return health.NewRegistry(cfg.HealthTimeout) }
 
-func provideHTTPDeps(log *slog.Logger, tp trace.TracerProvider, mp metric.MeterProvider, m *telemetry.Metrics, h *health.Registry, build httpapi.BuildInfo) httpapi.Deps {
+func provideHTTPDeps(log *slog.Logger, tp trace.TracerProvider, mp metric.MeterProvider, m *telemetry.Metrics, h *health.Registry, build httpapi.BuildInfo, rt *JobsRuntime) httpapi.Deps {
 	return httpapi.Deps{
+		Jobs:           rt.Client,
+		Mail:           rt.Notifications,
 		Log:            telemetry.Component(log, "httpapi"),
 		TracerProvider: tp,
 		MeterProvider:  mp,
@@ -105,13 +109,20 @@ type API struct {
 	DB       *sqlstore.DB
 	Cache    *cache.Layer
 	Keys     Keys
+	Jobs     *JobsRuntime
 	Adapters Adapters
 }
 
 // Run serves the API until ctx is cancelled, then shuts down gracefully.
+// In the local profile (or with WORKER_EMBEDDED=true) it runs the job
+// worker beside the server.
 func (a *API) Run(ctx context.Context) error {
-	telemetry.Component(a.Log, "app").Info("starting api", "env", a.Config.Env, "adapters", a.Adapters)
-	return a.Server.Run(ctx)
+	var worker *jobs.Worker
+	if a.Jobs.Embedded {
+		worker = a.Jobs.Worker
+	}
+	telemetry.Component(a.Log, "app").Info("starting api", "env", a.Config.Env, "adapters", a.Adapters, "jobs", a.Jobs.Broker, "worker_embedded", a.Jobs.Embedded)
+	return runBeside(ctx, a.Server.Run, worker)
 }
 
 // OpsServer is the worker's probe and metrics server.
@@ -134,13 +145,16 @@ type Worker struct {
 	Ops      *OpsServer
 	DB       *sqlstore.DB
 	Cache    *cache.Layer
+	Jobs     *JobsRuntime
 	Adapters Adapters
 }
 
-// Run serves the worker's probes until ctx is cancelled.
+// Run consumes jobs and serves the worker's probes until ctx is
+// cancelled, then drains the running jobs (WORKER_SHUTDOWN_TIMEOUT).
 func (w *Worker) Run(ctx context.Context) error {
-	telemetry.Component(w.Log, "app").Info("starting worker", "env", w.Config.Env, "adapters", w.Adapters)
-	return w.Ops.Run(ctx)
+	telemetry.Component(w.Log, "app").Info("starting worker", "env", w.Config.Env, "adapters", w.Adapters, "jobs", w.Jobs.Broker,
+		"worker_id", w.Jobs.Worker.ID(), "queues", w.Config.Jobs.Worker.Queues)
+	return runBeside(ctx, w.Ops.Run, w.Jobs.Worker)
 }
 
 // Migrator is the `tradesense migrate` program.

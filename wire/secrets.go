@@ -21,7 +21,7 @@ import (
 
 // secretSettings are the variables whose values are secrets: each may be a
 // literal, a reference (env:, file:, vault:, aws:) or given as NAME_FILE.
-var secretSettings = []string{"DATABASE_URL", "DATABASE_SECRET", "REDIS_URL"}
+var secretSettings = []string{"DATABASE_URL", "DATABASE_SECRET", "REDIS_URL", "SMTP_URL"}
 
 // SecretsConfig configures where secrets come from.
 type SecretsConfig struct {
@@ -99,6 +99,8 @@ type Secrets struct {
 	DatabaseURL secrets.Secret
 	// RedisURL is REDIS_URL; zero selects the in-memory adapters.
 	RedisURL secrets.Secret
+	// SMTPURL is SMTP_URL; zero selects the development outbox.
+	SMTPURL secrets.Secret
 }
 
 // provideResolver builds the secrets resolver over the providers the
@@ -149,29 +151,21 @@ func provideResolver(ctx context.Context, cfg Config, log *slog.Logger, tp trace
 // database must be PostgreSQL and Redis must be configured.
 func provideSecrets(ctx context.Context, cfg Config, r *secrets.Resolver) (Secrets, error) {
 	var out Secrets
-	db, err := r.ResolveEnv(ctx, cfg.Lookup, "DATABASE_URL")
+	db, err := databaseURL(ctx, cfg, r)
 	if err != nil {
 		return out, err
 	}
-	out.DatabaseURL = db.Value
-	if !db.IsSet() {
-		doc, err := r.ResolveEnv(ctx, cfg.Lookup, "DATABASE_SECRET")
-		if err != nil {
-			return out, err
-		}
-		if doc.IsSet() {
-			u, err := secrets.DatabaseURLFromJSON(doc.Value, url.Values{"sslmode": {cfg.DatabaseSSLMode}})
-			if err != nil {
-				return out, fmt.Errorf("DATABASE_SECRET: %w", err)
-			}
-			out.DatabaseURL = u
-		}
-	}
+	out.DatabaseURL = db
 	redis, err := r.ResolveEnv(ctx, cfg.Lookup, "REDIS_URL")
 	if err != nil {
 		return out, err
 	}
 	out.RedisURL = redis.Value
+	smtpURL, err := r.ResolveEnv(ctx, cfg.Lookup, "SMTP_URL")
+	if err != nil {
+		return out, err
+	}
+	out.SMTPURL = smtpURL.Value
 
 	if cfg.Env == Production {
 		var errs []error
@@ -186,6 +180,26 @@ func provideSecrets(ctx context.Context, cfg Config, r *secrets.Resolver) (Secre
 		}
 	}
 	return out, nil
+}
+
+// databaseURL resolves DATABASE_URL, or assembles it from the JSON secret
+// DATABASE_SECRET. It is called at start and, through sqlstore's CurrentURL,
+// before each new connection: the resolver's cache makes that cheap, and its
+// background refresh makes a rotated password reach new connections.
+func databaseURL(ctx context.Context, cfg Config, r *secrets.Resolver) (secrets.Secret, error) {
+	db, err := r.ResolveEnv(ctx, cfg.Lookup, "DATABASE_URL")
+	if err != nil || db.IsSet() {
+		return db.Value, err
+	}
+	doc, err := r.ResolveEnv(ctx, cfg.Lookup, "DATABASE_SECRET")
+	if err != nil || !doc.IsSet() {
+		return secrets.Secret{}, err
+	}
+	u, err := secrets.DatabaseURLFromJSON(doc.Value, url.Values{"sslmode": {cfg.DatabaseSSLMode}})
+	if err != nil {
+		return secrets.Secret{}, fmt.Errorf("DATABASE_SECRET: %w", err)
+	}
+	return u, nil
 }
 
 func secretsAdapters(cfg SecretsConfig) string {

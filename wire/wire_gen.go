@@ -30,13 +30,6 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 	}
 	meterProvider := provideMeterProvider(metrics)
 	registry := provideHealth(cfg)
-	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build)
-	server, err := httpapi.New(ctx, httpapiConfig, deps)
-	if err != nil {
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
 	resolver, cleanup3, err := provideResolver(ctx, cfg, logger, tracerProvider, meterProvider)
 	if err != nil {
 		cleanup2()
@@ -50,14 +43,15 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 		cleanup()
 		return nil, nil, err
 	}
-	db, cleanup4, err := provideDB(ctx, cfg, secrets, logger, tracerProvider, meterProvider, registry)
+	client, cleanup4, err := provideRedis(ctx, cfg, secrets, logger, tracerProvider, meterProvider, registry)
 	if err != nil {
 		cleanup3()
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	client, cleanup5, err := provideRedis(ctx, cfg, secrets, logger, tracerProvider, meterProvider, registry)
+	backend := provideJobsBackend(client)
+	db, cleanup5, err := provideDB(ctx, cfg, secrets, resolver, logger, tracerProvider, meterProvider, registry)
 	if err != nil {
 		cleanup4()
 		cleanup3()
@@ -65,7 +59,8 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 		cleanup()
 		return nil, nil, err
 	}
-	layer, cleanup6, err := provideCache(cfg, client, logger, meterProvider)
+	jobsRegistry := provideJobsRegistry(cfg, backend, db)
+	workerID, err := provideWorkerID(cfg)
 	if err != nil {
 		cleanup5()
 		cleanup4()
@@ -74,8 +69,157 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 		cleanup()
 		return nil, nil, err
 	}
+	broker, cleanup6, err := provideJobsBroker(cfg, client, backend, workerID, logger)
+	if err != nil {
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsMetrics, err := provideJobsMetrics(meterProvider)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsClient := provideJobsClient(cfg, jobsRegistry, backend, broker, jobsMetrics, logger)
+	sender, err := provideSender(cfg, secrets, logger)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	service, err := provideNotifications(cfg, jobsRegistry, jobsClient, backend, sender, logger)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	worker, err := provideJobsWorker(cfg, workerID, jobsRegistry, backend, broker, jobsClient, service, tracerProvider, jobsMetrics, logger)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsRuntime := provideJobsRuntime(cfg, client, jobsClient, worker, service, broker, registry)
+	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime)
 	keys, err := provideKeys(ctx, cfg, resolver, logger)
 	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	keyRing, cleanup7, err := provideKeyRing(ctx, cfg, keys, resolver, logger)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	tokens, err := provideAccessTokens(cfg, keyRing)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	limiter := provideRateLimiter(client)
+	layer, cleanup8, err := provideCache(cfg, client, logger, meterProvider)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	mailer := provideNotificationsMailer(service)
+	mfaKeyRing, err := provideMFAKeyRing(ctx, cfg, keys, resolver)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	store := provideShortLived(client)
+	mfaService, err := provideMFA(cfg, db, mfaKeyRing, store, limiter, mailer, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	identityService, cleanup9, err := provideIdentity(cfg, db, tokens, limiter, layer, mailer, mfaService, logger, meterProvider)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	flows, err := provideMFAFlows(mfaService, identityService)
+	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, flows)
+	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -92,9 +236,13 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 		DB:       db,
 		Cache:    layer,
 		Keys:     keys,
+		Jobs:     jobsRuntime,
 		Adapters: adapters,
 	}
 	return api, func() {
+		cleanup9()
+		cleanup8()
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -120,13 +268,6 @@ func InitializeWorker(ctx context.Context, cfg Config, out LogOutput, build http
 	}
 	meterProvider := provideMeterProvider(metrics)
 	registry := provideHealth(cfg)
-	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build)
-	opsServer, err := provideOpsServer(cfg, deps)
-	if err != nil {
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
 	resolver, cleanup3, err := provideResolver(ctx, cfg, logger, tracerProvider, meterProvider)
 	if err != nil {
 		cleanup2()
@@ -140,14 +281,15 @@ func InitializeWorker(ctx context.Context, cfg Config, out LogOutput, build http
 		cleanup()
 		return nil, nil, err
 	}
-	db, cleanup4, err := provideDB(ctx, cfg, secrets, logger, tracerProvider, meterProvider, registry)
+	client, cleanup4, err := provideRedis(ctx, cfg, secrets, logger, tracerProvider, meterProvider, registry)
 	if err != nil {
 		cleanup3()
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	client, cleanup5, err := provideRedis(ctx, cfg, secrets, logger, tracerProvider, meterProvider, registry)
+	backend := provideJobsBackend(client)
+	db, cleanup5, err := provideDB(ctx, cfg, secrets, resolver, logger, tracerProvider, meterProvider, registry)
 	if err != nil {
 		cleanup4()
 		cleanup3()
@@ -155,7 +297,8 @@ func InitializeWorker(ctx context.Context, cfg Config, out LogOutput, build http
 		cleanup()
 		return nil, nil, err
 	}
-	layer, cleanup6, err := provideCache(cfg, client, logger, meterProvider)
+	jobsRegistry := provideJobsRegistry(cfg, backend, db)
+	workerID, err := provideWorkerID(cfg)
 	if err != nil {
 		cleanup5()
 		cleanup4()
@@ -164,16 +307,90 @@ func InitializeWorker(ctx context.Context, cfg Config, out LogOutput, build http
 		cleanup()
 		return nil, nil, err
 	}
+	broker, cleanup6, err := provideJobsBroker(cfg, client, backend, workerID, logger)
+	if err != nil {
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsMetrics, err := provideJobsMetrics(meterProvider)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsClient := provideJobsClient(cfg, jobsRegistry, backend, broker, jobsMetrics, logger)
+	sender, err := provideSender(cfg, secrets, logger)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	service, err := provideNotifications(cfg, jobsRegistry, jobsClient, backend, sender, logger)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	worker, err := provideJobsWorker(cfg, workerID, jobsRegistry, backend, broker, jobsClient, service, tracerProvider, jobsMetrics, logger)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsRuntime := provideJobsRuntime(cfg, client, jobsClient, worker, service, broker, registry)
+	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime)
+	opsServer, err := provideOpsServer(cfg, deps)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	layer, cleanup7, err := provideCache(cfg, client, logger, meterProvider)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
 	adapters := provideAdapters(cfg, db, client)
-	worker := &Worker{
+	wireWorker := &Worker{
 		Config:   cfg,
 		Log:      logger,
 		Ops:      opsServer,
 		DB:       db,
 		Cache:    layer,
+		Jobs:     jobsRuntime,
 		Adapters: adapters,
 	}
-	return worker, func() {
+	return wireWorker, func() {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -212,7 +429,7 @@ func InitializeMigrator(ctx context.Context, cfg Config, out LogOutput) (*Migrat
 		return nil, nil, err
 	}
 	registry := provideHealth(cfg)
-	db, cleanup4, err := provideDB(ctx, cfg, secrets, logger, tracerProvider, meterProvider, registry)
+	db, cleanup4, err := provideDB(ctx, cfg, secrets, resolver, logger, tracerProvider, meterProvider, registry)
 	if err != nil {
 		cleanup3()
 		cleanup2()
@@ -223,6 +440,217 @@ func InitializeMigrator(ctx context.Context, cfg Config, out LogOutput) (*Migrat
 		DB: db,
 	}
 	return migrator, func() {
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+	}, nil
+}
+
+// InitializeUsers assembles the `tradesense users` program: the identity
+// service over the configured database, for account administration.
+func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, func(), error) {
+	config := cfg.Telemetry
+	logger := provideLogger(config, out)
+	tracerProvider, cleanup, err := telemetry.NewTracerProvider(ctx, config, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	metrics, cleanup2, err := telemetry.NewMetrics(config, logger)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	meterProvider := provideMeterProvider(metrics)
+	resolver, cleanup3, err := provideResolver(ctx, cfg, logger, tracerProvider, meterProvider)
+	if err != nil {
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	secrets, err := provideSecrets(ctx, cfg, resolver)
+	if err != nil {
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	registry := provideHealth(cfg)
+	db, cleanup4, err := provideDB(ctx, cfg, secrets, resolver, logger, tracerProvider, meterProvider, registry)
+	if err != nil {
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	keys, err := provideKeys(ctx, cfg, resolver, logger)
+	if err != nil {
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	keyRing, cleanup5, err := provideKeyRing(ctx, cfg, keys, resolver, logger)
+	if err != nil {
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	tokens, err := provideAccessTokens(cfg, keyRing)
+	if err != nil {
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	client, cleanup6, err := provideRedis(ctx, cfg, secrets, logger, tracerProvider, meterProvider, registry)
+	if err != nil {
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	limiter := provideRateLimiter(client)
+	layer, cleanup7, err := provideCache(cfg, client, logger, meterProvider)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	backend := provideJobsBackend(client)
+	jobsRegistry := provideJobsRegistry(cfg, backend, db)
+	workerID, err := provideWorkerID(cfg)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	broker, cleanup8, err := provideJobsBroker(cfg, client, backend, workerID, logger)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsMetrics, err := provideJobsMetrics(meterProvider)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsClient := provideJobsClient(cfg, jobsRegistry, backend, broker, jobsMetrics, logger)
+	sender, err := provideSender(cfg, secrets, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	service, err := provideNotifications(cfg, jobsRegistry, jobsClient, backend, sender, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	mailer := provideNotificationsMailer(service)
+	mfaKeyRing, err := provideMFAKeyRing(ctx, cfg, keys, resolver)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	store := provideShortLived(client)
+	mfaService, err := provideMFA(cfg, db, mfaKeyRing, store, limiter, mailer, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	identityService, cleanup9, err := provideIdentity(cfg, db, tokens, limiter, layer, mailer, mfaService, logger, meterProvider)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	worker, err := provideJobsWorker(cfg, workerID, jobsRegistry, backend, broker, jobsClient, service, tracerProvider, jobsMetrics, logger)
+	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsRuntime := provideJobsRuntime(cfg, client, jobsClient, worker, service, broker, registry)
+	users := &Users{
+		Identity: identityService,
+		Jobs:     jobsRuntime,
+	}
+	return users, func() {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
 		cleanup4()
 		cleanup3()
 		cleanup2()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tradesense/tradesense/adapters/httpapi/gen"
 	"github.com/tradesense/tradesense/core/health"
+	"github.com/tradesense/tradesense/core/mfa"
 )
 
 //go:embed openapi.yaml
@@ -27,6 +28,10 @@ type BuildInfo struct {
 type handlers struct {
 	health *health.Registry
 	build  BuildInfo
+	auth   *authHandlers // see auth.go
+	mfa    *mfa.Flows    // see mfa.go; nil answers 503
+	jobs   JobInspector  // see jobs.go; nil answers 503
+	mail   BulkMailer    // see jobs.go; nil answers 503
 }
 
 var _ gen.StrictServerInterface = (*handlers)(nil)

@@ -6,11 +6,14 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/tradesense/tradesense/adapters/httpapi/gen"
 	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/ratelimit"
 	"github.com/tradesense/tradesense/core/reqctx"
 )
 
@@ -105,7 +108,7 @@ func writeProblem(c *gin.Context, log *slog.Logger, err error) {
 		log.DebugContext(ctx, "request rejected", "status", status, "code", p.Code, "error", err)
 	}
 	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
-		c.Header("Retry-After", "1")
+		c.Header("Retry-After", retryAfter(err))
 	}
 	body, mErr := json.Marshal(p)
 	if mErr != nil { // a Problem is plain strings and ints: unreachable
@@ -117,4 +120,15 @@ func writeProblem(c *gin.Context, log *slog.Logger, err error) {
 		return
 	}
 	c.Data(status, ProblemContentType, body)
+}
+
+// retryAfter is the Retry-After of a 429 or 503: what the error says
+// (ratelimit.ExceededError and anything else with a RetryAfter method), in
+// whole seconds rounded up, else 1.
+func retryAfter(err error) string {
+	var ra interface{ RetryAfter() time.Duration }
+	if errors.As(err, &ra) {
+		return strconv.Itoa(ratelimit.RetryAfterSeconds(ra.RetryAfter()))
+	}
+	return "1"
 }

@@ -23,6 +23,8 @@ import (
 	"github.com/tradesense/tradesense/adapters/httpapi/gen"
 	"github.com/tradesense/tradesense/core/apperr"
 	"github.com/tradesense/tradesense/core/health"
+	"github.com/tradesense/tradesense/core/identity"
+	"github.com/tradesense/tradesense/core/mfa"
 )
 
 // Config configures the HTTP server. Environment variable names and defaults
@@ -85,6 +87,17 @@ type Deps struct {
 	Metrics        http.Handler
 	Health         *health.Registry
 	Build          BuildInfo
+	// Identity authenticates bearer tokens and serves /api/v1/auth; nil
+	// answers those operations with 503 (servers built without it).
+	Identity *identity.Service
+	// Keys publishes the JWKS.
+	Keys *identity.KeyRing
+	// MFA serves /api/v1/mfa and the second login step; nil answers 503.
+	MFA *mfa.Flows
+	// Jobs serves /api/v1/jobs and the job inspection of /api/v1/admin;
+	// Mail the bulk email of /api/v1/admin/emails. nil answers 503.
+	Jobs JobInspector
+	Mail BulkMailer
 }
 
 // Server is the API's HTTP server.
@@ -120,9 +133,13 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	engine.Use(validate)
+	authn, err := authenticator(doc, d.Identity, d.Log)
+	if err != nil {
+		return nil, err
+	}
+	engine.Use(authn, validate)
 
-	h := &handlers{health: d.Health, build: d.Build}
+	h := &handlers{health: d.Health, build: d.Build, auth: &authHandlers{svc: d.Identity, keys: d.Keys}, mfa: d.MFA, jobs: d.Jobs, mail: d.Mail}
 	si := gen.NewStrictHandlerWithOptions(h, nil, gen.StrictGinServerOptions{
 		RequestErrorHandlerFunc: func(c *gin.Context, err error) {
 			writeProblem(c, d.Log, apperr.Wrap(err, apperr.Invalid, "invalid_request", "The request could not be read."))

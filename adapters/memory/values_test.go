@@ -75,7 +75,9 @@ func TestDecodedValuesFollowTheBytes(t *testing.T) {
 func TestValuesWithSharedMemoryAreDecodedPerCaller(t *testing.T) {
 	_, l := newLayer(t)
 	ctx := context.Background()
-	load := func(context.Context) (listUser, error) { return listUser{Email: "a@x.test", Roles: []string{"user"}}, nil }
+	load := func(context.Context) (listUser, error) {
+		return listUser{Email: "a@x.test", Roles: []string{"user"}}, nil
+	}
 	first, err := cache.GetOrLoad(ctx, l, "roles:1", time.Hour, load)
 	if err != nil {
 		t.Fatal(err)

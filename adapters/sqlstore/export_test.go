@@ -2,7 +2,13 @@ package sqlstore
 
 import "context"
 
-// ExecForTest runs a statement outside any repository, for test set-up.
+// ExecForTest runs a statement outside any repository, for test set-up. It
+// takes part in the transaction ctx carries, like a repository.
 func ExecForTest(ctx context.Context, db *DB, sql string, args ...any) error {
-	return db.gorm.WithContext(ctx).Exec(sql, args...).Error
+	g, release, err := db.session(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return g.Exec(sql, args...).Error
 }

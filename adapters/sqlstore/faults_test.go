@@ -69,8 +69,14 @@ func TestOpenRejectsBadConfig(t *testing.T) {
 func TestPoolExhaustion(t *testing.T) {
 	for _, dc := range dialects {
 		t.Run(dc.name, func(t *testing.T) {
+			// SQLite has one writer and its transactions begin IMMEDIATE,
+			// so only one transaction can be held open at a time there.
+			holdersN := 2
+			if dc.name == "SQLite" {
+				holdersN = 1
+			}
 			cfg := testConfig(dc.url(t))
-			cfg.MaxOpenConns, cfg.MaxIdleConns = 2, 2
+			cfg.MaxOpenConns, cfg.MaxIdleConns = holdersN, holdersN
 			cfg.AcquireTimeout = 200 * time.Millisecond
 			db := openMigrated(t, cfg)
 			users := sqlstore.NewUsers(db)
@@ -79,18 +85,29 @@ func TestPoolExhaustion(t *testing.T) {
 
 			release := make(chan struct{})
 			var holders sync.WaitGroup
-			held := make(chan struct{}, 2)
-			for range 2 {
+			held := make(chan error, holdersN)
+			for range holdersN {
 				holders.Go(func() {
-					_ = tx.Do(ctx, func(ctx context.Context) error {
-						held <- struct{}{}
+					err := tx.Do(ctx, func(ctx context.Context) error {
+						held <- nil
 						<-release
 						return nil
 					})
+					if err != nil {
+						held <- err
+					}
 				})
 			}
-			<-held
-			<-held
+			for range holdersN {
+				select {
+				case err := <-held:
+					if err != nil {
+						t.Fatalf("holder: %v", err)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatal("holders did not get their connections")
+				}
+			}
 
 			const waiters = 8
 			errs := make([]error, waiters)
@@ -109,8 +126,8 @@ func TestPoolExhaustion(t *testing.T) {
 			if elapsed < 150*time.Millisecond {
 				t.Fatalf("waiters failed after %s; they must wait for AcquireTimeout", elapsed)
 			}
-			if s := db.Stats(); s.AcquireTimeouts != waiters || s.InUse != 2 {
-				t.Fatalf("stats while held = %+v; want %d timeouts, 2 in use", s, waiters)
+			if s := db.Stats(); s.AcquireTimeouts != waiters || s.InUse != holdersN {
+				t.Fatalf("stats while held = %+v; want %d timeouts, %d in use", s, waiters, holdersN)
 			}
 
 			close(release)

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 
 	"gorm.io/gorm"
 
@@ -59,7 +60,7 @@ func (d *DB) inTx(ctx context.Context, fn func(ctx context.Context) error) (err 
 	done := false
 	defer func() {
 		if !done { // fn failed or panicked; a panic continues after the rollback
-			if rerr := sqlTx.Rollback(); rerr != nil && rerr != sql.ErrTxDone {
+			if rerr := sqlTx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
 				d.log.WarnContext(ctx, "database: rollback failed", "error", rerr)
 			}
 		}

@@ -18,21 +18,52 @@ import (
 // userRow is the users table as GORM sees it. The domain type stays free of
 // tags; this is the only place that knows the columns.
 type userRow struct {
-	ID        uuid.UUID `gorm:"column:id;primaryKey"`
-	Email     string    `gorm:"column:email"`
-	EmailKey  string    `gorm:"column:email_key"`
-	CreatedAt time.Time `gorm:"column:created_at;autoCreateTime:false"`
-	UpdatedAt time.Time `gorm:"column:updated_at;autoUpdateTime:false"`
+	ID              uuid.UUID  `gorm:"column:id;primaryKey"`
+	Email           string     `gorm:"column:email"`
+	EmailKey        string     `gorm:"column:email_key"`
+	DisplayName     string     `gorm:"column:display_name"`
+	Timezone        string     `gorm:"column:timezone"`
+	PasswordHash    string     `gorm:"column:password_hash"`
+	Role            string     `gorm:"column:role"`
+	EmailVerifiedAt *time.Time `gorm:"column:email_verified_at"`
+	DisabledAt      *time.Time `gorm:"column:disabled_at"`
+	MFAEnabled      bool       `gorm:"column:mfa_enabled"`
+	CreatedAt       time.Time  `gorm:"column:created_at;autoCreateTime:false"`
+	UpdatedAt       time.Time  `gorm:"column:updated_at;autoUpdateTime:false"`
 }
 
 func (userRow) TableName() string { return "users" }
 
 func toRow(u *identity.User) userRow {
-	return userRow{ID: u.ID, Email: u.Email, EmailKey: identity.EmailKey(u.Email), CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+	role := u.Role
+	if role == "" {
+		role = identity.RoleUser
+	}
+	return userRow{ID: u.ID, Email: u.Email, EmailKey: identity.EmailKey(u.Email), DisplayName: u.DisplayName, Timezone: u.Timezone,
+		PasswordHash: u.PasswordHash, Role: string(role), EmailVerifiedAt: normTimePtr(u.EmailVerifiedAt), DisabledAt: normTimePtr(u.DisabledAt),
+		MFAEnabled: u.MFAEnabled, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
 }
 
 func (r userRow) toUser() *identity.User {
-	return &identity.User{ID: r.ID, Email: r.Email, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+	return &identity.User{ID: r.ID, Email: r.Email, DisplayName: r.DisplayName, Timezone: r.Timezone, PasswordHash: r.PasswordHash,
+		Role: identity.Role(r.Role), EmailVerifiedAt: utcPtr(r.EmailVerifiedAt), DisabledAt: utcPtr(r.DisabledAt), MFAEnabled: r.MFAEnabled,
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+}
+
+func normTimePtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := normTime(*t)
+	return &v
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := t.UTC()
+	return &v
 }
 
 // Users is the SQL implementation of identity.Users.
@@ -67,6 +98,13 @@ func (s *Users) Create(ctx context.Context, u *identity.User) error {
 		u.UpdatedAt = u.CreatedAt
 	}
 	u.CreatedAt, u.UpdatedAt = normTime(u.CreatedAt), normTime(u.UpdatedAt)
+	u.EmailVerifiedAt, u.DisabledAt = normTimePtr(u.EmailVerifiedAt), normTimePtr(u.DisabledAt)
+	if u.Role == "" {
+		u.Role = identity.RoleUser
+	}
+	if !u.Role.Valid() {
+		return apperr.New(apperr.Invalid, "role_invalid", "unknown role")
+	}
 	g, release, err := s.db.session(ctx)
 	if err != nil {
 		return err
@@ -134,11 +172,21 @@ func (s *Users) Update(ctx context.Context, id uuid.UUID, fn func(*identity.User
 		next.UpdatedAt = now()
 		next.CreatedAt = normTime(next.CreatedAt)
 		nr := toRow(next)
+		if !identity.Role(nr.Role).Valid() {
+			return apperr.New(apperr.Invalid, "role_invalid", "unknown role")
+		}
 		res := g.Model(&userRow{}).Where("id = ?", id).Updates(map[string]any{
-			"email":      nr.Email,
-			"email_key":  nr.EmailKey,
-			"created_at": nr.CreatedAt,
-			"updated_at": nr.UpdatedAt,
+			"email":             nr.Email,
+			"email_key":         nr.EmailKey,
+			"display_name":      nr.DisplayName,
+			"timezone":          nr.Timezone,
+			"password_hash":     nr.PasswordHash,
+			"role":              nr.Role,
+			"email_verified_at": nr.EmailVerifiedAt,
+			"disabled_at":       nr.DisabledAt,
+			"mfa_enabled":       nr.MFAEnabled,
+			"created_at":        nr.CreatedAt,
+			"updated_at":        nr.UpdatedAt,
 		})
 		if res.Error != nil {
 			return userError(res.Error, "update user")
@@ -148,6 +196,44 @@ func (s *Users) Update(ctx context.Context, id uuid.UUID, fn func(*identity.User
 		}
 		return nil
 	})
+}
+
+// maxListLimit bounds UserQuery.Limit.
+const maxListLimit = 200
+
+// List implements identity.Users: a keyset page in ID order (UUIDv7, so
+// creation order), filtered on email_key with an escaped LIKE.
+func (s *Users) List(ctx context.Context, q identity.UserQuery) ([]identity.User, error) {
+	if q.Limit < 1 || q.Limit > maxListLimit {
+		return nil, apperr.Validation("invalid user query", map[string]string{"limit": fmt.Sprintf("must be between 1 and %d", maxListLimit)})
+	}
+	g, release, err := s.db.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	tx := g.Model(&userRow{})
+	if q.EmailContains != "" {
+		tx = tx.Where(`email_key LIKE ? ESCAPE '\'`, "%"+escapeLike(identity.EmailKey(q.EmailContains))+"%")
+	}
+	if q.After != uuid.Nil {
+		tx = tx.Where("id > ?", q.After)
+	}
+	var rows []userRow
+	if err := tx.Order("id").Limit(q.Limit).Find(&rows).Error; err != nil {
+		return nil, userError(err, "list users")
+	}
+	out := make([]identity.User, len(rows))
+	for i, r := range rows {
+		out[i] = *r.toUser()
+	}
+	return out, nil
+}
+
+// escapeLike makes s match itself literally inside a LIKE pattern whose
+// escape character is a backslash.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s)
 }
 
 // userError translates err and names the users' constraints.

@@ -64,8 +64,8 @@ func TestNoParameterValuesInSpansOrLogs(t *testing.T) {
 			var sawQuery bool
 			for _, s := range rec.Ended() {
 				for _, a := range s.Attributes() {
-					if strings.Contains(a.Value.Emit(), "very-private") {
-						t.Fatalf("span %s attribute %s leaks a parameter value: %s", s.Name(), a.Key, a.Value.Emit())
+					if strings.Contains(a.Value.String(), "very-private") {
+						t.Fatalf("span %s attribute %s leaks a parameter value: %s", s.Name(), a.Key, a.Value.String())
 					}
 					if s.Name() == "gorm.Query" && a.Key == "db.query.text" && strings.Contains(a.Value.AsString(), "email_key = ") {
 						sawQuery = true

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/joho/godotenv"
@@ -43,6 +44,7 @@ Commands:
   api          serve the HTTP API (and, in the local profile, run the job worker)
   worker       run the background job worker
   migrate      apply or inspect database migrations: up | down | status
+  users        administer accounts: create --email E [--admin] | set-role --email E --role admin|user
   secrets      secrets check: resolve every configured secret, print where each came from (never a value)
   healthcheck  exit 0 if the local server answers /health, 1 otherwise
   version      print the build version
@@ -68,6 +70,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runWorker(ctx, rest, getenv, stdout, stderr, build)
 	case "migrate":
 		return runMigrate(ctx, rest, getenv, stdout, stderr)
+	case "users":
+		return runUsers(ctx, rest, getenv, os.Stdin, stdout, stderr)
 	case "healthcheck":
 		return runHealthcheck(ctx, rest, getenv, stdout, stderr)
 	case "secrets":
@@ -157,7 +161,7 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 func runWorker(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, build httpapi.BuildInfo) error {
 	var queues string
 	if err := parseFlags("worker", "Run the background job worker; probes and metrics are served on WORKER_HTTP_ADDR.", args, stderr, func(fs *flag.FlagSet) {
-		fs.StringVar(&queues, "queues", "default,email,reports,maintenance", "comma-separated queues to consume")
+		fs.StringVar(&queues, "queues", "default,email,reports,maintenance", "comma-separated queues to consume, each optionally with its concurrency (email:16); default concurrency from WORKER_CONCURRENCY")
 	}); err != nil {
 		return ignoreHelp(err)
 	}
@@ -166,6 +170,9 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	cfg.AutoMigrate = false // the api or the migrate Job owns the schema
+	if err := cfg.SelectQueues(queues); err != nil {
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	}
 	w, cleanup, err := wire.InitializeWorker(ctx, cfg, wire.LogOutput{Writer: stdout}, build)
 	if err != nil {
 		return fmt.Errorf("start worker: %w", err)

@@ -58,10 +58,10 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Timeout == 0 {
 		c.Timeout = d.Timeout
 	}
-	switch {
-	case c.Jitter == 0:
+	switch c.Jitter {
+	case 0:
 		c.Jitter = d.Jitter
-	case c.Jitter == NoJitter:
+	case NoJitter:
 		c.Jitter = 0
 	}
 	if c.Cooldown == 0 {
@@ -306,7 +306,7 @@ func (l *Layer) jittered(ttl time.Duration) time.Duration {
 	if l.cfg.Jitter == 0 {
 		return ttl
 	}
-	d := time.Duration(float64(ttl) * (1 + l.cfg.Jitter*(2*rand.Float64()-1)))
+	d := time.Duration(float64(ttl) * (1 + l.cfg.Jitter*(2*rand.Float64()-1))) // #nosec G404 -- spreading expiries needs no cryptographic randomness
 	if d <= 0 {
 		return ttl
 	}
@@ -540,12 +540,12 @@ func decode[T any](data []byte) (v T, err error, ok bool) {
 	if len(data) > 0 && data[0] == 0 {
 		var ne negativeEntry
 		if json.Unmarshal(data[1:], &ne) != nil {
-			return v, nil, false
+			return v, nil, false //nolint:nilerr // a corrupt entry is a miss, reported through ok
 		}
 		return v, apperr.New(apperr.NotFound, ne.Code, ne.Message), true
 	}
 	if json.Unmarshal(data, &v) != nil {
-		return v, nil, false
+		return v, nil, false //nolint:nilerr // a corrupt entry is a miss, reported through ok
 	}
 	return v, nil, true
 }

@@ -1,6 +1,6 @@
-// Package identity holds users and the ports that store them. This is the
-// first slice, enough to prove the persistence path end to end; credentials,
-// sessions, tokens and MFA come with the identity issues.
+// Package identity holds accounts, credentials, sessions and tokens: the
+// domain types, the ports that store them, and the Service behind
+// /api/v1/auth. See service.go for the security decisions.
 package identity
 
 import (
@@ -11,13 +11,55 @@ import (
 	"github.com/google/uuid"
 )
 
+// Role is what a user may do beyond their own account.
+type Role string
+
+// The roles.
+const (
+	RoleUser  Role = "user"
+	RoleAdmin Role = "admin"
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r == RoleUser || r == RoleAdmin }
+
 // User is an account holder.
 type User struct {
 	ID uuid.UUID
 	// Email is stored as given; it is unique ignoring case (see EmailKey).
-	Email     string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Email       string
+	DisplayName string
+	// Timezone is an IANA zone name ("Europe/Paris"); "" means UTC.
+	Timezone string
+	// PasswordHash is the encoded argon2id hash (see PasswordHasher); ""
+	// for an account that cannot log in with a password.
+	PasswordHash string
+	// Role is RoleUser or RoleAdmin; a zero Role is stored as RoleUser.
+	Role            Role
+	EmailVerifiedAt *time.Time
+	// DisabledAt is set when an admin disabled the account: it can no
+	// longer log in and its sessions are ended.
+	DisabledAt *time.Time
+	// MFAEnabled is set by the MFA module; login then asks for a second
+	// factor (see SecondFactor).
+	MFAEnabled bool
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Disabled reports whether an admin disabled the account.
+func (u *User) Disabled() bool { return u.DisabledAt != nil }
+
+// EmailVerified reports whether the current address was proven.
+func (u *User) EmailVerified() bool { return u.EmailVerifiedAt != nil }
+
+// UserQuery selects users for the admin listing: those whose email
+// contains EmailContains (ignoring case), with an ID above After, in ID
+// order (UUIDv7: creation order), at most Limit (1-200).
+type UserQuery struct {
+	EmailContains string
+	After         uuid.UUID
+	Limit         int
 }
 
 // EmailKey is the case-insensitive identity of an email address: two users
@@ -57,4 +99,6 @@ type Users interface {
 	// Fails with apperr.NotFound "user_not_found", apperr.Conflict
 	// "email_taken", or apperr.Invalid when fn changes the ID.
 	Update(ctx context.Context, id uuid.UUID, fn func(*User) (*User, error)) error
+	// List returns the users q selects (see UserQuery).
+	List(ctx context.Context, q UserQuery) ([]User, error)
 }

@@ -9,18 +9,18 @@ dur=${1:-10s}
 conc=${2:-64}
 command -v hey >/dev/null || { echo "hey is not installed (apt-get install hey)" >&2; exit 1; }
 tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 CGO_ENABLED=0 go build -trimpath -o "$tmp/tradesense" ./app/tradesense
 CGO_ENABLED=0 go build -trimpath -o "$tmp/baregin" ./tests/loadtest/baregin
 
 # Start to ready: from exec to the first 200 from /health/ready.
 start=$(date +%s%N)
-(cd "$tmp" && APP_ENV=development LOG_LEVEL=warn HTTP_ADDR=127.0.0.1:8098 ./tradesense api >"$tmp/api.log" 2>&1 &)
+APP_ENV=development LOG_LEVEL=warn HTTP_ADDR=127.0.0.1:8098 DATA_DIR="$tmp/data" "$tmp/tradesense" api >"$tmp/api.log" 2>&1 &
+pid=$!
 until curl -sf -o /dev/null http://127.0.0.1:8098/health/ready; do sleep 0.005; done
 ready=$(date +%s%N)
-echo "start to ready: $(( (ready - start) / 1000000 )) ms"
+echo "start to ready: $(( (ready - start) / 1000000 )) ms (first start: creates and migrates the SQLite file)"
 sleep 2
-pid=$(pgrep -f "$tmp/tradesense api")
 echo "idle RSS: $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$pid/status)"
 
 "$tmp/baregin" 127.0.0.1:8099 >/dev/null 2>&1 &

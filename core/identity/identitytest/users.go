@@ -197,6 +197,36 @@ func RunUsers(t *testing.T, newStore UsersFactory) {
 		}
 	})
 
+	t.Run("List", func(t *testing.T) {
+		users, _ := newStore(t)
+		var ids []uuid.UUID
+		for _, e := range []string{"Ann@x.io", "bob@x.io", "ANNA@y.io", "100%_ann@z.io", "carl@x.io"} {
+			ids = append(ids, mustCreate(t, users, e).ID)
+			time.Sleep(2 * time.Millisecond) // UUIDv7 order = creation order
+		}
+		page1, err := users.List(ctx, identity.UserQuery{Limit: 2})
+		if err != nil || len(page1) != 2 || page1[0].ID != ids[0] || page1[1].ID != ids[1] {
+			t.Fatalf("first page = %v, %v; want the first two users in ID order", page1, err)
+		}
+		page2, err := users.List(ctx, identity.UserQuery{Limit: 10, After: page1[1].ID})
+		if err != nil || len(page2) != 3 || page2[0].ID != ids[2] {
+			t.Fatalf("second page = %v, %v; want the remaining three", page2, err)
+		}
+		ann, err := users.List(ctx, identity.UserQuery{Limit: 10, EmailContains: "ANN"})
+		if err != nil || len(ann) != 3 {
+			t.Fatalf("filter ANN = %v, %v; want 3 matches ignoring case", ann, err)
+		}
+		lit, err := users.List(ctx, identity.UserQuery{Limit: 10, EmailContains: "%_"})
+		if err != nil || len(lit) != 1 || lit[0].ID != ids[3] {
+			t.Fatalf("filter %%_ = %v, %v; LIKE wildcards must match literally", lit, err)
+		}
+		for _, limit := range []int{0, -1, 201} {
+			if _, err := users.List(ctx, identity.UserQuery{Limit: limit}); !apperr.Is(err, apperr.Invalid) {
+				t.Fatalf("List(limit=%d) = %v; want Invalid", limit, err)
+			}
+		}
+	})
+
 	t.Run("UnitOfWork", func(t *testing.T) { runUnitOfWork(t, newStore) })
 }
 

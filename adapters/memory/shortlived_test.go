@@ -1,0 +1,15 @@
+package memory_test
+
+import (
+	"testing"
+
+	"github.com/tradesense/tradesense/adapters/memory"
+	"github.com/tradesense/tradesense/core/shortlived"
+	"github.com/tradesense/tradesense/core/shortlived/shortlivedtest"
+)
+
+func TestShortLivedContract(t *testing.T) {
+	shortlivedtest.Run(t, func(t *testing.T, c *shortlivedtest.Clock) (shortlived.Store, bool) {
+		return memory.NewShortLived(c.Now), false
+	})
+}

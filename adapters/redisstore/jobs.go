@@ -1,0 +1,609 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/jobs"
+)
+
+// Jobs is the Redis adapter of jobs.Backend. Its keys live under
+// "<KeyPrefix>jobs:":
+//
+//	job:<id>            the record (JSON), expiring at ExpiresAt
+//	idx:<queue>:<state> sorted set of IDs by UpdatedAt (lists and counts)
+//	timers              sorted set of scheduled IDs by TimerAt
+//	idem:<key>          the job ID that took an idempotency key
+//	total:<queue>:processed|failed   running totals
+//	worker:<id>, lease:<name>, mark:<key>   heartbeats, leases, done-markers
+//
+// Writes that touch several keys are Lua scripts, so a record and its
+// indexes never disagree; Update is optimistic (compare-and-set on the
+// record's bytes), so it takes two round trips and no locks.
+type Jobs struct {
+	rdb *redis.Client
+	ns  string
+	now func() time.Time
+}
+
+var _ jobs.Backend = (*Jobs)(nil)
+
+// NewJobs returns the job backend on the shared client. now is its clock
+// for TTLs (nil: time.Now).
+func NewJobs(c *Client, now func() time.Time) *Jobs {
+	return NewJobsOn(c.rdb, c.prefix, now)
+}
+
+// NewJobsOn returns the job backend on rdb under prefix (tests and tools).
+func NewJobsOn(rdb *redis.Client, prefix string, now func() time.Time) *Jobs {
+	if now == nil {
+		now = time.Now
+	}
+	return &Jobs{rdb: rdb, ns: prefix + "jobs:", now: now}
+}
+
+type jobRow struct {
+	ID             string              `json:"id"`
+	Kind           string              `json:"kind"`
+	Queue          string              `json:"queue"`
+	Payload        json.RawMessage     `json:"payload,omitempty"`
+	Owner          string              `json:"owner,omitempty"`
+	IdempotencyKey string              `json:"idempotency_key,omitempty"`
+	State          string              `json:"state"`
+	Attempt        int                 `json:"attempt"`
+	MaxRetries     int                 `json:"max_retries"`
+	Seq            int                 `json:"seq"`
+	SoftTimeoutMS  int64               `json:"soft_timeout_ms"`
+	HardTimeoutMS  int64               `json:"hard_timeout_ms"`
+	RunAt          time.Time           `json:"run_at"`
+	Scheduled      bool                `json:"scheduled,omitempty"`
+	TimerAt        time.Time           `json:"timer_at"`
+	CreatedAt      time.Time           `json:"created_at"`
+	UpdatedAt      time.Time           `json:"updated_at"`
+	StartedAt      time.Time           `json:"started_at"`
+	FinishedAt     time.Time           `json:"finished_at"`
+	ExpiresAt      time.Time           `json:"expires_at"`
+	Worker         string              `json:"worker,omitempty"`
+	Error          string              `json:"error,omitempty"`
+	Errors         []jobs.AttemptError `json:"errors,omitempty"`
+	Progress       json.RawMessage     `json:"progress,omitempty"`
+	Result         json.RawMessage     `json:"result,omitempty"`
+	Trace          map[string]string   `json:"trace,omitempty"`
+}
+
+func toRow(j *jobs.Job) jobRow {
+	return jobRow{
+		ID: j.ID, Kind: j.Kind, Queue: j.Queue, Payload: j.Payload, Owner: j.Owner, IdempotencyKey: j.IdempotencyKey,
+		State: string(j.State), Attempt: j.Attempt, MaxRetries: j.MaxRetries, Seq: j.Seq,
+		SoftTimeoutMS: j.SoftTimeout.Milliseconds(), HardTimeoutMS: j.HardTimeout.Milliseconds(),
+		RunAt: j.RunAt, Scheduled: j.Scheduled, TimerAt: j.TimerAt, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
+		StartedAt: j.StartedAt, FinishedAt: j.FinishedAt, ExpiresAt: j.ExpiresAt, Worker: j.Worker,
+		Error: j.Error, Errors: j.Errors, Progress: j.Progress, Result: j.Result, Trace: j.Trace,
+	}
+}
+
+func (r jobRow) job() *jobs.Job {
+	return &jobs.Job{
+		ID: r.ID, Kind: r.Kind, Queue: r.Queue, Payload: r.Payload, Owner: r.Owner, IdempotencyKey: r.IdempotencyKey,
+		State: jobs.State(r.State), Attempt: r.Attempt, MaxRetries: r.MaxRetries, Seq: r.Seq,
+		SoftTimeout: time.Duration(r.SoftTimeoutMS) * time.Millisecond, HardTimeout: time.Duration(r.HardTimeoutMS) * time.Millisecond,
+		RunAt: r.RunAt, Scheduled: r.Scheduled, TimerAt: r.TimerAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, ExpiresAt: r.ExpiresAt, Worker: r.Worker,
+		Error: r.Error, Errors: r.Errors, Progress: r.Progress, Result: r.Result, Trace: r.Trace,
+	}
+}
+
+func (s *Jobs) jobKey(id string) string { return s.ns + "job:" + id }
+func (s *Jobs) idxKey(queue string, st jobs.State) string {
+	return s.ns + "idx:" + queue + ":" + string(st)
+}
+func (s *Jobs) timersKey() string { return s.ns + "timers" }
+
+func (s *Jobs) totalKey(queue string, st jobs.State) string {
+	if st == jobs.StateSucceeded {
+		return s.ns + "total:" + queue + ":processed"
+	}
+	return s.ns + "total:" + queue + ":failed"
+}
+
+// ttlOf returns the record's TTL in ms: 0 for none, -1 when it expired.
+func (s *Jobs) ttlOf(j *jobs.Job) int64 {
+	if j.ExpiresAt.IsZero() {
+		return 0
+	}
+	ms := j.ExpiresAt.Sub(s.now()).Milliseconds()
+	if ms <= 0 {
+		return -1
+	}
+	return ms
+}
+
+func score(t time.Time) float64 { return float64(t.UnixMilli()) }
+
+// createScript: KEYS job, idem, idx, timers; ARGV id, json, idemWindowMs,
+// idxScore, timerScore ("" for none), ttlMs.
+var createScript = redis.NewScript(`
+if KEYS[2] ~= "" then
+  local first = redis.call("GET", KEYS[2])
+  if first then return {first, 0} end
+end
+if redis.call("EXISTS", KEYS[1]) == 1 then return {ARGV[1], 0} end
+local ttl = tonumber(ARGV[6])
+if ttl > 0 then
+  redis.call("SET", KEYS[1], ARGV[2], "PX", ttl)
+else
+  redis.call("SET", KEYS[1], ARGV[2])
+end
+if KEYS[2] ~= "" then redis.call("SET", KEYS[2], ARGV[1], "PX", ARGV[3]) end
+redis.call("ZADD", KEYS[3], ARGV[4], ARGV[1])
+if ARGV[5] ~= "" then redis.call("ZADD", KEYS[4], ARGV[5], ARGV[1]) end
+return {ARGV[1], 1}
+`)
+
+// Create implements jobs.Store.
+func (s *Jobs) Create(ctx context.Context, j *jobs.Job, idemWindow time.Duration) (string, bool, error) {
+	b, err := json.Marshal(toRow(j))
+	if err != nil {
+		return "", false, apperr.Wrap(err, apperr.Internal, "job_encode", "cannot encode the job")
+	}
+	idem, timer := "", ""
+	if j.IdempotencyKey != "" {
+		idem = s.ns + "idem:" + j.IdempotencyKey
+	}
+	if j.Scheduled {
+		timer = strconv.FormatFloat(score(j.TimerAt), 'f', 0, 64)
+	}
+	res, err := createScript.Run(ctx, s.rdb, []string{s.jobKey(j.ID), idem, s.idxKey(j.Queue, j.State), s.timersKey()},
+		j.ID, b, max(idemWindow.Milliseconds(), 1), score(j.UpdatedAt), timer, max(s.ttlOf(j), 0)).Slice()
+	if err != nil {
+		return "", false, jobs.Unavailable(err)
+	}
+	id, _ := res[0].(string)
+	created, _ := res[1].(int64)
+	if id != j.ID {
+		// The key's first job may have expired since; then the key is free.
+		if n, err := s.rdb.Exists(ctx, s.jobKey(id)).Result(); err == nil && n == 0 {
+			s.rdb.Del(ctx, idem)
+			return s.Create(ctx, j, idemWindow)
+		}
+	}
+	return id, created == 1, nil
+}
+
+// Get implements jobs.Store.
+func (s *Jobs) Get(ctx context.Context, id string) (*jobs.Job, error) {
+	j, _, err := s.get(ctx, id)
+	return j, err
+}
+
+func (s *Jobs) get(ctx context.Context, id string) (*jobs.Job, string, error) {
+	raw, err := s.rdb.Get(ctx, s.jobKey(id)).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return nil, "", jobs.NotFound(id)
+	case err != nil:
+		return nil, "", jobs.Unavailable(err)
+	}
+	var r jobRow
+	if err := json.Unmarshal([]byte(raw), &r); err != nil {
+		return nil, "", apperr.Wrap(err, apperr.Internal, "job_decode", "a stored job does not decode")
+	}
+	return r.job(), raw, nil
+}
+
+// updateScript: KEYS job, oldIdx, newIdx, timers, total; ARGV old json,
+// new json, ttlMs (0 none, -1 expired), id, idxScore, timerOp ("keep",
+// "del" or a score), incrTotal (0/1).
+var updateScript = redis.NewScript(`
+if redis.call("GET", KEYS[1]) ~= ARGV[1] then return 0 end
+local ttl = tonumber(ARGV[3])
+if ttl < 0 then
+  redis.call("DEL", KEYS[1])
+  redis.call("ZREM", KEYS[2], ARGV[4])
+  redis.call("ZREM", KEYS[4], ARGV[4])
+  return 1
+elseif ttl > 0 then
+  redis.call("SET", KEYS[1], ARGV[2], "PX", ttl)
+else
+  redis.call("SET", KEYS[1], ARGV[2])
+end
+if KEYS[2] ~= KEYS[3] then redis.call("ZREM", KEYS[2], ARGV[4]) end
+redis.call("ZADD", KEYS[3], ARGV[5], ARGV[4])
+if ARGV[6] == "del" then
+  redis.call("ZREM", KEYS[4], ARGV[4])
+elseif ARGV[6] ~= "keep" then
+  redis.call("ZADD", KEYS[4], ARGV[6], ARGV[4])
+end
+if ARGV[7] == "1" then redis.call("INCR", KEYS[5]) end
+return 1
+`)
+
+// Update implements jobs.Store: read, apply fn, and compare-and-set.
+func (s *Jobs) Update(ctx context.Context, id string, fn func(*jobs.Job) (*jobs.Job, error)) (*jobs.Job, error) {
+	for attempt := 0; ; attempt++ {
+		old, raw, err := s.get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		next, err := fn(old.Clone())
+		if err != nil {
+			return nil, err
+		}
+		if next.ID != id {
+			return nil, apperr.New(apperr.Invalid, jobs.CodeInvalidJobState, "Update must not change the job ID")
+		}
+		b, err := json.Marshal(toRow(next))
+		if err != nil {
+			return nil, apperr.Wrap(err, apperr.Internal, "job_encode", "cannot encode the job")
+		}
+		timer := "keep"
+		switch {
+		case !next.Scheduled && old.Scheduled:
+			timer = "del"
+		case next.Scheduled && (!old.Scheduled || !next.TimerAt.Equal(old.TimerAt)):
+			timer = strconv.FormatFloat(score(next.TimerAt), 'f', 0, 64)
+		}
+		total := "0"
+		if !old.State.Terminal() && next.State.Terminal() {
+			total = "1"
+		}
+		ok, err := updateScript.Run(ctx, s.rdb,
+			[]string{s.jobKey(id), s.idxKey(old.Queue, old.State), s.idxKey(next.Queue, next.State), s.timersKey(), s.totalKey(next.Queue, next.State)},
+			raw, b, s.ttlOf(next), id, score(next.UpdatedAt), timer, total).Int()
+		if err != nil {
+			return nil, jobs.Unavailable(err)
+		}
+		if ok == 1 {
+			return next, nil
+		}
+		if attempt > 1000 {
+			return nil, apperr.New(apperr.Unavailable, "job_contended", "the job is being updated too often; try again")
+		}
+	}
+}
+
+// Delete implements jobs.Store.
+func (s *Jobs) Delete(ctx context.Context, id string) error {
+	j, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, s.jobKey(id))
+		p.ZRem(ctx, s.idxKey(j.Queue, j.State), id)
+		p.ZRem(ctx, s.timersKey(), id)
+		return nil
+	})
+	if err != nil {
+		return jobs.Unavailable(err)
+	}
+	return nil
+}
+
+// List implements jobs.Store. It merges the (queue, state) indexes that
+// f selects, each ordered by UpdatedAt (to the millisecond) and ID
+// descending, reading them in chunks, and filters by kind on the records:
+// a rare kind among many jobs costs a scan of the selected indexes.
+func (s *Jobs) List(ctx context.Context, f jobs.Filter) ([]*jobs.Job, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	queues, states := jobs.Queues, jobs.States
+	if f.Queue != "" {
+		queues = []string{f.Queue}
+	}
+	if f.State != "" {
+		states = []jobs.State{f.State}
+	}
+	maxScore := "+inf"
+	listed := func(ref) bool { return false }
+	if f.After != nil {
+		ms := f.After.UpdatedAt.UnixMilli()
+		maxScore = strconv.FormatInt(ms, 10)
+		listed = func(r ref) bool {
+			if int64(r.score) != ms {
+				return int64(r.score) > ms
+			}
+			return r.id >= f.After.ID
+		}
+	}
+	chunk := int64(max(limit, 50))
+	streams := make([]*indexStream, 0, len(queues)*len(states))
+	for _, q := range queues {
+		for _, st := range states {
+			streams = append(streams, &indexStream{key: s.idxKey(q, st)})
+		}
+	}
+	// Fill every stream once in one round trip.
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.ZSliceCmd, len(streams))
+	for i, st := range streams {
+		cmds[i] = pipe.ZRevRangeByScoreWithScores(ctx, st.key, &redis.ZRangeBy{Max: maxScore, Min: "-inf", Count: chunk})
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, jobs.Unavailable(err)
+	}
+	for i, st := range streams {
+		st.take(cmds[i].Val(), chunk)
+	}
+	// head returns the stream whose next entry sorts first, refilling
+	// drained streams.
+	head := func() (*indexStream, error) {
+		var best *indexStream
+		for _, st := range streams {
+			for len(st.buf) > 0 && listed(st.buf[0]) {
+				st.buf = st.buf[1:]
+			}
+			if len(st.buf) == 0 && !st.done {
+				zs, err := s.rdb.ZRevRangeByScoreWithScores(ctx, st.key, &redis.ZRangeBy{Max: maxScore, Min: "-inf", Offset: st.offset, Count: chunk}).Result()
+				if err != nil {
+					return nil, jobs.Unavailable(err)
+				}
+				st.take(zs, chunk)
+				for len(st.buf) > 0 && listed(st.buf[0]) {
+					st.buf = st.buf[1:]
+				}
+			}
+			if len(st.buf) == 0 {
+				continue
+			}
+			if best == nil || st.buf[0].sortsBefore(best.buf[0]) {
+				best = st
+			}
+		}
+		return best, nil
+	}
+	out := make([]*jobs.Job, 0, limit)
+	// Stale entries are removed after the scan, which reads by offset.
+	var stale []ref
+	defer func() {
+		for _, r := range stale {
+			s.rdb.ZRem(ctx, r.idx, r.id)
+		}
+	}()
+	for len(out) < limit {
+		batch := make([]ref, 0, limit-len(out))
+		for len(batch) < cap(batch) {
+			st, err := head()
+			if err != nil {
+				return nil, err
+			}
+			if st == nil {
+				break
+			}
+			batch = append(batch, st.buf[0])
+			st.buf = st.buf[1:]
+		}
+		if len(batch) == 0 {
+			break
+		}
+		keys := make([]string, len(batch))
+		for i, r := range batch {
+			keys[i] = s.jobKey(r.id)
+		}
+		vals, err := s.rdb.MGet(ctx, keys...).Result()
+		if err != nil {
+			return nil, jobs.Unavailable(err)
+		}
+		for i, v := range vals {
+			str, ok := v.(string)
+			if !ok {
+				stale = append(stale, batch[i]) // the record expired
+				continue
+			}
+			var r jobRow
+			if json.Unmarshal([]byte(str), &r) != nil {
+				continue
+			}
+			if j := r.job(); f.Kind == "" || j.Kind == f.Kind {
+				out = append(out, j)
+			}
+		}
+	}
+	return out, nil
+}
+
+// ref is one entry of a (queue, state) index.
+type ref struct {
+	id    string
+	score float64
+	idx   string
+}
+
+// sortsBefore orders refs as List does: score, then ID, descending.
+func (r ref) sortsBefore(o ref) bool {
+	if r.score != o.score {
+		return r.score > o.score
+	}
+	return r.id > o.id
+}
+
+// indexStream reads one index in chunks, in ZREVRANGEBYSCORE order (score
+// then member descending).
+type indexStream struct {
+	key    string
+	buf    []ref
+	offset int64
+	done   bool
+}
+
+func (st *indexStream) take(zs []redis.Z, chunk int64) {
+	st.offset += int64(len(zs))
+	st.done = int64(len(zs)) < chunk
+	for _, z := range zs {
+		if id, ok := z.Member.(string); ok {
+			st.buf = append(st.buf, ref{id: id, score: z.Score, idx: st.key})
+		}
+	}
+}
+
+// claimScript: KEYS timers; ARGV now, hiddenUntil, limit.
+var claimScript = redis.NewScript(`
+local ids = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", ARGV[1], "LIMIT", 0, ARGV[3])
+for _, id in ipairs(ids) do redis.call("ZADD", KEYS[1], ARGV[2], id) end
+return ids
+`)
+
+// ClaimDue implements jobs.Timers.
+func (s *Jobs) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]string, error) {
+	ids, err := claimScript.Run(ctx, s.rdb, []string{s.timersKey()}, score(now), score(now.Add(lease)), limit).StringSlice()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, jobs.Unavailable(err)
+	}
+	return ids, nil
+}
+
+// Counts implements jobs.Stats. Counts include records that expired since
+// the last PurgeExpired.
+func (s *Jobs) Counts(ctx context.Context, queue string) (jobs.QueueCounts, error) {
+	c := jobs.QueueCounts{ByState: map[jobs.State]int64{}}
+	cards := make([]*redis.IntCmd, len(jobs.States))
+	var processed, failed *redis.StringCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, st := range jobs.States {
+			cards[i] = p.ZCard(ctx, s.idxKey(queue, st))
+		}
+		processed = p.Get(ctx, s.totalKey(queue, jobs.StateSucceeded))
+		failed = p.Get(ctx, s.totalKey(queue, jobs.StateDead))
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return c, jobs.Unavailable(err)
+	}
+	for i, st := range jobs.States {
+		c.ByState[st] = cards[i].Val()
+	}
+	c.Processed, _ = processed.Int64()
+	c.Failed, _ = failed.Int64()
+	return c, nil
+}
+
+// PurgeExpired implements jobs.Stats: Redis expires the records itself;
+// this removes their IDs from the indexes.
+func (s *Jobs) PurgeExpired(ctx context.Context, _ time.Time) (int, error) {
+	n := 0
+	for _, q := range jobs.Queues {
+		for _, st := range jobs.States {
+			key := s.idxKey(q, st)
+			for start := int64(0); ; {
+				ids, err := s.rdb.ZRange(ctx, key, start, start+499).Result()
+				if err != nil {
+					return n, jobs.Unavailable(err)
+				}
+				if len(ids) == 0 {
+					break
+				}
+				exists := make([]*redis.IntCmd, len(ids))
+				if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+					for i, id := range ids {
+						exists[i] = p.Exists(ctx, s.jobKey(id))
+					}
+					return nil
+				}); err != nil {
+					return n, jobs.Unavailable(err)
+				}
+				var gone []any
+				for i, e := range exists {
+					if e.Val() == 0 {
+						gone = append(gone, ids[i])
+					}
+				}
+				if len(gone) > 0 {
+					if err := s.rdb.ZRem(ctx, key, gone...).Err(); err != nil {
+						return n, jobs.Unavailable(err)
+					}
+					_ = s.rdb.ZRem(ctx, s.timersKey(), gone...).Err()
+					n += len(gone)
+				}
+				start += int64(len(ids) - len(gone))
+				if len(ids) < 500 {
+					break
+				}
+			}
+		}
+	}
+	return n, nil
+}
+
+// Heartbeat implements jobs.Coordinator.
+func (s *Jobs) Heartbeat(ctx context.Context, worker string, ttl time.Duration) error {
+	var err error
+	if ttl <= 0 {
+		err = s.rdb.Del(ctx, s.ns+"worker:"+worker).Err()
+	} else {
+		err = s.rdb.Set(ctx, s.ns+"worker:"+worker, "1", ttl).Err()
+	}
+	if err != nil {
+		return jobs.Unavailable(err)
+	}
+	return nil
+}
+
+// Alive implements jobs.Coordinator.
+func (s *Jobs) Alive(ctx context.Context, worker string) (bool, error) {
+	n, err := s.rdb.Exists(ctx, s.ns+"worker:"+worker).Result()
+	if err != nil {
+		return false, jobs.Unavailable(err)
+	}
+	return n == 1, nil
+}
+
+var acquireScript = redis.NewScript(`
+local v = redis.call("GET", KEYS[1])
+if not v then
+  redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
+  return 1
+elseif v == ARGV[1] then
+  redis.call("PEXPIRE", KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+`)
+
+var releaseScript = redis.NewScript(`
+if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end
+return 0
+`)
+
+// AcquireLease implements jobs.Coordinator.
+func (s *Jobs) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
+	n, err := acquireScript.Run(ctx, s.rdb, []string{s.ns + "lease:" + name}, holder, max(ttl.Milliseconds(), 1)).Int()
+	if err != nil {
+		return false, jobs.Unavailable(err)
+	}
+	return n == 1, nil
+}
+
+// ReleaseLease implements jobs.Coordinator.
+func (s *Jobs) ReleaseLease(ctx context.Context, name, holder string) error {
+	if err := releaseScript.Run(ctx, s.rdb, []string{s.ns + "lease:" + name}, holder).Err(); err != nil {
+		return jobs.Unavailable(err)
+	}
+	return nil
+}
+
+// Mark implements jobs.Markers.
+func (s *Jobs) Mark(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	ok, err := s.rdb.SetNX(ctx, s.ns+"mark:"+key, "1", ttl).Result()
+	if err != nil {
+		return false, jobs.Unavailable(fmt.Errorf("mark %s: %w", key, err))
+	}
+	return ok, nil
+}
+
+// Marked implements jobs.Markers.
+func (s *Jobs) Marked(ctx context.Context, key string) (bool, error) {
+	n, err := s.rdb.Exists(ctx, s.ns+"mark:"+key).Result()
+	if err != nil {
+		return false, jobs.Unavailable(err)
+	}
+	return n == 1, nil
+}

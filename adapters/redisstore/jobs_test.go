@@ -1,0 +1,33 @@
+package redisstore_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/tradesense/tradesense/adapters/redisstore"
+	"github.com/tradesense/tradesense/core/jobs"
+	"github.com/tradesense/tradesense/core/jobs/jobstest"
+)
+
+// openJobs returns the job backend on a private key prefix, whose keys are
+// removed at the end of the test.
+func openJobs(t *testing.T, now func() time.Time) *redisstore.Jobs {
+	c := openTest(t)
+	t.Cleanup(func() {
+		ctx := context.Background()
+		keys, _ := c.Redis().Keys(ctx, c.KeyPrefix()+"jobs:*").Result()
+		if len(keys) > 0 {
+			c.Redis().Del(ctx, keys...)
+		}
+	})
+	return redisstore.NewJobs(c, now)
+}
+
+func TestJobsBackendContract(t *testing.T) {
+	jobstest.RunBackendContract(t, func(t *testing.T) jobs.Backend { return openJobs(t, nil) })
+}
+
+func TestJobsWorkerSuite(t *testing.T) {
+	jobstest.RunWorkerSuite(t, func(t *testing.T, now func() time.Time) jobs.Backend { return openJobs(t, now) })
+}

@@ -1,0 +1,32 @@
+package redisstore_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/tradesense/tradesense/adapters/redisstore"
+	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/shortlived"
+	"github.com/tradesense/tradesense/core/shortlived/shortlivedtest"
+)
+
+func TestShortLivedContract(t *testing.T) {
+	shortlivedtest.Run(t, func(t *testing.T, _ *shortlivedtest.Clock) (shortlived.Store, bool) {
+		return redisstore.NewShortLived(openTest(t)), true
+	})
+}
+
+func TestShortLivedRedisDown(t *testing.T) {
+	c, err := openDead(t, false)
+	if err != nil {
+		t.Skipf("dead client: %v", err)
+	}
+	s := redisstore.NewShortLived(c)
+	if err := s.Put(context.Background(), "k", []byte("v"), time.Minute); !apperr.Is(err, apperr.Unavailable) {
+		t.Fatalf("Put with Redis down = %v; want Unavailable", err)
+	}
+	if _, err := s.Take(context.Background(), "k"); !apperr.Is(err, apperr.Unavailable) {
+		t.Fatalf("Take with Redis down = %v; want Unavailable (not NotFound)", err)
+	}
+}

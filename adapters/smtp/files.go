@@ -1,0 +1,34 @@
+package smtp
+
+import (
+	"os"
+	"path/filepath"
+
+	mail "github.com/wneessen/go-mail"
+)
+
+func mkdir(dir string) error { return os.MkdirAll(dir, 0o750) }
+
+// writeEML writes msg to dir/name atomically (temp file and rename), so a
+// reader never sees half a message.
+func writeEML(dir, name string, msg *mail.Msg) (string, error) {
+	f, err := os.CreateTemp(dir, ".tmp-*.eml")
+	if err != nil {
+		return "", err
+	}
+	if _, err := msg.WriteTo(f); err != nil {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		_ = os.Remove(f.Name())
+		return "", err
+	}
+	path := filepath.Join(dir, name)
+	if err := os.Rename(f.Name(), path); err != nil {
+		_ = os.Remove(f.Name())
+		return "", err
+	}
+	return path, nil
+}

@@ -1,0 +1,171 @@
+// Package watermill is the job system's transport on Watermill: the
+// jobs.Broker port over Redis Streams (watermill-redisstream; production,
+// one consumer group per queue, acknowledged only after the handler
+// returned, pending messages of dead workers reclaimed) and over Watermill's
+// GoChannel (the local profile, in-process).
+package watermill
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	wm "github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/tradesense/tradesense/core/jobs"
+)
+
+// body is the JSON payload of a job message; the trace context travels in
+// the Watermill metadata.
+type body struct {
+	JobID string `json:"job_id"`
+	Seq   int    `json:"seq"`
+	Queue string `json:"queue"`
+	Kind  string `json:"kind"`
+}
+
+// Broker is the Watermill adapter of jobs.Broker.
+type Broker struct {
+	name      string
+	pub       message.Publisher
+	subscribe func(ctx context.Context, topic string, n int) ([]<-chan *message.Message, func(), error)
+	topic     func(queue string) string
+	depth     func(ctx context.Context, queue string) (jobs.Depth, error)
+	log       *slog.Logger
+	// nackDelay spaces redeliveries of a message whose handling failed
+	// (the job store unreachable), so a failure does not spin.
+	nackDelay time.Duration
+	// ackGrace keeps the subscriptions open this long after the last
+	// handler returned, for its acknowledgement to reach the transport.
+	ackGrace time.Duration
+	// onConsume runs beside each Consume (the stream trimmer).
+	onConsume func(ctx context.Context, queue string)
+
+	inFlight sync.Map // queue -> *atomic.Int64
+}
+
+var _ jobs.Broker = (*Broker)(nil)
+
+func wmLogger(log *slog.Logger) wm.LoggerAdapter {
+	// Watermill logs every subscription at info; ours are routine.
+	return wm.NewSlogLoggerWithLevelMapping(log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
+}
+
+// Name says which transport the broker uses, for the start-up log.
+func (b *Broker) Name() string { return b.name }
+
+// Publish implements jobs.Broker.
+func (b *Broker) Publish(ctx context.Context, m jobs.Message) error {
+	payload, err := json.Marshal(body{JobID: m.JobID, Seq: m.Seq, Queue: m.Queue, Kind: m.Kind})
+	if err != nil {
+		return jobs.BrokerUnavailable(err)
+	}
+	msg := message.NewMessage(wm.NewUUID(), payload)
+	for k, v := range m.Metadata {
+		msg.Metadata.Set(k, v)
+	}
+	msg.SetContext(ctx)
+	if err := b.pub.Publish(b.topic(m.Queue), msg); err != nil {
+		return jobs.BrokerUnavailable(fmt.Errorf("publish to %s: %w", m.Queue, err))
+	}
+	return nil
+}
+
+func (b *Broker) counter(queue string) *atomic.Int64 {
+	c, _ := b.inFlight.LoadOrStore(queue, new(atomic.Int64))
+	return c.(*atomic.Int64)
+}
+
+// Consume implements jobs.Broker. The subscriptions outlive ctx until the
+// running handlers have returned, so their acknowledgements still reach
+// the transport during a graceful shutdown.
+func (b *Broker) Consume(ctx context.Context, queue string, concurrency int, handle func(context.Context, jobs.Message) error) error {
+	subCtx, cancelSub := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelSub()
+	chans, closeSub, err := b.subscribe(subCtx, b.topic(queue), concurrency)
+	if err != nil {
+		return jobs.BrokerUnavailable(fmt.Errorf("subscribe to %s: %w", queue, err))
+	}
+	defer closeSub()
+	if b.onConsume != nil {
+		go b.onConsume(ctx, queue)
+	}
+	hctx := context.WithoutCancel(ctx)
+	sem := make(chan struct{}, concurrency)
+	inFlight := b.counter(queue)
+	var wg sync.WaitGroup
+	for _, ch := range chans {
+		wg.Go(func() {
+			var running sync.WaitGroup
+			defer running.Wait()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case sem <- struct{}{}:
+				}
+				var msg *message.Message
+				var ok bool
+				select {
+				case <-ctx.Done():
+					<-sem
+					return
+				case msg, ok = <-ch:
+				}
+				if !ok {
+					<-sem
+					return
+				}
+				inFlight.Add(1)
+				running.Go(func() {
+					defer func() { inFlight.Add(-1); <-sem }()
+					b.deliver(hctx, ctx, msg, handle)
+				})
+			}
+		})
+	}
+	wg.Wait()
+	time.Sleep(b.ackGrace)
+	return nil
+}
+
+func (b *Broker) deliver(hctx, consumeCtx context.Context, msg *message.Message, handle func(context.Context, jobs.Message) error) {
+	var bd body
+	if err := json.Unmarshal(msg.Payload, &bd); err != nil || bd.JobID == "" {
+		b.log.Error("dropping a malformed job message", "message_uuid", msg.UUID, "error", err)
+		msg.Ack()
+		return
+	}
+	md := make(map[string]string, len(msg.Metadata))
+	for k, v := range msg.Metadata {
+		md[k] = v
+	}
+	err := handle(hctx, jobs.Message{JobID: bd.JobID, Seq: bd.Seq, Queue: bd.Queue, Kind: bd.Kind, Metadata: md})
+	switch {
+	case err == nil:
+		msg.Ack()
+	case errors.Is(err, jobs.ErrAbandon):
+		// Neither ack nor nack: the message stays pending and is claimed
+		// by another worker once this one is gone.
+	default:
+		b.log.Warn("job message not handled; redelivering", "job_id", bd.JobID, "error", err)
+		t := time.NewTimer(b.nackDelay)
+		select {
+		case <-t.C:
+			msg.Nack()
+		case <-consumeCtx.Done():
+			t.Stop()
+		}
+	}
+}
+
+// Depth implements jobs.Broker.
+func (b *Broker) Depth(ctx context.Context, queue string) (jobs.Depth, error) {
+	return b.depth(ctx, queue)
+}

@@ -1,0 +1,235 @@
+package watermill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill-redisstream/pkg/redisstream"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tradesense/tradesense/core/jobs"
+)
+
+// RedisConfig configures the Redis Streams transport. Zero fields take the
+// defaults of DefaultRedisConfig.
+type RedisConfig struct {
+	// StreamPrefix names the streams: StreamPrefix + queue (default
+	// "tradesense:jobs:"; wire derives it from REDIS_KEY_PREFIX).
+	StreamPrefix string
+	// Group is the consumer group of every queue's stream (default
+	// "workers").
+	Group string
+	// Consumer is this process's consumer name: the worker ID, whose
+	// heartbeat says whether its pending messages may be claimed.
+	Consumer string
+	// BlockTime bounds one blocking read (default 100 ms; it is also how
+	// quickly a shutdown is noticed).
+	BlockTime time.Duration
+	// ClaimInterval is how often pending messages of dead consumers are
+	// looked for (JOBS_CLAIM_INTERVAL, default 5 s); MaxIdleTime is the
+	// idle time after which a pending message is considered at all
+	// (JOBS_CLAIM_MIN_IDLE, default 30 s). A message is claimed only when
+	// its consumer's heartbeat expired too, so a job running for 300 s on
+	// a live worker is never delivered twice.
+	ClaimInterval time.Duration
+	MaxIdleTime   time.Duration
+	// NackDelay spaces redeliveries of messages that could not be handled
+	// (default 1 s).
+	NackDelay time.Duration
+	// TrimInterval is how often acknowledged messages are removed from
+	// the streams (default 1 min).
+	TrimInterval time.Duration
+}
+
+// DefaultRedisConfig returns the defaults documented on RedisConfig.
+func DefaultRedisConfig() RedisConfig {
+	return RedisConfig{
+		StreamPrefix:  "tradesense:jobs:",
+		Group:         "workers",
+		BlockTime:     100 * time.Millisecond,
+		ClaimInterval: 5 * time.Second,
+		MaxIdleTime:   30 * time.Second,
+		NackDelay:     time.Second,
+		TrimInterval:  time.Minute,
+	}
+}
+
+func (c RedisConfig) withDefaults() RedisConfig {
+	d := DefaultRedisConfig()
+	if c.StreamPrefix == "" {
+		c.StreamPrefix = d.StreamPrefix
+	}
+	if c.Group == "" {
+		c.Group = d.Group
+	}
+	if c.BlockTime <= 0 {
+		c.BlockTime = d.BlockTime
+	}
+	if c.ClaimInterval <= 0 {
+		c.ClaimInterval = d.ClaimInterval
+	}
+	if c.MaxIdleTime <= 0 {
+		c.MaxIdleTime = d.MaxIdleTime
+	}
+	if c.NackDelay <= 0 {
+		c.NackDelay = d.NackDelay
+	}
+	if c.TrimInterval <= 0 {
+		c.TrimInterval = d.TrimInterval
+	}
+	return c
+}
+
+// Liveness reports whether a worker is alive (jobs.Coordinator.Alive).
+type Liveness func(ctx context.Context, worker string) (bool, error)
+
+// NewRedisStreams returns the Redis Streams broker on rdb, which it does
+// not close. alive decides whether the pending messages of a consumer may
+// be claimed; nil claims any message idle for MaxIdleTime.
+func NewRedisStreams(rdb *redis.Client, cfg RedisConfig, alive Liveness, log *slog.Logger) (*Broker, func(), error) {
+	cfg = cfg.withDefaults()
+	if rdb == nil {
+		return nil, nil, errors.New("watermill: Redis Streams need a Redis client (REDIS_URL)")
+	}
+	pub, err := redisstream.NewPublisher(redisstream.PublisherConfig{Client: rdb}, wmLogger(log))
+	if err != nil {
+		return nil, nil, fmt.Errorf("redis streams publisher: %w", err)
+	}
+	b := &Broker{
+		name:      "watermill-redisstream",
+		pub:       pub,
+		topic:     func(q string) string { return cfg.StreamPrefix + q },
+		log:       log,
+		nackDelay: cfg.NackDelay,
+		ackGrace:  2 * cfg.BlockTime,
+	}
+	consumer := cfg.Consumer
+	b.subscribe = func(ctx context.Context, topic string, n int) ([]<-chan *message.Message, func(), error) {
+		sub, err := redisstream.NewSubscriber(redisstream.SubscriberConfig{
+			Client:                        rdb,
+			Consumer:                      consumer,
+			ConsumerGroup:                 cfg.Group,
+			NackResendSleep:               cfg.NackDelay,
+			BlockTime:                     cfg.BlockTime,
+			ClaimInterval:                 cfg.ClaimInterval,
+			MaxIdleTime:                   cfg.MaxIdleTime,
+			DisableIndefiniteInitialBlock: true,
+			ShouldClaimPendingMessage: func(xp redis.XPendingExt) bool {
+				if xp.Consumer == consumer {
+					return false // ours: running here, or read ahead
+				}
+				if alive == nil {
+					return true
+				}
+				ctx, cancel := context.WithTimeout(ctx, time.Second)
+				defer cancel()
+				ok, err := alive(ctx, xp.Consumer)
+				return err == nil && !ok
+			},
+		}, wmLogger(log))
+		if err != nil {
+			return nil, nil, err
+		}
+		// Each subscription reads and waits for one message at a time, so
+		// n subscriptions make a concurrency of n. The subscriber is not
+		// closed: Close would close the shared client; cancelling ctx
+		// ends its goroutines.
+		chans := make([]<-chan *message.Message, 0, n)
+		for range n {
+			ch, err := sub.Subscribe(ctx, topic)
+			if err != nil {
+				return nil, nil, err
+			}
+			chans = append(chans, ch)
+		}
+		return chans, func() {}, nil
+	}
+	b.depth = func(ctx context.Context, queue string) (jobs.Depth, error) {
+		groups, err := rdb.XInfoGroups(ctx, b.topic(queue)).Result()
+		if err != nil {
+			if strings.Contains(err.Error(), "no such key") {
+				return jobs.Depth{}, nil
+			}
+			return jobs.Depth{}, jobs.BrokerUnavailable(err)
+		}
+		for _, g := range groups {
+			if g.Name == cfg.Group {
+				return jobs.Depth{Pending: max(g.Lag, 0), InFlight: g.Pending}, nil
+			}
+		}
+		n, err := rdb.XLen(ctx, b.topic(queue)).Result()
+		if err != nil {
+			return jobs.Depth{}, jobs.BrokerUnavailable(err)
+		}
+		return jobs.Depth{Pending: n}, nil
+	}
+	b.onConsume = func(ctx context.Context, queue string) {
+		t := time.NewTicker(cfg.TrimInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if err := trim(ctx, rdb, b.topic(queue)); err != nil && ctx.Err() == nil {
+				log.Warn("trim job stream", "queue", queue, "error", err)
+			}
+		}
+	}
+	return b, func() { _ = pub.Close() }, nil
+}
+
+// trim removes the messages every consumer group has read and
+// acknowledged: those before the oldest pending message, or before the
+// last delivered one when nothing is pending (undelivered messages all
+// come after it). Watermill acknowledges
+// without deleting, so the streams would otherwise grow forever.
+func trim(ctx context.Context, rdb *redis.Client, stream string) error {
+	groups, err := rdb.XInfoGroups(ctx, stream).Result()
+	if err != nil {
+		return err
+	}
+	minID := ""
+	for _, g := range groups {
+		id := g.LastDeliveredID
+		if g.Pending > 0 {
+			p, err := rdb.XPending(ctx, stream, g.Name).Result()
+			if err != nil {
+				return err
+			}
+			id = p.Lower
+		}
+		minID = minStreamID(minID, id)
+	}
+	if minID == "" || minID == "0-0" {
+		return nil
+	}
+	return rdb.XTrimMinIDApprox(ctx, stream, minID, 0).Err()
+}
+
+// minStreamID returns the smaller of two stream IDs ("" is unset).
+func minStreamID(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	if lessStreamID(b, a) {
+		return b
+	}
+	return a
+}
+
+func lessStreamID(a, b string) bool {
+	var am, as, bm, bs uint64
+	_, _ = fmt.Sscanf(a, "%d-%d", &am, &as)
+	_, _ = fmt.Sscanf(b, "%d-%d", &bm, &bs)
+	return am < bm || am == bm && as < bs
+}

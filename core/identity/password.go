@@ -1,0 +1,223 @@
+package identity
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	_ "embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/argon2"
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/tradesense/tradesense/core/apperr"
+)
+
+// Argon2Params are the argon2id cost parameters. They are encoded in every
+// hash, so raising them re-hashes each password at its next login.
+type Argon2Params struct {
+	MemoryKiB uint32
+	Time      uint32
+	Threads   uint8
+	KeyLen    uint32
+	SaltLen   uint32
+}
+
+// OWASPParams is the OWASP Password Storage Cheat Sheet's argon2id
+// minimum: 19 MiB, 2 passes, 1 lane.
+var OWASPParams = Argon2Params{MemoryKiB: 19 * 1024, Time: 2, Threads: 1, KeyLen: 32, SaltLen: 16}
+
+// TestParams are cheap parameters for tests only (production refuses
+// anything below OWASPParams).
+var TestParams = Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}
+
+// AtLeast reports whether p is at least as strong as q in every dimension.
+func (p Argon2Params) AtLeast(q Argon2Params) bool {
+	return p.MemoryKiB >= q.MemoryKiB && p.Time >= q.Time && p.KeyLen >= q.KeyLen && p.SaltLen >= q.SaltLen
+}
+
+// PasswordHasher hashes and verifies passwords with argon2id in the PHC
+// string format ($argon2id$v=19$m=19456,t=2,p=1$salt$hash). At most
+// maxConcurrent hashes run at once: each takes MemoryKiB of memory, and an
+// unbounded login burst would otherwise exhaust it.
+type PasswordHasher struct {
+	p     Argon2Params
+	sem   chan struct{}
+	dummy string
+}
+
+// NewPasswordHasher returns a hasher; maxConcurrent <= 0 means 2×GOMAXPROCS.
+func NewPasswordHasher(p Argon2Params, maxConcurrent int) (*PasswordHasher, error) {
+	if p.MemoryKiB < 8*uint32(p.Threads) || p.Time < 1 || p.Threads < 1 || p.KeyLen < 16 || p.SaltLen < 16 {
+		return nil, fmt.Errorf("argon2id parameters %+v are invalid", p)
+	}
+	if maxConcurrent <= 0 {
+		maxConcurrent = 2 * runtime.GOMAXPROCS(0)
+	}
+	h := &PasswordHasher{p: p, sem: make(chan struct{}, maxConcurrent)}
+	d, err := h.Hash(context.Background(), "dummy password for unknown accounts")
+	if err != nil {
+		return nil, err
+	}
+	h.dummy = d
+	return h, nil
+}
+
+// Params returns the parameters new hashes use.
+func (h *PasswordHasher) Params() Argon2Params { return h.p }
+
+func (h *PasswordHasher) acquire(ctx context.Context) error {
+	select {
+	case h.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return apperr.Wrap(ctx.Err(), apperr.Unavailable, "busy", "the server is busy; try again")
+	}
+}
+
+// Hash returns the encoded hash of password (already normalised).
+func (h *PasswordHasher) Hash(ctx context.Context, password string) (string, error) {
+	salt := make([]byte, h.p.SaltLen)
+	if _, err := rand.Read(salt); err != nil {
+		return "", fmt.Errorf("password salt: %w", err)
+	}
+	if err := h.acquire(ctx); err != nil {
+		return "", err
+	}
+	key := argon2.IDKey([]byte(password), salt, h.p.Time, h.p.MemoryKiB, h.p.Threads, h.p.KeyLen)
+	<-h.sem
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, h.p.MemoryKiB, h.p.Time, h.p.Threads,
+		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+}
+
+// Verify reports whether password matches encoded, in constant time, and
+// whether encoded should be replaced because its parameters differ from
+// the hasher's. An empty encoded (no password set) is verified against a
+// dummy hash, so that it costs the same and never matches.
+func (h *PasswordHasher) Verify(ctx context.Context, password, encoded string) (ok, rehash bool, err error) {
+	real := encoded != ""
+	if !real {
+		encoded = h.dummy
+	}
+	p, salt, want, err := decodeHash(encoded)
+	if err != nil {
+		return false, false, err
+	}
+	if err := h.acquire(ctx); err != nil {
+		return false, false, err
+	}
+	got := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, uint32(len(want))) // #nosec G115 -- decodeHash bounds the hash length
+	<-h.sem
+	ok = subtle.ConstantTimeCompare(got, want) == 1 && real
+	p.KeyLen, p.SaltLen = uint32(len(want)), uint32(len(salt)) // #nosec G115 -- decodeHash bounds both lengths
+	return ok, ok && p != h.p, nil
+}
+
+// SpendDummy costs what a Verify costs, for the paths where there is no
+// account, so that timing does not tell whether an email is registered.
+func (h *PasswordHasher) SpendDummy(ctx context.Context, password string) {
+	_, _, _ = h.Verify(ctx, password, "")
+}
+
+var errBadHash = errors.New("stored password hash is malformed")
+
+func decodeHash(s string) (p Argon2Params, salt, key []byte, err error) {
+	parts := strings.Split(s, "$")
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
+		return p, nil, nil, errBadHash
+	}
+	var v int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
+		return p, nil, nil, errBadHash
+	}
+	var threads uint32
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Time, &threads); err != nil || threads < 1 || threads > 255 || p.Time < 1 || p.MemoryKiB < 8 || p.MemoryKiB > 4<<20 || p.Time > 64 {
+		return p, nil, nil, errBadHash
+	}
+	p.Threads = uint8(threads)
+	b64 := base64.RawStdEncoding
+	if salt, err = b64.DecodeString(parts[4]); err != nil || len(salt) < 8 {
+		return p, nil, nil, errBadHash
+	}
+	if key, err = b64.DecodeString(parts[5]); err != nil || len(key) < 16 || len(key) > 128 {
+		return p, nil, nil, errBadHash
+	}
+	return p, salt, key, nil
+}
+
+// Password length limits, in characters after normalisation.
+const (
+	MinPasswordLen = 8
+	MaxPasswordLen = 128
+)
+
+// Error codes of the password policy.
+const (
+	CodePasswordTooShort = "password_too_short"
+	CodePasswordTooLong  = "password_too_long"
+	CodePasswordCommon   = "password_too_common"
+	CodePasswordInvalid  = "password_invalid"
+)
+
+//go:embed passwords/common-10k.txt
+var commonPasswordsFile []byte
+
+// PasswordPolicy is NIST SP 800-63B's: a length range, no composition
+// rules, and a blocklist of common passwords (the 10,000 most frequent,
+// embedded in the binary).
+type PasswordPolicy struct {
+	common map[string]struct{}
+}
+
+// NewPasswordPolicy loads the embedded blocklist.
+func NewPasswordPolicy() *PasswordPolicy {
+	common := make(map[string]struct{}, 10000)
+	sc := bufio.NewScanner(bytes.NewReader(commonPasswordsFile))
+	for sc.Scan() {
+		if w := strings.TrimSpace(sc.Text()); w != "" {
+			common[strings.ToLower(w)] = struct{}{}
+		}
+	}
+	return &PasswordPolicy{common: common}
+}
+
+// Len is the size of the blocklist.
+func (p *PasswordPolicy) Len() int { return len(p.common) }
+
+// NormalizePassword applies Unicode NFKC, so that the same password typed
+// on different keyboards (composed or decomposed accents, full-width
+// digits) hashes the same.
+func NormalizePassword(pw string) string { return norm.NFKC.String(pw) }
+
+// Check normalises pw and returns it, or an apperr.Invalid naming the
+// rule it breaks (field "field"). email is refused as a password too.
+func (p *PasswordPolicy) Check(field, pw, email string) (string, error) {
+	if !utf8.ValidString(pw) {
+		return "", fieldErr(field, CodePasswordInvalid, "must be valid UTF-8 text")
+	}
+	pw = NormalizePassword(pw)
+	n := utf8.RuneCountInString(pw)
+	switch {
+	case n < MinPasswordLen:
+		return "", fieldErr(field, CodePasswordTooShort, fmt.Sprintf("must be at least %d characters", MinPasswordLen))
+	case n > MaxPasswordLen:
+		return "", fieldErr(field, CodePasswordTooLong, fmt.Sprintf("must be at most %d characters", MaxPasswordLen))
+	}
+	lower := strings.ToLower(pw)
+	if _, bad := p.common[lower]; bad || (email != "" && lower == strings.ToLower(email)) {
+		return "", fieldErr(field, CodePasswordCommon, "is too common; choose a less guessable password")
+	}
+	return pw, nil
+}
+
+func fieldErr(field, code, msg string) error {
+	return &apperr.Error{Kind: apperr.Invalid, Code: code, Message: "The password does not meet the policy.", Fields: map[string]string{field: msg}}
+}

@@ -1,0 +1,77 @@
+package mfa
+
+import (
+	"context"
+	"errors"
+
+	"github.com/tradesense/tradesense/core/identity"
+)
+
+// Sessions is what the MFA flows need from the identity service
+// (*identity.Service implements it). It is not a dependency of Service:
+// identity.Service depends on Service (as its SecondFactor), so the flows
+// that need both live in Flows.
+type Sessions interface {
+	// IssueSession opens a session at aal with amr and returns its tokens.
+	IssueSession(ctx context.Context, u *identity.User, aal int, amr []string) (*identity.TokenPair, error)
+	// RevokeOtherSessions ends every session of p's user but p's own.
+	RevokeOtherSessions(ctx context.Context, p identity.Principal) (int, error)
+}
+
+// Flows are the MFA use cases that also open or end sessions.
+type Flows struct {
+	mfa      *Service
+	sessions Sessions
+}
+
+// NewFlows returns the flows over m and sessions.
+func NewFlows(m *Service, sessions Sessions) (*Flows, error) {
+	if m == nil || sessions == nil {
+		return nil, errors.New("mfa: flows need the MFA service and the sessions")
+	}
+	return &Flows{mfa: m, sessions: sessions}, nil
+}
+
+// Service returns the MFA service (status, enrolment, regeneration).
+func (f *Flows) Service() *Service { return f.mfa }
+
+// ConfirmEnrolment turns MFA on (see Service.ConfirmEnrolment) and ends
+// the caller's other sessions: they were opened with the password alone.
+func (f *Flows) ConfirmEnrolment(ctx context.Context, p identity.Principal, code string) ([]string, error) {
+	codes, err := f.mfa.ConfirmEnrolment(ctx, p.UserID, code)
+	if err != nil {
+		return nil, err
+	}
+	f.endOthers(ctx, p)
+	return codes, nil
+}
+
+// CompleteLogin answers the login challenge and opens the session at
+// aal 2 with amr ["pwd", method].
+func (f *Flows) CompleteLogin(ctx context.Context, token string, a Answer) (*identity.TokenPair, *LoginOutcome, error) {
+	out, err := f.mfa.CompleteLogin(ctx, token, a)
+	if err != nil {
+		return nil, nil, err
+	}
+	pair, err := f.sessions.IssueSession(ctx, out.User, 2, out.AMR)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pair, out, nil
+}
+
+// Disable turns MFA off (see Service.Disable) and ends the caller's other
+// sessions.
+func (f *Flows) Disable(ctx context.Context, p identity.Principal, password string, a Answer) error {
+	if err := f.mfa.Disable(ctx, p.UserID, password, a); err != nil {
+		return err
+	}
+	f.endOthers(ctx, p)
+	return nil
+}
+
+func (f *Flows) endOthers(ctx context.Context, p identity.Principal) {
+	if _, err := f.sessions.RevokeOtherSessions(ctx, p); err != nil {
+		f.mfa.d.Log.ErrorContext(ctx, "mfa: other sessions not ended", "error", err)
+	}
+}

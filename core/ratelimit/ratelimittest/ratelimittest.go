@@ -1,0 +1,212 @@
+// Package ratelimittest is the contract suite of ratelimit.Limiter, run
+// against the memory adapter always and the Redis adapter when
+// TEST_REDIS_URL is set.
+package ratelimittest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/ratelimit"
+)
+
+// Clock is a fake clock the suite advances. Now is safe for concurrent use.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a clock at a fixed instant.
+func NewClock() *Clock {
+	return &Clock{now: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+// Now returns the fake time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// Factory returns an empty limiter driven by clock, and registers its
+// cleanup.
+type Factory func(t *testing.T, clock *Clock) ratelimit.Limiter
+
+var keySeq atomic.Int64
+
+func key(name string) string { return fmt.Sprintf("suite:%s:%d", name, keySeq.Add(1)) }
+
+// Run runs the contract.
+func Run(t *testing.T, newLimiter Factory) {
+	ctx := context.Background()
+
+	t.Run("WindowAllowsMaxThenRefusesUntilItEnds", func(t *testing.T) {
+		clock := NewClock()
+		l := newLimiter(t, clock)
+		lim := ratelimit.Limit{Max: 3, Window: time.Minute}
+		k := key("window")
+		for i := 1; i <= 3; i++ {
+			r, err := l.Hit(ctx, k, lim)
+			if err != nil || !r.Allowed || r.Count != i || r.Remaining != 3-i {
+				t.Fatalf("hit %d = %+v, %v; want allowed, count %d", i, r, err, i)
+			}
+			clock.Advance(10 * time.Second)
+		}
+		r, err := l.Hit(ctx, k, lim)
+		if err != nil || r.Allowed || r.Count != 3 || r.RetryAfter != 30*time.Second || r.Blocked {
+			t.Fatalf("4th hit = %+v, %v; want refused with RetryAfter 30s", r, err)
+		}
+		clock.Advance(30 * time.Second)
+		r, err = l.Hit(ctx, k, lim)
+		if err != nil || !r.Allowed || r.Count != 1 {
+			t.Fatalf("hit in the next window = %+v, %v; want allowed, count 1", r, err)
+		}
+	})
+
+	t.Run("PeekCountsNothing", func(t *testing.T) {
+		clock := NewClock()
+		l := newLimiter(t, clock)
+		lim := ratelimit.Limit{Max: 2, Window: time.Minute}
+		k := key("peek")
+		for range 5 {
+			r, err := l.Peek(ctx, k, lim)
+			if err != nil || !r.Allowed || r.Count != 0 {
+				t.Fatalf("Peek on a fresh key = %+v, %v", r, err)
+			}
+		}
+		mustHit(t, l, k, lim, true)
+		mustHit(t, l, k, lim, true)
+		r, err := l.Peek(ctx, k, lim)
+		if err != nil || r.Allowed || r.Count != 2 || r.RetryAfter <= 0 {
+			t.Fatalf("Peek on a full window = %+v, %v; want refused", r, err)
+		}
+	})
+
+	t.Run("BlockStartsAtMaxAndOutlivesTheWindow", func(t *testing.T) {
+		clock := NewClock()
+		l := newLimiter(t, clock)
+		lim := ratelimit.Limit{Max: 5, Window: 15 * time.Minute, Block: 15 * time.Minute}
+		k := key("lock")
+		for i := 1; i <= 4; i++ {
+			r := mustHit(t, l, k, lim, true)
+			if r.Blocked || r.JustBlocked {
+				t.Fatalf("hit %d blocked early: %+v", i, r)
+			}
+			clock.Advance(2 * time.Minute)
+		}
+		r := mustHit(t, l, k, lim, true)
+		if !r.JustBlocked || !r.Blocked {
+			t.Fatalf("5th hit = %+v; want it to start the block", r)
+		}
+		clock.Advance(14 * time.Minute) // the window has ended, the block has not
+		r, err := l.Peek(ctx, k, lim)
+		if err != nil || r.Allowed || !r.Blocked || r.RetryAfter != time.Minute {
+			t.Fatalf("Peek during the block = %+v, %v; want blocked for 1m more", r, err)
+		}
+		r = mustHit(t, l, k, lim, false)
+		if r.JustBlocked {
+			t.Fatalf("a refused hit restarted the block: %+v", r)
+		}
+		clock.Advance(time.Minute)
+		r, err = l.Peek(ctx, k, lim)
+		if err != nil || !r.Allowed || r.Count != 0 {
+			t.Fatalf("Peek after the block = %+v, %v; want a fresh window", r, err)
+		}
+	})
+
+	t.Run("Reset", func(t *testing.T) {
+		clock := NewClock()
+		l := newLimiter(t, clock)
+		lim := ratelimit.Limit{Max: 1, Window: time.Hour, Block: time.Hour}
+		k := key("reset")
+		mustHit(t, l, k, lim, true)
+		mustHit(t, l, k, lim, false)
+		if err := l.Reset(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+		mustHit(t, l, k, lim, true)
+		if err := l.Reset(ctx, key("never-used")); err != nil {
+			t.Fatalf("Reset of an unknown key = %v", err)
+		}
+	})
+
+	t.Run("KeysAreIndependent", func(t *testing.T) {
+		clock := NewClock()
+		l := newLimiter(t, clock)
+		lim := ratelimit.Limit{Max: 1, Window: time.Hour}
+		a, b := key("a"), key("b")
+		mustHit(t, l, a, lim, true)
+		mustHit(t, l, a, lim, false)
+		mustHit(t, l, b, lim, true)
+	})
+
+	t.Run("ConcurrentHitsAreAtomic", func(t *testing.T) {
+		clock := NewClock()
+		l := newLimiter(t, clock)
+		lim := ratelimit.Limit{Max: 7, Window: time.Hour}
+		k := key("race")
+		var allowed atomic.Int64
+		var wg sync.WaitGroup
+		for range 40 {
+			wg.Go(func() {
+				r, err := l.Hit(ctx, k, lim)
+				if err != nil {
+					t.Errorf("Hit: %v", err)
+					return
+				}
+				if r.Allowed {
+					allowed.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if got := allowed.Load(); got != 7 {
+			t.Fatalf("%d of 40 concurrent hits allowed; want exactly 7", got)
+		}
+	})
+
+	t.Run("InvalidArguments", func(t *testing.T) {
+		l := newLimiter(t, NewClock())
+		for _, tc := range []struct {
+			key string
+			lim ratelimit.Limit
+		}{
+			{"", ratelimit.Limit{Max: 1, Window: time.Second}},
+			{string(make([]byte, ratelimit.MaxKeyLen+1)), ratelimit.Limit{Max: 1, Window: time.Second}},
+			{"k", ratelimit.Limit{Max: 0, Window: time.Second}},
+			{"k", ratelimit.Limit{Max: 1}},
+			{"k", ratelimit.Limit{Max: 1, Window: time.Second, Block: -1}},
+		} {
+			if _, err := l.Hit(ctx, tc.key, tc.lim); !apperr.Is(err, apperr.Invalid) {
+				t.Errorf("Hit(%q, %+v) = %v; want Invalid", tc.key, tc.lim, err)
+			}
+			if _, err := l.Peek(ctx, tc.key, tc.lim); !apperr.Is(err, apperr.Invalid) {
+				t.Errorf("Peek(%q, %+v) = %v; want Invalid", tc.key, tc.lim, err)
+			}
+		}
+	})
+}
+
+func mustHit(t *testing.T, l ratelimit.Limiter, k string, lim ratelimit.Limit, wantAllowed bool) ratelimit.Result {
+	t.Helper()
+	r, err := l.Hit(context.Background(), k, lim)
+	if err != nil {
+		t.Fatalf("Hit(%s): %v", k, err)
+	}
+	if r.Allowed != wantAllowed {
+		t.Fatalf("Hit(%s) = %+v; want allowed=%v", k, r, wantAllowed)
+	}
+	return r
+}

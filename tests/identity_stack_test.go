@@ -1,0 +1,271 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/tradesense/tradesense/adapters/httpapi"
+	"github.com/tradesense/tradesense/adapters/jwtauth"
+	"github.com/tradesense/tradesense/adapters/memory"
+	"github.com/tradesense/tradesense/adapters/sqlstore"
+	"github.com/tradesense/tradesense/adapters/telemetry"
+	"github.com/tradesense/tradesense/core/health"
+	"github.com/tradesense/tradesense/core/identity"
+	"github.com/tradesense/tradesense/core/ratelimit"
+)
+
+// The identity stack of these tests is the real service, repositories
+// (SQLite), JWT adapter and HTTP server, assembled in-process with a fake
+// clock and a fake mailer, so that expiry, grace windows and lockouts can
+// be driven; tests/identity_program_test.go covers the same wiring
+// through cli.Run.
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+type fakeMailer struct {
+	mu   sync.Mutex
+	sent []identity.Email
+}
+
+func (m *fakeMailer) SendEmail(_ context.Context, e identity.Email) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sent = append(m.sent, e)
+	return "job-" + e.IdempotencyKey, nil
+}
+
+func (m *fakeMailer) all() []identity.Email {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]identity.Email(nil), m.sent...)
+}
+
+// wait returns the newest email to `to` with template, waiting for
+// background sends.
+func (m *fakeMailer) wait(t testing.TB, to, template string) identity.Email {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		all := m.all()
+		for i := len(all) - 1; i >= 0; i-- {
+			if all[i].To == to && all[i].Template == template {
+				return all[i]
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s email to %s; sent: %v", template, to, templatesOf(all))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func templatesOf(es []identity.Email) []string {
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Template+"→"+e.To)
+	}
+	return out
+}
+
+func linkToken(t testing.TB, e identity.Email) string {
+	t.Helper()
+	link, _ := e.Data["Link"].(string)
+	u, err := url.Parse(link)
+	if err != nil || u.Query().Get("token") == "" {
+		t.Fatalf("email %s has no link with a token: %q", e.Template, link)
+	}
+	return u.Query().Get("token")
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
+
+type stack struct {
+	t      testing.TB
+	url    string
+	clock  *fakeClock
+	mail   *fakeMailer
+	svc    *identity.Service
+	ring   *identity.KeyRing
+	tokens *jwtauth.Tokens
+	db     *sqlstore.DB
+	logs   *syncBuffer
+	bodies *syncBuffer // every response body, for the secrets scan
+}
+
+var (
+	testSigningKey = []byte("identity-test-signing-key-0123456789abcdef")
+	testJWTConfig  = jwtauth.Config{Issuer: "tradesense-test", Audience: "tradesense-api"}
+)
+
+type stackOption func(*identity.Config)
+
+func newStack(t testing.TB, opts ...stackOption) *stack {
+	t.Helper()
+	ctx := context.Background()
+	st := &stack{t: t, clock: &fakeClock{t: time.Date(2025, 6, 2, 9, 0, 0, 0, time.UTC)}, mail: &fakeMailer{}, logs: &syncBuffer{}, bodies: &syncBuffer{}}
+	log := telemetry.NewLogger(telemetry.Config{LogLevel: slog.LevelDebug, LogFormat: "json", ServiceName: "test"}, st.logs)
+
+	dbCfg := sqlstore.DefaultConfig()
+	dbCfg.URL = "sqlite://" + filepath.Join(t.TempDir(), "identity.db")
+	db, closeDB, err := sqlstore.Open(ctx, dbCfg, log, tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(closeDB)
+	if err := db.Migrate(ctx, sqlstore.MigrateUp, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	st.db = db
+	ring, err := identity.NewKeyRing(testSigningKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.ring = ring
+	st.tokens, err = jwtauth.New(testJWTConfig, ring, st.clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hasher, err := identity.NewPasswordHasher(identity.TestParams, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	revocations, closeCache, err := memory.NewCache(memory.CacheConfig{Now: st.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(closeCache)
+	cfg := identity.DefaultConfig()
+	cfg.PublicURL = "https://app.tradesense.test"
+	for _, o := range opts {
+		o(&cfg)
+	}
+	st.svc, err = identity.NewService(cfg, identity.Deps{
+		Users: sqlstore.NewUsers(db), Sessions: sqlstore.NewSessions(db), RefreshTokens: sqlstore.NewRefreshTokens(db),
+		EmailTokens: sqlstore.NewEmailTokens(db), Events: sqlstore.NewEvents(db), Tx: sqlstore.NewUnitOfWork(db),
+		Tokens: st.tokens, Hasher: hasher, Policy: identity.NewPasswordPolicy(), Limiter: memory.NewRateLimiter(st.clock.Now),
+		Revocations: revocations, Mailer: st.mail, Log: log, Now: st.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.svc.Close)
+	srv, err := httpapi.New(ctx, httpapi.DefaultConfig(), httpapi.Deps{
+		Log: log, TracerProvider: tracenoop.NewTracerProvider(), MeterProvider: metricnoop.NewMeterProvider(),
+		Propagator: telemetry.Propagator(), Metrics: http.NotFoundHandler(), Health: health.NewRegistry(time.Second),
+		Identity: st.svc, Keys: ring,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	st.url = hs.URL
+	return st
+}
+
+type resp struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+func (r resp) str(k string) string { s, _ := r.body[k].(string); return s }
+
+func (st *stack) do(method, path, token string, body any) resp {
+	st.t.Helper()
+	return st.doIP(method, path, token, body, "")
+}
+
+// doIP sends a request; ip, when set, is sent as X-Forwarded-For (not
+// trusted by the server: every request comes from 127.0.0.1).
+func (st *stack) doIP(method, path, token string, body any, ua string) resp {
+	st.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		if s, ok := body.(string); ok {
+			rd = strings.NewReader(s)
+		} else {
+			b, _ := json.Marshal(body)
+			rd = bytes.NewReader(b)
+		}
+	}
+	req, _ := http.NewRequest(method, st.url+path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if ua != "" {
+		req.Header.Set("User-Agent", ua)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		st.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	_, _ = st.bodies.Write(append(raw, '\n'))
+	out := resp{status: res.StatusCode, header: res.Header, raw: string(raw)}
+	_ = json.Unmarshal(raw, &out.body)
+	return out
+}
+
+func (st *stack) expect(r resp, status int, code string) {
+	st.t.Helper()
+	if r.status != status || (code != "" && r.str("code") != code) {
+		st.t.Fatalf("got %d %s; want %d %s\n%s", r.status, r.str("code"), status, code, r.raw)
+	}
+}
+
+const goodPassword = "correct horse battery staple"
+
+// registerVerified registers and verifies email and logs in; it returns
+// the access and refresh tokens.
+func (st *stack) registerVerified(email string) (access, refresh string) {
+	st.t.Helper()
+	st.expect(st.do("POST", "/api/v1/auth/register", "", map[string]any{"email": email, "password": goodPassword, "display_name": "Test"}), 201, "")
+	tok := linkToken(st.t, st.mail.wait(st.t, email, identity.TemplateVerifyEmail))
+	st.expect(st.do("POST", "/api/v1/auth/verify-email", "", map[string]any{"token": tok}), 200, "")
+	return st.login(email, goodPassword, "")
+}
+
+func (st *stack) login(email, password, ua string) (access, refresh string) {
+	st.t.Helper()
+	r := st.doIP("POST", "/api/v1/auth/login", "", map[string]any{"email": email, "password": password}, ua)
+	st.expect(r, 200, "")
+	return r.str("access_token"), r.str("refresh_token")
+}
+
+var _ ratelimit.Limiter = (*memory.RateLimiter)(nil)

@@ -1,0 +1,285 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"image/png"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
+	"github.com/pquerna/otp/totp"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/tradesense/tradesense/adapters/httpapi"
+	"github.com/tradesense/tradesense/adapters/jwtauth"
+	"github.com/tradesense/tradesense/adapters/memory"
+	"github.com/tradesense/tradesense/adapters/sqlstore"
+	"github.com/tradesense/tradesense/adapters/telemetry"
+	"github.com/tradesense/tradesense/core/health"
+	"github.com/tradesense/tradesense/core/identity"
+	"github.com/tradesense/tradesense/core/mfa"
+)
+
+// newMFAStack is newStack with the MFA module in place: the identity
+// service's SecondFactor and the /api/v1/mfa operations, on the same fake
+// clock (TOTP steps, pending-setup expiry and lockouts are driven by it).
+func newMFAStack(t testing.TB) *stack {
+	t.Helper()
+	ctx := context.Background()
+	st := &stack{t: t, clock: &fakeClock{t: time.Date(2025, 6, 2, 9, 0, 5, 0, time.UTC)}, mail: &fakeMailer{}, logs: &syncBuffer{}, bodies: &syncBuffer{}}
+	log := telemetry.NewLogger(telemetry.Config{LogLevel: slog.LevelDebug, LogFormat: "json", ServiceName: "test"}, st.logs)
+	dbCfg := sqlstore.DefaultConfig()
+	dbCfg.URL = "sqlite://" + filepath.Join(t.TempDir(), "mfa.db")
+	db, closeDB, err := sqlstore.Open(ctx, dbCfg, log, tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(closeDB)
+	if err := db.Migrate(ctx, sqlstore.MigrateUp, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	st.db = db
+	if st.ring, err = identity.NewKeyRing(testSigningKey); err != nil {
+		t.Fatal(err)
+	}
+	if st.tokens, err = jwtauth.New(testJWTConfig, st.ring, st.clock.Now); err != nil {
+		t.Fatal(err)
+	}
+	hasher, err := identity.NewPasswordHasher(identity.TestParams, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	revocations, closeCache, err := memory.NewCache(memory.CacheConfig{Now: st.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(closeCache)
+	limiter := memory.NewRateLimiter(st.clock.Now)
+	keys, err := mfa.NewKeyRing([]byte("mfa-test-encryption-key-0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := mfa.NewService(mfa.DefaultConfig(1), mfa.Deps{
+		Factors: sqlstore.NewMFAFactors(db), BackupCodes: sqlstore.NewMFABackupCodes(db), Users: sqlstore.NewUsers(db),
+		Events: sqlstore.NewEvents(db), Tx: sqlstore.NewUnitOfWork(db), Pending: memory.NewShortLived(st.clock.Now),
+		Limiter: limiter, Keys: keys, Passwords: hasher, Mailer: st.mail, Log: log, Now: st.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := identity.DefaultConfig()
+	cfg.PublicURL = "https://app.tradesense.test"
+	st.svc, err = identity.NewService(cfg, identity.Deps{
+		Users: sqlstore.NewUsers(db), Sessions: sqlstore.NewSessions(db), RefreshTokens: sqlstore.NewRefreshTokens(db),
+		EmailTokens: sqlstore.NewEmailTokens(db), Events: sqlstore.NewEvents(db), Tx: sqlstore.NewUnitOfWork(db),
+		Tokens: st.tokens, Hasher: hasher, Policy: identity.NewPasswordPolicy(), Limiter: limiter,
+		Revocations: revocations, Mailer: st.mail, SecondFactor: m, Log: log, Now: st.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.svc.Close)
+	flows, err := mfa.NewFlows(m, st.svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := httpapi.New(ctx, httpapi.DefaultConfig(), httpapi.Deps{
+		Log: log, TracerProvider: tracenoop.NewTracerProvider(), MeterProvider: metricnoop.NewMeterProvider(),
+		Propagator: telemetry.Propagator(), Metrics: http.NotFoundHandler(), Health: health.NewRegistry(time.Second),
+		Identity: st.svc, Keys: st.ring, MFA: flows,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	st.url = hs.URL
+	return st
+}
+
+// scanQR does what an authenticator app does with the enrolment
+// response: decode the base64 PNG and read the QR code's text.
+func scanQR(t *testing.T, b64 string) string {
+	t.Helper()
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		t.Fatalf("qr_code is not base64: %v", err)
+	}
+	img, err := png.Decode(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("qr_code is not a PNG: %v", err)
+	}
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
+	if err != nil {
+		t.Fatalf("QR code does not decode: %v", err)
+	}
+	return res.GetText()
+}
+
+func jwtClaims(t *testing.T, tok string) map[string]any {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", tok)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c map[string]any
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestMFAEnrolAndLoginLikeAnAuthenticatorApp is the issue's component
+// test: scan the QR code, take the secret from the otpauth:// URI in it,
+// compute codes from it (pquerna/otp, independently of the server's
+// path), enrol and sign in; then replay, backup codes, lockout and
+// disabling, over HTTP.
+func TestMFAEnrolAndLoginLikeAnAuthenticatorApp(t *testing.T) {
+	st := newMFAStack(t)
+	const email = "mfa-app@example.com"
+	access, _ := st.registerVerified(email)
+	otherAccess, _ := st.login(email, goodPassword, "other-device/1")
+
+	r := st.do("GET", "/api/v1/mfa/status", access, nil)
+	st.expect(r, 200, "")
+	if r.body["enabled"] != false {
+		t.Fatalf("status before enrolment: %s", r.raw)
+	}
+	st.expect(st.do("POST", "/api/v1/mfa/verify", access, map[string]any{"code": "123456"}), 400, mfa.CodeSetupExpired)
+	st.expect(st.do("POST", "/api/v1/mfa/enable", "", nil), 401, "")
+
+	r = st.do("POST", "/api/v1/mfa/enable", access, nil)
+	st.expect(r, 200, "")
+	uriText := scanQR(t, r.str("qr_code"))
+	if uriText != r.str("otpauth_url") {
+		t.Fatalf("QR code says %q; otpauth_url is %q", uriText, r.str("otpauth_url"))
+	}
+	uri, err := url.Parse(uriText)
+	if err != nil || uri.Scheme != "otpauth" || uri.Host != "totp" {
+		t.Fatalf("otpauth URI %q: %v", uriText, err)
+	}
+	q := uri.Query()
+	if q.Get("issuer") != "TradeSense" || !strings.HasSuffix(uri.Path, ":"+email) || q.Get("algorithm") != "SHA1" || q.Get("digits") != "6" || q.Get("period") != "30" {
+		t.Fatalf("otpauth URI %q lacks issuer, account or parameters", uriText)
+	}
+	secret := q.Get("secret")
+	if secret != r.str("secret") || len(secret) < 32 {
+		t.Fatalf("secret %q (want base32 of 20+ bytes, as in the response)", secret)
+	}
+	appCode := func() string {
+		c, err := totp.GenerateCode(secret, st.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+
+	enrolCode := appCode()
+	r = st.do("POST", "/api/v1/mfa/verify", access, map[string]any{"code": enrolCode})
+	st.expect(r, 200, "")
+	codes, _ := r.body["backup_codes"].([]any)
+	if len(codes) != 10 {
+		t.Fatalf("backup codes: %s", r.raw)
+	}
+	st.mail.wait(t, email, mfa.TemplateEnabled)
+	st.expect(st.do("GET", "/api/v1/auth/me", otherAccess, nil), 401, "")
+	st.expect(st.do("GET", "/api/v1/auth/me", access, nil), 200, "")
+	st.expect(st.do("POST", "/api/v1/mfa/enable", access, nil), 400, mfa.CodeAlreadyEnabled)
+
+	// Login now asks for the second factor.
+	loginMFA := func() string {
+		t.Helper()
+		r := st.do("POST", "/api/v1/auth/login", "", map[string]any{"email": email, "password": goodPassword})
+		st.expect(r, 200, "")
+		if r.body["mfa_required"] != true || r.str("mfa_token") == "" || r.str("access_token") != "" {
+			t.Fatalf("login with MFA on: %s", r.raw)
+		}
+		return r.str("mfa_token")
+	}
+	tok := loginMFA()
+	// The enrolment code is burnt.
+	st.expect(st.do("POST", "/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": tok, "code": enrolCode}), 400, mfa.CodeCodeReused)
+	st.clock.Advance(30 * time.Second)
+	r = st.do("POST", "/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": tok, "code": appCode()})
+	st.expect(r, 200, "")
+	claims := jwtClaims(t, r.str("access_token"))
+	if claims["aal"] != float64(2) || r.body["aal"] != float64(2) || !strings.Contains(r.raw, `"amr":["pwd","totp"]`) {
+		t.Fatalf("tokens after the second factor: aal %v, body %s", claims["aal"], r.raw)
+	}
+	st.expect(st.do("GET", "/api/v1/auth/me", r.str("access_token"), nil), 200, "")
+	// The token is single use.
+	st.expect(st.do("POST", "/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": tok, "code": appCode()}), 401, mfa.CodeTokenInvalid)
+
+	// A backup code, typed loosely, works once and says how many remain.
+	bc := strings.ToUpper(strings.ReplaceAll(codes[0].(string), "-", " "))
+	r = st.do("POST", "/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": loginMFA(), "backup_code": bc})
+	st.expect(r, 200, "")
+	if r.body["backup_codes_remaining"] != float64(9) || !strings.Contains(r.raw, `"amr":["pwd","backup_code"]`) {
+		t.Fatalf("backup code login: %s", r.raw)
+	}
+	st.mail.wait(t, email, mfa.TemplateBackupCodeUsed)
+	st.expect(st.do("POST", "/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": loginMFA(), "backup_code": codes[0]}), 400, mfa.CodeCodeInvalid)
+
+	// Lockout: 5 failures across fresh logins, then 429 with Retry-After,
+	// even for the right code.
+	for range 4 {
+		st.expect(st.do("POST", "/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": loginMFA(), "code": "000000"}), 400, "")
+	}
+	r = st.do("POST", "/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": loginMFA(), "code": appCode()})
+	st.expect(r, 429, mfa.CodeLocked)
+	if ra, _ := strconv.Atoi(r.header.Get("Retry-After")); ra < 800 || ra > 900 {
+		t.Fatalf("Retry-After = %q; want about 15 minutes", r.header.Get("Retry-After"))
+	}
+	st.mail.wait(t, email, mfa.TemplateLocked)
+	st.clock.Advance(15*time.Minute + time.Second)
+	r = st.do("POST", "/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": loginMFA(), "code": appCode()})
+	st.expect(r, 200, "")
+	access = r.str("access_token") // the first one expired meanwhile
+
+	// Status, then disable (password + code); login is back to one step.
+	r = st.do("GET", "/api/v1/mfa/status", access, nil)
+	if r.body["enabled"] != true || r.body["backup_codes_remaining"] != float64(9) || r.str("enrolled_at") == "" {
+		t.Fatalf("status: %s", r.raw)
+	}
+	st.expect(st.do("POST", "/api/v1/mfa/disable", access, map[string]any{"password": "wrong password!", "code": appCode()}), 400, identity.CodeCurrentPasswordBad)
+	st.clock.Advance(30 * time.Second) // the login above spent this step's code
+	st.expect(st.do("POST", "/api/v1/mfa/disable", access, map[string]any{"password": goodPassword, "code": appCode()}), 204, "")
+	st.mail.wait(t, email, mfa.TemplateDisabled)
+	if a, _ := st.login(email, goodPassword, ""); a == "" {
+		t.Fatal("no tokens from a one-step login after disabling MFA")
+	}
+
+	// No secret, code or token in logs or response bodies after enrolment.
+	for _, s := range []string{enrolCode + `"`, strings.ToLower(secret)} {
+		if strings.Contains(st.logs.String(), s) {
+			t.Fatalf("logs contain a secret or code")
+		}
+	}
+	events := st.do("GET", "/api/v1/auth/events?limit=200", access, nil)
+	for _, want := range []string{"mfa_enrolled", "mfa_challenge_passed", "mfa_replay_refused", "mfa_backup_code_used", "mfa_locked", "mfa_disabled"} {
+		if !strings.Contains(events.raw, `"`+want+`"`) {
+			t.Errorf("events lack %s", want)
+		}
+	}
+}

@@ -1,0 +1,190 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	gwire "github.com/google/wire"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/tradesense/tradesense/adapters/httpapi"
+	"github.com/tradesense/tradesense/adapters/jwtauth"
+	"github.com/tradesense/tradesense/adapters/memory"
+	"github.com/tradesense/tradesense/adapters/redisstore"
+	"github.com/tradesense/tradesense/adapters/sqlstore"
+	"github.com/tradesense/tradesense/adapters/telemetry"
+	"github.com/tradesense/tradesense/core/cache"
+	"github.com/tradesense/tradesense/core/identity"
+	"github.com/tradesense/tradesense/core/mfa"
+	"github.com/tradesense/tradesense/core/ratelimit"
+	"github.com/tradesense/tradesense/core/secrets"
+)
+
+// IdentityConfig configures accounts, sessions and tokens.
+type IdentityConfig struct {
+	Service identity.Config
+	JWT     jwtauth.Config
+	Argon2  identity.Argon2Params
+	// PreviousSigningKeys are JWT_PREVIOUS_SIGNING_KEYS: comma-separated
+	// secret references (or literals) of keys retired from signing whose
+	// tokens are still accepted.
+	PreviousSigningKeys []string
+}
+
+func (r *envReader) identityConfig(prod bool) IdentityConfig {
+	d := identity.DefaultConfig()
+	svc := identity.Config{
+		AccessTTL:      r.duration("AUTH_ACCESS_TOKEN_TTL", d.AccessTTL),
+		SessionTTL:     r.duration("AUTH_SESSION_TTL", d.SessionTTL),
+		SessionIdle:    r.duration("AUTH_SESSION_IDLE_TIMEOUT", d.SessionIdle),
+		RefreshGrace:   r.duration("AUTH_REFRESH_GRACE", d.RefreshGrace),
+		VerifyTTL:      d.VerifyTTL,
+		ResetTTL:       d.ResetTTL,
+		PublicURL:      r.str("PUBLIC_URL", d.PublicURL),
+		NotifyNewLogin: r.bool("AUTH_NOTIFY_NEW_LOGIN", true),
+		Limits:         identity.DefaultLimits(r.float("AUTH_IP_RATE_MULTIPLIER", 1, 0.01, 100000)),
+	}
+	o := identity.OWASPParams
+	c := IdentityConfig{
+		Service: svc,
+		JWT: jwtauth.Config{
+			Issuer:   r.str("AUTH_JWT_ISSUER", "tradesense"),
+			Audience: r.str("AUTH_JWT_AUDIENCE", "tradesense-api"),
+		},
+		Argon2: identity.Argon2Params{
+			// #nosec G115 -- each value is bounded by its range check.
+			MemoryKiB: uint32(r.int64("AUTH_ARGON2_MEMORY_KIB", int64(o.MemoryKiB), 8, 4<<20)), // #nosec G115
+			Time:      uint32(r.int64("AUTH_ARGON2_TIME", int64(o.Time), 1, 64)),               // #nosec G115
+			Threads:   uint8(r.int64("AUTH_ARGON2_THREADS", int64(o.Threads), 1, 64)),          // #nosec G115
+			KeyLen:    o.KeyLen,
+			SaltLen:   o.SaltLen,
+		},
+		PreviousSigningKeys: r.list("JWT_PREVIOUS_SIGNING_KEYS"),
+	}
+	if err := svc.Validate(); err != nil {
+		r.errs = append(r.errs, err)
+	}
+	if prod {
+		if !c.Argon2.AtLeast(o) {
+			r.fail("AUTH_ARGON2_MEMORY_KIB", "production needs argon2id at least m=%d KiB, t=%d (OWASP)", o.MemoryKiB, o.Time)
+		}
+		if !strings.HasPrefix(svc.PublicURL, "https://") {
+			r.fail("PUBLIC_URL", "production links in emails must be https://")
+		}
+	}
+	return c
+}
+
+// IdentitySet provides the identity service and what it needs.
+var IdentitySet = gwire.NewSet(
+	provideKeyRing,
+	provideAccessTokens,
+	provideRateLimiter,
+	provideNotificationsMailer,
+	provideIdentity,
+	MFASet,
+)
+
+// provideKeyRing derives the JWT key ring from JWT_SIGNING_KEY and
+// JWT_PREVIOUS_SIGNING_KEYS. When the signing key comes through a
+// reference the resolver refreshes (file, Vault, AWS), a new value swaps
+// the ring at once and the replaced key stays accepted for verification,
+// so rotating the secret needs no restart and logs nobody out.
+func provideKeyRing(ctx context.Context, cfg Config, keys Keys, r *secrets.Resolver, log *slog.Logger) (*identity.KeyRing, func(), error) {
+	log = telemetry.Component(log, "identity")
+	if keys.JWTSigning.Value.IsZero() {
+		return nil, nil, errors.New("JWT_SIGNING_KEY: not resolved")
+	}
+	var previous [][]byte
+	for i, ref := range cfg.Identity.PreviousSigningKeys {
+		s, err := r.Resolve(ctx, ref)
+		if err != nil {
+			return nil, nil, fmt.Errorf("JWT_PREVIOUS_SIGNING_KEYS[%d]: %w", i, err)
+		}
+		previous = append(previous, s.Bytes())
+	}
+	ring, err := identity.NewKeyRing(keys.JWTSigning.Value.Bytes(), previous...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("JWT_SIGNING_KEY: %w", err)
+	}
+	if keys.JWTSigning.Ref.Scheme == "" {
+		return ring, func() {}, nil
+	}
+	current := keys.JWTSigning.Value.Bytes()
+	_, cancel, err := r.Subscribe(ctx, keys.JWTSigning.Ref, func(s secrets.Secret) {
+		next := s.Bytes()
+		retired := append([][]byte{current}, previous...)
+		if err := ring.Set(next, retired...); err != nil {
+			log.Error("JWT signing key rotation refused; keeping the current key", "error", err)
+			return
+		}
+		current = next
+		log.Info("JWT signing key rotated", "kid", ring.Signing().ID)
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("JWT_SIGNING_KEY: watch for rotation: %w", err)
+	}
+	log.InfoContext(ctx, "JWT signing key loaded", "kid", ring.Signing().ID, "verification_keys", len(ring.PublicKeys()))
+	return ring, cancel, nil
+}
+
+func provideAccessTokens(cfg Config, ring *identity.KeyRing) (*jwtauth.Tokens, error) {
+	return jwtauth.New(cfg.Identity.JWT, ring, nil)
+}
+
+// provideRateLimiter is Redis when REDIS_URL is set (shared by replicas),
+// memory otherwise.
+func provideRateLimiter(redis *redisstore.Client) ratelimit.Limiter {
+	if redis != nil {
+		return redisstore.NewRateLimiter(redis, nil)
+	}
+	return memory.NewRateLimiter(nil)
+}
+
+func provideIdentity(cfg Config, db *sqlstore.DB, tokens *jwtauth.Tokens, limiter ratelimit.Limiter, c *cache.Layer, mailer identity.Mailer, sf identity.SecondFactor, log *slog.Logger, mp metric.MeterProvider) (*identity.Service, func(), error) {
+	hasher, err := identity.NewPasswordHasher(cfg.Identity.Argon2, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("AUTH_ARGON2_*: %w", err)
+	}
+	svc, err := identity.NewService(cfg.Identity.Service, identity.Deps{
+		Users:         sqlstore.NewUsers(db),
+		Sessions:      sqlstore.NewSessions(db),
+		RefreshTokens: sqlstore.NewRefreshTokens(db),
+		EmailTokens:   sqlstore.NewEmailTokens(db),
+		Events:        sqlstore.NewEvents(db),
+		Tx:            sqlstore.NewUnitOfWork(db),
+		Tokens:        tokens,
+		Hasher:        hasher,
+		Policy:        identity.NewPasswordPolicy(),
+		Limiter:       limiter,
+		Revocations:   c,
+		Mailer:        mailer,
+		SecondFactor:  sf,
+		Log:           telemetry.Component(log, "identity"),
+		Now:           time.Now,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return svc, svc.Close, nil
+}
+
+// provideAPIServer is httpapi.New with the identity service and key ring.
+func provideAPIServer(ctx context.Context, cfg httpapi.Config, d httpapi.Deps, svc *identity.Service, ring *identity.KeyRing, flows *mfa.Flows) (*httpapi.Server, error) {
+	d.Identity, d.Keys, d.MFA = svc, ring, flows
+	return httpapi.New(ctx, cfg, d)
+}
+
+// Users is the `tradesense users` program: account administration from
+// the command line.
+type Users struct {
+	Identity *identity.Service
+	// Jobs carries the emails the service sends. Without REDIS_URL the
+	// queue lives in this process, which runs no worker: a CLI-created
+	// account gets its mails only in the Redis profile.
+	Jobs *JobsRuntime
+}

@@ -1,0 +1,104 @@
+package wire
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	gwire "github.com/google/wire"
+
+	"github.com/tradesense/tradesense/adapters/memory"
+	"github.com/tradesense/tradesense/adapters/redisstore"
+	"github.com/tradesense/tradesense/adapters/sqlstore"
+	"github.com/tradesense/tradesense/adapters/telemetry"
+	"github.com/tradesense/tradesense/core/identity"
+	"github.com/tradesense/tradesense/core/mfa"
+	"github.com/tradesense/tradesense/core/ratelimit"
+	"github.com/tradesense/tradesense/core/secrets"
+	"github.com/tradesense/tradesense/core/shortlived"
+)
+
+// MFAConfig configures two-factor authentication.
+type MFAConfig struct {
+	Service mfa.Config
+	// PreviousKeys are MFA_ENCRYPTION_KEY_PREVIOUS: comma-separated secret
+	// references (or literals) of keys MFA_ENCRYPTION_KEY replaced. Secrets
+	// sealed under them are re-sealed under the current key when used.
+	PreviousKeys []string
+}
+
+func (r *envReader) mfaConfig() MFAConfig {
+	c := MFAConfig{
+		Service:      mfa.DefaultConfig(r.float("AUTH_IP_RATE_MULTIPLIER", 1, 0.01, 100000)),
+		PreviousKeys: r.list("MFA_ENCRYPTION_KEY_PREVIOUS"),
+	}
+	if err := c.Service.Validate(); err != nil {
+		r.errs = append(r.errs, err)
+	}
+	return c
+}
+
+// MFASet provides the MFA service (identity's SecondFactor) and the flows
+// the HTTP API serves.
+var MFASet = gwire.NewSet(
+	provideMFAKeyRing,
+	provideShortLived,
+	provideMFA,
+	gwire.Bind(new(identity.SecondFactor), new(*mfa.Service)),
+	provideMFAFlows,
+)
+
+// provideMFAKeyRing derives the MFA keys from MFA_ENCRYPTION_KEY and
+// MFA_ENCRYPTION_KEY_PREVIOUS. A rotation takes a restart: put the new key
+// in MFA_ENCRYPTION_KEY and the old one in MFA_ENCRYPTION_KEY_PREVIOUS.
+func provideMFAKeyRing(ctx context.Context, cfg Config, keys Keys, r *secrets.Resolver) (*mfa.KeyRing, error) {
+	if keys.MFAEncryption.Value.IsZero() {
+		return nil, fmt.Errorf("MFA_ENCRYPTION_KEY: not resolved")
+	}
+	var previous [][]byte
+	for i, ref := range cfg.MFA.PreviousKeys {
+		s, err := r.Resolve(ctx, ref)
+		if err != nil {
+			return nil, fmt.Errorf("MFA_ENCRYPTION_KEY_PREVIOUS[%d]: %w", i, err)
+		}
+		previous = append(previous, s.Bytes())
+	}
+	return mfa.NewKeyRing(keys.MFAEncryption.Value.Bytes(), previous...)
+}
+
+// provideShortLived is Redis when REDIS_URL is set (pending enrolments and
+// login challenges shared by replicas), memory otherwise.
+func provideShortLived(redis *redisstore.Client) shortlived.Store {
+	if redis != nil {
+		return redisstore.NewShortLived(redis)
+	}
+	return memory.NewShortLived(nil)
+}
+
+func provideMFA(cfg Config, db *sqlstore.DB, ring *mfa.KeyRing, store shortlived.Store, limiter ratelimit.Limiter, mailer identity.Mailer, log *slog.Logger) (*mfa.Service, error) {
+	// Its own hasher (same parameters): only MFA disable verifies a
+	// password here, so it needs no share of identity's concurrency bound.
+	hasher, err := identity.NewPasswordHasher(cfg.Identity.Argon2, 2)
+	if err != nil {
+		return nil, fmt.Errorf("AUTH_ARGON2_*: %w", err)
+	}
+	return mfa.NewService(cfg.MFA.Service, mfa.Deps{
+		Factors:     sqlstore.NewMFAFactors(db),
+		BackupCodes: sqlstore.NewMFABackupCodes(db),
+		Users:       sqlstore.NewUsers(db),
+		Events:      sqlstore.NewEvents(db),
+		Tx:          sqlstore.NewUnitOfWork(db),
+		Pending:     store,
+		Limiter:     limiter,
+		Keys:        ring,
+		Passwords:   hasher,
+		Mailer:      mailer,
+		Log:         telemetry.Component(log, "mfa"),
+		Now:         time.Now,
+	})
+}
+
+func provideMFAFlows(m *mfa.Service, svc *identity.Service) (*mfa.Flows, error) {
+	return mfa.NewFlows(m, svc)
+}

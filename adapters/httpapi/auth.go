@@ -144,8 +144,8 @@ func RequireAdmin(ctx context.Context) (identity.Principal, error) {
 // requestContext returns the request's own context when ctx is the Gin
 // context the strict server passes. Work that outlives a middleware's
 // bookkeeping (database/sql watches ctx.Done() from its own goroutines)
-// must not hold *gin.Context: otelgin rewrites c.Request as the chain
-// unwinds, which races with those goroutines reading it.
+// must not hold *gin.Context: Gin recycles it for the next request once the
+// chain returns, and middleware may replace c.Request meanwhile.
 func requestContext(ctx context.Context) context.Context {
 	if gc, ok := ctx.(*gin.Context); ok && gc.Request != nil {
 		return gc.Request.Context()

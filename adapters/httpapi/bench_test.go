@@ -15,7 +15,7 @@ import (
 )
 
 // BenchmarkMiddlewareChain compares GET /health through the full production
-// chain (otelgin tracing with a recording SDK provider, request ID, JSON
+// chain (server span on a recording SDK provider, request ID, JSON
 // access log, RED metrics on an SDK meter, recovery, security headers, body
 // limit, spec validation) with the same handler on a bare Gin engine, in one
 // run: `go test -run '^$' -bench MiddlewareChain -benchmem ./adapters/httpapi`.

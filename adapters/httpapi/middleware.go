@@ -7,11 +7,15 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tradesense/tradesense/core/apperr"
@@ -40,53 +44,119 @@ func saneRequestID(id string) bool {
 	return true
 }
 
-// requestID honours a sane X-Request-ID, generates one otherwise, echoes it,
-// and installs the request record that logs read.
-func requestID() gin.HandlerFunc {
+// observe is the outermost middleware. It names the request (a sane
+// X-Request-ID is honoured, otherwise one is generated, and it is echoed),
+// opens the request's server span under the caller's W3C trace context,
+// installs the request record that logs read, and when the chain returns
+// records the RED metrics by route and writes the access log: a debug line
+// at the start, a line at the end with method, route, status, duration,
+// client IP and bytes.
+//
+// It replaces otelgin: one middleware computes the client address and the
+// route once for the span, the metrics and the log, caches the metric
+// attribute sets per route and status, and leaves c.Request alone after the
+// chain returns (otelgin rewrites it, which races with handlers that keep
+// the context). See BenchmarkMiddlewareChain.
+func observe(log *slog.Logger, tp trace.TracerProvider, prop propagation.TextMapPropagator, mp metric.MeterProvider) (gin.HandlerFunc, error) {
+	tracer := tp.Tracer(instrumentation)
+	duration, err := mp.Meter(instrumentation).Float64Histogram("http.server.request.duration",
+		metric.WithUnit("s"),
+		metric.WithDescription("Duration of HTTP server requests."),
+		metric.WithExplicitBucketBoundaries(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+	if err != nil {
+		return nil, fmt.Errorf("request duration histogram: %w", err)
+	}
+	var attrSets sync.Map // redKey -> metric.MeasurementOption
 	return func(c *gin.Context) {
+		start := time.Now()
 		id := c.GetHeader(RequestIDHeader)
 		if !saneRequestID(id) {
 			id = uuid.NewString()
 		}
 		c.Header(RequestIDHeader, id)
-		ctx, _ := reqctx.With(c.Request.Context(), id)
-		trace.SpanFromContext(ctx).SetAttributes(attribute.String("http.request.id", id))
+		method, route, clientIP := c.Request.Method, routeOf(c), c.ClientIP()
+
+		ctx := prop.Extract(c.Request.Context(), propagation.HeaderCarrier(c.Request.Header))
+		ctx, _ = reqctx.With(ctx, id)
+		spanName := method
+		if route != unmatched {
+			spanName = method + " " + route
+		}
+		ctx, span := tracer.Start(ctx, spanName, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(
+			attribute.String("http.request.method", method),
+			attribute.String("http.route", route),
+			attribute.String("url.path", c.Request.URL.Path),
+			attribute.String("client.address", clientIP),
+			attribute.String("user_agent.original", c.Request.UserAgent()),
+			attribute.String("http.request.id", id)))
 		c.Request = c.Request.WithContext(ctx)
+		if log.Enabled(ctx, slog.LevelDebug) {
+			log.DebugContext(ctx, "request started", "method", method, "path", c.Request.URL.Path, "client_ip", clientIP)
+		}
+
 		c.Next()
-	}
+
+		status := c.Writer.Status()
+		elapsed := time.Since(start)
+		span.SetAttributes(attribute.Int("http.response.status_code", status))
+		if status >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(status))
+		}
+		span.End()
+		duration.Record(ctx, elapsed.Seconds(), redAttributes(&attrSets, method, route, status))
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		log.LogAttrs(ctx, level, "request completed",
+			slog.String("method", method),
+			slog.String("route", route),
+			slog.Int("status", status),
+			slog.Duration("duration", elapsed),
+			slog.String("client_ip", clientIP),
+			slog.Int("bytes", max(c.Writer.Size(), 0)))
+	}, nil
 }
+
+const instrumentation = "github.com/tradesense/tradesense/adapters/httpapi"
+
+// unmatched is the route of requests no route matched (404, 405).
+const unmatched = "unmatched"
 
 // routeOf is the matched route template, bounded in cardinality for metrics.
 func routeOf(c *gin.Context) string {
 	if r := c.FullPath(); r != "" {
 		return r
 	}
-	return "unmatched"
+	return unmatched
 }
 
-// accessLog records every request: a debug line at the start and a line at
-// the end with method, route, status, duration, client IP and bytes.
-func accessLog(log *slog.Logger) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		start := time.Now()
-		ctx := c.Request.Context()
-		if log.Enabled(ctx, slog.LevelDebug) {
-			log.DebugContext(ctx, "request started", "method", c.Request.Method, "path", c.Request.URL.Path, "client_ip", c.ClientIP())
-		}
-		c.Next()
-		status := c.Writer.Status()
-		level := slog.LevelInfo
-		if status >= 500 {
-			level = slog.LevelError
-		}
-		log.LogAttrs(ctx, level, "request completed",
-			slog.String("method", c.Request.Method),
-			slog.String("route", routeOf(c)),
-			slog.Int("status", status),
-			slog.Duration("duration", time.Since(start)),
-			slog.String("client_ip", c.ClientIP()),
-			slog.Int("bytes", max(c.Writer.Size(), 0)))
+type redKey struct {
+	method, route string
+	status        int
+}
+
+// redAttributes returns the metric attributes of one method, route and
+// status, built once per combination. Cardinality is bounded: routes are
+// templates (or "unmatched") and any method outside the standard set is
+// folded into _OTHER, as OpenTelemetry's conventions say.
+func redAttributes(cache *sync.Map, method, route string, status int) metric.MeasurementOption {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+	default:
+		method = "_OTHER"
 	}
+	k := redKey{method, route, status}
+	if opt, ok := cache.Load(k); ok {
+		return opt.(metric.MeasurementOption)
+	}
+	opt := metric.WithAttributeSet(attribute.NewSet(
+		attribute.String("http.request.method", method),
+		attribute.String("http.route", route),
+		attribute.Int("http.response.status_code", status)))
+	cache.Store(k, opt)
+	return opt
 }
 
 // recovery turns a panic into a logged stack and a 500 problem carrying the

@@ -15,7 +15,6 @@ import (
 
 	"github.com/gin-contrib/cors"
 	"github.com/gin-gonic/gin"
-	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
@@ -156,7 +155,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	})
 	engine.GET("/metrics", gin.WrapH(d.Metrics))
 	engine.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", specYAML) })
-	engine.GET("/docs", docs.page)
+	engine.GET("/docs", docs.page(d.Log))
 	engine.GET("/docs/:file", docs.asset(d.Log))
 	return newServer(cfg, d, engine), nil
 }
@@ -191,16 +190,12 @@ func newEngine(cfg Config, d Deps) (*gin.Engine, error) {
 	if err := engine.SetTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("HTTP_TRUSTED_PROXIES: %w", err)
 	}
+	observed, err := observe(d.Log, d.TracerProvider, d.Propagator, d.MeterProvider)
+	if err != nil {
+		return nil, err
+	}
 	engine.Use(
-		otelgin.Middleware("tradesense",
-			otelgin.WithTracerProvider(d.TracerProvider),
-			otelgin.WithPropagators(d.Propagator),
-			// otelgin records the RED metrics (http.server.request.duration
-			// by route, method and status, plus body sizes).
-			otelgin.WithMeterProvider(d.MeterProvider),
-		),
-		requestID(),
-		accessLog(d.Log),
+		observed,
 		recovery(d.Log),
 		securityHeaders(cfg.HSTS),
 	)

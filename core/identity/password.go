@@ -62,12 +62,24 @@ func NewPasswordHasher(p Argon2Params, maxConcurrent int) (*PasswordHasher, erro
 		maxConcurrent = 2 * runtime.GOMAXPROCS(0)
 	}
 	h := &PasswordHasher{p: p, sem: make(chan struct{}, maxConcurrent)}
-	d, err := h.Hash(context.Background(), "dummy password for unknown accounts")
-	if err != nil {
-		return nil, err
+	// The dummy only has to cost a verification and never match: random
+	// salt and key under the hasher's parameters do both, without spending
+	// an argon2id run (and MemoryKiB of heap) at start-up.
+	salt, key := make([]byte, p.SaltLen), make([]byte, p.KeyLen)
+	if _, err := rand.Read(salt); err != nil {
+		return nil, fmt.Errorf("password salt: %w", err)
 	}
-	h.dummy = d
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("password dummy: %w", err)
+	}
+	h.dummy = encodeHash(p, salt, key)
 	return h, nil
+}
+
+func encodeHash(p Argon2Params, salt, key []byte) string {
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.MemoryKiB, p.Time, p.Threads,
+		b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
 // Params returns the parameters new hashes use.
@@ -93,9 +105,7 @@ func (h *PasswordHasher) Hash(ctx context.Context, password string) (string, err
 	}
 	key := argon2.IDKey([]byte(password), salt, h.p.Time, h.p.MemoryKiB, h.p.Threads, h.p.KeyLen)
 	<-h.sem
-	b64 := base64.RawStdEncoding
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, h.p.MemoryKiB, h.p.Time, h.p.Threads,
-		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+	return encodeHash(h.p, salt, key), nil
 }
 
 // Verify reports whether password matches encoded, in constant time, and

@@ -33,5 +33,5 @@ bare=$(hey -z "$dur" -c "$conc" http://127.0.0.1:8099/health | summary)
 echo "bare gin   /health: $bare"
 ours=$(hey -z "$dur" -c "$conc" http://127.0.0.1:8098/health | summary)
 echo "tradesense /health: $ours"
-echo "ratio: $(echo "$ours $bare" | awk '{printf "%.2f", $1/$5}')"
+echo "ratio: $(echo "$ours $bare" | awk '{printf "%.2f", $1/$6}')"
 echo "RSS after load: $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$pid/status)"

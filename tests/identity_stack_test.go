@@ -131,6 +131,13 @@ type stackOption func(*identity.Config)
 
 func newStack(t testing.TB, opts ...stackOption) *stack {
 	t.Helper()
+	return newStackHashing(t, identity.TestParams, opts...)
+}
+
+// newStackHashing is newStack with the given argon2id cost, for tests whose
+// point is that password checks take time.
+func newStackHashing(t testing.TB, hashing identity.Argon2Params, opts ...stackOption) *stack {
+	t.Helper()
 	ctx := context.Background()
 	st := &stack{t: t, clock: &fakeClock{t: time.Date(2025, 6, 2, 9, 0, 0, 0, time.UTC)}, mail: &fakeMailer{}, logs: &syncBuffer{}, bodies: &syncBuffer{}}
 	log := telemetry.NewLogger(telemetry.Config{LogLevel: slog.LevelDebug, LogFormat: "json", ServiceName: "test"}, st.logs)
@@ -155,7 +162,7 @@ func newStack(t testing.TB, opts ...stackOption) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hasher, err := identity.NewPasswordHasher(identity.TestParams, 0)
+	hasher, err := identity.NewPasswordHasher(hashing, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

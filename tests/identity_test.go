@@ -483,3 +483,43 @@ func TestNoSecretsInLogsOrBodies(t *testing.T) {
 		}
 	}
 }
+
+// TestLockoutHoldsAgainstAParallelBurst: attempts are counted before the
+// password is checked, so a burst of parallel guesses gets at most the
+// lockout's budget of password checks, and the account is locked after it.
+func TestLockoutHoldsAgainstAParallelBurst(t *testing.T) {
+	// A password check of a few milliseconds, so that the guesses overlap.
+	slow := identity.TestParams
+	slow.MemoryKiB, slow.Time = 4096, 2
+	st := newStackHashing(t, slow)
+	st.registerVerified("burst@example.com")
+	const n = 30
+	codes := make(chan string, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			r := st.doIP("POST", "/api/v1/auth/login", "", map[string]any{"email": "burst@example.com", "password": "a wrong guess here"}, "")
+			codes <- fmt.Sprintf("%d %s", r.status, r.str("code"))
+		})
+	}
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		switch c {
+		case "401 " + identity.CodeInvalidCredentials, "429 " + identity.CodeAccountLocked, "429 rate_limited":
+		default:
+			t.Fatalf("unexpected answer %q", c)
+		}
+	}
+	st.expect(st.do("POST", "/api/v1/auth/login", "", map[string]any{"email": "burst@example.com", "password": goodPassword}), 429, identity.CodeAccountLocked)
+
+	// Every password check of a failed guess is recorded: at most the
+	// lockout's budget of 5 may have happened.
+	st.clock.Advance(15*time.Minute + time.Second)
+	access, _ := st.login("burst@example.com", goodPassword, "")
+	ev := st.do("GET", "/api/v1/auth/events?limit=100", access, nil)
+	st.expect(ev, 200, "")
+	if checked := countOf(eventTypes(ev), string(identity.EventLoginFailed)); checked == 0 || checked > 5 {
+		t.Fatalf("%d of %d parallel guesses had their password checked; want 1 to 5", checked, n)
+	}
+}

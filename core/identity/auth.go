@@ -207,18 +207,23 @@ func (s *Service) Login(ctx context.Context, email, password string) (LoginResul
 	if err := s.limit(ctx, ipKey("login", meta), s.cfg.Limits.LoginIP); err != nil {
 		return LoginResult{}, err
 	}
+	// The attempt is counted before the password is checked, and the
+	// counter reset on success: counting only failures would let a burst of
+	// parallel guesses all pass the check before the first failure lands.
 	acct := emailKey("login", email)
-	if r, err := s.d.Limiter.Peek(ctx, acct, s.cfg.Limits.LoginAccount); err != nil {
+	attempt, err := s.d.Limiter.Hit(ctx, acct, s.cfg.Limits.LoginAccount)
+	if err != nil {
 		return LoginResult{}, err
-	} else if !r.Allowed {
-		return LoginResult{}, lockedErr(r)
+	}
+	if !attempt.Allowed {
+		return LoginResult{}, lockedErr(attempt)
 	}
 	pw := NormalizePassword(password)
 	u, err := s.d.Users.GetByEmail(ctx, email)
 	switch {
 	case apperr.Is(err, apperr.NotFound):
 		s.d.Hasher.SpendDummy(ctx, pw)
-		return LoginResult{}, s.loginFailed(ctx, acct, nil)
+		return LoginResult{}, s.loginFailed(ctx, attempt, nil)
 	case err != nil:
 		return LoginResult{}, err
 	}
@@ -227,7 +232,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (LoginResul
 		return LoginResult{}, fmt.Errorf("verify password of %s: %w", u.ID, err)
 	}
 	if !ok {
-		return LoginResult{}, s.loginFailed(ctx, acct, u)
+		return LoginResult{}, s.loginFailed(ctx, attempt, u)
 	}
 	if err := s.d.Limiter.Reset(ctx, acct); err != nil {
 		s.d.Log.WarnContext(ctx, "identity: lockout counter not reset", "error", err)
@@ -259,25 +264,18 @@ func lockedErr(r ratelimit.Result) error {
 	return ratelimit.Exceeded(r, CodeAccountLocked, "Too many failed attempts; sign-in is paused for this account. Try again later or reset your password.")
 }
 
-// loginFailed counts a failed password against the account (registered or
-// not), records it, and locks the account at the limit.
-func (s *Service) loginFailed(ctx context.Context, acct string, u *User) error {
-	r, err := s.d.Limiter.Hit(ctx, acct, s.cfg.Limits.LoginAccount)
-	if err != nil {
-		return err
-	}
+// loginFailed records a failed password (the attempt was already counted)
+// and, when this attempt started the lock, records and mails it.
+func (s *Service) loginFailed(ctx context.Context, attempt ratelimit.Result, u *User) error {
 	if u != nil {
 		s.recordQuiet(ctx, EventLoginFailed, u.ID, uuid.Nil, map[string]string{"reason": "password"})
-		if r.JustBlocked {
+		if attempt.JustBlocked {
 			s.recordQuiet(ctx, EventAccountLocked, u.ID, uuid.Nil, map[string]string{"minutes": fmt.Sprint(int(s.cfg.Limits.LoginAccount.Block.Minutes()))})
 			s.mail(ctx, u.Email, TemplateAccountLocked, idemKey("locked", u.ID.String(), s.now().Format("200601021504")), map[string]any{
 				"DisplayName": u.DisplayName, "Minutes": int(s.cfg.Limits.LoginAccount.Block.Minutes()),
 				"ResetLink": s.cfg.PublicURL + "/forgot-password", "IP": ClientMetaFrom(ctx).IP,
 			})
 		}
-	}
-	if !r.Allowed {
-		return lockedErr(r)
 	}
 	// The failure that starts the lock still answers "incorrect": the lock
 	// shows from the next attempt on, for registered and unknown emails

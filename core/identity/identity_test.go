@@ -198,3 +198,19 @@ func BenchmarkArgon2id(b *testing.B) {
 		})
 	}
 }
+
+func TestClientNetwork(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                          "unknown",
+		"203.0.113.7":               "203.0.113.7",
+		"::ffff:203.0.113.7":        "203.0.113.7",
+		"2001:db8:1:2:aaaa::1":      "2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff:ffff::9": "2001:db8:1:2::/64",
+		"fe80::1%eth0":              "fe80::/64",
+		"not-an-ip":                 "not-an-ip",
+	} {
+		if got := ClientNetwork(in); got != want {
+			t.Errorf("ClientNetwork(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

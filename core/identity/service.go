@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/mail"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -385,11 +386,24 @@ func (s *Service) quietLimit(ctx context.Context, key string, l ratelimit.Limit)
 }
 
 func ipKey(op string, meta ClientMeta) string {
-	ip := meta.IP
-	if ip == "" {
-		ip = "unknown"
+	return op + ":ip:" + ClientNetwork(meta.IP)
+}
+
+// ClientNetwork is the unit per-IP limits count: the address itself for
+// IPv4, its /64 for IPv6 (one subscriber's allocation, whose addresses an
+// attacker can rotate through freely), "unknown" when absent.
+func ClientNetwork(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	switch {
+	case ip == "":
+		return "unknown"
+	case err != nil:
+		return ip
+	case addr.Is4() || addr.Is4In6():
+		return addr.Unmap().String()
 	}
-	return op + ":ip:" + ip
+	p, _ := addr.WithZone("").Prefix(64)
+	return p.String()
 }
 
 func emailKey(op, email string) string { return op + ":acct:" + EmailKey(strings.TrimSpace(email)) }

@@ -162,7 +162,8 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, userID uuid.UUID, code s
 	if err != nil {
 		return nil, err
 	}
-	if err := s.guard(ctx, u.ID); err != nil {
+	attempt, err := s.guard(ctx, u.ID)
+	if err != nil {
 		return nil, err
 	}
 	raw, err := s.d.Pending.Get(ctx, pendingKey(userID))
@@ -192,7 +193,7 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, userID uuid.UUID, code s
 		}
 	}
 	if !ok {
-		return nil, s.failed(ctx, u, EventEnrolmentFailed, "enrol", errCodeInvalid())
+		return nil, s.failed(ctx, u, attempt, EventEnrolmentFailed, "enrol", errCodeInvalid())
 	}
 	if _, err := s.d.Pending.Take(ctx, pendingKey(userID)); err != nil {
 		if apperr.Is(err, apperr.NotFound) {
@@ -266,41 +267,41 @@ func errNotEnabled() error {
 
 func accountKey(userID uuid.UUID) string { return "mfa:acct:" + userID.String() }
 
-// guard applies the per-IP budget (every attempt counts) and refuses when
-// the account's second step is locked.
-func (s *Service) guard(ctx context.Context, userID uuid.UUID) error {
+// guard applies the per-IP budget and counts the attempt against the
+// account before any code is compared, refusing when the second step is
+// locked: counting only failures would let a burst of parallel guesses all
+// pass before the first failure lands. Success resets the account counter
+// (resetFailures); failed uses the returned result for the lock event.
+func (s *Service) guard(ctx context.Context, userID uuid.UUID) (ratelimit.Result, error) {
 	ip := identity.ClientMetaFrom(ctx).IP
 	if ip == "" {
 		ip = "unknown"
 	}
-	r, err := s.d.Limiter.Hit(ctx, "mfa:ip:"+ip, s.cfg.Limits.IP)
+	r, err := s.d.Limiter.Hit(ctx, "mfa:ip:"+identity.ClientNetwork(ip), s.cfg.Limits.IP)
 	if err != nil {
-		return err
+		return r, err
 	}
 	if !r.Allowed {
-		return ratelimit.Exceeded(r, CodeTooMany, "Too many requests; try again later.")
+		return r, ratelimit.Exceeded(r, CodeTooMany, "Too many requests; try again later.")
 	}
-	if r, err = s.d.Limiter.Peek(ctx, accountKey(userID), s.cfg.Limits.Account); err != nil {
-		return err
+	if r, err = s.d.Limiter.Hit(ctx, accountKey(userID), s.cfg.Limits.Account); err != nil {
+		return r, err
 	}
 	if !r.Allowed {
-		return lockedErr(r)
+		return r, lockedErr(r)
 	}
-	return nil
+	return r, nil
 }
 
 func lockedErr(r ratelimit.Result) error {
 	return ratelimit.Exceeded(r, CodeLocked, "Too many incorrect codes: two-factor sign-in is paused for this account. Try again later.")
 }
 
-// failed counts a failure against the account, records it, locks at the
-// limit (event and email), and returns answer (the lock shows from the
-// next attempt on, like the password lockout).
-func (s *Service) failed(ctx context.Context, u *identity.User, typ identity.EventType, purpose string, answer error) error {
-	r, err := s.d.Limiter.Hit(ctx, accountKey(u.ID), s.cfg.Limits.Account)
-	if err != nil {
-		return err
-	}
+// failed records a failure (the attempt was counted by guard), records
+// and mails the lock when this attempt started it, and returns answer (the
+// lock shows from the next attempt on, like the password lockout).
+func (s *Service) failed(ctx context.Context, u *identity.User, attempt ratelimit.Result, typ identity.EventType, purpose string, answer error) error {
+	r := attempt
 	reason := "code_invalid"
 	if e, ok := apperr.As(answer); ok {
 		reason = e.Code
@@ -310,9 +311,6 @@ func (s *Service) failed(ctx context.Context, u *identity.User, typ identity.Eve
 		mins := int(s.cfg.Limits.Account.Block.Minutes())
 		s.recordQuiet(ctx, EventLocked, u.ID, map[string]string{"minutes": fmt.Sprint(mins)})
 		s.mail(ctx, u, TemplateLocked, "mfa-locked:"+u.ID.String()+":"+s.now().Format("200601021504"), map[string]any{"Minutes": mins})
-	}
-	if !r.Allowed {
-		return lockedErr(r)
 	}
 	return answer
 }
@@ -344,7 +342,8 @@ func (s *Service) verify(ctx context.Context, u *identity.User, a Answer, purpos
 	case totpOnly && a.Code == "":
 		return Verified{}, apperr.Validation("A code from your authenticator app is required.", map[string]string{"code": "is required"})
 	}
-	if err := s.guard(ctx, u.ID); err != nil {
+	attempt, err := s.guard(ctx, u.ID)
+	if err != nil {
 		return Verified{}, err
 	}
 	f, err := s.d.Factors.Get(ctx, u.ID)
@@ -355,15 +354,15 @@ func (s *Service) verify(ctx context.Context, u *identity.User, a Answer, purpos
 		return Verified{}, err
 	}
 	if a.Code != "" {
-		return s.verifyTOTP(ctx, u, f, a.Code, purpose)
+		return s.verifyTOTP(ctx, u, attempt, f, a.Code, purpose)
 	}
-	return s.verifyBackupCode(ctx, u, a.BackupCode, purpose)
+	return s.verifyBackupCode(ctx, u, attempt, a.BackupCode, purpose)
 }
 
-func (s *Service) verifyTOTP(ctx context.Context, u *identity.User, f *Factor, code, purpose string) (Verified, error) {
+func (s *Service) verifyTOTP(ctx context.Context, u *identity.User, attempt ratelimit.Result, f *Factor, code, purpose string) (Verified, error) {
 	c, ok := ParseCode(code, s.cfg.TOTP.Digits)
 	if !ok {
-		return Verified{}, s.failed(ctx, u, EventChallengeFailed, purpose, errCodeInvalid())
+		return Verified{}, s.failed(ctx, u, attempt, EventChallengeFailed, purpose, errCodeInvalid())
 	}
 	secret, stale, err := s.d.Keys.Open(u.ID, "factor", f.Secret)
 	if err != nil {
@@ -377,7 +376,7 @@ func (s *Service) verifyTOTP(ctx context.Context, u *identity.User, f *Factor, c
 		return Verified{}, err
 	}
 	if !ok {
-		return Verified{}, s.failed(ctx, u, EventChallengeFailed, purpose, errCodeInvalid())
+		return Verified{}, s.failed(ctx, u, attempt, EventChallengeFailed, purpose, errCodeInvalid())
 	}
 	advanced, err := s.d.Factors.AdvanceStep(ctx, u.ID, step)
 	if err != nil {
@@ -385,7 +384,7 @@ func (s *Service) verifyTOTP(ctx context.Context, u *identity.User, f *Factor, c
 	}
 	if !advanced {
 		s.recordQuiet(ctx, EventReplayRefused, u.ID, map[string]string{"purpose": purpose})
-		return Verified{}, s.failed(ctx, u, EventChallengeFailed, purpose, errCodeReused())
+		return Verified{}, s.failed(ctx, u, attempt, EventChallengeFailed, purpose, errCodeReused())
 	}
 	s.resetFailures(ctx, u.ID)
 	return Verified{Method: MethodTOTP}, nil
@@ -403,10 +402,10 @@ func (s *Service) reseal(ctx context.Context, userID uuid.UUID, from Sealed, sec
 	}
 }
 
-func (s *Service) verifyBackupCode(ctx context.Context, u *identity.User, code, purpose string) (Verified, error) {
+func (s *Service) verifyBackupCode(ctx context.Context, u *identity.User, attempt ratelimit.Result, code, purpose string) (Verified, error) {
 	canon, ok := ParseBackupCode(code)
 	if !ok {
-		return Verified{}, s.failed(ctx, u, EventChallengeFailed, purpose, errBackupInvalid())
+		return Verified{}, s.failed(ctx, u, attempt, EventChallengeFailed, purpose, errBackupInvalid())
 	}
 	unused, err := s.d.BackupCodes.Unused(ctx, u.ID)
 	if err != nil {
@@ -414,14 +413,14 @@ func (s *Service) verifyBackupCode(ctx context.Context, u *identity.User, code, 
 	}
 	hit := findHash(unused, s.d.Keys.backupHashes(u.ID, canon))
 	if hit == nil {
-		return Verified{}, s.failed(ctx, u, EventChallengeFailed, purpose, errBackupInvalid())
+		return Verified{}, s.failed(ctx, u, attempt, EventChallengeFailed, purpose, errBackupInvalid())
 	}
 	ok, remaining, err := s.d.BackupCodes.Consume(ctx, u.ID, hit, s.now())
 	if err != nil {
 		return Verified{}, err
 	}
 	if !ok { // a concurrent request used it first
-		return Verified{}, s.failed(ctx, u, EventChallengeFailed, purpose, errBackupInvalid())
+		return Verified{}, s.failed(ctx, u, attempt, EventChallengeFailed, purpose, errBackupInvalid())
 	}
 	s.resetFailures(ctx, u.ID)
 	s.recordQuiet(ctx, EventBackupCodeUsed, u.ID, map[string]string{"purpose": purpose, "remaining": fmt.Sprint(remaining)})

@@ -283,3 +283,38 @@ func TestMFAEnrolAndLoginLikeAnAuthenticatorApp(t *testing.T) {
 		}
 	}
 }
+
+// TestPasswordResetNeedsTheSecondFactor: with MFA on, a reset link alone
+// cannot change the password; a wrong code is refused (and counted) before
+// the link is spent, and a valid TOTP code completes the reset.
+func TestPasswordResetNeedsTheSecondFactor(t *testing.T) {
+	st := newMFAStack(t)
+	const email = "mfa-reset@example.com"
+	access, _ := st.registerVerified(email)
+	r := st.do("POST", "/api/v1/mfa/enable", access, nil)
+	st.expect(r, 200, "")
+	secret := r.str("secret")
+	appCode := func() string {
+		c, err := totp.GenerateCode(secret, st.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	st.expect(st.do("POST", "/api/v1/mfa/verify", access, map[string]any{"code": appCode()}), 200, "")
+	st.clock.Advance(30 * time.Second)
+
+	st.expect(st.do("POST", "/api/v1/auth/password/forgot", "", map[string]any{"email": email}), 202, "")
+	tok := linkToken(t, st.mail.wait(t, email, identity.TemplatePasswordReset))
+	const next = "a reset behind two factors"
+	st.expect(st.do("POST", "/api/v1/auth/password/reset", "", map[string]any{"token": tok, "new_password": next}), 400, identity.CodeMFARequired)
+	st.expect(st.do("POST", "/api/v1/auth/password/reset", "", map[string]any{"token": tok, "new_password": next, "code": "000000"}), 400, mfa.CodeCodeInvalid)
+	// The link survived both refusals; the right code completes the reset.
+	st.expect(st.do("POST", "/api/v1/auth/password/reset", "", map[string]any{"token": tok, "new_password": next, "code": appCode()}), 204, "")
+	st.expect(st.do("GET", "/api/v1/auth/me", access, nil), 401, "")
+	r = st.do("POST", "/api/v1/auth/login", "", map[string]any{"email": email, "password": next})
+	st.expect(r, 200, "")
+	if r.body["mfa_required"] != true {
+		t.Fatalf("login after reset must still ask for the second factor: %s", r.raw)
+	}
+}

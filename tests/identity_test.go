@@ -56,6 +56,9 @@ func TestRegisterVerifyLoginMe(t *testing.T) {
 	st.expect(st.do("PATCH", "/api/v1/auth/me", lr.str("access_token"), map[string]any{"timezone": "Mars/Olympus"}), 400, identity.CodeTimezoneInvalid)
 	st.expect(st.do("PATCH", "/api/v1/auth/me", lr.str("access_token"), map[string]any{"email": "new@example.com"}), 400, "validation_failed")
 	st.expect(st.do("PATCH", "/api/v1/auth/me", lr.str("access_token"), map[string]any{"email": "new@example.com", "current_password": "wrong password!"}), 400, identity.CodeCurrentPasswordBad)
+	// A reset link mailed to the old address before the change.
+	st.expect(st.do("POST", "/api/v1/auth/password/forgot", "", map[string]any{"email": "ada@example.com"}), 202, "")
+	oldReset := linkToken(t, st.mail.wait(t, "ada@example.com", identity.TemplatePasswordReset))
 	ch := st.do("PATCH", "/api/v1/auth/me", lr.str("access_token"), map[string]any{"email": "new@example.com", "current_password": goodPassword})
 	st.expect(ch, 200, "")
 	if ch.body["email_change_pending"] != true || ch.str("email") != "ada@example.com" {
@@ -64,6 +67,8 @@ func TestRegisterVerifyLoginMe(t *testing.T) {
 	ct := linkToken(t, st.mail.wait(t, "new@example.com", identity.TemplateVerifyEmail))
 	st.expect(st.do("POST", "/api/v1/auth/verify-email", "", map[string]any{"token": ct}), 200, "")
 	st.login("new@example.com", goodPassword, "")
+	// The change ended the links mailed to the old address.
+	st.expect(st.do("POST", "/api/v1/auth/password/reset", "", map[string]any{"token": oldReset, "new_password": "taken over passphrase"}), 400, identity.CodeTokenInvalid)
 }
 
 func TestPasswordPolicyOverHTTP(t *testing.T) {

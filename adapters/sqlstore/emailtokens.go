@@ -104,6 +104,23 @@ func (s *EmailTokens) Consume(ctx context.Context, hash []byte, purposes []ident
 	return t, nil
 }
 
+// Revoke implements identity.EmailTokens.
+func (s *EmailTokens) Revoke(ctx context.Context, userID uuid.UUID, purposes []identity.Purpose) error {
+	g, release, err := s.db.session(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	ps := make([]string, len(purposes))
+	for i, p := range purposes {
+		ps[i] = string(p)
+	}
+	if err := g.Where("user_id = ? AND purpose IN ? AND used_at IS NULL", userID, ps).Delete(&emailTokenRow{}).Error; err != nil {
+		return fmt.Errorf("revoke email tokens of %s: %w", userID, translate(err))
+	}
+	return nil
+}
+
 // PurgeEnded implements identity.EmailTokens.
 func (s *EmailTokens) PurgeEnded(ctx context.Context, before time.Time) (int64, error) {
 	g, release, err := s.db.session(ctx)

@@ -145,6 +145,12 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) (*User, error) 
 		typ := EventEmailVerified
 		if t.Purpose == PurposeEmailChange {
 			typ = EventEmailChanged
+			// Links mailed to the old address (a reset, a pending
+			// verification) must not outlive the change: the old mailbox
+			// may be why the user moved.
+			if err := s.d.EmailTokens.Revoke(ctx, t.UserID, []Purpose{PurposePasswordReset, PurposeVerifyEmail, PurposeEmailChange}); err != nil {
+				return err
+			}
 		}
 		return s.record(ctx, typ, t.UserID, uuid.Nil, nil)
 	})

@@ -45,6 +45,9 @@ type EmailTokens interface {
 	// Consume is Get that also marks the token used, atomically: of
 	// concurrent calls for one token exactly one succeeds.
 	Consume(ctx context.Context, hash []byte, purposes []Purpose, now time.Time) (*EmailToken, error)
+	// Revoke deletes the user's unused tokens of the given purposes, so
+	// that links already mailed stop working.
+	Revoke(ctx context.Context, userID uuid.UUID, purposes []Purpose) error
 	// PurgeEnded deletes the tokens that expired or were used before
 	// before and returns how many it deleted.
 	PurgeEnded(ctx context.Context, before time.Time) (int64, error)

@@ -212,6 +212,18 @@ func RunStores(t *testing.T, newStores StoresFactory) {
 		if _, err := st.EmailTokens.Get(ctx, cur, verify, t0.Add(time.Minute)); !apperr.Is(err, apperr.NotFound) {
 			t.Fatalf("used token still valid: %v", err)
 		}
+
+		// Revoke ends the unused tokens of the named purposes only.
+		verifyAgain := issue(identity.PurposeVerifyEmail, time.Hour)
+		if err := st.EmailTokens.Revoke(ctx, u.ID, []identity.Purpose{identity.PurposePasswordReset}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.EmailTokens.Get(ctx, reset, []identity.Purpose{identity.PurposePasswordReset}, t0); !apperr.Is(err, apperr.NotFound) {
+			t.Fatalf("revoked reset token still valid: %v", err)
+		}
+		if _, err := st.EmailTokens.Get(ctx, verifyAgain, verify, t0); err != nil {
+			t.Fatalf("a token of another purpose was revoked: %v", err)
+		}
 	})
 
 	t.Run("PurgeEndedDeletesOnlyWhatEnded", func(t *testing.T) {

@@ -68,3 +68,10 @@ func TestJobSpanJoinsTheEnqueuingTrace(t *testing.T) {
 	}
 	t.Fatal("no job span recorded")
 }
+
+func TestJobsSharedBackendContract(t *testing.T) {
+	jobstest.RunSharedBackendContract(t, func(t *testing.T) (jobs.Backend, jobs.Backend) {
+		b := memory.NewJobs(nil)
+		return b, b
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -26,12 +27,29 @@ import (
 //
 // Writes that touch several keys are Lua scripts, so a record and its
 // indexes never disagree; Update is optimistic (compare-and-set on the
-// record's bytes), so it takes two round trips and no locks.
+// record's bytes), so it takes two round trips and no locks — one when
+// this instance wrote the record last (see written).
 type Jobs struct {
 	rdb *redis.Client
 	ns  string
 	now func() time.Time
+
+	// written holds the bytes this instance last wrote for running jobs
+	// (a worker's start, whose finish comes next from the same worker):
+	// Update tries its compare-and-set on them without reading the record
+	// first. The compare is on the stored bytes, so a record someone else
+	// wrote since fails it, and the script hands back the current bytes
+	// to retry on.
+	mu      sync.Mutex
+	written map[string]string
 }
+
+// maxWritten bounds Jobs.written; records over maxWrittenSize bytes are
+// not kept.
+const (
+	maxWritten     = 4096
+	maxWrittenSize = 16 << 10
+)
 
 var _ jobs.Backend = (*Jobs)(nil)
 
@@ -46,7 +64,31 @@ func NewJobsOn(rdb *redis.Client, prefix string, now func() time.Time) *Jobs {
 	if now == nil {
 		now = time.Now
 	}
-	return &Jobs{rdb: rdb, ns: prefix + "jobs:", now: now}
+	return &Jobs{rdb: rdb, ns: prefix + "jobs:", now: now, written: map[string]string{}}
+}
+
+// remember records raw as id's stored bytes; "" forgets them.
+func (s *Jobs) remember(id, raw string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if raw == "" {
+		delete(s.written, id)
+		return
+	}
+	if len(s.written) >= maxWritten {
+		// Entries of jobs finished elsewhere (taken over) pile up here;
+		// dropping them all only costs a read each for the others.
+		clear(s.written)
+	}
+	s.written[id] = raw
+}
+
+// recalled returns the bytes this instance last wrote for id, if any.
+func (s *Jobs) recalled(id string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	raw, ok := s.written[id]
+	return raw, ok
 }
 
 type jobRow struct {
@@ -191,24 +233,31 @@ func (s *Jobs) get(ctx context.Context, id string) (*jobs.Job, string, error) {
 	case err != nil:
 		return nil, "", jobs.Unavailable(err)
 	}
+	j, err := decodeJob(raw)
+	return j, raw, err
+}
+
+func decodeJob(raw string) (*jobs.Job, error) {
 	var r jobRow
 	if err := json.Unmarshal([]byte(raw), &r); err != nil {
-		return nil, "", apperr.Wrap(err, apperr.Internal, "job_decode", "a stored job does not decode")
+		return nil, apperr.Wrap(err, apperr.Internal, "job_decode", "a stored job does not decode")
 	}
-	return r.job(), raw, nil
+	return r.job(), nil
 }
 
 // updateScript: KEYS job, oldIdx, newIdx, timers, total; ARGV old json,
 // new json, ttlMs (0 none, -1 expired), id, idxScore, timerOp ("keep",
-// "del" or a score), incrTotal (0/1).
+// "del" or a score), incrTotal (0/1). Returns {1} when it wrote, else
+// {0, current json} ({0, nil} when the record is gone).
 var updateScript = redis.NewScript(`
-if redis.call("GET", KEYS[1]) ~= ARGV[1] then return 0 end
+local cur = redis.call("GET", KEYS[1])
+if cur ~= ARGV[1] then return {0, cur} end
 local ttl = tonumber(ARGV[3])
 if ttl < 0 then
   redis.call("DEL", KEYS[1])
   redis.call("ZREM", KEYS[2], ARGV[4])
   redis.call("ZREM", KEYS[4], ARGV[4])
-  return 1
+  return {1}
 elseif ttl > 0 then
   redis.call("SET", KEYS[1], ARGV[2], "PX", ttl)
 else
@@ -222,13 +271,23 @@ elseif ARGV[6] ~= "keep" then
   redis.call("ZADD", KEYS[4], ARGV[6], ARGV[4])
 end
 if ARGV[7] == "1" then redis.call("INCR", KEYS[5]) end
-return 1
+return {1}
 `)
 
-// Update implements jobs.Store: read, apply fn, and compare-and-set.
+// Update implements jobs.Store: read, apply fn, and compare-and-set. The
+// read is skipped when this instance wrote the record last (it compares
+// against those bytes instead), and a failed compare returns the current
+// bytes, so a conflict costs no extra read either.
 func (s *Jobs) Update(ctx context.Context, id string, fn func(*jobs.Job) (*jobs.Job, error)) (*jobs.Job, error) {
+	raw, known := s.recalled(id)
 	for attempt := 0; ; attempt++ {
-		old, raw, err := s.get(ctx, id)
+		var old *jobs.Job
+		var err error
+		if known {
+			old, err = decodeJob(raw)
+		} else {
+			old, raw, err = s.get(ctx, id)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -254,16 +313,35 @@ func (s *Jobs) Update(ctx context.Context, id string, fn func(*jobs.Job) (*jobs.
 		if !old.State.Terminal() && next.State.Terminal() {
 			total = "1"
 		}
-		ok, err := updateScript.Run(ctx, s.rdb,
+		ttl := s.ttlOf(next)
+		res, err := updateScript.Run(ctx, s.rdb,
 			[]string{s.jobKey(id), s.idxKey(old.Queue, old.State), s.idxKey(next.Queue, next.State), s.timersKey(), s.totalKey(next.Queue, next.State)},
-			raw, b, s.ttlOf(next), id, score(next.UpdatedAt), timer, total).Int()
+			raw, b, ttl, id, score(next.UpdatedAt), timer, total).Slice()
 		if err != nil {
+			if known {
+				s.remember(id, "") // the write may have happened
+			}
 			return nil, jobs.Unavailable(err)
 		}
-		if ok == 1 {
+		if ok, _ := res[0].(int64); ok == 1 {
+			if next.State.Running() && ttl >= 0 && len(b) <= maxWrittenSize {
+				s.remember(id, string(b)) // its worker writes it next
+			} else {
+				s.remember(id, "")
+			}
 			return next, nil
 		}
+		cur, found := "", false
+		if len(res) > 1 {
+			cur, found = res[1].(string)
+		}
+		if !found {
+			s.remember(id, "")
+			return nil, jobs.NotFound(id)
+		}
+		raw, known = cur, true
 		if attempt > 1000 {
+			s.remember(id, "")
 			return nil, apperr.New(apperr.Unavailable, "job_contended", "the job is being updated too often; try again")
 		}
 	}
@@ -271,6 +349,7 @@ func (s *Jobs) Update(ctx context.Context, id string, fn func(*jobs.Job) (*jobs.
 
 // Delete implements jobs.Store.
 func (s *Jobs) Delete(ctx context.Context, id string) error {
+	s.remember(id, "")
 	j, err := s.Get(ctx, id)
 	if err != nil {
 		return err

@@ -31,3 +31,18 @@ func TestJobsBackendContract(t *testing.T) {
 func TestJobsWorkerSuite(t *testing.T) {
 	jobstest.RunWorkerSuite(t, func(t *testing.T, now func() time.Time) jobs.Backend { return openJobs(t, now) })
 }
+
+// Two instances on one key prefix are two processes sharing Redis.
+func TestJobsSharedBackendContract(t *testing.T) {
+	jobstest.RunSharedBackendContract(t, func(t *testing.T) (jobs.Backend, jobs.Backend) {
+		c := openTest(t)
+		t.Cleanup(func() {
+			ctx := context.Background()
+			keys, _ := c.Redis().Keys(ctx, c.KeyPrefix()+"jobs:*").Result()
+			if len(keys) > 0 {
+				c.Redis().Del(ctx, keys...)
+			}
+		})
+		return redisstore.NewJobs(c, nil), redisstore.NewJobs(c, nil)
+	})
+}

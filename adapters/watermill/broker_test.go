@@ -3,6 +3,8 @@ package watermill_test
 import (
 	"context"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,4 +72,122 @@ func TestRedisStreamsBrokerContract(t *testing.T) {
 		rdb, prefix := redisClient(t)
 		return newRedisBroker(t, rdb, prefix, "c-"+uuid.NewString()[:8], nil)
 	})
+}
+
+// A message left pending by a consumer is claimed by another one only
+// once the first is dead, and acknowledged there.
+func TestRedisStreamsClaimsOnlyFromDeadConsumers(t *testing.T) {
+	rdb, prefix := redisClient(t)
+	var aliveA atomic.Bool
+	aliveA.Store(true)
+	alive := func(_ context.Context, worker string) (bool, error) { return worker == "a" && aliveA.Load(), nil }
+	a := newRedisBroker(t, rdb, prefix, "a", alive)
+	b := newRedisBroker(t, rdb, prefix, "b", alive)
+	ctx := context.Background()
+
+	ctxA, stopA := context.WithCancel(ctx)
+	abandoned := make(chan struct{})
+	doneA := make(chan struct{})
+	go func() {
+		defer close(doneA)
+		_ = a.Consume(ctxA, jobs.QueueDefault, 4, func(context.Context, jobs.Message) error {
+			close(abandoned)
+			return jobs.ErrAbandon
+		})
+	}()
+	time.Sleep(100 * time.Millisecond)
+	id := uuid.NewString()
+	if err := a.Publish(ctx, jobs.Message{JobID: id, Seq: 1, Queue: jobs.QueueDefault}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-abandoned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("not delivered to a")
+	}
+	stopA()
+	<-doneA
+
+	got := make(chan string, 4)
+	ctxB, stopB := context.WithCancel(ctx)
+	doneB := make(chan struct{})
+	go func() {
+		defer close(doneB)
+		_ = b.Consume(ctxB, jobs.QueueDefault, 4, func(_ context.Context, m jobs.Message) error { got <- m.JobID; return nil })
+	}()
+	defer func() { stopB(); <-doneB }()
+	select {
+	case m := <-got:
+		t.Fatalf("b claimed %s from a live consumer", m)
+	case <-time.After(600 * time.Millisecond):
+	}
+	aliveA.Store(false)
+	select {
+	case m := <-got:
+		if m != id {
+			t.Fatalf("b got %s, want %s", m, id)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a dead consumer's message was not claimed")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		d, err := b.Depth(ctx, jobs.QueueDefault)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.InFlight == 0 && d.Pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("claimed message not acknowledged: %+v", d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Messages published before the consumer starts are read in batches and
+// all delivered once, never more than the concurrency at a time.
+func TestRedisStreamsBacklogIsDeliveredOnce(t *testing.T) {
+	rdb, prefix := redisClient(t)
+	b := newRedisBroker(t, rdb, prefix, "c", nil)
+	ctx := context.Background()
+	const n, conc = 300, 8
+	for range n {
+		if err := b.Publish(ctx, jobs.Message{JobID: uuid.NewString(), Seq: 1, Queue: jobs.QueueDefault}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var seen sync.Map
+	var cur, peak, total atomic.Int32
+	cctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = b.Consume(cctx, jobs.QueueDefault, conc, func(_ context.Context, m jobs.Message) error {
+			c := cur.Add(1)
+			for p := peak.Load(); c > p && !peak.CompareAndSwap(p, c); p = peak.Load() {
+			}
+			if _, dup := seen.LoadOrStore(m.JobID, true); dup {
+				t.Errorf("%s delivered twice", m.JobID)
+			}
+			time.Sleep(time.Millisecond)
+			cur.Add(-1)
+			total.Add(1)
+			return nil
+		})
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for total.Load() < n && time.Now().Before(deadline) {
+		d, _ := b.Depth(ctx, jobs.QueueDefault)
+		if d.InFlight > conc {
+			t.Errorf("%d messages held by a consumer of concurrency %d", d.InFlight, conc)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop()
+	<-done
+	if total.Load() != n || peak.Load() > conc {
+		t.Fatalf("delivered %d of %d, peak concurrency %d (max %d)", total.Load(), n, peak.Load(), conc)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	wm "github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill-redisstream/pkg/redisstream"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/redis/go-redis/v9"
@@ -109,17 +110,13 @@ func NewRedisStreams(rdb *redis.Client, cfg RedisConfig, alive Liveness, log *sl
 		ackGrace:  2 * cfg.BlockTime,
 	}
 	consumer := cfg.Consumer
+	if consumer == "" {
+		consumer = wm.NewShortUUID()
+	}
 	b.subscribe = func(ctx context.Context, topic string, n int) ([]<-chan *message.Message, func(), error) {
-		sub, err := redisstream.NewSubscriber(redisstream.SubscriberConfig{
-			Client:                        rdb,
-			Consumer:                      consumer,
-			ConsumerGroup:                 cfg.Group,
-			NackResendSleep:               cfg.NackDelay,
-			BlockTime:                     cfg.BlockTime,
-			ClaimInterval:                 cfg.ClaimInterval,
-			MaxIdleTime:                   cfg.MaxIdleTime,
-			DisableIndefiniteInitialBlock: true,
-			ShouldClaimPendingMessage: func(xp redis.XPendingExt) bool {
+		r := &streamReader{
+			rdb: rdb, stream: topic, group: cfg.Group, consumer: consumer, cfg: cfg, log: log,
+			shouldClaim: func(xp redis.XPendingExt) bool {
 				if xp.Consumer == consumer {
 					return false // ours: running here, or read ahead
 				}
@@ -131,23 +128,14 @@ func NewRedisStreams(rdb *redis.Client, cfg RedisConfig, alive Liveness, log *sl
 				ok, err := alive(ctx, xp.Consumer)
 				return err == nil && !ok
 			},
-		}, wmLogger(log))
+		}
+		// One reader holds up to n messages, so Consume's n slots are
+		// what this consumer takes from the stream.
+		ch, err := r.start(ctx, n)
 		if err != nil {
 			return nil, nil, err
 		}
-		// Each subscription reads and waits for one message at a time, so
-		// n subscriptions make a concurrency of n. The subscriber is not
-		// closed: Close would close the shared client; cancelling ctx
-		// ends its goroutines.
-		chans := make([]<-chan *message.Message, 0, n)
-		for range n {
-			ch, err := sub.Subscribe(ctx, topic)
-			if err != nil {
-				return nil, nil, err
-			}
-			chans = append(chans, ch)
-		}
-		return chans, func() {}, nil
+		return []<-chan *message.Message{ch}, func() {}, nil
 	}
 	b.depth = func(ctx context.Context, queue string) (jobs.Depth, error) {
 		groups, err := rdb.XInfoGroups(ctx, b.topic(queue)).Result()

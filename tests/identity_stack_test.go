@@ -23,6 +23,7 @@ import (
 	"github.com/tradesense/tradesense/adapters/memory"
 	"github.com/tradesense/tradesense/adapters/sqlstore"
 	"github.com/tradesense/tradesense/adapters/telemetry"
+	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/health"
 	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/ratelimit"
@@ -118,6 +119,7 @@ type stack struct {
 	ring   *identity.KeyRing
 	tokens *jwtauth.Tokens
 	db     *sqlstore.DB
+	cache  *cache.Layer // the service's Revocations (and profile cache)
 	logs   *syncBuffer
 	bodies *syncBuffer // every response body, for the secrets scan
 }
@@ -171,16 +173,25 @@ func newStackHashing(t testing.TB, hashing identity.Argon2Params, opts ...stackO
 		t.Fatal(err)
 	}
 	t.Cleanup(closeCache)
+	// As in production: the cache layer (whose GetMany lets Authenticate
+	// read the revocation entry and the cached profile together) and the
+	// profile invalidation around every users repository and transaction.
+	layer, err := cache.NewLayer(revocations, cache.Config{Now: st.clock.Now}, log, metricnoop.NewMeterProvider())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.cache = layer
+	pi := identity.NewProfileInvalidation(layer, log)
 	cfg := identity.DefaultConfig()
 	cfg.PublicURL = "https://app.tradesense.test"
 	for _, o := range opts {
 		o(&cfg)
 	}
 	st.svc, err = identity.NewService(cfg, identity.Deps{
-		Users: sqlstore.NewUsers(db), Sessions: sqlstore.NewSessions(db), RefreshTokens: sqlstore.NewRefreshTokens(db),
-		EmailTokens: sqlstore.NewEmailTokens(db), Events: sqlstore.NewEvents(db), Tx: sqlstore.NewUnitOfWork(db),
+		Users: pi.Users(sqlstore.NewUsers(db)), Sessions: sqlstore.NewSessions(db), RefreshTokens: sqlstore.NewRefreshTokens(db),
+		EmailTokens: sqlstore.NewEmailTokens(db), Events: sqlstore.NewEvents(db), Tx: pi.Tx(sqlstore.NewUnitOfWork(db)),
 		Tokens: st.tokens, Hasher: hasher, Policy: identity.NewPasswordPolicy(), Limiter: memory.NewRateLimiter(st.clock.Now),
-		Revocations: revocations, Mailer: st.mail, Log: log, Now: st.clock.Now,
+		Revocations: layer, Mailer: st.mail, Log: log, Now: st.clock.Now,
 	})
 	if err != nil {
 		t.Fatal(err)

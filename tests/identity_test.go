@@ -528,3 +528,64 @@ func TestLockoutHoldsAgainstAParallelBurst(t *testing.T) {
 		t.Fatalf("%d of %d parallel guesses had their password checked; want 1 to 5", checked, n)
 	}
 }
+
+// TestMeProfileCache: GET /auth/me is served from the profile cache, which
+// every write of the user invalidates, holds no password hash, expires
+// after identity.ProfileTTL, and never outlives a disabled account.
+func TestMeProfileCache(t *testing.T) {
+	st := newStack(t)
+	tok, _ := st.registerVerified("cached@example.com")
+	me := st.do("GET", "/api/v1/auth/me", tok, nil)
+	st.expect(me, 200, "")
+	uid := uuid.MustParse(me.str("id"))
+	entry, found, err := st.cache.Get(t.Context(), "userprof:"+uid.String())
+	if err != nil || !found {
+		t.Fatalf("profile not cached after GET /me: %v", err)
+	}
+	if strings.Contains(string(entry), "argon2") || !strings.Contains(string(entry), "cached@example.com") {
+		t.Fatalf("cached profile = %s; want the profile without the password hash", entry)
+	}
+
+	// A write that bypasses the service (and its invalidation) is not seen
+	// until the entry expires: the second read came from the cache.
+	raw := sqlstore.NewUsers(st.db)
+	if err := raw.Update(t.Context(), uid, func(u *identity.User) (*identity.User, error) { u.DisplayName = "Behind the back"; return u, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.do("GET", "/api/v1/auth/me", tok, nil); got.str("display_name") != "Test" {
+		t.Fatalf("me = %s; want the cached profile", got.raw)
+	}
+	st.clock.Advance(identity.ProfileTTL * 3 / 2)
+	if got := st.do("GET", "/api/v1/auth/me", tok, nil); got.str("display_name") != "Behind the back" {
+		t.Fatalf("me after ProfileTTL = %s; want the database's profile", got.raw)
+	}
+
+	// Writes through the service are seen at once.
+	st.expect(st.do("PATCH", "/api/v1/auth/me", tok, map[string]any{"display_name": "Renamed", "timezone": "Europe/Paris"}), 200, "")
+	if got := st.do("GET", "/api/v1/auth/me", tok, nil); got.str("display_name") != "Renamed" || got.str("timezone") != "Europe/Paris" {
+		t.Fatalf("me after PATCH = %s", got.raw)
+	}
+	if got := st.do("GET", "/api/v1/auth/me", tok, nil); got.str("display_name") != "Renamed" {
+		t.Fatalf("me from the refilled cache = %s", got.raw)
+	}
+
+	// Disabling the account refuses the cached caller at once.
+	if _, err := st.svc.CreateUser(t.Context(), "root@example.com", "operator passphrase 1", identity.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	adminTok, _ := st.login("root@example.com", "operator passphrase 1", "")
+	st.expect(st.do("POST", "/api/v1/admin/users/"+uid.String()+"/disable", adminTok, nil), 200, "")
+	st.expect(st.do("GET", "/api/v1/auth/me", tok, nil), 401, identity.CodeSessionRevoked)
+
+	// Without the revocation entry (a lost write), the disabled account is
+	// still refused: by Me, which reads it from the database and caches
+	// it, then by Authenticate, which finds the cached profile disabled.
+	if _, err := st.cache.DeletePrefix(t.Context(), "authrev:"); err != nil {
+		t.Fatal(err)
+	}
+	st.expect(st.do("GET", "/api/v1/auth/me", tok, nil), 401, identity.CodeSessionRevoked)
+	if _, found, _ := st.cache.Get(t.Context(), "userprof:"+uid.String()); !found {
+		t.Fatal("disabled profile not cached")
+	}
+	st.expect(st.do("GET", "/api/v1/auth/me", tok, nil), 401, identity.CodeSessionRevoked)
+}

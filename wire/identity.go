@@ -85,6 +85,7 @@ var IdentitySet = gwire.NewSet(
 	provideAccessTokens,
 	provideRateLimiter,
 	provideNotificationsMailer,
+	provideProfileInvalidation,
 	provideIdentity,
 	MFASet,
 )
@@ -145,18 +146,25 @@ func provideRateLimiter(redis *redisstore.Client) ratelimit.Limiter {
 	return memory.NewRateLimiter(nil)
 }
 
-func provideIdentity(cfg Config, db *sqlstore.DB, tokens *jwtauth.Tokens, limiter ratelimit.Limiter, c *cache.Layer, mailer identity.Mailer, sf identity.SecondFactor, log *slog.Logger, mp metric.MeterProvider) (*identity.Service, func(), error) {
+// provideProfileInvalidation deletes the cached profile (see
+// identity.Service.Me) after every write of a user, by identity, MFA or the
+// CLI: their Users repositories and units of work are wrapped by it.
+func provideProfileInvalidation(c *cache.Layer, log *slog.Logger) *identity.ProfileInvalidation {
+	return identity.NewProfileInvalidation(c, telemetry.Component(log, "identity"))
+}
+
+func provideIdentity(cfg Config, db *sqlstore.DB, tokens *jwtauth.Tokens, limiter ratelimit.Limiter, c *cache.Layer, pi *identity.ProfileInvalidation, mailer identity.Mailer, sf identity.SecondFactor, log *slog.Logger, mp metric.MeterProvider) (*identity.Service, func(), error) {
 	hasher, err := identity.NewPasswordHasher(cfg.Identity.Argon2, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("AUTH_ARGON2_*: %w", err)
 	}
 	svc, err := identity.NewService(cfg.Identity.Service, identity.Deps{
-		Users:         sqlstore.NewUsers(db),
+		Users:         pi.Users(sqlstore.NewUsers(db)),
 		Sessions:      sqlstore.NewSessions(db),
 		RefreshTokens: sqlstore.NewRefreshTokens(db),
 		EmailTokens:   sqlstore.NewEmailTokens(db),
 		Events:        sqlstore.NewEvents(db),
-		Tx:            sqlstore.NewUnitOfWork(db),
+		Tx:            pi.Tx(sqlstore.NewUnitOfWork(db)),
 		Tokens:        tokens,
 		Hasher:        hasher,
 		Policy:        identity.NewPasswordPolicy(),

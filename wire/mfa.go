@@ -76,7 +76,7 @@ func provideShortLived(redis *redisstore.Client) shortlived.Store {
 	return memory.NewShortLived(nil)
 }
 
-func provideMFA(cfg Config, db *sqlstore.DB, ring *mfa.KeyRing, store shortlived.Store, limiter ratelimit.Limiter, mailer identity.Mailer, log *slog.Logger) (*mfa.Service, error) {
+func provideMFA(cfg Config, db *sqlstore.DB, ring *mfa.KeyRing, store shortlived.Store, limiter ratelimit.Limiter, mailer identity.Mailer, pi *identity.ProfileInvalidation, log *slog.Logger) (*mfa.Service, error) {
 	// Its own hasher (same parameters): only MFA disable verifies a
 	// password here, so it needs no share of identity's concurrency bound.
 	hasher, err := identity.NewPasswordHasher(cfg.Identity.Argon2, 2)
@@ -86,9 +86,9 @@ func provideMFA(cfg Config, db *sqlstore.DB, ring *mfa.KeyRing, store shortlived
 	return mfa.NewService(cfg.MFA.Service, mfa.Deps{
 		Factors:     sqlstore.NewMFAFactors(db),
 		BackupCodes: sqlstore.NewMFABackupCodes(db),
-		Users:       sqlstore.NewUsers(db),
+		Users:       pi.Users(sqlstore.NewUsers(db)),
 		Events:      sqlstore.NewEvents(db),
-		Tx:          sqlstore.NewUnitOfWork(db),
+		Tx:          pi.Tx(sqlstore.NewUnitOfWork(db)),
 		Pending:     store,
 		Limiter:     limiter,
 		Keys:        ring,

@@ -164,6 +164,7 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 		cleanup()
 		return nil, nil, err
 	}
+	profileInvalidation := provideProfileInvalidation(layer, logger)
 	mailer := provideNotificationsMailer(service)
 	mfaKeyRing, err := provideMFAKeyRing(ctx, cfg, keys, resolver)
 	if err != nil {
@@ -178,7 +179,7 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 		return nil, nil, err
 	}
 	store := provideShortLived(client)
-	mfaService, err := provideMFA(cfg, db, mfaKeyRing, store, limiter, mailer, logger)
+	mfaService, err := provideMFA(cfg, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, logger)
 	if err != nil {
 		cleanup8()
 		cleanup7()
@@ -190,7 +191,7 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup9, err := provideIdentity(cfg, db, tokens, limiter, layer, mailer, mfaService, logger, meterProvider)
+	identityService, cleanup9, err := provideIdentity(cfg, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, logger, meterProvider)
 	if err != nil {
 		cleanup8()
 		cleanup7()
@@ -528,6 +529,7 @@ func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, fu
 		cleanup()
 		return nil, nil, err
 	}
+	profileInvalidation := provideProfileInvalidation(layer, logger)
 	backend := provideJobsBackend(client)
 	jobsRegistry := provideJobsRegistry(cfg, backend, db)
 	workerID, err := provideWorkerID(cfg)
@@ -603,7 +605,7 @@ func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, fu
 		return nil, nil, err
 	}
 	store := provideShortLived(client)
-	mfaService, err := provideMFA(cfg, db, mfaKeyRing, store, limiter, mailer, logger)
+	mfaService, err := provideMFA(cfg, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, logger)
 	if err != nil {
 		cleanup8()
 		cleanup7()
@@ -615,7 +617,7 @@ func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, fu
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup9, err := provideIdentity(cfg, db, tokens, limiter, layer, mailer, mfaService, logger, meterProvider)
+	identityService, cleanup9, err := provideIdentity(cfg, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, logger, meterProvider)
 	if err != nil {
 		cleanup8()
 		cleanup7()

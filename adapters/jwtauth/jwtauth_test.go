@@ -283,3 +283,61 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestVerifiedTokensAreRemembered covers the in-memory cache of verified
+// tokens: a repeat gives the same claims and its own AMR slice, a token
+// differing in one byte is verified afresh, and a retired key or the end of
+// the lifetime ends a remembered token (see also TestExpiryLeeway and
+// TestRotationWithoutDowntime, whose second Verify calls are cache hits).
+func TestVerifiedTokensAreRemembered(t *testing.T) {
+	ring := mustRing(t, secretA)
+	tk, c := setup(t, ring)
+	in := claimsAt(c.Now())
+	raw, _ := tk.Issue(in)
+	first, err := tk.Verify(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.AMR[0] = "mutated"
+	again, err := tk.Verify(raw)
+	if err != nil || again.UserID != in.UserID || again.SessionID != in.SessionID || len(again.AMR) != 1 || again.AMR[0] != "pwd" {
+		t.Fatalf("second Verify = %+v, %v; want the same claims with an unshared AMR", again, err)
+	}
+	tampered := raw[:len(raw)-2] + map[bool]string{true: "A", false: "B"}[raw[len(raw)-2] != 'A'] + raw[len(raw)-1:]
+	if _, err := tk.Verify(tampered); apperr.CodeOf(err) != identity.CodeTokenMalformed {
+		t.Fatalf("tampered signature after a cached verification: %v; want token_invalid", err)
+	}
+	// The ring now holds only another key: the remembered token is refused.
+	if err := ring.Set(secretB); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tk.Verify(raw); err == nil {
+		t.Fatal("remembered token accepted after its key left the ring")
+	}
+	// Many distinct tokens: the cache stays bounded and keeps working.
+	jwtauth.SetVerifiedCacheSize(tk, 8)
+	for range 50 {
+		r, _ := tk.Issue(claimsAt(c.Now()))
+		if _, err := tk.Verify(r); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tk.Verify(r); err != nil {
+			t.Fatal(err)
+		}
+		if n := jwtauth.VerifiedLen(tk); n > 8 {
+			t.Fatalf("%d tokens remembered; want at most 8", n)
+		}
+	}
+}
+
+func BenchmarkVerify(b *testing.B) {
+	ring := mustRing(b, secretA)
+	tk, _ := jwtauth.New(cfg, ring, nil)
+	raw, _ := tk.Issue(claimsAt(time.Now()))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := tk.Verify(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

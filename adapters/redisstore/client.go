@@ -145,7 +145,10 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, tp trace.TracerProv
 			log.Warn("redis: close", slog.String("addr", opts.Addr), slog.Any("error", err))
 		}
 	}
-	if err := redisotel.InstrumentTracing(rdb, redisotel.WithTracerProvider(tp), redisotel.WithDBStatement(false)); err != nil {
+	if err := redisotel.InstrumentTracing(rdb, redisotel.WithTracerProvider(tp), redisotel.WithDBStatement(false),
+		// The caller is always this package; finding it costs a stack walk
+		// (runtime.Callers) per command, on the hot path of every request.
+		redisotel.WithCallerEnabled(false)); err != nil {
 		cleanup()
 		return nil, nil, fmt.Errorf("redis at %s: instrument tracing: %w", opts.Addr, err)
 	}

@@ -9,9 +9,25 @@ import (
 	"github.com/tradesense/tradesense/core/apperr"
 )
 
-// Me returns the caller's account.
+// Me returns the caller's account: the profile Authenticate found in the
+// cache, or the database's (then cached for ProfileTTL). Either way the
+// returned User has no PasswordHash. A disabled account is refused like a
+// revoked session.
 func (s *Service) Me(ctx context.Context, p Principal) (*User, error) {
-	return s.d.Users.Get(ctx, p.UserID)
+	if p.profile != nil && p.profile.ID == p.UserID {
+		u := *p.profile
+		return &u, nil
+	}
+	u, err := s.d.Users.Get(ctx, p.UserID)
+	if err != nil {
+		return nil, err
+	}
+	s.cacheProfile(ctx, u)
+	if u.Disabled() {
+		return nil, errSessionRevoked()
+	}
+	u.PasswordHash = ""
+	return u, nil
 }
 
 // ProfileUpdate is a partial update of the caller's profile; nil fields

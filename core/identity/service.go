@@ -131,7 +131,10 @@ type Deps struct {
 	Limiter       ratelimit.Limiter
 	// Revocations holds an entry per revoked session for one access-token
 	// lifetime: the per-request check of Authenticate (Redis in
-	// production, shared by replicas).
+	// production, shared by replicas). It also holds the profile cache of
+	// Me (profile.go), read in the same round trip when it is a
+	// cache.MultiGetter (the cache.Layer is); wrap Users and Tx with a
+	// ProfileInvalidation over the same cache.
 	Revocations  cache.Cache
 	Mailer       Mailer
 	SecondFactor SecondFactor

@@ -49,6 +49,10 @@ type Principal struct {
 	// IssuedAt is when the access token was issued (for step-up rules:
 	// "aal 2 within the last 15 minutes").
 	IssuedAt time.Time
+
+	// profile is the caller's cached profile when Authenticate found it
+	// (see Service.Me); nil otherwise.
+	profile *User
 }
 
 // IsAdmin reports whether the principal has the admin role.

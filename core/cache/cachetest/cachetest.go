@@ -84,6 +84,58 @@ func runPort(t *testing.T, newCache Factory) {
 		}
 	})
 
+	t.Run("GetMany", func(t *testing.T) {
+		h := newCache(t)
+		l, err := cache.NewLayer(h.Cache, cache.Config{Timeout: 2 * time.Second}, nil, noop.NewMeterProvider())
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustSet(t, h.Cache, "many:a", []byte("A"), time.Minute)
+		mustSet(t, h.Cache, "many:empty", []byte{}, time.Minute)
+		getters := map[string]cache.MultiGetter{"Layer": l}
+		if mg, ok := h.Cache.(cache.MultiGetter); ok {
+			getters["backend"] = mg
+		}
+		for name, mg := range getters {
+			got, err := mg.GetMany(ctx, "many:absent", "many:a", "many:empty", "many:a")
+			if err != nil || len(got) != 4 || got[0] != nil || string(got[1]) != "A" || got[2] == nil || len(got[2]) != 0 || string(got[3]) != "A" {
+				t.Fatalf("%s: GetMany = %q, %v; want [nil A \"\" A]", name, got, err)
+			}
+			got[1][0] = 'X' // the caller owns the slices
+			if again, _ := mg.GetMany(ctx, "many:a"); string(again[0]) != "A" {
+				t.Fatalf("%s: GetMany after mutating a returned slice = %q", name, again)
+			}
+			if _, err := mg.GetMany(ctx, "many:a", ""); !isInvalid(err, cache.CodeKeyInvalid) {
+				t.Fatalf("%s: GetMany with an empty key: err = %v; want cache_key_invalid", name, err)
+			}
+		}
+		// Concurrent callers (which an adapter may batch) each get their
+		// own values.
+		var wg sync.WaitGroup
+		errs := make(chan error, 64)
+		for i := range 64 {
+			wg.Go(func() {
+				k := fmt.Sprintf("many:c%d", i)
+				if err := h.Cache.Set(ctx, k, []byte(k), time.Minute); err != nil {
+					errs <- err
+					return
+				}
+				for range 20 {
+					got, err := l.GetMany(ctx, k, "many:absent")
+					if err != nil || len(got) != 2 || string(got[0]) != k || got[1] != nil {
+						errs <- fmt.Errorf("GetMany(%s) = %q, %v", k, got, err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("Overwrite", func(t *testing.T) {
 		c := newCache(t).Cache
 		mustSet(t, c, "k:1", []byte("one"), time.Minute)

@@ -96,21 +96,21 @@ func main() {
 		u := &users[i]
 		u.email = fmt.Sprintf("mfaload-%d-%d@example.test", run, i)
 		if st, _, err := call(*base, "POST", "/api/v1/auth/register", "", map[string]any{"email": u.email, "password": password}); err != nil || st != 201 {
-			return fmt.Errorf("register: %d %v", st, err)
+			return fmt.Errorf("register: %d %w", st, err)
 		}
 		st, lr, err := call(*base, "POST", "/api/v1/auth/login", "", map[string]any{"email": u.email, "password": password})
 		if err != nil || st != 200 {
-			return fmt.Errorf("login: %d %v", st, err)
+			return fmt.Errorf("login: %d %w", st, err)
 		}
 		access, _ := lr["access_token"].(string)
 		st, en, err := call(*base, "POST", "/api/v1/mfa/enable", access, nil)
 		if err != nil || st != 200 {
-			return fmt.Errorf("enable: %d %v", st, err)
+			return fmt.Errorf("enable: %d %w", st, err)
 		}
 		u.secret, _ = en["secret"].(string)
 		step := time.Now().Unix() / 30
 		if st, _, err := call(*base, "POST", "/api/v1/mfa/verify", access, map[string]any{"code": code(u.secret, step)}); err != nil || st != 200 {
-			return fmt.Errorf("verify: %d %v", st, err)
+			return fmt.Errorf("verify: %d %w", st, err)
 		}
 		for cur := enrolStep.Load(); step > cur && !enrolStep.CompareAndSwap(cur, step); cur = enrolStep.Load() {
 		}
@@ -123,7 +123,7 @@ func main() {
 		for k := range 2 {
 			st, lr, err := call(*base, "POST", "/api/v1/auth/login", "", map[string]any{"email": users[i].email, "password": password})
 			if err != nil || st != 200 || lr["mfa_required"] != true {
-				return fmt.Errorf("first step: %d %v %v", st, lr["code"], err)
+				return fmt.Errorf("first step: %d %v %w", st, lr["code"], err)
 			}
 			users[i].tokens[k], _ = lr["mfa_token"].(string)
 		}

@@ -26,6 +26,7 @@ import (
 	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/health"
 	"github.com/tradesense/tradesense/core/identity"
+	"github.com/tradesense/tradesense/core/mfa"
 	"github.com/tradesense/tradesense/core/ratelimit"
 )
 
@@ -133,15 +134,37 @@ type stackOption func(*identity.Config)
 
 func newStack(t testing.TB, opts ...stackOption) *stack {
 	t.Helper()
-	return newStackHashing(t, identity.TestParams, opts...)
+	return buildStack(t, stackSpec{hashing: identity.TestParams, opts: opts})
 }
 
 // newStackHashing is newStack with the given argon2id cost, for tests whose
 // point is that password checks take time.
 func newStackHashing(t testing.TB, hashing identity.Argon2Params, opts ...stackOption) *stack {
 	t.Helper()
+	return buildStack(t, stackSpec{hashing: hashing, opts: opts})
+}
+
+// stackSpec says what buildStack assembles.
+type stackSpec struct {
+	hashing identity.Argon2Params
+	// mfa adds the MFA module: the identity service's SecondFactor and the
+	// /api/v1/mfa operations.
+	mfa bool
+	// start is the fake clock's first reading (zero: 2025-06-02 09:00 UTC).
+	start time.Time
+	opts  []stackOption
+}
+
+// buildStack assembles the API as wire does for production, on SQLite,
+// memory adapters and a fake clock, and serves it on a test server.
+func buildStack(t testing.TB, spec stackSpec) *stack {
+	t.Helper()
 	ctx := context.Background()
-	st := &stack{t: t, clock: &fakeClock{t: time.Date(2025, 6, 2, 9, 0, 0, 0, time.UTC)}, mail: &fakeMailer{}, logs: &syncBuffer{}, bodies: &syncBuffer{}}
+	start := spec.start
+	if start.IsZero() {
+		start = time.Date(2025, 6, 2, 9, 0, 0, 0, time.UTC)
+	}
+	st := &stack{t: t, clock: &fakeClock{t: start}, mail: &fakeMailer{}, logs: &syncBuffer{}, bodies: &syncBuffer{}}
 	log := telemetry.NewLogger(telemetry.Config{LogLevel: slog.LevelDebug, LogFormat: "json", ServiceName: "test"}, st.logs)
 
 	dbCfg := sqlstore.DefaultConfig()
@@ -164,7 +187,7 @@ func newStackHashing(t testing.TB, hashing identity.Argon2Params, opts ...stackO
 	if err != nil {
 		t.Fatal(err)
 	}
-	hasher, err := identity.NewPasswordHasher(hashing, 0)
+	hasher, err := identity.NewPasswordHasher(spec.hashing, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,26 +205,55 @@ func newStackHashing(t testing.TB, hashing identity.Argon2Params, opts ...stackO
 	}
 	st.cache = layer
 	pi := identity.NewProfileInvalidation(layer, log)
+	limiter := memory.NewRateLimiter(st.clock.Now)
+
+	var second *mfa.Service
+	if spec.mfa {
+		keys, err := mfa.NewKeyRing([]byte("mfa-test-encryption-key-0123456789abcdef"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, err = mfa.NewService(mfa.DefaultConfig(1), mfa.Deps{
+			Factors: sqlstore.NewMFAFactors(db), BackupCodes: sqlstore.NewMFABackupCodes(db), Users: pi.Users(sqlstore.NewUsers(db)),
+			Events: sqlstore.NewEvents(db), Tx: pi.Tx(sqlstore.NewUnitOfWork(db)), Pending: memory.NewShortLived(st.clock.Now),
+			Limiter: limiter, Keys: keys, Passwords: hasher, Mailer: st.mail, Log: log, Now: st.clock.Now,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	cfg := identity.DefaultConfig()
 	cfg.PublicURL = "https://app.tradesense.test"
-	for _, o := range opts {
+	for _, o := range spec.opts {
 		o(&cfg)
 	}
-	st.svc, err = identity.NewService(cfg, identity.Deps{
+	deps := identity.Deps{
 		Users: pi.Users(sqlstore.NewUsers(db)), Sessions: sqlstore.NewSessions(db), RefreshTokens: sqlstore.NewRefreshTokens(db),
 		EmailTokens: sqlstore.NewEmailTokens(db), Events: sqlstore.NewEvents(db), Tx: pi.Tx(sqlstore.NewUnitOfWork(db)),
-		Tokens: st.tokens, Hasher: hasher, Policy: identity.NewPasswordPolicy(), Limiter: memory.NewRateLimiter(st.clock.Now),
+		Tokens: st.tokens, Hasher: hasher, Policy: identity.NewPasswordPolicy(), Limiter: limiter,
 		Revocations: layer, Mailer: st.mail, Log: log, Now: st.clock.Now,
-	})
+	}
+	if second != nil {
+		deps.SecondFactor = second
+	}
+	st.svc, err = identity.NewService(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(st.svc.Close)
-	srv, err := httpapi.New(ctx, httpapi.DefaultConfig(), httpapi.Deps{
+	httpDeps := httpapi.Deps{
 		Log: log, TracerProvider: tracenoop.NewTracerProvider(), MeterProvider: metricnoop.NewMeterProvider(),
 		Propagator: telemetry.Propagator(), Metrics: http.NotFoundHandler(), Health: health.NewRegistry(time.Second),
 		Identity: st.svc, Keys: ring,
-	})
+	}
+	if second != nil {
+		flows, err := mfa.NewFlows(second, st.svc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		httpDeps.MFA = flows
+	}
+	srv, err := httpapi.New(ctx, httpapi.DefaultConfig(), httpDeps)
 	if err != nil {
 		t.Fatal(err)
 	}

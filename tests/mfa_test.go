@@ -2,16 +2,10 @@ package tests
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"image/png"
-	"io"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,15 +14,7 @@ import (
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
 	"github.com/pquerna/otp/totp"
-	metricnoop "go.opentelemetry.io/otel/metric/noop"
-	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
-	"github.com/tradesense/tradesense/adapters/httpapi"
-	"github.com/tradesense/tradesense/adapters/jwtauth"
-	"github.com/tradesense/tradesense/adapters/memory"
-	"github.com/tradesense/tradesense/adapters/sqlstore"
-	"github.com/tradesense/tradesense/adapters/telemetry"
-	"github.com/tradesense/tradesense/core/health"
 	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/mfa"
 )
@@ -38,80 +24,9 @@ import (
 // clock (TOTP steps, pending-setup expiry and lockouts are driven by it).
 func newMFAStack(t testing.TB) *stack {
 	t.Helper()
-	ctx := context.Background()
-	st := &stack{t: t, clock: &fakeClock{t: time.Date(2025, 6, 2, 9, 0, 5, 0, time.UTC)}, mail: &fakeMailer{}, logs: &syncBuffer{}, bodies: &syncBuffer{}}
-	log := telemetry.NewLogger(telemetry.Config{LogLevel: slog.LevelDebug, LogFormat: "json", ServiceName: "test"}, st.logs)
-	dbCfg := sqlstore.DefaultConfig()
-	dbCfg.URL = "sqlite://" + filepath.Join(t.TempDir(), "mfa.db")
-	db, closeDB, err := sqlstore.Open(ctx, dbCfg, log, tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(closeDB)
-	if err := db.Migrate(ctx, sqlstore.MigrateUp, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	st.db = db
-	if st.ring, err = identity.NewKeyRing(testSigningKey); err != nil {
-		t.Fatal(err)
-	}
-	if st.tokens, err = jwtauth.New(testJWTConfig, st.ring, st.clock.Now); err != nil {
-		t.Fatal(err)
-	}
-	hasher, err := identity.NewPasswordHasher(identity.TestParams, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	revocations, closeCache, err := memory.NewCache(memory.CacheConfig{Now: st.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(closeCache)
-	limiter := memory.NewRateLimiter(st.clock.Now)
-	keys, err := mfa.NewKeyRing([]byte("mfa-test-encryption-key-0123456789abcdef"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := mfa.NewService(mfa.DefaultConfig(1), mfa.Deps{
-		Factors: sqlstore.NewMFAFactors(db), BackupCodes: sqlstore.NewMFABackupCodes(db), Users: sqlstore.NewUsers(db),
-		Events: sqlstore.NewEvents(db), Tx: sqlstore.NewUnitOfWork(db), Pending: memory.NewShortLived(st.clock.Now),
-		Limiter: limiter, Keys: keys, Passwords: hasher, Mailer: st.mail, Log: log, Now: st.clock.Now,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := identity.DefaultConfig()
-	cfg.PublicURL = "https://app.tradesense.test"
-	st.svc, err = identity.NewService(cfg, identity.Deps{
-		Users: sqlstore.NewUsers(db), Sessions: sqlstore.NewSessions(db), RefreshTokens: sqlstore.NewRefreshTokens(db),
-		EmailTokens: sqlstore.NewEmailTokens(db), Events: sqlstore.NewEvents(db), Tx: sqlstore.NewUnitOfWork(db),
-		Tokens: st.tokens, Hasher: hasher, Policy: identity.NewPasswordPolicy(), Limiter: limiter,
-		Revocations: revocations, Mailer: st.mail, SecondFactor: m, Log: log, Now: st.clock.Now,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.svc.Close)
-	flows, err := mfa.NewFlows(m, st.svc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := httpapi.New(ctx, httpapi.DefaultConfig(), httpapi.Deps{
-		Log: log, TracerProvider: tracenoop.NewTracerProvider(), MeterProvider: metricnoop.NewMeterProvider(),
-		Propagator: telemetry.Propagator(), Metrics: http.NotFoundHandler(), Health: health.NewRegistry(time.Second),
-		Identity: st.svc, Keys: st.ring, MFA: flows,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
-	st.url = hs.URL
-	return st
+	return buildStack(t, stackSpec{hashing: identity.TestParams, mfa: true, start: time.Date(2025, 6, 2, 9, 0, 5, 0, time.UTC)})
 }
 
-// scanQR does what an authenticator app does with the enrolment
-// response: decode the base64 PNG and read the QR code's text.
 func scanQR(t *testing.T, b64 string) string {
 	t.Helper()
 	raw, err := base64.StdEncoding.DecodeString(b64)

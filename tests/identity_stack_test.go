@@ -147,9 +147,6 @@ func newStackHashing(t testing.TB, hashing identity.Argon2Params, opts ...stackO
 // stackSpec says what buildStack assembles.
 type stackSpec struct {
 	hashing identity.Argon2Params
-	// mfa adds the MFA module: the identity service's SecondFactor and the
-	// /api/v1/mfa operations.
-	mfa bool
 	// start is the fake clock's first reading (zero: 2025-06-02 09:00 UTC).
 	start time.Time
 	opts  []stackOption
@@ -207,20 +204,17 @@ func buildStack(t testing.TB, spec stackSpec) *stack {
 	pi := identity.NewProfileInvalidation(layer, log)
 	limiter := memory.NewRateLimiter(st.clock.Now)
 
-	var second *mfa.Service
-	if spec.mfa {
-		keys, err := mfa.NewKeyRing([]byte("mfa-test-encryption-key-0123456789abcdef"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		second, err = mfa.NewService(mfa.DefaultConfig(1), mfa.Deps{
-			Factors: sqlstore.NewMFAFactors(db), BackupCodes: sqlstore.NewMFABackupCodes(db), Users: pi.Users(sqlstore.NewUsers(db)),
-			Events: sqlstore.NewEvents(db), Tx: pi.Tx(sqlstore.NewUnitOfWork(db)), Pending: memory.NewShortLived(st.clock.Now),
-			Limiter: limiter, Keys: keys, Passwords: hasher, Mailer: st.mail, Log: log, Now: st.clock.Now,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+	keys, err := mfa.NewKeyRing([]byte("mfa-test-encryption-key-0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := mfa.NewService(mfa.DefaultConfig(1), mfa.Deps{
+		Factors: sqlstore.NewMFAFactors(db), BackupCodes: sqlstore.NewMFABackupCodes(db), Users: pi.Users(sqlstore.NewUsers(db)),
+		Events: sqlstore.NewEvents(db), Tx: pi.Tx(sqlstore.NewUnitOfWork(db)), Pending: memory.NewShortLived(st.clock.Now),
+		Limiter: limiter, Keys: keys, Passwords: hasher, Mailer: st.mail, Log: log, Now: st.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	cfg := identity.DefaultConfig()
 	cfg.PublicURL = "https://app.tradesense.test"
@@ -231,10 +225,7 @@ func buildStack(t testing.TB, spec stackSpec) *stack {
 		Users: pi.Users(sqlstore.NewUsers(db)), Sessions: sqlstore.NewSessions(db), RefreshTokens: sqlstore.NewRefreshTokens(db),
 		EmailTokens: sqlstore.NewEmailTokens(db), Events: sqlstore.NewEvents(db), Tx: pi.Tx(sqlstore.NewUnitOfWork(db)),
 		Tokens: st.tokens, Hasher: hasher, Policy: identity.NewPasswordPolicy(), Limiter: limiter,
-		Revocations: layer, Mailer: st.mail, Log: log, Now: st.clock.Now,
-	}
-	if second != nil {
-		deps.SecondFactor = second
+		Revocations: layer, Mailer: st.mail, SecondFactor: second, Log: log, Now: st.clock.Now,
 	}
 	st.svc, err = identity.NewService(cfg, deps)
 	if err != nil {
@@ -244,14 +235,12 @@ func buildStack(t testing.TB, spec stackSpec) *stack {
 	httpDeps := httpapi.Deps{
 		Log: log, TracerProvider: tracenoop.NewTracerProvider(), MeterProvider: metricnoop.NewMeterProvider(),
 		Propagator: telemetry.Propagator(), Metrics: http.NotFoundHandler(), Health: health.NewRegistry(time.Second),
-		Identity: st.svc, Keys: ring,
+		Identity: st.svc, Keys: ring, MFA: second,
+		// These tests call no job operation.
+		Jobs: struct{ httpapi.JobInspector }{}, Mail: struct{ httpapi.BulkMailer }{},
 	}
-	if second != nil {
-		flows, err := mfa.NewFlows(second, st.svc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		httpDeps.MFA = flows
+	if httpDeps.MFAFlows, err = mfa.NewFlows(second, st.svc); err != nil {
+		t.Fatal(err)
 	}
 	srv, err := httpapi.New(ctx, httpapi.DefaultConfig(), httpDeps)
 	if err != nil {

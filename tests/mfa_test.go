@@ -19,12 +19,12 @@ import (
 	"github.com/tradesense/tradesense/core/mfa"
 )
 
-// newMFAStack is newStack with the MFA module in place: the identity
-// service's SecondFactor and the /api/v1/mfa operations, on the same fake
-// clock (TOTP steps, pending-setup expiry and lockouts are driven by it).
+// newMFAStack is newStack with its clock 5 s into a TOTP step: the MFA
+// tests drive TOTP steps, pending-setup expiry and lockouts with it. (Every
+// stack serves the MFA module, as production does.)
 func newMFAStack(t testing.TB) *stack {
 	t.Helper()
-	return buildStack(t, stackSpec{hashing: identity.TestParams, mfa: true, start: time.Date(2025, 6, 2, 9, 0, 5, 0, time.UTC)})
+	return buildStack(t, stackSpec{hashing: identity.TestParams, start: time.Date(2025, 6, 2, 9, 0, 5, 0, time.UTC)})
 }
 
 func scanQR(t *testing.T, b64 string) string {

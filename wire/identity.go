@@ -181,9 +181,9 @@ func provideIdentity(cfg Config, db *sqlstore.DB, tokens *jwtauth.Tokens, limite
 	return svc, svc.Close, nil
 }
 
-// provideAPIServer is httpapi.New with the identity service and key ring.
-func provideAPIServer(ctx context.Context, cfg httpapi.Config, d httpapi.Deps, svc *identity.Service, ring *identity.KeyRing, flows *mfa.Flows) (*httpapi.Server, error) {
-	d.Identity, d.Keys, d.MFA = svc, ring, flows
+// provideAPIServer is httpapi.New with the identity and MFA modules.
+func provideAPIServer(ctx context.Context, cfg httpapi.Config, d httpapi.Deps, svc *identity.Service, ring *identity.KeyRing, factors *mfa.Service, flows *mfa.Flows) (*httpapi.Server, error) {
+	d.Identity, d.Keys, d.MFA, d.MFAFlows = svc, ring, factors, flows
 	return httpapi.New(ctx, cfg, d)
 }
 

@@ -216,7 +216,7 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 		cleanup()
 		return nil, nil, err
 	}
-	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, flows)
+	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows)
 	if err != nil {
 		cleanup9()
 		cleanup8()

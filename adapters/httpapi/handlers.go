@@ -8,7 +8,6 @@ import (
 
 	"github.com/tradesense/tradesense/adapters/httpapi/gen"
 	"github.com/tradesense/tradesense/core/health"
-	"github.com/tradesense/tradesense/core/mfa"
 )
 
 //go:embed openapi.yaml
@@ -24,23 +23,35 @@ type BuildInfo struct {
 	Date    string
 }
 
-// handlers implements the generated strict server interface.
-type handlers struct {
-	health *health.Registry
-	build  BuildInfo
-	auth   *authHandlers // see auth.go
-	mfa    *mfa.Flows    // see mfa.go; nil answers 503
-	jobs   JobInspector  // see jobs.go; nil answers 503
-	mail   BulkMailer    // see jobs.go; nil answers 503
+// strictServer implements the generated strict server interface: one
+// handler struct per module, embedded so that their methods together are
+// the API. A module's handlers depend only on the consumer interfaces its
+// file declares (identity.go, mfa.go, jobs.go), so a handler test fakes
+// just what it calls; New refuses to start without every one of them.
+//
+// Handlers receive the request's context (see requestScoped) and may
+// return their success response together with the service's error: the
+// strict server writes the response only when the error is nil.
+type strictServer struct {
+	*systemHandlers
+	*identityHandlers
+	*mfaHandlers
+	*jobHandlers
 }
 
-var _ gen.StrictServerInterface = (*handlers)(nil)
+var _ gen.StrictServerInterface = (*strictServer)(nil)
 
-func (h *handlers) GetHealth(context.Context, gen.GetHealthRequestObject) (gen.GetHealthResponseObject, error) {
+// systemHandlers serve the probes and the version.
+type systemHandlers struct {
+	health *health.Registry
+	build  BuildInfo
+}
+
+func (h *systemHandlers) GetHealth(context.Context, gen.GetHealthRequestObject) (gen.GetHealthResponseObject, error) {
 	return gen.GetHealth200JSONResponse{Status: gen.Ok}, nil
 }
 
-func (h *handlers) GetReadiness(ctx context.Context, _ gen.GetReadinessRequestObject) (gen.GetReadinessResponseObject, error) {
+func (h *systemHandlers) GetReadiness(ctx context.Context, _ gen.GetReadinessRequestObject) (gen.GetReadinessResponseObject, error) {
 	rep := ReadinessBody(h.health.Run(ctx))
 	if rep.Status == gen.ReadinessStatusDown || rep.Status == gen.ReadinessStatusDraining {
 		return gen.GetReadiness503JSONResponse(rep), nil
@@ -48,7 +59,7 @@ func (h *handlers) GetReadiness(ctx context.Context, _ gen.GetReadinessRequestOb
 	return gen.GetReadiness200JSONResponse(rep), nil
 }
 
-func (h *handlers) GetVersion(context.Context, gen.GetVersionRequestObject) (gen.GetVersionResponseObject, error) {
+func (h *systemHandlers) GetVersion(context.Context, gen.GetVersionRequestObject) (gen.GetVersionResponseObject, error) {
 	return gen.GetVersion200JSONResponse{
 		Version:   h.build.Version,
 		Commit:    h.build.Commit,

@@ -11,7 +11,6 @@ import (
 
 	"github.com/tradesense/tradesense/adapters/httpapi/gen"
 	"github.com/tradesense/tradesense/core/apperr"
-	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/jobs"
 	"github.com/tradesense/tradesense/core/notifications"
 )
@@ -33,15 +32,11 @@ type BulkMailer interface {
 	SendBulk(ctx context.Context, b notifications.Bulk) (string, error)
 }
 
-func errJobsUnavailable() error {
-	return apperr.New(apperr.Unavailable, "jobs_unavailable", "Background jobs are not available on this server.")
-}
-
-func (h *handlers) jobsAPI() (JobInspector, error) {
-	if h.jobs == nil {
-		return nil, errJobsUnavailable()
-	}
-	return h.jobs, nil
+// jobHandlers serve /api/v1/jobs, the job inspection of /api/v1/admin and
+// its bulk email.
+type jobHandlers struct {
+	jobs JobInspector
+	mail BulkMailer
 }
 
 func jobNotFound() error {
@@ -98,45 +93,26 @@ func timePtr(t time.Time) *time.Time {
 
 // GetJob answers the job's owner and admins; anyone else gets the same
 // 404 as for a job that does not exist, so job IDs cannot be probed.
-func (h *handlers) GetJob(ctx context.Context, r gen.GetJobRequestObject) (gen.GetJobResponseObject, error) {
-	ctx = requestContext(ctx)
-	js, err := h.jobsAPI()
-	if err != nil {
-		return nil, err
-	}
+func (h *jobHandlers) GetJob(ctx context.Context, r gen.GetJobRequestObject) (gen.GetJobResponseObject, error) {
 	p, err := Authenticated(ctx)
 	if err != nil {
 		return nil, err
 	}
-	j, err := js.Get(ctx, r.Id.String())
+	j, err := h.jobs.Get(ctx, r.Id.String())
 	if err != nil {
 		return nil, err
 	}
 	if !p.IsAdmin() && (j.Owner == "" || j.Owner != p.UserID.String()) {
 		return nil, jobNotFound()
 	}
-	return gen.GetJob200JSONResponse(jobBody(j, js.Confidential(j.Kind), p.IsAdmin())), nil
+	return gen.GetJob200JSONResponse(jobBody(j, h.jobs.Confidential(j.Kind), p.IsAdmin())), nil
 }
 
-func (h *handlers) admin(ctx context.Context) (JobInspector, identity.Principal, error) {
-	js, err := h.jobsAPI()
-	if err != nil {
-		return nil, identity.Principal{}, err
-	}
-	p, err := RequireAdmin(ctx)
-	if err != nil {
-		return nil, p, err
-	}
-	return js, p, nil
-}
-
-func (h *handlers) AdminListQueues(ctx context.Context, _ gen.AdminListQueuesRequestObject) (gen.AdminListQueuesResponseObject, error) {
-	ctx = requestContext(ctx)
-	js, _, err := h.admin(ctx)
-	if err != nil {
+func (h *jobHandlers) AdminListQueues(ctx context.Context, _ gen.AdminListQueuesRequestObject) (gen.AdminListQueuesResponseObject, error) {
+	if _, err := RequireAdmin(ctx); err != nil {
 		return nil, err
 	}
-	stats, err := js.Stats(ctx)
+	stats, err := h.jobs.Stats(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -181,9 +157,8 @@ func decodeCursor(s string) (*jobs.Position, error) {
 	return &jobs.Position{UpdatedAt: time.Unix(0, n).UTC(), ID: u.String()}, nil
 }
 
-func (h *handlers) AdminListJobs(ctx context.Context, r gen.AdminListJobsRequestObject) (gen.AdminListJobsResponseObject, error) {
-	ctx = requestContext(ctx)
-	js, _, err := h.admin(ctx)
+func (h *jobHandlers) AdminListJobs(ctx context.Context, r gen.AdminListJobsRequestObject) (gen.AdminListJobsResponseObject, error) {
+	_, err := RequireAdmin(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +181,7 @@ func (h *handlers) AdminListJobs(ctx context.Context, r gen.AdminListJobsRequest
 			return nil, err
 		}
 	}
-	list, err := js.List(ctx, f)
+	list, err := h.jobs.List(ctx, f)
 	if err != nil {
 		return nil, err
 	}
@@ -217,43 +192,32 @@ func (h *handlers) AdminListJobs(ctx context.Context, r gen.AdminListJobsRequest
 			out.NextCursor = &c
 			break
 		}
-		out.Jobs = append(out.Jobs, jobBody(j, js.Confidential(j.Kind), true))
+		out.Jobs = append(out.Jobs, jobBody(j, h.jobs.Confidential(j.Kind), true))
 	}
 	return out, nil
 }
 
-func (h *handlers) AdminRetryJob(ctx context.Context, r gen.AdminRetryJobRequestObject) (gen.AdminRetryJobResponseObject, error) {
-	ctx = requestContext(ctx)
-	js, _, err := h.admin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	j, err := js.Retry(ctx, r.Id.String())
-	if err != nil {
-		return nil, err
-	}
-	return gen.AdminRetryJob200JSONResponse(jobBody(j, js.Confidential(j.Kind), true)), nil
-}
-
-func (h *handlers) AdminDeleteJob(ctx context.Context, r gen.AdminDeleteJobRequestObject) (gen.AdminDeleteJobResponseObject, error) {
-	ctx = requestContext(ctx)
-	js, _, err := h.admin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := js.Delete(ctx, r.Id.String()); err != nil {
-		return nil, err
-	}
-	return gen.AdminDeleteJob204Response{}, nil
-}
-
-func (h *handlers) AdminSendBulkEmail(ctx context.Context, r gen.AdminSendBulkEmailRequestObject) (gen.AdminSendBulkEmailResponseObject, error) {
-	ctx = requestContext(ctx)
+func (h *jobHandlers) AdminRetryJob(ctx context.Context, r gen.AdminRetryJobRequestObject) (gen.AdminRetryJobResponseObject, error) {
 	if _, err := RequireAdmin(ctx); err != nil {
 		return nil, err
 	}
-	if h.mail == nil {
-		return nil, errJobsUnavailable()
+	j, err := h.jobs.Retry(ctx, r.Id.String())
+	if err != nil {
+		return nil, err
+	}
+	return gen.AdminRetryJob200JSONResponse(jobBody(j, h.jobs.Confidential(j.Kind), true)), nil
+}
+
+func (h *jobHandlers) AdminDeleteJob(ctx context.Context, r gen.AdminDeleteJobRequestObject) (gen.AdminDeleteJobResponseObject, error) {
+	if _, err := RequireAdmin(ctx); err != nil {
+		return nil, err
+	}
+	return gen.AdminDeleteJob204Response{}, h.jobs.Delete(ctx, r.Id.String())
+}
+
+func (h *jobHandlers) AdminSendBulkEmail(ctx context.Context, r gen.AdminSendBulkEmailRequestObject) (gen.AdminSendBulkEmailResponseObject, error) {
+	if _, err := RequireAdmin(ctx); err != nil {
+		return nil, err
 	}
 	if r.Body == nil {
 		return nil, apperr.Validation("a request body is required", map[string]string{"body": "is required"})

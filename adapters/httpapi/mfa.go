@@ -4,25 +4,37 @@ import (
 	"context"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/tradesense/tradesense/adapters/httpapi/gen"
-	"github.com/tradesense/tradesense/core/apperr"
 	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/mfa"
 )
 
-// The MFA operations: thin translations between the generated types and
-// mfa.Flows (the rules live in core/mfa).
-
-func errMFAUnavailable() error {
-	return apperr.New(apperr.Unavailable, "mfa_unavailable", "Two-factor authentication is not available on this server.")
-}
-
-func (h *handlers) mfaCaller(ctx context.Context) (*mfa.Flows, identity.Principal, error) {
-	if h.mfa == nil {
-		return nil, identity.Principal{}, errMFAUnavailable()
+// What the MFA operations ask of the MFA module.
+type (
+	// MFAFactors reads and manages the caller's second factor
+	// (*mfa.Service).
+	MFAFactors interface {
+		Status(ctx context.Context, userID uuid.UUID) (mfa.Status, error)
+		BeginEnrolment(ctx context.Context, userID uuid.UUID) (*mfa.Enrolment, error)
+		RegenerateBackupCodes(ctx context.Context, userID uuid.UUID, code string) ([]string, error)
 	}
-	p, err := Authenticated(ctx)
-	return h.mfa, p, err
+	// MFAFlows are the MFA steps that also start or end sessions
+	// (*mfa.Flows).
+	MFAFlows interface {
+		ConfirmEnrolment(ctx context.Context, p identity.Principal, code string) ([]string, error)
+		Disable(ctx context.Context, p identity.Principal, password string, a mfa.Answer) error
+		CompleteLogin(ctx context.Context, mfaToken string, a mfa.Answer) (*identity.TokenPair, *mfa.LoginOutcome, error)
+	}
+)
+
+// mfaHandlers serve /api/v1/mfa and the second login step: thin
+// translations between the generated types and the MFA module (the rules
+// live in core/mfa).
+type mfaHandlers struct {
+	factors MFAFactors
+	flows   MFAFlows
 }
 
 func deref(s *string) string {
@@ -32,13 +44,12 @@ func deref(s *string) string {
 	return *s
 }
 
-func (h *handlers) GetMfaStatus(ctx context.Context, _ gen.GetMfaStatusRequestObject) (gen.GetMfaStatusResponseObject, error) {
-	ctx = requestContext(ctx)
-	fl, p, err := h.mfaCaller(ctx)
+func (h *mfaHandlers) GetMfaStatus(ctx context.Context, _ gen.GetMfaStatusRequestObject) (gen.GetMfaStatusResponseObject, error) {
+	p, err := Authenticated(ctx)
 	if err != nil {
 		return nil, err
 	}
-	st, err := fl.Service().Status(ctx, p.UserID)
+	st, err := h.factors.Status(ctx, p.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -54,63 +65,52 @@ func (h *handlers) GetMfaStatus(ctx context.Context, _ gen.GetMfaStatusRequestOb
 	return out, nil
 }
 
-func (h *handlers) EnableMfa(ctx context.Context, _ gen.EnableMfaRequestObject) (gen.EnableMfaResponseObject, error) {
-	ctx = requestContext(ctx)
-	fl, p, err := h.mfaCaller(ctx)
+func (h *mfaHandlers) EnableMfa(ctx context.Context, _ gen.EnableMfaRequestObject) (gen.EnableMfaResponseObject, error) {
+	p, err := Authenticated(ctx)
 	if err != nil {
 		return nil, err
 	}
-	en, err := fl.Service().BeginEnrolment(ctx, p.UserID)
+	en, err := h.factors.BeginEnrolment(ctx, p.UserID)
 	if err != nil {
 		return nil, err
 	}
 	return gen.EnableMfa200JSONResponse{Secret: en.Secret, OtpauthUrl: en.OTPAuthURL, QrCode: en.QRCodePNG, ExpiresAt: en.ExpiresAt.UTC()}, nil
 }
 
-func (h *handlers) VerifyMfa(ctx context.Context, r gen.VerifyMfaRequestObject) (gen.VerifyMfaResponseObject, error) {
-	ctx = requestContext(ctx)
-	fl, p, err := h.mfaCaller(ctx)
+func (h *mfaHandlers) VerifyMfa(ctx context.Context, r gen.VerifyMfaRequestObject) (gen.VerifyMfaResponseObject, error) {
+	p, err := Authenticated(ctx)
 	if err != nil {
 		return nil, err
 	}
-	codes, err := fl.ConfirmEnrolment(ctx, p, r.Body.Code)
+	codes, err := h.flows.ConfirmEnrolment(ctx, p, r.Body.Code)
 	if err != nil {
 		return nil, err
 	}
 	return gen.VerifyMfa200JSONResponse{BackupCodes: codes, BackupCodesRemaining: len(codes)}, nil
 }
 
-func (h *handlers) RegenerateMfaBackupCodes(ctx context.Context, r gen.RegenerateMfaBackupCodesRequestObject) (gen.RegenerateMfaBackupCodesResponseObject, error) {
-	ctx = requestContext(ctx)
-	fl, p, err := h.mfaCaller(ctx)
+func (h *mfaHandlers) RegenerateMfaBackupCodes(ctx context.Context, r gen.RegenerateMfaBackupCodesRequestObject) (gen.RegenerateMfaBackupCodesResponseObject, error) {
+	p, err := Authenticated(ctx)
 	if err != nil {
 		return nil, err
 	}
-	codes, err := fl.Service().RegenerateBackupCodes(ctx, p.UserID, r.Body.Code)
+	codes, err := h.factors.RegenerateBackupCodes(ctx, p.UserID, r.Body.Code)
 	if err != nil {
 		return nil, err
 	}
 	return gen.RegenerateMfaBackupCodes200JSONResponse{BackupCodes: codes, BackupCodesRemaining: len(codes)}, nil
 }
 
-func (h *handlers) DisableMfa(ctx context.Context, r gen.DisableMfaRequestObject) (gen.DisableMfaResponseObject, error) {
-	ctx = requestContext(ctx)
-	fl, p, err := h.mfaCaller(ctx)
+func (h *mfaHandlers) DisableMfa(ctx context.Context, r gen.DisableMfaRequestObject) (gen.DisableMfaResponseObject, error) {
+	p, err := Authenticated(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := fl.Disable(ctx, p, r.Body.Password, mfa.Answer{Code: deref(r.Body.Code), BackupCode: deref(r.Body.BackupCode)}); err != nil {
-		return nil, err
-	}
-	return gen.DisableMfa204Response{}, nil
+	return gen.DisableMfa204Response{}, h.flows.Disable(ctx, p, r.Body.Password, mfa.Answer{Code: deref(r.Body.Code), BackupCode: deref(r.Body.BackupCode)})
 }
 
-func (h *handlers) LoginMfa(ctx context.Context, r gen.LoginMfaRequestObject) (gen.LoginMfaResponseObject, error) {
-	ctx = requestContext(ctx)
-	if h.mfa == nil {
-		return nil, errMFAUnavailable()
-	}
-	pair, out, err := h.mfa.CompleteLogin(ctx, r.Body.MfaToken, mfa.Answer{Code: deref(r.Body.Code), BackupCode: deref(r.Body.BackupCode)})
+func (h *mfaHandlers) LoginMfa(ctx context.Context, r gen.LoginMfaRequestObject) (gen.LoginMfaResponseObject, error) {
+	pair, out, err := h.flows.CompleteLogin(ctx, r.Body.MfaToken, mfa.Answer{Code: deref(r.Body.Code), BackupCode: deref(r.Body.BackupCode)})
 	if err != nil {
 		return nil, err
 	}

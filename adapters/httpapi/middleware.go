@@ -220,8 +220,7 @@ func securityHeaders(hsts bool) gin.HandlerFunc {
 func bodyLimit(log *slog.Logger, limit int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if c.Request.ContentLength > limit {
-			writeProblem(c, log, apperr.New(apperr.TooLarge, "body_too_large",
-				fmt.Sprintf("The request body is larger than the %d bytes the server accepts.", limit)))
+			writeProblem(c, log, errTooLarge(nil, fmt.Sprintf("The request body is larger than the %d bytes the server accepts.", limit)))
 			return
 		}
 		if c.Request.Body != nil && c.Request.Body != http.NoBody {

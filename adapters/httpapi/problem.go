@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -35,14 +36,8 @@ func StatusOf(kind apperr.Kind) int {
 		return http.StatusForbidden
 	case apperr.NotFound:
 		return http.StatusNotFound
-	case apperr.MethodNotAllowed:
-		return http.StatusMethodNotAllowed
 	case apperr.Conflict:
 		return http.StatusConflict
-	case apperr.TooLarge:
-		return http.StatusRequestEntityTooLarge
-	case apperr.UnsupportedMedia:
-		return http.StatusUnsupportedMediaType
 	case apperr.RateLimited:
 		return http.StatusTooManyRequests
 	case apperr.Unavailable:
@@ -52,47 +47,95 @@ func StatusOf(kind apperr.Kind) int {
 	}
 }
 
-// normalize turns the errors the HTTP layer itself meets into application
-// errors, so that StatusOf sees a kind for each.
-func normalize(err error) *apperr.Error {
-	if e, ok := apperr.As(err); ok {
-		return e
+// protocolError is a failure of the HTTP exchange itself, which the domain
+// has no word for: a body over the size limit (413), a method the resource
+// does not support (405), a body of a content type the operation does not
+// accept (415). Only this package makes them, so they are not apperr kinds;
+// each carries its status and its stable code.
+type protocolError struct {
+	status  int
+	code    string
+	message string
+	cause   error
+}
+
+func (e *protocolError) Error() string {
+	msg := fmt.Sprintf("%d [%s]: %s", e.status, e.code, e.message)
+	if e.cause != nil {
+		msg += ": " + e.cause.Error()
+	}
+	return msg
+}
+
+func (e *protocolError) Unwrap() error { return e.cause }
+
+func errTooLarge(cause error, message string) error {
+	return &protocolError{status: http.StatusRequestEntityTooLarge, code: "body_too_large", message: message, cause: cause}
+}
+
+func errMethodNotAllowed() error {
+	return &protocolError{status: http.StatusMethodNotAllowed, code: "method_not_allowed", message: "This resource does not support the method."}
+}
+
+func errUnsupportedMedia(cause error) error {
+	return &protocolError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type",
+		message: "The request body's content type is not accepted here.", cause: cause}
+}
+
+// described is what a problem body says about an error.
+type described struct {
+	status       int
+	code, detail string
+	fields       map[string]string
+}
+
+// describe turns any error into its problem: a protocol error as it is,
+// an application error by its kind (an internal one shows only
+// internalDetail), and the errors the HTTP layer itself meets (an
+// oversize body, a deadline) as the protocol or application errors they
+// mean. Anything else is internal.
+func describe(err error) described {
+	var pe *protocolError
+	if errors.As(err, &pe) {
+		return described{status: pe.status, code: pe.code, detail: pe.message}
 	}
 	var tooLarge *http.MaxBytesError
+	e, ok := apperr.As(err)
 	switch {
+	case ok:
 	case errors.As(err, &tooLarge):
-		return apperr.Wrap(err, apperr.TooLarge, "body_too_large", "The request body is larger than the server accepts.")
+		return describe(errTooLarge(err, "The request body is larger than the server accepts."))
 	case errors.Is(err, context.DeadlineExceeded):
-		return apperr.Wrap(err, apperr.Unavailable, "timeout", "The request took too long; try again.")
+		e = apperr.Wrap(err, apperr.Unavailable, "timeout", "The request took too long; try again.")
+	default:
+		e = apperr.Wrap(err, apperr.Internal, "internal", internalDetail)
 	}
-	return apperr.Wrap(err, apperr.Internal, "internal", internalDetail)
+	d := described{status: StatusOf(e.Kind), code: apperr.CodeOf(e), detail: e.Message, fields: e.Fields}
+	if e.Kind == apperr.Internal {
+		d.detail = internalDetail
+	}
+	return d
 }
 
 // Problem builds the RFC 9457 body for err.
 func Problem(ctx context.Context, err error) (int, gen.Problem) {
-	e := normalize(err)
-	status := StatusOf(e.Kind)
-	detail := e.Message
-	if e.Kind == apperr.Internal {
-		detail = internalDetail
-	}
+	d := describe(err)
 	p := gen.Problem{
 		Type:   "about:blank",
-		Title:  http.StatusText(status),
-		Status: status,
-		Code:   apperr.CodeOf(e),
+		Title:  http.StatusText(d.status),
+		Status: d.status,
+		Code:   d.code,
 	}
-	if detail != "" {
-		p.Detail = &detail
+	if d.detail != "" {
+		p.Detail = &d.detail
 	}
 	if id := reqctx.RequestID(ctx); id != "" {
 		p.RequestId = &id
 	}
-	if len(e.Fields) > 0 {
-		fields := e.Fields
-		p.Errors = &fields
+	if len(d.fields) > 0 {
+		p.Errors = &d.fields
 	}
-	return status, p
+	return d.status, p
 }
 
 // writeProblem renders err as problem+json and aborts the chain. Internal

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"reflect"
 	"slices"
 	"time"
 
@@ -22,8 +24,6 @@ import (
 	"github.com/tradesense/tradesense/adapters/httpapi/gen"
 	"github.com/tradesense/tradesense/core/apperr"
 	"github.com/tradesense/tradesense/core/health"
-	"github.com/tradesense/tradesense/core/identity"
-	"github.com/tradesense/tradesense/core/mfa"
 )
 
 // Config configures the HTTP server. Environment variable names and defaults
@@ -77,7 +77,8 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Deps are the collaborators of the server.
+// Deps are the collaborators of the server. New refuses a nil one: every
+// operation of openapi.yaml is served, so every service must be there.
 type Deps struct {
 	Log            *slog.Logger
 	TracerProvider trace.TracerProvider
@@ -86,17 +87,49 @@ type Deps struct {
 	Metrics        http.Handler
 	Health         *health.Registry
 	Build          BuildInfo
-	// Identity authenticates bearer tokens and serves /api/v1/auth; nil
-	// answers those operations with 503 (servers built without it).
-	Identity *identity.Service
-	// Keys publishes the JWKS.
-	Keys *identity.KeyRing
-	// MFA serves /api/v1/mfa and the second login step; nil answers 503.
-	MFA *mfa.Flows
-	// Jobs serves /api/v1/jobs and the job inspection of /api/v1/admin;
-	// Mail the bulk email of /api/v1/admin/emails. nil answers 503.
+	// Identity authenticates bearer tokens and serves /api/v1/auth and
+	// the user administration (*identity.Service).
+	Identity Identity
+	// Keys publishes the JWKS (*identity.KeyRing).
+	Keys KeySet
+	// MFA and MFAFlows serve /api/v1/mfa and the second login step
+	// (*mfa.Service, *mfa.Flows).
+	MFA      MFAFactors
+	MFAFlows MFAFlows
+	// Jobs serves /api/v1/jobs and the job inspection of /api/v1/admin
+	// (*jobs.Client); Mail the bulk email of /api/v1/admin/emails
+	// (*notifications.Service).
 	Jobs JobInspector
 	Mail BulkMailer
+}
+
+// missing names the nil fields among the given ones.
+func missing(fields map[string]any) error {
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(fields)) {
+		if isNil(fields[name]) {
+			errs = append(errs, fmt.Errorf("httpapi: Deps.%s is nil", name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// isNil is true for nil and for an interface holding a nil pointer, map,
+// func or channel.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Chan, reflect.Interface, reflect.Slice:
+		return rv.IsNil()
+	}
+	return false
+}
+
+func (d Deps) infrastructure() map[string]any {
+	return map[string]any{"Log": d.Log, "TracerProvider": d.TracerProvider, "MeterProvider": d.MeterProvider,
+		"Propagator": d.Propagator, "Metrics": d.Metrics, "Health": d.Health}
 }
 
 // Server is the API's HTTP server.
@@ -112,11 +145,21 @@ type Server struct {
 }
 
 // New builds the API server with every operation of openapi.yaml routed.
+// It fails when a collaborator is missing.
 func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	services := d.infrastructure()
+	maps.Copy(services, map[string]any{"Identity": d.Identity, "Keys": d.Keys, "MFA": d.MFA, "MFAFlows": d.MFAFlows, "Jobs": d.Jobs, "Mail": d.Mail})
+	if err := missing(services); err != nil {
+		return nil, err
+	}
 	doc, err := loadSpec(ctx)
+	if err != nil {
+		return nil, err
+	}
+	routes, err := routesOf(doc)
 	if err != nil {
 		return nil, err
 	}
@@ -128,18 +171,15 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	validate, err := validator(doc, d.Log)
-	if err != nil {
-		return nil, err
-	}
-	authn, err := authenticator(doc, d.Identity, d.Log)
-	if err != nil {
-		return nil, err
-	}
-	engine.Use(authn, validate)
+	engine.Use(authenticator(routes, d.Identity, d.Log), validator(routes, d.Log))
 
-	h := &handlers{health: d.Health, build: d.Build, auth: &authHandlers{svc: d.Identity, keys: d.Keys}, mfa: d.MFA, jobs: d.Jobs, mail: d.Mail}
-	si := gen.NewStrictHandlerWithOptions(h, nil, gen.StrictGinServerOptions{
+	api := &strictServer{
+		systemHandlers:   &systemHandlers{health: d.Health, build: d.Build},
+		identityHandlers: &identityHandlers{svc: d.Identity, keys: d.Keys},
+		mfaHandlers:      &mfaHandlers{factors: d.MFA, flows: d.MFAFlows},
+		jobHandlers:      &jobHandlers{jobs: d.Jobs, mail: d.Mail},
+	}
+	si := gen.NewStrictHandlerWithOptions(api, []gen.StrictMiddlewareFunc{requestScoped}, gen.StrictGinServerOptions{
 		RequestErrorHandlerFunc: func(c *gin.Context, err error) {
 			writeProblem(c, d.Log, apperr.Wrap(err, apperr.Invalid, "invalid_request", "The request could not be read."))
 		},
@@ -160,17 +200,36 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	return newServer(cfg, d, engine), nil
 }
 
+// requestScoped is the strict-server middleware every operation runs
+// through. It hands the handler a copy of the Gin context (gin's Copy)
+// instead of the pooled one: Gin recycles its context for the next request
+// once the chain returns, and work that outlives a middleware's
+// bookkeeping (database/sql watches ctx.Done() from its own goroutines, a
+// service's background mail) must not see another request's state. The
+// copy answers Deadline, Done, Err and Value from the request's own
+// context (the engine sets ContextWithFallback), including the principal
+// and the request record the middleware put there. Being the strict
+// server's one middleware, it covers every handler, present and future.
+func requestScoped(f gen.StrictHandlerFunc, _ string) gen.StrictHandlerFunc {
+	return func(c *gin.Context, req any) (any, error) {
+		return f(c.Copy(), req)
+	}
+}
+
 // NewOps builds the small server a worker runs for its probes and metrics:
 // /health, /health/ready and /metrics, with the same middleware as the API.
 func NewOps(cfg Config, d Deps) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if err := missing(d.infrastructure()); err != nil {
+		return nil, err
+	}
 	engine, err := newEngine(cfg, d)
 	if err != nil {
 		return nil, err
 	}
-	si := gen.NewStrictHandler(&handlers{health: d.Health, build: d.Build}, nil)
+	si := gen.NewStrictHandler(&strictServer{systemHandlers: &systemHandlers{health: d.Health, build: d.Build}}, []gen.StrictMiddlewareFunc{requestScoped})
 	engine.GET("/health", si.GetHealth)
 	engine.GET("/health/ready", si.GetReadiness)
 	engine.GET("/metrics", gin.WrapH(d.Metrics))
@@ -214,7 +273,7 @@ func newEngine(cfg Config, d Deps) (*gin.Engine, error) {
 		writeProblem(c, d.Log, apperr.New(apperr.NotFound, "not_found", "No such resource."))
 	})
 	engine.NoMethod(func(c *gin.Context) {
-		writeProblem(c, d.Log, apperr.New(apperr.MethodNotAllowed, "method_not_allowed", "This resource does not support the method."))
+		writeProblem(c, d.Log, errMethodNotAllowed())
 	})
 	return engine, nil
 }

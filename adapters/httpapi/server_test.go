@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -57,6 +58,12 @@ func testDeps(t testing.TB, logs io.Writer, reg *health.Registry) Deps {
 		Metrics:        http.NotFoundHandler(),
 		Health:         reg,
 		Build:          BuildInfo{Version: "test"},
+		Identity:       stubIdentity{},
+		Keys:           stubKeys{},
+		MFA:            struct{ MFAFactors }{},
+		MFAFlows:       struct{ MFAFlows }{},
+		Jobs:           struct{ JobInspector }{},
+		Mail:           struct{ BulkMailer }{},
 	}
 }
 
@@ -378,4 +385,26 @@ func FuzzRouting(f *testing.F) {
 			t.Fatalf("%s %q: %d without problem+json", method, target, rec.Code)
 		}
 	})
+}
+
+// TestProtocolErrors: the failures of the exchange itself have their own
+// statuses and codes, outside the application's error kinds.
+func TestProtocolErrors(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxBodyBytes = 64
+	s := newTestServer(t, cfg, testDeps(t, io.Discard, nil))
+	wantProblem(t, serve(s, httptest.NewRequest("DELETE", "/health", nil)), 405, "method_not_allowed")
+
+	text := httptest.NewRequest("POST", "/api/v1/auth/register", strings.NewReader("email=a@example.com"))
+	text.Header.Set("Content-Type", "text/plain")
+	wantProblem(t, serve(s, text), 415, "unsupported_media_type")
+
+	big := httptest.NewRequest("POST", "/api/v1/auth/register", strings.NewReader(`{"email":"`+strings.Repeat("a", 100)+`@example.com"}`))
+	big.Header.Set("Content-Type", "application/json")
+	wantProblem(t, serve(s, big), 413, "body_too_large")
+
+	status, p := Problem(context.Background(), fmt.Errorf("read body: %w", &http.MaxBytesError{Limit: 64}))
+	if status != 413 || p.Code != "body_too_large" || p.Title != "Request Entity Too Large" {
+		t.Fatalf("a wrapped MaxBytesError: %d %+v", status, p)
+	}
 }

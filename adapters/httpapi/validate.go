@@ -1,12 +1,9 @@
 package httpapi
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -17,51 +14,21 @@ import (
 	"github.com/tradesense/tradesense/core/apperr"
 )
 
-// loadSpec parses and validates the embedded OpenAPI document.
-func loadSpec(ctx context.Context) (*openapi3.T, error) {
-	loader := openapi3.NewLoader()
-	loader.Context = ctx
-	doc, err := loader.LoadFromData(specYAML)
-	if err != nil {
-		return nil, fmt.Errorf("parse openapi.yaml: %w", err)
-	}
-	if err := doc.Validate(ctx); err != nil {
-		return nil, fmt.Errorf("validate openapi.yaml: %w", err)
-	}
-	return doc, nil
-}
-
 // validator checks each request that matches a spec operation against it:
-// parameters, content type and body schema. The operation is found from the
-// route Gin matched (spec paths and Gin routes are kept equal by a test), so
-// there is no second routing pass; operations with nothing to validate cost
-// one map lookup. Requests that match no route pass through to the 404/405
-// handlers. Authentication is the handlers' business, not the validator's.
-func validator(doc *openapi3.T, log *slog.Logger) (gin.HandlerFunc, error) {
-	routes := map[string]*routers.Route{}
-	for path, item := range doc.Paths.Map() {
-		ginPath := specParam.ReplaceAllString(path, ":$1")
-		for method, op := range item.Operations() {
-			if len(item.Parameters) == 0 && len(op.Parameters) == 0 && op.RequestBody == nil {
-				continue
-			}
-			routes[method+" "+ginPath] = &routers.Route{
-				Spec: doc, Path: path, PathItem: item, Method: method, Operation: op,
-			}
-		}
-	}
+// parameters, content type and body schema. The operation comes from the
+// route table (one map lookup; operations with nothing to validate stop
+// there). Requests that match no route pass through to the 404/405
+// handlers. It runs after the authenticator, which has already answered
+// 401/403 for protected operations, so kin-openapi's own security check is
+// switched off.
+func validator(routes routeTable, log *slog.Logger) gin.HandlerFunc {
 	opts := &openapi3filter.Options{
 		MultiError:         true,
 		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
 	}
 	return func(c *gin.Context) {
-		full := c.FullPath()
-		if full == "" {
-			c.Next()
-			return
-		}
-		route, ok := routes[c.Request.Method+" "+full]
-		if !ok {
+		r := routes.of(c)
+		if r == nil || r.validate == nil {
 			c.Next()
 			return
 		}
@@ -70,18 +37,15 @@ func validator(doc *openapi3.T, log *slog.Logger) (gin.HandlerFunc, error) {
 			params[p.Key] = p.Value
 		}
 		in := &openapi3filter.RequestValidationInput{
-			Request: c.Request, PathParams: params, Route: route, Options: opts,
+			Request: c.Request, PathParams: params, Route: r.validate, Options: opts,
 		}
 		if err := openapi3filter.ValidateRequest(c.Request.Context(), in); err != nil {
 			writeProblem(c, log, requestProblem(err))
 			return
 		}
 		c.Next()
-	}, nil
+	}
 }
-
-// specParam matches an OpenAPI path parameter, {name}.
-var specParam = regexp.MustCompile(`\{([^}]+)\}`)
 
 const prefixInvalidContentType = "header Content-Type has unexpected value"
 
@@ -109,10 +73,10 @@ func requestProblem(err error) error {
 		}
 		var tooLarge *http.MaxBytesError
 		if errors.As(re.Err, &tooLarge) {
-			return apperr.Wrap(e, apperr.TooLarge, "body_too_large", "The request body is larger than the server accepts.")
+			return errTooLarge(e, "The request body is larger than the server accepts.")
 		}
 		if strings.HasPrefix(re.Reason, prefixInvalidContentType) {
-			return apperr.Wrap(e, apperr.UnsupportedMedia, "unsupported_media_type", "The request body's content type is not accepted here.")
+			return errUnsupportedMedia(e)
 		}
 		switch {
 		case re.Parameter != nil:

@@ -18,8 +18,11 @@ import (
 // Kind classifies an error by what the caller can do about it.
 type Kind uint8
 
-// The kinds, in the order of DESIGN.md, then the protocol-level ones. The zero value is Internal so that an
-// error built without a kind is never mistaken for a client error.
+// The kinds, in the order of DESIGN.md. The zero value is Internal so that
+// an error built without a kind is never mistaken for a client error.
+// Failures of the HTTP exchange itself (a body too large, a method not
+// allowed, an unsupported media type) are not kinds: the domain never
+// meets them, and adapters/httpapi describes them on its own.
 const (
 	Internal Kind = iota
 	Invalid
@@ -29,26 +32,17 @@ const (
 	Conflict
 	RateLimited
 	Unavailable
-	// TooLarge: the request body exceeds the accepted size.
-	TooLarge
-	// MethodNotAllowed: the resource exists but not with this method.
-	MethodNotAllowed
-	// UnsupportedMedia: the request body's content type is not accepted.
-	UnsupportedMedia
 )
 
 var kindNames = [...]string{
-	Internal:         "internal",
-	Invalid:          "invalid",
-	Unauthenticated:  "unauthenticated",
-	Forbidden:        "forbidden",
-	NotFound:         "not_found",
-	Conflict:         "conflict",
-	RateLimited:      "rate_limited",
-	Unavailable:      "unavailable",
-	TooLarge:         "too_large",
-	MethodNotAllowed: "method_not_allowed",
-	UnsupportedMedia: "unsupported_media_type",
+	Internal:        "internal",
+	Invalid:         "invalid",
+	Unauthenticated: "unauthenticated",
+	Forbidden:       "forbidden",
+	NotFound:        "not_found",
+	Conflict:        "conflict",
+	RateLimited:     "rate_limited",
+	Unavailable:     "unavailable",
 }
 
 func (k Kind) String() string {

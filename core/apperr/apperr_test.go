@@ -32,7 +32,7 @@ func TestErrorTextKeepsCauseForLogs(t *testing.T) {
 	if got := v.Error(); !strings.Contains(got, "(a: y, b: x)") {
 		t.Fatalf("fields not sorted in %q", got)
 	}
-	if Kind(200).String() != "kind(200)" || TooLarge.String() != "too_large" {
+	if Kind(200).String() != "kind(200)" || Unavailable.String() != "unavailable" {
 		t.Fatal("kind names")
 	}
 }

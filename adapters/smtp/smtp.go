@@ -38,6 +38,11 @@ type Config struct {
 // DefaultFrom is MAIL_FROM's default.
 const DefaultFrom = "TradeSense <no-reply@localhost>"
 
+// DefaultConfig returns the defaults documented on Config.
+func DefaultConfig() Config {
+	return Config{From: DefaultFrom, Timeout: 15 * time.Second}
+}
+
 // Sender sends mail over SMTP.
 type Sender struct {
 	from    string
@@ -57,7 +62,7 @@ func New(cfg Config) (*Sender, error) {
 		return nil, errors.New("smtp: SMTP_URL is not a valid smtp:// or smtps:// URL")
 	}
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = 15 * time.Second
+		cfg.Timeout = DefaultConfig().Timeout
 	}
 	if cfg.From == "" {
 		cfg.From = DefaultFrom

@@ -45,11 +45,14 @@ type Config struct {
 // NoJitter disables the countdown jitter.
 const NoJitter = -1
 
+// DefaultBackoffStep is the step of the default countdown, LinearBackoff.
+const DefaultBackoffStep = 60 * time.Second
+
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config {
 	return Config{
 		MaxRetries:        3,
-		Backoff:           LinearBackoff(60 * time.Second),
+		Backoff:           LinearBackoff(DefaultBackoffStep),
 		Jitter:            0.1,
 		SoftTimeout:       240 * time.Second,
 		HardTimeout:       300 * time.Second,

@@ -69,24 +69,37 @@ type WorkerConfig struct {
 	Rand func() float64
 }
 
+// DefaultWorkerConfig returns the timings documented on WorkerConfig.
+func DefaultWorkerConfig() WorkerConfig {
+	return WorkerConfig{
+		ShutdownTimeout:   30 * time.Second,
+		HeartbeatInterval: 5 * time.Second,
+		HeartbeatTTL:      30 * time.Second,
+		PollInterval:      time.Second,
+		PromoteLease:      30 * time.Second,
+		LeaseTTL:          15 * time.Second,
+	}
+}
+
 func (c WorkerConfig) withDefaults() WorkerConfig {
+	d := DefaultWorkerConfig()
 	if c.ShutdownTimeout <= 0 {
-		c.ShutdownTimeout = 30 * time.Second
+		c.ShutdownTimeout = d.ShutdownTimeout
 	}
 	if c.HeartbeatInterval <= 0 {
-		c.HeartbeatInterval = 5 * time.Second
+		c.HeartbeatInterval = d.HeartbeatInterval
 	}
 	if c.HeartbeatTTL <= c.HeartbeatInterval {
-		c.HeartbeatTTL = max(30*time.Second, 3*c.HeartbeatInterval)
+		c.HeartbeatTTL = max(d.HeartbeatTTL, 3*c.HeartbeatInterval)
 	}
 	if c.PollInterval <= 0 {
-		c.PollInterval = time.Second
+		c.PollInterval = d.PollInterval
 	}
 	if c.PromoteLease <= 0 {
-		c.PromoteLease = 30 * time.Second
+		c.PromoteLease = d.PromoteLease
 	}
 	if c.LeaseTTL <= c.PollInterval {
-		c.LeaseTTL = max(15*time.Second, 3*c.PollInterval)
+		c.LeaseTTL = max(d.LeaseTTL, 3*c.PollInterval)
 	}
 	return c
 }

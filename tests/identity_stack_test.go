@@ -5,36 +5,28 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	metricnoop "go.opentelemetry.io/otel/metric/noop"
-	tracenoop "go.opentelemetry.io/otel/trace/noop"
-
-	"github.com/tradesense/tradesense/adapters/httpapi"
 	"github.com/tradesense/tradesense/adapters/jwtauth"
 	"github.com/tradesense/tradesense/adapters/memory"
 	"github.com/tradesense/tradesense/adapters/sqlstore"
-	"github.com/tradesense/tradesense/adapters/telemetry"
 	"github.com/tradesense/tradesense/core/cache"
-	"github.com/tradesense/tradesense/core/health"
 	"github.com/tradesense/tradesense/core/identity"
-	"github.com/tradesense/tradesense/core/mfa"
 	"github.com/tradesense/tradesense/core/ratelimit"
+	"github.com/tradesense/tradesense/wire"
 )
 
-// The identity stack of these tests is the real service, repositories
-// (SQLite), JWT adapter and HTTP server, assembled in-process with a fake
-// clock and a fake mailer, so that expiry, grace windows and lockouts can
-// be driven; tests/identity_program_test.go covers the same wiring
-// through cli.Run.
+// The identity stack of these tests is the api program as wire assembles
+// it (InitializeStack: the real services, repositories on SQLite, JWT
+// adapter and HTTP server), in-process with a fake clock and a fake
+// mailer, so that expiry, grace windows and lockouts can be driven;
+// tests/identity_program_test.go runs the program itself through cli.Run.
 
 type fakeClock struct {
 	mu sync.Mutex
@@ -127,6 +119,7 @@ type stack struct {
 
 var (
 	testSigningKey = []byte("identity-test-signing-key-0123456789abcdef")
+	testMFAKey     = "mfa-test-encryption-key-0123456789abcdef"
 	testJWTConfig  = jwtauth.Config{Issuer: "tradesense-test", Audience: "tradesense-api"}
 )
 
@@ -152,101 +145,38 @@ type stackSpec struct {
 	opts  []stackOption
 }
 
-// buildStack assembles the API as wire does for production, on SQLite,
-// memory adapters and a fake clock, and serves it on a test server.
+// buildStack assembles the api program with wire's InitializeStack, the
+// production wiring of the local profile (SQLite under a temporary
+// DATA_DIR, memory adapters) with the fake clock and the fake mailer, and
+// serves it on a test server.
 func buildStack(t testing.TB, spec stackSpec) *stack {
 	t.Helper()
-	ctx := context.Background()
 	start := spec.start
 	if start.IsZero() {
 		start = time.Date(2025, 6, 2, 9, 0, 0, 0, time.UTC)
 	}
 	st := &stack{t: t, clock: &fakeClock{t: start}, mail: &fakeMailer{}, logs: &syncBuffer{}, bodies: &syncBuffer{}}
-	log := telemetry.NewLogger(telemetry.Config{LogLevel: slog.LevelDebug, LogFormat: "json", ServiceName: "test"}, st.logs)
-
-	dbCfg := sqlstore.DefaultConfig()
-	dbCfg.URL = "sqlite://" + filepath.Join(t.TempDir(), "identity.db")
-	db, closeDB, err := sqlstore.Open(ctx, dbCfg, log, tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())
+	env := map[string]string{
+		"APP_ENV": "test", "DATA_DIR": t.TempDir(), "LOG_FORMAT": "json", "LOG_LEVEL": "debug",
+		"PUBLIC_URL":      "https://app.tradesense.test",
+		"JWT_SIGNING_KEY": string(testSigningKey), "MFA_ENCRYPTION_KEY": testMFAKey,
+		"AUTH_JWT_ISSUER": testJWTConfig.Issuer, "AUTH_JWT_AUDIENCE": testJWTConfig.Audience,
+	}
+	cfg, err := wire.LoadConfig(func(k string) string { return env[k] }, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(closeDB)
-	if err := db.Migrate(ctx, sqlstore.MigrateUp, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	st.db = db
-	ring, err := identity.NewKeyRing(testSigningKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.ring = ring
-	st.tokens, err = jwtauth.New(testJWTConfig, ring, st.clock.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hasher, err := identity.NewPasswordHasher(spec.hashing, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	revocations, closeCache, err := memory.NewCache(memory.CacheConfig{Now: st.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(closeCache)
-	// As in production: the cache layer (whose GetMany lets Authenticate
-	// read the revocation entry and the cached profile together) and the
-	// profile invalidation around every users repository and transaction.
-	layer, err := cache.NewLayer(revocations, cache.Config{Now: st.clock.Now}, log, metricnoop.NewMeterProvider())
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.cache = layer
-	pi := identity.NewProfileInvalidation(layer, log)
-	limiter := memory.NewRateLimiter(st.clock.Now)
-
-	keys, err := mfa.NewKeyRing([]byte("mfa-test-encryption-key-0123456789abcdef"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	second, err := mfa.NewService(mfa.DefaultConfig(1), mfa.Deps{
-		Factors: sqlstore.NewMFAFactors(db), BackupCodes: sqlstore.NewMFABackupCodes(db), Users: pi.Users(sqlstore.NewUsers(db)),
-		Events: sqlstore.NewEvents(db), Tx: pi.Tx(sqlstore.NewUnitOfWork(db)), Pending: memory.NewShortLived(st.clock.Now),
-		Limiter: limiter, Keys: keys, Passwords: hasher, Mailer: st.mail, Log: log, Now: st.clock.Now,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := identity.DefaultConfig()
-	cfg.PublicURL = "https://app.tradesense.test"
+	cfg.Identity.Argon2 = spec.hashing
 	for _, o := range spec.opts {
-		o(&cfg)
+		o(&cfg.Identity.Service)
 	}
-	deps := identity.Deps{
-		Users: pi.Users(sqlstore.NewUsers(db)), Sessions: sqlstore.NewSessions(db), RefreshTokens: sqlstore.NewRefreshTokens(db),
-		EmailTokens: sqlstore.NewEmailTokens(db), Events: sqlstore.NewEvents(db), Tx: pi.Tx(sqlstore.NewUnitOfWork(db)),
-		Tokens: st.tokens, Hasher: hasher, Policy: identity.NewPasswordPolicy(), Limiter: limiter,
-		Revocations: layer, Mailer: st.mail, SecondFactor: second, Log: log, Now: st.clock.Now,
-	}
-	st.svc, err = identity.NewService(cfg, deps)
+	app, cleanup, err := wire.InitializeStack(context.Background(), cfg, wire.LogOutput{Writer: st.logs}, st.clock.Now, st.mail)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(st.svc.Close)
-	httpDeps := httpapi.Deps{
-		Log: log, TracerProvider: tracenoop.NewTracerProvider(), MeterProvider: metricnoop.NewMeterProvider(),
-		Propagator: telemetry.Propagator(), Metrics: http.NotFoundHandler(), Health: health.NewRegistry(time.Second),
-		Identity: st.svc, Keys: ring, MFA: second,
-		// These tests call no job operation.
-		Jobs: struct{ httpapi.JobInspector }{}, Mail: struct{ httpapi.BulkMailer }{},
-	}
-	if httpDeps.MFAFlows, err = mfa.NewFlows(second, st.svc); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := httpapi.New(ctx, httpapi.DefaultConfig(), httpDeps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(cleanup)
+	st.svc, st.ring, st.tokens, st.db, st.cache = app.Identity, app.Keys, app.Tokens, app.DB, app.Cache
+	hs := httptest.NewServer(app.Server.Handler())
 	t.Cleanup(hs.Close)
 	st.url = hs.URL
 	return st

@@ -1,6 +1,7 @@
 // Package wire is the composition root: it reads the configuration, chooses
-// the adapters of the active profile, and assembles the API and worker
-// programs with google/wire. It is the only package that knows every adapter.
+// the adapters of the active profile (profiles.go), and assembles the
+// programs with google/wire. It is the only package that knows every
+// adapter.
 package wire
 
 import (
@@ -27,6 +28,39 @@ const (
 	Production  Environment = "production"
 )
 
+// Profile is the set of adapters a process runs on. It is read once, from
+// the configuration, and chosen in one place: profiles.go picks the
+// injector of the profile for each program.
+type Profile string
+
+// The profiles.
+const (
+	// Local runs on memory adapters (cache, rate limits, short-lived
+	// state, job records) and in-process jobs, the worker inside `api`:
+	// the default, needing no service.
+	Local Profile = "local"
+	// Services runs them on Redis, jobs on Redis Streams, shared by
+	// every replica. REDIS_URL (or REDIS_URL_FILE) selects it.
+	Services Profile = "services"
+)
+
+// Settings of the whole process, each its own type so that providers can
+// ask for just that one (ConfigSet).
+type (
+	// DataDir holds the local profile's state: SQLite file, development
+	// keys, mail outbox (DATA_DIR, default ./data).
+	DataDir string
+	// HealthTimeout bounds each readiness check (HEALTH_CHECK_TIMEOUT,
+	// default 2s).
+	HealthTimeout time.Duration
+	// AutoMigrate applies pending migrations at start (DB_AUTO_MIGRATE,
+	// default true outside production, where a migrate Job runs them).
+	AutoMigrate bool
+	// DatabaseSSLMode is the sslmode of a URL assembled from
+	// DATABASE_SECRET (DATABASE_SSLMODE, default verify-full).
+	DatabaseSSLMode string
+)
+
 // WorkerConfig configures the job worker process.
 type WorkerConfig struct {
 	// Addr serves the worker's /health, /health/ready and /metrics
@@ -36,22 +70,17 @@ type WorkerConfig struct {
 
 // Config is every setting of the program, one struct per adapter.
 type Config struct {
-	Env Environment
-	// DataDir holds the local profile's state (DATA_DIR, default ./data).
-	DataDir string
-	// HealthTimeout bounds each readiness check (HEALTH_CHECK_TIMEOUT, default 2s).
-	HealthTimeout time.Duration
-	HTTP          httpapi.Config
-	Worker        WorkerConfig
-	Telemetry     telemetry.Config
-	Secrets       SecretsConfig
-	DB            sqlstore.Config // URL comes from Secrets
-	// AutoMigrate applies pending migrations at start (DB_AUTO_MIGRATE,
-	// default true outside production, where a migrate Job runs them).
-	AutoMigrate bool
-	// DatabaseSSLMode is the sslmode of a URL assembled from DATABASE_SECRET
-	// (DATABASE_SSLMODE, default verify-full).
-	DatabaseSSLMode string
+	Env             Environment
+	Profile         Profile
+	DataDir         DataDir
+	HealthTimeout   HealthTimeout
+	HTTP            httpapi.Config
+	Worker          WorkerConfig
+	Telemetry       telemetry.Config
+	Secrets         SecretsConfig
+	DB              sqlstore.Config // URL comes from Secrets
+	AutoMigrate     AutoMigrate
+	DatabaseSSLMode DatabaseSSLMode
 	Redis           redisstore.Config // URL comes from Secrets
 	Cache           cache.Config
 	MemoryCache     memory.CacheConfig
@@ -78,15 +107,21 @@ func loadConfig(getenv Getenv, version string) (Config, []string, error) {
 	r := &envReader{getenv: getenv}
 	cfg := Config{
 		Env:           Environment(r.oneOf("APP_ENV", string(Development), string(Development), string(Test), string(Production))),
-		DataDir:       r.str("DATA_DIR", "./data"),
-		HealthTimeout: r.duration("HEALTH_CHECK_TIMEOUT", 2*time.Second),
+		Profile:       Local,
+		DataDir:       DataDir(r.str("DATA_DIR", "./data")),
+		HealthTimeout: HealthTimeout(r.duration("HEALTH_CHECK_TIMEOUT", 2*time.Second)),
 		Lookup:        getenv,
+	}
+	// REDIS_URL is a secret, resolved later; whether it is set at all is
+	// what chooses the profile.
+	if getenv("REDIS_URL") != "" || getenv("REDIS_URL_FILE") != "" {
+		cfg.Profile = Services
 	}
 	prod := cfg.Env == Production
 	cfg.Secrets = r.secretsConfig()
 	cfg.DB = r.databaseConfig()
-	cfg.AutoMigrate = r.bool("DB_AUTO_MIGRATE", !prod)
-	cfg.DatabaseSSLMode = r.oneOf("DATABASE_SSLMODE", "verify-full", "disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+	cfg.AutoMigrate = AutoMigrate(r.bool("DB_AUTO_MIGRATE", !prod))
+	cfg.DatabaseSSLMode = DatabaseSSLMode(r.oneOf("DATABASE_SSLMODE", "verify-full", "disable", "allow", "prefer", "require", "verify-ca", "verify-full"))
 	cfg.Redis = r.redisConfig(prod)
 	cfg.Cache, cfg.MemoryCache = r.cacheConfig()
 	cfg.Identity = r.identityConfig(prod)

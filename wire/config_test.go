@@ -40,7 +40,7 @@ func TestLoadConfigReadsEveryVariable(t *testing.T) {
 		cfg.HTTP.ShutdownDelay != time.Second || cfg.HTTP.MaxBodyBytes != 2048 ||
 		len(cfg.HTTP.CORSAllowedOrigins) != 2 || cfg.HTTP.CORSAllowedOrigins[1] != "https://b.test" ||
 		cfg.HTTP.TrustedProxies[0] != "10.0.0.0/8" || cfg.Telemetry.OTLPEndpoint != "http://c:4318" ||
-		cfg.Telemetry.SampleRatio != 0.25 || cfg.Worker.Addr != ":9001" || cfg.HealthTimeout != 500*time.Millisecond || !cfg.HTTP.HSTS {
+		cfg.Telemetry.SampleRatio != 0.25 || cfg.Worker.Addr != ":9001" || cfg.HealthTimeout != HealthTimeout(500*time.Millisecond) || !cfg.HTTP.HSTS {
 		t.Fatalf("config: %+v", cfg)
 	}
 }
@@ -147,5 +147,21 @@ func TestAWSIsEnabledByAReference(t *testing.T) {
 	cfg, _ = LoadConfig(envOf(nil), "v")
 	if cfg.Secrets.AWS != nil {
 		t.Fatal("AWS enabled without a reference")
+	}
+}
+
+func TestProfileFollowsRedisURL(t *testing.T) {
+	for env, want := range map[string]Profile{"": Local, "REDIS_URL": Services, "REDIS_URL_FILE": Services} {
+		vars := map[string]string{}
+		if env != "" {
+			vars[env] = "redis://127.0.0.1:1/0"
+		}
+		cfg, err := LoadConfig(envOf(vars), "v")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Profile != want {
+			t.Errorf("%s set: profile %q, want %q", env, cfg.Profile, want)
+		}
 	}
 }

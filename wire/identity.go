@@ -6,15 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"time"
 
-	gwire "github.com/google/wire"
-	"go.opentelemetry.io/otel/metric"
+	"github.com/google/wire"
 
 	"github.com/tradesense/tradesense/adapters/httpapi"
 	"github.com/tradesense/tradesense/adapters/jwtauth"
-	"github.com/tradesense/tradesense/adapters/memory"
-	"github.com/tradesense/tradesense/adapters/redisstore"
 	"github.com/tradesense/tradesense/adapters/sqlstore"
 	"github.com/tradesense/tradesense/adapters/telemetry"
 	"github.com/tradesense/tradesense/core/cache"
@@ -79,15 +75,14 @@ func (r *envReader) identityConfig(prod bool) IdentityConfig {
 	return c
 }
 
-// IdentitySet provides the identity service and what it needs.
-var IdentitySet = gwire.NewSet(
+// IdentitySet provides the identity service and what it needs but the
+// profile's adapters, the Mailer and the SecondFactor, which each program
+// chooses.
+var IdentitySet = wire.NewSet(
 	provideKeyRing,
 	provideAccessTokens,
-	provideRateLimiter,
-	provideNotificationsMailer,
 	provideProfileInvalidation,
 	provideIdentity,
-	MFASet,
 )
 
 // provideKeyRing derives the JWT key ring from JWT_SIGNING_KEY and
@@ -95,13 +90,13 @@ var IdentitySet = gwire.NewSet(
 // reference the resolver refreshes (file, Vault, AWS), a new value swaps
 // the ring at once and the replaced key stays accepted for verification,
 // so rotating the secret needs no restart and logs nobody out.
-func provideKeyRing(ctx context.Context, cfg Config, keys Keys, r *secrets.Resolver, log *slog.Logger) (*identity.KeyRing, func(), error) {
+func provideKeyRing(ctx context.Context, cfg IdentityConfig, keys Keys, r *secrets.Resolver, log *slog.Logger) (*identity.KeyRing, func(), error) {
 	log = telemetry.Component(log, "identity")
 	if keys.JWTSigning.Value.IsZero() {
 		return nil, nil, errors.New("JWT_SIGNING_KEY: not resolved")
 	}
 	var previous [][]byte
-	for i, ref := range cfg.Identity.PreviousSigningKeys {
+	for i, ref := range cfg.PreviousSigningKeys {
 		s, err := r.Resolve(ctx, ref)
 		if err != nil {
 			return nil, nil, fmt.Errorf("JWT_PREVIOUS_SIGNING_KEYS[%d]: %w", i, err)
@@ -133,17 +128,8 @@ func provideKeyRing(ctx context.Context, cfg Config, keys Keys, r *secrets.Resol
 	return ring, cancel, nil
 }
 
-func provideAccessTokens(cfg Config, ring *identity.KeyRing) (*jwtauth.Tokens, error) {
-	return jwtauth.New(cfg.Identity.JWT, ring, nil)
-}
-
-// provideRateLimiter is Redis when REDIS_URL is set (shared by replicas),
-// memory otherwise.
-func provideRateLimiter(redis *redisstore.Client) ratelimit.Limiter {
-	if redis != nil {
-		return redisstore.NewRateLimiter(redis, nil)
-	}
-	return memory.NewRateLimiter(nil)
+func provideAccessTokens(c jwtauth.Config, ring *identity.KeyRing, now Clock) (*jwtauth.Tokens, error) {
+	return jwtauth.New(c, ring, now)
 }
 
 // provideProfileInvalidation deletes the cached profile (see
@@ -153,12 +139,12 @@ func provideProfileInvalidation(c *cache.Layer, log *slog.Logger) *identity.Prof
 	return identity.NewProfileInvalidation(c, telemetry.Component(log, "identity"))
 }
 
-func provideIdentity(cfg Config, db *sqlstore.DB, tokens *jwtauth.Tokens, limiter ratelimit.Limiter, c *cache.Layer, pi *identity.ProfileInvalidation, mailer identity.Mailer, sf identity.SecondFactor, log *slog.Logger, mp metric.MeterProvider) (*identity.Service, func(), error) {
-	hasher, err := identity.NewPasswordHasher(cfg.Identity.Argon2, 0)
+func provideIdentity(c identity.Config, argon identity.Argon2Params, db *sqlstore.DB, tokens *jwtauth.Tokens, limiter ratelimit.Limiter, layer *cache.Layer, pi *identity.ProfileInvalidation, mailer identity.Mailer, sf identity.SecondFactor, now Clock, log *slog.Logger) (*identity.Service, func(), error) {
+	hasher, err := identity.NewPasswordHasher(argon, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("AUTH_ARGON2_*: %w", err)
 	}
-	svc, err := identity.NewService(cfg.Identity.Service, identity.Deps{
+	svc, err := identity.NewService(c, identity.Deps{
 		Users:         pi.Users(sqlstore.NewUsers(db)),
 		Sessions:      sqlstore.NewSessions(db),
 		RefreshTokens: sqlstore.NewRefreshTokens(db),
@@ -169,11 +155,11 @@ func provideIdentity(cfg Config, db *sqlstore.DB, tokens *jwtauth.Tokens, limite
 		Hasher:        hasher,
 		Policy:        identity.NewPasswordPolicy(),
 		Limiter:       limiter,
-		Revocations:   c,
+		Revocations:   layer,
 		Mailer:        mailer,
 		SecondFactor:  sf,
 		Log:           telemetry.Component(log, "identity"),
-		Now:           time.Now,
+		Now:           now,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -182,17 +168,26 @@ func provideIdentity(cfg Config, db *sqlstore.DB, tokens *jwtauth.Tokens, limite
 }
 
 // provideAPIServer is httpapi.New with the identity and MFA modules.
-func provideAPIServer(ctx context.Context, cfg httpapi.Config, d httpapi.Deps, svc *identity.Service, ring *identity.KeyRing, factors *mfa.Service, flows *mfa.Flows) (*httpapi.Server, error) {
+func provideAPIServer(ctx context.Context, c httpapi.Config, d httpapi.Deps, svc *identity.Service, ring *identity.KeyRing, factors *mfa.Service, flows *mfa.Flows) (*httpapi.Server, error) {
 	d.Identity, d.Keys, d.MFA, d.MFAFlows = svc, ring, factors, flows
-	return httpapi.New(ctx, cfg, d)
+	return httpapi.New(ctx, c, d)
 }
 
 // Users is the `tradesense users` program: account administration from
 // the command line.
 type Users struct {
 	Identity *identity.Service
-	// Jobs carries the emails the service sends. Without REDIS_URL the
-	// queue lives in this process, which runs no worker: a CLI-created
-	// account gets its mails only in the Redis profile.
-	Jobs *JobsRuntime
+}
+
+// noSecondFactor: the users program logs nobody in, so it has no second
+// factor (a login needing one would fail closed, "mfa_unavailable").
+func noSecondFactor() identity.SecondFactor { return nil }
+
+// noMail is the users program's Mailer. Its operations (CreateUser,
+// SetRole) send no mail, and it runs no job worker that could: a mail
+// asked for is refused, and the service logs that.
+type noMail struct{}
+
+func (noMail) SendEmail(context.Context, identity.Email) (string, error) {
+	return "", errors.New("the users command sends no email")
 }

@@ -14,13 +14,11 @@ import (
 	"sync"
 	"time"
 
-	gwire "github.com/google/wire"
+	"github.com/google/wire"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tradesense/tradesense/adapters/cron"
-	"github.com/tradesense/tradesense/adapters/memory"
-	"github.com/tradesense/tradesense/adapters/redisstore"
 	"github.com/tradesense/tradesense/adapters/smtp"
 	"github.com/tradesense/tradesense/adapters/sqlstore"
 	"github.com/tradesense/tradesense/adapters/telemetry"
@@ -38,7 +36,8 @@ type JobsConfig struct {
 	// WORKER_CONCURRENCY, narrowed by `worker --queues`.
 	Worker jobs.WorkerConfig
 	// Embedded runs a worker inside `api` (WORKER_EMBEDDED; default true
-	// without REDIS_URL, where jobs travel in-process, false with it).
+	// in the local profile, where jobs travel in-process, false in the
+	// services profile).
 	Embedded *bool
 	Redis    watermill.RedisConfig
 	// PurgeSchedule is the cron schedule of maintenance.purge_jobs
@@ -57,12 +56,16 @@ type JobsConfig struct {
 // defaultConcurrency is WORKER_CONCURRENCY's default.
 const defaultConcurrency = "default:8,email:8,reports:2,maintenance:1"
 
+// defaultPurgeSchedule is when the purges of expired job records and of
+// ended identity records run: every 15 minutes (UTC).
+const defaultPurgeSchedule = "*/15 * * * *"
+
 func (r *envReader) jobsConfig() JobsConfig {
-	d := jobs.DefaultConfig()
+	d, wd, rd, md := jobs.DefaultConfig(), jobs.DefaultWorkerConfig(), watermill.DefaultRedisConfig(), smtp.DefaultConfig()
 	c := JobsConfig{
 		Jobs: jobs.Config{
 			MaxRetries:        int(r.int64("JOBS_MAX_RETRIES", int64(d.MaxRetries), 0, 100)),
-			Backoff:           jobs.LinearBackoff(r.duration("JOBS_RETRY_BACKOFF", 60*time.Second)),
+			Backoff:           jobs.LinearBackoff(r.duration("JOBS_RETRY_BACKOFF", jobs.DefaultBackoffStep)),
 			Jitter:            r.float("JOBS_RETRY_JITTER", d.Jitter, 0, 1),
 			SoftTimeout:       r.duration("JOBS_SOFT_TIME_LIMIT", d.SoftTimeout),
 			HardTimeout:       r.duration("JOBS_HARD_TIME_LIMIT", d.HardTimeout),
@@ -73,22 +76,22 @@ func (r *envReader) jobsConfig() JobsConfig {
 		},
 		Worker: jobs.WorkerConfig{
 			ID:                r.str("WORKER_ID", ""),
-			ShutdownTimeout:   r.duration("WORKER_SHUTDOWN_TIMEOUT", 30*time.Second),
-			HeartbeatInterval: r.duration("JOBS_HEARTBEAT_INTERVAL", 5*time.Second),
-			HeartbeatTTL:      r.duration("JOBS_HEARTBEAT_TTL", 30*time.Second),
-			PollInterval:      r.duration("JOBS_POLL_INTERVAL", time.Second),
+			ShutdownTimeout:   r.duration("WORKER_SHUTDOWN_TIMEOUT", wd.ShutdownTimeout),
+			HeartbeatInterval: r.duration("JOBS_HEARTBEAT_INTERVAL", wd.HeartbeatInterval),
+			HeartbeatTTL:      r.duration("JOBS_HEARTBEAT_TTL", wd.HeartbeatTTL),
+			PollInterval:      r.duration("JOBS_POLL_INTERVAL", wd.PollInterval),
 		},
 		Redis: watermill.RedisConfig{
-			ClaimInterval: r.duration("JOBS_CLAIM_INTERVAL", 5*time.Second),
-			MaxIdleTime:   r.duration("JOBS_CLAIM_MIN_IDLE", 30*time.Second),
+			ClaimInterval: r.duration("JOBS_CLAIM_INTERVAL", rd.ClaimInterval),
+			MaxIdleTime:   r.duration("JOBS_CLAIM_MIN_IDLE", rd.MaxIdleTime),
 		},
-		PurgeSchedule:         r.str("JOBS_PURGE_SCHEDULE", "*/15 * * * *"),
-		IdentityPurgeSchedule: r.str("IDENTITY_PURGE_SCHEDULE", "*/15 * * * *"),
+		PurgeSchedule:         r.str("JOBS_PURGE_SCHEDULE", defaultPurgeSchedule),
+		IdentityPurgeSchedule: r.str("IDENTITY_PURGE_SCHEDULE", defaultPurgeSchedule),
 		IdentityPurgeKeep:     r.duration("IDENTITY_PURGE_KEEP", 24*time.Hour),
 		SMTP: smtp.Config{
 			// URL comes from Secrets (SMTP_URL, resolved through the secrets port).
-			From:    r.str("MAIL_FROM", smtp.DefaultFrom),
-			Timeout: r.duration("SMTP_TIMEOUT", 15*time.Second),
+			From:    r.str("MAIL_FROM", md.From),
+			Timeout: r.duration("SMTP_TIMEOUT", md.Timeout),
 		},
 	}
 	if c.Jobs.Jitter == 0 {
@@ -187,9 +190,9 @@ func (c *Config) SelectQueues(list string) error {
 // WorkerID names this process at the broker and in heartbeats.
 type WorkerID string
 
-func provideWorkerID(cfg Config) (WorkerID, error) {
-	if cfg.Jobs.Worker.ID != "" {
-		return WorkerID(cfg.Jobs.Worker.ID), nil
+func provideWorkerID(wc jobs.WorkerConfig) (WorkerID, error) {
+	if wc.ID != "" {
+		return WorkerID(wc.ID), nil
 	}
 	host, _ := os.Hostname()
 	b := make([]byte, 4)
@@ -199,11 +202,10 @@ func provideWorkerID(cfg Config) (WorkerID, error) {
 	return WorkerID(fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))), nil
 }
 
-// JobsSet provides the job system and the notifications service.
-var JobsSet = gwire.NewSet(
+// JobsSet provides the job system and the notifications service, over the
+// profile's job store and broker.
+var JobsSet = wire.NewSet(
 	provideWorkerID,
-	provideJobsBackend,
-	provideJobsBroker,
 	provideJobsMetrics,
 	provideJobsRegistry,
 	provideJobsClient,
@@ -213,84 +215,66 @@ var JobsSet = gwire.NewSet(
 	provideJobsRuntime,
 )
 
-func provideJobsBackend(redis *redisstore.Client) jobs.Backend {
-	if redis != nil {
-		return redisstore.NewJobs(redis, nil)
-	}
-	return memory.NewJobs(nil)
-}
-
-func provideJobsBroker(cfg Config, redis *redisstore.Client, backend jobs.Backend, id WorkerID, log *slog.Logger) (jobs.Broker, func(), error) {
-	log = telemetry.Component(log, "jobs.broker")
-	if redis == nil {
-		return watermill.NewGoChannel(watermill.GoChannelConfig{}, log)
-	}
-	rc := cfg.Jobs.Redis
-	rc.StreamPrefix = redis.KeyPrefix() + "jobs:stream:"
-	rc.Consumer = string(id)
-	return watermill.NewRedisStreams(redis.Redis(), rc, backend.Alive, log)
-}
-
 func provideJobsMetrics(mp metric.MeterProvider) (*jobs.Metrics, error) { return jobs.NewMetrics(mp) }
 
-func provideJobsRegistry(cfg Config, backend jobs.Backend, db *sqlstore.DB) *jobs.Registry {
+func provideJobsRegistry(c JobsConfig, backend jobs.Backend, db *sqlstore.DB) *jobs.Registry {
 	reg := jobs.NewRegistry()
 	jobs.RegisterMaintenance(reg, backend, nil)
-	sessions, tokens, keep := sqlstore.NewSessions(db), sqlstore.NewEmailTokens(db), cfg.Jobs.IdentityPurgeKeep
+	sessions, tokens, keep := sqlstore.NewSessions(db), sqlstore.NewEmailTokens(db), c.IdentityPurgeKeep
 	reg.Register(identity.KindPurge, jobs.KindConfig{MaxRetries: 1, Handler: func(ctx context.Context, _ *jobs.Job) (any, error) {
 		return identity.PurgeEnded(ctx, sessions, tokens, time.Now().UTC(), keep)
 	}})
 	return reg
 }
 
-func provideJobsClient(cfg Config, reg *jobs.Registry, backend jobs.Backend, broker jobs.Broker, m *jobs.Metrics, log *slog.Logger) *jobs.Client {
-	return jobs.NewClient(cfg.Jobs.Jobs, reg, backend, broker, nil, telemetry.Propagator(), telemetry.Component(log, "jobs"), m)
+func provideJobsClient(c jobs.Config, reg *jobs.Registry, backend jobs.Backend, broker jobs.Broker, m *jobs.Metrics, log *slog.Logger) *jobs.Client {
+	return jobs.NewClient(c, reg, backend, broker, nil, telemetry.Propagator(), telemetry.Component(log, "jobs"), m)
 }
 
 // provideSender returns SMTP when SMTP_URL is set, else the outbox under
 // DATA_DIR/outbox; production refuses the outbox.
-func provideSender(cfg Config, s Secrets, log *slog.Logger) (notifications.Sender, error) {
+func provideSender(c smtp.Config, env Environment, dir DataDir, s Secrets, log *slog.Logger) (notifications.Sender, error) {
 	if !s.SMTPURL.IsZero() {
-		c := cfg.Jobs.SMTP
 		c.URL = s.SMTPURL.Reveal()
 		return smtp.New(c)
 	}
-	if cfg.Env == Production {
+	if env == Production {
 		return nil, errors.New("SMTP_URL: production sends real email; set it to smtp://user:password@host:587 (or smtps://)")
 	}
-	return smtp.NewOutbox(filepath.Join(cfg.DataDir, "outbox"), cfg.Jobs.SMTP.From, telemetry.Component(log, "mail"))
+	return smtp.NewOutbox(filepath.Join(string(dir), "outbox"), c.From, telemetry.Component(log, "mail"))
 }
 
-func provideNotifications(cfg Config, reg *jobs.Registry, client *jobs.Client, backend jobs.Backend, sender notifications.Sender, log *slog.Logger) (*notifications.Service, error) {
+// provideNotifications links mails to identity's PUBLIC_URL.
+func provideNotifications(ic identity.Config, reg *jobs.Registry, client *jobs.Client, backend jobs.Backend, sender notifications.Sender, log *slog.Logger) (*notifications.Service, error) {
 	tpl, err := notifications.DefaultTemplates()
 	if err != nil {
 		return nil, err
 	}
-	svc := notifications.NewService(notifications.Config{PublicURL: cfg.Identity.Service.PublicURL}, tpl, client, backend, sender, telemetry.Component(log, "notifications"))
+	svc := notifications.NewService(notifications.Config{PublicURL: ic.PublicURL}, tpl, client, backend, sender, telemetry.Component(log, "notifications"))
 	svc.Register(reg)
 	return svc, nil
 }
 
 // provideJobsWorker builds the worker (it runs only in `worker`, or in
 // `api` when embedded). svc is asked for so its kinds are registered first.
-func provideJobsWorker(cfg Config, id WorkerID, reg *jobs.Registry, backend jobs.Backend, broker jobs.Broker, client *jobs.Client, _ *notifications.Service, tp trace.TracerProvider, m *jobs.Metrics, log *slog.Logger) (*jobs.Worker, error) {
-	wc := cfg.Jobs.Worker
+func provideJobsWorker(c JobsConfig, id WorkerID, reg *jobs.Registry, backend jobs.Backend, broker jobs.Broker, client *jobs.Client, _ *notifications.Service, tp trace.TracerProvider, m *jobs.Metrics, log *slog.Logger) (*jobs.Worker, error) {
+	wc := c.Worker
 	wc.ID = string(id)
-	if cfg.Jobs.PurgeSchedule != "off" {
-		s, err := cron.Parse(cfg.Jobs.PurgeSchedule)
+	if c.PurgeSchedule != "off" {
+		s, err := cron.Parse(c.PurgeSchedule)
 		if err != nil {
 			return nil, fmt.Errorf("JOBS_PURGE_SCHEDULE: %w", err)
 		}
 		wc.Periodic = append(wc.Periodic, jobs.Periodic{Name: "purge_jobs", Schedule: s, Kind: jobs.KindPurgeJobs})
 	}
-	if cfg.Jobs.IdentityPurgeSchedule != "off" {
-		s, err := cron.Parse(cfg.Jobs.IdentityPurgeSchedule)
+	if c.IdentityPurgeSchedule != "off" {
+		s, err := cron.Parse(c.IdentityPurgeSchedule)
 		if err != nil {
 			return nil, fmt.Errorf("IDENTITY_PURGE_SCHEDULE: %w", err)
 		}
 		wc.Periodic = append(wc.Periodic, jobs.Periodic{Name: "purge_identity", Schedule: s, Kind: identity.KindPurge})
 	}
-	return jobs.NewWorker(cfg.Jobs.Jobs, wc, reg, backend, broker, client, nil, telemetry.Propagator(), tp, telemetry.Component(log, "jobs"), m)
+	return jobs.NewWorker(c.Jobs, wc, reg, backend, broker, client, nil, telemetry.Propagator(), tp, telemetry.Component(log, "jobs"), m)
 }
 
 // JobsRuntime is the job system as a program sees it.
@@ -304,18 +288,18 @@ type JobsRuntime struct {
 }
 
 // provideJobsRuntime also registers the readiness check "jobs"; the
-// worker's heartbeat counts only where the worker runs. Over Redis the
-// check is not required: the broker is shared by every replica, so taking
-// them out of rotation when it is down would turn a degraded service into
-// an outage (CACHE_REQUIRED decides that for the redis check itself).
-// In-process (GoChannel) it is required: it fails only when this
-// process's own worker stopped beating.
-func provideJobsRuntime(cfg Config, redis *redisstore.Client, client *jobs.Client, w *jobs.Worker, svc *notifications.Service, broker jobs.Broker, h *health.Registry) *JobsRuntime {
-	embedded := redis == nil
-	if cfg.Jobs.Embedded != nil {
-		embedded = *cfg.Jobs.Embedded
+// worker's heartbeat counts only where the worker runs. Over a shared
+// broker (services profile) the check is not required: the broker is
+// shared by every replica, so taking them out of rotation when it is down
+// would turn a degraded service into an outage (CACHE_REQUIRED decides
+// that for the redis check itself). In-process (local profile) it is
+// required: it fails only when this process's own worker stopped beating.
+func provideJobsRuntime(c JobsConfig, inProcess inProcessJobs, client *jobs.Client, w *jobs.Worker, svc *notifications.Service, broker jobs.Broker, h *health.Registry) *JobsRuntime {
+	embedded := bool(inProcess)
+	if c.Embedded != nil {
+		embedded = *c.Embedded
 	}
-	h.Register(client.Health(w, redis == nil))
+	h.Register(client.Health(w, bool(inProcess)))
 	name := "watermill"
 	if n, ok := broker.(interface{ Name() string }); ok {
 		name = n.Name()

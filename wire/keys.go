@@ -43,12 +43,12 @@ type Keys struct {
 
 // provideKeys resolves the key settings. In production a missing, short or
 // placeholder key stops the start with a message naming the variable.
-func provideKeys(ctx context.Context, cfg Config, r *secrets.Resolver, log *slog.Logger) (Keys, error) {
+func provideKeys(ctx context.Context, env Environment, lookup Getenv, dir DataDir, r *secrets.Resolver, log *slog.Logger) (Keys, error) {
 	log = telemetry.Component(log, "secrets")
 	var keys Keys
 	var errs []error
 	for _, ks := range keySettings {
-		k, err := resolveKey(ctx, cfg, r, log, ks.name, ks.file)
+		k, err := resolveKey(ctx, env, lookup, dir, r, log, ks.name, ks.file)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -66,24 +66,23 @@ func provideKeys(ctx context.Context, cfg Config, r *secrets.Resolver, log *slog
 	return keys, nil
 }
 
-func resolveKey(ctx context.Context, cfg Config, r *secrets.Resolver, log *slog.Logger, name, file string) (KeySetting, error) {
-	s, err := r.ResolveEnv(ctx, cfg.Lookup, name)
+func resolveKey(ctx context.Context, env Environment, lookup Getenv, dir DataDir, r *secrets.Resolver, log *slog.Logger, name, file string) (KeySetting, error) {
+	s, err := r.ResolveEnv(ctx, lookup, name)
 	if err != nil {
 		return KeySetting{}, err
 	}
 	if s.IsSet() {
-		if err := secrets.Strong(name, s.Value, secrets.MinStrongLen); err != nil && cfg.Env == Production {
+		if err := secrets.Strong(name, s.Value, secrets.MinStrongLen); err != nil && env == Production {
 			return KeySetting{}, err
 		} else if err != nil {
 			log.WarnContext(ctx, "weak key accepted outside production", "setting", name, "problem", err.Error())
 		}
 		return KeySetting{Name: name, Ref: s.Ref, Value: s.Value}, nil
 	}
-	if cfg.Env == Production {
+	if env == Production {
 		return KeySetting{}, secrets.Strong(name, secrets.Secret{}, secrets.MinStrongLen)
 	}
-	dir := filepath.Join(cfg.DataDir, "keys")
-	path, created, err := filesecrets.EnsureRandom(dir, file, 32)
+	path, created, err := filesecrets.EnsureRandom(filepath.Join(string(dir), "keys"), file, 32)
 	if err != nil {
 		return KeySetting{}, fmt.Errorf("%s: generate development key: %w", name, err)
 	}
@@ -107,7 +106,7 @@ func resolveKey(ctx context.Context, cfg Config, r *secrets.Resolver, log *slog.
 // production, when a required key is missing or weak.
 func CheckSecrets(ctx context.Context, cfg Config, out io.Writer) error {
 	log := slog.New(slog.DiscardHandler)
-	r, cleanup, err := provideResolver(ctx, cfg, log, tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())
+	r, cleanup, err := provideResolver(ctx, cfg.Secrets, cfg.Lookup, log, tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())
 	if err != nil {
 		return err
 	}

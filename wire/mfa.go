@@ -4,12 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
-	gwire "github.com/google/wire"
+	"github.com/google/wire"
 
-	"github.com/tradesense/tradesense/adapters/memory"
-	"github.com/tradesense/tradesense/adapters/redisstore"
 	"github.com/tradesense/tradesense/adapters/sqlstore"
 	"github.com/tradesense/tradesense/adapters/telemetry"
 	"github.com/tradesense/tradesense/core/identity"
@@ -40,24 +37,24 @@ func (r *envReader) mfaConfig() MFAConfig {
 }
 
 // MFASet provides the MFA service (identity's SecondFactor) and the flows
-// the HTTP API serves.
-var MFASet = gwire.NewSet(
+// the HTTP API serves; the short-lived store of pending enrolments and
+// login challenges is the profile's.
+var MFASet = wire.NewSet(
 	provideMFAKeyRing,
-	provideShortLived,
 	provideMFA,
-	gwire.Bind(new(identity.SecondFactor), new(*mfa.Service)),
+	wire.Bind(new(identity.SecondFactor), new(*mfa.Service)),
 	provideMFAFlows,
 )
 
 // provideMFAKeyRing derives the MFA keys from MFA_ENCRYPTION_KEY and
 // MFA_ENCRYPTION_KEY_PREVIOUS. A rotation takes a restart: put the new key
 // in MFA_ENCRYPTION_KEY and the old one in MFA_ENCRYPTION_KEY_PREVIOUS.
-func provideMFAKeyRing(ctx context.Context, cfg Config, keys Keys, r *secrets.Resolver) (*mfa.KeyRing, error) {
+func provideMFAKeyRing(ctx context.Context, cfg MFAConfig, keys Keys, r *secrets.Resolver) (*mfa.KeyRing, error) {
 	if keys.MFAEncryption.Value.IsZero() {
 		return nil, fmt.Errorf("MFA_ENCRYPTION_KEY: not resolved")
 	}
 	var previous [][]byte
-	for i, ref := range cfg.MFA.PreviousKeys {
+	for i, ref := range cfg.PreviousKeys {
 		s, err := r.Resolve(ctx, ref)
 		if err != nil {
 			return nil, fmt.Errorf("MFA_ENCRYPTION_KEY_PREVIOUS[%d]: %w", i, err)
@@ -67,23 +64,14 @@ func provideMFAKeyRing(ctx context.Context, cfg Config, keys Keys, r *secrets.Re
 	return mfa.NewKeyRing(keys.MFAEncryption.Value.Bytes(), previous...)
 }
 
-// provideShortLived is Redis when REDIS_URL is set (pending enrolments and
-// login challenges shared by replicas), memory otherwise.
-func provideShortLived(redis *redisstore.Client) shortlived.Store {
-	if redis != nil {
-		return redisstore.NewShortLived(redis)
-	}
-	return memory.NewShortLived(nil)
-}
-
-func provideMFA(cfg Config, db *sqlstore.DB, ring *mfa.KeyRing, store shortlived.Store, limiter ratelimit.Limiter, mailer identity.Mailer, pi *identity.ProfileInvalidation, log *slog.Logger) (*mfa.Service, error) {
+func provideMFA(c mfa.Config, argon identity.Argon2Params, db *sqlstore.DB, ring *mfa.KeyRing, store shortlived.Store, limiter ratelimit.Limiter, mailer identity.Mailer, pi *identity.ProfileInvalidation, now Clock, log *slog.Logger) (*mfa.Service, error) {
 	// Its own hasher (same parameters): only MFA disable verifies a
 	// password here, so it needs no share of identity's concurrency bound.
-	hasher, err := identity.NewPasswordHasher(cfg.Identity.Argon2, 2)
+	hasher, err := identity.NewPasswordHasher(argon, 2)
 	if err != nil {
 		return nil, fmt.Errorf("AUTH_ARGON2_*: %w", err)
 	}
-	return mfa.NewService(cfg.MFA.Service, mfa.Deps{
+	return mfa.NewService(c, mfa.Deps{
 		Factors:     sqlstore.NewMFAFactors(db),
 		BackupCodes: sqlstore.NewMFABackupCodes(db),
 		Users:       pi.Users(sqlstore.NewUsers(db)),
@@ -95,7 +83,7 @@ func provideMFA(cfg Config, db *sqlstore.DB, ring *mfa.KeyRing, store shortlived
 		Passwords:   hasher,
 		Mailer:      mailer,
 		Log:         telemetry.Component(log, "mfa"),
-		Now:         time.Now,
+		Now:         now,
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/google/wire"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
@@ -39,8 +40,8 @@ func (r *envReader) redisConfig(prod bool) redisstore.Config {
 	d := redisstore.DefaultConfig()
 	return redisstore.Config{
 		KeyPrefix:      r.str("REDIS_KEY_PREFIX", d.KeyPrefix),
-		PoolSize:       int(r.int64("REDIS_POOL_SIZE", 0, 0, 10000)),
-		MinIdleConns:   int(r.int64("REDIS_MIN_IDLE_CONNS", 0, 0, 10000)),
+		PoolSize:       int(r.int64("REDIS_POOL_SIZE", int64(d.PoolSize), 0, 10000)),
+		MinIdleConns:   int(r.int64("REDIS_MIN_IDLE_CONNS", int64(d.MinIdleConns), 0, 10000)),
 		DialTimeout:    r.duration("REDIS_DIAL_TIMEOUT", d.DialTimeout),
 		CommandTimeout: r.duration("REDIS_COMMAND_TIMEOUT", d.CommandTimeout),
 		PoolTimeout:    r.duration("REDIS_POOL_TIMEOUT", d.PoolTimeout),
@@ -51,8 +52,7 @@ func (r *envReader) redisConfig(prod bool) redisstore.Config {
 }
 
 func (r *envReader) cacheConfig() (cache.Config, memory.CacheConfig) {
-	d := cache.DefaultConfig()
-	const defaultMemoryBytes = 64 << 20 // memory.DefaultCacheConfig().MaxBytes
+	d, md := cache.DefaultConfig(), memory.DefaultCacheConfig()
 	jitter := r.float("CACHE_TTL_JITTER", d.Jitter, 0, 0.5)
 	if jitter == 0 {
 		jitter = cache.NoJitter
@@ -63,19 +63,30 @@ func (r *envReader) cacheConfig() (cache.Config, memory.CacheConfig) {
 			Cooldown:     r.duration("CACHE_COOLDOWN", d.Cooldown),
 			WarnInterval: r.duration("CACHE_WARN_INTERVAL", d.WarnInterval),
 		}, memory.CacheConfig{
-			MaxBytes: uint64(r.int64("CACHE_MEMORY_MAX_BYTES", defaultMemoryBytes, 1<<20, 1<<40)), // #nosec G115 -- bounded to [1 MiB, 1 TiB] above
+			// #nosec G115 -- bounded to [1 MiB, 1 TiB] here, and the default is 64 MiB
+			MaxBytes: uint64(r.int64("CACHE_MEMORY_MAX_BYTES", int64(md.MaxBytes), 1<<20, 1<<40)),
 		}
+}
+
+// DatabaseSet provides the database and the cache layer over the
+// profile's cache backend.
+var DatabaseSet = wire.NewSet(provideDatabaseURL, provideDB, provideCacheLayer)
+
+// DatabaseURL returns the current DATABASE_URL (see databaseURL).
+type DatabaseURL func(ctx context.Context) (secrets.Secret, error)
+
+func provideDatabaseURL(lookup Getenv, sslmode DatabaseSSLMode, r *secrets.Resolver) DatabaseURL {
+	return func(ctx context.Context) (secrets.Secret, error) { return databaseURL(ctx, lookup, sslmode, r) }
 }
 
 // provideDB opens the database named by DATABASE_URL (SQLite under DATA_DIR
 // when unset), registers its readiness check, and applies pending
 // migrations when DB_AUTO_MIGRATE is on (the default outside production).
-func provideDB(ctx context.Context, cfg Config, s Secrets, r *secrets.Resolver, log *slog.Logger, tp trace.TracerProvider, mp metric.MeterProvider, h *health.Registry) (*sqlstore.DB, func(), error) {
-	c := cfg.DB
+func provideDB(ctx context.Context, c sqlstore.Config, dir DataDir, migrate AutoMigrate, s Secrets, current DatabaseURL, log *slog.Logger, tp trace.TracerProvider, mp metric.MeterProvider, h *health.Registry) (*sqlstore.DB, func(), error) {
 	c.URL = s.DatabaseURL.Reveal()
-	c.DataDir = cfg.DataDir
+	c.DataDir = string(dir)
 	c.CurrentURL = func(ctx context.Context) (string, error) {
-		u, err := databaseURL(ctx, cfg, r)
+		u, err := current(ctx)
 		return u.Reveal(), err
 	}
 	log = telemetry.Component(log, "sqlstore")
@@ -84,7 +95,7 @@ func provideDB(ctx context.Context, cfg Config, s Secrets, r *secrets.Resolver, 
 		return nil, nil, fmt.Errorf("open database: %w", err)
 	}
 	h.Register(db.Health())
-	if cfg.AutoMigrate {
+	if migrate {
 		if err := db.Migrate(ctx, sqlstore.MigrateUp, io.Discard); err != nil {
 			cleanup()
 			return nil, nil, fmt.Errorf("migrate at start (DB_AUTO_MIGRATE): %w", err)
@@ -99,40 +110,8 @@ func provideDB(ctx context.Context, cfg Config, s Secrets, r *secrets.Resolver, 
 	return db, cleanup, nil
 }
 
-// provideRedis opens the shared Redis client when REDIS_URL is set, and
-// returns nil (the memory adapters) otherwise.
-func provideRedis(ctx context.Context, cfg Config, s Secrets, log *slog.Logger, tp trace.TracerProvider, mp metric.MeterProvider, h *health.Registry) (*redisstore.Client, func(), error) {
-	if s.RedisURL.IsZero() {
-		return nil, func() {}, nil
-	}
-	c := cfg.Redis
-	c.URL = s.RedisURL.Reveal()
-	client, cleanup, err := redisstore.Open(ctx, c, telemetry.Component(log, "redisstore"), tp, mp)
-	if err != nil {
-		return nil, nil, fmt.Errorf("open redis (REDIS_URL): %w", err)
-	}
-	h.Register(client.Health())
-	return client, cleanup, nil
-}
-
-// provideCache returns the cache layer over Redis when it is configured and
-// over the bounded in-memory cache otherwise.
-func provideCache(cfg Config, redis *redisstore.Client, log *slog.Logger, mp metric.MeterProvider) (*cache.Layer, func(), error) {
-	var backend cache.Cache
-	cleanup := func() {}
-	if redis != nil {
-		backend = redisstore.NewCache(redis)
-	} else {
-		m, c, err := memory.NewCache(cfg.MemoryCache)
-		if err != nil {
-			return nil, nil, fmt.Errorf("memory cache: %w", err)
-		}
-		backend, cleanup = m, c
-	}
-	layer, err := cache.NewLayer(backend, cfg.Cache, telemetry.Component(log, "cache"), mp)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	return layer, cleanup, nil
+// provideCacheLayer is the cache layer over the profile's backend.
+func provideCacheLayer(backend cache.Cache, c cache.Config, now Clock, log *slog.Logger, mp metric.MeterProvider) (*cache.Layer, error) {
+	c.Now = now
+	return cache.NewLayer(backend, c, telemetry.Component(log, "cache"), mp)
 }

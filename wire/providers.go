@@ -4,23 +4,32 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"time"
 
-	gwire "github.com/google/wire"
+	"github.com/google/wire"
 	"go.opentelemetry.io/otel/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tradesense/tradesense/adapters/httpapi"
-	"github.com/tradesense/tradesense/adapters/redisstore"
+	"github.com/tradesense/tradesense/adapters/smtp"
 	"github.com/tradesense/tradesense/adapters/sqlstore"
 	"github.com/tradesense/tradesense/adapters/telemetry"
 	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/health"
 	"github.com/tradesense/tradesense/core/jobs"
+	"github.com/tradesense/tradesense/core/notifications"
 )
 
 // LogOutput is where the process writes its logs (stdout in app/).
 type LogOutput struct{ io.Writer }
+
+// Clock is the time source of the adapters and services that keep time
+// (token expiry, rate-limit windows, cache TTLs, short-lived state):
+// time.Now in the programs, an input of the component tests' injector.
+type Clock func() time.Time
+
+func systemClock() Clock { return time.Now }
 
 // Adapters names the adapter chosen for each port, for the start-up log.
 type Adapters map[string]string
@@ -34,30 +43,27 @@ func (a Adapters) LogValue() slog.Value {
 	return slog.GroupValue(attrs...)
 }
 
-// TelemetrySet provides logs, traces and metrics.
-var TelemetrySet = gwire.NewSet(
-	gwire.FieldsOf(new(Config), "Telemetry"),
+// ConfigSet hands every provider its own part of the configuration.
+var ConfigSet = wire.NewSet(
+	wire.FieldsOf(new(Config), "Env", "DataDir", "HealthTimeout", "HTTP", "Worker", "Telemetry", "Secrets",
+		"DB", "AutoMigrate", "DatabaseSSLMode", "Redis", "Cache", "MemoryCache", "Identity", "MFA", "Jobs", "Lookup"),
+	wire.FieldsOf(new(IdentityConfig), "Service", "JWT", "Argon2"),
+	wire.FieldsOf(new(MFAConfig), "Service"),
+	wire.FieldsOf(new(JobsConfig), "Jobs", "Worker", "Redis", "SMTP"),
+)
+
+// TelemetrySet provides logs, traces, metrics and the readiness registry.
+var TelemetrySet = wire.NewSet(
 	provideLogger,
 	telemetry.NewTracerProvider,
-	gwire.Bind(new(trace.TracerProvider), new(*sdktrace.TracerProvider)),
+	wire.Bind(new(trace.TracerProvider), new(*sdktrace.TracerProvider)),
 	telemetry.NewMetrics,
 	provideMeterProvider,
+	provideHealth,
 )
 
 // HTTPSet provides the API server.
-var HTTPSet = gwire.NewSet(
-	gwire.FieldsOf(new(Config), "HTTP"),
-	provideHTTPDeps,
-	IdentitySet,
-	provideAPIServer,
-)
-
-// SecretsSet provides the secrets resolver and the resolved secret settings.
-var SecretsSet = gwire.NewSet(provideResolver, provideSecrets)
-
-// PersistenceSet provides the database, the shared Redis client (nil in the
-// local profile) and the cache layer.
-var PersistenceSet = gwire.NewSet(provideDB, provideRedis, provideCache)
+var HTTPSet = wire.NewSet(provideHTTPDeps, provideAPIServer)
 
 func provideLogger(cfg telemetry.Config, out LogOutput) *slog.Logger {
 	return telemetry.NewLogger(cfg, out.Writer)
@@ -65,7 +71,9 @@ func provideLogger(cfg telemetry.Config, out LogOutput) *slog.Logger {
 
 func provideMeterProvider(m *telemetry.Metrics) metric.MeterProvider { return m.Provider }
 
-func provideHealth(cfg Config) *health.Registry { return health.NewRegistry(cfg.HealthTimeout) }
+func provideHealth(timeout HealthTimeout) *health.Registry {
+	return health.NewRegistry(time.Duration(timeout))
+}
 
 func provideHTTPDeps(log *slog.Logger, tp trace.TracerProvider, mp metric.MeterProvider, m *telemetry.Metrics, h *health.Registry, build httpapi.BuildInfo, rt *JobsRuntime) httpapi.Deps {
 	return httpapi.Deps{
@@ -81,24 +89,30 @@ func provideHTTPDeps(log *slog.Logger, tp trace.TracerProvider, mp metric.MeterP
 	}
 }
 
-func provideAdapters(cfg Config, db *sqlstore.DB, redis *redisstore.Client) Adapters {
+// provideAdapters names the adapters in use: the profile's, and those
+// chosen by their own settings (traces, logs, database, mail, secrets).
+func provideAdapters(tc telemetry.Config, sc SecretsConfig, db *sqlstore.DB, profile profileAdapters, sender notifications.Sender) Adapters {
 	traces := "none"
-	if cfg.Telemetry.OTLPEndpoint != "" {
+	if tc.OTLPEndpoint != "" {
 		traces = "otlp-http"
 	}
-	cacheAdapter := "memory"
-	if redis != nil {
-		cacheAdapter = "redis"
+	mail := "outbox"
+	if _, ok := sender.(*smtp.Sender); ok {
+		mail = "smtp"
 	}
-	return Adapters{
+	a := Adapters{
 		"http":     "gin",
 		"traces":   traces,
 		"metrics":  "prometheus",
-		"logs":     "slog-" + cfg.Telemetry.LogFormat,
+		"logs":     "slog-" + tc.LogFormat,
 		"database": string(db.Dialect()),
-		"cache":    cacheAdapter,
-		"secrets":  secretsAdapters(cfg.Secrets),
+		"mail":     mail,
+		"secrets":  secretsAdapters(sc),
 	}
+	for port, name := range profile {
+		a[port] = name
+	}
+	return a
 }
 
 // API is the `tradesense api` program.
@@ -121,17 +135,17 @@ func (a *API) Run(ctx context.Context) error {
 	if a.Jobs.Embedded {
 		worker = a.Jobs.Worker
 	}
-	telemetry.Component(a.Log, "app").Info("starting api", "env", a.Config.Env, "adapters", a.Adapters, "jobs", a.Jobs.Broker, "worker_embedded", a.Jobs.Embedded)
+	telemetry.Component(a.Log, "app").Info("starting api", "env", a.Config.Env, "profile", a.Config.Profile, "adapters", a.Adapters,
+		"jobs", a.Jobs.Broker, "worker_embedded", a.Jobs.Embedded)
 	return runBeside(ctx, a.Server.Run, worker)
 }
 
 // OpsServer is the worker's probe and metrics server.
 type OpsServer struct{ *httpapi.Server }
 
-func provideOpsServer(cfg Config, d httpapi.Deps) (*OpsServer, error) {
-	c := cfg.HTTP
-	c.Addr = cfg.Worker.Addr
-	s, err := httpapi.NewOps(c, d)
+func provideOpsServer(hc httpapi.Config, wc WorkerConfig, d httpapi.Deps) (*OpsServer, error) {
+	hc.Addr = wc.Addr
+	s, err := httpapi.NewOps(hc, d)
 	if err != nil {
 		return nil, err
 	}
@@ -152,8 +166,8 @@ type Worker struct {
 // Run consumes jobs and serves the worker's probes until ctx is
 // cancelled, then drains the running jobs (WORKER_SHUTDOWN_TIMEOUT).
 func (w *Worker) Run(ctx context.Context) error {
-	telemetry.Component(w.Log, "app").Info("starting worker", "env", w.Config.Env, "adapters", w.Adapters, "jobs", w.Jobs.Broker,
-		"worker_id", w.Jobs.Worker.ID(), "queues", w.Config.Jobs.Worker.Queues)
+	telemetry.Component(w.Log, "app").Info("starting worker", "env", w.Config.Env, "profile", w.Config.Profile, "adapters", w.Adapters,
+		"jobs", w.Jobs.Broker, "worker_id", w.Jobs.Worker.ID(), "queues", w.Config.Jobs.Worker.Queues)
 	return runBeside(ctx, w.Ops.Run, w.Jobs.Worker)
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/google/wire"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
@@ -22,6 +23,9 @@ import (
 // secretSettings are the variables whose values are secrets: each may be a
 // literal, a reference (env:, file:, vault:, aws:) or given as NAME_FILE.
 var secretSettings = []string{"DATABASE_URL", "DATABASE_SECRET", "REDIS_URL", "SMTP_URL"}
+
+// SecretsSet provides the secrets resolver and the resolved secret settings.
+var SecretsSet = wire.NewSet(provideResolver, provideSecrets)
 
 // SecretsConfig configures where secrets come from.
 type SecretsConfig struct {
@@ -105,14 +109,14 @@ type Secrets struct {
 
 // provideResolver builds the secrets resolver over the providers the
 // configuration asks for: env and files always, Vault and AWS when set up.
-func provideResolver(ctx context.Context, cfg Config, log *slog.Logger, tp trace.TracerProvider, mp metric.MeterProvider) (*secrets.Resolver, func(), error) {
+func provideResolver(ctx context.Context, c SecretsConfig, lookup Getenv, log *slog.Logger, tp trace.TracerProvider, mp metric.MeterProvider) (*secrets.Resolver, func(), error) {
 	log = telemetry.Component(log, "secrets")
-	files, err := filesecrets.New(cfg.Secrets.Files)
+	files, err := filesecrets.New(c.Files)
 	if err != nil {
 		return nil, nil, fmt.Errorf("SECRETS_DIR: %w", err)
 	}
 	providers := secrets.Providers{
-		secrets.SchemeEnv:  envsecrets.New(envsecrets.Getenv(cfg.Lookup)),
+		secrets.SchemeEnv:  envsecrets.New(envsecrets.Getenv(lookup)),
 		secrets.SchemeFile: files,
 	}
 	var cleanups []func()
@@ -121,53 +125,53 @@ func provideResolver(ctx context.Context, cfg Config, log *slog.Logger, tp trace
 			cleanups[i]()
 		}
 	}
-	if cfg.Secrets.Vault != nil {
-		v, c, err := vault.New(ctx, *cfg.Secrets.Vault, log, tp)
+	if c.Vault != nil {
+		v, done, err := vault.New(ctx, *c.Vault, log, tp)
 		if err != nil {
 			return nil, nil, fmt.Errorf("vault secrets (VAULT_ADDR): %w", err)
 		}
 		providers[secrets.SchemeVault] = v
-		cleanups = append(cleanups, c)
+		cleanups = append(cleanups, done)
 	}
-	if cfg.Secrets.AWS != nil {
-		a, c, err := awssecrets.New(ctx, *cfg.Secrets.AWS, log, tp)
+	if c.AWS != nil {
+		a, done, err := awssecrets.New(ctx, *c.AWS, log, tp)
 		if err != nil {
 			cleanup()
 			return nil, nil, fmt.Errorf("aws secrets manager: %w", err)
 		}
 		providers[secrets.SchemeAWS] = a
-		cleanups = append(cleanups, c)
+		cleanups = append(cleanups, done)
 	}
-	r, c, err := secrets.NewResolver(cfg.Secrets.Resolver, providers, secrets.SystemClock{}, log, tp, mp)
+	r, done, err := secrets.NewResolver(c.Resolver, providers, secrets.SystemClock{}, log, tp, mp)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	cleanups = append(cleanups, c)
+	cleanups = append(cleanups, done)
 	return r, cleanup, nil
 }
 
 // provideSecrets resolves the secret-bearing settings. In production the
 // database must be PostgreSQL and Redis must be configured.
-func provideSecrets(ctx context.Context, cfg Config, r *secrets.Resolver) (Secrets, error) {
+func provideSecrets(ctx context.Context, env Environment, lookup Getenv, dbURL DatabaseURL, r *secrets.Resolver) (Secrets, error) {
 	var out Secrets
-	db, err := databaseURL(ctx, cfg, r)
+	db, err := dbURL(ctx)
 	if err != nil {
 		return out, err
 	}
 	out.DatabaseURL = db
-	redis, err := r.ResolveEnv(ctx, cfg.Lookup, "REDIS_URL")
+	redis, err := r.ResolveEnv(ctx, lookup, "REDIS_URL")
 	if err != nil {
 		return out, err
 	}
 	out.RedisURL = redis.Value
-	smtpURL, err := r.ResolveEnv(ctx, cfg.Lookup, "SMTP_URL")
+	smtpURL, err := r.ResolveEnv(ctx, lookup, "SMTP_URL")
 	if err != nil {
 		return out, err
 	}
 	out.SMTPURL = smtpURL.Value
 
-	if cfg.Env == Production {
+	if env == Production {
 		var errs []error
 		if u := out.DatabaseURL.Reveal(); !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
 			errs = append(errs, errors.New("DATABASE_URL: production needs PostgreSQL: set DATABASE_URL to a postgres:// URL (or DATABASE_SECRET to an RDS-style JSON secret)"))
@@ -186,16 +190,16 @@ func provideSecrets(ctx context.Context, cfg Config, r *secrets.Resolver) (Secre
 // DATABASE_SECRET. It is called at start and, through sqlstore's CurrentURL,
 // before each new connection: the resolver's cache makes that cheap, and its
 // background refresh makes a rotated password reach new connections.
-func databaseURL(ctx context.Context, cfg Config, r *secrets.Resolver) (secrets.Secret, error) {
-	db, err := r.ResolveEnv(ctx, cfg.Lookup, "DATABASE_URL")
+func databaseURL(ctx context.Context, lookup Getenv, sslmode DatabaseSSLMode, r *secrets.Resolver) (secrets.Secret, error) {
+	db, err := r.ResolveEnv(ctx, lookup, "DATABASE_URL")
 	if err != nil || db.IsSet() {
 		return db.Value, err
 	}
-	doc, err := r.ResolveEnv(ctx, cfg.Lookup, "DATABASE_SECRET")
+	doc, err := r.ResolveEnv(ctx, lookup, "DATABASE_SECRET")
 	if err != nil || !doc.IsSet() {
 		return secrets.Secret{}, err
 	}
-	u, err := secrets.DatabaseURLFromJSON(doc.Value, url.Values{"sslmode": {cfg.DatabaseSSLMode}})
+	u, err := secrets.DatabaseURLFromJSON(doc.Value, url.Values{"sslmode": {string(sslmode)}})
 	if err != nil {
 		return secrets.Secret{}, fmt.Errorf("DATABASE_SECRET: %w", err)
 	}

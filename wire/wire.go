@@ -5,34 +5,58 @@ package wire
 import (
 	"context"
 
-	gwire "github.com/google/wire"
+	"github.com/google/wire"
 
 	"github.com/tradesense/tradesense/adapters/httpapi"
+	"github.com/tradesense/tradesense/core/identity"
 )
 
-// InitializeAPI assembles the `tradesense api` program.
-func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi.BuildInfo) (*API, func(), error) {
-	gwire.Build(TelemetrySet, provideHealth, SecretsSet, provideKeys, PersistenceSet, HTTPSet, JobsSet, provideAdapters, gwire.Struct(new(API), "*"))
+// The injectors, one per program and profile; profiles.go chooses among
+// them. A program's sets are listed once (programs.go); its two injectors
+// differ only by LocalSet or ServicesSet.
+
+func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi.BuildInfo) (*API, func(), error) {
+	wire.Build(APIProgramSet, LocalSet)
 	return nil, nil, nil
 }
 
-// InitializeWorker assembles the `tradesense worker` program. Its probes
-// and metrics are served on WORKER_HTTP_ADDR.
-func InitializeWorker(ctx context.Context, cfg Config, out LogOutput, build httpapi.BuildInfo) (*Worker, func(), error) {
-	gwire.Build(TelemetrySet, provideHealth, SecretsSet, PersistenceSet, provideHTTPDeps, provideOpsServer, JobsSet, provideAdapters, gwire.Struct(new(Worker), "*"))
+func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi.BuildInfo) (*API, func(), error) {
+	wire.Build(APIProgramSet, ServicesSet)
+	return nil, nil, nil
+}
+
+func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build httpapi.BuildInfo) (*Worker, func(), error) {
+	wire.Build(WorkerProgramSet, LocalSet)
+	return nil, nil, nil
+}
+
+func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build httpapi.BuildInfo) (*Worker, func(), error) {
+	wire.Build(WorkerProgramSet, ServicesSet)
+	return nil, nil, nil
+}
+
+func injectLocalUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, func(), error) {
+	wire.Build(UsersProgramSet, LocalSet)
+	return nil, nil, nil
+}
+
+func injectServicesUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, func(), error) {
+	wire.Build(UsersProgramSet, ServicesSet)
 	return nil, nil, nil
 }
 
 // InitializeMigrator assembles the `tradesense migrate` program: telemetry,
-// secrets and the database, nothing else.
+// secrets and the database, nothing else, in either profile.
 func InitializeMigrator(ctx context.Context, cfg Config, out LogOutput) (*Migrator, func(), error) {
-	gwire.Build(TelemetrySet, provideHealth, SecretsSet, provideDB, gwire.Struct(new(Migrator), "*"))
+	wire.Build(ConfigSet, TelemetrySet, SecretsSet, provideDatabaseURL, provideDB, wire.Struct(new(Migrator), "*"))
 	return nil, nil, nil
 }
 
-// InitializeUsers assembles the `tradesense users` program: the identity
-// service over the configured database, for account administration.
-func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, func(), error) {
-	gwire.Build(TelemetrySet, provideHealth, SecretsSet, provideKeys, PersistenceSet, IdentitySet, JobsSet, gwire.Struct(new(Users), "*"))
+// InitializeStack assembles the api program of the local profile with the
+// clock and identity's mailer given, for the component tests (tests/): the
+// same sets as the program, so the tests cannot drift from it. Its job
+// worker is built but not run.
+func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, mailer identity.Mailer) (*Stack, func(), error) {
+	wire.Build(APISet, LocalSet, wire.Value(httpapi.BuildInfo{Version: "stack"}), wire.Struct(new(Stack), "*"))
 	return nil, nil, nil
 }

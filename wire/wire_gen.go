@@ -9,13 +9,14 @@ package wire
 import (
 	"context"
 	"github.com/tradesense/tradesense/adapters/httpapi"
+	"github.com/tradesense/tradesense/adapters/redisstore"
 	"github.com/tradesense/tradesense/adapters/telemetry"
+	"github.com/tradesense/tradesense/core/identity"
 )
 
 // Injectors from wire.go:
 
-// InitializeAPI assembles the `tradesense api` program.
-func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi.BuildInfo) (*API, func(), error) {
+func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi.BuildInfo) (*API, func(), error) {
 	config := cfg.Telemetry
 	logger := provideLogger(config, out)
 	httpapiConfig := cfg.HTTP
@@ -29,49 +30,43 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 		return nil, nil, err
 	}
 	meterProvider := provideMeterProvider(metrics)
-	registry := provideHealth(cfg)
-	resolver, cleanup3, err := provideResolver(ctx, cfg, logger, tracerProvider, meterProvider)
+	healthTimeout := cfg.HealthTimeout
+	registry := provideHealth(healthTimeout)
+	jobsConfig := cfg.Jobs
+	wireInProcessJobs := _wireInProcessJobsValue
+	config2 := jobsConfig.Jobs
+	backend := provideMemoryJobs()
+	sqlstoreConfig := cfg.DB
+	dataDir := cfg.DataDir
+	autoMigrate := cfg.AutoMigrate
+	environment := cfg.Env
+	getenv := cfg.Lookup
+	databaseSSLMode := cfg.DatabaseSSLMode
+	secretsConfig := cfg.Secrets
+	resolver, cleanup3, err := provideResolver(ctx, secretsConfig, getenv, logger, tracerProvider, meterProvider)
 	if err != nil {
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	secrets, err := provideSecrets(ctx, cfg, resolver)
+	wireDatabaseURL := provideDatabaseURL(getenv, databaseSSLMode, resolver)
+	secrets, err := provideSecrets(ctx, environment, getenv, wireDatabaseURL, resolver)
 	if err != nil {
 		cleanup3()
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	client, cleanup4, err := provideRedis(ctx, cfg, secrets, logger, tracerProvider, meterProvider, registry)
+	db, cleanup4, err := provideDB(ctx, sqlstoreConfig, dataDir, autoMigrate, secrets, wireDatabaseURL, logger, tracerProvider, meterProvider, registry)
 	if err != nil {
 		cleanup3()
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	backend := provideJobsBackend(client)
-	db, cleanup5, err := provideDB(ctx, cfg, secrets, resolver, logger, tracerProvider, meterProvider, registry)
+	jobsRegistry := provideJobsRegistry(jobsConfig, backend, db)
+	broker, cleanup5, err := provideGoChannel(logger)
 	if err != nil {
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	jobsRegistry := provideJobsRegistry(cfg, backend, db)
-	workerID, err := provideWorkerID(cfg)
-	if err != nil {
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	broker, cleanup6, err := provideJobsBroker(cfg, client, backend, workerID, logger)
-	if err != nil {
-		cleanup5()
 		cleanup4()
 		cleanup3()
 		cleanup2()
@@ -80,7 +75,6 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 	}
 	jobsMetrics, err := provideJobsMetrics(meterProvider)
 	if err != nil {
-		cleanup6()
 		cleanup5()
 		cleanup4()
 		cleanup3()
@@ -88,10 +82,10 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 		cleanup()
 		return nil, nil, err
 	}
-	jobsClient := provideJobsClient(cfg, jobsRegistry, backend, broker, jobsMetrics, logger)
-	sender, err := provideSender(cfg, secrets, logger)
+	client := provideJobsClient(config2, jobsRegistry, backend, broker, jobsMetrics, logger)
+	workerConfig := jobsConfig.Worker
+	workerID, err := provideWorkerID(workerConfig)
 	if err != nil {
-		cleanup6()
 		cleanup5()
 		cleanup4()
 		cleanup3()
@@ -99,9 +93,11 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 		cleanup()
 		return nil, nil, err
 	}
-	service, err := provideNotifications(cfg, jobsRegistry, jobsClient, backend, sender, logger)
+	identityConfig := cfg.Identity
+	config3 := identityConfig.Service
+	smtpConfig := jobsConfig.SMTP
+	sender, err := provideSender(smtpConfig, environment, dataDir, secrets, logger)
 	if err != nil {
-		cleanup6()
 		cleanup5()
 		cleanup4()
 		cleanup3()
@@ -109,9 +105,8 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 		cleanup()
 		return nil, nil, err
 	}
-	worker, err := provideJobsWorker(cfg, workerID, jobsRegistry, backend, broker, jobsClient, service, tracerProvider, jobsMetrics, logger)
+	service, err := provideNotifications(config3, jobsRegistry, client, backend, sender, logger)
 	if err != nil {
-		cleanup6()
 		cleanup5()
 		cleanup4()
 		cleanup3()
@@ -119,9 +114,39 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 		cleanup()
 		return nil, nil, err
 	}
-	jobsRuntime := provideJobsRuntime(cfg, client, jobsClient, worker, service, broker, registry)
+	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, tracerProvider, jobsMetrics, logger)
+	if err != nil {
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, client, worker, service, broker, registry)
 	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime)
-	keys, err := provideKeys(ctx, cfg, resolver, logger)
+	argon2Params := identityConfig.Argon2
+	jwtauthConfig := identityConfig.JWT
+	keys, err := provideKeys(ctx, environment, getenv, dataDir, resolver, logger)
+	if err != nil {
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	keyRing, cleanup6, err := provideKeyRing(ctx, identityConfig, keys, resolver, logger)
+	if err != nil {
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	clock := systemClock()
+	tokens, err := provideAccessTokens(jwtauthConfig, keyRing, clock)
 	if err != nil {
 		cleanup6()
 		cleanup5()
@@ -131,7 +156,9 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 		cleanup()
 		return nil, nil, err
 	}
-	keyRing, cleanup7, err := provideKeyRing(ctx, cfg, keys, resolver, logger)
+	limiter := provideMemoryRateLimiter(clock)
+	cacheConfig := cfg.MemoryCache
+	cache, cleanup7, err := provideMemoryCache(cacheConfig, clock)
 	if err != nil {
 		cleanup6()
 		cleanup5()
@@ -141,19 +168,8 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 		cleanup()
 		return nil, nil, err
 	}
-	tokens, err := provideAccessTokens(cfg, keyRing)
-	if err != nil {
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	limiter := provideRateLimiter(client)
-	layer, cleanup8, err := provideCache(cfg, client, logger, meterProvider)
+	config4 := cfg.Cache
+	layer, err := provideCacheLayer(cache, config4, clock, logger, meterProvider)
 	if err != nil {
 		cleanup7()
 		cleanup6()
@@ -166,9 +182,10 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 	}
 	profileInvalidation := provideProfileInvalidation(layer, logger)
 	mailer := provideNotificationsMailer(service)
-	mfaKeyRing, err := provideMFAKeyRing(ctx, cfg, keys, resolver)
+	mfaConfig := cfg.MFA
+	config5 := mfaConfig.Service
+	mfaKeyRing, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver)
 	if err != nil {
-		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -178,10 +195,9 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 		cleanup()
 		return nil, nil, err
 	}
-	store := provideShortLived(client)
-	mfaService, err := provideMFA(cfg, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, logger)
+	store := provideMemoryShortLived(clock)
+	mfaService, err := provideMFA(config5, argon2Params, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, clock, logger)
 	if err != nil {
-		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -191,9 +207,8 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup9, err := provideIdentity(cfg, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, logger, meterProvider)
+	identityService, cleanup8, err := provideIdentity(config3, argon2Params, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, clock, logger)
 	if err != nil {
-		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -205,7 +220,6 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 	}
 	flows, err := provideMFAFlows(mfaService, identityService)
 	if err != nil {
-		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -218,7 +232,6 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 	}
 	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows)
 	if err != nil {
-		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -229,7 +242,8 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 		cleanup()
 		return nil, nil, err
 	}
-	adapters := provideAdapters(cfg, db, client)
+	wireProfileAdapters := _wireProfileAdaptersValue
+	adapters := provideAdapters(config, secretsConfig, db, wireProfileAdapters, sender)
 	api := &API{
 		Config:   cfg,
 		Log:      logger,
@@ -241,7 +255,6 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 		Adapters: adapters,
 	}
 	return api, func() {
-		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -253,11 +266,15 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 	}, nil
 }
 
-// InitializeWorker assembles the `tradesense worker` program. Its probes
-// and metrics are served on WORKER_HTTP_ADDR.
-func InitializeWorker(ctx context.Context, cfg Config, out LogOutput, build httpapi.BuildInfo) (*Worker, func(), error) {
+var (
+	_wireInProcessJobsValue   = inProcessJobs(true)
+	_wireProfileAdaptersValue = profileAdapters{"cache": "memory", "ratelimit": "memory", "shortlived": "memory", "jobs_store": "memory"}
+)
+
+func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi.BuildInfo) (*API, func(), error) {
 	config := cfg.Telemetry
 	logger := provideLogger(config, out)
+	httpapiConfig := cfg.HTTP
 	tracerProvider, cleanup, err := telemetry.NewTracerProvider(ctx, config, logger)
 	if err != nil {
 		return nil, nil, err
@@ -268,29 +285,42 @@ func InitializeWorker(ctx context.Context, cfg Config, out LogOutput, build http
 		return nil, nil, err
 	}
 	meterProvider := provideMeterProvider(metrics)
-	registry := provideHealth(cfg)
-	resolver, cleanup3, err := provideResolver(ctx, cfg, logger, tracerProvider, meterProvider)
+	healthTimeout := cfg.HealthTimeout
+	registry := provideHealth(healthTimeout)
+	jobsConfig := cfg.Jobs
+	wireInProcessJobs := _wireWireInProcessJobsValue
+	config2 := jobsConfig.Jobs
+	redisstoreConfig := cfg.Redis
+	environment := cfg.Env
+	getenv := cfg.Lookup
+	databaseSSLMode := cfg.DatabaseSSLMode
+	secretsConfig := cfg.Secrets
+	resolver, cleanup3, err := provideResolver(ctx, secretsConfig, getenv, logger, tracerProvider, meterProvider)
 	if err != nil {
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	secrets, err := provideSecrets(ctx, cfg, resolver)
+	wireDatabaseURL := provideDatabaseURL(getenv, databaseSSLMode, resolver)
+	secrets, err := provideSecrets(ctx, environment, getenv, wireDatabaseURL, resolver)
 	if err != nil {
 		cleanup3()
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	client, cleanup4, err := provideRedis(ctx, cfg, secrets, logger, tracerProvider, meterProvider, registry)
+	client, cleanup4, err := provideRedis(ctx, redisstoreConfig, secrets, logger, tracerProvider, meterProvider, registry)
 	if err != nil {
 		cleanup3()
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	backend := provideJobsBackend(client)
-	db, cleanup5, err := provideDB(ctx, cfg, secrets, resolver, logger, tracerProvider, meterProvider, registry)
+	backend := provideRedisJobs(client)
+	sqlstoreConfig := cfg.DB
+	dataDir := cfg.DataDir
+	autoMigrate := cfg.AutoMigrate
+	db, cleanup5, err := provideDB(ctx, sqlstoreConfig, dataDir, autoMigrate, secrets, wireDatabaseURL, logger, tracerProvider, meterProvider, registry)
 	if err != nil {
 		cleanup4()
 		cleanup3()
@@ -298,8 +328,10 @@ func InitializeWorker(ctx context.Context, cfg Config, out LogOutput, build http
 		cleanup()
 		return nil, nil, err
 	}
-	jobsRegistry := provideJobsRegistry(cfg, backend, db)
-	workerID, err := provideWorkerID(cfg)
+	jobsRegistry := provideJobsRegistry(jobsConfig, backend, db)
+	redisConfig := jobsConfig.Redis
+	workerConfig := jobsConfig.Worker
+	workerID, err := provideWorkerID(workerConfig)
 	if err != nil {
 		cleanup5()
 		cleanup4()
@@ -308,7 +340,7 @@ func InitializeWorker(ctx context.Context, cfg Config, out LogOutput, build http
 		cleanup()
 		return nil, nil, err
 	}
-	broker, cleanup6, err := provideJobsBroker(cfg, client, backend, workerID, logger)
+	broker, cleanup6, err := provideRedisStreams(client, redisConfig, backend, workerID, logger)
 	if err != nil {
 		cleanup5()
 		cleanup4()
@@ -327,8 +359,11 @@ func InitializeWorker(ctx context.Context, cfg Config, out LogOutput, build http
 		cleanup()
 		return nil, nil, err
 	}
-	jobsClient := provideJobsClient(cfg, jobsRegistry, backend, broker, jobsMetrics, logger)
-	sender, err := provideSender(cfg, secrets, logger)
+	jobsClient := provideJobsClient(config2, jobsRegistry, backend, broker, jobsMetrics, logger)
+	identityConfig := cfg.Identity
+	config3 := identityConfig.Service
+	smtpConfig := jobsConfig.SMTP
+	sender, err := provideSender(smtpConfig, environment, dataDir, secrets, logger)
 	if err != nil {
 		cleanup6()
 		cleanup5()
@@ -338,7 +373,7 @@ func InitializeWorker(ctx context.Context, cfg Config, out LogOutput, build http
 		cleanup()
 		return nil, nil, err
 	}
-	service, err := provideNotifications(cfg, jobsRegistry, jobsClient, backend, sender, logger)
+	service, err := provideNotifications(config3, jobsRegistry, jobsClient, backend, sender, logger)
 	if err != nil {
 		cleanup6()
 		cleanup5()
@@ -348,7 +383,7 @@ func InitializeWorker(ctx context.Context, cfg Config, out LogOutput, build http
 		cleanup()
 		return nil, nil, err
 	}
-	worker, err := provideJobsWorker(cfg, workerID, jobsRegistry, backend, broker, jobsClient, service, tracerProvider, jobsMetrics, logger)
+	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, jobsClient, service, tracerProvider, jobsMetrics, logger)
 	if err != nil {
 		cleanup6()
 		cleanup5()
@@ -358,9 +393,11 @@ func InitializeWorker(ctx context.Context, cfg Config, out LogOutput, build http
 		cleanup()
 		return nil, nil, err
 	}
-	jobsRuntime := provideJobsRuntime(cfg, client, jobsClient, worker, service, broker, registry)
+	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, jobsClient, worker, service, broker, registry)
 	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime)
-	opsServer, err := provideOpsServer(cfg, deps)
+	argon2Params := identityConfig.Argon2
+	jwtauthConfig := identityConfig.JWT
+	keys, err := provideKeys(ctx, environment, getenv, dataDir, resolver, logger)
 	if err != nil {
 		cleanup6()
 		cleanup5()
@@ -370,7 +407,7 @@ func InitializeWorker(ctx context.Context, cfg Config, out LogOutput, build http
 		cleanup()
 		return nil, nil, err
 	}
-	layer, cleanup7, err := provideCache(cfg, client, logger, meterProvider)
+	keyRing, cleanup7, err := provideKeyRing(ctx, identityConfig, keys, resolver, logger)
 	if err != nil {
 		cleanup6()
 		cleanup5()
@@ -380,7 +417,266 @@ func InitializeWorker(ctx context.Context, cfg Config, out LogOutput, build http
 		cleanup()
 		return nil, nil, err
 	}
-	adapters := provideAdapters(cfg, db, client)
+	clock := systemClock()
+	tokens, err := provideAccessTokens(jwtauthConfig, keyRing, clock)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	limiter := provideRedisRateLimiter(client, clock)
+	cache := redisstore.NewCache(client)
+	cacheConfig := cfg.Cache
+	layer, err := provideCacheLayer(cache, cacheConfig, clock, logger, meterProvider)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	profileInvalidation := provideProfileInvalidation(layer, logger)
+	mailer := provideNotificationsMailer(service)
+	mfaConfig := cfg.MFA
+	config4 := mfaConfig.Service
+	mfaKeyRing, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	shortLived := redisstore.NewShortLived(client)
+	mfaService, err := provideMFA(config4, argon2Params, db, mfaKeyRing, shortLived, limiter, mailer, profileInvalidation, clock, logger)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	identityService, cleanup8, err := provideIdentity(config3, argon2Params, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, clock, logger)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	flows, err := provideMFAFlows(mfaService, identityService)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	wireProfileAdapters := _wireWireProfileAdaptersValue
+	adapters := provideAdapters(config, secretsConfig, db, wireProfileAdapters, sender)
+	api := &API{
+		Config:   cfg,
+		Log:      logger,
+		Server:   server,
+		DB:       db,
+		Cache:    layer,
+		Keys:     keys,
+		Jobs:     jobsRuntime,
+		Adapters: adapters,
+	}
+	return api, func() {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+	}, nil
+}
+
+var (
+	_wireWireInProcessJobsValue   = inProcessJobs(false)
+	_wireWireProfileAdaptersValue = profileAdapters{"cache": "redis", "ratelimit": "redis", "shortlived": "redis", "jobs_store": "redis"}
+)
+
+func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build httpapi.BuildInfo) (*Worker, func(), error) {
+	config := cfg.Telemetry
+	logger := provideLogger(config, out)
+	httpapiConfig := cfg.HTTP
+	workerConfig := cfg.Worker
+	tracerProvider, cleanup, err := telemetry.NewTracerProvider(ctx, config, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	metrics, cleanup2, err := telemetry.NewMetrics(config, logger)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	meterProvider := provideMeterProvider(metrics)
+	healthTimeout := cfg.HealthTimeout
+	registry := provideHealth(healthTimeout)
+	jobsConfig := cfg.Jobs
+	wireInProcessJobs := _wireInProcessJobsValue
+	config2 := jobsConfig.Jobs
+	backend := provideMemoryJobs()
+	sqlstoreConfig := cfg.DB
+	dataDir := cfg.DataDir
+	autoMigrate := cfg.AutoMigrate
+	environment := cfg.Env
+	getenv := cfg.Lookup
+	databaseSSLMode := cfg.DatabaseSSLMode
+	secretsConfig := cfg.Secrets
+	resolver, cleanup3, err := provideResolver(ctx, secretsConfig, getenv, logger, tracerProvider, meterProvider)
+	if err != nil {
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	wireDatabaseURL := provideDatabaseURL(getenv, databaseSSLMode, resolver)
+	secrets, err := provideSecrets(ctx, environment, getenv, wireDatabaseURL, resolver)
+	if err != nil {
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	db, cleanup4, err := provideDB(ctx, sqlstoreConfig, dataDir, autoMigrate, secrets, wireDatabaseURL, logger, tracerProvider, meterProvider, registry)
+	if err != nil {
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsRegistry := provideJobsRegistry(jobsConfig, backend, db)
+	broker, cleanup5, err := provideGoChannel(logger)
+	if err != nil {
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsMetrics, err := provideJobsMetrics(meterProvider)
+	if err != nil {
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	client := provideJobsClient(config2, jobsRegistry, backend, broker, jobsMetrics, logger)
+	jobsWorkerConfig := jobsConfig.Worker
+	workerID, err := provideWorkerID(jobsWorkerConfig)
+	if err != nil {
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	identityConfig := cfg.Identity
+	config3 := identityConfig.Service
+	smtpConfig := jobsConfig.SMTP
+	sender, err := provideSender(smtpConfig, environment, dataDir, secrets, logger)
+	if err != nil {
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	service, err := provideNotifications(config3, jobsRegistry, client, backend, sender, logger)
+	if err != nil {
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, tracerProvider, jobsMetrics, logger)
+	if err != nil {
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, client, worker, service, broker, registry)
+	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime)
+	opsServer, err := provideOpsServer(httpapiConfig, workerConfig, deps)
+	if err != nil {
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	cacheConfig := cfg.MemoryCache
+	clock := systemClock()
+	cache, cleanup6, err := provideMemoryCache(cacheConfig, clock)
+	if err != nil {
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	config4 := cfg.Cache
+	layer, err := provideCacheLayer(cache, config4, clock, logger, meterProvider)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	wireProfileAdapters := _wireProfileAdaptersValue
+	adapters := provideAdapters(config, secretsConfig, db, wireProfileAdapters, sender)
 	wireWorker := &Worker{
 		Config:   cfg,
 		Log:      logger,
@@ -391,6 +687,423 @@ func InitializeWorker(ctx context.Context, cfg Config, out LogOutput, build http
 		Adapters: adapters,
 	}
 	return wireWorker, func() {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+	}, nil
+}
+
+func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build httpapi.BuildInfo) (*Worker, func(), error) {
+	config := cfg.Telemetry
+	logger := provideLogger(config, out)
+	httpapiConfig := cfg.HTTP
+	workerConfig := cfg.Worker
+	tracerProvider, cleanup, err := telemetry.NewTracerProvider(ctx, config, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	metrics, cleanup2, err := telemetry.NewMetrics(config, logger)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	meterProvider := provideMeterProvider(metrics)
+	healthTimeout := cfg.HealthTimeout
+	registry := provideHealth(healthTimeout)
+	jobsConfig := cfg.Jobs
+	wireInProcessJobs := _wireWireInProcessJobsValue
+	config2 := jobsConfig.Jobs
+	redisstoreConfig := cfg.Redis
+	environment := cfg.Env
+	getenv := cfg.Lookup
+	databaseSSLMode := cfg.DatabaseSSLMode
+	secretsConfig := cfg.Secrets
+	resolver, cleanup3, err := provideResolver(ctx, secretsConfig, getenv, logger, tracerProvider, meterProvider)
+	if err != nil {
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	wireDatabaseURL := provideDatabaseURL(getenv, databaseSSLMode, resolver)
+	secrets, err := provideSecrets(ctx, environment, getenv, wireDatabaseURL, resolver)
+	if err != nil {
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	client, cleanup4, err := provideRedis(ctx, redisstoreConfig, secrets, logger, tracerProvider, meterProvider, registry)
+	if err != nil {
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	backend := provideRedisJobs(client)
+	sqlstoreConfig := cfg.DB
+	dataDir := cfg.DataDir
+	autoMigrate := cfg.AutoMigrate
+	db, cleanup5, err := provideDB(ctx, sqlstoreConfig, dataDir, autoMigrate, secrets, wireDatabaseURL, logger, tracerProvider, meterProvider, registry)
+	if err != nil {
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsRegistry := provideJobsRegistry(jobsConfig, backend, db)
+	redisConfig := jobsConfig.Redis
+	jobsWorkerConfig := jobsConfig.Worker
+	workerID, err := provideWorkerID(jobsWorkerConfig)
+	if err != nil {
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	broker, cleanup6, err := provideRedisStreams(client, redisConfig, backend, workerID, logger)
+	if err != nil {
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsMetrics, err := provideJobsMetrics(meterProvider)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsClient := provideJobsClient(config2, jobsRegistry, backend, broker, jobsMetrics, logger)
+	identityConfig := cfg.Identity
+	config3 := identityConfig.Service
+	smtpConfig := jobsConfig.SMTP
+	sender, err := provideSender(smtpConfig, environment, dataDir, secrets, logger)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	service, err := provideNotifications(config3, jobsRegistry, jobsClient, backend, sender, logger)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, jobsClient, service, tracerProvider, jobsMetrics, logger)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, jobsClient, worker, service, broker, registry)
+	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime)
+	opsServer, err := provideOpsServer(httpapiConfig, workerConfig, deps)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	cache := redisstore.NewCache(client)
+	cacheConfig := cfg.Cache
+	clock := systemClock()
+	layer, err := provideCacheLayer(cache, cacheConfig, clock, logger, meterProvider)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	wireProfileAdapters := _wireWireProfileAdaptersValue
+	adapters := provideAdapters(config, secretsConfig, db, wireProfileAdapters, sender)
+	wireWorker := &Worker{
+		Config:   cfg,
+		Log:      logger,
+		Ops:      opsServer,
+		DB:       db,
+		Cache:    layer,
+		Jobs:     jobsRuntime,
+		Adapters: adapters,
+	}
+	return wireWorker, func() {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+	}, nil
+}
+
+func injectLocalUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, func(), error) {
+	identityConfig := cfg.Identity
+	config := identityConfig.Service
+	argon2Params := identityConfig.Argon2
+	sqlstoreConfig := cfg.DB
+	dataDir := cfg.DataDir
+	autoMigrate := cfg.AutoMigrate
+	environment := cfg.Env
+	getenv := cfg.Lookup
+	databaseSSLMode := cfg.DatabaseSSLMode
+	secretsConfig := cfg.Secrets
+	telemetryConfig := cfg.Telemetry
+	logger := provideLogger(telemetryConfig, out)
+	tracerProvider, cleanup, err := telemetry.NewTracerProvider(ctx, telemetryConfig, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	metrics, cleanup2, err := telemetry.NewMetrics(telemetryConfig, logger)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	meterProvider := provideMeterProvider(metrics)
+	resolver, cleanup3, err := provideResolver(ctx, secretsConfig, getenv, logger, tracerProvider, meterProvider)
+	if err != nil {
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	wireDatabaseURL := provideDatabaseURL(getenv, databaseSSLMode, resolver)
+	secrets, err := provideSecrets(ctx, environment, getenv, wireDatabaseURL, resolver)
+	if err != nil {
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	healthTimeout := cfg.HealthTimeout
+	registry := provideHealth(healthTimeout)
+	db, cleanup4, err := provideDB(ctx, sqlstoreConfig, dataDir, autoMigrate, secrets, wireDatabaseURL, logger, tracerProvider, meterProvider, registry)
+	if err != nil {
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jwtauthConfig := identityConfig.JWT
+	keys, err := provideKeys(ctx, environment, getenv, dataDir, resolver, logger)
+	if err != nil {
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	keyRing, cleanup5, err := provideKeyRing(ctx, identityConfig, keys, resolver, logger)
+	if err != nil {
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	clock := systemClock()
+	tokens, err := provideAccessTokens(jwtauthConfig, keyRing, clock)
+	if err != nil {
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	limiter := provideMemoryRateLimiter(clock)
+	cacheConfig := cfg.MemoryCache
+	cache, cleanup6, err := provideMemoryCache(cacheConfig, clock)
+	if err != nil {
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	config2 := cfg.Cache
+	layer, err := provideCacheLayer(cache, config2, clock, logger, meterProvider)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	profileInvalidation := provideProfileInvalidation(layer, logger)
+	wireNoMail := _wireNoMailValue
+	secondFactor := noSecondFactor()
+	service, cleanup7, err := provideIdentity(config, argon2Params, db, tokens, limiter, layer, profileInvalidation, wireNoMail, secondFactor, clock, logger)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	users := &Users{
+		Identity: service,
+	}
+	return users, func() {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+	}, nil
+}
+
+var (
+	_wireNoMailValue = noMail{}
+)
+
+func injectServicesUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, func(), error) {
+	identityConfig := cfg.Identity
+	config := identityConfig.Service
+	argon2Params := identityConfig.Argon2
+	sqlstoreConfig := cfg.DB
+	dataDir := cfg.DataDir
+	autoMigrate := cfg.AutoMigrate
+	environment := cfg.Env
+	getenv := cfg.Lookup
+	databaseSSLMode := cfg.DatabaseSSLMode
+	secretsConfig := cfg.Secrets
+	telemetryConfig := cfg.Telemetry
+	logger := provideLogger(telemetryConfig, out)
+	tracerProvider, cleanup, err := telemetry.NewTracerProvider(ctx, telemetryConfig, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	metrics, cleanup2, err := telemetry.NewMetrics(telemetryConfig, logger)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	meterProvider := provideMeterProvider(metrics)
+	resolver, cleanup3, err := provideResolver(ctx, secretsConfig, getenv, logger, tracerProvider, meterProvider)
+	if err != nil {
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	wireDatabaseURL := provideDatabaseURL(getenv, databaseSSLMode, resolver)
+	secrets, err := provideSecrets(ctx, environment, getenv, wireDatabaseURL, resolver)
+	if err != nil {
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	healthTimeout := cfg.HealthTimeout
+	registry := provideHealth(healthTimeout)
+	db, cleanup4, err := provideDB(ctx, sqlstoreConfig, dataDir, autoMigrate, secrets, wireDatabaseURL, logger, tracerProvider, meterProvider, registry)
+	if err != nil {
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jwtauthConfig := identityConfig.JWT
+	keys, err := provideKeys(ctx, environment, getenv, dataDir, resolver, logger)
+	if err != nil {
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	keyRing, cleanup5, err := provideKeyRing(ctx, identityConfig, keys, resolver, logger)
+	if err != nil {
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	clock := systemClock()
+	tokens, err := provideAccessTokens(jwtauthConfig, keyRing, clock)
+	if err != nil {
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	redisstoreConfig := cfg.Redis
+	client, cleanup6, err := provideRedis(ctx, redisstoreConfig, secrets, logger, tracerProvider, meterProvider, registry)
+	if err != nil {
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	limiter := provideRedisRateLimiter(client, clock)
+	cache := redisstore.NewCache(client)
+	cacheConfig := cfg.Cache
+	layer, err := provideCacheLayer(cache, cacheConfig, clock, logger, meterProvider)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	profileInvalidation := provideProfileInvalidation(layer, logger)
+	wireNoMail := _wireNoMailValue
+	secondFactor := noSecondFactor()
+	service, cleanup7, err := provideIdentity(config, argon2Params, db, tokens, limiter, layer, profileInvalidation, wireNoMail, secondFactor, clock, logger)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	users := &Users{
+		Identity: service,
+	}
+	return users, func() {
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -402,35 +1115,44 @@ func InitializeWorker(ctx context.Context, cfg Config, out LogOutput, build http
 }
 
 // InitializeMigrator assembles the `tradesense migrate` program: telemetry,
-// secrets and the database, nothing else.
+// secrets and the database, nothing else, in either profile.
 func InitializeMigrator(ctx context.Context, cfg Config, out LogOutput) (*Migrator, func(), error) {
-	config := cfg.Telemetry
-	logger := provideLogger(config, out)
-	tracerProvider, cleanup, err := telemetry.NewTracerProvider(ctx, config, logger)
+	config := cfg.DB
+	dataDir := cfg.DataDir
+	autoMigrate := cfg.AutoMigrate
+	environment := cfg.Env
+	getenv := cfg.Lookup
+	databaseSSLMode := cfg.DatabaseSSLMode
+	secretsConfig := cfg.Secrets
+	telemetryConfig := cfg.Telemetry
+	logger := provideLogger(telemetryConfig, out)
+	tracerProvider, cleanup, err := telemetry.NewTracerProvider(ctx, telemetryConfig, logger)
 	if err != nil {
 		return nil, nil, err
 	}
-	metrics, cleanup2, err := telemetry.NewMetrics(config, logger)
+	metrics, cleanup2, err := telemetry.NewMetrics(telemetryConfig, logger)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	meterProvider := provideMeterProvider(metrics)
-	resolver, cleanup3, err := provideResolver(ctx, cfg, logger, tracerProvider, meterProvider)
+	resolver, cleanup3, err := provideResolver(ctx, secretsConfig, getenv, logger, tracerProvider, meterProvider)
 	if err != nil {
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	secrets, err := provideSecrets(ctx, cfg, resolver)
+	wireDatabaseURL := provideDatabaseURL(getenv, databaseSSLMode, resolver)
+	secrets, err := provideSecrets(ctx, environment, getenv, wireDatabaseURL, resolver)
 	if err != nil {
 		cleanup3()
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	registry := provideHealth(cfg)
-	db, cleanup4, err := provideDB(ctx, cfg, secrets, resolver, logger, tracerProvider, meterProvider, registry)
+	healthTimeout := cfg.HealthTimeout
+	registry := provideHealth(healthTimeout)
+	db, cleanup4, err := provideDB(ctx, config, dataDir, autoMigrate, secrets, wireDatabaseURL, logger, tracerProvider, meterProvider, registry)
 	if err != nil {
 		cleanup3()
 		cleanup2()
@@ -448,43 +1170,61 @@ func InitializeMigrator(ctx context.Context, cfg Config, out LogOutput) (*Migrat
 	}, nil
 }
 
-// InitializeUsers assembles the `tradesense users` program: the identity
-// service over the configured database, for account administration.
-func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, func(), error) {
-	config := cfg.Telemetry
-	logger := provideLogger(config, out)
-	tracerProvider, cleanup, err := telemetry.NewTracerProvider(ctx, config, logger)
+// InitializeStack assembles the api program of the local profile with the
+// clock and identity's mailer given, for the component tests (tests/): the
+// same sets as the program, so the tests cannot drift from it. Its job
+// worker is built but not run.
+func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, mailer identity.Mailer) (*Stack, func(), error) {
+	config := cfg.HTTP
+	telemetryConfig := cfg.Telemetry
+	logger := provideLogger(telemetryConfig, out)
+	tracerProvider, cleanup, err := telemetry.NewTracerProvider(ctx, telemetryConfig, logger)
 	if err != nil {
 		return nil, nil, err
 	}
-	metrics, cleanup2, err := telemetry.NewMetrics(config, logger)
+	metrics, cleanup2, err := telemetry.NewMetrics(telemetryConfig, logger)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	meterProvider := provideMeterProvider(metrics)
-	resolver, cleanup3, err := provideResolver(ctx, cfg, logger, tracerProvider, meterProvider)
+	healthTimeout := cfg.HealthTimeout
+	registry := provideHealth(healthTimeout)
+	buildInfo := _wireBuildInfoValue
+	jobsConfig := cfg.Jobs
+	wireInProcessJobs := _wireInProcessJobsValue
+	config2 := jobsConfig.Jobs
+	backend := provideMemoryJobs()
+	sqlstoreConfig := cfg.DB
+	dataDir := cfg.DataDir
+	autoMigrate := cfg.AutoMigrate
+	environment := cfg.Env
+	getenv := cfg.Lookup
+	databaseSSLMode := cfg.DatabaseSSLMode
+	secretsConfig := cfg.Secrets
+	resolver, cleanup3, err := provideResolver(ctx, secretsConfig, getenv, logger, tracerProvider, meterProvider)
 	if err != nil {
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	secrets, err := provideSecrets(ctx, cfg, resolver)
+	wireDatabaseURL := provideDatabaseURL(getenv, databaseSSLMode, resolver)
+	secrets, err := provideSecrets(ctx, environment, getenv, wireDatabaseURL, resolver)
 	if err != nil {
 		cleanup3()
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	registry := provideHealth(cfg)
-	db, cleanup4, err := provideDB(ctx, cfg, secrets, resolver, logger, tracerProvider, meterProvider, registry)
+	db, cleanup4, err := provideDB(ctx, sqlstoreConfig, dataDir, autoMigrate, secrets, wireDatabaseURL, logger, tracerProvider, meterProvider, registry)
 	if err != nil {
 		cleanup3()
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	keys, err := provideKeys(ctx, cfg, resolver, logger)
+	jobsRegistry := provideJobsRegistry(jobsConfig, backend, db)
+	broker, cleanup5, err := provideGoChannel(logger)
 	if err != nil {
 		cleanup4()
 		cleanup3()
@@ -492,15 +1232,7 @@ func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, fu
 		cleanup()
 		return nil, nil, err
 	}
-	keyRing, cleanup5, err := provideKeyRing(ctx, cfg, keys, resolver, logger)
-	if err != nil {
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	tokens, err := provideAccessTokens(cfg, keyRing)
+	jobsMetrics, err := provideJobsMetrics(meterProvider)
 	if err != nil {
 		cleanup5()
 		cleanup4()
@@ -509,7 +1241,9 @@ func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, fu
 		cleanup()
 		return nil, nil, err
 	}
-	client, cleanup6, err := provideRedis(ctx, cfg, secrets, logger, tracerProvider, meterProvider, registry)
+	client := provideJobsClient(config2, jobsRegistry, backend, broker, jobsMetrics, logger)
+	workerConfig := jobsConfig.Worker
+	workerID, err := provideWorkerID(workerConfig)
 	if err != nil {
 		cleanup5()
 		cleanup4()
@@ -518,9 +1252,84 @@ func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, fu
 		cleanup()
 		return nil, nil, err
 	}
-	limiter := provideRateLimiter(client)
-	layer, cleanup7, err := provideCache(cfg, client, logger, meterProvider)
+	identityConfig := cfg.Identity
+	config3 := identityConfig.Service
+	smtpConfig := jobsConfig.SMTP
+	sender, err := provideSender(smtpConfig, environment, dataDir, secrets, logger)
 	if err != nil {
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	service, err := provideNotifications(config3, jobsRegistry, client, backend, sender, logger)
+	if err != nil {
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, tracerProvider, jobsMetrics, logger)
+	if err != nil {
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, client, worker, service, broker, registry)
+	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, buildInfo, jobsRuntime)
+	argon2Params := identityConfig.Argon2
+	jwtauthConfig := identityConfig.JWT
+	keys, err := provideKeys(ctx, environment, getenv, dataDir, resolver, logger)
+	if err != nil {
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	keyRing, cleanup6, err := provideKeyRing(ctx, identityConfig, keys, resolver, logger)
+	if err != nil {
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	tokens, err := provideAccessTokens(jwtauthConfig, keyRing, now)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	limiter := provideMemoryRateLimiter(now)
+	cacheConfig := cfg.MemoryCache
+	cache, cleanup7, err := provideMemoryCache(cacheConfig, now)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	config4 := cfg.Cache
+	layer, err := provideCacheLayer(cache, config4, now, logger, meterProvider)
+	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -530,9 +1339,9 @@ func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, fu
 		return nil, nil, err
 	}
 	profileInvalidation := provideProfileInvalidation(layer, logger)
-	backend := provideJobsBackend(client)
-	jobsRegistry := provideJobsRegistry(cfg, backend, db)
-	workerID, err := provideWorkerID(cfg)
+	mfaConfig := cfg.MFA
+	config5 := mfaConfig.Service
+	mfaKeyRing, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver)
 	if err != nil {
 		cleanup7()
 		cleanup6()
@@ -543,7 +1352,8 @@ func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, fu
 		cleanup()
 		return nil, nil, err
 	}
-	broker, cleanup8, err := provideJobsBroker(cfg, client, backend, workerID, logger)
+	store := provideMemoryShortLived(now)
+	mfaService, err := provideMFA(config5, argon2Params, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, now, logger)
 	if err != nil {
 		cleanup7()
 		cleanup6()
@@ -554,9 +1364,8 @@ func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, fu
 		cleanup()
 		return nil, nil, err
 	}
-	jobsMetrics, err := provideJobsMetrics(meterProvider)
+	identityService, cleanup8, err := provideIdentity(config3, argon2Params, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, now, logger)
 	if err != nil {
-		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -566,20 +1375,7 @@ func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, fu
 		cleanup()
 		return nil, nil, err
 	}
-	jobsClient := provideJobsClient(cfg, jobsRegistry, backend, broker, jobsMetrics, logger)
-	sender, err := provideSender(cfg, secrets, logger)
-	if err != nil {
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	service, err := provideNotifications(cfg, jobsRegistry, jobsClient, backend, sender, logger)
+	flows, err := provideMFAFlows(mfaService, identityService)
 	if err != nil {
 		cleanup8()
 		cleanup7()
@@ -591,8 +1387,7 @@ func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, fu
 		cleanup()
 		return nil, nil, err
 	}
-	mailer := provideNotificationsMailer(service)
-	mfaKeyRing, err := provideMFAKeyRing(ctx, cfg, keys, resolver)
+	server, err := provideAPIServer(ctx, config, deps, identityService, keyRing, mfaService, flows)
 	if err != nil {
 		cleanup8()
 		cleanup7()
@@ -604,51 +1399,15 @@ func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, fu
 		cleanup()
 		return nil, nil, err
 	}
-	store := provideShortLived(client)
-	mfaService, err := provideMFA(cfg, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, logger)
-	if err != nil {
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	identityService, cleanup9, err := provideIdentity(cfg, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, logger, meterProvider)
-	if err != nil {
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	worker, err := provideJobsWorker(cfg, workerID, jobsRegistry, backend, broker, jobsClient, service, tracerProvider, jobsMetrics, logger)
-	if err != nil {
-		cleanup9()
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	jobsRuntime := provideJobsRuntime(cfg, client, jobsClient, worker, service, broker, registry)
-	users := &Users{
+	stack := &Stack{
+		Server:   server,
 		Identity: identityService,
-		Jobs:     jobsRuntime,
+		Keys:     keyRing,
+		Tokens:   tokens,
+		DB:       db,
+		Cache:    layer,
 	}
-	return users, func() {
-		cleanup9()
+	return stack, func() {
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -659,3 +1418,7 @@ func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, fu
 		cleanup()
 	}, nil
 }
+
+var (
+	_wireBuildInfoValue = httpapi.BuildInfo{Version: "stack"}
+)

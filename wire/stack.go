@@ -1,0 +1,20 @@
+package wire
+
+import (
+	"github.com/tradesense/tradesense/adapters/httpapi"
+	"github.com/tradesense/tradesense/adapters/jwtauth"
+	"github.com/tradesense/tradesense/adapters/sqlstore"
+	"github.com/tradesense/tradesense/core/cache"
+	"github.com/tradesense/tradesense/core/identity"
+)
+
+// Stack is the api program as the component tests hold it
+// (InitializeStack): its server, and the parts the tests reach behind it.
+type Stack struct {
+	Server   *httpapi.Server
+	Identity *identity.Service
+	Keys     *identity.KeyRing
+	Tokens   *jwtauth.Tokens
+	DB       *sqlstore.DB
+	Cache    *cache.Layer
+}

@@ -103,19 +103,33 @@ type Deps struct {
 	Mail BulkMailer
 }
 
+// infrastructure are the collaborators every server needs.
+func (d Deps) infrastructure() map[string]any {
+	return map[string]any{"Log": d.Log, "TracerProvider": d.TracerProvider, "MeterProvider": d.MeterProvider,
+		"Propagator": d.Propagator, "Metrics": d.Metrics, "Health": d.Health}
+}
+
+// services are the modules the API serves, one entry per Deps field.
+func (d Deps) services() map[string]any {
+	return map[string]any{"Identity": d.Identity, "Keys": d.Keys, "MFA": d.MFA, "MFAFlows": d.MFAFlows,
+		"Jobs": d.Jobs, "Mail": d.Mail}
+}
+
 // missing names the nil fields among the given ones.
-func missing(fields map[string]any) error {
+func missing(fields ...map[string]any) error {
 	var errs []error
-	for _, name := range slices.Sorted(maps.Keys(fields)) {
-		if isNil(fields[name]) {
-			errs = append(errs, fmt.Errorf("httpapi: Deps.%s is nil", name))
+	for _, f := range fields {
+		for _, name := range slices.Sorted(maps.Keys(f)) {
+			if isNil(f[name]) {
+				errs = append(errs, fmt.Errorf("httpapi: Deps.%s is nil", name))
+			}
 		}
 	}
 	return errors.Join(errs...)
 }
 
 // isNil is true for nil and for an interface holding a nil pointer, map,
-// func or channel.
+// func, channel or slice.
 func isNil(v any) bool {
 	if v == nil {
 		return true
@@ -125,11 +139,6 @@ func isNil(v any) bool {
 		return rv.IsNil()
 	}
 	return false
-}
-
-func (d Deps) infrastructure() map[string]any {
-	return map[string]any{"Log": d.Log, "TracerProvider": d.TracerProvider, "MeterProvider": d.MeterProvider,
-		"Propagator": d.Propagator, "Metrics": d.Metrics, "Health": d.Health}
 }
 
 // Server is the API's HTTP server.
@@ -150,9 +159,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	services := d.infrastructure()
-	maps.Copy(services, map[string]any{"Identity": d.Identity, "Keys": d.Keys, "MFA": d.MFA, "MFAFlows": d.MFAFlows, "Jobs": d.Jobs, "Mail": d.Mail})
-	if err := missing(services); err != nil {
+	if err := missing(d.infrastructure(), d.services()); err != nil {
 		return nil, err
 	}
 	doc, err := loadSpec(ctx)

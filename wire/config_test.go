@@ -165,3 +165,22 @@ func TestProfileFollowsRedisURL(t *testing.T) {
 		}
 	}
 }
+
+func TestSelectQueuesKeepsConfiguredConcurrency(t *testing.T) {
+	cfg, err := LoadConfig(envOf(map[string]string{"WORKER_CONCURRENCY": "default:4,email:2"}), "v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.SelectQueues("email,reports"); err != nil {
+		t.Fatal(err)
+	}
+	if q := cfg.Jobs.Worker.Queues; len(q) != 2 || q["email"] != 2 || q["reports"] != 2 {
+		t.Fatalf("queues %v: want email as configured and reports at its default", q)
+	}
+	if err := cfg.SelectQueues("email:16"); err != nil || cfg.Jobs.Worker.Queues["email"] != 16 {
+		t.Fatalf("an explicit concurrency wins: %v %v", cfg.Jobs.Worker.Queues, err)
+	}
+	if err := cfg.SelectQueues("nope"); err == nil || !strings.Contains(err.Error(), "--queues") {
+		t.Fatalf("unknown queue: %v", err)
+	}
+}

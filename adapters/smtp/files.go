@@ -10,9 +10,10 @@ import (
 func mkdir(dir string) error { return os.MkdirAll(dir, 0o750) }
 
 // writeEML writes msg to dir/name atomically (temp file and rename), so a
-// reader never sees half a message.
+// reader never sees half a message. The temp file does not end in .eml: a
+// reader listing *.eml (Go's Glob matches leading dots) must not see it.
 func writeEML(dir, name string, msg *mail.Msg) (string, error) {
-	f, err := os.CreateTemp(dir, ".tmp-*.eml")
+	f, err := os.CreateTemp(dir, ".tmp-*")
 	if err != nil {
 		return "", err
 	}

@@ -303,19 +303,20 @@ type JobsRuntime struct {
 	Broker   string
 }
 
-// provideJobsRuntime also registers the readiness check "jobs"; the
-// worker's heartbeat counts only where the worker runs. Over Redis the
+// provideJobsRuntime also registers the readiness checks "jobs" and
+// "jobs_worker" (required; it fails only where the worker runs: a stale
+// heartbeat, or consumers that cannot read). Over Redis the "jobs"
 // check is not required: the broker is shared by every replica, so taking
 // them out of rotation when it is down would turn a degraded service into
 // an outage (CACHE_REQUIRED decides that for the redis check itself).
-// In-process (GoChannel) it is required: it fails only when this
-// process's own worker stopped beating.
+// In-process (GoChannel) it is required.
 func provideJobsRuntime(cfg Config, redis *redisstore.Client, client *jobs.Client, w *jobs.Worker, svc *notifications.Service, broker jobs.Broker, h *health.Registry) *JobsRuntime {
 	embedded := redis == nil
 	if cfg.Jobs.Embedded != nil {
 		embedded = *cfg.Jobs.Embedded
 	}
-	h.Register(client.Health(w, redis == nil))
+	h.Register(client.Health(redis == nil))
+	h.Register(w.Health())
 	name := "watermill"
 	if n, ok := broker.(interface{ Name() string }); ok {
 		name = n.Name()

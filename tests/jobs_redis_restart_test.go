@@ -119,3 +119,53 @@ func TestWorkerSurvivesARedisRestartedEmpty(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestJobsSurviveACrashOfARedisWithAOF tests what docs/deploy.md promises
+// of the production Redis (appendonly yes, appendfsync everysec): job
+// records and their messages written more than a second before Redis
+// crashes (SIGKILL) are there when it comes back, and a worker started
+// then runs every one of them.
+func TestJobsSurviveACrashOfARedisWithAOF(t *testing.T) {
+	srv := testenv.StartRedis(t, "--appendonly", "yes", "--appendfsync", "everysec", "--dir", t.TempDir())
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	log := slog.New(slog.DiscardHandler)
+	backend := redisstore.NewJobsOn(rdb, "tradesense:", nil)
+	broker, cleanup, err := watermill.NewRedisStreams(rdb, watermill.RedisConfig{StreamPrefix: "tradesense:jobs:stream:"}, backend.Alive, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cleanup)
+	reg := jobs.NewRegistry()
+	jobs.RegisterMaintenance(reg, backend, nil)
+	client := jobs.NewClient(jobs.Config{}, reg, backend, broker, nil, nil, log, nil)
+	ctx := context.Background()
+	const n = 20
+	ids := make([]string, n)
+	for i := range ids {
+		if ids[i], err = client.Enqueue(ctx, jobs.KindPurgeJobs, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(1500 * time.Millisecond) // appendfsync everysec: on disk within a second
+	srv.Kill()
+	srv.Start()
+
+	env := harness.Env(t)
+	env["REDIS_URL"] = srv.URL()
+	env["WORKER_HTTP_ADDR"] = "127.0.0.1:0"
+	harness.Start(t, env, "worker", "--queues", "maintenance")
+	deadline := time.Now().Add(20 * time.Second)
+	for _, id := range ids {
+		for {
+			j, err := backend.Get(ctx, id)
+			if err == nil && j.State == jobs.StateSucceeded {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("job %s after the crash: %+v, %v", id, j, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}

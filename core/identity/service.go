@@ -437,6 +437,10 @@ func (s *Service) mail(ctx context.Context, to, template, idem string, data map[
 	if data == nil {
 		data = map[string]any{}
 	}
+	// The write the mail reports has happened: enqueue it even when the
+	// request is being cancelled (its client hung up).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	if _, err := s.d.Mailer.SendEmail(ctx, Email{To: to, Template: template, Data: data, IdempotencyKey: idem}); err != nil {
 		s.d.Log.ErrorContext(ctx, "identity: email not enqueued", "template", template, "error", err)
 	}

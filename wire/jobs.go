@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	gwire "github.com/google/wire"
@@ -213,11 +212,28 @@ var JobsSet = gwire.NewSet(
 	provideJobsRuntime,
 )
 
-func provideJobsBackend(redis *redisstore.Client) jobs.Backend {
+// provideJobsBackend returns the Redis job store, or in the local profile
+// the memory one, which takes back the unfinished jobs saved in the
+// database at the last exit and saves its own at this one (jobs.Journal).
+func provideJobsBackend(ctx context.Context, redis *redisstore.Client, db *sqlstore.DB, log *slog.Logger) (jobs.Backend, func(), error) {
 	if redis != nil {
-		return redisstore.NewJobs(redis, nil)
+		return redisstore.NewJobs(redis, nil), func() {}, nil
 	}
-	return memory.NewJobs(nil)
+	m, journal, log := memory.NewJobs(nil), sqlstore.NewJobJournal(db), telemetry.Component(log, "jobs")
+	if n, err := jobs.RestoreSaved(ctx, m, journal, time.Now().UTC()); err != nil {
+		log.WarnContext(ctx, "jobs saved at the last exit not restored", "error", err)
+	} else if n > 0 {
+		log.InfoContext(ctx, "restored the unfinished jobs saved at the last exit", "jobs", n)
+	}
+	return m, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if n, err := jobs.SaveUnfinished(sctx, m, journal); err != nil {
+			log.Error("unfinished jobs not saved: they are lost", "error", err)
+		} else if n > 0 {
+			log.Info("saved the unfinished jobs for the next start", "jobs", n)
+		}
+	}, nil
 }
 
 func provideJobsBroker(cfg Config, redis *redisstore.Client, backend jobs.Backend, id WorkerID, log *slog.Logger) (jobs.Broker, func(), error) {
@@ -324,26 +340,9 @@ func provideJobsRuntime(cfg Config, redis *redisstore.Client, client *jobs.Clien
 	return &JobsRuntime{Client: client, Worker: w, Notifications: svc, Embedded: embedded, Broker: name}
 }
 
-// runBeside runs main and, when worker is not nil, the job worker beside
-// it; both stop when ctx ends, and the first error wins.
+// runBeside is jobs.RunBeside: the server drains before the worker does.
 func runBeside(ctx context.Context, main func(context.Context) error, worker *jobs.Worker) error {
-	if worker == nil {
-		return main(ctx)
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	var werr error
-	wg.Go(func() {
-		werr = worker.Run(ctx)
-		if werr != nil {
-			cancel()
-		}
-	})
-	err := main(ctx)
-	cancel()
-	wg.Wait()
-	return errors.Join(err, werr)
+	return jobs.RunBeside(ctx, main, worker)
 }
 
 // notificationsMailer adapts the notifications service to identity.Mailer.

@@ -50,9 +50,17 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 		cleanup()
 		return nil, nil, err
 	}
-	backend := provideJobsBackend(client)
 	db, cleanup5, err := provideDB(ctx, cfg, secrets, resolver, logger, tracerProvider, meterProvider, registry)
 	if err != nil {
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	backend, cleanup6, err := provideJobsBackend(ctx, client, db, logger)
+	if err != nil {
+		cleanup5()
 		cleanup4()
 		cleanup3()
 		cleanup2()
@@ -62,6 +70,7 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 	jobsRegistry := provideJobsRegistry(cfg, backend, db)
 	workerID, err := provideWorkerID(cfg)
 	if err != nil {
+		cleanup6()
 		cleanup5()
 		cleanup4()
 		cleanup3()
@@ -69,8 +78,9 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 		cleanup()
 		return nil, nil, err
 	}
-	broker, cleanup6, err := provideJobsBroker(cfg, client, backend, workerID, logger)
+	broker, cleanup7, err := provideJobsBroker(cfg, client, backend, workerID, logger)
 	if err != nil {
+		cleanup6()
 		cleanup5()
 		cleanup4()
 		cleanup3()
@@ -80,6 +90,7 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 	}
 	jobsMetrics, err := provideJobsMetrics(meterProvider)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -91,6 +102,7 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 	jobsClient := provideJobsClient(cfg, jobsRegistry, backend, broker, jobsMetrics, logger)
 	sender, err := provideSender(cfg, secrets, logger)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -101,6 +113,7 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 	}
 	service, err := provideNotifications(cfg, jobsRegistry, jobsClient, backend, sender, logger)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -111,6 +124,7 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 	}
 	worker, err := provideJobsWorker(cfg, workerID, jobsRegistry, backend, broker, jobsClient, service, tracerProvider, jobsMetrics, logger)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -123,6 +137,7 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime)
 	keys, err := provideKeys(ctx, cfg, resolver, logger)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -131,17 +146,7 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 		cleanup()
 		return nil, nil, err
 	}
-	keyRing, cleanup7, err := provideKeyRing(ctx, cfg, keys, resolver, logger)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	tokens, err := provideAccessTokens(cfg, keyRing)
+	keyRing, cleanup8, err := provideKeyRing(ctx, cfg, keys, resolver, logger)
 	if err != nil {
 		cleanup7()
 		cleanup6()
@@ -152,9 +157,22 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 		cleanup()
 		return nil, nil, err
 	}
-	limiter := provideRateLimiter(client)
-	layer, cleanup8, err := provideCache(cfg, client, logger, meterProvider)
+	tokens, err := provideAccessTokens(cfg, keyRing)
 	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	limiter := provideRateLimiter(client)
+	layer, cleanup9, err := provideCache(cfg, client, logger, meterProvider)
+	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -168,6 +186,7 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 	mailer := provideNotificationsMailer(service)
 	mfaKeyRing, err := provideMFAKeyRing(ctx, cfg, keys, resolver)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -181,6 +200,7 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 	store := provideShortLived(client)
 	mfaService, err := provideMFA(cfg, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, logger)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -191,8 +211,9 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup9, err := provideIdentity(cfg, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, logger, meterProvider)
+	identityService, cleanup10, err := provideIdentity(cfg, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, logger, meterProvider)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -205,6 +226,7 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 	}
 	flows, err := provideMFAFlows(mfaService, identityService)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -218,6 +240,7 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 	}
 	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, flows)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -241,6 +264,7 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 		Adapters: adapters,
 	}
 	return api, func() {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -289,9 +313,17 @@ func InitializeWorker(ctx context.Context, cfg Config, out LogOutput, build http
 		cleanup()
 		return nil, nil, err
 	}
-	backend := provideJobsBackend(client)
 	db, cleanup5, err := provideDB(ctx, cfg, secrets, resolver, logger, tracerProvider, meterProvider, registry)
 	if err != nil {
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	backend, cleanup6, err := provideJobsBackend(ctx, client, db, logger)
+	if err != nil {
+		cleanup5()
 		cleanup4()
 		cleanup3()
 		cleanup2()
@@ -301,6 +333,7 @@ func InitializeWorker(ctx context.Context, cfg Config, out LogOutput, build http
 	jobsRegistry := provideJobsRegistry(cfg, backend, db)
 	workerID, err := provideWorkerID(cfg)
 	if err != nil {
+		cleanup6()
 		cleanup5()
 		cleanup4()
 		cleanup3()
@@ -308,8 +341,9 @@ func InitializeWorker(ctx context.Context, cfg Config, out LogOutput, build http
 		cleanup()
 		return nil, nil, err
 	}
-	broker, cleanup6, err := provideJobsBroker(cfg, client, backend, workerID, logger)
+	broker, cleanup7, err := provideJobsBroker(cfg, client, backend, workerID, logger)
 	if err != nil {
+		cleanup6()
 		cleanup5()
 		cleanup4()
 		cleanup3()
@@ -319,6 +353,7 @@ func InitializeWorker(ctx context.Context, cfg Config, out LogOutput, build http
 	}
 	jobsMetrics, err := provideJobsMetrics(meterProvider)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -330,6 +365,7 @@ func InitializeWorker(ctx context.Context, cfg Config, out LogOutput, build http
 	jobsClient := provideJobsClient(cfg, jobsRegistry, backend, broker, jobsMetrics, logger)
 	sender, err := provideSender(cfg, secrets, logger)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -340,6 +376,7 @@ func InitializeWorker(ctx context.Context, cfg Config, out LogOutput, build http
 	}
 	service, err := provideNotifications(cfg, jobsRegistry, jobsClient, backend, sender, logger)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -350,6 +387,7 @@ func InitializeWorker(ctx context.Context, cfg Config, out LogOutput, build http
 	}
 	worker, err := provideJobsWorker(cfg, workerID, jobsRegistry, backend, broker, jobsClient, service, tracerProvider, jobsMetrics, logger)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -362,6 +400,7 @@ func InitializeWorker(ctx context.Context, cfg Config, out LogOutput, build http
 	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime)
 	opsServer, err := provideOpsServer(cfg, deps)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -370,8 +409,9 @@ func InitializeWorker(ctx context.Context, cfg Config, out LogOutput, build http
 		cleanup()
 		return nil, nil, err
 	}
-	layer, cleanup7, err := provideCache(cfg, client, logger, meterProvider)
+	layer, cleanup8, err := provideCache(cfg, client, logger, meterProvider)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -391,6 +431,7 @@ func InitializeWorker(ctx context.Context, cfg Config, out LogOutput, build http
 		Adapters: adapters,
 	}
 	return wireWorker, func() {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -530,9 +571,7 @@ func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, fu
 		return nil, nil, err
 	}
 	profileInvalidation := provideProfileInvalidation(layer, logger)
-	backend := provideJobsBackend(client)
-	jobsRegistry := provideJobsRegistry(cfg, backend, db)
-	workerID, err := provideWorkerID(cfg)
+	backend, cleanup8, err := provideJobsBackend(ctx, client, db, logger)
 	if err != nil {
 		cleanup7()
 		cleanup6()
@@ -543,8 +582,22 @@ func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, fu
 		cleanup()
 		return nil, nil, err
 	}
-	broker, cleanup8, err := provideJobsBroker(cfg, client, backend, workerID, logger)
+	jobsRegistry := provideJobsRegistry(cfg, backend, db)
+	workerID, err := provideWorkerID(cfg)
 	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	broker, cleanup9, err := provideJobsBroker(cfg, client, backend, workerID, logger)
+	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -556,6 +609,7 @@ func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, fu
 	}
 	jobsMetrics, err := provideJobsMetrics(meterProvider)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -569,6 +623,7 @@ func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, fu
 	jobsClient := provideJobsClient(cfg, jobsRegistry, backend, broker, jobsMetrics, logger)
 	sender, err := provideSender(cfg, secrets, logger)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -581,6 +636,7 @@ func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, fu
 	}
 	service, err := provideNotifications(cfg, jobsRegistry, jobsClient, backend, sender, logger)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -594,6 +650,7 @@ func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, fu
 	mailer := provideNotificationsMailer(service)
 	mfaKeyRing, err := provideMFAKeyRing(ctx, cfg, keys, resolver)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -607,6 +664,7 @@ func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, fu
 	store := provideShortLived(client)
 	mfaService, err := provideMFA(cfg, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, logger)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -617,8 +675,9 @@ func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, fu
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup9, err := provideIdentity(cfg, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, logger, meterProvider)
+	identityService, cleanup10, err := provideIdentity(cfg, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, logger, meterProvider)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -631,6 +690,7 @@ func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, fu
 	}
 	worker, err := provideJobsWorker(cfg, workerID, jobsRegistry, backend, broker, jobsClient, service, tracerProvider, jobsMetrics, logger)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -648,6 +708,7 @@ func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, fu
 		Jobs:     jobsRuntime,
 	}
 	return users, func() {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()

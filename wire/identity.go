@@ -139,11 +139,15 @@ func provideAccessTokens(cfg Config, ring *identity.KeyRing) (*jwtauth.Tokens, e
 
 // provideRateLimiter is Redis when REDIS_URL is set (shared by replicas),
 // memory otherwise.
-func provideRateLimiter(redis *redisstore.Client) ratelimit.Limiter {
+// provideRateLimiter returns the shared Redis limiter with a per-instance
+// memory fallback while Redis is down (ratelimit.Fallback), or the memory
+// limiter in the local profile.
+func provideRateLimiter(redis *redisstore.Client, log *slog.Logger, mp metric.MeterProvider) (ratelimit.Limiter, error) {
 	if redis != nil {
-		return redisstore.NewRateLimiter(redis, nil)
+		return ratelimit.NewFallback(redisstore.NewRateLimiter(redis, nil), memory.NewRateLimiter(nil), ratelimit.FallbackConfig{},
+			telemetry.Component(log, "ratelimit"), mp)
 	}
-	return memory.NewRateLimiter(nil)
+	return memory.NewRateLimiter(nil), nil
 }
 
 // provideProfileInvalidation deletes the cached profile (see

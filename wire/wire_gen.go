@@ -169,7 +169,18 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 		cleanup()
 		return nil, nil, err
 	}
-	limiter := provideRateLimiter(client)
+	limiter, err := provideRateLimiter(client, logger, meterProvider)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
 	layer, cleanup9, err := provideCache(cfg, client, logger, meterProvider)
 	if err != nil {
 		cleanup8()
@@ -559,7 +570,16 @@ func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, fu
 		cleanup()
 		return nil, nil, err
 	}
-	limiter := provideRateLimiter(client)
+	limiter, err := provideRateLimiter(client, logger, meterProvider)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
 	layer, cleanup7, err := provideCache(cfg, client, logger, meterProvider)
 	if err != nil {
 		cleanup6()

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/wire"
@@ -287,46 +286,25 @@ type JobsRuntime struct {
 	Broker   string
 }
 
-// provideJobsRuntime also registers the readiness check "jobs"; the
-// worker's heartbeat counts only where the worker runs. Over a shared
-// broker (services profile) the check is not required: the broker is
-// shared by every replica, so taking them out of rotation when it is down
-// would turn a degraded service into an outage (CACHE_REQUIRED decides
-// that for the redis check itself). In-process (local profile) it is
-// required: it fails only when this process's own worker stopped beating.
+// provideJobsRuntime also registers the readiness checks "jobs" and
+// "jobs_worker". "jobs_worker" is required and fails only where the worker
+// runs: a stale heartbeat, or consumers that cannot read. Over a shared
+// broker (services profile) "jobs" is not required: the broker is shared
+// by every replica, so taking them out of rotation when it is down would
+// turn a degraded service into an outage (CACHE_REQUIRED decides that for
+// the redis check itself). In-process (local profile) it is required.
 func provideJobsRuntime(c JobsConfig, inProcess inProcessJobs, client *jobs.Client, w *jobs.Worker, svc *notifications.Service, broker jobs.Broker, h *health.Registry) *JobsRuntime {
 	embedded := bool(inProcess)
 	if c.Embedded != nil {
 		embedded = *c.Embedded
 	}
-	h.Register(client.Health(w, bool(inProcess)))
+	h.Register(client.Health(bool(inProcess)))
+	h.Register(w.Health())
 	name := "watermill"
 	if n, ok := broker.(interface{ Name() string }); ok {
 		name = n.Name()
 	}
 	return &JobsRuntime{Client: client, Worker: w, Notifications: svc, Embedded: embedded, Broker: name}
-}
-
-// runBeside runs main and, when worker is not nil, the job worker beside
-// it; both stop when ctx ends, and the first error wins.
-func runBeside(ctx context.Context, main func(context.Context) error, worker *jobs.Worker) error {
-	if worker == nil {
-		return main(ctx)
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	var werr error
-	wg.Go(func() {
-		werr = worker.Run(ctx)
-		if werr != nil {
-			cancel()
-		}
-	})
-	err := main(ctx)
-	cancel()
-	wg.Wait()
-	return errors.Join(err, werr)
 }
 
 // notificationsMailer adapts the notifications service to identity.Mailer.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/google/wire"
 	"go.opentelemetry.io/otel/metric"
@@ -13,6 +14,7 @@ import (
 	"github.com/tradesense/tradesense/adapters/httpapi"
 	"github.com/tradesense/tradesense/adapters/memory"
 	"github.com/tradesense/tradesense/adapters/redisstore"
+	"github.com/tradesense/tradesense/adapters/sqlstore"
 	"github.com/tradesense/tradesense/adapters/telemetry"
 	"github.com/tradesense/tradesense/adapters/watermill"
 	"github.com/tradesense/tradesense/core/cache"
@@ -103,8 +105,27 @@ func provideMemoryRateLimiter(now Clock) ratelimit.Limiter { return memory.NewRa
 func provideMemoryShortLived(now Clock) shortlived.Store { return memory.NewShortLived(now) }
 
 // provideMemoryJobs keeps job records in memory, on the real clock like
-// the rest of the job system.
-func provideMemoryJobs() jobs.Backend { return memory.NewJobs(nil) }
+// the rest of the job system. It takes back the unfinished jobs saved in
+// the database at the last exit, and saves its own at this one
+// (jobs.Journal); its cleanup runs after the worker drained and before
+// the database closes.
+func provideMemoryJobs(ctx context.Context, db *sqlstore.DB, log *slog.Logger) (jobs.Backend, func(), error) {
+	m, journal, log := memory.NewJobs(nil), sqlstore.NewJobJournal(db), telemetry.Component(log, "jobs")
+	if n, err := jobs.RestoreSaved(ctx, m, journal, time.Now().UTC()); err != nil {
+		log.WarnContext(ctx, "jobs saved at the last exit not restored", "error", err)
+	} else if n > 0 {
+		log.InfoContext(ctx, "restored the unfinished jobs saved at the last exit", "jobs", n)
+	}
+	return m, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if n, err := jobs.SaveUnfinished(sctx, m, journal); err != nil {
+			log.Error("unfinished jobs not saved: they are lost", "error", err)
+		} else if n > 0 {
+			log.Info("saved the unfinished jobs for the next start", "jobs", n)
+		}
+	}, nil
+}
 
 func provideGoChannel(log *slog.Logger) (jobs.Broker, func(), error) {
 	return watermill.NewGoChannel(watermill.GoChannelConfig{}, telemetry.Component(log, "jobs.broker"))
@@ -125,8 +146,12 @@ func provideRedis(ctx context.Context, c redisstore.Config, s Secrets, log *slog
 	return client, cleanup, nil
 }
 
-func provideRedisRateLimiter(c *redisstore.Client, now Clock) ratelimit.Limiter {
-	return redisstore.NewRateLimiter(c, now)
+// provideRedisRateLimiter is the limiter shared by the replicas in Redis,
+// with a per-instance memory fallback while Redis is down
+// (ratelimit.Fallback).
+func provideRedisRateLimiter(c *redisstore.Client, now Clock, log *slog.Logger, mp metric.MeterProvider) (ratelimit.Limiter, error) {
+	return ratelimit.NewFallback(redisstore.NewRateLimiter(c, now), memory.NewRateLimiter(now),
+		ratelimit.FallbackConfig{Now: now}, telemetry.Component(log, "ratelimit"), mp)
 }
 
 // provideRedisJobs keeps job records in Redis, on the real clock like the

@@ -137,7 +137,7 @@ func (a *API) Run(ctx context.Context) error {
 	}
 	telemetry.Component(a.Log, "app").Info("starting api", "env", a.Config.Env, "profile", a.Config.Profile, "adapters", a.Adapters,
 		"jobs", a.Jobs.Broker, "worker_embedded", a.Jobs.Embedded)
-	return runBeside(ctx, a.Server.Run, worker)
+	return jobs.RunBeside(ctx, a.Server.Run, worker)
 }
 
 // OpsServer is the worker's probe and metrics server.
@@ -168,7 +168,7 @@ type Worker struct {
 func (w *Worker) Run(ctx context.Context) error {
 	telemetry.Component(w.Log, "app").Info("starting worker", "env", w.Config.Env, "profile", w.Config.Profile, "adapters", w.Adapters,
 		"jobs", w.Jobs.Broker, "worker_id", w.Jobs.Worker.ID(), "queues", w.Config.Jobs.Worker.Queues)
-	return runBeside(ctx, w.Ops.Run, w.Jobs.Worker)
+	return jobs.RunBeside(ctx, w.Ops.Run, w.Jobs.Worker)
 }
 
 // Migrator is the `tradesense migrate` program.

@@ -35,7 +35,6 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	jobsConfig := cfg.Jobs
 	wireInProcessJobs := _wireInProcessJobsValue
 	config2 := jobsConfig.Jobs
-	backend := provideMemoryJobs()
 	sqlstoreConfig := cfg.DB
 	dataDir := cfg.DataDir
 	autoMigrate := cfg.AutoMigrate
@@ -64,9 +63,18 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	jobsRegistry := provideJobsRegistry(jobsConfig, backend, db)
-	broker, cleanup5, err := provideGoChannel(logger)
+	backend, cleanup5, err := provideMemoryJobs(ctx, db, logger)
 	if err != nil {
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsRegistry := provideJobsRegistry(jobsConfig, backend, db)
+	broker, cleanup6, err := provideGoChannel(logger)
+	if err != nil {
+		cleanup5()
 		cleanup4()
 		cleanup3()
 		cleanup2()
@@ -75,6 +83,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	}
 	jobsMetrics, err := provideJobsMetrics(meterProvider)
 	if err != nil {
+		cleanup6()
 		cleanup5()
 		cleanup4()
 		cleanup3()
@@ -86,6 +95,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	workerConfig := jobsConfig.Worker
 	workerID, err := provideWorkerID(workerConfig)
 	if err != nil {
+		cleanup6()
 		cleanup5()
 		cleanup4()
 		cleanup3()
@@ -98,6 +108,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	smtpConfig := jobsConfig.SMTP
 	sender, err := provideSender(smtpConfig, environment, dataDir, secrets, logger)
 	if err != nil {
+		cleanup6()
 		cleanup5()
 		cleanup4()
 		cleanup3()
@@ -107,6 +118,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	}
 	service, err := provideNotifications(config3, jobsRegistry, client, backend, sender, logger)
 	if err != nil {
+		cleanup6()
 		cleanup5()
 		cleanup4()
 		cleanup3()
@@ -116,6 +128,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	}
 	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, tracerProvider, jobsMetrics, logger)
 	if err != nil {
+		cleanup6()
 		cleanup5()
 		cleanup4()
 		cleanup3()
@@ -129,6 +142,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	jwtauthConfig := identityConfig.JWT
 	keys, err := provideKeys(ctx, environment, getenv, dataDir, resolver, logger)
 	if err != nil {
+		cleanup6()
 		cleanup5()
 		cleanup4()
 		cleanup3()
@@ -136,8 +150,9 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	keyRing, cleanup6, err := provideKeyRing(ctx, identityConfig, keys, resolver, logger)
+	keyRing, cleanup7, err := provideKeyRing(ctx, identityConfig, keys, resolver, logger)
 	if err != nil {
+		cleanup6()
 		cleanup5()
 		cleanup4()
 		cleanup3()
@@ -148,6 +163,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	clock := systemClock()
 	tokens, err := provideAccessTokens(jwtauthConfig, keyRing, clock)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -158,8 +174,9 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	}
 	limiter := provideMemoryRateLimiter(clock)
 	cacheConfig := cfg.MemoryCache
-	cache, cleanup7, err := provideMemoryCache(cacheConfig, clock)
+	cache, cleanup8, err := provideMemoryCache(cacheConfig, clock)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -171,6 +188,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	config4 := cfg.Cache
 	layer, err := provideCacheLayer(cache, config4, clock, logger, meterProvider)
 	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -186,6 +204,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	config5 := mfaConfig.Service
 	mfaKeyRing, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver)
 	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -198,6 +217,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	store := provideMemoryShortLived(clock)
 	mfaService, err := provideMFA(config5, argon2Params, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, clock, logger)
 	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -207,8 +227,9 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup8, err := provideIdentity(config3, argon2Params, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, clock, logger)
+	identityService, cleanup9, err := provideIdentity(config3, argon2Params, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, clock, logger)
 	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -220,6 +241,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	}
 	flows, err := provideMFAFlows(mfaService, identityService)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -232,6 +254,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	}
 	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -255,6 +278,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		Adapters: adapters,
 	}
 	return api, func() {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -429,7 +453,17 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	limiter := provideRedisRateLimiter(client, clock)
+	limiter, err := provideRedisRateLimiter(client, clock, logger, meterProvider)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
 	cache := redisstore.NewCache(client)
 	cacheConfig := cfg.Cache
 	layer, err := provideCacheLayer(cache, cacheConfig, clock, logger, meterProvider)
@@ -554,7 +588,6 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	jobsConfig := cfg.Jobs
 	wireInProcessJobs := _wireInProcessJobsValue
 	config2 := jobsConfig.Jobs
-	backend := provideMemoryJobs()
 	sqlstoreConfig := cfg.DB
 	dataDir := cfg.DataDir
 	autoMigrate := cfg.AutoMigrate
@@ -583,9 +616,18 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	jobsRegistry := provideJobsRegistry(jobsConfig, backend, db)
-	broker, cleanup5, err := provideGoChannel(logger)
+	backend, cleanup5, err := provideMemoryJobs(ctx, db, logger)
 	if err != nil {
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsRegistry := provideJobsRegistry(jobsConfig, backend, db)
+	broker, cleanup6, err := provideGoChannel(logger)
+	if err != nil {
+		cleanup5()
 		cleanup4()
 		cleanup3()
 		cleanup2()
@@ -594,6 +636,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	jobsMetrics, err := provideJobsMetrics(meterProvider)
 	if err != nil {
+		cleanup6()
 		cleanup5()
 		cleanup4()
 		cleanup3()
@@ -605,6 +648,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	jobsWorkerConfig := jobsConfig.Worker
 	workerID, err := provideWorkerID(jobsWorkerConfig)
 	if err != nil {
+		cleanup6()
 		cleanup5()
 		cleanup4()
 		cleanup3()
@@ -617,6 +661,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	smtpConfig := jobsConfig.SMTP
 	sender, err := provideSender(smtpConfig, environment, dataDir, secrets, logger)
 	if err != nil {
+		cleanup6()
 		cleanup5()
 		cleanup4()
 		cleanup3()
@@ -626,6 +671,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	service, err := provideNotifications(config3, jobsRegistry, client, backend, sender, logger)
 	if err != nil {
+		cleanup6()
 		cleanup5()
 		cleanup4()
 		cleanup3()
@@ -635,6 +681,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, tracerProvider, jobsMetrics, logger)
 	if err != nil {
+		cleanup6()
 		cleanup5()
 		cleanup4()
 		cleanup3()
@@ -646,6 +693,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime)
 	opsServer, err := provideOpsServer(httpapiConfig, workerConfig, deps)
 	if err != nil {
+		cleanup6()
 		cleanup5()
 		cleanup4()
 		cleanup3()
@@ -655,8 +703,9 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	cacheConfig := cfg.MemoryCache
 	clock := systemClock()
-	cache, cleanup6, err := provideMemoryCache(cacheConfig, clock)
+	cache, cleanup7, err := provideMemoryCache(cacheConfig, clock)
 	if err != nil {
+		cleanup6()
 		cleanup5()
 		cleanup4()
 		cleanup3()
@@ -667,6 +716,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	config4 := cfg.Cache
 	layer, err := provideCacheLayer(cache, config4, clock, logger, meterProvider)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -687,6 +737,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		Adapters: adapters,
 	}
 	return wireWorker, func() {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -1074,7 +1125,16 @@ func injectServicesUsers(ctx context.Context, cfg Config, out LogOutput) (*Users
 		cleanup()
 		return nil, nil, err
 	}
-	limiter := provideRedisRateLimiter(client, clock)
+	limiter, err := provideRedisRateLimiter(client, clock, logger, meterProvider)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
 	cache := redisstore.NewCache(client)
 	cacheConfig := cfg.Cache
 	layer, err := provideCacheLayer(cache, cacheConfig, clock, logger, meterProvider)
@@ -1194,7 +1254,6 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 	jobsConfig := cfg.Jobs
 	wireInProcessJobs := _wireInProcessJobsValue
 	config2 := jobsConfig.Jobs
-	backend := provideMemoryJobs()
 	sqlstoreConfig := cfg.DB
 	dataDir := cfg.DataDir
 	autoMigrate := cfg.AutoMigrate
@@ -1223,9 +1282,18 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 		cleanup()
 		return nil, nil, err
 	}
-	jobsRegistry := provideJobsRegistry(jobsConfig, backend, db)
-	broker, cleanup5, err := provideGoChannel(logger)
+	backend, cleanup5, err := provideMemoryJobs(ctx, db, logger)
 	if err != nil {
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsRegistry := provideJobsRegistry(jobsConfig, backend, db)
+	broker, cleanup6, err := provideGoChannel(logger)
+	if err != nil {
+		cleanup5()
 		cleanup4()
 		cleanup3()
 		cleanup2()
@@ -1234,6 +1302,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 	}
 	jobsMetrics, err := provideJobsMetrics(meterProvider)
 	if err != nil {
+		cleanup6()
 		cleanup5()
 		cleanup4()
 		cleanup3()
@@ -1245,6 +1314,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 	workerConfig := jobsConfig.Worker
 	workerID, err := provideWorkerID(workerConfig)
 	if err != nil {
+		cleanup6()
 		cleanup5()
 		cleanup4()
 		cleanup3()
@@ -1257,6 +1327,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 	smtpConfig := jobsConfig.SMTP
 	sender, err := provideSender(smtpConfig, environment, dataDir, secrets, logger)
 	if err != nil {
+		cleanup6()
 		cleanup5()
 		cleanup4()
 		cleanup3()
@@ -1266,6 +1337,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 	}
 	service, err := provideNotifications(config3, jobsRegistry, client, backend, sender, logger)
 	if err != nil {
+		cleanup6()
 		cleanup5()
 		cleanup4()
 		cleanup3()
@@ -1275,6 +1347,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 	}
 	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, tracerProvider, jobsMetrics, logger)
 	if err != nil {
+		cleanup6()
 		cleanup5()
 		cleanup4()
 		cleanup3()
@@ -1288,6 +1361,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 	jwtauthConfig := identityConfig.JWT
 	keys, err := provideKeys(ctx, environment, getenv, dataDir, resolver, logger)
 	if err != nil {
+		cleanup6()
 		cleanup5()
 		cleanup4()
 		cleanup3()
@@ -1295,8 +1369,9 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 		cleanup()
 		return nil, nil, err
 	}
-	keyRing, cleanup6, err := provideKeyRing(ctx, identityConfig, keys, resolver, logger)
+	keyRing, cleanup7, err := provideKeyRing(ctx, identityConfig, keys, resolver, logger)
 	if err != nil {
+		cleanup6()
 		cleanup5()
 		cleanup4()
 		cleanup3()
@@ -1306,6 +1381,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 	}
 	tokens, err := provideAccessTokens(jwtauthConfig, keyRing, now)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -1316,8 +1392,9 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 	}
 	limiter := provideMemoryRateLimiter(now)
 	cacheConfig := cfg.MemoryCache
-	cache, cleanup7, err := provideMemoryCache(cacheConfig, now)
+	cache, cleanup8, err := provideMemoryCache(cacheConfig, now)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -1329,6 +1406,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 	config4 := cfg.Cache
 	layer, err := provideCacheLayer(cache, config4, now, logger, meterProvider)
 	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -1343,6 +1421,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 	config5 := mfaConfig.Service
 	mfaKeyRing, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver)
 	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -1355,6 +1434,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 	store := provideMemoryShortLived(now)
 	mfaService, err := provideMFA(config5, argon2Params, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, now, logger)
 	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -1364,8 +1444,9 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup8, err := provideIdentity(config3, argon2Params, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, now, logger)
+	identityService, cleanup9, err := provideIdentity(config3, argon2Params, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, now, logger)
 	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -1377,6 +1458,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 	}
 	flows, err := provideMFAFlows(mfaService, identityService)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -1389,6 +1471,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 	}
 	server, err := provideAPIServer(ctx, config, deps, identityService, keyRing, mfaService, flows)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -1408,6 +1491,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 		Cache:    layer,
 	}
 	return stack, func() {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()

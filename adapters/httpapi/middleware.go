@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -57,7 +58,15 @@ func saneRequestID(id string) bool {
 // attribute sets per route and status, and leaves c.Request alone after the
 // chain returns (otelgin rewrites it, which races with handlers that keep
 // the context). See BenchmarkMiddlewareChain.
-func observe(log *slog.Logger, tp trace.TracerProvider, prop propagation.TextMapPropagator, mp metric.MeterProvider) (gin.HandlerFunc, error) {
+//
+// A request whose client went away before the answer (its context
+// cancelled while the chain ran) is recorded with status 499, the
+// de-facto "client closed request", at info level and without span error,
+// whatever the handler made of the cancellation: it is not a server
+// error, and must not count as one on dashboards and alerts. A response
+// quiet reports as expected (a 503 of a draining readiness probe) is
+// logged at info too.
+func observe(log *slog.Logger, tp trace.TracerProvider, prop propagation.TextMapPropagator, mp metric.MeterProvider, quiet func(route string, status int) bool) (gin.HandlerFunc, error) {
 	tracer := tp.Tracer(instrumentation)
 	duration, err := mp.Meter(instrumentation).Float64Histogram("http.server.request.duration",
 		metric.WithUnit("s"),
@@ -98,17 +107,18 @@ func observe(log *slog.Logger, tp trace.TracerProvider, prop propagation.TextMap
 
 		status := c.Writer.Status()
 		elapsed := time.Since(start)
-		span.SetAttributes(attribute.Int("http.response.status_code", status))
-		if status >= 500 {
+		msg, level := "request completed", slog.LevelInfo
+		switch {
+		case ClientGone(ctx):
+			status, msg = StatusClientClosedRequest, "request canceled by the client"
+		case status >= 500 && (quiet == nil || !quiet(route, status)):
+			level = slog.LevelError
 			span.SetStatus(codes.Error, http.StatusText(status))
 		}
+		span.SetAttributes(attribute.Int("http.response.status_code", status))
 		span.End()
 		duration.Record(ctx, elapsed.Seconds(), redAttributes(&attrSets, method, route, status))
-		level := slog.LevelInfo
-		if status >= 500 {
-			level = slog.LevelError
-		}
-		log.LogAttrs(ctx, level, "request completed",
+		log.LogAttrs(ctx, level, msg,
 			slog.String("method", method),
 			slog.String("route", route),
 			slog.Int("status", status),
@@ -119,6 +129,18 @@ func observe(log *slog.Logger, tp trace.TracerProvider, prop propagation.TextMap
 }
 
 const instrumentation = "github.com/tradesense/tradesense/adapters/httpapi"
+
+// StatusClientClosedRequest is the status recorded (in logs, metrics and
+// spans; the client never sees it) for a request whose client went away
+// before it was answered: nginx's 499.
+const StatusClientClosedRequest = 499
+
+// ClientGone reports whether ctx, a request's context, was cancelled:
+// net/http cancels it when the client closes the connection (or an
+// HTTP/2 stream) while the handler runs. Deadlines are not cancellations.
+func ClientGone(ctx context.Context) bool {
+	return errors.Is(ctx.Err(), context.Canceled)
+}
 
 // unmatched is the route of requests no route matched (404, 405).
 const unmatched = "unmatched"

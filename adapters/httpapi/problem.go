@@ -145,6 +145,11 @@ func writeProblem(c *gin.Context, log *slog.Logger, err error) {
 	ctx := c.Request.Context()
 	status, p := Problem(ctx, err)
 	switch {
+	case ClientGone(ctx):
+		// Whatever failed, it failed because the client hung up (a
+		// cancelled query, a transaction rolled back under it): not a
+		// server error. The access log records the request as 499.
+		log.InfoContext(ctx, "request abandoned: the client went away", "would_be_status", status, "code", p.Code, "error", err)
 	case status >= 500:
 		log.ErrorContext(ctx, "request failed", "status", status, "code", p.Code, "error", err)
 	case status != http.StatusNotFound:

@@ -256,7 +256,7 @@ func newEngine(cfg Config, d Deps) (*gin.Engine, error) {
 	if err := engine.SetTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("HTTP_TRUSTED_PROXIES: %w", err)
 	}
-	observed, err := observe(d.Log, d.TracerProvider, d.Propagator, d.MeterProvider)
+	observed, err := observe(d.Log, d.TracerProvider, d.Propagator, d.MeterProvider, drainingProbe(d.Health))
 	if err != nil {
 		return nil, err
 	}
@@ -283,6 +283,14 @@ func newEngine(cfg Config, d Deps) (*gin.Engine, error) {
 		writeProblem(c, d.Log, errMethodNotAllowed())
 	})
 	return engine, nil
+}
+
+// drainingProbe reports the readiness probes' 503s while the process
+// drains: expected answers, logged at info.
+func drainingProbe(h *health.Registry) func(route string, status int) bool {
+	return func(route string, status int) bool {
+		return status == http.StatusServiceUnavailable && route == "/health/ready" && h != nil && h.Draining()
+	}
 }
 
 func newServer(cfg Config, d Deps, engine *gin.Engine) *Server {

@@ -130,6 +130,13 @@ func (t *Tokens) Verify(raw string) (identity.AccessClaims, error) {
 	var kid string
 	var key ed25519.PublicKey
 	_, err := t.parser.ParseWithClaims(raw, &c, func(tok *jwt.Token) (any, error) {
+		// RFC 7515 §4.1.11: a recipient must refuse a token whose "crit"
+		// header names an extension it does not understand. This verifier
+		// understands none, so any "crit" (even an empty one, which the
+		// RFC forbids) is refused.
+		if _, ok := tok.Header["crit"]; ok {
+			return nil, errors.New("crit header names extensions this verifier does not implement")
+		}
 		var ok bool
 		kid, ok = tok.Header["kid"].(string)
 		if !ok || kid == "" {

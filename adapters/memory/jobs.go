@@ -308,3 +308,35 @@ func (s *Jobs) Marked(_ context.Context, key string) (bool, error) {
 	exp, ok := s.marks[key]
 	return ok && exp.After(s.now()), nil
 }
+
+var _ jobs.Spilling = (*Jobs)(nil)
+
+// Unfinished implements jobs.Spilling: copies of the jobs not yet
+// succeeded, failed or dead.
+func (s *Jobs) Unfinished() []*jobs.Job {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*jobs.Job
+	for id := range s.jobs {
+		if j, ok := s.live(id); ok && !j.State.Terminal() {
+			out = append(out, j.Clone())
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].CreatedAt.Before(out[b].CreatedAt) })
+	return out
+}
+
+// Restore implements jobs.Spilling. The jobs' idempotency keys are taken
+// again, for the idempotency window counted from now.
+func (s *Jobs) Restore(js []*jobs.Job) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	for _, j := range js {
+		s.jobs[j.ID] = j.Clone()
+		delete(s.hidden, j.ID)
+		if j.IdempotencyKey != "" {
+			s.idem[j.IdempotencyKey] = expiring{id: j.ID, exp: now.Add(jobs.DefaultConfig().IdempotencyWindow)}
+		}
+	}
+}

@@ -41,8 +41,8 @@ func TestJobsReadinessFollowsTheWorkerHeartbeat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	check := client.Health(w, true)
-	if check.Name != "jobs" || !check.Required {
+	check := w.Health()
+	if check.Name != "jobs_worker" || !check.Required {
 		t.Fatalf("registration = %+v", check)
 	}
 	details, err := check.Check.Check(ctx)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/extra/redisotel/v9"
@@ -102,6 +103,8 @@ type Client struct {
 	prefix   string
 	addr     string
 	required bool
+	// persistence is what the server said at start-up (nil: unknown).
+	persistence atomic.Pointer[Persistence]
 }
 
 // Open builds the client, instruments it (redisotel tracing without command
@@ -167,6 +170,8 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, tp trace.TracerProv
 			log.Warn("redis unreachable at start-up; continuing because CACHE_REQUIRED is false (the cache fails open)",
 				slog.String("addr", opts.Addr), slog.Any("error", err))
 		}
+	} else if log != nil {
+		c.warnIfVolatile(ctx, log)
 	}
 	return c, cleanup, nil
 }
@@ -248,6 +253,9 @@ func (c *Client) Health() health.Registration {
 				"wait_count":       s.WaitCount,
 				"wait_duration_ms": time.Duration(s.WaitDurationNs).Milliseconds(),
 				"pending_requests": s.PendingRequests,
+			}
+			if p := c.persistence.Load(); p != nil {
+				details["aof"] = p.AOF
 			}
 			if err := c.rdb.Ping(ctx).Err(); err != nil {
 				return details, fmt.Errorf("redis at %s: ping: %w", c.addr, err)

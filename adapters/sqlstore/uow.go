@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 
 	"gorm.io/gorm"
 
@@ -60,7 +61,9 @@ func (d *DB) inTx(ctx context.Context, fn func(ctx context.Context) error) (err 
 	done := false
 	defer func() {
 		if !done { // fn failed or panicked; a panic continues after the rollback
-			if rerr := sqlTx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
+			// A cancelled context rolled the transaction back already
+			// (database/sql does): a failing Rollback then says only that.
+			if rerr := sqlTx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) && ctx.Err() == nil {
 				d.log.WarnContext(ctx, "database: rollback failed", "error", rerr)
 			}
 		}
@@ -68,6 +71,12 @@ func (d *DB) inTx(ctx context.Context, fn func(ctx context.Context) error) (err 
 	g := d.gorm.WithContext(ctx)
 	g.Statement.ConnPool = sqlTx
 	if err := fn(context.WithValue(ctx, txKey{}, &txState{db: d, tx: g})); err != nil {
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+			// The statements after the cancellation failed with "sql:
+			// transaction has already been committed or rolled back": the
+			// cause is the cancellation, not the database.
+			return fmt.Errorf("%w (then: %w)", translate(cerr), err)
+		}
 		return err
 	}
 	done = true

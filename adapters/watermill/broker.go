@@ -47,11 +47,18 @@ type Broker struct {
 	ackGrace time.Duration
 	// onConsume runs beside each Consume (the stream trimmer).
 	onConsume func(ctx context.Context, queue string)
+	// consumeErr says why the running Consume calls cannot read (nil:
+	// they can, or the transport cannot fail that way).
+	consumeErr func() error
+	readers    readers
 
 	inFlight sync.Map // queue -> *atomic.Int64
 }
 
-var _ jobs.Broker = (*Broker)(nil)
+var (
+	_ jobs.Broker        = (*Broker)(nil)
+	_ jobs.ConsumeHealth = (*Broker)(nil)
+)
 
 func wmLogger(log *slog.Logger) wm.LoggerAdapter {
 	// Watermill logs every subscription at info; ours are routine.
@@ -164,6 +171,16 @@ func (b *Broker) deliver(hctx, consumeCtx context.Context, msg *message.Message,
 			t.Stop()
 		}
 	}
+}
+
+// ConsumeErr implements jobs.ConsumeHealth: the reason this process's
+// Consume calls cannot read from the transport now (Redis down, or a
+// consumer group that could not be re-created), nil when they can.
+func (b *Broker) ConsumeErr() error {
+	if b.consumeErr == nil {
+		return nil
+	}
+	return b.consumeErr()
 }
 
 // Depth implements jobs.Broker.

@@ -135,8 +135,10 @@ func NewRedisStreams(rdb *redis.Client, cfg RedisConfig, alive Liveness, log *sl
 		if err != nil {
 			return nil, nil, err
 		}
-		return []<-chan *message.Message{ch}, func() {}, nil
+		b.readers.add(r)
+		return []<-chan *message.Message{ch}, func() { b.readers.remove(r) }, nil
 	}
+	b.consumeErr = b.readers.err
 	b.depth = func(ctx context.Context, queue string) (jobs.Depth, error) {
 		groups, err := rdb.XInfoGroups(ctx, b.topic(queue)).Result()
 		if err != nil {
@@ -154,7 +156,10 @@ func NewRedisStreams(rdb *redis.Client, cfg RedisConfig, alive Liveness, log *sl
 		if err != nil {
 			return jobs.Depth{}, jobs.BrokerUnavailable(err)
 		}
-		return jobs.Depth{Pending: n}, nil
+		// A stream without its group has had messages published since
+		// Redis lost its state and no worker consuming since: its jobs
+		// wait for a worker to re-create the group.
+		return jobs.Depth{Pending: n}, jobs.BrokerUnavailable(fmt.Errorf("queue %s: %d messages and no consumer group %q: no worker has consumed since Redis lost its state", queue, n, cfg.Group))
 	}
 	b.onConsume = func(ctx context.Context, queue string) {
 		t := time.NewTicker(cfg.TrimInterval)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -37,13 +36,16 @@ type streamReader struct {
 	slots chan struct{} // a token per message held
 	out   chan *message.Message
 	acks  chan string
+
+	// state is whether the last read worked (see recovery.go).
+	state consumeState
 }
 
 // maxReadBatch bounds the messages of one XREADGROUP.
 const maxReadBatch = 64
 
 func (r *streamReader) start(ctx context.Context, n int) (<-chan *message.Message, error) {
-	if err := r.rdb.XGroupCreateMkStream(ctx, r.stream, r.group, "0").Err(); err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+	if err := r.ensureGroup(ctx); err != nil {
 		return nil, err
 	}
 	r.slots = make(chan struct{}, n)
@@ -100,10 +102,14 @@ func (r *streamReader) readLoop(ctx context.Context, wg *sync.WaitGroup) {
 		}
 		r.give(k - len(msgs))
 		switch {
-		case errors.Is(err, redis.Nil):
-		case err != nil:
-			if ctx.Err() != nil {
-				return
+		case err == nil, errors.Is(err, redis.Nil):
+			r.state.set(nil)
+		case ctx.Err() != nil:
+			return
+		default:
+			r.state.set(err)
+			if r.recoverGroup(ctx, err) {
+				continue
 			}
 			r.log.Error("read job stream", "stream", r.stream, "error", err)
 			sleep(ctx, 500*time.Millisecond)
@@ -207,7 +213,7 @@ func (r *streamReader) claimLoop(ctx context.Context, wg *sync.WaitGroup) {
 	for {
 		for {
 			looked, claimed, err := r.claimOnce(ctx, wg, batch)
-			if err != nil && ctx.Err() == nil {
+			if err != nil && ctx.Err() == nil && !r.recoverGroup(ctx, err) {
 				r.log.Error("claim pending job messages", "stream", r.stream, "error", err)
 			}
 			if err != nil || looked < batch || claimed == 0 {

@@ -3,9 +3,14 @@ package cache
 import (
 	"context"
 	"errors"
+
+	"github.com/tradesense/tradesense/core/apperr"
 )
 
-var errShortReply = errors.New("cache: backend returned fewer values than keys")
+var (
+	errShortReply = errors.New("cache: backend returned fewer values than keys")
+	errBypassed   = errors.New("cache: backend skipped for the cooldown after a failure")
+)
 
 // MultiGetter is implemented by backends that read several keys in one
 // round trip (Redis MGET), and by the Layer for every backend.
@@ -20,8 +25,12 @@ var _ MultiGetter = (*Layer)(nil)
 
 // GetMany implements MultiGetter: one backend round trip when the backend
 // is a MultiGetter, one Get per key otherwise. Hits and misses are counted
-// per key.
-func (l *Layer) GetMany(ctx context.Context, keys ...string) ([][]byte, error) {
+// per key. Like GetOrLoad, and unlike the other direct calls, it skips a
+// backend that failed less than Cooldown ago, failing at once with
+// apperr.Unavailable: its callers read through to their source on any
+// failure, and a dead backend would otherwise cost each of them the
+// per-call Timeout.
+func (l *Layer) GetMany(ctx context.Context, keys ...string) (out [][]byte, err error) {
 	if len(keys) == 0 {
 		return nil, nil
 	}
@@ -30,6 +39,15 @@ func (l *Layer) GetMany(ctx context.Context, keys ...string) ([][]byte, error) {
 			return nil, err
 		}
 	}
+	if l.bypassed() {
+		l.failOpens.Add(ctx, 1, l.metricsFor(keys[0]).base)
+		return nil, Unavailable(errBypassed)
+	}
+	defer func() {
+		if err != nil && l.cfg.Cooldown > 0 && apperr.Is(err, apperr.Unavailable) && ctx.Err() == nil {
+			l.downUntil.Store(l.cfg.Now().UnixNano() + int64(l.cfg.Cooldown))
+		}
+	}()
 	mg, ok := l.backend.(MultiGetter)
 	if !ok {
 		out := make([][]byte, len(keys))
@@ -46,7 +64,7 @@ func (l *Layer) GetMany(ctx context.Context, keys ...string) ([][]byte, error) {
 		return out, nil
 	}
 	cctx, cancel := l.deadline(ctx)
-	out, err := mg.GetMany(cctx, keys...)
+	out, err = mg.GetMany(cctx, keys...)
 	cancel()
 	if err == nil && len(out) != len(keys) {
 		err = Unavailable(errShortReply)

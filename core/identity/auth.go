@@ -9,7 +9,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tradesense/tradesense/core/apperr"
-	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/ratelimit"
 )
 
@@ -500,9 +499,11 @@ func (s *Service) Logout(ctx context.Context, p Principal) error {
 }
 
 // Authenticate verifies an access token and refuses it when its session
-// was ended or its user disabled. Cost: one signature check and one cache
-// round trip, which reads the session's revocation entry together with the
-// user's cached profile (see profile.go) when the cache can (MultiGetter).
+// ended, its user was disabled or deleted, or it claims a lifetime longer
+// than AccessTTL. Whether the session is live is read per request (see
+// sessioncheck.go): in one cache round trip in the common case, from the
+// database when the cache does not know (a miss, a flushed or restarted
+// cache) or cannot answer; never assumed.
 func (s *Service) Authenticate(ctx context.Context, token string) (Principal, error) {
 	if token == "" {
 		return Principal{}, apperr.New(apperr.Unauthenticated, CodeTokenMissing, "Authentication is required.")
@@ -511,29 +512,15 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	if err != nil {
 		return Principal{}, err
 	}
+	if err := s.checkLifetime(c); err != nil {
+		return Principal{}, err
+	}
 	p := Principal{UserID: c.UserID, SessionID: c.SessionID, Role: c.Role, AAL: c.AAL, AMR: c.AMR, IssuedAt: c.IssuedAt}
-	var revoked bool
-	if mg, ok := s.d.Revocations.(cache.MultiGetter); ok {
-		var vals [][]byte
-		if vals, err = mg.GetMany(ctx, revocationKey(c.SessionID), profileKey(c.UserID)); err == nil {
-			revoked = vals[0] != nil
-			if vals[1] != nil {
-				p.profile = decodeProfile(vals[1], c.UserID)
-			}
-		}
-	} else {
-		revoked, err = s.d.Revocations.Exists(ctx, revocationKey(c.SessionID))
-	}
+	profile, err := s.checkSession(ctx, c)
 	if err != nil {
-		// Fail open: the token's own lifetime (AccessTTL) bounds what a
-		// revoked session can still do while the cache is down.
-		if now := time.Now().UnixNano(); now > s.nextRevWarn.Load() {
-			s.nextRevWarn.Store(now + int64(10*time.Second))
-			s.d.Log.WarnContext(ctx, "identity: revocation check failed; accepting tokens until they expire (logged at most every 10s)", "error", err)
-		}
-	} else if revoked || (p.profile != nil && p.profile.Disabled()) {
-		return Principal{}, errSessionRevoked()
+		return Principal{}, err
 	}
+	p.profile = profile
 	return p, nil
 }
 
@@ -548,9 +535,14 @@ func revocationKey(sid uuid.UUID) string { return "authrev:" + sid.String() }
 func (s *Service) revocationTTL() time.Duration { return s.cfg.AccessTTL*5/4 + time.Minute }
 
 // markRevoked writes the revocation entries. A failure is logged: the
-// database already says revoked, so refresh fails, and the access tokens
-// expire within AccessTTL.
+// database already says revoked, so refresh fails, and Authenticate
+// refuses the access tokens once their session-check entry (at most
+// SessionCheckTTL old) expired.
 func (s *Service) markRevoked(ctx context.Context, ids ...uuid.UUID) {
+	// The sessions are revoked in the database: the entries must be
+	// written even when the request that revoked them is going away.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
 	for _, id := range ids {
 		if err := s.d.Revocations.Set(ctx, revocationKey(id), []byte{1}, s.revocationTTL()); err != nil {
 			s.d.Log.ErrorContext(ctx, "identity: revocation entry not written; the access token stays valid until it expires", "session_id", id.String(), "error", err)

@@ -129,9 +129,11 @@ type Deps struct {
 	Hasher        *PasswordHasher
 	Policy        *PasswordPolicy
 	Limiter       ratelimit.Limiter
-	// Revocations holds an entry per revoked session for one access-token
-	// lifetime: the per-request check of Authenticate (Redis in
-	// production, shared by replicas). It also holds the profile cache of
+	// Revocations remembers the answers of the per-request session check
+	// of Authenticate (sessioncheck.go; Redis in production, shared by
+	// replicas): an entry per revoked session for one access-token
+	// lifetime, and per live session for SessionCheckTTL. Losing it costs
+	// database reads, never a revocation. It also holds the profile cache of
 	// Me (profile.go), read in the same round trip when it is a
 	// cache.MultiGetter (the cache.Layer is); wrap Users and Tx with a
 	// ProfileInvalidation over the same cache.
@@ -145,11 +147,14 @@ type Deps struct {
 // Service is the identity use cases.
 //
 // Decisions a security review will look for:
-//   - Access tokens (15 min, EdDSA) are checked per request against a
-//     revocation entry in the cache (Revocations): ending a session or
-//     disabling a user writes it, so refusal is immediate while the cache
-//     answers; when it does not, the check fails open and the token's own
-//     lifetime bounds the exposure (refresh always reads the database).
+//   - Access tokens (15 min, EdDSA) are checked per request against their
+//     session (sessioncheck.go): a revocation entry in the cache
+//     (Revocations) refuses them at once; without an answer in the cache
+//     (a miss, a flushed or restarted cache, a cache that fails) the
+//     session row is read from the database. Nothing fails open: a lost
+//     cache costs reads, never a revoked session. Role and the other
+//     claims are trusted from the token: every role change ends the
+//     user's sessions, so a token whose claims went stale is refused.
 //   - Refresh tokens are 256-bit random, stored as SHA-256, single use,
 //     rotated in a transaction whose conditional update lets exactly one
 //     concurrent rotation win. Reuse of a rotated token within
@@ -432,6 +437,10 @@ func (s *Service) mail(ctx context.Context, to, template, idem string, data map[
 	if data == nil {
 		data = map[string]any{}
 	}
+	// The write the mail reports has happened: enqueue it even when the
+	// request is being cancelled (its client hung up).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	if _, err := s.d.Mailer.SendEmail(ctx, Email{To: to, Template: template, Data: data, IdempotencyKey: idem}); err != nil {
 		s.d.Log.ErrorContext(ctx, "identity: email not enqueued", "template", template, "error", err)
 	}

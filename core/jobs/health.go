@@ -9,15 +9,21 @@ import (
 	"github.com/tradesense/tradesense/core/health"
 )
 
+// ConsumeHealth is implemented by brokers that can tell whether this
+// process's running Consume calls can read from the transport (the Redis
+// Streams broker: Redis answers and the consumer groups exist).
+type ConsumeHealth interface {
+	// ConsumeErr returns why the running Consume calls cannot read now,
+	// or nil when they can (or none runs).
+	ConsumeErr() error
+}
+
 // Health returns the readiness check "jobs": the broker answers (the
-// depth of the default queue), the store answers (the counts of the
-// default queue), and, when worker is not nil and runs in this process,
-// its last stored heartbeat is younger than its heartbeat TTL (a worker
-// that cannot reach the store any more is about to be declared dead by
-// the others, and must stop receiving traffic). A worker that does not
-// run here (an `api` without an embedded worker) is not checked.
-// required makes a failure fail readiness instead of degrading it.
-func (c *Client) Health(worker *Worker, required bool) health.Registration {
+// depth of the default queue: over Redis Streams that fails too when the
+// queue has messages and no consumer group, i.e. no worker consumed since
+// Redis lost its state) and the store answers (the counts of the default
+// queue). required makes a failure fail readiness instead of degrading it.
+func (c *Client) Health(required bool) health.Registration {
 	return health.Registration{
 		Name:     "jobs",
 		Required: required,
@@ -33,13 +39,38 @@ func (c *Client) Health(worker *Worker, required bool) health.Registration {
 			if _, err := c.store.Counts(ctx, QueueDefault); err != nil {
 				errs = append(errs, fmt.Errorf("store: %w", err))
 			}
-			if worker != nil {
-				details["worker"] = worker.ID()
-				if err := worker.heartbeatFresh(details); err != nil {
-					errs = append(errs, err)
-				}
-			}
 			return details, errors.Join(errs...)
+		}),
+	}
+}
+
+// Health returns the readiness check "jobs_worker", always required: while
+// the worker runs in this process, its last stored heartbeat is younger
+// than its heartbeat TTL (a worker that cannot reach the store any more is
+// about to be declared dead by the others) and its consumers can read from
+// the broker (ConsumeHealth). A worker that does not run here (an `api`
+// without an embedded worker) is reported up with worker_running false: it
+// is not this process's job.
+func (w *Worker) Health() health.Registration {
+	return health.Registration{
+		Name:     "jobs_worker",
+		Required: true,
+		Check: health.CheckFunc(func(context.Context) (map[string]any, error) {
+			details := map[string]any{"worker": w.ID()}
+			if err := w.heartbeatFresh(details); err != nil {
+				return details, err
+			}
+			if details["worker_running"] != true {
+				return details, nil
+			}
+			if ch, ok := w.broker.(ConsumeHealth); ok {
+				if err := ch.ConsumeErr(); err != nil {
+					details["consuming"] = false
+					return details, fmt.Errorf("worker %s cannot consume: %w", w.ID(), err)
+				}
+				details["consuming"] = true
+			}
+			return details, nil
 		}),
 	}
 }

@@ -105,8 +105,8 @@ func (m *Metrics) observeDepth(depth func(ctx context.Context, queue string) (De
 		defer cancel()
 		for _, q := range queues {
 			d, err := depth(ctx, q)
-			if err != nil {
-				continue
+			if err != nil && d == (Depth{}) {
+				continue // nothing known; a broker may know the depth and still fail (no consumer group)
 			}
 			o.ObserveInt64(g, d.Pending, metric.WithAttributes(attribute.String("queue", q), attribute.String("status", "pending")))
 			o.ObserveInt64(g, d.InFlight, metric.WithAttributes(attribute.String("queue", q), attribute.String("status", "in_flight")))

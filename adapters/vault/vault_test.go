@@ -159,6 +159,24 @@ func TestContractRealVault(t *testing.T) {
 			},
 		}
 	})
+	secretstest.RunWriter(t, func(t *testing.T) secretstest.WriterFixture {
+		p := newProvider(t, vault.Config{Addr: addr, Token: secrets.New(tok, ""), Namespace: os.Getenv("TEST_VAULT_NAMESPACE")})
+		base := "vault:" + mount + "/" + prefix + "/"
+		return secretstest.WriterFixture{
+			Fixture: secretstest.Fixture{
+				Provider:  p,
+				Scheme:    secrets.SchemeVault,
+				Versioned: true,
+				PutFields: func(t *testing.T, name string, fields map[string]string) secrets.Ref {
+					put(t, name, fieldsToAny(fields))
+					return secrets.MustParseRef(base + name)
+				},
+			},
+			Writer:        p,
+			New:           func(t *testing.T, name string) secrets.Ref { return secrets.MustParseRef(base + name) },
+			WholeIsObject: true,
+		}
+	})
 }
 
 func get(t *testing.T, p secrets.Provider, ref string) (secrets.Secret, error) {

@@ -166,7 +166,7 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 	}
 	profileInvalidation := provideProfileInvalidation(layer, logger)
 	mailer := provideNotificationsMailer(service)
-	mfaKeyRing, err := provideMFAKeyRing(ctx, cfg, keys, resolver)
+	mfaKeyRing, cleanup9, err := provideMFAKeyRing(ctx, cfg, keys, resolver, logger)
 	if err != nil {
 		cleanup8()
 		cleanup7()
@@ -181,6 +181,7 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 	store := provideShortLived(client)
 	mfaService, err := provideMFA(cfg, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, logger)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -191,8 +192,9 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup9, err := provideIdentity(cfg, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, logger, meterProvider)
+	identityService, cleanup10, err := provideIdentity(cfg, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, logger, meterProvider)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -205,6 +207,7 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 	}
 	flows, err := provideMFAFlows(mfaService, identityService)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -218,6 +221,7 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 	}
 	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, flows)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -241,6 +245,7 @@ func InitializeAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi
 		Adapters: adapters,
 	}
 	return api, func() {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -592,7 +597,7 @@ func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, fu
 		return nil, nil, err
 	}
 	mailer := provideNotificationsMailer(service)
-	mfaKeyRing, err := provideMFAKeyRing(ctx, cfg, keys, resolver)
+	mfaKeyRing, cleanup9, err := provideMFAKeyRing(ctx, cfg, keys, resolver, logger)
 	if err != nil {
 		cleanup8()
 		cleanup7()
@@ -607,6 +612,7 @@ func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, fu
 	store := provideShortLived(client)
 	mfaService, err := provideMFA(cfg, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, logger)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -617,8 +623,9 @@ func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, fu
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup9, err := provideIdentity(cfg, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, logger, meterProvider)
+	identityService, cleanup10, err := provideIdentity(cfg, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, logger, meterProvider)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -631,6 +638,7 @@ func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, fu
 	}
 	worker, err := provideJobsWorker(cfg, workerID, jobsRegistry, backend, broker, jobsClient, service, tracerProvider, jobsMetrics, logger)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -648,6 +656,7 @@ func InitializeUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, fu
 		Jobs:     jobsRuntime,
 	}
 	return users, func() {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()

@@ -13,7 +13,7 @@ import (
 	"github.com/tradesense/tradesense/core/secrets/secretstest"
 )
 
-func TestWriterContract(t *testing.T) {
+func TestSecretWriterContract(t *testing.T) {
 	secretstest.RunWriter(t, func(t *testing.T) secretstest.WriterFixture {
 		f := awsfake.New(t)
 		p := newProvider(t, f)
@@ -37,7 +37,7 @@ func TestWriterContract(t *testing.T) {
 // TestPutMovesStagesAsARotation checks what the writer leaves in Secrets
 // Manager: the new version is AWSCURRENT, the replaced one AWSPREVIOUS
 // (readable with ?stage=AWSPREVIOUS), and the pending label is gone.
-func TestPutMovesStagesAsARotation(t *testing.T) {
+func TestSecretPutMovesStagesAsARotation(t *testing.T) {
 	f := awsfake.New(t)
 	v1 := f.PutString("prod/keys", `{"jwt":"old-jwt","mfa":"mfa-key"}`)
 	p := newProvider(t, f)
@@ -72,7 +72,7 @@ func TestPutMovesStagesAsARotation(t *testing.T) {
 	}
 }
 
-func TestPutErrorKinds(t *testing.T) {
+func TestSecretPutErrorKinds(t *testing.T) {
 	f := awsfake.New(t)
 	v := f.PutString("locked", "v")
 	f.Deny("locked")

@@ -47,18 +47,18 @@ func writerFixture(t *testing.T, relative bool) secretstest.WriterFixture {
 	}
 }
 
-func TestWriterContractAbsolute(t *testing.T) {
+func TestSecretWriterContractAbsolute(t *testing.T) {
 	secretstest.RunWriter(t, func(t *testing.T) secretstest.WriterFixture { return writerFixture(t, false) })
 }
 
-func TestWriterContractRelative(t *testing.T) {
+func TestSecretWriterContractRelative(t *testing.T) {
 	secretstest.RunWriter(t, func(t *testing.T) secretstest.WriterFixture { return writerFixture(t, true) })
 }
 
 // TestPutWritesAtomicallyWith0600 checks the file's mode, that no
 // temporary file is left behind, and that a file that was world-readable
 // is replaced by a private one.
-func TestPutWritesAtomicallyWith0600(t *testing.T) {
+func TestSecretPutWritesAtomicallyWith0600(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "jwt_key")
 	if err := os.WriteFile(path, []byte("old-key-value\n"), 0o644); err != nil {
@@ -96,7 +96,7 @@ func TestPutWritesAtomicallyWith0600(t *testing.T) {
 	}
 }
 
-func TestPutRefusesSymlinks(t *testing.T) {
+func TestSecretPutRefusesSymlinks(t *testing.T) {
 	dir := t.TempDir()
 	(&kubeMount{dir: dir}).publish(t, map[string]string{"jwt": "mounted-key-value"})
 	p := newProvider(t, dir)
@@ -111,7 +111,7 @@ func TestPutRefusesSymlinks(t *testing.T) {
 	}
 }
 
-func TestPutInAReadOnlyDirectoryIsForbidden(t *testing.T) {
+func TestSecretPutInAReadOnlyDirectoryIsForbidden(t *testing.T) {
 	if os.Geteuid() == 0 {
 		t.Skip("root ignores directory permissions")
 	}
@@ -129,7 +129,7 @@ func TestPutInAReadOnlyDirectoryIsForbidden(t *testing.T) {
 	}
 }
 
-func TestPutWithoutSecretsDirIsInvalid(t *testing.T) {
+func TestSecretPutWithoutSecretsDirIsInvalid(t *testing.T) {
 	p, err := filesecrets.New(filesecrets.Config{})
 	if err != nil {
 		t.Fatal(err)

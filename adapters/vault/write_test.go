@@ -10,7 +10,7 @@ import (
 	"github.com/tradesense/tradesense/core/secrets/secretstest"
 )
 
-func TestWriterContractFake(t *testing.T) {
+func TestSecretWriterContractFake(t *testing.T) {
 	secretstest.RunWriter(t, func(t *testing.T) secretstest.WriterFixture {
 		f := fakeWithToken(t)
 		p := newProvider(t, tokenConfig(f))
@@ -33,7 +33,7 @@ func TestWriterContractFake(t *testing.T) {
 	})
 }
 
-func TestWriteKeepsNonStringFieldsAndSendsCAS(t *testing.T) {
+func TestSecretWriteKeepsNonStringFieldsAndSendsCAS(t *testing.T) {
 	f := fakeWithToken(t)
 	f.Put("secret", "app", map[string]any{"jwt_key": "old", "port": 5432, "nested": map[string]any{"a": true}})
 	p := newProvider(t, tokenConfig(f))
@@ -58,7 +58,7 @@ func TestWriteKeepsNonStringFieldsAndSendsCAS(t *testing.T) {
 	}
 }
 
-func TestWriteOnDeniedPathAndKVv1(t *testing.T) {
+func TestSecretWriteOnDeniedPathAndKVv1(t *testing.T) {
 	f := fakeWithToken(t)
 	f.Put("secret", "locked", map[string]any{"k": "v"})
 	f.Deny("secret/data/locked")

@@ -9,7 +9,7 @@ import (
 	"github.com/tradesense/tradesense/core/secrets"
 )
 
-func TestHistoryRef(t *testing.T) {
+func TestRotationHistoryRef(t *testing.T) {
 	for in, want := range map[string]string{
 		"vault:secret/tradesense#jwt":      "vault:secret/tradesense#jwt_previous",
 		"vault:secret/data/tradesense#jwt": "vault:secret/data/tradesense#jwt_previous",
@@ -30,7 +30,7 @@ func TestHistoryRef(t *testing.T) {
 	}
 }
 
-func TestKeyHistoryRoundTripAndExpiry(t *testing.T) {
+func TestRotationHistoryRoundTripAndExpiry(t *testing.T) {
 	now := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
 	var h secrets.KeyHistory
 	h = h.Retire(secrets.New("key-a", ""), "1", now, now.Add(time.Hour))
@@ -59,7 +59,7 @@ func TestKeyHistoryRoundTripAndExpiry(t *testing.T) {
 	}
 }
 
-func TestParseKeyHistoryRefusesWithoutQuoting(t *testing.T) {
+func TestRotationHistoryParseRefusesWithoutQuoting(t *testing.T) {
 	const marker = "SENSITIVE-KEY-MATERIAL"
 	for _, bad := range []string{
 		`{"v":1,"keys":[{"key":"` + marker + `"}]}`, // no retired_at

@@ -138,7 +138,7 @@ func FuzzDatabaseURLFromJSON(f *testing.F) {
 	})
 }
 
-func TestSetJSONField(t *testing.T) {
+func TestSecretSetJSONField(t *testing.T) {
 	doc := []byte(`{"keep":{"n": [1, 2]},"k":"old","num":5432}`)
 	out, err := secrets.SetJSONField(doc, "k", `new "quoted" <value> ü`)
 	if err != nil {

@@ -254,7 +254,7 @@ func TestRotateReportsAFailedWriteWithoutTheKey(t *testing.T) {
 	}
 }
 
-func TestResolverPutRefreshesCachedFieldsAndNotifies(t *testing.T) {
+func TestSecretWriteRefreshesCachedFieldsAndNotifies(t *testing.T) {
 	clock := secretstest.NewFakeClock(t0)
 	e := newRotationEnv(t, time.Hour, clock)
 	e.store.Set(secrets.MustParseRef("vault:secret/app"), `{"a":"one","b":"two"}`)
@@ -278,7 +278,7 @@ func TestResolverPutRefreshesCachedFieldsAndNotifies(t *testing.T) {
 	}
 }
 
-func TestReloadReturnsTheBackendsAnswer(t *testing.T) {
+func TestSecretReloadReturnsTheBackendsAnswer(t *testing.T) {
 	clock := secretstest.NewFakeClock(t0)
 	e := newRotationEnv(t, time.Hour, clock)
 	ref := secrets.MustParseRef("file:/k")

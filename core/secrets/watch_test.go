@@ -117,7 +117,7 @@ func wantSet(t *testing.T, k *keySets, what string, want ...string) {
 // timeline: the operator rotates from another process; within the cache
 // TTL the service signs with the new key and still accepts the old one;
 // when the grace period written in the history ends, the old key is gone.
-func TestWatchKeyFollowsARotationThenDropsTheOldKey(t *testing.T) {
+func TestRotationWatchFollowsARotationThenDropsTheOldKey(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newRotationEnv(t, watchT, nil)
 		const ref = "vault:secret/app#jwt"
@@ -148,7 +148,7 @@ func TestWatchKeyFollowsARotationThenDropsTheOldKey(t *testing.T) {
 
 // TestWatchKeyRestartReadsTheHistory: a process started after a rotation
 // learns the previous key from the history.
-func TestWatchKeyRestartReadsTheHistory(t *testing.T) {
+func TestRotationWatchRestartReadsTheHistory(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newRotationEnv(t, watchT, nil)
 		const ref = "file:/keys/jwt"
@@ -167,7 +167,7 @@ func TestWatchKeyRestartReadsTheHistory(t *testing.T) {
 
 // TestWatchKeyWithoutGraceKeepsReplacedKeys is the MFA case: a key the
 // service saw replaced stays, however long.
-func TestWatchKeyWithoutGraceKeepsReplacedKeys(t *testing.T) {
+func TestRotationWatchWithoutGraceKeepsReplacedKeys(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newRotationEnv(t, watchT, nil)
 		const ref = "file:/keys/mfa"
@@ -184,7 +184,7 @@ func TestWatchKeyWithoutGraceKeepsReplacedKeys(t *testing.T) {
 // TestWatchKeyReloadOnUnknownKey: a consumer that meets a key ID it does
 // not know gets the rotated key at once instead of after the TTL; reloads
 // are rate limited.
-func TestWatchKeyReloadOnUnknownKey(t *testing.T) {
+func TestRotationWatchReloadOnUnknownKey(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newRotationEnv(t, watchT, nil)
 		const ref = "vault:secret/app#jwt"
@@ -217,7 +217,7 @@ func TestWatchKeyReloadOnUnknownKey(t *testing.T) {
 	})
 }
 
-func TestWatchKeyRefusedKeyKeepsTheSet(t *testing.T) {
+func TestRotationWatchRefusedKeyKeepsTheSet(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newRotationEnv(t, watchT, nil)
 		ref := secrets.MustParseRef("file:/keys/jwt")
@@ -246,7 +246,7 @@ func TestWatchKeyRefusedKeyKeepsTheSet(t *testing.T) {
 	})
 }
 
-func TestWatchKeyLiteralIsAppliedOnce(t *testing.T) {
+func TestRotationWatchLiteralIsAppliedOnce(t *testing.T) {
 	k := &keySets{}
 	w, stop, err := secrets.WatchKey(context.Background(), nil, secrets.KeyWatchConfig{
 		Setting: "JWT_SIGNING_KEY", Current: secrets.New(oldKey, ""), Apply: k.apply})

@@ -143,6 +143,22 @@ func (s *Server) Put(mount, path string, data map[string]any) int {
 	return len(s.kv[key])
 }
 
+// Latest returns a copy of the data map of the latest version at
+// mount/path and its version number (0 when there is none).
+func (s *Server) Latest(mount, path string) (map[string]any, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	vs := s.kv[mount+"/"+path]
+	if len(vs) == 0 {
+		return nil, 0
+	}
+	out := make(map[string]any, len(vs[len(vs)-1].data))
+	for k, v := range vs[len(vs)-1].data {
+		out[k] = v
+	}
+	return out, len(vs)
+}
+
 // DeleteLatest soft-deletes the latest KV v2 version, as `vault kv delete`.
 func (s *Server) DeleteLatest(mount, path string) {
 	s.mu.Lock()

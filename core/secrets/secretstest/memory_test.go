@@ -10,7 +10,7 @@ import (
 
 // The MemoryStore core tests rely on behaves like the adapters: it passes
 // the same contracts.
-func TestMemoryStoreContracts(t *testing.T) {
+func TestSecretMemoryStoreContracts(t *testing.T) {
 	fixture := func(t *testing.T) (secretstest.Fixture, *secretstest.MemoryStore) {
 		m := secretstest.NewMemoryStore(secrets.SchemeFile)
 		ref := func(name string) secrets.Ref { return secrets.MustParseRef("file:/mem/" + name) }

@@ -311,3 +311,76 @@ func TestRotatedKeysSurviveARestart(t *testing.T) {
 		t.Fatalf("new token kid %s, want %s", kid, kids[0])
 	}
 }
+
+// TestReplicaBehindAcceptsTheNewKeyAtOnce: two API replicas with a long
+// SECRETS_CACHE_TTL. After a rotation, a replica that started since (or
+// refreshed first) signs with the new key and re-seals TOTP secrets under
+// the new MFA key; the replica still behind meets the unknown kid and key
+// id, reloads the key at once instead of failing until its next refresh.
+func TestReplicaBehindAcceptsTheNewKeyAtOnce(t *testing.T) {
+	const vaultToken = "hvs.replica-token-Zz81"
+	v := vaultfake.New(t)
+	v.AddToken(vaultToken, 0, false)
+	v.Put("secret", "tradesense", map[string]any{
+		"jwt_key": "Rb7w2Lk9Qz4Rt7Yx1Np6Mb3Hc5Gd0Fs2Ae8Ku4Wi", "mfa_key": "Mb7Oq2Pa9Sd4Fg6Hj1Kl3Zx8Cv5Bn0Mq7We2Rt9"})
+	env := harness.Env(t)
+	env["VAULT_ADDR"] = v.URL
+	env["VAULT_TOKEN"] = vaultToken
+	env["JWT_SIGNING_KEY"] = "vault:secret/tradesense#jwt_key"
+	env["MFA_ENCRYPTION_KEY"] = "vault:secret/tradesense#mfa_key"
+	env["SECRETS_CACHE_TTL"] = "1h"
+	env["AUTH_ARGON2_MEMORY_KIB"] = "64"
+	env["AUTH_ARGON2_TIME"] = "1"
+	const email = "replicas@example.com"
+	createAdmin(t, env, email)
+	behind := client{t: t, url: harness.Start(t, env).URL}
+
+	access := behind.login(email, rotationPassword)["access_token"].(string)
+	_, enrol := behind.call("POST", "/api/v1/mfa/enable", access, nil)
+	u, _ := url.Parse(enrol["otpauth_url"].(string))
+	code := func(at time.Time) string {
+		s, err := totp.GenerateCode(u.Query().Get("secret"), at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	enrolledAt := time.Now()
+	if status, body := behind.call("POST", "/api/v1/mfa/verify", access, map[string]any{"code": code(enrolledAt)}); status != 200 {
+		t.Fatalf("mfa verify: %d %v", status, body)
+	}
+	oldKid := behind.jwks()[0]
+
+	rotate(t, env, "--all")
+	ahead := client{t: t, url: harness.Start(t, env).URL} // started after the rotation
+	if kids := behind.jwks(); len(kids) != 1 || kids[0] != oldKid {
+		t.Fatalf("the replica behind already has %v (its cache TTL is an hour)", kids)
+	}
+	// On the replica ahead: sign in with TOTP (re-sealing the secret under
+	// the new MFA key) and get a token of the new kid.
+	mfaToken := ahead.login(email, rotationPassword)["mfa_token"].(string)
+	status, body := ahead.call("POST", "/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": mfaToken, "code": code(enrolledAt.Add(30 * time.Second))})
+	if status != 200 {
+		t.Fatalf("TOTP on the replica ahead: %d %v", status, body)
+	}
+	newToken := body["access_token"].(string)
+	if kidOf(t, newToken) == oldKid {
+		t.Fatal("the replica ahead signs with the old key")
+	}
+	// The replica behind verifies it: the unknown kid made it reload.
+	if status, body := behind.call("GET", "/api/v1/auth/me", newToken, nil); status != 200 {
+		t.Fatalf("the replica behind refused a token of the new key: %d %v", status, body)
+	}
+	if kids := behind.jwks(); len(kids) != 2 || kids[0] != kidOf(t, newToken) {
+		t.Fatalf("after the reload the replica behind publishes %v", kids)
+	}
+	// And opens the TOTP secret sealed under the new MFA key: replaying
+	// the code just used is refused as a replay, which the service can only
+	// tell after decrypting the secret and matching the code (an unreadable
+	// secret is a 500).
+	mfaToken = behind.login(email, rotationPassword)["mfa_token"].(string)
+	status, body = behind.call("POST", "/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": mfaToken, "code": code(enrolledAt.Add(30 * time.Second))})
+	if status != 400 || body["code"] != mfa.CodeCodeReused {
+		t.Fatalf("TOTP re-sealed under the new key, on the replica behind: %d %v, want 400 %s", status, body, mfa.CodeCodeReused)
+	}
+}

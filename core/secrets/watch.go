@@ -335,8 +335,9 @@ func (w *KeyWatch) Previous() []Secret {
 // consumer that met a key ID it does not know (a token signed, or a secret
 // sealed, by a replica that saw the rotation first). Concurrent calls share
 // one reload; reloads are at least MinReloadInterval apart, and a call
-// inside that interval returns false at once. It reports whether the key
-// set changed, in which case the consumer should look the ID up again.
+// inside that interval returns the last reload's answer at once, without a
+// fetch. It reports whether the key set changed, in which case the
+// consumer should look the ID up again.
 func (w *KeyWatch) Reload(ctx context.Context) bool {
 	if w.cfg.Ref.Scheme == "" {
 		return false
@@ -355,8 +356,11 @@ func (w *KeyWatch) Reload(ctx context.Context) bool {
 	}
 	now := w.cfg.Clock.Now()
 	if !w.lastReload.IsZero() && now.Sub(w.lastReload) < w.cfg.MinReloadInterval {
+		// Too soon for another fetch; a caller that just missed the last
+		// reload is told what it found.
+		changed := w.lastChanged
 		w.reloadMu.Unlock()
-		return false
+		return changed
 	}
 	ch := make(chan struct{})
 	w.inflight, w.lastReload = ch, now

@@ -185,6 +185,9 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	return w.Run(ctx)
 }
 
+// secretsUsage is the help of `tradesense secrets`.
+//
+// #nosec G101 -- help text, not a credential
 const secretsUsage = `Usage:
   tradesense secrets check
   tradesense secrets rotate [--dry-run] [--rollback] [--grace D] (--all | NAME...)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	_ "github.com/glebarez/go-sqlite" // database/sql driver "sqlite", to inspect the program's database
 	"github.com/pquerna/otp/totp"
 
+	"github.com/tradesense/tradesense/adapters/awssecrets/awsfake"
 	"github.com/tradesense/tradesense/adapters/vault/vaultfake"
 	"github.com/tradesense/tradesense/app/cli"
 	"github.com/tradesense/tradesense/core/mfa"
@@ -382,5 +384,59 @@ func TestReplicaBehindAcceptsTheNewKeyAtOnce(t *testing.T) {
 	status, body = behind.call("POST", "/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": mfaToken, "code": code(enrolledAt.Add(30 * time.Second))})
 	if status != 400 || body["code"] != mfa.CodeCodeReused {
 		t.Fatalf("TOTP re-sealed under the new key, on the replica behind: %d %v, want 400 %s", status, body, mfa.CodeCodeReused)
+	}
+}
+
+// TestKeyRotationInAWSSecretsManager rotates a whole-secret JWT key and a
+// JSON-keyed MFA key kept in (fake) AWS Secrets Manager: the stages move as
+// a rotation's do, the history of the whole secret is created beside it,
+// the other fields of the JSON secret are kept, and the API started
+// afterwards accepts both the new and the previous signing key.
+func TestKeyRotationInAWSSecretsManager(t *testing.T) {
+	f := awsfake.New(t)
+	// The SDK's credential chain reads the process environment.
+	t.Setenv("AWS_ACCESS_KEY_ID", awsfake.AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", awsfake.SecretAccessKey)
+	t.Setenv("AWS_REGION", awsfake.Region)
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	const oldJWT = "Aw7w2Lk9Qz4Rt7Yx1Np6Mb3Hc5Gd0Fs2Ae8Ku4Wi"
+	oldJWTVersion := f.PutString("tradesense/jwt", oldJWT)
+	f.PutString("tradesense/keys", `{"mfa":"Am7Oq2Pa9Sd4Fg6Hj1Kl3Zx8Cv5Bn0Mq7We2Rt9","smtp_password":"kept"}`)
+
+	env := harness.Env(t)
+	env["AWS_REGION"] = awsfake.Region
+	env["AWS_SECRETS_ENDPOINT"] = f.URL
+	env["JWT_SIGNING_KEY"] = "aws:tradesense/jwt"
+	env["MFA_ENCRYPTION_KEY"] = "aws:tradesense/keys#mfa"
+	app := harness.Start(t, env)
+	oldKid := client{t: t, url: app.URL}.jwks()[0]
+	if err := app.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	out, logs := rotate(t, env, "--all")
+	if !strings.Contains(out, "aws:tradesense/jwt.previous") || !strings.Contains(out, "aws:tradesense/keys#mfa_previous") {
+		t.Fatalf("rotate output:\n%s", out)
+	}
+	stages := f.Stages("tradesense/jwt")
+	if len(stages) != 2 || !slices.Equal(stages[oldJWTVersion], []string{"AWSPREVIOUS"}) {
+		t.Fatalf("stages of the JWT secret after the rotation: %v", stages)
+	}
+	if len(f.Stages("tradesense/jwt.previous")) != 1 {
+		t.Fatal("the history secret was not created")
+	}
+	if strings.Contains(out+logs, oldJWT) {
+		t.Fatal("the rotate command printed a key")
+	}
+
+	app2 := harness.Start(t, env)
+	kids := client{t: t, url: app2.URL}.jwks()
+	if len(kids) != 2 || kids[1] != oldKid || kids[0] == oldKid {
+		t.Fatalf("jwks after the rotation %v, want a new key then %s", kids, oldKid)
+	}
+	var check bytes.Buffer
+	if err := cli.Run(context.Background(), []string{"tradesense", "secrets", "check"}, func(k string) string { return env[k] }, &check, &check); err != nil {
+		t.Fatalf("secrets check after the rotation: %v\n%s", err, check.String())
 	}
 }

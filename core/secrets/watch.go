@@ -138,8 +138,12 @@ func WatchKey(ctx context.Context, r *Resolver, cfg KeyWatchConfig) (*KeyWatch, 
 func (w *KeyWatch) Close() {
 	w.closeOnce.Do(func() {
 		w.cancelKey()
-		w.cancelHistory()
+		// Under histMu, so that a history load in flight cannot subscribe
+		// after this.
+		w.histMu.Lock()
 		close(w.stop)
+		w.cancelHistoryLocked()
+		w.histMu.Unlock()
 		<-w.done
 	})
 }
@@ -147,6 +151,10 @@ func (w *KeyWatch) Close() {
 func (w *KeyWatch) cancelHistory() {
 	w.histMu.Lock()
 	defer w.histMu.Unlock()
+	w.cancelHistoryLocked()
+}
+
+func (w *KeyWatch) cancelHistoryLocked() {
 	if w.histCancel != nil {
 		w.histCancel()
 		w.histCancel = nil

@@ -314,12 +314,12 @@ func TestRotatedKeysSurviveARestart(t *testing.T) {
 	}
 }
 
-// TestReplicaBehindAcceptsTheNewKeyAtOnce: two API replicas with a long
+// TestRotationReachesAReplicaBehindAtOnce: two API replicas with a long
 // SECRETS_CACHE_TTL. After a rotation, a replica that started since (or
 // refreshed first) signs with the new key and re-seals TOTP secrets under
 // the new MFA key; the replica still behind meets the unknown kid and key
 // id, reloads the key at once instead of failing until its next refresh.
-func TestReplicaBehindAcceptsTheNewKeyAtOnce(t *testing.T) {
+func TestRotationReachesAReplicaBehindAtOnce(t *testing.T) {
 	const vaultToken = "hvs.replica-token-Zz81"
 	v := vaultfake.New(t)
 	v.AddToken(vaultToken, 0, false)

@@ -86,46 +86,15 @@ var IdentitySet = wire.NewSet(
 )
 
 // provideKeyRing derives the JWT key ring from JWT_SIGNING_KEY and
-// JWT_PREVIOUS_SIGNING_KEYS. When the signing key comes through a
-// reference the resolver refreshes (file, Vault, AWS), a new value swaps
-// the ring at once and the replaced key stays accepted for verification,
-// so rotating the secret needs no restart and logs nobody out.
-func provideKeyRing(ctx context.Context, cfg IdentityConfig, keys Keys, r *secrets.Resolver, log *slog.Logger) (*identity.KeyRing, func(), error) {
-	log = telemetry.Component(log, "identity")
+// JWT_PREVIOUS_SIGNING_KEYS and keeps it current (watchJWTKeys): a key
+// rotated through its reference (file, Vault, AWS; `tradesense secrets
+// rotate`) swaps the ring without a restart, and the replaced key stays
+// accepted for verification until its tokens have expired.
+func provideKeyRing(ctx context.Context, cfg IdentityConfig, sc SecretsConfig, keys Keys, r *secrets.Resolver, log *slog.Logger) (*identity.KeyRing, func(), error) {
 	if keys.JWTSigning.Value.IsZero() {
 		return nil, nil, errors.New("JWT_SIGNING_KEY: not resolved")
 	}
-	var previous [][]byte
-	for i, ref := range cfg.PreviousSigningKeys {
-		s, err := r.Resolve(ctx, ref)
-		if err != nil {
-			return nil, nil, fmt.Errorf("JWT_PREVIOUS_SIGNING_KEYS[%d]: %w", i, err)
-		}
-		previous = append(previous, s.Bytes())
-	}
-	ring, err := identity.NewKeyRing(keys.JWTSigning.Value.Bytes(), previous...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("JWT_SIGNING_KEY: %w", err)
-	}
-	if keys.JWTSigning.Ref.Scheme == "" {
-		return ring, func() {}, nil
-	}
-	current := keys.JWTSigning.Value.Bytes()
-	_, cancel, err := r.Subscribe(ctx, keys.JWTSigning.Ref, func(s secrets.Secret) {
-		next := s.Bytes()
-		retired := append([][]byte{current}, previous...)
-		if err := ring.Set(next, retired...); err != nil {
-			log.Error("JWT signing key rotation refused; keeping the current key", "error", err)
-			return
-		}
-		current = next
-		log.Info("JWT signing key rotated", "kid", ring.Signing().ID)
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("JWT_SIGNING_KEY: watch for rotation: %w", err)
-	}
-	log.InfoContext(ctx, "JWT signing key loaded", "kid", ring.Signing().ID, "verification_keys", len(ring.PublicKeys()))
-	return ring, cancel, nil
+	return watchJWTKeys(ctx, keys.JWTSigning, cfg.PreviousSigningKeys, jwtGrace(sc.Resolver, cfg.Service), r, telemetry.Component(log, "identity"))
 }
 
 func provideAccessTokens(c jwtauth.Config, ring *identity.KeyRing, now Clock) (*jwtauth.Tokens, error) {

@@ -47,21 +47,15 @@ var MFASet = wire.NewSet(
 )
 
 // provideMFAKeyRing derives the MFA keys from MFA_ENCRYPTION_KEY and
-// MFA_ENCRYPTION_KEY_PREVIOUS. A rotation takes a restart: put the new key
-// in MFA_ENCRYPTION_KEY and the old one in MFA_ENCRYPTION_KEY_PREVIOUS.
-func provideMFAKeyRing(ctx context.Context, cfg MFAConfig, keys Keys, r *secrets.Resolver) (*mfa.KeyRing, error) {
+// MFA_ENCRYPTION_KEY_PREVIOUS and keeps them current (watchMFAKeys): a key
+// rotated through its reference (`tradesense secrets rotate`) takes effect
+// without a restart, and secrets sealed under the replaced key open and are
+// re-sealed on use.
+func provideMFAKeyRing(ctx context.Context, cfg MFAConfig, keys Keys, r *secrets.Resolver, log *slog.Logger) (*mfa.KeyRing, func(), error) {
 	if keys.MFAEncryption.Value.IsZero() {
-		return nil, fmt.Errorf("MFA_ENCRYPTION_KEY: not resolved")
+		return nil, nil, fmt.Errorf("MFA_ENCRYPTION_KEY: not resolved")
 	}
-	var previous [][]byte
-	for i, ref := range cfg.PreviousKeys {
-		s, err := r.Resolve(ctx, ref)
-		if err != nil {
-			return nil, fmt.Errorf("MFA_ENCRYPTION_KEY_PREVIOUS[%d]: %w", i, err)
-		}
-		previous = append(previous, s.Bytes())
-	}
-	return mfa.NewKeyRing(keys.MFAEncryption.Value.Bytes(), previous...)
+	return watchMFAKeys(ctx, keys.MFAEncryption, cfg.PreviousKeys, r, telemetry.Component(log, "mfa"))
 }
 
 func provideMFA(c mfa.Config, argon identity.Argon2Params, db *sqlstore.DB, ring *mfa.KeyRing, store shortlived.Store, limiter ratelimit.Limiter, mailer identity.Mailer, pi *identity.ProfileInvalidation, now Clock, log *slog.Logger) (*mfa.Service, error) {

@@ -150,7 +150,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	keyRing, cleanup7, err := provideKeyRing(ctx, identityConfig, keys, resolver, logger)
+	keyRing, cleanup7, err := provideKeyRing(ctx, identityConfig, secretsConfig, keys, resolver, logger)
 	if err != nil {
 		cleanup6()
 		cleanup5()
@@ -202,7 +202,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	mailer := provideNotificationsMailer(service)
 	mfaConfig := cfg.MFA
 	config5 := mfaConfig.Service
-	mfaKeyRing, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver)
+	mfaKeyRing, cleanup9, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
 	if err != nil {
 		cleanup8()
 		cleanup7()
@@ -217,6 +217,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	store := provideMemoryShortLived(clock)
 	mfaService, err := provideMFA(config5, argon2Params, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, clock, logger)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -227,8 +228,9 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup9, err := provideIdentity(config3, argon2Params, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, clock, logger)
+	identityService, cleanup10, err := provideIdentity(config3, argon2Params, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, clock, logger)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -241,6 +243,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	}
 	flows, err := provideMFAFlows(mfaService, identityService)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -254,6 +257,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	}
 	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -278,6 +282,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		Adapters: adapters,
 	}
 	return api, func() {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -431,7 +436,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	keyRing, cleanup7, err := provideKeyRing(ctx, identityConfig, keys, resolver, logger)
+	keyRing, cleanup7, err := provideKeyRing(ctx, identityConfig, secretsConfig, keys, resolver, logger)
 	if err != nil {
 		cleanup6()
 		cleanup5()
@@ -481,7 +486,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	mailer := provideNotificationsMailer(service)
 	mfaConfig := cfg.MFA
 	config4 := mfaConfig.Service
-	mfaKeyRing, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver)
+	mfaKeyRing, cleanup8, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
 	if err != nil {
 		cleanup7()
 		cleanup6()
@@ -495,6 +500,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	shortLived := redisstore.NewShortLived(client)
 	mfaService, err := provideMFA(config4, argon2Params, db, mfaKeyRing, shortLived, limiter, mailer, profileInvalidation, clock, logger)
 	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -504,8 +510,9 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup8, err := provideIdentity(config3, argon2Params, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, clock, logger)
+	identityService, cleanup9, err := provideIdentity(config3, argon2Params, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, clock, logger)
 	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -517,6 +524,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	flows, err := provideMFAFlows(mfaService, identityService)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -529,6 +537,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -552,6 +561,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		Adapters: adapters,
 	}
 	return api, func() {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -971,7 +981,7 @@ func injectLocalUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, f
 		cleanup()
 		return nil, nil, err
 	}
-	keyRing, cleanup5, err := provideKeyRing(ctx, identityConfig, keys, resolver, logger)
+	keyRing, cleanup5, err := provideKeyRing(ctx, identityConfig, secretsConfig, keys, resolver, logger)
 	if err != nil {
 		cleanup4()
 		cleanup3()
@@ -1097,7 +1107,7 @@ func injectServicesUsers(ctx context.Context, cfg Config, out LogOutput) (*Users
 		cleanup()
 		return nil, nil, err
 	}
-	keyRing, cleanup5, err := provideKeyRing(ctx, identityConfig, keys, resolver, logger)
+	keyRing, cleanup5, err := provideKeyRing(ctx, identityConfig, secretsConfig, keys, resolver, logger)
 	if err != nil {
 		cleanup4()
 		cleanup3()
@@ -1369,7 +1379,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 		cleanup()
 		return nil, nil, err
 	}
-	keyRing, cleanup7, err := provideKeyRing(ctx, identityConfig, keys, resolver, logger)
+	keyRing, cleanup7, err := provideKeyRing(ctx, identityConfig, secretsConfig, keys, resolver, logger)
 	if err != nil {
 		cleanup6()
 		cleanup5()
@@ -1419,7 +1429,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 	profileInvalidation := provideProfileInvalidation(layer, logger)
 	mfaConfig := cfg.MFA
 	config5 := mfaConfig.Service
-	mfaKeyRing, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver)
+	mfaKeyRing, cleanup9, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
 	if err != nil {
 		cleanup8()
 		cleanup7()
@@ -1434,6 +1444,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 	store := provideMemoryShortLived(now)
 	mfaService, err := provideMFA(config5, argon2Params, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, now, logger)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -1444,8 +1455,9 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup9, err := provideIdentity(config3, argon2Params, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, now, logger)
+	identityService, cleanup10, err := provideIdentity(config3, argon2Params, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, now, logger)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -1458,6 +1470,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 	}
 	flows, err := provideMFAFlows(mfaService, identityService)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -1471,6 +1484,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 	}
 	server, err := provideAPIServer(ctx, config, deps, identityService, keyRing, mfaService, flows)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -1491,6 +1505,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 		Cache:    layer,
 	}
 	return stack, func() {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()

@@ -40,3 +40,15 @@ func (p *Provider) Get(_ context.Context, ref secrets.Ref) (secrets.Secret, erro
 	}
 	return secrets.ExtractKey(backend, ref, secrets.New(v, ""))
 }
+
+var _ secrets.Writer = (*Provider)(nil)
+
+// Put implements secrets.Writer by refusing: a process cannot change the
+// environment of the running services. The error (Invalid,
+// secret_backend_read_only) says so and what to do instead.
+func (p *Provider) Put(_ context.Context, ref secrets.Ref, _ secrets.Secret, _ string) (string, error) {
+	if err := secrets.CheckScheme(backend, ref, secrets.SchemeEnv); err != nil {
+		return "", err
+	}
+	return "", secrets.ReadOnly(backend, ref, secrets.EnvReadOnlyReason())
+}

@@ -54,3 +54,9 @@ func TestContract(t *testing.T) {
 		}
 	})
 }
+
+func TestSecretWritesAreRefused(t *testing.T) {
+	p := envsecrets.New(func(string) string { return "current-value" })
+	secretstest.RunReadOnly(t, p, secrets.MustParseRef("env:JWT_SIGNING_KEY"))
+	secretstest.RunReadOnly(t, p, secrets.MustParseRef("env:APP_KEYS#jwt"))
+}

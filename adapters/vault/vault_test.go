@@ -98,13 +98,18 @@ func TestContractFakeKVv1(t *testing.T) {
 	})
 }
 
-// TestContractRealVault runs the suite against a real Vault or OpenBao dev
-// server. It reads TEST_VAULT_ADDR directly instead of through
-// tests/testenv.URL on purpose: testenv fails under CI=true when the variable
-// is unset, and CI provides no Vault; the fake-server suites above are what
-// CI relies on. Start one with `vault server -dev -dev-root-token-id=root`
-// and set TEST_VAULT_ADDR=http://127.0.0.1:8200 TEST_VAULT_TOKEN=root.
-func TestContractRealVault(t *testing.T) {
+// realVault is a real Vault or OpenBao dev server for the contract suites,
+// read from TEST_VAULT_ADDR directly instead of through tests/testenv.URL
+// on purpose: testenv fails under CI=true when the variable is unset, and
+// CI provides no Vault; the fake-server suites are what CI relies on. Start
+// one with `vault server -dev -dev-root-token-id=root` and set
+// TEST_VAULT_ADDR=http://127.0.0.1:8200 TEST_VAULT_TOKEN=root.
+type realVault struct {
+	addr, token, mount, prefix string
+	admin                      *api.Client
+}
+
+func newRealVault(t *testing.T) *realVault {
 	addr, tok := os.Getenv("TEST_VAULT_ADDR"), os.Getenv("TEST_VAULT_TOKEN")
 	if addr == "" || tok == "" {
 		t.Skip("TEST_VAULT_ADDR and TEST_VAULT_TOKEN are not set: skipping the real-Vault suite")
@@ -120,43 +125,78 @@ func TestContractRealVault(t *testing.T) {
 	admin.SetToken(tok)
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	prefix := "tradesense-test/" + hex.EncodeToString(b)
+	v := &realVault{addr: addr, token: tok, mount: mount, prefix: "tradesense-test/" + hex.EncodeToString(b), admin: admin}
 	t.Cleanup(func() {
-		list, err := admin.Logical().List(mount + "/metadata/" + prefix)
+		list, err := admin.Logical().List(mount + "/metadata/" + v.prefix)
 		if err != nil || list == nil {
 			return
 		}
 		keys, _ := list.Data["keys"].([]any)
 		for _, k := range keys {
-			_ = admin.KVv2(mount).DeleteMetadata(context.Background(), prefix+"/"+k.(string))
+			_ = admin.KVv2(mount).DeleteMetadata(context.Background(), v.prefix+"/"+k.(string))
 		}
 	})
-	put := func(t *testing.T, name string, data map[string]any) {
-		if _, err := admin.KVv2(mount).Put(context.Background(), prefix+"/"+name, data); err != nil {
-			if strings.Contains(err.Error(), "connection refused") {
-				t.Fatalf("TEST_VAULT_ADDR is set but Vault is unreachable: %v", err)
-			}
-			t.Fatal(err)
+	return v
+}
+
+func (v *realVault) put(t *testing.T, name string, data map[string]any) {
+	if _, err := v.admin.KVv2(v.mount).Put(context.Background(), v.prefix+"/"+name, data); err != nil {
+		if strings.Contains(err.Error(), "connection refused") {
+			t.Fatalf("TEST_VAULT_ADDR is set but Vault is unreachable: %v", err)
 		}
+		t.Fatal(err)
 	}
+}
+
+func (v *realVault) provider(t *testing.T) *vault.Provider {
+	return newProvider(t, vault.Config{Addr: v.addr, Token: secrets.New(v.token, ""), Namespace: os.Getenv("TEST_VAULT_NAMESPACE")})
+}
+
+func (v *realVault) base() string { return "vault:" + v.mount + "/" + v.prefix + "/" }
+
+// TestContractRealVault runs the provider suite against a real Vault.
+func TestContractRealVault(t *testing.T) {
+	v := newRealVault(t)
 	secretstest.Run(t, func(t *testing.T) secretstest.Fixture {
-		p := newProvider(t, vault.Config{Addr: addr, Token: secrets.New(tok, ""), Namespace: os.Getenv("TEST_VAULT_NAMESPACE")})
-		base := "vault:" + mount + "/" + prefix + "/"
+		p, base := v.provider(t), v.base()
 		return secretstest.Fixture{
 			Provider:  p,
 			Scheme:    secrets.SchemeVault,
 			Versioned: true,
 			Put: func(t *testing.T, name, value string) secrets.Ref {
-				put(t, name, map[string]any{"value": value})
+				v.put(t, name, map[string]any{"value": value})
 				return secrets.MustParseRef(base + name + "#value")
 			},
 			PutFields: func(t *testing.T, name string, fields map[string]string) secrets.Ref {
-				put(t, name, fieldsToAny(fields))
+				v.put(t, name, fieldsToAny(fields))
 				return secrets.MustParseRef(base + name)
 			},
 			Missing: func(t *testing.T, name string) secrets.Ref {
 				return secrets.MustParseRef(base + name + "#value")
 			},
+		}
+	})
+}
+
+// TestSecretWriterContractRealVault runs the writer suite against a real
+// Vault: its check-and-set, not the fake's, decides the conflicts.
+func TestSecretWriterContractRealVault(t *testing.T) {
+	v := newRealVault(t)
+	secretstest.RunWriter(t, func(t *testing.T) secretstest.WriterFixture {
+		p, base := v.provider(t), v.base()
+		return secretstest.WriterFixture{
+			Fixture: secretstest.Fixture{
+				Provider:  p,
+				Scheme:    secrets.SchemeVault,
+				Versioned: true,
+				PutFields: func(t *testing.T, name string, fields map[string]string) secrets.Ref {
+					v.put(t, name, fieldsToAny(fields))
+					return secrets.MustParseRef(base + name)
+				},
+			},
+			Writer:        p,
+			New:           func(t *testing.T, name string) secrets.Ref { return secrets.MustParseRef(base + name) },
+			WholeIsObject: true,
 		}
 	})
 }

@@ -13,6 +13,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/user"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/joho/godotenv"
@@ -45,7 +48,8 @@ Commands:
   worker       run the background job worker
   migrate      apply or inspect database migrations: up | down | status
   users        administer accounts: create --email E [--admin] | set-role --email E --role admin|user
-  secrets      secrets check: resolve every configured secret, print where each came from (never a value)
+  secrets      check: resolve every configured secret, print where each came from (never a value)
+               rotate NAME|--all [--dry-run] [--rollback]: new JWT/MFA key, written through its reference
   healthcheck  exit 0 if the local server answers /health, 1 otherwise
   version      print the build version
 
@@ -112,7 +116,7 @@ func parseFlags(name, about string, args []string, stderr io.Writer, define func
 		}
 		return fmt.Errorf("%w: %s: %w", ErrUsage, name, err)
 	}
-	if fs.NArg() > 0 && name != "migrate" && name != "secrets" {
+	if fs.NArg() > 0 && name != "migrate" {
 		return fmt.Errorf("%w: %s takes no arguments, got %q", ErrUsage, name, fs.Args())
 	}
 	return nil
@@ -181,18 +185,118 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	return w.Run(ctx)
 }
 
+// secretsUsage is the help of `tradesense secrets`.
+//
+// #nosec G101 -- help text, not a credential
+const secretsUsage = `Usage:
+  tradesense secrets check
+  tradesense secrets rotate [--dry-run] [--rollback] [--grace D] (--all | NAME...)
+
+check resolves every configured secret setting and prints where it came from, its
+length and version, never its value. Exits 1 if any fails.
+
+rotate generates a new key for JWT_SIGNING_KEY and/or MFA_ENCRYPTION_KEY (256 random
+bits), writes it through the setting's own reference (file, Vault KV v2, AWS Secrets
+Manager; check-and-set, so concurrent rotations cannot lose a key), keeps the replaced
+key beside it so the running services still accept it, reads the new key back and
+prints the new version and where it went, never the key. Running services switch
+within SECRETS_CACHE_TTL without a restart. Literal values and env: references cannot
+be written. See docs/secrets.md.
+`
+
 func runSecrets(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if err := parseFlags("secrets", "secrets check: resolve every configured secret setting and print where it came from,\nits length and version, never its value. Exits 1 if any fails.", args, stderr, nil); err != nil {
-		return ignoreHelp(err)
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, secretsUsage)
+		if len(args) == 0 {
+			return fmt.Errorf("%w: secrets takes the subcommand check or rotate", ErrUsage)
+		}
+		return nil
 	}
-	if len(args) != 1 || args[0] != "check" {
-		return fmt.Errorf("%w: secrets takes the subcommand check", ErrUsage)
+	sub, rest := args[0], args[1:]
+	fs := flag.NewFlagSet("secrets "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, secretsUsage)
+		if sub == "rotate" {
+			fmt.Fprintln(stderr, "\nFlags:")
+			fs.PrintDefaults()
+		}
+	}
+	var opts wire.RotateOptions
+	switch sub {
+	case "check":
+	case "rotate":
+		fs.BoolVar(&opts.All, "all", false, "rotate every key setting: "+strings.Join(wire.RotatableKeys(), ", "))
+		fs.BoolVar(&opts.DryRun, "dry-run", false, "show what would be written, write nothing")
+		fs.BoolVar(&opts.Rollback, "rollback", false, "make the previous key current again (the current one is kept as previous)")
+		fs.DurationVar(&opts.JWTGrace, "grace", 0, "how long the replaced JWT_SIGNING_KEY stays accepted (default SECRETS_CACHE_TTL + AUTH_ACCESS_TOKEN_TTL + 30s)")
+	default:
+		fmt.Fprint(stderr, secretsUsage)
+		return fmt.Errorf("%w: unknown secrets subcommand %q", ErrUsage, sub)
+	}
+	names, err := parseInterspersed(fs, rest)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("%w: secrets %s: %w", ErrUsage, sub, err)
+	}
+	switch {
+	case sub == "check" && len(names) > 0:
+		return fmt.Errorf("%w: secrets check takes no arguments", ErrUsage)
+	case sub == "rotate" && opts.All == (len(names) > 0):
+		return fmt.Errorf("%w: secrets rotate takes --all or setting names (%s), not both", ErrUsage, strings.Join(wire.RotatableKeys(), ", "))
+	case sub == "rotate" && opts.JWTGrace < 0:
+		return fmt.Errorf("%w: --grace must not be negative", ErrUsage)
 	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return err
 	}
-	return wire.CheckSecrets(ctx, cfg, stdout)
+	if sub == "check" {
+		return wire.CheckSecrets(ctx, cfg, stdout)
+	}
+	opts.Settings = names
+	opts.Actor = actor(getenv)
+	return wire.RotateKeys(ctx, cfg, opts, stdout, wire.LogOutput{Writer: stderr})
+}
+
+// parseInterspersed parses flags before, between and after the positional
+// arguments (`rotate JWT_SIGNING_KEY --dry-run`), which flag.Parse alone
+// stops at; "--" ends the flags.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		if args[0] == "--" {
+			return append(positional, args[1:]...), nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+}
+
+// actor names who runs the command, for the audit lines: the operator's
+// login and the host (the pod name in Kubernetes).
+func actor(getenv func(string) string) string {
+	name := getenv("USER")
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name = u.Username
+	}
+	if name == "" {
+		name = "uid-" + strconv.Itoa(os.Getuid())
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown-host"
+	}
+	return "cli:" + name + "@" + host
 }
 
 func runHealthcheck(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

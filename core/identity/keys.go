@@ -55,7 +55,8 @@ type keySet struct {
 // roll one at a time). Set swaps the whole ring atomically; readers never
 // lock.
 type KeyRing struct {
-	set atomic.Pointer[keySet]
+	set       atomic.Pointer[keySet]
+	onUnknown atomic.Pointer[func(kid string) bool]
 }
 
 // NewKeyRing derives a ring from the current secret and the previous ones.
@@ -94,13 +95,33 @@ func (r *KeyRing) Signing() SigningKey { return r.set.Load().current }
 // ErrUnknownKey is returned by Verifier for a kid the ring does not hold.
 var ErrUnknownKey = errors.New("unknown signing key id")
 
-// Verifier returns the public key named kid.
+// Verifier returns the public key named kid. When the ring does not hold
+// it and an OnUnknownKey function is set, that function may load new keys
+// and Verifier looks once more.
 func (r *KeyRing) Verifier(kid string) (ed25519.PublicKey, error) {
 	k, ok := r.set.Load().verify[kid]
+	if !ok {
+		if fn := r.onUnknown.Load(); fn != nil && (*fn)(kid) {
+			k, ok = r.set.Load().verify[kid]
+		}
+	}
 	if !ok {
 		return nil, ErrUnknownKey
 	}
 	return k, nil
+}
+
+// OnUnknownKey sets fn to be called by Verifier with a kid the ring does
+// not hold — a token signed by a replica that picked up a rotated key
+// first. fn may Set new keys and reports whether it did. It runs on the
+// verifying request, so it must bound its own duration and rate (an
+// attacker chooses the kid). nil removes it.
+func (r *KeyRing) OnUnknownKey(fn func(kid string) bool) {
+	if fn == nil {
+		r.onUnknown.Store(nil)
+		return
+	}
+	r.onUnknown.Store(&fn)
 }
 
 // PublicKey is a verification key as published in the JWKS.

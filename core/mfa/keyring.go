@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/google/uuid"
 )
@@ -31,8 +32,12 @@ const (
 // to recognise backup codes they hashed. Key IDs are derived too (a
 // fingerprint, not the key), so rotating is: put the new material first,
 // keep the old one as previous until every secret was re-sealed.
+//
+// Set swaps the keys atomically while the service runs (a rotation picked
+// up by the secrets resolver); readers never lock.
 type KeyRing struct {
-	keys []ringKey // keys[0] is current
+	keys      atomic.Pointer[[]ringKey] // keys[0] is current
+	onUnknown atomic.Pointer[func(keyID string) bool]
 }
 
 type ringKey struct {
@@ -46,6 +51,41 @@ type ringKey struct {
 // value from `openssl rand -base64 48`, say).
 func NewKeyRing(current []byte, previous ...[]byte) (*KeyRing, error) {
 	r := &KeyRing{}
+	if err := r.Set(current, previous...); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Set replaces the ring's keys: current seals everything new, previous
+// ones still open and recognise what they sealed and hashed. On error the
+// ring is unchanged.
+func (r *KeyRing) Set(current []byte, previous ...[]byte) error {
+	keys, err := deriveKeys(current, previous)
+	if err != nil {
+		return err
+	}
+	r.keys.Store(&keys)
+	return nil
+}
+
+// OnUnknownKey sets fn to be called by Open with a key ID the ring does
+// not hold — a secret sealed by a replica that picked up a rotated key
+// first. fn may Set new keys and reports whether it did; Open then tries
+// once more. It runs on the request, so it must bound its own duration
+// and rate. nil removes it.
+func (r *KeyRing) OnUnknownKey(fn func(keyID string) bool) {
+	if fn == nil {
+		r.onUnknown.Store(nil)
+		return
+	}
+	r.onUnknown.Store(&fn)
+}
+
+func (r *KeyRing) load() []ringKey { return *r.keys.Load() }
+
+func deriveKeys(current []byte, previous [][]byte) ([]ringKey, error) {
+	var keys []ringKey
 	seen := map[string]bool{}
 	for i, m := range append([][]byte{current}, previous...) {
 		if len(m) < MinKeyMaterial {
@@ -62,9 +102,9 @@ func NewKeyRing(current []byte, previous ...[]byte) (*KeyRing, error) {
 			continue
 		}
 		seen[k.id] = true
-		r.keys = append(r.keys, k)
+		keys = append(keys, k)
 	}
-	return r, nil
+	return keys, nil
 }
 
 func deriveKey(material []byte) (ringKey, error) {
@@ -92,7 +132,7 @@ func deriveKey(material []byte) (ringKey, error) {
 }
 
 // CurrentID is the ID of the key new secrets are sealed with.
-func (r *KeyRing) CurrentID() string { return r.keys[0].id }
+func (r *KeyRing) CurrentID() string { return r.load()[0].id }
 
 func associated(userID uuid.UUID, purpose string) []byte {
 	ad := make([]byte, 0, len(adLabel)+len(purpose)+1+16)
@@ -105,7 +145,7 @@ func associated(userID uuid.UUID, purpose string) []byte {
 // Seal encrypts secret for userID under the current key. purpose separates
 // ciphertexts that must not be swapped ("factor", "pending").
 func (r *KeyRing) Seal(userID uuid.UUID, purpose string, secret []byte) (Sealed, error) {
-	k := r.keys[0]
+	k := r.load()[0]
 	nonce := make([]byte, k.aead.NonceSize(), k.aead.NonceSize()+len(secret)+k.aead.Overhead())
 	if _, err := rand.Read(nonce); err != nil {
 		return Sealed{}, fmt.Errorf("mfa: nonce: %w", err)
@@ -119,7 +159,21 @@ var errUnreadable = errors.New("mfa: sealed secret cannot be opened")
 // previous key (re-seal it). A secret of another user, another purpose, an
 // unknown key or a tampered ciphertext fails.
 func (r *KeyRing) Open(userID uuid.UUID, purpose string, s Sealed) (secret []byte, stale bool, err error) {
-	for i, k := range r.keys {
+	secret, stale, err = r.open(r.load(), userID, purpose, s)
+	if errors.Is(err, errUnknownKey) {
+		if fn := r.onUnknown.Load(); fn != nil && (*fn)(s.KeyID) {
+			secret, stale, err = r.open(r.load(), userID, purpose, s)
+		}
+	}
+	return secret, stale, err
+}
+
+// errUnknownKey marks an Open that failed only because the key ID is not
+// in the ring.
+var errUnknownKey = errors.New("unknown key")
+
+func (r *KeyRing) open(keys []ringKey, userID uuid.UUID, purpose string, s Sealed) ([]byte, bool, error) {
+	for i, k := range keys {
 		if k.id != s.KeyID {
 			continue
 		}
@@ -133,14 +187,15 @@ func (r *KeyRing) Open(userID uuid.UUID, purpose string, s Sealed) (secret []byt
 		}
 		return pt, i > 0, nil
 	}
-	return nil, false, fmt.Errorf("%w: unknown key %q", errUnreadable, s.KeyID)
+	return nil, false, fmt.Errorf("%w: %w %q", errUnreadable, errUnknownKey, s.KeyID)
 }
 
 // backupHashes returns the keyed hash of a canonical backup code under the
 // current key first, then under each previous key.
 func (r *KeyRing) backupHashes(userID uuid.UUID, canonical []byte) [][]byte {
-	out := make([][]byte, len(r.keys))
-	for i, k := range r.keys {
+	keys := r.load()
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
 		out[i] = backupHash(k.macKey, userID, canonical)
 	}
 	return out

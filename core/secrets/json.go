@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tradesense/tradesense/core/apperr"
 )
@@ -19,6 +20,9 @@ import (
 var (
 	errNotObject = errors.New("value is not a JSON object")
 	errNoField   = errors.New("no such key in the JSON object")
+	// ErrNotUTF8 is SetJSONField's error for a value a JSON string cannot
+	// carry unchanged.
+	ErrNotUTF8 = errors.New("value is not valid UTF-8 and cannot be stored in a JSON field")
 )
 
 // JSONField returns the field key of the JSON object doc: a string field as
@@ -199,4 +203,43 @@ func validHost(h string) bool {
 
 func dbErr(msg string) error {
 	return apperr.New(apperr.Invalid, CodeMalformedValue, "database URL secret: "+msg)
+}
+
+// SetJSONField returns the JSON object doc with field key set to the JSON
+// string value and every other field kept with its value (the object is
+// re-encoded compactly, keys sorted). An empty or nil doc is a new object.
+// Its errors never quote doc or value: one satisfying IsNotJSONObject, or
+// ErrNotUTF8 (a JSON string cannot hold the value without altering it).
+func SetJSONField(doc []byte, key, value string) ([]byte, error) {
+	if !utf8.ValidString(value) || !utf8.ValidString(key) {
+		return nil, ErrNotUTF8
+	}
+	m := map[string]json.RawMessage{}
+	if len(bytes.TrimSpace(doc)) > 0 {
+		if err := json.Unmarshal(doc, &m); err != nil || m == nil {
+			return nil, errNotObject
+		}
+	}
+	v, err := marshalNoEscape(value)
+	if err != nil {
+		return nil, errNotObject
+	}
+	m[key] = v
+	out, err := marshalNoEscape(m)
+	if err != nil {
+		return nil, errNotObject
+	}
+	return out, nil
+}
+
+// marshalNoEscape is json.Marshal without HTML escaping: secrets are not
+// embedded in HTML, and "<" should stay readable in a KV editor.
+func marshalNoEscape(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }

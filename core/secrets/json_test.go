@@ -2,6 +2,7 @@ package secrets_test
 
 import (
 	"encoding/json"
+	"errors"
 	"net/url"
 	"strings"
 	"testing"
@@ -135,4 +136,33 @@ func FuzzDatabaseURLFromJSON(f *testing.F) {
 				u.User.Username(), user, p == pass, u.Hostname(), host, u.Port(), port, strings.TrimPrefix(u.Path, "/"), dbname)
 		}
 	})
+}
+
+func TestSecretSetJSONField(t *testing.T) {
+	doc := []byte(`{"keep":{"n": [1, 2]},"k":"old","num":5432}`)
+	out, err := secrets.SetJSONField(doc, "k", `new "quoted" <value> ü`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{"k": `new "quoted" <value> ü`, "keep": `{"n":[1,2]}`, "num": "5432"} {
+		if got, err := secrets.JSONField(out, key); err != nil || got != want {
+			t.Errorf("after SetJSONField: field %q = %q, %v; want %q", key, got, err, want)
+		}
+	}
+	if !strings.Contains(string(out), `<value>`) {
+		t.Errorf("the value was HTML-escaped: %s", out)
+	}
+	created, err := secrets.SetJSONField(nil, "only", "v")
+	if err != nil || string(created) != `{"only":"v"}` {
+		t.Errorf("SetJSONField on nothing = %s, %v", created, err)
+	}
+	for _, bad := range []string{"[1]", `"str"`, "null", "{bad json " + marker} {
+		_, err := secrets.SetJSONField([]byte(bad), "k", "v")
+		if !secrets.IsNotJSONObject(err) || strings.Contains(err.Error(), marker) {
+			t.Errorf("SetJSONField(%q) error = %v, want not-an-object without the document", bad, err)
+		}
+	}
+	if _, err := secrets.SetJSONField(nil, "k", "\xff"+marker); !errors.Is(err, secrets.ErrNotUTF8) || strings.Contains(err.Error(), marker) {
+		t.Errorf("invalid UTF-8 value: %v", err)
+	}
 }

@@ -126,6 +126,7 @@ type subscription struct {
 
 type resolverMetrics struct {
 	fetches  metric.Int64Counter
+	writes   metric.Int64Counter
 	stale    metric.Int64Counter
 	rotation metric.Int64Counter
 	duration metric.Float64Histogram
@@ -184,6 +185,9 @@ func newResolverMetrics(meter metric.Meter) (resolverMetrics, error) {
 	var err, e error
 	m.fetches, e = meter.Int64Counter("secrets.fetches",
 		metric.WithDescription("Backend fetches of secrets, by scheme and outcome."))
+	err = errors.Join(err, e)
+	m.writes, e = meter.Int64Counter("secrets.writes",
+		metric.WithDescription("Secret writes (Resolver.Put), by scheme and outcome."))
 	err = errors.Join(err, e)
 	m.stale, e = meter.Int64Counter("secrets.stale_served",
 		metric.WithDescription("Secrets served from cache past their TTL because the backend failed."))
@@ -369,10 +373,21 @@ func (r *Resolver) refreshAll(ctx context.Context, refs []Ref, onErr func(error)
 // bounded by FetchTimeout; each caller still stops waiting when its own ctx
 // is done.
 func (r *Resolver) load(ctx context.Context, ref Ref, background bool) (Secret, error) {
-	ch := r.group.DoChan(ref.String(), func() (any, error) {
+	return r.loadMode(ctx, ref, background, false)
+}
+
+// loadMode is load; strict loads (Reload) return the backend's error
+// instead of a cached value, and share their backend call only with other
+// strict loads.
+func (r *Resolver) loadMode(ctx context.Context, ref Ref, background, strict bool) (Secret, error) {
+	key := ref.String()
+	if strict {
+		key = "reload " + key
+	}
+	ch := r.group.DoChan(key, func() (any, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.FetchTimeout)
 		defer cancel()
-		return r.fetchAndStore(fctx, ref, background)
+		return r.fetchAndStore(fctx, ref, background, strict)
 	})
 	select {
 	case res := <-ch:
@@ -386,7 +401,7 @@ func (r *Resolver) load(ctx context.Context, ref Ref, background bool) (Secret, 
 	}
 }
 
-func (r *Resolver) fetchAndStore(ctx context.Context, ref Ref, background bool) (Secret, error) {
+func (r *Resolver) fetchAndStore(ctx context.Context, ref Ref, background, strict bool) (Secret, error) {
 	val, err := r.fetch(ctx, ref)
 	now := r.clock.Now()
 
@@ -405,6 +420,8 @@ func (r *Resolver) fetchAndStore(ctx context.Context, ref Ref, background bool) 
 		staleOK := bridgeable(err)
 		e.snap.Store(&snapshot{secret: old.secret, fetchedAt: old.fetchedAt, failedAt: now, staleOK: staleOK})
 		switch {
+		case strict:
+			return Secret{}, err
 		case age < r.cfg.TTL:
 			// Still fresh: an early background refresh failed; keep serving.
 			r.log.WarnContext(ctx, "secret refresh failed; keeping the cached value",

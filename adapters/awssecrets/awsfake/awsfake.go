@@ -1,10 +1,14 @@
 // Package awsfake is an in-process HTTP server that speaks the AWS Secrets
-// Manager JSON 1.1 protocol for GetSecretValue as AWS does: POST / with
-// X-Amz-Target: secretsmanager.GetSecretValue and Content-Type
-// application/x-amz-json-1.1, requests authenticated with Signature Version 4
-// (the signature is verified), errors as {"__type": ..., "message": ...} with
-// status 400, staging labels AWSCURRENT/AWSPREVIOUS moved on each Put as a
-// rotation does, and injectable throttling.
+// Manager JSON 1.1 protocol as AWS does for GetSecretValue, PutSecretValue,
+// UpdateSecretVersionStage and CreateSecret: POST / with X-Amz-Target:
+// secretsmanager.<Operation> and Content-Type application/x-amz-json-1.1,
+// requests authenticated with Signature Version 4 (the signature is
+// verified), errors as {"__type": ..., "message": ...} with status 400,
+// staging labels moved as Secrets Manager moves them (one version per
+// label; moving AWSCURRENT moves AWSPREVIOUS to the version it left;
+// UpdateSecretVersionStage fails unless RemoveFromVersionId names the
+// version holding the label), client request tokens as idempotent version
+// ids, and injectable throttling.
 package awsfake
 
 import (
@@ -82,22 +86,73 @@ func (s *Server) put(name string, str *string, bin []byte) string {
 	defer s.mu.Unlock()
 	sec := s.secrets[name]
 	if sec == nil {
-		sec = &secret{name: name, arn: fmt.Sprintf("arn:aws:secretsmanager:%s:123456789012:secret:%s-AbCdEf", Region, name)}
-		s.secrets[name] = sec
+		sec = s.newSecret(name)
 	}
-	for _, v := range sec.versions {
-		v.stages = slices.DeleteFunc(v.stages, func(st string) bool { return st == "AWSPREVIOUS" })
-		for i, st := range v.stages {
-			if st == "AWSCURRENT" {
-				v.stages[i] = "AWSPREVIOUS"
-			}
-		}
-	}
+	v := &version{id: newVersionID(), str: str, bin: bin}
+	sec.versions = append(sec.versions, v)
+	sec.attach(v, "AWSCURRENT")
+	return v.id
+}
+
+func (s *Server) newSecret(name string) *secret {
+	sec := &secret{name: name, arn: fmt.Sprintf("arn:aws:secretsmanager:%s:123456789012:secret:%s-AbCdEf", Region, name)}
+	s.secrets[name] = sec
+	return sec
+}
+
+func newVersionID() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
-	id := fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-	sec.versions = append(sec.versions, &version{id: id, str: str, bin: bin, stages: []string{"AWSCURRENT"}})
-	return id
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// holder returns the version holding stage, or nil.
+func (sec *secret) holder(stage string) *version {
+	for _, v := range sec.versions {
+		if slices.Contains(v.stages, stage) {
+			return v
+		}
+	}
+	return nil
+}
+
+// attach moves stage to v, as Secrets Manager does: a label is on one
+// version at a time, and moving AWSCURRENT moves AWSPREVIOUS to the
+// version it left.
+func (sec *secret) attach(v *version, stage string) {
+	from := sec.holder(stage)
+	if from == v {
+		return
+	}
+	if from != nil {
+		from.stages = slices.DeleteFunc(from.stages, func(st string) bool { return st == stage })
+	}
+	v.stages = append(v.stages, stage)
+	if stage == "AWSCURRENT" && from != nil {
+		sec.attach(from, "AWSPREVIOUS")
+	}
+}
+
+func (sec *secret) version(id string) *version {
+	for _, v := range sec.versions {
+		if v.id == id {
+			return v
+		}
+	}
+	return nil
+}
+
+// Stages returns the staging labels of each version of name, by VersionId.
+func (s *Server) Stages(name string) map[string][]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string][]string{}
+	if sec := s.secrets[name]; sec != nil {
+		for _, v := range sec.versions {
+			out[v.id] = slices.Clone(v.stages)
+		}
+	}
+	return out
 }
 
 // ARN returns the ARN of a stored secret.
@@ -146,7 +201,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusForbidden, "InvalidSignatureException", msg)
 		return
 	}
-	if r.Header.Get("X-Amz-Target") != "secretsmanager.GetSecretValue" {
+	op, _ := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "secretsmanager.")
+	handler, ok := map[string]func(http.ResponseWriter, []byte){
+		"GetSecretValue":           s.getSecretValue,
+		"PutSecretValue":           s.putSecretValue,
+		"UpdateSecretVersionStage": s.updateSecretVersionStage,
+		"CreateSecret":             s.createSecret,
+	}[op]
+	if !ok {
 		writeErr(w, http.StatusBadRequest, "UnknownOperationException", "operation not supported by the fake")
 		return
 	}
@@ -160,24 +222,41 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusInternalServerError, "InternalServiceError", "An error occurred on the server side.")
 		return
 	}
-	var in getSecretValueInput
-	if err := json.Unmarshal(body, &in); err != nil || in.SecretId == "" {
+	handler(w, body)
+}
+
+// lookup finds the secret named by id (a name or an ARN) and applies Deny.
+func (s *Server) lookup(w http.ResponseWriter, id, op string) *secret {
+	if id == "" {
 		writeErr(w, http.StatusBadRequest, "InvalidParameterException", "SecretId is required")
-		return
+		return nil
 	}
 	var sec *secret
 	for _, c := range s.secrets {
-		if c.name == in.SecretId || c.arn == in.SecretId {
+		if c.name == id || c.arn == id {
 			sec = c
 		}
 	}
 	if sec == nil {
 		writeErr(w, http.StatusBadRequest, "ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
-		return
+		return nil
 	}
 	if s.deny[sec.name] {
 		writeErr(w, http.StatusBadRequest, "AccessDeniedException",
-			"User: arn:aws:iam::123456789012:user/test is not authorized to perform: secretsmanager:GetSecretValue")
+			"User: arn:aws:iam::123456789012:user/test is not authorized to perform: secretsmanager:"+op)
+		return nil
+	}
+	return sec
+}
+
+func (s *Server) getSecretValue(w http.ResponseWriter, body []byte) {
+	var in getSecretValueInput
+	if err := json.Unmarshal(body, &in); err != nil {
+		writeErr(w, http.StatusBadRequest, "SerializationException", "malformed request")
+		return
+	}
+	sec := s.lookup(w, in.SecretId, "GetSecretValue")
+	if sec == nil {
 		return
 	}
 	stage := in.VersionStage
@@ -204,8 +283,144 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	} else {
 		out["SecretBinary"] = v.bin // encoding/json writes []byte as base64, as AWS does
 	}
+	writeOK(w, out)
+}
+
+type putSecretValueInput struct {
+	SecretId           string
+	ClientRequestToken string
+	SecretString       *string
+	SecretBinary       []byte
+	VersionStages      []string
+}
+
+func (s *Server) putSecretValue(w http.ResponseWriter, body []byte) {
+	var in putSecretValueInput
+	if err := json.Unmarshal(body, &in); err != nil {
+		writeErr(w, http.StatusBadRequest, "SerializationException", "malformed request")
+		return
+	}
+	sec := s.lookup(w, in.SecretId, "PutSecretValue")
+	if sec == nil {
+		return
+	}
+	if (in.SecretString == nil) == (in.SecretBinary == nil) {
+		writeErr(w, http.StatusBadRequest, "InvalidParameterException", "You must provide either SecretString or SecretBinary.")
+		return
+	}
+	if in.ClientRequestToken == "" {
+		in.ClientRequestToken = newVersionID()
+	}
+	if v := sec.version(in.ClientRequestToken); v != nil {
+		if !sameValue(v, in.SecretString, in.SecretBinary) {
+			writeErr(w, http.StatusBadRequest, "ResourceExistsException",
+				"You can't modify an existing version, you can only create a new version.")
+			return
+		}
+		writeOK(w, map[string]any{"ARN": sec.arn, "Name": sec.name, "VersionId": v.id, "VersionStages": v.stages})
+		return
+	}
+	stages := in.VersionStages
+	if len(stages) == 0 {
+		stages = []string{"AWSCURRENT"}
+	}
+	v := &version{id: in.ClientRequestToken, str: in.SecretString, bin: in.SecretBinary}
+	sec.versions = append(sec.versions, v)
+	for _, st := range stages {
+		sec.attach(v, st)
+	}
+	writeOK(w, map[string]any{"ARN": sec.arn, "Name": sec.name, "VersionId": v.id, "VersionStages": v.stages})
+}
+
+func sameValue(v *version, str *string, bin []byte) bool {
+	if str != nil {
+		return v.str != nil && *v.str == *str
+	}
+	return v.str == nil && string(v.bin) == string(bin)
+}
+
+type updateStageInput struct {
+	SecretId            string
+	VersionStage        string
+	MoveToVersionId     string
+	RemoveFromVersionId string
+}
+
+func (s *Server) updateSecretVersionStage(w http.ResponseWriter, body []byte) {
+	var in updateStageInput
+	if err := json.Unmarshal(body, &in); err != nil {
+		writeErr(w, http.StatusBadRequest, "SerializationException", "malformed request")
+		return
+	}
+	sec := s.lookup(w, in.SecretId, "UpdateSecretVersionStage")
+	if sec == nil {
+		return
+	}
+	if in.VersionStage == "" {
+		writeErr(w, http.StatusBadRequest, "InvalidParameterException", "VersionStage is required")
+		return
+	}
+	holder := sec.holder(in.VersionStage)
+	if in.RemoveFromVersionId != "" && (holder == nil || holder.id != in.RemoveFromVersionId) {
+		writeErr(w, http.StatusBadRequest, "InvalidParameterException",
+			"The staging label "+in.VersionStage+" is not attached to version "+in.RemoveFromVersionId+".")
+		return
+	}
+	if in.MoveToVersionId == "" {
+		if holder != nil && in.RemoveFromVersionId != "" {
+			holder.stages = slices.DeleteFunc(holder.stages, func(st string) bool { return st == in.VersionStage })
+		}
+		writeOK(w, map[string]any{"ARN": sec.arn, "Name": sec.name})
+		return
+	}
+	to := sec.version(in.MoveToVersionId)
+	if to == nil {
+		writeErr(w, http.StatusBadRequest, "ResourceNotFoundException", "Secrets Manager can't find the specified secret version.")
+		return
+	}
+	if holder != nil && holder != to && in.RemoveFromVersionId == "" {
+		writeErr(w, http.StatusBadRequest, "InvalidParameterException",
+			"The staging label "+in.VersionStage+" is currently attached to version "+holder.id+". You must specify RemoveFromVersionId.")
+		return
+	}
+	sec.attach(to, in.VersionStage)
+	writeOK(w, map[string]any{"ARN": sec.arn, "Name": sec.name})
+}
+
+type createSecretInput struct {
+	Name               string
+	ClientRequestToken string
+	SecretString       *string
+	SecretBinary       []byte
+}
+
+func (s *Server) createSecret(w http.ResponseWriter, body []byte) {
+	var in createSecretInput
+	if err := json.Unmarshal(body, &in); err != nil || in.Name == "" || strings.HasPrefix(in.Name, "arn:") {
+		writeErr(w, http.StatusBadRequest, "InvalidParameterException", "Name is required and must not be an ARN")
+		return
+	}
+	if sec := s.secrets[in.Name]; sec != nil {
+		writeErr(w, http.StatusBadRequest, "ResourceExistsException", "The operation failed because the secret "+in.Name+" already exists.")
+		return
+	}
+	if in.ClientRequestToken == "" {
+		in.ClientRequestToken = newVersionID()
+	}
+	sec := s.newSecret(in.Name)
+	out := map[string]any{"ARN": sec.arn, "Name": sec.name}
+	if in.SecretString != nil || in.SecretBinary != nil {
+		v := &version{id: in.ClientRequestToken, str: in.SecretString, bin: in.SecretBinary}
+		sec.versions = append(sec.versions, v)
+		sec.attach(v, "AWSCURRENT")
+		out["VersionId"] = v.id
+	}
+	writeOK(w, out)
+}
+
+func writeOK(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	_ = json.NewEncoder(w).Encode(out)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 func writeErr(w http.ResponseWriter, status int, code, msg string) {

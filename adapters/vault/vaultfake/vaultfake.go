@@ -1,6 +1,7 @@
 // Package vaultfake is an in-process HTTP server that speaks the parts of
 // the Vault HTTP API the vault adapter uses, as Vault speaks them: KV v2 and
-// v1 reads (versions, deleted versions, 403/404 semantics), the
+// v1 reads (versions, deleted versions, 403/404 semantics) and writes (KV v2
+// check-and-set), the
 // X-Vault-Token, X-Vault-Namespace and X-Vault-Request headers, token
 // lookup/renew/revoke-self, and kubernetes and approle logins. It is a test
 // double for the adapter's and the application's tests, not a mock: state
@@ -142,6 +143,22 @@ func (s *Server) Put(mount, path string, data map[string]any) int {
 	return len(s.kv[key])
 }
 
+// Latest returns a copy of the data map of the latest version at
+// mount/path and its version number (0 when there is none).
+func (s *Server) Latest(mount, path string) (map[string]any, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	vs := s.kv[mount+"/"+path]
+	if len(vs) == 0 {
+		return nil, 0
+	}
+	out := make(map[string]any, len(vs[len(vs)-1].data))
+	for k, v := range vs[len(vs)-1].data {
+		out[k] = v
+	}
+	return out, len(vs)
+}
+
 // DeleteLatest soft-deletes the latest KV v2 version, as `vault kv delete`.
 func (s *Server) DeleteLatest(mount, path string) {
 	s.mu.Lock()
@@ -163,7 +180,7 @@ func (s *Server) Tokens() []string {
 	return out
 }
 
-// Count returns how many requests hit an endpoint: "kv.read", "login",
+// Count returns how many requests hit an endpoint: "kv.read", "kv.write", "login",
 // "token.lookup", "token.renew", "token.revoke".
 func (s *Server) Count(endpoint string) int {
 	s.mu.Lock()
@@ -234,9 +251,80 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.read(w, r, path)
+	case r.Method == http.MethodPut || r.Method == http.MethodPost:
+		s.counts["kv.write"]++
+		if _, t := s.auth(r); t == nil || s.deny[path] {
+			writeErr(w, http.StatusForbidden, "permission denied")
+			return
+		}
+		s.write(w, r, path)
 	default:
 		writeErr(w, http.StatusMethodNotAllowed, "unsupported operation")
 	}
+}
+
+// mountOf returns the longest mount that prefixes path, as Vault's router
+// picks it, its KV version and the path inside it.
+func (s *Server) mountOf(path string) (mount string, kvVersion int, rest string) {
+	for m, v := range s.mounts {
+		if strings.HasPrefix(path, m+"/") && len(m) > len(mount) {
+			mount, kvVersion = m, v
+		}
+	}
+	return mount, kvVersion, strings.TrimPrefix(path, mount+"/")
+}
+
+// write serves KV writes as Vault does: KV v1 overwrites; KV v2 appends a
+// version and honours options.cas (0: only if the secret does not exist;
+// N: only if N is the current version, deleted or not).
+func (s *Server) write(w http.ResponseWriter, r *http.Request, path string) {
+	mount, kvv, rest := s.mountOf(path)
+	if mount == "" {
+		writeErr(w, http.StatusForbidden, "permission denied")
+		return
+	}
+	if kvv == 1 {
+		var data map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&data); err != nil || data == nil {
+			writeErr(w, http.StatusBadRequest, "failed to parse JSON input")
+			return
+		}
+		s.kv[path] = []version{{data: data, created: time.Now().UTC()}}
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	sub, ok := strings.CutPrefix(rest, "data/")
+	if !ok {
+		writeErr(w, http.StatusMethodNotAllowed, "unsupported operation")
+		return
+	}
+	var body struct {
+		Data    map[string]any `json:"data"`
+		Options map[string]any `json:"options"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		writeErr(w, http.StatusBadRequest, "failed to parse JSON input")
+		return
+	}
+	if body.Data == nil {
+		writeErr(w, http.StatusBadRequest, "no data provided")
+		return
+	}
+	key := mount + "/" + sub
+	current := len(s.kv[key])
+	if cas, ok := body.Options["cas"]; ok {
+		n, isNum := cas.(float64)
+		if !isNum || int(n) != current {
+			writeErr(w, http.StatusBadRequest, "check-and-set parameter did not match the current version")
+			return
+		}
+	}
+	v := version{data: body.Data, created: time.Now().UTC()}
+	s.kv[key] = append(s.kv[key], v)
+	writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{
+		"created_time": v.created.Format(time.RFC3339Nano), "custom_metadata": nil,
+		"deletion_time": "", "destroyed": false, "version": len(s.kv[key]),
+	}})
 }
 
 func (s *Server) auth(r *http.Request) (string, *token) {
@@ -288,14 +376,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, mount string) {
 }
 
 func (s *Server) read(w http.ResponseWriter, r *http.Request, path string) {
-	// The longest mount that prefixes the path wins, as in Vault's router.
-	mount, kvv := "", 0
-	for m, v := range s.mounts {
-		if strings.HasPrefix(path, m+"/") && len(m) > len(mount) {
-			mount, kvv = m, v
-		}
-	}
-	rest := strings.TrimPrefix(path, mount+"/")
+	mount, kvv, rest := s.mountOf(path)
 	if mount == "" {
 		writeErr(w, http.StatusForbidden, "permission denied")
 		return

@@ -152,7 +152,9 @@ func Run(t *testing.T, newStores Factory) {
 		var wg sync.WaitGroup
 		errs := make([]error, 6)
 		for i := range errs {
-			wg.Go(func() { errs[i] = st.Identities.Create(ctx, newIdentity(uid, "google", "https://accounts.google.com", "race")) })
+			wg.Go(func() {
+				errs[i] = st.Identities.Create(ctx, newIdentity(uid, "google", "https://accounts.google.com", "race"))
+			})
 		}
 		wg.Wait()
 		ok := 0

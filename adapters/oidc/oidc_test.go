@@ -2,7 +2,6 @@ package oidc_test
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -330,13 +329,12 @@ func TestLoadConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	js, _ := json.Marshal(cfg.Providers)
 	if len(cfg.Providers) != 3 || cfg.PublicURL != "http://localhost:8000" ||
 		cfg.Providers[0].Issuer != "https://accounts.google.com" || cfg.Providers[0].DisplayName != "Google" || strings.Join(cfg.Providers[0].Scopes, " ") != "openid email profile" ||
 		cfg.Providers[1].Kind != oidc.KindGitHub || cfg.Providers[1].GitHubAPIURL != "https://api.github.com" || strings.Join(cfg.Providers[1].Scopes, " ") != "read:user user:email" ||
 		cfg.Providers[2].SecretVar != "OAUTH_ACME_SSO_CLIENT_SECRET" || strings.Join(cfg.Providers[2].Scopes, " ") != "openid email groups" ||
 		len(cfg.RedirectAllowList) != 2 || cfg.RedirectURL("google") != "http://localhost:8000/api/v1/auth/oauth/google/callback" {
-		t.Fatalf("config: %+v %s", cfg, js)
+		t.Fatalf("config: %+v", cfg)
 	}
 
 	_, err = oidc.LoadConfig(get(map[string]string{

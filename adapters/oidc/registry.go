@@ -37,9 +37,8 @@ func New(ctx context.Context, cfg Config, o Options) (*Registry, error) {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	if o.Client == nil {
-		t, _ := http.DefaultTransport.(*http.Transport)
-		var rt http.RoundTripper = http.DefaultTransport
-		if t != nil {
+		rt := http.DefaultTransport
+		if t, ok := rt.(*http.Transport); ok {
 			rt = t.Clone()
 		}
 		o.Client = &http.Client{Timeout: cfg.HTTPTimeout, Transport: rt}

@@ -181,18 +181,6 @@ func (e *fakeEvents) Record(_ context.Context, ev *identity.Event) error {
 	return nil
 }
 
-func (e *fakeEvents) types(userID uuid.UUID) []string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var out []string
-	for _, ev := range e.all {
-		if ev.UserID == userID {
-			out = append(out, string(ev.Type))
-		}
-	}
-	return out
-}
-
 type noTx struct{}
 
 func (noTx) Do(ctx context.Context, fn func(context.Context) error) error { return fn(ctx) }

@@ -190,7 +190,7 @@ type Completion struct {
 const (
 	CodeProviderUnavailable = "oauth_provider_unavailable"
 	CodeIssuerMismatch      = "oauth_issuer_mismatch"
-	CodeTokenInvalid        = "oauth_token_invalid"
+	CodeTokenInvalid        = "oauth_token_invalid" // #nosec G101 -- an error code, not a credential
 	CodeExchangeFailed      = "oauth_exchange_failed"
 )
 

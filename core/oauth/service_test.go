@@ -65,7 +65,7 @@ func TestFlowStateLivesTenMinutesAndOnce(t *testing.T) {
 		e := newEnv(t)
 		e.idp.claims = adaClaims(true)
 		st, state := e.start(t, oauth.StartRequest{})
-		if got := st.ExpiresAt.Sub(time.Now()); got != 10*time.Minute {
+		if got := time.Until(st.ExpiresAt); got != 10*time.Minute {
 			t.Fatalf("flow lives %s; want 10m", got)
 		}
 		time.Sleep(10*time.Minute - time.Second)
@@ -193,7 +193,7 @@ func TestOneTimeCodeSixtySecondsOnceAndBound(t *testing.T) {
 		if _, err := e.svc.Exchange(ctx, oauth.ExchangeRequest{Code: c, BrowserSecret: browser}); apperr.CodeOf(err) != oauth.CodeCodeInvalid {
 			t.Fatalf("code after 61 s: %v", err)
 		}
-		c, browser = code(oauth.StartRequest{})
+		c, _ = code(oauth.StartRequest{})
 		if _, err := e.svc.Exchange(ctx, oauth.ExchangeRequest{Code: c}); apperr.CodeOf(err) != oauth.CodeCodeInvalid {
 			t.Fatalf("browser-bound code without the browser: %v", err)
 		}

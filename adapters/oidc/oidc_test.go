@@ -351,6 +351,12 @@ func TestLoadConfig(t *testing.T) {
 			t.Errorf("error does not mention %s:\n%v", want, err)
 		}
 	}
+	if names := cfg.SecretNames(); strings.Join(names, ",") != "OAUTH_GOOGLE_CLIENT_SECRET,OAUTH_GITHUB_CLIENT_SECRET,OAUTH_ACME_SSO_CLIENT_SECRET" {
+		t.Fatalf("SecretNames = %v", names)
+	}
+	if s, err := oidc.StaticSecret("x")(context.Background()); err != nil || s.Reveal() != "x" || s.String() != "[REDACTED]" {
+		t.Fatalf("StaticSecret = %v, %v", s, err)
+	}
 	if _, err := oidc.LoadConfig(get(map[string]string{"OAUTH_PROVIDERS": "google", "OAUTH_GOOGLE_CLIENT_ID": "g"}), false); err == nil ||
 		!strings.Contains(err.Error(), "OAUTH_REDIRECT_ALLOWLIST") {
 		t.Fatalf("providers without an allow-list: %v", err)

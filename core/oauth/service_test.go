@@ -338,3 +338,31 @@ func TestConcurrentUnlinksKeepOneWayToSignIn(t *testing.T) {
 		t.Fatalf("unlink of another user's identity: %v", err)
 	}
 }
+
+func TestStartLinkRefusals(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if got := e.svc.Providers(); len(got) != 1 || got[0].Name != "idp" {
+		t.Fatalf("Providers = %+v", got)
+	}
+	unverified := e.addUser(t, "u@example.com", false, "hash")
+	sid := uuid.New()
+	e.sessions.m[sid] = identity.Session{ID: sid, UserID: unverified.ID, CreatedAt: time.Now().UTC()}
+	req := oauth.LinkRequest{StartRequest: oauth.StartRequest{Provider: "idp", RedirectTo: appCB}}
+	if _, err := e.svc.StartLink(ctx, identity.Principal{UserID: unverified.ID, SessionID: sid}, req); apperr.CodeOf(err) != oauth.CodeEmailUnverified {
+		t.Fatalf("link from an unverified account: %v", err)
+	}
+	u := e.addUser(t, "v@example.com", true, "hash")
+	sid = uuid.New()
+	e.sessions.m[sid] = identity.Session{ID: sid, UserID: u.ID, CreatedAt: time.Now().UTC()}
+	if err := e.idents.Create(ctx, &oauth.Identity{UserID: u.ID, Provider: "idp", Issuer: "https://idp.example", Subject: "v"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.StartLink(ctx, identity.Principal{UserID: u.ID, SessionID: sid}, req); apperr.CodeOf(err) != oauth.CodeAlreadyLinked {
+		t.Fatalf("second identity of a provider: %v", err)
+	}
+	// Someone else's session does not count as the caller's.
+	if _, err := e.svc.StartLink(ctx, identity.Principal{UserID: unverified.ID, SessionID: sid}, req); apperr.CodeOf(err) != identity.CodeSessionRevoked {
+		t.Fatalf("link with another user's session: %v", err)
+	}
+}

@@ -47,11 +47,19 @@ func (f *Flows) ConfirmEnrolment(ctx context.Context, p identity.Principal, code
 }
 
 // CompleteLogin answers the login challenge and opens the session at
-// aal 2 with amr ["pwd", method].
+// aal 2 with amr [first factor, method]: "pwd", or what BeginLoginAfter
+// recorded.
 func (f *Flows) CompleteLogin(ctx context.Context, token string, a Answer) (*identity.TokenPair, *LoginOutcome, error) {
 	out, err := f.mfa.CompleteLogin(ctx, token, a)
 	if err != nil {
 		return nil, nil, err
+	}
+	first, err := f.mfa.firstFactor(ctx, token)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(out.AMR) > 0 {
+		out.AMR[0] = first
 	}
 	pair, err := f.sessions.IssueSession(ctx, out.User, 2, out.AMR)
 	if err != nil {

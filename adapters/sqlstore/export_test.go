@@ -24,3 +24,15 @@ func CountForTest(ctx context.Context, db *DB, sql string, args ...any) (int, er
 	err = g.Raw(sql, args...).Scan(&n).Error
 	return n, err
 }
+
+// StringForTest runs a query that returns one nullable text.
+func StringForTest(ctx context.Context, db *DB, sql string, args ...any) (*string, error) {
+	g, release, err := db.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	var s *string
+	err = g.Raw(sql, args...).Row().Scan(&s)
+	return s, err
+}

@@ -67,6 +67,9 @@ type Plan struct {
 	// that merged into a surviving trade to it (their attachments move).
 	Deleted  []uuid.UUID
 	Absorbed map[uuid.UUID]uuid.UUID
+	// Previous holds the stored state of every kept trade, by ID, for the
+	// repository to write only what differs.
+	Previous map[uuid.UUID]*Trade
 }
 
 // Empty reports whether the plan writes nothing.
@@ -95,7 +98,7 @@ func (p *Plan) Empty() bool { return len(p.Created)+len(p.Changed)+len(p.Deleted
 //
 // newID makes the ID of a new trade.
 func Reconcile(old, built []Trade, newID func() uuid.UUID) Plan {
-	p := Plan{Trades: built, AnnotationChanged: map[uuid.UUID]bool{}, Absorbed: map[uuid.UUID]uuid.UUID{}}
+	p := Plan{Trades: built, AnnotationChanged: map[uuid.UUID]bool{}, Absorbed: map[uuid.UUID]uuid.UUID{}, Previous: map[uuid.UUID]*Trade{}}
 	oldSorted := slices.Clone(old)
 	slices.SortFunc(oldSorted, func(a, b Trade) int {
 		if c := a.OpenedAt.Compare(b.OpenedAt); c != 0 {
@@ -166,6 +169,7 @@ func Reconcile(old, built []Trade, newID func() uuid.UUID) Plan {
 		if j >= 0 {
 			built[i].ID = oldSorted[j].ID
 			built[i].Annotation = cloneAnnotation(oldSorted[j].Annotation)
+			p.Previous[built[i].ID] = &oldSorted[j]
 		}
 	}
 	// Rule 4.

@@ -10,7 +10,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tradesense/tradesense/adapters/sqlstore"
+	"github.com/tradesense/tradesense/core/blob/blobtest"
 	"github.com/tradesense/tradesense/core/identity"
+	"github.com/tradesense/tradesense/core/journal/journaltest"
 	"github.com/tradesense/tradesense/core/trading/tradingtest"
 )
 
@@ -85,6 +87,19 @@ func TestTradingContract(t *testing.T) {
 		t.Run(dc.name, func(t *testing.T) {
 			db := openMigrated(t, testConfig(dc.url(t)))
 			tradingtest.Run(t, func(t *testing.T) tradingtest.Stores { return tradingStores(db) })
+		})
+	}
+}
+
+func TestJournalContract(t *testing.T) {
+	for _, dc := range dialects {
+		t.Run(dc.name, func(t *testing.T) {
+			db := openMigrated(t, testConfig(dc.url(t)))
+			journaltest.Run(t, func(t *testing.T) journaltest.Stores {
+				mem := blobtest.NewMem()
+				return journaltest.Stores{Trading: tradingStores(db), Tags: sqlstore.NewTags(db), Playbooks: sqlstore.NewPlaybooks(db),
+					Entries: sqlstore.NewJournalEntries(db), Attachments: sqlstore.NewAttachments(db), Blobs: mem, BlobCount: mem.Len}
+			})
 		})
 	}
 }

@@ -191,4 +191,6 @@ func (s *Store) Delete(_ context.Context, key string) error {
 }
 
 // pathOf is the file of a key (tests).
-func (s *Store) pathOf(key string) string { return filepath.Join(s.dir, filepath.FromSlash(key)+dataSuffix) }
+func (s *Store) pathOf(key string) string {
+	return filepath.Join(s.dir, filepath.FromSlash(key)+dataSuffix)
+}

@@ -7,9 +7,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tradesense/tradesense/adapters/sqlstore"
-	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/idempotency"
 	"github.com/tradesense/tradesense/core/idempotency/idempotencytest"
+	"github.com/tradesense/tradesense/core/identity"
 )
 
 func TestIdempotencyContract(t *testing.T) {

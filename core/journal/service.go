@@ -233,7 +233,9 @@ func (s *Service) UpdateTag(ctx context.Context, userID, id uuid.UUID, p TagPatc
 
 // DeleteTag deletes a tag and takes it off every trade.
 func (s *Service) DeleteTag(ctx context.Context, userID, id uuid.UUID) error {
-	return s.write(ctx, userID, func(ctx context.Context, _ func(string, map[string]any)) error { return s.d.Tags.Delete(ctx, userID, id) })
+	return s.write(ctx, userID, func(ctx context.Context, _ func(string, map[string]any)) error {
+		return s.d.Tags.Delete(ctx, userID, id)
+	})
 }
 
 // ---- playbooks

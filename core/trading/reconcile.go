@@ -224,12 +224,13 @@ func mergeAnnotation(dst, src *Annotation) {
 	case src.Notes != "":
 		dst.Notes += "\n\n---\n\n" + src.Notes
 	}
-	if dst.PlaybookID == uuid.Nil {
+	switch dst.PlaybookID {
+	case uuid.Nil:
 		dst.PlaybookID = src.PlaybookID
 		if len(dst.FollowedRules) == 0 {
 			dst.FollowedRules = slices.Clone(src.FollowedRules)
 		}
-	} else if dst.PlaybookID == src.PlaybookID {
+	case src.PlaybookID:
 		dst.FollowedRules = unionIDs(dst.FollowedRules, src.FollowedRules)
 	}
 	fill := func(d *decimal.NullDecimal, s decimal.NullDecimal) {

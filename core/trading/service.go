@@ -228,8 +228,6 @@ func touched(plans []*Plan) []Trade {
 	return out
 }
 
-func notFound(code, what string) error { return apperr.New(apperr.NotFound, code, what+" not found") }
-
 func stale() error {
 	return apperr.New(apperr.Conflict, CodeVersionMismatch, "the record changed since it was read: reload it and try again")
 }

@@ -82,7 +82,9 @@ func Run(t *testing.T, newStore Factory) {
 		if _, _, err := g.Do(ctx, u, "k", "h", func(context.Context) (idempotency.Response, error) { return idempotency.Response{Status: 503}, nil }); err != nil {
 			t.Fatal(err)
 		}
-		r, replayed, err := g.Do(ctx, u, "k", "h", func(context.Context) (idempotency.Response, error) { return idempotency.Response{Status: 422, Body: []byte("bad")}, nil })
+		r, replayed, err := g.Do(ctx, u, "k", "h", func(context.Context) (idempotency.Response, error) {
+			return idempotency.Response{Status: 422, Body: []byte("bad")}, nil
+		})
 		if err != nil || replayed || r.Status != 422 {
 			t.Fatalf("third try = %+v %v %v", r, replayed, err)
 		}

@@ -155,7 +155,10 @@ func Run(t *testing.T, newStores Factory) {
 		}
 		for _, f := range []func() error{
 			func() error { _, err := e.Svc.GetTag(ctx, other, fomo.ID); return err },
-			func() error { _, err := e.Svc.UpdateTag(ctx, other, fomo.ID, journal.TagPatch{Name: &name}, 0); return err },
+			func() error {
+				_, err := e.Svc.UpdateTag(ctx, other, fomo.ID, journal.TagPatch{Name: &name}, 0)
+				return err
+			},
 			func() error { return e.Svc.DeleteTag(ctx, other, fomo.ID) },
 		} {
 			if err := f(); !isCode(err, apperr.NotFound, journal.CodeTagNotFound) {

@@ -391,7 +391,7 @@ func Run(t *testing.T, newStores Factory) {
 		}
 		// Moving the exit to MSFT rebuilds both positions.
 		sym := "MSFT"
-		if _, changed, err = e.Svc.UpdateExecution(ctx, u, exit.ID, trading.ExecutionPatch{Symbol: &sym}, 0); err != nil {
+		if _, _, err := e.Svc.UpdateExecution(ctx, u, exit.ID, trading.ExecutionPatch{Symbol: &sym}, 0); err != nil {
 			t.Fatal(err)
 		}
 		if l := e.trades(t, u, trading.Filter{Symbols: []string{"AAPL"}}, trading.Sort{}); len(l) != 1 || l[0].Status != trading.Open || l[0].ID != aapl.ID {

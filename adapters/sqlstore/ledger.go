@@ -22,11 +22,11 @@ import (
 const (
 	tradeDerivedCols = "user_id, account_id, instrument_id, symbol, asset_class, direction, status, opening_execution_id, multiplier, quantity, " +
 		"max_position, open_quantity, cost_basis, avg_entry_price, avg_exit_price, gross_pnl, commission, fees, net_pnl, opened_at_ns, closed_at_ns, " +
-		"holding_ns, outcome, r_multiple, open_weekday, open_hour, updated_at"
+		"holding_ns, outcome, r_multiple, open_weekday, open_hour, digest, updated_at"
 	tradeAnnotationCols = "playbook_id, notes, planned_stop, planned_target, initial_risk, rating, confidence, followed_rules, annotation_version, annotated_at"
 	tradeCols           = "t.id, t.user_id, t.account_id, t.instrument_id, t.symbol, t.asset_class, t.direction, t.status, t.opening_execution_id, " +
 		"t.multiplier, t.quantity, t.max_position, t.open_quantity, t.cost_basis, t.avg_entry_price, t.avg_exit_price, t.gross_pnl, t.commission, " +
-		"t.fees, t.net_pnl, t.opened_at_ns, t.closed_at_ns, t.holding_ns, t.outcome, t.r_multiple, t.open_weekday, t.open_hour, t.updated_at, " +
+		"t.fees, t.net_pnl, t.opened_at_ns, t.closed_at_ns, t.holding_ns, t.outcome, t.r_multiple, t.open_weekday, t.open_hour, t.digest, t.updated_at, " +
 		"t.playbook_id, t.notes, t.planned_stop, t.planned_target, t.initial_risk, t.rating, t.confidence, t.followed_rules, t.annotation_version, t.annotated_at"
 	legCols = "trade_id, execution_id, role, side, quantity, price, commission, fees, realized_pnl, executed_at_ns, seq"
 )
@@ -40,9 +40,9 @@ func derivedArgs(t *trading.Trade) []any {
 	if t.Status == trading.Closed {
 		closed, holding = t.ClosedAt.UnixNano(), int64(t.Holding)
 	}
-	return []any{t.UserID, t.AccountID, t.InstrumentID, t.Symbol, t.AssetClass, t.Direction, t.Status, t.OpeningExecutionID, t.Multiplier,
-		t.Quantity, t.MaxPosition, t.OpenQuantity, t.CostBasis, t.AvgEntryPrice, t.AvgExitPrice, t.GrossPnL, t.Commission, t.Fees, t.NetPnL,
-		t.OpenedAt.UnixNano(), closed, holding, t.Outcome, t.RMultiple, int(t.OpenWeekday), t.OpenHour, normTime(t.UpdatedAt)}
+	return []any{t.UserID, t.AccountID, t.InstrumentID, t.Symbol, string(t.AssetClass), string(t.Direction), string(t.Status), t.OpeningExecutionID,
+		t.Multiplier, t.Quantity, t.MaxPosition, t.OpenQuantity, t.CostBasis, t.AvgEntryPrice, t.AvgExitPrice, t.GrossPnL, t.Commission, t.Fees,
+		t.NetPnL, t.OpenedAt.UnixNano(), closed, holding, string(t.Outcome), t.RMultiple, int(t.OpenWeekday), t.OpenHour, t.Digest, normTime(t.UpdatedAt)}
 }
 
 func idsJSON(v []uuid.UUID) string {
@@ -69,7 +69,7 @@ func scanTrade(r *sql.Rows, extra ...any) (*trading.Trade, error) {
 	a := &t.Annotation
 	dest := []any{&t.ID, &t.UserID, &t.AccountID, &t.InstrumentID, &t.Symbol, &t.AssetClass, &t.Direction, &t.Status, &t.OpeningExecutionID,
 		&t.Multiplier, &t.Quantity, &t.MaxPosition, &t.OpenQuantity, &t.CostBasis, &t.AvgEntryPrice, &t.AvgExitPrice, &t.GrossPnL, &t.Commission,
-		&t.Fees, &t.NetPnL, &opened, &closed, &holding, &t.Outcome, &t.RMultiple, &weekday, &t.OpenHour, &t.UpdatedAt,
+		&t.Fees, &t.NetPnL, &opened, &closed, &holding, &t.Outcome, &t.RMultiple, &weekday, &t.OpenHour, &t.Digest, &t.UpdatedAt,
 		&playbook, &a.Notes, &a.PlannedStop, &a.PlannedTarget, &a.InitialRisk, &a.Rating, &a.Confidence, &rules, &a.Version, &a.UpdatedAt}
 	if err := r.Scan(append(dest, extra...)...); err != nil {
 		return nil, translate(err)
@@ -94,7 +94,7 @@ func scanLeg(r *sql.Rows) (uuid.UUID, trading.Leg, error) {
 	var tradeID uuid.UUID
 	var l trading.Leg
 	var ns int64
-	err := r.Scan(&tradeID, &l.ExecutionID, &l.Role, &l.Side, &l.Quantity, &l.Price, &l.Commission, &l.Fees, &l.RealizedPnL, &ns, &l.Seq)
+	err := r.Scan(&tradeID, &l.ExecutionID, &l.Role, &l.Side, dec{&l.Quantity}, dec{&l.Price}, dec{&l.Commission}, dec{&l.Fees}, dec{&l.RealizedPnL}, &ns, &l.Seq)
 	l.ExecutedAt = nsTime(ns)
 	return tradeID, l, translate(err)
 }
@@ -153,15 +153,16 @@ func (s *Ledger) PositionExecutions(ctx context.Context, key trading.PositionKey
 			var e trading.Execution
 			var ns int64
 			var imp uuid.NullUUID
-			if err := r.Scan(&e.ID, &e.Side, &e.Quantity, &e.Price, &e.Commission, &e.Fees, &ns, &e.BrokerExecutionID, &imp, &e.Fingerprint, &e.Version); err != nil {
+			if err := r.Scan(&e.ID, &e.Side, dec{&e.Quantity}, dec{&e.Price}, dec{&e.Commission}, dec{&e.Fees}, &ns, &e.BrokerExecutionID, &imp, &e.Fingerprint, &e.Version); err != nil {
 				return translate(err)
 			}
 			e.UserID, e.AccountID, e.InstrumentID = key.UserID, key.AccountID, key.InstrumentID
 			e.ExecutedAt, e.ImportID = nsTime(ns), imp.UUID
 			out = append(out, e)
 			return nil
-		}, `SELECT id, side, quantity, price, commission, fees, executed_at_ns, broker_execution_id, import_id, fingerprint, version
-			FROM executions WHERE user_id = ? AND account_id = ? AND instrument_id = ?`, key.UserID, key.AccountID, key.InstrumentID)
+		}, "SELECT id, side, "+s.db.text("quantity")+", "+s.db.text("price")+", "+s.db.text("commission")+", "+s.db.text("fees")+
+			", executed_at_ns, broker_execution_id, import_id, fingerprint, version FROM executions WHERE user_id = ? AND account_id = ? AND instrument_id = ?",
+			key.UserID.String(), key.AccountID.String(), key.InstrumentID.String())
 	})
 	if err != nil {
 		return nil, fmt.Errorf("position executions: %w", err)
@@ -169,17 +170,57 @@ func (s *Ledger) PositionExecutions(ctx context.Context, key trading.PositionKey
 	return out, nil
 }
 
-// PositionTrades implements trading.Ledger.
+// PositionTrades implements trading.Ledger: the trade rows, their tags and
+// the (trade, execution, role) keys of their legs, not the legs' figures.
 func (s *Ledger) PositionTrades(ctx context.Context, key trading.PositionKey) ([]trading.Trade, error) {
 	var out []trading.Trade
 	err := s.db.run(ctx, func(g *gorm.DB) error {
 		where := "t.user_id = ? AND t.account_id = ? AND t.instrument_id = ?"
-		args := []any{key.UserID, key.AccountID, key.InstrumentID}
-		ts, err := selectTrades(g, "SELECT "+tradeCols+" FROM trades t WHERE "+where, args...)
+		args := []any{key.UserID.String(), key.AccountID.String(), key.InstrumentID.String()}
+		// Only what Reconcile reads: identity, digest and annotation.
+		var ts []*trading.Trade
+		err := query(g, func(r *sql.Rows) error {
+			t := &trading.Trade{UserID: key.UserID, AccountID: key.AccountID, InstrumentID: key.InstrumentID}
+			a := &t.Annotation
+			var opened int64
+			var playbook uuid.NullUUID
+			var rules string
+			if err := r.Scan(&t.ID, &t.OpeningExecutionID, &opened, &t.Digest, &playbook, &a.Notes, &a.PlannedStop, &a.PlannedTarget,
+				&a.InitialRisk, &a.Rating, &a.Confidence, &rules, &a.Version, &a.UpdatedAt); err != nil {
+				return translate(err)
+			}
+			t.OpenedAt, a.PlaybookID, a.UpdatedAt = nsTime(opened), playbook.UUID, a.UpdatedAt.UTC()
+			if rules != "[]" {
+				if err := json.Unmarshal([]byte(rules), &a.FollowedRules); err != nil {
+					return fmt.Errorf("trade %s: followed rules: %w", t.ID, err)
+				}
+			}
+			ts = append(ts, t)
+			return nil
+		}, "SELECT t.id, t.opening_execution_id, t.opened_at_ns, t.digest, "+strings.ReplaceAll("t."+tradeAnnotationCols, ", ", ", t.")+
+			" FROM trades t WHERE "+where, args...)
 		if err != nil {
 			return err
 		}
-		if err := fillTrades(g, ts, true, where, args...); err != nil {
+		if err := fillTrades(g, ts, false, where, args...); err != nil {
+			return err
+		}
+		byID := make(map[uuid.UUID]*trading.Trade, len(ts))
+		for _, t := range ts {
+			byID[t.ID] = t
+		}
+		err = query(g, func(r *sql.Rows) error {
+			var tid, eid uuid.UUID
+			var role string
+			if err := r.Scan(&tid, &eid, &role); err != nil {
+				return translate(err)
+			}
+			if t := byID[tid]; t != nil {
+				t.Legs = append(t.Legs, trading.Leg{ExecutionID: eid, Role: trading.Role(role)})
+			}
+			return nil
+		}, "SELECT l.trade_id, l.execution_id, l.role FROM trade_legs l JOIN trades t ON t.id = l.trade_id WHERE "+where, args...)
+		if err != nil {
 			return err
 		}
 		out = make([]trading.Trade, len(ts))
@@ -190,6 +231,24 @@ func (s *Ledger) PositionTrades(ctx context.Context, key trading.PositionKey) ([
 	})
 	if err != nil {
 		return nil, fmt.Errorf("position trades: %w", err)
+	}
+	return out, nil
+}
+
+// storedLegs returns the legs of trades, by trade.
+func storedLegs(d *DB, g *gorm.DB, tradeIDs []string) (map[uuid.UUID][]trading.Leg, error) {
+	out := map[uuid.UUID][]trading.Leg{}
+	for start := 0; start < len(tradeIDs); start += chunk {
+		err := query(g, func(r *sql.Rows) error {
+			id, l, err := scanLeg(r)
+			out[id] = append(out[id], l)
+			return err
+		}, "SELECT trade_id, execution_id, role, side, "+strings.Join([]string{d.text("quantity"), d.text("price"), d.text("commission"), d.text("fees"), d.text("realized_pnl")}, ", ")+
+			", executed_at_ns, seq FROM trade_legs WHERE trade_id IN ?",
+			tradeIDs[start:min(start+chunk, len(tradeIDs))])
+		if err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -214,11 +273,16 @@ func (s *Ledger) Positions(ctx context.Context, userID, accountID uuid.UUID) ([]
 
 // writer batches the rows of one Apply.
 type writer struct {
+	ctx  context.Context
+	db   *DB
 	g    *gorm.DB
 	rows int
 }
 
 func (w *writer) exec(q string, args ...any) error {
+	for i, a := range args {
+		args[i] = sqlValue(a)
+	}
 	res := w.g.Exec(q, args...)
 	if res.Error != nil {
 		return translate(res.Error)
@@ -227,21 +291,27 @@ func (w *writer) exec(q string, args ...any) error {
 	return nil
 }
 
+// The columns of trade_legs, and of a full trades row.
+var (
+	legColList   = strings.Split(strings.ReplaceAll(legCols, " ", ""), ",")
+	tradeColList = strings.Split(strings.ReplaceAll("id, "+tradeDerivedCols+", "+tradeAnnotationCols, " ", ""), ",")
+)
+
+func (w *writer) bulk(table string, cols []string, rows [][]any) error {
+	n, err := w.db.bulkInsert(w.ctx, w.g, table, cols, rows)
+	w.rows += n
+	return err
+}
+
 func (w *writer) insertTrades(ts []*trading.Trade) error {
-	per := 1 + nDerived + nAnnotation
-	for start := 0; start < len(ts); start += chunk {
-		part := ts[start:min(start+chunk, len(ts))]
-		args := make([]any, 0, len(part)*per)
-		for _, t := range part {
-			args = append(args, t.ID)
-			args = append(args, derivedArgs(t)...)
-			args = append(args, annotationArgs(&t.Annotation)...)
-		}
-		if err := w.exec("INSERT INTO trades (id, "+tradeDerivedCols+", "+tradeAnnotationCols+") VALUES "+placeholders(len(part), per), args...); err != nil {
-			return err
-		}
+	rows := make([][]any, len(ts))
+	for i, t := range ts {
+		r := make([]any, 0, len(tradeColList))
+		r = append(r, t.ID)
+		r = append(r, derivedArgs(t)...)
+		rows[i] = append(r, annotationArgs(&t.Annotation)...)
 	}
-	return nil
+	return w.bulk("trades", tradeColList, rows)
 }
 
 type legRow struct {
@@ -250,40 +320,28 @@ type legRow struct {
 }
 
 func (w *writer) insertLegs(legs []legRow) error {
-	for start := 0; start < len(legs); start += chunk {
-		part := legs[start:min(start+chunk, len(legs))]
-		args := make([]any, 0, len(part)*11)
-		for _, r := range part {
-			l := r.leg
-			args = append(args, r.trade, l.ExecutionID, l.Role, l.Side, l.Quantity, l.Price, l.Commission, l.Fees, l.RealizedPnL, l.ExecutedAt.UnixNano(), l.Seq)
-		}
-		if err := w.exec("INSERT INTO trade_legs ("+legCols+") VALUES "+placeholders(len(part), 11), args...); err != nil {
-			return err
-		}
+	rows := make([][]any, len(legs))
+	for i, r := range legs {
+		l := r.leg
+		rows[i] = []any{r.trade, l.ExecutionID, string(l.Role), string(l.Side), l.Quantity, l.Price, l.Commission, l.Fees, l.RealizedPnL, l.ExecutedAt.UnixNano(), l.Seq}
 	}
-	return nil
+	return w.bulk("trade_legs", legColList, rows)
 }
 
 func (w *writer) insertTags(pairs [][2]uuid.UUID) error {
-	for start := 0; start < len(pairs); start += chunk {
-		part := pairs[start:min(start+chunk, len(pairs))]
-		args := make([]any, 0, len(part)*2)
-		for _, p := range part {
-			args = append(args, p[0], p[1])
-		}
-		if err := w.exec("INSERT INTO trade_tags (trade_id, tag_id) VALUES "+placeholders(len(part), 2), args...); err != nil {
-			return err
-		}
+	rows := make([][]any, len(pairs))
+	for i, p := range pairs {
+		rows[i] = []any{p[0], p[1]}
 	}
-	return nil
+	return w.bulk("trade_tags", []string{"trade_id", "tag_id"}, rows)
 }
 
 // Apply implements trading.Ledger.
 func (s *Ledger) Apply(ctx context.Context, key trading.PositionKey, p *trading.Plan) (int, error) {
-	w := &writer{}
+	w := &writer{db: s.db}
 	err := s.db.inTx(ctx, func(ctx context.Context) error {
 		return s.db.run(ctx, func(g *gorm.DB) error {
-			w.g = g
+			w.g, w.ctx = g, ctx
 			var ins []*trading.Trade
 			var legs []legRow
 			var tags [][2]uuid.UUID
@@ -300,16 +358,26 @@ func (s *Ledger) Apply(ctx context.Context, key trading.PositionKey, p *trading.
 			// No new or changed trade takes the opening execution of a
 			// stored one (Reconcile's rule 1 would have matched them), so
 			// the unique (account, opener) holds in any order.
-			gone := ids(p.Deleted) // their legs and tags go by cascade
+			gone := ids(p.Deleted) // their tags go by cascade, their legs here
+			for start := 0; start < len(gone); start += chunk {
+				if err := w.exec("DELETE FROM trade_legs WHERE trade_id IN ?", gone[start:min(start+chunk, len(gone))]); err != nil {
+					return err
+				}
+			}
 			var changed []*trading.Trade
+			changedIDs := make([]string, 0, len(p.Changed))
 			for _, i := range p.Changed {
 				changed = append(changed, &p.Trades[i])
+				changedIDs = append(changedIDs, p.Trades[i].ID.String())
+			}
+			prevLegs, err := storedLegs(s.db, g, changedIDs)
+			if err != nil {
+				return err
 			}
 			if err := w.insertTrades(ins); err != nil {
 				return err
 			}
 			for _, t := range changed {
-				prev := p.Previous[t.ID]
 				args := append(derivedArgs(t), t.ID)
 				q := "UPDATE trades SET " + strings.ReplaceAll(tradeDerivedCols, ",", " = ?,") + " = ?"
 				if p.AnnotationChanged[t.ID] {
@@ -328,10 +396,8 @@ func (s *Ledger) Apply(ctx context.Context, key trading.PositionKey, p *trading.
 				}
 				// Legs: write only the ones that differ.
 				old := map[uuid.UUID]*trading.Leg{}
-				if prev != nil {
-					for j := range prev.Legs {
-						old[prev.Legs[j].ExecutionID] = &prev.Legs[j]
-					}
+				for j, l := range prevLegs[t.ID] {
+					old[l.ExecutionID] = &prevLegs[t.ID][j]
 				}
 				var stale []string
 				for j := range t.Legs {
@@ -418,7 +484,7 @@ func (s *Ledger) SaveAnnotation(ctx context.Context, t *trading.Trade) error {
 			if err := g.Exec("DELETE FROM trade_tags WHERE trade_id = ?", t.ID).Error; err != nil {
 				return fmt.Errorf("save annotation tags: %w", translate(err))
 			}
-			w := &writer{g: g}
+			w := &writer{ctx: ctx, db: s.db, g: g}
 			pairs := make([][2]uuid.UUID, len(t.Annotation.TagIDs))
 			for i, tag := range t.Annotation.TagIDs {
 				pairs[i] = [2]uuid.UUID{t.ID, tag}
@@ -430,40 +496,14 @@ func (s *Ledger) SaveAnnotation(ctx context.Context, t *trading.Trade) error {
 
 // List implements trading.Trades.
 func (s *Ledger) List(ctx context.Context, userID uuid.UUID, f trading.Filter, srt trading.Sort, p trading.Page) ([]trading.Trade, string, error) {
-	where, args := s.tradeWhere(userID, &f)
-	expr, isNum := s.sortExpr(srt)
-	dir, cmp := "DESC", "<"
-	if srt.Asc {
-		dir, cmp = "ASC", ">"
-	}
-	if p.Cursor != "" {
-		c, err := trading.DecodeCursor(p.Cursor, string(srt.Key), srt.Asc)
-		if err != nil {
-			return nil, "", err
-		}
-		var v any = c.Value
-		param := "?"
-		if isNum {
-			param = s.numParam()
-			if _, err := decimal.NewFromString(c.Value); err != nil {
-				return nil, "", apperr.New(apperr.Invalid, trading.CodeCursorInvalid, "invalid cursor")
-			}
-		} else {
-			n, err := strconv.ParseInt(c.Value, 10, 64)
-			if err != nil {
-				return nil, "", apperr.New(apperr.Invalid, trading.CodeCursorInvalid, "invalid cursor")
-			}
-			v = n
-		}
-		where = append(where, fmt.Sprintf("(%s %s %s OR (%s = %s AND t.id %s %s))", expr, cmp, param, expr, param, cmp, s.idParam()))
-		args = append(args, v, v, c.ID)
+	q, args, isNum, err := s.listQuery(userID, f, srt, p)
+	if err != nil {
+		return nil, "", err
 	}
 	n := p.Size()
 	var out []trading.Trade
 	var lastKey []string
-	err := s.db.run(ctx, func(g *gorm.DB) error {
-		q := "SELECT " + tradeCols + ", " + s.keyText(expr) + " FROM trades t WHERE " + strings.Join(where, " AND ") +
-			" ORDER BY " + expr + " " + dir + ", t.id " + dir + " LIMIT ?"
+	err = s.db.run(ctx, func(g *gorm.DB) error {
 		var ts []*trading.Trade
 		err := query(g, func(r *sql.Rows) error {
 			var key sql.NullString
@@ -473,7 +513,7 @@ func (s *Ledger) List(ctx context.Context, userID uuid.UUID, f trading.Filter, s
 				lastKey = append(lastKey, key.String)
 			}
 			return err
-		}, q, append(args, n+1)...)
+		}, q, args...)
 		if err != nil {
 			return err
 		}
@@ -504,6 +544,43 @@ func (s *Ledger) List(ctx context.Context, userID uuid.UUID, f trading.Filter, s
 		next = trading.Cursor{Key: string(srt.Key), Asc: srt.Asc, Value: normKey(lastKey[n-1], isNum), ID: last.ID}.Encode()
 	}
 	return out, next, nil
+}
+
+// listQuery builds the statement of one page: the filter, the keyset
+// condition after the cursor (a row comparison, which PostgreSQL serves
+// from the (user_id, key, id) indexes), the order and LIMIT page size + 1.
+func (s *Ledger) listQuery(userID uuid.UUID, f trading.Filter, srt trading.Sort, p trading.Page) (string, []any, bool, error) {
+	where, args := s.tradeWhere(userID, &f)
+	expr, isNum := s.sortExpr(srt)
+	dir, cmp := "DESC", "<"
+	if srt.Asc {
+		dir, cmp = "ASC", ">"
+	}
+	if p.Cursor != "" {
+		c, err := trading.DecodeCursor(p.Cursor, string(srt.Key), srt.Asc)
+		if err != nil {
+			return "", nil, false, err
+		}
+		var v any = c.Value
+		param := "?"
+		if isNum {
+			param = s.numParam()
+			if _, err := decimal.NewFromString(c.Value); err != nil {
+				return "", nil, false, apperr.New(apperr.Invalid, trading.CodeCursorInvalid, "invalid cursor")
+			}
+		} else {
+			n, err := strconv.ParseInt(c.Value, 10, 64)
+			if err != nil {
+				return "", nil, false, apperr.New(apperr.Invalid, trading.CodeCursorInvalid, "invalid cursor")
+			}
+			v = n
+		}
+		where = append(where, fmt.Sprintf("(%s, t.id) %s (%s, %s)", expr, cmp, param, s.idParam()))
+		args = append(args, v, c.ID)
+	}
+	q := "SELECT " + tradeCols + ", " + s.keyText(expr) + " FROM trades t WHERE " + strings.Join(where, " AND ") +
+		" ORDER BY " + expr + " " + dir + ", t.id " + dir + " LIMIT ?"
+	return q, append(args, p.Size()+1), isNum, nil
 }
 
 // normKey canonicalises a numeric sort key as read back (REAL text on

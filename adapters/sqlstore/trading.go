@@ -238,8 +238,9 @@ func missingOrStale(g *gorm.DB, table, where string, args []any, notFound error)
 	return apperr.New(apperr.Conflict, trading.CodeVersionMismatch, "the record changed since it was read: reload it and try again")
 }
 
-// Delete implements trading.Accounts (executions, trades and their legs
-// and tags go by foreign-key cascade).
+// Delete implements trading.Accounts: executions go by foreign-key
+// cascade, trades and their legs by the trading_accounts_delete_derived
+// trigger.
 func (s *TradingAccounts) Delete(ctx context.Context, userID, id uuid.UUID) error {
 	return s.db.run(ctx, func(g *gorm.DB) error {
 		res := g.Exec("DELETE FROM trading_accounts WHERE user_id = ? AND id = ?", userID, id)
@@ -344,23 +345,21 @@ func executionDuplicate(err error) error {
 func (s *Executions) Insert(ctx context.Context, es []*trading.Execution) error {
 	return s.db.inTx(ctx, func(ctx context.Context) error {
 		return s.db.run(ctx, func(g *gorm.DB) error {
-			for start := 0; start < len(es); start += chunk {
-				part := es[start:min(start+chunk, len(es))]
-				args := make([]any, 0, len(part)*16)
-				for _, e := range part {
-					args = append(args, e.ID, e.UserID, e.AccountID, e.InstrumentID, e.Side, e.Quantity, e.Price, e.Commission, e.Fees,
-						e.ExecutedAt.UnixNano(), e.BrokerExecutionID, nullID(e.ImportID), e.Fingerprint, e.Version, normTime(e.CreatedAt), normTime(e.UpdatedAt))
-				}
-				err := g.Exec(`INSERT INTO executions (id, user_id, account_id, instrument_id, side, quantity, price, commission, fees,
-					executed_at_ns, broker_execution_id, import_id, fingerprint, version, created_at, updated_at) VALUES `+placeholders(len(part), 16), args...).Error
-				if err != nil {
-					return fmt.Errorf("insert executions: %w", executionDuplicate(err))
-				}
+			rows := make([][]any, len(es))
+			for i, e := range es {
+				rows[i] = []any{e.ID, e.UserID, e.AccountID, e.InstrumentID, string(e.Side), e.Quantity, e.Price, e.Commission, e.Fees,
+					e.ExecutedAt.UnixNano(), e.BrokerExecutionID, nullID(e.ImportID), e.Fingerprint, e.Version, normTime(e.CreatedAt), normTime(e.UpdatedAt)}
+			}
+			if _, err := s.db.bulkInsert(ctx, g, "executions", executionInsertCols, rows); err != nil {
+				return fmt.Errorf("insert executions: %w", executionDuplicate(err))
 			}
 			return nil
 		})
 	})
 }
+
+var executionInsertCols = []string{"id", "user_id", "account_id", "instrument_id", "side", "quantity", "price", "commission", "fees",
+	"executed_at_ns", "broker_execution_id", "import_id", "fingerprint", "version", "created_at", "updated_at"}
 
 // Fingerprinted implements trading.Executions.
 func (s *Executions) Fingerprinted(ctx context.Context, accountID uuid.UUID, fps []string) (map[string]uuid.UUID, error) {

@@ -2,6 +2,7 @@ package trading
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/shopspring/decimal"
 
@@ -77,4 +78,43 @@ func ParseDecimal(field, s string) (decimal.Decimal, error) {
 		return bad("must be a decimal string such as \"1234.50\"")
 	}
 	return d, nil
+}
+
+// AppendDecimal appends d's canonical text (no exponent, no trailing
+// fractional zeros: decimal.Decimal.String's form) to b. Values of up to 18
+// digits are formatted without big.Int, which rebuilds and bulk writes do
+// for every figure of every trade.
+func AppendDecimal(b []byte, d decimal.Decimal) []byte {
+	e := d.Exponent()
+	if d.NumDigits() > 18 || e > 0 {
+		return append(b, d.String()...)
+	}
+	c := d.CoefficientInt64()
+	for e < 0 && c%10 == 0 && c != 0 {
+		c /= 10
+		e++
+	}
+	if c == 0 {
+		return append(b, '0')
+	}
+	if c < 0 {
+		b = append(b, '-')
+		c = -c
+	}
+	if e == 0 {
+		return strconv.AppendInt(b, c, 10)
+	}
+	var digits [20]byte
+	ds := strconv.AppendInt(digits[:0], c, 10)
+	frac := int(-e)
+	if len(ds) <= frac {
+		b = append(b, '0', '.')
+		for range frac - len(ds) {
+			b = append(b, '0')
+		}
+		return append(b, ds...)
+	}
+	b = append(b, ds[:len(ds)-frac]...)
+	b = append(b, '.')
+	return append(b, ds[len(ds)-frac:]...)
 }

@@ -50,3 +50,27 @@ func FuzzParseDecimal(f *testing.F) {
 		}
 	})
 }
+
+func TestAppendDecimalMatchesString(t *testing.T) {
+	for _, s := range []string{"0", "-0", "0.000", "1.50", "-187.4166666667", "0.000000000001", "123456789012345678", "-0.5",
+		"1234567890123456789.5", "100", "1e3", "12.3400", "-99999.00001"} {
+		d := decimal.RequireFromString(s)
+		if got := string(AppendDecimal(nil, d)); got != d.String() {
+			t.Errorf("AppendDecimal(%s) = %q; want %q", s, got, d.String())
+		}
+	}
+}
+
+func FuzzAppendDecimal(f *testing.F) {
+	f.Add(int64(1500), int32(-3))
+	f.Add(int64(-7), int32(2))
+	f.Fuzz(func(t *testing.T, c int64, e int32) {
+		if e < -30 || e > 30 {
+			return
+		}
+		d := decimal.New(c, e)
+		if got := string(AppendDecimal(nil, d)); got != d.String() {
+			t.Fatalf("AppendDecimal(%d e%d) = %q; want %q", c, e, got, d.String())
+		}
+	})
+}

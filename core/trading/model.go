@@ -301,8 +301,10 @@ type Trade struct {
 	OpenWeekday time.Weekday
 	OpenHour    int
 	Legs        []Leg // in Seq order; filled by Get, not by List
-	Annotation  Annotation
-	UpdatedAt   time.Time
+	// Digest fingerprints the derived state (see Digest).
+	Digest     string
+	Annotation Annotation
+	UpdatedAt  time.Time
 }
 
 // Annotation is what the trader adds to a trade; it survives every

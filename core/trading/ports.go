@@ -73,14 +73,14 @@ type Executions interface {
 type Ledger interface {
 	// PositionExecutions returns the executions of a position, any order.
 	PositionExecutions(ctx context.Context, key PositionKey) ([]Execution, error)
-	// PositionTrades returns the stored trades of a position with legs and
-	// annotations.
+	// PositionTrades returns the stored trades of a position with their
+	// Digest, annotation (tags included) and legs of which only
+	// ExecutionID and Role need be filled: what Reconcile reads.
 	PositionTrades(ctx context.Context, key PositionKey) ([]Trade, error)
-	// Apply writes plan: inserts Created, rewrites Changed (a leg or tag
-	// set only where it differs from plan.Previous), moves Absorbed
-	// trades' attachments to their survivors, deletes Deleted; bumps the
-	// annotation version of AnnotationChanged trades. It returns how many
-	// rows it wrote.
+	// Apply writes plan: inserts Created, rewrites Changed (only the legs
+	// that differ from the stored ones; the annotation and tags only for
+	// AnnotationChanged), moves Absorbed trades' attachments to their
+	// survivors, deletes Deleted. It returns how many rows it wrote.
 	Apply(ctx context.Context, key PositionKey, plan *Plan) (rows int, err error)
 	// Positions returns the instruments that have executions or trades in
 	// the account.

@@ -67,9 +67,6 @@ type Plan struct {
 	// that merged into a surviving trade to it (their attachments move).
 	Deleted  []uuid.UUID
 	Absorbed map[uuid.UUID]uuid.UUID
-	// Previous holds the stored state of every kept trade, by ID, for the
-	// repository to write only what differs.
-	Previous map[uuid.UUID]*Trade
 }
 
 // Empty reports whether the plan writes nothing.
@@ -98,7 +95,7 @@ func (p *Plan) Empty() bool { return len(p.Created)+len(p.Changed)+len(p.Deleted
 //
 // newID makes the ID of a new trade.
 func Reconcile(old, built []Trade, newID func() uuid.UUID) Plan {
-	p := Plan{Trades: built, AnnotationChanged: map[uuid.UUID]bool{}, Absorbed: map[uuid.UUID]uuid.UUID{}, Previous: map[uuid.UUID]*Trade{}}
+	p := Plan{Trades: built, AnnotationChanged: map[uuid.UUID]bool{}, Absorbed: map[uuid.UUID]uuid.UUID{}}
 	oldSorted := slices.Clone(old)
 	slices.SortFunc(oldSorted, func(a, b Trade) int {
 		if c := a.OpenedAt.Compare(b.OpenedAt); c != 0 {
@@ -169,7 +166,6 @@ func Reconcile(old, built []Trade, newID func() uuid.UUID) Plan {
 		if j >= 0 {
 			built[i].ID = oldSorted[j].ID
 			built[i].Annotation = cloneAnnotation(oldSorted[j].Annotation)
-			p.Previous[built[i].ID] = &oldSorted[j]
 		}
 	}
 	// Rule 4.
@@ -200,9 +196,18 @@ func Reconcile(old, built []Trade, newID func() uuid.UUID) Plan {
 		}
 	}
 	for i := range built {
-		built[i].RMultiple = RMultiple(built[i].NetPnL, built[i].Annotation.InitialRisk)
-		if j := source[i]; j >= 0 && (p.AnnotationChanged[built[i].ID] || !SameDerived(&built[i], &oldSorted[j])) {
-			p.Changed = append(p.Changed, i)
+		t := &built[i]
+		t.RMultiple = RMultiple(t.NetPnL, t.Annotation.InitialRisk)
+		t.Digest = Digest(t)
+		if j := source[i]; j >= 0 {
+			o := &oldSorted[j]
+			same := o.Digest == t.Digest
+			if o.Digest == "" {
+				same = SameDerived(t, o)
+			}
+			if !same || p.AnnotationChanged[t.ID] {
+				p.Changed = append(p.Changed, i)
+			}
 		}
 	}
 	return p
@@ -257,6 +262,61 @@ func unionIDs(a, b []uuid.UUID) []uuid.UUID {
 		}
 	}
 	return out
+}
+
+// Digest fingerprints everything Build and Reconcile derive for a trade
+// (figures, legs, RMultiple; not the annotation or storage times): stored
+// with the trade, it lets a rebuild tell an unchanged trade without
+// reading its legs back.
+func Digest(t *Trade) string {
+	h := sha256.New()
+	var b []byte
+	str := func(s string) { b = append(append(b, s...), 0) }
+	num := func(d decimal.Decimal) { b = append(AppendDecimal(b, d), 0) }
+	null := func(d decimal.NullDecimal) {
+		if d.Valid {
+			num(d.Decimal)
+		} else {
+			str("-")
+		}
+	}
+	i64 := func(n int64) { b = strconv.AppendInt(b, n, 10); b = append(b, 0) }
+	str("v1")
+	str(t.AccountID.String())
+	str(t.InstrumentID.String())
+	str(string(t.Direction))
+	str(string(t.Status))
+	str(t.OpeningExecutionID.String())
+	str(string(t.Outcome))
+	for _, d := range []decimal.Decimal{t.Multiplier, t.Quantity, t.MaxPosition, t.OpenQuantity, t.CostBasis, t.AvgEntryPrice, t.GrossPnL, t.Commission, t.Fees, t.NetPnL} {
+		num(d)
+	}
+	null(t.AvgExitPrice)
+	null(t.RMultiple)
+	i64(t.OpenedAt.UnixNano())
+	if t.ClosedAt.IsZero() {
+		str("open")
+	} else {
+		i64(t.ClosedAt.UnixNano())
+	}
+	i64(int64(t.Holding))
+	i64(int64(t.OpenWeekday))
+	i64(int64(t.OpenHour))
+	h.Write(b)
+	for i := range t.Legs {
+		l := &t.Legs[i]
+		b = b[:0]
+		str(l.ExecutionID.String())
+		str(string(l.Role))
+		str(string(l.Side))
+		for _, d := range []decimal.Decimal{l.Quantity, l.Price, l.Commission, l.Fees, l.RealizedPnL} {
+			num(d)
+		}
+		i64(l.ExecutedAt.UnixNano())
+		i64(int64(l.Seq))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // SameDerived reports whether a and b agree on everything Build and

@@ -30,6 +30,7 @@ func TestReconcileKeepsIdentityAndAnnotations(t *testing.T) {
 	tag := uuid.New()
 	old[0].Annotation = Annotation{Notes: "plan", TagIDs: []uuid.UUID{tag}, InitialRisk: decimal.NewNullDecimal(dec("50")), Version: 3}
 	old[0].RMultiple = decimal.NewNullDecimal(dec("2"))
+	old[0].Digest = Digest(&old[0]) // as stored after that annotation
 
 	// Nothing changed: nothing to write.
 	p := rebuild(old, []Execution{b, s})
@@ -110,6 +111,32 @@ func TestReconcileDeletesTradesWhoseExecutionsAreGone(t *testing.T) {
 	}
 	if p := rebuild(old, nil); len(p.Trades) != 0 || len(p.Deleted) != 2 {
 		t.Fatalf("all gone: %+v", p)
+	}
+}
+
+func TestDigestTellsChanges(t *testing.T) {
+	tr := stored(t, []Execution{fill(0, Buy, "100", "10"), fill(60, Sell, "100", "11")})[0]
+	d0 := Digest(&tr)
+	same := tr
+	same.Legs = slices.Clone(tr.Legs)
+	same.Legs[1].Price = dec("11.000") // the same value, another scale
+	same.Annotation.Notes = "annotations are not derived"
+	if Digest(&same) != d0 {
+		t.Fatal("the digest depends on a decimal's scale or on the annotation")
+	}
+	for name, mutate := range map[string]func(*Trade){
+		"net":       func(x *Trade) { x.NetPnL = dec("1") },
+		"leg fee":   func(x *Trade) { x.Legs[0].Fees = dec("0.01") },
+		"R":         func(x *Trade) { x.RMultiple = decimal.NewNullDecimal(dec("1")) },
+		"closed at": func(x *Trade) { x.ClosedAt = x.ClosedAt.Add(time.Nanosecond) },
+		"leg seq":   func(x *Trade) { x.Legs[1].Seq = 5 },
+	} {
+		x := tr
+		x.Legs = slices.Clone(tr.Legs)
+		mutate(&x)
+		if Digest(&x) == d0 {
+			t.Errorf("changing the %s keeps the digest", name)
+		}
 	}
 }
 

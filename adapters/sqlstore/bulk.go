@@ -163,3 +163,53 @@ func sqlValue(v any) any {
 	}
 	return v
 }
+
+// pgRows runs q (PostgreSQL placeholders $1 ...) on the connection of the
+// transaction ctx carries and calls fn with each row's raw text values,
+// skipping database/sql's per-value conversions (a rebuild reads 100,000
+// executions). ok is false, with nothing run, outside PostgreSQL or a
+// transaction: the caller then takes the portable path. Select text
+// columns only (cast where needed): fn gets their bytes as they arrive.
+func (d *DB) pgRows(ctx context.Context, q string, args []any, fn func(vals [][]byte) error) (ok bool, err error) {
+	st := txFrom(ctx, d)
+	if d.dialect != Postgres || st == nil || st.conn == nil {
+		return false, nil
+	}
+	err = st.conn.Raw(func(dc any) error {
+		sc, isPgx := dc.(*stdlib.Conn)
+		if !isPgx {
+			return errors.New("sqlstore: raw rows need a pgx connection")
+		}
+		rows, err := sc.Conn().Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := fn(rows.RawValues()); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return true, translate(err)
+	}
+	return true, nil
+}
+
+// rawUUID, rawInt and rawDec parse pgRows values.
+func rawUUID(b []byte) (uuid.UUID, error) {
+	if b == nil {
+		return uuid.Nil, nil
+	}
+	return uuid.ParseBytes(b)
+}
+
+func rawInt(b []byte) (int64, error) { return strconv.ParseInt(string(b), 10, 64) }
+
+func rawDec(b []byte) (decimal.Decimal, error) {
+	var d decimal.Decimal
+	err := dec{&d}.Scan(b)
+	return d, err
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -148,7 +149,35 @@ func selectTrades(g *gorm.DB, q string, args ...any) ([]*trading.Trade, error) {
 // PositionExecutions implements trading.Ledger.
 func (s *Ledger) PositionExecutions(ctx context.Context, key trading.PositionKey) ([]trading.Execution, error) {
 	var out []trading.Execution
-	err := s.db.run(ctx, func(g *gorm.DB) error {
+	fast, err := s.db.pgRows(ctx, `SELECT id::text, side, quantity::text, price::text, commission::text, fees::text, executed_at_ns::text,
+		broker_execution_id, import_id::text, fingerprint, version::text FROM executions WHERE user_id = $1 AND account_id = $2 AND instrument_id = $3`,
+		[]any{key.UserID.String(), key.AccountID.String(), key.InstrumentID.String()}, func(v [][]byte) error {
+			e := trading.Execution{UserID: key.UserID, AccountID: key.AccountID, InstrumentID: key.InstrumentID, Side: trading.Side(v[1]),
+				BrokerExecutionID: string(v[7]), Fingerprint: string(v[9])}
+			var errs [9]error
+			e.ID, errs[0] = rawUUID(v[0])
+			e.Quantity, errs[1] = rawDec(v[2])
+			e.Price, errs[2] = rawDec(v[3])
+			e.Commission, errs[3] = rawDec(v[4])
+			e.Fees, errs[4] = rawDec(v[5])
+			var ns int64
+			ns, errs[5] = rawInt(v[6])
+			e.ImportID, errs[6] = rawUUID(v[8])
+			e.Version, errs[7] = rawInt(v[10])
+			if err := errors.Join(errs[:]...); err != nil {
+				return fmt.Errorf("execution row: %w", err)
+			}
+			e.ExecutedAt = nsTime(ns)
+			out = append(out, e)
+			return nil
+		})
+	if fast {
+		if err != nil {
+			return nil, fmt.Errorf("position executions: %w", err)
+		}
+		return out, nil
+	}
+	err = s.db.run(ctx, func(g *gorm.DB) error {
 		return query(g, func(r *sql.Rows) error {
 			var e trading.Execution
 			var ns int64
@@ -209,17 +238,32 @@ func (s *Ledger) PositionTrades(ctx context.Context, key trading.PositionKey) ([
 		for _, t := range ts {
 			byID[t.ID] = t
 		}
-		err = query(g, func(r *sql.Rows) error {
-			var tid, eid uuid.UUID
-			var role string
-			if err := r.Scan(&tid, &eid, &role); err != nil {
-				return translate(err)
-			}
+		addLeg := func(tid, eid uuid.UUID, role string) {
 			if t := byID[tid]; t != nil {
 				t.Legs = append(t.Legs, trading.Leg{ExecutionID: eid, Role: trading.Role(role)})
 			}
+		}
+		fast, err := s.db.pgRows(ctx, `SELECT l.trade_id::text, l.execution_id::text, l.role FROM trade_legs l JOIN trades t ON t.id = l.trade_id
+			WHERE t.user_id = $1 AND t.account_id = $2 AND t.instrument_id = $3`, args, func(v [][]byte) error {
+			tid, err1 := rawUUID(v[0])
+			eid, err2 := rawUUID(v[1])
+			if err := errors.Join(err1, err2); err != nil {
+				return err
+			}
+			addLeg(tid, eid, string(v[2]))
 			return nil
-		}, "SELECT l.trade_id, l.execution_id, l.role FROM trade_legs l JOIN trades t ON t.id = l.trade_id WHERE "+where, args...)
+		})
+		if !fast {
+			err = query(g, func(r *sql.Rows) error {
+				var tid, eid uuid.UUID
+				var role string
+				if err := r.Scan(&tid, &eid, &role); err != nil {
+					return translate(err)
+				}
+				addLeg(tid, eid, role)
+				return nil
+			}, "SELECT l.trade_id, l.execution_id, l.role FROM trade_legs l JOIN trades t ON t.id = l.trade_id WHERE "+where, args...)
+		}
 		if err != nil {
 			return err
 		}

@@ -113,7 +113,9 @@ type builder struct {
 	out []Trade
 
 	cur           *Trade
-	pos           decimal.Decimal // signed: > 0 long
+	long          bool            // direction of cur
+	pos           decimal.Decimal // absolute open quantity of cur
+	signedMult    decimal.Decimal // multiplier, negated for a short
 	lots          []lot           // open lots, oldest first
 	entryNotional decimal.Decimal
 	exitQty       decimal.Decimal
@@ -134,7 +136,7 @@ func (b *builder) group(g []*Execution) {
 	for len(buys)+len(sells) > 0 {
 		var next *Execution
 		switch {
-		case b.pos.IsPositive() && len(sells) > 0, len(buys) == 0:
+		case b.cur != nil && b.long && len(sells) > 0, len(buys) == 0:
 			next, sells = sells[0], sells[1:]
 		default: // flat or short with a buy waiting, or no sells left
 			next, buys = buys[0], buys[1:]
@@ -143,84 +145,97 @@ func (b *builder) group(g []*Execution) {
 	}
 }
 
+// fill applies one execution. Decimal operations allocate, so figures are
+// accumulated unscaled and the multiplier applied once per exit.
 func (b *builder) fill(e *Execution) {
-	m := b.p.Multiplier
 	qty := e.Quantity
 	comm, fees := e.Commission, e.Fees
-	reduces := (b.pos.IsPositive() && e.Side == Sell) || (b.pos.IsNegative() && e.Side == Buy)
-	if reduces {
-		closeQ := decimal.Min(qty, b.pos.Abs())
+	if b.cur != nil && b.long == (e.Side == Sell) { // reduces the position
+		closeQ := decimal.Min(qty, b.pos)
 		cShare, fShare := comm, fees
-		if closeQ.LessThan(qty) {
-			cShare = comm.Mul(closeQ).DivRound(qty, shareScale)
-			fShare = fees.Mul(closeQ).DivRound(qty, shareScale)
+		split := closeQ.LessThan(qty)
+		if split {
+			cShare = share(comm, closeQ, qty)
+			fShare = share(fees, closeQ, qty)
 		}
-		dir := decimal.NewFromInt(1)
-		if b.cur.Direction == Short {
-			dir = dir.Neg()
-		}
-		realized := decimal.Zero
+		points := decimal.Zero // Σ (exit − entry) × quantity over the lots
 		left := closeQ
 		for left.IsPositive() {
 			l := &b.lots[0]
 			take := decimal.Min(left, l.qty)
-			realized = realized.Add(e.Price.Sub(l.price).Mul(take).Mul(m).Mul(dir))
-			l.qty = l.qty.Sub(take)
-			left = left.Sub(take)
-			if l.qty.IsZero() {
-				b.lots = b.lots[1:]
+			if d := e.Price.Sub(l.price); !d.IsZero() {
+				points = points.Add(d.Mul(take))
 			}
+			if take.Equal(l.qty) {
+				b.lots = b.lots[1:]
+			} else {
+				l.qty = l.qty.Sub(take)
+			}
+			left = left.Sub(take)
+		}
+		realized := decimal.Zero
+		if !points.IsZero() {
+			realized = points.Mul(b.signedMult)
 		}
 		b.leg(e, Exit, closeQ, cShare, fShare, realized)
 		b.exitQty = b.exitQty.Add(closeQ)
 		b.exitNotional = b.exitNotional.Add(closeQ.Mul(e.Price))
-		if b.pos.IsPositive() {
-			b.pos = b.pos.Sub(closeQ)
-		} else {
-			b.pos = b.pos.Add(closeQ)
-		}
+		b.pos = b.pos.Sub(closeQ)
 		if b.pos.IsZero() {
 			b.cur.Status = Closed
 			b.cur.ClosedAt = e.ExecutedAt
 			b.close()
 		}
+		if !split {
+			return
+		}
 		qty = qty.Sub(closeQ)
 		comm, fees = comm.Sub(cShare), fees.Sub(fShare)
 	}
-	if !qty.IsPositive() {
-		return
-	}
 	if b.cur == nil {
 		dir := Long
-		if e.Side == Sell {
-			dir = Short
+		b.long, b.signedMult = e.Side == Buy, b.p.Multiplier
+		if !b.long {
+			dir, b.signedMult = Short, b.p.Multiplier.Neg()
 		}
 		local := e.ExecutedAt.In(b.p.Location)
 		b.cur = &Trade{
 			UserID: e.UserID, AccountID: e.AccountID, InstrumentID: e.InstrumentID, Symbol: e.Symbol, AssetClass: e.AssetClass,
-			Direction: dir, Status: Open, OpeningExecutionID: e.ID, Multiplier: m, OpenedAt: e.ExecutedAt,
-			OpenWeekday: local.Weekday(), OpenHour: local.Hour(),
+			Direction: dir, Status: Open, OpeningExecutionID: e.ID, Multiplier: b.p.Multiplier, OpenedAt: e.ExecutedAt,
+			OpenWeekday: local.Weekday(), OpenHour: local.Hour(), Legs: make([]Leg, 0, 2),
 		}
 	}
 	b.leg(e, Entry, qty, comm, fees, decimal.Zero)
 	b.lots = append(b.lots, lot{qty: qty, price: e.Price})
-	if e.Side == Buy {
-		b.pos = b.pos.Add(qty)
-	} else {
-		b.pos = b.pos.Sub(qty)
-	}
+	b.pos = b.pos.Add(qty)
 	b.cur.Quantity = b.cur.Quantity.Add(qty)
 	b.entryNotional = b.entryNotional.Add(qty.Mul(e.Price))
-	b.cur.MaxPosition = decimal.Max(b.cur.MaxPosition, b.pos.Abs())
+	if b.pos.GreaterThan(b.cur.MaxPosition) {
+		b.cur.MaxPosition = b.pos
+	}
+}
+
+// share is amount × part / whole, rounded to shareScale places.
+func share(amount, part, whole decimal.Decimal) decimal.Decimal {
+	if amount.IsZero() {
+		return amount
+	}
+	return amount.Mul(part).DivRound(whole, shareScale)
 }
 
 func (b *builder) leg(e *Execution, role Role, qty, comm, fees, realized decimal.Decimal) {
 	t := b.cur
 	t.Legs = append(t.Legs, Leg{ExecutionID: e.ID, Role: role, Side: e.Side, Quantity: qty, Price: e.Price,
 		Commission: comm, Fees: fees, RealizedPnL: realized, ExecutedAt: e.ExecutedAt, Seq: len(t.Legs)})
-	t.Commission = t.Commission.Add(comm)
-	t.Fees = t.Fees.Add(fees)
-	t.GrossPnL = t.GrossPnL.Add(realized)
+	if !comm.IsZero() {
+		t.Commission = t.Commission.Add(comm)
+	}
+	if !fees.IsZero() {
+		t.Fees = t.Fees.Add(fees)
+	}
+	if !realized.IsZero() {
+		t.GrossPnL = t.GrossPnL.Add(realized)
+	}
 }
 
 // close finalises the current trade's derived figures and appends it.
@@ -235,7 +250,7 @@ func (b *builder) close() {
 		t.Holding = t.ClosedAt.Sub(t.OpenedAt)
 		t.Outcome = OutcomeOf(t.NetPnL, b.p.BreakevenBand)
 	} else {
-		t.OpenQuantity = b.pos.Abs()
+		t.OpenQuantity = b.pos
 		cb := decimal.Zero
 		for _, l := range b.lots {
 			cb = cb.Add(l.qty.Mul(l.price))
@@ -243,7 +258,7 @@ func (b *builder) close() {
 		t.CostBasis = cb.Mul(b.p.Multiplier)
 	}
 	b.out = append(b.out, *t)
-	b.cur, b.lots = nil, nil
+	b.cur, b.lots, b.pos = nil, b.lots[:0], decimal.Zero
 	b.entryNotional, b.exitQty, b.exitNotional = decimal.Zero, decimal.Zero, decimal.Zero
 }
 

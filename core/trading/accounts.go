@@ -226,17 +226,16 @@ func (s *Service) rebuildAll(ctx context.Context, a *Account, ch *changes) (Rebu
 		return st, err
 	}
 	slices.SortFunc(pos, func(x, y uuid.UUID) int { return strings.Compare(x.String(), y.String()) })
-	for _, in := range pos {
-		p, rows, err := s.rebuild(ctx, a, in, ch)
-		if err != nil {
-			return st, err
-		}
+	err = s.rebuildPositions(ctx, a, pos, ch, func(p *Plan, rows int) {
 		st.Positions++
 		st.Trades += len(p.Trades)
 		st.Created += len(p.Created)
 		st.Changed += len(p.Changed)
 		st.Deleted += len(p.Deleted)
 		st.Rows += rows
+	})
+	if err != nil {
+		return st, err
 	}
 	return st, nil
 }

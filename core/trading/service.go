@@ -157,52 +157,119 @@ func (s *Service) location(ctx context.Context, a *Account) (*time.Location, err
 	return s.d.Zones.Location(ctx, a.UserID)
 }
 
-// rebuild derives the trades of one position again and writes what
-// changed. The caller holds the account's lock.
-func (s *Service) rebuild(ctx context.Context, a *Account, instrumentID uuid.UUID, ch *changes) (*Plan, int, error) {
+// position is one position's rebuild in its three steps: load (database),
+// derive (CPU only: Build and Reconcile) and store (database).
+type position struct {
+	key    PositionKey
+	params BuildParams
+	execs  []Execution
+	old    []Trade
+	plan   Plan
+}
+
+func (s *Service) load(ctx context.Context, a *Account, instrumentID uuid.UUID) (*position, error) {
 	in, err := s.d.Instruments.Get(ctx, a.UserID, instrumentID)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	loc, err := s.location(ctx, a)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	key := PositionKey{UserID: a.UserID, AccountID: a.ID, InstrumentID: instrumentID}
-	execs, err := s.d.Ledger.PositionExecutions(ctx, key)
-	if err != nil {
-		return nil, 0, err
+	p := &position{key: PositionKey{UserID: a.UserID, AccountID: a.ID, InstrumentID: instrumentID},
+		params: BuildParams{Multiplier: EffectiveMultiplier(a, in), Location: loc, BreakevenBand: a.BreakevenBand}}
+	if p.execs, err = s.d.Ledger.PositionExecutions(ctx, p.key); err != nil {
+		return nil, err
 	}
-	for i := range execs {
-		execs[i].Symbol, execs[i].AssetClass = in.Symbol, in.AssetClass
+	for i := range p.execs {
+		p.execs[i].Symbol, p.execs[i].AssetClass = in.Symbol, in.AssetClass
 	}
-	old, err := s.d.Ledger.PositionTrades(ctx, key)
-	if err != nil {
-		return nil, 0, err
+	if p.old, err = s.d.Ledger.PositionTrades(ctx, p.key); err != nil {
+		return nil, err
 	}
-	built := Build(execs, BuildParams{Multiplier: EffectiveMultiplier(a, in), Location: loc, BreakevenBand: a.BreakevenBand})
-	plan := Reconcile(old, built, s.d.NewID)
-	if plan.Empty() {
-		return &plan, 0, nil
-	}
+	return p, nil
+}
+
+func (s *Service) derive(p *position) {
+	p.plan = Reconcile(p.old, Build(p.execs, p.params), s.d.NewID)
+	p.execs, p.old = nil, nil
 	now := s.now()
-	for _, i := range plan.Created {
-		plan.Trades[i].UpdatedAt = now
-		plan.Trades[i].Annotation.UpdatedAt = now
+	for _, i := range p.plan.Created {
+		p.plan.Trades[i].UpdatedAt = now
+		p.plan.Trades[i].Annotation.UpdatedAt = now
 	}
-	for _, i := range plan.Changed {
-		plan.Trades[i].UpdatedAt = now
-		if plan.AnnotationChanged[plan.Trades[i].ID] {
-			plan.Trades[i].Annotation.Version++
-			plan.Trades[i].Annotation.UpdatedAt = now
+	for _, i := range p.plan.Changed {
+		p.plan.Trades[i].UpdatedAt = now
+		if p.plan.AnnotationChanged[p.plan.Trades[i].ID] {
+			p.plan.Trades[i].Annotation.Version++
+			p.plan.Trades[i].Annotation.UpdatedAt = now
 		}
 	}
-	rows, err := s.d.Ledger.Apply(ctx, key, &plan)
+}
+
+func (s *Service) store(ctx context.Context, p *position, ch *changes) (int, error) {
+	if p.plan.Empty() {
+		return 0, nil
+	}
+	rows, err := s.d.Ledger.Apply(ctx, p.key, &p.plan)
+	if err != nil {
+		return 0, err
+	}
+	ch.record(p.key.AccountID, &p.plan)
+	return rows, nil
+}
+
+// rebuild derives the trades of one position again and writes what
+// changed. The caller holds the account's lock.
+func (s *Service) rebuild(ctx context.Context, a *Account, instrumentID uuid.UUID, ch *changes) (*Plan, int, error) {
+	p, err := s.load(ctx, a, instrumentID)
 	if err != nil {
 		return nil, 0, err
 	}
-	ch.record(a.ID, &plan)
-	return &plan, rows, nil
+	s.derive(p)
+	rows, err := s.store(ctx, p, ch)
+	if err != nil {
+		return nil, 0, err
+	}
+	return &p.plan, rows, nil
+}
+
+// rebuildPositions rebuilds many positions of one account, deriving each
+// on another goroutine while the transaction's connection loads the next
+// and writes the previous one (the database work stays sequential, on one
+// connection). At most three positions are in memory at once.
+func (s *Service) rebuildPositions(ctx context.Context, a *Account, ids []uuid.UUID, ch *changes, each func(*Plan, int)) error {
+	var prev *position
+	var derived chan struct{}
+	for i := 0; i <= len(ids); i++ {
+		var next *position
+		if i < len(ids) {
+			var err error
+			if next, err = s.load(ctx, a, ids[i]); err != nil {
+				if derived != nil {
+					<-derived
+				}
+				return err
+			}
+		}
+		if prev != nil {
+			<-derived
+			rows, err := s.store(ctx, prev, ch)
+			if err != nil {
+				return err
+			}
+			each(&prev.plan, rows)
+		}
+		if next != nil {
+			derived = make(chan struct{})
+			go func(p *position, done chan struct{}) {
+				defer close(done)
+				s.derive(p)
+			}(next, derived)
+		}
+		prev = next
+	}
+	return nil
 }
 
 // EffectiveMultiplier is the account's override for the instrument's root,

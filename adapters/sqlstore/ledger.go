@@ -32,9 +32,6 @@ const (
 	legCols = "trade_id, execution_id, role, side, quantity, price, commission, fees, realized_pnl, executed_at_ns, seq"
 )
 
-var nDerived = len(strings.Split(tradeDerivedCols, ","))
-var nAnnotation = len(strings.Split(tradeAnnotationCols, ","))
-
 func derivedArgs(t *trading.Trade) []any {
 	closed := int64(openCloseNS)
 	var holding any

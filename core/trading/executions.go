@@ -215,12 +215,8 @@ func (s *Service) addExecutions(ctx context.Context, userID, accountID uuid.UUID
 		positions[e.InstrumentID] = true
 	}
 	var plans []*Plan
-	for _, id := range sortedIDs(positions) {
-		p, _, err := s.rebuild(ctx, a, id, ch)
-		if err != nil {
-			return nil, err
-		}
-		plans = append(plans, p)
+	if err := s.rebuildPositions(ctx, a, sortedIDs(positions), ch, func(p *Plan, _ int) { plans = append(plans, p) }); err != nil {
+		return nil, err
 	}
 	res.Trades = touched(plans)
 	return res, nil

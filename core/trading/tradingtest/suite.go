@@ -767,6 +767,40 @@ func Run(t *testing.T, newStores Factory) {
 		}
 	})
 
+	t.Run("ConcurrentWritesToOnePosition", func(t *testing.T) {
+		// Writers of one account serialise on its lock: four clients adding
+		// fills to one position at once (every buy before every sell, so all
+		// fills form one trade) end with that one trade built from all of
+		// them. Without the lock each would build a trade from the fills it
+		// saw.
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := range 5 {
+					sec := w*5 + j
+					if _, err := e.Svc.AddExecutions(ctx, u, a.ID, []trading.ExecutionInput{stock(sec, trading.Buy, "10", "100"),
+						stock(1000+sec, trading.Sell, "10", "101")}, trading.AddOptions{}); err != nil {
+						t.Errorf("writer %d: %v", w, err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		l := e.trades(t, u, trading.Filter{}, trading.Sort{})
+		if len(l) != 1 {
+			t.Fatalf("%d trades; want the one all fills form", len(l))
+		}
+		got, _ := e.Svc.GetTrade(ctx, u, l[0].ID)
+		if got.Status != trading.Closed || len(got.Legs) != 40 || !got.Quantity.Equal(d("200")) || !got.NetPnL.Equal(d("200")) {
+			t.Fatalf("trade: %s, %d legs, quantity %s, net %s", got.Status, len(got.Legs), got.Quantity, got.NetPnL)
+		}
+	})
+
 	t.Run("RollbackPublishesNothing", func(t *testing.T) {
 		e := NewEnv(t, newStores(t))
 		u, a := e.user(t)

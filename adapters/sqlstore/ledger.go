@@ -512,8 +512,11 @@ func (s *Ledger) Get(ctx context.Context, userID, id uuid.UUID) (*trading.Trade,
 func (s *Ledger) SaveAnnotation(ctx context.Context, t *trading.Trade) error {
 	return s.db.inTx(ctx, func(ctx context.Context) error {
 		return s.db.run(ctx, func(g *gorm.DB) error {
-			args := append(annotationArgs(&t.Annotation), t.RMultiple, t.UserID, t.ID, t.Annotation.Version-1)
-			res := g.Exec("UPDATE trades SET "+strings.ReplaceAll(tradeAnnotationCols, ",", " = ?,")+" = ?, r_multiple = ? "+
+			args := append(annotationArgs(&t.Annotation), sqlValue(t.RMultiple), t.Digest, t.UserID, t.ID, t.Annotation.Version-1)
+			for i, a := range args {
+				args[i] = sqlValue(a)
+			}
+			res := g.Exec("UPDATE trades SET "+strings.ReplaceAll(tradeAnnotationCols, ",", " = ?,")+" = ?, r_multiple = ?, digest = ? "+
 				"WHERE user_id = ? AND id = ? AND annotation_version = ?", args...)
 			if res.Error != nil {
 				return fmt.Errorf("save annotation: %w", translate(res.Error))

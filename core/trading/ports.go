@@ -95,7 +95,7 @@ type Trades interface {
 	// List returns a page of the trades f selects (f and s validated), in
 	// s's order, without legs, and the next page's cursor ("" on the last).
 	List(ctx context.Context, userID uuid.UUID, f Filter, s Sort, p Page) ([]Trade, string, error)
-	// SaveAnnotation writes t's annotation and RMultiple if the stored
+	// SaveAnnotation writes t's annotation, RMultiple and Digest if the stored
 	// annotation version is t.Annotation.Version−1 (the caller increments
 	// it); Conflict "version_mismatch" otherwise, NotFound when gone.
 	SaveAnnotation(ctx context.Context, t *Trade) error

@@ -194,6 +194,7 @@ func (s *Service) annotate(ctx context.Context, userID, tradeID uuid.UUID, ifVer
 		t.Annotation.Version++
 		t.Annotation.UpdatedAt = s.now()
 		t.RMultiple = RMultiple(t.NetPnL, t.Annotation.InitialRisk)
+		t.Digest = Digest(t) // R is derived: keep the stored digest true
 		err = s.d.Trades.SaveAnnotation(ctx, t)
 		if err == nil {
 			return t, nil

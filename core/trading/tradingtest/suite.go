@@ -751,9 +751,13 @@ func Run(t *testing.T, newStores Factory) {
 		e := NewEnv(t, newStores(t))
 		u, a := e.user(t)
 		e.add(t, u, a, fill("ESZ6", trading.Future, 0, trading.Buy, "1", "5000"), fill("ESZ6", trading.Future, 60, trading.Sell, "1", "5001"))
+		risk := decimal.NewNullDecimal(d("25"))
+		if _, err := e.Svc.UpdateAnnotation(ctx, u, e.trades(t, u, trading.Filter{}, trading.Sort{})[0].ID, trading.AnnotationPatch{InitialRisk: &risk}, 0); err != nil {
+			t.Fatal(err)
+		}
 		st, err := e.Svc.RebuildAccount(ctx, u, a.ID)
 		if err != nil || st.Rows != 0 || st.Trades != 1 || st.Positions != 1 {
-			t.Fatalf("idle rebuild = %+v, %v; want nothing written", st, err)
+			t.Fatalf("idle rebuild after an annotation = %+v, %v; want nothing written", st, err)
 		}
 		m := map[string]decimal.Decimal{"ES": d("5")}
 		band := d("10")

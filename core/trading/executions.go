@@ -373,15 +373,24 @@ func (s *Service) DeleteExecutions(ctx context.Context, userID uuid.UUID, ids []
 	var out []Trade
 	err := s.write(ctx, userID, func(ctx context.Context, ch *changes) error {
 		var err error
-		out, err = s.deleteExecutions(ctx, userID, ids, ch)
+		out, err = s.deleteExecutions(ctx, userID, ids, nil, ch)
 		return err
 	})
 	return out, err
 }
 
-func (s *Service) deleteExecutions(ctx context.Context, userID uuid.UUID, ids []uuid.UUID, ch *changes) ([]Trade, error) {
+// deleteExecutions deletes ids; accounts, when the caller knows them, are
+// the accounts the executions belong to (else each execution is read
+// first, to take the accounts' locks before deleting anything).
+func (s *Service) deleteExecutions(ctx context.Context, userID uuid.UUID, ids, knownAccounts []uuid.UUID, ch *changes) ([]Trade, error) {
 	accounts := map[uuid.UUID]bool{}
+	for _, id := range knownAccounts {
+		accounts[id] = true
+	}
 	for _, id := range ids {
+		if knownAccounts != nil {
+			break
+		}
 		e, err := s.d.Executions.Get(ctx, userID, id)
 		if err != nil {
 			return nil, err

@@ -267,11 +267,17 @@ func (s *Service) DeleteTrade(ctx context.Context, userID, tradeID uuid.UUID) ([
 		if err != nil {
 			return err
 		}
+		if _, err := s.d.Accounts.Get(ctx, userID, t.AccountID, true); err != nil {
+			return err
+		}
+		if t, err = s.d.Trades.Get(ctx, userID, tradeID); err != nil { // again, under the lock
+			return err
+		}
 		ids := make([]uuid.UUID, 0, len(t.Legs))
 		for _, l := range t.Legs {
 			ids = append(ids, l.ExecutionID)
 		}
-		out, err = s.deleteExecutions(ctx, userID, dedupe(ids), ch)
+		out, err = s.deleteExecutions(ctx, userID, dedupe(ids), []uuid.UUID{t.AccountID}, ch)
 		return err
 	})
 	return out, err

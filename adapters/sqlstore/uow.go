@@ -23,6 +23,8 @@ func NewUnitOfWork(db *DB) *UnitOfWork { return &UnitOfWork{db: db} }
 
 // Do implements uow.Runner. The transaction uses one connection from
 // begin to end, so fn must not use ctx from several goroutines at once.
+// Functions registered with uow.AfterCommit run after the outermost
+// transaction commits, never after a rollback.
 func (u *UnitOfWork) Do(ctx context.Context, fn func(ctx context.Context) error) error {
 	return u.db.inTx(ctx, fn)
 }
@@ -32,8 +34,9 @@ type txKey struct{}
 // txState is what a transaction's context carries. db tells transactions
 // of different databases apart.
 type txState struct {
-	db *DB
-	tx *gorm.DB
+	db   *DB
+	tx   *gorm.DB
+	conn *sql.Conn // the connection the transaction runs on (COPY needs it)
 }
 
 func txFrom(ctx context.Context, d *DB) *txState {
@@ -70,7 +73,8 @@ func (d *DB) inTx(ctx context.Context, fn func(ctx context.Context) error) (err 
 	}()
 	g := d.gorm.WithContext(ctx)
 	g.Statement.ConnPool = sqlTx
-	if err := fn(context.WithValue(ctx, txKey{}, &txState{db: d, tx: g})); err != nil {
+	txCtx, afterCommit := uow.WithAfterCommit(context.WithValue(ctx, txKey{}, &txState{db: d, tx: g, conn: conn}))
+	if err := fn(txCtx); err != nil {
 		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 			// The statements after the cancellation failed with "sql:
 			// transaction has already been committed or rolled back": the
@@ -83,5 +87,9 @@ func (d *DB) inTx(ctx context.Context, fn func(ctx context.Context) error) (err 
 	if err := sqlTx.Commit(); err != nil {
 		return translate(err)
 	}
+	// Give the connection back before the hooks run: a hook may use the
+	// database, and a pool of one (SQLite in memory) would deadlock.
+	_ = conn.Close()
+	afterCommit(ctx)
 	return nil
 }

@@ -2,7 +2,10 @@
 // writes atomically without seeing the database.
 package uow
 
-import "context"
+import (
+	"context"
+	"sync"
+)
 
 // Runner runs a function inside one transaction.
 //
@@ -23,4 +26,56 @@ import "context"
 // deadlock that the caller may retry ("db_busy").
 type Runner interface {
 	Do(ctx context.Context, fn func(ctx context.Context) error) error
+}
+
+// afterCommitKey is the context key of the hooks of the outermost
+// transaction.
+type afterCommitKey struct{}
+
+// hooks is the list of functions registered with AfterCommit during one
+// transaction. A transaction runs on one goroutine at a time (see Runner),
+// but a hook registered from a goroutine that fn started must not race, so
+// the list is locked.
+type hooks struct {
+	mu  sync.Mutex
+	fns []func(context.Context)
+}
+
+// AfterCommit registers fn to run after the outermost transaction that ctx
+// carries has committed, in registration order, with the context that was
+// given to that outermost Do (so without the transaction). fn never runs
+// when the transaction rolls back. Outside a transaction (ctx carries none)
+// fn runs at once: the write before it committed on its own.
+//
+// fn runs after Do's work is durable and before Do returns; it must not
+// fail the use case: it is for best-effort side effects such as publishing
+// events (core/realtime) or enqueueing jobs. A panic in fn propagates.
+func AfterCommit(ctx context.Context, fn func(context.Context)) {
+	h, _ := ctx.Value(afterCommitKey{}).(*hooks)
+	if h == nil {
+		fn(ctx)
+		return
+	}
+	h.mu.Lock()
+	h.fns = append(h.fns, fn)
+	h.mu.Unlock()
+}
+
+// WithAfterCommit is for Runner implementations: at the outermost Do, it
+// returns the context to give fn (carrying a fresh hook list) and the
+// function to call with the caller's context once the commit succeeded. On
+// rollback the implementation simply does not call it. A nested Do passes
+// the context on unchanged, so its hooks join the outermost list.
+func WithAfterCommit(ctx context.Context) (context.Context, func(context.Context)) {
+	h := &hooks{}
+	run := func(outer context.Context) {
+		h.mu.Lock()
+		fns := h.fns
+		h.fns = nil
+		h.mu.Unlock()
+		for _, fn := range fns {
+			fn(outer)
+		}
+	}
+	return context.WithValue(ctx, afterCommitKey{}, h), run
 }

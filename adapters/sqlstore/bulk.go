@@ -1,0 +1,215 @@
+package sqlstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/shopspring/decimal"
+	"gorm.io/gorm"
+
+	"github.com/tradesense/tradesense/core/trading"
+)
+
+// hexUUID writes the canonical form of id into dst (36 bytes).
+func hexUUID(dst []byte, id uuid.UUID) {
+	const hexdigits = "0123456789abcdef"
+	j := 0
+	for i, c := range id {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			dst[j] = '-'
+			j++
+		}
+		dst[j], dst[j+1] = hexdigits[c>>4], hexdigits[c&0xf]
+		j += 2
+	}
+}
+
+// bulkInsert writes rows (values in cols order) into table, inside the
+// transaction ctx carries. On PostgreSQL it streams them with COPY on the
+// transaction's connection (one round trip, binary encoding, no statement
+// to build); on SQLite it sends multi-row INSERTs of chunk rows. It
+// returns the rows written.
+func (d *DB) bulkInsert(ctx context.Context, g *gorm.DB, table string, cols []string, rows [][]any) (int, error) {
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	if st := txFrom(ctx, d); d.dialect == Postgres && st != nil && st.conn != nil {
+		var buf bytes.Buffer
+		for _, r := range rows {
+			for i, v := range r {
+				if i > 0 {
+					buf.WriteByte('\t')
+				}
+				copyText(&buf, v)
+			}
+			buf.WriteByte('\n')
+		}
+		var n int64
+		err := st.conn.Raw(func(dc any) error {
+			sc, ok := dc.(*stdlib.Conn)
+			if !ok {
+				return errors.New("sqlstore: COPY needs a pgx connection")
+			}
+			tag, err := sc.Conn().PgConn().CopyFrom(ctx, &buf, "COPY "+table+" ("+strings.Join(cols, ", ")+") FROM STDIN")
+			n = tag.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return 0, fmt.Errorf("copy into %s: %w", table, translate(err))
+		}
+		return int(n), nil
+	}
+	per := len(cols)
+	size := max(1, min(chunk, 30000/per))
+	written := 0
+	for start := 0; start < len(rows); start += size {
+		part := rows[start:min(start+size, len(rows))]
+		args := make([]any, 0, len(part)*per)
+		for _, r := range part {
+			for _, v := range r {
+				args = append(args, sqlValue(v))
+			}
+		}
+		res := g.Exec("INSERT INTO "+table+" ("+strings.Join(cols, ", ")+") VALUES "+placeholders(len(part), per), args...)
+		if res.Error != nil {
+			return written, fmt.Errorf("insert into %s: %w", table, translate(res.Error))
+		}
+		written += int(res.RowsAffected)
+	}
+	return written, nil
+}
+
+// copyText writes v in COPY's text format: \N for NULL, backslash
+// escapes for the delimiter, newlines and backslashes.
+func copyText(b *bytes.Buffer, v any) {
+	switch x := v.(type) {
+	case decimal.Decimal:
+		b.Write(trading.AppendDecimal(b.AvailableBuffer(), x))
+		return
+	case decimal.NullDecimal:
+		if x.Valid {
+			b.Write(trading.AppendDecimal(b.AvailableBuffer(), x.Decimal))
+		} else {
+			b.WriteString(`\N`)
+		}
+		return
+	case uuid.UUID:
+		var s [36]byte
+		hexUUID(s[:], x)
+		b.Write(s[:])
+		return
+	}
+	switch x := sqlValue(v).(type) {
+	case nil:
+		b.WriteString(`\N`)
+	case string:
+		for i := 0; i < len(x); i++ {
+			switch c := x[i]; c {
+			case '\\':
+				b.WriteString(`\\`)
+			case '\t':
+				b.WriteString(`\t`)
+			case '\n':
+				b.WriteString(`\n`)
+			case '\r':
+				b.WriteString(`\r`)
+			default:
+				b.WriteByte(c)
+			}
+		}
+	case int:
+		b.WriteString(strconv.Itoa(x))
+	case int64:
+		b.WriteString(strconv.FormatInt(x, 10))
+	case bool:
+		if x {
+			b.WriteByte('t')
+		} else {
+			b.WriteByte('f')
+		}
+	case time.Time:
+		b.WriteString(normTime(x).Format("2006-01-02 15:04:05.999999Z07:00"))
+	default:
+		copyText(b, fmt.Sprint(x))
+	}
+}
+
+// sqlValue converts a value to a plain driver value, which the drivers
+// encode far faster than a driver.Valuer (for PostgreSQL, pgx plans the
+// encoding of a Valuer's result anew for every parameter).
+func sqlValue(v any) any {
+	switch x := v.(type) {
+	case decimal.Decimal:
+		return x.String()
+	case decimal.NullDecimal:
+		if !x.Valid {
+			return nil
+		}
+		return x.Decimal.String()
+	case uuid.UUID:
+		return x.String()
+	case uuid.NullUUID:
+		if !x.Valid {
+			return nil
+		}
+		return x.UUID.String()
+	}
+	return v
+}
+
+// pgRows runs q (PostgreSQL placeholders $1 ...) on the connection of the
+// transaction ctx carries and calls fn with each row's raw text values,
+// skipping database/sql's per-value conversions (a rebuild reads 100,000
+// executions). ok is false, with nothing run, outside PostgreSQL or a
+// transaction: the caller then takes the portable path. Select text
+// columns only (cast where needed): fn gets their bytes as they arrive.
+func (d *DB) pgRows(ctx context.Context, q string, args []any, fn func(vals [][]byte) error) (ok bool, err error) {
+	st := txFrom(ctx, d)
+	if d.dialect != Postgres || st == nil || st.conn == nil {
+		return false, nil
+	}
+	err = st.conn.Raw(func(dc any) error {
+		sc, isPgx := dc.(*stdlib.Conn)
+		if !isPgx {
+			return errors.New("sqlstore: raw rows need a pgx connection")
+		}
+		rows, err := sc.Conn().Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := fn(rows.RawValues()); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return true, translate(err)
+	}
+	return true, nil
+}
+
+// rawUUID, rawInt and rawDec parse pgRows values.
+func rawUUID(b []byte) (uuid.UUID, error) {
+	if b == nil {
+		return uuid.Nil, nil
+	}
+	return uuid.ParseBytes(b)
+}
+
+func rawInt(b []byte) (int64, error) { return strconv.ParseInt(string(b), 10, 64) }
+
+func rawDec(b []byte) (decimal.Decimal, error) {
+	var d decimal.Decimal
+	err := dec{&d}.Scan(b)
+	return d, err
+}

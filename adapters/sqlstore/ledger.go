@@ -1,0 +1,807 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+	"gorm.io/gorm"
+
+	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/trading"
+)
+
+// The columns of trades a rebuild writes, and those of the annotation.
+const (
+	tradeDerivedCols = "user_id, account_id, instrument_id, symbol, asset_class, direction, status, opening_execution_id, multiplier, quantity, " +
+		"max_position, open_quantity, cost_basis, avg_entry_price, avg_exit_price, gross_pnl, commission, fees, net_pnl, opened_at_ns, closed_at_ns, " +
+		"holding_ns, outcome, r_multiple, open_weekday, open_hour, digest, updated_at"
+	tradeAnnotationCols = "playbook_id, notes, planned_stop, planned_target, initial_risk, rating, confidence, followed_rules, annotation_version, annotated_at"
+	tradeCols           = "t.id, t.user_id, t.account_id, t.instrument_id, t.symbol, t.asset_class, t.direction, t.status, t.opening_execution_id, " +
+		"t.multiplier, t.quantity, t.max_position, t.open_quantity, t.cost_basis, t.avg_entry_price, t.avg_exit_price, t.gross_pnl, t.commission, " +
+		"t.fees, t.net_pnl, t.opened_at_ns, t.closed_at_ns, t.holding_ns, t.outcome, t.r_multiple, t.open_weekday, t.open_hour, t.digest, t.updated_at, " +
+		"t.playbook_id, t.notes, t.planned_stop, t.planned_target, t.initial_risk, t.rating, t.confidence, t.followed_rules, t.annotation_version, t.annotated_at"
+	legCols = "trade_id, execution_id, role, side, quantity, price, commission, fees, realized_pnl, executed_at_ns, seq"
+)
+
+func derivedArgs(t *trading.Trade) []any {
+	closed := int64(openCloseNS)
+	var holding any
+	if t.Status == trading.Closed {
+		closed, holding = t.ClosedAt.UnixNano(), int64(t.Holding)
+	}
+	return []any{t.UserID, t.AccountID, t.InstrumentID, t.Symbol, string(t.AssetClass), string(t.Direction), string(t.Status), t.OpeningExecutionID,
+		t.Multiplier, t.Quantity, t.MaxPosition, t.OpenQuantity, t.CostBasis, t.AvgEntryPrice, t.AvgExitPrice, t.GrossPnL, t.Commission, t.Fees,
+		t.NetPnL, t.OpenedAt.UnixNano(), closed, holding, string(t.Outcome), t.RMultiple, int(t.OpenWeekday), t.OpenHour, t.Digest, normTime(t.UpdatedAt)}
+}
+
+func idsJSON(v []uuid.UUID) string {
+	if v == nil {
+		v = []uuid.UUID{}
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func annotationArgs(a *trading.Annotation) []any {
+	return []any{nullID(a.PlaybookID), a.Notes, a.PlannedStop, a.PlannedTarget, a.InitialRisk, a.Rating, a.Confidence,
+		idsJSON(a.FollowedRules), a.Version, normTime(a.UpdatedAt)}
+}
+
+// scanTrade reads tradeCols, then extra destinations.
+func scanTrade(r *sql.Rows, extra ...any) (*trading.Trade, error) {
+	var t trading.Trade
+	var opened, closed int64
+	var holding sql.NullInt64
+	var weekday int
+	var playbook uuid.NullUUID
+	var rules string
+	a := &t.Annotation
+	dest := []any{&t.ID, &t.UserID, &t.AccountID, &t.InstrumentID, &t.Symbol, &t.AssetClass, &t.Direction, &t.Status, &t.OpeningExecutionID,
+		&t.Multiplier, &t.Quantity, &t.MaxPosition, &t.OpenQuantity, &t.CostBasis, &t.AvgEntryPrice, &t.AvgExitPrice, &t.GrossPnL, &t.Commission,
+		&t.Fees, &t.NetPnL, &opened, &closed, &holding, &t.Outcome, &t.RMultiple, &weekday, &t.OpenHour, &t.Digest, &t.UpdatedAt,
+		&playbook, &a.Notes, &a.PlannedStop, &a.PlannedTarget, &a.InitialRisk, &a.Rating, &a.Confidence, &rules, &a.Version, &a.UpdatedAt}
+	if err := r.Scan(append(dest, extra...)...); err != nil {
+		return nil, translate(err)
+	}
+	t.OpenedAt, t.OpenWeekday = nsTime(opened), time.Weekday(weekday)
+	if closed != openCloseNS {
+		t.ClosedAt = nsTime(closed)
+	}
+	t.Holding = time.Duration(holding.Int64)
+	a.PlaybookID = playbook.UUID
+	if err := json.Unmarshal([]byte(rules), &a.FollowedRules); err != nil {
+		return nil, fmt.Errorf("trade %s: followed rules: %w", t.ID, err)
+	}
+	if len(a.FollowedRules) == 0 {
+		a.FollowedRules = nil
+	}
+	t.UpdatedAt, a.UpdatedAt = t.UpdatedAt.UTC(), a.UpdatedAt.UTC()
+	return &t, nil
+}
+
+func scanLeg(r *sql.Rows) (uuid.UUID, trading.Leg, error) {
+	var tradeID uuid.UUID
+	var l trading.Leg
+	var ns int64
+	err := r.Scan(&tradeID, &l.ExecutionID, &l.Role, &l.Side, dec{&l.Quantity}, dec{&l.Price}, dec{&l.Commission}, dec{&l.Fees}, dec{&l.RealizedPnL}, &ns, &l.Seq)
+	l.ExecutedAt = nsTime(ns)
+	return tradeID, l, translate(err)
+}
+
+// fill loads the legs (when legs) and tags of trades.
+func fillTrades(g *gorm.DB, trades []*trading.Trade, legs bool, where string, args ...any) error {
+	if len(trades) == 0 {
+		return nil
+	}
+	byID := make(map[uuid.UUID]*trading.Trade, len(trades))
+	for _, t := range trades {
+		byID[t.ID] = t
+	}
+	if legs {
+		err := query(g, func(r *sql.Rows) error {
+			id, l, err := scanLeg(r)
+			if t := byID[id]; err == nil && t != nil {
+				t.Legs = append(t.Legs, l)
+			}
+			return err
+		}, "SELECT l.trade_id, l.execution_id, l.role, l.side, l.quantity, l.price, l.commission, l.fees, l.realized_pnl, l.executed_at_ns, l.seq "+
+			"FROM trade_legs l JOIN trades t ON t.id = l.trade_id WHERE "+where+" ORDER BY l.trade_id, l.seq", args...)
+		if err != nil {
+			return err
+		}
+	}
+	return query(g, func(r *sql.Rows) error {
+		var tid, tag uuid.UUID
+		if err := r.Scan(&tid, &tag); err != nil {
+			return translate(err)
+		}
+		if t := byID[tid]; t != nil {
+			t.Annotation.TagIDs = append(t.Annotation.TagIDs, tag)
+		}
+		return nil
+	}, "SELECT tt.trade_id, tt.tag_id FROM trade_tags tt JOIN trades t ON t.id = tt.trade_id WHERE "+where+" ORDER BY tt.trade_id, tt.tag_id", args...)
+}
+
+func selectTrades(g *gorm.DB, q string, args ...any) ([]*trading.Trade, error) {
+	var out []*trading.Trade
+	err := query(g, func(r *sql.Rows) error {
+		t, err := scanTrade(r)
+		if err == nil {
+			out = append(out, t)
+		}
+		return err
+	}, q, args...)
+	return out, err
+}
+
+// PositionExecutions implements trading.Ledger.
+func (s *Ledger) PositionExecutions(ctx context.Context, key trading.PositionKey) ([]trading.Execution, error) {
+	var out []trading.Execution
+	fast, err := s.db.pgRows(ctx, `SELECT id::text, side, quantity::text, price::text, commission::text, fees::text, executed_at_ns::text,
+		broker_execution_id, import_id::text, fingerprint, version::text FROM executions WHERE user_id = $1 AND account_id = $2 AND instrument_id = $3`,
+		[]any{key.UserID.String(), key.AccountID.String(), key.InstrumentID.String()}, func(v [][]byte) error {
+			e := trading.Execution{UserID: key.UserID, AccountID: key.AccountID, InstrumentID: key.InstrumentID, Side: trading.Side(v[1]),
+				BrokerExecutionID: string(v[7]), Fingerprint: string(v[9])}
+			var errs [9]error
+			e.ID, errs[0] = rawUUID(v[0])
+			e.Quantity, errs[1] = rawDec(v[2])
+			e.Price, errs[2] = rawDec(v[3])
+			e.Commission, errs[3] = rawDec(v[4])
+			e.Fees, errs[4] = rawDec(v[5])
+			var ns int64
+			ns, errs[5] = rawInt(v[6])
+			e.ImportID, errs[6] = rawUUID(v[8])
+			e.Version, errs[7] = rawInt(v[10])
+			if err := errors.Join(errs[:]...); err != nil {
+				return fmt.Errorf("execution row: %w", err)
+			}
+			e.ExecutedAt = nsTime(ns)
+			out = append(out, e)
+			return nil
+		})
+	if fast {
+		if err != nil {
+			return nil, fmt.Errorf("position executions: %w", err)
+		}
+		return out, nil
+	}
+	err = s.db.run(ctx, func(g *gorm.DB) error {
+		return query(g, func(r *sql.Rows) error {
+			var e trading.Execution
+			var ns int64
+			var imp uuid.NullUUID
+			if err := r.Scan(&e.ID, &e.Side, dec{&e.Quantity}, dec{&e.Price}, dec{&e.Commission}, dec{&e.Fees}, &ns, &e.BrokerExecutionID, &imp, &e.Fingerprint, &e.Version); err != nil {
+				return translate(err)
+			}
+			e.UserID, e.AccountID, e.InstrumentID = key.UserID, key.AccountID, key.InstrumentID
+			e.ExecutedAt, e.ImportID = nsTime(ns), imp.UUID
+			out = append(out, e)
+			return nil
+		}, "SELECT id, side, "+s.db.text("quantity")+", "+s.db.text("price")+", "+s.db.text("commission")+", "+s.db.text("fees")+
+			", executed_at_ns, broker_execution_id, import_id, fingerprint, version FROM executions WHERE user_id = ? AND account_id = ? AND instrument_id = ?",
+			key.UserID.String(), key.AccountID.String(), key.InstrumentID.String())
+	})
+	if err != nil {
+		return nil, fmt.Errorf("position executions: %w", err)
+	}
+	return out, nil
+}
+
+// PositionTrades implements trading.Ledger: the trade rows, their tags and
+// the (trade, execution, role) keys of their legs, not the legs' figures.
+func (s *Ledger) PositionTrades(ctx context.Context, key trading.PositionKey) ([]trading.Trade, error) {
+	var out []trading.Trade
+	err := s.db.run(ctx, func(g *gorm.DB) error {
+		where := "t.user_id = ? AND t.account_id = ? AND t.instrument_id = ?"
+		args := []any{key.UserID.String(), key.AccountID.String(), key.InstrumentID.String()}
+		// Only what Reconcile reads: identity, digest and annotation.
+		var ts []*trading.Trade
+		err := query(g, func(r *sql.Rows) error {
+			t := &trading.Trade{UserID: key.UserID, AccountID: key.AccountID, InstrumentID: key.InstrumentID}
+			a := &t.Annotation
+			var opened int64
+			var playbook uuid.NullUUID
+			var rules string
+			if err := r.Scan(&t.ID, &t.OpeningExecutionID, &opened, &t.Digest, &playbook, &a.Notes, &a.PlannedStop, &a.PlannedTarget,
+				&a.InitialRisk, &a.Rating, &a.Confidence, &rules, &a.Version, &a.UpdatedAt); err != nil {
+				return translate(err)
+			}
+			t.OpenedAt, a.PlaybookID, a.UpdatedAt = nsTime(opened), playbook.UUID, a.UpdatedAt.UTC()
+			if rules != "[]" {
+				if err := json.Unmarshal([]byte(rules), &a.FollowedRules); err != nil {
+					return fmt.Errorf("trade %s: followed rules: %w", t.ID, err)
+				}
+			}
+			ts = append(ts, t)
+			return nil
+		}, "SELECT t.id, t.opening_execution_id, t.opened_at_ns, t.digest, "+strings.ReplaceAll("t."+tradeAnnotationCols, ", ", ", t.")+
+			" FROM trades t WHERE "+where, args...)
+		if err != nil {
+			return err
+		}
+		if err := fillTrades(g, ts, false, where, args...); err != nil {
+			return err
+		}
+		byID := make(map[uuid.UUID]*trading.Trade, len(ts))
+		for _, t := range ts {
+			byID[t.ID] = t
+		}
+		addLeg := func(tid, eid uuid.UUID, role string) {
+			if t := byID[tid]; t != nil {
+				t.Legs = append(t.Legs, trading.Leg{ExecutionID: eid, Role: trading.Role(role)})
+			}
+		}
+		fast, err := s.db.pgRows(ctx, `SELECT l.trade_id::text, l.execution_id::text, l.role FROM trade_legs l JOIN trades t ON t.id = l.trade_id
+			WHERE t.user_id = $1 AND t.account_id = $2 AND t.instrument_id = $3`, args, func(v [][]byte) error {
+			tid, err1 := rawUUID(v[0])
+			eid, err2 := rawUUID(v[1])
+			if err := errors.Join(err1, err2); err != nil {
+				return err
+			}
+			addLeg(tid, eid, string(v[2]))
+			return nil
+		})
+		if !fast {
+			err = query(g, func(r *sql.Rows) error {
+				var tid, eid uuid.UUID
+				var role string
+				if err := r.Scan(&tid, &eid, &role); err != nil {
+					return translate(err)
+				}
+				addLeg(tid, eid, role)
+				return nil
+			}, "SELECT l.trade_id, l.execution_id, l.role FROM trade_legs l JOIN trades t ON t.id = l.trade_id WHERE "+where, args...)
+		}
+		if err != nil {
+			return err
+		}
+		out = make([]trading.Trade, len(ts))
+		for i, t := range ts {
+			out[i] = *t
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("position trades: %w", err)
+	}
+	return out, nil
+}
+
+// storedLegs returns the legs of trades, by trade.
+func storedLegs(d *DB, g *gorm.DB, tradeIDs []string) (map[uuid.UUID][]trading.Leg, error) {
+	out := map[uuid.UUID][]trading.Leg{}
+	for start := 0; start < len(tradeIDs); start += chunk {
+		err := query(g, func(r *sql.Rows) error {
+			id, l, err := scanLeg(r)
+			out[id] = append(out[id], l)
+			return err
+		}, "SELECT trade_id, execution_id, role, side, "+strings.Join([]string{d.text("quantity"), d.text("price"), d.text("commission"), d.text("fees"), d.text("realized_pnl")}, ", ")+
+			", executed_at_ns, seq FROM trade_legs WHERE trade_id IN ?",
+			tradeIDs[start:min(start+chunk, len(tradeIDs))])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Positions implements trading.Ledger.
+func (s *Ledger) Positions(ctx context.Context, userID, accountID uuid.UUID) ([]uuid.UUID, error) {
+	var out []uuid.UUID
+	err := s.db.run(ctx, func(g *gorm.DB) error {
+		return query(g, func(r *sql.Rows) error {
+			var id uuid.UUID
+			err := r.Scan(&id)
+			out = append(out, id)
+			return translate(err)
+		}, `SELECT DISTINCT instrument_id FROM executions WHERE user_id = ? AND account_id = ?
+			UNION SELECT DISTINCT instrument_id FROM trades WHERE user_id = ? AND account_id = ?`, userID, accountID, userID, accountID)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("positions: %w", err)
+	}
+	return out, nil
+}
+
+// writer batches the rows of one Apply.
+type writer struct {
+	ctx  context.Context
+	db   *DB
+	g    *gorm.DB
+	rows int
+}
+
+func (w *writer) exec(q string, args ...any) error {
+	for i, a := range args {
+		args[i] = sqlValue(a)
+	}
+	res := w.g.Exec(q, args...)
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	w.rows += int(res.RowsAffected)
+	return nil
+}
+
+// The columns of trade_legs, and of a full trades row.
+var (
+	legColList   = strings.Split(strings.ReplaceAll(legCols, " ", ""), ",")
+	tradeColList = strings.Split(strings.ReplaceAll("id, "+tradeDerivedCols+", "+tradeAnnotationCols, " ", ""), ",")
+)
+
+func (w *writer) bulk(table string, cols []string, rows [][]any) error {
+	n, err := w.db.bulkInsert(w.ctx, w.g, table, cols, rows)
+	w.rows += n
+	return err
+}
+
+func (w *writer) insertTrades(ts []*trading.Trade) error {
+	rows := make([][]any, len(ts))
+	for i, t := range ts {
+		r := make([]any, 0, len(tradeColList))
+		r = append(r, t.ID)
+		r = append(r, derivedArgs(t)...)
+		rows[i] = append(r, annotationArgs(&t.Annotation)...)
+	}
+	return w.bulk("trades", tradeColList, rows)
+}
+
+type legRow struct {
+	trade uuid.UUID
+	leg   *trading.Leg
+}
+
+func (w *writer) insertLegs(legs []legRow) error {
+	rows := make([][]any, len(legs))
+	for i, r := range legs {
+		l := r.leg
+		rows[i] = []any{r.trade, l.ExecutionID, string(l.Role), string(l.Side), l.Quantity, l.Price, l.Commission, l.Fees, l.RealizedPnL, l.ExecutedAt.UnixNano(), l.Seq}
+	}
+	return w.bulk("trade_legs", legColList, rows)
+}
+
+func (w *writer) insertTags(pairs [][2]uuid.UUID) error {
+	rows := make([][]any, len(pairs))
+	for i, p := range pairs {
+		rows[i] = []any{p[0], p[1]}
+	}
+	return w.bulk("trade_tags", []string{"trade_id", "tag_id"}, rows)
+}
+
+// Apply implements trading.Ledger.
+func (s *Ledger) Apply(ctx context.Context, key trading.PositionKey, p *trading.Plan) (int, error) {
+	w := &writer{db: s.db}
+	err := s.db.inTx(ctx, func(ctx context.Context) error {
+		return s.db.run(ctx, func(g *gorm.DB) error {
+			w.g, w.ctx = g, ctx
+			var ins []*trading.Trade
+			var legs []legRow
+			var tags [][2]uuid.UUID
+			for _, i := range p.Created {
+				t := &p.Trades[i]
+				ins = append(ins, t)
+				for j := range t.Legs {
+					legs = append(legs, legRow{t.ID, &t.Legs[j]})
+				}
+				for _, tag := range t.Annotation.TagIDs {
+					tags = append(tags, [2]uuid.UUID{t.ID, tag})
+				}
+			}
+			// No new or changed trade takes the opening execution of a
+			// stored one (Reconcile's rule 1 would have matched them), so
+			// the unique (account, opener) holds in any order.
+			gone := ids(p.Deleted) // their tags go by cascade, their legs here
+			for start := 0; start < len(gone); start += chunk {
+				if err := w.exec("DELETE FROM trade_legs WHERE trade_id IN ?", gone[start:min(start+chunk, len(gone))]); err != nil {
+					return err
+				}
+			}
+			var changed []*trading.Trade
+			changedIDs := make([]string, 0, len(p.Changed))
+			for _, i := range p.Changed {
+				changed = append(changed, &p.Trades[i])
+				changedIDs = append(changedIDs, p.Trades[i].ID.String())
+			}
+			prevLegs, err := storedLegs(s.db, g, changedIDs)
+			if err != nil {
+				return err
+			}
+			if err := w.insertTrades(ins); err != nil {
+				return err
+			}
+			for _, t := range changed {
+				args := append(derivedArgs(t), t.ID)
+				q := "UPDATE trades SET " + strings.ReplaceAll(tradeDerivedCols, ",", " = ?,") + " = ?"
+				if p.AnnotationChanged[t.ID] {
+					q += ", " + strings.ReplaceAll(tradeAnnotationCols, ",", " = ?,") + " = ?"
+					args = append(derivedArgs(t), annotationArgs(&t.Annotation)...)
+					args = append(args, t.ID)
+					if err := w.exec("DELETE FROM trade_tags WHERE trade_id = ?", t.ID); err != nil {
+						return err
+					}
+					for _, tag := range t.Annotation.TagIDs {
+						tags = append(tags, [2]uuid.UUID{t.ID, tag})
+					}
+				}
+				if err := w.exec(q+" WHERE id = ?", args...); err != nil {
+					return err
+				}
+				// Legs: write only the ones that differ.
+				old := map[uuid.UUID]*trading.Leg{}
+				for j, l := range prevLegs[t.ID] {
+					old[l.ExecutionID] = &prevLegs[t.ID][j]
+				}
+				var stale []string
+				for j := range t.Legs {
+					l := &t.Legs[j]
+					o, had := old[l.ExecutionID]
+					delete(old, l.ExecutionID)
+					if had && trading.SameLeg(o, l) {
+						continue
+					}
+					if had {
+						stale = append(stale, l.ExecutionID.String())
+					}
+					legs = append(legs, legRow{t.ID, l})
+				}
+				for id := range old {
+					stale = append(stale, id.String())
+				}
+				slices.Sort(stale)
+				for start := 0; start < len(stale); start += chunk {
+					if err := w.exec("DELETE FROM trade_legs WHERE trade_id = ? AND execution_id IN ?", t.ID, stale[start:min(start+chunk, len(stale))]); err != nil {
+						return err
+					}
+				}
+			}
+			if err := w.insertLegs(legs); err != nil {
+				return err
+			}
+			if err := w.insertTags(tags); err != nil {
+				return err
+			}
+			for from, to := range p.Absorbed {
+				if err := w.exec("UPDATE attachments SET trade_id = ? WHERE trade_id = ?", to, from); err != nil {
+					return err
+				}
+			}
+			for start := 0; start < len(gone); start += chunk {
+				if err := w.exec("DELETE FROM trades WHERE id IN ?", gone[start:min(start+chunk, len(gone))]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("apply position %s/%s: %w", key.AccountID, key.InstrumentID, err)
+	}
+	return w.rows, nil
+}
+
+// Get implements trading.Trades.
+func (s *Ledger) Get(ctx context.Context, userID, id uuid.UUID) (*trading.Trade, error) {
+	var out *trading.Trade
+	err := s.db.run(ctx, func(g *gorm.DB) error {
+		ts, err := selectTrades(g, "SELECT "+tradeCols+" FROM trades t WHERE t.user_id = ? AND t.id = ?", userID, id)
+		if err != nil || len(ts) == 0 {
+			return err
+		}
+		out = ts[0]
+		return fillTrades(g, ts, true, "t.user_id = ? AND t.id = ?", userID, id)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get trade: %w", err)
+	}
+	if out == nil {
+		return nil, apperr.New(apperr.NotFound, trading.CodeTradeNotFound, "trade not found")
+	}
+	return out, nil
+}
+
+// SaveAnnotation implements trading.Trades.
+func (s *Ledger) SaveAnnotation(ctx context.Context, t *trading.Trade) error {
+	return s.db.inTx(ctx, func(ctx context.Context) error {
+		return s.db.run(ctx, func(g *gorm.DB) error {
+			args := append(annotationArgs(&t.Annotation), sqlValue(t.RMultiple), t.Digest, t.UserID, t.ID, t.Annotation.Version-1)
+			for i, a := range args {
+				args[i] = sqlValue(a)
+			}
+			res := g.Exec("UPDATE trades SET "+strings.ReplaceAll(tradeAnnotationCols, ",", " = ?,")+" = ?, r_multiple = ?, digest = ? "+
+				"WHERE user_id = ? AND id = ? AND annotation_version = ?", args...)
+			if res.Error != nil {
+				return fmt.Errorf("save annotation: %w", translate(res.Error))
+			}
+			if res.RowsAffected != 1 {
+				return missingOrStale(g, "trades", "id = ? AND user_id = ?", []any{t.ID, t.UserID},
+					apperr.New(apperr.NotFound, trading.CodeTradeNotFound, "trade not found"))
+			}
+			if err := g.Exec("DELETE FROM trade_tags WHERE trade_id = ?", t.ID).Error; err != nil {
+				return fmt.Errorf("save annotation tags: %w", translate(err))
+			}
+			w := &writer{ctx: ctx, db: s.db, g: g}
+			pairs := make([][2]uuid.UUID, len(t.Annotation.TagIDs))
+			for i, tag := range t.Annotation.TagIDs {
+				pairs[i] = [2]uuid.UUID{t.ID, tag}
+			}
+			return w.insertTags(pairs)
+		})
+	})
+}
+
+// List implements trading.Trades.
+func (s *Ledger) List(ctx context.Context, userID uuid.UUID, f trading.Filter, srt trading.Sort, p trading.Page) ([]trading.Trade, string, error) {
+	q, args, isNum, err := s.listQuery(userID, f, srt, p)
+	if err != nil {
+		return nil, "", err
+	}
+	n := p.Size()
+	var out []trading.Trade
+	var lastKey []string
+	err = s.db.run(ctx, func(g *gorm.DB) error {
+		var ts []*trading.Trade
+		err := query(g, func(r *sql.Rows) error {
+			var key sql.NullString
+			tr, err := scanTrade(r, &key)
+			if err == nil {
+				ts = append(ts, tr)
+				lastKey = append(lastKey, key.String)
+			}
+			return err
+		}, q, args...)
+		if err != nil {
+			return err
+		}
+		if len(ts) > n {
+			ts = ts[:n]
+		}
+		pageIDs := make([]string, len(ts))
+		for i, t := range ts {
+			pageIDs[i] = t.ID.String()
+		}
+		if len(ts) > 0 {
+			if err := fillTrades(g, ts, false, "t.id IN ?", pageIDs); err != nil {
+				return err
+			}
+		}
+		out = make([]trading.Trade, len(ts))
+		for i, t := range ts {
+			out[i] = *t
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("list trades: %w", err)
+	}
+	next := ""
+	if len(lastKey) > n {
+		last := out[n-1]
+		next = trading.Cursor{Key: string(srt.Key), Asc: srt.Asc, Value: normKey(lastKey[n-1], isNum), ID: last.ID}.Encode()
+	}
+	return out, next, nil
+}
+
+// listQuery builds the statement of one page: the filter, the keyset
+// condition after the cursor (a row comparison, which PostgreSQL serves
+// from the (user_id, key, id) indexes), the order and LIMIT page size + 1.
+func (s *Ledger) listQuery(userID uuid.UUID, f trading.Filter, srt trading.Sort, p trading.Page) (string, []any, bool, error) {
+	where, args := s.tradeWhere(userID, &f)
+	expr, isNum := s.sortExpr(srt)
+	dir, cmp := "DESC", "<"
+	if srt.Asc {
+		dir, cmp = "ASC", ">"
+	}
+	if p.Cursor != "" {
+		c, err := trading.DecodeCursor(p.Cursor, string(srt.Key), srt.Asc)
+		if err != nil {
+			return "", nil, false, err
+		}
+		var v any = c.Value
+		param := "?"
+		if isNum {
+			param = s.numParam()
+			if _, err := decimal.NewFromString(c.Value); err != nil {
+				return "", nil, false, apperr.New(apperr.Invalid, trading.CodeCursorInvalid, "invalid cursor")
+			}
+		} else {
+			n, err := strconv.ParseInt(c.Value, 10, 64)
+			if err != nil {
+				return "", nil, false, apperr.New(apperr.Invalid, trading.CodeCursorInvalid, "invalid cursor")
+			}
+			v = n
+		}
+		where = append(where, fmt.Sprintf("(%s, t.id) %s (%s, %s)", expr, cmp, param, s.idParam()))
+		args = append(args, v, c.ID)
+	}
+	q := "SELECT " + tradeCols + ", " + s.keyText(expr) + " FROM trades t WHERE " + strings.Join(where, " AND ") +
+		" ORDER BY " + expr + " " + dir + ", t.id " + dir + " LIMIT ?"
+	return q, append(args, p.Size()+1), isNum, nil
+}
+
+// normKey canonicalises a numeric sort key as read back (REAL text on
+// SQLite, NUMERIC text on PostgreSQL).
+func normKey(s string, isNum bool) string {
+	if !isNum {
+		return s
+	}
+	d, err := decimal.NewFromString(strings.TrimSpace(s))
+	if err != nil {
+		return s
+	}
+	return d.String()
+}
+
+// num is a decimal column as a comparable number.
+func (s *Ledger) num(col string) string {
+	if s.db.dialect == Postgres {
+		return col
+	}
+	return "CAST(" + col + " AS REAL)"
+}
+
+func (s *Ledger) numParam() string {
+	if s.db.dialect == Postgres {
+		return "CAST(? AS numeric)"
+	}
+	return "CAST(? AS REAL)"
+}
+
+func (s *Ledger) idParam() string {
+	if s.db.dialect == Postgres {
+		return "CAST(? AS uuid)"
+	}
+	return "?"
+}
+
+func (s *Ledger) keyText(expr string) string {
+	if s.db.dialect == Postgres {
+		return "CAST(" + expr + " AS text)"
+	}
+	return "CAST(" + expr + " AS TEXT)"
+}
+
+// rSentinel stands for a missing R so that such trades sort last.
+const rSentinel = "1000000000000"
+
+func (s *Ledger) sortExpr(srt trading.Sort) (expr string, isNum bool) {
+	switch srt.Key {
+	case trading.SortClosed:
+		return "t.closed_at_ns", false
+	case trading.SortNetPnL:
+		return s.num("t.net_pnl"), true
+	case trading.SortR:
+		sentinel := "-" + rSentinel
+		if srt.Asc {
+			sentinel = rSentinel
+		}
+		return "COALESCE(" + s.num("t.r_multiple") + ", " + sentinel + ")", true
+	}
+	return "t.opened_at_ns", false
+}
+
+// tradeWhere translates a validated filter.
+func (s *Ledger) tradeWhere(userID uuid.UUID, f *trading.Filter) ([]string, []any) {
+	where := []string{"t.user_id = ?"}
+	args := []any{userID}
+	add := func(cond string, a ...any) {
+		where = append(where, cond)
+		args = append(args, a...)
+	}
+	if len(f.AccountIDs) > 0 {
+		add("t.account_id IN ?", ids(f.AccountIDs))
+	}
+	if len(f.Symbols) > 0 {
+		add("t.symbol IN ?", f.Symbols)
+	}
+	if len(f.AssetClasses) > 0 {
+		cs := make([]string, len(f.AssetClasses))
+		for i, c := range f.AssetClasses {
+			cs[i] = string(c)
+		}
+		add("t.asset_class IN ?", cs)
+	}
+	if f.Direction != "" {
+		add("t.direction = ?", string(f.Direction))
+	}
+	if f.Status != "" {
+		add("t.status = ?", string(f.Status))
+	}
+	if len(f.Outcomes) > 0 {
+		if f.BreakevenBand.Valid {
+			band := f.BreakevenBand.Decimal
+			var ors []string
+			var oargs []any
+			for _, o := range f.Outcomes {
+				switch o {
+				case trading.Win:
+					ors, oargs = append(ors, s.num("t.net_pnl")+" > "+s.numParam()), append(oargs, band)
+				case trading.Loss:
+					ors, oargs = append(ors, s.num("t.net_pnl")+" < "+s.numParam()), append(oargs, band.Neg())
+				case trading.Breakeven:
+					ors = append(ors, s.num("t.net_pnl")+" BETWEEN "+s.numParam()+" AND "+s.numParam())
+					oargs = append(oargs, band.Neg(), band)
+				}
+			}
+			add("t.status = 'closed' AND ("+strings.Join(ors, " OR ")+")", oargs...)
+		} else {
+			os := make([]string, len(f.Outcomes))
+			for i, o := range f.Outcomes {
+				os[i] = string(o)
+			}
+			add("t.outcome IN ?", os)
+		}
+	}
+	if len(f.TagIDs) > 0 {
+		tags := ids(dedupeIDs(f.TagIDs))
+		if f.TagMode == trading.AllTags {
+			add("(SELECT COUNT(*) FROM trade_tags tt WHERE tt.trade_id = t.id AND tt.tag_id IN ?) = ?", tags, len(tags))
+		} else {
+			add("EXISTS (SELECT 1 FROM trade_tags tt WHERE tt.trade_id = t.id AND tt.tag_id IN ?)", tags)
+		}
+	}
+	if len(f.PlaybookIDs) > 0 {
+		add("t.playbook_id IN ?", ids(f.PlaybookIDs))
+	}
+	from, to := f.Bounds()
+	col := "t.closed_at_ns"
+	if f.DateField == trading.ByOpen {
+		col = "t.opened_at_ns"
+	}
+	if !from.IsZero() {
+		add(col+" >= ?", from.UnixNano())
+	}
+	if !to.IsZero() {
+		add(col+" < ?", to.UnixNano())
+	}
+	if col == "t.closed_at_ns" && (!from.IsZero() || !to.IsZero()) {
+		add("t.closed_at_ns < ?", int64(openCloseNS))
+	}
+	if len(f.Weekdays) > 0 {
+		ws := make([]int, len(f.Weekdays))
+		for i, w := range f.Weekdays {
+			ws[i] = int(w)
+		}
+		add("t.open_weekday IN ?", ws)
+	}
+	if len(f.Hours) > 0 {
+		add("t.open_hour IN ?", f.Hours)
+	}
+	if f.MinHolding > 0 {
+		add("t.holding_ns >= ?", int64(f.MinHolding))
+	}
+	if f.MaxHolding > 0 {
+		add("t.holding_ns <= ?", int64(f.MaxHolding))
+	}
+	if f.MinNetPnL.Valid {
+		add(s.num("t.net_pnl")+" >= "+s.numParam(), f.MinNetPnL.Decimal)
+	}
+	if f.MaxNetPnL.Valid {
+		add(s.num("t.net_pnl")+" <= "+s.numParam(), f.MaxNetPnL.Decimal)
+	}
+	if f.MinR.Valid {
+		add(s.num("t.r_multiple")+" >= "+s.numParam(), f.MinR.Decimal)
+	}
+	if f.MaxR.Valid {
+		add(s.num("t.r_multiple")+" <= "+s.numParam(), f.MaxR.Decimal)
+	}
+	return where, args
+}
+
+func dedupeIDs(in []uuid.UUID) []uuid.UUID {
+	out := make([]uuid.UUID, 0, len(in))
+	for _, id := range in {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}

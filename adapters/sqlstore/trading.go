@@ -1,0 +1,596 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+	"gorm.io/gorm"
+
+	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/trading"
+)
+
+// openCloseNS is trades.closed_at_ns of an open trade.
+const openCloseNS = math.MaxInt64
+
+// chunk is the rows per multi-row statement: far below PostgreSQL's 65,535
+// parameters and SQLite's 32,766 at the widest row (trades, 38 columns).
+const chunk = 500
+
+// TradingAccounts is the SQL implementation of trading.Accounts.
+type TradingAccounts struct{ db *DB }
+
+// Instruments is the SQL implementation of trading.Instruments.
+type Instruments struct{ db *DB }
+
+// Executions is the SQL implementation of trading.Executions.
+type Executions struct{ db *DB }
+
+// Ledger is the SQL implementation of trading.Ledger and trading.Trades.
+type Ledger struct{ db *DB }
+
+// DataVersions is the SQL implementation of trading.DataVersions.
+type DataVersions struct{ db *DB }
+
+// TradeLabels is the SQL implementation of trading.Labels.
+type TradeLabels struct{ db *DB }
+
+var (
+	_ trading.Accounts     = (*TradingAccounts)(nil)
+	_ trading.Instruments  = (*Instruments)(nil)
+	_ trading.Executions   = (*Executions)(nil)
+	_ trading.Ledger       = (*Ledger)(nil)
+	_ trading.Trades       = (*Ledger)(nil)
+	_ trading.DataVersions = (*DataVersions)(nil)
+	_ trading.Labels       = (*TradeLabels)(nil)
+)
+
+// NewTradingAccounts returns the trading accounts repository on db.
+func NewTradingAccounts(db *DB) *TradingAccounts { return &TradingAccounts{db: db} }
+
+// NewInstruments returns the instruments repository on db.
+func NewInstruments(db *DB) *Instruments { return &Instruments{db: db} }
+
+// NewExecutions returns the executions repository on db.
+func NewExecutions(db *DB) *Executions { return &Executions{db: db} }
+
+// NewLedger returns the trades repository on db.
+func NewLedger(db *DB) *Ledger { return &Ledger{db: db} }
+
+// NewDataVersions returns the data version counters on db.
+func NewDataVersions(db *DB) *DataVersions { return &DataVersions{db: db} }
+
+// NewTradeLabels returns the tag and playbook checks on db.
+func NewTradeLabels(db *DB) *TradeLabels { return &TradeLabels{db: db} }
+
+// run gives fn a session bound to ctx (see DB.session).
+func (d *DB) run(ctx context.Context, fn func(g *gorm.DB) error) error {
+	g, release, err := d.session(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return fn(g)
+}
+
+// query runs a statement and calls each for every row.
+func query(g *gorm.DB, each func(rows *sql.Rows) error, q string, args ...any) error {
+	rows, err := g.Raw(q, args...).Rows()
+	if err != nil {
+		return translate(err)
+	}
+	defer func() { _ = rows.Close() }()
+	for rows.Next() {
+		if err := each(rows); err != nil {
+			return err
+		}
+	}
+	return translate(rows.Err())
+}
+
+func ids(in []uuid.UUID) []string {
+	out := make([]string, len(in))
+	for i, id := range in {
+		out[i] = id.String()
+	}
+	return out
+}
+
+func nsTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
+
+// placeholders returns "(?, ?, …), (…)" for rows of n columns.
+func placeholders(rows, n int) string {
+	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ")"
+	return strings.TrimSuffix(strings.Repeat(one+", ", rows), ", ")
+}
+
+func lockClause(d Dialect) string {
+	if d == Postgres {
+		return " FOR UPDATE"
+	}
+	return "" // SQLite: BEGIN IMMEDIATE already holds the database's write lock
+}
+
+// ---- accounts
+
+const accountCols = "id, user_id, name, broker, broker_preset, currency, starting_balance, timezone, breakeven_band, multipliers, archived, version, created_at, updated_at"
+
+func scanAccount(r *sql.Rows) (*trading.Account, error) {
+	var a trading.Account
+	var mult string
+	if err := r.Scan(&a.ID, &a.UserID, &a.Name, &a.Broker, &a.BrokerPreset, &a.Currency, &a.StartingBalance, &a.Timezone,
+		&a.BreakevenBand, &mult, &a.Archived, &a.Version, &a.CreatedAt, &a.UpdatedAt); err != nil {
+		return nil, translate(err)
+	}
+	a.CreatedAt, a.UpdatedAt = a.CreatedAt.UTC(), a.UpdatedAt.UTC()
+	if err := json.Unmarshal([]byte(mult), &a.Multipliers); err != nil {
+		return nil, fmt.Errorf("account %s: multipliers: %w", a.ID, err)
+	}
+	return &a, nil
+}
+
+func multipliersJSON(m map[string]decimal.Decimal) string {
+	if m == nil {
+		m = map[string]decimal.Decimal{}
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+func accountNameTaken(err error) error {
+	if c, dup := uniqueViolation(err); dup && strings.Contains(c, "name_key") {
+		return apperr.Wrap(err, apperr.Conflict, trading.CodeAccountNameTaken, "an account of that name exists")
+	}
+	return translate(err)
+}
+
+// Create implements trading.Accounts.
+func (s *TradingAccounts) Create(ctx context.Context, a *trading.Account) error {
+	return s.db.run(ctx, func(g *gorm.DB) error {
+		err := g.Exec("INSERT INTO trading_accounts ("+accountCols+", name_key) VALUES "+placeholders(1, 15),
+			a.ID, a.UserID, a.Name, a.Broker, a.BrokerPreset, a.Currency, a.StartingBalance, a.Timezone, a.BreakevenBand,
+			multipliersJSON(a.Multipliers), a.Archived, a.Version, normTime(a.CreatedAt), normTime(a.UpdatedAt), strings.ToLower(a.Name)).Error
+		if err != nil {
+			return fmt.Errorf("create trading account: %w", accountNameTaken(err))
+		}
+		return nil
+	})
+}
+
+// Get implements trading.Accounts.
+func (s *TradingAccounts) Get(ctx context.Context, userID, id uuid.UUID, lock bool) (*trading.Account, error) {
+	var out *trading.Account
+	err := s.db.run(ctx, func(g *gorm.DB) error {
+		q := "SELECT " + accountCols + " FROM trading_accounts WHERE user_id = ? AND id = ?"
+		if lock {
+			q += lockClause(s.db.dialect)
+		}
+		return query(g, func(r *sql.Rows) (err error) { out, err = scanAccount(r); return err }, q, userID, id)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get trading account: %w", err)
+	}
+	if out == nil {
+		return nil, apperr.New(apperr.NotFound, trading.CodeAccountNotFound, "account not found")
+	}
+	return out, nil
+}
+
+// List implements trading.Accounts.
+func (s *TradingAccounts) List(ctx context.Context, userID uuid.UUID, archived bool) ([]trading.Account, error) {
+	var out []trading.Account
+	q := "SELECT " + accountCols + " FROM trading_accounts WHERE user_id = ?"
+	if !archived {
+		q += " AND archived = false"
+	}
+	err := s.db.run(ctx, func(g *gorm.DB) error {
+		return query(g, func(r *sql.Rows) error {
+			a, err := scanAccount(r)
+			if err == nil {
+				out = append(out, *a)
+			}
+			return err
+		}, q+" ORDER BY name_key, id", userID)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list trading accounts: %w", err)
+	}
+	return out, nil
+}
+
+// Update implements trading.Accounts.
+func (s *TradingAccounts) Update(ctx context.Context, a *trading.Account) error {
+	return s.db.run(ctx, func(g *gorm.DB) error {
+		res := g.Exec(`UPDATE trading_accounts SET name = ?, name_key = ?, broker = ?, broker_preset = ?, currency = ?, starting_balance = ?,
+			timezone = ?, breakeven_band = ?, multipliers = ?, archived = ?, version = ?, updated_at = ?
+			WHERE user_id = ? AND id = ? AND version = ?`,
+			a.Name, strings.ToLower(a.Name), a.Broker, a.BrokerPreset, a.Currency, a.StartingBalance, a.Timezone, a.BreakevenBand,
+			multipliersJSON(a.Multipliers), a.Archived, a.Version, normTime(a.UpdatedAt), a.UserID, a.ID, a.Version-1)
+		if res.Error != nil {
+			return fmt.Errorf("update trading account: %w", accountNameTaken(res.Error))
+		}
+		if res.RowsAffected == 1 {
+			return nil
+		}
+		return missingOrStale(g, "trading_accounts", "id = ? AND user_id = ?", []any{a.ID, a.UserID},
+			apperr.New(apperr.NotFound, trading.CodeAccountNotFound, "account not found"))
+	})
+}
+
+// missingOrStale tells a conditional update that matched nothing apart:
+// the row is gone (notFound) or its version moved (version_mismatch).
+func missingOrStale(g *gorm.DB, table, where string, args []any, notFound error) error {
+	var n int64
+	if err := g.Raw("SELECT COUNT(*) FROM "+table+" WHERE "+where, args...).Scan(&n).Error; err != nil {
+		return translate(err)
+	}
+	if n == 0 {
+		return notFound
+	}
+	return apperr.New(apperr.Conflict, trading.CodeVersionMismatch, "the record changed since it was read: reload it and try again")
+}
+
+// Delete implements trading.Accounts: executions go by foreign-key
+// cascade, trades and their legs by the trading_accounts_delete_derived
+// trigger.
+func (s *TradingAccounts) Delete(ctx context.Context, userID, id uuid.UUID) error {
+	return s.db.run(ctx, func(g *gorm.DB) error {
+		res := g.Exec("DELETE FROM trading_accounts WHERE user_id = ? AND id = ?", userID, id)
+		if res.Error != nil {
+			return fmt.Errorf("delete trading account: %w", translate(res.Error))
+		}
+		if res.RowsAffected == 0 {
+			return apperr.New(apperr.NotFound, trading.CodeAccountNotFound, "account not found")
+		}
+		return nil
+	})
+}
+
+// ---- instruments
+
+const instrumentCols = "id, user_id, asset_class, symbol, currency, multiplier, tick_size, root, expiry, strike, option_right"
+
+func scanInstrument(r *sql.Rows) (*trading.Instrument, error) {
+	var in trading.Instrument
+	var expiry sql.NullString
+	if err := r.Scan(&in.ID, &in.UserID, &in.AssetClass, &in.Symbol, &in.Currency, &in.Multiplier, &in.TickSize, &in.Root,
+		&expiry, &in.Strike, &in.Right); err != nil {
+		return nil, translate(err)
+	}
+	if expiry.Valid && len(expiry.String) >= 10 {
+		t, err := time.Parse(time.DateOnly, expiry.String[:10])
+		if err == nil {
+			in.Expiry = t
+		}
+	}
+	return &in, nil
+}
+
+// Ensure implements trading.Instruments.
+func (s *Instruments) Ensure(ctx context.Context, in *trading.Instrument) error {
+	var expiry any
+	if !in.Expiry.IsZero() {
+		expiry = in.Expiry.Format(time.DateOnly)
+	}
+	return s.db.run(ctx, func(g *gorm.DB) error {
+		err := g.Exec("INSERT INTO instruments ("+instrumentCols+", created_at) VALUES "+placeholders(1, 12)+
+			" ON CONFLICT (user_id, asset_class, symbol) DO NOTHING",
+			in.ID, in.UserID, in.AssetClass, in.Symbol, in.Currency, in.Multiplier, in.TickSize, in.Root, expiry, in.Strike, in.Right, now()).Error
+		if err != nil {
+			return fmt.Errorf("ensure instrument: %w", translate(err))
+		}
+		var got *trading.Instrument
+		err = query(g, func(r *sql.Rows) (err error) { got, err = scanInstrument(r); return err },
+			"SELECT "+instrumentCols+" FROM instruments WHERE user_id = ? AND asset_class = ? AND symbol = ?", in.UserID, in.AssetClass, in.Symbol)
+		if err != nil || got == nil {
+			return fmt.Errorf("ensure instrument: %w", errors.Join(err, translate(sql.ErrNoRows)))
+		}
+		*in = *got
+		return nil
+	})
+}
+
+// Get implements trading.Instruments.
+func (s *Instruments) Get(ctx context.Context, userID, id uuid.UUID) (*trading.Instrument, error) {
+	var out *trading.Instrument
+	err := s.db.run(ctx, func(g *gorm.DB) error {
+		return query(g, func(r *sql.Rows) (err error) { out, err = scanInstrument(r); return err },
+			"SELECT "+instrumentCols+" FROM instruments WHERE user_id = ? AND id = ?", userID, id)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get instrument: %w", err)
+	}
+	if out == nil {
+		return nil, apperr.New(apperr.NotFound, trading.CodeInstrumentNotFound, "instrument not found")
+	}
+	return out, nil
+}
+
+// ---- executions
+
+const executionCols = "e.id, e.user_id, e.account_id, e.instrument_id, i.symbol, i.asset_class, e.side, e.quantity, e.price, e.commission, e.fees, " +
+	"e.executed_at_ns, e.broker_execution_id, e.import_id, e.fingerprint, e.version, e.created_at, e.updated_at"
+
+const executionFrom = " FROM executions e JOIN instruments i ON i.id = e.instrument_id"
+
+func scanExecution(r *sql.Rows) (*trading.Execution, error) {
+	var e trading.Execution
+	var ns int64
+	var imp uuid.NullUUID
+	if err := r.Scan(&e.ID, &e.UserID, &e.AccountID, &e.InstrumentID, &e.Symbol, &e.AssetClass, &e.Side, &e.Quantity, &e.Price,
+		&e.Commission, &e.Fees, &ns, &e.BrokerExecutionID, &imp, &e.Fingerprint, &e.Version, &e.CreatedAt, &e.UpdatedAt); err != nil {
+		return nil, translate(err)
+	}
+	e.ExecutedAt, e.ImportID = nsTime(ns), imp.UUID
+	e.CreatedAt, e.UpdatedAt = e.CreatedAt.UTC(), e.UpdatedAt.UTC()
+	return &e, nil
+}
+
+func executionDuplicate(err error) error {
+	if c, dup := uniqueViolation(err); dup && strings.Contains(c, "fingerprint") {
+		return apperr.Wrap(err, apperr.Conflict, trading.CodeExecutionDuplicate, "the account already has this execution")
+	}
+	return translate(err)
+}
+
+// Insert implements trading.Executions.
+func (s *Executions) Insert(ctx context.Context, es []*trading.Execution) error {
+	return s.db.inTx(ctx, func(ctx context.Context) error {
+		return s.db.run(ctx, func(g *gorm.DB) error {
+			rows := make([][]any, len(es))
+			for i, e := range es {
+				rows[i] = []any{e.ID, e.UserID, e.AccountID, e.InstrumentID, string(e.Side), e.Quantity, e.Price, e.Commission, e.Fees,
+					e.ExecutedAt.UnixNano(), e.BrokerExecutionID, nullID(e.ImportID), e.Fingerprint, e.Version, normTime(e.CreatedAt), normTime(e.UpdatedAt)}
+			}
+			if _, err := s.db.bulkInsert(ctx, g, "executions", executionInsertCols, rows); err != nil {
+				return fmt.Errorf("insert executions: %w", executionDuplicate(err))
+			}
+			return nil
+		})
+	})
+}
+
+var executionInsertCols = []string{"id", "user_id", "account_id", "instrument_id", "side", "quantity", "price", "commission", "fees",
+	"executed_at_ns", "broker_execution_id", "import_id", "fingerprint", "version", "created_at", "updated_at"}
+
+// Fingerprinted implements trading.Executions.
+func (s *Executions) Fingerprinted(ctx context.Context, accountID uuid.UUID, fps []string) (map[string]uuid.UUID, error) {
+	out := map[string]uuid.UUID{}
+	err := s.db.run(ctx, func(g *gorm.DB) error {
+		for start := 0; start < len(fps); start += chunk {
+			part := fps[start:min(start+chunk, len(fps))]
+			err := query(g, func(r *sql.Rows) error {
+				var fp string
+				var id uuid.UUID
+				if err := r.Scan(&fp, &id); err != nil {
+					return translate(err)
+				}
+				out[fp] = id
+				return nil
+			}, "SELECT fingerprint, id FROM executions WHERE account_id = ? AND fingerprint IN ?", accountID, part)
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("look up fingerprints: %w", err)
+	}
+	return out, nil
+}
+
+// Get implements trading.Executions.
+func (s *Executions) Get(ctx context.Context, userID, id uuid.UUID) (*trading.Execution, error) {
+	var out *trading.Execution
+	err := s.db.run(ctx, func(g *gorm.DB) error {
+		return query(g, func(r *sql.Rows) (err error) { out, err = scanExecution(r); return err },
+			"SELECT "+executionCols+executionFrom+" WHERE e.user_id = ? AND e.id = ?", userID, id)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get execution: %w", err)
+	}
+	if out == nil {
+		return nil, apperr.New(apperr.NotFound, trading.CodeExecutionNotFound, "execution not found")
+	}
+	return out, nil
+}
+
+// Update implements trading.Executions.
+func (s *Executions) Update(ctx context.Context, e *trading.Execution) error {
+	return s.db.run(ctx, func(g *gorm.DB) error {
+		res := g.Exec(`UPDATE executions SET instrument_id = ?, side = ?, quantity = ?, price = ?, commission = ?, fees = ?, executed_at_ns = ?,
+			broker_execution_id = ?, fingerprint = ?, version = ?, updated_at = ? WHERE user_id = ? AND id = ? AND version = ?`,
+			e.InstrumentID, e.Side, e.Quantity, e.Price, e.Commission, e.Fees, e.ExecutedAt.UnixNano(), e.BrokerExecutionID, e.Fingerprint,
+			e.Version, normTime(e.UpdatedAt), e.UserID, e.ID, e.Version-1)
+		if res.Error != nil {
+			return fmt.Errorf("update execution: %w", executionDuplicate(res.Error))
+		}
+		if res.RowsAffected == 1 {
+			return nil
+		}
+		return missingOrStale(g, "executions", "id = ? AND user_id = ?", []any{e.ID, e.UserID},
+			apperr.New(apperr.NotFound, trading.CodeExecutionNotFound, "execution not found"))
+	})
+}
+
+// Delete implements trading.Executions.
+func (s *Executions) Delete(ctx context.Context, userID uuid.UUID, idList []uuid.UUID) ([]trading.Execution, error) {
+	var out []trading.Execution
+	err := s.db.inTx(ctx, func(ctx context.Context) error {
+		return s.db.run(ctx, func(g *gorm.DB) error {
+			for start := 0; start < len(idList); start += chunk {
+				part := ids(idList[start:min(start+chunk, len(idList))])
+				err := query(g, func(r *sql.Rows) error {
+					e, err := scanExecution(r)
+					if err == nil {
+						out = append(out, *e)
+					}
+					return err
+				}, "SELECT "+executionCols+executionFrom+" WHERE e.user_id = ? AND e.id IN ?", userID, part)
+				if err != nil {
+					return err
+				}
+				if err := g.Exec("DELETE FROM executions WHERE user_id = ? AND id IN ?", userID, part).Error; err != nil {
+					return translate(err)
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("delete executions: %w", err)
+	}
+	return out, nil
+}
+
+// List implements trading.Executions: newest first, keyset on
+// (executed_at_ns, id).
+func (s *Executions) List(ctx context.Context, userID uuid.UUID, f trading.ExecutionFilter, p trading.Page) ([]trading.Execution, string, error) {
+	where := []string{"e.user_id = ?"}
+	args := []any{userID}
+	if len(f.AccountIDs) > 0 {
+		where, args = append(where, "e.account_id IN ?"), append(args, ids(f.AccountIDs))
+	}
+	if len(f.InstrumentIDs) > 0 {
+		where, args = append(where, "e.instrument_id IN ?"), append(args, ids(f.InstrumentIDs))
+	}
+	if len(f.Symbols) > 0 {
+		where, args = append(where, "i.symbol IN ?"), append(args, f.Symbols)
+	}
+	if f.ImportID != uuid.Nil {
+		where, args = append(where, "e.import_id = ?"), append(args, f.ImportID)
+	}
+	if !f.From.IsZero() {
+		where, args = append(where, "e.executed_at_ns >= ?"), append(args, f.From.UnixNano())
+	}
+	if !f.To.IsZero() {
+		where, args = append(where, "e.executed_at_ns < ?"), append(args, f.To.UnixNano())
+	}
+	if p.Cursor != "" {
+		c, err := trading.DecodeCursor(p.Cursor, "executed_at", false)
+		if err != nil {
+			return nil, "", err
+		}
+		var ns int64
+		if _, err := fmt.Sscan(c.Value, &ns); err != nil {
+			return nil, "", apperr.New(apperr.Invalid, trading.CodeCursorInvalid, "invalid cursor")
+		}
+		where = append(where, "(e.executed_at_ns < ? OR (e.executed_at_ns = ? AND e.id < ?))")
+		args = append(args, ns, ns, c.ID)
+	}
+	n := p.Size()
+	var out []trading.Execution
+	err := s.db.run(ctx, func(g *gorm.DB) error {
+		return query(g, func(r *sql.Rows) error {
+			e, err := scanExecution(r)
+			if err == nil {
+				out = append(out, *e)
+			}
+			return err
+		}, "SELECT "+executionCols+executionFrom+" WHERE "+strings.Join(where, " AND ")+
+			" ORDER BY e.executed_at_ns DESC, e.id DESC LIMIT ?", append(args, n+1)...)
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("list executions: %w", err)
+	}
+	next := ""
+	if len(out) > n {
+		out = out[:n]
+		last := out[n-1]
+		next = trading.Cursor{Key: "executed_at", Value: fmt.Sprint(last.ExecutedAt.UnixNano()), ID: last.ID}.Encode()
+	}
+	return out, next, nil
+}
+
+// ---- data versions
+
+// Bump implements trading.DataVersions with one upsert: concurrent writers
+// of one user serialise on the row until their transactions end.
+func (s *DataVersions) Bump(ctx context.Context, userID uuid.UUID) (int64, error) {
+	var v int64
+	err := s.db.run(ctx, func(g *gorm.DB) error {
+		return g.Raw(`INSERT INTO user_data_versions (user_id, version) VALUES (?, 1)
+			ON CONFLICT (user_id) DO UPDATE SET version = user_data_versions.version + 1 RETURNING version`, userID).Scan(&v).Error
+	})
+	if err != nil {
+		return 0, fmt.Errorf("bump data version: %w", translate(err))
+	}
+	return v, nil
+}
+
+// Get implements trading.DataVersions.
+func (s *DataVersions) Get(ctx context.Context, userID uuid.UUID) (int64, error) {
+	var v int64
+	err := s.db.run(ctx, func(g *gorm.DB) error {
+		return g.Raw("SELECT COALESCE(MAX(version), 0) FROM user_data_versions WHERE user_id = ?", userID).Scan(&v).Error
+	})
+	if err != nil {
+		return 0, fmt.Errorf("get data version: %w", translate(err))
+	}
+	return v, nil
+}
+
+// ---- labels
+
+// CheckTags implements trading.Labels.
+func (s *TradeLabels) CheckTags(ctx context.Context, userID uuid.UUID, tagIDs []uuid.UUID) error {
+	want := map[uuid.UUID]bool{}
+	for _, id := range tagIDs {
+		want[id] = true
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	var n int64
+	err := s.db.run(ctx, func(g *gorm.DB) error {
+		return g.Raw("SELECT COUNT(*) FROM tags WHERE user_id = ? AND id IN ?", userID, ids(tagIDs)).Scan(&n).Error
+	})
+	if err != nil {
+		return fmt.Errorf("check tags: %w", translate(err))
+	}
+	if int(n) != len(want) {
+		return apperr.New(apperr.NotFound, trading.CodeTagNotFound, "tag not found")
+	}
+	return nil
+}
+
+// PlaybookRules implements trading.Labels.
+func (s *TradeLabels) PlaybookRules(ctx context.Context, userID, id uuid.UUID) ([]uuid.UUID, error) {
+	var rules []string
+	err := s.db.run(ctx, func(g *gorm.DB) error {
+		return query(g, func(r *sql.Rows) error {
+			var raw string
+			if err := r.Scan(&raw); err != nil {
+				return translate(err)
+			}
+			rules = append(rules, raw)
+			return nil
+		}, "SELECT rules FROM playbooks WHERE user_id = ? AND id = ?", userID, id)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("playbook rules: %w", err)
+	}
+	if len(rules) == 0 {
+		return nil, apperr.New(apperr.NotFound, trading.CodePlaybookNotFound, "playbook not found")
+	}
+	var parsed []struct {
+		ID uuid.UUID `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(rules[0]), &parsed); err != nil {
+		return nil, fmt.Errorf("playbook %s rules: %w", id, err)
+	}
+	out := make([]uuid.UUID, len(parsed))
+	for i, r := range parsed {
+		out[i] = r.ID
+	}
+	return out, nil
+}

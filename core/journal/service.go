@@ -1,0 +1,653 @@
+package journal
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/blob"
+	"github.com/tradesense/tradesense/core/realtime"
+	"github.com/tradesense/tradesense/core/trading"
+	"github.com/tradesense/tradesense/core/uow"
+)
+
+// Limits.
+const (
+	MaxNameLen        = 60
+	MaxTextBytes      = 64 << 10
+	MaxRules          = 50
+	MaxEntryTrades    = 200
+	MaxEntryRangeDays = 366
+)
+
+var reColor = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+
+// Config tunes the service.
+type Config struct {
+	// MaxAttachmentBytes bounds an upload (ATTACHMENT_MAX_BYTES, default
+	// 5 MB).
+	MaxAttachmentBytes int64
+}
+
+// Deps are the service's collaborators; all required but Log, Now, NewID.
+type Deps struct {
+	Tags        Tags
+	Playbooks   Playbooks
+	Entries     Entries
+	Attachments Attachments
+	Blobs       blob.Store
+	Trades      TradeReader
+	Zones       trading.UserZones
+	Versions    DataVersions
+	Tx          uow.Runner
+	Events      realtime.Publisher
+	Log         *slog.Logger
+	Now         func() time.Time
+	NewID       func() uuid.UUID
+}
+
+// Service holds the journal's use cases. Writes bump the user's data
+// version in their transaction and publish journal.updated (entries and
+// their attachments) or trade.updated (a trade's attachments) after the
+// commit.
+type Service struct {
+	cfg Config
+	d   Deps
+}
+
+// NewService checks d and returns the service.
+func NewService(cfg Config, d Deps) (*Service, error) {
+	if d.Tags == nil || d.Playbooks == nil || d.Entries == nil || d.Attachments == nil || d.Blobs == nil || d.Trades == nil ||
+		d.Zones == nil || d.Versions == nil || d.Tx == nil || d.Events == nil {
+		return nil, errors.New("journal: NewService: a required dependency is nil")
+	}
+	if cfg.MaxAttachmentBytes <= 0 {
+		cfg.MaxAttachmentBytes = DefaultMaxImageBytes
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.NewID == nil {
+		d.NewID = func() uuid.UUID { return uuid.Must(uuid.NewV7()) }
+	}
+	return &Service{cfg: cfg, d: d}, nil
+}
+
+func (s *Service) now() time.Time { return s.d.Now().UTC() }
+
+// write runs fn in a transaction with the data version bump; events queued
+// by fn are published after the commit.
+func (s *Service) write(ctx context.Context, userID uuid.UUID, fn func(ctx context.Context, emit func(typ string, payload map[string]any)) error) error {
+	return s.d.Tx.Do(ctx, func(ctx context.Context) error {
+		var events []realtime.Event
+		emit := func(typ string, payload map[string]any) {
+			events = append(events, realtime.Event{ID: uuid.New(), Type: typ, Version: 1, UserID: userID, OccurredAt: s.now(), Payload: payload})
+		}
+		if err := fn(ctx, emit); err != nil {
+			return err
+		}
+		v, err := s.d.Versions.Bump(ctx, userID)
+		if err != nil {
+			return err
+		}
+		uow.AfterCommit(ctx, func(ctx context.Context) {
+			for _, e := range events {
+				e.Payload["data_version"] = v
+				if err := s.d.Events.Publish(ctx, e); err != nil {
+					s.d.Log.WarnContext(ctx, "journal: publish event", slog.String("type", e.Type), slog.Any("error", err))
+				}
+			}
+		})
+		return nil
+	})
+}
+
+func stale() error {
+	return apperr.New(apperr.Conflict, CodeVersionMismatch, "the record changed since it was read: reload it and try again")
+}
+
+func cleanName(field, s string, fields map[string]string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if s == "" || utf8.RuneCountInString(s) > MaxNameLen || !utf8.ValidString(s) {
+		fields[field] = fmt.Sprintf("must be 1 to %d characters", MaxNameLen)
+	}
+	return s
+}
+
+func checkText(field, s string, fields map[string]string) {
+	if len(s) > MaxTextBytes || !utf8.ValidString(s) {
+		fields[field] = fmt.Sprintf("must be UTF-8 text of at most %d bytes", MaxTextBytes)
+	}
+}
+
+func set[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+// ---- tags
+
+// TagInput is a new tag; TagPatch changes one (nil fields stay).
+type TagInput struct {
+	Name  string
+	Kind  TagKind
+	Color string
+}
+
+// TagPatch changes a tag.
+type TagPatch struct {
+	Name  *string
+	Kind  *TagKind
+	Color *string
+}
+
+func validateTag(t *Tag) error {
+	fields := map[string]string{}
+	t.Name = cleanName("name", t.Name, fields)
+	if !t.Kind.Valid() {
+		fields["kind"] = "must be setup, mistake, emotion or custom"
+	}
+	if t.Color != "" && !reColor.MatchString(t.Color) {
+		fields["color"] = "must be a colour such as #1e90ff"
+	}
+	t.Color = strings.ToLower(t.Color)
+	if len(fields) > 0 {
+		return apperr.Validation("invalid tag", fields)
+	}
+	return nil
+}
+
+// CreateTag creates a tag.
+func (s *Service) CreateTag(ctx context.Context, userID uuid.UUID, in TagInput) (*Tag, error) {
+	now := s.now()
+	t := &Tag{ID: s.d.NewID(), UserID: userID, Name: in.Name, Kind: in.Kind, Color: in.Color, Version: 1, CreatedAt: now, UpdatedAt: now}
+	if t.Kind == "" {
+		t.Kind = Custom
+	}
+	if err := validateTag(t); err != nil {
+		return nil, err
+	}
+	if err := s.write(ctx, userID, func(ctx context.Context, _ func(string, map[string]any)) error { return s.d.Tags.Create(ctx, t) }); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// GetTag returns a tag.
+func (s *Service) GetTag(ctx context.Context, userID, id uuid.UUID) (*Tag, error) {
+	return s.d.Tags.Get(ctx, userID, id)
+}
+
+// ListTags returns the user's tags, of one kind when kind is set.
+func (s *Service) ListTags(ctx context.Context, userID uuid.UUID, kind TagKind) ([]Tag, error) {
+	ts, err := s.d.Tags.List(ctx, userID)
+	if err != nil || kind == "" {
+		return ts, err
+	}
+	return slices.DeleteFunc(ts, func(t Tag) bool { return t.Kind != kind }), nil
+}
+
+// UpdateTag changes a tag if its version is still ifVersion (0: any).
+func (s *Service) UpdateTag(ctx context.Context, userID, id uuid.UUID, p TagPatch, ifVersion int64) (*Tag, error) {
+	var out *Tag
+	err := s.write(ctx, userID, func(ctx context.Context, _ func(string, map[string]any)) error {
+		t, err := s.d.Tags.Get(ctx, userID, id)
+		if err != nil {
+			return err
+		}
+		if ifVersion != 0 && t.Version != ifVersion {
+			return stale()
+		}
+		set(&t.Name, p.Name)
+		set(&t.Kind, p.Kind)
+		set(&t.Color, p.Color)
+		if err := validateTag(t); err != nil {
+			return err
+		}
+		t.Version++
+		t.UpdatedAt = s.now()
+		out = t
+		return s.d.Tags.Update(ctx, t)
+	})
+	return out, err
+}
+
+// DeleteTag deletes a tag and takes it off every trade.
+func (s *Service) DeleteTag(ctx context.Context, userID, id uuid.UUID) error {
+	return s.write(ctx, userID, func(ctx context.Context, _ func(string, map[string]any)) error {
+		return s.d.Tags.Delete(ctx, userID, id)
+	})
+}
+
+// ---- playbooks
+
+// PlaybookInput is a new playbook: its rules are texts (IDs are made).
+type PlaybookInput struct {
+	Name        string
+	Description string
+	Rules       []string
+}
+
+// PlaybookPatch changes a playbook. Rules, when set, replace the
+// checklist: a rule with the ID of an existing rule keeps that ID (trades
+// that followed it still do), one without an ID is new.
+type PlaybookPatch struct {
+	Name        *string
+	Description *string
+	Rules       *[]Rule
+}
+
+func validatePlaybook(p *Playbook) error {
+	fields := map[string]string{}
+	p.Name = cleanName("name", p.Name, fields)
+	checkText("description", p.Description, fields)
+	if len(p.Rules) > MaxRules {
+		fields["rules"] = fmt.Sprintf("at most %d rules", MaxRules)
+	}
+	for i := range p.Rules {
+		p.Rules[i].Text = strings.TrimSpace(p.Rules[i].Text)
+		if p.Rules[i].Text == "" || len(p.Rules[i].Text) > 500 || !utf8.ValidString(p.Rules[i].Text) {
+			fields[fmt.Sprintf("rules[%d]", i)] = "must be 1 to 500 bytes of text"
+		}
+	}
+	if len(fields) > 0 {
+		return apperr.Validation("invalid playbook", fields)
+	}
+	return nil
+}
+
+// CreatePlaybook creates a playbook.
+func (s *Service) CreatePlaybook(ctx context.Context, userID uuid.UUID, in PlaybookInput) (*Playbook, error) {
+	now := s.now()
+	p := &Playbook{ID: s.d.NewID(), UserID: userID, Name: in.Name, Description: in.Description, Version: 1, CreatedAt: now, UpdatedAt: now}
+	for _, r := range in.Rules {
+		p.Rules = append(p.Rules, Rule{ID: uuid.New(), Text: r})
+	}
+	if err := validatePlaybook(p); err != nil {
+		return nil, err
+	}
+	if err := s.write(ctx, userID, func(ctx context.Context, _ func(string, map[string]any)) error { return s.d.Playbooks.Create(ctx, p) }); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// GetPlaybook returns a playbook.
+func (s *Service) GetPlaybook(ctx context.Context, userID, id uuid.UUID) (*Playbook, error) {
+	return s.d.Playbooks.Get(ctx, userID, id)
+}
+
+// ListPlaybooks returns the user's playbooks.
+func (s *Service) ListPlaybooks(ctx context.Context, userID uuid.UUID) ([]Playbook, error) {
+	return s.d.Playbooks.List(ctx, userID)
+}
+
+// UpdatePlaybook changes a playbook if its version is still ifVersion.
+func (s *Service) UpdatePlaybook(ctx context.Context, userID, id uuid.UUID, patch PlaybookPatch, ifVersion int64) (*Playbook, error) {
+	var out *Playbook
+	err := s.write(ctx, userID, func(ctx context.Context, _ func(string, map[string]any)) error {
+		p, err := s.d.Playbooks.Get(ctx, userID, id)
+		if err != nil {
+			return err
+		}
+		if ifVersion != 0 && p.Version != ifVersion {
+			return stale()
+		}
+		set(&p.Name, patch.Name)
+		set(&p.Description, patch.Description)
+		if patch.Rules != nil {
+			known := map[uuid.UUID]bool{}
+			for _, r := range p.Rules {
+				known[r.ID] = true
+			}
+			rules := make([]Rule, 0, len(*patch.Rules))
+			for _, r := range *patch.Rules {
+				if r.ID == uuid.Nil || !known[r.ID] {
+					r.ID = uuid.New()
+				}
+				known[r.ID] = false // one use each
+				rules = append(rules, r)
+			}
+			p.Rules = rules
+		}
+		if err := validatePlaybook(p); err != nil {
+			return err
+		}
+		p.Version++
+		p.UpdatedAt = s.now()
+		out = p
+		return s.d.Playbooks.Update(ctx, p)
+	})
+	return out, err
+}
+
+// DeletePlaybook deletes a playbook and clears it from every trade.
+func (s *Service) DeletePlaybook(ctx context.Context, userID, id uuid.UUID) error {
+	return s.write(ctx, userID, func(ctx context.Context, _ func(string, map[string]any)) error {
+		return s.d.Playbooks.Delete(ctx, userID, id)
+	})
+}
+
+// ---- journal entries
+
+// EntryView is a day's journal as shown: the entry (Version 0 when the
+// day has none yet), the linked trades (the explicit choice, else the
+// day's), and its attachments.
+type EntryView struct {
+	Entry       Entry
+	Exists      bool
+	TradeIDs    []uuid.UUID
+	Attachments []Attachment
+}
+
+// EntryInput is what a PUT of a day writes. TradeIDs nil keeps the default
+// (the day's trades).
+type EntryInput struct {
+	PreMarket  string
+	PostMarket string
+	Mood       int
+	TradeIDs   []uuid.UUID
+}
+
+// GetEntry returns the journal of a day.
+func (s *Service) GetEntry(ctx context.Context, userID uuid.UUID, day trading.Date) (*EntryView, error) {
+	v := &EntryView{Entry: Entry{UserID: userID, Date: day}}
+	e, err := s.d.Entries.Get(ctx, userID, day)
+	switch {
+	case err == nil:
+		v.Entry, v.Exists = *e, true
+	case !apperr.Is(err, apperr.NotFound):
+		return nil, err
+	}
+	if err := s.resolve(ctx, v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func (s *Service) resolve(ctx context.Context, v *EntryView) error {
+	if v.Entry.TradeIDs != nil {
+		v.TradeIDs = v.Entry.TradeIDs
+	} else {
+		ids, err := s.dayTrades(ctx, v.Entry.UserID, v.Entry.Date)
+		if err != nil {
+			return err
+		}
+		v.TradeIDs = ids
+	}
+	if v.Exists {
+		atts, err := s.d.Attachments.List(ctx, v.Entry.UserID, Owner{EntryID: v.Entry.ID})
+		if err != nil {
+			return err
+		}
+		v.Attachments = atts
+	}
+	return nil
+}
+
+// dayTrades are the trades closed that day and those still open that were
+// opened that day, in the user's time zone.
+func (s *Service) dayTrades(ctx context.Context, userID uuid.UUID, day trading.Date) ([]uuid.UUID, error) {
+	loc, err := s.d.Zones.Location(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	var out []uuid.UUID
+	for _, f := range []trading.Filter{
+		{From: day, To: day, Location: loc, DateField: trading.ByClose},
+		{From: day, To: day, Location: loc, DateField: trading.ByOpen, Status: trading.Open},
+	} {
+		if err := f.Validate(); err != nil {
+			return nil, err
+		}
+		ts, _, err := s.d.Trades.List(ctx, userID, f, trading.Sort{Key: trading.SortOpened, Asc: true}, trading.Page{Limit: MaxEntryTrades})
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range ts {
+			out = append(out, t.ID)
+		}
+	}
+	return out, nil
+}
+
+// PutEntry writes the journal of a day if its version is still ifVersion
+// (0: create or overwrite whatever is there). Linked trades must be the
+// user's.
+func (s *Service) PutEntry(ctx context.Context, userID uuid.UUID, day trading.Date, in EntryInput, ifVersion int64) (*EntryView, error) {
+	fields := map[string]string{}
+	checkText("pre_market", in.PreMarket, fields)
+	checkText("post_market", in.PostMarket, fields)
+	if in.Mood < 0 || in.Mood > 5 {
+		fields["mood"] = "must be 1 to 5"
+	}
+	if len(in.TradeIDs) > MaxEntryTrades {
+		fields["trade_ids"] = fmt.Sprintf("at most %d trades", MaxEntryTrades)
+	}
+	if day.Year < 1970 || day.Year > 2200 {
+		fields["date"] = "must be between 1970 and 2200"
+	}
+	if len(fields) > 0 {
+		return nil, apperr.Validation("invalid journal entry", fields)
+	}
+	var out *EntryView
+	err := s.write(ctx, userID, func(ctx context.Context, emit func(string, map[string]any)) error {
+		for _, id := range in.TradeIDs {
+			if _, err := s.d.Trades.Get(ctx, userID, id); err != nil {
+				return err
+			}
+		}
+		now := s.now()
+		e, err := s.d.Entries.Get(ctx, userID, day)
+		switch {
+		case apperr.Is(err, apperr.NotFound):
+			if ifVersion != 0 {
+				return stale()
+			}
+			e = &Entry{ID: s.d.NewID(), UserID: userID, Date: day, CreatedAt: now}
+		case err != nil:
+			return err
+		case ifVersion != 0 && e.Version != ifVersion:
+			return stale()
+		}
+		e.PreMarket, e.PostMarket, e.Mood = in.PreMarket, in.PostMarket, in.Mood
+		e.TradeIDs = nil
+		if in.TradeIDs != nil {
+			e.TradeIDs = dedupe(in.TradeIDs)
+		}
+		e.Version++
+		e.UpdatedAt = now
+		if err := s.d.Entries.Put(ctx, e); err != nil {
+			return err
+		}
+		out = &EntryView{Entry: *e, Exists: true}
+		emit(realtime.TypeJournalUpdated, map[string]any{"date": day.String(), "entry_id": e.ID.String()})
+		return s.resolve(ctx, out)
+	})
+	return out, err
+}
+
+func dedupe(ids []uuid.UUID) []uuid.UUID {
+	out := make([]uuid.UUID, 0, len(ids))
+	for _, id := range ids {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// ListEntries returns the entries of days from..to (at most
+// MaxEntryRangeDays).
+func (s *Service) ListEntries(ctx context.Context, userID uuid.UUID, from, to trading.Date) ([]Entry, error) {
+	if to.Before(from) || from.AddDays(MaxEntryRangeDays).Before(to) {
+		return nil, apperr.Validation("invalid range", map[string]string{"to": fmt.Sprintf("must be on or after from, at most %d days later", MaxEntryRangeDays)})
+	}
+	return s.d.Entries.List(ctx, userID, from, to)
+}
+
+// ---- attachments
+
+// Upload is an attachment to store: on a trade (TradeID) or on the journal
+// entry of a day (Day; the entry is created when the day has none).
+type Upload struct {
+	TradeID  uuid.UUID
+	Day      trading.Date
+	Filename string
+	Body     io.Reader
+}
+
+var reUnsafeName = regexp.MustCompile(`[^\p{L}\p{N} ._()\-]+`)
+
+func cleanFilename(s string) string {
+	s = path.Base(strings.ReplaceAll(s, `\`, "/"))
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, s)
+	s = reUnsafeName.ReplaceAllString(s, "_")
+	if s == "." || s == "/" {
+		s = ""
+	}
+	if len(s) > 120 {
+		s = s[:120]
+		for !utf8.ValidString(s) {
+			s = s[:len(s)-1]
+		}
+	}
+	return s
+}
+
+// UploadAttachment reads at most MaxAttachmentBytes of u.Body (apperr.Invalid
+// "attachment_too_large" beyond, which HTTP answers with 413), sanitises
+// the image (see SanitizeImage), stores it in the blob store and its
+// metadata in the database. The owner must be the user's.
+func (s *Service) UploadAttachment(ctx context.Context, userID uuid.UUID, u Upload) (*Attachment, error) {
+	if (u.TradeID == uuid.Nil) == u.Day.IsZero() {
+		return nil, apperr.Validation("invalid attachment", map[string]string{"owner": "attach to exactly one of a trade or a journal day"})
+	}
+	raw, err := io.ReadAll(io.LimitReader(u.Body, s.cfg.MaxAttachmentBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("journal: read the upload: %w", err)
+	}
+	if int64(len(raw)) > s.cfg.MaxAttachmentBytes {
+		return nil, apperr.New(apperr.Invalid, CodeAttachmentTooLarge, fmt.Sprintf("attachments are at most %d bytes", s.cfg.MaxAttachmentBytes))
+	}
+	img, err := SanitizeImage(raw)
+	if err != nil {
+		return nil, err
+	}
+	// The owner is checked before the blob is written, and again in the
+	// transaction that records it.
+	if u.TradeID != uuid.Nil {
+		if _, err := s.d.Trades.Get(ctx, userID, u.TradeID); err != nil {
+			return nil, err
+		}
+	}
+	sum := sha256.Sum256(img.Data)
+	a := &Attachment{ID: s.d.NewID(), UserID: userID, TradeID: u.TradeID, ContentType: img.ContentType, Size: int64(len(img.Data)),
+		Width: img.Width, Height: img.Height, SHA256: hex.EncodeToString(sum[:]), Filename: cleanFilename(u.Filename), CreatedAt: s.now()}
+	a.BlobKey = fmt.Sprintf("attachments/%s/%s.%s", userID, a.ID, img.Ext)
+	if err := s.d.Blobs.Put(ctx, a.BlobKey, bytes.NewReader(img.Data), a.Size, a.ContentType); err != nil {
+		return nil, err
+	}
+	err = s.write(ctx, userID, func(ctx context.Context, emit func(string, map[string]any)) error {
+		if u.TradeID != uuid.Nil {
+			if _, err := s.d.Trades.Get(ctx, userID, u.TradeID); err != nil {
+				return err
+			}
+			emit(realtime.TypeTradeUpdated, map[string]any{"trade_id": u.TradeID.String(), "attachment_id": a.ID.String()})
+		} else {
+			e, err := s.d.Entries.Get(ctx, userID, u.Day)
+			if apperr.Is(err, apperr.NotFound) {
+				now := s.now()
+				e = &Entry{ID: s.d.NewID(), UserID: userID, Date: u.Day, Version: 1, CreatedAt: now, UpdatedAt: now}
+				err = s.d.Entries.Put(ctx, e)
+			}
+			if err != nil {
+				return err
+			}
+			a.EntryID = e.ID
+			emit(realtime.TypeJournalUpdated, map[string]any{"date": u.Day.String(), "entry_id": e.ID.String(), "attachment_id": a.ID.String()})
+		}
+		return s.d.Attachments.Create(ctx, a)
+	})
+	if err != nil {
+		// The metadata is not there: the blob must not be either.
+		if derr := s.d.Blobs.Delete(context.WithoutCancel(ctx), a.BlobKey); derr != nil {
+			s.d.Log.WarnContext(ctx, "journal: orphan attachment blob", slog.String("key", a.BlobKey), slog.Any("error", derr))
+		}
+		return nil, err
+	}
+	return a, nil
+}
+
+// GetAttachment returns an attachment's metadata.
+func (s *Service) GetAttachment(ctx context.Context, userID, id uuid.UUID) (*Attachment, error) {
+	return s.d.Attachments.Get(ctx, userID, id)
+}
+
+// OpenAttachment returns the content of one of the user's attachments
+// (the caller closes it) with its metadata.
+func (s *Service) OpenAttachment(ctx context.Context, userID, id uuid.UUID) (io.ReadCloser, *Attachment, error) {
+	a, err := s.d.Attachments.Get(ctx, userID, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	rc, _, err := s.d.Blobs.Open(ctx, a.BlobKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rc, a, nil
+}
+
+// ListAttachments returns the attachments of a trade or an entry.
+func (s *Service) ListAttachments(ctx context.Context, userID uuid.UUID, o Owner) ([]Attachment, error) {
+	return s.d.Attachments.List(ctx, userID, o)
+}
+
+// DeleteAttachment deletes an attachment; its blob is deleted after the
+// commit.
+func (s *Service) DeleteAttachment(ctx context.Context, userID, id uuid.UUID) error {
+	return s.write(ctx, userID, func(ctx context.Context, emit func(string, map[string]any)) error {
+		a, err := s.d.Attachments.Get(ctx, userID, id)
+		if err != nil {
+			return err
+		}
+		if err := s.d.Attachments.Delete(ctx, userID, id); err != nil {
+			return err
+		}
+		if a.TradeID != uuid.Nil {
+			emit(realtime.TypeTradeUpdated, map[string]any{"trade_id": a.TradeID.String()})
+		} else if a.EntryID != uuid.Nil {
+			emit(realtime.TypeJournalUpdated, map[string]any{"entry_id": a.EntryID.String()})
+		}
+		uow.AfterCommit(ctx, func(ctx context.Context) {
+			if err := s.d.Blobs.Delete(ctx, a.BlobKey); err != nil {
+				s.d.Log.WarnContext(ctx, "journal: delete attachment blob", slog.String("key", a.BlobKey), slog.Any("error", err))
+			}
+		})
+		return nil
+	})
+}

@@ -1,0 +1,241 @@
+package trading
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"github.com/tradesense/tradesense/core/apperr"
+)
+
+var (
+	reCurrency = regexp.MustCompile(`^[A-Z]{3}$`)
+	rePreset   = regexp.MustCompile(`^[a-z0-9_]{1,40}$`)
+	reRootKey  = regexp.MustCompile(`^[A-Z0-9]{1,6}$`)
+)
+
+// AccountInput is a new account.
+type AccountInput struct {
+	Name            string
+	Broker          string
+	BrokerPreset    string
+	Currency        string
+	StartingBalance decimal.NullDecimal
+	Timezone        string
+	BreakevenBand   decimal.Decimal
+	Multipliers     map[string]decimal.Decimal
+}
+
+// AccountPatch changes an account; nil fields stay.
+type AccountPatch struct {
+	Name            *string
+	Broker          *string
+	BrokerPreset    *string
+	Currency        *string
+	StartingBalance *decimal.NullDecimal
+	Timezone        *string
+	BreakevenBand   *decimal.Decimal
+	Multipliers     *map[string]decimal.Decimal
+	Archived        *bool
+}
+
+func validateAccount(a *Account) error {
+	fields := map[string]string{}
+	a.Name = strings.TrimSpace(a.Name)
+	if a.Name == "" || utf8.RuneCountInString(a.Name) > 100 || !utf8.ValidString(a.Name) {
+		fields["name"] = "must be 1 to 100 characters"
+	}
+	a.Broker = strings.TrimSpace(a.Broker)
+	if utf8.RuneCountInString(a.Broker) > 100 || !utf8.ValidString(a.Broker) {
+		fields["broker"] = "must be at most 100 characters"
+	}
+	if a.BrokerPreset != "" && !rePreset.MatchString(a.BrokerPreset) {
+		fields["broker_preset"] = "must be a preset id such as ibkr_flex"
+	}
+	a.Currency = strings.ToUpper(strings.TrimSpace(a.Currency))
+	if !reCurrency.MatchString(a.Currency) {
+		fields["currency"] = "must be an ISO 4217 code such as USD"
+	}
+	if a.StartingBalance.Valid && a.StartingBalance.Decimal.IsNegative() {
+		fields["starting_balance"] = "must not be negative"
+	}
+	if a.Timezone != "" {
+		if _, err := time.LoadLocation(a.Timezone); err != nil || a.Timezone == "Local" {
+			fields["timezone"] = "must be an IANA time zone such as America/New_York"
+		}
+	}
+	if a.BreakevenBand.IsNegative() {
+		fields["breakeven_band"] = "must not be negative"
+	}
+	if len(a.Multipliers) > 200 {
+		fields["multipliers"] = "at most 200 overrides"
+	}
+	norm := make(map[string]decimal.Decimal, len(a.Multipliers))
+	for k, v := range a.Multipliers {
+		k = strings.ToUpper(strings.TrimSpace(k))
+		if !reRootKey.MatchString(k) || !v.IsPositive() {
+			fields["multipliers"] = fmt.Sprintf("%.10q: a root of 1 to 6 letters or digits with a positive multiplier", k)
+			continue
+		}
+		norm[k] = v
+	}
+	a.Multipliers = norm
+	if len(fields) > 0 {
+		return apperr.Validation("invalid account", fields)
+	}
+	return nil
+}
+
+// CreateAccount creates a trading account for the user.
+func (s *Service) CreateAccount(ctx context.Context, userID uuid.UUID, in AccountInput) (*Account, error) {
+	now := s.now()
+	a := &Account{ID: s.d.NewID(), UserID: userID, Name: in.Name, Broker: in.Broker, BrokerPreset: in.BrokerPreset, Currency: in.Currency,
+		StartingBalance: in.StartingBalance, Timezone: in.Timezone, BreakevenBand: in.BreakevenBand, Multipliers: maps.Clone(in.Multipliers),
+		Version: 1, CreatedAt: now, UpdatedAt: now}
+	if err := validateAccount(a); err != nil {
+		return nil, err
+	}
+	err := s.write(ctx, userID, func(ctx context.Context, _ *changes) error { return s.d.Accounts.Create(ctx, a) })
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// GetAccount returns one of the user's accounts.
+func (s *Service) GetAccount(ctx context.Context, userID, id uuid.UUID) (*Account, error) {
+	return s.d.Accounts.Get(ctx, userID, id, false)
+}
+
+// ListAccounts returns the user's accounts, archived ones when asked.
+func (s *Service) ListAccounts(ctx context.Context, userID uuid.UUID, archived bool) ([]Account, error) {
+	return s.d.Accounts.List(ctx, userID, archived)
+}
+
+// UpdateAccount applies patch if the account's version is still ifVersion
+// (0: whatever it is). A change of multipliers, time zone or breakeven
+// band rebuilds every position of the account in the same transaction.
+func (s *Service) UpdateAccount(ctx context.Context, userID, id uuid.UUID, p AccountPatch, ifVersion int64) (*Account, error) {
+	var out *Account
+	err := s.write(ctx, userID, func(ctx context.Context, ch *changes) error {
+		a, err := s.d.Accounts.Get(ctx, userID, id, true)
+		if err != nil {
+			return err
+		}
+		if ifVersion != 0 && a.Version != ifVersion {
+			return stale()
+		}
+		before := *a
+		set(&a.Name, p.Name)
+		set(&a.Broker, p.Broker)
+		set(&a.BrokerPreset, p.BrokerPreset)
+		set(&a.Currency, p.Currency)
+		set(&a.StartingBalance, p.StartingBalance)
+		set(&a.Timezone, p.Timezone)
+		set(&a.BreakevenBand, p.BreakevenBand)
+		set(&a.Archived, p.Archived)
+		if p.Multipliers != nil {
+			a.Multipliers = maps.Clone(*p.Multipliers)
+		}
+		if err := validateAccount(a); err != nil {
+			return err
+		}
+		a.Version++
+		a.UpdatedAt = s.now()
+		if err := s.d.Accounts.Update(ctx, a); err != nil {
+			return err
+		}
+		if a.Timezone != before.Timezone || !a.BreakevenBand.Equal(before.BreakevenBand) ||
+			!maps.EqualFunc(a.Multipliers, before.Multipliers, decimal.Decimal.Equal) {
+			if _, err := s.rebuildAll(ctx, a, ch); err != nil {
+				return err
+			}
+		}
+		out = a
+		return nil
+	})
+	return out, err
+}
+
+func set[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+// DeleteAccount deletes an account. It refuses (apperr.Conflict
+// "account_has_executions") while the account has executions, unless
+// cascade, which deletes them and their trades with it.
+func (s *Service) DeleteAccount(ctx context.Context, userID, id uuid.UUID, cascade bool) error {
+	return s.write(ctx, userID, func(ctx context.Context, ch *changes) error {
+		if _, err := s.d.Accounts.Get(ctx, userID, id, true); err != nil {
+			return err
+		}
+		pos, err := s.d.Ledger.Positions(ctx, userID, id)
+		if err != nil {
+			return err
+		}
+		if len(pos) > 0 && !cascade {
+			return apperr.New(apperr.Conflict, CodeAccountHasData, "the account has executions: delete them first or ask for cascade=true")
+		}
+		if len(pos) > 0 {
+			ch.bulkAccounts[id] = true
+		}
+		return s.d.Accounts.Delete(ctx, userID, id)
+	})
+}
+
+// RebuildStats counts what a rebuild did.
+type RebuildStats struct {
+	Positions int
+	Trades    int // trades of the account after the rebuild
+	Created   int
+	Changed   int
+	Deleted   int
+	Rows      int // rows written
+}
+
+// RebuildAccount derives every trade of the account again from its
+// executions, writing only what differs. Memory is bounded by the largest
+// position, not by the account.
+func (s *Service) RebuildAccount(ctx context.Context, userID, accountID uuid.UUID) (RebuildStats, error) {
+	var st RebuildStats
+	err := s.write(ctx, userID, func(ctx context.Context, ch *changes) error {
+		a, err := s.d.Accounts.Get(ctx, userID, accountID, true)
+		if err != nil {
+			return err
+		}
+		st, err = s.rebuildAll(ctx, a, ch)
+		return err
+	})
+	return st, err
+}
+
+func (s *Service) rebuildAll(ctx context.Context, a *Account, ch *changes) (RebuildStats, error) {
+	var st RebuildStats
+	pos, err := s.d.Ledger.Positions(ctx, a.UserID, a.ID)
+	if err != nil {
+		return st, err
+	}
+	slices.SortFunc(pos, func(x, y uuid.UUID) int { return strings.Compare(x.String(), y.String()) })
+	err = s.rebuildPositions(ctx, a, pos, ch, func(p *Plan, rows int) {
+		st.Positions++
+		st.Trades += len(p.Trades)
+		st.Created += len(p.Created)
+		st.Changed += len(p.Changed)
+		st.Deleted += len(p.Deleted)
+		st.Rows += rows
+	})
+	if err != nil {
+		return st, err
+	}
+	return st, nil
+}

@@ -1,0 +1,439 @@
+package trading
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"github.com/tradesense/tradesense/core/apperr"
+)
+
+// Bounds of execution instants (int64 nanoseconds since 1970 reach 2262).
+var (
+	minExecutedAt = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxExecutedAt = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// ExecutionInput is a fill to record. Multiplier, TickSize and Currency
+// describe the instrument when it is new (zero: the built-in terms).
+type ExecutionInput struct {
+	Symbol            string
+	AssetClass        AssetClass
+	Multiplier        decimal.Decimal
+	TickSize          decimal.Decimal
+	Currency          string
+	Side              Side
+	Quantity          decimal.Decimal
+	Price             decimal.Decimal
+	Commission        decimal.Decimal
+	Fees              decimal.Decimal
+	ExecutedAt        time.Time
+	BrokerExecutionID string
+}
+
+// AddOptions say where executions come from.
+type AddOptions struct {
+	// ImportID marks the executions as added by that import (uuid.Nil:
+	// entered by hand, at most MaxBatch per call).
+	ImportID uuid.UUID
+	// SkipDuplicates skips inputs whose fingerprint the account already
+	// holds (or that repeat a broker execution ID within the batch),
+	// reporting them in AddResult.Duplicates; without it they fail the
+	// whole call with apperr.Conflict "execution_duplicate".
+	SkipDuplicates bool
+}
+
+// AddResult is what AddExecutions did.
+type AddResult struct {
+	Executions []Execution // stored, in input order
+	Duplicates []int       // indexes of skipped inputs
+	Trades     []Trade     // trades created or changed by the rebuild
+}
+
+func validateFill(prefix string, in *ExecutionInput, fields map[string]string) {
+	if !in.Side.Valid() {
+		fields[prefix+"side"] = "must be buy or sell"
+	}
+	if !in.Quantity.IsPositive() {
+		fields[prefix+"quantity"] = "must be positive"
+	}
+	if in.Price.IsNegative() {
+		fields[prefix+"price"] = "must not be negative"
+	}
+	if in.ExecutedAt.Before(minExecutedAt) || !in.ExecutedAt.Before(maxExecutedAt) {
+		fields[prefix+"executed_at"] = "must be between 1970 and 2200"
+	}
+	if len(in.BrokerExecutionID) > 128 || !utf8.ValidString(in.BrokerExecutionID) {
+		fields[prefix+"broker_execution_id"] = "must be at most 128 characters"
+	}
+}
+
+type resolved struct {
+	in  *Instrument
+	err error
+}
+
+// instruments resolves and stores the instrument of each input, once per
+// distinct symbol.
+func (s *Service) instruments(ctx context.Context, userID uuid.UUID, ins []ExecutionInput) ([]*Instrument, map[string]string, error) {
+	out := make([]*Instrument, len(ins))
+	cache := map[string]resolved{}
+	fields := map[string]string{}
+	for i := range ins {
+		in := &ins[i]
+		key := fmt.Sprintf("%s|%s|%d|%s|%s|%s", in.AssetClass, strings.ToUpper(strings.TrimSpace(in.Symbol)), in.ExecutedAt.Year(), in.Multiplier, in.TickSize, in.Currency)
+		r, ok := cache[key]
+		if !ok {
+			inst, err := ResolveInstrument(InstrumentSpec{Symbol: in.Symbol, AssetClass: in.AssetClass, Currency: in.Currency,
+				Multiplier: in.Multiplier, TickSize: in.TickSize}, in.ExecutedAt)
+			if err == nil {
+				inst.UserID = userID
+				inst.ID = s.d.NewID()
+				if err = s.d.Instruments.Ensure(ctx, &inst); err != nil && !apperr.Is(err, apperr.Invalid) {
+					return nil, nil, err
+				}
+			}
+			r = resolved{&inst, err}
+			cache[key] = r
+		}
+		if r.err != nil {
+			msg := "invalid symbol"
+			if e, ok := apperr.As(r.err); ok {
+				for _, v := range e.Fields {
+					msg = v
+				}
+			}
+			fields[fmt.Sprintf("executions[%d].symbol", i)] = msg
+			continue
+		}
+		out[i] = r.in
+	}
+	return out, fields, nil
+}
+
+// AddExecutions records fills in one account and rebuilds the positions
+// they touch, in one transaction. Inputs are validated together: one bad
+// input fails the call with apperr.Invalid naming each bad field as
+// "executions[i].field". apperr.NotFound "account_not_found" for an
+// account that is not the user's; apperr.Conflict "account_archived" for
+// an archived one.
+func (s *Service) AddExecutions(ctx context.Context, userID, accountID uuid.UUID, ins []ExecutionInput, o AddOptions) (*AddResult, error) {
+	var res *AddResult
+	err := s.write(ctx, userID, func(ctx context.Context, ch *changes) error {
+		var err error
+		res, err = s.addExecutions(ctx, userID, accountID, ins, o, ch)
+		return err
+	})
+	return res, err
+}
+
+func (s *Service) addExecutions(ctx context.Context, userID, accountID uuid.UUID, ins []ExecutionInput, o AddOptions, ch *changes) (*AddResult, error) {
+	if len(ins) == 0 {
+		return nil, apperr.Validation("no executions", map[string]string{"executions": "must not be empty"})
+	}
+	if o.ImportID == uuid.Nil && len(ins) > MaxBatch {
+		return nil, apperr.New(apperr.Invalid, CodeBatchTooLarge, fmt.Sprintf("at most %d executions per request", MaxBatch))
+	}
+	a, err := s.d.Accounts.Get(ctx, userID, accountID, true)
+	if err != nil {
+		return nil, err
+	}
+	if a.Archived {
+		return nil, apperr.New(apperr.Conflict, CodeAccountArchived, "the account is archived: unarchive it to record executions")
+	}
+	fields := map[string]string{}
+	for i := range ins {
+		validateFill(fmt.Sprintf("executions[%d].", i), &ins[i], fields)
+	}
+	if len(fields) > 0 {
+		return nil, apperr.Validation("invalid executions", fields)
+	}
+	insts, fields, err := s.instruments(ctx, userID, ins)
+	if err != nil {
+		return nil, err
+	}
+	if len(fields) > 0 {
+		return nil, apperr.Validation("invalid executions", fields)
+	}
+
+	now := s.now()
+	execs := make([]*Execution, len(ins))
+	seen := map[string]int{} // fingerprint of ordinal 0 → occurrences so far
+	fps := make([]string, 0, len(ins))
+	for i := range ins {
+		in, inst := &ins[i], insts[i]
+		e := &Execution{ID: s.d.NewID(), UserID: userID, AccountID: accountID, InstrumentID: inst.ID, Symbol: inst.Symbol, AssetClass: inst.AssetClass,
+			Side: in.Side, Quantity: in.Quantity, Price: in.Price, Commission: in.Commission, Fees: in.Fees,
+			ExecutedAt: in.ExecutedAt.UTC(), BrokerExecutionID: strings.TrimSpace(in.BrokerExecutionID), ImportID: o.ImportID,
+			Version: 1, CreatedAt: now, UpdatedAt: now}
+		base := Fingerprint(e, inst.Symbol, inst.AssetClass, 0)
+		n := seen[base]
+		seen[base] = n + 1
+		if e.BrokerExecutionID != "" || n == 0 {
+			e.Fingerprint = base
+		} else {
+			e.Fingerprint = Fingerprint(e, inst.Symbol, inst.AssetClass, n)
+		}
+		execs[i] = e
+		fps = append(fps, e.Fingerprint)
+	}
+	taken, err := s.d.Executions.Fingerprinted(ctx, accountID, fps)
+	if err != nil {
+		return nil, err
+	}
+	res := &AddResult{}
+	keep := make([]*Execution, 0, len(execs))
+	inBatch := map[string]bool{}
+	for i, e := range execs {
+		if _, dup := taken[e.Fingerprint]; dup || inBatch[e.Fingerprint] {
+			if !o.SkipDuplicates {
+				e := apperr.Validation("duplicate execution", map[string]string{fmt.Sprintf("executions[%d]", i): "the account already has this execution"})
+				e.Kind, e.Code = apperr.Conflict, CodeExecutionDuplicate
+				return nil, e
+			}
+			res.Duplicates = append(res.Duplicates, i)
+			continue
+		}
+		inBatch[e.Fingerprint] = true
+		keep = append(keep, e)
+	}
+	if len(keep) > 0 {
+		if err := s.d.Executions.Insert(ctx, keep); err != nil {
+			return nil, err
+		}
+	}
+	positions := map[uuid.UUID]bool{}
+	for _, e := range keep {
+		res.Executions = append(res.Executions, *e)
+		positions[e.InstrumentID] = true
+	}
+	var plans []*Plan
+	if err := s.rebuildPositions(ctx, a, sortedIDs(positions), ch, func(p *Plan, _ int) { plans = append(plans, p) }); err != nil {
+		return nil, err
+	}
+	res.Trades = touched(plans)
+	return res, nil
+}
+
+func sortedIDs(set map[uuid.UUID]bool) []uuid.UUID {
+	out := make([]uuid.UUID, 0, len(set))
+	for id := range set {
+		out = append(out, id)
+	}
+	slices.SortFunc(out, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	return out
+}
+
+// GetExecution returns one of the user's executions.
+func (s *Service) GetExecution(ctx context.Context, userID, id uuid.UUID) (*Execution, error) {
+	return s.d.Executions.Get(ctx, userID, id)
+}
+
+// ListExecutions returns a page of the user's executions, newest first.
+func (s *Service) ListExecutions(ctx context.Context, userID uuid.UUID, f ExecutionFilter, p Page) ([]Execution, string, error) {
+	for i, sym := range f.Symbols {
+		f.Symbols[i] = strings.ToUpper(strings.TrimSpace(sym))
+	}
+	return s.d.Executions.List(ctx, userID, f, p)
+}
+
+// ExecutionPatch changes an execution; nil fields stay. Symbol and
+// AssetClass move it to another instrument (both positions rebuild).
+type ExecutionPatch struct {
+	Symbol            *string
+	AssetClass        *AssetClass
+	Side              *Side
+	Quantity          *decimal.Decimal
+	Price             *decimal.Decimal
+	Commission        *decimal.Decimal
+	Fees              *decimal.Decimal
+	ExecutedAt        *time.Time
+	BrokerExecutionID *string
+}
+
+// UpdateExecution edits an execution if its version is still ifVersion
+// (0: whatever it is) and rebuilds only the position(s) it belongs to. It
+// returns the execution and the trades created or changed.
+func (s *Service) UpdateExecution(ctx context.Context, userID, id uuid.UUID, p ExecutionPatch, ifVersion int64) (*Execution, []Trade, error) {
+	var out *Execution
+	var trades []Trade
+	err := s.write(ctx, userID, func(ctx context.Context, ch *changes) error {
+		cur, err := s.d.Executions.Get(ctx, userID, id)
+		if err != nil {
+			return err
+		}
+		a, err := s.d.Accounts.Get(ctx, userID, cur.AccountID, true)
+		if err != nil {
+			return err
+		}
+		if a.Archived {
+			return apperr.New(apperr.Conflict, CodeAccountArchived, "the account is archived: unarchive it to edit executions")
+		}
+		if cur, err = s.d.Executions.Get(ctx, userID, id); err != nil { // again, under the lock
+			return err
+		}
+		if ifVersion != 0 && cur.Version != ifVersion {
+			return stale()
+		}
+		in := ExecutionInput{Symbol: cur.Symbol, AssetClass: cur.AssetClass, Side: cur.Side, Quantity: cur.Quantity, Price: cur.Price,
+			Commission: cur.Commission, Fees: cur.Fees, ExecutedAt: cur.ExecutedAt, BrokerExecutionID: cur.BrokerExecutionID}
+		set(&in.Symbol, p.Symbol)
+		set(&in.AssetClass, p.AssetClass)
+		set(&in.Side, p.Side)
+		set(&in.Quantity, p.Quantity)
+		set(&in.Price, p.Price)
+		set(&in.Commission, p.Commission)
+		set(&in.Fees, p.Fees)
+		set(&in.ExecutedAt, p.ExecutedAt)
+		set(&in.BrokerExecutionID, p.BrokerExecutionID)
+		fields := map[string]string{}
+		validateFill("", &in, fields)
+		if len(fields) > 0 {
+			return apperr.Validation("invalid execution", fields)
+		}
+		next := *cur
+		if p.Symbol != nil || p.AssetClass != nil {
+			insts, fields, err := s.instruments(ctx, userID, []ExecutionInput{in})
+			if err != nil {
+				return err
+			}
+			if len(fields) > 0 {
+				return apperr.Validation("invalid execution", map[string]string{"symbol": fields["executions[0].symbol"]})
+			}
+			next.InstrumentID, next.Symbol, next.AssetClass = insts[0].ID, insts[0].Symbol, insts[0].AssetClass
+		}
+		next.Side, next.Quantity, next.Price, next.Commission, next.Fees = in.Side, in.Quantity, in.Price, in.Commission, in.Fees
+		next.ExecutedAt, next.BrokerExecutionID = in.ExecutedAt.UTC(), strings.TrimSpace(in.BrokerExecutionID)
+		if err := s.refingerprint(ctx, cur, &next); err != nil {
+			return err
+		}
+		next.Version = cur.Version + 1
+		next.UpdatedAt = s.now()
+		if err := s.d.Executions.Update(ctx, &next); err != nil {
+			return err
+		}
+		var plans []*Plan
+		for _, inst := range sortedIDs(map[uuid.UUID]bool{cur.InstrumentID: true, next.InstrumentID: true}) {
+			p, _, err := s.rebuild(ctx, a, inst, ch)
+			if err != nil {
+				return err
+			}
+			plans = append(plans, p)
+		}
+		out, trades = &next, touched(plans)
+		return nil
+	})
+	return out, trades, err
+}
+
+// refingerprint gives next the fingerprint of its fields: its own when
+// they did not change, else the first ordinal no other execution of the
+// account holds.
+func (s *Service) refingerprint(ctx context.Context, cur, next *Execution) error {
+	if Fingerprint(cur, cur.Symbol, cur.AssetClass, 0) == Fingerprint(next, next.Symbol, next.AssetClass, 0) && cur.InstrumentID == next.InstrumentID {
+		return nil
+	}
+	const tries = 64
+	fps := make([]string, tries)
+	for i := range fps {
+		fps[i] = Fingerprint(next, next.Symbol, next.AssetClass, i)
+	}
+	if next.BrokerExecutionID != "" {
+		fps = fps[:1]
+	}
+	taken, err := s.d.Executions.Fingerprinted(ctx, next.AccountID, fps)
+	if err != nil {
+		return err
+	}
+	for _, fp := range fps {
+		if owner, ok := taken[fp]; !ok || owner == cur.ID {
+			next.Fingerprint = fp
+			return nil
+		}
+	}
+	e := apperr.Validation("duplicate execution", map[string]string{"execution": "the account already has this execution"})
+	e.Kind, e.Code = apperr.Conflict, CodeExecutionDuplicate
+	return e
+}
+
+// DeleteExecutions deletes the user's executions among ids (unknown IDs are
+// reported as apperr.NotFound before anything is deleted) and rebuilds the
+// positions they belonged to. It returns the trades created or changed.
+func (s *Service) DeleteExecutions(ctx context.Context, userID uuid.UUID, ids []uuid.UUID) ([]Trade, error) {
+	if len(ids) == 0 || len(ids) > MaxBatch {
+		return nil, apperr.Validation("invalid ids", map[string]string{"ids": fmt.Sprintf("1 to %d execution IDs", MaxBatch)})
+	}
+	var out []Trade
+	err := s.write(ctx, userID, func(ctx context.Context, ch *changes) error {
+		var err error
+		out, err = s.deleteExecutions(ctx, userID, ids, nil, ch)
+		return err
+	})
+	return out, err
+}
+
+// deleteExecutions deletes ids; accounts, when the caller knows them, are
+// the accounts the executions belong to (else each execution is read
+// first, to take the accounts' locks before deleting anything).
+func (s *Service) deleteExecutions(ctx context.Context, userID uuid.UUID, ids, knownAccounts []uuid.UUID, ch *changes) ([]Trade, error) {
+	accounts := map[uuid.UUID]bool{}
+	for _, id := range knownAccounts {
+		accounts[id] = true
+	}
+	for _, id := range ids {
+		if knownAccounts != nil {
+			break
+		}
+		e, err := s.d.Executions.Get(ctx, userID, id)
+		if err != nil {
+			return nil, err
+		}
+		accounts[e.AccountID] = true
+	}
+	locked := map[uuid.UUID]*Account{}
+	for _, id := range sortedIDs(accounts) {
+		a, err := s.d.Accounts.Get(ctx, userID, id, true)
+		if err != nil {
+			return nil, err
+		}
+		if a.Archived {
+			return nil, apperr.New(apperr.Conflict, CodeAccountArchived, "the account is archived: unarchive it to delete executions")
+		}
+		locked[id] = a
+	}
+	gone, err := s.d.Executions.Delete(ctx, userID, ids)
+	if err != nil {
+		return nil, err
+	}
+	type pos struct{ account, instrument uuid.UUID }
+	positions := map[pos]bool{}
+	for _, e := range gone {
+		positions[pos{e.AccountID, e.InstrumentID}] = true
+	}
+	keys := make([]pos, 0, len(positions))
+	for k := range positions {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b pos) int {
+		if c := bytes.Compare(a.account[:], b.account[:]); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.instrument[:], b.instrument[:])
+	})
+	var plans []*Plan
+	for _, k := range keys {
+		p, _, err := s.rebuild(ctx, locked[k.account], k.instrument, ch)
+		if err != nil {
+			return nil, err
+		}
+		plans = append(plans, p)
+	}
+	return touched(plans), nil
+}

@@ -1,0 +1,300 @@
+package trading
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/realtime"
+	"github.com/tradesense/tradesense/core/uow"
+)
+
+// maxTradeEvents bounds the per-trade events one write publishes; a larger
+// write (an import, an account rebuild) publishes one bulk trade.updated
+// event for its account instead.
+const maxTradeEvents = 100
+
+// Deps are the Service's collaborators; every one is required except Log
+// and Now.
+type Deps struct {
+	Accounts    Accounts
+	Instruments Instruments
+	Executions  Executions
+	Ledger      Ledger
+	Trades      Trades
+	Labels      Labels
+	Versions    DataVersions
+	Zones       UserZones
+	Tx          uow.Runner
+	Events      realtime.Publisher
+	Log         *slog.Logger
+	Now         func() time.Time
+	// NewID makes record IDs; nil means uuid.NewV7.
+	NewID func() uuid.UUID
+}
+
+// Service holds the use cases of accounts, executions and trades. Every
+// write runs in one transaction that also bumps the user's data version,
+// and publishes its realtime events after the commit.
+type Service struct {
+	d Deps
+}
+
+// NewService checks d and returns the service.
+func NewService(d Deps) (*Service, error) {
+	if d.Accounts == nil || d.Instruments == nil || d.Executions == nil || d.Ledger == nil || d.Trades == nil ||
+		d.Labels == nil || d.Versions == nil || d.Zones == nil || d.Tx == nil || d.Events == nil {
+		return nil, errors.New("trading: NewService: a required dependency is nil")
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.NewID == nil {
+		d.NewID = func() uuid.UUID { return uuid.Must(uuid.NewV7()) }
+	}
+	return &Service{d: d}, nil
+}
+
+func (s *Service) now() time.Time { return s.d.Now().UTC() }
+
+// DataVersion returns the user's data version: it changes with every
+// write to the user's accounts, executions, trades or annotations.
+func (s *Service) DataVersion(ctx context.Context, userID uuid.UUID) (int64, error) {
+	return s.d.Versions.Get(ctx, userID)
+}
+
+// changes collects what one write did, for its events.
+type changes struct {
+	created, updated, deleted map[uuid.UUID]uuid.UUID // trade → account
+	bulkAccounts              map[uuid.UUID]bool
+}
+
+func newChanges() *changes {
+	return &changes{created: map[uuid.UUID]uuid.UUID{}, updated: map[uuid.UUID]uuid.UUID{}, deleted: map[uuid.UUID]uuid.UUID{},
+		bulkAccounts: map[uuid.UUID]bool{}}
+}
+
+func (c *changes) record(accountID uuid.UUID, p *Plan) {
+	for _, i := range p.Created {
+		c.created[p.Trades[i].ID] = accountID
+	}
+	for _, i := range p.Changed {
+		if _, ok := c.created[p.Trades[i].ID]; !ok {
+			c.updated[p.Trades[i].ID] = accountID
+		}
+	}
+	for _, id := range p.Deleted {
+		delete(c.created, id)
+		delete(c.updated, id)
+		c.deleted[id] = accountID
+	}
+}
+
+// write runs fn in a transaction with the user's data version bump, and
+// publishes the recorded changes after the commit.
+func (s *Service) write(ctx context.Context, userID uuid.UUID, fn func(ctx context.Context, ch *changes) error) error {
+	return s.d.Tx.Do(ctx, func(ctx context.Context) error {
+		ch := newChanges()
+		if err := fn(ctx, ch); err != nil {
+			return err
+		}
+		v, err := s.d.Versions.Bump(ctx, userID)
+		if err != nil {
+			return err
+		}
+		uow.AfterCommit(ctx, func(ctx context.Context) { s.publish(ctx, userID, v, ch) })
+		return nil
+	})
+}
+
+func (s *Service) publish(ctx context.Context, userID uuid.UUID, version int64, ch *changes) {
+	at := s.now()
+	send := func(typ string, payload map[string]any) {
+		payload["data_version"] = version
+		e := realtime.Event{ID: uuid.New(), Type: typ, Version: 1, UserID: userID, OccurredAt: at, Payload: payload}
+		if err := s.d.Events.Publish(ctx, e); err != nil {
+			s.d.Log.WarnContext(ctx, "trading: publish event", slog.String("type", typ), slog.Any("error", err))
+		}
+	}
+	if len(ch.created)+len(ch.updated)+len(ch.deleted) > maxTradeEvents {
+		for _, m := range []map[uuid.UUID]uuid.UUID{ch.created, ch.updated, ch.deleted} {
+			for _, a := range m {
+				ch.bulkAccounts[a] = true
+			}
+		}
+		for a := range ch.bulkAccounts {
+			send(realtime.TypeTradeUpdated, map[string]any{"account_id": a.String(), "bulk": true})
+		}
+		return
+	}
+	for a := range ch.bulkAccounts {
+		send(realtime.TypeTradeDeleted, map[string]any{"account_id": a.String(), "bulk": true})
+	}
+	for typ, m := range map[string]map[uuid.UUID]uuid.UUID{realtime.TypeTradeCreated: ch.created, realtime.TypeTradeUpdated: ch.updated, realtime.TypeTradeDeleted: ch.deleted} {
+		for id, a := range m {
+			send(typ, map[string]any{"trade_id": id.String(), "account_id": a.String()})
+		}
+	}
+}
+
+// location is the time zone of an account's session dates.
+func (s *Service) location(ctx context.Context, a *Account) (*time.Location, error) {
+	if a.Timezone != "" {
+		loc, err := time.LoadLocation(a.Timezone)
+		if err == nil {
+			return loc, nil
+		}
+		s.d.Log.WarnContext(ctx, "trading: stored account time zone does not load; using the user's", slog.String("timezone", a.Timezone))
+	}
+	return s.d.Zones.Location(ctx, a.UserID)
+}
+
+// position is one position's rebuild in its three steps: load (database),
+// derive (CPU only: Build and Reconcile) and store (database).
+type position struct {
+	key    PositionKey
+	params BuildParams
+	execs  []Execution
+	old    []Trade
+	plan   Plan
+}
+
+func (s *Service) load(ctx context.Context, a *Account, instrumentID uuid.UUID) (*position, error) {
+	in, err := s.d.Instruments.Get(ctx, a.UserID, instrumentID)
+	if err != nil {
+		return nil, err
+	}
+	loc, err := s.location(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	p := &position{key: PositionKey{UserID: a.UserID, AccountID: a.ID, InstrumentID: instrumentID},
+		params: BuildParams{Multiplier: EffectiveMultiplier(a, in), Location: loc, BreakevenBand: a.BreakevenBand}}
+	if p.execs, err = s.d.Ledger.PositionExecutions(ctx, p.key); err != nil {
+		return nil, err
+	}
+	for i := range p.execs {
+		p.execs[i].Symbol, p.execs[i].AssetClass = in.Symbol, in.AssetClass
+	}
+	if p.old, err = s.d.Ledger.PositionTrades(ctx, p.key); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (s *Service) derive(p *position) {
+	p.plan = Reconcile(p.old, Build(p.execs, p.params), s.d.NewID)
+	p.execs, p.old = nil, nil
+	now := s.now()
+	for _, i := range p.plan.Created {
+		p.plan.Trades[i].UpdatedAt = now
+		p.plan.Trades[i].Annotation.UpdatedAt = now
+	}
+	for _, i := range p.plan.Changed {
+		p.plan.Trades[i].UpdatedAt = now
+		if p.plan.AnnotationChanged[p.plan.Trades[i].ID] {
+			p.plan.Trades[i].Annotation.Version++
+			p.plan.Trades[i].Annotation.UpdatedAt = now
+		}
+	}
+}
+
+func (s *Service) store(ctx context.Context, p *position, ch *changes) (int, error) {
+	if p.plan.Empty() {
+		return 0, nil
+	}
+	rows, err := s.d.Ledger.Apply(ctx, p.key, &p.plan)
+	if err != nil {
+		return 0, err
+	}
+	ch.record(p.key.AccountID, &p.plan)
+	return rows, nil
+}
+
+// rebuild derives the trades of one position again and writes what
+// changed. The caller holds the account's lock.
+func (s *Service) rebuild(ctx context.Context, a *Account, instrumentID uuid.UUID, ch *changes) (*Plan, int, error) {
+	p, err := s.load(ctx, a, instrumentID)
+	if err != nil {
+		return nil, 0, err
+	}
+	s.derive(p)
+	rows, err := s.store(ctx, p, ch)
+	if err != nil {
+		return nil, 0, err
+	}
+	return &p.plan, rows, nil
+}
+
+// rebuildPositions rebuilds many positions of one account, deriving each
+// on another goroutine while the transaction's connection loads the next
+// and writes the previous one (the database work stays sequential, on one
+// connection). At most three positions are in memory at once.
+func (s *Service) rebuildPositions(ctx context.Context, a *Account, ids []uuid.UUID, ch *changes, each func(*Plan, int)) error {
+	var prev *position
+	var derived chan struct{}
+	for i := 0; i <= len(ids); i++ {
+		var next *position
+		if i < len(ids) {
+			var err error
+			if next, err = s.load(ctx, a, ids[i]); err != nil {
+				if derived != nil {
+					<-derived
+				}
+				return err
+			}
+		}
+		if prev != nil {
+			<-derived
+			rows, err := s.store(ctx, prev, ch)
+			if err != nil {
+				return err
+			}
+			each(&prev.plan, rows)
+		}
+		if next != nil {
+			derived = make(chan struct{})
+			go func(p *position, done chan struct{}) {
+				defer close(done)
+				s.derive(p)
+			}(next, derived)
+		}
+		prev = next
+	}
+	return nil
+}
+
+// EffectiveMultiplier is the account's override for the instrument's root,
+// else the instrument's multiplier.
+func EffectiveMultiplier(a *Account, in *Instrument) decimal.Decimal {
+	if m, ok := a.Multipliers[in.Root]; ok && m.IsPositive() && (in.AssetClass == Future || in.AssetClass == Option) {
+		return m
+	}
+	return in.Multiplier
+}
+
+// touched returns the created and changed trades of plans.
+func touched(plans []*Plan) []Trade {
+	var out []Trade
+	for _, p := range plans {
+		for _, i := range p.Created {
+			out = append(out, p.Trades[i])
+		}
+		for _, i := range p.Changed {
+			out = append(out, p.Trades[i])
+		}
+	}
+	return out
+}
+
+func stale() error {
+	return apperr.New(apperr.Conflict, CodeVersionMismatch, "the record changed since it was read: reload it and try again")
+}

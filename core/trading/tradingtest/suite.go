@@ -1,0 +1,832 @@
+package tradingtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/realtime"
+	"github.com/tradesense/tradesense/core/trading"
+)
+
+func d(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+
+func isCode(err error, kind apperr.Kind, code string) bool {
+	e, ok := apperr.As(err)
+	return ok && e.Kind == kind && (code == "" || e.Code == code)
+}
+
+// t0 is a Monday 09:30:00.123456789 in New York.
+var t0 = time.Date(2026, 3, 2, 14, 30, 0, 123456789, time.UTC)
+
+func at(sec int) time.Time { return t0.Add(time.Duration(sec) * time.Second) }
+
+func fill(sym string, class trading.AssetClass, sec int, side trading.Side, qty, price string, cf ...string) trading.ExecutionInput {
+	in := trading.ExecutionInput{Symbol: sym, AssetClass: class, Side: side, Quantity: d(qty), Price: d(price), ExecutedAt: at(sec)}
+	if len(cf) > 0 {
+		in.Commission = d(cf[0])
+	}
+	if len(cf) > 1 {
+		in.Fees = d(cf[1])
+	}
+	return in
+}
+
+func stock(sec int, side trading.Side, qty, price string, cf ...string) trading.ExecutionInput {
+	return fill("AAPL", trading.Stock, sec, side, qty, price, cf...)
+}
+
+func (e *Env) user(t *testing.T) (uuid.UUID, *trading.Account) {
+	t.Helper()
+	u := e.NewUser(t)
+	a, err := e.Svc.CreateAccount(context.Background(), u, trading.AccountInput{Name: "Main " + u.String()[:8], Currency: "USD"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Events.Take()
+	return u, a
+}
+
+func (e *Env) add(t *testing.T, u uuid.UUID, a *trading.Account, ins ...trading.ExecutionInput) *trading.AddResult {
+	t.Helper()
+	res, err := e.Svc.AddExecutions(context.Background(), u, a.ID, ins, trading.AddOptions{})
+	if err != nil {
+		t.Fatalf("AddExecutions: %v", err)
+	}
+	return res
+}
+
+func (e *Env) trades(t *testing.T, u uuid.UUID, f trading.Filter, s trading.Sort) []trading.Trade {
+	t.Helper()
+	var out []trading.Trade
+	p := trading.Page{Limit: trading.MaxPageSize}
+	for {
+		page, err := e.Svc.ListTrades(context.Background(), u, f, s, p)
+		if err != nil {
+			t.Fatalf("ListTrades: %v", err)
+		}
+		out = append(out, page.Items...)
+		if page.NextCursor == "" {
+			return out
+		}
+		p.Cursor = page.NextCursor
+	}
+}
+
+func eqD(t *testing.T, name string, got decimal.Decimal, want string) {
+	t.Helper()
+	if !got.Equal(d(want)) {
+		t.Errorf("%s = %s; want %s", name, got, want)
+	}
+}
+
+// Run runs the contract suite.
+func Run(t *testing.T, newStores Factory) {
+	ctx := context.Background()
+
+	t.Run("Accounts", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, other := e.NewUser(t), e.NewUser(t)
+		a, err := e.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: " Prop Eval ", Broker: "Tradovate", BrokerPreset: "tradovate", Currency: "usd",
+			StartingBalance: decimal.NewNullDecimal(d("50000.00")), Timezone: "Europe/London", BreakevenBand: d("0.5"),
+			Multipliers: map[string]decimal.Decimal{"es": d("50")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := e.Svc.GetAccount(ctx, u, a.ID)
+		if err != nil || got.Name != "Prop Eval" || got.Currency != "USD" || !got.StartingBalance.Decimal.Equal(d("50000")) ||
+			got.Timezone != "Europe/London" || !got.Multipliers["ES"].Equal(d("50")) || got.Version != 1 || got.BrokerPreset != "tradovate" {
+			t.Fatalf("GetAccount = %+v, %v", got, err)
+		}
+		if _, err := e.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: "prop eval", Currency: "USD"}); !isCode(err, apperr.Conflict, trading.CodeAccountNameTaken) {
+			t.Fatalf("same name again = %v; want account_name_taken", err)
+		}
+		if _, err := e.Svc.CreateAccount(ctx, other, trading.AccountInput{Name: "Prop Eval", Currency: "USD"}); err != nil {
+			t.Fatalf("another user's account of the same name: %v", err)
+		}
+		for _, in := range []trading.AccountInput{{Name: "", Currency: "USD"}, {Name: "x", Currency: "US"}, {Name: "x", Currency: "USD", Timezone: "Mars/Base"},
+			{Name: "x", Currency: "USD", BreakevenBand: d("-1")}, {Name: "x", Currency: "USD", Multipliers: map[string]decimal.Decimal{"ES": d("0")}}} {
+			if _, err := e.Svc.CreateAccount(ctx, u, in); !isCode(err, apperr.Invalid, "") {
+				t.Errorf("CreateAccount(%+v) = %v; want Invalid", in, err)
+			}
+		}
+		name := "Renamed"
+		if _, err := e.Svc.UpdateAccount(ctx, u, a.ID, trading.AccountPatch{Name: &name}, 7); !isCode(err, apperr.Conflict, trading.CodeVersionMismatch) {
+			t.Fatalf("stale update = %v; want version_mismatch", err)
+		}
+		arch := true
+		up, err := e.Svc.UpdateAccount(ctx, u, a.ID, trading.AccountPatch{Name: &name, Archived: &arch}, 1)
+		if err != nil || up.Version != 2 || up.Name != "Renamed" || !up.Archived {
+			t.Fatalf("update = %+v, %v", up, err)
+		}
+		if l, _ := e.Svc.ListAccounts(ctx, u, false); len(l) != 0 {
+			t.Fatalf("archived account listed: %+v", l)
+		}
+		if l, _ := e.Svc.ListAccounts(ctx, u, true); len(l) != 1 || l[0].ID != a.ID {
+			t.Fatalf("ListAccounts(archived) = %+v", l)
+		}
+		if _, err := e.Svc.AddExecutions(ctx, u, a.ID, []trading.ExecutionInput{stock(0, trading.Buy, "1", "1")}, trading.AddOptions{}); !isCode(err, apperr.Conflict, trading.CodeAccountArchived) {
+			t.Fatalf("execution in an archived account = %v", err)
+		}
+		// Another user sees nothing.
+		if _, err := e.Svc.GetAccount(ctx, other, a.ID); !isCode(err, apperr.NotFound, trading.CodeAccountNotFound) {
+			t.Fatalf("other user's GetAccount = %v", err)
+		}
+		if _, err := e.Svc.UpdateAccount(ctx, other, a.ID, trading.AccountPatch{Name: &name}, 0); !isCode(err, apperr.NotFound, "") {
+			t.Fatalf("other user's UpdateAccount = %v", err)
+		}
+		if err := e.Svc.DeleteAccount(ctx, other, a.ID, true); !isCode(err, apperr.NotFound, "") {
+			t.Fatalf("other user's DeleteAccount = %v", err)
+		}
+		// Delete refuses while executions exist, unless cascade.
+		no := false
+		if _, err := e.Svc.UpdateAccount(ctx, u, a.ID, trading.AccountPatch{Archived: &no}, 0); err != nil {
+			t.Fatal(err)
+		}
+		e.add(t, u, a, stock(0, trading.Buy, "1", "1"))
+		if err := e.Svc.DeleteAccount(ctx, u, a.ID, false); !isCode(err, apperr.Conflict, trading.CodeAccountHasData) {
+			t.Fatalf("delete with executions = %v", err)
+		}
+		if err := e.Svc.DeleteAccount(ctx, u, a.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Svc.GetAccount(ctx, u, a.ID); !isCode(err, apperr.NotFound, "") {
+			t.Fatalf("deleted account: %v", err)
+		}
+		if tr := e.trades(t, u, trading.Filter{}, trading.Sort{}); len(tr) != 0 {
+			t.Fatalf("trades outlived their account: %d", len(tr))
+		}
+	})
+
+	t.Run("ExecutionsBuildTrades", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		v0, _ := e.Svc.DataVersion(ctx, u)
+		var visible []bool
+		e.Events.During = func(ev realtime.Event) {
+			id, _ := uuid.Parse(fmt.Sprint(ev.Payload["trade_id"]))
+			_, err := e.Trades.Get(ctx, u, id)
+			visible = append(visible, err == nil)
+		}
+		res := e.add(t, u, a,
+			stock(0, trading.Buy, "100", "187.25", "1.00", "0.01"),
+			stock(60, trading.Buy, "50", "187.75", "0.50"),
+			stock(120, trading.Sell, "150", "188.10", "1.50", "0.03"),
+			fill("ESZ6", trading.Future, 0, trading.Sell, "2", "5000.25", "2.50"),
+		)
+		e.Events.During = nil
+		if len(res.Executions) != 4 || len(res.Duplicates) != 0 || len(res.Trades) != 2 {
+			t.Fatalf("AddExecutions = %d executions, %d duplicates, %d trades", len(res.Executions), len(res.Duplicates), len(res.Trades))
+		}
+		if v, _ := e.Svc.DataVersion(ctx, u); v <= v0 {
+			t.Fatalf("data version %d → %d: not bumped", v0, v)
+		}
+		evs := e.Events.Take()
+		if len(evs) != 2 || slices.Contains(visible, false) {
+			t.Fatalf("events %d, visible during publish %v; want 2 after commit", len(evs), visible)
+		}
+		for _, ev := range evs {
+			if ev.Type != realtime.TypeTradeCreated || ev.UserID != u {
+				t.Fatalf("event %+v", ev)
+			}
+		}
+		all := e.trades(t, u, trading.Filter{}, trading.Sort{Key: trading.SortOpened, Asc: true})
+		if len(all) != 2 {
+			t.Fatalf("%d trades; want 2", len(all))
+		}
+		var aapl, es trading.Trade
+		for _, tr := range all {
+			if tr.Symbol == "AAPL" {
+				aapl = tr
+			} else {
+				es = tr
+			}
+		}
+		// 100 × 0.85 + 50 × 0.35 = 102.5 gross; fees 3 + 0.04.
+		if aapl.Status != trading.Closed || aapl.Direction != trading.Long || aapl.Outcome != trading.Win || aapl.AssetClass != trading.Stock {
+			t.Fatalf("AAPL trade %+v", aapl)
+		}
+		eqD(t, "gross", aapl.GrossPnL, "102.5")
+		eqD(t, "commission", aapl.Commission, "3")
+		eqD(t, "fees", aapl.Fees, "0.04")
+		eqD(t, "net", aapl.NetPnL, "99.46")
+		eqD(t, "avg entry", aapl.AvgEntryPrice, "187.4166666667")
+		eqD(t, "avg exit", aapl.AvgExitPrice.Decimal, "188.1")
+		eqD(t, "max position", aapl.MaxPosition, "150")
+		if !aapl.OpenedAt.Equal(at(0)) || !aapl.ClosedAt.Equal(at(120)) || aapl.Holding != 120*time.Second ||
+			aapl.OpenWeekday != time.Monday || aapl.OpenHour != 9 {
+			t.Fatalf("AAPL times %v %v %v %v %d (nanoseconds must survive)", aapl.OpenedAt, aapl.ClosedAt, aapl.Holding, aapl.OpenWeekday, aapl.OpenHour)
+		}
+		if es.Symbol != "ESZ26" || es.Status != trading.Open || es.Direction != trading.Short || es.Outcome != "" {
+			t.Fatalf("ES trade %+v", es)
+		}
+		eqD(t, "ES cost basis", es.CostBasis, "500025")
+		eqD(t, "ES multiplier", es.Multiplier, "50")
+		eqD(t, "ES open quantity", es.OpenQuantity, "2")
+		eqD(t, "ES net", es.NetPnL, "-2.5")
+
+		got, err := e.Svc.GetTrade(ctx, u, aapl.ID)
+		if err != nil || len(got.Legs) != 3 || got.Legs[2].Role != trading.Exit || got.Annotation.Version != 1 {
+			t.Fatalf("GetTrade = %+v, %v", got, err)
+		}
+		eqD(t, "exit leg P&L", got.Legs[2].RealizedPnL, "102.5")
+		if !got.Legs[0].ExecutedAt.Equal(at(0)) {
+			t.Fatalf("leg instant %v", got.Legs[0].ExecutedAt)
+		}
+		ex, err := e.Svc.GetExecution(ctx, u, res.Executions[0].ID)
+		if err != nil || ex.Symbol != "AAPL" || !ex.ExecutedAt.Equal(at(0)) || !ex.Fees.Equal(d("0.01")) || ex.Source() != "manual" || ex.Fingerprint == "" {
+			t.Fatalf("GetExecution = %+v, %v", ex, err)
+		}
+
+		// Pages of executions: newest first, no repeats.
+		var seen []uuid.UUID
+		p := trading.Page{Limit: 3}
+		for {
+			items, next, err := e.Svc.ListExecutions(ctx, u, trading.ExecutionFilter{}, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, it := range items {
+				seen = append(seen, it.ID)
+			}
+			if next == "" {
+				break
+			}
+			p.Cursor = next
+		}
+		if len(seen) != 4 {
+			t.Fatalf("listed %d executions; want 4", len(seen))
+		}
+		if items, _, _ := e.Svc.ListExecutions(ctx, u, trading.ExecutionFilter{Symbols: []string{"esz26"}}, trading.Page{}); len(items) != 1 {
+			t.Fatalf("filter by symbol: %d", len(items))
+		}
+
+		// Isolation.
+		other := e.NewUser(t)
+		if _, err := e.Svc.GetTrade(ctx, other, aapl.ID); !isCode(err, apperr.NotFound, trading.CodeTradeNotFound) {
+			t.Fatalf("other user's GetTrade = %v", err)
+		}
+		if _, err := e.Svc.GetExecution(ctx, other, ex.ID); !isCode(err, apperr.NotFound, trading.CodeExecutionNotFound) {
+			t.Fatalf("other user's GetExecution = %v", err)
+		}
+		if _, err := e.Svc.AddExecutions(ctx, other, a.ID, []trading.ExecutionInput{stock(0, trading.Buy, "1", "1")}, trading.AddOptions{}); !isCode(err, apperr.NotFound, "") {
+			t.Fatalf("other user's AddExecutions = %v", err)
+		}
+		if _, err := e.Svc.DeleteExecutions(ctx, other, []uuid.UUID{ex.ID}); !isCode(err, apperr.NotFound, "") {
+			t.Fatalf("other user's DeleteExecutions = %v", err)
+		}
+		if _, _, err := e.Svc.UpdateExecution(ctx, other, ex.ID, trading.ExecutionPatch{}, 0); !isCode(err, apperr.NotFound, "") {
+			t.Fatalf("other user's UpdateExecution = %v", err)
+		}
+		if _, err := e.Svc.DeleteTrade(ctx, other, aapl.ID); !isCode(err, apperr.NotFound, "") {
+			t.Fatalf("other user's DeleteTrade = %v", err)
+		}
+		if _, err := e.Svc.UpdateAnnotation(ctx, other, aapl.ID, trading.AnnotationPatch{}, 0); !isCode(err, apperr.NotFound, "") {
+			t.Fatalf("other user's UpdateAnnotation = %v", err)
+		}
+		if l := e.trades(t, other, trading.Filter{}, trading.Sort{}); len(l) != 0 {
+			t.Fatalf("other user lists %d trades", len(l))
+		}
+	})
+
+	t.Run("InvalidInput", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		bad := []trading.ExecutionInput{stock(0, trading.Buy, "0", "1"), stock(0, "hold", "1", "1"), stock(0, trading.Buy, "1", "-1"),
+			fill("NOPE", trading.Option, 0, trading.Buy, "1", "1"), {Symbol: "AAPL", AssetClass: trading.Stock, Side: trading.Buy, Quantity: d("1"), Price: d("1")}}
+		_, err := e.Svc.AddExecutions(ctx, u, a.ID, bad, trading.AddOptions{})
+		ae, ok := apperr.As(err)
+		if !ok || ae.Kind != apperr.Invalid || ae.Fields["executions[0].quantity"] == "" || ae.Fields["executions[1].side"] == "" ||
+			ae.Fields["executions[2].price"] == "" || ae.Fields["executions[4].executed_at"] == "" {
+			t.Fatalf("bad batch = %v", err)
+		}
+		_, err = e.Svc.AddExecutions(ctx, u, a.ID, bad[3:4], trading.AddOptions{})
+		if ae, ok := apperr.As(err); !ok || ae.Fields["executions[0].symbol"] == "" {
+			t.Fatalf("bad symbol = %v", err)
+		}
+		if _, err := e.Svc.AddExecutions(ctx, u, a.ID, make([]trading.ExecutionInput, trading.MaxBatch+1), trading.AddOptions{}); !isCode(err, apperr.Invalid, trading.CodeBatchTooLarge) {
+			t.Fatalf("oversize batch = %v", err)
+		}
+		if l := e.trades(t, u, trading.Filter{}, trading.Sort{}); len(l) != 0 {
+			t.Fatal("a rejected batch left trades")
+		}
+		if _, err := e.Svc.ListTrades(ctx, u, trading.Filter{}, trading.Sort{}, trading.Page{Cursor: "garbage"}); !isCode(err, apperr.Invalid, trading.CodeCursorInvalid) {
+			t.Fatalf("bad cursor = %v", err)
+		}
+		if _, err := e.Svc.ListTrades(ctx, u, trading.Filter{Direction: "up"}, trading.Sort{}, trading.Page{}); !isCode(err, apperr.Invalid, trading.CodeFilterInvalid) {
+			t.Fatalf("bad filter = %v", err)
+		}
+	})
+
+	t.Run("Duplicates", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		batch := []trading.ExecutionInput{stock(0, trading.Buy, "100", "10"), stock(0, trading.Buy, "100", "10"), stock(5, trading.Sell, "200", "11")}
+		res := e.add(t, u, a, batch...)
+		if len(res.Executions) != 3 {
+			t.Fatalf("identical fills in one batch: %d kept; want 3", len(res.Executions))
+		}
+		if _, err := e.Svc.AddExecutions(ctx, u, a.ID, batch, trading.AddOptions{}); !isCode(err, apperr.Conflict, trading.CodeExecutionDuplicate) {
+			t.Fatalf("same batch again = %v; want execution_duplicate", err)
+		}
+		imp := uuid.New()
+		more := append(batch, stock(10, trading.Buy, "1", "10"))
+		res, err := e.Svc.AddExecutions(ctx, u, a.ID, more, trading.AddOptions{ImportID: imp, SkipDuplicates: true})
+		if err != nil || len(res.Executions) != 1 || !slices.Equal(res.Duplicates, []int{0, 1, 2}) || res.Executions[0].Source() != "import" {
+			t.Fatalf("overlapping import = %+v, %v", res, err)
+		}
+		withID := []trading.ExecutionInput{stock(20, trading.Sell, "1", "10"), stock(21, trading.Sell, "1", "10.01")}
+		withID[0].BrokerExecutionID, withID[1].BrokerExecutionID = "X-1", "X-1"
+		res, err = e.Svc.AddExecutions(ctx, u, a.ID, withID, trading.AddOptions{SkipDuplicates: true})
+		if err != nil || len(res.Executions) != 1 || !slices.Equal(res.Duplicates, []int{1}) {
+			t.Fatalf("repeated broker execution ID = %+v, %v", res, err)
+		}
+		items, _, _ := e.Svc.ListExecutions(ctx, u, trading.ExecutionFilter{ImportID: imp}, trading.Page{})
+		if len(items) != 1 {
+			t.Fatalf("executions of the import: %d", len(items))
+		}
+	})
+
+	t.Run("EditRebuildsOnlyItsPosition", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		res := e.add(t, u, a, stock(0, trading.Buy, "10", "100"), stock(60, trading.Sell, "10", "101"),
+			fill("MSFT", trading.Stock, 0, trading.Buy, "5", "400"), fill("MSFT", trading.Stock, 60, trading.Sell, "5", "390"))
+		before := e.trades(t, u, trading.Filter{Symbols: []string{"MSFT"}}, trading.Sort{})[0]
+		aapl := e.trades(t, u, trading.Filter{Symbols: []string{"AAPL"}}, trading.Sort{})[0]
+		notes := "keep me"
+		if _, err := e.Svc.UpdateAnnotation(ctx, u, aapl.ID, trading.AnnotationPatch{Notes: &notes}, 0); err != nil {
+			t.Fatal(err)
+		}
+		e.Events.Take()
+		exit := res.Executions[1]
+		price := d("103")
+		if _, _, err := e.Svc.UpdateExecution(ctx, u, exit.ID, trading.ExecutionPatch{Price: &price}, exit.Version+5); !isCode(err, apperr.Conflict, trading.CodeVersionMismatch) {
+			t.Fatalf("stale execution edit = %v", err)
+		}
+		ex, changed, err := e.Svc.UpdateExecution(ctx, u, exit.ID, trading.ExecutionPatch{Price: &price}, exit.Version)
+		if err != nil || ex.Version != exit.Version+1 || len(changed) != 1 || changed[0].ID != aapl.ID {
+			t.Fatalf("UpdateExecution = %+v, %d trades, %v", ex, len(changed), err)
+		}
+		eqD(t, "rebuilt net", changed[0].NetPnL, "30")
+		if changed[0].Annotation.Notes != notes {
+			t.Fatalf("annotation lost in the rebuild: %+v", changed[0].Annotation)
+		}
+		after := e.trades(t, u, trading.Filter{Symbols: []string{"MSFT"}}, trading.Sort{})[0]
+		if !after.UpdatedAt.Equal(before.UpdatedAt) {
+			t.Fatal("the other position was rewritten")
+		}
+		evs := e.Events.Take()
+		if len(evs) != 1 || evs[0].Type != realtime.TypeTradeUpdated || evs[0].Payload["trade_id"] != aapl.ID.String() {
+			t.Fatalf("events %+v", evs)
+		}
+		// Moving the exit to MSFT rebuilds both positions.
+		sym := "MSFT"
+		if _, _, err := e.Svc.UpdateExecution(ctx, u, exit.ID, trading.ExecutionPatch{Symbol: &sym}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if l := e.trades(t, u, trading.Filter{Symbols: []string{"AAPL"}}, trading.Sort{}); len(l) != 1 || l[0].Status != trading.Open || l[0].ID != aapl.ID {
+			t.Fatalf("AAPL after the move: %+v", l)
+		}
+		if l := e.trades(t, u, trading.Filter{Symbols: []string{"MSFT"}}, trading.Sort{}); len(l) != 2 {
+			t.Fatalf("MSFT after the move: %d trades", len(l))
+		}
+		// Deleting executions rebuilds too.
+		if _, err := e.Svc.DeleteExecutions(ctx, u, []uuid.UUID{res.Executions[0].ID}); err != nil {
+			t.Fatal(err)
+		}
+		if l := e.trades(t, u, trading.Filter{Symbols: []string{"AAPL"}}, trading.Sort{}); len(l) != 0 {
+			t.Fatalf("AAPL trade outlived its executions: %+v", l)
+		}
+		if _, err := e.Svc.DeleteExecutions(ctx, u, []uuid.UUID{uuid.New()}); !isCode(err, apperr.NotFound, "") {
+			t.Fatalf("delete of an unknown execution = %v", err)
+		}
+	})
+
+	t.Run("Annotations", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		e.add(t, u, a, stock(0, trading.Buy, "100", "10"), stock(60, trading.Sell, "100", "12", "2"))
+		tr := e.trades(t, u, trading.Filter{}, trading.Sort{})[0]
+		tag1, tag2 := e.NewTag(t, u), e.NewTag(t, u)
+		pb, rules := e.NewPlaybook(t, u, 3)
+		foreignTag := e.NewTag(t, e.NewUser(t))
+		risk := decimal.NewNullDecimal(d("50"))
+		rating, conf := 4, 8
+		notes := "# Plan\nbreakout"
+		p := trading.AnnotationPatch{PlaybookID: &pb, TagIDs: &[]uuid.UUID{tag1, tag2, tag1}, Notes: &notes, InitialRisk: &risk,
+			Rating: &rating, Confidence: &conf, FollowedRules: &[]uuid.UUID{rules[0], rules[2]}}
+		got, err := e.Svc.UpdateAnnotation(ctx, u, tr.ID, p, 1)
+		if err != nil || got.Annotation.Version != 2 || len(got.Annotation.TagIDs) != 2 || !got.RMultiple.Valid {
+			t.Fatalf("UpdateAnnotation = %+v, %v", got, err)
+		}
+		eqD(t, "R", got.RMultiple.Decimal, "3.96") // (200 − 2) / 50
+		if _, err := e.Svc.UpdateAnnotation(ctx, u, tr.ID, p, 1); !isCode(err, apperr.Conflict, trading.CodeVersionMismatch) {
+			t.Fatalf("stale If-Match = %v", err)
+		}
+		// The repository refuses a stale version itself (compare and swap),
+		// and of concurrent edits naming one version exactly one wins.
+		staleCopy := *got
+		staleCopy.Annotation.Version = 2 // stored is 2: a write of 2 expects 1
+		if err := e.Tx.Do(ctx, func(ctx context.Context) error { return e.Trades.SaveAnnotation(ctx, &staleCopy) }); !isCode(err, apperr.Conflict, trading.CodeVersionMismatch) {
+			t.Fatalf("SaveAnnotation of a stale version = %v", err)
+		}
+		var wins atomic.Int32
+		var wg sync.WaitGroup
+		for i := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				n := fmt.Sprint("device ", i)
+				if _, err := e.Svc.UpdateAnnotation(ctx, u, tr.ID, trading.AnnotationPatch{Notes: &n}, 2); err == nil {
+					wins.Add(1)
+				} else if !isCode(err, apperr.Conflict, trading.CodeVersionMismatch) {
+					t.Errorf("concurrent edit: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if wins.Load() != 1 {
+			t.Fatalf("%d concurrent edits of version 2 won; want exactly 1", wins.Load())
+		}
+		if _, err := e.Svc.UpdateAnnotation(ctx, u, tr.ID, trading.AnnotationPatch{Notes: &notes}, 3); err != nil {
+			t.Fatal(err)
+		}
+		reread, _ := e.Svc.GetTrade(ctx, u, tr.ID)
+		an := reread.Annotation
+		if an.PlaybookID != pb || an.Notes != notes || an.Rating != 4 || an.Confidence != 8 || !an.InitialRisk.Decimal.Equal(d("50")) ||
+			len(an.FollowedRules) != 2 || len(an.TagIDs) != 2 {
+			t.Fatalf("stored annotation = %+v", an)
+		}
+		if _, err := e.Svc.UpdateAnnotation(ctx, u, tr.ID, trading.AnnotationPatch{TagIDs: &[]uuid.UUID{foreignTag}}, 0); !isCode(err, apperr.NotFound, trading.CodeTagNotFound) {
+			t.Fatalf("another user's tag = %v", err)
+		}
+		if _, err := e.Svc.UpdateAnnotation(ctx, u, tr.ID, trading.AnnotationPatch{FollowedRules: &[]uuid.UUID{uuid.New()}}, 0); !isCode(err, apperr.Invalid, trading.CodePlaybookRuleUnknown) {
+			t.Fatalf("unknown rule = %v", err)
+		}
+		bad := 6
+		if _, err := e.Svc.UpdateAnnotation(ctx, u, tr.ID, trading.AnnotationPatch{Rating: &bad}, 0); !isCode(err, apperr.Invalid, "") {
+			t.Fatalf("rating 6 = %v", err)
+		}
+		// Filters see the annotation.
+		if l := e.trades(t, u, trading.Filter{TagIDs: []uuid.UUID{tag1, tag2}, TagMode: trading.AllTags, PlaybookIDs: []uuid.UUID{pb},
+			MinR: decimal.NewNullDecimal(d("3.5"))}, trading.Sort{}); len(l) != 1 || len(l[0].Annotation.TagIDs) != 2 {
+			t.Fatalf("filtered by annotation: %+v", l)
+		}
+		// Annotations survive a rebuild that changes the trade (scale in
+		// before the exit) and bulk changes apply.
+		e.add(t, u, a, stock(30, trading.Buy, "100", "11"), stock(90, trading.Sell, "100", "11"))
+		reread, _ = e.Svc.GetTrade(ctx, u, tr.ID)
+		if reread.Annotation.Notes != notes || reread.Annotation.Version != 4 || len(reread.Legs) != 4 {
+			t.Fatalf("after the rebuild: %+v", reread)
+		}
+		eqD(t, "R after rebuild", reread.RMultiple.Decimal, "3.96")
+		none := uuid.Nil
+		bulk, err := e.Svc.BulkAnnotate(ctx, u, []uuid.UUID{tr.ID}, trading.BulkAnnotation{RemoveTags: []uuid.UUID{tag1}, PlaybookID: &none})
+		if err != nil || len(bulk) != 1 || !slices.Equal(bulk[0].Annotation.TagIDs, []uuid.UUID{tag2}) || bulk[0].Annotation.PlaybookID != uuid.Nil ||
+			len(bulk[0].Annotation.FollowedRules) != 0 {
+			t.Fatalf("BulkAnnotate = %+v, %v", bulk, err)
+		}
+		if _, err := e.Svc.BulkAnnotate(ctx, u, []uuid.UUID{tr.ID, uuid.New()}, trading.BulkAnnotation{AddTags: []uuid.UUID{tag1}}); !isCode(err, apperr.NotFound, "") {
+			t.Fatalf("bulk with an unknown trade = %v", err)
+		}
+		if reread, _ = e.Svc.GetTrade(ctx, u, tr.ID); slices.Contains(reread.Annotation.TagIDs, tag1) {
+			t.Fatal("a failed bulk change was partly applied")
+		}
+	})
+
+	t.Run("SplitAndMerge", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		res := e.add(t, u, a, stock(0, trading.Buy, "100", "10"), stock(60, trading.Sell, "100", "11"),
+			stock(120, trading.Buy, "100", "10"), stock(180, trading.Sell, "100", "12"))
+		l := e.trades(t, u, trading.Filter{}, trading.Sort{Key: trading.SortOpened, Asc: true})
+		if len(l) != 2 {
+			t.Fatalf("%d trades; want 2", len(l))
+		}
+		tag1, tag2 := e.NewTag(t, u), e.NewTag(t, u)
+		n1, n2 := "first", "second"
+		if _, err := e.Svc.UpdateAnnotation(ctx, u, l[0].ID, trading.AnnotationPatch{Notes: &n1, TagIDs: &[]uuid.UUID{tag1}}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Svc.UpdateAnnotation(ctx, u, l[1].ID, trading.AnnotationPatch{Notes: &n2, TagIDs: &[]uuid.UUID{tag2}}, 0); err != nil {
+			t.Fatal(err)
+		}
+		var att uuid.UUID
+		if e.Attach != nil {
+			att = e.Attach(t, u, l[1].ID)
+		}
+		e.Events.Take()
+		// Deleting the first exit merges the trades into the first.
+		if _, err := e.Svc.DeleteExecutions(ctx, u, []uuid.UUID{res.Executions[1].ID}); err != nil {
+			t.Fatal(err)
+		}
+		m := e.trades(t, u, trading.Filter{}, trading.Sort{})
+		if len(m) != 1 || m[0].ID != l[0].ID || m[0].Status != trading.Open {
+			t.Fatalf("after the merge: %+v", m)
+		}
+		got, _ := e.Svc.GetTrade(ctx, u, m[0].ID)
+		if got.Annotation.Notes != "first\n\n---\n\nsecond" || len(got.Annotation.TagIDs) != 2 || got.Annotation.Version != 3 {
+			t.Fatalf("merged annotation = %+v", got.Annotation)
+		}
+		if _, err := e.Svc.GetTrade(ctx, u, l[1].ID); !isCode(err, apperr.NotFound, "") {
+			t.Fatalf("absorbed trade still there: %v", err)
+		}
+		if e.Attach != nil {
+			if on := e.AttachmentTrade(t, att); on != l[0].ID {
+				t.Fatalf("attachment on %s; want the survivor %s", on, l[0].ID)
+			}
+		}
+		var types []string
+		for _, ev := range e.Events.Take() {
+			types = append(types, ev.Type)
+		}
+		slices.Sort(types)
+		if !slices.Equal(types, []string{realtime.TypeTradeDeleted, realtime.TypeTradeUpdated}) {
+			t.Fatalf("merge events %v", types)
+		}
+		// Putting an exit back splits them again: the second piece is new
+		// and inherits the tags.
+		e.add(t, u, a, stock(60, trading.Sell, "100", "11"))
+		s := e.trades(t, u, trading.Filter{}, trading.Sort{Key: trading.SortOpened, Asc: true})
+		if len(s) != 2 || s[0].ID != l[0].ID || s[1].ID == l[1].ID {
+			t.Fatalf("after the split: %+v", s)
+		}
+		if len(s[1].Annotation.TagIDs) != 2 || s[1].Annotation.Notes != "" {
+			t.Fatalf("split piece annotation = %+v", s[1].Annotation)
+		}
+	})
+
+	t.Run("ManualTrade", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		risk := decimal.NewNullDecimal(d("100"))
+		notes := "typed in"
+		trades, err := e.Svc.CreateManualTrade(ctx, u, trading.ManualTrade{
+			AccountID: a.ID, Symbol: "/MESZ6", AssetClass: trading.Future, Direction: trading.Short,
+			Entries:    []trading.ManualFill{{Price: d("5000"), Quantity: d("2"), At: at(0), Commission: d("0.62")}},
+			Exits:      []trading.ManualFill{{Price: d("4990.50"), Quantity: d("1"), At: at(300), Commission: d("0.31")}, {Price: d("4995"), Quantity: d("1"), At: at(600), Commission: d("0.31")}},
+			Annotation: &trading.AnnotationPatch{InitialRisk: &risk, Notes: &notes},
+		})
+		if err != nil || len(trades) != 1 {
+			t.Fatalf("CreateManualTrade = %+v, %v", trades, err)
+		}
+		tr := trades[0]
+		// (9.5 + 5) × 5 = 72.5 gross, 1.24 commission.
+		if tr.Direction != trading.Short || tr.Status != trading.Closed || tr.Symbol != "MESZ26" || tr.Annotation.Notes != notes {
+			t.Fatalf("manual trade %+v", tr)
+		}
+		eqD(t, "net", tr.NetPnL, "71.26")
+		eqD(t, "R", tr.RMultiple.Decimal, "0.7126")
+		got, _ := e.Svc.GetTrade(ctx, u, tr.ID)
+		if len(got.Legs) != 3 {
+			t.Fatalf("manual trade has %d executions; want 3", len(got.Legs))
+		}
+		if _, err := e.Svc.CreateManualTrade(ctx, u, trading.ManualTrade{AccountID: a.ID, Symbol: "AAPL", AssetClass: trading.Stock, Direction: trading.Long,
+			Entries: []trading.ManualFill{{Price: d("1"), Quantity: d("1"), At: at(10)}},
+			Exits:   []trading.ManualFill{{Price: d("1"), Quantity: d("2"), At: at(5)}}}); !isCode(err, apperr.Invalid, "") {
+			t.Fatalf("exits beyond entries = %v", err)
+		} else if ae, _ := apperr.As(err); ae.Fields["exits"] == "" || ae.Fields["exits[0].at"] == "" {
+			t.Fatalf("fields %v", ae.Fields)
+		}
+		if _, err := e.Svc.CreateManualTrade(ctx, u, trading.ManualTrade{AccountID: a.ID, Symbol: "AAPL", AssetClass: trading.Stock, Direction: trading.Long,
+			Entries: []trading.ManualFill{{Price: d("1"), Quantity: d("0"), At: at(10)}}}); func() bool { ae, ok := apperr.As(err); return !ok || ae.Fields["entries[0].quantity"] == "" }() {
+			t.Fatalf("zero entry = %v", err)
+		}
+		// Deleting the trade deletes its executions.
+		if _, err := e.Svc.DeleteTrade(ctx, u, tr.ID); err != nil {
+			t.Fatal(err)
+		}
+		if items, _, _ := e.Svc.ListExecutions(ctx, u, trading.ExecutionFilter{}, trading.Page{}); len(items) != 0 {
+			t.Fatalf("%d executions left", len(items))
+		}
+		if _, err := e.Svc.GetTrade(ctx, u, tr.ID); !isCode(err, apperr.NotFound, "") {
+			t.Fatal("trade still there")
+		}
+	})
+
+	t.Run("FiltersAndPages", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		// One round trip a day for 10 days from Monday 2 March, opened at
+		// 20:55 UTC (15:55 in New York, 16:55 once DST starts on 8 March)
+		// and closed four hours later, after midnight UTC but the same
+		// evening in New York; net P&L −4, −3, … +5 (the fifth breaks
+		// even); even days long, odd days short.
+		var ins []trading.ExecutionInput
+		base := time.Date(2026, 3, 2, 20, 55, 0, 0, time.UTC)
+		for i := range 10 {
+			open := base.AddDate(0, 0, i)
+			pnl := decimal.NewFromInt(int64(i - 4))
+			s1, s2 := trading.Buy, trading.Sell
+			p1, p2 := d("100"), d("100").Add(pnl)
+			if i%2 == 1 {
+				s1, s2 = trading.Sell, trading.Buy
+				p2 = d("100").Sub(pnl)
+			}
+			ins = append(ins, trading.ExecutionInput{Symbol: "SPY", AssetClass: trading.ETF, Side: s1, Quantity: d("1"), Price: p1, ExecutedAt: open},
+				trading.ExecutionInput{Symbol: "SPY", AssetClass: trading.ETF, Side: s2, Quantity: d("1"), Price: p2, ExecutedAt: open.Add(4 * time.Hour)})
+		}
+		e.add(t, u, a, ins...)
+		tag := e.NewTag(t, u)
+		all := e.trades(t, u, trading.Filter{}, trading.Sort{Key: trading.SortOpened, Asc: true})
+		if len(all) != 10 {
+			t.Fatalf("%d trades", len(all))
+		}
+		for _, tr := range all[:5] {
+			if _, err := e.Svc.UpdateAnnotation(ctx, u, tr.ID, trading.AnnotationPatch{TagIDs: &[]uuid.UUID{tag}}, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		count := func(f trading.Filter) int { return len(e.trades(t, u, f, trading.Sort{})) }
+		// The close date in New York is the opening day; in UTC the next.
+		day := func(i int) trading.Date { return trading.DateOf(base.AddDate(0, 0, i)) }
+		cases := []struct {
+			name string
+			f    trading.Filter
+			want int
+		}{
+			{"close range in the user's zone", trading.Filter{From: day(2), To: day(4)}, 3},
+			{"one close day in the user's zone", trading.Filter{From: day(0), To: day(0)}, 1},
+			{"the same day in UTC", trading.Filter{From: day(0), To: day(0), Location: time.UTC}, 0},
+			{"close range in UTC", trading.Filter{From: day(1), To: day(3), Location: time.UTC}, 3},
+			{"open range", trading.Filter{DateField: trading.ByOpen, From: day(0), To: day(0)}, 1},
+			{"wins", trading.Filter{Outcomes: []trading.Outcome{trading.Win}}, 5},
+			{"losses and breakevens", trading.Filter{Outcomes: []trading.Outcome{trading.Loss, trading.Breakeven}}, 5},
+			{"band 1.5", trading.Filter{Outcomes: []trading.Outcome{trading.Breakeven}, BreakevenBand: decimal.NewNullDecimal(d("1.5"))}, 3},
+			{"long", trading.Filter{Direction: trading.Long}, 5},
+			{"tag", trading.Filter{TagIDs: []uuid.UUID{tag}}, 5},
+			{"tag and date", trading.Filter{TagIDs: []uuid.UUID{tag}, From: day(3), To: day(9)}, 2},
+			{"net range", trading.Filter{MinNetPnL: decimal.NewNullDecimal(d("-1")), MaxNetPnL: decimal.NewNullDecimal(d("2"))}, 4},
+			{"holding", trading.Filter{MinHolding: 4 * time.Hour, MaxHolding: 4 * time.Hour}, 10},
+			{"holding too long", trading.Filter{MinHolding: 5 * time.Hour}, 0},
+			{"weekday Monday", trading.Filter{Weekdays: []time.Weekday{time.Monday}}, 2},
+			{"hour 15 (before DST)", trading.Filter{Hours: []int{15}}, 6},
+			{"hour 16 (after)", trading.Filter{Hours: []int{16}}, 4},
+			{"asset class", trading.Filter{AssetClasses: []trading.AssetClass{trading.Stock}}, 0},
+			{"symbol", trading.Filter{Symbols: []string{"spy"}}, 10},
+			{"account", trading.Filter{AccountIDs: []uuid.UUID{uuid.New()}}, 0},
+			{"status open", trading.Filter{Status: trading.Open}, 0},
+		}
+		for _, c := range cases {
+			if got := count(c.f); got != c.want {
+				t.Errorf("%s: %d trades; want %d", c.name, got, c.want)
+			}
+		}
+		// Sorts.
+		byPnL := e.trades(t, u, trading.Filter{}, trading.Sort{Key: trading.SortNetPnL, Asc: true})
+		for i := range byPnL {
+			eqD(t, fmt.Sprintf("sorted net[%d]", i), byPnL[i].NetPnL, fmt.Sprint(i-4))
+		}
+		desc := e.trades(t, u, trading.Filter{}, trading.Sort{Key: trading.SortClosed})
+		if !desc[0].ClosedAt.After(desc[9].ClosedAt) {
+			t.Fatal("closed desc is not newest first")
+		}
+		// Pages of 3 are stable under inserts: a trade added before the
+		// second page is neither repeated nor does it shift the rest.
+		p1, err := e.Svc.ListTrades(ctx, u, trading.Filter{}, trading.Sort{Key: trading.SortOpened}, trading.Page{Limit: 3})
+		if err != nil || len(p1.Items) != 3 || p1.NextCursor == "" {
+			t.Fatalf("page 1: %d, %q, %v", len(p1.Items), p1.NextCursor, err)
+		}
+		e.add(t, u, a, trading.ExecutionInput{Symbol: "QQQ", AssetClass: trading.ETF, Side: trading.Buy, Quantity: d("1"), Price: d("1"), ExecutedAt: base.AddDate(0, 0, 30)})
+		seen := map[uuid.UUID]bool{}
+		for _, tr := range p1.Items {
+			seen[tr.ID] = true
+		}
+		cur := p1.NextCursor
+		for cur != "" {
+			p, err := e.Svc.ListTrades(ctx, u, trading.Filter{}, trading.Sort{Key: trading.SortOpened}, trading.Page{Limit: 3, Cursor: cur})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tr := range p.Items {
+				if seen[tr.ID] {
+					t.Fatalf("trade %s on two pages", tr.ID)
+				}
+				seen[tr.ID] = true
+			}
+			cur = p.NextCursor
+		}
+		if len(seen) != 10 {
+			t.Fatalf("paged through %d trades; want the 10 older than the insert", len(seen))
+		}
+		for _, k := range []trading.SortKey{trading.SortNetPnL, trading.SortR, trading.SortClosed} {
+			for _, asc := range []bool{false, true} {
+				var got []uuid.UUID
+				p := trading.Page{Limit: 4}
+				for {
+					pg, err := e.Svc.ListTrades(ctx, u, trading.Filter{}, trading.Sort{Key: k, Asc: asc}, p)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, tr := range pg.Items {
+						got = append(got, tr.ID)
+					}
+					if pg.NextCursor == "" {
+						break
+					}
+					p.Cursor = pg.NextCursor
+				}
+				slices.SortFunc(got, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
+				if len(slices.Compact(got)) != 11 {
+					t.Errorf("sort %s asc=%v: paged %d distinct trades; want 11", k, asc, len(slices.Compact(got)))
+				}
+			}
+		}
+		if _, err := e.Svc.ListTrades(ctx, u, trading.Filter{}, trading.Sort{Key: trading.SortR}, trading.Page{Cursor: p1.NextCursor}); !isCode(err, apperr.Invalid, trading.CodeCursorInvalid) {
+			t.Fatalf("a cursor of another sort = %v", err)
+		}
+	})
+
+	t.Run("AccountTermsRebuild", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		e.add(t, u, a, fill("ESZ6", trading.Future, 0, trading.Buy, "1", "5000"), fill("ESZ6", trading.Future, 60, trading.Sell, "1", "5001"))
+		risk := decimal.NewNullDecimal(d("25"))
+		if _, err := e.Svc.UpdateAnnotation(ctx, u, e.trades(t, u, trading.Filter{}, trading.Sort{})[0].ID, trading.AnnotationPatch{InitialRisk: &risk}, 0); err != nil {
+			t.Fatal(err)
+		}
+		st, err := e.Svc.RebuildAccount(ctx, u, a.ID)
+		if err != nil || st.Rows != 0 || st.Trades != 1 || st.Positions != 1 {
+			t.Fatalf("idle rebuild after an annotation = %+v, %v; want nothing written", st, err)
+		}
+		m := map[string]decimal.Decimal{"ES": d("5")}
+		band := d("10")
+		if _, err := e.Svc.UpdateAccount(ctx, u, a.ID, trading.AccountPatch{Multipliers: &m, BreakevenBand: &band}, 0); err != nil {
+			t.Fatal(err)
+		}
+		tr := e.trades(t, u, trading.Filter{}, trading.Sort{})[0]
+		eqD(t, "net with the override", tr.NetPnL, "5")
+		if tr.Outcome != trading.Breakeven {
+			t.Fatalf("outcome in a 10 band = %s", tr.Outcome)
+		}
+	})
+
+	t.Run("ConcurrentWritesToOnePosition", func(t *testing.T) {
+		// Writers of one account serialise on its lock: four clients adding
+		// fills to one position at once (every buy before every sell, so all
+		// fills form one trade) end with that one trade built from all of
+		// them. Without the lock each would build a trade from the fills it
+		// saw.
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := range 5 {
+					sec := w*5 + j
+					if _, err := e.Svc.AddExecutions(ctx, u, a.ID, []trading.ExecutionInput{stock(sec, trading.Buy, "10", "100"),
+						stock(1000+sec, trading.Sell, "10", "101")}, trading.AddOptions{}); err != nil {
+						t.Errorf("writer %d: %v", w, err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		l := e.trades(t, u, trading.Filter{}, trading.Sort{})
+		if len(l) != 1 {
+			t.Fatalf("%d trades; want the one all fills form", len(l))
+		}
+		got, _ := e.Svc.GetTrade(ctx, u, l[0].ID)
+		if got.Status != trading.Closed || len(got.Legs) != 40 || !got.Quantity.Equal(d("200")) || !got.NetPnL.Equal(d("200")) {
+			t.Fatalf("trade: %s, %d legs, quantity %s, net %s", got.Status, len(got.Legs), got.Quantity, got.NetPnL)
+		}
+	})
+
+	t.Run("RollbackPublishesNothing", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		v0, _ := e.Svc.DataVersion(ctx, u)
+		boom := errors.New("boom")
+		err := e.Tx.Do(ctx, func(ctx context.Context) error {
+			if _, err := e.Svc.AddExecutions(ctx, u, a.ID, []trading.ExecutionInput{stock(0, trading.Buy, "1", "1")}, trading.AddOptions{}); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatal(err)
+		}
+		if evs := e.Events.Take(); len(evs) != 0 {
+			t.Fatalf("published %d events for a rolled-back write", len(evs))
+		}
+		if v, _ := e.Svc.DataVersion(ctx, u); v != v0 {
+			t.Fatalf("data version moved on rollback: %d → %d", v0, v)
+		}
+		if l := e.trades(t, u, trading.Filter{}, trading.Sort{}); len(l) != 0 {
+			t.Fatal("rolled-back trade visible")
+		}
+	})
+}

@@ -1,0 +1,345 @@
+package centrifuge_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cent "github.com/centrifugal/centrifuge-go"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tradesense/tradesense/adapters/centrifuge"
+	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/identity"
+	"github.com/tradesense/tradesense/core/realtime"
+	"github.com/tradesense/tradesense/core/realtime/realtimetest"
+	"github.com/tradesense/tradesense/tests/testenv"
+)
+
+const wait = realtimetest.Wait
+
+// sessions is a fake realtime.Sessions: every session is live unless
+// revoked; down makes every check fail with apperr.Unavailable.
+type sessions struct {
+	mu      sync.Mutex
+	revoked map[uuid.UUID]bool
+	down    bool
+	checks  int
+}
+
+func newSessions() *sessions { return &sessions{revoked: map[uuid.UUID]bool{}} }
+
+func (s *sessions) CheckSession(_ context.Context, _, sid uuid.UUID) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.checks++
+	if s.down {
+		return apperr.New(apperr.Unavailable, "cache_unavailable", "down")
+	}
+	if s.revoked[sid] {
+		return apperr.New(apperr.Unauthenticated, identity.CodeSessionRevoked, "revoked")
+	}
+	return nil
+}
+
+func (s *sessions) revoke(sid uuid.UUID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.revoked[sid] = true
+}
+
+func (s *sessions) setDown(down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = down
+}
+
+func newRing(t testing.TB) *identity.KeyRing {
+	t.Helper()
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	r, err := identity.NewKeyRing(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// server is one engine behind an httptest server.
+type server struct {
+	E        *centrifuge.Engine
+	HTTP     *httptest.Server
+	Tokens   *centrifuge.Tokens
+	Sessions *sessions
+	Prom     *prometheus.Registry
+	Cfg      centrifuge.Config
+}
+
+// WS is the engine's WebSocket URL.
+func (s *server) WS() string {
+	return "ws" + strings.TrimPrefix(s.HTTP.URL, "http") + centrifuge.Path
+}
+
+type option func(*setup)
+
+type setup struct {
+	cfg      centrifuge.Config
+	ring     *identity.KeyRing
+	sessions *sessions
+	tokenNow func() time.Time
+	deps     func(*centrifuge.Deps)
+}
+
+func withConfig(f func(*centrifuge.Config)) option { return func(s *setup) { f(&s.cfg) } }
+func withRing(r *identity.KeyRing) option       { return func(s *setup) { s.ring = r } }
+func withSessions(ss *sessions) option          { return func(s *setup) { s.sessions = ss } }
+func withDeps(f func(*centrifuge.Deps)) option  { return func(s *setup) { s.deps = f } }
+
+// withTokenLife makes issued tokens expire d from now, keeping the
+// configured 10 minute lifetime: the token clock runs TokenTTL-d behind.
+func withTokenLife(d time.Duration) option {
+	return func(s *setup) {
+		ttl := centrifuge.DefaultConfig().TokenTTL
+		s.tokenNow = func() time.Time { return time.Now().Add(d - ttl) }
+	}
+}
+
+// redisURL returns TEST_REDIS_URL, skipping (or failing under CI) without it.
+func redisURL(t testing.TB) string { return testenv.URL(t, "TEST_REDIS_URL") }
+
+func uniquePrefix() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return "test:rt:" + hex.EncodeToString(b)
+}
+
+// start runs an engine (memory broker unless the options set RedisURL) and
+// serves it; both stop when t ends.
+func start(t testing.TB, opts ...option) *server {
+	t.Helper()
+	s := &setup{cfg: centrifuge.DefaultConfig()}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.ring == nil {
+		s.ring = newRing(t)
+	}
+	if s.sessions == nil {
+		s.sessions = newSessions()
+	}
+	toks, err := centrifuge.NewTokens(s.cfg, s.ring, s.tokenNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	d := centrifuge.Deps{Tokens: toks, Sessions: s.sessions, Prometheus: reg}
+	if s.deps != nil {
+		s.deps(&d)
+	}
+	e, cleanup, err := centrifuge.New(s.cfg, d)
+	if err != nil {
+		if s.cfg.RedisURL != "" {
+			testenv.Unreachable(t, "TEST_REDIS_URL", err)
+		}
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(centrifuge.Path, e.Handler())
+	hs := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		cleanup()
+		hs.Close()
+	})
+	return &server{E: e, HTTP: hs, Tokens: toks, Sessions: s.sessions, Prom: reg, Cfg: s.cfg}
+}
+
+// onRedis returns options that put an engine on TEST_REDIS_URL under
+// prefix (share the prefix to make several engines one cluster).
+func onRedis(t testing.TB, prefix string) option {
+	url := redisURL(t)
+	return withConfig(func(c *centrifuge.Config) {
+		c.RedisURL = url
+		c.RedisPrefix = prefix
+	})
+}
+
+// client is one centrifuge-go connection of a user, recording what it sees.
+type client struct {
+	C         *cent.Client
+	User, Sid uuid.UUID
+
+	Events     chan realtime.Event
+	Subscribed chan cent.ServerSubscribedEvent
+	Connected  chan struct{}
+	// Connecting receives the code of every move to connecting (a server
+	// close with reconnect advice, among others).
+	Connecting chan uint32
+	Closed     chan struct{} // closed on the first move to disconnected
+
+	mu        sync.Mutex
+	code      uint32
+	tokens    int
+	closeOnce sync.Once
+}
+
+type clientOpt func(*cent.Config, *client)
+
+// withGetToken replaces the token source; n counts calls from 1.
+func withGetToken(f func(n int) (string, error)) clientOpt {
+	return func(cfg *cent.Config, c *client) {
+		cfg.GetToken = func(cent.ConnectionTokenEvent) (string, error) {
+			c.mu.Lock()
+			c.tokens++
+			n := c.tokens
+			c.mu.Unlock()
+			return f(n)
+		}
+	}
+}
+
+func withHeader(h http.Header) clientOpt {
+	return func(cfg *cent.Config, _ *client) { cfg.Header = h }
+}
+
+// dial connects a client of user under session sid, with tokens from the
+// server's issuer unless opts replace them, and waits for the connection
+// unless noWait.
+func (s *server) dial(t testing.TB, user, sid uuid.UUID, opts ...clientOpt) *client {
+	t.Helper()
+	c := s.newClient(t, user, sid, opts...)
+	if err := c.C.Connect(); err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	select {
+	case <-c.Connected:
+		for len(c.Connecting) > 0 {
+			<-c.Connecting // the client's own move to connecting (code 0)
+		}
+	case <-c.Closed:
+		t.Fatalf("connection refused: code %d", c.Code())
+	case <-time.After(wait):
+		t.Fatalf("not connected within %s", wait)
+	}
+	return c
+}
+
+func (s *server) newClient(t testing.TB, user, sid uuid.UUID, opts ...clientOpt) *client {
+	t.Helper()
+	c := &client{User: user, Sid: sid, Events: make(chan realtime.Event, 1024), Subscribed: make(chan cent.ServerSubscribedEvent, 16),
+		Connected: make(chan struct{}, 16), Connecting: make(chan uint32, 64), Closed: make(chan struct{})}
+	cfg := cent.Config{MinReconnectDelay: 50 * time.Millisecond, MaxReconnectDelay: 200 * time.Millisecond}
+	withGetToken(func(int) (string, error) {
+		tok, err := s.Tokens.IssueConnectionToken(context.Background(), user, sid)
+		return tok.Token, err
+	})(&cfg, c)
+	for _, o := range opts {
+		o(&cfg, c)
+	}
+	cc := cent.NewJsonClient(s.WS(), cfg)
+	c.C = cc
+	cc.OnConnected(func(cent.ConnectedEvent) { c.Connected <- struct{}{} })
+	cc.OnConnecting(func(e cent.ConnectingEvent) {
+		select {
+		case c.Connecting <- e.Code:
+		default:
+		}
+	})
+	cc.OnDisconnected(func(e cent.DisconnectedEvent) {
+		c.mu.Lock()
+		c.code = e.Code
+		c.mu.Unlock()
+		c.closeOnce.Do(func() { close(c.Closed) })
+	})
+	cc.OnSubscribed(func(e cent.ServerSubscribedEvent) { c.Subscribed <- e })
+	cc.OnPublication(func(e cent.ServerPublicationEvent) {
+		ev, err := centrifuge.DecodeEvent(user, e.Data)
+		if err != nil {
+			t.Errorf("undecodable publication %q: %v", e.Data, err)
+			return
+		}
+		c.Events <- ev
+	})
+	t.Cleanup(cc.Close)
+	return c
+}
+
+// Code is the close code of the move to disconnected.
+func (c *client) Code() uint32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.code
+}
+
+// TokenCalls counts GetToken calls.
+func (c *client) TokenCalls() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tokens
+}
+
+// conn adapts a client to the contract suite's view.
+func (c *client) conn() *realtimetest.Conn {
+	return &realtimetest.Conn{Events: c.Events, Closed: c.Closed, Reason: func() realtime.DisconnectReason {
+		r, ok := centrifuge.ReasonOf(c.Code())
+		if !ok {
+			return realtime.DisconnectReason("code " + strconv.FormatUint(uint64(c.Code()), 10))
+		}
+		return r
+	}}
+}
+
+// waitClosed waits for c's move to disconnected with code.
+func waitClosed(t testing.TB, c *client, code uint32) {
+	t.Helper()
+	select {
+	case <-c.Closed:
+		if c.Code() != code {
+			t.Fatalf("disconnected with code %d; want %d", c.Code(), code)
+		}
+	case <-time.After(wait):
+		t.Fatalf("still connected %s later; want a close with code %d", wait, code)
+	}
+}
+
+// waitConnecting waits for a server close with reconnect advice code.
+func waitConnecting(t testing.TB, c *client, code uint32) {
+	t.Helper()
+	deadline := time.After(wait)
+	for {
+		select {
+		case got := <-c.Connecting:
+			if got == code {
+				return
+			}
+		case <-c.Closed:
+			t.Fatalf("disconnected for good (code %d); want a reconnect advice %d", c.Code(), code)
+		case <-deadline:
+			t.Fatalf("no reconnect advice %d within %s", code, wait)
+		}
+	}
+}
+
+func mustPublish(t testing.TB, p realtime.Publisher, e realtime.Event) {
+	t.Helper()
+	if err := p.Publish(context.Background(), e); err != nil {
+		t.Fatalf("Publish(%s): %v", e.Type, err)
+	}
+}
+
+func event(user uuid.UUID, payload map[string]any) realtime.Event {
+	if payload == nil {
+		payload = map[string]any{} // a nil payload is sent as {}
+	}
+	return realtime.NewEvent(realtime.TypeJobUpdated, user, time.Now(), payload)
+}
+
+var errNoToken = errors.New("no token for you")

@@ -79,6 +79,7 @@ type Engine struct {
 	reg         metric.Registration
 
 	nextSessionWarn atomic.Int64 // unix ns before which a failing session check is not logged again
+	shuttingDown    atomic.Bool
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -225,6 +226,9 @@ func (e *Engine) closeShard() {
 	}
 }
 
+// Connections returns the number of open connections on this replica.
+func (e *Engine) Connections() int { return e.node.Hub().NumClients() }
+
 // Broker names the broker in use: "memory" or "redis".
 func (e *Engine) Broker() string { return e.broker }
 
@@ -239,6 +243,12 @@ func (e *Engine) Handler() http.Handler {
 			w.Header().Set("Content-Type", "application/problem+json")
 			w.WriteHeader(http.StatusBadRequest)
 			_, _ = w.Write([]byte(`{"type":"about:blank","title":"Bad Request","status":400,"code":"realtime_token_in_url","detail":"Send the connection token in the connect message, never in the URL."}`))
+			return
+		}
+		if e.shuttingDown.Load() {
+			// Let the client's reconnect reach another replica.
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "shutting down", http.StatusServiceUnavailable)
 			return
 		}
 		e.ws.ServeHTTP(w, r)
@@ -342,6 +352,9 @@ func (e *Engine) onConnect(client *cf.Client) {
 	sid := client.Labels()["sid"]
 	client.OnRefresh(func(ev cf.RefreshEvent, cb cf.RefreshCallback) {
 		c, err := e.tokens.Verify(ev.Token)
+		if err == nil && !time.Now().Before(c.ExpiresAt) {
+			err = apperr.New(apperr.Unauthenticated, CodeTokenExpired, "expired within the leeway")
+		}
 		if err != nil {
 			if apperr.CodeOf(err) == CodeTokenExpired {
 				cb(cf.RefreshReply{Expired: true}, nil)
@@ -519,6 +532,7 @@ func (e *Engine) DisconnectSessions(_ context.Context, userID uuid.UUID, session
 // first call's result.
 func (e *Engine) Shutdown(ctx context.Context) error {
 	e.shutdownOnce.Do(func() {
+		e.shuttingDown.Store(true)
 		e.shutdownErr = e.node.Shutdown(ctx)
 		if e.reg != nil {
 			_ = e.reg.Unregister()

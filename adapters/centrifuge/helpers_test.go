@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -15,7 +16,9 @@ import (
 
 	cent "github.com/centrifugal/centrifuge-go"
 	"github.com/google/uuid"
+	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/tradesense/tradesense/adapters/centrifuge"
 	"github.com/tradesense/tradesense/core/apperr"
@@ -100,9 +103,9 @@ type setup struct {
 }
 
 func withConfig(f func(*centrifuge.Config)) option { return func(s *setup) { f(&s.cfg) } }
-func withRing(r *identity.KeyRing) option       { return func(s *setup) { s.ring = r } }
-func withSessions(ss *sessions) option          { return func(s *setup) { s.sessions = ss } }
-func withDeps(f func(*centrifuge.Deps)) option  { return func(s *setup) { s.deps = f } }
+func withRing(r *identity.KeyRing) option          { return func(s *setup) { s.ring = r } }
+func withSessions(ss *sessions) option             { return func(s *setup) { s.sessions = ss } }
+func withDeps(f func(*centrifuge.Deps)) option     { return func(s *setup) { s.deps = f } }
 
 // withTokenLife makes issued tokens expire d from now, keeping the
 // configured 10 minute lifetime: the token clock runs TokenTTL-d behind.
@@ -343,3 +346,80 @@ func event(user uuid.UUID, payload map[string]any) realtime.Event {
 }
 
 var errNoToken = errors.New("no token for you")
+
+// raw is a bare WebSocket speaking the JSON protocol by hand, for what the
+// official client never does (ignore pings, stop reading, oversize frames).
+type raw struct {
+	*websocket.Conn
+	Resp *http.Response
+}
+
+func (s *server) rawDial(t testing.TB, h http.Header, d *websocket.Dialer) (*raw, error) {
+	t.Helper()
+	if d == nil {
+		d = websocket.DefaultDialer
+	}
+	conn, resp, err := d.Dial(s.WS(), h)
+	if resp != nil {
+		_ = resp.Body.Close()
+	}
+	if err != nil {
+		return &raw{Resp: resp}, err
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return &raw{Conn: conn, Resp: resp}, nil
+}
+
+// connect sends the connect command with tok and returns the reply.
+func (r *raw) connect(t testing.TB, tok string) map[string]json.RawMessage {
+	t.Helper()
+	if err := r.WriteJSON(map[string]any{"id": 1, "connect": map[string]any{"token": tok, "name": "raw"}}); err != nil {
+		t.Fatalf("send connect: %v", err)
+	}
+	_ = r.SetReadDeadline(time.Now().Add(wait))
+	defer func() { _ = r.SetReadDeadline(time.Time{}) }()
+	for {
+		_, b, err := r.ReadMessage()
+		if err != nil {
+			t.Fatalf("read connect reply: %v", err)
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("reply %q: %v", b, err)
+		}
+		if string(m["id"]) == "1" {
+			return m
+		}
+	}
+}
+
+// closeCode reads until the server closes r and returns the close code.
+func (r *raw) closeCode(t testing.TB, within time.Duration) int {
+	t.Helper()
+	_ = r.SetReadDeadline(time.Now().Add(within))
+	for {
+		_, _, err := r.ReadMessage()
+		if err == nil {
+			continue
+		}
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			return ce.Code
+		}
+		t.Fatalf("connection not closed by a close frame within %s: %v", within, err)
+	}
+}
+
+// eventually fails t unless cond holds within wait.
+func eventually(t testing.TB, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %s", wait, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func attributeKey(k string) attribute.Key { return attribute.Key(k) }

@@ -104,7 +104,6 @@ type setup struct {
 
 func withConfig(f func(*centrifuge.Config)) option { return func(s *setup) { f(&s.cfg) } }
 func withRing(r *identity.KeyRing) option          { return func(s *setup) { s.ring = r } }
-func withSessions(ss *sessions) option             { return func(s *setup) { s.sessions = ss } }
 func withDeps(f func(*centrifuge.Deps)) option     { return func(s *setup) { s.deps = f } }
 
 // withTokenLife makes issued tokens expire d from now, keeping the

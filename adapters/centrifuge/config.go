@@ -20,6 +20,13 @@ type Config struct {
 	// engine. Env REDIS_KEY_PREFIX followed by "realtime", default
 	// "tradesense:realtime".
 	RedisPrefix string
+	// RedisDialTimeout bounds opening a Redis connection. Env
+	// REDIS_DIAL_TIMEOUT, default 2s.
+	RedisDialTimeout time.Duration
+	// RedisCommandTimeout bounds one Redis operation (and so a Publish or a
+	// Disconnect while Redis does not answer). Env REDIS_COMMAND_TIMEOUT,
+	// default 1s.
+	RedisCommandTimeout time.Duration
 	// AllowedOrigins are the exact origins (scheme://host[:port]) whose
 	// browsers may open a connection, as for CORS. A request without an
 	// Origin header (native apps) and a same-origin request are always
@@ -92,6 +99,8 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		RedisPrefix:           "tradesense:realtime",
+		RedisDialTimeout:      2 * time.Second,
+		RedisCommandTimeout:   time.Second,
 		TokenIssuer:           "tradesense",
 		TokenAudience:         "tradesense-realtime",
 		TokenTTL:              10 * time.Minute,
@@ -127,6 +136,8 @@ func (c Config) withDefaults() Config {
 		}
 	}
 	set(&c.RedisPrefix, d.RedisPrefix)
+	setD(&c.RedisDialTimeout, d.RedisDialTimeout)
+	setD(&c.RedisCommandTimeout, d.RedisCommandTimeout)
 	set(&c.TokenIssuer, d.TokenIssuer)
 	set(&c.TokenAudience, d.TokenAudience)
 	setD(&c.TokenTTL, d.TokenTTL)

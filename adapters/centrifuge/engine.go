@@ -195,8 +195,8 @@ func (e *Engine) setBroker() error {
 	shard, err := cf.NewRedisShard(e.node, cf.RedisShardConfig{
 		Address:        e.cfg.RedisURL,
 		ClientName:     "tradesense-realtime",
-		ConnectTimeout: 2 * time.Second,
-		IOTimeout:      4 * time.Second,
+		ConnectTimeout: e.cfg.RedisDialTimeout,
+		IOTimeout:      e.cfg.RedisCommandTimeout,
 	})
 	if err != nil {
 		// The error of the Redis client may quote the address: say which

@@ -105,6 +105,7 @@ func serve(args []string) error {
 	redisURL := fs.String("redis", "", "Redis URL (empty: in-process broker)")
 	prefix := fs.String("prefix", "", "Redis key prefix")
 	exact := fs.Bool("exact-heap-profile", false, "profile every allocation (slow; for -profile)")
+	writeDelay := fs.Duration("write-delay", 0, "REALTIME_WRITE_DELAY (0: the default; negative: a writer goroutine per connection)")
 	_ = fs.Parse(args)
 	if *exact {
 		runtime.MemProfileRate = 1
@@ -114,6 +115,7 @@ func serve(args []string) error {
 		return err
 	}
 	cfg := engineConfig(*redisURL, *prefix)
+	cfg.WriteDelay = *writeDelay
 	toks, err := centrifuge.NewTokens(cfg, r, nil)
 	if err != nil {
 		return err
@@ -195,8 +197,19 @@ type child struct {
 	in   interface{ Close() error }
 }
 
-// serverFlags are passed on to the server process (rtload idle -server-flags).
+// serverFlags are passed on to the server process.
 var serverFlags []string
+
+// writeDelayFlag registers -write-delay, passed on to the server.
+func writeDelayFlag(fs *flag.FlagSet) *time.Duration {
+	return fs.Duration("write-delay", 0, "the server's REALTIME_WRITE_DELAY (0: default 2ms; negative: a writer goroutine per connection)")
+}
+
+func passWriteDelay(d time.Duration) {
+	if d != 0 {
+		serverFlags = append(serverFlags, "-write-delay", d.String())
+	}
+}
 
 func startServer(secret, redisURL, prefix string) (*child, error) {
 	args := append([]string{"server", "-secret", secret, "-redis", redisURL, "-prefix", prefix}, serverFlags...)
@@ -382,7 +395,9 @@ func idle(args []string) error {
 	redisURL := fs.String("redis", "", "Redis URL (empty: in-process broker)")
 	profile := fs.String("profile", "", "write the server's heap profiles to FILE.base (before) and FILE (after the idle period)")
 	exact := fs.Bool("exact-heap-profile", false, "with -profile: the server records every allocation")
+	wd := writeDelayFlag(fs)
 	_ = fs.Parse(args)
+	passWriteDelay(*wd)
 	if *exact {
 		serverFlags = append(serverFlags, "-exact-heap-profile")
 	}
@@ -463,8 +478,10 @@ func fanout(args []string) error {
 	perUser := fs.Int("per-user", 10, "connections per user")
 	rate := fs.Int("rate", 1000, "publications per second (at most 5000)")
 	dur := fs.Duration("duration", 30*time.Second, "publishing time (at most 5m)")
-	redisURL := fs.String("redis", "redis://127.0.0.1:6379/0", "Redis URL (empty: in-process broker in the server, publisher in the server too)")
+	redisURL := fs.String("redis", "redis://127.0.0.1:6379/0", "Redis URL")
+	wd := writeDelayFlag(fs)
 	_ = fs.Parse(args)
+	passWriteDelay(*wd)
 	if *nUsers*(*perUser) > 15000 || *rate > 5000 || *dur > 5*time.Minute || *rate < 1 {
 		return errors.New("at most 15000 connections, 5000 publications/s, 5m")
 	}
@@ -560,7 +577,9 @@ func connectRate(args []string) error {
 	n := fs.Int("n", 3000, "connections (at most 15000)")
 	conc := fs.Int("c", 64, "concurrent connects")
 	redisURL := fs.String("redis", "", "Redis URL (empty: in-process broker)")
+	wd := writeDelayFlag(fs)
 	_ = fs.Parse(args)
+	passWriteDelay(*wd)
 	if *n < 1 || *n > 15000 || *conc < 1 || *conc > 1024 {
 		return errors.New("-n from 1 to 15000, -c from 1 to 1024")
 	}

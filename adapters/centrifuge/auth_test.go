@@ -204,7 +204,7 @@ func TestBadTokensAreRefusedOnTheWire(t *testing.T) {
 func TestTokenInTheURLIsRefused(t *testing.T) {
 	s := start(t)
 	for _, q := range []string{"?token=abc", "?access_token=abc", "?x=1&jwt=abc"} {
-		resp, err := http.Get(s.HTTP.URL + centrifuge.Path + q)
+		resp, err := s.HTTPClient().Get(s.URL + centrifuge.Path + q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -219,7 +219,7 @@ func TestOriginAllowList(t *testing.T) {
 	s := start(t, withConfig(func(c *centrifuge.Config) {
 		c.AllowedOrigins = []string{"https://app.tradesense.example", "http://localhost:3000"}
 	}))
-	host := strings.TrimPrefix(s.HTTP.URL, "http://")
+	host := strings.TrimPrefix(s.URL, "http://")
 	for origin, allowed := range map[string]bool{
 		"":                                    true, // native apps send none
 		"https://app.tradesense.example":      true,

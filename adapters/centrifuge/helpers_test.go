@@ -6,12 +6,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	cent "github.com/centrifugal/centrifuge-go"
@@ -79,17 +81,88 @@ func newRing(t testing.TB) *identity.KeyRing {
 
 // server is one engine behind an httptest server.
 type server struct {
-	E        *centrifuge.Engine
-	HTTP     *httptest.Server
+	E *centrifuge.Engine
+	// URL is the HTTP base URL; NetDial, when set, is how to reach it
+	// (in-memory pipes inside a synctest bubble).
+	URL      string
+	NetDial  func(ctx context.Context, network, addr string) (net.Conn, error)
 	Tokens   *centrifuge.Tokens
 	Sessions *sessions
 	Prom     *prometheus.Registry
 	Cfg      centrifuge.Config
+
+	mu      sync.Mutex
+	clients []*cent.Client
+	stop    func()
+	stopped sync.Once
+}
+
+// Stop closes the server's clients, then the engine and the server. Tests
+// in a synctest bubble defer it: everything must stop before the bubble
+// ends (t.Cleanup runs later).
+func (s *server) Stop() {
+	s.stopped.Do(func() {
+		s.mu.Lock()
+		cs := s.clients
+		s.mu.Unlock()
+		for _, c := range cs {
+			c.Close()
+		}
+		s.stop()
+	})
 }
 
 // WS is the engine's WebSocket URL.
 func (s *server) WS() string {
-	return "ws" + strings.TrimPrefix(s.HTTP.URL, "http") + centrifuge.Path
+	return "ws" + strings.TrimPrefix(s.URL, "http") + centrifuge.Path
+}
+
+// HTTPClient reaches the server.
+func (s *server) HTTPClient() *http.Client {
+	if s.NetDial == nil {
+		return http.DefaultClient
+	}
+	return &http.Client{Transport: &http.Transport{DialContext: s.NetDial}}
+}
+
+// pipeListener serves connections made of net.Pipe, so that a whole
+// engine with its clients runs inside a synctest bubble on fake time.
+type pipeListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newPipeListener() *pipeListener {
+	return &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 80} }
+
+func (l *pipeListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
+	a, b := net.Pipe()
+	select {
+	case l.conns <- a:
+		return b, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 type option func(*setup)
@@ -100,20 +173,16 @@ type setup struct {
 	sessions *sessions
 	tokenNow func() time.Time
 	deps     func(*centrifuge.Deps)
+	bubble   bool
 }
+
+// inBubble serves over in-memory pipes: call start from inside
+// synctest.Test, and time is the bubble's fake clock.
+func inBubble() option { return func(s *setup) { s.bubble = true } }
 
 func withConfig(f func(*centrifuge.Config)) option { return func(s *setup) { f(&s.cfg) } }
 func withRing(r *identity.KeyRing) option          { return func(s *setup) { s.ring = r } }
 func withDeps(f func(*centrifuge.Deps)) option     { return func(s *setup) { s.deps = f } }
-
-// withTokenLife makes issued tokens expire d from now, keeping the
-// configured 10 minute lifetime: the token clock runs TokenTTL-d behind.
-func withTokenLife(d time.Duration) option {
-	return func(s *setup) {
-		ttl := centrifuge.DefaultConfig().TokenTTL
-		s.tokenNow = func() time.Time { return time.Now().Add(d - ttl) }
-	}
-}
 
 // redisURL returns TEST_REDIS_URL, skipping (or failing under CI) without it.
 func redisURL(t testing.TB) string { return testenv.URL(t, "TEST_REDIS_URL") }
@@ -156,12 +225,31 @@ func start(t testing.TB, opts ...option) *server {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(centrifuge.Path, e.Handler())
+	srv := &server{E: e, Tokens: toks, Sessions: s.sessions, Prom: reg, Cfg: s.cfg}
+	if s.bubble {
+		l := newPipeListener()
+		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = hs.Serve(l) }()
+		srv.URL, srv.NetDial = "http://127.0.0.1:80", l.dial
+		srv.stop = func() {
+			cleanup()
+			_ = hs.Close()
+			_ = l.Close()
+			// The node unsubscribes emptied channels from its broker a
+			// second later; let that finish inside the bubble.
+			time.Sleep(2 * time.Second)
+			synctest.Wait()
+		}
+		return srv
+	}
 	hs := httptest.NewServer(mux)
-	t.Cleanup(func() {
+	srv.stop = func() {
 		cleanup()
 		hs.Close()
-	})
-	return &server{E: e, HTTP: hs, Tokens: toks, Sessions: s.sessions, Prom: reg, Cfg: s.cfg}
+	}
+	t.Cleanup(srv.Stop)
+	srv.URL = hs.URL
+	return srv
 }
 
 // onRedis returns options that put an engine on TEST_REDIS_URL under
@@ -238,7 +326,7 @@ func (s *server) newClient(t testing.TB, user, sid uuid.UUID, opts ...clientOpt)
 	t.Helper()
 	c := &client{User: user, Sid: sid, Events: make(chan realtime.Event, 1024), Subscribed: make(chan cent.ServerSubscribedEvent, 16),
 		Connected: make(chan struct{}, 16), Connecting: make(chan uint32, 64), Closed: make(chan struct{})}
-	cfg := cent.Config{MinReconnectDelay: 50 * time.Millisecond, MaxReconnectDelay: 200 * time.Millisecond}
+	cfg := cent.Config{MinReconnectDelay: 50 * time.Millisecond, MaxReconnectDelay: 200 * time.Millisecond, NetDialContext: s.NetDial}
 	withGetToken(func(int) (string, error) {
 		tok, err := s.Tokens.IssueConnectionToken(context.Background(), user, sid)
 		return tok.Token, err
@@ -248,6 +336,9 @@ func (s *server) newClient(t testing.TB, user, sid uuid.UUID, opts ...clientOpt)
 	}
 	cc := cent.NewJsonClient(s.WS(), cfg)
 	c.C = cc
+	s.mu.Lock()
+	s.clients = append(s.clients, cc)
+	s.mu.Unlock()
 	cc.OnConnected(func(cent.ConnectedEvent) { c.Connected <- struct{}{} })
 	cc.OnConnecting(func(e cent.ConnectingEvent) {
 		select {
@@ -302,6 +393,11 @@ func (c *client) conn() *realtimetest.Conn {
 // waitClosed waits for c's move to disconnected with code.
 func waitClosed(t testing.TB, c *client, code uint32) {
 	t.Helper()
+	waitClosedWithin(t, c, code, wait)
+}
+
+func waitClosedWithin(t testing.TB, c *client, code uint32, wait time.Duration) {
+	t.Helper()
 	select {
 	case <-c.Closed:
 		if c.Code() != code {
@@ -313,7 +409,7 @@ func waitClosed(t testing.TB, c *client, code uint32) {
 }
 
 // waitConnecting waits for a server close with reconnect advice code.
-func waitConnecting(t testing.TB, c *client, code uint32) {
+func waitConnectingWithin(t testing.TB, c *client, code uint32, wait time.Duration) {
 	t.Helper()
 	deadline := time.After(wait)
 	for {
@@ -356,7 +452,7 @@ type raw struct {
 func (s *server) rawDial(t testing.TB, h http.Header, d *websocket.Dialer) (*raw, error) {
 	t.Helper()
 	if d == nil {
-		d = websocket.DefaultDialer
+		d = &websocket.Dialer{NetDialContext: s.NetDial, HandshakeTimeout: wait}
 	}
 	conn, resp, err := d.Dial(s.WS(), h)
 	if resp != nil {

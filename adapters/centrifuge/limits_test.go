@@ -114,49 +114,6 @@ func TestSlowClientIsDisconnectedAndMemoryStaysBounded(t *testing.T) {
 	realtimetest.SameEvent(t, "other user", realtimetest.Next(t, other.conn()), e)
 }
 
-func TestClientThatNeverAnswersPingsIsDisconnected(t *testing.T) {
-	t.Parallel()
-	s := start(t, withConfig(func(c *centrifuge.Config) {
-		c.PingInterval = time.Second
-		c.PongTimeout = 500 * time.Millisecond
-	}))
-	good := s.dial(t, uuid.New(), uuid.New())
-	mute, err := s.rawDial(t, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reply := mute.connect(t, issue(t, s.Tokens, uuid.New(), uuid.New()))
-	if !strings.Contains(string(reply["connect"]), `"ping":1`) || !strings.Contains(string(reply["connect"]), `"pong":true`) {
-		t.Fatalf("connect reply %s: want ping 1s with pong required", reply["connect"])
-	}
-	began := time.Now()
-	if code := mute.closeCode(t, 4*time.Second); code != 3012 {
-		t.Fatalf("closed with %d; want 3012 no pong", code)
-	}
-	if took := time.Since(began); took > 3*time.Second {
-		t.Fatalf("no-pong close after %s; want ping + pong timeout", took)
-	}
-	select {
-	case code := <-good.Connecting:
-		t.Fatalf("the official client (which answers pings) was dropped: %d", code)
-	case <-good.Closed:
-		t.Fatalf("the official client was closed: %d", good.Code())
-	default:
-	}
-}
-
-func TestDefaultPingPong(t *testing.T) {
-	s := start(t)
-	r, err := s.rawDial(t, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reply := r.connect(t, issue(t, s.Tokens, uuid.New(), uuid.New()))
-	if !strings.Contains(string(reply["connect"]), `"ping":25`) || !strings.Contains(string(reply["connect"]), `"pong":true`) {
-		t.Fatalf("connect reply %s: want ping every 25s and pong required", reply["connect"])
-	}
-}
-
 func TestShutdownWith100Clients(t *testing.T) {
 	s := start(t)
 	clients := make([]*client, 100)

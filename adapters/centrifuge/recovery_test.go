@@ -147,7 +147,7 @@ func reloadCase(t *testing.T, s *server, gap func(u uuid.UUID)) {
 	}
 }
 
-func TestToldToReloadAfterHistoryExpiry(t *testing.T) {
+func TestToldToReloadAfterHistoryExpiryOnRedis(t *testing.T) {
 	t.Parallel()
 	short := withConfig(func(c *centrifuge.Config) { c.HistoryTTL = time.Second })
 	expire := func(s **server) func(uuid.UUID) {
@@ -156,16 +156,10 @@ func TestToldToReloadAfterHistoryExpiry(t *testing.T) {
 			time.Sleep(2500 * time.Millisecond) // history TTL 1s, checked every second
 		}
 	}
-	t.Run("InProcess", func(t *testing.T) {
-		t.Parallel()
-		s := start(t, short)
-		reloadCase(t, s, expire(&s))
-	})
-	t.Run("Redis", func(t *testing.T) {
-		t.Parallel()
-		s := start(t, onRedis(t, uniquePrefix()), short)
-		reloadCase(t, s, expire(&s))
-	})
+	// In process, the 10 minute default is tested on fake time
+	// (TestLifetimes/HistoryLastsTenMinutes).
+	s := start(t, onRedis(t, uniquePrefix()), short)
+	reloadCase(t, s, expire(&s))
 }
 
 func TestToldToReloadAfterMissingMoreThanHistoryHolds(t *testing.T) {

@@ -70,10 +70,12 @@ type Config struct {
 	// stays full that long is disconnected. Env REALTIME_WRITE_TIMEOUT,
 	// default 1s.
 	WriteTimeout time.Duration
-	// WriteDelay is how long writes to a connection are collected before
-	// a timer flushes them; a negative value gives each connection a
-	// writer goroutine instead (about 4 KiB more per idle connection, no
-	// added latency). Env REALTIME_WRITE_DELAY, default 2ms.
+	// WriteDelay, when positive, makes a timer flush each connection's
+	// writes that long after the first one instead of a writer goroutine
+	// per connection: about 4 KiB less per idle connection, for a higher
+	// delivery latency (p50 +1.5 ms and a longer tail at 1ms; see
+	// docs/benchmarks.md). Env REALTIME_WRITE_DELAY, default 0 (a writer
+	// goroutine per connection).
 	WriteDelay time.Duration
 	// PingInterval is how often the server pings each connection. Env
 	// REALTIME_PING_INTERVAL, default 25s.
@@ -110,7 +112,6 @@ func DefaultConfig() Config {
 		MaxEventBytes:         4096,
 		ClientQueueBytes:      512 << 10,
 		WriteTimeout:          time.Second,
-		WriteDelay:            2 * time.Millisecond,
 		PingInterval:          25 * time.Second,
 		PongTimeout:           8 * time.Second,
 		HistorySize:           100,
@@ -147,10 +148,7 @@ func (c Config) withDefaults() Config {
 	setI(&c.MaxEventBytes, d.MaxEventBytes)
 	setI(&c.ClientQueueBytes, d.ClientQueueBytes)
 	setD(&c.WriteTimeout, d.WriteTimeout)
-	switch {
-	case c.WriteDelay == 0:
-		c.WriteDelay = d.WriteDelay
-	case c.WriteDelay < 0:
+	if c.WriteDelay < 0 {
 		c.WriteDelay = 0
 	}
 	setD(&c.PingInterval, d.PingInterval)

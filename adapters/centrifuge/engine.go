@@ -320,8 +320,8 @@ func (e *Engine) onConnecting(ctx context.Context, ev cf.ConnectEvent) (cf.Conne
 	return cf.ConnectReply{
 		Credentials:       &cf.Credentials{UserID: c.UserID.String(), ExpireAt: c.ExpiresAt.Unix()},
 		ClientSideRefresh: true,
-		// A write timer instead of a writer goroutine per connection: about
-		// 4 KiB less per idle connection, for at most WriteDelay of latency.
+		// With WriteDelay, a write timer instead of a writer goroutine per
+		// connection (see Config.WriteDelay).
 		WriteDelay:     e.cfg.WriteDelay,
 		WriteWithTimer: e.cfg.WriteDelay > 0,
 		Labels:         map[string]string{"sid": c.SessionID.String()},

@@ -117,3 +117,14 @@ func TestAnotherUsersChannelCannotBeSubscribedOrRead(t *testing.T) {
 	realtimetest.SameEvent(t, "alice", realtimetest.Next(t, a.conn()), e)
 	realtimetest.None(t, m.conn(), "mallory")
 }
+
+func TestTimerFlushedWritesDeliver(t *testing.T) {
+	s := start(t, withConfig(func(c *centrifuge.Config) { c.WriteDelay = time.Millisecond }))
+	u := uuid.New()
+	c := s.dial(t, u, uuid.New())
+	for i := range 3 {
+		e := event(u, map[string]any{"n": i})
+		mustPublish(t, s.E, e)
+		realtimetest.SameEvent(t, "timer-flushed connection", realtimetest.Next(t, c.conn()), e)
+	}
+}

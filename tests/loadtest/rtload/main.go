@@ -105,7 +105,7 @@ func serve(args []string) error {
 	redisURL := fs.String("redis", "", "Redis URL (empty: in-process broker)")
 	prefix := fs.String("prefix", "", "Redis key prefix")
 	exact := fs.Bool("exact-heap-profile", false, "profile every allocation (slow; for -profile)")
-	writeDelay := fs.Duration("write-delay", 0, "REALTIME_WRITE_DELAY (0: the default; negative: a writer goroutine per connection)")
+	writeDelay := fs.Duration("write-delay", 0, "REALTIME_WRITE_DELAY (0, the default: a writer goroutine per connection)")
 	_ = fs.Parse(args)
 	if *exact {
 		runtime.MemProfileRate = 1
@@ -202,7 +202,7 @@ var serverFlags []string
 
 // writeDelayFlag registers -write-delay, passed on to the server.
 func writeDelayFlag(fs *flag.FlagSet) *time.Duration {
-	return fs.Duration("write-delay", 0, "the server's REALTIME_WRITE_DELAY (0: default 2ms; negative: a writer goroutine per connection)")
+	return fs.Duration("write-delay", 0, "the server's REALTIME_WRITE_DELAY (0, the default: a writer goroutine per connection)")
 }
 
 func passWriteDelay(d time.Duration) {
@@ -303,6 +303,8 @@ func (d *dialer) dial(user uuid.UUID) (*cent.Client, error) {
 			return t.Token, err
 		},
 		MaxReconnectDelay: 5 * time.Second,
+		HandshakeTimeout:  10 * time.Second,
+		ReadTimeout:       10 * time.Second,
 	})
 	connected := make(chan struct{})
 	var once sync.Once

@@ -92,7 +92,9 @@ var (
 
 // New starts the engine: it connects to Redis when cfg.RedisURL is set
 // (failing when it cannot), and runs the node. The cleanup shuts it down
-// if Shutdown was not called (bounded at 5s).
+// if Shutdown was not called (bounded at 5s). One engine per process: the
+// API's handler and every Publisher and Disconnector of the process share
+// it (centrifuge's metrics can be registered once per registry).
 func New(cfg Config, d Deps) (*Engine, func(), error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
@@ -155,6 +157,7 @@ func New(cfg Config, d Deps) (*Engine, func(), error) {
 	node.OnConnecting(e.onConnecting)
 	node.OnConnect(e.onConnect)
 	if err := node.Run(); err != nil {
+		_ = e.reg.Unregister()
 		e.closeShard()
 		return nil, nil, fmt.Errorf("realtime node: run: %w", err)
 	}

@@ -43,6 +43,11 @@ const inChildEnv = "CENTRIFUGE_TEST_BUBBLES"
 func TestLifetimes(t *testing.T) {
 	if os.Getenv(inChildEnv) != "1" {
 		args := []string{"-test.run=^TestLifetimes$", "-test.count=1", "-test.v"}
+		for _, a := range os.Args[1:] {
+			if strings.HasPrefix(a, "-test.gocoverdir=") {
+				args = append(args, a) // the child's coverage joins the run's
+			}
+		}
 		if d, ok := t.Deadline(); ok {
 			args = append(args, "-test.timeout="+time.Until(d).Round(time.Second).String())
 		}

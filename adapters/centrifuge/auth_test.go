@@ -190,7 +190,16 @@ func TestBadTokensAreRefusedOnTheWire(t *testing.T) {
 	}
 	reply := r.connect(t, issue(t, past, u, sid))
 	if !strings.Contains(string(reply["error"]), `"code":109`) {
-		t.Fatalf("connect with an expired token = %v; want error 109", reply)
+		t.Fatalf("connect with an expired token = %s; want error 109", reply["error"])
+	}
+	// Expired 2s ago, inside the verification leeway: 109 as well.
+	justNow, _ := centrifuge.NewTokens(centrifuge.Config{}, ring, func() time.Time { return time.Now().Add(-10*time.Minute - 2*time.Second) })
+	r, err = srv.rawDial(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reply := r.connect(t, issue(t, justNow, u, sid)); !strings.Contains(string(reply["error"]), `"code":109`) {
+		t.Fatalf("connect with a token expired within the leeway = %s; want error 109", reply["error"])
 	}
 
 	// The official client with a bad token is disconnected for good.

@@ -306,6 +306,12 @@ func disconnectFor(reason realtime.DisconnectReason) cf.Disconnect {
 
 func (e *Engine) onConnecting(ctx context.Context, ev cf.ConnectEvent) (cf.ConnectReply, error) {
 	c, err := e.tokens.Verify(ev.Token)
+	if err == nil && !time.Now().Before(c.ExpiresAt) {
+		// Within the verification leeway: still tell the client to fetch
+		// a new token (centrifuge's own check would answer 110, which the
+		// SDKs do not handle).
+		err = apperr.New(apperr.Unauthenticated, CodeTokenExpired, "expired within the leeway")
+	}
 	if err != nil {
 		if apperr.CodeOf(err) == CodeTokenExpired {
 			return cf.ConnectReply{}, cf.ErrorTokenExpired // the client fetches a new token
@@ -313,8 +319,8 @@ func (e *Engine) onConnecting(ctx context.Context, ev cf.ConnectEvent) (cf.Conne
 		e.log.DebugContext(ctx, "realtime: connection refused", "code", apperr.CodeOf(err), "error", err)
 		return cf.ConnectReply{}, cf.DisconnectInvalidToken
 	}
-	if d, refused := e.checkSession(ctx, c); refused {
-		return cf.ConnectReply{}, d
+	if err := e.checkSession(ctx, c); err != nil {
+		return cf.ConnectReply{}, err
 	}
 	ch := Channel(c.UserID)
 	if st, err := e.node.PresenceStats(ch); err == nil && st.NumClients >= e.cfg.MaxConnectionsPerUser {
@@ -336,21 +342,24 @@ func (e *Engine) onConnecting(ctx context.Context, ev cf.ConnectEvent) (cf.Conne
 	}, nil
 }
 
-// checkSession asks Sessions; an unreachable session store lets the
-// connection through (its token's lifetime bounds the exposure).
-func (e *Engine) checkSession(ctx context.Context, c Claims) (cf.Disconnect, bool) {
+// checkSession asks Sessions. Like identity's own check it never fails
+// open: when the session store cannot answer, the connect or refresh gets
+// a temporary error (centrifuge 100), which the SDKs retry with backoff; a
+// connection whose refresh keeps failing ends when its token expires.
+// It returns nil to accept, or what to answer the client.
+func (e *Engine) checkSession(ctx context.Context, c Claims) error {
 	err := e.sessions.CheckSession(ctx, c.UserID, c.SessionID)
 	switch {
 	case err == nil:
-		return cf.Disconnect{}, false
-	case apperr.Is(err, apperr.Unavailable):
+		return nil
+	case apperr.Is(err, apperr.Unauthenticated):
+		return disconnectFor(realtime.ReasonSessionRevoked)
+	default:
 		if now := time.Now().UnixNano(); now > e.nextSessionWarn.Load() {
 			e.nextSessionWarn.Store(now + int64(10*time.Second))
-			e.log.WarnContext(ctx, "realtime: session check failed; accepting connection tokens until they expire (logged at most every 10s)", "error", err)
+			e.log.WarnContext(ctx, "realtime: session check failed; connects and refreshes are retried by the clients (logged at most every 10s)", "error", err)
 		}
-		return cf.Disconnect{}, false
-	default:
-		return disconnectFor(realtime.ReasonSessionRevoked), true
+		return cf.ErrorInternal
 	}
 }
 
@@ -376,8 +385,8 @@ func (e *Engine) onConnect(client *cf.Client) {
 			cb(cf.RefreshReply{}, cf.DisconnectInvalidToken)
 			return
 		}
-		if d, refused := e.checkSession(client.Context(), c); refused {
-			cb(cf.RefreshReply{}, d)
+		if err := e.checkSession(client.Context(), c); err != nil {
+			cb(cf.RefreshReply{}, err)
 			return
 		}
 		cb(cf.RefreshReply{ExpireAt: c.ExpiresAt.Unix()}, nil)

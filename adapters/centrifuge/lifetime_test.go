@@ -34,6 +34,7 @@ var lifetimes = []struct {
 	{"ExpiredConnectionClosedAfterGrace", bubbleExpiredConnectionClosedAfterGrace},
 	{"RefreshWithAnotherSessionsTokenRefused", bubbleRefreshWithAnotherSessionsTokenRefused},
 	{"RevokedSessionCannotConnectOrRefresh", bubbleRevokedSessionCannotConnectOrRefresh},
+	{"SessionStoreOutage", bubbleSessionStoreOutage},
 	{"PingPong", bubblePingPong},
 	{"HistoryLastsTenMinutes", bubbleHistoryLastsTenMinutes},
 }
@@ -157,9 +158,49 @@ func bubbleRevokedSessionCannotConnectOrRefresh(t *testing.T) {
 		t.Fatal("a connection of a revoked session outlived its token")
 	}
 
-	// A session store that cannot answer does not lock everyone out.
+}
+
+func bubbleSessionStoreOutage(t *testing.T) {
+	s := start(t, inBubble())
+	defer s.Stop()
+	u := uuid.New()
+	live := s.dial(t, u, uuid.New())
+
+	// Nothing fails open: while the session store cannot answer, a connect
+	// fails temporarily (the client keeps retrying) and a refresh too (the
+	// connection stays until its token would expire).
 	s.Sessions.setDown(true)
-	s.dial(t, u, uuid.New())
+	newcomer := s.newClient(t, u, uuid.New())
+	if err := newcomer.C.Connect(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10*time.Minute + 5*time.Second) // past the live connection's first refresh
+	select {
+	case <-newcomer.Connected:
+		t.Fatal("connected while the session store could not answer")
+	default:
+	}
+	select {
+	case code := <-live.Connecting:
+		t.Fatalf("live connection dropped (%d) by a failed refresh before its token expired", code)
+	default:
+	}
+	// Back: the newcomer connects and the live connection's retried
+	// refresh succeeds before the grace runs out.
+	s.Sessions.setDown(false)
+	select {
+	case <-newcomer.Connected:
+	case <-time.After(time.Minute):
+		t.Fatal("not connected within a minute of the session store coming back")
+	}
+	time.Sleep(5 * time.Minute)
+	select {
+	case code := <-live.Connecting:
+		t.Fatalf("live connection dropped (%d) although its refresh could be retried", code)
+	case <-live.Closed:
+		t.Fatalf("live connection closed (%d)", live.Code())
+	default:
+	}
 }
 
 func bubblePingPong(t *testing.T) {

@@ -158,7 +158,7 @@ type Sessions interface {
 	// CheckSession returns nil when sessionID of userID is live,
 	// apperr.Unauthenticated when the session ended or the user is
 	// disabled, and apperr.Unavailable when it cannot tell. The engine
-	// accepts on Unavailable: the token's lifetime bounds the exposure, as
-	// it does for access tokens.
+	// never fails open: on any other answer than nil or Unauthenticated
+	// the connect or refresh fails temporarily and the client retries.
 	CheckSession(ctx context.Context, userID, sessionID uuid.UUID) error
 }

@@ -100,6 +100,17 @@ func TestTokensRefuseForgeries(t *testing.T) {
 	badSub["sub"] = "alice"
 	extra := base()
 	extra["role"] = "admin"
+	longLived := base()
+	longLived["exp"] = now.Add(24 * time.Hour).Unix()
+	noIat := base()
+	delete(noIat, "iat")
+	crit := jwt.NewWithClaims(jwt.SigningMethodEdDSA, base())
+	crit.Header["kid"] = key.ID
+	crit.Header["crit"] = []string{"exp"}
+	critTok, err := crit.SignedString(key.Private)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	cases := map[string]string{
 		"empty":             "",
@@ -118,6 +129,9 @@ func TestTokensRefuseForgeries(t *testing.T) {
 		"bad sub":           sign(jwt.SigningMethodEdDSA, key.Private, badSub, key.ID),
 		"random ed25519":    sign(jwt.SigningMethodEdDSA, ed25519.NewKeyFromSeed(make([]byte, 32)), base(), key.ID),
 		"unknown claim too": sign(jwt.SigningMethodEdDSA, key.Private, extra, key.ID),
+		"24h lifetime":      sign(jwt.SigningMethodEdDSA, key.Private, longLived, key.ID),
+		"no iat":            sign(jwt.SigningMethodEdDSA, key.Private, noIat, key.ID),
+		"crit header":       critTok,
 	}
 	for name, tok := range cases {
 		_, err := tk.Verify(tok)

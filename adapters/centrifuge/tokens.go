@@ -105,7 +105,7 @@ func (t *Tokens) IssueConnectionToken(_ context.Context, userID, sessionID uuid.
 }
 
 // Verify checks raw's signature, algorithm, key ID, issuer, audience and
-// lifetime. It fails with apperr.Unauthenticated "realtime_token_expired"
+// lifetime (at most the configured TTL between iat and exp; no "crit"). It fails with apperr.Unauthenticated "realtime_token_expired"
 // for an expired token and "realtime_token_invalid" for anything else (an
 // access token included: its audience differs).
 func (t *Tokens) Verify(raw string) (Claims, error) {
@@ -114,6 +114,12 @@ func (t *Tokens) Verify(raw string) (Claims, error) {
 	}
 	var c tokenClaims
 	_, err := t.parser.ParseWithClaims(raw, &c, func(tok *jwt.Token) (any, error) {
+		// RFC 7515 §4.1.11: refuse a "crit" header naming extensions this
+		// verifier does not understand (it understands none), as the
+		// access tokens' verifier does.
+		if _, ok := tok.Header["crit"]; ok {
+			return nil, errors.New("crit header")
+		}
 		kid, ok := tok.Header["kid"].(string)
 		if !ok || kid == "" {
 			return nil, errors.New("missing kid")
@@ -130,6 +136,11 @@ func (t *Tokens) Verify(raw string) (Claims, error) {
 	sid, err2 := uuid.Parse(c.SessionID)
 	if err := errors.Join(err1, err2); err != nil || uid == uuid.Nil || sid == uuid.Nil {
 		return Claims{}, tokenInvalid(fmt.Errorf("claims sub/sid: %w", errors.Join(err, errors.New("nil or unparsable"))))
+	}
+	// A token claiming a longer life than this issuer gives (signed with a
+	// leaked key, or by a misconfigured issuer) is refused.
+	if c.IssuedAt == nil || c.ExpiresAt.Sub(c.IssuedAt.Time) > t.ttl+time.Second {
+		return Claims{}, tokenInvalid(errors.New("lifetime longer than REALTIME_TOKEN_TTL"))
 	}
 	return Claims{UserID: uid, SessionID: sid, ExpiresAt: c.ExpiresAt.UTC()}, nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/google/uuid"
+
+	"github.com/tradesense/tradesense/core/uow"
 )
 
 // The methods below serve sign-in modules outside this package (OAuth,
@@ -15,9 +17,9 @@ import (
 // change): it removes whatever foothold someone other than the owner may
 // have. It records a session_revoked event per session and writes the
 // revocation entries, so that the sessions' access tokens are refused at
-// once. Called inside a unit of work it takes part in it; the revocation
-// entries are written before the commit (a rollback then only refuses
-// access tokens early: the database still says active and refresh works).
+// once. Called inside a unit of work it takes part in it, and the
+// revocation entries are written once that unit commits (uow.AfterCommit):
+// a rollback leaves every session as it was, access tokens included.
 func (s *Service) RevokeAccess(ctx context.Context, userID uuid.UUID, reason string) (int, error) {
 	if err := s.d.EmailTokens.Revoke(ctx, userID, []Purpose{PurposePasswordReset, PurposeVerifyEmail, PurposeEmailChange}); err != nil {
 		return 0, err
@@ -26,7 +28,7 @@ func (s *Service) RevokeAccess(ctx context.Context, userID uuid.UUID, reason str
 	if err != nil {
 		return 0, err
 	}
-	s.markRevoked(ctx, ids...)
+	uow.AfterCommit(ctx, func(ctx context.Context) { s.markRevoked(ctx, ids...) })
 	for _, id := range ids {
 		s.recordQuiet(ctx, EventSessionRevoked, userID, id, map[string]string{"reason": reason})
 	}

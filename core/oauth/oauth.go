@@ -8,8 +8,10 @@
 //
 // Decisions a security review will look for:
 //   - Flow state lives in the short-lived store under the SHA-256 of the
-//     256-bit state, for FlowTTL (10 min), and is taken atomically by the
-//     callback: a state is good once, also across replicas. It holds the
+//     256-bit state, good for FlowTTL (10 min), and is taken atomically by
+//     the callback: a state is good once, also across replicas. The record
+//     is kept for another FlowTTL after it expires, so that a late callback
+//     still lands on its own redirect_to (with oauth_state_invalid). It holds the
 //     provider, the PKCE verifier and nonce sent to the provider, the
 //     validated redirect_to, the intent (login or link) and, for a link,
 //     the user and session that asked.

@@ -128,12 +128,13 @@ type StartRequest struct {
 }
 
 // Started is start's answer: redirect to AuthURL, and set the flow
-// cookie to BrowserSecret until ExpiresAt (__Host-, HttpOnly, Secure,
-// SameSite=Lax, Path=/).
+// cookie to BrowserSecret until ExpiresAt, MaxAge from now (__Host-,
+// HttpOnly, Secure, SameSite=Lax, Path=/).
 type Started struct {
 	AuthURL       string
 	BrowserSecret string
 	ExpiresAt     time.Time
+	MaxAge        time.Duration
 }
 
 // Start begins a login flow. It fails, before any provider is contacted,
@@ -193,10 +194,13 @@ func (s *Service) start(ctx context.Context, req StartRequest, intent Intent, us
 	if err != nil {
 		return nil, err
 	}
-	if err := s.d.Flows.Put(ctx, flowKey(state), b, s.cfg.FlowTTL); err != nil {
+	// The record outlives the flow by another FlowTTL: a callback that
+	// comes late still finds its redirect_to and lands there with
+	// oauth_state_invalid (ExpiresAt is what refuses it).
+	if err := s.d.Flows.Put(ctx, flowKey(state), b, 2*s.cfg.FlowTTL); err != nil {
 		return nil, fmt.Errorf("oauth: store flow: %w", err)
 	}
-	return &Started{AuthURL: authURL, BrowserSecret: browser, ExpiresAt: exp}, nil
+	return &Started{AuthURL: authURL, BrowserSecret: browser, ExpiresAt: exp, MaxAge: s.cfg.FlowTTL}, nil
 }
 
 // CallbackRequest is what GET /auth/oauth/{provider}/callback carries.

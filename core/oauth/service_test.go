@@ -80,12 +80,24 @@ func TestFlowStateLivesTenMinutesAndOnce(t *testing.T) {
 			t.Fatalf("replayed state landed on %s", l.Location)
 		}
 
+		// Expired: refused, and landed on the flow's own redirect_to while
+		// the record is kept (another 10 min), on the error landing after.
 		st, state = e.start(t, oauth.StartRequest{})
 		time.Sleep(10 * time.Minute)
 		l, q = e.callback(t, state, st.BrowserSecret)
+		landingOn(t, l, appCB)
+		if q.Get("error") != oauth.CodeStateInvalid || q.Get("code") != "" {
+			t.Fatalf("expired state landed on %s", l.Location)
+		}
+		st, state = e.start(t, oauth.StartRequest{})
+		time.Sleep(20 * time.Minute)
+		l, q = e.callback(t, state, st.BrowserSecret)
 		landingOn(t, l, errorCB)
 		if q.Get("error") != oauth.CodeStateInvalid {
-			t.Fatalf("expired state landed on %s", l.Location)
+			t.Fatalf("long-expired state landed on %s", l.Location)
+		}
+		if st.MaxAge != 10*time.Minute {
+			t.Fatalf("cookie max age %s; want 10m", st.MaxAge)
 		}
 	})
 }

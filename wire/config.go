@@ -90,6 +90,9 @@ type Config struct {
 	MFA MFAConfig
 	// Jobs configures background jobs and email (wire/jobs.go).
 	Jobs JobsConfig
+	// OAuth configures sign-in with OAuth and OpenID Connect providers
+	// (wire/oauth.go).
+	OAuth OAuthConfig
 	// Lookup reads the environment (with .env merged in development) for
 	// secret references such as env:NAME and NAME_FILE.
 	Lookup Getenv
@@ -127,6 +130,7 @@ func loadConfig(getenv Getenv, version string) (Config, []string, error) {
 	cfg.Identity = r.identityConfig(prod)
 	cfg.MFA = r.mfaConfig()
 	cfg.Jobs = r.jobsConfig()
+	cfg.OAuth = r.oauthConfig(prod, cfg.Identity.Service.PublicURL)
 	r.names = append(r.names, secretSettings...)
 	for _, ks := range keySettings {
 		r.names = append(r.names, ks.name)

@@ -16,6 +16,7 @@ import (
 	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/mfa"
+	"github.com/tradesense/tradesense/core/oauth"
 	"github.com/tradesense/tradesense/core/ratelimit"
 	"github.com/tradesense/tradesense/core/secrets"
 )
@@ -136,9 +137,10 @@ func provideIdentity(c identity.Config, argon identity.Argon2Params, db *sqlstor
 	return svc, svc.Close, nil
 }
 
-// provideAPIServer is httpapi.New with the identity and MFA modules.
-func provideAPIServer(ctx context.Context, c httpapi.Config, d httpapi.Deps, svc *identity.Service, ring *identity.KeyRing, factors *mfa.Service, flows *mfa.Flows) (*httpapi.Server, error) {
+// provideAPIServer is httpapi.New with the identity, MFA and OAuth modules.
+func provideAPIServer(ctx context.Context, c httpapi.Config, d httpapi.Deps, svc *identity.Service, ring *identity.KeyRing, factors *mfa.Service, flows *mfa.Flows, signIn *oauth.Service) (*httpapi.Server, error) {
 	d.Identity, d.Keys, d.MFA, d.MFAFlows = svc, ring, factors, flows
+	d.OAuth = signIn
 	return httpapi.New(ctx, c, d)
 }
 

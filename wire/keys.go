@@ -116,11 +116,22 @@ func CheckSecrets(ctx context.Context, cfg Config, out io.Writer) error {
 	for _, ks := range keySettings {
 		names = append(names, ks.name)
 	}
+	// Each configured OAuth provider needs its client secret, everywhere.
+	clientSecrets := map[string]bool{}
+	for _, name := range cfg.OAuth.Providers.SecretNames() {
+		clientSecrets[name] = true
+		names = append(names, name)
+	}
 	for _, name := range names {
 		s, err := r.ResolveEnv(ctx, cfg.Lookup, name)
 		source := "literal"
 		switch {
 		case s.Var == "" && err == nil:
+			if clientSecrets[name] {
+				failed++
+				fmt.Fprintf(out, "%-22s FAILED  required by OAUTH_PROVIDERS but not set (or %s_FILE)\n", name, name)
+				continue
+			}
 			if cfg.Env == Production && requiredInProduction(name, cfg.Lookup) {
 				failed++
 				fmt.Fprintf(out, "%-22s FAILED  required in production but not set\n", name)

@@ -13,7 +13,7 @@ var (
 	// which the program (APIProgramSet) and the component tests'
 	// InitializeStack each give their own.
 	APISet = wire.NewSet(ConfigSet, TelemetrySet, SecretsSet, provideKeys, DatabaseSet,
-		IdentitySet, MFASet, JobsSet, HTTPSet)
+		IdentitySet, MFASet, OAuthSet, JobsSet, HTTPSet)
 	// APIProgramSet is the `tradesense api` program.
 	APIProgramSet = wire.NewSet(APISet, systemClock, provideNotificationsMailer, provideAdapters,
 		wire.Struct(new(API), "*"))

@@ -69,7 +69,7 @@ func (r *envReader) secretsConfig() SecretsConfig {
 		}
 	}
 	awsWanted := r.bool("AWS_SECRETS_ENABLED", false)
-	for _, name := range append(secretSettings, keySettings[0].name, keySettings[1].name) {
+	for _, name := range append(append(secretSettings, keySettings[0].name, keySettings[1].name), oauthSecretVars(r.getenv)...) {
 		if strings.HasPrefix(strings.TrimSpace(r.getenv(name)), secrets.SchemeAWS+":") {
 			awsWanted = true
 		}

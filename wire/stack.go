@@ -3,9 +3,12 @@ package wire
 import (
 	"github.com/tradesense/tradesense/adapters/httpapi"
 	"github.com/tradesense/tradesense/adapters/jwtauth"
+	"github.com/tradesense/tradesense/adapters/oidc"
 	"github.com/tradesense/tradesense/adapters/sqlstore"
 	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/identity"
+	"github.com/tradesense/tradesense/core/mfa"
+	"github.com/tradesense/tradesense/core/oauth"
 )
 
 // Stack is the api program as the component tests hold it
@@ -17,4 +20,11 @@ type Stack struct {
 	Tokens   *jwtauth.Tokens
 	DB       *sqlstore.DB
 	Cache    *cache.Layer
+	// MFA and MFAFlows are the second factor (core/mfa).
+	MFA      *mfa.Service
+	MFAFlows *mfa.Flows
+	// OAuth and OAuthProviders are sign-in through providers (core/oauth,
+	// adapters/oidc).
+	OAuth          *oauth.Service
+	OAuthProviders *oidc.Registry
 }

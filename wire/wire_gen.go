@@ -255,7 +255,38 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows)
+	oAuthConfig := cfg.OAuth
+	oauthConfig := oAuthConfig.Service
+	oidcConfig := oAuthConfig.Providers
+	oidcRegistry, err := provideOAuthProviders(ctx, oidcConfig, getenv, resolver, clock, logger)
+	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, store, limiter, mailer, profileInvalidation, clock, logger)
+	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows, oauthService)
 	if err != nil {
 		cleanup10()
 		cleanup9()
@@ -535,7 +566,36 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows)
+	oAuthConfig := cfg.OAuth
+	oauthConfig := oAuthConfig.Service
+	oidcConfig := oAuthConfig.Providers
+	oidcRegistry, err := provideOAuthProviders(ctx, oidcConfig, getenv, resolver, clock, logger)
+	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, shortLived, limiter, mailer, profileInvalidation, clock, logger)
+	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows, oauthService)
 	if err != nil {
 		cleanup9()
 		cleanup8()
@@ -1482,7 +1542,38 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 		cleanup()
 		return nil, nil, err
 	}
-	server, err := provideAPIServer(ctx, config, deps, identityService, keyRing, mfaService, flows)
+	oAuthConfig := cfg.OAuth
+	oauthConfig := oAuthConfig.Service
+	oidcConfig := oAuthConfig.Providers
+	oidcRegistry, err := provideOAuthProviders(ctx, oidcConfig, getenv, resolver, now, logger)
+	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, store, limiter, mailer, profileInvalidation, now, logger)
+	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	server, err := provideAPIServer(ctx, config, deps, identityService, keyRing, mfaService, flows, oauthService)
 	if err != nil {
 		cleanup10()
 		cleanup9()
@@ -1497,12 +1588,16 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 		return nil, nil, err
 	}
 	stack := &Stack{
-		Server:   server,
-		Identity: identityService,
-		Keys:     keyRing,
-		Tokens:   tokens,
-		DB:       db,
-		Cache:    layer,
+		Server:         server,
+		Identity:       identityService,
+		Keys:           keyRing,
+		Tokens:         tokens,
+		DB:             db,
+		Cache:          layer,
+		MFA:            mfaService,
+		MFAFlows:       flows,
+		OAuth:          oauthService,
+		OAuthProviders: oidcRegistry,
 	}
 	return stack, func() {
 		cleanup10()

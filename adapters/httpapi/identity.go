@@ -138,16 +138,7 @@ func (h *identityHandlers) Login(ctx context.Context, r gen.LoginRequestObject) 
 	if err != nil {
 		return nil, err
 	}
-	if res.MFA != nil {
-		yes := true
-		methods := res.MFA.Methods
-		return gen.Login200JSONResponse{MfaRequired: &yes, MfaToken: &res.MFA.Token, Methods: &methods}, nil
-	}
-	t := tokenBody(res.Tokens)
-	no := false
-	bearer := gen.LoginResponseTokenTypeBearer
-	return gen.Login200JSONResponse{AccessToken: &t.AccessToken, RefreshToken: &t.RefreshToken, TokenType: &bearer,
-		ExpiresIn: &t.ExpiresIn, User: &t.User, MfaRequired: &no}, nil
+	return gen.Login200JSONResponse(loginBody(res)), nil
 }
 
 func (h *identityHandlers) RefreshTokens(ctx context.Context, r gen.RefreshTokensRequestObject) (gen.RefreshTokensResponseObject, error) {

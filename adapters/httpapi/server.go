@@ -101,6 +101,10 @@ type Deps struct {
 	// (*notifications.Service).
 	Jobs JobInspector
 	Mail BulkMailer
+	// OAuth serves sign-in through providers and the linked identities:
+	// /api/v1/auth/providers, /api/v1/auth/oauth, /api/v1/auth/identities
+	// (*oauth.Service).
+	OAuth OAuth
 }
 
 // infrastructure are the collaborators every server needs.
@@ -112,7 +116,7 @@ func (d Deps) infrastructure() map[string]any {
 // services are the modules the API serves, one entry per Deps field.
 func (d Deps) services() map[string]any {
 	return map[string]any{"Identity": d.Identity, "Keys": d.Keys, "MFA": d.MFA, "MFAFlows": d.MFAFlows,
-		"Jobs": d.Jobs, "Mail": d.Mail}
+		"Jobs": d.Jobs, "Mail": d.Mail, "OAuth": d.OAuth}
 }
 
 // missing names the nil fields among the given ones.
@@ -185,6 +189,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		identityHandlers: &identityHandlers{svc: d.Identity, keys: d.Keys},
 		mfaHandlers:      &mfaHandlers{factors: d.MFA, flows: d.MFAFlows},
 		jobHandlers:      &jobHandlers{jobs: d.Jobs, mail: d.Mail},
+		oauthHandlers:    &oauthHandlers{svc: d.OAuth, log: d.Log},
 	}
 	si := gen.NewStrictHandlerWithOptions(api, []gen.StrictMiddlewareFunc{requestScoped}, gen.StrictGinServerOptions{
 		RequestErrorHandlerFunc: func(c *gin.Context, err error) {
@@ -201,6 +206,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		},
 	})
 	engine.GET("/metrics", gin.WrapH(d.Metrics))
+	engine.GET(callbackPath, api.callback)
 	engine.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", specYAML) })
 	engine.GET("/docs", docs.page(d.Log))
 	engine.GET("/docs/:file", docs.asset(d.Log))
@@ -269,7 +275,7 @@ func newEngine(cfg Config, d Deps) (*gin.Engine, error) {
 		engine.Use(cors.New(cors.Config{
 			AllowOrigins:     cfg.CORSAllowedOrigins,
 			AllowMethods:     []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"},
-			AllowHeaders:     []string{"Authorization", "Content-Type", RequestIDHeader},
+			AllowHeaders:     []string{"Authorization", "Content-Type", RequestIDHeader, "X-Current-Password"},
 			ExposeHeaders:    []string{RequestIDHeader, "Retry-After"},
 			AllowCredentials: true,
 			MaxAge:           12 * time.Hour,

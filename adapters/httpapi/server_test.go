@@ -64,6 +64,7 @@ func testDeps(t testing.TB, logs io.Writer, reg *health.Registry) Deps {
 		MFAFlows:       struct{ MFAFlows }{},
 		Jobs:           struct{ JobInspector }{},
 		Mail:           struct{ BulkMailer }{},
+		OAuth:          struct{ OAuth }{},
 	}
 }
 

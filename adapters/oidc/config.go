@@ -31,7 +31,8 @@ const (
 type SecretSource func(ctx context.Context) (secrets.Secret, error)
 
 // ProviderConfig is one provider. Variables OAUTH_<NAME>_*, where <NAME>
-// is the provider's name upper-cased with '-' as '_'.
+// is the provider's name upper-cased with '-' as '_'; wire reads them, with
+// the defaults of ProviderDefaults.
 type ProviderConfig struct {
 	// Name is the entry of OAUTH_PROVIDERS, used in URLs; [a-z0-9-], at
 	// most 32 characters.
@@ -67,7 +68,8 @@ type ProviderConfig struct {
 	GitHubAPIURL string
 }
 
-// Config configures the providers.
+// Config configures the providers (DefaultConfig; wire reads the
+// variables and Validate checks them).
 type Config struct {
 	// PublicURL is API_PUBLIC_URL (default http://localhost:8000): the
 	// API's own base URL. Each provider's registered redirect URI is
@@ -105,138 +107,117 @@ func EnvName(name string) string {
 	return "OAUTH_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "_"
 }
 
-// LoadConfig reads the configuration from getenv and reports every bad or
-// missing variable by name. In production API_PUBLIC_URL and every issuer
-// must be https, and the allow-list may not name http://localhost.
-// Client secrets are not read here: see UseSecrets.
-func LoadConfig(getenv func(string) string, production bool) (Config, error) {
-	get := func(name, def string) string {
-		if v := strings.TrimSpace(getenv(name)); v != "" {
-			return v
-		}
-		return def
+// ValidName reports whether name may be a provider's name: [a-z0-9-], at
+// most 32 characters, starting and ending with a letter or digit.
+func ValidName(name string) bool { return nameRE.MatchString(name) }
+
+// DefaultConfig returns the defaults of the settings shared by every
+// provider (none configured).
+func DefaultConfig() Config {
+	return Config{PublicURL: "http://localhost:8000", HTTPTimeout: 10 * time.Second, DiscoveryTTL: time.Hour}
+}
+
+// ProviderDefaults returns the defaults of provider name: its kind (github
+// for the name github, oidc otherwise), display name, issuer (Google's for
+// google), scopes, GitHub URLs and the client secret's variable.
+func ProviderDefaults(name string) ProviderConfig {
+	p := ProviderConfig{Name: name, Kind: KindOIDC, DisplayName: name, SecretVar: EnvName(name) + "CLIENT_SECRET",
+		GitHubURL: "https://github.com", GitHubAPIURL: "https://api.github.com"}
+	switch name {
+	case "github":
+		p.Kind, p.DisplayName = KindGitHub, "GitHub"
+	case "google":
+		p.DisplayName, p.Issuer = "Google", "https://accounts.google.com"
 	}
+	p.Scopes = ParseScopes(p.Kind, "")
+	return p
+}
+
+// ParseScopes reads OAUTH_<NAME>_SCOPES, space or comma separated: ""
+// gives the kind's defaults ("openid email profile"; GitHub "read:user
+// user:email"), and OpenID providers always get openid.
+func ParseScopes(kind Kind, v string) []string {
+	scopes := strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == ',' })
+	switch {
+	case kind == KindGitHub && len(scopes) == 0:
+		return []string{"read:user", "user:email"}
+	case kind != KindOIDC:
+		return scopes
+	case len(scopes) == 0:
+		return []string{"openid", "email", "profile"}
+	case !contains(scopes, "openid"):
+		return append([]string{"openid"}, scopes...)
+	}
+	return scopes
+}
+
+// Validate reports every unusable setting, naming its variable. In
+// production API_PUBLIC_URL (when a provider is configured), every issuer
+// and GitHub URL must be https, and the allow-list may not name http://.
+// Client secrets are not checked here: New resolves them.
+func (c Config) Validate(production bool) error {
 	var errs []error
 	fail := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
 	}
-	dur := func(name string, def time.Duration) time.Duration {
-		v := get(name, "")
-		if v == "" {
-			return def
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			fail(name, "%q is not a positive duration such as 10s", v)
-			return def
-		}
-		return d
-	}
-	cfg := Config{
-		PublicURL:     strings.TrimRight(get("API_PUBLIC_URL", "http://localhost:8000"), "/"),
-		ErrorRedirect: get("OAUTH_ERROR_REDIRECT", ""),
-		HTTPTimeout:   dur("OAUTH_HTTP_TIMEOUT", 10*time.Second),
-		DiscoveryTTL:  dur("OAUTH_DISCOVERY_TTL", time.Hour),
-	}
-	if u, err := url.Parse(cfg.PublicURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.RawQuery != "" || u.Fragment != "" {
-		fail("API_PUBLIC_URL", "%q is not an http(s) base URL", cfg.PublicURL)
-	} else if production && u.Scheme != "https" {
-		fail("API_PUBLIC_URL", "production needs https (the redirect URIs registered at the providers derive from it)")
-	}
-	for e := range strings.SplitSeq(get("OAUTH_REDIRECT_ALLOWLIST", ""), ",") {
-		e = strings.TrimSpace(e)
-		if e == "" {
-			continue
-		}
-		if err := oauth.CheckRedirectEntry(e); err != nil {
-			fail("OAUTH_REDIRECT_ALLOWLIST", "%q %v", e, err)
-		} else if production && strings.HasPrefix(e, "http://") {
-			fail("OAUTH_REDIRECT_ALLOWLIST", "%q: production redirects must be https (or an app scheme)", e)
-		}
-		cfg.RedirectAllowList = append(cfg.RedirectAllowList, e)
-	}
-	seen := map[string]bool{}
-	for name := range strings.SplitSeq(get("OAUTH_PROVIDERS", ""), ",") {
-		name = strings.ToLower(strings.TrimSpace(name))
-		if name == "" {
-			continue
-		}
-		if !nameRE.MatchString(name) || seen[name] {
-			fail("OAUTH_PROVIDERS", "%q must be a unique name of lower-case letters, digits and '-' (at most 32)", name)
-			continue
-		}
-		seen[name] = true
-		p := readProvider(name, get, fail, production)
-		cfg.Providers = append(cfg.Providers, p)
-	}
-	if len(cfg.Providers) > 0 && len(cfg.RedirectAllowList) == 0 {
-		fail("OAUTH_REDIRECT_ALLOWLIST", "set at least one address for flows to end on when OAUTH_PROVIDERS is set")
-	}
-	if cfg.ErrorRedirect != "" && !contains(cfg.RedirectAllowList, cfg.ErrorRedirect) {
-		fail("OAUTH_ERROR_REDIRECT", "must be one of OAUTH_REDIRECT_ALLOWLIST")
-	}
-	return cfg, errors.Join(errs...)
-}
-
-func readProvider(name string, get func(string, string) string, fail func(string, string, ...any), production bool) ProviderConfig {
-	pre := EnvName(name)
-	defKind, defDisplay, defIssuer := KindOIDC, name, ""
-	switch name {
-	case "github":
-		defKind, defDisplay = KindGitHub, "GitHub"
-	case "google":
-		defDisplay, defIssuer = "Google", "https://accounts.google.com"
-	}
-	p := ProviderConfig{
-		Name:        name,
-		Kind:        Kind(strings.ToLower(get(pre+"TYPE", string(defKind)))),
-		DisplayName: get(pre+"DISPLAY_NAME", defDisplay),
-		ClientID:    get(pre+"CLIENT_ID", ""),
-		SecretVar:   pre + "CLIENT_SECRET",
-	}
-	if p.ClientID == "" {
-		fail(pre+"CLIENT_ID", "required for provider %s", name)
-	}
-	if len(p.DisplayName) > 64 {
-		fail(pre+"DISPLAY_NAME", "at most 64 characters")
-	}
-	scopes := strings.FieldsFunc(get(pre+"SCOPES", ""), func(r rune) bool { return r == ' ' || r == ',' })
-	httpsURL := func(v, name string) {
+	httpURL := func(v, name string, needHTTPS bool) {
 		u, err := url.Parse(v)
 		switch {
-		case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.RawQuery != "" || u.Fragment != "":
+		case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.RawQuery != "" || u.Fragment != "" || u.User != nil:
 			fail(name, "%q is not an http(s) URL", v)
-		case production && u.Scheme != "https":
+		case needHTTPS && u.Scheme != "https":
 			fail(name, "production needs https")
 		}
 	}
-	switch p.Kind {
-	case KindOIDC:
-		p.Issuer = get(pre+"ISSUER", defIssuer)
-		if p.Issuer == "" {
-			fail(pre+"ISSUER", "required for OpenID provider %s", name)
-		} else {
-			httpsURL(p.Issuer, pre+"ISSUER")
-		}
-		if len(scopes) == 0 {
-			scopes = []string{"openid", "email", "profile"}
-		}
-		if !contains(scopes, "openid") {
-			scopes = append([]string{"openid"}, scopes...)
-		}
-	case KindGitHub:
-		p.GitHubURL = strings.TrimRight(get(pre+"GITHUB_URL", "https://github.com"), "/")
-		p.GitHubAPIURL = strings.TrimRight(get(pre+"GITHUB_API_URL", "https://api.github.com"), "/")
-		httpsURL(p.GitHubURL, pre+"GITHUB_URL")
-		httpsURL(p.GitHubAPIURL, pre+"GITHUB_API_URL")
-		if len(scopes) == 0 {
-			scopes = []string{"read:user", "user:email"}
-		}
-	default:
-		fail(pre+"TYPE", "%q is not one of oidc, github", p.Kind)
+	httpURL(c.PublicURL, "API_PUBLIC_URL", production && len(c.Providers) > 0)
+	if c.HTTPTimeout <= 0 {
+		fail("OAUTH_HTTP_TIMEOUT", "must be positive")
 	}
-	p.Scopes = scopes
-	return p
+	if c.DiscoveryTTL <= 0 {
+		fail("OAUTH_DISCOVERY_TTL", "must be positive")
+	}
+	for _, e := range c.RedirectAllowList {
+		if err := oauth.CheckRedirectEntry(e); err != nil {
+			fail("OAUTH_REDIRECT_ALLOWLIST", "%q %v", e, err)
+		} else if production && strings.HasPrefix(strings.ToLower(e), "http://") {
+			fail("OAUTH_REDIRECT_ALLOWLIST", "%q: production redirects must be https (or an app scheme)", e)
+		}
+	}
+	if len(c.Providers) > 0 && len(c.RedirectAllowList) == 0 {
+		fail("OAUTH_REDIRECT_ALLOWLIST", "set at least one address for flows to end on when OAUTH_PROVIDERS is set")
+	}
+	if c.ErrorRedirect != "" && !contains(c.RedirectAllowList, c.ErrorRedirect) {
+		fail("OAUTH_ERROR_REDIRECT", "must be one of OAUTH_REDIRECT_ALLOWLIST")
+	}
+	seen := map[string]bool{}
+	for _, p := range c.Providers {
+		if !ValidName(p.Name) || seen[p.Name] {
+			fail("OAUTH_PROVIDERS", "%q must be a unique name of lower-case letters, digits and '-' (at most 32)", p.Name)
+			continue
+		}
+		seen[p.Name] = true
+		pre := EnvName(p.Name)
+		if p.ClientID == "" {
+			fail(pre+"CLIENT_ID", "required for provider %s", p.Name)
+		}
+		if p.DisplayName == "" || len(p.DisplayName) > 64 {
+			fail(pre+"DISPLAY_NAME", "1 to 64 characters")
+		}
+		switch p.Kind {
+		case KindOIDC:
+			if p.Issuer == "" {
+				fail(pre+"ISSUER", "required for OpenID provider %s", p.Name)
+			} else {
+				httpURL(p.Issuer, pre+"ISSUER", production)
+			}
+		case KindGitHub:
+			httpURL(p.GitHubURL, pre+"GITHUB_URL", production)
+			httpURL(p.GitHubAPIURL, pre+"GITHUB_API_URL", production)
+		default:
+			fail(pre+"TYPE", "%q is not one of oidc, github", p.Kind)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func contains(list []string, v string) bool {

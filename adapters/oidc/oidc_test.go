@@ -14,15 +14,26 @@ import (
 
 const testNonce = "n0nce-n0nce-n0nce-n0nce-n0nce-n0nce-n0nce-x"
 
+// testConfig is the configuration wire would read for acme (the OP) and
+// github (the fake).
+func testConfig(op *oidctest.OP, gh *oidctest.GitHub) oidc.Config {
+	cfg := oidc.DefaultConfig()
+	cfg.RedirectAllowList = []string{"https://app.example/cb"}
+	acme := oidc.ProviderDefaults("acme")
+	acme.Issuer, acme.ClientID, acme.DisplayName = op.Issuer(), op.ClientID(), "Acme SSO"
+	cfg.Providers = append(cfg.Providers, acme)
+	if gh != nil {
+		g := oidc.ProviderDefaults("github")
+		g.ClientID, g.GitHubURL, g.GitHubAPIURL = gh.ClientID, gh.URL(), gh.APIURL()
+		cfg.Providers = append(cfg.Providers, g)
+	}
+	return cfg
+}
+
 func registry(t *testing.T, op *oidctest.OP, gh *oidctest.GitHub) *oidc.Registry {
 	t.Helper()
-	env := map[string]string{
-		"OAUTH_PROVIDERS": "acme,github", "OAUTH_REDIRECT_ALLOWLIST": "https://app.example/cb",
-		"OAUTH_ACME_ISSUER": op.Issuer(), "OAUTH_ACME_CLIENT_ID": op.ClientID(), "OAUTH_ACME_DISPLAY_NAME": "Acme SSO",
-		"OAUTH_GITHUB_CLIENT_ID": gh.ClientID, "OAUTH_GITHUB_GITHUB_URL": gh.URL(), "OAUTH_GITHUB_GITHUB_API_URL": gh.APIURL(),
-	}
-	cfg, err := oidc.LoadConfig(func(k string) string { return env[k] }, false)
-	if err != nil {
+	cfg := testConfig(op, gh)
+	if err := cfg.Validate(false); err != nil {
 		t.Fatal(err)
 	}
 	secret := map[string]string{"OAUTH_ACME_CLIENT_SECRET": op.ClientSecret(), "OAUTH_GITHUB_CLIENT_SECRET": gh.ClientSecret}
@@ -287,12 +298,7 @@ func TestGitHub(t *testing.T) {
 
 func TestSecretsAreResolvedPerExchange(t *testing.T) {
 	op, gh := oidctest.NewOP(t), oidctest.NewGitHub(t)
-	env := map[string]string{"OAUTH_PROVIDERS": "acme", "OAUTH_REDIRECT_ALLOWLIST": "https://app.example/cb",
-		"OAUTH_ACME_ISSUER": op.Issuer(), "OAUTH_ACME_CLIENT_ID": op.ClientID()}
-	cfg, err := oidc.LoadConfig(func(k string) string { return env[k] }, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := testConfig(op, nil)
 	current := op.ClientSecret()
 	cfg.UseSecrets(func(context.Context, string) (secretValue, error) { return newSecret(current), nil })
 	r, err := oidc.New(context.Background(), cfg, oidc.Options{})
@@ -319,37 +325,27 @@ func TestSecretsAreResolvedPerExchange(t *testing.T) {
 	}
 }
 
-func TestLoadConfig(t *testing.T) {
-	get := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	cfg, err := oidc.LoadConfig(get(map[string]string{
-		"OAUTH_PROVIDERS": "google, github,acme-sso", "OAUTH_REDIRECT_ALLOWLIST": "https://app.example/auth/cb, com.example.app:/oauth",
-		"OAUTH_GOOGLE_CLIENT_ID": "g", "OAUTH_GITHUB_CLIENT_ID": "h", "OAUTH_ACME_SSO_CLIENT_ID": "a",
-		"OAUTH_ACME_SSO_ISSUER": "https://idp.acme.example", "OAUTH_ACME_SSO_SCOPES": "email,groups",
-	}), false)
-	if err != nil {
-		t.Fatal(err)
+func TestDefaultsAndScopes(t *testing.T) {
+	g, h, a := oidc.ProviderDefaults("google"), oidc.ProviderDefaults("github"), oidc.ProviderDefaults("acme-sso")
+	if g.Kind != oidc.KindOIDC || g.Issuer != "https://accounts.google.com" || g.DisplayName != "Google" || strings.Join(g.Scopes, " ") != "openid email profile" ||
+		h.Kind != oidc.KindGitHub || h.GitHubAPIURL != "https://api.github.com" || strings.Join(h.Scopes, " ") != "read:user user:email" ||
+		a.Kind != oidc.KindOIDC || a.Issuer != "" || a.SecretVar != "OAUTH_ACME_SSO_CLIENT_SECRET" || a.DisplayName != "acme-sso" {
+		t.Fatalf("defaults: %+v %+v %+v", g, h, a)
 	}
-	if len(cfg.Providers) != 3 || cfg.PublicURL != "http://localhost:8000" ||
-		cfg.Providers[0].Issuer != "https://accounts.google.com" || cfg.Providers[0].DisplayName != "Google" || strings.Join(cfg.Providers[0].Scopes, " ") != "openid email profile" ||
-		cfg.Providers[1].Kind != oidc.KindGitHub || cfg.Providers[1].GitHubAPIURL != "https://api.github.com" || strings.Join(cfg.Providers[1].Scopes, " ") != "read:user user:email" ||
-		cfg.Providers[2].SecretVar != "OAUTH_ACME_SSO_CLIENT_SECRET" || strings.Join(cfg.Providers[2].Scopes, " ") != "openid email groups" ||
-		len(cfg.RedirectAllowList) != 2 || cfg.RedirectURL("google") != "http://localhost:8000/api/v1/auth/oauth/google/callback" {
-		t.Fatalf("config: %+v", cfg)
-	}
-
-	_, err = oidc.LoadConfig(get(map[string]string{
-		"APP_ENV": "production", "API_PUBLIC_URL": "http://api.example", "OAUTH_PROVIDERS": "acme,Bad_Name",
-		"OAUTH_REDIRECT_ALLOWLIST": "http://localhost:3000/cb,javascript:alert(1),//evil.example/cb,https://app.example/cb?x=1",
-		"OAUTH_ACME_ISSUER":        "http://idp.acme.example", "OAUTH_ERROR_REDIRECT": "https://elsewhere.example/",
-	}), true)
-	if err == nil {
-		t.Fatal("bad production configuration accepted")
-	}
-	for _, want := range []string{"API_PUBLIC_URL", "OAUTH_PROVIDERS", "OAUTH_ACME_CLIENT_ID", "OAUTH_ACME_ISSUER", "OAUTH_ERROR_REDIRECT",
-		`"http://localhost:3000/cb": production`, `"javascript:alert(1)"`, `"//evil.example/cb"`, `"https://app.example/cb?x=1"`} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error does not mention %s:\n%v", want, err)
+	for _, tc := range []struct {
+		kind oidc.Kind
+		in   string
+		want string
+	}{{oidc.KindOIDC, "email,groups", "openid email groups"}, {oidc.KindOIDC, "openid  email", "openid email"}, {oidc.KindOIDC, "", "openid email profile"},
+		{oidc.KindGitHub, "read:org", "read:org"}, {oidc.KindGitHub, " ", "read:user user:email"}} {
+		if got := strings.Join(oidc.ParseScopes(tc.kind, tc.in), " "); got != tc.want {
+			t.Errorf("ParseScopes(%s, %q) = %q; want %q", tc.kind, tc.in, got, tc.want)
 		}
+	}
+	cfg := oidc.DefaultConfig()
+	cfg.Providers = []oidc.ProviderConfig{g, h, a}
+	if cfg.RedirectURL("google") != "http://localhost:8000/api/v1/auth/oauth/google/callback" {
+		t.Fatalf("RedirectURL = %s", cfg.RedirectURL("google"))
 	}
 	if names := cfg.SecretNames(); strings.Join(names, ",") != "OAUTH_GOOGLE_CLIENT_SECRET,OAUTH_GITHUB_CLIENT_SECRET,OAUTH_ACME_SSO_CLIENT_SECRET" {
 		t.Fatalf("SecretNames = %v", names)
@@ -357,8 +353,49 @@ func TestLoadConfig(t *testing.T) {
 	if s, err := oidc.StaticSecret("x")(context.Background()); err != nil || s.Reveal() != "x" || s.String() != "[REDACTED]" {
 		t.Fatalf("StaticSecret = %v, %v", s, err)
 	}
-	if _, err := oidc.LoadConfig(get(map[string]string{"OAUTH_PROVIDERS": "google", "OAUTH_GOOGLE_CLIENT_ID": "g"}), false); err == nil ||
-		!strings.Contains(err.Error(), "OAUTH_REDIRECT_ALLOWLIST") {
+}
+
+func TestValidate(t *testing.T) {
+	good := oidc.DefaultConfig()
+	good.RedirectAllowList = []string{"https://app.example/auth/cb", "com.example.app:/oauth"}
+	g := oidc.ProviderDefaults("google")
+	g.ClientID = "g"
+	good.Providers = []oidc.ProviderConfig{g}
+	if err := good.Validate(false); err != nil {
+		t.Fatal(err)
+	}
+	// Production without providers keeps the local API_PUBLIC_URL.
+	if err := oidc.DefaultConfig().Validate(true); err != nil {
+		t.Fatalf("no providers in production: %v", err)
+	}
+	if err := good.Validate(true); err == nil || !strings.Contains(err.Error(), "API_PUBLIC_URL") {
+		t.Fatalf("http API_PUBLIC_URL with providers in production: %v", err)
+	}
+
+	bad := oidc.DefaultConfig()
+	bad.PublicURL = "http://api.example"
+	bad.RedirectAllowList = []string{"http://localhost:3000/cb", "javascript:alert(1)", "//evil.example/cb", "https://app.example/cb?x=1"}
+	bad.ErrorRedirect = "https://elsewhere.example/"
+	acme := oidc.ProviderDefaults("acme")
+	acme.Issuer = "http://idp.acme.example"
+	odd := oidc.ProviderDefaults("Bad_Name")
+	odd.ClientID = "x"
+	weird := oidc.ProviderDefaults("weird")
+	weird.ClientID, weird.Kind = "w", "saml"
+	bad.Providers = []oidc.ProviderConfig{acme, odd, weird, acme}
+	err := bad.Validate(true)
+	if err == nil {
+		t.Fatal("bad production configuration accepted")
+	}
+	for _, want := range []string{"API_PUBLIC_URL", "OAUTH_PROVIDERS", "OAUTH_ACME_CLIENT_ID", "OAUTH_ACME_ISSUER", "OAUTH_ERROR_REDIRECT", "OAUTH_WEIRD_TYPE",
+		`"http://localhost:3000/cb": production`, `"javascript:alert(1)"`, `"//evil.example/cb"`, `"https://app.example/cb?x=1"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %s:\n%v", want, err)
+		}
+	}
+	noList := good
+	noList.RedirectAllowList = nil
+	if err := noList.Validate(false); err == nil || !strings.Contains(err.Error(), "OAUTH_REDIRECT_ALLOWLIST") {
 		t.Fatalf("providers without an allow-list: %v", err)
 	}
 }

@@ -1,9 +1,9 @@
-// Package oauthflow_test drives OAuth sign-in through the real core
-// services (identity, MFA, OAuth), the real adapters (SQLite, memory
-// stores, JWT, adapters/oidc) and an in-process OpenID provider and
-// GitHub fake, without HTTP: the browser's and the app's parts are played
-// by the tests. The HTTP edge (cookies, redirects, problem responses) is
-// tested over HTTP once it exists.
+// Package oauthflow_test drives OAuth sign-in through the services as
+// wire assembles them for the api program (identity, MFA, OAuth over
+// SQLite, the memory stores, JWT and adapters/oidc) against an in-process
+// OpenID provider and GitHub fake, without HTTP: the browser's and the
+// app's parts are played by the tests. The HTTP edge (cookies, redirects,
+// problem responses) is tested over HTTP in tests/oauth_test.go.
 package oauthflow_test
 
 import (
@@ -12,25 +12,19 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	metricnoop "go.opentelemetry.io/otel/metric/noop"
-	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
-	"github.com/tradesense/tradesense/adapters/jwtauth"
-	"github.com/tradesense/tradesense/adapters/memory"
 	"github.com/tradesense/tradesense/adapters/oidc"
 	"github.com/tradesense/tradesense/adapters/oidc/oidctest"
 	"github.com/tradesense/tradesense/adapters/sqlstore"
-	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/mfa"
 	"github.com/tradesense/tradesense/core/oauth"
-	"github.com/tradesense/tradesense/core/secrets"
+	"github.com/tradesense/tradesense/wire"
 )
 
 const (
@@ -88,113 +82,36 @@ type stack struct {
 	mail     *mailer
 }
 
+// newStack assembles the api program as wire builds it for production
+// (InitializeStack: the local profile's SQLite and memory adapters, and
+// every service over them, OAuth included) with this package's mailer,
+// and OAuth configured through the variables, client secrets included,
+// for the in-process OP (acme) and the GitHub fake.
 func newStack(t testing.TB) *stack {
 	t.Helper()
-	ctx := context.Background()
-	log := slog.New(slog.DiscardHandler)
 	s := &stack{op: oidctest.NewOP(t), gh: oidctest.NewGitHub(t), mail: &mailer{}}
-
-	dbCfg := sqlstore.DefaultConfig()
-	dbCfg.URL = "sqlite://" + filepath.Join(t.TempDir(), "oauth.db")
-	db, closeDB, err := sqlstore.Open(ctx, dbCfg, log, tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(closeDB)
-	if err := db.Migrate(ctx, sqlstore.MigrateUp, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	s.db = db
-	ring, err := identity.NewKeyRing([]byte("oauth-test-signing-key-0123456789abcdef"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := jwtauth.New(jwtauth.Config{Issuer: "tradesense-test", Audience: "tradesense-api"}, ring, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hasher, err := identity.NewPasswordHasher(identity.TestParams, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	revocations, closeCache, err := memory.NewCache(memory.CacheConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(closeCache)
-	layer, err := cache.NewLayer(revocations, cache.Config{}, log, metricnoop.NewMeterProvider())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pi := identity.NewProfileInvalidation(layer, log)
-	limiter := memory.NewRateLimiter(nil)
-	pending := memory.NewShortLived(nil)
-	s.users = pi.Users(sqlstore.NewUsers(db))
-	tx := pi.Tx(sqlstore.NewUnitOfWork(db))
-	s.events, s.sessions, s.idents = sqlstore.NewEvents(db), sqlstore.NewSessions(db), sqlstore.NewIdentities(db)
-
-	keys, err := mfa.NewKeyRing([]byte("oauth-test-mfa-encryption-key-0123456789"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.mfa, err = mfa.NewService(mfa.DefaultConfig(1), mfa.Deps{
-		Factors: sqlstore.NewMFAFactors(db), BackupCodes: sqlstore.NewMFABackupCodes(db), Users: s.users, Events: s.events, Tx: tx,
-		Pending: pending, Limiter: limiter, Keys: keys, Passwords: hasher, Mailer: s.mail, Log: log,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	icfg := identity.DefaultConfig()
-	icfg.PublicURL = "https://app.tradesense.test"
-	icfg.NotifyNewLogin = false
-	s.idsvc, err = identity.NewService(icfg, identity.Deps{
-		Users: s.users, Sessions: s.sessions, RefreshTokens: sqlstore.NewRefreshTokens(db), EmailTokens: sqlstore.NewEmailTokens(db),
-		Events: s.events, Tx: tx, Tokens: tokens, Hasher: hasher, Policy: identity.NewPasswordPolicy(), Limiter: limiter,
-		Revocations: layer, Mailer: s.mail, SecondFactor: s.mfa, Log: log,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.idsvc.Close)
-	if s.flows, err = mfa.NewFlows(s.mfa, s.idsvc); err != nil {
-		t.Fatal(err)
-	}
-
-	// The providers as wire builds them: the variables, then the client
-	// secrets through the secrets resolver's ResolveEnv (here over a map).
 	env := map[string]string{
+		"APP_ENV": "test", "DATA_DIR": t.TempDir(), "LOG_FORMAT": "json", "LOG_LEVEL": "warn",
+		"PUBLIC_URL": "https://app.tradesense.test", "AUTH_NOTIFY_NEW_LOGIN": "false", "AUTH_IP_RATE_MULTIPLIER": "1000",
+		"JWT_SIGNING_KEY": "oauth-test-signing-key-0123456789abcdef", "MFA_ENCRYPTION_KEY": "oauth-test-mfa-encryption-key-0123456789",
 		"OAUTH_PROVIDERS": "acme,github", "OAUTH_REDIRECT_ALLOWLIST": webCB + "," + errorCB + "," + mobileCB, "OAUTH_ERROR_REDIRECT": errorCB,
 		"OAUTH_ACME_ISSUER": s.op.Issuer(), "OAUTH_ACME_CLIENT_ID": s.op.ClientID(), "OAUTH_ACME_CLIENT_SECRET": s.op.ClientSecret(),
 		"OAUTH_GITHUB_CLIENT_ID": s.gh.ClientID, "OAUTH_GITHUB_CLIENT_SECRET": s.gh.ClientSecret,
 		"OAUTH_GITHUB_GITHUB_URL": s.gh.URL(), "OAUTH_GITHUB_GITHUB_API_URL": s.gh.APIURL(),
 	}
-	getenv := func(k string) string { return env[k] }
-	ocfg, err := oidc.LoadConfig(getenv, false)
+	cfg, err := wire.LoadConfig(func(k string) string { return env[k] }, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	resolver, closeResolver, err := secrets.NewResolver(secrets.ResolverConfig{}, secrets.Providers{}, secrets.SystemClock{}, log, tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())
+	cfg.Identity.Argon2 = identity.TestParams
+	app, cleanup, err := wire.InitializeStack(context.Background(), cfg, wire.LogOutput{Writer: io.Discard}, time.Now, s.mail)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(closeResolver)
-	ocfg.UseSecrets(func(ctx context.Context, name string) (secrets.Secret, error) {
-		st, err := resolver.ResolveEnv(ctx, getenv, name)
-		return st.Value, err
-	})
-	s.reg, err = oidc.New(ctx, ocfg, oidc.Options{Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := oauth.DefaultConfig(1000)
-	cfg.RedirectAllowList, cfg.ErrorRedirect, cfg.PublicURL = ocfg.RedirectAllowList, ocfg.ErrorRedirect, icfg.PublicURL
-	s.svc, err = oauth.NewService(cfg, oauth.Deps{
-		Providers: s.reg, Identities: s.idents, Users: s.users, Sessions: s.sessions, Accounts: s.idsvc, SecondFactor: s.mfa,
-		Events: s.events, Tx: tx, Flows: pending, Limiter: limiter, Mailer: s.mail, Log: log,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(cleanup)
+	s.db, s.reg, s.idsvc, s.mfa, s.flows, s.svc = app.DB, app.OAuthProviders, app.Identity, app.MFA, app.MFAFlows, app.OAuth
+	s.users = identity.NewProfileInvalidation(app.Cache, slog.New(slog.DiscardHandler)).Users(sqlstore.NewUsers(app.DB))
+	s.events, s.sessions, s.idents = sqlstore.NewEvents(app.DB), sqlstore.NewSessions(app.DB), sqlstore.NewIdentities(app.DB)
 	return s
 }
 

@@ -158,6 +158,21 @@ func (e JobState) Valid() bool {
 	}
 }
 
+// Defines values for LinkIdentityRequestCodeChallengeMethod.
+const (
+	LinkIdentityRequestCodeChallengeMethodS256 LinkIdentityRequestCodeChallengeMethod = "S256"
+)
+
+// Valid indicates whether the value is a known member of the LinkIdentityRequestCodeChallengeMethod enum.
+func (e LinkIdentityRequestCodeChallengeMethod) Valid() bool {
+	switch e {
+	case LinkIdentityRequestCodeChallengeMethodS256:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for LivenessStatus.
 const (
 	Ok LivenessStatus = "ok"
@@ -284,6 +299,21 @@ func (e AdminListJobsParamsQueue) Valid() bool {
 	}
 }
 
+// Defines values for StartOAuthParamsCodeChallengeMethod.
+const (
+	StartOAuthParamsCodeChallengeMethodS256 StartOAuthParamsCodeChallengeMethod = "S256"
+)
+
+// Valid indicates whether the value is a known member of the StartOAuthParamsCodeChallengeMethod enum.
+func (e StartOAuthParamsCodeChallengeMethod) Valid() bool {
+	switch e {
+	case StartOAuthParamsCodeChallengeMethodS256:
+		return true
+	default:
+		return false
+	}
+}
+
 // Accepted defines model for Accepted.
 type Accepted struct {
 	Status AcceptedStatus `json:"status"`
@@ -291,6 +321,26 @@ type Accepted struct {
 
 // AcceptedStatus defines model for Accepted.Status.
 type AcceptedStatus string
+
+// AuthProvider defines model for AuthProvider.
+type AuthProvider struct {
+	DisplayName string `json:"display_name"`
+	Name        string `json:"name"`
+}
+
+// AuthProviderList defines model for AuthProviderList.
+type AuthProviderList struct {
+	Providers []AuthProvider `json:"providers"`
+}
+
+// AuthorizationStarted defines model for AuthorizationStarted.
+type AuthorizationStarted struct {
+	// AuthorizationUrl The provider's authorization URL to navigate to.
+	AuthorizationUrl string `json:"authorization_url"`
+
+	// ExpiresAt When the flow expires.
+	ExpiresAt time.Time `json:"expires_at"`
+}
 
 // BulkEmailRequest defines model for BulkEmailRequest.
 type BulkEmailRequest struct {
@@ -333,6 +383,11 @@ type EmailRequest struct {
 type EventPage struct {
 	Events     []SecurityEvent     `json:"events"`
 	NextBefore *openapi_types.UUID `json:"next_before,omitempty"`
+}
+
+// IdentityList defines model for IdentityList.
+type IdentityList struct {
+	Identities []LinkedIdentity `json:"identities"`
 }
 
 // JWK defines model for JWK.
@@ -428,6 +483,39 @@ type JobPage struct {
 
 // JobState defines model for JobState.
 type JobState string
+
+// LinkIdentityRequest defines model for LinkIdentityRequest.
+type LinkIdentityRequest struct {
+	CodeChallenge       *string                                 `json:"code_challenge,omitempty"`
+	CodeChallengeMethod *LinkIdentityRequestCodeChallengeMethod `json:"code_challenge_method,omitempty"`
+
+	// Password Needed when the sign-in is older than 15 minutes.
+	Password *string `json:"password,omitempty"`
+
+	// RedirectTo Where the flow ends (an exact `OAUTH_REDIRECT_ALLOWLIST` entry).
+	RedirectTo string `json:"redirect_to"`
+}
+
+// LinkIdentityRequestCodeChallengeMethod defines model for LinkIdentityRequest.CodeChallengeMethod.
+type LinkIdentityRequestCodeChallengeMethod string
+
+// LinkedIdentity defines model for LinkedIdentity.
+type LinkedIdentity struct {
+	AvatarUrl   *string `json:"avatar_url,omitempty"`
+	DisplayName *string `json:"display_name,omitempty"`
+
+	// Email The address the provider gave at the last sign-in.
+	Email *string `json:"email,omitempty"`
+
+	// EmailVerified Whether the provider verified that address.
+	EmailVerified bool               `json:"email_verified"`
+	Id            openapi_types.UUID `json:"id"`
+	LastLoginAt   time.Time          `json:"last_login_at"`
+	LinkedAt      time.Time          `json:"linked_at"`
+
+	// Provider The provider's name (`OAUTH_PROVIDERS`).
+	Provider string `json:"provider"`
+}
 
 // Liveness defines model for Liveness.
 type Liveness struct {
@@ -525,6 +613,14 @@ type MFAStatus struct {
 
 	// Methods The second factors the account can answer with.
 	Methods []string `json:"methods"`
+}
+
+// OAuthTokenRequest defines model for OAuthTokenRequest.
+type OAuthTokenRequest struct {
+	Code string `json:"code"`
+
+	// CodeVerifier The PKCE verifier of the `code_challenge` the app sent to `start`.
+	CodeVerifier *string `json:"code_verifier,omitempty"`
 }
 
 // Problem RFC 9457 problem details.
@@ -705,6 +801,12 @@ type EventsBefore = openapi_types.UUID
 // JobID defines model for JobID.
 type JobID = openapi_types.UUID
 
+// OAuthFlowCookie defines model for OAuthFlowCookie.
+type OAuthFlowCookie = string
+
+// OAuthProvider defines model for OAuthProvider.
+type OAuthProvider = string
+
 // PageLimit defines model for PageLimit.
 type PageLimit = int
 
@@ -746,8 +848,47 @@ type ListMyEventsParams struct {
 	Limit  *PageLimit    `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
+// UnlinkIdentityParams defines parameters for UnlinkIdentity.
+type UnlinkIdentityParams struct {
+	// XCurrentPassword The account's password, when the sign-in is older than 15 minutes.
+	XCurrentPassword *string `json:"X-Current-Password,omitempty"`
+}
+
+// LinkIdentityParams defines parameters for LinkIdentity.
+type LinkIdentityParams struct {
+	// UnderscoreUnderscoreHostTsOauth The browser binding of OAuth flows, set by `start` and `POST /api/v1/auth/identities/{identity}`.
+	UnderscoreUnderscoreHostTsOauth *OAuthFlowCookie `form:"__Host-ts_oauth,omitempty" json:"__Host-ts_oauth,omitempty"`
+}
+
+// ExchangeOAuthCodeParams defines parameters for ExchangeOAuthCode.
+type ExchangeOAuthCodeParams struct {
+	// UnderscoreUnderscoreHostTsOauth The browser binding of OAuth flows, set by `start` and `POST /api/v1/auth/identities/{identity}`.
+	UnderscoreUnderscoreHostTsOauth *OAuthFlowCookie `form:"__Host-ts_oauth,omitempty" json:"__Host-ts_oauth,omitempty"`
+}
+
+// StartOAuthParams defines parameters for StartOAuth.
+type StartOAuthParams struct {
+	// RedirectTo Where the flow ends (an exact allow-list entry); the one-time code is added to it.
+	RedirectTo string `form:"redirect_to" json:"redirect_to"`
+
+	// CodeChallenge The app's own PKCE challenge, base64url(SHA-256(code_verifier)).
+	CodeChallenge *string `form:"code_challenge,omitempty" json:"code_challenge,omitempty"`
+
+	// CodeChallengeMethod Required with `code_challenge`; only S256.
+	CodeChallengeMethod *StartOAuthParamsCodeChallengeMethod `form:"code_challenge_method,omitempty" json:"code_challenge_method,omitempty"`
+
+	// UnderscoreUnderscoreHostTsOauth The browser binding of OAuth flows, set by `start` and `POST /api/v1/auth/identities/{identity}`.
+	UnderscoreUnderscoreHostTsOauth *OAuthFlowCookie `form:"__Host-ts_oauth,omitempty" json:"__Host-ts_oauth,omitempty"`
+}
+
+// StartOAuthParamsCodeChallengeMethod defines parameters for StartOAuth.
+type StartOAuthParamsCodeChallengeMethod string
+
 // AdminSendBulkEmailJSONRequestBody defines body for AdminSendBulkEmail for application/json ContentType.
 type AdminSendBulkEmailJSONRequestBody = BulkEmailRequest
+
+// LinkIdentityJSONRequestBody defines body for LinkIdentity for application/json ContentType.
+type LinkIdentityJSONRequestBody = LinkIdentityRequest
 
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = LoginRequest
@@ -757,6 +898,9 @@ type LoginMfaJSONRequestBody = MFALoginRequest
 
 // UpdateMeJSONRequestBody defines body for UpdateMe for application/json ContentType.
 type UpdateMeJSONRequestBody = ProfileUpdate
+
+// ExchangeOAuthCodeJSONRequestBody defines body for ExchangeOAuthCode for application/json ContentType.
+type ExchangeOAuthCodeJSONRequestBody = OAuthTokenRequest
 
 // ChangePasswordJSONRequestBody defines body for ChangePassword for application/json ContentType.
 type ChangePasswordJSONRequestBody = ChangePasswordRequest
@@ -820,6 +964,15 @@ type ServerInterface interface {
 	// ListMyEvents The caller's security events, newest first
 	// (GET /api/v1/auth/events)
 	ListMyEvents(c *gin.Context, params ListMyEventsParams)
+	// ListIdentities The provider accounts linked to the caller's account
+	// (GET /api/v1/auth/identities)
+	ListIdentities(c *gin.Context)
+	// UnlinkIdentity Unlink a provider account
+	// (DELETE /api/v1/auth/identities/{identity})
+	UnlinkIdentity(c *gin.Context, identity openapi_types.UUID, params UnlinkIdentityParams)
+	// LinkIdentity Begin linking a provider account to the caller's account
+	// (POST /api/v1/auth/identities/{identity})
+	LinkIdentity(c *gin.Context, identity string, params LinkIdentityParams)
 	// Login Sign in with email and password
 	// (POST /api/v1/auth/login)
 	Login(c *gin.Context)
@@ -835,6 +988,12 @@ type ServerInterface interface {
 	// UpdateMe Update the caller's profile
 	// (PATCH /api/v1/auth/me)
 	UpdateMe(c *gin.Context)
+	// ExchangeOAuthCode Redeem the one-time code of a provider sign-in
+	// (POST /api/v1/auth/oauth/token)
+	ExchangeOAuthCode(c *gin.Context, params ExchangeOAuthCodeParams)
+	// StartOAuth Begin signing in with a provider (a browser navigation)
+	// (GET /api/v1/auth/oauth/{provider}/start)
+	StartOAuth(c *gin.Context, provider OAuthProvider, params StartOAuthParams)
 	// ChangePassword Change the password
 	// (POST /api/v1/auth/password/change)
 	ChangePassword(c *gin.Context)
@@ -844,6 +1003,9 @@ type ServerInterface interface {
 	// ResetPassword Set a new password with the emailed token
 	// (POST /api/v1/auth/password/reset)
 	ResetPassword(c *gin.Context)
+	// ListAuthProviders The sign-in providers configured, in the login screen's order
+	// (GET /api/v1/auth/providers)
+	ListAuthProviders(c *gin.Context)
 	// RefreshTokens Exchange a refresh token for a new pair
 	// (POST /api/v1/auth/refresh)
 	RefreshTokens(c *gin.Context)
@@ -1198,6 +1360,111 @@ func (siw *ServerInterfaceWrapper) ListMyEvents(c *gin.Context) {
 	siw.Handler.ListMyEvents(c, params)
 }
 
+// ListIdentities operation middleware
+func (siw *ServerInterfaceWrapper) ListIdentities(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListIdentities(c)
+}
+
+// UnlinkIdentity operation middleware
+func (siw *ServerInterfaceWrapper) UnlinkIdentity(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "identity" -------------
+	var identity openapi_types.UUID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "identity", c.Param("identity"), &identity, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter identity: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UnlinkIdentityParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "X-Current-Password" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("X-Current-Password")]; found {
+		var XCurrentPassword string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for X-Current-Password, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "X-Current-Password", valueList[0], &XCurrentPassword, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter X-Current-Password: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.XCurrentPassword = &XCurrentPassword
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.UnlinkIdentity(c, identity, params)
+}
+
+// LinkIdentity operation middleware
+func (siw *ServerInterfaceWrapper) LinkIdentity(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "identity" -------------
+	var identity string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "identity", c.Param("identity"), &identity, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter identity: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params LinkIdentityParams
+
+	{
+		var cookie string
+
+		if cookie, err = c.Cookie("__Host-ts_oauth"); err == nil {
+			var value OAuthFlowCookie
+			err = runtime.BindStyledParameterWithOptions("simple", "__Host-ts_oauth", cookie, &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationCookie, Explode: true, Required: false, Type: "string", Format: ""})
+			if err != nil {
+				siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter __Host-ts_oauth: %w", err), http.StatusBadRequest)
+				return
+			}
+			params.UnderscoreUnderscoreHostTsOauth = &value
+
+		}
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.LinkIdentity(c, identity, params)
+}
+
 // Login operation middleware
 func (siw *ServerInterfaceWrapper) Login(c *gin.Context) {
 
@@ -1263,6 +1530,107 @@ func (siw *ServerInterfaceWrapper) UpdateMe(c *gin.Context) {
 	siw.Handler.UpdateMe(c)
 }
 
+// ExchangeOAuthCode operation middleware
+func (siw *ServerInterfaceWrapper) ExchangeOAuthCode(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExchangeOAuthCodeParams
+
+	{
+		var cookie string
+
+		if cookie, err = c.Cookie("__Host-ts_oauth"); err == nil {
+			var value OAuthFlowCookie
+			err = runtime.BindStyledParameterWithOptions("simple", "__Host-ts_oauth", cookie, &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationCookie, Explode: true, Required: false, Type: "string", Format: ""})
+			if err != nil {
+				siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter __Host-ts_oauth: %w", err), http.StatusBadRequest)
+				return
+			}
+			params.UnderscoreUnderscoreHostTsOauth = &value
+
+		}
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ExchangeOAuthCode(c, params)
+}
+
+// StartOAuth operation middleware
+func (siw *ServerInterfaceWrapper) StartOAuth(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "provider" -------------
+	var provider OAuthProvider
+
+	err = runtime.BindStyledParameterWithOptions("simple", "provider", c.Param("provider"), &provider, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter provider: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params StartOAuthParams
+
+	// ------------- Required query parameter "redirect_to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "redirect_to", c.Request.URL.Query(), &params.RedirectTo, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter redirect_to: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "code_challenge" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "code_challenge", c.Request.URL.Query(), &params.CodeChallenge, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter code_challenge: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "code_challenge_method" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "code_challenge_method", c.Request.URL.Query(), &params.CodeChallengeMethod, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter code_challenge_method: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	{
+		var cookie string
+
+		if cookie, err = c.Cookie("__Host-ts_oauth"); err == nil {
+			var value OAuthFlowCookie
+			err = runtime.BindStyledParameterWithOptions("simple", "__Host-ts_oauth", cookie, &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationCookie, Explode: true, Required: false, Type: "string", Format: ""})
+			if err != nil {
+				siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter __Host-ts_oauth: %w", err), http.StatusBadRequest)
+				return
+			}
+			params.UnderscoreUnderscoreHostTsOauth = &value
+
+		}
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.StartOAuth(c, provider, params)
+}
+
 // ChangePassword operation middleware
 func (siw *ServerInterfaceWrapper) ChangePassword(c *gin.Context) {
 
@@ -1300,6 +1668,19 @@ func (siw *ServerInterfaceWrapper) ResetPassword(c *gin.Context) {
 	}
 
 	siw.Handler.ResetPassword(c)
+}
+
+// ListAuthProviders operation middleware
+func (siw *ServerInterfaceWrapper) ListAuthProviders(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListAuthProviders(c)
 }
 
 // RefreshTokens operation middleware
@@ -1581,6 +1962,12 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.GET(options.BaseURL+"/api/v1/auth/sessions", wrapper.ListSessions)
 	router.DELETE(options.BaseURL+"/api/v1/auth/sessions/:id", wrapper.RevokeSession)
 	router.GET(options.BaseURL+"/api/v1/auth/events", wrapper.ListMyEvents)
+	router.GET(options.BaseURL+"/api/v1/auth/providers", wrapper.ListAuthProviders)
+	router.GET(options.BaseURL+"/api/v1/auth/oauth/:provider/start", wrapper.StartOAuth)
+	router.POST(options.BaseURL+"/api/v1/auth/oauth/token", wrapper.ExchangeOAuthCode)
+	router.GET(options.BaseURL+"/api/v1/auth/identities", wrapper.ListIdentities)
+	router.DELETE(options.BaseURL+"/api/v1/auth/identities/:identity", wrapper.UnlinkIdentity)
+	router.POST(options.BaseURL+"/api/v1/auth/identities/:identity", wrapper.LinkIdentity)
 	router.GET(options.BaseURL+"/api/v1/admin/users", wrapper.AdminListUsers)
 	router.POST(options.BaseURL+"/api/v1/admin/users/:id/disable", wrapper.AdminDisableUser)
 	router.GET(options.BaseURL+"/api/v1/admin/users/:id/events", wrapper.AdminListUserEvents)
@@ -1965,6 +2352,129 @@ func (response ListMyEventsdefaultApplicationProblemPlusJSONResponse) VisitListM
 	return err
 }
 
+type ListIdentitiesRequestObject struct {
+}
+
+type ListIdentitiesResponseObject interface {
+	VisitListIdentitiesResponse(w http.ResponseWriter) error
+}
+
+type ListIdentities200JSONResponse IdentityList
+
+func (response ListIdentities200JSONResponse) VisitListIdentitiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListIdentitiesdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListIdentitiesdefaultApplicationProblemPlusJSONResponse) VisitListIdentitiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnlinkIdentityRequestObject struct {
+	Identity openapi_types.UUID `json:"identity"`
+	Params   UnlinkIdentityParams
+}
+
+type UnlinkIdentityResponseObject interface {
+	VisitUnlinkIdentityResponse(w http.ResponseWriter) error
+}
+
+type UnlinkIdentity204Response struct {
+}
+
+func (response UnlinkIdentity204Response) VisitUnlinkIdentityResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type UnlinkIdentitydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response UnlinkIdentitydefaultApplicationProblemPlusJSONResponse) VisitUnlinkIdentityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LinkIdentityRequestObject struct {
+	Identity string `json:"identity"`
+	Params   LinkIdentityParams
+	Body     *LinkIdentityJSONRequestBody
+}
+
+type LinkIdentityResponseObject interface {
+	VisitLinkIdentityResponse(w http.ResponseWriter) error
+}
+
+type LinkIdentity200ResponseHeaders struct {
+	CacheControl string
+	SetCookie    string
+}
+
+type LinkIdentity200JSONResponse struct {
+	Body    AuthorizationStarted
+	Headers LinkIdentity200ResponseHeaders
+}
+
+func (response LinkIdentity200JSONResponse) VisitLinkIdentityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", fmt.Sprint(response.Headers.CacheControl))
+	w.Header().Set("Set-Cookie", fmt.Sprint(response.Headers.SetCookie))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LinkIdentitydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response LinkIdentitydefaultApplicationProblemPlusJSONResponse) VisitLinkIdentityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type LoginRequestObject struct {
 	Body *LoginJSONRequestBody
 }
@@ -2152,6 +2662,90 @@ func (response UpdateMedefaultApplicationProblemPlusJSONResponse) VisitUpdateMeR
 	return err
 }
 
+type ExchangeOAuthCodeRequestObject struct {
+	Params ExchangeOAuthCodeParams
+	Body   *ExchangeOAuthCodeJSONRequestBody
+}
+
+type ExchangeOAuthCodeResponseObject interface {
+	VisitExchangeOAuthCodeResponse(w http.ResponseWriter) error
+}
+
+type ExchangeOAuthCode200JSONResponse LoginResponse
+
+func (response ExchangeOAuthCode200JSONResponse) VisitExchangeOAuthCodeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExchangeOAuthCodedefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ExchangeOAuthCodedefaultApplicationProblemPlusJSONResponse) VisitExchangeOAuthCodeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartOAuthRequestObject struct {
+	Provider OAuthProvider `json:"provider"`
+	Params   StartOAuthParams
+}
+
+type StartOAuthResponseObject interface {
+	VisitStartOAuthResponse(w http.ResponseWriter) error
+}
+
+type StartOAuth302ResponseHeaders struct {
+	CacheControl string
+	Location     string
+	SetCookie    string
+}
+
+type StartOAuth302Response struct {
+	Headers StartOAuth302ResponseHeaders
+}
+
+func (response StartOAuth302Response) VisitStartOAuthResponse(w http.ResponseWriter) error {
+	w.Header().Set("Cache-Control", fmt.Sprint(response.Headers.CacheControl))
+	w.Header().Set("Location", fmt.Sprint(response.Headers.Location))
+	w.Header().Set("Set-Cookie", fmt.Sprint(response.Headers.SetCookie))
+	w.WriteHeader(302)
+	return nil
+}
+
+type StartOAuthdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response StartOAuthdefaultApplicationProblemPlusJSONResponse) VisitStartOAuthResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ChangePasswordRequestObject struct {
 	Body *ChangePasswordJSONRequestBody
 }
@@ -2246,6 +2840,44 @@ type ResetPassworddefaultApplicationProblemPlusJSONResponse struct {
 }
 
 func (response ResetPassworddefaultApplicationProblemPlusJSONResponse) VisitResetPasswordResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuthProvidersRequestObject struct {
+}
+
+type ListAuthProvidersResponseObject interface {
+	VisitListAuthProvidersResponse(w http.ResponseWriter) error
+}
+
+type ListAuthProviders200JSONResponse AuthProviderList
+
+func (response ListAuthProviders200JSONResponse) VisitListAuthProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuthProvidersdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListAuthProvidersdefaultApplicationProblemPlusJSONResponse) VisitListAuthProvidersResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -2874,6 +3506,15 @@ type StrictServerInterface interface {
 	// ListMyEvents The caller's security events, newest first
 	// (GET /api/v1/auth/events)
 	ListMyEvents(ctx context.Context, request ListMyEventsRequestObject) (ListMyEventsResponseObject, error)
+	// ListIdentities The provider accounts linked to the caller's account
+	// (GET /api/v1/auth/identities)
+	ListIdentities(ctx context.Context, request ListIdentitiesRequestObject) (ListIdentitiesResponseObject, error)
+	// UnlinkIdentity Unlink a provider account
+	// (DELETE /api/v1/auth/identities/{identity})
+	UnlinkIdentity(ctx context.Context, request UnlinkIdentityRequestObject) (UnlinkIdentityResponseObject, error)
+	// LinkIdentity Begin linking a provider account to the caller's account
+	// (POST /api/v1/auth/identities/{identity})
+	LinkIdentity(ctx context.Context, request LinkIdentityRequestObject) (LinkIdentityResponseObject, error)
 	// Login Sign in with email and password
 	// (POST /api/v1/auth/login)
 	Login(ctx context.Context, request LoginRequestObject) (LoginResponseObject, error)
@@ -2889,6 +3530,12 @@ type StrictServerInterface interface {
 	// UpdateMe Update the caller's profile
 	// (PATCH /api/v1/auth/me)
 	UpdateMe(ctx context.Context, request UpdateMeRequestObject) (UpdateMeResponseObject, error)
+	// ExchangeOAuthCode Redeem the one-time code of a provider sign-in
+	// (POST /api/v1/auth/oauth/token)
+	ExchangeOAuthCode(ctx context.Context, request ExchangeOAuthCodeRequestObject) (ExchangeOAuthCodeResponseObject, error)
+	// StartOAuth Begin signing in with a provider (a browser navigation)
+	// (GET /api/v1/auth/oauth/{provider}/start)
+	StartOAuth(ctx context.Context, request StartOAuthRequestObject) (StartOAuthResponseObject, error)
 	// ChangePassword Change the password
 	// (POST /api/v1/auth/password/change)
 	ChangePassword(ctx context.Context, request ChangePasswordRequestObject) (ChangePasswordResponseObject, error)
@@ -2898,6 +3545,9 @@ type StrictServerInterface interface {
 	// ResetPassword Set a new password with the emailed token
 	// (POST /api/v1/auth/password/reset)
 	ResetPassword(ctx context.Context, request ResetPasswordRequestObject) (ResetPasswordResponseObject, error)
+	// ListAuthProviders The sign-in providers configured, in the login screen's order
+	// (GET /api/v1/auth/providers)
+	ListAuthProviders(ctx context.Context, request ListAuthProvidersRequestObject) (ListAuthProvidersResponseObject, error)
 	// RefreshTokens Exchange a refresh token for a new pair
 	// (POST /api/v1/auth/refresh)
 	RefreshTokens(ctx context.Context, request RefreshTokensRequestObject) (RefreshTokensResponseObject, error)
@@ -3278,6 +3928,102 @@ func (sh *strictHandler) ListMyEvents(ctx *gin.Context, params ListMyEventsParam
 	}
 }
 
+// ListIdentities operation middleware
+func (sh *strictHandler) ListIdentities(ctx *gin.Context) {
+	var request ListIdentitiesRequestObject
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListIdentities(ctx, request.(ListIdentitiesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListIdentities")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListIdentitiesResponseObject); ok {
+		if err := validResponse.VisitListIdentitiesResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UnlinkIdentity operation middleware
+func (sh *strictHandler) UnlinkIdentity(ctx *gin.Context, identity openapi_types.UUID, params UnlinkIdentityParams) {
+	var request UnlinkIdentityRequestObject
+
+	request.Identity = identity
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UnlinkIdentity(ctx, request.(UnlinkIdentityRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UnlinkIdentity")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(UnlinkIdentityResponseObject); ok {
+		if err := validResponse.VisitUnlinkIdentityResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// LinkIdentity operation middleware
+func (sh *strictHandler) LinkIdentity(ctx *gin.Context, identity string, params LinkIdentityParams) {
+	var request LinkIdentityRequestObject
+
+	request.Identity = identity
+	request.Params = params
+
+	var body LinkIdentityJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.LinkIdentity(ctx, request.(LinkIdentityRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "LinkIdentity")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(LinkIdentityResponseObject); ok {
+		if err := validResponse.VisitLinkIdentityResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Login operation middleware
 func (sh *strictHandler) Login(ctx *gin.Context) {
 	var request LoginRequestObject
@@ -3452,6 +4198,77 @@ func (sh *strictHandler) UpdateMe(ctx *gin.Context) {
 	}
 }
 
+// ExchangeOAuthCode operation middleware
+func (sh *strictHandler) ExchangeOAuthCode(ctx *gin.Context, params ExchangeOAuthCodeParams) {
+	var request ExchangeOAuthCodeRequestObject
+
+	request.Params = params
+
+	var body ExchangeOAuthCodeJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ExchangeOAuthCode(ctx, request.(ExchangeOAuthCodeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ExchangeOAuthCode")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ExchangeOAuthCodeResponseObject); ok {
+		if err := validResponse.VisitExchangeOAuthCodeResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// StartOAuth operation middleware
+func (sh *strictHandler) StartOAuth(ctx *gin.Context, provider OAuthProvider, params StartOAuthParams) {
+	var request StartOAuthRequestObject
+
+	request.Provider = provider
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.StartOAuth(ctx, request.(StartOAuthRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "StartOAuth")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(StartOAuthResponseObject); ok {
+		if err := validResponse.VisitStartOAuthResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ChangePassword operation middleware
 func (sh *strictHandler) ChangePassword(ctx *gin.Context) {
 	var request ChangePasswordRequestObject
@@ -3571,6 +4388,30 @@ func (sh *strictHandler) ResetPassword(ctx *gin.Context) {
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(ResetPasswordResponseObject); ok {
 		if err := validResponse.VisitResetPasswordResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListAuthProviders operation middleware
+func (sh *strictHandler) ListAuthProviders(ctx *gin.Context) {
+	var request ListAuthProvidersRequestObject
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAuthProviders(ctx, request.(ListAuthProvidersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAuthProviders")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListAuthProvidersResponseObject); ok {
+		if err := validResponse.VisitListAuthProvidersResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {

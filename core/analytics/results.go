@@ -159,9 +159,9 @@ type Drawdown struct {
 
 // CalendarDay is one day with closed trades.
 type CalendarDay struct {
-	Date                            string
+	Date                             string
 	Trades, Wins, Losses, Breakevens int
-	GrossPnL, Fees, NetPnL          decimal.Decimal
+	GrossPnL, Fees, NetPnL           decimal.Decimal
 }
 
 // Calendar is the days of one currency, in date order.
@@ -217,8 +217,8 @@ type AdherenceRow struct {
 
 // Adherence is the playbook adherence of one currency.
 type Adherence struct {
-	Currency string
-	Basis    Basis
-	All      AdherenceRow
+	Currency   string
+	Basis      Basis
+	All        AdherenceRow
 	ByPlaybook []AdherenceRow
 }

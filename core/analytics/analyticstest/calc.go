@@ -51,11 +51,11 @@ func floatRat(f *big.Float) *big.Rat {
 
 // Trade is one trade as the calculator sees it.
 type calcTrade struct {
-	g             *GoldenTrade
-	gross, costs  *big.Rat
-	net, pnl      *big.Rat
-	outcome       trading.Outcome
-	rm            *big.Rat // nil without risk
+	g              *GoldenTrade
+	gross, costs   *big.Rat
+	net, pnl       *big.Rat
+	outcome        trading.Outcome
+	rm             *big.Rat // nil without risk
 	closeDayInZone string
 }
 

@@ -29,25 +29,25 @@ var goldenCSV []byte
 // GoldenTrade is one round trip of the golden set: one entry fill, one
 // exit fill.
 type GoldenTrade struct {
-	Account                      string
-	Symbol                       string
-	AssetClass                   trading.AssetClass
-	Multiplier                   decimal.Decimal
-	Direction                    trading.Direction
-	Quantity, Entry, Exit        decimal.Decimal
-	EntryAt, ExitAt              time.Time
-	EntryCommission, EntryFees   decimal.Decimal
-	ExitCommission, ExitFees     decimal.Decimal
-	InitialRisk                  decimal.NullDecimal
-	Playbook                     string
-	Followed                     int
-	Tags                         []string
-	ID                           uuid.UUID // filled in by Seed
-	AccountID                    uuid.UUID
-	PlaybookID                   uuid.UUID
-	TagIDs                       []uuid.UUID
-	OpenWeekday                  time.Weekday
-	OpenHour                     int
+	Account                    string
+	Symbol                     string
+	AssetClass                 trading.AssetClass
+	Multiplier                 decimal.Decimal
+	Direction                  trading.Direction
+	Quantity, Entry, Exit      decimal.Decimal
+	EntryAt, ExitAt            time.Time
+	EntryCommission, EntryFees decimal.Decimal
+	ExitCommission, ExitFees   decimal.Decimal
+	InitialRisk                decimal.NullDecimal
+	Playbook                   string
+	Followed                   int
+	Tags                       []string
+	ID                         uuid.UUID // filled in by Seed
+	AccountID                  uuid.UUID
+	PlaybookID                 uuid.UUID
+	TagIDs                     []uuid.UUID
+	OpenWeekday                time.Weekday
+	OpenHour                   int
 }
 
 // GoldenAccount is an account of the golden set.

@@ -70,7 +70,7 @@ func SummaryFigures(s analytics.Summary) Figures {
 		"recovery_factor": str(s.RecoveryFactor), "trading_days": fmt.Sprint(s.TradingDays), "sharpe": str(s.Sharpe), "sortino": str(s.Sortino),
 		"max_consecutive_wins": fmt.Sprint(s.MaxConsecutiveWins), "max_consecutive_losses": fmt.Sprint(s.MaxConsecutiveLosses),
 		"current_streak": fmt.Sprintf("%s %d", s.CurrentStreak.Outcome, s.CurrentStreak.Length),
-		"avg_hold_ns": durStr(s.AvgHold), "avg_hold_win_ns": durStr(s.AvgHoldWin), "avg_hold_loss_ns": durStr(s.AvgHoldLoss),
+		"avg_hold_ns":    durStr(s.AvgHold), "avg_hold_win_ns": durStr(s.AvgHoldWin), "avg_hold_loss_ns": durStr(s.AvgHoldLoss),
 	}
 }
 
@@ -94,12 +94,19 @@ func accountZone(g *Golden, tr *GoldenTrade) *time.Location {
 
 var selections = []selection{
 	{"All", func(*Golden) trading.Filter { return trading.Filter{} }, func(*Golden, *GoldenTrade) bool { return true }},
-	{"Account", func(g *Golden) trading.Filter { return trading.Filter{AccountIDs: []uuid.UUID{g.Accounts["US Futures"]}} },
+	{"Account", func(g *Golden) trading.Filter {
+		return trading.Filter{AccountIDs: []uuid.UUID{g.Accounts["US Futures"]}}
+	},
 		func(_ *Golden, tr *GoldenTrade) bool { return tr.Account == "US Futures" }},
 	{"MarchClosedInNewYork", func(*Golden) trading.Filter {
 		return trading.Filter{From: trading.Date{Year: 2026, Month: 3, Day: 1}, To: trading.Date{Year: 2026, Month: 3, Day: 31}}
-	}, func(g *Golden, tr *GoldenTrade) bool { y, m, _ := tr.ExitAt.In(g.Zone).Date(); return y == 2026 && m == 3 }},
-	{"TagFOMOOrBreakout", func(g *Golden) trading.Filter { return trading.Filter{TagIDs: []uuid.UUID{g.Tags["FOMO"], g.Tags["breakout"]}} },
+	}, func(g *Golden, tr *GoldenTrade) bool {
+		y, m, _ := tr.ExitAt.In(g.Zone).Date()
+		return y == 2026 && m == 3
+	}},
+	{"TagFOMOOrBreakout", func(g *Golden) trading.Filter {
+		return trading.Filter{TagIDs: []uuid.UUID{g.Tags["FOMO"], g.Tags["breakout"]}}
+	},
 		func(_ *Golden, tr *GoldenTrade) bool {
 			return slices.Contains(tr.Tags, "FOMO") || slices.Contains(tr.Tags, "breakout")
 		}},
@@ -109,7 +116,9 @@ var selections = []selection{
 		wd := tr.EntryAt.In(accountZone(g, tr)).Weekday()
 		return tr.Direction == trading.Short && (wd == time.Monday || wd == time.Friday)
 	}},
-	{"PlaybookORB", func(g *Golden) trading.Filter { return trading.Filter{PlaybookIDs: []uuid.UUID{g.Playbooks["Opening Range Breakout"]}} },
+	{"PlaybookORB", func(g *Golden) trading.Filter {
+		return trading.Filter{PlaybookIDs: []uuid.UUID{g.Playbooks["Opening Range Breakout"]}}
+	},
 		func(_ *Golden, tr *GoldenTrade) bool { return tr.Playbook == "Opening Range Breakout" }},
 }
 

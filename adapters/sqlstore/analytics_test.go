@@ -17,3 +17,16 @@ func TestAnalyticsContract(t *testing.T) {
 		})
 	}
 }
+
+func TestReportsContract(t *testing.T) {
+	for _, dc := range dialects {
+		t.Run(dc.name, func(t *testing.T) {
+			db := openMigrated(t, testConfig(dc.url(t)))
+			analyticstest.RunReports(t, func(t *testing.T) analyticstest.ReportStores {
+				return analyticstest.ReportStores{
+					Stores:  analyticstest.Stores{Stores: tradingStores(db), Source: sqlstore.NewAnalyticsSource(db)},
+					Reports: sqlstore.NewReports(db), Schedules: sqlstore.NewReportSchedules(db)}
+			})
+		})
+	}
+}

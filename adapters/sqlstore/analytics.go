@@ -210,3 +210,23 @@ func (s *AnalyticsSource) SumNetPnL(ctx context.Context, userID uuid.UUID) (stri
 	}
 	return out.String, nil
 }
+
+// WindowSummary is the SQL alternative that docs/analytics.md measured
+// against the one-pass Go computation: trade count, net P&L and max
+// drawdown of a user's closed trades with window functions. On SQLite the
+// sums are REAL (inexact), which is one reason the Go pass was chosen; it
+// is kept for the benchmark only.
+func (s *AnalyticsSource) WindowSummary(ctx context.Context, userID uuid.UUID) (n int64, net, maxDD string, err error) {
+	col := "t.net_pnl"
+	if s.db.dialect != Postgres {
+		col = "CAST(t.net_pnl AS REAL)"
+	}
+	q := `SELECT count(*), ` + s.db.text("COALESCE(sum(pnl), 0)") + `, ` + s.db.text("COALESCE(max(peak - cum), 0)") + ` FROM (
+		SELECT pnl, cum, max(cum) OVER (ORDER BY closed_at_ns, id ROWS UNBOUNDED PRECEDING) AS peak FROM (
+			SELECT ` + col + ` AS pnl, t.closed_at_ns, t.id, sum(` + col + `) OVER (ORDER BY t.closed_at_ns, t.id ROWS UNBOUNDED PRECEDING) AS cum
+			FROM trades t WHERE t.user_id = ? AND t.status = 'closed') a) b`
+	err = s.db.run(ctx, func(g *gorm.DB) error {
+		return query(g, func(r *sql.Rows) error { return r.Scan(&n, &net, &maxDD) }, q, userID)
+	})
+	return n, net, maxDD, err
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"codeberg.org/go-pdf/fpdf"
+	"github.com/shopspring/decimal"
 	"golang.org/x/image/font/gofont/gobold"
 	"golang.org/x/image/font/gofont/goregular"
 	"gonum.org/v1/plot"
@@ -164,7 +165,7 @@ func (p *pdfDoc) titlePage() {
 		tiles := [][3]string{
 			{"Net P&L", money(s.NetPnL.String()), sign(s.NetPnL.Sign())},
 			{"Trades", fmt.Sprint(s.Count), ""},
-			{"Win rate", pct(s.WinRate.Decimal.String(), s.WinRate.Valid), ""},
+			{"Win rate", pct(s.WinRate), ""},
 			{"Profit factor", fixed(s.ProfitFactor.Decimal.StringFixed(2), s.ProfitFactor.Valid), ""},
 			{"Max drawdown", money(s.MaxDrawdown.String()), ""},
 		}
@@ -244,13 +245,11 @@ func money(s string) string {
 	return out
 }
 
-func pct(ratio string, ok bool) string {
-	if !ok {
+func pct(ratio decimal.NullDecimal) string {
+	if !ratio.Valid {
 		return "—"
 	}
-	var f float64
-	fmt.Sscan(ratio, &f) // display only
-	return fmt.Sprintf("%.1f %%", f*100)
+	return ratio.Decimal.Mul(decimal.NewFromInt(100)).StringFixed(1) + " %"
 }
 
 func fixed(s string, ok bool) string {
@@ -382,11 +381,7 @@ func (p *pdfDoc) chart(pl *plot.Plot, h float64) {
 
 // Charts are pictures: their coordinates are float64 approximations of
 // the exact figures, which the tables print.
-func f64(s fmt.Stringer) float64 {
-	var f float64
-	fmt.Sscan(s.String(), &f)
-	return f
-}
+func f64(d decimal.Decimal) float64 { return d.InexactFloat64() }
 
 func newPlot(title, ylabel string) *plot.Plot {
 	pl := plot.New()
@@ -401,8 +396,8 @@ func newPlot(title, ylabel string) *plot.Plot {
 	for _, a := range []*plot.Axis{&pl.X, &pl.Y} {
 		a.Tick.Label.Font.Size = vg.Points(7)
 		a.Tick.Label.Font.Variant = "Sans"
-		a.LineStyle.Color = color.Gray{160}
-		a.Tick.LineStyle.Color = color.Gray{160}
+		a.Color = color.Gray{160}
+		a.Tick.Color = color.Gray{160}
 	}
 	g := plotter.NewGrid()
 	g.Vertical.Color = color.Gray{232}
@@ -451,7 +446,7 @@ func (p *pdfDoc) drawdownChart(eq analytics.Equity) *plot.Plot {
 	}
 	pg.Color = color.NRGBA{200, 35, 51, 60}
 	pg.LineStyle.Color = redRGB
-	pg.LineStyle.Width = vg.Points(1)
+	pg.Width = vg.Points(1)
 	pl.Add(pg)
 	pl.X.Tick.Marker = timeTicks(p.doc.Zone, pts[0].X, pts[len(pts)-1].X)
 	return pl
@@ -637,7 +632,7 @@ func (p *pdfDoc) heatmap(c analytics.Calendar) {
 			if ok {
 				p.SetXY(x+0.5, y+cell/2)
 				p.font("B", 5.5)
-				p.CellFormat(cell-1, 3.5, compact(day.NetPnL.String()), "", 0, "C", false, 0, "")
+				p.CellFormat(cell-1, 3.5, compact(day.NetPnL), "", 0, "C", false, 0, "")
 			}
 		}
 		if col == cols-1 || i == len(months)-1 {
@@ -649,9 +644,8 @@ func (p *pdfDoc) heatmap(c analytics.Calendar) {
 func mix(a, b int, t float64) int { return int(float64(a) + (float64(b)-float64(a))*t) }
 
 // compact prints an amount in a calendar cell: "+1.2k", "−350".
-func compact(s string) string {
-	var v float64
-	fmt.Sscan(s, &v)
+func compact(d decimal.Decimal) string {
+	v := d.InexactFloat64() // a label, not a figure
 	sgn := "+"
 	if v < 0 {
 		sgn, v = "−", -v

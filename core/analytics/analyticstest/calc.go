@@ -29,14 +29,14 @@ func ri(n int) *big.Rat { return new(big.Rat).SetInt64(int64(n)) }
 
 // round returns x rounded half away from zero to places, in the canonical
 // form of decimal.Decimal.String.
-func round(x *big.Rat, places int) string {
+func round(x *big.Rat, places int32) string {
 	scale := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(places)), nil)
 	s := new(big.Rat).Mul(x, new(big.Rat).SetInt(scale))
 	q, m := new(big.Int).QuoRem(s.Num(), s.Denom(), new(big.Int))
 	if new(big.Int).Mul(new(big.Int).Abs(m), big.NewInt(2)).Cmp(s.Denom()) >= 0 {
 		q.Add(q, big.NewInt(int64(s.Num().Sign())))
 	}
-	return decimal.NewFromBigInt(q, int32(-places)).String()
+	return decimal.NewFromBigInt(q, -places).String()
 }
 
 func sqrt(x *big.Rat) *big.Float {

@@ -108,7 +108,9 @@ func LoadGolden(t testing.TB) []GoldenTrade {
 			g.InitialRisk = decimal.NewNullDecimal(decimal.RequireFromString(v))
 		}
 		if v := get("followed"); v != "" {
-			fmt.Sscan(v, &g.Followed)
+			if _, err := fmt.Sscan(v, &g.Followed); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if v := get("tags"); v != "" {
 			g.Tags = strings.Split(v, "|")

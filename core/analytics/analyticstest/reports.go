@@ -88,13 +88,12 @@ func RunReports(t *testing.T, newStores func(t *testing.T) ReportStores) {
 	ctx := context.Background()
 	type env struct {
 		*Env
-		rep    *analytics.Reporter
-		q      *queue
-		mail   *mailer
-		blobs  *blobtest.Mem
-		reg    *jobs.Registry
-		now    time.Time
-		events *Env
+		rep   *analytics.Reporter
+		q     *queue
+		mail  *mailer
+		blobs *blobtest.Mem
+		reg   *jobs.Registry
+		now   time.Time
 	}
 	newEnv := func(t *testing.T) *env {
 		st := newStores(t)

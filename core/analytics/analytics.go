@@ -1,0 +1,126 @@
+// Package analytics computes the performance figures of a trader's closed
+// trades over any trading.Filter, and the reports built from them. The
+// definitions are those of docs/analytics.md; this package and its tests
+// follow that page.
+//
+// Everything is computed in one pass over the closed trades the filter
+// selects, streamed in close order by the Source port, in exact decimal
+// arithmetic (shopspring/decimal); quotients are rounded once, half away
+// from zero, to Scale places, and the three figures that need a square root
+// (Sharpe, Sortino, SQN) take it with 256-bit big.Float precision from exact
+// inputs. Amounts are never summed across currencies: every result is per
+// account currency.
+//
+// Results are cached through the cache port under a key made of the user,
+// the user's data version (bumped in the transaction of every write to the
+// user's trading data), the figure and the filter: a write moves the user
+// to new keys, so nothing is ever served stale and nothing is ever deleted
+// or scanned; old entries expire.
+package analytics
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"github.com/tradesense/tradesense/core/trading"
+)
+
+// Error codes of this package.
+const (
+	CodeBasisInvalid     = "analytics_basis_invalid"
+	CodeDimensionInvalid = "analytics_dimension_invalid"
+	CodeOfInvalid        = "analytics_distribution_invalid"
+	CodeStatusOpen       = "analytics_closed_only"
+)
+
+// Scale is the number of decimal places of every rounded figure (ratios,
+// averages, percentages).
+const Scale = 4
+
+// returnScale is the number of places each daily return is rounded to
+// before the Sharpe and Sortino statistics.
+const returnScale = 12
+
+// Basis says which P&L the figures use.
+type Basis string
+
+// The bases.
+const (
+	Net   Basis = "net" // default: after commission and fees
+	Gross Basis = "gross"
+)
+
+// Query is what every figure is computed over: the trade filter (shared
+// with trade lists) and the basis.
+type Query struct {
+	Filter trading.Filter
+	Basis  Basis
+}
+
+// Row is one closed trade as analytics reads it.
+type Row struct {
+	ID          uuid.UUID
+	AccountID   uuid.UUID
+	Symbol      string
+	AssetClass  trading.AssetClass
+	Direction   trading.Direction
+	OpenedAt    time.Time
+	ClosedAt    time.Time
+	Holding     time.Duration
+	GrossPnL    decimal.Decimal
+	Costs       decimal.Decimal // commission + fees
+	NetPnL      decimal.Decimal
+	InitialRisk decimal.NullDecimal
+	PlaybookID  uuid.UUID // uuid.Nil: none
+	// FollowedRules is the number of the playbook's rules the trade
+	// followed.
+	FollowedRules int
+	OpenWeekday   time.Weekday // in the account's time zone
+	OpenHour      int
+	TagIDs        []uuid.UUID // only when asked for
+}
+
+// AccountInfo is what the figures need of an account.
+type AccountInfo struct {
+	Name            string
+	Currency        string
+	StartingBalance decimal.NullDecimal
+	BreakevenBand   decimal.Decimal
+}
+
+// PlaybookInfo is what the figures need of a playbook.
+type PlaybookInfo struct {
+	Name  string
+	Rules int
+}
+
+// Catalog holds the user's accounts, tags and playbooks by ID.
+type Catalog struct {
+	Accounts  map[uuid.UUID]AccountInfo
+	Tags      map[uuid.UUID]string
+	Playbooks map[uuid.UUID]PlaybookInfo
+}
+
+// Source reads what the figures are computed from. Methods may fail with
+// apperr.Unavailable.
+type Source interface {
+	// ClosedTrades calls each for every closed trade of the user that f
+	// selects (f prepared by trading.Service.PrepareFilter; its Status is
+	// ignored), ordered by close instant, then ID, ascending. The Row
+	// passed to each is only valid during the call. With tags, Row.TagIDs
+	// are filled in. An error of each stops the stream and is returned.
+	ClosedTrades(ctx context.Context, userID uuid.UUID, f trading.Filter, tags bool, each func(*Row) error) error
+	// Catalog returns the user's accounts (archived ones too), tags and
+	// playbooks.
+	Catalog(ctx context.Context, userID uuid.UUID) (Catalog, error)
+}
+
+// Trading is what analytics needs of the trading module: the filter's
+// rules and the user's data version. trading.Service satisfies it.
+type Trading interface {
+	PrepareFilter(ctx context.Context, userID uuid.UUID, f *trading.Filter) error
+	DataVersion(ctx context.Context, userID uuid.UUID) (int64, error)
+}

@@ -1,0 +1,305 @@
+package analytics
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/cache"
+	"github.com/tradesense/tradesense/core/trading"
+)
+
+// Config tunes the Service.
+type Config struct {
+	// CacheTTL is how long a computed figure is kept (env
+	// ANALYTICS_CACHE_TTL, default 10 min). Entries are never
+	// invalidated: a write moves the user to new keys, so the TTL only
+	// bounds the memory of entries nobody will ask for again.
+	CacheTTL time.Duration
+}
+
+// DefaultConfig returns the defaults documented on Config.
+func DefaultConfig() Config { return Config{CacheTTL: 10 * time.Minute} }
+
+// Deps are the Service's collaborators. Cache is optional (nil computes
+// every time).
+type Deps struct {
+	Trading Trading
+	Source  Source
+	Cache   *cache.Layer
+}
+
+// Service answers the analytics figures.
+type Service struct {
+	cfg Config
+	d   Deps
+}
+
+// NewService checks d and returns the service.
+func NewService(cfg Config, d Deps) (*Service, error) {
+	if d.Trading == nil || d.Source == nil {
+		return nil, errors.New("analytics: NewService: Trading and Source are required")
+	}
+	if cfg.CacheTTL <= 0 {
+		cfg.CacheTTL = DefaultConfig().CacheTTL
+	}
+	return &Service{cfg: cfg, d: d}, nil
+}
+
+// keyVersion changes whenever the cached shapes or the definitions change.
+const keyVersion = "v1"
+
+// cacheKey is analytics:<version>:<user>:<data version>:<view>:<digest of
+// the query>. The data version moves in the transaction of every write,
+// so an entry can only be read while it is current.
+func cacheKey(userID uuid.UUID, version int64, view string, q *Query) string {
+	f := q.Filter
+	loc := "UTC"
+	if f.Location != nil {
+		loc = f.Location.String()
+	}
+	f.Location = nil
+	sortIDs := func(v []uuid.UUID) []uuid.UUID {
+		v = slices.Clone(v)
+		slices.SortFunc(v, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
+		return v
+	}
+	f.AccountIDs, f.TagIDs, f.PlaybookIDs = sortIDs(f.AccountIDs), sortIDs(f.TagIDs), sortIDs(f.PlaybookIDs)
+	f.Symbols = slices.Clone(f.Symbols)
+	slices.Sort(f.Symbols)
+	b, _ := json.Marshal(struct {
+		F     trading.Filter
+		Loc   string
+		Basis Basis
+	}{f, loc, q.Basis})
+	sum := sha256.Sum256(b)
+	return fmt.Sprintf("analytics:%s:%s:%d:%s:%s", keyVersion, userID, version, view, base64.RawURLEncoding.EncodeToString(sum[:18]))
+}
+
+// need says what one pass must collect.
+type need struct {
+	dim      Dimension
+	tags     bool
+	perTrade bool
+	values   bool
+}
+
+// compute prepares q and returns the view extracted from one pass,
+// through the cache.
+func compute[T any](ctx context.Context, s *Service, userID uuid.UUID, q Query, view string, n need, extract func(*result) T) (T, error) {
+	var zero T
+	if err := q.validate(); err != nil {
+		return zero, err
+	}
+	if err := s.d.Trading.PrepareFilter(ctx, userID, &q.Filter); err != nil {
+		return zero, err
+	}
+	load := func(ctx context.Context) (T, error) {
+		r, err := s.pass(ctx, userID, &q, n)
+		if err != nil {
+			return zero, err
+		}
+		return extract(r), nil
+	}
+	if s.d.Cache == nil {
+		return load(ctx)
+	}
+	v, err := s.d.Trading.DataVersion(ctx, userID)
+	if err != nil {
+		return zero, err
+	}
+	return cache.GetOrLoad(ctx, s.d.Cache, cacheKey(userID, v, view, &q), s.cfg.CacheTTL, load)
+}
+
+// pass streams the trades once through the engine.
+func (s *Service) pass(ctx context.Context, userID uuid.UUID, q *Query, n need) (*result, error) {
+	cat, err := s.d.Source.Catalog(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("analytics catalog: %w", err)
+	}
+	e := newEngine(q, &cat, n.dim, n.perTrade, n.values)
+	if err := s.d.Source.ClosedTrades(ctx, userID, q.Filter, n.tags, func(r *Row) error {
+		e.add(r)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("analytics trades: %w", err)
+	}
+	return e.finish(), nil
+}
+
+func each[T any](r *result, f func(*engine, *book) T) []T {
+	out := make([]T, len(r.books))
+	for i, b := range r.books {
+		out[i] = f(r.eng, b)
+	}
+	return out
+}
+
+// Summary returns the headline figures per currency (none without
+// trades).
+func (s *Service) Summary(ctx context.Context, userID uuid.UUID, q Query) ([]Summary, error) {
+	return compute(ctx, s, userID, q, "summary", need{}, func(r *result) []Summary { return each(r, (*engine).summary) })
+}
+
+// Equity returns the equity curve per currency: by day, and by trade when
+// perTrade.
+func (s *Service) Equity(ctx context.Context, userID uuid.UUID, q Query, perTrade bool) ([]Equity, error) {
+	view := "equity"
+	if perTrade {
+		view = "equity-trades"
+	}
+	return compute(ctx, s, userID, q, view, need{perTrade: perTrade}, func(r *result) []Equity { return each(r, (*engine).equity) })
+}
+
+// Drawdown returns the drawdowns per currency.
+func (s *Service) Drawdown(ctx context.Context, userID uuid.UUID, q Query) ([]Drawdown, error) {
+	return compute(ctx, s, userID, q, "drawdown", need{}, func(r *result) []Drawdown { return each(r, (*engine).drawdown) })
+}
+
+// Calendar returns the days with closed trades per currency.
+func (s *Service) Calendar(ctx context.Context, userID uuid.UUID, q Query) ([]Calendar, error) {
+	return compute(ctx, s, userID, q, "calendar", need{}, func(r *result) []Calendar { return each(r, (*engine).calendar) })
+}
+
+// Streaks returns the runs of wins and losses per currency.
+func (s *Service) Streaks(ctx context.Context, userID uuid.UUID, q Query) ([]Streaks, error) {
+	return compute(ctx, s, userID, q, "streaks", need{}, func(r *result) []Streaks { return each(r, (*engine).streaks) })
+}
+
+// Adherence returns the playbook adherence per currency.
+func (s *Service) Adherence(ctx context.Context, userID uuid.UUID, q Query) ([]Adherence, error) {
+	return compute(ctx, s, userID, q, "adherence", need{}, func(r *result) []Adherence { return each(r, (*engine).adherenceOf) })
+}
+
+// Breakdown returns the rows of a breakdown, every currency's, ordered by
+// key then currency.
+func (s *Service) Breakdown(ctx context.Context, userID uuid.UUID, q Query, by Dimension) ([]Group, error) {
+	if !by.Valid() {
+		e := apperr.Validation("invalid breakdown", map[string]string{"by": "must be one of symbol, asset_class, tag, playbook, account, direction, weekday, hour, holding, month"})
+		e.Code = CodeDimensionInvalid
+		return nil, e
+	}
+	return compute(ctx, s, userID, q, "breakdown-"+string(by), need{dim: by, tags: by == ByTag}, func(r *result) []Group {
+		var out []Group
+		for _, b := range r.books {
+			out = append(out, r.eng.groupsOf(b)...)
+		}
+		return mergeByKey(r, out)
+	})
+}
+
+// mergeByKey orders rows by the key order of their dimension, then by
+// currency.
+func mergeByKey(r *result, rows []Group) []Group {
+	order := map[string]string{}
+	for _, b := range r.books {
+		for k, g := range b.groups {
+			order[k] = g.order
+		}
+	}
+	slices.SortStableFunc(rows, func(a, b Group) int {
+		if c := strings.Compare(order[a.Key], order[b.Key]); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Currency, b.Currency)
+	})
+	if rows == nil {
+		rows = []Group{}
+	}
+	return rows
+}
+
+// Distribution returns a histogram per currency of "pnl", "r" or
+// "hold_time".
+func (s *Service) Distribution(ctx context.Context, userID uuid.UUID, q Query, of string) ([]Distribution, error) {
+	switch of {
+	case OfPnL, OfR, OfHolding:
+	default:
+		e := apperr.Validation("invalid distribution", map[string]string{"of": "must be pnl, r or hold_time"})
+		e.Code = CodeOfInvalid
+		return nil, e
+	}
+	return compute(ctx, s, userID, q, "distribution-"+of, need{values: of == OfPnL}, func(r *result) []Distribution {
+		return each(r, func(e *engine, b *book) Distribution { return e.distribution(b, of) })
+	})
+}
+
+// Analysis is every figure of one pass, for reports.
+type Analysis struct {
+	Summaries     []Summary
+	Equity        []Equity
+	Drawdowns     []Drawdown
+	Calendars     []Calendar
+	Streaks       []Streaks
+	Distributions []Distribution // pnl, r and hold_time of each currency
+	Adherence     []Adherence
+	Breakdowns    map[Dimension][]Group
+	Trades        []Row // the trades, in close order
+}
+
+// Analyse computes everything a report shows in as few passes as the
+// breakdowns need (one per dimension; the first collects the rest). It is
+// not cached: reports run as jobs.
+func (s *Service) Analyse(ctx context.Context, userID uuid.UUID, q Query, dims []Dimension) (*Analysis, error) {
+	if err := q.validate(); err != nil {
+		return nil, err
+	}
+	if err := s.d.Trading.PrepareFilter(ctx, userID, &q.Filter); err != nil {
+		return nil, err
+	}
+	cat, err := s.d.Source.Catalog(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("analytics catalog: %w", err)
+	}
+	// One stream of the trades (with tags); each dimension is another
+	// engine fed from the same rows.
+	out := &Analysis{Breakdowns: map[Dimension][]Group{}}
+	main := newEngine(&q, &cat, "", true, true)
+	engines := make([]*engine, len(dims))
+	for i, d := range dims {
+		engines[i] = newEngine(&q, &cat, d, false, false)
+	}
+	err = s.d.Source.ClosedTrades(ctx, userID, q.Filter, true, func(r *Row) error {
+		main.add(r)
+		for _, e := range engines {
+			e.add(r)
+		}
+		c := *r
+		c.TagIDs = slices.Clone(r.TagIDs)
+		out.Trades = append(out.Trades, c)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("analytics trades: %w", err)
+	}
+	res := main.finish()
+	out.Summaries = each(res, (*engine).summary)
+	out.Equity = each(res, (*engine).equity)
+	out.Drawdowns = each(res, (*engine).drawdown)
+	out.Calendars = each(res, (*engine).calendar)
+	out.Streaks = each(res, (*engine).streaks)
+	out.Adherence = each(res, (*engine).adherenceOf)
+	for _, b := range res.books {
+		for _, of := range []string{OfPnL, OfR, OfHolding} {
+			out.Distributions = append(out.Distributions, main.distribution(b, of))
+		}
+	}
+	for i, d := range dims {
+		r := engines[i].finish()
+		var rows []Group
+		for _, b := range r.books {
+			rows = append(rows, r.eng.groupsOf(b)...)
+		}
+		out.Breakdowns[d] = mergeByKey(r, rows)
+	}
+	return out, nil
+}

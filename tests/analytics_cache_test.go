@@ -1,0 +1,210 @@
+package tests
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/tradesense/tradesense/adapters/memory"
+	"github.com/tradesense/tradesense/adapters/redisstore"
+	"github.com/tradesense/tradesense/adapters/sqlstore"
+	"github.com/tradesense/tradesense/core/analytics"
+	"github.com/tradesense/tradesense/core/cache"
+	"github.com/tradesense/tradesense/core/identity"
+	"github.com/tradesense/tradesense/core/trading"
+	"github.com/tradesense/tradesense/core/trading/tradingtest"
+	"github.com/tradesense/tradesense/tests/testenv"
+)
+
+// analyticsEnv is a trading service on a fresh SQLite database and an
+// analytics service caching through layer.
+type analyticsEnv struct {
+	trading   *tradingtest.Env
+	analytics *analytics.Service
+	user      uuid.UUID
+	account   uuid.UUID
+}
+
+func newAnalyticsEnv(t *testing.T, layer *cache.Layer) *analyticsEnv {
+	t.Helper()
+	ctx := context.Background()
+	cfg := sqlstore.DefaultConfig()
+	cfg.URL = "sqlite://" + filepath.Join(t.TempDir(), "analytics.db")
+	db, cleanup, err := sqlstore.Open(ctx, cfg, slog.New(slog.DiscardHandler), tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cleanup)
+	if err := db.Migrate(ctx, sqlstore.MigrateUp, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	users := sqlstore.NewUsers(db)
+	st := tradingtest.Stores{Accounts: sqlstore.NewTradingAccounts(db), Instruments: sqlstore.NewInstruments(db), Executions: sqlstore.NewExecutions(db),
+		Ledger: sqlstore.NewLedger(db), Trades: sqlstore.NewLedger(db), Labels: sqlstore.NewTradeLabels(db), Versions: sqlstore.NewDataVersions(db),
+		Tx: sqlstore.NewUnitOfWork(db),
+		NewUser: func(t testing.TB) uuid.UUID {
+			u := &identity.User{Email: "trader-" + uuid.NewString() + "@example.com"}
+			if err := users.Create(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+			return u.ID
+		}}
+	te := tradingtest.NewEnv(t, st)
+	svc, err := analytics.NewService(analytics.Config{CacheTTL: time.Hour}, analytics.Deps{Trading: te.Svc, Source: sqlstore.NewAnalyticsSource(db), Cache: layer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &analyticsEnv{trading: te, analytics: svc, user: st.NewUser(t)}
+	a, err := te.Svc.CreateAccount(ctx, e.user, trading.AccountInput{Name: "Cached", Currency: "USD"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.account = a.ID
+	return e
+}
+
+// roundTrip adds the i-th round trip of 1 share, bought at 100 and sold at
+// 100 + i (symbol sym, its own position).
+func (e *analyticsEnv) roundTrip(t testing.TB, sym string, i int) {
+	at := time.Date(2026, 5, 4, 14, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute)
+	one := decimal.NewFromInt(1)
+	_, err := e.trading.Svc.AddExecutions(context.Background(), e.user, e.account, []trading.ExecutionInput{
+		{Symbol: sym, AssetClass: trading.Stock, Side: trading.Buy, Quantity: one, Price: decimal.NewFromInt(100), ExecutedAt: at},
+		{Symbol: sym, AssetClass: trading.Stock, Side: trading.Sell, Quantity: one, Price: decimal.NewFromInt(int64(100 + i)), ExecutedAt: at.Add(30 * time.Second)},
+	}, trading.AddOptions{})
+	if err != nil {
+		t.Error(err)
+	}
+}
+
+func (e *analyticsEnv) count(t testing.TB) (int, decimal.Decimal) {
+	s, err := e.analytics.Summary(context.Background(), e.user, analytics.Query{})
+	if err != nil {
+		t.Error(err)
+		return -1, decimal.Zero
+	}
+	if len(s) == 0 {
+		return 0, decimal.Zero
+	}
+	return s[0].Count, s[0].NetPnL
+}
+
+// cacheLayers are the cache backends under test: memory always, Redis
+// when TEST_REDIS_URL is set (a key prefix of its own per test).
+func cacheLayers(t *testing.T) map[string]func(t *testing.T) *cache.Layer {
+	layer := func(t *testing.T, c cache.Cache) *cache.Layer {
+		l, err := cache.NewLayer(c, cache.Config{Timeout: time.Second}, slog.New(slog.DiscardHandler), metricnoop.NewMeterProvider())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	return map[string]func(t *testing.T) *cache.Layer{
+		"Memory": func(t *testing.T) *cache.Layer {
+			c, stop, err := memory.NewCache(memory.CacheConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(stop)
+			return layer(t, c)
+		},
+		"Redis": func(t *testing.T) *cache.Layer {
+			url := testenv.URL(t, "TEST_REDIS_URL")
+			rc, stop, err := redisstore.Open(context.Background(), redisstore.Config{URL: url, KeyPrefix: "test-analytics-" + uuid.NewString() + ":"},
+				slog.New(slog.DiscardHandler), tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())
+			if err != nil {
+				testenv.Unreachable(t, "TEST_REDIS_URL", err)
+			}
+			t.Cleanup(stop)
+			return layer(t, redisstore.NewCache(rc))
+		},
+	}
+}
+
+// TestAnalyticsCacheWriteThenRead: a figure read right after a write
+// includes the write, every time, although the figure before it is cached.
+func TestAnalyticsCacheWriteThenRead(t *testing.T) {
+	for name, newLayer := range cacheLayers(t) {
+		t.Run(name, func(t *testing.T) {
+			e := newAnalyticsEnv(t, newLayer(t))
+			want := decimal.Zero
+			for i := 1; i <= 40; i++ {
+				if n, _ := e.count(t); n != i-1 { // cached before the write
+					t.Fatalf("before write %d: %d trades", i, n)
+				}
+				e.roundTrip(t, "AAPL", i)
+				want = want.Add(decimal.NewFromInt(int64(i)))
+				n, net := e.count(t)
+				if n != i || !net.Equal(want) {
+					t.Fatalf("after write %d: %d trades, net %s; want %d, %s (a stale figure)", i, n, net, i, want)
+				}
+			}
+		})
+	}
+}
+
+// TestAnalyticsCacheUnderConcurrentWrites: readers racing writers never see
+// a figure older than the writes that had returned before they asked, and
+// the figure after the last write is exact. Run it with -race.
+func TestAnalyticsCacheUnderConcurrentWrites(t *testing.T) {
+	for name, newLayer := range cacheLayers(t) {
+		t.Run(name, func(t *testing.T) {
+			e := newAnalyticsEnv(t, newLayer(t))
+			const writers, perWriter, readers = 3, 8, 4
+			var done atomic.Int64
+			var wg sync.WaitGroup
+			stop := make(chan struct{})
+			for w := range writers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range perWriter {
+						e.roundTrip(t, fmt.Sprintf("S%d", w), w*perWriter+i+1)
+						done.Add(1)
+					}
+				}()
+			}
+			var rg sync.WaitGroup
+			var reads atomic.Int64
+			for range readers {
+				rg.Add(1)
+				go func() {
+					defer rg.Done()
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						before := done.Load()
+						n, _ := e.count(t)
+						if int64(n) < before {
+							t.Errorf("read %d trades after %d writes had returned: stale", n, before)
+							return
+						}
+						reads.Add(1)
+					}
+				}()
+			}
+			wg.Wait()
+			close(stop)
+			rg.Wait()
+			n, net := e.count(t)
+			total := writers * perWriter
+			if n != total || !net.Equal(decimal.NewFromInt(int64(total*(total+1)/2))) || reads.Load() == 0 {
+				t.Fatalf("after every write: %d trades, net %s, %d reads during the writes", n, net, reads.Load())
+			}
+		})
+	}
+}

@@ -6,11 +6,10 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/tradesense/tradesense/adapters/jwtauth"
@@ -18,77 +17,23 @@ import (
 	"github.com/tradesense/tradesense/adapters/sqlstore"
 	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/identity"
+	"github.com/tradesense/tradesense/core/identity/identitytest"
 	"github.com/tradesense/tradesense/core/ratelimit"
 	"github.com/tradesense/tradesense/wire"
 )
 
 // The identity stack of these tests is the api program as wire assembles
 // it (InitializeStack: the real services, repositories on SQLite, JWT
-// adapter and HTTP server), in-process with a fake clock and a fake
-// mailer, so that expiry, grace windows and lockouts can be driven;
-// tests/identity_program_test.go runs the program itself through cli.Run.
+// adapter and HTTP server), in-process with a fake mailer and served over
+// an in-memory network (pipeNetwork), so that a test can run it inside a
+// synctest bubble: time.Sleep then drives expiry, grace windows and
+// lockouts. tests/identity_program_test.go runs the program itself through
+// cli.Run.
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
-type fakeMailer struct {
-	mu   sync.Mutex
-	sent []identity.Email
-}
-
-func (m *fakeMailer) SendEmail(_ context.Context, e identity.Email) (string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.sent = append(m.sent, e)
-	return "job-" + e.IdempotencyKey, nil
-}
-
-func (m *fakeMailer) all() []identity.Email {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]identity.Email(nil), m.sent...)
-}
-
-// wait returns the newest email to `to` with template, waiting for
-// background sends.
-func (m *fakeMailer) wait(t testing.TB, to, template string) identity.Email {
-	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		all := m.all()
-		for i := len(all) - 1; i >= 0; i-- {
-			if all[i].To == to && all[i].Template == template {
-				return all[i]
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s email to %s; sent: %v", template, to, templatesOf(all))
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func templatesOf(es []identity.Email) []string {
-	var out []string
-	for _, e := range es {
-		out = append(out, e.Template+"→"+e.To)
-	}
-	return out
-}
-
+// linkToken is the token of the link an email carries.
 func linkToken(t testing.TB, e identity.Email) string {
 	t.Helper()
-	link, _ := e.Data["Link"].(string)
-	u, err := url.Parse(link)
-	if err != nil || u.Query().Get("token") == "" {
-		t.Fatalf("email %s has no link with a token: %q", e.Template, link)
-	}
-	return u.Query().Get("token")
+	return identitytest.LinkToken(t, e)
 }
 
 type syncBuffer struct {
@@ -105,9 +50,10 @@ func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return 
 
 type stack struct {
 	t      testing.TB
+	bubble bool // built inside a synctest bubble (inStack)
 	url    string
-	clock  *fakeClock
-	mail   *fakeMailer
+	client *http.Client
+	mail   *identitytest.Mailer
 	svc    *identity.Service
 	ring   *identity.KeyRing
 	tokens *jwtauth.Tokens
@@ -125,37 +71,39 @@ var (
 
 type stackOption func(*identity.Config)
 
+// inStack runs f in a synctest bubble on a stack built inside it.
+func inStack(t *testing.T, spec stackSpec, f func(t *testing.T, st *stack)) {
+	t.Helper()
+	if spec.hashing == (identity.Argon2Params{}) {
+		spec.hashing = identity.TestParams
+	}
+	synctest.Test(t, func(t *testing.T) {
+		st := buildStack(t, spec)
+		st.bubble = true
+		f(t, st)
+	})
+}
+
+// newStack builds a stack outside a bubble (for fuzz targets): it runs on
+// real time.
 func newStack(t testing.TB, opts ...stackOption) *stack {
 	t.Helper()
 	return buildStack(t, stackSpec{hashing: identity.TestParams, opts: opts})
 }
 
-// newStackHashing is newStack with the given argon2id cost, for tests whose
-// point is that password checks take time.
-func newStackHashing(t testing.TB, hashing identity.Argon2Params, opts ...stackOption) *stack {
-	t.Helper()
-	return buildStack(t, stackSpec{hashing: hashing, opts: opts})
-}
-
 // stackSpec says what buildStack assembles.
 type stackSpec struct {
 	hashing identity.Argon2Params
-	// start is the fake clock's first reading (zero: 2025-06-02 09:00 UTC).
-	start time.Time
-	opts  []stackOption
+	opts    []stackOption
 }
 
 // buildStack assembles the api program with wire's InitializeStack, the
 // production wiring of the local profile (SQLite under a temporary
-// DATA_DIR, memory adapters) with the fake clock and the fake mailer, and
-// serves it on a test server.
+// DATA_DIR, memory adapters) with the fake mailer, and serves it on an
+// in-memory network.
 func buildStack(t testing.TB, spec stackSpec) *stack {
 	t.Helper()
-	start := spec.start
-	if start.IsZero() {
-		start = time.Date(2025, 6, 2, 9, 0, 0, 0, time.UTC)
-	}
-	st := &stack{t: t, clock: &fakeClock{t: start}, mail: &fakeMailer{}, logs: &syncBuffer{}, bodies: &syncBuffer{}}
+	st := &stack{t: t, mail: &identitytest.Mailer{}, logs: &syncBuffer{}, bodies: &syncBuffer{}}
 	env := map[string]string{
 		"APP_ENV": "test", "DATA_DIR": t.TempDir(), "LOG_FORMAT": "json", "LOG_LEVEL": "debug",
 		"PUBLIC_URL":      "https://app.tradesense.test",
@@ -170,15 +118,13 @@ func buildStack(t testing.TB, spec stackSpec) *stack {
 	for _, o := range spec.opts {
 		o(&cfg.Identity.Service)
 	}
-	app, cleanup, err := wire.InitializeStack(context.Background(), cfg, wire.LogOutput{Writer: st.logs}, st.clock.Now, st.mail)
+	app, cleanup, err := wire.InitializeStack(context.Background(), cfg, wire.LogOutput{Writer: st.logs}, st.mail, wire.ProviderClient{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(cleanup)
 	st.svc, st.ring, st.tokens, st.db, st.cache = app.Identity, app.Keys, app.Tokens, app.DB, app.Cache
-	hs := httptest.NewServer(app.Server.Handler())
-	t.Cleanup(hs.Close)
-	st.url = hs.URL
+	st.url, st.client = serve(t, app.Server.Handler())
 	return st
 }
 
@@ -219,7 +165,7 @@ func (st *stack) doIP(method, path, token string, body any, ua string) resp {
 	if ua != "" {
 		req.Header.Set("User-Agent", ua)
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := st.client.Do(req)
 	if err != nil {
 		st.t.Fatal(err)
 	}
@@ -229,6 +175,21 @@ func (st *stack) doIP(method, path, token string, body any, ua string) resp {
 	out := resp{status: res.StatusCode, header: res.Header, raw: string(raw)}
 	_ = json.Unmarshal(raw, &out.body)
 	return out
+}
+
+// waitMail returns the newest email to `to` with template, waiting for
+// background sends: inside a bubble until every goroutine of the stack is
+// idle, outside for at most 3 s.
+func (st *stack) waitMail(to, template string) identity.Email {
+	st.t.Helper()
+	if st.bubble {
+		synctest.Wait()
+	} else {
+		for deadline := time.Now().Add(3 * time.Second); len(st.mail.To(to, template)) == 0 && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	return st.mail.Last(st.t, to, template)
 }
 
 func (st *stack) expect(r resp, status int, code string) {
@@ -245,7 +206,7 @@ const goodPassword = "correct horse battery staple"
 func (st *stack) registerVerified(email string) (access, refresh string) {
 	st.t.Helper()
 	st.expect(st.do("POST", "/api/v1/auth/register", "", map[string]any{"email": email, "password": goodPassword, "display_name": "Test"}), 201, "")
-	tok := linkToken(st.t, st.mail.wait(st.t, email, identity.TemplateVerifyEmail))
+	tok := linkToken(st.t, st.waitMail(email, identity.TemplateVerifyEmail))
 	st.expect(st.do("POST", "/api/v1/auth/verify-email", "", map[string]any{"token": tok}), 200, "")
 	return st.login(email, goodPassword, "")
 }

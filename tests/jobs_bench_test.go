@@ -40,7 +40,7 @@ func newBenchSystem(b *testing.B, concurrency int) *benchSystem {
 	rdb := redis.NewClient(opts)
 	prefix := "bench:" + uuid.NewString()[:8] + ":"
 	log := slog.New(slog.DiscardHandler)
-	backend := redisstore.NewJobsOn(rdb, prefix, nil)
+	backend := redisstore.NewJobsOn(rdb, prefix)
 	id := "bench-worker"
 	broker, cleanup, err := watermill.NewRedisStreams(rdb, watermill.RedisConfig{StreamPrefix: prefix + "jobs:stream:", Consumer: id}, backend.Alive, log)
 	if err != nil {
@@ -57,8 +57,8 @@ func newBenchSystem(b *testing.B, concurrency int) *benchSystem {
 		return nil, nil
 	}})
 	cfg := jobs.Config{}
-	s.client = jobs.NewClient(cfg, reg, backend, broker, nil, nil, log, nil)
-	w, err := jobs.NewWorker(cfg, jobs.WorkerConfig{ID: id, Queues: map[string]int{jobs.QueueDefault: concurrency}}, reg, backend, broker, s.client, nil, nil, nil, log, nil)
+	s.client = jobs.NewClient(cfg, reg, backend, broker, nil, log, nil)
+	w, err := jobs.NewWorker(cfg, jobs.WorkerConfig{ID: id, Queues: map[string]int{jobs.QueueDefault: concurrency}}, reg, backend, broker, s.client, nil, nil, log, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -52,7 +52,7 @@ func (f *flakyEnqueuer) Enqueue(ctx context.Context, kind string, payload any, o
 func TestBulkEmailFansOutOncePerRecipient(t *testing.T) {
 	const n = 10000
 	log := slog.New(slog.DiscardHandler)
-	backend := memory.NewJobs(nil)
+	backend := memory.NewJobs()
 	broker, cleanup, err := watermill.NewGoChannel(watermill.GoChannelConfig{Buffer: 4096}, log)
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +60,7 @@ func TestBulkEmailFansOutOncePerRecipient(t *testing.T) {
 	defer cleanup()
 	reg := jobs.NewRegistry()
 	cfg := jobs.Config{Backoff: jobs.LinearBackoff(50 * time.Millisecond), Jitter: jobs.NoJitter}
-	client := jobs.NewClient(cfg, reg, backend, broker, nil, nil, log, nil)
+	client := jobs.NewClient(cfg, reg, backend, broker, nil, log, nil)
 	tpl, err := notifications.DefaultTemplates()
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +69,7 @@ func TestBulkEmailFansOutOncePerRecipient(t *testing.T) {
 	flaky := &flakyEnqueuer{Enqueuer: client, failAfter: n / 2}
 	svc := notifications.NewService(notifications.Config{}, tpl, flaky, backend, sender, log)
 	svc.Register(reg)
-	w, err := jobs.NewWorker(cfg, jobs.WorkerConfig{ID: "bulk-test", Queues: map[string]int{jobs.QueueEmail: 16}, PollInterval: 20 * time.Millisecond}, reg, backend, broker, client, nil, nil, nil, log, nil)
+	w, err := jobs.NewWorker(cfg, jobs.WorkerConfig{ID: "bulk-test", Queues: map[string]int{jobs.QueueEmail: 16}, PollInterval: 20 * time.Millisecond}, reg, backend, broker, client, nil, nil, log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

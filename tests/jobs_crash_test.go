@@ -60,7 +60,7 @@ func newCrashEnv(t *testing.T) *crashEnv {
 		t.Fatalf("build the worker helper: %v\n%s", err, out)
 	}
 	log := slog.New(slog.DiscardHandler)
-	e.backend = redisstore.NewJobsOn(rdb, e.prefix, nil)
+	e.backend = redisstore.NewJobsOn(rdb, e.prefix)
 	broker, cleanup, err := watermill.NewRedisStreams(rdb, watermill.RedisConfig{StreamPrefix: e.prefix + "jobs:stream:"}, e.backend.Alive, log)
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ func newCrashEnv(t *testing.T) *crashEnv {
 	t.Cleanup(cleanup)
 	reg := jobs.NewRegistry()
 	reg.Register("default.probe", jobs.KindConfig{Handler: func(context.Context, *jobs.Job) (any, error) { return nil, nil }})
-	e.client = jobs.NewClient(jobs.Config{MaxRetries: 5}, reg, e.backend, broker, nil, nil, log, nil)
+	e.client = jobs.NewClient(jobs.Config{MaxRetries: 5}, reg, e.backend, broker, nil, log, nil)
 	return e
 }
 

@@ -50,15 +50,15 @@ func TestWorkerSurvivesARedisRestartedEmpty(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	t.Cleanup(func() { _ = rdb.Close() })
 	log := slog.New(slog.DiscardHandler)
-	backend := redisstore.NewJobsOn(rdb, "tradesense:", nil)
+	backend := redisstore.NewJobsOn(rdb, "tradesense:")
 	broker, cleanup, err := watermill.NewRedisStreams(rdb, watermill.RedisConfig{StreamPrefix: "tradesense:jobs:stream:"}, backend.Alive, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(cleanup)
 	reg := jobs.NewRegistry()
-	jobs.RegisterMaintenance(reg, backend, nil)
-	client := jobs.NewClient(jobs.Config{}, reg, backend, broker, nil, nil, log, nil)
+	jobs.RegisterMaintenance(reg, backend)
+	client := jobs.NewClient(jobs.Config{}, reg, backend, broker, nil, log, nil)
 	ctx := context.Background()
 	runJob := func(when string) {
 		t.Helper()
@@ -130,15 +130,15 @@ func TestJobsSurviveACrashOfARedisWithAOF(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	t.Cleanup(func() { _ = rdb.Close() })
 	log := slog.New(slog.DiscardHandler)
-	backend := redisstore.NewJobsOn(rdb, "tradesense:", nil)
+	backend := redisstore.NewJobsOn(rdb, "tradesense:")
 	broker, cleanup, err := watermill.NewRedisStreams(rdb, watermill.RedisConfig{StreamPrefix: "tradesense:jobs:stream:"}, backend.Alive, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(cleanup)
 	reg := jobs.NewRegistry()
-	jobs.RegisterMaintenance(reg, backend, nil)
-	client := jobs.NewClient(jobs.Config{}, reg, backend, broker, nil, nil, log, nil)
+	jobs.RegisterMaintenance(reg, backend)
+	client := jobs.NewClient(jobs.Config{}, reg, backend, broker, nil, log, nil)
 	ctx := context.Background()
 	const n = 20
 	ids := make([]string, n)

@@ -104,7 +104,7 @@ func newOAuthStack(t testing.TB, errorRedirect bool) *oaStack {
 		t.Fatal(err)
 	}
 	cfg.Identity.Argon2 = identity.TestParams
-	app, cleanup, err := wire.InitializeStack(context.Background(), cfg, wire.LogOutput{Writer: io.Discard}, s.clock.Now, s.mail)
+	app, cleanup, err := wire.InitializeStack(context.Background(), cfg, wire.LogOutput{Writer: io.Discard}, s.mail, wire.ProviderClient{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -98,8 +98,8 @@ func provideKeyRing(ctx context.Context, cfg IdentityConfig, sc SecretsConfig, k
 	return watchJWTKeys(ctx, keys.JWTSigning, cfg.PreviousSigningKeys, jwtGrace(sc.Resolver, cfg.Service), r, telemetry.Component(log, "identity"))
 }
 
-func provideAccessTokens(c jwtauth.Config, ring *identity.KeyRing, now Clock) (*jwtauth.Tokens, error) {
-	return jwtauth.New(c, ring, now)
+func provideAccessTokens(c jwtauth.Config, ring *identity.KeyRing) (*jwtauth.Tokens, error) {
+	return jwtauth.New(c, ring)
 }
 
 // provideProfileInvalidation deletes the cached profile (see
@@ -109,7 +109,7 @@ func provideProfileInvalidation(c *cache.Layer, log *slog.Logger) *identity.Prof
 	return identity.NewProfileInvalidation(c, telemetry.Component(log, "identity"))
 }
 
-func provideIdentity(c identity.Config, argon identity.Argon2Params, db *sqlstore.DB, tokens *jwtauth.Tokens, limiter ratelimit.Limiter, layer *cache.Layer, pi *identity.ProfileInvalidation, mailer identity.Mailer, sf identity.SecondFactor, now Clock, log *slog.Logger) (*identity.Service, func(), error) {
+func provideIdentity(c identity.Config, argon identity.Argon2Params, db *sqlstore.DB, tokens *jwtauth.Tokens, limiter ratelimit.Limiter, layer *cache.Layer, pi *identity.ProfileInvalidation, mailer identity.Mailer, sf identity.SecondFactor, log *slog.Logger) (*identity.Service, func(), error) {
 	hasher, err := identity.NewPasswordHasher(argon, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("AUTH_ARGON2_*: %w", err)
@@ -129,7 +129,6 @@ func provideIdentity(c identity.Config, argon identity.Argon2Params, db *sqlstor
 		Mailer:        mailer,
 		SecondFactor:  sf,
 		Log:           telemetry.Component(log, "identity"),
-		Now:           now,
 	})
 	if err != nil {
 		return nil, nil, err

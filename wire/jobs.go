@@ -218,7 +218,7 @@ func provideJobsMetrics(mp metric.MeterProvider) (*jobs.Metrics, error) { return
 
 func provideJobsRegistry(c JobsConfig, backend jobs.Backend, db *sqlstore.DB) *jobs.Registry {
 	reg := jobs.NewRegistry()
-	jobs.RegisterMaintenance(reg, backend, nil)
+	jobs.RegisterMaintenance(reg, backend)
 	sessions, tokens, keep := sqlstore.NewSessions(db), sqlstore.NewEmailTokens(db), c.IdentityPurgeKeep
 	reg.Register(identity.KindPurge, jobs.KindConfig{MaxRetries: 1, Handler: func(ctx context.Context, _ *jobs.Job) (any, error) {
 		return identity.PurgeEnded(ctx, sessions, tokens, time.Now().UTC(), keep)
@@ -227,7 +227,7 @@ func provideJobsRegistry(c JobsConfig, backend jobs.Backend, db *sqlstore.DB) *j
 }
 
 func provideJobsClient(c jobs.Config, reg *jobs.Registry, backend jobs.Backend, broker jobs.Broker, m *jobs.Metrics, log *slog.Logger) *jobs.Client {
-	return jobs.NewClient(c, reg, backend, broker, nil, telemetry.Propagator(), telemetry.Component(log, "jobs"), m)
+	return jobs.NewClient(c, reg, backend, broker, telemetry.Propagator(), telemetry.Component(log, "jobs"), m)
 }
 
 // provideSender returns SMTP when SMTP_URL is set, else the outbox under
@@ -273,7 +273,7 @@ func provideJobsWorker(c JobsConfig, id WorkerID, reg *jobs.Registry, backend jo
 		}
 		wc.Periodic = append(wc.Periodic, jobs.Periodic{Name: "purge_identity", Schedule: s, Kind: identity.KindPurge})
 	}
-	return jobs.NewWorker(c.Jobs, wc, reg, backend, broker, client, nil, telemetry.Propagator(), tp, telemetry.Component(log, "jobs"), m)
+	return jobs.NewWorker(c.Jobs, wc, reg, backend, broker, client, telemetry.Propagator(), tp, telemetry.Component(log, "jobs"), m)
 }
 
 // JobsRuntime is the job system as a program sees it.

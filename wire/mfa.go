@@ -58,7 +58,7 @@ func provideMFAKeyRing(ctx context.Context, cfg MFAConfig, keys Keys, r *secrets
 	return watchMFAKeys(ctx, keys.MFAEncryption, cfg.PreviousKeys, r, telemetry.Component(log, "mfa"))
 }
 
-func provideMFA(c mfa.Config, argon identity.Argon2Params, db *sqlstore.DB, ring *mfa.KeyRing, store shortlived.Store, limiter ratelimit.Limiter, mailer identity.Mailer, pi *identity.ProfileInvalidation, now Clock, log *slog.Logger) (*mfa.Service, error) {
+func provideMFA(c mfa.Config, argon identity.Argon2Params, db *sqlstore.DB, ring *mfa.KeyRing, store shortlived.Store, limiter ratelimit.Limiter, mailer identity.Mailer, pi *identity.ProfileInvalidation, log *slog.Logger) (*mfa.Service, error) {
 	// Its own hasher (same parameters): only MFA disable verifies a
 	// password here, so it needs no share of identity's concurrency bound.
 	hasher, err := identity.NewPasswordHasher(argon, 2)
@@ -77,7 +77,6 @@ func provideMFA(c mfa.Config, argon identity.Argon2Params, db *sqlstore.DB, ring
 		Passwords:   hasher,
 		Mailer:      mailer,
 		Log:         telemetry.Component(log, "mfa"),
-		Now:         now,
 	})
 }
 

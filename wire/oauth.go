@@ -3,6 +3,7 @@ package wire
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"strings"
 
 	"github.com/google/wire"
@@ -98,22 +99,28 @@ var OAuthSet = wire.NewSet(
 	provideOAuth,
 )
 
+// ProviderClient is the HTTP client of the requests to the OAuth
+// providers: none in the programs (adapters/oidc builds one with
+// OAUTH_HTTP_TIMEOUT), an input of the component tests' injector, whose
+// providers are fakes on an in-memory network.
+type ProviderClient struct{ *http.Client }
+
 // provideOAuthProviders builds the providers. Each client secret is
 // resolved through the secrets resolver (a literal, a reference such as
 // vault:… or aws:…, or OAUTH_<NAME>_CLIENT_SECRET_FILE) once at start, so
 // a missing one stops the start naming its variable, and again at each
 // exchange from the resolver's cache, so a rotated secret needs no restart.
-func provideOAuthProviders(ctx context.Context, c oidc.Config, lookup Getenv, r *secrets.Resolver, now Clock, log *slog.Logger) (*oidc.Registry, error) {
+func provideOAuthProviders(ctx context.Context, c oidc.Config, lookup Getenv, r *secrets.Resolver, client ProviderClient, log *slog.Logger) (*oidc.Registry, error) {
 	c.UseSecrets(func(ctx context.Context, name string) (secrets.Secret, error) {
 		s, err := r.ResolveEnv(ctx, lookup, name)
 		return s.Value, err
 	})
-	return oidc.New(ctx, c, oidc.Options{Now: now, Log: telemetry.Component(log, "oidc")})
+	return oidc.New(ctx, c, oidc.Options{Client: client.Client, Log: telemetry.Component(log, "oidc")})
 }
 
 // provideOAuth is the OAuth service over the same repositories, profile
 // cache invalidation and short-lived store as identity and MFA.
-func provideOAuth(c oauth.Config, providers oauth.Providers, db *sqlstore.DB, accounts *identity.Service, factors *mfa.Service, store shortlived.Store, limiter ratelimit.Limiter, mailer identity.Mailer, pi *identity.ProfileInvalidation, now Clock, log *slog.Logger) (*oauth.Service, error) {
+func provideOAuth(c oauth.Config, providers oauth.Providers, db *sqlstore.DB, accounts *identity.Service, factors *mfa.Service, store shortlived.Store, limiter ratelimit.Limiter, mailer identity.Mailer, pi *identity.ProfileInvalidation, log *slog.Logger) (*oauth.Service, error) {
 	return oauth.NewService(c, oauth.Deps{
 		Providers:    providers,
 		Identities:   sqlstore.NewIdentities(db),
@@ -127,6 +134,5 @@ func provideOAuth(c oauth.Config, providers oauth.Providers, db *sqlstore.DB, ac
 		Limiter:      limiter,
 		Mailer:       mailer,
 		Log:          telemetry.Component(log, "oauth"),
-		Now:          now,
 	})
 }

@@ -111,7 +111,6 @@ func provideDB(ctx context.Context, c sqlstore.Config, dir DataDir, migrate Auto
 }
 
 // provideCacheLayer is the cache layer over the profile's backend.
-func provideCacheLayer(backend cache.Cache, c cache.Config, now Clock, log *slog.Logger, mp metric.MeterProvider) (*cache.Layer, error) {
-	c.Now = now
+func provideCacheLayer(backend cache.Cache, c cache.Config, log *slog.Logger, mp metric.MeterProvider) (*cache.Layer, error) {
 	return cache.NewLayer(backend, c, telemetry.Component(log, "cache"), mp)
 }

@@ -91,8 +91,7 @@ var ServicesSet = wire.NewSet(
 	wire.Value(profileAdapters{"cache": "redis", "ratelimit": "redis", "shortlived": "redis", "jobs_store": "redis"}),
 )
 
-func provideMemoryCache(c memory.CacheConfig, now Clock) (cache.Cache, func(), error) {
-	c.Now = now
+func provideMemoryCache(c memory.CacheConfig) (cache.Cache, func(), error) {
 	m, cleanup, err := memory.NewCache(c)
 	if err != nil {
 		return nil, nil, fmt.Errorf("memory cache: %w", err)
@@ -100,9 +99,9 @@ func provideMemoryCache(c memory.CacheConfig, now Clock) (cache.Cache, func(), e
 	return m, cleanup, nil
 }
 
-func provideMemoryRateLimiter(now Clock) ratelimit.Limiter { return memory.NewRateLimiter(now) }
+func provideMemoryRateLimiter() ratelimit.Limiter { return memory.NewRateLimiter() }
 
-func provideMemoryShortLived(now Clock) shortlived.Store { return memory.NewShortLived(now) }
+func provideMemoryShortLived() shortlived.Store { return memory.NewShortLived() }
 
 // provideMemoryJobs keeps job records in memory, on the real clock like
 // the rest of the job system. It takes back the unfinished jobs saved in
@@ -110,7 +109,7 @@ func provideMemoryShortLived(now Clock) shortlived.Store { return memory.NewShor
 // (jobs.Journal); its cleanup runs after the worker drained and before
 // the database closes.
 func provideMemoryJobs(ctx context.Context, db *sqlstore.DB, log *slog.Logger) (jobs.Backend, func(), error) {
-	m, journal, log := memory.NewJobs(nil), sqlstore.NewJobJournal(db), telemetry.Component(log, "jobs")
+	m, journal, log := memory.NewJobs(), sqlstore.NewJobJournal(db), telemetry.Component(log, "jobs")
 	if n, err := jobs.RestoreSaved(ctx, m, journal, time.Now().UTC()); err != nil {
 		log.WarnContext(ctx, "jobs saved at the last exit not restored", "error", err)
 	} else if n > 0 {
@@ -149,14 +148,14 @@ func provideRedis(ctx context.Context, c redisstore.Config, s Secrets, log *slog
 // provideRedisRateLimiter is the limiter shared by the replicas in Redis,
 // with a per-instance memory fallback while Redis is down
 // (ratelimit.Fallback).
-func provideRedisRateLimiter(c *redisstore.Client, now Clock, log *slog.Logger, mp metric.MeterProvider) (ratelimit.Limiter, error) {
-	return ratelimit.NewFallback(redisstore.NewRateLimiter(c, now), memory.NewRateLimiter(now),
-		ratelimit.FallbackConfig{Now: now}, telemetry.Component(log, "ratelimit"), mp)
+func provideRedisRateLimiter(c *redisstore.Client, log *slog.Logger, mp metric.MeterProvider) (ratelimit.Limiter, error) {
+	return ratelimit.NewFallback(redisstore.NewRateLimiter(c), memory.NewRateLimiter(),
+		ratelimit.FallbackConfig{}, telemetry.Component(log, "ratelimit"), mp)
 }
 
 // provideRedisJobs keeps job records in Redis, on the real clock like the
 // rest of the job system.
-func provideRedisJobs(c *redisstore.Client) jobs.Backend { return redisstore.NewJobs(c, nil) }
+func provideRedisJobs(c *redisstore.Client) jobs.Backend { return redisstore.NewJobs(c) }
 
 func provideRedisStreams(c *redisstore.Client, rc watermill.RedisConfig, backend jobs.Backend, id WorkerID, log *slog.Logger) (jobs.Broker, func(), error) {
 	rc.StreamPrefix = c.KeyPrefix() + "jobs:stream:"

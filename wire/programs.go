@@ -9,21 +9,21 @@ import (
 // The programs' provider sets, profile aside: each injector of wire.go is
 // one of them plus LocalSet or ServicesSet.
 var (
-	// APISet is the api program but for the clock and identity's mailer,
-	// which the program (APIProgramSet) and the component tests'
-	// InitializeStack each give their own.
+	// APISet is the api program but for identity's mailer and the OAuth
+	// providers' HTTP client, which the program (APIProgramSet) and the
+	// component tests' InitializeStack each give their own.
 	APISet = wire.NewSet(ConfigSet, TelemetrySet, SecretsSet, provideKeys, DatabaseSet,
 		IdentitySet, MFASet, OAuthSet, JobsSet, HTTPSet)
 	// APIProgramSet is the `tradesense api` program.
-	APIProgramSet = wire.NewSet(APISet, systemClock, provideNotificationsMailer, provideAdapters,
+	APIProgramSet = wire.NewSet(APISet, provideNotificationsMailer, wire.Value(ProviderClient{}), provideAdapters,
 		wire.Struct(new(API), "*"))
 	// WorkerProgramSet is the `tradesense worker` program: jobs and the
 	// probes, no identity.
 	WorkerProgramSet = wire.NewSet(ConfigSet, TelemetrySet, SecretsSet, DatabaseSet, JobsSet,
-		provideHTTPDeps, provideOpsServer, systemClock, provideAdapters, wire.Struct(new(Worker), "*"))
+		provideHTTPDeps, provideOpsServer, provideAdapters, wire.Struct(new(Worker), "*"))
 	// UsersProgramSet is the `tradesense users` program: identity without
 	// jobs or MFA (noSecondFactor, noMail).
 	UsersProgramSet = wire.NewSet(ConfigSet, TelemetrySet, SecretsSet, provideKeys, DatabaseSet,
 		IdentitySet, noSecondFactor, wire.Value(noMail{}), wire.Bind(new(identity.Mailer), new(noMail)),
-		systemClock, wire.Struct(new(Users), "*"))
+		wire.Struct(new(Users), "*"))
 )

@@ -24,13 +24,6 @@ import (
 // LogOutput is where the process writes its logs (stdout in app/).
 type LogOutput struct{ io.Writer }
 
-// Clock is the time source of the adapters and services that keep time
-// (token expiry, rate-limit windows, cache TTLs, short-lived state):
-// time.Now in the programs, an input of the component tests' injector.
-type Clock func() time.Time
-
-func systemClock() Clock { return time.Now }
-
 // Adapters names the adapter chosen for each port, for the start-up log.
 type Adapters map[string]string
 

@@ -142,7 +142,7 @@ func provideResolver(ctx context.Context, c SecretsConfig, lookup Getenv, log *s
 		providers[secrets.SchemeAWS] = a
 		cleanups = append(cleanups, done)
 	}
-	r, done, err := secrets.NewResolver(c.Resolver, providers, secrets.SystemClock{}, log, tp, mp)
+	r, done, err := secrets.NewResolver(c.Resolver, providers, log, tp, mp)
 	if err != nil {
 		cleanup()
 		return nil, nil, err

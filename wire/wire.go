@@ -52,11 +52,12 @@ func InitializeMigrator(ctx context.Context, cfg Config, out LogOutput) (*Migrat
 	return nil, nil, nil
 }
 
-// InitializeStack assembles the api program of the local profile with the
-// clock and identity's mailer given, for the component tests (tests/): the
-// same sets as the program, so the tests cannot drift from it. Its job
-// worker is built but not run.
-func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, mailer identity.Mailer) (*Stack, func(), error) {
+// InitializeStack assembles the api program of the local profile with
+// identity's mailer and the OAuth providers' HTTP client given, for the
+// component tests (tests/): the same sets as the program, so the tests
+// cannot drift from it. Its job worker is built but not run. The tests
+// move its time with testing/synctest.
+func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer identity.Mailer, providers ProviderClient) (*Stack, func(), error) {
 	wire.Build(APISet, LocalSet, wire.Value(httpapi.BuildInfo{Version: "stack"}), wire.Struct(new(Stack), "*"))
 	return nil, nil, nil
 }

@@ -160,8 +160,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	clock := systemClock()
-	tokens, err := provideAccessTokens(jwtauthConfig, keyRing, clock)
+	tokens, err := provideAccessTokens(jwtauthConfig, keyRing)
 	if err != nil {
 		cleanup7()
 		cleanup6()
@@ -172,9 +171,9 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	limiter := provideMemoryRateLimiter(clock)
+	limiter := provideMemoryRateLimiter()
 	cacheConfig := cfg.MemoryCache
-	cache, cleanup8, err := provideMemoryCache(cacheConfig, clock)
+	cache, cleanup8, err := provideMemoryCache(cacheConfig)
 	if err != nil {
 		cleanup7()
 		cleanup6()
@@ -186,7 +185,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		return nil, nil, err
 	}
 	config4 := cfg.Cache
-	layer, err := provideCacheLayer(cache, config4, clock, logger, meterProvider)
+	layer, err := provideCacheLayer(cache, config4, logger, meterProvider)
 	if err != nil {
 		cleanup8()
 		cleanup7()
@@ -214,8 +213,8 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	store := provideMemoryShortLived(clock)
-	mfaService, err := provideMFA(config5, argon2Params, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, clock, logger)
+	store := provideMemoryShortLived()
+	mfaService, err := provideMFA(config5, argon2Params, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, logger)
 	if err != nil {
 		cleanup9()
 		cleanup8()
@@ -228,7 +227,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup10, err := provideIdentity(config3, argon2Params, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, clock, logger)
+	identityService, cleanup10, err := provideIdentity(config3, argon2Params, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, logger)
 	if err != nil {
 		cleanup9()
 		cleanup8()
@@ -258,7 +257,8 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	oAuthConfig := cfg.OAuth
 	oauthConfig := oAuthConfig.Service
 	oidcConfig := oAuthConfig.Providers
-	oidcRegistry, err := provideOAuthProviders(ctx, oidcConfig, getenv, resolver, clock, logger)
+	providerClient := _wireProviderClientValue
+	oidcRegistry, err := provideOAuthProviders(ctx, oidcConfig, getenv, resolver, providerClient, logger)
 	if err != nil {
 		cleanup10()
 		cleanup9()
@@ -272,7 +272,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, store, limiter, mailer, profileInvalidation, clock, logger)
+	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, store, limiter, mailer, profileInvalidation, logger)
 	if err != nil {
 		cleanup10()
 		cleanup9()
@@ -328,6 +328,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 
 var (
 	_wireInProcessJobsValue   = inProcessJobs(true)
+	_wireProviderClientValue  = ProviderClient{}
 	_wireProfileAdaptersValue = profileAdapters{"cache": "memory", "ratelimit": "memory", "shortlived": "memory", "jobs_store": "memory"}
 )
 
@@ -477,8 +478,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	clock := systemClock()
-	tokens, err := provideAccessTokens(jwtauthConfig, keyRing, clock)
+	tokens, err := provideAccessTokens(jwtauthConfig, keyRing)
 	if err != nil {
 		cleanup7()
 		cleanup6()
@@ -489,7 +489,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	limiter, err := provideRedisRateLimiter(client, clock, logger, meterProvider)
+	limiter, err := provideRedisRateLimiter(client, logger, meterProvider)
 	if err != nil {
 		cleanup7()
 		cleanup6()
@@ -502,7 +502,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	cache := redisstore.NewCache(client)
 	cacheConfig := cfg.Cache
-	layer, err := provideCacheLayer(cache, cacheConfig, clock, logger, meterProvider)
+	layer, err := provideCacheLayer(cache, cacheConfig, logger, meterProvider)
 	if err != nil {
 		cleanup7()
 		cleanup6()
@@ -529,7 +529,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		return nil, nil, err
 	}
 	shortLived := redisstore.NewShortLived(client)
-	mfaService, err := provideMFA(config4, argon2Params, db, mfaKeyRing, shortLived, limiter, mailer, profileInvalidation, clock, logger)
+	mfaService, err := provideMFA(config4, argon2Params, db, mfaKeyRing, shortLived, limiter, mailer, profileInvalidation, logger)
 	if err != nil {
 		cleanup8()
 		cleanup7()
@@ -541,7 +541,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup9, err := provideIdentity(config3, argon2Params, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, clock, logger)
+	identityService, cleanup9, err := provideIdentity(config3, argon2Params, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, logger)
 	if err != nil {
 		cleanup8()
 		cleanup7()
@@ -569,7 +569,8 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	oAuthConfig := cfg.OAuth
 	oauthConfig := oAuthConfig.Service
 	oidcConfig := oAuthConfig.Providers
-	oidcRegistry, err := provideOAuthProviders(ctx, oidcConfig, getenv, resolver, clock, logger)
+	providerClient := _wireProviderClientValue
+	oidcRegistry, err := provideOAuthProviders(ctx, oidcConfig, getenv, resolver, providerClient, logger)
 	if err != nil {
 		cleanup9()
 		cleanup8()
@@ -582,7 +583,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, shortLived, limiter, mailer, profileInvalidation, clock, logger)
+	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, shortLived, limiter, mailer, profileInvalidation, logger)
 	if err != nil {
 		cleanup9()
 		cleanup8()
@@ -772,8 +773,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		return nil, nil, err
 	}
 	cacheConfig := cfg.MemoryCache
-	clock := systemClock()
-	cache, cleanup7, err := provideMemoryCache(cacheConfig, clock)
+	cache, cleanup7, err := provideMemoryCache(cacheConfig)
 	if err != nil {
 		cleanup6()
 		cleanup5()
@@ -784,7 +784,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		return nil, nil, err
 	}
 	config4 := cfg.Cache
-	layer, err := provideCacheLayer(cache, config4, clock, logger, meterProvider)
+	layer, err := provideCacheLayer(cache, config4, logger, meterProvider)
 	if err != nil {
 		cleanup7()
 		cleanup6()
@@ -954,8 +954,7 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 	}
 	cache := redisstore.NewCache(client)
 	cacheConfig := cfg.Cache
-	clock := systemClock()
-	layer, err := provideCacheLayer(cache, cacheConfig, clock, logger, meterProvider)
+	layer, err := provideCacheLayer(cache, cacheConfig, logger, meterProvider)
 	if err != nil {
 		cleanup6()
 		cleanup5()
@@ -1049,8 +1048,7 @@ func injectLocalUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, f
 		cleanup()
 		return nil, nil, err
 	}
-	clock := systemClock()
-	tokens, err := provideAccessTokens(jwtauthConfig, keyRing, clock)
+	tokens, err := provideAccessTokens(jwtauthConfig, keyRing)
 	if err != nil {
 		cleanup5()
 		cleanup4()
@@ -1059,9 +1057,9 @@ func injectLocalUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, f
 		cleanup()
 		return nil, nil, err
 	}
-	limiter := provideMemoryRateLimiter(clock)
+	limiter := provideMemoryRateLimiter()
 	cacheConfig := cfg.MemoryCache
-	cache, cleanup6, err := provideMemoryCache(cacheConfig, clock)
+	cache, cleanup6, err := provideMemoryCache(cacheConfig)
 	if err != nil {
 		cleanup5()
 		cleanup4()
@@ -1071,7 +1069,7 @@ func injectLocalUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, f
 		return nil, nil, err
 	}
 	config2 := cfg.Cache
-	layer, err := provideCacheLayer(cache, config2, clock, logger, meterProvider)
+	layer, err := provideCacheLayer(cache, config2, logger, meterProvider)
 	if err != nil {
 		cleanup6()
 		cleanup5()
@@ -1084,7 +1082,7 @@ func injectLocalUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, f
 	profileInvalidation := provideProfileInvalidation(layer, logger)
 	wireNoMail := _wireNoMailValue
 	secondFactor := noSecondFactor()
-	service, cleanup7, err := provideIdentity(config, argon2Params, db, tokens, limiter, layer, profileInvalidation, wireNoMail, secondFactor, clock, logger)
+	service, cleanup7, err := provideIdentity(config, argon2Params, db, tokens, limiter, layer, profileInvalidation, wireNoMail, secondFactor, logger)
 	if err != nil {
 		cleanup6()
 		cleanup5()
@@ -1175,8 +1173,7 @@ func injectServicesUsers(ctx context.Context, cfg Config, out LogOutput) (*Users
 		cleanup()
 		return nil, nil, err
 	}
-	clock := systemClock()
-	tokens, err := provideAccessTokens(jwtauthConfig, keyRing, clock)
+	tokens, err := provideAccessTokens(jwtauthConfig, keyRing)
 	if err != nil {
 		cleanup5()
 		cleanup4()
@@ -1195,7 +1192,7 @@ func injectServicesUsers(ctx context.Context, cfg Config, out LogOutput) (*Users
 		cleanup()
 		return nil, nil, err
 	}
-	limiter, err := provideRedisRateLimiter(client, clock, logger, meterProvider)
+	limiter, err := provideRedisRateLimiter(client, logger, meterProvider)
 	if err != nil {
 		cleanup6()
 		cleanup5()
@@ -1207,7 +1204,7 @@ func injectServicesUsers(ctx context.Context, cfg Config, out LogOutput) (*Users
 	}
 	cache := redisstore.NewCache(client)
 	cacheConfig := cfg.Cache
-	layer, err := provideCacheLayer(cache, cacheConfig, clock, logger, meterProvider)
+	layer, err := provideCacheLayer(cache, cacheConfig, logger, meterProvider)
 	if err != nil {
 		cleanup6()
 		cleanup5()
@@ -1220,7 +1217,7 @@ func injectServicesUsers(ctx context.Context, cfg Config, out LogOutput) (*Users
 	profileInvalidation := provideProfileInvalidation(layer, logger)
 	wireNoMail := _wireNoMailValue
 	secondFactor := noSecondFactor()
-	service, cleanup7, err := provideIdentity(config, argon2Params, db, tokens, limiter, layer, profileInvalidation, wireNoMail, secondFactor, clock, logger)
+	service, cleanup7, err := provideIdentity(config, argon2Params, db, tokens, limiter, layer, profileInvalidation, wireNoMail, secondFactor, logger)
 	if err != nil {
 		cleanup6()
 		cleanup5()
@@ -1300,11 +1297,12 @@ func InitializeMigrator(ctx context.Context, cfg Config, out LogOutput) (*Migrat
 	}, nil
 }
 
-// InitializeStack assembles the api program of the local profile with the
-// clock and identity's mailer given, for the component tests (tests/): the
-// same sets as the program, so the tests cannot drift from it. Its job
-// worker is built but not run.
-func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, mailer identity.Mailer) (*Stack, func(), error) {
+// InitializeStack assembles the api program of the local profile with
+// identity's mailer and the OAuth providers' HTTP client given, for the
+// component tests (tests/): the same sets as the program, so the tests
+// cannot drift from it. Its job worker is built but not run. The tests
+// move its time with testing/synctest.
+func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer identity.Mailer, providers ProviderClient) (*Stack, func(), error) {
 	config := cfg.HTTP
 	telemetryConfig := cfg.Telemetry
 	logger := provideLogger(telemetryConfig, out)
@@ -1449,7 +1447,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 		cleanup()
 		return nil, nil, err
 	}
-	tokens, err := provideAccessTokens(jwtauthConfig, keyRing, now)
+	tokens, err := provideAccessTokens(jwtauthConfig, keyRing)
 	if err != nil {
 		cleanup7()
 		cleanup6()
@@ -1460,9 +1458,9 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 		cleanup()
 		return nil, nil, err
 	}
-	limiter := provideMemoryRateLimiter(now)
+	limiter := provideMemoryRateLimiter()
 	cacheConfig := cfg.MemoryCache
-	cache, cleanup8, err := provideMemoryCache(cacheConfig, now)
+	cache, cleanup8, err := provideMemoryCache(cacheConfig)
 	if err != nil {
 		cleanup7()
 		cleanup6()
@@ -1474,7 +1472,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 		return nil, nil, err
 	}
 	config4 := cfg.Cache
-	layer, err := provideCacheLayer(cache, config4, now, logger, meterProvider)
+	layer, err := provideCacheLayer(cache, config4, logger, meterProvider)
 	if err != nil {
 		cleanup8()
 		cleanup7()
@@ -1501,8 +1499,8 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 		cleanup()
 		return nil, nil, err
 	}
-	store := provideMemoryShortLived(now)
-	mfaService, err := provideMFA(config5, argon2Params, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, now, logger)
+	store := provideMemoryShortLived()
+	mfaService, err := provideMFA(config5, argon2Params, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, logger)
 	if err != nil {
 		cleanup9()
 		cleanup8()
@@ -1515,7 +1513,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup10, err := provideIdentity(config3, argon2Params, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, now, logger)
+	identityService, cleanup10, err := provideIdentity(config3, argon2Params, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, logger)
 	if err != nil {
 		cleanup9()
 		cleanup8()
@@ -1545,7 +1543,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 	oAuthConfig := cfg.OAuth
 	oauthConfig := oAuthConfig.Service
 	oidcConfig := oAuthConfig.Providers
-	oidcRegistry, err := provideOAuthProviders(ctx, oidcConfig, getenv, resolver, now, logger)
+	oidcRegistry, err := provideOAuthProviders(ctx, oidcConfig, getenv, resolver, providers, logger)
 	if err != nil {
 		cleanup10()
 		cleanup9()
@@ -1559,7 +1557,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, now Clock, 
 		cleanup()
 		return nil, nil, err
 	}
-	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, store, limiter, mailer, profileInvalidation, now, logger)
+	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, store, limiter, mailer, profileInvalidation, logger)
 	if err != nil {
 		cleanup10()
 		cleanup9()

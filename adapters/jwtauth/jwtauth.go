@@ -32,7 +32,6 @@ type Config struct {
 type Tokens struct {
 	cfg    Config
 	ring   *identity.KeyRing
-	now    func() time.Time
 	parser *jwt.Parser
 
 	// verified remembers tokens whose signature and claims checked out,
@@ -56,15 +55,13 @@ const VerifiedCacheSize = 8192
 
 var _ identity.AccessTokens = (*Tokens)(nil)
 
-// New returns the signer/verifier; now defaults to time.Now.
-func New(cfg Config, ring *identity.KeyRing, now func() time.Time) (*Tokens, error) {
+// New returns the signer/verifier. Lifetimes are checked against
+// time.Now (in tests, a synctest bubble's clock).
+func New(cfg Config, ring *identity.KeyRing) (*Tokens, error) {
 	if cfg.Issuer == "" || cfg.Audience == "" {
 		return nil, errors.New("jwt issuer and audience are required")
 	}
-	if now == nil {
-		now = time.Now
-	}
-	t := &Tokens{cfg: cfg, ring: ring, now: now, verified: make(map[string]verifiedToken), maxVerified: VerifiedCacheSize}
+	t := &Tokens{cfg: cfg, ring: ring, verified: make(map[string]verifiedToken), maxVerified: VerifiedCacheSize}
 	t.parser = jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 		jwt.WithIssuer(cfg.Issuer),
@@ -72,7 +69,6 @@ func New(cfg Config, ring *identity.KeyRing, now func() time.Time) (*Tokens, err
 		jwt.WithLeeway(Leeway),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
-		jwt.WithTimeFunc(func() time.Time { return t.now() }),
 		jwt.WithStrictDecoding(),
 	)
 	return t, nil
@@ -175,7 +171,7 @@ func (t *Tokens) remembered(raw string) (identity.AccessClaims, bool) {
 	if !ok {
 		return identity.AccessClaims{}, false
 	}
-	now := t.now()
+	now := time.Now()
 	if !now.Before(v.claims.ExpiresAt.Add(Leeway)) || now.Add(Leeway).Before(v.claims.IssuedAt) {
 		t.mu.Lock()
 		delete(t.verified, raw)
@@ -191,7 +187,7 @@ func (t *Tokens) remembered(raw string) (identity.AccessClaims, bool) {
 }
 
 func (t *Tokens) remember(raw string, v verifiedToken) {
-	now := t.now()
+	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.verified) >= t.maxVerified {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/uuid"
@@ -17,28 +18,19 @@ import (
 	"github.com/tradesense/tradesense/core/identity"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
 var (
 	secretA = []byte("0123456789abcdef0123456789abcdef-key-A")
 	secretB = []byte("0123456789abcdef0123456789abcdef-key-B")
 	cfg     = jwtauth.Config{Issuer: "https://api.tradesense.test", Audience: "tradesense-api"}
 )
 
-func setup(t *testing.T, ring *identity.KeyRing) (*jwtauth.Tokens, *clock) {
+func setup(t *testing.T, ring *identity.KeyRing) *jwtauth.Tokens {
 	t.Helper()
-	c := &clock{t: time.Date(2025, 5, 1, 10, 0, 0, 0, time.UTC)}
-	tok, err := jwtauth.New(cfg, ring, c.Now)
+	tok, err := jwtauth.New(cfg, ring)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tok, c
+	return tok
 }
 
 func mustRing(t testing.TB, cur []byte, prev ...[]byte) *identity.KeyRing {
@@ -54,30 +46,34 @@ func claimsAt(now time.Time) identity.AccessClaims {
 		IssuedAt: now, ExpiresAt: now.Add(15 * time.Minute)}
 }
 
+// TestRoundTrip runs in a bubble, whose clock reads whole seconds: the
+// claims come back exactly (JWT times have a resolution of a second).
 func TestRoundTrip(t *testing.T) {
-	tk, c := setup(t, mustRing(t, secretA))
-	in := claimsAt(c.Now())
-	raw, err := tk.Issue(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := tk.Verify(raw)
-	if err != nil {
-		t.Fatalf("Verify: %v", err)
-	}
-	if out.UserID != in.UserID || out.SessionID != in.SessionID || out.Role != in.Role || out.AAL != 1 || len(out.AMR) != 1 || !out.ExpiresAt.Equal(in.ExpiresAt) {
-		t.Fatalf("claims = %+v; want %+v", out, in)
-	}
-	hdr := decodeSeg(t, raw, 0)
-	if hdr["alg"] != "EdDSA" || hdr["kid"] != mustRing(t, secretA).Signing().ID {
-		t.Fatalf("header = %v", hdr)
-	}
-	body := decodeSeg(t, raw, 1)
-	for _, k := range []string{"sub", "sid", "role", "aal", "amr", "iat", "exp", "iss", "aud"} {
-		if _, ok := body[k]; !ok {
-			t.Errorf("claim %s missing from %v", k, body)
+	synctest.Test(t, func(t *testing.T) {
+		tk := setup(t, mustRing(t, secretA))
+		in := claimsAt(time.Now())
+		raw, err := tk.Issue(in)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		out, err := tk.Verify(raw)
+		if err != nil {
+			t.Fatalf("Verify: %v", err)
+		}
+		if out.UserID != in.UserID || out.SessionID != in.SessionID || out.Role != in.Role || out.AAL != 1 || len(out.AMR) != 1 || !out.ExpiresAt.Equal(in.ExpiresAt) {
+			t.Fatalf("claims = %+v; want %+v", out, in)
+		}
+		hdr := decodeSeg(t, raw, 0)
+		if hdr["alg"] != "EdDSA" || hdr["kid"] != mustRing(t, secretA).Signing().ID {
+			t.Fatalf("header = %v", hdr)
+		}
+		body := decodeSeg(t, raw, 1)
+		for _, k := range []string{"sub", "sid", "role", "aal", "amr", "iat", "exp", "iss", "aud"} {
+			if _, ok := body[k]; !ok {
+				t.Errorf("claim %s missing from %v", k, body)
+			}
+		}
+	})
 }
 
 func decodeSeg(t *testing.T, raw string, i int) map[string]any {
@@ -100,15 +96,15 @@ func seg(v any) string {
 
 func TestRejects(t *testing.T) {
 	ring := mustRing(t, secretA)
-	tk, c := setup(t, ring)
-	now := c.Now()
+	tk := setup(t, ring)
+	now := time.Now()
 	good, _ := tk.Issue(claimsAt(now))
 	parts := strings.Split(good, ".")
 	body := decodeSeg(t, good, 1)
 	kid := ring.Signing().ID
 	pub := ring.Signing().Public
 
-	other, _ := setup(t, mustRing(t, secretB))
+	other := setup(t, mustRing(t, secretB))
 	foreign, _ := other.Issue(claimsAt(now))
 
 	hs256 := func() string { // the classic confusion: HMAC keyed with the public key
@@ -138,8 +134,8 @@ func TestRejects(t *testing.T) {
 		}
 		return s
 	}
-	wrongAud, _ := jwtauth.New(jwtauth.Config{Issuer: cfg.Issuer, Audience: "someone-else"}, ring, c.Now)
-	wrongIss, _ := jwtauth.New(jwtauth.Config{Issuer: "https://evil.test", Audience: cfg.Audience}, ring, c.Now)
+	wrongAud, _ := jwtauth.New(jwtauth.Config{Issuer: cfg.Issuer, Audience: "someone-else"}, ring)
+	wrongIss, _ := jwtauth.New(jwtauth.Config{Issuer: "https://evil.test", Audience: cfg.Audience}, ring)
 	audTok, _ := wrongAud.Issue(claimsAt(now))
 	issTok, _ := wrongIss.Issue(claimsAt(now))
 
@@ -178,16 +174,18 @@ func TestRejects(t *testing.T) {
 }
 
 func TestExpiryLeeway(t *testing.T) {
-	tk, c := setup(t, mustRing(t, secretA))
-	raw, _ := tk.Issue(claimsAt(c.Now()))
-	c.Advance(15*time.Minute + jwtauth.Leeway - time.Second)
-	if _, err := tk.Verify(raw); err != nil {
-		t.Fatalf("within the leeway: %v", err)
-	}
-	c.Advance(2 * time.Second)
-	if _, err := tk.Verify(raw); apperr.CodeOf(err) != identity.CodeTokenExpired {
-		t.Fatalf("past the leeway: %v; want token_expired", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		tk := setup(t, mustRing(t, secretA))
+		raw, _ := tk.Issue(claimsAt(time.Now()))
+		time.Sleep(15*time.Minute + jwtauth.Leeway - time.Second)
+		if _, err := tk.Verify(raw); err != nil {
+			t.Fatalf("within the leeway: %v", err)
+		}
+		time.Sleep(2 * time.Second)
+		if _, err := tk.Verify(raw); apperr.CodeOf(err) != identity.CodeTokenExpired {
+			t.Fatalf("past the leeway: %v; want token_expired", err)
+		}
+	})
 }
 
 // TestRotationWithoutDowntime walks a key rotation: tokens signed with the
@@ -195,8 +193,8 @@ func TestExpiryLeeway(t *testing.T) {
 // new key, and dropping the old key ends the old tokens.
 func TestRotationWithoutDowntime(t *testing.T) {
 	ring := mustRing(t, secretA)
-	tk, c := setup(t, ring)
-	oldTok, _ := tk.Issue(claimsAt(c.Now()))
+	tk := setup(t, ring)
+	oldTok, _ := tk.Issue(claimsAt(time.Now()))
 	oldKid := ring.Signing().ID
 
 	if err := ring.Set(secretB, secretA); err != nil {
@@ -205,7 +203,7 @@ func TestRotationWithoutDowntime(t *testing.T) {
 	if ring.Signing().ID == oldKid {
 		t.Fatal("signing key did not change")
 	}
-	newTok, _ := tk.Issue(claimsAt(c.Now()))
+	newTok, _ := tk.Issue(claimsAt(time.Now()))
 	if decodeSeg(t, newTok, 0)["kid"] != ring.Signing().ID {
 		t.Fatal("new token not signed with the new key")
 	}
@@ -230,12 +228,12 @@ func TestRotationWithoutDowntime(t *testing.T) {
 
 func TestConcurrentRotationIsRaceFree(t *testing.T) {
 	ring := mustRing(t, secretA)
-	tk, c := setup(t, ring)
+	tk := setup(t, ring)
 	var wg sync.WaitGroup
 	for i := range 4 {
 		wg.Go(func() {
 			for range 50 {
-				raw, err := tk.Issue(claimsAt(c.Now()))
+				raw, err := tk.Issue(claimsAt(time.Now()))
 				if err != nil {
 					t.Error(err)
 					return
@@ -263,9 +261,8 @@ func TestConcurrentRotationIsRaceFree(t *testing.T) {
 
 func FuzzVerify(f *testing.F) {
 	ring := mustRing(f, secretA)
-	c := &clock{t: time.Date(2025, 5, 1, 10, 0, 0, 0, time.UTC)}
-	tk, _ := jwtauth.New(cfg, ring, c.Now)
-	good, _ := tk.Issue(claimsAt(c.Now()))
+	tk, _ := jwtauth.New(cfg, ring)
+	good, _ := tk.Issue(claimsAt(time.Now()))
 	f.Add(good)
 	f.Add("")
 	f.Add("a.b.c")
@@ -291,8 +288,8 @@ func FuzzVerify(f *testing.F) {
 // TestRotationWithoutDowntime, whose second Verify calls are cache hits).
 func TestVerifiedTokensAreRemembered(t *testing.T) {
 	ring := mustRing(t, secretA)
-	tk, c := setup(t, ring)
-	in := claimsAt(c.Now())
+	tk := setup(t, ring)
+	in := claimsAt(time.Now())
 	raw, _ := tk.Issue(in)
 	first, err := tk.Verify(raw)
 	if err != nil {
@@ -317,7 +314,7 @@ func TestVerifiedTokensAreRemembered(t *testing.T) {
 	// Many distinct tokens: the cache stays bounded and keeps working.
 	jwtauth.SetVerifiedCacheSize(tk, 8)
 	for range 50 {
-		r, _ := tk.Issue(claimsAt(c.Now()))
+		r, _ := tk.Issue(claimsAt(time.Now()))
 		if _, err := tk.Verify(r); err != nil {
 			t.Fatal(err)
 		}
@@ -332,7 +329,7 @@ func TestVerifiedTokensAreRemembered(t *testing.T) {
 
 func BenchmarkVerify(b *testing.B) {
 	ring := mustRing(b, secretA)
-	tk, _ := jwtauth.New(cfg, ring, nil)
+	tk, _ := jwtauth.New(cfg, ring)
 	raw, _ := tk.Issue(claimsAt(time.Now()))
 	b.ReportAllocs()
 	for b.Loop() {

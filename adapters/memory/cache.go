@@ -22,9 +22,6 @@ type CacheConfig struct {
 	// 64 MiB. When full, the cache evicts the entries least likely to be used
 	// again (W-TinyLFU: recency and frequency).
 	MaxBytes uint64
-	// Now is the cache's clock. Nil selects the real clock; tests pass a fake
-	// one to expire entries without sleeping.
-	Now func() time.Time
 }
 
 // DefaultCacheConfig returns the defaults documented on CacheConfig.
@@ -68,9 +65,6 @@ func NewCache(cfg CacheConfig) (*Cache, func(), error) {
 		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, entry]) time.Duration {
 			return e.Value.ttl
 		}),
-	}
-	if cfg.Now != nil {
-		opts.Clock = fakeClock{now: cfg.Now}
 	}
 	c, err := otter.New(opts)
 	if err != nil {
@@ -170,10 +164,3 @@ func clone(b []byte) []byte {
 	copy(out, b)
 	return out
 }
-
-// fakeClock adapts a Now function to otter's clock. It delivers no ticks:
-// expired entries are then removed when touched, not proactively.
-type fakeClock struct{ now func() time.Time }
-
-func (f fakeClock) NowNano() int64                      { return f.now().UnixNano() }
-func (f fakeClock) Tick(time.Duration) <-chan time.Time { return nil }

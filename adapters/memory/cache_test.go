@@ -3,31 +3,12 @@ package memory_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tradesense/tradesense/adapters/memory"
 	"github.com/tradesense/tradesense/core/cache/cachetest"
 )
-
-// clock is a fake clock that only moves when told to.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 func newCache(t *testing.T, cfg memory.CacheConfig) *memory.Cache {
 	t.Helper()
@@ -39,17 +20,11 @@ func newCache(t *testing.T, cfg memory.CacheConfig) *memory.Cache {
 	return c
 }
 
+// TestCacheContract runs the contract in synctest bubbles: otter's own
+// clock and expiry goroutine then run on the bubble's time.
 func TestCacheContract(t *testing.T) {
 	cachetest.Run(t, func(t *testing.T) cachetest.Harness {
-		clk := &clock{now: time.Unix(1_700_000_000, 0)}
-		c := newCache(t, memory.CacheConfig{Now: clk.Now})
-		return cachetest.Harness{Cache: c, Advance: clk.Advance}
-	})
-}
-
-func TestCacheContractRealClock(t *testing.T) {
-	cachetest.Run(t, func(t *testing.T) cachetest.Harness {
-		return cachetest.Harness{Cache: newCache(t, memory.DefaultCacheConfig()), Advance: time.Sleep}
+		return cachetest.Harness{Cache: newCache(t, memory.DefaultCacheConfig())}
 	})
 }
 

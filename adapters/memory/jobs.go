@@ -14,8 +14,6 @@ import (
 // counters, heartbeats, leases and done-markers of one process (the local
 // profile). It is safe for concurrent use.
 type Jobs struct {
-	now func() time.Time
-
 	mu        sync.Mutex
 	jobs      map[string]*jobs.Job
 	idem      map[string]expiring
@@ -39,13 +37,10 @@ type lease struct {
 
 var _ jobs.Backend = (*Jobs)(nil)
 
-// NewJobs returns an empty store; now is its clock (nil: time.Now).
-func NewJobs(now func() time.Time) *Jobs {
-	if now == nil {
-		now = time.Now
-	}
+// NewJobs returns an empty store.
+func NewJobs() *Jobs {
 	return &Jobs{
-		now: now, jobs: map[string]*jobs.Job{}, idem: map[string]expiring{}, beats: map[string]time.Time{},
+		jobs: map[string]*jobs.Job{}, idem: map[string]expiring{}, beats: map[string]time.Time{},
 		leases: map[string]lease{}, marks: map[string]time.Time{}, hidden: map[string]time.Time{},
 		processed: map[string]int64{}, failed: map[string]int64{},
 	}
@@ -57,7 +52,7 @@ func (s *Jobs) live(id string) (*jobs.Job, bool) {
 	if !ok {
 		return nil, false
 	}
-	if !j.ExpiresAt.IsZero() && !j.ExpiresAt.After(s.now()) {
+	if !j.ExpiresAt.IsZero() && !j.ExpiresAt.After(time.Now()) {
 		delete(s.jobs, id)
 		return nil, false
 	}
@@ -68,7 +63,7 @@ func (s *Jobs) live(id string) (*jobs.Job, bool) {
 func (s *Jobs) Create(_ context.Context, j *jobs.Job, idemWindow time.Duration) (string, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now()
+	now := time.Now()
 	if j.IdempotencyKey != "" {
 		if e, ok := s.idem[j.IdempotencyKey]; ok && e.exp.After(now) {
 			return e.id, false, nil
@@ -255,7 +250,7 @@ func (s *Jobs) Heartbeat(_ context.Context, worker string, ttl time.Duration) er
 		delete(s.beats, worker)
 		return nil
 	}
-	s.beats[worker] = s.now().Add(ttl)
+	s.beats[worker] = time.Now().Add(ttl)
 	return nil
 }
 
@@ -264,14 +259,14 @@ func (s *Jobs) Alive(_ context.Context, worker string) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	exp, ok := s.beats[worker]
-	return ok && exp.After(s.now()), nil
+	return ok && exp.After(time.Now()), nil
 }
 
 // AcquireLease implements jobs.Coordinator.
 func (s *Jobs) AcquireLease(_ context.Context, name, holder string, ttl time.Duration) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now()
+	now := time.Now()
 	if l, ok := s.leases[name]; ok && l.exp.After(now) && l.holder != holder {
 		return false, nil
 	}
@@ -293,7 +288,7 @@ func (s *Jobs) ReleaseLease(_ context.Context, name, holder string) error {
 func (s *Jobs) Mark(_ context.Context, key string, ttl time.Duration) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now()
+	now := time.Now()
 	if exp, ok := s.marks[key]; ok && exp.After(now) {
 		return false, nil
 	}
@@ -306,7 +301,7 @@ func (s *Jobs) Marked(_ context.Context, key string) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	exp, ok := s.marks[key]
-	return ok && exp.After(s.now()), nil
+	return ok && exp.After(time.Now()), nil
 }
 
 var _ jobs.Spilling = (*Jobs)(nil)
@@ -331,7 +326,7 @@ func (s *Jobs) Unfinished() []*jobs.Job {
 func (s *Jobs) Restore(js []*jobs.Job) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now()
+	now := time.Now()
 	for _, j := range js {
 		s.jobs[j.ID] = j.Clone()
 		delete(s.hidden, j.ID)

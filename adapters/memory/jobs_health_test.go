@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/tradesense/tradesense/adapters/memory"
@@ -29,78 +30,67 @@ func (b *beatsFailing) Heartbeat(ctx context.Context, worker string, ttl time.Du
 }
 
 func TestJobsReadinessFollowsTheWorkerHeartbeat(t *testing.T) {
-	ctx := context.Background()
-	clock := jobstest.NewFakeClock(time.Date(2030, 1, 2, 3, 4, 0, 0, time.UTC))
-	backend := &beatsFailing{Backend: memory.NewJobs(clock.Now)}
-	broker := jobstest.NewChanBroker()
-	reg := jobs.NewRegistry()
-	log := slog.New(slog.DiscardHandler)
-	client := jobs.NewClient(jobs.Config{}, reg, backend, broker, clock, nil, log, nil)
-	w, err := jobs.NewWorker(jobs.Config{}, jobs.WorkerConfig{ID: "w1", Queues: map[string]int{jobs.QueueDefault: 1},
-		HeartbeatInterval: time.Second, HeartbeatTTL: 3 * time.Second, ShutdownTimeout: time.Second}, reg, backend, broker, client, clock, nil, nil, log, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	check := w.Health()
-	if check.Name != "jobs_worker" || !check.Required {
-		t.Fatalf("registration = %+v", check)
-	}
-	details, err := check.Check.Check(ctx)
-	if err != nil || details["worker_running"] != false {
-		t.Fatalf("before Run: %v, %v; want up, worker not running", details, err)
-	}
-
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- w.Run(runCtx) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if details, err = check.Check.Check(ctx); err == nil && details["worker_running"] == true {
-			break
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		backend := &beatsFailing{Backend: memory.NewJobs()}
+		broker := jobstest.NewChanBroker()
+		reg := jobs.NewRegistry()
+		log := slog.New(slog.DiscardHandler)
+		client := jobs.NewClient(jobs.Config{}, reg, backend, broker, nil, log, nil)
+		w, err := jobs.NewWorker(jobs.Config{}, jobs.WorkerConfig{ID: "w1", Queues: map[string]int{jobs.QueueDefault: 1},
+			HeartbeatInterval: time.Second, HeartbeatTTL: 3 * time.Second, ShutdownTimeout: time.Second}, reg, backend, broker, client, nil, nil, log, nil)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if time.Now().After(deadline) {
+		check := w.Health()
+		if check.Name != "jobs_worker" || !check.Required {
+			t.Fatalf("registration = %+v", check)
+		}
+		details, err := check.Check.Check(ctx)
+		if err != nil || details["worker_running"] != false {
+			t.Fatalf("before Run: %v, %v; want up, worker not running", details, err)
+		}
+
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- w.Run(runCtx) }()
+		synctest.Wait()
+		if details, err = check.Check.Check(ctx); err != nil || details["worker_running"] != true {
 			t.Fatalf("worker never reported running: %v, %v", details, err)
 		}
-		time.Sleep(time.Millisecond)
-	}
-	backend.fail.Store(true)
-	for i := 0; ; i++ {
-		clock.Advance(time.Second)
-		time.Sleep(2 * time.Millisecond)
-		if _, err = check.Check.Check(ctx); err != nil {
-			break
-		}
-		if i > 200 {
-			t.Fatal("readiness stayed up while heartbeats failed")
-		}
-	}
-	if !strings.Contains(err.Error(), "heartbeat") {
-		t.Fatalf("error %q does not name the heartbeat", err)
-	}
-	backend.fail.Store(false)
-	for i := 0; ; i++ {
-		clock.Advance(time.Second)
-		time.Sleep(2 * time.Millisecond)
-		if _, err = check.Check.Check(ctx); err == nil {
-			break
-		}
-		if i > 200 {
-			t.Fatalf("readiness did not recover: %v", err)
-		}
-	}
-	cancel()
-	for {
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatal(err)
+		// Failing heartbeats turn readiness down once the last stored one
+		// is older than the TTL.
+		backend.fail.Store(true)
+		for i := 0; ; i++ {
+			time.Sleep(time.Second)
+			synctest.Wait()
+			if _, err = check.Check.Check(ctx); err != nil {
+				break
 			}
-			if details, err := check.Check.Check(ctx); err != nil || details["worker_running"] != false {
-				t.Fatalf("after Run: %v, %v", details, err)
+			if i > 200 {
+				t.Fatal("readiness stayed up while heartbeats failed")
 			}
-			return
-		case <-time.After(5 * time.Millisecond):
-			clock.Advance(time.Second)
 		}
-	}
+		if !strings.Contains(err.Error(), "heartbeat") {
+			t.Fatalf("error %q does not name the heartbeat", err)
+		}
+		backend.fail.Store(false)
+		for i := 0; ; i++ {
+			time.Sleep(time.Second)
+			synctest.Wait()
+			if _, err = check.Check.Check(ctx); err == nil {
+				break
+			}
+			if i > 200 {
+				t.Fatalf("readiness did not recover: %v", err)
+			}
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if details, err := check.Check.Check(ctx); err != nil || details["worker_running"] != false {
+			t.Fatalf("after Run: %v, %v", details, err)
+		}
+	})
 }

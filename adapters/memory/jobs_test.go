@@ -16,11 +16,11 @@ import (
 )
 
 func TestJobsBackendContract(t *testing.T) {
-	jobstest.RunBackendContract(t, func(t *testing.T) jobs.Backend { return memory.NewJobs(nil) })
+	jobstest.RunBackendContract(t, func(t *testing.T) jobs.Backend { return memory.NewJobs() })
 }
 
 func TestJobsWorkerSuite(t *testing.T) {
-	jobstest.RunWorkerSuite(t, func(t *testing.T, now func() time.Time) jobs.Backend { return memory.NewJobs(now) })
+	jobstest.RunWorkerSuite(t, func(t *testing.T) jobs.Backend { return memory.NewJobs() })
 }
 
 // TestJobSpanJoinsTheEnqueuingTrace: the attempt's span is a child of the
@@ -29,12 +29,12 @@ func TestJobSpanJoinsTheEnqueuingTrace(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	prop := propagation.TraceContext{}
-	backend, broker, reg := memory.NewJobs(nil), jobstest.NewChanBroker(), jobs.NewRegistry()
+	backend, broker, reg := memory.NewJobs(), jobstest.NewChanBroker(), jobs.NewRegistry()
 	done := make(chan struct{})
 	reg.Register("default.traced", jobs.KindConfig{Handler: func(context.Context, *jobs.Job) (any, error) { close(done); return nil, nil }})
 	log := slog.New(slog.DiscardHandler)
-	client := jobs.NewClient(jobs.Config{}, reg, backend, broker, nil, prop, log, nil)
-	w, err := jobs.NewWorker(jobs.Config{}, jobs.WorkerConfig{ID: "w", Queues: map[string]int{jobs.QueueDefault: 1}}, reg, backend, broker, client, nil, prop, tp, log, nil)
+	client := jobs.NewClient(jobs.Config{}, reg, backend, broker, prop, log, nil)
+	w, err := jobs.NewWorker(jobs.Config{}, jobs.WorkerConfig{ID: "w", Queues: map[string]int{jobs.QueueDefault: 1}}, reg, backend, broker, client, prop, tp, log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestJobSpanJoinsTheEnqueuingTrace(t *testing.T) {
 
 func TestJobsSharedBackendContract(t *testing.T) {
 	jobstest.RunSharedBackendContract(t, func(t *testing.T) (jobs.Backend, jobs.Backend) {
-		b := memory.NewJobs(nil)
+		b := memory.NewJobs()
 		return b, b
 	})
 }

@@ -12,8 +12,6 @@ import (
 // one mutex-guarded map, swept of expired keys as it grows. It is exact
 // within one process and knows nothing of other replicas.
 type RateLimiter struct {
-	now func() time.Time
-
 	mu        sync.Mutex
 	keys      map[string]ratelimit.State
 	nextSweep time.Time
@@ -21,13 +19,9 @@ type RateLimiter struct {
 
 var _ ratelimit.Limiter = (*RateLimiter)(nil)
 
-// NewRateLimiter returns an empty limiter reading time from now (time.Now
-// when nil).
-func NewRateLimiter(now func() time.Time) *RateLimiter {
-	if now == nil {
-		now = time.Now
-	}
-	return &RateLimiter{now: now, keys: map[string]ratelimit.State{}}
+// NewRateLimiter returns an empty limiter.
+func NewRateLimiter() *RateLimiter {
+	return &RateLimiter{keys: map[string]ratelimit.State{}}
 }
 
 // Hit implements ratelimit.Limiter.
@@ -58,7 +52,7 @@ func (m *RateLimiter) apply(key string, l ratelimit.Limit, count bool) (ratelimi
 	if err := l.Validate(); err != nil {
 		return ratelimit.Result{}, err
 	}
-	now := m.now()
+	now := time.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.sweep(now)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/tradesense/tradesense/adapters/memory"
@@ -12,25 +13,24 @@ import (
 )
 
 func TestRateLimiterContract(t *testing.T) {
-	ratelimittest.Run(t, func(t *testing.T, c *ratelimittest.Clock) ratelimit.Limiter {
-		return memory.NewRateLimiter(c.Now)
-	})
+	ratelimittest.Run(t, func(t *testing.T) ratelimit.Limiter { return memory.NewRateLimiter() })
 }
 
 func TestRateLimiterSweepsExpiredKeys(t *testing.T) {
-	c := ratelimittest.NewClock()
-	l := memory.NewRateLimiter(c.Now)
-	lim := ratelimit.Limit{Max: 5, Window: time.Minute}
-	for i := range 100 {
-		if _, err := l.Hit(context.Background(), fmt.Sprint("k", i), lim); err != nil {
+	synctest.Test(t, func(t *testing.T) {
+		l := memory.NewRateLimiter()
+		lim := ratelimit.Limit{Max: 5, Window: time.Minute}
+		for i := range 100 {
+			if _, err := l.Hit(context.Background(), fmt.Sprint("k", i), lim); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(2 * time.Minute)
+		if _, err := l.Hit(context.Background(), "fresh", lim); err != nil {
 			t.Fatal(err)
 		}
-	}
-	c.Advance(2 * time.Minute)
-	if _, err := l.Hit(context.Background(), "fresh", lim); err != nil {
-		t.Fatal(err)
-	}
-	if n := l.Len(); n != 1 {
-		t.Fatalf("%d keys after every window ended; want only the fresh one", n)
-	}
+		if n := l.Len(); n != 1 {
+			t.Fatalf("%d keys after every window ended; want only the fresh one", n)
+		}
+	})
 }

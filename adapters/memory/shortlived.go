@@ -13,8 +13,6 @@ import (
 // mutex-guarded map swept of expired entries as it grows. Exact within one
 // process; replicas need the Redis adapter.
 type ShortLived struct {
-	now func() time.Time
-
 	mu        sync.Mutex
 	entries   map[string]shortLivedEntry
 	nextSweep time.Time
@@ -27,13 +25,9 @@ type shortLivedEntry struct {
 
 var _ shortlived.Store = (*ShortLived)(nil)
 
-// NewShortLived returns an empty store reading time from now (time.Now
-// when nil).
-func NewShortLived(now func() time.Time) *ShortLived {
-	if now == nil {
-		now = time.Now
-	}
-	return &ShortLived{now: now, entries: map[string]shortLivedEntry{}}
+// NewShortLived returns an empty store.
+func NewShortLived() *ShortLived {
+	return &ShortLived{entries: map[string]shortLivedEntry{}}
 }
 
 // Put implements shortlived.Store.
@@ -41,7 +35,7 @@ func (m *ShortLived) Put(_ context.Context, key string, value []byte, ttl time.D
 	if err := shortlived.Validate(key, value, ttl, true); err != nil {
 		return err
 	}
-	now := m.now()
+	now := time.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.sweep(now)
@@ -74,7 +68,7 @@ func (m *ShortLived) read(key string, take bool) ([]byte, error) {
 	if err := shortlived.Validate(key, nil, 0, false); err != nil {
 		return nil, err
 	}
-	now := m.now()
+	now := time.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e, ok := m.entries[key]

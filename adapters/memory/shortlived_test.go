@@ -9,7 +9,5 @@ import (
 )
 
 func TestShortLivedContract(t *testing.T) {
-	shortlivedtest.Run(t, func(t *testing.T, c *shortlivedtest.Clock) (shortlived.Store, bool) {
-		return memory.NewShortLived(c.Now), false
-	})
+	shortlivedtest.Run(t, func(t *testing.T) shortlived.Store { return memory.NewShortLived() })
 }

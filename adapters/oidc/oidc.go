@@ -37,7 +37,6 @@ type OpenID struct {
 	redirectURL string
 	client      *http.Client
 	ttl         time.Duration
-	now         func() time.Time
 	log         *slog.Logger
 
 	mu        sync.Mutex
@@ -57,17 +56,14 @@ type discovered struct {
 }
 
 // NewOpenID returns the provider; it contacts nobody until first used.
-func NewOpenID(cfg ProviderConfig, redirectURL string, client *http.Client, discoveryTTL time.Duration, now func() time.Time, log *slog.Logger) (*OpenID, error) {
+func NewOpenID(cfg ProviderConfig, redirectURL string, client *http.Client, discoveryTTL time.Duration, log *slog.Logger) (*OpenID, error) {
 	if cfg.Kind != KindOIDC || cfg.Issuer == "" || cfg.ClientID == "" || cfg.ClientSecret == nil || client == nil {
 		return nil, fmt.Errorf("oidc: provider %s: issuer, client ID, client secret and HTTP client are required", cfg.Name)
-	}
-	if now == nil {
-		now = time.Now
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &OpenID{cfg: cfg, redirectURL: redirectURL, client: client, ttl: discoveryTTL, now: now, log: log}, nil
+	return &OpenID{cfg: cfg, redirectURL: redirectURL, client: client, ttl: discoveryTTL, log: log}, nil
 }
 
 func unavailable(name string, cause error) error {
@@ -90,7 +86,7 @@ func issuerMismatch(name, got string) error {
 // HTTP client's timeout whatever their own contexts do.
 func (o *OpenID) discover(ctx context.Context) (*discovered, error) {
 	o.mu.Lock()
-	cur, age := o.cur, o.now().Sub(o.fetchedAt)
+	cur, age := o.cur, time.Since(o.fetchedAt)
 	o.mu.Unlock()
 	if cur != nil && age < o.ttl {
 		return cur, nil
@@ -114,9 +110,9 @@ func (o *OpenID) discover(ctx context.Context) (*discovered, error) {
 			style = oauth2.AuthStyleInParams
 		}
 		d := &discovered{p: p, issuer: o.cfg.Issuer, issParam: meta.IssParam, authStyle: style,
-			verifier: p.Verifier(&gooidc.Config{ClientID: o.cfg.ClientID, Now: o.now})}
+			verifier: p.Verifier(&gooidc.Config{ClientID: o.cfg.ClientID})}
 		o.mu.Lock()
-		o.cur, o.fetchedAt = d, o.now()
+		o.cur, o.fetchedAt = d, time.Now()
 		o.mu.Unlock()
 		return d, nil
 	})

@@ -24,9 +24,7 @@ type Options struct {
 	// Client makes the requests to providers; nil builds one with
 	// Config.HTTPTimeout.
 	Client *http.Client
-	// Now is the clock of ID token expiry and discovery refresh.
-	Now func() time.Time
-	Log *slog.Logger
+	Log    *slog.Logger
 }
 
 // New builds the registry. It resolves every client secret once, so that
@@ -68,7 +66,7 @@ func New(ctx context.Context, cfg Config, o Options) (*Registry, error) {
 		var prov oauth.Provider
 		switch p.Kind {
 		case KindOIDC:
-			prov, err = NewOpenID(p, cfg.RedirectURL(p.Name), o.Client, cfg.DiscoveryTTL, o.Now, o.Log)
+			prov, err = NewOpenID(p, cfg.RedirectURL(p.Name), o.Client, cfg.DiscoveryTTL, o.Log)
 		case KindGitHub:
 			prov, err = NewGitHub(p, cfg.RedirectURL(p.Name), o.Client, o.Log)
 		default:

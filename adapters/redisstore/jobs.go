@@ -32,7 +32,6 @@ import (
 type Jobs struct {
 	rdb *redis.Client
 	ns  string
-	now func() time.Time
 
 	// written holds the bytes this instance last wrote for running jobs
 	// (a worker's start, whose finish comes next from the same worker):
@@ -53,18 +52,15 @@ const (
 
 var _ jobs.Backend = (*Jobs)(nil)
 
-// NewJobs returns the job backend on the shared client. now is its clock
-// for TTLs (nil: time.Now).
-func NewJobs(c *Client, now func() time.Time) *Jobs {
-	return NewJobsOn(c.rdb, c.prefix, now)
+// NewJobs returns the job backend on the shared client. Record TTLs are
+// computed from time.Now.
+func NewJobs(c *Client) *Jobs {
+	return NewJobsOn(c.rdb, c.prefix)
 }
 
 // NewJobsOn returns the job backend on rdb under prefix (tests and tools).
-func NewJobsOn(rdb *redis.Client, prefix string, now func() time.Time) *Jobs {
-	if now == nil {
-		now = time.Now
-	}
-	return &Jobs{rdb: rdb, ns: prefix + "jobs:", now: now, written: map[string]string{}}
+func NewJobsOn(rdb *redis.Client, prefix string) *Jobs {
+	return &Jobs{rdb: rdb, ns: prefix + "jobs:", written: map[string]string{}}
 }
 
 // remember records raw as id's stored bytes; "" forgets them.
@@ -160,7 +156,7 @@ func (s *Jobs) ttlOf(j *jobs.Job) int64 {
 	if j.ExpiresAt.IsZero() {
 		return 0
 	}
-	ms := j.ExpiresAt.Sub(s.now()).Milliseconds()
+	ms := time.Until(j.ExpiresAt).Milliseconds()
 	if ms <= 0 {
 		return -1
 	}

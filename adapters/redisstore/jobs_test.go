@@ -3,7 +3,6 @@ package redisstore_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/tradesense/tradesense/adapters/redisstore"
 	"github.com/tradesense/tradesense/core/jobs"
@@ -12,7 +11,7 @@ import (
 
 // openJobs returns the job backend on a private key prefix, whose keys are
 // removed at the end of the test.
-func openJobs(t *testing.T, now func() time.Time) *redisstore.Jobs {
+func openJobs(t *testing.T) *redisstore.Jobs {
 	c := openTest(t)
 	t.Cleanup(func() {
 		ctx := context.Background()
@@ -21,15 +20,15 @@ func openJobs(t *testing.T, now func() time.Time) *redisstore.Jobs {
 			c.Redis().Del(ctx, keys...)
 		}
 	})
-	return redisstore.NewJobs(c, now)
+	return redisstore.NewJobs(c)
 }
 
 func TestJobsBackendContract(t *testing.T) {
-	jobstest.RunBackendContract(t, func(t *testing.T) jobs.Backend { return openJobs(t, nil) })
+	jobstest.RunBackendContractRealTime(t, func(t *testing.T) jobs.Backend { return openJobs(t) })
 }
 
 func TestJobsWorkerSuite(t *testing.T) {
-	jobstest.RunWorkerSuite(t, func(t *testing.T, now func() time.Time) jobs.Backend { return openJobs(t, now) })
+	jobstest.RunWorkerSuite(t, func(t *testing.T) jobs.Backend { return openJobs(t) })
 }
 
 // Two instances on one key prefix are two processes sharing Redis.
@@ -43,6 +42,6 @@ func TestJobsSharedBackendContract(t *testing.T) {
 				c.Redis().Del(ctx, keys...)
 			}
 		})
-		return redisstore.NewJobs(c, nil), redisstore.NewJobs(c, nil)
+		return redisstore.NewJobs(c), redisstore.NewJobs(c)
 	})
 }

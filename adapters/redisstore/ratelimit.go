@@ -15,25 +15,20 @@ import (
 // b, in Unix milliseconds), so every replica sees one atomic counter. Keys
 // live under "<KeyPrefix>rl:" and expire with their window or block.
 //
-// The time comes from the caller's clock, not Redis TIME, so that tests
-// drive windows with a fake clock; replicas' clocks agree to well under a
+// The time comes from the process clock (time.Now), not Redis TIME, so
+// that tests drive windows from a synctest bubble; replicas' clocks agree to well under a
 // window in practice (NTP), and a skew only stretches or shortens a window
 // by that much.
 type RateLimiter struct {
 	rdb *redis.Client
 	ns  string
-	now func() time.Time
 }
 
 var _ ratelimit.Limiter = (*RateLimiter)(nil)
 
-// NewRateLimiter returns the limiter on the shared client; now defaults to
-// time.Now.
-func NewRateLimiter(c *Client, now func() time.Time) *RateLimiter {
-	if now == nil {
-		now = time.Now
-	}
-	return &RateLimiter{rdb: c.rdb, ns: c.prefix + "rl:", now: now}
+// NewRateLimiter returns the limiter on the shared client.
+func NewRateLimiter(c *Client) *RateLimiter {
+	return &RateLimiter{rdb: c.rdb, ns: c.prefix + "rl:"}
 }
 
 // KEYS[1] key; ARGV: now ms, max, window ms, block ms, count (1 Hit, 0 Peek).
@@ -107,7 +102,7 @@ func (r *RateLimiter) apply(ctx context.Context, key string, l ratelimit.Limit, 
 		c = "1"
 	}
 	vals, err := applyScript.Run(ctx, r.rdb, []string{r.ns + key},
-		r.now().UnixMilli(), l.Max, l.Window.Milliseconds(), l.Block.Milliseconds(), c).Int64Slice()
+		time.Now().UnixMilli(), l.Max, l.Window.Milliseconds(), l.Block.Milliseconds(), c).Int64Slice()
 	if err != nil {
 		return ratelimit.Result{}, unavailable(err)
 	}

@@ -12,14 +12,12 @@ import (
 )
 
 func TestRateLimiterContract(t *testing.T) {
-	ratelimittest.Run(t, func(t *testing.T, c *ratelimittest.Clock) ratelimit.Limiter {
-		return redisstore.NewRateLimiter(openTest(t), c.Now)
-	})
+	ratelimittest.Run(t, func(t *testing.T) ratelimit.Limiter { return redisstore.NewRateLimiter(openTest(t)) })
 }
 
 func TestRateLimiterKeysExpire(t *testing.T) {
 	c := openTest(t)
-	l := redisstore.NewRateLimiter(c, nil)
+	l := redisstore.NewRateLimiter(c)
 	ctx := context.Background()
 	if _, err := l.Hit(ctx, "ttl", ratelimit.Limit{Max: 3, Window: 2 * time.Second}); err != nil {
 		t.Fatal(err)
@@ -35,7 +33,7 @@ func TestRateLimiterRedisDown(t *testing.T) {
 	if err != nil {
 		t.Fatalf("an optional client must open even when Redis is down: %v", err)
 	}
-	l := redisstore.NewRateLimiter(c, nil)
+	l := redisstore.NewRateLimiter(c)
 	if _, err := l.Hit(context.Background(), "k", ratelimit.Limit{Max: 1, Window: time.Second}); !apperr.Is(err, apperr.Unavailable) {
 		t.Fatalf("Hit with Redis down = %v; want Unavailable (callers fail closed)", err)
 	}

@@ -12,9 +12,7 @@ import (
 )
 
 func TestShortLivedContract(t *testing.T) {
-	shortlivedtest.Run(t, func(t *testing.T, _ *shortlivedtest.Clock) (shortlived.Store, bool) {
-		return redisstore.NewShortLived(openTest(t)), true
-	})
+	shortlivedtest.RunRealTime(t, func(t *testing.T) shortlived.Store { return redisstore.NewShortLived(openTest(t)) })
 }
 
 func TestShortLivedRedisDown(t *testing.T) {

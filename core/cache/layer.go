@@ -39,9 +39,6 @@ type Config struct {
 	// log; the fail-open metric counts every occurrence. Env
 	// CACHE_WARN_INTERVAL, default 1m.
 	WarnInterval time.Duration
-	// Now is the clock of the cooldown and the warning limiter. Nil selects
-	// time.Now; tests pass a fake.
-	Now func() time.Time
 }
 
 // NoJitter is the Config.Jitter value that disables jitter (zero selects
@@ -69,9 +66,6 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.WarnInterval == 0 {
 		c.WarnInterval = d.WarnInterval
-	}
-	if c.Now == nil {
-		c.Now = time.Now
 	}
 	if c.Timeout < 0 {
 		return c, fmt.Errorf("cache: timeout %s is negative", c.Timeout)
@@ -317,7 +311,7 @@ func (l *Layer) jittered(ttl time.Duration) time.Duration {
 // failed less than Cooldown ago.
 func (l *Layer) bypassed() bool {
 	until := l.downUntil.Load()
-	return until != 0 && l.cfg.Now().UnixNano() < until
+	return until != 0 && time.Now().UnixNano() < until
 }
 
 // failOpen records a backend failure that GetOrLoad absorbed: the metric
@@ -328,7 +322,7 @@ func (l *Layer) failOpen(ctx context.Context, op string, pm *prefixMetrics, err 
 	if !apperr.Is(err, apperr.Unavailable) {
 		return
 	}
-	now := l.cfg.Now().UnixNano()
+	now := time.Now().UnixNano()
 	if l.cfg.Cooldown > 0 {
 		l.downUntil.Store(now + int64(l.cfg.Cooldown))
 	}

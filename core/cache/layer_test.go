@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -105,28 +106,10 @@ func (b *brokenCache) DeletePrefix(ctx context.Context, _ string) (int, error) {
 	return 0, b.fail(ctx)
 }
 
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 type fixture struct {
 	layer  *cache.Layer
 	reader *sdkmetric.ManualReader
 	logs   *bytes.Buffer
-	clock  *fakeClock
 }
 
 func newFixture(t *testing.T, backend cache.Cache, cfg cache.Config) fixture {
@@ -135,13 +118,11 @@ func newFixture(t *testing.T, backend cache.Cache, cfg cache.Config) fixture {
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 	logs := &bytes.Buffer{}
-	clk := &fakeClock{now: time.Unix(1_700_000_000, 0)}
-	cfg.Now = clk.Now
 	l, err := cache.NewLayer(backend, cfg, slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, nil)), mp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fixture{layer: l, reader: reader, logs: logs, clock: clk}
+	return fixture{layer: l, reader: reader, logs: logs}
 }
 
 type lockedWriter struct {
@@ -188,77 +169,83 @@ func (f fixture) counter(t *testing.T, name string, want map[string]string) int6
 }
 
 func TestFailOpenWhenBackendDown(t *testing.T) {
-	backend := &brokenCache{}
-	f := newFixture(t, backend, cache.Config{Cooldown: -1, WarnInterval: time.Minute})
-	ctx := context.Background()
-	for i := range 5 {
-		got, err := cache.GetOrLoad(ctx, f.layer, "user:1", time.Minute, func(context.Context) (string, error) { return "from-db", nil })
-		if err != nil || got != "from-db" {
-			t.Fatalf("call %d: GetOrLoad = %q, %v; want the loader's value", i, got, err)
+	synctest.Test(t, func(t *testing.T) {
+		backend := &brokenCache{}
+		f := newFixture(t, backend, cache.Config{Cooldown: -1, WarnInterval: time.Minute})
+		ctx := context.Background()
+		for i := range 5 {
+			got, err := cache.GetOrLoad(ctx, f.layer, "user:1", time.Minute, func(context.Context) (string, error) { return "from-db", nil })
+			if err != nil || got != "from-db" {
+				t.Fatalf("call %d: GetOrLoad = %q, %v; want the loader's value", i, got, err)
+			}
 		}
-	}
-	if n := f.counter(t, "cache.fail_open", map[string]string{"cache.key_prefix": "user"}); n != 5 {
-		t.Fatalf("cache.fail_open = %d; want 5 (the failed get; the set is then skipped)", n)
-	}
-	if n := f.counter(t, "cache.errors", map[string]string{"cache.operation": "get"}); n != 5 {
-		t.Fatalf("cache.errors{get} = %d; want 5", n)
-	}
-	if n := strings.Count(f.logs.String(), "serving from the source"); n != 1 {
-		t.Fatalf("%d fail-open warnings within one interval; want 1:\n%s", n, f.logs)
-	}
-	f.clock.Advance(time.Minute)
-	_, _ = cache.GetOrLoad(ctx, f.layer, "user:1", time.Minute, func(context.Context) (string, error) { return "x", nil })
-	if out := f.logs.String(); strings.Count(out, "serving from the source") != 2 || !strings.Contains(out, "suppressed_warnings=4") {
-		t.Fatalf("after the interval want a second warning counting 4 suppressed ones:\n%s", out)
-	}
-	// Direct calls report the failure instead of hiding it.
-	if _, _, err := f.layer.Get(ctx, "user:1"); !apperr.Is(err, apperr.Unavailable) || apperr.CodeOf(err) != cache.CodeUnavailable {
-		t.Fatalf("Layer.Get on a dead backend = %v; want Unavailable %s", err, cache.CodeUnavailable)
-	}
-	if err := f.layer.Delete(ctx, "user:1"); !apperr.Is(err, apperr.Unavailable) {
-		t.Fatalf("Layer.Delete on a dead backend = %v; want Unavailable", err)
-	}
+		if n := f.counter(t, "cache.fail_open", map[string]string{"cache.key_prefix": "user"}); n != 5 {
+			t.Fatalf("cache.fail_open = %d; want 5 (the failed get; the set is then skipped)", n)
+		}
+		if n := f.counter(t, "cache.errors", map[string]string{"cache.operation": "get"}); n != 5 {
+			t.Fatalf("cache.errors{get} = %d; want 5", n)
+		}
+		if n := strings.Count(f.logs.String(), "serving from the source"); n != 1 {
+			t.Fatalf("%d fail-open warnings within one interval; want 1:\n%s", n, f.logs)
+		}
+		time.Sleep(time.Minute)
+		_, _ = cache.GetOrLoad(ctx, f.layer, "user:1", time.Minute, func(context.Context) (string, error) { return "x", nil })
+		if out := f.logs.String(); strings.Count(out, "serving from the source") != 2 || !strings.Contains(out, "suppressed_warnings=4") {
+			t.Fatalf("after the interval want a second warning counting 4 suppressed ones:\n%s", out)
+		}
+		// Direct calls report the failure instead of hiding it.
+		if _, _, err := f.layer.Get(ctx, "user:1"); !apperr.Is(err, apperr.Unavailable) || apperr.CodeOf(err) != cache.CodeUnavailable {
+			t.Fatalf("Layer.Get on a dead backend = %v; want Unavailable %s", err, cache.CodeUnavailable)
+		}
+		if err := f.layer.Delete(ctx, "user:1"); !apperr.Is(err, apperr.Unavailable) {
+			t.Fatalf("Layer.Delete on a dead backend = %v; want Unavailable", err)
+		}
+	})
 }
 
 func TestFailOpenWhenBackendSlow(t *testing.T) {
-	backend := &brokenCache{slow: true}
-	f := newFixture(t, backend, cache.Config{Timeout: 30 * time.Millisecond, Cooldown: -1})
-	start := time.Now()
-	got, err := cache.GetOrLoad(context.Background(), f.layer, "user:1", time.Minute, func(context.Context) (int, error) { return 7, nil })
-	elapsed := time.Since(start)
-	if err != nil || got != 7 {
-		t.Fatalf("GetOrLoad = %d, %v; want 7", got, err)
-	}
-	// One bounded get; generous ceiling for slow CI.
-	if elapsed > time.Second {
-		t.Fatalf("GetOrLoad over a hanging cache took %s; the timeout did not bound it", elapsed)
-	}
-	if n := backend.calls.Load(); n != 1 {
-		t.Fatalf("backend reached %d times; want 1 (the get; a failed cache is not written)", n)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		backend := &brokenCache{slow: true}
+		f := newFixture(t, backend, cache.Config{Timeout: 30 * time.Millisecond, Cooldown: -1})
+		start := time.Now()
+		got, err := cache.GetOrLoad(context.Background(), f.layer, "user:1", time.Minute, func(context.Context) (int, error) { return 7, nil })
+		elapsed := time.Since(start)
+		if err != nil || got != 7 {
+			t.Fatalf("GetOrLoad = %d, %v; want 7", got, err)
+		}
+		// One get, bounded by the timeout (the bubble's clock: exact).
+		if elapsed != 30*time.Millisecond {
+			t.Fatalf("GetOrLoad over a hanging cache took %s; want the 30ms timeout", elapsed)
+		}
+		if n := backend.calls.Load(); n != 1 {
+			t.Fatalf("backend reached %d times; want 1 (the get; a failed cache is not written)", n)
+		}
+	})
 }
 
 func TestCooldownBypassesDeadBackend(t *testing.T) {
-	backend := &brokenCache{}
-	f := newFixture(t, backend, cache.Config{Cooldown: time.Second})
-	ctx := context.Background()
-	load := func(context.Context) (int, error) { return 1, nil }
-	for range 10 {
-		if v, err := cache.GetOrLoad(ctx, f.layer, "n:1", time.Minute, load); err != nil || v != 1 {
-			t.Fatalf("GetOrLoad = %d, %v", v, err)
+	synctest.Test(t, func(t *testing.T) {
+		backend := &brokenCache{}
+		f := newFixture(t, backend, cache.Config{Cooldown: time.Second})
+		ctx := context.Background()
+		load := func(context.Context) (int, error) { return 1, nil }
+		for range 10 {
+			if v, err := cache.GetOrLoad(ctx, f.layer, "n:1", time.Minute, load); err != nil || v != 1 {
+				t.Fatalf("GetOrLoad = %d, %v", v, err)
+			}
 		}
-	}
-	if n := backend.calls.Load(); n != 1 {
-		t.Fatalf("backend reached %d times during the cooldown; want 1 (the failure that opened it)", n)
-	}
-	if n := f.counter(t, "cache.fail_open", nil); n != 10 {
-		t.Fatalf("cache.fail_open = %d; want 10", n)
-	}
-	f.clock.Advance(1100 * time.Millisecond)
-	_, _ = cache.GetOrLoad(ctx, f.layer, "n:1", time.Minute, load)
-	if n := backend.calls.Load(); n != 2 {
-		t.Fatalf("backend reached %d times after the cooldown; want it retried (2)", n)
-	}
+		if n := backend.calls.Load(); n != 1 {
+			t.Fatalf("backend reached %d times during the cooldown; want 1 (the failure that opened it)", n)
+		}
+		if n := f.counter(t, "cache.fail_open", nil); n != 10 {
+			t.Fatalf("cache.fail_open = %d; want 10", n)
+		}
+		time.Sleep(1100 * time.Millisecond)
+		_, _ = cache.GetOrLoad(ctx, f.layer, "n:1", time.Minute, load)
+		if n := backend.calls.Load(); n != 2 {
+			t.Fatalf("backend reached %d times after the cooldown; want it retried (2)", n)
+		}
+	})
 }
 
 func TestHitMissMetricsByPrefix(t *testing.T) {

@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/tradesense/tradesense/core/apperr"
 )
@@ -45,7 +46,7 @@ func (l *Layer) GetMany(ctx context.Context, keys ...string) (out [][]byte, err 
 	}
 	defer func() {
 		if err != nil && l.cfg.Cooldown > 0 && apperr.Is(err, apperr.Unavailable) && ctx.Err() == nil {
-			l.downUntil.Store(l.cfg.Now().UnixNano() + int64(l.cfg.Cooldown))
+			l.downUntil.Store(time.Now().UnixNano() + int64(l.cfg.Cooldown))
 		}
 	}()
 	mg, ok := l.backend.(MultiGetter)

@@ -120,7 +120,7 @@ func (s *Service) checkCurrentPassword(ctx context.Context, u *User, pw string) 
 		if _, err := s.d.Limiter.Hit(ctx, key, s.cfg.Limits.PasswordCheck); err != nil {
 			return err
 		}
-		s.recordQuiet(ctx, EventLoginFailed, u.ID, uuid.Nil, map[string]string{"reason": "current_password"})
+		s.audit.RecordQuiet(ctx, EventLoginFailed, u.ID, uuid.Nil, map[string]string{"reason": "current_password"})
 		return &apperr.Error{Kind: apperr.Invalid, Code: CodeCurrentPasswordBad, Message: "The current password is incorrect.",
 			Fields: map[string]string{"current_password": "is incorrect"}}
 	}
@@ -152,8 +152,8 @@ func (s *Service) ForgotPassword(ctx context.Context, email string) error {
 			s.d.Log.ErrorContext(ctx, "identity: reset token not stored", "error", err)
 			return
 		}
-		s.recordQuiet(ctx, EventPasswordResetRequest, u.ID, uuid.Nil, nil)
-		s.mail(ctx, u.Email, TemplatePasswordReset, idemKey("reset", hashID(h)), map[string]any{
+		s.audit.RecordQuiet(ctx, EventPasswordResetRequest, u.ID, uuid.Nil, nil)
+		s.audit.Mail(ctx, u.Email, TemplatePasswordReset, idemKey("reset", hashID(h)), map[string]any{
 			"DisplayName": u.DisplayName, "Link": s.link("/reset-password", tok), "ExpiresInMinutes": int(s.cfg.ResetTTL.Minutes()),
 			"MFARequired": u.MFAEnabled,
 		})
@@ -229,14 +229,14 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string, 
 		if revoked, err = s.d.Sessions.Revoke(ctx, u.ID, nil, uuid.Nil, now, "password_reset"); err != nil {
 			return err
 		}
-		return s.record(ctx, EventPasswordReset, u.ID, uuid.Nil, nil)
+		return s.audit.Record(ctx, EventPasswordReset, u.ID, uuid.Nil, nil)
 	})
 	if err != nil {
 		return err
 	}
 	s.markRevoked(ctx, revoked...)
 	_ = s.d.Limiter.Reset(ctx, emailKey("login", u.Email))
-	s.mail(ctx, u.Email, TemplatePasswordChanged, idemKey("pw-changed", u.ID.String(), now.Format("20060102150405")), map[string]any{
+	s.audit.Mail(ctx, u.Email, TemplatePasswordChanged, idemKey("pw-changed", u.ID.String(), now.Format("20060102150405")), map[string]any{
 		"DisplayName": u.DisplayName, "Reset": true, "IP": ClientMetaFrom(ctx).IP, "ForgotLink": s.cfg.PublicURL + "/forgot-password",
 	})
 	return nil
@@ -273,13 +273,13 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 		if revoked, err = s.d.Sessions.Revoke(ctx, u.ID, nil, p.SessionID, now, "password_changed"); err != nil {
 			return err
 		}
-		return s.record(ctx, EventPasswordChanged, u.ID, p.SessionID, nil)
+		return s.audit.Record(ctx, EventPasswordChanged, u.ID, p.SessionID, nil)
 	})
 	if err != nil {
 		return err
 	}
 	s.markRevoked(ctx, revoked...)
-	s.mail(ctx, u.Email, TemplatePasswordChanged, idemKey("pw-changed", u.ID.String(), now.Format("20060102150405")), map[string]any{
+	s.audit.Mail(ctx, u.Email, TemplatePasswordChanged, idemKey("pw-changed", u.ID.String(), now.Format("20060102150405")), map[string]any{
 		"DisplayName": u.DisplayName, "Reset": false, "IP": ClientMetaFrom(ctx).IP, "ForgotLink": s.cfg.PublicURL + "/forgot-password",
 	})
 	return nil
@@ -301,7 +301,7 @@ func (s *Service) RevokeSession(ctx context.Context, p Principal, id uuid.UUID) 
 		return apperr.New(apperr.NotFound, CodeSessionNotFound, "No such session.")
 	}
 	s.markRevoked(ctx, ids...)
-	s.recordQuiet(ctx, EventSessionRevoked, p.UserID, id, nil)
+	s.audit.RecordQuiet(ctx, EventSessionRevoked, p.UserID, id, nil)
 	return nil
 }
 
@@ -314,7 +314,7 @@ func (s *Service) RevokeOtherSessions(ctx context.Context, p Principal) (int, er
 	}
 	s.markRevoked(ctx, ids...)
 	for _, id := range ids {
-		s.recordQuiet(ctx, EventSessionRevoked, p.UserID, id, nil)
+		s.audit.RecordQuiet(ctx, EventSessionRevoked, p.UserID, id, nil)
 	}
 	return len(ids), nil
 }
@@ -389,7 +389,7 @@ func (s *Service) DisableUser(ctx context.Context, p Principal, id uuid.UUID) (*
 		if revoked, err = s.d.Sessions.Revoke(ctx, id, nil, uuid.Nil, now, "user_disabled"); err != nil {
 			return err
 		}
-		return s.record(ctx, EventUserDisabled, id, uuid.Nil, map[string]string{"by": p.UserID.String()})
+		return s.audit.Record(ctx, EventUserDisabled, id, uuid.Nil, map[string]string{"by": p.UserID.String()})
 	})
 	if err != nil {
 		return nil, err
@@ -422,7 +422,7 @@ func (s *Service) CreateUser(ctx context.Context, email, password string, role R
 		if err := s.d.Users.Create(ctx, u); err != nil {
 			return err
 		}
-		return s.record(ctx, EventRegistered, u.ID, uuid.Nil, map[string]string{"via": "cli", "role": string(role)})
+		return s.audit.Record(ctx, EventRegistered, u.ID, uuid.Nil, map[string]string{"via": "cli", "role": string(role)})
 	})
 	if err != nil {
 		return nil, err
@@ -457,7 +457,7 @@ func (s *Service) SetRole(ctx context.Context, email string, role Role) (*User, 
 				return err
 			}
 		}
-		return s.record(ctx, EventRoleChanged, u.ID, uuid.Nil, map[string]string{"role": string(role), "via": "cli"})
+		return s.audit.Record(ctx, EventRoleChanged, u.ID, uuid.Nil, map[string]string{"role": string(role), "via": "cli"})
 	})
 	if err != nil {
 		return nil, err

@@ -77,18 +77,18 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*User, error)
 		if err := s.d.EmailTokens.Issue(ctx, &EmailToken{Hash: tokHash, UserID: u.ID, Purpose: PurposeVerifyEmail, Email: email, CreatedAt: now, ExpiresAt: now.Add(s.cfg.VerifyTTL)}); err != nil {
 			return err
 		}
-		return s.record(ctx, EventRegistered, u.ID, uuid.Nil, nil)
+		return s.audit.Record(ctx, EventRegistered, u.ID, uuid.Nil, nil)
 	})
 	public := &User{ID: u.ID, Email: email, DisplayName: name, Role: RoleUser, CreatedAt: now, UpdatedAt: now}
 	switch {
 	case err == nil:
-		s.mail(ctx, email, TemplateVerifyEmail, idemKey("verify", hashID(tokHash)), map[string]any{
+		s.audit.Mail(ctx, email, TemplateVerifyEmail, idemKey("verify", hashID(tokHash)), map[string]any{
 			"DisplayName": name, "Link": s.link("/verify-email", tok), "ExpiresInHours": int(s.cfg.VerifyTTL.Hours()), "EmailChange": false,
 		})
 		return public, nil
 	case apperr.Is(err, apperr.Conflict):
 		if existing, gerr := s.d.Users.GetByEmail(ctx, email); gerr == nil && s.quietLimit(ctx, emailKey("mail-register", email), s.cfg.Limits.EmailPerAddr) {
-			s.mail(ctx, existing.Email, TemplateRegisterAttempt, idemKey("register-attempt", existing.ID.String(), now.Format("2006010215")), map[string]any{
+			s.audit.Mail(ctx, existing.Email, TemplateRegisterAttempt, idemKey("register-attempt", existing.ID.String(), now.Format("2006010215")), map[string]any{
 				"DisplayName": existing.DisplayName, "ResetLink": s.cfg.PublicURL + "/forgot-password", "IP": meta.IP,
 			})
 		}
@@ -152,13 +152,13 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) (*User, error) 
 				return err
 			}
 		}
-		return s.record(ctx, typ, t.UserID, uuid.Nil, nil)
+		return s.audit.Record(ctx, typ, t.UserID, uuid.Nil, nil)
 	})
 	if err != nil {
 		return nil, err
 	}
 	if welcome {
-		s.mail(ctx, out.Email, TemplateWelcome, idemKey("welcome", out.ID.String()), map[string]any{"DisplayName": out.DisplayName})
+		s.audit.Mail(ctx, out.Email, TemplateWelcome, idemKey("welcome", out.ID.String()), map[string]any{"DisplayName": out.DisplayName})
 	}
 	return out, nil
 }
@@ -199,7 +199,7 @@ func (s *Service) sendVerification(ctx context.Context, u *User, purpose Purpose
 	if err := s.d.EmailTokens.Issue(ctx, &EmailToken{Hash: h, UserID: u.ID, Purpose: purpose, Email: to, CreatedAt: now, ExpiresAt: now.Add(s.cfg.VerifyTTL)}); err != nil {
 		return err
 	}
-	s.mail(ctx, to, TemplateVerifyEmail, idemKey("verify", hashID(h)), map[string]any{
+	s.audit.Mail(ctx, to, TemplateVerifyEmail, idemKey("verify", hashID(h)), map[string]any{
 		"DisplayName": u.DisplayName, "Link": s.link("/verify-email", tok), "ExpiresInHours": int(s.cfg.VerifyTTL.Hours()),
 		"EmailChange": purpose == PurposeEmailChange,
 	})
@@ -274,10 +274,10 @@ func lockedErr(r ratelimit.Result) error {
 // and, when this attempt started the lock, records and mails it.
 func (s *Service) loginFailed(ctx context.Context, attempt ratelimit.Result, u *User) error {
 	if u != nil {
-		s.recordQuiet(ctx, EventLoginFailed, u.ID, uuid.Nil, map[string]string{"reason": "password"})
+		s.audit.RecordQuiet(ctx, EventLoginFailed, u.ID, uuid.Nil, map[string]string{"reason": "password"})
 		if attempt.JustBlocked {
-			s.recordQuiet(ctx, EventAccountLocked, u.ID, uuid.Nil, map[string]string{"minutes": fmt.Sprint(int(s.cfg.Limits.LoginAccount.Block.Minutes()))})
-			s.mail(ctx, u.Email, TemplateAccountLocked, idemKey("locked", u.ID.String(), s.now().Format("200601021504")), map[string]any{
+			s.audit.RecordQuiet(ctx, EventAccountLocked, u.ID, uuid.Nil, map[string]string{"minutes": fmt.Sprint(int(s.cfg.Limits.LoginAccount.Block.Minutes()))})
+			s.audit.Mail(ctx, u.Email, TemplateAccountLocked, idemKey("locked", u.ID.String(), s.now().Format("200601021504")), map[string]any{
 				"DisplayName": u.DisplayName, "Minutes": int(s.cfg.Limits.LoginAccount.Block.Minutes()),
 				"ResetLink": s.cfg.PublicURL + "/forgot-password", "IP": ClientMetaFrom(ctx).IP,
 			})
@@ -335,13 +335,13 @@ func (s *Service) IssueSession(ctx context.Context, u *User, aal int, amr []stri
 		if err := s.d.RefreshTokens.Create(ctx, &RefreshToken{Hash: h, SessionID: sess.ID, CreatedAt: now}); err != nil {
 			return err
 		}
-		return s.record(ctx, EventLoginSucceeded, u.ID, sess.ID, map[string]string{"aal": fmt.Sprint(aal)})
+		return s.audit.Record(ctx, EventLoginSucceeded, u.ID, sess.ID, map[string]string{"aal": fmt.Sprint(aal)})
 	})
 	if err != nil {
 		return nil, err
 	}
 	if s.cfg.NotifyNewLogin && !known {
-		s.mail(ctx, u.Email, TemplateNewLogin, idemKey("new-login", sess.ID.String()), map[string]any{
+		s.audit.Mail(ctx, u.Email, TemplateNewLogin, idemKey("new-login", sess.ID.String()), map[string]any{
 			"DisplayName": u.DisplayName, "IP": meta.IP, "UserAgent": sess.UserAgent, "Time": now.Format(time.RFC1123),
 		})
 	}
@@ -466,7 +466,7 @@ func (s *Service) replay(ctx context.Context, tok string, rt *RefreshToken, sess
 			return nil, err
 		}
 		s.markRevoked(ctx, ids...)
-		s.recordQuiet(ctx, EventRefreshReuseDetected, u.ID, sess.ID, nil)
+		s.audit.RecordQuiet(ctx, EventRefreshReuseDetected, u.ID, sess.ID, nil)
 		s.d.Log.WarnContext(ctx, "identity: refresh token reuse detected; session revoked", "session_id", sess.ID.String())
 		return nil, apperr.New(apperr.Unauthenticated, CodeRefreshTokenReused, "This refresh token was already used; the session has been ended for safety. Sign in again.")
 	}
@@ -494,7 +494,7 @@ func (s *Service) Logout(ctx context.Context, p Principal) error {
 		return err
 	}
 	s.markRevoked(ctx, ids...)
-	s.recordQuiet(ctx, EventLogout, p.UserID, p.SessionID, nil)
+	s.audit.RecordQuiet(ctx, EventLogout, p.UserID, p.SessionID, nil)
 	return nil
 }
 

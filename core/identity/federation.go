@@ -30,7 +30,7 @@ func (s *Service) RevokeAccess(ctx context.Context, userID uuid.UUID, reason str
 	}
 	uow.AfterCommit(ctx, func(ctx context.Context) { s.markRevoked(ctx, ids...) })
 	for _, id := range ids {
-		s.recordQuiet(ctx, EventSessionRevoked, userID, id, map[string]string{"reason": reason})
+		s.audit.RecordQuiet(ctx, EventSessionRevoked, userID, id, map[string]string{"reason": reason})
 	}
 	return len(ids), nil
 }

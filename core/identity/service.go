@@ -20,8 +20,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
-
 	"github.com/tradesense/tradesense/core/apperr"
 	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/ratelimit"
@@ -141,7 +139,6 @@ type Deps struct {
 	Mailer       Mailer
 	SecondFactor SecondFactor
 	Log          *slog.Logger
-	Now          func() time.Time
 }
 
 // Service is the identity use cases.
@@ -166,8 +163,9 @@ type Deps struct {
 //     argon2id verification on unknown emails too; the lockout is keyed by
 //     the normalised email whether or not it is registered.
 type Service struct {
-	cfg Config
-	d   Deps
+	cfg   Config
+	d     Deps
+	audit *Audit
 
 	nextRevWarn atomic.Int64 // unix ns before which a failing revocation check is not logged again
 
@@ -188,11 +186,8 @@ func NewService(cfg Config, d Deps) (*Service, error) {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	if d.Now == nil {
-		d.Now = time.Now
-	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	return &Service{cfg: cfg, d: d, bgStop: make(chan struct{})}, nil
+	return &Service{cfg: cfg, d: d, audit: NewAudit("identity", d.Events, d.Mailer, d.Log), bgStop: make(chan struct{})}, nil
 }
 
 // Close waits for background work (mails of forgot-password and resend)
@@ -205,7 +200,9 @@ func (s *Service) Close() {
 // Config returns the service's configuration.
 func (s *Service) Config() Config { return s.cfg }
 
-func (s *Service) now() time.Time { return s.d.Now().UTC().Truncate(time.Microsecond) }
+// now is the service's time: UTC at the microsecond, the precision the
+// stores keep. Tests move it with testing/synctest.
+func (s *Service) now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
 // background runs fn after the request has been answered, so that the
 // response cannot reveal what fn found (or how long it took).
@@ -415,36 +412,6 @@ func ClientNetwork(ip string) string {
 }
 
 func emailKey(op, email string) string { return op + ":acct:" + EmailKey(strings.TrimSpace(email)) }
-
-// record appends an audit event. Failures are logged, not returned, by
-// callers outside a transaction: the action already happened.
-func (s *Service) record(ctx context.Context, typ EventType, userID, sessionID uuid.UUID, details map[string]string) error {
-	meta := ClientMetaFrom(ctx)
-	e := &Event{UserID: userID, Type: typ, At: s.now(), IP: meta.IP, UserAgent: meta.UserAgent, SessionID: sessionID, Details: details}
-	if err := s.d.Events.Record(ctx, e); err != nil {
-		return fmt.Errorf("record %s: %w", typ, err)
-	}
-	return nil
-}
-
-func (s *Service) recordQuiet(ctx context.Context, typ EventType, userID, sessionID uuid.UUID, details map[string]string) {
-	if err := s.record(ctx, typ, userID, sessionID, details); err != nil {
-		s.d.Log.ErrorContext(ctx, "identity: audit event not recorded", "event", string(typ), "error", err)
-	}
-}
-
-func (s *Service) mail(ctx context.Context, to, template, idem string, data map[string]any) {
-	if data == nil {
-		data = map[string]any{}
-	}
-	// The write the mail reports has happened: enqueue it even when the
-	// request is being cancelled (its client hung up).
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if _, err := s.d.Mailer.SendEmail(ctx, Email{To: to, Template: template, Data: data, IdempotencyKey: idem}); err != nil {
-		s.d.Log.ErrorContext(ctx, "identity: email not enqueued", "template", template, "error", err)
-	}
-}
 
 func idemKey(parts ...string) string { return strings.Join(parts, ":") }
 

@@ -156,7 +156,6 @@ type Client struct {
 	reg        *Registry
 	store      Backend
 	broker     Broker
-	clock      Clock
 	propagator propagation.TextMapPropagator
 	log        *slog.Logger
 	metrics    *metrics
@@ -164,14 +163,11 @@ type Client struct {
 
 // NewClient returns a client. The registry must hold every kind the
 // client will enqueue: an unknown kind fails at enqueue.
-func NewClient(cfg Config, reg *Registry, store Backend, broker Broker, clock Clock, prop propagation.TextMapPropagator, log *slog.Logger, m *Metrics) *Client {
-	if clock == nil {
-		clock = SystemClock{}
-	}
+func NewClient(cfg Config, reg *Registry, store Backend, broker Broker, prop propagation.TextMapPropagator, log *slog.Logger, m *Metrics) *Client {
 	if prop == nil {
 		prop = propagation.TraceContext{}
 	}
-	return &Client{cfg: cfg.withDefaults(), reg: reg, store: store, broker: broker, clock: clock, propagator: prop, log: log, metrics: m.get()}
+	return &Client{cfg: cfg.withDefaults(), reg: reg, store: store, broker: broker, propagator: prop, log: log, metrics: m.get()}
 }
 
 // Enqueue stores a job of kind with payload (encoded as JSON) and hands it
@@ -193,7 +189,7 @@ func (c *Client) Enqueue(ctx context.Context, kind string, payload any, opts ...
 	if err != nil {
 		return "", apperr.Wrap(err, apperr.Invalid, CodeInvalidPayload, "the job payload does not encode as JSON")
 	}
-	now := c.clock.Now().UTC()
+	now := time.Now().UTC()
 	j := &Job{
 		Kind:           kind,
 		Queue:          firstNonEmpty(o.queue, kc.Queue, Route(kind)),
@@ -334,7 +330,7 @@ func (c *Client) Retry(ctx context.Context, id string) (*Job, error) {
 	if _, err := uuid.Parse(id); err != nil {
 		return nil, notFound(id)
 	}
-	now := c.clock.Now().UTC()
+	now := time.Now().UTC()
 	j, err := c.store.Update(ctx, id, func(j *Job) (*Job, error) {
 		switch j.State {
 		case StateDead, StateFailed, StateRetrying:

@@ -84,7 +84,7 @@ func (w *Worker) heartbeatFresh(details map[string]any) error {
 		return nil
 	}
 	details["worker_running"] = true
-	age := w.clock.Now().Sub(time.Unix(0, ns))
+	age := time.Since(time.Unix(0, ns))
 	details["heartbeat_age_ms"] = age.Milliseconds()
 	if age > w.wcfg.HeartbeatTTL {
 		return fmt.Errorf("worker %s: last heartbeat %s ago, longer than its TTL %s", w.wcfg.ID, age.Round(time.Millisecond), w.wcfg.HeartbeatTTL)

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // KindPurgeJobs purges the records of expired jobs (the timer indexes of
@@ -15,12 +16,9 @@ type PurgeResult struct {
 }
 
 // RegisterMaintenance registers the job system's own maintenance kinds.
-func RegisterMaintenance(reg *Registry, stats Stats, clock Clock) {
-	if clock == nil {
-		clock = SystemClock{}
-	}
+func RegisterMaintenance(reg *Registry, stats Stats) {
 	reg.Register(KindPurgeJobs, KindConfig{MaxRetries: 1, Handler: func(ctx context.Context, _ *Job) (any, error) {
-		n, err := stats.PurgeExpired(ctx, clock.Now().UTC())
+		n, err := stats.PurgeExpired(ctx, time.Now().UTC())
 		if err != nil {
 			return nil, fmt.Errorf("purge expired jobs: %w", err)
 		}

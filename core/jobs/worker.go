@@ -115,7 +115,6 @@ type Worker struct {
 	store  Backend
 	broker Broker
 	client *Client
-	clock  Clock
 	prop   propagation.TextMapPropagator
 	tracer trace.Tracer
 	log    *slog.Logger
@@ -133,7 +132,7 @@ type Worker struct {
 }
 
 // NewWorker returns a worker; client enqueues the periodic jobs.
-func NewWorker(cfg Config, wcfg WorkerConfig, reg *Registry, store Backend, broker Broker, client *Client, clock Clock, prop propagation.TextMapPropagator, tp trace.TracerProvider, log *slog.Logger, m *Metrics) (*Worker, error) {
+func NewWorker(cfg Config, wcfg WorkerConfig, reg *Registry, store Backend, broker Broker, client *Client, prop propagation.TextMapPropagator, tp trace.TracerProvider, log *slog.Logger, m *Metrics) (*Worker, error) {
 	wcfg = wcfg.withDefaults()
 	if wcfg.ID == "" {
 		return nil, errors.New("jobs: a worker needs an ID")
@@ -151,9 +150,6 @@ func NewWorker(cfg Config, wcfg WorkerConfig, reg *Registry, store Backend, brok
 			return nil, fmt.Errorf("jobs: periodic job %q needs a name, a schedule and a registered kind (%q)", p.Name, p.Kind)
 		}
 	}
-	if clock == nil {
-		clock = SystemClock{}
-	}
 	if prop == nil {
 		prop = propagation.TraceContext{}
 	}
@@ -162,7 +158,7 @@ func NewWorker(cfg Config, wcfg WorkerConfig, reg *Registry, store Backend, brok
 	}
 	return &Worker{
 		cfg: cfg.withDefaults(), wcfg: wcfg, reg: reg, store: store, broker: broker, client: client,
-		clock: clock, prop: prop, tracer: tp.Tracer("github.com/tradesense/tradesense/core/jobs"),
+		prop: prop, tracer: tp.Tracer("github.com/tradesense/tradesense/core/jobs"),
 		log: log, m: m.get(), rawM: m,
 		running: map[string]bool{}, draining: make(chan struct{}), deadline: make(chan struct{}),
 	}, nil
@@ -179,7 +175,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err := w.store.Heartbeat(ctx, w.wcfg.ID, w.wcfg.HeartbeatTTL); err != nil {
 		return fmt.Errorf("worker %s: first heartbeat: %w", w.wcfg.ID, err)
 	}
-	w.beat.Store(w.clock.Now().UnixNano())
+	w.beat.Store(time.Now().UnixNano())
 	defer w.beat.Store(0)
 	stopGauge, err := w.rawM.observeDepth(w.broker.Depth, queuesOf(w.wcfg.Queues))
 	if err != nil {
@@ -204,12 +200,12 @@ func (w *Worker) Run(ctx context.Context) error {
 					return
 				}
 				w.log.ErrorContext(ctx, "consume failed; retrying", "queue", q, "error", err)
-				t := w.clock.NewTimer(time.Second)
+				t := time.NewTimer(time.Second)
 				select {
 				case <-ctx.Done():
 					t.Stop()
 					return
-				case <-t.C():
+				case <-t.C:
 				}
 			}
 		})
@@ -221,11 +217,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.log.Info("worker draining", "worker", w.wcfg.ID, "running", w.runningCount(), "timeout", w.wcfg.ShutdownTimeout)
 	drained := make(chan struct{})
 	go func() { consumers.Wait(); close(drained) }()
-	t := w.clock.NewTimer(w.wcfg.ShutdownTimeout)
+	t := time.NewTimer(w.wcfg.ShutdownTimeout)
 	select {
 	case <-drained:
 		t.Stop()
-	case <-t.C():
+	case <-t.C:
 		close(w.deadline)
 		<-drained
 	}
@@ -329,7 +325,7 @@ func (w *Worker) storeErr(m Message, err error) error {
 // when the message must be dropped. ownerDead says a liveness check found
 // the job's previous worker dead.
 func (w *Worker) start(ctx context.Context, m Message, ownerDead bool) (*Job, error) {
-	now := w.clock.Now().UTC()
+	now := time.Now().UTC()
 	j, err := w.store.Update(ctx, m.JobID, func(j *Job) (*Job, error) {
 		if j.Seq != m.Seq || j.State.Terminal() {
 			return nil, errDrop
@@ -385,7 +381,7 @@ func (w *Worker) run(ctx context.Context, j *Job) error {
 	hctx = WithInfo(hctx, Info{ID: j.ID, Kind: j.Kind, Queue: j.Queue, Attempt: j.Attempt, MaxRetries: j.MaxRetries, Owner: j.Owner, Worker: w.wcfg.ID},
 		func(pctx context.Context, v any) error { return w.progress(pctx, j, v) })
 
-	began := w.clock.Now()
+	began := time.Now()
 	done := make(chan outcome, 1)
 	if !ok {
 		done <- outcome{err: fmt.Errorf("no handler for kind %q on worker %s", j.Kind, w.wcfg.ID)}
@@ -402,9 +398,9 @@ func (w *Worker) run(ctx context.Context, j *Job) error {
 		}()
 	}
 
-	soft := w.clock.NewTimer(j.SoftTimeout)
+	soft := time.NewTimer(j.SoftTimeout)
 	defer soft.Stop()
-	hard := w.clock.NewTimer(j.HardTimeout)
+	hard := time.NewTimer(j.HardTimeout)
 	defer hard.Stop()
 	var o outcome
 	softFired := false
@@ -414,11 +410,11 @@ wait:
 		select {
 		case o = <-done:
 			break wait
-		case <-soft.C():
+		case <-soft.C:
 			softFired = true
 			cancel()
 			log.WarnContext(sctx, "job exceeded its soft time limit; context cancelled", "soft_timeout", j.SoftTimeout)
-		case <-hard.C():
+		case <-hard.C:
 			cancel()
 			w.m.leaked(sctx, j.Kind, j.Queue)
 			log.ErrorContext(sctx, "job exceeded its hard time limit; handler abandoned and still running", "hard_timeout", j.HardTimeout)
@@ -438,7 +434,7 @@ wait:
 	if softFired && o.err != nil {
 		o.err = fmt.Errorf("soft time limit (%s) exceeded: %w", j.SoftTimeout, o.err)
 	}
-	elapsed := w.clock.Now().Sub(began)
+	elapsed := time.Since(began)
 	w.m.duration(sctx, j.Kind, j.Queue, elapsed)
 	if o.err != nil {
 		span.RecordError(o.err)
@@ -457,7 +453,7 @@ func (w *Worker) release(j *Job) {
 		}
 		cur.State = StateQueued
 		cur.Attempt--
-		cur.UpdatedAt = w.clock.Now().UTC()
+		cur.UpdatedAt = time.Now().UTC()
 		return cur, nil
 	})
 	if err != nil && !errors.Is(err, errDrop) {
@@ -476,7 +472,7 @@ func (w *Worker) progress(ctx context.Context, j *Job, v any) error {
 		}
 		cur.State = StateProgress
 		cur.Progress = b
-		cur.UpdatedAt = w.clock.Now().UTC()
+		cur.UpdatedAt = time.Now().UTC()
 		return cur, nil
 	})
 	if errors.Is(err, errDrop) {
@@ -500,7 +496,7 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, j *Job, kc KindCo
 	var final *Job
 	var err error
 	for try := range 3 {
-		now := w.clock.Now().UTC()
+		now := time.Now().UTC()
 		final, err = w.store.Update(context.WithoutCancel(ctx), j.ID, func(cur *Job) (*Job, error) {
 			if cur.Seq != j.Seq || cur.Worker != w.wcfg.ID || !cur.State.Running() {
 				return nil, errDrop
@@ -541,8 +537,8 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, j *Job, kc KindCo
 			break
 		}
 		if try < 2 {
-			t := w.clock.NewTimer(time.Duration(try+1) * 100 * time.Millisecond)
-			<-t.C()
+			t := time.NewTimer(time.Duration(try+1) * 100 * time.Millisecond)
+			<-t.C
 		}
 	}
 	switch {
@@ -574,19 +570,19 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, j *Job, kc KindCo
 
 func (w *Worker) heartbeatLoop(ctx context.Context) {
 	for {
-		t := w.clock.NewTimer(w.wcfg.HeartbeatInterval)
+		t := time.NewTimer(w.wcfg.HeartbeatInterval)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
-		case <-t.C():
+		case <-t.C:
 		}
 		if err := w.store.Heartbeat(ctx, w.wcfg.ID, w.wcfg.HeartbeatTTL); err != nil {
 			if ctx.Err() == nil {
 				w.log.Warn("worker heartbeat", "worker", w.wcfg.ID, "error", err)
 			}
 		} else {
-			w.beat.Store(w.clock.Now().UnixNano())
+			w.beat.Store(time.Now().UnixNano())
 		}
 	}
 }
@@ -596,12 +592,12 @@ func (w *Worker) timerLoop(ctx context.Context) {
 	for {
 		for w.promoteDue(ctx) {
 		}
-		t := w.clock.NewTimer(w.wcfg.PollInterval)
+		t := time.NewTimer(w.wcfg.PollInterval)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
-		case <-t.C():
+		case <-t.C:
 		}
 	}
 }
@@ -611,7 +607,7 @@ const promoteBatch = 100
 // promoteDue publishes one batch of due timers and reports whether there
 // may be more.
 func (w *Worker) promoteDue(ctx context.Context) bool {
-	now := w.clock.Now().UTC()
+	now := time.Now().UTC()
 	ids, err := w.store.ClaimDue(ctx, now, w.wcfg.PromoteLease, promoteBatch)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -666,7 +662,7 @@ const periodicLease = "periodic"
 func (w *Worker) periodicLoop(ctx context.Context) {
 	next := map[string]time.Time{}
 	for {
-		now := w.clock.Now().UTC()
+		now := time.Now().UTC()
 		leader, err := w.store.AcquireLease(ctx, periodicLease, w.wcfg.ID, w.wcfg.LeaseTTL)
 		switch {
 		case err != nil:
@@ -679,12 +675,12 @@ func (w *Worker) periodicLoop(ctx context.Context) {
 		default:
 			w.enqueuePeriodic(ctx, now, next)
 		}
-		t := w.clock.NewTimer(w.wcfg.PollInterval)
+		t := time.NewTimer(w.wcfg.PollInterval)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
-		case <-t.C():
+		case <-t.C:
 		}
 	}
 }

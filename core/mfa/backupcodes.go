@@ -1,10 +1,13 @@
 package mfa
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"fmt"
 	"strings"
+
+	"github.com/google/uuid"
 )
 
 // BackupCodeBytes is the entropy of a backup code: 80 bits, 16 base32
@@ -71,4 +74,44 @@ func findHash(stored, candidates [][]byte) []byte {
 		}
 	}
 	return hit
+}
+
+// newCodes returns fresh backup codes and their hashes under the current
+// key.
+func (s *Service) newCodes(userID uuid.UUID) ([]string, [][]byte, error) {
+	shown, canon, err := newBackupCodes(s.cfg.BackupCodeCount)
+	if err != nil {
+		return nil, nil, err
+	}
+	hashes := make([][]byte, len(canon))
+	for i, c := range canon {
+		hashes[i] = s.d.Keys.backupHashes(userID, c)[0]
+	}
+	return shown, hashes, nil
+}
+
+// RegenerateBackupCodes replaces the user's backup codes after a current
+// TOTP code; the old ones stop working. The new codes are shown once.
+func (s *Service) RegenerateBackupCodes(ctx context.Context, userID uuid.UUID, code string) ([]string, error) {
+	u, err := s.d.Users.Get(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.verify(ctx, u, Answer{Code: code}, "regenerate", true); err != nil {
+		return nil, err
+	}
+	shown, hashes, err := s.newCodes(userID)
+	if err != nil {
+		return nil, err
+	}
+	err = s.d.Tx.Do(ctx, func(ctx context.Context) error {
+		if err := s.d.BackupCodes.Replace(ctx, userID, hashes, s.now()); err != nil {
+			return err
+		}
+		return s.audit.Record(ctx, EventBackupCodesRegenerated, userID, uuid.Nil, map[string]string{"count": fmt.Sprint(len(shown))})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return shown, nil
 }

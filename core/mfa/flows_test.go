@@ -5,6 +5,8 @@ import (
 	"encoding/base32"
 	"slices"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -31,44 +33,46 @@ func (f *fakeSessions) RevokeOtherSessions(_ context.Context, p identity.Princip
 }
 
 func TestFlows(t *testing.T) {
-	e := mfatest.NewEnv(t, mfatest.Options{})
-	fs := &fakeSessions{}
-	fl, err := mfa.NewFlows(e.Svc, fs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := e.NewUser(t, "flows@example.com", "pw")
-	p := identity.Principal{UserID: u.ID, SessionID: uuid.New()}
-	en, err := e.Svc.BeginEnrolment(ctxUA, u.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret, _ := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(en.Secret)
-	if _, err := fl.ConfirmEnrolment(ctxUA, p, "000000"); err == nil && code(t, secret, e.Clock.Now()) != "000000" {
-		t.Fatal("wrong code accepted")
-	}
-	if len(fs.revoked) != 0 {
-		t.Fatal("sessions ended by a failed confirmation")
-	}
-	codes, err := fl.ConfirmEnrolment(ctxUA, p, code(t, secret, e.Clock.Now()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(fs.revoked) != 1 || fs.revoked[0].SessionID != p.SessionID {
-		t.Fatalf("revoked = %v; want the caller's other sessions once", fs.revoked)
-	}
-	u, _ = e.Users.Get(ctxUA, u.ID)
-	pair, out, err := fl.CompleteLogin(ctxUA, login(t, e, u), mfa.Answer{BackupCode: codes[0]})
-	if err != nil || pair.AccessToken != "at" || out.Verified.BackupCodesRemaining != 9 {
-		t.Fatalf("CompleteLogin = %v, %+v, %v", pair, out, err)
-	}
-	if !slices.Equal(fs.issued, []int{2}) || !slices.Equal(fs.amr[0], []string{"pwd", "backup_code"}) {
-		t.Fatalf("issued aal %v amr %v; want aal 2, pwd+backup_code", fs.issued, fs.amr)
-	}
-	if err := fl.Disable(ctxUA, p, "pw", mfa.Answer{BackupCode: codes[1]}); err != nil {
-		t.Fatal(err)
-	}
-	if len(fs.revoked) != 2 {
-		t.Fatal("disable did not end other sessions")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		e := mfatest.NewEnv(t, mfatest.Options{})
+		fs := &fakeSessions{}
+		fl, err := mfa.NewFlows(e.Svc, fs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := e.NewUser(t, "flows@example.com", "pw")
+		p := identity.Principal{UserID: u.ID, SessionID: uuid.New()}
+		en, err := e.Svc.BeginEnrolment(ctxUA, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		secret, _ := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(en.Secret)
+		if _, err := fl.ConfirmEnrolment(ctxUA, p, "000000"); err == nil && code(t, secret, time.Now()) != "000000" {
+			t.Fatal("wrong code accepted")
+		}
+		if len(fs.revoked) != 0 {
+			t.Fatal("sessions ended by a failed confirmation")
+		}
+		codes, err := fl.ConfirmEnrolment(ctxUA, p, code(t, secret, time.Now()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(fs.revoked) != 1 || fs.revoked[0].SessionID != p.SessionID {
+			t.Fatalf("revoked = %v; want the caller's other sessions once", fs.revoked)
+		}
+		u, _ = e.Users.Get(ctxUA, u.ID)
+		pair, out, err := fl.CompleteLogin(ctxUA, login(t, e, u), mfa.Answer{BackupCode: codes[0]})
+		if err != nil || pair.AccessToken != "at" || out.Verified.BackupCodesRemaining != 9 {
+			t.Fatalf("CompleteLogin = %v, %+v, %v", pair, out, err)
+		}
+		if !slices.Equal(fs.issued, []int{2}) || !slices.Equal(fs.amr[0], []string{"pwd", "backup_code"}) {
+			t.Fatalf("issued aal %v amr %v; want aal 2, pwd+backup_code", fs.issued, fs.amr)
+		}
+		if err := fl.Disable(ctxUA, p, "pw", mfa.Answer{BackupCode: codes[1]}); err != nil {
+			t.Fatal(err)
+		}
+		if len(fs.revoked) != 2 {
+			t.Fatal("disable did not end other sessions")
+		}
+	})
 }

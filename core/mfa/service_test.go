@@ -10,10 +10,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/tradesense/tradesense/core/apperr"
 	"github.com/tradesense/tradesense/core/identity"
+	"github.com/tradesense/tradesense/core/identity/memstore"
 	"github.com/tradesense/tradesense/core/mfa"
 	"github.com/tradesense/tradesense/core/mfa/mfatest"
 	"github.com/tradesense/tradesense/core/ratelimit"
@@ -40,7 +42,7 @@ func wantCode(t testing.TB, err error, kind apperr.Kind, c string) {
 }
 
 // enrolled returns a user with MFA on, its raw secret and backup codes;
-// the clock has moved past the enrolment step.
+// time has moved past the enrolment step.
 func enrolled(t testing.TB, e *mfatest.Env, email string) (*identity.User, []byte, []string) {
 	t.Helper()
 	u := e.NewUser(t, email, "correct horse battery")
@@ -52,11 +54,11 @@ func enrolled(t testing.TB, e *mfatest.Env, email string) (*identity.User, []byt
 	if err != nil {
 		t.Fatal(err)
 	}
-	codes, err := e.Svc.ConfirmEnrolment(ctxUA, u.ID, code(t, secret, e.Clock.Now()))
+	codes, err := e.Svc.ConfirmEnrolment(ctxUA, u.ID, code(t, secret, time.Now()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.Clock.Advance(2 * time.Minute)
+	time.Sleep(2 * time.Minute)
 	u, _ = e.Users.Get(context.Background(), u.ID)
 	return u, secret, codes
 }
@@ -71,114 +73,117 @@ func login(t testing.TB, e *mfatest.Env, u *identity.User) string {
 }
 
 func TestEnrolmentAndLogin(t *testing.T) {
-	e := mfatest.NewEnv(t, mfatest.Options{})
-	u := e.NewUser(t, "ada@example.com", "correct horse battery")
-	if st, err := e.Svc.Status(ctxUA, u.ID); err != nil || st.Enabled {
-		t.Fatalf("Status before = %+v, %v", st, err)
-	}
-	if _, err := e.Svc.ConfirmEnrolment(ctxUA, u.ID, "123456"); err == nil {
-		t.Fatal("verify without enable succeeded")
-	} else {
-		wantCode(t, err, apperr.Invalid, mfa.CodeSetupExpired)
-	}
-	en, err := e.Svc.BeginEnrolment(ctxUA, u.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(en.Secret)
-	if err != nil || len(secret) < 20 {
-		t.Fatalf("secret %q: %d bytes, %v", en.Secret, len(secret), err)
-	}
-	uri, err := url.Parse(en.OTPAuthURL)
-	if err != nil || uri.Scheme != "otpauth" || uri.Host != "totp" || uri.Query().Get("secret") != en.Secret ||
-		uri.Query().Get("issuer") != "TradeSense" || !strings.Contains(uri.Path, "ada@example.com") {
-		t.Fatalf("otpauth URL = %s (%v)", en.OTPAuthURL, err)
-	}
-	if !bytes.HasPrefix(en.QRCodePNG, []byte("\x89PNG\r\n\x1a\n")) {
-		t.Fatal("QR code is not a PNG")
-	}
-	// The pending setup holds no plaintext secret.
-	for _, v := range e.Pending.Values() {
-		if bytes.Contains(v, secret) || bytes.Contains(v, []byte(en.Secret)) {
-			t.Fatal("the short-lived store holds the plaintext secret")
+	synctest.Test(t, func(t *testing.T) {
+		e := mfatest.NewEnv(t, mfatest.Options{})
+		u := e.NewUser(t, "ada@example.com", "correct horse battery")
+		if st, err := e.Svc.Status(ctxUA, u.ID); err != nil || st.Enabled {
+			t.Fatalf("Status before = %+v, %v", st, err)
 		}
-	}
-	if _, err := e.Svc.ConfirmEnrolment(ctxUA, u.ID, "000000"+""); err == nil {
-		t.Fatal("a wrong code confirmed enrolment")
-	}
-	codes, err := e.Svc.ConfirmEnrolment(ctxUA, u.ID, code(t, secret, e.Clock.Now()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(codes) != 10 {
-		t.Fatalf("%d backup codes", len(codes))
-	}
-	seen := map[string]bool{}
-	for _, c := range codes {
-		if len(c) != 19 || c[4] != '-' || c[9] != '-' || c[14] != '-' || seen[c] {
-			t.Fatalf("backup code %q is malformed or repeated", c)
+		if _, err := e.Svc.ConfirmEnrolment(ctxUA, u.ID, "123456"); err == nil {
+			t.Fatal("verify without enable succeeded")
+		} else {
+			wantCode(t, err, apperr.Invalid, mfa.CodeSetupExpired)
 		}
-		seen[c] = true
-	}
-	st, err := e.Svc.Status(ctxUA, u.ID)
-	if err != nil || !st.Enabled || st.BackupCodesRemaining != 10 || !st.EnabledAt.Equal(e.Clock.Now()) {
-		t.Fatalf("Status = %+v, %v", st, err)
-	}
-	if u2, _ := e.Users.Get(ctxUA, u.ID); !u2.MFAEnabled {
-		t.Fatal("user not flagged MFAEnabled")
-	}
-	if _, err := e.Svc.BeginEnrolment(ctxUA, u.ID); err == nil {
-		t.Fatal("enable twice succeeded")
-	} else {
-		wantCode(t, err, apperr.Invalid, mfa.CodeAlreadyEnabled)
-	}
-	ev := e.Events.(*mfatest.Events)
-	if ev.Count(mfa.EventEnrolled) != 1 || ev.Count(mfa.EventEnrolmentFailed) != 1 || e.Mailer.Count(mfa.TemplateEnabled) != 1 {
-		t.Fatalf("events/mails: enrolled %d, failed %d, mails %d", ev.Count(mfa.EventEnrolled), ev.Count(mfa.EventEnrolmentFailed), e.Mailer.Count(mfa.TemplateEnabled))
-	}
+		en, err := e.Svc.BeginEnrolment(ctxUA, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(en.Secret)
+		if err != nil || len(secret) < 20 {
+			t.Fatalf("secret %q: %d bytes, %v", en.Secret, len(secret), err)
+		}
+		uri, err := url.Parse(en.OTPAuthURL)
+		if err != nil || uri.Scheme != "otpauth" || uri.Host != "totp" || uri.Query().Get("secret") != en.Secret ||
+			uri.Query().Get("issuer") != "TradeSense" || !strings.Contains(uri.Path, "ada@example.com") {
+			t.Fatalf("otpauth URL = %s (%v)", en.OTPAuthURL, err)
+		}
+		if !bytes.HasPrefix(en.QRCodePNG, []byte("\x89PNG\r\n\x1a\n")) {
+			t.Fatal("QR code is not a PNG")
+		}
+		// The pending setup holds no plaintext secret.
+		for _, v := range e.Pending.Values() {
+			if bytes.Contains(v, secret) || bytes.Contains(v, []byte(en.Secret)) {
+				t.Fatal("the short-lived store holds the plaintext secret")
+			}
+		}
+		if _, err := e.Svc.ConfirmEnrolment(ctxUA, u.ID, "000000"+""); err == nil {
+			t.Fatal("a wrong code confirmed enrolment")
+		}
+		codes, err := e.Svc.ConfirmEnrolment(ctxUA, u.ID, code(t, secret, time.Now()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(codes) != 10 {
+			t.Fatalf("%d backup codes", len(codes))
+		}
+		seen := map[string]bool{}
+		for _, c := range codes {
+			if len(c) != 19 || c[4] != '-' || c[9] != '-' || c[14] != '-' || seen[c] {
+				t.Fatalf("backup code %q is malformed or repeated", c)
+			}
+			seen[c] = true
+		}
+		st, err := e.Svc.Status(ctxUA, u.ID)
+		if err != nil || !st.Enabled || st.BackupCodesRemaining != 10 || !st.EnabledAt.Equal(time.Now()) {
+			t.Fatalf("Status = %+v, %v", st, err)
+		}
+		if u2, _ := e.Users.Get(ctxUA, u.ID); !u2.MFAEnabled {
+			t.Fatal("user not flagged MFAEnabled")
+		}
+		if _, err := e.Svc.BeginEnrolment(ctxUA, u.ID); err == nil {
+			t.Fatal("enable twice succeeded")
+		} else {
+			wantCode(t, err, apperr.Invalid, mfa.CodeAlreadyEnabled)
+		}
+		if e.EventCount(t, mfa.EventEnrolled) != 1 || e.EventCount(t, mfa.EventEnrolmentFailed) != 1 || e.Mailer.Count(mfa.TemplateEnabled) != 1 {
+			t.Fatalf("events/mails: enrolled %d, failed %d, mails %d", e.EventCount(t, mfa.EventEnrolled), e.EventCount(t, mfa.EventEnrolmentFailed), e.Mailer.Count(mfa.TemplateEnabled))
+		}
 
-	// The code that confirmed enrolment is burnt.
-	u, _ = e.Users.Get(ctxUA, u.ID)
-	tok := login(t, e, u)
-	_, err = e.Svc.CompleteLogin(ctxUA, tok, mfa.Answer{Code: code(t, secret, e.Clock.Now())})
-	wantCode(t, err, apperr.Invalid, mfa.CodeCodeReused)
+		// The code that confirmed enrolment is burnt.
+		u, _ = e.Users.Get(ctxUA, u.ID)
+		tok := login(t, e, u)
+		_, err = e.Svc.CompleteLogin(ctxUA, tok, mfa.Answer{Code: code(t, secret, time.Now())})
+		wantCode(t, err, apperr.Invalid, mfa.CodeCodeReused)
 
-	e.Clock.Advance(30 * time.Second)
-	out, err := e.Svc.CompleteLogin(ctxUA, tok, mfa.Answer{Code: code(t, secret, e.Clock.Now())})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out.User.ID != u.ID || strings.Join(out.AMR, ",") != "pwd,totp" {
-		t.Fatalf("outcome = %+v", out)
-	}
-	// The token is spent.
-	e.Clock.Advance(30 * time.Second)
-	_, err = e.Svc.CompleteLogin(ctxUA, tok, mfa.Answer{Code: code(t, secret, e.Clock.Now())})
-	wantCode(t, err, apperr.Unauthenticated, mfa.CodeTokenInvalid)
-	if ev.Count(mfa.EventChallengePassed) != 1 || ev.Count(mfa.EventReplayRefused) != 1 {
-		t.Fatalf("passed %d, replay %d", ev.Count(mfa.EventChallengePassed), ev.Count(mfa.EventReplayRefused))
-	}
+		time.Sleep(30 * time.Second)
+		out, err := e.Svc.CompleteLogin(ctxUA, tok, mfa.Answer{Code: code(t, secret, time.Now())})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.User.ID != u.ID || strings.Join(out.AMR, ",") != "pwd,totp" {
+			t.Fatalf("outcome = %+v", out)
+		}
+		// The token is spent.
+		time.Sleep(30 * time.Second)
+		_, err = e.Svc.CompleteLogin(ctxUA, tok, mfa.Answer{Code: code(t, secret, time.Now())})
+		wantCode(t, err, apperr.Unauthenticated, mfa.CodeTokenInvalid)
+		if e.EventCount(t, mfa.EventChallengePassed) != 1 || e.EventCount(t, mfa.EventReplayRefused) != 1 {
+			t.Fatalf("passed %d, replay %d", e.EventCount(t, mfa.EventChallengePassed), e.EventCount(t, mfa.EventReplayRefused))
+		}
+	})
 }
 
 // TestServiceWindowEdges drives the ±1 step window through the service
-// with the fake clock: each case is a fresh user so replay protection
+// in a synctest bubble: each case is a fresh user so replay protection
 // does not interfere.
 func TestServiceWindowEdges(t *testing.T) {
-	for _, tc := range []struct {
-		offset time.Duration
-		ok     bool
-	}{{-60 * time.Second, false}, {-30 * time.Second, true}, {30 * time.Second, true}, {60 * time.Second, false}} {
-		e := mfatest.NewEnv(t, mfatest.Options{})
-		u, secret, _ := enrolled(t, e, "edge@example.com")
-		e.Clock.Advance(10 * time.Second) // mid-step: 07:10:10
-		_, err := e.Svc.CompleteLogin(ctxUA, login(t, e, u), mfa.Answer{Code: code(t, secret, e.Clock.Now().Add(tc.offset))})
-		if tc.ok && err != nil {
-			t.Errorf("offset %v: %v; want accepted", tc.offset, err)
+	synctest.Test(t, func(t *testing.T) {
+		for _, tc := range []struct {
+			offset time.Duration
+			ok     bool
+		}{{-60 * time.Second, false}, {-30 * time.Second, true}, {30 * time.Second, true}, {60 * time.Second, false}} {
+			e := mfatest.NewEnv(t, mfatest.Options{})
+			u, secret, _ := enrolled(t, e, "edge@example.com")
+			time.Sleep(10 * time.Second) // mid-step: 00:02:10 in the bubble
+			_, err := e.Svc.CompleteLogin(ctxUA, login(t, e, u), mfa.Answer{Code: code(t, secret, time.Now().Add(tc.offset))})
+			if tc.ok && err != nil {
+				t.Errorf("offset %v: %v; want accepted", tc.offset, err)
+			}
+			if !tc.ok && apperrCode(err) != mfa.CodeCodeInvalid {
+				t.Errorf("offset %v: %v; want mfa_code_invalid", tc.offset, err)
+			}
 		}
-		if !tc.ok && apperrCode(err) != mfa.CodeCodeInvalid {
-			t.Errorf("offset %v: %v; want mfa_code_invalid", tc.offset, err)
-		}
-	}
+	})
 }
 
 func apperrCode(err error) string {
@@ -189,265 +194,280 @@ func apperrCode(err error) string {
 }
 
 func TestReplaySequential(t *testing.T) {
-	e := mfatest.NewEnv(t, mfatest.Options{})
-	u, secret, _ := enrolled(t, e, "replay@example.com")
-	now := e.Clock.Now()
-	c := code(t, secret, now)
-	if _, err := e.Svc.CompleteLogin(ctxUA, login(t, e, u), mfa.Answer{Code: c}); err != nil {
-		t.Fatal(err)
-	}
-	_, err := e.Svc.CompleteLogin(ctxUA, login(t, e, u), mfa.Answer{Code: c})
-	wantCode(t, err, apperr.Invalid, mfa.CodeCodeReused)
-	// An older code still inside the window is refused too.
-	_, err = e.Svc.CompleteLogin(ctxUA, login(t, e, u), mfa.Answer{Code: code(t, secret, now.Add(-30*time.Second))})
-	wantCode(t, err, apperr.Invalid, mfa.CodeCodeReused)
-	// The next step's code works.
-	if _, err := e.Svc.CompleteLogin(ctxUA, login(t, e, u), mfa.Answer{Code: code(t, secret, now.Add(30*time.Second))}); err != nil {
-		t.Fatalf("next step's code: %v", err)
-	}
-	if n := e.Events.(*mfatest.Events).Count(mfa.EventReplayRefused); n != 2 {
-		t.Fatalf("%d mfa_replay_refused events; want 2", n)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		e := mfatest.NewEnv(t, mfatest.Options{})
+		u, secret, _ := enrolled(t, e, "replay@example.com")
+		now := time.Now()
+		c := code(t, secret, now)
+		if _, err := e.Svc.CompleteLogin(ctxUA, login(t, e, u), mfa.Answer{Code: c}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := e.Svc.CompleteLogin(ctxUA, login(t, e, u), mfa.Answer{Code: c})
+		wantCode(t, err, apperr.Invalid, mfa.CodeCodeReused)
+		// An older code still inside the window is refused too.
+		_, err = e.Svc.CompleteLogin(ctxUA, login(t, e, u), mfa.Answer{Code: code(t, secret, now.Add(-30*time.Second))})
+		wantCode(t, err, apperr.Invalid, mfa.CodeCodeReused)
+		// The next step's code works.
+		if _, err := e.Svc.CompleteLogin(ctxUA, login(t, e, u), mfa.Answer{Code: code(t, secret, now.Add(30*time.Second))}); err != nil {
+			t.Fatalf("next step's code: %v", err)
+		}
+		if n := e.EventCount(t, mfa.EventReplayRefused); n != 2 {
+			t.Fatalf("%d mfa_replay_refused events; want 2", n)
+		}
+	})
 }
 
 // RunConcurrentReplay checks that of n concurrent logins with one code
 // exactly one passes; exported to the SQL tests through mfatest would
 // duplicate the env, so the SQL adapter has its own copy.
 func TestReplayConcurrent(t *testing.T) {
-	e := mfatest.NewEnv(t, mfatest.Options{})
-	u, secret, _ := enrolled(t, e, "race@example.com")
-	for round := range 3 {
-		c := code(t, secret, e.Clock.Now())
-		toks := make([]string, 8)
-		for i := range toks {
-			toks[i] = login(t, e, u)
-		}
-		var wins, reused atomic.Int32
-		var wg sync.WaitGroup
-		for _, tok := range toks {
-			wg.Go(func() {
-				_, err := e.Svc.CompleteLogin(ctxUA, tok, mfa.Answer{Code: c})
-				switch apperrCode(err) {
-				case "":
-					if err == nil {
-						wins.Add(1)
+	synctest.Test(t, func(t *testing.T) {
+		e := mfatest.NewEnv(t, mfatest.Options{})
+		u, secret, _ := enrolled(t, e, "race@example.com")
+		for round := range 3 {
+			c := code(t, secret, time.Now())
+			toks := make([]string, 8)
+			for i := range toks {
+				toks[i] = login(t, e, u)
+			}
+			var wins, reused atomic.Int32
+			var wg sync.WaitGroup
+			for _, tok := range toks {
+				wg.Go(func() {
+					_, err := e.Svc.CompleteLogin(ctxUA, tok, mfa.Answer{Code: c})
+					switch apperrCode(err) {
+					case "":
+						if err == nil {
+							wins.Add(1)
+						}
+					case mfa.CodeCodeReused, mfa.CodeLocked:
+						reused.Add(1)
+					default:
+						t.Errorf("CompleteLogin: %v", err)
 					}
-				case mfa.CodeCodeReused, mfa.CodeLocked:
-					reused.Add(1)
-				default:
-					t.Errorf("CompleteLogin: %v", err)
-				}
-			})
+				})
+			}
+			wg.Wait()
+			if wins.Load() != 1 {
+				t.Fatalf("round %d: %d logins passed with one code; want exactly 1", round, wins.Load())
+			}
+			_ = e.Limiter.Reset(ctxUA, "mfa:acct:"+u.ID.String())
+			time.Sleep(30 * time.Second)
 		}
-		wg.Wait()
-		if wins.Load() != 1 {
-			t.Fatalf("round %d: %d logins passed with one code; want exactly 1", round, wins.Load())
-		}
-		_ = e.Limiter.Reset(ctxUA, "mfa:acct:"+u.ID.String())
-		e.Clock.Advance(30 * time.Second)
-	}
+	})
 }
 
 func TestBackupCodes(t *testing.T) {
-	e := mfatest.NewEnv(t, mfatest.Options{})
-	u, secret, codes := enrolled(t, e, "backup@example.com")
-	variants := func(c string, i int) string {
-		switch i % 4 {
-		case 0:
-			return c
-		case 1:
-			return strings.ToUpper(c)
-		case 2:
-			return strings.ReplaceAll(c, "-", "")
+	synctest.Test(t, func(t *testing.T) {
+		e := mfatest.NewEnv(t, mfatest.Options{})
+		u, secret, codes := enrolled(t, e, "backup@example.com")
+		variants := func(c string, i int) string {
+			switch i % 4 {
+			case 0:
+				return c
+			case 1:
+				return strings.ToUpper(c)
+			case 2:
+				return strings.ReplaceAll(c, "-", "")
+			}
+			return " " + strings.ReplaceAll(strings.ToUpper(c), "-", " ") + " "
 		}
-		return " " + strings.ReplaceAll(strings.ToUpper(c), "-", " ") + " "
-	}
-	for i, c := range codes {
-		out, err := e.Svc.CompleteLogin(ctxUA, login(t, e, u), mfa.Answer{BackupCode: variants(c, i)})
-		if err != nil {
-			t.Fatalf("backup code #%d (%s form): %v", i, []string{"as shown", "upper", "no dashes", "spaces"}[i%4], err)
+		for i, c := range codes {
+			out, err := e.Svc.CompleteLogin(ctxUA, login(t, e, u), mfa.Answer{BackupCode: variants(c, i)})
+			if err != nil {
+				t.Fatalf("backup code #%d (%s form): %v", i, []string{"as shown", "upper", "no dashes", "spaces"}[i%4], err)
+			}
+			if out.Verified.BackupCodesRemaining != 9-i || strings.Join(out.AMR, ",") != "pwd,backup_code" {
+				t.Fatalf("#%d: remaining %d, amr %v", i, out.Verified.BackupCodesRemaining, out.AMR)
+			}
+			if i == 3 { // each works once
+				_, err := e.Svc.CompleteLogin(ctxUA, login(t, e, u), mfa.Answer{BackupCode: c})
+				wantCode(t, err, apperr.Invalid, mfa.CodeCodeInvalid)
+				_ = e.Limiter.Reset(ctxUA, "mfa:acct:"+u.ID.String())
+			}
 		}
-		if out.Verified.BackupCodesRemaining != 9-i || strings.Join(out.AMR, ",") != "pwd,backup_code" {
-			t.Fatalf("#%d: remaining %d, amr %v", i, out.Verified.BackupCodesRemaining, out.AMR)
+		// The 11th attempt, with a used code, fails.
+		_, err := e.Svc.CompleteLogin(ctxUA, login(t, e, u), mfa.Answer{BackupCode: codes[0]})
+		wantCode(t, err, apperr.Invalid, mfa.CodeCodeInvalid)
+		if n := e.EventCount(t, mfa.EventBackupCodeUsed); n != 10 {
+			t.Fatalf("%d mfa_backup_code_used events", n)
 		}
-		if i == 3 { // each works once
-			_, err := e.Svc.CompleteLogin(ctxUA, login(t, e, u), mfa.Answer{BackupCode: c})
-			wantCode(t, err, apperr.Invalid, mfa.CodeCodeInvalid)
-			_ = e.Limiter.Reset(ctxUA, "mfa:acct:"+u.ID.String())
+		if n := e.Mailer.Count(mfa.TemplateBackupCodeUsed); n != 10 {
+			t.Fatalf("%d backup-code emails", n)
 		}
-	}
-	// The 11th attempt, with a used code, fails.
-	_, err := e.Svc.CompleteLogin(ctxUA, login(t, e, u), mfa.Answer{BackupCode: codes[0]})
-	wantCode(t, err, apperr.Invalid, mfa.CodeCodeInvalid)
-	if n := e.Events.(*mfatest.Events).Count(mfa.EventBackupCodeUsed); n != 10 {
-		t.Fatalf("%d mfa_backup_code_used events", n)
-	}
-	if n := e.Mailer.Count(mfa.TemplateBackupCodeUsed); n != 10 {
-		t.Fatalf("%d backup-code emails", n)
-	}
-	for _, m := range e.Mailer.Sent {
-		for _, c := range codes {
-			for _, v := range m.Data {
-				if s, ok := v.(string); ok && strings.Contains(strings.ToLower(s), c) {
-					t.Fatal("an email carries a backup code")
+		for _, m := range e.Mailer.All() {
+			for _, c := range codes {
+				for _, v := range m.Data {
+					if s, ok := v.(string); ok && strings.Contains(strings.ToLower(s), c) {
+						t.Fatal("an email carries a backup code")
+					}
 				}
 			}
 		}
-	}
 
-	// Regenerate needs a TOTP code and invalidates every old code.
-	_ = e.Limiter.Reset(ctxUA, "mfa:acct:"+u.ID.String())
-	_, err = e.Svc.RegenerateBackupCodes(ctxUA, u.ID, "")
-	wantCode(t, err, apperr.Invalid, mfa.CodeCodeRequired)
-	fresh, err := e.Svc.RegenerateBackupCodes(ctxUA, u.ID, code(t, secret, e.Clock.Now()))
-	if err != nil || len(fresh) != 10 {
-		t.Fatalf("Regenerate = %d, %v", len(fresh), err)
-	}
-	e.Clock.Advance(30 * time.Second)
-	again, err := e.Svc.RegenerateBackupCodes(ctxUA, u.ID, code(t, secret, e.Clock.Now()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = e.Svc.CompleteLogin(ctxUA, login(t, e, u), mfa.Answer{BackupCode: fresh[0]})
-	wantCode(t, err, apperr.Invalid, mfa.CodeCodeInvalid)
-	if _, err := e.Svc.CompleteLogin(ctxUA, login(t, e, u), mfa.Answer{BackupCode: again[5]}); err != nil {
-		t.Fatalf("a regenerated code: %v", err)
-	}
-	if n := e.Events.(*mfatest.Events).Count(mfa.EventBackupCodesRegenerated); n != 2 {
-		t.Fatalf("%d regenerated events", n)
-	}
-}
-
-func TestLockout(t *testing.T) {
-	e := mfatest.NewEnv(t, mfatest.Options{})
-	u, secret, codes := enrolled(t, e, "lock@example.com")
-	for i := range 5 {
-		tok := login(t, e, u) // a new mfa_token each time: the counter is per account
-		a := mfa.Answer{Code: "000000"}
-		if i%2 == 1 {
-			a = mfa.Answer{BackupCode: "aaaa-bbbb-cccc-dddd"} // one budget across both
+		// Regenerate needs a TOTP code and invalidates every old code.
+		_ = e.Limiter.Reset(ctxUA, "mfa:acct:"+u.ID.String())
+		_, err = e.Svc.RegenerateBackupCodes(ctxUA, u.ID, "")
+		wantCode(t, err, apperr.Invalid, mfa.CodeCodeRequired)
+		fresh, err := e.Svc.RegenerateBackupCodes(ctxUA, u.ID, code(t, secret, time.Now()))
+		if err != nil || len(fresh) != 10 {
+			t.Fatalf("Regenerate = %d, %v", len(fresh), err)
 		}
-		if code(t, secret, e.Clock.Now()) == "000000" {
-			t.Skip("the real code is 000000")
-		}
-		_, err := e.Svc.CompleteLogin(ctxUA, tok, a)
-		wantCode(t, err, apperr.Invalid, mfa.CodeCodeInvalid)
-	}
-	// Locked: even the right code and a fresh token are refused.
-	_, err := e.Svc.CompleteLogin(ctxUA, login(t, e, u), mfa.Answer{Code: code(t, secret, e.Clock.Now())})
-	wantCode(t, err, apperr.RateLimited, mfa.CodeLocked)
-	var ex *ratelimit.ExceededError
-	if !errors.As(err, &ex) || ex.RetryAfter() <= 14*time.Minute || ex.RetryAfter() > 15*time.Minute {
-		t.Fatalf("Retry-After = %v; want about 15 min", err)
-	}
-	_, err = e.Svc.CompleteLogin(ctxUA, login(t, e, u), mfa.Answer{BackupCode: codes[0]})
-	wantCode(t, err, apperr.RateLimited, mfa.CodeLocked)
-	// Password reset and regenerate share the lock.
-	err = e.Svc.VerifyForReset(ctxUA, u, identity.ResetFactor{BackupCode: codes[0]})
-	wantCode(t, err, apperr.RateLimited, mfa.CodeLocked)
-	ev := e.Events.(*mfatest.Events)
-	if ev.Count(mfa.EventLocked) != 1 || e.Mailer.Count(mfa.TemplateLocked) != 1 || ev.Count(mfa.EventChallengeFailed) != 5 {
-		t.Fatalf("locked events %d, mails %d, failed %d", ev.Count(mfa.EventLocked), e.Mailer.Count(mfa.TemplateLocked), ev.Count(mfa.EventChallengeFailed))
-	}
-	e.Clock.Advance(15*time.Minute + time.Second)
-	if _, err := e.Svc.CompleteLogin(ctxUA, login(t, e, u), mfa.Answer{Code: code(t, secret, e.Clock.Now())}); err != nil {
-		t.Fatalf("after the lock: %v", err)
-	}
-}
-
-func TestPendingEnrolmentExpires(t *testing.T) {
-	for _, tc := range []struct {
-		wait time.Duration
-		ok   bool
-	}{{4*time.Minute + 59*time.Second, true}, {5 * time.Minute, false}} {
-		e := mfatest.NewEnv(t, mfatest.Options{})
-		u := e.NewUser(t, "slow@example.com", "pw")
-		en, err := e.Svc.BeginEnrolment(ctxUA, u.ID)
+		time.Sleep(30 * time.Second)
+		again, err := e.Svc.RegenerateBackupCodes(ctxUA, u.ID, code(t, secret, time.Now()))
 		if err != nil {
 			t.Fatal(err)
 		}
-		secret, _ := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(en.Secret)
-		if !en.ExpiresAt.Equal(e.Clock.Now().Add(5 * time.Minute)) {
-			t.Fatalf("ExpiresAt = %v", en.ExpiresAt)
+		_, err = e.Svc.CompleteLogin(ctxUA, login(t, e, u), mfa.Answer{BackupCode: fresh[0]})
+		wantCode(t, err, apperr.Invalid, mfa.CodeCodeInvalid)
+		if _, err := e.Svc.CompleteLogin(ctxUA, login(t, e, u), mfa.Answer{BackupCode: again[5]}); err != nil {
+			t.Fatalf("a regenerated code: %v", err)
 		}
-		e.Clock.Advance(tc.wait)
-		_, err = e.Svc.ConfirmEnrolment(ctxUA, u.ID, code(t, secret, e.Clock.Now()))
-		if tc.ok && err != nil {
-			t.Fatalf("after %v: %v", tc.wait, err)
+		if n := e.EventCount(t, mfa.EventBackupCodesRegenerated); n != 2 {
+			t.Fatalf("%d regenerated events", n)
 		}
-		if !tc.ok {
-			wantCode(t, err, apperr.Invalid, mfa.CodeSetupExpired)
+	})
+}
+
+func TestLockout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := mfatest.NewEnv(t, mfatest.Options{})
+		u, secret, codes := enrolled(t, e, "lock@example.com")
+		for i := range 5 {
+			tok := login(t, e, u) // a new mfa_token each time: the counter is per account
+			a := mfa.Answer{Code: "000000"}
+			if i%2 == 1 {
+				a = mfa.Answer{BackupCode: "aaaa-bbbb-cccc-dddd"} // one budget across both
+			}
+			if code(t, secret, time.Now()) == "000000" {
+				t.Skip("the real code is 000000")
+			}
+			_, err := e.Svc.CompleteLogin(ctxUA, tok, a)
+			wantCode(t, err, apperr.Invalid, mfa.CodeCodeInvalid)
 		}
-	}
+		// Locked: even the right code and a fresh token are refused.
+		_, err := e.Svc.CompleteLogin(ctxUA, login(t, e, u), mfa.Answer{Code: code(t, secret, time.Now())})
+		wantCode(t, err, apperr.RateLimited, mfa.CodeLocked)
+		var ex *ratelimit.ExceededError
+		if !errors.As(err, &ex) || ex.RetryAfter() <= 14*time.Minute || ex.RetryAfter() > 15*time.Minute {
+			t.Fatalf("Retry-After = %v; want about 15 min", err)
+		}
+		_, err = e.Svc.CompleteLogin(ctxUA, login(t, e, u), mfa.Answer{BackupCode: codes[0]})
+		wantCode(t, err, apperr.RateLimited, mfa.CodeLocked)
+		// Password reset and regenerate share the lock.
+		err = e.Svc.VerifyForReset(ctxUA, u, identity.ResetFactor{BackupCode: codes[0]})
+		wantCode(t, err, apperr.RateLimited, mfa.CodeLocked)
+		if e.EventCount(t, mfa.EventLocked) != 1 || e.Mailer.Count(mfa.TemplateLocked) != 1 || e.EventCount(t, mfa.EventChallengeFailed) != 5 {
+			t.Fatalf("locked events %d, mails %d, failed %d", e.EventCount(t, mfa.EventLocked), e.Mailer.Count(mfa.TemplateLocked), e.EventCount(t, mfa.EventChallengeFailed))
+		}
+		time.Sleep(15*time.Minute + time.Second)
+		if _, err := e.Svc.CompleteLogin(ctxUA, login(t, e, u), mfa.Answer{Code: code(t, secret, time.Now())}); err != nil {
+			t.Fatalf("after the lock: %v", err)
+		}
+	})
+}
+
+func TestPendingEnrolmentExpires(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		for _, tc := range []struct {
+			wait time.Duration
+			ok   bool
+		}{{4*time.Minute + 59*time.Second, true}, {5 * time.Minute, false}} {
+			e := mfatest.NewEnv(t, mfatest.Options{})
+			u := e.NewUser(t, "slow@example.com", "pw")
+			en, err := e.Svc.BeginEnrolment(ctxUA, u.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			secret, _ := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(en.Secret)
+			if !en.ExpiresAt.Equal(time.Now().Add(5 * time.Minute)) {
+				t.Fatalf("ExpiresAt = %v", en.ExpiresAt)
+			}
+			time.Sleep(tc.wait)
+			_, err = e.Svc.ConfirmEnrolment(ctxUA, u.ID, code(t, secret, time.Now()))
+			if tc.ok && err != nil {
+				t.Fatalf("after %v: %v", tc.wait, err)
+			}
+			if !tc.ok {
+				wantCode(t, err, apperr.Invalid, mfa.CodeSetupExpired)
+			}
+		}
+	})
 }
 
 func TestChallengeToken(t *testing.T) {
-	e := mfatest.NewEnv(t, mfatest.Options{})
-	u, secret, _ := enrolled(t, e, "tok@example.com")
-	good := mfa.Answer{Code: code(t, secret, e.Clock.Now())}
-	for name, tok := range map[string]string{"empty": "", "junk": "not-a-token", "unknown": strings.Repeat("A", 43)} {
-		_, err := e.Svc.CompleteLogin(ctxUA, tok, good)
-		if apperrCode(err) != mfa.CodeTokenInvalid {
-			t.Errorf("%s token: %v", name, err)
+	synctest.Test(t, func(t *testing.T) {
+		e := mfatest.NewEnv(t, mfatest.Options{})
+		u, secret, _ := enrolled(t, e, "tok@example.com")
+		good := mfa.Answer{Code: code(t, secret, time.Now())}
+		for name, tok := range map[string]string{"empty": "", "junk": "not-a-token", "unknown": strings.Repeat("A", 43)} {
+			_, err := e.Svc.CompleteLogin(ctxUA, tok, good)
+			if apperrCode(err) != mfa.CodeTokenInvalid {
+				t.Errorf("%s token: %v", name, err)
+			}
 		}
-	}
-	// Bound to the login attempt's user agent.
-	tok := login(t, e, u)
-	other := identity.WithClientMeta(context.Background(), identity.ClientMeta{IP: "198.51.100.1", UserAgent: "evil/1"})
-	_, err := e.Svc.CompleteLogin(other, tok, good)
-	wantCode(t, err, apperr.Unauthenticated, mfa.CodeTokenInvalid)
-	// Valid 5 minutes.
-	e.Clock.Advance(5 * time.Minute)
-	_, err = e.Svc.CompleteLogin(ctxUA, tok, mfa.Answer{Code: code(t, secret, e.Clock.Now())})
-	wantCode(t, err, apperr.Unauthenticated, mfa.CodeTokenInvalid)
-	// The challenge store holds only the token's hash.
-	tok = login(t, e, u)
-	for _, v := range e.Pending.Values() {
-		if bytes.Contains(v, []byte(tok)) {
-			t.Fatal("the short-lived store holds the mfa_token")
+		// Bound to the login attempt's user agent.
+		tok := login(t, e, u)
+		other := identity.WithClientMeta(context.Background(), identity.ClientMeta{IP: "198.51.100.1", UserAgent: "evil/1"})
+		_, err := e.Svc.CompleteLogin(other, tok, good)
+		wantCode(t, err, apperr.Unauthenticated, mfa.CodeTokenInvalid)
+		// Valid 5 minutes.
+		time.Sleep(5 * time.Minute)
+		_, err = e.Svc.CompleteLogin(ctxUA, tok, mfa.Answer{Code: code(t, secret, time.Now())})
+		wantCode(t, err, apperr.Unauthenticated, mfa.CodeTokenInvalid)
+		// The challenge store holds only the token's hash.
+		tok = login(t, e, u)
+		for _, v := range e.Pending.Values() {
+			if bytes.Contains(v, []byte(tok)) {
+				t.Fatal("the short-lived store holds the mfa_token")
+			}
 		}
-	}
-	ch, err := e.Svc.BeginLogin(ctxUA, u, identity.ClientMetaFrom(ctxUA))
-	if err != nil || strings.Join(ch.Methods, ",") != "totp,backup_code" || !ch.ExpiresAt.Equal(e.Clock.Now().Add(5*time.Minute)) {
-		t.Fatalf("challenge = %+v, %v", ch, err)
-	}
+		ch, err := e.Svc.BeginLogin(ctxUA, u, identity.ClientMetaFrom(ctxUA))
+		if err != nil || strings.Join(ch.Methods, ",") != "totp,backup_code" || !ch.ExpiresAt.Equal(time.Now().Add(5*time.Minute)) {
+			t.Fatalf("challenge = %+v, %v", ch, err)
+		}
+	})
 }
 
 func TestDisable(t *testing.T) {
-	e := mfatest.NewEnv(t, mfatest.Options{})
-	u, secret, codes := enrolled(t, e, "off@example.com")
-	err := e.Svc.Disable(ctxUA, u.ID, "wrong password", mfa.Answer{Code: code(t, secret, e.Clock.Now())})
-	wantCode(t, err, apperr.Invalid, identity.CodeCurrentPasswordBad)
-	err = e.Svc.Disable(ctxUA, u.ID, "correct horse battery", mfa.Answer{})
-	wantCode(t, err, apperr.Invalid, mfa.CodeCodeRequired)
-	if err := e.Svc.Disable(ctxUA, u.ID, "correct horse battery", mfa.Answer{BackupCode: codes[2]}); err != nil {
-		t.Fatal(err)
-	}
-	if st, _ := e.Svc.Status(ctxUA, u.ID); st.Enabled {
-		t.Fatal("still enabled")
-	}
-	if u2, _ := e.Users.Get(ctxUA, u.ID); u2.MFAEnabled {
-		t.Fatal("user still flagged")
-	}
-	if e.Events.(*mfatest.Events).Count(mfa.EventDisabled) != 1 || e.Mailer.Count(mfa.TemplateDisabled) != 1 {
-		t.Fatal("no disabled event or email")
-	}
-	err = e.Svc.Disable(ctxUA, u.ID, "correct horse battery", mfa.Answer{Code: "123456"})
-	wantCode(t, err, apperr.Invalid, mfa.CodeNotEnabled)
-	// Re-enrolment works after disabling.
-	if _, err := e.Svc.BeginEnrolment(ctxUA, u.ID); err != nil {
-		t.Fatalf("enable after disable: %v", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		e := mfatest.NewEnv(t, mfatest.Options{})
+		u, secret, codes := enrolled(t, e, "off@example.com")
+		err := e.Svc.Disable(ctxUA, u.ID, "wrong password", mfa.Answer{Code: code(t, secret, time.Now())})
+		wantCode(t, err, apperr.Invalid, identity.CodeCurrentPasswordBad)
+		err = e.Svc.Disable(ctxUA, u.ID, "correct horse battery", mfa.Answer{})
+		wantCode(t, err, apperr.Invalid, mfa.CodeCodeRequired)
+		if err := e.Svc.Disable(ctxUA, u.ID, "correct horse battery", mfa.Answer{BackupCode: codes[2]}); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := e.Svc.Status(ctxUA, u.ID); st.Enabled {
+			t.Fatal("still enabled")
+		}
+		if u2, _ := e.Users.Get(ctxUA, u.ID); u2.MFAEnabled {
+			t.Fatal("user still flagged")
+		}
+		if e.EventCount(t, mfa.EventDisabled) != 1 || e.Mailer.Count(mfa.TemplateDisabled) != 1 {
+			t.Fatal("no disabled event or email")
+		}
+		err = e.Svc.Disable(ctxUA, u.ID, "correct horse battery", mfa.Answer{Code: "123456"})
+		wantCode(t, err, apperr.Invalid, mfa.CodeNotEnabled)
+		// Re-enrolment works after disabling.
+		if _, err := e.Svc.BeginEnrolment(ctxUA, u.ID); err != nil {
+			t.Fatalf("enable after disable: %v", err)
+		}
+	})
 }
 
 func TestVerifyForReset(t *testing.T) {
-	e := mfatest.NewEnv(t, mfatest.Options{})
-	u, secret, _ := enrolled(t, e, "reset@example.com")
-	wantCode(t, e.Svc.VerifyForReset(ctxUA, u, identity.ResetFactor{Code: "12345"}), apperr.Invalid, mfa.CodeCodeInvalid)
-	if err := e.Svc.VerifyForReset(ctxUA, u, identity.ResetFactor{Code: code(t, secret, e.Clock.Now())}); err != nil {
-		t.Fatal(err)
-	}
-	wantCode(t, e.Svc.VerifyForReset(ctxUA, u, identity.ResetFactor{Code: code(t, secret, e.Clock.Now())}), apperr.Invalid, mfa.CodeCodeReused)
+	synctest.Test(t, func(t *testing.T) {
+		e := mfatest.NewEnv(t, mfatest.Options{})
+		u, secret, _ := enrolled(t, e, "reset@example.com")
+		wantCode(t, e.Svc.VerifyForReset(ctxUA, u, identity.ResetFactor{Code: "12345"}), apperr.Invalid, mfa.CodeCodeInvalid)
+		if err := e.Svc.VerifyForReset(ctxUA, u, identity.ResetFactor{Code: code(t, secret, time.Now())}); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, e.Svc.VerifyForReset(ctxUA, u, identity.ResetFactor{Code: code(t, secret, time.Now())}), apperr.Invalid, mfa.CodeCodeReused)
+	})
 }
 
 // TestKeyRotation: a secret sealed under the old key still verifies with
@@ -455,36 +475,37 @@ func TestVerifyForReset(t *testing.T) {
 // verifies with the new key alone; backup codes hashed under the old key
 // keep working while it is in the ring.
 func TestKeyRotation(t *testing.T) {
-	oldRing, _ := mfa.NewKeyRing(mfatest.KeyMaterial(1))
-	store := mfatest.NewMemStore()
-	users := mfatest.NewUsers()
-	clock := mfatest.NewClock(time.Date(2026, 5, 6, 7, 8, 0, 0, time.UTC))
-	e1 := mfatest.NewEnv(t, mfatest.Options{Factors: store, BackupCodes: store, Users: users, Keys: oldRing, Clock: clock})
-	u, secret, codes := enrolled(t, e1, "rotate@example.com")
-	f, _ := store.Get(context.Background(), u.ID)
-	if f.Secret.KeyID != oldRing.CurrentID() {
-		t.Fatalf("sealed under %s", f.Secret.KeyID)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		oldRing, _ := mfa.NewKeyRing(mfatest.KeyMaterial(1))
+		store := mfatest.NewMemStore()
+		users := memstore.New().Users()
+		e1 := mfatest.NewEnv(t, mfatest.Options{Factors: store, BackupCodes: store, Users: users, Keys: oldRing})
+		u, secret, codes := enrolled(t, e1, "rotate@example.com")
+		f, _ := store.Get(context.Background(), u.ID)
+		if f.Secret.KeyID != oldRing.CurrentID() {
+			t.Fatalf("sealed under %s", f.Secret.KeyID)
+		}
 
-	rotated, _ := mfa.NewKeyRing(mfatest.KeyMaterial(2), mfatest.KeyMaterial(1))
-	e2 := mfatest.NewEnv(t, mfatest.Options{Factors: store, BackupCodes: store, Users: users, Keys: rotated, Clock: clock})
-	if _, err := e2.Svc.CompleteLogin(ctxUA, login(t, e2, u), mfa.Answer{Code: code(t, secret, clock.Now())}); err != nil {
-		t.Fatal(err)
-	}
-	f, _ = store.Get(context.Background(), u.ID)
-	if f.Secret.KeyID != rotated.CurrentID() || f.Secret.KeyID == oldRing.CurrentID() {
-		t.Fatalf("not re-sealed: key %s", f.Secret.KeyID)
-	}
-	if _, err := e2.Svc.CompleteLogin(ctxUA, login(t, e2, u), mfa.Answer{BackupCode: codes[0]}); err != nil {
-		t.Fatalf("old-key backup code with the rotated ring: %v", err)
-	}
+		rotated, _ := mfa.NewKeyRing(mfatest.KeyMaterial(2), mfatest.KeyMaterial(1))
+		e2 := mfatest.NewEnv(t, mfatest.Options{Factors: store, BackupCodes: store, Users: users, Keys: rotated})
+		if _, err := e2.Svc.CompleteLogin(ctxUA, login(t, e2, u), mfa.Answer{Code: code(t, secret, time.Now())}); err != nil {
+			t.Fatal(err)
+		}
+		f, _ = store.Get(context.Background(), u.ID)
+		if f.Secret.KeyID != rotated.CurrentID() || f.Secret.KeyID == oldRing.CurrentID() {
+			t.Fatalf("not re-sealed: key %s", f.Secret.KeyID)
+		}
+		if _, err := e2.Svc.CompleteLogin(ctxUA, login(t, e2, u), mfa.Answer{BackupCode: codes[0]}); err != nil {
+			t.Fatalf("old-key backup code with the rotated ring: %v", err)
+		}
 
-	newOnly, _ := mfa.NewKeyRing(mfatest.KeyMaterial(2))
-	e3 := mfatest.NewEnv(t, mfatest.Options{Factors: store, BackupCodes: store, Users: users, Keys: newOnly, Clock: clock})
-	clock.Advance(30 * time.Second)
-	if _, err := e3.Svc.CompleteLogin(ctxUA, login(t, e3, u), mfa.Answer{Code: code(t, secret, clock.Now())}); err != nil {
-		t.Fatalf("new key alone after re-seal: %v", err)
-	}
+		newOnly, _ := mfa.NewKeyRing(mfatest.KeyMaterial(2))
+		e3 := mfatest.NewEnv(t, mfatest.Options{Factors: store, BackupCodes: store, Users: users, Keys: newOnly})
+		time.Sleep(30 * time.Second)
+		if _, err := e3.Svc.CompleteLogin(ctxUA, login(t, e3, u), mfa.Answer{Code: code(t, secret, time.Now())}); err != nil {
+			t.Fatalf("new key alone after re-seal: %v", err)
+		}
+	})
 }
 
 func TestKeyRing(t *testing.T) {

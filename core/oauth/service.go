@@ -63,7 +63,7 @@ const (
 	linkRefusedUnconfirmed = "identity_unconfirmed"
 )
 
-// Deps are the service's collaborators; all but SecondFactor, Log and Now
+// Deps are the service's collaborators; all but SecondFactor and Log
 // are required. Without SecondFactor a user with MFA on cannot finish an
 // OAuth login (fail closed, apperr.Unavailable "mfa_unavailable").
 type Deps struct {
@@ -81,7 +81,6 @@ type Deps struct {
 	Limiter ratelimit.Limiter
 	Mailer  identity.Mailer
 	Log     *slog.Logger
-	Now     func() time.Time
 }
 
 // Service is the OAuth use cases (see the package comment).
@@ -102,14 +101,11 @@ func NewService(cfg Config, d Deps) (*Service, error) {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	if d.Now == nil {
-		d.Now = time.Now
-	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	return &Service{cfg: cfg, d: d}, nil
 }
 
-func (s *Service) now() time.Time { return s.d.Now().UTC().Truncate(time.Microsecond) }
+func (s *Service) now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
 // Providers lists the configured providers (GET /auth/providers).
 func (s *Service) Providers() []ProviderInfo { return s.d.Providers.List() }

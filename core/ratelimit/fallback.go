@@ -33,7 +33,6 @@ import (
 type Fallback struct {
 	primary, fallback Limiter
 	cooldown          time.Duration
-	now               func() time.Time
 	log               *slog.Logger
 	hits              metric.Int64Counter
 
@@ -47,17 +46,12 @@ type FallbackConfig struct {
 	// Cooldown is how long the primary is skipped after it failed
 	// (default 1 s).
 	Cooldown time.Duration
-	// Now is the clock (default time.Now).
-	Now func() time.Time
 }
 
 // NewFallback returns the limiter over primary and fallback.
 func NewFallback(primary, fallback Limiter, cfg FallbackConfig, log *slog.Logger, mp metric.MeterProvider) (*Fallback, error) {
 	if cfg.Cooldown <= 0 {
 		cfg.Cooldown = time.Second
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -68,7 +62,7 @@ func NewFallback(primary, fallback Limiter, cfg FallbackConfig, log *slog.Logger
 	if err != nil {
 		return nil, fmt.Errorf("ratelimit: fallback counter: %w", err)
 	}
-	return &Fallback{primary: primary, fallback: fallback, cooldown: cfg.Cooldown, now: cfg.Now, log: log, hits: hits}, nil
+	return &Fallback{primary: primary, fallback: fallback, cooldown: cfg.Cooldown, log: log, hits: hits}, nil
 }
 
 // InFallback reports whether the fallback answers now.
@@ -101,7 +95,7 @@ func (f *Fallback) Reset(ctx context.Context, key string) error {
 }
 
 func do(f *Fallback, ctx context.Context, op metric.AddOption, call func(Limiter) (Result, error)) (Result, error) {
-	now := f.now().UnixNano()
+	now := time.Now().UnixNano()
 	if until := f.downUntil.Load(); until == 0 || now >= until {
 		r, err := call(f.primary)
 		switch {
@@ -115,7 +109,7 @@ func do(f *Fallback, ctx context.Context, op metric.AddOption, call func(Limiter
 		case ctx.Err() != nil:
 			return Result{}, fmt.Errorf("rate limit: %w", ctx.Err())
 		}
-		next := f.now().Add(f.cooldown).UnixNano()
+		next := time.Now().Add(f.cooldown).UnixNano()
 		if f.downUntil.Swap(next) == 0 {
 			f.log.WarnContext(ctx, "rate limiter: the shared limiter is unavailable; limiting per instance until it answers (limits are looser across replicas)", "error", err)
 		}

@@ -2,7 +2,6 @@ package secrets
 
 import (
 	"context"
-	"time"
 )
 
 // Provider reads secrets from one backend. It is the port every secret
@@ -31,20 +30,3 @@ type Provider interface {
 // Providers routes schemes to providers: the Resolver's chain. A nil entry is
 // treated as absent, so a composition root can pass an optional adapter as is.
 type Providers map[string]Provider
-
-// Clock is the time source of the Resolver. Tests pass a fake
-// (secretstest.FakeClock) to drive TTL expiry and background refresh.
-type Clock interface {
-	Now() time.Time
-	// After behaves like time.After.
-	After(d time.Duration) <-chan time.Time
-}
-
-// SystemClock is the real Clock.
-type SystemClock struct{}
-
-// Now returns time.Now().
-func (SystemClock) Now() time.Time { return time.Now() }
-
-// After returns time.After(d).
-func (SystemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }

@@ -89,7 +89,6 @@ type Resolver struct {
 	errorBackoff time.Duration // after a failed fetch, serve stale this long before retrying
 
 	providers Providers
-	clock     Clock
 	log       *slog.Logger
 	tracer    trace.Tracer
 	metrics   resolverMetrics
@@ -109,7 +108,7 @@ type Resolver struct {
 
 type entry struct {
 	snap     atomic.Pointer[snapshot]
-	lastUsed atomic.Int64 // clock Unix nanoseconds of the last Get
+	lastUsed atomic.Int64 // Unix nanoseconds of the last Get
 }
 
 // snapshot is immutable once published.
@@ -133,15 +132,14 @@ type resolverMetrics struct {
 }
 
 // NewResolver returns a Resolver over providers and starts its background
-// refresh; the returned cleanup (also Close) stops it. clock, log, tp and mp
-// may be nil for the system clock, a discarding logger and no-op telemetry.
-func NewResolver(cfg ResolverConfig, providers Providers, clock Clock, log *slog.Logger, tp trace.TracerProvider, mp metric.MeterProvider) (*Resolver, func(), error) {
+// refresh; the returned cleanup (also Close) stops it. log, tp and mp may be
+// nil for a discarding logger and no-op telemetry. Time is time.Now and
+// time.After: tests drive TTLs and the background loop from a synctest
+// bubble.
+func NewResolver(cfg ResolverConfig, providers Providers, log *slog.Logger, tp trace.TracerProvider, mp metric.MeterProvider) (*Resolver, func(), error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, nil, err
-	}
-	if clock == nil {
-		clock = SystemClock{}
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -168,7 +166,6 @@ func NewResolver(cfg ResolverConfig, providers Providers, clock Clock, log *slog
 		tick:         max(cfg.TTL/4, 10*time.Millisecond),
 		errorBackoff: min(cfg.TTL/4, 30*time.Second),
 		providers:    chain,
-		clock:        clock,
 		log:          log.With("component", "secrets"),
 		tracer:       tp.Tracer(instrumentation),
 		metrics:      m,
@@ -217,7 +214,7 @@ func (r *Resolver) Close() {
 // (code secret_backend_not_configured). During a backend outage, a value
 // fetched less than MaxStaleness ago is returned instead of the error.
 func (r *Resolver) Get(ctx context.Context, ref Ref) (Secret, error) {
-	now := r.clock.Now()
+	now := time.Now()
 	if v, ok := r.entries.Load(ref); ok {
 		e := v.(*entry)
 		// Written at most once a second, so concurrent readers share the line.
@@ -325,14 +322,14 @@ func (r *Resolver) loop() {
 		select {
 		case <-r.stop:
 			return
-		case <-r.clock.After(r.tick):
+		case <-time.After(r.tick):
 			r.refreshAll(ctx, r.due(), nil)
 		}
 	}
 }
 
 func (r *Resolver) due() []Ref {
-	now := r.clock.Now()
+	now := time.Now()
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	var refs []Ref
@@ -403,7 +400,7 @@ func (r *Resolver) loadMode(ctx context.Context, ref Ref, background, strict boo
 
 func (r *Resolver) fetchAndStore(ctx context.Context, ref Ref, background, strict bool) (Secret, error) {
 	val, err := r.fetch(ctx, ref)
-	now := r.clock.Now()
+	now := time.Now()
 
 	var e *entry
 	var old *snapshot

@@ -8,12 +8,16 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/tradesense/tradesense/core/apperr"
 	"github.com/tradesense/tradesense/core/secrets"
 	"github.com/tradesense/tradesense/core/secrets/secretstest"
 )
+
+// t0 is the instant the rotation tests name (RotateRequest.Now).
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 type rotationEnv struct {
 	r     *secrets.Resolver
@@ -23,14 +27,14 @@ type rotationEnv struct {
 
 // newRotationEnv is a Resolver over a MemoryStore serving file: and vault:
 // (writable) and a read-only env: backend.
-func newRotationEnv(t *testing.T, ttl time.Duration, clock secrets.Clock) *rotationEnv {
+func newRotationEnv(t *testing.T, ttl time.Duration) *rotationEnv {
 	t.Helper()
 	e := &rotationEnv{store: secretstest.NewMemoryStore(secrets.SchemeFile, secrets.SchemeVault), logs: &lockedBuffer{}}
 	env := newBackend()
 	env.set("JWT_KEY", "env-key-value-0123456789abcdef0123456789")
 	r, cleanup, err := secrets.NewResolver(secrets.ResolverConfig{TTL: ttl},
 		secrets.Providers{secrets.SchemeFile: e.store, secrets.SchemeVault: e.store, secrets.SchemeEnv: env},
-		clock, slog.New(slog.NewJSONHandler(e.logs, nil)), nil, nil)
+		slog.New(slog.NewJSONHandler(e.logs, nil)), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +73,7 @@ func (e *rotationEnv) history(t *testing.T, ref string) secrets.KeyHistory {
 var jwtSpec = secrets.KeySpec{Setting: "JWT_SIGNING_KEY", Bytes: 32, Grace: 20 * time.Minute}
 
 func TestRotateKeyedRefKeepsOtherFieldsAndThePreviousKey(t *testing.T) {
-	e := newRotationEnv(t, time.Minute, nil)
+	e := newRotationEnv(t, time.Minute)
 	const old = "old-jwt-key-0123456789abcdef0123456789"
 	e.store.Set(secrets.MustParseRef("vault:secret/app"), `{"jwt":"`+old+`","db_password":"pw"}`)
 	ctx := secrets.WithWriteInfo(context.Background(), secrets.WriteInfo{Actor: "cli:alice@host"})
@@ -133,7 +137,7 @@ func TestRotateKeyedRefKeepsOtherFieldsAndThePreviousKey(t *testing.T) {
 }
 
 func TestRotateWholeFileKeepsHistoryInASibling(t *testing.T) {
-	e := newRotationEnv(t, time.Minute, nil)
+	e := newRotationEnv(t, time.Minute)
 	ref := secrets.MustParseRef("file:/keys/mfa")
 	e.store.Set(ref, "old-mfa-key-0123456789abcdef0123456789")
 	spec := secrets.KeySpec{Setting: "MFA_ENCRYPTION_KEY", Bytes: 32} // no grace: kept
@@ -166,7 +170,7 @@ func TestRotateWholeFileKeepsHistoryInASibling(t *testing.T) {
 }
 
 func TestRotateDryRunWritesNothing(t *testing.T) {
-	e := newRotationEnv(t, time.Minute, nil)
+	e := newRotationEnv(t, time.Minute)
 	e.store.Set(secrets.MustParseRef("file:/k"), "current-key-0123456789abcdef0123456789")
 	res, err := secrets.Rotate(context.Background(), e.r, secrets.RotateRequest{Spec: jwtSpec, Setting: e.setting(t, "file:/k"), Now: t0, DryRun: true})
 	if err != nil {
@@ -178,7 +182,7 @@ func TestRotateDryRunWritesNothing(t *testing.T) {
 }
 
 func TestRotateRefusesWhatCannotBeWritten(t *testing.T) {
-	e := newRotationEnv(t, time.Minute, nil)
+	e := newRotationEnv(t, time.Minute)
 	e.store.Set(secrets.MustParseRef("vault:secret/whole"), `{"a":"b"}`)
 	envRef := secrets.MustParseRef("env:JWT_KEY")
 	cases := map[string]struct {
@@ -206,7 +210,7 @@ func TestRotateRefusesWhatCannotBeWritten(t *testing.T) {
 // read and our write; the check-and-set makes ours fail, and the history
 // still holds every key that was ever current.
 func TestConcurrentRotationsLoseNoKey(t *testing.T) {
-	e := newRotationEnv(t, time.Minute, nil)
+	e := newRotationEnv(t, time.Minute)
 	ref := secrets.MustParseRef("vault:secret/app#jwt")
 	e.store.Set(ref, `{"jwt":"key-one-0123456789abcdef0123456789"}`)
 	setting := e.setting(t, ref.String())
@@ -234,7 +238,7 @@ func TestConcurrentRotationsLoseNoKey(t *testing.T) {
 }
 
 func TestRotateReportsAFailedWriteWithoutTheKey(t *testing.T) {
-	e := newRotationEnv(t, time.Minute, nil)
+	e := newRotationEnv(t, time.Minute)
 	e.store.Set(secrets.MustParseRef("file:/k"), "current-key-0123456789abcdef0123456789")
 	e.store.FailPuts(secrets.WriteUnavailable("memory", secrets.MustParseRef("file:/k.previous"), errors.New("disk on fire")))
 	var buf bytes.Buffer
@@ -255,46 +259,48 @@ func TestRotateReportsAFailedWriteWithoutTheKey(t *testing.T) {
 }
 
 func TestSecretWriteRefreshesCachedFieldsAndNotifies(t *testing.T) {
-	clock := secretstest.NewFakeClock(t0)
-	e := newRotationEnv(t, time.Hour, clock)
-	e.store.Set(secrets.MustParseRef("vault:secret/app"), `{"a":"one","b":"two"}`)
-	ctx := context.Background()
-	refB := secrets.MustParseRef("vault:secret/app#b")
-	var notified []string
-	cur, cancel, err := e.r.Subscribe(ctx, refB, func(s secrets.Secret) { notified = append(notified, s.Reveal()) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cancel()
-	if _, err := e.r.Put(ctx, refB, secrets.New("three", ""), cur.Version()); err != nil {
-		t.Fatal(err)
-	}
-	// No clock movement: the cache was refreshed by the write itself.
-	if s, _ := e.r.Get(ctx, refB); s.Reveal() != "three" || len(notified) != 1 || notified[0] != "three" {
-		t.Fatalf("after Put: Get %q, notified %v", s.Reveal(), notified)
-	}
-	if _, err := e.r.Put(ctx, secrets.MustParseRef("env:JWT_KEY"), secrets.New("x", ""), ""); !apperr.Is(err, apperr.Invalid) || apperr.CodeOf(err) != secrets.CodeReadOnly {
-		t.Fatalf("Put through a provider that cannot write: %v", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		e := newRotationEnv(t, time.Hour)
+		e.store.Set(secrets.MustParseRef("vault:secret/app"), `{"a":"one","b":"two"}`)
+		ctx := context.Background()
+		refB := secrets.MustParseRef("vault:secret/app#b")
+		var notified []string
+		cur, cancel, err := e.r.Subscribe(ctx, refB, func(s secrets.Secret) { notified = append(notified, s.Reveal()) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cancel()
+		if _, err := e.r.Put(ctx, refB, secrets.New("three", ""), cur.Version()); err != nil {
+			t.Fatal(err)
+		}
+		// No time passes in the bubble: the cache was refreshed by the write itself.
+		if s, _ := e.r.Get(ctx, refB); s.Reveal() != "three" || len(notified) != 1 || notified[0] != "three" {
+			t.Fatalf("after Put: Get %q, notified %v", s.Reveal(), notified)
+		}
+		if _, err := e.r.Put(ctx, secrets.MustParseRef("env:JWT_KEY"), secrets.New("x", ""), ""); !apperr.Is(err, apperr.Invalid) || apperr.CodeOf(err) != secrets.CodeReadOnly {
+			t.Fatalf("Put through a provider that cannot write: %v", err)
+		}
+	})
 }
 
 func TestSecretReloadReturnsTheBackendsAnswer(t *testing.T) {
-	clock := secretstest.NewFakeClock(t0)
-	e := newRotationEnv(t, time.Hour, clock)
-	ref := secrets.MustParseRef("file:/k")
-	e.store.Set(ref, "v1")
-	ctx := context.Background()
-	if s, _ := e.r.Get(ctx, ref); s.Reveal() != "v1" {
-		t.Fatal(s.Reveal())
-	}
-	e.store.Set(ref, "v2")
-	if s, _ := e.r.Get(ctx, ref); s.Reveal() != "v1" {
-		t.Fatal("the cache should still serve v1")
-	}
-	if s, err := e.r.Reload(ctx, ref); err != nil || s.Reveal() != "v2" {
-		t.Fatalf("Reload = %q, %v", s.Reveal(), err)
-	}
-	if s, _ := e.r.Get(ctx, ref); s.Reveal() != "v2" {
-		t.Fatal("Reload did not update the cache")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		e := newRotationEnv(t, time.Hour)
+		ref := secrets.MustParseRef("file:/k")
+		e.store.Set(ref, "v1")
+		ctx := context.Background()
+		if s, _ := e.r.Get(ctx, ref); s.Reveal() != "v1" {
+			t.Fatal(s.Reveal())
+		}
+		e.store.Set(ref, "v2")
+		if s, _ := e.r.Get(ctx, ref); s.Reveal() != "v1" {
+			t.Fatal("the cache should still serve v1")
+		}
+		if s, err := e.r.Reload(ctx, ref); err != nil || s.Reveal() != "v2" {
+			t.Fatalf("Reload = %q, %v", s.Reveal(), err)
+		}
+		if s, _ := e.r.Get(ctx, ref); s.Reveal() != "v2" {
+			t.Fatal("Reload did not update the cache")
+		}
+	})
 }

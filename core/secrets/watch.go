@@ -38,9 +38,9 @@ type KeyWatchConfig struct {
 	// MinReloadInterval spaces Reload's backend calls (default
 	// DefaultMinReloadInterval).
 	MinReloadInterval time.Duration
-	// Clock is the time source (nil: the system clock); Log may be nil.
-	Clock Clock
-	Log   *slog.Logger
+	// Log may be nil. Time is time.Now and time.After (tests move it with
+	// testing/synctest).
+	Log *slog.Logger
 }
 
 // KeyWatch keeps a consumer's key set (a JWT or MFA key ring) in step with
@@ -90,9 +90,6 @@ func WatchKey(ctx context.Context, r *Resolver, cfg KeyWatchConfig) (*KeyWatch, 
 	}
 	if cfg.MinReloadInterval <= 0 {
 		cfg.MinReloadInterval = DefaultMinReloadInterval
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = SystemClock{}
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -163,7 +160,7 @@ func (w *KeyWatch) cancelHistoryLocked() {
 
 // onKey runs on the Resolver's refresh when the key changes.
 func (w *KeyWatch) onKey(s Secret) {
-	now := w.cfg.Clock.Now()
+	now := time.Now()
 	w.mu.Lock()
 	if !s.Equal(w.current) {
 		var until time.Time
@@ -238,7 +235,7 @@ func (w *KeyWatch) loadHistory(ctx context.Context, fresh bool) {
 
 // rebuild computes the key set at now and applies it when it changed.
 func (w *KeyWatch) rebuild() error {
-	now := w.cfg.Clock.Now()
+	now := time.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	// The loop recomputes its timer: an expiry may have changed even when
@@ -306,8 +303,8 @@ func (w *KeyWatch) loop() {
 	defer close(w.done)
 	for {
 		var timer <-chan time.Time
-		if t, ok := w.nextExpiry(w.cfg.Clock.Now()); ok {
-			timer = w.cfg.Clock.After(t.Sub(w.cfg.Clock.Now()))
+		if t, ok := w.nextExpiry(time.Now()); ok {
+			timer = time.After(time.Until(t))
 		}
 		select {
 		case <-w.stop:
@@ -315,7 +312,7 @@ func (w *KeyWatch) loop() {
 		case <-w.wake:
 		case <-timer:
 			w.mu.Lock()
-			now := w.cfg.Clock.Now()
+			now := time.Now()
 			w.seen = slices.DeleteFunc(w.seen, func(k RetiredKey) bool { return k.Expired(now) })
 			w.mu.Unlock()
 			if err := w.rebuild(); err != nil {
@@ -362,7 +359,7 @@ func (w *KeyWatch) Reload(ctx context.Context) bool {
 		defer w.reloadMu.Unlock()
 		return w.lastChanged
 	}
-	now := w.cfg.Clock.Now()
+	now := time.Now()
 	if !w.lastReload.IsZero() && now.Sub(w.lastReload) < w.cfg.MinReloadInterval {
 		// Too soon for another fetch; a caller that just missed the last
 		// reload is told what it found.

@@ -55,7 +55,7 @@ const (
 func (e *rotationEnv) cli(t *testing.T) *secrets.Resolver {
 	t.Helper()
 	r, cleanup, err := secrets.NewResolver(secrets.ResolverConfig{TTL: watchT}, secrets.Providers{
-		secrets.SchemeFile: e.store, secrets.SchemeVault: e.store}, nil, nil, nil, nil)
+		secrets.SchemeFile: e.store, secrets.SchemeVault: e.store}, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func wantSet(t *testing.T, k *keySets, what string, want ...string) {
 // when the grace period written in the history ends, the old key is gone.
 func TestRotationWatchFollowsARotationThenDropsTheOldKey(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := newRotationEnv(t, watchT, nil)
+		e := newRotationEnv(t, watchT)
 		const ref = "vault:secret/app#jwt"
 		e.store.Set(secrets.MustParseRef("vault:secret/app"), `{"jwt":"`+oldKey+`"}`)
 		k := &keySets{}
@@ -150,7 +150,7 @@ func TestRotationWatchFollowsARotationThenDropsTheOldKey(t *testing.T) {
 // learns the previous key from the history.
 func TestRotationWatchRestartReadsTheHistory(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := newRotationEnv(t, watchT, nil)
+		e := newRotationEnv(t, watchT)
 		const ref = "file:/keys/jwt"
 		e.store.Set(secrets.MustParseRef(ref), oldKey)
 		newKey := e.rotate(t, ref, 15*time.Minute).Reveal()
@@ -169,7 +169,7 @@ func TestRotationWatchRestartReadsTheHistory(t *testing.T) {
 // service saw replaced stays, however long.
 func TestRotationWatchWithoutGraceKeepsReplacedKeys(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := newRotationEnv(t, watchT, nil)
+		e := newRotationEnv(t, watchT)
 		const ref = "file:/keys/mfa"
 		e.store.Set(secrets.MustParseRef(ref), oldKey)
 		k := &keySets{}
@@ -186,7 +186,7 @@ func TestRotationWatchWithoutGraceKeepsReplacedKeys(t *testing.T) {
 // are rate limited.
 func TestRotationWatchReloadOnUnknownKey(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := newRotationEnv(t, watchT, nil)
+		e := newRotationEnv(t, watchT)
 		const ref = "vault:secret/app#jwt"
 		e.store.Set(secrets.MustParseRef("vault:secret/app"), `{"jwt":"`+oldKey+`"}`)
 		k := &keySets{}
@@ -219,7 +219,7 @@ func TestRotationWatchReloadOnUnknownKey(t *testing.T) {
 
 func TestRotationWatchRefusedKeyKeepsTheSet(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := newRotationEnv(t, watchT, nil)
+		e := newRotationEnv(t, watchT)
 		ref := secrets.MustParseRef("file:/keys/jwt")
 		e.store.Set(ref, oldKey)
 		k := &keySets{deny: func(cur string) error {

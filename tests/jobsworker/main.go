@@ -60,7 +60,7 @@ func run() error {
 	id := os.Getenv("WORKER_ID")
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
-	backend := redisstore.NewJobsOn(rdb, prefix, nil)
+	backend := redisstore.NewJobsOn(rdb, prefix)
 	broker, cleanup, err := watermill.NewRedisStreams(rdb, Streams(prefix, id), backend.Alive, log)
 	if err != nil {
 		return err
@@ -79,11 +79,11 @@ func run() error {
 		return nil, nil
 	}})
 	cfg := Config()
-	client := jobs.NewClient(cfg, reg, backend, broker, nil, nil, log, nil)
+	client := jobs.NewClient(cfg, reg, backend, broker, nil, log, nil)
 	w, err := jobs.NewWorker(cfg, jobs.WorkerConfig{
 		ID: id, Queues: map[string]int{jobs.QueueDefault: conc}, ShutdownTimeout: 5 * time.Second,
 		HeartbeatInterval: 100 * time.Millisecond, HeartbeatTTL: 600 * time.Millisecond, PollInterval: 100 * time.Millisecond,
-	}, reg, backend, broker, client, nil, nil, nil, log, nil)
+	}, reg, backend, broker, client, nil, nil, log, nil)
 	if err != nil {
 		return err
 	}

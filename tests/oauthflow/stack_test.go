@@ -104,7 +104,7 @@ func newStack(t testing.TB) *stack {
 		t.Fatal(err)
 	}
 	cfg.Identity.Argon2 = identity.TestParams
-	app, cleanup, err := wire.InitializeStack(context.Background(), cfg, wire.LogOutput{Writer: io.Discard}, time.Now, s.mail)
+	app, cleanup, err := wire.InitializeStack(context.Background(), cfg, wire.LogOutput{Writer: io.Discard}, s.mail, wire.ProviderClient{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.opentelemetry.io/otel/metric/noop"
@@ -25,25 +26,43 @@ import (
 // Harness is one fresh, empty cache under test.
 type Harness struct {
 	Cache cache.Cache
-	// Advance moves the backend's clock forward by at least d: a fake
-	// clock's step for the memory adapter, a sleep for Redis. The suite
-	// keeps the durations it passes short.
-	Advance func(d time.Duration)
 }
 
 // Factory returns a fresh, empty cache. It registers its own cleanup.
 type Factory func(t *testing.T) Harness
 
-// Run runs the whole contract against the caches that newCache returns.
-func Run(t *testing.T, newCache Factory) {
-	t.Run("Port", func(t *testing.T) { runPort(t, newCache) })
-	t.Run("GetOrLoad", func(t *testing.T) { runGetOrLoad(t, newCache) })
+// Run runs the whole contract against caches whose entries expire by the
+// process clock (time.Now): each case runs in a synctest bubble of its
+// own, with the cache made inside it, so waiting for an expiry costs
+// nothing.
+func Run(t *testing.T, newCache Factory) { run(t, newCache, true) }
+
+// RunRealTime runs the contract against caches that expire entries by
+// their own clock (Redis): the cases run outside a bubble and wait in real
+// time. The suite keeps the durations it waits short.
+func RunRealTime(t *testing.T, newCache Factory) { run(t, newCache, false) }
+
+func run(t *testing.T, newCache Factory, bubble bool) {
+	each := func(t *testing.T, name string, f func(t *testing.T)) {
+		t.Run(name, func(t *testing.T) {
+			if bubble {
+				synctest.Test(t, f)
+				return
+			}
+			f(t)
+		})
+	}
+	t.Run("Port", func(t *testing.T) { runPort(t, newCache, each) })
+	t.Run("GetOrLoad", func(t *testing.T) { runGetOrLoad(t, newCache, each) })
 }
 
-func runPort(t *testing.T, newCache Factory) {
+// caseRunner runs one case, in a bubble or not.
+type caseRunner func(t *testing.T, name string, f func(t *testing.T))
+
+func runPort(t *testing.T, newCache Factory, each caseRunner) {
 	ctx := context.Background()
 
-	t.Run("MissIsNotAnError", func(t *testing.T) {
+	each(t, "MissIsNotAnError", func(t *testing.T) {
 		c := newCache(t).Cache
 		v, found, err := c.Get(ctx, "user:absent")
 		if err != nil || found || v != nil {
@@ -55,7 +74,7 @@ func runPort(t *testing.T, newCache Factory) {
 		}
 	})
 
-	t.Run("RoundTripOwnsSlices", func(t *testing.T) {
+	each(t, "RoundTripOwnsSlices", func(t *testing.T) {
 		c := newCache(t).Cache
 		in := []byte(`{"name":"ada"}`)
 		mustSet(t, c, "user:1", in, time.Minute)
@@ -70,7 +89,7 @@ func runPort(t *testing.T, newCache Factory) {
 		}
 	})
 
-	t.Run("BinaryAndEmptyValues", func(t *testing.T) {
+	each(t, "BinaryAndEmptyValues", func(t *testing.T) {
 		c := newCache(t).Cache
 		bin := []byte{0, 1, 0xff, 0xfe, 0, '\n'}
 		mustSet(t, c, "bin:1", bin, time.Minute)
@@ -84,7 +103,7 @@ func runPort(t *testing.T, newCache Factory) {
 		}
 	})
 
-	t.Run("GetMany", func(t *testing.T) {
+	each(t, "GetMany", func(t *testing.T) {
 		h := newCache(t)
 		l, err := cache.NewLayer(h.Cache, cache.Config{Timeout: 2 * time.Second}, nil, noop.NewMeterProvider())
 		if err != nil {
@@ -136,7 +155,7 @@ func runPort(t *testing.T, newCache Factory) {
 		}
 	})
 
-	t.Run("Overwrite", func(t *testing.T) {
+	each(t, "Overwrite", func(t *testing.T) {
 		c := newCache(t).Cache
 		mustSet(t, c, "k:1", []byte("one"), time.Minute)
 		mustSet(t, c, "k:1", []byte("two"), time.Minute)
@@ -145,7 +164,7 @@ func runPort(t *testing.T, newCache Factory) {
 		}
 	})
 
-	t.Run("UnicodeKeys", func(t *testing.T) {
+	each(t, "UnicodeKeys", func(t *testing.T) {
 		c := newCache(t).Cache
 		mustSet(t, c, "naïve:ключ:🙂", []byte("u"), time.Minute)
 		if got := mustGet(t, c, "naïve:ключ:🙂"); string(got) != "u" {
@@ -153,7 +172,7 @@ func runPort(t *testing.T, newCache Factory) {
 		}
 	})
 
-	t.Run("Delete", func(t *testing.T) {
+	each(t, "Delete", func(t *testing.T) {
 		c := newCache(t).Cache
 		mustSet(t, c, "d:1", []byte("1"), time.Minute)
 		mustSet(t, c, "d:2", []byte("2"), time.Minute)
@@ -174,12 +193,12 @@ func runPort(t *testing.T, newCache Factory) {
 		}
 	})
 
-	t.Run("Expiry", func(t *testing.T) {
+	each(t, "Expiry", func(t *testing.T) {
 		h := newCache(t)
 		c := h.Cache
 		mustSet(t, c, "ttl:short", []byte("s"), 100*time.Millisecond)
 		mustSet(t, c, "ttl:long", []byte("l"), time.Hour)
-		h.Advance(250 * time.Millisecond)
+		time.Sleep(250 * time.Millisecond)
 		if v, found, err := c.Get(ctx, "ttl:short"); err != nil || found {
 			t.Fatalf("Get(expired) = %q, %v, %v; want a miss", v, found, err)
 		}
@@ -191,15 +210,15 @@ func runPort(t *testing.T, newCache Factory) {
 		}
 		// Overwriting renews the TTL.
 		mustSet(t, c, "ttl:renew", []byte("a"), 200*time.Millisecond)
-		h.Advance(120 * time.Millisecond)
+		time.Sleep(120 * time.Millisecond)
 		mustSet(t, c, "ttl:renew", []byte("b"), 200*time.Millisecond)
-		h.Advance(120 * time.Millisecond)
+		time.Sleep(120 * time.Millisecond)
 		if got := mustGet(t, c, "ttl:renew"); string(got) != "b" {
 			t.Fatalf("overwritten key expired with its old TTL: %q", got)
 		}
 	})
 
-	t.Run("InvalidArguments", func(t *testing.T) {
+	each(t, "InvalidArguments", func(t *testing.T) {
 		c := newCache(t).Cache
 		for _, key := range []string{"", "bad\nkey", "tab\tkey", strings.Repeat("k", cache.MaxKeyLen+1), "bad\xffutf8"} {
 			if err := c.Set(ctx, key, []byte("v"), time.Minute); !isInvalid(err, cache.CodeKeyInvalid) {
@@ -228,7 +247,7 @@ func runPort(t *testing.T, newCache Factory) {
 		}
 	})
 
-	t.Run("DeletePrefix", func(t *testing.T) {
+	each(t, "DeletePrefix", func(t *testing.T) {
 		c := newCache(t).Cache
 		keys := []string{"rep:1:a", "rep:1:b", "rep:10:a", "rep:2:a", "other:1", "g*:1", "g?x", "g[1]", "gz", `g\y`}
 		for _, k := range keys {
@@ -264,7 +283,7 @@ func runPort(t *testing.T, newCache Factory) {
 		assertDeleted("", 4, "rep:10:a", "rep:2:a", "other:1", "gz")
 	})
 
-	t.Run("Concurrent", func(t *testing.T) {
+	each(t, "Concurrent", func(t *testing.T) {
 		c := newCache(t).Cache
 		var wg sync.WaitGroup
 		errs := make(chan error, 64)
@@ -293,7 +312,7 @@ func runPort(t *testing.T, newCache Factory) {
 	})
 }
 
-func runGetOrLoad(t *testing.T, newCache Factory) {
+func runGetOrLoad(t *testing.T, newCache Factory, each caseRunner) {
 	ctx := context.Background()
 	type user struct {
 		ID    string   `json:"id"`
@@ -311,7 +330,7 @@ func runGetOrLoad(t *testing.T, newCache Factory) {
 		return l, h
 	}
 
-	t.Run("MissThenHit", func(t *testing.T) {
+	each(t, "MissThenHit", func(t *testing.T) {
 		l, h := newLayer(t)
 		var calls atomic.Int32
 		load := func(context.Context) (user, error) {
@@ -332,7 +351,7 @@ func runGetOrLoad(t *testing.T, newCache Factory) {
 		}
 	})
 
-	t.Run("ThousandConcurrentMissesLoadOnce", func(t *testing.T) {
+	each(t, "ThousandConcurrentMissesLoadOnce", func(t *testing.T) {
 		l, _ := newLayer(t)
 		const n = 1000
 		var calls atomic.Int32
@@ -366,7 +385,7 @@ func runGetOrLoad(t *testing.T, newCache Factory) {
 		}
 	})
 
-	t.Run("CallersDoNotShareValues", func(t *testing.T) {
+	each(t, "CallersDoNotShareValues", func(t *testing.T) {
 		l, _ := newLayer(t)
 		release := make(chan struct{})
 		load := func(context.Context) (user, error) {
@@ -390,7 +409,7 @@ func runGetOrLoad(t *testing.T, newCache Factory) {
 		}
 	})
 
-	t.Run("ErrorsAreNotCached", func(t *testing.T) {
+	each(t, "ErrorsAreNotCached", func(t *testing.T) {
 		l, _ := newLayer(t)
 		var calls atomic.Int32
 		boom := errors.New("source down")
@@ -405,8 +424,8 @@ func runGetOrLoad(t *testing.T, newCache Factory) {
 		}
 	})
 
-	t.Run("NegativeCaching", func(t *testing.T) {
-		l, h := newLayer(t)
+	each(t, "NegativeCaching", func(t *testing.T) {
+		l, _ := newLayer(t)
 		var calls atomic.Int32
 		load := func(context.Context) (user, error) {
 			calls.Add(1)
@@ -421,7 +440,7 @@ func runGetOrLoad(t *testing.T, newCache Factory) {
 		if c := calls.Load(); c != 1 {
 			t.Fatalf("loader ran %d times with negative caching; want 1", c)
 		}
-		h.Advance(400 * time.Millisecond) // past the negative TTL, even with jitter
+		time.Sleep(400 * time.Millisecond) // past the negative TTL, even with jitter
 		_, _ = cache.GetOrLoad(ctx, l, "user:ghost", time.Minute, load, cache.NegativeTTL(200*time.Millisecond))
 		if c := calls.Load(); c != 2 {
 			t.Fatalf("loader ran %d times after the negative entry expired; want 2", c)
@@ -434,7 +453,7 @@ func runGetOrLoad(t *testing.T, newCache Factory) {
 		}
 	})
 
-	t.Run("UndecodableEntryIsReloaded", func(t *testing.T) {
+	each(t, "UndecodableEntryIsReloaded", func(t *testing.T) {
 		l, h := newLayer(t)
 		mustSet(t, h.Cache, "n:2", []byte(`"not a number"`), time.Minute)
 		got, err := cache.GetOrLoad(ctx, l, "n:2", time.Minute, func(context.Context) (int, error) { return 5, nil })
@@ -446,7 +465,7 @@ func runGetOrLoad(t *testing.T, newCache Factory) {
 		}
 	})
 
-	t.Run("WaiterCancellation", func(t *testing.T) {
+	each(t, "WaiterCancellation", func(t *testing.T) {
 		l, h := newLayer(t)
 		release := make(chan struct{})
 		var leaderErr error
@@ -474,7 +493,7 @@ func runGetOrLoad(t *testing.T, newCache Factory) {
 		}
 	})
 
-	t.Run("LoaderPanicReachesCaller", func(t *testing.T) {
+	each(t, "LoaderPanicReachesCaller", func(t *testing.T) {
 		l, _ := newLayer(t)
 		defer func() {
 			if p := recover(); p == nil || !strings.Contains(fmt.Sprint(p), "kaboom") {
@@ -485,7 +504,7 @@ func runGetOrLoad(t *testing.T, newCache Factory) {
 		t.Fatal("GetOrLoad returned after its loader panicked")
 	})
 
-	t.Run("InvalidArguments", func(t *testing.T) {
+	each(t, "InvalidArguments", func(t *testing.T) {
 		l, _ := newLayer(t)
 		called := false
 		load := func(context.Context) (int, error) { called = true; return 1, nil }

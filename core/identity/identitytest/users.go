@@ -1,6 +1,8 @@
-// Package identitytest holds the contract suites of the identity ports. The
-// SQL adapter runs them on SQLite always and on PostgreSQL when
-// TEST_POSTGRES_URL is set.
+// Package identitytest holds the contract suites of the identity ports,
+// which the in-memory stores (core/identity/memstore) and the SQL adapter
+// (SQLite always, PostgreSQL when TEST_POSTGRES_URL is set) pass, and Env:
+// the identity service over those stores and the fakes of fakes.go, for
+// the rule tests of core/identity.
 package identitytest
 
 import (
@@ -342,6 +344,72 @@ func runUnitOfWork(t *testing.T, newStore UsersFactory) {
 			if _, err := users.Get(ctx, u.ID); !apperr.Is(err, apperr.NotFound) {
 				t.Fatalf("%s survived the outer rollback: the nested Do did not join (%v)", u.Email, err)
 			}
+		}
+	})
+
+	t.Run("AfterCommitHooks", func(t *testing.T) {
+		users, tx := newStore(t)
+		// Commit: the hook runs once, after the commit, and sees the write
+		// from outside the transaction.
+		var a identity.User
+		ranInside, seen := false, error(nil)
+		hooks := 0
+		err := tx.Do(ctx, func(ctx context.Context) error {
+			a = identity.User{Email: "hooked@example.com"}
+			if err := users.Create(ctx, &a); err != nil {
+				return err
+			}
+			uow.AfterCommit(ctx, func(hctx context.Context) {
+				hooks++
+				_, seen = users.Get(hctx, a.ID)
+			})
+			ranInside = hooks > 0
+			return nil
+		})
+		if err != nil || ranInside || hooks != 1 || seen != nil {
+			t.Fatalf("Do = %v; hook ran inside %v, %d times, read %v; want once after the commit, seeing the user", err, ranInside, hooks, seen)
+		}
+		// Rollback by error or by panic: no hook.
+		boom := errors.New("boom")
+		_ = tx.Do(ctx, func(ctx context.Context) error {
+			uow.AfterCommit(ctx, func(context.Context) { hooks++ })
+			return boom
+		})
+		func() {
+			defer func() { _ = recover() }()
+			_ = tx.Do(ctx, func(ctx context.Context) error {
+				uow.AfterCommit(ctx, func(context.Context) { hooks++ })
+				panic("boom")
+			})
+		}()
+		if hooks != 1 {
+			t.Fatalf("a hook ran after a rollback (%d runs)", hooks)
+		}
+		// Nested: the inner hook waits for the outer commit, and an outer
+		// rollback drops it.
+		var order []string
+		err = tx.Do(ctx, func(ctx context.Context) error {
+			if err := tx.Do(ctx, func(ctx context.Context) error {
+				uow.AfterCommit(ctx, func(context.Context) { order = append(order, "inner hook") })
+				return nil
+			}); err != nil {
+				return err
+			}
+			order = append(order, "outer body")
+			return nil
+		})
+		if err != nil || len(order) != 2 || order[1] != "inner hook" {
+			t.Fatalf("nested commit: %v, order %v", err, order)
+		}
+		_ = tx.Do(ctx, func(ctx context.Context) error {
+			_ = tx.Do(ctx, func(ctx context.Context) error {
+				uow.AfterCommit(ctx, func(context.Context) { hooks++ })
+				return nil
+			})
+			return boom
+		})
+		if hooks != 1 {
+			t.Fatal("an inner hook ran although the outer transaction rolled back")
 		}
 	})
 

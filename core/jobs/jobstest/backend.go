@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/uuid"
@@ -27,12 +28,33 @@ func NewJob(kind string) *jobs.Job {
 	}
 }
 
-// RunBackendContract runs the jobs.Backend contract against the backends
-// made by newBackend, one per subtest.
+// RunBackendContract runs the jobs.Backend contract against backends
+// whose records, heartbeats and leases expire by the process clock
+// (time.Now), one per case: each case runs in a synctest bubble with its
+// backend made inside it, so the waits for an expiry cost nothing.
 func RunBackendContract(t *testing.T, newBackend func(t *testing.T) jobs.Backend) {
-	ctx := context.Background()
+	runBackendContract(t, newBackend, true)
+}
 
-	t.Run("CreateGetRoundTrip", func(t *testing.T) {
+// RunBackendContractRealTime runs the contract against backends that
+// expire by their own clock (Redis TTLs): the cases wait in real time.
+func RunBackendContractRealTime(t *testing.T, newBackend func(t *testing.T) jobs.Backend) {
+	runBackendContract(t, newBackend, false)
+}
+
+func runBackendContract(t *testing.T, newBackend func(t *testing.T) jobs.Backend, bubble bool) {
+	ctx := context.Background()
+	each := func(name string, f func(t *testing.T)) {
+		t.Run(name, func(t *testing.T) {
+			if bubble {
+				synctest.Test(t, f)
+				return
+			}
+			f(t)
+		})
+	}
+
+	each("CreateGetRoundTrip", func(t *testing.T) {
 		b := newBackend(t)
 		j := NewJob("email.send")
 		j.Owner, j.IdempotencyKey = "user-1", ""
@@ -57,7 +79,7 @@ func RunBackendContract(t *testing.T, newBackend func(t *testing.T) jobs.Backend
 		}
 	})
 
-	t.Run("CreateExistingIDIsNotOverwritten", func(t *testing.T) {
+	each("CreateExistingIDIsNotOverwritten", func(t *testing.T) {
 		b := newBackend(t)
 		j := NewJob("default.x")
 		if _, _, err := b.Create(ctx, j, time.Hour); err != nil {
@@ -75,7 +97,7 @@ func RunBackendContract(t *testing.T, newBackend func(t *testing.T) jobs.Backend
 		}
 	})
 
-	t.Run("IdempotencyKey", func(t *testing.T) {
+	each("IdempotencyKey", func(t *testing.T) {
 		b := newBackend(t)
 		first := NewJob("email.send")
 		first.IdempotencyKey = "welcome:" + first.ID
@@ -100,7 +122,7 @@ func RunBackendContract(t *testing.T, newBackend func(t *testing.T) jobs.Backend
 		}
 	})
 
-	t.Run("ConcurrentIdempotentCreatesMakeOneJob", func(t *testing.T) {
+	each("ConcurrentIdempotentCreatesMakeOneJob", func(t *testing.T) {
 		b := newBackend(t)
 		key := "k-" + uuid.NewString()
 		ids := make([]string, 20)
@@ -124,7 +146,7 @@ func RunBackendContract(t *testing.T, newBackend func(t *testing.T) jobs.Backend
 		}
 	})
 
-	t.Run("GetMissingIsNotFound", func(t *testing.T) {
+	each("GetMissingIsNotFound", func(t *testing.T) {
 		b := newBackend(t)
 		_, err := b.Get(ctx, uuid.NewString())
 		if !apperr.Is(err, apperr.NotFound) || apperr.CodeOf(err) != jobs.CodeJobNotFound {
@@ -138,7 +160,7 @@ func RunBackendContract(t *testing.T, newBackend func(t *testing.T) jobs.Backend
 		}
 	})
 
-	t.Run("UpdateIsAtomic", func(t *testing.T) {
+	each("UpdateIsAtomic", func(t *testing.T) {
 		b := newBackend(t)
 		j := NewJob("default.x")
 		_, _, _ = b.Create(ctx, j, time.Hour)
@@ -157,7 +179,7 @@ func RunBackendContract(t *testing.T, newBackend func(t *testing.T) jobs.Backend
 		}
 	})
 
-	t.Run("UpdateErrorWritesNothing", func(t *testing.T) {
+	each("UpdateErrorWritesNothing", func(t *testing.T) {
 		b := newBackend(t)
 		j := NewJob("default.x")
 		_, _, _ = b.Create(ctx, j, time.Hour)
@@ -175,7 +197,7 @@ func RunBackendContract(t *testing.T, newBackend func(t *testing.T) jobs.Backend
 		}
 	})
 
-	t.Run("ListFiltersAndOrders", func(t *testing.T) {
+	each("ListFiltersAndOrders", func(t *testing.T) {
 		b := newBackend(t)
 		base := time.Now().UTC()
 		var dead []string
@@ -214,7 +236,7 @@ func RunBackendContract(t *testing.T, newBackend func(t *testing.T) jobs.Backend
 		}
 	})
 
-	t.Run("ListByKindPagesWithAPosition", func(t *testing.T) {
+	each("ListByKindPagesWithAPosition", func(t *testing.T) {
 		b := newBackend(t)
 		base := time.Now().UTC().Truncate(time.Millisecond)
 		var want []string
@@ -297,7 +319,7 @@ func RunBackendContract(t *testing.T, newBackend func(t *testing.T) jobs.Backend
 		}
 	})
 
-	t.Run("ClaimDue", func(t *testing.T) {
+	each("ClaimDue", func(t *testing.T) {
 		b := newBackend(t)
 		now := time.Now().UTC()
 		due, later, unscheduled := NewJob("default.a"), NewJob("default.b"), NewJob("default.c")
@@ -331,7 +353,7 @@ func RunBackendContract(t *testing.T, newBackend func(t *testing.T) jobs.Backend
 		}
 	})
 
-	t.Run("ConcurrentClaimsAreDisjoint", func(t *testing.T) {
+	each("ConcurrentClaimsAreDisjoint", func(t *testing.T) {
 		b := newBackend(t)
 		now := time.Now().UTC()
 		for range 40 {
@@ -372,7 +394,7 @@ func RunBackendContract(t *testing.T, newBackend func(t *testing.T) jobs.Backend
 		}
 	})
 
-	t.Run("CountsAndTotals", func(t *testing.T) {
+	each("CountsAndTotals", func(t *testing.T) {
 		b := newBackend(t)
 		a, c := NewJob("reports.a"), NewJob("reports.b")
 		_, _, _ = b.Create(ctx, a, time.Hour)
@@ -399,7 +421,7 @@ func RunBackendContract(t *testing.T, newBackend func(t *testing.T) jobs.Backend
 		}
 	})
 
-	t.Run("ExpiredRecordsDisappear", func(t *testing.T) {
+	each("ExpiredRecordsDisappear", func(t *testing.T) {
 		b := newBackend(t)
 		j := NewJob("default.x")
 		_, _, _ = b.Create(ctx, j, time.Hour)
@@ -426,7 +448,7 @@ func RunBackendContract(t *testing.T, newBackend func(t *testing.T) jobs.Backend
 		}
 	})
 
-	t.Run("HeartbeatsAndLeases", func(t *testing.T) {
+	each("HeartbeatsAndLeases", func(t *testing.T) {
 		b := newBackend(t)
 		w := "w-" + uuid.NewString()
 		if ok, _ := b.Alive(ctx, w); ok {
@@ -470,7 +492,7 @@ func RunBackendContract(t *testing.T, newBackend func(t *testing.T) jobs.Backend
 		}
 	})
 
-	t.Run("Markers", func(t *testing.T) {
+	each("Markers", func(t *testing.T) {
 		b := newBackend(t)
 		k := "sent:" + uuid.NewString()
 		if ok, _ := b.Marked(ctx, k); ok {

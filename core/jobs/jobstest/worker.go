@@ -1,3 +1,6 @@
+// Package jobstest holds the contract suites of the jobs ports (Backend and
+// Broker) and of the worker's behaviour, with the in-process broker they
+// need. The worker suite runs in synctest bubbles: no fake clock.
 package jobstest
 
 import (
@@ -9,17 +12,20 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/tradesense/tradesense/core/apperr"
 	"github.com/tradesense/tradesense/core/jobs"
 )
 
-// Env is a job system on a fake clock and a ChanBroker, for tests of the
-// worker's behaviour against a real Backend.
+// Env is a job system on a ChanBroker, for tests of the worker's
+// behaviour against a real Backend. Build it inside a synctest bubble:
+// the worker's countdowns, time limits, polls, heartbeats and shutdown
+// deadline then run on the bubble's clock, time.Sleep moves them, and
+// synctest.Wait lets the worker do all it can without time passing.
 type Env struct {
 	T       *testing.T
-	Clock   *FakeClock
 	Backend jobs.Backend
 	Broker  *ChanBroker
 	Reg     *jobs.Registry
@@ -28,22 +34,22 @@ type Env struct {
 }
 
 // NewEnv builds an Env. Register kinds on Reg before StartWorker.
-func NewEnv(t *testing.T, newBackend func(t *testing.T, now func() time.Time) jobs.Backend) *Env {
-	clock := NewFakeClock(time.Date(2030, 1, 2, 3, 4, 0, 0, time.UTC))
-	e := &Env{T: t, Clock: clock, Backend: newBackend(t, clock.Now), Broker: NewChanBroker(), Reg: jobs.NewRegistry()}
+func NewEnv(t *testing.T, newBackend func(t *testing.T) jobs.Backend) *Env {
+	e := &Env{T: t, Backend: newBackend(t), Broker: NewChanBroker(), Reg: jobs.NewRegistry()}
 	e.Cfg = jobs.Config{Jitter: jobs.NoJitter}
-	e.Client = jobs.NewClient(e.Cfg, e.Reg, e.Backend, e.Broker, clock, nil, slog.New(slog.DiscardHandler), nil)
+	e.Client = jobs.NewClient(e.Cfg, e.Reg, e.Backend, e.Broker, nil, slog.New(slog.DiscardHandler), nil)
 	return e
 }
 
 // StartWorker runs a worker until the test ends; stop stops it early and
-// waits for Run to return.
+// waits for Run to return (a draining worker reaches its deadline as the
+// bubble's time passes).
 func (e *Env) StartWorker(id string, mod func(*jobs.WorkerConfig)) (stop func()) {
 	wc := jobs.WorkerConfig{ID: id, Queues: map[string]int{jobs.QueueDefault: 4, jobs.QueueEmail: 4, jobs.QueueMaintenance: 1}, ShutdownTimeout: 30 * time.Second}
 	if mod != nil {
 		mod(&wc)
 	}
-	w, err := jobs.NewWorker(e.Cfg, wc, e.Reg, e.Backend, e.Broker, e.Client, e.Clock, nil, nil, slog.New(slog.DiscardHandler), nil)
+	w, err := jobs.NewWorker(e.Cfg, wc, e.Reg, e.Backend, e.Broker, e.Client, nil, nil, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		e.T.Fatal(err)
 	}
@@ -54,16 +60,8 @@ func (e *Env) StartWorker(id string, mod func(*jobs.WorkerConfig)) (stop func())
 	stop = func() {
 		once.Do(func() {
 			cancel()
-			for {
-				select {
-				case err := <-done:
-					if err != nil {
-						e.T.Errorf("worker %s: %v", id, err)
-					}
-					return
-				case <-time.After(5 * time.Millisecond):
-					e.Clock.Advance(time.Second) // let a draining worker reach its deadline
-				}
+			if err := <-done; err != nil {
+				e.T.Errorf("worker %s: %v", id, err)
 			}
 		})
 	}
@@ -81,20 +79,16 @@ func (e *Env) Job(id string) *jobs.Job {
 	return j
 }
 
-// WaitState waits (real time, at most 10 s) until the job is in state.
+// WaitState lets the worker do all it can without time passing, then
+// requires the job to be in state.
 func (e *Env) WaitState(id string, state jobs.State) *jobs.Job {
 	e.T.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		j, err := e.Backend.Get(context.Background(), id)
-		if err == nil && j.State == state {
-			return j
-		}
-		if time.Now().After(deadline) {
-			e.T.Fatalf("job %s: state %v (err %v), want %s", id, stateOf(j), err, state)
-		}
-		time.Sleep(2 * time.Millisecond)
+	synctest.Wait()
+	j, err := e.Backend.Get(context.Background(), id)
+	if err != nil || j.State != state {
+		e.T.Fatalf("job %s: state %v (err %v), want %s", id, stateOf(j), err, state)
 	}
+	return j
 }
 
 func stateOf(j *jobs.Job) any {
@@ -104,43 +98,43 @@ func stateOf(j *jobs.Job) any {
 	return j.State
 }
 
-// AdvanceUntil moves the clock by step until cond holds, giving the
-// worker's goroutines real time to react between steps; it fails after max
-// of fake time.
+// AdvanceUntil lets time pass in steps of step until cond holds, letting
+// the worker settle before each check; it fails after max.
 func (e *Env) AdvanceUntil(step, max time.Duration, cond func() bool) {
 	e.T.Helper()
 	for moved := time.Duration(0); ; moved += step {
-		deadline := time.Now().Add(5 * time.Millisecond)
-		for time.Now().Before(deadline) {
-			if cond() {
-				return
-			}
-			time.Sleep(time.Millisecond)
+		synctest.Wait()
+		if cond() {
+			return
 		}
 		if moved >= max {
-			e.T.Fatalf("condition not met after %s of fake time", max)
+			e.T.Fatalf("condition not met after %s", max)
 		}
-		e.Clock.Advance(step)
+		time.Sleep(step)
 	}
 }
 
 // RunWorkerSuite checks the worker's behaviour on the backends made by
-// newBackend, whose clock must be now.
-func RunWorkerSuite(t *testing.T, newBackend func(t *testing.T, now func() time.Time) jobs.Backend) {
+// newBackend, whose clock must be time.Now: each case runs in a synctest
+// bubble of its own, with the backend made inside it.
+func RunWorkerSuite(t *testing.T, newBackend func(t *testing.T) jobs.Backend) {
 	ctx := context.Background()
+	each := func(name string, f func(t *testing.T)) {
+		t.Run(name, func(t *testing.T) { synctest.Test(t, f) })
+	}
 
-	t.Run("RetryCountdownsThenDead", func(t *testing.T) {
+	each("RetryCountdownsThenDead", func(t *testing.T) {
 		e := NewEnv(t, newBackend)
 		var mu sync.Mutex
 		var starts []time.Time
 		e.Reg.Register("email.send", jobs.KindConfig{Handler: func(ctx context.Context, j *jobs.Job) (any, error) {
 			mu.Lock()
-			starts = append(starts, e.Clock.Now())
+			starts = append(starts, time.Now())
 			mu.Unlock()
 			return nil, apperr.New(apperr.Unavailable, "smtp_down", "try later")
 		}})
 		e.StartWorker("w1", nil)
-		t0 := e.Clock.Now()
+		t0 := time.Now()
 		id, err := e.Client.Enqueue(ctx, "email.send", map[string]string{"to": "a@example.com"})
 		if err != nil {
 			t.Fatal(err)
@@ -160,7 +154,7 @@ func RunWorkerSuite(t *testing.T, newBackend func(t *testing.T, now func() time.
 		}
 		dead := e.Job(id)
 		// Celery's countdown 60 × (retries + 1): 60 s, 120 s, 180 s after
-		// each failure (the fake clock moves in 1 s steps).
+		// each failure (time moves in 1 s steps).
 		for i := 1; i < len(starts) && i <= len(dead.Errors); i++ {
 			want := time.Duration(i) * 60 * time.Second
 			got := starts[i].Sub(dead.Errors[i-1].At)
@@ -177,7 +171,7 @@ func RunWorkerSuite(t *testing.T, newBackend func(t *testing.T, now func() time.
 		}
 	})
 
-	t.Run("PerKindBackoffAndRetryAfter", func(t *testing.T) {
+	each("PerKindBackoffAndRetryAfter", func(t *testing.T) {
 		e := NewEnv(t, newBackend)
 		var n atomic.Int32
 		e.Reg.Register("default.flaky", jobs.KindConfig{MaxRetries: 5, Backoff: func(int) time.Duration { return 7 * time.Second },
@@ -191,7 +185,7 @@ func RunWorkerSuite(t *testing.T, newBackend func(t *testing.T, now func() time.
 				return "ok", nil
 			}})
 		e.StartWorker("w1", nil)
-		t0 := e.Clock.Now()
+		t0 := time.Now()
 		id, _ := e.Client.Enqueue(ctx, "default.flaky", nil)
 		j := e.WaitState(id, jobs.StateRetrying)
 		if j.RunAt.Sub(t0) != 7*time.Second || j.MaxRetries != 5 {
@@ -208,7 +202,7 @@ func RunWorkerSuite(t *testing.T, newBackend func(t *testing.T, now func() time.
 		}
 	})
 
-	t.Run("PermanentErrorsGoDeadAtOnce", func(t *testing.T) {
+	each("PermanentErrorsGoDeadAtOnce", func(t *testing.T) {
 		e := NewEnv(t, newBackend)
 		type payload struct {
 			To string `json:"to"`
@@ -234,7 +228,7 @@ func RunWorkerSuite(t *testing.T, newBackend func(t *testing.T, now func() time.
 		}
 	})
 
-	t.Run("CancelEndsFailedSuccessKeepsResult", func(t *testing.T) {
+	each("CancelEndsFailedSuccessKeepsResult", func(t *testing.T) {
 		e := NewEnv(t, newBackend)
 		e.Reg.Register("default.cancel", jobs.KindConfig{Handler: func(context.Context, *jobs.Job) (any, error) {
 			return nil, jobs.Cancel(errors.New("account closed"))
@@ -265,7 +259,7 @@ func RunWorkerSuite(t *testing.T, newBackend func(t *testing.T, now func() time.
 		}
 	})
 
-	t.Run("SoftTimeLimitCancelsTheContext", func(t *testing.T) {
+	each("SoftTimeLimitCancelsTheContext", func(t *testing.T) {
 		e := NewEnv(t, newBackend)
 		cleaned := make(chan struct{})
 		e.Reg.Register("default.slow", jobs.KindConfig{SoftTimeout: 10 * time.Second, HardTimeout: 20 * time.Second, MaxRetries: jobs.NoRetries,
@@ -291,7 +285,7 @@ func RunWorkerSuite(t *testing.T, newBackend func(t *testing.T, now func() time.
 		}
 	})
 
-	t.Run("HardTimeLimitAbandonsTheHandler", func(t *testing.T) {
+	each("HardTimeLimitAbandonsTheHandler", func(t *testing.T) {
 		e := NewEnv(t, newBackend)
 		release := make(chan struct{})
 		defer close(release)
@@ -315,7 +309,7 @@ func RunWorkerSuite(t *testing.T, newBackend func(t *testing.T, now func() time.
 		}
 	})
 
-	t.Run("IdempotencyKeyReturnsTheFirstJob", func(t *testing.T) {
+	each("IdempotencyKeyReturnsTheFirstJob", func(t *testing.T) {
 		e := NewEnv(t, newBackend)
 		var calls atomic.Int32
 		e.Reg.Register("email.send", jobs.KindConfig{Handler: func(context.Context, *jobs.Job) (any, error) { calls.Add(1); return nil, nil }})
@@ -331,23 +325,23 @@ func RunWorkerSuite(t *testing.T, newBackend func(t *testing.T, now func() time.
 			t.Fatalf("ids %s %s %s: same key must give the first job, another key a new one", a, b, c)
 		}
 		e.WaitState(c, jobs.StateSucceeded)
-		time.Sleep(20 * time.Millisecond)
+		synctest.Wait()
 		if calls.Load() != 2 {
 			t.Fatalf("%d runs, want 2", calls.Load())
 		}
 	})
 
-	t.Run("DelayedJobRunsAtItsTime", func(t *testing.T) {
+	each("DelayedJobRunsAtItsTime", func(t *testing.T) {
 		e := NewEnv(t, newBackend)
 		var ranAt atomic.Int64
 		e.Reg.Register("reports.build", jobs.KindConfig{Handler: func(context.Context, *jobs.Job) (any, error) {
-			ranAt.Store(e.Clock.Now().Unix())
+			ranAt.Store(time.Now().Unix())
 			return nil, nil
 		}})
 		e.StartWorker("w1", func(c *jobs.WorkerConfig) { c.Queues[jobs.QueueReports] = 1 })
-		t0 := e.Clock.Now()
+		t0 := time.Now()
 		id, _ := e.Client.Enqueue(ctx, "reports.build", nil, jobs.WithDelay(30*time.Second))
-		time.Sleep(20 * time.Millisecond)
+		synctest.Wait()
 		if j := e.Job(id); j.State != jobs.StateQueued || ranAt.Load() != 0 {
 			t.Fatalf("a delayed job ran at once (%s)", j.State)
 		}
@@ -357,7 +351,7 @@ func RunWorkerSuite(t *testing.T, newBackend func(t *testing.T, now func() time.
 		}
 	})
 
-	t.Run("DuplicateMessagesRunOnce", func(t *testing.T) {
+	each("DuplicateMessagesRunOnce", func(t *testing.T) {
 		e := NewEnv(t, newBackend)
 		var calls atomic.Int32
 		gate := make(chan struct{})
@@ -371,20 +365,20 @@ func RunWorkerSuite(t *testing.T, newBackend func(t *testing.T, now func() time.
 		e.WaitState(id, jobs.StateStarted)
 		m := jobs.Message{JobID: id, Seq: 1, Queue: jobs.QueueDefault, Kind: "default.once"}
 		_ = e.Broker.Publish(ctx, m) // while it runs
-		time.Sleep(30 * time.Millisecond)
+		synctest.Wait()
 		close(gate)
 		e.WaitState(id, jobs.StateSucceeded)
 		_ = e.Broker.Publish(ctx, m) // after it finished
 		stale := m
 		stale.Seq = 0
 		_ = e.Broker.Publish(ctx, stale)
-		time.Sleep(30 * time.Millisecond)
+		synctest.Wait()
 		if calls.Load() != 1 {
 			t.Fatalf("%d runs for one job, want 1", calls.Load())
 		}
 	})
 
-	t.Run("JobOfADeadWorkerIsTakenOver", func(t *testing.T) {
+	each("JobOfADeadWorkerIsTakenOver", func(t *testing.T) {
 		e := NewEnv(t, newBackend)
 		var calls atomic.Int32
 		e.Reg.Register("default.rescued", jobs.KindConfig{Handler: func(context.Context, *jobs.Job) (any, error) { calls.Add(1); return nil, nil }})
@@ -402,13 +396,13 @@ func RunWorkerSuite(t *testing.T, newBackend func(t *testing.T, now func() time.
 		if got.Attempt != 2 || got.Worker != "w1" {
 			t.Fatalf("taken over: attempt %d worker %s", got.Attempt, got.Worker)
 		}
-		time.Sleep(20 * time.Millisecond)
+		synctest.Wait()
 		if e.Job(alive.ID).State != jobs.StateStarted || calls.Load() != 1 {
 			t.Fatalf("the job of a live worker was run again (calls %d)", calls.Load())
 		}
 	})
 
-	t.Run("ProgressIsVisible", func(t *testing.T) {
+	each("ProgressIsVisible", func(t *testing.T) {
 		e := NewEnv(t, newBackend)
 		gate := make(chan struct{})
 		e.Reg.Register("reports.big", jobs.KindConfig{Handler: func(ctx context.Context, _ *jobs.Job) (any, error) {
@@ -428,7 +422,7 @@ func RunWorkerSuite(t *testing.T, newBackend func(t *testing.T, now func() time.
 		e.WaitState(id, jobs.StateSucceeded)
 	})
 
-	t.Run("ShutdownWaitsThenAbandons", func(t *testing.T) {
+	each("ShutdownWaitsThenAbandons", func(t *testing.T) {
 		e := NewEnv(t, newBackend)
 		quick, stuck := make(chan struct{}), make(chan struct{})
 		defer close(stuck)
@@ -440,7 +434,7 @@ func RunWorkerSuite(t *testing.T, newBackend func(t *testing.T, now func() time.
 		e.WaitState(q, jobs.StateStarted)
 		e.WaitState(s, jobs.StateStarted)
 		go func() { time.Sleep(20 * time.Millisecond); close(quick) }()
-		stop() // advances the clock past the 30 s shutdown deadline
+		stop() // the drain runs to the 30 s shutdown deadline
 		if j := e.Job(q); j.State != jobs.StateSucceeded {
 			t.Fatalf("a job that finished within the deadline is %s", j.State)
 		}
@@ -456,7 +450,7 @@ func RunWorkerSuite(t *testing.T, newBackend func(t *testing.T, now func() time.
 		}
 	})
 
-	t.Run("PeriodicRunsOncePerTickWithTwoWorkers", func(t *testing.T) {
+	each("PeriodicRunsOncePerTickWithTwoWorkers", func(t *testing.T) {
 		e := NewEnv(t, newBackend)
 		var mu sync.Mutex
 		runs := map[string]int{}
@@ -482,7 +476,7 @@ func RunWorkerSuite(t *testing.T, newBackend func(t *testing.T, now func() time.
 		e.AdvanceUntil(5*time.Second, 10*time.Minute, func() bool { n, _ := count(); return n >= 3 })
 		stopA() // whoever led, the other one goes on alone
 		e.AdvanceUntil(5*time.Second, 10*time.Minute, func() bool { n, _ := count(); return n >= 6 })
-		time.Sleep(20 * time.Millisecond)
+		synctest.Wait()
 		mu.Lock()
 		defer mu.Unlock()
 		for key, n := range runs {

@@ -1,6 +1,11 @@
 // Package ratelimittest is the contract suite of ratelimit.Limiter, run
 // against the memory adapter always and the Redis adapter when
 // TEST_REDIS_URL is set.
+//
+// Limiters read their time from time.Now (the Redis adapter too: the
+// window arithmetic uses the caller's clock), so every case runs inside a
+// synctest bubble, where time.Sleep moves windows and blocks at no cost.
+// The factory is called inside the bubble.
 package ratelimittest
 
 import (
@@ -9,52 +14,32 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/tradesense/tradesense/core/apperr"
 	"github.com/tradesense/tradesense/core/ratelimit"
 )
 
-// Clock is a fake clock the suite advances. Now is safe for concurrent use.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// NewClock returns a clock at a fixed instant.
-func NewClock() *Clock {
-	return &Clock{now: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-// Now returns the fake time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// Factory returns an empty limiter driven by clock, and registers its
-// cleanup.
-type Factory func(t *testing.T, clock *Clock) ratelimit.Limiter
+// Factory returns an empty limiter and registers its cleanup.
+type Factory func(t *testing.T) ratelimit.Limiter
 
 var keySeq atomic.Int64
 
 func key(name string) string { return fmt.Sprintf("suite:%s:%d", name, keySeq.Add(1)) }
 
+// inBubble runs one case of the suite in a bubble of its own.
+func inBubble(t *testing.T, name string, f func(t *testing.T)) {
+	t.Helper()
+	t.Run(name, func(t *testing.T) { synctest.Test(t, f) })
+}
+
 // Run runs the contract.
 func Run(t *testing.T, newLimiter Factory) {
 	ctx := context.Background()
 
-	t.Run("WindowAllowsMaxThenRefusesUntilItEnds", func(t *testing.T) {
-		clock := NewClock()
-		l := newLimiter(t, clock)
+	inBubble(t, "WindowAllowsMaxThenRefusesUntilItEnds", func(t *testing.T) {
+		l := newLimiter(t)
 		lim := ratelimit.Limit{Max: 3, Window: time.Minute}
 		k := key("window")
 		for i := 1; i <= 3; i++ {
@@ -62,22 +47,21 @@ func Run(t *testing.T, newLimiter Factory) {
 			if err != nil || !r.Allowed || r.Count != i || r.Remaining != 3-i {
 				t.Fatalf("hit %d = %+v, %v; want allowed, count %d", i, r, err, i)
 			}
-			clock.Advance(10 * time.Second)
+			time.Sleep(10 * time.Second)
 		}
 		r, err := l.Hit(ctx, k, lim)
 		if err != nil || r.Allowed || r.Count != 3 || r.RetryAfter != 30*time.Second || r.Blocked {
 			t.Fatalf("4th hit = %+v, %v; want refused with RetryAfter 30s", r, err)
 		}
-		clock.Advance(30 * time.Second)
+		time.Sleep(30 * time.Second)
 		r, err = l.Hit(ctx, k, lim)
 		if err != nil || !r.Allowed || r.Count != 1 {
 			t.Fatalf("hit in the next window = %+v, %v; want allowed, count 1", r, err)
 		}
 	})
 
-	t.Run("PeekCountsNothing", func(t *testing.T) {
-		clock := NewClock()
-		l := newLimiter(t, clock)
+	inBubble(t, "PeekCountsNothing", func(t *testing.T) {
+		l := newLimiter(t)
 		lim := ratelimit.Limit{Max: 2, Window: time.Minute}
 		k := key("peek")
 		for range 5 {
@@ -94,9 +78,8 @@ func Run(t *testing.T, newLimiter Factory) {
 		}
 	})
 
-	t.Run("BlockStartsAtMaxAndOutlivesTheWindow", func(t *testing.T) {
-		clock := NewClock()
-		l := newLimiter(t, clock)
+	inBubble(t, "BlockStartsAtMaxAndOutlivesTheWindow", func(t *testing.T) {
+		l := newLimiter(t)
 		lim := ratelimit.Limit{Max: 5, Window: 15 * time.Minute, Block: 15 * time.Minute}
 		k := key("lock")
 		for i := 1; i <= 4; i++ {
@@ -104,13 +87,13 @@ func Run(t *testing.T, newLimiter Factory) {
 			if r.Blocked || r.JustBlocked {
 				t.Fatalf("hit %d blocked early: %+v", i, r)
 			}
-			clock.Advance(2 * time.Minute)
+			time.Sleep(2 * time.Minute)
 		}
 		r := mustHit(t, l, k, lim, true)
 		if !r.JustBlocked || !r.Blocked {
 			t.Fatalf("5th hit = %+v; want it to start the block", r)
 		}
-		clock.Advance(14 * time.Minute) // the window has ended, the block has not
+		time.Sleep(14 * time.Minute) // the window has ended, the block has not
 		r, err := l.Peek(ctx, k, lim)
 		if err != nil || r.Allowed || !r.Blocked || r.RetryAfter != time.Minute {
 			t.Fatalf("Peek during the block = %+v, %v; want blocked for 1m more", r, err)
@@ -119,16 +102,15 @@ func Run(t *testing.T, newLimiter Factory) {
 		if r.JustBlocked {
 			t.Fatalf("a refused hit restarted the block: %+v", r)
 		}
-		clock.Advance(time.Minute)
+		time.Sleep(time.Minute)
 		r, err = l.Peek(ctx, k, lim)
 		if err != nil || !r.Allowed || r.Count != 0 {
 			t.Fatalf("Peek after the block = %+v, %v; want a fresh window", r, err)
 		}
 	})
 
-	t.Run("Reset", func(t *testing.T) {
-		clock := NewClock()
-		l := newLimiter(t, clock)
+	inBubble(t, "Reset", func(t *testing.T) {
+		l := newLimiter(t)
 		lim := ratelimit.Limit{Max: 1, Window: time.Hour, Block: time.Hour}
 		k := key("reset")
 		mustHit(t, l, k, lim, true)
@@ -142,9 +124,8 @@ func Run(t *testing.T, newLimiter Factory) {
 		}
 	})
 
-	t.Run("KeysAreIndependent", func(t *testing.T) {
-		clock := NewClock()
-		l := newLimiter(t, clock)
+	inBubble(t, "KeysAreIndependent", func(t *testing.T) {
+		l := newLimiter(t)
 		lim := ratelimit.Limit{Max: 1, Window: time.Hour}
 		a, b := key("a"), key("b")
 		mustHit(t, l, a, lim, true)
@@ -152,9 +133,8 @@ func Run(t *testing.T, newLimiter Factory) {
 		mustHit(t, l, b, lim, true)
 	})
 
-	t.Run("ConcurrentHitsAreAtomic", func(t *testing.T) {
-		clock := NewClock()
-		l := newLimiter(t, clock)
+	inBubble(t, "ConcurrentHitsAreAtomic", func(t *testing.T) {
+		l := newLimiter(t)
 		lim := ratelimit.Limit{Max: 7, Window: time.Hour}
 		k := key("race")
 		var allowed atomic.Int64
@@ -177,8 +157,8 @@ func Run(t *testing.T, newLimiter Factory) {
 		}
 	})
 
-	t.Run("InvalidArguments", func(t *testing.T) {
-		l := newLimiter(t, NewClock())
+	inBubble(t, "InvalidArguments", func(t *testing.T) {
+		l := newLimiter(t)
 		for _, tc := range []struct {
 			key string
 			lim ratelimit.Limit

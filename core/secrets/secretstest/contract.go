@@ -1,5 +1,5 @@
 // Package secretstest holds the contract suite that every secrets.Provider
-// passes, and test helpers (a fake clock) for code that uses the Resolver.
+// passes. Code that uses the Resolver moves its time with testing/synctest.
 package secretstest
 
 import (

@@ -9,50 +9,44 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/tradesense/tradesense/core/apperr"
 	"github.com/tradesense/tradesense/core/shortlived"
 )
 
-// Clock is a settable clock for adapters that take one; adapters bound to
-// real time (Redis TTLs) ignore it and the suite sleeps instead.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// NewClock returns a clock at a fixed instant.
-func NewClock() *Clock { return &Clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// Factory returns an empty store reading time from clock. realTime tells
-// the suite the store ignores clock (it then waits for real TTLs).
-type Factory func(t *testing.T, clock *Clock) (s shortlived.Store, realTime bool)
+// Factory returns an empty store and registers its cleanup.
+type Factory func(t *testing.T) shortlived.Store
 
 var seq atomic.Int64
 
 func key(name string) string { return fmt.Sprintf("suite:%s:%d", name, seq.Add(1)) }
 
-// Run runs the contract suite.
-func Run(t *testing.T, newStore Factory) {
-	ctx := context.Background()
+// Run runs the contract suite on a store whose entries expire by the
+// process clock (time.Now): each case runs in a synctest bubble of its
+// own, with the store made inside it, and waiting costs nothing.
+func Run(t *testing.T, newStore Factory) { run(t, newStore, false) }
 
-	t.Run("PutGetTakeDelete", func(t *testing.T) {
-		s, _ := newStore(t, NewClock())
+// RunRealTime runs the suite on a store whose entries expire by its own
+// clock (Redis TTLs): the cases run outside a bubble and wait in real
+// time, with TTLs of a few hundred milliseconds.
+func RunRealTime(t *testing.T, newStore Factory) { run(t, newStore, true) }
+
+func run(t *testing.T, newStore Factory, realTime bool) {
+	ctx := context.Background()
+	each := func(name string, f func(t *testing.T)) {
+		t.Run(name, func(t *testing.T) {
+			if realTime {
+				f(t)
+				return
+			}
+			synctest.Test(t, f)
+		})
+	}
+
+	each("PutGetTakeDelete", func(t *testing.T) {
+		s := newStore(t)
 		k := key("basic")
 		if _, err := s.Get(ctx, k); !apperr.Is(err, apperr.NotFound) {
 			t.Fatalf("Get of a missing key = %v; want NotFound", err)
@@ -92,29 +86,28 @@ func Run(t *testing.T, newStore Factory) {
 		}
 	})
 
-	t.Run("Expiry", func(t *testing.T) {
-		c := NewClock()
-		s, real := newStore(t, c)
+	each("Expiry", func(t *testing.T) {
+		s := newStore(t)
 		k := key("ttl")
 		ttl := 5 * time.Minute
-		if real {
+		if realTime {
 			ttl = 300 * time.Millisecond
 		}
 		if err := s.Put(ctx, k, []byte("v"), ttl); err != nil {
 			t.Fatal(err)
 		}
-		if real {
+		if realTime {
 			time.Sleep(ttl / 3)
 		} else {
-			c.Advance(ttl - time.Second)
+			time.Sleep(ttl - time.Second)
 		}
 		if _, err := s.Get(ctx, k); err != nil {
 			t.Fatalf("Get before the TTL = %v", err)
 		}
-		if real {
+		if realTime {
 			time.Sleep(ttl)
 		} else {
-			c.Advance(time.Second)
+			time.Sleep(time.Second)
 		}
 		if _, err := s.Get(ctx, k); !apperr.Is(err, apperr.NotFound) {
 			t.Fatalf("Get at the TTL = %v; want NotFound", err)
@@ -124,8 +117,8 @@ func Run(t *testing.T, newStore Factory) {
 		}
 	})
 
-	t.Run("ConcurrentTakeHasOneWinner", func(t *testing.T) {
-		s, _ := newStore(t, NewClock())
+	each("ConcurrentTakeHasOneWinner", func(t *testing.T) {
+		s := newStore(t)
 		for round := range 5 {
 			k := key(fmt.Sprint("race", round))
 			if err := s.Put(ctx, k, []byte("prize"), time.Minute); err != nil {
@@ -153,8 +146,8 @@ func Run(t *testing.T, newStore Factory) {
 		}
 	})
 
-	t.Run("Invalid", func(t *testing.T) {
-		s, _ := newStore(t, NewClock())
+	each("Invalid", func(t *testing.T) {
+		s := newStore(t)
 		long := string(make([]byte, shortlived.MaxKeyLen+1))
 		for name, err := range map[string]error{
 			"empty key":    s.Put(ctx, "", []byte("v"), time.Minute),

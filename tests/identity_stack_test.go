@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -95,6 +96,8 @@ func newStack(t testing.TB, opts ...stackOption) *stack {
 type stackSpec struct {
 	hashing identity.Argon2Params
 	opts    []stackOption
+	// env adds to (or overrides) the environment of the program.
+	env map[string]string
 }
 
 // buildStack assembles the api program with wire's InitializeStack, the
@@ -110,6 +113,7 @@ func buildStack(t testing.TB, spec stackSpec) *stack {
 		"JWT_SIGNING_KEY": string(testSigningKey), "MFA_ENCRYPTION_KEY": testMFAKey,
 		"AUTH_JWT_ISSUER": testJWTConfig.Issuer, "AUTH_JWT_AUDIENCE": testJWTConfig.Audience,
 	}
+	maps.Copy(env, spec.env)
 	cfg, err := wire.LoadConfig(func(k string) string { return env[k] }, "test")
 	if err != nil {
 		t.Fatal(err)

@@ -7,12 +7,19 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/shopspring/decimal"
 
 	"github.com/tradesense/tradesense/core/identity"
@@ -519,4 +526,92 @@ func TestJournalHTTPIsolation(t *testing.T) {
 			t.Errorf("owner has %d executions, want 2", n)
 		}
 	})
+}
+
+// TestJournalHTTPConcurrentWritersOneWins: devices that read one version
+// and write at once: exactly one write lands, the others get 412.
+func TestJournalHTTPConcurrentWritersOneWins(t *testing.T) {
+	journalStacks(t, func(t *testing.T, st *stack) {
+		tr := newTrader(st, "race@example.com")
+		trade := st.roundTrip(tr, "2026-03-02")
+		path := "/api/v1/trades/" + field(trade, "id")
+		const writers = 6
+		statuses := make(chan int, writers)
+		var wg sync.WaitGroup
+		for i := range writers {
+			wg.Go(func() {
+				req, _ := http.NewRequest("PATCH", st.url+path, strings.NewReader(fmt.Sprintf(`{"notes":"device %d"}`, i)))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+tr.token)
+				req.Header.Set("If-Match", `"1"`)
+				res, err := st.client.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				_ = res.Body.Close()
+				statuses <- res.StatusCode
+			})
+		}
+		wg.Wait()
+		close(statuses)
+		won, lost := 0, 0
+		for s := range statuses {
+			switch s {
+			case 200:
+				won++
+			case 412:
+				lost++
+			default:
+				t.Errorf("status %d", s)
+			}
+		}
+		if won != 1 || lost != writers-1 {
+			t.Fatalf("%d writes won, %d refused; want 1 and %d", won, lost, writers-1)
+		}
+		if got := st.call("GET", path, tr.token, nil, nil); got.header.Get("ETag") != `"2"` || !strings.HasPrefix(got.str("notes"), "device ") {
+			t.Fatalf("after the race: %s %s", got.header.Get("ETag"), got.raw)
+		}
+	})
+}
+
+// TestJournalHTTPAttachmentsOnS3: with S3_BUCKET set the program keeps
+// attachments in the object store (an in-process S3, gofakes3), sanitised,
+// and nothing under DATA_DIR.
+func TestJournalHTTPAttachmentsOnS3(t *testing.T) {
+	be := s3mem.New()
+	if err := be.CreateBucket("journal"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gofakes3.New(be).Server())
+	t.Cleanup(srv.Close)
+	dataDir := t.TempDir()
+	st := buildStack(t, stackSpec{hashing: identity.TestParams, env: map[string]string{
+		"DATA_DIR": dataDir, "S3_BUCKET": "journal", "S3_PREFIX": "ts/", "S3_REGION": "us-east-1", "S3_ENDPOINT": srv.URL,
+		"S3_FORCE_PATH_STYLE": "true", "S3_ACCESS_KEY_ID": "test", "S3_SECRET_ACCESS_KEY": "test-secret",
+	}})
+	tr := newTrader(st, "s3@example.com")
+	trade := st.roundTrip(tr, "2026-03-02")
+	up := st.upload(tr.token, map[string]string{"trade_id": field(trade, "id")}, "chart.jpg", journaltest.JPEGWithEXIF(t), nil)
+	st.expect(up, 201, "")
+	objs, err := be.ListBucket("journal", &gofakes3.Prefix{}, gofakes3.ListBucketPage{})
+	if err != nil || len(objs.Contents) != 1 || !strings.HasPrefix(objs.Contents[0].Key, "ts/attachments/") {
+		t.Fatalf("bucket: %+v, %v", objs, err)
+	}
+	obj, err := be.GetObject("journal", objs.Contents[0].Key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := io.ReadAll(obj.Contents)
+	_ = obj.Contents.Close()
+	if bytes.Contains(stored, []byte("GPSLatitude")) || bytes.Contains(stored, []byte("SecretCam")) {
+		t.Fatal("the object still holds the EXIF")
+	}
+	dl := st.call("GET", "/api/v1/attachments/"+up.str("id")+"/content", tr.token, nil, nil)
+	if dl.status != 200 || !bytes.Equal([]byte(dl.raw), stored) {
+		t.Fatalf("download: %d, %d bytes (stored %d)", dl.status, len(dl.raw), len(stored))
+	}
+	if entries, _ := os.ReadDir(filepath.Join(dataDir, "blobs")); len(entries) != 0 {
+		t.Fatalf("DATA_DIR/blobs has %d entries with S3 configured", len(entries))
+	}
 }

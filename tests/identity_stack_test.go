@@ -62,6 +62,10 @@ type stack struct {
 	cache  *cache.Layer // the service's Revocations (and profile cache)
 	logs   *syncBuffer
 	bodies *syncBuffer // every response body, for the secrets scan
+	// app is the whole program as wire assembled it (the trading and
+	// journal services, the handler) for the tests that seed data
+	// behind the API or serve it otherwise.
+	app *wire.Stack
 }
 
 var (
@@ -128,6 +132,7 @@ func buildStack(t testing.TB, spec stackSpec) *stack {
 	}
 	t.Cleanup(cleanup)
 	st.svc, st.ring, st.tokens, st.db, st.cache = app.Identity, app.Keys, app.Tokens, app.DB, app.Cache
+	st.app = app
 	st.url, st.client = serve(t, app.Server.Handler())
 	return st
 }

@@ -18,10 +18,12 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/shopspring/decimal"
 
+	"github.com/tradesense/tradesense/adapters/httpapi"
 	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/journal/journaltest"
 	"github.com/tradesense/tradesense/tests/testenv"
@@ -485,10 +487,23 @@ func TestJournalHTTPIsolation(t *testing.T) {
 			{"PATCH", "/api/v1/trades/" + field(mine, "id"), map[string]any{"playbook_id": pb}},
 			{"PUT", "/api/v1/journal/2026-03-03", map[string]any{"trade_ids": []string{tradeID}}},
 		}
+		covered := map[string]bool{}
 		for _, c := range cases {
 			r := st.call(c.method, c.path, intruder.token, c.body, nil)
 			if r.status != 404 || !strings.HasPrefix(r.header.Get("Content-Type"), "application/problem+json") {
 				t.Errorf("%s %s as another user: %d %s", c.method, c.path, r.status, r.raw)
+			}
+			p, _, _ := strings.Cut(c.path, "?")
+			for _, id := range []string{owner.account, execID, tradeID, field(mine, "id"), tag, pb, att} {
+				p = strings.ReplaceAll(p, id, "{id}")
+			}
+			covered[c.method+" "+p] = true
+		}
+		// Every id-bearing operation of the journal's resources is in the
+		// table: a route added to the spec without its isolation case fails.
+		for _, op := range idBearingJournalOperations(t) {
+			if !covered[op] {
+				t.Errorf("%s is not tested with another user's id", op)
 			}
 		}
 		bulk := st.call("POST", "/api/v1/trades/bulk", intruder.token, map[string]any{"trade_ids": []string{field(mine, "id")}, "add_tags": []string{tag}}, nil)
@@ -614,4 +629,33 @@ func TestJournalHTTPAttachmentsOnS3(t *testing.T) {
 	if entries, _ := os.ReadDir(filepath.Join(dataDir, "blobs")); len(entries) != 0 {
 		t.Fatalf("DATA_DIR/blobs has %d entries with S3 configured", len(entries))
 	}
+}
+
+// idBearingJournalOperations lists "METHOD /path/{id}" of every operation
+// of openapi.yaml under the trading journal's resources that takes an id
+// in its path. (/journal/{date} names the caller's own day, not a record:
+// the isolation test reads another user's day separately.)
+func idBearingJournalOperations(t *testing.T) []string {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromData(httpapi.SpecYAML())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for path, item := range doc.Paths.Map() {
+		if !strings.Contains(path, "{id}") {
+			continue
+		}
+		for _, prefix := range []string{"/api/v1/accounts/", "/api/v1/executions/", "/api/v1/trades/", "/api/v1/tags/", "/api/v1/playbooks/", "/api/v1/attachments/"} {
+			if strings.HasPrefix(path, prefix) {
+				for method := range item.Operations() {
+					out = append(out, method+" "+path)
+				}
+			}
+		}
+	}
+	if len(out) < 18 {
+		t.Fatalf("only %d id-bearing operations found in the spec", len(out))
+	}
+	return out
 }

@@ -359,6 +359,11 @@ func (s *Server) Routes() [][2]string {
 	return out
 }
 
+// SetDraining turns readiness to 503 ahead of Run's own shutdown: the
+// worker's probe server keeps answering, not ready, while the worker
+// drains (jobs.RunUnder).
+func (s *Server) SetDraining() { s.health.SetDraining() }
+
 // Run serves until ctx is cancelled, then shuts down gracefully: readiness
 // turns 503 at once, the server keeps serving for ShutdownDelay, then stops
 // accepting and drains in-flight requests for up to ShutdownTimeout. A drain

@@ -362,13 +362,13 @@ type ChangePasswordRequest struct {
 	NewPassword     string `json:"new_password"`
 }
 
-// CheckResult defines model for CheckResult.
+// CheckResult One dependency's state. The answer is public (probes carry no token), so it says
+// only up or down: a failing check's error (addresses, driver messages) and its
+// details (pool statistics) are in the server's log, with the check's name.
 type CheckResult struct {
-	Details   *map[string]interface{} `json:"details,omitempty"`
-	Error     *string                 `json:"error,omitempty"`
-	LatencyMs float64                 `json:"latency_ms"`
-	Required  bool                    `json:"required"`
-	Status    CheckResultStatus       `json:"status"`
+	LatencyMs float64           `json:"latency_ms"`
+	Required  bool              `json:"required"`
+	Status    CheckResultStatus `json:"status"`
 }
 
 // CheckResultStatus defines model for CheckResult.Status.

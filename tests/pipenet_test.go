@@ -86,5 +86,5 @@ func serve(t testing.TB, h http.Handler) (string, *http.Client) {
 		_ = srv.Close()
 		<-done
 	})
-	return "http://tradesense.test", &http.Client{Transport: tr}
+	return "http://tradesense.test", &http.Client{Transport: validatingTransport{t: t, next: tr}}
 }

@@ -18,8 +18,8 @@ import (
 type readiness struct {
 	Status string `json:"status"`
 	Checks map[string]struct {
-		Status   string         `json:"status"`
-		Required bool           `json:"required"`
+		Status   string `json:"status"`
+		Required bool   `json:"required"`
 	} `json:"checks"`
 }
 

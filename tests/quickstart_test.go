@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -119,5 +120,61 @@ func TestQuickstartWalkThrough(t *testing.T) {
 	stopped = true
 	if err := <-exited; err != nil {
 		t.Fatalf("the api did not exit cleanly on SIGINT: %v\n%s", err, logs.String())
+	}
+}
+
+// TestTaskRunStopsCleanlyOnCtrlC: Ctrl-C (SIGINT to the terminal's process
+// group) on `go tool task run` drains the program and exits 0, without
+// go-task's "Failed to run task" (issue 11 item 8: `go run` exits 1 on an
+// interrupt even when the program exited 0, so the task now builds and
+// runs the binary).
+func TestTaskRunStopsCleanlyOnCtrlC(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the program through go-task")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	var out syncBuffer
+	cmd := exec.Command("go", "tool", "task", "run")
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), "HTTP_ADDR="+addr, "DATA_DIR="+t.TempDir(), "APP_ENV=development", "REDIS_URL=", "DATABASE_URL=")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		if res, err := http.Get("http://" + addr + "/health"); err == nil {
+			_ = res.Body.Close()
+			break
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("task run exited: %v\n%s", err, out.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			t.Fatalf("task run never served:\n%s", out.String())
+		}
+	}
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil || strings.Contains(out.String(), "Failed to run task") {
+			t.Fatalf("Ctrl-C on task run: %v\n%s", err, out.String())
+		}
+	case <-time.After(time.Minute):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		t.Fatalf("task run did not stop on Ctrl-C:\n%s", out.String())
 	}
 }

@@ -131,6 +131,7 @@ func (a *API) Run(ctx context.Context) error {
 	}
 	telemetry.Component(a.Log, "app").Info("starting api", "env", a.Config.Env, "profile", a.Config.Profile, "adapters", a.Adapters,
 		"jobs", a.Jobs.Broker, "worker_embedded", a.Jobs.Embedded)
+	go a.Jobs.warnUnserved(ctx, telemetry.Component(a.Log, "jobs"))
 	return jobs.RunBeside(ctx, a.Server.Run, worker)
 }
 

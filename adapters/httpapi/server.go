@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"net"
@@ -203,7 +204,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	engine.Use(authenticator(routes, d.Identity, d.Log), validator(routes, d.Log), idempotent(routes, d.Idempotency, d.Log))
 
 	api := &strictServer{
-		systemHandlers:   &systemHandlers{health: d.Health, build: d.Build},
+		systemHandlers:   &systemHandlers{health: d.Health, build: d.Build, log: d.Log},
 		identityHandlers: &identityHandlers{svc: d.Identity, keys: d.Keys},
 		mfaHandlers:      &mfaHandlers{factors: d.MFA, flows: d.MFAFlows},
 		jobHandlers:      &jobHandlers{jobs: d.Jobs, mail: d.Mail},
@@ -221,9 +222,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		},
 	})
 	gen.RegisterHandlersWithOptions(engine, si, gen.GinServerOptions{
-		ErrorHandler: func(c *gin.Context, err error, _ int) {
-			writeProblem(c, d.Log, apperr.Wrap(err, apperr.Invalid, "invalid_request", "The request parameters are invalid."))
-		},
+		ErrorHandler: func(c *gin.Context, err error, _ int) { writeProblem(c, d.Log, paramProblem(err)) },
 	})
 	engine.GET("/metrics", gin.WrapH(d.Metrics))
 	engine.GET(callbackPath, api.callback)
@@ -262,7 +261,7 @@ func NewOps(cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	si := gen.NewStrictHandler(&strictServer{systemHandlers: &systemHandlers{health: d.Health, build: d.Build}}, []gen.StrictMiddlewareFunc{requestScoped})
+	si := gen.NewStrictHandler(&strictServer{systemHandlers: &systemHandlers{health: d.Health, build: d.Build, log: d.Log}}, []gen.StrictMiddlewareFunc{requestScoped})
 	engine.GET("/health", si.GetHealth)
 	engine.GET("/health/ready", si.GetReadiness)
 	engine.GET("/metrics", gin.WrapH(d.Metrics))
@@ -292,7 +291,7 @@ func newEngine(cfg Config, d Deps, routes routeTable) (*gin.Engine, error) {
 		securityHeaders(cfg.HSTS),
 	)
 	if len(cfg.CORSAllowedOrigins) > 0 {
-		engine.Use(cors.New(cors.Config{
+		engine.Use(corsGate(d.Log, cfg.CORSAllowedOrigins), cors.New(cors.Config{
 			AllowOrigins:     cfg.CORSAllowedOrigins,
 			AllowMethods:     []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"},
 			AllowHeaders:     []string{"Authorization", "Content-Type", RequestIDHeader, "X-Current-Password"},
@@ -376,7 +375,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.addr = ln.Addr().String()
 	close(s.listening)
 	errc := make(chan error, 1)
-	go func() { errc <- s.srv.Serve(ln) }()
+	go func() { errc <- s.srv.Serve(problemListener{ln}) }()
 	s.log.Info("http server listening", "addr", s.addr)
 
 	select {
@@ -400,4 +399,42 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.log.Info("http server stopped")
 	return nil
+}
+
+// problemListener hands net/http connections whose writes turn the
+// plain-text errors net/http answers by itself (before any handler: a
+// header with control bytes, headers over MaxHeaderBytes, a missing Host)
+// into problem+json (netHTTPProblem), so that every error the server sends
+// has the API's error format. net/http has no hook for those answers.
+type problemListener struct{ net.Listener }
+
+func (l problemListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		return &problemTCPConn{TCPConn: tc}, nil
+	}
+	return &problemConn{Conn: c}, nil
+}
+
+type problemConn struct{ net.Conn }
+
+func (c *problemConn) Write(p []byte) (int, error) { return problemWrite(c.Conn, p) }
+
+// problemTCPConn keeps *net.TCPConn's methods that net/http looks for
+// (CloseWrite for a graceful close, ReadFrom for sendfile).
+type problemTCPConn struct{ *net.TCPConn }
+
+func (c *problemTCPConn) Write(p []byte) (int, error) { return problemWrite(c.TCPConn, p) }
+
+func problemWrite(w io.Writer, p []byte) (int, error) {
+	if out, ok := netHTTPProblem(p); ok {
+		if _, err := w.Write(out); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	return w.Write(p)
 }

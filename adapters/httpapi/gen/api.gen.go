@@ -856,7 +856,8 @@ type BulkAnnotation struct {
 	TradeIds   []openapi_types.UUID  `json:"trade_ids"`
 }
 
-// BulkEmailRequest defines model for BulkEmailRequest.
+// BulkEmailRequest The whole body is bounded by `HTTP_MAX_BODY_BYTES` (1 MiB by default; 413 beyond it):
+// 10,000 recipients fit only when their addresses are short (about 100 bytes each).
 type BulkEmailRequest struct {
 	Body *string `json:"body,omitempty"`
 
@@ -873,16 +874,20 @@ type BulkEmailRequest struct {
 // ChangePasswordRequest defines model for ChangePasswordRequest.
 type ChangePasswordRequest struct {
 	CurrentPassword string `json:"current_password"`
-	NewPassword     string `json:"new_password"`
+
+	// NewPassword 8 to 128 characters after Unicode normalisation (NFKC), not a common password nor
+	// the account's email (400 `password_too_short`, `password_too_long`,
+	// `password_too_common`); `maxLength` bounds the raw text.
+	NewPassword string `json:"new_password"`
 }
 
-// CheckResult defines model for CheckResult.
+// CheckResult One dependency's state. The answer is public (probes carry no token), so it says
+// only up or down: a failing check's error (addresses, driver messages) and its
+// details (pool statistics) are in the server's log, with the check's name.
 type CheckResult struct {
-	Details   *map[string]interface{} `json:"details,omitempty"`
-	Error     *string                 `json:"error,omitempty"`
-	LatencyMs float64                 `json:"latency_ms"`
-	Required  bool                    `json:"required"`
-	Status    CheckResultStatus       `json:"status"`
+	LatencyMs float64           `json:"latency_ms"`
+	Required  bool              `json:"required"`
+	Status    CheckResultStatus `json:"status"`
 }
 
 // CheckResultStatus defines model for CheckResult.Status.
@@ -1502,7 +1507,11 @@ type RefreshRequest struct {
 type RegisterRequest struct {
 	DisplayName *string `json:"display_name,omitempty"`
 	Email       string  `json:"email"`
-	Password    string  `json:"password"`
+
+	// Password 8 to 128 characters after Unicode normalisation (NFKC), not a common password nor
+	// the account's email (400 `password_too_short`, `password_too_long`,
+	// `password_too_common`); `maxLength` bounds the raw text.
+	Password string `json:"password"`
 }
 
 // ResetPasswordRequest defines model for ResetPasswordRequest.
@@ -1511,9 +1520,13 @@ type ResetPasswordRequest struct {
 	BackupCode *string `json:"backup_code,omitempty"`
 
 	// Code A current TOTP code, when two-factor authentication is on.
-	Code        *string `json:"code,omitempty"`
-	NewPassword string  `json:"new_password"`
-	Token       string  `json:"token"`
+	Code *string `json:"code,omitempty"`
+
+	// NewPassword 8 to 128 characters after Unicode normalisation (NFKC), not a common password nor
+	// the account's email (400 `password_too_short`, `password_too_long`,
+	// `password_too_common`); `maxLength` bounds the raw text.
+	NewPassword string `json:"new_password"`
+	Token       string `json:"token"`
 }
 
 // RevokedCount defines model for RevokedCount.

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"github.com/tradesense/tradesense/adapters/centrifuge"
 	"github.com/tradesense/tradesense/adapters/httpapi"
 	"github.com/tradesense/tradesense/adapters/jwtauth"
 	"github.com/tradesense/tradesense/adapters/oidc"
@@ -27,4 +28,6 @@ type Stack struct {
 	// adapters/oidc).
 	OAuth          *oauth.Service
 	OAuthProviders *oidc.Registry
+	// Realtime is the realtime engine (adapters/centrifuge).
+	Realtime *centrifuge.Engine
 }

@@ -81,65 +81,10 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	jobsMetrics, err := provideJobsMetrics(meterProvider)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	client := provideJobsClient(config2, jobsRegistry, backend, broker, jobsMetrics, logger)
-	workerConfig := jobsConfig.Worker
-	workerID, err := provideWorkerID(workerConfig)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
+	centrifugeConfig := cfg.Realtime
+	wireRealtimeBrokerURL := _wireRealtimeBrokerURLValue
+	redisstoreConfig := cfg.Redis
 	identityConfig := cfg.Identity
-	config3 := identityConfig.Service
-	smtpConfig := jobsConfig.SMTP
-	sender, err := provideSender(smtpConfig, environment, dataDir, secrets, logger)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	service, err := provideNotifications(config3, jobsRegistry, client, backend, sender, logger)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, tracerProvider, jobsMetrics, logger)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, client, worker, service, broker, registry)
-	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime)
-	argon2Params := identityConfig.Argon2
-	jwtauthConfig := identityConfig.JWT
 	keys, err := provideKeys(ctx, environment, getenv, dataDir, resolver, logger)
 	if err != nil {
 		cleanup6()
@@ -160,8 +105,100 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	tokens, err := provideAccessTokens(jwtauthConfig, keyRing)
+	tokens, err := provideRealtimeTokens(centrifugeConfig, keyRing)
 	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	wireRealtimeSessions := provideRealtimeSessions()
+	engine, cleanup8, err := provideRealtime(centrifugeConfig, wireRealtimeBrokerURL, redisstoreConfig, tokens, wireRealtimeSessions, logger, tracerProvider, meterProvider, metrics, registry)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsMetrics, err := provideJobsMetrics(meterProvider)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	client := provideJobsClient(config2, jobsRegistry, backend, broker, engine, jobsMetrics, logger)
+	workerConfig := jobsConfig.Worker
+	workerID, err := provideWorkerID(workerConfig)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	config3 := identityConfig.Service
+	smtpConfig := jobsConfig.SMTP
+	sender, err := provideSender(smtpConfig, environment, dataDir, secrets, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	service, err := provideNotifications(config3, jobsRegistry, client, backend, sender, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, engine, tracerProvider, jobsMetrics, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, client, worker, service, broker, registry)
+	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime)
+	argon2Params := identityConfig.Argon2
+	jwtauthConfig := identityConfig.JWT
+	jwtauthTokens, err := provideAccessTokens(jwtauthConfig, keyRing)
+	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -173,8 +210,9 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	}
 	limiter := provideMemoryRateLimiter()
 	cacheConfig := cfg.MemoryCache
-	cache, cleanup8, err := provideMemoryCache(cacheConfig)
+	cache, cleanup9, err := provideMemoryCache(cacheConfig)
 	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -187,6 +225,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	config4 := cfg.Cache
 	layer, err := provideCacheLayer(cache, config4, logger, meterProvider)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -201,20 +240,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	mailer := provideNotificationsMailer(service)
 	mfaConfig := cfg.MFA
 	config5 := mfaConfig.Service
-	mfaKeyRing, cleanup9, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
-	if err != nil {
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	store := provideMemoryShortLived()
-	mfaService, err := provideMFA(config5, argon2Params, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, logger)
+	mfaKeyRing, cleanup10, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
 	if err != nil {
 		cleanup9()
 		cleanup8()
@@ -227,8 +253,24 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup10, err := provideIdentity(config3, argon2Params, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, logger)
+	store := provideMemoryShortLived()
+	mfaService, err := provideMFA(config5, argon2Params, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, engine, logger)
 	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	identityService, cleanup11, err := provideIdentity(config3, argon2Params, db, jwtauthTokens, limiter, layer, profileInvalidation, mailer, mfaService, engine, engine, logger)
+	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -242,6 +284,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	}
 	flows, err := provideMFAFlows(mfaService, identityService)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -260,6 +303,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	providerClient := _wireProviderClientValue
 	oidcRegistry, err := provideOAuthProviders(ctx, oidcConfig, getenv, resolver, providerClient, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -274,6 +318,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	}
 	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, store, limiter, mailer, profileInvalidation, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -286,8 +331,10 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows, oauthService)
+	wireRealtimeBound := bindRealtimeSessions(wireRealtimeSessions, identityService)
+	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows, oauthService, engine, tokens, wireRealtimeBound)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -313,6 +360,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		Adapters: adapters,
 	}
 	return api, func() {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -327,9 +375,10 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 }
 
 var (
-	_wireInProcessJobsValue   = inProcessJobs(true)
-	_wireProviderClientValue  = ProviderClient{}
-	_wireProfileAdaptersValue = profileAdapters{"cache": "memory", "ratelimit": "memory", "shortlived": "memory", "jobs_store": "memory"}
+	_wireInProcessJobsValue     = inProcessJobs(true)
+	_wireRealtimeBrokerURLValue = realtimeBrokerURL("")
+	_wireProviderClientValue    = ProviderClient{}
+	_wireProfileAdaptersValue   = profileAdapters{"cache": "memory", "ratelimit": "memory", "shortlived": "memory", "jobs_store": "memory", "realtime": "memory"}
 )
 
 func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi.BuildInfo) (*API, func(), error) {
@@ -410,54 +459,9 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	jobsMetrics, err := provideJobsMetrics(meterProvider)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	jobsClient := provideJobsClient(config2, jobsRegistry, backend, broker, jobsMetrics, logger)
+	centrifugeConfig := cfg.Realtime
+	wireRealtimeBrokerURL := provideRealtimeRedisURL(secrets)
 	identityConfig := cfg.Identity
-	config3 := identityConfig.Service
-	smtpConfig := jobsConfig.SMTP
-	sender, err := provideSender(smtpConfig, environment, dataDir, secrets, logger)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	service, err := provideNotifications(config3, jobsRegistry, jobsClient, backend, sender, logger)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, jobsClient, service, tracerProvider, jobsMetrics, logger)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, jobsClient, worker, service, broker, registry)
-	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime)
-	argon2Params := identityConfig.Argon2
-	jwtauthConfig := identityConfig.JWT
 	keys, err := provideKeys(ctx, environment, getenv, dataDir, resolver, logger)
 	if err != nil {
 		cleanup6()
@@ -478,8 +482,87 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	tokens, err := provideAccessTokens(jwtauthConfig, keyRing)
+	tokens, err := provideRealtimeTokens(centrifugeConfig, keyRing)
 	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	wireRealtimeSessions := provideRealtimeSessions()
+	engine, cleanup8, err := provideRealtime(centrifugeConfig, wireRealtimeBrokerURL, redisstoreConfig, tokens, wireRealtimeSessions, logger, tracerProvider, meterProvider, metrics, registry)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsMetrics, err := provideJobsMetrics(meterProvider)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsClient := provideJobsClient(config2, jobsRegistry, backend, broker, engine, jobsMetrics, logger)
+	config3 := identityConfig.Service
+	smtpConfig := jobsConfig.SMTP
+	sender, err := provideSender(smtpConfig, environment, dataDir, secrets, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	service, err := provideNotifications(config3, jobsRegistry, jobsClient, backend, sender, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, jobsClient, service, engine, tracerProvider, jobsMetrics, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, jobsClient, worker, service, broker, registry)
+	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime)
+	argon2Params := identityConfig.Argon2
+	jwtauthConfig := identityConfig.JWT
+	jwtauthTokens, err := provideAccessTokens(jwtauthConfig, keyRing)
+	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -491,6 +574,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	limiter, err := provideRedisRateLimiter(client, logger, meterProvider)
 	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -504,6 +588,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	cacheConfig := cfg.Cache
 	layer, err := provideCacheLayer(cache, cacheConfig, logger, meterProvider)
 	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -517,19 +602,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	mailer := provideNotificationsMailer(service)
 	mfaConfig := cfg.MFA
 	config4 := mfaConfig.Service
-	mfaKeyRing, cleanup8, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
-	if err != nil {
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	shortLived := redisstore.NewShortLived(client)
-	mfaService, err := provideMFA(config4, argon2Params, db, mfaKeyRing, shortLived, limiter, mailer, profileInvalidation, logger)
+	mfaKeyRing, cleanup9, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
 	if err != nil {
 		cleanup8()
 		cleanup7()
@@ -541,8 +614,23 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup9, err := provideIdentity(config3, argon2Params, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, logger)
+	shortLived := redisstore.NewShortLived(client)
+	mfaService, err := provideMFA(config4, argon2Params, db, mfaKeyRing, shortLived, limiter, mailer, profileInvalidation, engine, logger)
 	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	identityService, cleanup10, err := provideIdentity(config3, argon2Params, db, jwtauthTokens, limiter, layer, profileInvalidation, mailer, mfaService, engine, engine, logger)
+	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -555,6 +643,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	flows, err := provideMFAFlows(mfaService, identityService)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -572,6 +661,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	providerClient := _wireProviderClientValue
 	oidcRegistry, err := provideOAuthProviders(ctx, oidcConfig, getenv, resolver, providerClient, logger)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -585,6 +675,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, shortLived, limiter, mailer, profileInvalidation, logger)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -596,8 +687,10 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows, oauthService)
+	wireRealtimeBound := bindRealtimeSessions(wireRealtimeSessions, identityService)
+	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows, oauthService, engine, tokens, wireRealtimeBound)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -622,6 +715,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		Adapters: adapters,
 	}
 	return api, func() {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -636,7 +730,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 
 var (
 	_wireWireInProcessJobsValue   = inProcessJobs(false)
-	_wireWireProfileAdaptersValue = profileAdapters{"cache": "redis", "ratelimit": "redis", "shortlived": "redis", "jobs_store": "redis"}
+	_wireWireProfileAdaptersValue = profileAdapters{"cache": "redis", "ratelimit": "redis", "shortlived": "redis", "jobs_store": "redis", "realtime": "redis"}
 )
 
 func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build httpapi.BuildInfo) (*Worker, func(), error) {
@@ -705,7 +799,10 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	jobsMetrics, err := provideJobsMetrics(meterProvider)
+	centrifugeConfig := cfg.Realtime
+	wireRealtimeBrokerURL := _wireRealtimeBrokerURLValue
+	redisstoreConfig := cfg.Redis
+	engine, cleanup7, err := provideRealtimePublisher(centrifugeConfig, wireRealtimeBrokerURL, redisstoreConfig, logger, tracerProvider, meterProvider, metrics, registry)
 	if err != nil {
 		cleanup6()
 		cleanup5()
@@ -715,10 +812,22 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	client := provideJobsClient(config2, jobsRegistry, backend, broker, jobsMetrics, logger)
+	jobsMetrics, err := provideJobsMetrics(meterProvider)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	client := provideJobsClient(config2, jobsRegistry, backend, broker, engine, jobsMetrics, logger)
 	jobsWorkerConfig := jobsConfig.Worker
 	workerID, err := provideWorkerID(jobsWorkerConfig)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -732,6 +841,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	smtpConfig := jobsConfig.SMTP
 	sender, err := provideSender(smtpConfig, environment, dataDir, secrets, logger)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -742,6 +852,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	service, err := provideNotifications(config3, jobsRegistry, client, backend, sender, logger)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -750,8 +861,9 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, tracerProvider, jobsMetrics, logger)
+	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, engine, tracerProvider, jobsMetrics, logger)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -764,6 +876,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime)
 	opsServer, err := provideOpsServer(httpapiConfig, workerConfig, deps)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -773,8 +886,9 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		return nil, nil, err
 	}
 	cacheConfig := cfg.MemoryCache
-	cache, cleanup7, err := provideMemoryCache(cacheConfig)
+	cache, cleanup8, err := provideMemoryCache(cacheConfig)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -786,6 +900,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	config4 := cfg.Cache
 	layer, err := provideCacheLayer(cache, config4, logger, meterProvider)
 	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -807,6 +922,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		Adapters: adapters,
 	}
 	return wireWorker, func() {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -896,7 +1012,9 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 		cleanup()
 		return nil, nil, err
 	}
-	jobsMetrics, err := provideJobsMetrics(meterProvider)
+	centrifugeConfig := cfg.Realtime
+	wireRealtimeBrokerURL := provideRealtimeRedisURL(secrets)
+	engine, cleanup7, err := provideRealtimePublisher(centrifugeConfig, wireRealtimeBrokerURL, redisstoreConfig, logger, tracerProvider, meterProvider, metrics, registry)
 	if err != nil {
 		cleanup6()
 		cleanup5()
@@ -906,12 +1024,24 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 		cleanup()
 		return nil, nil, err
 	}
-	jobsClient := provideJobsClient(config2, jobsRegistry, backend, broker, jobsMetrics, logger)
+	jobsMetrics, err := provideJobsMetrics(meterProvider)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsClient := provideJobsClient(config2, jobsRegistry, backend, broker, engine, jobsMetrics, logger)
 	identityConfig := cfg.Identity
 	config3 := identityConfig.Service
 	smtpConfig := jobsConfig.SMTP
 	sender, err := provideSender(smtpConfig, environment, dataDir, secrets, logger)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -922,6 +1052,7 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 	}
 	service, err := provideNotifications(config3, jobsRegistry, jobsClient, backend, sender, logger)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -930,8 +1061,9 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 		cleanup()
 		return nil, nil, err
 	}
-	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, jobsClient, service, tracerProvider, jobsMetrics, logger)
+	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, jobsClient, service, engine, tracerProvider, jobsMetrics, logger)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -944,6 +1076,7 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime)
 	opsServer, err := provideOpsServer(httpapiConfig, workerConfig, deps)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -956,6 +1089,7 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 	cacheConfig := cfg.Cache
 	layer, err := provideCacheLayer(cache, cacheConfig, logger, meterProvider)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -976,6 +1110,7 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 		Adapters: adapters,
 	}
 	return wireWorker, func() {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -1082,8 +1217,22 @@ func injectLocalUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, f
 	profileInvalidation := provideProfileInvalidation(layer, logger)
 	wireNoMail := _wireNoMailValue
 	secondFactor := noSecondFactor()
-	service, cleanup7, err := provideIdentity(config, argon2Params, db, tokens, limiter, layer, profileInvalidation, wireNoMail, secondFactor, logger)
+	centrifugeConfig := cfg.Realtime
+	wireRealtimeBrokerURL := _wireRealtimeBrokerURLValue
+	redisstoreConfig := cfg.Redis
+	engine, cleanup7, err := provideRealtimePublisher(centrifugeConfig, wireRealtimeBrokerURL, redisstoreConfig, logger, tracerProvider, meterProvider, metrics, registry)
 	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	service, cleanup8, err := provideIdentity(config, argon2Params, db, tokens, limiter, layer, profileInvalidation, wireNoMail, secondFactor, engine, engine, logger)
+	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -1096,6 +1245,7 @@ func injectLocalUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, f
 		Identity: service,
 	}
 	return users, func() {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -1217,8 +1367,21 @@ func injectServicesUsers(ctx context.Context, cfg Config, out LogOutput) (*Users
 	profileInvalidation := provideProfileInvalidation(layer, logger)
 	wireNoMail := _wireNoMailValue
 	secondFactor := noSecondFactor()
-	service, cleanup7, err := provideIdentity(config, argon2Params, db, tokens, limiter, layer, profileInvalidation, wireNoMail, secondFactor, logger)
+	centrifugeConfig := cfg.Realtime
+	wireRealtimeBrokerURL := provideRealtimeRedisURL(secrets)
+	engine, cleanup7, err := provideRealtimePublisher(centrifugeConfig, wireRealtimeBrokerURL, redisstoreConfig, logger, tracerProvider, meterProvider, metrics, registry)
 	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	service, cleanup8, err := provideIdentity(config, argon2Params, db, tokens, limiter, layer, profileInvalidation, wireNoMail, secondFactor, engine, engine, logger)
+	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -1231,6 +1394,7 @@ func injectServicesUsers(ctx context.Context, cfg Config, out LogOutput) (*Users
 		Identity: service,
 	}
 	return users, func() {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -1368,65 +1532,10 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		cleanup()
 		return nil, nil, err
 	}
-	jobsMetrics, err := provideJobsMetrics(meterProvider)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	client := provideJobsClient(config2, jobsRegistry, backend, broker, jobsMetrics, logger)
-	workerConfig := jobsConfig.Worker
-	workerID, err := provideWorkerID(workerConfig)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
+	centrifugeConfig := cfg.Realtime
+	wireRealtimeBrokerURL := _wireRealtimeBrokerURLValue
+	redisstoreConfig := cfg.Redis
 	identityConfig := cfg.Identity
-	config3 := identityConfig.Service
-	smtpConfig := jobsConfig.SMTP
-	sender, err := provideSender(smtpConfig, environment, dataDir, secrets, logger)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	service, err := provideNotifications(config3, jobsRegistry, client, backend, sender, logger)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, tracerProvider, jobsMetrics, logger)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, client, worker, service, broker, registry)
-	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, buildInfo, jobsRuntime)
-	argon2Params := identityConfig.Argon2
-	jwtauthConfig := identityConfig.JWT
 	keys, err := provideKeys(ctx, environment, getenv, dataDir, resolver, logger)
 	if err != nil {
 		cleanup6()
@@ -1447,8 +1556,100 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		cleanup()
 		return nil, nil, err
 	}
-	tokens, err := provideAccessTokens(jwtauthConfig, keyRing)
+	tokens, err := provideRealtimeTokens(centrifugeConfig, keyRing)
 	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	wireRealtimeSessions := provideRealtimeSessions()
+	engine, cleanup8, err := provideRealtime(centrifugeConfig, wireRealtimeBrokerURL, redisstoreConfig, tokens, wireRealtimeSessions, logger, tracerProvider, meterProvider, metrics, registry)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsMetrics, err := provideJobsMetrics(meterProvider)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	client := provideJobsClient(config2, jobsRegistry, backend, broker, engine, jobsMetrics, logger)
+	workerConfig := jobsConfig.Worker
+	workerID, err := provideWorkerID(workerConfig)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	config3 := identityConfig.Service
+	smtpConfig := jobsConfig.SMTP
+	sender, err := provideSender(smtpConfig, environment, dataDir, secrets, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	service, err := provideNotifications(config3, jobsRegistry, client, backend, sender, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, engine, tracerProvider, jobsMetrics, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, client, worker, service, broker, registry)
+	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, buildInfo, jobsRuntime)
+	argon2Params := identityConfig.Argon2
+	jwtauthConfig := identityConfig.JWT
+	jwtauthTokens, err := provideAccessTokens(jwtauthConfig, keyRing)
+	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -1460,8 +1661,9 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	}
 	limiter := provideMemoryRateLimiter()
 	cacheConfig := cfg.MemoryCache
-	cache, cleanup8, err := provideMemoryCache(cacheConfig)
+	cache, cleanup9, err := provideMemoryCache(cacheConfig)
 	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -1474,6 +1676,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	config4 := cfg.Cache
 	layer, err := provideCacheLayer(cache, config4, logger, meterProvider)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -1487,20 +1690,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	profileInvalidation := provideProfileInvalidation(layer, logger)
 	mfaConfig := cfg.MFA
 	config5 := mfaConfig.Service
-	mfaKeyRing, cleanup9, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
-	if err != nil {
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	store := provideMemoryShortLived()
-	mfaService, err := provideMFA(config5, argon2Params, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, logger)
+	mfaKeyRing, cleanup10, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
 	if err != nil {
 		cleanup9()
 		cleanup8()
@@ -1513,8 +1703,24 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup10, err := provideIdentity(config3, argon2Params, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, logger)
+	store := provideMemoryShortLived()
+	mfaService, err := provideMFA(config5, argon2Params, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, engine, logger)
 	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	identityService, cleanup11, err := provideIdentity(config3, argon2Params, db, jwtauthTokens, limiter, layer, profileInvalidation, mailer, mfaService, engine, engine, logger)
+	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -1528,6 +1734,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	}
 	flows, err := provideMFAFlows(mfaService, identityService)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -1545,6 +1752,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	oidcConfig := oAuthConfig.Providers
 	oidcRegistry, err := provideOAuthProviders(ctx, oidcConfig, getenv, resolver, providers, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -1559,6 +1767,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	}
 	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, store, limiter, mailer, profileInvalidation, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -1571,8 +1780,10 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		cleanup()
 		return nil, nil, err
 	}
-	server, err := provideAPIServer(ctx, config, deps, identityService, keyRing, mfaService, flows, oauthService)
+	wireRealtimeBound := bindRealtimeSessions(wireRealtimeSessions, identityService)
+	server, err := provideAPIServer(ctx, config, deps, identityService, keyRing, mfaService, flows, oauthService, engine, tokens, wireRealtimeBound)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -1589,15 +1800,17 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		Server:         server,
 		Identity:       identityService,
 		Keys:           keyRing,
-		Tokens:         tokens,
+		Tokens:         jwtauthTokens,
 		DB:             db,
 		Cache:          layer,
 		MFA:            mfaService,
 		MFAFlows:       flows,
 		OAuth:          oauthService,
 		OAuthProviders: oidcRegistry,
+		Realtime:       engine,
 	}
 	return stack, func() {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()

@@ -105,6 +105,11 @@ type Deps struct {
 	// /api/v1/auth/providers, /api/v1/auth/oauth, /api/v1/auth/identities
 	// (*oauth.Service).
 	OAuth OAuth
+	// Realtime is the realtime engine, mounted at /connection/websocket
+	// and shut down with the server (*centrifuge.Engine); RealtimeTokens
+	// serves POST /api/v1/realtime/token (*centrifuge.Tokens).
+	Realtime       RealtimeEngine
+	RealtimeTokens RealtimeTokens
 }
 
 // infrastructure are the collaborators every server needs.
@@ -116,7 +121,7 @@ func (d Deps) infrastructure() map[string]any {
 // services are the modules the API serves, one entry per Deps field.
 func (d Deps) services() map[string]any {
 	return map[string]any{"Identity": d.Identity, "Keys": d.Keys, "MFA": d.MFA, "MFAFlows": d.MFAFlows,
-		"Jobs": d.Jobs, "Mail": d.Mail, "OAuth": d.OAuth}
+		"Jobs": d.Jobs, "Mail": d.Mail, "OAuth": d.OAuth, "Realtime": d.Realtime, "RealtimeTokens": d.RealtimeTokens}
 }
 
 // missing names the nil fields among the given ones.
@@ -152,6 +157,8 @@ type Server struct {
 	health *health.Registry
 	engine *gin.Engine
 	srv    *http.Server
+	// realtime is shut down before the HTTP drain (nil: the ops server).
+	realtime RealtimeEngine
 
 	listening chan struct{} // closed once addr is set
 	addr      string
@@ -190,6 +197,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		mfaHandlers:      &mfaHandlers{factors: d.MFA, flows: d.MFAFlows},
 		jobHandlers:      &jobHandlers{jobs: d.Jobs, mail: d.Mail},
 		oauthHandlers:    &oauthHandlers{svc: d.OAuth, log: d.Log},
+		realtimeHandlers: &realtimeHandlers{tokens: d.RealtimeTokens},
 	}
 	si := gen.NewStrictHandlerWithOptions(api, []gen.StrictMiddlewareFunc{requestScoped}, gen.StrictGinServerOptions{
 		RequestErrorHandlerFunc: func(c *gin.Context, err error) {
@@ -207,10 +215,13 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	})
 	engine.GET("/metrics", gin.WrapH(d.Metrics))
 	engine.GET(callbackPath, api.callback)
+	engine.GET(RealtimePath, realtimeUpgrade(d.Realtime.Handler()))
 	engine.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", specYAML) })
 	engine.GET("/docs", docs.page(d.Log))
 	engine.GET("/docs/:file", docs.asset(d.Log))
-	return newServer(cfg, d, engine), nil
+	srv := newServer(cfg, d, engine)
+	srv.realtime = d.Realtime
+	return srv, nil
 }
 
 // requestScoped is the strict-server middleware every operation runs
@@ -366,6 +377,14 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 	defer cancel()
+	if s.realtime != nil {
+		// Hijacked connections are not net/http's to drain: the engine
+		// refuses new upgrades (503) and closes each connection with the
+		// reconnect advice, so clients move to another replica.
+		if err := s.realtime.Shutdown(drainCtx); err != nil {
+			s.log.Warn("realtime drain cut short", "error", err)
+		}
+	}
 	if err := s.srv.Shutdown(drainCtx); err != nil {
 		s.log.Warn("drain cut short: closing remaining connections", "error", err)
 		_ = s.srv.Close()

@@ -65,6 +65,8 @@ func testDeps(t testing.TB, logs io.Writer, reg *health.Registry) Deps {
 		Jobs:           struct{ JobInspector }{},
 		Mail:           struct{ BulkMailer }{},
 		OAuth:          struct{ OAuth }{},
+		Realtime:       &fakeRealtime{},
+		RealtimeTokens: struct{ RealtimeTokens }{},
 	}
 }
 

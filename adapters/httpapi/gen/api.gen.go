@@ -687,6 +687,15 @@ type Readiness struct {
 // ReadinessStatus defines model for Readiness.Status.
 type ReadinessStatus string
 
+// RealtimeToken defines model for RealtimeToken.
+type RealtimeToken struct {
+	// ExpiresAt When it expires; the SDK refreshes the connection with a new one before.
+	ExpiresAt time.Time `json:"expires_at"`
+
+	// Token The connection token (JWT), for the connect message.
+	Token string `json:"token"`
+}
+
 // RefreshRequest defines model for RefreshRequest.
 type RefreshRequest struct {
 	RefreshToken string `json:"refresh_token"`
@@ -1045,6 +1054,9 @@ type ServerInterface interface {
 	// VerifyMfa Confirm enrolment with a code
 	// (POST /api/v1/mfa/verify)
 	VerifyMfa(c *gin.Context)
+	// CreateRealtimeToken A connection token for the realtime WebSocket
+	// (POST /api/v1/realtime/token)
+	CreateRealtimeToken(c *gin.Context)
 	// GetVersion Build information
 	// (GET /api/v1/version)
 	GetVersion(c *gin.Context)
@@ -1876,6 +1888,19 @@ func (siw *ServerInterfaceWrapper) VerifyMfa(c *gin.Context) {
 	siw.Handler.VerifyMfa(c)
 }
 
+// CreateRealtimeToken operation middleware
+func (siw *ServerInterfaceWrapper) CreateRealtimeToken(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.CreateRealtimeToken(c)
+}
+
 // GetVersion operation middleware
 func (siw *ServerInterfaceWrapper) GetVersion(c *gin.Context) {
 
@@ -1982,6 +2007,7 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.DELETE(options.BaseURL+"/api/v1/admin/jobs/:id", wrapper.AdminDeleteJob)
 	router.POST(options.BaseURL+"/api/v1/admin/jobs/:id/retry", wrapper.AdminRetryJob)
 	router.POST(options.BaseURL+"/api/v1/admin/emails/bulk", wrapper.AdminSendBulkEmail)
+	router.POST(options.BaseURL+"/api/v1/realtime/token", wrapper.CreateRealtimeToken)
 }
 
 type ProblemApplicationProblemPlusJSONResponse Problem
@@ -3380,6 +3406,52 @@ func (response VerifyMfadefaultApplicationProblemPlusJSONResponse) VisitVerifyMf
 	return err
 }
 
+type CreateRealtimeTokenRequestObject struct {
+}
+
+type CreateRealtimeTokenResponseObject interface {
+	VisitCreateRealtimeTokenResponse(w http.ResponseWriter) error
+}
+
+type CreateRealtimeToken200ResponseHeaders struct {
+	CacheControl string
+}
+
+type CreateRealtimeToken200JSONResponse struct {
+	Body    RealtimeToken
+	Headers CreateRealtimeToken200ResponseHeaders
+}
+
+func (response CreateRealtimeToken200JSONResponse) VisitCreateRealtimeTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", fmt.Sprint(response.Headers.CacheControl))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRealtimeTokendefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CreateRealtimeTokendefaultApplicationProblemPlusJSONResponse) VisitCreateRealtimeTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetVersionRequestObject struct {
 }
 
@@ -3587,6 +3659,9 @@ type StrictServerInterface interface {
 	// VerifyMfa Confirm enrolment with a code
 	// (POST /api/v1/mfa/verify)
 	VerifyMfa(ctx context.Context, request VerifyMfaRequestObject) (VerifyMfaResponseObject, error)
+	// CreateRealtimeToken A connection token for the realtime WebSocket
+	// (POST /api/v1/realtime/token)
+	CreateRealtimeToken(ctx context.Context, request CreateRealtimeTokenRequestObject) (CreateRealtimeTokenResponseObject, error)
 	// GetVersion Build information
 	// (GET /api/v1/version)
 	GetVersion(ctx context.Context, request GetVersionRequestObject) (GetVersionResponseObject, error)
@@ -4854,6 +4929,30 @@ func (sh *strictHandler) VerifyMfa(ctx *gin.Context) {
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(VerifyMfaResponseObject); ok {
 		if err := validResponse.VisitVerifyMfaResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateRealtimeToken operation middleware
+func (sh *strictHandler) CreateRealtimeToken(ctx *gin.Context) {
+	var request CreateRealtimeTokenRequestObject
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateRealtimeToken(ctx, request.(CreateRealtimeTokenRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateRealtimeToken")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(CreateRealtimeTokenResponseObject); ok {
+		if err := validResponse.VisitCreateRealtimeTokenResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {

@@ -381,8 +381,11 @@ func (s *Server) Run(ctx context.Context) error {
 		// Hijacked connections are not net/http's to drain: the engine
 		// refuses new upgrades (503) and closes each connection with the
 		// reconnect advice, so clients move to another replica.
+		began := time.Now()
 		if err := s.realtime.Shutdown(drainCtx); err != nil {
 			s.log.Warn("realtime drain cut short", "error", err)
+		} else {
+			s.log.Info("realtime connections closed", "took", time.Since(began))
 		}
 	}
 	if err := s.srv.Shutdown(drainCtx); err != nil {

@@ -95,7 +95,7 @@ func connToken(url, access string) (string, error) {
 		Token string `json:"token"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 200 {
-		return "", fmt.Errorf("realtime token: %d %v", resp.StatusCode, err)
+		return "", fmt.Errorf("realtime token: %d %w", resp.StatusCode, err)
 	}
 	return body.Token, nil
 }

@@ -15,8 +15,8 @@ import (
 	"github.com/tradesense/tradesense/core/identity/identitytest"
 	"github.com/tradesense/tradesense/core/identity/memstore"
 	"github.com/tradesense/tradesense/core/mfa"
-	"github.com/tradesense/tradesense/core/shortlived"
 	"github.com/tradesense/tradesense/core/realtime"
+	"github.com/tradesense/tradesense/core/shortlived"
 	"github.com/tradesense/tradesense/core/uow"
 )
 

@@ -37,7 +37,7 @@ func (r *envReader) realtimeConfig(redisPrefix, issuer, apiAudience string, orig
 		MaxEventBytes:         int(r.int64("REALTIME_MAX_EVENT_BYTES", int64(d.MaxEventBytes), 256, 64<<10)),
 		ClientQueueBytes:      int(r.int64("REALTIME_CLIENT_QUEUE_BYTES", int64(d.ClientQueueBytes), 4096, 1<<30)),
 		WriteTimeout:          r.duration("REALTIME_WRITE_TIMEOUT", d.WriteTimeout),
-		WriteDelay:            r.duration("REALTIME_WRITE_DELAY", 0),
+		WriteDelay:            r.duration("REALTIME_WRITE_DELAY", d.WriteDelay),
 		PingInterval:          r.duration("REALTIME_PING_INTERVAL", d.PingInterval),
 		PongTimeout:           r.duration("REALTIME_PONG_TIMEOUT", d.PongTimeout),
 		HistorySize:           int(r.int64("REALTIME_HISTORY_SIZE", int64(d.HistorySize), 1, 1000)),

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/tradesense/tradesense/adapters/centrifuge"
 	"github.com/tradesense/tradesense/adapters/httpapi"
 	"github.com/tradesense/tradesense/adapters/memory"
 	"github.com/tradesense/tradesense/adapters/redisstore"
@@ -95,6 +96,8 @@ type Config struct {
 	OAuth OAuthConfig
 	// Journal configures attachments and the blob store (wire/journal.go).
 	Journal JournalConfig
+	// Realtime configures the realtime engine (wire/realtime.go).
+	Realtime centrifuge.Config
 	// Lookup reads the environment (with .env merged in development) for
 	// secret references such as env:NAME and NAME_FILE.
 	Lookup Getenv
@@ -155,6 +158,7 @@ func loadConfig(getenv Getenv, version string) (Config, []string, error) {
 		HSTS:               r.bool("HTTP_HSTS", prod),
 	}
 	cfg.Worker = WorkerConfig{Addr: r.str("WORKER_HTTP_ADDR", ":8001")}
+	cfg.Realtime = r.realtimeConfig(cfg.Redis.KeyPrefix, cfg.Identity.JWT.Issuer, cfg.Identity.JWT.Audience, cfg.HTTP.CORSAllowedOrigins)
 
 	defaultFormat := "text"
 	if prod {

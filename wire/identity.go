@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/wire"
 
+	"github.com/tradesense/tradesense/adapters/centrifuge"
 	"github.com/tradesense/tradesense/adapters/httpapi"
 	"github.com/tradesense/tradesense/adapters/jwtauth"
 	"github.com/tradesense/tradesense/adapters/sqlstore"
@@ -20,6 +21,7 @@ import (
 	"github.com/tradesense/tradesense/core/mfa"
 	"github.com/tradesense/tradesense/core/oauth"
 	"github.com/tradesense/tradesense/core/ratelimit"
+	"github.com/tradesense/tradesense/core/realtime"
 	"github.com/tradesense/tradesense/core/secrets"
 	"github.com/tradesense/tradesense/core/trading"
 )
@@ -112,7 +114,7 @@ func provideProfileInvalidation(c *cache.Layer, log *slog.Logger) *identity.Prof
 	return identity.NewProfileInvalidation(c, telemetry.Component(log, "identity"))
 }
 
-func provideIdentity(c identity.Config, argon identity.Argon2Params, db *sqlstore.DB, tokens *jwtauth.Tokens, limiter ratelimit.Limiter, layer *cache.Layer, pi *identity.ProfileInvalidation, mailer identity.Mailer, sf identity.SecondFactor, log *slog.Logger) (*identity.Service, func(), error) {
+func provideIdentity(c identity.Config, argon identity.Argon2Params, db *sqlstore.DB, tokens *jwtauth.Tokens, limiter ratelimit.Limiter, layer *cache.Layer, pi *identity.ProfileInvalidation, mailer identity.Mailer, sf identity.SecondFactor, push realtime.Publisher, disc realtime.Disconnector, log *slog.Logger) (*identity.Service, func(), error) {
 	hasher, err := identity.NewPasswordHasher(argon, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("AUTH_ARGON2_*: %w", err)
@@ -131,6 +133,8 @@ func provideIdentity(c identity.Config, argon identity.Argon2Params, db *sqlstor
 		Revocations:   layer,
 		Mailer:        mailer,
 		SecondFactor:  sf,
+		Push:          push,
+		Disconnect:    disc,
 		Log:           telemetry.Component(log, "identity"),
 	})
 	if err != nil {
@@ -139,12 +143,14 @@ func provideIdentity(c identity.Config, argon identity.Argon2Params, db *sqlstor
 	return svc, svc.Close, nil
 }
 
-// provideAPIServer is httpapi.New with the identity, MFA and OAuth modules.
+// provideAPIServer is httpapi.New with the identity, MFA, OAuth,
+// trading journal and realtime modules.
 func provideAPIServer(ctx context.Context, c httpapi.Config, d httpapi.Deps, svc *identity.Service, ring *identity.KeyRing, factors *mfa.Service, flows *mfa.Flows, signIn *oauth.Service,
-	tr *trading.Service, jr *journal.Service, guard *idempotency.Guard) (*httpapi.Server, error) {
+	tr *trading.Service, jr *journal.Service, guard *idempotency.Guard, rt *centrifuge.Engine, rtTokens *centrifuge.Tokens, _ realtimeBound) (*httpapi.Server, error) {
 	d.Identity, d.Keys, d.MFA, d.MFAFlows = svc, ring, factors, flows
 	d.OAuth = signIn
 	d.Trading, d.Journal, d.Idempotency = tr, jr, guard
+	d.Realtime, d.RealtimeTokens = rt, rtTokens
 	return httpapi.New(ctx, c, d)
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/jobs"
 	"github.com/tradesense/tradesense/core/notifications"
+	"github.com/tradesense/tradesense/core/realtime"
 )
 
 // JobsConfig configures background jobs and email.
@@ -226,8 +227,12 @@ func provideJobsRegistry(c JobsConfig, backend jobs.Backend, db *sqlstore.DB) *j
 	return reg
 }
 
-func provideJobsClient(c jobs.Config, reg *jobs.Registry, backend jobs.Backend, broker jobs.Broker, m *jobs.Metrics, log *slog.Logger) *jobs.Client {
-	return jobs.NewClient(c, reg, backend, broker, telemetry.Propagator(), telemetry.Component(log, "jobs"), m)
+// provideJobsClient and provideJobsWorker store jobs through
+// jobs.PublishEvents: every state change of a user's job is pushed to
+// their devices (job.updated).
+func provideJobsClient(c jobs.Config, reg *jobs.Registry, backend jobs.Backend, broker jobs.Broker, push realtime.Publisher, m *jobs.Metrics, log *slog.Logger) *jobs.Client {
+	log = telemetry.Component(log, "jobs")
+	return jobs.NewClient(c, reg, jobs.PublishEvents(backend, push, log), broker, telemetry.Propagator(), log, m)
 }
 
 // provideSender returns SMTP when SMTP_URL is set, else the outbox under
@@ -256,7 +261,7 @@ func provideNotifications(ic identity.Config, reg *jobs.Registry, client *jobs.C
 
 // provideJobsWorker builds the worker (it runs only in `worker`, or in
 // `api` when embedded). svc is asked for so its kinds are registered first.
-func provideJobsWorker(c JobsConfig, id WorkerID, reg *jobs.Registry, backend jobs.Backend, broker jobs.Broker, client *jobs.Client, _ *notifications.Service, tp trace.TracerProvider, m *jobs.Metrics, log *slog.Logger) (*jobs.Worker, error) {
+func provideJobsWorker(c JobsConfig, id WorkerID, reg *jobs.Registry, backend jobs.Backend, broker jobs.Broker, client *jobs.Client, _ *notifications.Service, push realtime.Publisher, tp trace.TracerProvider, m *jobs.Metrics, log *slog.Logger) (*jobs.Worker, error) {
 	wc := c.Worker
 	wc.ID = string(id)
 	if c.PurgeSchedule != "off" {
@@ -273,7 +278,8 @@ func provideJobsWorker(c JobsConfig, id WorkerID, reg *jobs.Registry, backend jo
 		}
 		wc.Periodic = append(wc.Periodic, jobs.Periodic{Name: "purge_identity", Schedule: s, Kind: identity.KindPurge})
 	}
-	return jobs.NewWorker(c.Jobs, wc, reg, backend, broker, client, telemetry.Propagator(), tp, telemetry.Component(log, "jobs"), m)
+	log = telemetry.Component(log, "jobs")
+	return jobs.NewWorker(c.Jobs, wc, reg, jobs.PublishEvents(backend, push, log), broker, client, telemetry.Propagator(), tp, log, m)
 }
 
 // JobsRuntime is the job system as a program sees it.

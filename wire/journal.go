@@ -64,7 +64,9 @@ func (r *envReader) journalConfig() JournalConfig {
 // and the idempotency guard of POSTs. The blob store is chosen by its own
 // setting (S3_BUCKET), like the database by DATABASE_URL, not by the
 // profile.
-var JournalSet = wire.NewSet(provideBlobStore, provideEventPublisher, provideTrading, provideJournal, provideIdempotency)
+// Their events go to the process's realtime.Publisher (RealtimeSet in the
+// api program, RealtimePublishOnlySet elsewhere).
+var JournalSet = wire.NewSet(provideBlobStore, provideTrading, provideJournal, provideIdempotency)
 
 // BlobStore is the store attachments use, and the adapter's name for the
 // start-up log.
@@ -91,24 +93,6 @@ func provideBlobStore(ctx context.Context, c JournalConfig, dir DataDir, log *sl
 	}
 	log.InfoContext(ctx, "blob store", "adapter", "directory", "dir", s.Dir())
 	return BlobStore{Store: s, Adapter: "directory"}, cleanup, nil
-}
-
-// EventPublisher is where trade and journal events go after their
-// commit. Until the realtime engine is wired into the API program
-// (#17), events are logged at debug and dropped: publishing is best
-// effort by contract (realtime.Publisher), so no write depends on it.
-type EventPublisher struct{ log *slog.Logger }
-
-var _ realtime.Publisher = EventPublisher{}
-
-// Publish implements realtime.Publisher.
-func (p EventPublisher) Publish(ctx context.Context, e realtime.Event) error {
-	p.log.DebugContext(ctx, "event", "type", e.Type, "user_id", e.UserID)
-	return nil
-}
-
-func provideEventPublisher(log *slog.Logger) realtime.Publisher {
-	return EventPublisher{log: telemetry.Component(log, "realtime")}
 }
 
 // userZones reads the user's time zone from their profile (UTC when none

@@ -12,6 +12,7 @@ import (
 	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/mfa"
 	"github.com/tradesense/tradesense/core/ratelimit"
+	"github.com/tradesense/tradesense/core/realtime"
 	"github.com/tradesense/tradesense/core/secrets"
 	"github.com/tradesense/tradesense/core/shortlived"
 )
@@ -58,7 +59,7 @@ func provideMFAKeyRing(ctx context.Context, cfg MFAConfig, keys Keys, r *secrets
 	return watchMFAKeys(ctx, keys.MFAEncryption, cfg.PreviousKeys, r, telemetry.Component(log, "mfa"))
 }
 
-func provideMFA(c mfa.Config, argon identity.Argon2Params, db *sqlstore.DB, ring *mfa.KeyRing, store shortlived.Store, limiter ratelimit.Limiter, mailer identity.Mailer, pi *identity.ProfileInvalidation, log *slog.Logger) (*mfa.Service, error) {
+func provideMFA(c mfa.Config, argon identity.Argon2Params, db *sqlstore.DB, ring *mfa.KeyRing, store shortlived.Store, limiter ratelimit.Limiter, mailer identity.Mailer, pi *identity.ProfileInvalidation, push realtime.Publisher, log *slog.Logger) (*mfa.Service, error) {
 	// Its own hasher (same parameters): only MFA disable verifies a
 	// password here, so it needs no share of identity's concurrency bound.
 	hasher, err := identity.NewPasswordHasher(argon, 2)
@@ -76,6 +77,7 @@ func provideMFA(c mfa.Config, argon identity.Argon2Params, db *sqlstore.DB, ring
 		Keys:        ring,
 		Passwords:   hasher,
 		Mailer:      mailer,
+		Push:        push,
 		Log:         telemetry.Component(log, "mfa"),
 	})
 }

@@ -72,7 +72,8 @@ var LocalSet = wire.NewSet(
 	provideMemoryJobs,
 	provideGoChannel,
 	wire.Value(inProcessJobs(true)),
-	wire.Value(profileAdapters{"cache": "memory", "ratelimit": "memory", "shortlived": "memory", "jobs_store": "memory"}),
+	wire.Value(realtimeBrokerURL("")),
+	wire.Value(profileAdapters{"cache": "memory", "ratelimit": "memory", "shortlived": "memory", "jobs_store": "memory", "realtime": "memory"}),
 )
 
 // ServicesSet is the services profile: one Redis client (REDIS_URL) for
@@ -88,7 +89,8 @@ var ServicesSet = wire.NewSet(
 	provideRedisJobs,
 	provideRedisStreams,
 	wire.Value(inProcessJobs(false)),
-	wire.Value(profileAdapters{"cache": "redis", "ratelimit": "redis", "shortlived": "redis", "jobs_store": "redis"}),
+	provideRealtimeRedisURL,
+	wire.Value(profileAdapters{"cache": "redis", "ratelimit": "redis", "shortlived": "redis", "jobs_store": "redis", "realtime": "redis"}),
 )
 
 func provideMemoryCache(c memory.CacheConfig) (cache.Cache, func(), error) {

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"github.com/tradesense/tradesense/adapters/centrifuge"
 	"github.com/tradesense/tradesense/adapters/httpapi"
 	"github.com/tradesense/tradesense/adapters/jwtauth"
 	"github.com/tradesense/tradesense/adapters/oidc"
@@ -34,4 +35,6 @@ type Stack struct {
 	Trading *trading.Service
 	Journal *journal.Service
 	Blobs   BlobStore
+	// Realtime is the realtime engine (adapters/centrifuge).
+	Realtime *centrifuge.Engine
 }

@@ -123,6 +123,11 @@ type Deps struct {
 	// Idempotency replays the first answer to a POST's Idempotency-Key
 	// (*idempotency.Guard over sqlstore.IdempotencyKeys).
 	Idempotency *idempotency.Guard
+	// Realtime is the realtime engine, mounted at /connection/websocket
+	// and shut down with the server (*centrifuge.Engine); RealtimeTokens
+	// serves POST /api/v1/realtime/token (*centrifuge.Tokens).
+	Realtime       RealtimeEngine
+	RealtimeTokens RealtimeTokens
 }
 
 // infrastructure are the collaborators every server needs.
@@ -135,7 +140,8 @@ func (d Deps) infrastructure() map[string]any {
 func (d Deps) services() map[string]any {
 	return map[string]any{"Identity": d.Identity, "Keys": d.Keys, "MFA": d.MFA, "MFAFlows": d.MFAFlows,
 		"Jobs": d.Jobs, "Mail": d.Mail, "OAuth": d.OAuth,
-		"Trading": d.Trading, "Journal": d.Journal, "Idempotency": d.Idempotency}
+		"Trading": d.Trading, "Journal": d.Journal, "Idempotency": d.Idempotency,
+		"Realtime": d.Realtime, "RealtimeTokens": d.RealtimeTokens}
 }
 
 // missing names the nil fields among the given ones.
@@ -171,6 +177,8 @@ type Server struct {
 	health *health.Registry
 	engine *gin.Engine
 	srv    *http.Server
+	// realtime is shut down before the HTTP drain (nil: the ops server).
+	realtime RealtimeEngine
 
 	listening chan struct{} // closed once addr is set
 	addr      string
@@ -211,6 +219,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		oauthHandlers:    &oauthHandlers{svc: d.OAuth, log: d.Log},
 		tradingHandlers:  &tradingHandlers{svc: d.Trading},
 		journalHandlers:  &journalHandlers{svc: d.Journal},
+		realtimeHandlers: &realtimeHandlers{tokens: d.RealtimeTokens},
 	}
 	si := gen.NewStrictHandlerWithOptions(api, []gen.StrictMiddlewareFunc{requestScoped}, gen.StrictGinServerOptions{
 		RequestErrorHandlerFunc: func(c *gin.Context, err error) {
@@ -226,10 +235,13 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	})
 	engine.GET("/metrics", gin.WrapH(d.Metrics))
 	engine.GET(callbackPath, api.callback)
+	engine.GET(RealtimePath, realtimeUpgrade(d.Realtime.Handler()))
 	engine.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", specYAML) })
 	engine.GET("/docs", docs.page(d.Log))
 	engine.GET("/docs/:file", docs.asset(d.Log))
-	return newServer(cfg, d, engine), nil
+	srv := newServer(cfg, d, engine)
+	srv.realtime = d.Realtime
+	return srv, nil
 }
 
 // requestScoped is the strict-server middleware every operation runs
@@ -390,6 +402,17 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 	defer cancel()
+	if s.realtime != nil {
+		// Hijacked connections are not net/http's to drain: the engine
+		// refuses new upgrades (503) and closes each connection with the
+		// reconnect advice, so clients move to another replica.
+		began := time.Now()
+		if err := s.realtime.Shutdown(drainCtx); err != nil {
+			s.log.Warn("realtime drain cut short", "error", err)
+		} else {
+			s.log.Info("realtime connections closed", "took", time.Since(began))
+		}
+	}
 	if err := s.srv.Shutdown(drainCtx); err != nil {
 		s.log.Warn("drain cut short: closing remaining connections", "error", err)
 		_ = s.srv.Close()

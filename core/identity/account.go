@@ -235,7 +235,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string, 
 	if err != nil {
 		return err
 	}
-	s.markRevoked(ctx, revoked...)
+	s.sessionsEnded(ctx, u.ID, "password_reset", revoked)
 	_ = s.d.Limiter.Reset(ctx, emailKey("login", u.Email))
 	s.audit.Mail(ctx, u.Email, TemplatePasswordChanged, idemKey("pw-changed", u.ID.String(), now.Format("20060102150405")), map[string]any{
 		"DisplayName": u.DisplayName, "Reset": true, "IP": ClientMetaFrom(ctx).IP, "ForgotLink": s.cfg.PublicURL + "/forgot-password",
@@ -279,7 +279,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 	if err != nil {
 		return err
 	}
-	s.markRevoked(ctx, revoked...)
+	s.sessionsEnded(ctx, u.ID, "password_changed", revoked)
 	s.audit.Mail(ctx, u.Email, TemplatePasswordChanged, idemKey("pw-changed", u.ID.String(), now.Format("20060102150405")), map[string]any{
 		"DisplayName": u.DisplayName, "Reset": false, "IP": ClientMetaFrom(ctx).IP, "ForgotLink": s.cfg.PublicURL + "/forgot-password",
 	})
@@ -301,7 +301,7 @@ func (s *Service) RevokeSession(ctx context.Context, p Principal, id uuid.UUID) 
 	if len(ids) == 0 {
 		return apperr.New(apperr.NotFound, CodeSessionNotFound, "No such session.")
 	}
-	s.markRevoked(ctx, ids...)
+	s.sessionsEnded(ctx, p.UserID, "revoked_by_user", ids)
 	s.audit.RecordQuiet(ctx, EventSessionRevoked, p.UserID, id, nil)
 	return nil
 }
@@ -313,7 +313,7 @@ func (s *Service) RevokeOtherSessions(ctx context.Context, p Principal) (int, er
 	if err != nil {
 		return 0, err
 	}
-	s.markRevoked(ctx, ids...)
+	s.sessionsEnded(ctx, p.UserID, "revoked_by_user", ids)
 	for _, id := range ids {
 		s.audit.RecordQuiet(ctx, EventSessionRevoked, p.UserID, id, nil)
 	}
@@ -403,7 +403,7 @@ func (s *Service) DisableUser(ctx context.Context, p Principal, id uuid.UUID) (*
 	if err != nil {
 		return nil, err
 	}
-	s.markRevoked(ctx, revoked...)
+	s.sessionsEnded(ctx, id, "user_disabled", revoked)
 	return out, nil
 }
 
@@ -471,6 +471,6 @@ func (s *Service) SetRole(ctx context.Context, email string, role Role) (*User, 
 	if err != nil {
 		return nil, err
 	}
-	s.markRevoked(ctx, revoked...)
+	s.sessionsEnded(ctx, u.ID, "role_changed", revoked)
 	return out, nil
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/tradesense/tradesense/core/apperr"
 	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/ratelimit"
+	"github.com/tradesense/tradesense/core/realtime"
 	"github.com/tradesense/tradesense/core/uow"
 )
 
@@ -140,7 +141,14 @@ type Deps struct {
 	Revocations  cache.Cache
 	Mailer       Mailer
 	SecondFactor SecondFactor
-	Log          *slog.Logger
+	// Push and Disconnect reach the user's connected devices (core/realtime;
+	// optional, nil for none). Once a write that ended sessions commits,
+	// the connections of those sessions (of every session, for a disabled
+	// user) are closed and the user's other devices get
+	// security.session_revoked.
+	Push       realtime.Publisher
+	Disconnect realtime.Disconnector
+	Log        *slog.Logger
 }
 
 // Service is the identity use cases.

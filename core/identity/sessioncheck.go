@@ -162,3 +162,20 @@ func (s *Service) warnCacheDown(ctx context.Context, err error) {
 		s.d.Log.WarnContext(ctx, "identity: session check cache failed; reading sessions from the database (logged at most every 10s)", "error", err)
 	}
 }
+
+// CheckSession implements realtime.Sessions: the realtime engine asks it
+// on every connect and token refresh. It is the per-request check of
+// Authenticate (cache first, then the database): nil when sessionID of
+// userID is live, apperr.Unauthenticated "session_revoked" when it ended
+// or the user is disabled, apperr.Unavailable when neither the cache nor
+// the database can answer.
+func (s *Service) CheckSession(ctx context.Context, userID, sessionID uuid.UUID) error {
+	_, err := s.checkSession(ctx, AccessClaims{UserID: userID, SessionID: sessionID})
+	if err == nil || apperr.Is(err, apperr.Unauthenticated) {
+		return err
+	}
+	if apperr.Is(err, apperr.Unavailable) {
+		return err
+	}
+	return apperr.Wrap(err, apperr.Unavailable, "session_check_unavailable", "The session could not be checked.")
+}

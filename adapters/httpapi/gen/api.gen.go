@@ -1498,6 +1498,15 @@ type Readiness struct {
 // ReadinessStatus defines model for Readiness.Status.
 type ReadinessStatus string
 
+// RealtimeToken defines model for RealtimeToken.
+type RealtimeToken struct {
+	// ExpiresAt When it expires; the SDK refreshes the connection with a new one before.
+	ExpiresAt time.Time `json:"expires_at"`
+
+	// Token The connection token (JWT), for the connect message.
+	Token string `json:"token"`
+}
+
 // RefreshRequest defines model for RefreshRequest.
 type RefreshRequest struct {
 	RefreshToken string `json:"refresh_token"`
@@ -2527,6 +2536,9 @@ type ServerInterface interface {
 	// UpdatePlaybook Change a playbook
 	// (PATCH /api/v1/playbooks/{id})
 	UpdatePlaybook(c *gin.Context, id ResourceID, params UpdatePlaybookParams)
+	// CreateRealtimeToken A connection token for the realtime WebSocket
+	// (POST /api/v1/realtime/token)
+	CreateRealtimeToken(c *gin.Context)
 	// ListTags The caller's tags
 	// (GET /api/v1/tags)
 	ListTags(c *gin.Context, params ListTagsParams)
@@ -4150,6 +4162,19 @@ func (siw *ServerInterfaceWrapper) UpdatePlaybook(c *gin.Context) {
 	siw.Handler.UpdatePlaybook(c, id, params)
 }
 
+// CreateRealtimeToken operation middleware
+func (siw *ServerInterfaceWrapper) CreateRealtimeToken(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.CreateRealtimeToken(c)
+}
+
 // ListTags operation middleware
 func (siw *ServerInterfaceWrapper) ListTags(c *gin.Context) {
 
@@ -4826,6 +4851,7 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.DELETE(options.BaseURL+"/api/v1/attachments/:id", wrapper.DeleteAttachment)
 	router.GET(options.BaseURL+"/api/v1/attachments/:id", wrapper.GetAttachment)
 	router.GET(options.BaseURL+"/api/v1/attachments/:id/content", wrapper.DownloadAttachment)
+	router.POST(options.BaseURL+"/api/v1/realtime/token", wrapper.CreateRealtimeToken)
 }
 
 type ProblemApplicationProblemPlusJSONResponse Problem
@@ -7171,6 +7197,52 @@ func (response UpdatePlaybookdefaultApplicationProblemPlusJSONResponse) VisitUpd
 	return err
 }
 
+type CreateRealtimeTokenRequestObject struct {
+}
+
+type CreateRealtimeTokenResponseObject interface {
+	VisitCreateRealtimeTokenResponse(w http.ResponseWriter) error
+}
+
+type CreateRealtimeToken200ResponseHeaders struct {
+	CacheControl string
+}
+
+type CreateRealtimeToken200JSONResponse struct {
+	Body    RealtimeToken
+	Headers CreateRealtimeToken200ResponseHeaders
+}
+
+func (response CreateRealtimeToken200JSONResponse) VisitCreateRealtimeTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", fmt.Sprint(response.Headers.CacheControl))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRealtimeTokendefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CreateRealtimeTokendefaultApplicationProblemPlusJSONResponse) VisitCreateRealtimeTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListTagsRequestObject struct {
 	Params ListTagsParams
 }
@@ -7913,6 +7985,9 @@ type StrictServerInterface interface {
 	// UpdatePlaybook Change a playbook
 	// (PATCH /api/v1/playbooks/{id})
 	UpdatePlaybook(ctx context.Context, request UpdatePlaybookRequestObject) (UpdatePlaybookResponseObject, error)
+	// CreateRealtimeToken A connection token for the realtime WebSocket
+	// (POST /api/v1/realtime/token)
+	CreateRealtimeToken(ctx context.Context, request CreateRealtimeTokenRequestObject) (CreateRealtimeTokenResponseObject, error)
 	// ListTags The caller's tags
 	// (GET /api/v1/tags)
 	ListTags(ctx context.Context, request ListTagsRequestObject) (ListTagsResponseObject, error)
@@ -9921,6 +9996,30 @@ func (sh *strictHandler) UpdatePlaybook(ctx *gin.Context, id ResourceID, params 
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(UpdatePlaybookResponseObject); ok {
 		if err := validResponse.VisitUpdatePlaybookResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateRealtimeToken operation middleware
+func (sh *strictHandler) CreateRealtimeToken(ctx *gin.Context) {
+	var request CreateRealtimeTokenRequestObject
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateRealtimeToken(ctx, request.(CreateRealtimeTokenRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateRealtimeToken")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(CreateRealtimeTokenResponseObject); ok {
+		if err := validResponse.VisitCreateRealtimeTokenResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {

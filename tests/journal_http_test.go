@@ -397,6 +397,10 @@ func TestJournalHTTPAttachments(t *testing.T) {
 			t.Fatalf("stored image: %v", err)
 		}
 
+		// The trade lists its screenshot.
+		if l := st.call("GET", "/api/v1/attachments?trade_id="+field(trade, "id"), tr.token, nil, nil); len(l.list("items")) != 1 || field(l.list("items")[0], "id") != up.str("id") {
+			t.Fatalf("trade's attachments = %s", l.raw)
+		}
 		// A journal day's screenshot shows on the day.
 		shot := st.upload(tr.token, map[string]string{"date": "2026-03-02"}, "day.png", testPNG(t, 20, 10), nil)
 		st.expect(shot, 201, "")
@@ -404,6 +408,10 @@ func TestJournalHTTPAttachments(t *testing.T) {
 		if atts := day.list("attachments"); len(atts) != 1 || field(atts[0], "id") != shot.str("id") {
 			t.Fatalf("day = %s", day.raw)
 		}
+		if l := st.call("GET", "/api/v1/attachments?date=2026-03-02", tr.token, nil, nil); len(l.list("items")) != 1 || field(l.list("items")[0], "id") != shot.str("id") {
+			t.Fatalf("day's attachments = %s", l.raw)
+		}
+		st.problem(st.call("GET", "/api/v1/attachments", tr.token, nil, nil), 400, "validation_failed")
 
 		// Not an image: refused from the bytes, whatever the name says.
 		st.problem(st.upload(tr.token, map[string]string{"trade_id": field(trade, "id")}, "chart.png", []byte("%PDF-1.7 not a picture at all"), nil), 400, "attachment_not_an_image")
@@ -477,6 +485,7 @@ func TestJournalHTTPIsolation(t *testing.T) {
 			{"PATCH", "/api/v1/playbooks/" + pb, map[string]any{"name": "pwned"}},
 			{"DELETE", "/api/v1/playbooks/" + pb, nil},
 			{"GET", "/api/v1/attachments/" + att, nil},
+			{"GET", "/api/v1/attachments?trade_id=" + tradeID, nil},
 			{"GET", "/api/v1/attachments/" + att + "/content", nil},
 			{"DELETE", "/api/v1/attachments/" + att, nil},
 			// Another user's ids inside bodies.

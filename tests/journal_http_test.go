@@ -397,6 +397,10 @@ func TestJournalHTTPAttachments(t *testing.T) {
 			t.Fatalf("stored image: %v", err)
 		}
 
+		// The trade lists its screenshot.
+		if l := st.call("GET", "/api/v1/attachments?trade_id="+field(trade, "id"), tr.token, nil, nil); len(l.list("items")) != 1 || field(l.list("items")[0], "id") != up.str("id") {
+			t.Fatalf("trade's attachments = %s", l.raw)
+		}
 		// A journal day's screenshot shows on the day.
 		shot := st.upload(tr.token, map[string]string{"date": "2026-03-02"}, "day.png", testPNG(t, 20, 10), nil)
 		st.expect(shot, 201, "")
@@ -404,6 +408,10 @@ func TestJournalHTTPAttachments(t *testing.T) {
 		if atts := day.list("attachments"); len(atts) != 1 || field(atts[0], "id") != shot.str("id") {
 			t.Fatalf("day = %s", day.raw)
 		}
+		if l := st.call("GET", "/api/v1/attachments?date=2026-03-02", tr.token, nil, nil); len(l.list("items")) != 1 || field(l.list("items")[0], "id") != shot.str("id") {
+			t.Fatalf("day's attachments = %s", l.raw)
+		}
+		st.problem(st.call("GET", "/api/v1/attachments", tr.token, nil, nil), 400, "validation_failed")
 
 		// Not an image: refused from the bytes, whatever the name says.
 		st.problem(st.upload(tr.token, map[string]string{"trade_id": field(trade, "id")}, "chart.png", []byte("%PDF-1.7 not a picture at all"), nil), 400, "attachment_not_an_image")
@@ -477,6 +485,7 @@ func TestJournalHTTPIsolation(t *testing.T) {
 			{"PATCH", "/api/v1/playbooks/" + pb, map[string]any{"name": "pwned"}},
 			{"DELETE", "/api/v1/playbooks/" + pb, nil},
 			{"GET", "/api/v1/attachments/" + att, nil},
+			{"GET", "/api/v1/attachments?trade_id=" + tradeID, nil},
 			{"GET", "/api/v1/attachments/" + att + "/content", nil},
 			{"DELETE", "/api/v1/attachments/" + att, nil},
 			// Another user's ids inside bodies.
@@ -658,4 +667,114 @@ func idBearingJournalOperations(t *testing.T) []string {
 		t.Fatalf("only %d id-bearing operations found in the spec", len(out))
 	}
 	return out
+}
+
+// TestJournalHTTPEveryOperation walks the success paths the other tests
+// do not: manual entry, correcting and deleting fills, pages, bulk
+// tagging, deleting a tag or a trade, archiving and deleting an account.
+func TestJournalHTTPEveryOperation(t *testing.T) {
+	journalStacks(t, func(t *testing.T, st *stack) {
+		tr := newTrader(st, "every@example.com")
+		if l := st.call("GET", "/api/v1/accounts", tr.token, nil, nil); len(l.list("items")) != 1 {
+			t.Fatalf("accounts = %s", l.raw)
+		}
+		first := st.roundTrip(tr, "2026-03-02")
+		// A manual short trade with two exits and its annotation.
+		pb := st.call("POST", "/api/v1/playbooks", tr.token, map[string]any{"name": "Fade", "rules": []string{"Wait for the reclaim"}}, nil)
+		st.expect(pb, 201, "")
+		manual := st.call("POST", "/api/v1/trades", tr.token, map[string]any{
+			"account_id": tr.account, "symbol": "NQH26", "asset_class": "future", "direction": "short",
+			"entries": []map[string]any{{"price": "18000.25", "quantity": "2", "at": "2026-03-03T15:00:00Z", "commission": "2.50"}},
+			"exits": []map[string]any{
+				{"price": "17990", "quantity": "1", "at": "2026-03-03T15:10:00Z", "commission": "1.25"},
+				{"price": "17995.50", "quantity": "1", "at": "2026-03-03T15:20:00Z", "commission": "1.25"},
+			},
+			"annotation": map[string]any{"playbook_id": pb.str("id"), "notes": "typed in", "rating": 3},
+		}, nil)
+		st.expect(manual, 201, "")
+		mt := manual.list("trades")[0]
+		// NQ multiplier 20: (18000.25 − 17990) × 20 + (18000.25 − 17995.5) × 20 − 5 = 205 + 95 − 5.
+		decEq(t, "manual net_pnl", mt.(map[string]any)["net_pnl"], "295")
+		if field(mt, "playbook_id") != pb.str("id") || field(mt, "notes") != "typed in" {
+			t.Fatalf("manual trade = %v", mt)
+		}
+
+		// Pages: one trade per page, then the last page has no cursor.
+		p1 := st.call("GET", "/api/v1/trades?limit=1&sort=closed", tr.token, nil, nil)
+		cur, _ := p1.body["next_cursor"].(string)
+		if len(p1.list("items")) != 1 || cur == "" {
+			t.Fatalf("page 1 = %s", p1.raw)
+		}
+		p2 := st.call("GET", "/api/v1/trades?limit=1&sort=closed&cursor="+cur, tr.token, nil, nil)
+		if len(p2.list("items")) != 1 || p2.body["next_cursor"] != nil || field(p2.list("items")[0], "id") == field(p1.list("items")[0], "id") {
+			t.Fatalf("page 2 = %s", p2.raw)
+		}
+		st.problem(st.call("GET", "/api/v1/trades?limit=1&sort=opened&cursor="+cur, tr.token, nil, nil), 400, "cursor_invalid")
+
+		// Bulk tagging, the any/all filter, and a deleted tag leaving the trades.
+		a := st.call("POST", "/api/v1/tags", tr.token, map[string]any{"name": "A", "kind": "setup"}, nil).str("id")
+		b := st.call("POST", "/api/v1/tags", tr.token, map[string]any{"name": "B", "kind": "mistake"}, nil).str("id")
+		bulk := st.call("POST", "/api/v1/trades/bulk", tr.token, map[string]any{"trade_ids": []string{field(first, "id"), field(mt, "id")}, "add_tags": []string{a}}, nil)
+		st.expect(bulk, 200, "")
+		st.expect(st.call("PATCH", "/api/v1/trades/"+field(mt, "id"), tr.token, map[string]any{"tags": []string{a, b}}, nil), 200, "")
+		if l := st.call("GET", "/api/v1/trades?tag_id="+a+","+b+"&tag_mode=all", tr.token, nil, nil); len(l.list("items")) != 1 {
+			t.Fatalf("all of A and B = %s", l.raw)
+		}
+		if l := st.call("GET", "/api/v1/trades?tag_id="+a+"&tag_id="+b, tr.token, nil, nil); len(l.list("items")) != 2 {
+			t.Fatalf("any of A or B = %s", l.raw)
+		}
+		if l := st.call("GET", "/api/v1/tags?kind=mistake", tr.token, nil, nil); len(l.list("items")) != 1 {
+			t.Fatalf("mistake tags = %s", l.raw)
+		}
+		st.expect(st.call("DELETE", "/api/v1/tags/"+a, tr.token, nil, nil), 204, "")
+		if got := st.call("GET", "/api/v1/trades/"+field(first, "id"), tr.token, nil, nil); len(got.list("tags")) != 0 {
+			t.Fatalf("a deleted tag stayed on the trade: %s", got.raw)
+		}
+		if l := st.call("GET", "/api/v1/playbooks", tr.token, nil, nil); len(l.list("items")) != 1 {
+			t.Fatalf("playbooks = %s", l.raw)
+		}
+		st.expect(st.call("DELETE", "/api/v1/playbooks/"+pb.str("id"), tr.token, nil, nil), 204, "")
+		if got := st.call("GET", "/api/v1/trades/"+field(mt, "id"), tr.token, nil, nil); got.body["playbook_id"] != nil {
+			t.Fatalf("a deleted playbook stayed on the trade: %s", got.raw)
+		}
+
+		// Correct a fill: the trade is rebuilt and answered.
+		legs, _ := st.call("GET", "/api/v1/trades/"+field(first, "id"), tr.token, nil, nil).body["executions"].([]any)
+		sell := field(legs[1], "execution_id")
+		fix := st.call("PATCH", "/api/v1/executions/"+sell, tr.token, map[string]any{"price": "190.10"}, map[string]string{"If-Match": `"1"`})
+		st.expect(fix, 200, "")
+		if trades := fix.list("trades"); len(trades) != 1 {
+			t.Fatalf("rebuilt = %s", fix.raw)
+		} else {
+			decEq(t, "net after the correction", trades[0].(map[string]any)["net_pnl"], "282.97")
+		}
+		// Deleting the exit reopens the trade; deleting the trade takes its fills.
+		del := st.call("DELETE", "/api/v1/executions/"+sell, tr.token, nil, nil)
+		st.expect(del, 200, "")
+		if trades := del.list("trades"); len(trades) != 1 || field(trades[0], "status") != "open" {
+			t.Fatalf("after deleting the exit: %s", del.raw)
+		}
+		st.expect(st.call("DELETE", "/api/v1/trades/"+field(first, "id"), tr.token, nil, nil), 200, "")
+		st.problem(st.call("GET", "/api/v1/trades/"+field(first, "id"), tr.token, nil, nil), 404, "trade_not_found")
+		if l := st.call("GET", "/api/v1/executions?symbol=AAPL", tr.token, nil, nil); len(l.list("items")) != 0 {
+			t.Fatalf("AAPL fills left: %s", l.raw)
+		}
+		if l := st.call("GET", "/api/v1/journal?from=2026-03-01&to=2026-03-31", tr.token, nil, nil); l.status != 200 || len(l.list("items")) != 0 {
+			t.Fatalf("journal list = %s", l.raw)
+		}
+
+		// Archive: read-only. Delete: refused with executions unless cascade.
+		st.expect(st.call("PATCH", "/api/v1/accounts/"+tr.account, tr.token, map[string]any{"archived": true}, nil), 200, "")
+		st.problem(st.call("POST", "/api/v1/executions", tr.token, map[string]any{"executions": []map[string]any{
+			{"account_id": tr.account, "symbol": "AAPL", "side": "buy", "quantity": "1", "price": "1", "executed_at": "2026-03-05T10:00:00Z"}}}, nil), 409, "account_archived")
+		if l := st.call("GET", "/api/v1/accounts", tr.token, nil, nil); len(l.list("items")) != 0 {
+			t.Fatalf("archived account listed by default: %s", l.raw)
+		}
+		if l := st.call("GET", "/api/v1/accounts?archived=true", tr.token, nil, nil); len(l.list("items")) != 1 {
+			t.Fatalf("archived=true = %s", l.raw)
+		}
+		st.problem(st.call("DELETE", "/api/v1/accounts/"+tr.account, tr.token, nil, nil), 409, "account_has_executions")
+		st.expect(st.call("DELETE", "/api/v1/accounts/"+tr.account+"?cascade=true", tr.token, nil, nil), 204, "")
+		st.problem(st.call("GET", "/api/v1/accounts/"+tr.account, tr.token, nil, nil), 404, "account_not_found")
+	})
 }

@@ -218,7 +218,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		jobHandlers:      &jobHandlers{jobs: d.Jobs, mail: d.Mail},
 		oauthHandlers:    &oauthHandlers{svc: d.OAuth, log: d.Log},
 		tradingHandlers:  &tradingHandlers{svc: d.Trading},
-		journalHandlers:  &journalHandlers{svc: d.Journal},
+		journalHandlers:  &journalHandlers{svc: d.Journal, trades: d.Trading},
 		realtimeHandlers: &realtimeHandlers{tokens: d.RealtimeTokens},
 	}
 	si := gen.NewStrictHandlerWithOptions(api, []gen.StrictMiddlewareFunc{requestScoped}, gen.StrictGinServerOptions{

@@ -826,6 +826,11 @@ type Attachment struct {
 	Width          int                 `json:"width"`
 }
 
+// AttachmentList defines model for AttachmentList.
+type AttachmentList struct {
+	Items []Attachment `json:"items"`
+}
+
 // AuthProvider defines model for AuthProvider.
 type AuthProvider struct {
 	DisplayName string `json:"display_name"`
@@ -2048,6 +2053,12 @@ type AdminListUserEventsParams struct {
 	Limit  *PageLimit    `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
+// ListAttachmentsParams defines parameters for ListAttachments.
+type ListAttachmentsParams struct {
+	TradeId *openapi_types.UUID `form:"trade_id,omitempty" json:"trade_id,omitempty"`
+	Date    *openapi_types.Date `form:"date,omitempty" json:"date,omitempty"`
+}
+
 // UploadAttachmentMultipartBody defines parameters for UploadAttachment.
 type UploadAttachmentMultipartBody struct {
 	Date    *openapi_types.Date `json:"date,omitempty"`
@@ -2401,6 +2412,9 @@ type ServerInterface interface {
 	// AdminListUserEvents A user's security events (admin)
 	// (GET /api/v1/admin/users/{id}/events)
 	AdminListUserEvents(c *gin.Context, id openapi_types.UUID, params AdminListUserEventsParams)
+	// ListAttachments The attachments of one trade or one journal day, oldest first
+	// (GET /api/v1/attachments)
+	ListAttachments(c *gin.Context, params ListAttachmentsParams)
 	// UploadAttachment Upload a screenshot to a trade or a journal day
 	// (POST /api/v1/attachments)
 	UploadAttachment(c *gin.Context, params UploadAttachmentParams)
@@ -3027,6 +3041,41 @@ func (siw *ServerInterfaceWrapper) AdminListUserEvents(c *gin.Context) {
 	}
 
 	siw.Handler.AdminListUserEvents(c, id, params)
+}
+
+// ListAttachments operation middleware
+func (siw *ServerInterfaceWrapper) ListAttachments(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAttachmentsParams
+
+	// ------------- Optional query parameter "trade_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "trade_id", c.Request.URL.Query(), &params.TradeId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter trade_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "date" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "date", c.Request.URL.Query(), &params.Date, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter date: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListAttachments(c, params)
 }
 
 // UploadAttachment operation middleware
@@ -4847,6 +4896,7 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.GET(options.BaseURL+"/api/v1/journal", wrapper.ListJournalEntries)
 	router.GET(options.BaseURL+"/api/v1/journal/:date", wrapper.GetJournalEntry)
 	router.PUT(options.BaseURL+"/api/v1/journal/:date", wrapper.PutJournalEntry)
+	router.GET(options.BaseURL+"/api/v1/attachments", wrapper.ListAttachments)
 	router.POST(options.BaseURL+"/api/v1/attachments", wrapper.UploadAttachment)
 	router.DELETE(options.BaseURL+"/api/v1/attachments/:id", wrapper.DeleteAttachment)
 	router.GET(options.BaseURL+"/api/v1/attachments/:id", wrapper.GetAttachment)
@@ -5389,6 +5439,45 @@ type AdminListUserEventsdefaultApplicationProblemPlusJSONResponse struct {
 }
 
 func (response AdminListUserEventsdefaultApplicationProblemPlusJSONResponse) VisitAdminListUserEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAttachmentsRequestObject struct {
+	Params ListAttachmentsParams
+}
+
+type ListAttachmentsResponseObject interface {
+	VisitListAttachmentsResponse(w http.ResponseWriter) error
+}
+
+type ListAttachments200JSONResponse AttachmentList
+
+func (response ListAttachments200JSONResponse) VisitListAttachmentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAttachmentsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListAttachmentsdefaultApplicationProblemPlusJSONResponse) VisitListAttachmentsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -7850,6 +7939,9 @@ type StrictServerInterface interface {
 	// AdminListUserEvents A user's security events (admin)
 	// (GET /api/v1/admin/users/{id}/events)
 	AdminListUserEvents(ctx context.Context, request AdminListUserEventsRequestObject) (AdminListUserEventsResponseObject, error)
+	// ListAttachments The attachments of one trade or one journal day, oldest first
+	// (GET /api/v1/attachments)
+	ListAttachments(ctx context.Context, request ListAttachmentsRequestObject) (ListAttachmentsResponseObject, error)
 	// UploadAttachment Upload a screenshot to a trade or a journal day
 	// (POST /api/v1/attachments)
 	UploadAttachment(ctx context.Context, request UploadAttachmentRequestObject) (UploadAttachmentResponseObject, error)
@@ -8497,6 +8589,32 @@ func (sh *strictHandler) AdminListUserEvents(ctx *gin.Context, id openapi_types.
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(AdminListUserEventsResponseObject); ok {
 		if err := validResponse.VisitAdminListUserEventsResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListAttachments operation middleware
+func (sh *strictHandler) ListAttachments(ctx *gin.Context, params ListAttachmentsParams) {
+	var request ListAttachmentsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAttachments(ctx, request.(ListAttachmentsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAttachments")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListAttachmentsResponseObject); ok {
+		if err := validResponse.VisitListAttachmentsResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {

@@ -79,7 +79,7 @@ func ibkrFlex() *spec {
 		detect: func(head []*Record) bool { return firstField(head, "BOF") },
 		frame: func() framer {
 			section := ""
-			plain := plainFrame([][]string{sig})
+			plain := plainFrame([][]string{sig}, false)
 			return func(rec *Record, haveHeader bool) (frameKind, []string) {
 				if len(rec.Fields) == 0 {
 					return frameSkip, nil
@@ -261,7 +261,7 @@ func tradovate() *spec {
 	return &spec{id: PresetTradovate, name: "Tradovate",
 		variants: []variant{
 			{name: "performance", signature: []string{"buyfillid", "sellfillid", "boughttimestamp", "soldtimestamp"},
-				aliases: map[string][]string{fSymbol: {"symbol"}, fQuantity: {"qty"}, fPnL: {"pnl"}},
+				aliases:  map[string][]string{fSymbol: {"symbol"}, fQuantity: {"qty"}, fPnL: {"pnl"}},
 				required: []string{fSymbol, fQuantity},
 				row: func(b *binding) ([]Fill, string, error) {
 					q, err := b.amount(fQuantity)
@@ -445,11 +445,11 @@ func thinkorswim() *spec {
 					return frameSkip, nil
 				}
 				if rec.Blank() {
-					if haveHeader {
-						in = false
-						return frameEnd, nil
-					}
 					return frameSkip, nil
+				}
+				if haveHeader && isTitle(rec) {
+					in = false
+					return frameEnd, nil
 				}
 				if !haveHeader {
 					return frameHeader, rec.Fields
@@ -582,7 +582,7 @@ var reRobinhoodOption = regexp.MustCompile(`^([A-Z.]{1,6}) ([0-9]{1,2}/[0-9]{1,2
 func robinhood() *spec {
 	return &spec{id: PresetRobinhood, name: "Robinhood account activity",
 		variants: []variant{{name: "activity", signature: []string{"activity date", "instrument", "trans code", "quantity", "price"},
-			aliases: map[string][]string{fDate: {"activity date"}, fSymbol: {"instrument"}, fSide: {"trans code"}, fQuantity: {"quantity"}, fPrice: {"price"}},
+			aliases:  map[string][]string{fDate: {"activity date"}, fSymbol: {"instrument"}, fSide: {"trans code"}, fQuantity: {"quantity"}, fPrice: {"price"}},
 			required: []string{fDate, fSymbol, fSide, fQuantity, fPrice},
 			row: func(b *binding) ([]Fill, string, error) {
 				code := strings.ToUpper(b.get(fSide))
@@ -705,10 +705,10 @@ var forexLot = decimal.NewFromInt(100000)
 var currencies = []string{"USD", "EUR", "GBP", "JPY", "CHF", "CAD", "AUD", "NZD", "SEK", "NOK", "DKK", "PLN", "HUF", "CZK", "SGD", "HKD", "MXN", "ZAR", "TRY", "CNH"}
 
 func mt5() *spec {
-	return &spec{id: PresetMT5, name: "MetaTrader 5 report",
+	return &spec{id: PresetMT5, name: "MetaTrader 5 report", sections: true,
 		detect: func(head []*Record) bool { return firstField(head, "Trade History Report") },
 		variants: []variant{{name: "positions", signature: []string{"time", "position", "symbol", "type", "volume", "price", "time#2", "price#2"},
-			aliases: map[string][]string{fSymbol: {"symbol"}, fSide: {"type"}, fQuantity: {"volume"}, fCommission: {"commission"}, fFees: {"swap"}, fPnL: {"profit"}},
+			aliases:  map[string][]string{fSymbol: {"symbol"}, fSide: {"type"}, fQuantity: {"volume"}, fCommission: {"commission"}, fFees: {"swap"}, fPnL: {"profit"}},
 			required: []string{fSymbol, fSide, fQuantity},
 			row: func(b *binding) ([]Fill, string, error) {
 				typ := strings.ToLower(b.get(fSide))

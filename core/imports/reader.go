@@ -179,7 +179,7 @@ type RecordError struct {
 func (e *RecordError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Reason) }
 
 func trimEOL(s string) string {
-	s = strings.TrimRight(s, "\r\n")
+	s = strings.Trim(s, "\r\n") // blank lines before the record, the line end after
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}

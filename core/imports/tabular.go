@@ -237,6 +237,10 @@ type spec struct {
 	// frame finds headers and data (plainFrame when nil).
 	frame  func() framer
 	detect func(head []*Record) bool
+	// sections: the file has further sections after the one read, so a
+	// title row ends it (MetaTrader); otherwise every row after the
+	// header is data, and a stray row is rejected, never dropped.
+	sections bool
 }
 
 type variant struct {
@@ -268,7 +272,7 @@ func (s *spec) framer() framer {
 	if s.frame != nil {
 		return s.frame()
 	}
-	return plainFrame(s.signatures())
+	return plainFrame(s.signatures(), s.sections)
 }
 
 func (s *spec) signatures() [][]string {
@@ -289,9 +293,10 @@ func (s *spec) variantOf(h *header) *variant {
 }
 
 // plainFrame: records before a header with one of the signatures are a
-// preamble; after it, every record is data; blank rows are skipped, and a
-// title row (one non-empty field, the next section's name) ends the data.
-func plainFrame(sigs [][]string) framer {
+// preamble; after it, every record is data; blank rows are skipped, and
+// with sections a title row (one non-empty field, the next section's
+// name) ends the data.
+func plainFrame(sigs [][]string, sections bool) framer {
 	return func(rec *Record, haveHeader bool) (frameKind, []string) {
 		if rec.Blank() {
 			return frameSkip, nil
@@ -305,11 +310,18 @@ func plainFrame(sigs [][]string) framer {
 			}
 			return frameSkip, nil
 		}
-		if nonEmpty(rec.Fields) == 1 && len(rec.Fields) > 2 && strings.TrimSpace(rec.Fields[0]) != "" {
+		if sections && isTitle(rec) {
 			return frameEnd, nil
 		}
 		return frameData, rec.Fields
 	}
+}
+
+// isTitle reports whether rec is a section title: one non-empty field,
+// the first (encoding/csv drops blank lines, so a title is how a
+// multi-section export shows that a section ended).
+func isTitle(rec *Record) bool {
+	return nonEmpty(rec.Fields) == 1 && strings.TrimSpace(rec.Fields[0]) != ""
 }
 
 func nonEmpty(fs []string) int {

@@ -190,31 +190,33 @@ type timeParser struct {
 
 // The layouts tried for every date-time column, most specific first.
 var dateTimeLayouts = []string{
-	"20060102;150405",         // IBKR Flex
-	"2006-01-02, 15:04:05",    // IBKR activity statement
-	"2006-01-02 15:04:05",     // ISO-like
-	"2006-01-02T15:04:05",     // ISO without offset
-	"2006-01-02 15:04",        // ISO-like, minutes
-	"2006.01.02 15:04:05",     // MetaTrader
-	"2006.01.02 15:04",        // MetaTrader, minutes
-	"01/02/2006 15:04:05",     // US, 24 h
-	"1/2/2006 15:04:05",       // US, 24 h, short
-	"1/2/2006 3:04:05 PM",     // NinjaTrader (US culture)
-	"1/2/2006 3:04 PM",        // US, 12 h, minutes
-	"1/2/2006 15:04",          // US, minutes
-	"1/2/06 15:04:05",         // thinkorswim
-	"1/2/06 3:04:05 PM",       // two-digit year, 12 h
-	"20060102 15:04:05",       // compact date
-	"20060102-15:04:05",       // FIX-style
-	"2006-01-02",              // date only
-	"01/02/2006",              // US date only
-	"1/2/2006",                // US date only, short
-	"20060102",                // compact date only
-	"2006.01.02",              // MetaTrader date only
+	"20060102;150405",      // IBKR Flex
+	"2006-01-02, 15:04:05", // IBKR activity statement
+	"2006-01-02 15:04:05",  // ISO-like
+	"2006-01-02T15:04:05",  // ISO without offset
+	"2006-01-02 15:04",     // ISO-like, minutes
+	"2006.01.02 15:04:05",  // MetaTrader
+	"2006.01.02 15:04",     // MetaTrader, minutes
+	"01/02/2006 15:04:05",  // US, 24 h
+	"1/2/2006 15:04:05",    // US, 24 h, short
+	"1/2/2006 3:04:05 PM",  // NinjaTrader (US culture)
+	"1/2/2006 3:04 PM",     // US, 12 h, minutes
+	"1/2/2006 15:04",       // US, minutes
+	"1/2/06 15:04:05",      // thinkorswim
+	"1/2/06 3:04:05 PM",    // two-digit year, 12 h
+	"20060102 15:04:05",    // compact date
+	"20060102-15:04:05",    // FIX-style
+	"2006-01-02",           // date only
+	"01/02/2006",           // US date only
+	"1/2/2006",             // US date only, short
+	"20060102",             // compact date only
+	"2006.01.02",           // MetaTrader date only
 }
 
 // dateOnly reports whether layout has no clock.
-func dateOnly(layout string) bool { return !strings.Contains(layout, "15") && !strings.Contains(layout, "3:") }
+func dateOnly(layout string) bool {
+	return !strings.Contains(layout, "15") && !strings.Contains(layout, "3:")
+}
 
 // parse reads s in loc. It returns the instant, how a wall time was
 // placed, and whether s had no time of day (date-only exports).

@@ -187,6 +187,7 @@ func trimEOL(s string) string {
 }
 
 func clip(s string) string {
+	s = strings.ReplaceAll(s, "\x00", "") // no database text holds NUL
 	if len(s) <= MaxRawBytes {
 		return s
 	}

@@ -393,6 +393,8 @@ func (s *Service) validate(fills []Fill) ([]Fill, []RejectedRow) {
 			reason = "time: must be between 1970 and 2200"
 		case len(in.BrokerExecutionID) > 128:
 			reason = "execution ID: longer than 128 characters"
+		case strings.ContainsFunc(in.BrokerExecutionID+in.Currency, func(r rune) bool { return r < ' ' || r == 0x7f }):
+			reason = "execution ID or currency: control characters"
 		}
 		if reason == "" {
 			k := instrumentKey{in.AssetClass, in.Symbol, in.Multiplier.String(), in.Currency, fmt.Sprint(in.ExecutedAt.Year())}
@@ -500,7 +502,7 @@ func cleanName(s string) string {
 	if i := strings.LastIndexAny(s, `/\`); i >= 0 {
 		s = s[i+1:]
 	}
-	s = strings.ToValidUTF8(s, "")
+	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "")
 	if len(s) > 200 {
 		s = s[:200]
 		s = strings.ToValidUTF8(s, "")

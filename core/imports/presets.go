@@ -379,22 +379,22 @@ func ninjaTrader() *spec {
 				row: func(b *binding) ([]Fill, string, error) {
 					pos := strings.ToLower(b.get(fSide))
 					if pos != "long" && pos != "short" {
-						return nil, "", fmt.Errorf("Market pos.: %.20q is not Long or Short", b.get(fSide))
+						return nil, "", fmt.Errorf("%s: %.20q is not Long or Short", "Market pos.", b.get(fSide))
 					}
 					q, err := b.amount(fQuantity)
 					if err != nil {
 						return nil, "", err
 					}
 					if !q.IsPositive() {
-						return nil, "", errors.New("Qty: must be positive")
+						return nil, "", fmt.Errorf("%s: must be positive", "Qty")
 					}
 					ep, err := ParseAmount(b.getCol("entry price"))
 					if err != nil {
-						return nil, "", fmt.Errorf("Entry price: %w", err)
+						return nil, "", fmt.Errorf("%s: %w", "Entry price", err)
 					}
 					xp, err := ParseAmount(b.getCol("exit price"))
 					if err != nil {
-						return nil, "", fmt.Errorf("Exit price: %w", err)
+						return nil, "", fmt.Errorf("%s: %w", "Exit price", err)
 					}
 					et, _, err := b.when("entry time", b.getCol("entry time"))
 					if err != nil {
@@ -418,7 +418,7 @@ func ninjaTrader() *spec {
 					if v := b.get(fPnL); v != "" {
 						p, err := ParseAmount(v)
 						if err != nil {
-							return nil, "", fmt.Errorf("Profit: %w", err)
+							return nil, "", fmt.Errorf("%s: %w", "Profit", err)
 						}
 						exit.BrokerPnL = decimal.NewNullDecimal(p)
 					}
@@ -479,12 +479,12 @@ func tosRow() rowFunc {
 			}
 			at, lastAt = t, t
 		} else if at.IsZero() {
-			return nil, "", errors.New("Exec Time: empty")
+			return nil, "", fmt.Errorf("%s: empty", "Exec Time")
 		}
 		typ := strings.ToUpper(b.get(fAssetClass))
 		class, ok := tosClasses[typ]
 		if !ok {
-			return nil, "", fmt.Errorf("Type %.20q is not supported", typ)
+			return nil, "", fmt.Errorf("%s %.20q is not supported", "Type", typ)
 		}
 		side, q, err := sideAndQty(b)
 		if err != nil {
@@ -498,11 +498,11 @@ func tosRow() rowFunc {
 		if class == trading.Option {
 			exp, err := time.Parse("2 Jan 06", titleMonth(b.getCol("exp")))
 			if err != nil {
-				return nil, "", fmt.Errorf("Exp: %.20q is not a date such as 19 JUN 26", b.getCol("exp"))
+				return nil, "", fmt.Errorf("%s: %.20q is not a date such as 19 JUN 26", "Exp", b.getCol("exp"))
 			}
 			k, err := ParseAmount(b.getCol("strike"))
 			if err != nil {
-				return nil, "", fmt.Errorf("Strike: %w", err)
+				return nil, "", fmt.Errorf("%s: %w", "Strike", err)
 			}
 			sym = occ(sym, exp, typ[:1], k)
 		}
@@ -608,15 +608,15 @@ func robinhood() *spec {
 					desc := strings.ToUpper(strings.Join(strings.Fields(b.getCol("description")), " "))
 					m := reRobinhoodOption.FindStringSubmatch(desc)
 					if m == nil {
-						return nil, "", fmt.Errorf("Description %.40q is not an option such as \"AAPL 6/19/2026 Call $150.00\"", b.getCol("description"))
+						return nil, "", fmt.Errorf("%s %.40q is not an option such as \"AAPL 6/19/2026 Call $150.00\"", "Description", b.getCol("description"))
 					}
 					exp, err := time.Parse("1/2/2006", m[2])
 					if err != nil {
-						return nil, "", fmt.Errorf("Description: %w", err)
+						return nil, "", fmt.Errorf("%s: %w", "Description", err)
 					}
 					k, err := ParseAmount(m[4])
 					if err != nil {
-						return nil, "", fmt.Errorf("Description: %w", err)
+						return nil, "", fmt.Errorf("%s: %w", "Description", err)
 					}
 					sym, class = occ(m[1], exp, m[3][:1], k), trading.Option
 				}
@@ -643,7 +643,7 @@ func webull() *spec {
 				}
 				price, err := ParseAmount(strings.TrimPrefix(b.get(fPrice), "@"))
 				if err != nil {
-					return nil, "", fmt.Errorf("Avg Price: %w", err)
+					return nil, "", fmt.Errorf("%s: %w", "Avg Price", err)
 				}
 				at, err := b.executedAt()
 				if err != nil {
@@ -720,15 +720,15 @@ func mt5() *spec {
 					return nil, "", err
 				}
 				if !lots.IsPositive() {
-					return nil, "", errors.New("Volume: must be positive")
+					return nil, "", fmt.Errorf("%s: must be positive", "Volume")
 				}
 				op, err := ParseAmount(b.getCol("price"))
 				if err != nil {
-					return nil, "", fmt.Errorf("Price: %w", err)
+					return nil, "", fmt.Errorf("%s: %w", "Price", err)
 				}
 				cp, err := ParseAmount(b.getCol("price#2"))
 				if err != nil {
-					return nil, "", fmt.Errorf("Price (close): %w", err)
+					return nil, "", fmt.Errorf("%s: %w", "Price (close)", err)
 				}
 				ot, _, err := b.when("time", b.getCol("time"))
 				if err != nil {
@@ -767,7 +767,7 @@ func mt5() *spec {
 				if v := b.get(fPnL); v != "" {
 					p, err := ParseAmount(v)
 					if err != nil {
-						return nil, "", fmt.Errorf("Profit: %w", err)
+						return nil, "", fmt.Errorf("%s: %w", "Profit", err)
 					}
 					closing.BrokerPnL = decimal.NewNullDecimal(p)
 				}

@@ -249,8 +249,6 @@ type collector struct {
 	onRow    func(rows, rejected int)
 }
 
-var errEnough = errors.New("preview rows read")
-
 func (c *collector) rows() int { return len(c.fills) + len(c.rejected) }
 
 func (c *collector) Fill(f Fill) {

@@ -22,6 +22,12 @@ func ParseAmount(s string) (decimal.Decimal, error) {
 	if t == "" {
 		return decimal.Decimal{}, errors.New("empty number")
 	}
+	if plainDecimal(t) {
+		if d, err := trading.ParseDecimal("amount", t); err == nil {
+			return d, nil
+		}
+		return decimal.Decimal{}, fmt.Errorf("%.40q is not a number", s)
+	}
 	neg := false
 	if strings.HasPrefix(t, "-") || strings.HasPrefix(t, "+") {
 		neg = t[0] == '-'
@@ -90,6 +96,18 @@ func ParseAmount(s string) (decimal.Decimal, error) {
 		return decimal.Decimal{}, fmt.Errorf("%.40q is not a number", s)
 	}
 	return d, nil
+}
+
+// plainDecimal reports whether s is only a sign, digits and points (the
+// common case, read without the separator handling).
+func plainDecimal(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c == '.' || (c == '-' || c == '+') && i == 0) {
+			return false
+		}
+	}
+	return true
 }
 
 func countDigits(s string) int {
@@ -218,15 +236,30 @@ func dateOnly(layout string) bool {
 	return !strings.Contains(layout, "15") && !strings.Contains(layout, "3:")
 }
 
+// absoluteLayouts carry an offset: the instant is exact whatever the
+// file's zone.
+var absoluteLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05Z07:00", "2006-01-02 15:04:05 -0700"}
+
 // parse reads s in loc. It returns the instant, how a wall time was
-// placed, and whether s had no time of day (date-only exports).
+// placed, and whether s had no time of day (date-only exports). The
+// layout that read the previous row is tried first: a column keeps one
+// format, so a row costs one time.Parse.
 func (p *timeParser) parse(s string, loc *time.Location) (time.Time, DST, bool, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return time.Time{}, 0, false, errors.New("empty date")
 	}
+	if p.layouts == nil {
+		p.layouts = dateTimeLayouts
+		p.last = -1
+	}
+	if p.last >= 0 {
+		if t, d, only, ok := p.try(p.last, s, loc); ok {
+			return t, d, only, nil
+		}
+	}
 	// Offsets and zones written in the value win over the file's zone.
-	for _, l := range []string{time.RFC3339Nano, "2006-01-02 15:04:05Z07:00", "2006-01-02 15:04:05 -0700"} {
+	for _, l := range absoluteLayouts {
 		if t, err := time.Parse(l, s); err == nil {
 			return t.UTC(), DSTExact, false, nil
 		}
@@ -240,29 +273,34 @@ func (p *timeParser) parse(s string, loc *time.Location) (time.Time, DST, bool, 
 					loc = l
 				}
 				s = rest
-			} else if t, _, only, err := p.parse(rest, time.UTC); err == nil {
-				return t.Add(-time.Duration(off) * time.Second), DSTExact, only, nil
 			} else {
-				return time.Time{}, 0, false, err
+				inner := timeParser{}
+				t, _, only, err := inner.parse(rest, time.UTC)
+				if err != nil {
+					return time.Time{}, 0, false, err
+				}
+				return t.Add(-time.Duration(off) * time.Second), DSTExact, only, nil
 			}
 		}
 	}
-	if p.layouts == nil {
-		p.layouts = dateTimeLayouts
-	}
-	for k := range p.layouts {
-		i := (p.last + k) % len(p.layouts)
-		wall, err := time.Parse(p.layouts[i], s)
-		if err != nil {
-			continue
+	for i := range p.layouts {
+		if t, d, only, ok := p.try(i, s, loc); ok {
+			p.last = i
+			return t, d, only, nil
 		}
-		p.last = i
-		if dateOnly(p.layouts[i]) {
-			t, _ := Place(wall, loc)
-			return t, DSTExact, true, nil
-		}
-		t, d := Place(wall, loc)
-		return t, d, false, nil
 	}
 	return time.Time{}, 0, false, fmt.Errorf("%.40q is not a date and time this preset reads", s)
+}
+
+func (p *timeParser) try(i int, s string, loc *time.Location) (time.Time, DST, bool, bool) {
+	wall, err := time.Parse(p.layouts[i], s)
+	if err != nil {
+		return time.Time{}, 0, false, false
+	}
+	if dateOnly(p.layouts[i]) {
+		t, _ := Place(wall, loc)
+		return t, DSTExact, true, true
+	}
+	t, d := Place(wall, loc)
+	return t, d, false, true
 }

@@ -587,3 +587,35 @@ func Run(t *testing.T, newStores Factory) {
 		}
 	})
 }
+
+// FlexRows returns an IBKR Flex export of n fills (about 100 bytes each):
+// 50 symbols, each bought and sold in turn, one execution ID per fill.
+func FlexRows(n int) []byte {
+	var b strings.Builder
+	b.Grow(n*110 + 512)
+	b.WriteString(`"ClientAccountID","AssetClass","Symbol","CurrencyPrimary","DateTime","Buy/Sell","Quantity","TradePrice","IBCommission","IBExecID","FifoPnlRealized"` + "\n")
+	start := time.Date(2026, 1, 5, 9, 30, 0, 0, time.UTC)
+	for i := range n {
+		side, qty, pnl := "BUY", "100", "0"
+		if (i/50)%2 == 1 {
+			side, qty, pnl = "SELL", "-100", "49"
+		}
+		at := start.Add(time.Duration(i) * time.Second)
+		fmt.Fprintf(&b, `"U1234567","STK","SYM%02d","USD","%s","%s","%s","%d.%02d","-0.5","%010d.%04d.01.01","%s"`+"\n",
+			i%50, at.Format("20060102;150405"), side, qty, 100+i%50, (i/100)%2*50, i, i%10000, pnl)
+	}
+	return []byte(b.String())
+}
+
+// WithConfig returns a service like e.Svc with cfg (benchmarks raise
+// MaxBytes).
+func (e *Env) WithConfig(t testing.TB, cfg imports.Config) *imports.Service {
+	t.Helper()
+	svc, err := imports.NewService(cfg, imports.Deps{Imports: e.crash, Mappings: e.St.Mappings, Trading: e.Trading.Svc, Blobs: e.Blobs,
+		Jobs: e.Queue, Events: e.Events, Tx: e.St.Trading.Tx,
+		Zones: trading.ZoneFunc(func(context.Context, uuid.UUID) (*time.Location, error) { return e.Trading.Zone, nil })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}

@@ -238,15 +238,20 @@ func securityHeaders(hsts bool) gin.HandlerFunc {
 }
 
 // bodyLimit answers 413 at once when the declared length is too large and
-// caps the bytes a handler can read when it is not declared.
-func bodyLimit(log *slog.Logger, limit int64) gin.HandlerFunc {
+// caps the bytes a handler can read when it is not declared. Routes in
+// larger (method and Gin path: the uploads) have their own cap.
+func bodyLimit(log *slog.Logger, limit int64, larger map[routeKey]int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if c.Request.ContentLength > limit {
-			writeProblem(c, log, errTooLarge(nil, fmt.Sprintf("The request body is larger than the %d bytes the server accepts.", limit)))
+		max := limit
+		if l, ok := larger[routeKey{c.Request.Method, c.FullPath()}]; ok {
+			max = l
+		}
+		if c.Request.ContentLength > max {
+			writeProblem(c, log, errTooLarge(nil, fmt.Sprintf("The request body is larger than the %d bytes the server accepts.", max)))
 			return
 		}
 		if c.Request.Body != nil && c.Request.Body != http.NoBody {
-			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
+			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, max)
 		}
 		c.Next()
 	}

@@ -105,6 +105,9 @@ type Deps struct {
 	// /api/v1/auth/providers, /api/v1/auth/oauth, /api/v1/auth/identities
 	// (*oauth.Service).
 	OAuth OAuth
+	// Imports serves /api/v1/imports and /api/v1/import-mappings
+	// (*imports.Service).
+	Imports Imports
 }
 
 // infrastructure are the collaborators every server needs.
@@ -116,7 +119,7 @@ func (d Deps) infrastructure() map[string]any {
 // services are the modules the API serves, one entry per Deps field.
 func (d Deps) services() map[string]any {
 	return map[string]any{"Identity": d.Identity, "Keys": d.Keys, "MFA": d.MFA, "MFAFlows": d.MFAFlows,
-		"Jobs": d.Jobs, "Mail": d.Mail, "OAuth": d.OAuth}
+		"Jobs": d.Jobs, "Mail": d.Mail, "OAuth": d.OAuth, "Imports": d.Imports}
 }
 
 // missing names the nil fields among the given ones.
@@ -190,6 +193,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		mfaHandlers:      &mfaHandlers{factors: d.MFA, flows: d.MFAFlows},
 		jobHandlers:      &jobHandlers{jobs: d.Jobs, mail: d.Mail},
 		oauthHandlers:    &oauthHandlers{svc: d.OAuth, log: d.Log},
+		importHandlers:   &importHandlers{svc: d.Imports},
 	}
 	si := gen.NewStrictHandlerWithOptions(api, []gen.StrictMiddlewareFunc{requestScoped}, gen.StrictGinServerOptions{
 		RequestErrorHandlerFunc: func(c *gin.Context, err error) {
@@ -281,7 +285,7 @@ func newEngine(cfg Config, d Deps) (*gin.Engine, error) {
 			MaxAge:           12 * time.Hour,
 		}))
 	}
-	engine.Use(bodyLimit(d.Log, cfg.MaxBodyBytes))
+	engine.Use(bodyLimit(d.Log, cfg.MaxBodyBytes, uploadLimits(d)))
 	engine.NoRoute(func(c *gin.Context) {
 		writeProblem(c, d.Log, apperr.New(apperr.NotFound, "not_found", "No such resource."))
 	})
@@ -289,6 +293,20 @@ func newEngine(cfg Config, d Deps) (*gin.Engine, error) {
 		writeProblem(c, d.Log, errMethodNotAllowed())
 	})
 	return engine, nil
+}
+
+// uploadFormOverhead is what a multipart form adds to its file: the other
+// fields, boundaries and part headers.
+const uploadFormOverhead = 64 << 10
+
+// uploadLimits are the body caps of the upload routes: the import size
+// cap and the form around it (the ops server serves none).
+func uploadLimits(d Deps) map[routeKey]int64 {
+	if d.Imports == nil {
+		return nil
+	}
+	n := d.Imports.Config().MaxBytes + uploadFormOverhead
+	return map[routeKey]int64{{http.MethodPost, "/api/v1/imports"}: n, {http.MethodPost, "/api/v1/imports/preview"}: n}
 }
 
 // drainingProbe reports the readiness probes' 503s while the process

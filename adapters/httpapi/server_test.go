@@ -65,6 +65,7 @@ func testDeps(t testing.TB, logs io.Writer, reg *health.Registry) Deps {
 		Jobs:           struct{ JobInspector }{},
 		Mail:           struct{ BulkMailer }{},
 		OAuth:          struct{ OAuth }{},
+		Imports:        stubImports{},
 	}
 }
 

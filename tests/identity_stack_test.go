@@ -61,6 +61,7 @@ type stack struct {
 	cache  *cache.Layer // the service's Revocations (and profile cache)
 	logs   *syncBuffer
 	bodies *syncBuffer // every response body, for the secrets scan
+	app    *wire.Stack
 }
 
 var (
@@ -123,7 +124,7 @@ func buildStack(t testing.TB, spec stackSpec) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(cleanup)
-	st.svc, st.ring, st.tokens, st.db, st.cache = app.Identity, app.Keys, app.Tokens, app.DB, app.Cache
+	st.svc, st.ring, st.tokens, st.db, st.cache, st.app = app.Identity, app.Keys, app.Tokens, app.DB, app.Cache, app
 	st.url, st.client = serve(t, app.Server.Handler())
 	return st
 }

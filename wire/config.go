@@ -93,6 +93,8 @@ type Config struct {
 	// OAuth configures sign-in with OAuth and OpenID Connect providers
 	// (wire/oauth.go).
 	OAuth OAuthConfig
+	// Imports configures broker imports and the blob store (wire/imports.go).
+	Imports ImportsConfig
 	// Lookup reads the environment (with .env merged in development) for
 	// secret references such as env:NAME and NAME_FILE.
 	Lookup Getenv
@@ -131,6 +133,7 @@ func loadConfig(getenv Getenv, version string) (Config, []string, error) {
 	cfg.MFA = r.mfaConfig()
 	cfg.Jobs = r.jobsConfig()
 	cfg.OAuth = r.oauthConfig(prod, cfg.Identity.Service.PublicURL)
+	cfg.Imports = r.importsConfig()
 	r.names = append(r.names, secretSettings...)
 	for _, ks := range keySettings {
 		r.names = append(r.names, ks.name)

@@ -7,8 +7,10 @@ import (
 	"github.com/tradesense/tradesense/adapters/sqlstore"
 	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/identity"
+	"github.com/tradesense/tradesense/core/imports"
 	"github.com/tradesense/tradesense/core/mfa"
 	"github.com/tradesense/tradesense/core/oauth"
+	"github.com/tradesense/tradesense/core/trading"
 )
 
 // Stack is the api program as the component tests hold it
@@ -27,4 +29,8 @@ type Stack struct {
 	// adapters/oidc).
 	OAuth          *oauth.Service
 	OAuthProviders *oidc.Registry
+	// Trading and Imports are the trading journal's accounts and
+	// executions, and broker imports (core/trading, core/imports).
+	Trading *trading.Service
+	Imports *imports.Service
 }

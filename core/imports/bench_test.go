@@ -90,12 +90,6 @@ func (noEvents) Publish(context.Context, realtime.Event) error { return nil }
 func BenchmarkPreview10MB(b *testing.B) {
 	data := importstest.FlexRows(benchRows * 95 / 100) // just under IMPORT_MAX_BYTES
 	svc, err := imports.NewService(imports.DefaultConfig(), imports.Deps{Imports: struct{ imports.Imports }{}, Mappings: struct{ imports.Mappings }{},
-		Trading: fakeTrading{}, Blobs: blobtest.NewMem(), Jobs: &importstest.Queue{}, Events: noEvents{}, Tx: nil,
-		Zones: trading.ZoneFunc(func(context.Context, uuid.UUID) (*time.Location, error) { return time.UTC, nil })})
-	if err == nil {
-		b.Fatal("NewService accepted a nil unit of work")
-	}
-	svc, err = imports.NewService(imports.DefaultConfig(), imports.Deps{Imports: struct{ imports.Imports }{}, Mappings: struct{ imports.Mappings }{},
 		Trading: fakeTrading{}, Blobs: blobtest.NewMem(), Jobs: &importstest.Queue{}, Events: noEvents{}, Tx: noTx{},
 		Zones: trading.ZoneFunc(func(context.Context, uuid.UUID) (*time.Location, error) { return time.UTC, nil })})
 	if err != nil {

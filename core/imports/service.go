@@ -35,6 +35,7 @@ type Trading interface {
 	AddExecutions(ctx context.Context, userID, accountID uuid.UUID, ins []trading.ExecutionInput, o trading.AddOptions) (*trading.AddResult, error)
 	ListExecutions(ctx context.Context, userID uuid.UUID, f trading.ExecutionFilter, p trading.Page) ([]trading.Execution, string, error)
 	DeleteExecutions(ctx context.Context, userID uuid.UUID, ids []uuid.UUID) ([]trading.Trade, error)
+	ListTrades(ctx context.Context, userID uuid.UUID, f trading.Filter, s trading.Sort, p trading.Page) (trading.TradePage, error)
 }
 
 // Enqueuer enqueues jobs (*jobs.Client).

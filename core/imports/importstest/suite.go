@@ -4,9 +4,11 @@
 package importstest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -167,6 +169,12 @@ func (e *Env) create(t *testing.T, u uuid.UUID, a *trading.Account, body string,
 		t.Fatalf("create: %v", err)
 	}
 	return imp
+}
+
+func (e *Env) freshAccount(t *testing.T, u uuid.UUID) (uuid.UUID, *trading.Account, error) {
+	t.Helper()
+	a, err := e.Trading.Svc.CreateAccount(context.Background(), u, trading.AccountInput{Name: "Fresh " + uuid.NewString()[:8], Currency: "USD"})
+	return u, a, err
 }
 
 func (e *Env) executions(t *testing.T, u uuid.UUID, f trading.ExecutionFilter) []trading.Execution {
@@ -469,6 +477,56 @@ func Run(t *testing.T, newStores Factory) {
 		}
 		if l, _ := e.Svc.List(ctx, u, uuid.Nil, time.Time{}, 0); len(l) != 0 {
 			t.Fatal("a preview recorded an import")
+		}
+	})
+
+	t.Run("ExportImportsBackExactly", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		e.upload(t, u, a, FlexFile, nil)
+		body := genericFile(genericRows...) // fills without IDs, two identical
+		e.upload(t, u, a, body, nil)
+		inj := "MSFT,stock,buy,1,410,0,0,2026-05-01 10:00:00,\"=HYPERLINK(\"\"http://evil.example\"\")\"\n"
+		e.upload(t, u, a, "symbol,asset_class,side,quantity,price,commission,fees,executed_at,broker_execution_id\n"+inj, nil)
+		var out bytes.Buffer
+		if err := e.Svc.ExportExecutions(ctx, u, trading.ExecutionFilter{AccountIDs: []uuid.UUID{a.ID}}, &out); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "'=HYPERLINK(") {
+			t.Fatalf("the formula is not escaped in the export:\n%s", out.String())
+		}
+		_, fresh, err := e.freshAccount(t, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back := e.upload(t, u, fresh, out.String(), nil)
+		if back.Broker != imports.PresetGeneric || back.Counts.ExecutionsAdded != 14 || back.Counts.Rejected != 0 {
+			t.Fatalf("re-import: %s %s %q %+v", back.Broker, counts(back.Counts), back.Error, back.Rejected)
+		}
+		key := func(x trading.Execution) string {
+			return fmt.Sprintf("%s %s %s %s %s %s %s %d %s", x.Symbol, x.AssetClass, x.Side, x.Quantity, x.Price, x.Commission, x.Fees, x.ExecutedAt.UnixNano(), x.BrokerExecutionID)
+		}
+		var want, got []string
+		for _, x := range e.executions(t, u, trading.ExecutionFilter{AccountIDs: []uuid.UUID{a.ID}}) {
+			want = append(want, key(x))
+		}
+		for _, x := range e.executions(t, u, trading.ExecutionFilter{AccountIDs: []uuid.UUID{fresh.ID}}) {
+			got = append(got, key(x))
+		}
+		slices.Sort(want)
+		slices.Sort(got)
+		if !slices.Equal(want, got) {
+			t.Fatalf("round trip differs:\n got %q\nwant %q", got, want)
+		}
+		if !slices.ContainsFunc(got, func(s string) bool { return strings.HasSuffix(s, `=HYPERLINK("http://evil.example")`) }) {
+			t.Fatal("the payload did not come back as text")
+		}
+		var trades bytes.Buffer
+		if err := e.Svc.ExportTrades(ctx, u, trading.Filter{AccountIDs: []uuid.UUID{fresh.ID}}, trading.Sort{}, &trades); err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(trades.String(), "\n"); n < 5 || !strings.HasPrefix(trades.String(), "id,account_id,symbol") {
+			t.Fatalf("trades export:\n%s", trades.String())
 		}
 	})
 

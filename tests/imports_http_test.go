@@ -51,6 +51,19 @@ func (st *stack) send(path, token, contentType string, body io.Reader) resp {
 	return out
 }
 
+func (st *stack) get(path, token string) resp {
+	st.t.Helper()
+	req, _ := http.NewRequest("GET", st.url+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := st.client.Do(req)
+	if err != nil {
+		st.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	return resp{status: res.StatusCode, header: res.Header, raw: string(raw)}
+}
+
 func (st *stack) account(userToken string) *trading.Account {
 	st.t.Helper()
 	me := st.do("GET", "/api/v1/auth/me", userToken, nil)
@@ -101,7 +114,20 @@ func TestImportsOverHTTP(t *testing.T) {
 		t.Fatalf("list %s", list.raw)
 	}
 
+	// The exports: CSV of the owner's rows.
+	exp := st.get("/api/v1/executions/export?format=csv&account_id="+annAcct.ID.String(), ann)
+	if exp.status != 200 || !strings.HasPrefix(exp.header.Get("Content-Type"), "text/csv") || strings.Count(exp.raw, "\n") != 9 {
+		t.Fatalf("executions export: %d %s", exp.status, exp.raw)
+	}
+	if tr := st.get("/api/v1/trades/export?format=csv&account_id="+annAcct.ID.String(), ann); tr.status != 200 || strings.Count(tr.raw, "\n") != 5 {
+		t.Fatalf("trades export: %d %s", tr.status, tr.raw)
+	}
+
 	// Another user's ids are 404 on every route that takes one.
+	st.expect(st.do("GET", "/api/v1/executions/export?format=csv&account_id="+annAcct.ID.String(), bob, nil), 404, trading.CodeAccountNotFound)
+	st.expect(st.do("GET", "/api/v1/executions/export?format=csv&import_id="+id.String(), bob, nil), 404, imports.CodeImportNotFound)
+	st.expect(st.do("GET", "/api/v1/trades/export?format=csv&account_id="+annAcct.ID.String(), bob, nil), 404, trading.CodeAccountNotFound)
+	st.expect(st.do("GET", "/api/v1/imports?account_id="+annAcct.ID.String(), bob, nil), 404, trading.CodeAccountNotFound)
 	st.expect(st.do("GET", "/api/v1/imports/"+id.String(), bob, nil), 404, imports.CodeImportNotFound)
 	st.expect(st.do("DELETE", "/api/v1/imports/"+id.String(), bob, nil), 404, imports.CodeImportNotFound)
 	st.expect(st.upload("/api/v1/imports", bob, map[string]string{"account_id": annAcct.ID.String()}, []byte(importstest.FlexFile)), 404, trading.CodeAccountNotFound)

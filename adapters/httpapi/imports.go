@@ -18,6 +18,7 @@ import (
 	"github.com/tradesense/tradesense/adapters/httpapi/gen"
 	"github.com/tradesense/tradesense/core/apperr"
 	"github.com/tradesense/tradesense/core/imports"
+	"github.com/tradesense/tradesense/core/trading"
 )
 
 // Imports is what the import routes need (*imports.Service).
@@ -33,9 +34,12 @@ type Imports interface {
 	ListMappings(ctx context.Context, userID uuid.UUID) ([]imports.Mapping, error)
 	UpdateMapping(ctx context.Context, userID, id uuid.UUID, in imports.MappingInput, ifVersion int64) (*imports.Mapping, error)
 	DeleteMapping(ctx context.Context, userID, id uuid.UUID) error
+	ExportExecutions(ctx context.Context, userID uuid.UUID, f trading.ExecutionFilter, w io.Writer) error
+	ExportTrades(ctx context.Context, userID uuid.UUID, f trading.Filter, s trading.Sort, w io.Writer) error
 }
 
-// importHandlers serve /api/v1/imports and /api/v1/import-mappings.
+// importHandlers serve /api/v1/imports, /api/v1/import-mappings and the
+// CSV exports (/api/v1/executions/export, /api/v1/trades/export).
 type importHandlers struct {
 	svc Imports
 }
@@ -370,4 +374,80 @@ func previewBody(p *imports.Preview) gen.ImportPreview {
 
 func mappingBody(m *imports.Mapping) gen.ImportMapping {
 	return gen.ImportMapping{Id: m.ID, Name: m.Name, Columns: m.Columns, Version: m.Version, CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC()}
+}
+
+// startedWriter reports its first write on started.
+type startedWriter struct {
+	w       io.Writer
+	started chan struct{}
+	once    bool
+}
+
+func (s *startedWriter) Write(p []byte) (int, error) {
+	if !s.once {
+		s.once = true
+		close(s.started)
+	}
+	return s.w.Write(p)
+}
+
+// stream runs export into a pipe the response body reads: a failure
+// before the first bytes (the first page read) is answered as a problem;
+// a later one cuts the body short (the status is sent by then).
+func stream(ctx context.Context, export func(ctx context.Context, w io.Writer) error) (io.ReadCloser, error) {
+	pr, pw := io.Pipe()
+	sw := &startedWriter{w: pw, started: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() {
+		err := export(ctx, sw)
+		_ = pw.CloseWithError(err)
+		done <- err
+	}()
+	select {
+	case <-sw.started:
+		return pr, nil
+	case err := <-done:
+		if err != nil {
+			_ = pr.Close()
+			return nil, err
+		}
+		return pr, nil
+	}
+}
+
+func (h *importHandlers) ExportExecutions(ctx context.Context, r gen.ExportExecutionsRequestObject) (gen.ExportExecutionsResponseObject, error) {
+	p, err := Authenticated(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var f trading.ExecutionFilter
+	if r.Params.AccountId != nil {
+		f.AccountIDs = []uuid.UUID{*r.Params.AccountId}
+	}
+	if r.Params.ImportId != nil {
+		f.ImportID = *r.Params.ImportId
+	}
+	body, err := stream(ctx, func(ctx context.Context, w io.Writer) error { return h.svc.ExportExecutions(ctx, p.UserID, f, w) })
+	if err != nil {
+		return nil, err
+	}
+	return gen.ExportExecutions200TextcsvResponse{Body: body}, nil
+}
+
+func (h *importHandlers) ExportTrades(ctx context.Context, r gen.ExportTradesRequestObject) (gen.ExportTradesResponseObject, error) {
+	p, err := Authenticated(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var f trading.Filter
+	if r.Params.AccountId != nil {
+		f.AccountIDs = []uuid.UUID{*r.Params.AccountId}
+	}
+	body, err := stream(ctx, func(ctx context.Context, w io.Writer) error {
+		return h.svc.ExportTrades(ctx, p.UserID, f, trading.Sort{Key: trading.SortOpened, Asc: true}, w)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return gen.ExportTrades200TextcsvResponse{Body: body}, nil
 }

@@ -34,7 +34,18 @@ func EscapeFormula(s string) string {
 // ExportExecutions streams the user's executions that f selects, newest
 // first, as CSV to w (numbers exact, times RFC 3339 UTC with their
 // nanoseconds, text cells escaped).
+//
+// An account or import of f that is not the user's is apperr.NotFound
+// (before anything is written).
 func (s *Service) ExportExecutions(ctx context.Context, userID uuid.UUID, f trading.ExecutionFilter, w io.Writer) error {
+	if err := s.ownAccounts(ctx, userID, f.AccountIDs); err != nil {
+		return err
+	}
+	if f.ImportID != uuid.Nil {
+		if _, err := s.d.Imports.Get(ctx, userID, f.ImportID); err != nil {
+			return err
+		}
+	}
 	cw := csv.NewWriter(w)
 	if err := cw.Write(ExecutionsHeader); err != nil {
 		return err
@@ -68,7 +79,11 @@ func (s *Service) ExportExecutions(ctx context.Context, userID uuid.UUID, f trad
 }
 
 // ExportTrades streams the trades f selects, in srt's order, as CSV.
+// An account of f that is not the user's is apperr.NotFound.
 func (s *Service) ExportTrades(ctx context.Context, userID uuid.UUID, f trading.Filter, srt trading.Sort, w io.Writer) error {
+	if err := s.ownAccounts(ctx, userID, f.AccountIDs); err != nil {
+		return err
+	}
 	cw := csv.NewWriter(w)
 	if err := cw.Write(TradesHeader); err != nil {
 		return err
@@ -106,4 +121,15 @@ func (s *Service) ExportTrades(ctx context.Context, userID uuid.UUID, f trading.
 		}
 		cursor = page.NextCursor
 	}
+}
+
+// ownAccounts fails with apperr.NotFound "account_not_found" unless every
+// ID is one of the user's accounts.
+func (s *Service) ownAccounts(ctx context.Context, userID uuid.UUID, ids []uuid.UUID) error {
+	for _, id := range ids {
+		if _, err := s.d.Trading.GetAccount(ctx, userID, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }

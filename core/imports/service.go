@@ -515,10 +515,16 @@ func (s *Service) Get(ctx context.Context, userID, id uuid.UUID) (*Import, error
 }
 
 // List returns the user's imports newest first (accountID uuid.Nil: all
-// accounts), limit 1 to 100 (default 50), before the given instant.
+// accounts; another user's account is apperr.NotFound), limit 1 to 100
+// (default 50), before the given instant.
 func (s *Service) List(ctx context.Context, userID, accountID uuid.UUID, before time.Time, limit int) ([]Import, error) {
 	if limit <= 0 || limit > 100 {
 		limit = 50
+	}
+	if accountID != uuid.Nil {
+		if err := s.ownAccounts(ctx, userID, []uuid.UUID{accountID}); err != nil {
+			return nil, err
+		}
 	}
 	return s.d.Imports.List(ctx, userID, accountID, before, limit)
 }

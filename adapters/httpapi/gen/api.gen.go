@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"time"
@@ -363,6 +364,21 @@ func (e UserRole) Valid() bool {
 	}
 }
 
+// Defines values for ExportFormat.
+const (
+	ExportFormatCsv ExportFormat = "csv"
+)
+
+// Valid indicates whether the value is a known member of the ExportFormat enum.
+func (e ExportFormat) Valid() bool {
+	switch e {
+	case ExportFormatCsv:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AdminListJobsParamsQueue.
 const (
 	Default     AdminListJobsParamsQueue = "default"
@@ -396,6 +412,36 @@ const (
 func (e StartOAuthParamsCodeChallengeMethod) Valid() bool {
 	switch e {
 	case StartOAuthParamsCodeChallengeMethodS256:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportExecutionsParamsFormat.
+const (
+	ExportExecutionsParamsFormatCsv ExportExecutionsParamsFormat = "csv"
+)
+
+// Valid indicates whether the value is a known member of the ExportExecutionsParamsFormat enum.
+func (e ExportExecutionsParamsFormat) Valid() bool {
+	switch e {
+	case ExportExecutionsParamsFormatCsv:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportTradesParamsFormat.
+const (
+	ExportTradesParamsFormatCsv ExportTradesParamsFormat = "csv"
+)
+
+// Valid indicates whether the value is a known member of the ExportTradesParamsFormat enum.
+func (e ExportTradesParamsFormat) Valid() bool {
+	switch e {
+	case ExportTradesParamsFormatCsv:
 		return true
 	default:
 		return false
@@ -1012,6 +1058,9 @@ type Version struct {
 // EventsBefore defines model for EventsBefore.
 type EventsBefore = openapi_types.UUID
 
+// ExportFormat defines model for ExportFormat.
+type ExportFormat string
+
 // ImportID defines model for ImportID.
 type ImportID = openapi_types.UUID
 
@@ -1104,6 +1153,16 @@ type StartOAuthParams struct {
 // StartOAuthParamsCodeChallengeMethod defines parameters for StartOAuth.
 type StartOAuthParamsCodeChallengeMethod string
 
+// ExportExecutionsParams defines parameters for ExportExecutions.
+type ExportExecutionsParams struct {
+	Format    *ExportExecutionsParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+	AccountId *openapi_types.UUID           `form:"account_id,omitempty" json:"account_id,omitempty"`
+	ImportId  *openapi_types.UUID           `form:"import_id,omitempty" json:"import_id,omitempty"`
+}
+
+// ExportExecutionsParamsFormat defines parameters for ExportExecutions.
+type ExportExecutionsParamsFormat string
+
 // UpdateImportMappingParams defines parameters for UpdateImportMapping.
 type UpdateImportMappingParams struct {
 	IfMatch *string `json:"If-Match,omitempty"`
@@ -1117,6 +1176,15 @@ type ListImportsParams struct {
 	Before *time.Time `form:"before,omitempty" json:"before,omitempty"`
 	Limit  *int       `form:"limit,omitempty" json:"limit,omitempty"`
 }
+
+// ExportTradesParams defines parameters for ExportTrades.
+type ExportTradesParams struct {
+	Format    *ExportTradesParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+	AccountId *openapi_types.UUID       `form:"account_id,omitempty" json:"account_id,omitempty"`
+}
+
+// ExportTradesParamsFormat defines parameters for ExportTrades.
+type ExportTradesParamsFormat string
 
 // AdminSendBulkEmailJSONRequestBody defines body for AdminSendBulkEmail for application/json ContentType.
 type AdminSendBulkEmailJSONRequestBody = BulkEmailRequest
@@ -1273,6 +1341,9 @@ type ServerInterface interface {
 	// VerifyEmail Prove an email address with the token from the email
 	// (POST /api/v1/auth/verify-email)
 	VerifyEmail(c *gin.Context)
+	// ExportExecutions The caller's executions as CSV, re-importable through the generic preset
+	// (GET /api/v1/executions/export)
+	ExportExecutions(c *gin.Context, params ExportExecutionsParams)
 	// ListImportMappings The caller's saved column mappings of the generic preset
 	// (GET /api/v1/import-mappings)
 	ListImportMappings(c *gin.Context)
@@ -1321,6 +1392,9 @@ type ServerInterface interface {
 	// VerifyMfa Confirm enrolment with a code
 	// (POST /api/v1/mfa/verify)
 	VerifyMfa(c *gin.Context)
+	// ExportTrades The caller's trades as CSV
+	// (GET /api/v1/trades/export)
+	ExportTrades(c *gin.Context, params ExportTradesParams)
 	// GetVersion Build information
 	// (GET /api/v1/version)
 	GetVersion(c *gin.Context)
@@ -2062,6 +2136,49 @@ func (siw *ServerInterfaceWrapper) VerifyEmail(c *gin.Context) {
 	siw.Handler.VerifyEmail(c)
 }
 
+// ExportExecutions operation middleware
+func (siw *ServerInterfaceWrapper) ExportExecutions(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExportExecutionsParams
+
+	// ------------- Optional query parameter "format" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "format", c.Request.URL.Query(), &params.Format, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter format: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "account_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "import_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "import_id", c.Request.URL.Query(), &params.ImportId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter import_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ExportExecutions(c, params)
+}
+
 // ListImportMappings operation middleware
 func (siw *ServerInterfaceWrapper) ListImportMappings(c *gin.Context) {
 
@@ -2396,6 +2513,41 @@ func (siw *ServerInterfaceWrapper) VerifyMfa(c *gin.Context) {
 	siw.Handler.VerifyMfa(c)
 }
 
+// ExportTrades operation middleware
+func (siw *ServerInterfaceWrapper) ExportTrades(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExportTradesParams
+
+	// ------------- Optional query parameter "format" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "format", c.Request.URL.Query(), &params.Format, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter format: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "account_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ExportTrades(c, params)
+}
+
 // GetVersion operation middleware
 func (siw *ServerInterfaceWrapper) GetVersion(c *gin.Context) {
 
@@ -2512,6 +2664,8 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.DELETE(options.BaseURL+"/api/v1/import-mappings/:id", wrapper.DeleteImportMapping)
 	router.GET(options.BaseURL+"/api/v1/import-mappings/:id", wrapper.GetImportMapping)
 	router.PUT(options.BaseURL+"/api/v1/import-mappings/:id", wrapper.UpdateImportMapping)
+	router.GET(options.BaseURL+"/api/v1/executions/export", wrapper.ExportExecutions)
+	router.GET(options.BaseURL+"/api/v1/trades/export", wrapper.ExportTrades)
 }
 
 type ProblemApplicationProblemPlusJSONResponse Problem
@@ -3684,6 +3838,51 @@ func (response VerifyEmaildefaultApplicationProblemPlusJSONResponse) VisitVerify
 	return err
 }
 
+type ExportExecutionsRequestObject struct {
+	Params ExportExecutionsParams
+}
+
+type ExportExecutionsResponseObject interface {
+	VisitExportExecutionsResponse(w http.ResponseWriter) error
+}
+
+type ExportExecutions200TextcsvResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response ExportExecutions200TextcsvResponse) VisitExportExecutionsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/csv")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type ExportExecutionsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ExportExecutionsdefaultApplicationProblemPlusJSONResponse) VisitExportExecutionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListImportMappingsRequestObject struct {
 }
 
@@ -4309,6 +4508,51 @@ func (response VerifyMfadefaultApplicationProblemPlusJSONResponse) VisitVerifyMf
 	return err
 }
 
+type ExportTradesRequestObject struct {
+	Params ExportTradesParams
+}
+
+type ExportTradesResponseObject interface {
+	VisitExportTradesResponse(w http.ResponseWriter) error
+}
+
+type ExportTrades200TextcsvResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response ExportTrades200TextcsvResponse) VisitExportTradesResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/csv")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type ExportTradesdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ExportTradesdefaultApplicationProblemPlusJSONResponse) VisitExportTradesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetVersionRequestObject struct {
 }
 
@@ -4498,6 +4742,9 @@ type StrictServerInterface interface {
 	// VerifyEmail Prove an email address with the token from the email
 	// (POST /api/v1/auth/verify-email)
 	VerifyEmail(ctx context.Context, request VerifyEmailRequestObject) (VerifyEmailResponseObject, error)
+	// ExportExecutions The caller's executions as CSV, re-importable through the generic preset
+	// (GET /api/v1/executions/export)
+	ExportExecutions(ctx context.Context, request ExportExecutionsRequestObject) (ExportExecutionsResponseObject, error)
 	// ListImportMappings The caller's saved column mappings of the generic preset
 	// (GET /api/v1/import-mappings)
 	ListImportMappings(ctx context.Context, request ListImportMappingsRequestObject) (ListImportMappingsResponseObject, error)
@@ -4546,6 +4793,9 @@ type StrictServerInterface interface {
 	// VerifyMfa Confirm enrolment with a code
 	// (POST /api/v1/mfa/verify)
 	VerifyMfa(ctx context.Context, request VerifyMfaRequestObject) (VerifyMfaResponseObject, error)
+	// ExportTrades The caller's trades as CSV
+	// (GET /api/v1/trades/export)
+	ExportTrades(ctx context.Context, request ExportTradesRequestObject) (ExportTradesResponseObject, error)
 	// GetVersion Build information
 	// (GET /api/v1/version)
 	GetVersion(ctx context.Context, request GetVersionRequestObject) (GetVersionResponseObject, error)
@@ -5620,6 +5870,32 @@ func (sh *strictHandler) VerifyEmail(ctx *gin.Context) {
 	}
 }
 
+// ExportExecutions operation middleware
+func (sh *strictHandler) ExportExecutions(ctx *gin.Context, params ExportExecutionsParams) {
+	var request ExportExecutionsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ExportExecutions(ctx, request.(ExportExecutionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ExportExecutions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ExportExecutionsResponseObject); ok {
+		if err := validResponse.VisitExportExecutionsResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ListImportMappings operation middleware
 func (sh *strictHandler) ListImportMappings(ctx *gin.Context) {
 	var request ListImportMappingsRequestObject
@@ -6116,6 +6392,32 @@ func (sh *strictHandler) VerifyMfa(ctx *gin.Context) {
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(VerifyMfaResponseObject); ok {
 		if err := validResponse.VisitVerifyMfaResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ExportTrades operation middleware
+func (sh *strictHandler) ExportTrades(ctx *gin.Context, params ExportTradesParams) {
+	var request ExportTradesRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ExportTrades(ctx, request.(ExportTradesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ExportTrades")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ExportTradesResponseObject); ok {
+		if err := validResponse.VisitExportTradesResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {

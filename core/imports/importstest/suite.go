@@ -418,8 +418,18 @@ func Run(t *testing.T, newStores Factory) {
 		if l, err := e.Svc.List(ctx, u, a.ID, time.Time{}, 0); err != nil || len(l) != 1 || l[0].ID != imp.ID || l[0].Rejected != nil {
 			t.Errorf("list = %+v, %v", l, err)
 		}
-		if l, err := e.Svc.List(ctx, u, otherAcct.ID, time.Time{}, 0); err != nil || len(l) != 0 {
-			t.Errorf("list of another account = %d, %v", len(l), err)
+		if _, err := e.Svc.List(ctx, u, otherAcct.ID, time.Time{}, 0); !isCode(err, apperr.NotFound, trading.CodeAccountNotFound) {
+			t.Errorf("list of another user's account: %v", err)
+		}
+		var sink bytes.Buffer
+		if err := e.Svc.ExportExecutions(ctx, other, trading.ExecutionFilter{AccountIDs: []uuid.UUID{a.ID}}, &sink); !isCode(err, apperr.NotFound, trading.CodeAccountNotFound) || sink.Len() != 0 {
+			t.Errorf("export of another user's account: %v (%d bytes)", err, sink.Len())
+		}
+		if err := e.Svc.ExportExecutions(ctx, other, trading.ExecutionFilter{ImportID: imp.ID}, &sink); !isCode(err, apperr.NotFound, imports.CodeImportNotFound) || sink.Len() != 0 {
+			t.Errorf("export of another user's import: %v", err)
+		}
+		if err := e.Svc.ExportTrades(ctx, other, trading.Filter{AccountIDs: []uuid.UUID{a.ID}}, trading.Sort{}, &sink); !isCode(err, apperr.NotFound, trading.CodeAccountNotFound) || sink.Len() != 0 {
+			t.Errorf("trades export of another user's account: %v", err)
 		}
 		if _, err := e.Svc.Get(ctx, u, imp.ID); err != nil {
 			t.Errorf("the owner lost the import: %v", err)

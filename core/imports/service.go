@@ -713,6 +713,11 @@ func mismatches(fills []Fill, res *trading.AddResult) []Mismatch {
 	return out
 }
 
+// StaleAfter is how long an import may stay queued or running before
+// Undo takes it anyway: its job has died (out of retries) without
+// finishing, and nothing of it was committed.
+const StaleAfter = time.Hour
+
 // UndoResult is what undoing an import removed.
 type UndoResult struct {
 	ExecutionsRemoved int
@@ -722,7 +727,7 @@ type UndoResult struct {
 // Undo removes exactly the executions the import added, rebuilds the
 // trades they belonged to, and deletes the import and its file, in one
 // transaction (the file after the commit). apperr.Conflict
-// "import_in_progress" while it runs.
+// "import_in_progress" while it is queued or running, for StaleAfter.
 func (s *Service) Undo(ctx context.Context, userID, id uuid.UUID) (*UndoResult, error) {
 	res := &UndoResult{}
 	var key string
@@ -731,7 +736,7 @@ func (s *Service) Undo(ctx context.Context, userID, id uuid.UUID) (*UndoResult, 
 		if err != nil {
 			return err
 		}
-		if !imp.Status.Terminal() {
+		if !imp.Status.Terminal() && s.d.Now().Sub(imp.CreatedAt) < StaleAfter {
 			return apperr.New(apperr.Conflict, CodeImportBusy, "the import is "+string(imp.Status)+": undo it once it has finished")
 		}
 		key = imp.BlobKey

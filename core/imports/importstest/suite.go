@@ -394,6 +394,24 @@ func Run(t *testing.T, newStores Factory) {
 		}
 	})
 
+	t.Run("UndoWaitsForARunningImport", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		imp := e.create(t, u, a, FlexFile, nil)
+		if _, err := e.Svc.Undo(ctx, u, imp.ID); !isCode(err, apperr.Conflict, imports.CodeImportBusy) {
+			t.Fatalf("undo of a queued import: %v", err)
+		}
+		// A job that died long ago leaves the import queued: undo takes it.
+		old := *imp
+		old.ID, old.CreatedAt, old.BlobKey = uuid.New(), time.Now().Add(-2*imports.StaleAfter), "imports/stale"
+		if err := e.St.Imports.Create(ctx, &old); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Svc.Undo(ctx, u, old.ID); err != nil {
+			t.Fatalf("undo of a stale import: %v", err)
+		}
+	})
+
 	t.Run("AnotherUsersImportIsNotFound", func(t *testing.T) {
 		e := NewEnv(t, newStores(t))
 		u, a := e.user(t)

@@ -591,9 +591,14 @@ func (s *Service) Run(ctx context.Context, userID, id uuid.UUID) error {
 		return err
 	}
 	fills, rejected := s.validate(c.fills)
+	rows := c.rows()
+	c.fills = nil
+	for i := range fills {
+		fills[i].Raw = "" // only rejected rows keep their text
+	}
 	rejected = append(rejected, c.rejected...)
 	slices.SortStableFunc(rejected, func(a, b RejectedRow) int { return a.Line - b.Line })
-	imp.Counts = Counts{Rows: c.rows(), Rejected: len(rejected)}
+	imp.Counts = Counts{Rows: rows, Rejected: len(rejected)}
 	imp.Warnings = c.allWarnings()
 	if imp.Strict && len(rejected) > 0 {
 		return s.fail(ctx, imp, fmt.Sprintf("strict import: %d rows were rejected, nothing was imported", len(rejected)), rejected)

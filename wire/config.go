@@ -98,6 +98,8 @@ type Config struct {
 	Journal JournalConfig
 	// Realtime configures the realtime engine (wire/realtime.go).
 	Realtime centrifuge.Config
+	// Imports configures broker imports and the blob store (wire/imports.go).
+	Imports ImportsConfig
 	// Lookup reads the environment (with .env merged in development) for
 	// secret references such as env:NAME and NAME_FILE.
 	Lookup Getenv
@@ -137,6 +139,7 @@ func loadConfig(getenv Getenv, version string) (Config, []string, error) {
 	cfg.Jobs = r.jobsConfig()
 	cfg.OAuth = r.oauthConfig(prod, cfg.Identity.Service.PublicURL)
 	cfg.Journal = r.journalConfig()
+	cfg.Imports = r.importsConfig()
 	r.names = append(r.names, secretSettings...)
 	for _, ks := range keySettings {
 		r.names = append(r.names, ks.name)

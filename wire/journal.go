@@ -66,7 +66,11 @@ func (r *envReader) journalConfig() JournalConfig {
 // profile.
 // Their events go to the process's realtime.Publisher (RealtimeSet in the
 // api program, RealtimePublishOnlySet elsewhere).
-var JournalSet = wire.NewSet(provideBlobStore, provideTrading, provideJournal, provideIdempotency)
+var JournalSet = wire.NewSet(TradingSet, provideJournal, provideIdempotency)
+
+// TradingSet is the trading service and the blob store, which the worker
+// program needs too (broker imports run there).
+var TradingSet = wire.NewSet(provideBlobStore, provideTrading)
 
 // BlobStore is the store attachments use, and the adapter's name for the
 // start-up log.

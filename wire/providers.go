@@ -17,6 +17,7 @@ import (
 	"github.com/tradesense/tradesense/adapters/telemetry"
 	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/health"
+	"github.com/tradesense/tradesense/core/imports"
 	"github.com/tradesense/tradesense/core/jobs"
 	"github.com/tradesense/tradesense/core/notifications"
 )
@@ -39,7 +40,7 @@ func (a Adapters) LogValue() slog.Value {
 // ConfigSet hands every provider its own part of the configuration.
 var ConfigSet = wire.NewSet(
 	wire.FieldsOf(new(Config), "Env", "DataDir", "HealthTimeout", "HTTP", "Worker", "Telemetry", "Secrets",
-		"DB", "AutoMigrate", "DatabaseSSLMode", "Redis", "Cache", "MemoryCache", "Identity", "MFA", "Jobs", "OAuth", "Journal", "Realtime", "Lookup"),
+		"DB", "AutoMigrate", "DatabaseSSLMode", "Redis", "Cache", "MemoryCache", "Identity", "MFA", "Jobs", "OAuth", "Journal", "Realtime", "Imports", "Lookup"),
 	wire.FieldsOf(new(IdentityConfig), "Service", "JWT", "Argon2"),
 	wire.FieldsOf(new(MFAConfig), "Service"),
 	wire.FieldsOf(new(JobsConfig), "Jobs", "Worker", "Redis", "SMTP"),
@@ -69,8 +70,9 @@ func provideHealth(timeout HealthTimeout) *health.Registry {
 	return health.NewRegistry(time.Duration(timeout))
 }
 
-func provideHTTPDeps(log *slog.Logger, tp trace.TracerProvider, mp metric.MeterProvider, m *telemetry.Metrics, h *health.Registry, build httpapi.BuildInfo, rt *JobsRuntime) httpapi.Deps {
+func provideHTTPDeps(log *slog.Logger, tp trace.TracerProvider, mp metric.MeterProvider, m *telemetry.Metrics, h *health.Registry, build httpapi.BuildInfo, rt *JobsRuntime, imp *imports.Service) httpapi.Deps {
 	return httpapi.Deps{
+		Imports:        imp,
 		Jobs:           rt.Client,
 		Mail:           rt.Notifications,
 		Log:            telemetry.Component(log, "httpapi"),

@@ -8,6 +8,7 @@ import (
 	"github.com/tradesense/tradesense/adapters/sqlstore"
 	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/identity"
+	"github.com/tradesense/tradesense/core/imports"
 	"github.com/tradesense/tradesense/core/journal"
 	"github.com/tradesense/tradesense/core/mfa"
 	"github.com/tradesense/tradesense/core/oauth"
@@ -37,4 +38,6 @@ type Stack struct {
 	Blobs   BlobStore
 	// Realtime is the realtime engine (adapters/centrifuge).
 	Realtime *centrifuge.Engine
+	// Imports is broker imports (core/imports).
+	Imports *imports.Service
 }

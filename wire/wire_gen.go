@@ -193,11 +193,51 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		return nil, nil, err
 	}
 	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, client, worker, service, broker, registry)
-	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime)
+	importsConfig := cfg.Imports
+	tradingService, err := provideTrading(db, engine, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	journalConfig := cfg.Journal
+	blobStore, cleanup9, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	importsService, err := provideImports(importsConfig, db, tradingService, blobStore, jobsRegistry, client, engine, logger)
+	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime, importsService)
 	argon2Params := identityConfig.Argon2
 	jwtauthConfig := identityConfig.JWT
 	jwtauthTokens, err := provideAccessTokens(jwtauthConfig, keyRing)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -210,8 +250,9 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	}
 	limiter := provideMemoryRateLimiter()
 	cacheConfig := cfg.MemoryCache
-	cache, cleanup9, err := provideMemoryCache(cacheConfig)
+	cache, cleanup10, err := provideMemoryCache(cacheConfig)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -225,6 +266,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	config4 := cfg.Cache
 	layer, err := provideCacheLayer(cache, config4, logger, meterProvider)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -240,8 +282,9 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	mailer := provideNotificationsMailer(service)
 	mfaConfig := cfg.MFA
 	config5 := mfaConfig.Service
-	mfaKeyRing, cleanup10, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
+	mfaKeyRing, cleanup11, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -256,6 +299,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	store := provideMemoryShortLived()
 	mfaService, err := provideMFA(config5, argon2Params, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, engine, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -268,8 +312,9 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup11, err := provideIdentity(config3, argon2Params, db, jwtauthTokens, limiter, layer, profileInvalidation, mailer, mfaService, engine, engine, logger)
+	identityService, cleanup12, err := provideIdentity(config3, argon2Params, db, jwtauthTokens, limiter, layer, profileInvalidation, mailer, mfaService, engine, engine, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -284,6 +329,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	}
 	flows, err := provideMFAFlows(mfaService, identityService)
 	if err != nil {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -303,6 +349,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	providerClient := _wireProviderClientValue
 	oidcRegistry, err := provideOAuthProviders(ctx, oidcConfig, getenv, resolver, providerClient, logger)
 	if err != nil {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -318,37 +365,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	}
 	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, store, limiter, mailer, profileInvalidation, logger)
 	if err != nil {
-		cleanup11()
-		cleanup10()
-		cleanup9()
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	tradingService, err := provideTrading(db, engine, logger)
-	if err != nil {
-		cleanup11()
-		cleanup10()
-		cleanup9()
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	journalConfig := cfg.Journal
-	blobStore, cleanup12, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
-	if err != nil {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -607,11 +624,51 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		return nil, nil, err
 	}
 	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, jobsClient, worker, service, broker, registry)
-	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime)
+	importsConfig := cfg.Imports
+	tradingService, err := provideTrading(db, engine, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	journalConfig := cfg.Journal
+	blobStore, cleanup9, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	importsService, err := provideImports(importsConfig, db, tradingService, blobStore, jobsRegistry, jobsClient, engine, logger)
+	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime, importsService)
 	argon2Params := identityConfig.Argon2
 	jwtauthConfig := identityConfig.JWT
 	jwtauthTokens, err := provideAccessTokens(jwtauthConfig, keyRing)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -624,6 +681,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	limiter, err := provideRedisRateLimiter(client, logger, meterProvider)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -638,6 +696,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	cacheConfig := cfg.Cache
 	layer, err := provideCacheLayer(cache, cacheConfig, logger, meterProvider)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -652,8 +711,9 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	mailer := provideNotificationsMailer(service)
 	mfaConfig := cfg.MFA
 	config4 := mfaConfig.Service
-	mfaKeyRing, cleanup9, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
+	mfaKeyRing, cleanup10, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -667,6 +727,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	shortLived := redisstore.NewShortLived(client)
 	mfaService, err := provideMFA(config4, argon2Params, db, mfaKeyRing, shortLived, limiter, mailer, profileInvalidation, engine, logger)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -678,8 +739,9 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup10, err := provideIdentity(config3, argon2Params, db, jwtauthTokens, limiter, layer, profileInvalidation, mailer, mfaService, engine, engine, logger)
+	identityService, cleanup11, err := provideIdentity(config3, argon2Params, db, jwtauthTokens, limiter, layer, profileInvalidation, mailer, mfaService, engine, engine, logger)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -693,6 +755,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	flows, err := provideMFAFlows(mfaService, identityService)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -711,6 +774,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	providerClient := _wireProviderClientValue
 	oidcRegistry, err := provideOAuthProviders(ctx, oidcConfig, getenv, resolver, providerClient, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -725,35 +789,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, shortLived, limiter, mailer, profileInvalidation, logger)
 	if err != nil {
-		cleanup10()
-		cleanup9()
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	tradingService, err := provideTrading(db, engine, logger)
-	if err != nil {
-		cleanup10()
-		cleanup9()
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	journalConfig := cfg.Journal
-	blobStore, cleanup11, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
-	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -970,8 +1006,8 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		return nil, nil, err
 	}
 	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, client, worker, service, broker, registry)
-	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime)
-	opsServer, err := provideOpsServer(httpapiConfig, workerConfig, deps)
+	importsConfig := cfg.Imports
+	tradingService, err := provideTrading(db, engine, logger)
 	if err != nil {
 		cleanup7()
 		cleanup6()
@@ -982,9 +1018,47 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	cacheConfig := cfg.MemoryCache
-	cache, cleanup8, err := provideMemoryCache(cacheConfig)
+	journalConfig := cfg.Journal
+	blobStore, cleanup8, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
 	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	importsService, err := provideImports(importsConfig, db, tradingService, blobStore, jobsRegistry, client, engine, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime, importsService)
+	opsServer, err := provideOpsServer(httpapiConfig, workerConfig, deps)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	cacheConfig := cfg.MemoryCache
+	cache, cleanup9, err := provideMemoryCache(cacheConfig)
+	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -997,6 +1071,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	config4 := cfg.Cache
 	layer, err := provideCacheLayer(cache, config4, logger, meterProvider)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -1019,6 +1094,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		Adapters: adapters,
 	}
 	return wireWorker, func() {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -1170,9 +1246,46 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 		return nil, nil, err
 	}
 	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, jobsClient, worker, service, broker, registry)
-	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime)
+	importsConfig := cfg.Imports
+	tradingService, err := provideTrading(db, engine, logger)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	journalConfig := cfg.Journal
+	blobStore, cleanup8, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	importsService, err := provideImports(importsConfig, db, tradingService, blobStore, jobsRegistry, jobsClient, engine, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime, importsService)
 	opsServer, err := provideOpsServer(httpapiConfig, workerConfig, deps)
 	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -1186,6 +1299,7 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 	cacheConfig := cfg.Cache
 	layer, err := provideCacheLayer(cache, cacheConfig, logger, meterProvider)
 	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -1207,6 +1321,7 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 		Adapters: adapters,
 	}
 	return wireWorker, func() {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -1741,11 +1856,51 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		return nil, nil, err
 	}
 	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, client, worker, service, broker, registry)
-	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, buildInfo, jobsRuntime)
+	importsConfig := cfg.Imports
+	tradingService, err := provideTrading(db, engine, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	journalConfig := cfg.Journal
+	blobStore, cleanup9, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	importsService, err := provideImports(importsConfig, db, tradingService, blobStore, jobsRegistry, client, engine, logger)
+	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, buildInfo, jobsRuntime, importsService)
 	argon2Params := identityConfig.Argon2
 	jwtauthConfig := identityConfig.JWT
 	jwtauthTokens, err := provideAccessTokens(jwtauthConfig, keyRing)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -1758,8 +1913,9 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	}
 	limiter := provideMemoryRateLimiter()
 	cacheConfig := cfg.MemoryCache
-	cache, cleanup9, err := provideMemoryCache(cacheConfig)
+	cache, cleanup10, err := provideMemoryCache(cacheConfig)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -1773,6 +1929,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	config4 := cfg.Cache
 	layer, err := provideCacheLayer(cache, config4, logger, meterProvider)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -1787,8 +1944,9 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	profileInvalidation := provideProfileInvalidation(layer, logger)
 	mfaConfig := cfg.MFA
 	config5 := mfaConfig.Service
-	mfaKeyRing, cleanup10, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
+	mfaKeyRing, cleanup11, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -1803,6 +1961,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	store := provideMemoryShortLived()
 	mfaService, err := provideMFA(config5, argon2Params, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, engine, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -1815,8 +1974,9 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup11, err := provideIdentity(config3, argon2Params, db, jwtauthTokens, limiter, layer, profileInvalidation, mailer, mfaService, engine, engine, logger)
+	identityService, cleanup12, err := provideIdentity(config3, argon2Params, db, jwtauthTokens, limiter, layer, profileInvalidation, mailer, mfaService, engine, engine, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -1831,6 +1991,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	}
 	flows, err := provideMFAFlows(mfaService, identityService)
 	if err != nil {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -1849,6 +2010,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	oidcConfig := oAuthConfig.Providers
 	oidcRegistry, err := provideOAuthProviders(ctx, oidcConfig, getenv, resolver, providers, logger)
 	if err != nil {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -1864,37 +2026,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	}
 	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, store, limiter, mailer, profileInvalidation, logger)
 	if err != nil {
-		cleanup11()
-		cleanup10()
-		cleanup9()
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	tradingService, err := provideTrading(db, engine, logger)
-	if err != nil {
-		cleanup11()
-		cleanup10()
-		cleanup9()
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	journalConfig := cfg.Journal
-	blobStore, cleanup12, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
-	if err != nil {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -1957,6 +2089,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		Journal:        journalService,
 		Blobs:          blobStore,
 		Realtime:       engine,
+		Imports:        importsService,
 	}
 	return stack, func() {
 		cleanup12()

@@ -27,7 +27,7 @@ type BuildInfo struct {
 // strictServer implements the generated strict server interface: one
 // handler struct per module, embedded so that their methods together are
 // the API. A module's handlers depend only on the consumer interfaces its
-// file declares (identity.go, mfa.go, jobs.go, oauth.go, trading.go, journal.go, realtime.go), so a handler test fakes
+// file declares (identity.go, mfa.go, jobs.go, oauth.go, trading.go, journal.go, realtime.go, imports.go), so a handler test fakes
 // just what it calls; New refuses to start without every one of them.
 //
 // Handlers receive the request's context (see requestScoped) and may
@@ -42,6 +42,7 @@ type strictServer struct {
 	*tradingHandlers
 	*journalHandlers
 	*realtimeHandlers
+	*importHandlers
 }
 
 var _ gen.StrictServerInterface = (*strictServer)(nil)

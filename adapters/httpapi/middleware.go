@@ -238,8 +238,10 @@ func securityHeaders(hsts bool) gin.HandlerFunc {
 }
 
 // bodyLimit answers 413 at once when the declared length is too large and
-// caps the bytes a handler can read when it is not declared.
-func bodyLimit(log *slog.Logger, bodyLimit, uploadLimit int64, routes routeTable) gin.HandlerFunc {
+// caps the bytes a handler can read when it is not declared. Upload
+// routes (routes.go) may read uploadLimit; routes in larger (method and
+// Gin path: the broker imports) have their own cap.
+func bodyLimit(log *slog.Logger, bodyLimit, uploadLimit int64, routes routeTable, larger map[routeKey]int64) gin.HandlerFunc {
 	if uploadLimit <= 0 {
 		uploadLimit = bodyLimit
 	}
@@ -247,6 +249,9 @@ func bodyLimit(log *slog.Logger, bodyLimit, uploadLimit int64, routes routeTable
 		limit := bodyLimit
 		if r := routes.of(c); r != nil && r.upload {
 			limit = uploadLimit
+		}
+		if l, ok := larger[routeKey{c.Request.Method, c.FullPath()}]; ok {
+			limit = l
 		}
 		if c.Request.ContentLength > limit {
 			writeProblem(c, log, errTooLarge(nil, fmt.Sprintf("The request body is larger than the %d bytes the server accepts.", limit)))

@@ -128,6 +128,9 @@ type Deps struct {
 	// serves POST /api/v1/realtime/token (*centrifuge.Tokens).
 	Realtime       RealtimeEngine
 	RealtimeTokens RealtimeTokens
+	// Imports serves /api/v1/imports and /api/v1/import-mappings
+	// (*imports.Service).
+	Imports Imports
 }
 
 // infrastructure are the collaborators every server needs.
@@ -141,7 +144,7 @@ func (d Deps) services() map[string]any {
 	return map[string]any{"Identity": d.Identity, "Keys": d.Keys, "MFA": d.MFA, "MFAFlows": d.MFAFlows,
 		"Jobs": d.Jobs, "Mail": d.Mail, "OAuth": d.OAuth,
 		"Trading": d.Trading, "Journal": d.Journal, "Idempotency": d.Idempotency,
-		"Realtime": d.Realtime, "RealtimeTokens": d.RealtimeTokens}
+		"Realtime": d.Realtime, "RealtimeTokens": d.RealtimeTokens, "Imports": d.Imports}
 }
 
 // missing names the nil fields among the given ones.
@@ -220,6 +223,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		tradingHandlers:  &tradingHandlers{svc: d.Trading},
 		journalHandlers:  &journalHandlers{svc: d.Journal, trades: d.Trading},
 		realtimeHandlers: &realtimeHandlers{tokens: d.RealtimeTokens},
+		importHandlers:   &importHandlers{svc: d.Imports},
 	}
 	si := gen.NewStrictHandlerWithOptions(api, []gen.StrictMiddlewareFunc{requestScoped}, gen.StrictGinServerOptions{
 		RequestErrorHandlerFunc: func(c *gin.Context, err error) {
@@ -312,7 +316,7 @@ func newEngine(cfg Config, d Deps, routes routeTable) (*gin.Engine, error) {
 			MaxAge:           12 * time.Hour,
 		}))
 	}
-	engine.Use(bodyLimit(d.Log, cfg.MaxBodyBytes, cfg.MaxUploadBytes, routes))
+	engine.Use(bodyLimit(d.Log, cfg.MaxBodyBytes, cfg.MaxUploadBytes, routes, uploadLimits(d)))
 	engine.NoRoute(func(c *gin.Context) {
 		writeProblem(c, d.Log, apperr.New(apperr.NotFound, "not_found", "No such resource."))
 	})
@@ -320,6 +324,20 @@ func newEngine(cfg Config, d Deps, routes routeTable) (*gin.Engine, error) {
 		writeProblem(c, d.Log, errMethodNotAllowed())
 	})
 	return engine, nil
+}
+
+// uploadFormOverhead is what a multipart form adds to its file: the other
+// fields, boundaries and part headers.
+const uploadFormOverhead = 64 << 10
+
+// uploadLimits are the body caps of the upload routes: the import size
+// cap and the form around it (the ops server serves none).
+func uploadLimits(d Deps) map[routeKey]int64 {
+	if d.Imports == nil {
+		return nil
+	}
+	n := d.Imports.Config().MaxBytes + uploadFormOverhead
+	return map[routeKey]int64{{http.MethodPost, "/api/v1/imports"}: n, {http.MethodPost, "/api/v1/imports/preview"}: n}
 }
 
 // drainingProbe reports the readiness probes' 503s while the process

@@ -71,6 +71,7 @@ func testDeps(t testing.TB, logs io.Writer, reg *health.Registry) Deps {
 		Idempotency:    &idempotency.Guard{},
 		Realtime:       &fakeRealtime{},
 		RealtimeTokens: struct{ RealtimeTokens }{},
+		Imports:        stubImports{},
 	}
 }
 

@@ -87,16 +87,103 @@ func (e CheckResultStatus) Valid() bool {
 
 // Defines values for ExecutionSource.
 const (
-	Import ExecutionSource = "import"
-	Manual ExecutionSource = "manual"
+	ExecutionSourceImport ExecutionSource = "import"
+	ExecutionSourceManual ExecutionSource = "manual"
 )
 
 // Valid indicates whether the value is a known member of the ExecutionSource enum.
 func (e ExecutionSource) Valid() bool {
 	switch e {
-	case Import:
+	case ExecutionSourceImport:
 		return true
-	case Manual:
+	case ExecutionSourceManual:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ImportStatus.
+const (
+	ImportStatusFailed    ImportStatus = "failed"
+	ImportStatusQueued    ImportStatus = "queued"
+	ImportStatusRunning   ImportStatus = "running"
+	ImportStatusSucceeded ImportStatus = "succeeded"
+)
+
+// Valid indicates whether the value is a known member of the ImportStatus enum.
+func (e ImportStatus) Valid() bool {
+	switch e {
+	case ImportStatusFailed:
+		return true
+	case ImportStatusQueued:
+		return true
+	case ImportStatusRunning:
+		return true
+	case ImportStatusSucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ImportUploadBroker.
+const (
+	Generic      ImportUploadBroker = "generic"
+	IbkrActivity ImportUploadBroker = "ibkr_activity"
+	IbkrFlex     ImportUploadBroker = "ibkr_flex"
+	Mt5          ImportUploadBroker = "mt5"
+	Ninjatrader  ImportUploadBroker = "ninjatrader"
+	Robinhood    ImportUploadBroker = "robinhood"
+	Schwab       ImportUploadBroker = "schwab"
+	Thinkorswim  ImportUploadBroker = "thinkorswim"
+	Tradezero    ImportUploadBroker = "tradezero"
+	Tradovate    ImportUploadBroker = "tradovate"
+	Webull       ImportUploadBroker = "webull"
+)
+
+// Valid indicates whether the value is a known member of the ImportUploadBroker enum.
+func (e ImportUploadBroker) Valid() bool {
+	switch e {
+	case Generic:
+		return true
+	case IbkrActivity:
+		return true
+	case IbkrFlex:
+		return true
+	case Mt5:
+		return true
+	case Ninjatrader:
+		return true
+	case Robinhood:
+		return true
+	case Schwab:
+		return true
+	case Thinkorswim:
+		return true
+	case Tradezero:
+		return true
+	case Tradovate:
+		return true
+	case Webull:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ImportedExecutionSide.
+const (
+	ImportedExecutionSideBuy  ImportedExecutionSide = "buy"
+	ImportedExecutionSideSell ImportedExecutionSide = "sell"
+)
+
+// Valid indicates whether the value is a known member of the ImportedExecutionSide enum.
+func (e ImportedExecutionSide) Valid() bool {
+	switch e {
+	case ImportedExecutionSideBuy:
+		return true
+	case ImportedExecutionSideSell:
 		return true
 	default:
 		return false
@@ -180,31 +267,31 @@ func (e JobAcceptedStatus) Valid() bool {
 
 // Defines values for JobState.
 const (
-	Dead      JobState = "dead"
-	Failed    JobState = "failed"
-	Progress  JobState = "progress"
-	Queued    JobState = "queued"
-	Retrying  JobState = "retrying"
-	Started   JobState = "started"
-	Succeeded JobState = "succeeded"
+	JobStateDead      JobState = "dead"
+	JobStateFailed    JobState = "failed"
+	JobStateProgress  JobState = "progress"
+	JobStateQueued    JobState = "queued"
+	JobStateRetrying  JobState = "retrying"
+	JobStateStarted   JobState = "started"
+	JobStateSucceeded JobState = "succeeded"
 )
 
 // Valid indicates whether the value is a known member of the JobState enum.
 func (e JobState) Valid() bool {
 	switch e {
-	case Dead:
+	case JobStateDead:
 		return true
-	case Failed:
+	case JobStateFailed:
 		return true
-	case Progress:
+	case JobStateProgress:
 		return true
-	case Queued:
+	case JobStateQueued:
 		return true
-	case Retrying:
+	case JobStateRetrying:
 		return true
-	case Started:
+	case JobStateStarted:
 		return true
-	case Succeeded:
+	case JobStateSucceeded:
 		return true
 	default:
 		return false
@@ -315,16 +402,16 @@ func (e ReadinessStatus) Valid() bool {
 
 // Defines values for Side.
 const (
-	Buy  Side = "buy"
-	Sell Side = "sell"
+	SideBuy  Side = "buy"
+	SideSell Side = "sell"
 )
 
 // Valid indicates whether the value is a known member of the Side enum.
 func (e Side) Valid() bool {
 	switch e {
-	case Buy:
+	case SideBuy:
 		return true
-	case Sell:
+	case SideSell:
 		return true
 	default:
 		return false
@@ -463,6 +550,21 @@ func (e UserRole) Valid() bool {
 	}
 }
 
+// Defines values for ExportFormat.
+const (
+	ExportFormatCsv ExportFormat = "csv"
+)
+
+// Valid indicates whether the value is a known member of the ExportFormat enum.
+func (e ExportFormat) Valid() bool {
+	switch e {
+	case ExportFormatCsv:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for FilterDateField.
 const (
 	FilterDateFieldClosed FilterDateField = "closed"
@@ -568,6 +670,21 @@ const (
 func (e StartOAuthParamsCodeChallengeMethod) Valid() bool {
 	switch e {
 	case StartOAuthParamsCodeChallengeMethodS256:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportExecutionsParamsFormat.
+const (
+	ExportExecutionsParamsFormatCsv ExportExecutionsParamsFormat = "csv"
+)
+
+// Valid indicates whether the value is a known member of the ExportExecutionsParamsFormat enum.
+func (e ExportExecutionsParamsFormat) Valid() bool {
+	switch e {
+	case ExportExecutionsParamsFormatCsv:
 		return true
 	default:
 		return false
@@ -682,6 +799,21 @@ func (e ListTradesParamsOrder) Valid() bool {
 	case Asc:
 		return true
 	case Desc:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExportTradesParamsFormat.
+const (
+	ExportTradesParamsFormatCsv ExportTradesParamsFormat = "csv"
+)
+
+// Valid indicates whether the value is a known member of the ExportTradesParamsFormat enum.
+func (e ExportTradesParamsFormat) Valid() bool {
+	switch e {
+	case ExportTradesParamsFormatCsv:
 		return true
 	default:
 		return false
@@ -1083,6 +1215,132 @@ type ExecutionPatch struct {
 type IdentityList struct {
 	Identities []LinkedIdentity `json:"identities"`
 }
+
+// Import defines model for Import.
+type Import struct {
+	AccountId     openapi_types.UUID  `json:"account_id"`
+	Broker        string              `json:"broker"`
+	Counts        ImportCounts        `json:"counts"`
+	CreatedAt     time.Time           `json:"created_at"`
+	Error         *string             `json:"error,omitempty"`
+	Filename      *string             `json:"filename,omitempty"`
+	FinishedAt    *time.Time          `json:"finished_at,omitempty"`
+	Id            openapi_types.UUID  `json:"id"`
+	Mismatches    []ImportMismatch    `json:"mismatches"`
+	RejectedRows  []ImportRejectedRow `json:"rejected_rows"`
+	SizeBytes     *int64              `json:"size_bytes,omitempty"`
+	StartedAt     *time.Time          `json:"started_at,omitempty"`
+	Status        ImportStatus        `json:"status"`
+	Strict        *bool               `json:"strict,omitempty"`
+	Timezone      string              `json:"timezone"`
+	TradesRebuilt int                 `json:"trades_rebuilt"`
+	Warnings      []string            `json:"warnings"`
+}
+
+// ImportCounts defines model for ImportCounts.
+type ImportCounts struct {
+	Duplicates      int `json:"duplicates"`
+	ExecutionsAdded int `json:"executions_added"`
+	Rejected        int `json:"rejected"`
+	Rows            int `json:"rows"`
+}
+
+// ImportList defines model for ImportList.
+type ImportList struct {
+	Items []Import `json:"items"`
+}
+
+// ImportMapping defines model for ImportMapping.
+type ImportMapping struct {
+	Columns   map[string]string  `json:"columns"`
+	CreatedAt time.Time          `json:"created_at"`
+	Id        openapi_types.UUID `json:"id"`
+	Name      string             `json:"name"`
+	UpdatedAt time.Time          `json:"updated_at"`
+	Version   int64              `json:"version"`
+}
+
+// ImportMappingInput defines model for ImportMappingInput.
+type ImportMappingInput struct {
+	Columns map[string]string `json:"columns"`
+	Name    string            `json:"name"`
+}
+
+// ImportMappingList defines model for ImportMappingList.
+type ImportMappingList struct {
+	Items []ImportMapping `json:"items"`
+}
+
+// ImportMismatch defines model for ImportMismatch.
+type ImportMismatch struct {
+	// BrokerPnl Decimal string.
+	BrokerPnl string `json:"broker_pnl"`
+
+	// ComputedPnl Decimal string.
+	ComputedPnl string `json:"computed_pnl"`
+	Line        int    `json:"line"`
+}
+
+// ImportPreview defines model for ImportPreview.
+type ImportPreview struct {
+	Broker       string              `json:"broker"`
+	Columns      map[string]string   `json:"columns"`
+	Executions   []ImportedExecution `json:"executions"`
+	RejectedRows []ImportRejectedRow `json:"rejected_rows"`
+	Timezone     string              `json:"timezone"`
+	Warnings     []string            `json:"warnings"`
+}
+
+// ImportRejectedRow defines model for ImportRejectedRow.
+type ImportRejectedRow struct {
+	Line   int    `json:"line"`
+	Raw    string `json:"raw"`
+	Reason string `json:"reason"`
+}
+
+// ImportStatus defines model for ImportStatus.
+type ImportStatus string
+
+// ImportUndone defines model for ImportUndone.
+type ImportUndone struct {
+	ExecutionsRemoved int `json:"executions_removed"`
+	TradesRebuilt     int `json:"trades_rebuilt"`
+}
+
+// ImportUpload defines model for ImportUpload.
+type ImportUpload struct {
+	AccountId openapi_types.UUID  `json:"account_id"`
+	Broker    *ImportUploadBroker `json:"broker,omitempty"`
+	DryRun    *bool               `json:"dry_run,omitempty"`
+	File      openapi_types.File  `json:"file"`
+
+	// Mapping A JSON object, field → header name (docs/imports.md, generic).
+	Mapping   *string             `json:"mapping,omitempty"`
+	MappingId *openapi_types.UUID `json:"mapping_id,omitempty"`
+	Strict    *bool               `json:"strict,omitempty"`
+	Timezone  *string             `json:"timezone,omitempty"`
+}
+
+// ImportUploadBroker defines model for ImportUpload.Broker.
+type ImportUploadBroker string
+
+// ImportedExecution defines model for ImportedExecution.
+type ImportedExecution struct {
+	AssetClass        string                `json:"asset_class"`
+	BrokerExecutionId *string               `json:"broker_execution_id,omitempty"`
+	BrokerPnl         *string               `json:"broker_pnl,omitempty"`
+	Commission        string                `json:"commission"`
+	ExecutedAt        time.Time             `json:"executed_at"`
+	Fees              string                `json:"fees"`
+	Line              int                   `json:"line"`
+	Price             string                `json:"price"`
+	Quantity          string                `json:"quantity"`
+	Side              ImportedExecutionSide `json:"side"`
+	Symbol            string                `json:"symbol"`
+}
+
+// ImportedExecutionSide defines model for ImportedExecution.Side.
+type ImportedExecutionSide string
 
 // JWK defines model for JWK.
 type JWK struct {
@@ -1892,6 +2150,9 @@ type Cursor = string
 // EventsBefore defines model for EventsBefore.
 type EventsBefore = openapi_types.UUID
 
+// ExportFormat defines model for ExportFormat.
+type ExportFormat string
+
 // FilterAccountID defines model for FilterAccountID.
 type FilterAccountID = []string
 
@@ -1980,6 +2241,12 @@ type IdempotencyKey = string
 
 // IfMatch defines model for IfMatch.
 type IfMatch = string
+
+// ImportID defines model for ImportID.
+type ImportID = openapi_types.UUID
+
+// ImportMappingID defines model for ImportMappingID.
+type ImportMappingID = openapi_types.UUID
 
 // JobID defines model for JobID.
 type JobID = openapi_types.UUID
@@ -2143,10 +2410,34 @@ type CreateExecutionsParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// ExportExecutionsParams defines parameters for ExportExecutions.
+type ExportExecutionsParams struct {
+	Format    *ExportExecutionsParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+	AccountId *openapi_types.UUID           `form:"account_id,omitempty" json:"account_id,omitempty"`
+	ImportId  *openapi_types.UUID           `form:"import_id,omitempty" json:"import_id,omitempty"`
+}
+
+// ExportExecutionsParamsFormat defines parameters for ExportExecutions.
+type ExportExecutionsParamsFormat string
+
 // UpdateExecutionParams defines parameters for UpdateExecution.
 type UpdateExecutionParams struct {
 	// IfMatch The ETag read (`"3"`); a stale one answers 412 `version_mismatch`. Absent or `*`, the write is unconditional.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// UpdateImportMappingParams defines parameters for UpdateImportMapping.
+type UpdateImportMappingParams struct {
+	IfMatch *string `json:"If-Match,omitempty"`
+}
+
+// ListImportsParams defines parameters for ListImports.
+type ListImportsParams struct {
+	AccountId *openapi_types.UUID `form:"account_id,omitempty" json:"account_id,omitempty"`
+
+	// Before Only imports created before this instant (the previous page's last created_at).
+	Before *time.Time `form:"before,omitempty" json:"before,omitempty"`
+	Limit  *int       `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
 // ListJournalEntriesParams defines parameters for ListJournalEntries.
@@ -2275,6 +2566,15 @@ type CreateManualTradeParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// ExportTradesParams defines parameters for ExportTrades.
+type ExportTradesParams struct {
+	Format    *ExportTradesParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+	AccountId *openapi_types.UUID       `form:"account_id,omitempty" json:"account_id,omitempty"`
+}
+
+// ExportTradesParamsFormat defines parameters for ExportTrades.
+type ExportTradesParamsFormat string
+
 // AnnotateTradeParams defines parameters for AnnotateTrade.
 type AnnotateTradeParams struct {
 	// IfMatch The ETag read (`"3"`); a stale one answers 412 `version_mismatch`. Absent or `*`, the write is unconditional.
@@ -2334,6 +2634,18 @@ type CreateExecutionsJSONRequestBody = ExecutionBatch
 
 // UpdateExecutionJSONRequestBody defines body for UpdateExecution for application/json ContentType.
 type UpdateExecutionJSONRequestBody = ExecutionPatch
+
+// CreateImportMappingJSONRequestBody defines body for CreateImportMapping for application/json ContentType.
+type CreateImportMappingJSONRequestBody = ImportMappingInput
+
+// UpdateImportMappingJSONRequestBody defines body for UpdateImportMapping for application/json ContentType.
+type UpdateImportMappingJSONRequestBody = ImportMappingInput
+
+// CreateImportMultipartRequestBody defines body for CreateImport for multipart/form-data ContentType.
+type CreateImportMultipartRequestBody = ImportUpload
+
+// PreviewImportMultipartRequestBody defines body for PreviewImport for multipart/form-data ContentType.
+type PreviewImportMultipartRequestBody = ImportUpload
 
 // PutJournalEntryJSONRequestBody defines body for PutJournalEntry for application/json ContentType.
 type PutJournalEntryJSONRequestBody = JournalEntryInput
@@ -2499,6 +2811,9 @@ type ServerInterface interface {
 	// CreateExecutions Record fills (one or a batch of up to 1,000) in one account
 	// (POST /api/v1/executions)
 	CreateExecutions(c *gin.Context, params CreateExecutionsParams)
+	// ExportExecutions The caller's executions as CSV, re-importable through the generic preset
+	// (GET /api/v1/executions/export)
+	ExportExecutions(c *gin.Context, params ExportExecutionsParams)
 	// DeleteExecution Delete an execution
 	// (DELETE /api/v1/executions/{id})
 	DeleteExecution(c *gin.Context, id ResourceID)
@@ -2508,6 +2823,36 @@ type ServerInterface interface {
 	// UpdateExecution Correct an execution
 	// (PATCH /api/v1/executions/{id})
 	UpdateExecution(c *gin.Context, id ResourceID, params UpdateExecutionParams)
+	// ListImportMappings The caller's saved column mappings of the generic preset
+	// (GET /api/v1/import-mappings)
+	ListImportMappings(c *gin.Context)
+	// CreateImportMapping Save a column mapping
+	// (POST /api/v1/import-mappings)
+	CreateImportMapping(c *gin.Context)
+	// DeleteImportMapping Delete a saved column mapping
+	// (DELETE /api/v1/import-mappings/{id})
+	DeleteImportMapping(c *gin.Context, id ImportMappingID)
+	// GetImportMapping A saved column mapping
+	// (GET /api/v1/import-mappings/{id})
+	GetImportMapping(c *gin.Context, id ImportMappingID)
+	// UpdateImportMapping Replace a saved column mapping
+	// (PUT /api/v1/import-mappings/{id})
+	UpdateImportMapping(c *gin.Context, id ImportMappingID, params UpdateImportMappingParams)
+	// ListImports The caller's imports, newest first
+	// (GET /api/v1/imports)
+	ListImports(c *gin.Context, params ListImportsParams)
+	// CreateImport Upload a broker export to import (or preview it with dry_run)
+	// (POST /api/v1/imports)
+	CreateImport(c *gin.Context)
+	// PreviewImport What importing a file would do, from its first 50 rows
+	// (POST /api/v1/imports/preview)
+	PreviewImport(c *gin.Context)
+	// UndoImport Undo an import
+	// (DELETE /api/v1/imports/{id})
+	UndoImport(c *gin.Context, id ImportID)
+	// GetImport An import's status, counts, rejected rows and P&L mismatches
+	// (GET /api/v1/imports/{id})
+	GetImport(c *gin.Context, id ImportID)
 	// GetJob A background job's state (its owner or an admin)
 	// (GET /api/v1/jobs/{id})
 	GetJob(c *gin.Context, id JobID)
@@ -2577,6 +2922,9 @@ type ServerInterface interface {
 	// BulkAnnotateTrades Add or remove tags and set the playbook of many trades (at most 500)
 	// (POST /api/v1/trades/bulk)
 	BulkAnnotateTrades(c *gin.Context)
+	// ExportTrades The caller's trades as CSV
+	// (GET /api/v1/trades/export)
+	ExportTrades(c *gin.Context, params ExportTradesParams)
 	// DeleteTrade Delete a trade and its executions
 	// (DELETE /api/v1/trades/{id})
 	DeleteTrade(c *gin.Context, id ResourceID)
@@ -3761,6 +4109,49 @@ func (siw *ServerInterfaceWrapper) CreateExecutions(c *gin.Context) {
 	siw.Handler.CreateExecutions(c, params)
 }
 
+// ExportExecutions operation middleware
+func (siw *ServerInterfaceWrapper) ExportExecutions(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExportExecutionsParams
+
+	// ------------- Optional query parameter "format" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "format", c.Request.URL.Query(), &params.Format, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter format: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "account_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "import_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "import_id", c.Request.URL.Query(), &params.ImportId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter import_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ExportExecutions(c, params)
+}
+
 // DeleteExecution operation middleware
 func (siw *ServerInterfaceWrapper) DeleteExecution(c *gin.Context) {
 
@@ -3858,6 +4249,250 @@ func (siw *ServerInterfaceWrapper) UpdateExecution(c *gin.Context) {
 	}
 
 	siw.Handler.UpdateExecution(c, id, params)
+}
+
+// ListImportMappings operation middleware
+func (siw *ServerInterfaceWrapper) ListImportMappings(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListImportMappings(c)
+}
+
+// CreateImportMapping operation middleware
+func (siw *ServerInterfaceWrapper) CreateImportMapping(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.CreateImportMapping(c)
+}
+
+// DeleteImportMapping operation middleware
+func (siw *ServerInterfaceWrapper) DeleteImportMapping(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ImportMappingID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.DeleteImportMapping(c, id)
+}
+
+// GetImportMapping operation middleware
+func (siw *ServerInterfaceWrapper) GetImportMapping(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ImportMappingID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetImportMapping(c, id)
+}
+
+// UpdateImportMapping operation middleware
+func (siw *ServerInterfaceWrapper) UpdateImportMapping(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ImportMappingID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateImportMappingParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for If-Match, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter If-Match: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IfMatch = &IfMatch
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.UpdateImportMapping(c, id, params)
+}
+
+// ListImports operation middleware
+func (siw *ServerInterfaceWrapper) ListImports(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListImportsParams
+
+	// ------------- Optional query parameter "account_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "before" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "before", c.Request.URL.Query(), &params.Before, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter before: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListImports(c, params)
+}
+
+// CreateImport operation middleware
+func (siw *ServerInterfaceWrapper) CreateImport(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.CreateImport(c)
+}
+
+// PreviewImport operation middleware
+func (siw *ServerInterfaceWrapper) PreviewImport(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.PreviewImport(c)
+}
+
+// UndoImport operation middleware
+func (siw *ServerInterfaceWrapper) UndoImport(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ImportID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.UndoImport(c, id)
+}
+
+// GetImport operation middleware
+func (siw *ServerInterfaceWrapper) GetImport(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ImportID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetImport(c, id)
 }
 
 // GetJob operation middleware
@@ -4662,6 +5297,41 @@ func (siw *ServerInterfaceWrapper) BulkAnnotateTrades(c *gin.Context) {
 	siw.Handler.BulkAnnotateTrades(c)
 }
 
+// ExportTrades operation middleware
+func (siw *ServerInterfaceWrapper) ExportTrades(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExportTradesParams
+
+	// ------------- Optional query parameter "format" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "format", c.Request.URL.Query(), &params.Format, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter format: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "account_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ExportTrades(c, params)
+}
+
 // DeleteTrade operation middleware
 func (siw *ServerInterfaceWrapper) DeleteTrade(c *gin.Context) {
 
@@ -4902,6 +5572,18 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.GET(options.BaseURL+"/api/v1/attachments/:id", wrapper.GetAttachment)
 	router.GET(options.BaseURL+"/api/v1/attachments/:id/content", wrapper.DownloadAttachment)
 	router.POST(options.BaseURL+"/api/v1/realtime/token", wrapper.CreateRealtimeToken)
+	router.GET(options.BaseURL+"/api/v1/imports", wrapper.ListImports)
+	router.POST(options.BaseURL+"/api/v1/imports", wrapper.CreateImport)
+	router.POST(options.BaseURL+"/api/v1/imports/preview", wrapper.PreviewImport)
+	router.DELETE(options.BaseURL+"/api/v1/imports/:id", wrapper.UndoImport)
+	router.GET(options.BaseURL+"/api/v1/imports/:id", wrapper.GetImport)
+	router.GET(options.BaseURL+"/api/v1/import-mappings", wrapper.ListImportMappings)
+	router.POST(options.BaseURL+"/api/v1/import-mappings", wrapper.CreateImportMapping)
+	router.DELETE(options.BaseURL+"/api/v1/import-mappings/:id", wrapper.DeleteImportMapping)
+	router.GET(options.BaseURL+"/api/v1/import-mappings/:id", wrapper.GetImportMapping)
+	router.PUT(options.BaseURL+"/api/v1/import-mappings/:id", wrapper.UpdateImportMapping)
+	router.GET(options.BaseURL+"/api/v1/executions/export", wrapper.ExportExecutions)
+	router.GET(options.BaseURL+"/api/v1/trades/export", wrapper.ExportTrades)
 }
 
 type ProblemApplicationProblemPlusJSONResponse Problem
@@ -6575,6 +7257,51 @@ func (response CreateExecutionsdefaultApplicationProblemPlusJSONResponse) VisitC
 	return err
 }
 
+type ExportExecutionsRequestObject struct {
+	Params ExportExecutionsParams
+}
+
+type ExportExecutionsResponseObject interface {
+	VisitExportExecutionsResponse(w http.ResponseWriter) error
+}
+
+type ExportExecutions200TextcsvResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response ExportExecutions200TextcsvResponse) VisitExportExecutionsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/csv")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type ExportExecutionsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ExportExecutionsdefaultApplicationProblemPlusJSONResponse) VisitExportExecutionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteExecutionRequestObject struct {
 	Id ResourceID `json:"id"`
 }
@@ -6699,6 +7426,405 @@ type UpdateExecutiondefaultApplicationProblemPlusJSONResponse struct {
 }
 
 func (response UpdateExecutiondefaultApplicationProblemPlusJSONResponse) VisitUpdateExecutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListImportMappingsRequestObject struct {
+}
+
+type ListImportMappingsResponseObject interface {
+	VisitListImportMappingsResponse(w http.ResponseWriter) error
+}
+
+type ListImportMappings200JSONResponse ImportMappingList
+
+func (response ListImportMappings200JSONResponse) VisitListImportMappingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListImportMappingsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListImportMappingsdefaultApplicationProblemPlusJSONResponse) VisitListImportMappingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateImportMappingRequestObject struct {
+	Body *CreateImportMappingJSONRequestBody
+}
+
+type CreateImportMappingResponseObject interface {
+	VisitCreateImportMappingResponse(w http.ResponseWriter) error
+}
+
+type CreateImportMapping201JSONResponse ImportMapping
+
+func (response CreateImportMapping201JSONResponse) VisitCreateImportMappingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateImportMappingdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CreateImportMappingdefaultApplicationProblemPlusJSONResponse) VisitCreateImportMappingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteImportMappingRequestObject struct {
+	Id ImportMappingID `json:"id"`
+}
+
+type DeleteImportMappingResponseObject interface {
+	VisitDeleteImportMappingResponse(w http.ResponseWriter) error
+}
+
+type DeleteImportMapping204Response struct {
+}
+
+func (response DeleteImportMapping204Response) VisitDeleteImportMappingResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteImportMappingdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response DeleteImportMappingdefaultApplicationProblemPlusJSONResponse) VisitDeleteImportMappingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetImportMappingRequestObject struct {
+	Id ImportMappingID `json:"id"`
+}
+
+type GetImportMappingResponseObject interface {
+	VisitGetImportMappingResponse(w http.ResponseWriter) error
+}
+
+type GetImportMapping200JSONResponse ImportMapping
+
+func (response GetImportMapping200JSONResponse) VisitGetImportMappingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetImportMappingdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetImportMappingdefaultApplicationProblemPlusJSONResponse) VisitGetImportMappingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateImportMappingRequestObject struct {
+	Id     ImportMappingID `json:"id"`
+	Params UpdateImportMappingParams
+	Body   *UpdateImportMappingJSONRequestBody
+}
+
+type UpdateImportMappingResponseObject interface {
+	VisitUpdateImportMappingResponse(w http.ResponseWriter) error
+}
+
+type UpdateImportMapping200JSONResponse ImportMapping
+
+func (response UpdateImportMapping200JSONResponse) VisitUpdateImportMappingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateImportMappingdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response UpdateImportMappingdefaultApplicationProblemPlusJSONResponse) VisitUpdateImportMappingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListImportsRequestObject struct {
+	Params ListImportsParams
+}
+
+type ListImportsResponseObject interface {
+	VisitListImportsResponse(w http.ResponseWriter) error
+}
+
+type ListImports200JSONResponse ImportList
+
+func (response ListImports200JSONResponse) VisitListImportsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListImportsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListImportsdefaultApplicationProblemPlusJSONResponse) VisitListImportsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateImportRequestObject struct {
+	Body *multipart.Reader
+}
+
+type CreateImportResponseObject interface {
+	VisitCreateImportResponse(w http.ResponseWriter) error
+}
+
+type CreateImport200JSONResponse ImportPreview
+
+func (response CreateImport200JSONResponse) VisitCreateImportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateImport202JSONResponse Import
+
+func (response CreateImport202JSONResponse) VisitCreateImportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateImportdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CreateImportdefaultApplicationProblemPlusJSONResponse) VisitCreateImportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PreviewImportRequestObject struct {
+	Body *multipart.Reader
+}
+
+type PreviewImportResponseObject interface {
+	VisitPreviewImportResponse(w http.ResponseWriter) error
+}
+
+type PreviewImport200JSONResponse ImportPreview
+
+func (response PreviewImport200JSONResponse) VisitPreviewImportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PreviewImportdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response PreviewImportdefaultApplicationProblemPlusJSONResponse) VisitPreviewImportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UndoImportRequestObject struct {
+	Id ImportID `json:"id"`
+}
+
+type UndoImportResponseObject interface {
+	VisitUndoImportResponse(w http.ResponseWriter) error
+}
+
+type UndoImport200JSONResponse ImportUndone
+
+func (response UndoImport200JSONResponse) VisitUndoImportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UndoImportdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response UndoImportdefaultApplicationProblemPlusJSONResponse) VisitUndoImportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetImportRequestObject struct {
+	Id ImportID `json:"id"`
+}
+
+type GetImportResponseObject interface {
+	VisitGetImportResponse(w http.ResponseWriter) error
+}
+
+type GetImport200JSONResponse Import
+
+func (response GetImport200JSONResponse) VisitGetImportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetImportdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetImportdefaultApplicationProblemPlusJSONResponse) VisitGetImportResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -7666,6 +8792,51 @@ func (response BulkAnnotateTradesdefaultApplicationProblemPlusJSONResponse) Visi
 	return err
 }
 
+type ExportTradesRequestObject struct {
+	Params ExportTradesParams
+}
+
+type ExportTradesResponseObject interface {
+	VisitExportTradesResponse(w http.ResponseWriter) error
+}
+
+type ExportTrades200TextcsvResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response ExportTrades200TextcsvResponse) VisitExportTradesResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/csv")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type ExportTradesdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ExportTradesdefaultApplicationProblemPlusJSONResponse) VisitExportTradesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteTradeRequestObject struct {
 	Id ResourceID `json:"id"`
 }
@@ -8026,6 +9197,9 @@ type StrictServerInterface interface {
 	// CreateExecutions Record fills (one or a batch of up to 1,000) in one account
 	// (POST /api/v1/executions)
 	CreateExecutions(ctx context.Context, request CreateExecutionsRequestObject) (CreateExecutionsResponseObject, error)
+	// ExportExecutions The caller's executions as CSV, re-importable through the generic preset
+	// (GET /api/v1/executions/export)
+	ExportExecutions(ctx context.Context, request ExportExecutionsRequestObject) (ExportExecutionsResponseObject, error)
 	// DeleteExecution Delete an execution
 	// (DELETE /api/v1/executions/{id})
 	DeleteExecution(ctx context.Context, request DeleteExecutionRequestObject) (DeleteExecutionResponseObject, error)
@@ -8035,6 +9209,36 @@ type StrictServerInterface interface {
 	// UpdateExecution Correct an execution
 	// (PATCH /api/v1/executions/{id})
 	UpdateExecution(ctx context.Context, request UpdateExecutionRequestObject) (UpdateExecutionResponseObject, error)
+	// ListImportMappings The caller's saved column mappings of the generic preset
+	// (GET /api/v1/import-mappings)
+	ListImportMappings(ctx context.Context, request ListImportMappingsRequestObject) (ListImportMappingsResponseObject, error)
+	// CreateImportMapping Save a column mapping
+	// (POST /api/v1/import-mappings)
+	CreateImportMapping(ctx context.Context, request CreateImportMappingRequestObject) (CreateImportMappingResponseObject, error)
+	// DeleteImportMapping Delete a saved column mapping
+	// (DELETE /api/v1/import-mappings/{id})
+	DeleteImportMapping(ctx context.Context, request DeleteImportMappingRequestObject) (DeleteImportMappingResponseObject, error)
+	// GetImportMapping A saved column mapping
+	// (GET /api/v1/import-mappings/{id})
+	GetImportMapping(ctx context.Context, request GetImportMappingRequestObject) (GetImportMappingResponseObject, error)
+	// UpdateImportMapping Replace a saved column mapping
+	// (PUT /api/v1/import-mappings/{id})
+	UpdateImportMapping(ctx context.Context, request UpdateImportMappingRequestObject) (UpdateImportMappingResponseObject, error)
+	// ListImports The caller's imports, newest first
+	// (GET /api/v1/imports)
+	ListImports(ctx context.Context, request ListImportsRequestObject) (ListImportsResponseObject, error)
+	// CreateImport Upload a broker export to import (or preview it with dry_run)
+	// (POST /api/v1/imports)
+	CreateImport(ctx context.Context, request CreateImportRequestObject) (CreateImportResponseObject, error)
+	// PreviewImport What importing a file would do, from its first 50 rows
+	// (POST /api/v1/imports/preview)
+	PreviewImport(ctx context.Context, request PreviewImportRequestObject) (PreviewImportResponseObject, error)
+	// UndoImport Undo an import
+	// (DELETE /api/v1/imports/{id})
+	UndoImport(ctx context.Context, request UndoImportRequestObject) (UndoImportResponseObject, error)
+	// GetImport An import's status, counts, rejected rows and P&L mismatches
+	// (GET /api/v1/imports/{id})
+	GetImport(ctx context.Context, request GetImportRequestObject) (GetImportResponseObject, error)
 	// GetJob A background job's state (its owner or an admin)
 	// (GET /api/v1/jobs/{id})
 	GetJob(ctx context.Context, request GetJobRequestObject) (GetJobResponseObject, error)
@@ -8104,6 +9308,9 @@ type StrictServerInterface interface {
 	// BulkAnnotateTrades Add or remove tags and set the playbook of many trades (at most 500)
 	// (POST /api/v1/trades/bulk)
 	BulkAnnotateTrades(ctx context.Context, request BulkAnnotateTradesRequestObject) (BulkAnnotateTradesResponseObject, error)
+	// ExportTrades The caller's trades as CSV
+	// (GET /api/v1/trades/export)
+	ExportTrades(ctx context.Context, request ExportTradesRequestObject) (ExportTradesResponseObject, error)
 	// DeleteTrade Delete a trade and its executions
 	// (DELETE /api/v1/trades/{id})
 	DeleteTrade(ctx context.Context, request DeleteTradeRequestObject) (DeleteTradeResponseObject, error)
@@ -9562,6 +10769,32 @@ func (sh *strictHandler) CreateExecutions(ctx *gin.Context, params CreateExecuti
 	}
 }
 
+// ExportExecutions operation middleware
+func (sh *strictHandler) ExportExecutions(ctx *gin.Context, params ExportExecutionsParams) {
+	var request ExportExecutionsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ExportExecutions(ctx, request.(ExportExecutionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ExportExecutions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ExportExecutionsResponseObject); ok {
+		if err := validResponse.VisitExportExecutionsResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // DeleteExecution operation middleware
 func (sh *strictHandler) DeleteExecution(ctx *gin.Context, id ResourceID) {
 	var request DeleteExecutionRequestObject
@@ -9652,6 +10885,309 @@ func (sh *strictHandler) UpdateExecution(ctx *gin.Context, id ResourceID, params
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(UpdateExecutionResponseObject); ok {
 		if err := validResponse.VisitUpdateExecutionResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListImportMappings operation middleware
+func (sh *strictHandler) ListImportMappings(ctx *gin.Context) {
+	var request ListImportMappingsRequestObject
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListImportMappings(ctx, request.(ListImportMappingsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListImportMappings")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListImportMappingsResponseObject); ok {
+		if err := validResponse.VisitListImportMappingsResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateImportMapping operation middleware
+func (sh *strictHandler) CreateImportMapping(ctx *gin.Context) {
+	var request CreateImportMappingRequestObject
+
+	var body CreateImportMappingJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateImportMapping(ctx, request.(CreateImportMappingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateImportMapping")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(CreateImportMappingResponseObject); ok {
+		if err := validResponse.VisitCreateImportMappingResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteImportMapping operation middleware
+func (sh *strictHandler) DeleteImportMapping(ctx *gin.Context, id ImportMappingID) {
+	var request DeleteImportMappingRequestObject
+
+	request.Id = id
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteImportMapping(ctx, request.(DeleteImportMappingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteImportMapping")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(DeleteImportMappingResponseObject); ok {
+		if err := validResponse.VisitDeleteImportMappingResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetImportMapping operation middleware
+func (sh *strictHandler) GetImportMapping(ctx *gin.Context, id ImportMappingID) {
+	var request GetImportMappingRequestObject
+
+	request.Id = id
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetImportMapping(ctx, request.(GetImportMappingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetImportMapping")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetImportMappingResponseObject); ok {
+		if err := validResponse.VisitGetImportMappingResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateImportMapping operation middleware
+func (sh *strictHandler) UpdateImportMapping(ctx *gin.Context, id ImportMappingID, params UpdateImportMappingParams) {
+	var request UpdateImportMappingRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body UpdateImportMappingJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateImportMapping(ctx, request.(UpdateImportMappingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateImportMapping")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(UpdateImportMappingResponseObject); ok {
+		if err := validResponse.VisitUpdateImportMappingResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListImports operation middleware
+func (sh *strictHandler) ListImports(ctx *gin.Context, params ListImportsParams) {
+	var request ListImportsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListImports(ctx, request.(ListImportsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListImports")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListImportsResponseObject); ok {
+		if err := validResponse.VisitListImportsResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateImport operation middleware
+func (sh *strictHandler) CreateImport(ctx *gin.Context) {
+	var request CreateImportRequestObject
+
+	if reader, err := ctx.Request.MultipartReader(); err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	} else {
+		request.Body = reader
+	}
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateImport(ctx, request.(CreateImportRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateImport")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(CreateImportResponseObject); ok {
+		if err := validResponse.VisitCreateImportResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// PreviewImport operation middleware
+func (sh *strictHandler) PreviewImport(ctx *gin.Context) {
+	var request PreviewImportRequestObject
+
+	if reader, err := ctx.Request.MultipartReader(); err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	} else {
+		request.Body = reader
+	}
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.PreviewImport(ctx, request.(PreviewImportRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PreviewImport")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(PreviewImportResponseObject); ok {
+		if err := validResponse.VisitPreviewImportResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UndoImport operation middleware
+func (sh *strictHandler) UndoImport(ctx *gin.Context, id ImportID) {
+	var request UndoImportRequestObject
+
+	request.Id = id
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UndoImport(ctx, request.(UndoImportRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UndoImport")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(UndoImportResponseObject); ok {
+		if err := validResponse.VisitUndoImportResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetImport operation middleware
+func (sh *strictHandler) GetImport(ctx *gin.Context, id ImportID) {
+	var request GetImportRequestObject
+
+	request.Id = id
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetImport(ctx, request.(GetImportRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetImport")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetImportResponseObject); ok {
+		if err := validResponse.VisitGetImportResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {
@@ -10417,6 +11953,32 @@ func (sh *strictHandler) BulkAnnotateTrades(ctx *gin.Context) {
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(BulkAnnotateTradesResponseObject); ok {
 		if err := validResponse.VisitBulkAnnotateTradesResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ExportTrades operation middleware
+func (sh *strictHandler) ExportTrades(ctx *gin.Context, params ExportTradesParams) {
+	var request ExportTradesRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ExportTrades(ctx, request.(ExportTradesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ExportTrades")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ExportTradesResponseObject); ok {
+		if err := validResponse.VisitExportTradesResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {

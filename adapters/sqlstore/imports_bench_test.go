@@ -1,0 +1,81 @@
+package sqlstore_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/tradesense/tradesense/adapters/sqlstore"
+	"github.com/tradesense/tradesense/core/imports"
+	"github.com/tradesense/tradesense/core/imports/importstest"
+	"github.com/tradesense/tradesense/core/trading"
+	"github.com/tradesense/tradesense/tests/testenv"
+)
+
+// rssKB reads VmRSS and VmHWM (peak) of this process, in kB (Linux).
+func rssKB(b *testing.B) (rss, hwm int64) {
+	b.Helper()
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Skip("no /proc/self/status")
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		v, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "VmRSS:":
+			rss = v
+		case "VmHWM:":
+			hwm = v
+		}
+	}
+	return rss, hwm
+}
+
+// BenchmarkImportFlex100k imports a generated 100,000-row Flex file end
+// to end on PostgreSQL: upload (blob), the job (parse, validate, one
+// AddExecutions with the fingerprint lookup, the rebuild of 50
+// positions, the import record and its issues) in one transaction. Each
+// iteration imports into a fresh account.
+func BenchmarkImportFlex100k(b *testing.B) {
+	const rows = 100_000
+	db := openMigrated(b, testConfig(testenv.PostgresDB(b)))
+	st := importstest.Stores{Trading: tradingStores(db), Imports: sqlstore.NewImports(db), Mappings: sqlstore.NewImportMappings(db)}
+	e := importstest.NewEnv(b, st)
+	data := importstest.FlexRows(rows)
+	big := imports.DefaultConfig()
+	big.MaxBytes = int64(len(data)) + 1
+	svc := e.WithConfig(b, big)
+	ctx := context.Background()
+	u := st.Trading.NewUser(b)
+	rss0, _ := rssKB(b)
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for i := range b.N {
+		a, err := e.Trading.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: "bench " + strconv.Itoa(i), Currency: "USD"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		imp, err := svc.Create(ctx, u, imports.Upload{AccountID: a.ID, Body: bytes.NewReader(data), Size: int64(len(data))})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := svc.Run(ctx, u, imp.ID); err != nil {
+			b.Fatal(err)
+		}
+		got, err := svc.Get(ctx, u, imp.ID)
+		if err != nil || got.Counts.ExecutionsAdded != rows {
+			b.Fatalf("import: %v %+v", err, got.Counts)
+		}
+	}
+	b.StopTimer()
+	_, hwm := rssKB(b)
+	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(hwm-rss0)/1024, "peakRSSgrowth-MB")
+}

@@ -1,0 +1,707 @@
+// Package importstest is the contract suite of the imports repositories,
+// run through imports.Service (over a real trading.Service) against every
+// adapter.
+package importstest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/blob/blobtest"
+	"github.com/tradesense/tradesense/core/imports"
+	"github.com/tradesense/tradesense/core/jobs"
+	"github.com/tradesense/tradesense/core/realtime"
+	"github.com/tradesense/tradesense/core/trading"
+	"github.com/tradesense/tradesense/core/trading/tradingtest"
+)
+
+// Stores are the repositories under test over an empty database.
+type Stores struct {
+	Trading  tradingtest.Stores
+	Imports  imports.Imports
+	Mappings imports.Mappings
+}
+
+// Factory returns stores over an empty database.
+type Factory func(t *testing.T) Stores
+
+// Queue records enqueued jobs, one per ID.
+type Queue struct {
+	mu   sync.Mutex
+	Jobs []string
+}
+
+// Enqueue implements imports.Enqueuer.
+func (q *Queue) Enqueue(_ context.Context, kind string, _ any, _ ...jobs.Option) (string, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.Jobs = append(q.Jobs, kind)
+	return kind, nil
+}
+
+// failingImports fails the update that would mark an import succeeded,
+// once: the crash of a worker between adding the executions and
+// committing.
+type failingImports struct {
+	imports.Imports
+	mu   sync.Mutex
+	fail bool
+}
+
+func (f *failingImports) Update(ctx context.Context, imp *imports.Import) error {
+	f.mu.Lock()
+	fail := f.fail && imp.Status == imports.Succeeded
+	if fail {
+		f.fail = false
+	}
+	f.mu.Unlock()
+	if fail {
+		return errors.New("worker killed")
+	}
+	return f.Imports.Update(ctx, imp)
+}
+
+// Env is an imports.Service over Stores.
+type Env struct {
+	St      Stores
+	Trading *tradingtest.Env
+	Blobs   *blobtest.Mem
+	Queue   *Queue
+	Events  *tradingtest.Publisher
+	Svc     *imports.Service
+	crash   *failingImports
+}
+
+// NewEnv builds an Env over st.
+func NewEnv(t testing.TB, st Stores) *Env {
+	t.Helper()
+	te := tradingtest.NewEnv(t, st.Trading)
+	e := &Env{St: st, Trading: te, Blobs: blobtest.NewMem(), Queue: &Queue{}, Events: &tradingtest.Publisher{}, crash: &failingImports{Imports: st.Imports}}
+	svc, err := imports.NewService(imports.DefaultConfig(), imports.Deps{Imports: e.crash, Mappings: st.Mappings, Trading: te.Svc, Blobs: e.Blobs,
+		Jobs: e.Queue, Events: e.Events, Tx: st.Trading.Tx,
+		Zones: trading.ZoneFunc(func(context.Context, uuid.UUID) (*time.Location, error) { return te.Zone, nil })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Svc = svc
+	return e
+}
+
+// FlexFile is an IBKR Flex Query export: 8 fills, one ORDER summary row
+// (skipped), one bad row (line 14), and one closing fill (line 11) whose
+// FifoPnlRealized disagrees with the builder's (30.4 against 29.4).
+const FlexFile = `"BOF","U1234567","TradeSense trades","1","20260501","20260531","20260601;080000","TradeSense"
+"BOA","U1234567"
+"BOS","TRNT","Trades; trade confirmations"
+"HEADER","TRNT","ClientAccountID","AssetClass","Symbol","CurrencyPrimary","Multiplier","DateTime","Buy/Sell","Quantity","TradePrice","IBCommission","Taxes","Open/CloseIndicator","FifoPnlRealized","IBExecID","LevelOfDetail"
+"DATA","TRNT","U1234567","STK","AAPL","USD","1","20260501;101500","BUY","100","170.50","-1","0","O","0","e1","EXECUTION"
+"DATA","TRNT","U1234567","STK","AAPL","USD","1","20260501;103000","SELL","-60","172.00","-0.6","0","C","88.8","e2","EXECUTION"
+"DATA","TRNT","U1234567","STK","AAPL","USD","1","20260501;110000","SELL","-40","169.00","-0.4","0","C","-60.8","e3","EXECUTION"
+"DATA","TRNT","U1234567","STK","AAPL","USD","1","20260501;110000","SELL","-100","170.07","-1","0","C","0","","ORDER"
+"DATA","TRNT","U1234567","STK","TSLA","USD","1","20260501;120000","SELL","-50","250.00","-0.5","0","O","0","e4","EXECUTION"
+"DATA","TRNT","U1234567","STK","TSLA","USD","1","20260501;123000","BUY","80","245.00","-0.8","0","C;O","249","e5","EXECUTION"
+"DATA","TRNT","U1234567","STK","TSLA","USD","1","20260501;130000","SELL","-30","246.00","-0.3","0","C","30.4","e6","EXECUTION"
+"DATA","TRNT","U1234567","FUT","ESM6","USD","50","20260501;140000","BUY","2","5300.25","-4.24","0","O","0","e7","EXECUTION"
+"DATA","TRNT","U1234567","FUT","ESM6","USD","50","20260501;141500","SELL","-2","5302.25","-4.24","0","C","191.52","e8","EXECUTION"
+"DATA","TRNT","U1234567","STK","AAPL","USD","1","20260501;150000","BUY","abc","170.00","-1","0","O","0","e9","EXECUTION"
+"EOS","TRNT","10","20260501","20260531"
+"EOA","U1234567"
+"EOF","1"
+`
+
+// genericRows are fills without broker IDs (deduplicated by
+// fingerprint); rows 2 and 3 are identical fills, both genuine.
+var genericRows = []string{
+	"AAPL,stock,buy,10,100,0.5,0,2026-05-01 10:00:00",
+	"AAPL,stock,buy,10,101,0.5,0,2026-05-01 10:01:00",
+	"AAPL,stock,buy,10,101,0.5,0,2026-05-01 10:01:00",
+	"AAPL,stock,sell,15,103,0.5,0,2026-05-01 10:30:00",
+	"AAPL,stock,sell,15,99,0.5,0,2026-05-01 11:00:00",
+}
+
+func genericFile(rows ...string) string {
+	return "symbol,asset_class,side,quantity,price,commission,fees,executed_at\n" + strings.Join(rows, "\n") + "\n"
+}
+
+func (e *Env) user(t *testing.T) (uuid.UUID, *trading.Account) {
+	t.Helper()
+	u := e.St.Trading.NewUser(t)
+	a, err := e.Trading.Svc.CreateAccount(context.Background(), u, trading.AccountInput{Name: "Main", Currency: "USD"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u, a
+}
+
+// upload creates an import of body and runs its job.
+func (e *Env) upload(t *testing.T, u uuid.UUID, a *trading.Account, body string, mod func(*imports.Upload)) *imports.Import {
+	t.Helper()
+	imp := e.create(t, u, a, body, mod)
+	if err := e.Svc.Run(context.Background(), u, imp.ID); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	got, err := e.Svc.Get(context.Background(), u, imp.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func (e *Env) create(t *testing.T, u uuid.UUID, a *trading.Account, body string, mod func(*imports.Upload)) *imports.Import {
+	t.Helper()
+	up := imports.Upload{AccountID: a.ID, Filename: "export.csv", Body: strings.NewReader(body), Size: int64(len(body))}
+	if mod != nil {
+		mod(&up)
+	}
+	imp, err := e.Svc.Create(context.Background(), u, up)
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	return imp
+}
+
+func (e *Env) freshAccount(t *testing.T, u uuid.UUID) (uuid.UUID, *trading.Account, error) {
+	t.Helper()
+	a, err := e.Trading.Svc.CreateAccount(context.Background(), u, trading.AccountInput{Name: "Fresh " + uuid.NewString()[:8], Currency: "USD"})
+	return u, a, err
+}
+
+func (e *Env) executions(t *testing.T, u uuid.UUID, f trading.ExecutionFilter) []trading.Execution {
+	t.Helper()
+	var out []trading.Execution
+	cursor := ""
+	for {
+		page, next, err := e.Trading.Svc.ListExecutions(context.Background(), u, f, trading.Page{Limit: trading.MaxPageSize, Cursor: cursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, page...)
+		if next == "" {
+			return out
+		}
+		cursor = next
+	}
+}
+
+func isCode(err error, kind apperr.Kind, code string) bool {
+	e, ok := apperr.As(err)
+	return ok && e.Kind == kind && (code == "" || e.Code == code)
+}
+
+func counts(c imports.Counts) string {
+	return fmt.Sprintf("rows=%d added=%d duplicates=%d rejected=%d", c.Rows, c.ExecutionsAdded, c.Duplicates, c.Rejected)
+}
+
+// Run runs the suite.
+func Run(t *testing.T, newStores Factory) {
+	ctx := context.Background()
+
+	t.Run("ImportCommitsFillsRejectsAndMismatches", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		imp := e.create(t, u, a, FlexFile, nil)
+		if imp.Status != imports.Queued || imp.Broker != imports.PresetIBKRFlex || imp.Timezone != "America/New_York" {
+			t.Fatalf("created = %+v", imp)
+		}
+		if len(e.Queue.Jobs) != 1 || e.Queue.Jobs[0] != imports.KindRun {
+			t.Fatalf("jobs = %v", e.Queue.Jobs)
+		}
+		if err := e.Svc.Run(ctx, u, imp.ID); err != nil {
+			t.Fatal(err)
+		}
+		got, err := e.Svc.Get(ctx, u, imp.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != imports.Succeeded || counts(got.Counts) != "rows=9 added=8 duplicates=0 rejected=1" || got.TradesRebuilt != 4 {
+			t.Fatalf("import = %s %s trades %d", got.Status, counts(got.Counts), got.TradesRebuilt)
+		}
+		if len(got.Rejected) != 1 || got.Rejected[0].Line != 14 || !strings.Contains(got.Rejected[0].Raw, `"abc"`) || got.Rejected[0].Reason == "" {
+			t.Fatalf("rejected = %+v", got.Rejected)
+		}
+		if len(got.Mismatches) != 1 || got.Mismatches[0].Line != 11 || !got.Mismatches[0].BrokerPnL.Equal(decimal.RequireFromString("30.4")) ||
+			!got.Mismatches[0].ComputedPnL.Equal(decimal.RequireFromString("29.4")) {
+			t.Fatalf("mismatches = %+v", got.Mismatches)
+		}
+		ex := e.executions(t, u, trading.ExecutionFilter{ImportID: imp.ID})
+		if len(ex) != 8 {
+			t.Fatalf("%d executions carry the import's id, want 8", len(ex))
+		}
+		finished := 0
+		for _, ev := range e.Events.Take() {
+			if ev.Type == realtime.TypeImportFinished {
+				finished++
+				if ev.Payload["status"] != "succeeded" || ev.Payload["executions_imported"] != 8 {
+					t.Errorf("import.finished = %v", ev.Payload)
+				}
+			}
+		}
+		if finished != 1 {
+			t.Errorf("%d import.finished events, want 1", finished)
+		}
+		// A redelivered job finds the import done.
+		if err := e.Svc.Run(ctx, u, imp.ID); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(e.executions(t, u, trading.ExecutionFilter{AccountIDs: []uuid.UUID{a.ID}})); n != 8 {
+			t.Fatalf("%d executions after a redelivery, want 8", n)
+		}
+	})
+
+	t.Run("ReimportAndOverlapAddNothingTwice", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		first := e.upload(t, u, a, FlexFile, nil)
+		again := e.upload(t, u, a, FlexFile, nil)
+		if counts(first.Counts) != "rows=9 added=8 duplicates=0 rejected=1" || counts(again.Counts) != "rows=9 added=0 duplicates=8 rejected=1" {
+			t.Fatalf("first %s, again %s", counts(first.Counts), counts(again.Counts))
+		}
+		// Fingerprints: an overlapping export of fills without IDs.
+		g1 := e.upload(t, u, a, genericFile(genericRows[:3]...), nil)
+		g2 := e.upload(t, u, a, genericFile(genericRows...), nil)
+		if counts(g1.Counts) != "rows=3 added=3 duplicates=0 rejected=0" || counts(g2.Counts) != "rows=5 added=2 duplicates=3 rejected=0" {
+			t.Fatalf("overlap: %s then %s", counts(g1.Counts), counts(g2.Counts))
+		}
+		if n := len(e.executions(t, u, trading.ExecutionFilter{AccountIDs: []uuid.UUID{a.ID}})); n != 13 {
+			t.Fatalf("%d executions, want 13 (8 + 5)", n)
+		}
+	})
+
+	t.Run("ConcurrentImportsOfOneFile", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		i1 := e.create(t, u, a, genericFile(genericRows...), nil)
+		i2 := e.create(t, u, a, genericFile(genericRows...), nil)
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for k, id := range []uuid.UUID{i1.ID, i2.ID} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 20 { // a busy database asks for a retry, as the job runner would
+					if errs[k] = e.Svc.Run(ctx, u, id); errs[k] == nil || !apperr.Is(errs[k], apperr.Unavailable) {
+						return
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			}()
+		}
+		wg.Wait()
+		added := 0
+		for k, id := range []uuid.UUID{i1.ID, i2.ID} {
+			if errs[k] != nil {
+				t.Fatalf("run %d: %v", k, errs[k])
+			}
+			got, err := e.Svc.Get(ctx, u, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			added += got.Counts.ExecutionsAdded
+		}
+		if n := len(e.executions(t, u, trading.ExecutionFilter{AccountIDs: []uuid.UUID{a.ID}})); n != 5 || added != 5 {
+			t.Fatalf("%d executions, %d added in all; want 5 and 5", n, added)
+		}
+	})
+
+	t.Run("KilledWorkerLeavesNothingAndTheRetryFinishesOnce", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		imp := e.create(t, u, a, FlexFile, nil)
+		e.crash.mu.Lock()
+		e.crash.fail = true
+		e.crash.mu.Unlock()
+		if err := e.Svc.Run(ctx, u, imp.ID); err == nil {
+			t.Fatal("the killed attempt succeeded")
+		}
+		if n := len(e.executions(t, u, trading.ExecutionFilter{AccountIDs: []uuid.UUID{a.ID}})); n != 0 {
+			t.Fatalf("%d executions left by the killed attempt", n)
+		}
+		for _, ev := range e.Events.Take() {
+			if ev.Type == realtime.TypeImportFinished || ev.Type == realtime.TypeTradeCreated {
+				t.Fatalf("the rolled-back attempt published %s", ev.Type)
+			}
+		}
+		if err := e.Svc.Run(ctx, u, imp.ID); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := e.Svc.Get(ctx, u, imp.ID)
+		if got.Status != imports.Succeeded || counts(got.Counts) != "rows=9 added=8 duplicates=0 rejected=1" {
+			t.Fatalf("retry: %s %s", got.Status, counts(got.Counts))
+		}
+		if n := len(e.executions(t, u, trading.ExecutionFilter{AccountIDs: []uuid.UUID{a.ID}})); n != 8 {
+			t.Fatalf("%d executions, want 8", n)
+		}
+	})
+
+	t.Run("StrictFailsWithNothingWritten", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		got := e.upload(t, u, a, FlexFile, func(up *imports.Upload) { up.Strict = true })
+		if got.Status != imports.Failed || got.Counts.Rejected != 1 || len(got.Rejected) != 1 || got.Rejected[0].Line != 14 || got.Error == "" {
+			t.Fatalf("strict import = %s %s %+v %q", got.Status, counts(got.Counts), got.Rejected, got.Error)
+		}
+		if n := len(e.executions(t, u, trading.ExecutionFilter{AccountIDs: []uuid.UUID{a.ID}})); n != 0 {
+			t.Fatalf("%d executions written by a failed strict import", n)
+		}
+	})
+
+	t.Run("UndoRemovesExactlyItsExecutions", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		manual, err := e.Trading.Svc.AddExecutions(ctx, u, a.ID, []trading.ExecutionInput{{Symbol: "AAPL", AssetClass: trading.Stock, Side: trading.Buy,
+			Quantity: decimal.NewFromInt(5), Price: decimal.NewFromInt(160), ExecutedAt: time.Date(2026, 4, 30, 14, 0, 0, 0, time.UTC)}}, trading.AddOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		imp := e.upload(t, u, a, FlexFile, nil)
+		if e.Blobs.Len() != 1 {
+			t.Fatalf("%d blobs, want the upload", e.Blobs.Len())
+		}
+		res, err := e.Svc.Undo(ctx, u, imp.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.ExecutionsRemoved != 8 || res.TradesRebuilt == 0 {
+			t.Fatalf("undo = %+v", res)
+		}
+		left := e.executions(t, u, trading.ExecutionFilter{AccountIDs: []uuid.UUID{a.ID}})
+		if len(left) != 1 || left[0].ID != manual.Executions[0].ID {
+			t.Fatalf("left %d executions, want the manual one", len(left))
+		}
+		if _, err := e.Svc.Get(ctx, u, imp.ID); !isCode(err, apperr.NotFound, imports.CodeImportNotFound) {
+			t.Fatalf("get undone import: %v", err)
+		}
+		if e.Blobs.Len() != 0 {
+			t.Fatal("the undone import's file is still stored")
+		}
+		page, err := e.Trading.Svc.ListTrades(ctx, u, trading.Filter{}, trading.Sort{}, trading.Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Items) != 1 || !page.Items[0].Quantity.Equal(decimal.NewFromInt(5)) {
+			t.Fatalf("trades after undo = %d, want the manual one", len(page.Items))
+		}
+	})
+
+	t.Run("UndoWaitsForARunningImport", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		imp := e.create(t, u, a, FlexFile, nil)
+		if _, err := e.Svc.Undo(ctx, u, imp.ID); !isCode(err, apperr.Conflict, imports.CodeImportBusy) {
+			t.Fatalf("undo of a queued import: %v", err)
+		}
+		// A job that died long ago leaves the import queued: undo takes it.
+		old := *imp
+		old.ID, old.CreatedAt, old.BlobKey = uuid.New(), time.Now().Add(-2*imports.StaleAfter), "imports/stale"
+		if err := e.St.Imports.Create(ctx, &old); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Svc.Undo(ctx, u, old.ID); err != nil {
+			t.Fatalf("undo of a stale import: %v", err)
+		}
+	})
+
+	t.Run("AnotherUsersImportIsNotFound", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		other, otherAcct := e.user(t)
+		imp := e.upload(t, u, a, FlexFile, nil)
+		if _, err := e.Svc.Get(ctx, other, imp.ID); !isCode(err, apperr.NotFound, imports.CodeImportNotFound) {
+			t.Errorf("get: %v", err)
+		}
+		if _, err := e.Svc.Undo(ctx, other, imp.ID); !isCode(err, apperr.NotFound, imports.CodeImportNotFound) {
+			t.Errorf("undo: %v", err)
+		}
+		if err := e.Svc.Run(ctx, other, imp.ID); err == nil {
+			t.Error("run as another user succeeded")
+		}
+		up := imports.Upload{AccountID: a.ID, Body: strings.NewReader(FlexFile), Size: int64(len(FlexFile))}
+		if _, err := e.Svc.Create(ctx, other, up); !isCode(err, apperr.NotFound, trading.CodeAccountNotFound) {
+			t.Errorf("create into another user's account: %v", err)
+		}
+		if l, err := e.Svc.List(ctx, other, uuid.Nil, time.Time{}, 0); err != nil || len(l) != 0 {
+			t.Errorf("list as another user = %d, %v", len(l), err)
+		}
+		if l, err := e.Svc.List(ctx, u, a.ID, time.Time{}, 0); err != nil || len(l) != 1 || l[0].ID != imp.ID || l[0].Rejected != nil {
+			t.Errorf("list = %+v, %v", l, err)
+		}
+		if _, err := e.Svc.List(ctx, u, otherAcct.ID, time.Time{}, 0); !isCode(err, apperr.NotFound, trading.CodeAccountNotFound) {
+			t.Errorf("list of another user's account: %v", err)
+		}
+		var sink bytes.Buffer
+		if err := e.Svc.ExportExecutions(ctx, other, trading.ExecutionFilter{AccountIDs: []uuid.UUID{a.ID}}, &sink); !isCode(err, apperr.NotFound, trading.CodeAccountNotFound) || sink.Len() != 0 {
+			t.Errorf("export of another user's account: %v (%d bytes)", err, sink.Len())
+		}
+		if err := e.Svc.ExportExecutions(ctx, other, trading.ExecutionFilter{ImportID: imp.ID}, &sink); !isCode(err, apperr.NotFound, imports.CodeImportNotFound) || sink.Len() != 0 {
+			t.Errorf("export of another user's import: %v", err)
+		}
+		if err := e.Svc.ExportTrades(ctx, other, trading.Filter{AccountIDs: []uuid.UUID{a.ID}}, trading.Sort{}, &sink); !isCode(err, apperr.NotFound, trading.CodeAccountNotFound) || sink.Len() != 0 {
+			t.Errorf("trades export of another user's account: %v", err)
+		}
+		if _, err := e.Svc.Get(ctx, u, imp.ID); err != nil {
+			t.Errorf("the owner lost the import: %v", err)
+		}
+	})
+
+	t.Run("UnknownFormatIsRefusedAndNothingKept", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		body := "foo,bar\n1,2\n"
+		_, err := e.Svc.Create(ctx, u, imports.Upload{AccountID: a.ID, Body: strings.NewReader(body), Size: int64(len(body))})
+		if !isCode(err, apperr.Invalid, imports.CodeFormatUnknown) || !strings.Contains(err.Error(), imports.PresetTradovate) {
+			t.Fatalf("err = %v", err)
+		}
+		if e.Blobs.Len() != 0 || len(e.Queue.Jobs) != 0 {
+			t.Fatalf("%d blobs and %d jobs left by a refused upload", e.Blobs.Len(), len(e.Queue.Jobs))
+		}
+		big := imports.Upload{AccountID: a.ID, Body: strings.NewReader("x"), Size: imports.DefaultConfig().MaxBytes + 1}
+		if _, err := e.Svc.Create(ctx, u, big); !isCode(err, apperr.Invalid, imports.CodeFileTooLarge) {
+			t.Fatalf("too large: %v", err)
+		}
+		if _, err := e.Svc.Create(ctx, u, imports.Upload{AccountID: a.ID, Broker: "nope", Body: strings.NewReader(body), Size: 3}); !isCode(err, apperr.Invalid, imports.CodePresetUnknown) {
+			t.Fatalf("unknown preset: %v", err)
+		}
+		if _, err := e.Svc.Create(ctx, u, imports.Upload{AccountID: a.ID, Timezone: "Mars/Olympus", Body: strings.NewReader(body), Size: 3}); !isCode(err, apperr.Invalid, imports.CodeTimezoneInvalid) {
+			t.Fatalf("bad zone: %v", err)
+		}
+		// A file given the wrong preset fails its job with the reason.
+		imp := e.upload(t, u, a, genericFile(genericRows...), func(up *imports.Upload) { up.Broker = imports.PresetMT5 })
+		if imp.Status != imports.Failed || !strings.Contains(imp.Error, "MetaTrader") {
+			t.Fatalf("wrong preset: %s %q", imp.Status, imp.Error)
+		}
+	})
+
+	t.Run("PreviewWritesNothing", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		var rows []string
+		for i := range 200 {
+			rows = append(rows, fmt.Sprintf("AAPL,stock,buy,1,%d,0,0,2026-05-01 10:00:00", 100+i))
+		}
+		body := genericFile(rows...)
+		p, err := e.Svc.Preview(ctx, u, imports.Upload{AccountID: a.ID, Body: strings.NewReader(body), Size: int64(len(body))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Broker != imports.PresetGeneric || len(p.Fills) != 50 || p.Columns["price"] != "price" || p.Timezone != "America/New_York" {
+			t.Fatalf("preview = %s, %d fills, columns %v", p.Broker, len(p.Fills), p.Columns)
+		}
+		if !p.Fills[0].Input.ExecutedAt.Equal(time.Date(2026, 5, 1, 14, 0, 0, 0, time.UTC)) {
+			t.Fatalf("first fill at %s", p.Fills[0].Input.ExecutedAt)
+		}
+		if e.Blobs.Len() != 0 || len(e.Queue.Jobs) != 0 || len(e.executions(t, u, trading.ExecutionFilter{})) != 0 {
+			t.Fatal("a preview wrote something")
+		}
+		if l, _ := e.Svc.List(ctx, u, uuid.Nil, time.Time{}, 0); len(l) != 0 {
+			t.Fatal("a preview recorded an import")
+		}
+	})
+
+	t.Run("ExportImportsBackExactly", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		e.upload(t, u, a, FlexFile, nil)
+		body := genericFile(genericRows...) // fills without IDs, two identical
+		e.upload(t, u, a, body, nil)
+		inj := "MSFT,stock,buy,1,410,0,0,2026-05-01 10:00:00,\"=HYPERLINK(\"\"http://evil.example\"\")\"\n"
+		e.upload(t, u, a, "symbol,asset_class,side,quantity,price,commission,fees,executed_at,broker_execution_id\n"+inj, nil)
+		var out bytes.Buffer
+		if err := e.Svc.ExportExecutions(ctx, u, trading.ExecutionFilter{AccountIDs: []uuid.UUID{a.ID}}, &out); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "'=HYPERLINK(") {
+			t.Fatalf("the formula is not escaped in the export:\n%s", out.String())
+		}
+		_, fresh, err := e.freshAccount(t, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back := e.upload(t, u, fresh, out.String(), nil)
+		if back.Broker != imports.PresetGeneric || back.Counts.ExecutionsAdded != 14 || back.Counts.Rejected != 0 {
+			t.Fatalf("re-import: %s %s %q %+v", back.Broker, counts(back.Counts), back.Error, back.Rejected)
+		}
+		key := func(x trading.Execution) string {
+			return fmt.Sprintf("%s %s %s %s %s %s %s %d %s", x.Symbol, x.AssetClass, x.Side, x.Quantity, x.Price, x.Commission, x.Fees, x.ExecutedAt.UnixNano(), x.BrokerExecutionID)
+		}
+		var want, got []string
+		for _, x := range e.executions(t, u, trading.ExecutionFilter{AccountIDs: []uuid.UUID{a.ID}}) {
+			want = append(want, key(x))
+		}
+		for _, x := range e.executions(t, u, trading.ExecutionFilter{AccountIDs: []uuid.UUID{fresh.ID}}) {
+			got = append(got, key(x))
+		}
+		slices.Sort(want)
+		slices.Sort(got)
+		if !slices.Equal(want, got) {
+			t.Fatalf("round trip differs:\n got %q\nwant %q", got, want)
+		}
+		if !slices.ContainsFunc(got, func(s string) bool { return strings.HasSuffix(s, `=HYPERLINK("http://evil.example")`) }) {
+			t.Fatal("the payload did not come back as text")
+		}
+		var trades bytes.Buffer
+		if err := e.Svc.ExportTrades(ctx, u, trading.Filter{AccountIDs: []uuid.UUID{fresh.ID}}, trading.Sort{}, &trades); err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(trades.String(), "\n"); n < 5 || !strings.HasPrefix(trades.String(), "id,account_id,symbol") {
+			t.Fatalf("trades export:\n%s", trades.String())
+		}
+	})
+
+	t.Run("ImportsRepository", func(t *testing.T) {
+		st := newStores(t)
+		e := NewEnv(t, st)
+		u, a := e.user(t)
+		other := st.Trading.NewUser(t)
+		at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+		imp := &imports.Import{ID: uuid.New(), UserID: u, AccountID: a.ID, Broker: imports.PresetGeneric, Filename: "f.csv", BlobKey: "imports/x", Size: 10,
+			Timezone: "UTC", Mapping: map[string]string{"symbol": "Ticker"}, Status: imports.Queued, CreatedAt: at, Version: 1}
+		if err := st.Imports.Create(ctx, imp); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Imports.Create(ctx, imp); !apperr.Is(err, apperr.Conflict) {
+			t.Fatalf("create twice: %v", err)
+		}
+		imp.Status, imp.Version = imports.Succeeded, 2
+		imp.Counts = imports.Counts{Rows: 3, ExecutionsAdded: 1, Duplicates: 1, Rejected: 1}
+		imp.Rejected = []imports.RejectedRow{{Line: 2, Raw: "a,\"b\nc\"", Reason: "bad"}, {Line: 9, Raw: "z", Reason: "worse"}}
+		imp.Mismatches = []imports.Mismatch{{Line: 4, BrokerPnL: decimal.RequireFromString("-12.345678901234"), ComputedPnL: decimal.RequireFromString("1.5")}}
+		imp.Warnings, imp.FinishedAt = []string{"w"}, at.Add(time.Second)
+		if err := st.Imports.Update(ctx, imp); err != nil {
+			t.Fatal(err)
+		}
+		stale := *imp
+		if err := st.Imports.Update(ctx, &stale); !isCode(err, apperr.Conflict, trading.CodeVersionMismatch) {
+			t.Fatalf("stale update: %v", err)
+		}
+		got, err := st.Imports.Get(ctx, u, imp.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != imports.Succeeded || got.Counts != imp.Counts || got.Mapping["symbol"] != "Ticker" || len(got.Warnings) != 1 ||
+			!got.FinishedAt.Equal(imp.FinishedAt) || !got.CreatedAt.Equal(at) || got.Version != 2 {
+			t.Fatalf("got %+v", got)
+		}
+		if len(got.Rejected) != 2 || got.Rejected[0] != imp.Rejected[0] || got.Rejected[1] != imp.Rejected[1] {
+			t.Fatalf("rejected = %+v", got.Rejected)
+		}
+		if len(got.Mismatches) != 1 || !got.Mismatches[0].BrokerPnL.Equal(imp.Mismatches[0].BrokerPnL) || got.Mismatches[0].Line != 4 {
+			t.Fatalf("mismatches = %+v", got.Mismatches)
+		}
+		if _, err := st.Imports.Get(ctx, other, imp.ID); !isCode(err, apperr.NotFound, imports.CodeImportNotFound) {
+			t.Fatalf("get as another user: %v", err)
+		}
+		older := &imports.Import{ID: uuid.New(), UserID: u, AccountID: a.ID, Broker: imports.PresetMT5, BlobKey: "k", Timezone: "UTC", Status: imports.Queued,
+			CreatedAt: at.Add(-time.Hour), Version: 1}
+		if err := st.Imports.Create(ctx, older); err != nil {
+			t.Fatal(err)
+		}
+		l, err := st.Imports.List(ctx, u, uuid.Nil, time.Time{}, 10)
+		if err != nil || len(l) != 2 || l[0].ID != imp.ID || l[1].ID != older.ID {
+			t.Fatalf("list = %v, %v", l, err)
+		}
+		if l, _ := st.Imports.List(ctx, u, uuid.Nil, at, 10); len(l) != 1 || l[0].ID != older.ID {
+			t.Fatalf("list before = %v", l)
+		}
+		if err := st.Imports.Delete(ctx, other, imp.ID); !apperr.Is(err, apperr.NotFound) {
+			t.Fatalf("delete as another user: %v", err)
+		}
+		if err := st.Imports.Delete(ctx, u, imp.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Imports.Get(ctx, u, imp.ID); !apperr.Is(err, apperr.NotFound) {
+			t.Fatalf("get deleted: %v", err)
+		}
+	})
+
+	t.Run("Mappings", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		other := e.St.Trading.NewUser(t)
+		cols := map[string]string{"symbol": "Ticker", "side": "Dir", "quantity": "Shares", "price": "Fill Price", "executed_at": "When"}
+		m, err := e.Svc.CreateMapping(ctx, u, imports.MappingInput{Name: "My broker", Columns: cols})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Svc.CreateMapping(ctx, u, imports.MappingInput{Name: "my BROKER ", Columns: cols}); !isCode(err, apperr.Conflict, imports.CodeMappingTaken) {
+			t.Fatalf("taken name: %v", err)
+		}
+		if _, err := e.Svc.CreateMapping(ctx, u, imports.MappingInput{Name: "x", Columns: map[string]string{"symbol": "a"}}); !isCode(err, apperr.Invalid, imports.CodeMappingInvalid) {
+			t.Fatalf("bad mapping: %v", err)
+		}
+		if _, err := e.Svc.GetMapping(ctx, other, m.ID); !isCode(err, apperr.NotFound, imports.CodeMappingNotFound) {
+			t.Fatalf("another user's mapping: %v", err)
+		}
+		cols2 := map[string]string{"symbol": "Ticker", "side": "Dir", "quantity": "Shares", "price": "Fill Price", "date": "Day", "time": "At"}
+		m2, err := e.Svc.UpdateMapping(ctx, u, m.ID, imports.MappingInput{Name: "Renamed", Columns: cols2}, 1)
+		if err != nil || m2.Version != 2 {
+			t.Fatalf("update: %v", err)
+		}
+		if _, err := e.Svc.UpdateMapping(ctx, u, m.ID, imports.MappingInput{Name: "Again", Columns: cols2}, 1); !isCode(err, apperr.Conflict, "version_mismatch") {
+			t.Fatalf("stale update: %v", err)
+		}
+		if l, err := e.Svc.ListMappings(ctx, u); err != nil || len(l) != 1 || l[0].Name != "Renamed" || l[0].Columns["date"] != "Day" {
+			t.Fatalf("list = %+v, %v", l, err)
+		}
+		body := "Ticker,Dir,Shares,Fill Price,Day,At\nMSFT,B,3,\"1,410.25\",05/01/2026,10:00:00\n"
+		imp := e.upload(t, u, a, body, func(up *imports.Upload) { up.MappingID = m.ID })
+		if imp.Broker != imports.PresetGeneric || imp.Counts.ExecutionsAdded != 1 {
+			t.Fatalf("import with a saved mapping: %s %s %q", imp.Broker, counts(imp.Counts), imp.Error)
+		}
+		ex := e.executions(t, u, trading.ExecutionFilter{ImportID: imp.ID})
+		if len(ex) != 1 || !ex[0].Price.Equal(decimal.RequireFromString("1410.25")) || !ex[0].ExecutedAt.Equal(time.Date(2026, 5, 1, 14, 0, 0, 0, time.UTC)) {
+			t.Fatalf("executions = %+v", ex)
+		}
+		if err := e.Svc.DeleteMapping(ctx, other, m.ID); !apperr.Is(err, apperr.NotFound) {
+			t.Fatalf("delete as another user: %v", err)
+		}
+		if err := e.Svc.DeleteMapping(ctx, u, m.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Svc.GetMapping(ctx, u, m.ID); !apperr.Is(err, apperr.NotFound) {
+			t.Fatalf("deleted mapping: %v", err)
+		}
+	})
+}
+
+// FlexRows returns an IBKR Flex export of n fills (about 100 bytes each):
+// 50 symbols, each bought and sold in turn, one execution ID per fill.
+func FlexRows(n int) []byte {
+	var b strings.Builder
+	b.Grow(n*110 + 512)
+	b.WriteString(`"ClientAccountID","AssetClass","Symbol","CurrencyPrimary","DateTime","Buy/Sell","Quantity","TradePrice","IBCommission","IBExecID","FifoPnlRealized"` + "\n")
+	start := time.Date(2026, 1, 5, 9, 30, 0, 0, time.UTC)
+	for i := range n {
+		side, qty, pnl := "BUY", "100", "0"
+		if (i/50)%2 == 1 {
+			side, qty, pnl = "SELL", "-100", "49"
+		}
+		at := start.Add(time.Duration(i) * time.Second)
+		fmt.Fprintf(&b, `"U1234567","STK","SYM%02d","USD","%s","%s","%s","%d.%02d","-0.5","%010d.%04d.01.01","%s"`+"\n",
+			i%50, at.Format("20060102;150405"), side, qty, 100+i%50, (i/100)%2*50, i, i%10000, pnl)
+	}
+	return []byte(b.String())
+}
+
+// WithConfig returns a service like e.Svc with cfg (benchmarks raise
+// MaxBytes).
+func (e *Env) WithConfig(t testing.TB, cfg imports.Config) *imports.Service {
+	t.Helper()
+	svc, err := imports.NewService(cfg, imports.Deps{Imports: e.crash, Mappings: e.St.Mappings, Trading: e.Trading.Svc, Blobs: e.Blobs,
+		Jobs: e.Queue, Events: e.Events, Tx: e.St.Trading.Tx,
+		Zones: trading.ZoneFunc(func(context.Context, uuid.UUID) (*time.Location, error) { return e.Trading.Zone, nil })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}

@@ -1,0 +1,316 @@
+package imports
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"github.com/tradesense/tradesense/core/trading"
+)
+
+func ny(t testing.TB) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+// parsed is what one parse of a fixture gave.
+type parsed struct {
+	c     *collector
+	fills []Fill
+	bad   []RejectedRow
+}
+
+func parseFile(t *testing.T, preset, file string, loc *time.Location, mapping map[string]string) parsed {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return parseBytes(t, preset, b, loc, mapping)
+}
+
+func parseBytes(t *testing.T, preset string, b []byte, loc *time.Location, mapping map[string]string) parsed {
+	t.Helper()
+	p, ok := Lookup(preset)
+	if !ok {
+		t.Fatalf("no preset %s", preset)
+	}
+	c := &collector{maxWarn: 100}
+	if err := p.Parse(context.Background(), NewReader(bytes.NewReader(b)), Options{Location: loc, Mapping: mapping}, c); err != nil {
+		t.Fatalf("parse %s: %v", preset, err)
+	}
+	s := &Service{cfg: DefaultConfig()}
+	fills, bad := s.validate(c.fills)
+	bad = append(bad, c.rejected...)
+	slices.SortFunc(bad, func(a, b RejectedRow) int { return a.Line - b.Line })
+	return parsed{c: c, fills: fills, bad: bad}
+}
+
+// describe prints every field of a fill the parser sets.
+func describe(f Fill) string {
+	in := f.Input
+	s := fmt.Sprintf("L%d %s %s %s %s@%s c=%s f=%s %s", f.Line, in.AssetClass, in.Side, in.Quantity, in.Symbol, in.Price, in.Commission, in.Fees,
+		in.ExecutedAt.UTC().Format(time.RFC3339))
+	if in.BrokerExecutionID != "" {
+		s += " id=" + in.BrokerExecutionID
+	}
+	if !in.Multiplier.IsZero() {
+		s += " m=" + in.Multiplier.String()
+	}
+	if f.BrokerPnL.Valid {
+		s += " pnl=" + f.BrokerPnL.Decimal.String()
+		if f.PnLNet {
+			s += "(net)"
+		}
+	}
+	return s
+}
+
+// build records fills the way trading.Service does (one position per
+// canonical instrument, the builder's FIFO) and returns what
+// AddExecutions would: the executions in input order and the trades.
+func build(t *testing.T, fills []Fill) *trading.AddResult {
+	t.Helper()
+	type pos struct {
+		mult  decimal.Decimal
+		execs []trading.Execution
+	}
+	positions := map[string]*pos{}
+	res := &trading.AddResult{}
+	var keys []string
+	for _, f := range fills {
+		in := f.Input
+		inst, err := trading.ResolveInstrument(trading.InstrumentSpec{Symbol: in.Symbol, AssetClass: in.AssetClass, Multiplier: in.Multiplier}, in.ExecutedAt)
+		if err != nil {
+			t.Fatalf("line %d: %v", f.Line, err)
+		}
+		e := trading.Execution{ID: uuid.New(), Symbol: inst.Symbol, AssetClass: inst.AssetClass, Side: in.Side, Quantity: in.Quantity, Price: in.Price,
+			Commission: in.Commission, Fees: in.Fees, ExecutedAt: in.ExecutedAt, BrokerExecutionID: in.BrokerExecutionID}
+		e.Fingerprint = trading.Fingerprint(&e, inst.Symbol, inst.AssetClass, 0) + e.ID.String()
+		k := string(inst.AssetClass) + "|" + inst.Symbol
+		if positions[k] == nil {
+			positions[k] = &pos{mult: inst.Multiplier}
+			keys = append(keys, k)
+		}
+		positions[k].execs = append(positions[k].execs, e)
+		res.Executions = append(res.Executions, e)
+	}
+	for _, k := range keys {
+		res.Trades = append(res.Trades, trading.Build(positions[k].execs, trading.BuildParams{Multiplier: positions[k].mult})...)
+	}
+	return res
+}
+
+func lines(rs []RejectedRow) []int {
+	var out []int
+	for _, r := range rs {
+		out = append(out, r.Line)
+	}
+	return out
+}
+
+func mismatchText(ms []Mismatch) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, fmt.Sprintf("L%d broker=%s computed=%s", m.Line, m.BrokerPnL, m.ComputedPnL))
+	}
+	return out
+}
+
+type presetCase struct {
+	preset, file string
+	loc          *time.Location
+	want         []string
+	rejected     []int
+	mismatches   []string
+	trades       int    // trades the builder makes of the fills
+	netPnL       string // Σ net P&L of the closed trades
+}
+
+func TestPresets(t *testing.T) {
+	loc := ny(t)
+	cases := []presetCase{
+		{preset: PresetIBKRFlex, file: "ibkr_flex.csv", loc: loc, want: []string{
+			"L5 stock buy 100 AAPL@170.5 c=1 f=0 2026-05-01T14:15:00Z id=0000e0d5.6630a1b2.01.01",
+			"L6 stock sell 60 AAPL@172 c=0.6 f=0 2026-05-01T14:30:00Z id=0000e0d5.6630a1b3.01.01 pnl=88.8(net)",
+			"L7 stock sell 40 AAPL@169 c=0.4 f=0 2026-05-01T15:00:00Z id=0000e0d5.6630a1b4.01.01 pnl=-60.8(net)",
+			"L9 stock sell 50 TSLA@250 c=0.5 f=0 2026-05-01T16:00:00Z id=0000e0d5.6630a1c1.01.01",
+			"L10 stock buy 80 TSLA@245 c=0.8 f=0 2026-05-01T16:30:00Z id=0000e0d5.6630a1c2.01.01 pnl=249(net)",
+			"L11 stock sell 30 TSLA@246 c=0.3 f=0 2026-05-01T17:00:00Z id=0000e0d5.6630a1c3.01.01 pnl=30.4(net)",
+			"L12 future buy 2 ESM6@5300.25 c=4.24 f=0 2026-05-01T18:00:00Z id=0000e0d5.6630a1d1.01.01 m=50",
+			"L13 future sell 2 ESM6@5302.25 c=4.24 f=0 2026-05-01T18:15:00Z id=0000e0d5.6630a1d2.01.01 m=50 pnl=191.52(net)",
+		}, rejected: []int{14}, mismatches: []string{"L11 broker=30.4 computed=29.4"},
+			// AAPL 88.8 − 60.8; TSLA short 249 (the flip's closing part), long 29.4; ES 191.52
+			trades: 4, netPnL: "497.92"},
+		{preset: PresetIBKRActivity, file: "ibkr_activity.csv", loc: loc, want: []string{
+			"L9 stock buy 1000 MSFT@410.1 c=5 f=0 2026-05-01T13:45:00Z",
+			"L11 stock sell 1000 MSFT@412.2 c=5 f=0 2026-05-01T19:30:00Z pnl=2090(net)",
+			"L13 stock sell 200 NVDA@900 c=1 f=0 2026-05-01T14:00:00Z",
+			"L14 stock buy 100 NVDA@895 c=1 f=0 2026-05-01T14:30:00Z pnl=498.5(net)",
+			"L16 option buy 2 AAPL260619C00150000@22.5 c=1.3 f=0 2026-05-01T16:00:00Z",
+			"L19 forex buy 10000 EUR.USD@1.085 c=2 f=0 2026-05-01T16:00:00Z",
+		}, rejected: []int{15}, trades: 4, netPnL: "2090"},
+		{preset: PresetTradovate, file: "tradovate_performance.csv", loc: loc, want: []string{
+			"L2 future buy 2 MESM6@5300.25 c=0 f=0 2026-05-01T13:31:05Z id=perf:1001-1002:B",
+			"L2 future sell 2 MESM6@5302.75 c=0 f=0 2026-05-01T13:35:10Z id=perf:1001-1002:S pnl=25",
+			"L3 future sell 1 MESM6@5312.5 c=0 f=0 2026-05-01T14:01:00Z id=perf:1004-1003:S",
+			"L3 future buy 1 MESM6@5310 c=0 f=0 2026-05-01T14:05:00Z id=perf:1004-1003:B pnl=12.5",
+			"L4 future buy 1 MESM6@5305.5 c=0 f=0 2026-05-01T15:00:00Z id=perf:1010-1011:B",
+			"L4 future sell 1 MESM6@5298.75 c=0 f=0 2026-05-01T15:20:00Z id=perf:1010-1011:S pnl=-30",
+			"L5 future buy 1 MESM6@5305.5 c=0 f=0 2026-05-01T15:00:00Z id=perf:1010-1012:B",
+			"L5 future sell 1 MESM6@5306 c=0 f=0 2026-05-01T15:25:00Z id=perf:1010-1012:S pnl=2.5",
+		}, rejected: []int{6}, mismatches: []string{"L4 broker=-30 computed=-33.75"}, trades: 3, netPnL: "6.25"},
+		{preset: PresetTradovate, file: "tradovate_orders.csv", loc: loc, want: []string{
+			"L2 future buy 3 MNQM6@18250.25 c=0 f=0 2026-05-01T13:30:01Z id=2001",
+			"L3 future sell 1 MNQM6@18260 c=0 f=0 2026-05-01T13:40:00Z id=2002",
+			"L5 future sell 4 MNQM6@18245.5 c=0 f=0 2026-05-01T14:00:00Z id=2004",
+			"L6 future buy 2 MNQM6@18240 c=0 f=0 2026-05-01T14:30:00Z id=2005",
+		}, rejected: []int{7},
+			// long 3: +9.75×1 −4.75×2 = 0.25 pt → 0.5; short 2: +5.5×2 = 11 pt → 22 (MNQ $2/pt)
+			trades: 2, netPnL: "22.5"},
+		{preset: PresetNinjaTrader, file: "ninjatrader_executions.csv", loc: loc, want: []string{
+			"L2 future buy 2 ES 06-26@5300.25 c=4.3 f=0 2026-05-01T13:31:05Z id=a1b2c3",
+			"L3 future sell 1 ES 06-26@5302.25 c=2.15 f=0 2026-05-01T13:40:00Z id=a1b2c4",
+			"L4 future sell 3 ES 06-26@5301 c=6.45 f=0 2026-05-01T13:45:00Z id=a1b2c5",
+			"L5 future buy 2 ES 06-26@5299 c=4.3 f=0 2026-05-01T17:15:00Z id=a1b2c6",
+		}, rejected: []int{6},
+			// long: (2 + 0.75) pt × 50 = 137.5 − 4.3 − 2.15 − 2.15 = 128.9; short: 2 × 2 × 50 = 200 − 4.3 − 4.3 = 191.4
+			trades: 2, netPnL: "320.3"},
+		{preset: PresetNinjaTrader, file: "ninjatrader_trades.csv", loc: loc, want: []string{
+			"L2 future buy 1 NQ 06-26@18250.25 c=2.15 f=0 2026-05-01T13:31:05Z",
+			"L2 future sell 1 NQ 06-26@18260.75 c=2.15 f=0 2026-05-01T13:45:00Z pnl=210",
+			"L3 future sell 2 NQ 06-26@18270 c=4.3 f=0 2026-05-01T14:00:00Z",
+			"L3 future buy 2 NQ 06-26@18275 c=4.3 f=0 2026-05-01T14:20:00Z pnl=-200",
+			"L4 future buy 1 NQ 06-26@18280 c=2.15 f=0 2026-05-01T15:00:00Z",
+			"L4 future sell 1 NQ 06-26@18285 c=2.15 f=0 2026-05-01T15:30:00Z pnl=110",
+		}, rejected: []int{5}, mismatches: []string{"L4 broker=110 computed=100"}, trades: 3, netPnL: "92.8"},
+		{preset: PresetThinkorswim, file: "thinkorswim.csv", loc: loc, want: []string{
+			"L9 stock buy 100 AAPL@170.5 c=0 f=0 2026-05-01T14:15:00Z",
+			"L10 stock sell 100 AAPL@171.25 c=0 f=0 2026-05-01T15:00:00Z",
+			"L11 option buy 2 SPY260619C00550000@4.1 c=0 f=0 2026-05-01T16:00:00Z",
+			"L12 option sell 1 SPY260619C00550000@4.5 c=0 f=0 2026-05-01T17:00:00Z",
+			"L13 option buy 1 SPY260619C00555000@3.7 c=0 f=0 2026-05-01T17:00:00Z",
+			"L14 stock sell 50 QQQ@480 c=0 f=0 2026-05-01T18:00:00Z",
+			"L15 stock buy 50 QQQ@478 c=0 f=0 2026-05-01T18:30:00Z",
+		}, rejected: []int{16}, trades: 4, netPnL: "175"},
+		{preset: PresetSchwab, file: "schwab.csv", loc: loc, want: []string{
+			"L2 stock sell 40 AAPL@172 c=0.03 f=0 2026-05-04T16:00:00Z",
+			"L3 stock buy 100 AAPL@170.5 c=0 f=0 2026-05-01T16:00:00Z",
+			"L4 stock sell 20 TSLA@250 c=0.05 f=0 2026-05-01T16:00:00Z",
+			"L5 stock buy 20 TSLA@245 c=0 f=0 2026-05-02T16:00:00Z",
+			"L7 option buy 1 AAPL260619C00150000@22.5 c=0.65 f=0 2026-05-03T16:00:00Z",
+		}, rejected: []int{8}, trades: 3, netPnL: "99.95"},
+		{preset: PresetRobinhood, file: "robinhood.csv", loc: loc, want: []string{
+			"L2 stock buy 10 AAPL@170.5 c=0 f=0 2026-05-01T16:00:00Z",
+			"L4 stock sell 4 AAPL@172 c=0 f=0 2026-05-02T16:00:00Z",
+			"L6 option buy 1 AAPL260619C00150000@22.5 c=0 f=0 2026-05-02T16:00:00Z",
+		}, rejected: []int{8}, trades: 2, netPnL: "0"},
+		{preset: PresetWebull, file: "webull.csv", loc: time.UTC, want: []string{
+			"L2 stock buy 100 AAPL@170.5 c=0 f=0 2026-05-01T13:30:01Z",
+			"L3 stock sell 100 AAPL@171 c=0 f=0 2026-05-01T14:00:00Z",
+			"L4 stock sell 10 TSLA@250 c=0 f=0 2026-05-01T14:05:00Z",
+			"L6 stock buy 10 TSLA@248 c=0 f=0 2026-05-01T15:00:00Z",
+		}, rejected: []int{7}, trades: 2, netPnL: "70"},
+		{preset: PresetTradeZero, file: "tradezero.csv", loc: loc, want: []string{
+			"L2 stock buy 200 AMD@160.1 c=0 f=0.62 2026-05-01T13:35:12Z",
+			"L3 stock sell 100 AMD@161 c=0 f=0.12 2026-05-01T13:50:00Z",
+			"L4 stock sell 100 AMD@159.5 c=0 f=0.62 2026-05-01T14:10:00Z",
+			"L5 stock sell 300 GME@25 c=0 f=1.1 2026-05-01T14:00:00Z",
+			"L6 stock buy 300 GME@24.5 c=0 f=0.92 2026-05-01T14:30:00Z",
+		}, rejected: []int{7},
+			// AMD: 90 − 60 − 1.36 fees = 28.64; GME: 150 − 2.02 = 147.98
+			trades: 2, netPnL: "176.62"},
+		{preset: PresetMT5, file: "mt5.csv", loc: time.UTC, want: []string{
+			"L8 forex buy 1 EURUSD@1.085 c=3.5 f=0 2026-05-01T10:15:00Z id=mt5:5001:open m=100000",
+			"L8 forex sell 1 EURUSD@1.0865 c=3.5 f=0 2026-05-01T12:30:00Z id=mt5:5001:close m=100000 pnl=150",
+			"L9 forex sell 0.5 GBPUSD@1.25 c=1.75 f=0 2026-05-01T13:00:00Z id=mt5:5002:open m=100000",
+			"L9 forex buy 0.5 GBPUSD@1.248 c=1.75 f=1.2 2026-05-02T09:00:00Z id=mt5:5002:close m=100000 pnl=100",
+			"L10 cfd buy 0.1 XAUUSD@2350.5 c=0 f=0 2026-05-02T10:00:00Z id=mt5:5003:open",
+			"L10 cfd sell 0.1 XAUUSD@2355.5 c=0 f=0 2026-05-02T11:00:00Z id=mt5:5003:close pnl=50",
+		}, rejected: []int{11}, mismatches: []string{"L10 broker=50 computed=0.5"},
+			// 150 − 7 + 100 − 3.5 − 1.2 + 0.5
+			trades: 3, netPnL: "238.8"},
+		{preset: PresetGeneric, file: "generic.csv", loc: loc, want: []string{
+			"L2 stock buy 100 AAPL@170.5 c=1 f=0.02 2026-05-01T14:15:00Z id=G-1",
+			"L3 stock sell 100 AAPL@171.5 c=1 f=0.02 2026-05-01T15:15:00Z id=G-2",
+			"L4 future sell 1 ESM6@5300.25 c=2.15 f=0 2026-05-01T14:00:00Z",
+			"L5 future buy 1 ESM6@5298 c=2.15 f=0 2026-05-01T14:30:00Z",
+			`L6 stock buy 1 MSFT@410 c=0 f=0 2026-05-01T14:15:00Z id==HYPERLINK("http://evil.example/?x=1","click")`,
+		}, rejected: []int{7}, trades: 3, netPnL: "206.16"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			p := parseFile(t, tc.preset, tc.file, tc.loc, nil)
+			var got []string
+			for _, f := range p.fills {
+				got = append(got, describe(f))
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("fills:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(tc.want, "\n     "))
+			}
+			if g := lines(p.bad); !slices.Equal(g, tc.rejected) {
+				t.Errorf("rejected lines = %v, want %v (%+v)", g, tc.rejected, p.bad)
+			}
+			for _, r := range p.bad {
+				if r.Reason == "" || r.Raw == "" {
+					t.Errorf("rejected row without raw text or reason: %+v", r)
+				}
+			}
+			res := build(t, p.fills)
+			if g := mismatchText(mismatches(p.fills, res)); !slices.Equal(g, tc.mismatches) {
+				t.Errorf("mismatches = %v, want %v", g, tc.mismatches)
+			}
+			if len(res.Trades) != tc.trades {
+				t.Errorf("trades = %d, want %d", len(res.Trades), tc.trades)
+			}
+			net := decimal.Zero
+			for _, tr := range res.Trades {
+				if tr.Status == trading.Closed {
+					net = net.Add(tr.NetPnL)
+				}
+			}
+			if !net.Equal(decimal.RequireFromString(tc.netPnL)) {
+				t.Errorf("net P&L of closed trades = %s, want %s", net, tc.netPnL)
+			}
+		})
+	}
+}
+
+func TestDetect(t *testing.T) {
+	files := map[string]string{
+		"ibkr_flex.csv": PresetIBKRFlex, "ibkr_activity.csv": PresetIBKRActivity, "tradovate_performance.csv": PresetTradovate,
+		"tradovate_orders.csv": PresetTradovate, "ninjatrader_executions.csv": PresetNinjaTrader, "ninjatrader_trades.csv": PresetNinjaTrader,
+		"thinkorswim.csv": PresetThinkorswim, "schwab.csv": PresetSchwab, "robinhood.csv": PresetRobinhood, "webull.csv": PresetWebull,
+		"tradezero.csv": PresetTradeZero, "mt5.csv": PresetMT5, "generic.csv": PresetGeneric,
+	}
+	for file, want := range files {
+		b, err := os.ReadFile(filepath.Join("testdata", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, ok := Detect(headRecords(b))
+		if !ok || p.ID() != want {
+			got := "none"
+			if ok {
+				got = p.ID()
+			}
+			t.Errorf("%s: detected %s, want %s", file, got, want)
+		}
+	}
+	if p, ok := Detect(headRecords([]byte("a,b,c\n1,2,3\n"))); ok {
+		t.Errorf("an unknown file was detected as %s", p.ID())
+	}
+}

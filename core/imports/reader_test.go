@@ -1,0 +1,184 @@
+package imports
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/text/encoding/unicode"
+)
+
+func readAll(t *testing.T, b []byte) []*Record {
+	t.Helper()
+	r := NewReader(bytes.NewReader(b))
+	var out []*Record
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil && rec == nil {
+			t.Fatal(err)
+		}
+		out = append(out, rec)
+	}
+}
+
+func utf16(t *testing.T, s string, e unicode.Endianness, bom unicode.BOMPolicy) []byte {
+	t.Helper()
+	b, err := unicode.UTF16(e, bom).NewEncoder().Bytes([]byte(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestReaderEncodingsAndLines(t *testing.T) {
+	text := "symbol,side\r\n\"AA\nPL\",buy,,\r\n\r\nMSFT,sell\r\n"
+	want := []struct {
+		line   int
+		fields []string
+		raw    string
+	}{
+		{1, []string{"symbol", "side"}, "symbol,side"},
+		{2, []string{"AA\nPL", "buy", "", ""}, "\"AA\nPL\",buy,,"},
+		{5, []string{"MSFT", "sell"}, "MSFT,sell"},
+	}
+	inputs := map[string][]byte{
+		"utf-8":           []byte(text),
+		"utf-8 BOM":       append([]byte{0xEF, 0xBB, 0xBF}, text...),
+		"utf-16le BOM":    utf16(t, text, unicode.LittleEndian, unicode.UseBOM),
+		"utf-16be BOM":    utf16(t, text, unicode.BigEndian, unicode.UseBOM),
+		"utf-16le no BOM": utf16(t, text, unicode.LittleEndian, unicode.IgnoreBOM),
+		"tab separated":   []byte(strings.ReplaceAll(text, ",", "\t")),
+		"semicolons":      []byte(strings.ReplaceAll(text, ",", ";")),
+		"LF line endings": []byte(strings.ReplaceAll(text, "\r\n", "\n")),
+	}
+	for name, in := range inputs {
+		t.Run(name, func(t *testing.T) {
+			got := readAll(t, in)
+			if len(got) != len(want) {
+				t.Fatalf("%d records, want %d: %+v", len(got), len(want), got)
+			}
+			for i, w := range want {
+				wantRaw := w.raw
+				if strings.HasPrefix(name, "tab") {
+					wantRaw = strings.ReplaceAll(wantRaw, ",", "\t")
+				}
+				if strings.HasPrefix(name, "semi") {
+					wantRaw = strings.ReplaceAll(wantRaw, ",", ";")
+				}
+				if !strings.HasPrefix(name, "LF") {
+					wantRaw = strings.ReplaceAll(wantRaw, "\n", "\n") // embedded newline kept as written
+				}
+				if got[i].Line != w.line || !slices.Equal(got[i].Fields, w.fields) || strings.ReplaceAll(got[i].Raw, "\r", "") != strings.ReplaceAll(wantRaw, "\r", "") {
+					t.Errorf("record %d = line %d %q raw %q, want line %d %q raw %q", i, got[i].Line, got[i].Fields, got[i].Raw, w.line, w.fields, wantRaw)
+				}
+			}
+		})
+	}
+}
+
+func TestReaderFileEndingMidRow(t *testing.T) {
+	recs := readAll(t, []byte("symbol,side,quantity,price,executed_at\nAAPL,buy,1,2,2026-05-01T10:00:00Z\nMSFT,\"sel"))
+	if len(recs) != 3 || recs[2].Line != 3 {
+		t.Fatalf("records = %+v", recs)
+	}
+	p := parseBytes(t, PresetGeneric, []byte("symbol,side,quantity,price,executed_at\nAAPL,buy,1,2,2026-05-01T10:00:00Z\nMSFT,\"sel"), time.UTC, nil)
+	if len(p.fills) != 1 || len(p.bad) != 1 || p.bad[0].Line != 3 {
+		t.Fatalf("fills %d, rejected %+v: the cut row must be rejected with its line", len(p.fills), p.bad)
+	}
+}
+
+func TestParseAmount(t *testing.T) {
+	good := map[string]string{
+		"1234.50": "1234.5", "-0.5": "-0.5", "+3": "3", "1,234.50": "1234.5", "$1,234.50": "1234.5", "(33.50)": "-33.5", "$(33.50)": "-33.5",
+		"($1,705.00)": "-1705", "-$17,050.00": "-17050", "2 350.50": "2350.5", "1\u00a0234": "1234", "12.50 USD": "12.5", "€5": "5", ".25": "0.25",
+		"1,000": "1000", "10,000,000": "10000000",
+	}
+	for in, want := range good {
+		d, err := ParseAmount(in)
+		if err != nil || d.String() != want {
+			t.Errorf("ParseAmount(%q) = %s, %v; want %s", in, d, err, want)
+		}
+	}
+	for _, in := range []string{"", "abc", "1.234,50", "1,23", "--5", "-(5)", "1e5", "NaN", "1.2.3", "(5", "$", "12,34.5", "1" + strings.Repeat("0", 30)} {
+		if d, err := ParseAmount(in); err == nil {
+			t.Errorf("ParseAmount(%q) = %s, want an error", in, d)
+		}
+	}
+}
+
+func TestPlaceDST(t *testing.T) {
+	loc := ny(t)
+	cases := []struct {
+		wall string
+		want string
+		dst  DST
+	}{
+		{"2026-05-01 10:15:00", "2026-05-01T14:15:00Z", DSTExact},
+		{"2026-01-15 10:15:00", "2026-01-15T15:15:00Z", DSTExact},
+		// Fall back on 2026-11-01: 01:30 happens at 05:30Z (EDT) and 06:30Z (EST); the first is taken.
+		{"2026-11-01 01:30:00", "2026-11-01T05:30:00Z", DSTAmbiguous},
+		{"2026-11-01 00:59:59", "2026-11-01T04:59:59Z", DSTExact},
+		{"2026-11-01 02:00:00", "2026-11-01T07:00:00Z", DSTExact},
+		// Spring forward on 2026-03-08: 02:30 does not exist; read with EST, it is 07:30Z (03:30 EDT).
+		{"2026-03-08 02:30:00", "2026-03-08T07:30:00Z", DSTGap},
+		{"2026-03-08 03:30:00", "2026-03-08T07:30:00Z", DSTExact},
+	}
+	for _, c := range cases {
+		wall, _ := time.Parse("2006-01-02 15:04:05", c.wall)
+		got, dst := Place(wall, loc)
+		if got.UTC().Format(time.RFC3339) != c.want || dst != c.dst {
+			t.Errorf("Place(%s) = %s, %d; want %s, %d", c.wall, got.UTC().Format(time.RFC3339), dst, c.want, c.dst)
+		}
+	}
+}
+
+func TestAmbiguousTimeIsWarned(t *testing.T) {
+	csv := "symbol,side,quantity,price,executed_at\nAAPL,buy,1,2,2026-11-01 01:30:00\nAAPL,sell,1,3,2026-11-01 03:00:00\n"
+	p := parseBytes(t, PresetGeneric, []byte(csv), ny(t), nil)
+	if len(p.fills) != 2 || p.fills[0].Input.ExecutedAt.Format(time.RFC3339) != "2026-11-01T05:30:00Z" {
+		t.Fatalf("fills = %+v", p.fills)
+	}
+	if len(p.c.warnings) != 1 || !strings.Contains(p.c.warnings[0], "line 2") || !strings.Contains(p.c.warnings[0], "twice") {
+		t.Fatalf("warnings = %q", p.c.warnings)
+	}
+}
+
+func TestGenericMapping(t *testing.T) {
+	csv := "Ticker,Dir,Shares,Fill Price,Trade Date,Trade Time,Fee\nAAPL,B,10,\"1,000.5\",05/01/2026,10:00:00,1.5\nAAPL,S,10,1001,05/01/2026,10:05:00,\n"
+	m := map[string]string{"symbol": "Ticker", "side": "Dir", "quantity": "Shares", "price": "Fill Price", "date": "Trade Date", "time": "Trade Time", "commission": "Fee"}
+	if bad := ValidateMapping(m); len(bad) > 0 {
+		t.Fatal(bad)
+	}
+	p := parseBytes(t, PresetGeneric, []byte(csv), ny(t), m)
+	var got []string
+	for _, f := range p.fills {
+		got = append(got, describe(f))
+	}
+	want := []string{"L2 stock buy 10 AAPL@1000.5 c=1.5 f=0 2026-05-01T14:00:00Z", "L3 stock sell 10 AAPL@1001 c=0 f=0 2026-05-01T14:05:00Z"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if p.c.columns["price"] != "Fill Price" {
+		t.Errorf("columns = %v", p.c.columns)
+	}
+	if bad := ValidateMapping(map[string]string{"symbol": "a", "bogus": "b"}); bad["bogus"] == "" || bad["quantity"] == "" || bad["price"] == "" {
+		t.Errorf("ValidateMapping = %v", bad)
+	}
+}
+
+func TestWrongPresetIsAFormatError(t *testing.T) {
+	p, _ := Lookup(PresetIBKRFlex)
+	err := p.Parse(context.Background(), NewReader(strings.NewReader("a,b\n1,2\n")), Options{}, &collector{})
+	var fe *FormatError
+	if !errors.As(err, &fe) {
+		t.Fatalf("err = %v, want a FormatError", err)
+	}
+}

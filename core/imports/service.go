@@ -1,0 +1,789 @@
+package imports
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/blob"
+	"github.com/tradesense/tradesense/core/jobs"
+	"github.com/tradesense/tradesense/core/realtime"
+	"github.com/tradesense/tradesense/core/trading"
+	"github.com/tradesense/tradesense/core/uow"
+)
+
+// KindRun is the import job: it runs on the default queue (Route sends
+// "imports.*" there), because an import is user-facing work measured in
+// seconds that must not wait behind report rendering, and a queue of its
+// own would need every worker deployment to subscribe to one more stream.
+const KindRun = "imports.run"
+
+// Trading is what imports needs of the trading module (*trading.Service).
+type Trading interface {
+	GetAccount(ctx context.Context, userID, id uuid.UUID) (*trading.Account, error)
+	AddExecutions(ctx context.Context, userID, accountID uuid.UUID, ins []trading.ExecutionInput, o trading.AddOptions) (*trading.AddResult, error)
+	ListExecutions(ctx context.Context, userID uuid.UUID, f trading.ExecutionFilter, p trading.Page) ([]trading.Execution, string, error)
+	DeleteExecutions(ctx context.Context, userID uuid.UUID, ids []uuid.UUID) ([]trading.Trade, error)
+	ListTrades(ctx context.Context, userID uuid.UUID, f trading.Filter, s trading.Sort, p trading.Page) (trading.TradePage, error)
+}
+
+// Enqueuer enqueues jobs (*jobs.Client).
+type Enqueuer interface {
+	Enqueue(ctx context.Context, kind string, payload any, opts ...jobs.Option) (string, error)
+}
+
+// Config tunes imports.
+type Config struct {
+	// MaxBytes caps an uploaded file (env IMPORT_MAX_BYTES, 10 MB).
+	MaxBytes int64
+	// PreviewRows is how many fills and rejected rows a preview reads (50).
+	PreviewRows int
+	// MaxWarnings bounds the warnings kept on an import (100).
+	MaxWarnings int
+}
+
+// DefaultConfig returns the defaults documented on Config.
+func DefaultConfig() Config { return Config{MaxBytes: 10 << 20, PreviewRows: 50, MaxWarnings: 100} }
+
+// Deps are the Service's collaborators; all required but Log, Now and
+// NewID.
+type Deps struct {
+	Imports  Imports
+	Mappings Mappings
+	Trading  Trading
+	Blobs    blob.Store
+	Jobs     Enqueuer
+	Events   realtime.Publisher
+	Zones    trading.UserZones
+	Tx       uow.Runner
+	Log      *slog.Logger
+	Now      func() time.Time
+	NewID    func() uuid.UUID
+}
+
+// Service holds the import use cases and the import job.
+type Service struct {
+	cfg Config
+	d   Deps
+}
+
+// NewService checks d and returns the service.
+func NewService(cfg Config, d Deps) (*Service, error) {
+	if d.Imports == nil || d.Mappings == nil || d.Trading == nil || d.Blobs == nil || d.Jobs == nil || d.Events == nil || d.Zones == nil || d.Tx == nil {
+		return nil, errors.New("imports: NewService: a required dependency is nil")
+	}
+	def := DefaultConfig()
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = def.MaxBytes
+	}
+	if cfg.PreviewRows <= 0 {
+		cfg.PreviewRows = def.PreviewRows
+	}
+	if cfg.MaxWarnings <= 0 {
+		cfg.MaxWarnings = def.MaxWarnings
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.NewID == nil {
+		d.NewID = func() uuid.UUID { return uuid.Must(uuid.NewV7()) }
+	}
+	return &Service{cfg: cfg, d: d}, nil
+}
+
+// Config returns the service's configuration.
+func (s *Service) Config() Config { return s.cfg }
+
+// Upload is a file to preview or import.
+type Upload struct {
+	AccountID uuid.UUID
+	// Broker is a preset ID; "" detects it from the header.
+	Broker string
+	// Timezone is the IANA zone of the file's times; "" means the
+	// account's, else the user's.
+	Timezone string
+	// MappingID names a saved mapping, Mapping gives one (generic preset).
+	MappingID uuid.UUID
+	Mapping   map[string]string
+	Strict    bool
+	Filename  string
+	Body      io.Reader
+	// Size is the body's length in bytes.
+	Size int64
+}
+
+// Preview is what importing a file would do, from its first rows.
+type Preview struct {
+	Broker   string
+	Columns  map[string]string
+	Fills    []Fill
+	Rejected []RejectedRow
+	Warnings []string
+	Timezone string
+}
+
+func invalid(code, field, msg string) error {
+	e := apperr.Validation(msg, map[string]string{field: msg})
+	e.Code = code
+	return e
+}
+
+// ErrFileTooLarge is returned for a file over Config.MaxBytes.
+func (s *Service) tooLarge() error {
+	return apperr.New(apperr.Invalid, CodeFileTooLarge, fmt.Sprintf("the file is larger than %d bytes", s.cfg.MaxBytes))
+}
+
+// settings resolves an upload's options: the account (the user's), the
+// zone, the mapping.
+func (s *Service) settings(ctx context.Context, userID uuid.UUID, up *Upload) (*time.Location, map[string]string, error) {
+	a, err := s.d.Trading.GetAccount(ctx, userID, up.AccountID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if up.Broker != "" {
+		if _, ok := Lookup(up.Broker); !ok {
+			return nil, nil, invalid(CodePresetUnknown, "broker", "unknown preset: one of "+strings.Join(PresetIDs(), ", "))
+		}
+	}
+	zone := up.Timezone
+	if zone == "" {
+		zone = a.Timezone
+	}
+	var loc *time.Location
+	if zone != "" {
+		if loc, err = time.LoadLocation(zone); err != nil || zone == "Local" {
+			return nil, nil, invalid(CodeTimezoneInvalid, "timezone", "not an IANA time zone such as America/New_York")
+		}
+	} else if loc, err = s.d.Zones.Location(ctx, userID); err != nil {
+		return nil, nil, err
+	}
+	mapping := up.Mapping
+	if up.MappingID != uuid.Nil {
+		m, err := s.d.Mappings.Get(ctx, userID, up.MappingID)
+		if err != nil {
+			return nil, nil, err
+		}
+		mapping = m.Columns
+	}
+	if len(mapping) > 0 {
+		if bad := ValidateMapping(mapping); len(bad) > 0 {
+			e := apperr.Validation("invalid column mapping", prefixed("mapping.", bad))
+			e.Code = CodeMappingInvalid
+			return nil, nil, e
+		}
+		if up.Broker == "" {
+			up.Broker = PresetGeneric
+		}
+	}
+	return loc, mapping, nil
+}
+
+func prefixed(p string, m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[p+k] = v
+	}
+	return out
+}
+
+// headRecords reads the first records of head (detection).
+func headRecords(head []byte) []*Record {
+	r := NewReader(bytes.NewReader(head))
+	var out []*Record
+	for len(out) < 40 {
+		rec, err := r.Next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			continue
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+// detect picks the parser: the given preset, or the first whose
+// signature the head has; apperr.Invalid "import_format_unknown" (naming
+// the presets) otherwise.
+func detect(broker string, br *bufio.Reader) (Parser, error) {
+	if broker != "" {
+		p, _ := Lookup(broker)
+		return p, nil
+	}
+	head, _ := br.Peek(64 << 10)
+	if len(bytes.TrimSpace(head)) == 0 {
+		return nil, apperr.New(apperr.Invalid, CodeFileEmpty, "the file is empty")
+	}
+	p, ok := Detect(headRecords(head))
+	if !ok {
+		return nil, apperr.New(apperr.Invalid, CodeFormatUnknown,
+			"the file's format was not recognised: choose a preset ("+strings.Join(PresetIDs(), ", ")+") or map its columns with the generic preset")
+	}
+	return p, nil
+}
+
+// collector is the Sink of previews and imports.
+type collector struct {
+	fills    []Fill
+	rejected []RejectedRow
+	warnings []string
+	skipped  map[string]int
+	columns  map[string]string
+	limit    int // stop after this many fills and rejects (0: none)
+	maxWarn  int
+	moreWarn int
+	onRow    func(rows, rejected int)
+}
+
+func (c *collector) rows() int { return len(c.fills) + len(c.rejected) }
+
+func (c *collector) Fill(f Fill) {
+	c.fills = append(c.fills, f)
+	c.tick()
+}
+
+func (c *collector) Reject(r RejectedRow) {
+	c.rejected = append(c.rejected, r)
+	c.tick()
+}
+
+func (c *collector) tick() {
+	if c.onRow != nil {
+		c.onRow(c.rows(), len(c.rejected))
+	}
+}
+
+func (c *collector) Skip(_ int, reason string) {
+	if c.skipped == nil {
+		c.skipped = map[string]int{}
+	}
+	c.skipped[reason]++
+}
+
+func (c *collector) Warn(line int, msg string) {
+	if len(c.warnings) >= c.maxWarn {
+		c.moreWarn++
+		return
+	}
+	c.warnings = append(c.warnings, fmt.Sprintf("line %d: %s", line, msg))
+}
+
+func (c *collector) Columns(m map[string]string) { c.columns = m }
+
+func (c *collector) allWarnings() []string {
+	out := slices.Clone(c.warnings)
+	if c.moreWarn > 0 {
+		out = append(out, fmt.Sprintf("%d more warnings", c.moreWarn))
+	}
+	reasons := make([]string, 0, len(c.skipped))
+	for r := range c.skipped {
+		reasons = append(reasons, r)
+	}
+	slices.Sort(reasons)
+	for _, r := range reasons {
+		out = append(out, fmt.Sprintf("%d rows skipped: %s", c.skipped[r], r))
+	}
+	return out
+}
+
+// limitSink stops a preview once enough rows were read.
+type limitSink struct{ *collector }
+
+func (l limitSink) Fill(f Fill) {
+	if l.limit == 0 || l.rows() < l.limit {
+		l.collector.Fill(f)
+	}
+}
+
+func (l limitSink) Reject(r RejectedRow) {
+	if l.limit == 0 || l.rows() < l.limit {
+		l.collector.Reject(r)
+	}
+}
+
+// stopReader ends the stream once the preview has its rows, so that a
+// preview of a large file reads only its head.
+type stopReader struct {
+	r    io.Reader
+	stop func() bool
+}
+
+func (s stopReader) Read(p []byte) (int, error) {
+	if s.stop() {
+		return 0, io.EOF
+	}
+	return s.r.Read(p)
+}
+
+// Preview reads the first Config.PreviewRows rows of a file and says
+// what importing it would do; nothing is written.
+func (s *Service) Preview(ctx context.Context, userID uuid.UUID, up Upload) (*Preview, error) {
+	if up.Size > s.cfg.MaxBytes {
+		return nil, s.tooLarge()
+	}
+	loc, mapping, err := s.settings(ctx, userID, &up)
+	if err != nil {
+		return nil, err
+	}
+	br := bufio.NewReaderSize(io.LimitReader(up.Body, s.cfg.MaxBytes+1), 64<<10)
+	p, err := detect(up.Broker, br)
+	if err != nil {
+		return nil, err
+	}
+	c := &collector{limit: s.cfg.PreviewRows, maxWarn: s.cfg.MaxWarnings}
+	src := stopReader{r: br, stop: func() bool { return c.rows() >= c.limit }}
+	if err := p.Parse(ctx, NewReader(src), Options{Location: loc, Mapping: mapping}, limitSink{c}); err != nil {
+		return nil, formatProblem(err)
+	}
+	fills, rejected := s.validate(c.fills)
+	rejected = append(rejected, c.rejected...)
+	slices.SortFunc(rejected, func(a, b RejectedRow) int { return a.Line - b.Line })
+	return &Preview{Broker: p.ID(), Columns: c.columns, Fills: fills, Rejected: rejected, Warnings: c.allWarnings(), Timezone: loc.String()}, nil
+}
+
+func formatProblem(err error) error {
+	var fe *FormatError
+	if errors.As(err, &fe) {
+		return apperr.Wrap(err, apperr.Invalid, CodeFormatUnknown, fe.Error())
+	}
+	return err
+}
+
+// instrumentKey caches instrument resolution per symbol and terms.
+type instrumentKey struct {
+	class          trading.AssetClass
+	symbol, mult   string
+	currency, year string
+}
+
+// validate applies trading's rules to each fill, so that one bad row is
+// rejected with its line instead of failing the file.
+func (s *Service) validate(fills []Fill) ([]Fill, []RejectedRow) {
+	ok := make([]Fill, 0, len(fills))
+	var bad []RejectedRow
+	cache := map[instrumentKey]string{}
+	minAt, maxAt := time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, f := range fills {
+		in := &f.Input
+		reason := ""
+		switch {
+		case !in.Side.Valid():
+			reason = "side: must be buy or sell"
+		case !in.Quantity.IsPositive():
+			reason = "quantity: must be positive"
+		case in.Price.IsNegative():
+			reason = "price: must not be negative"
+		case in.ExecutedAt.Before(minAt) || !in.ExecutedAt.Before(maxAt):
+			reason = "time: must be between 1970 and 2200"
+		case len(in.BrokerExecutionID) > 128:
+			reason = "execution ID: longer than 128 characters"
+		case strings.ContainsFunc(in.BrokerExecutionID+in.Currency, func(r rune) bool { return r < ' ' || r == 0x7f }):
+			reason = "execution ID or currency: control characters"
+		}
+		if reason == "" {
+			k := instrumentKey{in.AssetClass, in.Symbol, in.Multiplier.String(), in.Currency, fmt.Sprint(in.ExecutedAt.Year())}
+			msg, seen := cache[k]
+			if !seen {
+				_, err := trading.ResolveInstrument(trading.InstrumentSpec{Symbol: in.Symbol, AssetClass: in.AssetClass, Currency: in.Currency,
+					Multiplier: in.Multiplier, TickSize: in.TickSize}, in.ExecutedAt)
+				if err != nil {
+					msg = "symbol: invalid"
+					if e, ok := apperr.As(err); ok {
+						for _, v := range e.Fields {
+							msg = "symbol " + fmt.Sprintf("%.40q", in.Symbol) + ": " + v
+						}
+					}
+				}
+				cache[k] = msg
+			}
+			reason = msg
+		}
+		if reason != "" {
+			bad = append(bad, RejectedRow{Line: f.Line, Raw: f.Raw, Reason: reason})
+			continue
+		}
+		ok = append(ok, f)
+	}
+	return ok, bad
+}
+
+// Create stores the uploaded file through the blob port, records a
+// queued import and, once that has committed, enqueues its job (the
+// job's ID is the import's). The file's format is detected here, so that
+// an unknown format is refused at once.
+func (s *Service) Create(ctx context.Context, userID uuid.UUID, up Upload) (*Import, error) {
+	if up.Size > s.cfg.MaxBytes {
+		return nil, s.tooLarge()
+	}
+	if up.Size <= 0 {
+		return nil, apperr.New(apperr.Invalid, CodeFileEmpty, "the file is empty")
+	}
+	loc, mapping, err := s.settings(ctx, userID, &up)
+	if err != nil {
+		return nil, err
+	}
+	id := s.d.NewID()
+	key := fmt.Sprintf("imports/%s/%s.csv", userID, id)
+	if err := s.d.Blobs.Put(ctx, key, up.Body, up.Size, "text/csv"); err != nil {
+		return nil, err
+	}
+	keep := false
+	defer func() {
+		if !keep {
+			if err := s.d.Blobs.Delete(context.WithoutCancel(ctx), key); err != nil {
+				s.d.Log.WarnContext(ctx, "imports: delete refused upload", slog.String("key", key), slog.Any("error", err))
+			}
+		}
+	}()
+	rc, _, err := s.d.Blobs.Open(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	p, err := detect(up.Broker, bufio.NewReaderSize(rc, 64<<10))
+	_ = rc.Close()
+	if err != nil {
+		return nil, err
+	}
+	now := s.d.Now().UTC()
+	imp := &Import{ID: id, UserID: userID, AccountID: up.AccountID, Broker: p.ID(), Filename: cleanName(up.Filename), BlobKey: key, Size: up.Size,
+		Timezone: loc.String(), Mapping: mapping, Strict: up.Strict, Status: Queued, CreatedAt: now, Version: 1}
+	err = s.d.Tx.Do(ctx, func(ctx context.Context) error {
+		if err := s.d.Imports.Create(ctx, imp); err != nil {
+			return err
+		}
+		uow.AfterCommit(ctx, func(ctx context.Context) { s.enqueue(ctx, imp) })
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	keep = true
+	return imp, nil
+}
+
+type runPayload struct {
+	ImportID uuid.UUID `json:"import_id"`
+	UserID   uuid.UUID `json:"user_id"`
+}
+
+// enqueue enqueues the import's job; when that fails the import is
+// marked failed (the user uploads again), never left queued for ever.
+func (s *Service) enqueue(ctx context.Context, imp *Import) {
+	_, err := s.d.Jobs.Enqueue(ctx, KindRun, runPayload{ImportID: imp.ID, UserID: imp.UserID},
+		jobs.WithID(imp.ID.String()), jobs.WithOwner(imp.UserID.String()))
+	if err == nil {
+		return
+	}
+	s.d.Log.ErrorContext(ctx, "imports: enqueue", slog.String("import_id", imp.ID.String()), slog.Any("error", err))
+	imp.Status, imp.Error, imp.FinishedAt, imp.Version = Failed, "the import could not be queued: upload the file again", s.d.Now().UTC(), imp.Version+1
+	if err := s.d.Imports.Update(ctx, imp); err != nil {
+		s.d.Log.ErrorContext(ctx, "imports: mark unqueued import failed", slog.Any("error", err))
+	}
+}
+
+func cleanName(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexAny(s, `/\`); i >= 0 {
+		s = s[i+1:]
+	}
+	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "")
+	if len(s) > 200 {
+		s = s[:200]
+		s = strings.ToValidUTF8(s, "")
+	}
+	return s
+}
+
+// Get returns one of the user's imports with its rejected rows.
+func (s *Service) Get(ctx context.Context, userID, id uuid.UUID) (*Import, error) {
+	return s.d.Imports.Get(ctx, userID, id)
+}
+
+// List returns the user's imports newest first (accountID uuid.Nil: all
+// accounts; another user's account is apperr.NotFound), limit 1 to 100
+// (default 50), before the given instant.
+func (s *Service) List(ctx context.Context, userID, accountID uuid.UUID, before time.Time, limit int) ([]Import, error) {
+	if limit <= 0 || limit > 100 {
+		limit = 50
+	}
+	if accountID != uuid.Nil {
+		if err := s.ownAccounts(ctx, userID, []uuid.UUID{accountID}); err != nil {
+			return nil, err
+		}
+	}
+	return s.d.Imports.List(ctx, userID, accountID, before, limit)
+}
+
+// Register registers the import job kind.
+func (s *Service) Register(reg *jobs.Registry) {
+	jobs.Handle(reg, KindRun, jobs.KindConfig{MaxRetries: 3, SoftTimeout: 10 * time.Minute}, func(ctx context.Context, _ *jobs.Job, p runPayload) (any, error) {
+		return nil, s.Run(ctx, p.UserID, p.ImportID)
+	})
+}
+
+// progressEvery is how many rows pass between progress reports.
+const progressEvery = 5000
+
+// Run is the import job: it parses the stored file and commits the
+// accepted fills with the import's result in one transaction. A retry
+// (a worker killed mid-import) finds the import still running and starts
+// over: nothing of the lost attempt was committed; a redelivery after the
+// commit finds it terminal and does nothing.
+func (s *Service) Run(ctx context.Context, userID, id uuid.UUID) error {
+	imp, err := s.d.Imports.Get(ctx, userID, id)
+	if err != nil {
+		if apperr.Is(err, apperr.NotFound) {
+			return jobs.Permanent(err) // undone before it ran
+		}
+		return err
+	}
+	if imp.Status.Terminal() {
+		return nil
+	}
+	imp.Status, imp.StartedAt, imp.Version = Running, s.d.Now().UTC(), imp.Version+1
+	if err := s.d.Imports.Update(ctx, imp); err != nil {
+		return err
+	}
+	s.publish(ctx, realtime.ImportProgress(userID, s.d.Now(), id, 0, -1, 0))
+	loc, err := time.LoadLocation(imp.Timezone)
+	if err != nil {
+		return s.fail(ctx, imp, "the import's time zone no longer loads", nil)
+	}
+	p, ok := Lookup(imp.Broker)
+	if !ok {
+		return s.fail(ctx, imp, "unknown preset "+imp.Broker, nil)
+	}
+	rc, _, err := s.d.Blobs.Open(ctx, imp.BlobKey)
+	if err != nil {
+		if apperr.Is(err, apperr.NotFound) {
+			return s.fail(ctx, imp, "the uploaded file is gone", nil)
+		}
+		return err
+	}
+	defer func() { _ = rc.Close() }()
+	c := &collector{maxWarn: s.cfg.MaxWarnings}
+	c.onRow = func(rows, rejected int) {
+		if rows%progressEvery == 0 {
+			_ = jobs.Progress(ctx, map[string]int{"rows": rows, "rejected": rejected})
+			s.publish(ctx, realtime.ImportProgress(userID, s.d.Now(), id, rows, -1, rejected))
+		}
+	}
+	if err := p.Parse(ctx, NewReader(rc), Options{Location: loc, Mapping: imp.Mapping}, c); err != nil {
+		var fe *FormatError
+		if errors.As(err, &fe) {
+			return s.fail(ctx, imp, fe.Error(), nil)
+		}
+		return err
+	}
+	fills, rejected := s.validate(c.fills)
+	rows := c.rows()
+	c.fills = nil
+	for i := range fills {
+		fills[i].Raw = "" // only rejected rows keep their text
+	}
+	rejected = append(rejected, c.rejected...)
+	slices.SortStableFunc(rejected, func(a, b RejectedRow) int { return a.Line - b.Line })
+	imp.Counts = Counts{Rows: rows, Rejected: len(rejected)}
+	imp.Warnings = c.allWarnings()
+	if imp.Strict && len(rejected) > 0 {
+		return s.fail(ctx, imp, fmt.Sprintf("strict import: %d rows were rejected, nothing was imported", len(rejected)), rejected)
+	}
+	err = s.d.Tx.Do(ctx, func(ctx context.Context) error {
+		if len(fills) > 0 {
+			ins := make([]trading.ExecutionInput, len(fills))
+			for i := range fills {
+				ins[i] = fills[i].Input
+			}
+			res, err := s.d.Trading.AddExecutions(ctx, userID, imp.AccountID, ins, trading.AddOptions{ImportID: imp.ID, SkipDuplicates: true})
+			if err != nil {
+				return err
+			}
+			imp.Counts.ExecutionsAdded, imp.Counts.Duplicates, imp.TradesRebuilt = len(res.Executions), len(res.Duplicates), len(res.Trades)
+			imp.Mismatches = mismatches(fills, res)
+		}
+		imp.Rejected = rejected
+		imp.Status, imp.FinishedAt, imp.Version = Succeeded, s.d.Now().UTC(), imp.Version+1
+		if err := s.d.Imports.Update(ctx, imp); err != nil {
+			return err
+		}
+		uow.AfterCommit(ctx, func(ctx context.Context) {
+			s.publish(ctx, realtime.ImportFinished(userID, s.d.Now(), id, string(Succeeded), imp.Counts.ExecutionsAdded, imp.TradesRebuilt, len(rejected)))
+		})
+		return nil
+	})
+	if err != nil {
+		if k := apperr.KindOf(err); k == apperr.Invalid || k == apperr.Conflict || k == apperr.NotFound {
+			// The account was archived or deleted, or a rule refused the
+			// batch: retrying cannot help.
+			cur, gerr := s.d.Imports.Get(ctx, userID, id)
+			if gerr != nil {
+				return gerr
+			}
+			msg := "the executions could not be recorded"
+			if e, ok := apperr.As(err); ok && e.Message != "" {
+				msg += ": " + e.Message
+			}
+			cur.Counts, cur.Warnings = imp.Counts, imp.Warnings
+			return s.fail(ctx, cur, msg, rejected)
+		}
+		return err
+	}
+	return nil
+}
+
+// fail ends an import as failed with nothing imported.
+func (s *Service) fail(ctx context.Context, imp *Import, reason string, rejected []RejectedRow) error {
+	imp.Status, imp.Error, imp.FinishedAt, imp.Version = Failed, reason, s.d.Now().UTC(), imp.Version+1
+	imp.Rejected, imp.Mismatches = rejected, nil
+	imp.Counts.ExecutionsAdded, imp.Counts.Duplicates, imp.TradesRebuilt = 0, 0, 0
+	if err := s.d.Imports.Update(ctx, imp); err != nil {
+		return err
+	}
+	s.publish(ctx, realtime.ImportFinished(imp.UserID, s.d.Now(), imp.ID, string(Failed), 0, 0, len(rejected)))
+	return nil
+}
+
+func (s *Service) publish(ctx context.Context, e realtime.Event) {
+	if err := s.d.Events.Publish(ctx, e); err != nil {
+		s.d.Log.WarnContext(ctx, "imports: publish event", slog.String("type", e.Type), slog.Any("error", err))
+	}
+}
+
+// mismatches compares the broker's realised P&L of each closing fill with
+// the trade builder's: gross (Σ of the fill's exit legs' RealizedPnL), or
+// net when the broker's figure is net (minus the exit legs' costs and the
+// closed quantity's pro-rata share of the trade's entry costs).
+func mismatches(fills []Fill, res *trading.AddResult) []Mismatch {
+	dup := map[int]bool{}
+	for _, i := range res.Duplicates {
+		dup[i] = true
+	}
+	ids := make([]uuid.UUID, len(fills))
+	k := 0
+	for i := range fills {
+		if dup[i] || k >= len(res.Executions) {
+			continue
+		}
+		ids[i] = res.Executions[k].ID
+		k++
+	}
+	gross, net := map[uuid.UUID]decimal.Decimal{}, map[uuid.UUID]decimal.Decimal{}
+	for _, t := range res.Trades {
+		entryCost := decimal.Zero
+		for _, l := range t.Legs {
+			if l.Role == trading.Entry {
+				entryCost = entryCost.Add(l.Commission).Add(l.Fees)
+			}
+		}
+		for _, l := range t.Legs {
+			if l.Role != trading.Exit {
+				continue
+			}
+			share := decimal.Zero
+			if t.Quantity.IsPositive() {
+				share = entryCost.Mul(l.Quantity).Div(t.Quantity)
+			}
+			gross[l.ExecutionID] = gross[l.ExecutionID].Add(l.RealizedPnL)
+			net[l.ExecutionID] = net[l.ExecutionID].Add(l.RealizedPnL).Sub(l.Commission).Sub(l.Fees).Sub(share)
+		}
+	}
+	var out []Mismatch
+	for i, f := range fills {
+		if !f.BrokerPnL.Valid || ids[i] == uuid.Nil {
+			continue
+		}
+		got := gross[ids[i]]
+		if f.PnLNet {
+			got = net[ids[i]]
+		}
+		if f.BrokerPnL.Decimal.Sub(got).Abs().GreaterThan(PnLTolerance) {
+			out = append(out, Mismatch{Line: f.Line, BrokerPnL: f.BrokerPnL.Decimal, ComputedPnL: got.Round(6)})
+		}
+	}
+	return out
+}
+
+// StaleAfter is how long an import may stay queued or running before
+// Undo takes it anyway: its job has died (out of retries) without
+// finishing, and nothing of it was committed.
+const StaleAfter = time.Hour
+
+// UndoResult is what undoing an import removed.
+type UndoResult struct {
+	ExecutionsRemoved int
+	TradesRebuilt     int
+}
+
+// Undo removes exactly the executions the import added, rebuilds the
+// trades they belonged to, and deletes the import and its file, in one
+// transaction (the file after the commit). apperr.Conflict
+// "import_in_progress" while it is queued or running, for StaleAfter.
+func (s *Service) Undo(ctx context.Context, userID, id uuid.UUID) (*UndoResult, error) {
+	res := &UndoResult{}
+	var key string
+	err := s.d.Tx.Do(ctx, func(ctx context.Context) error {
+		imp, err := s.d.Imports.Get(ctx, userID, id)
+		if err != nil {
+			return err
+		}
+		if !imp.Status.Terminal() && s.d.Now().Sub(imp.CreatedAt) < StaleAfter {
+			return apperr.New(apperr.Conflict, CodeImportBusy, "the import is "+string(imp.Status)+": undo it once it has finished")
+		}
+		key = imp.BlobKey
+		var ids []uuid.UUID
+		cursor := ""
+		for {
+			page, next, err := s.d.Trading.ListExecutions(ctx, userID, trading.ExecutionFilter{AccountIDs: []uuid.UUID{imp.AccountID}, ImportID: id},
+				trading.Page{Limit: trading.MaxPageSize, Cursor: cursor})
+			if err != nil {
+				return err
+			}
+			for _, e := range page {
+				ids = append(ids, e.ID)
+			}
+			if next == "" {
+				break
+			}
+			cursor = next
+		}
+		rebuilt := map[uuid.UUID]bool{}
+		for start := 0; start < len(ids); start += trading.MaxBatch {
+			trades, err := s.d.Trading.DeleteExecutions(ctx, userID, ids[start:min(start+trading.MaxBatch, len(ids))])
+			if err != nil {
+				return err
+			}
+			for _, t := range trades {
+				rebuilt[t.ID] = true
+			}
+		}
+		res.ExecutionsRemoved, res.TradesRebuilt = len(ids), len(rebuilt)
+		if err := s.d.Imports.Delete(ctx, userID, id); err != nil {
+			return err
+		}
+		uow.AfterCommit(ctx, func(ctx context.Context) {
+			if err := s.d.Blobs.Delete(ctx, key); err != nil {
+				s.d.Log.WarnContext(ctx, "imports: delete undone import's file", slog.String("key", key), slog.Any("error", err))
+			}
+		})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}

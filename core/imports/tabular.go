@@ -1,0 +1,490 @@
+package imports
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/tradesense/tradesense/core/trading"
+)
+
+// norm is a header name as presets match it: lower case, spaces
+// collapsed, a stray BOM and surrounding spaces dropped.
+func norm(s string) string {
+	s = strings.TrimPrefix(s, "\ufeff")
+	return strings.Join(strings.Fields(strings.ToLower(s)), " ")
+}
+
+// header indexes a header record. A repeated name is indexed as
+// "name#2", "name#3" (MetaTrader's open and close Time and Price).
+type header struct {
+	raw []string
+	idx map[string]int
+}
+
+func newHeader(fields []string) *header {
+	h := &header{raw: fields, idx: make(map[string]int, len(fields))}
+	for i, f := range fields {
+		n := norm(f)
+		if n == "" {
+			continue
+		}
+		key := n
+		for k := 2; ; k++ {
+			if _, taken := h.idx[key]; !taken {
+				break
+			}
+			key = fmt.Sprintf("%s#%d", n, k)
+		}
+		h.idx[key] = i
+	}
+	return h
+}
+
+// has reports whether every name is a column.
+func (h *header) has(names ...string) bool {
+	for _, n := range names {
+		if _, ok := h.idx[n]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// field keys of a binding.
+const (
+	fSymbol     = "symbol"
+	fAssetClass = "asset_class"
+	fSide       = "side"
+	fQuantity   = "quantity"
+	fPrice      = "price"
+	fCommission = "commission"
+	fFees       = "fees"
+	fExecutedAt = "executed_at"
+	fDate       = "date"
+	fTime       = "time"
+	fExecID     = "broker_execution_id"
+	fPnL        = "pnl"
+	fCurrency   = "currency"
+	fMultiplier = "multiplier"
+	fStatus     = "status"
+	fDetail     = "level_of_detail"
+)
+
+// binding is a header bound to a preset's fields.
+type binding struct {
+	h     *header
+	col   map[string]int // field → column
+	names map[string]string
+	times map[string]*timeParser
+	loc   *time.Location
+	warn  func(line int, msg string)
+	line  int
+	f     []string
+}
+
+// bind finds each field's column among its aliases (normalized names);
+// required fields missing are an error naming them.
+func bind(h *header, aliases map[string][]string, required []string) (*binding, error) {
+	b := &binding{h: h, col: map[string]int{}, names: map[string]string{}, times: map[string]*timeParser{}}
+	for field, as := range aliases {
+		for _, a := range as {
+			if i, ok := h.idx[a]; ok {
+				b.col[field] = i
+				b.names[field] = strings.TrimSpace(strings.TrimPrefix(h.raw[i], "\ufeff"))
+				break
+			}
+		}
+	}
+	var missing []string
+	for _, r := range required {
+		alts := strings.Split(r, "|")
+		ok := false
+		for _, a := range alts {
+			if _, found := b.col[a]; found {
+				ok = true
+			}
+		}
+		if !ok {
+			missing = append(missing, strings.ReplaceAll(r, "|", " or "))
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("the header has no column for %s", strings.Join(missing, ", "))
+	}
+	return b, nil
+}
+
+func (b *binding) has(field string) bool { _, ok := b.col[field]; return ok }
+
+// get returns the field's trimmed value in the current row ("" when the
+// column is absent or the row is short).
+func (b *binding) get(field string) string {
+	i, ok := b.col[field]
+	if !ok || i >= len(b.f) {
+		return ""
+	}
+	return strings.TrimSpace(b.f[i])
+}
+
+// getCol is get by header name (normalized).
+func (b *binding) getCol(name string) string {
+	i, ok := b.h.idx[name]
+	if !ok || i >= len(b.f) {
+		return ""
+	}
+	return strings.TrimSpace(b.f[i])
+}
+
+func (b *binding) amount(field string) (decimal.Decimal, error) {
+	v := b.get(field)
+	d, err := ParseAmount(v)
+	if err != nil {
+		return d, fmt.Errorf("%s: %w", b.label(field), err)
+	}
+	return d, nil
+}
+
+func (b *binding) optAmount(field string) (decimal.Decimal, error) {
+	d, err := optAmount(b.get(field))
+	if err != nil {
+		return d, fmt.Errorf("%s: %w", b.label(field), err)
+	}
+	return d, nil
+}
+
+func (b *binding) label(field string) string {
+	if n := b.names[field]; n != "" {
+		return n
+	}
+	return field
+}
+
+// when reads a date-time from value (of the column named key), placing
+// wall times in the file's zone and warning about DST.
+func (b *binding) when(key, value string) (time.Time, bool, error) {
+	tp := b.times[key]
+	if tp == nil {
+		tp = &timeParser{}
+		b.times[key] = tp
+	}
+	t, dst, dateOnly, err := tp.parse(value, b.loc)
+	if err != nil {
+		return t, false, fmt.Errorf("%s: %w", b.label(key), err)
+	}
+	if dateOnly {
+		// A date without a time: noon in the file's zone, which no DST
+		// transition touches (docs/imports.md, limits).
+		y, m, d := t.In(b.loc).Date()
+		t = time.Date(y, m, d, 12, 0, 0, 0, b.loc).UTC()
+	}
+	switch dst {
+	case DSTAmbiguous:
+		b.warn(b.line, fmt.Sprintf("%s happens twice in %s (the clocks went back): read as the first, daylight-time occurrence, %s",
+			strings.TrimSpace(value), b.loc, t.Format(time.RFC3339)))
+	case DSTGap:
+		b.warn(b.line, fmt.Sprintf("%s does not exist in %s (the clocks went forward): read as %s", strings.TrimSpace(value), b.loc, t.Format(time.RFC3339)))
+	}
+	return t.UTC(), dateOnly, nil
+}
+
+// executedAt reads the fill instant from executed_at, or date and time.
+func (b *binding) executedAt() (time.Time, error) {
+	if b.has(fExecutedAt) && b.get(fExecutedAt) != "" {
+		t, _, err := b.when(fExecutedAt, b.get(fExecutedAt))
+		return t, err
+	}
+	if b.has(fDate) {
+		v := b.get(fDate)
+		if b.has(fTime) && b.get(fTime) != "" {
+			v += " " + b.get(fTime)
+		}
+		t, _, err := b.when(fDate, v)
+		return t, err
+	}
+	return time.Time{}, errors.New("no date and time")
+}
+
+// frameKind says what a record is to a preset.
+type frameKind int
+
+const (
+	frameSkip frameKind = iota
+	frameHeader
+	frameData
+	frameEnd // the section ended: records up to the next header are skipped
+)
+
+// framer classifies records; haveHeader says whether a header is bound.
+type framer func(rec *Record, haveHeader bool) (frameKind, []string)
+
+// rowFunc turns one data row into fills; skip ("", nil) means a row that
+// is not a fill, with the reason.
+type rowFunc func(b *binding) (fills []Fill, skip string, err error)
+
+// spec is a preset built on the tabular engine.
+type spec struct {
+	id, name string
+	// variants are the layouts of the preset's exports; the first whose
+	// signature the header has is used.
+	variants []variant
+	// frame finds headers and data (plainFrame when nil).
+	frame  func() framer
+	detect func(head []*Record) bool
+	// sections: the file has further sections after the one read, so a
+	// title row ends it (MetaTrader); otherwise every row after the
+	// header is data, and a stray row is rejected, never dropped.
+	sections bool
+}
+
+type variant struct {
+	name      string
+	signature []string // normalized header names that must all be present
+	aliases   map[string][]string
+	required  []string
+	row       rowFunc
+}
+
+func (s *spec) ID() string   { return s.id }
+func (s *spec) Name() string { return s.name }
+
+// Detect implements Parser.
+func (s *spec) Detect(head []*Record) bool {
+	if s.detect != nil && s.detect(head) {
+		return true
+	}
+	fr := s.framer()
+	for _, rec := range head {
+		if k, f := fr(rec, false); k == frameHeader {
+			return s.variantOf(newHeader(f)) != nil
+		}
+	}
+	return false
+}
+
+func (s *spec) framer() framer {
+	if s.frame != nil {
+		return s.frame()
+	}
+	return plainFrame(s.signatures(), s.sections)
+}
+
+func (s *spec) signatures() [][]string {
+	out := make([][]string, len(s.variants))
+	for i, v := range s.variants {
+		out[i] = v.signature
+	}
+	return out
+}
+
+func (s *spec) variantOf(h *header) *variant {
+	for i := range s.variants {
+		if h.has(s.variants[i].signature...) {
+			return &s.variants[i]
+		}
+	}
+	return nil
+}
+
+// plainFrame: records before a header with one of the signatures are a
+// preamble; after it, every record is data; blank rows are skipped, and
+// with sections a title row (one non-empty field, the next section's
+// name) ends the data.
+func plainFrame(sigs [][]string, sections bool) framer {
+	return func(rec *Record, haveHeader bool) (frameKind, []string) {
+		if rec.Blank() {
+			return frameSkip, nil
+		}
+		if !haveHeader {
+			h := newHeader(rec.Fields)
+			for _, sig := range sigs {
+				if h.has(sig...) {
+					return frameHeader, rec.Fields
+				}
+			}
+			return frameSkip, nil
+		}
+		if sections && isTitle(rec) {
+			return frameEnd, nil
+		}
+		return frameData, rec.Fields
+	}
+}
+
+// isTitle reports whether rec is a section title: one non-empty field,
+// the first (encoding/csv drops blank lines, so a title is how a
+// multi-section export shows that a section ended).
+func isTitle(rec *Record) bool {
+	return nonEmpty(rec.Fields) == 1 && strings.TrimSpace(rec.Fields[0]) != ""
+}
+
+func nonEmpty(fs []string) int {
+	n := 0
+	for _, f := range fs {
+		if strings.TrimSpace(f) != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// checkEvery is how many records pass between context checks.
+const checkEvery = 1024
+
+// Parse implements Parser.
+func (s *spec) Parse(ctx context.Context, r *Reader, o Options, sink Sink) error {
+	loc := o.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	fr := s.framer()
+	var b *binding
+	var v *variant
+	headers := 0
+	n := 0
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if n++; n%checkEvery == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var re *RecordError
+		if errors.As(err, &re) {
+			if b != nil {
+				sink.Reject(RejectedRow{Line: rec.Line, Raw: rec.Raw, Reason: re.Reason})
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read: %w", err)
+		}
+		kind, fields := fr(rec, b != nil)
+		switch kind {
+		case frameHeader:
+			h := newHeader(fields)
+			nv := s.variantOf(h)
+			if nv == nil {
+				b = nil
+				continue
+			}
+			nb, err := bind(h, nv.aliases, nv.required)
+			if err != nil {
+				return formatError(s.name, err.Error())
+			}
+			nb.loc, nb.warn = loc, sink.Warn
+			b, v = nb, nv
+			headers++
+			sink.Columns(b.names)
+		case frameEnd:
+			b = nil
+		case frameData:
+			if b == nil {
+				continue
+			}
+			if nonEmpty(fields) < 2 {
+				sink.Skip(rec.Line, "a note or blank row")
+				continue
+			}
+			b.f, b.line = fields, rec.Line
+			fills, skip, err := safeRow(v.row, b)
+			switch {
+			case err != nil:
+				sink.Reject(RejectedRow{Line: rec.Line, Raw: clip(rec.Raw), Reason: err.Error()})
+			case skip != "":
+				sink.Skip(rec.Line, skip)
+			default:
+				for _, f := range fills {
+					f.Line, f.Raw = rec.Line, clip(rec.Raw)
+					sink.Fill(f)
+				}
+			}
+		}
+	}
+	if headers == 0 {
+		return formatError(s.name, "no header row of this format was found")
+	}
+	return nil
+}
+
+// safeRow runs a row function; a panic (a bug on some odd input) rejects
+// the row instead of failing the import.
+func safeRow(fn rowFunc, b *binding) (fills []Fill, skip string, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			fills, skip, err = nil, "", errors.New("the row could not be read")
+		}
+	}()
+	return fn(b)
+}
+
+// FormatError says a file is not in a preset's format.
+type FormatError struct {
+	Preset string
+	Reason string
+}
+
+func (e *FormatError) Error() string { return fmt.Sprintf("not a %s file: %s", e.Preset, e.Reason) }
+
+func formatError(preset, reason string) error { return &FormatError{Preset: preset, Reason: reason} }
+
+// side reads a side word as the brokers write it.
+func sideOf(v string) (trading.Side, bool) {
+	switch strings.ToUpper(strings.Join(strings.Fields(v), " ")) {
+	case "BUY", "B", "BOT", "BOUGHT", "BC", "BUY TO COVER", "BUY TO OPEN", "BUY TO CLOSE", "BTO", "BTC", "LONG", "BUY_TO_COVER", "COVER", "IN BUY":
+		return trading.Buy, true
+	case "SELL", "S", "SLD", "SOLD", "SS", "SELL SHORT", "SHORT", "SELL TO OPEN", "SELL TO CLOSE", "STO", "STC", "SELL_SHORT", "SHORT SELL":
+		return trading.Sell, true
+	}
+	return "", false
+}
+
+// sideAndQty reads the side column (when bound and set) and the quantity,
+// whose sign gives the side when there is no side column.
+func sideAndQty(b *binding) (trading.Side, decimal.Decimal, error) {
+	q, err := b.amount(fQuantity)
+	if err != nil {
+		return "", q, err
+	}
+	var side trading.Side
+	if v := b.get(fSide); v != "" {
+		s, ok := sideOf(v)
+		if !ok {
+			return "", q, fmt.Errorf("%s: %.40q is not buy or sell", b.label(fSide), v)
+		}
+		side = s
+	} else if q.IsNegative() {
+		side = trading.Sell
+	} else if q.IsPositive() {
+		side = trading.Buy
+	}
+	q = q.Abs()
+	if !q.IsPositive() {
+		return "", q, fmt.Errorf("%s: must not be zero", b.label(fQuantity))
+	}
+	return side, q, nil
+}
+
+var reOCC = regexp.MustCompile(`^[A-Z][A-Z0-9.]{0,5} *[0-9]{6}[CP][0-9]{8}$`)
+
+// classOf guesses the asset class of a symbol of a stock broker: an OCC
+// option symbol, else a stock.
+func classOf(sym string) trading.AssetClass {
+	if reOCC.MatchString(strings.ToUpper(strings.TrimSpace(sym))) {
+		return trading.Option
+	}
+	return trading.Stock
+}
+
+// occ builds an OCC symbol from its parts.
+func occ(underlying string, expiry time.Time, right string, strike decimal.Decimal) string {
+	k := strike.Mul(decimal.NewFromInt(1000)).IntPart()
+	return fmt.Sprintf("%s%s%s%08d", strings.ToUpper(underlying), expiry.Format("060102"), right, k)
+}

@@ -1,0 +1,306 @@
+package imports
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/tradesense/tradesense/core/trading"
+)
+
+// ParseAmount reads a number as brokers print it: an optional sign or
+// parentheses for a negative ("(33.50)", "$(33.50)", "-$33.50"), a
+// currency sign ($ € £ ¥) or a trailing ISO code ("12.50 USD"), thousands
+// separated by commas, spaces or no-break spaces ("1,234.50",
+// "1 234.50"). The result is exact (trading.ParseDecimal's bounds); a
+// decimal comma is not read ("1.234,50" is refused, not misread).
+func ParseAmount(s string) (decimal.Decimal, error) {
+	t := strings.TrimSpace(s)
+	if t == "" {
+		return decimal.Decimal{}, errors.New("empty number")
+	}
+	if plainDecimal(t) {
+		if d, err := trading.ParseDecimal("amount", t); err == nil {
+			return d, nil
+		}
+		return decimal.Decimal{}, fmt.Errorf("%.40q is not a number", s)
+	}
+	neg := false
+	if strings.HasPrefix(t, "-") || strings.HasPrefix(t, "+") {
+		neg = t[0] == '-'
+		t = strings.TrimSpace(t[1:])
+	}
+	for _, sym := range []string{"$", "€", "£", "¥"} {
+		t = strings.TrimPrefix(t, sym)
+	}
+	t = strings.TrimSpace(t)
+	if strings.HasPrefix(t, "(") && strings.HasSuffix(t, ")") {
+		if neg {
+			return decimal.Decimal{}, fmt.Errorf("%.40q has two signs", s)
+		}
+		neg = true
+		t = strings.TrimSpace(t[1 : len(t)-1])
+		for _, sym := range []string{"$", "€", "£", "¥"} {
+			t = strings.TrimPrefix(t, sym)
+		}
+		if strings.HasPrefix(t, "-") {
+			return decimal.Decimal{}, fmt.Errorf("%.40q has two signs", s)
+		}
+	}
+	if i := strings.LastIndexByte(t, ' '); i > 0 && len(t)-i == 4 && isUpper(t[i+1:]) {
+		t = t[:i]
+	}
+	var b strings.Builder
+	b.Grow(len(t) + 1)
+	if neg {
+		b.WriteByte('-')
+	}
+	point := -1
+	lastSep := -1
+	digits := 0
+	for i, r := range t {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+			digits++
+		case r == '.':
+			if point >= 0 {
+				return decimal.Decimal{}, fmt.Errorf("%.40q is not a number", s)
+			}
+			point = i
+			b.WriteByte('.')
+		case r == ',' || r == ' ' || r == '\u00a0' || r == '\u202f' || r == '\'':
+			if point >= 0 || digits == 0 {
+				return decimal.Decimal{}, fmt.Errorf("%.40q is not a number (a decimal comma is not supported)", s)
+			}
+			lastSep = i
+		default:
+			return decimal.Decimal{}, fmt.Errorf("%.40q is not a number", s)
+		}
+	}
+	if lastSep >= 0 {
+		// A thousands separator is followed by exactly three digits.
+		end := len(t)
+		if point >= 0 {
+			end = point
+		}
+		if n := countDigits(t[lastSep:end]); n != 3 {
+			return decimal.Decimal{}, fmt.Errorf("%.40q is not a number (a decimal comma is not supported)", s)
+		}
+	}
+	d, err := trading.ParseDecimal("amount", b.String())
+	if err != nil {
+		return decimal.Decimal{}, fmt.Errorf("%.40q is not a number", s)
+	}
+	return d, nil
+}
+
+// plainDecimal reports whether s is only a sign, digits and points (the
+// common case, read without the separator handling).
+func plainDecimal(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c == '.' || (c == '-' || c == '+') && i == 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func countDigits(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			n++
+		}
+	}
+	return n
+}
+
+func isUpper(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'A' || s[i] > 'Z' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// optAmount is ParseAmount with "" (and "--", "-", "N/A") read as zero.
+func optAmount(s string) (decimal.Decimal, error) {
+	switch strings.TrimSpace(s) {
+	case "", "-", "--", "N/A", "n/a":
+		return decimal.Zero, nil
+	}
+	return ParseAmount(s)
+}
+
+// DST says how a wall-clock time was placed in its zone.
+type DST int
+
+// The placements of a wall-clock time.
+const (
+	// DSTExact: the wall time happens once in the zone.
+	DSTExact DST = iota
+	// DSTAmbiguous: the wall time happens twice (the fall-back hour); the
+	// earlier instant, the one still on daylight time, is taken.
+	DSTAmbiguous
+	// DSTGap: the wall time does not exist (the spring-forward hour); it is
+	// read with the offset before the transition, which lands it after the
+	// gap (02:30 becomes 03:30 daylight time).
+	DSTGap
+)
+
+// Place turns a wall-clock time (its fields, whatever its location) into
+// an instant in loc, saying how it was placed. The rule is fixed so that
+// a re-import places every row the same way: see DST.
+func Place(wall time.Time, loc *time.Location) (time.Time, DST) {
+	y, mo, d := wall.Date()
+	h, mi, sec := wall.Clock()
+	ns := wall.Nanosecond()
+	if loc == time.UTC {
+		return time.Date(y, mo, d, h, mi, sec, ns, time.UTC), DSTExact
+	}
+	naive := time.Date(y, mo, d, h, mi, sec, ns, time.UTC)
+	var found []time.Time
+	for _, probe := range []time.Time{naive.Add(-36 * time.Hour), naive.Add(36 * time.Hour)} {
+		_, off := probe.In(loc).Zone()
+		c := naive.Add(-time.Duration(off) * time.Second)
+		cy, cmo, cd := c.In(loc).Date()
+		ch, cmi, cs := c.In(loc).Clock()
+		if cy == y && cmo == mo && cd == d && ch == h && cmi == mi && cs == sec {
+			if len(found) == 0 || !found[0].Equal(c) {
+				found = append(found, c)
+			}
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], DSTExact
+	case 2:
+		if found[1].Before(found[0]) {
+			found[0] = found[1]
+		}
+		return found[0], DSTAmbiguous
+	}
+	_, off := naive.Add(-36 * time.Hour).In(loc).Zone()
+	return naive.Add(-time.Duration(off) * time.Second), DSTGap
+}
+
+// zoneAbbrevs are the fixed offsets of the US zone abbreviations brokers
+// print after a time ("05/01/2026 10:15:00 EDT"): with one, the instant is
+// exact and the file's zone is not needed.
+var zoneAbbrevs = map[string]int{
+	"UTC": 0, "GMT": 0, "Z": 0,
+	"EST": -5 * 3600, "EDT": -4 * 3600, "ET": 1, "CST": -6 * 3600, "CDT": -5 * 3600, "CT": 1,
+	"MST": -7 * 3600, "MDT": -6 * 3600, "PST": -8 * 3600, "PDT": -7 * 3600,
+}
+
+// timeParser reads the date-times of one column, trying layouts in order
+// and starting with the one that read the previous row.
+type timeParser struct {
+	layouts []string
+	last    int
+}
+
+// The layouts tried for every date-time column, most specific first.
+var dateTimeLayouts = []string{
+	"20060102;150405",      // IBKR Flex
+	"2006-01-02, 15:04:05", // IBKR activity statement
+	"2006-01-02 15:04:05",  // ISO-like
+	"2006-01-02T15:04:05",  // ISO without offset
+	"2006-01-02 15:04",     // ISO-like, minutes
+	"2006.01.02 15:04:05",  // MetaTrader
+	"2006.01.02 15:04",     // MetaTrader, minutes
+	"01/02/2006 15:04:05",  // US, 24 h
+	"1/2/2006 15:04:05",    // US, 24 h, short
+	"1/2/2006 3:04:05 PM",  // NinjaTrader (US culture)
+	"1/2/2006 3:04 PM",     // US, 12 h, minutes
+	"1/2/2006 15:04",       // US, minutes
+	"1/2/06 15:04:05",      // thinkorswim
+	"1/2/06 3:04:05 PM",    // two-digit year, 12 h
+	"20060102 15:04:05",    // compact date
+	"20060102-15:04:05",    // FIX-style
+	"2006-01-02",           // date only
+	"01/02/2006",           // US date only
+	"1/2/2006",             // US date only, short
+	"20060102",             // compact date only
+	"2006.01.02",           // MetaTrader date only
+}
+
+// dateOnly reports whether layout has no clock.
+func dateOnly(layout string) bool {
+	return !strings.Contains(layout, "15") && !strings.Contains(layout, "3:")
+}
+
+// absoluteLayouts carry an offset: the instant is exact whatever the
+// file's zone.
+var absoluteLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05Z07:00", "2006-01-02 15:04:05 -0700"}
+
+// parse reads s in loc. It returns the instant, how a wall time was
+// placed, and whether s had no time of day (date-only exports). The
+// layout that read the previous row is tried first: a column keeps one
+// format, so a row costs one time.Parse.
+func (p *timeParser) parse(s string, loc *time.Location) (time.Time, DST, bool, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, 0, false, errors.New("empty date")
+	}
+	if p.layouts == nil {
+		p.layouts = dateTimeLayouts
+		p.last = -1
+	}
+	if p.last >= 0 {
+		if t, d, only, ok := p.try(p.last, s, loc); ok {
+			return t, d, only, nil
+		}
+	}
+	// Offsets and zones written in the value win over the file's zone.
+	for _, l := range absoluteLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.UTC(), DSTExact, false, nil
+		}
+	}
+	if i := strings.LastIndexByte(s, ' '); i > 0 {
+		if off, ok := zoneAbbrevs[strings.ToUpper(s[i+1:])]; ok {
+			rest := strings.TrimSpace(s[:i])
+			if off == 1 { // "ET", "CT": a zone, not an offset
+				name := map[string]string{"ET": "America/New_York", "CT": "America/Chicago"}[strings.ToUpper(s[i+1:])]
+				if l, err := time.LoadLocation(name); err == nil {
+					loc = l
+				}
+				s = rest
+			} else {
+				inner := timeParser{}
+				t, _, only, err := inner.parse(rest, time.UTC)
+				if err != nil {
+					return time.Time{}, 0, false, err
+				}
+				return t.Add(-time.Duration(off) * time.Second), DSTExact, only, nil
+			}
+		}
+	}
+	for i := range p.layouts {
+		if t, d, only, ok := p.try(i, s, loc); ok {
+			p.last = i
+			return t, d, only, nil
+		}
+	}
+	return time.Time{}, 0, false, fmt.Errorf("%.40q is not a date and time this preset reads", s)
+}
+
+func (p *timeParser) try(i int, s string, loc *time.Location) (time.Time, DST, bool, bool) {
+	wall, err := time.Parse(p.layouts[i], s)
+	if err != nil {
+		return time.Time{}, 0, false, false
+	}
+	if dateOnly(p.layouts[i]) {
+		t, _ := Place(wall, loc)
+		return t, DSTExact, true, true
+	}
+	t, d := Place(wall, loc)
+	return t, d, false, true
+}

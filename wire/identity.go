@@ -15,12 +15,15 @@ import (
 	"github.com/tradesense/tradesense/adapters/sqlstore"
 	"github.com/tradesense/tradesense/adapters/telemetry"
 	"github.com/tradesense/tradesense/core/cache"
+	"github.com/tradesense/tradesense/core/idempotency"
 	"github.com/tradesense/tradesense/core/identity"
+	"github.com/tradesense/tradesense/core/journal"
 	"github.com/tradesense/tradesense/core/mfa"
 	"github.com/tradesense/tradesense/core/oauth"
 	"github.com/tradesense/tradesense/core/ratelimit"
 	"github.com/tradesense/tradesense/core/realtime"
 	"github.com/tradesense/tradesense/core/secrets"
+	"github.com/tradesense/tradesense/core/trading"
 )
 
 // IdentityConfig configures accounts, sessions and tokens.
@@ -140,12 +143,13 @@ func provideIdentity(c identity.Config, argon identity.Argon2Params, db *sqlstor
 	return svc, svc.Close, nil
 }
 
-// provideAPIServer is httpapi.New with the identity, MFA, OAuth and
-// realtime modules.
+// provideAPIServer is httpapi.New with the identity, MFA, OAuth,
+// trading journal and realtime modules.
 func provideAPIServer(ctx context.Context, c httpapi.Config, d httpapi.Deps, svc *identity.Service, ring *identity.KeyRing, factors *mfa.Service, flows *mfa.Flows, signIn *oauth.Service,
-	rt *centrifuge.Engine, rtTokens *centrifuge.Tokens, _ realtimeBound) (*httpapi.Server, error) {
+	tr *trading.Service, jr *journal.Service, guard *idempotency.Guard, rt *centrifuge.Engine, rtTokens *centrifuge.Tokens, _ realtimeBound) (*httpapi.Server, error) {
 	d.Identity, d.Keys, d.MFA, d.MFAFlows = svc, ring, factors, flows
 	d.OAuth = signIn
+	d.Trading, d.Journal, d.Idempotency = tr, jr, guard
 	d.Realtime, d.RealtimeTokens = rt, rtTokens
 	return httpapi.New(ctx, c, d)
 }

@@ -290,6 +290,10 @@ type JobsRuntime struct {
 	// Embedded says whether `api` runs the worker.
 	Embedded bool
 	Broker   string
+	// Queues are the configured queues (WORKER_CONCURRENCY), in order;
+	// HeartbeatTTL the workers' heartbeat TTL.
+	Queues       []string
+	HeartbeatTTL time.Duration
 }
 
 // provideJobsRuntime also registers the readiness checks "jobs" and
@@ -306,11 +310,49 @@ func provideJobsRuntime(c JobsConfig, inProcess inProcessJobs, client *jobs.Clie
 	}
 	h.Register(client.Health(bool(inProcess)))
 	h.Register(w.Health())
+	var queues []string
+	for _, q := range jobs.Queues {
+		if _, ok := c.Worker.Queues[q]; ok {
+			queues = append(queues, q)
+		}
+	}
+	if !embedded {
+		// Jobs enqueued here run in `tradesense worker`: say when none
+		// serves a queue ("no live worker for queue email").
+		h.Register(client.ConsumersHealth(queues))
+	}
 	name := "watermill"
 	if n, ok := broker.(interface{ Name() string }); ok {
 		name = n.Name()
 	}
-	return &JobsRuntime{Client: client, Worker: w, Notifications: svc, Embedded: embedded, Broker: name}
+	return &JobsRuntime{Client: client, Worker: w, Notifications: svc, Embedded: embedded, Broker: name, Queues: queues,
+		HeartbeatTTL: c.Worker.HeartbeatTTL}
+}
+
+// warnUnserved logs a warning, once, if some queue still has no live
+// worker one heartbeat TTL after the API started (the time a worker started
+// with it needs to beat): with REDIS_URL and no `tradesense worker`, mail
+// would otherwise stop without a word. The readiness check
+// "jobs_consumers" keeps reporting it.
+func (r *JobsRuntime) warnUnserved(ctx context.Context, log *slog.Logger) {
+	if r.Embedded || len(r.Queues) == 0 {
+		return
+	}
+	wait := r.HeartbeatTTL
+	if wait <= 0 {
+		wait = jobs.DefaultWorkerConfig().HeartbeatTTL
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return
+	case <-t.C:
+	}
+	missing, err := r.Client.Unserved(ctx, r.Queues)
+	if err == nil && len(missing) > 0 {
+		log.Warn(jobs.ErrNoWorker(missing).Error()+"; start `tradesense worker` (WORKER_EMBEDDED=false with REDIS_URL)", "queues", missing)
+	}
 }
 
 // notificationsMailer adapts the notifications service to identity.Mailer.

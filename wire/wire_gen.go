@@ -331,9 +331,58 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	wireRealtimeBound := bindRealtimeSessions(wireRealtimeSessions, identityService)
-	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows, oauthService, engine, tokens, wireRealtimeBound)
+	tradingService, err := provideTrading(db, engine, logger)
 	if err != nil {
+		cleanup11()
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	journalConfig := cfg.Journal
+	blobStore, cleanup12, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	if err != nil {
+		cleanup11()
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	journalService, err := provideJournal(journalConfig, db, blobStore, engine, logger)
+	if err != nil {
+		cleanup12()
+		cleanup11()
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	guard := provideIdempotency(db)
+	wireRealtimeBound := bindRealtimeSessions(wireRealtimeSessions, identityService)
+	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows, oauthService, tradingService, journalService, guard, engine, tokens, wireRealtimeBound)
+	if err != nil {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -360,6 +409,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		Adapters: adapters,
 	}
 	return api, func() {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -687,9 +737,55 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	wireRealtimeBound := bindRealtimeSessions(wireRealtimeSessions, identityService)
-	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows, oauthService, engine, tokens, wireRealtimeBound)
+	tradingService, err := provideTrading(db, engine, logger)
 	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	journalConfig := cfg.Journal
+	blobStore, cleanup11, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	journalService, err := provideJournal(journalConfig, db, blobStore, engine, logger)
+	if err != nil {
+		cleanup11()
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	guard := provideIdempotency(db)
+	wireRealtimeBound := bindRealtimeSessions(wireRealtimeSessions, identityService)
+	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows, oauthService, tradingService, journalService, guard, engine, tokens, wireRealtimeBound)
+	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -715,6 +811,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		Adapters: adapters,
 	}
 	return api, func() {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -1780,9 +1877,58 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		cleanup()
 		return nil, nil, err
 	}
-	wireRealtimeBound := bindRealtimeSessions(wireRealtimeSessions, identityService)
-	server, err := provideAPIServer(ctx, config, deps, identityService, keyRing, mfaService, flows, oauthService, engine, tokens, wireRealtimeBound)
+	tradingService, err := provideTrading(db, engine, logger)
 	if err != nil {
+		cleanup11()
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	journalConfig := cfg.Journal
+	blobStore, cleanup12, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	if err != nil {
+		cleanup11()
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	journalService, err := provideJournal(journalConfig, db, blobStore, engine, logger)
+	if err != nil {
+		cleanup12()
+		cleanup11()
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	guard := provideIdempotency(db)
+	wireRealtimeBound := bindRealtimeSessions(wireRealtimeSessions, identityService)
+	server, err := provideAPIServer(ctx, config, deps, identityService, keyRing, mfaService, flows, oauthService, tradingService, journalService, guard, engine, tokens, wireRealtimeBound)
+	if err != nil {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -1807,9 +1953,13 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		MFAFlows:       flows,
 		OAuth:          oauthService,
 		OAuthProviders: oidcRegistry,
+		Trading:        tradingService,
+		Journal:        journalService,
+		Blobs:          blobStore,
 		Realtime:       engine,
 	}
 	return stack, func() {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()

@@ -97,7 +97,7 @@ func NewRedisStreams(rdb *redis.Client, cfg RedisConfig, alive Liveness, log *sl
 	if rdb == nil {
 		return nil, nil, errors.New("watermill: Redis Streams need a Redis client (REDIS_URL)")
 	}
-	pub, err := redisstream.NewPublisher(redisstream.PublisherConfig{Client: rdb}, wmLogger(log))
+	pub, err := redisstream.NewPublisher(redisstream.PublisherConfig{Client: unclosable{rdb}}, wmLogger(log))
 	if err != nil {
 		return nil, nil, fmt.Errorf("redis streams publisher: %w", err)
 	}
@@ -226,3 +226,12 @@ func lessStreamID(a, b string) bool {
 	_, _ = fmt.Sscanf(b, "%d-%d", &bm, &bs)
 	return am < bm || am == bm && as < bs
 }
+
+// unclosable is the client as the watermill publisher sees it: its Close
+// (which watermill calls from Publisher.Close) leaves the pool open. The
+// client is shared with the cache, the job records and the rate limits, and
+// its owner (redisstore.Open's cleanup) closes it once; closed twice, the
+// second close logged "redis: close … client is closed" on every shutdown.
+type unclosable struct{ redis.UniversalClient }
+
+func (unclosable) Close() error { return nil }

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/google/uuid"
@@ -356,10 +357,18 @@ func (s *Service) ListUsers(ctx context.Context, p Principal, q UserQuery) ([]Us
 	return s.d.Users.List(ctx, q)
 }
 
-// UserEvents is the admin view of one user's audit log.
+// UserEvents is the admin view of one user's audit log. An unknown user
+// is apperr.NotFound (code user_not_found), as on the other admin routes,
+// not an empty list.
 func (s *Service) UserEvents(ctx context.Context, p Principal, userID, before uuid.UUID, limit int) ([]Event, error) {
 	if err := requireAdmin(p); err != nil {
 		return nil, err
+	}
+	if _, err := s.d.Users.Get(ctx, userID); err != nil {
+		if apperr.Is(err, apperr.NotFound) {
+			return nil, apperr.Wrap(err, apperr.NotFound, CodeUserNotFound, "No such user.")
+		}
+		return nil, fmt.Errorf("user events of %s: %w", userID, err)
 	}
 	return s.d.Events.List(ctx, EventQuery{UserID: userID, Before: before, Limit: pageSize(limit)})
 }

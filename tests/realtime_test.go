@@ -469,3 +469,38 @@ func TestRealtimeShutdownLosesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestRealtimeTradeEvents: an execution recorded over the REST API pushes
+// trade.created to its owner's device after the write committed, naming
+// the trade and the account; another user's device gets nothing.
+func TestRealtimeTradeEvents(t *testing.T) {
+	env := programEnv(t)
+	createUser(t, env, "rt-trader@example.com")
+	createUser(t, env, "rt-watcher@example.com")
+	app := harness.Start(t, env, "api")
+	me, other := signIn(t, app.URL, "rt-trader@example.com"), signIn(t, app.URL, "rt-watcher@example.com")
+	mine := connectRT(t, wsURL(app.URL), app.URL, me, nil)
+	theirs := connectRT(t, wsURL(app.URL), app.URL, other, nil)
+
+	c := userClient{t, app.URL}
+	status, acct := c.call("POST", "/api/v1/accounts", me.access, map[string]any{"name": "Main", "currency": "USD"})
+	if status != 201 {
+		t.Fatalf("create account: %d %v", status, acct)
+	}
+	status, body := c.call("POST", "/api/v1/executions", me.access, map[string]any{"executions": []any{map[string]any{
+		"account_id": acct["id"], "symbol": "AAPL", "asset_class": "stock", "side": "buy", "quantity": "10", "price": "187.25",
+		"executed_at": "2026-03-02T14:30:00Z",
+	}}})
+	if status != 200 && status != 201 {
+		t.Fatalf("record execution: %d %v", status, body)
+	}
+	ev := mine.next("trade.created of the new position", ofType(realtime.TypeTradeCreated))
+	if ev.Payload["account_id"] != acct["id"] || ev.Payload["trade_id"] == nil {
+		t.Fatalf("trade.created payload %+v", ev.Payload)
+	}
+	select {
+	case e := <-theirs.events:
+		t.Fatalf("another user received %+v", e)
+	case <-time.After(300 * time.Millisecond):
+	}
+}

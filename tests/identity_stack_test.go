@@ -59,6 +59,7 @@ type stack struct {
 	tokens *jwtauth.Tokens
 	db     *sqlstore.DB
 	cache  *cache.Layer // the service's Revocations (and profile cache)
+	hasher *identity.PasswordHasher
 	logs   *syncBuffer
 	bodies *syncBuffer // every response body, for the secrets scan
 }
@@ -94,6 +95,7 @@ func newStack(t testing.TB, opts ...stackOption) *stack {
 // stackSpec says what buildStack assembles.
 type stackSpec struct {
 	hashing identity.Argon2Params
+	limit   identity.HashLimit // zero: the configured default
 	opts    []stackOption
 }
 
@@ -115,6 +117,9 @@ func buildStack(t testing.TB, spec stackSpec) *stack {
 		t.Fatal(err)
 	}
 	cfg.Identity.Argon2 = spec.hashing
+	if spec.limit != (identity.HashLimit{}) {
+		cfg.Identity.Hashing = spec.limit
+	}
 	for _, o := range spec.opts {
 		o(&cfg.Identity.Service)
 	}
@@ -123,7 +128,7 @@ func buildStack(t testing.TB, spec stackSpec) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(cleanup)
-	st.svc, st.ring, st.tokens, st.db, st.cache = app.Identity, app.Keys, app.Tokens, app.DB, app.Cache
+	st.svc, st.ring, st.tokens, st.db, st.cache, st.hasher = app.Identity, app.Keys, app.Tokens, app.DB, app.Cache, app.Hasher
 	st.url, st.client = serve(t, app.Server.Handler())
 	return st
 }

@@ -27,4 +27,6 @@ type Stack struct {
 	// adapters/oidc).
 	OAuth          *oauth.Service
 	OAuthProviders *oidc.Registry
+	// Hasher is the process's one argon2id hasher and its concurrency bound.
+	Hasher *identity.PasswordHasher
 }

@@ -139,6 +139,17 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, client, worker, service, broker, registry)
 	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime)
 	argon2Params := identityConfig.Argon2
+	hashLimit := identityConfig.Hashing
+	passwordHasher, err := providePasswordHasher(argon2Params, hashLimit)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
 	jwtauthConfig := identityConfig.JWT
 	keys, err := provideKeys(ctx, environment, getenv, dataDir, resolver, logger)
 	if err != nil {
@@ -214,7 +225,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		return nil, nil, err
 	}
 	store := provideMemoryShortLived()
-	mfaService, err := provideMFA(config5, argon2Params, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, logger)
+	mfaService, err := provideMFA(config5, passwordHasher, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, logger)
 	if err != nil {
 		cleanup9()
 		cleanup8()
@@ -227,7 +238,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup10, err := provideIdentity(config3, argon2Params, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, logger)
+	identityService, cleanup10, err := provideIdentity(config3, passwordHasher, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, logger)
 	if err != nil {
 		cleanup9()
 		cleanup8()
@@ -457,6 +468,17 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, jobsClient, worker, service, broker, registry)
 	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime)
 	argon2Params := identityConfig.Argon2
+	hashLimit := identityConfig.Hashing
+	passwordHasher, err := providePasswordHasher(argon2Params, hashLimit)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
 	jwtauthConfig := identityConfig.JWT
 	keys, err := provideKeys(ctx, environment, getenv, dataDir, resolver, logger)
 	if err != nil {
@@ -529,7 +551,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		return nil, nil, err
 	}
 	shortLived := redisstore.NewShortLived(client)
-	mfaService, err := provideMFA(config4, argon2Params, db, mfaKeyRing, shortLived, limiter, mailer, profileInvalidation, logger)
+	mfaService, err := provideMFA(config4, passwordHasher, db, mfaKeyRing, shortLived, limiter, mailer, profileInvalidation, logger)
 	if err != nil {
 		cleanup8()
 		cleanup7()
@@ -541,7 +563,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup9, err := provideIdentity(config3, argon2Params, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, logger)
+	identityService, cleanup9, err := provideIdentity(config3, passwordHasher, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, logger)
 	if err != nil {
 		cleanup8()
 		cleanup7()
@@ -989,6 +1011,11 @@ func injectLocalUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, f
 	identityConfig := cfg.Identity
 	config := identityConfig.Service
 	argon2Params := identityConfig.Argon2
+	hashLimit := identityConfig.Hashing
+	passwordHasher, err := providePasswordHasher(argon2Params, hashLimit)
+	if err != nil {
+		return nil, nil, err
+	}
 	sqlstoreConfig := cfg.DB
 	dataDir := cfg.DataDir
 	autoMigrate := cfg.AutoMigrate
@@ -1082,7 +1109,7 @@ func injectLocalUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, f
 	profileInvalidation := provideProfileInvalidation(layer, logger)
 	wireNoMail := _wireNoMailValue
 	secondFactor := noSecondFactor()
-	service, cleanup7, err := provideIdentity(config, argon2Params, db, tokens, limiter, layer, profileInvalidation, wireNoMail, secondFactor, logger)
+	service, cleanup7, err := provideIdentity(config, passwordHasher, db, tokens, limiter, layer, profileInvalidation, wireNoMail, secondFactor, logger)
 	if err != nil {
 		cleanup6()
 		cleanup5()
@@ -1114,6 +1141,11 @@ func injectServicesUsers(ctx context.Context, cfg Config, out LogOutput) (*Users
 	identityConfig := cfg.Identity
 	config := identityConfig.Service
 	argon2Params := identityConfig.Argon2
+	hashLimit := identityConfig.Hashing
+	passwordHasher, err := providePasswordHasher(argon2Params, hashLimit)
+	if err != nil {
+		return nil, nil, err
+	}
 	sqlstoreConfig := cfg.DB
 	dataDir := cfg.DataDir
 	autoMigrate := cfg.AutoMigrate
@@ -1217,7 +1249,7 @@ func injectServicesUsers(ctx context.Context, cfg Config, out LogOutput) (*Users
 	profileInvalidation := provideProfileInvalidation(layer, logger)
 	wireNoMail := _wireNoMailValue
 	secondFactor := noSecondFactor()
-	service, cleanup7, err := provideIdentity(config, argon2Params, db, tokens, limiter, layer, profileInvalidation, wireNoMail, secondFactor, logger)
+	service, cleanup7, err := provideIdentity(config, passwordHasher, db, tokens, limiter, layer, profileInvalidation, wireNoMail, secondFactor, logger)
 	if err != nil {
 		cleanup6()
 		cleanup5()
@@ -1426,6 +1458,17 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, client, worker, service, broker, registry)
 	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, buildInfo, jobsRuntime)
 	argon2Params := identityConfig.Argon2
+	hashLimit := identityConfig.Hashing
+	passwordHasher, err := providePasswordHasher(argon2Params, hashLimit)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
 	jwtauthConfig := identityConfig.JWT
 	keys, err := provideKeys(ctx, environment, getenv, dataDir, resolver, logger)
 	if err != nil {
@@ -1500,7 +1543,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		return nil, nil, err
 	}
 	store := provideMemoryShortLived()
-	mfaService, err := provideMFA(config5, argon2Params, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, logger)
+	mfaService, err := provideMFA(config5, passwordHasher, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, logger)
 	if err != nil {
 		cleanup9()
 		cleanup8()
@@ -1513,7 +1556,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup10, err := provideIdentity(config3, argon2Params, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, logger)
+	identityService, cleanup10, err := provideIdentity(config3, passwordHasher, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, logger)
 	if err != nil {
 		cleanup9()
 		cleanup8()
@@ -1596,6 +1639,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		MFAFlows:       flows,
 		OAuth:          oauthService,
 		OAuthProviders: oidcRegistry,
+		Hasher:         passwordHasher,
 	}
 	return stack, func() {
 		cleanup10()

@@ -35,6 +35,9 @@ type body struct {
 type Broker struct {
 	name      string
 	pub       message.Publisher
+	// publishMany, when set, sends messages itself (Redis: pipelined
+	// XADDs) instead of one pub.Publish each.
+	publishMany func(ctx context.Context, out []outMsg) error
 	subscribe func(ctx context.Context, topic string, n int) ([]<-chan *message.Message, func(), error)
 	topic     func(queue string) string
 	depth     func(ctx context.Context, queue string) (jobs.Depth, error)
@@ -70,19 +73,41 @@ func (b *Broker) Name() string { return b.name }
 
 // Publish implements jobs.Broker.
 func (b *Broker) Publish(ctx context.Context, m jobs.Message) error {
-	payload, err := json.Marshal(body{JobID: m.JobID, Seq: m.Seq, Queue: m.Queue, Kind: m.Kind})
-	if err != nil {
-		return jobs.BrokerUnavailable(err)
+	return b.PublishMany(ctx, []jobs.Message{m})
+}
+
+// PublishMany implements jobs.Broker: on Redis Streams every XADD in one
+// pipeline (shared with concurrent Publish calls); on GoChannel one
+// Publish per message.
+func (b *Broker) PublishMany(ctx context.Context, ms []jobs.Message) error {
+	out := make([]outMsg, len(ms))
+	for i, m := range ms {
+		payload, err := json.Marshal(body{JobID: m.JobID, Seq: m.Seq, Queue: m.Queue, Kind: m.Kind})
+		if err != nil {
+			return jobs.BrokerUnavailable(err)
+		}
+		msg := message.NewMessage(wm.NewUUID(), payload)
+		for k, v := range m.Metadata {
+			msg.Metadata.Set(k, v)
+		}
+		msg.SetContext(ctx)
+		out[i] = outMsg{topic: b.topic(m.Queue), queue: m.Queue, msg: msg}
 	}
-	msg := message.NewMessage(wm.NewUUID(), payload)
-	for k, v := range m.Metadata {
-		msg.Metadata.Set(k, v)
+	if b.publishMany != nil {
+		return b.publishMany(ctx, out)
 	}
-	msg.SetContext(ctx)
-	if err := b.pub.Publish(b.topic(m.Queue), msg); err != nil {
-		return jobs.BrokerUnavailable(fmt.Errorf("publish to %s: %w", m.Queue, err))
+	for _, o := range out {
+		if err := b.pub.Publish(o.topic, o.msg); err != nil {
+			return jobs.BrokerUnavailable(fmt.Errorf("publish to %s: %w", o.queue, err))
+		}
 	}
 	return nil
+}
+
+// outMsg is one message to publish on topic.
+type outMsg struct {
+	topic, queue string
+	msg          *message.Message
 }
 
 func (b *Broker) counter(queue string) *atomic.Int64 {

@@ -33,15 +33,15 @@ type body struct {
 
 // Broker is the Watermill adapter of jobs.Broker.
 type Broker struct {
-	name      string
-	pub       message.Publisher
+	name string
+	pub  message.Publisher
 	// publishMany, when set, sends messages itself (Redis: pipelined
 	// XADDs) instead of one pub.Publish each.
 	publishMany func(ctx context.Context, out []outMsg) error
-	subscribe func(ctx context.Context, topic string, n int) ([]<-chan *message.Message, func(), error)
-	topic     func(queue string) string
-	depth     func(ctx context.Context, queue string) (jobs.Depth, error)
-	log       *slog.Logger
+	subscribe   func(ctx context.Context, topic string, n int) ([]<-chan *message.Message, func(), error)
+	topic       func(queue string) string
+	depth       func(ctx context.Context, queue string) (jobs.Depth, error)
+	log         *slog.Logger
 	// nackDelay spaces redeliveries of a message whose handling failed
 	// (the job store unreachable), so a failure does not spin.
 	nackDelay time.Duration

@@ -2,8 +2,8 @@ package jobstest
 
 import (
 	"context"
-	"strconv"
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"

@@ -98,13 +98,11 @@ func NewRedisStreams(rdb *redis.Client, cfg RedisConfig, alive Liveness, log *sl
 	if rdb == nil {
 		return nil, nil, errors.New("watermill: Redis Streams need a Redis client (REDIS_URL)")
 	}
-	pub, err := redisstream.NewPublisher(redisstream.PublisherConfig{Client: rdb}, wmLogger(log))
-	if err != nil {
-		return nil, nil, fmt.Errorf("redis streams publisher: %w", err)
-	}
+	// No watermill-redisstream Publisher: xaddPipe writes its message
+	// format with pipelined XADDs (the Publisher sends one per round trip,
+	// and its Close would close rdb, which the program shares).
 	b := &Broker{
 		name:      "watermill-redisstream",
-		pub:       pub,
 		topic:     func(q string) string { return cfg.StreamPrefix + q },
 		log:       log,
 		nackDelay: cfg.NackDelay,
@@ -178,7 +176,7 @@ func NewRedisStreams(rdb *redis.Client, cfg RedisConfig, alive Liveness, log *sl
 			}
 		}
 	}
-	return b, func() { _ = pub.Close() }, nil
+	return b, func() {}, nil
 }
 
 // trim removes the messages every consumer group has read and

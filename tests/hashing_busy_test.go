@@ -2,6 +2,7 @@ package tests
 
 import (
 	"mime"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -72,6 +73,9 @@ func TestHashingBusyOverHTTP(t *testing.T) {
 			if ra := r.header.Get("Retry-After"); ra != "2" {
 				t.Errorf("%s: Retry-After %q; want 2 (the queue wait)", name, ra)
 			}
+		}
+		if logs := st.logs.String(); strings.Contains(logs, `"level":"ERROR"`) || !strings.Contains(logs, "request shed: at capacity") {
+			t.Errorf("a shed request is logged at warn, never error:\n%s", logs)
 		}
 		release()
 		for _, c := range calls {

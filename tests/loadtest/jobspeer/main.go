@@ -28,6 +28,8 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -317,6 +319,18 @@ func worker(args []string) {
 	conc, _ := strconv.Atoi(args[2])
 	stopped := make(chan os.Signal, 1)
 	signal.Notify(stopped, syscall.SIGTERM)
+	// JOBSPEER_CPUPROFILE=dir writes each worker's CPU profile there
+	// (go tool pprof -top dir/<system>-<id>.pprof).
+	if dir := os.Getenv("JOBSPEER_CPUPROFILE"); dir != "" {
+		f, err := os.Create(filepath.Join(dir, sys+"-"+id+".pprof"))
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+	}
 	switch sys {
 	case "asynq":
 		opt, err := asynq.ParseRedisURI(url)

@@ -1,6 +1,7 @@
 // Package watermill is the job system's transport on Watermill: the
 // jobs.Broker port over Redis Streams (production: watermill-redisstream's
-// publisher and message format, read by this package's batched consumer;
+// message format, written by pipelined XADDs and read by this package's
+// batched consumer;
 // one consumer group per queue, acknowledged only after the handler
 // returned, pending messages of dead workers reclaimed) and over
 // Watermill's GoChannel (the local profile, in-process).

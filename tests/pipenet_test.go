@@ -94,7 +94,7 @@ func serve(t testing.TB, h http.Handler) (string, *http.Client) {
 		_ = srv.Close()
 		<-done
 	})
-	return "http://tradesense.test", &http.Client{Transport: tr}
+	return "http://tradesense.test", &http.Client{Transport: validatingTransport{t: t, next: tr}}
 }
 
 // memNet is an in-memory internet of pipe networks, one per host:port:

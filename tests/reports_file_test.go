@@ -293,3 +293,27 @@ func TestReportCSVAndXLSX(t *testing.T) {
 		t.Errorf("Summary sheet has no Net P&L of %s: %v", shown(s.NetPnL), sum)
 	}
 }
+
+// TestReportPDFStructure renders the golden report without the poppler
+// tools (a machine with only Go runs it too): a complete PDF document, a
+// page count in the range of TestReportPDF's, every page with content, and
+// the same bytes for the same document.
+func TestReportPDFStructure(t *testing.T) {
+	doc, _ := goldenDocument(t, trading.Filter{}, "1 January – 31 December 2026")
+	pdf := render(t, doc, analytics.PDF)
+	if !bytes.HasPrefix(pdf, []byte("%PDF-1.")) || !bytes.HasSuffix(bytes.TrimSpace(pdf), []byte("%%EOF")) {
+		t.Fatalf("not a complete PDF: %q … %q", pdf[:min(16, len(pdf))], pdf[max(0, len(pdf)-16):])
+	}
+	pages := len(regexp.MustCompile(`/Type /Page\b[^s]`).FindAll(pdf, -1))
+	if pages < 8 || pages > 40 {
+		t.Errorf("%d pages", pages)
+	}
+	if n := bytes.Count(pdf, []byte("/Contents ")); n != pages {
+		t.Errorf("%d pages but %d content streams", pages, n)
+	}
+	// An empty period still renders a document (a title and a summary).
+	empty, _ := goldenDocument(t, trading.Filter{From: trading.Date{Year: 2031, Month: 1, Day: 1}, To: trading.Date{Year: 2031, Month: 1, Day: 7}}, "An empty week")
+	if small := render(t, empty, analytics.PDF); !bytes.HasPrefix(small, []byte("%PDF-1.")) || len(small) >= len(pdf) {
+		t.Errorf("empty report: %d bytes (full: %d)", len(small), len(pdf))
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/tradesense/tradesense/adapters/centrifuge"
 	"github.com/tradesense/tradesense/adapters/httpapi"
 	"github.com/tradesense/tradesense/adapters/memory"
 	"github.com/tradesense/tradesense/adapters/redisstore"
@@ -93,6 +94,10 @@ type Config struct {
 	// OAuth configures sign-in with OAuth and OpenID Connect providers
 	// (wire/oauth.go).
 	OAuth OAuthConfig
+	// Journal configures attachments and the blob store (wire/journal.go).
+	Journal JournalConfig
+	// Realtime configures the realtime engine (wire/realtime.go).
+	Realtime centrifuge.Config
 	// Lookup reads the environment (with .env merged in development) for
 	// secret references such as env:NAME and NAME_FILE.
 	Lookup Getenv
@@ -131,6 +136,7 @@ func loadConfig(getenv Getenv, version string) (Config, []string, error) {
 	cfg.MFA = r.mfaConfig()
 	cfg.Jobs = r.jobsConfig()
 	cfg.OAuth = r.oauthConfig(prod, cfg.Identity.Service.PublicURL)
+	cfg.Journal = r.journalConfig()
 	r.names = append(r.names, secretSettings...)
 	for _, ks := range keySettings {
 		r.names = append(r.names, ks.name)
@@ -146,11 +152,13 @@ func loadConfig(getenv Getenv, version string) (Config, []string, error) {
 		ShutdownTimeout:    r.duration("SHUTDOWN_TIMEOUT", def.ShutdownTimeout),
 		ShutdownDelay:      r.duration("SHUTDOWN_DELAY", def.ShutdownDelay),
 		MaxBodyBytes:       r.int64("HTTP_MAX_BODY_BYTES", def.MaxBodyBytes, 1, 1<<30),
+		MaxUploadBytes:     r.int64("HTTP_MAX_UPLOAD_BYTES", def.MaxUploadBytes, 1, 1<<30),
 		CORSAllowedOrigins: r.list("CORS_ALLOWED_ORIGINS"),
 		TrustedProxies:     r.list("HTTP_TRUSTED_PROXIES"),
 		HSTS:               r.bool("HTTP_HSTS", prod),
 	}
 	cfg.Worker = WorkerConfig{Addr: r.str("WORKER_HTTP_ADDR", ":8001")}
+	cfg.Realtime = r.realtimeConfig(cfg.Redis.KeyPrefix, cfg.Identity.JWT.Issuer, cfg.Identity.JWT.Audience, cfg.HTTP.CORSAllowedOrigins)
 
 	defaultFormat := "text"
 	if prod {

@@ -10,16 +10,21 @@ import (
 
 	"github.com/google/wire"
 
+	"github.com/tradesense/tradesense/adapters/centrifuge"
 	"github.com/tradesense/tradesense/adapters/httpapi"
 	"github.com/tradesense/tradesense/adapters/jwtauth"
 	"github.com/tradesense/tradesense/adapters/sqlstore"
 	"github.com/tradesense/tradesense/adapters/telemetry"
 	"github.com/tradesense/tradesense/core/cache"
+	"github.com/tradesense/tradesense/core/idempotency"
 	"github.com/tradesense/tradesense/core/identity"
+	"github.com/tradesense/tradesense/core/journal"
 	"github.com/tradesense/tradesense/core/mfa"
 	"github.com/tradesense/tradesense/core/oauth"
 	"github.com/tradesense/tradesense/core/ratelimit"
+	"github.com/tradesense/tradesense/core/realtime"
 	"github.com/tradesense/tradesense/core/secrets"
+	"github.com/tradesense/tradesense/core/trading"
 )
 
 // IdentityConfig configures accounts, sessions and tokens.
@@ -133,7 +138,7 @@ func provideProfileInvalidation(c *cache.Layer, log *slog.Logger) *identity.Prof
 	return identity.NewProfileInvalidation(c, telemetry.Component(log, "identity"))
 }
 
-func provideIdentity(c identity.Config, hasher *identity.PasswordHasher, db *sqlstore.DB, tokens *jwtauth.Tokens, limiter ratelimit.Limiter, layer *cache.Layer, pi *identity.ProfileInvalidation, mailer identity.Mailer, sf identity.SecondFactor, log *slog.Logger) (*identity.Service, func(), error) {
+func provideIdentity(c identity.Config, hasher *identity.PasswordHasher, db *sqlstore.DB, tokens *jwtauth.Tokens, limiter ratelimit.Limiter, layer *cache.Layer, pi *identity.ProfileInvalidation, mailer identity.Mailer, sf identity.SecondFactor, push realtime.Publisher, disc realtime.Disconnector, log *slog.Logger) (*identity.Service, func(), error) {
 	svc, err := identity.NewService(c, identity.Deps{
 		Users:         pi.Users(sqlstore.NewUsers(db)),
 		Sessions:      sqlstore.NewSessions(db),
@@ -148,6 +153,8 @@ func provideIdentity(c identity.Config, hasher *identity.PasswordHasher, db *sql
 		Revocations:   layer,
 		Mailer:        mailer,
 		SecondFactor:  sf,
+		Push:          push,
+		Disconnect:    disc,
 		Log:           telemetry.Component(log, "identity"),
 	})
 	if err != nil {
@@ -156,10 +163,14 @@ func provideIdentity(c identity.Config, hasher *identity.PasswordHasher, db *sql
 	return svc, svc.Close, nil
 }
 
-// provideAPIServer is httpapi.New with the identity, MFA and OAuth modules.
-func provideAPIServer(ctx context.Context, c httpapi.Config, d httpapi.Deps, svc *identity.Service, ring *identity.KeyRing, factors *mfa.Service, flows *mfa.Flows, signIn *oauth.Service) (*httpapi.Server, error) {
+// provideAPIServer is httpapi.New with the identity, MFA, OAuth,
+// trading journal and realtime modules.
+func provideAPIServer(ctx context.Context, c httpapi.Config, d httpapi.Deps, svc *identity.Service, ring *identity.KeyRing, factors *mfa.Service, flows *mfa.Flows, signIn *oauth.Service,
+	tr *trading.Service, jr *journal.Service, guard *idempotency.Guard, rt *centrifuge.Engine, rtTokens *centrifuge.Tokens, _ realtimeBound) (*httpapi.Server, error) {
 	d.Identity, d.Keys, d.MFA, d.MFAFlows = svc, ring, factors, flows
 	d.OAuth = signIn
+	d.Trading, d.Journal, d.Idempotency = tr, jr, guard
+	d.Realtime, d.RealtimeTokens = rt, rtTokens
 	return httpapi.New(ctx, c, d)
 }
 

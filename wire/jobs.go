@@ -26,6 +26,7 @@ import (
 	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/jobs"
 	"github.com/tradesense/tradesense/core/notifications"
+	"github.com/tradesense/tradesense/core/realtime"
 )
 
 // JobsConfig configures background jobs and email.
@@ -226,8 +227,12 @@ func provideJobsRegistry(c JobsConfig, backend jobs.Backend, db *sqlstore.DB) *j
 	return reg
 }
 
-func provideJobsClient(c jobs.Config, reg *jobs.Registry, backend jobs.Backend, broker jobs.Broker, m *jobs.Metrics, log *slog.Logger) *jobs.Client {
-	return jobs.NewClient(c, reg, backend, broker, telemetry.Propagator(), telemetry.Component(log, "jobs"), m)
+// provideJobsClient and provideJobsWorker store jobs through
+// jobs.PublishEvents: every state change of a user's job is pushed to
+// their devices (job.updated).
+func provideJobsClient(c jobs.Config, reg *jobs.Registry, backend jobs.Backend, broker jobs.Broker, push realtime.Publisher, m *jobs.Metrics, log *slog.Logger) *jobs.Client {
+	log = telemetry.Component(log, "jobs")
+	return jobs.NewClient(c, reg, jobs.PublishEvents(backend, push, log), broker, telemetry.Propagator(), log, m)
 }
 
 // provideSender returns SMTP when SMTP_URL is set, else the outbox under
@@ -256,7 +261,7 @@ func provideNotifications(ic identity.Config, reg *jobs.Registry, client *jobs.C
 
 // provideJobsWorker builds the worker (it runs only in `worker`, or in
 // `api` when embedded). svc is asked for so its kinds are registered first.
-func provideJobsWorker(c JobsConfig, id WorkerID, reg *jobs.Registry, backend jobs.Backend, broker jobs.Broker, client *jobs.Client, _ *notifications.Service, tp trace.TracerProvider, m *jobs.Metrics, log *slog.Logger) (*jobs.Worker, error) {
+func provideJobsWorker(c JobsConfig, id WorkerID, reg *jobs.Registry, backend jobs.Backend, broker jobs.Broker, client *jobs.Client, _ *notifications.Service, push realtime.Publisher, tp trace.TracerProvider, m *jobs.Metrics, log *slog.Logger) (*jobs.Worker, error) {
 	wc := c.Worker
 	wc.ID = string(id)
 	if c.PurgeSchedule != "off" {
@@ -273,7 +278,8 @@ func provideJobsWorker(c JobsConfig, id WorkerID, reg *jobs.Registry, backend jo
 		}
 		wc.Periodic = append(wc.Periodic, jobs.Periodic{Name: "purge_identity", Schedule: s, Kind: identity.KindPurge})
 	}
-	return jobs.NewWorker(c.Jobs, wc, reg, backend, broker, client, telemetry.Propagator(), tp, telemetry.Component(log, "jobs"), m)
+	log = telemetry.Component(log, "jobs")
+	return jobs.NewWorker(c.Jobs, wc, reg, jobs.PublishEvents(backend, push, log), broker, client, telemetry.Propagator(), tp, log, m)
 }
 
 // JobsRuntime is the job system as a program sees it.
@@ -284,6 +290,10 @@ type JobsRuntime struct {
 	// Embedded says whether `api` runs the worker.
 	Embedded bool
 	Broker   string
+	// Queues are the configured queues (WORKER_CONCURRENCY), in order;
+	// HeartbeatTTL the workers' heartbeat TTL.
+	Queues       []string
+	HeartbeatTTL time.Duration
 }
 
 // provideJobsRuntime also registers the readiness checks "jobs" and
@@ -300,11 +310,49 @@ func provideJobsRuntime(c JobsConfig, inProcess inProcessJobs, client *jobs.Clie
 	}
 	h.Register(client.Health(bool(inProcess)))
 	h.Register(w.Health())
+	var queues []string
+	for _, q := range jobs.Queues {
+		if _, ok := c.Worker.Queues[q]; ok {
+			queues = append(queues, q)
+		}
+	}
+	if !embedded {
+		// Jobs enqueued here run in `tradesense worker`: say when none
+		// serves a queue ("no live worker for queue email").
+		h.Register(client.ConsumersHealth(queues))
+	}
 	name := "watermill"
 	if n, ok := broker.(interface{ Name() string }); ok {
 		name = n.Name()
 	}
-	return &JobsRuntime{Client: client, Worker: w, Notifications: svc, Embedded: embedded, Broker: name}
+	return &JobsRuntime{Client: client, Worker: w, Notifications: svc, Embedded: embedded, Broker: name, Queues: queues,
+		HeartbeatTTL: c.Worker.HeartbeatTTL}
+}
+
+// warnUnserved logs a warning, once, if some queue still has no live
+// worker one heartbeat TTL after the API started (the time a worker started
+// with it needs to beat): with REDIS_URL and no `tradesense worker`, mail
+// would otherwise stop without a word. The readiness check
+// "jobs_consumers" keeps reporting it.
+func (r *JobsRuntime) warnUnserved(ctx context.Context, log *slog.Logger) {
+	if r.Embedded || len(r.Queues) == 0 {
+		return
+	}
+	wait := r.HeartbeatTTL
+	if wait <= 0 {
+		wait = jobs.DefaultWorkerConfig().HeartbeatTTL
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return
+	case <-t.C:
+	}
+	missing, err := r.Client.Unserved(ctx, r.Queues)
+	if err == nil && len(missing) > 0 {
+		log.Warn(jobs.ErrNoWorker(missing).Error()+"; start `tradesense worker` (WORKER_EMBEDDED=false with REDIS_URL)", "queues", missing)
+	}
 }
 
 // notificationsMailer adapts the notifications service to identity.Mailer.

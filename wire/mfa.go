@@ -12,6 +12,7 @@ import (
 	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/mfa"
 	"github.com/tradesense/tradesense/core/ratelimit"
+	"github.com/tradesense/tradesense/core/realtime"
 	"github.com/tradesense/tradesense/core/secrets"
 	"github.com/tradesense/tradesense/core/shortlived"
 )
@@ -58,7 +59,7 @@ func provideMFAKeyRing(ctx context.Context, cfg MFAConfig, keys Keys, r *secrets
 	return watchMFAKeys(ctx, keys.MFAEncryption, cfg.PreviousKeys, r, telemetry.Component(log, "mfa"))
 }
 
-func provideMFA(c mfa.Config, hasher *identity.PasswordHasher, db *sqlstore.DB, ring *mfa.KeyRing, store shortlived.Store, limiter ratelimit.Limiter, mailer identity.Mailer, pi *identity.ProfileInvalidation, log *slog.Logger) (*mfa.Service, error) {
+func provideMFA(c mfa.Config, hasher *identity.PasswordHasher, db *sqlstore.DB, ring *mfa.KeyRing, store shortlived.Store, limiter ratelimit.Limiter, mailer identity.Mailer, pi *identity.ProfileInvalidation, push realtime.Publisher, log *slog.Logger) (*mfa.Service, error) {
 	// identity's hasher: MFA disable verifies a password, and that run
 	// counts against the same memory bound as a login.
 	return mfa.NewService(c, mfa.Deps{
@@ -72,6 +73,7 @@ func provideMFA(c mfa.Config, hasher *identity.PasswordHasher, db *sqlstore.DB, 
 		Keys:        ring,
 		Passwords:   hasher,
 		Mailer:      mailer,
+		Push:        push,
 		Log:         telemetry.Component(log, "mfa"),
 	})
 }

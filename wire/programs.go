@@ -13,17 +13,17 @@ var (
 	// providers' HTTP client, which the program (APIProgramSet) and the
 	// component tests' InitializeStack each give their own.
 	APISet = wire.NewSet(ConfigSet, TelemetrySet, SecretsSet, provideKeys, DatabaseSet,
-		IdentitySet, MFASet, OAuthSet, JobsSet, HTTPSet)
+		IdentitySet, MFASet, OAuthSet, JobsSet, JournalSet, RealtimeSet, bindRealtimeSessions, HTTPSet)
 	// APIProgramSet is the `tradesense api` program.
 	APIProgramSet = wire.NewSet(APISet, provideNotificationsMailer, wire.Value(ProviderClient{}), provideAdapters,
 		wire.Struct(new(API), "*"))
 	// WorkerProgramSet is the `tradesense worker` program: jobs and the
 	// probes, no identity.
-	WorkerProgramSet = wire.NewSet(ConfigSet, TelemetrySet, SecretsSet, DatabaseSet, JobsSet,
+	WorkerProgramSet = wire.NewSet(ConfigSet, TelemetrySet, SecretsSet, DatabaseSet, JobsSet, RealtimePublishOnlySet,
 		provideHTTPDeps, provideOpsServer, provideAdapters, wire.Struct(new(Worker), "*"))
 	// UsersProgramSet is the `tradesense users` program: identity without
 	// jobs or MFA (noSecondFactor, noMail).
 	UsersProgramSet = wire.NewSet(ConfigSet, TelemetrySet, SecretsSet, provideKeys, DatabaseSet,
-		IdentitySet, noSecondFactor, wire.Value(noMail{}), wire.Bind(new(identity.Mailer), new(noMail)),
+		IdentitySet, RealtimePublishOnlySet, noSecondFactor, wire.Value(noMail{}), wire.Bind(new(identity.Mailer), new(noMail)),
 		wire.Struct(new(Users), "*"))
 )

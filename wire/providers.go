@@ -39,7 +39,7 @@ func (a Adapters) LogValue() slog.Value {
 // ConfigSet hands every provider its own part of the configuration.
 var ConfigSet = wire.NewSet(
 	wire.FieldsOf(new(Config), "Env", "DataDir", "HealthTimeout", "HTTP", "Worker", "Telemetry", "Secrets",
-		"DB", "AutoMigrate", "DatabaseSSLMode", "Redis", "Cache", "MemoryCache", "Identity", "MFA", "Jobs", "OAuth", "Lookup"),
+		"DB", "AutoMigrate", "DatabaseSSLMode", "Redis", "Cache", "MemoryCache", "Identity", "MFA", "Jobs", "OAuth", "Journal", "Realtime", "Lookup"),
 	wire.FieldsOf(new(IdentityConfig), "Service", "JWT", "Argon2", "Hashing"),
 	wire.FieldsOf(new(MFAConfig), "Service"),
 	wire.FieldsOf(new(JobsConfig), "Jobs", "Worker", "Redis", "SMTP"),
@@ -131,6 +131,7 @@ func (a *API) Run(ctx context.Context) error {
 	}
 	telemetry.Component(a.Log, "app").Info("starting api", "env", a.Config.Env, "profile", a.Config.Profile, "adapters", a.Adapters,
 		"jobs", a.Jobs.Broker, "worker_embedded", a.Jobs.Embedded)
+	go a.Jobs.warnUnserved(ctx, telemetry.Component(a.Log, "jobs"))
 	return jobs.RunBeside(ctx, a.Server.Run, worker)
 }
 
@@ -158,11 +159,12 @@ type Worker struct {
 }
 
 // Run consumes jobs and serves the worker's probes until ctx is
-// cancelled, then drains the running jobs (WORKER_SHUTDOWN_TIMEOUT).
+// cancelled, then drains the running jobs (WORKER_SHUTDOWN_TIMEOUT) while
+// the probes answer "not ready", and stops the probe server last.
 func (w *Worker) Run(ctx context.Context) error {
 	telemetry.Component(w.Log, "app").Info("starting worker", "env", w.Config.Env, "profile", w.Config.Profile, "adapters", w.Adapters,
 		"jobs", w.Jobs.Broker, "worker_id", w.Jobs.Worker.ID(), "queues", w.Config.Jobs.Worker.Queues)
-	return jobs.RunBeside(ctx, w.Ops.Run, w.Jobs.Worker)
+	return jobs.RunUnder(ctx, w.Ops.Run, w.Ops.SetDraining, w.Jobs.Worker)
 }
 
 // Migrator is the `tradesense migrate` program.

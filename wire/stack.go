@@ -1,14 +1,17 @@
 package wire
 
 import (
+	"github.com/tradesense/tradesense/adapters/centrifuge"
 	"github.com/tradesense/tradesense/adapters/httpapi"
 	"github.com/tradesense/tradesense/adapters/jwtauth"
 	"github.com/tradesense/tradesense/adapters/oidc"
 	"github.com/tradesense/tradesense/adapters/sqlstore"
 	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/identity"
+	"github.com/tradesense/tradesense/core/journal"
 	"github.com/tradesense/tradesense/core/mfa"
 	"github.com/tradesense/tradesense/core/oauth"
+	"github.com/tradesense/tradesense/core/trading"
 )
 
 // Stack is the api program as the component tests hold it
@@ -27,6 +30,13 @@ type Stack struct {
 	// adapters/oidc).
 	OAuth          *oauth.Service
 	OAuthProviders *oidc.Registry
+	// Trading and Journal are the trading journal (core/trading,
+	// core/journal), over Blobs.
+	Trading *trading.Service
+	Journal *journal.Service
+	Blobs   BlobStore
+	// Realtime is the realtime engine (adapters/centrifuge).
+	Realtime *centrifuge.Engine
 	// Hasher is the process's one argon2id hasher and its concurrency bound.
 	Hasher *identity.PasswordHasher
 }

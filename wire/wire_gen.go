@@ -81,76 +81,10 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	jobsMetrics, err := provideJobsMetrics(meterProvider)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	client := provideJobsClient(config2, jobsRegistry, backend, broker, jobsMetrics, logger)
-	workerConfig := jobsConfig.Worker
-	workerID, err := provideWorkerID(workerConfig)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
+	centrifugeConfig := cfg.Realtime
+	wireRealtimeBrokerURL := _wireRealtimeBrokerURLValue
+	redisstoreConfig := cfg.Redis
 	identityConfig := cfg.Identity
-	config3 := identityConfig.Service
-	smtpConfig := jobsConfig.SMTP
-	sender, err := provideSender(smtpConfig, environment, dataDir, secrets, logger)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	service, err := provideNotifications(config3, jobsRegistry, client, backend, sender, logger)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, tracerProvider, jobsMetrics, logger)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, client, worker, service, broker, registry)
-	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime)
-	argon2Params := identityConfig.Argon2
-	hashLimit := identityConfig.Hashing
-	passwordHasher, err := providePasswordHasher(argon2Params, hashLimit)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	jwtauthConfig := identityConfig.JWT
 	keys, err := provideKeys(ctx, environment, getenv, dataDir, resolver, logger)
 	if err != nil {
 		cleanup6()
@@ -171,8 +105,113 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	tokens, err := provideAccessTokens(jwtauthConfig, keyRing)
+	tokens, err := provideRealtimeTokens(centrifugeConfig, keyRing)
 	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	wireRealtimeSessions := provideRealtimeSessions()
+	engine, cleanup8, err := provideRealtime(centrifugeConfig, wireRealtimeBrokerURL, redisstoreConfig, tokens, wireRealtimeSessions, logger, tracerProvider, meterProvider, metrics, registry)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsMetrics, err := provideJobsMetrics(meterProvider)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	client := provideJobsClient(config2, jobsRegistry, backend, broker, engine, jobsMetrics, logger)
+	workerConfig := jobsConfig.Worker
+	workerID, err := provideWorkerID(workerConfig)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	config3 := identityConfig.Service
+	smtpConfig := jobsConfig.SMTP
+	sender, err := provideSender(smtpConfig, environment, dataDir, secrets, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	service, err := provideNotifications(config3, jobsRegistry, client, backend, sender, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, engine, tracerProvider, jobsMetrics, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, client, worker, service, broker, registry)
+	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime)
+	argon2Params := identityConfig.Argon2
+	hashLimit := identityConfig.Hashing
+	passwordHasher, err := providePasswordHasher(argon2Params, hashLimit)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jwtauthConfig := identityConfig.JWT
+	jwtauthTokens, err := provideAccessTokens(jwtauthConfig, keyRing)
+	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -184,8 +223,9 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	}
 	limiter := provideMemoryRateLimiter()
 	cacheConfig := cfg.MemoryCache
-	cache, cleanup8, err := provideMemoryCache(cacheConfig)
+	cache, cleanup9, err := provideMemoryCache(cacheConfig)
 	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -198,6 +238,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	config4 := cfg.Cache
 	layer, err := provideCacheLayer(cache, config4, logger, meterProvider)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -212,20 +253,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	mailer := provideNotificationsMailer(service)
 	mfaConfig := cfg.MFA
 	config5 := mfaConfig.Service
-	mfaKeyRing, cleanup9, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
-	if err != nil {
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	store := provideMemoryShortLived()
-	mfaService, err := provideMFA(config5, passwordHasher, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, logger)
+	mfaKeyRing, cleanup10, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
 	if err != nil {
 		cleanup9()
 		cleanup8()
@@ -238,8 +266,24 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup10, err := provideIdentity(config3, passwordHasher, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, logger)
+	store := provideMemoryShortLived()
+	mfaService, err := provideMFA(config5, passwordHasher, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, engine, logger)
 	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	identityService, cleanup11, err := provideIdentity(config3, passwordHasher, db, jwtauthTokens, limiter, layer, profileInvalidation, mailer, mfaService, engine, engine, logger)
+	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -253,6 +297,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	}
 	flows, err := provideMFAFlows(mfaService, identityService)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -271,6 +316,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	providerClient := _wireProviderClientValue
 	oidcRegistry, err := provideOAuthProviders(ctx, oidcConfig, getenv, resolver, providerClient, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -285,6 +331,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	}
 	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, store, limiter, mailer, profileInvalidation, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -297,8 +344,59 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows, oauthService)
+	tradingService, err := provideTrading(db, engine, logger)
 	if err != nil {
+		cleanup11()
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	journalConfig := cfg.Journal
+	blobStore, cleanup12, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	if err != nil {
+		cleanup11()
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	journalService, err := provideJournal(journalConfig, db, blobStore, engine, logger)
+	if err != nil {
+		cleanup12()
+		cleanup11()
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	guard := provideIdempotency(db)
+	wireRealtimeBound := bindRealtimeSessions(wireRealtimeSessions, identityService)
+	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows, oauthService, tradingService, journalService, guard, engine, tokens, wireRealtimeBound)
+	if err != nil {
+		cleanup12()
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -324,6 +422,8 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		Adapters: adapters,
 	}
 	return api, func() {
+		cleanup12()
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -338,9 +438,10 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 }
 
 var (
-	_wireInProcessJobsValue   = inProcessJobs(true)
-	_wireProviderClientValue  = ProviderClient{}
-	_wireProfileAdaptersValue = profileAdapters{"cache": "memory", "ratelimit": "memory", "shortlived": "memory", "jobs_store": "memory"}
+	_wireInProcessJobsValue     = inProcessJobs(true)
+	_wireRealtimeBrokerURLValue = realtimeBrokerURL("")
+	_wireProviderClientValue    = ProviderClient{}
+	_wireProfileAdaptersValue   = profileAdapters{"cache": "memory", "ratelimit": "memory", "shortlived": "memory", "jobs_store": "memory", "realtime": "memory"}
 )
 
 func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build httpapi.BuildInfo) (*API, func(), error) {
@@ -421,65 +522,9 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	jobsMetrics, err := provideJobsMetrics(meterProvider)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	jobsClient := provideJobsClient(config2, jobsRegistry, backend, broker, jobsMetrics, logger)
+	centrifugeConfig := cfg.Realtime
+	wireRealtimeBrokerURL := provideRealtimeRedisURL(secrets)
 	identityConfig := cfg.Identity
-	config3 := identityConfig.Service
-	smtpConfig := jobsConfig.SMTP
-	sender, err := provideSender(smtpConfig, environment, dataDir, secrets, logger)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	service, err := provideNotifications(config3, jobsRegistry, jobsClient, backend, sender, logger)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, jobsClient, service, tracerProvider, jobsMetrics, logger)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, jobsClient, worker, service, broker, registry)
-	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime)
-	argon2Params := identityConfig.Argon2
-	hashLimit := identityConfig.Hashing
-	passwordHasher, err := providePasswordHasher(argon2Params, hashLimit)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	jwtauthConfig := identityConfig.JWT
 	keys, err := provideKeys(ctx, environment, getenv, dataDir, resolver, logger)
 	if err != nil {
 		cleanup6()
@@ -500,8 +545,100 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	tokens, err := provideAccessTokens(jwtauthConfig, keyRing)
+	tokens, err := provideRealtimeTokens(centrifugeConfig, keyRing)
 	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	wireRealtimeSessions := provideRealtimeSessions()
+	engine, cleanup8, err := provideRealtime(centrifugeConfig, wireRealtimeBrokerURL, redisstoreConfig, tokens, wireRealtimeSessions, logger, tracerProvider, meterProvider, metrics, registry)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsMetrics, err := provideJobsMetrics(meterProvider)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsClient := provideJobsClient(config2, jobsRegistry, backend, broker, engine, jobsMetrics, logger)
+	config3 := identityConfig.Service
+	smtpConfig := jobsConfig.SMTP
+	sender, err := provideSender(smtpConfig, environment, dataDir, secrets, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	service, err := provideNotifications(config3, jobsRegistry, jobsClient, backend, sender, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, jobsClient, service, engine, tracerProvider, jobsMetrics, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, jobsClient, worker, service, broker, registry)
+	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime)
+	argon2Params := identityConfig.Argon2
+	hashLimit := identityConfig.Hashing
+	passwordHasher, err := providePasswordHasher(argon2Params, hashLimit)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jwtauthConfig := identityConfig.JWT
+	jwtauthTokens, err := provideAccessTokens(jwtauthConfig, keyRing)
+	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -513,6 +650,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	limiter, err := provideRedisRateLimiter(client, logger, meterProvider)
 	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -526,6 +664,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	cacheConfig := cfg.Cache
 	layer, err := provideCacheLayer(cache, cacheConfig, logger, meterProvider)
 	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -539,19 +678,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	mailer := provideNotificationsMailer(service)
 	mfaConfig := cfg.MFA
 	config4 := mfaConfig.Service
-	mfaKeyRing, cleanup8, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
-	if err != nil {
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	shortLived := redisstore.NewShortLived(client)
-	mfaService, err := provideMFA(config4, passwordHasher, db, mfaKeyRing, shortLived, limiter, mailer, profileInvalidation, logger)
+	mfaKeyRing, cleanup9, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
 	if err != nil {
 		cleanup8()
 		cleanup7()
@@ -563,8 +690,23 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup9, err := provideIdentity(config3, passwordHasher, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, logger)
+	shortLived := redisstore.NewShortLived(client)
+	mfaService, err := provideMFA(config4, passwordHasher, db, mfaKeyRing, shortLived, limiter, mailer, profileInvalidation, engine, logger)
 	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	identityService, cleanup10, err := provideIdentity(config3, passwordHasher, db, jwtauthTokens, limiter, layer, profileInvalidation, mailer, mfaService, engine, engine, logger)
+	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -577,6 +719,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	flows, err := provideMFAFlows(mfaService, identityService)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -594,6 +737,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	providerClient := _wireProviderClientValue
 	oidcRegistry, err := provideOAuthProviders(ctx, oidcConfig, getenv, resolver, providerClient, logger)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -607,6 +751,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, shortLived, limiter, mailer, profileInvalidation, logger)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -618,8 +763,56 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows, oauthService)
+	tradingService, err := provideTrading(db, engine, logger)
 	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	journalConfig := cfg.Journal
+	blobStore, cleanup11, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	journalService, err := provideJournal(journalConfig, db, blobStore, engine, logger)
+	if err != nil {
+		cleanup11()
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	guard := provideIdempotency(db)
+	wireRealtimeBound := bindRealtimeSessions(wireRealtimeSessions, identityService)
+	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows, oauthService, tradingService, journalService, guard, engine, tokens, wireRealtimeBound)
+	if err != nil {
+		cleanup11()
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -644,6 +837,8 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		Adapters: adapters,
 	}
 	return api, func() {
+		cleanup11()
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -658,7 +853,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 
 var (
 	_wireWireInProcessJobsValue   = inProcessJobs(false)
-	_wireWireProfileAdaptersValue = profileAdapters{"cache": "redis", "ratelimit": "redis", "shortlived": "redis", "jobs_store": "redis"}
+	_wireWireProfileAdaptersValue = profileAdapters{"cache": "redis", "ratelimit": "redis", "shortlived": "redis", "jobs_store": "redis", "realtime": "redis"}
 )
 
 func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build httpapi.BuildInfo) (*Worker, func(), error) {
@@ -727,7 +922,10 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	jobsMetrics, err := provideJobsMetrics(meterProvider)
+	centrifugeConfig := cfg.Realtime
+	wireRealtimeBrokerURL := _wireRealtimeBrokerURLValue
+	redisstoreConfig := cfg.Redis
+	engine, cleanup7, err := provideRealtimePublisher(centrifugeConfig, wireRealtimeBrokerURL, redisstoreConfig, logger, tracerProvider, meterProvider, metrics, registry)
 	if err != nil {
 		cleanup6()
 		cleanup5()
@@ -737,10 +935,22 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	client := provideJobsClient(config2, jobsRegistry, backend, broker, jobsMetrics, logger)
+	jobsMetrics, err := provideJobsMetrics(meterProvider)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	client := provideJobsClient(config2, jobsRegistry, backend, broker, engine, jobsMetrics, logger)
 	jobsWorkerConfig := jobsConfig.Worker
 	workerID, err := provideWorkerID(jobsWorkerConfig)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -754,6 +964,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	smtpConfig := jobsConfig.SMTP
 	sender, err := provideSender(smtpConfig, environment, dataDir, secrets, logger)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -764,6 +975,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	service, err := provideNotifications(config3, jobsRegistry, client, backend, sender, logger)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -772,8 +984,9 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, tracerProvider, jobsMetrics, logger)
+	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, engine, tracerProvider, jobsMetrics, logger)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -786,6 +999,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime)
 	opsServer, err := provideOpsServer(httpapiConfig, workerConfig, deps)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -795,8 +1009,9 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		return nil, nil, err
 	}
 	cacheConfig := cfg.MemoryCache
-	cache, cleanup7, err := provideMemoryCache(cacheConfig)
+	cache, cleanup8, err := provideMemoryCache(cacheConfig)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -808,6 +1023,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	config4 := cfg.Cache
 	layer, err := provideCacheLayer(cache, config4, logger, meterProvider)
 	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -829,6 +1045,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		Adapters: adapters,
 	}
 	return wireWorker, func() {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -918,7 +1135,9 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 		cleanup()
 		return nil, nil, err
 	}
-	jobsMetrics, err := provideJobsMetrics(meterProvider)
+	centrifugeConfig := cfg.Realtime
+	wireRealtimeBrokerURL := provideRealtimeRedisURL(secrets)
+	engine, cleanup7, err := provideRealtimePublisher(centrifugeConfig, wireRealtimeBrokerURL, redisstoreConfig, logger, tracerProvider, meterProvider, metrics, registry)
 	if err != nil {
 		cleanup6()
 		cleanup5()
@@ -928,12 +1147,24 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 		cleanup()
 		return nil, nil, err
 	}
-	jobsClient := provideJobsClient(config2, jobsRegistry, backend, broker, jobsMetrics, logger)
+	jobsMetrics, err := provideJobsMetrics(meterProvider)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsClient := provideJobsClient(config2, jobsRegistry, backend, broker, engine, jobsMetrics, logger)
 	identityConfig := cfg.Identity
 	config3 := identityConfig.Service
 	smtpConfig := jobsConfig.SMTP
 	sender, err := provideSender(smtpConfig, environment, dataDir, secrets, logger)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -944,6 +1175,7 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 	}
 	service, err := provideNotifications(config3, jobsRegistry, jobsClient, backend, sender, logger)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -952,8 +1184,9 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 		cleanup()
 		return nil, nil, err
 	}
-	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, jobsClient, service, tracerProvider, jobsMetrics, logger)
+	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, jobsClient, service, engine, tracerProvider, jobsMetrics, logger)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -966,6 +1199,7 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime)
 	opsServer, err := provideOpsServer(httpapiConfig, workerConfig, deps)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -978,6 +1212,7 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 	cacheConfig := cfg.Cache
 	layer, err := provideCacheLayer(cache, cacheConfig, logger, meterProvider)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -998,6 +1233,7 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 		Adapters: adapters,
 	}
 	return wireWorker, func() {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -1109,8 +1345,22 @@ func injectLocalUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, f
 	profileInvalidation := provideProfileInvalidation(layer, logger)
 	wireNoMail := _wireNoMailValue
 	secondFactor := noSecondFactor()
-	service, cleanup7, err := provideIdentity(config, passwordHasher, db, tokens, limiter, layer, profileInvalidation, wireNoMail, secondFactor, logger)
+	centrifugeConfig := cfg.Realtime
+	wireRealtimeBrokerURL := _wireRealtimeBrokerURLValue
+	redisstoreConfig := cfg.Redis
+	engine, cleanup7, err := provideRealtimePublisher(centrifugeConfig, wireRealtimeBrokerURL, redisstoreConfig, logger, tracerProvider, meterProvider, metrics, registry)
 	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	service, cleanup8, err := provideIdentity(config, passwordHasher, db, tokens, limiter, layer, profileInvalidation, wireNoMail, secondFactor, engine, engine, logger)
+	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -1123,6 +1373,7 @@ func injectLocalUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, f
 		Identity: service,
 	}
 	return users, func() {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -1249,8 +1500,21 @@ func injectServicesUsers(ctx context.Context, cfg Config, out LogOutput) (*Users
 	profileInvalidation := provideProfileInvalidation(layer, logger)
 	wireNoMail := _wireNoMailValue
 	secondFactor := noSecondFactor()
-	service, cleanup7, err := provideIdentity(config, passwordHasher, db, tokens, limiter, layer, profileInvalidation, wireNoMail, secondFactor, logger)
+	centrifugeConfig := cfg.Realtime
+	wireRealtimeBrokerURL := provideRealtimeRedisURL(secrets)
+	engine, cleanup7, err := provideRealtimePublisher(centrifugeConfig, wireRealtimeBrokerURL, redisstoreConfig, logger, tracerProvider, meterProvider, metrics, registry)
 	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	service, cleanup8, err := provideIdentity(config, passwordHasher, db, tokens, limiter, layer, profileInvalidation, wireNoMail, secondFactor, engine, engine, logger)
+	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -1263,6 +1527,7 @@ func injectServicesUsers(ctx context.Context, cfg Config, out LogOutput) (*Users
 		Identity: service,
 	}
 	return users, func() {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -1400,76 +1665,10 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		cleanup()
 		return nil, nil, err
 	}
-	jobsMetrics, err := provideJobsMetrics(meterProvider)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	client := provideJobsClient(config2, jobsRegistry, backend, broker, jobsMetrics, logger)
-	workerConfig := jobsConfig.Worker
-	workerID, err := provideWorkerID(workerConfig)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
+	centrifugeConfig := cfg.Realtime
+	wireRealtimeBrokerURL := _wireRealtimeBrokerURLValue
+	redisstoreConfig := cfg.Redis
 	identityConfig := cfg.Identity
-	config3 := identityConfig.Service
-	smtpConfig := jobsConfig.SMTP
-	sender, err := provideSender(smtpConfig, environment, dataDir, secrets, logger)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	service, err := provideNotifications(config3, jobsRegistry, client, backend, sender, logger)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, tracerProvider, jobsMetrics, logger)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, client, worker, service, broker, registry)
-	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, buildInfo, jobsRuntime)
-	argon2Params := identityConfig.Argon2
-	hashLimit := identityConfig.Hashing
-	passwordHasher, err := providePasswordHasher(argon2Params, hashLimit)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	jwtauthConfig := identityConfig.JWT
 	keys, err := provideKeys(ctx, environment, getenv, dataDir, resolver, logger)
 	if err != nil {
 		cleanup6()
@@ -1490,8 +1689,113 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		cleanup()
 		return nil, nil, err
 	}
-	tokens, err := provideAccessTokens(jwtauthConfig, keyRing)
+	tokens, err := provideRealtimeTokens(centrifugeConfig, keyRing)
 	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	wireRealtimeSessions := provideRealtimeSessions()
+	engine, cleanup8, err := provideRealtime(centrifugeConfig, wireRealtimeBrokerURL, redisstoreConfig, tokens, wireRealtimeSessions, logger, tracerProvider, meterProvider, metrics, registry)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsMetrics, err := provideJobsMetrics(meterProvider)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	client := provideJobsClient(config2, jobsRegistry, backend, broker, engine, jobsMetrics, logger)
+	workerConfig := jobsConfig.Worker
+	workerID, err := provideWorkerID(workerConfig)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	config3 := identityConfig.Service
+	smtpConfig := jobsConfig.SMTP
+	sender, err := provideSender(smtpConfig, environment, dataDir, secrets, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	service, err := provideNotifications(config3, jobsRegistry, client, backend, sender, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, engine, tracerProvider, jobsMetrics, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, client, worker, service, broker, registry)
+	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, buildInfo, jobsRuntime)
+	argon2Params := identityConfig.Argon2
+	hashLimit := identityConfig.Hashing
+	passwordHasher, err := providePasswordHasher(argon2Params, hashLimit)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jwtauthConfig := identityConfig.JWT
+	jwtauthTokens, err := provideAccessTokens(jwtauthConfig, keyRing)
+	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -1503,8 +1807,9 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	}
 	limiter := provideMemoryRateLimiter()
 	cacheConfig := cfg.MemoryCache
-	cache, cleanup8, err := provideMemoryCache(cacheConfig)
+	cache, cleanup9, err := provideMemoryCache(cacheConfig)
 	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -1517,6 +1822,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	config4 := cfg.Cache
 	layer, err := provideCacheLayer(cache, config4, logger, meterProvider)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -1530,20 +1836,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	profileInvalidation := provideProfileInvalidation(layer, logger)
 	mfaConfig := cfg.MFA
 	config5 := mfaConfig.Service
-	mfaKeyRing, cleanup9, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
-	if err != nil {
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	store := provideMemoryShortLived()
-	mfaService, err := provideMFA(config5, passwordHasher, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, logger)
+	mfaKeyRing, cleanup10, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
 	if err != nil {
 		cleanup9()
 		cleanup8()
@@ -1556,8 +1849,24 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup10, err := provideIdentity(config3, passwordHasher, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, logger)
+	store := provideMemoryShortLived()
+	mfaService, err := provideMFA(config5, passwordHasher, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, engine, logger)
 	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	identityService, cleanup11, err := provideIdentity(config3, passwordHasher, db, jwtauthTokens, limiter, layer, profileInvalidation, mailer, mfaService, engine, engine, logger)
+	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -1571,6 +1880,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	}
 	flows, err := provideMFAFlows(mfaService, identityService)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -1588,6 +1898,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	oidcConfig := oAuthConfig.Providers
 	oidcRegistry, err := provideOAuthProviders(ctx, oidcConfig, getenv, resolver, providers, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -1602,6 +1913,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	}
 	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, store, limiter, mailer, profileInvalidation, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -1614,8 +1926,59 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		cleanup()
 		return nil, nil, err
 	}
-	server, err := provideAPIServer(ctx, config, deps, identityService, keyRing, mfaService, flows, oauthService)
+	tradingService, err := provideTrading(db, engine, logger)
 	if err != nil {
+		cleanup11()
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	journalConfig := cfg.Journal
+	blobStore, cleanup12, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	if err != nil {
+		cleanup11()
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	journalService, err := provideJournal(journalConfig, db, blobStore, engine, logger)
+	if err != nil {
+		cleanup12()
+		cleanup11()
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	guard := provideIdempotency(db)
+	wireRealtimeBound := bindRealtimeSessions(wireRealtimeSessions, identityService)
+	server, err := provideAPIServer(ctx, config, deps, identityService, keyRing, mfaService, flows, oauthService, tradingService, journalService, guard, engine, tokens, wireRealtimeBound)
+	if err != nil {
+		cleanup12()
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -1632,16 +1995,22 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		Server:         server,
 		Identity:       identityService,
 		Keys:           keyRing,
-		Tokens:         tokens,
+		Tokens:         jwtauthTokens,
 		DB:             db,
 		Cache:          layer,
 		MFA:            mfaService,
 		MFAFlows:       flows,
 		OAuth:          oauthService,
 		OAuthProviders: oidcRegistry,
+		Trading:        tradingService,
+		Journal:        journalService,
+		Blobs:          blobStore,
+		Realtime:       engine,
 		Hasher:         passwordHasher,
 	}
 	return stack, func() {
+		cleanup12()
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()

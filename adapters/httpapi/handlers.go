@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	_ "embed"
+	"log/slog"
 	"runtime"
 	"time"
 
@@ -26,7 +27,7 @@ type BuildInfo struct {
 // strictServer implements the generated strict server interface: one
 // handler struct per module, embedded so that their methods together are
 // the API. A module's handlers depend only on the consumer interfaces its
-// file declares (identity.go, mfa.go, jobs.go, oauth.go), so a handler test fakes
+// file declares (identity.go, mfa.go, jobs.go, oauth.go, trading.go, journal.go, realtime.go), so a handler test fakes
 // just what it calls; New refuses to start without every one of them.
 //
 // Handlers receive the request's context (see requestScoped) and may
@@ -38,6 +39,9 @@ type strictServer struct {
 	*mfaHandlers
 	*jobHandlers
 	*oauthHandlers
+	*tradingHandlers
+	*journalHandlers
+	*realtimeHandlers
 }
 
 var _ gen.StrictServerInterface = (*strictServer)(nil)
@@ -46,6 +50,26 @@ var _ gen.StrictServerInterface = (*strictServer)(nil)
 type systemHandlers struct {
 	health *health.Registry
 	build  BuildInfo
+	log    *slog.Logger
+}
+
+// logReadiness logs each failing check with its error and details: what
+// the public readiness answer leaves out. Warn for a required check, info
+// for an optional one (the answer is then "degraded", still 200).
+func (h *systemHandlers) logReadiness(ctx context.Context, rep health.Report) {
+	if h.log == nil {
+		return
+	}
+	for _, c := range rep.Checks {
+		if c.Status == health.StatusUp {
+			continue
+		}
+		level := slog.LevelInfo
+		if c.Required {
+			level = slog.LevelWarn
+		}
+		h.log.Log(ctx, level, "readiness check failing", "check", c.Name, "required", c.Required, "error", c.Error, "details", c.Details)
+	}
 }
 
 func (h *systemHandlers) GetHealth(context.Context, gen.GetHealthRequestObject) (gen.GetHealthResponseObject, error) {
@@ -53,7 +77,9 @@ func (h *systemHandlers) GetHealth(context.Context, gen.GetHealthRequestObject) 
 }
 
 func (h *systemHandlers) GetReadiness(ctx context.Context, _ gen.GetReadinessRequestObject) (gen.GetReadinessResponseObject, error) {
-	rep := ReadinessBody(h.health.Run(ctx))
+	full := h.health.Run(ctx)
+	h.logReadiness(ctx, full)
+	rep := ReadinessBody(full)
 	if rep.Status == gen.ReadinessStatusDown || rep.Status == gen.ReadinessStatusDraining {
 		return gen.GetReadiness503JSONResponse(rep), nil
 	}
@@ -69,7 +95,9 @@ func (h *systemHandlers) GetVersion(context.Context, gen.GetVersionRequestObject
 	}, nil
 }
 
-// ReadinessBody renders a health report as the API's Readiness document.
+// ReadinessBody renders a health report as the API's Readiness document:
+// the public answer, up or down per check, without the checks' errors and
+// details (see logReadiness).
 func ReadinessBody(rep health.Report) gen.Readiness {
 	out := gen.Readiness{Status: gen.ReadinessStatus(rep.Status), Checks: make(map[string]gen.CheckResult, len(rep.Checks))}
 	for _, c := range rep.Checks {
@@ -77,12 +105,6 @@ func ReadinessBody(rep health.Report) gen.Readiness {
 			Status:    gen.CheckResultStatus(c.Status),
 			Required:  c.Required,
 			LatencyMs: float64(c.Latency) / float64(time.Millisecond),
-		}
-		if c.Error != "" {
-			r.Error = &c.Error
-		}
-		if c.Details != nil {
-			r.Details = &c.Details
 		}
 		out.Checks[c.Name] = r
 	}

@@ -206,7 +206,9 @@ func TestLinkAndUnlink(t *testing.T) {
 	wantProblem(t, serve(s, req), 404, oauth.CodeIdentityNotFound)
 	req = httptest.NewRequest("DELETE", "/api/v1/auth/identities/github", nil)
 	req.Header.Set("Authorization", "Bearer t")
-	wantProblem(t, serve(s, req), 400, "invalid_request")
+	if errs, _ := wantProblem(t, serve(s, req), 400, "validation_failed")["errors"].(map[string]any); errs["identity"] == nil {
+		t.Fatal("the problem does not name the identity parameter")
+	}
 }
 
 // FuzzCallbackEdge sends any query and cookie to the callback through the

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -15,6 +17,7 @@ import (
 	"github.com/tradesense/tradesense/adapters/httpapi/gen"
 	"github.com/tradesense/tradesense/core/apperr"
 	"github.com/tradesense/tradesense/core/identity"
+	"github.com/tradesense/tradesense/core/idempotency"
 	"github.com/tradesense/tradesense/core/ratelimit"
 	"github.com/tradesense/tradesense/core/reqctx"
 )
@@ -83,6 +86,17 @@ func errUnsupportedMedia(cause error) error {
 		message: "The request body's content type is not accepted here.", cause: cause}
 }
 
+// codeStatus are the domain errors whose HTTP status is more precise
+// than their kind's: a stale version is a failed precondition of the
+// If-Match the client sent (412), an attachment over the journal's bound
+// a body too large (413), a reused idempotency key with another body an
+// unprocessable request (422, as the IETF Idempotency-Key draft says).
+var codeStatus = map[string]int{
+	"version_mismatch":        http.StatusPreconditionFailed,
+	"attachment_too_large":    http.StatusRequestEntityTooLarge,
+	idempotency.CodeKeyReused: http.StatusUnprocessableEntity,
+}
+
 // described is what a problem body says about an error.
 type described struct {
 	status       int
@@ -112,6 +126,9 @@ func describe(err error) described {
 		e = apperr.Wrap(err, apperr.Internal, "internal", internalDetail)
 	}
 	d := described{status: StatusOf(e.Kind), code: apperr.CodeOf(e), detail: e.Message, fields: e.Fields}
+	if s, ok := codeStatus[d.code]; ok {
+		d.status = s
+	}
 	if e.Kind == apperr.Internal {
 		d.detail = internalDetail
 	}
@@ -196,4 +213,55 @@ func retryAfter(err error) string {
 		return strconv.Itoa(ratelimit.RetryAfterSeconds(ra.RetryAfter()))
 	}
 	return "1"
+}
+
+func errOriginRefused() error {
+	return &protocolError{status: http.StatusForbidden, code: "cors_origin_refused",
+		message: "Requests from this origin are not allowed (CORS_ALLOWED_ORIGINS)."}
+}
+
+// netHTTPErrorHeaders is what net/http writes after the status line of the
+// errors it answers itself, before any handler runs (a malformed request
+// line or header, headers over MaxHeaderBytes): a text/plain body and a
+// closed connection.
+const netHTTPErrorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+
+// netHTTPProblem rewrites one such error, as net/http writes it (one
+// Write of "HTTP/1.1 <status> <text>" + netHTTPErrorHeaders + body), into
+// the same status with a problem+json body. ok is false for anything else:
+// a handler's response always carries a Date header after its status line
+// and sorts Connection before Content-Type, so it never matches.
+func netHTTPProblem(p []byte) (out []byte, ok bool) {
+	rest, found := bytes.CutPrefix(p, []byte("HTTP/1.1 "))
+	if !found || len(rest) < 3 {
+		return nil, false
+	}
+	line, body, found := bytes.Cut(rest, []byte(netHTTPErrorHeaders))
+	if !found || bytes.ContainsAny(line, "\r\n") {
+		return nil, false
+	}
+	status, err := strconv.Atoi(string(line[:3]))
+	if err != nil || status < 400 || status > 599 {
+		return nil, false
+	}
+	detail := string(body)
+	if _, after, cut := strings.Cut(detail, ": "); cut {
+		detail = after
+	}
+	code := map[int]string{
+		http.StatusBadRequest:                  "bad_request",
+		http.StatusRequestHeaderFieldsTooLarge: "headers_too_large",
+		http.StatusNotImplemented:              "not_implemented",
+		http.StatusHTTPVersionNotSupported:     "http_version_not_supported",
+	}[status]
+	if code == "" {
+		code = "protocol_error"
+	}
+	doc, err := json.Marshal(gen.Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Code: code, Detail: &detail})
+	if err != nil {
+		return nil, false
+	}
+	out = fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n",
+		status, http.StatusText(status), ProblemContentType, len(doc))
+	return append(out, doc...), true
 }

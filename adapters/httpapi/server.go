@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"net"
@@ -24,6 +25,7 @@ import (
 	"github.com/tradesense/tradesense/adapters/httpapi/gen"
 	"github.com/tradesense/tradesense/core/apperr"
 	"github.com/tradesense/tradesense/core/health"
+	"github.com/tradesense/tradesense/core/idempotency"
 )
 
 // Config configures the HTTP server. Environment variable names and defaults
@@ -42,6 +44,10 @@ type Config struct {
 	// default 0; Kubernetes uses a preStop hook instead).
 	ShutdownDelay time.Duration
 	MaxBodyBytes  int64 // HTTP_MAX_BODY_BYTES, default 1 MiB
+	// MaxUploadBytes bounds the body of multipart uploads (attachments)
+	// instead (HTTP_MAX_UPLOAD_BYTES, default 6 MiB: a 5 MB image and its
+	// form). The image's own bound is the journal's ATTACHMENT_MAX_BYTES.
+	MaxUploadBytes int64
 	// CORSAllowedOrigins are exact origins allowed to call the API with
 	// credentials (CORS_ALLOWED_ORIGINS, comma separated). "*" is refused.
 	CORSAllowedOrigins []string
@@ -62,6 +68,7 @@ func DefaultConfig() Config {
 		IdleTimeout:       120 * time.Second,
 		ShutdownTimeout:   20 * time.Second,
 		MaxBodyBytes:      1 << 20,
+		MaxUploadBytes:    6 << 20,
 	}
 }
 
@@ -73,6 +80,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, errors.New("HTTP_MAX_BODY_BYTES: must be positive"))
+	}
+	if c.MaxUploadBytes < 0 {
+		errs = append(errs, errors.New("HTTP_MAX_UPLOAD_BYTES: must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -105,6 +115,19 @@ type Deps struct {
 	// /api/v1/auth/providers, /api/v1/auth/oauth, /api/v1/auth/identities
 	// (*oauth.Service).
 	OAuth OAuth
+	// Trading serves /api/v1/accounts, /executions and /trades
+	// (*trading.Service); Journal /api/v1/tags, /playbooks, /journal and
+	// /attachments (*journal.Service).
+	Trading Trading
+	Journal Journal
+	// Idempotency replays the first answer to a POST's Idempotency-Key
+	// (*idempotency.Guard over sqlstore.IdempotencyKeys).
+	Idempotency *idempotency.Guard
+	// Realtime is the realtime engine, mounted at /connection/websocket
+	// and shut down with the server (*centrifuge.Engine); RealtimeTokens
+	// serves POST /api/v1/realtime/token (*centrifuge.Tokens).
+	Realtime       RealtimeEngine
+	RealtimeTokens RealtimeTokens
 }
 
 // infrastructure are the collaborators every server needs.
@@ -116,7 +139,9 @@ func (d Deps) infrastructure() map[string]any {
 // services are the modules the API serves, one entry per Deps field.
 func (d Deps) services() map[string]any {
 	return map[string]any{"Identity": d.Identity, "Keys": d.Keys, "MFA": d.MFA, "MFAFlows": d.MFAFlows,
-		"Jobs": d.Jobs, "Mail": d.Mail, "OAuth": d.OAuth}
+		"Jobs": d.Jobs, "Mail": d.Mail, "OAuth": d.OAuth,
+		"Trading": d.Trading, "Journal": d.Journal, "Idempotency": d.Idempotency,
+		"Realtime": d.Realtime, "RealtimeTokens": d.RealtimeTokens}
 }
 
 // missing names the nil fields among the given ones.
@@ -152,6 +177,8 @@ type Server struct {
 	health *health.Registry
 	engine *gin.Engine
 	srv    *http.Server
+	// realtime is shut down before the HTTP drain (nil: the ops server).
+	realtime RealtimeEngine
 
 	listening chan struct{} // closed once addr is set
 	addr      string
@@ -178,18 +205,21 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("docs assets: %w", err)
 	}
-	engine, err := newEngine(cfg, d)
+	engine, err := newEngine(cfg, d, routes)
 	if err != nil {
 		return nil, err
 	}
-	engine.Use(authenticator(routes, d.Identity, d.Log), validator(routes, d.Log))
+	engine.Use(authenticator(routes, d.Identity, d.Log), validator(routes, d.Log), idempotent(routes, d.Idempotency, d.Log))
 
 	api := &strictServer{
-		systemHandlers:   &systemHandlers{health: d.Health, build: d.Build},
+		systemHandlers:   &systemHandlers{health: d.Health, build: d.Build, log: d.Log},
 		identityHandlers: &identityHandlers{svc: d.Identity, keys: d.Keys},
 		mfaHandlers:      &mfaHandlers{factors: d.MFA, flows: d.MFAFlows},
 		jobHandlers:      &jobHandlers{jobs: d.Jobs, mail: d.Mail},
 		oauthHandlers:    &oauthHandlers{svc: d.OAuth, log: d.Log},
+		tradingHandlers:  &tradingHandlers{svc: d.Trading},
+		journalHandlers:  &journalHandlers{svc: d.Journal, trades: d.Trading},
+		realtimeHandlers: &realtimeHandlers{tokens: d.RealtimeTokens},
 	}
 	si := gen.NewStrictHandlerWithOptions(api, []gen.StrictMiddlewareFunc{requestScoped}, gen.StrictGinServerOptions{
 		RequestErrorHandlerFunc: func(c *gin.Context, err error) {
@@ -201,16 +231,17 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		},
 	})
 	gen.RegisterHandlersWithOptions(engine, si, gen.GinServerOptions{
-		ErrorHandler: func(c *gin.Context, err error, _ int) {
-			writeProblem(c, d.Log, apperr.Wrap(err, apperr.Invalid, "invalid_request", "The request parameters are invalid."))
-		},
+		ErrorHandler: func(c *gin.Context, err error, _ int) { writeProblem(c, d.Log, paramProblem(err)) },
 	})
 	engine.GET("/metrics", gin.WrapH(d.Metrics))
 	engine.GET(callbackPath, api.callback)
+	engine.GET(RealtimePath, realtimeUpgrade(d.Realtime.Handler()))
 	engine.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", specYAML) })
 	engine.GET("/docs", docs.page(d.Log))
 	engine.GET("/docs/:file", docs.asset(d.Log))
-	return newServer(cfg, d, engine), nil
+	srv := newServer(cfg, d, engine)
+	srv.realtime = d.Realtime
+	return srv, nil
 }
 
 // requestScoped is the strict-server middleware every operation runs
@@ -238,11 +269,11 @@ func NewOps(cfg Config, d Deps) (*Server, error) {
 	if err := missing(d.infrastructure()); err != nil {
 		return nil, err
 	}
-	engine, err := newEngine(cfg, d)
+	engine, err := newEngine(cfg, d, nil)
 	if err != nil {
 		return nil, err
 	}
-	si := gen.NewStrictHandler(&strictServer{systemHandlers: &systemHandlers{health: d.Health, build: d.Build}}, []gen.StrictMiddlewareFunc{requestScoped})
+	si := gen.NewStrictHandler(&strictServer{systemHandlers: &systemHandlers{health: d.Health, build: d.Build, log: d.Log}}, []gen.StrictMiddlewareFunc{requestScoped})
 	engine.GET("/health", si.GetHealth)
 	engine.GET("/health/ready", si.GetReadiness)
 	engine.GET("/metrics", gin.WrapH(d.Metrics))
@@ -252,7 +283,7 @@ func NewOps(cfg Config, d Deps) (*Server, error) {
 // newEngine returns a Gin engine with the shared middleware chain, outermost
 // first: tracing, request ID, access log and metrics, panic recovery,
 // security headers, CORS, body limit.
-func newEngine(cfg Config, d Deps) (*gin.Engine, error) {
+func newEngine(cfg Config, d Deps, routes routeTable) (*gin.Engine, error) {
 	gin.SetMode(gin.ReleaseMode)
 	engine := gin.New()
 	engine.HandleMethodNotAllowed = true
@@ -272,7 +303,7 @@ func newEngine(cfg Config, d Deps) (*gin.Engine, error) {
 		securityHeaders(cfg.HSTS),
 	)
 	if len(cfg.CORSAllowedOrigins) > 0 {
-		engine.Use(cors.New(cors.Config{
+		engine.Use(corsGate(d.Log, cfg.CORSAllowedOrigins), cors.New(cors.Config{
 			AllowOrigins:     cfg.CORSAllowedOrigins,
 			AllowMethods:     []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"},
 			AllowHeaders:     []string{"Authorization", "Content-Type", RequestIDHeader, "X-Current-Password"},
@@ -281,7 +312,7 @@ func newEngine(cfg Config, d Deps) (*gin.Engine, error) {
 			MaxAge:           12 * time.Hour,
 		}))
 	}
-	engine.Use(bodyLimit(d.Log, cfg.MaxBodyBytes))
+	engine.Use(bodyLimit(d.Log, cfg.MaxBodyBytes, cfg.MaxUploadBytes, routes))
 	engine.NoRoute(func(c *gin.Context) {
 		writeProblem(c, d.Log, apperr.New(apperr.NotFound, "not_found", "No such resource."))
 	})
@@ -339,6 +370,11 @@ func (s *Server) Routes() [][2]string {
 	return out
 }
 
+// SetDraining turns readiness to 503 ahead of Run's own shutdown: the
+// worker's probe server keeps answering, not ready, while the worker
+// drains (jobs.RunUnder).
+func (s *Server) SetDraining() { s.health.SetDraining() }
+
 // Run serves until ctx is cancelled, then shuts down gracefully: readiness
 // turns 503 at once, the server keeps serving for ShutdownDelay, then stops
 // accepting and drains in-flight requests for up to ShutdownTimeout. A drain
@@ -351,7 +387,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.addr = ln.Addr().String()
 	close(s.listening)
 	errc := make(chan error, 1)
-	go func() { errc <- s.srv.Serve(ln) }()
+	go func() { errc <- s.srv.Serve(problemListener{ln}) }()
 	s.log.Info("http server listening", "addr", s.addr)
 
 	select {
@@ -366,6 +402,17 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
 	defer cancel()
+	if s.realtime != nil {
+		// Hijacked connections are not net/http's to drain: the engine
+		// refuses new upgrades (503) and closes each connection with the
+		// reconnect advice, so clients move to another replica.
+		began := time.Now()
+		if err := s.realtime.Shutdown(drainCtx); err != nil {
+			s.log.Warn("realtime drain cut short", "error", err)
+		} else {
+			s.log.Info("realtime connections closed", "took", time.Since(began))
+		}
+	}
 	if err := s.srv.Shutdown(drainCtx); err != nil {
 		s.log.Warn("drain cut short: closing remaining connections", "error", err)
 		_ = s.srv.Close()
@@ -375,4 +422,42 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.log.Info("http server stopped")
 	return nil
+}
+
+// problemListener hands net/http connections whose writes turn the
+// plain-text errors net/http answers by itself (before any handler: a
+// header with control bytes, headers over MaxHeaderBytes, a missing Host)
+// into problem+json (netHTTPProblem), so that every error the server sends
+// has the API's error format. net/http has no hook for those answers.
+type problemListener struct{ net.Listener }
+
+func (l problemListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		return &problemTCPConn{TCPConn: tc}, nil
+	}
+	return &problemConn{Conn: c}, nil
+}
+
+type problemConn struct{ net.Conn }
+
+func (c *problemConn) Write(p []byte) (int, error) { return problemWrite(c.Conn, p) }
+
+// problemTCPConn keeps *net.TCPConn's methods that net/http looks for
+// (CloseWrite for a graceful close, ReadFrom for sendfile).
+type problemTCPConn struct{ *net.TCPConn }
+
+func (c *problemTCPConn) Write(p []byte) (int, error) { return problemWrite(c.TCPConn, p) }
+
+func problemWrite(w io.Writer, p []byte) (int, error) {
+	if out, ok := netHTTPProblem(p); ok {
+		if _, err := w.Write(out); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	return w.Write(p)
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/tradesense/tradesense/core/apperr"
 	"github.com/tradesense/tradesense/core/health"
+	"github.com/tradesense/tradesense/core/idempotency"
 )
 
 type syncBuffer struct {
@@ -65,6 +66,11 @@ func testDeps(t testing.TB, logs io.Writer, reg *health.Registry) Deps {
 		Jobs:           struct{ JobInspector }{},
 		Mail:           struct{ BulkMailer }{},
 		OAuth:          struct{ OAuth }{},
+		Trading:        struct{ Trading }{},
+		Journal:        struct{ Journal }{},
+		Idempotency:    &idempotency.Guard{},
+		Realtime:       &fakeRealtime{},
+		RealtimeTokens: struct{ RealtimeTokens }{},
 	}
 }
 
@@ -247,7 +253,7 @@ func TestReadinessReflectsChecks(t *testing.T) {
 		t.Fatalf("required check failing: %d %v", code, body)
 	}
 	db := body["checks"].(map[string]any)["database"].(map[string]any)
-	if db["error"] != "connection refused" || db["required"] != true {
+	if db["status"] != "down" || db["required"] != true || db["error"] != nil {
 		t.Fatalf("database check: %v", db)
 	}
 }

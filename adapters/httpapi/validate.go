@@ -1,10 +1,16 @@
 package httpapi
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"mime"
 	"net/http"
+	"regexp"
 	"strings"
+	"unicode"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -26,8 +32,16 @@ func validator(routes routeTable, log *slog.Logger) gin.HandlerFunc {
 		MultiError:         true,
 		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
 	}
+	streamed := *opts
+	streamed.ExcludeRequestBody = true
 	return func(c *gin.Context) {
 		r := routes.of(c)
+		if r != nil {
+			if err := checkJSONBody(c); err != nil {
+				writeProblem(c, log, err)
+				return
+			}
+		}
 		if r == nil || r.validate == nil {
 			c.Next()
 			return
@@ -38,6 +52,11 @@ func validator(routes routeTable, log *slog.Logger) gin.HandlerFunc {
 		}
 		in := &openapi3filter.RequestValidationInput{
 			Request: c.Request, PathParams: params, Route: r.validate, Options: opts,
+		}
+		if r.upload {
+			// A multipart body is streamed by its handler: validating it
+			// here would buffer the whole upload.
+			in.Options = &streamed
 		}
 		if err := openapi3filter.ValidateRequest(c.Request.Context(), in); err != nil {
 			writeProblem(c, log, requestProblem(err))
@@ -141,4 +160,147 @@ func reasonOf(re *openapi3filter.RequestError) string {
 		return re.Reason
 	}
 	return "is invalid"
+}
+
+// maxJSONDepth bounds the nesting strictJSON walks (the decoder's own
+// limit is far higher; no body of this API nests past a few levels).
+const maxJSONDepth = 64
+
+// Why a body is not one strict JSON value.
+var (
+	errJSONTrailing  = errors.New("has data after the JSON value")
+	errJSONDuplicate = errors.New("repeats a key in one object")
+	errJSONDeep      = errors.New("nests too deeply")
+)
+
+// strictJSON reports whether body is exactly one JSON value, with nothing
+// but white space after it, and no object holding the same key twice.
+// encoding/json (and kin-openapi after it) would take the first value of
+// `{"a":1}{"a":2}` and the last of `{"a":1,"a":2}`; the validator and the
+// handler could then read different documents. Keys are compared the way
+// encoding/json matches them to struct fields, case-insensitively, so
+// `{"email":…,"EMAIL":…}` cannot slip a value past the schema either (a
+// template's data therefore cannot use two keys differing only in case).
+// Syntax errors are left to the schema validator, which names them.
+func strictJSON(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := walkJSON(dec, 0); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errJSONTrailing
+	}
+	return nil
+}
+
+func walkJSON(dec *json.Decoder, depth int) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	delim, ok := tok.(json.Delim)
+	if !ok {
+		return nil
+	}
+	if depth >= maxJSONDepth {
+		return errJSONDeep
+	}
+	var seen map[string]struct{}
+	if delim == '{' {
+		seen = map[string]struct{}{}
+	}
+	for dec.More() {
+		if seen != nil {
+			kt, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			key, _ := kt.(string)
+			folded := foldKey(key)
+			if _, dup := seen[folded]; dup {
+				return errJSONDuplicate
+			}
+			seen[folded] = struct{}{}
+		}
+		if err := walkJSON(dec, depth+1); err != nil {
+			return err
+		}
+	}
+	_, err = dec.Token() // the closing delimiter
+	return err
+}
+
+// foldKey maps a key to one representative of its case-folding class (the
+// smallest rune of each rune's simple-folding orbit), so that two keys are
+// equal under strings.EqualFold exactly when their foldKeys are equal.
+func foldKey(s string) string {
+	return strings.Map(func(r rune) rune {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		return least
+	}, s)
+}
+
+// isJSON reports whether a Content-Type is JSON (application/json or a
+// +json suffix).
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+}
+
+// checkJSONBody reads a JSON request body (already bounded by bodyLimit),
+// refuses it unless strictJSON holds, and puts it back for the validator
+// and the handler.
+func checkJSONBody(c *gin.Context) error {
+	req := c.Request
+	if req.Body == nil || req.Body == http.NoBody || !isJSON(req.Header.Get("Content-Type")) {
+		return nil
+	}
+	body, err := io.ReadAll(req.Body)
+	_ = req.Body.Close()
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return errTooLarge(err, "The request body is larger than the server accepts.")
+		}
+		return apperr.Wrap(err, apperr.Invalid, "invalid_request", "The request body could not be read.")
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	if err := strictJSON(body); err != nil {
+		reason := err.Error()
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil // the schema validator reports malformed JSON
+		}
+		return &apperr.Error{Kind: apperr.Invalid, Code: "validation_failed",
+			Message: "The request does not match the API contract.", Fields: map[string]string{"body": reason}, Cause: err}
+	}
+	return nil
+}
+
+// paramFailure matches the messages of the generated parameter binding
+// (adapters/httpapi/gen): each names its parameter.
+var paramFailure = regexp.MustCompile(`^(?:Invalid format for parameter|Query argument|Header parameter|Expected one value for|Cookie parameter) ([A-Za-z0-9_.\-]+)`)
+
+// paramProblem turns a parameter the generated binding could not read (a
+// path id that is not a UUID, a query integer that is not a number) into
+// a validation problem naming the parameter. The message never echoes the
+// value (the binding's own error does, and stays in the cause).
+func paramProblem(err error) error {
+	m := paramFailure.FindStringSubmatch(err.Error())
+	if m == nil {
+		return apperr.Wrap(err, apperr.Invalid, "invalid_request", "The request parameters are invalid.")
+	}
+	reason := "is invalid"
+	switch msg := err.Error(); {
+	case strings.Contains(msg, "is required"):
+		reason = "is required"
+	case strings.Contains(strings.ToLower(msg), "uuid"):
+		reason = "must be a UUID"
+	}
+	return &apperr.Error{Kind: apperr.Invalid, Code: "validation_failed",
+		Message: "The request does not match the API contract.", Fields: map[string]string{m[1]: reason}, Cause: err}
 }

@@ -94,3 +94,53 @@ func TestJobsReadinessFollowsTheWorkerHeartbeat(t *testing.T) {
 		}
 	})
 }
+
+// TestConsumersCheckNamesAQueueWithoutAWorker: an API that enqueues
+// without running the worker (REDIS_URL, no embedded worker) reports "no
+// live worker for queue email" until a worker serving email heartbeats, and
+// again once that worker has stopped for longer than its heartbeat TTL
+// (issue 11 item 8: mail used to stop silently).
+func TestConsumersCheckNamesAQueueWithoutAWorker(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		backend := memory.NewJobs()
+		broker := jobstest.NewChanBroker()
+		reg := jobs.NewRegistry()
+		log := slog.New(slog.DiscardHandler)
+		client := jobs.NewClient(jobs.Config{}, reg, backend, broker, nil, log, nil)
+		check := client.ConsumersHealth([]string{jobs.QueueDefault, jobs.QueueEmail})
+		if check.Name != "jobs_consumers" || check.Required {
+			t.Fatalf("registration = %+v", check)
+		}
+		_, err := check.Check.Check(ctx)
+		if err == nil || !strings.Contains(err.Error(), "no live worker for queue default, email") {
+			t.Fatalf("no worker at all: %v", err)
+		}
+		// A worker for the default queue only: email is still unserved.
+		w, err := jobs.NewWorker(jobs.Config{}, jobs.WorkerConfig{ID: "w1", Queues: map[string]int{jobs.QueueDefault: 1},
+			HeartbeatInterval: time.Second, HeartbeatTTL: 3 * time.Second, ShutdownTimeout: time.Second}, reg, backend, broker, client, nil, nil, log, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- w.Run(runCtx) }()
+		synctest.Wait()
+		time.Sleep(10 * time.Second) // heartbeats keep the queue served
+		synctest.Wait()
+		if _, err := check.Check.Check(ctx); err == nil || !strings.Contains(err.Error(), "no live worker for queue email") || strings.Contains(err.Error(), "default") {
+			t.Fatalf("default served, email not: %v", err)
+		}
+		if missing, err := client.Unserved(ctx, []string{jobs.QueueDefault}); err != nil || len(missing) != 0 {
+			t.Fatalf("default reported unserved: %v %v", missing, err)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(4 * time.Second) // past the TTL of its last heartbeat
+		if missing, _ := client.Unserved(ctx, []string{jobs.QueueDefault}); len(missing) != 1 {
+			t.Fatalf("a stopped worker still serves: %v", missing)
+		}
+	})
+}

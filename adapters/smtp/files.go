@@ -1,6 +1,8 @@
 package smtp
 
 import (
+	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -13,11 +15,20 @@ func mkdir(dir string) error { return os.MkdirAll(dir, 0o750) }
 // reader never sees half a message. The temp file does not end in .eml: a
 // reader listing *.eml (Go's Glob matches leading dots) must not see it.
 func writeEML(dir, name string, msg *mail.Msg) (string, error) {
+	return writeAtomic(dir, name, msg)
+}
+
+// writeFile writes b to dir/name atomically, as writeEML.
+func writeFile(dir, name string, b []byte) (string, error) {
+	return writeAtomic(dir, name, bytes.NewReader(b))
+}
+
+func writeAtomic(dir, name string, src io.WriterTo) (string, error) {
 	f, err := os.CreateTemp(dir, ".tmp-*")
 	if err != nil {
 		return "", err
 	}
-	if _, err := msg.WriteTo(f); err != nil {
+	if _, err := src.WriteTo(f); err != nil {
 		_ = f.Close()
 		_ = os.Remove(f.Name())
 		return "", err

@@ -225,12 +225,27 @@ func (o *Outbox) Send(ctx context.Context, m notifications.Message) error {
 	if id == "" {
 		id = strconv.FormatInt(o.now().UnixNano(), 36)
 	}
-	path, err := writeEML(o.dir, o.now().UTC().Format("20060102T150405Z")+"-"+safeName(id)+".eml", msg)
+	base := o.now().UTC().Format("20060102T150405Z") + "-" + safeName(id)
+	// The plain-text copy first: a reader that sees the .eml finds its
+	// .txt beside it.
+	if _, err := writeFile(o.dir, base+".txt", plainCopy(o.from, m)); err != nil {
+		return apperr.Wrap(err, apperr.Unavailable, notifications.CodeMailDown, "cannot write to the mail outbox")
+	}
+	path, err := writeEML(o.dir, base+".eml", msg)
 	if err != nil {
 		return apperr.Wrap(err, apperr.Unavailable, notifications.CodeMailDown, "cannot write to the mail outbox")
 	}
-	o.log.InfoContext(ctx, "email written to the outbox", "to", m.To, "subject", m.Subject, "path", path)
+	o.log.InfoContext(ctx, "email written to the outbox", "to", m.To, "subject", m.Subject, "path", path,
+		"text", strings.TrimSuffix(path, ".eml")+".txt")
 	return nil
+}
+
+// plainCopy is the outbox's .txt beside each .eml: the headers a person
+// looks for and the text part as it is, not quoted-printable, so a link
+// or a token copied from it is the one that was sent (quoted-printable
+// breaks long lines with "=" and encodes "=" as "=3D").
+func plainCopy(from string, m notifications.Message) []byte {
+	return []byte("From: " + from + "\nTo: " + m.To + "\nSubject: " + m.Subject + "\n\n" + m.Text)
 }
 
 func safeName(s string) string {

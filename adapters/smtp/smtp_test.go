@@ -221,4 +221,17 @@ func TestOutboxWritesEMLAndLogs(t *testing.T) {
 	if !strings.Contains(logs.String(), "email written to the outbox") || !strings.Contains(logs.String(), "ann@example.com") {
 		t.Fatalf("log = %s", logs.String())
 	}
+	// Beside it, a plain-text copy a person can copy a link from: the text
+	// part verbatim, no quoted-printable soft breaks or =3D (issue 11 item 8).
+	txt, err := os.ReadFile(strings.TrimSuffix(files[0], ".eml") + ".txt")
+	if err != nil {
+		t.Fatalf("no plain-text copy: %v", err)
+	}
+	m := message()
+	if !strings.HasSuffix(string(txt), "\n\n"+m.Text) || !strings.Contains(string(txt), "To: "+m.To+"\n") || !strings.Contains(string(txt), "Subject: "+m.Subject+"\n") {
+		t.Fatalf("plain-text copy:\n%s", txt)
+	}
+	if glob, _ := filepath.Glob(filepath.Join(dir, "*")); len(glob) != 2 {
+		t.Fatalf("outbox holds %v; want the .eml and its .txt", glob)
+	}
 }

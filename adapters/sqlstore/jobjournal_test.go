@@ -30,6 +30,16 @@ func TestJobJournal(t *testing.T) {
 			if err := j.Save(ctx, []*jobs.Job{full, plain}); err != nil {
 				t.Fatal(err)
 			}
+			gone := &jobs.Job{ID: "j3", Kind: "default.x", Queue: jobs.QueueDefault, State: jobs.StateQueued, CreatedAt: at, UpdatedAt: at}
+			if err := j.Save(ctx, []*jobs.Job{gone}); err != nil {
+				t.Fatal(err)
+			}
+			if err := j.Remove(ctx, "j3", "never-saved"); err != nil {
+				t.Fatal(err)
+			}
+			if err := j.Remove(ctx); err != nil {
+				t.Fatal(err)
+			}
 			changed := plain.Clone()
 			changed.Attempt = 7
 			if err := j.Save(ctx, []*jobs.Job{changed}); err != nil {

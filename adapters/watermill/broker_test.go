@@ -191,3 +191,19 @@ func TestRedisStreamsBacklogIsDeliveredOnce(t *testing.T) {
 		t.Fatalf("delivered %d of %d, peak concurrency %d (max %d)", total.Load(), n, peak.Load(), conc)
 	}
 }
+
+// TestRedisStreamsLeaveTheClientOpen: the broker's cleanup does not close
+// the client it was given; its owner (redisstore's cleanup) closes it,
+// once. watermill's publisher closed it, so the owner's close warned
+// "redis: close … client is closed" on every shutdown (issue 11 item 8).
+func TestRedisStreamsLeaveTheClientOpen(t *testing.T) {
+	rdb, prefix := redisClient(t)
+	_, cleanup, err := watermill.NewRedisStreams(rdb, watermill.RedisConfig{StreamPrefix: prefix + "jobs:"}, nil, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleanup()
+	if err := rdb.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("the broker's cleanup closed the shared client: %v", err)
+	}
+}

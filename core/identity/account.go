@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/google/uuid"
@@ -234,7 +235,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string, 
 	if err != nil {
 		return err
 	}
-	s.markRevoked(ctx, revoked...)
+	s.sessionsEnded(ctx, u.ID, "password_reset", revoked)
 	_ = s.d.Limiter.Reset(ctx, emailKey("login", u.Email))
 	s.audit.Mail(ctx, u.Email, TemplatePasswordChanged, idemKey("pw-changed", u.ID.String(), now.Format("20060102150405")), map[string]any{
 		"DisplayName": u.DisplayName, "Reset": true, "IP": ClientMetaFrom(ctx).IP, "ForgotLink": s.cfg.PublicURL + "/forgot-password",
@@ -278,7 +279,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 	if err != nil {
 		return err
 	}
-	s.markRevoked(ctx, revoked...)
+	s.sessionsEnded(ctx, u.ID, "password_changed", revoked)
 	s.audit.Mail(ctx, u.Email, TemplatePasswordChanged, idemKey("pw-changed", u.ID.String(), now.Format("20060102150405")), map[string]any{
 		"DisplayName": u.DisplayName, "Reset": false, "IP": ClientMetaFrom(ctx).IP, "ForgotLink": s.cfg.PublicURL + "/forgot-password",
 	})
@@ -300,7 +301,7 @@ func (s *Service) RevokeSession(ctx context.Context, p Principal, id uuid.UUID) 
 	if len(ids) == 0 {
 		return apperr.New(apperr.NotFound, CodeSessionNotFound, "No such session.")
 	}
-	s.markRevoked(ctx, ids...)
+	s.sessionsEnded(ctx, p.UserID, "revoked_by_user", ids)
 	s.audit.RecordQuiet(ctx, EventSessionRevoked, p.UserID, id, nil)
 	return nil
 }
@@ -312,7 +313,7 @@ func (s *Service) RevokeOtherSessions(ctx context.Context, p Principal) (int, er
 	if err != nil {
 		return 0, err
 	}
-	s.markRevoked(ctx, ids...)
+	s.sessionsEnded(ctx, p.UserID, "revoked_by_user", ids)
 	for _, id := range ids {
 		s.audit.RecordQuiet(ctx, EventSessionRevoked, p.UserID, id, nil)
 	}
@@ -356,10 +357,18 @@ func (s *Service) ListUsers(ctx context.Context, p Principal, q UserQuery) ([]Us
 	return s.d.Users.List(ctx, q)
 }
 
-// UserEvents is the admin view of one user's audit log.
+// UserEvents is the admin view of one user's audit log. An unknown user
+// is apperr.NotFound (code user_not_found), as on the other admin routes,
+// not an empty list.
 func (s *Service) UserEvents(ctx context.Context, p Principal, userID, before uuid.UUID, limit int) ([]Event, error) {
 	if err := requireAdmin(p); err != nil {
 		return nil, err
+	}
+	if _, err := s.d.Users.Get(ctx, userID); err != nil {
+		if apperr.Is(err, apperr.NotFound) {
+			return nil, apperr.Wrap(err, apperr.NotFound, CodeUserNotFound, "No such user.")
+		}
+		return nil, fmt.Errorf("user events of %s: %w", userID, err)
 	}
 	return s.d.Events.List(ctx, EventQuery{UserID: userID, Before: before, Limit: pageSize(limit)})
 }
@@ -394,7 +403,7 @@ func (s *Service) DisableUser(ctx context.Context, p Principal, id uuid.UUID) (*
 	if err != nil {
 		return nil, err
 	}
-	s.markRevoked(ctx, revoked...)
+	s.sessionsEnded(ctx, id, "user_disabled", revoked)
 	return out, nil
 }
 
@@ -462,6 +471,6 @@ func (s *Service) SetRole(ctx context.Context, email string, role Role) (*User, 
 	if err != nil {
 		return nil, err
 	}
-	s.markRevoked(ctx, revoked...)
+	s.sessionsEnded(ctx, u.ID, "role_changed", revoked)
 	return out, nil
 }

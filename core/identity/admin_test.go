@@ -65,6 +65,8 @@ func TestAdminUsersAndDisable(t *testing.T) {
 		wantErr(t, err, apperr.Invalid, identity.CodeCannotDisableSelf)
 		_, err = e.Svc.DisableUser(ctx, admin, uuid.New())
 		wantErr(t, err, apperr.NotFound, identity.CodeUserNotFound)
+		_, err = e.Svc.UserEvents(ctx, admin, uuid.New(), uuid.Nil, 10)
+		wantErr(t, err, apperr.NotFound, identity.CodeUserNotFound)
 		d, err := e.Svc.DisableUser(ctx, admin, user.UserID)
 		if err != nil || !d.Disabled() {
 			t.Fatalf("disable = %+v, %v", d, err)

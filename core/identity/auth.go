@@ -467,7 +467,7 @@ func (s *Service) replay(ctx context.Context, tok string, rt *RefreshToken, sess
 		if err != nil {
 			return nil, err
 		}
-		s.markRevoked(ctx, ids...)
+		s.sessionsEnded(ctx, u.ID, "refresh_token_reused", ids)
 		s.audit.RecordQuiet(ctx, EventRefreshReuseDetected, u.ID, sess.ID, nil)
 		s.d.Log.WarnContext(ctx, "identity: refresh token reuse detected; session revoked", "session_id", sess.ID.String())
 		return nil, apperr.New(apperr.Unauthenticated, CodeRefreshTokenReused, "This refresh token was already used; the session has been ended for safety. Sign in again.")
@@ -495,7 +495,7 @@ func (s *Service) Logout(ctx context.Context, p Principal) error {
 	if err != nil {
 		return err
 	}
-	s.markRevoked(ctx, ids...)
+	s.sessionsEnded(ctx, p.UserID, "logout", ids)
 	s.audit.RecordQuiet(ctx, EventLogout, p.UserID, p.SessionID, nil)
 	return nil
 }

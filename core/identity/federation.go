@@ -4,8 +4,6 @@ import (
 	"context"
 
 	"github.com/google/uuid"
-
-	"github.com/tradesense/tradesense/core/uow"
 )
 
 // The methods below serve sign-in modules outside this package (OAuth,
@@ -28,7 +26,7 @@ func (s *Service) RevokeAccess(ctx context.Context, userID uuid.UUID, reason str
 	if err != nil {
 		return 0, err
 	}
-	uow.AfterCommit(ctx, func(ctx context.Context) { s.markRevoked(ctx, ids...) })
+	s.sessionsEnded(ctx, userID, reason, ids)
 	for _, id := range ids {
 		s.audit.RecordQuiet(ctx, EventSessionRevoked, userID, id, map[string]string{"reason": reason})
 	}

@@ -141,6 +141,15 @@ func TestNormalizeEmail(t *testing.T) {
 	}{
 		{"a@example.com", true}, {" a@example.com ", true}, {"Ada <a@example.com>", false}, {"a@localhost", false},
 		{"no-at.example.com", false}, {"a b@example.com", false}, {strings.Repeat("a", 250) + "@x.io", false}, {"", false},
+		// RFC 6531 addresses with IDNA domains are fine...
+		{"jörg@müller.example", true}, {"δοκιμή@παράδειγμα.δοκιμή", true}, {"user@xn--mller-kva.example", true},
+		// ...but no bidi controls, other format characters, private-use or
+		// unassigned code points (issue 11 item 5), in either part.
+		{"admin\u202e@example.com", false}, {"a@exa\u202emple.com", false}, {"a\u200b@example.com", false},
+		{"a\u2066b@example.com", false}, {"a\ufeff@example.com", false}, {"a\ue000@example.com", false},
+		{"a\U000e0001@example.com", false}, {"a\U0010fffd@example.com", false}, {"a\u0378@example.com", false},
+		{"a@ex\u00adample.com", false}, {"a@-example.com", false}, {"a@example-.com", false},
+		{"a@xn--zz.example", false}, {"a@exa_mple.com", false}, {"a\u0007@example.com", false},
 	} {
 		_, err := NormalizeEmail("email", tc.in)
 		if (err == nil) != tc.ok {
@@ -213,4 +222,24 @@ func TestClientNetwork(t *testing.T) {
 			t.Errorf("ClientNetwork(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// FuzzNormalizeEmail: an accepted address is trimmed, stable, and free of
+// the code points forbiddenInEmail names.
+func FuzzNormalizeEmail(f *testing.F) {
+	for _, s := range []string{"a@example.com", "jörg@müller.example", "admin\u202e@example.com", "a@xn--mller-kva.example", " a@b.c ", "a@ex\u00adample.com"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		out, err := NormalizeEmail("email", in)
+		if err != nil {
+			return
+		}
+		if strings.ContainsFunc(out, forbiddenInEmail) {
+			t.Fatalf("accepted %q with a forbidden code point", out)
+		}
+		if again, err := NormalizeEmail("email", out); err != nil || again != out {
+			t.Fatalf("not stable: %q -> %q, %v", out, again, err)
+		}
+	})
 }

@@ -220,3 +220,28 @@ func TestPerIPRateLimit(t *testing.T) {
 		}
 	})
 }
+
+// TestUnverifiedAccountMaySignIn is the decided policy (docs/identity.md):
+// an account whose email is not verified yet signs in, refreshes and reads
+// its profile, which says it is unverified; verifying changes that.
+func TestUnverifiedAccountMaySignIn(t *testing.T) {
+	inEnv(t, identitytest.Options{}, func(t *testing.T, e *identitytest.Env) {
+		e.Register(t, "fresh@example.com", goodPassword)
+		pair, p := session(t, e, ctx, "fresh@example.com", goodPassword)
+		u, err := e.Svc.Me(ctx, p)
+		if err != nil || u.EmailVerified() {
+			t.Fatalf("me = %+v, %v; want an unverified profile", u, err)
+		}
+		if _, err := e.Svc.Refresh(ctx, pair.RefreshToken); err != nil {
+			t.Fatalf("refresh of an unverified account: %v", err)
+		}
+		synctest.Wait()
+		tok := e.Mailer.LinkToken(t, "fresh@example.com", identity.TemplateVerifyEmail)
+		if _, err := e.Svc.VerifyEmail(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+		if u, _ := e.Svc.Me(ctx, e.Principal(t, pair.AccessToken)); !u.EmailVerified() { // the next request
+			t.Fatalf("still unverified after the link: %+v", u)
+		}
+	})
+}

@@ -20,9 +20,12 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/net/idna"
+
 	"github.com/tradesense/tradesense/core/apperr"
 	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/ratelimit"
+	"github.com/tradesense/tradesense/core/realtime"
 	"github.com/tradesense/tradesense/core/uow"
 )
 
@@ -138,7 +141,14 @@ type Deps struct {
 	Revocations  cache.Cache
 	Mailer       Mailer
 	SecondFactor SecondFactor
-	Log          *slog.Logger
+	// Push and Disconnect reach the user's connected devices (core/realtime;
+	// optional, nil for none). Once a write that ended sessions commits,
+	// the connections of those sessions (of every session, for a disabled
+	// user) are closed and the user's other devices get
+	// security.session_revoked.
+	Push       realtime.Publisher
+	Disconnect realtime.Disconnector
+	Log        *slog.Logger
 }
 
 // Service is the identity use cases.
@@ -337,7 +347,50 @@ func NormalizeEmail(field, email string) (string, error) {
 	if at < 1 || at == len(email)-1 || !strings.Contains(email[at+1:], ".") {
 		return "", bad()
 	}
+	local, domain := email[:at], email[at+1:]
+	if strings.ContainsFunc(local, forbiddenInEmail) || !validDomain(domain) {
+		return "", bad()
+	}
 	return email, nil
+}
+
+// forbiddenInEmail is true for the code points an address may not carry
+// (RFC 6531 §3.3 allows UTF-8 in the local part; RFC 6530 §10 and UTS #39
+// explain why these are trouble): controls, format characters (the bidi
+// overrides U+202A–U+202E and isolates U+2066–U+2069, zero-width
+// characters, the BOM, tags), private-use and surrogate code points, line
+// and paragraph separators, and code points not assigned in the Unicode
+// version Go knows. They are invisible or reorder text, so an address that
+// holds one shows differently from what it is on every admin screen.
+func forbiddenInEmail(r rune) bool {
+	if r < utf8.RuneSelf {
+		return r < 0x21 || r == 0x7f
+	}
+	return r == utf8.RuneError || unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co, unicode.Cs, unicode.Zl, unicode.Zp) ||
+		!unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Zs)
+}
+
+// validDomain applies IDNA 2008 with UTS #46 lookup rules (x/net/idna's
+// Lookup profile: valid labels, hyphen rules, bidi rule, no disallowed
+// code points, A-labels that decode) to the domain, which must also be
+// in the form a user types: its own Unicode form (NFC, lower case as
+// mapped), not one the mapping changes, so what is stored is what is shown.
+func validDomain(domain string) bool {
+	if strings.ContainsFunc(domain, forbiddenInEmail) {
+		return false
+	}
+	ascii, err := idna.Lookup.ToASCII(domain)
+	if err != nil || len(ascii) > 253 {
+		return false
+	}
+	uni, err := idna.Lookup.ToUnicode(ascii)
+	if err != nil {
+		return false
+	}
+	// A domain typed as A-labels (xn--…) is kept as typed; a Unicode one
+	// must be what the mapping gives back (case aside), so that a
+	// soft hyphen or another mapped-away code point cannot hide in it.
+	return strings.EqualFold(domain, ascii) || strings.EqualFold(domain, uni)
 }
 
 func cleanDisplayName(name string) (string, error) {

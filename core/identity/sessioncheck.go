@@ -21,8 +21,12 @@ import (
 //   - "authrev:<session id>": the session ended. Written when a session is
 //     revoked (markRevoked) and when a database read finds it ended, for
 //     revocationTTL (longer than any access token of it can live).
-//   - "authsess:<session id>": the session was live at the last database
-//     read, less than SessionCheckTTL ago.
+//   - "authsess:<session id>:<user id>": the session, owned by that user,
+//     was live at the last database read, less than SessionCheckTTL ago.
+//     The user id is part of the key because a token names both: a token
+//     pairing one user's id with another user's cached session id must
+//     miss, and go to the database, which refuses it (the session's owner
+//     differs). Keyed by session alone, that token was accepted on a hit.
 //
 // Authenticate reads both, with the user's cached profile, in one round
 // trip: "authrev" wins; "authsess" alone accepts; neither (a new session, a
@@ -39,7 +43,9 @@ import (
 // trusted without asking again.
 const SessionCheckTTL = time.Minute
 
-func sessionCheckKey(sid uuid.UUID) string { return "authsess:" + sid.String() }
+func sessionCheckKey(sid, uid uuid.UUID) string {
+	return "authsess:" + sid.String() + ":" + uid.String()
+}
 
 // lifetimeLeeway absorbs the rounding of exp and iat to whole seconds.
 const lifetimeLeeway = time.Second
@@ -64,7 +70,7 @@ func (s *Service) checkSession(ctx context.Context, c AccessClaims) (*User, erro
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("session check: %w", err)
 	}
-	revKey, okKey, profKey := revocationKey(c.SessionID), sessionCheckKey(c.SessionID), profileKey(c.UserID)
+	revKey, okKey, profKey := revocationKey(c.SessionID), sessionCheckKey(c.SessionID, c.UserID), profileKey(c.UserID)
 	vals, err := s.cachedSessionState(ctx, revKey, okKey, profKey)
 	if err == nil {
 		var profile *User
@@ -134,7 +140,7 @@ func (s *Service) loadSessionState(ctx context.Context, c AccessClaims, cacheUp 
 		if ended {
 			err = s.d.Revocations.Set(wctx, revocationKey(c.SessionID), []byte{1}, s.revocationTTL())
 		} else {
-			err = s.d.Revocations.Set(wctx, sessionCheckKey(c.SessionID), []byte{1}, SessionCheckTTL)
+			err = s.d.Revocations.Set(wctx, sessionCheckKey(c.SessionID, c.UserID), []byte{1}, SessionCheckTTL)
 			s.cacheProfile(wctx, u)
 		}
 		if err != nil {
@@ -155,4 +161,21 @@ func (s *Service) warnCacheDown(ctx context.Context, err error) {
 		s.nextRevWarn.Store(now + int64(10*time.Second))
 		s.d.Log.WarnContext(ctx, "identity: session check cache failed; reading sessions from the database (logged at most every 10s)", "error", err)
 	}
+}
+
+// CheckSession implements realtime.Sessions: the realtime engine asks it
+// on every connect and token refresh. It is the per-request check of
+// Authenticate (cache first, then the database): nil when sessionID of
+// userID is live, apperr.Unauthenticated "session_revoked" when it ended
+// or the user is disabled, apperr.Unavailable when neither the cache nor
+// the database can answer.
+func (s *Service) CheckSession(ctx context.Context, userID, sessionID uuid.UUID) error {
+	_, err := s.checkSession(ctx, AccessClaims{UserID: userID, SessionID: sessionID})
+	if err == nil || apperr.Is(err, apperr.Unauthenticated) {
+		return err
+	}
+	if apperr.Is(err, apperr.Unavailable) {
+		return err
+	}
+	return apperr.Wrap(err, apperr.Unavailable, "session_check_unavailable", "The session could not be checked.")
 }

@@ -48,7 +48,7 @@ func TestSessionCheckWithoutTheCache(t *testing.T) {
 		}
 		time.Sleep(2 * time.Second)
 		e.Principal(t, live.AccessToken)
-		if ok, err := e.Cache.Exists(ctx, "authsess:"+live.SessionID.String()); err != nil || !ok {
+		if ok, err := e.Cache.Exists(ctx, "authsess:"+live.SessionID.String()+":"+p.UserID.String()); err != nil || !ok {
 			t.Fatalf("live session not remembered: %v, %v", ok, err)
 		}
 		_, err := e.Svc.Authenticate(ctx, ended.AccessToken)
@@ -91,9 +91,9 @@ func TestSessionRevokedBehindTheCache(t *testing.T) {
 
 // TestTokensTheServiceDidNotIssueAreRefused: a token signed by the
 // service's key but claiming a longer lifetime than AccessTTL, or naming
-// another user's session, is refused. (The session check's cache entries
-// are keyed by session alone, so the second refusal comes from the
-// database read: before the victim's session is cached as live.)
+// another user's session, is refused: before the victim's session is
+// cached as live (the database read) and after it (the cache's "live"
+// answer is bound to the session's user, not to the session id alone).
 func TestTokensTheServiceDidNotIssueAreRefused(t *testing.T) {
 	inEnv(t, identitytest.Options{}, func(t *testing.T, e *identitytest.Env) {
 		e.Verified(t, "forge@example.com", goodPassword)
@@ -113,8 +113,21 @@ func TestTokensTheServiceDidNotIssueAreRefused(t *testing.T) {
 		e.Principal(t, forge(func(cl *identity.AccessClaims) { cl.ExpiresAt = cl.IssuedAt.Add(e.Config.AccessTTL) }))
 		_, err := e.Svc.Authenticate(ctx, forge(func(cl *identity.AccessClaims) { cl.ExpiresAt = cl.IssuedAt.Add(24 * time.Hour) }))
 		wantErr(t, err, apperr.Unauthenticated, identity.CodeTokenMalformed)
-		_, err = e.Svc.Authenticate(ctx, forge(func(cl *identity.AccessClaims) { cl.SessionID = victim.SessionID }))
+		foreign := forge(func(cl *identity.AccessClaims) { cl.SessionID = victim.SessionID })
+		_, err = e.Svc.Authenticate(ctx, foreign)
 		wantErr(t, err, apperr.Unauthenticated, identity.CodeSessionRevoked)
+		// The victim's session is now cached as live: the forged token,
+		// naming the victim's session id with the forger's user id, is
+		// still refused (it was accepted on that cache hit before).
+		e.Principal(t, victim.AccessToken)
+		for range 2 {
+			p, err := e.Svc.Authenticate(ctx, foreign)
+			wantErr(t, err, apperr.Unauthenticated, identity.CodeSessionRevoked)
+			if p.UserID != uuid.Nil {
+				t.Fatalf("forged token accepted as %v", p.UserID)
+			}
+		}
+		e.Principal(t, victim.AccessToken)
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tradesense/tradesense/core/health"
@@ -90,4 +91,47 @@ func (w *Worker) heartbeatFresh(details map[string]any) error {
 		return fmt.Errorf("worker %s: last heartbeat %s ago, longer than its TTL %s", w.wcfg.ID, age.Round(time.Millisecond), w.wcfg.HeartbeatTTL)
 	}
 	return nil
+}
+
+// Unserved returns the queues among queues that no live worker consumes
+// (no worker heartbeat names them: see QueueServedKey), in their order.
+func (c *Client) Unserved(ctx context.Context, queues []string) ([]string, error) {
+	var out []string
+	for _, q := range queues {
+		ok, err := c.store.Alive(ctx, QueueServedKey(q))
+		if err != nil {
+			return nil, fmt.Errorf("worker heartbeat of queue %s: %w", q, err)
+		}
+		if !ok {
+			out = append(out, q)
+		}
+	}
+	return out, nil
+}
+
+// ErrNoWorker is the error of the "jobs_consumers" check for queues no
+// live worker consumes.
+func ErrNoWorker(queues []string) error {
+	return fmt.Errorf("no live worker for queue %s: jobs enqueued there wait until a worker serves it", strings.Join(queues, ", "))
+}
+
+// ConsumersHealth returns the readiness check "jobs_consumers", for a
+// program that enqueues jobs without running their worker (an `api` with
+// REDIS_URL and no embedded worker): down, with "no live worker for queue
+// email", when some queue has no live worker heartbeat, so that mail does
+// not stop silently. Not required: the API still serves, its jobs wait.
+func (c *Client) ConsumersHealth(queues []string) health.Registration {
+	return health.Registration{
+		Name: "jobs_consumers",
+		Check: health.CheckFunc(func(ctx context.Context) (map[string]any, error) {
+			missing, err := c.Unserved(ctx, queues)
+			if err != nil {
+				return nil, err
+			}
+			if len(missing) > 0 {
+				return map[string]any{"unserved": missing}, ErrNoWorker(missing)
+			}
+			return nil, nil
+		}),
+	}
 }

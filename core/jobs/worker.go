@@ -172,7 +172,7 @@ func (w *Worker) ID() string { return w.wcfg.ID }
 // redelivered, and returns. It returns an error only if it cannot start.
 func (w *Worker) Run(ctx context.Context) error {
 	bg := context.WithoutCancel(ctx)
-	if err := w.store.Heartbeat(ctx, w.wcfg.ID, w.wcfg.HeartbeatTTL); err != nil {
+	if err := w.heartbeat(ctx); err != nil {
 		return fmt.Errorf("worker %s: first heartbeat: %w", w.wcfg.ID, err)
 	}
 	w.beat.Store(time.Now().UnixNano())
@@ -568,6 +568,26 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, j *Job, kc KindCo
 	return nil
 }
 
+// heartbeat records the worker as alive, and each queue it consumes as
+// served (QueueServedKey), for HeartbeatTTL. A queue's entry is not retired
+// when the worker stops: another worker may serve the queue too, so it
+// expires on its own, at most HeartbeatTTL after the last worker stopped.
+func (w *Worker) heartbeat(ctx context.Context) error {
+	if err := w.store.Heartbeat(ctx, w.wcfg.ID, w.wcfg.HeartbeatTTL); err != nil {
+		return err
+	}
+	for _, q := range queuesOf(w.wcfg.Queues) {
+		if err := w.store.Heartbeat(ctx, QueueServedKey(q), w.wcfg.HeartbeatTTL); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// QueueServedKey is the Coordinator name a worker heartbeats for each queue
+// it consumes: Alive(QueueServedKey(q)) says some live worker serves q.
+func QueueServedKey(queue string) string { return "queue:" + queue }
+
 func (w *Worker) heartbeatLoop(ctx context.Context) {
 	for {
 		t := time.NewTimer(w.wcfg.HeartbeatInterval)
@@ -577,7 +597,7 @@ func (w *Worker) heartbeatLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if err := w.store.Heartbeat(ctx, w.wcfg.ID, w.wcfg.HeartbeatTTL); err != nil {
+		if err := w.heartbeat(ctx); err != nil {
 			if ctx.Err() == nil {
 				w.log.Warn("worker heartbeat", "worker", w.wcfg.ID, "error", err)
 			}

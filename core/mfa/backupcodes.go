@@ -108,6 +108,7 @@ func (s *Service) RegenerateBackupCodes(ctx context.Context, userID uuid.UUID, c
 		if err := s.d.BackupCodes.Replace(ctx, userID, hashes, s.now()); err != nil {
 			return err
 		}
+		s.changed(ctx, userID, "backup_codes_regenerated")
 		return s.audit.Record(ctx, EventBackupCodesRegenerated, userID, uuid.Nil, map[string]string{"count": fmt.Sprint(len(shown))})
 	})
 	if err != nil {

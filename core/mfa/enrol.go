@@ -144,6 +144,7 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, userID uuid.UUID, code s
 		}); err != nil {
 			return err
 		}
+		s.changed(ctx, userID, "enabled")
 		return s.audit.Record(ctx, EventEnrolled, userID, uuid.Nil, nil)
 	})
 	if err != nil {
@@ -187,6 +188,7 @@ func (s *Service) Disable(ctx context.Context, userID uuid.UUID, password string
 		}); err != nil {
 			return err
 		}
+		s.changed(ctx, userID, "disabled")
 		return s.audit.Record(ctx, EventDisabled, userID, uuid.Nil, nil)
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/tradesense/tradesense/core/apperr"
 	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/ratelimit"
+	"github.com/tradesense/tradesense/core/realtime"
 	"github.com/tradesense/tradesense/core/shortlived"
 	"github.com/tradesense/tradesense/core/uow"
 )
@@ -29,7 +30,10 @@ type Deps struct {
 	Keys      *KeyRing
 	Passwords PasswordVerifier
 	Mailer    identity.Mailer
-	Log       *slog.Logger
+	// Push sends security.mfa_changed to the user's devices once a change
+	// commits (core/realtime; optional, nil for none).
+	Push realtime.Publisher
+	Log  *slog.Logger
 }
 
 // Service is the MFA use cases (see the package comment for the security
@@ -104,4 +108,22 @@ func (s *Service) notify(ctx context.Context, u *identity.User, template, idem s
 	data["UserAgent"] = meta.UserAgent
 	data["Time"] = s.now().Format(time.RFC1123)
 	s.audit.Mail(ctx, u.Email, template, idem, data)
+}
+
+// changed registers security.mfa_changed for userID (change "enabled",
+// "disabled" or "backup_codes_regenerated") to be published once the
+// transaction ctx carries commits (uow.AfterCommit), never on rollback. A
+// failed publish is logged: the change itself stands.
+func (s *Service) changed(ctx context.Context, userID uuid.UUID, change string) {
+	if s.d.Push == nil {
+		return
+	}
+	at := s.now()
+	uow.AfterCommit(ctx, func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if err := s.d.Push.Publish(ctx, realtime.MFAChanged(userID, at, change)); err != nil {
+			s.d.Log.WarnContext(ctx, "mfa: security.mfa_changed not published", "user_id", userID.String(), "error", err)
+		}
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/identity/memstore"
+	"github.com/tradesense/tradesense/core/realtime/realtimetest"
 )
 
 // Env is an identity.Service wired as production wires it (profile cache
@@ -54,6 +55,9 @@ type Options struct {
 	Hashing identity.Argon2Params
 	// MFA gives the service a fake SecondFactor.
 	MFA bool
+	// Realtime gives the service this fake engine as its Push and
+	// Disconnect.
+	Realtime *realtimetest.Hub
 }
 
 // PublicURL is the web app's URL in an Env's mails.
@@ -98,6 +102,9 @@ func NewEnv(t testing.TB, o Options) *Env {
 	if o.MFA {
 		e.SecondFactor = &SecondFactor{}
 		deps.SecondFactor = e.SecondFactor
+	}
+	if o.Realtime != nil {
+		deps.Push, deps.Disconnect = o.Realtime, o.Realtime
 	}
 	if e.Svc, err = identity.NewService(e.Config, deps); err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/tradesense/tradesense/core/identity/identitytest"
 	"github.com/tradesense/tradesense/core/identity/memstore"
 	"github.com/tradesense/tradesense/core/mfa"
+	"github.com/tradesense/tradesense/core/realtime"
 	"github.com/tradesense/tradesense/core/shortlived"
 	"github.com/tradesense/tradesense/core/uow"
 )
@@ -49,6 +50,8 @@ type Options struct {
 	Events      identity.Events
 	Tx          uow.Runner
 	Keys        *mfa.KeyRing
+	// Push receives security.mfa_changed (nil: none).
+	Push realtime.Publisher
 }
 
 // KeyMaterial returns a deterministic 32-byte key material number n.
@@ -86,7 +89,7 @@ func NewEnv(t testing.TB, o Options) *Env {
 	e.Config = mfa.DefaultConfig(1)
 	svc, err := mfa.NewService(e.Config, mfa.Deps{
 		Factors: e.Factors, BackupCodes: e.BackupCodes, Users: e.Users, Events: e.Events, Tx: tx, Pending: e.Pending,
-		Limiter: e.Limiter, Keys: e.Keys, Passwords: Passwords{}, Mailer: e.Mailer,
+		Limiter: e.Limiter, Keys: e.Keys, Passwords: Passwords{}, Mailer: e.Mailer, Push: o.Push,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,9 @@
 //	rtload fanout  -users 100 -per-user 10 -rate 1000 -duration 30s -redis URL
 //	                                          delivery latency p50/p99 and loss through Redis
 //	rtload connect -n 3000 -c 64             connections/s with token verification
+//	rtload api -url URL -pid PID -users rt%d@example.com:10 -password PW -n 10000
+//	                                          RSS per idle connection of a running
+//	                                          `tradesense api` (tests/loadtest/rtapi.sh)
 //
 // The fan-out publisher is a second engine in this process on the same
 // Redis prefix: events published here reach clients of the server process
@@ -65,6 +68,8 @@ func main() {
 		err = fanout(args)
 	case "connect":
 		err = connectRate(args)
+	case "api":
+		err = apiIdle(args)
 	default:
 		err = fmt.Errorf("unknown mode %q", mode)
 	}

@@ -16,8 +16,8 @@ import (
 
 	"github.com/tradesense/tradesense/adapters/httpapi/gen"
 	"github.com/tradesense/tradesense/core/apperr"
-	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/idempotency"
+	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/ratelimit"
 	"github.com/tradesense/tradesense/core/reqctx"
 )

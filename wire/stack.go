@@ -40,4 +40,6 @@ type Stack struct {
 	Realtime *centrifuge.Engine
 	// Imports is broker imports (core/imports).
 	Imports *imports.Service
+	// Hasher is the process's one argon2id hasher and its concurrency bound.
+	Hasher *identity.PasswordHasher
 }

@@ -234,6 +234,20 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	}
 	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime, importsService)
 	argon2Params := identityConfig.Argon2
+	hashLimit := identityConfig.Hashing
+	passwordHasher, err := providePasswordHasher(argon2Params, hashLimit)
+	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
 	jwtauthConfig := identityConfig.JWT
 	jwtauthTokens, err := provideAccessTokens(jwtauthConfig, keyRing)
 	if err != nil {
@@ -297,7 +311,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		return nil, nil, err
 	}
 	store := provideMemoryShortLived()
-	mfaService, err := provideMFA(config5, argon2Params, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, engine, logger)
+	mfaService, err := provideMFA(config5, passwordHasher, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, engine, logger)
 	if err != nil {
 		cleanup11()
 		cleanup10()
@@ -312,7 +326,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup12, err := provideIdentity(config3, argon2Params, db, jwtauthTokens, limiter, layer, profileInvalidation, mailer, mfaService, engine, engine, logger)
+	identityService, cleanup12, err := provideIdentity(config3, passwordHasher, db, jwtauthTokens, limiter, layer, profileInvalidation, mailer, mfaService, engine, engine, logger)
 	if err != nil {
 		cleanup11()
 		cleanup10()
@@ -665,6 +679,20 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime, importsService)
 	argon2Params := identityConfig.Argon2
+	hashLimit := identityConfig.Hashing
+	passwordHasher, err := providePasswordHasher(argon2Params, hashLimit)
+	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
 	jwtauthConfig := identityConfig.JWT
 	jwtauthTokens, err := provideAccessTokens(jwtauthConfig, keyRing)
 	if err != nil {
@@ -725,7 +753,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		return nil, nil, err
 	}
 	shortLived := redisstore.NewShortLived(client)
-	mfaService, err := provideMFA(config4, argon2Params, db, mfaKeyRing, shortLived, limiter, mailer, profileInvalidation, engine, logger)
+	mfaService, err := provideMFA(config4, passwordHasher, db, mfaKeyRing, shortLived, limiter, mailer, profileInvalidation, engine, logger)
 	if err != nil {
 		cleanup10()
 		cleanup9()
@@ -739,7 +767,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup11, err := provideIdentity(config3, argon2Params, db, jwtauthTokens, limiter, layer, profileInvalidation, mailer, mfaService, engine, engine, logger)
+	identityService, cleanup11, err := provideIdentity(config3, passwordHasher, db, jwtauthTokens, limiter, layer, profileInvalidation, mailer, mfaService, engine, engine, logger)
 	if err != nil {
 		cleanup10()
 		cleanup9()
@@ -1336,6 +1364,11 @@ func injectLocalUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, f
 	identityConfig := cfg.Identity
 	config := identityConfig.Service
 	argon2Params := identityConfig.Argon2
+	hashLimit := identityConfig.Hashing
+	passwordHasher, err := providePasswordHasher(argon2Params, hashLimit)
+	if err != nil {
+		return nil, nil, err
+	}
 	sqlstoreConfig := cfg.DB
 	dataDir := cfg.DataDir
 	autoMigrate := cfg.AutoMigrate
@@ -1442,7 +1475,7 @@ func injectLocalUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, f
 		cleanup()
 		return nil, nil, err
 	}
-	service, cleanup8, err := provideIdentity(config, argon2Params, db, tokens, limiter, layer, profileInvalidation, wireNoMail, secondFactor, engine, engine, logger)
+	service, cleanup8, err := provideIdentity(config, passwordHasher, db, tokens, limiter, layer, profileInvalidation, wireNoMail, secondFactor, engine, engine, logger)
 	if err != nil {
 		cleanup7()
 		cleanup6()
@@ -1476,6 +1509,11 @@ func injectServicesUsers(ctx context.Context, cfg Config, out LogOutput) (*Users
 	identityConfig := cfg.Identity
 	config := identityConfig.Service
 	argon2Params := identityConfig.Argon2
+	hashLimit := identityConfig.Hashing
+	passwordHasher, err := providePasswordHasher(argon2Params, hashLimit)
+	if err != nil {
+		return nil, nil, err
+	}
 	sqlstoreConfig := cfg.DB
 	dataDir := cfg.DataDir
 	autoMigrate := cfg.AutoMigrate
@@ -1591,7 +1629,7 @@ func injectServicesUsers(ctx context.Context, cfg Config, out LogOutput) (*Users
 		cleanup()
 		return nil, nil, err
 	}
-	service, cleanup8, err := provideIdentity(config, argon2Params, db, tokens, limiter, layer, profileInvalidation, wireNoMail, secondFactor, engine, engine, logger)
+	service, cleanup8, err := provideIdentity(config, passwordHasher, db, tokens, limiter, layer, profileInvalidation, wireNoMail, secondFactor, engine, engine, logger)
 	if err != nil {
 		cleanup7()
 		cleanup6()
@@ -1897,6 +1935,20 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	}
 	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, buildInfo, jobsRuntime, importsService)
 	argon2Params := identityConfig.Argon2
+	hashLimit := identityConfig.Hashing
+	passwordHasher, err := providePasswordHasher(argon2Params, hashLimit)
+	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
 	jwtauthConfig := identityConfig.JWT
 	jwtauthTokens, err := provideAccessTokens(jwtauthConfig, keyRing)
 	if err != nil {
@@ -1959,7 +2011,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		return nil, nil, err
 	}
 	store := provideMemoryShortLived()
-	mfaService, err := provideMFA(config5, argon2Params, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, engine, logger)
+	mfaService, err := provideMFA(config5, passwordHasher, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, engine, logger)
 	if err != nil {
 		cleanup11()
 		cleanup10()
@@ -1974,7 +2026,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup12, err := provideIdentity(config3, argon2Params, db, jwtauthTokens, limiter, layer, profileInvalidation, mailer, mfaService, engine, engine, logger)
+	identityService, cleanup12, err := provideIdentity(config3, passwordHasher, db, jwtauthTokens, limiter, layer, profileInvalidation, mailer, mfaService, engine, engine, logger)
 	if err != nil {
 		cleanup11()
 		cleanup10()
@@ -2090,6 +2142,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		Blobs:          blobStore,
 		Realtime:       engine,
 		Imports:        importsService,
+		Hasher:         passwordHasher,
 	}
 	return stack, func() {
 		cleanup12()

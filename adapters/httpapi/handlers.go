@@ -38,6 +38,7 @@ type strictServer struct {
 	*mfaHandlers
 	*jobHandlers
 	*oauthHandlers
+	*analyticsHandlers
 }
 
 var _ gen.StrictServerInterface = (*strictServer)(nil)

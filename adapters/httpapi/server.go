@@ -105,6 +105,10 @@ type Deps struct {
 	// /api/v1/auth/providers, /api/v1/auth/oauth, /api/v1/auth/identities
 	// (*oauth.Service).
 	OAuth OAuth
+	// Analytics serves /api/v1/analytics (*analytics.Service) and Reports
+	// /api/v1/reports (*analytics.Reporter).
+	Analytics Analytics
+	Reports   Reports
 }
 
 // infrastructure are the collaborators every server needs.
@@ -116,7 +120,8 @@ func (d Deps) infrastructure() map[string]any {
 // services are the modules the API serves, one entry per Deps field.
 func (d Deps) services() map[string]any {
 	return map[string]any{"Identity": d.Identity, "Keys": d.Keys, "MFA": d.MFA, "MFAFlows": d.MFAFlows,
-		"Jobs": d.Jobs, "Mail": d.Mail, "OAuth": d.OAuth}
+		"Jobs": d.Jobs, "Mail": d.Mail, "OAuth": d.OAuth,
+		"Analytics": d.Analytics, "Reports": d.Reports}
 }
 
 // missing names the nil fields among the given ones.
@@ -185,11 +190,12 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	engine.Use(authenticator(routes, d.Identity, d.Log), validator(routes, d.Log))
 
 	api := &strictServer{
-		systemHandlers:   &systemHandlers{health: d.Health, build: d.Build},
-		identityHandlers: &identityHandlers{svc: d.Identity, keys: d.Keys},
-		mfaHandlers:      &mfaHandlers{factors: d.MFA, flows: d.MFAFlows},
-		jobHandlers:      &jobHandlers{jobs: d.Jobs, mail: d.Mail},
-		oauthHandlers:    &oauthHandlers{svc: d.OAuth, log: d.Log},
+		systemHandlers:    &systemHandlers{health: d.Health, build: d.Build},
+		identityHandlers:  &identityHandlers{svc: d.Identity, keys: d.Keys},
+		mfaHandlers:       &mfaHandlers{factors: d.MFA, flows: d.MFAFlows},
+		jobHandlers:       &jobHandlers{jobs: d.Jobs, mail: d.Mail},
+		oauthHandlers:     &oauthHandlers{svc: d.OAuth, log: d.Log},
+		analyticsHandlers: &analyticsHandlers{figures: d.Analytics, reports: d.Reports},
 	}
 	si := gen.NewStrictHandlerWithOptions(api, []gen.StrictMiddlewareFunc{requestScoped}, gen.StrictGinServerOptions{
 		RequestErrorHandlerFunc: func(c *gin.Context, err error) {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -26,6 +27,135 @@ const (
 func (e AcceptedStatus) Valid() bool {
 	switch e {
 	case AcceptedStatusAccepted:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AnalyticsCalendarBasis.
+const (
+	AnalyticsCalendarBasisGross AnalyticsCalendarBasis = "gross"
+	AnalyticsCalendarBasisNet   AnalyticsCalendarBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the AnalyticsCalendarBasis enum.
+func (e AnalyticsCalendarBasis) Valid() bool {
+	switch e {
+	case AnalyticsCalendarBasisGross:
+		return true
+	case AnalyticsCalendarBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AnalyticsDistributionBasis.
+const (
+	AnalyticsDistributionBasisGross AnalyticsDistributionBasis = "gross"
+	AnalyticsDistributionBasisNet   AnalyticsDistributionBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the AnalyticsDistributionBasis enum.
+func (e AnalyticsDistributionBasis) Valid() bool {
+	switch e {
+	case AnalyticsDistributionBasisGross:
+		return true
+	case AnalyticsDistributionBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AnalyticsDistributionOf.
+const (
+	AnalyticsDistributionOfHoldTime AnalyticsDistributionOf = "hold_time"
+	AnalyticsDistributionOfPnl      AnalyticsDistributionOf = "pnl"
+	AnalyticsDistributionOfR        AnalyticsDistributionOf = "r"
+)
+
+// Valid indicates whether the value is a known member of the AnalyticsDistributionOf enum.
+func (e AnalyticsDistributionOf) Valid() bool {
+	switch e {
+	case AnalyticsDistributionOfHoldTime:
+		return true
+	case AnalyticsDistributionOfPnl:
+		return true
+	case AnalyticsDistributionOfR:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AnalyticsDrawdownBasis.
+const (
+	AnalyticsDrawdownBasisGross AnalyticsDrawdownBasis = "gross"
+	AnalyticsDrawdownBasisNet   AnalyticsDrawdownBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the AnalyticsDrawdownBasis enum.
+func (e AnalyticsDrawdownBasis) Valid() bool {
+	switch e {
+	case AnalyticsDrawdownBasisGross:
+		return true
+	case AnalyticsDrawdownBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AnalyticsEquityBasis.
+const (
+	AnalyticsEquityBasisGross AnalyticsEquityBasis = "gross"
+	AnalyticsEquityBasisNet   AnalyticsEquityBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the AnalyticsEquityBasis enum.
+func (e AnalyticsEquityBasis) Valid() bool {
+	switch e {
+	case AnalyticsEquityBasisGross:
+		return true
+	case AnalyticsEquityBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AnalyticsStreaksBasis.
+const (
+	AnalyticsStreaksBasisGross AnalyticsStreaksBasis = "gross"
+	AnalyticsStreaksBasisNet   AnalyticsStreaksBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the AnalyticsStreaksBasis enum.
+func (e AnalyticsStreaksBasis) Valid() bool {
+	switch e {
+	case AnalyticsStreaksBasisGross:
+		return true
+	case AnalyticsStreaksBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AnalyticsSummaryBasis.
+const (
+	AnalyticsSummaryBasisGross AnalyticsSummaryBasis = "gross"
+	AnalyticsSummaryBasisNet   AnalyticsSummaryBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the AnalyticsSummaryBasis enum.
+func (e AnalyticsSummaryBasis) Valid() bool {
+	switch e {
+	case AnalyticsSummaryBasisGross:
+		return true
+	case AnalyticsSummaryBasisNet:
 		return true
 	default:
 		return false
@@ -127,31 +257,31 @@ func (e JobAcceptedStatus) Valid() bool {
 
 // Defines values for JobState.
 const (
-	Dead      JobState = "dead"
-	Failed    JobState = "failed"
-	Progress  JobState = "progress"
-	Queued    JobState = "queued"
-	Retrying  JobState = "retrying"
-	Started   JobState = "started"
-	Succeeded JobState = "succeeded"
+	JobStateDead      JobState = "dead"
+	JobStateFailed    JobState = "failed"
+	JobStateProgress  JobState = "progress"
+	JobStateQueued    JobState = "queued"
+	JobStateRetrying  JobState = "retrying"
+	JobStateStarted   JobState = "started"
+	JobStateSucceeded JobState = "succeeded"
 )
 
 // Valid indicates whether the value is a known member of the JobState enum.
 func (e JobState) Valid() bool {
 	switch e {
-	case Dead:
+	case JobStateDead:
 		return true
-	case Failed:
+	case JobStateFailed:
 		return true
-	case Progress:
+	case JobStateProgress:
 		return true
-	case Queued:
+	case JobStateQueued:
 		return true
-	case Retrying:
+	case JobStateRetrying:
 		return true
-	case Started:
+	case JobStateStarted:
 		return true
-	case Succeeded:
+	case JobStateSucceeded:
 		return true
 	default:
 		return false
@@ -242,6 +372,153 @@ func (e ReadinessStatus) Valid() bool {
 	}
 }
 
+// Defines values for ReportBasis.
+const (
+	ReportBasisGross ReportBasis = "gross"
+	ReportBasisNet   ReportBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the ReportBasis enum.
+func (e ReportBasis) Valid() bool {
+	switch e {
+	case ReportBasisGross:
+		return true
+	case ReportBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReportFormat.
+const (
+	ReportFormatCsv  ReportFormat = "csv"
+	ReportFormatPdf  ReportFormat = "pdf"
+	ReportFormatXlsx ReportFormat = "xlsx"
+)
+
+// Valid indicates whether the value is a known member of the ReportFormat enum.
+func (e ReportFormat) Valid() bool {
+	switch e {
+	case ReportFormatCsv:
+		return true
+	case ReportFormatPdf:
+		return true
+	case ReportFormatXlsx:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReportPeriod.
+const (
+	ReportPeriodCustom  ReportPeriod = "custom"
+	ReportPeriodMonthly ReportPeriod = "monthly"
+	ReportPeriodWeekly  ReportPeriod = "weekly"
+)
+
+// Valid indicates whether the value is a known member of the ReportPeriod enum.
+func (e ReportPeriod) Valid() bool {
+	switch e {
+	case ReportPeriodCustom:
+		return true
+	case ReportPeriodMonthly:
+		return true
+	case ReportPeriodWeekly:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReportState.
+const (
+	ReportStateExpired ReportState = "expired"
+	ReportStateFailed  ReportState = "failed"
+	ReportStateQueued  ReportState = "queued"
+	ReportStateReady   ReportState = "ready"
+	ReportStateRunning ReportState = "running"
+)
+
+// Valid indicates whether the value is a known member of the ReportState enum.
+func (e ReportState) Valid() bool {
+	switch e {
+	case ReportStateExpired:
+		return true
+	case ReportStateFailed:
+		return true
+	case ReportStateQueued:
+		return true
+	case ReportStateReady:
+		return true
+	case ReportStateRunning:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReportRequestBasis.
+const (
+	ReportRequestBasisGross ReportRequestBasis = "gross"
+	ReportRequestBasisNet   ReportRequestBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the ReportRequestBasis enum.
+func (e ReportRequestBasis) Valid() bool {
+	switch e {
+	case ReportRequestBasisGross:
+		return true
+	case ReportRequestBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReportRequestFormat.
+const (
+	ReportRequestFormatCsv  ReportRequestFormat = "csv"
+	ReportRequestFormatPdf  ReportRequestFormat = "pdf"
+	ReportRequestFormatXlsx ReportRequestFormat = "xlsx"
+)
+
+// Valid indicates whether the value is a known member of the ReportRequestFormat enum.
+func (e ReportRequestFormat) Valid() bool {
+	switch e {
+	case ReportRequestFormatCsv:
+		return true
+	case ReportRequestFormatPdf:
+		return true
+	case ReportRequestFormatXlsx:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReportRequestPeriod.
+const (
+	ReportRequestPeriodCustom  ReportRequestPeriod = "custom"
+	ReportRequestPeriodMonthly ReportRequestPeriod = "monthly"
+	ReportRequestPeriodWeekly  ReportRequestPeriod = "weekly"
+)
+
+// Valid indicates whether the value is a known member of the ReportRequestPeriod enum.
+func (e ReportRequestPeriod) Valid() bool {
+	switch e {
+	case ReportRequestPeriodCustom:
+		return true
+	case ReportRequestPeriodMonthly:
+		return true
+	case ReportRequestPeriodWeekly:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TokenResponseTokenType.
 const (
 	TokenResponseTokenTypeBearer TokenResponseTokenType = "Bearer"
@@ -275,6 +552,24 @@ func (e UserRole) Valid() bool {
 	}
 }
 
+// Defines values for AnalyticsBasis.
+const (
+	AnalyticsBasisGross AnalyticsBasis = "gross"
+	AnalyticsBasisNet   AnalyticsBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the AnalyticsBasis enum.
+func (e AnalyticsBasis) Valid() bool {
+	switch e {
+	case AnalyticsBasisGross:
+		return true
+	case AnalyticsBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AdminListJobsParamsQueue.
 const (
 	Default     AdminListJobsParamsQueue = "default"
@@ -293,6 +588,195 @@ func (e AdminListJobsParamsQueue) Valid() bool {
 	case Maintenance:
 		return true
 	case Reports:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsBreakdownParamsBasis.
+const (
+	GetAnalyticsBreakdownParamsBasisGross GetAnalyticsBreakdownParamsBasis = "gross"
+	GetAnalyticsBreakdownParamsBasisNet   GetAnalyticsBreakdownParamsBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsBreakdownParamsBasis enum.
+func (e GetAnalyticsBreakdownParamsBasis) Valid() bool {
+	switch e {
+	case GetAnalyticsBreakdownParamsBasisGross:
+		return true
+	case GetAnalyticsBreakdownParamsBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsBreakdownParamsBy.
+const (
+	Account    GetAnalyticsBreakdownParamsBy = "account"
+	AssetClass GetAnalyticsBreakdownParamsBy = "asset_class"
+	Direction  GetAnalyticsBreakdownParamsBy = "direction"
+	Holding    GetAnalyticsBreakdownParamsBy = "holding"
+	Hour       GetAnalyticsBreakdownParamsBy = "hour"
+	Month      GetAnalyticsBreakdownParamsBy = "month"
+	Playbook   GetAnalyticsBreakdownParamsBy = "playbook"
+	Symbol     GetAnalyticsBreakdownParamsBy = "symbol"
+	Tag        GetAnalyticsBreakdownParamsBy = "tag"
+	Weekday    GetAnalyticsBreakdownParamsBy = "weekday"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsBreakdownParamsBy enum.
+func (e GetAnalyticsBreakdownParamsBy) Valid() bool {
+	switch e {
+	case Account:
+		return true
+	case AssetClass:
+		return true
+	case Direction:
+		return true
+	case Holding:
+		return true
+	case Hour:
+		return true
+	case Month:
+		return true
+	case Playbook:
+		return true
+	case Symbol:
+		return true
+	case Tag:
+		return true
+	case Weekday:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsCalendarParamsBasis.
+const (
+	GetAnalyticsCalendarParamsBasisGross GetAnalyticsCalendarParamsBasis = "gross"
+	GetAnalyticsCalendarParamsBasisNet   GetAnalyticsCalendarParamsBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsCalendarParamsBasis enum.
+func (e GetAnalyticsCalendarParamsBasis) Valid() bool {
+	switch e {
+	case GetAnalyticsCalendarParamsBasisGross:
+		return true
+	case GetAnalyticsCalendarParamsBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsDistributionParamsBasis.
+const (
+	GetAnalyticsDistributionParamsBasisGross GetAnalyticsDistributionParamsBasis = "gross"
+	GetAnalyticsDistributionParamsBasisNet   GetAnalyticsDistributionParamsBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsDistributionParamsBasis enum.
+func (e GetAnalyticsDistributionParamsBasis) Valid() bool {
+	switch e {
+	case GetAnalyticsDistributionParamsBasisGross:
+		return true
+	case GetAnalyticsDistributionParamsBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsDistributionParamsOf.
+const (
+	GetAnalyticsDistributionParamsOfHoldTime GetAnalyticsDistributionParamsOf = "hold_time"
+	GetAnalyticsDistributionParamsOfPnl      GetAnalyticsDistributionParamsOf = "pnl"
+	GetAnalyticsDistributionParamsOfR        GetAnalyticsDistributionParamsOf = "r"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsDistributionParamsOf enum.
+func (e GetAnalyticsDistributionParamsOf) Valid() bool {
+	switch e {
+	case GetAnalyticsDistributionParamsOfHoldTime:
+		return true
+	case GetAnalyticsDistributionParamsOfPnl:
+		return true
+	case GetAnalyticsDistributionParamsOfR:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsDrawdownParamsBasis.
+const (
+	GetAnalyticsDrawdownParamsBasisGross GetAnalyticsDrawdownParamsBasis = "gross"
+	GetAnalyticsDrawdownParamsBasisNet   GetAnalyticsDrawdownParamsBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsDrawdownParamsBasis enum.
+func (e GetAnalyticsDrawdownParamsBasis) Valid() bool {
+	switch e {
+	case GetAnalyticsDrawdownParamsBasisGross:
+		return true
+	case GetAnalyticsDrawdownParamsBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsEquityParamsBasis.
+const (
+	GetAnalyticsEquityParamsBasisGross GetAnalyticsEquityParamsBasis = "gross"
+	GetAnalyticsEquityParamsBasisNet   GetAnalyticsEquityParamsBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsEquityParamsBasis enum.
+func (e GetAnalyticsEquityParamsBasis) Valid() bool {
+	switch e {
+	case GetAnalyticsEquityParamsBasisGross:
+		return true
+	case GetAnalyticsEquityParamsBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsStreaksParamsBasis.
+const (
+	GetAnalyticsStreaksParamsBasisGross GetAnalyticsStreaksParamsBasis = "gross"
+	GetAnalyticsStreaksParamsBasisNet   GetAnalyticsStreaksParamsBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsStreaksParamsBasis enum.
+func (e GetAnalyticsStreaksParamsBasis) Valid() bool {
+	switch e {
+	case GetAnalyticsStreaksParamsBasisGross:
+		return true
+	case GetAnalyticsStreaksParamsBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsSummaryParamsBasis.
+const (
+	GetAnalyticsSummaryParamsBasisGross GetAnalyticsSummaryParamsBasis = "gross"
+	GetAnalyticsSummaryParamsBasisNet   GetAnalyticsSummaryParamsBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsSummaryParamsBasis enum.
+func (e GetAnalyticsSummaryParamsBasis) Valid() bool {
+	switch e {
+	case GetAnalyticsSummaryParamsBasisGross:
+		return true
+	case GetAnalyticsSummaryParamsBasisNet:
 		return true
 	default:
 		return false
@@ -321,6 +805,277 @@ type Accepted struct {
 
 // AcceptedStatus defines model for Accepted.Status.
 type AcceptedStatus string
+
+// AnalyticsBreakdown defines model for AnalyticsBreakdown.
+type AnalyticsBreakdown struct {
+	By   string           `json:"by"`
+	Rows []AnalyticsGroup `json:"rows"`
+}
+
+// AnalyticsBucket defines model for AnalyticsBucket.
+type AnalyticsBucket struct {
+	Count  int    `json:"count"`
+	Key    string `json:"key"`
+	Losses int    `json:"losses"`
+
+	// Lower Inclusive; `null` for an open bucket.
+	Lower *string `json:"lower"`
+	Pnl   string  `json:"pnl"`
+
+	// Upper Exclusive; `null` for an open bucket.
+	Upper *string `json:"upper"`
+	Wins  int     `json:"wins"`
+}
+
+// AnalyticsCalendar defines model for AnalyticsCalendar.
+type AnalyticsCalendar struct {
+	Basis    AnalyticsCalendarBasis `json:"basis"`
+	Currency string                 `json:"currency"`
+	Days     []AnalyticsCalendarDay `json:"days"`
+}
+
+// AnalyticsCalendarBasis defines model for AnalyticsCalendar.Basis.
+type AnalyticsCalendarBasis string
+
+// AnalyticsCalendarDay defines model for AnalyticsCalendarDay.
+type AnalyticsCalendarDay struct {
+	Breakevens int                `json:"breakevens"`
+	Date       openapi_types.Date `json:"date"`
+	Fees       string             `json:"fees"`
+	GrossPnl   string             `json:"gross_pnl"`
+	Losses     int                `json:"losses"`
+	NetPnl     string             `json:"net_pnl"`
+	Trades     int                `json:"trades"`
+	Wins       int                `json:"wins"`
+}
+
+// AnalyticsCalendarList defines model for AnalyticsCalendarList.
+type AnalyticsCalendarList struct {
+	ByCurrency []AnalyticsCalendar `json:"by_currency"`
+}
+
+// AnalyticsDayPoint defines model for AnalyticsDayPoint.
+type AnalyticsDayPoint struct {
+	Date     openapi_types.Date `json:"date"`
+	Drawdown string             `json:"drawdown"`
+	Equity   string             `json:"equity"`
+	Pnl      string             `json:"pnl"`
+	Trades   int                `json:"trades"`
+}
+
+// AnalyticsDistribution defines model for AnalyticsDistribution.
+type AnalyticsDistribution struct {
+	Basis    AnalyticsDistributionBasis `json:"basis"`
+	Buckets  []AnalyticsBucket          `json:"buckets"`
+	Count    int                        `json:"count"`
+	Currency string                     `json:"currency"`
+	Of       AnalyticsDistributionOf    `json:"of"`
+}
+
+// AnalyticsDistributionBasis defines model for AnalyticsDistribution.Basis.
+type AnalyticsDistributionBasis string
+
+// AnalyticsDistributionOf defines model for AnalyticsDistribution.Of.
+type AnalyticsDistributionOf string
+
+// AnalyticsDistributionList defines model for AnalyticsDistributionList.
+type AnalyticsDistributionList struct {
+	ByCurrency []AnalyticsDistribution `json:"by_currency"`
+}
+
+// AnalyticsDrawdown defines model for AnalyticsDrawdown.
+type AnalyticsDrawdown struct {
+	Basis           AnalyticsDrawdownBasis   `json:"basis"`
+	Currency        string                   `json:"currency"`
+	DurationSeconds *int64                   `json:"duration_seconds"`
+	LongestSeconds  int64                    `json:"longest_seconds"`
+	Max             *AnalyticsDrawdownPeriod `json:"max,omitempty"`
+	MaxDrawdown     string                   `json:"max_drawdown"`
+	MaxDrawdownPct  *string                  `json:"max_drawdown_pct"`
+	NullReasons     map[string]string        `json:"null_reasons"`
+
+	// Periods The deepest periods, deepest first (at most 10).
+	Periods             []AnalyticsDrawdownPeriod `json:"periods"`
+	RecoveryFactor      *string                   `json:"recovery_factor"`
+	RecoverySeconds     *int64                    `json:"recovery_seconds"`
+	TimeToTroughSeconds *int64                    `json:"time_to_trough_seconds"`
+}
+
+// AnalyticsDrawdownBasis defines model for AnalyticsDrawdown.Basis.
+type AnalyticsDrawdownBasis string
+
+// AnalyticsDrawdownList defines model for AnalyticsDrawdownList.
+type AnalyticsDrawdownList struct {
+	ByCurrency []AnalyticsDrawdown `json:"by_currency"`
+}
+
+// AnalyticsDrawdownPeriod defines model for AnalyticsDrawdownPeriod.
+type AnalyticsDrawdownPeriod struct {
+	Depth       string     `json:"depth"`
+	DepthPct    *string    `json:"depth_pct"`
+	Peak        string     `json:"peak"`
+	PeakAt      time.Time  `json:"peak_at"`
+	RecoveredAt *time.Time `json:"recovered_at"`
+	Trades      int        `json:"trades"`
+	Trough      string     `json:"trough"`
+	TroughAt    time.Time  `json:"trough_at"`
+}
+
+// AnalyticsEquity defines model for AnalyticsEquity.
+type AnalyticsEquity struct {
+	Basis AnalyticsEquityBasis `json:"basis"`
+	ByDay []AnalyticsDayPoint  `json:"by_day"`
+
+	// ByTrade With `per_trade=true` only.
+	ByTrade         *[]AnalyticsTradePoint `json:"by_trade,omitempty"`
+	Currency        string                 `json:"currency"`
+	StartingBalance *string                `json:"starting_balance"`
+}
+
+// AnalyticsEquityBasis defines model for AnalyticsEquity.Basis.
+type AnalyticsEquityBasis string
+
+// AnalyticsEquityList defines model for AnalyticsEquityList.
+type AnalyticsEquityList struct {
+	ByCurrency []AnalyticsEquity `json:"by_currency"`
+}
+
+// AnalyticsGroup defines model for AnalyticsGroup.
+type AnalyticsGroup struct {
+	Breakevens   int     `json:"breakevens"`
+	Count        int     `json:"count"`
+	Currency     string  `json:"currency"`
+	Expectancy   *string `json:"expectancy"`
+	Fees         string  `json:"fees"`
+	GrossPnl     string  `json:"gross_pnl"`
+	Key          string  `json:"key"`
+	Label        string  `json:"label"`
+	Losses       int     `json:"losses"`
+	NetPnl       string  `json:"net_pnl"`
+	ProfitFactor *string `json:"profit_factor"`
+	WinRate      *string `json:"win_rate"`
+	Wins         int     `json:"wins"`
+}
+
+// AnalyticsRunCount defines model for AnalyticsRunCount.
+type AnalyticsRunCount struct {
+	Count  int `json:"count"`
+	Length int `json:"length"`
+}
+
+// AnalyticsStats The figures of every breakdown row (docs/analytics.md).
+type AnalyticsStats struct {
+	Breakevens int     `json:"breakevens"`
+	Count      int     `json:"count"`
+	Expectancy *string `json:"expectancy"`
+	Fees       string  `json:"fees"`
+	GrossPnl   string  `json:"gross_pnl"`
+	Losses     int     `json:"losses"`
+	NetPnl     string  `json:"net_pnl"`
+
+	// ProfitFactor `null` when there are no losses (never 0 or infinity for that).
+	ProfitFactor *string `json:"profit_factor"`
+
+	// WinRate Example: 0.5833
+	WinRate *string `json:"win_rate"`
+	Wins    int     `json:"wins"`
+}
+
+// AnalyticsStreak defines model for AnalyticsStreak.
+type AnalyticsStreak struct {
+	Length int `json:"length"`
+
+	// Outcome `win`, `loss` or `breakeven`; empty without trades.
+	Outcome string `json:"outcome"`
+}
+
+// AnalyticsStreaks defines model for AnalyticsStreaks.
+type AnalyticsStreaks struct {
+	Basis                AnalyticsStreaksBasis `json:"basis"`
+	Currency             string                `json:"currency"`
+	Current              AnalyticsStreak       `json:"current"`
+	LossRuns             []AnalyticsRunCount   `json:"loss_runs"`
+	MaxConsecutiveLosses int                   `json:"max_consecutive_losses"`
+	MaxConsecutiveWins   int                   `json:"max_consecutive_wins"`
+	WinRuns              []AnalyticsRunCount   `json:"win_runs"`
+}
+
+// AnalyticsStreaksBasis defines model for AnalyticsStreaks.Basis.
+type AnalyticsStreaksBasis string
+
+// AnalyticsStreaksList defines model for AnalyticsStreaksList.
+type AnalyticsStreaksList struct {
+	ByCurrency []AnalyticsStreaks `json:"by_currency"`
+}
+
+// AnalyticsSummary defines model for AnalyticsSummary.
+type AnalyticsSummary struct {
+	AvgHoldLossSeconds *int64                `json:"avg_hold_loss_seconds"`
+	AvgHoldSeconds     *int64                `json:"avg_hold_seconds"`
+	AvgHoldWinSeconds  *int64                `json:"avg_hold_win_seconds"`
+	AvgLoss            *string               `json:"avg_loss"`
+	AvgWin             *string               `json:"avg_win"`
+	Basis              AnalyticsSummaryBasis `json:"basis"`
+	Breakevens         int                   `json:"breakevens"`
+	Currency           string                `json:"currency"`
+	CurrentStreak      AnalyticsStreak       `json:"current_streak"`
+	Expectancy         *string               `json:"expectancy"`
+	ExpectancyR        *string               `json:"expectancy_r"`
+	Fees               string                `json:"fees"`
+	GrossPnl           string                `json:"gross_pnl"`
+
+	// Kelly A Kelly fraction estimated from past trades; not advice.
+	Kelly       *string `json:"kelly"`
+	LargestLoss *string `json:"largest_loss"`
+	LargestWin  *string `json:"largest_win"`
+
+	// Long The figures of every breakdown row (docs/analytics.md).
+	Long                 AnalyticsStats `json:"long"`
+	Losses               int            `json:"losses"`
+	MaxConsecutiveLosses int            `json:"max_consecutive_losses"`
+	MaxConsecutiveWins   int            `json:"max_consecutive_wins"`
+	MaxDrawdown          string         `json:"max_drawdown"`
+	MaxDrawdownPct       *string        `json:"max_drawdown_pct"`
+	NetPnl               string         `json:"net_pnl"`
+
+	// NullReasons For each `null` figure, why (docs/analytics.md lists the reasons).
+	NullReasons    map[string]string `json:"null_reasons"`
+	PayoffRatio    *string           `json:"payoff_ratio"`
+	ProfitFactor   *string           `json:"profit_factor"`
+	RCount         int               `json:"r_count"`
+	RecoveryFactor *string           `json:"recovery_factor"`
+	Sharpe         *string           `json:"sharpe"`
+
+	// Short The figures of every breakdown row (docs/analytics.md).
+	Short           AnalyticsStats `json:"short"`
+	Sortino         *string        `json:"sortino"`
+	Sqn             *string        `json:"sqn"`
+	SqnReliable     bool           `json:"sqn_reliable"`
+	StartingBalance *string        `json:"starting_balance"`
+	TradeCount      int            `json:"trade_count"`
+	TradingDays     int            `json:"trading_days"`
+
+	// WinRate Example: 0.5833
+	WinRate *string `json:"win_rate"`
+	Wins    int     `json:"wins"`
+}
+
+// AnalyticsSummaryBasis defines model for AnalyticsSummary.Basis.
+type AnalyticsSummaryBasis string
+
+// AnalyticsSummaryList defines model for AnalyticsSummaryList.
+type AnalyticsSummaryList struct {
+	ByCurrency []AnalyticsSummary `json:"by_currency"`
+}
+
+// AnalyticsTradePoint defines model for AnalyticsTradePoint.
+type AnalyticsTradePoint struct {
+	At       time.Time          `json:"at"`
+	Drawdown string             `json:"drawdown"`
+	Equity   string             `json:"equity"`
+	Pnl      string             `json:"pnl"`
+	TradeId  openapi_types.UUID `json:"trade_id"`
+}
 
 // AuthProvider defines model for AuthProvider.
 type AuthProvider struct {
@@ -699,6 +1454,79 @@ type RegisterRequest struct {
 	Password    string  `json:"password"`
 }
 
+// Report defines model for Report.
+type Report struct {
+	Basis     ReportBasis `json:"basis"`
+	CreatedAt time.Time   `json:"created_at"`
+
+	// Error Why the report failed (safe to show).
+	Error *string `json:"error,omitempty"`
+
+	// ExpiresAt When the file is deleted (ready reports).
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+
+	// FileUrl Where to download the file, once ready.
+	FileUrl    *string            `json:"file_url,omitempty"`
+	FinishedAt *time.Time         `json:"finished_at,omitempty"`
+	Format     ReportFormat       `json:"format"`
+	From       openapi_types.Date `json:"from"`
+	Id         openapi_types.UUID `json:"id"`
+	Period     ReportPeriod       `json:"period"`
+
+	// Scheduled Made by the weekly or monthly schedule.
+	Scheduled bool               `json:"scheduled"`
+	Size      *int64             `json:"size,omitempty"`
+	State     ReportState        `json:"state"`
+	To        openapi_types.Date `json:"to"`
+}
+
+// ReportBasis defines model for Report.Basis.
+type ReportBasis string
+
+// ReportFormat defines model for Report.Format.
+type ReportFormat string
+
+// ReportPeriod defines model for Report.Period.
+type ReportPeriod string
+
+// ReportState defines model for Report.State.
+type ReportState string
+
+// ReportRequest defines model for ReportRequest.
+type ReportRequest struct {
+	Basis *ReportRequestBasis `json:"basis,omitempty"`
+
+	// Filters The trade filter, as the query parameters of `GET /api/v1/trades`: each value a
+	// string or a list of strings (`{"symbol": ["AAPL", "MSFT"], "tag_id": "…"}`).
+	Filters *map[string]interface{} `json:"filters,omitempty"`
+	Format  *ReportRequestFormat    `json:"format,omitempty"`
+	From    *openapi_types.Date     `json:"from,omitempty"`
+	Period  *ReportRequestPeriod    `json:"period,omitempty"`
+	To      *openapi_types.Date     `json:"to,omitempty"`
+}
+
+// ReportRequestBasis defines model for ReportRequest.Basis.
+type ReportRequestBasis string
+
+// ReportRequestFormat defines model for ReportRequest.Format.
+type ReportRequestFormat string
+
+// ReportRequestPeriod defines model for ReportRequest.Period.
+type ReportRequestPeriod string
+
+// ReportSchedule defines model for ReportSchedule.
+type ReportSchedule struct {
+	Monthly   bool       `json:"monthly"`
+	UpdatedAt *time.Time `json:"updated_at,omitempty"`
+	Weekly    bool       `json:"weekly"`
+}
+
+// ReportScheduleUpdate defines model for ReportScheduleUpdate.
+type ReportScheduleUpdate struct {
+	Monthly bool `json:"monthly"`
+	Weekly  bool `json:"weekly"`
+}
+
 // ResetPasswordRequest defines model for ResetPasswordRequest.
 type ResetPasswordRequest struct {
 	// BackupCode A backup code instead of `code`.
@@ -795,6 +1623,9 @@ type Version struct {
 	Version   string `json:"version"`
 }
 
+// AnalyticsBasis defines model for AnalyticsBasis.
+type AnalyticsBasis string
+
 // EventsBefore defines model for EventsBefore.
 type EventsBefore = openapi_types.UUID
 
@@ -809,6 +1640,9 @@ type OAuthProvider = string
 
 // PageLimit defines model for PageLimit.
 type PageLimit = int
+
+// ReportID defines model for ReportID.
+type ReportID = openapi_types.UUID
 
 // AdminListJobsParams defines parameters for AdminListJobs.
 type AdminListJobsParams struct {
@@ -840,6 +1674,82 @@ type AdminListUserEventsParams struct {
 	Before *EventsBefore `form:"before,omitempty" json:"before,omitempty"`
 	Limit  *PageLimit    `form:"limit,omitempty" json:"limit,omitempty"`
 }
+
+// GetAnalyticsBreakdownParams defines parameters for GetAnalyticsBreakdown.
+type GetAnalyticsBreakdownParams struct {
+	// Basis `net` (default: after commission and fees) or `gross`.
+	Basis *GetAnalyticsBreakdownParamsBasis `form:"basis,omitempty" json:"basis,omitempty"`
+	By    GetAnalyticsBreakdownParamsBy     `form:"by" json:"by"`
+}
+
+// GetAnalyticsBreakdownParamsBasis defines parameters for GetAnalyticsBreakdown.
+type GetAnalyticsBreakdownParamsBasis string
+
+// GetAnalyticsBreakdownParamsBy defines parameters for GetAnalyticsBreakdown.
+type GetAnalyticsBreakdownParamsBy string
+
+// GetAnalyticsCalendarParams defines parameters for GetAnalyticsCalendar.
+type GetAnalyticsCalendarParams struct {
+	// Basis `net` (default: after commission and fees) or `gross`.
+	Basis *GetAnalyticsCalendarParamsBasis `form:"basis,omitempty" json:"basis,omitempty"`
+	Month *string                          `form:"month,omitempty" json:"month,omitempty"`
+	Year  *int                             `form:"year,omitempty" json:"year,omitempty"`
+}
+
+// GetAnalyticsCalendarParamsBasis defines parameters for GetAnalyticsCalendar.
+type GetAnalyticsCalendarParamsBasis string
+
+// GetAnalyticsDistributionParams defines parameters for GetAnalyticsDistribution.
+type GetAnalyticsDistributionParams struct {
+	// Basis `net` (default: after commission and fees) or `gross`.
+	Basis *GetAnalyticsDistributionParamsBasis `form:"basis,omitempty" json:"basis,omitempty"`
+	Of    GetAnalyticsDistributionParamsOf     `form:"of" json:"of"`
+}
+
+// GetAnalyticsDistributionParamsBasis defines parameters for GetAnalyticsDistribution.
+type GetAnalyticsDistributionParamsBasis string
+
+// GetAnalyticsDistributionParamsOf defines parameters for GetAnalyticsDistribution.
+type GetAnalyticsDistributionParamsOf string
+
+// GetAnalyticsDrawdownParams defines parameters for GetAnalyticsDrawdown.
+type GetAnalyticsDrawdownParams struct {
+	// Basis `net` (default: after commission and fees) or `gross`.
+	Basis *GetAnalyticsDrawdownParamsBasis `form:"basis,omitempty" json:"basis,omitempty"`
+}
+
+// GetAnalyticsDrawdownParamsBasis defines parameters for GetAnalyticsDrawdown.
+type GetAnalyticsDrawdownParamsBasis string
+
+// GetAnalyticsEquityParams defines parameters for GetAnalyticsEquity.
+type GetAnalyticsEquityParams struct {
+	// Basis `net` (default: after commission and fees) or `gross`.
+	Basis *GetAnalyticsEquityParamsBasis `form:"basis,omitempty" json:"basis,omitempty"`
+
+	// PerTrade Also the point after every trade (`by_trade`).
+	PerTrade *bool `form:"per_trade,omitempty" json:"per_trade,omitempty"`
+}
+
+// GetAnalyticsEquityParamsBasis defines parameters for GetAnalyticsEquity.
+type GetAnalyticsEquityParamsBasis string
+
+// GetAnalyticsStreaksParams defines parameters for GetAnalyticsStreaks.
+type GetAnalyticsStreaksParams struct {
+	// Basis `net` (default: after commission and fees) or `gross`.
+	Basis *GetAnalyticsStreaksParamsBasis `form:"basis,omitempty" json:"basis,omitempty"`
+}
+
+// GetAnalyticsStreaksParamsBasis defines parameters for GetAnalyticsStreaks.
+type GetAnalyticsStreaksParamsBasis string
+
+// GetAnalyticsSummaryParams defines parameters for GetAnalyticsSummary.
+type GetAnalyticsSummaryParams struct {
+	// Basis `net` (default: after commission and fees) or `gross`.
+	Basis *GetAnalyticsSummaryParamsBasis `form:"basis,omitempty" json:"basis,omitempty"`
+}
+
+// GetAnalyticsSummaryParamsBasis defines parameters for GetAnalyticsSummary.
+type GetAnalyticsSummaryParamsBasis string
 
 // ListMyEventsParams defines parameters for ListMyEvents.
 type ListMyEventsParams struct {
@@ -932,6 +1842,12 @@ type DisableMfaJSONRequestBody = MFADisableRequest
 // VerifyMfaJSONRequestBody defines body for VerifyMfa for application/json ContentType.
 type VerifyMfaJSONRequestBody = MFACodeRequest
 
+// RequestReportJSONRequestBody defines body for RequestReport for application/json ContentType.
+type RequestReportJSONRequestBody = ReportRequest
+
+// PutReportScheduleJSONRequestBody defines body for PutReportSchedule for application/json ContentType.
+type PutReportScheduleJSONRequestBody = ReportScheduleUpdate
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
 	// GetJWKS Public keys that verify access tokens
@@ -961,6 +1877,27 @@ type ServerInterface interface {
 	// AdminListUserEvents A user's security events (admin)
 	// (GET /api/v1/admin/users/{id}/events)
 	AdminListUserEvents(c *gin.Context, id openapi_types.UUID, params AdminListUserEventsParams)
+	// GetAnalyticsBreakdown The row figures of the trades grouped by one dimension
+	// (GET /api/v1/analytics/breakdown)
+	GetAnalyticsBreakdown(c *gin.Context, params GetAnalyticsBreakdownParams)
+	// GetAnalyticsCalendar Net P&L and trade count per day (the user's time zone), per currency
+	// (GET /api/v1/analytics/calendar)
+	GetAnalyticsCalendar(c *gin.Context, params GetAnalyticsCalendarParams)
+	// GetAnalyticsDistribution A histogram of P&L, R multiples or holding times, per currency
+	// (GET /api/v1/analytics/distribution)
+	GetAnalyticsDistribution(c *gin.Context, params GetAnalyticsDistributionParams)
+	// GetAnalyticsDrawdown The drawdowns of the equity curve, per currency
+	// (GET /api/v1/analytics/drawdown)
+	GetAnalyticsDrawdown(c *gin.Context, params GetAnalyticsDrawdownParams)
+	// GetAnalyticsEquity The equity curve, by day (and by trade), per currency
+	// (GET /api/v1/analytics/equity)
+	GetAnalyticsEquity(c *gin.Context, params GetAnalyticsEquityParams)
+	// GetAnalyticsStreaks Runs of wins and losses in close order, per currency
+	// (GET /api/v1/analytics/streaks)
+	GetAnalyticsStreaks(c *gin.Context, params GetAnalyticsStreaksParams)
+	// GetAnalyticsSummary The headline figures over a trade filter, per currency
+	// (GET /api/v1/analytics/summary)
+	GetAnalyticsSummary(c *gin.Context, params GetAnalyticsSummaryParams)
 	// ListMyEvents The caller's security events, newest first
 	// (GET /api/v1/auth/events)
 	ListMyEvents(c *gin.Context, params ListMyEventsParams)
@@ -1045,6 +1982,21 @@ type ServerInterface interface {
 	// VerifyMfa Confirm enrolment with a code
 	// (POST /api/v1/mfa/verify)
 	VerifyMfa(c *gin.Context)
+	// RequestReport Ask for a report file (PDF, CSV or XLSX)
+	// (POST /api/v1/reports)
+	RequestReport(c *gin.Context)
+	// GetReportSchedule The caller's scheduled reports
+	// (GET /api/v1/reports/schedule)
+	GetReportSchedule(c *gin.Context)
+	// PutReportSchedule Opt in to (or out of) the weekly and monthly PDF by email
+	// (PUT /api/v1/reports/schedule)
+	PutReportSchedule(c *gin.Context)
+	// GetReport One of the caller's reports
+	// (GET /api/v1/reports/{id})
+	GetReport(c *gin.Context, id ReportID)
+	// GetReportFile The file of one of the caller's ready reports
+	// (GET /api/v1/reports/{id}/file)
+	GetReportFile(c *gin.Context, id ReportID)
 	// GetVersion Build information
 	// (GET /api/v1/version)
 	GetVersion(c *gin.Context)
@@ -1323,6 +2275,235 @@ func (siw *ServerInterfaceWrapper) AdminListUserEvents(c *gin.Context) {
 	}
 
 	siw.Handler.AdminListUserEvents(c, id, params)
+}
+
+// GetAnalyticsBreakdown operation middleware
+func (siw *ServerInterfaceWrapper) GetAnalyticsBreakdown(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAnalyticsBreakdownParams
+
+	// ------------- Optional query parameter "basis" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "basis", c.Request.URL.Query(), &params.Basis, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter basis: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Required query parameter "by" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "by", c.Request.URL.Query(), &params.By, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter by: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetAnalyticsBreakdown(c, params)
+}
+
+// GetAnalyticsCalendar operation middleware
+func (siw *ServerInterfaceWrapper) GetAnalyticsCalendar(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAnalyticsCalendarParams
+
+	// ------------- Optional query parameter "basis" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "basis", c.Request.URL.Query(), &params.Basis, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter basis: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "month" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "month", c.Request.URL.Query(), &params.Month, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter month: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "year" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "year", c.Request.URL.Query(), &params.Year, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter year: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetAnalyticsCalendar(c, params)
+}
+
+// GetAnalyticsDistribution operation middleware
+func (siw *ServerInterfaceWrapper) GetAnalyticsDistribution(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAnalyticsDistributionParams
+
+	// ------------- Optional query parameter "basis" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "basis", c.Request.URL.Query(), &params.Basis, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter basis: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Required query parameter "of" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "of", c.Request.URL.Query(), &params.Of, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter of: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetAnalyticsDistribution(c, params)
+}
+
+// GetAnalyticsDrawdown operation middleware
+func (siw *ServerInterfaceWrapper) GetAnalyticsDrawdown(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAnalyticsDrawdownParams
+
+	// ------------- Optional query parameter "basis" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "basis", c.Request.URL.Query(), &params.Basis, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter basis: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetAnalyticsDrawdown(c, params)
+}
+
+// GetAnalyticsEquity operation middleware
+func (siw *ServerInterfaceWrapper) GetAnalyticsEquity(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAnalyticsEquityParams
+
+	// ------------- Optional query parameter "basis" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "basis", c.Request.URL.Query(), &params.Basis, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter basis: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "per_trade" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "per_trade", c.Request.URL.Query(), &params.PerTrade, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter per_trade: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetAnalyticsEquity(c, params)
+}
+
+// GetAnalyticsStreaks operation middleware
+func (siw *ServerInterfaceWrapper) GetAnalyticsStreaks(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAnalyticsStreaksParams
+
+	// ------------- Optional query parameter "basis" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "basis", c.Request.URL.Query(), &params.Basis, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter basis: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetAnalyticsStreaks(c, params)
+}
+
+// GetAnalyticsSummary operation middleware
+func (siw *ServerInterfaceWrapper) GetAnalyticsSummary(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAnalyticsSummaryParams
+
+	// ------------- Optional query parameter "basis" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "basis", c.Request.URL.Query(), &params.Basis, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter basis: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetAnalyticsSummary(c, params)
 }
 
 // ListMyEvents operation middleware
@@ -1876,6 +3057,95 @@ func (siw *ServerInterfaceWrapper) VerifyMfa(c *gin.Context) {
 	siw.Handler.VerifyMfa(c)
 }
 
+// RequestReport operation middleware
+func (siw *ServerInterfaceWrapper) RequestReport(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.RequestReport(c)
+}
+
+// GetReportSchedule operation middleware
+func (siw *ServerInterfaceWrapper) GetReportSchedule(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetReportSchedule(c)
+}
+
+// PutReportSchedule operation middleware
+func (siw *ServerInterfaceWrapper) PutReportSchedule(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.PutReportSchedule(c)
+}
+
+// GetReport operation middleware
+func (siw *ServerInterfaceWrapper) GetReport(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ReportID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetReport(c, id)
+}
+
+// GetReportFile operation middleware
+func (siw *ServerInterfaceWrapper) GetReportFile(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ReportID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetReportFile(c, id)
+}
+
 // GetVersion operation middleware
 func (siw *ServerInterfaceWrapper) GetVersion(c *gin.Context) {
 
@@ -1976,6 +3246,18 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.POST(options.BaseURL+"/api/v1/mfa/verify", wrapper.VerifyMfa)
 	router.POST(options.BaseURL+"/api/v1/mfa/backup-codes/regenerate", wrapper.RegenerateMfaBackupCodes)
 	router.POST(options.BaseURL+"/api/v1/mfa/disable", wrapper.DisableMfa)
+	router.GET(options.BaseURL+"/api/v1/analytics/summary", wrapper.GetAnalyticsSummary)
+	router.GET(options.BaseURL+"/api/v1/analytics/equity", wrapper.GetAnalyticsEquity)
+	router.GET(options.BaseURL+"/api/v1/analytics/drawdown", wrapper.GetAnalyticsDrawdown)
+	router.GET(options.BaseURL+"/api/v1/analytics/calendar", wrapper.GetAnalyticsCalendar)
+	router.GET(options.BaseURL+"/api/v1/analytics/breakdown", wrapper.GetAnalyticsBreakdown)
+	router.GET(options.BaseURL+"/api/v1/analytics/distribution", wrapper.GetAnalyticsDistribution)
+	router.GET(options.BaseURL+"/api/v1/analytics/streaks", wrapper.GetAnalyticsStreaks)
+	router.POST(options.BaseURL+"/api/v1/reports", wrapper.RequestReport)
+	router.GET(options.BaseURL+"/api/v1/reports/schedule", wrapper.GetReportSchedule)
+	router.PUT(options.BaseURL+"/api/v1/reports/schedule", wrapper.PutReportSchedule)
+	router.GET(options.BaseURL+"/api/v1/reports/:id", wrapper.GetReport)
+	router.GET(options.BaseURL+"/api/v1/reports/:id/file", wrapper.GetReportFile)
 	router.GET(options.BaseURL+"/api/v1/jobs/:id", wrapper.GetJob)
 	router.GET(options.BaseURL+"/api/v1/admin/queues", wrapper.AdminListQueues)
 	router.GET(options.BaseURL+"/api/v1/admin/jobs", wrapper.AdminListJobs)
@@ -2302,6 +3584,279 @@ type AdminListUserEventsdefaultApplicationProblemPlusJSONResponse struct {
 }
 
 func (response AdminListUserEventsdefaultApplicationProblemPlusJSONResponse) VisitAdminListUserEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAnalyticsBreakdownRequestObject struct {
+	Params GetAnalyticsBreakdownParams
+}
+
+type GetAnalyticsBreakdownResponseObject interface {
+	VisitGetAnalyticsBreakdownResponse(w http.ResponseWriter) error
+}
+
+type GetAnalyticsBreakdown200JSONResponse AnalyticsBreakdown
+
+func (response GetAnalyticsBreakdown200JSONResponse) VisitGetAnalyticsBreakdownResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAnalyticsBreakdowndefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetAnalyticsBreakdowndefaultApplicationProblemPlusJSONResponse) VisitGetAnalyticsBreakdownResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAnalyticsCalendarRequestObject struct {
+	Params GetAnalyticsCalendarParams
+}
+
+type GetAnalyticsCalendarResponseObject interface {
+	VisitGetAnalyticsCalendarResponse(w http.ResponseWriter) error
+}
+
+type GetAnalyticsCalendar200JSONResponse AnalyticsCalendarList
+
+func (response GetAnalyticsCalendar200JSONResponse) VisitGetAnalyticsCalendarResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAnalyticsCalendardefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetAnalyticsCalendardefaultApplicationProblemPlusJSONResponse) VisitGetAnalyticsCalendarResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAnalyticsDistributionRequestObject struct {
+	Params GetAnalyticsDistributionParams
+}
+
+type GetAnalyticsDistributionResponseObject interface {
+	VisitGetAnalyticsDistributionResponse(w http.ResponseWriter) error
+}
+
+type GetAnalyticsDistribution200JSONResponse AnalyticsDistributionList
+
+func (response GetAnalyticsDistribution200JSONResponse) VisitGetAnalyticsDistributionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAnalyticsDistributiondefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetAnalyticsDistributiondefaultApplicationProblemPlusJSONResponse) VisitGetAnalyticsDistributionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAnalyticsDrawdownRequestObject struct {
+	Params GetAnalyticsDrawdownParams
+}
+
+type GetAnalyticsDrawdownResponseObject interface {
+	VisitGetAnalyticsDrawdownResponse(w http.ResponseWriter) error
+}
+
+type GetAnalyticsDrawdown200JSONResponse AnalyticsDrawdownList
+
+func (response GetAnalyticsDrawdown200JSONResponse) VisitGetAnalyticsDrawdownResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAnalyticsDrawdowndefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetAnalyticsDrawdowndefaultApplicationProblemPlusJSONResponse) VisitGetAnalyticsDrawdownResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAnalyticsEquityRequestObject struct {
+	Params GetAnalyticsEquityParams
+}
+
+type GetAnalyticsEquityResponseObject interface {
+	VisitGetAnalyticsEquityResponse(w http.ResponseWriter) error
+}
+
+type GetAnalyticsEquity200JSONResponse AnalyticsEquityList
+
+func (response GetAnalyticsEquity200JSONResponse) VisitGetAnalyticsEquityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAnalyticsEquitydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetAnalyticsEquitydefaultApplicationProblemPlusJSONResponse) VisitGetAnalyticsEquityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAnalyticsStreaksRequestObject struct {
+	Params GetAnalyticsStreaksParams
+}
+
+type GetAnalyticsStreaksResponseObject interface {
+	VisitGetAnalyticsStreaksResponse(w http.ResponseWriter) error
+}
+
+type GetAnalyticsStreaks200JSONResponse AnalyticsStreaksList
+
+func (response GetAnalyticsStreaks200JSONResponse) VisitGetAnalyticsStreaksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAnalyticsStreaksdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetAnalyticsStreaksdefaultApplicationProblemPlusJSONResponse) VisitGetAnalyticsStreaksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAnalyticsSummaryRequestObject struct {
+	Params GetAnalyticsSummaryParams
+}
+
+type GetAnalyticsSummaryResponseObject interface {
+	VisitGetAnalyticsSummaryResponse(w http.ResponseWriter) error
+}
+
+type GetAnalyticsSummary200JSONResponse AnalyticsSummaryList
+
+func (response GetAnalyticsSummary200JSONResponse) VisitGetAnalyticsSummaryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAnalyticsSummarydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetAnalyticsSummarydefaultApplicationProblemPlusJSONResponse) VisitGetAnalyticsSummaryResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -3380,6 +4935,256 @@ func (response VerifyMfadefaultApplicationProblemPlusJSONResponse) VisitVerifyMf
 	return err
 }
 
+type RequestReportRequestObject struct {
+	Body *RequestReportJSONRequestBody
+}
+
+type RequestReportResponseObject interface {
+	VisitRequestReportResponse(w http.ResponseWriter) error
+}
+
+type RequestReport202JSONResponse Report
+
+func (response RequestReport202JSONResponse) VisitRequestReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RequestReportdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response RequestReportdefaultApplicationProblemPlusJSONResponse) VisitRequestReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReportScheduleRequestObject struct {
+}
+
+type GetReportScheduleResponseObject interface {
+	VisitGetReportScheduleResponse(w http.ResponseWriter) error
+}
+
+type GetReportSchedule200JSONResponse ReportSchedule
+
+func (response GetReportSchedule200JSONResponse) VisitGetReportScheduleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReportScheduledefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetReportScheduledefaultApplicationProblemPlusJSONResponse) VisitGetReportScheduleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutReportScheduleRequestObject struct {
+	Body *PutReportScheduleJSONRequestBody
+}
+
+type PutReportScheduleResponseObject interface {
+	VisitPutReportScheduleResponse(w http.ResponseWriter) error
+}
+
+type PutReportSchedule200JSONResponse ReportSchedule
+
+func (response PutReportSchedule200JSONResponse) VisitPutReportScheduleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutReportScheduledefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response PutReportScheduledefaultApplicationProblemPlusJSONResponse) VisitPutReportScheduleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReportRequestObject struct {
+	Id ReportID `json:"id"`
+}
+
+type GetReportResponseObject interface {
+	VisitGetReportResponse(w http.ResponseWriter) error
+}
+
+type GetReport200JSONResponse Report
+
+func (response GetReport200JSONResponse) VisitGetReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReportdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetReportdefaultApplicationProblemPlusJSONResponse) VisitGetReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReportFileRequestObject struct {
+	Id ReportID `json:"id"`
+}
+
+type GetReportFileResponseObject interface {
+	VisitGetReportFileResponse(w http.ResponseWriter) error
+}
+
+type GetReportFile200ResponseHeaders struct {
+	ContentDisposition string
+}
+
+type GetReportFile200ApplicationpdfResponse struct {
+	Body          io.Reader
+	Headers       GetReportFile200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetReportFile200ApplicationpdfResponse) VisitGetReportFileResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/pdf")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Content-Disposition", fmt.Sprint(response.Headers.ContentDisposition))
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetReportFile200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse struct {
+	Body          io.Reader
+	Headers       GetReportFile200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetReportFile200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse) VisitGetReportFileResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Content-Disposition", fmt.Sprint(response.Headers.ContentDisposition))
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetReportFile200TextcsvResponse struct {
+	Body          io.Reader
+	Headers       GetReportFile200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetReportFile200TextcsvResponse) VisitGetReportFileResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/csv")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Content-Disposition", fmt.Sprint(response.Headers.ContentDisposition))
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetReportFiledefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetReportFiledefaultApplicationProblemPlusJSONResponse) VisitGetReportFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetVersionRequestObject struct {
 }
 
@@ -3503,6 +5308,27 @@ type StrictServerInterface interface {
 	// AdminListUserEvents A user's security events (admin)
 	// (GET /api/v1/admin/users/{id}/events)
 	AdminListUserEvents(ctx context.Context, request AdminListUserEventsRequestObject) (AdminListUserEventsResponseObject, error)
+	// GetAnalyticsBreakdown The row figures of the trades grouped by one dimension
+	// (GET /api/v1/analytics/breakdown)
+	GetAnalyticsBreakdown(ctx context.Context, request GetAnalyticsBreakdownRequestObject) (GetAnalyticsBreakdownResponseObject, error)
+	// GetAnalyticsCalendar Net P&L and trade count per day (the user's time zone), per currency
+	// (GET /api/v1/analytics/calendar)
+	GetAnalyticsCalendar(ctx context.Context, request GetAnalyticsCalendarRequestObject) (GetAnalyticsCalendarResponseObject, error)
+	// GetAnalyticsDistribution A histogram of P&L, R multiples or holding times, per currency
+	// (GET /api/v1/analytics/distribution)
+	GetAnalyticsDistribution(ctx context.Context, request GetAnalyticsDistributionRequestObject) (GetAnalyticsDistributionResponseObject, error)
+	// GetAnalyticsDrawdown The drawdowns of the equity curve, per currency
+	// (GET /api/v1/analytics/drawdown)
+	GetAnalyticsDrawdown(ctx context.Context, request GetAnalyticsDrawdownRequestObject) (GetAnalyticsDrawdownResponseObject, error)
+	// GetAnalyticsEquity The equity curve, by day (and by trade), per currency
+	// (GET /api/v1/analytics/equity)
+	GetAnalyticsEquity(ctx context.Context, request GetAnalyticsEquityRequestObject) (GetAnalyticsEquityResponseObject, error)
+	// GetAnalyticsStreaks Runs of wins and losses in close order, per currency
+	// (GET /api/v1/analytics/streaks)
+	GetAnalyticsStreaks(ctx context.Context, request GetAnalyticsStreaksRequestObject) (GetAnalyticsStreaksResponseObject, error)
+	// GetAnalyticsSummary The headline figures over a trade filter, per currency
+	// (GET /api/v1/analytics/summary)
+	GetAnalyticsSummary(ctx context.Context, request GetAnalyticsSummaryRequestObject) (GetAnalyticsSummaryResponseObject, error)
 	// ListMyEvents The caller's security events, newest first
 	// (GET /api/v1/auth/events)
 	ListMyEvents(ctx context.Context, request ListMyEventsRequestObject) (ListMyEventsResponseObject, error)
@@ -3587,6 +5413,21 @@ type StrictServerInterface interface {
 	// VerifyMfa Confirm enrolment with a code
 	// (POST /api/v1/mfa/verify)
 	VerifyMfa(ctx context.Context, request VerifyMfaRequestObject) (VerifyMfaResponseObject, error)
+	// RequestReport Ask for a report file (PDF, CSV or XLSX)
+	// (POST /api/v1/reports)
+	RequestReport(ctx context.Context, request RequestReportRequestObject) (RequestReportResponseObject, error)
+	// GetReportSchedule The caller's scheduled reports
+	// (GET /api/v1/reports/schedule)
+	GetReportSchedule(ctx context.Context, request GetReportScheduleRequestObject) (GetReportScheduleResponseObject, error)
+	// PutReportSchedule Opt in to (or out of) the weekly and monthly PDF by email
+	// (PUT /api/v1/reports/schedule)
+	PutReportSchedule(ctx context.Context, request PutReportScheduleRequestObject) (PutReportScheduleResponseObject, error)
+	// GetReport One of the caller's reports
+	// (GET /api/v1/reports/{id})
+	GetReport(ctx context.Context, request GetReportRequestObject) (GetReportResponseObject, error)
+	// GetReportFile The file of one of the caller's ready reports
+	// (GET /api/v1/reports/{id}/file)
+	GetReportFile(ctx context.Context, request GetReportFileRequestObject) (GetReportFileResponseObject, error)
 	// GetVersion Build information
 	// (GET /api/v1/version)
 	GetVersion(ctx context.Context, request GetVersionRequestObject) (GetVersionResponseObject, error)
@@ -3895,6 +5736,188 @@ func (sh *strictHandler) AdminListUserEvents(ctx *gin.Context, id openapi_types.
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(AdminListUserEventsResponseObject); ok {
 		if err := validResponse.VisitAdminListUserEventsResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAnalyticsBreakdown operation middleware
+func (sh *strictHandler) GetAnalyticsBreakdown(ctx *gin.Context, params GetAnalyticsBreakdownParams) {
+	var request GetAnalyticsBreakdownRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAnalyticsBreakdown(ctx, request.(GetAnalyticsBreakdownRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAnalyticsBreakdown")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetAnalyticsBreakdownResponseObject); ok {
+		if err := validResponse.VisitGetAnalyticsBreakdownResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAnalyticsCalendar operation middleware
+func (sh *strictHandler) GetAnalyticsCalendar(ctx *gin.Context, params GetAnalyticsCalendarParams) {
+	var request GetAnalyticsCalendarRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAnalyticsCalendar(ctx, request.(GetAnalyticsCalendarRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAnalyticsCalendar")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetAnalyticsCalendarResponseObject); ok {
+		if err := validResponse.VisitGetAnalyticsCalendarResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAnalyticsDistribution operation middleware
+func (sh *strictHandler) GetAnalyticsDistribution(ctx *gin.Context, params GetAnalyticsDistributionParams) {
+	var request GetAnalyticsDistributionRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAnalyticsDistribution(ctx, request.(GetAnalyticsDistributionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAnalyticsDistribution")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetAnalyticsDistributionResponseObject); ok {
+		if err := validResponse.VisitGetAnalyticsDistributionResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAnalyticsDrawdown operation middleware
+func (sh *strictHandler) GetAnalyticsDrawdown(ctx *gin.Context, params GetAnalyticsDrawdownParams) {
+	var request GetAnalyticsDrawdownRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAnalyticsDrawdown(ctx, request.(GetAnalyticsDrawdownRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAnalyticsDrawdown")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetAnalyticsDrawdownResponseObject); ok {
+		if err := validResponse.VisitGetAnalyticsDrawdownResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAnalyticsEquity operation middleware
+func (sh *strictHandler) GetAnalyticsEquity(ctx *gin.Context, params GetAnalyticsEquityParams) {
+	var request GetAnalyticsEquityRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAnalyticsEquity(ctx, request.(GetAnalyticsEquityRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAnalyticsEquity")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetAnalyticsEquityResponseObject); ok {
+		if err := validResponse.VisitGetAnalyticsEquityResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAnalyticsStreaks operation middleware
+func (sh *strictHandler) GetAnalyticsStreaks(ctx *gin.Context, params GetAnalyticsStreaksParams) {
+	var request GetAnalyticsStreaksRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAnalyticsStreaks(ctx, request.(GetAnalyticsStreaksRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAnalyticsStreaks")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetAnalyticsStreaksResponseObject); ok {
+		if err := validResponse.VisitGetAnalyticsStreaksResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAnalyticsSummary operation middleware
+func (sh *strictHandler) GetAnalyticsSummary(ctx *gin.Context, params GetAnalyticsSummaryParams) {
+	var request GetAnalyticsSummaryRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAnalyticsSummary(ctx, request.(GetAnalyticsSummaryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAnalyticsSummary")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetAnalyticsSummaryResponseObject); ok {
+		if err := validResponse.VisitGetAnalyticsSummaryResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {
@@ -4854,6 +6877,166 @@ func (sh *strictHandler) VerifyMfa(ctx *gin.Context) {
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(VerifyMfaResponseObject); ok {
 		if err := validResponse.VisitVerifyMfaResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RequestReport operation middleware
+func (sh *strictHandler) RequestReport(ctx *gin.Context) {
+	var request RequestReportRequestObject
+
+	var body RequestReportJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RequestReport(ctx, request.(RequestReportRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RequestReport")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(RequestReportResponseObject); ok {
+		if err := validResponse.VisitRequestReportResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetReportSchedule operation middleware
+func (sh *strictHandler) GetReportSchedule(ctx *gin.Context) {
+	var request GetReportScheduleRequestObject
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetReportSchedule(ctx, request.(GetReportScheduleRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetReportSchedule")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetReportScheduleResponseObject); ok {
+		if err := validResponse.VisitGetReportScheduleResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// PutReportSchedule operation middleware
+func (sh *strictHandler) PutReportSchedule(ctx *gin.Context) {
+	var request PutReportScheduleRequestObject
+
+	var body PutReportScheduleJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.PutReportSchedule(ctx, request.(PutReportScheduleRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PutReportSchedule")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(PutReportScheduleResponseObject); ok {
+		if err := validResponse.VisitPutReportScheduleResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetReport operation middleware
+func (sh *strictHandler) GetReport(ctx *gin.Context, id ReportID) {
+	var request GetReportRequestObject
+
+	request.Id = id
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetReport(ctx, request.(GetReportRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetReport")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetReportResponseObject); ok {
+		if err := validResponse.VisitGetReportResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetReportFile operation middleware
+func (sh *strictHandler) GetReportFile(ctx *gin.Context, id ReportID) {
+	var request GetReportFileRequestObject
+
+	request.Id = id
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetReportFile(ctx, request.(GetReportFileRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetReportFile")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetReportFileResponseObject); ok {
+		if err := validResponse.VisitGetReportFileResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {

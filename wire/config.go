@@ -93,6 +93,8 @@ type Config struct {
 	// OAuth configures sign-in with OAuth and OpenID Connect providers
 	// (wire/oauth.go).
 	OAuth OAuthConfig
+	// Journal configures attachments and the blob store (wire/journal.go).
+	Journal JournalConfig
 	// Lookup reads the environment (with .env merged in development) for
 	// secret references such as env:NAME and NAME_FILE.
 	Lookup Getenv
@@ -131,6 +133,7 @@ func loadConfig(getenv Getenv, version string) (Config, []string, error) {
 	cfg.MFA = r.mfaConfig()
 	cfg.Jobs = r.jobsConfig()
 	cfg.OAuth = r.oauthConfig(prod, cfg.Identity.Service.PublicURL)
+	cfg.Journal = r.journalConfig()
 	r.names = append(r.names, secretSettings...)
 	for _, ks := range keySettings {
 		r.names = append(r.names, ks.name)
@@ -146,6 +149,7 @@ func loadConfig(getenv Getenv, version string) (Config, []string, error) {
 		ShutdownTimeout:    r.duration("SHUTDOWN_TIMEOUT", def.ShutdownTimeout),
 		ShutdownDelay:      r.duration("SHUTDOWN_DELAY", def.ShutdownDelay),
 		MaxBodyBytes:       r.int64("HTTP_MAX_BODY_BYTES", def.MaxBodyBytes, 1, 1<<30),
+		MaxUploadBytes:     r.int64("HTTP_MAX_UPLOAD_BYTES", def.MaxUploadBytes, 1, 1<<30),
 		CORSAllowedOrigins: r.list("CORS_ALLOWED_ORIGINS"),
 		TrustedProxies:     r.list("HTTP_TRUSTED_PROXIES"),
 		HSTS:               r.bool("HTTP_HSTS", prod),

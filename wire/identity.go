@@ -14,11 +14,14 @@ import (
 	"github.com/tradesense/tradesense/adapters/sqlstore"
 	"github.com/tradesense/tradesense/adapters/telemetry"
 	"github.com/tradesense/tradesense/core/cache"
+	"github.com/tradesense/tradesense/core/idempotency"
 	"github.com/tradesense/tradesense/core/identity"
+	"github.com/tradesense/tradesense/core/journal"
 	"github.com/tradesense/tradesense/core/mfa"
 	"github.com/tradesense/tradesense/core/oauth"
 	"github.com/tradesense/tradesense/core/ratelimit"
 	"github.com/tradesense/tradesense/core/secrets"
+	"github.com/tradesense/tradesense/core/trading"
 )
 
 // IdentityConfig configures accounts, sessions and tokens.
@@ -137,9 +140,11 @@ func provideIdentity(c identity.Config, argon identity.Argon2Params, db *sqlstor
 }
 
 // provideAPIServer is httpapi.New with the identity, MFA and OAuth modules.
-func provideAPIServer(ctx context.Context, c httpapi.Config, d httpapi.Deps, svc *identity.Service, ring *identity.KeyRing, factors *mfa.Service, flows *mfa.Flows, signIn *oauth.Service) (*httpapi.Server, error) {
+func provideAPIServer(ctx context.Context, c httpapi.Config, d httpapi.Deps, svc *identity.Service, ring *identity.KeyRing, factors *mfa.Service, flows *mfa.Flows, signIn *oauth.Service,
+	tr *trading.Service, jr *journal.Service, guard *idempotency.Guard) (*httpapi.Server, error) {
 	d.Identity, d.Keys, d.MFA, d.MFAFlows = svc, ring, factors, flows
 	d.OAuth = signIn
+	d.Trading, d.Journal, d.Idempotency = tr, jr, guard
 	return httpapi.New(ctx, c, d)
 }
 

@@ -13,7 +13,7 @@ var (
 	// providers' HTTP client, which the program (APIProgramSet) and the
 	// component tests' InitializeStack each give their own.
 	APISet = wire.NewSet(ConfigSet, TelemetrySet, SecretsSet, provideKeys, DatabaseSet,
-		IdentitySet, MFASet, OAuthSet, JobsSet, HTTPSet)
+		IdentitySet, MFASet, OAuthSet, JobsSet, JournalSet, HTTPSet)
 	// APIProgramSet is the `tradesense api` program.
 	APIProgramSet = wire.NewSet(APISet, provideNotificationsMailer, wire.Value(ProviderClient{}), provideAdapters,
 		wire.Struct(new(API), "*"))

@@ -7,8 +7,10 @@ import (
 	"github.com/tradesense/tradesense/adapters/sqlstore"
 	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/identity"
+	"github.com/tradesense/tradesense/core/journal"
 	"github.com/tradesense/tradesense/core/mfa"
 	"github.com/tradesense/tradesense/core/oauth"
+	"github.com/tradesense/tradesense/core/trading"
 )
 
 // Stack is the api program as the component tests hold it
@@ -27,4 +29,9 @@ type Stack struct {
 	// adapters/oidc).
 	OAuth          *oauth.Service
 	OAuthProviders *oidc.Registry
+	// Trading and Journal are the trading journal (core/trading,
+	// core/journal), over Blobs.
+	Trading *trading.Service
+	Journal *journal.Service
+	Blobs   BlobStore
 }

@@ -286,8 +286,55 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows, oauthService)
+	publisher := provideEventPublisher(logger)
+	tradingService, err := provideTrading(db, publisher, logger)
 	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	journalConfig := cfg.Journal
+	blobStore, cleanup11, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	journalService, err := provideJournal(journalConfig, db, blobStore, publisher, logger)
+	if err != nil {
+		cleanup11()
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	guard := provideIdempotency(db)
+	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows, oauthService, tradingService, journalService, guard)
+	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -313,6 +360,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		Adapters: adapters,
 	}
 	return api, func() {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -596,8 +644,52 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows, oauthService)
+	publisher := provideEventPublisher(logger)
+	tradingService, err := provideTrading(db, publisher, logger)
 	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	journalConfig := cfg.Journal
+	blobStore, cleanup10, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	journalService, err := provideJournal(journalConfig, db, blobStore, publisher, logger)
+	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	guard := provideIdempotency(db)
+	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows, oauthService, tradingService, journalService, guard)
+	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -622,6 +714,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		Adapters: adapters,
 	}
 	return api, func() {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -1571,8 +1664,55 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		cleanup()
 		return nil, nil, err
 	}
-	server, err := provideAPIServer(ctx, config, deps, identityService, keyRing, mfaService, flows, oauthService)
+	publisher := provideEventPublisher(logger)
+	tradingService, err := provideTrading(db, publisher, logger)
 	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	journalConfig := cfg.Journal
+	blobStore, cleanup11, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	journalService, err := provideJournal(journalConfig, db, blobStore, publisher, logger)
+	if err != nil {
+		cleanup11()
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	guard := provideIdempotency(db)
+	server, err := provideAPIServer(ctx, config, deps, identityService, keyRing, mfaService, flows, oauthService, tradingService, journalService, guard)
+	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -1596,8 +1736,12 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		MFAFlows:       flows,
 		OAuth:          oauthService,
 		OAuthProviders: oidcRegistry,
+		Trading:        tradingService,
+		Journal:        journalService,
+		Blobs:          blobStore,
 	}
 	return stack, func() {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()

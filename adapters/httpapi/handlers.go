@@ -26,7 +26,7 @@ type BuildInfo struct {
 // strictServer implements the generated strict server interface: one
 // handler struct per module, embedded so that their methods together are
 // the API. A module's handlers depend only on the consumer interfaces its
-// file declares (identity.go, mfa.go, jobs.go, oauth.go), so a handler test fakes
+// file declares (identity.go, mfa.go, jobs.go, oauth.go, trading.go, journal.go), so a handler test fakes
 // just what it calls; New refuses to start without every one of them.
 //
 // Handlers receive the request's context (see requestScoped) and may
@@ -38,6 +38,8 @@ type strictServer struct {
 	*mfaHandlers
 	*jobHandlers
 	*oauthHandlers
+	*tradingHandlers
+	*journalHandlers
 	*analyticsHandlers
 }
 

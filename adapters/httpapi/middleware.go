@@ -239,8 +239,15 @@ func securityHeaders(hsts bool) gin.HandlerFunc {
 
 // bodyLimit answers 413 at once when the declared length is too large and
 // caps the bytes a handler can read when it is not declared.
-func bodyLimit(log *slog.Logger, limit int64) gin.HandlerFunc {
+func bodyLimit(log *slog.Logger, bodyLimit, uploadLimit int64, routes routeTable) gin.HandlerFunc {
+	if uploadLimit <= 0 {
+		uploadLimit = bodyLimit
+	}
 	return func(c *gin.Context) {
+		limit := bodyLimit
+		if r := routes.of(c); r != nil && r.upload {
+			limit = uploadLimit
+		}
 		if c.Request.ContentLength > limit {
 			writeProblem(c, log, errTooLarge(nil, fmt.Sprintf("The request body is larger than the %d bytes the server accepts.", limit)))
 			return

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tradesense/tradesense/adapters/httpapi/gen"
 	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/idempotency"
 	"github.com/tradesense/tradesense/core/ratelimit"
 	"github.com/tradesense/tradesense/core/reqctx"
 )
@@ -82,6 +83,17 @@ func errUnsupportedMedia(cause error) error {
 		message: "The request body's content type is not accepted here.", cause: cause}
 }
 
+// codeStatus are the domain errors whose HTTP status is more precise
+// than their kind's: a stale version is a failed precondition of the
+// If-Match the client sent (412), an attachment over the journal's bound
+// a body too large (413), a reused idempotency key with another body an
+// unprocessable request (422, as the IETF Idempotency-Key draft says).
+var codeStatus = map[string]int{
+	"version_mismatch":        http.StatusPreconditionFailed,
+	"attachment_too_large":    http.StatusRequestEntityTooLarge,
+	idempotency.CodeKeyReused: http.StatusUnprocessableEntity,
+}
+
 // described is what a problem body says about an error.
 type described struct {
 	status       int
@@ -111,6 +123,9 @@ func describe(err error) described {
 		e = apperr.Wrap(err, apperr.Internal, "internal", internalDetail)
 	}
 	d := described{status: StatusOf(e.Kind), code: apperr.CodeOf(e), detail: e.Message, fields: e.Fields}
+	if s, ok := codeStatus[d.code]; ok {
+		d.status = s
+	}
 	if e.Kind == apperr.Internal {
 		d.detail = internalDetail
 	}

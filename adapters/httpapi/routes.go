@@ -43,6 +43,13 @@ type route struct {
 	// validate is the operation for kin-openapi's request validation; nil
 	// when it has no parameters and no body, so there is nothing to check.
 	validate *routers.Route
+	// idempotent: the operation declares the Idempotency-Key header, so
+	// its first answer to a key is replayed (idempotent).
+	idempotent bool
+	// upload: the operation takes multipart/form-data, whose body may be
+	// up to Config.MaxUploadBytes (bodyLimit) and is read by the handler
+	// as a stream, not validated as a whole.
+	upload bool
 }
 
 type routeKey struct{ method, path string }
@@ -85,6 +92,14 @@ func routesOf(doc *openapi3.T) (routeTable, error) {
 					return nil, fmt.Errorf("openapi.yaml: %s %s: %s %v is not a role", method, path, roleExtension, v)
 				}
 				r.role = identity.Role(role)
+			}
+			for _, p := range op.Parameters {
+				if p.Value != nil && p.Value.In == openapi3.ParameterInHeader && p.Value.Name == idempotencyHeader {
+					r.idempotent = true
+				}
+			}
+			if op.RequestBody != nil && op.RequestBody.Value != nil && op.RequestBody.Value.Content.Get("multipart/form-data") != nil {
+				r.upload = true
 			}
 			if len(item.Parameters) > 0 || len(op.Parameters) > 0 || op.RequestBody != nil {
 				r.validate = &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op}

@@ -24,6 +24,7 @@ import (
 	"github.com/tradesense/tradesense/adapters/httpapi/gen"
 	"github.com/tradesense/tradesense/core/apperr"
 	"github.com/tradesense/tradesense/core/health"
+	"github.com/tradesense/tradesense/core/idempotency"
 )
 
 // Config configures the HTTP server. Environment variable names and defaults
@@ -42,6 +43,10 @@ type Config struct {
 	// default 0; Kubernetes uses a preStop hook instead).
 	ShutdownDelay time.Duration
 	MaxBodyBytes  int64 // HTTP_MAX_BODY_BYTES, default 1 MiB
+	// MaxUploadBytes bounds the body of multipart uploads (attachments)
+	// instead (HTTP_MAX_UPLOAD_BYTES, default 6 MiB: a 5 MB image and its
+	// form). The image's own bound is the journal's ATTACHMENT_MAX_BYTES.
+	MaxUploadBytes int64
 	// CORSAllowedOrigins are exact origins allowed to call the API with
 	// credentials (CORS_ALLOWED_ORIGINS, comma separated). "*" is refused.
 	CORSAllowedOrigins []string
@@ -62,6 +67,7 @@ func DefaultConfig() Config {
 		IdleTimeout:       120 * time.Second,
 		ShutdownTimeout:   20 * time.Second,
 		MaxBodyBytes:      1 << 20,
+		MaxUploadBytes:    6 << 20,
 	}
 }
 
@@ -73,6 +79,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, errors.New("HTTP_MAX_BODY_BYTES: must be positive"))
+	}
+	if c.MaxUploadBytes < 0 {
+		errs = append(errs, errors.New("HTTP_MAX_UPLOAD_BYTES: must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -105,6 +114,14 @@ type Deps struct {
 	// /api/v1/auth/providers, /api/v1/auth/oauth, /api/v1/auth/identities
 	// (*oauth.Service).
 	OAuth OAuth
+	// Trading serves /api/v1/accounts, /executions and /trades
+	// (*trading.Service); Journal /api/v1/tags, /playbooks, /journal and
+	// /attachments (*journal.Service).
+	Trading Trading
+	Journal Journal
+	// Idempotency replays the first answer to a POST's Idempotency-Key
+	// (*idempotency.Guard over sqlstore.IdempotencyKeys).
+	Idempotency *idempotency.Guard
 	// Analytics serves /api/v1/analytics (*analytics.Service) and Reports
 	// /api/v1/reports (*analytics.Reporter).
 	Analytics Analytics
@@ -121,6 +138,7 @@ func (d Deps) infrastructure() map[string]any {
 func (d Deps) services() map[string]any {
 	return map[string]any{"Identity": d.Identity, "Keys": d.Keys, "MFA": d.MFA, "MFAFlows": d.MFAFlows,
 		"Jobs": d.Jobs, "Mail": d.Mail, "OAuth": d.OAuth,
+		"Trading": d.Trading, "Journal": d.Journal, "Idempotency": d.Idempotency,
 		"Analytics": d.Analytics, "Reports": d.Reports}
 }
 
@@ -183,11 +201,11 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("docs assets: %w", err)
 	}
-	engine, err := newEngine(cfg, d)
+	engine, err := newEngine(cfg, d, routes)
 	if err != nil {
 		return nil, err
 	}
-	engine.Use(authenticator(routes, d.Identity, d.Log), validator(routes, d.Log))
+	engine.Use(authenticator(routes, d.Identity, d.Log), validator(routes, d.Log), idempotent(routes, d.Idempotency, d.Log))
 
 	api := &strictServer{
 		systemHandlers:    &systemHandlers{health: d.Health, build: d.Build},
@@ -195,6 +213,8 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		mfaHandlers:       &mfaHandlers{factors: d.MFA, flows: d.MFAFlows},
 		jobHandlers:       &jobHandlers{jobs: d.Jobs, mail: d.Mail},
 		oauthHandlers:     &oauthHandlers{svc: d.OAuth, log: d.Log},
+		tradingHandlers:   &tradingHandlers{svc: d.Trading},
+		journalHandlers:   &journalHandlers{svc: d.Journal},
 		analyticsHandlers: &analyticsHandlers{figures: d.Analytics, reports: d.Reports},
 	}
 	si := gen.NewStrictHandlerWithOptions(api, []gen.StrictMiddlewareFunc{requestScoped}, gen.StrictGinServerOptions{
@@ -244,7 +264,7 @@ func NewOps(cfg Config, d Deps) (*Server, error) {
 	if err := missing(d.infrastructure()); err != nil {
 		return nil, err
 	}
-	engine, err := newEngine(cfg, d)
+	engine, err := newEngine(cfg, d, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +278,7 @@ func NewOps(cfg Config, d Deps) (*Server, error) {
 // newEngine returns a Gin engine with the shared middleware chain, outermost
 // first: tracing, request ID, access log and metrics, panic recovery,
 // security headers, CORS, body limit.
-func newEngine(cfg Config, d Deps) (*gin.Engine, error) {
+func newEngine(cfg Config, d Deps, routes routeTable) (*gin.Engine, error) {
 	gin.SetMode(gin.ReleaseMode)
 	engine := gin.New()
 	engine.HandleMethodNotAllowed = true
@@ -287,7 +307,7 @@ func newEngine(cfg Config, d Deps) (*gin.Engine, error) {
 			MaxAge:           12 * time.Hour,
 		}))
 	}
-	engine.Use(bodyLimit(d.Log, cfg.MaxBodyBytes))
+	engine.Use(bodyLimit(d.Log, cfg.MaxBodyBytes, cfg.MaxUploadBytes, routes))
 	engine.NoRoute(func(c *gin.Context) {
 		writeProblem(c, d.Log, apperr.New(apperr.NotFound, "not_found", "No such resource."))
 	})

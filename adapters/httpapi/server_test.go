@@ -24,6 +24,7 @@ import (
 
 	"github.com/tradesense/tradesense/core/apperr"
 	"github.com/tradesense/tradesense/core/health"
+	"github.com/tradesense/tradesense/core/idempotency"
 )
 
 type syncBuffer struct {
@@ -65,6 +66,9 @@ func testDeps(t testing.TB, logs io.Writer, reg *health.Registry) Deps {
 		Jobs:           struct{ JobInspector }{},
 		Mail:           struct{ BulkMailer }{},
 		OAuth:          struct{ OAuth }{},
+		Trading:        struct{ Trading }{},
+		Journal:        struct{ Journal }{},
+		Idempotency:    &idempotency.Guard{},
 	}
 }
 

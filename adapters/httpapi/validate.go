@@ -26,6 +26,8 @@ func validator(routes routeTable, log *slog.Logger) gin.HandlerFunc {
 		MultiError:         true,
 		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
 	}
+	streamed := *opts
+	streamed.ExcludeRequestBody = true
 	return func(c *gin.Context) {
 		r := routes.of(c)
 		if r == nil || r.validate == nil {
@@ -38,6 +40,11 @@ func validator(routes routeTable, log *slog.Logger) gin.HandlerFunc {
 		}
 		in := &openapi3filter.RequestValidationInput{
 			Request: c.Request, PathParams: params, Route: r.validate, Options: opts,
+		}
+		if r.upload {
+			// A multipart body is streamed by its handler: validating it
+			// here would buffer the whole upload.
+			in.Options = &streamed
 		}
 		if err := openapi3filter.ValidateRequest(c.Request.Context(), in); err != nil {
 			writeProblem(c, log, requestProblem(err))

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"time"
 
@@ -162,6 +163,39 @@ func (e AnalyticsSummaryBasis) Valid() bool {
 	}
 }
 
+// Defines values for AssetClass.
+const (
+	Cfd    AssetClass = "cfd"
+	Crypto AssetClass = "crypto"
+	Etf    AssetClass = "etf"
+	Forex  AssetClass = "forex"
+	Future AssetClass = "future"
+	Option AssetClass = "option"
+	Stock  AssetClass = "stock"
+)
+
+// Valid indicates whether the value is a known member of the AssetClass enum.
+func (e AssetClass) Valid() bool {
+	switch e {
+	case Cfd:
+		return true
+	case Crypto:
+		return true
+	case Etf:
+		return true
+	case Forex:
+		return true
+	case Future:
+		return true
+	case Option:
+		return true
+	case Stock:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CheckResultStatus.
 const (
 	CheckResultStatusDown CheckResultStatus = "down"
@@ -174,6 +208,24 @@ func (e CheckResultStatus) Valid() bool {
 	case CheckResultStatusDown:
 		return true
 	case CheckResultStatusUp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExecutionSource.
+const (
+	Import ExecutionSource = "import"
+	Manual ExecutionSource = "manual"
+)
+
+// Valid indicates whether the value is a known member of the ExecutionSource enum.
+func (e ExecutionSource) Valid() bool {
+	switch e {
+	case Import:
+		return true
+	case Manual:
 		return true
 	default:
 		return false
@@ -342,6 +394,24 @@ const (
 func (e MFALoginResponseTokenType) Valid() bool {
 	switch e {
 	case MFALoginResponseTokenTypeBearer:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ManualTradeInputDirection.
+const (
+	ManualTradeInputDirectionLong  ManualTradeInputDirection = "long"
+	ManualTradeInputDirectionShort ManualTradeInputDirection = "short"
+)
+
+// Valid indicates whether the value is a known member of the ManualTradeInputDirection enum.
+func (e ManualTradeInputDirection) Valid() bool {
+	switch e {
+	case ManualTradeInputDirectionLong:
+		return true
+	case ManualTradeInputDirectionShort:
 		return true
 	default:
 		return false
@@ -519,6 +589,48 @@ func (e ReportRequestPeriod) Valid() bool {
 	}
 }
 
+// Defines values for Side.
+const (
+	Buy  Side = "buy"
+	Sell Side = "sell"
+)
+
+// Valid indicates whether the value is a known member of the Side enum.
+func (e Side) Valid() bool {
+	switch e {
+	case Buy:
+		return true
+	case Sell:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TagKind.
+const (
+	TagKindCustom  TagKind = "custom"
+	TagKindEmotion TagKind = "emotion"
+	TagKindMistake TagKind = "mistake"
+	TagKindSetup   TagKind = "setup"
+)
+
+// Valid indicates whether the value is a known member of the TagKind enum.
+func (e TagKind) Valid() bool {
+	switch e {
+	case TagKindCustom:
+		return true
+	case TagKindEmotion:
+		return true
+	case TagKindMistake:
+		return true
+	case TagKindSetup:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TokenResponseTokenType.
 const (
 	TokenResponseTokenTypeBearer TokenResponseTokenType = "Bearer"
@@ -528,6 +640,81 @@ const (
 func (e TokenResponseTokenType) Valid() bool {
 	switch e {
 	case TokenResponseTokenTypeBearer:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TradeDirection.
+const (
+	TradeDirectionLong  TradeDirection = "long"
+	TradeDirectionShort TradeDirection = "short"
+)
+
+// Valid indicates whether the value is a known member of the TradeDirection enum.
+func (e TradeDirection) Valid() bool {
+	switch e {
+	case TradeDirectionLong:
+		return true
+	case TradeDirectionShort:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TradeOutcome.
+const (
+	Breakeven TradeOutcome = "breakeven"
+	Loss      TradeOutcome = "loss"
+	Win       TradeOutcome = "win"
+)
+
+// Valid indicates whether the value is a known member of the TradeOutcome enum.
+func (e TradeOutcome) Valid() bool {
+	switch e {
+	case Breakeven:
+		return true
+	case Loss:
+		return true
+	case Win:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TradeStatus.
+const (
+	TradeStatusClosed TradeStatus = "closed"
+	TradeStatusOpen   TradeStatus = "open"
+)
+
+// Valid indicates whether the value is a known member of the TradeStatus enum.
+func (e TradeStatus) Valid() bool {
+	switch e {
+	case TradeStatusClosed:
+		return true
+	case TradeStatusOpen:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TradeLegRole.
+const (
+	Entry TradeLegRole = "entry"
+	Exit  TradeLegRole = "exit"
+)
+
+// Valid indicates whether the value is a known member of the TradeLegRole enum.
+func (e TradeLegRole) Valid() bool {
+	switch e {
+	case Entry:
+		return true
+	case Exit:
 		return true
 	default:
 		return false
@@ -564,6 +751,78 @@ func (e AnalyticsBasis) Valid() bool {
 	case AnalyticsBasisGross:
 		return true
 	case AnalyticsBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FilterDateField.
+const (
+	FilterDateFieldClosed FilterDateField = "closed"
+	FilterDateFieldOpened FilterDateField = "opened"
+)
+
+// Valid indicates whether the value is a known member of the FilterDateField enum.
+func (e FilterDateField) Valid() bool {
+	switch e {
+	case FilterDateFieldClosed:
+		return true
+	case FilterDateFieldOpened:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FilterDirection.
+const (
+	FilterDirectionLong  FilterDirection = "long"
+	FilterDirectionShort FilterDirection = "short"
+)
+
+// Valid indicates whether the value is a known member of the FilterDirection enum.
+func (e FilterDirection) Valid() bool {
+	switch e {
+	case FilterDirectionLong:
+		return true
+	case FilterDirectionShort:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FilterStatus.
+const (
+	FilterStatusClosed FilterStatus = "closed"
+	FilterStatusOpen   FilterStatus = "open"
+)
+
+// Valid indicates whether the value is a known member of the FilterStatus enum.
+func (e FilterStatus) Valid() bool {
+	switch e {
+	case FilterStatusClosed:
+		return true
+	case FilterStatusOpen:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FilterTagMode.
+const (
+	FilterTagModeAll FilterTagMode = "all"
+	FilterTagModeAny FilterTagMode = "any"
+)
+
+// Valid indicates whether the value is a known member of the FilterTagMode enum.
+func (e FilterTagMode) Valid() bool {
+	switch e {
+	case FilterTagModeAll:
+		return true
+	case FilterTagModeAny:
 		return true
 	default:
 		return false
@@ -614,40 +873,40 @@ func (e GetAnalyticsBreakdownParamsBasis) Valid() bool {
 
 // Defines values for GetAnalyticsBreakdownParamsBy.
 const (
-	Account    GetAnalyticsBreakdownParamsBy = "account"
-	AssetClass GetAnalyticsBreakdownParamsBy = "asset_class"
-	Direction  GetAnalyticsBreakdownParamsBy = "direction"
-	Holding    GetAnalyticsBreakdownParamsBy = "holding"
-	Hour       GetAnalyticsBreakdownParamsBy = "hour"
-	Month      GetAnalyticsBreakdownParamsBy = "month"
-	Playbook   GetAnalyticsBreakdownParamsBy = "playbook"
-	Symbol     GetAnalyticsBreakdownParamsBy = "symbol"
-	Tag        GetAnalyticsBreakdownParamsBy = "tag"
-	Weekday    GetAnalyticsBreakdownParamsBy = "weekday"
+	GetAnalyticsBreakdownParamsByAccount    GetAnalyticsBreakdownParamsBy = "account"
+	GetAnalyticsBreakdownParamsByAssetClass GetAnalyticsBreakdownParamsBy = "asset_class"
+	GetAnalyticsBreakdownParamsByDirection  GetAnalyticsBreakdownParamsBy = "direction"
+	GetAnalyticsBreakdownParamsByHolding    GetAnalyticsBreakdownParamsBy = "holding"
+	GetAnalyticsBreakdownParamsByHour       GetAnalyticsBreakdownParamsBy = "hour"
+	GetAnalyticsBreakdownParamsByMonth      GetAnalyticsBreakdownParamsBy = "month"
+	GetAnalyticsBreakdownParamsByPlaybook   GetAnalyticsBreakdownParamsBy = "playbook"
+	GetAnalyticsBreakdownParamsBySymbol     GetAnalyticsBreakdownParamsBy = "symbol"
+	GetAnalyticsBreakdownParamsByTag        GetAnalyticsBreakdownParamsBy = "tag"
+	GetAnalyticsBreakdownParamsByWeekday    GetAnalyticsBreakdownParamsBy = "weekday"
 )
 
 // Valid indicates whether the value is a known member of the GetAnalyticsBreakdownParamsBy enum.
 func (e GetAnalyticsBreakdownParamsBy) Valid() bool {
 	switch e {
-	case Account:
+	case GetAnalyticsBreakdownParamsByAccount:
 		return true
-	case AssetClass:
+	case GetAnalyticsBreakdownParamsByAssetClass:
 		return true
-	case Direction:
+	case GetAnalyticsBreakdownParamsByDirection:
 		return true
-	case Holding:
+	case GetAnalyticsBreakdownParamsByHolding:
 		return true
-	case Hour:
+	case GetAnalyticsBreakdownParamsByHour:
 		return true
-	case Month:
+	case GetAnalyticsBreakdownParamsByMonth:
 		return true
-	case Playbook:
+	case GetAnalyticsBreakdownParamsByPlaybook:
 		return true
-	case Symbol:
+	case GetAnalyticsBreakdownParamsBySymbol:
 		return true
-	case Tag:
+	case GetAnalyticsBreakdownParamsByTag:
 		return true
-	case Weekday:
+	case GetAnalyticsBreakdownParamsByWeekday:
 		return true
 	default:
 		return false
@@ -798,6 +1057,120 @@ func (e StartOAuthParamsCodeChallengeMethod) Valid() bool {
 	}
 }
 
+// Defines values for ListTradesParamsDirection.
+const (
+	ListTradesParamsDirectionLong  ListTradesParamsDirection = "long"
+	ListTradesParamsDirectionShort ListTradesParamsDirection = "short"
+)
+
+// Valid indicates whether the value is a known member of the ListTradesParamsDirection enum.
+func (e ListTradesParamsDirection) Valid() bool {
+	switch e {
+	case ListTradesParamsDirectionLong:
+		return true
+	case ListTradesParamsDirectionShort:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListTradesParamsStatus.
+const (
+	ListTradesParamsStatusClosed ListTradesParamsStatus = "closed"
+	ListTradesParamsStatusOpen   ListTradesParamsStatus = "open"
+)
+
+// Valid indicates whether the value is a known member of the ListTradesParamsStatus enum.
+func (e ListTradesParamsStatus) Valid() bool {
+	switch e {
+	case ListTradesParamsStatusClosed:
+		return true
+	case ListTradesParamsStatusOpen:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListTradesParamsTagMode.
+const (
+	ListTradesParamsTagModeAll ListTradesParamsTagMode = "all"
+	ListTradesParamsTagModeAny ListTradesParamsTagMode = "any"
+)
+
+// Valid indicates whether the value is a known member of the ListTradesParamsTagMode enum.
+func (e ListTradesParamsTagMode) Valid() bool {
+	switch e {
+	case ListTradesParamsTagModeAll:
+		return true
+	case ListTradesParamsTagModeAny:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListTradesParamsDateField.
+const (
+	ListTradesParamsDateFieldClosed ListTradesParamsDateField = "closed"
+	ListTradesParamsDateFieldOpened ListTradesParamsDateField = "opened"
+)
+
+// Valid indicates whether the value is a known member of the ListTradesParamsDateField enum.
+func (e ListTradesParamsDateField) Valid() bool {
+	switch e {
+	case ListTradesParamsDateFieldClosed:
+		return true
+	case ListTradesParamsDateFieldOpened:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListTradesParamsSort.
+const (
+	ListTradesParamsSortClosed ListTradesParamsSort = "closed"
+	ListTradesParamsSortNetPnl ListTradesParamsSort = "net_pnl"
+	ListTradesParamsSortOpened ListTradesParamsSort = "opened"
+	ListTradesParamsSortR      ListTradesParamsSort = "r"
+)
+
+// Valid indicates whether the value is a known member of the ListTradesParamsSort enum.
+func (e ListTradesParamsSort) Valid() bool {
+	switch e {
+	case ListTradesParamsSortClosed:
+		return true
+	case ListTradesParamsSortNetPnl:
+		return true
+	case ListTradesParamsSortOpened:
+		return true
+	case ListTradesParamsSortR:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListTradesParamsOrder.
+const (
+	Asc  ListTradesParamsOrder = "asc"
+	Desc ListTradesParamsOrder = "desc"
+)
+
+// Valid indicates whether the value is a known member of the ListTradesParamsOrder enum.
+func (e ListTradesParamsOrder) Valid() bool {
+	switch e {
+	case Asc:
+		return true
+	case Desc:
+		return true
+	default:
+		return false
+	}
+}
+
 // Accepted defines model for Accepted.
 type Accepted struct {
 	Status AcceptedStatus `json:"status"`
@@ -805,6 +1178,95 @@ type Accepted struct {
 
 // AcceptedStatus defines model for Accepted.Status.
 type AcceptedStatus string
+
+// Account defines model for Account.
+type Account struct {
+	Archived bool `json:"archived"`
+
+	// BreakevenBand An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	BreakevenBand Decimal   `json:"breakeven_band"`
+	Broker        string    `json:"broker"`
+	BrokerPreset  *string   `json:"broker_preset,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+
+	// Currency ISO 4217; every amount of the account is in it.
+	Currency string             `json:"currency"`
+	Id       openapi_types.UUID `json:"id"`
+
+	// Multipliers Contract multiplier overrides by futures root or option underlying.
+	Multipliers map[string]Decimal `json:"multipliers"`
+	Name        string             `json:"name"`
+
+	// StartingBalance An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	StartingBalance *Decimal `json:"starting_balance,omitempty"`
+
+	// Timezone IANA zone of session dates; `""` means the user's.
+	Timezone  string    `json:"timezone"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Version   int64     `json:"version"`
+}
+
+// AccountInput defines model for AccountInput.
+type AccountInput struct {
+	// BreakevenBand An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	BreakevenBand *Decimal            `json:"breakeven_band,omitempty"`
+	Broker        *string             `json:"broker,omitempty"`
+	BrokerPreset  *string             `json:"broker_preset,omitempty"`
+	Currency      string              `json:"currency"`
+	Multipliers   *map[string]Decimal `json:"multipliers,omitempty"`
+	Name          string              `json:"name"`
+
+	// StartingBalance An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	StartingBalance *Decimal `json:"starting_balance,omitempty"`
+	Timezone        *string  `json:"timezone,omitempty"`
+}
+
+// AccountList defines model for AccountList.
+type AccountList struct {
+	Items []Account `json:"items"`
+}
+
+// AccountPatch defines model for AccountPatch.
+type AccountPatch struct {
+	Archived *bool `json:"archived,omitempty"`
+
+	// BreakevenBand An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	BreakevenBand *Decimal            `json:"breakeven_band,omitempty"`
+	Broker        *string             `json:"broker,omitempty"`
+	BrokerPreset  *string             `json:"broker_preset,omitempty"`
+	Currency      *string             `json:"currency,omitempty"`
+	Multipliers   *map[string]Decimal `json:"multipliers,omitempty"`
+	Name          *string             `json:"name,omitempty"`
+
+	// StartingBalance A Decimal, or `""` to clear the value.
+	StartingBalance *DecimalOrEmpty `json:"starting_balance,omitempty"`
+	Timezone        *string         `json:"timezone,omitempty"`
+}
 
 // AnalyticsBreakdown defines model for AnalyticsBreakdown.
 type AnalyticsBreakdown struct {
@@ -1077,6 +1539,47 @@ type AnalyticsTradePoint struct {
 	TradeId  openapi_types.UUID `json:"trade_id"`
 }
 
+// AnnotationPatch defines model for AnnotationPatch.
+type AnnotationPatch struct {
+	// Confidence 1-10; 0 clears.
+	Confidence    *int                  `json:"confidence,omitempty"`
+	FollowedRules *[]openapi_types.UUID `json:"followed_rules,omitempty"`
+
+	// InitialRisk A Decimal, or `""` to clear the value.
+	InitialRisk *DecimalOrEmpty `json:"initial_risk,omitempty"`
+	Notes       *string         `json:"notes,omitempty"`
+
+	// PlannedStop A Decimal, or `""` to clear the value.
+	PlannedStop *DecimalOrEmpty `json:"planned_stop,omitempty"`
+
+	// PlannedTarget A Decimal, or `""` to clear the value.
+	PlannedTarget *DecimalOrEmpty `json:"planned_target,omitempty"`
+
+	// PlaybookId A playbook's id, or `""` for none.
+	PlaybookId *string `json:"playbook_id,omitempty"`
+
+	// Rating 1-5; 0 clears.
+	Rating *int                  `json:"rating,omitempty"`
+	Tags   *[]openapi_types.UUID `json:"tags,omitempty"`
+}
+
+// AssetClass defines model for AssetClass.
+type AssetClass string
+
+// Attachment defines model for Attachment.
+type Attachment struct {
+	ContentType    string              `json:"content_type"`
+	CreatedAt      time.Time           `json:"created_at"`
+	Filename       string              `json:"filename"`
+	Height         int                 `json:"height"`
+	Id             openapi_types.UUID  `json:"id"`
+	JournalEntryId *openapi_types.UUID `json:"journal_entry_id,omitempty"`
+	Sha256         string              `json:"sha256"`
+	Size           int64               `json:"size"`
+	TradeId        *openapi_types.UUID `json:"trade_id,omitempty"`
+	Width          int                 `json:"width"`
+}
+
 // AuthProvider defines model for AuthProvider.
 type AuthProvider struct {
 	DisplayName string `json:"display_name"`
@@ -1095,6 +1598,16 @@ type AuthorizationStarted struct {
 
 	// ExpiresAt When the flow expires.
 	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// BulkAnnotation defines model for BulkAnnotation.
+type BulkAnnotation struct {
+	AddTags *[]openapi_types.UUID `json:"add_tags,omitempty"`
+
+	// PlaybookId Sets the playbook of every trade; `""` clears it; absent leaves it.
+	PlaybookId *string               `json:"playbook_id,omitempty"`
+	RemoveTags *[]openapi_types.UUID `json:"remove_tags,omitempty"`
+	TradeIds   []openapi_types.UUID  `json:"trade_ids"`
 }
 
 // BulkEmailRequest defines model for BulkEmailRequest.
@@ -1129,6 +1642,16 @@ type CheckResult struct {
 // CheckResultStatus defines model for CheckResult.Status.
 type CheckResultStatus string
 
+// Decimal An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+// fractional digits. Never a JSON number: money and quantities are never floats.
+//
+// Example: 1234.50
+type Decimal = string
+
+// DecimalOrEmpty A Decimal, or `""` to clear the value.
+type DecimalOrEmpty = string
+
 // EmailRequest defines model for EmailRequest.
 type EmailRequest struct {
 	Email string `json:"email"`
@@ -1138,6 +1661,166 @@ type EmailRequest struct {
 type EventPage struct {
 	Events     []SecurityEvent     `json:"events"`
 	NextBefore *openapi_types.UUID `json:"next_before,omitempty"`
+}
+
+// Execution defines model for Execution.
+type Execution struct {
+	AccountId         openapi_types.UUID `json:"account_id"`
+	AssetClass        AssetClass         `json:"asset_class"`
+	BrokerExecutionId *string            `json:"broker_execution_id,omitempty"`
+
+	// Commission An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	Commission Decimal `json:"commission"`
+
+	// ExecutedAt UTC, with the nanoseconds given.
+	ExecutedAt time.Time `json:"executed_at"`
+
+	// Fees An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	Fees Decimal            `json:"fees"`
+	Id   openapi_types.UUID `json:"id"`
+
+	// Price An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	Price Decimal `json:"price"`
+
+	// Quantity An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	Quantity Decimal         `json:"quantity"`
+	Side     Side            `json:"side"`
+	Source   ExecutionSource `json:"source"`
+	Symbol   string          `json:"symbol"`
+	Version  int64           `json:"version"`
+}
+
+// ExecutionSource defines model for Execution.Source.
+type ExecutionSource string
+
+// ExecutionBatch defines model for ExecutionBatch.
+type ExecutionBatch struct {
+	Executions []ExecutionInput `json:"executions"`
+}
+
+// ExecutionChange defines model for ExecutionChange.
+type ExecutionChange struct {
+	Executions []Execution `json:"executions"`
+
+	// Trades The trades created or changed.
+	Trades []Trade `json:"trades"`
+}
+
+// ExecutionInput defines model for ExecutionInput.
+type ExecutionInput struct {
+	AccountId         openapi_types.UUID `json:"account_id"`
+	AssetClass        *AssetClass        `json:"asset_class,omitempty"`
+	BrokerExecutionId *string            `json:"broker_execution_id,omitempty"`
+
+	// Commission An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	Commission *Decimal  `json:"commission,omitempty"`
+	ExecutedAt time.Time `json:"executed_at"`
+
+	// Fees An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	Fees *Decimal `json:"fees,omitempty"`
+
+	// Multiplier An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	Multiplier *Decimal `json:"multiplier,omitempty"`
+
+	// Price An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	Price Decimal `json:"price"`
+
+	// Quantity An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	Quantity Decimal `json:"quantity"`
+	Side     Side    `json:"side"`
+	Symbol   string  `json:"symbol"`
+}
+
+// ExecutionList defines model for ExecutionList.
+type ExecutionList struct {
+	Items      []Execution `json:"items"`
+	NextCursor *string     `json:"next_cursor,omitempty"`
+}
+
+// ExecutionPatch defines model for ExecutionPatch.
+type ExecutionPatch struct {
+	AssetClass        *AssetClass `json:"asset_class,omitempty"`
+	BrokerExecutionId *string     `json:"broker_execution_id,omitempty"`
+
+	// Commission An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	Commission *Decimal   `json:"commission,omitempty"`
+	ExecutedAt *time.Time `json:"executed_at,omitempty"`
+
+	// Fees An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	Fees *Decimal `json:"fees,omitempty"`
+
+	// Price An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	Price *Decimal `json:"price,omitempty"`
+
+	// Quantity An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	Quantity *Decimal `json:"quantity,omitempty"`
+	Side     *Side    `json:"side,omitempty"`
+	Symbol   *string  `json:"symbol,omitempty"`
 }
 
 // IdentityList defines model for IdentityList.
@@ -1238,6 +1921,41 @@ type JobPage struct {
 
 // JobState defines model for JobState.
 type JobState string
+
+// JournalEntry defines model for JournalEntry.
+type JournalEntry struct {
+	Attachments []Attachment        `json:"attachments"`
+	Date        openapi_types.Date  `json:"date"`
+	Exists      bool                `json:"exists"`
+	Id          *openapi_types.UUID `json:"id,omitempty"`
+
+	// Mood 1-5; 0 unset.
+	Mood       int    `json:"mood"`
+	PostMarket string `json:"post_market"`
+	PreMarket  string `json:"pre_market"`
+
+	// TradeIds The linked trades (the trader's choice, else the day's).
+	TradeIds []openapi_types.UUID `json:"trade_ids"`
+
+	// TradeIdsChosen Whether `trade_ids` is the trader's choice rather than the day's trades.
+	TradeIdsChosen bool  `json:"trade_ids_chosen"`
+	Version        int64 `json:"version"`
+}
+
+// JournalEntryInput defines model for JournalEntryInput.
+type JournalEntryInput struct {
+	Mood       *int    `json:"mood,omitempty"`
+	PostMarket *string `json:"post_market,omitempty"`
+	PreMarket  *string `json:"pre_market,omitempty"`
+
+	// TradeIds Absent or null keeps the default (the day's trades).
+	TradeIds *[]openapi_types.UUID `json:"trade_ids,omitempty"`
+}
+
+// JournalEntryList defines model for JournalEntryList.
+type JournalEntryList struct {
+	Items []JournalEntry `json:"items"`
+}
 
 // LinkIdentityRequest defines model for LinkIdentityRequest.
 type LinkIdentityRequest struct {
@@ -1370,12 +2088,99 @@ type MFAStatus struct {
 	Methods []string `json:"methods"`
 }
 
+// ManualFill defines model for ManualFill.
+type ManualFill struct {
+	At time.Time `json:"at"`
+
+	// Commission An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	Commission *Decimal `json:"commission,omitempty"`
+
+	// Fees An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	Fees *Decimal `json:"fees,omitempty"`
+
+	// Price An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	Price Decimal `json:"price"`
+
+	// Quantity An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	Quantity Decimal `json:"quantity"`
+}
+
+// ManualTradeInput defines model for ManualTradeInput.
+type ManualTradeInput struct {
+	AccountId  openapi_types.UUID        `json:"account_id"`
+	Annotation *AnnotationPatch          `json:"annotation,omitempty"`
+	AssetClass *AssetClass               `json:"asset_class,omitempty"`
+	Direction  ManualTradeInputDirection `json:"direction"`
+	Entries    []ManualFill              `json:"entries"`
+	Exits      *[]ManualFill             `json:"exits,omitempty"`
+
+	// Multiplier An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	Multiplier *Decimal `json:"multiplier,omitempty"`
+	Symbol     string   `json:"symbol"`
+}
+
+// ManualTradeInputDirection defines model for ManualTradeInput.Direction.
+type ManualTradeInputDirection string
+
 // OAuthTokenRequest defines model for OAuthTokenRequest.
 type OAuthTokenRequest struct {
 	Code string `json:"code"`
 
 	// CodeVerifier The PKCE verifier of the `code_challenge` the app sent to `start`.
 	CodeVerifier *string `json:"code_verifier,omitempty"`
+}
+
+// Playbook defines model for Playbook.
+type Playbook struct {
+	Description string             `json:"description"`
+	Id          openapi_types.UUID `json:"id"`
+	Name        string             `json:"name"`
+	Rules       []Rule             `json:"rules"`
+	Version     int64              `json:"version"`
+}
+
+// PlaybookInput defines model for PlaybookInput.
+type PlaybookInput struct {
+	Description *string   `json:"description,omitempty"`
+	Name        string    `json:"name"`
+	Rules       *[]string `json:"rules,omitempty"`
+}
+
+// PlaybookList defines model for PlaybookList.
+type PlaybookList struct {
+	Items []Playbook `json:"items"`
+}
+
+// PlaybookPatch defines model for PlaybookPatch.
+type PlaybookPatch struct {
+	Description *string `json:"description,omitempty"`
+	Name        *string `json:"name,omitempty"`
+	Rules       *[]Rule `json:"rules,omitempty"`
 }
 
 // Problem RFC 9457 problem details.
@@ -1543,6 +2348,13 @@ type RevokedCount struct {
 	Revoked int `json:"revoked"`
 }
 
+// Rule defines model for Rule.
+type Rule struct {
+	// Id Absent on a new rule.
+	Id   *openapi_types.UUID `json:"id,omitempty"`
+	Text string              `json:"text"`
+}
+
 // SecurityEvent defines model for SecurityEvent.
 type SecurityEvent struct {
 	At        time.Time           `json:"at"`
@@ -1573,6 +2385,41 @@ type SessionList struct {
 	Sessions []Session `json:"sessions"`
 }
 
+// Side defines model for Side.
+type Side string
+
+// Tag defines model for Tag.
+type Tag struct {
+	// Color `#rrggbb` or empty.
+	Color   string             `json:"color"`
+	Id      openapi_types.UUID `json:"id"`
+	Kind    TagKind            `json:"kind"`
+	Name    string             `json:"name"`
+	Version int64              `json:"version"`
+}
+
+// TagInput defines model for TagInput.
+type TagInput struct {
+	Color *string `json:"color,omitempty"`
+	Kind  TagKind `json:"kind"`
+	Name  string  `json:"name"`
+}
+
+// TagKind defines model for TagKind.
+type TagKind string
+
+// TagList defines model for TagList.
+type TagList struct {
+	Items []Tag `json:"items"`
+}
+
+// TagPatch defines model for TagPatch.
+type TagPatch struct {
+	Color *string  `json:"color,omitempty"`
+	Kind  *TagKind `json:"kind,omitempty"`
+	Name  *string  `json:"name,omitempty"`
+}
+
 // TokenRequest defines model for TokenRequest.
 type TokenRequest struct {
 	Token string `json:"token"`
@@ -1591,6 +2438,222 @@ type TokenResponse struct {
 
 // TokenResponseTokenType defines model for TokenResponse.TokenType.
 type TokenResponseTokenType string
+
+// Trade defines model for Trade.
+type Trade struct {
+	AccountId  openapi_types.UUID `json:"account_id"`
+	AssetClass AssetClass         `json:"asset_class"`
+
+	// AvgEntryPrice An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	AvgEntryPrice Decimal `json:"avg_entry_price"`
+
+	// AvgExitPrice An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	AvgExitPrice *Decimal   `json:"avg_exit_price,omitempty"`
+	ClosedAt     *time.Time `json:"closed_at,omitempty"`
+
+	// Commission An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	Commission Decimal `json:"commission"`
+	Confidence *int    `json:"confidence,omitempty"`
+
+	// CostBasis An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	CostBasis Decimal        `json:"cost_basis"`
+	Direction TradeDirection `json:"direction"`
+
+	// Executions The legs (one per execution part), on GET of one trade only.
+	Executions *[]TradeLeg `json:"executions,omitempty"`
+
+	// Fees An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	Fees          Decimal              `json:"fees"`
+	FollowedRules []openapi_types.UUID `json:"followed_rules"`
+
+	// GrossPnl An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	GrossPnl       Decimal            `json:"gross_pnl"`
+	HoldingSeconds int64              `json:"holding_seconds"`
+	Id             openapi_types.UUID `json:"id"`
+
+	// InitialRisk An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	InitialRisk *Decimal `json:"initial_risk,omitempty"`
+
+	// MaxPosition An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	MaxPosition Decimal `json:"max_position"`
+
+	// Multiplier An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	Multiplier Decimal `json:"multiplier"`
+
+	// NetPnl An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	NetPnl Decimal `json:"net_pnl"`
+	Notes  string  `json:"notes"`
+
+	// OpenQuantity An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	OpenQuantity Decimal       `json:"open_quantity"`
+	OpenedAt     time.Time     `json:"opened_at"`
+	Outcome      *TradeOutcome `json:"outcome,omitempty"`
+
+	// PlannedStop An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	PlannedStop *Decimal `json:"planned_stop,omitempty"`
+
+	// PlannedTarget An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	PlannedTarget *Decimal            `json:"planned_target,omitempty"`
+	PlaybookId    *openapi_types.UUID `json:"playbook_id,omitempty"`
+
+	// Quantity An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	Quantity Decimal `json:"quantity"`
+
+	// RMultiple An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	RMultiple *Decimal             `json:"r_multiple,omitempty"`
+	Rating    *int                 `json:"rating,omitempty"`
+	Status    TradeStatus          `json:"status"`
+	Symbol    string               `json:"symbol"`
+	Tags      []openapi_types.UUID `json:"tags"`
+
+	// Version The annotation version (the ETag).
+	Version int64 `json:"version"`
+}
+
+// TradeDirection defines model for Trade.Direction.
+type TradeDirection string
+
+// TradeOutcome defines model for Trade.Outcome.
+type TradeOutcome string
+
+// TradeStatus defines model for Trade.Status.
+type TradeStatus string
+
+// TradeChange defines model for TradeChange.
+type TradeChange struct {
+	Trades []Trade `json:"trades"`
+}
+
+// TradeLeg defines model for TradeLeg.
+type TradeLeg struct {
+	// Commission An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	Commission  Decimal            `json:"commission"`
+	ExecutedAt  time.Time          `json:"executed_at"`
+	ExecutionId openapi_types.UUID `json:"execution_id"`
+
+	// Fees An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	Fees Decimal `json:"fees"`
+
+	// Price An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	Price Decimal `json:"price"`
+
+	// Quantity An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	Quantity Decimal `json:"quantity"`
+
+	// RealizedPnl An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+	// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+	// fractional digits. Never a JSON number: money and quantities are never floats.
+	//
+	//
+	// Example: 1234.50
+	RealizedPnl Decimal      `json:"realized_pnl"`
+	Role        TradeLegRole `json:"role"`
+	Side        Side         `json:"side"`
+}
+
+// TradeLegRole defines model for TradeLeg.Role.
+type TradeLegRole string
+
+// TradeList defines model for TradeList.
+type TradeList struct {
+	Items      []Trade `json:"items"`
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
 
 // User defines model for User.
 type User struct {
@@ -1626,8 +2689,100 @@ type Version struct {
 // AnalyticsBasis defines model for AnalyticsBasis.
 type AnalyticsBasis string
 
+// Cursor defines model for Cursor.
+type Cursor = string
+
 // EventsBefore defines model for EventsBefore.
 type EventsBefore = openapi_types.UUID
+
+// FilterAccountID defines model for FilterAccountID.
+type FilterAccountID = []string
+
+// FilterAssetClass defines model for FilterAssetClass.
+type FilterAssetClass = []string
+
+// FilterBreakevenBand An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+// fractional digits. Never a JSON number: money and quantities are never floats.
+//
+// Example: 1234.50
+type FilterBreakevenBand = Decimal
+
+// FilterDateField defines model for FilterDateField.
+type FilterDateField string
+
+// FilterDirection defines model for FilterDirection.
+type FilterDirection string
+
+// FilterFrom defines model for FilterFrom.
+type FilterFrom = string
+
+// FilterHour defines model for FilterHour.
+type FilterHour = []string
+
+// FilterMaxHolding defines model for FilterMaxHolding.
+type FilterMaxHolding = string
+
+// FilterMaxNetPnL An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+// fractional digits. Never a JSON number: money and quantities are never floats.
+//
+// Example: 1234.50
+type FilterMaxNetPnL = Decimal
+
+// FilterMaxR An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+// fractional digits. Never a JSON number: money and quantities are never floats.
+//
+// Example: 1234.50
+type FilterMaxR = Decimal
+
+// FilterMinHolding defines model for FilterMinHolding.
+type FilterMinHolding = string
+
+// FilterMinNetPnL An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+// fractional digits. Never a JSON number: money and quantities are never floats.
+//
+// Example: 1234.50
+type FilterMinNetPnL = Decimal
+
+// FilterMinR An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,
+// digits, one optional point; no exponent, no separators; at most 18 integer and 12
+// fractional digits. Never a JSON number: money and quantities are never floats.
+//
+// Example: 1234.50
+type FilterMinR = Decimal
+
+// FilterOutcome defines model for FilterOutcome.
+type FilterOutcome = []string
+
+// FilterPlaybookID defines model for FilterPlaybookID.
+type FilterPlaybookID = []string
+
+// FilterStatus defines model for FilterStatus.
+type FilterStatus string
+
+// FilterSymbol defines model for FilterSymbol.
+type FilterSymbol = []string
+
+// FilterTagID defines model for FilterTagID.
+type FilterTagID = []string
+
+// FilterTagMode defines model for FilterTagMode.
+type FilterTagMode string
+
+// FilterTo defines model for FilterTo.
+type FilterTo = string
+
+// FilterWeekday defines model for FilterWeekday.
+type FilterWeekday = []string
+
+// IdempotencyKey defines model for IdempotencyKey.
+type IdempotencyKey = string
+
+// IfMatch defines model for IfMatch.
+type IfMatch = string
 
 // JobID defines model for JobID.
 type JobID = openapi_types.UUID
@@ -1643,6 +2798,35 @@ type PageLimit = int
 
 // ReportID defines model for ReportID.
 type ReportID = openapi_types.UUID
+
+// ResourceID defines model for ResourceID.
+type ResourceID = openapi_types.UUID
+
+// ListAccountsParams defines parameters for ListAccounts.
+type ListAccountsParams struct {
+	// Archived Include archived accounts.
+	Archived *bool `form:"archived,omitempty" json:"archived,omitempty"`
+}
+
+// CreateAccountParams defines parameters for CreateAccount.
+type CreateAccountParams struct {
+	// IdempotencyKey 1-255 printable ASCII characters, per user. The first response to a key is stored and
+	// replayed (with `Idempotent-Replayed: true`) to every retry for 24 hours; the same key with
+	// another body answers 422 `idempotency_key_reused`, a retry while the first still runs 409
+	// `idempotency_in_progress`. Error responses are not stored.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// DeleteAccountParams defines parameters for DeleteAccount.
+type DeleteAccountParams struct {
+	Cascade *bool `form:"cascade,omitempty" json:"cascade,omitempty"`
+}
+
+// UpdateAccountParams defines parameters for UpdateAccount.
+type UpdateAccountParams struct {
+	// IfMatch The ETag read (`"3"`); a stale one answers 412 `version_mismatch`. Absent or `*`, the write is unconditional.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
 
 // AdminListJobsParams defines parameters for AdminListJobs.
 type AdminListJobsParams struct {
@@ -1751,6 +2935,22 @@ type GetAnalyticsSummaryParams struct {
 // GetAnalyticsSummaryParamsBasis defines parameters for GetAnalyticsSummary.
 type GetAnalyticsSummaryParamsBasis string
 
+// UploadAttachmentMultipartBody defines parameters for UploadAttachment.
+type UploadAttachmentMultipartBody struct {
+	Date    *openapi_types.Date `json:"date,omitempty"`
+	File    openapi_types.File  `json:"file"`
+	TradeId *openapi_types.UUID `json:"trade_id,omitempty"`
+}
+
+// UploadAttachmentParams defines parameters for UploadAttachment.
+type UploadAttachmentParams struct {
+	// IdempotencyKey 1-255 printable ASCII characters, per user. The first response to a key is stored and
+	// replayed (with `Idempotent-Replayed: true`) to every retry for 24 hours; the same key with
+	// another body answers 422 `idempotency_key_reused`, a retry while the first still runs 409
+	// `idempotency_in_progress`. Error responses are not stored.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // ListMyEventsParams defines parameters for ListMyEvents.
 type ListMyEventsParams struct {
 	// Before The `next_before` of the previous page.
@@ -1794,8 +2994,180 @@ type StartOAuthParams struct {
 // StartOAuthParamsCodeChallengeMethod defines parameters for StartOAuth.
 type StartOAuthParamsCodeChallengeMethod string
 
+// ListExecutionsParams defines parameters for ListExecutions.
+type ListExecutionsParams struct {
+	AccountId *[]openapi_types.UUID `form:"account_id,omitempty" json:"account_id,omitempty"`
+	Symbol    *[]string             `form:"symbol,omitempty" json:"symbol,omitempty"`
+
+	// From Executed at or after this instant.
+	From *time.Time `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Executed before this instant.
+	To    *time.Time `form:"to,omitempty" json:"to,omitempty"`
+	Limit *PageLimit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page (opaque; bound to the list's sort).
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// CreateExecutionsParams defines parameters for CreateExecutions.
+type CreateExecutionsParams struct {
+	// IdempotencyKey 1-255 printable ASCII characters, per user. The first response to a key is stored and
+	// replayed (with `Idempotent-Replayed: true`) to every retry for 24 hours; the same key with
+	// another body answers 422 `idempotency_key_reused`, a retry while the first still runs 409
+	// `idempotency_in_progress`. Error responses are not stored.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// UpdateExecutionParams defines parameters for UpdateExecution.
+type UpdateExecutionParams struct {
+	// IfMatch The ETag read (`"3"`); a stale one answers 412 `version_mismatch`. Absent or `*`, the write is unconditional.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// ListJournalEntriesParams defines parameters for ListJournalEntries.
+type ListJournalEntriesParams struct {
+	From openapi_types.Date `form:"from" json:"from"`
+	To   openapi_types.Date `form:"to" json:"to"`
+}
+
+// PutJournalEntryParams defines parameters for PutJournalEntry.
+type PutJournalEntryParams struct {
+	// IfMatch The ETag read (`"3"`); a stale one answers 412 `version_mismatch`. Absent or `*`, the write is unconditional.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// CreatePlaybookParams defines parameters for CreatePlaybook.
+type CreatePlaybookParams struct {
+	// IdempotencyKey 1-255 printable ASCII characters, per user. The first response to a key is stored and
+	// replayed (with `Idempotent-Replayed: true`) to every retry for 24 hours; the same key with
+	// another body answers 422 `idempotency_key_reused`, a retry while the first still runs 409
+	// `idempotency_in_progress`. Error responses are not stored.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// UpdatePlaybookParams defines parameters for UpdatePlaybook.
+type UpdatePlaybookParams struct {
+	// IfMatch The ETag read (`"3"`); a stale one answers 412 `version_mismatch`. Absent or `*`, the write is unconditional.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// ListTagsParams defines parameters for ListTags.
+type ListTagsParams struct {
+	Kind *TagKind `form:"kind,omitempty" json:"kind,omitempty"`
+}
+
+// CreateTagParams defines parameters for CreateTag.
+type CreateTagParams struct {
+	// IdempotencyKey 1-255 printable ASCII characters, per user. The first response to a key is stored and
+	// replayed (with `Idempotent-Replayed: true`) to every retry for 24 hours; the same key with
+	// another body answers 422 `idempotency_key_reused`, a retry while the first still runs 409
+	// `idempotency_in_progress`. Error responses are not stored.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// UpdateTagParams defines parameters for UpdateTag.
+type UpdateTagParams struct {
+	// IfMatch The ETag read (`"3"`); a stale one answers 412 `version_mismatch`. Absent or `*`, the write is unconditional.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// ListTradesParams defines parameters for ListTrades.
+type ListTradesParams struct {
+	// AccountId Trading accounts (repeated or comma-separated).
+	AccountId *FilterAccountID `form:"account_id,omitempty" json:"account_id,omitempty"`
+
+	// Symbol Canonical symbols (`ESZ26`, `AAPL`).
+	Symbol *FilterSymbol `form:"symbol,omitempty" json:"symbol,omitempty"`
+
+	// AssetClass stock, etf, option, future, forex, crypto, cfd.
+	AssetClass *FilterAssetClass          `form:"asset_class,omitempty" json:"asset_class,omitempty"`
+	Direction  *ListTradesParamsDirection `form:"direction,omitempty" json:"direction,omitempty"`
+	Status     *ListTradesParamsStatus    `form:"status,omitempty" json:"status,omitempty"`
+
+	// Outcome win, loss, breakeven (closed trades).
+	Outcome *FilterOutcome `form:"outcome,omitempty" json:"outcome,omitempty"`
+
+	// BreakevenBand A decimal ≥ 0 overriding the accounts' breakeven bands for `outcome`.
+	BreakevenBand *FilterBreakevenBand `form:"breakeven_band,omitempty" json:"breakeven_band,omitempty"`
+	TagId         *FilterTagID         `form:"tag_id,omitempty" json:"tag_id,omitempty"`
+
+	// TagMode `any` (default): at least one of the tags; `all`: every one.
+	TagMode    *ListTradesParamsTagMode `form:"tag_mode,omitempty" json:"tag_mode,omitempty"`
+	PlaybookId *FilterPlaybookID        `form:"playbook_id,omitempty" json:"playbook_id,omitempty"`
+
+	// DateField Which date `from` and `to` bound; open trades never match a close range.
+	DateField *ListTradesParamsDateField `form:"date_field,omitempty" json:"date_field,omitempty"`
+
+	// From First calendar day (YYYY-MM-DD, the user's time zone), inclusive.
+	From *FilterFrom `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Last calendar day, inclusive.
+	To *FilterTo `form:"to,omitempty" json:"to,omitempty"`
+
+	// Weekday Weekday of the opening in the account's zone, 0 (Sunday) to 6.
+	Weekday *FilterWeekday `form:"weekday,omitempty" json:"weekday,omitempty"`
+
+	// Hour Hour of the opening in the account's zone, 0 to 23.
+	Hour              *FilterHour            `form:"hour,omitempty" json:"hour,omitempty"`
+	MinHoldingSeconds *FilterMinHolding      `form:"min_holding_seconds,omitempty" json:"min_holding_seconds,omitempty"`
+	MaxHoldingSeconds *FilterMaxHolding      `form:"max_holding_seconds,omitempty" json:"max_holding_seconds,omitempty"`
+	MinNetPnl         *FilterMinNetPnL       `form:"min_net_pnl,omitempty" json:"min_net_pnl,omitempty"`
+	MaxNetPnl         *FilterMaxNetPnL       `form:"max_net_pnl,omitempty" json:"max_net_pnl,omitempty"`
+	MinR              *FilterMinR            `form:"min_r,omitempty" json:"min_r,omitempty"`
+	MaxR              *FilterMaxR            `form:"max_r,omitempty" json:"max_r,omitempty"`
+	Sort              *ListTradesParamsSort  `form:"sort,omitempty" json:"sort,omitempty"`
+	Order             *ListTradesParamsOrder `form:"order,omitempty" json:"order,omitempty"`
+	Limit             *PageLimit             `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page (opaque; bound to the list's sort).
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListTradesParamsDirection defines parameters for ListTrades.
+type ListTradesParamsDirection string
+
+// ListTradesParamsStatus defines parameters for ListTrades.
+type ListTradesParamsStatus string
+
+// ListTradesParamsTagMode defines parameters for ListTrades.
+type ListTradesParamsTagMode string
+
+// ListTradesParamsDateField defines parameters for ListTrades.
+type ListTradesParamsDateField string
+
+// ListTradesParamsSort defines parameters for ListTrades.
+type ListTradesParamsSort string
+
+// ListTradesParamsOrder defines parameters for ListTrades.
+type ListTradesParamsOrder string
+
+// CreateManualTradeParams defines parameters for CreateManualTrade.
+type CreateManualTradeParams struct {
+	// IdempotencyKey 1-255 printable ASCII characters, per user. The first response to a key is stored and
+	// replayed (with `Idempotent-Replayed: true`) to every retry for 24 hours; the same key with
+	// another body answers 422 `idempotency_key_reused`, a retry while the first still runs 409
+	// `idempotency_in_progress`. Error responses are not stored.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// AnnotateTradeParams defines parameters for AnnotateTrade.
+type AnnotateTradeParams struct {
+	// IfMatch The ETag read (`"3"`); a stale one answers 412 `version_mismatch`. Absent or `*`, the write is unconditional.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// CreateAccountJSONRequestBody defines body for CreateAccount for application/json ContentType.
+type CreateAccountJSONRequestBody = AccountInput
+
+// UpdateAccountJSONRequestBody defines body for UpdateAccount for application/json ContentType.
+type UpdateAccountJSONRequestBody = AccountPatch
+
 // AdminSendBulkEmailJSONRequestBody defines body for AdminSendBulkEmail for application/json ContentType.
 type AdminSendBulkEmailJSONRequestBody = BulkEmailRequest
+
+// UploadAttachmentMultipartRequestBody defines body for UploadAttachment for multipart/form-data ContentType.
+type UploadAttachmentMultipartRequestBody UploadAttachmentMultipartBody
 
 // LinkIdentityJSONRequestBody defines body for LinkIdentity for application/json ContentType.
 type LinkIdentityJSONRequestBody = LinkIdentityRequest
@@ -1833,6 +3205,15 @@ type ResendVerificationJSONRequestBody = EmailRequest
 // VerifyEmailJSONRequestBody defines body for VerifyEmail for application/json ContentType.
 type VerifyEmailJSONRequestBody = TokenRequest
 
+// CreateExecutionsJSONRequestBody defines body for CreateExecutions for application/json ContentType.
+type CreateExecutionsJSONRequestBody = ExecutionBatch
+
+// UpdateExecutionJSONRequestBody defines body for UpdateExecution for application/json ContentType.
+type UpdateExecutionJSONRequestBody = ExecutionPatch
+
+// PutJournalEntryJSONRequestBody defines body for PutJournalEntry for application/json ContentType.
+type PutJournalEntryJSONRequestBody = JournalEntryInput
+
 // RegenerateMfaBackupCodesJSONRequestBody defines body for RegenerateMfaBackupCodes for application/json ContentType.
 type RegenerateMfaBackupCodesJSONRequestBody = MFACodeRequest
 
@@ -1842,17 +3223,53 @@ type DisableMfaJSONRequestBody = MFADisableRequest
 // VerifyMfaJSONRequestBody defines body for VerifyMfa for application/json ContentType.
 type VerifyMfaJSONRequestBody = MFACodeRequest
 
+// CreatePlaybookJSONRequestBody defines body for CreatePlaybook for application/json ContentType.
+type CreatePlaybookJSONRequestBody = PlaybookInput
+
+// UpdatePlaybookJSONRequestBody defines body for UpdatePlaybook for application/json ContentType.
+type UpdatePlaybookJSONRequestBody = PlaybookPatch
+
 // RequestReportJSONRequestBody defines body for RequestReport for application/json ContentType.
 type RequestReportJSONRequestBody = ReportRequest
 
 // PutReportScheduleJSONRequestBody defines body for PutReportSchedule for application/json ContentType.
 type PutReportScheduleJSONRequestBody = ReportScheduleUpdate
 
+// CreateTagJSONRequestBody defines body for CreateTag for application/json ContentType.
+type CreateTagJSONRequestBody = TagInput
+
+// UpdateTagJSONRequestBody defines body for UpdateTag for application/json ContentType.
+type UpdateTagJSONRequestBody = TagPatch
+
+// CreateManualTradeJSONRequestBody defines body for CreateManualTrade for application/json ContentType.
+type CreateManualTradeJSONRequestBody = ManualTradeInput
+
+// BulkAnnotateTradesJSONRequestBody defines body for BulkAnnotateTrades for application/json ContentType.
+type BulkAnnotateTradesJSONRequestBody = BulkAnnotation
+
+// AnnotateTradeJSONRequestBody defines body for AnnotateTrade for application/json ContentType.
+type AnnotateTradeJSONRequestBody = AnnotationPatch
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
 	// GetJWKS Public keys that verify access tokens
 	// (GET /.well-known/jwks.json)
 	GetJWKS(c *gin.Context)
+	// ListAccounts The caller's trading accounts
+	// (GET /api/v1/accounts)
+	ListAccounts(c *gin.Context, params ListAccountsParams)
+	// CreateAccount Create a trading account
+	// (POST /api/v1/accounts)
+	CreateAccount(c *gin.Context, params CreateAccountParams)
+	// DeleteAccount Delete an account
+	// (DELETE /api/v1/accounts/{id})
+	DeleteAccount(c *gin.Context, id ResourceID, params DeleteAccountParams)
+	// GetAccount One account
+	// (GET /api/v1/accounts/{id})
+	GetAccount(c *gin.Context, id ResourceID)
+	// UpdateAccount Change or archive an account
+	// (PATCH /api/v1/accounts/{id})
+	UpdateAccount(c *gin.Context, id ResourceID, params UpdateAccountParams)
 	// AdminSendBulkEmail Send one email per recipient, in the background (admin)
 	// (POST /api/v1/admin/emails/bulk)
 	AdminSendBulkEmail(c *gin.Context)
@@ -1898,6 +3315,18 @@ type ServerInterface interface {
 	// GetAnalyticsSummary The headline figures over a trade filter, per currency
 	// (GET /api/v1/analytics/summary)
 	GetAnalyticsSummary(c *gin.Context, params GetAnalyticsSummaryParams)
+	// UploadAttachment Upload a screenshot to a trade or a journal day
+	// (POST /api/v1/attachments)
+	UploadAttachment(c *gin.Context, params UploadAttachmentParams)
+	// DeleteAttachment Delete an attachment
+	// (DELETE /api/v1/attachments/{id})
+	DeleteAttachment(c *gin.Context, id ResourceID)
+	// GetAttachment An attachment's metadata
+	// (GET /api/v1/attachments/{id})
+	GetAttachment(c *gin.Context, id ResourceID)
+	// DownloadAttachment The stored (sanitised) image, for its owner only
+	// (GET /api/v1/attachments/{id}/content)
+	DownloadAttachment(c *gin.Context, id ResourceID)
 	// ListMyEvents The caller's security events, newest first
 	// (GET /api/v1/auth/events)
 	ListMyEvents(c *gin.Context, params ListMyEventsParams)
@@ -1964,9 +3393,33 @@ type ServerInterface interface {
 	// VerifyEmail Prove an email address with the token from the email
 	// (POST /api/v1/auth/verify-email)
 	VerifyEmail(c *gin.Context)
+	// ListExecutions The caller's executions, newest first
+	// (GET /api/v1/executions)
+	ListExecutions(c *gin.Context, params ListExecutionsParams)
+	// CreateExecutions Record fills (one or a batch of up to 1,000) in one account
+	// (POST /api/v1/executions)
+	CreateExecutions(c *gin.Context, params CreateExecutionsParams)
+	// DeleteExecution Delete an execution
+	// (DELETE /api/v1/executions/{id})
+	DeleteExecution(c *gin.Context, id ResourceID)
+	// GetExecution One execution
+	// (GET /api/v1/executions/{id})
+	GetExecution(c *gin.Context, id ResourceID)
+	// UpdateExecution Correct an execution
+	// (PATCH /api/v1/executions/{id})
+	UpdateExecution(c *gin.Context, id ResourceID, params UpdateExecutionParams)
 	// GetJob A background job's state (its owner or an admin)
 	// (GET /api/v1/jobs/{id})
 	GetJob(c *gin.Context, id JobID)
+	// ListJournalEntries Journal entries of the days from..to (inclusive, at most 366 days)
+	// (GET /api/v1/journal)
+	ListJournalEntries(c *gin.Context, params ListJournalEntriesParams)
+	// GetJournalEntry The journal of one day
+	// (GET /api/v1/journal/{date})
+	GetJournalEntry(c *gin.Context, date openapi_types.Date)
+	// PutJournalEntry Write the journal of one day
+	// (PUT /api/v1/journal/{date})
+	PutJournalEntry(c *gin.Context, date openapi_types.Date, params PutJournalEntryParams)
 	// RegenerateMfaBackupCodes Replace the backup codes
 	// (POST /api/v1/mfa/backup-codes/regenerate)
 	RegenerateMfaBackupCodes(c *gin.Context)
@@ -1982,6 +3435,21 @@ type ServerInterface interface {
 	// VerifyMfa Confirm enrolment with a code
 	// (POST /api/v1/mfa/verify)
 	VerifyMfa(c *gin.Context)
+	// ListPlaybooks The caller's playbooks
+	// (GET /api/v1/playbooks)
+	ListPlaybooks(c *gin.Context)
+	// CreatePlaybook Create a playbook
+	// (POST /api/v1/playbooks)
+	CreatePlaybook(c *gin.Context, params CreatePlaybookParams)
+	// DeletePlaybook Delete a playbook (it is cleared from its trades)
+	// (DELETE /api/v1/playbooks/{id})
+	DeletePlaybook(c *gin.Context, id ResourceID)
+	// GetPlaybook One playbook
+	// (GET /api/v1/playbooks/{id})
+	GetPlaybook(c *gin.Context, id ResourceID)
+	// UpdatePlaybook Change a playbook
+	// (PATCH /api/v1/playbooks/{id})
+	UpdatePlaybook(c *gin.Context, id ResourceID, params UpdatePlaybookParams)
 	// RequestReport Ask for a report file (PDF, CSV or XLSX)
 	// (POST /api/v1/reports)
 	RequestReport(c *gin.Context)
@@ -1997,6 +3465,39 @@ type ServerInterface interface {
 	// GetReportFile The file of one of the caller's ready reports
 	// (GET /api/v1/reports/{id}/file)
 	GetReportFile(c *gin.Context, id ReportID)
+	// ListTags The caller's tags
+	// (GET /api/v1/tags)
+	ListTags(c *gin.Context, params ListTagsParams)
+	// CreateTag Create a tag
+	// (POST /api/v1/tags)
+	CreateTag(c *gin.Context, params CreateTagParams)
+	// DeleteTag Delete a tag (it is taken off every trade)
+	// (DELETE /api/v1/tags/{id})
+	DeleteTag(c *gin.Context, id ResourceID)
+	// GetTag One tag
+	// (GET /api/v1/tags/{id})
+	GetTag(c *gin.Context, id ResourceID)
+	// UpdateTag Change a tag
+	// (PATCH /api/v1/tags/{id})
+	UpdateTag(c *gin.Context, id ResourceID, params UpdateTagParams)
+	// ListTrades The caller's trades, filtered and sorted, in keyset pages
+	// (GET /api/v1/trades)
+	ListTrades(c *gin.Context, params ListTradesParams)
+	// CreateManualTrade Enter a trade by hand
+	// (POST /api/v1/trades)
+	CreateManualTrade(c *gin.Context, params CreateManualTradeParams)
+	// BulkAnnotateTrades Add or remove tags and set the playbook of many trades (at most 500)
+	// (POST /api/v1/trades/bulk)
+	BulkAnnotateTrades(c *gin.Context)
+	// DeleteTrade Delete a trade and its executions
+	// (DELETE /api/v1/trades/{id})
+	DeleteTrade(c *gin.Context, id ResourceID)
+	// GetTrade One trade with its executions
+	// (GET /api/v1/trades/{id})
+	GetTrade(c *gin.Context, id ResourceID)
+	// AnnotateTrade Change a trade's annotation (playbook, tags, notes, stop, target, risk, rating, …)
+	// (PATCH /api/v1/trades/{id})
+	AnnotateTrade(c *gin.Context, id ResourceID, params AnnotateTradeParams)
 	// GetVersion Build information
 	// (GET /api/v1/version)
 	GetVersion(c *gin.Context)
@@ -2028,6 +3529,183 @@ func (siw *ServerInterfaceWrapper) GetJWKS(c *gin.Context) {
 	}
 
 	siw.Handler.GetJWKS(c)
+}
+
+// ListAccounts operation middleware
+func (siw *ServerInterfaceWrapper) ListAccounts(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAccountsParams
+
+	// ------------- Optional query parameter "archived" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "archived", c.Request.URL.Query(), &params.Archived, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter archived: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListAccounts(c, params)
+}
+
+// CreateAccount operation middleware
+func (siw *ServerInterfaceWrapper) CreateAccount(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateAccountParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.CreateAccount(c, params)
+}
+
+// DeleteAccount operation middleware
+func (siw *ServerInterfaceWrapper) DeleteAccount(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ResourceID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DeleteAccountParams
+
+	// ------------- Optional query parameter "cascade" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cascade", c.Request.URL.Query(), &params.Cascade, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter cascade: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.DeleteAccount(c, id, params)
+}
+
+// GetAccount operation middleware
+func (siw *ServerInterfaceWrapper) GetAccount(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ResourceID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetAccount(c, id)
+}
+
+// UpdateAccount operation middleware
+func (siw *ServerInterfaceWrapper) UpdateAccount(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ResourceID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateAccountParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for If-Match, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter If-Match: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IfMatch = &IfMatch
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.UpdateAccount(c, id, params)
 }
 
 // AdminSendBulkEmail operation middleware
@@ -2506,6 +4184,121 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsSummary(c *gin.Context) {
 	siw.Handler.GetAnalyticsSummary(c, params)
 }
 
+// UploadAttachment operation middleware
+func (siw *ServerInterfaceWrapper) UploadAttachment(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UploadAttachmentParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.UploadAttachment(c, params)
+}
+
+// DeleteAttachment operation middleware
+func (siw *ServerInterfaceWrapper) DeleteAttachment(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ResourceID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.DeleteAttachment(c, id)
+}
+
+// GetAttachment operation middleware
+func (siw *ServerInterfaceWrapper) GetAttachment(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ResourceID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetAttachment(c, id)
+}
+
+// DownloadAttachment operation middleware
+func (siw *ServerInterfaceWrapper) DownloadAttachment(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ResourceID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.DownloadAttachment(c, id)
+}
+
 // ListMyEvents operation middleware
 func (siw *ServerInterfaceWrapper) ListMyEvents(c *gin.Context) {
 
@@ -2967,6 +4760,212 @@ func (siw *ServerInterfaceWrapper) VerifyEmail(c *gin.Context) {
 	siw.Handler.VerifyEmail(c)
 }
 
+// ListExecutions operation middleware
+func (siw *ServerInterfaceWrapper) ListExecutions(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListExecutionsParams
+
+	// ------------- Optional query parameter "account_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "symbol" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", c.Request.URL.Query(), &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter symbol: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", c.Request.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter from: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", c.Request.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter to: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", c.Request.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter cursor: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListExecutions(c, params)
+}
+
+// CreateExecutions operation middleware
+func (siw *ServerInterfaceWrapper) CreateExecutions(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateExecutionsParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.CreateExecutions(c, params)
+}
+
+// DeleteExecution operation middleware
+func (siw *ServerInterfaceWrapper) DeleteExecution(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ResourceID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.DeleteExecution(c, id)
+}
+
+// GetExecution operation middleware
+func (siw *ServerInterfaceWrapper) GetExecution(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ResourceID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetExecution(c, id)
+}
+
+// UpdateExecution operation middleware
+func (siw *ServerInterfaceWrapper) UpdateExecution(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ResourceID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateExecutionParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for If-Match, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter If-Match: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IfMatch = &IfMatch
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.UpdateExecution(c, id, params)
+}
+
 // GetJob operation middleware
 func (siw *ServerInterfaceWrapper) GetJob(c *gin.Context) {
 
@@ -2990,6 +4989,115 @@ func (siw *ServerInterfaceWrapper) GetJob(c *gin.Context) {
 	}
 
 	siw.Handler.GetJob(c, id)
+}
+
+// ListJournalEntries operation middleware
+func (siw *ServerInterfaceWrapper) ListJournalEntries(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListJournalEntriesParams
+
+	// ------------- Required query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "from", c.Request.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter from: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Required query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "to", c.Request.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter to: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListJournalEntries(c, params)
+}
+
+// GetJournalEntry operation middleware
+func (siw *ServerInterfaceWrapper) GetJournalEntry(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "date" -------------
+	var date openapi_types.Date
+
+	err = runtime.BindStyledParameterWithOptions("simple", "date", c.Param("date"), &date, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "date", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter date: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetJournalEntry(c, date)
+}
+
+// PutJournalEntry operation middleware
+func (siw *ServerInterfaceWrapper) PutJournalEntry(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "date" -------------
+	var date openapi_types.Date
+
+	err = runtime.BindStyledParameterWithOptions("simple", "date", c.Param("date"), &date, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "date", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter date: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params PutJournalEntryParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for If-Match, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter If-Match: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IfMatch = &IfMatch
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.PutJournalEntry(c, date, params)
 }
 
 // RegenerateMfaBackupCodes operation middleware
@@ -3055,6 +5163,158 @@ func (siw *ServerInterfaceWrapper) VerifyMfa(c *gin.Context) {
 	}
 
 	siw.Handler.VerifyMfa(c)
+}
+
+// ListPlaybooks operation middleware
+func (siw *ServerInterfaceWrapper) ListPlaybooks(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListPlaybooks(c)
+}
+
+// CreatePlaybook operation middleware
+func (siw *ServerInterfaceWrapper) CreatePlaybook(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreatePlaybookParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.CreatePlaybook(c, params)
+}
+
+// DeletePlaybook operation middleware
+func (siw *ServerInterfaceWrapper) DeletePlaybook(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ResourceID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.DeletePlaybook(c, id)
+}
+
+// GetPlaybook operation middleware
+func (siw *ServerInterfaceWrapper) GetPlaybook(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ResourceID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetPlaybook(c, id)
+}
+
+// UpdatePlaybook operation middleware
+func (siw *ServerInterfaceWrapper) UpdatePlaybook(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ResourceID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdatePlaybookParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for If-Match, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter If-Match: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IfMatch = &IfMatch
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.UpdatePlaybook(c, id, params)
 }
 
 // RequestReport operation middleware
@@ -3144,6 +5404,543 @@ func (siw *ServerInterfaceWrapper) GetReportFile(c *gin.Context) {
 	}
 
 	siw.Handler.GetReportFile(c, id)
+}
+
+// ListTags operation middleware
+func (siw *ServerInterfaceWrapper) ListTags(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListTagsParams
+
+	// ------------- Optional query parameter "kind" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "kind", c.Request.URL.Query(), &params.Kind, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter kind: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListTags(c, params)
+}
+
+// CreateTag operation middleware
+func (siw *ServerInterfaceWrapper) CreateTag(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateTagParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.CreateTag(c, params)
+}
+
+// DeleteTag operation middleware
+func (siw *ServerInterfaceWrapper) DeleteTag(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ResourceID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.DeleteTag(c, id)
+}
+
+// GetTag operation middleware
+func (siw *ServerInterfaceWrapper) GetTag(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ResourceID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetTag(c, id)
+}
+
+// UpdateTag operation middleware
+func (siw *ServerInterfaceWrapper) UpdateTag(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ResourceID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateTagParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for If-Match, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter If-Match: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IfMatch = &IfMatch
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.UpdateTag(c, id, params)
+}
+
+// ListTrades operation middleware
+func (siw *ServerInterfaceWrapper) ListTrades(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListTradesParams
+
+	// ------------- Optional query parameter "account_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "symbol" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", c.Request.URL.Query(), &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter symbol: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "asset_class" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "asset_class", c.Request.URL.Query(), &params.AssetClass, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter asset_class: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "direction" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", c.Request.URL.Query(), &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter direction: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "outcome" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", c.Request.URL.Query(), &params.Outcome, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter outcome: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "breakeven_band" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "breakeven_band", c.Request.URL.Query(), &params.BreakevenBand, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter breakeven_band: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tag_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_id", c.Request.URL.Query(), &params.TagId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tag_mode" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_mode", c.Request.URL.Query(), &params.TagMode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_mode: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "playbook_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "playbook_id", c.Request.URL.Query(), &params.PlaybookId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter playbook_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "date_field" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "date_field", c.Request.URL.Query(), &params.DateField, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter date_field: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", c.Request.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter from: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", c.Request.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter to: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "weekday" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "weekday", c.Request.URL.Query(), &params.Weekday, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter weekday: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "hour" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "hour", c.Request.URL.Query(), &params.Hour, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter hour: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_holding_seconds" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_holding_seconds", c.Request.URL.Query(), &params.MinHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_holding_seconds: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_holding_seconds" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_holding_seconds", c.Request.URL.Query(), &params.MaxHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_holding_seconds: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_net_pnl" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_net_pnl", c.Request.URL.Query(), &params.MinNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_net_pnl: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_net_pnl" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_net_pnl", c.Request.URL.Query(), &params.MaxNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_net_pnl: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_r" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_r", c.Request.URL.Query(), &params.MinR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_r: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_r" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_r", c.Request.URL.Query(), &params.MaxR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_r: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "sort" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "sort", c.Request.URL.Query(), &params.Sort, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter sort: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "order" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "order", c.Request.URL.Query(), &params.Order, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter order: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", c.Request.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter cursor: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListTrades(c, params)
+}
+
+// CreateManualTrade operation middleware
+func (siw *ServerInterfaceWrapper) CreateManualTrade(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateManualTradeParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for Idempotency-Key, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter Idempotency-Key: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.CreateManualTrade(c, params)
+}
+
+// BulkAnnotateTrades operation middleware
+func (siw *ServerInterfaceWrapper) BulkAnnotateTrades(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.BulkAnnotateTrades(c)
+}
+
+// DeleteTrade operation middleware
+func (siw *ServerInterfaceWrapper) DeleteTrade(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ResourceID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.DeleteTrade(c, id)
+}
+
+// GetTrade operation middleware
+func (siw *ServerInterfaceWrapper) GetTrade(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ResourceID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetTrade(c, id)
+}
+
+// AnnotateTrade operation middleware
+func (siw *ServerInterfaceWrapper) AnnotateTrade(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ResourceID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params AnnotateTradeParams
+
+	headers := c.Request.Header
+
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandler(c, fmt.Errorf("Expected one value for If-Match, got %d", n), http.StatusBadRequest)
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter If-Match: %w", err), http.StatusBadRequest)
+			return
+		}
+
+		params.IfMatch = &IfMatch
+
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.AnnotateTrade(c, id, params)
 }
 
 // GetVersion operation middleware
@@ -3264,6 +6061,39 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.DELETE(options.BaseURL+"/api/v1/admin/jobs/:id", wrapper.AdminDeleteJob)
 	router.POST(options.BaseURL+"/api/v1/admin/jobs/:id/retry", wrapper.AdminRetryJob)
 	router.POST(options.BaseURL+"/api/v1/admin/emails/bulk", wrapper.AdminSendBulkEmail)
+	router.GET(options.BaseURL+"/api/v1/accounts", wrapper.ListAccounts)
+	router.POST(options.BaseURL+"/api/v1/accounts", wrapper.CreateAccount)
+	router.DELETE(options.BaseURL+"/api/v1/accounts/:id", wrapper.DeleteAccount)
+	router.GET(options.BaseURL+"/api/v1/accounts/:id", wrapper.GetAccount)
+	router.PATCH(options.BaseURL+"/api/v1/accounts/:id", wrapper.UpdateAccount)
+	router.GET(options.BaseURL+"/api/v1/executions", wrapper.ListExecutions)
+	router.POST(options.BaseURL+"/api/v1/executions", wrapper.CreateExecutions)
+	router.DELETE(options.BaseURL+"/api/v1/executions/:id", wrapper.DeleteExecution)
+	router.GET(options.BaseURL+"/api/v1/executions/:id", wrapper.GetExecution)
+	router.PATCH(options.BaseURL+"/api/v1/executions/:id", wrapper.UpdateExecution)
+	router.GET(options.BaseURL+"/api/v1/trades", wrapper.ListTrades)
+	router.POST(options.BaseURL+"/api/v1/trades", wrapper.CreateManualTrade)
+	router.POST(options.BaseURL+"/api/v1/trades/bulk", wrapper.BulkAnnotateTrades)
+	router.DELETE(options.BaseURL+"/api/v1/trades/:id", wrapper.DeleteTrade)
+	router.GET(options.BaseURL+"/api/v1/trades/:id", wrapper.GetTrade)
+	router.PATCH(options.BaseURL+"/api/v1/trades/:id", wrapper.AnnotateTrade)
+	router.GET(options.BaseURL+"/api/v1/tags", wrapper.ListTags)
+	router.POST(options.BaseURL+"/api/v1/tags", wrapper.CreateTag)
+	router.DELETE(options.BaseURL+"/api/v1/tags/:id", wrapper.DeleteTag)
+	router.GET(options.BaseURL+"/api/v1/tags/:id", wrapper.GetTag)
+	router.PATCH(options.BaseURL+"/api/v1/tags/:id", wrapper.UpdateTag)
+	router.GET(options.BaseURL+"/api/v1/playbooks", wrapper.ListPlaybooks)
+	router.POST(options.BaseURL+"/api/v1/playbooks", wrapper.CreatePlaybook)
+	router.DELETE(options.BaseURL+"/api/v1/playbooks/:id", wrapper.DeletePlaybook)
+	router.GET(options.BaseURL+"/api/v1/playbooks/:id", wrapper.GetPlaybook)
+	router.PATCH(options.BaseURL+"/api/v1/playbooks/:id", wrapper.UpdatePlaybook)
+	router.GET(options.BaseURL+"/api/v1/journal", wrapper.ListJournalEntries)
+	router.GET(options.BaseURL+"/api/v1/journal/:date", wrapper.GetJournalEntry)
+	router.PUT(options.BaseURL+"/api/v1/journal/:date", wrapper.PutJournalEntry)
+	router.POST(options.BaseURL+"/api/v1/attachments", wrapper.UploadAttachment)
+	router.DELETE(options.BaseURL+"/api/v1/attachments/:id", wrapper.DeleteAttachment)
+	router.GET(options.BaseURL+"/api/v1/attachments/:id", wrapper.GetAttachment)
+	router.GET(options.BaseURL+"/api/v1/attachments/:id/content", wrapper.DownloadAttachment)
 }
 
 type ProblemApplicationProblemPlusJSONResponse Problem
@@ -3285,6 +6115,223 @@ func (response GetJWKS200JSONResponse) VisitGetJWKSResponse(w http.ResponseWrite
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAccountsRequestObject struct {
+	Params ListAccountsParams
+}
+
+type ListAccountsResponseObject interface {
+	VisitListAccountsResponse(w http.ResponseWriter) error
+}
+
+type ListAccounts200JSONResponse AccountList
+
+func (response ListAccounts200JSONResponse) VisitListAccountsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAccountsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListAccountsdefaultApplicationProblemPlusJSONResponse) VisitListAccountsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAccountRequestObject struct {
+	Params CreateAccountParams
+	Body   *CreateAccountJSONRequestBody
+}
+
+type CreateAccountResponseObject interface {
+	VisitCreateAccountResponse(w http.ResponseWriter) error
+}
+
+type CreateAccount201ResponseHeaders struct {
+	ETag string
+}
+
+type CreateAccount201JSONResponse struct {
+	Body    Account
+	Headers CreateAccount201ResponseHeaders
+}
+
+func (response CreateAccount201JSONResponse) VisitCreateAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateAccountdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CreateAccountdefaultApplicationProblemPlusJSONResponse) VisitCreateAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAccountRequestObject struct {
+	Id     ResourceID `json:"id"`
+	Params DeleteAccountParams
+}
+
+type DeleteAccountResponseObject interface {
+	VisitDeleteAccountResponse(w http.ResponseWriter) error
+}
+
+type DeleteAccount204Response struct {
+}
+
+func (response DeleteAccount204Response) VisitDeleteAccountResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteAccountdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response DeleteAccountdefaultApplicationProblemPlusJSONResponse) VisitDeleteAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAccountRequestObject struct {
+	Id ResourceID `json:"id"`
+}
+
+type GetAccountResponseObject interface {
+	VisitGetAccountResponse(w http.ResponseWriter) error
+}
+
+type GetAccount200ResponseHeaders struct {
+	ETag string
+}
+
+type GetAccount200JSONResponse struct {
+	Body    Account
+	Headers GetAccount200ResponseHeaders
+}
+
+func (response GetAccount200JSONResponse) VisitGetAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAccountdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetAccountdefaultApplicationProblemPlusJSONResponse) VisitGetAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAccountRequestObject struct {
+	Id     ResourceID `json:"id"`
+	Params UpdateAccountParams
+	Body   *UpdateAccountJSONRequestBody
+}
+
+type UpdateAccountResponseObject interface {
+	VisitUpdateAccountResponse(w http.ResponseWriter) error
+}
+
+type UpdateAccount200ResponseHeaders struct {
+	ETag string
+}
+
+type UpdateAccount200JSONResponse struct {
+	Body    Account
+	Headers UpdateAccount200ResponseHeaders
+}
+
+func (response UpdateAccount200JSONResponse) VisitUpdateAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateAccountdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response UpdateAccountdefaultApplicationProblemPlusJSONResponse) VisitUpdateAccountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3857,6 +6904,172 @@ type GetAnalyticsSummarydefaultApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetAnalyticsSummarydefaultApplicationProblemPlusJSONResponse) VisitGetAnalyticsSummaryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UploadAttachmentRequestObject struct {
+	Params UploadAttachmentParams
+	Body   *multipart.Reader
+}
+
+type UploadAttachmentResponseObject interface {
+	VisitUploadAttachmentResponse(w http.ResponseWriter) error
+}
+
+type UploadAttachment201JSONResponse Attachment
+
+func (response UploadAttachment201JSONResponse) VisitUploadAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UploadAttachmentdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response UploadAttachmentdefaultApplicationProblemPlusJSONResponse) VisitUploadAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteAttachmentRequestObject struct {
+	Id ResourceID `json:"id"`
+}
+
+type DeleteAttachmentResponseObject interface {
+	VisitDeleteAttachmentResponse(w http.ResponseWriter) error
+}
+
+type DeleteAttachment204Response struct {
+}
+
+func (response DeleteAttachment204Response) VisitDeleteAttachmentResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteAttachmentdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response DeleteAttachmentdefaultApplicationProblemPlusJSONResponse) VisitDeleteAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAttachmentRequestObject struct {
+	Id ResourceID `json:"id"`
+}
+
+type GetAttachmentResponseObject interface {
+	VisitGetAttachmentResponse(w http.ResponseWriter) error
+}
+
+type GetAttachment200JSONResponse Attachment
+
+func (response GetAttachment200JSONResponse) VisitGetAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAttachmentdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetAttachmentdefaultApplicationProblemPlusJSONResponse) VisitGetAttachmentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadAttachmentRequestObject struct {
+	Id ResourceID `json:"id"`
+}
+
+type DownloadAttachmentResponseObject interface {
+	VisitDownloadAttachmentResponse(w http.ResponseWriter) error
+}
+
+type DownloadAttachment200ResponseHeaders struct {
+	CacheControl *string
+}
+
+type DownloadAttachment200ImageResponse struct {
+	Body          io.Reader
+	Headers       DownloadAttachment200ResponseHeaders
+	ContentType   string
+	ContentLength int64
+}
+
+func (response DownloadAttachment200ImageResponse) VisitDownloadAttachmentResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", response.ContentType)
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type DownloadAttachmentdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response DownloadAttachmentdefaultApplicationProblemPlusJSONResponse) VisitDownloadAttachmentResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -4709,6 +7922,220 @@ func (response VerifyEmaildefaultApplicationProblemPlusJSONResponse) VisitVerify
 	return err
 }
 
+type ListExecutionsRequestObject struct {
+	Params ListExecutionsParams
+}
+
+type ListExecutionsResponseObject interface {
+	VisitListExecutionsResponse(w http.ResponseWriter) error
+}
+
+type ListExecutions200JSONResponse ExecutionList
+
+func (response ListExecutions200JSONResponse) VisitListExecutionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListExecutionsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListExecutionsdefaultApplicationProblemPlusJSONResponse) VisitListExecutionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateExecutionsRequestObject struct {
+	Params CreateExecutionsParams
+	Body   *CreateExecutionsJSONRequestBody
+}
+
+type CreateExecutionsResponseObject interface {
+	VisitCreateExecutionsResponse(w http.ResponseWriter) error
+}
+
+type CreateExecutions201JSONResponse ExecutionChange
+
+func (response CreateExecutions201JSONResponse) VisitCreateExecutionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateExecutionsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CreateExecutionsdefaultApplicationProblemPlusJSONResponse) VisitCreateExecutionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteExecutionRequestObject struct {
+	Id ResourceID `json:"id"`
+}
+
+type DeleteExecutionResponseObject interface {
+	VisitDeleteExecutionResponse(w http.ResponseWriter) error
+}
+
+type DeleteExecution200JSONResponse TradeChange
+
+func (response DeleteExecution200JSONResponse) VisitDeleteExecutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteExecutiondefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response DeleteExecutiondefaultApplicationProblemPlusJSONResponse) VisitDeleteExecutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetExecutionRequestObject struct {
+	Id ResourceID `json:"id"`
+}
+
+type GetExecutionResponseObject interface {
+	VisitGetExecutionResponse(w http.ResponseWriter) error
+}
+
+type GetExecution200ResponseHeaders struct {
+	ETag string
+}
+
+type GetExecution200JSONResponse struct {
+	Body    Execution
+	Headers GetExecution200ResponseHeaders
+}
+
+func (response GetExecution200JSONResponse) VisitGetExecutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetExecutiondefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetExecutiondefaultApplicationProblemPlusJSONResponse) VisitGetExecutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateExecutionRequestObject struct {
+	Id     ResourceID `json:"id"`
+	Params UpdateExecutionParams
+	Body   *UpdateExecutionJSONRequestBody
+}
+
+type UpdateExecutionResponseObject interface {
+	VisitUpdateExecutionResponse(w http.ResponseWriter) error
+}
+
+type UpdateExecution200ResponseHeaders struct {
+	ETag string
+}
+
+type UpdateExecution200JSONResponse struct {
+	Body    ExecutionChange
+	Headers UpdateExecution200ResponseHeaders
+}
+
+func (response UpdateExecution200JSONResponse) VisitUpdateExecutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateExecutiondefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response UpdateExecutiondefaultApplicationProblemPlusJSONResponse) VisitUpdateExecutionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetJobRequestObject struct {
 	Id JobID `json:"id"`
 }
@@ -4737,6 +8164,141 @@ type GetJobdefaultApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetJobdefaultApplicationProblemPlusJSONResponse) VisitGetJobResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListJournalEntriesRequestObject struct {
+	Params ListJournalEntriesParams
+}
+
+type ListJournalEntriesResponseObject interface {
+	VisitListJournalEntriesResponse(w http.ResponseWriter) error
+}
+
+type ListJournalEntries200JSONResponse JournalEntryList
+
+func (response ListJournalEntries200JSONResponse) VisitListJournalEntriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListJournalEntriesdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListJournalEntriesdefaultApplicationProblemPlusJSONResponse) VisitListJournalEntriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetJournalEntryRequestObject struct {
+	Date openapi_types.Date `json:"date"`
+}
+
+type GetJournalEntryResponseObject interface {
+	VisitGetJournalEntryResponse(w http.ResponseWriter) error
+}
+
+type GetJournalEntry200ResponseHeaders struct {
+	ETag string
+}
+
+type GetJournalEntry200JSONResponse struct {
+	Body    JournalEntry
+	Headers GetJournalEntry200ResponseHeaders
+}
+
+func (response GetJournalEntry200JSONResponse) VisitGetJournalEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetJournalEntrydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetJournalEntrydefaultApplicationProblemPlusJSONResponse) VisitGetJournalEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutJournalEntryRequestObject struct {
+	Date   openapi_types.Date `json:"date"`
+	Params PutJournalEntryParams
+	Body   *PutJournalEntryJSONRequestBody
+}
+
+type PutJournalEntryResponseObject interface {
+	VisitPutJournalEntryResponse(w http.ResponseWriter) error
+}
+
+type PutJournalEntry200ResponseHeaders struct {
+	ETag string
+}
+
+type PutJournalEntry200JSONResponse struct {
+	Body    JournalEntry
+	Headers PutJournalEntry200ResponseHeaders
+}
+
+func (response PutJournalEntry200JSONResponse) VisitPutJournalEntryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutJournalEntrydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response PutJournalEntrydefaultApplicationProblemPlusJSONResponse) VisitPutJournalEntryResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -4924,6 +8486,221 @@ type VerifyMfadefaultApplicationProblemPlusJSONResponse struct {
 }
 
 func (response VerifyMfadefaultApplicationProblemPlusJSONResponse) VisitVerifyMfaResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlaybooksRequestObject struct {
+}
+
+type ListPlaybooksResponseObject interface {
+	VisitListPlaybooksResponse(w http.ResponseWriter) error
+}
+
+type ListPlaybooks200JSONResponse PlaybookList
+
+func (response ListPlaybooks200JSONResponse) VisitListPlaybooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListPlaybooksdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListPlaybooksdefaultApplicationProblemPlusJSONResponse) VisitListPlaybooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePlaybookRequestObject struct {
+	Params CreatePlaybookParams
+	Body   *CreatePlaybookJSONRequestBody
+}
+
+type CreatePlaybookResponseObject interface {
+	VisitCreatePlaybookResponse(w http.ResponseWriter) error
+}
+
+type CreatePlaybook201ResponseHeaders struct {
+	ETag string
+}
+
+type CreatePlaybook201JSONResponse struct {
+	Body    Playbook
+	Headers CreatePlaybook201ResponseHeaders
+}
+
+func (response CreatePlaybook201JSONResponse) VisitCreatePlaybookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePlaybookdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CreatePlaybookdefaultApplicationProblemPlusJSONResponse) VisitCreatePlaybookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeletePlaybookRequestObject struct {
+	Id ResourceID `json:"id"`
+}
+
+type DeletePlaybookResponseObject interface {
+	VisitDeletePlaybookResponse(w http.ResponseWriter) error
+}
+
+type DeletePlaybook204Response struct {
+}
+
+func (response DeletePlaybook204Response) VisitDeletePlaybookResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeletePlaybookdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response DeletePlaybookdefaultApplicationProblemPlusJSONResponse) VisitDeletePlaybookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlaybookRequestObject struct {
+	Id ResourceID `json:"id"`
+}
+
+type GetPlaybookResponseObject interface {
+	VisitGetPlaybookResponse(w http.ResponseWriter) error
+}
+
+type GetPlaybook200ResponseHeaders struct {
+	ETag string
+}
+
+type GetPlaybook200JSONResponse struct {
+	Body    Playbook
+	Headers GetPlaybook200ResponseHeaders
+}
+
+func (response GetPlaybook200JSONResponse) VisitGetPlaybookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPlaybookdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetPlaybookdefaultApplicationProblemPlusJSONResponse) VisitGetPlaybookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePlaybookRequestObject struct {
+	Id     ResourceID `json:"id"`
+	Params UpdatePlaybookParams
+	Body   *UpdatePlaybookJSONRequestBody
+}
+
+type UpdatePlaybookResponseObject interface {
+	VisitUpdatePlaybookResponse(w http.ResponseWriter) error
+}
+
+type UpdatePlaybook200ResponseHeaders struct {
+	ETag string
+}
+
+type UpdatePlaybook200JSONResponse struct {
+	Body    Playbook
+	Headers UpdatePlaybook200ResponseHeaders
+}
+
+func (response UpdatePlaybook200JSONResponse) VisitUpdatePlaybookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdatePlaybookdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response UpdatePlaybookdefaultApplicationProblemPlusJSONResponse) VisitUpdatePlaybookResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -5185,6 +8962,475 @@ func (response GetReportFiledefaultApplicationProblemPlusJSONResponse) VisitGetR
 	return err
 }
 
+type ListTagsRequestObject struct {
+	Params ListTagsParams
+}
+
+type ListTagsResponseObject interface {
+	VisitListTagsResponse(w http.ResponseWriter) error
+}
+
+type ListTags200JSONResponse TagList
+
+func (response ListTags200JSONResponse) VisitListTagsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTagsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListTagsdefaultApplicationProblemPlusJSONResponse) VisitListTagsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTagRequestObject struct {
+	Params CreateTagParams
+	Body   *CreateTagJSONRequestBody
+}
+
+type CreateTagResponseObject interface {
+	VisitCreateTagResponse(w http.ResponseWriter) error
+}
+
+type CreateTag201ResponseHeaders struct {
+	ETag string
+}
+
+type CreateTag201JSONResponse struct {
+	Body    Tag
+	Headers CreateTag201ResponseHeaders
+}
+
+func (response CreateTag201JSONResponse) VisitCreateTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTagdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CreateTagdefaultApplicationProblemPlusJSONResponse) VisitCreateTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTagRequestObject struct {
+	Id ResourceID `json:"id"`
+}
+
+type DeleteTagResponseObject interface {
+	VisitDeleteTagResponse(w http.ResponseWriter) error
+}
+
+type DeleteTag204Response struct {
+}
+
+func (response DeleteTag204Response) VisitDeleteTagResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteTagdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response DeleteTagdefaultApplicationProblemPlusJSONResponse) VisitDeleteTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTagRequestObject struct {
+	Id ResourceID `json:"id"`
+}
+
+type GetTagResponseObject interface {
+	VisitGetTagResponse(w http.ResponseWriter) error
+}
+
+type GetTag200ResponseHeaders struct {
+	ETag string
+}
+
+type GetTag200JSONResponse struct {
+	Body    Tag
+	Headers GetTag200ResponseHeaders
+}
+
+func (response GetTag200JSONResponse) VisitGetTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTagdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetTagdefaultApplicationProblemPlusJSONResponse) VisitGetTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTagRequestObject struct {
+	Id     ResourceID `json:"id"`
+	Params UpdateTagParams
+	Body   *UpdateTagJSONRequestBody
+}
+
+type UpdateTagResponseObject interface {
+	VisitUpdateTagResponse(w http.ResponseWriter) error
+}
+
+type UpdateTag200ResponseHeaders struct {
+	ETag string
+}
+
+type UpdateTag200JSONResponse struct {
+	Body    Tag
+	Headers UpdateTag200ResponseHeaders
+}
+
+func (response UpdateTag200JSONResponse) VisitUpdateTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTagdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response UpdateTagdefaultApplicationProblemPlusJSONResponse) VisitUpdateTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTradesRequestObject struct {
+	Params ListTradesParams
+}
+
+type ListTradesResponseObject interface {
+	VisitListTradesResponse(w http.ResponseWriter) error
+}
+
+type ListTrades200JSONResponse TradeList
+
+func (response ListTrades200JSONResponse) VisitListTradesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTradesdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListTradesdefaultApplicationProblemPlusJSONResponse) VisitListTradesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateManualTradeRequestObject struct {
+	Params CreateManualTradeParams
+	Body   *CreateManualTradeJSONRequestBody
+}
+
+type CreateManualTradeResponseObject interface {
+	VisitCreateManualTradeResponse(w http.ResponseWriter) error
+}
+
+type CreateManualTrade201JSONResponse TradeChange
+
+func (response CreateManualTrade201JSONResponse) VisitCreateManualTradeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateManualTradedefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CreateManualTradedefaultApplicationProblemPlusJSONResponse) VisitCreateManualTradeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BulkAnnotateTradesRequestObject struct {
+	Body *BulkAnnotateTradesJSONRequestBody
+}
+
+type BulkAnnotateTradesResponseObject interface {
+	VisitBulkAnnotateTradesResponse(w http.ResponseWriter) error
+}
+
+type BulkAnnotateTrades200JSONResponse TradeChange
+
+func (response BulkAnnotateTrades200JSONResponse) VisitBulkAnnotateTradesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type BulkAnnotateTradesdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response BulkAnnotateTradesdefaultApplicationProblemPlusJSONResponse) VisitBulkAnnotateTradesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTradeRequestObject struct {
+	Id ResourceID `json:"id"`
+}
+
+type DeleteTradeResponseObject interface {
+	VisitDeleteTradeResponse(w http.ResponseWriter) error
+}
+
+type DeleteTrade200JSONResponse TradeChange
+
+func (response DeleteTrade200JSONResponse) VisitDeleteTradeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTradedefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response DeleteTradedefaultApplicationProblemPlusJSONResponse) VisitDeleteTradeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTradeRequestObject struct {
+	Id ResourceID `json:"id"`
+}
+
+type GetTradeResponseObject interface {
+	VisitGetTradeResponse(w http.ResponseWriter) error
+}
+
+type GetTrade200ResponseHeaders struct {
+	ETag string
+}
+
+type GetTrade200JSONResponse struct {
+	Body    Trade
+	Headers GetTrade200ResponseHeaders
+}
+
+func (response GetTrade200JSONResponse) VisitGetTradeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTradedefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetTradedefaultApplicationProblemPlusJSONResponse) VisitGetTradeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AnnotateTradeRequestObject struct {
+	Id     ResourceID `json:"id"`
+	Params AnnotateTradeParams
+	Body   *AnnotateTradeJSONRequestBody
+}
+
+type AnnotateTradeResponseObject interface {
+	VisitAnnotateTradeResponse(w http.ResponseWriter) error
+}
+
+type AnnotateTrade200ResponseHeaders struct {
+	ETag string
+}
+
+type AnnotateTrade200JSONResponse struct {
+	Body    Trade
+	Headers AnnotateTrade200ResponseHeaders
+}
+
+func (response AnnotateTrade200JSONResponse) VisitAnnotateTradeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AnnotateTradedefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response AnnotateTradedefaultApplicationProblemPlusJSONResponse) VisitAnnotateTradeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetVersionRequestObject struct {
 }
 
@@ -5284,6 +9530,21 @@ type StrictServerInterface interface {
 	// GetJWKS Public keys that verify access tokens
 	// (GET /.well-known/jwks.json)
 	GetJWKS(ctx context.Context, request GetJWKSRequestObject) (GetJWKSResponseObject, error)
+	// ListAccounts The caller's trading accounts
+	// (GET /api/v1/accounts)
+	ListAccounts(ctx context.Context, request ListAccountsRequestObject) (ListAccountsResponseObject, error)
+	// CreateAccount Create a trading account
+	// (POST /api/v1/accounts)
+	CreateAccount(ctx context.Context, request CreateAccountRequestObject) (CreateAccountResponseObject, error)
+	// DeleteAccount Delete an account
+	// (DELETE /api/v1/accounts/{id})
+	DeleteAccount(ctx context.Context, request DeleteAccountRequestObject) (DeleteAccountResponseObject, error)
+	// GetAccount One account
+	// (GET /api/v1/accounts/{id})
+	GetAccount(ctx context.Context, request GetAccountRequestObject) (GetAccountResponseObject, error)
+	// UpdateAccount Change or archive an account
+	// (PATCH /api/v1/accounts/{id})
+	UpdateAccount(ctx context.Context, request UpdateAccountRequestObject) (UpdateAccountResponseObject, error)
 	// AdminSendBulkEmail Send one email per recipient, in the background (admin)
 	// (POST /api/v1/admin/emails/bulk)
 	AdminSendBulkEmail(ctx context.Context, request AdminSendBulkEmailRequestObject) (AdminSendBulkEmailResponseObject, error)
@@ -5329,6 +9590,18 @@ type StrictServerInterface interface {
 	// GetAnalyticsSummary The headline figures over a trade filter, per currency
 	// (GET /api/v1/analytics/summary)
 	GetAnalyticsSummary(ctx context.Context, request GetAnalyticsSummaryRequestObject) (GetAnalyticsSummaryResponseObject, error)
+	// UploadAttachment Upload a screenshot to a trade or a journal day
+	// (POST /api/v1/attachments)
+	UploadAttachment(ctx context.Context, request UploadAttachmentRequestObject) (UploadAttachmentResponseObject, error)
+	// DeleteAttachment Delete an attachment
+	// (DELETE /api/v1/attachments/{id})
+	DeleteAttachment(ctx context.Context, request DeleteAttachmentRequestObject) (DeleteAttachmentResponseObject, error)
+	// GetAttachment An attachment's metadata
+	// (GET /api/v1/attachments/{id})
+	GetAttachment(ctx context.Context, request GetAttachmentRequestObject) (GetAttachmentResponseObject, error)
+	// DownloadAttachment The stored (sanitised) image, for its owner only
+	// (GET /api/v1/attachments/{id}/content)
+	DownloadAttachment(ctx context.Context, request DownloadAttachmentRequestObject) (DownloadAttachmentResponseObject, error)
 	// ListMyEvents The caller's security events, newest first
 	// (GET /api/v1/auth/events)
 	ListMyEvents(ctx context.Context, request ListMyEventsRequestObject) (ListMyEventsResponseObject, error)
@@ -5395,9 +9668,33 @@ type StrictServerInterface interface {
 	// VerifyEmail Prove an email address with the token from the email
 	// (POST /api/v1/auth/verify-email)
 	VerifyEmail(ctx context.Context, request VerifyEmailRequestObject) (VerifyEmailResponseObject, error)
+	// ListExecutions The caller's executions, newest first
+	// (GET /api/v1/executions)
+	ListExecutions(ctx context.Context, request ListExecutionsRequestObject) (ListExecutionsResponseObject, error)
+	// CreateExecutions Record fills (one or a batch of up to 1,000) in one account
+	// (POST /api/v1/executions)
+	CreateExecutions(ctx context.Context, request CreateExecutionsRequestObject) (CreateExecutionsResponseObject, error)
+	// DeleteExecution Delete an execution
+	// (DELETE /api/v1/executions/{id})
+	DeleteExecution(ctx context.Context, request DeleteExecutionRequestObject) (DeleteExecutionResponseObject, error)
+	// GetExecution One execution
+	// (GET /api/v1/executions/{id})
+	GetExecution(ctx context.Context, request GetExecutionRequestObject) (GetExecutionResponseObject, error)
+	// UpdateExecution Correct an execution
+	// (PATCH /api/v1/executions/{id})
+	UpdateExecution(ctx context.Context, request UpdateExecutionRequestObject) (UpdateExecutionResponseObject, error)
 	// GetJob A background job's state (its owner or an admin)
 	// (GET /api/v1/jobs/{id})
 	GetJob(ctx context.Context, request GetJobRequestObject) (GetJobResponseObject, error)
+	// ListJournalEntries Journal entries of the days from..to (inclusive, at most 366 days)
+	// (GET /api/v1/journal)
+	ListJournalEntries(ctx context.Context, request ListJournalEntriesRequestObject) (ListJournalEntriesResponseObject, error)
+	// GetJournalEntry The journal of one day
+	// (GET /api/v1/journal/{date})
+	GetJournalEntry(ctx context.Context, request GetJournalEntryRequestObject) (GetJournalEntryResponseObject, error)
+	// PutJournalEntry Write the journal of one day
+	// (PUT /api/v1/journal/{date})
+	PutJournalEntry(ctx context.Context, request PutJournalEntryRequestObject) (PutJournalEntryResponseObject, error)
 	// RegenerateMfaBackupCodes Replace the backup codes
 	// (POST /api/v1/mfa/backup-codes/regenerate)
 	RegenerateMfaBackupCodes(ctx context.Context, request RegenerateMfaBackupCodesRequestObject) (RegenerateMfaBackupCodesResponseObject, error)
@@ -5413,6 +9710,21 @@ type StrictServerInterface interface {
 	// VerifyMfa Confirm enrolment with a code
 	// (POST /api/v1/mfa/verify)
 	VerifyMfa(ctx context.Context, request VerifyMfaRequestObject) (VerifyMfaResponseObject, error)
+	// ListPlaybooks The caller's playbooks
+	// (GET /api/v1/playbooks)
+	ListPlaybooks(ctx context.Context, request ListPlaybooksRequestObject) (ListPlaybooksResponseObject, error)
+	// CreatePlaybook Create a playbook
+	// (POST /api/v1/playbooks)
+	CreatePlaybook(ctx context.Context, request CreatePlaybookRequestObject) (CreatePlaybookResponseObject, error)
+	// DeletePlaybook Delete a playbook (it is cleared from its trades)
+	// (DELETE /api/v1/playbooks/{id})
+	DeletePlaybook(ctx context.Context, request DeletePlaybookRequestObject) (DeletePlaybookResponseObject, error)
+	// GetPlaybook One playbook
+	// (GET /api/v1/playbooks/{id})
+	GetPlaybook(ctx context.Context, request GetPlaybookRequestObject) (GetPlaybookResponseObject, error)
+	// UpdatePlaybook Change a playbook
+	// (PATCH /api/v1/playbooks/{id})
+	UpdatePlaybook(ctx context.Context, request UpdatePlaybookRequestObject) (UpdatePlaybookResponseObject, error)
 	// RequestReport Ask for a report file (PDF, CSV or XLSX)
 	// (POST /api/v1/reports)
 	RequestReport(ctx context.Context, request RequestReportRequestObject) (RequestReportResponseObject, error)
@@ -5428,6 +9740,39 @@ type StrictServerInterface interface {
 	// GetReportFile The file of one of the caller's ready reports
 	// (GET /api/v1/reports/{id}/file)
 	GetReportFile(ctx context.Context, request GetReportFileRequestObject) (GetReportFileResponseObject, error)
+	// ListTags The caller's tags
+	// (GET /api/v1/tags)
+	ListTags(ctx context.Context, request ListTagsRequestObject) (ListTagsResponseObject, error)
+	// CreateTag Create a tag
+	// (POST /api/v1/tags)
+	CreateTag(ctx context.Context, request CreateTagRequestObject) (CreateTagResponseObject, error)
+	// DeleteTag Delete a tag (it is taken off every trade)
+	// (DELETE /api/v1/tags/{id})
+	DeleteTag(ctx context.Context, request DeleteTagRequestObject) (DeleteTagResponseObject, error)
+	// GetTag One tag
+	// (GET /api/v1/tags/{id})
+	GetTag(ctx context.Context, request GetTagRequestObject) (GetTagResponseObject, error)
+	// UpdateTag Change a tag
+	// (PATCH /api/v1/tags/{id})
+	UpdateTag(ctx context.Context, request UpdateTagRequestObject) (UpdateTagResponseObject, error)
+	// ListTrades The caller's trades, filtered and sorted, in keyset pages
+	// (GET /api/v1/trades)
+	ListTrades(ctx context.Context, request ListTradesRequestObject) (ListTradesResponseObject, error)
+	// CreateManualTrade Enter a trade by hand
+	// (POST /api/v1/trades)
+	CreateManualTrade(ctx context.Context, request CreateManualTradeRequestObject) (CreateManualTradeResponseObject, error)
+	// BulkAnnotateTrades Add or remove tags and set the playbook of many trades (at most 500)
+	// (POST /api/v1/trades/bulk)
+	BulkAnnotateTrades(ctx context.Context, request BulkAnnotateTradesRequestObject) (BulkAnnotateTradesResponseObject, error)
+	// DeleteTrade Delete a trade and its executions
+	// (DELETE /api/v1/trades/{id})
+	DeleteTrade(ctx context.Context, request DeleteTradeRequestObject) (DeleteTradeResponseObject, error)
+	// GetTrade One trade with its executions
+	// (GET /api/v1/trades/{id})
+	GetTrade(ctx context.Context, request GetTradeRequestObject) (GetTradeResponseObject, error)
+	// AnnotateTrade Change a trade's annotation (playbook, tags, notes, stop, target, risk, rating, …)
+	// (PATCH /api/v1/trades/{id})
+	AnnotateTrade(ctx context.Context, request AnnotateTradeRequestObject) (AnnotateTradeResponseObject, error)
 	// GetVersion Build information
 	// (GET /api/v1/version)
 	GetVersion(ctx context.Context, request GetVersionRequestObject) (GetVersionResponseObject, error)
@@ -5513,6 +9858,174 @@ func (sh *strictHandler) GetJWKS(ctx *gin.Context) {
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(GetJWKSResponseObject); ok {
 		if err := validResponse.VisitGetJWKSResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListAccounts operation middleware
+func (sh *strictHandler) ListAccounts(ctx *gin.Context, params ListAccountsParams) {
+	var request ListAccountsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAccounts(ctx, request.(ListAccountsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAccounts")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListAccountsResponseObject); ok {
+		if err := validResponse.VisitListAccountsResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateAccount operation middleware
+func (sh *strictHandler) CreateAccount(ctx *gin.Context, params CreateAccountParams) {
+	var request CreateAccountRequestObject
+
+	request.Params = params
+
+	var body CreateAccountJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateAccount(ctx, request.(CreateAccountRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateAccount")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(CreateAccountResponseObject); ok {
+		if err := validResponse.VisitCreateAccountResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteAccount operation middleware
+func (sh *strictHandler) DeleteAccount(ctx *gin.Context, id ResourceID, params DeleteAccountParams) {
+	var request DeleteAccountRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteAccount(ctx, request.(DeleteAccountRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteAccount")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(DeleteAccountResponseObject); ok {
+		if err := validResponse.VisitDeleteAccountResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAccount operation middleware
+func (sh *strictHandler) GetAccount(ctx *gin.Context, id ResourceID) {
+	var request GetAccountRequestObject
+
+	request.Id = id
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAccount(ctx, request.(GetAccountRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAccount")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetAccountResponseObject); ok {
+		if err := validResponse.VisitGetAccountResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateAccount operation middleware
+func (sh *strictHandler) UpdateAccount(ctx *gin.Context, id ResourceID, params UpdateAccountParams) {
+	var request UpdateAccountRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body UpdateAccountJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateAccount(ctx, request.(UpdateAccountRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateAccount")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(UpdateAccountResponseObject); ok {
+		if err := validResponse.VisitUpdateAccountResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {
@@ -5918,6 +10431,117 @@ func (sh *strictHandler) GetAnalyticsSummary(ctx *gin.Context, params GetAnalyti
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(GetAnalyticsSummaryResponseObject); ok {
 		if err := validResponse.VisitGetAnalyticsSummaryResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UploadAttachment operation middleware
+func (sh *strictHandler) UploadAttachment(ctx *gin.Context, params UploadAttachmentParams) {
+	var request UploadAttachmentRequestObject
+
+	request.Params = params
+
+	if reader, err := ctx.Request.MultipartReader(); err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	} else {
+		request.Body = reader
+	}
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UploadAttachment(ctx, request.(UploadAttachmentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UploadAttachment")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(UploadAttachmentResponseObject); ok {
+		if err := validResponse.VisitUploadAttachmentResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteAttachment operation middleware
+func (sh *strictHandler) DeleteAttachment(ctx *gin.Context, id ResourceID) {
+	var request DeleteAttachmentRequestObject
+
+	request.Id = id
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteAttachment(ctx, request.(DeleteAttachmentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteAttachment")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(DeleteAttachmentResponseObject); ok {
+		if err := validResponse.VisitDeleteAttachmentResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAttachment operation middleware
+func (sh *strictHandler) GetAttachment(ctx *gin.Context, id ResourceID) {
+	var request GetAttachmentRequestObject
+
+	request.Id = id
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAttachment(ctx, request.(GetAttachmentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAttachment")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetAttachmentResponseObject); ok {
+		if err := validResponse.VisitGetAttachmentResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DownloadAttachment operation middleware
+func (sh *strictHandler) DownloadAttachment(ctx *gin.Context, id ResourceID) {
+	var request DownloadAttachmentRequestObject
+
+	request.Id = id
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DownloadAttachment(ctx, request.(DownloadAttachmentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DownloadAttachment")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(DownloadAttachmentResponseObject); ok {
+		if err := validResponse.VisitDownloadAttachmentResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {
@@ -6684,6 +11308,173 @@ func (sh *strictHandler) VerifyEmail(ctx *gin.Context) {
 	}
 }
 
+// ListExecutions operation middleware
+func (sh *strictHandler) ListExecutions(ctx *gin.Context, params ListExecutionsParams) {
+	var request ListExecutionsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListExecutions(ctx, request.(ListExecutionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListExecutions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListExecutionsResponseObject); ok {
+		if err := validResponse.VisitListExecutionsResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateExecutions operation middleware
+func (sh *strictHandler) CreateExecutions(ctx *gin.Context, params CreateExecutionsParams) {
+	var request CreateExecutionsRequestObject
+
+	request.Params = params
+
+	var body CreateExecutionsJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateExecutions(ctx, request.(CreateExecutionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateExecutions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(CreateExecutionsResponseObject); ok {
+		if err := validResponse.VisitCreateExecutionsResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteExecution operation middleware
+func (sh *strictHandler) DeleteExecution(ctx *gin.Context, id ResourceID) {
+	var request DeleteExecutionRequestObject
+
+	request.Id = id
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteExecution(ctx, request.(DeleteExecutionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteExecution")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(DeleteExecutionResponseObject); ok {
+		if err := validResponse.VisitDeleteExecutionResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetExecution operation middleware
+func (sh *strictHandler) GetExecution(ctx *gin.Context, id ResourceID) {
+	var request GetExecutionRequestObject
+
+	request.Id = id
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetExecution(ctx, request.(GetExecutionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetExecution")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetExecutionResponseObject); ok {
+		if err := validResponse.VisitGetExecutionResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateExecution operation middleware
+func (sh *strictHandler) UpdateExecution(ctx *gin.Context, id ResourceID, params UpdateExecutionParams) {
+	var request UpdateExecutionRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body UpdateExecutionJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateExecution(ctx, request.(UpdateExecutionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateExecution")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(UpdateExecutionResponseObject); ok {
+		if err := validResponse.VisitUpdateExecutionResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetJob operation middleware
 func (sh *strictHandler) GetJob(ctx *gin.Context, id JobID) {
 	var request GetJobRequestObject
@@ -6703,6 +11494,103 @@ func (sh *strictHandler) GetJob(ctx *gin.Context, id JobID) {
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(GetJobResponseObject); ok {
 		if err := validResponse.VisitGetJobResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListJournalEntries operation middleware
+func (sh *strictHandler) ListJournalEntries(ctx *gin.Context, params ListJournalEntriesParams) {
+	var request ListJournalEntriesRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListJournalEntries(ctx, request.(ListJournalEntriesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListJournalEntries")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListJournalEntriesResponseObject); ok {
+		if err := validResponse.VisitListJournalEntriesResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetJournalEntry operation middleware
+func (sh *strictHandler) GetJournalEntry(ctx *gin.Context, date openapi_types.Date) {
+	var request GetJournalEntryRequestObject
+
+	request.Date = date
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetJournalEntry(ctx, request.(GetJournalEntryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetJournalEntry")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetJournalEntryResponseObject); ok {
+		if err := validResponse.VisitGetJournalEntryResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// PutJournalEntry operation middleware
+func (sh *strictHandler) PutJournalEntry(ctx *gin.Context, date openapi_types.Date, params PutJournalEntryParams) {
+	var request PutJournalEntryRequestObject
+
+	request.Date = date
+	request.Params = params
+
+	var body PutJournalEntryJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.PutJournalEntry(ctx, request.(PutJournalEntryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PutJournalEntry")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(PutJournalEntryResponseObject); ok {
+		if err := validResponse.VisitPutJournalEntryResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {
@@ -6884,6 +11772,171 @@ func (sh *strictHandler) VerifyMfa(ctx *gin.Context) {
 	}
 }
 
+// ListPlaybooks operation middleware
+func (sh *strictHandler) ListPlaybooks(ctx *gin.Context) {
+	var request ListPlaybooksRequestObject
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListPlaybooks(ctx, request.(ListPlaybooksRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListPlaybooks")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListPlaybooksResponseObject); ok {
+		if err := validResponse.VisitListPlaybooksResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreatePlaybook operation middleware
+func (sh *strictHandler) CreatePlaybook(ctx *gin.Context, params CreatePlaybookParams) {
+	var request CreatePlaybookRequestObject
+
+	request.Params = params
+
+	var body CreatePlaybookJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreatePlaybook(ctx, request.(CreatePlaybookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreatePlaybook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(CreatePlaybookResponseObject); ok {
+		if err := validResponse.VisitCreatePlaybookResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeletePlaybook operation middleware
+func (sh *strictHandler) DeletePlaybook(ctx *gin.Context, id ResourceID) {
+	var request DeletePlaybookRequestObject
+
+	request.Id = id
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeletePlaybook(ctx, request.(DeletePlaybookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeletePlaybook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(DeletePlaybookResponseObject); ok {
+		if err := validResponse.VisitDeletePlaybookResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetPlaybook operation middleware
+func (sh *strictHandler) GetPlaybook(ctx *gin.Context, id ResourceID) {
+	var request GetPlaybookRequestObject
+
+	request.Id = id
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetPlaybook(ctx, request.(GetPlaybookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetPlaybook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetPlaybookResponseObject); ok {
+		if err := validResponse.VisitGetPlaybookResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdatePlaybook operation middleware
+func (sh *strictHandler) UpdatePlaybook(ctx *gin.Context, id ResourceID, params UpdatePlaybookParams) {
+	var request UpdatePlaybookRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body UpdatePlaybookJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdatePlaybook(ctx, request.(UpdatePlaybookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdatePlaybook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(UpdatePlaybookResponseObject); ok {
+		if err := validResponse.VisitUpdatePlaybookResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // RequestReport operation middleware
 func (sh *strictHandler) RequestReport(ctx *gin.Context) {
 	var request RequestReportRequestObject
@@ -7037,6 +12090,382 @@ func (sh *strictHandler) GetReportFile(ctx *gin.Context, id ReportID) {
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(GetReportFileResponseObject); ok {
 		if err := validResponse.VisitGetReportFileResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListTags operation middleware
+func (sh *strictHandler) ListTags(ctx *gin.Context, params ListTagsParams) {
+	var request ListTagsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListTags(ctx, request.(ListTagsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListTags")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListTagsResponseObject); ok {
+		if err := validResponse.VisitListTagsResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateTag operation middleware
+func (sh *strictHandler) CreateTag(ctx *gin.Context, params CreateTagParams) {
+	var request CreateTagRequestObject
+
+	request.Params = params
+
+	var body CreateTagJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateTag(ctx, request.(CreateTagRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateTag")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(CreateTagResponseObject); ok {
+		if err := validResponse.VisitCreateTagResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteTag operation middleware
+func (sh *strictHandler) DeleteTag(ctx *gin.Context, id ResourceID) {
+	var request DeleteTagRequestObject
+
+	request.Id = id
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteTag(ctx, request.(DeleteTagRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteTag")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(DeleteTagResponseObject); ok {
+		if err := validResponse.VisitDeleteTagResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetTag operation middleware
+func (sh *strictHandler) GetTag(ctx *gin.Context, id ResourceID) {
+	var request GetTagRequestObject
+
+	request.Id = id
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetTag(ctx, request.(GetTagRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetTag")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetTagResponseObject); ok {
+		if err := validResponse.VisitGetTagResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateTag operation middleware
+func (sh *strictHandler) UpdateTag(ctx *gin.Context, id ResourceID, params UpdateTagParams) {
+	var request UpdateTagRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body UpdateTagJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateTag(ctx, request.(UpdateTagRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateTag")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(UpdateTagResponseObject); ok {
+		if err := validResponse.VisitUpdateTagResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListTrades operation middleware
+func (sh *strictHandler) ListTrades(ctx *gin.Context, params ListTradesParams) {
+	var request ListTradesRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListTrades(ctx, request.(ListTradesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListTrades")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListTradesResponseObject); ok {
+		if err := validResponse.VisitListTradesResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateManualTrade operation middleware
+func (sh *strictHandler) CreateManualTrade(ctx *gin.Context, params CreateManualTradeParams) {
+	var request CreateManualTradeRequestObject
+
+	request.Params = params
+
+	var body CreateManualTradeJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateManualTrade(ctx, request.(CreateManualTradeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateManualTrade")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(CreateManualTradeResponseObject); ok {
+		if err := validResponse.VisitCreateManualTradeResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// BulkAnnotateTrades operation middleware
+func (sh *strictHandler) BulkAnnotateTrades(ctx *gin.Context) {
+	var request BulkAnnotateTradesRequestObject
+
+	var body BulkAnnotateTradesJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.BulkAnnotateTrades(ctx, request.(BulkAnnotateTradesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "BulkAnnotateTrades")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(BulkAnnotateTradesResponseObject); ok {
+		if err := validResponse.VisitBulkAnnotateTradesResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteTrade operation middleware
+func (sh *strictHandler) DeleteTrade(ctx *gin.Context, id ResourceID) {
+	var request DeleteTradeRequestObject
+
+	request.Id = id
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteTrade(ctx, request.(DeleteTradeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteTrade")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(DeleteTradeResponseObject); ok {
+		if err := validResponse.VisitDeleteTradeResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetTrade operation middleware
+func (sh *strictHandler) GetTrade(ctx *gin.Context, id ResourceID) {
+	var request GetTradeRequestObject
+
+	request.Id = id
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetTrade(ctx, request.(GetTradeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetTrade")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetTradeResponseObject); ok {
+		if err := validResponse.VisitGetTradeResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// AnnotateTrade operation middleware
+func (sh *strictHandler) AnnotateTrade(ctx *gin.Context, id ResourceID, params AnnotateTradeParams) {
+	var request AnnotateTradeRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body AnnotateTradeJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AnnotateTrade(ctx, request.(AnnotateTradeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AnnotateTrade")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(AnnotateTradeResponseObject); ok {
+		if err := validResponse.VisitAnnotateTradeResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {

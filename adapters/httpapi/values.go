@@ -1,0 +1,188 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/trading"
+)
+
+// Conversions between the API's wire values (decimal strings, ETags) and
+// the domain's, shared by the trading and journal handlers.
+
+// decoder collects the field errors of one request body's decimals, so a
+// body with three bad amounts names all three.
+type decoder struct{ fields map[string]string }
+
+func (d *decoder) fail(field, msg string) {
+	if d.fields == nil {
+		d.fields = map[string]string{}
+	}
+	d.fields[field] = msg
+}
+
+// dec parses a required decimal string.
+func (d *decoder) dec(field, s string) decimal.Decimal {
+	v, err := trading.ParseDecimal(field, s)
+	if err != nil {
+		if e, ok := apperr.As(err); ok && e.Fields[field] != "" {
+			d.fail(field, e.Fields[field])
+		} else {
+			d.fail(field, "is not a decimal")
+		}
+	}
+	return v
+}
+
+// opt parses an optional decimal; zero when absent.
+func (d *decoder) opt(field string, s *string) decimal.Decimal {
+	if s == nil {
+		return decimal.Zero
+	}
+	return d.dec(field, *s)
+}
+
+// optPtr parses an optional decimal; nil when absent.
+func (d *decoder) optPtr(field string, s *string) *decimal.Decimal {
+	if s == nil {
+		return nil
+	}
+	v := d.dec(field, *s)
+	return &v
+}
+
+// null parses a decimal that may be cleared: nil when absent (unchanged),
+// a null value for "", the value otherwise.
+func (d *decoder) null(field string, s *string) *decimal.NullDecimal {
+	if s == nil {
+		return nil
+	}
+	if *s == "" {
+		return &decimal.NullDecimal{}
+	}
+	v := d.dec(field, *s)
+	return &decimal.NullDecimal{Decimal: v, Valid: true}
+}
+
+// nullOpt is null for a create: absent and "" are both unset.
+func (d *decoder) nullOpt(field string, s *string) decimal.NullDecimal {
+	if p := d.null(field, s); p != nil {
+		return *p
+	}
+	return decimal.NullDecimal{}
+}
+
+// optionalID parses an id that may be cleared ("" = none, uuid.Nil).
+func (d *decoder) optionalID(field string, s *string) *uuid.UUID {
+	if s == nil {
+		return nil
+	}
+	if *s == "" {
+		return &uuid.Nil
+	}
+	id, err := uuid.Parse(*s)
+	if err != nil || len(*s) != 36 {
+		d.fail(field, "must be a UUID or \"\"")
+		return nil
+	}
+	return &id
+}
+
+// err is the Invalid error of the collected fields, nil when none.
+func (d *decoder) err() error {
+	if len(d.fields) == 0 {
+		return nil
+	}
+	e := apperr.Validation("The request has invalid values.", d.fields)
+	e.Code = trading.CodeDecimalInvalid
+	return e
+}
+
+// str renders a decimal as the API's decimal string (no exponent).
+func str(d decimal.Decimal) string { return string(trading.AppendDecimal(nil, d)) }
+
+func strPtr(d decimal.NullDecimal) *string {
+	if !d.Valid {
+		return nil
+	}
+	s := str(d.Decimal)
+	return &s
+}
+
+func idPtr(id uuid.UUID) *uuid.UUID {
+	if id == uuid.Nil {
+		return nil
+	}
+	return &id
+}
+
+func intPtr(n int) *int {
+	if n == 0 {
+		return nil
+	}
+	return &n
+}
+
+func ids(in []uuid.UUID) []uuid.UUID {
+	if in == nil {
+		return []uuid.UUID{}
+	}
+	return in
+}
+
+func val[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+// etag renders a record version as a strong entity tag.
+func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+// ifMatch reads an If-Match header into the version a conditional write
+// expects: 0 (unconditional) when absent or "*". A tag that is no version
+// of ours is refused; a stale one reaches the service, which answers
+// version_mismatch (412).
+func ifMatch(h *string) (int64, error) {
+	if h == nil {
+		return 0, nil
+	}
+	v := strings.TrimSpace(*h)
+	if v == "" || v == "*" {
+		return 0, nil
+	}
+	v = strings.TrimPrefix(v, "W/")
+	v = strings.Trim(v, `"`)
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		e := apperr.Validation("If-Match is not an entity tag of this API.", map[string]string{"If-Match": `must be the ETag read, such as "3"`})
+		e.Code = "if_match_invalid"
+		return 0, e
+	}
+	return n, nil
+}
+
+// rawQuery is the request's query string: the trade filter is parsed from
+// it (parseTradeFilter) rather than from the generated parameters, so that
+// lists and analytics read one syntax with one set of messages.
+func rawQuery(ctx context.Context) url.Values {
+	if c, ok := ctx.(*gin.Context); ok && c.Request != nil {
+		return c.Request.URL.Query()
+	}
+	return url.Values{}
+}
+
+// unexpected is the error of a state the spec rules out (a handler bug).
+func unexpected(what string) error {
+	return apperr.New(apperr.Internal, "internal", fmt.Sprintf("unexpected %s", what))
+}

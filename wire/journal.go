@@ -1,0 +1,158 @@
+package wire
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/google/wire"
+
+	"github.com/tradesense/tradesense/adapters/blobdir"
+	"github.com/tradesense/tradesense/adapters/blobs3"
+	"github.com/tradesense/tradesense/adapters/sqlstore"
+	"github.com/tradesense/tradesense/adapters/telemetry"
+	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/blob"
+	"github.com/tradesense/tradesense/core/idempotency"
+	"github.com/tradesense/tradesense/core/journal"
+	"github.com/tradesense/tradesense/core/realtime"
+	"github.com/tradesense/tradesense/core/secrets"
+	"github.com/tradesense/tradesense/core/trading"
+)
+
+// JournalConfig configures the trading journal: attachments and the blob
+// store behind them.
+type JournalConfig struct {
+	// Journal bounds attachments (ATTACHMENT_MAX_BYTES, default 5 MB).
+	Journal journal.Config
+	// S3 is the object store when S3_BUCKET is set; otherwise blobs are
+	// files under DATA_DIR/blobs.
+	S3 blobs3.Config
+	// S3Secret is S3_SECRET_ACCESS_KEY (or its _FILE), never printed.
+	S3Secret secrets.Secret
+}
+
+func (r *envReader) journalConfig() JournalConfig {
+	c := JournalConfig{
+		Journal: journal.Config{MaxAttachmentBytes: r.int64("ATTACHMENT_MAX_BYTES", journal.DefaultMaxImageBytes, 1024, 1<<30)},
+		S3: blobs3.Config{
+			Bucket:      r.str("S3_BUCKET", ""),
+			Prefix:      r.str("S3_PREFIX", ""),
+			Region:      r.str("S3_REGION", ""),
+			Endpoint:    r.str("S3_ENDPOINT", ""),
+			PathStyle:   r.bool("S3_FORCE_PATH_STYLE", false),
+			AccessKeyID: r.str("S3_ACCESS_KEY_ID", ""),
+		},
+	}
+	if s := r.secret("S3_SECRET_ACCESS_KEY"); s != "" {
+		c.S3Secret = secrets.New(s, "")
+	}
+	if c.S3.Prefix != "" && !strings.HasSuffix(c.S3.Prefix, "/") {
+		r.fail("S3_PREFIX", "must end with /")
+	}
+	if (c.S3.AccessKeyID == "") != c.S3Secret.IsZero() {
+		r.fail("S3_ACCESS_KEY_ID", "set both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither (the standard AWS chain)")
+	}
+	return c
+}
+
+// JournalSet provides the trading and journal services, the blob store
+// and the idempotency guard of POSTs. The blob store is chosen by its own
+// setting (S3_BUCKET), like the database by DATABASE_URL, not by the
+// profile.
+var JournalSet = wire.NewSet(provideBlobStore, provideEventPublisher, provideTrading, provideJournal, provideIdempotency)
+
+// BlobStore is the store attachments use, and the adapter's name for the
+// start-up log.
+type BlobStore struct {
+	blob.Store
+	Adapter string
+}
+
+func provideBlobStore(ctx context.Context, c JournalConfig, dir DataDir, log *slog.Logger) (BlobStore, func(), error) {
+	log = telemetry.Component(log, "blob")
+	if c.S3.Bucket != "" {
+		cfg := c.S3
+		cfg.SecretAccessKey = c.S3Secret.Reveal()
+		s, err := blobs3.New(ctx, cfg)
+		if err != nil {
+			return BlobStore{}, nil, fmt.Errorf("blob store (S3_BUCKET): %w", err)
+		}
+		log.InfoContext(ctx, "blob store", "adapter", "s3", "bucket", cfg.Bucket, "endpoint", cfg.Endpoint)
+		return BlobStore{Store: s, Adapter: "s3"}, func() {}, nil
+	}
+	s, cleanup, err := blobdir.New(blobdir.Config{Dir: filepath.Join(string(dir), "blobs")})
+	if err != nil {
+		return BlobStore{}, nil, fmt.Errorf("blob store (DATA_DIR): %w", err)
+	}
+	log.InfoContext(ctx, "blob store", "adapter", "directory", "dir", s.Dir())
+	return BlobStore{Store: s, Adapter: "directory"}, cleanup, nil
+}
+
+// EventPublisher is where trade and journal events go after their
+// commit. Until the realtime engine is wired into the API program
+// (#17), events are logged at debug and dropped: publishing is best
+// effort by contract (realtime.Publisher), so no write depends on it.
+type EventPublisher struct{ log *slog.Logger }
+
+var _ realtime.Publisher = EventPublisher{}
+
+// Publish implements realtime.Publisher.
+func (p EventPublisher) Publish(ctx context.Context, e realtime.Event) error {
+	p.log.DebugContext(ctx, "event", "type", e.Type, "user_id", e.UserID)
+	return nil
+}
+
+func provideEventPublisher(log *slog.Logger) realtime.Publisher {
+	return EventPublisher{log: telemetry.Component(log, "realtime")}
+}
+
+// userZones reads the user's time zone from their profile (UTC when none
+// or unknown).
+func userZones(db *sqlstore.DB) trading.UserZones {
+	users := sqlstore.NewUsers(db)
+	return trading.ZoneFunc(func(ctx context.Context, userID uuid.UUID) (*time.Location, error) {
+		u, err := users.Get(ctx, userID)
+		if err != nil {
+			if apperr.Is(err, apperr.NotFound) {
+				return time.UTC, nil
+			}
+			return nil, err
+		}
+		if u.Timezone == "" {
+			return time.UTC, nil
+		}
+		loc, err := time.LoadLocation(u.Timezone)
+		if err != nil {
+			return time.UTC, nil //nolint:nilerr // a zone the platform lacks falls back to UTC, as for none
+		}
+		return loc, nil
+	})
+}
+
+func provideTrading(db *sqlstore.DB, events realtime.Publisher, log *slog.Logger) (*trading.Service, error) {
+	ledger := sqlstore.NewLedger(db)
+	return trading.NewService(trading.Deps{
+		Accounts: sqlstore.NewTradingAccounts(db), Instruments: sqlstore.NewInstruments(db),
+		Executions: sqlstore.NewExecutions(db), Ledger: ledger, Trades: ledger, Labels: sqlstore.NewTradeLabels(db),
+		Versions: sqlstore.NewDataVersions(db), Zones: userZones(db), Tx: sqlstore.NewUnitOfWork(db),
+		Events: events, Log: telemetry.Component(log, "trading"),
+	})
+}
+
+func provideJournal(c JournalConfig, db *sqlstore.DB, blobs BlobStore, events realtime.Publisher, log *slog.Logger) (*journal.Service, error) {
+	return journal.NewService(c.Journal, journal.Deps{
+		Tags: sqlstore.NewTags(db), Playbooks: sqlstore.NewPlaybooks(db), Entries: sqlstore.NewJournalEntries(db),
+		Attachments: sqlstore.NewAttachments(db), Blobs: blobs.Store, Trades: sqlstore.NewLedger(db),
+		Zones: userZones(db), Versions: sqlstore.NewDataVersions(db), Tx: sqlstore.NewUnitOfWork(db),
+		Events: events, Log: telemetry.Component(log, "journal"),
+	})
+}
+
+func provideIdempotency(db *sqlstore.DB) *idempotency.Guard {
+	return &idempotency.Guard{Store: sqlstore.NewIdempotencyKeys(db)}
+}

@@ -95,6 +95,8 @@ type Config struct {
 	OAuth OAuthConfig
 	// Journal configures attachments and the blob store (wire/journal.go).
 	Journal JournalConfig
+	// Analytics configures the figures and the reports (wire/analytics.go).
+	Analytics AnalyticsConfig
 	// Lookup reads the environment (with .env merged in development) for
 	// secret references such as env:NAME and NAME_FILE.
 	Lookup Getenv
@@ -134,6 +136,7 @@ func loadConfig(getenv Getenv, version string) (Config, []string, error) {
 	cfg.Jobs = r.jobsConfig()
 	cfg.OAuth = r.oauthConfig(prod, cfg.Identity.Service.PublicURL)
 	cfg.Journal = r.journalConfig()
+	cfg.Analytics = r.analyticsConfig()
 	r.names = append(r.names, secretSettings...)
 	for _, ks := range keySettings {
 		r.names = append(r.names, ks.name)

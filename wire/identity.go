@@ -13,6 +13,7 @@ import (
 	"github.com/tradesense/tradesense/adapters/jwtauth"
 	"github.com/tradesense/tradesense/adapters/sqlstore"
 	"github.com/tradesense/tradesense/adapters/telemetry"
+	"github.com/tradesense/tradesense/core/analytics"
 	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/idempotency"
 	"github.com/tradesense/tradesense/core/identity"
@@ -141,10 +142,11 @@ func provideIdentity(c identity.Config, argon identity.Argon2Params, db *sqlstor
 
 // provideAPIServer is httpapi.New with the identity, MFA and OAuth modules.
 func provideAPIServer(ctx context.Context, c httpapi.Config, d httpapi.Deps, svc *identity.Service, ring *identity.KeyRing, factors *mfa.Service, flows *mfa.Flows, signIn *oauth.Service,
-	tr *trading.Service, jr *journal.Service, guard *idempotency.Guard) (*httpapi.Server, error) {
+	tr *trading.Service, jr *journal.Service, guard *idempotency.Guard, figures *analytics.Service, reports *analytics.Reporter) (*httpapi.Server, error) {
 	d.Identity, d.Keys, d.MFA, d.MFAFlows = svc, ring, factors, flows
 	d.OAuth = signIn
 	d.Trading, d.Journal, d.Idempotency = tr, jr, guard
+	d.Analytics, d.Reports = figures, reports
 	return httpapi.New(ctx, c, d)
 }
 

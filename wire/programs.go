@@ -13,14 +13,14 @@ var (
 	// providers' HTTP client, which the program (APIProgramSet) and the
 	// component tests' InitializeStack each give their own.
 	APISet = wire.NewSet(ConfigSet, TelemetrySet, SecretsSet, provideKeys, DatabaseSet,
-		IdentitySet, MFASet, OAuthSet, JobsSet, JournalSet, HTTPSet)
+		IdentitySet, MFASet, OAuthSet, JobsSet, JournalSet, AnalyticsSet, HTTPSet)
 	// APIProgramSet is the `tradesense api` program.
 	APIProgramSet = wire.NewSet(APISet, provideNotificationsMailer, wire.Value(ProviderClient{}), provideAdapters,
 		wire.Struct(new(API), "*"))
 	// WorkerProgramSet is the `tradesense worker` program: jobs and the
 	// probes, no identity.
 	WorkerProgramSet = wire.NewSet(ConfigSet, TelemetrySet, SecretsSet, DatabaseSet, JobsSet,
-		provideHTTPDeps, provideOpsServer, provideAdapters, wire.Struct(new(Worker), "*"))
+		provideBlobStore, provideEventPublisher, provideTrading, AnalyticsSet, provideHTTPDeps, provideOpsServer, provideAdapters, wire.Struct(new(Worker), "*"))
 	// UsersProgramSet is the `tradesense users` program: identity without
 	// jobs or MFA (noSecondFactor, noMail).
 	UsersProgramSet = wire.NewSet(ConfigSet, TelemetrySet, SecretsSet, provideKeys, DatabaseSet,

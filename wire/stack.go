@@ -5,6 +5,7 @@ import (
 	"github.com/tradesense/tradesense/adapters/jwtauth"
 	"github.com/tradesense/tradesense/adapters/oidc"
 	"github.com/tradesense/tradesense/adapters/sqlstore"
+	"github.com/tradesense/tradesense/core/analytics"
 	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/journal"
@@ -34,4 +35,9 @@ type Stack struct {
 	Trading *trading.Service
 	Journal *journal.Service
 	Blobs   BlobStore
+	// Analytics and Reports are the figures and the report files
+	// (core/analytics); Jobs the job system that renders them.
+	Analytics *analytics.Service
+	Reports   *analytics.Reporter
+	Jobs      *JobsRuntime
 }

@@ -126,8 +126,93 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, tracerProvider, jobsMetrics, logger)
+	analyticsConfig := cfg.Analytics
+	publisher := provideEventPublisher(logger)
+	tradingService, err := provideTrading(db, publisher, logger)
 	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	cacheConfig := cfg.MemoryCache
+	cache, cleanup7, err := provideMemoryCache(cacheConfig)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	config4 := cfg.Cache
+	layer, err := provideCacheLayer(cache, config4, logger, meterProvider)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	analyticsService, err := provideAnalytics(analyticsConfig, tradingService, db, layer)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	journalConfig := cfg.Journal
+	blobStore, cleanup8, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	mailer := provideReportMailer(service, db)
+	reporter, err := provideReporter(analyticsConfig, analyticsService, db, blobStore, client, jobsRegistry, publisher, mailer, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	reportJobs, err := provideReportJobs(analyticsConfig, reporter)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, reportJobs, tracerProvider, jobsMetrics, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -142,6 +227,8 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	jwtauthConfig := identityConfig.JWT
 	keys, err := provideKeys(ctx, environment, getenv, dataDir, resolver, logger)
 	if err != nil {
+		cleanup8()
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -150,8 +237,10 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	keyRing, cleanup7, err := provideKeyRing(ctx, identityConfig, secretsConfig, keys, resolver, logger)
+	keyRing, cleanup9, err := provideKeyRing(ctx, identityConfig, secretsConfig, keys, resolver, logger)
 	if err != nil {
+		cleanup8()
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -161,60 +250,6 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		return nil, nil, err
 	}
 	tokens, err := provideAccessTokens(jwtauthConfig, keyRing)
-	if err != nil {
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	limiter := provideMemoryRateLimiter()
-	cacheConfig := cfg.MemoryCache
-	cache, cleanup8, err := provideMemoryCache(cacheConfig)
-	if err != nil {
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	config4 := cfg.Cache
-	layer, err := provideCacheLayer(cache, config4, logger, meterProvider)
-	if err != nil {
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	profileInvalidation := provideProfileInvalidation(layer, logger)
-	mailer := provideNotificationsMailer(service)
-	mfaConfig := cfg.MFA
-	config5 := mfaConfig.Service
-	mfaKeyRing, cleanup9, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
-	if err != nil {
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	store := provideMemoryShortLived()
-	mfaService, err := provideMFA(config5, argon2Params, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, logger)
 	if err != nil {
 		cleanup9()
 		cleanup8()
@@ -227,8 +262,42 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup10, err := provideIdentity(config3, argon2Params, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, logger)
+	limiter := provideMemoryRateLimiter()
+	profileInvalidation := provideProfileInvalidation(layer, logger)
+	identityMailer := provideNotificationsMailer(service)
+	mfaConfig := cfg.MFA
+	config5 := mfaConfig.Service
+	mfaKeyRing, cleanup10, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
 	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	store := provideMemoryShortLived()
+	mfaService, err := provideMFA(config5, argon2Params, db, mfaKeyRing, store, limiter, identityMailer, profileInvalidation, logger)
+	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	identityService, cleanup11, err := provideIdentity(config3, argon2Params, db, tokens, limiter, layer, profileInvalidation, identityMailer, mfaService, logger)
+	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -242,6 +311,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	}
 	flows, err := provideMFAFlows(mfaService, identityService)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -260,6 +330,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	providerClient := _wireProviderClientValue
 	oidcRegistry, err := provideOAuthProviders(ctx, oidcConfig, getenv, resolver, providerClient, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -272,38 +343,9 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, store, limiter, mailer, profileInvalidation, logger)
+	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, store, limiter, identityMailer, profileInvalidation, logger)
 	if err != nil {
-		cleanup10()
-		cleanup9()
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	publisher := provideEventPublisher(logger)
-	tradingService, err := provideTrading(db, publisher, logger)
-	if err != nil {
-		cleanup10()
-		cleanup9()
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	journalConfig := cfg.Journal
-	blobStore, cleanup11, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
-	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -332,7 +374,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		return nil, nil, err
 	}
 	guard := provideIdempotency(db)
-	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows, oauthService, tradingService, journalService, guard)
+	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows, oauthService, tradingService, journalService, guard, analyticsService, reporter)
 	if err != nil {
 		cleanup11()
 		cleanup10()
@@ -492,8 +534,77 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, jobsClient, service, tracerProvider, jobsMetrics, logger)
+	analyticsConfig := cfg.Analytics
+	publisher := provideEventPublisher(logger)
+	tradingService, err := provideTrading(db, publisher, logger)
 	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	cache := redisstore.NewCache(client)
+	cacheConfig := cfg.Cache
+	layer, err := provideCacheLayer(cache, cacheConfig, logger, meterProvider)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	analyticsService, err := provideAnalytics(analyticsConfig, tradingService, db, layer)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	journalConfig := cfg.Journal
+	blobStore, cleanup7, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	mailer := provideReportMailer(service, db)
+	reporter, err := provideReporter(analyticsConfig, analyticsService, db, blobStore, jobsClient, jobsRegistry, publisher, mailer, logger)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	reportJobs, err := provideReportJobs(analyticsConfig, reporter)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, jobsClient, service, reportJobs, tracerProvider, jobsMetrics, logger)
+	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -508,6 +619,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	jwtauthConfig := identityConfig.JWT
 	keys, err := provideKeys(ctx, environment, getenv, dataDir, resolver, logger)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -516,8 +628,9 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	keyRing, cleanup7, err := provideKeyRing(ctx, identityConfig, secretsConfig, keys, resolver, logger)
+	keyRing, cleanup8, err := provideKeyRing(ctx, identityConfig, secretsConfig, keys, resolver, logger)
 	if err != nil {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -527,57 +640,6 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		return nil, nil, err
 	}
 	tokens, err := provideAccessTokens(jwtauthConfig, keyRing)
-	if err != nil {
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	limiter, err := provideRedisRateLimiter(client, logger, meterProvider)
-	if err != nil {
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	cache := redisstore.NewCache(client)
-	cacheConfig := cfg.Cache
-	layer, err := provideCacheLayer(cache, cacheConfig, logger, meterProvider)
-	if err != nil {
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	profileInvalidation := provideProfileInvalidation(layer, logger)
-	mailer := provideNotificationsMailer(service)
-	mfaConfig := cfg.MFA
-	config4 := mfaConfig.Service
-	mfaKeyRing, cleanup8, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
-	if err != nil {
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	shortLived := redisstore.NewShortLived(client)
-	mfaService, err := provideMFA(config4, argon2Params, db, mfaKeyRing, shortLived, limiter, mailer, profileInvalidation, logger)
 	if err != nil {
 		cleanup8()
 		cleanup7()
@@ -589,8 +651,51 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup9, err := provideIdentity(config3, argon2Params, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, logger)
+	limiter, err := provideRedisRateLimiter(client, logger, meterProvider)
 	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	profileInvalidation := provideProfileInvalidation(layer, logger)
+	identityMailer := provideNotificationsMailer(service)
+	mfaConfig := cfg.MFA
+	config4 := mfaConfig.Service
+	mfaKeyRing, cleanup9, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	shortLived := redisstore.NewShortLived(client)
+	mfaService, err := provideMFA(config4, argon2Params, db, mfaKeyRing, shortLived, limiter, identityMailer, profileInvalidation, logger)
+	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	identityService, cleanup10, err := provideIdentity(config3, argon2Params, db, tokens, limiter, layer, profileInvalidation, identityMailer, mfaService, logger)
+	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -603,6 +708,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	flows, err := provideMFAFlows(mfaService, identityService)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -620,6 +726,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	providerClient := _wireProviderClientValue
 	oidcRegistry, err := provideOAuthProviders(ctx, oidcConfig, getenv, resolver, providerClient, logger)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -631,36 +738,9 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, shortLived, limiter, mailer, profileInvalidation, logger)
+	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, shortLived, limiter, identityMailer, profileInvalidation, logger)
 	if err != nil {
-		cleanup9()
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	publisher := provideEventPublisher(logger)
-	tradingService, err := provideTrading(db, publisher, logger)
-	if err != nil {
-		cleanup9()
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	journalConfig := cfg.Journal
-	blobStore, cleanup10, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
-	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -687,7 +767,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		return nil, nil, err
 	}
 	guard := provideIdempotency(db)
-	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows, oauthService, tradingService, journalService, guard)
+	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows, oauthService, tradingService, journalService, guard, analyticsService, reporter)
 	if err != nil {
 		cleanup10()
 		cleanup9()
@@ -843,19 +923,9 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, tracerProvider, jobsMetrics, logger)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, client, worker, service, broker, registry)
-	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime)
-	opsServer, err := provideOpsServer(httpapiConfig, workerConfig, deps)
+	analyticsConfig := cfg.Analytics
+	publisher := provideEventPublisher(logger)
+	tradingService, err := provideTrading(db, publisher, logger)
 	if err != nil {
 		cleanup6()
 		cleanup5()
@@ -888,6 +958,80 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
+	analyticsService, err := provideAnalytics(analyticsConfig, tradingService, db, layer)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	journalConfig := cfg.Journal
+	blobStore, cleanup8, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	mailer := provideReportMailer(service, db)
+	reporter, err := provideReporter(analyticsConfig, analyticsService, db, blobStore, client, jobsRegistry, publisher, mailer, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	reportJobs, err := provideReportJobs(analyticsConfig, reporter)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, reportJobs, tracerProvider, jobsMetrics, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, client, worker, service, broker, registry)
+	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime)
+	opsServer, err := provideOpsServer(httpapiConfig, workerConfig, deps)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
 	wireProfileAdapters := _wireProfileAdaptersValue
 	adapters := provideAdapters(config, secretsConfig, db, wireProfileAdapters, sender)
 	wireWorker := &Worker{
@@ -900,6 +1044,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		Adapters: adapters,
 	}
 	return wireWorker, func() {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -1023,19 +1168,9 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 		cleanup()
 		return nil, nil, err
 	}
-	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, jobsClient, service, tracerProvider, jobsMetrics, logger)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, jobsClient, worker, service, broker, registry)
-	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime)
-	opsServer, err := provideOpsServer(httpapiConfig, workerConfig, deps)
+	analyticsConfig := cfg.Analytics
+	publisher := provideEventPublisher(logger)
+	tradingService, err := provideTrading(db, publisher, logger)
 	if err != nil {
 		cleanup6()
 		cleanup5()
@@ -1057,6 +1192,74 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 		cleanup()
 		return nil, nil, err
 	}
+	analyticsService, err := provideAnalytics(analyticsConfig, tradingService, db, layer)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	journalConfig := cfg.Journal
+	blobStore, cleanup7, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	mailer := provideReportMailer(service, db)
+	reporter, err := provideReporter(analyticsConfig, analyticsService, db, blobStore, jobsClient, jobsRegistry, publisher, mailer, logger)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	reportJobs, err := provideReportJobs(analyticsConfig, reporter)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, jobsClient, service, reportJobs, tracerProvider, jobsMetrics, logger)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, jobsClient, worker, service, broker, registry)
+	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime)
+	opsServer, err := provideOpsServer(httpapiConfig, workerConfig, deps)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
 	wireProfileAdapters := _wireWireProfileAdaptersValue
 	adapters := provideAdapters(config, secretsConfig, db, wireProfileAdapters, sender)
 	wireWorker := &Worker{
@@ -1069,6 +1272,7 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 		Adapters: adapters,
 	}
 	return wireWorker, func() {
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -1506,8 +1710,93 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		cleanup()
 		return nil, nil, err
 	}
-	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, tracerProvider, jobsMetrics, logger)
+	analyticsConfig := cfg.Analytics
+	publisher := provideEventPublisher(logger)
+	tradingService, err := provideTrading(db, publisher, logger)
 	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	cacheConfig := cfg.MemoryCache
+	cache, cleanup7, err := provideMemoryCache(cacheConfig)
+	if err != nil {
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	config4 := cfg.Cache
+	layer, err := provideCacheLayer(cache, config4, logger, meterProvider)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	analyticsService, err := provideAnalytics(analyticsConfig, tradingService, db, layer)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	journalConfig := cfg.Journal
+	blobStore, cleanup8, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	analyticsMailer := provideReportMailer(service, db)
+	reporter, err := provideReporter(analyticsConfig, analyticsService, db, blobStore, client, jobsRegistry, publisher, analyticsMailer, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	reportJobs, err := provideReportJobs(analyticsConfig, reporter)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, reportJobs, tracerProvider, jobsMetrics, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
 		cleanup6()
 		cleanup5()
 		cleanup4()
@@ -1522,26 +1811,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	jwtauthConfig := identityConfig.JWT
 	keys, err := provideKeys(ctx, environment, getenv, dataDir, resolver, logger)
 	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	keyRing, cleanup7, err := provideKeyRing(ctx, identityConfig, secretsConfig, keys, resolver, logger)
-	if err != nil {
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	tokens, err := provideAccessTokens(jwtauthConfig, keyRing)
-	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -1551,21 +1821,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		cleanup()
 		return nil, nil, err
 	}
-	limiter := provideMemoryRateLimiter()
-	cacheConfig := cfg.MemoryCache
-	cache, cleanup8, err := provideMemoryCache(cacheConfig)
-	if err != nil {
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	config4 := cfg.Cache
-	layer, err := provideCacheLayer(cache, config4, logger, meterProvider)
+	keyRing, cleanup9, err := provideKeyRing(ctx, identityConfig, secretsConfig, keys, resolver, logger)
 	if err != nil {
 		cleanup8()
 		cleanup7()
@@ -1577,11 +1833,26 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		cleanup()
 		return nil, nil, err
 	}
+	tokens, err := provideAccessTokens(jwtauthConfig, keyRing)
+	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	limiter := provideMemoryRateLimiter()
 	profileInvalidation := provideProfileInvalidation(layer, logger)
 	mfaConfig := cfg.MFA
 	config5 := mfaConfig.Service
-	mfaKeyRing, cleanup9, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
+	mfaKeyRing, cleanup10, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -1595,6 +1866,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	store := provideMemoryShortLived()
 	mfaService, err := provideMFA(config5, argon2Params, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, logger)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -1606,8 +1878,9 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup10, err := provideIdentity(config3, argon2Params, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, logger)
+	identityService, cleanup11, err := provideIdentity(config3, argon2Params, db, tokens, limiter, layer, profileInvalidation, mailer, mfaService, logger)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -1621,6 +1894,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	}
 	flows, err := provideMFAFlows(mfaService, identityService)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -1638,6 +1912,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	oidcConfig := oAuthConfig.Providers
 	oidcRegistry, err := provideOAuthProviders(ctx, oidcConfig, getenv, resolver, providers, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -1652,36 +1927,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	}
 	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, store, limiter, mailer, profileInvalidation, logger)
 	if err != nil {
-		cleanup10()
-		cleanup9()
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	publisher := provideEventPublisher(logger)
-	tradingService, err := provideTrading(db, publisher, logger)
-	if err != nil {
-		cleanup10()
-		cleanup9()
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	journalConfig := cfg.Journal
-	blobStore, cleanup11, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
-	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -1710,7 +1956,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		return nil, nil, err
 	}
 	guard := provideIdempotency(db)
-	server, err := provideAPIServer(ctx, config, deps, identityService, keyRing, mfaService, flows, oauthService, tradingService, journalService, guard)
+	server, err := provideAPIServer(ctx, config, deps, identityService, keyRing, mfaService, flows, oauthService, tradingService, journalService, guard, analyticsService, reporter)
 	if err != nil {
 		cleanup11()
 		cleanup10()
@@ -1739,6 +1985,9 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		Trading:        tradingService,
 		Journal:        journalService,
 		Blobs:          blobStore,
+		Analytics:      analyticsService,
+		Reports:        reporter,
+		Jobs:           jobsRuntime,
 	}
 	return stack, func() {
 		cleanup11()

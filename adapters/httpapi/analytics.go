@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 	"github.com/shopspring/decimal"
@@ -46,15 +45,6 @@ type analyticsHandlers struct {
 	reports Reports
 }
 
-// requestQuery is the request's query string (handlers get the request's
-// *gin.Context as their context).
-func requestQuery(ctx context.Context) url.Values {
-	if c, ok := ctx.(*gin.Context); ok && c.Request != nil {
-		return c.Request.URL.Query()
-	}
-	return url.Values{}
-}
-
 // analyticsQuery reads the trade filter of the query (the trade list's
 // parser) and the basis.
 func analyticsQuery(ctx context.Context, basis *string) (uuid.UUID, analytics.Query, error) {
@@ -62,7 +52,7 @@ func analyticsQuery(ctx context.Context, basis *string) (uuid.UUID, analytics.Qu
 	if err != nil {
 		return uuid.Nil, analytics.Query{}, err
 	}
-	f, errs := parseTradeFilter(requestQuery(ctx))
+	f, errs := parseTradeFilter(rawQuery(ctx))
 	if errs != nil {
 		return uuid.Nil, analytics.Query{}, filterError(errs)
 	}

@@ -871,6 +871,78 @@ func (e GetAnalyticsBreakdownParamsBasis) Valid() bool {
 	}
 }
 
+// Defines values for GetAnalyticsBreakdownParamsDirection.
+const (
+	GetAnalyticsBreakdownParamsDirectionLong  GetAnalyticsBreakdownParamsDirection = "long"
+	GetAnalyticsBreakdownParamsDirectionShort GetAnalyticsBreakdownParamsDirection = "short"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsBreakdownParamsDirection enum.
+func (e GetAnalyticsBreakdownParamsDirection) Valid() bool {
+	switch e {
+	case GetAnalyticsBreakdownParamsDirectionLong:
+		return true
+	case GetAnalyticsBreakdownParamsDirectionShort:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsBreakdownParamsStatus.
+const (
+	GetAnalyticsBreakdownParamsStatusClosed GetAnalyticsBreakdownParamsStatus = "closed"
+	GetAnalyticsBreakdownParamsStatusOpen   GetAnalyticsBreakdownParamsStatus = "open"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsBreakdownParamsStatus enum.
+func (e GetAnalyticsBreakdownParamsStatus) Valid() bool {
+	switch e {
+	case GetAnalyticsBreakdownParamsStatusClosed:
+		return true
+	case GetAnalyticsBreakdownParamsStatusOpen:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsBreakdownParamsTagMode.
+const (
+	GetAnalyticsBreakdownParamsTagModeAll GetAnalyticsBreakdownParamsTagMode = "all"
+	GetAnalyticsBreakdownParamsTagModeAny GetAnalyticsBreakdownParamsTagMode = "any"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsBreakdownParamsTagMode enum.
+func (e GetAnalyticsBreakdownParamsTagMode) Valid() bool {
+	switch e {
+	case GetAnalyticsBreakdownParamsTagModeAll:
+		return true
+	case GetAnalyticsBreakdownParamsTagModeAny:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsBreakdownParamsDateField.
+const (
+	GetAnalyticsBreakdownParamsDateFieldClosed GetAnalyticsBreakdownParamsDateField = "closed"
+	GetAnalyticsBreakdownParamsDateFieldOpened GetAnalyticsBreakdownParamsDateField = "opened"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsBreakdownParamsDateField enum.
+func (e GetAnalyticsBreakdownParamsDateField) Valid() bool {
+	switch e {
+	case GetAnalyticsBreakdownParamsDateFieldClosed:
+		return true
+	case GetAnalyticsBreakdownParamsDateFieldOpened:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetAnalyticsBreakdownParamsBy.
 const (
 	GetAnalyticsBreakdownParamsByAccount    GetAnalyticsBreakdownParamsBy = "account"
@@ -931,6 +1003,78 @@ func (e GetAnalyticsCalendarParamsBasis) Valid() bool {
 	}
 }
 
+// Defines values for GetAnalyticsCalendarParamsDirection.
+const (
+	GetAnalyticsCalendarParamsDirectionLong  GetAnalyticsCalendarParamsDirection = "long"
+	GetAnalyticsCalendarParamsDirectionShort GetAnalyticsCalendarParamsDirection = "short"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsCalendarParamsDirection enum.
+func (e GetAnalyticsCalendarParamsDirection) Valid() bool {
+	switch e {
+	case GetAnalyticsCalendarParamsDirectionLong:
+		return true
+	case GetAnalyticsCalendarParamsDirectionShort:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsCalendarParamsStatus.
+const (
+	GetAnalyticsCalendarParamsStatusClosed GetAnalyticsCalendarParamsStatus = "closed"
+	GetAnalyticsCalendarParamsStatusOpen   GetAnalyticsCalendarParamsStatus = "open"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsCalendarParamsStatus enum.
+func (e GetAnalyticsCalendarParamsStatus) Valid() bool {
+	switch e {
+	case GetAnalyticsCalendarParamsStatusClosed:
+		return true
+	case GetAnalyticsCalendarParamsStatusOpen:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsCalendarParamsTagMode.
+const (
+	GetAnalyticsCalendarParamsTagModeAll GetAnalyticsCalendarParamsTagMode = "all"
+	GetAnalyticsCalendarParamsTagModeAny GetAnalyticsCalendarParamsTagMode = "any"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsCalendarParamsTagMode enum.
+func (e GetAnalyticsCalendarParamsTagMode) Valid() bool {
+	switch e {
+	case GetAnalyticsCalendarParamsTagModeAll:
+		return true
+	case GetAnalyticsCalendarParamsTagModeAny:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsCalendarParamsDateField.
+const (
+	GetAnalyticsCalendarParamsDateFieldClosed GetAnalyticsCalendarParamsDateField = "closed"
+	GetAnalyticsCalendarParamsDateFieldOpened GetAnalyticsCalendarParamsDateField = "opened"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsCalendarParamsDateField enum.
+func (e GetAnalyticsCalendarParamsDateField) Valid() bool {
+	switch e {
+	case GetAnalyticsCalendarParamsDateFieldClosed:
+		return true
+	case GetAnalyticsCalendarParamsDateFieldOpened:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetAnalyticsDistributionParamsBasis.
 const (
 	GetAnalyticsDistributionParamsBasisGross GetAnalyticsDistributionParamsBasis = "gross"
@@ -943,6 +1087,78 @@ func (e GetAnalyticsDistributionParamsBasis) Valid() bool {
 	case GetAnalyticsDistributionParamsBasisGross:
 		return true
 	case GetAnalyticsDistributionParamsBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsDistributionParamsDirection.
+const (
+	GetAnalyticsDistributionParamsDirectionLong  GetAnalyticsDistributionParamsDirection = "long"
+	GetAnalyticsDistributionParamsDirectionShort GetAnalyticsDistributionParamsDirection = "short"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsDistributionParamsDirection enum.
+func (e GetAnalyticsDistributionParamsDirection) Valid() bool {
+	switch e {
+	case GetAnalyticsDistributionParamsDirectionLong:
+		return true
+	case GetAnalyticsDistributionParamsDirectionShort:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsDistributionParamsStatus.
+const (
+	GetAnalyticsDistributionParamsStatusClosed GetAnalyticsDistributionParamsStatus = "closed"
+	GetAnalyticsDistributionParamsStatusOpen   GetAnalyticsDistributionParamsStatus = "open"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsDistributionParamsStatus enum.
+func (e GetAnalyticsDistributionParamsStatus) Valid() bool {
+	switch e {
+	case GetAnalyticsDistributionParamsStatusClosed:
+		return true
+	case GetAnalyticsDistributionParamsStatusOpen:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsDistributionParamsTagMode.
+const (
+	GetAnalyticsDistributionParamsTagModeAll GetAnalyticsDistributionParamsTagMode = "all"
+	GetAnalyticsDistributionParamsTagModeAny GetAnalyticsDistributionParamsTagMode = "any"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsDistributionParamsTagMode enum.
+func (e GetAnalyticsDistributionParamsTagMode) Valid() bool {
+	switch e {
+	case GetAnalyticsDistributionParamsTagModeAll:
+		return true
+	case GetAnalyticsDistributionParamsTagModeAny:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsDistributionParamsDateField.
+const (
+	GetAnalyticsDistributionParamsDateFieldClosed GetAnalyticsDistributionParamsDateField = "closed"
+	GetAnalyticsDistributionParamsDateFieldOpened GetAnalyticsDistributionParamsDateField = "opened"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsDistributionParamsDateField enum.
+func (e GetAnalyticsDistributionParamsDateField) Valid() bool {
+	switch e {
+	case GetAnalyticsDistributionParamsDateFieldClosed:
+		return true
+	case GetAnalyticsDistributionParamsDateFieldOpened:
 		return true
 	default:
 		return false
@@ -988,6 +1204,78 @@ func (e GetAnalyticsDrawdownParamsBasis) Valid() bool {
 	}
 }
 
+// Defines values for GetAnalyticsDrawdownParamsDirection.
+const (
+	GetAnalyticsDrawdownParamsDirectionLong  GetAnalyticsDrawdownParamsDirection = "long"
+	GetAnalyticsDrawdownParamsDirectionShort GetAnalyticsDrawdownParamsDirection = "short"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsDrawdownParamsDirection enum.
+func (e GetAnalyticsDrawdownParamsDirection) Valid() bool {
+	switch e {
+	case GetAnalyticsDrawdownParamsDirectionLong:
+		return true
+	case GetAnalyticsDrawdownParamsDirectionShort:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsDrawdownParamsStatus.
+const (
+	GetAnalyticsDrawdownParamsStatusClosed GetAnalyticsDrawdownParamsStatus = "closed"
+	GetAnalyticsDrawdownParamsStatusOpen   GetAnalyticsDrawdownParamsStatus = "open"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsDrawdownParamsStatus enum.
+func (e GetAnalyticsDrawdownParamsStatus) Valid() bool {
+	switch e {
+	case GetAnalyticsDrawdownParamsStatusClosed:
+		return true
+	case GetAnalyticsDrawdownParamsStatusOpen:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsDrawdownParamsTagMode.
+const (
+	GetAnalyticsDrawdownParamsTagModeAll GetAnalyticsDrawdownParamsTagMode = "all"
+	GetAnalyticsDrawdownParamsTagModeAny GetAnalyticsDrawdownParamsTagMode = "any"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsDrawdownParamsTagMode enum.
+func (e GetAnalyticsDrawdownParamsTagMode) Valid() bool {
+	switch e {
+	case GetAnalyticsDrawdownParamsTagModeAll:
+		return true
+	case GetAnalyticsDrawdownParamsTagModeAny:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsDrawdownParamsDateField.
+const (
+	GetAnalyticsDrawdownParamsDateFieldClosed GetAnalyticsDrawdownParamsDateField = "closed"
+	GetAnalyticsDrawdownParamsDateFieldOpened GetAnalyticsDrawdownParamsDateField = "opened"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsDrawdownParamsDateField enum.
+func (e GetAnalyticsDrawdownParamsDateField) Valid() bool {
+	switch e {
+	case GetAnalyticsDrawdownParamsDateFieldClosed:
+		return true
+	case GetAnalyticsDrawdownParamsDateFieldOpened:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetAnalyticsEquityParamsBasis.
 const (
 	GetAnalyticsEquityParamsBasisGross GetAnalyticsEquityParamsBasis = "gross"
@@ -1000,6 +1288,78 @@ func (e GetAnalyticsEquityParamsBasis) Valid() bool {
 	case GetAnalyticsEquityParamsBasisGross:
 		return true
 	case GetAnalyticsEquityParamsBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsEquityParamsDirection.
+const (
+	GetAnalyticsEquityParamsDirectionLong  GetAnalyticsEquityParamsDirection = "long"
+	GetAnalyticsEquityParamsDirectionShort GetAnalyticsEquityParamsDirection = "short"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsEquityParamsDirection enum.
+func (e GetAnalyticsEquityParamsDirection) Valid() bool {
+	switch e {
+	case GetAnalyticsEquityParamsDirectionLong:
+		return true
+	case GetAnalyticsEquityParamsDirectionShort:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsEquityParamsStatus.
+const (
+	GetAnalyticsEquityParamsStatusClosed GetAnalyticsEquityParamsStatus = "closed"
+	GetAnalyticsEquityParamsStatusOpen   GetAnalyticsEquityParamsStatus = "open"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsEquityParamsStatus enum.
+func (e GetAnalyticsEquityParamsStatus) Valid() bool {
+	switch e {
+	case GetAnalyticsEquityParamsStatusClosed:
+		return true
+	case GetAnalyticsEquityParamsStatusOpen:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsEquityParamsTagMode.
+const (
+	GetAnalyticsEquityParamsTagModeAll GetAnalyticsEquityParamsTagMode = "all"
+	GetAnalyticsEquityParamsTagModeAny GetAnalyticsEquityParamsTagMode = "any"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsEquityParamsTagMode enum.
+func (e GetAnalyticsEquityParamsTagMode) Valid() bool {
+	switch e {
+	case GetAnalyticsEquityParamsTagModeAll:
+		return true
+	case GetAnalyticsEquityParamsTagModeAny:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsEquityParamsDateField.
+const (
+	GetAnalyticsEquityParamsDateFieldClosed GetAnalyticsEquityParamsDateField = "closed"
+	GetAnalyticsEquityParamsDateFieldOpened GetAnalyticsEquityParamsDateField = "opened"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsEquityParamsDateField enum.
+func (e GetAnalyticsEquityParamsDateField) Valid() bool {
+	switch e {
+	case GetAnalyticsEquityParamsDateFieldClosed:
+		return true
+	case GetAnalyticsEquityParamsDateFieldOpened:
 		return true
 	default:
 		return false
@@ -1024,6 +1384,78 @@ func (e GetAnalyticsStreaksParamsBasis) Valid() bool {
 	}
 }
 
+// Defines values for GetAnalyticsStreaksParamsDirection.
+const (
+	GetAnalyticsStreaksParamsDirectionLong  GetAnalyticsStreaksParamsDirection = "long"
+	GetAnalyticsStreaksParamsDirectionShort GetAnalyticsStreaksParamsDirection = "short"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsStreaksParamsDirection enum.
+func (e GetAnalyticsStreaksParamsDirection) Valid() bool {
+	switch e {
+	case GetAnalyticsStreaksParamsDirectionLong:
+		return true
+	case GetAnalyticsStreaksParamsDirectionShort:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsStreaksParamsStatus.
+const (
+	GetAnalyticsStreaksParamsStatusClosed GetAnalyticsStreaksParamsStatus = "closed"
+	GetAnalyticsStreaksParamsStatusOpen   GetAnalyticsStreaksParamsStatus = "open"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsStreaksParamsStatus enum.
+func (e GetAnalyticsStreaksParamsStatus) Valid() bool {
+	switch e {
+	case GetAnalyticsStreaksParamsStatusClosed:
+		return true
+	case GetAnalyticsStreaksParamsStatusOpen:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsStreaksParamsTagMode.
+const (
+	GetAnalyticsStreaksParamsTagModeAll GetAnalyticsStreaksParamsTagMode = "all"
+	GetAnalyticsStreaksParamsTagModeAny GetAnalyticsStreaksParamsTagMode = "any"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsStreaksParamsTagMode enum.
+func (e GetAnalyticsStreaksParamsTagMode) Valid() bool {
+	switch e {
+	case GetAnalyticsStreaksParamsTagModeAll:
+		return true
+	case GetAnalyticsStreaksParamsTagModeAny:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsStreaksParamsDateField.
+const (
+	GetAnalyticsStreaksParamsDateFieldClosed GetAnalyticsStreaksParamsDateField = "closed"
+	GetAnalyticsStreaksParamsDateFieldOpened GetAnalyticsStreaksParamsDateField = "opened"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsStreaksParamsDateField enum.
+func (e GetAnalyticsStreaksParamsDateField) Valid() bool {
+	switch e {
+	case GetAnalyticsStreaksParamsDateFieldClosed:
+		return true
+	case GetAnalyticsStreaksParamsDateFieldOpened:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetAnalyticsSummaryParamsBasis.
 const (
 	GetAnalyticsSummaryParamsBasisGross GetAnalyticsSummaryParamsBasis = "gross"
@@ -1036,6 +1468,78 @@ func (e GetAnalyticsSummaryParamsBasis) Valid() bool {
 	case GetAnalyticsSummaryParamsBasisGross:
 		return true
 	case GetAnalyticsSummaryParamsBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsSummaryParamsDirection.
+const (
+	GetAnalyticsSummaryParamsDirectionLong  GetAnalyticsSummaryParamsDirection = "long"
+	GetAnalyticsSummaryParamsDirectionShort GetAnalyticsSummaryParamsDirection = "short"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsSummaryParamsDirection enum.
+func (e GetAnalyticsSummaryParamsDirection) Valid() bool {
+	switch e {
+	case GetAnalyticsSummaryParamsDirectionLong:
+		return true
+	case GetAnalyticsSummaryParamsDirectionShort:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsSummaryParamsStatus.
+const (
+	GetAnalyticsSummaryParamsStatusClosed GetAnalyticsSummaryParamsStatus = "closed"
+	GetAnalyticsSummaryParamsStatusOpen   GetAnalyticsSummaryParamsStatus = "open"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsSummaryParamsStatus enum.
+func (e GetAnalyticsSummaryParamsStatus) Valid() bool {
+	switch e {
+	case GetAnalyticsSummaryParamsStatusClosed:
+		return true
+	case GetAnalyticsSummaryParamsStatusOpen:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsSummaryParamsTagMode.
+const (
+	GetAnalyticsSummaryParamsTagModeAll GetAnalyticsSummaryParamsTagMode = "all"
+	GetAnalyticsSummaryParamsTagModeAny GetAnalyticsSummaryParamsTagMode = "any"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsSummaryParamsTagMode enum.
+func (e GetAnalyticsSummaryParamsTagMode) Valid() bool {
+	switch e {
+	case GetAnalyticsSummaryParamsTagModeAll:
+		return true
+	case GetAnalyticsSummaryParamsTagModeAny:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsSummaryParamsDateField.
+const (
+	GetAnalyticsSummaryParamsDateFieldClosed GetAnalyticsSummaryParamsDateField = "closed"
+	GetAnalyticsSummaryParamsDateFieldOpened GetAnalyticsSummaryParamsDateField = "opened"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsSummaryParamsDateField enum.
+func (e GetAnalyticsSummaryParamsDateField) Valid() bool {
+	switch e {
+	case GetAnalyticsSummaryParamsDateFieldClosed:
+		return true
+	case GetAnalyticsSummaryParamsDateFieldOpened:
 		return true
 	default:
 		return false
@@ -2863,11 +3367,66 @@ type AdminListUserEventsParams struct {
 type GetAnalyticsBreakdownParams struct {
 	// Basis `net` (default: after commission and fees) or `gross`.
 	Basis *GetAnalyticsBreakdownParamsBasis `form:"basis,omitempty" json:"basis,omitempty"`
-	By    GetAnalyticsBreakdownParamsBy     `form:"by" json:"by"`
+
+	// AccountId Trading accounts (repeated or comma-separated).
+	AccountId *FilterAccountID `form:"account_id,omitempty" json:"account_id,omitempty"`
+
+	// Symbol Canonical symbols (`ESZ26`, `AAPL`).
+	Symbol *FilterSymbol `form:"symbol,omitempty" json:"symbol,omitempty"`
+
+	// AssetClass stock, etf, option, future, forex, crypto, cfd.
+	AssetClass *FilterAssetClass                     `form:"asset_class,omitempty" json:"asset_class,omitempty"`
+	Direction  *GetAnalyticsBreakdownParamsDirection `form:"direction,omitempty" json:"direction,omitempty"`
+	Status     *GetAnalyticsBreakdownParamsStatus    `form:"status,omitempty" json:"status,omitempty"`
+
+	// Outcome win, loss, breakeven (closed trades).
+	Outcome *FilterOutcome `form:"outcome,omitempty" json:"outcome,omitempty"`
+
+	// BreakevenBand A decimal ≥ 0 overriding the accounts' breakeven bands for `outcome`.
+	BreakevenBand *FilterBreakevenBand `form:"breakeven_band,omitempty" json:"breakeven_band,omitempty"`
+	TagId         *FilterTagID         `form:"tag_id,omitempty" json:"tag_id,omitempty"`
+
+	// TagMode `any` (default): at least one of the tags; `all`: every one.
+	TagMode    *GetAnalyticsBreakdownParamsTagMode `form:"tag_mode,omitempty" json:"tag_mode,omitempty"`
+	PlaybookId *FilterPlaybookID                   `form:"playbook_id,omitempty" json:"playbook_id,omitempty"`
+
+	// DateField Which date `from` and `to` bound; open trades never match a close range.
+	DateField *GetAnalyticsBreakdownParamsDateField `form:"date_field,omitempty" json:"date_field,omitempty"`
+
+	// From First calendar day (YYYY-MM-DD, the user's time zone), inclusive.
+	From *FilterFrom `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Last calendar day, inclusive.
+	To *FilterTo `form:"to,omitempty" json:"to,omitempty"`
+
+	// Weekday Weekday of the opening in the account's zone, 0 (Sunday) to 6.
+	Weekday *FilterWeekday `form:"weekday,omitempty" json:"weekday,omitempty"`
+
+	// Hour Hour of the opening in the account's zone, 0 to 23.
+	Hour              *FilterHour                   `form:"hour,omitempty" json:"hour,omitempty"`
+	MinHoldingSeconds *FilterMinHolding             `form:"min_holding_seconds,omitempty" json:"min_holding_seconds,omitempty"`
+	MaxHoldingSeconds *FilterMaxHolding             `form:"max_holding_seconds,omitempty" json:"max_holding_seconds,omitempty"`
+	MinNetPnl         *FilterMinNetPnL              `form:"min_net_pnl,omitempty" json:"min_net_pnl,omitempty"`
+	MaxNetPnl         *FilterMaxNetPnL              `form:"max_net_pnl,omitempty" json:"max_net_pnl,omitempty"`
+	MinR              *FilterMinR                   `form:"min_r,omitempty" json:"min_r,omitempty"`
+	MaxR              *FilterMaxR                   `form:"max_r,omitempty" json:"max_r,omitempty"`
+	By                GetAnalyticsBreakdownParamsBy `form:"by" json:"by"`
 }
 
 // GetAnalyticsBreakdownParamsBasis defines parameters for GetAnalyticsBreakdown.
 type GetAnalyticsBreakdownParamsBasis string
+
+// GetAnalyticsBreakdownParamsDirection defines parameters for GetAnalyticsBreakdown.
+type GetAnalyticsBreakdownParamsDirection string
+
+// GetAnalyticsBreakdownParamsStatus defines parameters for GetAnalyticsBreakdown.
+type GetAnalyticsBreakdownParamsStatus string
+
+// GetAnalyticsBreakdownParamsTagMode defines parameters for GetAnalyticsBreakdown.
+type GetAnalyticsBreakdownParamsTagMode string
+
+// GetAnalyticsBreakdownParamsDateField defines parameters for GetAnalyticsBreakdown.
+type GetAnalyticsBreakdownParamsDateField string
 
 // GetAnalyticsBreakdownParamsBy defines parameters for GetAnalyticsBreakdown.
 type GetAnalyticsBreakdownParamsBy string
@@ -2876,22 +3435,132 @@ type GetAnalyticsBreakdownParamsBy string
 type GetAnalyticsCalendarParams struct {
 	// Basis `net` (default: after commission and fees) or `gross`.
 	Basis *GetAnalyticsCalendarParamsBasis `form:"basis,omitempty" json:"basis,omitempty"`
-	Month *string                          `form:"month,omitempty" json:"month,omitempty"`
-	Year  *int                             `form:"year,omitempty" json:"year,omitempty"`
+
+	// AccountId Trading accounts (repeated or comma-separated).
+	AccountId *FilterAccountID `form:"account_id,omitempty" json:"account_id,omitempty"`
+
+	// Symbol Canonical symbols (`ESZ26`, `AAPL`).
+	Symbol *FilterSymbol `form:"symbol,omitempty" json:"symbol,omitempty"`
+
+	// AssetClass stock, etf, option, future, forex, crypto, cfd.
+	AssetClass *FilterAssetClass                    `form:"asset_class,omitempty" json:"asset_class,omitempty"`
+	Direction  *GetAnalyticsCalendarParamsDirection `form:"direction,omitempty" json:"direction,omitempty"`
+	Status     *GetAnalyticsCalendarParamsStatus    `form:"status,omitempty" json:"status,omitempty"`
+
+	// Outcome win, loss, breakeven (closed trades).
+	Outcome *FilterOutcome `form:"outcome,omitempty" json:"outcome,omitempty"`
+
+	// BreakevenBand A decimal ≥ 0 overriding the accounts' breakeven bands for `outcome`.
+	BreakevenBand *FilterBreakevenBand `form:"breakeven_band,omitempty" json:"breakeven_band,omitempty"`
+	TagId         *FilterTagID         `form:"tag_id,omitempty" json:"tag_id,omitempty"`
+
+	// TagMode `any` (default): at least one of the tags; `all`: every one.
+	TagMode    *GetAnalyticsCalendarParamsTagMode `form:"tag_mode,omitempty" json:"tag_mode,omitempty"`
+	PlaybookId *FilterPlaybookID                  `form:"playbook_id,omitempty" json:"playbook_id,omitempty"`
+
+	// DateField Which date `from` and `to` bound; open trades never match a close range.
+	DateField *GetAnalyticsCalendarParamsDateField `form:"date_field,omitempty" json:"date_field,omitempty"`
+
+	// From First calendar day (YYYY-MM-DD, the user's time zone), inclusive.
+	From *FilterFrom `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Last calendar day, inclusive.
+	To *FilterTo `form:"to,omitempty" json:"to,omitempty"`
+
+	// Weekday Weekday of the opening in the account's zone, 0 (Sunday) to 6.
+	Weekday *FilterWeekday `form:"weekday,omitempty" json:"weekday,omitempty"`
+
+	// Hour Hour of the opening in the account's zone, 0 to 23.
+	Hour              *FilterHour       `form:"hour,omitempty" json:"hour,omitempty"`
+	MinHoldingSeconds *FilterMinHolding `form:"min_holding_seconds,omitempty" json:"min_holding_seconds,omitempty"`
+	MaxHoldingSeconds *FilterMaxHolding `form:"max_holding_seconds,omitempty" json:"max_holding_seconds,omitempty"`
+	MinNetPnl         *FilterMinNetPnL  `form:"min_net_pnl,omitempty" json:"min_net_pnl,omitempty"`
+	MaxNetPnl         *FilterMaxNetPnL  `form:"max_net_pnl,omitempty" json:"max_net_pnl,omitempty"`
+	MinR              *FilterMinR       `form:"min_r,omitempty" json:"min_r,omitempty"`
+	MaxR              *FilterMaxR       `form:"max_r,omitempty" json:"max_r,omitempty"`
+	Month             *string           `form:"month,omitempty" json:"month,omitempty"`
+	Year              *int              `form:"year,omitempty" json:"year,omitempty"`
 }
 
 // GetAnalyticsCalendarParamsBasis defines parameters for GetAnalyticsCalendar.
 type GetAnalyticsCalendarParamsBasis string
 
+// GetAnalyticsCalendarParamsDirection defines parameters for GetAnalyticsCalendar.
+type GetAnalyticsCalendarParamsDirection string
+
+// GetAnalyticsCalendarParamsStatus defines parameters for GetAnalyticsCalendar.
+type GetAnalyticsCalendarParamsStatus string
+
+// GetAnalyticsCalendarParamsTagMode defines parameters for GetAnalyticsCalendar.
+type GetAnalyticsCalendarParamsTagMode string
+
+// GetAnalyticsCalendarParamsDateField defines parameters for GetAnalyticsCalendar.
+type GetAnalyticsCalendarParamsDateField string
+
 // GetAnalyticsDistributionParams defines parameters for GetAnalyticsDistribution.
 type GetAnalyticsDistributionParams struct {
 	// Basis `net` (default: after commission and fees) or `gross`.
 	Basis *GetAnalyticsDistributionParamsBasis `form:"basis,omitempty" json:"basis,omitempty"`
-	Of    GetAnalyticsDistributionParamsOf     `form:"of" json:"of"`
+
+	// AccountId Trading accounts (repeated or comma-separated).
+	AccountId *FilterAccountID `form:"account_id,omitempty" json:"account_id,omitempty"`
+
+	// Symbol Canonical symbols (`ESZ26`, `AAPL`).
+	Symbol *FilterSymbol `form:"symbol,omitempty" json:"symbol,omitempty"`
+
+	// AssetClass stock, etf, option, future, forex, crypto, cfd.
+	AssetClass *FilterAssetClass                        `form:"asset_class,omitempty" json:"asset_class,omitempty"`
+	Direction  *GetAnalyticsDistributionParamsDirection `form:"direction,omitempty" json:"direction,omitempty"`
+	Status     *GetAnalyticsDistributionParamsStatus    `form:"status,omitempty" json:"status,omitempty"`
+
+	// Outcome win, loss, breakeven (closed trades).
+	Outcome *FilterOutcome `form:"outcome,omitempty" json:"outcome,omitempty"`
+
+	// BreakevenBand A decimal ≥ 0 overriding the accounts' breakeven bands for `outcome`.
+	BreakevenBand *FilterBreakevenBand `form:"breakeven_band,omitempty" json:"breakeven_band,omitempty"`
+	TagId         *FilterTagID         `form:"tag_id,omitempty" json:"tag_id,omitempty"`
+
+	// TagMode `any` (default): at least one of the tags; `all`: every one.
+	TagMode    *GetAnalyticsDistributionParamsTagMode `form:"tag_mode,omitempty" json:"tag_mode,omitempty"`
+	PlaybookId *FilterPlaybookID                      `form:"playbook_id,omitempty" json:"playbook_id,omitempty"`
+
+	// DateField Which date `from` and `to` bound; open trades never match a close range.
+	DateField *GetAnalyticsDistributionParamsDateField `form:"date_field,omitempty" json:"date_field,omitempty"`
+
+	// From First calendar day (YYYY-MM-DD, the user's time zone), inclusive.
+	From *FilterFrom `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Last calendar day, inclusive.
+	To *FilterTo `form:"to,omitempty" json:"to,omitempty"`
+
+	// Weekday Weekday of the opening in the account's zone, 0 (Sunday) to 6.
+	Weekday *FilterWeekday `form:"weekday,omitempty" json:"weekday,omitempty"`
+
+	// Hour Hour of the opening in the account's zone, 0 to 23.
+	Hour              *FilterHour                      `form:"hour,omitempty" json:"hour,omitempty"`
+	MinHoldingSeconds *FilterMinHolding                `form:"min_holding_seconds,omitempty" json:"min_holding_seconds,omitempty"`
+	MaxHoldingSeconds *FilterMaxHolding                `form:"max_holding_seconds,omitempty" json:"max_holding_seconds,omitempty"`
+	MinNetPnl         *FilterMinNetPnL                 `form:"min_net_pnl,omitempty" json:"min_net_pnl,omitempty"`
+	MaxNetPnl         *FilterMaxNetPnL                 `form:"max_net_pnl,omitempty" json:"max_net_pnl,omitempty"`
+	MinR              *FilterMinR                      `form:"min_r,omitempty" json:"min_r,omitempty"`
+	MaxR              *FilterMaxR                      `form:"max_r,omitempty" json:"max_r,omitempty"`
+	Of                GetAnalyticsDistributionParamsOf `form:"of" json:"of"`
 }
 
 // GetAnalyticsDistributionParamsBasis defines parameters for GetAnalyticsDistribution.
 type GetAnalyticsDistributionParamsBasis string
+
+// GetAnalyticsDistributionParamsDirection defines parameters for GetAnalyticsDistribution.
+type GetAnalyticsDistributionParamsDirection string
+
+// GetAnalyticsDistributionParamsStatus defines parameters for GetAnalyticsDistribution.
+type GetAnalyticsDistributionParamsStatus string
+
+// GetAnalyticsDistributionParamsTagMode defines parameters for GetAnalyticsDistribution.
+type GetAnalyticsDistributionParamsTagMode string
+
+// GetAnalyticsDistributionParamsDateField defines parameters for GetAnalyticsDistribution.
+type GetAnalyticsDistributionParamsDateField string
 
 // GetAnalyticsDistributionParamsOf defines parameters for GetAnalyticsDistribution.
 type GetAnalyticsDistributionParamsOf string
@@ -2900,15 +3569,113 @@ type GetAnalyticsDistributionParamsOf string
 type GetAnalyticsDrawdownParams struct {
 	// Basis `net` (default: after commission and fees) or `gross`.
 	Basis *GetAnalyticsDrawdownParamsBasis `form:"basis,omitempty" json:"basis,omitempty"`
+
+	// AccountId Trading accounts (repeated or comma-separated).
+	AccountId *FilterAccountID `form:"account_id,omitempty" json:"account_id,omitempty"`
+
+	// Symbol Canonical symbols (`ESZ26`, `AAPL`).
+	Symbol *FilterSymbol `form:"symbol,omitempty" json:"symbol,omitempty"`
+
+	// AssetClass stock, etf, option, future, forex, crypto, cfd.
+	AssetClass *FilterAssetClass                    `form:"asset_class,omitempty" json:"asset_class,omitempty"`
+	Direction  *GetAnalyticsDrawdownParamsDirection `form:"direction,omitempty" json:"direction,omitempty"`
+	Status     *GetAnalyticsDrawdownParamsStatus    `form:"status,omitempty" json:"status,omitempty"`
+
+	// Outcome win, loss, breakeven (closed trades).
+	Outcome *FilterOutcome `form:"outcome,omitempty" json:"outcome,omitempty"`
+
+	// BreakevenBand A decimal ≥ 0 overriding the accounts' breakeven bands for `outcome`.
+	BreakevenBand *FilterBreakevenBand `form:"breakeven_band,omitempty" json:"breakeven_band,omitempty"`
+	TagId         *FilterTagID         `form:"tag_id,omitempty" json:"tag_id,omitempty"`
+
+	// TagMode `any` (default): at least one of the tags; `all`: every one.
+	TagMode    *GetAnalyticsDrawdownParamsTagMode `form:"tag_mode,omitempty" json:"tag_mode,omitempty"`
+	PlaybookId *FilterPlaybookID                  `form:"playbook_id,omitempty" json:"playbook_id,omitempty"`
+
+	// DateField Which date `from` and `to` bound; open trades never match a close range.
+	DateField *GetAnalyticsDrawdownParamsDateField `form:"date_field,omitempty" json:"date_field,omitempty"`
+
+	// From First calendar day (YYYY-MM-DD, the user's time zone), inclusive.
+	From *FilterFrom `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Last calendar day, inclusive.
+	To *FilterTo `form:"to,omitempty" json:"to,omitempty"`
+
+	// Weekday Weekday of the opening in the account's zone, 0 (Sunday) to 6.
+	Weekday *FilterWeekday `form:"weekday,omitempty" json:"weekday,omitempty"`
+
+	// Hour Hour of the opening in the account's zone, 0 to 23.
+	Hour              *FilterHour       `form:"hour,omitempty" json:"hour,omitempty"`
+	MinHoldingSeconds *FilterMinHolding `form:"min_holding_seconds,omitempty" json:"min_holding_seconds,omitempty"`
+	MaxHoldingSeconds *FilterMaxHolding `form:"max_holding_seconds,omitempty" json:"max_holding_seconds,omitempty"`
+	MinNetPnl         *FilterMinNetPnL  `form:"min_net_pnl,omitempty" json:"min_net_pnl,omitempty"`
+	MaxNetPnl         *FilterMaxNetPnL  `form:"max_net_pnl,omitempty" json:"max_net_pnl,omitempty"`
+	MinR              *FilterMinR       `form:"min_r,omitempty" json:"min_r,omitempty"`
+	MaxR              *FilterMaxR       `form:"max_r,omitempty" json:"max_r,omitempty"`
 }
 
 // GetAnalyticsDrawdownParamsBasis defines parameters for GetAnalyticsDrawdown.
 type GetAnalyticsDrawdownParamsBasis string
 
+// GetAnalyticsDrawdownParamsDirection defines parameters for GetAnalyticsDrawdown.
+type GetAnalyticsDrawdownParamsDirection string
+
+// GetAnalyticsDrawdownParamsStatus defines parameters for GetAnalyticsDrawdown.
+type GetAnalyticsDrawdownParamsStatus string
+
+// GetAnalyticsDrawdownParamsTagMode defines parameters for GetAnalyticsDrawdown.
+type GetAnalyticsDrawdownParamsTagMode string
+
+// GetAnalyticsDrawdownParamsDateField defines parameters for GetAnalyticsDrawdown.
+type GetAnalyticsDrawdownParamsDateField string
+
 // GetAnalyticsEquityParams defines parameters for GetAnalyticsEquity.
 type GetAnalyticsEquityParams struct {
 	// Basis `net` (default: after commission and fees) or `gross`.
 	Basis *GetAnalyticsEquityParamsBasis `form:"basis,omitempty" json:"basis,omitempty"`
+
+	// AccountId Trading accounts (repeated or comma-separated).
+	AccountId *FilterAccountID `form:"account_id,omitempty" json:"account_id,omitempty"`
+
+	// Symbol Canonical symbols (`ESZ26`, `AAPL`).
+	Symbol *FilterSymbol `form:"symbol,omitempty" json:"symbol,omitempty"`
+
+	// AssetClass stock, etf, option, future, forex, crypto, cfd.
+	AssetClass *FilterAssetClass                  `form:"asset_class,omitempty" json:"asset_class,omitempty"`
+	Direction  *GetAnalyticsEquityParamsDirection `form:"direction,omitempty" json:"direction,omitempty"`
+	Status     *GetAnalyticsEquityParamsStatus    `form:"status,omitempty" json:"status,omitempty"`
+
+	// Outcome win, loss, breakeven (closed trades).
+	Outcome *FilterOutcome `form:"outcome,omitempty" json:"outcome,omitempty"`
+
+	// BreakevenBand A decimal ≥ 0 overriding the accounts' breakeven bands for `outcome`.
+	BreakevenBand *FilterBreakevenBand `form:"breakeven_band,omitempty" json:"breakeven_band,omitempty"`
+	TagId         *FilterTagID         `form:"tag_id,omitempty" json:"tag_id,omitempty"`
+
+	// TagMode `any` (default): at least one of the tags; `all`: every one.
+	TagMode    *GetAnalyticsEquityParamsTagMode `form:"tag_mode,omitempty" json:"tag_mode,omitempty"`
+	PlaybookId *FilterPlaybookID                `form:"playbook_id,omitempty" json:"playbook_id,omitempty"`
+
+	// DateField Which date `from` and `to` bound; open trades never match a close range.
+	DateField *GetAnalyticsEquityParamsDateField `form:"date_field,omitempty" json:"date_field,omitempty"`
+
+	// From First calendar day (YYYY-MM-DD, the user's time zone), inclusive.
+	From *FilterFrom `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Last calendar day, inclusive.
+	To *FilterTo `form:"to,omitempty" json:"to,omitempty"`
+
+	// Weekday Weekday of the opening in the account's zone, 0 (Sunday) to 6.
+	Weekday *FilterWeekday `form:"weekday,omitempty" json:"weekday,omitempty"`
+
+	// Hour Hour of the opening in the account's zone, 0 to 23.
+	Hour              *FilterHour       `form:"hour,omitempty" json:"hour,omitempty"`
+	MinHoldingSeconds *FilterMinHolding `form:"min_holding_seconds,omitempty" json:"min_holding_seconds,omitempty"`
+	MaxHoldingSeconds *FilterMaxHolding `form:"max_holding_seconds,omitempty" json:"max_holding_seconds,omitempty"`
+	MinNetPnl         *FilterMinNetPnL  `form:"min_net_pnl,omitempty" json:"min_net_pnl,omitempty"`
+	MaxNetPnl         *FilterMaxNetPnL  `form:"max_net_pnl,omitempty" json:"max_net_pnl,omitempty"`
+	MinR              *FilterMinR       `form:"min_r,omitempty" json:"min_r,omitempty"`
+	MaxR              *FilterMaxR       `form:"max_r,omitempty" json:"max_r,omitempty"`
 
 	// PerTrade Also the point after every trade (`by_trade`).
 	PerTrade *bool `form:"per_trade,omitempty" json:"per_trade,omitempty"`
@@ -2917,23 +3684,145 @@ type GetAnalyticsEquityParams struct {
 // GetAnalyticsEquityParamsBasis defines parameters for GetAnalyticsEquity.
 type GetAnalyticsEquityParamsBasis string
 
+// GetAnalyticsEquityParamsDirection defines parameters for GetAnalyticsEquity.
+type GetAnalyticsEquityParamsDirection string
+
+// GetAnalyticsEquityParamsStatus defines parameters for GetAnalyticsEquity.
+type GetAnalyticsEquityParamsStatus string
+
+// GetAnalyticsEquityParamsTagMode defines parameters for GetAnalyticsEquity.
+type GetAnalyticsEquityParamsTagMode string
+
+// GetAnalyticsEquityParamsDateField defines parameters for GetAnalyticsEquity.
+type GetAnalyticsEquityParamsDateField string
+
 // GetAnalyticsStreaksParams defines parameters for GetAnalyticsStreaks.
 type GetAnalyticsStreaksParams struct {
 	// Basis `net` (default: after commission and fees) or `gross`.
 	Basis *GetAnalyticsStreaksParamsBasis `form:"basis,omitempty" json:"basis,omitempty"`
+
+	// AccountId Trading accounts (repeated or comma-separated).
+	AccountId *FilterAccountID `form:"account_id,omitempty" json:"account_id,omitempty"`
+
+	// Symbol Canonical symbols (`ESZ26`, `AAPL`).
+	Symbol *FilterSymbol `form:"symbol,omitempty" json:"symbol,omitempty"`
+
+	// AssetClass stock, etf, option, future, forex, crypto, cfd.
+	AssetClass *FilterAssetClass                   `form:"asset_class,omitempty" json:"asset_class,omitempty"`
+	Direction  *GetAnalyticsStreaksParamsDirection `form:"direction,omitempty" json:"direction,omitempty"`
+	Status     *GetAnalyticsStreaksParamsStatus    `form:"status,omitempty" json:"status,omitempty"`
+
+	// Outcome win, loss, breakeven (closed trades).
+	Outcome *FilterOutcome `form:"outcome,omitempty" json:"outcome,omitempty"`
+
+	// BreakevenBand A decimal ≥ 0 overriding the accounts' breakeven bands for `outcome`.
+	BreakevenBand *FilterBreakevenBand `form:"breakeven_band,omitempty" json:"breakeven_band,omitempty"`
+	TagId         *FilterTagID         `form:"tag_id,omitempty" json:"tag_id,omitempty"`
+
+	// TagMode `any` (default): at least one of the tags; `all`: every one.
+	TagMode    *GetAnalyticsStreaksParamsTagMode `form:"tag_mode,omitempty" json:"tag_mode,omitempty"`
+	PlaybookId *FilterPlaybookID                 `form:"playbook_id,omitempty" json:"playbook_id,omitempty"`
+
+	// DateField Which date `from` and `to` bound; open trades never match a close range.
+	DateField *GetAnalyticsStreaksParamsDateField `form:"date_field,omitempty" json:"date_field,omitempty"`
+
+	// From First calendar day (YYYY-MM-DD, the user's time zone), inclusive.
+	From *FilterFrom `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Last calendar day, inclusive.
+	To *FilterTo `form:"to,omitempty" json:"to,omitempty"`
+
+	// Weekday Weekday of the opening in the account's zone, 0 (Sunday) to 6.
+	Weekday *FilterWeekday `form:"weekday,omitempty" json:"weekday,omitempty"`
+
+	// Hour Hour of the opening in the account's zone, 0 to 23.
+	Hour              *FilterHour       `form:"hour,omitempty" json:"hour,omitempty"`
+	MinHoldingSeconds *FilterMinHolding `form:"min_holding_seconds,omitempty" json:"min_holding_seconds,omitempty"`
+	MaxHoldingSeconds *FilterMaxHolding `form:"max_holding_seconds,omitempty" json:"max_holding_seconds,omitempty"`
+	MinNetPnl         *FilterMinNetPnL  `form:"min_net_pnl,omitempty" json:"min_net_pnl,omitempty"`
+	MaxNetPnl         *FilterMaxNetPnL  `form:"max_net_pnl,omitempty" json:"max_net_pnl,omitempty"`
+	MinR              *FilterMinR       `form:"min_r,omitempty" json:"min_r,omitempty"`
+	MaxR              *FilterMaxR       `form:"max_r,omitempty" json:"max_r,omitempty"`
 }
 
 // GetAnalyticsStreaksParamsBasis defines parameters for GetAnalyticsStreaks.
 type GetAnalyticsStreaksParamsBasis string
 
+// GetAnalyticsStreaksParamsDirection defines parameters for GetAnalyticsStreaks.
+type GetAnalyticsStreaksParamsDirection string
+
+// GetAnalyticsStreaksParamsStatus defines parameters for GetAnalyticsStreaks.
+type GetAnalyticsStreaksParamsStatus string
+
+// GetAnalyticsStreaksParamsTagMode defines parameters for GetAnalyticsStreaks.
+type GetAnalyticsStreaksParamsTagMode string
+
+// GetAnalyticsStreaksParamsDateField defines parameters for GetAnalyticsStreaks.
+type GetAnalyticsStreaksParamsDateField string
+
 // GetAnalyticsSummaryParams defines parameters for GetAnalyticsSummary.
 type GetAnalyticsSummaryParams struct {
 	// Basis `net` (default: after commission and fees) or `gross`.
 	Basis *GetAnalyticsSummaryParamsBasis `form:"basis,omitempty" json:"basis,omitempty"`
+
+	// AccountId Trading accounts (repeated or comma-separated).
+	AccountId *FilterAccountID `form:"account_id,omitempty" json:"account_id,omitempty"`
+
+	// Symbol Canonical symbols (`ESZ26`, `AAPL`).
+	Symbol *FilterSymbol `form:"symbol,omitempty" json:"symbol,omitempty"`
+
+	// AssetClass stock, etf, option, future, forex, crypto, cfd.
+	AssetClass *FilterAssetClass                   `form:"asset_class,omitempty" json:"asset_class,omitempty"`
+	Direction  *GetAnalyticsSummaryParamsDirection `form:"direction,omitempty" json:"direction,omitempty"`
+	Status     *GetAnalyticsSummaryParamsStatus    `form:"status,omitempty" json:"status,omitempty"`
+
+	// Outcome win, loss, breakeven (closed trades).
+	Outcome *FilterOutcome `form:"outcome,omitempty" json:"outcome,omitempty"`
+
+	// BreakevenBand A decimal ≥ 0 overriding the accounts' breakeven bands for `outcome`.
+	BreakevenBand *FilterBreakevenBand `form:"breakeven_band,omitempty" json:"breakeven_band,omitempty"`
+	TagId         *FilterTagID         `form:"tag_id,omitempty" json:"tag_id,omitempty"`
+
+	// TagMode `any` (default): at least one of the tags; `all`: every one.
+	TagMode    *GetAnalyticsSummaryParamsTagMode `form:"tag_mode,omitempty" json:"tag_mode,omitempty"`
+	PlaybookId *FilterPlaybookID                 `form:"playbook_id,omitempty" json:"playbook_id,omitempty"`
+
+	// DateField Which date `from` and `to` bound; open trades never match a close range.
+	DateField *GetAnalyticsSummaryParamsDateField `form:"date_field,omitempty" json:"date_field,omitempty"`
+
+	// From First calendar day (YYYY-MM-DD, the user's time zone), inclusive.
+	From *FilterFrom `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Last calendar day, inclusive.
+	To *FilterTo `form:"to,omitempty" json:"to,omitempty"`
+
+	// Weekday Weekday of the opening in the account's zone, 0 (Sunday) to 6.
+	Weekday *FilterWeekday `form:"weekday,omitempty" json:"weekday,omitempty"`
+
+	// Hour Hour of the opening in the account's zone, 0 to 23.
+	Hour              *FilterHour       `form:"hour,omitempty" json:"hour,omitempty"`
+	MinHoldingSeconds *FilterMinHolding `form:"min_holding_seconds,omitempty" json:"min_holding_seconds,omitempty"`
+	MaxHoldingSeconds *FilterMaxHolding `form:"max_holding_seconds,omitempty" json:"max_holding_seconds,omitempty"`
+	MinNetPnl         *FilterMinNetPnL  `form:"min_net_pnl,omitempty" json:"min_net_pnl,omitempty"`
+	MaxNetPnl         *FilterMaxNetPnL  `form:"max_net_pnl,omitempty" json:"max_net_pnl,omitempty"`
+	MinR              *FilterMinR       `form:"min_r,omitempty" json:"min_r,omitempty"`
+	MaxR              *FilterMaxR       `form:"max_r,omitempty" json:"max_r,omitempty"`
 }
 
 // GetAnalyticsSummaryParamsBasis defines parameters for GetAnalyticsSummary.
 type GetAnalyticsSummaryParamsBasis string
+
+// GetAnalyticsSummaryParamsDirection defines parameters for GetAnalyticsSummary.
+type GetAnalyticsSummaryParamsDirection string
+
+// GetAnalyticsSummaryParamsStatus defines parameters for GetAnalyticsSummary.
+type GetAnalyticsSummaryParamsStatus string
+
+// GetAnalyticsSummaryParamsTagMode defines parameters for GetAnalyticsSummary.
+type GetAnalyticsSummaryParamsTagMode string
+
+// GetAnalyticsSummaryParamsDateField defines parameters for GetAnalyticsSummary.
+type GetAnalyticsSummaryParamsDateField string
 
 // UploadAttachmentMultipartBody defines parameters for UploadAttachment.
 type UploadAttachmentMultipartBody struct {
@@ -3972,6 +4861,174 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsBreakdown(c *gin.Context) {
 		return
 	}
 
+	// ------------- Optional query parameter "account_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "symbol" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", c.Request.URL.Query(), &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter symbol: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "asset_class" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "asset_class", c.Request.URL.Query(), &params.AssetClass, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter asset_class: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "direction" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", c.Request.URL.Query(), &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter direction: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "outcome" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", c.Request.URL.Query(), &params.Outcome, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter outcome: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "breakeven_band" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "breakeven_band", c.Request.URL.Query(), &params.BreakevenBand, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter breakeven_band: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tag_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_id", c.Request.URL.Query(), &params.TagId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tag_mode" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_mode", c.Request.URL.Query(), &params.TagMode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_mode: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "playbook_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "playbook_id", c.Request.URL.Query(), &params.PlaybookId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter playbook_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "date_field" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "date_field", c.Request.URL.Query(), &params.DateField, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter date_field: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", c.Request.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter from: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", c.Request.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter to: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "weekday" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "weekday", c.Request.URL.Query(), &params.Weekday, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter weekday: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "hour" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "hour", c.Request.URL.Query(), &params.Hour, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter hour: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_holding_seconds" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_holding_seconds", c.Request.URL.Query(), &params.MinHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_holding_seconds: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_holding_seconds" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_holding_seconds", c.Request.URL.Query(), &params.MaxHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_holding_seconds: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_net_pnl" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_net_pnl", c.Request.URL.Query(), &params.MinNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_net_pnl: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_net_pnl" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_net_pnl", c.Request.URL.Query(), &params.MaxNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_net_pnl: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_r" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_r", c.Request.URL.Query(), &params.MinR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_r: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_r" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_r", c.Request.URL.Query(), &params.MaxR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_r: %w", err), http.StatusBadRequest)
+		return
+	}
+
 	// ------------- Required query parameter "by" -------------
 
 	err = runtime.BindQueryParameterWithOptions("form", true, true, "by", c.Request.URL.Query(), &params.By, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
@@ -4004,6 +5061,174 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsCalendar(c *gin.Context) {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "basis", c.Request.URL.Query(), &params.Basis, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter basis: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "account_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "symbol" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", c.Request.URL.Query(), &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter symbol: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "asset_class" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "asset_class", c.Request.URL.Query(), &params.AssetClass, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter asset_class: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "direction" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", c.Request.URL.Query(), &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter direction: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "outcome" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", c.Request.URL.Query(), &params.Outcome, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter outcome: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "breakeven_band" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "breakeven_band", c.Request.URL.Query(), &params.BreakevenBand, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter breakeven_band: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tag_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_id", c.Request.URL.Query(), &params.TagId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tag_mode" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_mode", c.Request.URL.Query(), &params.TagMode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_mode: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "playbook_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "playbook_id", c.Request.URL.Query(), &params.PlaybookId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter playbook_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "date_field" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "date_field", c.Request.URL.Query(), &params.DateField, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter date_field: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", c.Request.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter from: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", c.Request.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter to: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "weekday" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "weekday", c.Request.URL.Query(), &params.Weekday, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter weekday: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "hour" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "hour", c.Request.URL.Query(), &params.Hour, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter hour: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_holding_seconds" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_holding_seconds", c.Request.URL.Query(), &params.MinHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_holding_seconds: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_holding_seconds" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_holding_seconds", c.Request.URL.Query(), &params.MaxHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_holding_seconds: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_net_pnl" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_net_pnl", c.Request.URL.Query(), &params.MinNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_net_pnl: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_net_pnl" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_net_pnl", c.Request.URL.Query(), &params.MaxNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_net_pnl: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_r" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_r", c.Request.URL.Query(), &params.MinR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_r: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_r" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_r", c.Request.URL.Query(), &params.MaxR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_r: %w", err), http.StatusBadRequest)
 		return
 	}
 
@@ -4050,6 +5275,174 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDistribution(c *gin.Context) {
 		return
 	}
 
+	// ------------- Optional query parameter "account_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "symbol" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", c.Request.URL.Query(), &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter symbol: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "asset_class" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "asset_class", c.Request.URL.Query(), &params.AssetClass, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter asset_class: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "direction" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", c.Request.URL.Query(), &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter direction: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "outcome" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", c.Request.URL.Query(), &params.Outcome, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter outcome: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "breakeven_band" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "breakeven_band", c.Request.URL.Query(), &params.BreakevenBand, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter breakeven_band: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tag_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_id", c.Request.URL.Query(), &params.TagId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tag_mode" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_mode", c.Request.URL.Query(), &params.TagMode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_mode: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "playbook_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "playbook_id", c.Request.URL.Query(), &params.PlaybookId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter playbook_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "date_field" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "date_field", c.Request.URL.Query(), &params.DateField, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter date_field: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", c.Request.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter from: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", c.Request.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter to: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "weekday" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "weekday", c.Request.URL.Query(), &params.Weekday, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter weekday: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "hour" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "hour", c.Request.URL.Query(), &params.Hour, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter hour: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_holding_seconds" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_holding_seconds", c.Request.URL.Query(), &params.MinHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_holding_seconds: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_holding_seconds" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_holding_seconds", c.Request.URL.Query(), &params.MaxHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_holding_seconds: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_net_pnl" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_net_pnl", c.Request.URL.Query(), &params.MinNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_net_pnl: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_net_pnl" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_net_pnl", c.Request.URL.Query(), &params.MaxNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_net_pnl: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_r" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_r", c.Request.URL.Query(), &params.MinR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_r: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_r" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_r", c.Request.URL.Query(), &params.MaxR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_r: %w", err), http.StatusBadRequest)
+		return
+	}
+
 	// ------------- Required query parameter "of" -------------
 
 	err = runtime.BindQueryParameterWithOptions("form", true, true, "of", c.Request.URL.Query(), &params.Of, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
@@ -4085,6 +5478,174 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDrawdown(c *gin.Context) {
 		return
 	}
 
+	// ------------- Optional query parameter "account_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "symbol" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", c.Request.URL.Query(), &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter symbol: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "asset_class" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "asset_class", c.Request.URL.Query(), &params.AssetClass, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter asset_class: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "direction" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", c.Request.URL.Query(), &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter direction: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "outcome" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", c.Request.URL.Query(), &params.Outcome, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter outcome: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "breakeven_band" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "breakeven_band", c.Request.URL.Query(), &params.BreakevenBand, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter breakeven_band: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tag_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_id", c.Request.URL.Query(), &params.TagId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tag_mode" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_mode", c.Request.URL.Query(), &params.TagMode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_mode: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "playbook_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "playbook_id", c.Request.URL.Query(), &params.PlaybookId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter playbook_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "date_field" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "date_field", c.Request.URL.Query(), &params.DateField, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter date_field: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", c.Request.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter from: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", c.Request.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter to: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "weekday" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "weekday", c.Request.URL.Query(), &params.Weekday, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter weekday: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "hour" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "hour", c.Request.URL.Query(), &params.Hour, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter hour: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_holding_seconds" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_holding_seconds", c.Request.URL.Query(), &params.MinHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_holding_seconds: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_holding_seconds" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_holding_seconds", c.Request.URL.Query(), &params.MaxHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_holding_seconds: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_net_pnl" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_net_pnl", c.Request.URL.Query(), &params.MinNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_net_pnl: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_net_pnl" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_net_pnl", c.Request.URL.Query(), &params.MaxNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_net_pnl: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_r" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_r", c.Request.URL.Query(), &params.MinR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_r: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_r" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_r", c.Request.URL.Query(), &params.MaxR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_r: %w", err), http.StatusBadRequest)
+		return
+	}
+
 	for _, middleware := range siw.HandlerMiddlewares {
 		middleware(c)
 		if c.IsAborted() {
@@ -4109,6 +5670,174 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsEquity(c *gin.Context) {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "basis", c.Request.URL.Query(), &params.Basis, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter basis: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "account_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "symbol" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", c.Request.URL.Query(), &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter symbol: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "asset_class" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "asset_class", c.Request.URL.Query(), &params.AssetClass, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter asset_class: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "direction" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", c.Request.URL.Query(), &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter direction: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "outcome" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", c.Request.URL.Query(), &params.Outcome, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter outcome: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "breakeven_band" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "breakeven_band", c.Request.URL.Query(), &params.BreakevenBand, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter breakeven_band: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tag_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_id", c.Request.URL.Query(), &params.TagId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tag_mode" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_mode", c.Request.URL.Query(), &params.TagMode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_mode: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "playbook_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "playbook_id", c.Request.URL.Query(), &params.PlaybookId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter playbook_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "date_field" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "date_field", c.Request.URL.Query(), &params.DateField, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter date_field: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", c.Request.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter from: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", c.Request.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter to: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "weekday" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "weekday", c.Request.URL.Query(), &params.Weekday, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter weekday: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "hour" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "hour", c.Request.URL.Query(), &params.Hour, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter hour: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_holding_seconds" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_holding_seconds", c.Request.URL.Query(), &params.MinHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_holding_seconds: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_holding_seconds" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_holding_seconds", c.Request.URL.Query(), &params.MaxHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_holding_seconds: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_net_pnl" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_net_pnl", c.Request.URL.Query(), &params.MinNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_net_pnl: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_net_pnl" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_net_pnl", c.Request.URL.Query(), &params.MaxNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_net_pnl: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_r" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_r", c.Request.URL.Query(), &params.MinR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_r: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_r" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_r", c.Request.URL.Query(), &params.MaxR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_r: %w", err), http.StatusBadRequest)
 		return
 	}
 
@@ -4147,6 +5876,174 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsStreaks(c *gin.Context) {
 		return
 	}
 
+	// ------------- Optional query parameter "account_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "symbol" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", c.Request.URL.Query(), &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter symbol: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "asset_class" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "asset_class", c.Request.URL.Query(), &params.AssetClass, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter asset_class: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "direction" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", c.Request.URL.Query(), &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter direction: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "outcome" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", c.Request.URL.Query(), &params.Outcome, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter outcome: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "breakeven_band" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "breakeven_band", c.Request.URL.Query(), &params.BreakevenBand, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter breakeven_band: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tag_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_id", c.Request.URL.Query(), &params.TagId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tag_mode" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_mode", c.Request.URL.Query(), &params.TagMode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_mode: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "playbook_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "playbook_id", c.Request.URL.Query(), &params.PlaybookId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter playbook_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "date_field" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "date_field", c.Request.URL.Query(), &params.DateField, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter date_field: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", c.Request.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter from: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", c.Request.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter to: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "weekday" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "weekday", c.Request.URL.Query(), &params.Weekday, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter weekday: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "hour" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "hour", c.Request.URL.Query(), &params.Hour, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter hour: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_holding_seconds" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_holding_seconds", c.Request.URL.Query(), &params.MinHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_holding_seconds: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_holding_seconds" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_holding_seconds", c.Request.URL.Query(), &params.MaxHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_holding_seconds: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_net_pnl" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_net_pnl", c.Request.URL.Query(), &params.MinNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_net_pnl: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_net_pnl" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_net_pnl", c.Request.URL.Query(), &params.MaxNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_net_pnl: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_r" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_r", c.Request.URL.Query(), &params.MinR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_r: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_r" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_r", c.Request.URL.Query(), &params.MaxR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_r: %w", err), http.StatusBadRequest)
+		return
+	}
+
 	for _, middleware := range siw.HandlerMiddlewares {
 		middleware(c)
 		if c.IsAborted() {
@@ -4171,6 +6068,174 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsSummary(c *gin.Context) {
 	err = runtime.BindQueryParameterWithOptions("form", true, false, "basis", c.Request.URL.Query(), &params.Basis, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter basis: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "account_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "symbol" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", c.Request.URL.Query(), &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter symbol: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "asset_class" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "asset_class", c.Request.URL.Query(), &params.AssetClass, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter asset_class: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "direction" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", c.Request.URL.Query(), &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter direction: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "outcome" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", c.Request.URL.Query(), &params.Outcome, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter outcome: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "breakeven_band" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "breakeven_band", c.Request.URL.Query(), &params.BreakevenBand, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter breakeven_band: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tag_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_id", c.Request.URL.Query(), &params.TagId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tag_mode" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_mode", c.Request.URL.Query(), &params.TagMode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_mode: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "playbook_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "playbook_id", c.Request.URL.Query(), &params.PlaybookId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter playbook_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "date_field" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "date_field", c.Request.URL.Query(), &params.DateField, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter date_field: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", c.Request.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter from: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", c.Request.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter to: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "weekday" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "weekday", c.Request.URL.Query(), &params.Weekday, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter weekday: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "hour" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "hour", c.Request.URL.Query(), &params.Hour, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter hour: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_holding_seconds" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_holding_seconds", c.Request.URL.Query(), &params.MinHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_holding_seconds: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_holding_seconds" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_holding_seconds", c.Request.URL.Query(), &params.MaxHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_holding_seconds: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_net_pnl" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_net_pnl", c.Request.URL.Query(), &params.MinNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_net_pnl: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_net_pnl" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_net_pnl", c.Request.URL.Query(), &params.MaxNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_net_pnl: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_r" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_r", c.Request.URL.Query(), &params.MinR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_r: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_r" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_r", c.Request.URL.Query(), &params.MaxR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_r: %w", err), http.StatusBadRequest)
 		return
 	}
 

@@ -99,7 +99,9 @@ func (a *analyticsStack) book(token string) string {
 	r := a.do("POST", "/api/v1/accounts", token, map[string]any{"name": "Main", "currency": "USD", "starting_balance": "10000"})
 	a.expect(r, 201, "")
 	acct := r.str("id")
-	at := func(day, hour int) string { return time.Date(1999, 12, day, hour, 0, 0, 0, time.UTC).Format(time.RFC3339) }
+	at := func(day, hour int) string {
+		return time.Date(1999, 12, day, hour, 0, 0, 0, time.UTC).Format(time.RFC3339)
+	}
 	fill := func(sym, side, qty, price, when string) map[string]any {
 		return map[string]any{"account_id": acct, "symbol": sym, "asset_class": "stock", "side": side, "quantity": qty, "price": price, "executed_at": when}
 	}
@@ -380,5 +382,3 @@ func (a *analyticsStack) outbox(to, subject string) []string {
 	}
 	return out
 }
-
-

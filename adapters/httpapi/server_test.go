@@ -69,6 +69,8 @@ func testDeps(t testing.TB, logs io.Writer, reg *health.Registry) Deps {
 		Trading:        struct{ Trading }{},
 		Journal:        struct{ Journal }{},
 		Idempotency:    &idempotency.Guard{},
+		Analytics:      struct{ Analytics }{},
+		Reports:        struct{ Reports }{},
 	}
 }
 

@@ -53,7 +53,7 @@ func (m *EmailMailer) SendReport(ctx context.Context, r *Report, sums []Summary)
 			return v.String()
 		}
 		lines = append(lines, line{Currency: s.Currency, NetPnL: s.NetPnL.StringFixed(2), Trades: fmt.Sprint(s.Count),
-			WinRate: str(s.WinRate.Decimal.Mul(hundred).Round(1), s.WinRate.Valid) + pct(s.WinRate.Valid),
+			WinRate:      str(s.WinRate.Decimal.Mul(hundred).Round(1), s.WinRate.Valid) + pct(s.WinRate.Valid),
 			ProfitFactor: str(s.ProfitFactor.Decimal, s.ProfitFactor.Valid), MaxDrawdown: s.MaxDrawdown.StringFixed(2)})
 	}
 	_, err = m.Email.SendEmail(ctx, notifications.Email{To: to, Template: TemplateReportReady, IdempotencyKey: "report:" + r.ID.String(),

@@ -289,6 +289,27 @@ func TestReportsOverHTTP(t *testing.T) {
 				t.Errorf("404 names the report: %s", r.raw)
 			}
 		}
+		a.problem(a.do("DELETE", "/api/v1/reports/"+ids["csv"], bob, nil), 404, "report_not_found")
+		a.expect(a.do("GET", "/api/v1/reports/"+ids["csv"], alice, nil), 200, "") // still there
+		r := a.do("GET", "/api/v1/reports?limit=2", alice, nil)
+		a.expect(r, 200, "")
+		if items, _ := r.body["items"].([]any); len(items) != 2 || r.str("next_cursor") == "" {
+			t.Fatalf("first page %s", r.raw)
+		}
+		r = a.do("GET", "/api/v1/reports?limit=2&cursor="+r.str("next_cursor"), alice, nil)
+		a.expect(r, 200, "")
+		if items, _ := r.body["items"].([]any); len(items) != 1 {
+			t.Fatalf("second page %s", r.raw)
+		}
+		a.problem(a.do("GET", "/api/v1/reports?cursor=bm9wZQ", alice, nil), 400, "")
+		r = a.do("GET", "/api/v1/reports", bob, nil)
+		a.expect(r, 200, "")
+		if items, _ := r.body["items"].([]any); len(items) != 0 {
+			t.Fatalf("bob's reports %s", r.raw)
+		}
+		a.expect(a.do("DELETE", "/api/v1/reports/"+ids["csv"], alice, nil), 204, "")
+		a.problem(a.do("GET", "/api/v1/reports/"+ids["csv"], alice, nil), 404, "report_not_found")
+		a.problem(a.do("GET", "/api/v1/reports/"+ids["csv"]+"/file", alice, nil), 404, "report_not_found")
 		a.problem(a.do("GET", "/api/v1/reports/0190a7e0-0000-7000-8000-000000000001", alice, nil), 404, "report_not_found")
 		a.problem(a.do("GET", "/api/v1/reports/not-a-uuid", alice, nil), 400, "")
 		a.problem(a.do("GET", "/api/v1/reports/"+ids["pdf"]+"/file", "", nil), 401, "")
@@ -311,7 +332,7 @@ func TestReportsOverHTTP(t *testing.T) {
 		}
 
 		// The schedule is the caller's own.
-		r := a.do("PUT", "/api/v1/reports/schedule", alice, map[string]any{"weekly": true, "monthly": false})
+		r = a.do("PUT", "/api/v1/reports/schedule", alice, map[string]any{"weekly": true, "monthly": false})
 		a.expect(r, 200, "")
 		if r.body["weekly"] != true || r.body["monthly"] != false {
 			t.Fatalf("schedule %s", r.raw)

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/url"
@@ -35,6 +36,8 @@ type Reports interface {
 	Request(ctx context.Context, userID uuid.UUID, in analytics.ReportRequest) (*analytics.Report, error)
 	Get(ctx context.Context, userID, id uuid.UUID) (*analytics.Report, error)
 	Open(ctx context.Context, userID, id uuid.UUID) (io.ReadCloser, *analytics.Report, error)
+	List(ctx context.Context, userID uuid.UUID, after analytics.ReportCursor, limit int) ([]analytics.Report, error)
+	Delete(ctx context.Context, userID, id uuid.UUID) error
 	GetSchedule(ctx context.Context, userID uuid.UUID) (*analytics.Schedule, error)
 	PutSchedule(ctx context.Context, userID uuid.UUID, weekly, monthly bool) (*analytics.Schedule, error)
 }
@@ -448,6 +451,72 @@ func (h *analyticsHandlers) GetReport(ctx context.Context, req gen.GetReportRequ
 		return nil, err
 	}
 	return gen.GetReport200JSONResponse(reportBody(rep)), nil
+}
+
+// reportCursor encodes a page's end as an opaque token.
+func reportCursor(c analytics.ReportCursor) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(c.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + c.ID.String()))
+}
+
+func parseReportCursor(s string) (analytics.ReportCursor, error) {
+	bad := apperr.Validation("invalid cursor", map[string]string{"cursor": "not a cursor of this list: pass next_cursor as it came"})
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return analytics.ReportCursor{}, bad
+	}
+	at, id, ok := strings.Cut(string(b), "|")
+	if !ok {
+		return analytics.ReportCursor{}, bad
+	}
+	t, err1 := time.Parse(time.RFC3339Nano, at)
+	u, err2 := uuid.Parse(id)
+	if err1 != nil || err2 != nil || t.IsZero() {
+		return analytics.ReportCursor{}, bad
+	}
+	return analytics.ReportCursor{CreatedAt: t, ID: u}, nil
+}
+
+// ListReports implements gen.StrictServerInterface.
+func (h *analyticsHandlers) ListReports(ctx context.Context, req gen.ListReportsRequestObject) (gen.ListReportsResponseObject, error) {
+	p, err := Authenticated(ctx)
+	if err != nil {
+		return nil, err
+	}
+	limit := 50
+	if req.Params.Limit != nil {
+		limit = *req.Params.Limit
+	}
+	var after analytics.ReportCursor
+	if req.Params.Cursor != nil {
+		if after, err = parseReportCursor(*req.Params.Cursor); err != nil {
+			return nil, err
+		}
+	}
+	reps, err := h.reports.List(ctx, p.UserID, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := gen.ListReports200JSONResponse{Items: make([]gen.Report, len(reps))}
+	for i := range reps {
+		out.Items[i] = reportBody(&reps[i])
+	}
+	if len(reps) == limit {
+		next := reportCursor(analytics.CursorOf(&reps[len(reps)-1]))
+		out.NextCursor = &next
+	}
+	return out, nil
+}
+
+// DeleteReport implements gen.StrictServerInterface.
+func (h *analyticsHandlers) DeleteReport(ctx context.Context, req gen.DeleteReportRequestObject) (gen.DeleteReportResponseObject, error) {
+	p, err := Authenticated(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.reports.Delete(ctx, p.UserID, req.Id); err != nil {
+		return nil, err
+	}
+	return gen.DeleteReport204Response{}, nil
 }
 
 // GetReportFile implements gen.StrictServerInterface. The generated

@@ -2801,6 +2801,14 @@ type ReportPeriod string
 // ReportState defines model for Report.State.
 type ReportState string
 
+// ReportPage defines model for ReportPage.
+type ReportPage struct {
+	Items []Report `json:"items"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
 // ReportRequest defines model for ReportRequest.
 type ReportRequest struct {
 	Basis *ReportRequestBasis `json:"basis,omitempty"`
@@ -3941,6 +3949,14 @@ type UpdatePlaybookParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// ListReportsParams defines parameters for ListReports.
+type ListReportsParams struct {
+	Limit *PageLimit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page (opaque; bound to the list's sort).
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
 // ListTagsParams defines parameters for ListTags.
 type ListTagsParams struct {
 	Kind *TagKind `form:"kind,omitempty" json:"kind,omitempty"`
@@ -4339,6 +4355,9 @@ type ServerInterface interface {
 	// UpdatePlaybook Change a playbook
 	// (PATCH /api/v1/playbooks/{id})
 	UpdatePlaybook(c *gin.Context, id ResourceID, params UpdatePlaybookParams)
+	// ListReports The caller's reports, newest first
+	// (GET /api/v1/reports)
+	ListReports(c *gin.Context, params ListReportsParams)
 	// RequestReport Ask for a report file (PDF, CSV or XLSX)
 	// (POST /api/v1/reports)
 	RequestReport(c *gin.Context)
@@ -4348,6 +4367,9 @@ type ServerInterface interface {
 	// PutReportSchedule Opt in to (or out of) the weekly and monthly PDF by email
 	// (PUT /api/v1/reports/schedule)
 	PutReportSchedule(c *gin.Context)
+	// DeleteReport Delete one of the caller's reports and its file
+	// (DELETE /api/v1/reports/{id})
+	DeleteReport(c *gin.Context, id ReportID)
 	// GetReport One of the caller's reports
 	// (GET /api/v1/reports/{id})
 	GetReport(c *gin.Context, id ReportID)
@@ -7382,6 +7404,41 @@ func (siw *ServerInterfaceWrapper) UpdatePlaybook(c *gin.Context) {
 	siw.Handler.UpdatePlaybook(c, id, params)
 }
 
+// ListReports operation middleware
+func (siw *ServerInterfaceWrapper) ListReports(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListReportsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", c.Request.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter cursor: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListReports(c, params)
+}
+
 // RequestReport operation middleware
 func (siw *ServerInterfaceWrapper) RequestReport(c *gin.Context) {
 
@@ -7419,6 +7476,31 @@ func (siw *ServerInterfaceWrapper) PutReportSchedule(c *gin.Context) {
 	}
 
 	siw.Handler.PutReportSchedule(c)
+}
+
+// DeleteReport operation middleware
+func (siw *ServerInterfaceWrapper) DeleteReport(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ReportID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.DeleteReport(c, id)
 }
 
 // GetReport operation middleware
@@ -8115,9 +8197,11 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.GET(options.BaseURL+"/api/v1/analytics/breakdown", wrapper.GetAnalyticsBreakdown)
 	router.GET(options.BaseURL+"/api/v1/analytics/distribution", wrapper.GetAnalyticsDistribution)
 	router.GET(options.BaseURL+"/api/v1/analytics/streaks", wrapper.GetAnalyticsStreaks)
+	router.GET(options.BaseURL+"/api/v1/reports", wrapper.ListReports)
 	router.POST(options.BaseURL+"/api/v1/reports", wrapper.RequestReport)
 	router.GET(options.BaseURL+"/api/v1/reports/schedule", wrapper.GetReportSchedule)
 	router.PUT(options.BaseURL+"/api/v1/reports/schedule", wrapper.PutReportSchedule)
+	router.DELETE(options.BaseURL+"/api/v1/reports/:id", wrapper.DeleteReport)
 	router.GET(options.BaseURL+"/api/v1/reports/:id", wrapper.GetReport)
 	router.GET(options.BaseURL+"/api/v1/reports/:id/file", wrapper.GetReportFile)
 	router.GET(options.BaseURL+"/api/v1/jobs/:id", wrapper.GetJob)
@@ -10777,6 +10861,45 @@ func (response UpdatePlaybookdefaultApplicationProblemPlusJSONResponse) VisitUpd
 	return err
 }
 
+type ListReportsRequestObject struct {
+	Params ListReportsParams
+}
+
+type ListReportsResponseObject interface {
+	VisitListReportsResponse(w http.ResponseWriter) error
+}
+
+type ListReports200JSONResponse ReportPage
+
+func (response ListReports200JSONResponse) VisitListReportsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListReportsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListReportsdefaultApplicationProblemPlusJSONResponse) VisitListReportsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RequestReportRequestObject struct {
 	Body *RequestReportJSONRequestBody
 }
@@ -10882,6 +11005,39 @@ type PutReportScheduledefaultApplicationProblemPlusJSONResponse struct {
 }
 
 func (response PutReportScheduledefaultApplicationProblemPlusJSONResponse) VisitPutReportScheduleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteReportRequestObject struct {
+	Id ReportID `json:"id"`
+}
+
+type DeleteReportResponseObject interface {
+	VisitDeleteReportResponse(w http.ResponseWriter) error
+}
+
+type DeleteReport204Response struct {
+}
+
+func (response DeleteReport204Response) VisitDeleteReportResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteReportdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response DeleteReportdefaultApplicationProblemPlusJSONResponse) VisitDeleteReportResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -11790,6 +11946,9 @@ type StrictServerInterface interface {
 	// UpdatePlaybook Change a playbook
 	// (PATCH /api/v1/playbooks/{id})
 	UpdatePlaybook(ctx context.Context, request UpdatePlaybookRequestObject) (UpdatePlaybookResponseObject, error)
+	// ListReports The caller's reports, newest first
+	// (GET /api/v1/reports)
+	ListReports(ctx context.Context, request ListReportsRequestObject) (ListReportsResponseObject, error)
 	// RequestReport Ask for a report file (PDF, CSV or XLSX)
 	// (POST /api/v1/reports)
 	RequestReport(ctx context.Context, request RequestReportRequestObject) (RequestReportResponseObject, error)
@@ -11799,6 +11958,9 @@ type StrictServerInterface interface {
 	// PutReportSchedule Opt in to (or out of) the weekly and monthly PDF by email
 	// (PUT /api/v1/reports/schedule)
 	PutReportSchedule(ctx context.Context, request PutReportScheduleRequestObject) (PutReportScheduleResponseObject, error)
+	// DeleteReport Delete one of the caller's reports and its file
+	// (DELETE /api/v1/reports/{id})
+	DeleteReport(ctx context.Context, request DeleteReportRequestObject) (DeleteReportResponseObject, error)
 	// GetReport One of the caller's reports
 	// (GET /api/v1/reports/{id})
 	GetReport(ctx context.Context, request GetReportRequestObject) (GetReportResponseObject, error)
@@ -14002,6 +14164,32 @@ func (sh *strictHandler) UpdatePlaybook(ctx *gin.Context, id ResourceID, params 
 	}
 }
 
+// ListReports operation middleware
+func (sh *strictHandler) ListReports(ctx *gin.Context, params ListReportsParams) {
+	var request ListReportsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListReports(ctx, request.(ListReportsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListReports")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListReportsResponseObject); ok {
+		if err := validResponse.VisitListReportsResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // RequestReport operation middleware
 func (sh *strictHandler) RequestReport(ctx *gin.Context) {
 	var request RequestReportRequestObject
@@ -14103,6 +14291,32 @@ func (sh *strictHandler) PutReportSchedule(ctx *gin.Context) {
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(PutReportScheduleResponseObject); ok {
 		if err := validResponse.VisitPutReportScheduleResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteReport operation middleware
+func (sh *strictHandler) DeleteReport(ctx *gin.Context, id ReportID) {
+	var request DeleteReportRequestObject
+
+	request.Id = id
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteReport(ctx, request.(DeleteReportRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteReport")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(DeleteReportResponseObject); ok {
+		if err := validResponse.VisitDeleteReportResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {

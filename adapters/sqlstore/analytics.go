@@ -204,9 +204,17 @@ func parseAnalyticsRow(v [][]byte, r *analytics.Row) error {
 	var errs [13]error
 	r.ID, errs[0] = rawUUID(v[0])
 	r.AccountID, errs[1] = rawUUID(v[1])
-	r.Symbol = string(v[2])
-	r.AssetClass = trading.AssetClass(v[3])
-	r.Direction = trading.Direction(v[4])
+	// The row before's strings are kept when they repeat (a history has a
+	// few symbols, classes and directions): no allocation per row.
+	if r.Symbol != string(v[2]) {
+		r.Symbol = string(v[2])
+	}
+	if string(r.AssetClass) != string(v[3]) {
+		r.AssetClass = trading.AssetClass(v[3])
+	}
+	if string(r.Direction) != string(v[4]) {
+		r.Direction = trading.Direction(v[4])
+	}
 	var opened, closed, holding int64
 	opened, errs[2] = bytesInt(v[5])
 	closed, errs[3] = bytesInt(v[6])
@@ -215,14 +223,21 @@ func parseAnalyticsRow(v [][]byte, r *analytics.Row) error {
 	}
 	r.OpenedAt, r.ClosedAt, r.Holding = nsTime(opened), nsTime(closed), time.Duration(holding)
 	var comm, fees decimal.Decimal
-	r.GrossPnL, errs[5] = rawDec(v[8])
-	comm, errs[6] = rawDec(v[9])
-	fees, errs[7] = rawDec(v[10])
-	r.NetPnL, errs[8] = rawDec(v[11])
-	r.Costs = comm.Add(fees)
+	r.GrossPnL, errs[5] = bytesDec(v[8])
+	comm, errs[6] = bytesDec(v[9])
+	fees, errs[7] = bytesDec(v[10])
+	r.NetPnL, errs[8] = bytesDec(v[11])
+	switch {
+	case fees.IsZero():
+		r.Costs = comm
+	case comm.IsZero():
+		r.Costs = fees
+	default:
+		r.Costs = comm.Add(fees)
+	}
 	r.InitialRisk = decimal.NullDecimal{}
 	if v[12] != nil {
-		r.InitialRisk.Decimal, errs[9] = rawDec(v[12])
+		r.InitialRisk.Decimal, errs[9] = bytesDec(v[12])
 		r.InitialRisk.Valid = true
 	}
 	r.PlaybookID, errs[10] = rawUUID(v[13])
@@ -236,6 +251,19 @@ func parseAnalyticsRow(v [][]byte, r *analytics.Row) error {
 		return fmt.Errorf("trade row: %w", err)
 	}
 	return nil
+}
+
+// bytesDec is rawDec without putting the slice in an interface (an
+// allocation per value).
+func bytesDec(b []byte) (decimal.Decimal, error) {
+	if d, ok := parseSmallDecimal(b); ok {
+		return d, nil
+	}
+	d, err := decimal.NewFromString(string(b))
+	if err != nil {
+		return decimal.Decimal{}, fmt.Errorf("sqlstore: decimal %q: %w", b, err)
+	}
+	return d, nil
 }
 
 // tradeTags returns the tags of every tagged trade of the user, in one

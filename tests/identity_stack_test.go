@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -61,6 +62,10 @@ type stack struct {
 	cache  *cache.Layer // the service's Revocations (and profile cache)
 	logs   *syncBuffer
 	bodies *syncBuffer // every response body, for the secrets scan
+	// app is the whole program as wire assembled it (the trading and
+	// journal services, the handler) for the tests that seed data
+	// behind the API or serve it otherwise.
+	app *wire.Stack
 }
 
 var (
@@ -95,6 +100,8 @@ func newStack(t testing.TB, opts ...stackOption) *stack {
 type stackSpec struct {
 	hashing identity.Argon2Params
 	opts    []stackOption
+	// env adds to (or overrides) the environment of the program.
+	env map[string]string
 }
 
 // buildStack assembles the api program with wire's InitializeStack, the
@@ -110,6 +117,7 @@ func buildStack(t testing.TB, spec stackSpec) *stack {
 		"JWT_SIGNING_KEY": string(testSigningKey), "MFA_ENCRYPTION_KEY": testMFAKey,
 		"AUTH_JWT_ISSUER": testJWTConfig.Issuer, "AUTH_JWT_AUDIENCE": testJWTConfig.Audience,
 	}
+	maps.Copy(env, spec.env)
 	cfg, err := wire.LoadConfig(func(k string) string { return env[k] }, "test")
 	if err != nil {
 		t.Fatal(err)
@@ -124,6 +132,7 @@ func buildStack(t testing.TB, spec stackSpec) *stack {
 	}
 	t.Cleanup(cleanup)
 	st.svc, st.ring, st.tokens, st.db, st.cache = app.Identity, app.Keys, app.Tokens, app.DB, app.Cache
+	st.app = app
 	st.url, st.client = serve(t, app.Server.Handler())
 	return st
 }

@@ -9,12 +9,12 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/pquerna/otp/totp"
@@ -40,15 +40,6 @@ const (
 	oaErrorCB  = "https://app.tradesense.test/auth/error"
 	oaMobileCB = "com.tradesense.app:/oauth"
 )
-
-// oaClock is the stack's clock: the real time plus what a test advanced.
-type oaClock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-func (c *oaClock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return time.Now().Add(c.off) }
-func (c *oaClock) Advance(d time.Duration) { c.mu.Lock(); c.off += d; c.mu.Unlock() }
 
 type oaMailer struct {
 	mu   sync.Mutex
@@ -76,23 +67,31 @@ func (m *oaMailer) has(to, template string) bool {
 }
 
 type oaStack struct {
-	t     testing.TB
-	api   string
-	op    *oidctest.OP
-	gh    *oidctest.GitHub
-	clock *oaClock
-	mail  *oaMailer
+	t    testing.TB
+	api  string
+	op   *oidctest.OP
+	gh   *oidctest.GitHub
+	mail *oaMailer
+	http *http.Client // the browsers' client: it follows no redirect
 }
 
-// newOAuthStack starts the stack; without errorRedirect a flow nobody
-// knows any more is answered with a problem.
+// inOAuth runs f in a synctest bubble, where time.Sleep moves the stack's
+// clock (flow and one-time-code expiry, the reauthentication window).
+func inOAuth(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	synctest.Test(t, f)
+}
+
+// newOAuthStack starts the stack inside the test's synctest bubble: the
+// OP (op.test), the GitHub fake (github.test) and the API (api.test, also
+// its API_PUBLIC_URL) served on an in-memory network, the API reaching the
+// providers through it. Without errorRedirect a flow nobody knows any more
+// is answered with a problem.
 func newOAuthStack(t testing.TB, errorRedirect bool) *oaStack {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &oaStack{t: t, api: "http://" + ln.Addr().String(), op: oidctest.NewOP(t), gh: oidctest.NewGitHub(t), clock: &oaClock{}, mail: &oaMailer{}}
+	mn := newMemNet(t)
+	s := &oaStack{t: t, api: "http://api.test", op: oidctest.NewOPOn(t, mn.listen("op.test")), gh: oidctest.NewGitHubOn(t, mn.listen("github.test")),
+		mail: &oaMailer{}, http: mn.client(true)}
 	env := oauthEnv(s.op, s.gh, s.api)
 	env["APP_ENV"], env["DATA_DIR"], env["LOG_FORMAT"], env["LOG_LEVEL"] = "test", t.TempDir(), "json", "warn"
 	env["JWT_SIGNING_KEY"], env["MFA_ENCRYPTION_KEY"] = "oauth-http-signing-key-0123456789abcdef", "oauth-http-mfa-encryption-key-0123456789"
@@ -104,16 +103,14 @@ func newOAuthStack(t testing.TB, errorRedirect bool) *oaStack {
 		t.Fatal(err)
 	}
 	cfg.Identity.Argon2 = identity.TestParams
-	app, cleanup, err := wire.InitializeStack(context.Background(), cfg, wire.LogOutput{Writer: io.Discard}, s.mail, wire.ProviderClient{})
+	app, cleanup, err := wire.InitializeStack(context.Background(), cfg, wire.LogOutput{Writer: io.Discard}, s.mail, wire.ProviderClient{Client: mn.client(false)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(cleanup)
-	hs := httptest.NewUnstartedServer(app.Server.Handler())
-	_ = hs.Listener.Close()
-	hs.Listener = ln
-	hs.Start()
-	t.Cleanup(hs.Close)
+	if got := mn.serveOn(t, "api.test:80", app.Server.Handler()); got != s.api+":80" {
+		t.Fatalf("served on %s", got)
+	}
 	return s
 }
 
@@ -135,11 +132,12 @@ func oauthEnv(op *oidctest.OP, gh *oidctest.GitHub, api string) map[string]strin
 type oaBrowser struct {
 	t       testing.TB
 	api     string
+	client  *http.Client
 	cookies map[string]string
 }
 
 func (s *oaStack) browser() *oaBrowser {
-	return &oaBrowser{t: s.t, api: s.api, cookies: map[string]string{}}
+	return &oaBrowser{t: s.t, api: s.api, client: s.http, cookies: map[string]string{}}
 }
 
 var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 10 * time.Second}
@@ -181,7 +179,7 @@ func (b *oaBrowser) do(method, target, token string, body any, header ...string)
 			req.AddCookie(&http.Cookie{Name: name, Value: v})
 		}
 	}
-	res, err := noRedirects.Do(req)
+	res, err := b.client.Do(req)
 	if err != nil {
 		b.t.Fatalf("%s %s: %v", method, target, err)
 	}
@@ -291,332 +289,346 @@ func oaUser(sub, email string) *oidctest.User {
 }
 
 func TestOAuthWebFlowOverHTTP(t *testing.T) {
-	s := newOAuthStack(t, true)
-	b := s.browser()
-	r := b.get(s.api + "/api/v1/auth/providers")
-	oaExpect(t, r, 200, "")
-	if ps, _ := r.body["providers"].([]any); len(ps) != 2 || ps[0].(map[string]any)["display_name"] != "Acme SSO" || ps[1].(map[string]any)["name"] != "github" {
-		t.Fatalf("providers %s", r.raw)
-	}
-
-	s.op.Queue(oaUser("ada-1", "ada@example.com"))
-	r = b.get(startURL(s.api, "acme", oaWebCB))
-	authURL := redirect(t, r)
-	if !strings.HasPrefix(authURL, s.op.Issuer()) {
-		t.Fatalf("start sent the browser to %s", authURL)
-	}
-	au, _ := url.Parse(authURL)
-	if q := au.Query(); q.Get("state") == "" || q.Get("nonce") == "" || q.Get("code_challenge_method") != "S256" ||
-		q.Get("redirect_uri") != s.api+"/api/v1/auth/oauth/acme/callback" {
-		t.Fatalf("authorization request %v", q)
-	}
-	set := r.header.Get("Set-Cookie")
-	for _, attr := range []string{"__Host-ts_oauth=", "Path=/", "Max-Age=600", "HttpOnly", "Secure", "SameSite=Lax"} {
-		if !strings.Contains(set, attr) {
-			t.Fatalf("flow cookie %q lacks %s", set, attr)
+	inOAuth(t, func(t *testing.T) {
+		s := newOAuthStack(t, true)
+		b := s.browser()
+		r := b.get(s.api + "/api/v1/auth/providers")
+		oaExpect(t, r, 200, "")
+		if ps, _ := r.body["providers"].([]any); len(ps) != 2 || ps[0].(map[string]any)["display_name"] != "Acme SSO" || ps[1].(map[string]any)["name"] != "github" {
+			t.Fatalf("providers %s", r.raw)
 		}
-	}
-	secret := b.cookies["__Host-ts_oauth"]
-	// A second start in the same browser keeps its binding.
-	redirect(t, b.get(startURL(s.api, "acme", oaWebCB)))
-	if b.cookies["__Host-ts_oauth"] != secret {
-		t.Fatal("a second flow replaced the browser's secret")
-	}
-	base, q := s.callback(b, s.atProvider(b, authURL))
-	if base != oaWebCB || q.Get("code") == "" || q.Get("provider") != "acme" || q.Get("access_token") != "" {
-		t.Fatalf("landed on %s %v", base, q)
-	}
-	// The code needs the browser that started: another one spends it.
-	r = s.browser().do("POST", s.api+"/api/v1/auth/oauth/token", "", map[string]any{"code": q.Get("code")})
-	oaExpect(t, r, 401, oauth.CodeCodeInvalid)
-	r = b.do("POST", s.api+"/api/v1/auth/oauth/token", "", map[string]any{"code": q.Get("code")})
-	oaExpect(t, r, 401, oauth.CodeCodeInvalid)
 
-	s.op.Queue(oaUser("ada-1", "ada@example.com"))
-	r = s.webLogin(b, "acme")
-	if r.body["mfa_required"] != false || r.str("token_type") != "Bearer" {
-		t.Fatalf("token answer %s", r.raw)
-	}
-	access := r.str("access_token")
-	me := b.do("GET", s.api+"/api/v1/auth/me", access, nil)
-	oaExpect(t, me, 200, "")
-	if me.str("email") != "ada@example.com" || me.body["email_verified"] != true {
-		t.Fatalf("me %s", me.raw)
-	}
-	ids := b.do("GET", s.api+"/api/v1/auth/identities", access, nil)
-	oaExpect(t, ids, 200, "")
-	if list, _ := ids.body["identities"].([]any); len(list) != 1 || list[0].(map[string]any)["provider"] != "acme" || list[0].(map[string]any)["email_verified"] != true {
-		t.Fatalf("identities %s", ids.raw)
-	}
-	// The same provider account signs in to the same account again; the
-	// refresh token is a normal one.
-	s.op.Queue(oaUser("ada-1", "ada@example.com"))
-	again := s.webLogin(b, "acme")
-	if again.body["user"].(map[string]any)["id"] != me.str("id") {
-		t.Fatalf("second sign-in got another account: %s", again.raw)
-	}
-	oaExpect(t, b.do("POST", s.api+"/api/v1/auth/refresh", "", map[string]any{"refresh_token": again.str("refresh_token")}), 200, "")
+		s.op.Queue(oaUser("ada-1", "ada@example.com"))
+		r = b.get(startURL(s.api, "acme", oaWebCB))
+		authURL := redirect(t, r)
+		if !strings.HasPrefix(authURL, s.op.Issuer()) {
+			t.Fatalf("start sent the browser to %s", authURL)
+		}
+		au, _ := url.Parse(authURL)
+		if q := au.Query(); q.Get("state") == "" || q.Get("nonce") == "" || q.Get("code_challenge_method") != "S256" ||
+			q.Get("redirect_uri") != s.api+"/api/v1/auth/oauth/acme/callback" {
+			t.Fatalf("authorization request %v", q)
+		}
+		set := r.header.Get("Set-Cookie")
+		for _, attr := range []string{"__Host-ts_oauth=", "Path=/", "Max-Age=600", "HttpOnly", "Secure", "SameSite=Lax"} {
+			if !strings.Contains(set, attr) {
+				t.Fatalf("flow cookie %q lacks %s", set, attr)
+			}
+		}
+		secret := b.cookies["__Host-ts_oauth"]
+		// A second start in the same browser keeps its binding.
+		redirect(t, b.get(startURL(s.api, "acme", oaWebCB)))
+		if b.cookies["__Host-ts_oauth"] != secret {
+			t.Fatal("a second flow replaced the browser's secret")
+		}
+		base, q := s.callback(b, s.atProvider(b, authURL))
+		if base != oaWebCB || q.Get("code") == "" || q.Get("provider") != "acme" || q.Get("access_token") != "" {
+			t.Fatalf("landed on %s %v", base, q)
+		}
+		// The code needs the browser that started: another one spends it.
+		r = s.browser().do("POST", s.api+"/api/v1/auth/oauth/token", "", map[string]any{"code": q.Get("code")})
+		oaExpect(t, r, 401, oauth.CodeCodeInvalid)
+		r = b.do("POST", s.api+"/api/v1/auth/oauth/token", "", map[string]any{"code": q.Get("code")})
+		oaExpect(t, r, 401, oauth.CodeCodeInvalid)
+
+		s.op.Queue(oaUser("ada-1", "ada@example.com"))
+		r = s.webLogin(b, "acme")
+		if r.body["mfa_required"] != false || r.str("token_type") != "Bearer" {
+			t.Fatalf("token answer %s", r.raw)
+		}
+		access := r.str("access_token")
+		me := b.do("GET", s.api+"/api/v1/auth/me", access, nil)
+		oaExpect(t, me, 200, "")
+		if me.str("email") != "ada@example.com" || me.body["email_verified"] != true {
+			t.Fatalf("me %s", me.raw)
+		}
+		ids := b.do("GET", s.api+"/api/v1/auth/identities", access, nil)
+		oaExpect(t, ids, 200, "")
+		if list, _ := ids.body["identities"].([]any); len(list) != 1 || list[0].(map[string]any)["provider"] != "acme" || list[0].(map[string]any)["email_verified"] != true {
+			t.Fatalf("identities %s", ids.raw)
+		}
+		// The same provider account signs in to the same account again; the
+		// refresh token is a normal one.
+		s.op.Queue(oaUser("ada-1", "ada@example.com"))
+		again := s.webLogin(b, "acme")
+		if again.body["user"].(map[string]any)["id"] != me.str("id") {
+			t.Fatalf("second sign-in got another account: %s", again.raw)
+		}
+		oaExpect(t, b.do("POST", s.api+"/api/v1/auth/refresh", "", map[string]any{"refresh_token": again.str("refresh_token")}), 200, "")
+	})
 }
 
 func TestOAuthMobilePKCEOverHTTP(t *testing.T) {
-	s := newOAuthStack(t, true)
-	verifier := strings.Repeat("m", 43) + "-._~"
-	sum := sha256.Sum256([]byte(verifier))
-	challenge := base64.RawURLEncoding.EncodeToString(sum[:])
-	for _, tc := range []struct {
-		name, verifier string
-		status         int
-	}{{"other verifier", strings.Repeat("n", 47), 401}, {"no verifier", "", 401}, {"right verifier", verifier, 200}} {
-		s.op.Queue(oaUser("ada-1", "ada@example.com"))
-		web := s.browser() // the system browser the app opens
-		base, q := s.callback(web, s.toProvider(web, "acme", oaMobileCB, "code_challenge", challenge, "code_challenge_method", "S256"))
-		if base != oaMobileCB || q.Get("code") == "" {
-			t.Fatalf("%s: landed on %s %v", tc.name, base, q)
-		}
-		// The app itself exchanges, without the browser's cookie.
-		body := map[string]any{"code": q.Get("code")}
-		if tc.verifier != "" {
-			body["code_verifier"] = tc.verifier
-		}
-		r := s.browser().do("POST", s.api+"/api/v1/auth/oauth/token", "", body)
-		if tc.status == 200 {
-			oaExpect(t, r, 200, "")
-			if r.str("access_token") == "" {
-				t.Fatalf("%s: %s", tc.name, r.raw)
+	inOAuth(t, func(t *testing.T) {
+		s := newOAuthStack(t, true)
+		verifier := strings.Repeat("m", 43) + "-._~"
+		sum := sha256.Sum256([]byte(verifier))
+		challenge := base64.RawURLEncoding.EncodeToString(sum[:])
+		for _, tc := range []struct {
+			name, verifier string
+			status         int
+		}{{"other verifier", strings.Repeat("n", 47), 401}, {"no verifier", "", 401}, {"right verifier", verifier, 200}} {
+			s.op.Queue(oaUser("ada-1", "ada@example.com"))
+			web := s.browser() // the system browser the app opens
+			base, q := s.callback(web, s.toProvider(web, "acme", oaMobileCB, "code_challenge", challenge, "code_challenge_method", "S256"))
+			if base != oaMobileCB || q.Get("code") == "" {
+				t.Fatalf("%s: landed on %s %v", tc.name, base, q)
 			}
-		} else {
-			oaExpect(t, r, tc.status, oauth.CodeCodeInvalid)
+			// The app itself exchanges, without the browser's cookie.
+			body := map[string]any{"code": q.Get("code")}
+			if tc.verifier != "" {
+				body["code_verifier"] = tc.verifier
+			}
+			r := s.browser().do("POST", s.api+"/api/v1/auth/oauth/token", "", body)
+			if tc.status == 200 {
+				oaExpect(t, r, 200, "")
+				if r.str("access_token") == "" {
+					t.Fatalf("%s: %s", tc.name, r.raw)
+				}
+			} else {
+				oaExpect(t, r, tc.status, oauth.CodeCodeInvalid)
+			}
 		}
-	}
-	// A challenge of another method is refused at the door.
-	r := s.browser().get(startURL(s.api, "acme", oaMobileCB, "code_challenge", challenge, "code_challenge_method", "plain"))
-	oaExpect(t, r, 400, "")
+		// A challenge of another method is refused at the door.
+		r := s.browser().get(startURL(s.api, "acme", oaMobileCB, "code_challenge", challenge, "code_challenge_method", "plain"))
+		oaExpect(t, r, 400, "")
+	})
 }
 
 func TestOAuthStateReplayAndAnotherBrowserOverHTTP(t *testing.T) {
-	s := newOAuthStack(t, true)
-	s.op.Queue(oaUser("ada-1", "ada@example.com"))
-	b := s.browser()
-	cb := s.toProvider(b, "acme", oaWebCB)
-	if _, q := s.callback(b, cb); q.Get("code") == "" {
-		t.Fatalf("first callback: %v", q)
-	}
-	tokenCalls := s.op.Requests("token")
-	base, q := s.callback(b, cb)
-	if base != oaErrorCB || q.Get("error") != oauth.CodeStateInvalid || s.op.Requests("token") != tokenCalls {
-		t.Fatalf("replayed state landed on %s %v (token calls %d -> %d)", base, q, tokenCalls, s.op.Requests("token"))
-	}
+	inOAuth(t, func(t *testing.T) {
+		s := newOAuthStack(t, true)
+		s.op.Queue(oaUser("ada-1", "ada@example.com"))
+		b := s.browser()
+		cb := s.toProvider(b, "acme", oaWebCB)
+		if _, q := s.callback(b, cb); q.Get("code") == "" {
+			t.Fatalf("first callback: %v", q)
+		}
+		tokenCalls := s.op.Requests("token")
+		base, q := s.callback(b, cb)
+		if base != oaErrorCB || q.Get("error") != oauth.CodeStateInvalid || s.op.Requests("token") != tokenCalls {
+			t.Fatalf("replayed state landed on %s %v (token calls %d -> %d)", base, q, tokenCalls, s.op.Requests("token"))
+		}
 
-	// Login CSRF: the attacker's own flow, finished in the victim's
-	// browser, is refused before the code is redeemed.
-	s.op.Queue(oaUser("mallory-1", "mallory@example.com"))
-	attacker := s.browser()
-	cb = s.toProvider(attacker, "acme", oaWebCB)
-	victim := s.browser()
-	base, q = s.callback(victim, cb)
-	if base != oaWebCB || q.Get("error") != oauth.CodeBrowserMismatch || q.Get("code") != "" || s.op.Requests("token") != tokenCalls {
-		t.Fatalf("callback in another browser landed on %s %v", base, q)
-	}
-	// Nor does a victim who already has a cookie of their own fare better.
-	redirect(t, victim.get(startURL(s.api, "acme", oaWebCB)))
-	s.op.Queue(oaUser("mallory-1", "mallory@example.com"))
-	cb = s.toProvider(attacker, "acme", oaWebCB)
-	if _, q = s.callback(victim, cb); q.Get("error") != oauth.CodeBrowserMismatch {
-		t.Fatalf("callback in a browser with its own flow: %v", q)
-	}
-	// The state was spent by the refused attempt: the attacker cannot
-	// finish it either.
-	if base, q = s.callback(attacker, cb); base != oaErrorCB || q.Get("error") != oauth.CodeStateInvalid {
-		t.Fatalf("the refused state was still good: %s %v", base, q)
-	}
-	// A provider that adds its own parameters is fine; a tampered state is not.
-	s.op.Queue(oaUser("ada-1", "ada@example.com"))
-	b = s.browser()
-	cb = s.toProvider(b, "acme", oaWebCB)
-	if _, q = s.callback(b, cb+"&authuser=0&scope=openid+email&prompt=consent"); q.Get("code") == "" {
-		t.Fatalf("extra provider parameters: %v", q)
-	}
-	if base, q = s.callback(b, s.api+"/api/v1/auth/oauth/acme/callback?state=forged&code=x"); base != oaErrorCB || q.Get("error") != oauth.CodeStateInvalid {
-		t.Fatalf("forged state: %s %v", base, q)
-	}
+		// Login CSRF: the attacker's own flow, finished in the victim's
+		// browser, is refused before the code is redeemed.
+		s.op.Queue(oaUser("mallory-1", "mallory@example.com"))
+		attacker := s.browser()
+		cb = s.toProvider(attacker, "acme", oaWebCB)
+		victim := s.browser()
+		base, q = s.callback(victim, cb)
+		if base != oaWebCB || q.Get("error") != oauth.CodeBrowserMismatch || q.Get("code") != "" || s.op.Requests("token") != tokenCalls {
+			t.Fatalf("callback in another browser landed on %s %v", base, q)
+		}
+		// Nor does a victim who already has a cookie of their own fare better.
+		redirect(t, victim.get(startURL(s.api, "acme", oaWebCB)))
+		s.op.Queue(oaUser("mallory-1", "mallory@example.com"))
+		cb = s.toProvider(attacker, "acme", oaWebCB)
+		if _, q = s.callback(victim, cb); q.Get("error") != oauth.CodeBrowserMismatch {
+			t.Fatalf("callback in a browser with its own flow: %v", q)
+		}
+		// The state was spent by the refused attempt: the attacker cannot
+		// finish it either.
+		if base, q = s.callback(attacker, cb); base != oaErrorCB || q.Get("error") != oauth.CodeStateInvalid {
+			t.Fatalf("the refused state was still good: %s %v", base, q)
+		}
+		// A provider that adds its own parameters is fine; a tampered state is not.
+		s.op.Queue(oaUser("ada-1", "ada@example.com"))
+		b = s.browser()
+		cb = s.toProvider(b, "acme", oaWebCB)
+		if _, q = s.callback(b, cb+"&authuser=0&scope=openid+email&prompt=consent"); q.Get("code") == "" {
+			t.Fatalf("extra provider parameters: %v", q)
+		}
+		if base, q = s.callback(b, s.api+"/api/v1/auth/oauth/acme/callback?state=forged&code=x"); base != oaErrorCB || q.Get("error") != oauth.CodeStateInvalid {
+			t.Fatalf("forged state: %s %v", base, q)
+		}
+	})
 }
 
 func TestOAuthRedirectToIsRefusedBeforeTheProviderOverHTTP(t *testing.T) {
-	s := newOAuthStack(t, true)
-	for _, to := range []string{
-		"https://app.tradesense.test/auth", oaWebCB + "x", oaWebCB + "/", "https://app.tradesense.test:444/auth/callback", "http://app.tradesense.test/auth/callback",
-		"//evil.example/auth/callback", "javascript:alert(1)//", "JAVASCRIPT:alert(1)", "https://evil.example/auth/callback",
-		oaWebCB + "?next=//evil.example", oaWebCB + "#x", "https://app.tradesense.test.evil.example/auth/callback", " " + oaWebCB, "",
-	} {
-		b := s.browser()
-		r := b.get(startURL(s.api, "acme", to))
-		oaExpect(t, r, 400, "")
-		if r.str("code") != oauth.CodeRedirectInvalid && r.str("code") != "validation_failed" {
-			t.Errorf("redirect_to %q: %s", to, r.raw)
+	inOAuth(t, func(t *testing.T) {
+		s := newOAuthStack(t, true)
+		for _, to := range []string{
+			"https://app.tradesense.test/auth", oaWebCB + "x", oaWebCB + "/", "https://app.tradesense.test:444/auth/callback", "http://app.tradesense.test/auth/callback",
+			"//evil.example/auth/callback", "javascript:alert(1)//", "JAVASCRIPT:alert(1)", "https://evil.example/auth/callback",
+			oaWebCB + "?next=//evil.example", oaWebCB + "#x", "https://app.tradesense.test.evil.example/auth/callback", " " + oaWebCB, "",
+		} {
+			b := s.browser()
+			r := b.get(startURL(s.api, "acme", to))
+			oaExpect(t, r, 400, "")
+			if r.str("code") != oauth.CodeRedirectInvalid && r.str("code") != "validation_failed" {
+				t.Errorf("redirect_to %q: %s", to, r.raw)
+			}
+			if r.header.Get("Location") != "" || len(b.cookies) != 0 {
+				t.Errorf("redirect_to %q: refused, but %v", to, r.header)
+			}
 		}
-		if r.header.Get("Location") != "" || len(b.cookies) != 0 {
-			t.Errorf("redirect_to %q: refused, but %v", to, r.header)
+		// The link flow checks it too.
+		s.op.Queue(oaUser("ada-1", "ada@example.com"))
+		access := s.webLogin(s.browser(), "acme").str("access_token")
+		before := s.gh.Requests("/login/oauth/authorize")
+		r := s.browser().do("POST", s.api+"/api/v1/auth/identities/github", access, map[string]any{"redirect_to": "https://evil.example/auth/callback"})
+		oaExpect(t, r, 400, oauth.CodeRedirectInvalid)
+		if n := s.op.Requests("authorize"); n != 1 || s.gh.Requests("/login/oauth/authorize") != before {
+			t.Fatalf("the providers were contacted for refused flows: %d authorizations", n)
 		}
-	}
-	// The link flow checks it too.
-	s.op.Queue(oaUser("ada-1", "ada@example.com"))
-	access := s.webLogin(s.browser(), "acme").str("access_token")
-	before := s.gh.Requests("/login/oauth/authorize")
-	r := s.browser().do("POST", s.api+"/api/v1/auth/identities/github", access, map[string]any{"redirect_to": "https://evil.example/auth/callback"})
-	oaExpect(t, r, 400, oauth.CodeRedirectInvalid)
-	if n := s.op.Requests("authorize"); n != 1 || s.gh.Requests("/login/oauth/authorize") != before {
-		t.Fatalf("the providers were contacted for refused flows: %d authorizations", n)
-	}
+	})
 }
 
 func TestOAuthExpiredStateLandsWithAnErrorCodeOverHTTP(t *testing.T) {
-	s := newOAuthStack(t, true)
-	s.op.Queue(oaUser("ada-1", "ada@example.com"))
-	b := s.browser()
-	cb := s.toProvider(b, "acme", oaWebCB)
-	s.clock.Advance(11 * time.Minute)
-	base, q := s.callback(b, cb)
-	if base != oaWebCB || q.Get("error") != oauth.CodeStateInvalid || q.Get("provider") != "acme" || q.Get("code") != "" {
-		t.Fatalf("expired state landed on %s %v", base, q)
-	}
-	s.op.Queue(oaUser("ada-1", "ada@example.com"))
-	cb = s.toProvider(b, "acme", oaWebCB)
-	s.clock.Advance(21 * time.Minute)
-	if base, q = s.callback(b, cb); base != oaErrorCB || q.Get("error") != oauth.CodeStateInvalid {
-		t.Fatalf("long-expired state landed on %s %v", base, q)
-	}
-	// Denied consent lands on redirect_to with its code.
-	authURL := redirect(t, b.get(startURL(s.api, "acme", oaWebCB)))
-	au, _ := url.Parse(authURL)
-	if base, q = s.callback(b, s.api+"/api/v1/auth/oauth/acme/callback?"+url.Values{"state": {au.Query().Get("state")}, "error": {"access_denied"}}.Encode()); base != oaWebCB || q.Get("error") != oauth.CodeAccessDenied {
-		t.Fatalf("denied consent landed on %s %v", base, q)
-	}
+	inOAuth(t, func(t *testing.T) {
+		s := newOAuthStack(t, true)
+		s.op.Queue(oaUser("ada-1", "ada@example.com"))
+		b := s.browser()
+		cb := s.toProvider(b, "acme", oaWebCB)
+		time.Sleep(11 * time.Minute)
+		base, q := s.callback(b, cb)
+		if base != oaWebCB || q.Get("error") != oauth.CodeStateInvalid || q.Get("provider") != "acme" || q.Get("code") != "" {
+			t.Fatalf("expired state landed on %s %v", base, q)
+		}
+		s.op.Queue(oaUser("ada-1", "ada@example.com"))
+		cb = s.toProvider(b, "acme", oaWebCB)
+		time.Sleep(21 * time.Minute)
+		if base, q = s.callback(b, cb); base != oaErrorCB || q.Get("error") != oauth.CodeStateInvalid {
+			t.Fatalf("long-expired state landed on %s %v", base, q)
+		}
+		// Denied consent lands on redirect_to with its code.
+		authURL := redirect(t, b.get(startURL(s.api, "acme", oaWebCB)))
+		au, _ := url.Parse(authURL)
+		if base, q = s.callback(b, s.api+"/api/v1/auth/oauth/acme/callback?"+url.Values{"state": {au.Query().Get("state")}, "error": {"access_denied"}}.Encode()); base != oaWebCB || q.Get("error") != oauth.CodeAccessDenied {
+			t.Fatalf("denied consent landed on %s %v", base, q)
+		}
 
-	// Without OAUTH_ERROR_REDIRECT a flow nobody knows is a problem
-	// document, never a 500.
-	s = newOAuthStack(t, false)
-	s.op.Queue(oaUser("ada-1", "ada@example.com"))
-	b = s.browser()
-	cb = s.toProvider(b, "acme", oaWebCB)
-	s.clock.Advance(21 * time.Minute)
-	r := b.get(cb)
-	oaExpect(t, r, 400, oauth.CodeStateInvalid)
-	if r.header.Get("Cache-Control") != "no-store" || r.header.Get("Referrer-Policy") != "no-referrer" {
-		t.Fatalf("problem headers %v", r.header)
-	}
-	oaExpect(t, b.get(s.api+"/api/v1/auth/oauth/acme/callback?state=s&state=t&code=c"), 400, oauth.CodeStateInvalid)
+		// Without OAUTH_ERROR_REDIRECT a flow nobody knows is a problem
+		// document, never a 500.
+		s = newOAuthStack(t, false)
+		s.op.Queue(oaUser("ada-1", "ada@example.com"))
+		b = s.browser()
+		cb = s.toProvider(b, "acme", oaWebCB)
+		time.Sleep(21 * time.Minute)
+		r := b.get(cb)
+		oaExpect(t, r, 400, oauth.CodeStateInvalid)
+		if r.header.Get("Cache-Control") != "no-store" || r.header.Get("Referrer-Policy") != "no-referrer" {
+			t.Fatalf("problem headers %v", r.header)
+		}
+		oaExpect(t, b.get(s.api+"/api/v1/auth/oauth/acme/callback?state=s&state=t&code=c"), 400, oauth.CodeStateInvalid)
+	})
 }
 
 func TestOAuthMFAAfterOAuthOverHTTP(t *testing.T) {
-	s := newOAuthStack(t, true)
-	b := s.browser()
-	s.op.Queue(oaUser("ada-1", "ada@example.com"))
-	access := s.webLogin(b, "acme").str("access_token")
-	en := b.do("POST", s.api+"/api/v1/mfa/enable", access, nil)
-	oaExpect(t, en, 200, "")
-	code, err := totp.GenerateCode(en.str("secret"), s.clock.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := b.do("POST", s.api+"/api/v1/mfa/verify", access, map[string]any{"code": code})
-	oaExpect(t, v, 200, "")
-	backup := v.body["backup_codes"].([]any)[0].(string)
+	inOAuth(t, func(t *testing.T) {
+		s := newOAuthStack(t, true)
+		b := s.browser()
+		s.op.Queue(oaUser("ada-1", "ada@example.com"))
+		access := s.webLogin(b, "acme").str("access_token")
+		en := b.do("POST", s.api+"/api/v1/mfa/enable", access, nil)
+		oaExpect(t, en, 200, "")
+		code, err := totp.GenerateCode(en.str("secret"), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := b.do("POST", s.api+"/api/v1/mfa/verify", access, map[string]any{"code": code})
+		oaExpect(t, v, 200, "")
+		backup := v.body["backup_codes"].([]any)[0].(string)
 
-	s.op.Queue(oaUser("ada-1", "ada@example.com"))
-	r := s.webLogin(b, "acme")
-	if r.body["mfa_required"] != true || r.str("mfa_token") == "" || r.str("access_token") != "" {
-		t.Fatalf("sign-in of a user with MFA: %s", r.raw)
-	}
-	done := b.do("POST", s.api+"/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": r.str("mfa_token"), "backup_code": backup})
-	oaExpect(t, done, 200, "")
-	amr, _ := done.body["amr"].([]any)
-	if done.body["aal"] != float64(2) || len(amr) != 2 || amr[0] != oauth.AMR || amr[1] != "backup_code" {
-		t.Fatalf("after the second factor: %s", done.raw)
-	}
+		s.op.Queue(oaUser("ada-1", "ada@example.com"))
+		r := s.webLogin(b, "acme")
+		if r.body["mfa_required"] != true || r.str("mfa_token") == "" || r.str("access_token") != "" {
+			t.Fatalf("sign-in of a user with MFA: %s", r.raw)
+		}
+		done := b.do("POST", s.api+"/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": r.str("mfa_token"), "backup_code": backup})
+		oaExpect(t, done, 200, "")
+		amr, _ := done.body["amr"].([]any)
+		if done.body["aal"] != float64(2) || len(amr) != 2 || amr[0] != oauth.AMR || amr[1] != "backup_code" {
+			t.Fatalf("after the second factor: %s", done.raw)
+		}
+	})
 }
 
 func TestOAuthLinkUnlinkAndTheLastMethodOverHTTP(t *testing.T) {
-	s := newOAuthStack(t, true)
-	ada := s.browser()
-	s.op.Queue(oaUser("ada-1", "ada@example.com"))
-	login := s.webLogin(ada, "acme")
-	access := login.str("access_token")
-	list := func(b *oaBrowser, token string) []map[string]any {
-		t.Helper()
-		r := b.do("GET", s.api+"/api/v1/auth/identities", token, nil)
-		oaExpect(t, r, 200, "")
-		var out []map[string]any
-		for _, i := range r.body["identities"].([]any) {
-			out = append(out, i.(map[string]any))
+	inOAuth(t, func(t *testing.T) {
+		s := newOAuthStack(t, true)
+		ada := s.browser()
+		s.op.Queue(oaUser("ada-1", "ada@example.com"))
+		login := s.webLogin(ada, "acme")
+		access := login.str("access_token")
+		list := func(b *oaBrowser, token string) []map[string]any {
+			t.Helper()
+			r := b.do("GET", s.api+"/api/v1/auth/identities", token, nil)
+			oaExpect(t, r, 200, "")
+			var out []map[string]any
+			for _, i := range r.body["identities"].([]any) {
+				out = append(out, i.(map[string]any))
+			}
+			return out
 		}
-		return out
-	}
-	unlink := func(b *oaBrowser, token, id string, header ...string) oaResp {
-		return b.do("DELETE", s.api+"/api/v1/auth/identities/"+id, token, nil, header...)
-	}
-	ids := list(ada, access)
-	oaExpect(t, unlink(ada, access, ids[0]["id"].(string)), 409, oauth.CodeLastSignInMethod)
+		unlink := func(b *oaBrowser, token, id string, header ...string) oaResp {
+			return b.do("DELETE", s.api+"/api/v1/auth/identities/"+id, token, nil, header...)
+		}
+		ids := list(ada, access)
+		oaExpect(t, unlink(ada, access, ids[0]["id"].(string)), 409, oauth.CodeLastSignInMethod)
 
-	// Bob's identity is not Ada's to remove, nor to see.
-	bob := s.browser()
-	s.gh.Queue(&oidctest.GitHubUser{ID: 7, Login: "bob", Emails: []oidctest.GitHubEmail{{Email: "bob@example.com", Primary: true, Verified: true}}})
-	bobAccess := s.webLogin(bob, "github").str("access_token")
-	bobIDs := list(bob, bobAccess)
-	if len(bobIDs) != 1 || bobIDs[0]["provider"] != "github" {
-		t.Fatalf("bob's identities %v", bobIDs)
-	}
-	oaExpect(t, unlink(ada, access, bobIDs[0]["id"].(string)), 404, oauth.CodeIdentityNotFound)
-	oaExpect(t, unlink(ada, access, "0196f1e2-0000-7000-8000-000000000000"), 404, oauth.CodeIdentityNotFound)
-	if len(list(bob, bobAccess)) != 1 || len(list(ada, access)) != 1 {
-		t.Fatal("an identity went missing")
-	}
-	oaExpect(t, unlink(ada, "", ids[0]["id"].(string)), 401, "")
+		// Bob's identity is not Ada's to remove, nor to see.
+		bob := s.browser()
+		s.gh.Queue(&oidctest.GitHubUser{ID: 7, Login: "bob", Emails: []oidctest.GitHubEmail{{Email: "bob@example.com", Primary: true, Verified: true}}})
+		bobAccess := s.webLogin(bob, "github").str("access_token")
+		bobIDs := list(bob, bobAccess)
+		if len(bobIDs) != 1 || bobIDs[0]["provider"] != "github" {
+			t.Fatalf("bob's identities %v", bobIDs)
+		}
+		oaExpect(t, unlink(ada, access, bobIDs[0]["id"].(string)), 404, oauth.CodeIdentityNotFound)
+		oaExpect(t, unlink(ada, access, "0196f1e2-0000-7000-8000-000000000000"), 404, oauth.CodeIdentityNotFound)
+		if len(list(bob, bobAccess)) != 1 || len(list(ada, access)) != 1 {
+			t.Fatal("an identity went missing")
+		}
+		oaExpect(t, unlink(ada, "", ids[0]["id"].(string)), 401, "")
 
-	// Ada links GitHub from the settings (her sign-in is minutes old).
-	s.gh.Queue(&oidctest.GitHubUser{ID: 11, Login: "ada", Emails: []oidctest.GitHubEmail{{Email: "ada@example.com", Primary: true, Verified: true}}})
-	r := ada.do("POST", s.api+"/api/v1/auth/identities/github", access, map[string]any{"redirect_to": oaWebCB})
-	oaExpect(t, r, 200, "")
-	if r.header.Get("Cache-Control") != "no-store" || !strings.Contains(r.header.Get("Set-Cookie"), "__Host-ts_oauth=") {
-		t.Fatalf("link headers %v", r.header)
-	}
-	base, q := s.callback(ada, s.atProvider(ada, r.str("authorization_url")))
-	if base != oaWebCB || q.Get("linked") != "github" || q.Get("code") != "" {
-		t.Fatalf("link landed on %s %v", base, q)
-	}
-	if !s.mail.has("ada@example.com", oauth.TemplateIdentityLinked) {
-		t.Fatal("no identity-linked mail")
-	}
-	ids = list(ada, access)
-	if len(ids) != 2 {
-		t.Fatalf("identities after the link: %v", ids)
-	}
-	oaExpect(t, ada.do("POST", s.api+"/api/v1/auth/identities/github", access, map[string]any{"redirect_to": oaWebCB}), 409, oauth.CodeAlreadyLinked)
+		// Ada links GitHub from the settings (her sign-in is minutes old).
+		s.gh.Queue(&oidctest.GitHubUser{ID: 11, Login: "ada", Emails: []oidctest.GitHubEmail{{Email: "ada@example.com", Primary: true, Verified: true}}})
+		r := ada.do("POST", s.api+"/api/v1/auth/identities/github", access, map[string]any{"redirect_to": oaWebCB})
+		oaExpect(t, r, 200, "")
+		if r.header.Get("Cache-Control") != "no-store" || !strings.Contains(r.header.Get("Set-Cookie"), "__Host-ts_oauth=") {
+			t.Fatalf("link headers %v", r.header)
+		}
+		base, q := s.callback(ada, s.atProvider(ada, r.str("authorization_url")))
+		if base != oaWebCB || q.Get("linked") != "github" || q.Get("code") != "" {
+			t.Fatalf("link landed on %s %v", base, q)
+		}
+		if !s.mail.has("ada@example.com", oauth.TemplateIdentityLinked) {
+			t.Fatal("no identity-linked mail")
+		}
+		ids = list(ada, access)
+		if len(ids) != 2 {
+			t.Fatalf("identities after the link: %v", ids)
+		}
+		oaExpect(t, ada.do("POST", s.api+"/api/v1/auth/identities/github", access, map[string]any{"redirect_to": oaWebCB}), 409, oauth.CodeAlreadyLinked)
 
-	// With two ways in, one can go; then the other is the last. Past 15
-	// minutes the password is needed, and she has none.
-	s.clock.Advance(16 * time.Minute)
-	refreshed := ada.do("POST", s.api+"/api/v1/auth/refresh", "", map[string]any{"refresh_token": login.str("refresh_token")})
-	oaExpect(t, refreshed, 200, "")
-	access = refreshed.str("access_token")
-	oaExpect(t, unlink(ada, access, ids[0]["id"].(string)), 403, oauth.CodeReauthRequired)
-	oaExpect(t, unlink(ada, access, ids[0]["id"].(string), "X-Current-Password", "not her password"), 400, "")
-	if len(list(ada, access)) != 2 {
-		t.Fatal("a refused unlink removed an identity")
-	}
-	// A fresh sign-in may.
-	s.gh.Queue(&oidctest.GitHubUser{ID: 11, Login: "ada", Emails: []oidctest.GitHubEmail{{Email: "ada@example.com", Primary: true, Verified: true}}})
-	access = s.webLogin(ada, "github").str("access_token")
-	r = unlink(ada, access, ids[0]["id"].(string))
-	if r.status != 204 || r.raw != "" {
-		t.Fatalf("unlink: %d %s", r.status, r.raw)
-	}
-	oaExpect(t, unlink(ada, access, ids[1]["id"].(string)), 409, oauth.CodeLastSignInMethod)
-	if left := list(ada, access); len(left) != 1 || left[0]["provider"] != "github" {
-		t.Fatalf("identities after unlink: %v", left)
-	}
-	if !s.mail.has("ada@example.com", oauth.TemplateIdentityUnlinked) {
-		t.Fatal("no identity-unlinked mail")
-	}
+		// With two ways in, one can go; then the other is the last. Past 15
+		// minutes the password is needed, and she has none.
+		time.Sleep(16 * time.Minute)
+		refreshed := ada.do("POST", s.api+"/api/v1/auth/refresh", "", map[string]any{"refresh_token": login.str("refresh_token")})
+		oaExpect(t, refreshed, 200, "")
+		access = refreshed.str("access_token")
+		oaExpect(t, unlink(ada, access, ids[0]["id"].(string)), 403, oauth.CodeReauthRequired)
+		oaExpect(t, unlink(ada, access, ids[0]["id"].(string), "X-Current-Password", "not her password"), 400, "")
+		if len(list(ada, access)) != 2 {
+			t.Fatal("a refused unlink removed an identity")
+		}
+		// A fresh sign-in may.
+		s.gh.Queue(&oidctest.GitHubUser{ID: 11, Login: "ada", Emails: []oidctest.GitHubEmail{{Email: "ada@example.com", Primary: true, Verified: true}}})
+		access = s.webLogin(ada, "github").str("access_token")
+		r = unlink(ada, access, ids[0]["id"].(string))
+		if r.status != 204 || r.raw != "" {
+			t.Fatalf("unlink: %d %s", r.status, r.raw)
+		}
+		oaExpect(t, unlink(ada, access, ids[1]["id"].(string)), 409, oauth.CodeLastSignInMethod)
+		if left := list(ada, access); len(left) != 1 || left[0]["provider"] != "github" {
+			t.Fatalf("identities after unlink: %v", left)
+		}
+		if !s.mail.has("ada@example.com", oauth.TemplateIdentityUnlinked) {
+			t.Fatal("no identity-unlinked mail")
+		}
+	})
 }
 
 // TestOAuthProgramOnPostgresAndRedis runs the real program in the services
@@ -640,7 +652,7 @@ func TestOAuthProgramOnPostgresAndRedis(t *testing.T) {
 	env["REDIS_KEY_PREFIX"] = "test:" + t.Name() + ":"
 	env["AUTH_ARGON2_MEMORY_KIB"], env["AUTH_ARGON2_TIME"] = "64", "1"
 	app := harness.Start(t, env)
-	s := &oaStack{t: t, api: app.URL, op: op, gh: gh, clock: &oaClock{}, mail: &oaMailer{}}
+	s := &oaStack{t: t, api: app.URL, op: op, gh: gh, mail: &oaMailer{}, http: noRedirects}
 	if s.api != "http://"+addr {
 		t.Fatalf("the program listens on %s, not %s", s.api, addr)
 	}

@@ -104,22 +104,25 @@ func provideMemoryRateLimiter() ratelimit.Limiter { return memory.NewRateLimiter
 func provideMemoryShortLived() shortlived.Store { return memory.NewShortLived() }
 
 // provideMemoryJobs keeps job records in memory, on the real clock like
-// the rest of the job system. It takes back the unfinished jobs saved in
-// the database at the last exit, and saves its own at this one
-// (jobs.Journal); its cleanup runs after the worker drained and before
-// the database closes.
+// the rest of the job system, written through to the database's job
+// journal from acceptance to completion (jobs.WriteThrough), so that not
+// even a SIGKILL loses an accepted job. It takes back the unfinished jobs
+// the journal holds at start, and saves the exact state of its own at the
+// exit; its cleanup runs after the worker drained and before the database
+// closes.
 func provideMemoryJobs(ctx context.Context, db *sqlstore.DB, log *slog.Logger) (jobs.Backend, func(), error) {
 	m, journal, log := memory.NewJobs(), sqlstore.NewJobJournal(db), telemetry.Component(log, "jobs")
-	if n, err := jobs.RestoreSaved(ctx, m, journal, time.Now().UTC()); err != nil {
+	wt := jobs.NewWriteThrough(m, journal, log)
+	if n, err := wt.RestoreSaved(ctx, m, time.Now().UTC()); err != nil {
 		log.WarnContext(ctx, "jobs saved at the last exit not restored", "error", err)
 	} else if n > 0 {
 		log.InfoContext(ctx, "restored the unfinished jobs saved at the last exit", "jobs", n)
 	}
-	return m, func() {
+	return wt, func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if n, err := jobs.SaveUnfinished(sctx, m, journal); err != nil {
-			log.Error("unfinished jobs not saved: they are lost", "error", err)
+			log.Error("unfinished jobs not saved at the exit: the journal keeps them as they were accepted", "error", err)
 		} else if n > 0 {
 			log.Info("saved the unfinished jobs for the next start", "jobs", n)
 		}

@@ -158,11 +158,12 @@ type Worker struct {
 }
 
 // Run consumes jobs and serves the worker's probes until ctx is
-// cancelled, then drains the running jobs (WORKER_SHUTDOWN_TIMEOUT).
+// cancelled, then drains the running jobs (WORKER_SHUTDOWN_TIMEOUT) while
+// the probes answer "not ready", and stops the probe server last.
 func (w *Worker) Run(ctx context.Context) error {
 	telemetry.Component(w.Log, "app").Info("starting worker", "env", w.Config.Env, "profile", w.Config.Profile, "adapters", w.Adapters,
 		"jobs", w.Jobs.Broker, "worker_id", w.Jobs.Worker.ID(), "queues", w.Config.Jobs.Worker.Queues)
-	return jobs.RunBeside(ctx, w.Ops.Run, w.Jobs.Worker)
+	return jobs.RunUnder(ctx, w.Ops.Run, w.Ops.SetDraining, w.Jobs.Worker)
 }
 
 // Migrator is the `tradesense migrate` program.

@@ -38,6 +38,7 @@ type Journal interface {
 
 	UploadAttachment(ctx context.Context, userID uuid.UUID, u journal.Upload) (*journal.Attachment, error)
 	GetAttachment(ctx context.Context, userID, id uuid.UUID) (*journal.Attachment, error)
+	ListAttachments(ctx context.Context, userID uuid.UUID, o journal.Owner) ([]journal.Attachment, error)
 	OpenAttachment(ctx context.Context, userID, id uuid.UUID) (io.ReadCloser, *journal.Attachment, error)
 	DeleteAttachment(ctx context.Context, userID, id uuid.UUID) error
 }
@@ -46,6 +47,11 @@ type Journal interface {
 // /attachments.
 type journalHandlers struct {
 	svc Journal
+	// trades answers whether a trade is the caller's (a trade's
+	// attachments of another user's trade are a 404, not an empty list).
+	trades interface {
+		GetTrade(ctx context.Context, userID, id uuid.UUID) (*trading.Trade, error)
+	}
 }
 
 // maxJournalRange bounds a journal list (a year and a day).
@@ -379,6 +385,36 @@ func uploadReadError(err error) error {
 		return err
 	}
 	return apperr.Wrap(err, apperr.Invalid, "invalid_request", "The multipart form could not be read.")
+}
+
+func (h *journalHandlers) ListAttachments(ctx context.Context, r gen.ListAttachmentsRequestObject) (gen.ListAttachmentsResponseObject, error) {
+	p, err := Authenticated(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var atts []journal.Attachment
+	switch {
+	case (r.Params.TradeId == nil) == (r.Params.Date == nil):
+		return nil, apperr.Validation("Name one owner.", map[string]string{"trade_id": "give exactly one of trade_id or date"})
+	case r.Params.TradeId != nil:
+		if _, err := h.trades.GetTrade(ctx, p.UserID, *r.Params.TradeId); err != nil {
+			return nil, err
+		}
+		if atts, err = h.svc.ListAttachments(ctx, p.UserID, journal.Owner{TradeID: *r.Params.TradeId}); err != nil {
+			return nil, err
+		}
+	default:
+		v, err := h.svc.GetEntry(ctx, p.UserID, dayOf(*r.Params.Date))
+		if err != nil {
+			return nil, err
+		}
+		atts = v.Attachments
+	}
+	out := gen.ListAttachments200JSONResponse{Items: make([]gen.Attachment, len(atts))}
+	for i := range atts {
+		out.Items[i] = attachmentBody(&atts[i])
+	}
+	return out, nil
 }
 
 func (h *journalHandlers) GetAttachment(ctx context.Context, r gen.GetAttachmentRequestObject) (gen.GetAttachmentResponseObject, error) {

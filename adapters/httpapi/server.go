@@ -214,7 +214,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 		jobHandlers:       &jobHandlers{jobs: d.Jobs, mail: d.Mail},
 		oauthHandlers:     &oauthHandlers{svc: d.OAuth, log: d.Log},
 		tradingHandlers:   &tradingHandlers{svc: d.Trading},
-		journalHandlers:   &journalHandlers{svc: d.Journal},
+		journalHandlers:   &journalHandlers{svc: d.Journal, trades: d.Trading},
 		analyticsHandlers: &analyticsHandlers{figures: d.Analytics, reports: d.Reports},
 	}
 	si := gen.NewStrictHandlerWithOptions(api, []gen.StrictMiddlewareFunc{requestScoped}, gen.StrictGinServerOptions{
@@ -364,6 +364,11 @@ func (s *Server) Routes() [][2]string {
 	}
 	return out
 }
+
+// SetDraining turns readiness to 503 ahead of Run's own shutdown: the
+// worker's probe server keeps answering, not ready, while the worker
+// drains (jobs.RunUnder).
+func (s *Server) SetDraining() { s.health.SetDraining() }
 
 // Run serves until ctx is cancelled, then shuts down gracefully: readiness
 // turns 503 at once, the server keeps serving for ShutdownDelay, then stops

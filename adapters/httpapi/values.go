@@ -150,8 +150,10 @@ func val[T any](p *T) T {
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
 
 // ifMatch reads an If-Match header into the version a conditional write
-// expects: 0 (unconditional) when absent or "*". A tag that is no version
-// of ours is refused; a stale one reaches the service, which answers
+// expects: 0 (unconditional) when absent or "*"; -1 for "0", the ETag of a
+// journal day not written yet, which no stored record has (the journal
+// creates only, everything else answers 412). A tag that is no version of
+// ours is refused; a stale one reaches the service, which answers
 // version_mismatch (412).
 func ifMatch(h *string) (int64, error) {
 	if h == nil {
@@ -168,6 +170,9 @@ func ifMatch(h *string) (int64, error) {
 		e := apperr.Validation("If-Match is not an entity tag of this API.", map[string]string{"If-Match": `must be the ETag read, such as "3"`})
 		e.Code = "if_match_invalid"
 		return 0, e
+	}
+	if n == 0 {
+		return -1, nil
 	}
 	return n, nil
 }

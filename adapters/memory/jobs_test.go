@@ -2,8 +2,10 @@ package memory_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.opentelemetry.io/otel/propagation"
@@ -73,5 +75,71 @@ func TestJobsSharedBackendContract(t *testing.T) {
 	jobstest.RunSharedBackendContract(t, func(t *testing.T) (jobs.Backend, jobs.Backend) {
 		b := memory.NewJobs()
 		return b, b
+	})
+}
+
+// RunUnder (the worker program's lifecycle): at the stop the probes turn
+// "not ready" at once and keep answering while a running job drains; the
+// probe server stops only after the job finished and the worker returned.
+func TestRunUnderKeepsProbesUpWhileTheWorkerDrains(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		backend, broker, reg := memory.NewJobs(), jobstest.NewChanBroker(), jobs.NewRegistry()
+		started := make(chan struct{})
+		reg.Register("default.slow", jobs.KindConfig{Handler: func(context.Context, *jobs.Job) (any, error) {
+			close(started)
+			time.Sleep(10 * time.Second)
+			return nil, nil
+		}})
+		log := slog.New(slog.DiscardHandler)
+		client := jobs.NewClient(jobs.Config{}, reg, backend, broker, nil, log, nil)
+		w, err := jobs.NewWorker(jobs.Config{}, jobs.WorkerConfig{ID: "w", Queues: map[string]int{jobs.QueueDefault: 1}, ShutdownTimeout: time.Minute},
+			reg, backend, broker, client, nil, nil, log, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var drainingAt, serveStoppedAt time.Time
+		serve := func(ctx context.Context) error { <-ctx.Done(); serveStoppedAt = time.Now(); return nil }
+		draining := func() { drainingAt = time.Now() }
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- jobs.RunUnder(ctx, serve, draining, w) }()
+		id, err := client.Enqueue(context.Background(), "default.slow", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-started
+		stopAt := time.Now()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		j, err := backend.Get(context.Background(), id)
+		if err != nil || j.State != jobs.StateSucceeded {
+			t.Fatalf("the running job after the drain: %+v %v", j, err)
+		}
+		if !drainingAt.Equal(stopAt) {
+			t.Fatalf("readiness turned at %s, %s after the stop", drainingAt, drainingAt.Sub(stopAt))
+		}
+		if got := serveStoppedAt.Sub(stopAt); got < 10*time.Second-time.Second {
+			t.Fatalf("the probe server stopped %s after the stop, before the running job (10s) finished", got)
+		}
+	})
+}
+
+// A probe server that cannot start stops the worker.
+func TestRunUnderStopsTheWorkerWhenTheServerFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		backend, broker, reg := memory.NewJobs(), jobstest.NewChanBroker(), jobs.NewRegistry()
+		log := slog.New(slog.DiscardHandler)
+		client := jobs.NewClient(jobs.Config{}, reg, backend, broker, nil, log, nil)
+		w, err := jobs.NewWorker(jobs.Config{}, jobs.WorkerConfig{ID: "w", Queues: map[string]int{jobs.QueueDefault: 1}}, reg, backend, broker, client, nil, nil, log, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		boom := errors.New("listen: address in use")
+		err = jobs.RunUnder(context.Background(), func(context.Context) error { return boom }, func() {}, w)
+		if !errors.Is(err, boom) {
+			t.Fatalf("RunUnder = %v; want the server's error", err)
+		}
 	})
 }

@@ -17,7 +17,7 @@ import (
 // a restart.
 type JobJournal struct{ db *DB }
 
-var _ jobs.Journal = (*JobJournal)(nil)
+var _ jobs.WriteThroughJournal = (*JobJournal)(nil)
 
 // NewJobJournal returns the journal on db.
 func NewJobJournal(db *DB) *JobJournal { return &JobJournal{db: db} }
@@ -136,4 +136,20 @@ func (s *JobJournal) Take(ctx context.Context) ([]*jobs.Job, error) {
 		out = append(out, jj.toJob())
 	}
 	return out, nil
+}
+
+// Remove implements jobs.WriteThroughJournal.
+func (s *JobJournal) Remove(ctx context.Context, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	g, release, err := s.db.session(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if err := g.Where("id IN ?", ids).Delete(&journalRow{}).Error; err != nil {
+		return fmt.Errorf("remove saved jobs: %w", translate(err))
+	}
+	return nil
 }

@@ -35,3 +35,28 @@ func RunBeside(ctx context.Context, serve func(context.Context) error, w *Worker
 	wg.Wait()
 	return errors.Join(err, werr)
 }
+
+// RunUnder runs the worker w with serve, a server that carries only the
+// worker's own probes and metrics, and stops them in the order that keeps
+// the probes truthful: when ctx ends, draining is called at once (the
+// server's readiness turns 503) and the server keeps answering while the
+// worker drains its running jobs; once the worker returned, serve is told
+// to stop. If serve fails (its port is taken), the worker is stopped. The
+// first errors of both are returned.
+func RunUnder(ctx context.Context, serve func(context.Context) error, draining func(), w *Worker) error {
+	serveCtx, stopServe := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopServe()
+	workerCtx, stopWorker := context.WithCancel(ctx)
+	defer stopWorker()
+	served := make(chan error, 1)
+	go func() {
+		err := serve(serveCtx)
+		stopWorker()
+		served <- err
+	}()
+	stopWatch := context.AfterFunc(ctx, draining)
+	defer stopWatch()
+	werr := w.Run(workerCtx)
+	stopServe()
+	return errors.Join(<-served, werr)
+}

@@ -431,8 +431,9 @@ func (s *Service) dayTrades(ctx context.Context, userID uuid.UUID, day trading.D
 }
 
 // PutEntry writes the journal of a day if its version is still ifVersion
-// (0: create or overwrite whatever is there). Linked trades must be the
-// user's.
+// (0: create or overwrite whatever is there; negative: create only, the
+// day must have no entry yet, which HTTP's If-Match "0" asks for). Linked
+// trades must be the user's.
 func (s *Service) PutEntry(ctx context.Context, userID uuid.UUID, day trading.Date, in EntryInput, ifVersion int64) (*EntryView, error) {
 	fields := map[string]string{}
 	checkText("pre_market", in.PreMarket, fields)
@@ -460,7 +461,7 @@ func (s *Service) PutEntry(ctx context.Context, userID uuid.UUID, day trading.Da
 		e, err := s.d.Entries.Get(ctx, userID, day)
 		switch {
 		case apperr.Is(err, apperr.NotFound):
-			if ifVersion != 0 {
+			if ifVersion > 0 {
 				return stale()
 			}
 			e = &Entry{ID: s.d.NewID(), UserID: userID, Date: day, CreatedAt: now}

@@ -2084,6 +2084,11 @@ type Attachment struct {
 	Width          int                 `json:"width"`
 }
 
+// AttachmentList defines model for AttachmentList.
+type AttachmentList struct {
+	Items []Attachment `json:"items"`
+}
+
 // AuthProvider defines model for AuthProvider.
 type AuthProvider struct {
 	DisplayName string `json:"display_name"`
@@ -3832,6 +3837,12 @@ type GetAnalyticsSummaryParamsTagMode string
 // GetAnalyticsSummaryParamsDateField defines parameters for GetAnalyticsSummary.
 type GetAnalyticsSummaryParamsDateField string
 
+// ListAttachmentsParams defines parameters for ListAttachments.
+type ListAttachmentsParams struct {
+	TradeId *openapi_types.UUID `form:"trade_id,omitempty" json:"trade_id,omitempty"`
+	Date    *openapi_types.Date `form:"date,omitempty" json:"date,omitempty"`
+}
+
 // UploadAttachmentMultipartBody defines parameters for UploadAttachment.
 type UploadAttachmentMultipartBody struct {
 	Date    *openapi_types.Date `json:"date,omitempty"`
@@ -4220,6 +4231,9 @@ type ServerInterface interface {
 	// GetAnalyticsSummary The headline figures over a trade filter, per currency
 	// (GET /api/v1/analytics/summary)
 	GetAnalyticsSummary(c *gin.Context, params GetAnalyticsSummaryParams)
+	// ListAttachments The attachments of one trade or one journal day, oldest first
+	// (GET /api/v1/attachments)
+	ListAttachments(c *gin.Context, params ListAttachmentsParams)
 	// UploadAttachment Upload a screenshot to a trade or a journal day
 	// (POST /api/v1/attachments)
 	UploadAttachment(c *gin.Context, params UploadAttachmentParams)
@@ -6271,6 +6285,41 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsSummary(c *gin.Context) {
 	siw.Handler.GetAnalyticsSummary(c, params)
 }
 
+// ListAttachments operation middleware
+func (siw *ServerInterfaceWrapper) ListAttachments(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAttachmentsParams
+
+	// ------------- Optional query parameter "trade_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "trade_id", c.Request.URL.Query(), &params.TradeId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter trade_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "date" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "date", c.Request.URL.Query(), &params.Date, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter date: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListAttachments(c, params)
+}
+
 // UploadAttachment operation middleware
 func (siw *ServerInterfaceWrapper) UploadAttachment(c *gin.Context) {
 
@@ -8239,6 +8288,7 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.GET(options.BaseURL+"/api/v1/journal", wrapper.ListJournalEntries)
 	router.GET(options.BaseURL+"/api/v1/journal/:date", wrapper.GetJournalEntry)
 	router.PUT(options.BaseURL+"/api/v1/journal/:date", wrapper.PutJournalEntry)
+	router.GET(options.BaseURL+"/api/v1/attachments", wrapper.ListAttachments)
 	router.POST(options.BaseURL+"/api/v1/attachments", wrapper.UploadAttachment)
 	router.DELETE(options.BaseURL+"/api/v1/attachments/:id", wrapper.DeleteAttachment)
 	router.GET(options.BaseURL+"/api/v1/attachments/:id", wrapper.GetAttachment)
@@ -9053,6 +9103,45 @@ type GetAnalyticsSummarydefaultApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetAnalyticsSummarydefaultApplicationProblemPlusJSONResponse) VisitGetAnalyticsSummaryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAttachmentsRequestObject struct {
+	Params ListAttachmentsParams
+}
+
+type ListAttachmentsResponseObject interface {
+	VisitListAttachmentsResponse(w http.ResponseWriter) error
+}
+
+type ListAttachments200JSONResponse AttachmentList
+
+func (response ListAttachments200JSONResponse) VisitListAttachmentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAttachmentsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListAttachmentsdefaultApplicationProblemPlusJSONResponse) VisitListAttachmentsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -11811,6 +11900,9 @@ type StrictServerInterface interface {
 	// GetAnalyticsSummary The headline figures over a trade filter, per currency
 	// (GET /api/v1/analytics/summary)
 	GetAnalyticsSummary(ctx context.Context, request GetAnalyticsSummaryRequestObject) (GetAnalyticsSummaryResponseObject, error)
+	// ListAttachments The attachments of one trade or one journal day, oldest first
+	// (GET /api/v1/attachments)
+	ListAttachments(ctx context.Context, request ListAttachmentsRequestObject) (ListAttachmentsResponseObject, error)
 	// UploadAttachment Upload a screenshot to a trade or a journal day
 	// (POST /api/v1/attachments)
 	UploadAttachment(ctx context.Context, request UploadAttachmentRequestObject) (UploadAttachmentResponseObject, error)
@@ -12658,6 +12750,32 @@ func (sh *strictHandler) GetAnalyticsSummary(ctx *gin.Context, params GetAnalyti
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(GetAnalyticsSummaryResponseObject); ok {
 		if err := validResponse.VisitGetAnalyticsSummaryResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListAttachments operation middleware
+func (sh *strictHandler) ListAttachments(ctx *gin.Context, params ListAttachmentsParams) {
+	var request ListAttachmentsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAttachments(ctx, request.(ListAttachmentsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAttachments")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListAttachmentsResponseObject); ok {
+		if err := validResponse.VisitListAttachmentsResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {

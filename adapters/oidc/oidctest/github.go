@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -56,8 +57,15 @@ type githubGrant struct {
 	challenge string
 }
 
-// NewGitHub starts the fake until the test ends.
+// NewGitHub starts the fake on a loopback port until the test ends.
 func NewGitHub(t testing.TB) *GitHub {
+	t.Helper()
+	return NewGitHubOn(t, nil)
+}
+
+// NewGitHubOn starts the fake on ln (nil: a loopback port) until the test
+// ends; its URL is http://<ln.Addr()>.
+func NewGitHubOn(t testing.TB, ln net.Listener) *GitHub {
 	t.Helper()
 	g := &GitHub{ClientID: "gh-client", ClientSecret: "gh-secret-" + randomString(), grants: map[string]githubGrant{}, tokens: map[string]*GitHubUser{}, counts: map[string]int{}}
 	mux := http.NewServeMux()
@@ -65,7 +73,7 @@ func NewGitHub(t testing.TB) *GitHub {
 	mux.HandleFunc("POST /login/oauth/access_token", g.token)
 	mux.HandleFunc("GET /api/user", g.user)
 	mux.HandleFunc("GET /api/user/emails", g.emails)
-	g.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	g.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.mu.Lock()
 		g.counts[r.URL.Path]++
 		down := g.down
@@ -76,6 +84,11 @@ func NewGitHub(t testing.TB) *GitHub {
 		}
 		mux.ServeHTTP(w, r)
 	}))
+	if ln != nil {
+		_ = g.Server.Listener.Close()
+		g.Server.Listener = ln
+	}
+	g.Server.Start()
 	t.Cleanup(g.Server.Close)
 	return g
 }

@@ -94,6 +94,17 @@ type OP struct {
 // NewOP starts an OP on a loopback port until the test ends.
 func NewOP(t testing.TB) *OP {
 	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewOPOn(t, ln)
+}
+
+// NewOPOn starts an OP on ln (its issuer is http://<ln.Addr()>/oidc), for
+// example an in-memory listener a synctest bubble can wait on.
+func NewOPOn(t testing.TB, ln net.Listener) *OP {
+	t.Helper()
 	m, err := mockoidc.NewServer(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -104,10 +115,6 @@ func NewOP(t testing.TB) *OP {
 	}
 	o := &OP{m: m, foreign: foreign, counts: map[string]int{}}
 	if err := m.AddMiddleware(o.middleware); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Start(ln, nil); err != nil {

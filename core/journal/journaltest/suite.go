@@ -268,6 +268,16 @@ func Run(t *testing.T, newStores Factory) {
 		if _, err := e.Svc.PutEntry(ctx, u, monday.AddDays(5), journal.EntryInput{}, 3); !isCode(err, apperr.Conflict, journal.CodeVersionMismatch) {
 			t.Fatalf("If-Match on a day without entry = %v", err)
 		}
+		// Create-only (negative version): refused over an entry, allowed once on an empty day.
+		if _, err := e.Svc.PutEntry(ctx, u, monday, journal.EntryInput{PostMarket: "create only"}, -1); !isCode(err, apperr.Conflict, journal.CodeVersionMismatch) {
+			t.Fatalf("create-only over an entry = %v", err)
+		}
+		if v, err := e.Svc.PutEntry(ctx, u, monday.AddDays(-30), journal.EntryInput{Mood: 1}, -1); err != nil || v.Entry.Version != 1 {
+			t.Fatalf("create-only on an empty day = %+v, %v", v, err)
+		}
+		if _, err := e.Svc.PutEntry(ctx, u, monday.AddDays(-30), journal.EntryInput{Mood: 2}, -1); !isCode(err, apperr.Conflict, journal.CodeVersionMismatch) {
+			t.Fatalf("second create-only = %v", err)
+		}
 		// Explicit links: none, then another user's trade is refused.
 		none, err := e.Svc.PutEntry(ctx, u, monday, journal.EntryInput{TradeIDs: []uuid.UUID{}}, 2)
 		if err != nil || len(none.TradeIDs) != 0 || none.Entry.TradeIDs == nil {

@@ -1,0 +1,90 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"github.com/tradesense/tradesense/core/identity"
+	"github.com/tradesense/tradesense/core/trading"
+)
+
+// bearerIdentity accepts the token "ok" as one user.
+type bearerIdentity struct {
+	stubIdentity
+	user uuid.UUID
+}
+
+func (b bearerIdentity) Authenticate(_ context.Context, tok string) (identity.Principal, error) {
+	if tok != "ok" {
+		return stubIdentity{}.Authenticate(context.Background(), tok)
+	}
+	return identity.Principal{UserID: b.user, Role: identity.RoleUser, AAL: 1}, nil
+}
+
+// fakeTrades records what ListTrades is asked.
+type fakeTrades struct {
+	Trading
+	user uuid.UUID
+	f    trading.Filter
+	s    trading.Sort
+	p    trading.Page
+}
+
+func (f *fakeTrades) ListTrades(_ context.Context, userID uuid.UUID, fl trading.Filter, s trading.Sort, p trading.Page) (trading.TradePage, error) {
+	f.user, f.f, f.s, f.p = userID, fl, s, p
+	t := trading.Trade{ID: uuid.New(), Symbol: "ESZ26", AssetClass: trading.Future, Direction: trading.Short, Status: trading.Closed,
+		NetPnL: decimal.RequireFromString("1234.50"), AvgExitPrice: decimal.NewNullDecimal(decimal.RequireFromString("0.000000000001")),
+		OpenedAt: time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC), ClosedAt: time.Date(2026, 3, 2, 16, 0, 0, 0, time.UTC), Holding: time.Hour}
+	return trading.TradePage{Items: []trading.Trade{t}, NextCursor: "next"}, nil
+}
+
+// TestListTradesHandlerOnAFake: the handler reads the filter from the raw
+// query (through the strict server's context) and renders decimals as
+// strings.
+func TestListTradesHandlerOnAFake(t *testing.T) {
+	user := uuid.New()
+	fake := &fakeTrades{}
+	d := testDeps(t, io.Discard, nil)
+	d.Identity, d.Trading = bearerIdentity{user: user}, fake
+	s := newTestServer(t, DefaultConfig(), d)
+	tag1, tag2 := uuid.New(), uuid.New()
+	req := httptest.NewRequest("GET", "/api/v1/trades?symbol=esz26&tag_id="+tag1.String()+","+tag2.String()+"&tag_mode=all&min_net_pnl=-5.5&sort=net_pnl&order=asc&limit=20", nil)
+	req.Header.Set("Authorization", "Bearer ok")
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if fake.user != user || len(fake.f.Symbols) != 1 || fake.f.Symbols[0] != "ESZ26" || fake.f.TagMode != trading.AllTags ||
+		len(fake.f.TagIDs) != 2 || !fake.f.MinNetPnL.Valid || fake.f.MinNetPnL.Decimal.String() != "-5.5" ||
+		fake.s != (trading.Sort{Key: trading.SortNetPnL, Asc: true}) || fake.p.Limit != 20 {
+		t.Fatalf("service asked %v %+v %+v %+v", fake.user, fake.f, fake.s, fake.p)
+	}
+	var body struct {
+		Items []map[string]any `json:"items"`
+		Next  string           `json:"next_cursor"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || len(body.Items) != 1 || body.Next != "next" {
+		t.Fatalf("body %s: %v", rec.Body, err)
+	}
+	if body.Items[0]["net_pnl"] != "1234.5" || body.Items[0]["avg_exit_price"] != "0.000000000001" || body.Items[0]["holding_seconds"] != float64(3600) {
+		t.Fatalf("item = %v", body.Items[0])
+	}
+
+	// A bad filter never reaches the service.
+	fake.user = uuid.Nil
+	req = httptest.NewRequest("GET", "/api/v1/trades?weekday=9", nil)
+	req.Header.Set("Authorization", "Bearer ok")
+	rec = httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, req)
+	if rec.Code != 400 || fake.user != uuid.Nil {
+		t.Fatalf("bad filter: %d %s (service called: %v)", rec.Code, rec.Body, fake.user != uuid.Nil)
+	}
+}

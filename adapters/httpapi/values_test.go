@@ -1,0 +1,69 @@
+package httpapi
+
+import (
+	"context"
+	"testing"
+
+	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/idempotency"
+	"github.com/tradesense/tradesense/core/journal"
+	"github.com/tradesense/tradesense/core/trading"
+)
+
+func TestIfMatch(t *testing.T) {
+	s := func(v string) *string { return &v }
+	for _, c := range []struct {
+		in   *string
+		want int64
+	}{{nil, 0}, {s(""), 0}, {s("*"), 0}, {s(`"3"`), 3}, {s(`W/"3"`), 3}, {s("17"), 17}, {s(`"0"`), -1}} {
+		got, err := ifMatch(c.in)
+		if err != nil || got != c.want {
+			t.Errorf("ifMatch(%v) = %d, %v; want %d", c.in, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{`"abc"`, `"-2"`, `"1", "2"`, `"99999999999999999999"`} {
+		if _, err := ifMatch(&bad); !apperr.Is(err, apperr.Invalid) {
+			t.Errorf("ifMatch(%q) = %v, want Invalid", bad, err)
+		}
+	}
+	if etag(42) != `"42"` {
+		t.Fatal(etag(42))
+	}
+}
+
+func TestDomainCodesWithTheirOwnStatus(t *testing.T) {
+	for _, c := range []struct {
+		err    error
+		status int
+	}{
+		{apperr.New(apperr.Conflict, trading.CodeVersionMismatch, "stale"), 412},
+		{apperr.New(apperr.Invalid, journal.CodeAttachmentTooLarge, "big"), 413},
+		{apperr.New(apperr.Invalid, idempotency.CodeKeyReused, "reused"), 422},
+		{apperr.New(apperr.Conflict, idempotency.CodeInProgress, "busy"), 409},
+		{apperr.New(apperr.Invalid, journal.CodeNotAnImage, "pdf"), 400},
+	} {
+		if status, p := Problem(context.Background(), c.err); status != c.status || p.Status != c.status {
+			t.Errorf("%v: %d, want %d", c.err, status, c.status)
+		}
+	}
+}
+
+func TestDecoderNamesEveryBadDecimal(t *testing.T) {
+	var d decoder
+	s := func(v string) *string { return &v }
+	_ = d.dec("price", "1e3")
+	_ = d.opt("fees", s("1,5"))
+	if v := d.null("stop", s("")); v == nil || v.Valid {
+		t.Fatalf("\"\" clears: %+v", v)
+	}
+	if v := d.null("stop", nil); v != nil {
+		t.Fatal("absent changes nothing")
+	}
+	if v := d.dec("ok", "-0.000000000001"); str(v) != "-0.000000000001" {
+		t.Fatalf("str = %s", str(v))
+	}
+	e, ok := apperr.As(d.err())
+	if !ok || len(e.Fields) != 2 || e.Fields["price"] == "" || e.Fields["fees"] == "" {
+		t.Fatalf("errors = %v", d.err())
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/tradesense/tradesense/adapters/jwtauth"
 	"github.com/tradesense/tradesense/adapters/sqlstore"
 	"github.com/tradesense/tradesense/adapters/telemetry"
+	"github.com/tradesense/tradesense/core/analytics"
 	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/idempotency"
 	"github.com/tradesense/tradesense/core/identity"
@@ -166,11 +167,13 @@ func provideIdentity(c identity.Config, hasher *identity.PasswordHasher, db *sql
 // provideAPIServer is httpapi.New with the identity, MFA, OAuth,
 // trading journal and realtime modules.
 func provideAPIServer(ctx context.Context, c httpapi.Config, d httpapi.Deps, svc *identity.Service, ring *identity.KeyRing, factors *mfa.Service, flows *mfa.Flows, signIn *oauth.Service,
-	tr *trading.Service, jr *journal.Service, guard *idempotency.Guard, rt *centrifuge.Engine, rtTokens *centrifuge.Tokens, _ realtimeBound) (*httpapi.Server, error) {
+	tr *trading.Service, jr *journal.Service, guard *idempotency.Guard, rt *centrifuge.Engine, rtTokens *centrifuge.Tokens, _ realtimeBound,
+	figures *analytics.Service, reports *analytics.Reporter) (*httpapi.Server, error) {
 	d.Identity, d.Keys, d.MFA, d.MFAFlows = svc, ring, factors, flows
 	d.OAuth = signIn
 	d.Trading, d.Journal, d.Idempotency = tr, jr, guard
 	d.Realtime, d.RealtimeTokens = rt, rtTokens
+	d.Analytics, d.Reports = figures, reports
 	return httpapi.New(ctx, c, d)
 }
 

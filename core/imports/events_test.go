@@ -134,7 +134,9 @@ func (s *memImports) List(context.Context, uuid.UUID, uuid.UUID, time.Time, int)
 	return nil, errors.New("not used")
 }
 
-func (s *memImports) Delete(context.Context, uuid.UUID, uuid.UUID) error { return errors.New("not used") }
+func (s *memImports) Delete(context.Context, uuid.UUID, uuid.UUID) error {
+	return errors.New("not used")
+}
 
 // recTrading records executions: one trade per call.
 type recTrading struct {

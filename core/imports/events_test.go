@@ -157,9 +157,14 @@ func (f *recTrading) AddExecutions(_ context.Context, _, _ uuid.UUID, ins []trad
 	return res, nil
 }
 
-type noJobs struct{}
+type noJobs struct{ fail bool }
 
-func (noJobs) Enqueue(context.Context, string, any, ...jobs.Option) (string, error) { return "", nil }
+func (j *noJobs) Enqueue(context.Context, string, any, ...jobs.Option) (string, error) {
+	if j.fail {
+		return "", apperr.New(apperr.Unavailable, "queue_unavailable", "queue down")
+	}
+	return "", nil
+}
 
 type eventsEnv struct {
 	svc   *imports.Service
@@ -167,20 +172,21 @@ type eventsEnv struct {
 	tx    *memTx
 	pub   *tradingtest.Publisher
 	trade *recTrading
+	jobs  *noJobs
 	user  uuid.UUID
 }
 
 func newEventsEnv(t *testing.T) *eventsEnv {
 	t.Helper()
 	st := &memImports{m: map[uuid.UUID]imports.Import{}}
-	e := &eventsEnv{st: st, tx: &memTx{st: st}, trade: &recTrading{}, user: uuid.New()}
+	e := &eventsEnv{st: st, tx: &memTx{st: st}, trade: &recTrading{}, jobs: &noJobs{}, user: uuid.New()}
 	e.pub = &tradingtest.Publisher{During: func(ev realtime.Event) {
 		if e.tx.inTx() {
 			t.Errorf("%s published inside the transaction", ev.Type)
 		}
 	}}
 	svc, err := imports.NewService(imports.DefaultConfig(), imports.Deps{
-		Imports: st, Mappings: struct{ imports.Mappings }{}, Trading: e.trade, Blobs: blobtest.NewMem(), Jobs: noJobs{},
+		Imports: st, Mappings: struct{ imports.Mappings }{}, Trading: e.trade, Blobs: blobtest.NewMem(), Jobs: e.jobs,
 		Events: e.pub, Tx: e.tx,
 		Zones: trading.ZoneFunc(func(context.Context, uuid.UUID) (*time.Location, error) { return time.UTC, nil }),
 	})
@@ -321,5 +327,18 @@ func TestRunPublishesFailedOnlyOnceTheFailureCommits(t *testing.T) {
 	}
 	if s := e.status(t, id); s != imports.Failed || e.trade.added != 0 {
 		t.Fatalf("status %s, %d executions added; want failed with none", s, e.trade.added)
+	}
+}
+
+func TestAnImportThatCannotBeQueuedFinishesFailed(t *testing.T) {
+	e := newEventsEnv(t)
+	e.jobs.fail = true
+	id := e.queued(t, false)
+	if s := e.status(t, id); s != imports.Failed {
+		t.Fatalf("status %s; want failed", s)
+	}
+	evs := e.pub.Take()
+	if len(evs) != 1 || evs[0].Type != realtime.TypeImportFinished || evs[0].Payload["status"] != "failed" || evs[0].Payload["import_id"] != id.String() {
+		t.Fatalf("events %v; want one import.finished failed", types(evs))
 	}
 }

@@ -491,7 +491,15 @@ func (s *Service) enqueue(ctx context.Context, imp *Import) {
 	}
 	s.d.Log.ErrorContext(ctx, "imports: enqueue", slog.String("import_id", imp.ID.String()), slog.Any("error", err))
 	imp.Status, imp.Error, imp.FinishedAt, imp.Version = Failed, "the import could not be queued: upload the file again", s.d.Now().UTC(), imp.Version+1
-	if err := s.d.Imports.Update(ctx, imp); err != nil {
+	if err := s.d.Tx.Do(ctx, func(ctx context.Context) error {
+		if err := s.d.Imports.Update(ctx, imp); err != nil {
+			return err
+		}
+		uow.AfterCommit(ctx, func(ctx context.Context) {
+			s.publish(ctx, realtime.ImportFinished(imp.UserID, s.d.Now(), imp.ID, string(Failed), 0, 0, 0))
+		})
+		return nil
+	}); err != nil {
 		s.d.Log.ErrorContext(ctx, "imports: mark unqueued import failed", slog.Any("error", err))
 	}
 }

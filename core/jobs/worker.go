@@ -127,6 +127,7 @@ type Worker struct {
 
 	mu       sync.Mutex
 	running  map[string]bool
+	inflight map[delivery]bool // the messages being processed
 	draining chan struct{} // closed when the worker is told to stop
 	deadline chan struct{} // closed when running jobs must be abandoned
 }
@@ -160,7 +161,7 @@ func NewWorker(cfg Config, wcfg WorkerConfig, reg *Registry, store Backend, brok
 		cfg: cfg.withDefaults(), wcfg: wcfg, reg: reg, store: store, broker: broker, client: client,
 		prop: prop, tracer: tp.Tracer("github.com/tradesense/tradesense/core/jobs"),
 		log: log, m: m.get(), rawM: m,
-		running: map[string]bool{}, draining: make(chan struct{}), deadline: make(chan struct{}),
+		running: map[string]bool{}, inflight: map[delivery]bool{}, draining: make(chan struct{}), deadline: make(chan struct{}),
 	}, nil
 }
 
@@ -272,6 +273,30 @@ func (w *Worker) isRunning(id string) bool {
 	return w.running[id]
 }
 
+// delivery names a message: a job at one seq.
+type delivery struct {
+	job string
+	seq int
+}
+
+// enter records that m is being processed; false when it already is.
+func (w *Worker) enter(m Message) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	d := delivery{m.JobID, m.Seq}
+	if w.inflight[d] {
+		return false
+	}
+	w.inflight[d] = true
+	return true
+}
+
+func (w *Worker) leave(m Message) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.inflight, delivery{m.JobID, m.Seq})
+}
+
 // errDrop ends an Update whose message is stale or duplicated.
 var errDrop = errors.New("drop message")
 
@@ -282,6 +307,14 @@ var errOwnerCheck = errors.New("check owner")
 // to leave it for redelivery, or an error when the store cannot be reached
 // (the message is redelivered).
 func (w *Worker) process(ctx context.Context, m Message) error {
+	// A second delivery of the same message (job and seq) while this
+	// worker handles the first is a duplicate: between the first one's
+	// start and its run the job reads "started by this worker" but not
+	// yet running, and would start again.
+	if !w.enter(m) {
+		return nil
+	}
+	defer w.leave(m)
 	j, err := w.start(ctx, m, false)
 	if err == nil && j == nil {
 		return nil

@@ -143,6 +143,15 @@ func copyText(b *bytes.Buffer, v any) {
 		hexUUID(s[:], x)
 		b.Write(s[:])
 		return
+	case int64:
+		b.Write(strconv.AppendInt(b.AvailableBuffer(), x, 10))
+		return
+	case int:
+		b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(x), 10))
+		return
+	case time.Time:
+		b.Write(normTime(x).AppendFormat(b.AvailableBuffer(), "2006-01-02 15:04:05.999999Z07:00"))
+		return
 	}
 	switch x := sqlValue(v).(type) {
 	case nil:

@@ -70,6 +70,10 @@ func benchBook(b *testing.B, url string) (*sqlstore.DB, *tradingtest.Env, uuid.U
 	if _, err := env.Svc.AddExecutions(ctx, u.ID, acct.ID, fills, trading.AddOptions{ImportID: uuid.New()}); err != nil {
 		b.Fatal(err)
 	}
+	// The state autovacuum leaves a bulk load in: planner statistics.
+	if err := sqlstore.NewAnalyticsSource(db).Analyze(ctx); err != nil {
+		b.Fatal(err)
+	}
 	return db, env, u.ID
 }
 

@@ -40,6 +40,10 @@ func do(t *testing.T, method, url string, body io.Reader, header map[string]stri
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The programs' answers are held to the spec too (respvalidate_test.go).
+	if verr := validateResponse(req, resp, b); verr != nil {
+		t.Errorf("response not in the spec: %s %s -> %d: %v", method, req.URL.Path, resp.StatusCode, verr)
+	}
 	return resp, b
 }
 

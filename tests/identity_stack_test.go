@@ -60,6 +60,7 @@ type stack struct {
 	tokens *jwtauth.Tokens
 	db     *sqlstore.DB
 	cache  *cache.Layer // the service's Revocations (and profile cache)
+	hasher *identity.PasswordHasher
 	logs   *syncBuffer
 	bodies *syncBuffer // every response body, for the secrets scan
 	// app is the whole program as wire assembled it (the trading and
@@ -99,6 +100,7 @@ func newStack(t testing.TB, opts ...stackOption) *stack {
 // stackSpec says what buildStack assembles.
 type stackSpec struct {
 	hashing identity.Argon2Params
+	limit   identity.HashLimit // zero: the configured default
 	opts    []stackOption
 	// env adds to (or overrides) the environment of the program.
 	env map[string]string
@@ -123,6 +125,9 @@ func buildStack(t testing.TB, spec stackSpec) *stack {
 		t.Fatal(err)
 	}
 	cfg.Identity.Argon2 = spec.hashing
+	if spec.limit != (identity.HashLimit{}) {
+		cfg.Identity.Hashing = spec.limit
+	}
 	for _, o := range spec.opts {
 		o(&cfg.Identity.Service)
 	}
@@ -131,7 +136,7 @@ func buildStack(t testing.TB, spec stackSpec) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(cleanup)
-	st.svc, st.ring, st.tokens, st.db, st.cache = app.Identity, app.Keys, app.Tokens, app.DB, app.Cache
+	st.svc, st.ring, st.tokens, st.db, st.cache, st.hasher = app.Identity, app.Keys, app.Tokens, app.DB, app.Cache, app.Hasher
 	st.app = app
 	st.url, st.client = serve(t, app.Server.Handler())
 	return st

@@ -47,6 +47,15 @@ func (f *flakyEnqueuer) Enqueue(ctx context.Context, kind string, payload any, o
 	return f.Enqueuer.Enqueue(ctx, kind, payload, opts...)
 }
 
+// EnqueueMany fails the batch that crosses failAfter sends, once.
+func (f *flakyEnqueuer) EnqueueMany(ctx context.Context, reqs []jobs.Request) ([]string, error) {
+	before := f.calls.Add(int64(len(reqs))) - int64(len(reqs))
+	if before < f.failAfter && before+int64(len(reqs)) >= f.failAfter && f.failed.CompareAndSwap(false, true) {
+		return nil, apperr.New(apperr.Unavailable, jobs.CodeBrokerDown, "forced failure")
+	}
+	return f.Enqueuer.EnqueueMany(ctx, reqs)
+}
+
 // TestBulkEmailFansOutOncePerRecipient: 10,000 recipients give 10,000
 // sends, none twice, although the fan-out fails halfway and is retried.
 func TestBulkEmailFansOutOncePerRecipient(t *testing.T) {

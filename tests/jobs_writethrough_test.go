@@ -59,6 +59,9 @@ func TestWriteThroughJournal(t *testing.T) {
 					t.Fatalf("create %s: %v %v", id, created, err)
 				}
 			}
+			if res, err := wt.CreateMany(ctx, []*jobs.Job{job("many-1"), job("many-2"), job("queued")}, 0); err != nil || len(res) != 3 || !res[0].Created || !res[1].Created || res[2].Created {
+				t.Fatalf("create many: %+v %v", res, err)
+			}
 			if _, created, err := wt.Create(ctx, job("queued"), 0); err != nil || created {
 				t.Fatalf("a second create of the same ID: created=%v err=%v", created, err)
 			}
@@ -88,8 +91,8 @@ func TestWriteThroughJournal(t *testing.T) {
 			for _, j := range left {
 				byID[j.ID] = j
 			}
-			if len(left) != 2 || byID["queued"] == nil || byID["retry"] == nil {
-				t.Fatalf("journal after the crash holds %v; want queued and retry", left)
+			if len(left) != 4 || byID["queued"] == nil || byID["retry"] == nil || byID["many-1"] == nil || byID["many-2"] == nil {
+				t.Fatalf("journal after the crash holds %v; want queued, retry, many-1 and many-2", left)
 			}
 			if r := byID["retry"]; r.State != jobs.StateRetrying || r.Attempt != 1 || !r.RunAt.Equal(now.Add(time.Hour)) {
 				t.Fatalf("retry journaled as %+v", r)
@@ -101,11 +104,11 @@ func TestWriteThroughJournal(t *testing.T) {
 			}
 			next := memory.NewJobs()
 			wt2 := jobs.NewWriteThrough(next, journal, slog.New(slog.DiscardHandler))
-			if n, err := wt2.RestoreSaved(ctx, next, now); err != nil || n != 2 {
+			if n, err := wt2.RestoreSaved(ctx, next, now); err != nil || n != 4 {
 				t.Fatalf("restore: %d %v", n, err)
 			}
-			if again, err := sqlstore.NewJobJournal(db).Take(ctx); err != nil || len(again) != 2 {
-				t.Fatalf("after a restore the journal holds %d jobs (%v); want the 2 restored", len(again), err)
+			if again, err := sqlstore.NewJobJournal(db).Take(ctx); err != nil || len(again) != 4 {
+				t.Fatalf("after a restore the journal holds %d jobs (%v); want the 4 restored", len(again), err)
 			}
 
 			// A journal that cannot write (here: the request's context is
@@ -118,6 +121,14 @@ func TestWriteThroughJournal(t *testing.T) {
 			}
 			if _, err := mem.Get(ctx, "late"); apperr.KindOf(err) != apperr.NotFound {
 				t.Fatalf("a job the journal refused is still stored: %v", err)
+			}
+			if _, err := wt.CreateMany(gone, []*jobs.Job{job("late-1"), job("late-2")}, 0); apperr.CodeOf(err) != "jobs_journal_unavailable" {
+				t.Fatalf("create many with the journal down: %v", err)
+			}
+			for _, id := range []string{"late-1", "late-2"} {
+				if _, err := mem.Get(ctx, id); apperr.KindOf(err) != apperr.NotFound {
+					t.Fatalf("%s, refused by the journal, is still stored: %v", id, err)
+				}
 			}
 		})
 	}

@@ -100,6 +100,8 @@ type Config struct {
 	Realtime centrifuge.Config
 	// Imports configures broker imports and the blob store (wire/imports.go).
 	Imports ImportsConfig
+	// Analytics configures the figures and the reports (wire/analytics.go).
+	Analytics AnalyticsConfig
 	// Lookup reads the environment (with .env merged in development) for
 	// secret references such as env:NAME and NAME_FILE.
 	Lookup Getenv
@@ -140,6 +142,7 @@ func loadConfig(getenv Getenv, version string) (Config, []string, error) {
 	cfg.OAuth = r.oauthConfig(prod, cfg.Identity.Service.PublicURL)
 	cfg.Journal = r.journalConfig()
 	cfg.Imports = r.importsConfig()
+	cfg.Analytics = r.analyticsConfig()
 	r.names = append(r.names, secretSettings...)
 	for _, ks := range keySettings {
 		r.names = append(r.names, ks.name)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/google/wire"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/tradesense/tradesense/adapters/jwtauth"
 	"github.com/tradesense/tradesense/adapters/sqlstore"
 	"github.com/tradesense/tradesense/adapters/telemetry"
+	"github.com/tradesense/tradesense/core/analytics"
 	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/idempotency"
 	"github.com/tradesense/tradesense/core/identity"
@@ -31,6 +33,11 @@ type IdentityConfig struct {
 	Service identity.Config
 	JWT     jwtauth.Config
 	Argon2  identity.Argon2Params
+	// Hashing bounds concurrent argon2id runs (AUTH_HASH_CONCURRENCY,
+	// AUTH_HASH_QUEUE_WAIT): one bound for every password the process
+	// hashes or verifies (identity and MFA), so memory stays bounded under a
+	// login flood.
+	Hashing identity.HashLimit
 	// PreviousSigningKeys are JWT_PREVIOUS_SIGNING_KEYS: comma-separated
 	// secret references (or literals) of keys retired from signing whose
 	// tokens are still accepted.
@@ -65,7 +72,14 @@ func (r *envReader) identityConfig(prod bool) IdentityConfig {
 			KeyLen:    o.KeyLen,
 			SaltLen:   o.SaltLen,
 		},
+		Hashing: identity.HashLimit{
+			Concurrent: int(r.int64("AUTH_HASH_CONCURRENCY", 0, 0, 1024)),
+			QueueWait:  r.duration("AUTH_HASH_QUEUE_WAIT", identity.DefaultHashQueueWait),
+		},
 		PreviousSigningKeys: r.list("JWT_PREVIOUS_SIGNING_KEYS"),
+	}
+	if c.Hashing.QueueWait <= 0 || c.Hashing.QueueWait > time.Minute {
+		r.fail("AUTH_HASH_QUEUE_WAIT", "must be between 1ns and 1m")
 	}
 	if err := svc.Validate(); err != nil {
 		r.errs = append(r.errs, err)
@@ -88,8 +102,19 @@ var IdentitySet = wire.NewSet(
 	provideKeyRing,
 	provideAccessTokens,
 	provideProfileInvalidation,
+	providePasswordHasher,
 	provideIdentity,
 )
+
+// providePasswordHasher is the one argon2id hasher of the process: identity
+// and MFA share its concurrency bound.
+func providePasswordHasher(argon identity.Argon2Params, l identity.HashLimit) (*identity.PasswordHasher, error) {
+	h, err := identity.NewBoundedPasswordHasher(argon, l)
+	if err != nil {
+		return nil, fmt.Errorf("AUTH_ARGON2_*: %w", err)
+	}
+	return h, nil
+}
 
 // provideKeyRing derives the JWT key ring from JWT_SIGNING_KEY and
 // JWT_PREVIOUS_SIGNING_KEYS and keeps it current (watchJWTKeys): a key
@@ -114,11 +139,7 @@ func provideProfileInvalidation(c *cache.Layer, log *slog.Logger) *identity.Prof
 	return identity.NewProfileInvalidation(c, telemetry.Component(log, "identity"))
 }
 
-func provideIdentity(c identity.Config, argon identity.Argon2Params, db *sqlstore.DB, tokens *jwtauth.Tokens, limiter ratelimit.Limiter, layer *cache.Layer, pi *identity.ProfileInvalidation, mailer identity.Mailer, sf identity.SecondFactor, push realtime.Publisher, disc realtime.Disconnector, log *slog.Logger) (*identity.Service, func(), error) {
-	hasher, err := identity.NewPasswordHasher(argon, 0)
-	if err != nil {
-		return nil, nil, fmt.Errorf("AUTH_ARGON2_*: %w", err)
-	}
+func provideIdentity(c identity.Config, hasher *identity.PasswordHasher, db *sqlstore.DB, tokens *jwtauth.Tokens, limiter ratelimit.Limiter, layer *cache.Layer, pi *identity.ProfileInvalidation, mailer identity.Mailer, sf identity.SecondFactor, push realtime.Publisher, disc realtime.Disconnector, log *slog.Logger) (*identity.Service, func(), error) {
 	svc, err := identity.NewService(c, identity.Deps{
 		Users:         pi.Users(sqlstore.NewUsers(db)),
 		Sessions:      sqlstore.NewSessions(db),
@@ -146,11 +167,13 @@ func provideIdentity(c identity.Config, argon identity.Argon2Params, db *sqlstor
 // provideAPIServer is httpapi.New with the identity, MFA, OAuth,
 // trading journal and realtime modules.
 func provideAPIServer(ctx context.Context, c httpapi.Config, d httpapi.Deps, svc *identity.Service, ring *identity.KeyRing, factors *mfa.Service, flows *mfa.Flows, signIn *oauth.Service,
-	tr *trading.Service, jr *journal.Service, guard *idempotency.Guard, rt *centrifuge.Engine, rtTokens *centrifuge.Tokens, _ realtimeBound) (*httpapi.Server, error) {
+	tr *trading.Service, jr *journal.Service, guard *idempotency.Guard, rt *centrifuge.Engine, rtTokens *centrifuge.Tokens, _ realtimeBound,
+	figures *analytics.Service, reports *analytics.Reporter) (*httpapi.Server, error) {
 	d.Identity, d.Keys, d.MFA, d.MFAFlows = svc, ring, factors, flows
 	d.OAuth = signIn
 	d.Trading, d.Journal, d.Idempotency = tr, jr, guard
 	d.Realtime, d.RealtimeTokens = rt, rtTokens
+	d.Analytics, d.Reports = figures, reports
 	return httpapi.New(ctx, c, d)
 }
 

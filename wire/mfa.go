@@ -59,13 +59,9 @@ func provideMFAKeyRing(ctx context.Context, cfg MFAConfig, keys Keys, r *secrets
 	return watchMFAKeys(ctx, keys.MFAEncryption, cfg.PreviousKeys, r, telemetry.Component(log, "mfa"))
 }
 
-func provideMFA(c mfa.Config, argon identity.Argon2Params, db *sqlstore.DB, ring *mfa.KeyRing, store shortlived.Store, limiter ratelimit.Limiter, mailer identity.Mailer, pi *identity.ProfileInvalidation, push realtime.Publisher, log *slog.Logger) (*mfa.Service, error) {
-	// Its own hasher (same parameters): only MFA disable verifies a
-	// password here, so it needs no share of identity's concurrency bound.
-	hasher, err := identity.NewPasswordHasher(argon, 2)
-	if err != nil {
-		return nil, fmt.Errorf("AUTH_ARGON2_*: %w", err)
-	}
+func provideMFA(c mfa.Config, hasher *identity.PasswordHasher, db *sqlstore.DB, ring *mfa.KeyRing, store shortlived.Store, limiter ratelimit.Limiter, mailer identity.Mailer, pi *identity.ProfileInvalidation, push realtime.Publisher, log *slog.Logger) (*mfa.Service, error) {
+	// identity's hasher: MFA disable verifies a password, and that run
+	// counts against the same memory bound as a login.
 	return mfa.NewService(c, mfa.Deps{
 		Factors:     sqlstore.NewMFAFactors(db),
 		BackupCodes: sqlstore.NewMFABackupCodes(db),

@@ -13,13 +13,13 @@ var (
 	// providers' HTTP client, which the program (APIProgramSet) and the
 	// component tests' InitializeStack each give their own.
 	APISet = wire.NewSet(ConfigSet, TelemetrySet, SecretsSet, provideKeys, DatabaseSet,
-		IdentitySet, MFASet, OAuthSet, JobsSet, JournalSet, RealtimeSet, bindRealtimeSessions, ImportsSet, HTTPSet)
+		IdentitySet, MFASet, OAuthSet, JobsSet, JournalSet, RealtimeSet, bindRealtimeSessions, ImportsSet, AnalyticsSet, HTTPSet)
 	// APIProgramSet is the `tradesense api` program.
 	APIProgramSet = wire.NewSet(APISet, provideNotificationsMailer, wire.Value(ProviderClient{}), provideAdapters,
 		wire.Struct(new(API), "*"))
 	// WorkerProgramSet is the `tradesense worker` program: jobs and the
 	// probes, no identity.
-	WorkerProgramSet = wire.NewSet(ConfigSet, TelemetrySet, SecretsSet, DatabaseSet, JobsSet, RealtimePublishOnlySet, TradingSet, ImportsSet,
+	WorkerProgramSet = wire.NewSet(ConfigSet, TelemetrySet, SecretsSet, DatabaseSet, JobsSet, RealtimePublishOnlySet, TradingSet, ImportsSet, AnalyticsSet,
 		provideHTTPDeps, provideOpsServer, provideAdapters, wire.Struct(new(Worker), "*"))
 	// UsersProgramSet is the `tradesense users` program: identity without
 	// jobs or MFA (noSecondFactor, noMail).

@@ -40,8 +40,8 @@ func (a Adapters) LogValue() slog.Value {
 // ConfigSet hands every provider its own part of the configuration.
 var ConfigSet = wire.NewSet(
 	wire.FieldsOf(new(Config), "Env", "DataDir", "HealthTimeout", "HTTP", "Worker", "Telemetry", "Secrets",
-		"DB", "AutoMigrate", "DatabaseSSLMode", "Redis", "Cache", "MemoryCache", "Identity", "MFA", "Jobs", "OAuth", "Journal", "Realtime", "Imports", "Lookup"),
-	wire.FieldsOf(new(IdentityConfig), "Service", "JWT", "Argon2"),
+		"DB", "AutoMigrate", "DatabaseSSLMode", "Redis", "Cache", "MemoryCache", "Identity", "MFA", "Jobs", "OAuth", "Journal", "Realtime", "Imports", "Analytics", "Lookup"),
+	wire.FieldsOf(new(IdentityConfig), "Service", "JWT", "Argon2", "Hashing"),
 	wire.FieldsOf(new(MFAConfig), "Service"),
 	wire.FieldsOf(new(JobsConfig), "Jobs", "Worker", "Redis", "SMTP"),
 	wire.FieldsOf(new(OAuthConfig), "Service", "Providers"),

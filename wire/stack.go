@@ -6,6 +6,7 @@ import (
 	"github.com/tradesense/tradesense/adapters/jwtauth"
 	"github.com/tradesense/tradesense/adapters/oidc"
 	"github.com/tradesense/tradesense/adapters/sqlstore"
+	"github.com/tradesense/tradesense/core/analytics"
 	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/imports"
@@ -40,4 +41,11 @@ type Stack struct {
 	Realtime *centrifuge.Engine
 	// Imports is broker imports (core/imports).
 	Imports *imports.Service
+	// Hasher is the process's one argon2id hasher and its concurrency bound.
+	Hasher *identity.PasswordHasher
+	// Analytics and Reports are the figures and the report files
+	// (core/analytics); Jobs the job system that renders them.
+	Analytics *analytics.Service
+	Reports   *analytics.Reporter
+	Jobs      *JobsRuntime
 }

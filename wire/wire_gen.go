@@ -180,20 +180,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, engine, tracerProvider, jobsMetrics, logger)
-	if err != nil {
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, client, worker, service, broker, registry)
-	importsConfig := cfg.Imports
+	analyticsConfig := cfg.Analytics
 	tradingService, err := provideTrading(db, engine, logger)
 	if err != nil {
 		cleanup8()
@@ -206,53 +193,9 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	journalConfig := cfg.Journal
-	blobStore, cleanup9, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
-	if err != nil {
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	importsService, err := provideImports(importsConfig, db, tradingService, blobStore, jobsRegistry, client, engine, logger)
-	if err != nil {
-		cleanup9()
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime, importsService)
-	argon2Params := identityConfig.Argon2
-	jwtauthConfig := identityConfig.JWT
-	jwtauthTokens, err := provideAccessTokens(jwtauthConfig, keyRing)
-	if err != nil {
-		cleanup9()
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	limiter := provideMemoryRateLimiter()
 	cacheConfig := cfg.MemoryCache
-	cache, cleanup10, err := provideMemoryCache(cacheConfig)
+	cache, cleanup9, err := provideMemoryCache(cacheConfig)
 	if err != nil {
-		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -266,6 +209,47 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	config4 := cfg.Cache
 	layer, err := provideCacheLayer(cache, config4, logger, meterProvider)
 	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	analyticsService, err := provideAnalytics(analyticsConfig, tradingService, db, layer)
+	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	journalConfig := cfg.Journal
+	blobStore, cleanup10, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	mailer := provideReportMailer(service, db)
+	reporter, err := provideReporter(analyticsConfig, analyticsService, db, blobStore, client, jobsRegistry, engine, mailer, logger)
+	if err != nil {
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -278,8 +262,85 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
+	reportJobs, err := provideReportJobs(analyticsConfig, reporter)
+	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, reportJobs, engine, tracerProvider, jobsMetrics, logger)
+	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, client, worker, service, broker, registry)
+	importsConfig := cfg.Imports
+	importsService, err := provideImports(importsConfig, db, tradingService, blobStore, jobsRegistry, client, engine, logger)
+	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime, importsService)
+	argon2Params := identityConfig.Argon2
+	hashLimit := identityConfig.Hashing
+	passwordHasher, err := providePasswordHasher(argon2Params, hashLimit)
+	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jwtauthConfig := identityConfig.JWT
+	jwtauthTokens, err := provideAccessTokens(jwtauthConfig, keyRing)
+	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	limiter := provideMemoryRateLimiter()
 	profileInvalidation := provideProfileInvalidation(layer, logger)
-	mailer := provideNotificationsMailer(service)
+	identityMailer := provideNotificationsMailer(service)
 	mfaConfig := cfg.MFA
 	config5 := mfaConfig.Service
 	mfaKeyRing, cleanup11, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
@@ -297,7 +358,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		return nil, nil, err
 	}
 	store := provideMemoryShortLived()
-	mfaService, err := provideMFA(config5, argon2Params, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, engine, logger)
+	mfaService, err := provideMFA(config5, passwordHasher, db, mfaKeyRing, store, limiter, identityMailer, profileInvalidation, engine, logger)
 	if err != nil {
 		cleanup11()
 		cleanup10()
@@ -312,7 +373,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup12, err := provideIdentity(config3, argon2Params, db, jwtauthTokens, limiter, layer, profileInvalidation, mailer, mfaService, engine, engine, logger)
+	identityService, cleanup12, err := provideIdentity(config3, passwordHasher, db, jwtauthTokens, limiter, layer, profileInvalidation, identityMailer, mfaService, engine, engine, logger)
 	if err != nil {
 		cleanup11()
 		cleanup10()
@@ -363,7 +424,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, store, limiter, mailer, profileInvalidation, logger)
+	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, store, limiter, identityMailer, profileInvalidation, logger)
 	if err != nil {
 		cleanup12()
 		cleanup11()
@@ -397,7 +458,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	}
 	guard := provideIdempotency(db)
 	wireRealtimeBound := bindRealtimeSessions(wireRealtimeSessions, identityService)
-	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows, oauthService, tradingService, journalService, guard, engine, tokens, wireRealtimeBound)
+	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows, oauthService, tradingService, journalService, guard, engine, tokens, wireRealtimeBound, analyticsService, reporter)
 	if err != nil {
 		cleanup12()
 		cleanup11()
@@ -611,7 +672,8 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, jobsClient, service, engine, tracerProvider, jobsMetrics, logger)
+	analyticsConfig := cfg.Analytics
+	tradingService, err := provideTrading(db, engine, logger)
 	if err != nil {
 		cleanup8()
 		cleanup7()
@@ -623,9 +685,21 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, jobsClient, worker, service, broker, registry)
-	importsConfig := cfg.Imports
-	tradingService, err := provideTrading(db, engine, logger)
+	cache := redisstore.NewCache(client)
+	cacheConfig := cfg.Cache
+	layer, err := provideCacheLayer(cache, cacheConfig, logger, meterProvider)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	analyticsService, err := provideAnalytics(analyticsConfig, tradingService, db, layer)
 	if err != nil {
 		cleanup8()
 		cleanup7()
@@ -650,6 +724,48 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
+	mailer := provideReportMailer(service, db)
+	reporter, err := provideReporter(analyticsConfig, analyticsService, db, blobStore, jobsClient, jobsRegistry, engine, mailer, logger)
+	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	reportJobs, err := provideReportJobs(analyticsConfig, reporter)
+	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, jobsClient, service, reportJobs, engine, tracerProvider, jobsMetrics, logger)
+	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, jobsClient, worker, service, broker, registry)
+	importsConfig := cfg.Imports
 	importsService, err := provideImports(importsConfig, db, tradingService, blobStore, jobsRegistry, jobsClient, engine, logger)
 	if err != nil {
 		cleanup9()
@@ -665,6 +781,20 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime, importsService)
 	argon2Params := identityConfig.Argon2
+	hashLimit := identityConfig.Hashing
+	passwordHasher, err := providePasswordHasher(argon2Params, hashLimit)
+	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
 	jwtauthConfig := identityConfig.JWT
 	jwtauthTokens, err := provideAccessTokens(jwtauthConfig, keyRing)
 	if err != nil {
@@ -692,23 +822,8 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	cache := redisstore.NewCache(client)
-	cacheConfig := cfg.Cache
-	layer, err := provideCacheLayer(cache, cacheConfig, logger, meterProvider)
-	if err != nil {
-		cleanup9()
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
 	profileInvalidation := provideProfileInvalidation(layer, logger)
-	mailer := provideNotificationsMailer(service)
+	identityMailer := provideNotificationsMailer(service)
 	mfaConfig := cfg.MFA
 	config4 := mfaConfig.Service
 	mfaKeyRing, cleanup10, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
@@ -725,7 +840,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		return nil, nil, err
 	}
 	shortLived := redisstore.NewShortLived(client)
-	mfaService, err := provideMFA(config4, argon2Params, db, mfaKeyRing, shortLived, limiter, mailer, profileInvalidation, engine, logger)
+	mfaService, err := provideMFA(config4, passwordHasher, db, mfaKeyRing, shortLived, limiter, identityMailer, profileInvalidation, engine, logger)
 	if err != nil {
 		cleanup10()
 		cleanup9()
@@ -739,7 +854,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup11, err := provideIdentity(config3, argon2Params, db, jwtauthTokens, limiter, layer, profileInvalidation, mailer, mfaService, engine, engine, logger)
+	identityService, cleanup11, err := provideIdentity(config3, passwordHasher, db, jwtauthTokens, limiter, layer, profileInvalidation, identityMailer, mfaService, engine, engine, logger)
 	if err != nil {
 		cleanup10()
 		cleanup9()
@@ -787,7 +902,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, shortLived, limiter, mailer, profileInvalidation, logger)
+	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, shortLived, limiter, identityMailer, profileInvalidation, logger)
 	if err != nil {
 		cleanup11()
 		cleanup10()
@@ -819,7 +934,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	guard := provideIdempotency(db)
 	wireRealtimeBound := bindRealtimeSessions(wireRealtimeSessions, identityService)
-	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows, oauthService, tradingService, journalService, guard, engine, tokens, wireRealtimeBound)
+	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows, oauthService, tradingService, journalService, guard, engine, tokens, wireRealtimeBound, analyticsService, reporter)
 	if err != nil {
 		cleanup11()
 		cleanup10()
@@ -994,19 +1109,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, engine, tracerProvider, jobsMetrics, logger)
-	if err != nil {
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, client, worker, service, broker, registry)
-	importsConfig := cfg.Imports
+	analyticsConfig := cfg.Analytics
 	tradingService, err := provideTrading(db, engine, logger)
 	if err != nil {
 		cleanup7()
@@ -1018,8 +1121,8 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	journalConfig := cfg.Journal
-	blobStore, cleanup8, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	cacheConfig := cfg.MemoryCache
+	cache, cleanup8, err := provideMemoryCache(cacheConfig)
 	if err != nil {
 		cleanup7()
 		cleanup6()
@@ -1030,8 +1133,89 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
+	config4 := cfg.Cache
+	layer, err := provideCacheLayer(cache, config4, logger, meterProvider)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	analyticsService, err := provideAnalytics(analyticsConfig, tradingService, db, layer)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	journalConfig := cfg.Journal
+	blobStore, cleanup9, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	mailer := provideReportMailer(service, db)
+	reporter, err := provideReporter(analyticsConfig, analyticsService, db, blobStore, client, jobsRegistry, engine, mailer, logger)
+	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	reportJobs, err := provideReportJobs(analyticsConfig, reporter)
+	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, reportJobs, engine, tracerProvider, jobsMetrics, logger)
+	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, client, worker, service, broker, registry)
+	importsConfig := cfg.Imports
 	importsService, err := provideImports(importsConfig, db, tradingService, blobStore, jobsRegistry, client, engine, logger)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -1044,32 +1228,6 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime, importsService)
 	opsServer, err := provideOpsServer(httpapiConfig, workerConfig, deps)
-	if err != nil {
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	cacheConfig := cfg.MemoryCache
-	cache, cleanup9, err := provideMemoryCache(cacheConfig)
-	if err != nil {
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	config4 := cfg.Cache
-	layer, err := provideCacheLayer(cache, config4, logger, meterProvider)
 	if err != nil {
 		cleanup9()
 		cleanup8()
@@ -1234,7 +1392,8 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 		cleanup()
 		return nil, nil, err
 	}
-	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, jobsClient, service, engine, tracerProvider, jobsMetrics, logger)
+	analyticsConfig := cfg.Analytics
+	tradingService, err := provideTrading(db, engine, logger)
 	if err != nil {
 		cleanup7()
 		cleanup6()
@@ -1245,9 +1404,20 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 		cleanup()
 		return nil, nil, err
 	}
-	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, jobsClient, worker, service, broker, registry)
-	importsConfig := cfg.Imports
-	tradingService, err := provideTrading(db, engine, logger)
+	cache := redisstore.NewCache(client)
+	cacheConfig := cfg.Cache
+	layer, err := provideCacheLayer(cache, cacheConfig, logger, meterProvider)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	analyticsService, err := provideAnalytics(analyticsConfig, tradingService, db, layer)
 	if err != nil {
 		cleanup7()
 		cleanup6()
@@ -1270,6 +1440,45 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 		cleanup()
 		return nil, nil, err
 	}
+	mailer := provideReportMailer(service, db)
+	reporter, err := provideReporter(analyticsConfig, analyticsService, db, blobStore, jobsClient, jobsRegistry, engine, mailer, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	reportJobs, err := provideReportJobs(analyticsConfig, reporter)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, jobsClient, service, reportJobs, engine, tracerProvider, jobsMetrics, logger)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, jobsClient, worker, service, broker, registry)
+	importsConfig := cfg.Imports
 	importsService, err := provideImports(importsConfig, db, tradingService, blobStore, jobsRegistry, jobsClient, engine, logger)
 	if err != nil {
 		cleanup8()
@@ -1284,20 +1493,6 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 	}
 	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime, importsService)
 	opsServer, err := provideOpsServer(httpapiConfig, workerConfig, deps)
-	if err != nil {
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	cache := redisstore.NewCache(client)
-	cacheConfig := cfg.Cache
-	layer, err := provideCacheLayer(cache, cacheConfig, logger, meterProvider)
 	if err != nil {
 		cleanup8()
 		cleanup7()
@@ -1336,6 +1531,11 @@ func injectLocalUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, f
 	identityConfig := cfg.Identity
 	config := identityConfig.Service
 	argon2Params := identityConfig.Argon2
+	hashLimit := identityConfig.Hashing
+	passwordHasher, err := providePasswordHasher(argon2Params, hashLimit)
+	if err != nil {
+		return nil, nil, err
+	}
 	sqlstoreConfig := cfg.DB
 	dataDir := cfg.DataDir
 	autoMigrate := cfg.AutoMigrate
@@ -1442,7 +1642,7 @@ func injectLocalUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, f
 		cleanup()
 		return nil, nil, err
 	}
-	service, cleanup8, err := provideIdentity(config, argon2Params, db, tokens, limiter, layer, profileInvalidation, wireNoMail, secondFactor, engine, engine, logger)
+	service, cleanup8, err := provideIdentity(config, passwordHasher, db, tokens, limiter, layer, profileInvalidation, wireNoMail, secondFactor, engine, engine, logger)
 	if err != nil {
 		cleanup7()
 		cleanup6()
@@ -1476,6 +1676,11 @@ func injectServicesUsers(ctx context.Context, cfg Config, out LogOutput) (*Users
 	identityConfig := cfg.Identity
 	config := identityConfig.Service
 	argon2Params := identityConfig.Argon2
+	hashLimit := identityConfig.Hashing
+	passwordHasher, err := providePasswordHasher(argon2Params, hashLimit)
+	if err != nil {
+		return nil, nil, err
+	}
 	sqlstoreConfig := cfg.DB
 	dataDir := cfg.DataDir
 	autoMigrate := cfg.AutoMigrate
@@ -1591,7 +1796,7 @@ func injectServicesUsers(ctx context.Context, cfg Config, out LogOutput) (*Users
 		cleanup()
 		return nil, nil, err
 	}
-	service, cleanup8, err := provideIdentity(config, argon2Params, db, tokens, limiter, layer, profileInvalidation, wireNoMail, secondFactor, engine, engine, logger)
+	service, cleanup8, err := provideIdentity(config, passwordHasher, db, tokens, limiter, layer, profileInvalidation, wireNoMail, secondFactor, engine, engine, logger)
 	if err != nil {
 		cleanup7()
 		cleanup6()
@@ -1843,20 +2048,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		cleanup()
 		return nil, nil, err
 	}
-	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, engine, tracerProvider, jobsMetrics, logger)
-	if err != nil {
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, client, worker, service, broker, registry)
-	importsConfig := cfg.Imports
+	analyticsConfig := cfg.Analytics
 	tradingService, err := provideTrading(db, engine, logger)
 	if err != nil {
 		cleanup8()
@@ -1869,53 +2061,9 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		cleanup()
 		return nil, nil, err
 	}
-	journalConfig := cfg.Journal
-	blobStore, cleanup9, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
-	if err != nil {
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	importsService, err := provideImports(importsConfig, db, tradingService, blobStore, jobsRegistry, client, engine, logger)
-	if err != nil {
-		cleanup9()
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, buildInfo, jobsRuntime, importsService)
-	argon2Params := identityConfig.Argon2
-	jwtauthConfig := identityConfig.JWT
-	jwtauthTokens, err := provideAccessTokens(jwtauthConfig, keyRing)
-	if err != nil {
-		cleanup9()
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	limiter := provideMemoryRateLimiter()
 	cacheConfig := cfg.MemoryCache
-	cache, cleanup10, err := provideMemoryCache(cacheConfig)
+	cache, cleanup9, err := provideMemoryCache(cacheConfig)
 	if err != nil {
-		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -1929,6 +2077,47 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	config4 := cfg.Cache
 	layer, err := provideCacheLayer(cache, config4, logger, meterProvider)
 	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	analyticsService, err := provideAnalytics(analyticsConfig, tradingService, db, layer)
+	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	journalConfig := cfg.Journal
+	blobStore, cleanup10, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	analyticsMailer := provideReportMailer(service, db)
+	reporter, err := provideReporter(analyticsConfig, analyticsService, db, blobStore, client, jobsRegistry, engine, analyticsMailer, logger)
+	if err != nil {
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -1941,6 +2130,83 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		cleanup()
 		return nil, nil, err
 	}
+	reportJobs, err := provideReportJobs(analyticsConfig, reporter)
+	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, reportJobs, engine, tracerProvider, jobsMetrics, logger)
+	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, client, worker, service, broker, registry)
+	importsConfig := cfg.Imports
+	importsService, err := provideImports(importsConfig, db, tradingService, blobStore, jobsRegistry, client, engine, logger)
+	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, buildInfo, jobsRuntime, importsService)
+	argon2Params := identityConfig.Argon2
+	hashLimit := identityConfig.Hashing
+	passwordHasher, err := providePasswordHasher(argon2Params, hashLimit)
+	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jwtauthConfig := identityConfig.JWT
+	jwtauthTokens, err := provideAccessTokens(jwtauthConfig, keyRing)
+	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	limiter := provideMemoryRateLimiter()
 	profileInvalidation := provideProfileInvalidation(layer, logger)
 	mfaConfig := cfg.MFA
 	config5 := mfaConfig.Service
@@ -1959,7 +2225,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		return nil, nil, err
 	}
 	store := provideMemoryShortLived()
-	mfaService, err := provideMFA(config5, argon2Params, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, engine, logger)
+	mfaService, err := provideMFA(config5, passwordHasher, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, engine, logger)
 	if err != nil {
 		cleanup11()
 		cleanup10()
@@ -1974,7 +2240,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup12, err := provideIdentity(config3, argon2Params, db, jwtauthTokens, limiter, layer, profileInvalidation, mailer, mfaService, engine, engine, logger)
+	identityService, cleanup12, err := provideIdentity(config3, passwordHasher, db, jwtauthTokens, limiter, layer, profileInvalidation, mailer, mfaService, engine, engine, logger)
 	if err != nil {
 		cleanup11()
 		cleanup10()
@@ -2058,7 +2324,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	}
 	guard := provideIdempotency(db)
 	wireRealtimeBound := bindRealtimeSessions(wireRealtimeSessions, identityService)
-	server, err := provideAPIServer(ctx, config, deps, identityService, keyRing, mfaService, flows, oauthService, tradingService, journalService, guard, engine, tokens, wireRealtimeBound)
+	server, err := provideAPIServer(ctx, config, deps, identityService, keyRing, mfaService, flows, oauthService, tradingService, journalService, guard, engine, tokens, wireRealtimeBound, analyticsService, reporter)
 	if err != nil {
 		cleanup12()
 		cleanup11()
@@ -2090,6 +2356,10 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		Blobs:          blobStore,
 		Realtime:       engine,
 		Imports:        importsService,
+		Hasher:         passwordHasher,
+		Analytics:      analyticsService,
+		Reports:        reporter,
+		Jobs:           jobsRuntime,
 	}
 	return stack, func() {
 		cleanup12()

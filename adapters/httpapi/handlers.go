@@ -43,6 +43,7 @@ type strictServer struct {
 	*journalHandlers
 	*realtimeHandlers
 	*importHandlers
+	*analyticsHandlers
 }
 
 var _ gen.StrictServerInterface = (*strictServer)(nil)

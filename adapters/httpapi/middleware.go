@@ -111,6 +111,8 @@ func observe(log *slog.Logger, tp trace.TracerProvider, prop propagation.TextMap
 		switch {
 		case ClientGone(ctx):
 			status, msg = StatusClientClosedRequest, "request canceled by the client"
+		case status >= 500 && c.GetBool(shedKey):
+			level = slog.LevelWarn // load shed on purpose (writeProblem)
 		case status >= 500 && (quiet == nil || !quiet(route, status)):
 			level = slog.LevelError
 			span.SetStatus(codes.Error, http.StatusText(status))

@@ -17,6 +17,7 @@ import (
 	"github.com/tradesense/tradesense/adapters/httpapi/gen"
 	"github.com/tradesense/tradesense/core/apperr"
 	"github.com/tradesense/tradesense/core/idempotency"
+	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/ratelimit"
 	"github.com/tradesense/tradesense/core/reqctx"
 )
@@ -167,6 +168,12 @@ func writeProblem(c *gin.Context, log *slog.Logger, err error) {
 		// cancelled query, a transaction rolled back under it): not a
 		// server error. The access log records the request as 499.
 		log.InfoContext(ctx, "request abandoned: the client went away", "would_be_status", status, "code", p.Code, "error", err)
+	case status == http.StatusServiceUnavailable && shedding(err):
+		// Load shed on purpose (every password-hashing slot busy): the
+		// server works as designed, and a flood must not flood the log
+		// at error level too.
+		log.WarnContext(ctx, "request shed: at capacity", "status", status, "code", p.Code)
+		c.Set(shedKey, true)
 	case status >= 500:
 		log.ErrorContext(ctx, "request failed", "status", status, "code", p.Code, "error", err)
 	case status != http.StatusNotFound:
@@ -185,6 +192,16 @@ func writeProblem(c *gin.Context, log *slog.Logger, err error) {
 		return
 	}
 	c.Data(status, ProblemContentType, body)
+}
+
+// shedKey marks a request whose 503 was load shedding, for the access log.
+const shedKey = "tradesense.shed"
+
+// shedding reports whether err refuses work the server chose not to take
+// now (identity.HashBusyError), as opposed to a dependency failing.
+func shedding(err error) bool {
+	var busy *identity.HashBusyError
+	return errors.As(err, &busy)
 }
 
 // retryAfter is the Retry-After of a 429 or 503: what the error says

@@ -131,6 +131,10 @@ type Deps struct {
 	// Imports serves /api/v1/imports and /api/v1/import-mappings
 	// (*imports.Service).
 	Imports Imports
+	// Analytics serves /api/v1/analytics (*analytics.Service) and Reports
+	// /api/v1/reports (*analytics.Reporter).
+	Analytics Analytics
+	Reports   Reports
 }
 
 // infrastructure are the collaborators every server needs.
@@ -144,7 +148,8 @@ func (d Deps) services() map[string]any {
 	return map[string]any{"Identity": d.Identity, "Keys": d.Keys, "MFA": d.MFA, "MFAFlows": d.MFAFlows,
 		"Jobs": d.Jobs, "Mail": d.Mail, "OAuth": d.OAuth,
 		"Trading": d.Trading, "Journal": d.Journal, "Idempotency": d.Idempotency,
-		"Realtime": d.Realtime, "RealtimeTokens": d.RealtimeTokens, "Imports": d.Imports}
+		"Realtime": d.Realtime, "RealtimeTokens": d.RealtimeTokens, "Imports": d.Imports,
+		"Analytics": d.Analytics, "Reports": d.Reports}
 }
 
 // missing names the nil fields among the given ones.
@@ -215,15 +220,16 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	engine.Use(authenticator(routes, d.Identity, d.Log), validator(routes, d.Log), idempotent(routes, d.Idempotency, d.Log))
 
 	api := &strictServer{
-		systemHandlers:   &systemHandlers{health: d.Health, build: d.Build, log: d.Log},
-		identityHandlers: &identityHandlers{svc: d.Identity, keys: d.Keys},
-		mfaHandlers:      &mfaHandlers{factors: d.MFA, flows: d.MFAFlows},
-		jobHandlers:      &jobHandlers{jobs: d.Jobs, mail: d.Mail},
-		oauthHandlers:    &oauthHandlers{svc: d.OAuth, log: d.Log},
-		tradingHandlers:  &tradingHandlers{svc: d.Trading},
-		journalHandlers:  &journalHandlers{svc: d.Journal, trades: d.Trading},
-		realtimeHandlers: &realtimeHandlers{tokens: d.RealtimeTokens},
-		importHandlers:   &importHandlers{svc: d.Imports},
+		systemHandlers:    &systemHandlers{health: d.Health, build: d.Build, log: d.Log},
+		identityHandlers:  &identityHandlers{svc: d.Identity, keys: d.Keys},
+		mfaHandlers:       &mfaHandlers{factors: d.MFA, flows: d.MFAFlows},
+		jobHandlers:       &jobHandlers{jobs: d.Jobs, mail: d.Mail},
+		oauthHandlers:     &oauthHandlers{svc: d.OAuth, log: d.Log},
+		tradingHandlers:   &tradingHandlers{svc: d.Trading},
+		journalHandlers:   &journalHandlers{svc: d.Journal, trades: d.Trading},
+		realtimeHandlers:  &realtimeHandlers{tokens: d.RealtimeTokens},
+		importHandlers:    &importHandlers{svc: d.Imports},
+		analyticsHandlers: &analyticsHandlers{figures: d.Analytics, reports: d.Reports},
 	}
 	si := gen.NewStrictHandlerWithOptions(api, []gen.StrictMiddlewareFunc{requestScoped}, gen.StrictGinServerOptions{
 		RequestErrorHandlerFunc: func(c *gin.Context, err error) {

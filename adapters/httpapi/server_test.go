@@ -72,6 +72,8 @@ func testDeps(t testing.TB, logs io.Writer, reg *health.Registry) Deps {
 		Realtime:       &fakeRealtime{},
 		RealtimeTokens: struct{ RealtimeTokens }{},
 		Imports:        stubImports{},
+		Analytics:      struct{ Analytics }{},
+		Reports:        struct{ Reports }{},
 	}
 }
 

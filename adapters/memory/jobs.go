@@ -60,6 +60,19 @@ func (s *Jobs) live(id string) (*jobs.Job, bool) {
 }
 
 // Create implements jobs.Store.
+// CreateMany implements jobs.Store: Create for each job, in order.
+func (s *Jobs) CreateMany(ctx context.Context, js []*jobs.Job, idemWindow time.Duration) ([]jobs.Created, error) {
+	out := make([]jobs.Created, len(js))
+	for i, j := range js {
+		id, created, err := s.Create(ctx, j, idemWindow)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = jobs.Created{ID: id, Created: created}
+	}
+	return out, nil
+}
+
 func (s *Jobs) Create(_ context.Context, j *jobs.Job, idemWindow time.Duration) (string, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -97,9 +97,10 @@ func TestRunUnderKeepsProbesUpWhileTheWorkerDrains(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var drainingAt, serveStoppedAt time.Time
+		var serveStoppedAt time.Time
+		drained := make(chan time.Time, 1)
 		serve := func(ctx context.Context) error { <-ctx.Done(); serveStoppedAt = time.Now(); return nil }
-		draining := func() { drainingAt = time.Now() }
+		draining := func() { drained <- time.Now() }
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- jobs.RunUnder(ctx, serve, draining, w) }()
@@ -117,6 +118,7 @@ func TestRunUnderKeepsProbesUpWhileTheWorkerDrains(t *testing.T) {
 		if err != nil || j.State != jobs.StateSucceeded {
 			t.Fatalf("the running job after the drain: %+v %v", j, err)
 		}
+		drainingAt := <-drained
 		if !drainingAt.Equal(stopAt) {
 			t.Fatalf("readiness turned at %s, %s after the stop", drainingAt, drainingAt.Sub(stopAt))
 		}

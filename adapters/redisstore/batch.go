@@ -101,3 +101,105 @@ func (b *mgetBatcher) run(batch []*mgetCall) {
 		close(c.done)
 	}
 }
+
+// autoPipe sends the commands of concurrent callers as one pipeline, as
+// mgetBatcher does for MGETs: every call queues its commands, one flusher
+// sends what queued while the previous pipeline was on the wire. A job
+// costs a few round trips (create, read, start, finish); with many jobs
+// in flight this turns them into a few pipelines per batch of jobs, which
+// divides the system calls of both sides and Redis's per-command I/O.
+// Each call's commands are its own (a script stays atomic); batching only
+// shares the trip.
+type autoPipe struct {
+	rdb *redis.Client
+
+	mu      sync.Mutex
+	pending []*pipeCall
+	running bool
+}
+
+type pipeCall struct {
+	ctx   context.Context
+	queue func(context.Context, redis.Pipeliner)
+	done  chan struct{}
+}
+
+// do runs queue's commands in the next pipeline and returns once they have
+// their replies (read them from the commands queue made), or ctx ended
+// first (then the commands may still run).
+func (a *autoPipe) do(ctx context.Context, queue func(context.Context, redis.Pipeliner)) error {
+	c := &pipeCall{ctx: ctx, queue: queue, done: make(chan struct{})}
+	a.mu.Lock()
+	a.pending = append(a.pending, c)
+	if !a.running {
+		a.running = true
+		go a.flush()
+	}
+	a.mu.Unlock()
+	select {
+	case <-c.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (a *autoPipe) flush() {
+	for {
+		a.mu.Lock()
+		n := min(len(a.pending), maxBatch)
+		if n == 0 {
+			a.running = false
+			a.pending = nil
+			a.mu.Unlock()
+			return
+		}
+		batch := a.pending[:n:n]
+		a.pending = a.pending[n:]
+		a.mu.Unlock()
+		a.run(batch)
+	}
+}
+
+func (a *autoPipe) run(batch []*pipeCall) {
+	live := batch[:0:0]
+	deadline := time.Now().Add(batchTimeout)
+	for _, c := range batch {
+		if c.ctx.Err() != nil {
+			close(c.done) // its caller has gone; nothing was sent
+			continue
+		}
+		if d, ok := c.ctx.Deadline(); ok && d.Before(deadline) {
+			deadline = d
+		}
+		live = append(live, c)
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(live[0].ctx), deadline)
+	defer cancel()
+	pipe := a.rdb.Pipeline()
+	for _, c := range live {
+		c.queue(ctx, pipe)
+	}
+	_, _ = pipe.Exec(ctx) // errors are per command, read by the callers
+	for _, c := range live {
+		close(c.done)
+	}
+}
+
+// evalPiped runs script through the pipe: EVALSHA, and on NOSCRIPT (a
+// restarted or flushed Redis) the script itself, once, directly.
+func (a *autoPipe) evalPiped(ctx context.Context, script *redis.Script, keys []string, args ...any) *redis.Cmd {
+	var cmd *redis.Cmd
+	if err := a.do(ctx, func(ctx context.Context, p redis.Pipeliner) { cmd = script.EvalSha(ctx, p, keys, args...) }); err != nil {
+		c := redis.NewCmd(ctx)
+		c.SetErr(err)
+		return c
+	}
+	if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		return script.Run(ctx, a.rdb, keys, args...)
+	}
+	return cmd
+}

@@ -30,8 +30,9 @@ import (
 // record's bytes), so it takes two round trips and no locks — one when
 // this instance wrote the record last (see written).
 type Jobs struct {
-	rdb *redis.Client
-	ns  string
+	rdb  *redis.Client
+	ns   string
+	pipe *autoPipe // the record reads and scripts of concurrent calls share round trips
 
 	// written holds the bytes this instance last wrote for running jobs
 	// (a worker's start, whose finish comes next from the same worker):
@@ -60,7 +61,7 @@ func NewJobs(c *Client) *Jobs {
 
 // NewJobsOn returns the job backend on rdb under prefix (tests and tools).
 func NewJobsOn(rdb *redis.Client, prefix string) *Jobs {
-	return &Jobs{rdb: rdb, ns: prefix + "jobs:", written: map[string]string{}}
+	return &Jobs{rdb: rdb, ns: prefix + "jobs:", pipe: &autoPipe{rdb: rdb}, written: map[string]string{}}
 }
 
 // remember records raw as id's stored bytes; "" forgets them.
@@ -198,7 +199,7 @@ func (s *Jobs) Create(ctx context.Context, j *jobs.Job, idemWindow time.Duration
 	if j.Scheduled {
 		timer = strconv.FormatFloat(score(j.TimerAt), 'f', 0, 64)
 	}
-	res, err := createScript.Run(ctx, s.rdb, []string{s.jobKey(j.ID), idem, s.idxKey(j.Queue, j.State), s.timersKey()},
+	res, err := s.pipe.evalPiped(ctx, createScript, []string{s.jobKey(j.ID), idem, s.idxKey(j.Queue, j.State), s.timersKey()},
 		j.ID, b, max(idemWindow.Milliseconds(), 1), score(j.UpdatedAt), timer, max(s.ttlOf(j), 0)).Slice()
 	if err != nil {
 		return "", false, jobs.Unavailable(err)
@@ -215,6 +216,79 @@ func (s *Jobs) Create(ctx context.Context, j *jobs.Job, idemWindow time.Duration
 	return id, created == 1, nil
 }
 
+// CreateMany implements jobs.Store: every job's create script in one
+// pipeline (each script atomic on its own, run in order, so a repeated ID
+// or idempotency key within js finds the earlier job).
+func (s *Jobs) CreateMany(ctx context.Context, js []*jobs.Job, idemWindow time.Duration) ([]jobs.Created, error) {
+	if len(js) == 0 {
+		return nil, nil
+	}
+	type call struct {
+		keys []string
+		args []any
+	}
+	calls := make([]call, len(js))
+	for i, j := range js {
+		b, err := json.Marshal(toRow(j))
+		if err != nil {
+			return nil, apperr.Wrap(err, apperr.Internal, "job_encode", "cannot encode the job")
+		}
+		idem, timer := "", ""
+		if j.IdempotencyKey != "" {
+			idem = s.ns + "idem:" + j.IdempotencyKey
+		}
+		if j.Scheduled {
+			timer = strconv.FormatFloat(score(j.TimerAt), 'f', 0, 64)
+		}
+		calls[i] = call{
+			keys: []string{s.jobKey(j.ID), idem, s.idxKey(j.Queue, j.State), s.timersKey()},
+			args: []any{j.ID, b, max(idemWindow.Milliseconds(), 1), score(j.UpdatedAt), timer, max(s.ttlOf(j), 0)},
+		}
+	}
+	exec := func() ([]*redis.Cmd, error) {
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*redis.Cmd, len(calls))
+		for i, c := range calls {
+			cmds[i] = createScript.EvalSha(ctx, pipe, c.keys, c.args...)
+		}
+		_, err := pipe.Exec(ctx)
+		return cmds, err
+	}
+	cmds, err := exec()
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		// A restarted or flushed Redis: a NOSCRIPT command did nothing,
+		// and rerunning the others is safe (a stored job is not stored
+		// twice); load the script and run the whole batch again.
+		if err := createScript.Load(ctx, s.rdb).Err(); err != nil {
+			return nil, jobs.Unavailable(err)
+		}
+		cmds, err = exec()
+	}
+	if err != nil {
+		return nil, jobs.Unavailable(err)
+	}
+	out := make([]jobs.Created, len(js))
+	for i, cmd := range cmds {
+		res, err := cmd.Slice()
+		if err != nil || len(res) != 2 {
+			return nil, jobs.Unavailable(fmt.Errorf("create job %s: %w", js[i].ID, err))
+		}
+		id, _ := res[0].(string)
+		created, _ := res[1].(int64)
+		if id != js[i].ID && js[i].IdempotencyKey != "" {
+			// The key's first job may have expired since: Create sorts it out.
+			id, c, err := s.Create(ctx, js[i], idemWindow)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = jobs.Created{ID: id, Created: c}
+			continue
+		}
+		out[i] = jobs.Created{ID: id, Created: created == 1}
+	}
+	return out, nil
+}
+
 // Get implements jobs.Store.
 func (s *Jobs) Get(ctx context.Context, id string) (*jobs.Job, error) {
 	j, _, err := s.get(ctx, id)
@@ -222,7 +296,11 @@ func (s *Jobs) Get(ctx context.Context, id string) (*jobs.Job, error) {
 }
 
 func (s *Jobs) get(ctx context.Context, id string) (*jobs.Job, string, error) {
-	raw, err := s.rdb.Get(ctx, s.jobKey(id)).Result()
+	var cmd *redis.StringCmd
+	if err := s.pipe.do(ctx, func(ctx context.Context, p redis.Pipeliner) { cmd = p.Get(ctx, s.jobKey(id)) }); err != nil {
+		return nil, "", jobs.Unavailable(err)
+	}
+	raw, err := cmd.Result()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return nil, "", jobs.NotFound(id)
@@ -310,7 +388,7 @@ func (s *Jobs) Update(ctx context.Context, id string, fn func(*jobs.Job) (*jobs.
 			total = "1"
 		}
 		ttl := s.ttlOf(next)
-		res, err := updateScript.Run(ctx, s.rdb,
+		res, err := s.pipe.evalPiped(ctx, updateScript,
 			[]string{s.jobKey(id), s.idxKey(old.Queue, old.State), s.idxKey(next.Queue, next.State), s.timersKey(), s.totalKey(next.Queue, next.State)},
 			raw, b, ttl, id, score(next.UpdatedAt), timer, total).Slice()
 		if err != nil {

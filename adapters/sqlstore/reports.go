@@ -151,6 +151,43 @@ func (s *Reports) Expired(ctx context.Context, now time.Time, limit int) ([]anal
 	return out, nil
 }
 
+// List implements analytics.Reports.
+func (s *Reports) List(ctx context.Context, userID uuid.UUID, after analytics.ReportCursor, limit int) ([]analytics.Report, error) {
+	q, args := "SELECT "+reportCols+" FROM reports WHERE user_id = ?", []any{userID}
+	if !after.CreatedAt.IsZero() {
+		at := normTime(after.CreatedAt)
+		q, args = q+" AND (created_at < ? OR (created_at = ? AND id < ?))", append(args, at, at, after.ID)
+	}
+	out := []analytics.Report{}
+	err := s.db.run(ctx, func(g *gorm.DB) error {
+		return query(g, func(r *sql.Rows) error {
+			rep, err := scanReport(r)
+			if err == nil {
+				out = append(out, *rep)
+			}
+			return err
+		}, q+" ORDER BY created_at DESC, id DESC LIMIT ?", append(args, limit)...)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list reports: %w", err)
+	}
+	return out, nil
+}
+
+// Delete implements analytics.Reports.
+func (s *Reports) Delete(ctx context.Context, userID, id uuid.UUID) error {
+	return s.db.run(ctx, func(g *gorm.DB) error {
+		res := g.Exec("DELETE FROM reports WHERE user_id = ? AND id = ?", userID, id)
+		if res.Error != nil {
+			return fmt.Errorf("delete report: %w", translate(res.Error))
+		}
+		if res.RowsAffected == 0 {
+			return apperr.New(apperr.NotFound, analytics.CodeReportMissing, "report not found")
+		}
+		return nil
+	})
+}
+
 // Put implements analytics.Schedules.
 func (s *ReportSchedules) Put(ctx context.Context, sc *analytics.Schedule) error {
 	return s.db.run(ctx, func(g *gorm.DB) error {

@@ -1,6 +1,7 @@
 // Package watermill is the job system's transport on Watermill: the
 // jobs.Broker port over Redis Streams (production: watermill-redisstream's
-// publisher and message format, read by this package's batched consumer;
+// message format, written by pipelined XADDs and read by this package's
+// batched consumer;
 // one consumer group per queue, acknowledged only after the handler
 // returned, pending messages of dead workers reclaimed) and over
 // Watermill's GoChannel (the local profile, in-process).
@@ -33,12 +34,15 @@ type body struct {
 
 // Broker is the Watermill adapter of jobs.Broker.
 type Broker struct {
-	name      string
-	pub       message.Publisher
-	subscribe func(ctx context.Context, topic string, n int) ([]<-chan *message.Message, func(), error)
-	topic     func(queue string) string
-	depth     func(ctx context.Context, queue string) (jobs.Depth, error)
-	log       *slog.Logger
+	name string
+	pub  message.Publisher
+	// publishMany, when set, sends messages itself (Redis: pipelined
+	// XADDs) instead of one pub.Publish each.
+	publishMany func(ctx context.Context, out []outMsg) error
+	subscribe   func(ctx context.Context, topic string, n int) ([]<-chan *message.Message, func(), error)
+	topic       func(queue string) string
+	depth       func(ctx context.Context, queue string) (jobs.Depth, error)
+	log         *slog.Logger
 	// nackDelay spaces redeliveries of a message whose handling failed
 	// (the job store unreachable), so a failure does not spin.
 	nackDelay time.Duration
@@ -70,19 +74,41 @@ func (b *Broker) Name() string { return b.name }
 
 // Publish implements jobs.Broker.
 func (b *Broker) Publish(ctx context.Context, m jobs.Message) error {
-	payload, err := json.Marshal(body{JobID: m.JobID, Seq: m.Seq, Queue: m.Queue, Kind: m.Kind})
-	if err != nil {
-		return jobs.BrokerUnavailable(err)
+	return b.PublishMany(ctx, []jobs.Message{m})
+}
+
+// PublishMany implements jobs.Broker: on Redis Streams every XADD in one
+// pipeline (shared with concurrent Publish calls); on GoChannel one
+// Publish per message.
+func (b *Broker) PublishMany(ctx context.Context, ms []jobs.Message) error {
+	out := make([]outMsg, len(ms))
+	for i, m := range ms {
+		payload, err := json.Marshal(body{JobID: m.JobID, Seq: m.Seq, Queue: m.Queue, Kind: m.Kind})
+		if err != nil {
+			return jobs.BrokerUnavailable(err)
+		}
+		msg := message.NewMessage(wm.NewUUID(), payload)
+		for k, v := range m.Metadata {
+			msg.Metadata.Set(k, v)
+		}
+		msg.SetContext(ctx)
+		out[i] = outMsg{topic: b.topic(m.Queue), queue: m.Queue, msg: msg}
 	}
-	msg := message.NewMessage(wm.NewUUID(), payload)
-	for k, v := range m.Metadata {
-		msg.Metadata.Set(k, v)
+	if b.publishMany != nil {
+		return b.publishMany(ctx, out)
 	}
-	msg.SetContext(ctx)
-	if err := b.pub.Publish(b.topic(m.Queue), msg); err != nil {
-		return jobs.BrokerUnavailable(fmt.Errorf("publish to %s: %w", m.Queue, err))
+	for _, o := range out {
+		if err := b.pub.Publish(o.topic, o.msg); err != nil {
+			return jobs.BrokerUnavailable(fmt.Errorf("publish to %s: %w", o.queue, err))
+		}
 	}
 	return nil
+}
+
+// outMsg is one message to publish on topic.
+type outMsg struct {
+	topic, queue string
+	msg          *message.Message
 }
 
 func (b *Broker) counter(queue string) *atomic.Int64 {

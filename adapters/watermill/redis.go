@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	wm "github.com/ThreeDotsLabs/watermill"
@@ -97,13 +98,11 @@ func NewRedisStreams(rdb *redis.Client, cfg RedisConfig, alive Liveness, log *sl
 	if rdb == nil {
 		return nil, nil, errors.New("watermill: Redis Streams need a Redis client (REDIS_URL)")
 	}
-	pub, err := redisstream.NewPublisher(redisstream.PublisherConfig{Client: unclosable{rdb}}, wmLogger(log))
-	if err != nil {
-		return nil, nil, fmt.Errorf("redis streams publisher: %w", err)
-	}
+	// No watermill-redisstream Publisher: xaddPipe writes its message
+	// format with pipelined XADDs (the Publisher sends one per round trip,
+	// and its Close would close rdb, which the program shares).
 	b := &Broker{
 		name:      "watermill-redisstream",
-		pub:       pub,
 		topic:     func(q string) string { return cfg.StreamPrefix + q },
 		log:       log,
 		nackDelay: cfg.NackDelay,
@@ -113,6 +112,8 @@ func NewRedisStreams(rdb *redis.Client, cfg RedisConfig, alive Liveness, log *sl
 	if consumer == "" {
 		consumer = wm.NewShortUUID()
 	}
+	xadd := &xaddPipe{rdb: rdb}
+	b.publishMany = xadd.publish
 	b.subscribe = func(ctx context.Context, topic string, n int) ([]<-chan *message.Message, func(), error) {
 		r := &streamReader{
 			rdb: rdb, stream: topic, group: cfg.Group, consumer: consumer, cfg: cfg, log: log,
@@ -175,7 +176,7 @@ func NewRedisStreams(rdb *redis.Client, cfg RedisConfig, alive Liveness, log *sl
 			}
 		}
 	}
-	return b, func() { _ = pub.Close() }, nil
+	return b, func() {}, nil
 }
 
 // trim removes the messages every consumer group has read and
@@ -227,11 +228,112 @@ func lessStreamID(a, b string) bool {
 	return am < bm || am == bm && as < bs
 }
 
-// unclosable is the client as the watermill publisher sees it: its Close
-// (which watermill calls from Publisher.Close) leaves the pool open. The
-// client is shared with the cache, the job records and the rate limits, and
-// its owner (redisstore.Open's cleanup) closes it once; closed twice, the
-// second close logged "redis: close … client is closed" on every shutdown.
-type unclosable struct{ redis.UniversalClient }
+// xaddPipe publishes in the message format of watermill-redisstream's
+// publisher (which sends one XADD per round trip): the XADDs of one call,
+// and of every call that arrived while the previous pipeline was on the
+// wire, go in one pipeline. Enqueueing many jobs at once (a fan-out), or
+// from many producers, then costs a round trip per batch, not per job.
+type xaddPipe struct {
+	rdb *redis.Client
 
-func (unclosable) Close() error { return nil }
+	mu      sync.Mutex
+	pending []*xaddCall
+	running bool
+}
+
+type xaddCall struct {
+	ctx  context.Context
+	args []*redis.XAddArgs
+	err  error
+	done chan struct{}
+}
+
+// maxPipe bounds the XADDs of one pipeline (one call's are never split).
+const maxPipe = 1024
+
+func (x *xaddPipe) publish(ctx context.Context, out []outMsg) error {
+	args := make([]*redis.XAddArgs, len(out))
+	for i, o := range out {
+		values, err := redisstream.DefaultMarshallerUnmarshaller{}.Marshal(o.topic, o.msg)
+		if err != nil {
+			return jobs.BrokerUnavailable(fmt.Errorf("publish to %s: %w", o.queue, err))
+		}
+		args[i] = &redis.XAddArgs{Stream: o.topic, Values: values}
+	}
+	c := &xaddCall{ctx: ctx, args: args, done: make(chan struct{})}
+	x.mu.Lock()
+	x.pending = append(x.pending, c)
+	if !x.running {
+		x.running = true
+		go x.flush()
+	}
+	x.mu.Unlock()
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		return jobs.BrokerUnavailable(ctx.Err())
+	}
+	if c.err != nil {
+		return jobs.BrokerUnavailable(fmt.Errorf("publish %d messages: %w", len(args), c.err))
+	}
+	return nil
+}
+
+func (x *xaddPipe) flush() {
+	for {
+		x.mu.Lock()
+		if len(x.pending) == 0 {
+			x.running = false
+			x.pending = nil
+			x.mu.Unlock()
+			return
+		}
+		n, size := 0, 0
+		for n < len(x.pending) && (n == 0 || size+len(x.pending[n].args) <= maxPipe) {
+			size += len(x.pending[n].args)
+			n++
+		}
+		batch := x.pending[:n:n]
+		x.pending = x.pending[n:]
+		x.mu.Unlock()
+		x.run(batch)
+	}
+}
+
+func (x *xaddPipe) run(batch []*xaddCall) {
+	live := batch[:0:0]
+	deadline := time.Now().Add(5 * time.Second)
+	for _, c := range batch {
+		if c.ctx.Err() != nil {
+			c.err = c.ctx.Err()
+			close(c.done)
+			continue
+		}
+		if d, ok := c.ctx.Deadline(); ok && d.Before(deadline) {
+			deadline = d
+		}
+		live = append(live, c)
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(live[0].ctx), deadline)
+	defer cancel()
+	pipe := x.rdb.Pipeline()
+	cmds := make([][]*redis.StringCmd, len(live))
+	for i, c := range live {
+		for _, a := range c.args {
+			cmds[i] = append(cmds[i], pipe.XAdd(ctx, a))
+		}
+	}
+	_, _ = pipe.Exec(ctx) // errors are per command, below
+	for i, c := range live {
+		for _, cmd := range cmds[i] {
+			if err := cmd.Err(); err != nil {
+				c.err = err
+				break
+			}
+		}
+		close(c.done)
+	}
+}

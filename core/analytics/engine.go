@@ -86,37 +86,49 @@ var rEdges = func() []decimal.Decimal {
 	return out
 }()
 
+// rEdges4 are rEdges in units of 10^-rScale.
+var rEdges4 = func() []int64 {
+	out := make([]int64, len(rEdges))
+	for i, e := range rEdges {
+		out[i] = e.Shift(rScale).IntPart()
+	}
+	return out
+}()
+
+// rowAmts are one trade's amounts (pnl: on the basis).
+type rowAmts struct{ gross, costs, net, pnl amt }
+
 // stats accumulates Stats.
 type stats struct {
 	n, w, l, be       int
-	gross, costs, net decimal.Decimal
-	sum               decimal.Decimal // on the basis
-	sumWin, sumLoss   decimal.Decimal // on the basis; sumLoss ≤ 0
+	gross, costs, net acc
+	sum               acc // on the basis
+	sumWin, sumLoss   acc // on the basis; sumLoss ≤ 0
 }
 
-func (s *stats) add(r *Row, pnl decimal.Decimal, o trading.Outcome) {
+func (s *stats) add(x *rowAmts, o trading.Outcome) {
 	s.n++
-	s.gross = s.gross.Add(r.GrossPnL)
-	s.costs = s.costs.Add(r.Costs)
-	s.net = s.net.Add(r.NetPnL)
-	s.sum = s.sum.Add(pnl)
+	s.gross.add(x.gross)
+	s.costs.add(x.costs)
+	s.net.add(x.net)
+	s.sum.add(x.pnl)
 	switch o {
 	case trading.Win:
 		s.w++
-		s.sumWin = s.sumWin.Add(pnl)
+		s.sumWin.add(x.pnl)
 	case trading.Loss:
 		s.l++
-		s.sumLoss = s.sumLoss.Add(pnl)
+		s.sumLoss.add(x.pnl)
 	default:
 		s.be++
 	}
 }
 
 func (s *stats) result() Stats {
-	out := Stats{Count: s.n, Wins: s.w, Losses: s.l, Breakevens: s.be, GrossPnL: s.gross, Fees: s.costs, NetPnL: s.net,
-		WinRate: ratioInt(s.w, s.w+s.l), Expectancy: quoInt(s.sum, s.n)}
+	out := Stats{Count: s.n, Wins: s.w, Losses: s.l, Breakevens: s.be, GrossPnL: s.gross.dec(), Fees: s.costs.dec(), NetPnL: s.net.dec(),
+		WinRate: ratioInt(s.w, s.w+s.l), Expectancy: quoInt(s.sum.dec(), s.n)}
 	if s.l > 0 {
-		out.ProfitFactor = quo(s.sumWin, s.sumLoss.Abs())
+		out.ProfitFactor = quo(s.sumWin.dec(), s.sumLoss.dec().Abs())
 	}
 	return out
 }
@@ -126,10 +138,15 @@ type day struct {
 	m     time.Month
 	d     int
 	date  string
+	month string
 	stats stats
-	end   decimal.Decimal // cumulative P&L at the day's end
-	dd    decimal.Decimal // drawdown at the day's end
+	end   acc // cumulative P&L at the day's end
+	dd    amt // drawdown at the day's end
 }
+
+// periodFx is the peak and the trough of a drawdown period during the
+// pass (DrawdownPeriod's decimals are filled in by finish).
+type periodFx struct{ peak, trough acc }
 
 type group struct {
 	key, label, order string
@@ -145,23 +162,27 @@ type book struct {
 	currency             string
 	accounts             map[uuid.UUID]bool
 	all, long, short     stats
-	largestWin           decimal.NullDecimal
-	largestLoss          decimal.NullDecimal
+	largestWin           amt
+	largestLoss          amt
+	hasWin, hasLoss      bool
 	hold, holdWin, hold0 durSum // all, winners, losers
 	rN                   int
-	rSum, rSum2          decimal.Decimal
+	rSum, rSum2          acc
 	rBuckets             []int
 	rBucketStats         []stats
 	holdStats            []stats
 
 	// The equity curve (cumulative P&L on the basis, in close order).
 	started     bool
-	cum, peak   decimal.Decimal
+	cum, peak   acc
 	peakAt      time.Time
 	lastAt      time.Time
 	inDD        bool
 	periods     []DrawdownPeriod
-	maxDD       decimal.Decimal
+	fx          []periodFx
+	maxDD       decimal.Decimal // set by finish
+	maxDDx      amt
+	lastDD      amt
 	maxIdx      int
 	longest     time.Duration
 	points      []EquityPoint
@@ -174,6 +195,7 @@ type book struct {
 	winRuns, lossRun map[int]int
 
 	groups    map[string]*group
+	idGroups  map[uuid.UUID]*group // account, playbook, tag
 	adherence map[uuid.UUID]*adherence
 }
 
@@ -213,6 +235,12 @@ type engine struct {
 	perTrade bool
 	values   bool
 	books    map[string]*book
+
+	// The last trade's account, its book and band: trades come in runs
+	// of one account.
+	lastAcct uuid.UUID
+	lastBook *book
+	lastBand amt
 }
 
 func newEngine(q *Query, cat *Catalog, dim Dimension, perTrade, values bool) *engine {
@@ -228,7 +256,7 @@ func (e *engine) book(cur string) *book {
 	b := e.books[cur]
 	if b == nil {
 		b = &book{currency: cur, accounts: map[uuid.UUID]bool{}, maxIdx: -1, winRuns: map[int]int{}, lossRun: map[int]int{},
-			groups: map[string]*group{}, adherence: map[uuid.UUID]*adherence{},
+			groups: map[string]*group{}, idGroups: map[uuid.UUID]*group{}, adherence: map[uuid.UUID]*adherence{},
 			rBuckets: make([]int, len(rEdges)+1), rBucketStats: make([]stats, len(rEdges)+1), holdStats: make([]stats, len(HoldingBuckets))}
 		e.books[cur] = b
 	}
@@ -237,84 +265,120 @@ func (e *engine) book(cur string) *book {
 
 // add takes the next trade in close order.
 func (e *engine) add(r *Row) {
-	acct := e.cat.Accounts[r.AccountID]
-	b := e.book(acct.Currency)
-	b.accounts[r.AccountID] = true
-	pnl := r.NetPnL
+	if e.lastBook == nil || r.AccountID != e.lastAcct {
+		acct := e.cat.Accounts[r.AccountID]
+		e.lastBook = e.book(acct.Currency)
+		e.lastBook.accounts[r.AccountID] = true
+		band := acct.BreakevenBand
+		if e.band.Valid {
+			band = e.band.Decimal
+		}
+		e.lastAcct, e.lastBand = r.AccountID, amtOf(band)
+	}
+	b := e.lastBook
+	x := rowAmts{gross: amtOf(r.GrossPnL), costs: amtOf(r.Costs), net: amtOf(r.NetPnL)}
+	x.pnl = x.net
 	if e.basis == Gross {
-		pnl = r.GrossPnL
+		x.pnl = x.gross
 	}
-	band := acct.BreakevenBand
-	if e.band.Valid {
-		band = e.band.Decimal
+	var o trading.Outcome
+	switch {
+	case x.pnl.cmp(e.lastBand) > 0:
+		o = trading.Win
+	case x.pnl.cmp(e.lastBand.neg()) < 0:
+		o = trading.Loss
+	default:
+		o = trading.Breakeven
 	}
-	o := trading.OutcomeOf(pnl, band)
 
-	b.all.add(r, pnl, o)
+	b.all.add(&x, o)
 	if r.Direction == trading.Short {
-		b.short.add(r, pnl, o)
+		b.short.add(&x, o)
 	} else {
-		b.long.add(r, pnl, o)
+		b.long.add(&x, o)
 	}
 	b.hold.add(r.Holding)
 	switch o {
 	case trading.Win:
 		b.holdWin.add(r.Holding)
-		if !b.largestWin.Valid || pnl.GreaterThan(b.largestWin.Decimal) {
-			b.largestWin = null(pnl)
+		if !b.hasWin || x.pnl.cmp(b.largestWin) > 0 {
+			b.largestWin, b.hasWin = x.pnl, true
 		}
 	case trading.Loss:
 		b.hold0.add(r.Holding)
-		if !b.largestLoss.Valid || pnl.LessThan(b.largestLoss.Decimal) {
-			b.largestLoss = null(pnl)
+		if !b.hasLoss || x.pnl.cmp(b.largestLoss) < 0 {
+			b.largestLoss, b.hasLoss = x.pnl, true
 		}
 	}
 	hb := holdingBucket(r.Holding)
-	b.holdStats[hb].add(r, pnl, o)
-	if rm := trading.RMultiple(pnl, r.InitialRisk); rm.Valid && r.InitialRisk.Decimal.IsPositive() {
+	b.holdStats[hb].add(&x, o)
+	if r.InitialRisk.Valid && r.InitialRisk.Decimal.IsPositive() {
 		b.rN++
-		b.rSum = b.rSum.Add(rm.Decimal)
-		b.rSum2 = b.rSum2.Add(rm.Decimal.Mul(rm.Decimal))
 		i := 0
-		for i < len(rEdges) && !rm.Decimal.LessThan(rEdges[i]) {
-			i++
+		if r4, ok := rMultiple(x.pnl, amtOf(r.InitialRisk.Decimal)); ok && r4 <= rFixMax && r4 >= -rFixMax {
+			b.rSum.add(amt{v: r4 * pow10[fixScale-rScale]})
+			if r4 <= rSquareMax && r4 >= -rSquareMax {
+				b.rSum2.add(amt{v: r4 * r4 * pow10[fixScale-2*rScale]})
+			} else {
+				rm := decimal.New(r4, -rScale)
+				b.rSum2.add(amtOf(rm.Mul(rm)))
+			}
+			for i < len(rEdges4) && r4 >= rEdges4[i] {
+				i++
+			}
+		} else { // exact decimals: an amount beyond the int64 range
+			rm := x.pnl.dec().DivRound(r.InitialRisk.Decimal, rScale)
+			b.rSum.add(amtOf(rm))
+			b.rSum2.add(amtOf(rm.Mul(rm)))
+			for i < len(rEdges) && !rm.LessThan(rEdges[i]) {
+				i++
+			}
 		}
 		b.rBuckets[i]++
-		b.rBucketStats[i].add(r, pnl, o)
+		b.rBucketStats[i].add(&x, o)
 	}
 	if e.values {
-		b.pnls = append(b.pnls, pnl)
+		b.pnls = append(b.pnls, x.pnl.dec())
 		b.pnlOutcomes = append(b.pnlOutcomes, o)
 	}
-	e.curve(b, r, pnl)
-	e.day(b, r, pnl, o)
+	e.curve(b, r, x.pnl)
+	e.day(b, r, &x, o)
 	b.addStreak(o)
 	if e.dim != "" {
-		e.group(b, r, pnl, o)
+		e.group(b, r, &x, o)
 	}
-	if pb, ok := e.cat.Playbooks[r.PlaybookID]; ok && r.PlaybookID != uuid.Nil && pb.Rules > 0 {
-		a := b.adherence[r.PlaybookID]
-		if a == nil {
-			a = &adherence{}
-			b.adherence[r.PlaybookID] = a
-		}
-		if r.FollowedRules >= pb.Rules {
-			a.followed.add(r, pnl, o)
-		} else {
-			a.not.add(r, pnl, o)
+	if r.PlaybookID != uuid.Nil {
+		if pb, ok := e.cat.Playbooks[r.PlaybookID]; ok && pb.Rules > 0 {
+			a := b.adherence[r.PlaybookID]
+			if a == nil {
+				a = &adherence{}
+				b.adherence[r.PlaybookID] = a
+			}
+			if r.FollowedRules >= pb.Rules {
+				a.followed.add(&x, o)
+			} else {
+				a.not.add(&x, o)
+			}
 		}
 	}
 }
 
-func (e *engine) curve(b *book, r *Row, pnl decimal.Decimal) {
+// rFixMax bounds an R multiple (units of 10^-rScale) kept as an int64 of
+// 10^-fixScale; rSquareMax one whose square is.
+const (
+	rFixMax    = 9_000_000_000_000 // 9 × 10^8 R
+	rSquareMax = 300_000_000       // 30,000 R
+)
+
+func (e *engine) curve(b *book, r *Row, pnl amt) {
 	if !b.started {
 		b.started = true
 		b.peakAt = r.OpenedAt // the curve starts at 0 when the first trade opened
 	}
 	t := r.ClosedAt
 	b.lastAt = t
-	b.cum = b.cum.Add(pnl)
-	if !b.cum.LessThan(b.peak) {
+	b.cum.add(pnl)
+	if b.cum.cmp(&b.peak) >= 0 {
 		if b.inDD {
 			p := &b.periods[len(b.periods)-1]
 			p.RecoveredAt = &t
@@ -322,37 +386,41 @@ func (e *engine) curve(b *book, r *Row, pnl decimal.Decimal) {
 			b.longest = max(b.longest, t.Sub(p.PeakAt))
 			b.inDD = false
 		}
-		b.peak, b.peakAt = b.cum, t
+		b.peak, b.peakAt, b.lastDD = b.cum, t, amt{}
 	} else {
+		dd := b.peak.sub(&b.cum)
+		b.lastDD = dd
 		if !b.inDD {
 			b.inDD = true
-			b.periods = append(b.periods, DrawdownPeriod{PeakAt: b.peakAt, Peak: b.peak, TroughAt: t, Trough: b.cum})
+			b.periods = append(b.periods, DrawdownPeriod{PeakAt: b.peakAt, TroughAt: t})
+			b.fx = append(b.fx, periodFx{peak: b.peak, trough: b.cum})
 		}
-		p := &b.periods[len(b.periods)-1]
+		n := len(b.periods) - 1
+		p, f := &b.periods[n], &b.fx[n]
 		p.Trades++
-		if b.cum.LessThan(p.Trough) {
-			p.Trough, p.TroughAt = b.cum, t
+		if b.cum.cmp(&f.trough) < 0 {
+			f.trough, p.TroughAt = b.cum, t
 		}
-		if dd := b.peak.Sub(b.cum); dd.GreaterThan(b.maxDD) {
-			b.maxDD, b.maxIdx = dd, len(b.periods)-1
+		if dd.cmp(b.maxDDx) > 0 {
+			b.maxDDx, b.maxIdx = dd, n
 		}
 	}
 	if e.perTrade {
-		b.points = append(b.points, EquityPoint{At: t, TradeID: r.ID, PnL: pnl, Equity: b.cum, Drawdown: b.peak.Sub(b.cum)})
+		b.points = append(b.points, EquityPoint{At: t, TradeID: r.ID, PnL: pnl.dec(), Equity: b.cum.dec(), Drawdown: b.lastDD.dec()})
 	}
 }
 
-func (e *engine) day(b *book, r *Row, pnl decimal.Decimal, o trading.Outcome) {
+func (e *engine) day(b *book, r *Row, x *rowAmts, o trading.Outcome) {
 	y, m, dd := r.ClosedAt.In(e.loc).Date()
 	n := len(b.days)
 	if n == 0 || b.days[n-1].y != y || b.days[n-1].m != m || b.days[n-1].d != dd {
-		b.days = append(b.days, day{y: y, m: m, d: dd, date: fmt.Sprintf("%04d-%02d-%02d", y, m, dd)})
+		b.days = append(b.days, day{y: y, m: m, d: dd, date: fmt.Sprintf("%04d-%02d-%02d", y, m, dd), month: fmt.Sprintf("%04d-%02d", y, m)})
 		n++
 	}
 	last := &b.days[n-1]
-	last.stats.add(r, pnl, o)
+	last.stats.add(x, o)
 	last.end = b.cum
-	last.dd = b.peak.Sub(b.cum)
+	last.dd = b.lastDD
 }
 
 func (b *book) addStreak(o trading.Outcome) {
@@ -381,53 +449,95 @@ func (b *book) endRun() {
 
 var weekdayNames = [7]string{"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"}
 
-func (e *engine) group(b *book, r *Row, pnl decimal.Decimal, o trading.Outcome) {
-	add := func(key, label, order string) {
-		g := b.groups[key]
-		if g == nil {
-			g = &group{key: key, label: label, order: order}
-			b.groups[key] = g
+// The keys and labels of the fixed dimensions, made once.
+var (
+	weekdayKeys = func() (out [7]string) {
+		for i := range out {
+			out[i] = fmt.Sprint(i)
 		}
-		g.stats.add(r, pnl, o)
+		return out
+	}()
+	hourKeys, hourLabels = func() (keys, labels [24]string) {
+		for i := range keys {
+			keys[i], labels[i] = fmt.Sprintf("%02d", i), fmt.Sprintf("%02d:00", i)
+		}
+		return keys, labels
+	}()
+	holdingOrder = func() []string {
+		out := make([]string, len(HoldingBuckets))
+		for i := range out {
+			out[i] = fmt.Sprint(i)
+		}
+		return out
+	}()
+)
+
+// keyed returns the group of key, made with label and order when new.
+func (b *book) keyed(key, label, order string) *group {
+	g := b.groups[key]
+	if g == nil {
+		g = &group{key: key, label: label, order: order}
+		b.groups[key] = g
 	}
+	return g
+}
+
+// named returns the group of a catalog entry (account, playbook, tag).
+func (b *book) named(id uuid.UUID, name string) *group {
+	g := b.idGroups[id]
+	if g == nil {
+		g = &group{key: id.String(), label: name, order: strings.ToLower(name) + "\x00" + id.String()}
+		b.idGroups[id] = g
+	}
+	return g
+}
+
+func (e *engine) group(b *book, r *Row, x *rowAmts, o trading.Outcome) {
 	const last = "\xff" // sorts "none" after every real key
+	var g *group
 	switch e.dim {
 	case BySymbol:
-		add(r.Symbol, r.Symbol, r.Symbol)
+		g = b.keyed(r.Symbol, r.Symbol, r.Symbol)
 	case ByAssetClass:
-		add(string(r.AssetClass), string(r.AssetClass), string(r.AssetClass))
+		g = b.keyed(string(r.AssetClass), string(r.AssetClass), string(r.AssetClass))
 	case ByDirection:
-		add(string(r.Direction), string(r.Direction), string(r.Direction))
+		g = b.keyed(string(r.Direction), string(r.Direction), string(r.Direction))
 	case ByAccount:
-		name := e.cat.Accounts[r.AccountID].Name
-		add(r.AccountID.String(), name, strings.ToLower(name)+"\x00"+r.AccountID.String())
+		g = b.named(r.AccountID, e.cat.Accounts[r.AccountID].Name)
 	case ByPlaybook:
 		if r.PlaybookID == uuid.Nil {
-			add(KeyNone, "no playbook", last)
+			g = b.keyed(KeyNone, "no playbook", last)
 		} else {
-			name := e.cat.Playbooks[r.PlaybookID].Name
-			add(r.PlaybookID.String(), name, strings.ToLower(name)+"\x00"+r.PlaybookID.String())
+			g = b.named(r.PlaybookID, e.cat.Playbooks[r.PlaybookID].Name)
 		}
 	case ByTag:
 		if len(r.TagIDs) == 0 {
-			add(KeyNone, "untagged", last)
+			b.keyed(KeyNone, "untagged", last).stats.add(x, o)
 		}
 		for _, id := range r.TagIDs {
-			name := e.cat.Tags[id]
-			add(id.String(), name, strings.ToLower(name)+"\x00"+id.String())
+			b.named(id, e.cat.Tags[id]).stats.add(x, o)
 		}
+		return
 	case ByWeekday:
-		w := int(r.OpenWeekday)
-		add(fmt.Sprint(w), weekdayNames[w%7], fmt.Sprint(w))
+		w := int(r.OpenWeekday) % 7
+		g = b.keyed(weekdayKeys[w], weekdayNames[w], weekdayKeys[w])
 	case ByHour:
-		add(fmt.Sprintf("%02d", r.OpenHour), fmt.Sprintf("%02d:00", r.OpenHour), fmt.Sprintf("%02d", r.OpenHour))
+		if h := r.OpenHour; h >= 0 && h < 24 {
+			g = b.keyed(hourKeys[h], hourLabels[h], hourKeys[h])
+		} else {
+			k := fmt.Sprintf("%02d", h)
+			g = b.keyed(k, k+":00", k)
+		}
 	case ByHolding:
 		i := holdingBucket(r.Holding)
-		add(HoldingBuckets[i].Key, HoldingBuckets[i].Label, fmt.Sprint(i))
+		g = b.keyed(HoldingBuckets[i].Key, HoldingBuckets[i].Label, holdingOrder[i])
 	case ByMonth:
-		m := r.ClosedAt.In(e.loc).Format("2006-01")
-		add(m, m, m)
+		m := b.days[len(b.days)-1].month // day() ran first
+		g = b.keyed(m, m, m)
+	default:
+		return
 	}
+	g.stats.add(x, o)
 }
 
 // result is everything one pass computed, per currency (sorted).
@@ -440,6 +550,13 @@ func (e *engine) finish() *result {
 	out := &result{eng: e}
 	for _, b := range e.books {
 		b.endRun()
+		for i := range b.periods {
+			b.periods[i].Peak, b.periods[i].Trough = b.fx[i].peak.dec(), b.fx[i].trough.dec()
+		}
+		b.maxDD = b.maxDDx.dec()
+		for _, g := range b.idGroups {
+			b.groups[g.key] = g
+		}
 		out.books = append(out.books, b)
 	}
 	slices.SortFunc(out.books, func(a, b *book) int { return strings.Compare(a.currency, b.currency) })
@@ -475,11 +592,19 @@ func (e *engine) startingBalance(b *book) decimal.NullDecimal {
 
 func (e *engine) summary(b *book) Summary {
 	s := Summary{Currency: b.currency, Basis: e.basis, Stats: b.all.result(), Nulls: map[string]string{},
-		LargestWin: b.largestWin, LargestLoss: b.largestLoss, RCount: b.rN, SQNReliable: b.rN >= 30,
+		RCount: b.rN, SQNReliable: b.rN >= 30,
 		MaxDrawdown: b.maxDD, TradingDays: len(b.days), MaxConsecutiveWins: b.maxW, MaxConsecutiveLosses: b.maxL,
 		CurrentStreak: b.streak, AvgHold: b.hold.mean(), AvgHoldWin: b.holdWin.mean(), AvgHoldLoss: b.hold0.mean(),
 		Long: b.long.result(), Short: b.short.result(), StartingBalance: e.startingBalance(b)}
 	a := &b.all
+	if b.hasWin {
+		s.LargestWin = null(b.largestWin.dec())
+	}
+	if b.hasLoss {
+		s.LargestLoss = null(b.largestLoss.dec())
+	}
+	sumWin, sumLoss, sum := a.sumWin.dec(), a.sumLoss.dec(), a.sum.dec()
+	rSum, rSum2 := b.rSum.dec(), b.rSum2.dec()
 	nulls := s.Nulls
 	why := func(field string, v decimal.NullDecimal, reason string) {
 		if !v.Valid {
@@ -487,17 +612,17 @@ func (e *engine) summary(b *book) Summary {
 		}
 	}
 	if a.w > 0 {
-		s.AvgWin = quoInt(a.sumWin, a.w)
+		s.AvgWin = quoInt(sumWin, a.w)
 	}
 	if a.l > 0 {
-		s.AvgLoss = quoInt(a.sumLoss, a.l)
+		s.AvgLoss = quoInt(sumLoss, a.l)
 	}
 	if a.w > 0 && a.l > 0 {
 		// (Σwins / W) / (|Σlosses| / L), from the exact sums.
-		s.PayoffRatio = quo(a.sumWin.Mul(decimal.NewFromInt(int64(a.l))), a.sumLoss.Abs().Mul(decimal.NewFromInt(int64(a.w))))
+		s.PayoffRatio = quo(sumWin.Mul(decimal.NewFromInt(int64(a.l))), sumLoss.Abs().Mul(decimal.NewFromInt(int64(a.w))))
 		// Kelly = p − (1 − p) / b with p = W / (W + L) and b the payoff
 		// ratio, which is W (Σwins − |Σlosses|) / ((W + L) Σwins).
-		s.Kelly = quo(decimal.NewFromInt(int64(a.w)).Mul(a.sumWin.Sub(a.sumLoss.Abs())), decimal.NewFromInt(int64(a.w+a.l)).Mul(a.sumWin))
+		s.Kelly = quo(decimal.NewFromInt(int64(a.w)).Mul(sumWin.Sub(sumLoss.Abs())), decimal.NewFromInt(int64(a.w+a.l)).Mul(sumWin))
 	}
 	noWL := ReasonNoTrades
 	if a.n > 0 {
@@ -519,20 +644,20 @@ func (e *engine) summary(b *book) Summary {
 		why("kelly", s.Kelly, ReasonNoLosses)
 	}
 	if b.rN > 0 {
-		s.ExpectancyR = quoInt(b.rSum, b.rN)
+		s.ExpectancyR = quoInt(rSum, b.rN)
 	}
 	why("expectancy_r", s.ExpectancyR, ReasonNoRisk)
 	// SQN = √N × mean / stdev = ΣR × √((N − 1) / (N ΣR² − (ΣR)²)).
-	switch q := decimal.NewFromInt(int64(b.rN)).Mul(b.rSum2).Sub(b.rSum.Mul(b.rSum)); {
+	switch q := decimal.NewFromInt(int64(b.rN)).Mul(rSum2).Sub(rSum.Mul(rSum)); {
 	case b.rN < 2:
 		nulls["sqn"] = ReasonTooFewR
 	case q.IsZero():
 		nulls["sqn"] = ReasonNoRVariance
 	default:
-		s.SQN = null(sqrtTimes(b.rSum, ratInt(b.rN-1), rat(q)))
+		s.SQN = null(sqrtTimes(rSum, ratInt(b.rN-1), rat(q)))
 	}
 	if b.maxDD.IsPositive() {
-		s.RecoveryFactor = quo(a.sum, b.maxDD)
+		s.RecoveryFactor = quo(sum, b.maxDD)
 	} else {
 		nulls["recovery_factor"] = ReasonNoDrawdown
 	}
@@ -583,7 +708,7 @@ func (e *engine) ratios(b *book, bal decimal.Decimal, balWhy string, nulls map[s
 		if !eq.IsPositive() {
 			return fail(ReasonEquityNotPositive)
 		}
-		p := b.days[i].stats.sum
+		p := b.days[i].stats.sum.dec()
 		r := p.DivRound(eq, returnScale)
 		s1 = s1.Add(r)
 		r2 := r.Mul(r)
@@ -630,7 +755,7 @@ func (e *engine) equity(b *book) Equity {
 	}
 	out.ByDay = make([]DayPoint, len(b.days))
 	for i, d := range b.days {
-		out.ByDay[i] = DayPoint{Date: d.date, Trades: d.stats.n, PnL: d.stats.sum, Equity: d.end.Add(off), Drawdown: d.dd}
+		out.ByDay[i] = DayPoint{Date: d.date, Trades: d.stats.n, PnL: d.stats.sum.dec(), Equity: d.end.dec().Add(off), Drawdown: d.dd.dec()}
 	}
 	return out
 }
@@ -702,7 +827,7 @@ func (e *engine) streaks(b *book) Streaks {
 }
 
 func bucketOf(key string, lo, hi decimal.NullDecimal, s *stats) Bucket {
-	return Bucket{Key: key, Lower: lo, Upper: hi, Count: s.n, Wins: s.w, Losses: s.l, PnL: s.sum}
+	return Bucket{Key: key, Lower: lo, Upper: hi, Count: s.n, Wins: s.w, Losses: s.l, PnL: s.sum.dec()}
 }
 
 func (e *engine) distribution(b *book, of string) Distribution {
@@ -765,15 +890,15 @@ func pnlBuckets(values []decimal.Decimal, outcomes []trading.Outcome) []Bucket {
 	width := niceWidth(hi.Sub(lo).Div(decimal.NewFromInt(20)))
 	start := lo.Div(width).Floor().Mul(width)
 	n := int(hi.Sub(start).Div(width).Floor().IntPart()) + 1
-	acc := make([]stats, n)
+	accs := make([]stats, n)
 	for i, v := range values {
 		k := int(v.Sub(start).Div(width).Floor().IntPart())
-		acc[k].add(&Row{}, v, outcomes[i])
+		accs[k].add(&rowAmts{pnl: amtOf(v)}, outcomes[i])
 	}
 	out := make([]Bucket, n)
-	for i := range acc {
+	for i := range accs {
 		l := start.Add(width.Mul(decimal.NewFromInt(int64(i))))
-		out[i] = bucketOf(rangeKey(null(l), null(l.Add(width))), null(l), null(l.Add(width)), &acc[i])
+		out[i] = bucketOf(rangeKey(null(l), null(l.Add(width))), null(l), null(l.Add(width)), &accs[i])
 	}
 	return out
 }
@@ -833,8 +958,12 @@ func (e *engine) adherenceOf(b *book) Adherence {
 
 func (s *stats) merge(o *stats) {
 	s.n, s.w, s.l, s.be = s.n+o.n, s.w+o.w, s.l+o.l, s.be+o.be
-	s.gross, s.costs, s.net = s.gross.Add(o.gross), s.costs.Add(o.costs), s.net.Add(o.net)
-	s.sum, s.sumWin, s.sumLoss = s.sum.Add(o.sum), s.sumWin.Add(o.sumWin), s.sumLoss.Add(o.sumLoss)
+	s.gross.merge(&o.gross)
+	s.costs.merge(&o.costs)
+	s.net.merge(&o.net)
+	s.sum.merge(&o.sum)
+	s.sumWin.merge(&o.sumWin)
+	s.sumLoss.merge(&o.sumLoss)
 }
 
 // validate checks and normalises a query's own fields (the filter is

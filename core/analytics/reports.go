@@ -91,6 +91,12 @@ type Reports interface {
 	// Expired returns up to limit ready reports whose ExpiresAt is not
 	// after now.
 	Expired(ctx context.Context, now time.Time, limit int) ([]Report, error)
+	// List returns up to limit of the user's reports after the cursor
+	// (zero: from the newest), newest first: by CreatedAt, then ID, both
+	// descending.
+	List(ctx context.Context, userID uuid.UUID, after ReportCursor, limit int) ([]Report, error)
+	// Delete removes one of the user's reports; NotFound otherwise.
+	Delete(ctx context.Context, userID, id uuid.UUID) error
 }
 
 // Schedule is a user's choice of scheduled reports.
@@ -290,6 +296,40 @@ func (r *Reporter) Open(ctx context.Context, userID, id uuid.UUID) (io.ReadClose
 		return nil, nil, err
 	}
 	return rc, rep, nil
+}
+
+// ReportCursor is where a page of reports ends: the last report's
+// creation instant and ID.
+type ReportCursor struct {
+	CreatedAt time.Time
+	ID        uuid.UUID
+}
+
+// CursorOf is the cursor after r.
+func CursorOf(r *Report) ReportCursor { return ReportCursor{CreatedAt: r.CreatedAt, ID: r.ID} }
+
+// List returns up to limit (1–200) of the user's reports after the cursor
+// (zero: from the newest), newest first.
+func (r *Reporter) List(ctx context.Context, userID uuid.UUID, after ReportCursor, limit int) ([]Report, error) {
+	if limit < 1 || limit > 200 {
+		return nil, invalid("limit", "must be from 1 to 200")
+	}
+	return r.d.Reports.List(ctx, userID, after, limit)
+}
+
+// Delete deletes one of the user's reports and its file. A render job
+// still queued for it finds it gone and stops.
+func (r *Reporter) Delete(ctx context.Context, userID, id uuid.UUID) error {
+	rep, err := r.d.Reports.Get(ctx, userID, id)
+	if err != nil {
+		return err
+	}
+	if rep.BlobKey != "" {
+		if err := r.d.Blobs.Delete(ctx, rep.BlobKey); err != nil && !apperr.Is(err, apperr.NotFound) {
+			return err
+		}
+	}
+	return r.d.Reports.Delete(ctx, userID, id)
 }
 
 // GetSchedule returns the user's schedule.

@@ -228,7 +228,9 @@ func (s *Service) Login(ctx context.Context, email, password string) (LoginResul
 	u, err := s.d.Users.GetByEmail(ctx, email)
 	switch {
 	case apperr.Is(err, apperr.NotFound):
-		s.d.Hasher.SpendDummy(ctx, pw)
+		if err := s.d.Hasher.SpendDummy(ctx, pw); err != nil {
+			return LoginResult{}, err // busy, as a registered email would be
+		}
 		return LoginResult{}, s.loginFailed(ctx, attempt, nil)
 	case err != nil:
 		return LoginResult{}, err

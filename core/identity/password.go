@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
@@ -45,23 +47,66 @@ func (p Argon2Params) AtLeast(q Argon2Params) bool {
 
 // PasswordHasher hashes and verifies passwords with argon2id in the PHC
 // string format ($argon2id$v=19$m=19456,t=2,p=1$salt$hash). At most
-// maxConcurrent hashes run at once: each takes MemoryKiB of memory, and an
-// unbounded login burst would otherwise exhaust it.
+// HashLimit.Concurrent hashes run at once: each takes MemoryKiB of memory,
+// and an unbounded login burst would otherwise exhaust it. A caller waits at
+// most HashLimit.QueueWait for a slot, then gets apperr.Unavailable
+// CodeHashingBusy with a HashBusyError cause (HTTP: 503 with Retry-After).
 type PasswordHasher struct {
 	p     Argon2Params
 	sem   chan struct{}
+	wait  time.Duration
 	dummy string
 }
 
-// NewPasswordHasher returns a hasher; maxConcurrent <= 0 means 2×GOMAXPROCS.
+// HashLimit bounds concurrent argon2id runs, and so the memory they take
+// (Concurrent × MemoryKiB at most).
+type HashLimit struct {
+	// Concurrent is the number of hashes that may run at once; <= 0 means
+	// GOMAXPROCS (a hash is CPU-bound: more at once only adds memory).
+	Concurrent int
+	// QueueWait is how long a caller waits for a slot before it is refused;
+	// <= 0 means DefaultHashQueueWait.
+	QueueWait time.Duration
+}
+
+// DefaultHashQueueWait is HashLimit.QueueWait's default: long enough to
+// absorb a burst of ordinary sign-ins, short enough that a flood is refused
+// instead of queued (each waiting request holds its connection and memory).
+const DefaultHashQueueWait = time.Second
+
+// CodeHashingBusy is the code of the Unavailable error a caller gets when
+// every hashing slot stayed busy for HashLimit.QueueWait.
+const CodeHashingBusy = "password_hashing_busy"
+
+// HashBusyError is the cause of a CodeHashingBusy error: RetryAfter is
+// what the HTTP layer sends as Retry-After.
+type HashBusyError struct{ After time.Duration }
+
+func (e *HashBusyError) Error() string {
+	return fmt.Sprintf("password hashing at capacity; retry after %s", e.After)
+}
+
+// RetryAfter is how long the caller should wait before trying again.
+func (e *HashBusyError) RetryAfter() time.Duration { return e.After }
+
+// NewPasswordHasher returns a hasher allowing maxConcurrent hashes at once
+// (<= 0: GOMAXPROCS) and waiting DefaultHashQueueWait for a slot.
 func NewPasswordHasher(p Argon2Params, maxConcurrent int) (*PasswordHasher, error) {
+	return NewBoundedPasswordHasher(p, HashLimit{Concurrent: maxConcurrent})
+}
+
+// NewBoundedPasswordHasher returns a hasher bounded by l.
+func NewBoundedPasswordHasher(p Argon2Params, l HashLimit) (*PasswordHasher, error) {
 	if p.MemoryKiB < 8*uint32(p.Threads) || p.Time < 1 || p.Threads < 1 || p.KeyLen < 16 || p.SaltLen < 16 {
 		return nil, fmt.Errorf("argon2id parameters %+v are invalid", p)
 	}
-	if maxConcurrent <= 0 {
-		maxConcurrent = 2 * runtime.GOMAXPROCS(0)
+	if l.Concurrent <= 0 {
+		l.Concurrent = runtime.GOMAXPROCS(0)
 	}
-	h := &PasswordHasher{p: p, sem: make(chan struct{}, maxConcurrent)}
+	if l.QueueWait <= 0 {
+		l.QueueWait = DefaultHashQueueWait
+	}
+	h := &PasswordHasher{p: p, sem: make(chan struct{}, l.Concurrent), wait: l.QueueWait}
 	// The dummy only has to cost a verification and never match: random
 	// salt and key under the hasher's parameters do both, without spending
 	// an argon2id run (and MemoryKiB of heap) at start-up.
@@ -85,10 +130,37 @@ func encodeHash(p Argon2Params, salt, key []byte) string {
 // Params returns the parameters new hashes use.
 func (h *PasswordHasher) Params() Argon2Params { return h.p }
 
+// Limit returns the hasher's bound.
+func (h *PasswordHasher) Limit() HashLimit {
+	return HashLimit{Concurrent: cap(h.sem), QueueWait: h.wait}
+}
+
+// Hold takes one of the hasher's slots, waiting at most QueueWait, for
+// work that costs what a hash does (Hash and Verify hold one each); the
+// caller must call release once. It fails as Hash does when the bound
+// stays full: Unavailable CodeHashingBusy, or Unavailable wrapping ctx's
+// error when ctx ends first.
+func (h *PasswordHasher) Hold(ctx context.Context) (release func(), err error) {
+	if err := h.acquire(ctx); err != nil {
+		return nil, err
+	}
+	var once sync.Once
+	return func() { once.Do(func() { <-h.sem }) }, nil
+}
+
 func (h *PasswordHasher) acquire(ctx context.Context) error {
 	select {
 	case h.sem <- struct{}{}:
 		return nil
+	default:
+	}
+	t := time.NewTimer(h.wait)
+	defer t.Stop()
+	select {
+	case h.sem <- struct{}{}:
+		return nil
+	case <-t.C:
+		return apperr.Wrap(&HashBusyError{After: h.wait}, apperr.Unavailable, CodeHashingBusy, "The server is busy; try again shortly.")
 	case <-ctx.Done():
 		return apperr.Wrap(ctx.Err(), apperr.Unavailable, "busy", "the server is busy; try again")
 	}
@@ -132,9 +204,13 @@ func (h *PasswordHasher) Verify(ctx context.Context, password, encoded string) (
 }
 
 // SpendDummy costs what a Verify costs, for the paths where there is no
-// account, so that timing does not tell whether an email is registered.
-func (h *PasswordHasher) SpendDummy(ctx context.Context, password string) {
-	_, _, _ = h.Verify(ctx, password, "")
+// account, so that timing does not tell whether an email is registered. It
+// fails as Verify does when the bound is full (CodeHashingBusy), and the
+// caller must answer that as it would for a real account: a 503 for known
+// emails only would tell them apart.
+func (h *PasswordHasher) SpendDummy(ctx context.Context, password string) error {
+	_, _, err := h.Verify(ctx, password, "")
+	return err
 }
 
 var errBadHash = errors.New("stored password hash is malformed")

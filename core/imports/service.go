@@ -492,7 +492,15 @@ func (s *Service) enqueue(ctx context.Context, imp *Import) {
 	}
 	s.d.Log.ErrorContext(ctx, "imports: enqueue", slog.String("import_id", imp.ID.String()), slog.Any("error", err))
 	imp.Status, imp.Error, imp.FinishedAt, imp.Version = Failed, "the import could not be queued: upload the file again", s.d.Now().UTC(), imp.Version+1
-	if err := s.d.Imports.Update(ctx, imp); err != nil {
+	if err := s.d.Tx.Do(ctx, func(ctx context.Context) error {
+		if err := s.d.Imports.Update(ctx, imp); err != nil {
+			return err
+		}
+		uow.AfterCommit(ctx, func(ctx context.Context) {
+			s.publish(ctx, realtime.ImportFinished(imp.UserID, s.d.Now(), imp.ID, string(Failed), 0, 0, 0))
+		})
+		return nil
+	}); err != nil {
 		s.d.Log.ErrorContext(ctx, "imports: mark unqueued import failed", slog.Any("error", err))
 	}
 }
@@ -557,10 +565,15 @@ func (s *Service) Run(ctx context.Context, userID, id uuid.UUID) error {
 		return nil
 	}
 	imp.Status, imp.StartedAt, imp.Version = Running, s.d.Now().UTC(), imp.Version+1
-	if err := s.d.Imports.Update(ctx, imp); err != nil {
+	if err := s.d.Tx.Do(ctx, func(ctx context.Context) error {
+		if err := s.d.Imports.Update(ctx, imp); err != nil {
+			return err
+		}
+		uow.AfterCommit(ctx, func(ctx context.Context) { s.publish(ctx, realtime.ImportProgress(userID, s.d.Now(), id, 0, -1, 0)) })
+		return nil
+	}); err != nil {
 		return err
 	}
-	s.publish(ctx, realtime.ImportProgress(userID, s.d.Now(), id, 0, -1, 0))
 	loc, err := time.LoadLocation(imp.Timezone)
 	if err != nil {
 		return s.fail(ctx, imp, "the import's time zone no longer loads", nil)
@@ -580,6 +593,8 @@ func (s *Service) Run(ctx context.Context, userID, id uuid.UUID) error {
 	c := &collector{maxWarn: s.cfg.MaxWarnings}
 	c.onRow = func(rows, rejected int) {
 		if rows%progressEvery == 0 {
+			// Parsing writes nothing: the event reports progress of the
+			// import whose running state committed above.
 			_ = jobs.Progress(ctx, map[string]int{"rows": rows, "rejected": rejected})
 			s.publish(ctx, realtime.ImportProgress(userID, s.d.Now(), id, rows, -1, rejected))
 		}
@@ -666,11 +681,15 @@ func (s *Service) fail(ctx context.Context, imp *Import, reason string, rejected
 	imp.Status, imp.Error, imp.FinishedAt, imp.Version = Failed, reason, s.d.Now().UTC(), imp.Version+1
 	imp.Rejected, imp.Mismatches = rejected, nil
 	imp.Counts.ExecutionsAdded, imp.Counts.Duplicates, imp.TradesRebuilt = 0, 0, 0
-	if err := s.d.Imports.Update(ctx, imp); err != nil {
-		return err
-	}
-	s.publish(ctx, realtime.ImportFinished(imp.UserID, s.d.Now(), imp.ID, string(Failed), 0, 0, len(rejected)))
-	return nil
+	return s.d.Tx.Do(ctx, func(ctx context.Context) error {
+		if err := s.d.Imports.Update(ctx, imp); err != nil {
+			return err
+		}
+		uow.AfterCommit(ctx, func(ctx context.Context) {
+			s.publish(ctx, realtime.ImportFinished(imp.UserID, s.d.Now(), imp.ID, string(Failed), 0, 0, len(rejected)))
+		})
+		return nil
+	})
 }
 
 func (s *Service) publish(ctx context.Context, e realtime.Event) {

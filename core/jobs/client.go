@@ -177,9 +177,116 @@ func NewClient(cfg Config, reg *Registry, store Backend, broker Broker, prop pro
 // payload that does not encode, apperr.Unavailable when the store or the
 // broker is down.
 func (c *Client) Enqueue(ctx context.Context, kind string, payload any, opts ...Option) (string, error) {
+	now := time.Now().UTC()
+	j, delayed, err := c.build(ctx, kind, payload, opts, now)
+	if err != nil {
+		return "", err
+	}
+	id, created, err := c.store.Create(ctx, j, c.cfg.IdempotencyWindow)
+	if err != nil {
+		return "", fmt.Errorf("enqueue %s: %w", kind, err)
+	}
+	if !created {
+		existing, err := c.store.Get(ctx, id)
+		if err != nil {
+			return "", fmt.Errorf("enqueue %s: existing job %s: %w", kind, id, err)
+		}
+		// A queued, due job may never have been published (the first
+		// enqueue died in between): publish again; the worker drops the
+		// duplicate if both arrive.
+		if existing.State == StateQueued && !existing.RunAt.After(now) {
+			return id, c.publish(ctx, existing)
+		}
+		return id, nil
+	}
+	c.metrics.enqueued(ctx, kind, j.Queue)
+	if delayed {
+		return id, nil
+	}
+	return id, c.publish(ctx, j)
+}
+
+// Request is one job of EnqueueMany: what Enqueue takes.
+type Request struct {
+	Kind    string
+	Payload any
+	Options []Option
+}
+
+// MaxBatch bounds the jobs of one EnqueueMany: larger fan-outs are sent
+// in several batches (each one store write and one publish).
+const MaxBatch = 1000
+
+// EnqueueMany enqueues every request as Enqueue would and returns their IDs
+// in order, with one store write (Store.CreateMany) and one publish
+// (Broker.PublishMany) per MaxBatch jobs instead of one of each per job: a
+// fan-out of thousands of mails costs a few round trips. It validates every
+// request before storing any (an invalid one fails the call, nothing
+// stored). A failure of the store or the broker part-way may leave a prefix
+// stored: the jobs stored and not published are republished by the timer
+// set after Config.RescueAfter, and calling again with the same IDs or
+// idempotency keys is safe.
+func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]string, error) {
+	now := time.Now().UTC()
+	built := make([]*Job, len(reqs))
+	delayed := make([]bool, len(reqs))
+	for i, r := range reqs {
+		j, d, err := c.build(ctx, r.Kind, r.Payload, r.Options, now)
+		if err != nil {
+			return nil, fmt.Errorf("enqueue job %d of %d: %w", i+1, len(reqs), err)
+		}
+		built[i], delayed[i] = j, d
+	}
+	ids := make([]string, 0, len(reqs))
+	for lo := 0; lo < len(built); lo += MaxBatch {
+		hi := min(lo+MaxBatch, len(built))
+		got, err := c.enqueueBatch(ctx, built[lo:hi], delayed[lo:hi], now)
+		ids = append(ids, got...)
+		if err != nil {
+			return ids, err
+		}
+	}
+	return ids, nil
+}
+
+func (c *Client) enqueueBatch(ctx context.Context, js []*Job, delayed []bool, now time.Time) ([]string, error) {
+	res, err := c.store.CreateMany(ctx, js, c.cfg.IdempotencyWindow)
+	if err != nil {
+		return nil, fmt.Errorf("enqueue %d jobs: %w", len(js), err)
+	}
+	ids := make([]string, len(js))
+	msgs := make([]Message, 0, len(js))
+	for i, r := range res {
+		ids[i] = r.ID
+		if !r.Created {
+			existing, err := c.store.Get(ctx, r.ID)
+			if err != nil {
+				return nil, fmt.Errorf("enqueue %s: existing job %s: %w", js[i].Kind, r.ID, err)
+			}
+			if existing.State == StateQueued && !existing.RunAt.After(now) {
+				msgs = append(msgs, c.message(ctx, existing))
+			}
+			continue
+		}
+		c.metrics.enqueued(ctx, js[i].Kind, js[i].Queue)
+		if !delayed[i] {
+			msgs = append(msgs, c.message(ctx, js[i]))
+		}
+	}
+	if len(msgs) == 0 {
+		return ids, nil
+	}
+	if err := c.broker.PublishMany(ctx, msgs); err != nil {
+		return ids, fmt.Errorf("publish %d jobs: %w", len(msgs), err)
+	}
+	return ids, nil
+}
+
+// build makes the record of one enqueue; delayed says it waits for RunAt.
+func (c *Client) build(ctx context.Context, kind string, payload any, opts []Option, now time.Time) (*Job, bool, error) {
 	kc, ok := c.reg.Lookup(kind)
 	if !ok {
-		return "", apperr.New(apperr.Invalid, CodeUnknownKind, fmt.Sprintf("unknown job kind %q", kind))
+		return nil, false, apperr.New(apperr.Invalid, CodeUnknownKind, fmt.Sprintf("unknown job kind %q", kind))
 	}
 	var o options
 	for _, opt := range opts {
@@ -187,9 +294,8 @@ func (c *Client) Enqueue(ctx context.Context, kind string, payload any, opts ...
 	}
 	body, err := json.Marshal(payload)
 	if err != nil {
-		return "", apperr.Wrap(err, apperr.Invalid, CodeInvalidPayload, "the job payload does not encode as JSON")
+		return nil, false, apperr.Wrap(err, apperr.Invalid, CodeInvalidPayload, "the job payload does not encode as JSON")
 	}
-	now := time.Now().UTC()
 	j := &Job{
 		Kind:           kind,
 		Queue:          firstNonEmpty(o.queue, kc.Queue, Route(kind)),
@@ -205,7 +311,7 @@ func (c *Client) Enqueue(ctx context.Context, kind string, payload any, opts ...
 		Trace:          map[string]string{},
 	}
 	if !KnownQueue(j.Queue) {
-		return "", apperr.New(apperr.Invalid, CodeUnknownQueue, fmt.Sprintf("unknown queue %q", j.Queue))
+		return nil, false, apperr.New(apperr.Invalid, CodeUnknownQueue, fmt.Sprintf("unknown queue %q", j.Queue))
 	}
 	switch {
 	case o.hardTimeout > 0:
@@ -232,13 +338,13 @@ func (c *Client) Enqueue(ctx context.Context, kind string, payload any, opts ...
 	}
 	if o.id != "" {
 		if _, err := uuid.Parse(o.id); err != nil {
-			return "", apperr.New(apperr.Invalid, "job_id_invalid", "a job ID must be a UUID")
+			return nil, false, apperr.New(apperr.Invalid, "job_id_invalid", "a job ID must be a UUID")
 		}
 		j.ID = o.id
 	} else {
 		id, err := uuid.NewV7()
 		if err != nil {
-			return "", apperr.Wrap(err, apperr.Internal, "job_id", "cannot make a job ID")
+			return nil, false, apperr.Wrap(err, apperr.Internal, "job_id", "cannot make a job ID")
 		}
 		j.ID = id.String()
 	}
@@ -258,34 +364,17 @@ func (c *Client) Enqueue(ctx context.Context, kind string, payload any, opts ...
 	}
 	c.propagator.Inject(ctx, propagation.MapCarrier(j.Trace))
 
-	id, created, err := c.store.Create(ctx, j, c.cfg.IdempotencyWindow)
-	if err != nil {
-		return "", fmt.Errorf("enqueue %s: %w", kind, err)
-	}
-	if !created {
-		existing, err := c.store.Get(ctx, id)
-		if err != nil {
-			return "", fmt.Errorf("enqueue %s: existing job %s: %w", kind, id, err)
-		}
-		// A queued, due job may never have been published (the first
-		// enqueue died in between): publish again; the worker drops the
-		// duplicate if both arrive.
-		if existing.State == StateQueued && !existing.RunAt.After(now) {
-			return id, c.publish(ctx, existing)
-		}
-		return id, nil
-	}
-	c.metrics.enqueued(ctx, kind, j.Queue)
-	if delayed {
-		return id, nil
-	}
-	return id, c.publish(ctx, j)
+	return j, delayed, nil
+}
+
+func (c *Client) message(ctx context.Context, j *Job) Message {
+	m := Message{JobID: j.ID, Seq: j.Seq, Queue: j.Queue, Kind: j.Kind, Metadata: map[string]string{}}
+	c.propagator.Inject(ctx, propagation.MapCarrier(m.Metadata))
+	return m
 }
 
 func (c *Client) publish(ctx context.Context, j *Job) error {
-	m := Message{JobID: j.ID, Seq: j.Seq, Queue: j.Queue, Kind: j.Kind, Metadata: map[string]string{}}
-	c.propagator.Inject(ctx, propagation.MapCarrier(m.Metadata))
-	if err := c.broker.Publish(ctx, m); err != nil {
+	if err := c.broker.Publish(ctx, c.message(ctx, j)); err != nil {
 		return fmt.Errorf("publish job %s: %w", j.ID, err)
 	}
 	return nil

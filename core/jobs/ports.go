@@ -72,6 +72,12 @@ type Store interface {
 	// returns the ID of j or of the existing job, and whether j was
 	// stored. Create copies j.
 	Create(ctx context.Context, j *Job, idemWindow time.Duration) (id string, created bool, err error)
+	// CreateMany is Create for each job, in order, in one round trip where
+	// the backend allows: each job is created or not on its own terms (a
+	// job whose ID or idempotency key exists, or repeats an earlier one of
+	// js, yields that job's ID and Created false). It returns one Created
+	// per job. On an error any prefix of js may be stored.
+	CreateMany(ctx context.Context, js []*Job, idemWindow time.Duration) ([]Created, error)
 	// Get returns a copy of the job, or apperr.NotFound "job_not_found".
 	Get(ctx context.Context, id string) (*Job, error)
 	// Update reads the job, passes a copy to fn and stores what fn
@@ -85,6 +91,13 @@ type Store interface {
 	Delete(ctx context.Context, id string) error
 	// List returns jobs matching f, most recently updated first.
 	List(ctx context.Context, f Filter) ([]*Job, error)
+}
+
+// Created is what CreateMany did with one job: the ID of the job stored
+// (or of the existing one), and whether this job was stored.
+type Created struct {
+	ID      string
+	Created bool
 }
 
 // Timers is the store's timer set: jobs waiting for RunAt.
@@ -171,6 +184,10 @@ type Broker interface {
 	// Publish sends m to m.Queue. It fails with apperr.Unavailable
 	// "jobs_broker_unavailable" when the transport cannot take it.
 	Publish(ctx context.Context, m Message) error
+	// PublishMany sends every message, in one round trip where the
+	// transport allows; it fails as Publish does, and on an error any
+	// subset of ms may have been sent.
+	PublishMany(ctx context.Context, ms []Message) error
 	// Consume delivers the messages of queue to handle, up to concurrency
 	// at a time, until ctx is cancelled; then it stops taking messages,
 	// waits for the running handle calls and returns. handle gets a

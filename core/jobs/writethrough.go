@@ -61,6 +61,32 @@ func (w *WriteThrough) Create(ctx context.Context, j *Job, idemWindow time.Durat
 	return id, true, nil
 }
 
+// CreateMany implements Store: the jobs stored are journaled in one
+// write before any is published; if the journal cannot take them they
+// are withdrawn and the call fails.
+func (w *WriteThrough) CreateMany(ctx context.Context, js []*Job, idemWindow time.Duration) ([]Created, error) {
+	res, err := w.Backend.CreateMany(ctx, js, idemWindow)
+	var saved []*Job
+	for i, r := range res {
+		if r.Created && i < len(js) {
+			j := js[i].Clone()
+			j.ID = r.ID
+			saved = append(saved, j)
+		}
+	}
+	if len(saved) > 0 {
+		if jerr := w.journal.Save(ctx, saved); jerr != nil {
+			for _, j := range saved {
+				if derr := w.Backend.Delete(context.WithoutCancel(ctx), j.ID); derr != nil {
+					w.log.ErrorContext(ctx, "job journal: a job not journaled could not be withdrawn", "job_id", j.ID, "error", derr)
+				}
+			}
+			return nil, apperr.Wrap(fmt.Errorf("journal %d jobs: %w", len(saved), jerr), apperr.Unavailable, "jobs_journal_unavailable", "The jobs could not be stored; try again.")
+		}
+	}
+	return res, err
+}
+
 // Update implements Store, keeping the journal in step with the job's
 // state.
 func (w *WriteThrough) Update(ctx context.Context, id string, fn func(*Job) (*Job, error)) (*Job, error) {

@@ -93,14 +93,35 @@ func NewService(cfg Config, d Deps) (*Service, error) {
 
 func (s *Service) now() time.Time { return s.d.Now().UTC() }
 
+// event builds one realtime event of a write once the write's data version
+// is known; every builder is a core/realtime constructor.
+type event func(at time.Time, dataVersion int64) realtime.Event
+
+// journalEvent is journal.updated about one journal item.
+func journalEvent(userID uuid.UUID, entity string, id uuid.UUID, change string, day trading.Date) event {
+	date := ""
+	if !day.IsZero() {
+		date = day.String()
+	}
+	return func(at time.Time, v int64) realtime.Event {
+		return realtime.JournalUpdated(userID, at, entity, id, change, date, v)
+	}
+}
+
+// tradeEvent is trade.updated about one trade's attachment.
+func tradeEvent(userID uuid.UUID, t *trading.Trade, attachmentID uuid.UUID) event {
+	return func(at time.Time, v int64) realtime.Event {
+		return realtime.TradeChanged(realtime.TypeTradeUpdated, userID, at,
+			realtime.TradeChange{TradeID: t.ID, AccountID: t.AccountID, DataVersion: v, AttachmentID: attachmentID})
+	}
+}
+
 // write runs fn in a transaction with the data version bump; events queued
 // by fn are published after the commit.
-func (s *Service) write(ctx context.Context, userID uuid.UUID, fn func(ctx context.Context, emit func(typ string, payload map[string]any)) error) error {
+func (s *Service) write(ctx context.Context, userID uuid.UUID, fn func(ctx context.Context, emit func(event)) error) error {
 	return s.d.Tx.Do(ctx, func(ctx context.Context) error {
-		var events []realtime.Event
-		emit := func(typ string, payload map[string]any) {
-			events = append(events, realtime.Event{ID: uuid.New(), Type: typ, Version: 1, UserID: userID, OccurredAt: s.now(), Payload: payload})
-		}
+		var events []event
+		emit := func(e event) { events = append(events, e) }
 		if err := fn(ctx, emit); err != nil {
 			return err
 		}
@@ -108,9 +129,10 @@ func (s *Service) write(ctx context.Context, userID uuid.UUID, fn func(ctx conte
 		if err != nil {
 			return err
 		}
+		at := s.now()
 		uow.AfterCommit(ctx, func(ctx context.Context) {
-			for _, e := range events {
-				e.Payload["data_version"] = v
+			for _, build := range events {
+				e := build(at, v)
 				if err := s.d.Events.Publish(ctx, e); err != nil {
 					s.d.Log.WarnContext(ctx, "journal: publish event", slog.String("type", e.Type), slog.Any("error", err))
 				}
@@ -186,7 +208,10 @@ func (s *Service) CreateTag(ctx context.Context, userID uuid.UUID, in TagInput) 
 	if err := validateTag(t); err != nil {
 		return nil, err
 	}
-	if err := s.write(ctx, userID, func(ctx context.Context, _ func(string, map[string]any)) error { return s.d.Tags.Create(ctx, t) }); err != nil {
+	if err := s.write(ctx, userID, func(ctx context.Context, emit func(event)) error {
+		emit(journalEvent(userID, realtime.JournalEntityTag, t.ID, realtime.ChangeCreated, trading.Date{}))
+		return s.d.Tags.Create(ctx, t)
+	}); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -209,7 +234,7 @@ func (s *Service) ListTags(ctx context.Context, userID uuid.UUID, kind TagKind) 
 // UpdateTag changes a tag if its version is still ifVersion (0: any).
 func (s *Service) UpdateTag(ctx context.Context, userID, id uuid.UUID, p TagPatch, ifVersion int64) (*Tag, error) {
 	var out *Tag
-	err := s.write(ctx, userID, func(ctx context.Context, _ func(string, map[string]any)) error {
+	err := s.write(ctx, userID, func(ctx context.Context, emit func(event)) error {
 		t, err := s.d.Tags.Get(ctx, userID, id)
 		if err != nil {
 			return err
@@ -226,6 +251,7 @@ func (s *Service) UpdateTag(ctx context.Context, userID, id uuid.UUID, p TagPatc
 		t.Version++
 		t.UpdatedAt = s.now()
 		out = t
+		emit(journalEvent(userID, realtime.JournalEntityTag, t.ID, realtime.ChangeUpdated, trading.Date{}))
 		return s.d.Tags.Update(ctx, t)
 	})
 	return out, err
@@ -233,7 +259,8 @@ func (s *Service) UpdateTag(ctx context.Context, userID, id uuid.UUID, p TagPatc
 
 // DeleteTag deletes a tag and takes it off every trade.
 func (s *Service) DeleteTag(ctx context.Context, userID, id uuid.UUID) error {
-	return s.write(ctx, userID, func(ctx context.Context, _ func(string, map[string]any)) error {
+	return s.write(ctx, userID, func(ctx context.Context, emit func(event)) error {
+		emit(journalEvent(userID, realtime.JournalEntityTag, id, realtime.ChangeDeleted, trading.Date{}))
 		return s.d.Tags.Delete(ctx, userID, id)
 	})
 }
@@ -285,7 +312,10 @@ func (s *Service) CreatePlaybook(ctx context.Context, userID uuid.UUID, in Playb
 	if err := validatePlaybook(p); err != nil {
 		return nil, err
 	}
-	if err := s.write(ctx, userID, func(ctx context.Context, _ func(string, map[string]any)) error { return s.d.Playbooks.Create(ctx, p) }); err != nil {
+	if err := s.write(ctx, userID, func(ctx context.Context, emit func(event)) error {
+		emit(journalEvent(userID, realtime.JournalEntityPlaybook, p.ID, realtime.ChangeCreated, trading.Date{}))
+		return s.d.Playbooks.Create(ctx, p)
+	}); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -304,7 +334,7 @@ func (s *Service) ListPlaybooks(ctx context.Context, userID uuid.UUID) ([]Playbo
 // UpdatePlaybook changes a playbook if its version is still ifVersion.
 func (s *Service) UpdatePlaybook(ctx context.Context, userID, id uuid.UUID, patch PlaybookPatch, ifVersion int64) (*Playbook, error) {
 	var out *Playbook
-	err := s.write(ctx, userID, func(ctx context.Context, _ func(string, map[string]any)) error {
+	err := s.write(ctx, userID, func(ctx context.Context, emit func(event)) error {
 		p, err := s.d.Playbooks.Get(ctx, userID, id)
 		if err != nil {
 			return err
@@ -335,6 +365,7 @@ func (s *Service) UpdatePlaybook(ctx context.Context, userID, id uuid.UUID, patc
 		p.Version++
 		p.UpdatedAt = s.now()
 		out = p
+		emit(journalEvent(userID, realtime.JournalEntityPlaybook, p.ID, realtime.ChangeUpdated, trading.Date{}))
 		return s.d.Playbooks.Update(ctx, p)
 	})
 	return out, err
@@ -342,7 +373,8 @@ func (s *Service) UpdatePlaybook(ctx context.Context, userID, id uuid.UUID, patc
 
 // DeletePlaybook deletes a playbook and clears it from every trade.
 func (s *Service) DeletePlaybook(ctx context.Context, userID, id uuid.UUID) error {
-	return s.write(ctx, userID, func(ctx context.Context, _ func(string, map[string]any)) error {
+	return s.write(ctx, userID, func(ctx context.Context, emit func(event)) error {
+		emit(journalEvent(userID, realtime.JournalEntityPlaybook, id, realtime.ChangeDeleted, trading.Date{}))
 		return s.d.Playbooks.Delete(ctx, userID, id)
 	})
 }
@@ -451,7 +483,7 @@ func (s *Service) PutEntry(ctx context.Context, userID uuid.UUID, day trading.Da
 		return nil, apperr.Validation("invalid journal entry", fields)
 	}
 	var out *EntryView
-	err := s.write(ctx, userID, func(ctx context.Context, emit func(string, map[string]any)) error {
+	err := s.write(ctx, userID, func(ctx context.Context, emit func(event)) error {
 		for _, id := range in.TradeIDs {
 			if _, err := s.d.Trades.Get(ctx, userID, id); err != nil {
 				return err
@@ -481,7 +513,11 @@ func (s *Service) PutEntry(ctx context.Context, userID uuid.UUID, day trading.Da
 			return err
 		}
 		out = &EntryView{Entry: *e, Exists: true}
-		emit(realtime.TypeJournalUpdated, map[string]any{"date": day.String(), "entry_id": e.ID.String()})
+		change := realtime.ChangeUpdated
+		if e.Version == 1 {
+			change = realtime.ChangeCreated
+		}
+		emit(journalEvent(userID, realtime.JournalEntityDailyEntry, e.ID, change, day))
 		return s.resolve(ctx, out)
 	})
 	return out, err
@@ -573,24 +609,28 @@ func (s *Service) UploadAttachment(ctx context.Context, userID uuid.UUID, u Uplo
 	if err := s.d.Blobs.Put(ctx, a.BlobKey, bytes.NewReader(img.Data), a.Size, a.ContentType); err != nil {
 		return nil, err
 	}
-	err = s.write(ctx, userID, func(ctx context.Context, emit func(string, map[string]any)) error {
+	err = s.write(ctx, userID, func(ctx context.Context, emit func(event)) error {
 		if u.TradeID != uuid.Nil {
-			if _, err := s.d.Trades.Get(ctx, userID, u.TradeID); err != nil {
+			t, err := s.d.Trades.Get(ctx, userID, u.TradeID)
+			if err != nil {
 				return err
 			}
-			emit(realtime.TypeTradeUpdated, map[string]any{"trade_id": u.TradeID.String(), "attachment_id": a.ID.String()})
+			emit(tradeEvent(userID, t, a.ID))
 		} else {
 			e, err := s.d.Entries.Get(ctx, userID, u.Day)
 			if apperr.Is(err, apperr.NotFound) {
 				now := s.now()
 				e = &Entry{ID: s.d.NewID(), UserID: userID, Date: u.Day, Version: 1, CreatedAt: now, UpdatedAt: now}
 				err = s.d.Entries.Put(ctx, e)
+				if err == nil {
+					emit(journalEvent(userID, realtime.JournalEntityDailyEntry, e.ID, realtime.ChangeCreated, u.Day))
+				}
 			}
 			if err != nil {
 				return err
 			}
 			a.EntryID = e.ID
-			emit(realtime.TypeJournalUpdated, map[string]any{"date": u.Day.String(), "entry_id": e.ID.String(), "attachment_id": a.ID.String()})
+			emit(journalEvent(userID, realtime.JournalEntityAttachment, a.ID, realtime.ChangeCreated, u.Day))
 		}
 		return s.d.Attachments.Create(ctx, a)
 	})
@@ -631,7 +671,7 @@ func (s *Service) ListAttachments(ctx context.Context, userID uuid.UUID, o Owner
 // DeleteAttachment deletes an attachment; its blob is deleted after the
 // commit.
 func (s *Service) DeleteAttachment(ctx context.Context, userID, id uuid.UUID) error {
-	return s.write(ctx, userID, func(ctx context.Context, emit func(string, map[string]any)) error {
+	return s.write(ctx, userID, func(ctx context.Context, emit func(event)) error {
 		a, err := s.d.Attachments.Get(ctx, userID, id)
 		if err != nil {
 			return err
@@ -639,10 +679,18 @@ func (s *Service) DeleteAttachment(ctx context.Context, userID, id uuid.UUID) er
 		if err := s.d.Attachments.Delete(ctx, userID, id); err != nil {
 			return err
 		}
-		if a.TradeID != uuid.Nil {
-			emit(realtime.TypeTradeUpdated, map[string]any{"trade_id": a.TradeID.String()})
-		} else if a.EntryID != uuid.Nil {
-			emit(realtime.TypeJournalUpdated, map[string]any{"entry_id": a.EntryID.String()})
+		switch {
+		case a.TradeID != uuid.Nil:
+			t, err := s.d.Trades.Get(ctx, userID, a.TradeID)
+			if err != nil && !apperr.Is(err, apperr.NotFound) {
+				return err
+			}
+			if err == nil {
+				emit(tradeEvent(userID, t, a.ID))
+			}
+		case a.EntryID != uuid.Nil:
+			// The attachment names its entry, not the entry's day.
+			emit(journalEvent(userID, realtime.JournalEntityAttachment, a.ID, realtime.ChangeDeleted, trading.Date{}))
 		}
 		uow.AfterCommit(ctx, func(ctx context.Context) {
 			if err := s.d.Blobs.Delete(ctx, a.BlobKey); err != nil {

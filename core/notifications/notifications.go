@@ -53,9 +53,11 @@ type Sender interface {
 	Send(ctx context.Context, m Message) error
 }
 
-// Enqueuer enqueues jobs (*jobs.Client).
+// Enqueuer enqueues jobs (*jobs.Client): one, or many in one batch (the
+// bulk fan-out, a chunk of recipients per EnqueueMany).
 type Enqueuer interface {
 	Enqueue(ctx context.Context, kind string, payload any, opts ...jobs.Option) (string, error)
+	EnqueueMany(ctx context.Context, reqs []jobs.Request) ([]string, error)
 }
 
 // Email asks for one templated email.
@@ -179,18 +181,27 @@ func Address(to string) (string, error) {
 // fails here, with apperr.Invalid) and enqueues an email.send job, whose ID
 // it returns. The job's owner is the authenticated user of ctx, if any.
 func (s *Service) SendEmail(ctx context.Context, e Email, opts ...jobs.Option) (string, error) {
-	to, err := Address(e.To)
+	req, err := s.sendRequest(e, opts)
 	if err != nil {
 		return "", err
 	}
+	return s.q.Enqueue(ctx, req.Kind, req.Payload, req.Options...)
+}
+
+// sendRequest renders e into the email.send job that delivers it.
+func (s *Service) sendRequest(e Email, opts []jobs.Option) (jobs.Request, error) {
+	to, err := Address(e.To)
+	if err != nil {
+		return jobs.Request{}, err
+	}
 	r, err := s.tpl.Render(e.Template, s.data(e.Data))
 	if err != nil {
-		return "", err
+		return jobs.Request{}, err
 	}
 	if e.IdempotencyKey != "" {
 		opts = append(opts, jobs.WithIdempotencyKey("email:"+e.IdempotencyKey))
 	}
-	return s.q.Enqueue(ctx, KindSend, sendPayload{To: to, Subject: r.Subject, Text: r.Text, HTML: r.HTML, Tags: []string{e.Template}}, opts...)
+	return jobs.Request{Kind: KindSend, Payload: sendPayload{To: to, Subject: r.Subject, Text: r.Text, HTML: r.HTML, Tags: []string{e.Template}}, Options: opts}, nil
 }
 
 // SendBulk validates a bulk request (every address, the template with its
@@ -284,18 +295,26 @@ func (s *Service) handleBulk(ctx context.Context, j *jobs.Job, p bulkPayload) (a
 	n := 0
 	for start := 0; start < len(p.Recipients); start += s.cfg.ChunkSize {
 		end := min(start+s.cfg.ChunkSize, len(p.Recipients))
+		// One EnqueueMany per chunk: a few round trips for the chunk, not
+		// a couple per recipient. The IDs are derived, so a retried
+		// fan-out re-enqueues the same jobs and nobody is mailed twice.
+		reqs := make([]jobs.Request, 0, end-start)
 		for i := start; i < end; i++ {
 			to := p.Recipients[i]
-			if _, err := s.SendEmail(ctx, Email{To: to, Template: p.Template, Data: p.Data},
-				jobs.WithID(ChildID(j.ID, i, to)), jobs.WithOwner(j.Owner)); err != nil {
-				if apperr.Is(err, apperr.Invalid) {
-					s.log.WarnContext(ctx, "bulk email: recipient skipped", "job_id", j.ID, "index", i, "error", err)
-					continue
-				}
-				return nil, fmt.Errorf("fan out recipient %d of %d: %w", i, len(p.Recipients), err)
+			req, err := s.sendRequest(Email{To: to, Template: p.Template, Data: p.Data},
+				[]jobs.Option{jobs.WithID(ChildID(j.ID, i, to)), jobs.WithOwner(j.Owner)})
+			if err != nil {
+				s.log.WarnContext(ctx, "bulk email: recipient skipped", "job_id", j.ID, "index", i, "error", err)
+				continue
 			}
-			n++
+			reqs = append(reqs, req)
 		}
+		if len(reqs) > 0 {
+			if _, err := s.q.EnqueueMany(ctx, reqs); err != nil {
+				return nil, fmt.Errorf("fan out recipients %d-%d of %d: %w", start, end-1, len(p.Recipients), err)
+			}
+		}
+		n += len(reqs)
 		if err := jobs.Progress(ctx, map[string]int{"done": end, "total": len(p.Recipients)}); err != nil {
 			s.log.WarnContext(ctx, "bulk email progress", "job_id", j.ID, "error", err)
 		}

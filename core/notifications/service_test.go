@@ -38,6 +38,18 @@ func (q *fakeQueue) Enqueue(_ context.Context, kind string, payload any, opts ..
 	return "job-" + kind, nil
 }
 
+func (q *fakeQueue) EnqueueMany(ctx context.Context, reqs []jobs.Request) ([]string, error) {
+	ids := make([]string, len(reqs))
+	for i, r := range reqs {
+		id, err := q.Enqueue(ctx, r.Kind, r.Payload, r.Options...)
+		if err != nil {
+			return nil, err
+		}
+		ids[i] = id
+	}
+	return ids, nil
+}
+
 type markers struct {
 	mu sync.Mutex
 	m  map[string]bool

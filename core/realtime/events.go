@@ -54,22 +54,66 @@ func ReportReady(userID uuid.UUID, at time.Time, reportID uuid.UUID, kind, forma
 	return NewEvent(TypeReportReady, userID, at, map[string]any{"report_id": reportID.String(), "kind": kind, "format": format})
 }
 
-// TradeChanged is trade.created, trade.updated or trade.deleted (typ) for
-// one trade of one trading account.
-func TradeChanged(typ string, userID uuid.UUID, at time.Time, tradeID, accountID uuid.UUID) Event {
-	return NewEvent(typ, userID, at, map[string]any{"trade_id": tradeID.String(), "account_id": accountID.String()})
+// TradeChange says which trade (or which account's trades) a
+// trade.created, trade.updated or trade.deleted event is about.
+type TradeChange struct {
+	// TradeID is the trade; uuid.Nil with Bulk.
+	TradeID uuid.UUID
+	// AccountID is the trade's trading account (always set).
+	AccountID uuid.UUID
+	// DataVersion is the user's data version after the write.
+	DataVersion int64
+	// Bulk: too many trades of the account changed in one write to name
+	// them (an import, a rebuild); the client refetches the account's
+	// trades.
+	Bulk bool
+	// AttachmentID is the journal attachment added to or removed from the
+	// trade, uuid.Nil when the change is not about an attachment.
+	AttachmentID uuid.UUID
 }
+
+// TradeChanged is trade.created, trade.updated or trade.deleted (typ):
+// payload {trade_id (absent with bulk), account_id, data_version, bulk
+// (only when true), attachment_id (only when set)}.
+func TradeChanged(typ string, userID uuid.UUID, at time.Time, c TradeChange) Event {
+	p := map[string]any{"account_id": c.AccountID.String(), "data_version": c.DataVersion}
+	if c.Bulk {
+		p["bulk"] = true
+	} else {
+		p["trade_id"] = c.TradeID.String()
+	}
+	if c.AttachmentID != uuid.Nil {
+		p["attachment_id"] = c.AttachmentID.String()
+	}
+	return NewEvent(typ, userID, at, p)
+}
+
+// Journal entities and changes of journal.updated.
+const (
+	JournalEntityNote       = "note"
+	JournalEntityDailyEntry = "daily_entry"
+	JournalEntityTag        = "tag"
+	JournalEntityPlaybook   = "playbook"
+	JournalEntityAttachment = "attachment"
+
+	ChangeCreated = "created"
+	ChangeUpdated = "updated"
+	ChangeDeleted = "deleted"
+)
 
 // JournalUpdated is journal.updated: entity ("note", "daily_entry", "tag",
 // "playbook" or "attachment") was created, updated or deleted (change).
-// date is the journal day (YYYY-MM-DD) for daily entries and notes of a
-// day, "" otherwise (sent as null).
-func JournalUpdated(userID uuid.UUID, at time.Time, entity string, entityID uuid.UUID, change, date string) Event {
+// date is the journal day (YYYY-MM-DD) the item belongs to when it is
+// known (a daily entry, a note or an attachment of a day), "" otherwise
+// (sent as null); dataVersion is the user's data version after the write.
+func JournalUpdated(userID uuid.UUID, at time.Time, entity string, entityID uuid.UUID, change, date string, dataVersion int64) Event {
 	var d any
 	if date != "" {
 		d = date
 	}
-	return NewEvent(TypeJournalUpdated, userID, at, map[string]any{"entity": entity, "entity_id": entityID.String(), "change": change, "date": d})
+	return NewEvent(TypeJournalUpdated, userID, at, map[string]any{
+		"entity": entity, "entity_id": entityID.String(), "change": change, "date": d, "data_version": dataVersion,
+	})
 }
 
 // SessionRevoked is security.session_revoked: sessions of the user ended

@@ -21,12 +21,62 @@ func constructed() []realtime.Event {
 		realtime.ImportProgress(u, at, id, 10, -1, 0),
 		realtime.ImportFinished(u, at, id, "succeeded", 120, 40, 2),
 		realtime.ReportReady(u, at, id, "performance", "pdf"),
-		realtime.TradeChanged(realtime.TypeTradeCreated, u, at, id, uuid.New()),
-		realtime.TradeChanged(realtime.TypeTradeUpdated, u, at, id, uuid.New()),
-		realtime.TradeChanged(realtime.TypeTradeDeleted, u, at, id, uuid.New()),
-		realtime.JournalUpdated(u, at, "daily_entry", id, "updated", "2026-03-04"),
+		realtime.TradeChanged(realtime.TypeTradeCreated, u, at, realtime.TradeChange{TradeID: id, AccountID: uuid.New(), DataVersion: 3}),
+		realtime.TradeChanged(realtime.TypeTradeUpdated, u, at, realtime.TradeChange{TradeID: id, AccountID: uuid.New(), DataVersion: 4, AttachmentID: uuid.New()}),
+		realtime.TradeChanged(realtime.TypeTradeDeleted, u, at, realtime.TradeChange{TradeID: id, AccountID: uuid.New(), DataVersion: 5}),
+		realtime.JournalUpdated(u, at, realtime.JournalEntityDailyEntry, id, realtime.ChangeUpdated, "2026-03-04", 6),
 		realtime.SessionRevoked(u, at, []uuid.UUID{id}, "revoked_by_user"),
 		realtime.MFAChanged(u, at, "enabled"),
+	}
+}
+
+// variants are further shapes of the same types (optional fields), used by
+// the docs check.
+func variants() []realtime.Event {
+	u, at := uuid.New(), time.Now()
+	return []realtime.Event{
+		realtime.TradeChanged(realtime.TypeTradeUpdated, u, at, realtime.TradeChange{AccountID: uuid.New(), DataVersion: 7, Bulk: true}),
+		realtime.TradeChanged(realtime.TypeTradeDeleted, u, at, realtime.TradeChange{AccountID: uuid.New(), DataVersion: 8, Bulk: true}),
+	}
+}
+
+func TestNewEventIDIsATimeOrderedUUIDv7(t *testing.T) {
+	prev := realtime.NewEventID()
+	seen := map[uuid.UUID]bool{prev: true}
+	for range 1000 {
+		id := realtime.NewEventID()
+		if id.Version() != 7 || id.Variant() != uuid.RFC4122 {
+			t.Fatalf("%s: version %d variant %v; want a UUIDv7", id, id.Version(), id.Variant())
+		}
+		if seen[id] {
+			t.Fatalf("%s issued twice", id)
+		}
+		// uuid's V7 is monotonic within the process: IDs sort by issue.
+		if id.String() <= prev.String() {
+			t.Fatalf("%s issued after %s sorts before it", id, prev)
+		}
+		seen[id], prev = true, id
+	}
+	for _, e := range append(constructed(), variants()...) {
+		if e.ID.Version() != 7 {
+			t.Errorf("%s: id %s is not a UUIDv7", e.Type, e.ID)
+		}
+	}
+}
+
+func TestTradeAndJournalPayloads(t *testing.T) {
+	u, at, tr, acc, att := uuid.New(), time.Now(), uuid.New(), uuid.New(), uuid.New()
+	one := realtime.TradeChanged(realtime.TypeTradeUpdated, u, at, realtime.TradeChange{TradeID: tr, AccountID: acc, DataVersion: 9, AttachmentID: att})
+	if b, _ := json.Marshal(one.Payload); string(b) != `{"account_id":"`+acc.String()+`","attachment_id":"`+att.String()+`","data_version":9,"trade_id":"`+tr.String()+`"}` {
+		t.Errorf("trade.updated payload = %s", b)
+	}
+	bulk := realtime.TradeChanged(realtime.TypeTradeUpdated, u, at, realtime.TradeChange{TradeID: tr, AccountID: acc, DataVersion: 9, Bulk: true})
+	if b, _ := json.Marshal(bulk.Payload); string(b) != `{"account_id":"`+acc.String()+`","bulk":true,"data_version":9}` {
+		t.Errorf("bulk trade.updated payload = %s", b)
+	}
+	j := realtime.JournalUpdated(u, at, realtime.JournalEntityTag, tr, realtime.ChangeDeleted, "", 10)
+	if b, _ := json.Marshal(j.Payload); string(b) != `{"change":"deleted","data_version":10,"date":null,"entity":"tag","entity_id":"`+tr.String()+`"}` {
+		t.Errorf("journal.updated payload = %s", b)
 	}
 }
 
@@ -91,12 +141,32 @@ func TestDocsDescribeEveryEvent(t *testing.T) {
 			continue
 		}
 		section := doc[i+len(head):]
-		if j := strings.Index(section, "\n### "); j >= 0 {
+		if j := strings.Index(section, "\n#"); j >= 0 {
 			section = section[:j]
 		}
 		for _, k := range payloadKeys(e) {
 			if !strings.Contains(section, "`"+k+"`") {
 				t.Errorf("docs/realtime.md, %s: payload field %q is not documented", e.Type, k)
+			}
+		}
+		// One shape per event: every field the section's table documents
+		// is one the constructor sends (in some variant).
+		sent := map[string]bool{}
+		for _, v := range append(constructed(), variants()...) {
+			if v.Type == e.Type {
+				for _, k := range payloadKeys(v) {
+					sent[k] = true
+				}
+			}
+		}
+		for _, line := range strings.Split(section, "\n") {
+			if !strings.HasPrefix(line, "| `") {
+				continue
+			}
+			field := strings.TrimPrefix(line, "| `")
+			field = field[:strings.Index(field, "`")]
+			if !sent[field] {
+				t.Errorf("docs/realtime.md, %s: documents field %q that the constructor never sends", e.Type, field)
 			}
 		}
 	}

@@ -62,10 +62,18 @@ type Event struct {
 	Payload map[string]any
 }
 
+// NewEventID returns a fresh event ID: a UUIDv7 (RFC 9562), so that IDs
+// sort by creation time, as docs/realtime.md promises. Every event gets its
+// ID here (NewEvent and the constructors call it).
+func NewEventID() uuid.UUID {
+	return uuid.Must(uuid.NewV7())
+}
+
 // NewEvent returns a version 1 event of type typ for userID with a fresh
-// time-ordered ID, occurring at now (in UTC).
+// time-ordered ID (NewEventID), occurring at now (in UTC). Publishers use
+// the constructors of events.go, which fix each type's payload.
 func NewEvent(typ string, userID uuid.UUID, now time.Time, payload map[string]any) Event {
-	return Event{ID: uuid.Must(uuid.NewV7()), Type: typ, Version: 1, UserID: userID, OccurredAt: now.UTC(), Payload: payload}
+	return Event{ID: NewEventID(), Type: typ, Version: 1, UserID: userID, OccurredAt: now.UTC(), Payload: payload}
 }
 
 // CodeEventInvalid is the error code of an event Validate refuses.

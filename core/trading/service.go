@@ -117,9 +117,9 @@ func (s *Service) write(ctx context.Context, userID uuid.UUID, fn func(ctx conte
 
 func (s *Service) publish(ctx context.Context, userID uuid.UUID, version int64, ch *changes) {
 	at := s.now()
-	send := func(typ string, payload map[string]any) {
-		payload["data_version"] = version
-		e := realtime.Event{ID: uuid.New(), Type: typ, Version: 1, UserID: userID, OccurredAt: at, Payload: payload}
+	send := func(typ string, c realtime.TradeChange) {
+		c.DataVersion = version
+		e := realtime.TradeChanged(typ, userID, at, c)
 		if err := s.d.Events.Publish(ctx, e); err != nil {
 			s.d.Log.WarnContext(ctx, "trading: publish event", slog.String("type", typ), slog.Any("error", err))
 		}
@@ -131,16 +131,16 @@ func (s *Service) publish(ctx context.Context, userID uuid.UUID, version int64, 
 			}
 		}
 		for a := range ch.bulkAccounts {
-			send(realtime.TypeTradeUpdated, map[string]any{"account_id": a.String(), "bulk": true})
+			send(realtime.TypeTradeUpdated, realtime.TradeChange{AccountID: a, Bulk: true})
 		}
 		return
 	}
 	for a := range ch.bulkAccounts {
-		send(realtime.TypeTradeDeleted, map[string]any{"account_id": a.String(), "bulk": true})
+		send(realtime.TypeTradeDeleted, realtime.TradeChange{AccountID: a, Bulk: true})
 	}
 	for typ, m := range map[string]map[uuid.UUID]uuid.UUID{realtime.TypeTradeCreated: ch.created, realtime.TypeTradeUpdated: ch.updated, realtime.TypeTradeDeleted: ch.deleted} {
 		for id, a := range m {
-			send(typ, map[string]any{"trade_id": id.String(), "account_id": a.String()})
+			send(typ, realtime.TradeChange{TradeID: id, AccountID: a})
 		}
 	}
 }

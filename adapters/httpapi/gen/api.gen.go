@@ -34,6 +34,135 @@ func (e AcceptedStatus) Valid() bool {
 	}
 }
 
+// Defines values for AnalyticsCalendarBasis.
+const (
+	AnalyticsCalendarBasisGross AnalyticsCalendarBasis = "gross"
+	AnalyticsCalendarBasisNet   AnalyticsCalendarBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the AnalyticsCalendarBasis enum.
+func (e AnalyticsCalendarBasis) Valid() bool {
+	switch e {
+	case AnalyticsCalendarBasisGross:
+		return true
+	case AnalyticsCalendarBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AnalyticsDistributionBasis.
+const (
+	AnalyticsDistributionBasisGross AnalyticsDistributionBasis = "gross"
+	AnalyticsDistributionBasisNet   AnalyticsDistributionBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the AnalyticsDistributionBasis enum.
+func (e AnalyticsDistributionBasis) Valid() bool {
+	switch e {
+	case AnalyticsDistributionBasisGross:
+		return true
+	case AnalyticsDistributionBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AnalyticsDistributionOf.
+const (
+	AnalyticsDistributionOfHoldTime AnalyticsDistributionOf = "hold_time"
+	AnalyticsDistributionOfPnl      AnalyticsDistributionOf = "pnl"
+	AnalyticsDistributionOfR        AnalyticsDistributionOf = "r"
+)
+
+// Valid indicates whether the value is a known member of the AnalyticsDistributionOf enum.
+func (e AnalyticsDistributionOf) Valid() bool {
+	switch e {
+	case AnalyticsDistributionOfHoldTime:
+		return true
+	case AnalyticsDistributionOfPnl:
+		return true
+	case AnalyticsDistributionOfR:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AnalyticsDrawdownBasis.
+const (
+	AnalyticsDrawdownBasisGross AnalyticsDrawdownBasis = "gross"
+	AnalyticsDrawdownBasisNet   AnalyticsDrawdownBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the AnalyticsDrawdownBasis enum.
+func (e AnalyticsDrawdownBasis) Valid() bool {
+	switch e {
+	case AnalyticsDrawdownBasisGross:
+		return true
+	case AnalyticsDrawdownBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AnalyticsEquityBasis.
+const (
+	AnalyticsEquityBasisGross AnalyticsEquityBasis = "gross"
+	AnalyticsEquityBasisNet   AnalyticsEquityBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the AnalyticsEquityBasis enum.
+func (e AnalyticsEquityBasis) Valid() bool {
+	switch e {
+	case AnalyticsEquityBasisGross:
+		return true
+	case AnalyticsEquityBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AnalyticsStreaksBasis.
+const (
+	AnalyticsStreaksBasisGross AnalyticsStreaksBasis = "gross"
+	AnalyticsStreaksBasisNet   AnalyticsStreaksBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the AnalyticsStreaksBasis enum.
+func (e AnalyticsStreaksBasis) Valid() bool {
+	switch e {
+	case AnalyticsStreaksBasisGross:
+		return true
+	case AnalyticsStreaksBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AnalyticsSummaryBasis.
+const (
+	AnalyticsSummaryBasisGross AnalyticsSummaryBasis = "gross"
+	AnalyticsSummaryBasisNet   AnalyticsSummaryBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the AnalyticsSummaryBasis enum.
+func (e AnalyticsSummaryBasis) Valid() bool {
+	switch e {
+	case AnalyticsSummaryBasisGross:
+		return true
+	case AnalyticsSummaryBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AssetClass.
 const (
 	Cfd    AssetClass = "cfd"
@@ -400,6 +529,153 @@ func (e ReadinessStatus) Valid() bool {
 	}
 }
 
+// Defines values for ReportBasis.
+const (
+	ReportBasisGross ReportBasis = "gross"
+	ReportBasisNet   ReportBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the ReportBasis enum.
+func (e ReportBasis) Valid() bool {
+	switch e {
+	case ReportBasisGross:
+		return true
+	case ReportBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReportFormat.
+const (
+	ReportFormatCsv  ReportFormat = "csv"
+	ReportFormatPdf  ReportFormat = "pdf"
+	ReportFormatXlsx ReportFormat = "xlsx"
+)
+
+// Valid indicates whether the value is a known member of the ReportFormat enum.
+func (e ReportFormat) Valid() bool {
+	switch e {
+	case ReportFormatCsv:
+		return true
+	case ReportFormatPdf:
+		return true
+	case ReportFormatXlsx:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReportPeriod.
+const (
+	ReportPeriodCustom  ReportPeriod = "custom"
+	ReportPeriodMonthly ReportPeriod = "monthly"
+	ReportPeriodWeekly  ReportPeriod = "weekly"
+)
+
+// Valid indicates whether the value is a known member of the ReportPeriod enum.
+func (e ReportPeriod) Valid() bool {
+	switch e {
+	case ReportPeriodCustom:
+		return true
+	case ReportPeriodMonthly:
+		return true
+	case ReportPeriodWeekly:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReportState.
+const (
+	ReportStateExpired ReportState = "expired"
+	ReportStateFailed  ReportState = "failed"
+	ReportStateQueued  ReportState = "queued"
+	ReportStateReady   ReportState = "ready"
+	ReportStateRunning ReportState = "running"
+)
+
+// Valid indicates whether the value is a known member of the ReportState enum.
+func (e ReportState) Valid() bool {
+	switch e {
+	case ReportStateExpired:
+		return true
+	case ReportStateFailed:
+		return true
+	case ReportStateQueued:
+		return true
+	case ReportStateReady:
+		return true
+	case ReportStateRunning:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReportRequestBasis.
+const (
+	ReportRequestBasisGross ReportRequestBasis = "gross"
+	ReportRequestBasisNet   ReportRequestBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the ReportRequestBasis enum.
+func (e ReportRequestBasis) Valid() bool {
+	switch e {
+	case ReportRequestBasisGross:
+		return true
+	case ReportRequestBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReportRequestFormat.
+const (
+	ReportRequestFormatCsv  ReportRequestFormat = "csv"
+	ReportRequestFormatPdf  ReportRequestFormat = "pdf"
+	ReportRequestFormatXlsx ReportRequestFormat = "xlsx"
+)
+
+// Valid indicates whether the value is a known member of the ReportRequestFormat enum.
+func (e ReportRequestFormat) Valid() bool {
+	switch e {
+	case ReportRequestFormatCsv:
+		return true
+	case ReportRequestFormatPdf:
+		return true
+	case ReportRequestFormatXlsx:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReportRequestPeriod.
+const (
+	ReportRequestPeriodCustom  ReportRequestPeriod = "custom"
+	ReportRequestPeriodMonthly ReportRequestPeriod = "monthly"
+	ReportRequestPeriodWeekly  ReportRequestPeriod = "weekly"
+)
+
+// Valid indicates whether the value is a known member of the ReportRequestPeriod enum.
+func (e ReportRequestPeriod) Valid() bool {
+	switch e {
+	case ReportRequestPeriodCustom:
+		return true
+	case ReportRequestPeriodMonthly:
+		return true
+	case ReportRequestPeriodWeekly:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Side.
 const (
 	SideBuy  Side = "buy"
@@ -420,22 +696,22 @@ func (e Side) Valid() bool {
 
 // Defines values for TagKind.
 const (
-	Custom  TagKind = "custom"
-	Emotion TagKind = "emotion"
-	Mistake TagKind = "mistake"
-	Setup   TagKind = "setup"
+	TagKindCustom  TagKind = "custom"
+	TagKindEmotion TagKind = "emotion"
+	TagKindMistake TagKind = "mistake"
+	TagKindSetup   TagKind = "setup"
 )
 
 // Valid indicates whether the value is a known member of the TagKind enum.
 func (e TagKind) Valid() bool {
 	switch e {
-	case Custom:
+	case TagKindCustom:
 		return true
-	case Emotion:
+	case TagKindEmotion:
 		return true
-	case Mistake:
+	case TagKindMistake:
 		return true
-	case Setup:
+	case TagKindSetup:
 		return true
 	default:
 		return false
@@ -550,6 +826,24 @@ func (e UserRole) Valid() bool {
 	}
 }
 
+// Defines values for AnalyticsBasis.
+const (
+	AnalyticsBasisGross AnalyticsBasis = "gross"
+	AnalyticsBasisNet   AnalyticsBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the AnalyticsBasis enum.
+func (e AnalyticsBasis) Valid() bool {
+	switch e {
+	case AnalyticsBasisGross:
+		return true
+	case AnalyticsBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ExportFormat.
 const (
 	ExportFormatCsv ExportFormat = "csv"
@@ -655,6 +949,699 @@ func (e AdminListJobsParamsQueue) Valid() bool {
 	case Maintenance:
 		return true
 	case Reports:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsBreakdownParamsBasis.
+const (
+	GetAnalyticsBreakdownParamsBasisGross GetAnalyticsBreakdownParamsBasis = "gross"
+	GetAnalyticsBreakdownParamsBasisNet   GetAnalyticsBreakdownParamsBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsBreakdownParamsBasis enum.
+func (e GetAnalyticsBreakdownParamsBasis) Valid() bool {
+	switch e {
+	case GetAnalyticsBreakdownParamsBasisGross:
+		return true
+	case GetAnalyticsBreakdownParamsBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsBreakdownParamsDirection.
+const (
+	GetAnalyticsBreakdownParamsDirectionLong  GetAnalyticsBreakdownParamsDirection = "long"
+	GetAnalyticsBreakdownParamsDirectionShort GetAnalyticsBreakdownParamsDirection = "short"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsBreakdownParamsDirection enum.
+func (e GetAnalyticsBreakdownParamsDirection) Valid() bool {
+	switch e {
+	case GetAnalyticsBreakdownParamsDirectionLong:
+		return true
+	case GetAnalyticsBreakdownParamsDirectionShort:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsBreakdownParamsStatus.
+const (
+	GetAnalyticsBreakdownParamsStatusClosed GetAnalyticsBreakdownParamsStatus = "closed"
+	GetAnalyticsBreakdownParamsStatusOpen   GetAnalyticsBreakdownParamsStatus = "open"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsBreakdownParamsStatus enum.
+func (e GetAnalyticsBreakdownParamsStatus) Valid() bool {
+	switch e {
+	case GetAnalyticsBreakdownParamsStatusClosed:
+		return true
+	case GetAnalyticsBreakdownParamsStatusOpen:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsBreakdownParamsTagMode.
+const (
+	GetAnalyticsBreakdownParamsTagModeAll GetAnalyticsBreakdownParamsTagMode = "all"
+	GetAnalyticsBreakdownParamsTagModeAny GetAnalyticsBreakdownParamsTagMode = "any"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsBreakdownParamsTagMode enum.
+func (e GetAnalyticsBreakdownParamsTagMode) Valid() bool {
+	switch e {
+	case GetAnalyticsBreakdownParamsTagModeAll:
+		return true
+	case GetAnalyticsBreakdownParamsTagModeAny:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsBreakdownParamsDateField.
+const (
+	GetAnalyticsBreakdownParamsDateFieldClosed GetAnalyticsBreakdownParamsDateField = "closed"
+	GetAnalyticsBreakdownParamsDateFieldOpened GetAnalyticsBreakdownParamsDateField = "opened"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsBreakdownParamsDateField enum.
+func (e GetAnalyticsBreakdownParamsDateField) Valid() bool {
+	switch e {
+	case GetAnalyticsBreakdownParamsDateFieldClosed:
+		return true
+	case GetAnalyticsBreakdownParamsDateFieldOpened:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsBreakdownParamsBy.
+const (
+	GetAnalyticsBreakdownParamsByAccount    GetAnalyticsBreakdownParamsBy = "account"
+	GetAnalyticsBreakdownParamsByAssetClass GetAnalyticsBreakdownParamsBy = "asset_class"
+	GetAnalyticsBreakdownParamsByDirection  GetAnalyticsBreakdownParamsBy = "direction"
+	GetAnalyticsBreakdownParamsByHolding    GetAnalyticsBreakdownParamsBy = "holding"
+	GetAnalyticsBreakdownParamsByHour       GetAnalyticsBreakdownParamsBy = "hour"
+	GetAnalyticsBreakdownParamsByMonth      GetAnalyticsBreakdownParamsBy = "month"
+	GetAnalyticsBreakdownParamsByPlaybook   GetAnalyticsBreakdownParamsBy = "playbook"
+	GetAnalyticsBreakdownParamsBySymbol     GetAnalyticsBreakdownParamsBy = "symbol"
+	GetAnalyticsBreakdownParamsByTag        GetAnalyticsBreakdownParamsBy = "tag"
+	GetAnalyticsBreakdownParamsByWeekday    GetAnalyticsBreakdownParamsBy = "weekday"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsBreakdownParamsBy enum.
+func (e GetAnalyticsBreakdownParamsBy) Valid() bool {
+	switch e {
+	case GetAnalyticsBreakdownParamsByAccount:
+		return true
+	case GetAnalyticsBreakdownParamsByAssetClass:
+		return true
+	case GetAnalyticsBreakdownParamsByDirection:
+		return true
+	case GetAnalyticsBreakdownParamsByHolding:
+		return true
+	case GetAnalyticsBreakdownParamsByHour:
+		return true
+	case GetAnalyticsBreakdownParamsByMonth:
+		return true
+	case GetAnalyticsBreakdownParamsByPlaybook:
+		return true
+	case GetAnalyticsBreakdownParamsBySymbol:
+		return true
+	case GetAnalyticsBreakdownParamsByTag:
+		return true
+	case GetAnalyticsBreakdownParamsByWeekday:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsCalendarParamsBasis.
+const (
+	GetAnalyticsCalendarParamsBasisGross GetAnalyticsCalendarParamsBasis = "gross"
+	GetAnalyticsCalendarParamsBasisNet   GetAnalyticsCalendarParamsBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsCalendarParamsBasis enum.
+func (e GetAnalyticsCalendarParamsBasis) Valid() bool {
+	switch e {
+	case GetAnalyticsCalendarParamsBasisGross:
+		return true
+	case GetAnalyticsCalendarParamsBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsCalendarParamsDirection.
+const (
+	GetAnalyticsCalendarParamsDirectionLong  GetAnalyticsCalendarParamsDirection = "long"
+	GetAnalyticsCalendarParamsDirectionShort GetAnalyticsCalendarParamsDirection = "short"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsCalendarParamsDirection enum.
+func (e GetAnalyticsCalendarParamsDirection) Valid() bool {
+	switch e {
+	case GetAnalyticsCalendarParamsDirectionLong:
+		return true
+	case GetAnalyticsCalendarParamsDirectionShort:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsCalendarParamsStatus.
+const (
+	GetAnalyticsCalendarParamsStatusClosed GetAnalyticsCalendarParamsStatus = "closed"
+	GetAnalyticsCalendarParamsStatusOpen   GetAnalyticsCalendarParamsStatus = "open"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsCalendarParamsStatus enum.
+func (e GetAnalyticsCalendarParamsStatus) Valid() bool {
+	switch e {
+	case GetAnalyticsCalendarParamsStatusClosed:
+		return true
+	case GetAnalyticsCalendarParamsStatusOpen:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsCalendarParamsTagMode.
+const (
+	GetAnalyticsCalendarParamsTagModeAll GetAnalyticsCalendarParamsTagMode = "all"
+	GetAnalyticsCalendarParamsTagModeAny GetAnalyticsCalendarParamsTagMode = "any"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsCalendarParamsTagMode enum.
+func (e GetAnalyticsCalendarParamsTagMode) Valid() bool {
+	switch e {
+	case GetAnalyticsCalendarParamsTagModeAll:
+		return true
+	case GetAnalyticsCalendarParamsTagModeAny:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsCalendarParamsDateField.
+const (
+	GetAnalyticsCalendarParamsDateFieldClosed GetAnalyticsCalendarParamsDateField = "closed"
+	GetAnalyticsCalendarParamsDateFieldOpened GetAnalyticsCalendarParamsDateField = "opened"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsCalendarParamsDateField enum.
+func (e GetAnalyticsCalendarParamsDateField) Valid() bool {
+	switch e {
+	case GetAnalyticsCalendarParamsDateFieldClosed:
+		return true
+	case GetAnalyticsCalendarParamsDateFieldOpened:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsDistributionParamsBasis.
+const (
+	GetAnalyticsDistributionParamsBasisGross GetAnalyticsDistributionParamsBasis = "gross"
+	GetAnalyticsDistributionParamsBasisNet   GetAnalyticsDistributionParamsBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsDistributionParamsBasis enum.
+func (e GetAnalyticsDistributionParamsBasis) Valid() bool {
+	switch e {
+	case GetAnalyticsDistributionParamsBasisGross:
+		return true
+	case GetAnalyticsDistributionParamsBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsDistributionParamsDirection.
+const (
+	GetAnalyticsDistributionParamsDirectionLong  GetAnalyticsDistributionParamsDirection = "long"
+	GetAnalyticsDistributionParamsDirectionShort GetAnalyticsDistributionParamsDirection = "short"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsDistributionParamsDirection enum.
+func (e GetAnalyticsDistributionParamsDirection) Valid() bool {
+	switch e {
+	case GetAnalyticsDistributionParamsDirectionLong:
+		return true
+	case GetAnalyticsDistributionParamsDirectionShort:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsDistributionParamsStatus.
+const (
+	GetAnalyticsDistributionParamsStatusClosed GetAnalyticsDistributionParamsStatus = "closed"
+	GetAnalyticsDistributionParamsStatusOpen   GetAnalyticsDistributionParamsStatus = "open"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsDistributionParamsStatus enum.
+func (e GetAnalyticsDistributionParamsStatus) Valid() bool {
+	switch e {
+	case GetAnalyticsDistributionParamsStatusClosed:
+		return true
+	case GetAnalyticsDistributionParamsStatusOpen:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsDistributionParamsTagMode.
+const (
+	GetAnalyticsDistributionParamsTagModeAll GetAnalyticsDistributionParamsTagMode = "all"
+	GetAnalyticsDistributionParamsTagModeAny GetAnalyticsDistributionParamsTagMode = "any"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsDistributionParamsTagMode enum.
+func (e GetAnalyticsDistributionParamsTagMode) Valid() bool {
+	switch e {
+	case GetAnalyticsDistributionParamsTagModeAll:
+		return true
+	case GetAnalyticsDistributionParamsTagModeAny:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsDistributionParamsDateField.
+const (
+	GetAnalyticsDistributionParamsDateFieldClosed GetAnalyticsDistributionParamsDateField = "closed"
+	GetAnalyticsDistributionParamsDateFieldOpened GetAnalyticsDistributionParamsDateField = "opened"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsDistributionParamsDateField enum.
+func (e GetAnalyticsDistributionParamsDateField) Valid() bool {
+	switch e {
+	case GetAnalyticsDistributionParamsDateFieldClosed:
+		return true
+	case GetAnalyticsDistributionParamsDateFieldOpened:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsDistributionParamsOf.
+const (
+	GetAnalyticsDistributionParamsOfHoldTime GetAnalyticsDistributionParamsOf = "hold_time"
+	GetAnalyticsDistributionParamsOfPnl      GetAnalyticsDistributionParamsOf = "pnl"
+	GetAnalyticsDistributionParamsOfR        GetAnalyticsDistributionParamsOf = "r"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsDistributionParamsOf enum.
+func (e GetAnalyticsDistributionParamsOf) Valid() bool {
+	switch e {
+	case GetAnalyticsDistributionParamsOfHoldTime:
+		return true
+	case GetAnalyticsDistributionParamsOfPnl:
+		return true
+	case GetAnalyticsDistributionParamsOfR:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsDrawdownParamsBasis.
+const (
+	GetAnalyticsDrawdownParamsBasisGross GetAnalyticsDrawdownParamsBasis = "gross"
+	GetAnalyticsDrawdownParamsBasisNet   GetAnalyticsDrawdownParamsBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsDrawdownParamsBasis enum.
+func (e GetAnalyticsDrawdownParamsBasis) Valid() bool {
+	switch e {
+	case GetAnalyticsDrawdownParamsBasisGross:
+		return true
+	case GetAnalyticsDrawdownParamsBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsDrawdownParamsDirection.
+const (
+	GetAnalyticsDrawdownParamsDirectionLong  GetAnalyticsDrawdownParamsDirection = "long"
+	GetAnalyticsDrawdownParamsDirectionShort GetAnalyticsDrawdownParamsDirection = "short"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsDrawdownParamsDirection enum.
+func (e GetAnalyticsDrawdownParamsDirection) Valid() bool {
+	switch e {
+	case GetAnalyticsDrawdownParamsDirectionLong:
+		return true
+	case GetAnalyticsDrawdownParamsDirectionShort:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsDrawdownParamsStatus.
+const (
+	GetAnalyticsDrawdownParamsStatusClosed GetAnalyticsDrawdownParamsStatus = "closed"
+	GetAnalyticsDrawdownParamsStatusOpen   GetAnalyticsDrawdownParamsStatus = "open"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsDrawdownParamsStatus enum.
+func (e GetAnalyticsDrawdownParamsStatus) Valid() bool {
+	switch e {
+	case GetAnalyticsDrawdownParamsStatusClosed:
+		return true
+	case GetAnalyticsDrawdownParamsStatusOpen:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsDrawdownParamsTagMode.
+const (
+	GetAnalyticsDrawdownParamsTagModeAll GetAnalyticsDrawdownParamsTagMode = "all"
+	GetAnalyticsDrawdownParamsTagModeAny GetAnalyticsDrawdownParamsTagMode = "any"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsDrawdownParamsTagMode enum.
+func (e GetAnalyticsDrawdownParamsTagMode) Valid() bool {
+	switch e {
+	case GetAnalyticsDrawdownParamsTagModeAll:
+		return true
+	case GetAnalyticsDrawdownParamsTagModeAny:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsDrawdownParamsDateField.
+const (
+	GetAnalyticsDrawdownParamsDateFieldClosed GetAnalyticsDrawdownParamsDateField = "closed"
+	GetAnalyticsDrawdownParamsDateFieldOpened GetAnalyticsDrawdownParamsDateField = "opened"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsDrawdownParamsDateField enum.
+func (e GetAnalyticsDrawdownParamsDateField) Valid() bool {
+	switch e {
+	case GetAnalyticsDrawdownParamsDateFieldClosed:
+		return true
+	case GetAnalyticsDrawdownParamsDateFieldOpened:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsEquityParamsBasis.
+const (
+	GetAnalyticsEquityParamsBasisGross GetAnalyticsEquityParamsBasis = "gross"
+	GetAnalyticsEquityParamsBasisNet   GetAnalyticsEquityParamsBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsEquityParamsBasis enum.
+func (e GetAnalyticsEquityParamsBasis) Valid() bool {
+	switch e {
+	case GetAnalyticsEquityParamsBasisGross:
+		return true
+	case GetAnalyticsEquityParamsBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsEquityParamsDirection.
+const (
+	GetAnalyticsEquityParamsDirectionLong  GetAnalyticsEquityParamsDirection = "long"
+	GetAnalyticsEquityParamsDirectionShort GetAnalyticsEquityParamsDirection = "short"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsEquityParamsDirection enum.
+func (e GetAnalyticsEquityParamsDirection) Valid() bool {
+	switch e {
+	case GetAnalyticsEquityParamsDirectionLong:
+		return true
+	case GetAnalyticsEquityParamsDirectionShort:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsEquityParamsStatus.
+const (
+	GetAnalyticsEquityParamsStatusClosed GetAnalyticsEquityParamsStatus = "closed"
+	GetAnalyticsEquityParamsStatusOpen   GetAnalyticsEquityParamsStatus = "open"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsEquityParamsStatus enum.
+func (e GetAnalyticsEquityParamsStatus) Valid() bool {
+	switch e {
+	case GetAnalyticsEquityParamsStatusClosed:
+		return true
+	case GetAnalyticsEquityParamsStatusOpen:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsEquityParamsTagMode.
+const (
+	GetAnalyticsEquityParamsTagModeAll GetAnalyticsEquityParamsTagMode = "all"
+	GetAnalyticsEquityParamsTagModeAny GetAnalyticsEquityParamsTagMode = "any"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsEquityParamsTagMode enum.
+func (e GetAnalyticsEquityParamsTagMode) Valid() bool {
+	switch e {
+	case GetAnalyticsEquityParamsTagModeAll:
+		return true
+	case GetAnalyticsEquityParamsTagModeAny:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsEquityParamsDateField.
+const (
+	GetAnalyticsEquityParamsDateFieldClosed GetAnalyticsEquityParamsDateField = "closed"
+	GetAnalyticsEquityParamsDateFieldOpened GetAnalyticsEquityParamsDateField = "opened"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsEquityParamsDateField enum.
+func (e GetAnalyticsEquityParamsDateField) Valid() bool {
+	switch e {
+	case GetAnalyticsEquityParamsDateFieldClosed:
+		return true
+	case GetAnalyticsEquityParamsDateFieldOpened:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsStreaksParamsBasis.
+const (
+	GetAnalyticsStreaksParamsBasisGross GetAnalyticsStreaksParamsBasis = "gross"
+	GetAnalyticsStreaksParamsBasisNet   GetAnalyticsStreaksParamsBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsStreaksParamsBasis enum.
+func (e GetAnalyticsStreaksParamsBasis) Valid() bool {
+	switch e {
+	case GetAnalyticsStreaksParamsBasisGross:
+		return true
+	case GetAnalyticsStreaksParamsBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsStreaksParamsDirection.
+const (
+	GetAnalyticsStreaksParamsDirectionLong  GetAnalyticsStreaksParamsDirection = "long"
+	GetAnalyticsStreaksParamsDirectionShort GetAnalyticsStreaksParamsDirection = "short"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsStreaksParamsDirection enum.
+func (e GetAnalyticsStreaksParamsDirection) Valid() bool {
+	switch e {
+	case GetAnalyticsStreaksParamsDirectionLong:
+		return true
+	case GetAnalyticsStreaksParamsDirectionShort:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsStreaksParamsStatus.
+const (
+	GetAnalyticsStreaksParamsStatusClosed GetAnalyticsStreaksParamsStatus = "closed"
+	GetAnalyticsStreaksParamsStatusOpen   GetAnalyticsStreaksParamsStatus = "open"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsStreaksParamsStatus enum.
+func (e GetAnalyticsStreaksParamsStatus) Valid() bool {
+	switch e {
+	case GetAnalyticsStreaksParamsStatusClosed:
+		return true
+	case GetAnalyticsStreaksParamsStatusOpen:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsStreaksParamsTagMode.
+const (
+	GetAnalyticsStreaksParamsTagModeAll GetAnalyticsStreaksParamsTagMode = "all"
+	GetAnalyticsStreaksParamsTagModeAny GetAnalyticsStreaksParamsTagMode = "any"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsStreaksParamsTagMode enum.
+func (e GetAnalyticsStreaksParamsTagMode) Valid() bool {
+	switch e {
+	case GetAnalyticsStreaksParamsTagModeAll:
+		return true
+	case GetAnalyticsStreaksParamsTagModeAny:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsStreaksParamsDateField.
+const (
+	GetAnalyticsStreaksParamsDateFieldClosed GetAnalyticsStreaksParamsDateField = "closed"
+	GetAnalyticsStreaksParamsDateFieldOpened GetAnalyticsStreaksParamsDateField = "opened"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsStreaksParamsDateField enum.
+func (e GetAnalyticsStreaksParamsDateField) Valid() bool {
+	switch e {
+	case GetAnalyticsStreaksParamsDateFieldClosed:
+		return true
+	case GetAnalyticsStreaksParamsDateFieldOpened:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsSummaryParamsBasis.
+const (
+	GetAnalyticsSummaryParamsBasisGross GetAnalyticsSummaryParamsBasis = "gross"
+	GetAnalyticsSummaryParamsBasisNet   GetAnalyticsSummaryParamsBasis = "net"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsSummaryParamsBasis enum.
+func (e GetAnalyticsSummaryParamsBasis) Valid() bool {
+	switch e {
+	case GetAnalyticsSummaryParamsBasisGross:
+		return true
+	case GetAnalyticsSummaryParamsBasisNet:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsSummaryParamsDirection.
+const (
+	GetAnalyticsSummaryParamsDirectionLong  GetAnalyticsSummaryParamsDirection = "long"
+	GetAnalyticsSummaryParamsDirectionShort GetAnalyticsSummaryParamsDirection = "short"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsSummaryParamsDirection enum.
+func (e GetAnalyticsSummaryParamsDirection) Valid() bool {
+	switch e {
+	case GetAnalyticsSummaryParamsDirectionLong:
+		return true
+	case GetAnalyticsSummaryParamsDirectionShort:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsSummaryParamsStatus.
+const (
+	GetAnalyticsSummaryParamsStatusClosed GetAnalyticsSummaryParamsStatus = "closed"
+	GetAnalyticsSummaryParamsStatusOpen   GetAnalyticsSummaryParamsStatus = "open"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsSummaryParamsStatus enum.
+func (e GetAnalyticsSummaryParamsStatus) Valid() bool {
+	switch e {
+	case GetAnalyticsSummaryParamsStatusClosed:
+		return true
+	case GetAnalyticsSummaryParamsStatusOpen:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsSummaryParamsTagMode.
+const (
+	GetAnalyticsSummaryParamsTagModeAll GetAnalyticsSummaryParamsTagMode = "all"
+	GetAnalyticsSummaryParamsTagModeAny GetAnalyticsSummaryParamsTagMode = "any"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsSummaryParamsTagMode enum.
+func (e GetAnalyticsSummaryParamsTagMode) Valid() bool {
+	switch e {
+	case GetAnalyticsSummaryParamsTagModeAll:
+		return true
+	case GetAnalyticsSummaryParamsTagModeAny:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnalyticsSummaryParamsDateField.
+const (
+	GetAnalyticsSummaryParamsDateFieldClosed GetAnalyticsSummaryParamsDateField = "closed"
+	GetAnalyticsSummaryParamsDateFieldOpened GetAnalyticsSummaryParamsDateField = "opened"
+)
+
+// Valid indicates whether the value is a known member of the GetAnalyticsSummaryParamsDateField enum.
+func (e GetAnalyticsSummaryParamsDateField) Valid() bool {
+	switch e {
+	case GetAnalyticsSummaryParamsDateFieldClosed:
+		return true
+	case GetAnalyticsSummaryParamsDateFieldOpened:
 		return true
 	default:
 		return false
@@ -915,6 +1902,277 @@ type AccountPatch struct {
 	// StartingBalance A Decimal, or `""` to clear the value.
 	StartingBalance *DecimalOrEmpty `json:"starting_balance,omitempty"`
 	Timezone        *string         `json:"timezone,omitempty"`
+}
+
+// AnalyticsBreakdown defines model for AnalyticsBreakdown.
+type AnalyticsBreakdown struct {
+	By   string           `json:"by"`
+	Rows []AnalyticsGroup `json:"rows"`
+}
+
+// AnalyticsBucket defines model for AnalyticsBucket.
+type AnalyticsBucket struct {
+	Count  int    `json:"count"`
+	Key    string `json:"key"`
+	Losses int    `json:"losses"`
+
+	// Lower Inclusive; `null` for an open bucket.
+	Lower *string `json:"lower"`
+	Pnl   string  `json:"pnl"`
+
+	// Upper Exclusive; `null` for an open bucket.
+	Upper *string `json:"upper"`
+	Wins  int     `json:"wins"`
+}
+
+// AnalyticsCalendar defines model for AnalyticsCalendar.
+type AnalyticsCalendar struct {
+	Basis    AnalyticsCalendarBasis `json:"basis"`
+	Currency string                 `json:"currency"`
+	Days     []AnalyticsCalendarDay `json:"days"`
+}
+
+// AnalyticsCalendarBasis defines model for AnalyticsCalendar.Basis.
+type AnalyticsCalendarBasis string
+
+// AnalyticsCalendarDay defines model for AnalyticsCalendarDay.
+type AnalyticsCalendarDay struct {
+	Breakevens int                `json:"breakevens"`
+	Date       openapi_types.Date `json:"date"`
+	Fees       string             `json:"fees"`
+	GrossPnl   string             `json:"gross_pnl"`
+	Losses     int                `json:"losses"`
+	NetPnl     string             `json:"net_pnl"`
+	Trades     int                `json:"trades"`
+	Wins       int                `json:"wins"`
+}
+
+// AnalyticsCalendarList defines model for AnalyticsCalendarList.
+type AnalyticsCalendarList struct {
+	ByCurrency []AnalyticsCalendar `json:"by_currency"`
+}
+
+// AnalyticsDayPoint defines model for AnalyticsDayPoint.
+type AnalyticsDayPoint struct {
+	Date     openapi_types.Date `json:"date"`
+	Drawdown string             `json:"drawdown"`
+	Equity   string             `json:"equity"`
+	Pnl      string             `json:"pnl"`
+	Trades   int                `json:"trades"`
+}
+
+// AnalyticsDistribution defines model for AnalyticsDistribution.
+type AnalyticsDistribution struct {
+	Basis    AnalyticsDistributionBasis `json:"basis"`
+	Buckets  []AnalyticsBucket          `json:"buckets"`
+	Count    int                        `json:"count"`
+	Currency string                     `json:"currency"`
+	Of       AnalyticsDistributionOf    `json:"of"`
+}
+
+// AnalyticsDistributionBasis defines model for AnalyticsDistribution.Basis.
+type AnalyticsDistributionBasis string
+
+// AnalyticsDistributionOf defines model for AnalyticsDistribution.Of.
+type AnalyticsDistributionOf string
+
+// AnalyticsDistributionList defines model for AnalyticsDistributionList.
+type AnalyticsDistributionList struct {
+	ByCurrency []AnalyticsDistribution `json:"by_currency"`
+}
+
+// AnalyticsDrawdown defines model for AnalyticsDrawdown.
+type AnalyticsDrawdown struct {
+	Basis           AnalyticsDrawdownBasis   `json:"basis"`
+	Currency        string                   `json:"currency"`
+	DurationSeconds *int64                   `json:"duration_seconds"`
+	LongestSeconds  int64                    `json:"longest_seconds"`
+	Max             *AnalyticsDrawdownPeriod `json:"max,omitempty"`
+	MaxDrawdown     string                   `json:"max_drawdown"`
+	MaxDrawdownPct  *string                  `json:"max_drawdown_pct"`
+	NullReasons     map[string]string        `json:"null_reasons"`
+
+	// Periods The deepest periods, deepest first (at most 10).
+	Periods             []AnalyticsDrawdownPeriod `json:"periods"`
+	RecoveryFactor      *string                   `json:"recovery_factor"`
+	RecoverySeconds     *int64                    `json:"recovery_seconds"`
+	TimeToTroughSeconds *int64                    `json:"time_to_trough_seconds"`
+}
+
+// AnalyticsDrawdownBasis defines model for AnalyticsDrawdown.Basis.
+type AnalyticsDrawdownBasis string
+
+// AnalyticsDrawdownList defines model for AnalyticsDrawdownList.
+type AnalyticsDrawdownList struct {
+	ByCurrency []AnalyticsDrawdown `json:"by_currency"`
+}
+
+// AnalyticsDrawdownPeriod defines model for AnalyticsDrawdownPeriod.
+type AnalyticsDrawdownPeriod struct {
+	Depth       string     `json:"depth"`
+	DepthPct    *string    `json:"depth_pct"`
+	Peak        string     `json:"peak"`
+	PeakAt      time.Time  `json:"peak_at"`
+	RecoveredAt *time.Time `json:"recovered_at"`
+	Trades      int        `json:"trades"`
+	Trough      string     `json:"trough"`
+	TroughAt    time.Time  `json:"trough_at"`
+}
+
+// AnalyticsEquity defines model for AnalyticsEquity.
+type AnalyticsEquity struct {
+	Basis AnalyticsEquityBasis `json:"basis"`
+	ByDay []AnalyticsDayPoint  `json:"by_day"`
+
+	// ByTrade With `per_trade=true` only.
+	ByTrade         *[]AnalyticsTradePoint `json:"by_trade,omitempty"`
+	Currency        string                 `json:"currency"`
+	StartingBalance *string                `json:"starting_balance"`
+}
+
+// AnalyticsEquityBasis defines model for AnalyticsEquity.Basis.
+type AnalyticsEquityBasis string
+
+// AnalyticsEquityList defines model for AnalyticsEquityList.
+type AnalyticsEquityList struct {
+	ByCurrency []AnalyticsEquity `json:"by_currency"`
+}
+
+// AnalyticsGroup defines model for AnalyticsGroup.
+type AnalyticsGroup struct {
+	Breakevens   int     `json:"breakevens"`
+	Count        int     `json:"count"`
+	Currency     string  `json:"currency"`
+	Expectancy   *string `json:"expectancy"`
+	Fees         string  `json:"fees"`
+	GrossPnl     string  `json:"gross_pnl"`
+	Key          string  `json:"key"`
+	Label        string  `json:"label"`
+	Losses       int     `json:"losses"`
+	NetPnl       string  `json:"net_pnl"`
+	ProfitFactor *string `json:"profit_factor"`
+	WinRate      *string `json:"win_rate"`
+	Wins         int     `json:"wins"`
+}
+
+// AnalyticsRunCount defines model for AnalyticsRunCount.
+type AnalyticsRunCount struct {
+	Count  int `json:"count"`
+	Length int `json:"length"`
+}
+
+// AnalyticsStats The figures of every breakdown row (docs/analytics.md).
+type AnalyticsStats struct {
+	Breakevens int     `json:"breakevens"`
+	Count      int     `json:"count"`
+	Expectancy *string `json:"expectancy"`
+	Fees       string  `json:"fees"`
+	GrossPnl   string  `json:"gross_pnl"`
+	Losses     int     `json:"losses"`
+	NetPnl     string  `json:"net_pnl"`
+
+	// ProfitFactor `null` when there are no losses (never 0 or infinity for that).
+	ProfitFactor *string `json:"profit_factor"`
+
+	// WinRate Example: 0.5833
+	WinRate *string `json:"win_rate"`
+	Wins    int     `json:"wins"`
+}
+
+// AnalyticsStreak defines model for AnalyticsStreak.
+type AnalyticsStreak struct {
+	Length int `json:"length"`
+
+	// Outcome `win`, `loss` or `breakeven`; empty without trades.
+	Outcome string `json:"outcome"`
+}
+
+// AnalyticsStreaks defines model for AnalyticsStreaks.
+type AnalyticsStreaks struct {
+	Basis                AnalyticsStreaksBasis `json:"basis"`
+	Currency             string                `json:"currency"`
+	Current              AnalyticsStreak       `json:"current"`
+	LossRuns             []AnalyticsRunCount   `json:"loss_runs"`
+	MaxConsecutiveLosses int                   `json:"max_consecutive_losses"`
+	MaxConsecutiveWins   int                   `json:"max_consecutive_wins"`
+	WinRuns              []AnalyticsRunCount   `json:"win_runs"`
+}
+
+// AnalyticsStreaksBasis defines model for AnalyticsStreaks.Basis.
+type AnalyticsStreaksBasis string
+
+// AnalyticsStreaksList defines model for AnalyticsStreaksList.
+type AnalyticsStreaksList struct {
+	ByCurrency []AnalyticsStreaks `json:"by_currency"`
+}
+
+// AnalyticsSummary defines model for AnalyticsSummary.
+type AnalyticsSummary struct {
+	AvgHoldLossSeconds *int64                `json:"avg_hold_loss_seconds"`
+	AvgHoldSeconds     *int64                `json:"avg_hold_seconds"`
+	AvgHoldWinSeconds  *int64                `json:"avg_hold_win_seconds"`
+	AvgLoss            *string               `json:"avg_loss"`
+	AvgWin             *string               `json:"avg_win"`
+	Basis              AnalyticsSummaryBasis `json:"basis"`
+	Breakevens         int                   `json:"breakevens"`
+	Currency           string                `json:"currency"`
+	CurrentStreak      AnalyticsStreak       `json:"current_streak"`
+	Expectancy         *string               `json:"expectancy"`
+	ExpectancyR        *string               `json:"expectancy_r"`
+	Fees               string                `json:"fees"`
+	GrossPnl           string                `json:"gross_pnl"`
+
+	// Kelly A Kelly fraction estimated from past trades; not advice.
+	Kelly       *string `json:"kelly"`
+	LargestLoss *string `json:"largest_loss"`
+	LargestWin  *string `json:"largest_win"`
+
+	// Long The figures of every breakdown row (docs/analytics.md).
+	Long                 AnalyticsStats `json:"long"`
+	Losses               int            `json:"losses"`
+	MaxConsecutiveLosses int            `json:"max_consecutive_losses"`
+	MaxConsecutiveWins   int            `json:"max_consecutive_wins"`
+	MaxDrawdown          string         `json:"max_drawdown"`
+	MaxDrawdownPct       *string        `json:"max_drawdown_pct"`
+	NetPnl               string         `json:"net_pnl"`
+
+	// NullReasons For each `null` figure, why (docs/analytics.md lists the reasons).
+	NullReasons    map[string]string `json:"null_reasons"`
+	PayoffRatio    *string           `json:"payoff_ratio"`
+	ProfitFactor   *string           `json:"profit_factor"`
+	RCount         int               `json:"r_count"`
+	RecoveryFactor *string           `json:"recovery_factor"`
+	Sharpe         *string           `json:"sharpe"`
+
+	// Short The figures of every breakdown row (docs/analytics.md).
+	Short           AnalyticsStats `json:"short"`
+	Sortino         *string        `json:"sortino"`
+	Sqn             *string        `json:"sqn"`
+	SqnReliable     bool           `json:"sqn_reliable"`
+	StartingBalance *string        `json:"starting_balance"`
+	TradeCount      int            `json:"trade_count"`
+	TradingDays     int            `json:"trading_days"`
+
+	// WinRate Example: 0.5833
+	WinRate *string `json:"win_rate"`
+	Wins    int     `json:"wins"`
+}
+
+// AnalyticsSummaryBasis defines model for AnalyticsSummary.Basis.
+type AnalyticsSummaryBasis string
+
+// AnalyticsSummaryList defines model for AnalyticsSummaryList.
+type AnalyticsSummaryList struct {
+	ByCurrency []AnalyticsSummary `json:"by_currency"`
+}
+
+// AnalyticsTradePoint defines model for AnalyticsTradePoint.
+type AnalyticsTradePoint struct {
+	At       time.Time          `json:"at"`
+	Drawdown string             `json:"drawdown"`
+	Equity   string             `json:"equity"`
+	Pnl      string             `json:"pnl"`
+	TradeId  openapi_types.UUID `json:"trade_id"`
 }
 
 // AnnotationPatch defines model for AnnotationPatch.
@@ -1786,6 +3044,87 @@ type RegisterRequest struct {
 	Password string `json:"password"`
 }
 
+// Report defines model for Report.
+type Report struct {
+	Basis     ReportBasis `json:"basis"`
+	CreatedAt time.Time   `json:"created_at"`
+
+	// Error Why the report failed (safe to show).
+	Error *string `json:"error,omitempty"`
+
+	// ExpiresAt When the file is deleted (ready reports).
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+
+	// FileUrl Where to download the file, once ready.
+	FileUrl    *string            `json:"file_url,omitempty"`
+	FinishedAt *time.Time         `json:"finished_at,omitempty"`
+	Format     ReportFormat       `json:"format"`
+	From       openapi_types.Date `json:"from"`
+	Id         openapi_types.UUID `json:"id"`
+	Period     ReportPeriod       `json:"period"`
+
+	// Scheduled Made by the weekly or monthly schedule.
+	Scheduled bool               `json:"scheduled"`
+	Size      *int64             `json:"size,omitempty"`
+	State     ReportState        `json:"state"`
+	To        openapi_types.Date `json:"to"`
+}
+
+// ReportBasis defines model for Report.Basis.
+type ReportBasis string
+
+// ReportFormat defines model for Report.Format.
+type ReportFormat string
+
+// ReportPeriod defines model for Report.Period.
+type ReportPeriod string
+
+// ReportState defines model for Report.State.
+type ReportState string
+
+// ReportPage defines model for ReportPage.
+type ReportPage struct {
+	Items []Report `json:"items"`
+
+	// NextCursor Pass as `cursor` for the next page; absent on the last.
+	NextCursor *string `json:"next_cursor,omitempty"`
+}
+
+// ReportRequest defines model for ReportRequest.
+type ReportRequest struct {
+	Basis *ReportRequestBasis `json:"basis,omitempty"`
+
+	// Filters The trade filter, as the query parameters of `GET /api/v1/trades`: each value a
+	// string or a list of strings (`{"symbol": ["AAPL", "MSFT"], "tag_id": "…"}`).
+	Filters *map[string]interface{} `json:"filters,omitempty"`
+	Format  *ReportRequestFormat    `json:"format,omitempty"`
+	From    *openapi_types.Date     `json:"from,omitempty"`
+	Period  *ReportRequestPeriod    `json:"period,omitempty"`
+	To      *openapi_types.Date     `json:"to,omitempty"`
+}
+
+// ReportRequestBasis defines model for ReportRequest.Basis.
+type ReportRequestBasis string
+
+// ReportRequestFormat defines model for ReportRequest.Format.
+type ReportRequestFormat string
+
+// ReportRequestPeriod defines model for ReportRequest.Period.
+type ReportRequestPeriod string
+
+// ReportSchedule defines model for ReportSchedule.
+type ReportSchedule struct {
+	Monthly   bool       `json:"monthly"`
+	UpdatedAt *time.Time `json:"updated_at,omitempty"`
+	Weekly    bool       `json:"weekly"`
+}
+
+// ReportScheduleUpdate defines model for ReportScheduleUpdate.
+type ReportScheduleUpdate struct {
+	Monthly bool `json:"monthly"`
+	Weekly  bool `json:"weekly"`
+}
+
 // ResetPasswordRequest defines model for ResetPasswordRequest.
 type ResetPasswordRequest struct {
 	// BackupCode A backup code instead of `code`.
@@ -2144,6 +3483,9 @@ type Version struct {
 	Version   string `json:"version"`
 }
 
+// AnalyticsBasis defines model for AnalyticsBasis.
+type AnalyticsBasis string
+
 // Cursor defines model for Cursor.
 type Cursor = string
 
@@ -2260,6 +3602,9 @@ type OAuthProvider = string
 // PageLimit defines model for PageLimit.
 type PageLimit = int
 
+// ReportID defines model for ReportID.
+type ReportID = openapi_types.UUID
+
 // ResourceID defines model for ResourceID.
 type ResourceID = openapi_types.UUID
 
@@ -2319,6 +3664,467 @@ type AdminListUserEventsParams struct {
 	Before *EventsBefore `form:"before,omitempty" json:"before,omitempty"`
 	Limit  *PageLimit    `form:"limit,omitempty" json:"limit,omitempty"`
 }
+
+// GetAnalyticsBreakdownParams defines parameters for GetAnalyticsBreakdown.
+type GetAnalyticsBreakdownParams struct {
+	// Basis `net` (default: after commission and fees) or `gross`.
+	Basis *GetAnalyticsBreakdownParamsBasis `form:"basis,omitempty" json:"basis,omitempty"`
+
+	// AccountId Trading accounts (repeated or comma-separated).
+	AccountId *FilterAccountID `form:"account_id,omitempty" json:"account_id,omitempty"`
+
+	// Symbol Canonical symbols (`ESZ26`, `AAPL`).
+	Symbol *FilterSymbol `form:"symbol,omitempty" json:"symbol,omitempty"`
+
+	// AssetClass stock, etf, option, future, forex, crypto, cfd.
+	AssetClass *FilterAssetClass                     `form:"asset_class,omitempty" json:"asset_class,omitempty"`
+	Direction  *GetAnalyticsBreakdownParamsDirection `form:"direction,omitempty" json:"direction,omitempty"`
+	Status     *GetAnalyticsBreakdownParamsStatus    `form:"status,omitempty" json:"status,omitempty"`
+
+	// Outcome win, loss, breakeven (closed trades).
+	Outcome *FilterOutcome `form:"outcome,omitempty" json:"outcome,omitempty"`
+
+	// BreakevenBand A decimal ≥ 0 overriding the accounts' breakeven bands for `outcome`.
+	BreakevenBand *FilterBreakevenBand `form:"breakeven_band,omitempty" json:"breakeven_band,omitempty"`
+	TagId         *FilterTagID         `form:"tag_id,omitempty" json:"tag_id,omitempty"`
+
+	// TagMode `any` (default): at least one of the tags; `all`: every one.
+	TagMode    *GetAnalyticsBreakdownParamsTagMode `form:"tag_mode,omitempty" json:"tag_mode,omitempty"`
+	PlaybookId *FilterPlaybookID                   `form:"playbook_id,omitempty" json:"playbook_id,omitempty"`
+
+	// DateField Which date `from` and `to` bound; open trades never match a close range.
+	DateField *GetAnalyticsBreakdownParamsDateField `form:"date_field,omitempty" json:"date_field,omitempty"`
+
+	// From First calendar day (YYYY-MM-DD, the user's time zone), inclusive.
+	From *FilterFrom `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Last calendar day, inclusive.
+	To *FilterTo `form:"to,omitempty" json:"to,omitempty"`
+
+	// Weekday Weekday of the opening in the account's zone, 0 (Sunday) to 6.
+	Weekday *FilterWeekday `form:"weekday,omitempty" json:"weekday,omitempty"`
+
+	// Hour Hour of the opening in the account's zone, 0 to 23.
+	Hour              *FilterHour                   `form:"hour,omitempty" json:"hour,omitempty"`
+	MinHoldingSeconds *FilterMinHolding             `form:"min_holding_seconds,omitempty" json:"min_holding_seconds,omitempty"`
+	MaxHoldingSeconds *FilterMaxHolding             `form:"max_holding_seconds,omitempty" json:"max_holding_seconds,omitempty"`
+	MinNetPnl         *FilterMinNetPnL              `form:"min_net_pnl,omitempty" json:"min_net_pnl,omitempty"`
+	MaxNetPnl         *FilterMaxNetPnL              `form:"max_net_pnl,omitempty" json:"max_net_pnl,omitempty"`
+	MinR              *FilterMinR                   `form:"min_r,omitempty" json:"min_r,omitempty"`
+	MaxR              *FilterMaxR                   `form:"max_r,omitempty" json:"max_r,omitempty"`
+	By                GetAnalyticsBreakdownParamsBy `form:"by" json:"by"`
+}
+
+// GetAnalyticsBreakdownParamsBasis defines parameters for GetAnalyticsBreakdown.
+type GetAnalyticsBreakdownParamsBasis string
+
+// GetAnalyticsBreakdownParamsDirection defines parameters for GetAnalyticsBreakdown.
+type GetAnalyticsBreakdownParamsDirection string
+
+// GetAnalyticsBreakdownParamsStatus defines parameters for GetAnalyticsBreakdown.
+type GetAnalyticsBreakdownParamsStatus string
+
+// GetAnalyticsBreakdownParamsTagMode defines parameters for GetAnalyticsBreakdown.
+type GetAnalyticsBreakdownParamsTagMode string
+
+// GetAnalyticsBreakdownParamsDateField defines parameters for GetAnalyticsBreakdown.
+type GetAnalyticsBreakdownParamsDateField string
+
+// GetAnalyticsBreakdownParamsBy defines parameters for GetAnalyticsBreakdown.
+type GetAnalyticsBreakdownParamsBy string
+
+// GetAnalyticsCalendarParams defines parameters for GetAnalyticsCalendar.
+type GetAnalyticsCalendarParams struct {
+	// Basis `net` (default: after commission and fees) or `gross`.
+	Basis *GetAnalyticsCalendarParamsBasis `form:"basis,omitempty" json:"basis,omitempty"`
+
+	// AccountId Trading accounts (repeated or comma-separated).
+	AccountId *FilterAccountID `form:"account_id,omitempty" json:"account_id,omitempty"`
+
+	// Symbol Canonical symbols (`ESZ26`, `AAPL`).
+	Symbol *FilterSymbol `form:"symbol,omitempty" json:"symbol,omitempty"`
+
+	// AssetClass stock, etf, option, future, forex, crypto, cfd.
+	AssetClass *FilterAssetClass                    `form:"asset_class,omitempty" json:"asset_class,omitempty"`
+	Direction  *GetAnalyticsCalendarParamsDirection `form:"direction,omitempty" json:"direction,omitempty"`
+	Status     *GetAnalyticsCalendarParamsStatus    `form:"status,omitempty" json:"status,omitempty"`
+
+	// Outcome win, loss, breakeven (closed trades).
+	Outcome *FilterOutcome `form:"outcome,omitempty" json:"outcome,omitempty"`
+
+	// BreakevenBand A decimal ≥ 0 overriding the accounts' breakeven bands for `outcome`.
+	BreakevenBand *FilterBreakevenBand `form:"breakeven_band,omitempty" json:"breakeven_band,omitempty"`
+	TagId         *FilterTagID         `form:"tag_id,omitempty" json:"tag_id,omitempty"`
+
+	// TagMode `any` (default): at least one of the tags; `all`: every one.
+	TagMode    *GetAnalyticsCalendarParamsTagMode `form:"tag_mode,omitempty" json:"tag_mode,omitempty"`
+	PlaybookId *FilterPlaybookID                  `form:"playbook_id,omitempty" json:"playbook_id,omitempty"`
+
+	// DateField Which date `from` and `to` bound; open trades never match a close range.
+	DateField *GetAnalyticsCalendarParamsDateField `form:"date_field,omitempty" json:"date_field,omitempty"`
+
+	// From First calendar day (YYYY-MM-DD, the user's time zone), inclusive.
+	From *FilterFrom `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Last calendar day, inclusive.
+	To *FilterTo `form:"to,omitempty" json:"to,omitempty"`
+
+	// Weekday Weekday of the opening in the account's zone, 0 (Sunday) to 6.
+	Weekday *FilterWeekday `form:"weekday,omitempty" json:"weekday,omitempty"`
+
+	// Hour Hour of the opening in the account's zone, 0 to 23.
+	Hour              *FilterHour       `form:"hour,omitempty" json:"hour,omitempty"`
+	MinHoldingSeconds *FilterMinHolding `form:"min_holding_seconds,omitempty" json:"min_holding_seconds,omitempty"`
+	MaxHoldingSeconds *FilterMaxHolding `form:"max_holding_seconds,omitempty" json:"max_holding_seconds,omitempty"`
+	MinNetPnl         *FilterMinNetPnL  `form:"min_net_pnl,omitempty" json:"min_net_pnl,omitempty"`
+	MaxNetPnl         *FilterMaxNetPnL  `form:"max_net_pnl,omitempty" json:"max_net_pnl,omitempty"`
+	MinR              *FilterMinR       `form:"min_r,omitempty" json:"min_r,omitempty"`
+	MaxR              *FilterMaxR       `form:"max_r,omitempty" json:"max_r,omitempty"`
+	Month             *string           `form:"month,omitempty" json:"month,omitempty"`
+	Year              *int              `form:"year,omitempty" json:"year,omitempty"`
+}
+
+// GetAnalyticsCalendarParamsBasis defines parameters for GetAnalyticsCalendar.
+type GetAnalyticsCalendarParamsBasis string
+
+// GetAnalyticsCalendarParamsDirection defines parameters for GetAnalyticsCalendar.
+type GetAnalyticsCalendarParamsDirection string
+
+// GetAnalyticsCalendarParamsStatus defines parameters for GetAnalyticsCalendar.
+type GetAnalyticsCalendarParamsStatus string
+
+// GetAnalyticsCalendarParamsTagMode defines parameters for GetAnalyticsCalendar.
+type GetAnalyticsCalendarParamsTagMode string
+
+// GetAnalyticsCalendarParamsDateField defines parameters for GetAnalyticsCalendar.
+type GetAnalyticsCalendarParamsDateField string
+
+// GetAnalyticsDistributionParams defines parameters for GetAnalyticsDistribution.
+type GetAnalyticsDistributionParams struct {
+	// Basis `net` (default: after commission and fees) or `gross`.
+	Basis *GetAnalyticsDistributionParamsBasis `form:"basis,omitempty" json:"basis,omitempty"`
+
+	// AccountId Trading accounts (repeated or comma-separated).
+	AccountId *FilterAccountID `form:"account_id,omitempty" json:"account_id,omitempty"`
+
+	// Symbol Canonical symbols (`ESZ26`, `AAPL`).
+	Symbol *FilterSymbol `form:"symbol,omitempty" json:"symbol,omitempty"`
+
+	// AssetClass stock, etf, option, future, forex, crypto, cfd.
+	AssetClass *FilterAssetClass                        `form:"asset_class,omitempty" json:"asset_class,omitempty"`
+	Direction  *GetAnalyticsDistributionParamsDirection `form:"direction,omitempty" json:"direction,omitempty"`
+	Status     *GetAnalyticsDistributionParamsStatus    `form:"status,omitempty" json:"status,omitempty"`
+
+	// Outcome win, loss, breakeven (closed trades).
+	Outcome *FilterOutcome `form:"outcome,omitempty" json:"outcome,omitempty"`
+
+	// BreakevenBand A decimal ≥ 0 overriding the accounts' breakeven bands for `outcome`.
+	BreakevenBand *FilterBreakevenBand `form:"breakeven_band,omitempty" json:"breakeven_band,omitempty"`
+	TagId         *FilterTagID         `form:"tag_id,omitempty" json:"tag_id,omitempty"`
+
+	// TagMode `any` (default): at least one of the tags; `all`: every one.
+	TagMode    *GetAnalyticsDistributionParamsTagMode `form:"tag_mode,omitempty" json:"tag_mode,omitempty"`
+	PlaybookId *FilterPlaybookID                      `form:"playbook_id,omitempty" json:"playbook_id,omitempty"`
+
+	// DateField Which date `from` and `to` bound; open trades never match a close range.
+	DateField *GetAnalyticsDistributionParamsDateField `form:"date_field,omitempty" json:"date_field,omitempty"`
+
+	// From First calendar day (YYYY-MM-DD, the user's time zone), inclusive.
+	From *FilterFrom `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Last calendar day, inclusive.
+	To *FilterTo `form:"to,omitempty" json:"to,omitempty"`
+
+	// Weekday Weekday of the opening in the account's zone, 0 (Sunday) to 6.
+	Weekday *FilterWeekday `form:"weekday,omitempty" json:"weekday,omitempty"`
+
+	// Hour Hour of the opening in the account's zone, 0 to 23.
+	Hour              *FilterHour                      `form:"hour,omitempty" json:"hour,omitempty"`
+	MinHoldingSeconds *FilterMinHolding                `form:"min_holding_seconds,omitempty" json:"min_holding_seconds,omitempty"`
+	MaxHoldingSeconds *FilterMaxHolding                `form:"max_holding_seconds,omitempty" json:"max_holding_seconds,omitempty"`
+	MinNetPnl         *FilterMinNetPnL                 `form:"min_net_pnl,omitempty" json:"min_net_pnl,omitempty"`
+	MaxNetPnl         *FilterMaxNetPnL                 `form:"max_net_pnl,omitempty" json:"max_net_pnl,omitempty"`
+	MinR              *FilterMinR                      `form:"min_r,omitempty" json:"min_r,omitempty"`
+	MaxR              *FilterMaxR                      `form:"max_r,omitempty" json:"max_r,omitempty"`
+	Of                GetAnalyticsDistributionParamsOf `form:"of" json:"of"`
+}
+
+// GetAnalyticsDistributionParamsBasis defines parameters for GetAnalyticsDistribution.
+type GetAnalyticsDistributionParamsBasis string
+
+// GetAnalyticsDistributionParamsDirection defines parameters for GetAnalyticsDistribution.
+type GetAnalyticsDistributionParamsDirection string
+
+// GetAnalyticsDistributionParamsStatus defines parameters for GetAnalyticsDistribution.
+type GetAnalyticsDistributionParamsStatus string
+
+// GetAnalyticsDistributionParamsTagMode defines parameters for GetAnalyticsDistribution.
+type GetAnalyticsDistributionParamsTagMode string
+
+// GetAnalyticsDistributionParamsDateField defines parameters for GetAnalyticsDistribution.
+type GetAnalyticsDistributionParamsDateField string
+
+// GetAnalyticsDistributionParamsOf defines parameters for GetAnalyticsDistribution.
+type GetAnalyticsDistributionParamsOf string
+
+// GetAnalyticsDrawdownParams defines parameters for GetAnalyticsDrawdown.
+type GetAnalyticsDrawdownParams struct {
+	// Basis `net` (default: after commission and fees) or `gross`.
+	Basis *GetAnalyticsDrawdownParamsBasis `form:"basis,omitempty" json:"basis,omitempty"`
+
+	// AccountId Trading accounts (repeated or comma-separated).
+	AccountId *FilterAccountID `form:"account_id,omitempty" json:"account_id,omitempty"`
+
+	// Symbol Canonical symbols (`ESZ26`, `AAPL`).
+	Symbol *FilterSymbol `form:"symbol,omitempty" json:"symbol,omitempty"`
+
+	// AssetClass stock, etf, option, future, forex, crypto, cfd.
+	AssetClass *FilterAssetClass                    `form:"asset_class,omitempty" json:"asset_class,omitempty"`
+	Direction  *GetAnalyticsDrawdownParamsDirection `form:"direction,omitempty" json:"direction,omitempty"`
+	Status     *GetAnalyticsDrawdownParamsStatus    `form:"status,omitempty" json:"status,omitempty"`
+
+	// Outcome win, loss, breakeven (closed trades).
+	Outcome *FilterOutcome `form:"outcome,omitempty" json:"outcome,omitempty"`
+
+	// BreakevenBand A decimal ≥ 0 overriding the accounts' breakeven bands for `outcome`.
+	BreakevenBand *FilterBreakevenBand `form:"breakeven_band,omitempty" json:"breakeven_band,omitempty"`
+	TagId         *FilterTagID         `form:"tag_id,omitempty" json:"tag_id,omitempty"`
+
+	// TagMode `any` (default): at least one of the tags; `all`: every one.
+	TagMode    *GetAnalyticsDrawdownParamsTagMode `form:"tag_mode,omitempty" json:"tag_mode,omitempty"`
+	PlaybookId *FilterPlaybookID                  `form:"playbook_id,omitempty" json:"playbook_id,omitempty"`
+
+	// DateField Which date `from` and `to` bound; open trades never match a close range.
+	DateField *GetAnalyticsDrawdownParamsDateField `form:"date_field,omitempty" json:"date_field,omitempty"`
+
+	// From First calendar day (YYYY-MM-DD, the user's time zone), inclusive.
+	From *FilterFrom `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Last calendar day, inclusive.
+	To *FilterTo `form:"to,omitempty" json:"to,omitempty"`
+
+	// Weekday Weekday of the opening in the account's zone, 0 (Sunday) to 6.
+	Weekday *FilterWeekday `form:"weekday,omitempty" json:"weekday,omitempty"`
+
+	// Hour Hour of the opening in the account's zone, 0 to 23.
+	Hour              *FilterHour       `form:"hour,omitempty" json:"hour,omitempty"`
+	MinHoldingSeconds *FilterMinHolding `form:"min_holding_seconds,omitempty" json:"min_holding_seconds,omitempty"`
+	MaxHoldingSeconds *FilterMaxHolding `form:"max_holding_seconds,omitempty" json:"max_holding_seconds,omitempty"`
+	MinNetPnl         *FilterMinNetPnL  `form:"min_net_pnl,omitempty" json:"min_net_pnl,omitempty"`
+	MaxNetPnl         *FilterMaxNetPnL  `form:"max_net_pnl,omitempty" json:"max_net_pnl,omitempty"`
+	MinR              *FilterMinR       `form:"min_r,omitempty" json:"min_r,omitempty"`
+	MaxR              *FilterMaxR       `form:"max_r,omitempty" json:"max_r,omitempty"`
+}
+
+// GetAnalyticsDrawdownParamsBasis defines parameters for GetAnalyticsDrawdown.
+type GetAnalyticsDrawdownParamsBasis string
+
+// GetAnalyticsDrawdownParamsDirection defines parameters for GetAnalyticsDrawdown.
+type GetAnalyticsDrawdownParamsDirection string
+
+// GetAnalyticsDrawdownParamsStatus defines parameters for GetAnalyticsDrawdown.
+type GetAnalyticsDrawdownParamsStatus string
+
+// GetAnalyticsDrawdownParamsTagMode defines parameters for GetAnalyticsDrawdown.
+type GetAnalyticsDrawdownParamsTagMode string
+
+// GetAnalyticsDrawdownParamsDateField defines parameters for GetAnalyticsDrawdown.
+type GetAnalyticsDrawdownParamsDateField string
+
+// GetAnalyticsEquityParams defines parameters for GetAnalyticsEquity.
+type GetAnalyticsEquityParams struct {
+	// Basis `net` (default: after commission and fees) or `gross`.
+	Basis *GetAnalyticsEquityParamsBasis `form:"basis,omitempty" json:"basis,omitempty"`
+
+	// AccountId Trading accounts (repeated or comma-separated).
+	AccountId *FilterAccountID `form:"account_id,omitempty" json:"account_id,omitempty"`
+
+	// Symbol Canonical symbols (`ESZ26`, `AAPL`).
+	Symbol *FilterSymbol `form:"symbol,omitempty" json:"symbol,omitempty"`
+
+	// AssetClass stock, etf, option, future, forex, crypto, cfd.
+	AssetClass *FilterAssetClass                  `form:"asset_class,omitempty" json:"asset_class,omitempty"`
+	Direction  *GetAnalyticsEquityParamsDirection `form:"direction,omitempty" json:"direction,omitempty"`
+	Status     *GetAnalyticsEquityParamsStatus    `form:"status,omitempty" json:"status,omitempty"`
+
+	// Outcome win, loss, breakeven (closed trades).
+	Outcome *FilterOutcome `form:"outcome,omitempty" json:"outcome,omitempty"`
+
+	// BreakevenBand A decimal ≥ 0 overriding the accounts' breakeven bands for `outcome`.
+	BreakevenBand *FilterBreakevenBand `form:"breakeven_band,omitempty" json:"breakeven_band,omitempty"`
+	TagId         *FilterTagID         `form:"tag_id,omitempty" json:"tag_id,omitempty"`
+
+	// TagMode `any` (default): at least one of the tags; `all`: every one.
+	TagMode    *GetAnalyticsEquityParamsTagMode `form:"tag_mode,omitempty" json:"tag_mode,omitempty"`
+	PlaybookId *FilterPlaybookID                `form:"playbook_id,omitempty" json:"playbook_id,omitempty"`
+
+	// DateField Which date `from` and `to` bound; open trades never match a close range.
+	DateField *GetAnalyticsEquityParamsDateField `form:"date_field,omitempty" json:"date_field,omitempty"`
+
+	// From First calendar day (YYYY-MM-DD, the user's time zone), inclusive.
+	From *FilterFrom `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Last calendar day, inclusive.
+	To *FilterTo `form:"to,omitempty" json:"to,omitempty"`
+
+	// Weekday Weekday of the opening in the account's zone, 0 (Sunday) to 6.
+	Weekday *FilterWeekday `form:"weekday,omitempty" json:"weekday,omitempty"`
+
+	// Hour Hour of the opening in the account's zone, 0 to 23.
+	Hour              *FilterHour       `form:"hour,omitempty" json:"hour,omitempty"`
+	MinHoldingSeconds *FilterMinHolding `form:"min_holding_seconds,omitempty" json:"min_holding_seconds,omitempty"`
+	MaxHoldingSeconds *FilterMaxHolding `form:"max_holding_seconds,omitempty" json:"max_holding_seconds,omitempty"`
+	MinNetPnl         *FilterMinNetPnL  `form:"min_net_pnl,omitempty" json:"min_net_pnl,omitempty"`
+	MaxNetPnl         *FilterMaxNetPnL  `form:"max_net_pnl,omitempty" json:"max_net_pnl,omitempty"`
+	MinR              *FilterMinR       `form:"min_r,omitempty" json:"min_r,omitempty"`
+	MaxR              *FilterMaxR       `form:"max_r,omitempty" json:"max_r,omitempty"`
+
+	// PerTrade Also the point after every trade (`by_trade`).
+	PerTrade *bool `form:"per_trade,omitempty" json:"per_trade,omitempty"`
+}
+
+// GetAnalyticsEquityParamsBasis defines parameters for GetAnalyticsEquity.
+type GetAnalyticsEquityParamsBasis string
+
+// GetAnalyticsEquityParamsDirection defines parameters for GetAnalyticsEquity.
+type GetAnalyticsEquityParamsDirection string
+
+// GetAnalyticsEquityParamsStatus defines parameters for GetAnalyticsEquity.
+type GetAnalyticsEquityParamsStatus string
+
+// GetAnalyticsEquityParamsTagMode defines parameters for GetAnalyticsEquity.
+type GetAnalyticsEquityParamsTagMode string
+
+// GetAnalyticsEquityParamsDateField defines parameters for GetAnalyticsEquity.
+type GetAnalyticsEquityParamsDateField string
+
+// GetAnalyticsStreaksParams defines parameters for GetAnalyticsStreaks.
+type GetAnalyticsStreaksParams struct {
+	// Basis `net` (default: after commission and fees) or `gross`.
+	Basis *GetAnalyticsStreaksParamsBasis `form:"basis,omitempty" json:"basis,omitempty"`
+
+	// AccountId Trading accounts (repeated or comma-separated).
+	AccountId *FilterAccountID `form:"account_id,omitempty" json:"account_id,omitempty"`
+
+	// Symbol Canonical symbols (`ESZ26`, `AAPL`).
+	Symbol *FilterSymbol `form:"symbol,omitempty" json:"symbol,omitempty"`
+
+	// AssetClass stock, etf, option, future, forex, crypto, cfd.
+	AssetClass *FilterAssetClass                   `form:"asset_class,omitempty" json:"asset_class,omitempty"`
+	Direction  *GetAnalyticsStreaksParamsDirection `form:"direction,omitempty" json:"direction,omitempty"`
+	Status     *GetAnalyticsStreaksParamsStatus    `form:"status,omitempty" json:"status,omitempty"`
+
+	// Outcome win, loss, breakeven (closed trades).
+	Outcome *FilterOutcome `form:"outcome,omitempty" json:"outcome,omitempty"`
+
+	// BreakevenBand A decimal ≥ 0 overriding the accounts' breakeven bands for `outcome`.
+	BreakevenBand *FilterBreakevenBand `form:"breakeven_band,omitempty" json:"breakeven_band,omitempty"`
+	TagId         *FilterTagID         `form:"tag_id,omitempty" json:"tag_id,omitempty"`
+
+	// TagMode `any` (default): at least one of the tags; `all`: every one.
+	TagMode    *GetAnalyticsStreaksParamsTagMode `form:"tag_mode,omitempty" json:"tag_mode,omitempty"`
+	PlaybookId *FilterPlaybookID                 `form:"playbook_id,omitempty" json:"playbook_id,omitempty"`
+
+	// DateField Which date `from` and `to` bound; open trades never match a close range.
+	DateField *GetAnalyticsStreaksParamsDateField `form:"date_field,omitempty" json:"date_field,omitempty"`
+
+	// From First calendar day (YYYY-MM-DD, the user's time zone), inclusive.
+	From *FilterFrom `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Last calendar day, inclusive.
+	To *FilterTo `form:"to,omitempty" json:"to,omitempty"`
+
+	// Weekday Weekday of the opening in the account's zone, 0 (Sunday) to 6.
+	Weekday *FilterWeekday `form:"weekday,omitempty" json:"weekday,omitempty"`
+
+	// Hour Hour of the opening in the account's zone, 0 to 23.
+	Hour              *FilterHour       `form:"hour,omitempty" json:"hour,omitempty"`
+	MinHoldingSeconds *FilterMinHolding `form:"min_holding_seconds,omitempty" json:"min_holding_seconds,omitempty"`
+	MaxHoldingSeconds *FilterMaxHolding `form:"max_holding_seconds,omitempty" json:"max_holding_seconds,omitempty"`
+	MinNetPnl         *FilterMinNetPnL  `form:"min_net_pnl,omitempty" json:"min_net_pnl,omitempty"`
+	MaxNetPnl         *FilterMaxNetPnL  `form:"max_net_pnl,omitempty" json:"max_net_pnl,omitempty"`
+	MinR              *FilterMinR       `form:"min_r,omitempty" json:"min_r,omitempty"`
+	MaxR              *FilterMaxR       `form:"max_r,omitempty" json:"max_r,omitempty"`
+}
+
+// GetAnalyticsStreaksParamsBasis defines parameters for GetAnalyticsStreaks.
+type GetAnalyticsStreaksParamsBasis string
+
+// GetAnalyticsStreaksParamsDirection defines parameters for GetAnalyticsStreaks.
+type GetAnalyticsStreaksParamsDirection string
+
+// GetAnalyticsStreaksParamsStatus defines parameters for GetAnalyticsStreaks.
+type GetAnalyticsStreaksParamsStatus string
+
+// GetAnalyticsStreaksParamsTagMode defines parameters for GetAnalyticsStreaks.
+type GetAnalyticsStreaksParamsTagMode string
+
+// GetAnalyticsStreaksParamsDateField defines parameters for GetAnalyticsStreaks.
+type GetAnalyticsStreaksParamsDateField string
+
+// GetAnalyticsSummaryParams defines parameters for GetAnalyticsSummary.
+type GetAnalyticsSummaryParams struct {
+	// Basis `net` (default: after commission and fees) or `gross`.
+	Basis *GetAnalyticsSummaryParamsBasis `form:"basis,omitempty" json:"basis,omitempty"`
+
+	// AccountId Trading accounts (repeated or comma-separated).
+	AccountId *FilterAccountID `form:"account_id,omitempty" json:"account_id,omitempty"`
+
+	// Symbol Canonical symbols (`ESZ26`, `AAPL`).
+	Symbol *FilterSymbol `form:"symbol,omitempty" json:"symbol,omitempty"`
+
+	// AssetClass stock, etf, option, future, forex, crypto, cfd.
+	AssetClass *FilterAssetClass                   `form:"asset_class,omitempty" json:"asset_class,omitempty"`
+	Direction  *GetAnalyticsSummaryParamsDirection `form:"direction,omitempty" json:"direction,omitempty"`
+	Status     *GetAnalyticsSummaryParamsStatus    `form:"status,omitempty" json:"status,omitempty"`
+
+	// Outcome win, loss, breakeven (closed trades).
+	Outcome *FilterOutcome `form:"outcome,omitempty" json:"outcome,omitempty"`
+
+	// BreakevenBand A decimal ≥ 0 overriding the accounts' breakeven bands for `outcome`.
+	BreakevenBand *FilterBreakevenBand `form:"breakeven_band,omitempty" json:"breakeven_band,omitempty"`
+	TagId         *FilterTagID         `form:"tag_id,omitempty" json:"tag_id,omitempty"`
+
+	// TagMode `any` (default): at least one of the tags; `all`: every one.
+	TagMode    *GetAnalyticsSummaryParamsTagMode `form:"tag_mode,omitempty" json:"tag_mode,omitempty"`
+	PlaybookId *FilterPlaybookID                 `form:"playbook_id,omitempty" json:"playbook_id,omitempty"`
+
+	// DateField Which date `from` and `to` bound; open trades never match a close range.
+	DateField *GetAnalyticsSummaryParamsDateField `form:"date_field,omitempty" json:"date_field,omitempty"`
+
+	// From First calendar day (YYYY-MM-DD, the user's time zone), inclusive.
+	From *FilterFrom `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Last calendar day, inclusive.
+	To *FilterTo `form:"to,omitempty" json:"to,omitempty"`
+
+	// Weekday Weekday of the opening in the account's zone, 0 (Sunday) to 6.
+	Weekday *FilterWeekday `form:"weekday,omitempty" json:"weekday,omitempty"`
+
+	// Hour Hour of the opening in the account's zone, 0 to 23.
+	Hour              *FilterHour       `form:"hour,omitempty" json:"hour,omitempty"`
+	MinHoldingSeconds *FilterMinHolding `form:"min_holding_seconds,omitempty" json:"min_holding_seconds,omitempty"`
+	MaxHoldingSeconds *FilterMaxHolding `form:"max_holding_seconds,omitempty" json:"max_holding_seconds,omitempty"`
+	MinNetPnl         *FilterMinNetPnL  `form:"min_net_pnl,omitempty" json:"min_net_pnl,omitempty"`
+	MaxNetPnl         *FilterMaxNetPnL  `form:"max_net_pnl,omitempty" json:"max_net_pnl,omitempty"`
+	MinR              *FilterMinR       `form:"min_r,omitempty" json:"min_r,omitempty"`
+	MaxR              *FilterMaxR       `form:"max_r,omitempty" json:"max_r,omitempty"`
+}
+
+// GetAnalyticsSummaryParamsBasis defines parameters for GetAnalyticsSummary.
+type GetAnalyticsSummaryParamsBasis string
+
+// GetAnalyticsSummaryParamsDirection defines parameters for GetAnalyticsSummary.
+type GetAnalyticsSummaryParamsDirection string
+
+// GetAnalyticsSummaryParamsStatus defines parameters for GetAnalyticsSummary.
+type GetAnalyticsSummaryParamsStatus string
+
+// GetAnalyticsSummaryParamsTagMode defines parameters for GetAnalyticsSummary.
+type GetAnalyticsSummaryParamsTagMode string
+
+// GetAnalyticsSummaryParamsDateField defines parameters for GetAnalyticsSummary.
+type GetAnalyticsSummaryParamsDateField string
 
 // ListAttachmentsParams defines parameters for ListAttachments.
 type ListAttachmentsParams struct {
@@ -2465,6 +4271,14 @@ type CreatePlaybookParams struct {
 type UpdatePlaybookParams struct {
 	// IfMatch The ETag read (`"3"`); a stale one answers 412 `version_mismatch`. Absent or `*`, the write is unconditional.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// ListReportsParams defines parameters for ListReports.
+type ListReportsParams struct {
+	Limit *PageLimit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page (opaque; bound to the list's sort).
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
 // ListTagsParams defines parameters for ListTags.
@@ -2665,6 +4479,12 @@ type CreatePlaybookJSONRequestBody = PlaybookInput
 // UpdatePlaybookJSONRequestBody defines body for UpdatePlaybook for application/json ContentType.
 type UpdatePlaybookJSONRequestBody = PlaybookPatch
 
+// RequestReportJSONRequestBody defines body for RequestReport for application/json ContentType.
+type RequestReportJSONRequestBody = ReportRequest
+
+// PutReportScheduleJSONRequestBody defines body for PutReportSchedule for application/json ContentType.
+type PutReportScheduleJSONRequestBody = ReportScheduleUpdate
+
 // CreateTagJSONRequestBody defines body for CreateTag for application/json ContentType.
 type CreateTagJSONRequestBody = TagInput
 
@@ -2724,6 +4544,27 @@ type ServerInterface interface {
 	// AdminListUserEvents A user's security events (admin)
 	// (GET /api/v1/admin/users/{id}/events)
 	AdminListUserEvents(c *gin.Context, id openapi_types.UUID, params AdminListUserEventsParams)
+	// GetAnalyticsBreakdown The row figures of the trades grouped by one dimension
+	// (GET /api/v1/analytics/breakdown)
+	GetAnalyticsBreakdown(c *gin.Context, params GetAnalyticsBreakdownParams)
+	// GetAnalyticsCalendar Net P&L and trade count per day (the user's time zone), per currency
+	// (GET /api/v1/analytics/calendar)
+	GetAnalyticsCalendar(c *gin.Context, params GetAnalyticsCalendarParams)
+	// GetAnalyticsDistribution A histogram of P&L, R multiples or holding times, per currency
+	// (GET /api/v1/analytics/distribution)
+	GetAnalyticsDistribution(c *gin.Context, params GetAnalyticsDistributionParams)
+	// GetAnalyticsDrawdown The drawdowns of the equity curve, per currency
+	// (GET /api/v1/analytics/drawdown)
+	GetAnalyticsDrawdown(c *gin.Context, params GetAnalyticsDrawdownParams)
+	// GetAnalyticsEquity The equity curve, by day (and by trade), per currency
+	// (GET /api/v1/analytics/equity)
+	GetAnalyticsEquity(c *gin.Context, params GetAnalyticsEquityParams)
+	// GetAnalyticsStreaks Runs of wins and losses in close order, per currency
+	// (GET /api/v1/analytics/streaks)
+	GetAnalyticsStreaks(c *gin.Context, params GetAnalyticsStreaksParams)
+	// GetAnalyticsSummary The headline figures over a trade filter, per currency
+	// (GET /api/v1/analytics/summary)
+	GetAnalyticsSummary(c *gin.Context, params GetAnalyticsSummaryParams)
 	// ListAttachments The attachments of one trade or one journal day, oldest first
 	// (GET /api/v1/attachments)
 	ListAttachments(c *gin.Context, params ListAttachmentsParams)
@@ -2898,6 +4739,27 @@ type ServerInterface interface {
 	// CreateRealtimeToken A connection token for the realtime WebSocket
 	// (POST /api/v1/realtime/token)
 	CreateRealtimeToken(c *gin.Context)
+	// ListReports The caller's reports, newest first
+	// (GET /api/v1/reports)
+	ListReports(c *gin.Context, params ListReportsParams)
+	// RequestReport Ask for a report file (PDF, CSV or XLSX)
+	// (POST /api/v1/reports)
+	RequestReport(c *gin.Context)
+	// GetReportSchedule The caller's scheduled reports
+	// (GET /api/v1/reports/schedule)
+	GetReportSchedule(c *gin.Context)
+	// PutReportSchedule Opt in to (or out of) the weekly and monthly PDF by email
+	// (PUT /api/v1/reports/schedule)
+	PutReportSchedule(c *gin.Context)
+	// DeleteReport Delete one of the caller's reports and its file
+	// (DELETE /api/v1/reports/{id})
+	DeleteReport(c *gin.Context, id ReportID)
+	// GetReport One of the caller's reports
+	// (GET /api/v1/reports/{id})
+	GetReport(c *gin.Context, id ReportID)
+	// GetReportFile The file of one of the caller's ready reports
+	// (GET /api/v1/reports/{id}/file)
+	GetReportFile(c *gin.Context, id ReportID)
 	// ListTags The caller's tags
 	// (GET /api/v1/tags)
 	ListTags(c *gin.Context, params ListTagsParams)
@@ -3389,6 +5251,1411 @@ func (siw *ServerInterfaceWrapper) AdminListUserEvents(c *gin.Context) {
 	}
 
 	siw.Handler.AdminListUserEvents(c, id, params)
+}
+
+// GetAnalyticsBreakdown operation middleware
+func (siw *ServerInterfaceWrapper) GetAnalyticsBreakdown(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAnalyticsBreakdownParams
+
+	// ------------- Optional query parameter "basis" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "basis", c.Request.URL.Query(), &params.Basis, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter basis: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "account_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "symbol" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", c.Request.URL.Query(), &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter symbol: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "asset_class" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "asset_class", c.Request.URL.Query(), &params.AssetClass, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter asset_class: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "direction" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", c.Request.URL.Query(), &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter direction: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "outcome" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", c.Request.URL.Query(), &params.Outcome, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter outcome: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "breakeven_band" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "breakeven_band", c.Request.URL.Query(), &params.BreakevenBand, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter breakeven_band: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tag_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_id", c.Request.URL.Query(), &params.TagId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tag_mode" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_mode", c.Request.URL.Query(), &params.TagMode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_mode: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "playbook_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "playbook_id", c.Request.URL.Query(), &params.PlaybookId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter playbook_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "date_field" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "date_field", c.Request.URL.Query(), &params.DateField, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter date_field: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", c.Request.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter from: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", c.Request.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter to: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "weekday" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "weekday", c.Request.URL.Query(), &params.Weekday, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter weekday: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "hour" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "hour", c.Request.URL.Query(), &params.Hour, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter hour: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_holding_seconds" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_holding_seconds", c.Request.URL.Query(), &params.MinHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_holding_seconds: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_holding_seconds" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_holding_seconds", c.Request.URL.Query(), &params.MaxHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_holding_seconds: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_net_pnl" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_net_pnl", c.Request.URL.Query(), &params.MinNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_net_pnl: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_net_pnl" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_net_pnl", c.Request.URL.Query(), &params.MaxNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_net_pnl: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_r" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_r", c.Request.URL.Query(), &params.MinR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_r: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_r" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_r", c.Request.URL.Query(), &params.MaxR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_r: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Required query parameter "by" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "by", c.Request.URL.Query(), &params.By, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter by: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetAnalyticsBreakdown(c, params)
+}
+
+// GetAnalyticsCalendar operation middleware
+func (siw *ServerInterfaceWrapper) GetAnalyticsCalendar(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAnalyticsCalendarParams
+
+	// ------------- Optional query parameter "basis" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "basis", c.Request.URL.Query(), &params.Basis, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter basis: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "account_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "symbol" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", c.Request.URL.Query(), &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter symbol: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "asset_class" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "asset_class", c.Request.URL.Query(), &params.AssetClass, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter asset_class: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "direction" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", c.Request.URL.Query(), &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter direction: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "outcome" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", c.Request.URL.Query(), &params.Outcome, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter outcome: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "breakeven_band" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "breakeven_band", c.Request.URL.Query(), &params.BreakevenBand, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter breakeven_band: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tag_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_id", c.Request.URL.Query(), &params.TagId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tag_mode" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_mode", c.Request.URL.Query(), &params.TagMode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_mode: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "playbook_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "playbook_id", c.Request.URL.Query(), &params.PlaybookId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter playbook_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "date_field" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "date_field", c.Request.URL.Query(), &params.DateField, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter date_field: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", c.Request.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter from: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", c.Request.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter to: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "weekday" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "weekday", c.Request.URL.Query(), &params.Weekday, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter weekday: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "hour" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "hour", c.Request.URL.Query(), &params.Hour, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter hour: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_holding_seconds" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_holding_seconds", c.Request.URL.Query(), &params.MinHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_holding_seconds: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_holding_seconds" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_holding_seconds", c.Request.URL.Query(), &params.MaxHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_holding_seconds: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_net_pnl" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_net_pnl", c.Request.URL.Query(), &params.MinNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_net_pnl: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_net_pnl" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_net_pnl", c.Request.URL.Query(), &params.MaxNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_net_pnl: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_r" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_r", c.Request.URL.Query(), &params.MinR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_r: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_r" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_r", c.Request.URL.Query(), &params.MaxR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_r: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "month" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "month", c.Request.URL.Query(), &params.Month, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter month: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "year" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "year", c.Request.URL.Query(), &params.Year, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter year: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetAnalyticsCalendar(c, params)
+}
+
+// GetAnalyticsDistribution operation middleware
+func (siw *ServerInterfaceWrapper) GetAnalyticsDistribution(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAnalyticsDistributionParams
+
+	// ------------- Optional query parameter "basis" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "basis", c.Request.URL.Query(), &params.Basis, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter basis: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "account_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "symbol" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", c.Request.URL.Query(), &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter symbol: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "asset_class" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "asset_class", c.Request.URL.Query(), &params.AssetClass, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter asset_class: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "direction" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", c.Request.URL.Query(), &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter direction: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "outcome" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", c.Request.URL.Query(), &params.Outcome, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter outcome: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "breakeven_band" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "breakeven_band", c.Request.URL.Query(), &params.BreakevenBand, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter breakeven_band: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tag_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_id", c.Request.URL.Query(), &params.TagId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tag_mode" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_mode", c.Request.URL.Query(), &params.TagMode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_mode: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "playbook_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "playbook_id", c.Request.URL.Query(), &params.PlaybookId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter playbook_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "date_field" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "date_field", c.Request.URL.Query(), &params.DateField, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter date_field: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", c.Request.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter from: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", c.Request.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter to: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "weekday" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "weekday", c.Request.URL.Query(), &params.Weekday, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter weekday: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "hour" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "hour", c.Request.URL.Query(), &params.Hour, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter hour: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_holding_seconds" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_holding_seconds", c.Request.URL.Query(), &params.MinHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_holding_seconds: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_holding_seconds" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_holding_seconds", c.Request.URL.Query(), &params.MaxHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_holding_seconds: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_net_pnl" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_net_pnl", c.Request.URL.Query(), &params.MinNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_net_pnl: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_net_pnl" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_net_pnl", c.Request.URL.Query(), &params.MaxNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_net_pnl: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_r" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_r", c.Request.URL.Query(), &params.MinR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_r: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_r" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_r", c.Request.URL.Query(), &params.MaxR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_r: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Required query parameter "of" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "of", c.Request.URL.Query(), &params.Of, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter of: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetAnalyticsDistribution(c, params)
+}
+
+// GetAnalyticsDrawdown operation middleware
+func (siw *ServerInterfaceWrapper) GetAnalyticsDrawdown(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAnalyticsDrawdownParams
+
+	// ------------- Optional query parameter "basis" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "basis", c.Request.URL.Query(), &params.Basis, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter basis: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "account_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "symbol" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", c.Request.URL.Query(), &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter symbol: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "asset_class" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "asset_class", c.Request.URL.Query(), &params.AssetClass, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter asset_class: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "direction" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", c.Request.URL.Query(), &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter direction: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "outcome" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", c.Request.URL.Query(), &params.Outcome, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter outcome: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "breakeven_band" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "breakeven_band", c.Request.URL.Query(), &params.BreakevenBand, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter breakeven_band: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tag_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_id", c.Request.URL.Query(), &params.TagId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tag_mode" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_mode", c.Request.URL.Query(), &params.TagMode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_mode: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "playbook_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "playbook_id", c.Request.URL.Query(), &params.PlaybookId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter playbook_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "date_field" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "date_field", c.Request.URL.Query(), &params.DateField, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter date_field: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", c.Request.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter from: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", c.Request.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter to: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "weekday" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "weekday", c.Request.URL.Query(), &params.Weekday, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter weekday: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "hour" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "hour", c.Request.URL.Query(), &params.Hour, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter hour: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_holding_seconds" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_holding_seconds", c.Request.URL.Query(), &params.MinHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_holding_seconds: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_holding_seconds" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_holding_seconds", c.Request.URL.Query(), &params.MaxHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_holding_seconds: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_net_pnl" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_net_pnl", c.Request.URL.Query(), &params.MinNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_net_pnl: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_net_pnl" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_net_pnl", c.Request.URL.Query(), &params.MaxNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_net_pnl: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_r" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_r", c.Request.URL.Query(), &params.MinR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_r: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_r" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_r", c.Request.URL.Query(), &params.MaxR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_r: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetAnalyticsDrawdown(c, params)
+}
+
+// GetAnalyticsEquity operation middleware
+func (siw *ServerInterfaceWrapper) GetAnalyticsEquity(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAnalyticsEquityParams
+
+	// ------------- Optional query parameter "basis" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "basis", c.Request.URL.Query(), &params.Basis, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter basis: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "account_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "symbol" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", c.Request.URL.Query(), &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter symbol: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "asset_class" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "asset_class", c.Request.URL.Query(), &params.AssetClass, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter asset_class: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "direction" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", c.Request.URL.Query(), &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter direction: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "outcome" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", c.Request.URL.Query(), &params.Outcome, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter outcome: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "breakeven_band" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "breakeven_band", c.Request.URL.Query(), &params.BreakevenBand, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter breakeven_band: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tag_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_id", c.Request.URL.Query(), &params.TagId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tag_mode" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_mode", c.Request.URL.Query(), &params.TagMode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_mode: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "playbook_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "playbook_id", c.Request.URL.Query(), &params.PlaybookId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter playbook_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "date_field" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "date_field", c.Request.URL.Query(), &params.DateField, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter date_field: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", c.Request.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter from: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", c.Request.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter to: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "weekday" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "weekday", c.Request.URL.Query(), &params.Weekday, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter weekday: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "hour" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "hour", c.Request.URL.Query(), &params.Hour, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter hour: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_holding_seconds" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_holding_seconds", c.Request.URL.Query(), &params.MinHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_holding_seconds: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_holding_seconds" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_holding_seconds", c.Request.URL.Query(), &params.MaxHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_holding_seconds: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_net_pnl" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_net_pnl", c.Request.URL.Query(), &params.MinNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_net_pnl: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_net_pnl" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_net_pnl", c.Request.URL.Query(), &params.MaxNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_net_pnl: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_r" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_r", c.Request.URL.Query(), &params.MinR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_r: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_r" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_r", c.Request.URL.Query(), &params.MaxR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_r: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "per_trade" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "per_trade", c.Request.URL.Query(), &params.PerTrade, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter per_trade: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetAnalyticsEquity(c, params)
+}
+
+// GetAnalyticsStreaks operation middleware
+func (siw *ServerInterfaceWrapper) GetAnalyticsStreaks(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAnalyticsStreaksParams
+
+	// ------------- Optional query parameter "basis" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "basis", c.Request.URL.Query(), &params.Basis, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter basis: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "account_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "symbol" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", c.Request.URL.Query(), &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter symbol: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "asset_class" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "asset_class", c.Request.URL.Query(), &params.AssetClass, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter asset_class: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "direction" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", c.Request.URL.Query(), &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter direction: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "outcome" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", c.Request.URL.Query(), &params.Outcome, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter outcome: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "breakeven_band" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "breakeven_band", c.Request.URL.Query(), &params.BreakevenBand, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter breakeven_band: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tag_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_id", c.Request.URL.Query(), &params.TagId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tag_mode" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_mode", c.Request.URL.Query(), &params.TagMode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_mode: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "playbook_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "playbook_id", c.Request.URL.Query(), &params.PlaybookId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter playbook_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "date_field" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "date_field", c.Request.URL.Query(), &params.DateField, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter date_field: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", c.Request.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter from: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", c.Request.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter to: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "weekday" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "weekday", c.Request.URL.Query(), &params.Weekday, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter weekday: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "hour" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "hour", c.Request.URL.Query(), &params.Hour, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter hour: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_holding_seconds" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_holding_seconds", c.Request.URL.Query(), &params.MinHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_holding_seconds: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_holding_seconds" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_holding_seconds", c.Request.URL.Query(), &params.MaxHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_holding_seconds: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_net_pnl" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_net_pnl", c.Request.URL.Query(), &params.MinNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_net_pnl: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_net_pnl" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_net_pnl", c.Request.URL.Query(), &params.MaxNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_net_pnl: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_r" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_r", c.Request.URL.Query(), &params.MinR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_r: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_r" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_r", c.Request.URL.Query(), &params.MaxR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_r: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetAnalyticsStreaks(c, params)
+}
+
+// GetAnalyticsSummary operation middleware
+func (siw *ServerInterfaceWrapper) GetAnalyticsSummary(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAnalyticsSummaryParams
+
+	// ------------- Optional query parameter "basis" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "basis", c.Request.URL.Query(), &params.Basis, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter basis: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "account_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "symbol" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", c.Request.URL.Query(), &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter symbol: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "asset_class" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "asset_class", c.Request.URL.Query(), &params.AssetClass, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter asset_class: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "direction" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", c.Request.URL.Query(), &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter direction: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "outcome" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", c.Request.URL.Query(), &params.Outcome, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter outcome: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "breakeven_band" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "breakeven_band", c.Request.URL.Query(), &params.BreakevenBand, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter breakeven_band: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tag_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_id", c.Request.URL.Query(), &params.TagId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "tag_mode" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_mode", c.Request.URL.Query(), &params.TagMode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_mode: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "playbook_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "playbook_id", c.Request.URL.Query(), &params.PlaybookId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter playbook_id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "date_field" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "date_field", c.Request.URL.Query(), &params.DateField, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter date_field: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", c.Request.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter from: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", c.Request.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter to: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "weekday" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "weekday", c.Request.URL.Query(), &params.Weekday, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter weekday: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "hour" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "hour", c.Request.URL.Query(), &params.Hour, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter hour: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_holding_seconds" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_holding_seconds", c.Request.URL.Query(), &params.MinHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_holding_seconds: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_holding_seconds" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_holding_seconds", c.Request.URL.Query(), &params.MaxHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_holding_seconds: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_net_pnl" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_net_pnl", c.Request.URL.Query(), &params.MinNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_net_pnl: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_net_pnl" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_net_pnl", c.Request.URL.Query(), &params.MaxNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_net_pnl: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "min_r" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_r", c.Request.URL.Query(), &params.MinR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_r: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "max_r" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_r", c.Request.URL.Query(), &params.MaxR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_r: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetAnalyticsSummary(c, params)
 }
 
 // ListAttachments operation middleware
@@ -4859,6 +8126,155 @@ func (siw *ServerInterfaceWrapper) CreateRealtimeToken(c *gin.Context) {
 	siw.Handler.CreateRealtimeToken(c)
 }
 
+// ListReports operation middleware
+func (siw *ServerInterfaceWrapper) ListReports(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListReportsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", c.Request.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter cursor: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.ListReports(c, params)
+}
+
+// RequestReport operation middleware
+func (siw *ServerInterfaceWrapper) RequestReport(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.RequestReport(c)
+}
+
+// GetReportSchedule operation middleware
+func (siw *ServerInterfaceWrapper) GetReportSchedule(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetReportSchedule(c)
+}
+
+// PutReportSchedule operation middleware
+func (siw *ServerInterfaceWrapper) PutReportSchedule(c *gin.Context) {
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.PutReportSchedule(c)
+}
+
+// DeleteReport operation middleware
+func (siw *ServerInterfaceWrapper) DeleteReport(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ReportID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.DeleteReport(c, id)
+}
+
+// GetReport operation middleware
+func (siw *ServerInterfaceWrapper) GetReport(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ReportID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetReport(c, id)
+}
+
+// GetReportFile operation middleware
+func (siw *ServerInterfaceWrapper) GetReportFile(c *gin.Context) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id ReportID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", c.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter id: %w", err), http.StatusBadRequest)
+		return
+	}
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		middleware(c)
+		if c.IsAborted() {
+			return
+		}
+	}
+
+	siw.Handler.GetReportFile(c, id)
+}
+
 // ListTags operation middleware
 func (siw *ServerInterfaceWrapper) ListTags(c *gin.Context) {
 
@@ -5584,6 +9000,20 @@ func RegisterHandlersWithOptions(router gin.IRouter, si ServerInterface, options
 	router.PUT(options.BaseURL+"/api/v1/import-mappings/:id", wrapper.UpdateImportMapping)
 	router.GET(options.BaseURL+"/api/v1/executions/export", wrapper.ExportExecutions)
 	router.GET(options.BaseURL+"/api/v1/trades/export", wrapper.ExportTrades)
+	router.GET(options.BaseURL+"/api/v1/analytics/summary", wrapper.GetAnalyticsSummary)
+	router.GET(options.BaseURL+"/api/v1/analytics/equity", wrapper.GetAnalyticsEquity)
+	router.GET(options.BaseURL+"/api/v1/analytics/drawdown", wrapper.GetAnalyticsDrawdown)
+	router.GET(options.BaseURL+"/api/v1/analytics/calendar", wrapper.GetAnalyticsCalendar)
+	router.GET(options.BaseURL+"/api/v1/analytics/breakdown", wrapper.GetAnalyticsBreakdown)
+	router.GET(options.BaseURL+"/api/v1/analytics/distribution", wrapper.GetAnalyticsDistribution)
+	router.GET(options.BaseURL+"/api/v1/analytics/streaks", wrapper.GetAnalyticsStreaks)
+	router.GET(options.BaseURL+"/api/v1/reports", wrapper.ListReports)
+	router.POST(options.BaseURL+"/api/v1/reports", wrapper.RequestReport)
+	router.GET(options.BaseURL+"/api/v1/reports/schedule", wrapper.GetReportSchedule)
+	router.PUT(options.BaseURL+"/api/v1/reports/schedule", wrapper.PutReportSchedule)
+	router.DELETE(options.BaseURL+"/api/v1/reports/:id", wrapper.DeleteReport)
+	router.GET(options.BaseURL+"/api/v1/reports/:id", wrapper.GetReport)
+	router.GET(options.BaseURL+"/api/v1/reports/:id/file", wrapper.GetReportFile)
 }
 
 type ProblemApplicationProblemPlusJSONResponse Problem
@@ -6121,6 +9551,279 @@ type AdminListUserEventsdefaultApplicationProblemPlusJSONResponse struct {
 }
 
 func (response AdminListUserEventsdefaultApplicationProblemPlusJSONResponse) VisitAdminListUserEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAnalyticsBreakdownRequestObject struct {
+	Params GetAnalyticsBreakdownParams
+}
+
+type GetAnalyticsBreakdownResponseObject interface {
+	VisitGetAnalyticsBreakdownResponse(w http.ResponseWriter) error
+}
+
+type GetAnalyticsBreakdown200JSONResponse AnalyticsBreakdown
+
+func (response GetAnalyticsBreakdown200JSONResponse) VisitGetAnalyticsBreakdownResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAnalyticsBreakdowndefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetAnalyticsBreakdowndefaultApplicationProblemPlusJSONResponse) VisitGetAnalyticsBreakdownResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAnalyticsCalendarRequestObject struct {
+	Params GetAnalyticsCalendarParams
+}
+
+type GetAnalyticsCalendarResponseObject interface {
+	VisitGetAnalyticsCalendarResponse(w http.ResponseWriter) error
+}
+
+type GetAnalyticsCalendar200JSONResponse AnalyticsCalendarList
+
+func (response GetAnalyticsCalendar200JSONResponse) VisitGetAnalyticsCalendarResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAnalyticsCalendardefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetAnalyticsCalendardefaultApplicationProblemPlusJSONResponse) VisitGetAnalyticsCalendarResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAnalyticsDistributionRequestObject struct {
+	Params GetAnalyticsDistributionParams
+}
+
+type GetAnalyticsDistributionResponseObject interface {
+	VisitGetAnalyticsDistributionResponse(w http.ResponseWriter) error
+}
+
+type GetAnalyticsDistribution200JSONResponse AnalyticsDistributionList
+
+func (response GetAnalyticsDistribution200JSONResponse) VisitGetAnalyticsDistributionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAnalyticsDistributiondefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetAnalyticsDistributiondefaultApplicationProblemPlusJSONResponse) VisitGetAnalyticsDistributionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAnalyticsDrawdownRequestObject struct {
+	Params GetAnalyticsDrawdownParams
+}
+
+type GetAnalyticsDrawdownResponseObject interface {
+	VisitGetAnalyticsDrawdownResponse(w http.ResponseWriter) error
+}
+
+type GetAnalyticsDrawdown200JSONResponse AnalyticsDrawdownList
+
+func (response GetAnalyticsDrawdown200JSONResponse) VisitGetAnalyticsDrawdownResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAnalyticsDrawdowndefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetAnalyticsDrawdowndefaultApplicationProblemPlusJSONResponse) VisitGetAnalyticsDrawdownResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAnalyticsEquityRequestObject struct {
+	Params GetAnalyticsEquityParams
+}
+
+type GetAnalyticsEquityResponseObject interface {
+	VisitGetAnalyticsEquityResponse(w http.ResponseWriter) error
+}
+
+type GetAnalyticsEquity200JSONResponse AnalyticsEquityList
+
+func (response GetAnalyticsEquity200JSONResponse) VisitGetAnalyticsEquityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAnalyticsEquitydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetAnalyticsEquitydefaultApplicationProblemPlusJSONResponse) VisitGetAnalyticsEquityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAnalyticsStreaksRequestObject struct {
+	Params GetAnalyticsStreaksParams
+}
+
+type GetAnalyticsStreaksResponseObject interface {
+	VisitGetAnalyticsStreaksResponse(w http.ResponseWriter) error
+}
+
+type GetAnalyticsStreaks200JSONResponse AnalyticsStreaksList
+
+func (response GetAnalyticsStreaks200JSONResponse) VisitGetAnalyticsStreaksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAnalyticsStreaksdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetAnalyticsStreaksdefaultApplicationProblemPlusJSONResponse) VisitGetAnalyticsStreaksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAnalyticsSummaryRequestObject struct {
+	Params GetAnalyticsSummaryParams
+}
+
+type GetAnalyticsSummaryResponseObject interface {
+	VisitGetAnalyticsSummaryResponse(w http.ResponseWriter) error
+}
+
+type GetAnalyticsSummary200JSONResponse AnalyticsSummaryList
+
+func (response GetAnalyticsSummary200JSONResponse) VisitGetAnalyticsSummaryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAnalyticsSummarydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetAnalyticsSummarydefaultApplicationProblemPlusJSONResponse) VisitGetAnalyticsSummaryResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -8458,6 +12161,328 @@ func (response CreateRealtimeTokendefaultApplicationProblemPlusJSONResponse) Vis
 	return err
 }
 
+type ListReportsRequestObject struct {
+	Params ListReportsParams
+}
+
+type ListReportsResponseObject interface {
+	VisitListReportsResponse(w http.ResponseWriter) error
+}
+
+type ListReports200JSONResponse ReportPage
+
+func (response ListReports200JSONResponse) VisitListReportsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListReportsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListReportsdefaultApplicationProblemPlusJSONResponse) VisitListReportsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RequestReportRequestObject struct {
+	Body *RequestReportJSONRequestBody
+}
+
+type RequestReportResponseObject interface {
+	VisitRequestReportResponse(w http.ResponseWriter) error
+}
+
+type RequestReport202JSONResponse Report
+
+func (response RequestReport202JSONResponse) VisitRequestReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RequestReportdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response RequestReportdefaultApplicationProblemPlusJSONResponse) VisitRequestReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReportScheduleRequestObject struct {
+}
+
+type GetReportScheduleResponseObject interface {
+	VisitGetReportScheduleResponse(w http.ResponseWriter) error
+}
+
+type GetReportSchedule200JSONResponse ReportSchedule
+
+func (response GetReportSchedule200JSONResponse) VisitGetReportScheduleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReportScheduledefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetReportScheduledefaultApplicationProblemPlusJSONResponse) VisitGetReportScheduleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutReportScheduleRequestObject struct {
+	Body *PutReportScheduleJSONRequestBody
+}
+
+type PutReportScheduleResponseObject interface {
+	VisitPutReportScheduleResponse(w http.ResponseWriter) error
+}
+
+type PutReportSchedule200JSONResponse ReportSchedule
+
+func (response PutReportSchedule200JSONResponse) VisitPutReportScheduleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutReportScheduledefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response PutReportScheduledefaultApplicationProblemPlusJSONResponse) VisitPutReportScheduleResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteReportRequestObject struct {
+	Id ReportID `json:"id"`
+}
+
+type DeleteReportResponseObject interface {
+	VisitDeleteReportResponse(w http.ResponseWriter) error
+}
+
+type DeleteReport204Response struct {
+}
+
+func (response DeleteReport204Response) VisitDeleteReportResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteReportdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response DeleteReportdefaultApplicationProblemPlusJSONResponse) VisitDeleteReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReportRequestObject struct {
+	Id ReportID `json:"id"`
+}
+
+type GetReportResponseObject interface {
+	VisitGetReportResponse(w http.ResponseWriter) error
+}
+
+type GetReport200JSONResponse Report
+
+func (response GetReport200JSONResponse) VisitGetReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReportdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetReportdefaultApplicationProblemPlusJSONResponse) VisitGetReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReportFileRequestObject struct {
+	Id ReportID `json:"id"`
+}
+
+type GetReportFileResponseObject interface {
+	VisitGetReportFileResponse(w http.ResponseWriter) error
+}
+
+type GetReportFile200ResponseHeaders struct {
+	ContentDisposition string
+}
+
+type GetReportFile200ApplicationpdfResponse struct {
+	Body          io.Reader
+	Headers       GetReportFile200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetReportFile200ApplicationpdfResponse) VisitGetReportFileResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/pdf")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Content-Disposition", fmt.Sprint(response.Headers.ContentDisposition))
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetReportFile200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse struct {
+	Body          io.Reader
+	Headers       GetReportFile200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetReportFile200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse) VisitGetReportFileResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Content-Disposition", fmt.Sprint(response.Headers.ContentDisposition))
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetReportFile200TextcsvResponse struct {
+	Body          io.Reader
+	Headers       GetReportFile200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetReportFile200TextcsvResponse) VisitGetReportFileResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/csv")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.Header().Set("Content-Disposition", fmt.Sprint(response.Headers.ContentDisposition))
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetReportFiledefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetReportFiledefaultApplicationProblemPlusJSONResponse) VisitGetReportFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListTagsRequestObject struct {
 	Params ListTagsParams
 }
@@ -9110,6 +13135,27 @@ type StrictServerInterface interface {
 	// AdminListUserEvents A user's security events (admin)
 	// (GET /api/v1/admin/users/{id}/events)
 	AdminListUserEvents(ctx context.Context, request AdminListUserEventsRequestObject) (AdminListUserEventsResponseObject, error)
+	// GetAnalyticsBreakdown The row figures of the trades grouped by one dimension
+	// (GET /api/v1/analytics/breakdown)
+	GetAnalyticsBreakdown(ctx context.Context, request GetAnalyticsBreakdownRequestObject) (GetAnalyticsBreakdownResponseObject, error)
+	// GetAnalyticsCalendar Net P&L and trade count per day (the user's time zone), per currency
+	// (GET /api/v1/analytics/calendar)
+	GetAnalyticsCalendar(ctx context.Context, request GetAnalyticsCalendarRequestObject) (GetAnalyticsCalendarResponseObject, error)
+	// GetAnalyticsDistribution A histogram of P&L, R multiples or holding times, per currency
+	// (GET /api/v1/analytics/distribution)
+	GetAnalyticsDistribution(ctx context.Context, request GetAnalyticsDistributionRequestObject) (GetAnalyticsDistributionResponseObject, error)
+	// GetAnalyticsDrawdown The drawdowns of the equity curve, per currency
+	// (GET /api/v1/analytics/drawdown)
+	GetAnalyticsDrawdown(ctx context.Context, request GetAnalyticsDrawdownRequestObject) (GetAnalyticsDrawdownResponseObject, error)
+	// GetAnalyticsEquity The equity curve, by day (and by trade), per currency
+	// (GET /api/v1/analytics/equity)
+	GetAnalyticsEquity(ctx context.Context, request GetAnalyticsEquityRequestObject) (GetAnalyticsEquityResponseObject, error)
+	// GetAnalyticsStreaks Runs of wins and losses in close order, per currency
+	// (GET /api/v1/analytics/streaks)
+	GetAnalyticsStreaks(ctx context.Context, request GetAnalyticsStreaksRequestObject) (GetAnalyticsStreaksResponseObject, error)
+	// GetAnalyticsSummary The headline figures over a trade filter, per currency
+	// (GET /api/v1/analytics/summary)
+	GetAnalyticsSummary(ctx context.Context, request GetAnalyticsSummaryRequestObject) (GetAnalyticsSummaryResponseObject, error)
 	// ListAttachments The attachments of one trade or one journal day, oldest first
 	// (GET /api/v1/attachments)
 	ListAttachments(ctx context.Context, request ListAttachmentsRequestObject) (ListAttachmentsResponseObject, error)
@@ -9284,6 +13330,27 @@ type StrictServerInterface interface {
 	// CreateRealtimeToken A connection token for the realtime WebSocket
 	// (POST /api/v1/realtime/token)
 	CreateRealtimeToken(ctx context.Context, request CreateRealtimeTokenRequestObject) (CreateRealtimeTokenResponseObject, error)
+	// ListReports The caller's reports, newest first
+	// (GET /api/v1/reports)
+	ListReports(ctx context.Context, request ListReportsRequestObject) (ListReportsResponseObject, error)
+	// RequestReport Ask for a report file (PDF, CSV or XLSX)
+	// (POST /api/v1/reports)
+	RequestReport(ctx context.Context, request RequestReportRequestObject) (RequestReportResponseObject, error)
+	// GetReportSchedule The caller's scheduled reports
+	// (GET /api/v1/reports/schedule)
+	GetReportSchedule(ctx context.Context, request GetReportScheduleRequestObject) (GetReportScheduleResponseObject, error)
+	// PutReportSchedule Opt in to (or out of) the weekly and monthly PDF by email
+	// (PUT /api/v1/reports/schedule)
+	PutReportSchedule(ctx context.Context, request PutReportScheduleRequestObject) (PutReportScheduleResponseObject, error)
+	// DeleteReport Delete one of the caller's reports and its file
+	// (DELETE /api/v1/reports/{id})
+	DeleteReport(ctx context.Context, request DeleteReportRequestObject) (DeleteReportResponseObject, error)
+	// GetReport One of the caller's reports
+	// (GET /api/v1/reports/{id})
+	GetReport(ctx context.Context, request GetReportRequestObject) (GetReportResponseObject, error)
+	// GetReportFile The file of one of the caller's ready reports
+	// (GET /api/v1/reports/{id}/file)
+	GetReportFile(ctx context.Context, request GetReportFileRequestObject) (GetReportFileResponseObject, error)
 	// ListTags The caller's tags
 	// (GET /api/v1/tags)
 	ListTags(ctx context.Context, request ListTagsRequestObject) (ListTagsResponseObject, error)
@@ -9796,6 +13863,188 @@ func (sh *strictHandler) AdminListUserEvents(ctx *gin.Context, id openapi_types.
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(AdminListUserEventsResponseObject); ok {
 		if err := validResponse.VisitAdminListUserEventsResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAnalyticsBreakdown operation middleware
+func (sh *strictHandler) GetAnalyticsBreakdown(ctx *gin.Context, params GetAnalyticsBreakdownParams) {
+	var request GetAnalyticsBreakdownRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAnalyticsBreakdown(ctx, request.(GetAnalyticsBreakdownRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAnalyticsBreakdown")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetAnalyticsBreakdownResponseObject); ok {
+		if err := validResponse.VisitGetAnalyticsBreakdownResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAnalyticsCalendar operation middleware
+func (sh *strictHandler) GetAnalyticsCalendar(ctx *gin.Context, params GetAnalyticsCalendarParams) {
+	var request GetAnalyticsCalendarRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAnalyticsCalendar(ctx, request.(GetAnalyticsCalendarRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAnalyticsCalendar")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetAnalyticsCalendarResponseObject); ok {
+		if err := validResponse.VisitGetAnalyticsCalendarResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAnalyticsDistribution operation middleware
+func (sh *strictHandler) GetAnalyticsDistribution(ctx *gin.Context, params GetAnalyticsDistributionParams) {
+	var request GetAnalyticsDistributionRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAnalyticsDistribution(ctx, request.(GetAnalyticsDistributionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAnalyticsDistribution")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetAnalyticsDistributionResponseObject); ok {
+		if err := validResponse.VisitGetAnalyticsDistributionResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAnalyticsDrawdown operation middleware
+func (sh *strictHandler) GetAnalyticsDrawdown(ctx *gin.Context, params GetAnalyticsDrawdownParams) {
+	var request GetAnalyticsDrawdownRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAnalyticsDrawdown(ctx, request.(GetAnalyticsDrawdownRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAnalyticsDrawdown")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetAnalyticsDrawdownResponseObject); ok {
+		if err := validResponse.VisitGetAnalyticsDrawdownResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAnalyticsEquity operation middleware
+func (sh *strictHandler) GetAnalyticsEquity(ctx *gin.Context, params GetAnalyticsEquityParams) {
+	var request GetAnalyticsEquityRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAnalyticsEquity(ctx, request.(GetAnalyticsEquityRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAnalyticsEquity")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetAnalyticsEquityResponseObject); ok {
+		if err := validResponse.VisitGetAnalyticsEquityResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAnalyticsStreaks operation middleware
+func (sh *strictHandler) GetAnalyticsStreaks(ctx *gin.Context, params GetAnalyticsStreaksParams) {
+	var request GetAnalyticsStreaksRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAnalyticsStreaks(ctx, request.(GetAnalyticsStreaksRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAnalyticsStreaks")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetAnalyticsStreaksResponseObject); ok {
+		if err := validResponse.VisitGetAnalyticsStreaksResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetAnalyticsSummary operation middleware
+func (sh *strictHandler) GetAnalyticsSummary(ctx *gin.Context, params GetAnalyticsSummaryParams) {
+	var request GetAnalyticsSummaryRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAnalyticsSummary(ctx, request.(GetAnalyticsSummaryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAnalyticsSummary")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetAnalyticsSummaryResponseObject); ok {
+		if err := validResponse.VisitGetAnalyticsSummaryResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {
@@ -11674,6 +15923,218 @@ func (sh *strictHandler) CreateRealtimeToken(ctx *gin.Context) {
 		sh.options.HandlerErrorFunc(ctx, err)
 	} else if validResponse, ok := response.(CreateRealtimeTokenResponseObject); ok {
 		if err := validResponse.VisitCreateRealtimeTokenResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListReports operation middleware
+func (sh *strictHandler) ListReports(ctx *gin.Context, params ListReportsParams) {
+	var request ListReportsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListReports(ctx, request.(ListReportsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListReports")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(ListReportsResponseObject); ok {
+		if err := validResponse.VisitListReportsResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RequestReport operation middleware
+func (sh *strictHandler) RequestReport(ctx *gin.Context) {
+	var request RequestReportRequestObject
+
+	var body RequestReportJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RequestReport(ctx, request.(RequestReportRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RequestReport")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(RequestReportResponseObject); ok {
+		if err := validResponse.VisitRequestReportResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetReportSchedule operation middleware
+func (sh *strictHandler) GetReportSchedule(ctx *gin.Context) {
+	var request GetReportScheduleRequestObject
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetReportSchedule(ctx, request.(GetReportScheduleRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetReportSchedule")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetReportScheduleResponseObject); ok {
+		if err := validResponse.VisitGetReportScheduleResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// PutReportSchedule operation middleware
+func (sh *strictHandler) PutReportSchedule(ctx *gin.Context) {
+	var request PutReportScheduleRequestObject
+
+	var body PutReportScheduleJSONRequestBody
+	var err error
+	// A request validator built on kin-openapi's openapi3filter with
+	// KeepValidatedValue leaves the value it validated on the body. Bind
+	// that value, matching member names exactly, so the handler receives
+	// what was validated instead of a second, case-insensitive decode.
+	if vb, ok := ctx.Request.Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+		err = ctx.ShouldBindJSON(&body)
+	} else if binding.Validator != nil {
+		// ShouldBindJSON runs the struct validator after decoding; keep that.
+		err = binding.Validator.ValidateStruct(&body)
+	}
+	if err != nil {
+		sh.options.RequestErrorHandlerFunc(ctx, err)
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.PutReportSchedule(ctx, request.(PutReportScheduleRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "PutReportSchedule")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(PutReportScheduleResponseObject); ok {
+		if err := validResponse.VisitPutReportScheduleResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteReport operation middleware
+func (sh *strictHandler) DeleteReport(ctx *gin.Context, id ReportID) {
+	var request DeleteReportRequestObject
+
+	request.Id = id
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteReport(ctx, request.(DeleteReportRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteReport")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(DeleteReportResponseObject); ok {
+		if err := validResponse.VisitDeleteReportResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetReport operation middleware
+func (sh *strictHandler) GetReport(ctx *gin.Context, id ReportID) {
+	var request GetReportRequestObject
+
+	request.Id = id
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetReport(ctx, request.(GetReportRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetReport")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetReportResponseObject); ok {
+		if err := validResponse.VisitGetReportResponse(ctx.Writer); err != nil {
+			sh.options.ResponseErrorHandlerFunc(ctx, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(ctx, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetReportFile operation middleware
+func (sh *strictHandler) GetReportFile(ctx *gin.Context, id ReportID) {
+	var request GetReportFileRequestObject
+
+	request.Id = id
+
+	handler := func(ctx *gin.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetReportFile(ctx, request.(GetReportFileRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetReportFile")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		sh.options.HandlerErrorFunc(ctx, err)
+	} else if validResponse, ok := response.(GetReportFileResponseObject); ok {
+		if err := validResponse.VisitGetReportFileResponse(ctx.Writer); err != nil {
 			sh.options.ResponseErrorHandlerFunc(ctx, err)
 		}
 	} else if response != nil {

@@ -192,6 +192,59 @@ func RunReports(t *testing.T, newStores func(t *testing.T) ReportStores) {
 		}
 	})
 
+	t.Run("ListAndDeleteOwnerOnly", func(t *testing.T) {
+		e := newEnv(t)
+		u, other := e.NewUser(t), e.NewUser(t)
+		var ids []uuid.UUID
+		for i := range 3 {
+			if i < 2 {
+				e.now = e.now.Add(time.Minute) // the last two share an instant: the ID breaks the tie
+			}
+			r, err := e.rep.Request(ctx, u, analytics.ReportRequest{Period: analytics.Weekly, Format: analytics.CSV})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, r.ID)
+			if i == 0 {
+				run(t, e, r.ID.String()) // the oldest has a file
+			}
+		}
+		page, err := e.rep.List(ctx, u, analytics.ReportCursor{}, 2)
+		hi, lo := ids[1], ids[2]
+		if lo.String() > hi.String() {
+			hi, lo = lo, hi
+		}
+		if err != nil || len(page) != 2 || page[0].ID != hi || page[1].ID != lo {
+			t.Fatalf("first page %+v %v", page, err)
+		}
+		rest, err := e.rep.List(ctx, u, analytics.CursorOf(&page[1]), 2)
+		if err != nil || len(rest) != 1 || rest[0].ID != ids[0] {
+			t.Fatalf("second page %+v %v", rest, err)
+		}
+		if mine, err := e.rep.List(ctx, other, analytics.ReportCursor{}, 50); err != nil || len(mine) != 0 {
+			t.Fatalf("another user's list %+v %v", mine, err)
+		}
+		if _, err := e.rep.List(ctx, u, analytics.ReportCursor{}, 0); !apperr.Is(err, apperr.Invalid) {
+			t.Fatalf("limit 0: %v", err)
+		}
+		// Another user's delete is not found and deletes nothing.
+		if err := e.rep.Delete(ctx, other, ids[0]); !apperr.Is(err, apperr.NotFound) {
+			t.Fatalf("another user's Delete: %v", err)
+		}
+		if e.blobs.Len() != 1 {
+			t.Fatalf("%d blobs after another user's delete", e.blobs.Len())
+		}
+		if err := e.rep.Delete(ctx, u, ids[0]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.rep.Get(ctx, u, ids[0]); !apperr.Is(err, apperr.NotFound) || e.blobs.Len() != 0 {
+			t.Fatalf("after delete: %v, %d blobs", err, e.blobs.Len())
+		}
+		if err := e.rep.Delete(ctx, u, ids[0]); !apperr.Is(err, apperr.NotFound) {
+			t.Fatalf("second delete: %v", err)
+		}
+	})
+
 	t.Run("BadRequests", func(t *testing.T) {
 		e := newEnv(t)
 		u := e.NewUser(t)

@@ -79,6 +79,63 @@ func runBackendContract(t *testing.T, newBackend func(t *testing.T) jobs.Backend
 		}
 	})
 
+	each("CreateManyStoresEachOnItsOwnTerms", func(t *testing.T) {
+		b := newBackend(t)
+		existing := NewJob("default.x")
+		if _, _, err := b.Create(ctx, existing, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		keyed := NewJob("email.send")
+		keyed.IdempotencyKey = "many:" + keyed.ID
+		sameKey := NewJob("email.send")
+		sameKey.IdempotencyKey = keyed.IdempotencyKey
+		delayed := NewJob("default.later")
+		delayed.Scheduled, delayed.TimerAt = true, delayed.CreatedAt.Add(time.Hour)
+		fresh := NewJob("default.y")
+		dupOfExisting := existing.Clone()
+		dupOfExisting.Kind = "overwritten"
+		repeat := fresh.Clone()
+		repeat.Kind = "overwritten"
+		in := []*jobs.Job{fresh, dupOfExisting, keyed, sameKey, delayed, repeat}
+		got, err := b.CreateMany(ctx, in, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cr := func(id string, created bool) jobs.Created { return jobs.Created{ID: id, Created: created} }
+		want := []jobs.Created{cr(fresh.ID, true), cr(existing.ID, false), cr(keyed.ID, true), cr(keyed.ID, false), cr(delayed.ID, true), cr(fresh.ID, false)}
+		if len(got) != len(want) {
+			t.Fatalf("CreateMany returned %d results for %d jobs", len(got), len(in))
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Errorf("job %d: %+v; want %+v", i, got[i], want[i])
+			}
+		}
+		for _, j := range []*jobs.Job{fresh, existing, keyed, delayed} {
+			g, err := b.Get(ctx, j.ID)
+			if err != nil {
+				t.Fatalf("Get %s: %v", j.Kind, err)
+			}
+			if g.Kind != j.Kind || g.Kind == "overwritten" {
+				t.Fatalf("stored kind %q; want %q", g.Kind, j.Kind)
+			}
+		}
+		if _, err := b.Get(ctx, sameKey.ID); !apperr.Is(err, apperr.NotFound) {
+			t.Fatalf("the job with a used key was stored: %v", err)
+		}
+		due, err := b.ClaimDue(ctx, delayed.TimerAt, time.Minute, 10)
+		if err != nil || !slices.Contains(due, delayed.ID) {
+			t.Fatalf("ClaimDue = %v, %v; want the delayed job in the timer set", due, err)
+		}
+		if got, err := b.CreateMany(ctx, nil, time.Hour); err != nil || len(got) != 0 {
+			t.Fatalf("CreateMany(nil) = %v, %v", got, err)
+		}
+		c, err := b.Counts(ctx, jobs.QueueDefault)
+		if err != nil || c.ByState[jobs.StateQueued] != 3 {
+			t.Fatalf("queued default jobs = %d, %v; want 3 (existing, fresh, delayed: no duplicates)", c.ByState[jobs.StateQueued], err)
+		}
+	})
+
 	each("CreateExistingIDIsNotOverwritten", func(t *testing.T) {
 		b := newBackend(t)
 		j := NewJob("default.x")

@@ -50,6 +50,16 @@ func (b *ChanBroker) Publish(_ context.Context, m jobs.Message) error {
 	}
 }
 
+// PublishMany implements jobs.Broker: Publish for each message.
+func (b *ChanBroker) PublishMany(ctx context.Context, ms []jobs.Message) error {
+	for _, m := range ms {
+		if err := b.Publish(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Published returns the number of Publish calls.
 func (b *ChanBroker) Published() int {
 	b.mu.Lock()

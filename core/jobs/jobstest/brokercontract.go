@@ -3,6 +3,7 @@ package jobstest
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -36,6 +37,53 @@ func RunBrokerContract(t *testing.T, newBroker func(t *testing.T) jobs.Broker) {
 		case m := <-got:
 			t.Fatalf("an acknowledged message came again: %+v", m)
 		case <-time.After(300 * time.Millisecond):
+		}
+	})
+
+	t.Run("PublishManyDeliversEveryMessageOnce", func(t *testing.T) {
+		b := newBroker(t)
+		got := make(chan jobs.Message, 100)
+		stopE := consume(t, b, jobs.QueueEmail, 4, func(_ context.Context, m jobs.Message) error { got <- m; return nil })
+		defer stopE()
+		stopD := consume(t, b, jobs.QueueDefault, 4, func(_ context.Context, m jobs.Message) error { got <- m; return nil })
+		defer stopD()
+		time.Sleep(50 * time.Millisecond)
+		var ms []jobs.Message
+		for i := range 40 {
+			q, k := jobs.QueueEmail, "email.send"
+			if i%3 == 0 {
+				q, k = jobs.QueueDefault, "default.x"
+			}
+			ms = append(ms, jobs.Message{JobID: uuid.NewString(), Seq: i + 1, Queue: q, Kind: k, Metadata: map[string]string{"n": strconv.Itoa(i)}})
+		}
+		if err := b.PublishMany(context.Background(), ms); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.PublishMany(context.Background(), nil); err != nil {
+			t.Fatalf("PublishMany(nil): %v", err)
+		}
+		seen := map[string]jobs.Message{}
+		for range ms {
+			select {
+			case m := <-got:
+				if _, dup := seen[m.JobID]; dup {
+					t.Fatalf("delivered twice: %+v", m)
+				}
+				seen[m.JobID] = m
+			case <-time.After(10 * time.Second):
+				t.Fatalf("delivered %d of %d", len(seen), len(ms))
+			}
+		}
+		for _, m := range ms {
+			g, ok := seen[m.JobID]
+			if !ok || g.Seq != m.Seq || g.Queue != m.Queue || g.Kind != m.Kind || g.Metadata["n"] != m.Metadata["n"] {
+				t.Fatalf("got %+v; want %+v", g, m)
+			}
+		}
+		select {
+		case m := <-got:
+			t.Fatalf("an extra message: %+v", m)
+		case <-time.After(200 * time.Millisecond):
 		}
 	})
 

@@ -15,6 +15,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/tradesense/tradesense/core/apperr"
 	"github.com/tradesense/tradesense/core/jobs"
 )
@@ -328,6 +330,67 @@ func RunWorkerSuite(t *testing.T, newBackend func(t *testing.T) jobs.Backend) {
 		synctest.Wait()
 		if calls.Load() != 2 {
 			t.Fatalf("%d runs, want 2", calls.Load())
+		}
+	})
+
+	each("EnqueueManyRunsEveryJobOnce", func(t *testing.T) {
+		e := NewEnv(t, newBackend)
+		var mu sync.Mutex
+		runs := map[string]int{}
+		e.Reg.Register("email.send", jobs.KindConfig{Handler: func(_ context.Context, j *jobs.Job) (any, error) {
+			mu.Lock()
+			runs[j.ID]++
+			mu.Unlock()
+			return nil, nil
+		}})
+		e.StartWorker("w1", nil)
+		// An invalid request fails the call before anything is stored.
+		if _, err := e.Client.EnqueueMany(ctx, []jobs.Request{{Kind: "email.send"}, {Kind: "no.such.kind"}}); !apperr.Is(err, apperr.Invalid) {
+			t.Fatalf("EnqueueMany with an unknown kind: %v; want Invalid", err)
+		}
+		if n := e.Broker.Published(); n != 0 {
+			t.Fatalf("%d messages published by a refused batch", n)
+		}
+		fixed := uuid.NewString()
+		var reqs []jobs.Request
+		for i := range 20 {
+			reqs = append(reqs, jobs.Request{Kind: "email.send", Payload: i})
+		}
+		reqs = append(reqs,
+			jobs.Request{Kind: "email.send", Payload: "keyed", Options: []jobs.Option{jobs.WithIdempotencyKey("many:k")}},
+			jobs.Request{Kind: "email.send", Payload: "keyed again", Options: []jobs.Option{jobs.WithIdempotencyKey("many:k")}},
+			jobs.Request{Kind: "email.send", Payload: "fixed", Options: []jobs.Option{jobs.WithID(fixed)}},
+			jobs.Request{Kind: "email.send", Payload: "fixed again", Options: []jobs.Option{jobs.WithID(fixed)}},
+			jobs.Request{Kind: "email.send", Payload: "later", Options: []jobs.Option{jobs.WithDelay(time.Minute)}},
+		)
+		ids, err := e.Client.EnqueueMany(ctx, reqs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ids) != len(reqs) || ids[20] != ids[21] || ids[22] != fixed || ids[23] != fixed {
+			t.Fatalf("ids %v: one per request, a used key or ID giving the first job", ids)
+		}
+		unique := map[string]bool{}
+		for _, id := range ids {
+			unique[id] = true
+		}
+		if len(unique) != 23 {
+			t.Fatalf("%d distinct jobs; want 23", len(unique))
+		}
+		for _, id := range ids[:24] {
+			e.WaitState(id, jobs.StateSucceeded)
+		}
+		if j := e.Job(ids[24]); j.State != jobs.StateQueued {
+			t.Fatalf("the delayed job is %s before its time", j.State)
+		}
+		time.Sleep(2 * time.Minute)
+		e.WaitState(ids[24], jobs.StateSucceeded)
+		mu.Lock()
+		defer mu.Unlock()
+		for id := range unique {
+			if runs[id] != 1 {
+				t.Fatalf("job %s ran %d times", id, runs[id])
+			}
 		}
 	})
 

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -249,7 +250,9 @@ func Run(t *testing.T, newStores Factory) {
 			t.Fatalf("PutEntry = %+v, %v", put, err)
 		}
 		evs := e.Events.Take()
-		if len(evs) != 1 || evs[0].Type != realtime.TypeJournalUpdated || evs[0].Payload["date"] != "2026-03-02" {
+		if len(evs) != 1 || evs[0].Type != realtime.TypeJournalUpdated || evs[0].Payload["date"] != "2026-03-02" ||
+			evs[0].Payload["entity"] != realtime.JournalEntityDailyEntry || evs[0].Payload["entity_id"] != put.Entry.ID.String() ||
+			evs[0].Payload["change"] != realtime.ChangeCreated || evs[0].Payload["data_version"] == nil || evs[0].ID.Version() != 7 {
 			t.Fatalf("events %+v", evs)
 		}
 		// Two devices read version 1; the first write wins, the second is
@@ -310,10 +313,20 @@ func Run(t *testing.T, newStores Factory) {
 		u, tr := e.trade(t)
 		other := e.Trading.NewUser(t)
 		raw := JPEGWithEXIF(t)
+		e.Events.Take()
 		a, err := e.Svc.UploadAttachment(ctx, u, journal.Upload{TradeID: tr.ID, Filename: `C:\Users\me\chart ☺.jpg`, Body: bytes.NewReader(raw)})
 		if err != nil || a.ContentType != "image/jpeg" || a.Width != 40 || a.Height != 30 || a.TradeID != tr.ID || a.Filename != "chart _.jpg" {
 			t.Fatalf("UploadAttachment = %+v, %v", a, err)
 		}
+		tradeEvent := func(what string) {
+			t.Helper()
+			evs := e.Events.Take()
+			if len(evs) != 1 || evs[0].Type != realtime.TypeTradeUpdated || evs[0].Payload["trade_id"] != tr.ID.String() ||
+				evs[0].Payload["account_id"] != tr.AccountID.String() || evs[0].Payload["attachment_id"] != a.ID.String() || evs[0].Payload["data_version"] == nil {
+				t.Fatalf("%s: events %+v; want one trade.updated naming the trade, its account and the attachment", what, evs)
+			}
+		}
+		tradeEvent("upload to a trade")
 		rc, meta, err := e.Svc.OpenAttachment(ctx, u, a.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -378,6 +391,14 @@ func Run(t *testing.T, newStores Factory) {
 		if err != nil || j.EntryID == uuid.Nil {
 			t.Fatalf("upload to a day = %+v, %v", j, err)
 		}
+		var got []string
+		for _, ev := range e.Events.Take() {
+			got = append(got, fmt.Sprint(ev.Type, " ", ev.Payload["entity"], " ", ev.Payload["entity_id"], " ", ev.Payload["change"], " ", ev.Payload["date"]))
+		}
+		day := monday.AddDays(1).String()
+		if want := []string{"journal.updated daily_entry " + j.EntryID.String() + " created " + day, "journal.updated attachment " + j.ID.String() + " created " + day}; !slices.Equal(got, want) {
+			t.Fatalf("upload to a day: events %q; want %q", got, want)
+		}
 		v, _ := e.Svc.GetEntry(ctx, u, monday.AddDays(1))
 		if !v.Exists || len(v.Attachments) != 1 || v.Attachments[0].ID != j.ID {
 			t.Fatalf("day view = %+v", v)
@@ -386,6 +407,7 @@ func Run(t *testing.T, newStores Factory) {
 		if err := e.Svc.DeleteAttachment(ctx, u, a.ID); err != nil {
 			t.Fatal(err)
 		}
+		tradeEvent("delete of a trade's attachment")
 		if _, err := e.Blobs.Stat(ctx, a.BlobKey); !isCode(err, apperr.NotFound, blob.CodeNotFound) {
 			t.Fatalf("blob after delete: %v", err)
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -32,52 +33,89 @@ func hexUUID(dst []byte, id uuid.UUID) {
 }
 
 // bulkInsert writes rows (values in cols order) into table, inside the
-// transaction ctx carries. On PostgreSQL it streams them with COPY on the
-// transaction's connection (one round trip, binary encoding, no statement
-// to build); on SQLite it sends multi-row INSERTs of chunk rows. It
-// returns the rows written.
+// transaction ctx carries; see bulkInsertFunc.
 func (d *DB) bulkInsert(ctx context.Context, g *gorm.DB, table string, cols []string, rows [][]any) (int, error) {
-	if len(rows) == 0 {
+	return d.bulkInsertFunc(ctx, g, table, cols, len(rows), func(i int, _ []any) []any { return rows[i] })
+}
+
+// copyChunk is the size past which a COPY stream hands its buffer to the
+// connection: the rows are formatted as pgconn reads them, so a COPY of
+// any number of rows holds about this much text at a time.
+const copyChunk = 64 << 10
+
+// copyReader formats rows in COPY's text form as they are read.
+type copyReader struct {
+	n, i int
+	row  func(i int, dst []any) []any
+	dst  []any
+	buf  bytes.Buffer
+}
+
+func (r *copyReader) Read(p []byte) (int, error) {
+	if r.buf.Len() == 0 {
+		if r.i >= r.n {
+			return 0, io.EOF
+		}
+		r.buf.Reset()
+		for r.i < r.n && r.buf.Len() < copyChunk {
+			r.dst = r.row(r.i, r.dst[:0])
+			for i, v := range r.dst {
+				if i > 0 {
+					r.buf.WriteByte('\t')
+				}
+				copyText(&r.buf, v)
+			}
+			r.buf.WriteByte('\n')
+			r.i++
+		}
+	}
+	return r.buf.Read(p)
+}
+
+// bulkInsertFunc writes n rows into table, inside the transaction ctx
+// carries; row(i, dst) appends the values of row i (in cols order) to dst
+// and returns it (dst is reused: row must not keep it). Rows are built
+// only as they are sent, so the caller need not materialise them. On
+// PostgreSQL it streams them with COPY on the transaction's connection
+// (one round trip, text encoding formatted copyChunk at a time, no
+// statement to build); on SQLite it sends multi-row INSERTs of chunk
+// rows. It returns the rows written.
+func (d *DB) bulkInsertFunc(ctx context.Context, g *gorm.DB, table string, cols []string, n int, row func(i int, dst []any) []any) (int, error) {
+	if n == 0 {
 		return 0, nil
 	}
 	if st := txFrom(ctx, d); d.dialect == Postgres && st != nil && st.conn != nil {
-		var buf bytes.Buffer
-		for _, r := range rows {
-			for i, v := range r {
-				if i > 0 {
-					buf.WriteByte('\t')
-				}
-				copyText(&buf, v)
-			}
-			buf.WriteByte('\n')
-		}
-		var n int64
+		src := &copyReader{n: n, row: row, dst: make([]any, 0, len(cols))}
+		var written int64
 		err := st.conn.Raw(func(dc any) error {
 			sc, ok := dc.(*stdlib.Conn)
 			if !ok {
 				return errors.New("sqlstore: COPY needs a pgx connection")
 			}
-			tag, err := sc.Conn().PgConn().CopyFrom(ctx, &buf, "COPY "+table+" ("+strings.Join(cols, ", ")+") FROM STDIN")
-			n = tag.RowsAffected()
+			tag, err := sc.Conn().PgConn().CopyFrom(ctx, src, "COPY "+table+" ("+strings.Join(cols, ", ")+") FROM STDIN")
+			written = tag.RowsAffected()
 			return err
 		})
 		if err != nil {
 			return 0, fmt.Errorf("copy into %s: %w", table, translate(err))
 		}
-		return int(n), nil
+		return int(written), nil
 	}
 	per := len(cols)
 	size := max(1, min(chunk, 30000/per))
 	written := 0
-	for start := 0; start < len(rows); start += size {
-		part := rows[start:min(start+size, len(rows))]
-		args := make([]any, 0, len(part)*per)
-		for _, r := range part {
-			for _, v := range r {
+	var dst []any
+	args := make([]any, 0, size*per)
+	for start := 0; start < n; start += size {
+		end := min(start+size, n)
+		args = args[:0]
+		for i := start; i < end; i++ {
+			dst = row(i, dst[:0])
+			for _, v := range dst {
 				args = append(args, sqlValue(v))
 			}
 		}
-		res := g.Exec("INSERT INTO "+table+" ("+strings.Join(cols, ", ")+") VALUES "+placeholders(len(part), per), args...)
+		res := g.Exec("INSERT INTO "+table+" ("+strings.Join(cols, ", ")+") VALUES "+placeholders(end-start, per), args...)
 		if res.Error != nil {
 			return written, fmt.Errorf("insert into %s: %w", table, translate(res.Error))
 		}
@@ -104,6 +142,15 @@ func copyText(b *bytes.Buffer, v any) {
 		var s [36]byte
 		hexUUID(s[:], x)
 		b.Write(s[:])
+		return
+	case int64:
+		b.Write(strconv.AppendInt(b.AvailableBuffer(), x, 10))
+		return
+	case int:
+		b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(x), 10))
+		return
+	case time.Time:
+		b.Write(normTime(x).AppendFormat(b.AvailableBuffer(), "2006-01-02 15:04:05.999999Z07:00"))
 		return
 	}
 	switch x := sqlValue(v).(type) {

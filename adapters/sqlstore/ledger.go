@@ -344,15 +344,19 @@ func (w *writer) bulk(table string, cols []string, rows [][]any) error {
 	return err
 }
 
+func (w *writer) bulkFunc(table string, cols []string, n int, row func(i int, dst []any) []any) error {
+	written, err := w.db.bulkInsertFunc(w.ctx, w.g, table, cols, n, row)
+	w.rows += written
+	return err
+}
+
 func (w *writer) insertTrades(ts []*trading.Trade) error {
-	rows := make([][]any, len(ts))
-	for i, t := range ts {
-		r := make([]any, 0, len(tradeColList))
-		r = append(r, t.ID)
-		r = append(r, derivedArgs(t)...)
-		rows[i] = append(r, annotationArgs(&t.Annotation)...)
-	}
-	return w.bulk("trades", tradeColList, rows)
+	return w.bulkFunc("trades", tradeColList, len(ts), func(i int, dst []any) []any {
+		t := ts[i]
+		dst = append(dst, t.ID)
+		dst = append(dst, derivedArgs(t)...)
+		return append(dst, annotationArgs(&t.Annotation)...)
+	})
 }
 
 type legRow struct {
@@ -361,12 +365,11 @@ type legRow struct {
 }
 
 func (w *writer) insertLegs(legs []legRow) error {
-	rows := make([][]any, len(legs))
-	for i, r := range legs {
+	return w.bulkFunc("trade_legs", legColList, len(legs), func(i int, dst []any) []any {
+		r := legs[i]
 		l := r.leg
-		rows[i] = []any{r.trade, l.ExecutionID, string(l.Role), string(l.Side), l.Quantity, l.Price, l.Commission, l.Fees, l.RealizedPnL, l.ExecutedAt.UnixNano(), l.Seq}
-	}
-	return w.bulk("trade_legs", legColList, rows)
+		return append(dst, r.trade, l.ExecutionID, string(l.Role), string(l.Side), l.Quantity, l.Price, l.Commission, l.Fees, l.RealizedPnL, l.ExecutedAt.UnixNano(), l.Seq)
+	})
 }
 
 func (w *writer) insertTags(pairs [][2]uuid.UUID) error {

@@ -345,12 +345,12 @@ func executionDuplicate(err error) error {
 func (s *Executions) Insert(ctx context.Context, es []*trading.Execution) error {
 	return s.db.inTx(ctx, func(ctx context.Context) error {
 		return s.db.run(ctx, func(g *gorm.DB) error {
-			rows := make([][]any, len(es))
-			for i, e := range es {
-				rows[i] = []any{e.ID, e.UserID, e.AccountID, e.InstrumentID, string(e.Side), e.Quantity, e.Price, e.Commission, e.Fees,
-					e.ExecutedAt.UnixNano(), e.BrokerExecutionID, nullID(e.ImportID), e.Fingerprint, e.Version, normTime(e.CreatedAt), normTime(e.UpdatedAt)}
+			row := func(i int, dst []any) []any {
+				e := es[i]
+				return append(dst, e.ID, e.UserID, e.AccountID, e.InstrumentID, string(e.Side), e.Quantity, e.Price, e.Commission, e.Fees,
+					e.ExecutedAt.UnixNano(), e.BrokerExecutionID, nullID(e.ImportID), e.Fingerprint, e.Version, normTime(e.CreatedAt), normTime(e.UpdatedAt))
 			}
-			if _, err := s.db.bulkInsert(ctx, g, "executions", executionInsertCols, rows); err != nil {
+			if _, err := s.db.bulkInsertFunc(ctx, g, "executions", executionInsertCols, len(es), row); err != nil {
 				return fmt.Errorf("insert executions: %w", executionDuplicate(err))
 			}
 			return nil

@@ -150,9 +150,11 @@ func (*recTrading) GetAccount(_ context.Context, userID, id uuid.UUID) (*trading
 
 func (f *recTrading) AddExecutions(_ context.Context, _, _ uuid.UUID, ins []trading.ExecutionInput, _ trading.AddOptions) (*trading.AddResult, error) {
 	f.added += len(ins)
-	res := &trading.AddResult{Trades: []trading.Trade{{ID: uuid.New()}}}
+	res := &trading.AddResult{Trades: []trading.Trade{{ID: uuid.New()}}, TradesTouched: 1}
 	for range ins {
-		res.Executions = append(res.Executions, trading.Execution{ID: uuid.New()})
+		id := uuid.New()
+		res.Executions = append(res.Executions, trading.Execution{ID: id})
+		res.IDs = append(res.IDs, id)
 	}
 	return res, nil
 }

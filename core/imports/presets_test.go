@@ -107,6 +107,7 @@ func build(t *testing.T, fills []Fill) *trading.AddResult {
 		}
 		positions[k].execs = append(positions[k].execs, e)
 		res.Executions = append(res.Executions, e)
+		res.IDs = append(res.IDs, e.ID)
 	}
 	for _, k := range keys {
 		res.Trades = append(res.Trades, trading.Build(positions[k].execs, trading.BuildParams{Multiplier: positions[k].mult})...)
@@ -270,7 +271,7 @@ func TestPresets(t *testing.T) {
 				}
 			}
 			res := build(t, p.fills)
-			if g := mismatchText(mismatches(p.fills, res)); !slices.Equal(g, tc.mismatches) {
+			if g := mismatchText(mismatches(checksOf(p.fills), res, exitPnLOf(p.fills, res.Trades))); !slices.Equal(g, tc.mismatches) {
 				t.Errorf("mismatches = %v, want %v", g, tc.mismatches)
 			}
 			if len(res.Trades) != tc.trades {
@@ -313,4 +314,26 @@ func TestDetect(t *testing.T) {
 	if p, ok := Detect(headRecords([]byte("a,b,c\n1,2,3\n"))); ok {
 		t.Errorf("an unknown file was detected as %s", p.ID())
 	}
+}
+
+// exitPnLOf feeds trades to the accumulator the import gives AddExecutions.
+func exitPnLOf(fills []Fill, trades []trading.Trade) *exitPnL {
+	p := newExitPnL(checksOf(fills))
+	if p != nil {
+		for i := range trades {
+			p.add(&trades[i])
+		}
+	}
+	return p
+}
+
+// checksOf picks the fills with a broker P&L, as the import does.
+func checksOf(fills []Fill) []pnlCheck {
+	var out []pnlCheck
+	for i, f := range fills {
+		if f.BrokerPnL.Valid {
+			out = append(out, pnlCheck{index: i, line: f.Line, pnl: f.BrokerPnL.Decimal, net: f.PnLNet})
+		}
+	}
+	return out
 }

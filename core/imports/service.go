@@ -372,9 +372,10 @@ type instrumentKey struct {
 }
 
 // validate applies trading's rules to each fill, so that one bad row is
-// rejected with its line instead of failing the file.
+// rejected with its line instead of failing the file. It reuses fills' array
+// for the accepted fills (the caller must not use fills afterwards).
 func (s *Service) validate(fills []Fill) ([]Fill, []RejectedRow) {
-	ok := make([]Fill, 0, len(fills))
+	ok := fills[:0] // filtered in place: a 100,000-row file is not copied
 	var bad []RejectedRow
 	cache := map[instrumentKey]string{}
 	minAt, maxAt := time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -618,18 +619,32 @@ func (s *Service) Run(ctx context.Context, userID, id uuid.UUID) error {
 	if imp.Strict && len(rejected) > 0 {
 		return s.fail(ctx, imp, fmt.Sprintf("strict import: %d rows were rejected, nothing was imported", len(rejected)), rejected)
 	}
-	err = s.d.Tx.Do(ctx, func(ctx context.Context) error {
-		if len(fills) > 0 {
-			ins := make([]trading.ExecutionInput, len(fills))
-			for i := range fills {
-				ins[i] = fills[i].Input
+	// Keep of the fills only the inputs and the broker P&L to check, so
+	// the parsed rows do not stay alive through the write.
+	var ins []trading.ExecutionInput
+	var checks []pnlCheck
+	if len(fills) > 0 {
+		ins = make([]trading.ExecutionInput, len(fills))
+		for i := range fills {
+			ins[i] = fills[i].Input
+			if f := &fills[i]; f.BrokerPnL.Valid {
+				checks = append(checks, pnlCheck{index: i, line: f.Line, pnl: f.BrokerPnL.Decimal, net: f.PnLNet})
 			}
-			res, err := s.d.Trading.AddExecutions(ctx, userID, imp.AccountID, ins, trading.AddOptions{ImportID: imp.ID, SkipDuplicates: true})
+		}
+	}
+	err = s.d.Tx.Do(ctx, func(ctx context.Context) error {
+		if len(ins) > 0 {
+			pnl := newExitPnL(checks)
+			o := trading.AddOptions{ImportID: imp.ID, SkipDuplicates: true, Lean: true}
+			if pnl != nil {
+				o.EachTrade = pnl.add
+			}
+			res, err := s.d.Trading.AddExecutions(ctx, userID, imp.AccountID, ins, o)
 			if err != nil {
 				return err
 			}
-			imp.Counts.ExecutionsAdded, imp.Counts.Duplicates, imp.TradesRebuilt = len(res.Executions), len(res.Duplicates), len(res.Trades)
-			imp.Mismatches = mismatches(fills, res)
+			imp.Counts.ExecutionsAdded, imp.Counts.Duplicates, imp.TradesRebuilt = len(res.IDs), len(res.Duplicates), res.TradesTouched
+			imp.Mismatches = mismatches(checks, res, pnl)
 		}
 		imp.Rejected = rejected
 		imp.Status, imp.FinishedAt, imp.Version = Succeeded, s.d.Now().UTC(), imp.Version+1
@@ -683,55 +698,81 @@ func (s *Service) publish(ctx context.Context, e realtime.Event) {
 	}
 }
 
+// exitPnL accumulates, per closing execution, the builder's realised P&L
+// of its exit legs: gross (Σ of the legs' RealizedPnL) and net (minus the
+// exit legs' costs and the closed quantity's pro-rata share of the
+// trade's entry costs). It is fed trade by trade while the positions are
+// written, so the import never holds every rebuilt trade.
+type exitPnL struct {
+	gross, net map[uuid.UUID]decimal.Decimal
+}
+
+// pnlCheck is the broker's realised P&L of the fill at index (in file
+// order, before duplicates were skipped).
+type pnlCheck struct {
+	index, line int
+	pnl         decimal.Decimal
+	net         bool
+}
+
+// newExitPnL is nil when no fill carries a broker P&L (nothing to compare).
+func newExitPnL(checks []pnlCheck) *exitPnL {
+	if len(checks) == 0 {
+		return nil
+	}
+	return &exitPnL{gross: map[uuid.UUID]decimal.Decimal{}, net: map[uuid.UUID]decimal.Decimal{}}
+}
+
+func (p *exitPnL) add(t *trading.Trade) {
+	entryCost := decimal.Zero
+	for _, l := range t.Legs {
+		if l.Role == trading.Entry {
+			entryCost = entryCost.Add(l.Commission).Add(l.Fees)
+		}
+	}
+	for _, l := range t.Legs {
+		if l.Role != trading.Exit {
+			continue
+		}
+		share := decimal.Zero
+		if t.Quantity.IsPositive() {
+			share = entryCost.Mul(l.Quantity).Div(t.Quantity)
+		}
+		p.gross[l.ExecutionID] = p.gross[l.ExecutionID].Add(l.RealizedPnL)
+		p.net[l.ExecutionID] = p.net[l.ExecutionID].Add(l.RealizedPnL).Sub(l.Commission).Sub(l.Fees).Sub(share)
+	}
+}
+
 // mismatches compares the broker's realised P&L of each closing fill with
-// the trade builder's: gross (Σ of the fill's exit legs' RealizedPnL), or
-// net when the broker's figure is net (minus the exit legs' costs and the
-// closed quantity's pro-rata share of the trade's entry costs).
-func mismatches(fills []Fill, res *trading.AddResult) []Mismatch {
+// the trade builder's (pnl; gross, or net when the broker's figure is net).
+// res.IDs are the stored executions, in the order of the fills that were
+// not duplicates.
+func mismatches(checks []pnlCheck, res *trading.AddResult, pnl *exitPnL) []Mismatch {
+	if pnl == nil {
+		return nil
+	}
 	dup := map[int]bool{}
 	for _, i := range res.Duplicates {
 		dup[i] = true
 	}
-	ids := make([]uuid.UUID, len(fills))
-	k := 0
-	for i := range fills {
-		if dup[i] || k >= len(res.Executions) {
-			continue
-		}
-		ids[i] = res.Executions[k].ID
-		k++
-	}
-	gross, net := map[uuid.UUID]decimal.Decimal{}, map[uuid.UUID]decimal.Decimal{}
-	for _, t := range res.Trades {
-		entryCost := decimal.Zero
-		for _, l := range t.Legs {
-			if l.Role == trading.Entry {
-				entryCost = entryCost.Add(l.Commission).Add(l.Fees)
-			}
-		}
-		for _, l := range t.Legs {
-			if l.Role != trading.Exit {
-				continue
-			}
-			share := decimal.Zero
-			if t.Quantity.IsPositive() {
-				share = entryCost.Mul(l.Quantity).Div(t.Quantity)
-			}
-			gross[l.ExecutionID] = gross[l.ExecutionID].Add(l.RealizedPnL)
-			net[l.ExecutionID] = net[l.ExecutionID].Add(l.RealizedPnL).Sub(l.Commission).Sub(l.Fees).Sub(share)
-		}
-	}
 	var out []Mismatch
-	for i, f := range fills {
-		if !f.BrokerPnL.Valid || ids[i] == uuid.Nil {
+	k, next := 0, 0 // k: res.IDs of the fills before index next
+	for _, c := range checks {
+		for ; next < c.index; next++ {
+			if !dup[next] {
+				k++
+			}
+		}
+		if dup[c.index] || k >= len(res.IDs) {
 			continue
 		}
-		got := gross[ids[i]]
-		if f.PnLNet {
-			got = net[ids[i]]
+		id := res.IDs[k]
+		got := pnl.gross[id]
+		if c.net {
+			got = pnl.net[id]
 		}
-		if f.BrokerPnL.Decimal.Sub(got).Abs().GreaterThan(PnLTolerance) {
-			out = append(out, Mismatch{Line: f.Line, BrokerPnL: f.BrokerPnL.Decimal, ComputedPnL: got.Round(6)})
+		if c.pnl.Sub(got).Abs().GreaterThan(PnLTolerance) {
+			out = append(out, Mismatch{Line: c.line, BrokerPnL: c.pnl, ComputedPnL: got.Round(6)})
 		}
 	}
 	return out

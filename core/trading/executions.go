@@ -48,6 +48,15 @@ type AddOptions struct {
 	// reporting them in AddResult.Duplicates; without it they fail the
 	// whole call with apperr.Conflict "execution_duplicate".
 	SkipDuplicates bool
+	// Lean leaves AddResult.Executions and AddResult.Trades empty (IDs
+	// and TradesTouched still say what was stored and rebuilt), so that
+	// a large import holds neither a copy of every execution nor every
+	// touched trade with its legs.
+	Lean bool
+	// EachTrade, when set, is called with each trade the rebuild created
+	// or changed, as its position is written (the trade is not the
+	// caller's to keep: copy what is needed).
+	EachTrade func(*Trade)
 }
 
 // AddResult is what AddExecutions did.
@@ -55,6 +64,10 @@ type AddResult struct {
 	Executions []Execution // stored, in input order
 	Duplicates []int       // indexes of skipped inputs
 	Trades     []Trade     // trades created or changed by the rebuild
+	// IDs of the stored executions, in input order.
+	IDs []uuid.UUID
+	// TradesTouched counts the trades created or changed by the rebuild.
+	TradesTouched int
 }
 
 func validateFill(prefix string, in *ExecutionInput, fields map[string]string) {
@@ -210,12 +223,30 @@ func (s *Service) addExecutions(ctx context.Context, userID, accountID uuid.UUID
 		}
 	}
 	positions := map[uuid.UUID]bool{}
-	for _, e := range keep {
-		res.Executions = append(res.Executions, *e)
+	res.IDs = make([]uuid.UUID, len(keep))
+	for i, e := range keep {
+		if !o.Lean {
+			res.Executions = append(res.Executions, *e)
+		}
+		res.IDs[i] = e.ID
 		positions[e.InstrumentID] = true
 	}
 	var plans []*Plan
-	if err := s.rebuildPositions(ctx, a, sortedIDs(positions), ch, func(p *Plan, _ int) { plans = append(plans, p) }); err != nil {
+	err = s.rebuildPositions(ctx, a, sortedIDs(positions), ch, func(p *Plan, _ int) {
+		res.TradesTouched += len(p.Created) + len(p.Changed)
+		if o.EachTrade != nil {
+			for _, i := range p.Created {
+				o.EachTrade(&p.Trades[i])
+			}
+			for _, i := range p.Changed {
+				o.EachTrade(&p.Trades[i])
+			}
+		}
+		if !o.Lean {
+			plans = append(plans, p)
+		}
+	})
+	if err != nil {
 		return nil, err
 	}
 	res.Trades = touched(plans)

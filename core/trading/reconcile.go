@@ -270,8 +270,10 @@ func unionIDs(a, b []uuid.UUID) []uuid.UUID {
 // reading its legs back.
 func Digest(t *Trade) string {
 	h := sha256.New()
-	var b []byte
+	var buf [512]byte
+	b := buf[:0]
 	str := func(s string) { b = append(append(b, s...), 0) }
+	id := func(u uuid.UUID) { b = append(appendUUID(b, u), 0) }
 	num := func(d decimal.Decimal) { b = append(AppendDecimal(b, d), 0) }
 	null := func(d decimal.NullDecimal) {
 		if d.Valid {
@@ -282,13 +284,13 @@ func Digest(t *Trade) string {
 	}
 	i64 := func(n int64) { b = strconv.AppendInt(b, n, 10); b = append(b, 0) }
 	str("v1")
-	str(t.AccountID.String())
-	str(t.InstrumentID.String())
+	id(t.AccountID)
+	id(t.InstrumentID)
 	str(string(t.Direction))
 	str(string(t.Status))
-	str(t.OpeningExecutionID.String())
+	id(t.OpeningExecutionID)
 	str(string(t.Outcome))
-	for _, d := range []decimal.Decimal{t.Multiplier, t.Quantity, t.MaxPosition, t.OpenQuantity, t.CostBasis, t.AvgEntryPrice, t.GrossPnL, t.Commission, t.Fees, t.NetPnL} {
+	for _, d := range [...]decimal.Decimal{t.Multiplier, t.Quantity, t.MaxPosition, t.OpenQuantity, t.CostBasis, t.AvgEntryPrice, t.GrossPnL, t.Commission, t.Fees, t.NetPnL} {
 		num(d)
 	}
 	null(t.AvgExitPrice)
@@ -306,17 +308,32 @@ func Digest(t *Trade) string {
 	for i := range t.Legs {
 		l := &t.Legs[i]
 		b = b[:0]
-		str(l.ExecutionID.String())
+		id(l.ExecutionID)
 		str(string(l.Role))
 		str(string(l.Side))
-		for _, d := range []decimal.Decimal{l.Quantity, l.Price, l.Commission, l.Fees, l.RealizedPnL} {
+		for _, d := range [...]decimal.Decimal{l.Quantity, l.Price, l.Commission, l.Fees, l.RealizedPnL} {
 			num(d)
 		}
 		i64(l.ExecutedAt.UnixNano())
 		i64(int64(l.Seq))
 		h.Write(b)
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	return hex.EncodeToString(h.Sum(buf[:0])[:16])
+}
+
+// appendUUID appends the canonical form of u (as u.String()) to b.
+func appendUUID(b []byte, u uuid.UUID) []byte {
+	var s [36]byte
+	hex.Encode(s[0:8], u[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], u[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], u[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], u[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], u[10:])
+	return append(b, s[:]...)
 }
 
 // SameDerived reports whether a and b agree on everything Build and

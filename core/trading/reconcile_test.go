@@ -163,3 +163,33 @@ func TestFingerprint(t *testing.T) {
 		t.Fatal("a broker execution ID does not decide the fingerprint alone")
 	}
 }
+
+// TestDigestIsStable pins the digest of a fixed trade: stored digests must
+// keep matching after any change to how Digest is computed (else every
+// stored trade would be rewritten once by the next rebuild).
+func TestDigestIsStable(t *testing.T) {
+	at := time.Date(2026, 5, 1, 14, 30, 0, 123456789, time.UTC)
+	id := func(b byte) uuid.UUID { var u uuid.UUID; u[0], u[15] = b, 0xab; return u }
+	tr := Trade{AccountID: id(1), InstrumentID: id(2), Direction: Long, Status: Closed, OpeningExecutionID: id(3), Outcome: "win",
+		Multiplier: dec("50"), Quantity: dec("2"), MaxPosition: dec("2"), OpenQuantity: dec("0"), CostBasis: dec("0"),
+		AvgEntryPrice: dec("5000.25"), GrossPnL: dec("100"), Commission: dec("4.2"), Fees: dec("0.5"), NetPnL: dec("95.3"),
+		AvgExitPrice: decimal.NewNullDecimal(dec("5001.25")), OpenedAt: at, ClosedAt: at.Add(time.Hour), Holding: time.Hour,
+		OpenWeekday: time.Friday, OpenHour: 10,
+		Legs: []Leg{
+			{ExecutionID: id(3), Role: Entry, Side: Buy, Quantity: dec("2"), Price: dec("5000.25"), Commission: dec("2.1"), Fees: dec("0.25"), ExecutedAt: at, Seq: 0},
+			{ExecutionID: id(4), Role: Exit, Side: Sell, Quantity: dec("2"), Price: dec("5001.25"), Commission: dec("2.1"), Fees: dec("0.25"),
+				RealizedPnL: dec("100"), ExecutedAt: at.Add(time.Hour), Seq: 1},
+		}}
+	if got, want := Digest(&tr), "b60a000de4d976034b67cf1c133dd69f"; got != want {
+		t.Fatalf("Digest = %q, want %q", got, want)
+	}
+}
+
+func TestAppendUUIDIsString(t *testing.T) {
+	for range 100 {
+		u := uuid.New()
+		if got := string(appendUUID([]byte("x"), u)); got != "x"+u.String() {
+			t.Fatalf("appendUUID = %q, want x%s", got, u)
+		}
+	}
+}

@@ -128,8 +128,8 @@ type Worker struct {
 	mu       sync.Mutex
 	running  map[string]bool
 	inflight map[delivery]bool // the messages being processed
-	draining chan struct{} // closed when the worker is told to stop
-	deadline chan struct{} // closed when running jobs must be abandoned
+	draining chan struct{}     // closed when the worker is told to stop
+	deadline chan struct{}     // closed when running jobs must be abandoned
 }
 
 // NewWorker returns a worker; client enqueues the periodic jobs.

@@ -271,13 +271,13 @@ func tradovate() *spec {
 					if !q.IsPositive() {
 						return nil, "", errors.New("qty: must be positive")
 					}
-					bp, err := ParseAmount(b.getCol("buyprice"))
+					bp, err := b.colAmount("buyprice", "buyPrice")
 					if err != nil {
-						return nil, "", fmt.Errorf("buyPrice: %w", err)
+						return nil, "", err
 					}
-					sp, err := ParseAmount(b.getCol("sellprice"))
+					sp, err := b.colAmount("sellprice", "sellPrice")
 					if err != nil {
-						return nil, "", fmt.Errorf("sellPrice: %w", err)
+						return nil, "", err
 					}
 					bt, _, err := b.when("boughttimestamp", b.getCol("boughttimestamp"))
 					if err != nil {
@@ -388,13 +388,13 @@ func ninjaTrader() *spec {
 					if !q.IsPositive() {
 						return nil, "", fmt.Errorf("%s: must be positive", "Qty")
 					}
-					ep, err := ParseAmount(b.getCol("entry price"))
+					ep, err := b.colAmount("entry price", "Entry price")
 					if err != nil {
-						return nil, "", fmt.Errorf("%s: %w", "Entry price", err)
+						return nil, "", err
 					}
-					xp, err := ParseAmount(b.getCol("exit price"))
+					xp, err := b.colAmount("exit price", "Exit price")
 					if err != nil {
-						return nil, "", fmt.Errorf("%s: %w", "Exit price", err)
+						return nil, "", err
 					}
 					et, _, err := b.when("entry time", b.getCol("entry time"))
 					if err != nil {
@@ -500,9 +500,9 @@ func tosRow() rowFunc {
 			if err != nil {
 				return nil, "", fmt.Errorf("%s: %.20q is not a date such as 19 JUN 26", "Exp", b.getCol("exp"))
 			}
-			k, err := ParseAmount(b.getCol("strike"))
+			k, err := b.colAmount("strike", "Strike")
 			if err != nil {
-				return nil, "", fmt.Errorf("%s: %w", "Strike", err)
+				return nil, "", err
 			}
 			sym = occ(sym, exp, typ[:1], k)
 		}
@@ -722,13 +722,13 @@ func mt5() *spec {
 				if !lots.IsPositive() {
 					return nil, "", fmt.Errorf("%s: must be positive", "Volume")
 				}
-				op, err := ParseAmount(b.getCol("price"))
+				op, err := b.colAmount("price", "Price")
 				if err != nil {
-					return nil, "", fmt.Errorf("%s: %w", "Price", err)
+					return nil, "", err
 				}
-				cp, err := ParseAmount(b.getCol("price#2"))
+				cp, err := b.colAmount("price#2", "Price (close)")
 				if err != nil {
-					return nil, "", fmt.Errorf("%s: %w", "Price (close)", err)
+					return nil, "", err
 				}
 				ot, _, err := b.when("time", b.getCol("time"))
 				if err != nil {

@@ -151,6 +151,15 @@ func (b *binding) amount(field string) (decimal.Decimal, error) {
 	return d, nil
 }
 
+// colAmount is amount by header name, its errors named label.
+func (b *binding) colAmount(col, label string) (decimal.Decimal, error) {
+	d, err := ParseAmount(b.getCol(col))
+	if err != nil {
+		return d, fmt.Errorf("%s: %w", label, err)
+	}
+	return d, nil
+}
+
 func (b *binding) optAmount(field string) (decimal.Decimal, error) {
 	d, err := optAmount(b.get(field))
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 type Cache struct {
 	rdb   *redis.Client
 	ns    string
-	mgets *mgetBatcher
+	mgets *autoPipe
 }
 
 var _ cache.Cache = (*Cache)(nil)
@@ -28,7 +28,7 @@ const scanBatch = 500
 
 // NewCache returns the cache on the shared client.
 func NewCache(c *Client) *Cache {
-	return &Cache{rdb: c.rdb, ns: c.prefix + "cache:", mgets: &mgetBatcher{rdb: c.rdb}}
+	return &Cache{rdb: c.rdb, ns: c.prefix + "cache:", mgets: &autoPipe{rdb: c.rdb}}
 }
 
 // Get implements cache.Cache.
@@ -143,7 +143,7 @@ func escapeGlob(s string) string {
 var _ cache.MultiGetter = (*Cache)(nil)
 
 // GetMany implements cache.MultiGetter with one MGET, sent in one pipeline
-// with the MGETs of concurrent callers (see mgetBatcher): the per-request
+// with the MGETs of concurrent callers (see autoPipe): the per-request
 // revocation and profile read of identity.Service.Authenticate.
 func (c *Cache) GetMany(ctx context.Context, keys ...string) ([][]byte, error) {
 	if len(keys) == 0 {

@@ -3,7 +3,6 @@ package tests
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -40,28 +39,14 @@ func (st *stack) postBody(path, token, contentType string, body io.Reader) resp 
 	req, _ := http.NewRequest("POST", st.url+path, body)
 	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := st.client.Do(req)
-	if err != nil {
-		st.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	out := resp{status: res.StatusCode, header: res.Header, raw: string(raw)}
-	_ = json.Unmarshal(raw, &out.body)
-	return out
+	return st.send(req)
 }
 
 func (st *stack) get(path, token string) resp {
 	st.t.Helper()
 	req, _ := http.NewRequest("GET", st.url+path, nil)
 	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := st.client.Do(req)
-	if err != nil {
-		st.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	return resp{status: res.StatusCode, header: res.Header, raw: string(raw)}
+	return st.send(req)
 }
 
 func (st *stack) account(userToken string) *trading.Account {

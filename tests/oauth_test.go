@@ -10,9 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/tradesense/tradesense/adapters/oidc/oidctest"
 	"github.com/tradesense/tradesense/core/identity"
+	"github.com/tradesense/tradesense/core/identity/identitytest"
 	"github.com/tradesense/tradesense/core/oauth"
 	"github.com/tradesense/tradesense/tests/harness"
 	"github.com/tradesense/tradesense/tests/testenv"
@@ -41,29 +40,10 @@ const (
 	oaMobileCB = "com.tradesense.app:/oauth"
 )
 
-type oaMailer struct {
-	mu   sync.Mutex
-	sent []identity.Email
-}
-
-func (m *oaMailer) SendEmail(_ context.Context, e identity.Email) (string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.sent = append(m.sent, e)
-	return "job", nil
-}
-
-func (m *oaMailer) has(to, template string) bool {
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		m.mu.Lock()
-		found := slices.ContainsFunc(m.sent, func(e identity.Email) bool { return e.To == to && e.Template == template })
-		m.mu.Unlock()
-		if found || time.Now().After(deadline) {
-			return found
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+// awaited reports whether a mail of template reached to within 2 s.
+func awaited(m *identitytest.Mailer, to, template string) bool {
+	_, ok := m.Await(to, template, 2*time.Second)
+	return ok
 }
 
 type oaStack struct {
@@ -71,7 +51,7 @@ type oaStack struct {
 	api  string
 	op   *oidctest.OP
 	gh   *oidctest.GitHub
-	mail *oaMailer
+	mail *identitytest.Mailer
 	http *http.Client // the browsers' client: it follows no redirect
 }
 
@@ -91,7 +71,7 @@ func newOAuthStack(t testing.TB, errorRedirect bool) *oaStack {
 	t.Helper()
 	mn := newMemNet(t)
 	s := &oaStack{t: t, api: "http://api.test", op: oidctest.NewOPOn(t, mn.listen("op.test")), gh: oidctest.NewGitHubOn(t, mn.listen("github.test")),
-		mail: &oaMailer{}, http: mn.client(true)}
+		mail: &identitytest.Mailer{}, http: mn.client(true)}
 	env := oauthEnv(s.op, s.gh, s.api)
 	env["APP_ENV"], env["DATA_DIR"], env["LOG_FORMAT"], env["LOG_LEVEL"] = "test", t.TempDir(), "json", "warn"
 	env["JWT_SIGNING_KEY"], env["MFA_ENCRYPTION_KEY"] = "oauth-http-signing-key-0123456789abcdef", "oauth-http-mfa-encryption-key-0123456789"
@@ -594,7 +574,7 @@ func TestOAuthLinkUnlinkAndTheLastMethodOverHTTP(t *testing.T) {
 		if base != oaWebCB || q.Get("linked") != "github" || q.Get("code") != "" {
 			t.Fatalf("link landed on %s %v", base, q)
 		}
-		if !s.mail.has("ada@example.com", oauth.TemplateIdentityLinked) {
+		if !awaited(s.mail, "ada@example.com", oauth.TemplateIdentityLinked) {
 			t.Fatal("no identity-linked mail")
 		}
 		ids = list(ada, access)
@@ -625,7 +605,7 @@ func TestOAuthLinkUnlinkAndTheLastMethodOverHTTP(t *testing.T) {
 		if left := list(ada, access); len(left) != 1 || left[0]["provider"] != "github" {
 			t.Fatalf("identities after unlink: %v", left)
 		}
-		if !s.mail.has("ada@example.com", oauth.TemplateIdentityUnlinked) {
+		if !awaited(s.mail, "ada@example.com", oauth.TemplateIdentityUnlinked) {
 			t.Fatal("no identity-unlinked mail")
 		}
 	})
@@ -652,7 +632,7 @@ func TestOAuthProgramOnPostgresAndRedis(t *testing.T) {
 	env["REDIS_KEY_PREFIX"] = "test:" + t.Name() + ":"
 	env["AUTH_ARGON2_MEMORY_KIB"], env["AUTH_ARGON2_TIME"] = "64", "1"
 	app := harness.Start(t, env)
-	s := &oaStack{t: t, api: app.URL, op: op, gh: gh, mail: &oaMailer{}, http: noRedirects}
+	s := &oaStack{t: t, api: app.URL, op: op, gh: gh, mail: &identitytest.Mailer{}, http: noRedirects}
 	if s.api != "http://"+addr {
 		t.Fatalf("the program listens on %s, not %s", s.api, addr)
 	}

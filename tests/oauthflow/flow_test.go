@@ -40,7 +40,7 @@ func TestWebFlowCreatesThenFindsTheAccount(t *testing.T) {
 			t.Errorf("no %s event; have %v", typ, ev)
 		}
 	}
-	if _, ok := s.mail.find("ada@example.com", identity.TemplateWelcome); !ok {
+	if _, ok := s.mail.Await("ada@example.com", identity.TemplateWelcome, 2*time.Second); !ok {
 		t.Error("no welcome mail")
 	}
 	// Again: the same account through (issuer, subject), even with another
@@ -199,7 +199,7 @@ func TestLinkingNeedsAProviderVerifiedEmail(t *testing.T) {
 	if pair.User.ID != owner.ID || s.countUsers(t) != 1 {
 		t.Fatalf("verified GitHub address signed in %s; want the owner %s", pair.User.ID, owner.ID)
 	}
-	if m, ok := s.mail.find("ada@example.com", oauth.TemplateIdentityLinked); !ok || m.Data["Provider"] != "GitHub" {
+	if m, ok := s.mail.Await("ada@example.com", oauth.TemplateIdentityLinked, 2*time.Second); !ok || m.Data["Provider"] != "GitHub" {
 		t.Fatalf("no identity-linked mail: %+v", m)
 	}
 	// The owner's password still works: a verified account keeps it.
@@ -249,7 +249,7 @@ func TestPreAccountHijackIsUndone(t *testing.T) {
 	if _, err := s.idsvc.Authenticate(ctx, pair.AccessToken); err != nil {
 		t.Fatalf("the victim's own session: %v", err)
 	}
-	if _, ok := s.mail.find("victim@example.com", oauth.TemplatePasswordRemoved); !ok {
+	if _, ok := s.mail.Await("victim@example.com", oauth.TemplatePasswordRemoved, 2*time.Second); !ok {
 		t.Fatal("the owner was not told")
 	}
 	if d := s.eventTypes(t, u.ID)[oauth.EventIdentityLinked]; d["password_removed"] != "true" {
@@ -267,7 +267,7 @@ func TestProvidersUnverifiedAccountLosesItsIdentityOnceTheAddressIsProven(t *tes
 	if err := s.idsvc.ForgotPassword(ctx, "carol@example.com"); err != nil {
 		t.Fatal(err)
 	}
-	m, ok := s.mail.find("carol@example.com", identity.TemplatePasswordReset)
+	m, ok := s.mail.Await("carol@example.com", identity.TemplatePasswordReset, 2*time.Second)
 	if !ok {
 		t.Fatal("no reset mail")
 	}
@@ -411,7 +411,7 @@ func TestLinkFromSettingsAndTheLastMethod(t *testing.T) {
 	if err := s.svc.Unlink(ctx, p, ids[1].ID, ""); apperr.CodeOf(err) != oauth.CodeLastSignInMethod {
 		t.Fatalf("unlink of the last identity: %v", err)
 	}
-	if _, ok := s.mail.find("ada@example.com", oauth.TemplateIdentityUnlinked); !ok {
+	if _, ok := s.mail.Await("ada@example.com", oauth.TemplateIdentityUnlinked, 2*time.Second); !ok {
 		t.Fatal("no unlink mail")
 	}
 	if d := s.eventTypes(t, p.UserID)[oauth.EventIdentityUnlinked]; d["provider"] == "" {

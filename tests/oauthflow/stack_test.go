@@ -12,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/tradesense/tradesense/adapters/oidc/oidctest"
 	"github.com/tradesense/tradesense/adapters/sqlstore"
 	"github.com/tradesense/tradesense/core/identity"
+	"github.com/tradesense/tradesense/core/identity/identitytest"
 	"github.com/tradesense/tradesense/core/mfa"
 	"github.com/tradesense/tradesense/core/oauth"
 	"github.com/tradesense/tradesense/wire"
@@ -32,39 +32,6 @@ const (
 	errorCB  = "https://app.tradesense.test/auth/error"
 	mobileCB = "com.tradesense.app:/oauth"
 )
-
-type mailer struct {
-	mu   sync.Mutex
-	sent []identity.Email
-}
-
-func (m *mailer) SendEmail(_ context.Context, e identity.Email) (string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.sent = append(m.sent, e)
-	return "job", nil
-}
-
-// find returns the newest mail of template to to, waiting a little for
-// background sends.
-func (m *mailer) find(to, template string) (identity.Email, bool) {
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		m.mu.Lock()
-		for i := len(m.sent) - 1; i >= 0; i-- {
-			if m.sent[i].To == to && m.sent[i].Template == template {
-				e := m.sent[i]
-				m.mu.Unlock()
-				return e, true
-			}
-		}
-		m.mu.Unlock()
-		if time.Now().After(deadline) {
-			return identity.Email{}, false
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 type stack struct {
 	db       *sqlstore.DB
@@ -79,7 +46,7 @@ type stack struct {
 	idents   *sqlstore.Identities
 	events   *sqlstore.Events
 	sessions *sqlstore.Sessions
-	mail     *mailer
+	mail     *identitytest.Mailer
 }
 
 // newStack assembles the api program as wire builds it for production
@@ -89,7 +56,7 @@ type stack struct {
 // for the in-process OP (acme) and the GitHub fake.
 func newStack(t testing.TB) *stack {
 	t.Helper()
-	s := &stack{op: oidctest.NewOP(t), gh: oidctest.NewGitHub(t), mail: &mailer{}}
+	s := &stack{op: oidctest.NewOP(t), gh: oidctest.NewGitHub(t), mail: &identitytest.Mailer{}}
 	env := map[string]string{
 		"APP_ENV": "test", "DATA_DIR": t.TempDir(), "LOG_FORMAT": "json", "LOG_LEVEL": "warn",
 		"PUBLIC_URL": "https://app.tradesense.test", "AUTH_NOTIFY_NEW_LOGIN": "false", "AUTH_IP_RATE_MULTIPLIER": "1000",

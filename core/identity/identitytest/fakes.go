@@ -77,6 +77,22 @@ func (m *Mailer) To(to, template string) []identity.Email {
 	return out
 }
 
+// Await returns the newest mail of template to to, waiting up to within
+// for a background send (polling; inside a synctest bubble the wait is
+// the bubble's time).
+func (m *Mailer) Await(to, template string, within time.Duration) (identity.Email, bool) {
+	deadline := time.Now().Add(within)
+	for {
+		if es := m.To(to, template); len(es) > 0 {
+			return es[len(es)-1], true
+		}
+		if time.Now().After(deadline) {
+			return identity.Email{}, false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // Last returns the newest email to to with template, failing the test when
 // there is none.
 func (m *Mailer) Last(t testing.TB, to, template string) identity.Email {

@@ -104,7 +104,7 @@ func TestWriteThroughJournal(t *testing.T) {
 			}
 			next := memory.NewJobs()
 			wt2 := jobs.NewWriteThrough(next, journal, slog.New(slog.DiscardHandler))
-			if n, err := wt2.RestoreSaved(ctx, next, now); err != nil || n != 4 {
+			if n, err := wt2.RestoreSaved(ctx, now); err != nil || n != 4 {
 				t.Fatalf("restore: %d %v", n, err)
 			}
 			if again, err := sqlstore.NewJobJournal(db).Take(ctx); err != nil || len(again) != 4 {

@@ -113,9 +113,9 @@ func provideMemoryShortLived() shortlived.Store { return memory.NewShortLived() 
 // exit; its cleanup runs after the worker drained and before the database
 // closes.
 func provideMemoryJobs(ctx context.Context, db *sqlstore.DB, log *slog.Logger) (jobs.Backend, func(), error) {
-	m, journal, log := memory.NewJobs(), sqlstore.NewJobJournal(db), telemetry.Component(log, "jobs")
-	wt := jobs.NewWriteThrough(m, journal, log)
-	if n, err := wt.RestoreSaved(ctx, m, time.Now().UTC()); err != nil {
+	log = telemetry.Component(log, "jobs")
+	wt := jobs.NewWriteThrough(memory.NewJobs(), sqlstore.NewJobJournal(db), log)
+	if n, err := wt.RestoreSaved(ctx, time.Now().UTC()); err != nil {
 		log.WarnContext(ctx, "jobs saved at the last exit not restored", "error", err)
 	} else if n > 0 {
 		log.InfoContext(ctx, "restored the unfinished jobs saved at the last exit", "jobs", n)
@@ -123,7 +123,7 @@ func provideMemoryJobs(ctx context.Context, db *sqlstore.DB, log *slog.Logger) (
 	return wt, func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if n, err := jobs.SaveUnfinished(sctx, m, journal); err != nil {
+		if n, err := wt.SaveUnfinished(sctx); err != nil {
 			log.Error("unfinished jobs not saved at the exit: the journal keeps them as they were accepted", "error", err)
 		} else if n > 0 {
 			log.Info("saved the unfinished jobs for the next start", "jobs", n)

@@ -25,6 +25,7 @@ import (
 // on Redis.
 type WriteThrough struct {
 	Backend
+	spill   Spilling // the same backend: its unfinished jobs
 	journal WriteThroughJournal
 	log     *slog.Logger
 }
@@ -38,9 +39,15 @@ type WriteThroughJournal interface {
 	Remove(ctx context.Context, ids ...string) error
 }
 
+// SpillingBackend is an in-process backend (the memory store).
+type SpillingBackend interface {
+	Backend
+	Spilling
+}
+
 // NewWriteThrough returns b writing through to j.
-func NewWriteThrough(b Backend, j WriteThroughJournal, log *slog.Logger) *WriteThrough {
-	return &WriteThrough{Backend: b, journal: j, log: log}
+func NewWriteThrough(b SpillingBackend, j WriteThroughJournal, log *slog.Logger) *WriteThrough {
+	return &WriteThrough{Backend: b, spill: b, journal: j, log: log}
 }
 
 // Create implements Store: the job is stored, then journaled, before the
@@ -124,16 +131,22 @@ func (w *WriteThrough) remove(ctx context.Context, id string) {
 	}
 }
 
-// RestoreSaved takes back into s the jobs the journal holds (see the
-// function RestoreSaved) and journals them again, so that they stay
-// there until they finish; s is the backend w wraps.
-func (w *WriteThrough) RestoreSaved(ctx context.Context, s Spilling, now time.Time) (int, error) {
-	n, err := RestoreSaved(ctx, s, w.journal, now)
+// RestoreSaved takes back the jobs the journal holds (see the function
+// RestoreSaved) and journals them again, so that they stay there until
+// they finish.
+func (w *WriteThrough) RestoreSaved(ctx context.Context, now time.Time) (int, error) {
+	n, err := RestoreSaved(ctx, w.spill, w.journal, now)
 	if err != nil || n == 0 {
 		return n, err
 	}
-	if err := w.journal.Save(ctx, s.Unfinished()); err != nil {
+	if err := w.journal.Save(ctx, w.spill.Unfinished()); err != nil {
 		return n, fmt.Errorf("journal the %d restored jobs again: %w", n, err)
 	}
 	return n, nil
+}
+
+// SaveUnfinished saves the exact state of the unfinished jobs at a
+// graceful exit (the function SaveUnfinished).
+func (w *WriteThrough) SaveUnfinished(ctx context.Context) (int, error) {
+	return SaveUnfinished(ctx, w.spill, w.journal)
 }

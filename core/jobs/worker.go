@@ -126,8 +126,7 @@ type Worker struct {
 	beat atomic.Int64
 
 	mu       sync.Mutex
-	running  map[string]bool
-	inflight map[delivery]bool // the messages being processed
+	inflight map[delivery]bool // the messages being processed: the jobs running here
 	draining chan struct{}     // closed when the worker is told to stop
 	deadline chan struct{}     // closed when running jobs must be abandoned
 }
@@ -161,7 +160,7 @@ func NewWorker(cfg Config, wcfg WorkerConfig, reg *Registry, store Backend, brok
 		cfg: cfg.withDefaults(), wcfg: wcfg, reg: reg, store: store, broker: broker, client: client,
 		prop: prop, tracer: tp.Tracer("github.com/tradesense/tradesense/core/jobs"),
 		log: log, m: m.get(), rawM: m,
-		running: map[string]bool{}, inflight: map[delivery]bool{}, draining: make(chan struct{}), deadline: make(chan struct{}),
+		inflight: map[delivery]bool{}, draining: make(chan struct{}), deadline: make(chan struct{}),
 	}, nil
 }
 
@@ -254,23 +253,7 @@ func queuesOf(m map[string]int) []string {
 func (w *Worker) runningCount() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return len(w.running)
-}
-
-func (w *Worker) setRunning(id string, on bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if on {
-		w.running[id] = true
-	} else {
-		delete(w.running, id)
-	}
-}
-
-func (w *Worker) isRunning(id string) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.running[id]
+	return len(w.inflight)
 }
 
 // delivery names a message: a job at one seq.
@@ -363,13 +346,12 @@ func (w *Worker) start(ctx context.Context, m Message, ownerDead bool) (*Job, er
 		if j.Seq != m.Seq || j.State.Terminal() {
 			return nil, errDrop
 		}
-		if j.State.Running() {
-			switch {
-			case j.Worker == w.wcfg.ID && w.isRunning(j.ID):
-				return nil, errDrop
-			case j.Worker != w.wcfg.ID && !ownerDead:
-				return nil, errOwnerCheck
-			}
+		// Started by another worker: ask whether it still lives. Started
+		// by this one but not in flight here (process drops a second
+		// delivery of a message in flight): this worker restarted and
+		// that attempt died with it, so it runs again.
+		if j.State.Running() && j.Worker != w.wcfg.ID && !ownerDead {
+			return nil, errOwnerCheck
 		}
 		j.State = StateStarted
 		j.Attempt++
@@ -398,8 +380,6 @@ type outcome struct {
 // run executes one attempt under the time limits and records its outcome.
 func (w *Worker) run(ctx context.Context, j *Job) error {
 	kc, ok := w.reg.Lookup(j.Kind)
-	w.setRunning(j.ID, true)
-	defer w.setRunning(j.ID, false)
 	w.m.started(ctx, j.Kind, j.Queue)
 
 	parent := spanContextOf(ctx, w.prop, j.Trace)

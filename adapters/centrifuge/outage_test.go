@@ -13,7 +13,6 @@ import (
 	"github.com/tradesense/tradesense/tests/testenv"
 )
 
-
 func TestRedisOutage(t *testing.T) {
 	rd := testenv.StartRedis(t)
 	s := start(t, withConfig(func(c *centrifuge.Config) {

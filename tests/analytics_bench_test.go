@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -24,8 +25,14 @@ import (
 	"github.com/tradesense/tradesense/tests/testenv"
 )
 
+// benchBookEmail names the user of a book kept across runs.
+const benchBookEmail = "bench-analytics-book@example.com"
+
 // benchBook is one user with 50,000 closed trades over 100 symbols (one
-// every 10 minutes, a year's worth), 70 % with a risk, on db.
+// every 10 minutes, a year's worth), 70 % with a risk, on db. A database
+// that already holds the book (ANALYTICS_BENCH_PG_URL or
+// ANALYTICS_BENCH_SQLITE, for comparing two binaries on the same rows)
+// is used as it is.
 func benchBook(b *testing.B, url string) (*sqlstore.DB, *tradingtest.Env, uuid.UUID) {
 	ctx := context.Background()
 	cfg := sqlstore.DefaultConfig()
@@ -43,7 +50,10 @@ func benchBook(b *testing.B, url string) (*sqlstore.DB, *tradingtest.Env, uuid.U
 		Ledger: sqlstore.NewLedger(db), Trades: sqlstore.NewLedger(db), Labels: sqlstore.NewTradeLabels(db), Versions: sqlstore.NewDataVersions(db),
 		Tx: sqlstore.NewUnitOfWork(db)}
 	env := tradingtest.NewEnv(b, st)
-	u := &identity.User{Email: "bench-" + uuid.NewString() + "@example.com"}
+	if u, err := users.GetByEmail(ctx, benchBookEmail); err == nil {
+		return db, env, u.ID
+	}
+	u := &identity.User{Email: benchBookEmail}
 	if err := users.Create(ctx, u); err != nil {
 		b.Fatal(err)
 	}
@@ -86,8 +96,18 @@ func BenchmarkAnalytics(b *testing.B) {
 		name string
 		url  func(b *testing.B) string
 	}{
-		{"Postgres", func(b *testing.B) string { return testenv.PostgresDB(b) }},
-		{"SQLite", func(b *testing.B) string { return "sqlite://" + filepath.Join(b.TempDir(), "bench.db") }},
+		{"Postgres", func(b *testing.B) string {
+			if u := os.Getenv("ANALYTICS_BENCH_PG_URL"); u != "" {
+				return u
+			}
+			return testenv.PostgresDB(b)
+		}},
+		{"SQLite", func(b *testing.B) string {
+			if p := os.Getenv("ANALYTICS_BENCH_SQLITE"); p != "" {
+				return "sqlite://" + p
+			}
+			return "sqlite://" + filepath.Join(b.TempDir(), "bench.db")
+		}},
 	} {
 		b.Run(db.name, func(b *testing.B) {
 			sdb, env, user := benchBook(b, db.url(b))

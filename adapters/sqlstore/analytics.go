@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
@@ -37,47 +39,144 @@ func NewAnalyticsSource(db *DB) *AnalyticsSource {
 	return &AnalyticsSource{db: db, ledger: NewLedger(db)}
 }
 
-// analyticsCols are the columns of analytics.Row, every one read as text.
-var analyticsCols = []string{"t.id", "t.account_id", "t.symbol", "t.asset_class", "t.direction", "t.opened_at_ns", "t.closed_at_ns", "t.holding_ns",
-	"t.gross_pnl", "t.commission", "t.fees", "t.net_pnl", "t.initial_risk", "t.playbook_id", "t.followed_rules", "t.open_weekday", "t.open_hour"}
+// analyticsCol is a column of the analytics stream and how its value is
+// put into the row, from PostgreSQL's binary format (bin) or from text
+// (SQLite). nil values are NULL.
+type analyticsCol struct {
+	name string
+	bin  func(v []byte, r *analytics.Row) error
+	text func(v []byte, r *analytics.Row) error
+}
 
-// ClosedTrades implements analytics.Source: one statement in close order,
-// served by trades_user_closed_idx (user_id, closed_at_ns, id) read
-// backwards; the rows are scanned as raw bytes and parsed without
-// database/sql's per-value conversions.
-func (s *AnalyticsSource) ClosedTrades(ctx context.Context, userID uuid.UUID, f trading.Filter, tags bool, each func(*analytics.Row) error) error {
+// analyticsCore are the columns every pass reads (analytics.Fields).
+var analyticsCore = []analyticsCol{
+	{"t.account_id", func(v []byte, r *analytics.Row) (err error) { r.AccountID, err = binUUID(v); return },
+		func(v []byte, r *analytics.Row) (err error) { r.AccountID, err = rawUUID(v); return }},
+	{"t.direction", func(v []byte, r *analytics.Row) error { setDirection(r, v); return nil },
+		func(v []byte, r *analytics.Row) error { setDirection(r, v); return nil }},
+	{"t.opened_at_ns", func(v []byte, r *analytics.Row) (err error) { r.OpenedAt, err = binTime(v); return },
+		func(v []byte, r *analytics.Row) (err error) { r.OpenedAt, err = textTime(v); return }},
+	{"t.closed_at_ns", func(v []byte, r *analytics.Row) (err error) { r.ClosedAt, err = binTime(v); return },
+		func(v []byte, r *analytics.Row) (err error) { r.ClosedAt, err = textTime(v); return }},
+	{"t.holding_ns", func(v []byte, r *analytics.Row) error {
+		n, err := binInt(v)
+		r.Holding = time.Duration(n)
+		return err
+	}, func(v []byte, r *analytics.Row) error {
+		var n int64
+		var err error
+		if v != nil {
+			n, err = bytesInt(v)
+		}
+		r.Holding = time.Duration(n)
+		return err
+	}},
+	{"t.gross_pnl", func(v []byte, r *analytics.Row) (err error) { r.GrossPnL, err = binAmount(v); return },
+		func(v []byte, r *analytics.Row) (err error) { r.GrossPnL, err = textAmount(v); return }},
+	// Costs is commission + fees: the commission goes in first, then the
+	// fees column adds itself.
+	{"t.commission", func(v []byte, r *analytics.Row) (err error) { r.Costs, err = binAmount(v); return },
+		func(v []byte, r *analytics.Row) (err error) { r.Costs, err = textAmount(v); return }},
+	{"t.fees", func(v []byte, r *analytics.Row) error { return addFees(r, v, binAmount) },
+		func(v []byte, r *analytics.Row) error { return addFees(r, v, textAmount) }},
+	{"t.net_pnl", func(v []byte, r *analytics.Row) (err error) { r.NetPnL, err = binAmount(v); return },
+		func(v []byte, r *analytics.Row) (err error) { r.NetPnL, err = textAmount(v); return }},
+	{"t.initial_risk", func(v []byte, r *analytics.Row) error { return setRisk(r, v, binAmount) },
+		func(v []byte, r *analytics.Row) error { return setRisk(r, v, textAmount) }},
+}
+
+// analyticsOptional are the columns of the optional fields, in the order
+// they are selected after the core ones.
+var analyticsOptional = []struct {
+	field analytics.Fields
+	col   analyticsCol
+}{
+	{analytics.FieldID | analytics.FieldTags, analyticsCol{"t.id", func(v []byte, r *analytics.Row) (err error) { r.ID, err = binUUID(v); return },
+		func(v []byte, r *analytics.Row) (err error) { r.ID, err = rawUUID(v); return }}},
+	// The row before's strings are kept when they repeat (a history has a
+	// few symbols and classes): no allocation per row.
+	{analytics.FieldSymbol, analyticsCol{"t.symbol", func(v []byte, r *analytics.Row) error { setSymbol(r, v); return nil },
+		func(v []byte, r *analytics.Row) error { setSymbol(r, v); return nil }}},
+	{analytics.FieldAssetClass, analyticsCol{"t.asset_class", func(v []byte, r *analytics.Row) error { setClass(r, v); return nil },
+		func(v []byte, r *analytics.Row) error { setClass(r, v); return nil }}},
+	{analytics.FieldPlaybook | analytics.FieldRules, analyticsCol{"t.playbook_id", func(v []byte, r *analytics.Row) (err error) { r.PlaybookID, err = binUUID(v); return },
+		func(v []byte, r *analytics.Row) (err error) { r.PlaybookID, err = rawUUID(v); return }}},
+	// followed_rules is a JSON array of UUID strings: two quotes each.
+	{analytics.FieldRules, analyticsCol{"t.followed_rules", func(v []byte, r *analytics.Row) error { r.FollowedRules = bytes.Count(v, []byte{'"'}) / 2; return nil },
+		func(v []byte, r *analytics.Row) error { r.FollowedRules = bytes.Count(v, []byte{'"'}) / 2; return nil }}},
+	{analytics.FieldEntry, analyticsCol{"t.open_weekday", func(v []byte, r *analytics.Row) error {
+		n, err := binInt(v)
+		r.OpenWeekday = time.Weekday(n)
+		return err
+	}, func(v []byte, r *analytics.Row) error {
+		n, err := bytesInt(v)
+		r.OpenWeekday = time.Weekday(n)
+		return err
+	}}},
+	{analytics.FieldEntry, analyticsCol{"t.open_hour", func(v []byte, r *analytics.Row) error {
+		n, err := binInt(v)
+		r.OpenHour = int(n)
+		return err
+	}, func(v []byte, r *analytics.Row) error {
+		n, err := bytesInt(v)
+		r.OpenHour = int(n)
+		return err
+	}}},
+}
+
+// analyticsColumns are the columns fields need.
+func analyticsColumns(fields analytics.Fields) []analyticsCol {
+	cols := slices.Clone(analyticsCore)
+	for _, o := range analyticsOptional {
+		if fields&o.field != 0 {
+			cols = append(cols, o.col)
+		}
+	}
+	return cols
+}
+
+// ClosedTrades implements analytics.Source: one statement in close order
+// reading only the columns fields need, served by an index-only scan of
+// trades_user_close_order_idx (user_id, closed_at_ns, id, and every
+// column but followed_rules). PostgreSQL sends the rows in its binary
+// format (no numeric or UUID text conversion on either side), parsed
+// straight into the row's fixed-point amounts.
+func (s *AnalyticsSource) ClosedTrades(ctx context.Context, userID uuid.UUID, f trading.Filter, fields analytics.Fields, each func(*analytics.Row) error) error {
 	f.Status = trading.Closed
 	where, args := s.ledger.tradeWhere(userID, &f)
 	d := s.db
-	cs := make([]string, len(analyticsCols))
-	for i, c := range analyticsCols {
-		cs[i] = d.text(c)
-	}
-	cols := strings.Join(cs, ", ")
+	cols := analyticsColumns(fields)
 	var tagsOf map[uuid.UUID][]uuid.UUID
-	if tags {
+	if fields&analytics.FieldTags != 0 {
 		var err error
 		if tagsOf, err = s.tradeTags(ctx, userID); err != nil {
 			return fmt.Errorf("stream closed trades: %w", err)
 		}
 	}
-	q := "SELECT " + cols + " FROM trades t WHERE " + strings.Join(where, " AND ") + " ORDER BY t.closed_at_ns, t.id"
-	n := len(analyticsCols)
+	from := " FROM trades t WHERE " + strings.Join(where, " AND ") + " ORDER BY t.closed_at_ns, t.id"
 	var row analytics.Row
-	withTags := func(r *analytics.Row) *analytics.Row {
-		r.TagIDs = append(r.TagIDs[:0], tagsOf[r.ID]...)
-		return r
+	emit := func() error {
+		if tagsOf != nil {
+			row.TagIDs = append(row.TagIDs[:0], tagsOf[row.ID]...)
+		}
+		return each(&row)
 	}
+	names := make([]string, len(cols))
 	if d.dialect == Postgres {
-		pq, pargs := pgPlaceholders(q, args)
-		err := d.pgStream(ctx, pq, pargs, func(v [][]byte) error {
-			if len(v) != n {
-				return fmt.Errorf("trade row: %d columns, want %d", len(v), n)
+		for i, c := range cols {
+			names[i] = c.name
+		}
+		pq, pargs := pgPlaceholders("SELECT "+strings.Join(names, ", ")+from, args)
+		err := d.pgBinaryRows(ctx, pq, pargs, func(v [][]byte) error {
+			if len(v) != len(cols) {
+				return fmt.Errorf("trade row: %d columns, want %d", len(v), len(cols))
 			}
-			if err := parseAnalyticsRow(v, &row); err != nil {
-				return err
+			for i, c := range cols {
+				if err := c.bin(v[i], &row); err != nil {
+					return fmt.Errorf("trade row %s: %w", c.name, err)
+				}
 			}
-			return each(withTags(&row))
+			return emit()
 		})
 		if err != nil {
 			return fmt.Errorf("stream closed trades: %w", err)
@@ -87,41 +186,51 @@ func (s *AnalyticsSource) ClosedTrades(ctx context.Context, userID uuid.UUID, f 
 	// SQLite: the driver's cost is per column (a type lookup and two
 	// mutexes each), so the columns but the symbol (free text) come
 	// packed in one, separated by the unit separator, which no ID,
-	// number or JSON array of IDs contains.
-	packed := make([]string, 0, n-1)
-	for _, c := range analyticsCols {
-		if c != "t.symbol" {
-			packed = append(packed, "ifnull("+c+", '')")
+	// number or JSON array of IDs contains. NULL comes as ''.
+	packed := make([]string, 0, len(cols))
+	sym := -1
+	for i, c := range cols {
+		if c.name == "t.symbol" {
+			sym = i
+			continue
 		}
+		packed = append(packed, "ifnull("+c.name+", '')")
 	}
-	q = "SELECT " + strings.Join(packed, " || char(31) || ") + ", t.symbol FROM trades t WHERE " + strings.Join(where, " AND ") + " ORDER BY t.closed_at_ns, t.id"
+	q := "SELECT " + strings.Join(packed, " || char(31) || ")
+	if sym >= 0 {
+		q += ", t.symbol"
+	}
 	err := d.run(ctx, func(g *gorm.DB) error {
-		var raw, sym sql.RawBytes
-		vals := make([][]byte, n)
+		var raw, symbol sql.RawBytes
+		dest := []any{&raw}
+		if sym >= 0 {
+			dest = append(dest, &symbol)
+		}
 		return query(g, func(r *sql.Rows) error {
-			if err := r.Scan(&raw, &sym); err != nil {
+			if err := r.Scan(dest...); err != nil {
 				return translate(err)
 			}
 			rest := []byte(raw)
-			for i := range vals {
-				if i == 2 {
-					vals[i] = sym
-					continue
+			for i, c := range cols {
+				var v []byte
+				if i == sym {
+					v = symbol
+				} else {
+					k := bytes.IndexByte(rest, 0x1f)
+					if k < 0 {
+						k = len(rest)
+					}
+					v, rest = rest[:k], rest[min(k+1, len(rest)):]
+					if len(v) == 0 {
+						v = nil
+					}
 				}
-				k := bytes.IndexByte(rest, 0x1f)
-				if k < 0 {
-					k = len(rest)
-				}
-				vals[i], rest = rest[:k], rest[min(k+1, len(rest)):]
-				if len(vals[i]) == 0 {
-					vals[i] = nil // ifnull: NULL
+				if err := c.text(v, &row); err != nil {
+					return fmt.Errorf("trade row %s: %w", c.name, err)
 				}
 			}
-			if err := parseAnalyticsRow(vals, &row); err != nil {
-				return err
-			}
-			return each(withTags(&row))
-		}, q, args...)
+			return emit()
+		}, q+from, args...)
 	})
 	if err != nil {
 		return fmt.Errorf("stream closed trades: %w", err)
@@ -129,39 +238,84 @@ func (s *AnalyticsSource) ClosedTrades(ctx context.Context, userID uuid.UUID, f 
 	return nil
 }
 
-// pgStream runs q (placeholders $1 ...) with pgx directly, on the
-// transaction's connection when ctx carries one, else on a connection of
-// the pool, and calls fn with each row's raw values: database/sql would
-// turn every value into a string and then copy it again into the scan
-// target, which was most of the cost of streaming 50,000 trades. Select
-// text columns only (cast where needed).
-func (d *DB) pgStream(ctx context.Context, q string, args []any, fn func(vals [][]byte) error) error {
-	if ok, err := d.pgRows(ctx, q, args, fn); ok {
+func setDirection(r *analytics.Row, v []byte) {
+	if string(r.Direction) != string(v) {
+		r.Direction = trading.Direction(v)
+	}
+}
+
+func setSymbol(r *analytics.Row, v []byte) {
+	if r.Symbol != string(v) {
+		r.Symbol = string(v)
+	}
+}
+
+func setClass(r *analytics.Row, v []byte) {
+	if string(r.AssetClass) != string(v) {
+		r.AssetClass = trading.AssetClass(v)
+	}
+}
+
+func addFees(r *analytics.Row, v []byte, parse func([]byte) (analytics.Amount, error)) error {
+	fees, err := parse(v)
+	if err != nil {
 		return err
+	}
+	if fees.Sign() != 0 {
+		r.Costs = r.Costs.Add(fees)
+	}
+	return nil
+}
+
+func setRisk(r *analytics.Row, v []byte, parse func([]byte) (analytics.Amount, error)) error {
+	r.InitialRisk = analytics.NullAmount{}
+	if v == nil {
+		return nil
+	}
+	a, err := parse(v)
+	r.InitialRisk = analytics.NullAmount{Amount: a, Valid: err == nil}
+	return err
+}
+
+func textTime(v []byte) (time.Time, error) {
+	n, err := bytesInt(v)
+	return nsTime(n), err
+}
+
+// pgBinaryRows runs q (placeholders $1 ...) with pgx directly, asking for
+// every result column in PostgreSQL's binary format, on the transaction's
+// connection when ctx carries one, else on a connection of the pool, and
+// calls fn with each row's raw values (only valid during the call).
+func (d *DB) pgBinaryRows(ctx context.Context, q string, args []any, fn func(vals [][]byte) error) error {
+	args = append([]any{pgx.QueryResultFormats{pgx.BinaryFormatCode}}, args...)
+	run := func(c *sql.Conn) error {
+		return c.Raw(func(dc any) error {
+			sc, isPgx := dc.(*stdlib.Conn)
+			if !isPgx {
+				return errors.New("sqlstore: raw rows need a pgx connection")
+			}
+			rows, err := sc.Conn().Query(ctx, q, args...)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				if err := fn(rows.RawValues()); err != nil {
+					return err
+				}
+			}
+			return rows.Err()
+		})
+	}
+	if st := txFrom(ctx, d); st != nil && st.conn != nil {
+		return translate(run(st.conn))
 	}
 	conn, err := d.acquire(ctx)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = conn.Close() }()
-	err = conn.Raw(func(dc any) error {
-		sc, isPgx := dc.(*stdlib.Conn)
-		if !isPgx {
-			return errors.New("sqlstore: raw rows need a pgx connection")
-		}
-		rows, err := sc.Conn().Query(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			if err := fn(rows.RawValues()); err != nil {
-				return err
-			}
-		}
-		return rows.Err()
-	})
-	return translate(err)
+	return translate(run(conn))
 }
 
 // pgPlaceholders numbers the ? placeholders of a GORM-style statement
@@ -198,72 +352,6 @@ func pgPlaceholders(q string, args []any) (string, []any) {
 		fmt.Fprintf(&b, "$%d", len(out))
 	}
 	return b.String(), out
-}
-
-func parseAnalyticsRow(v [][]byte, r *analytics.Row) error {
-	var errs [13]error
-	r.ID, errs[0] = rawUUID(v[0])
-	r.AccountID, errs[1] = rawUUID(v[1])
-	// The row before's strings are kept when they repeat (a history has a
-	// few symbols, classes and directions): no allocation per row.
-	if r.Symbol != string(v[2]) {
-		r.Symbol = string(v[2])
-	}
-	if string(r.AssetClass) != string(v[3]) {
-		r.AssetClass = trading.AssetClass(v[3])
-	}
-	if string(r.Direction) != string(v[4]) {
-		r.Direction = trading.Direction(v[4])
-	}
-	var opened, closed, holding int64
-	opened, errs[2] = bytesInt(v[5])
-	closed, errs[3] = bytesInt(v[6])
-	if v[7] != nil {
-		holding, errs[4] = bytesInt(v[7])
-	}
-	r.OpenedAt, r.ClosedAt, r.Holding = nsTime(opened), nsTime(closed), time.Duration(holding)
-	var comm, fees decimal.Decimal
-	r.GrossPnL, errs[5] = bytesDec(v[8])
-	comm, errs[6] = bytesDec(v[9])
-	fees, errs[7] = bytesDec(v[10])
-	r.NetPnL, errs[8] = bytesDec(v[11])
-	switch {
-	case fees.IsZero():
-		r.Costs = comm
-	case comm.IsZero():
-		r.Costs = fees
-	default:
-		r.Costs = comm.Add(fees)
-	}
-	r.InitialRisk = decimal.NullDecimal{}
-	if v[12] != nil {
-		r.InitialRisk.Decimal, errs[9] = bytesDec(v[12])
-		r.InitialRisk.Valid = true
-	}
-	r.PlaybookID, errs[10] = rawUUID(v[13])
-	// followed_rules is a JSON array of UUID strings: two quotes each.
-	r.FollowedRules = bytes.Count(v[14], []byte{'"'}) / 2
-	var wd, hour int64
-	wd, errs[11] = bytesInt(v[15])
-	hour, errs[12] = bytesInt(v[16])
-	r.OpenWeekday, r.OpenHour = time.Weekday(wd), int(hour)
-	if err := errors.Join(errs[:]...); err != nil {
-		return fmt.Errorf("trade row: %w", err)
-	}
-	return nil
-}
-
-// bytesDec is rawDec without putting the slice in an interface (an
-// allocation per value).
-func bytesDec(b []byte) (decimal.Decimal, error) {
-	if d, ok := parseSmallDecimal(b); ok {
-		return d, nil
-	}
-	d, err := decimal.NewFromString(string(b))
-	if err != nil {
-		return decimal.Decimal{}, fmt.Errorf("sqlstore: decimal %q: %w", b, err)
-	}
-	return d, nil
 }
 
 // tradeTags returns the tags of every tagged trade of the user, in one

@@ -70,18 +70,37 @@ type Row struct {
 	OpenedAt    time.Time
 	ClosedAt    time.Time
 	Holding     time.Duration
-	GrossPnL    decimal.Decimal
-	Costs       decimal.Decimal // commission + fees
-	NetPnL      decimal.Decimal
-	InitialRisk decimal.NullDecimal
+	GrossPnL    Amount
+	Costs       Amount // commission + fees
+	NetPnL      Amount
+	InitialRisk NullAmount
 	PlaybookID  uuid.UUID // uuid.Nil: none
 	// FollowedRules is the number of the playbook's rules the trade
 	// followed.
 	FollowedRules int
 	OpenWeekday   time.Weekday // in the account's time zone
 	OpenHour      int
-	TagIDs        []uuid.UUID // only when asked for
+	TagIDs        []uuid.UUID
 }
+
+// Fields says which Row fields beyond the core ones a pass reads. Every
+// pass gets AccountID, Direction, OpenedAt, ClosedAt, Holding, the
+// amounts and InitialRisk; a Source leaves the fields that were not asked
+// for zero (it reads fewer columns: the cold figures cost what they use).
+type Fields uint
+
+// The optional fields.
+const (
+	FieldID         Fields = 1 << iota // ID
+	FieldSymbol                        // Symbol
+	FieldAssetClass                    // AssetClass
+	FieldPlaybook                      // PlaybookID
+	FieldRules                         // FollowedRules (and PlaybookID)
+	FieldEntry                         // OpenWeekday, OpenHour
+	FieldTags                          // TagIDs
+
+	AllFields = FieldID | FieldSymbol | FieldAssetClass | FieldPlaybook | FieldRules | FieldEntry | FieldTags
+)
 
 // AccountInfo is what the figures need of an account.
 type AccountInfo struct {
@@ -110,9 +129,10 @@ type Source interface {
 	// ClosedTrades calls each for every closed trade of the user that f
 	// selects (f prepared by trading.Service.PrepareFilter; its Status is
 	// ignored), ordered by close instant, then ID, ascending. The Row
-	// passed to each is only valid during the call. With tags, Row.TagIDs
-	// are filled in. An error of each stops the stream and is returned.
-	ClosedTrades(ctx context.Context, userID uuid.UUID, f trading.Filter, tags bool, each func(*Row) error) error
+	// passed to each is only valid during the call; it has the core
+	// fields and those of fields (others may be zero). An error of each
+	// stops the stream and is returned.
+	ClosedTrades(ctx context.Context, userID uuid.UUID, f trading.Filter, fields Fields, each func(*Row) error) error
 	// Catalog returns the user's accounts (archived ones too), tags and
 	// playbooks.
 	Catalog(ctx context.Context, userID uuid.UUID) (Catalog, error)

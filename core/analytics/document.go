@@ -209,11 +209,11 @@ func (d *Document) TradesTable() Table {
 	}
 	for _, r := range d.Analysis.Trades {
 		var rm decimal.NullDecimal
-		if r.InitialRisk.Valid && r.InitialRisk.Decimal.IsPositive() {
-			rm = null(r.NetPnL.DivRound(r.InitialRisk.Decimal, Scale))
+		if r.InitialRisk.Valid && r.InitialRisk.Amount.Sign() > 0 {
+			rm = null(r.NetPnL.Decimal().DivRound(r.InitialRisk.Amount.Decimal(), Scale))
 		}
 		t.Rows = append(t.Rows, []Cell{text(r.ClosedAt.In(zone).Format("2006-01-02 15:04")), text(d.Catalog.Accounts[r.AccountID].Name), text(r.Symbol),
-			text(string(r.Direction)), text(FormatDuration(r.Holding)), money(r.GrossPnL), money(r.Costs), money(r.NetPnL), nullable(rm, ratio)})
+			text(string(r.Direction)), text(FormatDuration(r.Holding)), money(r.GrossPnL.Decimal()), money(r.Costs.Decimal()), money(r.NetPnL.Decimal()), nullable(rm, ratio)})
 	}
 	return t
 }

@@ -276,7 +276,7 @@ func (e *engine) add(r *Row) {
 		e.lastAcct, e.lastBand = r.AccountID, amtOf(band)
 	}
 	b := e.lastBook
-	x := rowAmts{gross: amtOf(r.GrossPnL), costs: amtOf(r.Costs), net: amtOf(r.NetPnL)}
+	x := rowAmts{gross: r.GrossPnL.a, costs: r.Costs.a, net: r.NetPnL.a}
 	x.pnl = x.net
 	if e.basis == Gross {
 		x.pnl = x.gross
@@ -312,10 +312,10 @@ func (e *engine) add(r *Row) {
 	}
 	hb := holdingBucket(r.Holding)
 	b.holdStats[hb].add(&x, o)
-	if r.InitialRisk.Valid && r.InitialRisk.Decimal.IsPositive() {
+	if r.InitialRisk.Valid && r.InitialRisk.Amount.Sign() > 0 {
 		b.rN++
 		i := 0
-		if r4, ok := rMultiple(x.pnl, amtOf(r.InitialRisk.Decimal)); ok && r4 <= rFixMax && r4 >= -rFixMax {
+		if r4, ok := rMultiple(x.pnl, r.InitialRisk.Amount.a); ok && r4 <= rFixMax && r4 >= -rFixMax {
 			b.rSum.add(amt{v: r4 * pow10[fixScale-rScale]})
 			if r4 <= rSquareMax && r4 >= -rSquareMax {
 				b.rSum2.add(amt{v: r4 * r4 * pow10[fixScale-2*rScale]})
@@ -327,7 +327,7 @@ func (e *engine) add(r *Row) {
 				i++
 			}
 		} else { // exact decimals: an amount beyond the int64 range
-			rm := x.pnl.dec().DivRound(r.InitialRisk.Decimal, rScale)
+			rm := x.pnl.dec().DivRound(r.InitialRisk.Amount.Decimal(), rScale)
 			b.rSum.add(amtOf(rm))
 			b.rSum2.add(amtOf(rm.Mul(rm)))
 			for i < len(rEdges) && !rm.LessThan(rEdges[i]) {

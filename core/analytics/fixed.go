@@ -160,3 +160,52 @@ func rMultiple(pnl, risk amt) (int64, bool) {
 	}
 	return int64(q), true
 }
+
+// Amount is an exact amount as a Source hands it over: an int64 count of
+// 10^-FixScale when it fits (every realistic amount), else a decimal. A
+// source that parses its rows straight into units (FixedAmount) saves the
+// big.Int that every decimal carries; the figures are the same.
+type Amount struct{ a amt }
+
+// FixScale is the number of decimal places of FixedAmount's units.
+const FixScale = fixScale
+
+// FixedAmount is units × 10^-FixScale.
+func FixedAmount(units int64) Amount { return Amount{amt{v: units}} }
+
+// AmountOf is d, exactly.
+func AmountOf(d decimal.Decimal) Amount { return Amount{amtOf(d)} }
+
+// Decimal returns the amount as a decimal.
+func (a Amount) Decimal() decimal.Decimal { return a.a.dec() }
+
+// Add returns a + b, exactly.
+func (a Amount) Add(b Amount) Amount {
+	if !a.a.big && !b.a.big {
+		r := a.a.v + b.a.v
+		if !((b.a.v > 0 && r < a.a.v) || (b.a.v < 0 && r > a.a.v)) {
+			return Amount{amt{v: r}}
+		}
+	}
+	return AmountOf(a.Decimal().Add(b.Decimal()))
+}
+
+// Sign is −1, 0 or +1.
+func (a Amount) Sign() int {
+	if a.a.big {
+		return a.a.d.Sign()
+	}
+	switch {
+	case a.a.v < 0:
+		return -1
+	case a.a.v > 0:
+		return 1
+	}
+	return 0
+}
+
+// NullAmount is an Amount that may be absent.
+type NullAmount struct {
+	Amount Amount
+	Valid  bool
+}

@@ -88,10 +88,14 @@ func cacheKey(userID uuid.UUID, version int64, view string, q *Query) string {
 // need says what one pass must collect.
 type need struct {
 	dim      Dimension
-	tags     bool
+	fields   Fields
 	perTrade bool
 	values   bool
 }
+
+// dimFields are the row fields a breakdown groups by.
+var dimFields = map[Dimension]Fields{BySymbol: FieldSymbol, ByAssetClass: FieldAssetClass, ByTag: FieldTags, ByPlaybook: FieldPlaybook,
+	ByWeekday: FieldEntry, ByHour: FieldEntry}
 
 // compute prepares q and returns the view extracted from one pass,
 // through the cache.
@@ -127,7 +131,7 @@ func (s *Service) pass(ctx context.Context, userID uuid.UUID, q *Query, n need) 
 		return nil, fmt.Errorf("analytics catalog: %w", err)
 	}
 	e := newEngine(q, &cat, n.dim, n.perTrade, n.values)
-	if err := s.d.Source.ClosedTrades(ctx, userID, q.Filter, n.tags, func(r *Row) error {
+	if err := s.d.Source.ClosedTrades(ctx, userID, q.Filter, n.fields, func(r *Row) error {
 		e.add(r)
 		return nil
 	}); err != nil {
@@ -153,11 +157,11 @@ func (s *Service) Summary(ctx context.Context, userID uuid.UUID, q Query) ([]Sum
 // Equity returns the equity curve per currency: by day, and by trade when
 // perTrade.
 func (s *Service) Equity(ctx context.Context, userID uuid.UUID, q Query, perTrade bool) ([]Equity, error) {
-	view := "equity"
+	view, n := "equity", need{}
 	if perTrade {
-		view = "equity-trades"
+		view, n = "equity-trades", need{perTrade: true, fields: FieldID}
 	}
-	return compute(ctx, s, userID, q, view, need{perTrade: perTrade}, func(r *result) []Equity { return each(r, (*engine).equity) })
+	return compute(ctx, s, userID, q, view, n, func(r *result) []Equity { return each(r, (*engine).equity) })
 }
 
 // Drawdown returns the drawdowns per currency.
@@ -177,7 +181,7 @@ func (s *Service) Streaks(ctx context.Context, userID uuid.UUID, q Query) ([]Str
 
 // Adherence returns the playbook adherence per currency.
 func (s *Service) Adherence(ctx context.Context, userID uuid.UUID, q Query) ([]Adherence, error) {
-	return compute(ctx, s, userID, q, "adherence", need{}, func(r *result) []Adherence { return each(r, (*engine).adherenceOf) })
+	return compute(ctx, s, userID, q, "adherence", need{fields: FieldRules}, func(r *result) []Adherence { return each(r, (*engine).adherenceOf) })
 }
 
 // Breakdown returns the rows of a breakdown, every currency's, ordered by
@@ -188,7 +192,7 @@ func (s *Service) Breakdown(ctx context.Context, userID uuid.UUID, q Query, by D
 		e.Code = CodeDimensionInvalid
 		return nil, e
 	}
-	return compute(ctx, s, userID, q, "breakdown-"+string(by), need{dim: by, tags: by == ByTag}, func(r *result) []Group {
+	return compute(ctx, s, userID, q, "breakdown-"+string(by), need{dim: by, fields: dimFields[by]}, func(r *result) []Group {
 		var out []Group
 		for _, b := range r.books {
 			out = append(out, r.eng.groupsOf(b)...)
@@ -268,7 +272,7 @@ func (s *Service) Analyse(ctx context.Context, userID uuid.UUID, q Query, dims [
 	for i, d := range dims {
 		engines[i] = newEngine(&q, &cat, d, false, false)
 	}
-	err = s.d.Source.ClosedTrades(ctx, userID, q.Filter, true, func(r *Row) error {
+	err = s.d.Source.ClosedTrades(ctx, userID, q.Filter, AllFields, func(r *Row) error {
 		main.add(r)
 		for _, e := range engines {
 			e.add(r)

@@ -275,6 +275,67 @@ func Run(t *testing.T, newStores Factory) {
 		}
 	})
 
+	t.Run("SourceFieldsAreTheFullRowsFields", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		g := Seed(t, e.Env)
+		f := trading.Filter{}
+		if err := e.Svc.PrepareFilter(ctx, g.User, &f); err != nil {
+			t.Fatal(err)
+		}
+		stream := func(fields analytics.Fields) []analytics.Row {
+			var out []analytics.Row
+			err := e.Source.ClosedTrades(ctx, g.User, f, fields, func(r *analytics.Row) error {
+				c := *r
+				c.TagIDs = slices.Clone(r.TagIDs)
+				out = append(out, c)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}
+		full := stream(analytics.AllFields)
+		var tagged, ruled, risked int
+		for _, r := range full {
+			tagged += min(len(r.TagIDs), 1)
+			ruled += min(r.FollowedRules, 1)
+			if r.InitialRisk.Valid {
+				risked++
+			}
+		}
+		if len(full) == 0 || tagged == 0 || ruled == 0 || risked == 0 {
+			t.Fatalf("the golden set streams %d trades, %d tagged, %d with followed rules, %d with a risk: too few to check", len(full), tagged, ruled, risked)
+		}
+		core := func(r *analytics.Row) string {
+			return fmt.Sprintf("%s %s %d %d %d %s %s %s %v/%s", r.AccountID, r.Direction, r.OpenedAt.UnixNano(), r.ClosedAt.UnixNano(), r.Holding,
+				r.GrossPnL.Decimal(), r.Costs.Decimal(), r.NetPnL.Decimal(), r.InitialRisk.Valid, r.InitialRisk.Amount.Decimal())
+		}
+		for _, c := range []struct {
+			fields analytics.Fields
+			same   func(a, b *analytics.Row) bool
+		}{
+			{0, func(a, b *analytics.Row) bool { return true }},
+			{analytics.FieldID, func(a, b *analytics.Row) bool { return a.ID == b.ID }},
+			{analytics.FieldSymbol, func(a, b *analytics.Row) bool { return a.Symbol == b.Symbol }},
+			{analytics.FieldAssetClass, func(a, b *analytics.Row) bool { return a.AssetClass == b.AssetClass }},
+			{analytics.FieldPlaybook, func(a, b *analytics.Row) bool { return a.PlaybookID == b.PlaybookID }},
+			{analytics.FieldRules, func(a, b *analytics.Row) bool { return a.PlaybookID == b.PlaybookID && a.FollowedRules == b.FollowedRules }},
+			{analytics.FieldEntry, func(a, b *analytics.Row) bool { return a.OpenWeekday == b.OpenWeekday && a.OpenHour == b.OpenHour }},
+			{analytics.FieldTags, func(a, b *analytics.Row) bool { return slices.Equal(a.TagIDs, b.TagIDs) }},
+		} {
+			got := stream(c.fields)
+			if len(got) != len(full) {
+				t.Fatalf("fields %b: %d trades, all fields %d", c.fields, len(got), len(full))
+			}
+			for i := range got {
+				if core(&got[i]) != core(&full[i]) || !c.same(&got[i], &full[i]) {
+					t.Fatalf("fields %b, trade %d: %+v, with all fields %+v", c.fields, i, got[i], full[i])
+				}
+			}
+		}
+	})
+
 	t.Run("SourceSelectsWhatTheTradeListSelects", func(t *testing.T) {
 		e := NewEnv(t, newStores(t))
 		g := Seed(t, e.Env)
@@ -301,7 +362,7 @@ func Run(t *testing.T, newStores Factory) {
 			}
 			var streamed []uuid.UUID
 			var last time.Time
-			err := e.Source.ClosedTrades(ctx, g.User, f, true, func(r *analytics.Row) error {
+			err := e.Source.ClosedTrades(ctx, g.User, f, analytics.AllFields, func(r *analytics.Row) error {
 				if r.ClosedAt.Before(last) {
 					return fmt.Errorf("trade %s closed at %s after one closed at %s", r.ID, r.ClosedAt, last)
 				}

@@ -320,7 +320,9 @@ func Run(t *testing.T, newStores Factory) {
 			{analytics.FieldSymbol, func(a, b *analytics.Row) bool { return a.Symbol == b.Symbol }},
 			{analytics.FieldAssetClass, func(a, b *analytics.Row) bool { return a.AssetClass == b.AssetClass }},
 			{analytics.FieldPlaybook, func(a, b *analytics.Row) bool { return a.PlaybookID == b.PlaybookID }},
-			{analytics.FieldRules, func(a, b *analytics.Row) bool { return a.PlaybookID == b.PlaybookID && a.FollowedRules == b.FollowedRules }},
+			{analytics.FieldRules, func(a, b *analytics.Row) bool {
+				return a.PlaybookID == b.PlaybookID && a.FollowedRules == b.FollowedRules
+			}},
 			{analytics.FieldEntry, func(a, b *analytics.Row) bool { return a.OpenWeekday == b.OpenWeekday && a.OpenHour == b.OpenHour }},
 			{analytics.FieldTags, func(a, b *analytics.Row) bool { return slices.Equal(a.TagIDs, b.TagIDs) }},
 		} {

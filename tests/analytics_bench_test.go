@@ -258,7 +258,6 @@ func BenchmarkAnalyticsSummaryHTTP(b *testing.B) {
 	if !strings.Contains(string(body), `"trade_count":50000`) {
 		b.Fatalf("summary of the book: %.300s", body)
 	}
-	b.ReportMetric(float64(cold)/float64(time.Millisecond), "cold-ms")
 	for range 50 { // warm the pools
 		if _, _, err := get(); err != nil {
 			b.Fatal(err)
@@ -297,4 +296,5 @@ func BenchmarkAnalyticsSummaryHTTP(b *testing.B) {
 	b.ReportMetric(q(0.90), "p90-ms")
 	b.ReportMetric(q(0.99), "p99-ms")
 	b.ReportMetric(q(1), "max-ms")
+	b.ReportMetric(float64(cold)/float64(time.Millisecond), "first-ms") // the cold request (ResetTimer would drop it)
 }

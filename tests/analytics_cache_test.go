@@ -32,6 +32,7 @@ import (
 type analyticsEnv struct {
 	trading   *tradingtest.Env
 	analytics *analytics.Service
+	users     *sqlstore.Users
 	user      uuid.UUID
 	account   uuid.UUID
 }
@@ -65,7 +66,7 @@ func newAnalyticsEnv(t *testing.T, layer *cache.Layer) *analyticsEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &analyticsEnv{trading: te, analytics: svc, user: st.NewUser(t)}
+	e := &analyticsEnv{trading: te, analytics: svc, users: users, user: st.NewUser(t)}
 	a, err := te.Svc.CreateAccount(ctx, e.user, trading.AccountInput{Name: "Cached", Currency: "USD"})
 	if err != nil {
 		t.Fatal(err)
@@ -204,6 +205,47 @@ func TestAnalyticsCacheUnderConcurrentWrites(t *testing.T) {
 			total := writers * perWriter
 			if n != total || !net.Equal(decimal.NewFromInt(int64(total*(total+1)/2))) || reads.Load() == 0 {
 				t.Fatalf("after every write: %d trades, net %s, %d reads during the writes", n, net, reads.Load())
+			}
+		})
+	}
+}
+
+// TestAnalyticsCacheFollowsTheUserTimeZone: the warm path reads the
+// user's time zone with the data version (one statement), and a figure
+// cached under the old zone is not served after the user changes it
+// (a profile write, which does not move the data version).
+func TestAnalyticsCacheFollowsTheUserTimeZone(t *testing.T) {
+	for name, newLayer := range cacheLayers(t) {
+		t.Run(name, func(t *testing.T) {
+			e := newAnalyticsEnv(t, newLayer(t))
+			ctx := context.Background()
+			e.roundTrip(t, "AAPL", 570) // closes 2026-05-04 23:30:30 UTC, 08:30 on the 5th in Tokyo
+			day := func() string {
+				c, err := e.analytics.Calendar(ctx, e.user, analytics.Query{})
+				if err != nil || len(c) != 1 || len(c[0].Days) != 1 {
+					t.Fatalf("calendar %+v, %v", c, err)
+				}
+				return c[0].Days[0].Date
+			}
+			setZone := func(zone string) {
+				err := e.users.Update(ctx, e.user, func(u *identity.User) (*identity.User, error) {
+					u.Timezone = zone
+					return u, nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, c := range []struct{ zone, day string }{
+				{"", "2026-05-04"}, {"Asia/Tokyo", "2026-05-05"}, {"America/New_York", "2026-05-04"}, {"Asia/Tokyo", "2026-05-05"},
+				{"Not/AZone", "2026-05-04"}, // unknown: UTC, as the trade list
+			} {
+				setZone(c.zone)
+				for range 2 { // computed, then cached
+					if got := day(); got != c.day {
+						t.Fatalf("zone %q: the trade's day is %s, want %s (a figure of another zone)", c.zone, got, c.day)
+					}
+				}
 			}
 		})
 	}

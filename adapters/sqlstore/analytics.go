@@ -32,7 +32,10 @@ type AnalyticsSource struct {
 	ledger *Ledger
 }
 
-var _ analytics.Source = (*AnalyticsSource)(nil)
+var (
+	_ analytics.Source = (*AnalyticsSource)(nil)
+	_ analytics.Stamps = (*AnalyticsSource)(nil)
+)
 
 // NewAnalyticsSource returns the analytics source on db.
 func NewAnalyticsSource(db *DB) *AnalyticsSource {
@@ -44,25 +47,31 @@ func NewAnalyticsSource(db *DB) *AnalyticsSource {
 // (SQLite). nil values are NULL.
 type analyticsCol struct {
 	name string
-	bin  func(v []byte, r *analytics.Row) error
-	text func(v []byte, r *analytics.Row) error
+	bin  func(v []byte, r *streamRow) error
+	text func(v []byte, r *streamRow) error
+}
+
+// streamRow is the row being read and the stream's interned symbols.
+type streamRow struct {
+	analytics.Row
+	syms symbols
 }
 
 // analyticsCore are the columns every pass reads (analytics.Fields).
 var analyticsCore = []analyticsCol{
-	{"t.account_id", func(v []byte, r *analytics.Row) (err error) { r.AccountID, err = binUUID(v); return },
-		func(v []byte, r *analytics.Row) (err error) { r.AccountID, err = rawUUID(v); return }},
-	{"t.direction", func(v []byte, r *analytics.Row) error { setDirection(r, v); return nil },
-		func(v []byte, r *analytics.Row) error { setDirection(r, v); return nil }},
-	{"t.opened_at_ns", func(v []byte, r *analytics.Row) (err error) { r.OpenedAt, err = binTime(v); return },
-		func(v []byte, r *analytics.Row) (err error) { r.OpenedAt, err = textTime(v); return }},
-	{"t.closed_at_ns", func(v []byte, r *analytics.Row) (err error) { r.ClosedAt, err = binTime(v); return },
-		func(v []byte, r *analytics.Row) (err error) { r.ClosedAt, err = textTime(v); return }},
-	{"t.holding_ns", func(v []byte, r *analytics.Row) error {
+	{"t.account_id", func(v []byte, r *streamRow) (err error) { r.AccountID, err = binUUID(v); return },
+		func(v []byte, r *streamRow) (err error) { r.AccountID, err = rawUUID(v); return }},
+	{"t.direction", func(v []byte, r *streamRow) error { setDirection(r, v); return nil },
+		func(v []byte, r *streamRow) error { setDirection(r, v); return nil }},
+	{"t.opened_at_ns", func(v []byte, r *streamRow) (err error) { r.OpenedAt, err = binTime(v); return },
+		func(v []byte, r *streamRow) (err error) { r.OpenedAt, err = textTime(v); return }},
+	{"t.closed_at_ns", func(v []byte, r *streamRow) (err error) { r.ClosedAt, err = binTime(v); return },
+		func(v []byte, r *streamRow) (err error) { r.ClosedAt, err = textTime(v); return }},
+	{"t.holding_ns", func(v []byte, r *streamRow) error {
 		n, err := binInt(v)
 		r.Holding = time.Duration(n)
 		return err
-	}, func(v []byte, r *analytics.Row) error {
+	}, func(v []byte, r *streamRow) error {
 		var n int64
 		var err error
 		if v != nil {
@@ -71,18 +80,18 @@ var analyticsCore = []analyticsCol{
 		r.Holding = time.Duration(n)
 		return err
 	}},
-	{"t.gross_pnl", func(v []byte, r *analytics.Row) (err error) { r.GrossPnL, err = binAmount(v); return },
-		func(v []byte, r *analytics.Row) (err error) { r.GrossPnL, err = textAmount(v); return }},
+	{"t.gross_pnl", func(v []byte, r *streamRow) (err error) { r.GrossPnL, err = binAmount(v); return },
+		func(v []byte, r *streamRow) (err error) { r.GrossPnL, err = textAmount(v); return }},
 	// Costs is commission + fees: the commission goes in first, then the
 	// fees column adds itself.
-	{"t.commission", func(v []byte, r *analytics.Row) (err error) { r.Costs, err = binAmount(v); return },
-		func(v []byte, r *analytics.Row) (err error) { r.Costs, err = textAmount(v); return }},
-	{"t.fees", func(v []byte, r *analytics.Row) error { return addFees(r, v, binAmount) },
-		func(v []byte, r *analytics.Row) error { return addFees(r, v, textAmount) }},
-	{"t.net_pnl", func(v []byte, r *analytics.Row) (err error) { r.NetPnL, err = binAmount(v); return },
-		func(v []byte, r *analytics.Row) (err error) { r.NetPnL, err = textAmount(v); return }},
-	{"t.initial_risk", func(v []byte, r *analytics.Row) error { return setRisk(r, v, binAmount) },
-		func(v []byte, r *analytics.Row) error { return setRisk(r, v, textAmount) }},
+	{"t.commission", func(v []byte, r *streamRow) (err error) { r.Costs, err = binAmount(v); return },
+		func(v []byte, r *streamRow) (err error) { r.Costs, err = textAmount(v); return }},
+	{"t.fees", func(v []byte, r *streamRow) error { return addFees(r, v, binAmount) },
+		func(v []byte, r *streamRow) error { return addFees(r, v, textAmount) }},
+	{"t.net_pnl", func(v []byte, r *streamRow) (err error) { r.NetPnL, err = binAmount(v); return },
+		func(v []byte, r *streamRow) (err error) { r.NetPnL, err = textAmount(v); return }},
+	{"t.initial_risk", func(v []byte, r *streamRow) error { return setRisk(r, v, binAmount) },
+		func(v []byte, r *streamRow) error { return setRisk(r, v, textAmount) }},
 }
 
 // analyticsOptional are the columns of the optional fields, in the order
@@ -91,33 +100,33 @@ var analyticsOptional = []struct {
 	field analytics.Fields
 	col   analyticsCol
 }{
-	{analytics.FieldID | analytics.FieldTags, analyticsCol{"t.id", func(v []byte, r *analytics.Row) (err error) { r.ID, err = binUUID(v); return },
-		func(v []byte, r *analytics.Row) (err error) { r.ID, err = rawUUID(v); return }}},
+	{analytics.FieldID | analytics.FieldTags, analyticsCol{"t.id", func(v []byte, r *streamRow) (err error) { r.ID, err = binUUID(v); return },
+		func(v []byte, r *streamRow) (err error) { r.ID, err = rawUUID(v); return }}},
 	// The row before's strings are kept when they repeat (a history has a
 	// few symbols and classes): no allocation per row.
-	{analytics.FieldSymbol, analyticsCol{"t.symbol", func(v []byte, r *analytics.Row) error { setSymbol(r, v); return nil },
-		func(v []byte, r *analytics.Row) error { setSymbol(r, v); return nil }}},
-	{analytics.FieldAssetClass, analyticsCol{"t.asset_class", func(v []byte, r *analytics.Row) error { setClass(r, v); return nil },
-		func(v []byte, r *analytics.Row) error { setClass(r, v); return nil }}},
-	{analytics.FieldPlaybook | analytics.FieldRules, analyticsCol{"t.playbook_id", func(v []byte, r *analytics.Row) (err error) { r.PlaybookID, err = binUUID(v); return },
-		func(v []byte, r *analytics.Row) (err error) { r.PlaybookID, err = rawUUID(v); return }}},
+	{analytics.FieldSymbol, analyticsCol{"t.symbol", func(v []byte, r *streamRow) error { r.syms.set(&r.Row, v); return nil },
+		func(v []byte, r *streamRow) error { r.syms.set(&r.Row, v); return nil }}},
+	{analytics.FieldAssetClass, analyticsCol{"t.asset_class", func(v []byte, r *streamRow) error { setClass(r, v); return nil },
+		func(v []byte, r *streamRow) error { setClass(r, v); return nil }}},
+	{analytics.FieldPlaybook | analytics.FieldRules, analyticsCol{"t.playbook_id", func(v []byte, r *streamRow) (err error) { r.PlaybookID, err = binUUID(v); return },
+		func(v []byte, r *streamRow) (err error) { r.PlaybookID, err = rawUUID(v); return }}},
 	// followed_rules is a JSON array of UUID strings: two quotes each.
-	{analytics.FieldRules, analyticsCol{"t.followed_rules", func(v []byte, r *analytics.Row) error { r.FollowedRules = bytes.Count(v, []byte{'"'}) / 2; return nil },
-		func(v []byte, r *analytics.Row) error { r.FollowedRules = bytes.Count(v, []byte{'"'}) / 2; return nil }}},
-	{analytics.FieldEntry, analyticsCol{"t.open_weekday", func(v []byte, r *analytics.Row) error {
+	{analytics.FieldRules, analyticsCol{"t.followed_rules", func(v []byte, r *streamRow) error { r.FollowedRules = bytes.Count(v, []byte{'"'}) / 2; return nil },
+		func(v []byte, r *streamRow) error { r.FollowedRules = bytes.Count(v, []byte{'"'}) / 2; return nil }}},
+	{analytics.FieldEntry, analyticsCol{"t.open_weekday", func(v []byte, r *streamRow) error {
 		n, err := binInt(v)
 		r.OpenWeekday = time.Weekday(n)
 		return err
-	}, func(v []byte, r *analytics.Row) error {
+	}, func(v []byte, r *streamRow) error {
 		n, err := bytesInt(v)
 		r.OpenWeekday = time.Weekday(n)
 		return err
 	}}},
-	{analytics.FieldEntry, analyticsCol{"t.open_hour", func(v []byte, r *analytics.Row) error {
+	{analytics.FieldEntry, analyticsCol{"t.open_hour", func(v []byte, r *streamRow) error {
 		n, err := binInt(v)
 		r.OpenHour = int(n)
 		return err
-	}, func(v []byte, r *analytics.Row) error {
+	}, func(v []byte, r *streamRow) error {
 		n, err := bytesInt(v)
 		r.OpenHour = int(n)
 		return err
@@ -154,12 +163,12 @@ func (s *AnalyticsSource) ClosedTrades(ctx context.Context, userID uuid.UUID, f 
 		}
 	}
 	from := " FROM trades t WHERE " + strings.Join(where, " AND ") + " ORDER BY t.closed_at_ns, t.id"
-	var row analytics.Row
+	row := streamRow{syms: symbols{}}
 	emit := func() error {
 		if tagsOf != nil {
 			row.TagIDs = append(row.TagIDs[:0], tagsOf[row.ID]...)
 		}
-		return each(&row)
+		return each(&row.Row)
 	}
 	names := make([]string, len(cols))
 	if d.dialect == Postgres {
@@ -238,25 +247,50 @@ func (s *AnalyticsSource) ClosedTrades(ctx context.Context, userID uuid.UUID, f 
 	return nil
 }
 
-func setDirection(r *analytics.Row, v []byte) {
-	if string(r.Direction) != string(v) {
+// The stream's strings come from a few values (two directions, seven
+// classes, a history's symbols): each row takes the one string already
+// made for its bytes, so no row allocates one.
+var (
+	directions   = map[string]trading.Direction{string(trading.Long): trading.Long, string(trading.Short): trading.Short}
+	assetClasses = func() map[string]trading.AssetClass {
+		out := map[string]trading.AssetClass{}
+		for _, c := range []trading.AssetClass{trading.Stock, trading.ETF, trading.Option, trading.Future, trading.Forex, trading.Crypto, trading.CFD} {
+			out[string(c)] = c
+		}
+		return out
+	}()
+)
+
+func setDirection(r *streamRow, v []byte) {
+	if d, ok := directions[string(v)]; ok {
+		r.Direction = d
+	} else if string(r.Direction) != string(v) {
 		r.Direction = trading.Direction(v)
 	}
 }
 
-func setSymbol(r *analytics.Row, v []byte) {
-	if r.Symbol != string(v) {
-		r.Symbol = string(v)
-	}
-}
-
-func setClass(r *analytics.Row, v []byte) {
-	if string(r.AssetClass) != string(v) {
+func setClass(r *streamRow, v []byte) {
+	if c, ok := assetClasses[string(v)]; ok {
+		r.AssetClass = c
+	} else if string(r.AssetClass) != string(v) {
 		r.AssetClass = trading.AssetClass(v)
 	}
 }
 
-func addFees(r *analytics.Row, v []byte, parse func([]byte) (analytics.Amount, error)) error {
+// symbols interns the symbols of one stream.
+type symbols map[string]string
+
+func (m symbols) set(r *analytics.Row, v []byte) {
+	if s, ok := m[string(v)]; ok {
+		r.Symbol = s
+		return
+	}
+	s := string(v)
+	m[s] = s
+	r.Symbol = s
+}
+
+func addFees(r *streamRow, v []byte, parse func([]byte) (analytics.Amount, error)) error {
 	fees, err := parse(v)
 	if err != nil {
 		return err
@@ -267,7 +301,7 @@ func addFees(r *analytics.Row, v []byte, parse func([]byte) (analytics.Amount, e
 	return nil
 }
 
-func setRisk(r *analytics.Row, v []byte, parse func([]byte) (analytics.Amount, error)) error {
+func setRisk(r *streamRow, v []byte, parse func([]byte) (analytics.Amount, error)) error {
 	r.InitialRisk = analytics.NullAmount{}
 	if v == nil {
 		return nil
@@ -460,6 +494,22 @@ func (s *AnalyticsSource) Catalog(ctx context.Context, userID uuid.UUID) (analyt
 		return analytics.Catalog{}, fmt.Errorf("analytics catalog: %w", err)
 	}
 	return cat, nil
+}
+
+// Stamp implements analytics.Stamps: the user's data version and time
+// zone in one statement (0 and "" for a user without either).
+func (s *AnalyticsSource) Stamp(ctx context.Context, userID uuid.UUID) (int64, string, error) {
+	var version int64
+	var zone string
+	err := s.db.run(ctx, func(g *gorm.DB) error {
+		return query(g, func(r *sql.Rows) error { return translate(r.Scan(&version, &zone)) },
+			`SELECT COALESCE((SELECT version FROM user_data_versions WHERE user_id = ?), 0), COALESCE((SELECT timezone FROM users WHERE id = ?), '')`,
+			userID, userID)
+	})
+	if err != nil {
+		return 0, "", fmt.Errorf("analytics stamp: %w", err)
+	}
+	return version, zone, nil
 }
 
 // SumNetPnL is the floor of the analytics benchmarks: the bare

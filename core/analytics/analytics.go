@@ -138,6 +138,16 @@ type Source interface {
 	Catalog(ctx context.Context, userID uuid.UUID) (Catalog, error)
 }
 
+// Stamps reads, in one round trip, what a cached figure's key depends on
+// besides the query: the user's data version (trading.DataVersions) and
+// time zone name (the profile's; "" for none). It is the warm path's one
+// database read. A Source that implements it is used for it; else the
+// service asks Trading for each (two reads). It may fail with
+// apperr.Unavailable.
+type Stamps interface {
+	Stamp(ctx context.Context, userID uuid.UUID) (version int64, zone string, err error)
+}
+
 // Trading is what analytics needs of the trading module: the filter's
 // rules and the user's data version. trading.Service satisfies it.
 type Trading interface {

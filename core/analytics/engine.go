@@ -381,7 +381,8 @@ func (e *engine) curve(b *book, r *Row, pnl amt) {
 	if b.cum.cmp(&b.peak) >= 0 {
 		if b.inDD {
 			p := &b.periods[len(b.periods)-1]
-			p.RecoveredAt = &t
+			rec := t // only a recovery allocates its time
+			p.RecoveredAt = &rec
 			p.Trades++
 			b.longest = max(b.longest, t.Sub(p.PeakAt))
 			b.inDD = false

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -40,8 +41,10 @@ type Deps struct {
 
 // Service answers the analytics figures.
 type Service struct {
-	cfg Config
-	d   Deps
+	cfg    Config
+	d      Deps
+	stamps Stamps   // d.Source's, when it has them
+	zones  sync.Map // zone name → *time.Location
 }
 
 // NewService checks d and returns the service.
@@ -52,7 +55,8 @@ func NewService(cfg Config, d Deps) (*Service, error) {
 	if cfg.CacheTTL <= 0 {
 		cfg.CacheTTL = DefaultConfig().CacheTTL
 	}
-	return &Service{cfg: cfg, d: d}, nil
+	st, _ := d.Source.(Stamps)
+	return &Service{cfg: cfg, d: d, stamps: st}, nil
 }
 
 // keyVersion changes whenever the cached shapes or the definitions change.
@@ -98,11 +102,24 @@ var dimFields = map[Dimension]Fields{BySymbol: FieldSymbol, ByAssetClass: FieldA
 	ByWeekday: FieldEntry, ByHour: FieldEntry}
 
 // compute prepares q and returns the view extracted from one pass,
-// through the cache.
+// through the cache. A warm hit reads the user's data version and time
+// zone (one statement with Stamps) and GETs the entry: nothing else.
 func compute[T any](ctx context.Context, s *Service, userID uuid.UUID, q Query, view string, n need, extract func(*result) T) (T, error) {
 	var zero T
 	if err := q.validate(); err != nil {
 		return zero, err
+	}
+	var version int64
+	cached := s.d.Cache != nil
+	if cached && s.stamps != nil {
+		v, zone, err := s.stamps.Stamp(ctx, userID)
+		if err != nil {
+			return zero, err
+		}
+		version = v
+		if q.Filter.Location == nil {
+			q.Filter.Location = s.zone(zone)
+		}
 	}
 	if err := s.d.Trading.PrepareFilter(ctx, userID, &q.Filter); err != nil {
 		return zero, err
@@ -114,14 +131,35 @@ func compute[T any](ctx context.Context, s *Service, userID uuid.UUID, q Query, 
 		}
 		return extract(r), nil
 	}
-	if s.d.Cache == nil {
+	if !cached {
 		return load(ctx)
 	}
-	v, err := s.d.Trading.DataVersion(ctx, userID)
-	if err != nil {
-		return zero, err
+	if s.stamps == nil {
+		v, err := s.d.Trading.DataVersion(ctx, userID)
+		if err != nil {
+			return zero, err
+		}
+		version = v
 	}
-	return cache.GetOrLoad(ctx, s.d.Cache, cacheKey(userID, v, view, &q), s.cfg.CacheTTL, load)
+	return cache.GetOrLoad(ctx, s.d.Cache, cacheKey(userID, version, view, &q), s.cfg.CacheTTL, load)
+}
+
+// zone is the location of a profile's time zone name: UTC for none, or
+// for one this platform does not know (as the trading module's zones).
+// Locations are kept by name: loading one reads the zone database.
+func (s *Service) zone(name string) *time.Location {
+	if name == "" {
+		return time.UTC
+	}
+	if l, ok := s.zones.Load(name); ok {
+		return l.(*time.Location) //nolint:forcetypeassert // only locations are stored
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		return time.UTC
+	}
+	s.zones.Store(name, l)
+	return l
 }
 
 // pass streams the trades once through the engine.

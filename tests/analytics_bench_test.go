@@ -133,33 +133,33 @@ func BenchmarkAnalytics(b *testing.B) {
 				b.Fatalf("summary %+v %v", s, err)
 			}
 			b.Run("Floor_SumNetPnL", func(b *testing.B) {
-				for b.Loop() {
+				loopCPU(b, func() {
 					if _, err := src.SumNetPnL(ctx, user); err != nil {
 						b.Fatal(err)
 					}
-				}
+				})
 			})
 			b.Run("SQLWindow_CountSumDrawdown", func(b *testing.B) {
-				for b.Loop() {
+				loopCPU(b, func() {
 					if _, _, _, err := src.WindowSummary(ctx, user); err != nil {
 						b.Fatal(err)
 					}
-				}
+				})
 			})
 			b.Run("SummaryCold", func(b *testing.B) {
-				for b.Loop() {
+				loopCPU(b, func() {
 					if _, err := cold.Summary(ctx, user, analytics.Query{}); err != nil {
 						b.Fatal(err)
 					}
-				}
+				})
 			})
 			for _, dim := range analytics.Dimensions {
 				b.Run("BreakdownCold_"+string(dim), func(b *testing.B) {
-					for b.Loop() {
+					loopCPU(b, func() {
 						if _, err := cold.Breakdown(ctx, user, analytics.Query{}, dim); err != nil {
 							b.Fatal(err)
 						}
-					}
+					})
 				})
 			}
 			b.Run("SummaryWarmRedis", func(b *testing.B) {
@@ -190,6 +190,18 @@ func BenchmarkAnalytics(b *testing.B) {
 			})
 		})
 	}
+}
+
+// loopCPU runs fn in b.Loop and reports this process's CPU per call
+// (getrusage: the client's half, not the database server's), which
+// other load on the machine inflates far less than the wall time.
+func loopCPU(b *testing.B, fn func()) {
+	n, cpu0 := 0, cpuTime()
+	for b.Loop() {
+		fn()
+		n++
+	}
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Millisecond)/float64(n), "cpu-ms/op")
 }
 
 // BenchmarkAnalyticsSummaryHTTP measures the warm summary as a client

@@ -107,9 +107,17 @@ func main() {
 			}
 		}
 		a, t := results[key{"asynq", w}], results[key{"tradesense", w}]
+		var e2e, enq, cpu []float64
 		for i := range min(len(a), len(t)) {
-			fmt.Printf("ratio TradeSense/asynq, workers %d, round %d: end-to-end %.2f×, enqueue %.2f×\n",
-				w, i+1, t[i].rate/a[i].rate, t[i].enqRate/a[i].enqRate)
+			e2e = append(e2e, t[i].rate/a[i].rate)
+			enq = append(enq, t[i].enqRate/a[i].enqRate)
+			cpu = append(cpu, a[i].cpuTotal()/t[i].cpuTotal())
+			fmt.Printf("ratio TradeSense/asynq, workers %d, round %d: end-to-end %.2f×, enqueue %.2f×, CPU per job (asynq/TradeSense) %.2f×\n",
+				w, i+1, e2e[i], enq[i], cpu[i])
+		}
+		if len(e2e) > 0 {
+			fmt.Printf("median ratio, workers %d, %d rounds: end-to-end %.2f×, enqueue %.2f×, CPU per job %.2f×\n",
+				w, len(e2e), median(e2e), median(enq), median(cpu))
 		}
 	}
 	_ = rdb.FlushDB(ctx).Err()
@@ -119,12 +127,57 @@ type result struct {
 	rate, enqRate float64
 	p50, p99      time.Duration
 	keysLeft      int64
+	// CPU time per job (µs) of the producers (this process), of the
+	// worker processes together, and of Redis (INFO cpu; only this run's
+	// on a private Redis).
+	cpuProd, cpuWork, cpuRedis float64
 }
 
 func (r result) String() string {
-	return fmt.Sprintf("%8.0f jobs/s end to end, %8.0f enqueued/s, enqueue→start p50 %.2f ms p99 %.2f ms, keys after %d",
-		r.rate, r.enqRate, ms(r.p50), ms(r.p99), r.keysLeft)
+	return fmt.Sprintf("%8.0f jobs/s end to end, %8.0f enqueued/s, enqueue→start p50 %.2f ms p99 %.2f ms, keys after %d, cpu µs/job producer %.0f workers %.0f redis %.0f",
+		r.rate, r.enqRate, ms(r.p50), ms(r.p99), r.keysLeft, r.cpuProd, r.cpuWork, r.cpuRedis)
 }
+
+// selfCPU returns this process's CPU time.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return rusageCPU(&ru)
+}
+
+func rusageCPU(ru *syscall.Rusage) time.Duration {
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// redisCPU returns Redis's CPU time (INFO cpu, user + sys).
+func redisCPU(ctx context.Context, rdb *redis.Client) time.Duration {
+	info, err := rdb.Info(ctx, "cpu").Result()
+	if err != nil {
+		return 0
+	}
+	var total float64
+	for _, line := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok && (k == "used_cpu_user" || k == "used_cpu_sys") {
+			f, _ := strconv.ParseFloat(v, 64)
+			total += f
+		}
+	}
+	return time.Duration(total * float64(time.Second))
+}
+
+func (r result) cpuTotal() float64 { return r.cpuProd + r.cpuWork + r.cpuRedis }
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func perJob(d time.Duration, n int) float64 { return float64(d.Microseconds()) / float64(n) }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
@@ -153,6 +206,7 @@ func run(ctx context.Context, rdb *redis.Client, url, sys string, w, n, producer
 	if err != nil {
 		return res, err
 	}
+	cpu0, rcpu0 := selfCPU(), redisCPU(ctx, rdb)
 	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan error, producers)
@@ -193,7 +247,10 @@ func run(ctx context.Context, rdb *redis.Client, url, sys string, w, n, producer
 		time.Sleep(2 * time.Millisecond)
 	}
 	total := time.Since(start)
+	res.cpuProd = perJob(selfCPU()-cpu0, n)
+	res.cpuRedis = perJob(redisCPU(ctx, rdb)-rcpu0, n)
 	closeProducer()
+	var workCPU time.Duration
 	var lat []time.Duration
 	for i, cmd := range procs {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
@@ -206,7 +263,11 @@ func run(ctx context.Context, rdb *redis.Client, url, sys string, w, n, producer
 			}
 		}
 		_ = cmd.Wait()
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			workCPU += rusageCPU(ru)
+		}
 	}
+	res.cpuWork = perJob(workCPU, n)
 	slices.Sort(lat)
 	if len(lat) > 0 {
 		res.p50, res.p99 = lat[len(lat)/2], lat[len(lat)*99/100]

@@ -18,7 +18,7 @@ import (
 // Jobs is the Redis adapter of jobs.Backend. Its keys live under
 // "<KeyPrefix>jobs:":
 //
-//	job:<id>            the record (JSON), expiring at ExpiresAt
+//	job:<id>            the record (jobcodec.go), expiring at ExpiresAt
 //	idx:<queue>:<state> sorted set of IDs by UpdatedAt (lists and counts)
 //	timers              sorted set of scheduled IDs by TimerAt
 //	idem:<key>          the job ID that took an idempotency key
@@ -88,6 +88,8 @@ func (s *Jobs) recalled(id string) (string, bool) {
 	return raw, ok
 }
 
+// jobRow is the JSON form of a record, written before the binary form
+// (jobcodec.go) and still read.
 type jobRow struct {
 	ID             string              `json:"id"`
 	Kind           string              `json:"kind"`
@@ -188,10 +190,7 @@ return {ARGV[1], 1}
 
 // Create implements jobs.Store.
 func (s *Jobs) Create(ctx context.Context, j *jobs.Job, idemWindow time.Duration) (string, bool, error) {
-	b, err := json.Marshal(toRow(j))
-	if err != nil {
-		return "", false, apperr.Wrap(err, apperr.Internal, "job_encode", "cannot encode the job")
-	}
+	b := encodeJob(j)
 	idem, timer := "", ""
 	if j.IdempotencyKey != "" {
 		idem = s.ns + "idem:" + j.IdempotencyKey
@@ -229,10 +228,7 @@ func (s *Jobs) CreateMany(ctx context.Context, js []*jobs.Job, idemWindow time.D
 	}
 	calls := make([]call, len(js))
 	for i, j := range js {
-		b, err := json.Marshal(toRow(j))
-		if err != nil {
-			return nil, apperr.Wrap(err, apperr.Internal, "job_encode", "cannot encode the job")
-		}
+		b := encodeJob(j)
 		idem, timer := "", ""
 		if j.IdempotencyKey != "" {
 			idem = s.ns + "idem:" + j.IdempotencyKey
@@ -311,13 +307,6 @@ func (s *Jobs) get(ctx context.Context, id string) (*jobs.Job, string, error) {
 	return j, raw, err
 }
 
-func decodeJob(raw string) (*jobs.Job, error) {
-	var r jobRow
-	if err := json.Unmarshal([]byte(raw), &r); err != nil {
-		return nil, apperr.Wrap(err, apperr.Internal, "job_decode", "a stored job does not decode")
-	}
-	return r.job(), nil
-}
 
 // updateScript: KEYS job, oldIdx, newIdx, timers, total; ARGV old json,
 // new json, ttlMs (0 none, -1 expired), id, idxScore, timerOp ("keep",
@@ -372,10 +361,7 @@ func (s *Jobs) Update(ctx context.Context, id string, fn func(*jobs.Job) (*jobs.
 		if next.ID != id {
 			return nil, apperr.New(apperr.Invalid, jobs.CodeInvalidJobState, "Update must not change the job ID")
 		}
-		b, err := json.Marshal(toRow(next))
-		if err != nil {
-			return nil, apperr.Wrap(err, apperr.Internal, "job_encode", "cannot encode the job")
-		}
+		b := encodeJob(next)
 		timer := "keep"
 		switch {
 		case !next.Scheduled && old.Scheduled:
@@ -552,11 +538,11 @@ func (s *Jobs) List(ctx context.Context, f jobs.Filter) ([]*jobs.Job, error) {
 				stale = append(stale, batch[i]) // the record expired
 				continue
 			}
-			var r jobRow
-			if json.Unmarshal([]byte(str), &r) != nil {
+			j, err := decodeJob(str)
+			if err != nil {
 				continue
 			}
-			if j := r.job(); f.Kind == "" || j.Kind == f.Kind {
+			if f.Kind == "" || j.Kind == f.Kind {
 				out = append(out, j)
 			}
 		}

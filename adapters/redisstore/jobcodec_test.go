@@ -26,7 +26,7 @@ func sampleJob() *jobs.Job {
 		RunAt: t0.Add(time.Minute), Scheduled: true, TimerAt: t0.Add(time.Minute),
 		CreatedAt: t0, UpdatedAt: t0.Add(time.Second), StartedAt: t0.Add(500 * time.Millisecond),
 		Worker: "w-1", Error: "boom",
-		Errors: []jobs.AttemptError{{Attempt: 1, At: t0, Error: "first"}, {Attempt: 2, At: t0.Add(time.Second), Error: "boom"}},
+		Errors:   []jobs.AttemptError{{Attempt: 1, At: t0, Error: "first"}, {Attempt: 2, At: t0.Add(time.Second), Error: "boom"}},
 		Progress: json.RawMessage(`{"done":3}`), Result: json.RawMessage(`"ok"`),
 		Trace: map[string]string{"traceparent": "00-abc-def-01", "tracestate": "x=1"},
 	}

@@ -307,7 +307,6 @@ func (s *Jobs) get(ctx context.Context, id string) (*jobs.Job, string, error) {
 	return j, raw, err
 }
 
-
 // updateScript: KEYS job, oldIdx, newIdx, timers, total; ARGV old json,
 // new json, ttlMs (0 none, -1 expired), id, idxScore, timerOp ("keep",
 // "del" or a score), incrTotal (0/1). Returns {1} when it wrote, else

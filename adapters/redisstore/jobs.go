@@ -51,7 +51,10 @@ const (
 	maxWrittenSize = 16 << 10
 )
 
-var _ jobs.Backend = (*Jobs)(nil)
+var (
+	_ jobs.Backend        = (*Jobs)(nil)
+	_ jobs.StreamAppender = (*Jobs)(nil)
+)
 
 // NewJobs returns the job backend on the shared client. Record TTLs are
 // computed from time.Now.
@@ -168,8 +171,10 @@ func (s *Jobs) ttlOf(j *jobs.Job) int64 {
 
 func score(t time.Time) float64 { return float64(t.UnixMilli()) }
 
-// createScript: KEYS job, idem, idx, timers; ARGV id, json, idemWindowMs,
-// idxScore, timerScore ("" for none), ttlMs.
+// createScript: KEYS job, idem, idx, timers, stream ("" for none); ARGV
+// id, record, idemWindowMs, idxScore, timerScore ("" for none), ttlMs,
+// then the stream entry's field/value pairs: a stored job's message is
+// appended in the same script (jobs.StreamAppender).
 var createScript = redis.NewScript(`
 if KEYS[2] ~= "" then
   local first = redis.call("GET", KEYS[2])
@@ -185,12 +190,25 @@ end
 if KEYS[2] ~= "" then redis.call("SET", KEYS[2], ARGV[1], "PX", ARGV[3]) end
 redis.call("ZADD", KEYS[3], ARGV[4], ARGV[1])
 if ARGV[5] ~= "" then redis.call("ZADD", KEYS[4], ARGV[5], ARGV[1]) end
+if KEYS[5] ~= "" then redis.call("XADD", KEYS[5], "*", unpack(ARGV, 7)) end
 return {ARGV[1], 1}
 `)
 
 // Create implements jobs.Store.
 func (s *Jobs) Create(ctx context.Context, j *jobs.Job, idemWindow time.Duration) (string, bool, error) {
-	b := encodeJob(j)
+	return s.CreateAppend(ctx, j, idemWindow, jobs.StreamEntry{})
+}
+
+// StreamTarget implements jobs.StreamAppender: the Redis client.
+func (s *Jobs) StreamTarget() any { return s.rdb }
+
+// createCall is one job's create script.
+type createCall struct {
+	keys []string
+	args []any
+}
+
+func (s *Jobs) createCall(j *jobs.Job, idemWindow time.Duration, e jobs.StreamEntry) createCall {
 	idem, timer := "", ""
 	if j.IdempotencyKey != "" {
 		idem = s.ns + "idem:" + j.IdempotencyKey
@@ -198,18 +216,38 @@ func (s *Jobs) Create(ctx context.Context, j *jobs.Job, idemWindow time.Duration
 	if j.Scheduled {
 		timer = strconv.FormatFloat(score(j.TimerAt), 'f', 0, 64)
 	}
-	res, err := s.pipe.evalPiped(ctx, createScript, []string{s.jobKey(j.ID), idem, s.idxKey(j.Queue, j.State), s.timersKey()},
-		j.ID, b, max(idemWindow.Milliseconds(), 1), score(j.UpdatedAt), timer, max(s.ttlOf(j), 0)).Slice()
+	stream := ""
+	if e.Stream != "" && len(e.Fields) > 0 {
+		stream = e.Stream
+	}
+	args := make([]any, 6, 6+len(e.Fields))
+	args[0], args[1], args[2], args[3], args[4], args[5] = j.ID, encodeJob(j), max(idemWindow.Milliseconds(), 1), score(j.UpdatedAt), timer, max(s.ttlOf(j), 0)
+	if stream != "" {
+		for _, f := range e.Fields {
+			args = append(args, f)
+		}
+	}
+	return createCall{keys: []string{s.jobKey(j.ID), idem, s.idxKey(j.Queue, j.State), s.timersKey(), stream}, args: args}
+}
+
+// CreateAppend implements jobs.StreamAppender: Create, and the message
+// appended by the same script when the job is stored.
+func (s *Jobs) CreateAppend(ctx context.Context, j *jobs.Job, idemWindow time.Duration, e jobs.StreamEntry) (string, bool, error) {
+	c := s.createCall(j, idemWindow, e)
+	res, err := s.pipe.evalPiped(ctx, createScript, c.keys, c.args...).Slice()
 	if err != nil {
 		return "", false, jobs.Unavailable(err)
+	}
+	if len(res) != 2 {
+		return "", false, jobs.Unavailable(fmt.Errorf("create job %s: unexpected reply %v", j.ID, res))
 	}
 	id, _ := res[0].(string)
 	created, _ := res[1].(int64)
 	if id != j.ID {
 		// The key's first job may have expired since; then the key is free.
 		if n, err := s.rdb.Exists(ctx, s.jobKey(id)).Result(); err == nil && n == 0 {
-			s.rdb.Del(ctx, idem)
-			return s.Create(ctx, j, idemWindow)
+			s.rdb.Del(ctx, s.ns+"idem:"+j.IdempotencyKey)
+			return s.CreateAppend(ctx, j, idemWindow, e)
 		}
 	}
 	return id, created == 1, nil
@@ -219,27 +257,22 @@ func (s *Jobs) Create(ctx context.Context, j *jobs.Job, idemWindow time.Duration
 // pipeline (each script atomic on its own, run in order, so a repeated ID
 // or idempotency key within js finds the earlier job).
 func (s *Jobs) CreateMany(ctx context.Context, js []*jobs.Job, idemWindow time.Duration) ([]jobs.Created, error) {
+	return s.CreateAppendMany(ctx, js, idemWindow, nil)
+}
+
+// CreateAppendMany implements jobs.StreamAppender: CreateMany, each
+// stored job's message appended by its own script (entries may be nil).
+func (s *Jobs) CreateAppendMany(ctx context.Context, js []*jobs.Job, idemWindow time.Duration, entries []jobs.StreamEntry) ([]jobs.Created, error) {
 	if len(js) == 0 {
 		return nil, nil
 	}
-	type call struct {
-		keys []string
-		args []any
-	}
-	calls := make([]call, len(js))
+	calls := make([]createCall, len(js))
 	for i, j := range js {
-		b := encodeJob(j)
-		idem, timer := "", ""
-		if j.IdempotencyKey != "" {
-			idem = s.ns + "idem:" + j.IdempotencyKey
+		var e jobs.StreamEntry
+		if i < len(entries) {
+			e = entries[i]
 		}
-		if j.Scheduled {
-			timer = strconv.FormatFloat(score(j.TimerAt), 'f', 0, 64)
-		}
-		calls[i] = call{
-			keys: []string{s.jobKey(j.ID), idem, s.idxKey(j.Queue, j.State), s.timersKey()},
-			args: []any{j.ID, b, max(idemWindow.Milliseconds(), 1), score(j.UpdatedAt), timer, max(s.ttlOf(j), 0)},
-		}
+		calls[i] = s.createCall(j, idemWindow, e)
 	}
 	exec := func() ([]*redis.Cmd, error) {
 		pipe := s.rdb.Pipeline()
@@ -254,7 +287,8 @@ func (s *Jobs) CreateMany(ctx context.Context, js []*jobs.Job, idemWindow time.D
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		// A restarted or flushed Redis: a NOSCRIPT command did nothing,
 		// and rerunning the others is safe (a stored job is not stored
-		// twice); load the script and run the whole batch again.
+		// twice, nor its message appended twice); load the script and
+		// run the whole batch again.
 		if err := createScript.Load(ctx, s.rdb).Err(); err != nil {
 			return nil, jobs.Unavailable(err)
 		}
@@ -272,8 +306,13 @@ func (s *Jobs) CreateMany(ctx context.Context, js []*jobs.Job, idemWindow time.D
 		id, _ := res[0].(string)
 		created, _ := res[1].(int64)
 		if id != js[i].ID && js[i].IdempotencyKey != "" {
-			// The key's first job may have expired since: Create sorts it out.
-			id, c, err := s.Create(ctx, js[i], idemWindow)
+			// The key's first job may have expired since: CreateAppend
+			// sorts it out.
+			var e jobs.StreamEntry
+			if i < len(entries) {
+				e = entries[i]
+			}
+			id, c, err := s.CreateAppend(ctx, js[i], idemWindow, e)
 			if err != nil {
 				return nil, err
 			}

@@ -55,6 +55,9 @@ type Broker struct {
 	// they can, or the transport cannot fail that way).
 	consumeErr func() error
 	readers    readers
+	// streamEntry and target: see StreamEntry (Redis Streams only).
+	streamEntry func(jobs.Message) (jobs.StreamEntry, error)
+	target      any
 
 	inFlight sync.Map // queue -> *atomic.Int64
 }
@@ -62,6 +65,7 @@ type Broker struct {
 var (
 	_ jobs.Broker        = (*Broker)(nil)
 	_ jobs.ConsumeHealth = (*Broker)(nil)
+	_ jobs.StreamEncoder = (*Broker)(nil)
 )
 
 func wmLogger(log *slog.Logger) wm.LoggerAdapter {
@@ -83,13 +87,9 @@ func (b *Broker) Publish(ctx context.Context, m jobs.Message) error {
 func (b *Broker) PublishMany(ctx context.Context, ms []jobs.Message) error {
 	out := make([]outMsg, len(ms))
 	for i, m := range ms {
-		payload, err := json.Marshal(body{JobID: m.JobID, Seq: m.Seq, Queue: m.Queue, Kind: m.Kind})
+		msg, err := newMessage(m)
 		if err != nil {
 			return jobs.BrokerUnavailable(err)
-		}
-		msg := message.NewMessage(wm.NewUUID(), payload)
-		for k, v := range m.Metadata {
-			msg.Metadata.Set(k, v)
 		}
 		msg.SetContext(ctx)
 		out[i] = outMsg{topic: b.topic(m.Queue), queue: m.Queue, msg: msg}
@@ -104,6 +104,32 @@ func (b *Broker) PublishMany(ctx context.Context, ms []jobs.Message) error {
 	}
 	return nil
 }
+
+// newMessage is m as a Watermill message.
+func newMessage(m jobs.Message) (*message.Message, error) {
+	payload, err := json.Marshal(body{JobID: m.JobID, Seq: m.Seq, Queue: m.Queue, Kind: m.Kind})
+	if err != nil {
+		return nil, err
+	}
+	msg := message.NewMessage(wm.NewUUID(), payload)
+	for k, v := range m.Metadata {
+		msg.Metadata.Set(k, v)
+	}
+	return msg, nil
+}
+
+// StreamEntry implements jobs.StreamEncoder: m as the Redis broker
+// appends it (an error on GoChannel, which has no streams).
+func (b *Broker) StreamEntry(m jobs.Message) (jobs.StreamEntry, error) {
+	if b.streamEntry == nil {
+		return jobs.StreamEntry{}, jobs.BrokerUnavailable(errors.New("this transport has no streams"))
+	}
+	return b.streamEntry(m)
+}
+
+// StreamTarget implements jobs.StreamEncoder: the Redis client the
+// streams are written with (nil on GoChannel).
+func (b *Broker) StreamTarget() any { return b.target }
 
 // outMsg is one message to publish on topic.
 type outMsg struct {

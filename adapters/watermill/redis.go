@@ -114,6 +114,27 @@ func NewRedisStreams(rdb *redis.Client, cfg RedisConfig, alive Liveness, log *sl
 	}
 	xadd := &xaddPipe{rdb: rdb}
 	b.publishMany = xadd.publish
+	b.target = rdb
+	b.streamEntry = func(m jobs.Message) (jobs.StreamEntry, error) {
+		msg, err := newMessage(m)
+		if err != nil {
+			return jobs.StreamEntry{}, jobs.BrokerUnavailable(err)
+		}
+		topic := b.topic(m.Queue)
+		values, err := redisstream.DefaultMarshallerUnmarshaller{}.Marshal(topic, msg)
+		if err != nil {
+			return jobs.StreamEntry{}, jobs.BrokerUnavailable(fmt.Errorf("publish to %s: %w", m.Queue, err))
+		}
+		e := jobs.StreamEntry{Stream: topic, Fields: make([]string, 0, 2*len(values))}
+		for k, v := range values {
+			s, err := fieldString(v)
+			if err != nil {
+				return jobs.StreamEntry{}, jobs.BrokerUnavailable(fmt.Errorf("publish to %s: %w", m.Queue, err))
+			}
+			e.Fields = append(e.Fields, k, s)
+		}
+		return e, nil
+	}
 	b.subscribe = func(ctx context.Context, topic string, n int) ([]<-chan *message.Message, func(), error) {
 		r := &streamReader{
 			rdb: rdb, stream: topic, group: cfg.Group, consumer: consumer, cfg: cfg, log: log,
@@ -177,6 +198,17 @@ func NewRedisStreams(rdb *redis.Client, cfg RedisConfig, alive Liveness, log *sl
 		}
 	}
 	return b, func() {}, nil
+}
+
+// fieldString is a stream field's value as go-redis would write it.
+func fieldString(v any) (string, error) {
+	switch v := v.(type) {
+	case string:
+		return v, nil
+	case []byte:
+		return string(v), nil
+	}
+	return "", fmt.Errorf("unexpected stream field type %T", v)
 }
 
 // trim removes the messages every consumer group has read and

@@ -1,0 +1,161 @@
+package tests
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tradesense/tradesense/adapters/redisstore"
+	"github.com/tradesense/tradesense/adapters/watermill"
+	"github.com/tradesense/tradesense/core/jobs"
+	"github.com/tradesense/tradesense/tests/testenv"
+)
+
+// On one Redis the enqueue stores the record and appends its message in
+// one script (jobs.StreamAppender): a stored job has exactly one message,
+// a repeated ID or idempotency key and a delayed job append none, and the
+// worker runs what was appended.
+func TestJobsEnqueueAppendsTheMessageInTheStoreWrite(t *testing.T) {
+	url := testenv.URL(t, "TEST_REDIS_URL")
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	ctx := context.Background()
+	prefix := "append:" + uuid.NewString()[:8] + ":"
+	stream := prefix + "jobs:stream:" + jobs.QueueDefault
+	t.Cleanup(func() {
+		keys, _ := rdb.Keys(ctx, prefix+"*").Result()
+		for chunk := range slices.Chunk(keys, 1000) {
+			rdb.Del(ctx, chunk...)
+		}
+	})
+	log := slog.New(slog.DiscardHandler)
+	backend := redisstore.NewJobsOn(rdb, prefix)
+	broker, cleanup, err := watermill.NewRedisStreams(rdb, watermill.RedisConfig{StreamPrefix: prefix + "jobs:stream:", Consumer: "append-w"}, backend.Alive, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	// The broker publishes nothing itself on this path: a broker on
+	// another client would (its StreamTarget differs).
+	var _ jobs.StreamAppender = backend
+	var _ jobs.StreamEncoder = broker
+	if backend.StreamTarget() != broker.StreamTarget() {
+		t.Fatal("the store and the broker on one client name different targets")
+	}
+	reg := jobs.NewRegistry()
+	ran := make(chan string, 100)
+	reg.Register("default.echo", jobs.KindConfig{Handler: func(_ context.Context, j *jobs.Job) (any, error) {
+		ran <- j.ID
+		return nil, nil
+	}})
+	client := jobs.NewClient(jobs.Config{}, reg, backend, broker, nil, log, nil)
+
+	xlen := func() int64 {
+		n, err := rdb.XLen(ctx, stream).Result()
+		if err != nil && err != redis.Nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	id := uuid.NewString()
+	if got, err := client.Enqueue(ctx, "default.echo", map[string]int{"n": 1}, jobs.WithID(id)); err != nil || got != id {
+		t.Fatalf("Enqueue: %s, %v", got, err)
+	}
+	if n := xlen(); n != 1 {
+		t.Fatalf("%d messages after one enqueue, want 1", n)
+	}
+	// The same ID again: the job exists and is queued and due, so Enqueue
+	// publishes it again (the worker drops the duplicate), as without the
+	// shared write; the script itself appended nothing.
+	if _, err := client.Enqueue(ctx, "default.echo", nil, jobs.WithID(id)); err != nil {
+		t.Fatal(err)
+	}
+	if n := xlen(); n != 2 {
+		t.Fatalf("%d messages after a repeated ID, want 2 (one republish)", n)
+	}
+	if _, err := client.Enqueue(ctx, "default.echo", nil, jobs.WithDelay(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if n := xlen(); n != 2 {
+		t.Fatalf("a delayed job appended a message: %d", n)
+	}
+	ids, err := client.EnqueueMany(ctx, []jobs.Request{
+		{Kind: "default.echo"}, {Kind: "default.echo", Options: []jobs.Option{jobs.WithDelay(time.Hour)}}, {Kind: "default.echo"},
+	})
+	if err != nil || len(ids) != 3 {
+		t.Fatalf("EnqueueMany: %v, %v", ids, err)
+	}
+	if n := xlen(); n != 4 {
+		t.Fatalf("%d messages after EnqueueMany of two due jobs, want 4", n)
+	}
+	// The message carries the stored seq: the worker runs each due job
+	// once and drops the duplicate.
+	w, err := jobs.NewWorker(jobs.Config{}, jobs.WorkerConfig{ID: "append-w", Queues: map[string]int{jobs.QueueDefault: 4}}, reg, backend, broker, client, nil, nil, log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = w.Run(wctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	want := map[string]bool{id: true, ids[0]: true, ids[2]: true}
+	got := map[string]int{}
+	deadline := time.After(10 * time.Second)
+	for len(got) < len(want) {
+		select {
+		case r := <-ran:
+			got[r]++
+		case <-deadline:
+			t.Fatalf("ran %v, want %v", got, want)
+		}
+	}
+	for _, j := range []string{id, ids[0], ids[2]} {
+		if err := waitState(ctx, backend, j, jobs.StateSucceeded); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case r := <-ran:
+		t.Fatalf("%s ran again", r)
+	case <-time.After(300 * time.Millisecond):
+	}
+	for r, n := range got {
+		if !want[r] || n != 1 {
+			t.Fatalf("ran %v, want each of %v once", got, want)
+		}
+	}
+}
+
+func waitState(ctx context.Context, s jobs.Store, id string, st jobs.State) error {
+	var last *jobs.Job
+	for range 500 {
+		j, err := s.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		if j.State == st {
+			return nil
+		}
+		last = j
+		time.Sleep(10 * time.Millisecond)
+	}
+	return &stateError{id: id, want: st, got: last.State}
+}
+
+type stateError struct {
+	id        string
+	want, got jobs.State
+}
+
+func (e *stateError) Error() string {
+	return "job " + e.id + " is " + string(e.got) + ", want " + string(e.want)
+}

@@ -63,7 +63,7 @@ func main() {
 	n := flag.Int("jobs", 50000, "jobs per run")
 	producers := flag.Int("p", 16, "producer goroutines")
 	conc := flag.Int("c", 32, "handlers per worker process")
-	workersFlag := flag.String("workers", "1,2", "worker process counts to run, comma-separated")
+	workersFlag := flag.String("workers", "1,2", "worker process counts to run, comma-separated (0: enqueue only, no worker)")
 	rounds := flag.Int("rounds", 2, "alternations of asynq and TradeSense per worker count")
 	batch := flag.Int("batch", 0, "TradeSense: enqueue with EnqueueMany in batches of this size (0: Enqueue)")
 	systems := flag.String("systems", "asynq,tradesense", "systems to run, in this order each round")
@@ -90,7 +90,7 @@ func main() {
 	results := map[key][]result{}
 	for _, ws := range strings.Split(*workersFlag, ",") {
 		w, err := strconv.Atoi(ws)
-		if err != nil || w < 1 {
+		if err != nil || w < 0 {
 			log.Fatalf("bad -workers %q", *workersFlag)
 		}
 		for r := range *rounds {
@@ -233,7 +233,7 @@ func run(ctx context.Context, rdb *redis.Client, url, sys string, w, n, producer
 	default:
 	}
 	deadline := time.Now().Add(5 * time.Minute)
-	for {
+	for w > 0 {
 		got, err := processed(ctx)
 		if err != nil {
 			return res, err

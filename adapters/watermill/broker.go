@@ -9,7 +9,6 @@ package watermill
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -107,7 +106,7 @@ func (b *Broker) PublishMany(ctx context.Context, ms []jobs.Message) error {
 
 // newMessage is m as a Watermill message.
 func newMessage(m jobs.Message) (*message.Message, error) {
-	payload, err := json.Marshal(body{JobID: m.JobID, Seq: m.Seq, Queue: m.Queue, Kind: m.Kind})
+	payload, err := encodeBody(body{JobID: m.JobID, Seq: m.Seq, Queue: m.Queue, Kind: m.Kind})
 	if err != nil {
 		return nil, err
 	}
@@ -196,8 +195,8 @@ func (b *Broker) Consume(ctx context.Context, queue string, concurrency int, han
 }
 
 func (b *Broker) deliver(hctx, consumeCtx context.Context, msg *message.Message, handle func(context.Context, jobs.Message) error) {
-	var bd body
-	if err := json.Unmarshal(msg.Payload, &bd); err != nil || bd.JobID == "" {
+	bd, err := decodeBody(msg.Payload)
+	if err != nil || bd.JobID == "" {
 		b.log.Error("dropping a malformed job message", "message_uuid", msg.UUID, "error", err)
 		msg.Ack()
 		return
@@ -206,7 +205,7 @@ func (b *Broker) deliver(hctx, consumeCtx context.Context, msg *message.Message,
 	for k, v := range msg.Metadata {
 		md[k] = v
 	}
-	err := handle(hctx, jobs.Message{JobID: bd.JobID, Seq: bd.Seq, Queue: bd.Queue, Kind: bd.Kind, Metadata: md})
+	err = handle(hctx, jobs.Message{JobID: bd.JobID, Seq: bd.Seq, Queue: bd.Queue, Kind: bd.Kind, Metadata: md})
 	switch {
 	case err == nil:
 		msg.Ack()

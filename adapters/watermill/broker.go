@@ -39,9 +39,13 @@ type Broker struct {
 	// XADDs) instead of one pub.Publish each.
 	publishMany func(ctx context.Context, out []outMsg) error
 	subscribe   func(ctx context.Context, topic string, n int) ([]<-chan *message.Message, func(), error)
-	topic       func(queue string) string
-	depth       func(ctx context.Context, queue string) (jobs.Depth, error)
-	log         *slog.Logger
+	// direct, when set, consumes by calling deliver in the goroutine
+	// that holds each message (Redis Streams) instead of subscribe's
+	// channels; up to n messages at a time.
+	direct func(ctx context.Context, topic string, n int, deliver func(*message.Message) bool) (func(), error)
+	topic  func(queue string) string
+	depth  func(ctx context.Context, queue string) (jobs.Depth, error)
+	log    *slog.Logger
 	// nackDelay spaces redeliveries of a message whose handling failed
 	// (the job store unreachable), so a failure does not spin.
 	nackDelay time.Duration
@@ -147,6 +151,9 @@ func (b *Broker) counter(queue string) *atomic.Int64 {
 func (b *Broker) Consume(ctx context.Context, queue string, concurrency int, handle func(context.Context, jobs.Message) error) error {
 	subCtx, cancelSub := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSub()
+	if b.direct != nil {
+		return b.consumeDirect(ctx, subCtx, queue, concurrency, handle)
+	}
 	chans, closeSub, err := b.subscribe(subCtx, b.topic(queue), concurrency)
 	if err != nil {
 		return jobs.BrokerUnavailable(fmt.Errorf("subscribe to %s: %w", queue, err))
@@ -190,6 +197,44 @@ func (b *Broker) Consume(ctx context.Context, queue string, concurrency int, han
 		})
 	}
 	wg.Wait()
+	time.Sleep(b.ackGrace)
+	return nil
+}
+
+// consumeDirect is Consume on a transport that runs deliver in the
+// goroutine holding each message (it bounds them to concurrency itself).
+func (b *Broker) consumeDirect(ctx, subCtx context.Context, queue string, concurrency int, handle func(context.Context, jobs.Message) error) error {
+	hctx := context.WithoutCancel(ctx)
+	inFlight := b.counter(queue)
+	var mu sync.Mutex
+	stopped := false
+	var running sync.WaitGroup
+	closeSub, err := b.direct(subCtx, b.topic(queue), concurrency, func(msg *message.Message) bool {
+		mu.Lock()
+		if stopped || ctx.Err() != nil {
+			mu.Unlock()
+			return false
+		}
+		running.Add(1)
+		mu.Unlock()
+		defer running.Done()
+		inFlight.Add(1)
+		defer inFlight.Add(-1)
+		b.deliver(hctx, ctx, msg, handle)
+		return true
+	})
+	if err != nil {
+		return jobs.BrokerUnavailable(fmt.Errorf("subscribe to %s: %w", queue, err))
+	}
+	defer closeSub()
+	if b.onConsume != nil {
+		go b.onConsume(ctx, queue)
+	}
+	<-ctx.Done()
+	mu.Lock()
+	stopped = true
+	mu.Unlock()
+	running.Wait()
 	time.Sleep(b.ackGrace)
 	return nil
 }

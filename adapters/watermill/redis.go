@@ -135,8 +135,8 @@ func NewRedisStreams(rdb *redis.Client, cfg RedisConfig, alive Liveness, log *sl
 		}
 		return e, nil
 	}
-	b.subscribe = func(ctx context.Context, topic string, n int) ([]<-chan *message.Message, func(), error) {
-		r := &streamReader{
+	newReader := func(ctx context.Context, topic string) *streamReader {
+		return &streamReader{
 			rdb: rdb, stream: topic, group: cfg.Group, consumer: consumer, cfg: cfg, log: log,
 			shouldClaim: func(xp redis.XPendingExt) bool {
 				if xp.Consumer == consumer {
@@ -151,6 +151,9 @@ func NewRedisStreams(rdb *redis.Client, cfg RedisConfig, alive Liveness, log *sl
 				return err == nil && !ok
 			},
 		}
+	}
+	b.subscribe = func(ctx context.Context, topic string, n int) ([]<-chan *message.Message, func(), error) {
+		r := newReader(ctx, topic)
 		// One reader holds up to n messages, so Consume's n slots are
 		// what this consumer takes from the stream.
 		ch, err := r.start(ctx, n)
@@ -159,6 +162,15 @@ func NewRedisStreams(rdb *redis.Client, cfg RedisConfig, alive Liveness, log *sl
 		}
 		b.readers.add(r)
 		return []<-chan *message.Message{ch}, func() { b.readers.remove(r) }, nil
+	}
+	b.direct = func(ctx context.Context, topic string, n int, deliver func(*message.Message) bool) (func(), error) {
+		r := newReader(ctx, topic)
+		r.deliver = deliver
+		if _, err := r.start(ctx, n); err != nil {
+			return nil, err
+		}
+		b.readers.add(r)
+		return func() { b.readers.remove(r) }, nil
 	}
 	b.consumeErr = b.readers.err
 	b.depth = func(ctx context.Context, queue string) (jobs.Depth, error) {

@@ -67,6 +67,7 @@ func main() {
 	rounds := flag.Int("rounds", 2, "alternations of asynq and TradeSense per worker count")
 	batch := flag.Int("batch", 0, "TradeSense: enqueue with EnqueueMany in batches of this size (0: Enqueue)")
 	systems := flag.String("systems", "asynq,tradesense", "systems to run, in this order each round")
+	rate := flag.Float64("rate", 0, "offered load in jobs/s, paced over the producers (0: as fast as they can): for the enqueue→start latency at a given load")
 	force := flag.Bool("force", false, "flush a database that holds other keys")
 	flag.Parse()
 
@@ -82,7 +83,7 @@ func main() {
 	} else if n > 0 && !*force {
 		log.Fatalf("%s holds %d keys: use a private Redis (or -force to flush it)", *url, n)
 	}
-	fmt.Printf("jobs %d, producers %d, handlers per worker %d, batch %d, build %s\n", *n, *producers, *conc, *batch, build)
+	fmt.Printf("jobs %d, producers %d, handlers per worker %d, batch %d, rate %.0f/s, build %s\n", *n, *producers, *conc, *batch, *rate, build)
 	type key struct {
 		sys string
 		w   int
@@ -98,7 +99,7 @@ func main() {
 				if err := rdb.FlushDB(ctx).Err(); err != nil {
 					log.Fatal(err)
 				}
-				res, err := run(ctx, rdb, *url, sys, w, *n, *producers, *conc, *batch)
+				res, err := run(ctx, rdb, *url, sys, w, *n, *producers, *conc, *batch, *rate)
 				if err != nil {
 					log.Fatalf("%s: %v", sys, err)
 				}
@@ -127,6 +128,10 @@ type result struct {
 	rate, enqRate float64
 	p50, p99      time.Duration
 	keysLeft      int64
+	// persistent names the keys left without a TTL; maxTTL is the
+	// longest TTL of the others.
+	persistent []string
+	maxTTL     time.Duration
 	// CPU time per job (µs) of the producers (this process), of the
 	// worker processes together, and of Redis (INFO cpu; only this run's
 	// on a private Redis).
@@ -135,7 +140,43 @@ type result struct {
 
 func (r result) String() string {
 	return fmt.Sprintf("%8.0f jobs/s end to end, %8.0f enqueued/s, enqueue→start p50 %.2f ms p99 %.2f ms, keys after %d, cpu µs/job producer %.0f workers %.0f redis %.0f",
-		r.rate, r.enqRate, ms(r.p50), ms(r.p99), r.keysLeft, r.cpuProd, r.cpuWork, r.cpuRedis)
+		r.rate, r.enqRate, ms(r.p50), ms(r.p99), r.keysLeft, r.cpuProd, r.cpuWork, r.cpuRedis) +
+		fmt.Sprintf(" (%d without TTL %v, the rest expire within %s)", len(r.persistent), r.persistent, r.maxTTL.Round(time.Second))
+}
+
+// ttls returns the keys without a TTL and the longest TTL of the others.
+func ttls(ctx context.Context, rdb *redis.Client) ([]string, time.Duration) {
+	var persistent []string
+	var longest time.Duration
+	iter := rdb.Scan(ctx, 0, "*", 1000).Iterator()
+	var keys []string
+	flush := func() {
+		cmds, _ := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, k := range keys {
+				p.PTTL(ctx, k)
+			}
+			return nil
+		})
+		for i, c := range cmds {
+			d, _ := c.(*redis.DurationCmd).Result()
+			switch {
+			case d == -1:
+				persistent = append(persistent, keys[i])
+			case d > longest:
+				longest = d
+			}
+		}
+		keys = keys[:0]
+	}
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+		if len(keys) == 1000 {
+			flush()
+		}
+	}
+	flush()
+	slices.Sort(persistent)
+	return persistent, longest
 }
 
 // selfCPU returns this process's CPU time.
@@ -182,7 +223,7 @@ func perJob(d time.Duration, n int) float64 { return float64(d.Microseconds()) /
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // run starts w worker processes, enqueues n jobs and waits for them.
-func run(ctx context.Context, rdb *redis.Client, url, sys string, w, n, producers, conc, batch int) (result, error) {
+func run(ctx context.Context, rdb *redis.Client, url, sys string, w, n, producers, conc, batch int, rate float64) (result, error) {
 	var res result
 	procs := make([]*exec.Cmd, w)
 	outs := make([]*bufio.Scanner, w)
@@ -218,6 +259,12 @@ func run(ctx context.Context, rdb *redis.Client, url, sys string, w, n, producer
 			}
 			step := max(batch, 1)
 			for c := range slices.Chunk(mine, step) {
+				if rate > 0 {
+					// Paced: job i is due at start + i/rate.
+					if d := time.Until(start.Add(time.Duration(float64(c[0]) / rate * float64(time.Second)))); d > 0 {
+						time.Sleep(d)
+					}
+				}
 				if err := enqueue(ctx, len(c), batch > 0); err != nil {
 					errs <- err
 					return
@@ -275,6 +322,7 @@ func run(ctx context.Context, rdb *redis.Client, url, sys string, w, n, producer
 	res.rate = float64(n) / total.Seconds()
 	res.enqRate = float64(n) / enqueued.Seconds()
 	res.keysLeft, _ = rdb.DBSize(ctx).Result()
+	res.persistent, res.maxTTL = ttls(ctx, rdb)
 	return res, nil
 }
 

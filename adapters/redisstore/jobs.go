@@ -392,7 +392,15 @@ func (s *Jobs) Update(ctx context.Context, id string, fn func(*jobs.Job) (*jobs.
 		if err != nil {
 			return nil, err
 		}
-		next, err := fn(old.Clone())
+		// old was just decoded and is nobody else's: fn gets it without
+		// a copy, and what the write needs of it is kept first.
+		was := struct {
+			scheduled bool
+			timerAt   time.Time
+			state     jobs.State
+			queue     string
+		}{old.Scheduled, old.TimerAt, old.State, old.Queue}
+		next, err := fn(old)
 		if err != nil {
 			return nil, err
 		}
@@ -402,18 +410,18 @@ func (s *Jobs) Update(ctx context.Context, id string, fn func(*jobs.Job) (*jobs.
 		b := encodeJob(next)
 		timer := "keep"
 		switch {
-		case !next.Scheduled && old.Scheduled:
+		case !next.Scheduled && was.scheduled:
 			timer = "del"
-		case next.Scheduled && (!old.Scheduled || !next.TimerAt.Equal(old.TimerAt)):
+		case next.Scheduled && (!was.scheduled || !next.TimerAt.Equal(was.timerAt)):
 			timer = strconv.FormatFloat(score(next.TimerAt), 'f', 0, 64)
 		}
 		total := "0"
-		if !old.State.Terminal() && next.State.Terminal() {
+		if !was.state.Terminal() && next.State.Terminal() {
 			total = "1"
 		}
 		ttl := s.ttlOf(next)
 		res, err := s.pipe.evalPiped(ctx, updateScript,
-			[]string{s.jobKey(id), s.idxKey(old.Queue, old.State), s.idxKey(next.Queue, next.State), s.timersKey(), s.totalKey(next.Queue, next.State)},
+			[]string{s.jobKey(id), s.idxKey(was.queue, was.state), s.idxKey(next.Queue, next.State), s.timersKey(), s.totalKey(next.Queue, next.State)},
 			raw, b, ttl, id, score(next.UpdatedAt), timer, total).Slice()
 		if err != nil {
 			if known {

@@ -117,8 +117,8 @@ func appendBool(b []byte, v bool) []byte {
 }
 
 // appendTime stores the zero time as the single byte 0, any other time
-// as a uvarint flag-and-sign (1: seconds ≥ 0, 2: negative), the absolute
-// Unix seconds, and the nanoseconds. Times are read back in UTC, as the
+// as a flag byte (1: seconds ≥ 0, 2: negative), the absolute Unix seconds
+// (uvarint) and the nanoseconds (varint). Times are read back in UTC, as the
 // JSON form read them (the job system keeps UTC times).
 func appendTime(b []byte, t time.Time) []byte {
 	if t.IsZero() {
@@ -132,7 +132,7 @@ func appendTime(b []byte, t time.Time) []byte {
 		b = append(b, 2)
 		b = binary.AppendUvarint(b, uint64(-s))
 	}
-	return binary.AppendUvarint(b, uint64(t.Nanosecond()))
+	return binary.AppendVarint(b, int64(t.Nanosecond()))
 }
 
 // decodeJob reads a stored record in either form.
@@ -252,20 +252,20 @@ func (r *reader) time() time.Time {
 		return time.Time{}
 	case 1:
 		s := r.uvarint()
-		ns := r.uvarint()
-		if s > math.MaxInt64 || ns >= 1e9 {
+		ns := r.varint()
+		if s > math.MaxInt64 || ns < 0 || ns >= 1e9 {
 			r.err = errShortRecord
 			return time.Time{}
 		}
-		return time.Unix(int64(s), int64(ns)).UTC()
+		return time.Unix(int64(s), ns).UTC()
 	case 2:
 		s := r.uvarint()
-		ns := r.uvarint()
-		if s > math.MaxInt64 || ns >= 1e9 {
+		ns := r.varint()
+		if s > math.MaxInt64 || ns < 0 || ns >= 1e9 {
 			r.err = errShortRecord
 			return time.Time{}
 		}
-		return time.Unix(-int64(s), int64(ns)).UTC()
+		return time.Unix(-int64(s), ns).UTC()
 	}
 	r.err = errShortRecord
 	return time.Time{}
@@ -275,7 +275,7 @@ func (r *reader) time() time.Time {
 // entry takes at least one byte).
 func (r *reader) count() int {
 	n := r.uvarint()
-	if n > uint64(len(r.s)) {
+	if n > math.MaxInt32 || n > uint64(len(r.s)) {
 		r.err = errShortRecord
 		return 0
 	}

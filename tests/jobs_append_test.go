@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/tradesense/tradesense/adapters/redisstore"
 	"github.com/tradesense/tradesense/adapters/watermill"
 	"github.com/tradesense/tradesense/core/jobs"
+	"github.com/tradesense/tradesense/core/realtime/realtimetest"
 	"github.com/tradesense/tradesense/tests/testenv"
 )
 
@@ -57,7 +59,18 @@ func TestJobsEnqueueAppendsTheMessageInTheStoreWrite(t *testing.T) {
 		ran <- j.ID
 		return nil, nil
 	}})
-	client := jobs.NewClient(jobs.Config{}, reg, backend, broker, nil, log, nil)
+	// As wire composes it: the Client gets the backend wrapped by
+	// PublishEvents, which must keep the one-write enqueue.
+	hub := realtimetest.NewHub()
+	wrapped := jobs.PublishEvents(backend, hub, log)
+	counted := &countingBroker{Broker: broker}
+	client := jobs.NewClient(jobs.Config{}, reg, wrapped, counted, nil, log, nil)
+	published := func(want int64) {
+		t.Helper()
+		if n := counted.n.Load(); n != want {
+			t.Fatalf("the broker published %d messages itself, want %d (the store appends the others)", n, want)
+		}
+	}
 
 	xlen := func() int64 {
 		n, err := rdb.XLen(ctx, stream).Result()
@@ -73,6 +86,7 @@ func TestJobsEnqueueAppendsTheMessageInTheStoreWrite(t *testing.T) {
 	if n := xlen(); n != 1 {
 		t.Fatalf("%d messages after one enqueue, want 1", n)
 	}
+	published(0)
 	// The same ID again: the job exists and is queued and due, so Enqueue
 	// publishes it again (the worker drops the duplicate), as without the
 	// shared write; the script itself appended nothing.
@@ -82,6 +96,7 @@ func TestJobsEnqueueAppendsTheMessageInTheStoreWrite(t *testing.T) {
 	if n := xlen(); n != 2 {
 		t.Fatalf("%d messages after a repeated ID, want 2 (one republish)", n)
 	}
+	published(1)
 	if _, err := client.Enqueue(ctx, "default.echo", nil, jobs.WithDelay(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
@@ -97,9 +112,10 @@ func TestJobsEnqueueAppendsTheMessageInTheStoreWrite(t *testing.T) {
 	if n := xlen(); n != 4 {
 		t.Fatalf("%d messages after EnqueueMany of two due jobs, want 4", n)
 	}
+	published(1)
 	// The message carries the stored seq: the worker runs each due job
 	// once and drops the duplicate.
-	w, err := jobs.NewWorker(jobs.Config{}, jobs.WorkerConfig{ID: "append-w", Queues: map[string]int{jobs.QueueDefault: 4}}, reg, backend, broker, client, nil, nil, log, nil)
+	w, err := jobs.NewWorker(jobs.Config{}, jobs.WorkerConfig{ID: "append-w", Queues: map[string]int{jobs.QueueDefault: 4}}, reg, wrapped, broker, client, nil, nil, log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,6 +149,22 @@ func TestJobsEnqueueAppendsTheMessageInTheStoreWrite(t *testing.T) {
 			t.Fatalf("ran %v, want each of %v once", got, want)
 		}
 	}
+}
+
+// countingBroker counts the messages the broker publishes itself.
+type countingBroker struct {
+	*watermill.Broker
+	n atomic.Int64
+}
+
+func (b *countingBroker) Publish(ctx context.Context, m jobs.Message) error {
+	b.n.Add(1)
+	return b.Broker.Publish(ctx, m)
+}
+
+func (b *countingBroker) PublishMany(ctx context.Context, ms []jobs.Message) error {
+	b.n.Add(int64(len(ms)))
+	return b.Broker.PublishMany(ctx, ms)
 }
 
 func waitState(ctx context.Context, s jobs.Store, id string, st jobs.State) error {

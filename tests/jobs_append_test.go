@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"sync/atomic"
@@ -74,7 +75,7 @@ func TestJobsEnqueueAppendsTheMessageInTheStoreWrite(t *testing.T) {
 
 	xlen := func() int64 {
 		n, err := rdb.XLen(ctx, stream).Result()
-		if err != nil && err != redis.Nil {
+		if err != nil && !errors.Is(err, redis.Nil) {
 			t.Fatal(err)
 		}
 		return n

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -32,6 +33,7 @@ import (
 type Jobs struct {
 	rdb  *redis.Client
 	ns   string
+	keys *keyTable
 	pipe *autoPipe // the record reads and scripts of concurrent calls share round trips
 
 	// written holds the bytes this instance last wrote for running jobs
@@ -64,7 +66,8 @@ func NewJobs(c *Client) *Jobs {
 
 // NewJobsOn returns the job backend on rdb under prefix (tests and tools).
 func NewJobsOn(rdb *redis.Client, prefix string) *Jobs {
-	return &Jobs{rdb: rdb, ns: prefix + "jobs:", pipe: &autoPipe{rdb: rdb}, written: map[string]string{}}
+	ns := prefix + "jobs:"
+	return &Jobs{rdb: rdb, ns: ns, keys: newKeyTable(ns), pipe: &autoPipe{rdb: rdb}, written: map[string]string{}}
 }
 
 // remember records raw as id's stored bytes; "" forgets them.
@@ -145,16 +148,55 @@ func (r jobRow) job() *jobs.Job {
 }
 
 func (s *Jobs) jobKey(id string) string { return s.ns + "job:" + id }
+
+// idxKey and totalKey come from tables made once (every update names
+// three of these keys); unknown queues or states are built each time.
 func (s *Jobs) idxKey(queue string, st jobs.State) string {
+	if q, i := slices.Index(jobs.Queues, queue), slices.Index(jobs.States, st); q >= 0 && i >= 0 && s.keys != nil {
+		return s.keys.idx[q][i]
+	}
 	return s.ns + "idx:" + queue + ":" + string(st)
 }
-func (s *Jobs) timersKey() string { return s.ns + "timers" }
+func (s *Jobs) timersKey() string {
+	if s.keys != nil {
+		return s.keys.timers
+	}
+	return s.ns + "timers"
+}
 
 func (s *Jobs) totalKey(queue string, st jobs.State) string {
-	if st == jobs.StateSucceeded {
+	ok := st == jobs.StateSucceeded
+	if q := slices.Index(jobs.Queues, queue); q >= 0 && s.keys != nil {
+		if ok {
+			return s.keys.processed[q]
+		}
+		return s.keys.failed[q]
+	}
+	if ok {
 		return s.ns + "total:" + queue + ":processed"
 	}
 	return s.ns + "total:" + queue + ":failed"
+}
+
+// keyTable holds the index and total keys of the known queues and states.
+type keyTable struct {
+	idx               [][]string // [queue][state]
+	processed, failed []string   // [queue]
+	timers            string
+}
+
+func newKeyTable(ns string) *keyTable {
+	t := &keyTable{timers: ns + "timers"}
+	for _, q := range jobs.Queues {
+		row := make([]string, len(jobs.States))
+		for i, st := range jobs.States {
+			row[i] = ns + "idx:" + q + ":" + string(st)
+		}
+		t.idx = append(t.idx, row)
+		t.processed = append(t.processed, ns+"total:"+q+":processed")
+		t.failed = append(t.failed, ns+"total:"+q+":failed")
+	}
+	return t
 }
 
 // ttlOf returns the record's TTL in ms: 0 for none, -1 when it expired.

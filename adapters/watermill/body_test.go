@@ -2,8 +2,14 @@ package watermill
 
 import (
 	"encoding/json"
+	"log/slog"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/ThreeDotsLabs/watermill-redisstream/pkg/redisstream"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tradesense/tradesense/core/jobs"
 )
 
 // The hand-written body is byte for byte what json.Marshal writes, and
@@ -67,4 +73,47 @@ func BenchmarkBody(b *testing.B) {
 			_, _ = encodeBody(got)
 		}
 	})
+}
+
+// The stream entry the store appends reads back, through the reader's
+// unmarshaller, as the message Publish would have written, with or
+// without metadata.
+func TestStreamEntryIsTheMarshallersFormat(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialled
+	defer rdb.Close()
+	b, _, err := NewRedisStreams(rdb, RedisConfig{StreamPrefix: "p:"}, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.StreamTarget() != any(rdb) {
+		t.Fatal("StreamTarget is not the client")
+	}
+	for _, md := range []map[string]string{nil, {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}} {
+		m := jobs.Message{JobID: "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", Seq: 3, Queue: "email", Kind: "email.send", Metadata: md}
+		e, err := b.StreamEntry(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Stream != "p:email" || len(e.Fields)%2 != 0 {
+			t.Fatalf("entry %+v", e)
+		}
+		values := map[string]any{}
+		for i := 0; i < len(e.Fields); i += 2 {
+			values[e.Fields[i]] = e.Fields[i+1]
+		}
+		msg, err := redisstream.DefaultMarshallerUnmarshaller{}.Unmarshal(values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decodeBody(msg.Payload)
+		if err != nil || got != (body{JobID: m.JobID, Seq: m.Seq, Queue: m.Queue, Kind: m.Kind}) || msg.UUID == "" {
+			t.Fatalf("decoded %+v (%v), uuid %q", got, err, msg.UUID)
+		}
+		if len(msg.Metadata) != len(md) || msg.Metadata.Get("traceparent") != md["traceparent"] {
+			t.Fatalf("metadata %v, want %v", msg.Metadata, md)
+		}
+	}
+	if _, err := (&Broker{}).StreamEntry(jobs.Message{}); err == nil {
+		t.Fatal("a broker without streams made an entry")
+	}
 }

@@ -116,6 +116,17 @@ func NewRedisStreams(rdb *redis.Client, cfg RedisConfig, alive Liveness, log *sl
 	b.publishMany = xadd.publish
 	b.target = rdb
 	b.streamEntry = func(m jobs.Message) (jobs.StreamEntry, error) {
+		if len(m.Metadata) == 0 {
+			// What the marshaller below writes for a message without
+			// metadata, without making the Watermill message.
+			payload, err := encodeBody(body{JobID: m.JobID, Seq: m.Seq, Queue: m.Queue, Kind: m.Kind})
+			if err != nil {
+				return jobs.StreamEntry{}, jobs.BrokerUnavailable(err)
+			}
+			return jobs.StreamEntry{Stream: b.topic(m.Queue), Fields: []string{
+				redisstream.UUIDHeaderKey, wm.NewUUID(), "metadata", "", "payload", string(payload),
+			}}, nil
+		}
 		msg, err := newMessage(m)
 		if err != nil {
 			return jobs.StreamEntry{}, jobs.BrokerUnavailable(err)

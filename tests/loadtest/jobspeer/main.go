@@ -440,6 +440,17 @@ func worker(args []string) {
 		}
 		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
 	}
+	// JOBSPEER_ALLOCPROFILE=dir writes each worker's allocation profile
+	// there at the end (go tool pprof -sample_index=alloc_space …).
+	if dir := os.Getenv("JOBSPEER_ALLOCPROFILE"); dir != "" {
+		defer func() {
+			f, err := os.Create(filepath.Join(dir, sys+"-"+id+".allocs"))
+			if err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(f, 0)
+				_ = f.Close()
+			}
+		}()
+	}
 	switch sys {
 	case "asynq":
 		opt, err := asynq.ParseRedisURI(url)

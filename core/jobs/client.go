@@ -186,7 +186,9 @@ func NewClient(cfg Config, reg *Registry, store Backend, broker Broker, prop pro
 // ID, which is the first job's when the idempotency key or the ID was used
 // already. Fails with apperr.Invalid for an unknown kind or queue or a
 // payload that does not encode, apperr.Unavailable when the store or the
-// broker is down.
+// broker is down. When the store can append the broker's message itself
+// (StreamAppender and StreamEncoder on one server: Redis), the record and
+// its message are one atomic write.
 func (c *Client) Enqueue(ctx context.Context, kind string, payload any, opts ...Option) (string, error) {
 	now := time.Now().UTC()
 	j, delayed, err := c.build(ctx, kind, payload, opts, now)
@@ -246,7 +248,8 @@ const MaxBatch = 1000
 // EnqueueMany enqueues every request as Enqueue would and returns their IDs
 // in order, with one store write (Store.CreateMany) and one publish
 // (Broker.PublishMany) per MaxBatch jobs instead of one of each per job: a
-// fan-out of thousands of mails costs a few round trips. It validates every
+// fan-out of thousands of mails costs a few round trips (on Redis each
+// job's record and message are one script, the batch one pipeline). It validates every
 // request before storing any (an invalid one fails the call, nothing
 // stored). A failure of the store or the broker part-way may leave a prefix
 // stored: the jobs stored and not published are republished by the timer

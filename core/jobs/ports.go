@@ -212,9 +212,10 @@ type StreamEntry struct {
 type StreamEncoder interface {
 	// StreamEntry returns m as the Broker's Publish would append it.
 	StreamEntry(m Message) (StreamEntry, error)
-	// StreamTarget identifies the server (connection) the streams are on;
-	// the Client folds the publish into the store's write only when the
-	// Backend's StreamTarget is the same value.
+	// StreamTarget identifies the server (connection) the streams are on,
+	// as a comparable value (a client pointer; nil for none); the Client
+	// folds the publish into the store's write only when the Backend's
+	// StreamTarget is the same value.
 	StreamTarget() any
 }
 

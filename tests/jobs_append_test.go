@@ -30,7 +30,6 @@ func TestJobsEnqueueAppendsTheMessageInTheStoreWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	rdb := redis.NewClient(opts)
-	defer rdb.Close()
 	ctx := context.Background()
 	prefix := "append:" + uuid.NewString()[:8] + ":"
 	stream := prefix + "jobs:stream:" + jobs.QueueDefault
@@ -39,6 +38,10 @@ func TestJobsEnqueueAppendsTheMessageInTheStoreWrite(t *testing.T) {
 		for chunk := range slices.Chunk(keys, 1000) {
 			rdb.Del(ctx, chunk...)
 		}
+		if left, err := rdb.Keys(ctx, prefix+"*").Result(); err != nil || len(left) > 0 {
+			t.Errorf("the test left %d keys under %s (%v)", len(left), prefix, err)
+		}
+		_ = rdb.Close()
 	})
 	log := slog.New(slog.DiscardHandler)
 	backend := redisstore.NewJobsOn(rdb, prefix)

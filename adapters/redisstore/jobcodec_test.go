@@ -251,7 +251,6 @@ func TestJobsUpdateReadsJSONRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	rdb := redis.NewClient(opts)
-	defer rdb.Close()
 	ctx := context.Background()
 	prefix := fmt.Sprintf("test:codec:%d:", time.Now().UnixNano())
 	t.Cleanup(func() {
@@ -259,6 +258,10 @@ func TestJobsUpdateReadsJSONRecord(t *testing.T) {
 		if len(keys) > 0 {
 			rdb.Del(ctx, keys...)
 		}
+		if left, err := rdb.Keys(ctx, prefix+"*").Result(); err != nil || len(left) > 0 {
+			t.Errorf("left %v (%v)", left, err)
+		}
+		_ = rdb.Close()
 	})
 	s := NewJobsOn(rdb, prefix)
 	j := sampleJob()

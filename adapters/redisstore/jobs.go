@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -18,7 +19,7 @@ import (
 // Jobs is the Redis adapter of jobs.Backend. Its keys live under
 // "<KeyPrefix>jobs:":
 //
-//	job:<id>            the record (JSON), expiring at ExpiresAt
+//	job:<id>            the record (jobcodec.go), expiring at ExpiresAt
 //	idx:<queue>:<state> sorted set of IDs by UpdatedAt (lists and counts)
 //	timers              sorted set of scheduled IDs by TimerAt
 //	idem:<key>          the job ID that took an idempotency key
@@ -32,6 +33,7 @@ import (
 type Jobs struct {
 	rdb  *redis.Client
 	ns   string
+	keys *keyTable
 	pipe *autoPipe // the record reads and scripts of concurrent calls share round trips
 
 	// written holds the bytes this instance last wrote for running jobs
@@ -51,7 +53,10 @@ const (
 	maxWrittenSize = 16 << 10
 )
 
-var _ jobs.Backend = (*Jobs)(nil)
+var (
+	_ jobs.Backend        = (*Jobs)(nil)
+	_ jobs.StreamAppender = (*Jobs)(nil)
+)
 
 // NewJobs returns the job backend on the shared client. Record TTLs are
 // computed from time.Now.
@@ -61,7 +66,8 @@ func NewJobs(c *Client) *Jobs {
 
 // NewJobsOn returns the job backend on rdb under prefix (tests and tools).
 func NewJobsOn(rdb *redis.Client, prefix string) *Jobs {
-	return &Jobs{rdb: rdb, ns: prefix + "jobs:", pipe: &autoPipe{rdb: rdb}, written: map[string]string{}}
+	ns := prefix + "jobs:"
+	return &Jobs{rdb: rdb, ns: ns, keys: newKeyTable(ns), pipe: &autoPipe{rdb: rdb}, written: map[string]string{}}
 }
 
 // remember records raw as id's stored bytes; "" forgets them.
@@ -88,6 +94,8 @@ func (s *Jobs) recalled(id string) (string, bool) {
 	return raw, ok
 }
 
+// jobRow is the JSON form of a record, written before the binary form
+// (jobcodec.go) and still read.
 type jobRow struct {
 	ID             string              `json:"id"`
 	Kind           string              `json:"kind"`
@@ -140,16 +148,55 @@ func (r jobRow) job() *jobs.Job {
 }
 
 func (s *Jobs) jobKey(id string) string { return s.ns + "job:" + id }
+
+// idxKey and totalKey come from tables made once (every update names
+// three of these keys); unknown queues or states are built each time.
 func (s *Jobs) idxKey(queue string, st jobs.State) string {
+	if q, i := slices.Index(jobs.Queues, queue), slices.Index(jobs.States, st); q >= 0 && i >= 0 && s.keys != nil {
+		return s.keys.idx[q][i]
+	}
 	return s.ns + "idx:" + queue + ":" + string(st)
 }
-func (s *Jobs) timersKey() string { return s.ns + "timers" }
+func (s *Jobs) timersKey() string {
+	if s.keys != nil {
+		return s.keys.timers
+	}
+	return s.ns + "timers"
+}
 
 func (s *Jobs) totalKey(queue string, st jobs.State) string {
-	if st == jobs.StateSucceeded {
+	ok := st == jobs.StateSucceeded
+	if q := slices.Index(jobs.Queues, queue); q >= 0 && s.keys != nil {
+		if ok {
+			return s.keys.processed[q]
+		}
+		return s.keys.failed[q]
+	}
+	if ok {
 		return s.ns + "total:" + queue + ":processed"
 	}
 	return s.ns + "total:" + queue + ":failed"
+}
+
+// keyTable holds the index and total keys of the known queues and states.
+type keyTable struct {
+	idx               [][]string // [queue][state]
+	processed, failed []string   // [queue]
+	timers            string
+}
+
+func newKeyTable(ns string) *keyTable {
+	t := &keyTable{timers: ns + "timers"}
+	for _, q := range jobs.Queues {
+		row := make([]string, len(jobs.States))
+		for i, st := range jobs.States {
+			row[i] = ns + "idx:" + q + ":" + string(st)
+		}
+		t.idx = append(t.idx, row)
+		t.processed = append(t.processed, ns+"total:"+q+":processed")
+		t.failed = append(t.failed, ns+"total:"+q+":failed")
+	}
+	return t
 }
 
 // ttlOf returns the record's TTL in ms: 0 for none, -1 when it expired.
@@ -166,8 +213,10 @@ func (s *Jobs) ttlOf(j *jobs.Job) int64 {
 
 func score(t time.Time) float64 { return float64(t.UnixMilli()) }
 
-// createScript: KEYS job, idem, idx, timers; ARGV id, json, idemWindowMs,
-// idxScore, timerScore ("" for none), ttlMs.
+// createScript: KEYS job, idem, idx, timers, stream ("" for none); ARGV
+// id, record, idemWindowMs, idxScore, timerScore ("" for none), ttlMs,
+// then the stream entry's field/value pairs: a stored job's message is
+// appended in the same script (jobs.StreamAppender).
 var createScript = redis.NewScript(`
 if KEYS[2] ~= "" then
   local first = redis.call("GET", KEYS[2])
@@ -183,15 +232,25 @@ end
 if KEYS[2] ~= "" then redis.call("SET", KEYS[2], ARGV[1], "PX", ARGV[3]) end
 redis.call("ZADD", KEYS[3], ARGV[4], ARGV[1])
 if ARGV[5] ~= "" then redis.call("ZADD", KEYS[4], ARGV[5], ARGV[1]) end
+if KEYS[5] ~= "" then redis.call("XADD", KEYS[5], "*", unpack(ARGV, 7)) end
 return {ARGV[1], 1}
 `)
 
 // Create implements jobs.Store.
 func (s *Jobs) Create(ctx context.Context, j *jobs.Job, idemWindow time.Duration) (string, bool, error) {
-	b, err := json.Marshal(toRow(j))
-	if err != nil {
-		return "", false, apperr.Wrap(err, apperr.Internal, "job_encode", "cannot encode the job")
-	}
+	return s.CreateAppend(ctx, j, idemWindow, jobs.StreamEntry{})
+}
+
+// StreamTarget implements jobs.StreamAppender: the Redis client.
+func (s *Jobs) StreamTarget() any { return s.rdb }
+
+// createCall is one job's create script.
+type createCall struct {
+	keys []string
+	args []any
+}
+
+func (s *Jobs) createCall(j *jobs.Job, idemWindow time.Duration, e jobs.StreamEntry) createCall {
 	idem, timer := "", ""
 	if j.IdempotencyKey != "" {
 		idem = s.ns + "idem:" + j.IdempotencyKey
@@ -199,18 +258,38 @@ func (s *Jobs) Create(ctx context.Context, j *jobs.Job, idemWindow time.Duration
 	if j.Scheduled {
 		timer = strconv.FormatFloat(score(j.TimerAt), 'f', 0, 64)
 	}
-	res, err := s.pipe.evalPiped(ctx, createScript, []string{s.jobKey(j.ID), idem, s.idxKey(j.Queue, j.State), s.timersKey()},
-		j.ID, b, max(idemWindow.Milliseconds(), 1), score(j.UpdatedAt), timer, max(s.ttlOf(j), 0)).Slice()
+	stream := ""
+	if e.Stream != "" && len(e.Fields) > 0 {
+		stream = e.Stream
+	}
+	args := make([]any, 6, 6+len(e.Fields))
+	args[0], args[1], args[2], args[3], args[4], args[5] = j.ID, encodeJob(j), max(idemWindow.Milliseconds(), 1), score(j.UpdatedAt), timer, max(s.ttlOf(j), 0)
+	if stream != "" {
+		for _, f := range e.Fields {
+			args = append(args, f)
+		}
+	}
+	return createCall{keys: []string{s.jobKey(j.ID), idem, s.idxKey(j.Queue, j.State), s.timersKey(), stream}, args: args}
+}
+
+// CreateAppend implements jobs.StreamAppender: Create, and the message
+// appended by the same script when the job is stored.
+func (s *Jobs) CreateAppend(ctx context.Context, j *jobs.Job, idemWindow time.Duration, e jobs.StreamEntry) (string, bool, error) {
+	c := s.createCall(j, idemWindow, e)
+	res, err := s.pipe.evalPiped(ctx, createScript, c.keys, c.args...).Slice()
 	if err != nil {
 		return "", false, jobs.Unavailable(err)
+	}
+	if len(res) != 2 {
+		return "", false, jobs.Unavailable(fmt.Errorf("create job %s: unexpected reply %v", j.ID, res))
 	}
 	id, _ := res[0].(string)
 	created, _ := res[1].(int64)
 	if id != j.ID {
 		// The key's first job may have expired since; then the key is free.
 		if n, err := s.rdb.Exists(ctx, s.jobKey(id)).Result(); err == nil && n == 0 {
-			s.rdb.Del(ctx, idem)
-			return s.Create(ctx, j, idemWindow)
+			s.rdb.Del(ctx, s.ns+"idem:"+j.IdempotencyKey)
+			return s.CreateAppend(ctx, j, idemWindow, e)
 		}
 	}
 	return id, created == 1, nil
@@ -220,30 +299,22 @@ func (s *Jobs) Create(ctx context.Context, j *jobs.Job, idemWindow time.Duration
 // pipeline (each script atomic on its own, run in order, so a repeated ID
 // or idempotency key within js finds the earlier job).
 func (s *Jobs) CreateMany(ctx context.Context, js []*jobs.Job, idemWindow time.Duration) ([]jobs.Created, error) {
+	return s.CreateAppendMany(ctx, js, idemWindow, nil)
+}
+
+// CreateAppendMany implements jobs.StreamAppender: CreateMany, each
+// stored job's message appended by its own script (entries may be nil).
+func (s *Jobs) CreateAppendMany(ctx context.Context, js []*jobs.Job, idemWindow time.Duration, entries []jobs.StreamEntry) ([]jobs.Created, error) {
 	if len(js) == 0 {
 		return nil, nil
 	}
-	type call struct {
-		keys []string
-		args []any
-	}
-	calls := make([]call, len(js))
+	calls := make([]createCall, len(js))
 	for i, j := range js {
-		b, err := json.Marshal(toRow(j))
-		if err != nil {
-			return nil, apperr.Wrap(err, apperr.Internal, "job_encode", "cannot encode the job")
+		var e jobs.StreamEntry
+		if i < len(entries) {
+			e = entries[i]
 		}
-		idem, timer := "", ""
-		if j.IdempotencyKey != "" {
-			idem = s.ns + "idem:" + j.IdempotencyKey
-		}
-		if j.Scheduled {
-			timer = strconv.FormatFloat(score(j.TimerAt), 'f', 0, 64)
-		}
-		calls[i] = call{
-			keys: []string{s.jobKey(j.ID), idem, s.idxKey(j.Queue, j.State), s.timersKey()},
-			args: []any{j.ID, b, max(idemWindow.Milliseconds(), 1), score(j.UpdatedAt), timer, max(s.ttlOf(j), 0)},
-		}
+		calls[i] = s.createCall(j, idemWindow, e)
 	}
 	exec := func() ([]*redis.Cmd, error) {
 		pipe := s.rdb.Pipeline()
@@ -258,7 +329,8 @@ func (s *Jobs) CreateMany(ctx context.Context, js []*jobs.Job, idemWindow time.D
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		// A restarted or flushed Redis: a NOSCRIPT command did nothing,
 		// and rerunning the others is safe (a stored job is not stored
-		// twice); load the script and run the whole batch again.
+		// twice, nor its message appended twice); load the script and
+		// run the whole batch again.
 		if err := createScript.Load(ctx, s.rdb).Err(); err != nil {
 			return nil, jobs.Unavailable(err)
 		}
@@ -276,8 +348,13 @@ func (s *Jobs) CreateMany(ctx context.Context, js []*jobs.Job, idemWindow time.D
 		id, _ := res[0].(string)
 		created, _ := res[1].(int64)
 		if id != js[i].ID && js[i].IdempotencyKey != "" {
-			// The key's first job may have expired since: Create sorts it out.
-			id, c, err := s.Create(ctx, js[i], idemWindow)
+			// The key's first job may have expired since: CreateAppend
+			// sorts it out.
+			var e jobs.StreamEntry
+			if i < len(entries) {
+				e = entries[i]
+			}
+			id, c, err := s.CreateAppend(ctx, js[i], idemWindow, e)
 			if err != nil {
 				return nil, err
 			}
@@ -309,14 +386,6 @@ func (s *Jobs) get(ctx context.Context, id string) (*jobs.Job, string, error) {
 	}
 	j, err := decodeJob(raw)
 	return j, raw, err
-}
-
-func decodeJob(raw string) (*jobs.Job, error) {
-	var r jobRow
-	if err := json.Unmarshal([]byte(raw), &r); err != nil {
-		return nil, apperr.Wrap(err, apperr.Internal, "job_decode", "a stored job does not decode")
-	}
-	return r.job(), nil
 }
 
 // updateScript: KEYS job, oldIdx, newIdx, timers, total; ARGV old json,
@@ -365,31 +434,36 @@ func (s *Jobs) Update(ctx context.Context, id string, fn func(*jobs.Job) (*jobs.
 		if err != nil {
 			return nil, err
 		}
-		next, err := fn(old.Clone())
+		// old was just decoded and is nobody else's: fn gets it without
+		// a copy, and what the write needs of it is kept first.
+		was := struct {
+			scheduled bool
+			timerAt   time.Time
+			state     jobs.State
+			queue     string
+		}{old.Scheduled, old.TimerAt, old.State, old.Queue}
+		next, err := fn(old)
 		if err != nil {
 			return nil, err
 		}
 		if next.ID != id {
 			return nil, apperr.New(apperr.Invalid, jobs.CodeInvalidJobState, "Update must not change the job ID")
 		}
-		b, err := json.Marshal(toRow(next))
-		if err != nil {
-			return nil, apperr.Wrap(err, apperr.Internal, "job_encode", "cannot encode the job")
-		}
+		b := encodeJob(next)
 		timer := "keep"
 		switch {
-		case !next.Scheduled && old.Scheduled:
+		case !next.Scheduled && was.scheduled:
 			timer = "del"
-		case next.Scheduled && (!old.Scheduled || !next.TimerAt.Equal(old.TimerAt)):
+		case next.Scheduled && (!was.scheduled || !next.TimerAt.Equal(was.timerAt)):
 			timer = strconv.FormatFloat(score(next.TimerAt), 'f', 0, 64)
 		}
 		total := "0"
-		if !old.State.Terminal() && next.State.Terminal() {
+		if !was.state.Terminal() && next.State.Terminal() {
 			total = "1"
 		}
 		ttl := s.ttlOf(next)
 		res, err := s.pipe.evalPiped(ctx, updateScript,
-			[]string{s.jobKey(id), s.idxKey(old.Queue, old.State), s.idxKey(next.Queue, next.State), s.timersKey(), s.totalKey(next.Queue, next.State)},
+			[]string{s.jobKey(id), s.idxKey(was.queue, was.state), s.idxKey(next.Queue, next.State), s.timersKey(), s.totalKey(next.Queue, next.State)},
 			raw, b, ttl, id, score(next.UpdatedAt), timer, total).Slice()
 		if err != nil {
 			if known {
@@ -552,11 +626,11 @@ func (s *Jobs) List(ctx context.Context, f jobs.Filter) ([]*jobs.Job, error) {
 				stale = append(stale, batch[i]) // the record expired
 				continue
 			}
-			var r jobRow
-			if json.Unmarshal([]byte(str), &r) != nil {
+			j, err := decodeJob(str)
+			if err != nil {
 				continue
 			}
-			if j := r.job(); f.Kind == "" || j.Kind == f.Kind {
+			if f.Kind == "" || j.Kind == f.Kind {
 				out = append(out, j)
 			}
 		}

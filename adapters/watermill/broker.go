@@ -9,7 +9,6 @@ package watermill
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,9 +39,13 @@ type Broker struct {
 	// XADDs) instead of one pub.Publish each.
 	publishMany func(ctx context.Context, out []outMsg) error
 	subscribe   func(ctx context.Context, topic string, n int) ([]<-chan *message.Message, func(), error)
-	topic       func(queue string) string
-	depth       func(ctx context.Context, queue string) (jobs.Depth, error)
-	log         *slog.Logger
+	// direct, when set, consumes by calling deliver in the goroutine
+	// that holds each message (Redis Streams) instead of subscribe's
+	// channels; up to n messages at a time.
+	direct func(ctx context.Context, topic string, n int, deliver func(*message.Message) bool) (func(), error)
+	topic  func(queue string) string
+	depth  func(ctx context.Context, queue string) (jobs.Depth, error)
+	log    *slog.Logger
 	// nackDelay spaces redeliveries of a message whose handling failed
 	// (the job store unreachable), so a failure does not spin.
 	nackDelay time.Duration
@@ -55,6 +58,9 @@ type Broker struct {
 	// they can, or the transport cannot fail that way).
 	consumeErr func() error
 	readers    readers
+	// streamEntry and target: see StreamEntry (Redis Streams only).
+	streamEntry func(jobs.Message) (jobs.StreamEntry, error)
+	target      any
 
 	inFlight sync.Map // queue -> *atomic.Int64
 }
@@ -62,6 +68,7 @@ type Broker struct {
 var (
 	_ jobs.Broker        = (*Broker)(nil)
 	_ jobs.ConsumeHealth = (*Broker)(nil)
+	_ jobs.StreamEncoder = (*Broker)(nil)
 )
 
 func wmLogger(log *slog.Logger) wm.LoggerAdapter {
@@ -83,13 +90,9 @@ func (b *Broker) Publish(ctx context.Context, m jobs.Message) error {
 func (b *Broker) PublishMany(ctx context.Context, ms []jobs.Message) error {
 	out := make([]outMsg, len(ms))
 	for i, m := range ms {
-		payload, err := json.Marshal(body{JobID: m.JobID, Seq: m.Seq, Queue: m.Queue, Kind: m.Kind})
+		msg, err := newMessage(m)
 		if err != nil {
 			return jobs.BrokerUnavailable(err)
-		}
-		msg := message.NewMessage(wm.NewUUID(), payload)
-		for k, v := range m.Metadata {
-			msg.Metadata.Set(k, v)
 		}
 		msg.SetContext(ctx)
 		out[i] = outMsg{topic: b.topic(m.Queue), queue: m.Queue, msg: msg}
@@ -104,6 +107,32 @@ func (b *Broker) PublishMany(ctx context.Context, ms []jobs.Message) error {
 	}
 	return nil
 }
+
+// newMessage is m as a Watermill message.
+func newMessage(m jobs.Message) (*message.Message, error) {
+	payload, err := encodeBody(body{JobID: m.JobID, Seq: m.Seq, Queue: m.Queue, Kind: m.Kind})
+	if err != nil {
+		return nil, err
+	}
+	msg := message.NewMessage(wm.NewUUID(), payload)
+	for k, v := range m.Metadata {
+		msg.Metadata.Set(k, v)
+	}
+	return msg, nil
+}
+
+// StreamEntry implements jobs.StreamEncoder: m as the Redis broker
+// appends it (an error on GoChannel, which has no streams).
+func (b *Broker) StreamEntry(m jobs.Message) (jobs.StreamEntry, error) {
+	if b.streamEntry == nil {
+		return jobs.StreamEntry{}, jobs.BrokerUnavailable(errors.New("this transport has no streams"))
+	}
+	return b.streamEntry(m)
+}
+
+// StreamTarget implements jobs.StreamEncoder: the Redis client the
+// streams are written with (nil on GoChannel).
+func (b *Broker) StreamTarget() any { return b.target }
 
 // outMsg is one message to publish on topic.
 type outMsg struct {
@@ -122,6 +151,9 @@ func (b *Broker) counter(queue string) *atomic.Int64 {
 func (b *Broker) Consume(ctx context.Context, queue string, concurrency int, handle func(context.Context, jobs.Message) error) error {
 	subCtx, cancelSub := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSub()
+	if b.direct != nil {
+		return b.consumeDirect(ctx, subCtx, queue, concurrency, handle)
+	}
 	chans, closeSub, err := b.subscribe(subCtx, b.topic(queue), concurrency)
 	if err != nil {
 		return jobs.BrokerUnavailable(fmt.Errorf("subscribe to %s: %w", queue, err))
@@ -169,9 +201,47 @@ func (b *Broker) Consume(ctx context.Context, queue string, concurrency int, han
 	return nil
 }
 
+// consumeDirect is Consume on a transport that runs deliver in the
+// goroutine holding each message (it bounds them to concurrency itself).
+func (b *Broker) consumeDirect(ctx, subCtx context.Context, queue string, concurrency int, handle func(context.Context, jobs.Message) error) error {
+	hctx := context.WithoutCancel(ctx)
+	inFlight := b.counter(queue)
+	var mu sync.Mutex
+	stopped := false
+	var running sync.WaitGroup
+	closeSub, err := b.direct(subCtx, b.topic(queue), concurrency, func(msg *message.Message) bool {
+		mu.Lock()
+		if stopped || ctx.Err() != nil {
+			mu.Unlock()
+			return false
+		}
+		running.Add(1)
+		mu.Unlock()
+		defer running.Done()
+		inFlight.Add(1)
+		defer inFlight.Add(-1)
+		b.deliver(hctx, ctx, msg, handle)
+		return true
+	})
+	if err != nil {
+		return jobs.BrokerUnavailable(fmt.Errorf("subscribe to %s: %w", queue, err))
+	}
+	defer closeSub()
+	if b.onConsume != nil {
+		go b.onConsume(ctx, queue)
+	}
+	<-ctx.Done()
+	mu.Lock()
+	stopped = true
+	mu.Unlock()
+	running.Wait()
+	time.Sleep(b.ackGrace)
+	return nil
+}
+
 func (b *Broker) deliver(hctx, consumeCtx context.Context, msg *message.Message, handle func(context.Context, jobs.Message) error) {
-	var bd body
-	if err := json.Unmarshal(msg.Payload, &bd); err != nil || bd.JobID == "" {
+	bd, err := decodeBody(msg.Payload)
+	if err != nil || bd.JobID == "" {
 		b.log.Error("dropping a malformed job message", "message_uuid", msg.UUID, "error", err)
 		msg.Ack()
 		return
@@ -180,7 +250,7 @@ func (b *Broker) deliver(hctx, consumeCtx context.Context, msg *message.Message,
 	for k, v := range msg.Metadata {
 		md[k] = v
 	}
-	err := handle(hctx, jobs.Message{JobID: bd.JobID, Seq: bd.Seq, Queue: bd.Queue, Kind: bd.Kind, Metadata: md})
+	err = handle(hctx, jobs.Message{JobID: bd.JobID, Seq: bd.Seq, Queue: bd.Queue, Kind: bd.Kind, Metadata: md})
 	switch {
 	case err == nil:
 		msg.Ack()

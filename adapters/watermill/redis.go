@@ -114,8 +114,40 @@ func NewRedisStreams(rdb *redis.Client, cfg RedisConfig, alive Liveness, log *sl
 	}
 	xadd := &xaddPipe{rdb: rdb}
 	b.publishMany = xadd.publish
-	b.subscribe = func(ctx context.Context, topic string, n int) ([]<-chan *message.Message, func(), error) {
-		r := &streamReader{
+	b.target = rdb
+	b.streamEntry = func(m jobs.Message) (jobs.StreamEntry, error) {
+		if len(m.Metadata) == 0 {
+			// What the marshaller below writes for a message without
+			// metadata, without making the Watermill message.
+			payload, err := encodeBody(body{JobID: m.JobID, Seq: m.Seq, Queue: m.Queue, Kind: m.Kind})
+			if err != nil {
+				return jobs.StreamEntry{}, jobs.BrokerUnavailable(err)
+			}
+			return jobs.StreamEntry{Stream: b.topic(m.Queue), Fields: []string{
+				redisstream.UUIDHeaderKey, wm.NewUUID(), "metadata", "", "payload", string(payload),
+			}}, nil
+		}
+		msg, err := newMessage(m)
+		if err != nil {
+			return jobs.StreamEntry{}, jobs.BrokerUnavailable(err)
+		}
+		topic := b.topic(m.Queue)
+		values, err := redisstream.DefaultMarshallerUnmarshaller{}.Marshal(topic, msg)
+		if err != nil {
+			return jobs.StreamEntry{}, jobs.BrokerUnavailable(fmt.Errorf("publish to %s: %w", m.Queue, err))
+		}
+		e := jobs.StreamEntry{Stream: topic, Fields: make([]string, 0, 2*len(values))}
+		for k, v := range values {
+			s, err := fieldString(v)
+			if err != nil {
+				return jobs.StreamEntry{}, jobs.BrokerUnavailable(fmt.Errorf("publish to %s: %w", m.Queue, err))
+			}
+			e.Fields = append(e.Fields, k, s)
+		}
+		return e, nil
+	}
+	newReader := func(ctx context.Context, topic string) *streamReader {
+		return &streamReader{
 			rdb: rdb, stream: topic, group: cfg.Group, consumer: consumer, cfg: cfg, log: log,
 			shouldClaim: func(xp redis.XPendingExt) bool {
 				if xp.Consumer == consumer {
@@ -130,6 +162,9 @@ func NewRedisStreams(rdb *redis.Client, cfg RedisConfig, alive Liveness, log *sl
 				return err == nil && !ok
 			},
 		}
+	}
+	b.subscribe = func(ctx context.Context, topic string, n int) ([]<-chan *message.Message, func(), error) {
+		r := newReader(ctx, topic)
 		// One reader holds up to n messages, so Consume's n slots are
 		// what this consumer takes from the stream.
 		ch, err := r.start(ctx, n)
@@ -138,6 +173,15 @@ func NewRedisStreams(rdb *redis.Client, cfg RedisConfig, alive Liveness, log *sl
 		}
 		b.readers.add(r)
 		return []<-chan *message.Message{ch}, func() { b.readers.remove(r) }, nil
+	}
+	b.direct = func(ctx context.Context, topic string, n int, deliver func(*message.Message) bool) (func(), error) {
+		r := newReader(ctx, topic)
+		r.deliver = deliver
+		if _, err := r.start(ctx, n); err != nil {
+			return nil, err
+		}
+		b.readers.add(r)
+		return func() { b.readers.remove(r) }, nil
 	}
 	b.consumeErr = b.readers.err
 	b.depth = func(ctx context.Context, queue string) (jobs.Depth, error) {
@@ -177,6 +221,17 @@ func NewRedisStreams(rdb *redis.Client, cfg RedisConfig, alive Liveness, log *sl
 		}
 	}
 	return b, func() {}, nil
+}
+
+// fieldString is a stream field's value as go-redis would write it.
+func fieldString(v any) (string, error) {
+	switch v := v.(type) {
+	case string:
+		return v, nil
+	case []byte:
+		return string(v), nil
+	}
+	return "", fmt.Errorf("unexpected stream field type %T", v)
 }
 
 // trim removes the messages every consumer group has read and

@@ -36,6 +36,11 @@ type streamReader struct {
 	slots chan struct{} // a token per message held
 	out   chan *message.Message
 	acks  chan string
+	// deliver, when set, handles a message in the goroutine that holds
+	// it instead of handing it over on out (one goroutine and one
+	// hand-off less per job); false when the consumer stopped taking
+	// messages (the message stays pending).
+	deliver func(*message.Message) bool
 
 	// state is whether the last read worked (see recovery.go).
 	state consumeState
@@ -136,11 +141,20 @@ func (r *streamReader) hold(ctx context.Context, xm redis.XMessage) {
 	defer cancel()
 	for {
 		msg.SetContext(mctx)
-		select {
-		case r.out <- msg:
-		case <-ctx.Done():
-			r.give(1)
-			return
+		if r.deliver != nil {
+			// deliver returns after the handler acked, nacked or
+			// abandoned the message.
+			if !r.deliver(msg) {
+				r.give(1)
+				return
+			}
+		} else {
+			select {
+			case r.out <- msg:
+			case <-ctx.Done():
+				r.give(1)
+				return
+			}
 		}
 		select {
 		case <-msg.Acked():

@@ -159,6 +159,11 @@ type Client struct {
 	propagator propagation.TextMapPropagator
 	log        *slog.Logger
 	metrics    *metrics
+	// appender and encoder are set when the store can append the
+	// broker's messages itself (both on one Redis): an enqueue is then
+	// one atomic write.
+	appender StreamAppender
+	encoder  StreamEncoder
 }
 
 // NewClient returns a client. The registry must hold every kind the
@@ -167,7 +172,13 @@ func NewClient(cfg Config, reg *Registry, store Backend, broker Broker, prop pro
 	if prop == nil {
 		prop = propagation.TraceContext{}
 	}
-	return &Client{cfg: cfg.withDefaults(), reg: reg, store: store, broker: broker, propagator: prop, log: log, metrics: m.get()}
+	c := &Client{cfg: cfg.withDefaults(), reg: reg, store: store, broker: broker, propagator: prop, log: log, metrics: m.get()}
+	if a, ok := store.(StreamAppender); ok {
+		if e, ok := broker.(StreamEncoder); ok && a.StreamTarget() != nil && a.StreamTarget() == e.StreamTarget() {
+			c.appender, c.encoder = a, e
+		}
+	}
+	return c
 }
 
 // Enqueue stores a job of kind with payload (encoded as JSON) and hands it
@@ -175,16 +186,33 @@ func NewClient(cfg Config, reg *Registry, store Backend, broker Broker, prop pro
 // ID, which is the first job's when the idempotency key or the ID was used
 // already. Fails with apperr.Invalid for an unknown kind or queue or a
 // payload that does not encode, apperr.Unavailable when the store or the
-// broker is down.
+// broker is down. When the store can append the broker's message itself
+// (StreamAppender and StreamEncoder on one server: Redis), the record and
+// its message are one atomic write.
 func (c *Client) Enqueue(ctx context.Context, kind string, payload any, opts ...Option) (string, error) {
 	now := time.Now().UTC()
 	j, delayed, err := c.build(ctx, kind, payload, opts, now)
 	if err != nil {
 		return "", err
 	}
-	id, created, err := c.store.Create(ctx, j, c.cfg.IdempotencyWindow)
-	if err != nil {
-		return "", fmt.Errorf("enqueue %s: %w", kind, err)
+	var id string
+	var created, published bool
+	if c.appender != nil && !delayed {
+		// The record and its message in one write.
+		e, err := c.encoder.StreamEntry(c.message(ctx, j))
+		if err != nil {
+			return "", fmt.Errorf("enqueue %s: %w", kind, err)
+		}
+		id, created, err = c.appender.CreateAppend(ctx, j, c.cfg.IdempotencyWindow, e)
+		if err != nil {
+			return "", fmt.Errorf("enqueue %s: %w", kind, err)
+		}
+		published = created
+	} else {
+		id, created, err = c.store.Create(ctx, j, c.cfg.IdempotencyWindow)
+		if err != nil {
+			return "", fmt.Errorf("enqueue %s: %w", kind, err)
+		}
 	}
 	if !created {
 		existing, err := c.store.Get(ctx, id)
@@ -200,7 +228,7 @@ func (c *Client) Enqueue(ctx context.Context, kind string, payload any, opts ...
 		return id, nil
 	}
 	c.metrics.enqueued(ctx, kind, j.Queue)
-	if delayed {
+	if delayed || published {
 		return id, nil
 	}
 	return id, c.publish(ctx, j)
@@ -220,7 +248,8 @@ const MaxBatch = 1000
 // EnqueueMany enqueues every request as Enqueue would and returns their IDs
 // in order, with one store write (Store.CreateMany) and one publish
 // (Broker.PublishMany) per MaxBatch jobs instead of one of each per job: a
-// fan-out of thousands of mails costs a few round trips. It validates every
+// fan-out of thousands of mails costs a few round trips (on Redis each
+// job's record and message are one script, the batch one pipeline). It validates every
 // request before storing any (an invalid one fails the call, nothing
 // stored). A failure of the store or the broker part-way may leave a prefix
 // stored: the jobs stored and not published are republished by the timer
@@ -250,7 +279,24 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]string, err
 }
 
 func (c *Client) enqueueBatch(ctx context.Context, js []*Job, delayed []bool, now time.Time) ([]string, error) {
-	res, err := c.store.CreateMany(ctx, js, c.cfg.IdempotencyWindow)
+	var res []Created
+	var err error
+	appended := c.appender != nil
+	if appended {
+		// Records and messages in one pipeline of atomic writes.
+		entries := make([]StreamEntry, len(js))
+		for i, j := range js {
+			if delayed[i] {
+				continue
+			}
+			if entries[i], err = c.encoder.StreamEntry(c.message(ctx, j)); err != nil {
+				return nil, fmt.Errorf("enqueue %d jobs: %w", len(js), err)
+			}
+		}
+		res, err = c.appender.CreateAppendMany(ctx, js, c.cfg.IdempotencyWindow, entries)
+	} else {
+		res, err = c.store.CreateMany(ctx, js, c.cfg.IdempotencyWindow)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("enqueue %d jobs: %w", len(js), err)
 	}
@@ -269,7 +315,7 @@ func (c *Client) enqueueBatch(ctx context.Context, js []*Job, delayed []bool, no
 			continue
 		}
 		c.metrics.enqueued(ctx, js[i].Kind, js[i].Queue)
-		if !delayed[i] {
+		if !delayed[i] && !appended {
 			msgs = append(msgs, c.message(ctx, js[i]))
 		}
 	}

@@ -27,7 +27,12 @@ func PublishEvents(b Backend, push realtime.Publisher, log *slog.Logger) Backend
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &eventsBackend{Backend: b, push: push, log: log}
+	eb := &eventsBackend{Backend: b, push: push, log: log}
+	if a, ok := b.(StreamAppender); ok {
+		// The Client's one-write enqueue keeps working under the wrapper.
+		return &eventsAppender{eventsBackend: eb, app: a}
+	}
+	return eb
 }
 
 type eventsBackend struct {
@@ -43,6 +48,48 @@ func (b *eventsBackend) Create(ctx context.Context, j *Job, idemWindow time.Dura
 		b.publish(ctx, j)
 	}
 	return id, created, err
+}
+
+// CreateMany implements Store.
+func (b *eventsBackend) CreateMany(ctx context.Context, js []*Job, idemWindow time.Duration) ([]Created, error) {
+	res, err := b.Backend.CreateMany(ctx, js, idemWindow)
+	b.publishCreated(ctx, js, res)
+	return res, err
+}
+
+func (b *eventsBackend) publishCreated(ctx context.Context, js []*Job, res []Created) {
+	for i, r := range res {
+		if i < len(js) && r.Created {
+			b.publish(ctx, js[i])
+		}
+	}
+}
+
+// eventsAppender is eventsBackend over a StreamAppender.
+type eventsAppender struct {
+	*eventsBackend
+	app StreamAppender
+}
+
+var _ StreamAppender = (*eventsAppender)(nil)
+
+// StreamTarget implements StreamAppender.
+func (b *eventsAppender) StreamTarget() any { return b.app.StreamTarget() }
+
+// CreateAppend implements StreamAppender.
+func (b *eventsAppender) CreateAppend(ctx context.Context, j *Job, idemWindow time.Duration, e StreamEntry) (string, bool, error) {
+	id, created, err := b.app.CreateAppend(ctx, j, idemWindow, e)
+	if err == nil && created {
+		b.publish(ctx, j)
+	}
+	return id, created, err
+}
+
+// CreateAppendMany implements StreamAppender.
+func (b *eventsAppender) CreateAppendMany(ctx context.Context, js []*Job, idemWindow time.Duration, entries []StreamEntry) ([]Created, error) {
+	res, err := b.app.CreateAppendMany(ctx, js, idemWindow, entries)
+	b.publishCreated(ctx, js, res)
+	return res, err
 }
 
 // Update implements Store: it compares the stored job with the one fn was

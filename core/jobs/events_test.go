@@ -131,3 +131,82 @@ func TestPublishEventsWaitsForTheCommit(t *testing.T) {
 		t.Fatalf("events %v, want one queued (the committed job)", got)
 	}
 }
+
+// appendStore is a mapStore that also appends (jobs.StreamAppender),
+// recording the entries of the jobs it stored.
+type appendStore struct {
+	mapStore
+	appended []jobs.StreamEntry
+}
+
+func (s *appendStore) StreamTarget() any { return s }
+
+func (s *appendStore) CreateMany(ctx context.Context, js []*jobs.Job, w time.Duration) ([]jobs.Created, error) {
+	return s.CreateAppendMany(ctx, js, w, nil)
+}
+
+func (s *appendStore) CreateAppend(ctx context.Context, j *jobs.Job, w time.Duration, e jobs.StreamEntry) (string, bool, error) {
+	id, created, err := s.Create(ctx, j, w)
+	if created && e.Stream != "" {
+		s.appended = append(s.appended, e)
+	}
+	return id, created, err
+}
+
+func (s *appendStore) CreateAppendMany(ctx context.Context, js []*jobs.Job, w time.Duration, es []jobs.StreamEntry) ([]jobs.Created, error) {
+	out := make([]jobs.Created, len(js))
+	for i, j := range js {
+		var e jobs.StreamEntry
+		if i < len(es) {
+			e = es[i]
+		}
+		id, created, err := s.CreateAppend(ctx, j, w, e)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = jobs.Created{ID: id, Created: created}
+	}
+	return out, nil
+}
+
+// PublishEvents keeps a StreamAppender one (the Client's one-write
+// enqueue stays on in production), and announces the jobs stored by every
+// create path, the batch ones included.
+func TestPublishEventsKeepsTheAppenderAndAnnouncesBatches(t *testing.T) {
+	ctx := context.Background()
+	hub := realtimetest.NewHub()
+	store := &appendStore{mapStore: mapStore{jobs: map[string]*jobs.Job{}}}
+	b := jobs.PublishEvents(store, hub, nil)
+	a, ok := b.(jobs.StreamAppender)
+	if !ok || a.StreamTarget() != any(store) {
+		t.Fatalf("the wrapped backend is no StreamAppender of the store: %T", b)
+	}
+	owner := uuid.NewString()
+	job := func() *jobs.Job {
+		return &jobs.Job{ID: uuid.NewString(), Kind: "imports.run", Queue: "default", Owner: owner, State: jobs.StateQueued}
+	}
+	one := job()
+	if _, created, err := a.CreateAppend(ctx, one, 0, jobs.StreamEntry{Stream: "s", Fields: []string{"k", "v"}}); err != nil || !created {
+		t.Fatal(created, err)
+	}
+	if _, created, _ := a.CreateAppend(ctx, one, 0, jobs.StreamEntry{Stream: "s", Fields: []string{"k", "v"}}); created {
+		t.Fatal("a repeated ID was stored again")
+	}
+	batch := []*jobs.Job{job(), one, job()}
+	if _, err := a.CreateAppendMany(ctx, batch, 0, make([]jobs.StreamEntry, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.CreateMany(ctx, []*jobs.Job{job()}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := states(hub); len(got) != 4 {
+		t.Fatalf("events %v, want one per stored job (4)", got)
+	}
+	if len(store.appended) != 1 {
+		t.Fatalf("appended %v, want the first job's entry only", store.appended)
+	}
+	// A backend that cannot append is not made to look like one.
+	if _, ok := jobs.PublishEvents(&mapStore{jobs: map[string]*jobs.Job{}}, hub, nil).(jobs.StreamAppender); ok {
+		t.Fatal("a plain backend became a StreamAppender")
+	}
+}

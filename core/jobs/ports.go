@@ -198,3 +198,40 @@ type Broker interface {
 	// Depth reports the queue's transport numbers.
 	Depth(ctx context.Context, queue string) (Depth, error)
 }
+
+// StreamEntry is a broker message as an entry of a stream: the stream's
+// key and the entry's field/value pairs, in the transport's own format.
+type StreamEntry struct {
+	Stream string
+	Fields []string
+}
+
+// StreamEncoder is implemented by a Broker on streams (Redis Streams): it
+// tells how it would append m, so that a StreamAppender on the same
+// server can append it in the write that stores the job.
+type StreamEncoder interface {
+	// StreamEntry returns m as the Broker's Publish would append it.
+	StreamEntry(m Message) (StreamEntry, error)
+	// StreamTarget identifies the server (connection) the streams are on,
+	// as a comparable value (a client pointer; nil for none); the Client
+	// folds the publish into the store's write only when the Backend's
+	// StreamTarget is the same value.
+	StreamTarget() any
+}
+
+// StreamAppender is implemented by a Backend that can append a broker
+// message in the same atomic write that stores a job (one round trip for
+// an enqueue instead of two, and no window between the record and its
+// message).
+type StreamAppender interface {
+	// StreamTarget identifies the server the Backend writes to.
+	StreamTarget() any
+	// CreateAppendMany is CreateMany, and for every job it stores,
+	// appends entries[i] in the same atomic write (an entry with an empty
+	// Stream appends nothing). A job not stored (its ID or idempotency
+	// key exists) appends nothing.
+	CreateAppendMany(ctx context.Context, js []*Job, idemWindow time.Duration, entries []StreamEntry) ([]Created, error)
+	// CreateAppend is CreateAppendMany of one job, sharing round trips
+	// with concurrent calls where the backend allows.
+	CreateAppend(ctx context.Context, j *Job, idemWindow time.Duration, e StreamEntry) (id string, created bool, err error)
+}

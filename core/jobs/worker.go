@@ -387,7 +387,7 @@ func (w *Worker) run(ctx context.Context, j *Job) error {
 		attribute.String("job.id", j.ID), attribute.String("job.kind", j.Kind), attribute.String("job.queue", j.Queue),
 		attribute.Int("job.attempt", j.Attempt), attribute.String("job.worker", w.wcfg.ID)))
 	defer span.End()
-	log := w.log.With("job_id", j.ID, "kind", j.Kind, "queue", j.Queue, "attempt", j.Attempt)
+	log := &jobLogger{base: w.log, j: j}
 
 	hctx, cancel := context.WithCancel(sctx)
 	defer cancel()
@@ -426,20 +426,20 @@ wait:
 		case <-soft.C:
 			softFired = true
 			cancel()
-			log.WarnContext(sctx, "job exceeded its soft time limit; context cancelled", "soft_timeout", j.SoftTimeout)
+			log.get().WarnContext(sctx, "job exceeded its soft time limit; context cancelled", "soft_timeout", j.SoftTimeout)
 		case <-hard.C:
 			cancel()
 			w.m.leaked(sctx, j.Kind, j.Queue)
-			log.ErrorContext(sctx, "job exceeded its hard time limit; handler abandoned and still running", "hard_timeout", j.HardTimeout)
+			log.get().ErrorContext(sctx, "job exceeded its hard time limit; handler abandoned and still running", "hard_timeout", j.HardTimeout)
 			o = outcome{err: fmt.Errorf("hard time limit (%s) exceeded", j.HardTimeout)}
 			break wait
 		case <-draining:
 			draining = nil
-			log.InfoContext(sctx, "worker draining; waiting for the job")
+			log.get().InfoContext(sctx, "worker draining; waiting for the job")
 		case <-w.deadline:
 			cancel()
 			span.SetStatus(codes.Error, "abandoned at shutdown")
-			log.WarnContext(sctx, "worker shutdown deadline passed; job left for redelivery")
+			log.get().WarnContext(sctx, "worker shutdown deadline passed; job left for redelivery")
 			w.release(j)
 			return ErrAbandon
 		}
@@ -454,6 +454,22 @@ wait:
 		span.SetStatus(codes.Error, "attempt failed")
 	}
 	return w.finish(sctx, log, j, kc, o)
+}
+
+// jobLogger is the worker's logger with a job's attributes, made on the
+// first line logged: most jobs log nothing, and slog's With costs
+// allocations (and, with the JSON handler, formatting) per job.
+type jobLogger struct {
+	base *slog.Logger
+	j    *Job
+	l    *slog.Logger
+}
+
+func (l *jobLogger) get() *slog.Logger {
+	if l.l == nil {
+		l.l = l.base.With("job_id", l.j.ID, "kind", l.j.Kind, "queue", l.j.Queue, "attempt", l.j.Attempt)
+	}
+	return l.l
 }
 
 // release returns an abandoned job to queued, its attempt not counted.
@@ -496,7 +512,7 @@ func (w *Worker) progress(ctx context.Context, j *Job, v any) error {
 
 // finish records the attempt's outcome, retrying the store write a few
 // times: a lost write would run the job again.
-func (w *Worker) finish(ctx context.Context, log *slog.Logger, j *Job, kc KindConfig, o outcome) error {
+func (w *Worker) finish(ctx context.Context, log *jobLogger, j *Job, kc KindConfig, o outcome) error {
 	var result json.RawMessage
 	if o.err == nil && o.result != nil {
 		b, err := json.Marshal(o.result)
@@ -556,27 +572,29 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, j *Job, kc KindCo
 	}
 	switch {
 	case errors.Is(err, errDrop), apperr.Is(err, apperr.NotFound):
-		log.InfoContext(ctx, "job changed while it ran (deleted or taken over); outcome dropped")
+		log.get().InfoContext(ctx, "job changed while it ran (deleted or taken over); outcome dropped")
 		return nil
 	case err != nil:
-		log.ErrorContext(ctx, "record job outcome", "error", err)
+		log.get().ErrorContext(ctx, "record job outcome", "error", err)
 		return err
 	}
 	switch final.State {
 	case StateSucceeded:
 		w.m.succeeded(ctx, j.Kind, j.Queue)
-		log.DebugContext(ctx, "job succeeded")
+		if w.log.Enabled(ctx, slog.LevelDebug) {
+			log.get().DebugContext(ctx, "job succeeded")
+		}
 	case StateFailed:
 		w.m.failed(ctx, j.Kind, j.Queue)
-		log.WarnContext(ctx, "job cancelled by its handler", "error", o.err)
+		log.get().WarnContext(ctx, "job cancelled by its handler", "error", o.err)
 	case StateDead:
 		w.m.failed(ctx, j.Kind, j.Queue)
 		w.m.dead(ctx, j.Kind, j.Queue)
-		log.ErrorContext(ctx, "job dead", "error", o.err, "permanent", IsPermanent(o.err))
+		log.get().ErrorContext(ctx, "job dead", "error", o.err, "permanent", IsPermanent(o.err))
 	case StateRetrying:
 		w.m.failed(ctx, j.Kind, j.Queue)
 		w.m.retried(ctx, j.Kind, j.Queue)
-		log.WarnContext(ctx, "job attempt failed; retry scheduled", "error", o.err, "run_at", final.RunAt)
+		log.get().WarnContext(ctx, "job attempt failed; retry scheduled", "error", o.err, "run_at", final.RunAt)
 	}
 	return nil
 }

@@ -63,10 +63,11 @@ func main() {
 	n := flag.Int("jobs", 50000, "jobs per run")
 	producers := flag.Int("p", 16, "producer goroutines")
 	conc := flag.Int("c", 32, "handlers per worker process")
-	workersFlag := flag.String("workers", "1,2", "worker process counts to run, comma-separated")
+	workersFlag := flag.String("workers", "1,2", "worker process counts to run, comma-separated (0: enqueue only, no worker)")
 	rounds := flag.Int("rounds", 2, "alternations of asynq and TradeSense per worker count")
 	batch := flag.Int("batch", 0, "TradeSense: enqueue with EnqueueMany in batches of this size (0: Enqueue)")
 	systems := flag.String("systems", "asynq,tradesense", "systems to run, in this order each round")
+	rate := flag.Float64("rate", 0, "offered load in jobs/s, paced over the producers (0: as fast as they can): for the enqueue→start latency at a given load")
 	force := flag.Bool("force", false, "flush a database that holds other keys")
 	flag.Parse()
 
@@ -82,7 +83,7 @@ func main() {
 	} else if n > 0 && !*force {
 		log.Fatalf("%s holds %d keys: use a private Redis (or -force to flush it)", *url, n)
 	}
-	fmt.Printf("jobs %d, producers %d, handlers per worker %d, batch %d, build %s\n", *n, *producers, *conc, *batch, build)
+	fmt.Printf("jobs %d, producers %d, handlers per worker %d, batch %d, rate %.0f/s, build %s\n", *n, *producers, *conc, *batch, *rate, build)
 	type key struct {
 		sys string
 		w   int
@@ -90,7 +91,7 @@ func main() {
 	results := map[key][]result{}
 	for _, ws := range strings.Split(*workersFlag, ",") {
 		w, err := strconv.Atoi(ws)
-		if err != nil || w < 1 {
+		if err != nil || w < 0 {
 			log.Fatalf("bad -workers %q", *workersFlag)
 		}
 		for r := range *rounds {
@@ -98,7 +99,7 @@ func main() {
 				if err := rdb.FlushDB(ctx).Err(); err != nil {
 					log.Fatal(err)
 				}
-				res, err := run(ctx, rdb, *url, sys, w, *n, *producers, *conc, *batch)
+				res, err := run(ctx, rdb, *url, sys, w, *n, *producers, *conc, *batch, *rate)
 				if err != nil {
 					log.Fatalf("%s: %v", sys, err)
 				}
@@ -107,9 +108,17 @@ func main() {
 			}
 		}
 		a, t := results[key{"asynq", w}], results[key{"tradesense", w}]
+		var e2e, enq, cpu []float64
 		for i := range min(len(a), len(t)) {
-			fmt.Printf("ratio TradeSense/asynq, workers %d, round %d: end-to-end %.2f×, enqueue %.2f×\n",
-				w, i+1, t[i].rate/a[i].rate, t[i].enqRate/a[i].enqRate)
+			e2e = append(e2e, t[i].rate/a[i].rate)
+			enq = append(enq, t[i].enqRate/a[i].enqRate)
+			cpu = append(cpu, a[i].cpuTotal()/t[i].cpuTotal())
+			fmt.Printf("ratio TradeSense/asynq, workers %d, round %d: end-to-end %.2f×, enqueue %.2f×, CPU per job (asynq/TradeSense) %.2f×\n",
+				w, i+1, e2e[i], enq[i], cpu[i])
+		}
+		if len(e2e) > 0 {
+			fmt.Printf("median ratio, workers %d, %d rounds: end-to-end %.2f×, enqueue %.2f×, CPU per job %.2f×\n",
+				w, len(e2e), median(e2e), median(enq), median(cpu))
 		}
 	}
 	_ = rdb.FlushDB(ctx).Err()
@@ -119,17 +128,102 @@ type result struct {
 	rate, enqRate float64
 	p50, p99      time.Duration
 	keysLeft      int64
+	// persistent names the keys left without a TTL; maxTTL is the
+	// longest TTL of the others.
+	persistent []string
+	maxTTL     time.Duration
+	// CPU time per job (µs) of the producers (this process), of the
+	// worker processes together, and of Redis (INFO cpu; only this run's
+	// on a private Redis).
+	cpuProd, cpuWork, cpuRedis float64
 }
 
 func (r result) String() string {
-	return fmt.Sprintf("%8.0f jobs/s end to end, %8.0f enqueued/s, enqueue→start p50 %.2f ms p99 %.2f ms, keys after %d",
-		r.rate, r.enqRate, ms(r.p50), ms(r.p99), r.keysLeft)
+	return fmt.Sprintf("%8.0f jobs/s end to end, %8.0f enqueued/s, enqueue→start p50 %.2f ms p99 %.2f ms, keys after %d, cpu µs/job producer %.0f workers %.0f redis %.0f",
+		r.rate, r.enqRate, ms(r.p50), ms(r.p99), r.keysLeft, r.cpuProd, r.cpuWork, r.cpuRedis) +
+		fmt.Sprintf(" (%d without TTL %v, the rest expire within %s)", len(r.persistent), r.persistent, r.maxTTL.Round(time.Second))
 }
+
+// ttls returns the keys without a TTL and the longest TTL of the others.
+func ttls(ctx context.Context, rdb *redis.Client) ([]string, time.Duration) {
+	var persistent []string
+	var longest time.Duration
+	iter := rdb.Scan(ctx, 0, "*", 1000).Iterator()
+	var keys []string
+	flush := func() {
+		cmds, _ := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, k := range keys {
+				p.PTTL(ctx, k)
+			}
+			return nil
+		})
+		for i, c := range cmds {
+			d, _ := c.(*redis.DurationCmd).Result()
+			switch {
+			case d == -1:
+				persistent = append(persistent, keys[i])
+			case d > longest:
+				longest = d
+			}
+		}
+		keys = keys[:0]
+	}
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+		if len(keys) == 1000 {
+			flush()
+		}
+	}
+	flush()
+	slices.Sort(persistent)
+	return persistent, longest
+}
+
+// selfCPU returns this process's CPU time.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return rusageCPU(&ru)
+}
+
+func rusageCPU(ru *syscall.Rusage) time.Duration {
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// redisCPU returns Redis's CPU time (INFO cpu, user + sys).
+func redisCPU(ctx context.Context, rdb *redis.Client) time.Duration {
+	info, err := rdb.Info(ctx, "cpu").Result()
+	if err != nil {
+		return 0
+	}
+	var total float64
+	for _, line := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok && (k == "used_cpu_user" || k == "used_cpu_sys") {
+			f, _ := strconv.ParseFloat(v, 64)
+			total += f
+		}
+	}
+	return time.Duration(total * float64(time.Second))
+}
+
+func (r result) cpuTotal() float64 { return r.cpuProd + r.cpuWork + r.cpuRedis }
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func perJob(d time.Duration, n int) float64 { return float64(d.Microseconds()) / float64(n) }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // run starts w worker processes, enqueues n jobs and waits for them.
-func run(ctx context.Context, rdb *redis.Client, url, sys string, w, n, producers, conc, batch int) (result, error) {
+func run(ctx context.Context, rdb *redis.Client, url, sys string, w, n, producers, conc, batch int, rate float64) (result, error) {
 	var res result
 	procs := make([]*exec.Cmd, w)
 	outs := make([]*bufio.Scanner, w)
@@ -153,6 +247,7 @@ func run(ctx context.Context, rdb *redis.Client, url, sys string, w, n, producer
 	if err != nil {
 		return res, err
 	}
+	cpu0, rcpu0 := selfCPU(), redisCPU(ctx, rdb)
 	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan error, producers)
@@ -164,6 +259,12 @@ func run(ctx context.Context, rdb *redis.Client, url, sys string, w, n, producer
 			}
 			step := max(batch, 1)
 			for c := range slices.Chunk(mine, step) {
+				if rate > 0 {
+					// Paced: job i is due at start + i/rate.
+					if d := time.Until(start.Add(time.Duration(float64(c[0]) / rate * float64(time.Second)))); d > 0 {
+						time.Sleep(d)
+					}
+				}
 				if err := enqueue(ctx, len(c), batch > 0); err != nil {
 					errs <- err
 					return
@@ -179,7 +280,7 @@ func run(ctx context.Context, rdb *redis.Client, url, sys string, w, n, producer
 	default:
 	}
 	deadline := time.Now().Add(5 * time.Minute)
-	for {
+	for w > 0 {
 		got, err := processed(ctx)
 		if err != nil {
 			return res, err
@@ -193,7 +294,10 @@ func run(ctx context.Context, rdb *redis.Client, url, sys string, w, n, producer
 		time.Sleep(2 * time.Millisecond)
 	}
 	total := time.Since(start)
+	res.cpuProd = perJob(selfCPU()-cpu0, n)
+	res.cpuRedis = perJob(redisCPU(ctx, rdb)-rcpu0, n)
 	closeProducer()
+	var workCPU time.Duration
 	var lat []time.Duration
 	for i, cmd := range procs {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
@@ -206,7 +310,11 @@ func run(ctx context.Context, rdb *redis.Client, url, sys string, w, n, producer
 			}
 		}
 		_ = cmd.Wait()
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			workCPU += rusageCPU(ru)
+		}
 	}
+	res.cpuWork = perJob(workCPU, n)
 	slices.Sort(lat)
 	if len(lat) > 0 {
 		res.p50, res.p99 = lat[len(lat)/2], lat[len(lat)*99/100]
@@ -214,6 +322,7 @@ func run(ctx context.Context, rdb *redis.Client, url, sys string, w, n, producer
 	res.rate = float64(n) / total.Seconds()
 	res.enqRate = float64(n) / enqueued.Seconds()
 	res.keysLeft, _ = rdb.DBSize(ctx).Result()
+	res.persistent, res.maxTTL = ttls(ctx, rdb)
 	return res, nil
 }
 
@@ -330,6 +439,17 @@ func worker(args []string) {
 			log.Fatal(err)
 		}
 		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+	}
+	// JOBSPEER_ALLOCPROFILE=dir writes each worker's allocation profile
+	// there at the end (go tool pprof -sample_index=alloc_space …).
+	if dir := os.Getenv("JOBSPEER_ALLOCPROFILE"); dir != "" {
+		defer func() {
+			f, err := os.Create(filepath.Join(dir, sys+"-"+id+".allocs"))
+			if err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(f, 0)
+				_ = f.Close()
+			}
+		}()
 	}
 	switch sys {
 	case "asynq":

@@ -1,0 +1,84 @@
+package imports
+
+import (
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"github.com/tradesense/tradesense/core/trading"
+)
+
+// pnlCheck is the broker's realised P&L of one stored closing fill, and
+// the builder's figure for it as the rebuild's trades come in.
+type pnlCheck struct {
+	line int
+	pnl  decimal.Decimal
+	net  bool
+	got  decimal.Decimal
+}
+
+// pnlChecks compares the broker's realised P&L of each closing fill with
+// the trade builder's: gross (Σ of the fill's exit legs' RealizedPnL) or
+// net (that minus the exit legs' costs and the closed quantity's pro-rata
+// share of the trade's entry costs). It is fed trade by trade while the
+// positions are written (add), so the import never holds every rebuilt
+// trade, and it keeps only the fills that carry a broker P&L.
+type pnlChecks struct {
+	list []pnlCheck // in file order
+	byID map[uuid.UUID]int
+}
+
+// expect adds the check of the stored execution id.
+func (p *pnlChecks) expect(id uuid.UUID, line int, pnl decimal.Decimal, net bool) {
+	if p.byID == nil {
+		p.byID = map[uuid.UUID]int{}
+	}
+	p.byID[id] = len(p.list)
+	p.list = append(p.list, pnlCheck{line: line, pnl: pnl, net: net})
+}
+
+// add feeds one trade created or changed by the rebuild.
+func (p *pnlChecks) add(t *trading.Trade) {
+	if len(p.list) == 0 {
+		return
+	}
+	entryCost, costed := decimal.Zero, false
+	for _, l := range t.Legs {
+		if l.Role != trading.Exit {
+			continue
+		}
+		i, ok := p.byID[l.ExecutionID]
+		if !ok {
+			continue
+		}
+		c := &p.list[i]
+		if !c.net {
+			c.got = c.got.Add(l.RealizedPnL)
+			continue
+		}
+		if !costed {
+			for _, e := range t.Legs {
+				if e.Role == trading.Entry {
+					entryCost = entryCost.Add(e.Commission).Add(e.Fees)
+				}
+			}
+			costed = true
+		}
+		share := decimal.Zero
+		if t.Quantity.IsPositive() && !entryCost.IsZero() {
+			share = entryCost.Mul(l.Quantity).Div(t.Quantity)
+		}
+		c.got = c.got.Add(l.RealizedPnL).Sub(l.Commission).Sub(l.Fees).Sub(share)
+	}
+}
+
+// mismatches lists, in file order, the checks whose figures differ by more
+// than PnLTolerance.
+func (p *pnlChecks) mismatches() []Mismatch {
+	var out []Mismatch
+	for _, c := range p.list {
+		if c.pnl.Sub(c.got).Abs().GreaterThan(PnLTolerance) {
+			out = append(out, Mismatch{Line: c.line, BrokerPnL: c.pnl, ComputedPnL: c.got.Round(6)})
+		}
+	}
+	return out
+}

@@ -18,6 +18,17 @@ import (
 // slice is reused by the next call: copy what must outlive it.
 type RecordFunc func(ins []ExecutionInput) ([]uuid.UUID, error)
 
+// NewExecutionsInserter is an optional port of an Executions adapter that
+// RecordExecutions uses when the adapter has it: InsertNew stores the
+// executions of es (one account, fingerprints distinct within es, IDs and
+// versions set) whose fingerprint the account does not hold yet, inside
+// the transaction ctx carries, and reports for each whether it was stored
+// (false: a duplicate, skipped). Without it RecordExecutions looks the
+// chunk's fingerprints up (Fingerprinted) and inserts the rest (Insert).
+type NewExecutionsInserter interface {
+	InsertNew(ctx context.Context, es []*Execution) ([]bool, error)
+}
+
 // RecordResult is what RecordExecutions did.
 type RecordResult struct {
 	// Added and Duplicates count the executions stored and the inputs
@@ -165,8 +176,10 @@ func (r *recorder) record(ins []ExecutionInput) ([]uuid.UUID, error) {
 	}
 
 	now := s.now()
-	r.execs = append(r.execs[:0], make([]Execution, len(ins))...)
-	r.fps = r.fps[:0]
+	if cap(r.execs) < len(ins) {
+		r.execs = make([]Execution, len(ins))
+	}
+	r.execs = r.execs[:len(ins)]
 	for i := range ins {
 		in := &ins[i]
 		got, err := r.instrument(in)
@@ -205,45 +218,95 @@ func (r *recorder) record(ins []ExecutionInput) ([]uuid.UUID, error) {
 				e.Fingerprint = Fingerprint(e, inst.Symbol, inst.AssetClass, n)
 			}
 		}
-		r.fps = append(r.fps, e.Fingerprint)
 	}
 	if len(fields) > 0 {
 		return nil, apperr.Validation("invalid executions", fields)
-	}
-	taken, err := s.d.Executions.Fingerprinted(ctx, r.accountID, r.fps)
-	if err != nil {
-		return nil, err
 	}
 	if r.inChunk == nil {
 		r.inChunk = make(map[string]bool, len(ins))
 	}
 	clear(r.inChunk)
-	r.keep = r.keep[:0]
-	r.ids = r.ids[:0]
+	// A repeat within the chunk is a duplicate; the rest go to the store.
+	r.keep, r.ids = r.keep[:0], r.ids[:0]
 	for i := range r.execs {
 		e := &r.execs[i]
-		if _, dup := taken[e.Fingerprint]; dup || r.inChunk[e.Fingerprint] {
-			if !r.o.SkipDuplicates {
-				e := apperr.Validation("duplicate execution", map[string]string{fmt.Sprintf("executions[%d]", r.n+i): "the account already has this execution"})
-				e.Kind, e.Code = apperr.Conflict, CodeExecutionDuplicate
-				return nil, e
+		if r.inChunk[e.Fingerprint] {
+			if err := r.duplicate(i); err != nil {
+				return nil, err
 			}
-			r.res.Duplicates++
 			r.ids = append(r.ids, uuid.Nil)
 			continue
 		}
 		r.inChunk[e.Fingerprint] = true
 		r.keep = append(r.keep, e)
 		r.ids = append(r.ids, e.ID)
-		r.positions[e.InstrumentID] = true
 	}
-	if len(r.keep) > 0 {
-		if err := s.d.Executions.Insert(ctx, r.keep); err != nil {
-			return nil, err
+	stored, err := r.store(r.keep)
+	if err != nil {
+		return nil, err
+	}
+	k := 0
+	for i, id := range r.ids {
+		if id == uuid.Nil {
+			continue
 		}
-		r.res.Added += len(r.keep)
+		if !stored[k] {
+			if err := r.duplicate(i); err != nil {
+				return nil, err
+			}
+			r.ids[i] = uuid.Nil
+		} else {
+			r.res.Added++
+			r.positions[r.keep[k].InstrumentID] = true
+		}
+		k++
 	}
 	return r.ids, nil
+}
+
+// duplicate counts input i of the chunk as a duplicate, or fails without
+// SkipDuplicates.
+func (r *recorder) duplicate(i int) error {
+	if !r.o.SkipDuplicates {
+		e := apperr.Validation("duplicate execution", map[string]string{fmt.Sprintf("executions[%d]", r.n+i): "the account already has this execution"})
+		e.Kind, e.Code = apperr.Conflict, CodeExecutionDuplicate
+		return e
+	}
+	r.res.Duplicates++
+	return nil
+}
+
+// store stores the executions of es whose fingerprint the account does not
+// hold, and says which were stored.
+func (r *recorder) store(es []*Execution) ([]bool, error) {
+	if len(es) == 0 {
+		return nil, nil
+	}
+	if ins, ok := r.s.d.Executions.(NewExecutionsInserter); ok {
+		return ins.InsertNew(r.ctx, es)
+	}
+	r.fps = r.fps[:0]
+	for _, e := range es {
+		r.fps = append(r.fps, e.Fingerprint)
+	}
+	taken, err := r.s.d.Executions.Fingerprinted(r.ctx, r.accountID, r.fps)
+	if err != nil {
+		return nil, err
+	}
+	stored := make([]bool, len(es))
+	keep := make([]*Execution, 0, len(es))
+	for i, e := range es {
+		if _, dup := taken[e.Fingerprint]; !dup {
+			stored[i] = true
+			keep = append(keep, e)
+		}
+	}
+	if len(keep) > 0 {
+		if err := r.s.d.Executions.Insert(r.ctx, keep); err != nil {
+			return nil, err
+		}
+	}
+	return stored, nil
 }
 
 // finish rebuilds every position the chunks touched, once.

@@ -1,6 +1,10 @@
 package imports
 
 import (
+	"bytes"
+	"cmp"
+	"slices"
+
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
@@ -10,9 +14,11 @@ import (
 // pnlCheck is the broker's realised P&L of one stored closing fill, and
 // the builder's figure for it as the rebuild's trades come in.
 type pnlCheck struct {
-	line int
-	pnl  decimal.Decimal
+	id   uuid.UUID
+	ord  int32 // order of expect
+	line int32
 	net  bool
+	pnl  decimal.Decimal
 	got  decimal.Decimal
 }
 
@@ -21,19 +27,28 @@ type pnlCheck struct {
 // net (that minus the exit legs' costs and the closed quantity's pro-rata
 // share of the trade's entry costs). It is fed trade by trade while the
 // positions are written (add), so the import never holds every rebuilt
-// trade, and it keeps only the fills that carry a broker P&L.
+// trade, and it keeps only the fills that carry a broker P&L, in one
+// slice (sorted by execution ID once the trades come in: no map).
 type pnlChecks struct {
-	list []pnlCheck // in file order
-	byID map[uuid.UUID]int
+	list   []pnlCheck
+	sorted bool
 }
 
-// expect adds the check of the stored execution id.
+// expect adds the check of the stored execution id (before add).
 func (p *pnlChecks) expect(id uuid.UUID, line int, pnl decimal.Decimal, net bool) {
-	if p.byID == nil {
-		p.byID = map[uuid.UUID]int{}
+	p.list = append(p.list, pnlCheck{id: id, ord: int32(len(p.list)), line: int32(line), pnl: pnl, net: net})
+}
+
+func (p *pnlChecks) find(id uuid.UUID) *pnlCheck {
+	if !p.sorted {
+		slices.SortFunc(p.list, func(a, b pnlCheck) int { return bytes.Compare(a.id[:], b.id[:]) })
+		p.sorted = true
 	}
-	p.byID[id] = len(p.list)
-	p.list = append(p.list, pnlCheck{line: line, pnl: pnl, net: net})
+	i, ok := slices.BinarySearchFunc(p.list, id, func(c pnlCheck, id uuid.UUID) int { return bytes.Compare(c.id[:], id[:]) })
+	if !ok {
+		return nil
+	}
+	return &p.list[i]
 }
 
 // add feeds one trade created or changed by the rebuild.
@@ -46,11 +61,10 @@ func (p *pnlChecks) add(t *trading.Trade) {
 		if l.Role != trading.Exit {
 			continue
 		}
-		i, ok := p.byID[l.ExecutionID]
-		if !ok {
+		c := p.find(l.ExecutionID)
+		if c == nil {
 			continue
 		}
-		c := &p.list[i]
 		if !c.net {
 			c.got = c.got.Add(l.RealizedPnL)
 			continue
@@ -74,10 +88,14 @@ func (p *pnlChecks) add(t *trading.Trade) {
 // mismatches lists, in file order, the checks whose figures differ by more
 // than PnLTolerance.
 func (p *pnlChecks) mismatches() []Mismatch {
+	if p.sorted {
+		slices.SortFunc(p.list, func(a, b pnlCheck) int { return cmp.Compare(a.ord, b.ord) })
+		p.sorted = false
+	}
 	var out []Mismatch
 	for _, c := range p.list {
 		if c.pnl.Sub(c.got).Abs().GreaterThan(PnLTolerance) {
-			out = append(out, Mismatch{Line: c.line, BrokerPnL: c.pnl, ComputedPnL: c.got.Round(6)})
+			out = append(out, Mismatch{Line: int(c.line), BrokerPnL: c.pnl, ComputedPnL: c.got.Round(6)})
 		}
 	}
 	return out

@@ -315,7 +315,13 @@ func (r *recorder) finish(ch *changes) error {
 	if r.account == nil || len(r.positions) == 0 {
 		return nil
 	}
-	return r.s.rebuildPositions(r.ctx, r.account, sortedIDs(r.positions), ch, func(p *Plan, _ int) {
+	// The positions record their trades in sub, merged into ch only up to
+	// one past maxTradeEvents: beyond that the write publishes one bulk
+	// event for its account (every trade here is of one account), so the
+	// IDs of an import's 50,000 trades are not kept for it.
+	sub := newChanges()
+	return r.s.rebuildPositions(r.ctx, r.account, sortedIDs(r.positions), sub, func(p *Plan, _ int) {
+		mergeCapped(ch, sub)
 		r.res.TradesTouched += len(p.Created) + len(p.Changed)
 		if r.o.EachTrade != nil {
 			for _, i := range p.Created {
@@ -326,4 +332,24 @@ func (r *recorder) finish(ch *changes) error {
 			}
 		}
 	})
+}
+
+// mergeCapped moves sub's changes into ch while ch holds at most
+// maxTradeEvents of them, then empties sub.
+func mergeCapped(ch, sub *changes) {
+	for _, pair := range [][2]map[uuid.UUID]uuid.UUID{{ch.created, sub.created}, {ch.updated, sub.updated}, {ch.deleted, sub.deleted}} {
+		for id, a := range pair[1] {
+			if len(ch.created)+len(ch.updated)+len(ch.deleted) > maxTradeEvents {
+				break
+			}
+			pair[0][id] = a
+		}
+	}
+	for a := range sub.bulkAccounts {
+		ch.bulkAccounts[a] = true
+	}
+	clear(sub.created)
+	clear(sub.updated)
+	clear(sub.deleted)
+	clear(sub.bulkAccounts)
 }

@@ -15,8 +15,8 @@ import (
 // the builder's figure for it as the rebuild's trades come in.
 type pnlCheck struct {
 	id   uuid.UUID
-	ord  int32 // order of expect
-	line int32
+	ord  int // order of expect
+	line int
 	net  bool
 	pnl  decimal.Decimal
 	got  decimal.Decimal
@@ -36,7 +36,7 @@ type pnlChecks struct {
 
 // expect adds the check of the stored execution id (before add).
 func (p *pnlChecks) expect(id uuid.UUID, line int, pnl decimal.Decimal, net bool) {
-	p.list = append(p.list, pnlCheck{id: id, ord: int32(len(p.list)), line: int32(line), pnl: pnl, net: net})
+	p.list = append(p.list, pnlCheck{id: id, ord: len(p.list), line: line, pnl: pnl, net: net})
 }
 
 func (p *pnlChecks) find(id uuid.UUID) *pnlCheck {
@@ -95,7 +95,7 @@ func (p *pnlChecks) mismatches() []Mismatch {
 	var out []Mismatch
 	for _, c := range p.list {
 		if c.pnl.Sub(c.got).Abs().GreaterThan(PnLTolerance) {
-			out = append(out, Mismatch{Line: int(c.line), BrokerPnL: c.pnl, ComputedPnL: c.got.Round(6)})
+			out = append(out, Mismatch{Line: c.line, BrokerPnL: c.pnl, ComputedPnL: c.got.Round(6)})
 		}
 	}
 	return out

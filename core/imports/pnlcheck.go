@@ -18,8 +18,31 @@ type pnlCheck struct {
 	ord  int // order of expect
 	line int
 	net  bool
-	pnl  decimal.Decimal
-	got  decimal.Decimal
+	pnl  exact
+	got  exact
+}
+
+// exact holds a decimal without a heap allocation when its coefficient
+// fits an int64 (c × 10^e), else the decimal itself (big): 50,000 checks
+// of an import then hold no big.Int each. It is exact either way.
+type exact struct {
+	c   int64
+	e   int32
+	big *decimal.Decimal
+}
+
+func exactOf(d decimal.Decimal) exact {
+	if d.NumDigits() <= 18 {
+		return exact{c: d.CoefficientInt64(), e: d.Exponent()}
+	}
+	return exact{big: &d}
+}
+
+func (x exact) dec() decimal.Decimal {
+	if x.big != nil {
+		return *x.big
+	}
+	return decimal.New(x.c, x.e)
 }
 
 // pnlChecks compares the broker's realised P&L of each closing fill with
@@ -36,7 +59,7 @@ type pnlChecks struct {
 
 // expect adds the check of the stored execution id (before add).
 func (p *pnlChecks) expect(id uuid.UUID, line int, pnl decimal.Decimal, net bool) {
-	p.list = append(p.list, pnlCheck{id: id, ord: len(p.list), line: line, pnl: pnl, net: net})
+	p.list = append(p.list, pnlCheck{id: id, ord: len(p.list), line: line, pnl: exactOf(pnl), net: net})
 }
 
 func (p *pnlChecks) find(id uuid.UUID) *pnlCheck {
@@ -66,7 +89,7 @@ func (p *pnlChecks) add(t *trading.Trade) {
 			continue
 		}
 		if !c.net {
-			c.got = c.got.Add(l.RealizedPnL)
+			c.got = exactOf(c.got.dec().Add(l.RealizedPnL))
 			continue
 		}
 		if !costed {
@@ -81,7 +104,7 @@ func (p *pnlChecks) add(t *trading.Trade) {
 		if t.Quantity.IsPositive() && !entryCost.IsZero() {
 			share = entryCost.Mul(l.Quantity).Div(t.Quantity)
 		}
-		c.got = c.got.Add(l.RealizedPnL).Sub(l.Commission).Sub(l.Fees).Sub(share)
+		c.got = exactOf(c.got.dec().Add(l.RealizedPnL).Sub(l.Commission).Sub(l.Fees).Sub(share))
 	}
 }
 
@@ -94,8 +117,9 @@ func (p *pnlChecks) mismatches() []Mismatch {
 	}
 	var out []Mismatch
 	for _, c := range p.list {
-		if c.pnl.Sub(c.got).Abs().GreaterThan(PnLTolerance) {
-			out = append(out, Mismatch{Line: c.line, BrokerPnL: c.pnl, ComputedPnL: c.got.Round(6)})
+		pnl, got := c.pnl.dec(), c.got.dec()
+		if pnl.Sub(got).Abs().GreaterThan(PnLTolerance) {
+			out = append(out, Mismatch{Line: c.line, BrokerPnL: pnl, ComputedPnL: got.Round(6)})
 		}
 	}
 	return out

@@ -109,13 +109,14 @@ func (p *pnlChecks) add(t *trading.Trade) {
 }
 
 // mismatches lists, in file order, the checks whose figures differ by more
-// than PnLTolerance.
+// than PnLTolerance, and forgets the checks.
 func (p *pnlChecks) mismatches() []Mismatch {
 	if p.sorted {
 		slices.SortFunc(p.list, func(a, b pnlCheck) int { return cmp.Compare(a.ord, b.ord) })
 		p.sorted = false
 	}
 	var out []Mismatch
+	defer func() { p.list = nil }()
 	for _, c := range p.list {
 		pnl, got := c.pnl.dec(), c.got.dec()
 		if pnl.Sub(got).Abs().GreaterThan(PnLTolerance) {

@@ -114,14 +114,18 @@ func (s *Imports) Create(ctx context.Context, imp *imports.Import) error {
 var issueCols = []string{"import_id", "kind", "seq", "line", "raw", "reason", "broker_pnl", "computed_pnl"}
 
 func (s *Imports) writeIssues(ctx context.Context, g *gorm.DB, imp *imports.Import) error {
-	rows := make([][]any, 0, len(imp.Rejected)+len(imp.Mismatches))
-	for i, r := range imp.Rejected {
-		rows = append(rows, []any{imp.ID, "rejected", i, r.Line, r.Raw, r.Reason, decimal.NullDecimal{}, decimal.NullDecimal{}})
+	// Rows are built as they are sent: an import's 50,000 mismatches are
+	// not materialised as [][]any.
+	nr := len(imp.Rejected)
+	row := func(i int, dst []any) []any {
+		if i < nr {
+			r := &imp.Rejected[i]
+			return append(dst, imp.ID, "rejected", i, r.Line, r.Raw, r.Reason, decimal.NullDecimal{}, decimal.NullDecimal{})
+		}
+		m := &imp.Mismatches[i-nr]
+		return append(dst, imp.ID, "mismatch", i-nr, m.Line, "", "", decimal.NewNullDecimal(m.BrokerPnL), decimal.NewNullDecimal(m.ComputedPnL))
 	}
-	for i, m := range imp.Mismatches {
-		rows = append(rows, []any{imp.ID, "mismatch", i, m.Line, "", "", decimal.NewNullDecimal(m.BrokerPnL), decimal.NewNullDecimal(m.ComputedPnL)})
-	}
-	if _, err := s.db.bulkInsert(ctx, g, "import_issues", issueCols, rows); err != nil {
+	if _, err := s.db.bulkInsertFunc(ctx, g, "import_issues", issueCols, nr+len(imp.Mismatches), row); err != nil {
 		return fmt.Errorf("write import issues: %w", err)
 	}
 	return nil

@@ -138,7 +138,7 @@ func (s *memImports) Delete(context.Context, uuid.UUID, uuid.UUID) error {
 	return errors.New("not used")
 }
 
-// recTrading records executions: one trade per call.
+// recTrading records executions: one trade per import.
 type recTrading struct {
 	imports.Trading // the methods the job does not call
 	added           int
@@ -148,13 +148,26 @@ func (*recTrading) GetAccount(_ context.Context, userID, id uuid.UUID) (*trading
 	return &trading.Account{ID: id, UserID: userID, Currency: "USD"}, nil
 }
 
-func (f *recTrading) AddExecutions(_ context.Context, _, _ uuid.UUID, ins []trading.ExecutionInput, _ trading.AddOptions) (*trading.AddResult, error) {
-	f.added += len(ins)
-	res := &trading.AddResult{Trades: []trading.Trade{{ID: uuid.New()}}, TradesTouched: 1}
-	for range ins {
-		id := uuid.New()
-		res.Executions = append(res.Executions, trading.Execution{ID: id})
-		res.IDs = append(res.IDs, id)
+// RecordExecutions stores nothing: it hands out IDs and counts the
+// executions of a feed that succeeded (a failed one rolls back).
+func (f *recTrading) RecordExecutions(ctx context.Context, _, _ uuid.UUID, _ trading.AddOptions,
+	feed func(context.Context, trading.RecordFunc) error) (*trading.RecordResult, error) {
+	res := &trading.RecordResult{}
+	var ids []uuid.UUID
+	err := feed(ctx, func(ins []trading.ExecutionInput) ([]uuid.UUID, error) {
+		ids = ids[:0]
+		for range ins {
+			ids = append(ids, uuid.New())
+		}
+		res.Added += len(ins)
+		return ids, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	f.added += res.Added
+	if res.Added > 0 {
+		res.TradesTouched = 1
 	}
 	return res, nil
 }

@@ -4,11 +4,12 @@
 // saved column mappings of the generic preset). docs/imports.md has the
 // formats, the mapping, the dedupe rule and the limits.
 //
-// An import is atomic per file: the job parses the stored file, rejects
+// An import is atomic per file: the job streams the stored file, rejects
 // bad rows with their line, raw text and reason, and records the accepted
-// fills through trading.Service.AddExecutions in one transaction with the
-// import's result, so a worker killed mid-import leaves nothing and its
-// retry starts over. Re-importing adds nothing twice: every fill carries
+// fills chunk by chunk through trading.Service.RecordExecutions in one
+// transaction with the import's result (the positions rebuilt once at its
+// end), so a worker killed mid-import leaves nothing and its retry starts
+// over. Re-importing adds nothing twice: every fill carries
 // the broker's execution ID when the format has one, else it is
 // identified by trading.Fingerprint (instrument, side, quantity, price,
 // instant, and its ordinal among identical fills of the file).

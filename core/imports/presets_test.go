@@ -271,7 +271,7 @@ func TestPresets(t *testing.T) {
 				}
 			}
 			res := build(t, p.fills)
-			if g := mismatchText(mismatches(checksOf(p.fills), res, exitPnLOf(p.fills, res.Trades))); !slices.Equal(g, tc.mismatches) {
+			if g := mismatchText(checksOf(p.fills, res).mismatches()); !slices.Equal(g, tc.mismatches) {
 				t.Errorf("mismatches = %v, want %v", g, tc.mismatches)
 			}
 			if len(res.Trades) != tc.trades {
@@ -316,24 +316,17 @@ func TestDetect(t *testing.T) {
 	}
 }
 
-// exitPnLOf feeds trades to the accumulator the import gives AddExecutions.
-func exitPnLOf(fills []Fill, trades []trading.Trade) *exitPnL {
-	p := newExitPnL(checksOf(fills))
-	if p != nil {
-		for i := range trades {
-			p.add(&trades[i])
-		}
-	}
-	return p
-}
-
-// checksOf picks the fills with a broker P&L, as the import does.
-func checksOf(fills []Fill) []pnlCheck {
-	var out []pnlCheck
+// checksOf feeds the P&L check as the import does: the stored fills with
+// a broker P&L (res.IDs in fill order), then the rebuilt trades.
+func checksOf(fills []Fill, res *trading.AddResult) *pnlChecks {
+	p := &pnlChecks{}
 	for i, f := range fills {
 		if f.BrokerPnL.Valid {
-			out = append(out, pnlCheck{index: i, line: f.Line, pnl: f.BrokerPnL.Decimal, net: f.PnLNet})
+			p.expect(res.IDs[i], f.Line, f.BrokerPnL.Decimal, f.PnLNet)
 		}
 	}
-	return out
+	for i := range res.Trades {
+		p.add(&res.Trades[i])
+	}
+	return p
 }

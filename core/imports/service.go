@@ -32,7 +32,8 @@ const KindRun = "imports.run"
 // Trading is what imports needs of the trading module (*trading.Service).
 type Trading interface {
 	GetAccount(ctx context.Context, userID, id uuid.UUID) (*trading.Account, error)
-	AddExecutions(ctx context.Context, userID, accountID uuid.UUID, ins []trading.ExecutionInput, o trading.AddOptions) (*trading.AddResult, error)
+	RecordExecutions(ctx context.Context, userID, accountID uuid.UUID, o trading.AddOptions,
+		feed func(ctx context.Context, record trading.RecordFunc) error) (*trading.RecordResult, error)
 	ListExecutions(ctx context.Context, userID uuid.UUID, f trading.ExecutionFilter, p trading.Page) ([]trading.Execution, string, error)
 	DeleteExecutions(ctx context.Context, userID uuid.UUID, ids []uuid.UUID) ([]trading.Trade, error)
 	ListTrades(ctx context.Context, userID uuid.UUID, f trading.Filter, s trading.Sort, p trading.Page) (trading.TradePage, error)
@@ -248,9 +249,10 @@ type collector struct {
 	maxWarn  int
 	moreWarn int
 	onRow    func(rows, rejected int)
+	n        int // fills and rejects received
 }
 
-func (c *collector) rows() int { return len(c.fills) + len(c.rejected) }
+func (c *collector) rows() int { return c.n }
 
 func (c *collector) Fill(f Fill) {
 	c.fills = append(c.fills, f)
@@ -263,8 +265,9 @@ func (c *collector) Reject(r RejectedRow) {
 }
 
 func (c *collector) tick() {
+	c.n++
 	if c.onRow != nil {
-		c.onRow(c.rows(), len(c.rejected))
+		c.onRow(c.n, len(c.rejected))
 	}
 }
 
@@ -366,55 +369,72 @@ func formatProblem(err error) error {
 
 // instrumentKey caches instrument resolution per symbol and terms.
 type instrumentKey struct {
-	class          trading.AssetClass
-	symbol, mult   string
-	currency, year string
+	class        trading.AssetClass
+	symbol, mult string
+	currency     string
+	year         int
 }
 
-// validate applies trading's rules to each fill, so that one bad row is
-// rejected with its line instead of failing the file. It reuses fills' array
-// for the accepted fills (the caller must not use fills afterwards).
-func (s *Service) validate(fills []Fill) ([]Fill, []RejectedRow) {
-	ok := fills[:0] // filtered in place: a 100,000-row file is not copied
-	var bad []RejectedRow
-	cache := map[instrumentKey]string{}
-	minAt, maxAt := time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
-	for _, f := range fills {
-		in := &f.Input
-		reason := ""
-		switch {
-		case !in.Side.Valid():
-			reason = "side: must be buy or sell"
-		case !in.Quantity.IsPositive():
-			reason = "quantity: must be positive"
-		case in.Price.IsNegative():
-			reason = "price: must not be negative"
-		case in.ExecutedAt.Before(minAt) || !in.ExecutedAt.Before(maxAt):
-			reason = "time: must be between 1970 and 2200"
-		case len(in.BrokerExecutionID) > 128:
-			reason = "execution ID: longer than 128 characters"
-		case strings.ContainsFunc(in.BrokerExecutionID+in.Currency, func(r rune) bool { return r < ' ' || r == 0x7f }):
-			reason = "execution ID or currency: control characters"
-		}
-		if reason == "" {
-			k := instrumentKey{in.AssetClass, in.Symbol, in.Multiplier.String(), in.Currency, fmt.Sprint(in.ExecutedAt.Year())}
-			msg, seen := cache[k]
-			if !seen {
-				_, err := trading.ResolveInstrument(trading.InstrumentSpec{Symbol: in.Symbol, AssetClass: in.AssetClass, Currency: in.Currency,
-					Multiplier: in.Multiplier, TickSize: in.TickSize}, in.ExecutedAt)
-				if err != nil {
-					msg = "symbol: invalid"
-					if e, ok := apperr.As(err); ok {
-						for _, v := range e.Fields {
-							msg = "symbol " + fmt.Sprintf("%.40q", in.Symbol) + ": " + v
-						}
-					}
+// checker applies trading's rules to fills one at a time, so that one bad
+// row is rejected with its line instead of failing the file.
+type checker struct {
+	cache        map[instrumentKey]string
+	minAt, maxAt time.Time
+}
+
+func newChecker() *checker {
+	return &checker{cache: map[instrumentKey]string{},
+		minAt: time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), maxAt: time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+func badText(r rune) bool { return r < ' ' || r == 0x7f }
+
+// reason is why in cannot be recorded, "" when it can.
+func (c *checker) reason(in *trading.ExecutionInput) string {
+	switch {
+	case !in.Side.Valid():
+		return "side: must be buy or sell"
+	case !in.Quantity.IsPositive():
+		return "quantity: must be positive"
+	case in.Price.IsNegative():
+		return "price: must not be negative"
+	case in.ExecutedAt.Before(c.minAt) || !in.ExecutedAt.Before(c.maxAt):
+		return "time: must be between 1970 and 2200"
+	case len(in.BrokerExecutionID) > 128:
+		return "execution ID: longer than 128 characters"
+	case strings.ContainsFunc(in.BrokerExecutionID, badText) || strings.ContainsFunc(in.Currency, badText):
+		return "execution ID or currency: control characters"
+	}
+	mult := ""
+	if !in.Multiplier.IsZero() {
+		mult = in.Multiplier.String()
+	}
+	k := instrumentKey{in.AssetClass, in.Symbol, mult, in.Currency, in.ExecutedAt.Year()}
+	msg, seen := c.cache[k]
+	if !seen {
+		_, err := trading.ResolveInstrument(trading.InstrumentSpec{Symbol: in.Symbol, AssetClass: in.AssetClass, Currency: in.Currency,
+			Multiplier: in.Multiplier, TickSize: in.TickSize}, in.ExecutedAt)
+		if err != nil {
+			msg = "symbol: invalid"
+			if e, ok := apperr.As(err); ok {
+				for _, v := range e.Fields {
+					msg = "symbol " + fmt.Sprintf("%.40q", in.Symbol) + ": " + v
 				}
-				cache[k] = msg
 			}
-			reason = msg
 		}
-		if reason != "" {
+		c.cache[k] = msg
+	}
+	return msg
+}
+
+// validate applies the checker to each fill. It reuses fills' array for
+// the accepted fills (the caller must not use fills afterwards).
+func (s *Service) validate(fills []Fill) ([]Fill, []RejectedRow) {
+	ok := fills[:0] // filtered in place
+	var bad []RejectedRow
+	c := newChecker()
+	for _, f := range fills {
+		if reason := c.reason(&f.Input); reason != "" {
 			bad = append(bad, RejectedRow{Line: f.Line, Raw: f.Raw, Reason: reason})
 			continue
 		}
@@ -590,90 +610,151 @@ func (s *Service) Run(ctx context.Context, userID, id uuid.UUID) error {
 		return err
 	}
 	defer func() { _ = rc.Close() }()
-	c := &collector{maxWarn: s.cfg.MaxWarnings}
-	c.onRow = func(rows, rejected int) {
+	outer := ctx // progress is reported outside the transaction
+	k := &streamSink{collector: &collector{maxWarn: s.cfg.MaxWarnings}, check: newChecker(), strict: imp.Strict, checks: &pnlChecks{}}
+	k.onRow = func(rows, rejected int) {
 		if rows%progressEvery == 0 {
-			// Parsing writes nothing: the event reports progress of the
-			// import whose running state committed above.
-			_ = jobs.Progress(ctx, map[string]int{"rows": rows, "rejected": rejected})
-			s.publish(ctx, realtime.ImportProgress(userID, s.d.Now(), id, rows, -1, rejected))
+			// The event reports how far the file has been read (no
+			// execution count): of the import whose running state
+			// committed above, not of the transaction's writes.
+			_ = jobs.Progress(outer, map[string]int{"rows": rows, "rejected": rejected})
+			s.publish(outer, realtime.ImportProgress(userID, s.d.Now(), id, rows, -1, rejected))
 		}
 	}
-	if err := p.Parse(ctx, NewReader(rc), Options{Location: loc, Mapping: imp.Mapping}, c); err != nil {
-		var fe *FormatError
-		if errors.As(err, &fe) {
-			return s.fail(ctx, imp, fe.Error(), nil)
-		}
-		return err
-	}
-	fills, rejected := s.validate(c.fills)
-	rows := c.rows()
-	c.fills = nil
-	for i := range fills {
-		fills[i].Raw = "" // only rejected rows keep their text
-	}
-	rejected = append(rejected, c.rejected...)
-	slices.SortStableFunc(rejected, func(a, b RejectedRow) int { return a.Line - b.Line })
-	imp.Counts = Counts{Rows: rows, Rejected: len(rejected)}
-	imp.Warnings = c.allWarnings()
-	if imp.Strict && len(rejected) > 0 {
-		return s.fail(ctx, imp, fmt.Sprintf("strict import: %d rows were rejected, nothing was imported", len(rejected)), rejected)
-	}
-	// Keep of the fills only the inputs and the broker P&L to check, so
-	// the parsed rows do not stay alive through the write.
-	var ins []trading.ExecutionInput
-	var checks []pnlCheck
-	if len(fills) > 0 {
-		ins = make([]trading.ExecutionInput, len(fills))
-		for i := range fills {
-			ins[i] = fills[i].Input
-			if f := &fills[i]; f.BrokerPnL.Valid {
-				checks = append(checks, pnlCheck{index: i, line: f.Line, pnl: f.BrokerPnL.Decimal, net: f.PnLNet})
-			}
-		}
-	}
+	src := stopReader{r: rc, stop: func() bool { return k.err != nil }}
+	o := trading.AddOptions{ImportID: imp.ID, SkipDuplicates: true, Lean: true, EachTrade: k.checks.add}
+	var res *trading.RecordResult
 	err = s.d.Tx.Do(ctx, func(ctx context.Context) error {
-		if len(ins) > 0 {
-			pnl := newExitPnL(checks)
-			o := trading.AddOptions{ImportID: imp.ID, SkipDuplicates: true, Lean: true}
-			if pnl != nil {
-				o.EachTrade = pnl.add
-			}
-			res, err := s.d.Trading.AddExecutions(ctx, userID, imp.AccountID, ins, o)
-			if err != nil {
+		var err error
+		res, err = s.d.Trading.RecordExecutions(ctx, userID, imp.AccountID, o, func(ctx context.Context, record trading.RecordFunc) error {
+			k.record = record
+			if err := p.Parse(ctx, NewReader(src), Options{Location: loc, Mapping: imp.Mapping}, k); err != nil {
 				return err
 			}
-			imp.Counts.ExecutionsAdded, imp.Counts.Duplicates, imp.TradesRebuilt = len(res.IDs), len(res.Duplicates), res.TradesTouched
-			imp.Mismatches = mismatches(checks, res, pnl)
+			k.flush()
+			if k.err != nil {
+				return k.err
+			}
+			if k.strict && len(k.rejected) > 0 {
+				return errStrict
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		imp.Rejected = rejected
+		k.result(imp)
+		imp.Counts.ExecutionsAdded, imp.Counts.Duplicates, imp.TradesRebuilt = res.Added, res.Duplicates, res.TradesTouched
+		imp.Mismatches = k.checks.mismatches()
 		imp.Status, imp.FinishedAt, imp.Version = Succeeded, s.d.Now().UTC(), imp.Version+1
 		if err := s.d.Imports.Update(ctx, imp); err != nil {
 			return err
 		}
 		uow.AfterCommit(ctx, func(ctx context.Context) {
-			s.publish(ctx, realtime.ImportFinished(userID, s.d.Now(), id, string(Succeeded), imp.Counts.ExecutionsAdded, imp.TradesRebuilt, len(rejected)))
+			s.publish(ctx, realtime.ImportFinished(userID, s.d.Now(), id, string(Succeeded), imp.Counts.ExecutionsAdded, imp.TradesRebuilt, imp.Counts.Rejected))
 		})
 		return nil
 	})
-	if err != nil {
-		if k := apperr.KindOf(err); k == apperr.Invalid || k == apperr.Conflict || k == apperr.NotFound {
-			// The account was archived or deleted, or a rule refused the
-			// batch: retrying cannot help.
-			cur, gerr := s.d.Imports.Get(ctx, userID, id)
-			if gerr != nil {
-				return gerr
-			}
-			msg := "the executions could not be recorded"
-			if e, ok := apperr.As(err); ok && e.Message != "" {
-				msg += ": " + e.Message
-			}
-			cur.Counts, cur.Warnings = imp.Counts, imp.Warnings
-			return s.fail(ctx, cur, msg, rejected)
-		}
-		return err
+	if err == nil {
+		return nil
 	}
-	return nil
+	var fe *FormatError
+	switch {
+	case errors.As(err, &fe):
+		return s.fail(ctx, imp, fe.Error(), nil)
+	case errors.Is(err, errStrict):
+		k.result(imp)
+		return s.fail(ctx, imp, fmt.Sprintf("strict import: %d rows were rejected, nothing was imported", len(imp.Rejected)), imp.Rejected)
+	}
+	if kind := apperr.KindOf(err); kind == apperr.Invalid || kind == apperr.Conflict || kind == apperr.NotFound {
+		// The account was archived or deleted, or a rule refused the
+		// batch: retrying cannot help.
+		cur, gerr := s.d.Imports.Get(ctx, userID, id)
+		if gerr != nil {
+			return gerr
+		}
+		msg := "the executions could not be recorded"
+		if e, ok := apperr.As(err); ok && e.Message != "" {
+			msg += ": " + e.Message
+		}
+		k.result(cur)
+		return s.fail(ctx, cur, msg, cur.Rejected)
+	}
+	return err
+}
+
+// errStrict rolls back a strict import that rejected a row.
+var errStrict = errors.New("imports: strict import with rejected rows")
+
+// chunkRows is how many accepted fills the job records at a time.
+const chunkRows = 5000
+
+// pending is an accepted fill waiting for its chunk to be recorded (its
+// raw text dropped: only rejected rows keep theirs).
+type pending struct {
+	line      int
+	brokerPnL decimal.NullDecimal
+	net       bool
+}
+
+// streamSink is the import job's Sink: it checks each fill as it is
+// read, rejects the bad ones, and records the accepted ones chunkRows at a
+// time through record, inside the import's transaction. It keeps the
+// rejected rows, the warnings and the broker P&L checks, never the file's
+// fills.
+type streamSink struct {
+	*collector
+	check  *checker
+	strict bool
+	record trading.RecordFunc
+	ins    []trading.ExecutionInput
+	meta   []pending
+	checks *pnlChecks
+	err    error // the first error of record: nothing more is written
+}
+
+func (k *streamSink) Fill(f Fill) {
+	if reason := k.check.reason(&f.Input); reason != "" {
+		k.Reject(RejectedRow{Line: f.Line, Raw: f.Raw, Reason: reason})
+		return
+	}
+	if k.err == nil && (!k.strict || len(k.rejected) == 0) {
+		// A strict import that rejected a row rolls back: nothing more is
+		// written, but every rejected row is still listed.
+		k.ins = append(k.ins, f.Input)
+		k.meta = append(k.meta, pending{line: f.Line, brokerPnL: f.BrokerPnL, net: f.PnLNet})
+		if len(k.ins) >= chunkRows {
+			k.flush()
+		}
+	}
+	k.tick()
+}
+
+// flush records the pending fills.
+func (k *streamSink) flush() {
+	if len(k.ins) == 0 || k.err != nil || (k.strict && len(k.rejected) > 0) {
+		return
+	}
+	ids, err := k.record(k.ins)
+	if err != nil {
+		k.err = err
+		return
+	}
+	for i := range k.meta {
+		if m := &k.meta[i]; m.brokerPnL.Valid && ids[i] != uuid.Nil {
+			k.checks.expect(ids[i], m.line, m.brokerPnL.Decimal, m.net)
+		}
+	}
+	clear(k.ins) // drop the strings of the recorded fills
+	k.ins, k.meta = k.ins[:0], k.meta[:0]
+}
+
+// result writes what was read into imp: rows, rejected rows (in line
+// order), warnings.
+func (k *streamSink) result(imp *Import) {
+	slices.SortStableFunc(k.rejected, func(a, b RejectedRow) int { return a.Line - b.Line })
+	imp.Counts.Rows, imp.Counts.Rejected = k.rows(), len(k.rejected)
+	imp.Rejected, imp.Warnings = k.rejected, k.allWarnings()
 }
 
 // fail ends an import as failed with nothing imported.
@@ -696,86 +777,6 @@ func (s *Service) publish(ctx context.Context, e realtime.Event) {
 	if err := s.d.Events.Publish(ctx, e); err != nil {
 		s.d.Log.WarnContext(ctx, "imports: publish event", slog.String("type", e.Type), slog.Any("error", err))
 	}
-}
-
-// exitPnL accumulates, per closing execution, the builder's realised P&L
-// of its exit legs: gross (Σ of the legs' RealizedPnL) and net (minus the
-// exit legs' costs and the closed quantity's pro-rata share of the
-// trade's entry costs). It is fed trade by trade while the positions are
-// written, so the import never holds every rebuilt trade.
-type exitPnL struct {
-	gross, net map[uuid.UUID]decimal.Decimal
-}
-
-// pnlCheck is the broker's realised P&L of the fill at index (in file
-// order, before duplicates were skipped).
-type pnlCheck struct {
-	index, line int
-	pnl         decimal.Decimal
-	net         bool
-}
-
-// newExitPnL is nil when no fill carries a broker P&L (nothing to compare).
-func newExitPnL(checks []pnlCheck) *exitPnL {
-	if len(checks) == 0 {
-		return nil
-	}
-	return &exitPnL{gross: map[uuid.UUID]decimal.Decimal{}, net: map[uuid.UUID]decimal.Decimal{}}
-}
-
-func (p *exitPnL) add(t *trading.Trade) {
-	entryCost := decimal.Zero
-	for _, l := range t.Legs {
-		if l.Role == trading.Entry {
-			entryCost = entryCost.Add(l.Commission).Add(l.Fees)
-		}
-	}
-	for _, l := range t.Legs {
-		if l.Role != trading.Exit {
-			continue
-		}
-		share := decimal.Zero
-		if t.Quantity.IsPositive() {
-			share = entryCost.Mul(l.Quantity).Div(t.Quantity)
-		}
-		p.gross[l.ExecutionID] = p.gross[l.ExecutionID].Add(l.RealizedPnL)
-		p.net[l.ExecutionID] = p.net[l.ExecutionID].Add(l.RealizedPnL).Sub(l.Commission).Sub(l.Fees).Sub(share)
-	}
-}
-
-// mismatches compares the broker's realised P&L of each closing fill with
-// the trade builder's (pnl; gross, or net when the broker's figure is net).
-// res.IDs are the stored executions, in the order of the fills that were
-// not duplicates.
-func mismatches(checks []pnlCheck, res *trading.AddResult, pnl *exitPnL) []Mismatch {
-	if pnl == nil {
-		return nil
-	}
-	dup := map[int]bool{}
-	for _, i := range res.Duplicates {
-		dup[i] = true
-	}
-	var out []Mismatch
-	k, next := 0, 0 // k: res.IDs of the fills before index next
-	for _, c := range checks {
-		for ; next < c.index; next++ {
-			if !dup[next] {
-				k++
-			}
-		}
-		if dup[c.index] || k >= len(res.IDs) {
-			continue
-		}
-		id := res.IDs[k]
-		got := pnl.gross[id]
-		if c.net {
-			got = pnl.net[id]
-		}
-		if c.pnl.Sub(got).Abs().GreaterThan(PnLTolerance) {
-			out = append(out, Mismatch{Line: c.line, BrokerPnL: c.pnl, ComputedPnL: got.Round(6)})
-		}
-	}
-	return out
 }
 
 // StaleAfter is how long an import may stay queued or running before

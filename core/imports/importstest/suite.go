@@ -356,6 +356,76 @@ func Run(t *testing.T, newStores Factory) {
 		}
 	})
 
+	t.Run("AFileOfManyChunksIsOneImport", func(t *testing.T) {
+		// More fills than the job records at once (5,000): duplicates are
+		// counted across chunks, identical fills without IDs keep their
+		// ordinals across chunks, and a strict import whose bad row comes
+		// after a written chunk leaves nothing.
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		const n = 6000
+		flex := string(FlexRows(n))
+		lines := strings.Split(strings.TrimSuffix(flex, "\n"), "\n")
+		body := flex + lines[1] + "\n" // the first fill again, after the first chunk
+		got := e.upload(t, u, a, body, func(up *imports.Upload) { up.Timezone = "UTC" })
+		if got.Status != imports.Succeeded || counts(got.Counts) != counts(imports.Counts{Rows: n + 1, ExecutionsAdded: n, Duplicates: 1}) {
+			t.Fatalf("import = %s %s %q", got.Status, counts(got.Counts), got.Error)
+		}
+		if k := len(e.executions(t, u, trading.ExecutionFilter{AccountIDs: []uuid.UUID{a.ID}})); k != n {
+			t.Fatalf("%d executions, want %d", k, n)
+		}
+		// Every closing fill (half of them) reports 49 against the
+		// builder's -1 (bought and sold at one price, 0.50 commission
+		// each way): each is listed once, in line order.
+		if len(got.Mismatches) != n/2 {
+			t.Fatalf("%d mismatches, want %d", len(got.Mismatches), n/2)
+		}
+		for i, m := range got.Mismatches {
+			if m.BrokerPnL.String() != "49" || m.ComputedPnL.String() != "-1" || (i > 0 && m.Line <= got.Mismatches[i-1].Line) {
+				t.Fatalf("mismatch %d = %+v", i, m)
+			}
+		}
+		again := e.upload(t, u, a, body, func(up *imports.Upload) { up.Timezone = "UTC" })
+		if counts(again.Counts) != counts(imports.Counts{Rows: n + 1, Duplicates: n + 1}) || len(again.Mismatches) != 0 {
+			t.Fatalf("re-import = %s %s, %d mismatches", again.Status, counts(again.Counts), len(again.Mismatches))
+		}
+
+		// Identical fills without an ID, 5,001 rows apart: both genuine.
+		rows := make([]string, 0, 5002)
+		start := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+		rows = append(rows, "MSFT,stock,buy,1,100,0,0,"+start.Format(time.DateTime))
+		for i := 1; i <= 5000; i++ {
+			rows = append(rows, "MSFT,stock,buy,1,100,0,0,"+start.Add(time.Duration(i)*time.Second).Format(time.DateTime))
+		}
+		rows = append(rows, rows[0])
+		_, b, err := e.freshAccount(t, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gen := genericFile(rows...)
+		got = e.upload(t, u, b, gen, func(up *imports.Upload) { up.Timezone = "UTC" })
+		if counts(got.Counts) != counts(imports.Counts{Rows: 5002, ExecutionsAdded: 5002}) {
+			t.Fatalf("generic import = %s %s %q", got.Status, counts(got.Counts), got.Error)
+		}
+		again = e.upload(t, u, b, gen, func(up *imports.Upload) { up.Timezone = "UTC" })
+		if counts(again.Counts) != counts(imports.Counts{Rows: 5002, Duplicates: 5002}) {
+			t.Fatalf("generic re-import = %s %s", again.Status, counts(again.Counts))
+		}
+
+		_, c, err := e.freshAccount(t, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := flex + `"U1234567","STK","SYM01","USD","20260601;101500","BUY","abc","100","-0.5","bad.1","0"` + "\n"
+		got = e.upload(t, u, c, bad, func(up *imports.Upload) { up.Strict = true; up.Timezone = "UTC" })
+		if got.Status != imports.Failed || got.Counts.Rejected != 1 || len(got.Rejected) != 1 || got.Rejected[0].Line != n+2 || got.Counts.ExecutionsAdded != 0 {
+			t.Fatalf("strict import = %s %s %+v", got.Status, counts(got.Counts), got.Rejected)
+		}
+		if k := len(e.executions(t, u, trading.ExecutionFilter{AccountIDs: []uuid.UUID{c.ID}})); k != 0 {
+			t.Fatalf("%d executions written by a failed strict import", k)
+		}
+	})
+
 	t.Run("UndoRemovesExactlyItsExecutions", func(t *testing.T) {
 		e := NewEnv(t, newStores(t))
 		u, a := e.user(t)

@@ -32,9 +32,26 @@ var sensitiveKeys = map[string]struct{}{
 
 // IsSensitiveKey reports whether values under key are redacted from logs.
 func IsSensitiveKey(key string) bool {
+	if _, ok := sensitiveKeys[key]; ok {
+		return true
+	}
+	if !needsFolding(key) { // most keys: no allocation, no second lookup
+		return false
+	}
 	k := strings.ReplaceAll(strings.ToLower(key), "-", "_")
 	_, ok := sensitiveKeys[k]
 	return ok
+}
+
+// needsFolding reports whether key has a byte IsSensitiveKey folds: an
+// upper-case or non-ASCII letter, or '-'.
+func needsFolding(key string) bool {
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c == '-' || c >= 0x80 || (c >= 'A' && c <= 'Z') {
+			return true
+		}
+	}
+	return false
 }
 
 // NewLogger returns the process logger: JSON or text on w, with source
@@ -135,18 +152,26 @@ type contextHandler struct {
 }
 
 func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
+	// One AddAttrs call: the record grows its attribute slice once.
+	var extra [5]slog.Attr
+	n := 0
 	if h.sources != nil {
-		r.AddAttrs(slog.Attr{Key: slog.SourceKey, Value: sourceOf(h.sources, r.PC)})
+		extra[n] = slog.Attr{Key: slog.SourceKey, Value: sourceOf(h.sources, r.PC)}
+		n++
 	}
 	if info := reqctx.From(ctx); info != nil {
-		r.AddAttrs(slog.String("request_id", info.RequestID))
+		extra[n] = slog.String("request_id", info.RequestID)
+		n++
 		if uid := info.UserID(); uid != "" {
-			r.AddAttrs(slog.String("user_id", uid))
+			extra[n] = slog.String("user_id", uid)
+			n++
 		}
 	}
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
+		extra[n], extra[n+1] = slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String())
+		n += 2
 	}
+	r.AddAttrs(extra[:n]...)
 	err := h.Handler.Handle(ctx, r)
 	if h.flush != nil && r.Level >= slog.LevelWarn {
 		if ferr := h.flush.Flush(); err == nil {

@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"encoding/binary"
 	"math/rand/v2"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -70,14 +71,13 @@ func (s *idSpan) SpanContext() trace.SpanContext       { return s.sc }
 func (s *idSpan) TracerProvider() trace.TracerProvider { return s.p }
 
 // newTraceID and newSpanID are random and never zero, like the SDK's
-// (which also draws them from a non-cryptographic generator).
+// (which also draws them from a non-cryptographic generator: trace IDs
+// name requests, they are not secrets or capabilities).
 func newTraceID() trace.TraceID {
 	var id trace.TraceID
 	for !id.IsValid() {
-		hi, lo := rand.Uint64(), rand.Uint64()
-		for i := range 8 {
-			id[i], id[8+i] = byte(hi>>(56-8*i)), byte(lo>>(56-8*i))
-		}
+		binary.BigEndian.PutUint64(id[:8], rand.Uint64()) // #nosec G404 -- an identifier, not a secret
+		binary.BigEndian.PutUint64(id[8:], rand.Uint64()) // #nosec G404 -- an identifier, not a secret
 	}
 	return id
 }
@@ -85,10 +85,7 @@ func newTraceID() trace.TraceID {
 func newSpanID() trace.SpanID {
 	var id trace.SpanID
 	for !id.IsValid() {
-		v := rand.Uint64()
-		for i := range 8 {
-			id[i] = byte(v >> (56 - 8*i))
-		}
+		binary.BigEndian.PutUint64(id[:], rand.Uint64()) // #nosec G404 -- an identifier, not a secret
 	}
 	return id
 }

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -182,5 +183,20 @@ func TestSelectQueuesKeepsConfiguredConcurrency(t *testing.T) {
 	}
 	if err := cfg.SelectQueues("nope"); err == nil || !strings.Contains(err.Error(), "--queues") {
 		t.Fatalf("unknown queue: %v", err)
+	}
+}
+
+func TestHashConcurrencyDefaultsToHalfTheCPUs(t *testing.T) {
+	if got := hashConcurrency(3); got != 3 {
+		t.Fatalf("explicit 3 became %d", got)
+	}
+	want := max(1, runtime.GOMAXPROCS(0)/2)
+	if got := hashConcurrency(0); got != want {
+		t.Fatalf("default %d, want %d (half of GOMAXPROCS %d, at least 1)", got, want, runtime.GOMAXPROCS(0))
+	}
+	prev := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(prev)
+	if got := hashConcurrency(0); got != 1 {
+		t.Fatalf("one CPU: %d, want 1", got)
 	}
 }

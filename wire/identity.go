@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"time"
 
@@ -73,7 +74,7 @@ func (r *envReader) identityConfig(prod bool) IdentityConfig {
 			SaltLen:   o.SaltLen,
 		},
 		Hashing: identity.HashLimit{
-			Concurrent: int(r.int64("AUTH_HASH_CONCURRENCY", 0, 0, 1024)),
+			Concurrent: hashConcurrency(int(r.int64("AUTH_HASH_CONCURRENCY", 0, 0, 1024))),
 			QueueWait:  r.duration("AUTH_HASH_QUEUE_WAIT", identity.DefaultHashQueueWait),
 		},
 		PreviousSigningKeys: r.list("JWT_PREVIOUS_SIGNING_KEYS"),
@@ -194,4 +195,16 @@ type noMail struct{}
 
 func (noMail) SendEmail(context.Context, identity.Email) (string, error) {
 	return "", errors.New("the users command sends no email")
+}
+
+// hashConcurrency is AUTH_HASH_CONCURRENCY, where 0 (the default) means
+// half the CPUs the process may use (GOMAXPROCS), at least one: argon2id
+// is CPU-bound, so hashes beyond the cores only add memory, and leaving
+// the other half to the rest of the API keeps a login flood from taking
+// every core from the other requests (docs/benchmarks.md, #18 item 2).
+func hashConcurrency(n int) int {
+	if n > 0 {
+		return n
+	}
+	return max(1, runtime.GOMAXPROCS(0)/2)
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/wire"
 	"go.opentelemetry.io/otel/metric"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tradesense/tradesense/adapters/httpapi"
@@ -51,7 +50,6 @@ var ConfigSet = wire.NewSet(
 var TelemetrySet = wire.NewSet(
 	provideLogger,
 	telemetry.NewTracerProvider,
-	wire.Bind(new(trace.TracerProvider), new(*sdktrace.TracerProvider)),
 	telemetry.NewMetrics,
 	provideMeterProvider,
 	provideHealth,

@@ -76,6 +76,7 @@ func observe(log *slog.Logger, tp trace.TracerProvider, prop propagation.TextMap
 		return nil, fmt.Errorf("request duration histogram: %w", err)
 	}
 	var attrSets sync.Map // redKey -> metric.MeasurementOption
+	serverKind := trace.WithSpanKind(trace.SpanKindServer)
 	return func(c *gin.Context) {
 		start := time.Now()
 		id := c.GetHeader(RequestIDHeader)
@@ -91,13 +92,19 @@ func observe(log *slog.Logger, tp trace.TracerProvider, prop propagation.TextMap
 		if route != unmatched {
 			spanName = method + " " + route
 		}
-		ctx, span := tracer.Start(ctx, spanName, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(
-			attribute.String("http.request.method", method),
-			attribute.String("http.route", route),
-			attribute.String("url.path", c.Request.URL.Path),
-			attribute.String("client.address", clientIP),
-			attribute.String("user_agent.original", c.Request.UserAgent()),
-			attribute.String("http.request.id", id)))
+		// The attributes go on only when the span records (sampled, and an
+		// exporter configured): the samplers in use decide on the trace
+		// ID and the parent alone, so they need not see them at Start.
+		ctx, span := tracer.Start(ctx, spanName, serverKind)
+		if span.IsRecording() {
+			span.SetAttributes(
+				attribute.String("http.request.method", method),
+				attribute.String("http.route", route),
+				attribute.String("url.path", c.Request.URL.Path),
+				attribute.String("client.address", clientIP),
+				attribute.String("user_agent.original", c.Request.UserAgent()),
+				attribute.String("http.request.id", id))
+		}
 		c.Request = c.Request.WithContext(ctx)
 		if log.Enabled(ctx, slog.LevelDebug) {
 			log.DebugContext(ctx, "request started", "method", method, "path", c.Request.URL.Path, "client_ip", clientIP)
@@ -117,7 +124,9 @@ func observe(log *slog.Logger, tp trace.TracerProvider, prop propagation.TextMap
 			level = slog.LevelError
 			span.SetStatus(codes.Error, http.StatusText(status))
 		}
-		span.SetAttributes(attribute.Int("http.response.status_code", status))
+		if span.IsRecording() {
+			span.SetAttributes(attribute.Int("http.response.status_code", status))
+		}
 		span.End()
 		duration.Record(ctx, elapsed.Seconds(), redAttributes(&attrSets, method, route, status))
 		log.LogAttrs(ctx, level, msg,

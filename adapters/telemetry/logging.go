@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -31,28 +32,58 @@ var sensitiveKeys = map[string]struct{}{
 
 // IsSensitiveKey reports whether values under key are redacted from logs.
 func IsSensitiveKey(key string) bool {
+	if _, ok := sensitiveKeys[key]; ok {
+		return true
+	}
+	if !needsFolding(key) { // most keys: no allocation, no second lookup
+		return false
+	}
 	k := strings.ReplaceAll(strings.ToLower(key), "-", "_")
 	_, ok := sensitiveKeys[k]
 	return ok
 }
 
+// needsFolding reports whether key has a byte IsSensitiveKey folds: an
+// upper-case or non-ASCII letter, or '-'.
+func needsFolding(key string) bool {
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c == '-' || c >= 0x80 || (c >= 'A' && c <= 'Z') {
+			return true
+		}
+	}
+	return false
+}
+
 // NewLogger returns the process logger: JSON or text on w, with source
 // locations, request correlation and redaction. Modules derive theirs with
-// Component, so every line names the module that wrote it.
+// Component, so every line names the module that wrote it. When w can be
+// flushed (a LogWriter), every warn or error line is flushed at once,
+// with everything before it.
 func NewLogger(cfg Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{
 		AddSource:   true,
 		Level:       cfg.LogLevel,
 		ReplaceAttr: replaceAttr,
 	}
-	var h slog.Handler
-	if cfg.LogFormat == "text" {
-		h = slog.NewTextHandler(w, opts)
-	} else {
-		h = slog.NewJSONHandler(w, opts)
+	ch := contextHandler{}
+	if f, ok := w.(flusher); ok {
+		ch.flush = f
 	}
-	return slog.New(contextHandler{h})
+	if cfg.LogFormat == "text" {
+		ch.Handler = slog.NewTextHandler(w, opts)
+	} else {
+		// The JSON source object is built once per call site (sources)
+		// rather than by slog for every line from the program counter
+		// (runtime.CallersFrames and an allocation per line): the same
+		// "source" object with function, file and line.
+		opts.AddSource = false
+		ch.Handler = slog.NewJSONHandler(w, opts)
+		ch.sources = new(sync.Map)
+	}
+	return slog.New(ch)
 }
+
+type flusher interface{ Flush() error }
 
 // Component returns a logger for one module; its lines carry logger=name.
 func Component(log *slog.Logger, name string) *slog.Logger {
@@ -112,26 +143,75 @@ func trimSourcePath(file string) string {
 }
 
 // contextHandler adds the request and trace identity found in the record's
-// context to every line.
-type contextHandler struct{ slog.Handler }
+// context to every line, and the source of the JSON lines (sources: PC ->
+// the "source" group's value, nil for the text format, where slog adds it).
+type contextHandler struct {
+	slog.Handler
+	sources *sync.Map
+	flush   flusher // nil unless the output buffers
+}
 
 func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
+	// One AddAttrs call: the record grows its attribute slice once.
+	var extra [5]slog.Attr
+	n := 0
+	if h.sources != nil {
+		extra[n] = slog.Attr{Key: slog.SourceKey, Value: sourceOf(h.sources, r.PC)}
+		n++
+	}
 	if info := reqctx.From(ctx); info != nil {
-		r.AddAttrs(slog.String("request_id", info.RequestID))
+		extra[n] = slog.String("request_id", info.RequestID)
+		n++
 		if uid := info.UserID(); uid != "" {
-			r.AddAttrs(slog.String("user_id", uid))
+			extra[n] = slog.String("user_id", uid)
+			n++
 		}
 	}
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
+		extra[n], extra[n+1] = slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String())
+		n += 2
 	}
-	return h.Handler.Handle(ctx, r)
+	r.AddAttrs(extra[:n]...)
+	err := h.Handler.Handle(ctx, r)
+	if h.flush != nil && r.Level >= slog.LevelWarn {
+		if ferr := h.flush.Flush(); err == nil {
+			err = ferr
+		}
+	}
+	return err
 }
 
 func (h contextHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return contextHandler{h.Handler.WithAttrs(attrs)}
+	h.Handler = h.Handler.WithAttrs(attrs)
+	return h
 }
 
 func (h contextHandler) WithGroup(name string) slog.Handler {
-	return contextHandler{h.Handler.WithGroup(name)}
+	h.Handler = h.Handler.WithGroup(name)
+	return h
+}
+
+// sourceOf is the "source" value of a line logged from pc, as slog's
+// AddSource writes it (function, file relative to the module, line),
+// computed once per call site.
+func sourceOf(cache *sync.Map, pc uintptr) slog.Value {
+	if v, ok := cache.Load(pc); ok {
+		return v.(slog.Value)
+	}
+	var as []slog.Attr
+	if pc != 0 {
+		f, _ := runtime.CallersFrames([]uintptr{pc}).Next()
+		if f.Function != "" {
+			as = append(as, slog.String("function", f.Function))
+		}
+		if f.File != "" {
+			as = append(as, slog.String("file", trimSourcePath(f.File)))
+		}
+		if f.Line != 0 {
+			as = append(as, slog.Int("line", f.Line))
+		}
+	}
+	v := slog.GroupValue(as...)
+	cache.Store(pc, v)
+	return v
 }

@@ -90,3 +90,14 @@ func TestErrorValuesAreNotRedactedByAccident(t *testing.T) {
 		t.Fatalf("error text lost: %s", buf.String())
 	}
 }
+
+func TestIsSensitiveKeyFoldsCaseAndDashes(t *testing.T) {
+	for key, want := range map[string]bool{
+		"password": true, "Authorization": true, "new-password": true, "X-Api-Key": true,
+		"REFRESH_TOKEN": true, "method": false, "route": false, "passwords": false, "Status": false,
+	} {
+		if got := IsSensitiveKey(key); got != want {
+			t.Errorf("IsSensitiveKey(%q) = %v, want %v", key, got, want)
+		}
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Config configures logs, traces and metrics.
@@ -53,23 +54,28 @@ func newResource(cfg Config) *resource.Resource {
 	)
 }
 
-// NewTracerProvider returns the SDK tracer provider. Its cleanup flushes
-// pending spans, bounded to five seconds.
-func NewTracerProvider(ctx context.Context, cfg Config, log *slog.Logger) (*sdktrace.TracerProvider, func(), error) {
-	opts := []sdktrace.TracerProviderOption{
+// NewTracerProvider returns the process's tracer provider: the SDK's,
+// exporting over OTLP/HTTP, when an endpoint is configured; its cleanup
+// flushes pending spans, bounded to five seconds. Without an endpoint no
+// span leaves the process, and spans only name the request in logs and
+// carry the trace context on: idProvider gives them their IDs and sampling
+// decision without recording them.
+func NewTracerProvider(ctx context.Context, cfg Config, log *slog.Logger) (trace.TracerProvider, func(), error) {
+	sampler := sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.SampleRatio))
+	if cfg.OTLPEndpoint == "" {
+		return &idProvider{sampler: sampler}, func() {}, nil
+	}
+	endpoint := strings.TrimRight(cfg.OTLPEndpoint, "/") + "/v1/traces"
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint))
+	if err != nil {
+		return nil, nil, fmt.Errorf("otlp trace exporter for %s: %w", cfg.OTLPEndpoint, err)
+	}
+	log.Info("exporting traces over OTLP/HTTP", "endpoint", endpoint)
+	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithResource(newResource(cfg)),
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.SampleRatio))),
-	}
-	if cfg.OTLPEndpoint != "" {
-		endpoint := strings.TrimRight(cfg.OTLPEndpoint, "/") + "/v1/traces"
-		exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint))
-		if err != nil {
-			return nil, nil, fmt.Errorf("otlp trace exporter for %s: %w", cfg.OTLPEndpoint, err)
-		}
-		opts = append(opts, sdktrace.WithBatcher(exp))
-		log.Info("exporting traces over OTLP/HTTP", "endpoint", endpoint)
-	}
-	tp := sdktrace.NewTracerProvider(opts...)
+		sdktrace.WithSampler(sampler),
+		sdktrace.WithBatcher(exp),
+	)
 	cleanup := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -21,6 +21,7 @@ import (
 	"github.com/joho/godotenv"
 
 	"github.com/tradesense/tradesense/adapters/httpapi"
+	"github.com/tradesense/tradesense/adapters/telemetry"
 	"github.com/tradesense/tradesense/wire"
 )
 
@@ -154,7 +155,12 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
-	api, cleanup, err := wire.InitializeAPI(ctx, cfg, wire.LogOutput{Writer: stdout}, build)
+	defaultMemoryLimit(getenv, cgroupMemoryFiles)
+	// Logs to a file (stdout) are batched; flushed last, after every
+	// cleanup has logged (see telemetry.LogWriter).
+	logs, flushLogs := telemetry.BufferLogs(stdout)
+	defer flushLogs()
+	api, cleanup, err := wire.InitializeAPI(ctx, cfg, wire.LogOutput{Writer: logs}, build)
 	if err != nil {
 		return fmt.Errorf("start api: %w", err)
 	}
@@ -177,7 +183,10 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	if err := cfg.SelectQueues(queues); err != nil {
 		return fmt.Errorf("%w: %w", ErrUsage, err)
 	}
-	w, cleanup, err := wire.InitializeWorker(ctx, cfg, wire.LogOutput{Writer: stdout}, build)
+	defaultMemoryLimit(getenv, cgroupMemoryFiles)
+	logs, flushLogs := telemetry.BufferLogs(stdout)
+	defer flushLogs()
+	w, cleanup, err := wire.InitializeWorker(ctx, cfg, wire.LogOutput{Writer: logs}, build)
 	if err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
 
@@ -58,6 +60,12 @@ func annotationArgs(a *trading.Annotation) []any {
 
 // scanTrade reads tradeCols, then extra destinations.
 func scanTrade(r *sql.Rows, extra ...any) (*trading.Trade, error) {
+	return scanTradeWith(r.Scan, extra...)
+}
+
+// scanTradeWith reads tradeCols through scan (database/sql's or pgx's
+// Rows.Scan), then extra destinations.
+func scanTradeWith(scan func(dest ...any) error, extra ...any) (*trading.Trade, error) {
 	var t trading.Trade
 	var opened, closed int64
 	var holding sql.NullInt64
@@ -66,10 +74,11 @@ func scanTrade(r *sql.Rows, extra ...any) (*trading.Trade, error) {
 	var rules string
 	a := &t.Annotation
 	dest := []any{&t.ID, &t.UserID, &t.AccountID, &t.InstrumentID, &t.Symbol, &t.AssetClass, &t.Direction, &t.Status, &t.OpeningExecutionID,
-		&t.Multiplier, &t.Quantity, &t.MaxPosition, &t.OpenQuantity, &t.CostBasis, &t.AvgEntryPrice, &t.AvgExitPrice, &t.GrossPnL, &t.Commission,
-		&t.Fees, &t.NetPnL, &opened, &closed, &holding, &t.Outcome, &t.RMultiple, &weekday, &t.OpenHour, &t.Digest, &t.UpdatedAt,
-		&playbook, &a.Notes, &a.PlannedStop, &a.PlannedTarget, &a.InitialRisk, &a.Rating, &a.Confidence, &rules, &a.Version, &a.UpdatedAt}
-	if err := r.Scan(append(dest, extra...)...); err != nil {
+		dec{&t.Multiplier}, dec{&t.Quantity}, dec{&t.MaxPosition}, dec{&t.OpenQuantity}, dec{&t.CostBasis}, dec{&t.AvgEntryPrice}, &t.AvgExitPrice,
+		dec{&t.GrossPnL}, dec{&t.Commission}, dec{&t.Fees}, dec{&t.NetPnL}, &opened, &closed, &holding, &t.Outcome, &t.RMultiple, &weekday, &t.OpenHour,
+		&t.Digest, &t.UpdatedAt, &playbook, &a.Notes, &a.PlannedStop, &a.PlannedTarget, &a.InitialRisk, &a.Rating, &a.Confidence, &rules, &a.Version,
+		&a.UpdatedAt}
+	if err := scan(append(dest, extra...)...); err != nil {
 		return nil, translate(err)
 	}
 	t.OpenedAt, t.OpenWeekday = nsTime(opened), time.Weekday(weekday)
@@ -550,6 +559,12 @@ func (s *Ledger) List(ctx context.Context, userID uuid.UUID, f trading.Filter, s
 	n := p.Size()
 	var out []trading.Trade
 	var lastKey []string
+	if ok, err := s.listPg(ctx, q, args, n, &out, &lastKey); ok {
+		if err != nil {
+			return nil, "", fmt.Errorf("list trades: %w", err)
+		}
+		return out, s.nextCursor(srt, out, lastKey, n, isNum), nil
+	}
 	err = s.db.run(ctx, func(g *gorm.DB) error {
 		var ts []*trading.Trade
 		err := query(g, func(r *sql.Rows) error {
@@ -585,12 +600,122 @@ func (s *Ledger) List(ctx context.Context, userID uuid.UUID, f trading.Filter, s
 	if err != nil {
 		return nil, "", fmt.Errorf("list trades: %w", err)
 	}
-	next := ""
-	if len(lastKey) > n {
-		last := out[n-1]
-		next = trading.Cursor{Key: string(srt.Key), Asc: srt.Asc, Value: normKey(lastKey[n-1], isNum), ID: last.ID}.Encode()
+	return out, s.nextCursor(srt, out, lastKey, n, isNum), nil
+}
+
+// nextCursor is the cursor after a page of n when a row beyond it came.
+func (s *Ledger) nextCursor(srt trading.Sort, out []trading.Trade, lastKey []string, n int, isNum bool) string {
+	if len(lastKey) <= n {
+		return ""
 	}
-	return out, next, nil
+	return trading.Cursor{Key: string(srt.Key), Asc: srt.Asc, Value: normKey(lastKey[n-1], isNum), ID: out[n-1].ID}.Encode()
+}
+
+// listPg runs a page's statement with pgx itself on PostgreSQL (ok false,
+// nothing run, elsewhere or inside a transaction without a connection of
+// its own), then the page's tags in a second statement on the same
+// connection.
+//
+// The page's statement goes in pgx's exec mode (an unnamed statement,
+// parameters as text, one round trip), so PostgreSQL plans it for the
+// values it is given every time. A cached prepared statement would switch
+// to a generic plan after five runs, and the generic plan of a page, which
+// cannot see how wide the date range or how rare the tag is, reads every
+// trade of the range and sorts them (13,000 rows and 30–110 ms for one
+// quarter of the benchmark's data against ≈ 500 rows and 0.5 ms for the
+// custom plan, which walks the sort index and stops at the page); planning
+// it costs ≈ 0.15 ms.
+func (s *Ledger) listPg(ctx context.Context, q string, args []any, n int, out *[]trading.Trade, lastKey *[]string) (bool, error) {
+	if s.db.dialect != Postgres {
+		return false, nil
+	}
+	pq, pargs := pgPlaceholders(q, args)
+	for i, a := range pargs {
+		switch v := a.(type) {
+		case uuid.UUID:
+			pargs[i] = v.String()
+		case decimal.Decimal:
+			pargs[i] = v.String()
+		}
+	}
+	return s.db.withPgx(ctx, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, pq, append([]any{pgx.QueryExecModeExec}, pargs...)...)
+		if err != nil {
+			return err
+		}
+		var ts []trading.Trade
+		for rows.Next() {
+			var key sql.NullString
+			t, err := scanTradeWith(rows.Scan, &key)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			ts = append(ts, *t)
+			*lastKey = append(*lastKey, key.String)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		ts = ts[:min(len(ts), n)]
+		*out = ts
+		if len(ts) == 0 {
+			return nil
+		}
+		byID := make(map[uuid.UUID]*trading.Trade, len(ts))
+		pageIDs := make([]string, len(ts))
+		for i := range ts {
+			byID[ts[i].ID] = &ts[i]
+			pageIDs[i] = ts[i].ID.String()
+		}
+		rows, err = c.Query(ctx, "SELECT trade_id::text, tag_id::text FROM trade_tags WHERE trade_id = ANY($1::uuid[]) ORDER BY trade_id, tag_id", pageIDs)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			v := rows.RawValues()
+			tid, err1 := rawUUID(v[0])
+			tag, err2 := rawUUID(v[1])
+			if err := errors.Join(err1, err2); err != nil {
+				return fmt.Errorf("trade tag row: %w", err)
+			}
+			if t := byID[tid]; t != nil {
+				t.Annotation.TagIDs = append(t.Annotation.TagIDs, tag)
+			}
+		}
+		return rows.Err()
+	})
+}
+
+// withPgx gives fn the pgx connection of the transaction ctx carries, or
+// one of the pool's. ok is false, with nothing run, outside PostgreSQL or
+// in a transaction without a connection of its own.
+func (d *DB) withPgx(ctx context.Context, fn func(c *pgx.Conn) error) (ok bool, err error) {
+	if d.dialect != Postgres {
+		return false, nil
+	}
+	var conn *sql.Conn
+	if st := txFrom(ctx, d); st != nil {
+		if st.conn == nil {
+			return false, nil
+		}
+		conn = st.conn
+	} else {
+		if conn, err = d.acquire(ctx); err != nil {
+			return true, err
+		}
+		defer func() { _ = conn.Close() }()
+	}
+	err = conn.Raw(func(dc any) error {
+		sc, isPgx := dc.(*stdlib.Conn)
+		if !isPgx {
+			return errors.New("sqlstore: raw rows need a pgx connection")
+		}
+		return fn(sc.Conn())
+	})
+	return true, translate(err)
 }
 
 // listQuery builds the statement of one page: the filter, the keyset
@@ -767,6 +892,17 @@ func (s *Ledger) tradeWhere(userID uuid.UUID, f *trading.Filter) ([]string, []an
 	}
 	if col == "t.closed_at_ns" && (!from.IsZero() || !to.IsZero()) {
 		add("t.closed_at_ns < ?", int64(openCloseNS))
+	}
+	// A trade opens no later than it closes (Build takes fills in time
+	// order), so a range on one date bounds the other too: redundant, but
+	// it lets a page sorted by the other date start its index walk at the
+	// range instead of at the newest trade (a quarter a year back, sorted by
+	// open, read 35,000 trades to find its page without it).
+	if col == "t.closed_at_ns" && !to.IsZero() {
+		add("t.opened_at_ns < ?", to.UnixNano())
+	}
+	if col == "t.opened_at_ns" && !from.IsZero() {
+		add("t.closed_at_ns >= ?", from.UnixNano()) // open trades carry the largest closed_at_ns
 	}
 	if len(f.Weekdays) > 0 {
 		ws := make([]int, len(f.Weekdays))

@@ -127,8 +127,8 @@ func TestBuildFastMatchesDecimal(t *testing.T) {
 func TestBuildFastDeclinesWhatDoesNotFit(t *testing.T) {
 	huge := decimal.NewFromBigInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(25), nil), -2) // 26 digits
 	cases := map[string][]Execution{
-		"input of 26 digits": {fill(0, Buy, "1", "1"), {ID: uuid.New(), Side: Sell, Quantity: dec("1"), Price: huge, ExecutedAt: t0.Add(time.Second)}},
-		"product beyond int64": {fill(0, Buy, "999999999999", "999999999.99"), fill(1, Sell, "999999999999", "1")},
+		"input of 26 digits":    {fill(0, Buy, "1", "1"), {ID: uuid.New(), Side: Sell, Quantity: dec("1"), Price: huge, ExecutedAt: t0.Add(time.Second)}},
+		"product beyond int64":  {fill(0, Buy, "999999999999", "999999999.99"), fill(1, Sell, "999999999999", "1")},
 		"exponent beyond range": {fill(0, Buy, "1", "1"), {ID: uuid.New(), Side: Sell, Quantity: dec("1"), Price: decimal.New(1, -40), ExecutedAt: t0.Add(time.Second)}},
 	}
 	for name, fills := range cases {

@@ -152,13 +152,24 @@ func selectTrades(g *gorm.DB, q string, args ...any) ([]*trading.Trade, error) {
 	return out, err
 }
 
+// rawSide is the side without a string allocated per row.
+func rawSide(b []byte) trading.Side {
+	switch string(b) {
+	case string(trading.Buy):
+		return trading.Buy
+	case string(trading.Sell):
+		return trading.Sell
+	}
+	return trading.Side(b)
+}
+
 // PositionExecutions implements trading.Ledger.
 func (s *Ledger) PositionExecutions(ctx context.Context, key trading.PositionKey) ([]trading.Execution, error) {
 	var out []trading.Execution
 	fast, err := s.db.pgRows(ctx, `SELECT id::text, side, quantity::text, price::text, commission::text, fees::text, executed_at_ns::text,
 		broker_execution_id, import_id::text, fingerprint, version::text FROM executions WHERE user_id = $1 AND account_id = $2 AND instrument_id = $3`,
 		[]any{key.UserID.String(), key.AccountID.String(), key.InstrumentID.String()}, func(v [][]byte) error {
-			e := trading.Execution{UserID: key.UserID, AccountID: key.AccountID, InstrumentID: key.InstrumentID, Side: trading.Side(v[1]),
+			e := trading.Execution{UserID: key.UserID, AccountID: key.AccountID, InstrumentID: key.InstrumentID, Side: rawSide(v[1]),
 				BrokerExecutionID: string(v[7]), Fingerprint: string(v[9])}
 			var errs [9]error
 			e.ID, errs[0] = rawUUID(v[0])
@@ -360,6 +371,9 @@ func (w *writer) bulkFunc(table string, cols []string, n int, row func(i int, ds
 }
 
 func (w *writer) insertTrades(ts []*trading.Trade) error {
+	if ok, err := w.copyFunc("trades", tradeColList, len(ts), func(b []byte, i int) []byte { return appendTradeRow(b, ts[i]) }); ok {
+		return err
+	}
 	return w.bulkFunc("trades", tradeColList, len(ts), func(i int, dst []any) []any {
 		t := ts[i]
 		dst = append(dst, t.ID)
@@ -374,6 +388,9 @@ type legRow struct {
 }
 
 func (w *writer) insertLegs(legs []legRow) error {
+	if ok, err := w.copyFunc("trade_legs", legColList, len(legs), func(b []byte, i int) []byte { return appendLegRow(b, legs[i].trade, legs[i].leg) }); ok {
+		return err
+	}
 	return w.bulkFunc("trade_legs", legColList, len(legs), func(i int, dst []any) []any {
 		r := legs[i]
 		l := r.leg

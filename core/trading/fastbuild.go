@@ -237,6 +237,8 @@ type fastBuilder struct {
 	out        []Trade
 
 	cur           *ftrade
+	curBuf        ftrade // what cur points to: one per build, reset per trade
+	legSlab       []Leg  // the trades' legs are cut from it
 	long          bool
 	pos           fx
 	signedMult    fx
@@ -377,11 +379,12 @@ func (b *fastBuilder) fill(f *fexec) {
 			dir, b.signedMult = Short, b.neg(b.mult)
 		}
 		local := e.ExecutedAt.In(b.p.Location)
-		b.cur = &ftrade{t: Trade{
+		b.curBuf = ftrade{t: Trade{
 			UserID: e.UserID, AccountID: e.AccountID, InstrumentID: e.InstrumentID, Symbol: e.Symbol, AssetClass: e.AssetClass,
 			Direction: dir, Status: Open, OpeningExecutionID: e.ID, Multiplier: b.p.Multiplier, OpenedAt: e.ExecutedAt,
 			OpenWeekday: local.Weekday(), OpenHour: local.Hour(),
-		}, legs: make([]fleg, 0, 2)}
+		}, legs: b.curBuf.legs[:0]}
+		b.cur = &b.curBuf
 	}
 	b.leg(fleg{e: f, role: Entry, qty: qty, comm: comm, fees: fees, ownQty: own, ownComm: own, ownFee: own})
 	b.lots = append(b.lots, flot{qty: qty, price: f.price})
@@ -457,7 +460,12 @@ func (b *fastBuilder) close() {
 		t.AvgExitPrice = decimal.NewNullDecimal(d.dec(ft.avgExit))
 	}
 	t.GrossPnL, t.Commission, t.Fees, t.NetPnL = d.dec(ft.gross), d.dec(ft.comm), d.dec(ft.fees), d.dec(ft.net)
-	t.Legs = make([]Leg, len(ft.legs))
+	if len(b.legSlab)+len(ft.legs) > cap(b.legSlab) {
+		b.legSlab = make([]Leg, 0, max(len(ft.legs), 512))
+	}
+	start := len(b.legSlab)
+	b.legSlab = b.legSlab[:start+len(ft.legs)]
+	t.Legs = b.legSlab[start : start+len(ft.legs) : start+len(ft.legs)] // capped: an append elsewhere copies
 	for i := range ft.legs {
 		l := &ft.legs[i]
 		e := l.e.e

@@ -152,6 +152,31 @@ func selectTrades(g *gorm.DB, q string, args ...any) ([]*trading.Trade, error) {
 	return out, err
 }
 
+// decTexts parses the decimals of one read, sharing one decimal among
+// equal texts (decimals are immutable): a position's quantities, fees and
+// commissions, and many of its prices, repeat, and each parsed decimal
+// costs two allocations. At most decTextsMax distinct texts are kept.
+type decTexts map[string]decimal.Decimal
+
+const decTextsMax = 4096
+
+func (c *decTexts) parse(b []byte) (decimal.Decimal, error) {
+	if d, ok := (*c)[string(b)]; ok {
+		return d, nil
+	}
+	d, err := bytesDec(b)
+	if err != nil {
+		return d, err
+	}
+	if *c == nil {
+		*c = decTexts{}
+	}
+	if len(*c) < decTextsMax {
+		(*c)[string(b)] = d
+	}
+	return d, nil
+}
+
 // rawSide is the side without a string allocated per row.
 func rawSide(b []byte) trading.Side {
 	switch string(b) {
@@ -166,6 +191,7 @@ func rawSide(b []byte) trading.Side {
 // PositionExecutions implements trading.Ledger.
 func (s *Ledger) PositionExecutions(ctx context.Context, key trading.PositionKey) ([]trading.Execution, error) {
 	var out []trading.Execution
+	var decs decTexts
 	fast, err := s.db.pgRows(ctx, `SELECT id::text, side, quantity::text, price::text, commission::text, fees::text, executed_at_ns::text,
 		broker_execution_id, import_id::text, fingerprint, version::text FROM executions WHERE user_id = $1 AND account_id = $2 AND instrument_id = $3`,
 		[]any{key.UserID.String(), key.AccountID.String(), key.InstrumentID.String()}, func(v [][]byte) error {
@@ -173,10 +199,10 @@ func (s *Ledger) PositionExecutions(ctx context.Context, key trading.PositionKey
 				BrokerExecutionID: string(v[7]), Fingerprint: string(v[9])}
 			var errs [9]error
 			e.ID, errs[0] = rawUUID(v[0])
-			e.Quantity, errs[1] = rawDec(v[2])
-			e.Price, errs[2] = rawDec(v[3])
-			e.Commission, errs[3] = rawDec(v[4])
-			e.Fees, errs[4] = rawDec(v[5])
+			e.Quantity, errs[1] = decs.parse(v[2])
+			e.Price, errs[2] = decs.parse(v[3])
+			e.Commission, errs[3] = decs.parse(v[4])
+			e.Fees, errs[4] = decs.parse(v[5])
 			var ns int64
 			ns, errs[5] = rawInt(v[6])
 			e.ImportID, errs[6] = rawUUID(v[8])
@@ -225,7 +251,21 @@ func (s *Ledger) PositionTrades(ctx context.Context, key trading.PositionKey) ([
 		args := []any{key.UserID.String(), key.AccountID.String(), key.InstrumentID.String()}
 		// Only what Reconcile reads: identity, digest and annotation.
 		var ts []*trading.Trade
-		err := query(g, func(r *sql.Rows) error {
+		fast, err := s.db.pgRows(ctx, `SELECT t.id::text, t.opening_execution_id::text, t.opened_at_ns::text, t.digest, t.playbook_id::text, t.notes,
+			t.planned_stop::text, t.planned_target::text, t.initial_risk::text, t.rating::text, t.confidence::text, t.followed_rules,
+			t.annotation_version::text, (extract(epoch FROM t.annotated_at) * 1000000)::bigint::text
+			FROM trades t WHERE t.user_id = $1 AND t.account_id = $2 AND t.instrument_id = $3`, args, func(v [][]byte) error {
+			t, err := rawPositionTrade(key, v)
+			if err == nil {
+				ts = append(ts, t)
+			}
+			return err
+		})
+		if fast {
+			if err != nil {
+				return err
+			}
+		} else if err := query(g, func(r *sql.Rows) error {
 			t := &trading.Trade{UserID: key.UserID, AccountID: key.AccountID, InstrumentID: key.InstrumentID}
 			a := &t.Annotation
 			var opened int64
@@ -244,8 +284,7 @@ func (s *Ledger) PositionTrades(ctx context.Context, key trading.PositionKey) ([
 			ts = append(ts, t)
 			return nil
 		}, "SELECT t.id, t.opening_execution_id, t.opened_at_ns, t.digest, "+strings.ReplaceAll("t."+tradeAnnotationCols, ", ", ", t.")+
-			" FROM trades t WHERE "+where, args...)
-		if err != nil {
+			" FROM trades t WHERE "+where, args...); err != nil {
 			return err
 		}
 		if err := fillTrades(g, ts, false, where, args...); err != nil {
@@ -260,14 +299,21 @@ func (s *Ledger) PositionTrades(ctx context.Context, key trading.PositionKey) ([
 				t.Legs = append(t.Legs, trading.Leg{ExecutionID: eid, Role: trading.Role(role)})
 			}
 		}
-		fast, err := s.db.pgRows(ctx, `SELECT l.trade_id::text, l.execution_id::text, l.role FROM trade_legs l JOIN trades t ON t.id = l.trade_id
+		fast, err = s.db.pgRows(ctx, `SELECT l.trade_id::text, l.execution_id::text, l.role FROM trade_legs l JOIN trades t ON t.id = l.trade_id
 			WHERE t.user_id = $1 AND t.account_id = $2 AND t.instrument_id = $3`, args, func(v [][]byte) error {
 			tid, err1 := rawUUID(v[0])
 			eid, err2 := rawUUID(v[1])
 			if err := errors.Join(err1, err2); err != nil {
 				return err
 			}
-			addLeg(tid, eid, string(v[2]))
+			role := string(trading.Entry) // no string per leg for the two roles
+			if string(v[2]) != role {
+				role = string(trading.Exit)
+				if string(v[2]) != role {
+					role = string(v[2])
+				}
+			}
+			addLeg(tid, eid, role)
 			return nil
 		})
 		if !fast {
@@ -294,6 +340,43 @@ func (s *Ledger) PositionTrades(ctx context.Context, key trading.PositionKey) ([
 		return nil, fmt.Errorf("position trades: %w", err)
 	}
 	return out, nil
+}
+
+// rawPositionTrade parses a row of PositionTrades' pgRows statement.
+func rawPositionTrade(key trading.PositionKey, v [][]byte) (*trading.Trade, error) {
+	t := &trading.Trade{UserID: key.UserID, AccountID: key.AccountID, InstrumentID: key.InstrumentID, Digest: string(v[3])}
+	a := &t.Annotation
+	nullDec := func(b []byte) (decimal.NullDecimal, error) {
+		if b == nil {
+			return decimal.NullDecimal{}, nil
+		}
+		d, err := bytesDec(b)
+		return decimal.NullDecimal{Decimal: d, Valid: err == nil}, err
+	}
+	var errs [12]error
+	var opened, rating, confidence, annotated int64
+	t.ID, errs[0] = rawUUID(v[0])
+	t.OpeningExecutionID, errs[1] = rawUUID(v[1])
+	opened, errs[2] = rawInt(v[2])
+	a.PlaybookID, errs[3] = rawUUID(v[4])
+	if len(v[5]) > 0 {
+		a.Notes = string(v[5])
+	}
+	a.PlannedStop, errs[4] = nullDec(v[6])
+	a.PlannedTarget, errs[5] = nullDec(v[7])
+	a.InitialRisk, errs[6] = nullDec(v[8])
+	rating, errs[7] = rawInt(v[9])
+	confidence, errs[8] = rawInt(v[10])
+	if string(v[11]) != "[]" {
+		errs[9] = json.Unmarshal(v[11], &a.FollowedRules)
+	}
+	a.Version, errs[10] = rawInt(v[12])
+	annotated, errs[11] = rawInt(v[13])
+	if err := errors.Join(errs[:]...); err != nil {
+		return nil, fmt.Errorf("trade row: %w", err)
+	}
+	t.OpenedAt, a.Rating, a.Confidence, a.UpdatedAt = nsTime(opened), int(rating), int(confidence), time.UnixMicro(annotated).UTC()
+	return t, nil
 }
 
 // storedLegs returns the legs of trades, by trade.

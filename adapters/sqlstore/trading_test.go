@@ -4,15 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
 
 	"github.com/tradesense/tradesense/adapters/sqlstore"
 	"github.com/tradesense/tradesense/core/blob/blobtest"
 	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/journal/journaltest"
+	"github.com/tradesense/tradesense/core/trading"
 	"github.com/tradesense/tradesense/core/trading/tradingtest"
 )
 
@@ -100,6 +103,69 @@ func TestJournalContract(t *testing.T) {
 				return journaltest.Stores{Trading: tradingStores(db), Tags: sqlstore.NewTags(db), Playbooks: sqlstore.NewPlaybooks(db),
 					Entries: sqlstore.NewJournalEntries(db), Attachments: sqlstore.NewAttachments(db), Blobs: mem, BlobCount: mem.Len}
 			})
+		})
+	}
+}
+
+// TestPositionTradesReadsTheSameInAndOutOfATransaction: inside a
+// transaction PostgreSQL reads a position's trades as raw text (the
+// rebuild's path); outside, through database/sql. Both give the same
+// trades, annotation included.
+func TestPositionTradesReadsTheSameInAndOutOfATransaction(t *testing.T) {
+	for _, dc := range dialects {
+		t.Run(dc.name, func(t *testing.T) {
+			ctx := context.Background()
+			db := openMigrated(t, testConfig(dc.url(t)))
+			st := tradingStores(db)
+			env := tradingtest.NewEnv(t, st)
+			u := st.NewUser(t)
+			acct, err := env.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: "A", Currency: "USD"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			at := time.Date(2026, 3, 2, 14, 30, 0, 0, time.UTC)
+			one := decimal.NewFromInt(1)
+			res, err := env.Svc.AddExecutions(ctx, u, acct.ID, []trading.ExecutionInput{
+				{Symbol: "AAPL", AssetClass: trading.Stock, Side: trading.Buy, Quantity: decimal.NewFromInt(10), Price: decimal.RequireFromString("170.25"), Commission: one, ExecutedAt: at},
+				{Symbol: "AAPL", AssetClass: trading.Stock, Side: trading.Sell, Quantity: decimal.NewFromInt(10), Price: decimal.RequireFromString("171.5"), Commission: one, ExecutedAt: at.Add(time.Minute)},
+				{Symbol: "AAPL", AssetClass: trading.Stock, Side: trading.Buy, Quantity: decimal.NewFromInt(5), Price: decimal.RequireFromString("172"), ExecutedAt: at.Add(time.Hour)},
+			}, trading.AddOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pb, rules := st.NewPlaybook(t, u, 2)
+			annotated := at.Add(24*time.Hour + 123456*time.Microsecond)
+			rulesJSON, _ := json.Marshal(rules)
+			if err := sqlstore.ExecForTest(ctx, db, `UPDATE trades SET playbook_id = ?, notes = ?, planned_stop = ?, initial_risk = ?, rating = 4, confidence = 7,
+				followed_rules = ?, annotation_version = 5, annotated_at = ? WHERE opening_execution_id = ?`,
+				pb, "notes\twith a tab", "169.5", "12.25", string(rulesJSON), annotated, res.Executions[0].ID); err != nil {
+				t.Fatal(err)
+			}
+			key := trading.PositionKey{UserID: u, AccountID: acct.ID, InstrumentID: res.Executions[0].InstrumentID}
+			out, err := st.Ledger.PositionTrades(ctx, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var in []trading.Trade
+			if err := st.Tx.Do(ctx, func(ctx context.Context) error {
+				in, err = st.Ledger.PositionTrades(ctx, key)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if len(out) != 2 || !reflect.DeepEqual(in, out) {
+				t.Fatalf("in a transaction:\n%+v\noutside:\n%+v", in, out)
+			}
+			var a *trading.Annotation
+			for i := range out {
+				if out[i].OpeningExecutionID == res.Executions[0].ID {
+					a = &out[i].Annotation
+				}
+			}
+			if a == nil || a.Rating != 4 || a.Confidence != 7 || a.Version != 5 || !a.UpdatedAt.Equal(annotated) || a.PlaybookID != pb ||
+				len(a.FollowedRules) != 2 || a.Notes != "notes\twith a tab" || a.PlannedStop.Decimal.String() != "169.5" || a.PlannedTarget.Valid {
+				t.Fatalf("annotation read back as %+v", a)
+			}
 		})
 	}
 }

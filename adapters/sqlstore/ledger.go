@@ -164,7 +164,7 @@ func (c *decTexts) parse(b []byte) (decimal.Decimal, error) {
 	if d, ok := (*c)[string(b)]; ok {
 		return d, nil
 	}
-	d, err := bytesDec(b)
+	d, err := rawDec(b)
 	if err != nil {
 		return d, err
 	}

@@ -58,10 +58,7 @@ func (o *fxOps) scaleUp(c int64, n int32) int64 {
 		return 0
 	}
 	neg := c < 0
-	u := uint64(c)
-	if neg {
-		u = -u
-	}
+	u := abs64(c)
 	hi, lo := bits.Mul64(u, pow10u[n])
 	if hi != 0 || lo > math.MaxInt64 {
 		o.ovf = true
@@ -502,7 +499,7 @@ func (c *decCache) dec(v fx) decimal.Decimal {
 	if v.c == 0 && v.e == 0 {
 		return decimal.Decimal{} // what the decimal path's zero value is
 	}
-	h := (uint64(v.c)*0x9E3779B97F4A7C15 ^ uint64(uint32(v.e))*0xC2B2AE3D27D4EB4F) >> 55
+	h := (uint64(v.c)*0x9E3779B97F4A7C15 ^ uint64(uint32(v.e))*0xC2B2AE3D27D4EB4F) >> 55 //nolint:gosec // a hash: the bits, not the value
 	s := &c.slots[h]
 	if s.v && s.k == v {
 		return s.d

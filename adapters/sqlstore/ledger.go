@@ -665,14 +665,23 @@ func (s *Ledger) List(ctx context.Context, userID uuid.UUID, f trading.Filter, s
 		}
 		return out, s.nextCursor(srt, out, lastKey, n, isNum), nil
 	}
-	err = s.db.run(ctx, func(g *gorm.DB) error {
+	if err := s.listPortable(ctx, q, args, n, &out, &lastKey); err != nil {
+		return nil, "", fmt.Errorf("list trades: %w", err)
+	}
+	return out, s.nextCursor(srt, out, lastKey, n, isNum), nil
+}
+
+// listPortable runs a page's statement through database/sql (SQLite, or
+// PostgreSQL where listPg does not apply).
+func (s *Ledger) listPortable(ctx context.Context, q string, args []any, n int, out *[]trading.Trade, lastKey *[]string) error {
+	return s.db.run(ctx, func(g *gorm.DB) error {
 		var ts []*trading.Trade
 		err := query(g, func(r *sql.Rows) error {
 			var key sql.NullString
 			tr, err := scanTrade(r, &key)
 			if err == nil {
 				ts = append(ts, tr)
-				lastKey = append(lastKey, key.String)
+				*lastKey = append(*lastKey, key.String)
 			}
 			return err
 		}, q, args...)
@@ -691,16 +700,12 @@ func (s *Ledger) List(ctx context.Context, userID uuid.UUID, f trading.Filter, s
 				return err
 			}
 		}
-		out = make([]trading.Trade, len(ts))
+		*out = make([]trading.Trade, len(ts))
 		for i, t := range ts {
-			out[i] = *t
+			(*out)[i] = *t
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, "", fmt.Errorf("list trades: %w", err)
-	}
-	return out, s.nextCursor(srt, out, lastKey, n, isNum), nil
 }
 
 // nextCursor is the cursor after a page of n when a row beyond it came.
@@ -738,21 +743,21 @@ func (s *Ledger) listPg(ctx context.Context, q string, args []any, n int, out *[
 			pargs[i] = v.String()
 		}
 	}
+	pq = strings.Replace(pq, tradeCols, pgListCols, 1)
 	return s.db.withPgx(ctx, func(c *pgx.Conn) error {
 		rows, err := c.Query(ctx, pq, append([]any{pgx.QueryExecModeExec}, pargs...)...)
 		if err != nil {
 			return err
 		}
-		var ts []trading.Trade
+		ts := make([]trading.Trade, 0, n+1)
 		for rows.Next() {
-			var key sql.NullString
-			t, err := scanTradeWith(rows.Scan, &key)
+			ts = append(ts, trading.Trade{})
+			key, err := rawTrade(&ts[len(ts)-1], rows.RawValues())
 			if err != nil {
 				rows.Close()
 				return err
 			}
-			ts = append(ts, *t)
-			*lastKey = append(*lastKey, key.String)
+			*lastKey = append(*lastKey, key)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -787,6 +792,80 @@ func (s *Ledger) listPg(ctx context.Context, q string, args []any, n int, out *[
 		}
 		return rows.Err()
 	})
+}
+
+// pgListCols is tradeCols as listPg reads them: exec mode returns text,
+// and the two timestamps come as microseconds since the epoch (their
+// text would depend on the session's DateStyle and TimeZone).
+var pgListCols = strings.NewReplacer("t.updated_at", "(extract(epoch FROM t.updated_at) * 1000000)::bigint",
+	"t.annotated_at", "(extract(epoch FROM t.annotated_at) * 1000000)::bigint").Replace(tradeCols)
+
+// rawTrade parses a row of pgListCols (then the sort key) into t, as
+// scanTrade reads tradeCols.
+func rawTrade(t *trading.Trade, v [][]byte) (key string, err error) {
+	if len(v) != 40 {
+		return "", fmt.Errorf("trade row: %d columns", len(v))
+	}
+	a := &t.Annotation
+	nullDec := func(b []byte) (decimal.NullDecimal, error) {
+		if b == nil {
+			return decimal.NullDecimal{}, nil
+		}
+		d, err := bytesDec(b)
+		return decimal.NullDecimal{Decimal: d, Valid: err == nil}, err
+	}
+	var errs [32]error
+	var opened, closed, holding, weekday, hour, updated, rating, confidence, annotated int64
+	t.ID, errs[0] = rawUUID(v[0])
+	t.UserID, errs[1] = rawUUID(v[1])
+	t.AccountID, errs[2] = rawUUID(v[2])
+	t.InstrumentID, errs[3] = rawUUID(v[3])
+	t.Symbol, t.AssetClass, t.Direction, t.Status = string(v[4]), trading.AssetClass(v[5]), trading.Direction(v[6]), trading.Status(v[7])
+	t.OpeningExecutionID, errs[4] = rawUUID(v[8])
+	for i, d := range [...]*decimal.Decimal{&t.Multiplier, &t.Quantity, &t.MaxPosition, &t.OpenQuantity, &t.CostBasis, &t.AvgEntryPrice} {
+		*d, errs[5+i] = bytesDec(v[9+i])
+	}
+	t.AvgExitPrice, errs[11] = nullDec(v[15])
+	for i, d := range [...]*decimal.Decimal{&t.GrossPnL, &t.Commission, &t.Fees, &t.NetPnL} {
+		*d, errs[12+i] = bytesDec(v[16+i])
+	}
+	opened, errs[16] = rawInt(v[20])
+	closed, errs[17] = rawInt(v[21])
+	if v[22] != nil {
+		holding, errs[18] = rawInt(v[22])
+	}
+	t.Outcome = trading.Outcome(v[23])
+	t.RMultiple, errs[19] = nullDec(v[24])
+	weekday, errs[20] = rawInt(v[25])
+	hour, errs[21] = rawInt(v[26])
+	t.Digest = string(v[27])
+	updated, errs[22] = rawInt(v[28])
+	a.PlaybookID, errs[23] = rawUUID(v[29])
+	if len(v[30]) > 0 {
+		a.Notes = string(v[30])
+	}
+	a.PlannedStop, errs[24] = nullDec(v[31])
+	a.PlannedTarget, errs[25] = nullDec(v[32])
+	a.InitialRisk, errs[26] = nullDec(v[33])
+	rating, errs[27] = rawInt(v[34])
+	confidence, errs[28] = rawInt(v[35])
+	errs[29] = json.Unmarshal(v[36], &a.FollowedRules)
+	a.Version, errs[30] = rawInt(v[37])
+	annotated, errs[31] = rawInt(v[38])
+	if err := errors.Join(errs[:]...); err != nil {
+		return "", fmt.Errorf("trade row: %w", err)
+	}
+	t.OpenedAt, t.OpenWeekday, t.OpenHour = nsTime(opened), time.Weekday(weekday), int(hour)
+	if closed != openCloseNS {
+		t.ClosedAt = nsTime(closed)
+	}
+	t.Holding = time.Duration(holding)
+	if len(a.FollowedRules) == 0 {
+		a.FollowedRules = nil
+	}
+	a.Rating, a.Confidence = int(rating), int(confidence)
+	t.UpdatedAt, a.UpdatedAt = time.UnixMicro(updated).UTC(), time.UnixMicro(annotated).UTC()
+	return string(v[39]), nil
 }
 
 // withPgx gives fn the pgx connection of the transaction ctx carries, or

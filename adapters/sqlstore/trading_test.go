@@ -169,3 +169,51 @@ func TestPositionTradesReadsTheSameInAndOutOfATransaction(t *testing.T) {
 		})
 	}
 }
+
+// TestTradeListRawReadMatchesDatabaseSQL: on PostgreSQL a page of trades
+// is parsed from pgx's raw text; it holds what database/sql's scan of the
+// same statement gives (every field, annotation, tags, sort keys), for
+// each sort key.
+func TestTradeListRawReadMatchesDatabaseSQL(t *testing.T) {
+	ctx := context.Background()
+	db := openMigrated(t, testConfig(dialects[len(dialects)-1].url(t)))
+	st := tradingStores(db)
+	env := tradingtest.NewEnv(t, st)
+	u := st.NewUser(t)
+	acct, err := env.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: "A", Currency: "USD"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 2, 14, 30, 0, 0, time.UTC)
+	d := decimal.RequireFromString
+	res, err := env.Svc.AddExecutions(ctx, u, acct.ID, []trading.ExecutionInput{
+		{Symbol: "ES", AssetClass: trading.Future, Side: trading.Sell, Quantity: d("2"), Price: d("5000.25"), Commission: d("2.1"), Fees: d("0.013"), ExecutedAt: at},
+		{Symbol: "ES", AssetClass: trading.Future, Side: trading.Buy, Quantity: d("3"), Price: d("4990.5"), Commission: d("3"), ExecutedAt: at.Add(time.Minute)},
+		{Symbol: "AAPL", AssetClass: trading.Stock, Side: trading.Buy, Quantity: d("10"), Price: d("170.25"), ExecutedAt: at.Add(time.Hour)},
+	}, trading.AddOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag := st.NewTag(t, u)
+	pb, rules := st.NewPlaybook(t, u, 1)
+	rulesJSON, _ := json.Marshal(rules)
+	if err := sqlstore.ExecForTest(ctx, db, `UPDATE trades SET playbook_id = ?, notes = ?, initial_risk = ?, r_multiple = ?, rating = 2, confidence = 9,
+		followed_rules = ?, annotation_version = 3, annotated_at = ? WHERE opening_execution_id = ?`,
+		pb, "a\tb\nc", "25", "1.234", string(rulesJSON), at.Add(48*time.Hour+7*time.Microsecond), res.Executions[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlstore.ExecForTest(ctx, db, "INSERT INTO trade_tags (trade_id, tag_id) SELECT id, ? FROM trades WHERE user_id = ?", tag, u); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []trading.SortKey{trading.SortOpened, trading.SortClosed, trading.SortNetPnL, trading.SortR} {
+		raw, portable, rk, pk, ok, err := sqlstore.ListBothWaysForTest(ctx, db, u, trading.Filter{Location: time.UTC}, trading.Sort{Key: key}, trading.Page{Limit: 3})
+		if err != nil || !ok {
+			t.Fatalf("%s: ok %v, %v", key, ok, err)
+		}
+		a, _ := json.Marshal(raw)
+		b, _ := json.Marshal(portable)
+		if len(raw) != 3 || string(a) != string(b) || !reflect.DeepEqual(rk, pk) {
+			t.Fatalf("%s: raw read\n%s %q\ndatabase/sql\n%s %q", key, a, rk, b, pk)
+		}
+	}
+}

@@ -152,6 +152,19 @@ func selectTrades(g *gorm.DB, q string, args ...any) ([]*trading.Trade, error) {
 	return out, err
 }
 
+// decText parses a decimal's text as PostgreSQL sends it (the bytes are
+// not kept).
+func decText(b []byte) (decimal.Decimal, error) {
+	if d, ok := parseSmallDecimal(b); ok {
+		return d, nil
+	}
+	d, err := decimal.NewFromString(string(b))
+	if err != nil {
+		return decimal.Decimal{}, fmt.Errorf("sqlstore: decimal %q: %w", b, err)
+	}
+	return d, nil
+}
+
 // decTexts parses the decimals of one read, sharing one decimal among
 // equal texts (decimals are immutable): a position's quantities, fees and
 // commissions, and many of its prices, repeat, and each parsed decimal
@@ -350,7 +363,7 @@ func rawPositionTrade(key trading.PositionKey, v [][]byte) (*trading.Trade, erro
 		if b == nil {
 			return decimal.NullDecimal{}, nil
 		}
-		d, err := bytesDec(b)
+		d, err := decText(b)
 		return decimal.NullDecimal{Decimal: d, Valid: err == nil}, err
 	}
 	var errs [12]error
@@ -811,7 +824,7 @@ func rawTrade(t *trading.Trade, v [][]byte) (key string, err error) {
 		if b == nil {
 			return decimal.NullDecimal{}, nil
 		}
-		d, err := bytesDec(b)
+		d, err := decText(b)
 		return decimal.NullDecimal{Decimal: d, Valid: err == nil}, err
 	}
 	var errs [32]error
@@ -823,11 +836,11 @@ func rawTrade(t *trading.Trade, v [][]byte) (key string, err error) {
 	t.Symbol, t.AssetClass, t.Direction, t.Status = string(v[4]), trading.AssetClass(v[5]), trading.Direction(v[6]), trading.Status(v[7])
 	t.OpeningExecutionID, errs[4] = rawUUID(v[8])
 	for i, d := range [...]*decimal.Decimal{&t.Multiplier, &t.Quantity, &t.MaxPosition, &t.OpenQuantity, &t.CostBasis, &t.AvgEntryPrice} {
-		*d, errs[5+i] = bytesDec(v[9+i])
+		*d, errs[5+i] = decText(v[9+i])
 	}
 	t.AvgExitPrice, errs[11] = nullDec(v[15])
 	for i, d := range [...]*decimal.Decimal{&t.GrossPnL, &t.Commission, &t.Fees, &t.NetPnL} {
-		*d, errs[12+i] = bytesDec(v[16+i])
+		*d, errs[12+i] = decText(v[16+i])
 	}
 	opened, errs[16] = rawInt(v[20])
 	closed, errs[17] = rawInt(v[21])

@@ -94,6 +94,14 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, tp trace.TracerProv
 		if _, ok := pg.RuntimeParams["application_name"]; !ok {
 			pg.RuntimeParams["application_name"] = "tradesense"
 		}
+		// JIT compiles the expressions of every statement the planner
+		// costs above jit_above_cost, which a page of trades with a LIMIT
+		// can be (its estimate is the whole scan's): 15 ms of compiling
+		// for a page that runs in 10 (docs/benchmarks-trading.md). The
+		// service's statements are short; a DSN can still set jit=on.
+		if _, ok := pg.RuntimeParams["jit"]; !ok {
+			pg.RuntimeParams["jit"] = "off"
+		}
 		pingAfter := cfg.PingIdleAfter
 		sqlDB = stdlib.OpenDB(*pg, stdlib.OptionShouldPing(func(_ context.Context, p stdlib.ShouldPingParams) bool {
 			return p.IdleDuration > pingAfter

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
 
@@ -58,6 +60,12 @@ func annotationArgs(a *trading.Annotation) []any {
 
 // scanTrade reads tradeCols, then extra destinations.
 func scanTrade(r *sql.Rows, extra ...any) (*trading.Trade, error) {
+	return scanTradeWith(r.Scan, extra...)
+}
+
+// scanTradeWith reads tradeCols through scan (database/sql's or pgx's
+// Rows.Scan), then extra destinations.
+func scanTradeWith(scan func(dest ...any) error, extra ...any) (*trading.Trade, error) {
 	var t trading.Trade
 	var opened, closed int64
 	var holding sql.NullInt64
@@ -66,10 +74,11 @@ func scanTrade(r *sql.Rows, extra ...any) (*trading.Trade, error) {
 	var rules string
 	a := &t.Annotation
 	dest := []any{&t.ID, &t.UserID, &t.AccountID, &t.InstrumentID, &t.Symbol, &t.AssetClass, &t.Direction, &t.Status, &t.OpeningExecutionID,
-		&t.Multiplier, &t.Quantity, &t.MaxPosition, &t.OpenQuantity, &t.CostBasis, &t.AvgEntryPrice, &t.AvgExitPrice, &t.GrossPnL, &t.Commission,
-		&t.Fees, &t.NetPnL, &opened, &closed, &holding, &t.Outcome, &t.RMultiple, &weekday, &t.OpenHour, &t.Digest, &t.UpdatedAt,
-		&playbook, &a.Notes, &a.PlannedStop, &a.PlannedTarget, &a.InitialRisk, &a.Rating, &a.Confidence, &rules, &a.Version, &a.UpdatedAt}
-	if err := r.Scan(append(dest, extra...)...); err != nil {
+		dec{&t.Multiplier}, dec{&t.Quantity}, dec{&t.MaxPosition}, dec{&t.OpenQuantity}, dec{&t.CostBasis}, dec{&t.AvgEntryPrice}, &t.AvgExitPrice,
+		dec{&t.GrossPnL}, dec{&t.Commission}, dec{&t.Fees}, dec{&t.NetPnL}, &opened, &closed, &holding, &t.Outcome, &t.RMultiple, &weekday, &t.OpenHour,
+		&t.Digest, &t.UpdatedAt, &playbook, &a.Notes, &a.PlannedStop, &a.PlannedTarget, &a.InitialRisk, &a.Rating, &a.Confidence, &rules, &a.Version,
+		&a.UpdatedAt}
+	if err := scan(append(dest, extra...)...); err != nil {
 		return nil, translate(err)
 	}
 	t.OpenedAt, t.OpenWeekday = nsTime(opened), time.Weekday(weekday)
@@ -143,20 +152,70 @@ func selectTrades(g *gorm.DB, q string, args ...any) ([]*trading.Trade, error) {
 	return out, err
 }
 
+// decText parses a decimal's text as PostgreSQL sends it (the bytes are
+// not kept).
+func decText(b []byte) (decimal.Decimal, error) {
+	if d, ok := parseSmallDecimal(b); ok {
+		return d, nil
+	}
+	d, err := decimal.NewFromString(string(b))
+	if err != nil {
+		return decimal.Decimal{}, fmt.Errorf("sqlstore: decimal %q: %w", b, err)
+	}
+	return d, nil
+}
+
+// decTexts parses the decimals of one read, sharing one decimal among
+// equal texts (decimals are immutable): a position's quantities, fees and
+// commissions, and many of its prices, repeat, and each parsed decimal
+// costs two allocations. At most decTextsMax distinct texts are kept.
+type decTexts map[string]decimal.Decimal
+
+const decTextsMax = 4096
+
+func (c *decTexts) parse(b []byte) (decimal.Decimal, error) {
+	if d, ok := (*c)[string(b)]; ok {
+		return d, nil
+	}
+	d, err := rawDec(b)
+	if err != nil {
+		return d, err
+	}
+	if *c == nil {
+		*c = decTexts{}
+	}
+	if len(*c) < decTextsMax {
+		(*c)[string(b)] = d
+	}
+	return d, nil
+}
+
+// rawSide is the side without a string allocated per row.
+func rawSide(b []byte) trading.Side {
+	switch string(b) {
+	case string(trading.Buy):
+		return trading.Buy
+	case string(trading.Sell):
+		return trading.Sell
+	}
+	return trading.Side(b)
+}
+
 // PositionExecutions implements trading.Ledger.
 func (s *Ledger) PositionExecutions(ctx context.Context, key trading.PositionKey) ([]trading.Execution, error) {
 	var out []trading.Execution
+	var decs decTexts
 	fast, err := s.db.pgRows(ctx, `SELECT id::text, side, quantity::text, price::text, commission::text, fees::text, executed_at_ns::text,
 		broker_execution_id, import_id::text, fingerprint, version::text FROM executions WHERE user_id = $1 AND account_id = $2 AND instrument_id = $3`,
 		[]any{key.UserID.String(), key.AccountID.String(), key.InstrumentID.String()}, func(v [][]byte) error {
-			e := trading.Execution{UserID: key.UserID, AccountID: key.AccountID, InstrumentID: key.InstrumentID, Side: trading.Side(v[1]),
+			e := trading.Execution{UserID: key.UserID, AccountID: key.AccountID, InstrumentID: key.InstrumentID, Side: rawSide(v[1]),
 				BrokerExecutionID: string(v[7]), Fingerprint: string(v[9])}
 			var errs [9]error
 			e.ID, errs[0] = rawUUID(v[0])
-			e.Quantity, errs[1] = rawDec(v[2])
-			e.Price, errs[2] = rawDec(v[3])
-			e.Commission, errs[3] = rawDec(v[4])
-			e.Fees, errs[4] = rawDec(v[5])
+			e.Quantity, errs[1] = decs.parse(v[2])
+			e.Price, errs[2] = decs.parse(v[3])
+			e.Commission, errs[3] = decs.parse(v[4])
+			e.Fees, errs[4] = decs.parse(v[5])
 			var ns int64
 			ns, errs[5] = rawInt(v[6])
 			e.ImportID, errs[6] = rawUUID(v[8])
@@ -205,7 +264,21 @@ func (s *Ledger) PositionTrades(ctx context.Context, key trading.PositionKey) ([
 		args := []any{key.UserID.String(), key.AccountID.String(), key.InstrumentID.String()}
 		// Only what Reconcile reads: identity, digest and annotation.
 		var ts []*trading.Trade
-		err := query(g, func(r *sql.Rows) error {
+		fast, err := s.db.pgRows(ctx, `SELECT t.id::text, t.opening_execution_id::text, t.opened_at_ns::text, t.digest, t.playbook_id::text, t.notes,
+			t.planned_stop::text, t.planned_target::text, t.initial_risk::text, t.rating::text, t.confidence::text, t.followed_rules,
+			t.annotation_version::text, (extract(epoch FROM t.annotated_at) * 1000000)::bigint::text
+			FROM trades t WHERE t.user_id = $1 AND t.account_id = $2 AND t.instrument_id = $3`, args, func(v [][]byte) error {
+			t, err := rawPositionTrade(key, v)
+			if err == nil {
+				ts = append(ts, t)
+			}
+			return err
+		})
+		if fast {
+			if err != nil {
+				return err
+			}
+		} else if err := query(g, func(r *sql.Rows) error {
 			t := &trading.Trade{UserID: key.UserID, AccountID: key.AccountID, InstrumentID: key.InstrumentID}
 			a := &t.Annotation
 			var opened int64
@@ -224,8 +297,7 @@ func (s *Ledger) PositionTrades(ctx context.Context, key trading.PositionKey) ([
 			ts = append(ts, t)
 			return nil
 		}, "SELECT t.id, t.opening_execution_id, t.opened_at_ns, t.digest, "+strings.ReplaceAll("t."+tradeAnnotationCols, ", ", ", t.")+
-			" FROM trades t WHERE "+where, args...)
-		if err != nil {
+			" FROM trades t WHERE "+where, args...); err != nil {
 			return err
 		}
 		if err := fillTrades(g, ts, false, where, args...); err != nil {
@@ -240,14 +312,21 @@ func (s *Ledger) PositionTrades(ctx context.Context, key trading.PositionKey) ([
 				t.Legs = append(t.Legs, trading.Leg{ExecutionID: eid, Role: trading.Role(role)})
 			}
 		}
-		fast, err := s.db.pgRows(ctx, `SELECT l.trade_id::text, l.execution_id::text, l.role FROM trade_legs l JOIN trades t ON t.id = l.trade_id
+		fast, err = s.db.pgRows(ctx, `SELECT l.trade_id::text, l.execution_id::text, l.role FROM trade_legs l JOIN trades t ON t.id = l.trade_id
 			WHERE t.user_id = $1 AND t.account_id = $2 AND t.instrument_id = $3`, args, func(v [][]byte) error {
 			tid, err1 := rawUUID(v[0])
 			eid, err2 := rawUUID(v[1])
 			if err := errors.Join(err1, err2); err != nil {
 				return err
 			}
-			addLeg(tid, eid, string(v[2]))
+			role := string(trading.Entry) // no string per leg for the two roles
+			if string(v[2]) != role {
+				role = string(trading.Exit)
+				if string(v[2]) != role {
+					role = string(v[2])
+				}
+			}
+			addLeg(tid, eid, role)
 			return nil
 		})
 		if !fast {
@@ -274,6 +353,43 @@ func (s *Ledger) PositionTrades(ctx context.Context, key trading.PositionKey) ([
 		return nil, fmt.Errorf("position trades: %w", err)
 	}
 	return out, nil
+}
+
+// rawPositionTrade parses a row of PositionTrades' pgRows statement.
+func rawPositionTrade(key trading.PositionKey, v [][]byte) (*trading.Trade, error) {
+	t := &trading.Trade{UserID: key.UserID, AccountID: key.AccountID, InstrumentID: key.InstrumentID, Digest: string(v[3])}
+	a := &t.Annotation
+	nullDec := func(b []byte) (decimal.NullDecimal, error) {
+		if b == nil {
+			return decimal.NullDecimal{}, nil
+		}
+		d, err := decText(b)
+		return decimal.NullDecimal{Decimal: d, Valid: err == nil}, err
+	}
+	var errs [12]error
+	var opened, rating, confidence, annotated int64
+	t.ID, errs[0] = rawUUID(v[0])
+	t.OpeningExecutionID, errs[1] = rawUUID(v[1])
+	opened, errs[2] = rawInt(v[2])
+	a.PlaybookID, errs[3] = rawUUID(v[4])
+	if len(v[5]) > 0 {
+		a.Notes = string(v[5])
+	}
+	a.PlannedStop, errs[4] = nullDec(v[6])
+	a.PlannedTarget, errs[5] = nullDec(v[7])
+	a.InitialRisk, errs[6] = nullDec(v[8])
+	rating, errs[7] = rawInt(v[9])
+	confidence, errs[8] = rawInt(v[10])
+	if string(v[11]) != "[]" {
+		errs[9] = json.Unmarshal(v[11], &a.FollowedRules)
+	}
+	a.Version, errs[10] = rawInt(v[12])
+	annotated, errs[11] = rawInt(v[13])
+	if err := errors.Join(errs[:]...); err != nil {
+		return nil, fmt.Errorf("trade row: %w", err)
+	}
+	t.OpenedAt, a.Rating, a.Confidence, a.UpdatedAt = nsTime(opened), int(rating), int(confidence), time.UnixMicro(annotated).UTC()
+	return t, nil
 }
 
 // storedLegs returns the legs of trades, by trade.
@@ -351,6 +467,9 @@ func (w *writer) bulkFunc(table string, cols []string, n int, row func(i int, ds
 }
 
 func (w *writer) insertTrades(ts []*trading.Trade) error {
+	if ok, err := w.copyFunc("trades", tradeColList, len(ts), func(b []byte, i int) []byte { return appendTradeRow(b, ts[i]) }); ok {
+		return err
+	}
 	return w.bulkFunc("trades", tradeColList, len(ts), func(i int, dst []any) []any {
 		t := ts[i]
 		dst = append(dst, t.ID)
@@ -365,6 +484,9 @@ type legRow struct {
 }
 
 func (w *writer) insertLegs(legs []legRow) error {
+	if ok, err := w.copyFunc("trade_legs", legColList, len(legs), func(b []byte, i int) []byte { return appendLegRow(b, legs[i].trade, legs[i].leg) }); ok {
+		return err
+	}
 	return w.bulkFunc("trade_legs", legColList, len(legs), func(i int, dst []any) []any {
 		r := legs[i]
 		l := r.leg
@@ -550,14 +672,29 @@ func (s *Ledger) List(ctx context.Context, userID uuid.UUID, f trading.Filter, s
 	n := p.Size()
 	var out []trading.Trade
 	var lastKey []string
-	err = s.db.run(ctx, func(g *gorm.DB) error {
+	if ok, err := s.listPg(ctx, q, args, n, &out, &lastKey); ok {
+		if err != nil {
+			return nil, "", fmt.Errorf("list trades: %w", err)
+		}
+		return out, s.nextCursor(srt, out, lastKey, n, isNum), nil
+	}
+	if err := s.listPortable(ctx, q, args, n, &out, &lastKey); err != nil {
+		return nil, "", fmt.Errorf("list trades: %w", err)
+	}
+	return out, s.nextCursor(srt, out, lastKey, n, isNum), nil
+}
+
+// listPortable runs a page's statement through database/sql (SQLite, or
+// PostgreSQL where listPg does not apply).
+func (s *Ledger) listPortable(ctx context.Context, q string, args []any, n int, out *[]trading.Trade, lastKey *[]string) error {
+	return s.db.run(ctx, func(g *gorm.DB) error {
 		var ts []*trading.Trade
 		err := query(g, func(r *sql.Rows) error {
 			var key sql.NullString
 			tr, err := scanTrade(r, &key)
 			if err == nil {
 				ts = append(ts, tr)
-				lastKey = append(lastKey, key.String)
+				*lastKey = append(*lastKey, key.String)
 			}
 			return err
 		}, q, args...)
@@ -576,21 +713,201 @@ func (s *Ledger) List(ctx context.Context, userID uuid.UUID, f trading.Filter, s
 				return err
 			}
 		}
-		out = make([]trading.Trade, len(ts))
+		*out = make([]trading.Trade, len(ts))
 		for i, t := range ts {
-			out[i] = *t
+			(*out)[i] = *t
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, "", fmt.Errorf("list trades: %w", err)
+}
+
+// nextCursor is the cursor after a page of n when a row beyond it came.
+func (s *Ledger) nextCursor(srt trading.Sort, out []trading.Trade, lastKey []string, n int, isNum bool) string {
+	if len(lastKey) <= n {
+		return ""
 	}
-	next := ""
-	if len(lastKey) > n {
-		last := out[n-1]
-		next = trading.Cursor{Key: string(srt.Key), Asc: srt.Asc, Value: normKey(lastKey[n-1], isNum), ID: last.ID}.Encode()
+	return trading.Cursor{Key: string(srt.Key), Asc: srt.Asc, Value: normKey(lastKey[n-1], isNum), ID: out[n-1].ID}.Encode()
+}
+
+// listPg runs a page's statement with pgx itself on PostgreSQL (ok false,
+// nothing run, elsewhere or inside a transaction without a connection of
+// its own), then the page's tags in a second statement on the same
+// connection.
+//
+// The page's statement goes in pgx's exec mode (an unnamed statement,
+// parameters as text, one round trip), so PostgreSQL plans it for the
+// values it is given every time. A cached prepared statement would switch
+// to a generic plan after five runs, and the generic plan of a page, which
+// cannot see how wide the date range or how rare the tag is, reads every
+// trade of the range and sorts them (13,000 rows and 30–110 ms for one
+// quarter of the benchmark's data against ≈ 500 rows and 0.5 ms for the
+// custom plan, which walks the sort index and stops at the page); planning
+// it costs ≈ 0.15 ms.
+func (s *Ledger) listPg(ctx context.Context, q string, args []any, n int, out *[]trading.Trade, lastKey *[]string) (bool, error) {
+	if s.db.dialect != Postgres {
+		return false, nil
 	}
-	return out, next, nil
+	pq, pargs := pgPlaceholders(q, args)
+	for i, a := range pargs {
+		switch v := a.(type) {
+		case uuid.UUID:
+			pargs[i] = v.String()
+		case decimal.Decimal:
+			pargs[i] = v.String()
+		}
+	}
+	pq = strings.Replace(pq, tradeCols, pgListCols, 1)
+	return s.db.withPgx(ctx, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, pq, append([]any{pgx.QueryExecModeExec}, pargs...)...)
+		if err != nil {
+			return err
+		}
+		ts := make([]trading.Trade, 0, n+1)
+		for rows.Next() {
+			ts = append(ts, trading.Trade{})
+			key, err := rawTrade(&ts[len(ts)-1], rows.RawValues())
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			*lastKey = append(*lastKey, key)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		ts = ts[:min(len(ts), n)]
+		*out = ts
+		if len(ts) == 0 {
+			return nil
+		}
+		byID := make(map[uuid.UUID]*trading.Trade, len(ts))
+		pageIDs := make([]string, len(ts))
+		for i := range ts {
+			byID[ts[i].ID] = &ts[i]
+			pageIDs[i] = ts[i].ID.String()
+		}
+		rows, err = c.Query(ctx, "SELECT trade_id::text, tag_id::text FROM trade_tags WHERE trade_id = ANY($1::uuid[]) ORDER BY trade_id, tag_id", pageIDs)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			v := rows.RawValues()
+			tid, err1 := rawUUID(v[0])
+			tag, err2 := rawUUID(v[1])
+			if err := errors.Join(err1, err2); err != nil {
+				return fmt.Errorf("trade tag row: %w", err)
+			}
+			if t := byID[tid]; t != nil {
+				t.Annotation.TagIDs = append(t.Annotation.TagIDs, tag)
+			}
+		}
+		return rows.Err()
+	})
+}
+
+// pgListCols is tradeCols as listPg reads them: exec mode returns text,
+// and the two timestamps come as microseconds since the epoch (their
+// text would depend on the session's DateStyle and TimeZone).
+var pgListCols = strings.NewReplacer("t.updated_at", "(extract(epoch FROM t.updated_at) * 1000000)::bigint",
+	"t.annotated_at", "(extract(epoch FROM t.annotated_at) * 1000000)::bigint").Replace(tradeCols)
+
+// rawTrade parses a row of pgListCols (then the sort key) into t, as
+// scanTrade reads tradeCols.
+func rawTrade(t *trading.Trade, v [][]byte) (key string, err error) {
+	if len(v) != 40 {
+		return "", fmt.Errorf("trade row: %d columns", len(v))
+	}
+	a := &t.Annotation
+	nullDec := func(b []byte) (decimal.NullDecimal, error) {
+		if b == nil {
+			return decimal.NullDecimal{}, nil
+		}
+		d, err := decText(b)
+		return decimal.NullDecimal{Decimal: d, Valid: err == nil}, err
+	}
+	var errs [32]error
+	var opened, closed, holding, weekday, hour, updated, rating, confidence, annotated int64
+	t.ID, errs[0] = rawUUID(v[0])
+	t.UserID, errs[1] = rawUUID(v[1])
+	t.AccountID, errs[2] = rawUUID(v[2])
+	t.InstrumentID, errs[3] = rawUUID(v[3])
+	t.Symbol, t.AssetClass, t.Direction, t.Status = string(v[4]), trading.AssetClass(v[5]), trading.Direction(v[6]), trading.Status(v[7])
+	t.OpeningExecutionID, errs[4] = rawUUID(v[8])
+	for i, d := range [...]*decimal.Decimal{&t.Multiplier, &t.Quantity, &t.MaxPosition, &t.OpenQuantity, &t.CostBasis, &t.AvgEntryPrice} {
+		*d, errs[5+i] = decText(v[9+i])
+	}
+	t.AvgExitPrice, errs[11] = nullDec(v[15])
+	for i, d := range [...]*decimal.Decimal{&t.GrossPnL, &t.Commission, &t.Fees, &t.NetPnL} {
+		*d, errs[12+i] = decText(v[16+i])
+	}
+	opened, errs[16] = rawInt(v[20])
+	closed, errs[17] = rawInt(v[21])
+	if v[22] != nil {
+		holding, errs[18] = rawInt(v[22])
+	}
+	t.Outcome = trading.Outcome(v[23])
+	t.RMultiple, errs[19] = nullDec(v[24])
+	weekday, errs[20] = rawInt(v[25])
+	hour, errs[21] = rawInt(v[26])
+	t.Digest = string(v[27])
+	updated, errs[22] = rawInt(v[28])
+	a.PlaybookID, errs[23] = rawUUID(v[29])
+	if len(v[30]) > 0 {
+		a.Notes = string(v[30])
+	}
+	a.PlannedStop, errs[24] = nullDec(v[31])
+	a.PlannedTarget, errs[25] = nullDec(v[32])
+	a.InitialRisk, errs[26] = nullDec(v[33])
+	rating, errs[27] = rawInt(v[34])
+	confidence, errs[28] = rawInt(v[35])
+	errs[29] = json.Unmarshal(v[36], &a.FollowedRules)
+	a.Version, errs[30] = rawInt(v[37])
+	annotated, errs[31] = rawInt(v[38])
+	if err := errors.Join(errs[:]...); err != nil {
+		return "", fmt.Errorf("trade row: %w", err)
+	}
+	t.OpenedAt, t.OpenWeekday, t.OpenHour = nsTime(opened), time.Weekday(weekday), int(hour)
+	if closed != openCloseNS {
+		t.ClosedAt = nsTime(closed)
+	}
+	t.Holding = time.Duration(holding)
+	if len(a.FollowedRules) == 0 {
+		a.FollowedRules = nil
+	}
+	a.Rating, a.Confidence = int(rating), int(confidence)
+	t.UpdatedAt, a.UpdatedAt = time.UnixMicro(updated).UTC(), time.UnixMicro(annotated).UTC()
+	return string(v[39]), nil
+}
+
+// withPgx gives fn the pgx connection of the transaction ctx carries, or
+// one of the pool's. ok is false, with nothing run, outside PostgreSQL or
+// in a transaction without a connection of its own.
+func (d *DB) withPgx(ctx context.Context, fn func(c *pgx.Conn) error) (ok bool, err error) {
+	if d.dialect != Postgres {
+		return false, nil
+	}
+	var conn *sql.Conn
+	if st := txFrom(ctx, d); st != nil {
+		if st.conn == nil {
+			return false, nil
+		}
+		conn = st.conn
+	} else {
+		if conn, err = d.acquire(ctx); err != nil {
+			return true, err
+		}
+		defer func() { _ = conn.Close() }()
+	}
+	err = conn.Raw(func(dc any) error {
+		sc, isPgx := dc.(*stdlib.Conn)
+		if !isPgx {
+			return errors.New("sqlstore: raw rows need a pgx connection")
+		}
+		return fn(sc.Conn())
+	})
+	return true, translate(err)
 }
 
 // listQuery builds the statement of one page: the filter, the keyset
@@ -767,6 +1084,17 @@ func (s *Ledger) tradeWhere(userID uuid.UUID, f *trading.Filter) ([]string, []an
 	}
 	if col == "t.closed_at_ns" && (!from.IsZero() || !to.IsZero()) {
 		add("t.closed_at_ns < ?", int64(openCloseNS))
+	}
+	// A trade opens no later than it closes (Build takes fills in time
+	// order), so a range on one date bounds the other too: redundant, but
+	// it lets a page sorted by the other date start its index walk at the
+	// range instead of at the newest trade (a quarter a year back, sorted by
+	// open, read 35,000 trades to find its page without it).
+	if col == "t.closed_at_ns" && !to.IsZero() {
+		add("t.opened_at_ns < ?", to.UnixNano())
+	}
+	if col == "t.opened_at_ns" && !from.IsZero() {
+		add("t.closed_at_ns >= ?", from.UnixNano()) // open trades carry the largest closed_at_ns
 	}
 	if len(f.Weekdays) > 0 {
 		ws := make([]int, len(f.Weekdays))

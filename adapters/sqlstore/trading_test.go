@@ -4,15 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
 
 	"github.com/tradesense/tradesense/adapters/sqlstore"
 	"github.com/tradesense/tradesense/core/blob/blobtest"
 	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/journal/journaltest"
+	"github.com/tradesense/tradesense/core/trading"
 	"github.com/tradesense/tradesense/core/trading/tradingtest"
 )
 
@@ -101,5 +104,116 @@ func TestJournalContract(t *testing.T) {
 					Entries: sqlstore.NewJournalEntries(db), Attachments: sqlstore.NewAttachments(db), Blobs: mem, BlobCount: mem.Len}
 			})
 		})
+	}
+}
+
+// TestPositionTradesReadsTheSameInAndOutOfATransaction: inside a
+// transaction PostgreSQL reads a position's trades as raw text (the
+// rebuild's path); outside, through database/sql. Both give the same
+// trades, annotation included.
+func TestPositionTradesReadsTheSameInAndOutOfATransaction(t *testing.T) {
+	for _, dc := range dialects {
+		t.Run(dc.name, func(t *testing.T) {
+			ctx := context.Background()
+			db := openMigrated(t, testConfig(dc.url(t)))
+			st := tradingStores(db)
+			env := tradingtest.NewEnv(t, st)
+			u := st.NewUser(t)
+			acct, err := env.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: "A", Currency: "USD"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			at := time.Date(2026, 3, 2, 14, 30, 0, 0, time.UTC)
+			one := decimal.NewFromInt(1)
+			res, err := env.Svc.AddExecutions(ctx, u, acct.ID, []trading.ExecutionInput{
+				{Symbol: "AAPL", AssetClass: trading.Stock, Side: trading.Buy, Quantity: decimal.NewFromInt(10), Price: decimal.RequireFromString("170.25"), Commission: one, ExecutedAt: at},
+				{Symbol: "AAPL", AssetClass: trading.Stock, Side: trading.Sell, Quantity: decimal.NewFromInt(10), Price: decimal.RequireFromString("171.5"), Commission: one, ExecutedAt: at.Add(time.Minute)},
+				{Symbol: "AAPL", AssetClass: trading.Stock, Side: trading.Buy, Quantity: decimal.NewFromInt(5), Price: decimal.RequireFromString("172"), ExecutedAt: at.Add(time.Hour)},
+			}, trading.AddOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pb, rules := st.NewPlaybook(t, u, 2)
+			annotated := at.Add(24*time.Hour + 123456*time.Microsecond)
+			rulesJSON, _ := json.Marshal(rules)
+			if err := sqlstore.ExecForTest(ctx, db, `UPDATE trades SET playbook_id = ?, notes = ?, planned_stop = ?, initial_risk = ?, rating = 4, confidence = 7,
+				followed_rules = ?, annotation_version = 5, annotated_at = ? WHERE opening_execution_id = ?`,
+				pb, "notes\twith a tab", "169.5", "12.25", string(rulesJSON), annotated, res.Executions[0].ID); err != nil {
+				t.Fatal(err)
+			}
+			key := trading.PositionKey{UserID: u, AccountID: acct.ID, InstrumentID: res.Executions[0].InstrumentID}
+			out, err := st.Ledger.PositionTrades(ctx, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var in []trading.Trade
+			if err := st.Tx.Do(ctx, func(ctx context.Context) error {
+				in, err = st.Ledger.PositionTrades(ctx, key)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if len(out) != 2 || !reflect.DeepEqual(in, out) {
+				t.Fatalf("in a transaction:\n%+v\noutside:\n%+v", in, out)
+			}
+			var a *trading.Annotation
+			for i := range out {
+				if out[i].OpeningExecutionID == res.Executions[0].ID {
+					a = &out[i].Annotation
+				}
+			}
+			if a == nil || a.Rating != 4 || a.Confidence != 7 || a.Version != 5 || !a.UpdatedAt.Equal(annotated) || a.PlaybookID != pb ||
+				len(a.FollowedRules) != 2 || a.Notes != "notes\twith a tab" || a.PlannedStop.Decimal.String() != "169.5" || a.PlannedTarget.Valid {
+				t.Fatalf("annotation read back as %+v", a)
+			}
+		})
+	}
+}
+
+// TestTradeListRawReadMatchesDatabaseSQL: on PostgreSQL a page of trades
+// is parsed from pgx's raw text; it holds what database/sql's scan of the
+// same statement gives (every field, annotation, tags, sort keys), for
+// each sort key.
+func TestTradeListRawReadMatchesDatabaseSQL(t *testing.T) {
+	ctx := context.Background()
+	db := openMigrated(t, testConfig(dialects[len(dialects)-1].url(t)))
+	st := tradingStores(db)
+	env := tradingtest.NewEnv(t, st)
+	u := st.NewUser(t)
+	acct, err := env.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: "A", Currency: "USD"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 2, 14, 30, 0, 0, time.UTC)
+	d := decimal.RequireFromString
+	res, err := env.Svc.AddExecutions(ctx, u, acct.ID, []trading.ExecutionInput{
+		{Symbol: "ES", AssetClass: trading.Future, Side: trading.Sell, Quantity: d("2"), Price: d("5000.25"), Commission: d("2.1"), Fees: d("0.013"), ExecutedAt: at},
+		{Symbol: "ES", AssetClass: trading.Future, Side: trading.Buy, Quantity: d("3"), Price: d("4990.5"), Commission: d("3"), ExecutedAt: at.Add(time.Minute)},
+		{Symbol: "AAPL", AssetClass: trading.Stock, Side: trading.Buy, Quantity: d("10"), Price: d("170.25"), ExecutedAt: at.Add(time.Hour)},
+	}, trading.AddOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag := st.NewTag(t, u)
+	pb, rules := st.NewPlaybook(t, u, 1)
+	rulesJSON, _ := json.Marshal(rules)
+	if err := sqlstore.ExecForTest(ctx, db, `UPDATE trades SET playbook_id = ?, notes = ?, initial_risk = ?, r_multiple = ?, rating = 2, confidence = 9,
+		followed_rules = ?, annotation_version = 3, annotated_at = ? WHERE opening_execution_id = ?`,
+		pb, "a\tb\nc", "25", "1.234", string(rulesJSON), at.Add(48*time.Hour+7*time.Microsecond), res.Executions[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlstore.ExecForTest(ctx, db, "INSERT INTO trade_tags (trade_id, tag_id) SELECT id, ? FROM trades WHERE user_id = ?", tag, u); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []trading.SortKey{trading.SortOpened, trading.SortClosed, trading.SortNetPnL, trading.SortR} {
+		raw, portable, rk, pk, ok, err := sqlstore.ListBothWaysForTest(ctx, db, u, trading.Filter{Location: time.UTC}, trading.Sort{Key: key}, trading.Page{Limit: 3})
+		if err != nil || !ok {
+			t.Fatalf("%s: ok %v, %v", key, ok, err)
+		}
+		a, _ := json.Marshal(raw)
+		b, _ := json.Marshal(portable)
+		if len(raw) != 3 || string(a) != string(b) || !reflect.DeepEqual(rk, pk) {
+			t.Fatalf("%s: raw read\n%s %q\ndatabase/sql\n%s %q", key, a, rk, b, pk)
+		}
 	}
 }

@@ -57,6 +57,15 @@ func Build(execs []Execution, p BuildParams) []Trade {
 		order[i] = &execs[i]
 	}
 	slices.SortFunc(order, compareFills)
+	if out, ok := buildFast(order, p); ok {
+		return out
+	}
+	return buildDecimal(order, p)
+}
+
+// buildDecimal is Build on shopspring/decimal, for any figures; order is
+// sorted by compareFills.
+func buildDecimal(order []*Execution, p BuildParams) []Trade {
 	b := builder{p: p}
 	for i := 0; i < len(order); {
 		j := i + 1

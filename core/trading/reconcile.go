@@ -104,12 +104,22 @@ func Reconcile(old, built []Trade, newID func() uuid.UUID) Plan {
 		return bytes.Compare(a.ID[:], b.ID[:])
 	})
 	byOpener := make(map[uuid.UUID]int, len(oldSorted))
-	execOwners := map[uuid.UUID][]int{} // execution → old trades holding it
 	for i := range oldSorted {
 		byOpener[oldSorted[i].OpeningExecutionID] = i
-		for _, l := range oldSorted[i].Legs {
-			execOwners[l.ExecutionID] = append(execOwners[l.ExecutionID], i)
+	}
+	// execution → old trades holding it; made when rules 2 and 3 first
+	// need it (a rebuild that changes nothing never does).
+	var execOwners map[uuid.UUID][]int
+	owners := func() map[uuid.UUID][]int {
+		if execOwners == nil {
+			execOwners = map[uuid.UUID][]int{}
+			for i := range oldSorted {
+				for _, l := range oldSorted[i].Legs {
+					execOwners[l.ExecutionID] = append(execOwners[l.ExecutionID], i)
+				}
+			}
 		}
+		return execOwners
 	}
 	claimed := make([]bool, len(oldSorted))
 	source := make([]int, len(built)) // old trade index each built one took, or −1
@@ -126,8 +136,12 @@ func Reconcile(old, built []Trade, newID func() uuid.UUID) Plan {
 	// shared counts, per old trade, the executions built[i] has in it.
 	shared := func(i int) map[int]int {
 		n := map[int]int{}
+		if len(oldSorted) == 0 {
+			return n
+		}
+		eo := owners()
 		for _, l := range built[i].Legs {
-			for _, j := range execOwners[l.ExecutionID] {
+			for _, j := range eo[l.ExecutionID] {
 				n[j]++
 			}
 		}
@@ -168,16 +182,20 @@ func Reconcile(old, built []Trade, newID func() uuid.UUID) Plan {
 			built[i].Annotation = cloneAnnotation(oldSorted[j].Annotation)
 		}
 	}
-	// Rule 4.
-	builtOwners := map[uuid.UUID][]int{}
-	for i := range built {
-		for _, l := range built[i].Legs {
-			builtOwners[l.ExecutionID] = append(builtOwners[l.ExecutionID], i)
-		}
-	}
+	// Rule 4. builtOwners (execution → built trades holding it) is made
+	// for the first unclaimed old trade, if any.
+	var builtOwners map[uuid.UUID][]int
 	for j := range oldSorted {
 		if claimed[j] {
 			continue
+		}
+		if builtOwners == nil {
+			builtOwners = map[uuid.UUID][]int{}
+			for i := range built {
+				for _, l := range built[i].Legs {
+					builtOwners[l.ExecutionID] = append(builtOwners[l.ExecutionID], i)
+				}
+			}
 		}
 		o := &oldSorted[j]
 		p.Deleted = append(p.Deleted, o.ID)

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/uuid"
 
 	"github.com/tradesense/tradesense/adapters/httpapi/gen"
 	"github.com/tradesense/tradesense/core/apperr"
@@ -103,5 +106,46 @@ func TestBearerOperationsRefuseACallWithoutAPrincipal(t *testing.T) {
 	}
 	if checked < len(ops)/2 {
 		t.Fatalf("only %d of %d operations declare bearerAuth: the spec walk is wrong", checked, len(ops))
+	}
+}
+
+// TestHandlersHandOnTheServiceError: with a caller signed in, every
+// operation of the trading, journal, import and analytics modules either
+// refuses its (empty) request as invalid before it reaches a service, or
+// calls the service and returns the service's error itself, so that the
+// one problem writer maps it (a NotFound stays a 404 for another user's
+// id, a Conflict a 409) and no handler answers success over a failure.
+func TestHandlersHandOnTheServiceError(t *testing.T) {
+	calls := &serviceCalls{}
+	api := &strictServer{
+		tradingHandlers:   &tradingHandlers{svc: failingTrading{calls}},
+		journalHandlers:   &journalHandlers{svc: failingJournal{calls}, trades: failingTrading{calls}},
+		importHandlers:    &importHandlers{svc: failingImports{calls}},
+		analyticsHandlers: &analyticsHandlers{figures: failingAnalytics{calls}, reports: failingReports{calls}},
+	}
+	ctx := identity.WithPrincipal(context.Background(), identity.Principal{UserID: uuid.New(), Role: identity.RoleUser, AAL: 1})
+	ops := specOperations(t)
+	modules := []reflect.Type{reflect.TypeFor[*tradingHandlers](), reflect.TypeFor[*journalHandlers](),
+		reflect.TypeFor[*importHandlers](), reflect.TypeFor[*analyticsHandlers]()}
+	reached := 0
+	for name, bearer := range ops {
+		if !bearer || !slices.ContainsFunc(modules, func(m reflect.Type) bool { _, ok := m.MethodByName(name); return ok }) {
+			continue
+		}
+		err := callStrict(api, name, ctx)
+		if called := calls.take(); len(called) > 0 {
+			reached++
+			if !errors.Is(err, errService) {
+				t.Errorf("%s called %v and returned %v; want the service's error", name, called, err)
+			}
+			continue
+		}
+		var ae *apperr.Error
+		if !errors.As(err, &ae) || ae.Kind != apperr.Invalid {
+			t.Errorf("%s with an empty request, no service called: %v; want an Invalid apperr", name, err)
+		}
+	}
+	if reached < 30 {
+		t.Fatalf("only %d operations reached a service", reached)
 	}
 }

@@ -475,6 +475,9 @@ func tosRow() rowFunc {
 		if v := b.get(fExecutedAt); v != "" {
 			t, _, err := b.when(fExecutedAt, v)
 			if err != nil {
+				// The spread's later legs must not take an earlier
+				// trade's time: they are rejected with it.
+				lastAt = time.Time{}
 				return nil, "", err
 			}
 			at, lastAt = t, t

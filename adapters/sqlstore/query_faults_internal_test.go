@@ -1,0 +1,193 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+	"gorm.io/gorm"
+
+	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/identity"
+	"github.com/tradesense/tradesense/core/trading"
+	"github.com/tradesense/tradesense/core/trading/tradingtest"
+)
+
+// errInjected is the fault: a connection lost in the middle of a query.
+var errInjected = fmt.Errorf("injected fault: %w", io.ErrUnexpectedEOF)
+
+// queryFaults fails the n-th statement GORM runs once armed.
+type queryFaults struct {
+	armed  atomic.Bool
+	calls  atomic.Int64
+	failAt atomic.Int64
+	hit    atomic.Bool
+}
+
+// install registers the fault before every kind of GORM statement of db.
+func (f *queryFaults) install(t *testing.T, db *DB) {
+	t.Helper()
+	inject := func(g *gorm.DB) {
+		if f.armed.Load() && f.calls.Add(1) == f.failAt.Load() {
+			f.hit.Store(true)
+			_ = g.AddError(errInjected)
+		}
+	}
+	cb := db.gorm.Callback()
+	for _, err := range []error{
+		cb.Create().Before("gorm:create").Register("test:fault", inject),
+		cb.Query().Before("gorm:query").Register("test:fault", inject),
+		cb.Update().Before("gorm:update").Register("test:fault", inject),
+		cb.Delete().Before("gorm:delete").Register("test:fault", inject),
+		cb.Row().Before("gorm:row").Register("test:fault", inject),
+		cb.Raw().Before("gorm:raw").Register("test:fault", inject),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// tradingLife is a trader's book through the trading service: accounts,
+// executions, trades and their annotations, a manual trade, deletions. It
+// returns the first step's error.
+func tradingLife(ctx context.Context, svc *trading.Service, u uuid.UUID) error {
+	d := decimal.RequireFromString
+	at := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
+	step := func(name string, err error) error { return fmt.Errorf("%s: %w", name, err) }
+	a, err := svc.CreateAccount(ctx, u, trading.AccountInput{Name: "Main", Currency: "USD"})
+	if err != nil {
+		return step("CreateAccount", err)
+	}
+	if _, err := svc.ListAccounts(ctx, u, false); err != nil {
+		return step("ListAccounts", err)
+	}
+	name := "Renamed"
+	if _, err := svc.UpdateAccount(ctx, u, a.ID, trading.AccountPatch{Name: &name}, 0); err != nil {
+		return step("UpdateAccount", err)
+	}
+	res, err := svc.AddExecutions(ctx, u, a.ID, []trading.ExecutionInput{
+		{Symbol: "AAPL", AssetClass: trading.Stock, Side: trading.Buy, Quantity: d("10"), Price: d("100"), ExecutedAt: at},
+		{Symbol: "AAPL", AssetClass: trading.Stock, Side: trading.Sell, Quantity: d("10"), Price: d("101"), ExecutedAt: at.Add(time.Hour)},
+		{Symbol: "MSFT", AssetClass: trading.Stock, Side: trading.Buy, Quantity: d("5"), Price: d("300"), ExecutedAt: at},
+	}, trading.AddOptions{})
+	if err != nil {
+		return step("AddExecutions", err)
+	}
+	if _, _, err := svc.ListExecutions(ctx, u, trading.ExecutionFilter{}, trading.Page{}); err != nil {
+		return step("ListExecutions", err)
+	}
+	ex := res.Executions[1]
+	if _, err := svc.GetExecution(ctx, u, ex.ID); err != nil {
+		return step("GetExecution", err)
+	}
+	price := d("102")
+	if _, _, err := svc.UpdateExecution(ctx, u, ex.ID, trading.ExecutionPatch{Price: &price}, 0); err != nil {
+		return step("UpdateExecution", err)
+	}
+	page, err := svc.ListTrades(ctx, u, trading.Filter{}, trading.Sort{}, trading.Page{})
+	if err != nil {
+		return step("ListTrades", err)
+	}
+	if len(page.Items) != 2 {
+		return fmt.Errorf("ListTrades: %d trades", len(page.Items))
+	}
+	tr := page.Items[0]
+	if tr.Symbol != "AAPL" {
+		tr = page.Items[1]
+	}
+	if _, err := svc.GetTrade(ctx, u, tr.ID); err != nil {
+		return step("GetTrade", err)
+	}
+	notes, rating := "held through the open", 4
+	if _, err := svc.UpdateAnnotation(ctx, u, tr.ID, trading.AnnotationPatch{Notes: &notes, Rating: &rating}, 0); err != nil {
+		return step("UpdateAnnotation", err)
+	}
+	if _, err := svc.BulkAnnotate(ctx, u, []uuid.UUID{page.Items[0].ID, page.Items[1].ID}, trading.BulkAnnotation{}); err != nil {
+		return step("BulkAnnotate", err)
+	}
+	if _, err := svc.CreateManualTrade(ctx, u, trading.ManualTrade{AccountID: a.ID, Symbol: "NVDA", AssetClass: trading.Stock, Direction: trading.Long,
+		Entries: []trading.ManualFill{{Price: d("900"), Quantity: d("1"), At: at}},
+		Exits:   []trading.ManualFill{{Price: d("910"), Quantity: d("1"), At: at.Add(time.Minute)}}}); err != nil {
+		return step("CreateManualTrade", err)
+	}
+	if _, err := svc.DataVersion(ctx, u); err != nil {
+		return step("DataVersion", err)
+	}
+	if _, err := svc.DeleteExecutions(ctx, u, []uuid.UUID{res.Executions[2].ID}); err != nil {
+		return step("DeleteExecutions", err)
+	}
+	if _, err := svc.DeleteTrade(ctx, u, tr.ID); err != nil {
+		return step("DeleteTrade", err)
+	}
+	if err := svc.DeleteAccount(ctx, u, a.ID, true); err != nil {
+		return step("DeleteAccount", err)
+	}
+	return nil
+}
+
+// TestAQueryFailureAnywhereInTheBookSurfacesAsUnavailable: the trading
+// book's life is run again and again with the n-th SQL statement failing
+// as a lost connection does, until a run meets no fault. Every step that
+// meets it returns that failure as Unavailable (the API answers 503, the
+// client retries): never a panic, a NotFound or Conflict the client would
+// act on, or an Internal error that hides a retryable outage.
+func TestAQueryFailureAnywhereInTheBookSurfacesAsUnavailable(t *testing.T) {
+	ctx := context.Background()
+	cfg := DefaultConfig()
+	cfg.URL = "sqlite://" + filepath.Join(t.TempDir(), "faults.db")
+	db, cleanup, err := Open(ctx, cfg, nil, tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cleanup)
+	if err := db.Migrate(ctx, MigrateUp, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	f := &queryFaults{}
+	f.install(t, db)
+	users := NewUsers(db)
+	env := tradingtest.NewEnv(t, tradingtest.Stores{Accounts: NewTradingAccounts(db), Instruments: NewInstruments(db), Executions: NewExecutions(db),
+		Ledger: NewLedger(db), Trades: NewLedger(db), Labels: NewTradeLabels(db), Versions: NewDataVersions(db), Tx: NewUnitOfWork(db)})
+	for n := int64(1); ; n++ {
+		u := &identity.User{Email: fmt.Sprintf("trader-%d@example.com", n)}
+		if err := users.Create(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		f.calls.Store(0)
+		f.failAt.Store(n)
+		f.hit.Store(false)
+		f.armed.Store(true)
+		var err error
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("panic: %v", r)
+				}
+			}()
+			err = tradingLife(ctx, env.Svc, u.ID)
+		}()
+		f.armed.Store(false)
+		if !f.hit.Load() {
+			if err != nil {
+				t.Fatalf("run %d met no fault but failed: %v", n, err)
+			}
+			if n < 40 {
+				t.Fatalf("the book's life ran only %d statements", n-1)
+			}
+			return
+		}
+		if err != nil && (!errors.Is(err, errInjected) || !apperr.Is(err, apperr.Unavailable)) {
+			t.Errorf("fault in statement %d: %v (kind %v); want the lost connection as Unavailable", n, err, apperr.KindOf(err))
+		}
+	}
+}

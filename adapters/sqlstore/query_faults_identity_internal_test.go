@@ -4,17 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	metricnoop "go.opentelemetry.io/otel/metric/noop"
-	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
-	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/apperr/apperrtest"
 	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/identity/identitytest"
 )
@@ -146,49 +142,17 @@ func accountLife(ctx context.Context, e *identitytest.Env, n int64, faulted func
 // TestAQueryFailureAnywhereInAnAccountSurfacesAsUnavailable: as for the
 // trading book, for the identity repositories.
 func TestAQueryFailureAnywhereInAnAccountSurfacesAsUnavailable(t *testing.T) {
-	ctx := context.Background()
-	cfg := DefaultConfig()
-	cfg.URL = "sqlite://" + filepath.Join(t.TempDir(), "faults.db")
-	db, cleanup, err := Open(ctx, cfg, nil, tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cleanup)
-	if err := db.Migrate(ctx, MigrateUp, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	f := &queryFaults{}
-	f.install(t, db)
+	fdb := openFaultDB(t)
+	db := fdb.db
 	st := identitytest.Stores{Users: NewUsers(db), Sessions: NewSessions(db), RefreshTokens: NewRefreshTokens(db),
 		EmailTokens: NewEmailTokens(db), Events: NewEvents(db), Tx: NewUnitOfWork(db)}
-	for n := int64(1); ; n++ {
+	var n int64
+	fdb.everyFault(t, 39, []error{errNoMail}, func(f *apperrtest.Faults) error {
+		n++
 		e := identitytest.NewEnv(t, identitytest.Options{Stores: &st})
-		f.calls.Store(0)
-		f.failAt.Store(n)
-		f.hit.Store(false)
-		f.armed.Store(true)
-		var err error
-		func() {
-			defer func() {
-				if r := recover(); r != nil {
-					err = fmt.Errorf("panic: %v", r)
-				}
-			}()
-			err = accountLife(identitytest.DefaultCtx, e, n, f.hit.Load)
-		}()
-		f.armed.Store(false)
-		e.Svc.Close()
-		if !f.hit.Load() {
-			if err != nil {
-				t.Fatalf("run %d met no fault but failed: %v", n, err)
-			}
-			if n < 40 {
-				t.Fatalf("the account's life ran only %d statements", n-1)
-			}
-			return
-		}
-		if err != nil && !errors.Is(err, errNoMail) && (!errors.Is(err, errInjected) || !apperr.Is(err, apperr.Unavailable)) {
-			t.Errorf("fault in statement %d: %v (kind %v); want the lost connection as Unavailable", n, err, apperr.KindOf(err))
-		}
-	}
+		defer e.Svc.Close()
+		defer f.Disarm()
+		f.Arm()
+		return accountLife(identitytest.DefaultCtx, e, n, f.Faulted)
+	})
 }

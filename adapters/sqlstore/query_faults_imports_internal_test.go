@@ -5,17 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	metricnoop "go.opentelemetry.io/otel/metric/noop"
-	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
-	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/apperr/apperrtest"
 	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/imports"
 	"github.com/tradesense/tradesense/core/imports/importstest"
@@ -100,53 +96,21 @@ var errImportNotDone = errors.New("the import did not succeed")
 // the import failed, never succeeded.
 func TestAQueryFailureAnywhereInImportsSurfacesAsUnavailable(t *testing.T) {
 	ctx := context.Background()
-	cfg := DefaultConfig()
-	cfg.URL = "sqlite://" + filepath.Join(t.TempDir(), "faults.db")
-	db, cleanup, err := Open(ctx, cfg, nil, tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cleanup)
-	if err := db.Migrate(ctx, MigrateUp, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	f := &queryFaults{}
-	f.install(t, db)
+	fdb := openFaultDB(t)
+	db := fdb.db
 	users := NewUsers(db)
 	st := importstest.Stores{Trading: tradingtest.Stores{Accounts: NewTradingAccounts(db), Instruments: NewInstruments(db),
 		Executions: NewExecutions(db), Ledger: NewLedger(db), Trades: NewLedger(db), Labels: NewTradeLabels(db), Versions: NewDataVersions(db),
 		Tx: NewUnitOfWork(db)}, Imports: NewImports(db), Mappings: NewImportMappings(db)}
 	e := importstest.NewEnv(t, st)
-	for n := int64(1); ; n++ {
+	var n int
+	fdb.everyFault(t, 29, []error{errImportNotDone}, func(f *apperrtest.Faults) error {
+		n++
 		u := &identity.User{Email: fmt.Sprintf("imports-%d@example.com", n)}
 		if err := users.Create(ctx, u); err != nil {
 			t.Fatal(err)
 		}
-		f.calls.Store(0)
-		f.failAt.Store(n)
-		f.hit.Store(false)
-		f.armed.Store(true)
-		var err error
-		func() {
-			defer func() {
-				if r := recover(); r != nil {
-					err = fmt.Errorf("panic: %v", r)
-				}
-			}()
-			err = importLife(ctx, e, u.ID)
-		}()
-		f.armed.Store(false)
-		if !f.hit.Load() {
-			if err != nil {
-				t.Fatalf("run %d met no fault but failed: %v", n, err)
-			}
-			if n < 30 {
-				t.Fatalf("the imports' life ran only %d statements", n-1)
-			}
-			return
-		}
-		if err != nil && !errors.Is(err, errImportNotDone) && (!errors.Is(err, errInjected) || !apperr.Is(err, apperr.Unavailable)) {
-			t.Errorf("fault in statement %d: %v (kind %v); want the lost connection as Unavailable", n, err, apperr.KindOf(err))
-		}
-	}
+		f.Arm()
+		return importLife(ctx, e, u.ID)
+	})
 }

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -16,7 +15,7 @@ import (
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 	"gorm.io/gorm"
 
-	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/apperr/apperrtest"
 	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/trading"
 	"github.com/tradesense/tradesense/core/trading/tradingtest"
@@ -25,36 +24,62 @@ import (
 // errInjected is the fault: a connection lost in the middle of a query.
 var errInjected = fmt.Errorf("injected fault: %w", io.ErrUnexpectedEOF)
 
-// queryFaults fails the n-th statement GORM runs once armed.
-type queryFaults struct {
-	armed  atomic.Bool
-	calls  atomic.Int64
-	failAt atomic.Int64
-	hit    atomic.Bool
+// faultDB is a migrated SQLite database whose every GORM statement first
+// asks the current run's faults whether to fail, as a lost connection does.
+type faultDB struct {
+	db  *DB
+	cur atomic.Pointer[apperrtest.Faults]
 }
 
-// install registers the fault before every kind of GORM statement of db.
-func (f *queryFaults) install(t *testing.T, db *DB) {
+func openFaultDB(t *testing.T) *faultDB {
 	t.Helper()
-	inject := func(g *gorm.DB) {
-		if f.armed.Load() && f.calls.Add(1) == f.failAt.Load() {
-			f.hit.Store(true)
-			_ = g.AddError(errInjected)
+	ctx := context.Background()
+	cfg := DefaultConfig()
+	cfg.URL = "sqlite://" + filepath.Join(t.TempDir(), "faults.db")
+	db, cleanup, err := Open(ctx, cfg, nil, tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cleanup)
+	if err := db.Migrate(ctx, MigrateUp, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	d := &faultDB{db: db}
+	inject := func(kind string) func(*gorm.DB) {
+		return func(g *gorm.DB) {
+			if f := d.cur.Load(); f != nil {
+				if err := f.Next(kind + " " + g.Statement.Table); err != nil {
+					_ = g.AddError(err)
+				}
+			}
 		}
 	}
 	cb := db.gorm.Callback()
 	for _, err := range []error{
-		cb.Create().Before("gorm:create").Register("test:fault", inject),
-		cb.Query().Before("gorm:query").Register("test:fault", inject),
-		cb.Update().Before("gorm:update").Register("test:fault", inject),
-		cb.Delete().Before("gorm:delete").Register("test:fault", inject),
-		cb.Row().Before("gorm:row").Register("test:fault", inject),
-		cb.Raw().Before("gorm:raw").Register("test:fault", inject),
+		cb.Create().Before("gorm:create").Register("test:fault", inject("create")),
+		cb.Query().Before("gorm:query").Register("test:fault", inject("query")),
+		cb.Update().Before("gorm:update").Register("test:fault", inject("update")),
+		cb.Delete().Before("gorm:delete").Register("test:fault", inject("delete")),
+		cb.Row().Before("gorm:row").Register("test:fault", inject("row")),
+		cb.Raw().Before("gorm:raw").Register("test:fault", inject("raw")),
 	} {
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
+	return d
+}
+
+// everyFault runs run with the n-th statement failing (apperrtest.EveryFault):
+// run arms the faults when the life under test begins. Each fault must
+// surface as the lost connection, Unavailable, or as one of allowed.
+func (d *faultDB) everyFault(t *testing.T, minStatements int, allowed []error, run func(f *apperrtest.Faults) error) {
+	t.Helper()
+	s := apperrtest.Scenario{Err: errInjected, Allowed: allowed, MinCalls: minStatements, Calls: "statements"}
+	apperrtest.EveryFault(t, s, func(f *apperrtest.Faults) error {
+		d.cur.Store(f)
+		return run(f)
+	})
 }
 
 // tradingLife is a trader's book through the trading service: accounts,
@@ -143,51 +168,19 @@ func tradingLife(ctx context.Context, svc *trading.Service, u uuid.UUID) error {
 // act on, or an Internal error that hides a retryable outage.
 func TestAQueryFailureAnywhereInTheBookSurfacesAsUnavailable(t *testing.T) {
 	ctx := context.Background()
-	cfg := DefaultConfig()
-	cfg.URL = "sqlite://" + filepath.Join(t.TempDir(), "faults.db")
-	db, cleanup, err := Open(ctx, cfg, nil, tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cleanup)
-	if err := db.Migrate(ctx, MigrateUp, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	f := &queryFaults{}
-	f.install(t, db)
+	fdb := openFaultDB(t)
+	db := fdb.db
 	users := NewUsers(db)
 	env := tradingtest.NewEnv(t, tradingtest.Stores{Accounts: NewTradingAccounts(db), Instruments: NewInstruments(db), Executions: NewExecutions(db),
 		Ledger: NewLedger(db), Trades: NewLedger(db), Labels: NewTradeLabels(db), Versions: NewDataVersions(db), Tx: NewUnitOfWork(db)})
-	for n := int64(1); ; n++ {
+	var n int
+	fdb.everyFault(t, 39, nil, func(f *apperrtest.Faults) error {
+		n++
 		u := &identity.User{Email: fmt.Sprintf("trader-%d@example.com", n)}
 		if err := users.Create(ctx, u); err != nil {
 			t.Fatal(err)
 		}
-		f.calls.Store(0)
-		f.failAt.Store(n)
-		f.hit.Store(false)
-		f.armed.Store(true)
-		var err error
-		func() {
-			defer func() {
-				if r := recover(); r != nil {
-					err = fmt.Errorf("panic: %v", r)
-				}
-			}()
-			err = tradingLife(ctx, env.Svc, u.ID)
-		}()
-		f.armed.Store(false)
-		if !f.hit.Load() {
-			if err != nil {
-				t.Fatalf("run %d met no fault but failed: %v", n, err)
-			}
-			if n < 40 {
-				t.Fatalf("the book's life ran only %d statements", n-1)
-			}
-			return
-		}
-		if err != nil && (!errors.Is(err, errInjected) || !apperr.Is(err, apperr.Unavailable)) {
-			t.Errorf("fault in statement %d: %v (kind %v); want the lost connection as Unavailable", n, err, apperr.KindOf(err))
-		}
-	}
+		f.Arm()
+		return tradingLife(ctx, env.Svc, u.ID)
+	})
 }

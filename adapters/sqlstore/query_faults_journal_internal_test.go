@@ -3,19 +3,14 @@ package sqlstore
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
-	metricnoop "go.opentelemetry.io/otel/metric/noop"
-	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
-	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/apperr/apperrtest"
 	"github.com/tradesense/tradesense/core/blob/blobtest"
 	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/journal"
@@ -120,21 +115,13 @@ func journalLife(ctx context.Context, e *journaltest.Env, u uuid.UUID, jpeg []by
 // trading book, for the journal; and a failed upload leaves no blob.
 func TestAQueryFailureAnywhereInTheJournalSurfacesAsUnavailable(t *testing.T) {
 	ctx := context.Background()
-	cfg := DefaultConfig()
-	cfg.URL = "sqlite://" + filepath.Join(t.TempDir(), "faults.db")
-	db, cleanup, err := Open(ctx, cfg, nil, tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cleanup)
-	if err := db.Migrate(ctx, MigrateUp, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	f := &queryFaults{}
-	f.install(t, db)
+	fdb := openFaultDB(t)
+	db := fdb.db
 	users := NewUsers(db)
 	jpeg := journaltest.JPEGWithEXIF(t)
-	for n := int64(1); ; n++ {
+	var n int
+	fdb.everyFault(t, 39, nil, func(f *apperrtest.Faults) error {
+		n++
 		mem := blobtest.NewMem()
 		e := journaltest.NewEnv(t, journaltest.Stores{Trading: tradingtest.Stores{Accounts: NewTradingAccounts(db), Instruments: NewInstruments(db),
 			Executions: NewExecutions(db), Ledger: NewLedger(db), Trades: NewLedger(db), Labels: NewTradeLabels(db), Versions: NewDataVersions(db),
@@ -144,38 +131,16 @@ func TestAQueryFailureAnywhereInTheJournalSurfacesAsUnavailable(t *testing.T) {
 		if err := users.Create(ctx, u); err != nil {
 			t.Fatal(err)
 		}
-		f.calls.Store(0)
-		f.failAt.Store(n)
-		f.hit.Store(false)
-		f.armed.Store(true)
-		var err error
-		func() {
-			defer func() {
-				if r := recover(); r != nil {
-					err = fmt.Errorf("panic: %v", r)
-				}
-			}()
-			err = journalLife(ctx, e, u.ID, jpeg)
-		}()
-		f.armed.Store(false)
-		if !f.hit.Load() {
-			if err != nil {
-				t.Fatalf("run %d met no fault but failed: %v", n, err)
-			}
-			if n < 40 {
-				t.Fatalf("the journal's life ran only %d statements", n-1)
-			}
-			return
-		}
-		if err != nil && (!errors.Is(err, errInjected) || !apperr.Is(err, apperr.Unavailable)) {
-			t.Errorf("fault in statement %d: %v (kind %v); want the lost connection as Unavailable", n, err, apperr.KindOf(err))
-		}
+		f.Arm()
+		err := journalLife(ctx, e, u.ID, jpeg)
+		f.Disarm()
 		// Whatever step failed, each stored attachment has its blob and no
 		// blob is left without its record.
 		if blobs, att := mem.Len(), countAttachments(t, db, u.ID); blobs != att {
-			t.Errorf("fault in statement %d: %d blobs for %d attachments", n, blobs, att)
+			t.Errorf("fault in statement %d (%s): %d blobs for %d attachments", n, f.Hit(), blobs, att)
 		}
-	}
+		return err
+	})
 }
 
 func countAttachments(t *testing.T, db *DB, userID uuid.UUID) int {

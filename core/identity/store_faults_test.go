@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/apperr/apperrtest"
 	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/identity/identitytest"
 	"github.com/tradesense/tradesense/core/identity/memstore"
@@ -21,64 +20,41 @@ import (
 // did not come, because its store call met the fault.
 var errNoMail = errors.New("no mail came")
 
-// errStoreDown is the fault the stores below inject.
-var errStoreDown = apperr.New(apperr.Unavailable, "store_down", "the store is down (injected)")
-
-// faults fails the n-th store call (counting from 1) and records whether
-// it did.
-type faults struct {
-	mu     sync.Mutex
-	calls  int
-	failAt int
-	hit    string
-}
-
-func (f *faults) next(name string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls++
-	if f.calls == f.failAt {
-		f.hit = name
-		return fmt.Errorf("%s: %w", name, errStoreDown)
-	}
-	return nil
-}
-
 type faultyUsers struct {
 	identity.Users
-	f *faults
+	f *apperrtest.Faults
 }
 
 func (s faultyUsers) Create(ctx context.Context, u *identity.User) error {
-	if err := s.f.next("Users.Create"); err != nil {
+	if err := s.f.Next("Users.Create"); err != nil {
 		return err
 	}
 	return s.Users.Create(ctx, u)
 }
 
 func (s faultyUsers) Get(ctx context.Context, id uuid.UUID) (*identity.User, error) {
-	if err := s.f.next("Users.Get"); err != nil {
+	if err := s.f.Next("Users.Get"); err != nil {
 		return nil, err
 	}
 	return s.Users.Get(ctx, id)
 }
 
 func (s faultyUsers) GetByEmail(ctx context.Context, email string) (*identity.User, error) {
-	if err := s.f.next("Users.GetByEmail"); err != nil {
+	if err := s.f.Next("Users.GetByEmail"); err != nil {
 		return nil, err
 	}
 	return s.Users.GetByEmail(ctx, email)
 }
 
 func (s faultyUsers) Update(ctx context.Context, id uuid.UUID, fn func(*identity.User) (*identity.User, error)) error {
-	if err := s.f.next("Users.Update"); err != nil {
+	if err := s.f.Next("Users.Update"); err != nil {
 		return err
 	}
 	return s.Users.Update(ctx, id, fn)
 }
 
 func (s faultyUsers) List(ctx context.Context, q identity.UserQuery) ([]identity.User, error) {
-	if err := s.f.next("Users.List"); err != nil {
+	if err := s.f.Next("Users.List"); err != nil {
 		return nil, err
 	}
 	return s.Users.List(ctx, q)
@@ -86,39 +62,39 @@ func (s faultyUsers) List(ctx context.Context, q identity.UserQuery) ([]identity
 
 type faultySessions struct {
 	identity.Sessions
-	f *faults
+	f *apperrtest.Faults
 }
 
 func (s faultySessions) Create(ctx context.Context, x *identity.Session) error {
-	if err := s.f.next("Sessions.Create"); err != nil {
+	if err := s.f.Next("Sessions.Create"); err != nil {
 		return err
 	}
 	return s.Sessions.Create(ctx, x)
 }
 
 func (s faultySessions) Get(ctx context.Context, id uuid.UUID) (*identity.Session, error) {
-	if err := s.f.next("Sessions.Get"); err != nil {
+	if err := s.f.Next("Sessions.Get"); err != nil {
 		return nil, err
 	}
 	return s.Sessions.Get(ctx, id)
 }
 
 func (s faultySessions) ListActive(ctx context.Context, userID uuid.UUID, now time.Time) ([]identity.Session, error) {
-	if err := s.f.next("Sessions.ListActive"); err != nil {
+	if err := s.f.Next("Sessions.ListActive"); err != nil {
 		return nil, err
 	}
 	return s.Sessions.ListActive(ctx, userID, now)
 }
 
 func (s faultySessions) Touch(ctx context.Context, id uuid.UUID, at time.Time) error {
-	if err := s.f.next("Sessions.Touch"); err != nil {
+	if err := s.f.Next("Sessions.Touch"); err != nil {
 		return err
 	}
 	return s.Sessions.Touch(ctx, id, at)
 }
 
 func (s faultySessions) Revoke(ctx context.Context, userID uuid.UUID, ids []uuid.UUID, except uuid.UUID, at time.Time, reason string) ([]uuid.UUID, error) {
-	if err := s.f.next("Sessions.Revoke"); err != nil {
+	if err := s.f.Next("Sessions.Revoke"); err != nil {
 		return nil, err
 	}
 	return s.Sessions.Revoke(ctx, userID, ids, except, at, reason)
@@ -126,25 +102,25 @@ func (s faultySessions) Revoke(ctx context.Context, userID uuid.UUID, ids []uuid
 
 type faultyRefresh struct {
 	identity.RefreshTokens
-	f *faults
+	f *apperrtest.Faults
 }
 
 func (s faultyRefresh) Create(ctx context.Context, t *identity.RefreshToken) error {
-	if err := s.f.next("RefreshTokens.Create"); err != nil {
+	if err := s.f.Next("RefreshTokens.Create"); err != nil {
 		return err
 	}
 	return s.RefreshTokens.Create(ctx, t)
 }
 
 func (s faultyRefresh) Get(ctx context.Context, hash []byte) (*identity.RefreshToken, error) {
-	if err := s.f.next("RefreshTokens.Get"); err != nil {
+	if err := s.f.Next("RefreshTokens.Get"); err != nil {
 		return nil, err
 	}
 	return s.RefreshTokens.Get(ctx, hash)
 }
 
 func (s faultyRefresh) Rotate(ctx context.Context, hash []byte, at time.Time, successor []byte) (bool, error) {
-	if err := s.f.next("RefreshTokens.Rotate"); err != nil {
+	if err := s.f.Next("RefreshTokens.Rotate"); err != nil {
 		return false, err
 	}
 	return s.RefreshTokens.Rotate(ctx, hash, at, successor)
@@ -152,32 +128,32 @@ func (s faultyRefresh) Rotate(ctx context.Context, hash []byte, at time.Time, su
 
 type faultyEmailTokens struct {
 	identity.EmailTokens
-	f *faults
+	f *apperrtest.Faults
 }
 
 func (s faultyEmailTokens) Issue(ctx context.Context, t *identity.EmailToken) error {
-	if err := s.f.next("EmailTokens.Issue"); err != nil {
+	if err := s.f.Next("EmailTokens.Issue"); err != nil {
 		return err
 	}
 	return s.EmailTokens.Issue(ctx, t)
 }
 
 func (s faultyEmailTokens) Get(ctx context.Context, hash []byte, purposes []identity.Purpose, now time.Time) (*identity.EmailToken, error) {
-	if err := s.f.next("EmailTokens.Get"); err != nil {
+	if err := s.f.Next("EmailTokens.Get"); err != nil {
 		return nil, err
 	}
 	return s.EmailTokens.Get(ctx, hash, purposes, now)
 }
 
 func (s faultyEmailTokens) Consume(ctx context.Context, hash []byte, purposes []identity.Purpose, now time.Time) (*identity.EmailToken, error) {
-	if err := s.f.next("EmailTokens.Consume"); err != nil {
+	if err := s.f.Next("EmailTokens.Consume"); err != nil {
 		return nil, err
 	}
 	return s.EmailTokens.Consume(ctx, hash, purposes, now)
 }
 
 func (s faultyEmailTokens) Revoke(ctx context.Context, userID uuid.UUID, purposes []identity.Purpose) error {
-	if err := s.f.next("EmailTokens.Revoke"); err != nil {
+	if err := s.f.Next("EmailTokens.Revoke"); err != nil {
 		return err
 	}
 	return s.EmailTokens.Revoke(ctx, userID, purposes)
@@ -185,18 +161,18 @@ func (s faultyEmailTokens) Revoke(ctx context.Context, userID uuid.UUID, purpose
 
 type faultyEvents struct {
 	identity.Events
-	f *faults
+	f *apperrtest.Faults
 }
 
 func (s faultyEvents) Record(ctx context.Context, e *identity.Event) error {
-	if err := s.f.next("Events.Record"); err != nil {
+	if err := s.f.Next("Events.Record"); err != nil {
 		return err
 	}
 	return s.Events.Record(ctx, e)
 }
 
 func (s faultyEvents) List(ctx context.Context, q identity.EventQuery) ([]identity.Event, error) {
-	if err := s.f.next("Events.List"); err != nil {
+	if err := s.f.Next("Events.List"); err != nil {
 		return nil, err
 	}
 	return s.Events.List(ctx, q)
@@ -357,33 +333,17 @@ func TestAStoreFailureAnywhereSurfacesAsItsError(t *testing.T) {
 			t.Fatalf("without faults: %v", err)
 		}
 	})
-	for n := 1; ; n++ {
-		f := &faults{failAt: n}
+	apperrtest.EveryFault(t, apperrtest.Scenario{Allowed: []error{errNoMail}, MinCalls: 39}, func(f *apperrtest.Faults) error {
 		mem := memstore.New()
 		st := identitytest.Stores{Users: faultyUsers{mem.Users(), f}, Sessions: faultySessions{mem.Sessions(), f},
 			RefreshTokens: faultyRefresh{mem.RefreshTokens(), f}, EmailTokens: faultyEmailTokens{mem.EmailTokens(), f},
 			Events: faultyEvents{mem.Events(), f}, Tx: mem.Tx()}
 		var err error
+		f.Arm()
 		inEnv(t, identitytest.Options{Stores: &st}, func(t *testing.T, e *identitytest.Env) {
 			e.Memory = mem
-			defer func() {
-				if r := recover(); r != nil {
-					err = fmt.Errorf("panic: %v", r)
-				}
-			}()
-			err = accountLife(e)
+			err = apperrtest.Safely(func() error { return accountLife(e) })
 		})
-		if f.hit == "" {
-			if err != nil {
-				t.Fatalf("run %d met no fault but failed: %v", n, err)
-			}
-			if n < 40 {
-				t.Fatalf("the account's life made only %d store calls", n-1)
-			}
-			return
-		}
-		if err != nil && !errors.Is(err, errStoreDown) && !errors.Is(err, errNoMail) {
-			t.Errorf("fault in call %d (%s): %v; want the store's error", n, f.hit, err)
-		}
-	}
+		return err
+	})
 }

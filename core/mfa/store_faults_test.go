@@ -3,82 +3,55 @@ package mfa_test
 import (
 	"context"
 	"encoding/base32"
-	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/apperr/apperrtest"
 	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/identity/memstore"
 	"github.com/tradesense/tradesense/core/mfa"
 	"github.com/tradesense/tradesense/core/mfa/mfatest"
 )
 
-var errStoreDown = apperr.New(apperr.Unavailable, "store_down", "the store is down (injected)")
-
-// faults fails the n-th store call once armed (counting from 1).
-type faults struct {
-	mu     sync.Mutex
-	armed  bool
-	calls  int
-	failAt int
-	hit    string
-}
-
-func (f *faults) next(name string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if !f.armed {
-		return nil
-	}
-	f.calls++
-	if f.calls == f.failAt {
-		f.hit = name
-		return fmt.Errorf("%s: %w", name, errStoreDown)
-	}
-	return nil
-}
-
 type faultyFactors struct {
 	mfa.Factors
-	f *faults
+	f *apperrtest.Faults
 }
 
 func (s faultyFactors) Create(ctx context.Context, x *mfa.Factor) error {
-	if err := s.f.next("Factors.Create"); err != nil {
+	if err := s.f.Next("Factors.Create"); err != nil {
 		return err
 	}
 	return s.Factors.Create(ctx, x)
 }
 
 func (s faultyFactors) Get(ctx context.Context, userID uuid.UUID) (*mfa.Factor, error) {
-	if err := s.f.next("Factors.Get"); err != nil {
+	if err := s.f.Next("Factors.Get"); err != nil {
 		return nil, err
 	}
 	return s.Factors.Get(ctx, userID)
 }
 
 func (s faultyFactors) AdvanceStep(ctx context.Context, userID uuid.UUID, step int64) (bool, error) {
-	if err := s.f.next("Factors.AdvanceStep"); err != nil {
+	if err := s.f.Next("Factors.AdvanceStep"); err != nil {
 		return false, err
 	}
 	return s.Factors.AdvanceStep(ctx, userID, step)
 }
 
 func (s faultyFactors) Reseal(ctx context.Context, userID uuid.UUID, from, to mfa.Sealed) (bool, error) {
-	if err := s.f.next("Factors.Reseal"); err != nil {
+	if err := s.f.Next("Factors.Reseal"); err != nil {
 		return false, err
 	}
 	return s.Factors.Reseal(ctx, userID, from, to)
 }
 
 func (s faultyFactors) Delete(ctx context.Context, userID uuid.UUID) (bool, error) {
-	if err := s.f.next("Factors.Delete"); err != nil {
+	if err := s.f.Next("Factors.Delete"); err != nil {
 		return false, err
 	}
 	return s.Factors.Delete(ctx, userID)
@@ -86,32 +59,32 @@ func (s faultyFactors) Delete(ctx context.Context, userID uuid.UUID) (bool, erro
 
 type faultyCodes struct {
 	mfa.BackupCodes
-	f *faults
+	f *apperrtest.Faults
 }
 
 func (s faultyCodes) Replace(ctx context.Context, userID uuid.UUID, hashes [][]byte, at time.Time) error {
-	if err := s.f.next("BackupCodes.Replace"); err != nil {
+	if err := s.f.Next("BackupCodes.Replace"); err != nil {
 		return err
 	}
 	return s.BackupCodes.Replace(ctx, userID, hashes, at)
 }
 
 func (s faultyCodes) Unused(ctx context.Context, userID uuid.UUID) ([][]byte, error) {
-	if err := s.f.next("BackupCodes.Unused"); err != nil {
+	if err := s.f.Next("BackupCodes.Unused"); err != nil {
 		return nil, err
 	}
 	return s.BackupCodes.Unused(ctx, userID)
 }
 
 func (s faultyCodes) Consume(ctx context.Context, userID uuid.UUID, hash []byte, at time.Time) (bool, int, error) {
-	if err := s.f.next("BackupCodes.Consume"); err != nil {
+	if err := s.f.Next("BackupCodes.Consume"); err != nil {
 		return false, 0, err
 	}
 	return s.BackupCodes.Consume(ctx, userID, hash, at)
 }
 
 func (s faultyCodes) DeleteAll(ctx context.Context, userID uuid.UUID) error {
-	if err := s.f.next("BackupCodes.DeleteAll"); err != nil {
+	if err := s.f.Next("BackupCodes.DeleteAll"); err != nil {
 		return err
 	}
 	return s.BackupCodes.DeleteAll(ctx, userID)
@@ -119,18 +92,18 @@ func (s faultyCodes) DeleteAll(ctx context.Context, userID uuid.UUID) error {
 
 type faultyUsers struct {
 	identity.Users
-	f *faults
+	f *apperrtest.Faults
 }
 
 func (s faultyUsers) Get(ctx context.Context, id uuid.UUID) (*identity.User, error) {
-	if err := s.f.next("Users.Get"); err != nil {
+	if err := s.f.Next("Users.Get"); err != nil {
 		return nil, err
 	}
 	return s.Users.Get(ctx, id)
 }
 
 func (s faultyUsers) Update(ctx context.Context, id uuid.UUID, fn func(*identity.User) (*identity.User, error)) error {
-	if err := s.f.next("Users.Update"); err != nil {
+	if err := s.f.Next("Users.Update"); err != nil {
 		return err
 	}
 	return s.Users.Update(ctx, id, fn)
@@ -138,11 +111,11 @@ func (s faultyUsers) Update(ctx context.Context, id uuid.UUID, fn func(*identity
 
 type faultyEvents struct {
 	identity.Events
-	f *faults
+	f *apperrtest.Faults
 }
 
 func (s faultyEvents) Record(ctx context.Context, e *identity.Event) error {
-	if err := s.f.next("Events.Record"); err != nil {
+	if err := s.f.Next("Events.Record"); err != nil {
 		return err
 	}
 	return s.Events.Record(ctx, e)
@@ -219,33 +192,16 @@ func mfaLife(e *mfatest.Env, u *identity.User, pw string) error {
 // or expired-setup answer that would send the user elsewhere.
 func TestAStoreFailureAnywhereSurfacesAsItsError(t *testing.T) {
 	const pw = "correct horse battery"
-	for n := 1; ; n++ {
-		f := &faults{failAt: n}
+	apperrtest.EveryFault(t, apperrtest.Scenario{MinCalls: 14}, func(f *apperrtest.Faults) error {
 		var err error
 		synctest.Test(t, func(t *testing.T) {
 			mem, codes := memstore.New(), mfatest.NewMemStore()
 			e := mfatest.NewEnv(t, mfatest.Options{Factors: faultyFactors{codes, f}, BackupCodes: faultyCodes{codes, f},
 				Users: faultyUsers{mem.Users(), f}, Events: faultyEvents{mem.Events(), f}, Tx: mem.Tx()})
 			u := e.NewUser(t, "ada@example.com", pw)
-			f.armed = true
-			defer func() {
-				if r := recover(); r != nil {
-					err = fmt.Errorf("panic: %v", r)
-				}
-			}()
-			err = mfaLife(e, u, pw)
+			f.Arm()
+			err = apperrtest.Safely(func() error { return mfaLife(e, u, pw) })
 		})
-		if f.hit == "" {
-			if err != nil {
-				t.Fatalf("run %d met no fault but failed: %v", n, err)
-			}
-			if n < 15 {
-				t.Fatalf("the second factor's life made only %d store calls", n-1)
-			}
-			return
-		}
-		if err != nil && !errors.Is(err, errStoreDown) {
-			t.Errorf("fault in call %d (%s): %v; want the store's error", n, f.hit, err)
-		}
-	}
+		return err
+	})
 }

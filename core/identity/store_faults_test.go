@@ -2,8 +2,6 @@ package identity_test
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"testing"
 	"time"
 
@@ -14,11 +12,6 @@ import (
 	"github.com/tradesense/tradesense/core/identity/identitytest"
 	"github.com/tradesense/tradesense/core/identity/memstore"
 )
-
-// errNoMail: a mail sent in the background (which answers the caller
-// before it knows, so as not to tell whether the address has an account)
-// did not come, because its store call met the fault.
-var errNoMail = errors.New("no mail came")
 
 type faultyUsers struct {
 	identity.Users
@@ -178,144 +171,10 @@ func (s faultyEvents) List(ctx context.Context, q identity.EventQuery) ([]identi
 	return s.Events.List(ctx, q)
 }
 
-// accountLife is a user's whole account life through the service; it
-// returns the first step's error.
+// accountLife is identitytest.AccountLife inside e's synctest bubble.
 func accountLife(e *identitytest.Env) error {
-	ctx := identitytest.DefaultCtx
-	const email, pw, pw2, pw3 = "faults@example.com", "correct horse battery 1", "correct horse battery 2", "correct horse battery 3"
-	step := func(name string, err error) error {
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		return nil
-	}
-	if _, err := e.Svc.Register(ctx, identity.RegisterInput{Email: email, Password: pw, DisplayName: "Faults"}); err != nil {
-		return step("Register", err)
-	}
-	verify, ok := e.Mailer.Await(email, identity.TemplateVerifyEmail, time.Minute)
-	if !ok {
-		return fmt.Errorf("verification: %w", errNoMail)
-	}
-	if _, err := e.Svc.VerifyEmail(ctx, linkToken(verify)); err != nil {
-		return step("VerifyEmail", err)
-	}
-	// For a verified address a resend sends nothing.
-	if err := e.Svc.ResendVerification(ctx, email); err != nil {
-		return step("ResendVerification", err)
-	}
-	r, err := e.Svc.Login(ctx, email, pw)
-	if err != nil {
-		return step("Login", err)
-	}
-	p, err := e.Svc.Authenticate(ctx, r.Tokens.AccessToken)
-	if err != nil {
-		return step("Authenticate", err)
-	}
-	if err := e.Svc.CheckSession(ctx, p.UserID, p.SessionID); err != nil {
-		return step("CheckSession", err)
-	}
-	if _, err := e.Svc.Me(ctx, p); err != nil {
-		return step("Me", err)
-	}
-	name := "Renamed"
-	if _, _, err := e.Svc.UpdateMe(ctx, p, identity.ProfileUpdate{DisplayName: &name}); err != nil {
-		return step("UpdateMe", err)
-	}
-	if _, err := e.Svc.Sessions(ctx, p); err != nil {
-		return step("Sessions", err)
-	}
-	if _, err := e.Svc.Refresh(ctx, r.Tokens.RefreshToken); err != nil {
-		return step("Refresh", err)
-	}
-	if err := e.Svc.ConfirmPassword(ctx, p, pw); err != nil {
-		return step("ConfirmPassword", err)
-	}
-	if err := e.Svc.ChangePassword(ctx, p, pw, pw2); err != nil {
-		return step("ChangePassword", err)
-	}
-	if _, err := e.Svc.Events(ctx, p, uuid.Nil, 50); err != nil {
-		return step("Events", err)
-	}
-	r2, err := e.Svc.Login(ctx, email, pw2)
-	if err != nil {
-		return step("Login again", err)
-	}
-	p2, err := e.Svc.Authenticate(ctx, r2.Tokens.AccessToken)
-	if err != nil {
-		return step("Authenticate again", err)
-	}
-	if _, err := e.Svc.RevokeOtherSessions(ctx, p2); err != nil {
-		return step("RevokeOtherSessions", err)
-	}
-	if err := e.Svc.ForgotPassword(ctx, email); err != nil {
-		return step("ForgotPassword", err)
-	}
-	reset, ok := e.Mailer.Await(email, identity.TemplatePasswordReset, time.Minute)
-	if !ok {
-		return fmt.Errorf("reset: %w", errNoMail)
-	}
-	if err := e.Svc.ResetPassword(ctx, linkToken(reset), pw3, identity.ResetFactor{}); err != nil {
-		return step("ResetPassword", err)
-	}
-	r3, err := e.Svc.Login(ctx, email, pw3)
-	if err != nil {
-		return step("Login after reset", err)
-	}
-	p3, err := e.Svc.Authenticate(ctx, r3.Tokens.AccessToken)
-	if err != nil {
-		return step("Authenticate after reset", err)
-	}
-	if err := e.Svc.Logout(ctx, p3); err != nil {
-		return step("Logout", err)
-	}
-	admin, err := e.Svc.CreateUser(ctx, "admin@example.com", pw, identity.RoleAdmin)
-	if err != nil {
-		return step("CreateUser", err)
-	}
-	if _, err := e.Svc.SetRole(ctx, email, identity.RoleUser); err != nil {
-		return step("SetRole", err)
-	}
-	ra, err := e.Svc.Login(ctx, admin.Email, pw)
-	if err != nil {
-		return step("admin Login", err)
-	}
-	pa, err := e.Svc.Authenticate(ctx, ra.Tokens.AccessToken)
-	if err != nil {
-		return step("admin Authenticate", err)
-	}
-	users, err := e.Svc.ListUsers(ctx, pa, identity.UserQuery{Limit: 10})
-	if err != nil {
-		return step("ListUsers", err)
-	}
-	if _, err := e.Svc.UserEvents(ctx, pa, users[0].ID, uuid.Nil, 10); err != nil {
-		return step("UserEvents", err)
-	}
-	target, err := memUser(e, email)
-	if err != nil {
-		return step("lookup", err)
-	}
-	if _, err := e.Svc.DisableUser(ctx, pa, target); err != nil {
-		return step("DisableUser", err)
-	}
-	return nil
-}
-
-func memUser(e *identitytest.Env, email string) (uuid.UUID, error) {
-	u, err := e.Memory.Users().GetByEmail(context.Background(), email)
-	if err != nil {
-		return uuid.Nil, err
-	}
-	return u.ID, nil
-}
-
-func linkToken(m identity.Email) string {
-	link, _ := m.Data["Link"].(string)
-	for i := len(link) - 1; i >= 0; i-- {
-		if link[i] == '=' {
-			return link[i+1:]
-		}
-	}
-	return ""
+	return identitytest.AccountLife(identitytest.DefaultCtx, e, identitytest.Life{Email: "faults@example.com", Admin: "admin@example.com",
+		Await: func(to, template string) (identity.Email, bool) { return e.Mailer.Await(to, template, time.Minute) }})
 }
 
 // TestAStoreFailureAnywhereSurfacesAsItsError: the account's whole life
@@ -333,7 +192,7 @@ func TestAStoreFailureAnywhereSurfacesAsItsError(t *testing.T) {
 			t.Fatalf("without faults: %v", err)
 		}
 	})
-	apperrtest.EveryFault(t, apperrtest.Scenario{Allowed: []error{errNoMail}, MinCalls: 39}, func(f *apperrtest.Faults) error {
+	apperrtest.EveryFault(t, apperrtest.Scenario{Allowed: []error{identitytest.ErrNoMail}, MinCalls: 39}, func(f *apperrtest.Faults) error {
 		mem := memstore.New()
 		st := identitytest.Stores{Users: faultyUsers{mem.Users(), f}, Sessions: faultySessions{mem.Sessions(), f},
 			RefreshTokens: faultyRefresh{mem.RefreshTokens(), f}, EmailTokens: faultyEmailTokens{mem.EmailTokens(), f},
@@ -341,7 +200,6 @@ func TestAStoreFailureAnywhereSurfacesAsItsError(t *testing.T) {
 		var err error
 		f.Arm()
 		inEnv(t, identitytest.Options{Stores: &st}, func(t *testing.T, e *identitytest.Env) {
-			e.Memory = mem
 			err = apperrtest.Safely(func() error { return accountLife(e) })
 		})
 		return err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tradesense/tradesense/core/apperr/apperrtest"
 	"github.com/tradesense/tradesense/core/identity"
+	"github.com/tradesense/tradesense/core/identity/identitytest"
 	"github.com/tradesense/tradesense/core/identity/memstore"
 	"github.com/tradesense/tradesense/core/mfa"
 	"github.com/tradesense/tradesense/core/mfa/mfatest"
@@ -90,37 +91,6 @@ func (s faultyCodes) DeleteAll(ctx context.Context, userID uuid.UUID) error {
 	return s.BackupCodes.DeleteAll(ctx, userID)
 }
 
-type faultyUsers struct {
-	identity.Users
-	f *apperrtest.Faults
-}
-
-func (s faultyUsers) Get(ctx context.Context, id uuid.UUID) (*identity.User, error) {
-	if err := s.f.Next("Users.Get"); err != nil {
-		return nil, err
-	}
-	return s.Users.Get(ctx, id)
-}
-
-func (s faultyUsers) Update(ctx context.Context, id uuid.UUID, fn func(*identity.User) (*identity.User, error)) error {
-	if err := s.f.Next("Users.Update"); err != nil {
-		return err
-	}
-	return s.Users.Update(ctx, id, fn)
-}
-
-type faultyEvents struct {
-	identity.Events
-	f *apperrtest.Faults
-}
-
-func (s faultyEvents) Record(ctx context.Context, e *identity.Event) error {
-	if err := s.f.Next("Events.Record"); err != nil {
-		return err
-	}
-	return s.Events.Record(ctx, e)
-}
-
 // totpNow is the current code of secret.
 func totpNow(secret []byte) string {
 	p := mfa.DefaultTOTP()
@@ -197,7 +167,7 @@ func TestAStoreFailureAnywhereSurfacesAsItsError(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			mem, codes := memstore.New(), mfatest.NewMemStore()
 			e := mfatest.NewEnv(t, mfatest.Options{Factors: faultyFactors{codes, f}, BackupCodes: faultyCodes{codes, f},
-				Users: faultyUsers{mem.Users(), f}, Events: faultyEvents{mem.Events(), f}, Tx: mem.Tx()})
+				Users: identitytest.FaultyUsers{Users: mem.Users(), F: f}, Events: identitytest.FaultyEvents{Events: mem.Events(), F: f}, Tx: mem.Tx()})
 			u := e.NewUser(t, "ada@example.com", pw)
 			f.Arm()
 			err = apperrtest.Safely(func() error { return mfaLife(e, u, pw) })

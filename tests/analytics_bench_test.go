@@ -9,9 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -276,37 +274,6 @@ func BenchmarkAnalyticsSummaryHTTP(b *testing.B) {
 		}
 	}
 	b.ResetTimer()
-	cpu0 := cpuTime()
-	var all []time.Duration
-	for range b.N {
-		lat := make([][]time.Duration, clients)
-		var wg sync.WaitGroup
-		start := time.Now()
-		for c := range clients {
-			wg.Go(func() {
-				for range perClient {
-					d, _, err := get()
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					lat[c] = append(lat[c], d)
-				}
-			})
-		}
-		wg.Wait()
-		b.ReportMetric(float64(clients*perClient)/time.Since(start).Seconds(), "req/s")
-		for _, l := range lat {
-			all = append(all, l...)
-		}
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Millisecond)/float64(len(all)), "cpu-ms/req")
-	slices.Sort(all)
-	q := func(p float64) float64 { return float64(all[int(p*float64(len(all)-1))]) / float64(time.Millisecond) }
-	b.ReportMetric(q(0.50), "p50-ms")
-	b.ReportMetric(q(0.90), "p90-ms")
-	b.ReportMetric(q(0.99), "p99-ms")
-	b.ReportMetric(q(1), "max-ms")
+	loadHTTP(b, clients, perClient, func() (time.Duration, error) { d, _, err := get(); return d, err })
 	b.ReportMetric(float64(cold)/float64(time.Millisecond), "first-ms") // the cold request (ResetTimer would drop it)
 }

@@ -116,29 +116,16 @@ func ibkrFlex() *spec {
 					}
 					class = k
 				}
-				side, q, err := sideAndQty(b)
-				if err != nil {
-					return nil, "", err
-				}
-				price, err := b.amount(fPrice)
-				if err != nil {
-					return nil, "", err
-				}
-				comm, err := b.optAmount(fCommission)
-				if err != nil {
-					return nil, "", err
-				}
-				fees, err := b.optAmount(fFees)
-				if err != nil {
-					return nil, "", err
-				}
-				mult, err := b.optAmount(fMultiplier)
-				if err != nil {
-					return nil, "", err
-				}
-				at, err := b.executedAt()
-				if err != nil {
-					return nil, "", err
+				r := rowReader{b: b}
+				side, q := r.sideQty()
+				price := r.amount(fPrice)
+				comm := r.opt(fCommission)
+				fees := r.opt(fFees)
+				mult := r.opt(fMultiplier)
+				at := r.executedAt()
+				p, hasPnL := r.pnl(b.label(fPnL))
+				if r.err != nil {
+					return nil, "", r.err
 				}
 				sym := b.get(fSymbol)
 				if class == trading.Option {
@@ -149,14 +136,8 @@ func ibkrFlex() *spec {
 				if class == trading.Forex || class == trading.Stock || class == trading.Crypto {
 					f.Input.Multiplier = decimal.Zero
 				}
-				if v := b.get(fPnL); v != "" {
-					p, err := ParseAmount(v)
-					if err != nil {
-						return nil, "", fmt.Errorf("%s: %w", b.label(fPnL), err)
-					}
-					if !p.IsZero() {
-						f.BrokerPnL, f.PnLNet = decimal.NewNullDecimal(p), true
-					}
+				if hasPnL && !p.IsZero() {
+					f.BrokerPnL, f.PnLNet = decimal.NewNullDecimal(p), true
 				}
 				return []Fill{f}, "", nil
 			}}},
@@ -202,21 +183,14 @@ func ibkrActivity() *spec {
 				if !ok {
 					return nil, "", fmt.Errorf("asset category %.30q is not supported", b.get(fAssetClass))
 				}
-				side, q, err := sideAndQty(b)
-				if err != nil {
-					return nil, "", err
-				}
-				price, err := b.amount(fPrice)
-				if err != nil {
-					return nil, "", err
-				}
-				comm, err := b.optAmount(fCommission)
-				if err != nil {
-					return nil, "", err
-				}
-				at, err := b.executedAt()
-				if err != nil {
-					return nil, "", err
+				r := rowReader{b: b}
+				side, q := r.sideQty()
+				price := r.amount(fPrice)
+				comm := r.opt(fCommission)
+				at := r.executedAt()
+				p, hasPnL := r.pnl(b.label(fPnL))
+				if r.err != nil {
+					return nil, "", r.err
 				}
 				sym := b.get(fSymbol)
 				if class == trading.Option {
@@ -224,14 +198,8 @@ func ibkrActivity() *spec {
 				}
 				f := fill(trading.ExecutionInput{Symbol: sym, AssetClass: class, Currency: b.get(fCurrency), Side: side, Quantity: q, Price: price,
 					Commission: comm.Neg(), ExecutedAt: at})
-				if v := b.get(fPnL); v != "" {
-					p, err := ParseAmount(v)
-					if err != nil {
-						return nil, "", fmt.Errorf("%s: %w", b.label(fPnL), err)
-					}
-					if !p.IsZero() {
-						f.BrokerPnL, f.PnLNet = decimal.NewNullDecimal(p), true
-					}
+				if hasPnL && !p.IsZero() {
+					f.BrokerPnL, f.PnLNet = decimal.NewNullDecimal(p), true
 				}
 				return []Fill{f}, "", nil
 			}}},
@@ -264,28 +232,15 @@ func tradovate() *spec {
 				aliases:  map[string][]string{fSymbol: {"symbol"}, fQuantity: {"qty"}, fPnL: {"pnl"}},
 				required: []string{fSymbol, fQuantity},
 				row: func(b *binding) ([]Fill, string, error) {
-					q, err := b.amount(fQuantity)
-					if err != nil {
-						return nil, "", err
-					}
-					if !q.IsPositive() {
-						return nil, "", errors.New("qty: must be positive")
-					}
-					bp, err := b.colAmount("buyprice", "buyPrice")
-					if err != nil {
-						return nil, "", err
-					}
-					sp, err := b.colAmount("sellprice", "sellPrice")
-					if err != nil {
-						return nil, "", err
-					}
-					bt, _, err := b.when("boughttimestamp", b.getCol("boughttimestamp"))
-					if err != nil {
-						return nil, "", err
-					}
-					st, _, err := b.when("soldtimestamp", b.getCol("soldtimestamp"))
-					if err != nil {
-						return nil, "", err
+					r := rowReader{b: b}
+					q := r.positive(fQuantity, "qty")
+					bp := r.colAmount("buyprice", "buyPrice")
+					sp := r.colAmount("sellprice", "sellPrice")
+					bt := r.colTime("boughttimestamp")
+					st := r.colTime("soldtimestamp")
+					p, hasPnL := r.pnl("pnl")
+					if r.err != nil {
+						return nil, "", r.err
 					}
 					pair := b.getCol("buyfillid") + "-" + b.getCol("sellfillid")
 					buy := fill(trading.ExecutionInput{Symbol: b.get(fSymbol), AssetClass: trading.Future, Side: trading.Buy, Quantity: q, Price: bp,
@@ -296,11 +251,7 @@ func tradovate() *spec {
 					if st.Before(bt) {
 						closing = &buy
 					}
-					if v := b.get(fPnL); v != "" {
-						p, err := ParseAmount(v)
-						if err != nil {
-							return nil, "", fmt.Errorf("pnl: %w", err)
-						}
+					if hasPnL {
 						closing.BrokerPnL = decimal.NewNullDecimal(p)
 					}
 					if st.Before(bt) {
@@ -317,24 +268,13 @@ func tradovate() *spec {
 					if st := strings.ToLower(b.get(fStatus)); st != "" && st != "filled" {
 						return nil, "an order that did not fill (" + st + ")", nil
 					}
-					side, q, err := sideAndQty(b)
-					if err != nil {
-						return nil, "", err
-					}
-					price, err := b.amount(fPrice)
-					if err != nil {
-						return nil, "", err
-					}
-					comm, err := b.optAmount(fCommission)
-					if err != nil {
-						return nil, "", err
-					}
-					at, err := b.executedAt()
-					if err != nil {
-						return nil, "", err
-					}
-					return []Fill{fill(trading.ExecutionInput{Symbol: b.get(fSymbol), AssetClass: trading.Future, Side: side, Quantity: q, Price: price,
-						Commission: comm.Abs(), ExecutedAt: at, BrokerExecutionID: b.get(fExecID)})}, "", nil
+					r := rowReader{b: b}
+					side, q := r.sideQty()
+					price := r.amount(fPrice)
+					comm := r.opt(fCommission)
+					at := r.executedAt()
+					return r.one(trading.ExecutionInput{Symbol: b.get(fSymbol), AssetClass: trading.Future, Side: side, Quantity: q, Price: price,
+						Commission: comm.Abs(), ExecutedAt: at, BrokerExecutionID: b.get(fExecID)})
 				}},
 		}}
 }
@@ -349,28 +289,14 @@ func ninjaTrader() *spec {
 					fExecutedAt: {"time"}, fExecID: {"id", "execution id"}, fCommission: {"commission"}, fFees: {"fees", "exchange fees"}},
 				required: []string{fSymbol, fSide, fQuantity, fPrice, fExecutedAt},
 				row: func(b *binding) ([]Fill, string, error) {
-					side, q, err := sideAndQty(b)
-					if err != nil {
-						return nil, "", err
-					}
-					price, err := b.amount(fPrice)
-					if err != nil {
-						return nil, "", err
-					}
-					comm, err := b.optAmount(fCommission)
-					if err != nil {
-						return nil, "", err
-					}
-					fees, err := b.optAmount(fFees)
-					if err != nil {
-						return nil, "", err
-					}
-					at, err := b.executedAt()
-					if err != nil {
-						return nil, "", err
-					}
-					return []Fill{fill(trading.ExecutionInput{Symbol: b.get(fSymbol), AssetClass: trading.Future, Side: side, Quantity: q, Price: price,
-						Commission: comm, Fees: fees, ExecutedAt: at, BrokerExecutionID: b.get(fExecID)})}, "", nil
+					r := rowReader{b: b}
+					side, q := r.sideQty()
+					price := r.amount(fPrice)
+					comm := r.opt(fCommission)
+					fees := r.opt(fFees)
+					at := r.executedAt()
+					return r.one(trading.ExecutionInput{Symbol: b.get(fSymbol), AssetClass: trading.Future, Side: side, Quantity: q, Price: price,
+						Commission: comm, Fees: fees, ExecutedAt: at, BrokerExecutionID: b.get(fExecID)})
 				}},
 			{name: "trades", signature: []string{"instrument", "market pos.", "entry price", "exit price", "entry time", "exit time"},
 				aliases: map[string][]string{fSymbol: {"instrument"}, fSide: {"market pos."}, fQuantity: {"qty", "quantity"}, fPnL: {"profit"},
@@ -381,45 +307,22 @@ func ninjaTrader() *spec {
 					if pos != "long" && pos != "short" {
 						return nil, "", fmt.Errorf("%s: %.20q is not Long or Short", "Market pos.", b.get(fSide))
 					}
-					q, err := b.amount(fQuantity)
-					if err != nil {
-						return nil, "", err
-					}
-					if !q.IsPositive() {
-						return nil, "", fmt.Errorf("%s: must be positive", "Qty")
-					}
-					ep, err := b.colAmount("entry price", "Entry price")
-					if err != nil {
-						return nil, "", err
-					}
-					xp, err := b.colAmount("exit price", "Exit price")
-					if err != nil {
-						return nil, "", err
-					}
-					et, _, err := b.when("entry time", b.getCol("entry time"))
-					if err != nil {
-						return nil, "", err
-					}
-					xt, _, err := b.when("exit time", b.getCol("exit time"))
-					if err != nil {
-						return nil, "", err
-					}
-					comm, err := b.optAmount(fCommission)
-					if err != nil {
-						return nil, "", err
+					r := rowReader{b: b}
+					q := r.positive(fQuantity, "Qty")
+					ep := r.colAmount("entry price", "Entry price")
+					xp := r.colAmount("exit price", "Exit price")
+					et := r.colTime("entry time")
+					xt := r.colTime("exit time")
+					comm := r.opt(fCommission)
+					p, hasPnL := r.pnl("Profit")
+					if r.err != nil {
+						return nil, "", r.err
 					}
 					half := comm.Div(decimal.NewFromInt(2))
-					in, out := trading.Buy, trading.Sell
-					if pos == "short" {
-						in, out = trading.Sell, trading.Buy
-					}
+					in, out := legs(pos == "short")
 					entry := fill(trading.ExecutionInput{Symbol: b.get(fSymbol), AssetClass: trading.Future, Side: in, Quantity: q, Price: ep, Commission: half, ExecutedAt: et})
 					exit := fill(trading.ExecutionInput{Symbol: b.get(fSymbol), AssetClass: trading.Future, Side: out, Quantity: q, Price: xp, Commission: comm.Sub(half), ExecutedAt: xt})
-					if v := b.get(fPnL); v != "" {
-						p, err := ParseAmount(v)
-						if err != nil {
-							return nil, "", fmt.Errorf("%s: %w", "Profit", err)
-						}
+					if hasPnL {
 						exit.BrokerPnL = decimal.NewNullDecimal(p)
 					}
 					return []Fill{entry, exit}, "", nil
@@ -489,13 +392,11 @@ func tosRow() rowFunc {
 		if !ok {
 			return nil, "", fmt.Errorf("%s %.20q is not supported", "Type", typ)
 		}
-		side, q, err := sideAndQty(b)
-		if err != nil {
-			return nil, "", err
-		}
-		price, err := b.amount(fPrice)
-		if err != nil {
-			return nil, "", err
+		r := rowReader{b: b}
+		side, q := r.sideQty()
+		price := r.amount(fPrice)
+		if r.err != nil {
+			return nil, "", r.err
 		}
 		sym := b.get(fSymbol)
 		if class == trading.Option {
@@ -553,17 +454,12 @@ func schwab() *spec {
 				if _, ok := sideOf(b.get(fSide)); !ok {
 					return nil, "not a trade (" + b.get(fSide) + ")", nil
 				}
-				side, q, err := sideAndQty(b)
-				if err != nil {
-					return nil, "", err
-				}
-				price, err := b.amount(fPrice)
-				if err != nil {
-					return nil, "", err
-				}
-				comm, err := b.optAmount(fCommission)
-				if err != nil {
-					return nil, "", err
+				r := rowReader{b: b}
+				side, q := r.sideQty()
+				price := r.amount(fPrice)
+				comm := r.opt(fCommission)
+				if r.err != nil {
+					return nil, "", r.err
 				}
 				d := b.get(fDate)
 				if i := strings.Index(d, " as of "); i > 0 {
@@ -594,13 +490,11 @@ func robinhood() *spec {
 				default:
 					return nil, "not a trade (" + code + ")", nil
 				}
-				side, q, err := sideAndQty(b)
-				if err != nil {
-					return nil, "", err
-				}
-				price, err := b.amount(fPrice)
-				if err != nil {
-					return nil, "", err
+				r := rowReader{b: b}
+				side, q := r.sideQty()
+				price := r.amount(fPrice)
+				if r.err != nil {
+					return nil, "", r.err
 				}
 				at, _, err := b.when(fDate, b.get(fDate))
 				if err != nil {
@@ -640,20 +534,18 @@ func webull() *spec {
 				if st != "filled" && st != "partially filled" {
 					return nil, "an order that did not fill (" + st + ")", nil
 				}
-				side, q, err := sideAndQty(b)
-				if err != nil {
-					return nil, "", err
+				r := rowReader{b: b}
+				side, q := r.sideQty()
+				if r.err != nil {
+					return nil, "", r.err
 				}
 				price, err := ParseAmount(strings.TrimPrefix(b.get(fPrice), "@"))
 				if err != nil {
 					return nil, "", fmt.Errorf("%s: %w", "Avg Price", err)
 				}
-				at, err := b.executedAt()
-				if err != nil {
-					return nil, "", err
-				}
+				at := r.executedAt()
 				sym := strings.ToUpper(b.get(fSymbol))
-				return []Fill{fill(trading.ExecutionInput{Symbol: sym, AssetClass: classOf(sym), Side: side, Quantity: q, Price: price, ExecutedAt: at})}, "", nil
+				return r.one(trading.ExecutionInput{Symbol: sym, AssetClass: classOf(sym), Side: side, Quantity: q, Price: price, ExecutedAt: at})
 			}}}}
 }
 
@@ -668,17 +560,12 @@ func tradeZero() *spec {
 				fPrice: {"price"}, fCommission: {"comm"}, fCurrency: {"currency"}},
 			required: []string{fDate, fTime, fSide, fSymbol, fQuantity, fPrice},
 			row: func(b *binding) ([]Fill, string, error) {
-				side, q, err := sideAndQty(b)
-				if err != nil {
-					return nil, "", err
-				}
-				price, err := b.amount(fPrice)
-				if err != nil {
-					return nil, "", err
-				}
-				comm, err := b.optAmount(fCommission)
-				if err != nil {
-					return nil, "", err
+				r := rowReader{b: b}
+				side, q := r.sideQty()
+				price := r.amount(fPrice)
+				comm := r.opt(fCommission)
+				if r.err != nil {
+					return nil, "", r.err
 				}
 				fees := decimal.Zero
 				for _, c := range tradeZeroFees {
@@ -688,13 +575,10 @@ func tradeZero() *spec {
 					}
 					fees = fees.Add(v)
 				}
-				at, err := b.executedAt()
-				if err != nil {
-					return nil, "", err
-				}
+				at := r.executedAt()
 				sym := strings.ToUpper(b.get(fSymbol))
-				return []Fill{fill(trading.ExecutionInput{Symbol: sym, AssetClass: classOf(sym), Currency: b.get(fCurrency), Side: side, Quantity: q,
-					Price: price, Commission: comm, Fees: fees, ExecutedAt: at})}, "", nil
+				return r.one(trading.ExecutionInput{Symbol: sym, AssetClass: classOf(sym), Currency: b.get(fCurrency), Side: side, Quantity: q,
+					Price: price, Commission: comm, Fees: fees, ExecutedAt: at})
 			}}}}
 }
 
@@ -718,46 +602,24 @@ func mt5() *spec {
 				if typ != "buy" && typ != "sell" {
 					return nil, "not a position (" + typ + ")", nil
 				}
-				lots, err := b.amount(fQuantity)
-				if err != nil {
-					return nil, "", err
-				}
-				if !lots.IsPositive() {
-					return nil, "", fmt.Errorf("%s: must be positive", "Volume")
-				}
-				op, err := b.colAmount("price", "Price")
-				if err != nil {
-					return nil, "", err
-				}
-				cp, err := b.colAmount("price#2", "Price (close)")
-				if err != nil {
-					return nil, "", err
-				}
-				ot, _, err := b.when("time", b.getCol("time"))
-				if err != nil {
-					return nil, "", err
-				}
-				ct, _, err := b.when("time#2", b.getCol("time#2"))
-				if err != nil {
-					return nil, "", err
-				}
-				comm, err := b.optAmount(fCommission)
-				if err != nil {
-					return nil, "", err
-				}
-				swap, err := b.optAmount(fFees)
-				if err != nil {
-					return nil, "", err
+				r := rowReader{b: b}
+				lots := r.positive(fQuantity, "Volume")
+				op := r.colAmount("price", "Price")
+				cp := r.colAmount("price#2", "Price (close)")
+				ot := r.colTime("time")
+				ct := r.colTime("time#2")
+				comm := r.opt(fCommission)
+				swap := r.opt(fFees)
+				p, hasPnL := r.pnl("Profit")
+				if r.err != nil {
+					return nil, "", r.err
 				}
 				sym := strings.ToUpper(b.get(fSymbol))
 				class, mult := trading.CFD, decimal.Zero
 				if reForexPair.MatchString(sym) && slices.Contains(currencies, sym[:3]) && slices.Contains(currencies, sym[3:]) {
 					class, mult = trading.Forex, forexLot
 				}
-				in, out := trading.Buy, trading.Sell
-				if typ == "sell" {
-					in, out = trading.Sell, trading.Buy
-				}
+				in, out := legs(typ == "sell")
 				half := comm.Abs().Div(decimal.NewFromInt(2))
 				id := b.getCol("position")
 				open := fill(trading.ExecutionInput{Symbol: sym, AssetClass: class, Multiplier: mult, Side: in, Quantity: lots, Price: op,
@@ -767,11 +629,7 @@ func mt5() *spec {
 				if id == "" {
 					open.Input.BrokerExecutionID, closing.Input.BrokerExecutionID = "", ""
 				}
-				if v := b.get(fPnL); v != "" {
-					p, err := ParseAmount(v)
-					if err != nil {
-						return nil, "", fmt.Errorf("%s: %w", "Profit", err)
-					}
+				if hasPnL {
 					closing.BrokerPnL = decimal.NewNullDecimal(p)
 				}
 				return []Fill{open, closing}, "", nil
@@ -846,35 +704,18 @@ func genericSpec(m map[string]string) *spec {
 				} else if !class.Valid() {
 					return nil, "", fmt.Errorf("%s: %.20q is not an asset class", b.label(fAssetClass), string(class))
 				}
-				side, q, err := sideAndQty(b)
-				if err != nil {
-					return nil, "", err
+				r := rowReader{b: b}
+				side, q := r.sideQty()
+				if r.err == nil && side == "" {
+					r.err = errors.New("no side")
 				}
-				if side == "" {
-					return nil, "", errors.New("no side")
-				}
-				price, err := b.amount(fPrice)
-				if err != nil {
-					return nil, "", err
-				}
-				comm, err := b.optAmount(fCommission)
-				if err != nil {
-					return nil, "", err
-				}
-				fees, err := b.optAmount(fFees)
-				if err != nil {
-					return nil, "", err
-				}
-				mult, err := b.optAmount(fMultiplier)
-				if err != nil {
-					return nil, "", err
-				}
-				at, err := b.executedAt()
-				if err != nil {
-					return nil, "", err
-				}
-				return []Fill{fill(trading.ExecutionInput{Symbol: unescapeFormula(b.get(fSymbol)), AssetClass: class, Multiplier: mult, Currency: b.get(fCurrency),
-					Side: side, Quantity: q, Price: price, Commission: comm, Fees: fees, ExecutedAt: at, BrokerExecutionID: unescapeFormula(b.get(fExecID))})}, "", nil
+				price := r.amount(fPrice)
+				comm := r.opt(fCommission)
+				fees := r.opt(fFees)
+				mult := r.opt(fMultiplier)
+				at := r.executedAt()
+				return r.one(trading.ExecutionInput{Symbol: unescapeFormula(b.get(fSymbol)), AssetClass: class, Multiplier: mult, Currency: b.get(fCurrency),
+					Side: side, Quantity: q, Price: price, Commission: comm, Fees: fees, ExecutedAt: at, BrokerExecutionID: unescapeFormula(b.get(fExecID))})
 			}}}}
 }
 

@@ -117,8 +117,7 @@ func ibkrFlex() *spec {
 					class = k
 				}
 				r := rowReader{b: b}
-				side, q := r.sideQty()
-				price := r.amount(fPrice)
+				side, q, price := r.trade()
 				comm := r.opt(fCommission)
 				fees := r.opt(fFees)
 				mult := r.opt(fMultiplier)
@@ -136,9 +135,7 @@ func ibkrFlex() *spec {
 				if class == trading.Forex || class == trading.Stock || class == trading.Crypto {
 					f.Input.Multiplier = decimal.Zero
 				}
-				if hasPnL && !p.IsZero() {
-					f.BrokerPnL, f.PnLNet = decimal.NewNullDecimal(p), true
-				}
+				ibkrPnL(&f, p, hasPnL)
 				return []Fill{f}, "", nil
 			}}},
 	}
@@ -184,8 +181,7 @@ func ibkrActivity() *spec {
 					return nil, "", fmt.Errorf("asset category %.30q is not supported", b.get(fAssetClass))
 				}
 				r := rowReader{b: b}
-				side, q := r.sideQty()
-				price := r.amount(fPrice)
+				side, q, price := r.trade()
 				comm := r.opt(fCommission)
 				at := r.executedAt()
 				p, hasPnL := r.pnl(b.label(fPnL))
@@ -198,11 +194,17 @@ func ibkrActivity() *spec {
 				}
 				f := fill(trading.ExecutionInput{Symbol: sym, AssetClass: class, Currency: b.get(fCurrency), Side: side, Quantity: q, Price: price,
 					Commission: comm.Neg(), ExecutedAt: at})
-				if hasPnL && !p.IsZero() {
-					f.BrokerPnL, f.PnLNet = decimal.NewNullDecimal(p), true
-				}
+				ibkrPnL(&f, p, hasPnL)
 				return []Fill{f}, "", nil
 			}}},
+	}
+}
+
+// ibkrPnL sets a statement's realized P&L on f, net of commission, when
+// there is one and it is not zero.
+func ibkrPnL(f *Fill, p decimal.Decimal, has bool) {
+	if has && !p.IsZero() {
+		f.BrokerPnL, f.PnLNet = decimal.NewNullDecimal(p), true
 	}
 }
 
@@ -269,8 +271,7 @@ func tradovate() *spec {
 						return nil, "an order that did not fill (" + st + ")", nil
 					}
 					r := rowReader{b: b}
-					side, q := r.sideQty()
-					price := r.amount(fPrice)
+					side, q, price := r.trade()
 					comm := r.opt(fCommission)
 					at := r.executedAt()
 					return r.one(trading.ExecutionInput{Symbol: b.get(fSymbol), AssetClass: trading.Future, Side: side, Quantity: q, Price: price,
@@ -290,8 +291,7 @@ func ninjaTrader() *spec {
 				required: []string{fSymbol, fSide, fQuantity, fPrice, fExecutedAt},
 				row: func(b *binding) ([]Fill, string, error) {
 					r := rowReader{b: b}
-					side, q := r.sideQty()
-					price := r.amount(fPrice)
+					side, q, price := r.trade()
 					comm := r.opt(fCommission)
 					fees := r.opt(fFees)
 					at := r.executedAt()
@@ -393,8 +393,7 @@ func tosRow() rowFunc {
 			return nil, "", fmt.Errorf("%s %.20q is not supported", "Type", typ)
 		}
 		r := rowReader{b: b}
-		side, q := r.sideQty()
-		price := r.amount(fPrice)
+		side, q, price := r.trade()
 		if r.err != nil {
 			return nil, "", r.err
 		}
@@ -455,8 +454,7 @@ func schwab() *spec {
 					return nil, "not a trade (" + b.get(fSide) + ")", nil
 				}
 				r := rowReader{b: b}
-				side, q := r.sideQty()
-				price := r.amount(fPrice)
+				side, q, price := r.trade()
 				comm := r.opt(fCommission)
 				if r.err != nil {
 					return nil, "", r.err
@@ -491,8 +489,7 @@ func robinhood() *spec {
 					return nil, "not a trade (" + code + ")", nil
 				}
 				r := rowReader{b: b}
-				side, q := r.sideQty()
-				price := r.amount(fPrice)
+				side, q, price := r.trade()
 				if r.err != nil {
 					return nil, "", r.err
 				}
@@ -561,8 +558,7 @@ func tradeZero() *spec {
 			required: []string{fDate, fTime, fSide, fSymbol, fQuantity, fPrice},
 			row: func(b *binding) ([]Fill, string, error) {
 				r := rowReader{b: b}
-				side, q := r.sideQty()
-				price := r.amount(fPrice)
+				side, q, price := r.trade()
 				comm := r.opt(fCommission)
 				if r.err != nil {
 					return nil, "", r.err

@@ -27,6 +27,12 @@ func (r *rowReader) sideQty() (trading.Side, decimal.Decimal) {
 	return side, q
 }
 
+// trade reads the side and quantity, then the price: how most rows start.
+func (r *rowReader) trade() (trading.Side, decimal.Decimal, decimal.Decimal) {
+	side, q := r.sideQty()
+	return side, q, r.amount(fPrice)
+}
+
 // amount reads a required amount field.
 func (r *rowReader) amount(field string) decimal.Decimal {
 	if r.err != nil {

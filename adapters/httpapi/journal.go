@@ -104,11 +104,7 @@ func (h *journalHandlers) GetTag(ctx context.Context, r gen.GetTagRequestObject)
 }
 
 func (h *journalHandlers) UpdateTag(ctx context.Context, r gen.UpdateTagRequestObject) (gen.UpdateTagResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	v, err := ifMatch(r.Params.IfMatch)
+	p, v, err := authenticatedIfMatch(ctx, r.Params.IfMatch)
 	if err != nil {
 		return nil, err
 	}
@@ -186,11 +182,7 @@ func (h *journalHandlers) GetPlaybook(ctx context.Context, r gen.GetPlaybookRequ
 }
 
 func (h *journalHandlers) UpdatePlaybook(ctx context.Context, r gen.UpdatePlaybookRequestObject) (gen.UpdatePlaybookResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	v, err := ifMatch(r.Params.IfMatch)
+	p, v, err := authenticatedIfMatch(ctx, r.Params.IfMatch)
 	if err != nil {
 		return nil, err
 	}
@@ -288,11 +280,7 @@ func (h *journalHandlers) GetJournalEntry(ctx context.Context, r gen.GetJournalE
 }
 
 func (h *journalHandlers) PutJournalEntry(ctx context.Context, r gen.PutJournalEntryRequestObject) (gen.PutJournalEntryResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	v, err := ifMatch(r.Params.IfMatch)
+	p, v, err := authenticatedIfMatch(ctx, r.Params.IfMatch)
 	if err != nil {
 		return nil, err
 	}

@@ -121,11 +121,7 @@ func (h *tradingHandlers) GetAccount(ctx context.Context, r gen.GetAccountReques
 }
 
 func (h *tradingHandlers) UpdateAccount(ctx context.Context, r gen.UpdateAccountRequestObject) (gen.UpdateAccountResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	v, err := ifMatch(r.Params.IfMatch)
+	p, v, err := authenticatedIfMatch(ctx, r.Params.IfMatch)
 	if err != nil {
 		return nil, err
 	}
@@ -254,11 +250,7 @@ func (h *tradingHandlers) GetExecution(ctx context.Context, r gen.GetExecutionRe
 }
 
 func (h *tradingHandlers) UpdateExecution(ctx context.Context, r gen.UpdateExecutionRequestObject) (gen.UpdateExecutionResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	v, err := ifMatch(r.Params.IfMatch)
+	p, v, err := authenticatedIfMatch(ctx, r.Params.IfMatch)
 	if err != nil {
 		return nil, err
 	}
@@ -448,11 +440,7 @@ func (h *tradingHandlers) GetTrade(ctx context.Context, r gen.GetTradeRequestObj
 }
 
 func (h *tradingHandlers) AnnotateTrade(ctx context.Context, r gen.AnnotateTradeRequestObject) (gen.AnnotateTradeResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	v, err := ifMatch(r.Params.IfMatch)
+	p, v, err := authenticatedIfMatch(ctx, r.Params.IfMatch)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/trading"
 )
 
@@ -175,6 +176,18 @@ func ifMatch(h *string) (int64, error) {
 		return -1, nil
 	}
 	return n, nil
+}
+
+// authenticatedIfMatch is the caller of a conditional write and the version
+// its If-Match header expects (see ifMatch): an Unauthenticated error comes
+// before any If-Match error.
+func authenticatedIfMatch(ctx context.Context, h *string) (identity.Principal, int64, error) {
+	p, err := Authenticated(ctx)
+	if err != nil {
+		return p, 0, err
+	}
+	v, err := ifMatch(h)
+	return p, v, err
 }
 
 // rawQuery is the request's query string: the trade filter is parsed from

@@ -553,11 +553,7 @@ func scheduleBody(s *analytics.Schedule) gen.ReportSchedule {
 
 // GetReportSchedule implements gen.StrictServerInterface.
 func (h *analyticsHandlers) GetReportSchedule(ctx context.Context, _ gen.GetReportScheduleRequestObject) (gen.GetReportScheduleResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s, err := h.reports.GetSchedule(ctx, p.UserID)
+	s, err := asCaller(ctx, h.reports, Reports.GetSchedule)
 	if err != nil {
 		return nil, err
 	}

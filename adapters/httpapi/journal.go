@@ -92,11 +92,7 @@ func (h *journalHandlers) CreateTag(ctx context.Context, r gen.CreateTagRequestO
 }
 
 func (h *journalHandlers) GetTag(ctx context.Context, r gen.GetTagRequestObject) (gen.GetTagResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	t, err := h.svc.GetTag(ctx, p.UserID, r.Id)
+	t, err := callerByID(ctx, h.svc, r.Id, Journal.GetTag)
 	if err != nil {
 		return nil, err
 	}
@@ -121,11 +117,7 @@ func (h *journalHandlers) UpdateTag(ctx context.Context, r gen.UpdateTagRequestO
 }
 
 func (h *journalHandlers) DeleteTag(ctx context.Context, r gen.DeleteTagRequestObject) (gen.DeleteTagResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := h.svc.DeleteTag(ctx, p.UserID, r.Id); err != nil {
+	if err := callerDeleteByID(ctx, h.svc, r.Id, Journal.DeleteTag); err != nil {
 		return nil, err
 	}
 	return gen.DeleteTag204Response{}, nil
@@ -142,11 +134,7 @@ func playbookBody(pb *journal.Playbook) gen.Playbook {
 }
 
 func (h *journalHandlers) ListPlaybooks(ctx context.Context, _ gen.ListPlaybooksRequestObject) (gen.ListPlaybooksResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	pbs, err := h.svc.ListPlaybooks(ctx, p.UserID)
+	pbs, err := asCaller(ctx, h.svc, Journal.ListPlaybooks)
 	if err != nil {
 		return nil, err
 	}
@@ -170,11 +158,7 @@ func (h *journalHandlers) CreatePlaybook(ctx context.Context, r gen.CreatePlaybo
 }
 
 func (h *journalHandlers) GetPlaybook(ctx context.Context, r gen.GetPlaybookRequestObject) (gen.GetPlaybookResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	pb, err := h.svc.GetPlaybook(ctx, p.UserID, r.Id)
+	pb, err := callerByID(ctx, h.svc, r.Id, Journal.GetPlaybook)
 	if err != nil {
 		return nil, err
 	}
@@ -202,11 +186,7 @@ func (h *journalHandlers) UpdatePlaybook(ctx context.Context, r gen.UpdatePlaybo
 }
 
 func (h *journalHandlers) DeletePlaybook(ctx context.Context, r gen.DeletePlaybookRequestObject) (gen.DeletePlaybookResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := h.svc.DeletePlaybook(ctx, p.UserID, r.Id); err != nil {
+	if err := callerDeleteByID(ctx, h.svc, r.Id, Journal.DeletePlaybook); err != nil {
 		return nil, err
 	}
 	return gen.DeletePlaybook204Response{}, nil
@@ -406,11 +386,7 @@ func (h *journalHandlers) ListAttachments(ctx context.Context, r gen.ListAttachm
 }
 
 func (h *journalHandlers) GetAttachment(ctx context.Context, r gen.GetAttachmentRequestObject) (gen.GetAttachmentResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	a, err := h.svc.GetAttachment(ctx, p.UserID, r.Id)
+	a, err := callerByID(ctx, h.svc, r.Id, Journal.GetAttachment)
 	if err != nil {
 		return nil, err
 	}
@@ -436,11 +412,7 @@ func (h *journalHandlers) DownloadAttachment(ctx context.Context, r gen.Download
 }
 
 func (h *journalHandlers) DeleteAttachment(ctx context.Context, r gen.DeleteAttachmentRequestObject) (gen.DeleteAttachmentResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := h.svc.DeleteAttachment(ctx, p.UserID, r.Id); err != nil {
+	if err := callerDeleteByID(ctx, h.svc, r.Id, Journal.DeleteAttachment); err != nil {
 		return nil, err
 	}
 	return gen.DeleteAttachment204Response{}, nil

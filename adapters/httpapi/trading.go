@@ -109,11 +109,7 @@ func (h *tradingHandlers) CreateAccount(ctx context.Context, r gen.CreateAccount
 }
 
 func (h *tradingHandlers) GetAccount(ctx context.Context, r gen.GetAccountRequestObject) (gen.GetAccountResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	a, err := h.svc.GetAccount(ctx, p.UserID, r.Id)
+	a, err := callerByID(ctx, h.svc, r.Id, Trading.GetAccount)
 	if err != nil {
 		return nil, err
 	}
@@ -238,11 +234,7 @@ func (h *tradingHandlers) CreateExecutions(ctx context.Context, r gen.CreateExec
 }
 
 func (h *tradingHandlers) GetExecution(ctx context.Context, r gen.GetExecutionRequestObject) (gen.GetExecutionResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	e, err := h.svc.GetExecution(ctx, p.UserID, r.Id)
+	e, err := callerByID(ctx, h.svc, r.Id, Trading.GetExecution)
 	if err != nil {
 		return nil, err
 	}
@@ -428,11 +420,7 @@ func (h *tradingHandlers) BulkAnnotateTrades(ctx context.Context, r gen.BulkAnno
 }
 
 func (h *tradingHandlers) GetTrade(ctx context.Context, r gen.GetTradeRequestObject) (gen.GetTradeResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	t, err := h.svc.GetTrade(ctx, p.UserID, r.Id)
+	t, err := callerByID(ctx, h.svc, r.Id, Trading.GetTrade)
 	if err != nil {
 		return nil, err
 	}
@@ -460,11 +448,7 @@ func (h *tradingHandlers) AnnotateTrade(ctx context.Context, r gen.AnnotateTrade
 }
 
 func (h *tradingHandlers) DeleteTrade(ctx context.Context, r gen.DeleteTradeRequestObject) (gen.DeleteTradeResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	trades, err := h.svc.DeleteTrade(ctx, p.UserID, r.Id)
+	trades, err := callerByID(ctx, h.svc, r.Id, Trading.DeleteTrade)
 	if err != nil {
 		return nil, err
 	}

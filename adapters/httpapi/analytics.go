@@ -496,10 +496,7 @@ func (h *analyticsHandlers) ListReports(ctx context.Context, req gen.ListReports
 	if err != nil {
 		return nil, err
 	}
-	out := gen.ListReports200JSONResponse{Items: make([]gen.Report, len(reps))}
-	for i := range reps {
-		out.Items[i] = reportBody(&reps[i])
-	}
+	out := gen.ListReports200JSONResponse{Items: bodies(reps, reportBody)}
 	if len(reps) == limit {
 		next := reportCursor(analytics.CursorOf(&reps[len(reps)-1]))
 		out.NextCursor = &next

@@ -227,11 +227,7 @@ func (h *importHandlers) ListImports(ctx context.Context, r gen.ListImportsReque
 	if err != nil {
 		return nil, err
 	}
-	out := gen.ListImports200JSONResponse{Items: make([]gen.Import, len(list))}
-	for i := range list {
-		out.Items[i] = importBody(&list[i])
-	}
-	return out, nil
+	return gen.ListImports200JSONResponse{Items: bodies(list, importBody)}, nil
 }
 
 func (h *importHandlers) UndoImport(ctx context.Context, r gen.UndoImportRequestObject) (gen.UndoImportResponseObject, error) {
@@ -247,11 +243,7 @@ func (h *importHandlers) ListImportMappings(ctx context.Context, _ gen.ListImpor
 	if err != nil {
 		return nil, err
 	}
-	out := gen.ListImportMappings200JSONResponse{Items: make([]gen.ImportMapping, len(list))}
-	for i := range list {
-		out.Items[i] = mappingBody(&list[i])
-	}
-	return out, nil
+	return gen.ListImportMappings200JSONResponse{Items: bodies(list, mappingBody)}, nil
 }
 
 func (h *importHandlers) CreateImportMapping(ctx context.Context, r gen.CreateImportMappingRequestObject) (gen.CreateImportMappingResponseObject, error) {

@@ -72,11 +72,7 @@ func (h *journalHandlers) ListTags(ctx context.Context, r gen.ListTagsRequestObj
 	if err != nil {
 		return nil, err
 	}
-	out := gen.ListTags200JSONResponse{Items: make([]gen.Tag, len(ts))}
-	for i := range ts {
-		out.Items[i] = tagBody(&ts[i])
-	}
-	return out, nil
+	return gen.ListTags200JSONResponse{Items: bodies(ts, tagBody)}, nil
 }
 
 func (h *journalHandlers) CreateTag(ctx context.Context, r gen.CreateTagRequestObject) (gen.CreateTagResponseObject, error) {
@@ -138,11 +134,7 @@ func (h *journalHandlers) ListPlaybooks(ctx context.Context, _ gen.ListPlaybooks
 	if err != nil {
 		return nil, err
 	}
-	out := gen.ListPlaybooks200JSONResponse{Items: make([]gen.Playbook, len(pbs))}
-	for i := range pbs {
-		out.Items[i] = playbookBody(&pbs[i])
-	}
-	return out, nil
+	return gen.ListPlaybooks200JSONResponse{Items: bodies(pbs, playbookBody)}, nil
 }
 
 func (h *journalHandlers) CreatePlaybook(ctx context.Context, r gen.CreatePlaybookRequestObject) (gen.CreatePlaybookResponseObject, error) {
@@ -378,11 +370,7 @@ func (h *journalHandlers) ListAttachments(ctx context.Context, r gen.ListAttachm
 		}
 		atts = v.Attachments
 	}
-	out := gen.ListAttachments200JSONResponse{Items: make([]gen.Attachment, len(atts))}
-	for i := range atts {
-		out.Items[i] = attachmentBody(&atts[i])
-	}
-	return out, nil
+	return gen.ListAttachments200JSONResponse{Items: bodies(atts, attachmentBody)}, nil
 }
 
 func (h *journalHandlers) GetAttachment(ctx context.Context, r gen.GetAttachmentRequestObject) (gen.GetAttachmentResponseObject, error) {

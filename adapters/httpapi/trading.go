@@ -76,11 +76,7 @@ func (h *tradingHandlers) ListAccounts(ctx context.Context, r gen.ListAccountsRe
 	if err != nil {
 		return nil, err
 	}
-	out := gen.ListAccounts200JSONResponse{Items: make([]gen.Account, len(as))}
-	for i := range as {
-		out.Items[i] = accountBody(&as[i])
-	}
-	return out, nil
+	return gen.ListAccounts200JSONResponse{Items: bodies(as, accountBody)}, nil
 }
 
 func (h *tradingHandlers) CreateAccount(ctx context.Context, r gen.CreateAccountRequestObject) (gen.CreateAccountResponseObject, error) {
@@ -168,11 +164,7 @@ func executionBody(e *trading.Execution) gen.Execution {
 }
 
 func executionsBody(es []trading.Execution) []gen.Execution {
-	out := make([]gen.Execution, len(es))
-	for i := range es {
-		out[i] = executionBody(&es[i])
-	}
-	return out
+	return bodies(es, executionBody)
 }
 
 func (h *tradingHandlers) ListExecutions(ctx context.Context, r gen.ListExecutionsRequestObject) (gen.ListExecutionsResponseObject, error) {
@@ -326,11 +318,7 @@ func tradeBody(t *trading.Trade) gen.Trade {
 }
 
 func tradesBody(ts []trading.Trade) []gen.Trade {
-	out := make([]gen.Trade, len(ts))
-	for i := range ts {
-		out[i] = tradeBody(&ts[i])
-	}
-	return out
+	return bodies(ts, tradeBody)
 }
 
 func (h *tradingHandlers) ListTrades(ctx context.Context, _ gen.ListTradesRequestObject) (gen.ListTradesResponseObject, error) {

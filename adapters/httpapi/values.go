@@ -147,6 +147,16 @@ func val[T any](p *T) T {
 	return *p
 }
 
+// bodies converts records to their wire bodies, in order; none is an
+// empty (not nil) slice, so a list answers [] rather than null.
+func bodies[S, T any](xs []S, body func(*S) T) []T {
+	out := make([]T, len(xs))
+	for i := range xs {
+		out[i] = body(&xs[i])
+	}
+	return out
+}
+
 // etag renders a record version as a strong entity tag.
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
 

@@ -496,10 +496,7 @@ func (h *analyticsHandlers) ListReports(ctx context.Context, req gen.ListReports
 	if err != nil {
 		return nil, err
 	}
-	out := gen.ListReports200JSONResponse{Items: make([]gen.Report, len(reps))}
-	for i := range reps {
-		out.Items[i] = reportBody(&reps[i])
-	}
+	out := gen.ListReports200JSONResponse{Items: bodies(reps, reportBody)}
 	if len(reps) == limit {
 		next := reportCursor(analytics.CursorOf(&reps[len(reps)-1]))
 		out.NextCursor = &next
@@ -553,11 +550,7 @@ func scheduleBody(s *analytics.Schedule) gen.ReportSchedule {
 
 // GetReportSchedule implements gen.StrictServerInterface.
 func (h *analyticsHandlers) GetReportSchedule(ctx context.Context, _ gen.GetReportScheduleRequestObject) (gen.GetReportScheduleResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s, err := h.reports.GetSchedule(ctx, p.UserID)
+	s, err := asCaller(ctx, h.reports, Reports.GetSchedule)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 
 	"github.com/tradesense/tradesense/core/apperr"
 	"github.com/tradesense/tradesense/core/identity"
@@ -76,6 +77,40 @@ func Authenticated(ctx context.Context) (identity.Principal, error) {
 		return identity.Principal{}, apperr.New(apperr.Unauthenticated, identity.CodeTokenMissing, "Authentication is required.")
 	}
 	return p, nil
+}
+
+// asCaller runs op, an operation of svc on the caller's own records, as the
+// authenticated caller; without one it answers Authenticated's error and
+// does not run op. op is a method expression (Imports.Get), so svc is not
+// touched before the caller is known.
+func asCaller[S, T any](ctx context.Context, svc S, op func(svc S, ctx context.Context, userID uuid.UUID) (T, error)) (T, error) {
+	p, err := Authenticated(ctx)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return op(svc, ctx, p.UserID)
+}
+
+// callerByID runs op, an operation of svc on the caller's record id, as the
+// authenticated caller (see asCaller).
+func callerByID[S, T any](ctx context.Context, svc S, id uuid.UUID, op func(svc S, ctx context.Context, userID, id uuid.UUID) (T, error)) (T, error) {
+	p, err := Authenticated(ctx)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return op(svc, ctx, p.UserID, id)
+}
+
+// callerDeleteByID runs op, a delete by svc of the caller's record id, as
+// the authenticated caller (see asCaller).
+func callerDeleteByID[S any](ctx context.Context, svc S, id uuid.UUID, op func(svc S, ctx context.Context, userID, id uuid.UUID) error) error {
+	p, err := Authenticated(ctx)
+	if err != nil {
+		return err
+	}
+	return op(svc, ctx, p.UserID, id)
 }
 
 // RequireAdmin returns the caller if they have the admin role, and a

@@ -199,11 +199,7 @@ func (h *importHandlers) PreviewImport(ctx context.Context, r gen.PreviewImportR
 }
 
 func (h *importHandlers) GetImport(ctx context.Context, r gen.GetImportRequestObject) (gen.GetImportResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	imp, err := h.svc.Get(ctx, p.UserID, r.Id)
+	imp, err := callerByID(ctx, h.svc, r.Id, Imports.Get)
 	if err != nil {
 		return nil, err
 	}
@@ -231,19 +227,11 @@ func (h *importHandlers) ListImports(ctx context.Context, r gen.ListImportsReque
 	if err != nil {
 		return nil, err
 	}
-	out := gen.ListImports200JSONResponse{Items: make([]gen.Import, len(list))}
-	for i := range list {
-		out.Items[i] = importBody(&list[i])
-	}
-	return out, nil
+	return gen.ListImports200JSONResponse{Items: bodies(list, importBody)}, nil
 }
 
 func (h *importHandlers) UndoImport(ctx context.Context, r gen.UndoImportRequestObject) (gen.UndoImportResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	res, err := h.svc.Undo(ctx, p.UserID, r.Id)
+	res, err := callerByID(ctx, h.svc, r.Id, Imports.Undo)
 	if err != nil {
 		return nil, err
 	}
@@ -251,19 +239,11 @@ func (h *importHandlers) UndoImport(ctx context.Context, r gen.UndoImportRequest
 }
 
 func (h *importHandlers) ListImportMappings(ctx context.Context, _ gen.ListImportMappingsRequestObject) (gen.ListImportMappingsResponseObject, error) {
-	p, err := Authenticated(ctx)
+	list, err := asCaller(ctx, h.svc, Imports.ListMappings)
 	if err != nil {
 		return nil, err
 	}
-	list, err := h.svc.ListMappings(ctx, p.UserID)
-	if err != nil {
-		return nil, err
-	}
-	out := gen.ListImportMappings200JSONResponse{Items: make([]gen.ImportMapping, len(list))}
-	for i := range list {
-		out.Items[i] = mappingBody(&list[i])
-	}
-	return out, nil
+	return gen.ListImportMappings200JSONResponse{Items: bodies(list, mappingBody)}, nil
 }
 
 func (h *importHandlers) CreateImportMapping(ctx context.Context, r gen.CreateImportMappingRequestObject) (gen.CreateImportMappingResponseObject, error) {
@@ -279,11 +259,7 @@ func (h *importHandlers) CreateImportMapping(ctx context.Context, r gen.CreateIm
 }
 
 func (h *importHandlers) GetImportMapping(ctx context.Context, r gen.GetImportMappingRequestObject) (gen.GetImportMappingResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	m, err := h.svc.GetMapping(ctx, p.UserID, r.Id)
+	m, err := callerByID(ctx, h.svc, r.Id, Imports.GetMapping)
 	if err != nil {
 		return nil, err
 	}
@@ -310,11 +286,7 @@ func (h *importHandlers) UpdateImportMapping(ctx context.Context, r gen.UpdateIm
 }
 
 func (h *importHandlers) DeleteImportMapping(ctx context.Context, r gen.DeleteImportMappingRequestObject) (gen.DeleteImportMappingResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := h.svc.DeleteMapping(ctx, p.UserID, r.Id); err != nil {
+	if err := callerDeleteByID(ctx, h.svc, r.Id, Imports.DeleteMapping); err != nil {
 		return nil, err
 	}
 	return gen.DeleteImportMapping204Response{}, nil

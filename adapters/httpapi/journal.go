@@ -72,11 +72,7 @@ func (h *journalHandlers) ListTags(ctx context.Context, r gen.ListTagsRequestObj
 	if err != nil {
 		return nil, err
 	}
-	out := gen.ListTags200JSONResponse{Items: make([]gen.Tag, len(ts))}
-	for i := range ts {
-		out.Items[i] = tagBody(&ts[i])
-	}
-	return out, nil
+	return gen.ListTags200JSONResponse{Items: bodies(ts, tagBody)}, nil
 }
 
 func (h *journalHandlers) CreateTag(ctx context.Context, r gen.CreateTagRequestObject) (gen.CreateTagResponseObject, error) {
@@ -92,11 +88,7 @@ func (h *journalHandlers) CreateTag(ctx context.Context, r gen.CreateTagRequestO
 }
 
 func (h *journalHandlers) GetTag(ctx context.Context, r gen.GetTagRequestObject) (gen.GetTagResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	t, err := h.svc.GetTag(ctx, p.UserID, r.Id)
+	t, err := callerByID(ctx, h.svc, r.Id, Journal.GetTag)
 	if err != nil {
 		return nil, err
 	}
@@ -104,11 +96,7 @@ func (h *journalHandlers) GetTag(ctx context.Context, r gen.GetTagRequestObject)
 }
 
 func (h *journalHandlers) UpdateTag(ctx context.Context, r gen.UpdateTagRequestObject) (gen.UpdateTagResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	v, err := ifMatch(r.Params.IfMatch)
+	p, v, err := authenticatedIfMatch(ctx, r.Params.IfMatch)
 	if err != nil {
 		return nil, err
 	}
@@ -125,11 +113,7 @@ func (h *journalHandlers) UpdateTag(ctx context.Context, r gen.UpdateTagRequestO
 }
 
 func (h *journalHandlers) DeleteTag(ctx context.Context, r gen.DeleteTagRequestObject) (gen.DeleteTagResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := h.svc.DeleteTag(ctx, p.UserID, r.Id); err != nil {
+	if err := callerDeleteByID(ctx, h.svc, r.Id, Journal.DeleteTag); err != nil {
 		return nil, err
 	}
 	return gen.DeleteTag204Response{}, nil
@@ -146,19 +130,11 @@ func playbookBody(pb *journal.Playbook) gen.Playbook {
 }
 
 func (h *journalHandlers) ListPlaybooks(ctx context.Context, _ gen.ListPlaybooksRequestObject) (gen.ListPlaybooksResponseObject, error) {
-	p, err := Authenticated(ctx)
+	pbs, err := asCaller(ctx, h.svc, Journal.ListPlaybooks)
 	if err != nil {
 		return nil, err
 	}
-	pbs, err := h.svc.ListPlaybooks(ctx, p.UserID)
-	if err != nil {
-		return nil, err
-	}
-	out := gen.ListPlaybooks200JSONResponse{Items: make([]gen.Playbook, len(pbs))}
-	for i := range pbs {
-		out.Items[i] = playbookBody(&pbs[i])
-	}
-	return out, nil
+	return gen.ListPlaybooks200JSONResponse{Items: bodies(pbs, playbookBody)}, nil
 }
 
 func (h *journalHandlers) CreatePlaybook(ctx context.Context, r gen.CreatePlaybookRequestObject) (gen.CreatePlaybookResponseObject, error) {
@@ -174,11 +150,7 @@ func (h *journalHandlers) CreatePlaybook(ctx context.Context, r gen.CreatePlaybo
 }
 
 func (h *journalHandlers) GetPlaybook(ctx context.Context, r gen.GetPlaybookRequestObject) (gen.GetPlaybookResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	pb, err := h.svc.GetPlaybook(ctx, p.UserID, r.Id)
+	pb, err := callerByID(ctx, h.svc, r.Id, Journal.GetPlaybook)
 	if err != nil {
 		return nil, err
 	}
@@ -186,11 +158,7 @@ func (h *journalHandlers) GetPlaybook(ctx context.Context, r gen.GetPlaybookRequ
 }
 
 func (h *journalHandlers) UpdatePlaybook(ctx context.Context, r gen.UpdatePlaybookRequestObject) (gen.UpdatePlaybookResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	v, err := ifMatch(r.Params.IfMatch)
+	p, v, err := authenticatedIfMatch(ctx, r.Params.IfMatch)
 	if err != nil {
 		return nil, err
 	}
@@ -210,11 +178,7 @@ func (h *journalHandlers) UpdatePlaybook(ctx context.Context, r gen.UpdatePlaybo
 }
 
 func (h *journalHandlers) DeletePlaybook(ctx context.Context, r gen.DeletePlaybookRequestObject) (gen.DeletePlaybookResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := h.svc.DeletePlaybook(ctx, p.UserID, r.Id); err != nil {
+	if err := callerDeleteByID(ctx, h.svc, r.Id, Journal.DeletePlaybook); err != nil {
 		return nil, err
 	}
 	return gen.DeletePlaybook204Response{}, nil
@@ -288,11 +252,7 @@ func (h *journalHandlers) GetJournalEntry(ctx context.Context, r gen.GetJournalE
 }
 
 func (h *journalHandlers) PutJournalEntry(ctx context.Context, r gen.PutJournalEntryRequestObject) (gen.PutJournalEntryResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	v, err := ifMatch(r.Params.IfMatch)
+	p, v, err := authenticatedIfMatch(ctx, r.Params.IfMatch)
 	if err != nil {
 		return nil, err
 	}
@@ -410,19 +370,11 @@ func (h *journalHandlers) ListAttachments(ctx context.Context, r gen.ListAttachm
 		}
 		atts = v.Attachments
 	}
-	out := gen.ListAttachments200JSONResponse{Items: make([]gen.Attachment, len(atts))}
-	for i := range atts {
-		out.Items[i] = attachmentBody(&atts[i])
-	}
-	return out, nil
+	return gen.ListAttachments200JSONResponse{Items: bodies(atts, attachmentBody)}, nil
 }
 
 func (h *journalHandlers) GetAttachment(ctx context.Context, r gen.GetAttachmentRequestObject) (gen.GetAttachmentResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	a, err := h.svc.GetAttachment(ctx, p.UserID, r.Id)
+	a, err := callerByID(ctx, h.svc, r.Id, Journal.GetAttachment)
 	if err != nil {
 		return nil, err
 	}
@@ -448,11 +400,7 @@ func (h *journalHandlers) DownloadAttachment(ctx context.Context, r gen.Download
 }
 
 func (h *journalHandlers) DeleteAttachment(ctx context.Context, r gen.DeleteAttachmentRequestObject) (gen.DeleteAttachmentResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := h.svc.DeleteAttachment(ctx, p.UserID, r.Id); err != nil {
+	if err := callerDeleteByID(ctx, h.svc, r.Id, Journal.DeleteAttachment); err != nil {
 		return nil, err
 	}
 	return gen.DeleteAttachment204Response{}, nil

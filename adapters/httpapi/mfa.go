@@ -45,11 +45,7 @@ func deref(s *string) string {
 }
 
 func (h *mfaHandlers) GetMfaStatus(ctx context.Context, _ gen.GetMfaStatusRequestObject) (gen.GetMfaStatusResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	st, err := h.factors.Status(ctx, p.UserID)
+	st, err := asCaller(ctx, h.factors, MFAFactors.Status)
 	if err != nil {
 		return nil, err
 	}
@@ -66,11 +62,7 @@ func (h *mfaHandlers) GetMfaStatus(ctx context.Context, _ gen.GetMfaStatusReques
 }
 
 func (h *mfaHandlers) EnableMfa(ctx context.Context, _ gen.EnableMfaRequestObject) (gen.EnableMfaResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	en, err := h.factors.BeginEnrolment(ctx, p.UserID)
+	en, err := asCaller(ctx, h.factors, MFAFactors.BeginEnrolment)
 	if err != nil {
 		return nil, err
 	}

@@ -76,11 +76,7 @@ func (h *tradingHandlers) ListAccounts(ctx context.Context, r gen.ListAccountsRe
 	if err != nil {
 		return nil, err
 	}
-	out := gen.ListAccounts200JSONResponse{Items: make([]gen.Account, len(as))}
-	for i := range as {
-		out.Items[i] = accountBody(&as[i])
-	}
-	return out, nil
+	return gen.ListAccounts200JSONResponse{Items: bodies(as, accountBody)}, nil
 }
 
 func (h *tradingHandlers) CreateAccount(ctx context.Context, r gen.CreateAccountRequestObject) (gen.CreateAccountResponseObject, error) {
@@ -109,11 +105,7 @@ func (h *tradingHandlers) CreateAccount(ctx context.Context, r gen.CreateAccount
 }
 
 func (h *tradingHandlers) GetAccount(ctx context.Context, r gen.GetAccountRequestObject) (gen.GetAccountResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	a, err := h.svc.GetAccount(ctx, p.UserID, r.Id)
+	a, err := callerByID(ctx, h.svc, r.Id, Trading.GetAccount)
 	if err != nil {
 		return nil, err
 	}
@@ -121,11 +113,7 @@ func (h *tradingHandlers) GetAccount(ctx context.Context, r gen.GetAccountReques
 }
 
 func (h *tradingHandlers) UpdateAccount(ctx context.Context, r gen.UpdateAccountRequestObject) (gen.UpdateAccountResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	v, err := ifMatch(r.Params.IfMatch)
+	p, v, err := authenticatedIfMatch(ctx, r.Params.IfMatch)
 	if err != nil {
 		return nil, err
 	}
@@ -176,11 +164,7 @@ func executionBody(e *trading.Execution) gen.Execution {
 }
 
 func executionsBody(es []trading.Execution) []gen.Execution {
-	out := make([]gen.Execution, len(es))
-	for i := range es {
-		out[i] = executionBody(&es[i])
-	}
-	return out
+	return bodies(es, executionBody)
 }
 
 func (h *tradingHandlers) ListExecutions(ctx context.Context, r gen.ListExecutionsRequestObject) (gen.ListExecutionsResponseObject, error) {
@@ -242,11 +226,7 @@ func (h *tradingHandlers) CreateExecutions(ctx context.Context, r gen.CreateExec
 }
 
 func (h *tradingHandlers) GetExecution(ctx context.Context, r gen.GetExecutionRequestObject) (gen.GetExecutionResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	e, err := h.svc.GetExecution(ctx, p.UserID, r.Id)
+	e, err := callerByID(ctx, h.svc, r.Id, Trading.GetExecution)
 	if err != nil {
 		return nil, err
 	}
@@ -254,11 +234,7 @@ func (h *tradingHandlers) GetExecution(ctx context.Context, r gen.GetExecutionRe
 }
 
 func (h *tradingHandlers) UpdateExecution(ctx context.Context, r gen.UpdateExecutionRequestObject) (gen.UpdateExecutionResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	v, err := ifMatch(r.Params.IfMatch)
+	p, v, err := authenticatedIfMatch(ctx, r.Params.IfMatch)
 	if err != nil {
 		return nil, err
 	}
@@ -342,11 +318,7 @@ func tradeBody(t *trading.Trade) gen.Trade {
 }
 
 func tradesBody(ts []trading.Trade) []gen.Trade {
-	out := make([]gen.Trade, len(ts))
-	for i := range ts {
-		out[i] = tradeBody(&ts[i])
-	}
-	return out
+	return bodies(ts, tradeBody)
 }
 
 func (h *tradingHandlers) ListTrades(ctx context.Context, _ gen.ListTradesRequestObject) (gen.ListTradesResponseObject, error) {
@@ -436,11 +408,7 @@ func (h *tradingHandlers) BulkAnnotateTrades(ctx context.Context, r gen.BulkAnno
 }
 
 func (h *tradingHandlers) GetTrade(ctx context.Context, r gen.GetTradeRequestObject) (gen.GetTradeResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	t, err := h.svc.GetTrade(ctx, p.UserID, r.Id)
+	t, err := callerByID(ctx, h.svc, r.Id, Trading.GetTrade)
 	if err != nil {
 		return nil, err
 	}
@@ -448,11 +416,7 @@ func (h *tradingHandlers) GetTrade(ctx context.Context, r gen.GetTradeRequestObj
 }
 
 func (h *tradingHandlers) AnnotateTrade(ctx context.Context, r gen.AnnotateTradeRequestObject) (gen.AnnotateTradeResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	v, err := ifMatch(r.Params.IfMatch)
+	p, v, err := authenticatedIfMatch(ctx, r.Params.IfMatch)
 	if err != nil {
 		return nil, err
 	}
@@ -472,11 +436,7 @@ func (h *tradingHandlers) AnnotateTrade(ctx context.Context, r gen.AnnotateTrade
 }
 
 func (h *tradingHandlers) DeleteTrade(ctx context.Context, r gen.DeleteTradeRequestObject) (gen.DeleteTradeResponseObject, error) {
-	p, err := Authenticated(ctx)
-	if err != nil {
-		return nil, err
-	}
-	trades, err := h.svc.DeleteTrade(ctx, p.UserID, r.Id)
+	trades, err := callerByID(ctx, h.svc, r.Id, Trading.DeleteTrade)
 	if err != nil {
 		return nil, err
 	}

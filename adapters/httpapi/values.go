@@ -12,6 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/trading"
 )
 
@@ -146,6 +147,16 @@ func val[T any](p *T) T {
 	return *p
 }
 
+// bodies converts records to their wire bodies, in order; none is an
+// empty (not nil) slice, so a list answers [] rather than null.
+func bodies[S, T any](xs []S, body func(*S) T) []T {
+	out := make([]T, len(xs))
+	for i := range xs {
+		out[i] = body(&xs[i])
+	}
+	return out
+}
+
 // etag renders a record version as a strong entity tag.
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
 
@@ -175,6 +186,18 @@ func ifMatch(h *string) (int64, error) {
 		return -1, nil
 	}
 	return n, nil
+}
+
+// authenticatedIfMatch is the caller of a conditional write and the version
+// its If-Match header expects (see ifMatch): an Unauthenticated error comes
+// before any If-Match error.
+func authenticatedIfMatch(ctx context.Context, h *string) (identity.Principal, int64, error) {
+	p, err := Authenticated(ctx)
+	if err != nil {
+		return p, 0, err
+	}
+	v, err := ifMatch(h)
+	return p, v, err
 }
 
 // rawQuery is the request's query string: the trade filter is parsed from

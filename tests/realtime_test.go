@@ -101,6 +101,20 @@ func connToken(url, access string) (string, error) {
 }
 
 // wsURL is the WebSocket endpoint of the API at url.
+// startRTPair creates two users, starts the api of env, signs both in and
+// connects one realtime device for each: the owner's (mine) and the other
+// user's (theirs).
+func startRTPair(t *testing.T, env map[string]string, email, otherEmail string) (app *harness.App, me, other session, mine, theirs *rtClient) {
+	t.Helper()
+	createUser(t, env, email)
+	createUser(t, env, otherEmail)
+	app = harness.Start(t, env, "api")
+	me, other = signIn(t, app.URL, email), signIn(t, app.URL, otherEmail)
+	mine = connectRT(t, wsURL(app.URL), app.URL, me, nil)
+	theirs = connectRT(t, wsURL(app.URL), app.URL, other, nil)
+	return app, me, other, mine, theirs
+}
+
 func wsURL(url string) string { return "ws" + strings.TrimPrefix(url, "http") + centrifuge.Path }
 
 // connectRT connects a client for s to endpoint, its tokens fetched from
@@ -201,12 +215,7 @@ func ofType(typ string) func(realtime.Event) bool {
 func TestRealtimeLocalProfile(t *testing.T) {
 	env := programEnv(t)
 	env["CORS_ALLOWED_ORIGINS"] = "https://app.tradesense.test"
-	createUser(t, env, "rt-local@example.com")
-	createUser(t, env, "rt-other@example.com")
-	app := harness.Start(t, env, "api")
-	me, other := signIn(t, app.URL, "rt-local@example.com"), signIn(t, app.URL, "rt-other@example.com")
-	mine := connectRT(t, wsURL(app.URL), app.URL, me, nil)
-	theirs := connectRT(t, wsURL(app.URL), app.URL, other, nil)
+	app, me, _, mine, theirs := startRTPair(t, env, "rt-local@example.com", "rt-other@example.com")
 
 	c := userClient{t, app.URL}
 	if status, body := c.call("POST", "/api/v1/auth/password/change", me.access,
@@ -475,12 +484,7 @@ func TestRealtimeShutdownLosesNothing(t *testing.T) {
 // the trade and the account; another user's device gets nothing.
 func TestRealtimeTradeEvents(t *testing.T) {
 	env := programEnv(t)
-	createUser(t, env, "rt-trader@example.com")
-	createUser(t, env, "rt-watcher@example.com")
-	app := harness.Start(t, env, "api")
-	me, other := signIn(t, app.URL, "rt-trader@example.com"), signIn(t, app.URL, "rt-watcher@example.com")
-	mine := connectRT(t, wsURL(app.URL), app.URL, me, nil)
-	theirs := connectRT(t, wsURL(app.URL), app.URL, other, nil)
+	app, me, _, mine, theirs := startRTPair(t, env, "rt-trader@example.com", "rt-watcher@example.com")
 
 	c := userClient{t, app.URL}
 	status, acct := c.call("POST", "/api/v1/accounts", me.access, map[string]any{"name": "Main", "currency": "USD"})

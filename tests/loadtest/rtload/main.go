@@ -302,18 +302,32 @@ type dialer struct {
 
 func (d *dialer) dial(user uuid.UUID) (*cent.Client, error) {
 	sid := uuid.New()
-	c := cent.NewJsonClient(d.url, cent.Config{
-		GetToken: func(cent.ConnectionTokenEvent) (string, error) {
-			t, err := d.tokens.IssueConnectionToken(context.Background(), user, sid)
-			return t.Token, err
-		},
+	getToken := func() (string, error) {
+		t, err := d.tokens.IssueConnectionToken(context.Background(), user, sid)
+		return t.Token, err
+	}
+	return dialCent(d.url, getToken, func(c *cent.Client, ready func()) {
+		c.OnConnected(func(cent.ConnectedEvent) { ready() })
+		if d.onPub != nil {
+			c.OnPublication(func(e cent.ServerPublicationEvent) { d.onPub(user, e.Data) })
+		}
+	})
+}
+
+// dialCent connects a client to url that takes its connection token from
+// getToken; setup registers the client's handlers and calls ready (once or
+// more) when the client is usable. dialCent returns the client then, or
+// closes it and fails when the server disconnects it first or 30s pass.
+func dialCent(url string, getToken func() (string, error), setup func(c *cent.Client, ready func())) (*cent.Client, error) {
+	c := cent.NewJsonClient(url, cent.Config{
+		GetToken:          func(cent.ConnectionTokenEvent) (string, error) { return getToken() },
 		MaxReconnectDelay: 5 * time.Second,
 		HandshakeTimeout:  10 * time.Second,
 		ReadTimeout:       10 * time.Second,
 	})
-	connected := make(chan struct{})
+	readyc := make(chan struct{})
 	var once sync.Once
-	c.OnConnected(func(cent.ConnectedEvent) { once.Do(func() { close(connected) }) })
+	setup(c, func() { once.Do(func() { close(readyc) }) })
 	failed := make(chan uint32, 1)
 	c.OnDisconnected(func(e cent.DisconnectedEvent) {
 		select {
@@ -321,15 +335,12 @@ func (d *dialer) dial(user uuid.UUID) (*cent.Client, error) {
 		default:
 		}
 	})
-	if d.onPub != nil {
-		c.OnPublication(func(e cent.ServerPublicationEvent) { d.onPub(user, e.Data) })
-	}
 	if err := c.Connect(); err != nil {
 		c.Close()
 		return nil, err
 	}
 	select {
-	case <-connected:
+	case <-readyc:
 		return c, nil
 	case code := <-failed:
 		c.Close()

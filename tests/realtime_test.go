@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -249,9 +250,11 @@ func TestRealtimeLocalProfile(t *testing.T) {
 		t.Fatal("a bad token was not refused")
 	}
 	for name, req := range map[string]func() *http.Request{
+		// A well-formed upgrade, so that the 400 is the token's refusal and
+		// not the answer to a request that is no WebSocket handshake.
 		"token in the URL": func() *http.Request {
 			r, _ := http.NewRequest("GET", app.URL+centrifuge.Path+"?token=x", nil)
-			return r
+			return upgradeHeaders(r)
 		},
 		"foreign origin": func() *http.Request {
 			r, _ := http.NewRequest("GET", app.URL+centrifuge.Path, nil)
@@ -263,9 +266,14 @@ func TestRealtimeLocalProfile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_ = resp.Body.Close()
 		if want := map[string]int{"token in the URL": 400, "foreign origin": 403}[name]; resp.StatusCode != want {
+			_ = resp.Body.Close()
 			t.Fatalf("%s: %d, want %d", name, resp.StatusCode, want)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if name == "token in the URL" && !strings.Contains(string(body), `"realtime_token_in_url"`) {
+			t.Fatalf("token in the URL: refused with %s, want the realtime_token_in_url problem", body)
 		}
 	}
 }

@@ -38,7 +38,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -179,21 +178,8 @@ func selfStats(conns int) stats {
 	return stats{RSS: rss(), HeapInuse: m.HeapInuse, StackInuse: m.StackInuse, Goroutines: runtime.NumGoroutine(), CPUSeconds: cpu, Connections: conns}
 }
 
-// rss reads VmRSS from /proc (Linux).
-func rss() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			var kb int64
-			_, _ = fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "VmRSS:")), "%d", &kb)
-			return kb << 10
-		}
-	}
-	return -1
-}
+// rss reads this process's VmRSS from /proc (Linux).
+func rss() int64 { return procRSS(os.Getpid()) }
 
 // child is the server process.
 type child struct {

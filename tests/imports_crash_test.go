@@ -1,16 +1,11 @@
 package tests
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"io"
 	"log/slog"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -46,39 +41,12 @@ func (l lateClient) Enqueue(ctx context.Context, kind string, payload any, opts 
 // closed when it has written an import's executions and waits to commit.
 func startImportWorker(t *testing.T, bin string, env []string, id string) (cmd *exec.Cmd, committing chan struct{}) {
 	t.Helper()
-	cmd = exec.Command(bin)
-	cmd.Env = append(append(os.Environ(), env...), "WORKER_ID="+id)
-	stdout, _ := cmd.StdoutPipe()
-	stderr := &strings.Builder{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("worker %s stderr:\n%s", id, stderr.String())
+	committing = make(chan struct{})
+	cmd = startWorker(t, bin, env, id, 30*time.Second, func(line string) {
+		if line == "committing" {
+			close(committing)
 		}
 	})
-	ready, committing := make(chan struct{}), make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			switch strings.TrimSpace(sc.Text()) {
-			case "ready":
-				close(ready)
-			case "committing":
-				close(committing)
-			}
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
-	select {
-	case <-ready:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("worker %s did not start: %s", id, stderr.String())
-	}
 	return cmd, committing
 }
 
@@ -123,10 +91,7 @@ func TestKilledWorkerMidImportFinishesOnce(t *testing.T) {
 	}
 	t.Cleanup(closeBlobs)
 
-	bin := filepath.Join(t.TempDir(), "importworker")
-	if out, err := exec.Command("go", "build", "-o", bin, "./importworker").CombinedOutput(); err != nil {
-		t.Fatalf("build the import worker: %v\n%s", err, out)
-	}
+	bin := buildProgram(t, "./importworker")
 
 	// The uploading side: the services over the same database, blobs
 	// and job store.
@@ -176,10 +141,7 @@ func TestKilledWorkerMidImportFinishesOnce(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("worker-a never reached the commit")
 	}
-	if err := a.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = a.Wait()
+	kill(t, a)
 	count := func() int {
 		n := 0
 		for cursor := ""; ; {

@@ -54,11 +54,7 @@ func newCrashEnv(t *testing.T) *crashEnv {
 		}
 		_ = rdb.Close()
 	})
-	e.bin = filepath.Join(t.TempDir(), "jobsworker")
-	build := exec.Command("go", "build", "-o", e.bin, "./jobsworker")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the worker helper: %v\n%s", err, out)
-	}
+	e.bin = buildProgram(t, "./jobsworker")
 	log := slog.New(slog.DiscardHandler)
 	e.backend = redisstore.NewJobsOn(rdb, e.prefix)
 	broker, cleanup, err := watermill.NewRedisStreams(rdb, watermill.RedisConfig{StreamPrefix: e.prefix + "jobs:stream:"}, e.backend.Alive, log)
@@ -74,34 +70,59 @@ func newCrashEnv(t *testing.T) *crashEnv {
 
 // start runs the helper worker as a separate process.
 func (e *crashEnv) start(id string, sleep time.Duration, concurrency int) *exec.Cmd {
-	cmd := exec.Command(e.bin)
-	cmd.Env = append(os.Environ(), "REDIS_URL="+e.url, "PREFIX="+e.prefix, "WORKER_ID="+id,
-		"PROBE_SLEEP="+sleep.String(), fmt.Sprintf("CONCURRENCY=%d", concurrency))
+	return startWorker(e.t, e.bin, []string{"REDIS_URL=" + e.url, "PREFIX=" + e.prefix,
+		"PROBE_SLEEP=" + sleep.String(), fmt.Sprintf("CONCURRENCY=%d", concurrency)}, id, 20*time.Second, nil)
+}
+
+// buildProgram compiles the Go package pkg (a path relative to tests/)
+// into a temporary binary and returns the binary's path.
+func buildProgram(t *testing.T, pkg string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
+	if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", pkg, err, out)
+	}
+	return bin
+}
+
+// startWorker runs bin as worker id, with env added to the test's
+// environment, and waits up to timeout for it to print "ready"; every
+// other line it prints goes to onLine, when not nil. At cleanup the
+// process is SIGKILLed and, if the test failed, its stderr logged.
+func startWorker(t *testing.T, bin string, env []string, id string, timeout time.Duration, onLine func(line string)) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin)
+	cmd.Env = append(append(os.Environ(), env...), "WORKER_ID="+id)
 	stdout, _ := cmd.StdoutPipe()
 	stderr := &strings.Builder{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
-	e.t.Cleanup(func() {
+	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
-		if e.t.Failed() {
-			e.t.Logf("worker %s stderr:\n%s", id, stderr.String())
+		if t.Failed() {
+			t.Logf("worker %s stderr:\n%s", id, stderr.String())
 		}
 	})
 	ready := make(chan struct{})
 	go func() {
-		line, _ := bufio.NewReader(stdout).ReadString('\n')
-		if strings.TrimSpace(line) == "ready" {
-			close(ready)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			switch line := strings.TrimSpace(sc.Text()); {
+			case line == "ready":
+				close(ready)
+			case onLine != nil:
+				onLine(line)
+			}
 		}
 		_, _ = io.Copy(io.Discard, stdout)
 	}()
 	select {
 	case <-ready:
-	case <-time.After(20 * time.Second):
-		e.t.Fatalf("worker %s did not start: %s", id, stderr.String())
+	case <-time.After(timeout):
+		t.Fatalf("worker %s did not start: %s", id, stderr.String())
 	}
 	return cmd
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,10 +19,7 @@ import (
 // journal, and the next start runs it. The first process runs no worker
 // (WORKER_EMBEDDED=false), so the mail can only come from the restart.
 func TestLocalJobsSurviveSIGKILL(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "tradesense")
-	if out, err := exec.Command("go", "build", "-o", bin, "../app/tradesense").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildProgram(t, "../app/tradesense")
 	env := programEnv(t)
 	env["WORKER_EMBEDDED"] = "false"
 	cmd := exec.Command(bin, "api")

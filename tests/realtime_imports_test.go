@@ -9,7 +9,6 @@ import (
 
 	"github.com/tradesense/tradesense/core/imports/importstest"
 	"github.com/tradesense/tradesense/core/realtime"
-	"github.com/tradesense/tradesense/tests/harness"
 )
 
 // uploadImport posts a broker file to POST /api/v1/imports as token.
@@ -36,12 +35,7 @@ func uploadImport(t *testing.T, url, token string, fields map[string]string, fil
 // another user's device receives none of them.
 func TestRealtimeImportEvents(t *testing.T) {
 	env := programEnv(t)
-	createUser(t, env, "rt-importer@example.com")
-	createUser(t, env, "rt-bystander@example.com")
-	app := harness.Start(t, env, "api")
-	me, other := signIn(t, app.URL, "rt-importer@example.com"), signIn(t, app.URL, "rt-bystander@example.com")
-	mine := connectRT(t, wsURL(app.URL), app.URL, me, nil)
-	theirs := connectRT(t, wsURL(app.URL), app.URL, other, nil)
+	app, me, other, mine, theirs := startRTPair(t, env, "rt-importer@example.com", "rt-bystander@example.com")
 
 	c := userClient{t, app.URL}
 	status, acct := c.call("POST", "/api/v1/accounts", me.access, map[string]any{"name": "Broker", "currency": "USD"})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -101,6 +102,20 @@ func connToken(url, access string) (string, error) {
 }
 
 // wsURL is the WebSocket endpoint of the API at url.
+// startRTPair creates two users, starts the api of env, signs both in and
+// connects one realtime device for each: the owner's (mine) and the other
+// user's (theirs).
+func startRTPair(t *testing.T, env map[string]string, email, otherEmail string) (app *harness.App, me, other session, mine, theirs *rtClient) {
+	t.Helper()
+	createUser(t, env, email)
+	createUser(t, env, otherEmail)
+	app = harness.Start(t, env, "api")
+	me, other = signIn(t, app.URL, email), signIn(t, app.URL, otherEmail)
+	mine = connectRT(t, wsURL(app.URL), app.URL, me, nil)
+	theirs = connectRT(t, wsURL(app.URL), app.URL, other, nil)
+	return app, me, other, mine, theirs
+}
+
 func wsURL(url string) string { return "ws" + strings.TrimPrefix(url, "http") + centrifuge.Path }
 
 // connectRT connects a client for s to endpoint, its tokens fetched from
@@ -201,12 +216,7 @@ func ofType(typ string) func(realtime.Event) bool {
 func TestRealtimeLocalProfile(t *testing.T) {
 	env := programEnv(t)
 	env["CORS_ALLOWED_ORIGINS"] = "https://app.tradesense.test"
-	createUser(t, env, "rt-local@example.com")
-	createUser(t, env, "rt-other@example.com")
-	app := harness.Start(t, env, "api")
-	me, other := signIn(t, app.URL, "rt-local@example.com"), signIn(t, app.URL, "rt-other@example.com")
-	mine := connectRT(t, wsURL(app.URL), app.URL, me, nil)
-	theirs := connectRT(t, wsURL(app.URL), app.URL, other, nil)
+	app, me, _, mine, theirs := startRTPair(t, env, "rt-local@example.com", "rt-other@example.com")
 
 	c := userClient{t, app.URL}
 	if status, body := c.call("POST", "/api/v1/auth/password/change", me.access,
@@ -240,9 +250,11 @@ func TestRealtimeLocalProfile(t *testing.T) {
 		t.Fatal("a bad token was not refused")
 	}
 	for name, req := range map[string]func() *http.Request{
+		// A well-formed upgrade, so that the 400 is the token's refusal and
+		// not the answer to a request that is no WebSocket handshake.
 		"token in the URL": func() *http.Request {
 			r, _ := http.NewRequest("GET", app.URL+centrifuge.Path+"?token=x", nil)
-			return r
+			return upgradeHeaders(r)
 		},
 		"foreign origin": func() *http.Request {
 			r, _ := http.NewRequest("GET", app.URL+centrifuge.Path, nil)
@@ -254,9 +266,14 @@ func TestRealtimeLocalProfile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_ = resp.Body.Close()
 		if want := map[string]int{"token in the URL": 400, "foreign origin": 403}[name]; resp.StatusCode != want {
+			_ = resp.Body.Close()
 			t.Fatalf("%s: %d, want %d", name, resp.StatusCode, want)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if name == "token in the URL" && !strings.Contains(string(body), `"realtime_token_in_url"`) {
+			t.Fatalf("token in the URL: refused with %s, want the realtime_token_in_url problem", body)
 		}
 	}
 }
@@ -475,12 +492,7 @@ func TestRealtimeShutdownLosesNothing(t *testing.T) {
 // the trade and the account; another user's device gets nothing.
 func TestRealtimeTradeEvents(t *testing.T) {
 	env := programEnv(t)
-	createUser(t, env, "rt-trader@example.com")
-	createUser(t, env, "rt-watcher@example.com")
-	app := harness.Start(t, env, "api")
-	me, other := signIn(t, app.URL, "rt-trader@example.com"), signIn(t, app.URL, "rt-watcher@example.com")
-	mine := connectRT(t, wsURL(app.URL), app.URL, me, nil)
-	theirs := connectRT(t, wsURL(app.URL), app.URL, other, nil)
+	app, me, _, mine, theirs := startRTPair(t, env, "rt-trader@example.com", "rt-watcher@example.com")
 
 	c := userClient{t, app.URL}
 	status, acct := c.call("POST", "/api/v1/accounts", me.access, map[string]any{"name": "Main", "currency": "USD"})

@@ -100,51 +100,25 @@ func login(base, email, password string) (string, error) {
 }
 
 func dialAPI(ws, base, access string) (*cent.Client, error) {
-	c := cent.NewJsonClient(ws, cent.Config{
-		GetToken: func(cent.ConnectionTokenEvent) (string, error) {
-			req, _ := http.NewRequest("POST", base+"/api/v1/realtime/token", nil) //nolint:noctx // loopback
-			req.Header.Set("Authorization", "Bearer "+access)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				return "", err
-			}
-			defer resp.Body.Close()
-			var body struct {
-				Token string `json:"token"`
-			}
-			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Token == "" {
-				return "", fmt.Errorf("token: %d", resp.StatusCode)
-			}
-			return body.Token, nil
-		},
-		MaxReconnectDelay: 5 * time.Second,
-		HandshakeTimeout:  10 * time.Second,
-		ReadTimeout:       10 * time.Second,
-	})
-	subscribed := make(chan struct{})
-	var once sync.Once
-	c.OnSubscribed(func(cent.ServerSubscribedEvent) { once.Do(func() { close(subscribed) }) })
-	closed := make(chan uint32, 1)
-	c.OnDisconnected(func(e cent.DisconnectedEvent) {
-		select {
-		case closed <- e.Code:
-		default:
+	getToken := func() (string, error) {
+		req, _ := http.NewRequest("POST", base+"/api/v1/realtime/token", nil) //nolint:noctx // loopback
+		req.Header.Set("Authorization", "Bearer "+access)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return "", err
 		}
+		defer resp.Body.Close()
+		var body struct {
+			Token string `json:"token"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Token == "" {
+			return "", fmt.Errorf("token: %d", resp.StatusCode)
+		}
+		return body.Token, nil
+	}
+	return dialCent(ws, getToken, func(c *cent.Client, ready func()) {
+		c.OnSubscribed(func(cent.ServerSubscribedEvent) { ready() })
 	})
-	if err := c.Connect(); err != nil {
-		c.Close()
-		return nil, err
-	}
-	select {
-	case <-subscribed:
-		return c, nil
-	case code := <-closed:
-		c.Close()
-		return nil, fmt.Errorf("refused with code %d", code)
-	case <-time.After(30 * time.Second):
-		c.Close()
-		return nil, errors.New("connect timed out")
-	}
 }
 
 // procRSS reads VmRSS of pid from /proc (Linux).

@@ -38,7 +38,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -179,21 +178,8 @@ func selfStats(conns int) stats {
 	return stats{RSS: rss(), HeapInuse: m.HeapInuse, StackInuse: m.StackInuse, Goroutines: runtime.NumGoroutine(), CPUSeconds: cpu, Connections: conns}
 }
 
-// rss reads VmRSS from /proc (Linux).
-func rss() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			var kb int64
-			_, _ = fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "VmRSS:")), "%d", &kb)
-			return kb << 10
-		}
-	}
-	return -1
-}
+// rss reads this process's VmRSS from /proc (Linux).
+func rss() int64 { return procRSS(os.Getpid()) }
 
 // child is the server process.
 type child struct {
@@ -302,18 +288,32 @@ type dialer struct {
 
 func (d *dialer) dial(user uuid.UUID) (*cent.Client, error) {
 	sid := uuid.New()
-	c := cent.NewJsonClient(d.url, cent.Config{
-		GetToken: func(cent.ConnectionTokenEvent) (string, error) {
-			t, err := d.tokens.IssueConnectionToken(context.Background(), user, sid)
-			return t.Token, err
-		},
+	getToken := func() (string, error) {
+		t, err := d.tokens.IssueConnectionToken(context.Background(), user, sid)
+		return t.Token, err
+	}
+	return dialCent(d.url, getToken, func(c *cent.Client, ready func()) {
+		c.OnConnected(func(cent.ConnectedEvent) { ready() })
+		if d.onPub != nil {
+			c.OnPublication(func(e cent.ServerPublicationEvent) { d.onPub(user, e.Data) })
+		}
+	})
+}
+
+// dialCent connects a client to url that takes its connection token from
+// getToken; setup registers the client's handlers and calls ready (once or
+// more) when the client is usable. dialCent returns the client then, or
+// closes it and fails when the server disconnects it first or 30s pass.
+func dialCent(url string, getToken func() (string, error), setup func(c *cent.Client, ready func())) (*cent.Client, error) {
+	c := cent.NewJsonClient(url, cent.Config{
+		GetToken:          func(cent.ConnectionTokenEvent) (string, error) { return getToken() },
 		MaxReconnectDelay: 5 * time.Second,
 		HandshakeTimeout:  10 * time.Second,
 		ReadTimeout:       10 * time.Second,
 	})
-	connected := make(chan struct{})
+	readyc := make(chan struct{})
 	var once sync.Once
-	c.OnConnected(func(cent.ConnectedEvent) { once.Do(func() { close(connected) }) })
+	setup(c, func() { once.Do(func() { close(readyc) }) })
 	failed := make(chan uint32, 1)
 	c.OnDisconnected(func(e cent.DisconnectedEvent) {
 		select {
@@ -321,15 +321,12 @@ func (d *dialer) dial(user uuid.UUID) (*cent.Client, error) {
 		default:
 		}
 	})
-	if d.onPub != nil {
-		c.OnPublication(func(e cent.ServerPublicationEvent) { d.onPub(user, e.Data) })
-	}
 	if err := c.Connect(); err != nil {
 		c.Close()
 		return nil, err
 	}
 	select {
-	case <-connected:
+	case <-readyc:
 		return c, nil
 	case code := <-failed:
 		c.Close()

@@ -152,19 +152,6 @@ func selectTrades(g *gorm.DB, q string, args ...any) ([]*trading.Trade, error) {
 	return out, err
 }
 
-// decText parses a decimal's text as PostgreSQL sends it (the bytes are
-// not kept).
-func decText(b []byte) (decimal.Decimal, error) {
-	if d, ok := parseSmallDecimal(b); ok {
-		return d, nil
-	}
-	d, err := decimal.NewFromString(string(b))
-	if err != nil {
-		return decimal.Decimal{}, fmt.Errorf("sqlstore: decimal %q: %w", b, err)
-	}
-	return d, nil
-}
-
 // decTexts parses the decimals of one read, sharing one decimal among
 // equal texts (decimals are immutable): a position's quantities, fees and
 // commissions, and many of its prices, repeat, and each parsed decimal
@@ -177,7 +164,7 @@ func (c *decTexts) parse(b []byte) (decimal.Decimal, error) {
 	if d, ok := (*c)[string(b)]; ok {
 		return d, nil
 	}
-	d, err := rawDec(b)
+	d, err := decText(b)
 	if err != nil {
 		return d, err
 	}

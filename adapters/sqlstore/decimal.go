@@ -43,7 +43,7 @@ func (s dec) Scan(v any) error {
 // the rest by shopspring/decimal.
 func decText(b []byte) (decimal.Decimal, error) {
 	if m, frac, ok := scanSmallDecimal(b); ok {
-		return decimal.New(m, int32(-frac)), nil
+		return decimal.New(m, -frac), nil
 	}
 	d, err := decimal.NewFromString(string(b))
 	if err != nil {
@@ -53,9 +53,9 @@ func decText(b []byte) (decimal.Decimal, error) {
 }
 
 // scanSmallDecimal reads [-+]digits[.digits] with at least one digit and
-// at most 18 significant ones as m × 10^-frac; ok is false for anything
+// at most 18 (leading zeros of the integer part aside) as m × 10^-frac; ok is false for anything
 // else (which decimal.NewFromString then parses, or rejects).
-func scanSmallDecimal(b []byte) (m int64, frac int, ok bool) {
+func scanSmallDecimal(b []byte) (m int64, frac int32, ok bool) {
 	neg := len(b) > 0 && b[0] == '-'
 	if neg || (len(b) > 0 && b[0] == '+') {
 		b = b[1:]
@@ -65,13 +65,13 @@ func scanSmallDecimal(b []byte) (m int64, frac int, ok bool) {
 		switch {
 		case c >= '0' && c <= '9':
 			seen = true
-			if m != 0 || c != '0' {
-				digits++
-			}
-			if digits > 18 {
+			if digits == 18 {
 				return 0, 0, false
 			}
 			m = m*10 + int64(c-'0')
+			if m != 0 || point { // fraction digits count from the point: frac ≤ 18
+				digits++
+			}
 			if point {
 				frac++
 			}

@@ -215,11 +215,8 @@ func (r *reader) byte() byte {
 	return c
 }
 
-func (r *reader) string() string {
-	n := r.uvarint()
-	if r.err != nil {
-		return ""
-	}
+// take returns the next n bytes.
+func (r *reader) take(n uint64) string {
 	if n > uint64(len(r.s)) {
 		r.err = errShortRecord
 		return ""
@@ -229,46 +226,48 @@ func (r *reader) string() string {
 	return s
 }
 
+func (r *reader) string() string {
+	n := r.uvarint()
+	if r.err != nil {
+		return ""
+	}
+	return r.take(n)
+}
+
 func (r *reader) optBytes() json.RawMessage {
 	n := r.uvarint()
 	if r.err != nil || n == 0 {
 		return nil
 	}
-	n--
-	if n > uint64(len(r.s)) {
-		r.err = errShortRecord
+	s := r.take(n - 1)
+	if r.err != nil {
 		return nil
 	}
-	b := []byte(r.s[:n])
-	r.s = r.s[n:]
-	return b
+	return []byte(s)
 }
 
 func (r *reader) bool() bool { return r.byte() == 1 }
 
 func (r *reader) time() time.Time {
-	switch r.byte() {
-	case 0:
+	flag := r.byte()
+	if flag == 0 {
 		return time.Time{}
-	case 1:
-		s := r.uvarint()
-		ns := r.varint()
-		if s > math.MaxInt64 || ns < 0 || ns >= 1e9 {
-			r.err = errShortRecord
-			return time.Time{}
-		}
-		return time.Unix(int64(s), ns).UTC()
-	case 2:
-		s := r.uvarint()
-		ns := r.varint()
-		if s > math.MaxInt64 || ns < 0 || ns >= 1e9 {
-			r.err = errShortRecord
-			return time.Time{}
-		}
-		return time.Unix(-int64(s), ns).UTC()
 	}
-	r.err = errShortRecord
-	return time.Time{}
+	if flag > 2 {
+		r.err = errShortRecord
+		return time.Time{}
+	}
+	s := r.uvarint()
+	ns := r.varint()
+	if s > math.MaxInt64 || ns < 0 || ns >= 1e9 {
+		r.err = errShortRecord
+		return time.Time{}
+	}
+	sec := int64(s)
+	if flag == 2 {
+		sec = -sec
+	}
+	return time.Unix(sec, ns).UTC()
 }
 
 // count reads a collection's length, bounded by what is left (every

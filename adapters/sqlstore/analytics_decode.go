@@ -132,40 +132,10 @@ func binAmount(v []byte) (analytics.Amount, error) {
 	return analytics.AmountOf(decimal.NewFromBigInt(c, int32(4*(weight-n+1)))), nil //nolint:gosec // |weight| < 2^15
 }
 
-// textAmount reads [-]digits[.digits] (an amount stored as TEXT).
+// textAmount reads [-+]digits[.digits] (an amount stored as TEXT).
 func textAmount(v []byte) (analytics.Amount, error) {
-	b := v
-	neg := len(b) > 0 && b[0] == '-'
-	if neg || (len(b) > 0 && b[0] == '+') {
-		b = b[1:]
-	}
-	var m int64
-	digits, frac, point, ok := 0, 0, false, len(b) > 0
-	for _, c := range b {
-		switch {
-		case c >= '0' && c <= '9':
-			if m != 0 || c != '0' {
-				digits++
-			}
-			if point {
-				frac++
-			}
-			if digits > 18 {
-				ok = false
-				break
-			}
-			m = m*10 + int64(c-'0')
-		case c == '.' && !point:
-			point = true
-		default:
-			ok = false
-		}
-	}
-	if ok && frac <= analytics.FixScale {
-		if p := unitPow10[analytics.FixScale-frac]; m <= math.MaxInt64/p {
-			if neg {
-				return analytics.FixedAmount(-m * p), nil
-			}
+	if m, frac, ok := scanSmallDecimal(v); ok && frac <= analytics.FixScale {
+		if p := unitPow10[analytics.FixScale-frac]; m <= math.MaxInt64/p && m >= -math.MaxInt64/p {
 			return analytics.FixedAmount(m * p), nil
 		}
 	}

@@ -65,7 +65,7 @@ func TestTextAmountIsTheDecimalExactly(t *testing.T) {
 			t.Errorf("textAmount(%s) = %s", s, got.Decimal())
 		}
 	}
-	for _, bad := range []string{"", "-", "1.2.3", "abc", "1,5"} {
+	for _, bad := range []string{"", "-", ".", "-.", "1.2.3", "abc", "1,5"} {
 		if _, err := textAmount([]byte(bad)); err == nil {
 			t.Errorf("textAmount(%q) took it", bad)
 		}

@@ -254,9 +254,3 @@ func rawUUID(b []byte) (uuid.UUID, error) {
 }
 
 func rawInt(b []byte) (int64, error) { return strconv.ParseInt(string(b), 10, 64) }
-
-func rawDec(b []byte) (decimal.Decimal, error) {
-	var d decimal.Decimal
-	err := dec{&d}.Scan(b)
-	return d, err
-}

@@ -31,38 +31,45 @@ func (s dec) Scan(v any) error {
 	default:
 		return s.d.Scan(v)
 	}
-	if d, ok := parseSmallDecimal(b); ok {
-		*s.d = d
-		return nil
-	}
-	d, err := decimal.NewFromString(string(b))
+	d, err := decText(b)
 	if err != nil {
-		return fmt.Errorf("sqlstore: decimal %q: %w", b, err)
+		return err
 	}
 	*s.d = d
 	return nil
 }
 
-// parseSmallDecimal parses [-]digits[.digits] of at most 18 digits.
-func parseSmallDecimal(b []byte) (decimal.Decimal, bool) {
-	neg := false
-	if len(b) > 0 && b[0] == '-' {
-		neg, b = true, b[1:]
+// decText parses a decimal's text: small values by scanSmallDecimal,
+// the rest by shopspring/decimal.
+func decText(b []byte) (decimal.Decimal, error) {
+	if m, frac, ok := scanSmallDecimal(b); ok {
+		return decimal.New(m, -frac), nil
 	}
-	if len(b) == 0 {
-		return decimal.Decimal{}, false
+	d, err := decimal.NewFromString(string(b))
+	if err != nil {
+		return decimal.Decimal{}, fmt.Errorf("sqlstore: decimal %q: %w", b, err)
 	}
-	var m int64
-	digits, frac, point, seen := 0, 0, false, false
+	return d, nil
+}
+
+// scanSmallDecimal reads [-+]digits[.digits] with at least one digit and
+// at most 18 (leading zeros of the integer part aside) as m × 10^-frac; ok is false for anything
+// else (which decimal.NewFromString then parses, or rejects).
+func scanSmallDecimal(b []byte) (m int64, frac int32, ok bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg || (len(b) > 0 && b[0] == '+') {
+		b = b[1:]
+	}
+	digits, point, seen := 0, false, false
 	for _, c := range b {
 		switch {
 		case c >= '0' && c <= '9':
 			seen = true
 			if digits == 18 {
-				return decimal.Decimal{}, false
+				return 0, 0, false
 			}
 			m = m*10 + int64(c-'0')
-			if m != 0 || point {
+			if m != 0 || point { // fraction digits count from the point: frac ≤ 18
 				digits++
 			}
 			if point {
@@ -71,14 +78,14 @@ func parseSmallDecimal(b []byte) (decimal.Decimal, bool) {
 		case c == '.' && !point:
 			point = true
 		default:
-			return decimal.Decimal{}, false
+			return 0, 0, false
 		}
 	}
 	if !seen {
-		return decimal.Decimal{}, false
+		return 0, 0, false
 	}
 	if neg {
 		m = -m
 	}
-	return decimal.New(m, int32(-frac)), true
+	return m, frac, true
 }

@@ -292,18 +292,8 @@ func (s *ImportMappings) Create(ctx context.Context, m *imports.Mapping) error {
 
 // Get implements imports.Mappings.
 func (s *ImportMappings) Get(ctx context.Context, userID, id uuid.UUID) (*imports.Mapping, error) {
-	var out *imports.Mapping
-	err := s.db.run(ctx, func(g *gorm.DB) error {
-		return query(g, func(r *sql.Rows) (err error) { out, err = scanMapping(r); return err },
-			"SELECT "+mappingCols+" FROM import_mappings WHERE user_id = ? AND id = ?", userID, id)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("get import mapping: %w", err)
-	}
-	if out == nil {
-		return nil, mappingNotFound()
-	}
-	return out, nil
+	return getOne(ctx, s.db, scanMapping, "get import mapping", mappingNotFound,
+		"SELECT "+mappingCols+" FROM import_mappings WHERE user_id = ? AND id = ?", userID, id)
 }
 
 // List implements imports.Mappings.

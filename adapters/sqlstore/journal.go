@@ -78,17 +78,8 @@ func (s *Tags) Create(ctx context.Context, t *journal.Tag) error {
 
 // Get implements journal.Tags.
 func (s *Tags) Get(ctx context.Context, userID, id uuid.UUID) (*journal.Tag, error) {
-	var out *journal.Tag
-	err := s.db.run(ctx, func(g *gorm.DB) error {
-		return query(g, func(r *sql.Rows) (err error) { out, err = scanTag(r); return err }, "SELECT "+tagCols+" FROM tags WHERE user_id = ? AND id = ?", userID, id)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("get tag: %w", err)
-	}
-	if out == nil {
-		return nil, apperr.New(apperr.NotFound, journal.CodeTagNotFound, "tag not found")
-	}
-	return out, nil
+	return getOne(ctx, s.db, scanTag, "get tag", func() error { return apperr.New(apperr.NotFound, journal.CodeTagNotFound, "tag not found") },
+		"SELECT "+tagCols+" FROM tags WHERE user_id = ? AND id = ?", userID, id)
 }
 
 // List implements journal.Tags.
@@ -187,18 +178,8 @@ func (s *Playbooks) Create(ctx context.Context, p *journal.Playbook) error {
 
 // Get implements journal.Playbooks.
 func (s *Playbooks) Get(ctx context.Context, userID, id uuid.UUID) (*journal.Playbook, error) {
-	var out *journal.Playbook
-	err := s.db.run(ctx, func(g *gorm.DB) error {
-		return query(g, func(r *sql.Rows) (err error) { out, err = scanPlaybook(r); return err },
-			"SELECT "+playbookCols+" FROM playbooks WHERE user_id = ? AND id = ?", userID, id)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("get playbook: %w", err)
-	}
-	if out == nil {
-		return nil, apperr.New(apperr.NotFound, journal.CodePlaybookNotFound, "playbook not found")
-	}
-	return out, nil
+	return getOne(ctx, s.db, scanPlaybook, "get playbook", func() error { return apperr.New(apperr.NotFound, journal.CodePlaybookNotFound, "playbook not found") },
+		"SELECT "+playbookCols+" FROM playbooks WHERE user_id = ? AND id = ?", userID, id)
 }
 
 // List implements journal.Playbooks.
@@ -319,18 +300,9 @@ func scanEntry(r *sql.Rows) (*journal.Entry, error) {
 
 // Get implements journal.Entries.
 func (s *JournalEntries) Get(ctx context.Context, userID uuid.UUID, day trading.Date) (*journal.Entry, error) {
-	var out *journal.Entry
-	err := s.db.run(ctx, func(g *gorm.DB) error {
-		return query(g, func(r *sql.Rows) (err error) { out, err = scanEntry(r); return err },
-			"SELECT "+entryCols+" FROM journal_entries WHERE user_id = ? AND day = ?", userID, day.String())
-	})
-	if err != nil {
-		return nil, fmt.Errorf("get journal entry: %w", err)
-	}
-	if out == nil {
-		return nil, apperr.New(apperr.NotFound, journal.CodeEntryNotFound, "no journal entry for that day")
-	}
-	return out, nil
+	return getOne(ctx, s.db, scanEntry, "get journal entry", func() error {
+		return apperr.New(apperr.NotFound, journal.CodeEntryNotFound, "no journal entry for that day")
+	}, "SELECT "+entryCols+" FROM journal_entries WHERE user_id = ? AND day = ?", userID, day.String())
 }
 
 // List implements journal.Entries.
@@ -408,18 +380,9 @@ func (s *Attachments) Create(ctx context.Context, a *journal.Attachment) error {
 
 // Get implements journal.Attachments.
 func (s *Attachments) Get(ctx context.Context, userID, id uuid.UUID) (*journal.Attachment, error) {
-	var out *journal.Attachment
-	err := s.db.run(ctx, func(g *gorm.DB) error {
-		return query(g, func(r *sql.Rows) (err error) { out, err = scanAttachment(r); return err },
-			"SELECT "+attachmentCols+" FROM attachments WHERE user_id = ? AND id = ?", userID, id)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("get attachment: %w", err)
-	}
-	if out == nil {
-		return nil, apperr.New(apperr.NotFound, journal.CodeAttachmentNotFound, "attachment not found")
-	}
-	return out, nil
+	return getOne(ctx, s.db, scanAttachment, "get attachment", func() error {
+		return apperr.New(apperr.NotFound, journal.CodeAttachmentNotFound, "attachment not found")
+	}, "SELECT "+attachmentCols+" FROM attachments WHERE user_id = ? AND id = ?", userID, id)
 }
 
 // List implements journal.Attachments.

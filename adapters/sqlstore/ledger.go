@@ -152,19 +152,6 @@ func selectTrades(g *gorm.DB, q string, args ...any) ([]*trading.Trade, error) {
 	return out, err
 }
 
-// decText parses a decimal's text as PostgreSQL sends it (the bytes are
-// not kept).
-func decText(b []byte) (decimal.Decimal, error) {
-	if d, ok := parseSmallDecimal(b); ok {
-		return d, nil
-	}
-	d, err := decimal.NewFromString(string(b))
-	if err != nil {
-		return decimal.Decimal{}, fmt.Errorf("sqlstore: decimal %q: %w", b, err)
-	}
-	return d, nil
-}
-
 // decTexts parses the decimals of one read, sharing one decimal among
 // equal texts (decimals are immutable): a position's quantities, fees and
 // commissions, and many of its prices, repeat, and each parsed decimal
@@ -177,7 +164,7 @@ func (c *decTexts) parse(b []byte) (decimal.Decimal, error) {
 	if d, ok := (*c)[string(b)]; ok {
 		return d, nil
 	}
-	d, err := rawDec(b)
+	d, err := decText(b)
 	if err != nil {
 		return d, err
 	}
@@ -358,38 +345,50 @@ func (s *Ledger) PositionTrades(ctx context.Context, key trading.PositionKey) ([
 // rawPositionTrade parses a row of PositionTrades' pgRows statement.
 func rawPositionTrade(key trading.PositionKey, v [][]byte) (*trading.Trade, error) {
 	t := &trading.Trade{UserID: key.UserID, AccountID: key.AccountID, InstrumentID: key.InstrumentID, Digest: string(v[3])}
-	a := &t.Annotation
-	nullDec := func(b []byte) (decimal.NullDecimal, error) {
-		if b == nil {
-			return decimal.NullDecimal{}, nil
-		}
-		d, err := decText(b)
-		return decimal.NullDecimal{Decimal: d, Valid: err == nil}, err
-	}
-	var errs [12]error
-	var opened, rating, confidence, annotated int64
+	var errs [4]error
+	var opened int64
 	t.ID, errs[0] = rawUUID(v[0])
 	t.OpeningExecutionID, errs[1] = rawUUID(v[1])
 	opened, errs[2] = rawInt(v[2])
-	a.PlaybookID, errs[3] = rawUUID(v[4])
-	if len(v[5]) > 0 {
-		a.Notes = string(v[5])
-	}
-	a.PlannedStop, errs[4] = nullDec(v[6])
-	a.PlannedTarget, errs[5] = nullDec(v[7])
-	a.InitialRisk, errs[6] = nullDec(v[8])
-	rating, errs[7] = rawInt(v[9])
-	confidence, errs[8] = rawInt(v[10])
-	if string(v[11]) != "[]" {
-		errs[9] = json.Unmarshal(v[11], &a.FollowedRules)
-	}
-	a.Version, errs[10] = rawInt(v[12])
-	annotated, errs[11] = rawInt(v[13])
+	errs[3] = rawAnnotation(&t.Annotation, v[4:14])
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, fmt.Errorf("trade row: %w", err)
 	}
-	t.OpenedAt, a.Rating, a.Confidence, a.UpdatedAt = nsTime(opened), int(rating), int(confidence), time.UnixMicro(annotated).UTC()
+	t.OpenedAt = nsTime(opened)
 	return t, nil
+}
+
+func nullDecText(b []byte) (decimal.NullDecimal, error) {
+	if b == nil {
+		return decimal.NullDecimal{}, nil
+	}
+	d, err := decText(b)
+	return decimal.NullDecimal{Decimal: d, Valid: err == nil}, err
+}
+
+// rawAnnotation parses the annotation's columns as both raw trade reads
+// select them (playbook_id, notes, planned_stop, planned_target,
+// initial_risk, rating, confidence, followed_rules, version, annotated_at
+// in microseconds) into a.
+func rawAnnotation(a *trading.Annotation, v [][]byte) error {
+	var errs [9]error
+	var rating, confidence, annotated int64
+	a.PlaybookID, errs[0] = rawUUID(v[0])
+	if len(v[1]) > 0 {
+		a.Notes = string(v[1])
+	}
+	a.PlannedStop, errs[1] = nullDecText(v[2])
+	a.PlannedTarget, errs[2] = nullDecText(v[3])
+	a.InitialRisk, errs[3] = nullDecText(v[4])
+	rating, errs[4] = rawInt(v[5])
+	confidence, errs[5] = rawInt(v[6])
+	if string(v[7]) != "[]" { // the usual value: nothing to unmarshal
+		errs[6] = json.Unmarshal(v[7], &a.FollowedRules)
+	}
+	a.Version, errs[7] = rawInt(v[8])
+	annotated, errs[8] = rawInt(v[9])
+	a.Rating, a.Confidence, a.UpdatedAt = int(rating), int(confidence), time.UnixMicro(annotated).UTC()
+	return errors.Join(errs[:]...)
 }
 
 // storedLegs returns the legs of trades, by trade.
@@ -820,15 +819,8 @@ func rawTrade(t *trading.Trade, v [][]byte) (key string, err error) {
 		return "", fmt.Errorf("trade row: %d columns", len(v))
 	}
 	a := &t.Annotation
-	nullDec := func(b []byte) (decimal.NullDecimal, error) {
-		if b == nil {
-			return decimal.NullDecimal{}, nil
-		}
-		d, err := decText(b)
-		return decimal.NullDecimal{Decimal: d, Valid: err == nil}, err
-	}
-	var errs [32]error
-	var opened, closed, holding, weekday, hour, updated, rating, confidence, annotated int64
+	var errs [24]error
+	var opened, closed, holding, weekday, hour, updated int64
 	t.ID, errs[0] = rawUUID(v[0])
 	t.UserID, errs[1] = rawUUID(v[1])
 	t.AccountID, errs[2] = rawUUID(v[2])
@@ -838,7 +830,7 @@ func rawTrade(t *trading.Trade, v [][]byte) (key string, err error) {
 	for i, d := range [...]*decimal.Decimal{&t.Multiplier, &t.Quantity, &t.MaxPosition, &t.OpenQuantity, &t.CostBasis, &t.AvgEntryPrice} {
 		*d, errs[5+i] = decText(v[9+i])
 	}
-	t.AvgExitPrice, errs[11] = nullDec(v[15])
+	t.AvgExitPrice, errs[11] = nullDecText(v[15])
 	for i, d := range [...]*decimal.Decimal{&t.GrossPnL, &t.Commission, &t.Fees, &t.NetPnL} {
 		*d, errs[12+i] = decText(v[16+i])
 	}
@@ -848,23 +840,12 @@ func rawTrade(t *trading.Trade, v [][]byte) (key string, err error) {
 		holding, errs[18] = rawInt(v[22])
 	}
 	t.Outcome = trading.Outcome(v[23])
-	t.RMultiple, errs[19] = nullDec(v[24])
+	t.RMultiple, errs[19] = nullDecText(v[24])
 	weekday, errs[20] = rawInt(v[25])
 	hour, errs[21] = rawInt(v[26])
 	t.Digest = string(v[27])
 	updated, errs[22] = rawInt(v[28])
-	a.PlaybookID, errs[23] = rawUUID(v[29])
-	if len(v[30]) > 0 {
-		a.Notes = string(v[30])
-	}
-	a.PlannedStop, errs[24] = nullDec(v[31])
-	a.PlannedTarget, errs[25] = nullDec(v[32])
-	a.InitialRisk, errs[26] = nullDec(v[33])
-	rating, errs[27] = rawInt(v[34])
-	confidence, errs[28] = rawInt(v[35])
-	errs[29] = json.Unmarshal(v[36], &a.FollowedRules)
-	a.Version, errs[30] = rawInt(v[37])
-	annotated, errs[31] = rawInt(v[38])
+	errs[23] = rawAnnotation(a, v[29:39])
 	if err := errors.Join(errs[:]...); err != nil {
 		return "", fmt.Errorf("trade row: %w", err)
 	}
@@ -876,8 +857,7 @@ func rawTrade(t *trading.Trade, v [][]byte) (key string, err error) {
 	if len(a.FollowedRules) == 0 {
 		a.FollowedRules = nil
 	}
-	a.Rating, a.Confidence = int(rating), int(confidence)
-	t.UpdatedAt, a.UpdatedAt = time.UnixMicro(updated).UTC(), time.UnixMicro(annotated).UTC()
+	t.UpdatedAt = time.UnixMicro(updated).UTC()
 	return string(v[39]), nil
 }
 

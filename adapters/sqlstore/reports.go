@@ -100,18 +100,8 @@ func (s *Reports) Create(ctx context.Context, r *analytics.Report) error {
 
 // Get implements analytics.Reports.
 func (s *Reports) Get(ctx context.Context, userID, id uuid.UUID) (*analytics.Report, error) {
-	var out *analytics.Report
-	err := s.db.run(ctx, func(g *gorm.DB) error {
-		return query(g, func(r *sql.Rows) (err error) { out, err = scanReport(r); return err },
-			"SELECT "+reportCols+" FROM reports WHERE user_id = ? AND id = ?", userID, id)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("get report: %w", err)
-	}
-	if out == nil {
-		return nil, apperr.New(apperr.NotFound, analytics.CodeReportMissing, "report not found")
-	}
-	return out, nil
+	return getOne(ctx, s.db, scanReport, "get report", func() error { return apperr.New(apperr.NotFound, analytics.CodeReportMissing, "report not found") },
+		"SELECT "+reportCols+" FROM reports WHERE user_id = ? AND id = ?", userID, id)
 }
 
 // Update implements analytics.Reports.

@@ -96,6 +96,23 @@ func query(g *gorm.DB, each func(rows *sql.Rows) error, q string, args ...any) e
 	return translate(rows.Err())
 }
 
+// getOne runs q, a look-up of one row, on a session bound to ctx and scans
+// the row (the last one, should there be more); with no row it returns
+// notFound(). what prefixes the error of a failed query.
+func getOne[T any](ctx context.Context, db *DB, scan func(*sql.Rows) (*T, error), what string, notFound func() error, q string, args ...any) (*T, error) {
+	var out *T
+	err := db.run(ctx, func(g *gorm.DB) error {
+		return query(g, func(r *sql.Rows) (err error) { out, err = scan(r); return err }, q, args...)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if out == nil {
+		return nil, notFound()
+	}
+	return out, nil
+}
+
 func ids(in []uuid.UUID) []string {
 	out := make([]string, len(in))
 	for i, id := range in {
@@ -167,21 +184,13 @@ func (s *TradingAccounts) Create(ctx context.Context, a *trading.Account) error 
 
 // Get implements trading.Accounts.
 func (s *TradingAccounts) Get(ctx context.Context, userID, id uuid.UUID, lock bool) (*trading.Account, error) {
-	var out *trading.Account
-	err := s.db.run(ctx, func(g *gorm.DB) error {
-		q := "SELECT " + accountCols + " FROM trading_accounts WHERE user_id = ? AND id = ?"
-		if lock {
-			q += lockClause(s.db.dialect)
-		}
-		return query(g, func(r *sql.Rows) (err error) { out, err = scanAccount(r); return err }, q, userID, id)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("get trading account: %w", err)
+	q := "SELECT " + accountCols + " FROM trading_accounts WHERE user_id = ? AND id = ?"
+	if lock {
+		q += lockClause(s.db.dialect)
 	}
-	if out == nil {
-		return nil, apperr.New(apperr.NotFound, trading.CodeAccountNotFound, "account not found")
-	}
-	return out, nil
+	return getOne(ctx, s.db, scanAccount, "get trading account", func() error {
+		return apperr.New(apperr.NotFound, trading.CodeAccountNotFound, "account not found")
+	}, q, userID, id)
 }
 
 // List implements trading.Accounts.
@@ -300,18 +309,9 @@ func (s *Instruments) Ensure(ctx context.Context, in *trading.Instrument) error 
 
 // Get implements trading.Instruments.
 func (s *Instruments) Get(ctx context.Context, userID, id uuid.UUID) (*trading.Instrument, error) {
-	var out *trading.Instrument
-	err := s.db.run(ctx, func(g *gorm.DB) error {
-		return query(g, func(r *sql.Rows) (err error) { out, err = scanInstrument(r); return err },
-			"SELECT "+instrumentCols+" FROM instruments WHERE user_id = ? AND id = ?", userID, id)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("get instrument: %w", err)
-	}
-	if out == nil {
-		return nil, apperr.New(apperr.NotFound, trading.CodeInstrumentNotFound, "instrument not found")
-	}
-	return out, nil
+	return getOne(ctx, s.db, scanInstrument, "get instrument", func() error {
+		return apperr.New(apperr.NotFound, trading.CodeInstrumentNotFound, "instrument not found")
+	}, "SELECT "+instrumentCols+" FROM instruments WHERE user_id = ? AND id = ?", userID, id)
 }
 
 // ---- executions
@@ -390,18 +390,8 @@ func (s *Executions) Fingerprinted(ctx context.Context, accountID uuid.UUID, fps
 
 // Get implements trading.Executions.
 func (s *Executions) Get(ctx context.Context, userID, id uuid.UUID) (*trading.Execution, error) {
-	var out *trading.Execution
-	err := s.db.run(ctx, func(g *gorm.DB) error {
-		return query(g, func(r *sql.Rows) (err error) { out, err = scanExecution(r); return err },
-			"SELECT "+executionCols+executionFrom+" WHERE e.user_id = ? AND e.id = ?", userID, id)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("get execution: %w", err)
-	}
-	if out == nil {
-		return nil, apperr.New(apperr.NotFound, trading.CodeExecutionNotFound, "execution not found")
-	}
-	return out, nil
+	return getOne(ctx, s.db, scanExecution, "get execution", func() error { return apperr.New(apperr.NotFound, trading.CodeExecutionNotFound, "execution not found") },
+		"SELECT "+executionCols+executionFrom+" WHERE e.user_id = ? AND e.id = ?", userID, id)
 }
 
 // Update implements trading.Executions.

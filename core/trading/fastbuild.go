@@ -210,21 +210,21 @@ type fexec struct {
 
 type flot struct{ qty, price fx }
 
-// fleg is a leg under construction: its figures as fx, and whether they
-// are the execution's own (then the execution's decimal is reused).
+// fleg is a leg under construction: its figures as fx, and whether its
+// quantity, commission and fees are the execution's own (then the
+// execution's decimals are reused), which they are unless the fill was
+// split.
 type fleg struct {
-	e                       *fexec
-	role                    Role
-	qty, comm, fees, real   fx
-	ownQty, ownComm, ownFee bool
+	e                     *fexec
+	role                  Role
+	qty, comm, fees, real fx
+	own                   bool
 }
 
 type ftrade struct {
-	t                                     Trade
-	legs                                  []fleg
-	qty, maxPos, comm, fees, gross, openQ fx
-	cost, avgEntry, avgExit, net          fx
-	hasExit                               bool
+	t                              Trade
+	legs                           []fleg
+	qty, maxPos, comm, fees, gross fx
 }
 
 type fastBuilder struct {
@@ -350,7 +350,7 @@ func (b *fastBuilder) fill(f *fexec) {
 			realized = b.mul(points, b.signedMult)
 		}
 		b.leg(fleg{e: f, role: Exit, qty: closeQ, comm: cShare, fees: fShare, real: realized,
-			ownQty: !split, ownComm: !split, ownFee: !split})
+			own: !split})
 		b.exitQty = b.add(b.exitQty, closeQ)
 		b.exitNotional = b.add(b.exitNotional, b.mul(closeQ, f.price))
 		b.pos = b.sub(b.pos, closeQ)
@@ -383,7 +383,7 @@ func (b *fastBuilder) fill(f *fexec) {
 		}, legs: b.curBuf.legs[:0]}
 		b.cur = &b.curBuf
 	}
-	b.leg(fleg{e: f, role: Entry, qty: qty, comm: comm, fees: fees, ownQty: own, ownComm: own, ownFee: own})
+	b.leg(fleg{e: f, role: Entry, qty: qty, comm: comm, fees: fees, own: own})
 	b.lots = append(b.lots, flot{qty: qty, price: f.price})
 	b.pos = b.add(b.pos, qty)
 	b.cur.qty = b.add(b.cur.qty, qty)
@@ -423,40 +423,41 @@ func (b *fastBuilder) close() {
 		b.ovf = true // the decimal path divides by it and panics: let it
 		return
 	}
-	ft.avgEntry = b.divRound(b.entryNotional, ft.qty, avgScale)
-	if b.exitQty.c > 0 {
-		ft.hasExit = true
-		ft.avgExit = b.divRound(b.exitNotional, b.exitQty, avgScale)
+	var openQ, cost, avgExit fx
+	avgEntry := b.divRound(b.entryNotional, ft.qty, avgScale)
+	hasExit := b.exitQty.c > 0
+	if hasExit {
+		avgExit = b.divRound(b.exitNotional, b.exitQty, avgScale)
 	}
-	ft.net = b.sub(b.sub(ft.gross, ft.comm), ft.fees)
+	net := b.sub(b.sub(ft.gross, ft.comm), ft.fees)
 	if t.Status == Closed {
 		t.Holding = t.ClosedAt.Sub(t.OpenedAt)
 		switch {
-		case b.cmp(ft.net, b.band) > 0:
+		case b.cmp(net, b.band) > 0:
 			t.Outcome = Win
-		case b.cmp(ft.net, b.neg(b.band)) < 0:
+		case b.cmp(net, b.neg(b.band)) < 0:
 			t.Outcome = Loss
 		default:
 			t.Outcome = Breakeven
 		}
 	} else {
-		ft.openQ = b.pos
+		openQ = b.pos
 		cb := fx{}
 		for _, l := range b.lots {
 			cb = b.add(cb, b.mul(l.qty, l.price))
 		}
-		ft.cost = b.mul(cb, b.mult)
+		cost = b.mul(cb, b.mult)
 	}
 	if b.ovf {
 		return
 	}
 	d := &b.decs
-	t.Quantity, t.MaxPosition, t.OpenQuantity, t.CostBasis = d.dec(ft.qty), d.dec(ft.maxPos), d.dec(ft.openQ), d.dec(ft.cost)
-	t.AvgEntryPrice = d.dec(ft.avgEntry)
-	if ft.hasExit {
-		t.AvgExitPrice = decimal.NewNullDecimal(d.dec(ft.avgExit))
+	t.Quantity, t.MaxPosition, t.OpenQuantity, t.CostBasis = d.dec(ft.qty), d.dec(ft.maxPos), d.dec(openQ), d.dec(cost)
+	t.AvgEntryPrice = d.dec(avgEntry)
+	if hasExit {
+		t.AvgExitPrice = decimal.NewNullDecimal(d.dec(avgExit))
 	}
-	t.GrossPnL, t.Commission, t.Fees, t.NetPnL = d.dec(ft.gross), d.dec(ft.comm), d.dec(ft.fees), d.dec(ft.net)
+	t.GrossPnL, t.Commission, t.Fees, t.NetPnL = d.dec(ft.gross), d.dec(ft.comm), d.dec(ft.fees), d.dec(net)
 	if len(b.legSlab)+len(ft.legs) > cap(b.legSlab) {
 		b.legSlab = make([]Leg, 0, max(len(ft.legs), 512))
 	}
@@ -468,14 +469,8 @@ func (b *fastBuilder) close() {
 		e := l.e.e
 		leg := Leg{ExecutionID: e.ID, Role: l.role, Side: e.Side, Quantity: e.Quantity, Price: e.Price,
 			Commission: e.Commission, Fees: e.Fees, RealizedPnL: d.dec(l.real), ExecutedAt: e.ExecutedAt, Seq: i}
-		if !l.ownQty {
-			leg.Quantity = d.dec(l.qty)
-		}
-		if !l.ownComm {
-			leg.Commission = d.dec(l.comm)
-		}
-		if !l.ownFee {
-			leg.Fees = d.dec(l.fees)
+		if !l.own {
+			leg.Quantity, leg.Commission, leg.Fees = d.dec(l.qty), d.dec(l.comm), d.dec(l.fees)
 		}
 		t.Legs[i] = leg
 	}

@@ -98,6 +98,7 @@ func genMixedFills(t *rapid.T) []Execution {
 // path: on random positions it gives the decimal path's trades bit for bit
 // (coefficients and exponents), or declines.
 func TestBuildFastMatchesDecimal(t *testing.T) {
+	var cases, taken int
 	rapid.Check(t, func(t *rapid.T) {
 		var fills []Execution
 		if rapid.Bool().Draw(t, "mixed scales") {
@@ -112,13 +113,23 @@ func TestBuildFastMatchesDecimal(t *testing.T) {
 		}
 		want := buildDecimal(sorted(fills), p)
 		got, ok := buildFast(sorted(fills), p)
+		cases++
 		if !ok {
-			t.Skip("the fast path declined") // allowed; small figures like these should rarely get here
+			return // declining is allowed; Build then answers with the decimal path
 		}
+		taken++
 		if d := sameBits("trades", reflect.ValueOf(got), reflect.ValueOf(want)); d != "" {
 			t.Fatal(d)
 		}
 	})
+	// It takes about 70 % of these cases (it declines mostly on mixed
+	// scales and the 12,500,000 multiplier, where averages outgrow int64);
+	// under a third, or none, means this test compares next to nothing.
+	// 100 cases at 70 % fall under a third with a chance far below 10^-12.
+	t.Logf("the fast path took %d of %d cases", taken, cases)
+	if taken == 0 || taken*3 < cases {
+		t.Fatalf("the fast path took only %d of %d cases", taken, cases)
+	}
 }
 
 // TestBuildFastDeclinesWhatDoesNotFit: figures beyond int64 (inputs, and

@@ -245,27 +245,94 @@ func (s *Ledger) PositionExecutions(ctx context.Context, key trading.PositionKey
 // PositionTrades implements trading.Ledger: the trade rows, their tags and
 // the (trade, execution, role) keys of their legs, not the legs' figures.
 func (s *Ledger) PositionTrades(ctx context.Context, key trading.PositionKey) ([]trading.Trade, error) {
+	args := []any{key.UserID.String(), key.AccountID.String(), key.InstrumentID.String()}
+	out, fast, err := s.positionTradesPg(ctx, key, args)
+	if !fast {
+		out, err = s.positionTradesPortable(ctx, key, args)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("position trades: %w", err)
+	}
+	return out, nil
+}
+
+// positionTradesPg is PositionTrades on the transaction's pgx connection
+// (ok false, nothing run, where pgRows does not apply). The tags and leg
+// keys are read by the IDs of the trades just read (trade_id = ANY, the
+// primary keys' range scans), not by a join with trades on the position:
+// PostgreSQL planned that join as a hash join over a sequential scan of
+// every leg of every account (100,000 legs read for each of a rebuild's
+// 100 positions). A position without trades (a rebuild from scratch)
+// sends no second or third statement.
+func (s *Ledger) positionTradesPg(ctx context.Context, key trading.PositionKey, args []any) (out []trading.Trade, ok bool, err error) {
+	// Only what Reconcile reads: identity, digest and annotation.
+	ok, err = s.db.pgRows(ctx, `SELECT t.id::text, t.opening_execution_id::text, t.opened_at_ns::text, t.digest, t.playbook_id::text, t.notes,
+		t.planned_stop::text, t.planned_target::text, t.initial_risk::text, t.rating::text, t.confidence::text, t.followed_rules,
+		t.annotation_version::text, (extract(epoch FROM t.annotated_at) * 1000000)::bigint::text
+		FROM trades t WHERE t.user_id = $1 AND t.account_id = $2 AND t.instrument_id = $3`, args, func(v [][]byte) error {
+		t, err := rawPositionTrade(key, v)
+		if err == nil {
+			out = append(out, *t)
+		}
+		return err
+	})
+	if !ok || err != nil || len(out) == 0 {
+		return out, ok, err
+	}
+	byID := make(map[uuid.UUID]int, len(out))
+	tradeIDs := make([]string, len(out))
+	for i := range out {
+		byID[out[i].ID] = i
+		tradeIDs[i] = out[i].ID.String()
+	}
+	idArgs := []any{tradeIDs}
+	if _, err := s.db.pgRows(ctx, "SELECT trade_id::text, tag_id::text FROM trade_tags WHERE trade_id = ANY($1::uuid[]) ORDER BY trade_id, tag_id",
+		idArgs, func(v [][]byte) error {
+			tid, err1 := rawUUID(v[0])
+			tag, err2 := rawUUID(v[1])
+			if err := errors.Join(err1, err2); err != nil {
+				return fmt.Errorf("trade tag row: %w", err)
+			}
+			if i, ok := byID[tid]; ok {
+				out[i].Annotation.TagIDs = append(out[i].Annotation.TagIDs, tag)
+			}
+			return nil
+		}); err != nil {
+		return nil, true, err
+	}
+	_, err = s.db.pgRows(ctx, "SELECT trade_id::text, execution_id::text, role FROM trade_legs WHERE trade_id = ANY($1::uuid[])",
+		idArgs, func(v [][]byte) error {
+			tid, err1 := rawUUID(v[0])
+			eid, err2 := rawUUID(v[1])
+			if err := errors.Join(err1, err2); err != nil {
+				return fmt.Errorf("trade leg row: %w", err)
+			}
+			role := trading.Entry // no string per leg for the two roles
+			if string(v[2]) != string(role) {
+				role = trading.Exit
+				if string(v[2]) != string(role) {
+					role = trading.Role(v[2])
+				}
+			}
+			if i, ok := byID[tid]; ok {
+				out[i].Legs = append(out[i].Legs, trading.Leg{ExecutionID: eid, Role: role})
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, true, err
+	}
+	return out, true, nil
+}
+
+// positionTradesPortable is PositionTrades through database/sql (SQLite,
+// or outside a transaction).
+func (s *Ledger) positionTradesPortable(ctx context.Context, key trading.PositionKey, args []any) ([]trading.Trade, error) {
 	var out []trading.Trade
 	err := s.db.run(ctx, func(g *gorm.DB) error {
 		where := "t.user_id = ? AND t.account_id = ? AND t.instrument_id = ?"
-		args := []any{key.UserID.String(), key.AccountID.String(), key.InstrumentID.String()}
-		// Only what Reconcile reads: identity, digest and annotation.
 		var ts []*trading.Trade
-		fast, err := s.db.pgRows(ctx, `SELECT t.id::text, t.opening_execution_id::text, t.opened_at_ns::text, t.digest, t.playbook_id::text, t.notes,
-			t.planned_stop::text, t.planned_target::text, t.initial_risk::text, t.rating::text, t.confidence::text, t.followed_rules,
-			t.annotation_version::text, (extract(epoch FROM t.annotated_at) * 1000000)::bigint::text
-			FROM trades t WHERE t.user_id = $1 AND t.account_id = $2 AND t.instrument_id = $3`, args, func(v [][]byte) error {
-			t, err := rawPositionTrade(key, v)
-			if err == nil {
-				ts = append(ts, t)
-			}
-			return err
-		})
-		if fast {
-			if err != nil {
-				return err
-			}
-		} else if err := query(g, func(r *sql.Rows) error {
+		if err := query(g, func(r *sql.Rows) error {
 			t := &trading.Trade{UserID: key.UserID, AccountID: key.AccountID, InstrumentID: key.InstrumentID}
 			a := &t.Annotation
 			var opened int64
@@ -294,39 +361,17 @@ func (s *Ledger) PositionTrades(ctx context.Context, key trading.PositionKey) ([
 		for _, t := range ts {
 			byID[t.ID] = t
 		}
-		addLeg := func(tid, eid uuid.UUID, role string) {
+		err := query(g, func(r *sql.Rows) error {
+			var tid, eid uuid.UUID
+			var role string
+			if err := r.Scan(&tid, &eid, &role); err != nil {
+				return translate(err)
+			}
 			if t := byID[tid]; t != nil {
 				t.Legs = append(t.Legs, trading.Leg{ExecutionID: eid, Role: trading.Role(role)})
 			}
-		}
-		fast, err = s.db.pgRows(ctx, `SELECT l.trade_id::text, l.execution_id::text, l.role FROM trade_legs l JOIN trades t ON t.id = l.trade_id
-			WHERE t.user_id = $1 AND t.account_id = $2 AND t.instrument_id = $3`, args, func(v [][]byte) error {
-			tid, err1 := rawUUID(v[0])
-			eid, err2 := rawUUID(v[1])
-			if err := errors.Join(err1, err2); err != nil {
-				return err
-			}
-			role := string(trading.Entry) // no string per leg for the two roles
-			if string(v[2]) != role {
-				role = string(trading.Exit)
-				if string(v[2]) != role {
-					role = string(v[2])
-				}
-			}
-			addLeg(tid, eid, role)
 			return nil
-		})
-		if !fast {
-			err = query(g, func(r *sql.Rows) error {
-				var tid, eid uuid.UUID
-				var role string
-				if err := r.Scan(&tid, &eid, &role); err != nil {
-					return translate(err)
-				}
-				addLeg(tid, eid, role)
-				return nil
-			}, "SELECT l.trade_id, l.execution_id, l.role FROM trade_legs l JOIN trades t ON t.id = l.trade_id WHERE "+where, args...)
-		}
+		}, "SELECT l.trade_id, l.execution_id, l.role FROM trade_legs l JOIN trades t ON t.id = l.trade_id WHERE "+where, args...)
 		if err != nil {
 			return err
 		}
@@ -336,10 +381,7 @@ func (s *Ledger) PositionTrades(ctx context.Context, key trading.PositionKey) ([
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("position trades: %w", err)
-	}
-	return out, nil
+	return out, err
 }
 
 // rawPositionTrade parses a row of PositionTrades' pgRows statement.

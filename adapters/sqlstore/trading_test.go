@@ -1,10 +1,12 @@
 package sqlstore_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -141,6 +143,14 @@ func TestPositionTradesReadsTheSameInAndOutOfATransaction(t *testing.T) {
 				pb, "notes\twith a tab", "169.5", "12.25", string(rulesJSON), annotated, res.Executions[0].ID); err != nil {
 				t.Fatal(err)
 			}
+			tags := []uuid.UUID{st.NewTag(t, u), st.NewTag(t, u)}
+			slices.SortFunc(tags, func(x, y uuid.UUID) int { return bytes.Compare(x[:], y[:]) })
+			for _, tag := range tags {
+				if err := sqlstore.ExecForTest(ctx, db, "INSERT INTO trade_tags (trade_id, tag_id) SELECT id, ? FROM trades WHERE opening_execution_id = ?",
+					tag, res.Executions[0].ID); err != nil {
+					t.Fatal(err)
+				}
+			}
 			key := trading.PositionKey{UserID: u, AccountID: acct.ID, InstrumentID: res.Executions[0].InstrumentID}
 			out, err := st.Ledger.PositionTrades(ctx, key)
 			if err != nil {
@@ -153,6 +163,12 @@ func TestPositionTradesReadsTheSameInAndOutOfATransaction(t *testing.T) {
 			}); err != nil {
 				t.Fatal(err)
 			}
+			// Legs come in no particular order (the port promises none).
+			for _, ts := range [][]trading.Trade{in, out} {
+				for i := range ts {
+					slices.SortFunc(ts[i].Legs, func(x, y trading.Leg) int { return bytes.Compare(x.ExecutionID[:], y.ExecutionID[:]) })
+				}
+			}
 			if len(out) != 2 || !reflect.DeepEqual(in, out) {
 				t.Fatalf("in a transaction:\n%+v\noutside:\n%+v", in, out)
 			}
@@ -163,7 +179,8 @@ func TestPositionTradesReadsTheSameInAndOutOfATransaction(t *testing.T) {
 				}
 			}
 			if a == nil || a.Rating != 4 || a.Confidence != 7 || a.Version != 5 || !a.UpdatedAt.Equal(annotated) || a.PlaybookID != pb ||
-				len(a.FollowedRules) != 2 || a.Notes != "notes\twith a tab" || a.PlannedStop.Decimal.String() != "169.5" || a.PlannedTarget.Valid {
+				len(a.FollowedRules) != 2 || a.Notes != "notes\twith a tab" || a.PlannedStop.Decimal.String() != "169.5" || a.PlannedTarget.Valid ||
+				!slices.Equal(a.TagIDs, tags) {
 				t.Fatalf("annotation read back as %+v", a)
 			}
 		})

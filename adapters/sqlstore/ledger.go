@@ -242,8 +242,8 @@ func (s *Ledger) PositionExecutions(ctx context.Context, key trading.PositionKey
 	return out, nil
 }
 
-// PositionTrades implements trading.Ledger: the trade rows, their tags and
-// the (trade, execution, role) keys of their legs, not the legs' figures.
+// PositionTrades implements trading.Ledger: the trade rows and their
+// tags, without legs.
 func (s *Ledger) PositionTrades(ctx context.Context, key trading.PositionKey) ([]trading.Trade, error) {
 	args := []any{key.UserID.String(), key.AccountID.String(), key.InstrumentID.String()}
 	out, fast, err := s.positionTradesPg(ctx, key, args)
@@ -256,14 +256,28 @@ func (s *Ledger) PositionTrades(ctx context.Context, key trading.PositionKey) ([
 	return out, nil
 }
 
+// idArray is ids as the text of a PostgreSQL array ("{id,id}"), one
+// string to bind as $n::text::uuid[] (pgx encodes a []string element by
+// element).
+func idArray(ids []uuid.UUID) string {
+	b := make([]byte, 0, 2+37*len(ids))
+	b = append(b, '{')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendUUID(b, id)
+	}
+	return string(append(b, '}'))
+}
+
 // positionTradesPg is PositionTrades on the transaction's pgx connection
-// (ok false, nothing run, where pgRows does not apply). The tags and leg
-// keys are read by the IDs of the trades just read (trade_id = ANY, the
-// primary keys' range scans), not by a join with trades on the position:
-// PostgreSQL planned that join as a hash join over a sequential scan of
-// every leg of every account (100,000 legs read for each of a rebuild's
-// 100 positions). A position without trades (a rebuild from scratch)
-// sends no second or third statement.
+// (ok false, nothing run, where pgRows does not apply). The tags are read
+// by the IDs of the trades just read (trade_id = ANY, a range scan of the
+// primary key), not by a join with trades on the position, which
+// PostgreSQL may plan as a hash join over every row of trade_tags. A
+// position without trades (a rebuild from scratch) sends no second
+// statement.
 func (s *Ledger) positionTradesPg(ctx context.Context, key trading.PositionKey, args []any) (out []trading.Trade, ok bool, err error) {
 	// Only what Reconcile reads: identity, digest and annotation.
 	ok, err = s.db.pgRows(ctx, `SELECT t.id::text, t.opening_execution_id::text, t.opened_at_ns::text, t.digest, t.playbook_id::text, t.notes,
@@ -280,14 +294,13 @@ func (s *Ledger) positionTradesPg(ctx context.Context, key trading.PositionKey, 
 		return out, ok, err
 	}
 	byID := make(map[uuid.UUID]int, len(out))
-	tradeIDs := make([]string, len(out))
+	tradeIDs := make([]uuid.UUID, len(out))
 	for i := range out {
 		byID[out[i].ID] = i
-		tradeIDs[i] = out[i].ID.String()
+		tradeIDs[i] = out[i].ID
 	}
-	idArgs := []any{tradeIDs}
-	if _, err := s.db.pgRows(ctx, "SELECT trade_id::text, tag_id::text FROM trade_tags WHERE trade_id = ANY($1::uuid[]) ORDER BY trade_id, tag_id",
-		idArgs, func(v [][]byte) error {
+	_, err = s.db.pgRows(ctx, "SELECT trade_id::text, tag_id::text FROM trade_tags WHERE trade_id = ANY($1::text::uuid[]) ORDER BY trade_id, tag_id",
+		[]any{idArray(tradeIDs)}, func(v [][]byte) error {
 			tid, err1 := rawUUID(v[0])
 			tag, err2 := rawUUID(v[1])
 			if err := errors.Join(err1, err2); err != nil {
@@ -295,27 +308,6 @@ func (s *Ledger) positionTradesPg(ctx context.Context, key trading.PositionKey, 
 			}
 			if i, ok := byID[tid]; ok {
 				out[i].Annotation.TagIDs = append(out[i].Annotation.TagIDs, tag)
-			}
-			return nil
-		}); err != nil {
-		return nil, true, err
-	}
-	_, err = s.db.pgRows(ctx, "SELECT trade_id::text, execution_id::text, role FROM trade_legs WHERE trade_id = ANY($1::uuid[])",
-		idArgs, func(v [][]byte) error {
-			tid, err1 := rawUUID(v[0])
-			eid, err2 := rawUUID(v[1])
-			if err := errors.Join(err1, err2); err != nil {
-				return fmt.Errorf("trade leg row: %w", err)
-			}
-			role := trading.Entry // no string per leg for the two roles
-			if string(v[2]) != string(role) {
-				role = trading.Exit
-				if string(v[2]) != string(role) {
-					role = trading.Role(v[2])
-				}
-			}
-			if i, ok := byID[tid]; ok {
-				out[i].Legs = append(out[i].Legs, trading.Leg{ExecutionID: eid, Role: role})
 			}
 			return nil
 		})
@@ -357,24 +349,6 @@ func (s *Ledger) positionTradesPortable(ctx context.Context, key trading.Positio
 		if err := fillTrades(g, ts, false, where, args...); err != nil {
 			return err
 		}
-		byID := make(map[uuid.UUID]*trading.Trade, len(ts))
-		for _, t := range ts {
-			byID[t.ID] = t
-		}
-		err := query(g, func(r *sql.Rows) error {
-			var tid, eid uuid.UUID
-			var role string
-			if err := r.Scan(&tid, &eid, &role); err != nil {
-				return translate(err)
-			}
-			if t := byID[tid]; t != nil {
-				t.Legs = append(t.Legs, trading.Leg{ExecutionID: eid, Role: trading.Role(role)})
-			}
-			return nil
-		}, "SELECT l.trade_id, l.execution_id, l.role FROM trade_legs l JOIN trades t ON t.id = l.trade_id WHERE "+where, args...)
-		if err != nil {
-			return err
-		}
 		out = make([]trading.Trade, len(ts))
 		for i, t := range ts {
 			out[i] = *t
@@ -382,6 +356,67 @@ func (s *Ledger) positionTradesPortable(ctx context.Context, key trading.Positio
 		return nil
 	})
 	return out, err
+}
+
+// PositionLegKeys implements trading.Ledger: the (execution, role) keys of
+// the legs of trades, read by trade ID.
+func (s *Ledger) PositionLegKeys(ctx context.Context, key trading.PositionKey, trades []trading.Trade) error {
+	if len(trades) == 0 {
+		return nil
+	}
+	byID := make(map[uuid.UUID]int, len(trades))
+	tradeIDs := make([]uuid.UUID, len(trades))
+	for i := range trades {
+		byID[trades[i].ID] = i
+		tradeIDs[i] = trades[i].ID
+		trades[i].Legs = trades[i].Legs[:0]
+	}
+	addLeg := func(tid, eid uuid.UUID, role trading.Role) {
+		if i, ok := byID[tid]; ok {
+			trades[i].Legs = append(trades[i].Legs, trading.Leg{ExecutionID: eid, Role: role})
+		}
+	}
+	fast, err := s.db.pgRows(ctx, "SELECT trade_id::text, execution_id::text, role FROM trade_legs WHERE trade_id = ANY($1::text::uuid[])",
+		[]any{idArray(tradeIDs)}, func(v [][]byte) error {
+			tid, err1 := rawUUID(v[0])
+			eid, err2 := rawUUID(v[1])
+			if err := errors.Join(err1, err2); err != nil {
+				return fmt.Errorf("trade leg row: %w", err)
+			}
+			role := trading.Entry // no string per leg for the two roles
+			if string(v[2]) != string(role) {
+				role = trading.Exit
+				if string(v[2]) != string(role) {
+					role = trading.Role(v[2])
+				}
+			}
+			addLeg(tid, eid, role)
+			return nil
+		})
+	if !fast {
+		err = s.db.run(ctx, func(g *gorm.DB) error {
+			strIDs := ids(tradeIDs)
+			for start := 0; start < len(strIDs); start += chunk {
+				err := query(g, func(r *sql.Rows) error {
+					var tid, eid uuid.UUID
+					var role string
+					if err := r.Scan(&tid, &eid, &role); err != nil {
+						return translate(err)
+					}
+					addLeg(tid, eid, trading.Role(role))
+					return nil
+				}, "SELECT trade_id, execution_id, role FROM trade_legs WHERE trade_id IN ?", strIDs[start:min(start+chunk, len(strIDs))])
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("position %s/%s leg keys: %w", key.AccountID, key.InstrumentID, err)
+	}
+	return nil
 }
 
 // rawPositionTrade parses a row of PositionTrades' pgRows statement.

@@ -158,10 +158,32 @@ func TestPositionTradesReadsTheSameInAndOutOfATransaction(t *testing.T) {
 			}
 			var in []trading.Trade
 			if err := st.Tx.Do(ctx, func(ctx context.Context) error {
-				in, err = st.Ledger.PositionTrades(ctx, key)
-				return err
+				if in, err = st.Ledger.PositionTrades(ctx, key); err != nil {
+					return err
+				}
+				return st.Ledger.PositionLegKeys(ctx, key, in)
 			}); err != nil {
 				t.Fatal(err)
+			}
+			for i := range out {
+				if len(out[i].Legs) != 0 {
+					t.Fatalf("PositionTrades read legs: %+v", out[i].Legs)
+				}
+			}
+			if err := st.Ledger.PositionLegKeys(ctx, key, out); err != nil {
+				t.Fatal(err)
+			}
+			legs := 0
+			for i := range out {
+				legs += len(out[i].Legs)
+				for _, l := range out[i].Legs {
+					if l.Role != trading.Entry && l.Role != trading.Exit {
+						t.Fatalf("leg role %q", l.Role)
+					}
+				}
+			}
+			if legs != 3 {
+				t.Fatalf("%d leg keys, want 3", legs)
 			}
 			// Legs come in no particular order (the port promises none).
 			for _, ts := range [][]trading.Trade{in, out} {

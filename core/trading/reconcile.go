@@ -231,6 +231,36 @@ func Reconcile(old, built []Trade, newID func() uuid.UUID) Plan {
 	return p
 }
 
+// NeedsStoredLegs reports whether Reconcile(old, built, …) reads the legs
+// of old: only when a built trade is not claimed by the stored trade with
+// its opening execution (rule 1), or a stored trade is left unclaimed
+// (rules 2–4 then count shared executions). When it returns false,
+// Reconcile gives the same plan whether old carries its legs or not, so a
+// rebuild that finds every stored trade by its opener (nothing changed,
+// or only figures) need not read them. It mirrors rule 1 of Reconcile.
+func NeedsStoredLegs(old, built []Trade) bool {
+	if len(old) == 0 {
+		return false // from scratch: every built trade is new
+	}
+	if len(old) != len(built) {
+		return true // one side has a trade rule 1 cannot pair
+	}
+	byOpener := make(map[uuid.UUID]bool, len(old))
+	for i := range old {
+		byOpener[old[i].OpeningExecutionID] = false
+	}
+	for i := range built {
+		claimed, ok := byOpener[built[i].OpeningExecutionID]
+		if !ok || claimed {
+			return true
+		}
+		byOpener[built[i].OpeningExecutionID] = true
+	}
+	// As many trades on each side, each built one claimed a distinct
+	// stored one: every stored trade is claimed.
+	return len(byOpener) != len(old)
+}
+
 func cloneAnnotation(a Annotation) Annotation {
 	a.TagIDs = slices.Clone(a.TagIDs)
 	a.FollowedRules = slices.Clone(a.FollowedRules)

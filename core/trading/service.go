@@ -158,13 +158,17 @@ func (s *Service) location(ctx context.Context, a *Account) (*time.Location, err
 }
 
 // position is one position's rebuild in its three steps: load (database),
-// derive (CPU only: Build and Reconcile) and store (database).
+// derive (CPU only: Build and Reconcile) and store (database). When
+// Reconcile needs the stored trades' legs (NeedsStoredLegs), derive stops
+// after Build and store reads them and reconciles.
 type position struct {
-	key    PositionKey
-	params BuildParams
-	execs  []Execution
-	old    []Trade
-	plan   Plan
+	key      PositionKey
+	params   BuildParams
+	execs    []Execution
+	old      []Trade
+	built    []Trade // Build's trades while needLegs
+	needLegs bool
+	plan     Plan
 }
 
 func (s *Service) load(ctx context.Context, a *Account, instrumentID uuid.UUID) (*position, error) {
@@ -191,8 +195,18 @@ func (s *Service) load(ctx context.Context, a *Account, instrumentID uuid.UUID) 
 }
 
 func (s *Service) derive(p *position) {
-	p.plan = Reconcile(p.old, Build(p.execs, p.params), s.d.NewID)
-	p.execs, p.old = nil, nil
+	built := Build(p.execs, p.params)
+	p.execs = nil
+	if NeedsStoredLegs(p.old, built) {
+		p.built, p.needLegs = built, true
+		return
+	}
+	s.reconcile(p, built)
+}
+
+func (s *Service) reconcile(p *position, built []Trade) {
+	p.plan = Reconcile(p.old, built, s.d.NewID)
+	p.old, p.built, p.needLegs = nil, nil, false
 	now := s.now()
 	for _, i := range p.plan.Created {
 		p.plan.Trades[i].UpdatedAt = now
@@ -208,6 +222,12 @@ func (s *Service) derive(p *position) {
 }
 
 func (s *Service) store(ctx context.Context, p *position, ch *changes) (int, error) {
+	if p.needLegs {
+		if err := s.d.Ledger.PositionLegKeys(ctx, p.key, p.old); err != nil {
+			return 0, err
+		}
+		s.reconcile(p, p.built)
+	}
 	if p.plan.Empty() {
 		return 0, nil
 	}

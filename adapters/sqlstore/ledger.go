@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -190,8 +191,9 @@ func rawSide(b []byte) trading.Side {
 
 // PositionExecutions implements trading.Ledger.
 func (s *Ledger) PositionExecutions(ctx context.Context, key trading.PositionKey) ([]trading.Execution, error) {
-	var out []trading.Execution
 	var decs decTexts
+	scratch := takeScratch[trading.Execution](&s.execScratch)
+	out := *scratch
 	fast, err := s.db.pgRows(ctx, `SELECT id::text, side, quantity::text, price::text, commission::text, fees::text, executed_at_ns::text,
 		broker_execution_id, import_id::text, fingerprint, version::text FROM executions WHERE user_id = $1 AND account_id = $2 AND instrument_id = $3`,
 		[]any{key.UserID.String(), key.AccountID.String(), key.InstrumentID.String()}, func(v [][]byte) error {
@@ -214,6 +216,8 @@ func (s *Ledger) PositionExecutions(ctx context.Context, key trading.PositionKey
 			out = append(out, e)
 			return nil
 		})
+	*scratch = out
+	out = putScratch(&s.execScratch, scratch)
 	if fast {
 		if err != nil {
 			return nil, fmt.Errorf("position executions: %w", err)
@@ -279,17 +283,18 @@ func idArray(ids []uuid.UUID) string {
 // position without trades (a rebuild from scratch) sends no second
 // statement.
 func (s *Ledger) positionTradesPg(ctx context.Context, key trading.PositionKey, args []any) (out []trading.Trade, ok bool, err error) {
+	scratch := takeScratch[trading.Trade](&s.tradeScratch)
+	rows := *scratch
 	// Only what Reconcile reads: identity, digest and annotation.
 	ok, err = s.db.pgRows(ctx, `SELECT t.id::text, t.opening_execution_id::text, t.opened_at_ns::text, t.digest, t.playbook_id::text, t.notes,
 		t.planned_stop::text, t.planned_target::text, t.initial_risk::text, t.rating::text, t.confidence::text, t.followed_rules,
 		t.annotation_version::text, (extract(epoch FROM t.annotated_at) * 1000000)::bigint::text
 		FROM trades t WHERE t.user_id = $1 AND t.account_id = $2 AND t.instrument_id = $3`, args, func(v [][]byte) error {
-		t, err := rawPositionTrade(key, v)
-		if err == nil {
-			out = append(out, *t)
-		}
-		return err
+		rows = append(rows, trading.Trade{})
+		return rawPositionTrade(&rows[len(rows)-1], key, v)
 	})
+	*scratch = rows
+	out = putScratch(&s.tradeScratch, scratch)
 	if !ok || err != nil || len(out) == 0 {
 		return out, ok, err
 	}
@@ -419,9 +424,10 @@ func (s *Ledger) PositionLegKeys(ctx context.Context, key trading.PositionKey, t
 	return nil
 }
 
-// rawPositionTrade parses a row of PositionTrades' pgRows statement.
-func rawPositionTrade(key trading.PositionKey, v [][]byte) (*trading.Trade, error) {
-	t := &trading.Trade{UserID: key.UserID, AccountID: key.AccountID, InstrumentID: key.InstrumentID, Digest: string(v[3])}
+// rawPositionTrade parses a row of PositionTrades' pgRows statement into
+// t (zero).
+func rawPositionTrade(t *trading.Trade, key trading.PositionKey, v [][]byte) error {
+	t.UserID, t.AccountID, t.InstrumentID, t.Digest = key.UserID, key.AccountID, key.InstrumentID, string(v[3])
 	var errs [4]error
 	var opened int64
 	t.ID, errs[0] = rawUUID(v[0])
@@ -429,10 +435,41 @@ func rawPositionTrade(key trading.PositionKey, v [][]byte) (*trading.Trade, erro
 	opened, errs[2] = rawInt(v[2])
 	errs[3] = rawAnnotation(&t.Annotation, v[4:14])
 	if err := errors.Join(errs[:]...); err != nil {
-		return nil, fmt.Errorf("trade row: %w", err)
+		return fmt.Errorf("trade row: %w", err)
 	}
 	t.OpenedAt = nsTime(opened)
-	return t, nil
+	return nil
+}
+
+// A rebuild reads each position's executions and trades into a scratch
+// slice that grows by appending, then returns an exact copy: without it
+// every position's rows were copied at each doubling of a fresh slice
+// (a rebuild of 100,000 executions and 50,000 stored trades allocated
+// about 100 MB more per run, most of its garbage-collection work). The
+// scratch slices are pooled per Ledger, cleared before they go back (no
+// row outlives its read), and hold the largest position read lately.
+
+// takeScratch returns an empty scratch slice from pool.
+func takeScratch[T any](pool *sync.Pool) *[]T {
+	if p, ok := pool.Get().(*[]T); ok {
+		return p
+	}
+	return new([]T)
+}
+
+// putScratch returns an exact copy of *scratch (nil when empty) and puts
+// the cleared scratch slice back into pool.
+func putScratch[T any](pool *sync.Pool, scratch *[]T) []T {
+	rows := *scratch
+	var out []T
+	if len(rows) > 0 {
+		out = make([]T, len(rows))
+		copy(out, rows)
+	}
+	clear(rows)
+	*scratch = rows[:0]
+	pool.Put(scratch)
+	return out
 }
 
 func nullDecText(b []byte) (decimal.NullDecimal, error) {

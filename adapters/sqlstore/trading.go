@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -35,7 +36,12 @@ type Instruments struct{ db *DB }
 type Executions struct{ db *DB }
 
 // Ledger is the SQL implementation of trading.Ledger and trading.Trades.
-type Ledger struct{ db *DB }
+type Ledger struct {
+	db *DB
+	// execScratch and tradeScratch hold the scratch slices of a
+	// rebuild's reads (see takeScratch).
+	execScratch, tradeScratch sync.Pool
+}
 
 // DataVersions is the SQL implementation of trading.DataVersions.
 type DataVersions struct{ db *DB }

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -192,7 +191,7 @@ func rawSide(b []byte) trading.Side {
 // PositionExecutions implements trading.Ledger.
 func (s *Ledger) PositionExecutions(ctx context.Context, key trading.PositionKey) ([]trading.Execution, error) {
 	var decs decTexts
-	scratch := takeScratch[trading.Execution](&s.execScratch)
+	scratch := takeScratch(s.execScratch)
 	out := *scratch
 	fast, err := s.db.pgRows(ctx, `SELECT id::text, side, quantity::text, price::text, commission::text, fees::text, executed_at_ns::text,
 		broker_execution_id, import_id::text, fingerprint, version::text FROM executions WHERE user_id = $1 AND account_id = $2 AND instrument_id = $3`,
@@ -217,7 +216,7 @@ func (s *Ledger) PositionExecutions(ctx context.Context, key trading.PositionKey
 			return nil
 		})
 	*scratch = out
-	out = putScratch(&s.execScratch, scratch)
+	out = putScratch(s.execScratch, scratch)
 	if fast {
 		if err != nil {
 			return nil, fmt.Errorf("position executions: %w", err)
@@ -283,7 +282,7 @@ func idArray(ids []uuid.UUID) string {
 // position without trades (a rebuild from scratch) sends no second
 // statement.
 func (s *Ledger) positionTradesPg(ctx context.Context, key trading.PositionKey, args []any) (out []trading.Trade, ok bool, err error) {
-	scratch := takeScratch[trading.Trade](&s.tradeScratch)
+	scratch := takeScratch(s.tradeScratch)
 	rows := *scratch
 	// Only what Reconcile reads: identity, digest and annotation.
 	ok, err = s.db.pgRows(ctx, `SELECT t.id::text, t.opening_execution_id::text, t.opened_at_ns::text, t.digest, t.playbook_id::text, t.notes,
@@ -294,7 +293,7 @@ func (s *Ledger) positionTradesPg(ctx context.Context, key trading.PositionKey, 
 		return rawPositionTrade(&rows[len(rows)-1], key, v)
 	})
 	*scratch = rows
-	out = putScratch(&s.tradeScratch, scratch)
+	out = putScratch(s.tradeScratch, scratch)
 	if !ok || err != nil || len(out) == 0 {
 		return out, ok, err
 	}
@@ -446,29 +445,43 @@ func rawPositionTrade(t *trading.Trade, key trading.PositionKey, v [][]byte) err
 // every position's rows were copied at each doubling of a fresh slice
 // (a rebuild of 100,000 executions and 50,000 stored trades allocated
 // about 100 MB more per run, most of its garbage-collection work). The
-// scratch slices are pooled per Ledger, cleared before they go back (no
-// row outlives its read), and hold the largest position read lately.
+// Ledger keeps a few scratch slices of at most maxScratchRows rows
+// (a channel, not a sync.Pool, which the frequent collections of a
+// rebuild empty), cleared before they go back: no row outlives its read.
+const (
+	scratchSlices  = 2
+	maxScratchRows = 16 << 10
+)
 
-// takeScratch returns an empty scratch slice from pool.
-func takeScratch[T any](pool *sync.Pool) *[]T {
-	if p, ok := pool.Get().(*[]T); ok {
+// takeScratch returns an empty scratch slice from free (a nil channel
+// keeps none).
+func takeScratch[T any](free chan *[]T) *[]T {
+	select {
+	case p := <-free:
 		return p
+	default:
+		return new([]T)
 	}
-	return new([]T)
 }
 
-// putScratch returns an exact copy of *scratch (nil when empty) and puts
-// the cleared scratch slice back into pool.
-func putScratch[T any](pool *sync.Pool, scratch *[]T) []T {
+// putScratch returns an exact copy of *scratch (nil when empty) and gives
+// the cleared scratch slice back to free unless it grew too large.
+func putScratch[T any](free chan *[]T, scratch *[]T) []T {
 	rows := *scratch
 	var out []T
 	if len(rows) > 0 {
 		out = make([]T, len(rows))
 		copy(out, rows)
 	}
+	if cap(rows) > maxScratchRows {
+		return out
+	}
 	clear(rows)
 	*scratch = rows[:0]
-	pool.Put(scratch)
+	select {
+	case free <- scratch:
+	default:
+	}
 	return out
 }
 

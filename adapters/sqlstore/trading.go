@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -40,7 +39,8 @@ type Ledger struct {
 	db *DB
 	// execScratch and tradeScratch hold the scratch slices of a
 	// rebuild's reads (see takeScratch).
-	execScratch, tradeScratch sync.Pool
+	execScratch  chan *[]trading.Execution
+	tradeScratch chan *[]trading.Trade
 }
 
 // DataVersions is the SQL implementation of trading.DataVersions.
@@ -69,7 +69,9 @@ func NewInstruments(db *DB) *Instruments { return &Instruments{db: db} }
 func NewExecutions(db *DB) *Executions { return &Executions{db: db} }
 
 // NewLedger returns the trades repository on db.
-func NewLedger(db *DB) *Ledger { return &Ledger{db: db} }
+func NewLedger(db *DB) *Ledger {
+	return &Ledger{db: db, execScratch: make(chan *[]trading.Execution, scratchSlices), tradeScratch: make(chan *[]trading.Trade, scratchSlices)}
+}
 
 // NewDataVersions returns the data version counters on db.
 func NewDataVersions(db *DB) *DataVersions { return &DataVersions{db: db} }

@@ -256,3 +256,60 @@ func TestTradeListRawReadMatchesDatabaseSQL(t *testing.T) {
 		}
 	}
 }
+
+// TestLedgerPositionsAreTheAccounts: Positions returns the instruments
+// with executions in the account, and only those (not another account's
+// of the same user, not an instrument the user holds elsewhere).
+func TestLedgerPositionsAreTheAccounts(t *testing.T) {
+	for _, dc := range dialects {
+		t.Run(dc.name, func(t *testing.T) {
+			ctx := context.Background()
+			db := openMigrated(t, testConfig(dc.url(t)))
+			st := tradingStores(db)
+			env := tradingtest.NewEnv(t, st)
+			u := st.NewUser(t)
+			at := time.Date(2026, 3, 2, 14, 30, 0, 0, time.UTC)
+			add := func(name string, symbols ...string) (uuid.UUID, map[uuid.UUID]bool) {
+				acct, err := env.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: name, Currency: "USD"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ins []trading.ExecutionInput
+				for i, s := range symbols {
+					ins = append(ins, trading.ExecutionInput{Symbol: s, AssetClass: trading.Stock, Side: trading.Buy, Quantity: decimal.NewFromInt(1),
+						Price: decimal.NewFromInt(10), ExecutedAt: at.Add(time.Duration(i) * time.Minute)})
+				}
+				res, err := env.Svc.AddExecutions(ctx, u, acct.ID, ins, trading.AddOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := map[uuid.UUID]bool{}
+				for _, e := range res.Executions {
+					want[e.InstrumentID] = true
+				}
+				return acct.ID, want
+			}
+			a, wantA := add("A", "AAPL", "MSFT", "AAPL")
+			b, wantB := add("B", "TSLA", "AAPL")
+			for _, c := range []struct {
+				acct uuid.UUID
+				want map[uuid.UUID]bool
+			}{{a, wantA}, {b, wantB}} {
+				got, err := st.Ledger.Positions(ctx, u, c.acct)
+				if err != nil {
+					t.Fatal(err)
+				}
+				gotSet := map[uuid.UUID]bool{}
+				for _, id := range got {
+					gotSet[id] = true
+				}
+				if len(got) != len(c.want) || !reflect.DeepEqual(gotSet, c.want) {
+					t.Fatalf("positions of %s = %v; want %v", c.acct, got, c.want)
+				}
+			}
+			if got, err := st.Ledger.Positions(ctx, st.NewUser(t), a); err != nil || len(got) != 0 {
+				t.Fatalf("another user's positions of the account = %v, %v", got, err)
+			}
+		})
+	}
+}

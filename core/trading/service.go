@@ -171,12 +171,9 @@ type position struct {
 	plan     Plan
 }
 
-func (s *Service) load(ctx context.Context, a *Account, instrumentID uuid.UUID) (*position, error) {
+// load reads one position of a; loc is the account's zone (location).
+func (s *Service) load(ctx context.Context, a *Account, loc *time.Location, instrumentID uuid.UUID) (*position, error) {
 	in, err := s.d.Instruments.Get(ctx, a.UserID, instrumentID)
-	if err != nil {
-		return nil, err
-	}
-	loc, err := s.location(ctx, a)
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +239,11 @@ func (s *Service) store(ctx context.Context, p *position, ch *changes) (int, err
 // rebuild derives the trades of one position again and writes what
 // changed. The caller holds the account's lock.
 func (s *Service) rebuild(ctx context.Context, a *Account, instrumentID uuid.UUID, ch *changes) (*Plan, int, error) {
-	p, err := s.load(ctx, a, instrumentID)
+	loc, err := s.location(ctx, a)
+	if err != nil {
+		return nil, 0, err
+	}
+	p, err := s.load(ctx, a, loc, instrumentID)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -259,13 +260,21 @@ func (s *Service) rebuild(ctx context.Context, a *Account, instrumentID uuid.UUI
 // and writes the previous one (the database work stays sequential, on one
 // connection). At most three positions are in memory at once.
 func (s *Service) rebuildPositions(ctx context.Context, a *Account, ids []uuid.UUID, ch *changes, each func(*Plan, int)) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	// The zone once for every position (it may cost a read of the user).
+	loc, err := s.location(ctx, a)
+	if err != nil {
+		return err
+	}
 	var prev *position
 	var derived chan struct{}
 	for i := 0; i <= len(ids); i++ {
 		var next *position
 		if i < len(ids) {
 			var err error
-			if next, err = s.load(ctx, a, ids[i]); err != nil {
+			if next, err = s.load(ctx, a, loc, ids[i]); err != nil {
 				if derived != nil {
 					<-derived
 				}

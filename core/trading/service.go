@@ -256,9 +256,10 @@ func (s *Service) rebuild(ctx context.Context, a *Account, instrumentID uuid.UUI
 }
 
 // rebuildPositions rebuilds many positions of one account, deriving each
-// on another goroutine while the transaction's connection loads the next
-// and writes the previous one (the database work stays sequential, on one
-// connection). At most three positions are in memory at once.
+// on another goroutine while the transaction's connection writes the
+// previous one and loads the next (the database work stays sequential, on
+// one connection): position i is derived while i−1 is written and i+1
+// read. At most three positions are in memory at once.
 func (s *Service) rebuildPositions(ctx context.Context, a *Account, ids []uuid.UUID, ch *changes, each func(*Plan, int)) error {
 	if len(ids) == 0 {
 		return nil
@@ -269,34 +270,36 @@ func (s *Service) rebuildPositions(ctx context.Context, a *Account, ids []uuid.U
 		return err
 	}
 	var prev *position
-	var derived chan struct{}
+	var prevDerived chan struct{}
 	for i := 0; i <= len(ids); i++ {
 		var next *position
+		var nextDerived chan struct{}
 		if i < len(ids) {
 			var err error
 			if next, err = s.load(ctx, a, loc, ids[i]); err != nil {
-				if derived != nil {
-					<-derived
+				if prevDerived != nil {
+					<-prevDerived
 				}
 				return err
 			}
+			nextDerived = make(chan struct{})
+			go func(p *position, done chan struct{}) {
+				defer close(done)
+				s.derive(p)
+			}(next, nextDerived)
 		}
 		if prev != nil {
-			<-derived
+			<-prevDerived
 			rows, err := s.store(ctx, prev, ch)
 			if err != nil {
+				if nextDerived != nil {
+					<-nextDerived
+				}
 				return err
 			}
 			each(&prev.plan, rows)
 		}
-		if next != nil {
-			derived = make(chan struct{})
-			go func(p *position, done chan struct{}) {
-				defer close(done)
-				s.derive(p)
-			}(next, derived)
-		}
-		prev = next
+		prev, prevDerived = next, nextDerived
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
@@ -259,6 +260,16 @@ func (s *Ledger) PositionTrades(ctx context.Context, key trading.PositionKey) ([
 	return out, nil
 }
 
+// pgUUIDs is ids as pgx binds a uuid[] without reflection per element
+// (a []uuid.UUID cost ≈ 20 allocations per ID).
+func pgUUIDs(ids []uuid.UUID) pgtype.FlatArray[pgtype.UUID] {
+	out := make(pgtype.FlatArray[pgtype.UUID], len(ids))
+	for i, id := range ids {
+		out[i] = pgtype.UUID{Bytes: id, Valid: true}
+	}
+	return out
+}
+
 // positionTradesPg is PositionTrades on the transaction's pgx connection
 // (ok false, nothing run, where pgRows does not apply). The IDs are bound
 // as a uuid[] parameter (pgx's binary array), never as text cast in the
@@ -293,7 +304,7 @@ func (s *Ledger) positionTradesPg(ctx context.Context, key trading.PositionKey, 
 		tradeIDs[i] = out[i].ID
 	}
 	_, err = s.db.pgRows(ctx, "SELECT trade_id::text, tag_id::text FROM trade_tags WHERE trade_id = ANY($1::uuid[]) ORDER BY trade_id, tag_id",
-		[]any{tradeIDs}, func(v [][]byte) error {
+		[]any{pgUUIDs(tradeIDs)}, func(v [][]byte) error {
 			tid, err1 := rawUUID(v[0])
 			tag, err2 := rawUUID(v[1])
 			if err := errors.Join(err1, err2); err != nil {
@@ -370,7 +381,7 @@ func (s *Ledger) PositionLegKeys(ctx context.Context, key trading.PositionKey, t
 		}
 	}
 	fast, err := s.db.pgRows(ctx, "SELECT trade_id::text, execution_id::text, role FROM trade_legs WHERE trade_id = ANY($1::uuid[])",
-		[]any{tradeIDs}, func(v [][]byte) error {
+		[]any{pgUUIDs(tradeIDs)}, func(v [][]byte) error {
 			tid, err1 := rawUUID(v[0])
 			eid, err2 := rawUUID(v[1])
 			if err := errors.Join(err1, err2); err != nil {

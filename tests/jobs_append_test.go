@@ -66,7 +66,8 @@ func TestJobsEnqueueAppendsTheMessageInTheStoreWrite(t *testing.T) {
 	// As wire composes it: the Client gets the backend wrapped by
 	// PublishEvents, which must keep the one-write enqueue.
 	hub := realtimetest.NewHub()
-	wrapped := jobs.PublishEvents(backend, hub, log)
+	hinted := &recordCounter{Jobs: backend}
+	wrapped := jobs.PublishEvents(hinted, hub, log)
 	counted := &countingBroker{Broker: broker}
 	client := jobs.NewClient(jobs.Config{}, reg, wrapped, counted, nil, log, nil)
 	published := func(want int64) {
@@ -153,6 +154,24 @@ func TestJobsEnqueueAppendsTheMessageInTheStoreWrite(t *testing.T) {
 			t.Fatalf("ran %v, want each of %v once", got, want)
 		}
 	}
+	// Each appended message carried its record, and the worker started
+	// its job from it (no read first); the republished one carried none.
+	if n := hinted.n.Load(); n < 3 {
+		t.Fatalf("%d starts from a carried record, want one per appended message (3)", n)
+	}
+}
+
+// recordCounter counts the updates begun from a record a message carried.
+type recordCounter struct {
+	*redisstore.Jobs
+	n atomic.Int64
+}
+
+func (r *recordCounter) UpdateFromRecord(ctx context.Context, id, record string, fn func(*jobs.Job) (*jobs.Job, error)) (*jobs.Job, error) {
+	if record != "" {
+		r.n.Add(1)
+	}
+	return r.Jobs.UpdateFromRecord(ctx, id, record, fn)
 }
 
 // countingBroker counts the messages the broker publishes itself.

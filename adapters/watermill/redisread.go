@@ -10,6 +10,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill-redisstream/pkg/redisstream"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tradesense/tradesense/core/jobs"
 )
 
 // streamReader consumes one stream for one consumer of the group: the
@@ -38,9 +40,10 @@ type streamReader struct {
 	acks  chan string
 	// deliver, when set, handles a message in the goroutine that holds
 	// it instead of handing it over on out (one goroutine and one
-	// hand-off less per job); false when the consumer stopped taking
-	// messages (the message stays pending).
-	deliver func(*message.Message) bool
+	// hand-off less per job), with the record the entry carries
+	// (jobs.StreamRecordField, "" for none); false when the consumer
+	// stopped taking messages (the message stays pending).
+	deliver func(*message.Message, string) bool
 
 	// state is whether the last read worked (see recovery.go).
 	state consumeState
@@ -137,6 +140,7 @@ func (r *streamReader) hold(ctx context.Context, xm redis.XMessage) {
 		r.ack(ctx, xm.ID)
 		return
 	}
+	record, _ := xm.Values[jobs.StreamRecordField].(string)
 	mctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	for {
@@ -144,7 +148,7 @@ func (r *streamReader) hold(ctx context.Context, xm redis.XMessage) {
 		if r.deliver != nil {
 			// deliver returns after the handler acked, nacked or
 			// abandoned the message.
-			if !r.deliver(msg) {
+			if !r.deliver(msg, record) {
 				r.give(1)
 				return
 			}

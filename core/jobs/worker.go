@@ -342,7 +342,14 @@ func (w *Worker) storeErr(m Message, err error) error {
 // the job's previous worker dead.
 func (w *Worker) start(ctx context.Context, m Message, ownerDead bool) (*Job, error) {
 	now := time.Now().UTC()
-	j, err := w.store.Update(ctx, m.JobID, func(j *Job) (*Job, error) {
+	update := w.store.Update
+	if ru, ok := w.store.(RecordUpdater); ok && m.Record != "" && !ownerDead {
+		// The message carries the record stored with it: no read first.
+		update = func(ctx context.Context, id string, fn func(*Job) (*Job, error)) (*Job, error) {
+			return ru.UpdateFromRecord(ctx, id, m.Record, fn)
+		}
+	}
+	j, err := update(ctx, m.JobID, func(j *Job) (*Job, error) {
 		if j.Seq != m.Seq || j.State.Terminal() {
 			return nil, errDrop
 		}

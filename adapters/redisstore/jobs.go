@@ -225,13 +225,14 @@ if KEYS[2] ~= "" then
   local first = redis.call("GET", KEYS[2])
   if first then return {first, 0} end
 end
-if redis.call("EXISTS", KEYS[1]) == 1 then return {ARGV[1], 0} end
 local ttl = tonumber(ARGV[6])
+local stored
 if ttl > 0 then
-  redis.call("SET", KEYS[1], ARGV[2], "PX", ttl)
+  stored = redis.call("SET", KEYS[1], ARGV[2], "PX", ttl, "NX")
 else
-  redis.call("SET", KEYS[1], ARGV[2])
+  stored = redis.call("SET", KEYS[1], ARGV[2], "NX")
 end
+if not stored then return {ARGV[1], 0} end
 if KEYS[2] ~= "" then redis.call("SET", KEYS[2], ARGV[1], "PX", ARGV[3]) end
 redis.call("ZADD", KEYS[3], ARGV[4], ARGV[1])
 if ARGV[5] ~= "" then redis.call("ZADD", KEYS[4], ARGV[5], ARGV[1]) end

@@ -40,9 +40,9 @@ type streamReader struct {
 	// hold them: long-lived, so a job does not start a goroutine, nor
 	// grow a new stack through the store's calls (≈ 5 % of a worker's
 	// CPU when each message had its own goroutine).
-	work  chan redis.XMessage
-	out   chan *message.Message
-	acks  chan string
+	work chan redis.XMessage
+	out  chan *message.Message
+	acks chan string
 	// deliver, when set, handles a message in the goroutine that holds
 	// it instead of handing it over on out (one goroutine and one
 	// hand-off less per job), with the record the entry carries

@@ -2,9 +2,11 @@ package httpapi
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -20,11 +22,85 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/reqctx"
 )
 
 // RequestIDHeader carries the request ID in and out.
 const RequestIDHeader = "X-Request-ID"
+
+// requestIDKey is RequestIDHeader in net/http's canonical form, the key
+// of its header maps.
+var requestIDKey = http.CanonicalHeaderKey(RequestIDHeader)
+
+// newRequestID is a random (version 4) UUID, the request ID of a request
+// that came without a sane one. Its bits come from math/rand/v2's
+// per-thread ChaCha8 generator, seeded by the operating system, rather
+// than from crypto/rand: a request ID names a request in logs and
+// answers, it is neither a secret nor a capability, and a system call
+// per request is most of uuid.New's cost.
+func newRequestID() string {
+	var u uuid.UUID
+	binary.LittleEndian.PutUint64(u[:8], rand.Uint64()) // #nosec G404 -- an identifier, not a secret
+	binary.LittleEndian.PutUint64(u[8:], rand.Uint64()) // #nosec G404 -- an identifier, not a secret
+	u[6] = u[6]&0x0f | 0x40 // version 4
+	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
+	return u.String()
+}
+
+// headerCarrier is propagation.HeaderCarrier without the allocation of
+// http.Header.Get for a key that is not in canonical form (the W3C
+// "traceparent", "tracestate" and "baggage" the propagators ask for): the
+// key is canonicalised into a stack buffer and looked up as is, which Go
+// does without allocating. Set and Keys are propagation.HeaderCarrier's.
+type headerCarrier http.Header
+
+var _ propagation.TextMapCarrier = headerCarrier(nil)
+
+func (hc headerCarrier) Get(key string) string {
+	var buf [64]byte
+	if k, ok := canonicalKey(buf[:0], key); ok {
+		if v := hc[string(k)]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	return propagation.HeaderCarrier(hc).Get(key)
+}
+
+func (hc headerCarrier) Set(key, value string) { propagation.HeaderCarrier(hc).Set(key, value) }
+
+func (hc headerCarrier) Keys() []string { return propagation.HeaderCarrier(hc).Keys() }
+
+// canonicalKey appends key in the form textproto.CanonicalMIMEHeaderKey
+// gives it (upper case first and after each '-', lower case elsewhere),
+// for a key of letters, digits and '-' that fits buf; ok is false for any
+// other key, which the caller hands to net/http instead.
+func canonicalKey(buf []byte, key string) ([]byte, bool) {
+	if key == "" || len(key) > cap(buf) {
+		return nil, false
+	}
+	upper := true
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		switch {
+		case c >= 'a' && c <= 'z':
+			if upper {
+				c -= 'a' - 'A'
+			}
+		case c >= 'A' && c <= 'Z':
+			if !upper {
+				c += 'a' - 'A'
+			}
+		case c >= '0' && c <= '9', c == '-':
+		default:
+			return nil, false
+		}
+		buf = append(buf, c)
+		upper = c == '-'
+	}
+	return buf, true
+}
 
 const maxRequestIDLen = 128
 
@@ -79,15 +155,25 @@ func observe(log *slog.Logger, tp trace.TracerProvider, prop propagation.TextMap
 	serverKind := trace.WithSpanKind(trace.SpanKindServer)
 	return func(c *gin.Context) {
 		start := time.Now()
-		id := c.GetHeader(RequestIDHeader)
-		if !saneRequestID(id) {
-			id = uuid.NewString()
+		// Header maps are read and written with canonical keys directly:
+		// Get and Set would canonicalise "X-Request-ID" (an allocation)
+		// on every request.
+		var id string
+		if v := c.Request.Header[requestIDKey]; len(v) > 0 {
+			id = v[0]
 		}
-		c.Header(RequestIDHeader, id)
+		if !saneRequestID(id) {
+			id = newRequestID()
+		}
+		c.Writer.Header()[requestIDKey] = []string{id}
 		method, route, clientIP := c.Request.Method, routeOf(c), c.ClientIP()
 
-		ctx := prop.Extract(c.Request.Context(), propagation.HeaderCarrier(c.Request.Header))
+		ctx := prop.Extract(c.Request.Context(), headerCarrier(c.Request.Header))
 		ctx, _ = reqctx.With(ctx, id)
+		// The client facts identity reads (sessions, limits, mails) go
+		// into the same context: one client address and one request copy
+		// per request instead of two.
+		ctx = identity.WithClientMeta(ctx, identity.ClientMeta{IP: clientIP, UserAgent: c.Request.UserAgent()})
 		spanName := method
 		if route != unmatched {
 			spanName = method + " " + route

@@ -43,8 +43,8 @@ func newRequestID() string {
 	var u uuid.UUID
 	binary.LittleEndian.PutUint64(u[:8], rand.Uint64()) // #nosec G404 -- an identifier, not a secret
 	binary.LittleEndian.PutUint64(u[8:], rand.Uint64()) // #nosec G404 -- an identifier, not a secret
-	u[6] = u[6]&0x0f | 0x40 // version 4
-	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
+	u[6] = u[6]&0x0f | 0x40                             // version 4
+	u[8] = u[8]&0x3f | 0x80                             // RFC 4122 variant
 	return u.String()
 }
 

@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -152,6 +154,7 @@ func observe(log *slog.Logger, tp trace.TracerProvider, prop propagation.TextMap
 		return nil, fmt.Errorf("request duration histogram: %w", err)
 	}
 	var attrSets sync.Map // redKey -> metric.MeasurementOption
+	var accessPC atomic.Uintptr
 	serverKind := trace.WithSpanKind(trace.SpanKindServer)
 	return func(c *gin.Context) {
 		start := time.Now()
@@ -199,7 +202,8 @@ func observe(log *slog.Logger, tp trace.TracerProvider, prop propagation.TextMap
 		c.Next()
 
 		status := c.Writer.Status()
-		elapsed := time.Since(start)
+		end := time.Now()
+		elapsed := end.Sub(start)
 		msg, level := "request completed", slog.LevelInfo
 		switch {
 		case ClientGone(ctx):
@@ -215,13 +219,27 @@ func observe(log *slog.Logger, tp trace.TracerProvider, prop propagation.TextMap
 		}
 		span.End()
 		duration.Record(ctx, elapsed.Seconds(), redAttributes(&attrSets, method, route, status))
-		log.LogAttrs(ctx, level, msg,
-			slog.String("method", method),
-			slog.String("route", route),
-			slog.Int("status", status),
-			slog.Duration("duration", elapsed),
-			slog.String("client_ip", clientIP),
-			slog.Int("bytes", max(c.Writer.Size(), 0)))
+		// The access line is the record log.LogAttrs would make, with
+		// the end time already read and the call site's program counter
+		// taken once rather than from the stack on every request.
+		if h := log.Handler(); h.Enabled(ctx, level) {
+			pc := accessPC.Load()
+			if pc == 0 {
+				var pcs [1]uintptr
+				runtime.Callers(1, pcs[:]) // the source of the access line: here
+				pc = pcs[0]
+				accessPC.Store(pc)
+			}
+			r := slog.NewRecord(end, level, msg, pc)
+			r.AddAttrs(
+				slog.String("method", method),
+				slog.String("route", route),
+				slog.Int("status", status),
+				slog.Duration("duration", elapsed),
+				slog.String("client_ip", clientIP),
+				slog.Int("bytes", max(c.Writer.Size(), 0)))
+			_ = h.Handle(ctx, r) // as log.LogAttrs: a failed log write is not the request's error
+		}
 	}, nil
 }
 

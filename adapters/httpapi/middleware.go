@@ -155,6 +155,7 @@ func observe(log *slog.Logger, tp trace.TracerProvider, prop propagation.TextMap
 	}
 	var attrSets sync.Map // redKey -> metric.MeasurementOption
 	var accessPC atomic.Uintptr
+	var spanNames sync.Map // routeKey -> string
 	serverKind := trace.WithSpanKind(trace.SpanKindServer)
 	return func(c *gin.Context) {
 		start := time.Now()
@@ -177,10 +178,7 @@ func observe(log *slog.Logger, tp trace.TracerProvider, prop propagation.TextMap
 		// into the same context: one client address and one request copy
 		// per request instead of two.
 		ctx = identity.WithClientMeta(ctx, identity.ClientMeta{IP: clientIP, UserAgent: c.Request.UserAgent()})
-		spanName := method
-		if route != unmatched {
-			spanName = method + " " + route
-		}
+		spanName := spanNameOf(&spanNames, method, route)
 		// The attributes go on only when the span records (sampled, and an
 		// exporter configured): the samplers in use decide on the trace
 		// ID and the parent alone, so they need not see them at Start.
@@ -266,6 +264,29 @@ func routeOf(c *gin.Context) string {
 		return r
 	}
 	return unmatched
+}
+
+// spanNameOf is the server span's name, "METHOD route" ("METHOD" alone
+// for an unmatched request), built once per standard method and route
+// (templates: bounded) rather than concatenated on every request; any
+// other method is concatenated each time and not kept.
+func spanNameOf(cache *sync.Map, method, route string) string {
+	if route == unmatched {
+		return method
+	}
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+	default:
+		return method + " " + route
+	}
+	k := routeKey{method, route}
+	if name, ok := cache.Load(k); ok {
+		return name.(string)
+	}
+	name := method + " " + route
+	cache.Store(k, name)
+	return name
 }
 
 type redKey struct {

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/tradesense/tradesense/adapters/httpapi/gen"
+	"github.com/tradesense/tradesense/core/identity"
 )
 
 // TestServerSpans: each request gets a server span named after its route,
@@ -129,5 +130,21 @@ func TestHealthAnswerIsTheGeneratedOne(t *testing.T) {
 	if got.Code != want.Code || got.Body.String() != want.Body.String() ||
 		!slices.Equal(got.Header().Values("Content-Type"), want.Header().Values("Content-Type")) {
 		t.Fatalf("got %d %q %v, want %d %q %v", got.Code, got.Body, got.Header(), want.Code, want.Body, want.Header())
+	}
+}
+
+// TestClientMetaReachesHandlers: every request's context carries the
+// client address (as Gin resolves it) and user agent that sessions and
+// the audit log record, set once by observe.
+func TestClientMetaReachesHandlers(t *testing.T) {
+	s := newTestServer(t, DefaultConfig(), testDeps(t, io.Discard, nil))
+	var got identity.ClientMeta
+	s.engine.GET("/meta", func(c *gin.Context) { got = identity.ClientMetaFrom(c.Request.Context()) })
+	req := httptest.NewRequest("GET", "/meta", nil)
+	req.RemoteAddr = "203.0.113.7:4242"
+	req.Header.Set("User-Agent", "probe/1.0")
+	serve(s, req)
+	if got.IP != "203.0.113.7" || got.UserAgent != "probe/1.0" {
+		t.Fatalf("client meta %+v", got)
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -57,33 +56,6 @@ type PasswordHasher struct {
 	sem   chan struct{}
 	wait  time.Duration
 	dummy string
-	// collecting is set while the collection after a hash runs (collect).
-	collecting atomic.Bool
-}
-
-// collectAboveKiB is the argon2id memory from which a hash is followed by
-// a collection (collect): the OWASP cost's 19 MiB, not the tests' few KiB.
-const collectAboveKiB = 4 << 10
-
-// collect starts a garbage collection once a hash of memoryKiB has
-// returned, unless one it started still runs. argon2.IDKey allocates its
-// memory block per call (x/crypto offers no reuse) and drops it on return; left to the
-// pacer, the heap grows to twice the live heap, which counts the block
-// while it is in use, plus the blocks allocated while a slow mark runs,
-// before that garbage is reclaimed: under a register or login flood the
-// blocks of earlier hashes were most of the peak RSS (docs/benchmarks.md,
-// #18 item 2). Collected right after each hash, the next hash reuses the
-// freed pages instead of new ones. A collection costs a few milliseconds
-// of CPU on a heap this size, against the tens of milliseconds of the hash
-// itself, and runs concurrently: the caller does not wait for it.
-func (h *PasswordHasher) collect(memoryKiB uint32) {
-	if memoryKiB < collectAboveKiB || !h.collecting.CompareAndSwap(false, true) {
-		return
-	}
-	go func() {
-		defer h.collecting.Store(false)
-		runtime.GC()
-	}()
 }
 
 // HashLimit bounds concurrent argon2id runs, and so the memory they take
@@ -205,7 +177,6 @@ func (h *PasswordHasher) Hash(ctx context.Context, password string) (string, err
 	}
 	key := argon2.IDKey([]byte(password), salt, h.p.Time, h.p.MemoryKiB, h.p.Threads, h.p.KeyLen)
 	<-h.sem
-	h.collect(h.p.MemoryKiB)
 	return encodeHash(h.p, salt, key), nil
 }
 
@@ -227,7 +198,6 @@ func (h *PasswordHasher) Verify(ctx context.Context, password, encoded string) (
 	}
 	got := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, uint32(len(want))) // #nosec G115 -- decodeHash bounds the hash length
 	<-h.sem
-	h.collect(p.MemoryKiB)
 	ok = subtle.ConstantTimeCompare(got, want) == 1 && real
 	p.KeyLen, p.SaltLen = uint32(len(want)), uint32(len(salt)) // #nosec G115 -- decodeHash bounds both lengths
 	return ok, ok && p != h.p, nil

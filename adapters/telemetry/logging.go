@@ -20,29 +20,34 @@ import (
 // Redacted replaces every value that must not reach a log.
 const Redacted = "[REDACTED]"
 
-// sensitiveKeys are attribute keys (compared case-insensitively, with '-'
-// folded to '_') whose values are never logged, wherever they appear.
-var sensitiveKeys = map[string]struct{}{
-	"password": {}, "new_password": {}, "current_password": {}, "passwd": {},
-	"secret": {}, "client_secret": {}, "token": {}, "access_token": {},
-	"refresh_token": {}, "id_token": {}, "mfa_token": {}, "authorization": {},
-	"proxy_authorization": {}, "cookie": {}, "set_cookie": {}, "api_key": {},
-	"apikey": {}, "x_api_key": {}, "private_key": {}, "backup_code": {},
-	"otp": {}, "totp": {}, "dsn": {}, "database_url": {}, "redis_url": {},
-	"smtp_url": {},
+// isSensitive reports whether key, already folded (lower case, '-' as
+// '_'), is one whose values are never logged, wherever it appears. A
+// switch rather than a map: Go compiles it to comparisons by length and
+// content, cheaper than hashing the key for every attribute of every line.
+func isSensitive(key string) bool {
+	switch key {
+	case "password", "new_password", "current_password", "passwd",
+		"secret", "client_secret", "token", "access_token",
+		"refresh_token", "id_token", "mfa_token", "authorization",
+		"proxy_authorization", "cookie", "set_cookie", "api_key",
+		"apikey", "x_api_key", "private_key", "backup_code",
+		"otp", "totp", "dsn", "database_url", "redis_url",
+		"smtp_url":
+		return true
+	}
+	return false
 }
 
-// IsSensitiveKey reports whether values under key are redacted from logs.
+// IsSensitiveKey reports whether values under key are redacted from logs
+// (compared case-insensitively, with '-' folded to '_').
 func IsSensitiveKey(key string) bool {
-	if _, ok := sensitiveKeys[key]; ok {
+	if isSensitive(key) {
 		return true
 	}
 	if !needsFolding(key) { // most keys: no allocation, no second lookup
 		return false
 	}
-	k := strings.ReplaceAll(strings.ToLower(key), "-", "_")
-	_, ok := sensitiveKeys[k]
-	return ok
+	return isSensitive(strings.ReplaceAll(strings.ToLower(key), "-", "_"))
 }
 
 // needsFolding reports whether key has a byte IsSensitiveKey folds: an

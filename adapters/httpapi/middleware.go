@@ -24,7 +24,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tradesense/tradesense/core/apperr"
-	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/reqctx"
 )
 
@@ -173,11 +172,11 @@ func observe(log *slog.Logger, tp trace.TracerProvider, prop propagation.TextMap
 		method, route, clientIP := c.Request.Method, routeOf(c), c.ClientIP()
 
 		ctx := prop.Extract(c.Request.Context(), headerCarrier(c.Request.Header))
-		ctx, _ = reqctx.With(ctx, id)
-		// The client facts identity reads (sessions, limits, mails) go
-		// into the same context: one client address and one request copy
-		// per request instead of two.
-		ctx = identity.WithClientMeta(ctx, identity.ClientMeta{IP: clientIP, UserAgent: c.Request.UserAgent()})
+		// The client facts identity reads (sessions, limits, mails,
+		// identity.ClientMetaFrom) go into the same request record: one
+		// client address, one context value and one request copy per
+		// request.
+		ctx, _ = reqctx.WithClient(ctx, id, clientIP, c.Request.UserAgent())
 		spanName := spanNameOf(&spanNames, method, route)
 		// The attributes go on only when the span records (sampled, and an
 		// exporter configured): the samplers in use decide on the trace

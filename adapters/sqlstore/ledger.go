@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
@@ -753,23 +756,31 @@ func (s *Ledger) listPg(ctx context.Context, q string, args []any, n int, out *[
 	if err != nil {
 		return true, err
 	}
-	pq = strings.Replace(pq, tradeCols, pgListCols, 1)
 	pq = strings.Replace(pq, " FROM trades t WHERE ", ", "+pgListTags+" FROM trades t WHERE ", 1)
 	return s.db.withPgx(ctx, func(c *pgx.Conn) error {
-		rr := c.PgConn().ExecParams(ctx, pq, params, nil, nil, nil)
+		rr := c.PgConn().ExecParams(ctx, pq, params, nil, nil, pgListFormats[:])
 		ts := make([]trading.Trade, 0, n+1)
 		var rowErr error
+		var row [len(pgListFormats)][]byte
+		var updated, annotated [20]byte
 		for rowErr == nil && rr.NextRow() {
-			v := rr.Values()
-			if len(v) != 41 {
-				rowErr = fmt.Errorf("trade row: %d columns", len(v))
+			if copy(row[:], rr.Values()) != len(row) || len(rr.Values()) != len(row) {
+				rowErr = fmt.Errorf("trade row: %d columns", len(rr.Values()))
+				break
+			}
+			// rawTrade reads the two timestamps as microseconds since the
+			// Unix epoch in text.
+			var e1, e2 error
+			row[28], e1 = pgMicrosText(updated[:0], row[28])
+			row[38], e2 = pgMicrosText(annotated[:0], row[38])
+			if rowErr = errors.Join(e1, e2); rowErr != nil {
 				break
 			}
 			ts = append(ts, trading.Trade{})
 			t := &ts[len(ts)-1]
 			var key string
-			if key, rowErr = rawTrade(t, v[:40]); rowErr == nil {
-				t.Annotation.TagIDs, rowErr = rawUUIDList(v[40])
+			if key, rowErr = rawTrade(t, row[:40]); rowErr == nil {
+				t.Annotation.TagIDs, rowErr = rawUUIDList(row[40])
 				*lastKey = append(*lastKey, key)
 			}
 		}
@@ -828,13 +839,38 @@ func textParams(args []any) ([][]byte, error) {
 	return out, nil
 }
 
-// pgListCols is tradeCols as listPg reads them: the results come as
-// text, and the two timestamps as microseconds since the epoch (their
-// text would depend on the session's DateStyle and TimeZone).
-var pgListCols = strings.NewReplacer("t.updated_at", "(extract(epoch FROM t.updated_at) * 1000000)::bigint",
-	"t.annotated_at", "(extract(epoch FROM t.annotated_at) * 1000000)::bigint").Replace(tradeCols)
+// pgListFormats are the formats of a page's columns as listPg reads them
+// (tradeCols, the sort key, pgListTags): text, but for the two timestamps
+// (updated_at, annotated_at), which come in binary, a count of
+// microseconds since 2000-01-01 UTC whatever the session's DateStyle and
+// TimeZone, and cost the server less than extract(epoch …) did.
+var pgListFormats = func() (f [41]int16) {
+	f[28], f[38] = pgtype.BinaryFormatCode, pgtype.BinaryFormatCode
+	return f
+}()
 
-// rawTrade parses a row of pgListCols (then the sort key) into t, as
+// pgEpochMicros is 2000-01-01 UTC, the origin of PostgreSQL's binary
+// timestamps, in microseconds since the Unix epoch.
+const pgEpochMicros = 946_684_800_000_000
+
+// pgMicrosText appends to dst the binary timestamptz b as microseconds
+// since the Unix epoch in decimal text (nil for NULL).
+func pgMicrosText(dst, b []byte) ([]byte, error) {
+	if b == nil {
+		return nil, nil
+	}
+	if len(b) != 8 {
+		return nil, fmt.Errorf("trade row: timestamp of %d bytes", len(b))
+	}
+	us := int64(binary.BigEndian.Uint64(b)) //nolint:gosec // PostgreSQL's int64 microseconds, sent as their bits
+	if us == math.MaxInt64 || us == math.MinInt64 || us > math.MaxInt64-pgEpochMicros {
+		return nil, errors.New("trade row: infinite timestamp")
+	}
+	return strconv.AppendInt(dst, us+pgEpochMicros, 10), nil
+}
+
+// rawTrade parses a row of tradeCols as listPg reads them, timestamps
+// in microseconds since the Unix epoch (then the sort key) into t, as
 // scanTrade reads tradeCols.
 func rawTrade(t *trading.Trade, v [][]byte) (key string, err error) {
 	if len(v) != 40 {

@@ -1,0 +1,144 @@
+package sqlstore_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"github.com/tradesense/tradesense/adapters/sqlstore"
+	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/trading"
+)
+
+// TestExecutionReferences checks what the foreign keys of executions
+// guarantee, on each dialect (PostgreSQL checks them per statement since
+// migration 00340, SQLite with foreign keys): an execution names an
+// account of its own user and an existing instrument, on every write path
+// (Insert, InsertNew, Update); an account's deletion takes its executions
+// with it; an instrument or an account key that executions reference
+// cannot go away.
+func TestExecutionReferences(t *testing.T) {
+	for _, dc := range dialects {
+		t.Run(dc.name, func(t *testing.T) {
+			ctx := context.Background()
+			db := openMigrated(t, testConfig(dc.url(t)))
+			st := tradingStores(db)
+			execs := sqlstore.NewExecutions(db)
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			account := func(user uuid.UUID) uuid.UUID {
+				a := &trading.Account{ID: uuid.New(), UserID: user, Name: "a " + uuid.NewString(), Currency: "USD", Version: 1, CreatedAt: now, UpdatedAt: now}
+				if err := st.Accounts.Create(ctx, a); err != nil {
+					t.Fatal(err)
+				}
+				return a.ID
+			}
+			instrument := func(user uuid.UUID, symbol string) uuid.UUID {
+				in := &trading.Instrument{ID: uuid.New(), UserID: user, Symbol: symbol, AssetClass: trading.Stock, Multiplier: decimal.NewFromInt(1)}
+				if err := st.Instruments.Ensure(ctx, in); err != nil {
+					t.Fatal(err)
+				}
+				return in.ID
+			}
+			n := 0
+			execution := func(user, acct, inst uuid.UUID) *trading.Execution {
+				n++
+				return &trading.Execution{ID: uuid.New(), UserID: user, AccountID: acct, InstrumentID: inst, Side: trading.Buy,
+					Quantity: decimal.NewFromInt(1), Price: decimal.NewFromInt(10), ExecutedAt: now.Add(time.Duration(n) * time.Second),
+					Fingerprint: uuid.NewString(), Version: 1, CreatedAt: now, UpdatedAt: now}
+			}
+			count := func(q string, args ...any) int {
+				t.Helper()
+				c, err := sqlstore.CountForTest(ctx, db, q, args...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c
+			}
+			refused := func(what string, err error) {
+				t.Helper()
+				if !apperr.Is(err, apperr.Conflict) {
+					t.Errorf("%s: got %v, want a conflict", what, err)
+				}
+			}
+			// rawRefused is refused for a statement run outside the
+			// repositories (its error is the driver's).
+			rawRefused := func(what string, err error) {
+				t.Helper()
+				if err == nil || !strings.Contains(strings.ToLower(err.Error()), "foreign key") {
+					t.Errorf("%s: got %v, want a foreign key violation", what, err)
+				}
+			}
+
+			alice, bob := st.NewUser(t), st.NewUser(t)
+			aliceAcct, bobAcct := account(alice), account(bob)
+			aapl := instrument(alice, "AAPL")
+
+			// Writes naming another user's account or a missing instrument.
+			refused("Insert into another user's account", execs.Insert(ctx, []*trading.Execution{execution(alice, aliceAcct, aapl), execution(alice, bobAcct, aapl)}))
+			refused("Insert with a missing instrument", execs.Insert(ctx, []*trading.Execution{execution(alice, aliceAcct, uuid.New())}))
+			_, err := execs.InsertNew(ctx, []*trading.Execution{execution(alice, aliceAcct, aapl), execution(alice, bobAcct, aapl)})
+			refused("InsertNew into another user's account", err)
+			_, err = execs.InsertNew(ctx, []*trading.Execution{execution(alice, aliceAcct, uuid.New())})
+			refused("InsertNew with a missing instrument", err)
+			if c := count("SELECT count(*) FROM executions"); c != 0 {
+				t.Fatalf("%d executions stored by refused writes", c)
+			}
+
+			// Good writes, then an update to a missing instrument.
+			kept := []*trading.Execution{execution(alice, aliceAcct, aapl), execution(alice, aliceAcct, aapl)}
+			if err := execs.Insert(ctx, kept[:1]); err != nil {
+				t.Fatal(err)
+			}
+			stored, err := execs.InsertNew(ctx, kept[1:])
+			if err != nil || len(stored) != 1 || !stored[0] {
+				t.Fatalf("InsertNew: %v %v", stored, err)
+			}
+			moved := *kept[0]
+			moved.InstrumentID, moved.Version = uuid.New(), 2
+			refused("Update to a missing instrument", execs.Update(ctx, &moved))
+			if got, err := execs.Get(ctx, alice, kept[0].ID); err != nil || got.InstrumentID != aapl || got.Version != 1 {
+				t.Fatalf("after a refused update: %+v %v", got, err)
+			}
+
+			// What executions reference stays.
+			rawRefused("delete a referenced instrument", sqlstore.ExecForTest(ctx, db, "DELETE FROM instruments WHERE id = ?", aapl))
+			rawRefused("change a referenced instrument's id", sqlstore.ExecForTest(ctx, db, "UPDATE instruments SET id = ? WHERE id = ?", uuid.New(), aapl))
+			rawRefused("change a referenced account's id", sqlstore.ExecForTest(ctx, db, "UPDATE trading_accounts SET id = ? WHERE id = ?", uuid.New(), aliceAcct))
+			if c := count("SELECT count(*) FROM executions WHERE account_id = ? AND instrument_id = ?", aliceAcct, aapl); c != 2 {
+				t.Fatalf("%d executions after the refused changes, want 2", c)
+			}
+			// An unreferenced account's key may change (nothing points at it).
+			if err := sqlstore.ExecForTest(ctx, db, "UPDATE trading_accounts SET id = ? WHERE id = ?", uuid.New(), bobAcct); err != nil {
+				t.Fatalf("change an unreferenced account's id: %v", err)
+			}
+
+			// Deleting the account deletes its executions; then the
+			// instrument may go.
+			other := account(alice)
+			if err := execs.Insert(ctx, []*trading.Execution{execution(alice, other, aapl)}); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Accounts.Delete(ctx, alice, aliceAcct); err != nil {
+				t.Fatal(err)
+			}
+			if c := count("SELECT count(*) FROM executions WHERE account_id = ?", aliceAcct); c != 0 {
+				t.Fatalf("%d executions left after their account's deletion", c)
+			}
+			if c := count("SELECT count(*) FROM executions WHERE account_id = ?", other); c != 1 {
+				t.Fatalf("%d executions of another account after the deletion, want 1", c)
+			}
+			// Deleting the user deletes the rest (accounts, instruments and
+			// executions in one statement).
+			if err := sqlstore.ExecForTest(ctx, db, "DELETE FROM users WHERE id = ?", alice); err != nil {
+				t.Fatalf("delete the user: %v", err)
+			}
+			if c := count("SELECT count(*) FROM executions"); c != 0 {
+				t.Fatalf("%d executions left after their user's deletion", c)
+			}
+		})
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tradesense/tradesense/adapters/sqlstore"
 	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/imports"
 	"github.com/tradesense/tradesense/core/trading"
 )
 
@@ -138,6 +139,84 @@ func TestExecutionReferences(t *testing.T) {
 			}
 			if c := count("SELECT count(*) FROM executions"); c != 0 {
 				t.Fatalf("%d executions left after their user's deletion", c)
+			}
+		})
+	}
+}
+
+// TestImportIssueReferences checks what the foreign key of import_issues
+// guarantees, on each dialect (PostgreSQL checks it per statement since
+// migration 00341): an issue names an existing import; an import's
+// deletion, by itself or with its account, takes its issues with it; a
+// referenced import's id cannot change.
+func TestImportIssueReferences(t *testing.T) {
+	for _, dc := range dialects {
+		t.Run(dc.name, func(t *testing.T) {
+			ctx := context.Background()
+			db := openMigrated(t, testConfig(dc.url(t)))
+			st := tradingStores(db)
+			imps := sqlstore.NewImports(db)
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			user := st.NewUser(t)
+			account := func() uuid.UUID {
+				a := &trading.Account{ID: uuid.New(), UserID: user, Name: "a " + uuid.NewString(), Currency: "USD", Version: 1, CreatedAt: now, UpdatedAt: now}
+				if err := st.Accounts.Create(ctx, a); err != nil {
+					t.Fatal(err)
+				}
+				return a.ID
+			}
+			newImport := func(acct uuid.UUID) uuid.UUID {
+				imp := &imports.Import{ID: uuid.New(), UserID: user, AccountID: acct, Broker: "generic", BlobKey: "k", Timezone: "UTC",
+					Status: imports.Succeeded, CreatedAt: now, Version: 1,
+					Rejected:   []imports.RejectedRow{{Line: 2, Raw: "x", Reason: "bad"}, {Line: 3, Raw: "y", Reason: "bad"}},
+					Mismatches: []imports.Mismatch{{Line: 4, BrokerPnL: decimal.NewFromInt(1), ComputedPnL: decimal.NewFromInt(2)}}}
+				if err := imps.Create(ctx, imp); err != nil {
+					t.Fatal(err)
+				}
+				return imp.ID
+			}
+			issues := func(id uuid.UUID) int {
+				t.Helper()
+				c, err := sqlstore.CountForTest(ctx, db, "SELECT count(*) FROM import_issues WHERE import_id = ?", id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c
+			}
+			foreignKey := func(what string, err error) {
+				t.Helper()
+				if err == nil || !strings.Contains(strings.ToLower(err.Error()), "foreign key") {
+					t.Errorf("%s: got %v, want a foreign key violation", what, err)
+				}
+			}
+
+			acct := account()
+			first, second := newImport(acct), newImport(acct)
+			if n := issues(first); n != 3 {
+				t.Fatalf("%d issues stored, want 3", n)
+			}
+			foreignKey("an issue of a missing import", sqlstore.ExecForTest(ctx, db,
+				"INSERT INTO import_issues (import_id, kind, seq, line) VALUES (?, 'rejected', 0, 1)", uuid.New()))
+			foreignKey("an issue moved to a missing import", sqlstore.ExecForTest(ctx, db,
+				"UPDATE import_issues SET import_id = ? WHERE import_id = ?", uuid.New(), first))
+			foreignKey("a referenced import's id changed", sqlstore.ExecForTest(ctx, db,
+				"UPDATE imports SET id = ? WHERE id = ?", uuid.New(), first))
+			if n := issues(first); n != 3 {
+				t.Fatalf("%d issues after the refused changes, want 3", n)
+			}
+
+			if err := imps.Delete(ctx, user, first); err != nil {
+				t.Fatal(err)
+			}
+			if n, m := issues(first), issues(second); n != 0 || m != 3 {
+				t.Fatalf("after deleting an import: %d of its issues left, %d of another's (want 0, 3)", n, m)
+			}
+			// The import goes with its account (cascade), its issues with it.
+			if err := st.Accounts.Delete(ctx, user, acct); err != nil {
+				t.Fatal(err)
+			}
+			if n := issues(second); n != 0 {
+				t.Fatalf("%d issues left after their account's deletion", n)
 			}
 		})
 	}

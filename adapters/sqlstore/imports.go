@@ -223,7 +223,8 @@ func (s *Imports) List(ctx context.Context, userID, accountID uuid.UUID, before 
 	return out, nil
 }
 
-// Delete implements imports.Imports (the issues go by cascade).
+// Delete implements imports.Imports (the issues go with it: by the
+// imports_delete_issues trigger on PostgreSQL, migration 00341).
 func (s *Imports) Delete(ctx context.Context, userID, id uuid.UUID) error {
 	return s.db.run(ctx, func(g *gorm.DB) error {
 		if s.db.dialect != Postgres {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -40,8 +41,7 @@ func (s *Executions) InsertNew(ctx context.Context, es []*trading.Execution) ([]
 			if err := g.Exec("CREATE TEMP TABLE IF NOT EXISTS " + executionsStage + " ON COMMIT DROP AS SELECT " + cols + " FROM executions WITH NO DATA").Error; err != nil {
 				return fmt.Errorf("create %s: %w", executionsStage, translate(err))
 			}
-			row := func(i int, dst []any) []any { return executionRow(es[i], dst) }
-			if _, err := s.db.bulkInsertFunc(ctx, g, executionsStage, executionInsertCols, len(es), row); err != nil {
+			if _, err := s.db.copyLines(ctx, executionsStage, executionInsertCols, len(es), executionLines(es)); err != nil {
 				return err
 			}
 			index := make(map[uuid.UUID]int, len(es))
@@ -99,8 +99,27 @@ func (s *Executions) insertNewLookup(ctx context.Context, es []*trading.Executio
 	return s.Insert(ctx, keep)
 }
 
-// executionRow appends e's values in executionInsertCols order.
-func executionRow(e *trading.Execution, dst []any) []any {
-	return append(dst, e.ID, e.UserID, e.AccountID, e.InstrumentID, string(e.Side), e.Quantity, e.Price, e.Commission, e.Fees,
-		e.ExecutedAt.UnixNano(), e.BrokerExecutionID, nullID(e.ImportID), e.Fingerprint, e.Version, normTime(e.CreatedAt), normTime(e.UpdatedAt))
+// executionLines returns the copyLines line function of es: the values of
+// executionInsertCols in COPY text form, as Insert's row stores them.
+func executionLines(es []*trading.Execution) func(i int, b []byte) []byte {
+	var times copyTimes
+	return func(i int, b []byte) []byte {
+		e := es[i]
+		b = append(appendCopyUUID(b, e.ID, false), '\t')
+		b = append(appendCopyUUID(b, e.UserID, false), '\t')
+		b = append(appendCopyUUID(b, e.AccountID, false), '\t')
+		b = append(appendCopyUUID(b, e.InstrumentID, false), '\t')
+		b = append(appendCopyString(b, string(e.Side)), '\t')
+		b = append(trading.AppendDecimal(b, e.Quantity), '\t')
+		b = append(trading.AppendDecimal(b, e.Price), '\t')
+		b = append(trading.AppendDecimal(b, e.Commission), '\t')
+		b = append(trading.AppendDecimal(b, e.Fees), '\t')
+		b = append(strconv.AppendInt(b, e.ExecutedAt.UnixNano(), 10), '\t')
+		b = append(appendCopyString(b, e.BrokerExecutionID), '\t')
+		b = append(appendCopyUUID(b, e.ImportID, true), '\t')
+		b = append(appendCopyString(b, e.Fingerprint), '\t')
+		b = append(strconv.AppendInt(b, e.Version, 10), '\t')
+		b = append(times.appendTo(b, e.CreatedAt), '\t')
+		return times.appendTo(b, e.UpdatedAt)
+	}
 }

@@ -256,7 +256,7 @@ func TestInsertNewStoresEveryField(t *testing.T) {
 				created := now.Add(time.Duration(i/3) * time.Hour)
 				e := &trading.Execution{ID: uuid.New(), UserID: user, AccountID: a.ID, InstrumentID: in.ID, Side: trading.Sell,
 					Quantity: dec([]string{"1", "0.00001234", "123456789012345678901234.5", "-3", "100", "7.10", "1e3", "0"}[i]),
-					Price: dec("4123.25"), Commission: dec("-0.5"), Fees: dec("0.000001"),
+					Price:    dec("4123.25"), Commission: dec("-0.5"), Fees: dec("0.000001"),
 					ExecutedAt: now.Add(time.Duration(i)*time.Second + 123), BrokerExecutionID: bid, Fingerprint: uuid.NewString(),
 					Version: int64(i + 1), CreatedAt: created, UpdatedAt: created.Add(time.Duration(i%2) * time.Minute)}
 				if i%2 == 0 {

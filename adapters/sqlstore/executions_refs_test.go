@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -286,6 +287,56 @@ func TestInsertNewStoresEveryField(t *testing.T) {
 					if !p[0].Equal(p[1]) {
 						t.Errorf("execution %d: decimal %s, want %s", i, p[0], p[1])
 					}
+				}
+			}
+		})
+	}
+}
+
+// TestImportIssuesStoreEveryField reads back an import's issues as Create
+// and Update wrote them (on PostgreSQL formatted field by field,
+// copyLines): raw text and reasons COPY must escape, the order of each
+// kind, and the mismatches' amounts.
+func TestImportIssuesStoreEveryField(t *testing.T) {
+	for _, dc := range dialects {
+		t.Run(dc.name, func(t *testing.T) {
+			ctx := context.Background()
+			db := openMigrated(t, testConfig(dc.url(t)))
+			st := tradingStores(db)
+			imps := sqlstore.NewImports(db)
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			user := st.NewUser(t)
+			a := &trading.Account{ID: uuid.New(), UserID: user, Name: "a", Currency: "USD", Version: 1, CreatedAt: now, UpdatedAt: now}
+			if err := st.Accounts.Create(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+			imp := &imports.Import{ID: uuid.New(), UserID: user, AccountID: a.ID, Broker: "generic", BlobKey: "k", Timezone: "UTC",
+				Status: imports.Running, CreatedAt: now, Version: 1,
+				Rejected: []imports.RejectedRow{{Line: 9, Raw: "a\tb,\"c\nd\"", Reason: `back\slash`}, {Line: 3, Raw: `\N`, Reason: "cr\rlf"},
+					{Line: 4, Raw: "", Reason: ""}}}
+			if err := imps.Create(ctx, imp); err != nil {
+				t.Fatal(err)
+			}
+			imp.Version, imp.Status = 2, imports.Succeeded
+			imp.Mismatches = []imports.Mismatch{{Line: 7, BrokerPnL: decimal.RequireFromString("-12.345"), ComputedPnL: decimal.RequireFromString("0")},
+				{Line: 5, BrokerPnL: decimal.RequireFromString("123456789012345678901.5"), ComputedPnL: decimal.RequireFromString("0.0000001")}}
+			if err := imps.Update(ctx, imp); err != nil {
+				t.Fatal(err)
+			}
+			got, err := imps.Get(ctx, user, imp.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got.Rejected, imp.Rejected) {
+				t.Errorf("rejected rows: got %#v, want %#v", got.Rejected, imp.Rejected)
+			}
+			if len(got.Mismatches) != len(imp.Mismatches) {
+				t.Fatalf("mismatches: got %v, want %v", got.Mismatches, imp.Mismatches)
+			}
+			for i, m := range imp.Mismatches {
+				g := got.Mismatches[i]
+				if g.Line != m.Line || !g.BrokerPnL.Equal(m.BrokerPnL) || !g.ComputedPnL.Equal(m.ComputedPnL) {
+					t.Errorf("mismatch %d: got %v, want %v", i, g, m)
 				}
 			}
 		})

@@ -74,8 +74,9 @@ func csvFloor(b *testing.B, data []byte, rows int) time.Duration {
 // transaction. Each iteration imports into a fresh account. The upload's
 // in-memory blob store (blobtest.Mem) holds a copy of the file: it is in
 // the RSS growth. The floor (floor-rows/s: a plain encoding/csv read of the
-// same file, timed in the same run after the imports) and the import's
-// rate as a fraction of it (x-floor) are reported with it.
+// same file, the fastest of five timed in the same run after the imports)
+// and the import's rate as a fraction of it (x-floor) are reported with
+// it.
 func BenchmarkImportFlex100k(b *testing.B) {
 	const rows = 100_000
 	db := openMigrated(b, testConfig(testenv.PostgresDB(b)))
@@ -112,7 +113,13 @@ func BenchmarkImportFlex100k(b *testing.B) {
 	reportCPU(b, cpu0)
 	_, hwm := rssKB(b)
 	rate := float64(rows) * float64(b.N) / b.Elapsed().Seconds()
-	floor := float64(rows) / csvFloor(b, data, rows).Seconds()
+	// The floor is the fastest of five reads: one read takes ≈ 20 ms, and
+	// a single one swings several-fold on a loaded machine.
+	best := csvFloor(b, data, rows)
+	for range 4 {
+		best = min(best, csvFloor(b, data, rows))
+	}
+	floor := float64(rows) / best.Seconds()
 	b.ReportMetric(rate, "rows/s")
 	b.ReportMetric(floor, "floor-rows/s")
 	b.ReportMetric(rate/floor, "x-floor")

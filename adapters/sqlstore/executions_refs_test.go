@@ -227,69 +227,79 @@ func TestImportIssueReferences(t *testing.T) {
 // PostgreSQL the chunk's COPY text is formatted field by field,
 // copyLines): text that COPY must escape, decimals of every shape, the
 // nanosecond instant, a missing and a present import, and rows whose
-// created and updated instants differ from the previous row's.
+// created and updated instants differ from the previous row's ("mixed":
+// every column staged) or are the same ("shared", with and without an
+// import: those columns are parameters of the INSERT).
 func TestInsertNewStoresEveryField(t *testing.T) {
 	for _, dc := range dialects {
-		t.Run(dc.name, func(t *testing.T) {
-			ctx := context.Background()
-			db := openMigrated(t, testConfig(dc.url(t)))
-			st := tradingStores(db)
-			execs := sqlstore.NewExecutions(db)
-			user := st.NewUser(t)
-			now := time.Date(2026, 3, 8, 6, 59, 59, 999_999_000, time.UTC)
-			a := &trading.Account{ID: uuid.New(), UserID: user, Name: "a", Currency: "USD", Version: 1, CreatedAt: now, UpdatedAt: now}
-			if err := st.Accounts.Create(ctx, a); err != nil {
-				t.Fatal(err)
-			}
-			in := &trading.Instrument{ID: uuid.New(), UserID: user, Symbol: "ES", AssetClass: trading.Stock, Multiplier: decimal.NewFromInt(1)}
-			if err := st.Instruments.Ensure(ctx, in); err != nil {
-				t.Fatal(err)
-			}
-			imp := &imports.Import{ID: uuid.New(), UserID: user, AccountID: a.ID, Broker: "generic", BlobKey: "k", Timezone: "UTC",
-				Status: imports.Running, CreatedAt: now, Version: 1}
-			if err := sqlstore.NewImports(db).Create(ctx, imp); err != nil {
-				t.Fatal(err)
-			}
-			dec := func(s string) decimal.Decimal { return decimal.RequireFromString(s) }
-			ids := []string{"plain", "tab\there", "new\nline", `back\slash`, "cr\rx", `\N`, "ünïcode €", ""}
-			var es []*trading.Execution
-			for i, bid := range ids {
-				created := now.Add(time.Duration(i/3) * time.Hour)
-				e := &trading.Execution{ID: uuid.New(), UserID: user, AccountID: a.ID, InstrumentID: in.ID, Side: trading.Sell,
-					Quantity: dec([]string{"1", "0.00001234", "123456789012345678901234.5", "-3", "100", "7.10", "1e3", "0"}[i]),
-					Price:    dec("4123.25"), Commission: dec("-0.5"), Fees: dec("0.000001"),
-					ExecutedAt: now.Add(time.Duration(i)*time.Second + 123), BrokerExecutionID: bid, Fingerprint: uuid.NewString(),
-					Version: int64(i + 1), CreatedAt: created, UpdatedAt: created.Add(time.Duration(i%2) * time.Minute)}
-				if i%2 == 0 {
-					e.ImportID = imp.ID
+		for _, mode := range []string{"mixed", "shared", "shared-no-import"} {
+			t.Run(dc.name+"/"+mode, func(t *testing.T) {
+				ctx := context.Background()
+				db := openMigrated(t, testConfig(dc.url(t)))
+				st := tradingStores(db)
+				execs := sqlstore.NewExecutions(db)
+				user := st.NewUser(t)
+				now := time.Date(2026, 3, 8, 6, 59, 59, 999_999_000, time.UTC)
+				a := &trading.Account{ID: uuid.New(), UserID: user, Name: "a", Currency: "USD", Version: 1, CreatedAt: now, UpdatedAt: now}
+				if err := st.Accounts.Create(ctx, a); err != nil {
+					t.Fatal(err)
 				}
-				es = append(es, e)
-			}
-			stored, err := execs.InsertNew(ctx, es)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i, want := range es {
-				if !stored[i] {
-					t.Fatalf("execution %d not stored", i)
+				in := &trading.Instrument{ID: uuid.New(), UserID: user, Symbol: "ES", AssetClass: trading.Stock, Multiplier: decimal.NewFromInt(1)}
+				if err := st.Instruments.Ensure(ctx, in); err != nil {
+					t.Fatal(err)
 				}
-				got, err := execs.Get(ctx, user, want.ID)
+				imp := &imports.Import{ID: uuid.New(), UserID: user, AccountID: a.ID, Broker: "generic", BlobKey: "k", Timezone: "UTC",
+					Status: imports.Running, CreatedAt: now, Version: 1}
+				if err := sqlstore.NewImports(db).Create(ctx, imp); err != nil {
+					t.Fatal(err)
+				}
+				dec := func(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+				ids := []string{"plain", "tab\there", "new\nline", `back\slash`, "cr\rx", `\N`, "ünïcode €", ""}
+				var es []*trading.Execution
+				for i, bid := range ids {
+					created := now.Add(time.Duration(i/3) * time.Hour)
+					if mode != "mixed" {
+						created = now
+					}
+					e := &trading.Execution{ID: uuid.New(), UserID: user, AccountID: a.ID, InstrumentID: in.ID, Side: trading.Sell,
+						Quantity: dec([]string{"1", "0.00001234", "123456789012345678901234.5", "-3", "100", "7.10", "1e3", "0"}[i]),
+						Price:    dec("4123.25"), Commission: dec("-0.5"), Fees: dec("0.000001"),
+						ExecutedAt: now.Add(time.Duration(i)*time.Second + 123), BrokerExecutionID: bid, Fingerprint: uuid.NewString(),
+						Version: int64(i + 1), CreatedAt: created, UpdatedAt: created.Add(time.Duration(i%2) * time.Minute)}
+					if (mode == "mixed" && i%2 == 0) || mode == "shared" {
+						e.ImportID = imp.ID
+					}
+					if mode != "mixed" {
+						e.Version, e.UpdatedAt = 3, created.Add(time.Minute)
+					}
+					es = append(es, e)
+				}
+				stored, err := execs.InsertNew(ctx, es)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if got.BrokerExecutionID != want.BrokerExecutionID || got.Side != want.Side || got.ImportID != want.ImportID ||
-					got.Fingerprint != want.Fingerprint || got.Version != want.Version || got.UserID != user || got.AccountID != a.ID ||
-					got.InstrumentID != in.ID || !got.ExecutedAt.Equal(want.ExecutedAt) ||
-					!got.CreatedAt.Equal(want.CreatedAt) || !got.UpdatedAt.Equal(want.UpdatedAt) {
-					t.Errorf("execution %d: got %+v, want %+v", i, got, want)
-				}
-				for _, p := range [][2]decimal.Decimal{{got.Quantity, want.Quantity}, {got.Price, want.Price}, {got.Commission, want.Commission}, {got.Fees, want.Fees}} {
-					if !p[0].Equal(p[1]) {
-						t.Errorf("execution %d: decimal %s, want %s", i, p[0], p[1])
+				for i, want := range es {
+					if !stored[i] {
+						t.Fatalf("execution %d not stored", i)
+					}
+					got, err := execs.Get(ctx, user, want.ID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got.BrokerExecutionID != want.BrokerExecutionID || got.Side != want.Side || got.ImportID != want.ImportID ||
+						got.Fingerprint != want.Fingerprint || got.Version != want.Version || got.UserID != user || got.AccountID != a.ID ||
+						got.InstrumentID != in.ID || !got.ExecutedAt.Equal(want.ExecutedAt) ||
+						!got.CreatedAt.Equal(want.CreatedAt) || !got.UpdatedAt.Equal(want.UpdatedAt) {
+						t.Errorf("execution %d: got %+v, want %+v", i, got, want)
+					}
+					for _, p := range [][2]decimal.Decimal{{got.Quantity, want.Quantity}, {got.Price, want.Price}, {got.Commission, want.Commission}, {got.Fees, want.Fees}} {
+						if !p[0].Equal(p[1]) {
+							t.Errorf("execution %d: decimal %s, want %s", i, p[0], p[1])
+						}
 					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 

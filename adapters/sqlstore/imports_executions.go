@@ -19,6 +19,29 @@ var _ trading.NewExecutionsInserter = (*Executions)(nil)
 // on PostgreSQL before it is moved into executions (dropped at commit).
 const executionsStage = "executions_stage"
 
+// executionsRowStage is the stage of a chunk whose executions share every
+// column but executionRowCols (see sharedColumns).
+const executionsRowStage = "executions_row_stage"
+
+// executionRowCols are the columns of executionInsertCols that differ
+// between the executions of an import's chunk.
+var executionRowCols = []string{"id", "instrument_id", "side", "quantity", "price", "commission", "fees",
+	"executed_at_ns", "broker_execution_id", "fingerprint"}
+
+// sharedColumns reports whether the executions of es have the same user,
+// account, import, version and created and updated instants (as stored).
+func sharedColumns(es []*trading.Execution) bool {
+	a := es[0]
+	ac, au := normTime(a.CreatedAt), normTime(a.UpdatedAt)
+	for _, e := range es[1:] {
+		if e.UserID != a.UserID || e.AccountID != a.AccountID || e.ImportID != a.ImportID || e.Version != a.Version ||
+			!normTime(e.CreatedAt).Equal(ac) || !normTime(e.UpdatedAt).Equal(au) {
+			return false
+		}
+	}
+	return true
+}
+
 // InsertNew implements trading.NewExecutionsInserter. On PostgreSQL the
 // chunk is streamed with COPY into a temporary table (no index, no foreign
 // key) and moved into executions with INSERT … ON CONFLICT (account_id,
@@ -37,11 +60,22 @@ func (s *Executions) InsertNew(ctx context.Context, es []*trading.Execution) ([]
 			return s.insertNewLookup(ctx, es, stored)
 		}
 		return s.db.run(ctx, func(g *gorm.DB) error {
-			cols := strings.Join(executionInsertCols, ", ")
-			if err := g.Exec("CREATE TEMP TABLE IF NOT EXISTS " + executionsStage + " ON COMMIT DROP AS SELECT " + cols + " FROM executions WITH NO DATA").Error; err != nil {
-				return fmt.Errorf("create %s: %w", executionsStage, translate(err))
+			// The columns every execution of the chunk shares (an import's
+			// chunk: one user, account, import, version and instant) are
+			// parameters of the INSERT instead of COPYed and parsed 5,000
+			// times; a chunk that does not share them is staged whole.
+			stage, stageCols, sel, args := executionsStage, executionInsertCols, executionInsertCols, []any(nil)
+			if sharedColumns(es) {
+				e := es[0]
+				stage, stageCols = executionsRowStage, executionRowCols
+				sel = []string{"id", "?::uuid", "?::uuid", "instrument_id", "side", "quantity", "price", "commission", "fees",
+					"executed_at_ns", "broker_execution_id", "?::uuid", "fingerprint", "?::bigint", "?::timestamptz", "?::timestamptz"}
+				args = []any{e.UserID, e.AccountID, nullID(e.ImportID), e.Version, normTime(e.CreatedAt), normTime(e.UpdatedAt)}
 			}
-			if _, err := s.db.copyLines(ctx, executionsStage, executionInsertCols, len(es), executionLines(es)); err != nil {
+			if err := g.Exec("CREATE TEMP TABLE IF NOT EXISTS " + stage + " ON COMMIT DROP AS SELECT " + strings.Join(stageCols, ", ") + " FROM executions WITH NO DATA").Error; err != nil {
+				return fmt.Errorf("create %s: %w", stage, translate(err))
+			}
+			if _, err := s.db.copyLines(ctx, stage, stageCols, len(es), executionLines(es, stage == executionsRowStage)); err != nil {
 				return err
 			}
 			index := make(map[uuid.UUID]int, len(es))
@@ -57,12 +91,13 @@ func (s *Executions) InsertNew(ctx context.Context, es []*trading.Execution) ([]
 					stored[i] = true
 				}
 				return nil
-			}, "INSERT INTO executions ("+cols+") SELECT "+cols+" FROM "+executionsStage+" ON CONFLICT (account_id, fingerprint) DO NOTHING RETURNING id")
+			}, "INSERT INTO executions ("+strings.Join(executionInsertCols, ", ")+") SELECT "+strings.Join(sel, ", ")+" FROM "+stage+
+				" ON CONFLICT (account_id, fingerprint) DO NOTHING RETURNING id", args...)
 			if err != nil {
 				return fmt.Errorf("insert executions: %w", executionDuplicate(err))
 			}
-			if err := g.Exec("TRUNCATE " + executionsStage).Error; err != nil {
-				return fmt.Errorf("truncate %s: %w", executionsStage, translate(err))
+			if err := g.Exec("TRUNCATE " + stage).Error; err != nil {
+				return fmt.Errorf("truncate %s: %w", stage, translate(err))
 			}
 			return nil
 		})
@@ -100,14 +135,17 @@ func (s *Executions) insertNewLookup(ctx context.Context, es []*trading.Executio
 }
 
 // executionLines returns the copyLines line function of es: the values of
-// executionInsertCols in COPY text form, as Insert's row stores them.
-func executionLines(es []*trading.Execution) func(i int, b []byte) []byte {
+// executionInsertCols (executionRowCols when rowOnly) in COPY text form,
+// as Insert's row stores them.
+func executionLines(es []*trading.Execution, rowOnly bool) func(i int, b []byte) []byte {
 	var times copyTimes
 	return func(i int, b []byte) []byte {
 		e := es[i]
 		b = append(appendCopyUUID(b, e.ID, false), '\t')
-		b = append(appendCopyUUID(b, e.UserID, false), '\t')
-		b = append(appendCopyUUID(b, e.AccountID, false), '\t')
+		if !rowOnly {
+			b = append(appendCopyUUID(b, e.UserID, false), '\t')
+			b = append(appendCopyUUID(b, e.AccountID, false), '\t')
+		}
 		b = append(appendCopyUUID(b, e.InstrumentID, false), '\t')
 		b = append(appendCopyString(b, string(e.Side)), '\t')
 		b = append(trading.AppendDecimal(b, e.Quantity), '\t')
@@ -116,6 +154,9 @@ func executionLines(es []*trading.Execution) func(i int, b []byte) []byte {
 		b = append(trading.AppendDecimal(b, e.Fees), '\t')
 		b = append(strconv.AppendInt(b, e.ExecutedAt.UnixNano(), 10), '\t')
 		b = append(appendCopyString(b, e.BrokerExecutionID), '\t')
+		if rowOnly {
+			return appendCopyString(b, e.Fingerprint)
+		}
 		b = append(appendCopyUUID(b, e.ImportID, true), '\t')
 		b = append(appendCopyString(b, e.Fingerprint), '\t')
 		b = append(strconv.AppendInt(b, e.Version, 10), '\t')

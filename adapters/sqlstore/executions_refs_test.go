@@ -352,3 +352,62 @@ func TestImportIssuesStoreEveryField(t *testing.T) {
 		})
 	}
 }
+
+// TestInsertNewReportsDuplicates checks what InsertNew reports stored for
+// a chunk of new fills, one with some fingerprints the account holds, and
+// one of duplicates only.
+func TestInsertNewReportsDuplicates(t *testing.T) {
+	for _, dc := range dialects {
+		t.Run(dc.name, func(t *testing.T) {
+			ctx := context.Background()
+			db := openMigrated(t, testConfig(dc.url(t)))
+			st := tradingStores(db)
+			execs := sqlstore.NewExecutions(db)
+			user := st.NewUser(t)
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			a := &trading.Account{ID: uuid.New(), UserID: user, Name: "a", Currency: "USD", Version: 1, CreatedAt: now, UpdatedAt: now}
+			if err := st.Accounts.Create(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+			in := &trading.Instrument{ID: uuid.New(), UserID: user, Symbol: "AAPL", AssetClass: trading.Stock, Multiplier: decimal.NewFromInt(1)}
+			if err := st.Instruments.Ensure(ctx, in); err != nil {
+				t.Fatal(err)
+			}
+			chunk := func(fps ...string) []*trading.Execution {
+				var es []*trading.Execution
+				for i, fp := range fps {
+					es = append(es, &trading.Execution{ID: uuid.New(), UserID: user, AccountID: a.ID, InstrumentID: in.ID, Side: trading.Buy,
+						Quantity: decimal.NewFromInt(1), Price: decimal.NewFromInt(10), ExecutedAt: now.Add(time.Duration(i) * time.Second),
+						Fingerprint: fp, Version: 1, CreatedAt: now, UpdatedAt: now})
+				}
+				return es
+			}
+			for _, c := range []struct {
+				fps  []string
+				want []bool
+			}{
+				{[]string{"f1", "f2", "f3"}, []bool{true, true, true}},
+				{[]string{"f4", "f2", "f5", "f1"}, []bool{true, false, true, false}},
+				{[]string{"f3", "f5"}, []bool{false, false}},
+			} {
+				es := chunk(c.fps...)
+				got, err := execs.InsertNew(ctx, es)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(got, c.want) {
+					t.Errorf("InsertNew %v: stored %v, want %v", c.fps, got, c.want)
+				}
+				for i, e := range es {
+					_, err := execs.Get(ctx, user, e.ID)
+					if stored := err == nil; stored != c.want[i] {
+						t.Errorf("InsertNew %v: execution %d held %v, want %v (%v)", c.fps, i, stored, c.want[i], err)
+					}
+				}
+			}
+			if n, err := sqlstore.CountForTest(ctx, db, "SELECT count(*) FROM executions WHERE account_id = ?", a.ID); err != nil || n != 5 {
+				t.Fatalf("%d executions held, want 5 (%v)", n, err)
+			}
+		})
+	}
+}

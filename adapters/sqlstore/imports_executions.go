@@ -78,23 +78,23 @@ func (s *Executions) InsertNew(ctx context.Context, es []*trading.Execution) ([]
 			if _, err := s.db.copyLines(ctx, stage, stageCols, len(es), executionLines(es, stage == executionsRowStage)); err != nil {
 				return err
 			}
-			index := make(map[uuid.UUID]int, len(es))
-			for i, e := range es {
-				index[e.ID] = i
+			res := g.Exec("INSERT INTO executions ("+strings.Join(executionInsertCols, ", ")+") SELECT "+strings.Join(sel, ", ")+" FROM "+stage+
+				" ON CONFLICT (account_id, fingerprint) DO NOTHING", args...)
+			if res.Error != nil {
+				return fmt.Errorf("insert executions: %w", executionDuplicate(res.Error))
 			}
-			err := query(g, func(r *sql.Rows) error {
-				var id uuid.UUID
-				if err := r.Scan(&id); err != nil {
-					return translate(err)
-				}
-				if i, ok := index[id]; ok {
+			// Every row stored or none (a re-import) is told by the count
+			// alone; only a chunk with some duplicates looks its IDs up
+			// (they are new: an ID found was stored by this statement).
+			switch n := int(res.RowsAffected); {
+			case n == len(es):
+				for i := range stored {
 					stored[i] = true
 				}
-				return nil
-			}, "INSERT INTO executions ("+strings.Join(executionInsertCols, ", ")+") SELECT "+strings.Join(sel, ", ")+" FROM "+stage+
-				" ON CONFLICT (account_id, fingerprint) DO NOTHING RETURNING id", args...)
-			if err != nil {
-				return fmt.Errorf("insert executions: %w", executionDuplicate(err))
+			case n > 0:
+				if err := s.storedIDs(g, es, stored); err != nil {
+					return err
+				}
 			}
 			if err := g.Exec("TRUNCATE " + stage).Error; err != nil {
 				return fmt.Errorf("truncate %s: %w", stage, translate(err))
@@ -106,6 +106,35 @@ func (s *Executions) InsertNew(ctx context.Context, es []*trading.Execution) ([]
 		return nil, err
 	}
 	return stored, nil
+}
+
+// storedIDs sets stored[i] for each execution of es that executions
+// holds, looking their IDs up chunk at a time.
+func (s *Executions) storedIDs(g *gorm.DB, es []*trading.Execution, stored []bool) error {
+	index := make(map[uuid.UUID]int, len(es))
+	for i, e := range es {
+		index[e.ID] = i
+	}
+	for start := 0; start < len(es); start += chunk {
+		part := make([]uuid.UUID, 0, chunk)
+		for _, e := range es[start:min(start+chunk, len(es))] {
+			part = append(part, e.ID)
+		}
+		err := query(g, func(r *sql.Rows) error {
+			var id uuid.UUID
+			if err := r.Scan(&id); err != nil {
+				return translate(err)
+			}
+			if i, ok := index[id]; ok {
+				stored[i] = true
+			}
+			return nil
+		}, "SELECT id FROM executions WHERE id IN ?", ids(part))
+		if err != nil {
+			return fmt.Errorf("look up stored executions: %w", err)
+		}
+	}
+	return nil
 }
 
 // insertNewLookup is InsertNew by a fingerprint lookup and Insert.

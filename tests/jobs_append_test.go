@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -66,7 +67,8 @@ func TestJobsEnqueueAppendsTheMessageInTheStoreWrite(t *testing.T) {
 	// As wire composes it: the Client gets the backend wrapped by
 	// PublishEvents, which must keep the one-write enqueue.
 	hub := realtimetest.NewHub()
-	wrapped := jobs.PublishEvents(backend, hub, log)
+	hinted := &recordCounter{Jobs: backend}
+	wrapped := jobs.PublishEvents(hinted, hub, log)
 	counted := &countingBroker{Broker: broker}
 	client := jobs.NewClient(jobs.Config{}, reg, wrapped, counted, nil, log, nil)
 	published := func(want int64) {
@@ -153,6 +155,41 @@ func TestJobsEnqueueAppendsTheMessageInTheStoreWrite(t *testing.T) {
 			t.Fatalf("ran %v, want each of %v once", got, want)
 		}
 	}
+	// Each appended message carried its record, and the worker started
+	// its job from it (no read first). The job enqueued twice has a
+	// republished message too, which carries none; whichever of its two
+	// came first was run, and the other dropped as a duplicate.
+	for _, j := range []string{ids[0], ids[2]} {
+		if !hinted.has(j) {
+			t.Fatalf("job %s (only an appended message) was not started from the record its message carried", j)
+		}
+	}
+}
+
+// recordCounter records the jobs whose update began from a record a
+// message carried.
+type recordCounter struct {
+	*redisstore.Jobs
+	mu  sync.Mutex
+	ids map[string]bool
+}
+
+func (r *recordCounter) UpdateFromRecord(ctx context.Context, id, record string, fn func(*jobs.Job) (*jobs.Job, error)) (*jobs.Job, error) {
+	if record != "" {
+		r.mu.Lock()
+		if r.ids == nil {
+			r.ids = map[string]bool{}
+		}
+		r.ids[id] = true
+		r.mu.Unlock()
+	}
+	return r.Jobs.UpdateFromRecord(ctx, id, record, fn)
+}
+
+func (r *recordCounter) has(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ids[id]
 }
 
 // countingBroker counts the messages the broker publishes itself.

@@ -1,12 +1,16 @@
 package tests
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -70,7 +74,56 @@ func BenchmarkTradeListHTTP(b *testing.B) {
 		}
 	}
 	b.ResetTimer()
+	db0 := backendCPU(b, url)
 	loadHTTP(b, clients, perClient, get)
+	if db0 >= 0 {
+		b.ReportMetric(float64(backendCPU(b, url)-db0)/float64(time.Millisecond)/float64(b.N*clients*perClient), "db-cpu-ms/req")
+	}
+}
+
+// backendCPU is the CPU time (user + system, from /proc/PID/stat) the
+// PostgreSQL backends connected to url's database have used so far, or -1
+// where it cannot be read (a server on another machine or in a container).
+// It is the database server's share of a request, which the process's own
+// cpu-ms/req does not include.
+func backendCPU(b *testing.B, url string) time.Duration {
+	b.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = conn.Close(ctx) }()
+	rows, err := conn.Query(ctx, "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+	if err != nil {
+		b.Fatal(err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total time.Duration
+	for _, pid := range pids {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return -1
+		}
+		// The fields after the command's closing parenthesis: utime and
+		// stime are the 12th and 13th of them, in clock ticks (100 a
+		// second on Linux).
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(f) < 13 {
+			return -1
+		}
+		for _, s := range f[11:13] {
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				return -1
+			}
+			total += time.Duration(n) * 10 * time.Millisecond
+		}
+	}
+	return total
 }
 
 // analyze gathers the planner's statistics of the freshly seeded

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -100,24 +101,32 @@ func provideBlobStore(ctx context.Context, c JournalConfig, dir DataDir, log *sl
 }
 
 // userZones reads the user's time zone from their profile (UTC when none
-// or unknown).
+// or unknown). The zone's name is read on every call (a profile change
+// applies to the next request, on every replica); the loaded locations
+// are kept by name, since time.LoadLocation reads and parses the zone's
+// file each time and a location never changes while the process runs.
 func userZones(db *sqlstore.DB) trading.UserZones {
 	users := sqlstore.NewUsers(db)
+	var locations sync.Map // zone name → *time.Location
 	return trading.ZoneFunc(func(ctx context.Context, userID uuid.UUID) (*time.Location, error) {
-		u, err := users.Get(ctx, userID)
+		name, err := users.TimeZone(ctx, userID)
 		if err != nil {
 			if apperr.Is(err, apperr.NotFound) {
 				return time.UTC, nil
 			}
 			return nil, err
 		}
-		if u.Timezone == "" {
+		if name == "" {
 			return time.UTC, nil
 		}
-		loc, err := time.LoadLocation(u.Timezone)
+		if loc, ok := locations.Load(name); ok {
+			return loc.(*time.Location), nil
+		}
+		loc, err := time.LoadLocation(name)
 		if err != nil {
 			return time.UTC, nil //nolint:nilerr // a zone the platform lacks falls back to UTC, as for none
 		}
+		locations.Store(name, loc)
 		return loc, nil
 	})
 }

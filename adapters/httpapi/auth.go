@@ -25,17 +25,18 @@ type Authenticator interface {
 // `x-required-role: admin` also the admin role (403 otherwise). On success
 // the principal (user, session, role, aal, amr) is in the request context
 // (identity.PrincipalFrom, or Authenticated/RequireAdmin below) and the
-// request's log lines carry user_id. Every request also gets the client
-// facts (IP as Gin resolves it through HTTP_TRUSTED_PROXIES, user agent)
-// that sessions and the audit log record.
+// request's log lines carry user_id. The client facts (IP as Gin resolves
+// it through HTTP_TRUSTED_PROXIES, user agent) that sessions and the audit
+// log record are already in every request's context: observe puts them
+// there with the request record.
 //
 // Other modules protect an operation by declaring the scheme (and the role)
 // in openapi.yaml, and may call RequireAdmin in the handler as a second
 // check.
 func authenticator(routes routeTable, authn Authenticator, log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		ctx := identity.WithClientMeta(c.Request.Context(), identity.ClientMeta{IP: c.ClientIP(), UserAgent: c.Request.UserAgent()})
-		c.Request = c.Request.WithContext(ctx)
+		// observe put the client facts (identity.ClientMeta) in ctx.
+		ctx := c.Request.Context()
 		r := routes.of(c)
 		if r == nil || !r.bearer {
 			c.Next()

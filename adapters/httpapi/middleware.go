@@ -2,13 +2,17 @@ package httpapi
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -25,6 +29,79 @@ import (
 
 // RequestIDHeader carries the request ID in and out.
 const RequestIDHeader = "X-Request-ID"
+
+// requestIDKey is RequestIDHeader in net/http's canonical form, the key
+// of its header maps.
+var requestIDKey = http.CanonicalHeaderKey(RequestIDHeader)
+
+// newRequestID is a random (version 4) UUID, the request ID of a request
+// that came without a sane one. Its bits come from math/rand/v2's
+// per-thread ChaCha8 generator, seeded by the operating system, rather
+// than from crypto/rand: a request ID names a request in logs and
+// answers, it is neither a secret nor a capability, and a system call
+// per request is most of uuid.New's cost.
+func newRequestID() string {
+	var u uuid.UUID
+	binary.LittleEndian.PutUint64(u[:8], rand.Uint64()) // #nosec G404 -- an identifier, not a secret
+	binary.LittleEndian.PutUint64(u[8:], rand.Uint64()) // #nosec G404 -- an identifier, not a secret
+	u[6] = u[6]&0x0f | 0x40                             // version 4
+	u[8] = u[8]&0x3f | 0x80                             // RFC 4122 variant
+	return u.String()
+}
+
+// headerCarrier is propagation.HeaderCarrier without the allocation of
+// http.Header.Get for a key that is not in canonical form (the W3C
+// "traceparent", "tracestate" and "baggage" the propagators ask for): the
+// key is canonicalised into a stack buffer and looked up as is, which Go
+// does without allocating. Set and Keys are propagation.HeaderCarrier's.
+type headerCarrier http.Header
+
+var _ propagation.TextMapCarrier = headerCarrier(nil)
+
+func (hc headerCarrier) Get(key string) string {
+	var buf [64]byte
+	if k, ok := canonicalKey(buf[:0], key); ok {
+		if v := hc[string(k)]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	return propagation.HeaderCarrier(hc).Get(key)
+}
+
+func (hc headerCarrier) Set(key, value string) { propagation.HeaderCarrier(hc).Set(key, value) }
+
+func (hc headerCarrier) Keys() []string { return propagation.HeaderCarrier(hc).Keys() }
+
+// canonicalKey appends key in the form textproto.CanonicalMIMEHeaderKey
+// gives it (upper case first and after each '-', lower case elsewhere),
+// for a key of letters, digits and '-' that fits buf; ok is false for any
+// other key, which the caller hands to net/http instead.
+func canonicalKey(buf []byte, key string) ([]byte, bool) {
+	if key == "" || len(key) > cap(buf) {
+		return nil, false
+	}
+	upper := true
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		switch {
+		case c >= 'a' && c <= 'z':
+			if upper {
+				c -= 'a' - 'A'
+			}
+		case c >= 'A' && c <= 'Z':
+			if !upper {
+				c += 'a' - 'A'
+			}
+		case c >= '0' && c <= '9', c == '-':
+		default:
+			return nil, false
+		}
+		buf = append(buf, c)
+		upper = c == '-'
+	}
+	return buf, true
+}
 
 const maxRequestIDLen = 128
 
@@ -76,22 +153,31 @@ func observe(log *slog.Logger, tp trace.TracerProvider, prop propagation.TextMap
 		return nil, fmt.Errorf("request duration histogram: %w", err)
 	}
 	var attrSets sync.Map // redKey -> metric.MeasurementOption
+	var accessPC atomic.Uintptr
+	var spanNames sync.Map // routeKey -> string
 	serverKind := trace.WithSpanKind(trace.SpanKindServer)
 	return func(c *gin.Context) {
 		start := time.Now()
-		id := c.GetHeader(RequestIDHeader)
-		if !saneRequestID(id) {
-			id = uuid.NewString()
+		// Header maps are read and written with canonical keys directly:
+		// Get and Set would canonicalise "X-Request-ID" (an allocation)
+		// on every request.
+		var id string
+		if v := c.Request.Header[requestIDKey]; len(v) > 0 {
+			id = v[0]
 		}
-		c.Header(RequestIDHeader, id)
+		if !saneRequestID(id) {
+			id = newRequestID()
+		}
+		c.Writer.Header()[requestIDKey] = []string{id}
 		method, route, clientIP := c.Request.Method, routeOf(c), c.ClientIP()
 
-		ctx := prop.Extract(c.Request.Context(), propagation.HeaderCarrier(c.Request.Header))
-		ctx, _ = reqctx.With(ctx, id)
-		spanName := method
-		if route != unmatched {
-			spanName = method + " " + route
-		}
+		ctx := prop.Extract(c.Request.Context(), headerCarrier(c.Request.Header))
+		// The client facts identity reads (sessions, limits, mails,
+		// identity.ClientMetaFrom) go into the same request record: one
+		// client address, one context value and one request copy per
+		// request.
+		ctx, _ = reqctx.WithClient(ctx, id, clientIP, c.Request.UserAgent())
+		spanName := spanNameOf(&spanNames, method, route)
 		// The attributes go on only when the span records (sampled, and an
 		// exporter configured): the samplers in use decide on the trace
 		// ID and the parent alone, so they need not see them at Start.
@@ -113,7 +199,8 @@ func observe(log *slog.Logger, tp trace.TracerProvider, prop propagation.TextMap
 		c.Next()
 
 		status := c.Writer.Status()
-		elapsed := time.Since(start)
+		end := time.Now()
+		elapsed := end.Sub(start)
 		msg, level := "request completed", slog.LevelInfo
 		switch {
 		case ClientGone(ctx):
@@ -129,13 +216,27 @@ func observe(log *slog.Logger, tp trace.TracerProvider, prop propagation.TextMap
 		}
 		span.End()
 		duration.Record(ctx, elapsed.Seconds(), redAttributes(&attrSets, method, route, status))
-		log.LogAttrs(ctx, level, msg,
-			slog.String("method", method),
-			slog.String("route", route),
-			slog.Int("status", status),
-			slog.Duration("duration", elapsed),
-			slog.String("client_ip", clientIP),
-			slog.Int("bytes", max(c.Writer.Size(), 0)))
+		// The access line is the record log.LogAttrs would make, with
+		// the end time already read and the call site's program counter
+		// taken once rather than from the stack on every request.
+		if h := log.Handler(); h.Enabled(ctx, level) {
+			pc := accessPC.Load()
+			if pc == 0 {
+				var pcs [1]uintptr
+				runtime.Callers(1, pcs[:]) // the source of the access line: here
+				pc = pcs[0]
+				accessPC.Store(pc)
+			}
+			r := slog.NewRecord(end, level, msg, pc)
+			r.AddAttrs(
+				slog.String("method", method),
+				slog.String("route", route),
+				slog.Int("status", status),
+				slog.Duration("duration", elapsed),
+				slog.String("client_ip", clientIP),
+				slog.Int("bytes", max(c.Writer.Size(), 0)))
+			_ = h.Handle(ctx, r) // as log.LogAttrs: a failed log write is not the request's error
+		}
 	}, nil
 }
 
@@ -162,6 +263,29 @@ func routeOf(c *gin.Context) string {
 		return r
 	}
 	return unmatched
+}
+
+// spanNameOf is the server span's name, "METHOD route" ("METHOD" alone
+// for an unmatched request), built once per standard method and route
+// (templates: bounded) rather than concatenated on every request; any
+// other method is concatenated each time and not kept.
+func spanNameOf(cache *sync.Map, method, route string) string {
+	if route == unmatched {
+		return method
+	}
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+	default:
+		return method + " " + route
+	}
+	k := routeKey{method, route}
+	if name, ok := cache.Load(k); ok {
+		return name.(string)
+	}
+	name := method + " " + route
+	cache.Store(k, name)
+	return name
 }
 
 type redKey struct {

@@ -1,10 +1,13 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"time"
 
+	gojson "github.com/goccy/go-json"
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
@@ -334,11 +337,31 @@ func (h *tradingHandlers) ListTrades(ctx context.Context, _ gen.ListTradesReques
 	if err != nil {
 		return nil, err
 	}
-	out := gen.ListTrades200JSONResponse{Items: tradesBody(page.Items)}
+	out := listTradesJSON{Items: tradesBody(page.Items)}
 	if page.NextCursor != "" {
 		out.NextCursor = &page.NextCursor
 	}
 	return out, nil
+}
+
+// listTradesJSON is the 200 answer of ListTrades, written as the generated
+// ListTrades200JSONResponse writes it (the same bytes, encoded whole
+// before the status goes out) but encoded by goccy/go-json, whose
+// compiled encoders take a third of encoding/json's reflection time for a
+// page of 50 trades (≈ 40 against 110–200 µs on the benchmark machine),
+// the largest single cost of a list page in this process.
+// TestListTradesJSONMatchesEncodingJSON holds the bytes equal.
+type listTradesJSON gen.ListTrades200JSONResponse
+
+func (r listTradesJSON) VisitListTradesResponse(w http.ResponseWriter) error {
+	var buf bytes.Buffer
+	if err := gojson.NewEncoder(&buf).Encode(gen.ListTrades200JSONResponse(r)); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 func annotationPatch(d *decoder, prefix string, b *gen.AnnotationPatch) *trading.AnnotationPatch {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
+	"github.com/tradesense/tradesense/adapters/httpapi/gen"
 	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/trading"
 )
@@ -86,5 +87,51 @@ func TestListTradesHandlerOnAFake(t *testing.T) {
 	s.Handler().ServeHTTP(rec, req)
 	if rec.Code != 400 || fake.user != uuid.Nil {
 		t.Fatalf("bad filter: %d %s (service called: %v)", rec.Code, rec.Body, fake.user != uuid.Nil)
+	}
+}
+
+// TestListTradesJSONMatchesEncodingJSON: the list's answer, encoded by
+// goccy/go-json, is byte for byte what the generated response (encoding/json)
+// writes, for trades with every optional field set and none, notes that
+// need escaping (HTML characters, line and paragraph separators, control
+// characters, invalid UTF-8), with and without a next cursor.
+func TestListTradesJSONMatchesEncodingJSON(t *testing.T) {
+	at := time.Date(2026, 3, 2, 14, 30, 0, 123456789, time.UTC)
+	d := decimal.RequireFromString
+	full := trading.Trade{
+		ID: uuid.New(), UserID: uuid.New(), AccountID: uuid.New(), Symbol: "ES<&>", AssetClass: trading.Future,
+		Direction: trading.Short, Status: trading.Closed, Multiplier: d("50"), Quantity: d("2"), MaxPosition: d("3"),
+		OpenQuantity: d("0"), CostBasis: d("10000.5"), AvgEntryPrice: d("5000.25"),
+		AvgExitPrice: decimal.NewNullDecimal(d("4990.125")), GrossPnL: d("-1234567890123456789.123456789"),
+		Commission: d("2.1"), Fees: d("0.013"), NetPnL: d("-0.0000001"), RMultiple: decimal.NewNullDecimal(d("1.5")),
+		OpenedAt: at, ClosedAt: at.Add(90 * time.Minute), Holding: 90 * time.Minute, Outcome: trading.Loss,
+		Annotation: trading.Annotation{
+			TagIDs: []uuid.UUID{uuid.New(), uuid.New()}, PlaybookID: uuid.New(),
+			Notes:       "<script>alert('x')</script> & \u2028\u2029 \x01\x1f\t\n\"\\ é 😀 \xff\xfe end",
+			PlannedStop: decimal.NewNullDecimal(d("4995")), PlannedTarget: decimal.NewNullDecimal(d("4980")),
+			InitialRisk: decimal.NewNullDecimal(d("250")), Rating: 4, Confidence: 7,
+			FollowedRules: []uuid.UUID{uuid.New()}, Version: 3, UpdatedAt: at,
+		},
+	}
+	open := trading.Trade{ID: uuid.New(), AccountID: uuid.New(), Symbol: "AAPL", AssetClass: trading.Stock,
+		Direction: trading.Long, Status: trading.Open, OpenedAt: at.In(time.FixedZone("x", 3600))}
+	cursor := "eyJrIjoib3BlbmVkIn0"
+	for _, next := range []*string{nil, &cursor} {
+		for _, items := range [][]trading.Trade{nil, {}, {full}, {open, full, open}} {
+			body := gen.ListTrades200JSONResponse{Items: tradesBody(items), NextCursor: next}
+			want := httptest.NewRecorder()
+			if err := body.VisitListTradesResponse(want); err != nil {
+				t.Fatal(err)
+			}
+			got := httptest.NewRecorder()
+			if err := listTradesJSON(body).VisitListTradesResponse(got); err != nil {
+				t.Fatal(err)
+			}
+			if got.Code != want.Code || got.Header().Get("Content-Type") != want.Header().Get("Content-Type") ||
+				got.Body.String() != want.Body.String() {
+				t.Fatalf("%d items: go-json wrote %d %q\n%s\nencoding/json %d %q\n%s", len(items), got.Code,
+					got.Header().Get("Content-Type"), got.Body, want.Code, want.Header().Get("Content-Type"), want.Body)
+			}
+		}
 	}
 }

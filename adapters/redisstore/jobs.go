@@ -56,6 +56,7 @@ const (
 var (
 	_ jobs.Backend        = (*Jobs)(nil)
 	_ jobs.StreamAppender = (*Jobs)(nil)
+	_ jobs.RecordUpdater  = (*Jobs)(nil)
 )
 
 // NewJobs returns the job backend on the shared client. Record TTLs are
@@ -215,26 +216,39 @@ func score(t time.Time) float64 { return float64(t.UnixMilli()) }
 
 // createScript: KEYS job, idem, idx, timers, stream ("" for none); ARGV
 // id, record, idemWindowMs, idxScore, timerScore ("" for none), ttlMs,
-// then the stream entry's field/value pairs: a stored job's message is
-// appended in the same script (jobs.StreamAppender).
+// withRecord ("1": the message carries the record too, under
+// jobs.StreamRecordField), then the stream entry's field/value pairs: a
+// stored job's message is appended in the same script
+// (jobs.StreamAppender).
 var createScript = redis.NewScript(`
 if KEYS[2] ~= "" then
   local first = redis.call("GET", KEYS[2])
   if first then return {first, 0} end
 end
-if redis.call("EXISTS", KEYS[1]) == 1 then return {ARGV[1], 0} end
 local ttl = tonumber(ARGV[6])
+local stored
 if ttl > 0 then
-  redis.call("SET", KEYS[1], ARGV[2], "PX", ttl)
+  stored = redis.call("SET", KEYS[1], ARGV[2], "PX", ttl, "NX")
 else
-  redis.call("SET", KEYS[1], ARGV[2])
+  stored = redis.call("SET", KEYS[1], ARGV[2], "NX")
 end
+if not stored then return {ARGV[1], 0} end
 if KEYS[2] ~= "" then redis.call("SET", KEYS[2], ARGV[1], "PX", ARGV[3]) end
 redis.call("ZADD", KEYS[3], ARGV[4], ARGV[1])
 if ARGV[5] ~= "" then redis.call("ZADD", KEYS[4], ARGV[5], ARGV[1]) end
-if KEYS[5] ~= "" then redis.call("XADD", KEYS[5], "*", unpack(ARGV, 7)) end
+if KEYS[5] ~= "" then
+  if ARGV[7] == "1" then
+    redis.call("XADD", KEYS[5], "*", "` + jobs.StreamRecordField + `", ARGV[2], unpack(ARGV, 8))
+  else
+    redis.call("XADD", KEYS[5], "*", unpack(ARGV, 8))
+  end
+end
 return {ARGV[1], 1}
 `)
+
+// maxStreamRecord bounds the records a message carries (the stream holds
+// them until it is trimmed); a larger one is read by its worker instead.
+const maxStreamRecord = 2 << 10
 
 // Create implements jobs.Store.
 func (s *Jobs) Create(ctx context.Context, j *jobs.Job, idemWindow time.Duration) (string, bool, error) {
@@ -262,8 +276,13 @@ func (s *Jobs) createCall(j *jobs.Job, idemWindow time.Duration, e jobs.StreamEn
 	if e.Stream != "" && len(e.Fields) > 0 {
 		stream = e.Stream
 	}
-	args := make([]any, 6, 6+len(e.Fields))
-	args[0], args[1], args[2], args[3], args[4], args[5] = j.ID, encodeJob(j), max(idemWindow.Milliseconds(), 1), score(j.UpdatedAt), timer, max(s.ttlOf(j), 0)
+	rec := encodeJob(j)
+	withRecord := "0"
+	if stream != "" && len(rec) <= maxStreamRecord {
+		withRecord = "1"
+	}
+	args := make([]any, 7, 7+len(e.Fields))
+	args[0], args[1], args[2], args[3], args[4], args[5], args[6] = j.ID, rec, max(idemWindow.Milliseconds(), 1), score(j.UpdatedAt), timer, max(s.ttlOf(j), 0), withRecord
 	if stream != "" {
 		for _, f := range e.Fields {
 			args = append(args, f)
@@ -422,12 +441,33 @@ return {1}
 // against those bytes instead), and a failed compare returns the current
 // bytes, so a conflict costs no extra read either.
 func (s *Jobs) Update(ctx context.Context, id string, fn func(*jobs.Job) (*jobs.Job, error)) (*jobs.Job, error) {
+	return s.update(ctx, id, "", fn)
+}
+
+// UpdateFromRecord implements jobs.RecordUpdater: Update, beginning with
+// record (what a message carried) as the stored bytes when this instance
+// has none of its own.
+func (s *Jobs) UpdateFromRecord(ctx context.Context, id, record string, fn func(*jobs.Job) (*jobs.Job, error)) (*jobs.Job, error) {
+	return s.update(ctx, id, record, fn)
+}
+
+func (s *Jobs) update(ctx context.Context, id, guess string, fn func(*jobs.Job) (*jobs.Job, error)) (*jobs.Job, error) {
 	raw, known := s.recalled(id)
+	// guessed: raw is the caller's guess, not yet confirmed by a read or
+	// a compare; fn's errors on it do not count (see RecordUpdater).
+	guessed := false
+	if !known && guess != "" {
+		raw, known, guessed = guess, true, true
+	}
 	for attempt := 0; ; attempt++ {
 		var old *jobs.Job
 		var err error
 		if known {
 			old, err = decodeJob(raw)
+			if guessed && (err != nil || old.ID != id) {
+				known, guessed = false, false // not this job's record: read it
+				continue
+			}
 		} else {
 			old, raw, err = s.get(ctx, id)
 		}
@@ -444,6 +484,10 @@ func (s *Jobs) Update(ctx context.Context, id string, fn func(*jobs.Job) (*jobs.
 		}{old.Scheduled, old.TimerAt, old.State, old.Queue}
 		next, err := fn(old)
 		if err != nil {
+			if guessed {
+				known, guessed = false, false // decide on the stored record
+				continue
+			}
 			return nil, err
 		}
 		if next.ID != id {
@@ -471,6 +515,7 @@ func (s *Jobs) Update(ctx context.Context, id string, fn func(*jobs.Job) (*jobs.
 			}
 			return nil, jobs.Unavailable(err)
 		}
+		guessed = false
 		if ok, _ := res[0].(int64); ok == 1 {
 			if next.State.Running() && ttl >= 0 && len(b) <= maxWrittenSize {
 				s.remember(id, string(b)) // its worker writes it next

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/tradesense/tradesense/core/apperr"
 	"github.com/tradesense/tradesense/core/imports"
+	"github.com/tradesense/tradesense/core/trading"
 )
 
 // Imports is the SQL implementation of imports.Imports.
@@ -117,6 +119,12 @@ func (s *Imports) writeIssues(ctx context.Context, g *gorm.DB, imp *imports.Impo
 	// Rows are built as they are sent: an import's 50,000 mismatches are
 	// not materialised as [][]any.
 	nr := len(imp.Rejected)
+	if st := txFrom(ctx, s.db); s.db.dialect == Postgres && st != nil && st.conn != nil {
+		if _, err := s.db.copyLines(ctx, "import_issues", issueCols, nr+len(imp.Mismatches), issueLines(imp)); err != nil {
+			return fmt.Errorf("write import issues: %w", err)
+		}
+		return nil
+	}
 	row := func(i int, dst []any) []any {
 		if i < nr {
 			r := &imp.Rejected[i]
@@ -129,6 +137,31 @@ func (s *Imports) writeIssues(ctx context.Context, g *gorm.DB, imp *imports.Impo
 		return fmt.Errorf("write import issues: %w", err)
 	}
 	return nil
+}
+
+// issueLines is the copyLines line function of imp's issues in issueCols
+// order: the rejected rows, then the mismatches, each numbered from 0.
+func issueLines(imp *imports.Import) func(i int, b []byte) []byte {
+	nr := len(imp.Rejected)
+	return func(i int, b []byte) []byte {
+		b = append(appendCopyUUID(b, imp.ID, false), '\t')
+		if i < nr {
+			r := &imp.Rejected[i]
+			b = append(b, "rejected\t"...)
+			b = append(strconv.AppendInt(b, int64(i), 10), '\t')
+			b = append(strconv.AppendInt(b, int64(r.Line), 10), '\t')
+			b = append(appendCopyString(b, r.Raw), '\t')
+			b = append(appendCopyString(b, r.Reason), '\t')
+			return append(b, "\\N\t\\N"...)
+		}
+		m := &imp.Mismatches[i-nr]
+		b = append(b, "mismatch\t"...)
+		b = append(strconv.AppendInt(b, int64(i-nr), 10), '\t')
+		b = append(strconv.AppendInt(b, int64(m.Line), 10), '\t')
+		b = append(b, "\t\t"...)
+		b = append(trading.AppendDecimal(b, m.BrokerPnL), '\t')
+		return trading.AppendDecimal(b, m.ComputedPnL)
+	}
 }
 
 // Get implements imports.Imports.
@@ -223,7 +256,8 @@ func (s *Imports) List(ctx context.Context, userID, accountID uuid.UUID, before 
 	return out, nil
 }
 
-// Delete implements imports.Imports (the issues go by cascade).
+// Delete implements imports.Imports (the issues go with it: by the
+// imports_delete_issues trigger on PostgreSQL, migration 00341).
 func (s *Imports) Delete(ctx context.Context, userID, id uuid.UUID) error {
 	return s.db.run(ctx, func(g *gorm.DB) error {
 		if s.db.dialect != Postgres {

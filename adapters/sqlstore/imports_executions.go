@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -17,6 +18,29 @@ var _ trading.NewExecutionsInserter = (*Executions)(nil)
 // executionsStage is the temporary table an import's chunk is copied into
 // on PostgreSQL before it is moved into executions (dropped at commit).
 const executionsStage = "executions_stage"
+
+// executionsRowStage is the stage of a chunk whose executions share every
+// column but executionRowCols (see sharedColumns).
+const executionsRowStage = "executions_row_stage"
+
+// executionRowCols are the columns of executionInsertCols that differ
+// between the executions of an import's chunk.
+var executionRowCols = []string{"id", "instrument_id", "side", "quantity", "price", "commission", "fees",
+	"executed_at_ns", "broker_execution_id", "fingerprint"}
+
+// sharedColumns reports whether the executions of es have the same user,
+// account, import, version and created and updated instants (as stored).
+func sharedColumns(es []*trading.Execution) bool {
+	a := es[0]
+	ac, au := normTime(a.CreatedAt), normTime(a.UpdatedAt)
+	for _, e := range es[1:] {
+		if e.UserID != a.UserID || e.AccountID != a.AccountID || e.ImportID != a.ImportID || e.Version != a.Version ||
+			!normTime(e.CreatedAt).Equal(ac) || !normTime(e.UpdatedAt).Equal(au) {
+			return false
+		}
+	}
+	return true
+}
 
 // InsertNew implements trading.NewExecutionsInserter. On PostgreSQL the
 // chunk is streamed with COPY into a temporary table (no index, no foreign
@@ -36,33 +60,44 @@ func (s *Executions) InsertNew(ctx context.Context, es []*trading.Execution) ([]
 			return s.insertNewLookup(ctx, es, stored)
 		}
 		return s.db.run(ctx, func(g *gorm.DB) error {
-			cols := strings.Join(executionInsertCols, ", ")
-			if err := g.Exec("CREATE TEMP TABLE IF NOT EXISTS " + executionsStage + " ON COMMIT DROP AS SELECT " + cols + " FROM executions WITH NO DATA").Error; err != nil {
-				return fmt.Errorf("create %s: %w", executionsStage, translate(err))
+			// The columns every execution of the chunk shares (an import's
+			// chunk: one user, account, import, version and instant) are
+			// parameters of the INSERT instead of COPYed and parsed 5,000
+			// times; a chunk that does not share them is staged whole.
+			stage, stageCols, sel, args := executionsStage, executionInsertCols, executionInsertCols, []any(nil)
+			if sharedColumns(es) {
+				e := es[0]
+				stage, stageCols = executionsRowStage, executionRowCols
+				sel = []string{"id", "?::uuid", "?::uuid", "instrument_id", "side", "quantity", "price", "commission", "fees",
+					"executed_at_ns", "broker_execution_id", "?::uuid", "fingerprint", "?::bigint", "?::timestamptz", "?::timestamptz"}
+				args = []any{e.UserID, e.AccountID, nullID(e.ImportID), e.Version, normTime(e.CreatedAt), normTime(e.UpdatedAt)}
 			}
-			row := func(i int, dst []any) []any { return executionRow(es[i], dst) }
-			if _, err := s.db.bulkInsertFunc(ctx, g, executionsStage, executionInsertCols, len(es), row); err != nil {
+			if err := g.Exec("CREATE TEMP TABLE IF NOT EXISTS " + stage + " ON COMMIT DROP AS SELECT " + strings.Join(stageCols, ", ") + " FROM executions WITH NO DATA").Error; err != nil {
+				return fmt.Errorf("create %s: %w", stage, translate(err))
+			}
+			if _, err := s.db.copyLines(ctx, stage, stageCols, len(es), executionLines(es, stage == executionsRowStage)); err != nil {
 				return err
 			}
-			index := make(map[uuid.UUID]int, len(es))
-			for i, e := range es {
-				index[e.ID] = i
+			res := g.Exec("INSERT INTO executions ("+strings.Join(executionInsertCols, ", ")+") SELECT "+strings.Join(sel, ", ")+" FROM "+stage+
+				" ON CONFLICT (account_id, fingerprint) DO NOTHING", args...)
+			if res.Error != nil {
+				return fmt.Errorf("insert executions: %w", executionDuplicate(res.Error))
 			}
-			err := query(g, func(r *sql.Rows) error {
-				var id uuid.UUID
-				if err := r.Scan(&id); err != nil {
-					return translate(err)
-				}
-				if i, ok := index[id]; ok {
+			// Every row stored or none (a re-import) is told by the count
+			// alone; only a chunk with some duplicates looks its IDs up
+			// (they are new: an ID found was stored by this statement).
+			switch n := int(res.RowsAffected); {
+			case n == len(es):
+				for i := range stored {
 					stored[i] = true
 				}
-				return nil
-			}, "INSERT INTO executions ("+cols+") SELECT "+cols+" FROM "+executionsStage+" ON CONFLICT (account_id, fingerprint) DO NOTHING RETURNING id")
-			if err != nil {
-				return fmt.Errorf("insert executions: %w", executionDuplicate(err))
+			case n > 0:
+				if err := s.storedIDs(g, es, stored); err != nil {
+					return err
+				}
 			}
-			if err := g.Exec("TRUNCATE " + executionsStage).Error; err != nil {
-				return fmt.Errorf("truncate %s: %w", executionsStage, translate(err))
+			if err := g.Exec("TRUNCATE " + stage).Error; err != nil {
+				return fmt.Errorf("truncate %s: %w", stage, translate(err))
 			}
 			return nil
 		})
@@ -71,6 +106,35 @@ func (s *Executions) InsertNew(ctx context.Context, es []*trading.Execution) ([]
 		return nil, err
 	}
 	return stored, nil
+}
+
+// storedIDs sets stored[i] for each execution of es that executions
+// holds, looking their IDs up chunk at a time.
+func (s *Executions) storedIDs(g *gorm.DB, es []*trading.Execution, stored []bool) error {
+	index := make(map[uuid.UUID]int, len(es))
+	for i, e := range es {
+		index[e.ID] = i
+	}
+	for start := 0; start < len(es); start += chunk {
+		part := make([]uuid.UUID, 0, chunk)
+		for _, e := range es[start:min(start+chunk, len(es))] {
+			part = append(part, e.ID)
+		}
+		err := query(g, func(r *sql.Rows) error {
+			var id uuid.UUID
+			if err := r.Scan(&id); err != nil {
+				return translate(err)
+			}
+			if i, ok := index[id]; ok {
+				stored[i] = true
+			}
+			return nil
+		}, "SELECT id FROM executions WHERE id IN ?", ids(part))
+		if err != nil {
+			return fmt.Errorf("look up stored executions: %w", err)
+		}
+	}
+	return nil
 }
 
 // insertNewLookup is InsertNew by a fingerprint lookup and Insert.
@@ -99,8 +163,33 @@ func (s *Executions) insertNewLookup(ctx context.Context, es []*trading.Executio
 	return s.Insert(ctx, keep)
 }
 
-// executionRow appends e's values in executionInsertCols order.
-func executionRow(e *trading.Execution, dst []any) []any {
-	return append(dst, e.ID, e.UserID, e.AccountID, e.InstrumentID, string(e.Side), e.Quantity, e.Price, e.Commission, e.Fees,
-		e.ExecutedAt.UnixNano(), e.BrokerExecutionID, nullID(e.ImportID), e.Fingerprint, e.Version, normTime(e.CreatedAt), normTime(e.UpdatedAt))
+// executionLines returns the copyLines line function of es: the values of
+// executionInsertCols (executionRowCols when rowOnly) in COPY text form,
+// as Insert's row stores them.
+func executionLines(es []*trading.Execution, rowOnly bool) func(i int, b []byte) []byte {
+	var times copyTimes
+	return func(i int, b []byte) []byte {
+		e := es[i]
+		b = append(appendCopyUUID(b, e.ID, false), '\t')
+		if !rowOnly {
+			b = append(appendCopyUUID(b, e.UserID, false), '\t')
+			b = append(appendCopyUUID(b, e.AccountID, false), '\t')
+		}
+		b = append(appendCopyUUID(b, e.InstrumentID, false), '\t')
+		b = append(appendCopyString(b, string(e.Side)), '\t')
+		b = append(trading.AppendDecimal(b, e.Quantity), '\t')
+		b = append(trading.AppendDecimal(b, e.Price), '\t')
+		b = append(trading.AppendDecimal(b, e.Commission), '\t')
+		b = append(trading.AppendDecimal(b, e.Fees), '\t')
+		b = append(strconv.AppendInt(b, e.ExecutedAt.UnixNano(), 10), '\t')
+		b = append(appendCopyString(b, e.BrokerExecutionID), '\t')
+		if rowOnly {
+			return appendCopyString(b, e.Fingerprint)
+		}
+		b = append(appendCopyUUID(b, e.ImportID, true), '\t')
+		b = append(appendCopyString(b, e.Fingerprint), '\t')
+		b = append(strconv.AppendInt(b, e.Version, 10), '\t')
+		b = append(times.appendTo(b, e.CreatedAt), '\t')
+		return times.appendTo(b, e.UpdatedAt)
+	}
 }

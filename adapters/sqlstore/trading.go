@@ -255,9 +255,10 @@ func missingOrStale(g *gorm.DB, table, where string, args []any, notFound error)
 	return apperr.New(apperr.Conflict, trading.CodeVersionMismatch, "the record changed since it was read: reload it and try again")
 }
 
-// Delete implements trading.Accounts: executions go by foreign-key
-// cascade, trades and their legs by the trading_accounts_delete_derived
-// trigger.
+// Delete implements trading.Accounts: executions, trades and their legs
+// go by the trading_accounts_delete_derived trigger on PostgreSQL (its
+// references of executions are checked per statement: migration 00340),
+// executions by foreign-key cascade on SQLite.
 func (s *TradingAccounts) Delete(ctx context.Context, userID, id uuid.UUID) error {
 	return s.db.run(ctx, func(g *gorm.DB) error {
 		res := g.Exec("DELETE FROM trading_accounts WHERE user_id = ? AND id = ?", userID, id)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
@@ -94,5 +95,30 @@ func TestUserErrorsAreTranslated(t *testing.T) {
 	_, err := users.Get(ctx, [16]byte{1})
 	if !apperr.Is(err, apperr.Unavailable) {
 		t.Fatalf("Get with a canceled context = %v; want Unavailable", err)
+	}
+}
+
+// TestUsersTimeZone: TimeZone reads the profile's zone as Get does ("" when
+// none is set), and an unknown user is NotFound, on both dialects.
+func TestUsersTimeZone(t *testing.T) {
+	for _, dc := range dialects {
+		t.Run(dc.name, func(t *testing.T) {
+			ctx := context.Background()
+			users := sqlstore.NewUsers(openMigrated(t, testConfig(dc.url(t))))
+			zoned := &identity.User{Email: "zoned@example.com", Timezone: "Europe/Berlin"}
+			plain := &identity.User{Email: "plain@example.com"}
+			for _, u := range []*identity.User{zoned, plain} {
+				if err := users.Create(ctx, u); err != nil {
+					t.Fatal(err)
+				}
+				got, err := users.TimeZone(ctx, u.ID)
+				if err != nil || got != u.Timezone {
+					t.Fatalf("%s: TimeZone = %q, %v; want %q", u.Email, got, err, u.Timezone)
+				}
+			}
+			if _, err := users.TimeZone(ctx, uuid.New()); !apperr.Is(err, apperr.NotFound) {
+				t.Fatalf("unknown user: %v, want NotFound", err)
+			}
+		})
 	}
 }

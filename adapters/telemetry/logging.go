@@ -2,11 +2,13 @@ package telemetry
 
 import (
 	"context"
+	"encoding/hex"
 	"io"
 	"log/slog"
 	"net/url"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -18,29 +20,34 @@ import (
 // Redacted replaces every value that must not reach a log.
 const Redacted = "[REDACTED]"
 
-// sensitiveKeys are attribute keys (compared case-insensitively, with '-'
-// folded to '_') whose values are never logged, wherever they appear.
-var sensitiveKeys = map[string]struct{}{
-	"password": {}, "new_password": {}, "current_password": {}, "passwd": {},
-	"secret": {}, "client_secret": {}, "token": {}, "access_token": {},
-	"refresh_token": {}, "id_token": {}, "mfa_token": {}, "authorization": {},
-	"proxy_authorization": {}, "cookie": {}, "set_cookie": {}, "api_key": {},
-	"apikey": {}, "x_api_key": {}, "private_key": {}, "backup_code": {},
-	"otp": {}, "totp": {}, "dsn": {}, "database_url": {}, "redis_url": {},
-	"smtp_url": {},
+// isSensitive reports whether key, already folded (lower case, '-' as
+// '_'), is one whose values are never logged, wherever it appears. A
+// switch rather than a map: Go compiles it to comparisons by length and
+// content, cheaper than hashing the key for every attribute of every line.
+func isSensitive(key string) bool {
+	switch key {
+	case "password", "new_password", "current_password", "passwd",
+		"secret", "client_secret", "token", "access_token",
+		"refresh_token", "id_token", "mfa_token", "authorization",
+		"proxy_authorization", "cookie", "set_cookie", "api_key",
+		"apikey", "x_api_key", "private_key", "backup_code",
+		"otp", "totp", "dsn", "database_url", "redis_url",
+		"smtp_url":
+		return true
+	}
+	return false
 }
 
-// IsSensitiveKey reports whether values under key are redacted from logs.
+// IsSensitiveKey reports whether values under key are redacted from logs
+// (compared case-insensitively, with '-' folded to '_').
 func IsSensitiveKey(key string) bool {
-	if _, ok := sensitiveKeys[key]; ok {
+	if isSensitive(key) {
 		return true
 	}
 	if !needsFolding(key) { // most keys: no allocation, no second lookup
 		return false
 	}
-	k := strings.ReplaceAll(strings.ToLower(key), "-", "_")
-	_, ok := sensitiveKeys[k]
-	return ok
+	return isSensitive(strings.ReplaceAll(strings.ToLower(key), "-", "_"))
 }
 
 // needsFolding reports whether key has a byte IsSensitiveKey folds: an
@@ -77,8 +84,13 @@ func NewLogger(cfg Config, w io.Writer) *slog.Logger {
 		// (runtime.CallersFrames and an allocation per line): the same
 		// "source" object with function, file and line.
 		opts.AddSource = false
-		ch.Handler = slog.NewJSONHandler(w, opts)
+		// Both writers of the lines (jsonLine for the common ones,
+		// slog's handler for the rest) write through one lock, one
+		// Write per line.
+		lw := &lockedWriter{w: w}
+		ch.Handler = slog.NewJSONHandler(lw, opts)
 		ch.sources = new(sync.Map)
+		ch.fast = &jsonLine{w: lw}
 	}
 	return slog.New(ch)
 }
@@ -149,6 +161,9 @@ type contextHandler struct {
 	slog.Handler
 	sources *sync.Map
 	flush   flusher // nil unless the output buffers
+	// fast writes the JSON lines it covers (nil: text, or after WithGroup
+	// or WithAttrs attributes it does not cover).
+	fast *jsonLine
 }
 
 func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
@@ -168,11 +183,24 @@ func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
 		}
 	}
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-		extra[n], extra[n+1] = slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String())
+		// Both IDs in hex in one string: one allocation instead of two.
+		var ids [48]byte
+		tid, sid := sc.TraceID(), sc.SpanID()
+		hex.Encode(ids[:32], tid[:])
+		hex.Encode(ids[32:], sid[:])
+		both := string(ids[:])
+		extra[n], extra[n+1] = slog.String("trace_id", both[:32]), slog.String("span_id", both[32:])
 		n += 2
 	}
-	r.AddAttrs(extra[:n]...)
-	err := h.Handler.Handle(ctx, r)
+	var err error
+	done := false
+	if h.fast != nil {
+		done, err = h.fast.write(&r, extra[:n])
+	}
+	if !done {
+		r.AddAttrs(extra[:n]...)
+		err = h.Handler.Handle(ctx, r)
+	}
 	if h.flush != nil && r.Level >= slog.LevelWarn {
 		if ferr := h.flush.Flush(); err == nil {
 			err = ferr
@@ -183,11 +211,27 @@ func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
 
 func (h contextHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	h.Handler = h.Handler.WithAttrs(attrs)
+	if h.fast != nil && len(attrs) > 0 {
+		prefix, ok := slices.Clip(h.fast.prefix), true
+		for _, a := range attrs {
+			if prefix, ok = appendAttr(prefix, nil, a, false); !ok {
+				break
+			}
+		}
+		if ok {
+			h.fast = &jsonLine{w: h.fast.w, prefix: prefix}
+		} else {
+			h.fast = nil // slog's handler writes this logger's lines
+		}
+	}
 	return h
 }
 
 func (h contextHandler) WithGroup(name string) slog.Handler {
 	h.Handler = h.Handler.WithGroup(name)
+	if name != "" {
+		h.fast = nil // jsonLine writes no groups of the handler
+	}
 	return h
 }
 

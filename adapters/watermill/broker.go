@@ -41,8 +41,9 @@ type Broker struct {
 	subscribe   func(ctx context.Context, topic string, n int) ([]<-chan *message.Message, func(), error)
 	// direct, when set, consumes by calling deliver in the goroutine
 	// that holds each message (Redis Streams) instead of subscribe's
-	// channels; up to n messages at a time.
-	direct func(ctx context.Context, topic string, n int, deliver func(*message.Message) bool) (func(), error)
+	// channels; up to n messages at a time. deliver's record is the
+	// entry's jobs.StreamRecordField ("" for none).
+	direct func(ctx context.Context, topic string, n int, deliver func(msg *message.Message, record string) bool) (func(), error)
 	topic  func(queue string) string
 	depth  func(ctx context.Context, queue string) (jobs.Depth, error)
 	log    *slog.Logger
@@ -191,7 +192,7 @@ func (b *Broker) Consume(ctx context.Context, queue string, concurrency int, han
 				inFlight.Add(1)
 				running.Go(func() {
 					defer func() { inFlight.Add(-1); <-sem }()
-					b.deliver(hctx, ctx, msg, handle)
+					b.deliver(hctx, ctx, msg, "", handle)
 				})
 			}
 		})
@@ -209,7 +210,7 @@ func (b *Broker) consumeDirect(ctx, subCtx context.Context, queue string, concur
 	var mu sync.Mutex
 	stopped := false
 	var running sync.WaitGroup
-	closeSub, err := b.direct(subCtx, b.topic(queue), concurrency, func(msg *message.Message) bool {
+	closeSub, err := b.direct(subCtx, b.topic(queue), concurrency, func(msg *message.Message, record string) bool {
 		mu.Lock()
 		if stopped || ctx.Err() != nil {
 			mu.Unlock()
@@ -220,7 +221,7 @@ func (b *Broker) consumeDirect(ctx, subCtx context.Context, queue string, concur
 		defer running.Done()
 		inFlight.Add(1)
 		defer inFlight.Add(-1)
-		b.deliver(hctx, ctx, msg, handle)
+		b.deliver(hctx, ctx, msg, record, handle)
 		return true
 	})
 	if err != nil {
@@ -239,7 +240,7 @@ func (b *Broker) consumeDirect(ctx, subCtx context.Context, queue string, concur
 	return nil
 }
 
-func (b *Broker) deliver(hctx, consumeCtx context.Context, msg *message.Message, handle func(context.Context, jobs.Message) error) {
+func (b *Broker) deliver(hctx, consumeCtx context.Context, msg *message.Message, record string, handle func(context.Context, jobs.Message) error) {
 	bd, err := decodeBody(msg.Payload)
 	if err != nil || bd.JobID == "" {
 		b.log.Error("dropping a malformed job message", "message_uuid", msg.UUID, "error", err)
@@ -250,7 +251,7 @@ func (b *Broker) deliver(hctx, consumeCtx context.Context, msg *message.Message,
 	for k, v := range msg.Metadata {
 		md[k] = v
 	}
-	err = handle(hctx, jobs.Message{JobID: bd.JobID, Seq: bd.Seq, Queue: bd.Queue, Kind: bd.Kind, Metadata: md})
+	err = handle(hctx, jobs.Message{JobID: bd.JobID, Seq: bd.Seq, Queue: bd.Queue, Kind: bd.Kind, Metadata: md, Record: record})
 	switch {
 	case err == nil:
 		msg.Ack()

@@ -174,7 +174,7 @@ func NewRedisStreams(rdb *redis.Client, cfg RedisConfig, alive Liveness, log *sl
 		b.readers.add(r)
 		return []<-chan *message.Message{ch}, func() { b.readers.remove(r) }, nil
 	}
-	b.direct = func(ctx context.Context, topic string, n int, deliver func(*message.Message) bool) (func(), error) {
+	b.direct = func(ctx context.Context, topic string, n int, deliver func(*message.Message, string) bool) (func(), error) {
 		r := newReader(ctx, topic)
 		r.deliver = deliver
 		if _, err := r.start(ctx, n); err != nil {

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/tradesense/tradesense/core/reqctx"
 )
 
 // AccessClaims are the facts an access token carries (JWT claims sub,
@@ -85,8 +87,15 @@ func WithClientMeta(ctx context.Context, m ClientMeta) context.Context {
 	return context.WithValue(ctx, metaKey{}, m)
 }
 
-// ClientMetaFrom returns the client facts in ctx (zero outside a request).
+// ClientMetaFrom returns the client facts in ctx: those of WithClientMeta,
+// else those of the request record (reqctx.WithClient, as the HTTP layer
+// installs it), zero outside a request.
 func ClientMetaFrom(ctx context.Context) ClientMeta {
-	m, _ := ctx.Value(metaKey{}).(ClientMeta)
-	return m
+	if m, ok := ctx.Value(metaKey{}).(ClientMeta); ok {
+		return m
+	}
+	if info := reqctx.From(ctx); info != nil {
+		return ClientMeta{IP: info.ClientIP, UserAgent: info.UserAgent}
+	}
+	return ClientMeta{}
 }

@@ -71,7 +71,10 @@ type eventsAppender struct {
 	app StreamAppender
 }
 
-var _ StreamAppender = (*eventsAppender)(nil)
+var (
+	_ StreamAppender = (*eventsAppender)(nil)
+	_ RecordUpdater  = (*eventsBackend)(nil)
+)
 
 // StreamTarget implements StreamAppender.
 func (b *eventsAppender) StreamTarget() any { return b.app.StreamTarget() }
@@ -95,9 +98,25 @@ func (b *eventsAppender) CreateAppendMany(ctx context.Context, js []*Job, idemWi
 // Update implements Store: it compares the stored job with the one fn was
 // given on its last call.
 func (b *eventsBackend) Update(ctx context.Context, id string, fn func(*Job) (*Job, error)) (*Job, error) {
+	return b.tracked(ctx, fn, func(fn func(*Job) (*Job, error)) (*Job, error) { return b.Backend.Update(ctx, id, fn) })
+}
+
+// UpdateFromRecord implements RecordUpdater: the wrapped backend's when
+// it has one, else Update.
+func (b *eventsBackend) UpdateFromRecord(ctx context.Context, id, record string, fn func(*Job) (*Job, error)) (*Job, error) {
+	ru, ok := b.Backend.(RecordUpdater)
+	if !ok || record == "" {
+		return b.Update(ctx, id, fn)
+	}
+	return b.tracked(ctx, fn, func(fn func(*Job) (*Job, error)) (*Job, error) { return ru.UpdateFromRecord(ctx, id, record, fn) })
+}
+
+// tracked runs update with fn and publishes the stored job when its state
+// (or its progress) differs from the job fn was given on its last call.
+func (b *eventsBackend) tracked(ctx context.Context, fn func(*Job) (*Job, error), update func(func(*Job) (*Job, error)) (*Job, error)) (*Job, error) {
 	var before State
 	var progress json.RawMessage
-	out, err := b.Backend.Update(ctx, id, func(j *Job) (*Job, error) {
+	out, err := update(func(j *Job) (*Job, error) {
 		before, progress = j.State, nil
 		if j.State == StateProgress {
 			progress = cloneBytes(j.Progress)

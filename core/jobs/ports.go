@@ -160,6 +160,24 @@ type Message struct {
 	Kind  string
 	// Metadata carries the trace context of the publisher.
 	Metadata map[string]string
+	// Record is the job's record as the store wrote it in the write that
+	// appended this message (StreamAppender, StreamRecordField), empty
+	// when the message was published on its own. It is opaque to
+	// everything but the store, and only a hint: the store checks it
+	// against what it holds (RecordUpdater).
+	Record string
+}
+
+// RecordUpdater is implemented by a Store that can begin an Update from a
+// record a message carried (Message.Record) instead of reading it first:
+// one round trip less to start a job.
+type RecordUpdater interface {
+	// UpdateFromRecord is Update, with record as a guess of the stored
+	// bytes. The guess never decides anything: the write is a
+	// compare-and-set on the stored bytes, and fn's result counts only
+	// when fn was given the stored record (a stale or unreadable guess
+	// costs a read, as Update would). An empty record is plain Update.
+	UpdateFromRecord(ctx context.Context, id, record string, fn func(*Job) (*Job, error)) (*Job, error)
 }
 
 // Depth is a queue's transport-level numbers.
@@ -218,6 +236,12 @@ type StreamEncoder interface {
 	// StreamTarget is the same value.
 	StreamTarget() any
 }
+
+// StreamRecordField is the stream entry field in which a StreamAppender
+// may append, beside the broker's fields, the record it stored with the
+// message; a StreamEncoder's consumer hands it over as Message.Record.
+// Consumers that do not know the field ignore it.
+const StreamRecordField = "job_record"
 
 // StreamAppender is implemented by a Backend that can append a broker
 // message in the same atomic write that stores a job (one round trip for

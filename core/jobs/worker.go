@@ -342,7 +342,14 @@ func (w *Worker) storeErr(m Message, err error) error {
 // the job's previous worker dead.
 func (w *Worker) start(ctx context.Context, m Message, ownerDead bool) (*Job, error) {
 	now := time.Now().UTC()
-	j, err := w.store.Update(ctx, m.JobID, func(j *Job) (*Job, error) {
+	update := w.store.Update
+	if ru, ok := w.store.(RecordUpdater); ok && m.Record != "" && !ownerDead {
+		// The message carries the record stored with it: no read first.
+		update = func(ctx context.Context, id string, fn func(*Job) (*Job, error)) (*Job, error) {
+			return ru.UpdateFromRecord(ctx, id, m.Record, fn)
+		}
+	}
+	j, err := update(ctx, m.JobID, func(j *Job) (*Job, error) {
 		if j.Seq != m.Seq || j.State.Terminal() {
 			return nil, errDrop
 		}
@@ -383,10 +390,14 @@ func (w *Worker) run(ctx context.Context, j *Job) error {
 	w.m.started(ctx, j.Kind, j.Queue)
 
 	parent := spanContextOf(ctx, w.prop, j.Trace)
-	sctx, span := w.tracer.Start(parent, "job "+j.Kind, trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
-		attribute.String("job.id", j.ID), attribute.String("job.kind", j.Kind), attribute.String("job.queue", j.Queue),
-		attribute.Int("job.attempt", j.Attempt), attribute.String("job.worker", w.wcfg.ID)))
+	sctx, span := w.tracer.Start(parent, "job "+j.Kind, trace.WithSpanKind(trace.SpanKindConsumer))
 	defer span.End()
+	if span.IsRecording() {
+		// Built only for a span that keeps them: most jobs run unsampled
+		// or without a tracer, and the attributes cost allocations.
+		span.SetAttributes(attribute.String("job.id", j.ID), attribute.String("job.kind", j.Kind), attribute.String("job.queue", j.Queue),
+			attribute.Int("job.attempt", j.Attempt), attribute.String("job.worker", w.wcfg.ID))
+	}
 	log := &jobLogger{base: w.log, j: j}
 
 	hctx, cancel := context.WithCancel(sctx)
@@ -411,10 +422,11 @@ func (w *Worker) run(ctx context.Context, j *Job) error {
 		}()
 	}
 
-	soft := time.NewTimer(j.SoftTimeout)
-	defer soft.Stop()
-	hard := time.NewTimer(j.HardTimeout)
-	defer hard.Stop()
+	// One timer for both limits: the soft one first (unless it comes
+	// after the hard one), then re-armed for the hard one.
+	armed := time.Now()
+	limit := time.NewTimer(min(j.SoftTimeout, j.HardTimeout))
+	defer limit.Stop()
 	var o outcome
 	softFired := false
 	draining := w.draining
@@ -423,11 +435,14 @@ wait:
 		select {
 		case o = <-done:
 			break wait
-		case <-soft.C:
-			softFired = true
-			cancel()
-			log.get().WarnContext(sctx, "job exceeded its soft time limit; context cancelled", "soft_timeout", j.SoftTimeout)
-		case <-hard.C:
+		case <-limit.C:
+			if !softFired && j.SoftTimeout <= j.HardTimeout {
+				softFired = true
+				cancel()
+				log.get().WarnContext(sctx, "job exceeded its soft time limit; context cancelled", "soft_timeout", j.SoftTimeout)
+				limit.Reset(time.Until(armed.Add(j.HardTimeout)))
+				continue
+			}
 			cancel()
 			w.m.leaked(sctx, j.Kind, j.Queue)
 			log.get().ErrorContext(sctx, "job exceeded its hard time limit; handler abandoned and still running", "hard_timeout", j.HardTimeout)

@@ -16,7 +16,10 @@ import (
 // once at creation; UserID may be set later from any goroutine.
 type Info struct {
 	RequestID string
-	userID    atomic.Pointer[string]
+	// ClientIP and UserAgent are where the request came from, set once
+	// at creation (WithClient); identity.ClientMetaFrom reads them.
+	ClientIP, UserAgent string
+	userID              atomic.Pointer[string]
 }
 
 // SetUserID records the authenticated user.
@@ -35,6 +38,13 @@ type infoKey struct{}
 // With returns a context carrying a new Info for requestID.
 func With(ctx context.Context, requestID string) (context.Context, *Info) {
 	info := &Info{RequestID: requestID}
+	return context.WithValue(ctx, infoKey{}, info), info
+}
+
+// WithClient is With for a request from clientIP with userAgent: one
+// context value for the request's identity and its client facts.
+func WithClient(ctx context.Context, requestID, clientIP, userAgent string) (context.Context, *Info) {
+	info := &Info{RequestID: requestID, ClientIP: clientIP, UserAgent: userAgent}
 	return context.WithValue(ctx, infoKey{}, info), info
 }
 

@@ -23,3 +23,10 @@ func TestInfoCarriesRequestAndUser(t *testing.T) {
 		t.Fatal("user id not visible through the context")
 	}
 }
+
+func TestWithClientCarriesTheClient(t *testing.T) {
+	ctx, info := WithClient(context.Background(), "r2", "203.0.113.9", "ua/2")
+	if got := From(ctx); got != info || got.RequestID != "r2" || got.ClientIP != "203.0.113.9" || got.UserAgent != "ua/2" {
+		t.Fatalf("info %+v", got)
+	}
+}

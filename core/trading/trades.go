@@ -37,7 +37,15 @@ func (s *Service) GetTrade(ctx context.Context, userID, id uuid.UUID) (*Trade, e
 // ListTrades returns a page of the trades f selects in s's order. A filter
 // without a Location has its date range read in the user's time zone.
 func (s *Service) ListTrades(ctx context.Context, userID uuid.UUID, f Filter, srt Sort, p Page) (TradePage, error) {
-	if err := s.PrepareFilter(ctx, userID, &f); err != nil {
+	// A list uses the zone only for the instants of its date range
+	// (Bounds): without one, the user's zone is not read.
+	var err error
+	if f.From.IsZero() && f.To.IsZero() {
+		err = f.Validate()
+	} else {
+		err = s.PrepareFilter(ctx, userID, &f)
+	}
+	if err != nil {
 		return TradePage{}, err
 	}
 	if err := srt.Validate(); err != nil {

@@ -6,6 +6,7 @@ package tradingtest
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -79,6 +80,8 @@ type Env struct {
 	Events *Publisher
 	Zone   *time.Location
 	Svc    *trading.Service
+	// ZoneReads counts the service's reads of a user's zone.
+	ZoneReads atomic.Int64
 }
 
 // NewEnv builds an Env over st.
@@ -92,7 +95,10 @@ func NewEnv(t testing.TB, st Stores) *Env {
 	svc, err := trading.NewService(trading.Deps{
 		Accounts: st.Accounts, Instruments: st.Instruments, Executions: st.Executions, Ledger: st.Ledger, Trades: st.Trades,
 		Labels: st.Labels, Versions: st.Versions, Tx: st.Tx, Events: e.Events,
-		Zones: trading.ZoneFunc(func(context.Context, uuid.UUID) (*time.Location, error) { return ny, nil }),
+		Zones: trading.ZoneFunc(func(context.Context, uuid.UUID) (*time.Location, error) {
+			e.ZoneReads.Add(1)
+			return ny, nil
+		}),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -678,8 +678,15 @@ func Run(t *testing.T, newStores Factory) {
 			{"status open", trading.Filter{Status: trading.Open}, 0},
 		}
 		for _, c := range cases {
+			reads := e.ZoneReads.Load()
 			if got := count(c.f); got != c.want {
 				t.Errorf("%s: %d trades; want %d", c.name, got, c.want)
+			}
+			// The user's zone is read for a date range it has to place,
+			// and only then.
+			needsZone := c.f.Location == nil && (!c.f.From.IsZero() || !c.f.To.IsZero())
+			if read := e.ZoneReads.Load() > reads; read != needsZone {
+				t.Errorf("%s: zone read %v; want %v", c.name, read, needsZone)
 			}
 		}
 		// Sorts.

@@ -69,6 +69,7 @@ func main() {
 	systems := flag.String("systems", "asynq,tradesense", "systems to run, in this order each round")
 	rate := flag.Float64("rate", 0, "offered load in jobs/s, paced over the producers (0: as fast as they can): for the enqueue→start latency at a given load")
 	force := flag.Bool("force", false, "flush a database that holds other keys")
+	prefill := flag.Bool("prefill", false, "enqueue every job before the workers start, then time the workers draining the backlog (end-to-end rate, worker and Redis CPU are the processing's alone; producer CPU is the enqueue's)")
 	flag.Parse()
 
 	opts, err := redis.ParseURL(*url)
@@ -99,7 +100,7 @@ func main() {
 				if err := rdb.FlushDB(ctx).Err(); err != nil {
 					log.Fatal(err)
 				}
-				res, err := run(ctx, rdb, *url, sys, w, *n, *producers, *conc, *batch, *rate)
+				res, err := run(ctx, rdb, *url, sys, w, *n, *producers, *conc, *batch, *rate, *prefill)
 				if err != nil {
 					log.Fatalf("%s: %v", sys, err)
 				}
@@ -223,24 +224,32 @@ func perJob(d time.Duration, n int) float64 { return float64(d.Microseconds()) /
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // run starts w worker processes, enqueues n jobs and waits for them.
-func run(ctx context.Context, rdb *redis.Client, url, sys string, w, n, producers, conc, batch int, rate float64) (result, error) {
+func run(ctx context.Context, rdb *redis.Client, url, sys string, w, n, producers, conc, batch int, rate float64, prefill bool) (result, error) {
 	var res result
 	procs := make([]*exec.Cmd, w)
 	outs := make([]*bufio.Scanner, w)
-	for i := range procs {
-		cmd := exec.Command(os.Args[0], "worker", sys, url, strconv.Itoa(conc), fmt.Sprintf("w%d", i))
-		cmd.Stderr = os.Stderr
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			return res, err
+	startWorkers := func() error {
+		for i := range procs {
+			cmd := exec.Command(os.Args[0], "worker", sys, url, strconv.Itoa(conc), fmt.Sprintf("w%d", i))
+			cmd.Stderr = os.Stderr
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				return err
+			}
+			if err := cmd.Start(); err != nil {
+				return err
+			}
+			procs[i], outs[i] = cmd, bufio.NewScanner(out)
+			outs[i].Buffer(make([]byte, 1<<20), 256<<20) // the latencies are one line
+			if !outs[i].Scan() || outs[i].Text() != "ready" {
+				return fmt.Errorf("worker %d did not start", i)
+			}
 		}
-		if err := cmd.Start(); err != nil {
+		return nil
+	}
+	if !prefill {
+		if err := startWorkers(); err != nil {
 			return res, err
-		}
-		procs[i], outs[i] = cmd, bufio.NewScanner(out)
-		outs[i].Buffer(make([]byte, 1<<20), 256<<20) // the latencies are one line
-		if !outs[i].Scan() || outs[i].Text() != "ready" {
-			return res, fmt.Errorf("worker %d did not start", i)
 		}
 	}
 	enqueue, processed, closeProducer, err := producer(rdb, url, sys)
@@ -279,6 +288,15 @@ func run(ctx context.Context, rdb *redis.Client, url, sys string, w, n, producer
 		return res, err
 	default:
 	}
+	if prefill {
+		// The workers drain the backlog alone: the rate and CPU below
+		// are the processing's only (the enqueue's were measured above).
+		res.cpuProd = perJob(selfCPU()-cpu0, n)
+		if err := startWorkers(); err != nil {
+			return res, err
+		}
+		start, rcpu0 = time.Now(), redisCPU(ctx, rdb)
+	}
 	deadline := time.Now().Add(5 * time.Minute)
 	for w > 0 {
 		got, err := processed(ctx)
@@ -294,7 +312,9 @@ func run(ctx context.Context, rdb *redis.Client, url, sys string, w, n, producer
 		time.Sleep(2 * time.Millisecond)
 	}
 	total := time.Since(start)
-	res.cpuProd = perJob(selfCPU()-cpu0, n)
+	if !prefill {
+		res.cpuProd = perJob(selfCPU()-cpu0, n)
+	}
 	res.cpuRedis = perJob(redisCPU(ctx, rdb)-rcpu0, n)
 	closeProducer()
 	var workCPU time.Duration

@@ -35,7 +35,13 @@ type Instruments struct{ db *DB }
 type Executions struct{ db *DB }
 
 // Ledger is the SQL implementation of trading.Ledger and trading.Trades.
-type Ledger struct{ db *DB }
+type Ledger struct {
+	db *DB
+	// execScratch and tradeScratch hold the scratch slices of a
+	// rebuild's reads (see takeScratch).
+	execScratch  chan *[]trading.Execution
+	tradeScratch chan *[]trading.Trade
+}
 
 // DataVersions is the SQL implementation of trading.DataVersions.
 type DataVersions struct{ db *DB }
@@ -63,7 +69,9 @@ func NewInstruments(db *DB) *Instruments { return &Instruments{db: db} }
 func NewExecutions(db *DB) *Executions { return &Executions{db: db} }
 
 // NewLedger returns the trades repository on db.
-func NewLedger(db *DB) *Ledger { return &Ledger{db: db} }
+func NewLedger(db *DB) *Ledger {
+	return &Ledger{db: db, execScratch: make(chan *[]trading.Execution, scratchSlices), tradeScratch: make(chan *[]trading.Trade, scratchSlices)}
+}
 
 // NewDataVersions returns the data version counters on db.
 func NewDataVersions(db *DB) *DataVersions { return &DataVersions{db: db} }

@@ -1,10 +1,12 @@
 package sqlstore_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -141,6 +143,14 @@ func TestPositionTradesReadsTheSameInAndOutOfATransaction(t *testing.T) {
 				pb, "notes\twith a tab", "169.5", "12.25", string(rulesJSON), annotated, res.Executions[0].ID); err != nil {
 				t.Fatal(err)
 			}
+			tags := []uuid.UUID{st.NewTag(t, u), st.NewTag(t, u)}
+			slices.SortFunc(tags, func(x, y uuid.UUID) int { return bytes.Compare(x[:], y[:]) })
+			for _, tag := range tags {
+				if err := sqlstore.ExecForTest(ctx, db, "INSERT INTO trade_tags (trade_id, tag_id) SELECT id, ? FROM trades WHERE opening_execution_id = ?",
+					tag, res.Executions[0].ID); err != nil {
+					t.Fatal(err)
+				}
+			}
 			key := trading.PositionKey{UserID: u, AccountID: acct.ID, InstrumentID: res.Executions[0].InstrumentID}
 			out, err := st.Ledger.PositionTrades(ctx, key)
 			if err != nil {
@@ -148,10 +158,38 @@ func TestPositionTradesReadsTheSameInAndOutOfATransaction(t *testing.T) {
 			}
 			var in []trading.Trade
 			if err := st.Tx.Do(ctx, func(ctx context.Context) error {
-				in, err = st.Ledger.PositionTrades(ctx, key)
-				return err
+				if in, err = st.Ledger.PositionTrades(ctx, key); err != nil {
+					return err
+				}
+				return st.Ledger.PositionLegKeys(ctx, key, in)
 			}); err != nil {
 				t.Fatal(err)
+			}
+			for i := range out {
+				if len(out[i].Legs) != 0 {
+					t.Fatalf("PositionTrades read legs: %+v", out[i].Legs)
+				}
+			}
+			if err := st.Ledger.PositionLegKeys(ctx, key, out); err != nil {
+				t.Fatal(err)
+			}
+			legs := 0
+			for i := range out {
+				legs += len(out[i].Legs)
+				for _, l := range out[i].Legs {
+					if l.Role != trading.Entry && l.Role != trading.Exit {
+						t.Fatalf("leg role %q", l.Role)
+					}
+				}
+			}
+			if legs != 3 {
+				t.Fatalf("%d leg keys, want 3", legs)
+			}
+			// Legs come in no particular order (the port promises none).
+			for _, ts := range [][]trading.Trade{in, out} {
+				for i := range ts {
+					slices.SortFunc(ts[i].Legs, func(x, y trading.Leg) int { return bytes.Compare(x.ExecutionID[:], y.ExecutionID[:]) })
+				}
 			}
 			if len(out) != 2 || !reflect.DeepEqual(in, out) {
 				t.Fatalf("in a transaction:\n%+v\noutside:\n%+v", in, out)
@@ -163,7 +201,8 @@ func TestPositionTradesReadsTheSameInAndOutOfATransaction(t *testing.T) {
 				}
 			}
 			if a == nil || a.Rating != 4 || a.Confidence != 7 || a.Version != 5 || !a.UpdatedAt.Equal(annotated) || a.PlaybookID != pb ||
-				len(a.FollowedRules) != 2 || a.Notes != "notes\twith a tab" || a.PlannedStop.Decimal.String() != "169.5" || a.PlannedTarget.Valid {
+				len(a.FollowedRules) != 2 || a.Notes != "notes\twith a tab" || a.PlannedStop.Decimal.String() != "169.5" || a.PlannedTarget.Valid ||
+				!slices.Equal(a.TagIDs, tags) {
 				t.Fatalf("annotation read back as %+v", a)
 			}
 		})
@@ -215,5 +254,62 @@ func TestTradeListRawReadMatchesDatabaseSQL(t *testing.T) {
 		if len(raw) != 3 || string(a) != string(b) || !reflect.DeepEqual(rk, pk) {
 			t.Fatalf("%s: raw read\n%s %q\ndatabase/sql\n%s %q", key, a, rk, b, pk)
 		}
+	}
+}
+
+// TestLedgerPositionsAreTheAccounts: Positions returns the instruments
+// with executions in the account, and only those (not another account's
+// of the same user, not an instrument the user holds elsewhere).
+func TestLedgerPositionsAreTheAccounts(t *testing.T) {
+	for _, dc := range dialects {
+		t.Run(dc.name, func(t *testing.T) {
+			ctx := context.Background()
+			db := openMigrated(t, testConfig(dc.url(t)))
+			st := tradingStores(db)
+			env := tradingtest.NewEnv(t, st)
+			u := st.NewUser(t)
+			at := time.Date(2026, 3, 2, 14, 30, 0, 0, time.UTC)
+			add := func(name string, symbols ...string) (uuid.UUID, map[uuid.UUID]bool) {
+				acct, err := env.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: name, Currency: "USD"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ins []trading.ExecutionInput
+				for i, s := range symbols {
+					ins = append(ins, trading.ExecutionInput{Symbol: s, AssetClass: trading.Stock, Side: trading.Buy, Quantity: decimal.NewFromInt(1),
+						Price: decimal.NewFromInt(10), ExecutedAt: at.Add(time.Duration(i) * time.Minute)})
+				}
+				res, err := env.Svc.AddExecutions(ctx, u, acct.ID, ins, trading.AddOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := map[uuid.UUID]bool{}
+				for _, e := range res.Executions {
+					want[e.InstrumentID] = true
+				}
+				return acct.ID, want
+			}
+			a, wantA := add("A", "AAPL", "MSFT", "AAPL")
+			b, wantB := add("B", "TSLA", "AAPL")
+			for _, c := range []struct {
+				acct uuid.UUID
+				want map[uuid.UUID]bool
+			}{{a, wantA}, {b, wantB}} {
+				got, err := st.Ledger.Positions(ctx, u, c.acct)
+				if err != nil {
+					t.Fatal(err)
+				}
+				gotSet := map[uuid.UUID]bool{}
+				for _, id := range got {
+					gotSet[id] = true
+				}
+				if len(got) != len(c.want) || !reflect.DeepEqual(gotSet, c.want) {
+					t.Fatalf("positions of %s = %v; want %v", c.acct, got, c.want)
+				}
+			}
+			if got, err := st.Ledger.Positions(ctx, st.NewUser(t), a); err != nil || len(got) != 0 {
+				t.Fatalf("another user's positions of the account = %v, %v", got, err)
+			}
+		})
 	}
 }

@@ -74,9 +74,15 @@ type Ledger interface {
 	// PositionExecutions returns the executions of a position, any order.
 	PositionExecutions(ctx context.Context, key PositionKey) ([]Execution, error)
 	// PositionTrades returns the stored trades of a position with their
-	// Digest, annotation (tags included) and legs of which only
-	// ExecutionID and Role need be filled: what Reconcile reads.
+	// Digest and annotation (tags included), without legs: what Reconcile
+	// reads when every derived trade finds its stored one by its opening
+	// execution (see NeedsStoredLegs).
 	PositionTrades(ctx context.Context, key PositionKey) ([]Trade, error)
+	// PositionLegKeys sets the Legs of trades (stored trades of the
+	// position, as PositionTrades returned them) to their stored legs, of
+	// which only ExecutionID and Role need be filled, in any order: what
+	// Reconcile's rules 2–4 read.
+	PositionLegKeys(ctx context.Context, key PositionKey, trades []Trade) error
 	// Apply writes plan: inserts Created, rewrites Changed (only the legs
 	// that differ from the stored ones; the annotation and tags only for
 	// AnnotationChanged), moves Absorbed trades' attachments to their

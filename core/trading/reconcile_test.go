@@ -1,12 +1,15 @@
 package trading
 
 import (
+	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
+	"pgregory.net/rapid"
 )
 
 // stored builds the trades of fills and gives them IDs and annotations as
@@ -191,5 +194,65 @@ func TestAppendUUIDIsString(t *testing.T) {
 		if got := string(appendUUID([]byte("x"), u)); got != "x"+u.String() {
 			t.Fatalf("appendUUID = %q, want x%s", got, u)
 		}
+	}
+}
+
+// TestReconcileWithoutStoredLegsWhenNotNeeded: whenever NeedsStoredLegs
+// says Reconcile does not read the stored trades' legs, Reconcile gives
+// the same plan with and without them (the rebuild then skips reading
+// them); and it does say so for a rebuild that changes nothing.
+func TestReconcileWithoutStoredLegsWhenNotNeeded(t *testing.T) {
+	ids := func() func() uuid.UUID {
+		n := 0
+		return func() uuid.UUID { n++; return uuid.NewSHA1(uuid.NameSpaceOID, []byte{byte(n), byte(n >> 8)}) }
+	}
+	needed := 0
+	rapid.Check(t, func(t *rapid.T) {
+		fills := genFills(t)
+		first := Reconcile(nil, Build(fills, BuildParams{Multiplier: dec("1")}), ids())
+		old := first.Trades
+		for i := range old {
+			if rapid.Bool().Draw(t, "annotate") {
+				old[i].Annotation.Notes = "n"
+				old[i].Annotation.TagIDs = []uuid.UUID{uuid.NewSHA1(uuid.NameSpaceURL, []byte{byte(i)})}
+				old[i].Annotation.InitialRisk = decimal.NewNullDecimal(dec("10"))
+			}
+		}
+		if NeedsStoredLegs(old, Build(fills, BuildParams{Multiplier: dec("1")})) {
+			t.Fatalf("an unchanged rebuild needs the stored legs")
+		}
+		// Edit the fills: drop some, re-price some, add new ones.
+		var next []Execution
+		for i, f := range fills {
+			switch rapid.IntRange(0, 5).Draw(t, fmt.Sprintf("edit%d", i)) {
+			case 0:
+				continue
+			case 1:
+				f.Price = f.Price.Add(dec("1"))
+			case 2:
+				f.ExecutedAt = f.ExecutedAt.Add(time.Duration(rapid.IntRange(-3600, 3600).Draw(t, "shift")) * time.Second)
+			}
+			next = append(next, f)
+		}
+		added := genFills(t)
+		next = append(next, added[:min(len(added), rapid.IntRange(0, 3).Draw(t, "added"))]...)
+		withLegs := Build(next, BuildParams{Multiplier: dec("1")})
+		if NeedsStoredLegs(old, withLegs) {
+			needed++
+			return
+		}
+		bare := make([]Trade, len(old))
+		for i := range old {
+			bare[i] = old[i]
+			bare[i].Legs = nil
+		}
+		want := Reconcile(old, withLegs, ids())
+		got := Reconcile(bare, Build(next, BuildParams{Multiplier: dec("1")}), ids())
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("without the stored legs:\n got %+v\nwant %+v", got, want)
+		}
+	})
+	if needed == 0 {
+		t.Fatalf("no case needed the stored legs: the generator does not exercise rules 2–4")
 	}
 }

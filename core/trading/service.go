@@ -158,21 +158,22 @@ func (s *Service) location(ctx context.Context, a *Account) (*time.Location, err
 }
 
 // position is one position's rebuild in its three steps: load (database),
-// derive (CPU only: Build and Reconcile) and store (database).
+// derive (CPU only: Build and Reconcile) and store (database). When
+// Reconcile needs the stored trades' legs (NeedsStoredLegs), derive stops
+// after Build and store reads them and reconciles.
 type position struct {
-	key    PositionKey
-	params BuildParams
-	execs  []Execution
-	old    []Trade
-	plan   Plan
+	key      PositionKey
+	params   BuildParams
+	execs    []Execution
+	old      []Trade
+	built    []Trade // Build's trades while needLegs
+	needLegs bool
+	plan     Plan
 }
 
-func (s *Service) load(ctx context.Context, a *Account, instrumentID uuid.UUID) (*position, error) {
+// load reads one position of a; loc is the account's zone (location).
+func (s *Service) load(ctx context.Context, a *Account, loc *time.Location, instrumentID uuid.UUID) (*position, error) {
 	in, err := s.d.Instruments.Get(ctx, a.UserID, instrumentID)
-	if err != nil {
-		return nil, err
-	}
-	loc, err := s.location(ctx, a)
 	if err != nil {
 		return nil, err
 	}
@@ -191,8 +192,18 @@ func (s *Service) load(ctx context.Context, a *Account, instrumentID uuid.UUID) 
 }
 
 func (s *Service) derive(p *position) {
-	p.plan = Reconcile(p.old, Build(p.execs, p.params), s.d.NewID)
-	p.execs, p.old = nil, nil
+	built := Build(p.execs, p.params)
+	p.execs = nil
+	if NeedsStoredLegs(p.old, built) {
+		p.built, p.needLegs = built, true
+		return
+	}
+	s.reconcile(p, built)
+}
+
+func (s *Service) reconcile(p *position, built []Trade) {
+	p.plan = Reconcile(p.old, built, s.d.NewID)
+	p.old, p.built, p.needLegs = nil, nil, false
 	now := s.now()
 	for _, i := range p.plan.Created {
 		p.plan.Trades[i].UpdatedAt = now
@@ -208,6 +219,12 @@ func (s *Service) derive(p *position) {
 }
 
 func (s *Service) store(ctx context.Context, p *position, ch *changes) (int, error) {
+	if p.needLegs {
+		if err := s.d.Ledger.PositionLegKeys(ctx, p.key, p.old); err != nil {
+			return 0, err
+		}
+		s.reconcile(p, p.built)
+	}
 	if p.plan.Empty() {
 		return 0, nil
 	}
@@ -222,7 +239,11 @@ func (s *Service) store(ctx context.Context, p *position, ch *changes) (int, err
 // rebuild derives the trades of one position again and writes what
 // changed. The caller holds the account's lock.
 func (s *Service) rebuild(ctx context.Context, a *Account, instrumentID uuid.UUID, ch *changes) (*Plan, int, error) {
-	p, err := s.load(ctx, a, instrumentID)
+	loc, err := s.location(ctx, a)
+	if err != nil {
+		return nil, 0, err
+	}
+	p, err := s.load(ctx, a, loc, instrumentID)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -235,39 +256,50 @@ func (s *Service) rebuild(ctx context.Context, a *Account, instrumentID uuid.UUI
 }
 
 // rebuildPositions rebuilds many positions of one account, deriving each
-// on another goroutine while the transaction's connection loads the next
-// and writes the previous one (the database work stays sequential, on one
-// connection). At most three positions are in memory at once.
+// on another goroutine while the transaction's connection writes the
+// previous one and loads the next (the database work stays sequential, on
+// one connection): position i is derived while i−1 is written and i+1
+// read. At most three positions are in memory at once.
 func (s *Service) rebuildPositions(ctx context.Context, a *Account, ids []uuid.UUID, ch *changes, each func(*Plan, int)) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	// The zone once for every position (it may cost a read of the user).
+	loc, err := s.location(ctx, a)
+	if err != nil {
+		return err
+	}
 	var prev *position
-	var derived chan struct{}
+	var prevDerived chan struct{}
 	for i := 0; i <= len(ids); i++ {
 		var next *position
+		var nextDerived chan struct{}
 		if i < len(ids) {
 			var err error
-			if next, err = s.load(ctx, a, ids[i]); err != nil {
-				if derived != nil {
-					<-derived
+			if next, err = s.load(ctx, a, loc, ids[i]); err != nil {
+				if prevDerived != nil {
+					<-prevDerived
 				}
 				return err
 			}
+			nextDerived = make(chan struct{})
+			go func(p *position, done chan struct{}) {
+				defer close(done)
+				s.derive(p)
+			}(next, nextDerived)
 		}
 		if prev != nil {
-			<-derived
+			<-prevDerived
 			rows, err := s.store(ctx, prev, ch)
 			if err != nil {
+				if nextDerived != nil {
+					<-nextDerived
+				}
 				return err
 			}
 			each(&prev.plan, rows)
 		}
-		if next != nil {
-			derived = make(chan struct{})
-			go func(p *position, done chan struct{}) {
-				defer close(done)
-				s.derive(p)
-			}(next, derived)
-		}
-		prev = next
+		prev, prevDerived = next, nextDerived
 	}
 	return nil
 }

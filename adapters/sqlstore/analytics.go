@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
 
@@ -323,12 +321,8 @@ func textTime(v []byte) (time.Time, error) {
 func (d *DB) pgBinaryRows(ctx context.Context, q string, args []any, fn func(vals [][]byte) error) error {
 	args = append([]any{pgx.QueryResultFormats{pgx.BinaryFormatCode}}, args...)
 	run := func(c *sql.Conn) error {
-		return c.Raw(func(dc any) error {
-			sc, isPgx := dc.(*stdlib.Conn)
-			if !isPgx {
-				return errors.New("sqlstore: raw rows need a pgx connection")
-			}
-			rows, err := sc.Conn().Query(ctx, q, args...)
+		return d.onPgx(ctx, c, "sqlstore.BinaryRows", q, func(pc *pgx.Conn) error {
+			rows, err := pc.Query(ctx, q, args...)
 			if err != nil {
 				return err
 			}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
 
@@ -114,12 +114,9 @@ func (d *DB) bulkInsertFunc(ctx context.Context, g *gorm.DB, table string, cols 
 // of the transaction st and returns the rows written.
 func copyFrom(ctx context.Context, st *txState, table string, cols []string, src io.Reader) (int, error) {
 	var written int64
-	err := st.conn.Raw(func(dc any) error {
-		sc, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return errors.New("sqlstore: COPY needs a pgx connection")
-		}
-		tag, err := sc.Conn().PgConn().CopyFrom(ctx, src, "COPY "+table+" ("+strings.Join(cols, ", ")+") FROM STDIN")
+	stmt := "COPY " + table + " (" + strings.Join(cols, ", ") + ") FROM STDIN"
+	err := st.db.onPgx(ctx, st.conn, "sqlstore.Copy", stmt, func(pc *pgx.Conn) error {
+		tag, err := pc.PgConn().CopyFrom(ctx, src, stmt)
 		written = tag.RowsAffected()
 		return err
 	})
@@ -315,12 +312,8 @@ func (d *DB) pgRows(ctx context.Context, q string, args []any, fn func(vals [][]
 	if d.dialect != Postgres || st == nil || st.conn == nil {
 		return false, nil
 	}
-	err = st.conn.Raw(func(dc any) error {
-		sc, isPgx := dc.(*stdlib.Conn)
-		if !isPgx {
-			return errors.New("sqlstore: raw rows need a pgx connection")
-		}
-		rows, err := sc.Conn().Query(ctx, q, args...)
+	err = d.onPgx(ctx, st.conn, "sqlstore.Rows", q, func(pc *pgx.Conn) error {
+		rows, err := pc.Query(ctx, q, args...)
 		if err != nil {
 			return err
 		}

@@ -48,6 +48,8 @@ type DB struct {
 	where   string
 	cfg     Config
 	log     *slog.Logger
+	trace   *tracing     // GORM's tracing plugin, whose attributes onPgx's spans share
+	tracer  trace.Tracer // spans of the raw pgx paths (onPgx)
 
 	poolTimeouts    atomic.Int64
 	timeoutsCounter metric.Int64Counter
@@ -156,12 +158,13 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, tp trace.TracerProv
 		_ = sqlDB.Close()
 		return nil, nil, fmt.Errorf("sqlstore: initialise gorm on %s at %s: %s", tgt.dialect, tgt.where, scrub(err.Error(), secret))
 	}
-	if err := gdb.Use(newTracing(tp, tgt.dialect)); err != nil {
+	tr := newTracing(tp, tgt.dialect)
+	if err := gdb.Use(tr); err != nil {
 		_ = sqlDB.Close()
 		return nil, nil, fmt.Errorf("sqlstore: install tracing: %w", err)
 	}
 
-	d := &DB{gorm: gdb, sql: sqlDB, dialect: tgt.dialect, where: tgt.where, cfg: cfg, log: log}
+	d := &DB{gorm: gdb, sql: sqlDB, dialect: tgt.dialect, where: tgt.where, cfg: cfg, log: log, trace: tr, tracer: tr.tracer}
 	reg, err := d.registerMetrics(mp)
 	if err != nil {
 		_ = sqlDB.Close()

@@ -17,7 +17,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
-	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
 
@@ -889,7 +888,7 @@ func (s *Ledger) listPg(ctx context.Context, q string, args []any, n int, out *[
 		return true, err
 	}
 	pq = strings.Replace(pq, " FROM trades t WHERE ", ", "+pgListTags+" FROM trades t WHERE ", 1)
-	return s.db.withPgx(ctx, func(c *pgx.Conn) error {
+	return s.db.withPgx(ctx, "sqlstore.ListTrades", pq, func(c *pgx.Conn) error {
 		rr := c.PgConn().ExecParams(ctx, pq, params, nil, nil, pgListFormats[:])
 		ts := make([]trading.Trade, 0, n+1)
 		var rowErr error
@@ -1054,7 +1053,7 @@ func rawTrade(t *trading.Trade, v [][]byte) (key string, err error) {
 // withPgx gives fn the pgx connection of the transaction ctx carries, or
 // one of the pool's. ok is false, with nothing run, outside PostgreSQL or
 // in a transaction without a connection of its own.
-func (d *DB) withPgx(ctx context.Context, fn func(c *pgx.Conn) error) (ok bool, err error) {
+func (d *DB) withPgx(ctx context.Context, op, query string, fn func(c *pgx.Conn) error) (ok bool, err error) {
 	if d.dialect != Postgres {
 		return false, nil
 	}
@@ -1070,14 +1069,7 @@ func (d *DB) withPgx(ctx context.Context, fn func(c *pgx.Conn) error) (ok bool, 
 		}
 		defer func() { _ = conn.Close() }()
 	}
-	err = conn.Raw(func(dc any) error {
-		sc, isPgx := dc.(*stdlib.Conn)
-		if !isPgx {
-			return errors.New("sqlstore: raw rows need a pgx connection")
-		}
-		return fn(sc.Conn())
-	})
-	return true, translate(err)
+	return true, translate(d.onPgx(ctx, conn, op, query, fn))
 }
 
 // listQuery builds the statement of one page: the filter, the keyset

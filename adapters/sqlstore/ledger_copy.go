@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -9,7 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
 	"github.com/tradesense/tradesense/core/trading"
@@ -35,12 +34,9 @@ func (w *writer) copyFunc(table string, cols []string, n int, row func(b []byte,
 	}
 	src := &rowReader{n: n, row: row}
 	var written int64
-	err = st.conn.Raw(func(dc any) error {
-		sc, isPgx := dc.(*stdlib.Conn)
-		if !isPgx {
-			return errors.New("sqlstore: COPY needs a pgx connection")
-		}
-		tag, err := sc.Conn().PgConn().CopyFrom(w.ctx, src, "COPY "+table+" ("+strings.Join(cols, ", ")+") FROM STDIN")
+	stmt := "COPY " + table + " (" + strings.Join(cols, ", ") + ") FROM STDIN"
+	err = w.db.onPgx(w.ctx, st.conn, "sqlstore.Copy", stmt, func(pc *pgx.Conn) error {
+		tag, err := pc.PgConn().CopyFrom(w.ctx, src, stmt)
 		written = tag.RowsAffected()
 		return err
 	})

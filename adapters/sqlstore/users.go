@@ -129,8 +129,9 @@ func (s *Users) Get(ctx context.Context, id uuid.UUID) (*identity.User, error) {
 // prepared statement, rather than GORM's scan of the whole row.
 func (s *Users) TimeZone(ctx context.Context, id uuid.UUID) (string, error) {
 	var zone string
-	ok, err := s.db.withPgx(ctx, func(c *pgx.Conn) error {
-		return c.QueryRow(ctx, "SELECT timezone FROM users WHERE id = $1", id).Scan(&zone)
+	const q = "SELECT timezone FROM users WHERE id = $1"
+	ok, err := s.db.withPgx(ctx, "sqlstore.UserTimeZone", q, func(c *pgx.Conn) error {
+		return c.QueryRow(ctx, q, id).Scan(&zone)
 	})
 	if !ok {
 		g, release, err := s.db.session(ctx)

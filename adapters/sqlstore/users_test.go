@@ -57,28 +57,46 @@ func TestNoParameterValuesInSpansOrLogs(t *testing.T) {
 			if err := users.Create(context.Background(), &identity.User{Email: secret}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := users.GetByEmail(context.Background(), secret); err != nil {
+			u, err := users.GetByEmail(context.Background(), secret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// On PostgreSQL the zone is read on the raw pgx path (onPgx),
+			// which must keep the same contract as GORM's statements.
+			if _, err := users.TimeZone(context.Background(), u.ID); err != nil {
 				t.Fatal(err)
 			}
 			_ = tp.ForceFlush(context.Background())
 
-			var sawQuery bool
+			var sawQuery, sawRaw bool
 			for _, s := range rec.Ended() {
 				for _, a := range s.Attributes() {
-					if strings.Contains(a.Value.String(), "very-private") {
+					if strings.Contains(a.Value.String(), "very-private") || strings.Contains(a.Value.String(), u.ID.String()) {
 						t.Fatalf("span %s attribute %s leaks a parameter value: %s", s.Name(), a.Key, a.Value.String())
 					}
 					if s.Name() == "gorm.Query" && a.Key == "db.query.text" && strings.Contains(a.Value.AsString(), "email_key = ") {
 						sawQuery = true
+					}
+					if s.Name() == "sqlstore.UserTimeZone" && a.Key == "db.query.text" && strings.Contains(a.Value.AsString(), "SELECT timezone FROM users WHERE id = $1") {
+						sawRaw = true
 					}
 				}
 			}
 			if !sawQuery {
 				t.Fatalf("no gorm.Query span with the statement text among %d spans", len(rec.Ended()))
 			}
+			if dc.name == "Postgres" && !sawRaw {
+				t.Fatalf("no sqlstore.UserTimeZone span with the statement text among %d spans", len(rec.Ended()))
+			}
 			out := logs.String()
 			if !strings.Contains(out, "slow sql statement") {
 				t.Fatalf("slow statements were not logged:\n%s", out)
+			}
+			if dc.name == "Postgres" && !strings.Contains(out, "SELECT timezone FROM users") {
+				t.Fatalf("the raw pgx statement was not logged as slow:\n%s", out)
+			}
+			if strings.Contains(out, u.ID.String()) {
+				t.Fatalf("log leaks a parameter value:\n%s", out)
 			}
 			if strings.Contains(out, "very-private") {
 				t.Fatalf("log leaks a parameter value:\n%s", out)

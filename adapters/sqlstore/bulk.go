@@ -140,31 +140,7 @@ func (d *DB) copyLines(ctx context.Context, table string, cols []string, n int, 
 	if n == 0 {
 		return 0, nil
 	}
-	return copyFrom(ctx, st, table, cols, &copyLineReader{n: n, line: line})
-}
-
-// copyLineReader formats rows with a line function as they are read.
-type copyLineReader struct {
-	n, i int
-	line func(i int, b []byte) []byte
-	buf  []byte
-	off  int
-}
-
-func (r *copyLineReader) Read(p []byte) (int, error) {
-	if r.off >= len(r.buf) {
-		if r.i >= r.n {
-			return 0, io.EOF
-		}
-		r.buf, r.off = r.buf[:0], 0
-		for r.i < r.n && len(r.buf) < copyChunk {
-			r.buf = append(r.line(r.i, r.buf), '\n')
-			r.i++
-		}
-	}
-	k := copy(p, r.buf[r.off:])
-	r.off += k
-	return k, nil
+	return copyFrom(ctx, st, table, cols, &rowReader{n: n, row: func(b []byte, i int) []byte { return line(i, b) }})
 }
 
 // appendCopyString appends s in COPY's text form (backslash escapes for

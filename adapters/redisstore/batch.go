@@ -15,10 +15,15 @@ const maxBatch = 128
 const batchTimeout = time.Second
 
 // autoPipe sends the commands of concurrent callers as one pipeline: every
-// call queues its commands, one flusher sends what queued while the
+// call queues its commands, a flusher sends what queued while the
 // previous pipeline was on the wire (one write and one read on one
 // connection); alone, a call costs one goroutine hand-off more than the
-// plain command. Every call still reaches Redis after it was made:
+// plain command. With lanes > 1 that many flushers may each have a
+// pipeline out at once (on their own connections), so calls that queue
+// behind a pipeline need not wait for its reply: the jobs use two, which
+// raised 16 producers' enqueue rate from 47–49k to 57–65k jobs/s with the
+// end-to-end rate unchanged (four lanes: 66k, but smaller batches cost
+// the workers more CPU per job). Every call still reaches Redis after it was made:
 // batching never serves a reply older than the call. A job
 // costs a few round trips (create, read, start, finish); with many jobs
 // in flight this turns them into a few pipelines per batch of jobs, which
@@ -27,10 +32,14 @@ const batchTimeout = time.Second
 // shares the trip.
 type autoPipe struct {
 	rdb *redis.Client
+	// lanes is how many pipelines may be on the wire at once (0 means 1):
+	// with more than one, calls that queue while a pipeline is out go in
+	// the next lane instead of waiting for its reply.
+	lanes int
 
 	mu      sync.Mutex
 	pending []*pipeCall
-	running bool
+	running int
 }
 
 type pipeCall struct {
@@ -46,8 +55,8 @@ func (a *autoPipe) do(ctx context.Context, queue func(context.Context, redis.Pip
 	c := &pipeCall{ctx: ctx, queue: queue, done: make(chan struct{})}
 	a.mu.Lock()
 	a.pending = append(a.pending, c)
-	if !a.running {
-		a.running = true
+	if a.running < max(a.lanes, 1) {
+		a.running++
 		go a.flush()
 	}
 	a.mu.Unlock()
@@ -64,8 +73,10 @@ func (a *autoPipe) flush() {
 		a.mu.Lock()
 		n := min(len(a.pending), maxBatch)
 		if n == 0 {
-			a.running = false
-			a.pending = nil
+			a.running--
+			if a.running == 0 {
+				a.pending = nil
+			}
 			a.mu.Unlock()
 			return
 		}

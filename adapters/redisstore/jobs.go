@@ -68,7 +68,7 @@ func NewJobs(c *Client) *Jobs {
 // NewJobsOn returns the job backend on rdb under prefix (tests and tools).
 func NewJobsOn(rdb *redis.Client, prefix string) *Jobs {
 	ns := prefix + "jobs:"
-	return &Jobs{rdb: rdb, ns: ns, keys: newKeyTable(ns), pipe: &autoPipe{rdb: rdb}, written: map[string]string{}}
+	return &Jobs{rdb: rdb, ns: ns, keys: newKeyTable(ns), pipe: &autoPipe{rdb: rdb, lanes: 2}, written: map[string]string{}}
 }
 
 // remember records raw as id's stored bytes; "" forgets them.

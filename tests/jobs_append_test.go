@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -62,6 +63,11 @@ func TestJobsEnqueueAppendsTheMessageInTheStoreWrite(t *testing.T) {
 	ran := make(chan string, 100)
 	reg.Register("default.echo", jobs.KindConfig{Handler: func(_ context.Context, j *jobs.Job) (any, error) {
 		ran <- j.ID
+		return nil, nil
+	}})
+	// A confidential kind (its payload may hold sign-in or reset links):
+	// its messages never carry the record.
+	reg.Register("default.secret", jobs.KindConfig{Confidential: true, Handler: func(context.Context, *jobs.Job) (any, error) {
 		return nil, nil
 	}})
 	// As wire composes it: the Client gets the backend wrapped by
@@ -162,6 +168,26 @@ func TestJobsEnqueueAppendsTheMessageInTheStoreWrite(t *testing.T) {
 	for _, j := range []string{ids[0], ids[2]} {
 		if !hinted.has(j) {
 			t.Fatalf("job %s (only an appended message) was not started from the record its message carried", j)
+		}
+	}
+	// Confidential jobs, single and batched: appended, without the record.
+	before := xlen()
+	secret := map[string]string{"link": "https://app.example/reset?token=very-secret-token"}
+	if _, err := client.Enqueue(ctx, "default.secret", secret); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.EnqueueMany(ctx, []jobs.Request{{Kind: "default.secret", Payload: secret}, {Kind: "default.secret", Payload: secret}}); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := rdb.XRange(ctx, stream, "-", "+").Result()
+	if err != nil || int64(len(msgs)) < before+3 {
+		t.Fatalf("stream: %d messages after 3 confidential enqueues (had %d), %v", len(msgs), before, err)
+	}
+	for _, m := range msgs {
+		for k, v := range m.Values {
+			if str, _ := v.(string); strings.Contains(str, "very-secret-token") {
+				t.Fatalf("message %s field %s carries a confidential job's payload", m.ID, k)
+			}
 		}
 	}
 }

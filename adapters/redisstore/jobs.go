@@ -247,7 +247,9 @@ return {ARGV[1], 1}
 `)
 
 // maxStreamRecord bounds the records a message carries (the stream holds
-// them until it is trimmed); a larger one is read by its worker instead.
+// them until it is trimmed); a larger one, or one of a confidential kind
+// (its payload may hold secrets: StreamEntry.Confidential), is read by
+// its worker instead.
 const maxStreamRecord = 2 << 10
 
 // Create implements jobs.Store.
@@ -278,7 +280,7 @@ func (s *Jobs) createCall(j *jobs.Job, idemWindow time.Duration, e jobs.StreamEn
 	}
 	rec := encodeJob(j)
 	withRecord := "0"
-	if stream != "" && len(rec) <= maxStreamRecord {
+	if stream != "" && len(rec) <= maxStreamRecord && !e.Confidential {
 		withRecord = "1"
 	}
 	args := make([]any, 7, 7+len(e.Fields))

@@ -92,6 +92,44 @@ func TestJobsLargeRecordIsNotCarried(t *testing.T) {
 	}
 }
 
+// A confidential kind's record (its payload may hold sign-in or reset
+// links) is never copied into the message, single or batched: the stream
+// would keep it until trimmed, after the record itself expired.
+func TestJobsConfidentialRecordIsNotCarried(t *testing.T) {
+	s, c := openJobsClient(t)
+	ctx := context.Background()
+	stream := c.KeyPrefix() + "jobs:stream:record-confidential"
+	t.Cleanup(func() { c.Redis().Del(ctx, stream) })
+	secret := "https://app.example/reset?token=very-secret-token"
+	one := jobstest.NewJob("email.send")
+	one.Payload = json.RawMessage(`{"link":"` + secret + `"}`)
+	e := jobs.StreamEntry{Stream: stream, Fields: []string{"payload", "x"}, Confidential: true}
+	if _, _, err := s.CreateAppend(ctx, one, time.Minute, e); err != nil {
+		t.Fatal(err)
+	}
+	many := []*jobs.Job{jobstest.NewJob("email.send"), jobstest.NewJob("email.send")}
+	for _, j := range many {
+		j.Payload = one.Payload
+	}
+	if _, err := s.CreateAppendMany(ctx, many, time.Minute, []jobs.StreamEntry{e, e}); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := c.Redis().XRange(ctx, stream, "-", "+").Result()
+	if err != nil || len(msgs) != 3 {
+		t.Fatalf("stream: %d messages, %v", len(msgs), err)
+	}
+	for _, m := range msgs {
+		if _, ok := m.Values[jobs.StreamRecordField]; ok {
+			t.Fatalf("a confidential record was copied into message %s", m.ID)
+		}
+		for k, v := range m.Values {
+			if str, _ := v.(string); strings.Contains(str, "very-secret-token") {
+				t.Fatalf("message %s field %s carries the payload's secret", m.ID, k)
+			}
+		}
+	}
+}
+
 // A guess never decides: whether stale, unreadable or another job's, fn's
 // result counts only on the stored record, and the write is the stored
 // record's compare-and-set.

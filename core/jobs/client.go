@@ -203,6 +203,7 @@ func (c *Client) Enqueue(ctx context.Context, kind string, payload any, opts ...
 		if err != nil {
 			return "", fmt.Errorf("enqueue %s: %w", kind, err)
 		}
+		e.Confidential = c.Confidential(j.Kind)
 		id, created, err = c.appender.CreateAppend(ctx, j, c.cfg.IdempotencyWindow, e)
 		if err != nil {
 			return "", fmt.Errorf("enqueue %s: %w", kind, err)
@@ -292,6 +293,7 @@ func (c *Client) enqueueBatch(ctx context.Context, js []*Job, delayed []bool, no
 			if entries[i], err = c.encoder.StreamEntry(c.message(ctx, j)); err != nil {
 				return nil, fmt.Errorf("enqueue %d jobs: %w", len(js), err)
 			}
+			entries[i].Confidential = c.Confidential(j.Kind)
 		}
 		res, err = c.appender.CreateAppendMany(ctx, js, c.cfg.IdempotencyWindow, entries)
 	} else {

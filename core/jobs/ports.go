@@ -222,6 +222,11 @@ type Broker interface {
 type StreamEntry struct {
 	Stream string
 	Fields []string
+	// Confidential: the job's kind may carry secrets in its payload
+	// (KindConfig.Confidential), so the store must not copy the record
+	// into the message (the stream keeps it until it is trimmed, which
+	// can be after the record itself expired or was deleted).
+	Confidential bool
 }
 
 // StreamEncoder is implemented by a Broker on streams (Redis Streams): it

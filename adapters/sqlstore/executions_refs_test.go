@@ -2,18 +2,22 @@ package sqlstore_test
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/shopspring/decimal"
 
 	"github.com/tradesense/tradesense/adapters/sqlstore"
 	"github.com/tradesense/tradesense/core/apperr"
 	"github.com/tradesense/tradesense/core/imports"
 	"github.com/tradesense/tradesense/core/trading"
+	"github.com/tradesense/tradesense/tests/testenv"
 )
 
 // TestExecutionReferences checks what the foreign keys of executions
@@ -409,5 +413,56 @@ func TestInsertNewReportsDuplicates(t *testing.T) {
 				t.Fatalf("%d executions held, want 5 (%v)", n, err)
 			}
 		})
+	}
+}
+
+// TestReferencesNeedReadCommitted: on PostgreSQL the references to
+// accounts, instruments and imports are checked by triggers reading the
+// statement's snapshot (00340/00341), which is only as strong as a
+// foreign key under READ COMMITTED; a delete under REPEATABLE READ is
+// refused with the serialization failure a foreign key would give
+// (00343), and the same delete under READ COMMITTED goes through.
+func TestReferencesNeedReadCommitted(t *testing.T) {
+	url := testenv.PostgresDB(t)
+	ctx := context.Background()
+	db := openMigrated(t, testConfig(url))
+	st := tradingStores(db)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	user := uuid.New()
+	if err := sqlstore.ExecForTest(ctx, db, "INSERT INTO users (id, email, email_key, created_at, updated_at) VALUES (?, ?, ?, ?, ?)", user, "rc@example.com", "rc@example.com", now, now); err != nil {
+		t.Fatal(err)
+	}
+	a := &trading.Account{ID: uuid.New(), UserID: user, Name: "rc", Currency: "USD", Version: 1, CreatedAt: now, UpdatedAt: now}
+	if err := st.Accounts.Create(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = raw.Close() })
+	del := func(level sql.IsolationLevel) error {
+		tx, err := raw.BeginTx(ctx, &sql.TxOptions{Isolation: level})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM trading_accounts WHERE id = $1", a.ID); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		return tx.Commit()
+	}
+	for _, level := range []sql.IsolationLevel{sql.LevelRepeatableRead, sql.LevelSerializable} {
+		err := del(level)
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "40001" {
+			t.Fatalf("delete under %v = %v; want SQLSTATE 40001", level, err)
+		}
+	}
+	if err := del(sql.LevelReadCommitted); err != nil {
+		t.Fatalf("delete under READ COMMITTED: %v", err)
+	}
+	if n, err := sqlstore.CountForTest(ctx, db, "SELECT count(*) FROM trading_accounts WHERE id = ?", a.ID); err != nil || n != 0 {
+		t.Fatalf("account still there: %d, %v", n, err)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -102,12 +101,10 @@ func provideBlobStore(ctx context.Context, c JournalConfig, dir DataDir, log *sl
 
 // userZones reads the user's time zone from their profile (UTC when none
 // or unknown). The zone's name is read on every call (a profile change
-// applies to the next request, on every replica); the loaded locations
-// are kept by name, since time.LoadLocation reads and parses the zone's
-// file each time and a location never changes while the process runs.
+// applies to the next request, on every replica); trading.LoadZone keeps
+// the loaded locations.
 func userZones(db *sqlstore.DB) trading.UserZones {
 	users := sqlstore.NewUsers(db)
-	var locations sync.Map // zone name → *time.Location
 	return trading.ZoneFunc(func(ctx context.Context, userID uuid.UUID) (*time.Location, error) {
 		name, err := users.TimeZone(ctx, userID)
 		if err != nil {
@@ -119,14 +116,10 @@ func userZones(db *sqlstore.DB) trading.UserZones {
 		if name == "" {
 			return time.UTC, nil
 		}
-		if loc, ok := locations.Load(name); ok {
-			return loc.(*time.Location), nil
-		}
-		loc, err := time.LoadLocation(name)
+		loc, err := trading.LoadZone(name)
 		if err != nil {
 			return time.UTC, nil //nolint:nilerr // a zone the platform lacks falls back to UTC, as for none
 		}
-		locations.Store(name, loc)
 		return loc, nil
 	})
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -43,8 +42,7 @@ type Deps struct {
 type Service struct {
 	cfg    Config
 	d      Deps
-	stamps Stamps   // d.Source's, when it has them
-	zones  sync.Map // zone name → *time.Location
+	stamps Stamps // d.Source's, when it has them
 }
 
 // NewService checks d and returns the service.
@@ -146,19 +144,14 @@ func compute[T any](ctx context.Context, s *Service, userID uuid.UUID, q Query, 
 
 // zone is the location of a profile's time zone name: UTC for none, or
 // for one this platform does not know (as the trading module's zones).
-// Locations are kept by name: loading one reads the zone database.
 func (s *Service) zone(name string) *time.Location {
 	if name == "" {
 		return time.UTC
 	}
-	if l, ok := s.zones.Load(name); ok {
-		return l.(*time.Location) //nolint:forcetypeassert // only locations are stored
-	}
-	l, err := time.LoadLocation(name)
+	l, err := trading.LoadZone(name)
 	if err != nil {
 		return time.UTC
 	}
-	s.zones.Store(name, l)
 	return l
 }
 

@@ -193,6 +193,10 @@ func Place(wall time.Time, loc *time.Location) (time.Time, DST) {
 // zoneAbbrevs are the fixed offsets of the US zone abbreviations brokers
 // print after a time ("05/01/2026 10:15:00 EDT"): with one, the instant is
 // exact and the file's zone is not needed.
+// abbrevZones are the zones behind the abbreviations zoneAbbrevs marks
+// as zones rather than offsets (1).
+var abbrevZones = map[string]string{"ET": "America/New_York", "CT": "America/Chicago"}
+
 var zoneAbbrevs = map[string]int{
 	"UTC": 0, "GMT": 0, "Z": 0,
 	"EST": -5 * 3600, "EDT": -4 * 3600, "ET": 1, "CST": -6 * 3600, "CDT": -5 * 3600, "CT": 1,
@@ -268,8 +272,8 @@ func (p *timeParser) parse(s string, loc *time.Location) (time.Time, DST, bool, 
 		if off, ok := zoneAbbrevs[strings.ToUpper(s[i+1:])]; ok {
 			rest := strings.TrimSpace(s[:i])
 			if off == 1 { // "ET", "CT": a zone, not an offset
-				name := map[string]string{"ET": "America/New_York", "CT": "America/Chicago"}[strings.ToUpper(s[i+1:])]
-				if l, err := time.LoadLocation(name); err == nil {
+				name := abbrevZones[strings.ToUpper(s[i+1:])]
+				if l, err := trading.LoadZone(name); err == nil {
 					loc = l
 				}
 				s = rest

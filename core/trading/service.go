@@ -148,7 +148,7 @@ func (s *Service) publish(ctx context.Context, userID uuid.UUID, version int64, 
 // location is the time zone of an account's session dates.
 func (s *Service) location(ctx context.Context, a *Account) (*time.Location, error) {
 	if a.Timezone != "" {
-		loc, err := time.LoadLocation(a.Timezone)
+		loc, err := LoadZone(a.Timezone)
 		if err == nil {
 			return loc, nil
 		}

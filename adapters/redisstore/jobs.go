@@ -126,17 +126,6 @@ type jobRow struct {
 	Trace          map[string]string   `json:"trace,omitempty"`
 }
 
-func toRow(j *jobs.Job) jobRow {
-	return jobRow{
-		ID: j.ID, Kind: j.Kind, Queue: j.Queue, Payload: j.Payload, Owner: j.Owner, IdempotencyKey: j.IdempotencyKey,
-		State: string(j.State), Attempt: j.Attempt, MaxRetries: j.MaxRetries, Seq: j.Seq,
-		SoftTimeoutMS: j.SoftTimeout.Milliseconds(), HardTimeoutMS: j.HardTimeout.Milliseconds(),
-		RunAt: j.RunAt, Scheduled: j.Scheduled, TimerAt: j.TimerAt, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
-		StartedAt: j.StartedAt, FinishedAt: j.FinishedAt, ExpiresAt: j.ExpiresAt, Worker: j.Worker,
-		Error: j.Error, Errors: j.Errors, Progress: j.Progress, Result: j.Result, Trace: j.Trace,
-	}
-}
-
 func (r jobRow) job() *jobs.Job {
 	return &jobs.Job{
 		ID: r.ID, Kind: r.Kind, Queue: r.Queue, Payload: r.Payload, Owner: r.Owner, IdempotencyKey: r.IdempotencyKey,

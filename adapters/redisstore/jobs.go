@@ -142,21 +142,16 @@ func (s *Jobs) jobKey(id string) string { return s.ns + "job:" + id }
 // idxKey and totalKey come from tables made once (every update names
 // three of these keys); unknown queues or states are built each time.
 func (s *Jobs) idxKey(queue string, st jobs.State) string {
-	if q, i := slices.Index(jobs.Queues, queue), slices.Index(jobs.States, st); q >= 0 && i >= 0 && s.keys != nil {
+	if q, i := slices.Index(jobs.Queues, queue), slices.Index(jobs.States, st); q >= 0 && i >= 0 {
 		return s.keys.idx[q][i]
 	}
 	return s.ns + "idx:" + queue + ":" + string(st)
 }
-func (s *Jobs) timersKey() string {
-	if s.keys != nil {
-		return s.keys.timers
-	}
-	return s.ns + "timers"
-}
+func (s *Jobs) timersKey() string { return s.keys.timers }
 
 func (s *Jobs) totalKey(queue string, st jobs.State) string {
 	ok := st == jobs.StateSucceeded
-	if q := slices.Index(jobs.Queues, queue); q >= 0 && s.keys != nil {
+	if q := slices.Index(jobs.Queues, queue); q >= 0 {
 		if ok {
 			return s.keys.processed[q]
 		}

@@ -16,6 +16,19 @@ import (
 	"github.com/tradesense/tradesense/tests/testenv"
 )
 
+// toRow is j in the JSON form records had before the binary one: the
+// tests write it to check that such records still read.
+func toRow(j *jobs.Job) jobRow {
+	return jobRow{
+		ID: j.ID, Kind: j.Kind, Queue: j.Queue, Payload: j.Payload, Owner: j.Owner, IdempotencyKey: j.IdempotencyKey,
+		State: string(j.State), Attempt: j.Attempt, MaxRetries: j.MaxRetries, Seq: j.Seq,
+		SoftTimeoutMS: j.SoftTimeout.Milliseconds(), HardTimeoutMS: j.HardTimeout.Milliseconds(),
+		RunAt: j.RunAt, Scheduled: j.Scheduled, TimerAt: j.TimerAt, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
+		StartedAt: j.StartedAt, FinishedAt: j.FinishedAt, ExpiresAt: j.ExpiresAt, Worker: j.Worker,
+		Error: j.Error, Errors: j.Errors, Progress: j.Progress, Result: j.Result, Trace: j.Trace,
+	}
+}
+
 func sampleJob() *jobs.Job {
 	t0 := time.Date(2026, 12, 1, 14, 30, 0, 123456789, time.UTC)
 	return &jobs.Job{

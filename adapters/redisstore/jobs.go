@@ -126,17 +126,6 @@ type jobRow struct {
 	Trace          map[string]string   `json:"trace,omitempty"`
 }
 
-func toRow(j *jobs.Job) jobRow {
-	return jobRow{
-		ID: j.ID, Kind: j.Kind, Queue: j.Queue, Payload: j.Payload, Owner: j.Owner, IdempotencyKey: j.IdempotencyKey,
-		State: string(j.State), Attempt: j.Attempt, MaxRetries: j.MaxRetries, Seq: j.Seq,
-		SoftTimeoutMS: j.SoftTimeout.Milliseconds(), HardTimeoutMS: j.HardTimeout.Milliseconds(),
-		RunAt: j.RunAt, Scheduled: j.Scheduled, TimerAt: j.TimerAt, CreatedAt: j.CreatedAt, UpdatedAt: j.UpdatedAt,
-		StartedAt: j.StartedAt, FinishedAt: j.FinishedAt, ExpiresAt: j.ExpiresAt, Worker: j.Worker,
-		Error: j.Error, Errors: j.Errors, Progress: j.Progress, Result: j.Result, Trace: j.Trace,
-	}
-}
-
 func (r jobRow) job() *jobs.Job {
 	return &jobs.Job{
 		ID: r.ID, Kind: r.Kind, Queue: r.Queue, Payload: r.Payload, Owner: r.Owner, IdempotencyKey: r.IdempotencyKey,
@@ -153,21 +142,16 @@ func (s *Jobs) jobKey(id string) string { return s.ns + "job:" + id }
 // idxKey and totalKey come from tables made once (every update names
 // three of these keys); unknown queues or states are built each time.
 func (s *Jobs) idxKey(queue string, st jobs.State) string {
-	if q, i := slices.Index(jobs.Queues, queue), slices.Index(jobs.States, st); q >= 0 && i >= 0 && s.keys != nil {
+	if q, i := slices.Index(jobs.Queues, queue), slices.Index(jobs.States, st); q >= 0 && i >= 0 {
 		return s.keys.idx[q][i]
 	}
 	return s.ns + "idx:" + queue + ":" + string(st)
 }
-func (s *Jobs) timersKey() string {
-	if s.keys != nil {
-		return s.keys.timers
-	}
-	return s.ns + "timers"
-}
+func (s *Jobs) timersKey() string { return s.keys.timers }
 
 func (s *Jobs) totalKey(queue string, st jobs.State) string {
 	ok := st == jobs.StateSucceeded
-	if q := slices.Index(jobs.Queues, queue); q >= 0 && s.keys != nil {
+	if q := slices.Index(jobs.Queues, queue); q >= 0 {
 		if ok {
 			return s.keys.processed[q]
 		}

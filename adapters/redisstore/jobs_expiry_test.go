@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tradesense/tradesense/adapters/redisstore"
 	"github.com/tradesense/tradesense/core/apperr"
 	"github.com/tradesense/tradesense/core/jobs"
 	"github.com/tradesense/tradesense/core/jobs/jobstest"
@@ -18,16 +17,8 @@ import (
 // PurgeExpired then drops their index entries, and idempotency keys expire
 // with their window. Real time: Redis keeps its own clock.
 func TestJobRecordsExpireAsConfigured(t *testing.T) {
-	c := openTest(t)
-	t.Cleanup(func() {
-		ctx := context.Background()
-		keys, _ := c.Redis().Keys(ctx, c.KeyPrefix()+"jobs:*").Result()
-		if len(keys) > 0 {
-			c.Redis().Del(ctx, keys...)
-		}
-	})
+	backend, c := openJobsClient(t)
 	ctx := context.Background()
-	backend := redisstore.NewJobs(c)
 	const ttl, deadTTL, idem = 700 * time.Millisecond, 900 * time.Millisecond, 800 * time.Millisecond
 	cfg := jobs.Config{ResultTTL: ttl, DeadTTL: deadTTL, IdempotencyWindow: idem, MaxRetries: -1}
 	reg := jobs.NewRegistry()

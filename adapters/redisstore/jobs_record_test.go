@@ -14,7 +14,8 @@ import (
 	"github.com/tradesense/tradesense/core/jobs/jobstest"
 )
 
-// openJobsClient is openJobs with the client it is on.
+// openJobsClient returns the job backend on a private key prefix, whose
+// keys are removed at the end of the test, with the client it is on.
 func openJobsClient(t *testing.T) (*redisstore.Jobs, *redisstore.Client) {
 	c := openTest(t)
 	t.Cleanup(func() {

@@ -12,15 +12,8 @@ import (
 // openJobs returns the job backend on a private key prefix, whose keys are
 // removed at the end of the test.
 func openJobs(t *testing.T) *redisstore.Jobs {
-	c := openTest(t)
-	t.Cleanup(func() {
-		ctx := context.Background()
-		keys, _ := c.Redis().Keys(ctx, c.KeyPrefix()+"jobs:*").Result()
-		if len(keys) > 0 {
-			c.Redis().Del(ctx, keys...)
-		}
-	})
-	return redisstore.NewJobs(c)
+	j, _ := openJobsClient(t)
+	return j
 }
 
 func TestJobsBackendContract(t *testing.T) {

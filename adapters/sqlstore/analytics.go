@@ -321,19 +321,7 @@ func textTime(v []byte) (time.Time, error) {
 func (d *DB) pgBinaryRows(ctx context.Context, q string, args []any, fn func(vals [][]byte) error) error {
 	args = append([]any{pgx.QueryResultFormats{pgx.BinaryFormatCode}}, args...)
 	run := func(c *sql.Conn) error {
-		return d.onPgx(ctx, c, "sqlstore.BinaryRows", q, func(pc *pgx.Conn) error {
-			rows, err := pc.Query(ctx, q, args...)
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			for rows.Next() {
-				if err := fn(rows.RawValues()); err != nil {
-					return err
-				}
-			}
-			return rows.Err()
-		})
+		return d.pgEachRow(ctx, c, "sqlstore.BinaryRows", q, args, fn)
 	}
 	if st := txFrom(ctx, d); st != nil && st.conn != nil {
 		return translate(run(st.conn))

@@ -288,20 +288,7 @@ func (d *DB) pgRows(ctx context.Context, q string, args []any, fn func(vals [][]
 	if d.dialect != Postgres || st == nil || st.conn == nil {
 		return false, nil
 	}
-	err = d.onPgx(ctx, st.conn, "sqlstore.Rows", q, func(pc *pgx.Conn) error {
-		rows, err := pc.Query(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			if err := fn(rows.RawValues()); err != nil {
-				return err
-			}
-		}
-		return rows.Err()
-	})
-	if err != nil {
+	if err := d.pgEachRow(ctx, st.conn, "sqlstore.Rows", q, args, fn); err != nil {
 		return true, translate(err)
 	}
 	return true, nil

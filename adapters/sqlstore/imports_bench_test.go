@@ -3,9 +3,6 @@ package sqlstore_test
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
-	"errors"
-	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -48,18 +45,9 @@ func rssKB(b *testing.B) (rss, hwm int64) {
 func csvFloor(b *testing.B, data []byte, rows int) time.Duration {
 	b.Helper()
 	start := time.Now()
-	r := csv.NewReader(bytes.NewReader(data))
-	r.ReuseRecord = true
-	n := 0
-	for {
-		_, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			b.Fatal(err)
-		}
-		n++
+	n, err := importstest.CSVRecords(data)
+	if err != nil {
+		b.Fatal(err)
 	}
 	if n != rows+1 {
 		b.Fatalf("csv floor: %d records, want %d", n, rows+1)

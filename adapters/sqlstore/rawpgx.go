@@ -49,3 +49,22 @@ func (d *DB) onPgx(ctx context.Context, c *sql.Conn, op, query string, fn func(p
 	}
 	return err
 }
+
+// pgEachRow runs q with args on the pgx connection beneath c (through
+// onPgx, named op) and calls fn with each row's raw values, valid only
+// during the call. The error is untranslated.
+func (d *DB) pgEachRow(ctx context.Context, c *sql.Conn, op, q string, args []any, fn func(vals [][]byte) error) error {
+	return d.onPgx(ctx, c, op, q, func(pc *pgx.Conn) error {
+		rows, err := pc.Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := fn(rows.RawValues()); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+}

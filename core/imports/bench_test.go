@@ -3,9 +3,6 @@ package imports_test
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
-	"errors"
-	"io"
 	"testing"
 	"time"
 
@@ -35,18 +32,9 @@ func BenchmarkCSVFloor(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ResetTimer()
 	for b.Loop() {
-		r := csv.NewReader(bytes.NewReader(data))
-		r.ReuseRecord = true
-		n := 0
-		for {
-			_, err := r.Read()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			n++
+		n, err := importstest.CSVRecords(data)
+		if err != nil {
+			b.Fatal(err)
 		}
 		if n != benchRows+1 {
 			b.Fatalf("%d records", n)

@@ -89,10 +89,7 @@ func BenchmarkTradeListHTTP(b *testing.B) {
 func backendCPU(b *testing.B, url string) time.Duration {
 	b.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		b.Fatal(err)
-	}
+	conn := pgConn(b, url)
 	defer func() { _ = conn.Close(ctx) }()
 	rows, err := conn.Query(ctx, "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
 	if err != nil {
@@ -126,6 +123,18 @@ func backendCPU(b *testing.B, url string) time.Duration {
 	return total
 }
 
+// pgConn opens one connection to url for backendCPU's and analyze's
+// one-off statements; the caller closes it when done, so it is not left
+// open (and counted among the backends) for the rest of the benchmark.
+func pgConn(b *testing.B, url string) *pgx.Conn {
+	b.Helper()
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return conn
+}
+
 // analyze gathers the planner's statistics of the freshly seeded
 // database, as autovacuum does within a minute of a bulk write in
 // production: a page's plan depends on how wide the date range and how
@@ -133,10 +142,7 @@ func backendCPU(b *testing.B, url string) time.Duration {
 func analyze(b *testing.B, url string) {
 	b.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		b.Fatal(err)
-	}
+	conn := pgConn(b, url)
 	defer func() { _ = conn.Close(ctx) }()
 	if _, err := conn.Exec(ctx, "ANALYZE"); err != nil {
 		b.Fatal(err)

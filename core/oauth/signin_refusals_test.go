@@ -168,7 +168,9 @@ func TestLinkRefusalsAtTheCallback(t *testing.T) {
 		su, _ := url.Parse(st.AuthURL)
 		switch what {
 		case "disabled":
-			_ = e.users.Update(ctx, carol.ID, func(c *identity.User) (*identity.User, error) { c.DisabledAt = &now; return c, nil })
+			if err := e.users.Update(ctx, carol.ID, func(c *identity.User) (*identity.User, error) { c.DisabledAt = &now; return c, nil }); err != nil {
+				t.Fatal(err)
+			}
 		case "revoked":
 			s := e.sessions.m[csid]
 			s.RevokedAt = &now

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
@@ -114,5 +115,68 @@ func TestForbiddenRules(t *testing.T) {
 		if got := forbidden(tc.layer, tc.unit, tc.tLayer, tc.tUnit) != ""; got != tc.bad {
 			t.Errorf("%+v: forbidden = %v", tc, got)
 		}
+	}
+}
+
+// TestEnvironmentReadOnlyInApp enforces DESIGN.md's configuration rule
+// that depguard cannot express: only app/ reads the process environment
+// (os.Getenv, os.LookupEnv, os.Environ); core, adapters and wire are given
+// their configuration, or a getenv function from main.
+func TestEnvironmentReadOnlyInApp(t *testing.T) {
+	root := ".."
+	checked := 0
+	for _, dir := range []string{"core", "adapters", "wire"} {
+		err := filepath.WalkDir(filepath.Join(root, dir), func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				if d.Name() == "testdata" {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+				return nil
+			}
+			f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+			if err != nil {
+				return err
+			}
+			checked++
+			osName := ""
+			for _, imp := range f.Imports {
+				if p, _ := strconv.Unquote(imp.Path.Value); p == "os" {
+					osName = "os"
+					if imp.Name != nil {
+						osName = imp.Name.Name
+					}
+				}
+			}
+			if osName == "" {
+				return nil
+			}
+			ast.Inspect(f, func(n ast.Node) bool {
+				sel, ok := n.(*ast.SelectorExpr)
+				if !ok {
+					return true
+				}
+				if x, ok := sel.X.(*ast.Ident); ok && x.Name == osName {
+					switch sel.Sel.Name {
+					case "Getenv", "LookupEnv", "Environ":
+						rel, _ := filepath.Rel(root, path)
+						t.Errorf("%s reads the environment (os.%s): only app/ may; pass the value or a getenv in", filepath.ToSlash(rel), sel.Sel.Name)
+					}
+				}
+				return true
+			})
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if checked < 100 {
+		t.Fatalf("only %d files checked: is the walk rooted right?", checked)
 	}
 }

@@ -116,9 +116,9 @@ func (r *streamReader) takeFree(limit int) int {
 
 // takeForRead waits for a free slot or an acknowledged message (whose
 // slot the read may reuse once the acknowledgement is sent with it). It
-// returns the slots taken, the acknowledged IDs it took over, and whether
-// the read may block (nothing to acknowledge: acks arriving meanwhile go
-// to ackLoop); k+len(ids) is 0 when ctx ended.
+// returns the slots taken and the acknowledged IDs it took over, and
+// marks the read as blocking when there are none (acks arriving during
+// it go to ackLoop); k+len(ids) is 0 when ctx ended.
 func (r *streamReader) takeForRead(ctx context.Context, limit int) (k int, ids []string) {
 	for {
 		r.ackMu.Lock()

@@ -185,11 +185,53 @@ func TestRedisStreamsBacklogIsDeliveredOnce(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	// Every acknowledgement reaches Redis while the consumer runs on
+	// (most travel with the next read, the last ones without one).
+	waitUntil(t, "no message pending", 5*time.Second, func() bool {
+		d, err := b.Depth(ctx, jobs.QueueDefault)
+		return err == nil && d.InFlight == 0
+	})
 	stop()
 	<-done
 	if total.Load() != n || peak.Load() > conc {
 		t.Fatalf("delivered %d of %d, peak concurrency %d (max %d)", total.Load(), n, peak.Load(), conc)
 	}
+}
+
+// A message handled while the reader waits in a blocking XREADGROUP (the
+// stream is empty, no read is coming to carry the acknowledgement) is
+// acknowledged at once, not after the read's BlockTime.
+func TestRedisStreamsAcknowledgeDuringABlockingRead(t *testing.T) {
+	rdb, prefix := redisClient(t)
+	const block = 5 * time.Second
+	b, cleanup, err := watermill.NewRedisStreams(rdb, watermill.RedisConfig{StreamPrefix: prefix + "jobs:", Consumer: "c", BlockTime: block}, nil, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cleanup)
+	ctx, stop := context.WithCancel(context.Background())
+	handled := make(chan time.Time, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = b.Consume(ctx, jobs.QueueDefault, 4, func(context.Context, jobs.Message) error {
+			// Handled after the reader went back to its (blocking) read.
+			time.Sleep(300 * time.Millisecond)
+			handled <- time.Now()
+			return nil
+		})
+	}()
+	defer func() { stop(); <-done }()
+	time.Sleep(200 * time.Millisecond) // the group exists, the reader blocks
+	if err := b.Publish(ctx, jobs.Message{JobID: uuid.NewString(), Seq: 1, Queue: jobs.QueueDefault}); err != nil {
+		t.Fatal(err)
+	}
+	at := <-handled
+	waitUntil(t, "the message acknowledged", block/2, func() bool {
+		d, err := b.Depth(ctx, jobs.QueueDefault)
+		return err == nil && d.InFlight == 0
+	})
+	t.Logf("acknowledged %v after the handler returned", time.Since(at).Round(time.Millisecond))
 }
 
 // TestRedisStreamsLeaveTheClientOpen: the broker's cleanup does not close

@@ -42,7 +42,18 @@ type streamReader struct {
 	// CPU when each message had its own goroutine).
 	work chan redis.XMessage
 	out  chan *message.Message
-	acks chan string
+	// Acknowledgements: the IDs the consumer acknowledged, each still
+	// holding its slot, wait in ackIDs. The read loop sends them in the
+	// same pipeline as its next (non-blocking) XREADGROUP, whose COUNT
+	// takes over their slots: one round trip per batch instead of two.
+	// While the loop waits in a blocking read (nothing was pending),
+	// ackLoop sends them instead, so an idle consumer's acks are not held
+	// for a BlockTime.
+	ackMu    sync.Mutex
+	ackIDs   []string
+	blocking bool          // the read loop is in a blocking XREADGROUP
+	ackWake  chan struct{} // ackLoop: acks arrived during a blocking read
+	readWake chan struct{} // readLoop: acks arrived (their slots are reusable)
 	// deliver, when set, handles a message in the goroutine that holds
 	// it instead of handing it over on out (one goroutine and one
 	// hand-off less per job), with the record the entry carries
@@ -64,7 +75,8 @@ func (r *streamReader) start(ctx context.Context, n int) (<-chan *message.Messag
 	r.slots = make(chan struct{}, n)
 	r.work = make(chan redis.XMessage, n)
 	r.out = make(chan *message.Message)
-	r.acks = make(chan string, n)
+	r.ackWake = make(chan struct{}, 1)
+	r.readWake = make(chan struct{}, 1)
 	var wg sync.WaitGroup
 	for range n {
 		wg.Go(func() { r.holdLoop(ctx) })
@@ -85,7 +97,12 @@ func (r *streamReader) take(ctx context.Context, limit int) int {
 	case <-ctx.Done():
 		return 0
 	}
-	got := 1
+	return 1 + r.takeFree(limit-1)
+}
+
+// takeFree takes up to limit slots that are free at once.
+func (r *streamReader) takeFree(limit int) int {
+	got := 0
 	for got < limit {
 		select {
 		case r.slots <- struct{}{}:
@@ -97,6 +114,32 @@ func (r *streamReader) take(ctx context.Context, limit int) int {
 	return got
 }
 
+// takeForRead waits for a free slot or an acknowledged message (whose
+// slot the read may reuse once the acknowledgement is sent with it). It
+// returns the slots taken and the acknowledged IDs it took over, and
+// marks the read as blocking when there are none (acks arriving during
+// it go to ackLoop); k+len(ids) is 0 when ctx ended.
+func (r *streamReader) takeForRead(ctx context.Context, limit int) (k int, ids []string) {
+	for {
+		r.ackMu.Lock()
+		ids, r.ackIDs = r.ackIDs, nil
+		k = r.takeFree(max(limit-len(ids), 0))
+		if k+len(ids) > 0 {
+			r.blocking = len(ids) == 0
+			r.ackMu.Unlock()
+			return k, ids
+		}
+		r.ackMu.Unlock()
+		select {
+		case r.slots <- struct{}{}:
+			r.give(1) // taken again under the lock, with the acks
+		case <-r.readWake:
+		case <-ctx.Done():
+			return 0, nil
+		}
+	}
+}
+
 func (r *streamReader) give(k int) {
 	for range k {
 		<-r.slots
@@ -104,20 +147,35 @@ func (r *streamReader) give(k int) {
 }
 
 func (r *streamReader) readLoop(ctx context.Context) {
+	defer r.flushAcks(ctx)
 	for ctx.Err() == nil {
-		k := r.take(ctx, maxReadBatch)
-		if k == 0 {
+		k, ids := r.takeForRead(ctx, maxReadBatch)
+		if k+len(ids) == 0 {
 			return
 		}
-		xss, err := r.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-			Group: r.group, Consumer: r.consumer, Streams: []string{r.stream, ">"},
-			Count: int64(k), Block: r.cfg.BlockTime,
-		}).Result()
+		var xss []redis.XStream
+		var err error
+		held := k + len(ids) // slots the read may fill
+		if len(ids) == 0 {
+			xss, err = r.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+				Group: r.group, Consumer: r.consumer, Streams: []string{r.stream, ">"},
+				Count: int64(k), Block: r.cfg.BlockTime,
+			}).Result()
+			r.ackMu.Lock()
+			r.blocking = false
+			r.ackMu.Unlock()
+		} else {
+			var requeued bool
+			xss, requeued, err = r.ackAndRead(ctx, ids, k)
+			if requeued {
+				held = k // the IDs keep theirs, waiting for the next read
+			}
+		}
 		var msgs []redis.XMessage
 		if len(xss) > 0 {
 			msgs = xss[0].Messages
 		}
-		r.give(k - len(msgs))
+		r.give(held - len(msgs))
 		switch {
 		case err == nil, errors.Is(err, redis.Nil):
 			r.state.set(nil)
@@ -135,6 +193,76 @@ func (r *streamReader) readLoop(ctx context.Context) {
 			r.handOver(ctx, xm)
 		}
 	}
+}
+
+// ackAndRead sends XACK ids and a non-blocking XREADGROUP of up to
+// k+len(ids) messages in one pipeline: Redis runs them in order, so the
+// acknowledged messages have left the pending list before the read adds
+// new ones, and the stream never has more pending messages of this
+// consumer than slots. When the XACK fails and the read did not, the
+// XACK is retried alone until it succeeds or ctx ends, as ackLoop does
+// (the read's messages hold the acknowledged ones' slots); when both
+// fail (Redis unreachable), the IDs wait for the next read, still holding
+// their slots, and the read counts as having read nothing.
+func (r *streamReader) ackAndRead(ctx context.Context, ids []string, k int) (xss []redis.XStream, requeued bool, err error) {
+	var ack *redis.IntCmd
+	var read *redis.XStreamSliceCmd
+	_, _ = r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		ack = p.XAck(ctx, r.stream, r.group, ids...)
+		read = p.XReadGroup(ctx, &redis.XReadGroupArgs{
+			Group: r.group, Consumer: r.consumer, Streams: []string{r.stream, ">"},
+			Count: int64(k + len(ids)), Block: -1,
+		})
+		return nil
+	})
+	xss, err = read.Result()
+	if ack.Err() != nil {
+		switch {
+		case redis.HasErrorPrefix(ack.Err(), "NOGROUP"):
+			// The group, and its pending list, are gone: nothing to
+			// acknowledge (recoverGroup makes the group again).
+		case err != nil && !errors.Is(err, redis.Nil):
+			r.ackMu.Lock()
+			r.ackIDs = append(ids, r.ackIDs...)
+			r.ackMu.Unlock()
+			return nil, true, err
+		default:
+			r.xack(ctx, ids)
+		}
+	}
+	return xss, false, err
+}
+
+// xack acknowledges ids, retrying a failed XACK until ctx ends (an
+// unacknowledged message is claimed by another worker only once this one
+// is dead, and dropped there as a duplicate).
+func (r *streamReader) xack(ctx context.Context, ids []string) {
+	for {
+		err := r.rdb.XAck(ctx, r.stream, r.group, ids...).Err()
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		r.log.Error("acknowledge job messages", "stream", r.stream, "error", err)
+		sleep(ctx, 100*time.Millisecond)
+	}
+}
+
+// flushAcks sends the acknowledgements still waiting when the read loop
+// stops (within a second: the consumer is shutting down).
+func (r *streamReader) flushAcks(ctx context.Context) {
+	r.ackMu.Lock()
+	ids := r.ackIDs
+	r.ackIDs = nil
+	r.ackMu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	if err := r.rdb.XAck(fctx, r.stream, r.group, ids...).Err(); err != nil {
+		r.log.Error("acknowledge job messages", "stream", r.stream, "error", err)
+	}
+	r.give(len(ids))
 }
 
 // handOver gives a message read or claimed (holding a slot) to a holding
@@ -206,50 +334,48 @@ func (r *streamReader) hold(ctx context.Context, xm redis.XMessage) {
 	}
 }
 
-// ack hands id, and its slot, to ackLoop, which gives the slot back once
-// the message is acknowledged: the stream never has more than n pending
-// messages of this consumer.
-func (r *streamReader) ack(ctx context.Context, id string) {
-	select {
-	case r.acks <- id:
-	case <-ctx.Done():
-		r.give(1)
+// ack queues id, which keeps its slot until the acknowledgement reached
+// Redis (sent with the next read, or by ackLoop during a blocking read):
+// the stream never has more than n pending messages of this consumer.
+func (r *streamReader) ack(_ context.Context, id string) {
+	r.ackMu.Lock()
+	r.ackIDs = append(r.ackIDs, id)
+	blocking := r.blocking
+	r.ackMu.Unlock()
+	wake(r.readWake)
+	if blocking {
+		wake(r.ackWake)
 	}
 }
 
-// ackLoop acknowledges in batches: what queued up while the previous
-// XACK was on the wire goes in the next one, so a lone message is
-// acknowledged at once and a busy consumer sends few XACKs. A failed
-// XACK is retried until ctx ends (an unacknowledged message is claimed
-// by another worker only once this one is dead, and dropped there as a
-// duplicate).
+func wake(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// ackLoop acknowledges what the consumer acknowledged while the read loop
+// waits in a blocking read (then no read is coming to carry them): a
+// lone message is acknowledged at once. A failed XACK is retried until
+// ctx ends.
 func (r *streamReader) ackLoop(ctx context.Context) {
-	ids := make([]string, 0, cap(r.acks))
 	for {
-		ids = ids[:0]
 		select {
-		case id := <-r.acks:
-			ids = append(ids, id)
+		case <-r.ackWake:
 		case <-ctx.Done():
 			return
 		}
-	drain:
-		for len(ids) < cap(ids) {
-			select {
-			case id := <-r.acks:
-				ids = append(ids, id)
-			default:
-				break drain
-			}
+		r.ackMu.Lock()
+		var ids []string
+		if r.blocking {
+			ids, r.ackIDs = r.ackIDs, nil
 		}
-		for {
-			err := r.rdb.XAck(ctx, r.stream, r.group, ids...).Err()
-			if err == nil || ctx.Err() != nil {
-				break
-			}
-			r.log.Error("acknowledge job messages", "stream", r.stream, "error", err)
-			sleep(ctx, 100*time.Millisecond)
+		r.ackMu.Unlock()
+		if len(ids) == 0 {
+			continue
 		}
+		r.xack(ctx, ids)
 		r.give(len(ids))
 	}
 }

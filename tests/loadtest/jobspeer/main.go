@@ -71,6 +71,18 @@ func main() {
 	force := flag.Bool("force", false, "flush a database that holds other keys")
 	prefill := flag.Bool("prefill", false, "enqueue every job before the workers start, then time the workers draining the backlog (end-to-end rate, worker and Redis CPU are the processing's alone; producer CPU is the enqueue's)")
 	flag.Parse()
+	// JOBSPEER_CPUPROFILE=dir also profiles this process (the producers):
+	// dir/producer.pprof.
+	if dir := os.Getenv("JOBSPEER_CPUPROFILE"); dir != "" {
+		f, err := os.Create(filepath.Join(dir, "producer.pprof"))
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+	}
 
 	opts, err := redis.ParseURL(*url)
 	if err != nil {

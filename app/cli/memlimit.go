@@ -57,12 +57,14 @@ func cgroupMemoryLimit(files []string) (int64, bool) {
 
 // apiBaseMemory is what the API needs besides password hashing: its idle
 // heap (≈ 11 MiB live, ≈ 22 MiB anonymous RSS with the collector's
-// headroom, stacks and runtime metadata) with room for ordinary requests.
-const apiBaseMemory = 48 << 20
+// headroom, stacks and runtime metadata) and as much again for ordinary
+// requests.
+const apiBaseMemory = 40 << 20
 
 // apiMemoryLimit is the API's soft memory limit when neither GOMEMLIMIT
 // nor a container limit gives one: the base plus twice the hashing budget
-// (concurrency × argon2id memory): the hashes running, and the blocks of
+// (concurrency × argon2id memory; 78 MiB for one hash at a time, the
+// default on 2 CPUs): the hashes running, and the blocks of
 // as many hashes that have just finished, which are garbage the collector
 // has not yet returned. Without it the heap goal is twice the live heap
 // at the last collection, and a collection that marks while hashes run

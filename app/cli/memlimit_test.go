@@ -66,13 +66,13 @@ func TestDefaultMemoryLimitFollowsTheCgroup(t *testing.T) {
 
 func TestAPIMemoryLimitIsTheBasePlusTwiceTheHashingBudget(t *testing.T) {
 	a := identity.OWASPParams
-	if got, want := apiMemoryLimit(a, identity.HashLimit{Concurrent: 1}), int64(48<<20+2*19<<20); got != want {
+	if got, want := apiMemoryLimit(a, identity.HashLimit{Concurrent: 1}), int64(40<<20+2*19<<20); got != want {
 		t.Fatalf("1 hash at a time: %d, want %d", got, want)
 	}
-	if got, want := apiMemoryLimit(a, identity.HashLimit{Concurrent: 4}), int64(48<<20+8*19<<20); got != want {
+	if got, want := apiMemoryLimit(a, identity.HashLimit{Concurrent: 4}), int64(40<<20+8*19<<20); got != want {
 		t.Fatalf("4 at a time: %d, want %d", got, want)
 	}
-	if got, want := apiMemoryLimit(a, identity.HashLimit{}), int64(48<<20+2*19<<20); got != want {
+	if got, want := apiMemoryLimit(a, identity.HashLimit{}), int64(40<<20+2*19<<20); got != want {
 		t.Fatalf("unset concurrency counts as one: %d, want %d", got, want)
 	}
 }

@@ -5,35 +5,76 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+
+	"github.com/tradesense/tradesense/core/identity"
 )
 
 // cgroupMemoryFiles hold the memory limit of the process's cgroup: v2,
 // then v1 (as a container sees its own cgroup).
 var cgroupMemoryFiles = []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}
 
-// defaultMemoryLimit sets the Go soft memory limit to 90 % of the
-// container's memory limit when GOMEMLIMIT is not set, so that the
-// collector returns garbage (argon2id's 19 MiB per hash under a login
-// flood, a large import) before the kernel OOM-kills the process, with no
-// manifest having to repeat the limit. GOMEMLIMIT, when set, wins (the
-// runtime has already applied it); no limit or an unreadable one leaves the
-// runtime's default (none). It returns the limit it set, 0 if none.
-func defaultMemoryLimit(getenv func(string) string, files []string) int64 {
+// defaultMemoryLimit sets the Go soft memory limit when GOMEMLIMIT is not
+// set: to 90 % of the container's memory limit, so that the collector
+// returns garbage (argon2id's 19 MiB per hash under a login flood, a large
+// import) before the kernel OOM-kills the process, with no manifest having
+// to repeat the limit; or, with no container limit, to fallback (0: none;
+// the API passes apiMemoryLimit). GOMEMLIMIT, when set (to a size, or to
+// "off" for none), wins: the runtime has already applied it. It returns
+// the limit it set, 0 if none.
+func defaultMemoryLimit(getenv func(string) string, files []string, fallback int64) int64 {
 	if getenv("GOMEMLIMIT") != "" {
 		return 0
 	}
+	limit, ok := cgroupMemoryLimit(files)
+	switch {
+	case ok:
+		limit = limit / 10 * 9
+	case fallback > 0:
+		limit = fallback
+	default:
+		return 0
+	}
+	debug.SetMemoryLimit(limit)
+	return limit
+}
+
+// cgroupMemoryLimit reads the first of files that exists: the limit, or
+// false for none ("max", v1's "unlimited" ≈ 2^63, unreadable).
+func cgroupMemoryLimit(files []string) (int64, bool) {
 	for _, f := range files {
 		b, err := os.ReadFile(f) // #nosec G304 -- fixed cgroup paths
 		if err != nil {
 			continue
 		}
 		limit, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-		if err != nil || limit <= 0 || limit >= 1<<50 { // "max", or v1's "unlimited" (~2^63)
-			return 0
+		if err != nil || limit <= 0 || limit >= 1<<50 {
+			return 0, false
 		}
-		soft := limit / 10 * 9
-		debug.SetMemoryLimit(soft)
-		return soft
+		return limit, true
 	}
-	return 0
+	return 0, false
+}
+
+// apiBaseMemory is what the API needs besides password hashing: its idle
+// heap (≈ 11 MiB live, ≈ 22 MiB anonymous RSS with the collector's
+// headroom, stacks and runtime metadata) and as much again for ordinary
+// requests.
+const apiBaseMemory = 40 << 20
+
+// apiMemoryLimit is the API's soft memory limit when neither GOMEMLIMIT
+// nor a container limit gives one: the base plus twice the hashing budget
+// (concurrency × argon2id memory; 78 MiB for one hash at a time, the
+// default on 2 CPUs): the hashes running, and the blocks of
+// as many hashes that have just finished, which are garbage the collector
+// has not yet returned. Without it the heap goal is twice the live heap
+// at the last collection, and a collection that marks while hashes run
+// (every block allocated during the mark counts as live) sets a goal of
+// several blocks: the peak RSS of a login flood then depends on when the
+// collector ran (docs/benchmarks.md, #18 item 2). The limit is soft: a
+// live heap above it (10,000 WebSockets, a big report) is not refused, but
+// the collector runs more often, up to the runtime's cap of half the CPU
+// time; such a deployment sets GOMEMLIMIT (or "off"), or runs under a
+// container limit (then 90 % of it applies instead).
+func apiMemoryLimit(argon identity.Argon2Params, hashing identity.HashLimit) int64 {
+	return apiBaseMemory + 2*int64(max(hashing.Concurrent, 1))*int64(argon.MemoryKiB)<<10
 }

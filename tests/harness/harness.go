@@ -87,7 +87,15 @@ func Start(t testing.TB, env map[string]string, command ...string) *App {
 	ctx, cancel := context.WithCancel(context.Background())
 	app := &App{Logs: &Buffer{}, cancel: cancel, done: make(chan error, 1)}
 	args := append([]string{"tradesense"}, command...)
-	getenv := func(k string) string { return env[k] }
+	getenv := func(k string) string {
+		if v, ok := env[k]; ok || k != "GOMEMLIMIT" {
+			return v
+		}
+		// The program runs inside the test process: the soft memory limit
+		// the API sets for itself by default (app/cli/memlimit.go) would
+		// bind every test of the process, so none unless a test asks.
+		return "off"
+	}
 	go func() { app.done <- cli.Run(ctx, args, getenv, app.Logs, app.Logs) }()
 
 	deadline := time.Now().Add(StartTimeout)

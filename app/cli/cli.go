@@ -155,7 +155,10 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
-	defaultMemoryLimit(getenv, cgroupMemoryFiles, apiMemoryLimit(cfg.Identity.Argon2, cfg.Identity.Hashing))
+	if floor, fallback := defaultMemoryLimit(getenv, cgroupMemoryFiles, apiMemoryLimit(cfg.Identity.Argon2, cfg.Identity.Hashing)); fallback {
+		tuner := newMemoryTuner(floor)
+		go tuner.run(ctx, time.Second)
+	}
 	// Logs to a file (stdout) are batched; flushed last, after every
 	// cleanup has logged (see telemetry.LogWriter).
 	logs, flushLogs := telemetry.BufferLogs(stdout)
@@ -183,7 +186,7 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	if err := cfg.SelectQueues(queues); err != nil {
 		return fmt.Errorf("%w: %w", ErrUsage, err)
 	}
-	defaultMemoryLimit(getenv, cgroupMemoryFiles, 0) // the worker hashes no passwords
+	_, _ = defaultMemoryLimit(getenv, cgroupMemoryFiles, 0) // the worker hashes no passwords
 	logs, flushLogs := telemetry.BufferLogs(stdout)
 	defer flushLogs()
 	w, cleanup, err := wire.InitializeWorker(ctx, cfg, wire.LogOutput{Writer: logs}, build)

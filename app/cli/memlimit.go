@@ -20,10 +20,11 @@ var cgroupMemoryFiles = []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/me
 // to repeat the limit; or, with no container limit, to fallback (0: none;
 // the API passes apiMemoryLimit). GOMEMLIMIT, when set (to a size, or to
 // "off" for none), wins: the runtime has already applied it. It returns
-// the limit it set, 0 if none.
-func defaultMemoryLimit(getenv func(string) string, files []string, fallback int64) int64 {
+// the limit it set, 0 if none, and whether it is the fallback (which the
+// API then keeps as a floor only: see tuneMemoryLimit).
+func defaultMemoryLimit(getenv func(string) string, files []string, fallback int64) (int64, bool) {
 	if getenv("GOMEMLIMIT") != "" {
-		return 0
+		return 0, false
 	}
 	limit, ok := cgroupMemoryLimit(files)
 	switch {
@@ -32,10 +33,10 @@ func defaultMemoryLimit(getenv func(string) string, files []string, fallback int
 	case fallback > 0:
 		limit = fallback
 	default:
-		return 0
+		return 0, false
 	}
 	debug.SetMemoryLimit(limit)
-	return limit
+	return limit, !ok
 }
 
 // cgroupMemoryLimit reads the first of files that exists: the limit, or
@@ -72,9 +73,10 @@ const apiBaseMemory = 40 << 20
 // several blocks: the peak RSS of a login flood then depends on when the
 // collector ran (docs/benchmarks.md, #18 item 2). The limit is soft: a
 // live heap above it (10,000 WebSockets, a big report) is not refused, but
-// the collector runs more often, up to the runtime's cap of half the CPU
-// time; such a deployment sets GOMEMLIMIT (or "off"), or runs under a
-// container limit (then 90 % of it applies instead).
+// the collector would run more often, up to the runtime's cap of half the
+// CPU time; so the API keeps this limit as a floor under what the heap it
+// really holds needs (tuneMemoryLimit), and a container limit (90 % of it)
+// or GOMEMLIMIT replace it.
 func apiMemoryLimit(argon identity.Argon2Params, hashing identity.HashLimit) int64 {
 	return apiBaseMemory + 2*int64(max(hashing.Concurrent, 1))*int64(argon.MemoryKiB)<<10
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"testing"
 
@@ -50,8 +51,12 @@ func TestDefaultMemoryLimitFollowsTheCgroup(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			debug.SetMemoryLimit(math.MaxInt64)
-			if got := defaultMemoryLimit(tc.getenv, tc.files, tc.fallback); got != tc.want {
+			got, fallback := defaultMemoryLimit(tc.getenv, tc.files, tc.fallback)
+			if got != tc.want {
 				t.Fatalf("set %d, want %d", got, tc.want)
+			}
+			if want := tc.want != 0 && tc.want == tc.fallback; fallback != want {
+				t.Fatalf("fallback %v, want %v", fallback, want)
 			}
 			want := tc.want
 			if want == 0 {
@@ -75,4 +80,65 @@ func TestAPIMemoryLimitIsTheBasePlusTwiceTheHashingBudget(t *testing.T) {
 	if got, want := apiMemoryLimit(a, identity.HashLimit{}), int64(40<<20+2*19<<20); got != want {
 		t.Fatalf("unset concurrency counts as one: %d, want %d", got, want)
 	}
+}
+
+func TestMemoryTunerKeepsTheFallbackAFloor(t *testing.T) {
+	var limits []int64
+	tu := newMemoryTuner(78 << 20)
+	tu.set = func(l int64) int64 { limits = append(limits, l); return 0 }
+	const mb = 1 << 20
+	// A small heap (the login flood's 10–30 MB live): the floor, while the
+	// window fills and after.
+	for i := range 2*memoryTunerWindow + 1 { // ends on a small sample
+		live := int64(12 * mb)
+		if i%3 == 1 {
+			live = 50 * mb // a collection that marked during two hashes
+		}
+		if got := tu.apply(memoryNeed(live, 1*mb, 1*mb, 100, 8*mb)); got != 78<<20 {
+			t.Fatalf("sample %d (live %d MiB): limit %d MiB, want the floor", i, live/mb, got/mb)
+		}
+	}
+	// A heap that holds 150 MB for a whole window (10,000 WebSockets):
+	// the limit follows GOGC pacing's need once the window is full of it.
+	need := memoryNeed(150*mb, 60*mb, 1*mb, 100, 70*mb) // 431 MiB
+	for i := range memoryTunerWindow - 1 {
+		if got := tu.apply(need); got != 78<<20 {
+			t.Fatalf("large-heap sample %d: limit %d MiB before the window is full of them", i, got/mb)
+		}
+	}
+	if got, want := tu.apply(need), need/4*5; got != want {
+		t.Fatalf("a window of large heaps: limit %d MiB, want %d MiB", got/mb, want/mb)
+	}
+	// GOGC off: no pacing to follow, the floor stays.
+	if got := tu.apply(memoryNeed(150*mb, 0, 0, -1, 0)); got != 78<<20 {
+		t.Fatalf("GOGC off: limit %d MiB, want the floor", got/mb)
+	}
+	if len(limits) != 3*memoryTunerWindow+2 {
+		t.Fatalf("set %d times, want once per sample", len(limits))
+	}
+}
+
+// The tuner reads the runtime's own figures: holding a 256 MiB live heap
+// raises the limit above it within one window.
+func TestMemoryTunerFollowsTheRuntime(t *testing.T) {
+	prev := debug.SetMemoryLimit(-1)
+	defer debug.SetMemoryLimit(prev)
+	hold := make([][]byte, 256)
+	for i := range hold {
+		hold[i] = make([]byte, 1<<20)
+		hold[i][0] = 1
+	}
+	runtime.GC()
+	tu := newMemoryTuner(78 << 20)
+	var got int64
+	for range memoryTunerWindow {
+		got = tu.tune()
+	}
+	if got < 2*256<<20 {
+		t.Fatalf("limit %d MiB with 256 MiB live, want at least GOGC's goal (512 MiB)", got>>20)
+	}
+	if rt := debug.SetMemoryLimit(-1); rt != got {
+		t.Fatalf("runtime limit %d, tuner set %d", rt, got)
+	}
+	runtime.KeepAlive(hold)
 }

@@ -156,7 +156,7 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	if floor, fallback := defaultMemoryLimit(getenv, cgroupMemoryFiles, apiMemoryLimit(cfg.Identity.Argon2, cfg.Identity.Hashing)); fallback {
-		tuner := newMemoryTuner(floor)
+		tuner := newMemoryTuner(floor, hashingBudget(cfg.Identity.Argon2, cfg.Identity.Hashing))
 		go tuner.run(ctx, time.Second)
 	}
 	// Logs to a file (stdout) are batched; flushed last, after every

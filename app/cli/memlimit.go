@@ -78,5 +78,10 @@ const apiBaseMemory = 40 << 20
 // really holds needs (tuneMemoryLimit), and a container limit (90 % of it)
 // or GOMEMLIMIT replace it.
 func apiMemoryLimit(argon identity.Argon2Params, hashing identity.HashLimit) int64 {
-	return apiBaseMemory + 2*int64(max(hashing.Concurrent, 1))*int64(argon.MemoryKiB)<<10
+	return apiBaseMemory + hashingBudget(argon, hashing)
+}
+
+// hashingBudget is twice the memory of the hashes allowed at once.
+func hashingBudget(argon identity.Argon2Params, hashing identity.HashLimit) int64 {
+	return 2 * int64(max(hashing.Concurrent, 1)) * int64(argon.MemoryKiB) << 10
 }

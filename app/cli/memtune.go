@@ -18,8 +18,12 @@ import (
 // GOGC pacing would use for the heap it really holds (the goal from the
 // live heap, stacks and globals of the last collection, plus the runtime
 // memory outside the heap), takes the smallest of the last window of such
-// needs, and sets the limit to the floor or a quarter above that need,
-// whichever is larger.
+// needs, less the hashing budget, and sets the limit to the floor or a
+// quarter above that, whichever is larger. Less the hashing budget: the
+// floor already holds it, and under a flood nearly every collection marks
+// while a hash runs, so its 19 MiB block counts as live (twice in the
+// goal at GOGC=100, which is what the budget is: 2 × concurrency × argon2id
+// memory); without the subtraction the limit would follow the flood up.
 //
 // The smallest need of the window, not the latest: a collection that
 // marks while a hash runs counts its 19 MiB block as live and would raise
@@ -28,6 +32,7 @@ import (
 // large raises the limit after one window.
 type memoryTuner struct {
 	floor   int64
+	hashing int64   // 2 × hash concurrency × argon2id memory, part of the floor
 	needs   []int64 // ring of the last len(needs) samples; 0 = none yet
 	next    int
 	samples []metrics.Sample
@@ -50,8 +55,8 @@ var memoryTunerMetrics = []string{
 	"/memory/classes/heap/free:bytes",
 }
 
-func newMemoryTuner(floor int64) *memoryTuner {
-	t := &memoryTuner{floor: floor, needs: make([]int64, memoryTunerWindow), set: debug.SetMemoryLimit}
+func newMemoryTuner(floor, hashing int64) *memoryTuner {
+	t := &memoryTuner{floor: floor, hashing: hashing, needs: make([]int64, memoryTunerWindow), set: debug.SetMemoryLimit}
 	t.samples = make([]metrics.Sample, len(memoryTunerMetrics))
 	for i, name := range memoryTunerMetrics {
 		t.samples[i].Name = name
@@ -99,7 +104,7 @@ func memoryNeed(live, stacks, globals, gogc, outside int64) int64 {
 }
 
 // apply records need in the window and sets the limit to the larger of the
-// floor and 5/4 of the window's smallest need.
+// floor and 5/4 of the window's smallest need less the hashing budget.
 func (t *memoryTuner) apply(need int64) int64 {
 	t.needs[t.next] = need
 	t.next = (t.next + 1) % len(t.needs)
@@ -111,7 +116,7 @@ func (t *memoryTuner) apply(need int64) int64 {
 		}
 		smallest = min(smallest, n)
 	}
-	limit := max(t.floor, smallest/4*5)
+	limit := max(t.floor, (smallest-t.hashing)/4*5)
 	t.set(limit)
 	return limit
 }

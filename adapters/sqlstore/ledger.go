@@ -343,22 +343,30 @@ func (s *Ledger) PositionLegKeys(ctx context.Context, key trading.PositionKey, t
 		tradeIDs[i] = trades[i].ID
 		trades[i].Legs = trades[i].Legs[:0]
 	}
-	addLegs := func(tid uuid.UUID, legs []byte) error {
-		i, ok := byID[tid]
-		if !ok {
-			return nil
+	addLeg := func(tid, eid uuid.UUID, role trading.Role) {
+		if i, ok := byID[tid]; ok {
+			trades[i].Legs = append(trades[i].Legs, trading.Leg{ExecutionID: eid, Role: role})
 		}
-		var err error
-		trades[i].Legs, err = parseLegKeys(trades[i].Legs, legs)
-		return err
 	}
-	fast, err := s.db.pgRows(ctx, "SELECT id::text, legs FROM trades WHERE id = ANY($1::uuid[])",
+	// The server takes the keys out of the legs' JSON (json_array_elements
+	// in C): decoding every trade's legs with encoding/json here cost ten
+	// allocations per trade more than reading the keys as rows.
+	fast, err := s.db.pgRows(ctx, "SELECT t.id::text, l->>'e', l->>'r' FROM trades t CROSS JOIN LATERAL json_array_elements(t.legs::json) l WHERE t.id = ANY($1::uuid[])",
 		[]any{pgUUIDs(tradeIDs)}, func(v [][]byte) error {
-			tid, err := rawUUID(v[0])
-			if err != nil {
-				return fmt.Errorf("trade legs row: %w", err)
+			tid, err1 := rawUUID(v[0])
+			eid, err2 := rawUUID(v[1])
+			if err := errors.Join(err1, err2); err != nil {
+				return fmt.Errorf("trade leg row: %w", err)
 			}
-			return addLegs(tid, v[1])
+			role := trading.Entry // no string per leg for the two roles
+			if string(v[2]) != string(role) {
+				role = trading.Exit
+				if string(v[2]) != string(role) {
+					role = trading.Role(v[2])
+				}
+			}
+			addLeg(tid, eid, role)
+			return nil
 		})
 	if !fast {
 		err = s.db.run(ctx, func(g *gorm.DB) error {
@@ -370,7 +378,13 @@ func (s *Ledger) PositionLegKeys(ctx context.Context, key trading.PositionKey, t
 					if err := r.Scan(&tid, &legs); err != nil {
 						return translate(err)
 					}
-					return addLegs(tid, legs)
+					i, ok := byID[tid]
+					if !ok {
+						return nil
+					}
+					var err error
+					trades[i].Legs, err = parseLegKeys(trades[i].Legs, legs)
+					return err
 				}, "SELECT id, legs FROM trades WHERE id IN ?", strIDs[start:min(start+chunk, len(strIDs))])
 				if err != nil {
 					return err

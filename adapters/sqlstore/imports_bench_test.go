@@ -64,7 +64,8 @@ func csvFloor(b *testing.B, data []byte, rows int) time.Duration {
 // the RSS growth. The floor (floor-rows/s: a plain encoding/csv read of the
 // same file, the fastest of five timed in the same run after the imports)
 // and the import's rate as a fraction of it (x-floor) are reported with
-// it.
+// it, and db-cpu-ms/op: the CPU of the benchmark database's PostgreSQL
+// backends per import (backendCPU; reported for a local server only).
 func BenchmarkImportFlex100k(b *testing.B) {
 	const rows = 100_000
 	db := openMigrated(b, testConfig(testenv.PostgresDB(b)))
@@ -80,6 +81,7 @@ func BenchmarkImportFlex100k(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ResetTimer()
 	cpu0 := cpuTime()
+	db0 := backendCPU(ctx, db)
 	for i := range b.N {
 		a, err := e.Trading.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: "bench " + strconv.Itoa(i), Currency: "USD"})
 		if err != nil {
@@ -99,6 +101,9 @@ func BenchmarkImportFlex100k(b *testing.B) {
 	}
 	b.StopTimer()
 	reportCPU(b, cpu0)
+	if d, ok := backendCPUSince(ctx, db, db0); ok {
+		b.ReportMetric(float64(d)/float64(time.Millisecond)/float64(b.N), "db-cpu-ms/op")
+	}
 	_, hwm := rssKB(b)
 	rate := float64(rows) * float64(b.N) / b.Elapsed().Seconds()
 	// The floor is the fastest of five reads: one read takes ≈ 20 ms, and

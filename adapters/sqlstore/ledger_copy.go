@@ -1,8 +1,11 @@
 package sqlstore
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -147,6 +150,12 @@ func appendTradeRow(b []byte, t *trading.Trade) []byte {
 	b = strconv.AppendInt(tab(b), int64(t.OpenHour), 10)
 	b = appendText(tab(b), t.Digest)
 	b = appendTime(tab(b), t.UpdatedAt)
+	// JSON has no raw control byte; only a backslash (an escape
+	// appendJSONString wrote) needs COPY's escape, which is rare.
+	start := len(b) + 1
+	if b = appendLegsJSON(tab(b), t.Legs); bytes.IndexByte(b[start:], '\\') >= 0 {
+		b = appendText(b[:start], string(b[start:]))
+	}
 	a := &t.Annotation
 	b = appendNullUUID(tab(b), a.PlaybookID)
 	b = appendText(tab(b), a.Notes)
@@ -164,15 +173,103 @@ func appendTradeRow(b []byte, t *trading.Trade) []byte {
 	return appendTime(tab(b), a.UpdatedAt)
 }
 
-// appendLegRow is the row of legColList.
-func appendLegRow(b []byte, trade uuid.UUID, l *trading.Leg) []byte {
-	b = appendUUID(b, trade)
-	b = appendUUID(append(b, '\t'), l.ExecutionID)
-	b = appendText(append(b, '\t'), string(l.Role))
-	b = appendText(append(b, '\t'), string(l.Side))
-	for _, d := range [...]*decimal.Decimal{&l.Quantity, &l.Price, &l.Commission, &l.Fees, &l.RealizedPnL} {
-		b = trading.AppendDecimal(append(b, '\t'), *d)
+// legJSON is one element of trades.legs (migration 00360): a leg with
+// its decimals as strings, in seq order in the array.
+type legJSON struct {
+	ExecutionID uuid.UUID       `json:"e"`
+	Role        trading.Role    `json:"r"`
+	Side        trading.Side    `json:"s"`
+	Quantity    decimal.Decimal `json:"q"`
+	Price       decimal.Decimal `json:"p"`
+	Commission  decimal.Decimal `json:"c"`
+	Fees        decimal.Decimal `json:"f"`
+	RealizedPnL decimal.Decimal `json:"pnl"`
+	ExecutedAt  int64           `json:"t"`
+	Seq         int             `json:"n"`
+}
+
+// legKeyJSON is the part of legJSON Reconcile's leg keys read.
+type legKeyJSON struct {
+	ExecutionID uuid.UUID    `json:"e"`
+	Role        trading.Role `json:"r"`
+}
+
+// appendJSONString appends s as a JSON string: as it is when no byte
+// needs an escape (UUIDs, decimals, roles, sides), else as encoding/json
+// writes it.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
 	}
-	b = strconv.AppendInt(append(b, '\t'), l.ExecutedAt.UnixNano(), 10)
-	return strconv.AppendInt(append(b, '\t'), int64(l.Seq), 10)
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+func appendJSONDecimal(b []byte, d decimal.Decimal) []byte {
+	b = append(b, '"')
+	b = trading.AppendDecimal(b, d)
+	return append(b, '"')
+}
+
+// appendLegsJSON appends the trades.legs text of legs: the JSON array
+// parseLegs reads (encoding/json's reading of what this writes is held by
+// TestLegsJSONRoundTrip).
+func appendLegsJSON(b []byte, legs []trading.Leg) []byte {
+	b = append(b, '[')
+	for i := range legs {
+		l := &legs[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"e":"`...)
+		b = appendUUID(b, l.ExecutionID)
+		b = append(b, `","r":`...)
+		b = appendJSONString(b, string(l.Role))
+		b = append(b, `,"s":`...)
+		b = appendJSONString(b, string(l.Side))
+		b = appendJSONDecimal(append(b, `,"q":`...), l.Quantity)
+		b = appendJSONDecimal(append(b, `,"p":`...), l.Price)
+		b = appendJSONDecimal(append(b, `,"c":`...), l.Commission)
+		b = appendJSONDecimal(append(b, `,"f":`...), l.Fees)
+		b = appendJSONDecimal(append(b, `,"pnl":`...), l.RealizedPnL)
+		b = strconv.AppendInt(append(b, `,"t":`...), l.ExecutedAt.UnixNano(), 10)
+		b = strconv.AppendInt(append(b, `,"n":`...), int64(l.Seq), 10)
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+// parseLegs reads a trades.legs text.
+func parseLegs(text []byte) ([]trading.Leg, error) {
+	var ls []legJSON
+	if err := json.Unmarshal(text, &ls); err != nil {
+		return nil, fmt.Errorf("trade legs: %w", err)
+	}
+	if len(ls) == 0 {
+		return nil, nil
+	}
+	out := make([]trading.Leg, len(ls))
+	for i, l := range ls {
+		out[i] = trading.Leg{ExecutionID: l.ExecutionID, Role: l.Role, Side: l.Side, Quantity: l.Quantity, Price: l.Price, Commission: l.Commission,
+			Fees: l.Fees, RealizedPnL: l.RealizedPnL, ExecutedAt: nsTime(l.ExecutedAt), Seq: l.Seq}
+	}
+	slices.SortStableFunc(out, func(a, b trading.Leg) int { return a.Seq - b.Seq })
+	return out, nil
+}
+
+// parseLegKeys appends to dst the (execution, role) keys of a trades.legs
+// text.
+func parseLegKeys(dst []trading.Leg, text []byte) ([]trading.Leg, error) {
+	var ls []legKeyJSON
+	if err := json.Unmarshal(text, &ls); err != nil {
+		return dst, fmt.Errorf("trade legs: %w", err)
+	}
+	for _, l := range ls {
+		dst = append(dst, trading.Leg{ExecutionID: l.ExecutionID, Role: l.Role})
+	}
+	return dst, nil
 }

@@ -199,12 +199,6 @@ func BenchmarkTrading(b *testing.B) {
 		dbOK := true
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
-			// The legs first: they have no foreign key to their trade (the
-			// ledger deletes them itself), so deleting the trades alone would
-			// leave every run's legs behind.
-			if err := sqlstore.ExecForTest(ctx, db, "DELETE FROM trade_legs WHERE trade_id IN (SELECT id FROM trades WHERE account_id = ?)", acct.ID); err != nil {
-				b.Fatal(err)
-			}
 			if err := sqlstore.ExecForTest(ctx, db, "DELETE FROM trades WHERE account_id = ?", acct.ID); err != nil {
 				b.Fatal(err)
 			}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"reflect"
 	"slices"
 	"testing"
@@ -309,6 +310,65 @@ func TestLedgerPositionsAreTheAccounts(t *testing.T) {
 			}
 			if got, err := st.Ledger.Positions(ctx, st.NewUser(t), a); err != nil || len(got) != 0 {
 				t.Fatalf("another user's positions of the account = %v, %v", got, err)
+			}
+		})
+	}
+}
+
+// TestLegsMigrationMovesLegs: migration 00360 moves a trade's legs into
+// trades.legs and its Down moves them back into trade_legs, on both
+// dialects: the trade read after down and up again has the legs it had,
+// field by field.
+func TestLegsMigrationMovesLegs(t *testing.T) {
+	for _, dc := range dialects {
+		t.Run(dc.name, func(t *testing.T) {
+			ctx := context.Background()
+			db := openMigrated(t, testConfig(dc.url(t)))
+			st := tradingStores(db)
+			e := tradingtest.NewEnv(t, st)
+			u := st.NewUser(t)
+			a, err := e.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: "legs", Currency: "USD"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			at := time.Date(2026, 3, 2, 14, 30, 0, 123456789, time.UTC)
+			d := decimal.RequireFromString
+			fill := func(side trading.Side, qty, price, comm string, after time.Duration) trading.ExecutionInput {
+				return trading.ExecutionInput{Symbol: "AAPL", AssetClass: trading.Stock, Side: side, Quantity: d(qty), Price: d(price),
+					Commission: d(comm), Fees: d("0.013"), ExecutedAt: at.Add(after)}
+			}
+			res, err := e.Svc.AddExecutions(ctx, u, a.ID, []trading.ExecutionInput{fill(trading.Buy, "100", "170.125", "1", 0),
+				fill(trading.Sell, "40", "171.5", "0.4", time.Minute), fill(trading.Sell, "60", "169.99", "0.6", time.Hour)}, trading.AddOptions{})
+			if err != nil || len(res.Trades) != 1 {
+				t.Fatalf("add: %v, %d trades", err, len(res.Trades))
+			}
+			before, err := e.Svc.GetTrade(ctx, u, res.Trades[0].ID)
+			if err != nil || len(before.Legs) != 3 {
+				t.Fatalf("get: %v %+v", err, before)
+			}
+			migrate := func(cmd string) {
+				t.Helper()
+				if err := db.Migrate(ctx, cmd, io.Discard); err != nil {
+					t.Fatalf("migrate %s: %v", cmd, err)
+				}
+			}
+			migrate(sqlstore.MigrateDown)
+			n, err := sqlstore.StringForTest(ctx, db, "SELECT CAST(COUNT(*) AS TEXT) FROM trade_legs WHERE trade_id = ? AND realized_pnl <> '0'", before.ID.String())
+			if err != nil || n == nil || *n != "2" {
+				t.Fatalf("trade_legs after down: %v, %v", n, err)
+			}
+			migrate(sqlstore.MigrateUp)
+			after, err := e.Svc.GetTrade(ctx, u, before.ID)
+			if err != nil || len(after.Legs) != len(before.Legs) {
+				t.Fatalf("get after down and up: %v %+v", err, after)
+			}
+			for i := range before.Legs {
+				w, g := &before.Legs[i], &after.Legs[i]
+				if w.ExecutionID != g.ExecutionID || w.Role != g.Role || w.Side != g.Side || w.Seq != g.Seq || !w.ExecutedAt.Equal(g.ExecutedAt) ||
+					w.Quantity.String() != g.Quantity.String() || w.Price.String() != g.Price.String() || w.Commission.String() != g.Commission.String() ||
+					w.Fees.String() != g.Fees.String() || w.RealizedPnL.String() != g.RealizedPnL.String() {
+					t.Fatalf("leg %d after down and up: %+v, want %+v", i, *g, *w)
+				}
 			}
 		})
 	}

@@ -83,8 +83,8 @@ type Ledger interface {
 	// which only ExecutionID and Role need be filled, in any order: what
 	// Reconcile's rules 2–4 read.
 	PositionLegKeys(ctx context.Context, key PositionKey, trades []Trade) error
-	// Apply writes plan: inserts Created, rewrites Changed (only the legs
-	// that differ from the stored ones; the annotation and tags only for
+	// Apply writes plan: inserts Created, rewrites Changed (their derived
+	// fields and legs; the annotation and tags only for
 	// AnnotationChanged), moves Absorbed trades' attachments to their
 	// survivors, deletes Deleted. It returns how many rows it wrote.
 	Apply(ctx context.Context, key PositionKey, plan *Plan) (rows int, err error)

@@ -182,22 +182,29 @@ func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
 			n++
 		}
 	}
+	// The trace and span IDs, in hex, come last: jsonLine appends them
+	// from this buffer as they are (hex needs no escaping and replaceAttr
+	// leaves both keys alone); only slog's handler needs them as strings.
+	var ids [48]byte
+	var hexIDs []byte
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-		// Both IDs in hex in one string: one allocation instead of two.
-		var ids [48]byte
 		tid, sid := sc.TraceID(), sc.SpanID()
 		hex.Encode(ids[:32], tid[:])
 		hex.Encode(ids[32:], sid[:])
-		both := string(ids[:])
-		extra[n], extra[n+1] = slog.String("trace_id", both[:32]), slog.String("span_id", both[32:])
-		n += 2
+		hexIDs = ids[:]
 	}
 	var err error
 	done := false
 	if h.fast != nil {
-		done, err = h.fast.write(&r, extra[:n])
+		done, err = h.fast.write(&r, extra[:n], hexIDs)
 	}
 	if !done {
+		if hexIDs != nil {
+			// Both IDs in one string: one allocation instead of two.
+			both := string(hexIDs)
+			extra[n], extra[n+1] = slog.String("trace_id", both[:32]), slog.String("span_id", both[32:])
+			n += 2
+		}
 		r.AddAttrs(extra[:n]...)
 		err = h.Handler.Handle(ctx, r)
 	}

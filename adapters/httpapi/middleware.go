@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -152,10 +154,13 @@ func observe(log *slog.Logger, tp trace.TracerProvider, prop propagation.TextMap
 	if err != nil {
 		return nil, fmt.Errorf("request duration histogram: %w", err)
 	}
-	var attrSets sync.Map // redKey -> metric.MeasurementOption
+	var attrSets sync.Map // redKey -> []metric.RecordOption
 	var accessPC atomic.Uintptr
 	var spanNames sync.Map // routeKey -> string
-	serverKind := trace.WithSpanKind(trace.SpanKindServer)
+	// The options are passed as prebuilt slices, shared read-only: a
+	// variadic argument of an interface method escapes, so a literal
+	// list would be a new slice on every request.
+	serverKind := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
 	return func(c *gin.Context) {
 		start := time.Now()
 		// Header maps are read and written with canonical keys directly:
@@ -181,7 +186,7 @@ func observe(log *slog.Logger, tp trace.TracerProvider, prop propagation.TextMap
 		// The attributes go on only when the span records (sampled, and an
 		// exporter configured): the samplers in use decide on the trace
 		// ID and the parent alone, so they need not see them at Start.
-		ctx, span := tracer.Start(ctx, spanName, serverKind)
+		ctx, span := tracer.Start(ctx, spanName, serverKind...)
 		if span.IsRecording() {
 			span.SetAttributes(
 				attribute.String("http.request.method", method),
@@ -215,7 +220,7 @@ func observe(log *slog.Logger, tp trace.TracerProvider, prop propagation.TextMap
 			span.SetAttributes(attribute.Int("http.response.status_code", status))
 		}
 		span.End()
-		duration.Record(ctx, elapsed.Seconds(), redAttributes(&attrSets, method, route, status))
+		duration.Record(ctx, elapsed.Seconds(), redAttributes(&attrSets, method, route, status)...)
 		// The access line is the record log.LogAttrs would make, with
 		// the end time already read and the call site's program counter
 		// taken once rather than from the stack on every request.
@@ -293,11 +298,12 @@ type redKey struct {
 	status        int
 }
 
-// redAttributes returns the metric attributes of one method, route and
-// status, built once per combination. Cardinality is bounded: routes are
+// redAttributes returns the record options (the metric attributes) of
+// one method, route and status, built once per combination and shared
+// read-only by every request of it. Cardinality is bounded: routes are
 // templates (or "unmatched") and any method outside the standard set is
 // folded into _OTHER, as OpenTelemetry's conventions say.
-func redAttributes(cache *sync.Map, method, route string, status int) metric.MeasurementOption {
+func redAttributes(cache *sync.Map, method, route string, status int) []metric.RecordOption {
 	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
 		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
@@ -305,15 +311,15 @@ func redAttributes(cache *sync.Map, method, route string, status int) metric.Mea
 		method = "_OTHER"
 	}
 	k := redKey{method, route, status}
-	if opt, ok := cache.Load(k); ok {
-		return opt.(metric.MeasurementOption)
+	if opts, ok := cache.Load(k); ok {
+		return opts.([]metric.RecordOption)
 	}
-	opt := metric.WithAttributeSet(attribute.NewSet(
+	opts := []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(
 		attribute.String("http.request.method", method),
 		attribute.String("http.route", route),
-		attribute.Int("http.response.status_code", status)))
-	cache.Store(k, opt)
-	return opt
+		attribute.Int("http.response.status_code", status)))}
+	cache.Store(k, opts)
+	return opts
 }
 
 // recovery turns a panic into a logged stack and a 500 problem carrying the
@@ -359,17 +365,37 @@ func securityHeaders(hsts bool) gin.HandlerFunc {
 	api.Set("Content-Security-Policy", apiCSP)
 	api.Set("Cache-Control", "no-store")
 	docs.Set("Content-Security-Policy", docsCSP)
+	// Kept as lists of pairs: assigning from a slice is a plain loop,
+	// ranging over a map is the map iterator's work on every request.
+	apiSet, docsSet := headerPairs(api), headerPairs(docs)
 	return func(c *gin.Context) {
-		set := api
+		set := apiSet
 		if strings.HasPrefix(c.Request.URL.Path, "/docs") {
-			set = docs
+			set = docsSet
 		}
 		h := c.Writer.Header()
-		for k, v := range set {
-			h[k] = v[:len(v):len(v)]
+		for _, kv := range set {
+			h[kv.key] = kv.values
 		}
 		c.Next()
 	}
+}
+
+type headerPair struct {
+	key    string
+	values []string
+}
+
+// headerPairs lists h in key order with full-capacity value slices, so
+// that a later Add to a response's header copies instead of writing into
+// the shared array.
+func headerPairs(h http.Header) []headerPair {
+	out := make([]headerPair, 0, len(h))
+	for _, k := range slices.Sorted(maps.Keys(h)) {
+		v := h[k]
+		out = append(out, headerPair{k, v[:len(v):len(v)]})
+	}
+	return out
 }
 
 // bodyLimit answers 413 at once when the declared length is too large and

@@ -233,7 +233,10 @@ const netHTTPErrorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConn
 // and sorts Connection before Content-Type, so it never matches.
 func netHTTPProblem(p []byte) (out []byte, ok bool) {
 	rest, found := bytes.CutPrefix(p, []byte("HTTP/1.1 "))
-	if !found || len(rest) < 3 {
+	// Only a 4xx or 5xx can be one of net/http's own answers: any other
+	// write (every response the handlers send) is passed on without a
+	// scan for net/http's error headers.
+	if !found || len(rest) < 3 || (rest[0] != '4' && rest[0] != '5') {
 		return nil, false
 	}
 	line, body, found := bytes.Cut(rest, []byte(netHTTPErrorHeaders))

@@ -42,16 +42,18 @@ var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b
 // maxPooledLine is slog's bound on the buffers it keeps for reuse.
 const maxPooledLine = 16 << 10
 
-// write encodes r and then extra as one line and writes it; false (and
-// nothing written) when the line is outside what jsonLine covers.
-func (j *jsonLine) write(r *slog.Record, extra []slog.Attr) (bool, error) {
+// write encodes r, then pre (attributes already encoded, ",k":v...),
+// then extra, then the trace and span IDs (hexIDs: 32 and 16 hex digits,
+// or nil for none) as one line and writes it; false (and nothing
+// written) when the line is outside what jsonLine covers.
+func (j *jsonLine) write(r *slog.Record, pre []byte, extra []slog.Attr, hexIDs []byte) (bool, error) {
 	bp := linePool.Get().(*[]byte)
 	defer func() {
 		if cap(*bp) <= maxPooledLine {
 			linePool.Put(bp)
 		}
 	}()
-	buf, ok := j.encode((*bp)[:0], r, extra)
+	buf, ok := j.encode((*bp)[:0], r, pre, extra, hexIDs)
 	*bp = buf
 	if !ok {
 		return false, nil
@@ -60,7 +62,7 @@ func (j *jsonLine) write(r *slog.Record, extra []slog.Attr) (bool, error) {
 	return true, err
 }
 
-func (j *jsonLine) encode(buf []byte, r *slog.Record, extra []slog.Attr) ([]byte, bool) {
+func (j *jsonLine) encode(buf []byte, r *slog.Record, pre []byte, extra []slog.Attr, hexIDs []byte) ([]byte, bool) {
 	var level string
 	switch r.Level {
 	case slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError:
@@ -99,10 +101,21 @@ func (j *jsonLine) encode(buf []byte, r *slog.Record, extra []slog.Attr) ([]byte
 	if !ok {
 		return buf, false
 	}
+	buf = append(buf, pre...)
 	for _, a := range extra {
 		if buf, ok = appendAttr(buf, nil, a, false); !ok {
 			return buf, false
 		}
+	}
+	if len(hexIDs) == 48 {
+		// What appendAttr writes for slog.String("trace_id", hex) and
+		// slog.String("span_id", hex): neither key is sensitive, and hex
+		// needs no escaping nor redaction.
+		buf = append(buf, `,"trace_id":"`...)
+		buf = append(buf, hexIDs[:32]...)
+		buf = append(buf, `","span_id":"`...)
+		buf = append(buf, hexIDs[32:]...)
+		buf = append(buf, '"')
 	}
 	return append(buf, "}\n"...), true
 }

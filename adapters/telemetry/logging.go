@@ -170,8 +170,10 @@ func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
 	// One AddAttrs call: the record grows its attribute slice once.
 	var extra [5]slog.Attr
 	n := 0
+	var src *source
 	if h.sources != nil {
-		extra[n] = slog.Attr{Key: slog.SourceKey, Value: sourceOf(h.sources, r.PC)}
+		src = sourceOf(h.sources, r.PC)
+		extra[n] = slog.Attr{Key: slog.SourceKey, Value: src.value}
 		n++
 	}
 	if info := reqctx.From(ctx); info != nil {
@@ -182,22 +184,35 @@ func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
 			n++
 		}
 	}
+	// The trace and span IDs, in hex, come last: jsonLine appends them
+	// from this buffer as they are (hex needs no escaping and replaceAttr
+	// leaves both keys alone); only slog's handler needs them as strings.
+	var ids [48]byte
+	var hexIDs []byte
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-		// Both IDs in hex in one string: one allocation instead of two.
-		var ids [48]byte
 		tid, sid := sc.TraceID(), sc.SpanID()
 		hex.Encode(ids[:32], tid[:])
 		hex.Encode(ids[32:], sid[:])
-		both := string(ids[:])
-		extra[n], extra[n+1] = slog.String("trace_id", both[:32]), slog.String("span_id", both[32:])
-		n += 2
+		hexIDs = ids[:]
 	}
 	var err error
 	done := false
-	if h.fast != nil {
-		done, err = h.fast.write(&r, extra[:n])
+	if h.fast != nil && (src == nil || src.json != nil) {
+		if src != nil {
+			// The source object is appended as encoded once for its
+			// call site, not encoded again on every line.
+			done, err = h.fast.write(&r, src.json, extra[1:n], hexIDs)
+		} else {
+			done, err = h.fast.write(&r, nil, extra[:n], hexIDs)
+		}
 	}
 	if !done {
+		if hexIDs != nil {
+			// Both IDs in one string: one allocation instead of two.
+			both := string(hexIDs)
+			extra[n], extra[n+1] = slog.String("trace_id", both[:32]), slog.String("span_id", both[32:])
+			n += 2
+		}
 		r.AddAttrs(extra[:n]...)
 		err = h.Handler.Handle(ctx, r)
 	}
@@ -235,12 +250,20 @@ func (h contextHandler) WithGroup(name string) slog.Handler {
 	return h
 }
 
-// sourceOf is the "source" value of a line logged from pc, as slog's
-// AddSource writes it (function, file relative to the module, line),
-// computed once per call site.
-func sourceOf(cache *sync.Map, pc uintptr) slog.Value {
+// source is the "source" attribute of one call site: its value for
+// slog's handler and, for jsonLine, the attribute as appendAttr encodes
+// it (nil when appendAttr cannot: then slog's handler writes the line).
+type source struct {
+	value slog.Value
+	json  []byte
+}
+
+// sourceOf is the "source" of a line logged from pc, as slog's AddSource
+// writes it (function, file relative to the module, line), computed and
+// encoded once per call site.
+func sourceOf(cache *sync.Map, pc uintptr) *source {
 	if v, ok := cache.Load(pc); ok {
-		return v.(slog.Value)
+		return v.(*source)
 	}
 	var as []slog.Attr
 	if pc != 0 {
@@ -255,7 +278,10 @@ func sourceOf(cache *sync.Map, pc uintptr) slog.Value {
 			as = append(as, slog.Int("line", f.Line))
 		}
 	}
-	v := slog.GroupValue(as...)
-	cache.Store(pc, v)
-	return v
+	src := &source{value: slog.GroupValue(as...)}
+	if enc, ok := appendAttr(nil, nil, slog.Attr{Key: slog.SourceKey, Value: src.value}, false); ok {
+		src.json = enc
+	}
+	cache.Store(pc, src)
+	return src
 }

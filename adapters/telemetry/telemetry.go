@@ -19,6 +19,7 @@ import (
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
@@ -111,7 +112,13 @@ func NewMetrics(cfg Config, log *slog.Logger) (*Metrics, func(), error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("prometheus exporter: %w", err)
 	}
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp), sdkmetric.WithResource(newResource(cfg)))
+	// No exemplars: Handler serves the Prometheus text format, which has
+	// none (exemplars need OpenMetrics, not enabled), so the SDK's default
+	// (an exemplar offered for every measurement of a sampled trace: the
+	// trace context read, a reservoir slot locked and filled) was work on
+	// every request that no scrape could see.
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp), sdkmetric.WithResource(newResource(cfg)),
+		sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter))
 	cleanup := func() {
 		if err := mp.Shutdown(context.Background()); err != nil {
 			log.Warn("shut down meter provider", "error", err)

@@ -68,3 +68,52 @@ func TestTracesExportOverOTLPWhenConfigured(t *testing.T) {
 	}
 	s2.End()
 }
+
+// TestMetricsKeepNoExemplars: /metrics is the Prometheus text format,
+// which carries no exemplars, so none are collected (the SDK's default
+// would offer one per measurement under a sampled trace: work on every
+// request that no scrape sees). Fails if the exemplar filter is dropped.
+func TestMetricsKeepNoExemplars(t *testing.T) {
+	m, cleanup, err := NewMetrics(Config{ServiceName: "tradesense"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	h, err := m.Provider.Meter("test").Float64Histogram("req.duration", metric.WithExplicitBucketBoundaries(0.01, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, _, err := NewTracerProvider(context.Background(), Config{SampleRatio: 1}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, span := tp.Tracer("t").Start(context.Background(), "op")
+	if !span.SpanContext().IsSampled() {
+		t.Fatal("the span must be sampled for the SDK's default filter to offer exemplars")
+	}
+	for range 10 {
+		h.Record(ctx, 0.005)
+	}
+	span.End()
+	families, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, f := range families {
+		if f.GetName() != "req_duration" {
+			continue
+		}
+		for _, mt := range f.GetMetric() {
+			for _, b := range mt.GetHistogram().GetBucket() {
+				found = true
+				if b.GetExemplar() != nil {
+					t.Fatalf("bucket %v carries an exemplar", b.GetUpperBound())
+				}
+			}
+		}
+	}
+	if !found {
+		t.Fatal("the histogram is not in the registry")
+	}
+}

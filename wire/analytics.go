@@ -47,7 +47,8 @@ type AnalyticsConfig struct {
 func (r *envReader) analyticsConfig() AnalyticsConfig {
 	sd, rd := analytics.DefaultConfig(), analytics.DefaultReportsConfig()
 	c := AnalyticsConfig{
-		Service:         analytics.Config{CacheTTL: r.duration("ANALYTICS_CACHE_TTL", sd.CacheTTL)},
+		Service: analytics.Config{CacheTTL: r.duration("ANALYTICS_CACHE_TTL", sd.CacheTTL)},
+		// #nosec G115 -- bounded to [1 MiB, 1 TiB] here
 		EncodedMaxBytes: uint64(r.int64("ANALYTICS_ENCODED_CACHE_MAX_BYTES", 8<<20, 1<<20, 1<<40)),
 		Reports: analytics.ReportsConfig{
 			Retention:      r.duration("REPORTS_RETENTION", rd.Retention),

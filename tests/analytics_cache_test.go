@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,7 +29,8 @@ import (
 )
 
 // analyticsEnv is a trading service on a fresh SQLite database and an
-// analytics service caching through layer.
+// analytics service caching through layer, with the in-process cache of
+// encoded answers (Deps.Encoded) in front of it.
 type analyticsEnv struct {
 	trading   *tradingtest.Env
 	analytics *analytics.Service
@@ -62,7 +64,17 @@ func newAnalyticsEnv(t *testing.T, layer *cache.Layer) *analyticsEnv {
 			return u.ID
 		}}
 	te := tradingtest.NewEnv(t, st)
-	svc, err := analytics.NewService(analytics.Config{CacheTTL: time.Hour}, analytics.Deps{Trading: te.Svc, Source: sqlstore.NewAnalyticsSource(db), Cache: layer})
+	mem, stop, err := memory.NewCache(memory.CacheConfig{MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	encoded, err := cache.NewLayer(mem, cache.Config{}, slog.New(slog.DiscardHandler), metricnoop.NewMeterProvider())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := analytics.NewService(analytics.Config{CacheTTL: time.Hour},
+		analytics.Deps{Trading: te.Svc, Source: sqlstore.NewAnalyticsSource(db), Cache: layer, Encoded: encoded})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,12 +101,38 @@ func (e *analyticsEnv) roundTrip(t testing.TB, sym string, i int) {
 	}
 }
 
+// summaryJSON is an encoding of the summary as the HTTP answer makes
+// one: JSON bytes, kept by the service per data version and filter.
+var summaryJSON = analytics.Encoding[[]analytics.Summary]{Name: "test-json", Encode: func(s []analytics.Summary) ([]byte, error) { return json.Marshal(s) }}
+
+// count is the summary's trade count and net P&L as the HTTP answer
+// reads them: encoded, through the in-process cache of encoded answers.
 func (e *analyticsEnv) count(t testing.TB) (int, decimal.Decimal) {
+	b, err := e.analytics.SummaryEncoded(context.Background(), e.user, analytics.Query{}, summaryJSON)
+	if err != nil {
+		t.Error(err)
+		return -1, decimal.Zero
+	}
+	var s []analytics.Summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Error(err)
+		return -1, decimal.Zero
+	}
+	return firstSummary(s)
+}
+
+// countDecoded is count through Summary: the shared cache's entry,
+// decoded.
+func (e *analyticsEnv) countDecoded(t testing.TB) (int, decimal.Decimal) {
 	s, err := e.analytics.Summary(context.Background(), e.user, analytics.Query{})
 	if err != nil {
 		t.Error(err)
 		return -1, decimal.Zero
 	}
+	return firstSummary(s)
+}
+
+func firstSummary(s []analytics.Summary) (int, decimal.Decimal) {
 	if len(s) == 0 {
 		return 0, decimal.Zero
 	}
@@ -146,9 +184,13 @@ func TestAnalyticsCacheWriteThenRead(t *testing.T) {
 				}
 				e.roundTrip(t, "AAPL", i)
 				want = want.Add(decimal.NewFromInt(int64(i)))
-				n, net := e.count(t)
-				if n != i || !net.Equal(want) {
-					t.Fatalf("after write %d: %d trades, net %s; want %d, %s (a stale figure)", i, n, net, i, want)
+				for read, count := range map[string]func(testing.TB) (int, decimal.Decimal){"encoded": e.count, "decoded": e.countDecoded} {
+					for range 2 { // computed or cached, then cached
+						n, net := count(t)
+						if n != i || !net.Equal(want) {
+							t.Fatalf("after write %d, %s: %d trades, net %s; want %d, %s (a stale figure)", i, read, n, net, i, want)
+						}
+					}
 				}
 			}
 		})

@@ -8,8 +8,10 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/google/wire"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/tradesense/tradesense/adapters/cron"
+	"github.com/tradesense/tradesense/adapters/memory"
 	"github.com/tradesense/tradesense/adapters/reportfile"
 	"github.com/tradesense/tradesense/adapters/sqlstore"
 	"github.com/tradesense/tradesense/adapters/telemetry"
@@ -25,6 +27,10 @@ import (
 type AnalyticsConfig struct {
 	// Service: ANALYTICS_CACHE_TTL (default 10 min).
 	Service analytics.Config
+	// EncodedMaxBytes bounds the in-process cache of encoded answers
+	// (analytics.Deps.Encoded) in front of the shared cache
+	// (ANALYTICS_ENCODED_CACHE_MAX_BYTES, default 8 MiB, at least 1 MiB).
+	EncodedMaxBytes uint64
 	// Reports: REPORTS_RETENTION (default 30 days), REPORTS_DEFINITIONS_URL.
 	Reports analytics.ReportsConfig
 	// ScheduleTick is the cron schedule of reports.schedule_tick, which
@@ -42,6 +48,8 @@ func (r *envReader) analyticsConfig() AnalyticsConfig {
 	sd, rd := analytics.DefaultConfig(), analytics.DefaultReportsConfig()
 	c := AnalyticsConfig{
 		Service: analytics.Config{CacheTTL: r.duration("ANALYTICS_CACHE_TTL", sd.CacheTTL)},
+		// #nosec G115 -- bounded to [1 MiB, 1 TiB] here
+		EncodedMaxBytes: uint64(r.int64("ANALYTICS_ENCODED_CACHE_MAX_BYTES", 8<<20, 1<<20, 1<<40)),
 		Reports: analytics.ReportsConfig{
 			Retention:      r.duration("REPORTS_RETENTION", rd.Retention),
 			DefinitionsURL: r.str("REPORTS_DEFINITIONS_URL", rd.DefinitionsURL),
@@ -71,8 +79,27 @@ func (r *envReader) analyticsConfig() AnalyticsConfig {
 // and the mailer of scheduled reports.
 var AnalyticsSet = wire.NewSet(provideAnalytics, provideReportMailer, provideReporter, provideReportJobs)
 
-func provideAnalytics(c AnalyticsConfig, tr *trading.Service, db *sqlstore.DB, layer *cache.Layer) (*analytics.Service, error) {
-	return analytics.NewService(c.Service, analytics.Deps{Trading: tr, Source: sqlstore.NewAnalyticsSource(db), Cache: layer})
+// provideAnalytics gives the service, besides the shared cache, a bounded
+// in-process cache of its encoded answers (a warm summary is then the
+// data version's statement and a memory look-up); the cleanup stops that
+// cache's expiry goroutine.
+func provideAnalytics(c AnalyticsConfig, tr *trading.Service, db *sqlstore.DB, layer *cache.Layer, cc cache.Config, log *slog.Logger,
+	mp metric.MeterProvider) (*analytics.Service, func(), error) {
+	mem, cleanup, err := memory.NewCache(memory.CacheConfig{MaxBytes: c.EncodedMaxBytes})
+	if err != nil {
+		return nil, nil, fmt.Errorf("analytics encoded cache: %w", err)
+	}
+	encoded, err := cache.NewLayer(mem, cc, telemetry.Component(log, "cache"), mp)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	svc, err := analytics.NewService(c.Service, analytics.Deps{Trading: tr, Source: sqlstore.NewAnalyticsSource(db), Cache: layer, Encoded: encoded})
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return svc, cleanup, nil
 }
 
 // userRecipients reads a user's address from identity's store.

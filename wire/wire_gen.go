@@ -220,7 +220,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	analyticsService, err := provideAnalytics(analyticsConfig, tradingService, db, layer)
+	analyticsService, cleanup10, err := provideAnalytics(analyticsConfig, tradingService, db, layer, config4, logger, meterProvider)
 	if err != nil {
 		cleanup9()
 		cleanup8()
@@ -234,8 +234,9 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		return nil, nil, err
 	}
 	journalConfig := cfg.Journal
-	blobStore, cleanup10, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	blobStore, cleanup11, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -250,6 +251,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	mailer := provideReportMailer(service, db)
 	reporter, err := provideReporter(analyticsConfig, analyticsService, db, blobStore, client, jobsRegistry, engine, mailer, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -264,6 +266,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	}
 	reportJobs, err := provideReportJobs(analyticsConfig, reporter)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -278,6 +281,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	}
 	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, reportJobs, engine, tracerProvider, jobsMetrics, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -294,6 +298,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	importsConfig := cfg.Imports
 	importsService, err := provideImports(importsConfig, db, tradingService, blobStore, jobsRegistry, client, engine, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -311,6 +316,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	hashLimit := identityConfig.Hashing
 	passwordHasher, err := providePasswordHasher(argon2Params, hashLimit)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -326,6 +332,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	jwtauthConfig := identityConfig.JWT
 	jwtauthTokens, err := provideAccessTokens(jwtauthConfig, keyRing)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -343,8 +350,9 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	identityMailer := provideNotificationsMailer(service)
 	mfaConfig := cfg.MFA
 	config5 := mfaConfig.Service
-	mfaKeyRing, cleanup11, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
+	mfaKeyRing, cleanup12, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -360,6 +368,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	store := provideMemoryShortLived()
 	mfaService, err := provideMFA(config5, passwordHasher, db, mfaKeyRing, store, limiter, identityMailer, profileInvalidation, engine, logger)
 	if err != nil {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -373,8 +382,9 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup12, err := provideIdentity(config3, passwordHasher, db, jwtauthTokens, limiter, layer, profileInvalidation, identityMailer, mfaService, engine, engine, logger)
+	identityService, cleanup13, err := provideIdentity(config3, passwordHasher, db, jwtauthTokens, limiter, layer, profileInvalidation, identityMailer, mfaService, engine, engine, logger)
 	if err != nil {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -390,6 +400,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	}
 	flows, err := provideMFAFlows(mfaService, identityService)
 	if err != nil {
+		cleanup13()
 		cleanup12()
 		cleanup11()
 		cleanup10()
@@ -410,6 +421,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	providerClient := _wireProviderClientValue
 	oidcRegistry, err := provideOAuthProviders(ctx, oidcConfig, getenv, resolver, providerClient, logger)
 	if err != nil {
+		cleanup13()
 		cleanup12()
 		cleanup11()
 		cleanup10()
@@ -426,6 +438,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	}
 	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, store, limiter, identityMailer, profileInvalidation, logger)
 	if err != nil {
+		cleanup13()
 		cleanup12()
 		cleanup11()
 		cleanup10()
@@ -442,6 +455,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	}
 	journalService, err := provideJournal(journalConfig, db, blobStore, engine, logger)
 	if err != nil {
+		cleanup13()
 		cleanup12()
 		cleanup11()
 		cleanup10()
@@ -460,6 +474,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	wireRealtimeBound := bindRealtimeSessions(wireRealtimeSessions, identityService)
 	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows, oauthService, tradingService, journalService, guard, engine, tokens, wireRealtimeBound, analyticsService, reporter)
 	if err != nil {
+		cleanup13()
 		cleanup12()
 		cleanup11()
 		cleanup10()
@@ -487,6 +502,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		Adapters: adapters,
 	}
 	return api, func() {
+		cleanup13()
 		cleanup12()
 		cleanup11()
 		cleanup10()
@@ -699,7 +715,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	analyticsService, err := provideAnalytics(analyticsConfig, tradingService, db, layer)
+	analyticsService, cleanup9, err := provideAnalytics(analyticsConfig, tradingService, db, layer, cacheConfig, logger, meterProvider)
 	if err != nil {
 		cleanup8()
 		cleanup7()
@@ -712,8 +728,9 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		return nil, nil, err
 	}
 	journalConfig := cfg.Journal
-	blobStore, cleanup9, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	blobStore, cleanup10, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -727,6 +744,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	mailer := provideReportMailer(service, db)
 	reporter, err := provideReporter(analyticsConfig, analyticsService, db, blobStore, jobsClient, jobsRegistry, engine, mailer, logger)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -740,6 +758,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	reportJobs, err := provideReportJobs(analyticsConfig, reporter)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -753,6 +772,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, jobsClient, service, reportJobs, engine, tracerProvider, jobsMetrics, logger)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -768,6 +788,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	importsConfig := cfg.Imports
 	importsService, err := provideImports(importsConfig, db, tradingService, blobStore, jobsRegistry, jobsClient, engine, logger)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -784,6 +805,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	hashLimit := identityConfig.Hashing
 	passwordHasher, err := providePasswordHasher(argon2Params, hashLimit)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -798,6 +820,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	jwtauthConfig := identityConfig.JWT
 	jwtauthTokens, err := provideAccessTokens(jwtauthConfig, keyRing)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -811,6 +834,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	limiter, err := provideRedisRateLimiter(client, logger, meterProvider)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -826,8 +850,9 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	identityMailer := provideNotificationsMailer(service)
 	mfaConfig := cfg.MFA
 	config4 := mfaConfig.Service
-	mfaKeyRing, cleanup10, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
+	mfaKeyRing, cleanup11, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -842,6 +867,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	shortLived := redisstore.NewShortLived(client)
 	mfaService, err := provideMFA(config4, passwordHasher, db, mfaKeyRing, shortLived, limiter, identityMailer, profileInvalidation, engine, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -854,8 +880,9 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup11, err := provideIdentity(config3, passwordHasher, db, jwtauthTokens, limiter, layer, profileInvalidation, identityMailer, mfaService, engine, engine, logger)
+	identityService, cleanup12, err := provideIdentity(config3, passwordHasher, db, jwtauthTokens, limiter, layer, profileInvalidation, identityMailer, mfaService, engine, engine, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -870,6 +897,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	flows, err := provideMFAFlows(mfaService, identityService)
 	if err != nil {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -889,6 +917,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	providerClient := _wireProviderClientValue
 	oidcRegistry, err := provideOAuthProviders(ctx, oidcConfig, getenv, resolver, providerClient, logger)
 	if err != nil {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -904,6 +933,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, shortLived, limiter, identityMailer, profileInvalidation, logger)
 	if err != nil {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -919,6 +949,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	journalService, err := provideJournal(journalConfig, db, blobStore, engine, logger)
 	if err != nil {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -936,6 +967,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	wireRealtimeBound := bindRealtimeSessions(wireRealtimeSessions, identityService)
 	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows, oauthService, tradingService, journalService, guard, engine, tokens, wireRealtimeBound, analyticsService, reporter)
 	if err != nil {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -962,6 +994,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		Adapters: adapters,
 	}
 	return api, func() {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -1146,7 +1179,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	analyticsService, err := provideAnalytics(analyticsConfig, tradingService, db, layer)
+	analyticsService, cleanup9, err := provideAnalytics(analyticsConfig, tradingService, db, layer, config4, logger, meterProvider)
 	if err != nil {
 		cleanup8()
 		cleanup7()
@@ -1159,8 +1192,9 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		return nil, nil, err
 	}
 	journalConfig := cfg.Journal
-	blobStore, cleanup9, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	blobStore, cleanup10, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -1174,6 +1208,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	mailer := provideReportMailer(service, db)
 	reporter, err := provideReporter(analyticsConfig, analyticsService, db, blobStore, client, jobsRegistry, engine, mailer, logger)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -1187,6 +1222,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	reportJobs, err := provideReportJobs(analyticsConfig, reporter)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -1200,6 +1236,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, reportJobs, engine, tracerProvider, jobsMetrics, logger)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -1215,6 +1252,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	importsConfig := cfg.Imports
 	importsService, err := provideImports(importsConfig, db, tradingService, blobStore, jobsRegistry, client, engine, logger)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -1229,6 +1267,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime, importsService)
 	opsServer, err := provideOpsServer(httpapiConfig, workerConfig, deps)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -1252,6 +1291,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		Adapters: adapters,
 	}
 	return wireWorker, func() {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -1417,7 +1457,7 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 		cleanup()
 		return nil, nil, err
 	}
-	analyticsService, err := provideAnalytics(analyticsConfig, tradingService, db, layer)
+	analyticsService, cleanup8, err := provideAnalytics(analyticsConfig, tradingService, db, layer, cacheConfig, logger, meterProvider)
 	if err != nil {
 		cleanup7()
 		cleanup6()
@@ -1429,8 +1469,9 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 		return nil, nil, err
 	}
 	journalConfig := cfg.Journal
-	blobStore, cleanup8, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	blobStore, cleanup9, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
 	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -1443,6 +1484,7 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 	mailer := provideReportMailer(service, db)
 	reporter, err := provideReporter(analyticsConfig, analyticsService, db, blobStore, jobsClient, jobsRegistry, engine, mailer, logger)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -1455,6 +1497,7 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 	}
 	reportJobs, err := provideReportJobs(analyticsConfig, reporter)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -1467,6 +1510,7 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 	}
 	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, jobsClient, service, reportJobs, engine, tracerProvider, jobsMetrics, logger)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -1481,6 +1525,7 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 	importsConfig := cfg.Imports
 	importsService, err := provideImports(importsConfig, db, tradingService, blobStore, jobsRegistry, jobsClient, engine, logger)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -1494,6 +1539,7 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime, importsService)
 	opsServer, err := provideOpsServer(httpapiConfig, workerConfig, deps)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -1516,6 +1562,7 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 		Adapters: adapters,
 	}
 	return wireWorker, func() {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -2088,7 +2135,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		cleanup()
 		return nil, nil, err
 	}
-	analyticsService, err := provideAnalytics(analyticsConfig, tradingService, db, layer)
+	analyticsService, cleanup10, err := provideAnalytics(analyticsConfig, tradingService, db, layer, config4, logger, meterProvider)
 	if err != nil {
 		cleanup9()
 		cleanup8()
@@ -2102,8 +2149,9 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		return nil, nil, err
 	}
 	journalConfig := cfg.Journal
-	blobStore, cleanup10, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	blobStore, cleanup11, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -2118,6 +2166,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	analyticsMailer := provideReportMailer(service, db)
 	reporter, err := provideReporter(analyticsConfig, analyticsService, db, blobStore, client, jobsRegistry, engine, analyticsMailer, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -2132,6 +2181,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	}
 	reportJobs, err := provideReportJobs(analyticsConfig, reporter)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -2146,6 +2196,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	}
 	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, reportJobs, engine, tracerProvider, jobsMetrics, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -2162,6 +2213,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	importsConfig := cfg.Imports
 	importsService, err := provideImports(importsConfig, db, tradingService, blobStore, jobsRegistry, client, engine, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -2179,6 +2231,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	hashLimit := identityConfig.Hashing
 	passwordHasher, err := providePasswordHasher(argon2Params, hashLimit)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -2194,6 +2247,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	jwtauthConfig := identityConfig.JWT
 	jwtauthTokens, err := provideAccessTokens(jwtauthConfig, keyRing)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -2210,8 +2264,9 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	profileInvalidation := provideProfileInvalidation(layer, logger)
 	mfaConfig := cfg.MFA
 	config5 := mfaConfig.Service
-	mfaKeyRing, cleanup11, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
+	mfaKeyRing, cleanup12, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -2227,6 +2282,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	store := provideMemoryShortLived()
 	mfaService, err := provideMFA(config5, passwordHasher, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, engine, logger)
 	if err != nil {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -2240,8 +2296,9 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup12, err := provideIdentity(config3, passwordHasher, db, jwtauthTokens, limiter, layer, profileInvalidation, mailer, mfaService, engine, engine, logger)
+	identityService, cleanup13, err := provideIdentity(config3, passwordHasher, db, jwtauthTokens, limiter, layer, profileInvalidation, mailer, mfaService, engine, engine, logger)
 	if err != nil {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -2257,6 +2314,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	}
 	flows, err := provideMFAFlows(mfaService, identityService)
 	if err != nil {
+		cleanup13()
 		cleanup12()
 		cleanup11()
 		cleanup10()
@@ -2276,6 +2334,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	oidcConfig := oAuthConfig.Providers
 	oidcRegistry, err := provideOAuthProviders(ctx, oidcConfig, getenv, resolver, providers, logger)
 	if err != nil {
+		cleanup13()
 		cleanup12()
 		cleanup11()
 		cleanup10()
@@ -2292,6 +2351,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	}
 	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, store, limiter, mailer, profileInvalidation, logger)
 	if err != nil {
+		cleanup13()
 		cleanup12()
 		cleanup11()
 		cleanup10()
@@ -2308,6 +2368,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	}
 	journalService, err := provideJournal(journalConfig, db, blobStore, engine, logger)
 	if err != nil {
+		cleanup13()
 		cleanup12()
 		cleanup11()
 		cleanup10()
@@ -2326,6 +2387,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	wireRealtimeBound := bindRealtimeSessions(wireRealtimeSessions, identityService)
 	server, err := provideAPIServer(ctx, config, deps, identityService, keyRing, mfaService, flows, oauthService, tradingService, journalService, guard, engine, tokens, wireRealtimeBound, analyticsService, reporter)
 	if err != nil {
+		cleanup13()
 		cleanup12()
 		cleanup11()
 		cleanup10()
@@ -2362,6 +2424,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		Jobs:           jobsRuntime,
 	}
 	return stack, func() {
+		cleanup13()
 		cleanup12()
 		cleanup11()
 		cleanup10()

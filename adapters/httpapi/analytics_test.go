@@ -2,8 +2,11 @@ package httpapi
 
 import (
 	"encoding/json"
+	"net/http/httptest"
 	"testing"
 
+	"github.com/tradesense/tradesense/adapters/httpapi/gen"
+	"github.com/tradesense/tradesense/core/analytics"
 	"github.com/tradesense/tradesense/core/apperr"
 	"github.com/tradesense/tradesense/core/trading"
 )
@@ -52,4 +55,34 @@ func FuzzReportFilter(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSummaryJSONMatchesGenerated: the bytes summaryJSON makes and
+// rawJSON writes are the generated GetAnalyticsSummary200JSONResponse's
+// (status, Content-Type, body with its newline) for no currency, one
+// with every field set and two.
+func TestSummaryJSONMatchesGenerated(t *testing.T) {
+	full := filled[analytics.Summary]()
+	for _, sums := range [][]analytics.Summary{nil, {}, {full}, {full, {Currency: "EUR", Basis: analytics.Gross}}} {
+		gr := gen.GetAnalyticsSummary200JSONResponse{ByCurrency: make([]gen.AnalyticsSummary, len(sums))}
+		for i := range sums {
+			gr.ByCurrency[i] = summaryBody(&sums[i])
+		}
+		want := httptest.NewRecorder()
+		if err := gr.VisitGetAnalyticsSummaryResponse(want); err != nil {
+			t.Fatal(err)
+		}
+		b, err := summaryJSON.Encode(sums)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := httptest.NewRecorder()
+		if err := rawJSON(b).VisitGetAnalyticsSummaryResponse(got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Code != want.Code || got.Header().Get("Content-Type") != want.Header().Get("Content-Type") || got.Body.String() != want.Body.String() {
+			t.Fatalf("%d currencies: rawJSON wrote %d %q\n%s\ngenerated %d %q\n%s", len(sums), got.Code, got.Header().Get("Content-Type"), got.Body,
+				want.Code, want.Header().Get("Content-Type"), want.Body)
+		}
+	}
 }

@@ -247,8 +247,8 @@ type failingAnalytics struct{ *serviceCalls }
 
 var _ Analytics = failingAnalytics{}
 
-func (fk failingAnalytics) Summary(ctx context.Context, userID uuid.UUID, q analytics.Query) ([]analytics.Summary, error) {
-	return nil, fk.fail("Analytics.Summary")
+func (fk failingAnalytics) SummaryEncoded(ctx context.Context, userID uuid.UUID, q analytics.Query, enc analytics.Encoding[[]analytics.Summary]) ([]byte, error) {
+	return nil, fk.fail("Analytics.SummaryEncoded")
 }
 
 func (fk failingAnalytics) Equity(ctx context.Context, userID uuid.UUID, q analytics.Query, perTrade bool) ([]analytics.Equity, error) {

@@ -212,8 +212,8 @@ func (okImports) ExportTrades(ctx context.Context, userID uuid.UUID, f trading.F
 	return err
 }
 
-func (okAnalytics) Summary(ctx context.Context, userID uuid.UUID, q analytics.Query) ([]analytics.Summary, error) {
-	return filled[[]analytics.Summary](), nil
+func (okAnalytics) SummaryEncoded(ctx context.Context, userID uuid.UUID, q analytics.Query, enc analytics.Encoding[[]analytics.Summary]) ([]byte, error) {
+	return enc.Encode(filled[[]analytics.Summary]())
 }
 
 func (okAnalytics) Equity(ctx context.Context, userID uuid.UUID, q analytics.Query, perTrade bool) ([]analytics.Equity, error) {

@@ -36,6 +36,13 @@ type Deps struct {
 	Trading Trading
 	Source  Source
 	Cache   *cache.Layer
+	// Encoded is optional: a bounded in-process cache (a Layer over the
+	// memory adapter) of the bytes the *Encoded methods return, keyed
+	// like Cache's entries (user, data version, filter) plus the
+	// encoding's name. It is used only with Cache. Its entries are
+	// never invalidated either: every key carries the data version, so
+	// an entry can only be read while it is current, as in Cache.
+	Encoded *cache.Layer
 }
 
 // Service answers the analytics figures.
@@ -104,15 +111,26 @@ var dimFields = map[Dimension]Fields{BySymbol: FieldSymbol, ByAssetClass: FieldA
 // zone (one statement with Stamps) and GETs the entry: nothing else.
 func compute[T any](ctx context.Context, s *Service, userID uuid.UUID, q Query, view string, n need, extract func(*result) T) (T, error) {
 	var zero T
-	if err := q.validate(); err != nil {
+	key, err := s.prepare(ctx, userID, &q, view)
+	if err != nil {
 		return zero, err
+	}
+	return fetch(ctx, s, userID, &q, key, n, extract)
+}
+
+// prepare validates and prepares q and returns the cache key of the view
+// ("" without a cache): the data version is read first, then the filter
+// prepared, as the key needs both.
+func (s *Service) prepare(ctx context.Context, userID uuid.UUID, q *Query, view string) (string, error) {
+	if err := q.validate(); err != nil {
+		return "", err
 	}
 	var version int64
 	cached := s.d.Cache != nil
 	if cached && s.stamps != nil {
 		v, zone, err := s.stamps.Stamp(ctx, userID)
 		if err != nil {
-			return zero, err
+			return "", err
 		}
 		version = v
 		if q.Filter.Location == nil {
@@ -120,26 +138,84 @@ func compute[T any](ctx context.Context, s *Service, userID uuid.UUID, q Query, 
 		}
 	}
 	if err := s.d.Trading.PrepareFilter(ctx, userID, &q.Filter); err != nil {
-		return zero, err
+		return "", err
 	}
+	if !cached {
+		return "", nil
+	}
+	if s.stamps == nil {
+		v, err := s.d.Trading.DataVersion(ctx, userID)
+		if err != nil {
+			return "", err
+		}
+		version = v
+	}
+	return cacheKey(userID, version, view, q), nil
+}
+
+// fetch returns the view of the prepared q: through the cache under key,
+// or computed when key is "".
+func fetch[T any](ctx context.Context, s *Service, userID uuid.UUID, q *Query, key string, n need, extract func(*result) T) (T, error) {
 	load := func(ctx context.Context) (T, error) {
-		r, err := s.pass(ctx, userID, &q, n)
+		var zero T
+		r, err := s.pass(ctx, userID, q, n)
 		if err != nil {
 			return zero, err
 		}
 		return extract(r), nil
 	}
-	if !cached {
+	if key == "" {
 		return load(ctx)
 	}
-	if s.stamps == nil {
-		v, err := s.d.Trading.DataVersion(ctx, userID)
-		if err != nil {
-			return zero, err
-		}
-		version = v
+	return cache.GetOrLoad(ctx, s.d.Cache, key, s.cfg.CacheTTL, load)
+}
+
+// Encoding turns a view into the bytes a transport serves (an HTTP
+// answer's body, say). Name tells encodings apart in Deps.Encoded: two
+// encodings of one view must have different names. Encode must return
+// the same bytes for equal views, and may not keep v.
+type Encoding[T any] struct {
+	Name   string
+	Encode func(v T) ([]byte, error)
+}
+
+// encodedPrefix starts the keys of Deps.Encoded (and names their
+// metrics): the figure's key follows the encoding's name.
+const encodedPrefix = "analytics-encoded:"
+
+// encoded is compute, encoded by enc, through Deps.Encoded: a warm hit
+// reads the user's data version and time zone (one statement with
+// Stamps) and returns the bytes kept in this process for that version
+// and filter, without asking Cache or running enc. On a miss it is
+// compute (Cache, else one pass), then enc, whose bytes are kept.
+func encoded[T any](ctx context.Context, s *Service, userID uuid.UUID, q Query, view string, n need, extract func(*result) T, enc Encoding[T]) ([]byte, error) {
+	key, err := s.prepare(ctx, userID, &q, view)
+	if err != nil {
+		return nil, err
 	}
-	return cache.GetOrLoad(ctx, s.d.Cache, cacheKey(userID, version, view, &q), s.cfg.CacheTTL, load)
+	if key == "" || s.d.Encoded == nil {
+		v, err := fetch(ctx, s, userID, &q, key, n, extract)
+		if err != nil {
+			return nil, err
+		}
+		return enc.Encode(v)
+	}
+	ekey := encodedPrefix + enc.Name + ":" + key
+	if b, found, err := s.d.Encoded.GetShared(ctx, ekey); err == nil && found {
+		return b, nil
+	}
+	v, err := fetch(ctx, s, userID, &q, key, n, extract)
+	if err != nil {
+		return nil, err
+	}
+	b, err := enc.Encode(v)
+	if err != nil {
+		return nil, err
+	}
+	// The in-process cache cannot fail but on a bad key (a name with a
+	// control character): that is a miss each time, not an error.
+	_ = s.d.Encoded.Set(ctx, ekey, b, s.cfg.CacheTTL)
+	return b, nil
 }
 
 // zone is the location of a profile's time zone name: UTC for none, or
@@ -183,6 +259,14 @@ func each[T any](r *result, f func(*engine, *book) T) []T {
 // trades).
 func (s *Service) Summary(ctx context.Context, userID uuid.UUID, q Query) ([]Summary, error) {
 	return compute(ctx, s, userID, q, "summary", need{}, func(r *result) []Summary { return each(r, (*engine).summary) })
+}
+
+// SummaryEncoded is Summary encoded by enc, served from Deps.Encoded
+// when this process encoded it already for the user's current data
+// version and this filter (see encoded). The bytes may be shared with
+// other callers: they must not be modified.
+func (s *Service) SummaryEncoded(ctx context.Context, userID uuid.UUID, q Query, enc Encoding[[]Summary]) ([]byte, error) {
+	return encoded(ctx, s, userID, q, "summary", need{}, func(r *result) []Summary { return each(r, (*engine).summary) }, enc)
 }
 
 // Equity returns the equity curve per currency: by day, and by trade when

@@ -228,6 +228,28 @@ func (l *Layer) get(ctx context.Context, key string, pm *prefixMetrics) ([]byte,
 	return v, found, nil
 }
 
+// GetShared is Get without the copy for backends that hand out their
+// entries' bytes (EntryCache, the memory adapter): the caller may keep the
+// slice but must not modify it, as other callers get the same one. Other
+// backends are asked through Get. Hits and misses are counted as Get's.
+func (l *Layer) GetShared(ctx context.Context, key string) ([]byte, bool, error) {
+	ec, ok := l.backend.(EntryCache)
+	if !ok {
+		return l.Get(ctx, key)
+	}
+	if err := ValidateKey(key); err != nil {
+		return nil, false, err
+	}
+	pm := l.metricsFor(key)
+	e, found := ec.GetEntry(key)
+	if !found {
+		l.misses.Add(ctx, 1, pm.base)
+		return nil, false, nil
+	}
+	l.hits.Add(ctx, 1, pm.base)
+	return e.Data, true, nil
+}
+
 // Set implements Cache. The stored TTL carries the configured jitter.
 func (l *Layer) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	if err := ValidateKey(key); err != nil {

@@ -78,3 +78,47 @@ func TestLayerExistsOnAHealthyBackend(t *testing.T) {
 		t.Fatalf("Exists after Set = %v, %v", ok, err)
 	}
 }
+
+// entryMapCache is a mapCache that hands out its entries (EntryCache),
+// as the memory adapter does.
+type entryMapCache struct{ *mapCache }
+
+func (c entryMapCache) GetEntry(k string) (cache.Entry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[k]
+	return cache.Entry{Data: v, Value: new(cache.ValueSlot)}, ok
+}
+
+// TestGetSharedHandsOutTheEntry: over an EntryCache backend GetShared
+// returns the entry's own bytes (no copy, no Get), counting hits and
+// misses; over any other backend it is Get; a bad key is Invalid.
+func TestGetSharedHandsOutTheEntry(t *testing.T) {
+	ctx := context.Background()
+	ec := entryMapCache{newMapCache()}
+	f := newFixture(t, ec, cache.Config{})
+	if err := f.layer.Set(ctx, "enc:1", []byte("body"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	a, found, err := f.layer.GetShared(ctx, "enc:1")
+	b, _, _ := f.layer.GetShared(ctx, "enc:1")
+	if err != nil || !found || string(a) != "body" || &a[0] != &b[0] || ec.gets.Load() != 0 {
+		t.Fatalf("GetShared = %q, %v, %v (same bytes %v, %d Gets); want the entry's bytes", a, found, err, len(b) > 0 && &a[0] == &b[0], ec.gets.Load())
+	}
+	if _, found, err := f.layer.GetShared(ctx, "enc:2"); found || err != nil {
+		t.Fatalf("GetShared(absent) = %v, %v", found, err)
+	}
+	if _, _, err := f.layer.GetShared(ctx, ""); !apperr.Is(err, apperr.Invalid) {
+		t.Errorf("GetShared(\"\") = %v; want Invalid", err)
+	}
+	if h, m := f.counter(t, "cache.hits", map[string]string{"cache.key_prefix": "enc"}), f.counter(t, "cache.misses", map[string]string{"cache.key_prefix": "enc"}); h != 2 || m != 1 {
+		t.Errorf("hits %d, misses %d; want 2, 1", h, m)
+	}
+
+	plain := newMapCache()
+	g := newFixture(t, plain, cache.Config{})
+	_ = g.layer.Set(ctx, "enc:1", []byte("body"), time.Minute)
+	if v, found, err := g.layer.GetShared(ctx, "enc:1"); err != nil || !found || string(v) != "body" || plain.gets.Load() != 1 {
+		t.Fatalf("GetShared over a plain backend = %q, %v, %v after %d Gets", v, found, err, plain.gets.Load())
+	}
+}

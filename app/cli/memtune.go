@@ -25,7 +25,7 @@ import (
 // goal at GOGC=100, which is what the budget is: 2 × concurrency × argon2id
 // memory); without the subtraction the limit would follow the flood up.
 //
-// The smallest need of the window, not the latest: a collection that
+// The smallest need of the window (3 s), not the latest: a collection that
 // marks while a hash runs counts its 19 MiB block as live and would raise
 // the goal for as long as it lasts (the very growth the floor is there to
 // stop); the window forgets it within seconds, while a heap that stays
@@ -41,7 +41,7 @@ type memoryTuner struct {
 
 // memoryTunerWindow is the number of samples the smallest need is taken
 // over (at one a second).
-const memoryTunerWindow = 10
+const memoryTunerWindow = 3
 
 var memoryTunerMetrics = []string{
 	"/gc/heap/live:bytes",

@@ -428,7 +428,18 @@ func TestRealtimeShutdownLosesNothing(t *testing.T) {
 	if took > 8*time.Second {
 		t.Fatalf("replica A took %s to stop, more than SHUTDOWN_TIMEOUT\n%s", took, a.Logs)
 	}
-	time.Sleep(300 * time.Millisecond) // publishing goes on while the devices move
+	// Publishing goes on while the devices move: for 300 ms, and until at
+	// least 20 events are acknowledged (a slow host publishes fewer in
+	// the same time; the count is what makes the check below mean much).
+	moved := time.Now()
+	for deadline := moved.Add(rtWait); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 20 && time.Since(moved) >= 300*time.Millisecond {
+			break
+		}
+	}
 	close(stop)
 	<-published
 	mu.Lock()

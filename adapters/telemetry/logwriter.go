@@ -37,16 +37,43 @@ type LogWriter struct {
 
 // BufferLogs returns the writer the process logger should write to: a
 // LogWriter over w when w is a file (stdout, a pipe or a file: each write
-// is a system call), and w itself otherwise (an in-memory writer gains
-// nothing from batching, and tests read it at once). The returned func
-// flushes and stops the LogWriter; call it when the process stops logging
-// through it (it is safe to log after it).
+// is a system call), and otherwise w behind a gate (an in-memory writer
+// gains nothing from batching: each line reaches it at once). The returned
+// func flushes and stops the LogWriter, after which a line still logged
+// goes straight to the file, so nothing of a shutdown is lost; for any
+// other writer it closes the gate: a background goroutine that logs after
+// the command returned (go-redis's dialer, say) does not write into a
+// writer its caller now owns and reads (a data race, and an in-process
+// test's buffer).
 func BufferLogs(w io.Writer) (io.Writer, func()) {
 	if _, ok := w.(*os.File); !ok {
-		return w, func() {}
+		g := &gatedWriter{w: w}
+		return g, g.close
 	}
 	lw := NewLogWriter(w, LogFlushInterval)
 	return lw, func() { _ = lw.Close() }
+}
+
+// gatedWriter passes writes to w until closed, and drops them after.
+type gatedWriter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	closed bool
+}
+
+func (g *gatedWriter) Write(p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return len(p), nil
+	}
+	return g.w.Write(p)
+}
+
+func (g *gatedWriter) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
 }
 
 // NewLogWriter starts a LogWriter over w that writes what it holds every

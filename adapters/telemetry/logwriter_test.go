@@ -131,10 +131,19 @@ func TestLogWriterFlushesOnItsInterval(t *testing.T) {
 
 func TestBufferLogsOnlyBuffersFiles(t *testing.T) {
 	var buf bytes.Buffer
-	if w, stop := BufferLogs(&buf); w != &buf {
-		t.Fatal("an in-memory writer was wrapped")
-	} else {
-		stop()
+	mem, stopMem := BufferLogs(&buf)
+	if _, ok := mem.(*LogWriter); ok {
+		t.Fatal("an in-memory writer was buffered")
+	}
+	_, _ = mem.Write([]byte("at once\n"))
+	if buf.String() != "at once\n" {
+		t.Fatalf("in-memory writer holds %q before stop, want the line at once", buf.String())
+	}
+	stopMem()
+	// After stop the caller owns its writer again: a late line is dropped.
+	_, _ = mem.Write([]byte("late\n"))
+	if buf.String() != "at once\n" {
+		t.Fatalf("in-memory writer holds %q after stop, want no late line", buf.String())
 	}
 	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
 	if err != nil {

@@ -155,10 +155,7 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
-	if floor, fallback := defaultMemoryLimit(getenv, cgroupMemoryFiles, apiMemoryLimit(cfg.Identity.Argon2, cfg.Identity.Hashing)); fallback {
-		tuner := newMemoryTuner(floor, hashingBudget(cfg.Identity.Argon2, cfg.Identity.Hashing))
-		go tuner.run(ctx, time.Second)
-	}
+	defer memoryLimits(ctx, getenv, apiMemoryLimit(cfg.Identity.Argon2, cfg.Identity.Hashing), hashingBudget(cfg.Identity.Argon2, cfg.Identity.Hashing))()
 	// Logs to a file (stdout) are batched; flushed last, after every
 	// cleanup has logged (see telemetry.LogWriter).
 	logs, flushLogs := telemetry.BufferLogs(stdout)
@@ -186,7 +183,7 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	if err := cfg.SelectQueues(queues); err != nil {
 		return fmt.Errorf("%w: %w", ErrUsage, err)
 	}
-	_, _ = defaultMemoryLimit(getenv, cgroupMemoryFiles, 0) // the worker hashes no passwords
+	defer memoryLimits(ctx, getenv, 0, 0)() // the worker hashes no passwords: no fallback
 	logs, flushLogs := telemetry.BufferLogs(stdout)
 	defer flushLogs()
 	w, cleanup, err := wire.InitializeWorker(ctx, cfg, wire.LogOutput{Writer: logs}, build)

@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"context"
 	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tradesense/tradesense/core/identity"
 )
@@ -12,6 +14,31 @@ import (
 // cgroupMemoryFiles hold the memory limit of the process's cgroup: v2,
 // then v1 (as a container sees its own cgroup).
 var cgroupMemoryFiles = []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}
+
+// memoryLimits applies a command's default soft memory limit
+// (defaultMemoryLimit) and, when it is the fallback, keeps it a floor with
+// a memoryTuner (hashing: the part of the fallback that is the hashing
+// budget). The returned func stops the tuner and puts back the limit the
+// process had: a command run inside another program (a test) leaves it as
+// it found it, and no tuner outlives the command.
+func memoryLimits(ctx context.Context, getenv func(string) string, fallback, hashing int64) func() {
+	prev := debug.SetMemoryLimit(-1)
+	floor, isFallback := defaultMemoryLimit(getenv, cgroupMemoryFiles, fallback)
+	if !isFallback {
+		return func() { debug.SetMemoryLimit(prev) }
+	}
+	ctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		newMemoryTuner(floor, hashing).run(ctx, time.Second)
+	}()
+	return func() {
+		stop()
+		<-done
+		debug.SetMemoryLimit(prev)
+	}
+}
 
 // defaultMemoryLimit sets the Go soft memory limit when GOMEMLIMIT is not
 // set: to 90 % of the container's memory limit, so that the collector

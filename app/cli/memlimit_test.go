@@ -143,3 +143,33 @@ func TestMemoryTunerFollowsTheRuntime(t *testing.T) {
 	}
 	runtime.KeepAlive(hold)
 }
+
+// memoryLimits sets the fallback while the command runs; its stop ends
+// the tuner (it waits for it) and puts back the process's limit.
+func TestMemoryLimitsRestoreTheProcessLimit(t *testing.T) {
+	prev := debug.SetMemoryLimit(-1)
+	defer debug.SetMemoryLimit(prev)
+	files := cgroupMemoryFiles
+	defer func() { cgroupMemoryFiles = files }()
+	cgroupMemoryFiles = []string{filepath.Join(t.TempDir(), "absent")}
+	debug.SetMemoryLimit(1 << 40)
+	stop := memoryLimits(t.Context(), func(string) string { return "" }, 90<<20, 38<<20)
+	if got := debug.SetMemoryLimit(-1); got != 90<<20 {
+		t.Fatalf("limit while running %d, want the fallback %d", got, 90<<20)
+	}
+	stop()
+	if got := debug.SetMemoryLimit(-1); got != 1<<40 {
+		t.Fatalf("limit after stop %d, want the process's %d", got, int64(1<<40))
+	}
+	// GOMEMLIMIT set: nothing applied, the limit is put back as it was.
+	stop = memoryLimits(t.Context(), func(k string) string {
+		if k == "GOMEMLIMIT" {
+			return "off"
+		}
+		return ""
+	}, 90<<20, 38<<20)
+	stop()
+	if got := debug.SetMemoryLimit(-1); got != 1<<40 {
+		t.Fatalf("limit after a GOMEMLIMIT run %d, want %d", got, int64(1<<40))
+	}
+}

@@ -182,3 +182,26 @@ func TestWrongPresetIsAFormatError(t *testing.T) {
 		t.Fatalf("err = %v, want a FormatError", err)
 	}
 }
+
+// A US abbreviation after a time: a fixed one (EDT, PST) is an exact
+// offset; ET and CT name a zone, read with that date's rule; all of them
+// win over the file's zone (UTC here).
+func TestZoneAbbreviationsAfterATime(t *testing.T) {
+	csv := "symbol,side,quantity,price,executed_at\n" +
+		"AAPL,buy,1,2,05/01/2026 10:15:00 EDT\n" +
+		"AAPL,sell,1,3,05/01/2026 10:15:00 ET\n" +
+		"AAPL,buy,1,2,01/15/2026 10:15:00 ET\n" +
+		"AAPL,sell,1,3,01/15/2026 09:15:00 CT\n" +
+		"AAPL,buy,1,2,01/15/2026 07:15:00 PST\n" +
+		"AAPL,sell,1,3,01/15/2026 15:15:00 UTC\n"
+	p := parseBytes(t, PresetGeneric, []byte(csv), time.UTC, nil)
+	want := []string{"2026-05-01T14:15:00Z", "2026-05-01T14:15:00Z", "2026-01-15T15:15:00Z", "2026-01-15T15:15:00Z", "2026-01-15T15:15:00Z", "2026-01-15T15:15:00Z"}
+	if len(p.fills) != len(want) {
+		t.Fatalf("%d fills, want %d (warnings %q)", len(p.fills), len(want), p.c.warnings)
+	}
+	for i, w := range want {
+		if got := p.fills[i].Input.ExecutedAt.UTC().Format(time.RFC3339); got != w {
+			t.Errorf("line %d: %s, want %s", i+2, got, w)
+		}
+	}
+}

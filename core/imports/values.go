@@ -193,15 +193,16 @@ func Place(wall time.Time, loc *time.Location) (time.Time, DST) {
 // zoneAbbrevs are the fixed offsets of the US zone abbreviations brokers
 // print after a time ("05/01/2026 10:15:00 EDT"): with one, the instant is
 // exact and the file's zone is not needed.
-// abbrevZones are the zones behind the abbreviations zoneAbbrevs marks
-// as zones rather than offsets (1).
-var abbrevZones = map[string]string{"ET": "America/New_York", "CT": "America/Chicago"}
-
 var zoneAbbrevs = map[string]int{
 	"UTC": 0, "GMT": 0, "Z": 0,
-	"EST": -5 * 3600, "EDT": -4 * 3600, "ET": 1, "CST": -6 * 3600, "CDT": -5 * 3600, "CT": 1,
+	"EST": -5 * 3600, "EDT": -4 * 3600, "CST": -6 * 3600, "CDT": -5 * 3600,
 	"MST": -7 * 3600, "MDT": -6 * 3600, "PST": -8 * 3600, "PDT": -7 * 3600,
 }
+
+// abbrevZones are the abbreviations that name a zone rather than an
+// offset ("ET": standard or daylight time, as the date says): the time is
+// read in that zone instead of the file's.
+var abbrevZones = map[string]string{"ET": "America/New_York", "CT": "America/Chicago"}
 
 // timeParser reads the date-times of one column, trying layouts in order
 // and starting with the one that read the previous row.
@@ -269,22 +270,19 @@ func (p *timeParser) parse(s string, loc *time.Location) (time.Time, DST, bool, 
 		}
 	}
 	if i := strings.LastIndexByte(s, ' '); i > 0 {
-		if off, ok := zoneAbbrevs[strings.ToUpper(s[i+1:])]; ok {
-			rest := strings.TrimSpace(s[:i])
-			if off == 1 { // "ET", "CT": a zone, not an offset
-				name := abbrevZones[strings.ToUpper(s[i+1:])]
-				if l, err := trading.LoadZone(name); err == nil {
-					loc = l
-				}
-				s = rest
-			} else {
-				inner := timeParser{}
-				t, _, only, err := inner.parse(rest, time.UTC)
-				if err != nil {
-					return time.Time{}, 0, false, err
-				}
-				return t.Add(-time.Duration(off) * time.Second), DSTExact, only, nil
+		abbrev, rest := strings.ToUpper(s[i+1:]), strings.TrimSpace(s[:i])
+		if name, ok := abbrevZones[abbrev]; ok {
+			if l, err := trading.LoadZone(name); err == nil {
+				loc = l
 			}
+			s = rest
+		} else if off, ok := zoneAbbrevs[abbrev]; ok {
+			inner := timeParser{}
+			t, _, only, err := inner.parse(rest, time.UTC)
+			if err != nil {
+				return time.Time{}, 0, false, err
+			}
+			return t.Add(-time.Duration(off) * time.Second), DSTExact, only, nil
 		}
 	}
 	for i := range p.layouts {

@@ -198,13 +198,14 @@ func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
 	var err error
 	done := false
 	if h.fast != nil && (src == nil || src.json != nil) {
+		// The source object (extra[0]) is appended as encoded once for
+		// its call site, not encoded again on every line.
+		var pre []byte
+		rest := extra[:n]
 		if src != nil {
-			// The source object is appended as encoded once for its
-			// call site, not encoded again on every line.
-			done, err = h.fast.write(&r, src.json, extra[1:n], hexIDs)
-		} else {
-			done, err = h.fast.write(&r, nil, extra[:n], hexIDs)
+			pre, rest = src.json, extra[1:n]
 		}
+		done, err = h.fast.write(&r, pre, rest, hexIDs)
 	}
 	if !done {
 		if hexIDs != nil {

@@ -193,29 +193,24 @@ func encoded[T any](ctx context.Context, s *Service, userID uuid.UUID, q Query, 
 	if err != nil {
 		return nil, err
 	}
-	if key == "" || s.d.Encoded == nil {
-		v, err := fetch(ctx, s, userID, &q, key, n, extract)
-		if err != nil {
-			return nil, err
-		}
-		return enc.Encode(v)
-	}
+	keep := key != "" && s.d.Encoded != nil
 	ekey := encodedPrefix + enc.Name + ":" + key
-	if b, found, err := s.d.Encoded.GetShared(ctx, ekey); err == nil && found {
-		return b, nil
+	if keep {
+		if b, found, err := s.d.Encoded.GetShared(ctx, ekey); err == nil && found {
+			return b, nil
+		}
 	}
 	v, err := fetch(ctx, s, userID, &q, key, n, extract)
 	if err != nil {
 		return nil, err
 	}
 	b, err := enc.Encode(v)
-	if err != nil {
-		return nil, err
+	if err == nil && keep {
+		// The in-process cache cannot fail but on a bad key (a name with
+		// a control character): that is a miss each time, not an error.
+		_ = s.d.Encoded.Set(ctx, ekey, b, s.cfg.CacheTTL)
 	}
-	// The in-process cache cannot fail but on a bad key (a name with a
-	// control character): that is a miss each time, not an error.
-	_ = s.d.Encoded.Set(ctx, ekey, b, s.cfg.CacheTTL)
-	return b, nil
+	return b, err
 }
 
 // zone is the location of a profile's time zone name: UTC for none, or
@@ -258,15 +253,18 @@ func each[T any](r *result, f func(*engine, *book) T) []T {
 // Summary returns the headline figures per currency (none without
 // trades).
 func (s *Service) Summary(ctx context.Context, userID uuid.UUID, q Query) ([]Summary, error) {
-	return compute(ctx, s, userID, q, "summary", need{}, func(r *result) []Summary { return each(r, (*engine).summary) })
+	return compute(ctx, s, userID, q, "summary", need{}, summaries)
 }
+
+// summaries is the summary view of a pass: one Summary per currency.
+func summaries(r *result) []Summary { return each(r, (*engine).summary) }
 
 // SummaryEncoded is Summary encoded by enc, served from Deps.Encoded
 // when this process encoded it already for the user's current data
 // version and this filter (see encoded). The bytes may be shared with
 // other callers: they must not be modified.
 func (s *Service) SummaryEncoded(ctx context.Context, userID uuid.UUID, q Query, enc Encoding[[]Summary]) ([]byte, error) {
-	return encoded(ctx, s, userID, q, "summary", need{}, func(r *result) []Summary { return each(r, (*engine).summary) }, enc)
+	return encoded(ctx, s, userID, q, "summary", need{}, summaries, enc)
 }
 
 // Equity returns the equity curve per currency: by day, and by trade when

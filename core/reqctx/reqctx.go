@@ -37,8 +37,7 @@ type infoKey struct{}
 
 // With returns a context carrying a new Info for requestID.
 func With(ctx context.Context, requestID string) (context.Context, *Info) {
-	c := &infoContext{Context: ctx, info: Info{RequestID: requestID}}
-	return c, &c.info
+	return WithClient(ctx, requestID, "", "")
 }
 
 // WithClient is With for a request from clientIP with userAgent: one

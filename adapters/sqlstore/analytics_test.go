@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/google/uuid"
@@ -66,6 +67,28 @@ func TestAnalyticsStamp(t *testing.T) {
 				t.Fatal(err)
 			}
 			stamp(u.ID, 2, "Asia/Tokyo")
+			// Inside a transaction it reads that transaction's writes
+			// (on PostgreSQL through the transaction's connection, not the
+			// prepared statement of a pooled one); after a rollback the
+			// version is the committed one, and many calls on the pooled
+			// connections reuse the prepared statement.
+			errRollback := errors.New("roll back")
+			err := sqlstore.NewUnitOfWork(db).Do(ctx, func(ctx context.Context) error {
+				if _, err := versions.Bump(ctx, u.ID); err != nil {
+					return err
+				}
+				v, z, err := src.Stamp(ctx, u.ID)
+				if err != nil || v != 3 || z != "Asia/Tokyo" {
+					t.Errorf("Stamp in the transaction = %d, %q, %v; want 3", v, z, err)
+				}
+				return errRollback
+			})
+			if !errors.Is(err, errRollback) {
+				t.Fatal(err)
+			}
+			for range 20 {
+				stamp(u.ID, 2, "Asia/Tokyo")
+			}
 		})
 	}
 }

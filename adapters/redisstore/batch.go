@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"time"
 
@@ -70,6 +71,13 @@ func (a *autoPipe) do(ctx context.Context, queue func(context.Context, redis.Pip
 
 func (a *autoPipe) flush() {
 	for {
+		// Callers that are runnable (most often those the last pipeline's
+		// replies just woke) queue their next calls first, so they go in
+		// this pipeline instead of each trailing into one of their own:
+		// with 16 producers the jobs' enqueue sent 4.5 calls a pipeline
+		// instead of 3.3, and cost producer and Redis 1–4 µs less CPU a
+		// job each. Alone, Gosched returns at once.
+		runtime.Gosched()
 		a.mu.Lock()
 		n := min(len(a.pending), maxBatch)
 		if n == 0 {

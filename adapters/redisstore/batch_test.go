@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -79,5 +80,62 @@ func TestAutoPipeLanes(t *testing.T) {
 			t.Fatalf("lanes %d: %d pipelines on the wire at once", lanes, peak)
 		}
 		rdb.Del(ctx, key)
+	}
+}
+
+// pipeCounter is a go-redis hook that counts the pipelines of INCRs and
+// their commands.
+type pipeCounter struct{ pipes, cmds atomic.Int64 }
+
+func (*pipeCounter) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (*pipeCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+func (c *pipeCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if len(cmds) > 0 && cmds[0].Name() == "incr" {
+			c.pipes.Add(1)
+			c.cmds.Add(int64(len(cmds)))
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// Callers woken by a pipeline's replies that call again at once share the
+// next pipeline: on one P (where nothing runs in parallel to hide it), a
+// flusher that sent whatever had queued by the time it looked would send
+// pipelines of one or two calls.
+func TestAutoPipeGathersWokenCallers(t *testing.T) {
+	opt, err := redis.ParseURL(testenv.URL(t, "TEST_REDIS_URL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { _ = rdb.Close() })
+	c := &pipeCounter{}
+	rdb.AddHook(c)
+	a := &autoPipe{rdb: rdb, lanes: 1}
+	ctx := context.Background()
+	key := "test:autopipe:gather:" + t.Name()
+	rdb.Del(ctx, key)
+	t.Cleanup(func() { rdb.Del(ctx, key) })
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	const callers, calls = 16, 50
+	var wg sync.WaitGroup
+	for range callers {
+		wg.Go(func() {
+			for range calls {
+				if err := a.do(ctx, func(ctx context.Context, p redis.Pipeliner) { p.Incr(ctx, key) }); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := c.cmds.Load(); got != callers*calls {
+		t.Fatalf("%d calls sent, want %d", got, callers*calls)
+	}
+	if per := float64(c.cmds.Load()) / float64(c.pipes.Load()); per < callers*3/4 {
+		t.Fatalf("%.1f calls a pipeline from %d callers calling back to back, want at least %d", per, callers, callers*3/4)
 	}
 }

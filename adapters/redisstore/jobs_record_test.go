@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -218,4 +219,69 @@ func rawOf(t *testing.T, c *redisstore.Client, id string) string {
 		t.Fatal(err)
 	}
 	return raw
+}
+
+// A create after Redis lost its scripts (SCRIPT FLUSH: a restart or a
+// flush) loads the script again and stores the job, single or batched.
+func TestJobsCreateAfterScriptFlush(t *testing.T) {
+	s, c := openJobsClient(t)
+	ctx := context.Background()
+	stream := c.KeyPrefix() + "jobs:stream:noscript"
+	t.Cleanup(func() { c.Redis().Del(ctx, stream) })
+	e := jobs.StreamEntry{Stream: stream, Fields: []string{"payload", "x"}}
+	for _, many := range []bool{false, true} {
+		if err := c.Redis().ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		j := jobstest.NewJob("default.echo")
+		var created bool
+		var err error
+		if many {
+			var res []jobs.Created
+			res, err = s.CreateAppendMany(ctx, []*jobs.Job{j}, time.Minute, []jobs.StreamEntry{e})
+			created = err == nil && len(res) == 1 && res[0].Created
+		} else {
+			_, created, err = s.CreateAppend(ctx, j, time.Minute, e)
+		}
+		if err != nil || !created {
+			t.Fatalf("many %v: create after SCRIPT FLUSH: created %v, %v", many, created, err)
+		}
+		if got, err := s.Get(ctx, j.ID); err != nil || got.ID != j.ID {
+			t.Fatalf("many %v: stored %+v, %v", many, got, err)
+		}
+	}
+	if n, err := c.Redis().XLen(ctx, stream).Result(); err != nil || n != 2 {
+		t.Fatalf("stream: %d messages, %v; want 2", n, err)
+	}
+}
+
+// Every field of a stream entry is appended as given, however many (the
+// create command keeps room for a few inline and grows for more).
+func TestJobsCreateAppendsEveryField(t *testing.T) {
+	s, c := openJobsClient(t)
+	ctx := context.Background()
+	stream := c.KeyPrefix() + "jobs:stream:fields"
+	t.Cleanup(func() { c.Redis().Del(ctx, stream) })
+	for _, pairs := range []int{1, 4, 5, 13} {
+		var fields []string
+		for i := range pairs {
+			fields = append(fields, fmt.Sprintf("f%d", i), fmt.Sprintf("v%d-%d", pairs, i))
+		}
+		j := jobstest.NewJob("default.echo")
+		if _, created, err := s.CreateAppend(ctx, j, time.Minute, jobs.StreamEntry{Stream: stream, Fields: fields}); err != nil || !created {
+			t.Fatalf("%d fields: created %v, %v", pairs, created, err)
+		}
+		msgs, err := c.Redis().XRevRangeN(ctx, stream, "+", "-", 1).Result()
+		if err != nil || len(msgs) != 1 {
+			t.Fatalf("%d fields: %d messages, %v", pairs, len(msgs), err)
+		}
+		for i := range pairs {
+			if v, _ := msgs[0].Values[fmt.Sprintf("f%d", i)].(string); v != fmt.Sprintf("v%d-%d", pairs, i) {
+				t.Fatalf("%d fields: f%d = %q", pairs, i, v)
+			}
+		}
+		if got := len(msgs[0].Values); got != pairs+1 { // and the record
+			t.Fatalf("%d fields: the message has %d", pairs, got)
+		}
+	}
 }

@@ -32,7 +32,9 @@ func TestJobsCreateDoesNotWaitForTheUpdatePipe(t *testing.T) {
 		}
 	})
 
-	const hold = time.Second
+	// hold is long enough that a slow CI host (several times slower than
+	// usual) still gets every lane out and the create back well inside it.
+	const hold = 3 * time.Second
 	var wg sync.WaitGroup
 	t.Cleanup(wg.Wait)
 	// One slow call at a time, each sent before the next is made, so
@@ -41,7 +43,7 @@ func TestJobsCreateDoesNotWaitForTheUpdatePipe(t *testing.T) {
 		wg.Go(func() {
 			_ = s.pipe.do(ctx, func(ctx context.Context, p redis.Pipeliner) { p.BLPop(ctx, hold, prefix+"never") })
 		})
-		deadline := time.Now().Add(hold / 4)
+		deadline := time.Now().Add(hold / 2)
 		for {
 			s.pipe.mu.Lock()
 			out := s.pipe.running == lane+1 && len(s.pipe.pending) == 0

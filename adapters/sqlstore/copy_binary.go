@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"encoding/binary"
+	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -156,4 +158,59 @@ func copyNumericText(b []byte, s []byte) []byte {
 		b = binary.BigEndian.AppendUint16(b, v)
 	}
 	return b
+}
+
+// numericText appends to dst the text numeric_out gives for the binary
+// numeric v (numeric_send's form): the same text a ::text cast sends, so
+// a value read in binary parses to the decimal its text gives.
+func numericText(dst, v []byte) ([]byte, error) {
+	if len(v) < 8 {
+		return dst, fmt.Errorf("numeric of %d bytes", len(v))
+	}
+	n := int(binary.BigEndian.Uint16(v))
+	weight := int(int16(binary.BigEndian.Uint16(v[2:]))) //nolint:gosec // two's complement, as sent
+	sign := binary.BigEndian.Uint16(v[4:])
+	dscale := int(binary.BigEndian.Uint16(v[6:]))
+	if len(v) != 8+2*n {
+		return dst, fmt.Errorf("numeric of %d bytes for %d digits", len(v), n)
+	}
+	if sign != numericPos && sign != numericNeg {
+		return dst, errNumericSpecial
+	}
+	digit := func(i int) uint16 {
+		if i < 0 || i >= n {
+			return 0
+		}
+		return binary.BigEndian.Uint16(v[8+2*i:])
+	}
+	if sign == numericNeg {
+		dst = append(dst, '-')
+	}
+	if weight < 0 {
+		dst = append(dst, '0')
+	} else {
+		dst = strconv.AppendInt(dst, int64(digit(0)), 10)
+		for i := 1; i <= weight; i++ {
+			ds := digits4(digit(i))
+			dst = append(dst, ds[:]...)
+		}
+	}
+	if dscale > 0 {
+		dst = append(dst, '.')
+		for i, left := weight+1, dscale; left > 0; i++ {
+			ds := digits4(digit(i))
+			for _, c := range ds[:] {
+				if left > 0 {
+					dst, left = append(dst, c), left-1
+				}
+			}
+		}
+	}
+	return dst, nil
+}
+
+// digits4 is a base-10000 digit's four decimal digits (d < 10000: the
+// remainders and d/1000 are below 10).
+func digits4(d uint16) [4]byte {
+	return [4]byte{byte('0' + d/1000%10), byte('0' + d/100%10), byte('0' + d/10%10), byte('0' + d%10)} //nolint:gosec // each below 10
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,16 +80,7 @@ var decimalShapes = []string{"0", "0.0", "1", "-1", "9999", "10000", "10001", "-
 func copiedTradesForTest(t *testing.T, ts []*trading.Trade) (fast, generic []string) {
 	t.Helper()
 	ctx := context.Background()
-	cfg := DefaultConfig()
-	cfg.URL = testenv.PostgresDB(t)
-	db, cleanup, err := Open(ctx, cfg, nil, tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cleanup)
-	if err := db.Migrate(ctx, MigrateUp, io.Discard); err != nil {
-		t.Fatal(err)
-	}
+	db := openPostgresForTest(t)
 	read := func(g *gorm.DB, table string) ([]string, error) {
 		var out []string
 		err := query(g, func(r *sql.Rows) error {
@@ -101,7 +93,7 @@ func copiedTradesForTest(t *testing.T, ts []*trading.Trade) (fast, generic []str
 		}, "SELECT c::text FROM "+table+" c JOIN unnest(?::uuid[]) WITH ORDINALITY o(id, n) ON o.id = c.id ORDER BY o.n", pgUUIDsText(ts))
 		return out, err
 	}
-	err = db.inTx(ctx, func(ctx context.Context) error {
+	err := db.inTx(ctx, func(ctx context.Context) error {
 		return db.run(ctx, func(g *gorm.DB) error {
 			for _, table := range []string{"trades_bin", "trades_generic"} {
 				if err := g.Exec("CREATE TEMP TABLE " + table + " (LIKE trades INCLUDING DEFAULTS) ON COMMIT DROP").Error; err != nil {
@@ -183,4 +175,60 @@ func TestLegsJSONRoundTrip(t *testing.T) {
 	if _, err := parseLegs(text[:len(text)-1]); err == nil {
 		t.Fatal("a cut legs text parsed")
 	}
+}
+
+// TestNumericTextIsNumericOut: numericText of the binary numeric
+// PostgreSQL sends is, byte for byte, the text of a ::text cast, for
+// decimals of every shape and scales with trailing zeros.
+func TestNumericTextIsNumericOut(t *testing.T) {
+	ctx := context.Background()
+	db := openPostgresForTest(t)
+	shapes := append([]string{"1.500", "0.000", "-0.0100", "100.00000000", "-9999.9999", "0.0001000", "123456789012345678901234567890.1234567890",
+		"1e-20", "-7000000"}, decimalShapes...)
+	arr := "{" + strings.Join(shapes, ",") + "}"
+	var got, want []string
+	err := db.inTx(ctx, func(ctx context.Context) error {
+		ok, err := db.pgRows(ctx, "SELECT v::numeric, v::numeric::text FROM unnest($1::text[]) WITH ORDINALITY u(v, n) ORDER BY n", []any{arr},
+			func(v [][]byte) error {
+				b, err := numericText(nil, v[0])
+				if err != nil {
+					return err
+				}
+				got, want = append(got, string(b)), append(want, string(v[1]))
+				return nil
+			})
+		if !ok {
+			return fmt.Errorf("pgRows did not run")
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(shapes) {
+		t.Fatalf("%d values read, want %d", len(got), len(shapes))
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Errorf("%s: numericText %q, numeric_out %q", shapes[i], got[i], want[i])
+		}
+	}
+}
+
+// openPostgresForTest opens a migrated database of its own on
+// TEST_POSTGRES_URL's server.
+func openPostgresForTest(t *testing.T) *DB {
+	t.Helper()
+	ctx := context.Background()
+	cfg := DefaultConfig()
+	cfg.URL = testenv.PostgresDB(t)
+	db, cleanup, err := Open(ctx, cfg, nil, tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cleanup)
+	if err := db.Migrate(ctx, MigrateUp, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }

@@ -85,7 +85,7 @@ func (d *DB) bulkInsertFunc(ctx context.Context, g *gorm.DB, table string, cols 
 		return 0, nil
 	}
 	if st := txFrom(ctx, d); d.dialect == Postgres && st != nil && st.conn != nil {
-		return copyFrom(ctx, st, table, cols, &copyReader{n: n, row: row, dst: make([]any, 0, len(cols))})
+		return copyFrom(ctx, st, table, cols, "", &copyReader{n: n, row: row, dst: make([]any, 0, len(cols))})
 	}
 	per := len(cols)
 	size := max(1, min(chunk, 30000/per))
@@ -110,11 +110,11 @@ func (d *DB) bulkInsertFunc(ctx context.Context, g *gorm.DB, table string, cols 
 	return written, nil
 }
 
-// copyFrom runs COPY table (cols) FROM STDIN with src on the connection
+// copyFrom runs COPY table (cols) FROM STDIN opts with src on the connection
 // of the transaction st and returns the rows written.
-func copyFrom(ctx context.Context, st *txState, table string, cols []string, src io.Reader) (int, error) {
+func copyFrom(ctx context.Context, st *txState, table string, cols []string, opts string, src io.Reader) (int, error) {
 	var written int64
-	stmt := "COPY " + table + " (" + strings.Join(cols, ", ") + ") FROM STDIN"
+	stmt := "COPY " + table + " (" + strings.Join(cols, ", ") + ") FROM STDIN" + opts
 	err := st.db.onPgx(ctx, st.conn, "sqlstore.Copy", stmt, func(pc *pgx.Conn) error {
 		tag, err := pc.PgConn().CopyFrom(ctx, src, stmt)
 		written = tag.RowsAffected()
@@ -140,7 +140,20 @@ func (d *DB) copyLines(ctx context.Context, table string, cols []string, n int, 
 	if n == 0 {
 		return 0, nil
 	}
-	return copyFrom(ctx, st, table, cols, &rowReader{n: n, row: func(b []byte, i int) []byte { return line(i, b) }})
+	return copyFrom(ctx, st, table, cols, "", &rowReader{n: n, row: func(b []byte, i int) []byte { return line(i, b) }})
+}
+
+// copyBinary is copyLines in COPY's binary format: row(i, b) appends row
+// i's field count and fields (copy_binary.go) to b and returns it.
+func (d *DB) copyBinary(ctx context.Context, table string, cols []string, n int, row func(i int, b []byte) []byte) (int, error) {
+	st := txFrom(ctx, d)
+	if d.dialect != Postgres || st == nil || st.conn == nil {
+		return 0, errors.New("sqlstore: copyBinary needs a PostgreSQL transaction")
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	return copyFrom(ctx, st, table, cols, " (FORMAT binary)", &rowReader{n: n, bin: true, row: func(b []byte, i int) []byte { return row(i, b) }})
 }
 
 // appendCopyString appends s in COPY's text form (backslash escapes for
@@ -172,22 +185,6 @@ func appendCopyUUID(b []byte, id uuid.UUID, nilIsNull bool) []byte {
 	var s [36]byte
 	hexUUID(s[:], id)
 	return append(b, s[:]...)
-}
-
-// copyTimes formats timestamps for COPY, remembering the last one: the
-// rows of one write share their created and updated instants, so most
-// rows format none.
-type copyTimes struct {
-	last time.Time
-	text []byte
-}
-
-func (c *copyTimes) appendTo(b []byte, t time.Time) []byte {
-	t = normTime(t)
-	if c.text == nil || !t.Equal(c.last) {
-		c.last, c.text = t, t.AppendFormat(c.text[:0], "2006-01-02 15:04:05.999999Z07:00")
-	}
-	return append(b, c.text...)
 }
 
 // copyText writes v in COPY's text format: \N for NULL, backslash

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -75,7 +74,7 @@ func (s *Executions) InsertNew(ctx context.Context, es []*trading.Execution) ([]
 			if err := g.Exec("CREATE TEMP TABLE IF NOT EXISTS " + stage + " ON COMMIT DROP AS SELECT " + strings.Join(stageCols, ", ") + " FROM executions WITH NO DATA").Error; err != nil {
 				return fmt.Errorf("create %s: %w", stage, translate(err))
 			}
-			if _, err := s.db.copyLines(ctx, stage, stageCols, len(es), executionLines(es, stage == executionsRowStage)); err != nil {
+			if _, err := s.db.copyBinary(ctx, stage, stageCols, len(es), executionRows(es, stage == executionsRowStage)); err != nil {
 				return err
 			}
 			res := g.Exec("INSERT INTO executions ("+strings.Join(executionInsertCols, ", ")+") SELECT "+strings.Join(sel, ", ")+" FROM "+stage+
@@ -163,33 +162,27 @@ func (s *Executions) insertNewLookup(ctx context.Context, es []*trading.Executio
 	return s.Insert(ctx, keep)
 }
 
-// executionLines returns the copyLines line function of es: the values of
-// executionInsertCols (executionRowCols when rowOnly) in COPY text form,
-// as Insert's row stores them.
-func executionLines(es []*trading.Execution, rowOnly bool) func(i int, b []byte) []byte {
-	var times copyTimes
+// executionRows returns the copyBinary row function of es: the values of
+// executionInsertCols (executionRowCols when rowOnly) in binary COPY
+// form, as Insert's row stores them.
+func executionRows(es []*trading.Execution, rowOnly bool) func(i int, b []byte) []byte {
+	fields := len(executionInsertCols)
+	if rowOnly {
+		fields = len(executionRowCols)
+	}
 	return func(i int, b []byte) []byte {
 		e := es[i]
-		b = append(appendCopyUUID(b, e.ID, false), '\t')
+		b = copyUUID(copyFields(b, fields), e.ID)
 		if !rowOnly {
-			b = append(appendCopyUUID(b, e.UserID, false), '\t')
-			b = append(appendCopyUUID(b, e.AccountID, false), '\t')
+			b = copyUUID(copyUUID(b, e.UserID), e.AccountID)
 		}
-		b = append(appendCopyUUID(b, e.InstrumentID, false), '\t')
-		b = append(appendCopyString(b, string(e.Side)), '\t')
-		b = append(trading.AppendDecimal(b, e.Quantity), '\t')
-		b = append(trading.AppendDecimal(b, e.Price), '\t')
-		b = append(trading.AppendDecimal(b, e.Commission), '\t')
-		b = append(trading.AppendDecimal(b, e.Fees), '\t')
-		b = append(strconv.AppendInt(b, e.ExecutedAt.UnixNano(), 10), '\t')
-		b = append(appendCopyString(b, e.BrokerExecutionID), '\t')
+		b = copyStr(copyUUID(b, e.InstrumentID), string(e.Side))
+		b = copyDec(copyDec(copyDec(copyDec(b, e.Quantity), e.Price), e.Commission), e.Fees)
+		b = copyStr(copyInt64(b, e.ExecutedAt.UnixNano()), e.BrokerExecutionID)
 		if rowOnly {
-			return appendCopyString(b, e.Fingerprint)
+			return copyStr(b, e.Fingerprint)
 		}
-		b = append(appendCopyUUID(b, e.ImportID, true), '\t')
-		b = append(appendCopyString(b, e.Fingerprint), '\t')
-		b = append(strconv.AppendInt(b, e.Version, 10), '\t')
-		b = append(times.appendTo(b, e.CreatedAt), '\t')
-		return times.appendTo(b, e.UpdatedAt)
+		b = copyStr(copyNullUUID(b, e.ImportID), e.Fingerprint)
+		return copyTime(copyTime(copyInt64(b, e.Version), e.CreatedAt), e.UpdatedAt)
 	}
 }

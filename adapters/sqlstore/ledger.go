@@ -121,27 +121,35 @@ func fillTrades(g *gorm.DB, trades []*trading.Trade, where string, args ...any) 
 	}, "SELECT tt.trade_id, tt.tag_id FROM trade_tags tt JOIN trades t ON t.id = tt.trade_id WHERE "+where+" ORDER BY tt.trade_id, tt.tag_id", args...)
 }
 
-// decTexts parses the decimals of one read, sharing one decimal among
-// equal texts (decimals are immutable): a position's quantities, fees and
-// commissions, and many of its prices, repeat, and each parsed decimal
-// costs two allocations. At most decTextsMax distinct texts are kept.
-type decTexts map[string]decimal.Decimal
+// decTexts parses the binary numerics of one read, sharing one decimal
+// among equal values (decimals are immutable): a position's quantities,
+// fees and commissions, and many of its prices, repeat, and each parsed
+// decimal costs two allocations. At most decTextsMax distinct values are
+// kept; text is scratch space for numericText.
+type decTexts struct {
+	m    map[string]decimal.Decimal
+	text []byte
+}
 
 const decTextsMax = 4096
 
 func (c *decTexts) parse(b []byte) (decimal.Decimal, error) {
-	if d, ok := (*c)[string(b)]; ok {
+	if d, ok := c.m[string(b)]; ok {
 		return d, nil
 	}
-	d, err := decText(b)
+	var err error
+	if c.text, err = numericText(c.text[:0], b); err != nil {
+		return decimal.Decimal{}, err
+	}
+	d, err := decText(c.text)
 	if err != nil {
 		return d, err
 	}
-	if *c == nil {
-		*c = decTexts{}
+	if c.m == nil {
+		c.m = map[string]decimal.Decimal{}
 	}
-	if len(*c) < decTextsMax {
-		(*c)[string(b)] = d
+	if len(c.m) < decTextsMax {
+		c.m[string(b)] = d
 	}
 	return d, nil
 }
@@ -162,21 +170,27 @@ func (s *Ledger) PositionExecutions(ctx context.Context, key trading.PositionKey
 	var decs decTexts
 	scratch := takeScratch(s.execScratch)
 	out := *scratch
-	fast, err := s.db.pgRows(ctx, `SELECT id::text, side, quantity::text, price::text, commission::text, fees::text, executed_at_ns::text,
-		broker_execution_id, import_id::text, fingerprint, version::text FROM executions WHERE user_id = $1 AND account_id = $2 AND instrument_id = $3`,
+	// The UUIDs, numerics and integers come in binary (pgx asks for the
+	// binary result format of the types it knows when nothing casts them):
+	// uuid_send, numeric_send and int8send instead of their text output,
+	// and fewer bytes through the socket. Numerics are read back through
+	// numeric_out's text (numericText, decTexts), so the decimals are the
+	// ones a ::text read gives.
+	fast, err := s.db.pgRows(ctx, `SELECT id, side, quantity, price, commission, fees, executed_at_ns,
+		broker_execution_id, import_id, fingerprint, version FROM executions WHERE user_id = $1 AND account_id = $2 AND instrument_id = $3`,
 		[]any{key.UserID.String(), key.AccountID.String(), key.InstrumentID.String()}, func(v [][]byte) error {
 			e := trading.Execution{UserID: key.UserID, AccountID: key.AccountID, InstrumentID: key.InstrumentID, Side: rawSide(v[1]),
 				BrokerExecutionID: string(v[7]), Fingerprint: string(v[9])}
 			var errs [9]error
-			e.ID, errs[0] = rawUUID(v[0])
+			e.ID, errs[0] = binUUID(v[0])
 			e.Quantity, errs[1] = decs.parse(v[2])
 			e.Price, errs[2] = decs.parse(v[3])
 			e.Commission, errs[3] = decs.parse(v[4])
 			e.Fees, errs[4] = decs.parse(v[5])
 			var ns int64
-			ns, errs[5] = rawInt(v[6])
-			e.ImportID, errs[6] = rawUUID(v[8])
-			e.Version, errs[7] = rawInt(v[10])
+			ns, errs[5] = binInt(v[6])
+			e.ImportID, errs[6] = binUUID(v[8])
+			e.Version, errs[7] = binInt(v[10])
 			if err := errors.Join(errs[:]...); err != nil {
 				return fmt.Errorf("execution row: %w", err)
 			}
@@ -554,7 +568,7 @@ func (w *writer) bulkFunc(table string, cols []string, n int, row func(i int, ds
 }
 
 func (w *writer) insertTrades(ts []*trading.Trade) error {
-	if ok, err := w.copyFunc("trades", tradeColList, len(ts), func(b []byte, i int) []byte { return appendTradeRow(b, ts[i]) }); ok {
+	if ok, err := w.copyFunc("trades", tradeColList, len(ts), func(b []byte, i int) []byte { return copyTradeRow(b, ts[i]) }); ok {
 		return err
 	}
 	return w.bulkFunc("trades", tradeColList, len(ts), func(i int, dst []any) []any {

@@ -1,17 +1,13 @@
 package sqlstore
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
 	"strconv"
-	"strings"
-	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
 	"github.com/tradesense/tradesense/core/trading"
@@ -21,12 +17,14 @@ import (
 // account) go to COPY formatted straight from the trades: bulkInsertFunc's
 // []any rows box every decimal, UUID, string and time, 30 allocations per
 // trade and 11 per leg, which was half of a full rebuild's allocations.
-// The text is the one copyText gives for the same values.
+// They are sent in COPY's binary format (copy_binary.go): the stored
+// values are the ones copyText's text gives (TestTradeCopyRowsMatch-
+// TheGenericEncoding), without the backend parsing 40 text fields a row.
 
-// copyFunc streams n rows into table (cols) with COPY on the connection
-// of the transaction w runs in; row appends row i's text (tab-separated,
-// no newline). ok is false, nothing sent, off PostgreSQL or without that
-// connection: the caller takes bulkFunc.
+// copyFunc streams n rows into table (cols) with COPY in binary format
+// on the connection of the transaction w runs in; row appends row i in
+// that format (its field count and fields). ok is false, nothing sent,
+// off PostgreSQL or without that connection: the caller takes bulkFunc.
 func (w *writer) copyFunc(table string, cols []string, n int, row func(b []byte, i int) []byte) (ok bool, err error) {
 	st := txFrom(w.ctx, w.db)
 	if w.db.dialect != Postgres || st == nil || st.conn == nil {
@@ -35,38 +33,46 @@ func (w *writer) copyFunc(table string, cols []string, n int, row func(b []byte,
 	if n == 0 {
 		return true, nil
 	}
-	src := &rowReader{n: n, row: row}
-	var written int64
-	stmt := "COPY " + table + " (" + strings.Join(cols, ", ") + ") FROM STDIN"
-	err = w.db.onPgx(w.ctx, st.conn, "sqlstore.Copy", stmt, func(pc *pgx.Conn) error {
-		tag, err := pc.PgConn().CopyFrom(w.ctx, src, stmt)
-		written = tag.RowsAffected()
-		return err
-	})
-	if err != nil {
-		return true, fmt.Errorf("copy into %s: %w", table, translate(err))
-	}
-	w.rows += int(written)
-	return true, nil
+	written, err := copyFrom(w.ctx, st, table, cols, " (FORMAT binary)", &rowReader{n: n, row: row, bin: true})
+	w.rows += written
+	return true, err
 }
 
-// rowReader formats rows as pgconn reads them, copyChunk at a time.
+// rowReader formats rows as pgconn reads them, copyChunk at a time: in
+// COPY's text form (row appends a line without its newline) or, when bin,
+// its binary form (row appends the field count and the fields; the
+// stream's header and trailer are the reader's).
 type rowReader struct {
 	n, i int
 	row  func(b []byte, i int) []byte
+	bin  bool
+	done bool
 	buf  []byte
 	off  int
 }
 
 func (r *rowReader) Read(p []byte) (int, error) {
 	if r.off == len(r.buf) {
-		if r.i >= r.n {
-			return 0, io.EOF
-		}
 		r.buf, r.off = r.buf[:0], 0
-		for r.i < r.n && len(r.buf) < copyChunk {
-			r.buf = append(r.row(r.buf, r.i), '\n')
-			r.i++
+		switch {
+		case r.i < r.n:
+			if r.bin && r.i == 0 {
+				r.buf = append(r.buf, pgcopyHeader...)
+			}
+			for r.i < r.n && len(r.buf) < copyChunk {
+				if r.buf = r.row(r.buf, r.i); !r.bin {
+					r.buf = append(r.buf, '\n')
+				}
+				r.i++
+			}
+		case r.bin && !r.done:
+			r.done = true
+			if r.n == 0 {
+				r.buf = append(r.buf, pgcopyHeader...)
+			}
+			r.buf = append(r.buf, pgcopyTrailer...)
+		default:
+			return 0, io.EOF
 		}
 	}
 	n := copy(p, r.buf[r.off:])
@@ -80,97 +86,57 @@ func appendUUID(b []byte, id uuid.UUID) []byte {
 	return append(b, s[:]...)
 }
 
-func appendNullUUID(b []byte, id uuid.UUID) []byte {
-	if id == uuid.Nil {
-		return append(b, `\N`...)
-	}
-	return appendUUID(b, id)
-}
-
-func appendNullDec(b []byte, d decimal.NullDecimal) []byte {
-	if !d.Valid {
-		return append(b, `\N`...)
-	}
-	return trading.AppendDecimal(b, d.Decimal)
-}
-
-// appendText escapes s as copyText does.
-func appendText(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '\\':
-			b = append(b, `\\`...)
-		case '\t':
-			b = append(b, `\t`...)
-		case '\n':
-			b = append(b, `\n`...)
-		case '\r':
-			b = append(b, `\r`...)
-		default:
-			b = append(b, c)
-		}
-	}
-	return b
-}
-
-func appendTime(b []byte, t time.Time) []byte {
-	return normTime(t).AppendFormat(b, "2006-01-02 15:04:05.999999Z07:00")
-}
-
-// appendTradeRow is the row of tradeColList: the id, derivedArgs, then
-// annotationArgs.
-func appendTradeRow(b []byte, t *trading.Trade) []byte {
-	tab := func(b []byte) []byte { return append(b, '\t') }
-	b = appendUUID(b, t.ID)
-	for _, id := range [...]uuid.UUID{t.UserID, t.AccountID, t.InstrumentID} {
-		b = appendUUID(tab(b), id)
+// copyTradeRow appends the binary COPY row of tradeColList: the id,
+// derivedArgs, then annotationArgs.
+func copyTradeRow(b []byte, t *trading.Trade) []byte {
+	b = copyFields(b, len(tradeColList))
+	for _, id := range [...]uuid.UUID{t.ID, t.UserID, t.AccountID, t.InstrumentID} {
+		b = copyUUID(b, id)
 	}
 	for _, s := range [...]string{t.Symbol, string(t.AssetClass), string(t.Direction), string(t.Status)} {
-		b = appendText(tab(b), s)
+		b = copyStr(b, s)
 	}
-	b = appendUUID(tab(b), t.OpeningExecutionID)
+	b = copyUUID(b, t.OpeningExecutionID)
 	for _, d := range [...]*decimal.Decimal{&t.Multiplier, &t.Quantity, &t.MaxPosition, &t.OpenQuantity, &t.CostBasis, &t.AvgEntryPrice} {
-		b = trading.AppendDecimal(tab(b), *d)
+		b = copyDec(b, *d)
 	}
-	b = appendNullDec(tab(b), t.AvgExitPrice)
+	b = copyNullDec(b, t.AvgExitPrice)
 	for _, d := range [...]*decimal.Decimal{&t.GrossPnL, &t.Commission, &t.Fees, &t.NetPnL} {
-		b = trading.AppendDecimal(tab(b), *d)
+		b = copyDec(b, *d)
 	}
-	b = strconv.AppendInt(tab(b), t.OpenedAt.UnixNano(), 10)
+	b = copyInt64(b, t.OpenedAt.UnixNano())
 	if t.Status == trading.Closed {
-		b = strconv.AppendInt(tab(b), t.ClosedAt.UnixNano(), 10)
-		b = strconv.AppendInt(tab(b), int64(t.Holding), 10)
+		b = copyInt64(b, t.ClosedAt.UnixNano())
+		b = copyInt64(b, int64(t.Holding))
 	} else {
-		b = strconv.AppendInt(tab(b), openCloseNS, 10)
-		b = append(tab(b), `\N`...)
+		b = copyInt64(b, openCloseNS)
+		b = copyNull(b)
 	}
-	b = appendText(tab(b), string(t.Outcome))
-	b = appendNullDec(tab(b), t.RMultiple)
-	b = strconv.AppendInt(tab(b), int64(t.OpenWeekday), 10)
-	b = strconv.AppendInt(tab(b), int64(t.OpenHour), 10)
-	b = appendText(tab(b), t.Digest)
-	b = appendTime(tab(b), t.UpdatedAt)
-	// JSON has no raw control byte; only a backslash (an escape
-	// appendJSONString wrote) needs COPY's escape, which is rare.
-	start := len(b) + 1
-	if b = appendLegsJSON(tab(b), t.Legs); bytes.IndexByte(b[start:], '\\') >= 0 {
-		b = appendText(b[:start], string(b[start:]))
-	}
+	b = copyStr(b, string(t.Outcome))
+	b = copyNullDec(b, t.RMultiple)
+	b = copyInt16(b, int(t.OpenWeekday))
+	b = copyInt16(b, t.OpenHour)
+	b = copyStr(b, t.Digest)
+	b = copyTime(b, t.UpdatedAt)
+	// The legs' JSON text, its length written once it is known.
+	at := len(b)
+	b = appendLegsJSON(append(b, 0, 0, 0, 0), t.Legs)
+	copyLen(b[at:at], len(b)-at-4)
 	a := &t.Annotation
-	b = appendNullUUID(tab(b), a.PlaybookID)
-	b = appendText(tab(b), a.Notes)
+	b = copyNullUUID(b, a.PlaybookID)
+	b = copyStr(b, a.Notes)
 	for _, d := range [...]decimal.NullDecimal{a.PlannedStop, a.PlannedTarget, a.InitialRisk} {
-		b = appendNullDec(tab(b), d)
+		b = copyNullDec(b, d)
 	}
-	b = strconv.AppendInt(tab(b), int64(a.Rating), 10)
-	b = strconv.AppendInt(tab(b), int64(a.Confidence), 10)
+	b = copyInt16(b, a.Rating)
+	b = copyInt16(b, a.Confidence)
 	if len(a.FollowedRules) == 0 {
-		b = append(tab(b), "[]"...)
+		b = copyStr(b, "[]")
 	} else {
-		b = appendText(tab(b), idsJSON(a.FollowedRules))
+		b = copyStr(b, idsJSON(a.FollowedRules))
 	}
-	b = strconv.AppendInt(tab(b), a.Version, 10)
-	return appendTime(tab(b), a.UpdatedAt)
+	b = copyInt64(b, a.Version)
+	return copyTime(b, a.UpdatedAt)
 }
 
 // legJSON is one element of trades.legs (migration 00360): a leg with

@@ -193,13 +193,14 @@ func (st *stack) doIP(method, path, token string, body any, ua string) resp {
 
 // waitMail returns the newest email to `to` with template, waiting for
 // background sends: inside a bubble until every goroutine of the stack is
-// idle, outside for at most 3 s.
+// idle, outside for at most 30 s (a deadline for a mail never sent, not a
+// budget: the send runs in the background on a host that may be slow).
 func (st *stack) waitMail(to, template string) identity.Email {
 	st.t.Helper()
 	if st.bubble {
 		synctest.Wait()
 	} else {
-		for deadline := time.Now().Add(3 * time.Second); len(st.mail.To(to, template)) == 0 && time.Now().Before(deadline); {
+		for deadline := time.Now().Add(30 * time.Second); len(st.mail.To(to, template)) == 0 && time.Now().Before(deadline); {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}

@@ -219,7 +219,7 @@ func TestJobsHTTPAuthorization(t *testing.T) {
 	me := a.do("GET", "/api/v1/auth/me", a.alice, "")
 	aliceID, _ := me.body["id"].(string)
 	var job map[string]any
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second) // a deadline for a missing job, not a budget
 	for job == nil {
 		list, _ := a.listJobs("kind=email.send")
 		for _, j := range list {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -148,6 +149,11 @@ func TestJobsSurviveACrashOfARedisWithAOF(t *testing.T) {
 		}
 	}
 	time.Sleep(1500 * time.Millisecond) // appendfsync everysec: on disk within a second
+	// ... on a host that keeps up: a Redis whose last fsync is still
+	// running postpones its AOF write (up to 2 s), and a slow or busy
+	// disk stretches that. Crash it once it reports nothing left to write
+	// or fsync, however long that takes, not at a fixed instant.
+	waitAOFFlushed(t, rdb)
 	srv.Kill()
 	srv.Start()
 
@@ -166,6 +172,25 @@ func TestJobsSurviveACrashOfARedisWithAOF(t *testing.T) {
 				t.Fatalf("job %s after the crash: %+v, %v", id, j, err)
 			}
 			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// waitAOFFlushed waits, for at most 30 s, until Redis reports its AOF
+// buffer written and no fsync pending (INFO persistence).
+func waitAOFFlushed(t *testing.T, rdb *redis.Client) {
+	t.Helper()
+	var info string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var err error
+		info, err = rdb.Info(context.Background(), "persistence").Result()
+		if err == nil && strings.Contains(info, "aof_enabled:1") &&
+			strings.Contains(info, "aof_buffer_length:0\r\n") && strings.Contains(info, "aof_pending_bio_fsync:0\r\n") &&
+			strings.Contains(info, "aof_last_write_status:ok") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the AOF not flushed within 30s: %v\n%s", err, info)
 		}
 	}
 }

@@ -24,9 +24,12 @@ func outboxTo(t *testing.T, dataDir, to string) bool {
 	return false
 }
 
+// waitOutbox waits until a mail to each of to is in DATA_DIR/outbox, for
+// at most 60 s (a deadline for a lost mail, not a budget: the worker's
+// run scales with the host's speed).
 func waitOutbox(t *testing.T, dataDir string, to ...string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for _, addr := range to {
 		for !outboxTo(t, dataDir, addr) {
 			if time.Now().After(deadline) {

@@ -267,7 +267,9 @@ func TestReadinessReflectsChecks(t *testing.T) {
 func TestGracefulShutdownDrainsInFlight(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
-	cfg.ShutdownDelay = 300 * time.Millisecond
+	// The 503 can only be seen during the delay (the listener closes after
+	// it): 2 s, not 300 ms, so that a slow host's first probes fit in it.
+	cfg.ShutdownDelay = 2 * time.Second
 	cfg.ShutdownTimeout = 5 * time.Second
 	s := newTestServer(t, cfg, testDeps(t, io.Discard, nil))
 	started, release := make(chan struct{}), make(chan struct{})
@@ -294,7 +296,7 @@ func TestGracefulShutdownDrainsInFlight(t *testing.T) {
 	}()
 	<-started
 	cancel()
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(cfg.ShutdownDelay)
 	for {
 		resp, err := http.Get(base + "/health/ready")
 		if err == nil {

@@ -78,6 +78,17 @@ func TestBulkEmailFansOutOncePerRecipient(t *testing.T) {
 	flaky := &flakyEnqueuer{Enqueuer: client, failAfter: n / 2}
 	svc := notifications.NewService(notifications.Config{}, tpl, flaky, backend, sender, log)
 	svc.Register(reg)
+	// A probe on the email queue tells when the worker consumes it: the
+	// in-process broker drops what is published before a subscriber
+	// exists (the job would only be republished an hour later).
+	probed := make(chan struct{}, 1)
+	reg.Register("email.test_probe", jobs.KindConfig{Queue: jobs.QueueEmail, Handler: func(context.Context, *jobs.Job) (any, error) {
+		select {
+		case probed <- struct{}{}:
+		default:
+		}
+		return nil, nil
+	}})
 	w, err := jobs.NewWorker(cfg, jobs.WorkerConfig{ID: "bulk-test", Queues: map[string]int{jobs.QueueEmail: 16}, PollInterval: 20 * time.Millisecond}, reg, backend, broker, client, nil, nil, log, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +97,20 @@ func TestBulkEmailFansOutOncePerRecipient(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	time.Sleep(50 * time.Millisecond) // let the consumers subscribe
+	subscribed := time.Now().Add(60 * time.Second)
+	for waiting := true; waiting; {
+		if _, err := client.Enqueue(context.Background(), "email.test_probe", struct{}{}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-probed:
+			waiting = false
+		case <-time.After(100 * time.Millisecond):
+			if time.Now().After(subscribed) {
+				t.Fatal("the worker did not consume the email queue within 60 s")
+			}
+		}
+	}
 
 	recipients := make([]string, n)
 	for i := range recipients {

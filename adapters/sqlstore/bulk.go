@@ -133,27 +133,31 @@ func copyFrom(ctx context.Context, st *txState, table string, cols []string, opt
 // formatted through a type switch (an import's 100,000 executions are 1.6
 // million fields). The text is handed over copyChunk at a time.
 func (d *DB) copyLines(ctx context.Context, table string, cols []string, n int, line func(i int, b []byte) []byte) (int, error) {
-	st := txFrom(ctx, d)
-	if d.dialect != Postgres || st == nil || st.conn == nil {
-		return 0, errors.New("sqlstore: copyLines needs a PostgreSQL transaction")
-	}
-	if n == 0 {
-		return 0, nil
-	}
-	return copyFrom(ctx, st, table, cols, "", &rowReader{n: n, row: func(b []byte, i int) []byte { return line(i, b) }})
+	return d.copyRows(ctx, "copyLines", table, cols, n, false, line)
 }
 
 // copyBinary is copyLines in COPY's binary format: row(i, b) appends row
 // i's field count and fields (copy_binary.go) to b and returns it.
 func (d *DB) copyBinary(ctx context.Context, table string, cols []string, n int, row func(i int, b []byte) []byte) (int, error) {
+	return d.copyRows(ctx, "copyBinary", table, cols, n, true, row)
+}
+
+// copyRows streams n rows (text lines, or binary rows when bin) into
+// table through the PostgreSQL transaction ctx carries; op names the
+// caller in its error.
+func (d *DB) copyRows(ctx context.Context, op, table string, cols []string, n int, bin bool, row func(i int, b []byte) []byte) (int, error) {
 	st := txFrom(ctx, d)
 	if d.dialect != Postgres || st == nil || st.conn == nil {
-		return 0, errors.New("sqlstore: copyBinary needs a PostgreSQL transaction")
+		return 0, errors.New("sqlstore: " + op + " needs a PostgreSQL transaction")
 	}
 	if n == 0 {
 		return 0, nil
 	}
-	return copyFrom(ctx, st, table, cols, " (FORMAT binary)", &rowReader{n: n, bin: true, row: func(b []byte, i int) []byte { return row(i, b) }})
+	format := ""
+	if bin {
+		format = " (FORMAT binary)"
+	}
+	return copyFrom(ctx, st, table, cols, format, &rowReader{n: n, bin: bin, row: func(b []byte, i int) []byte { return row(i, b) }})
 }
 
 // appendCopyString appends s in COPY's text form (backslash escapes for

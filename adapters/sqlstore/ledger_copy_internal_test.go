@@ -216,12 +216,18 @@ func TestNumericTextIsNumericOut(t *testing.T) {
 }
 
 // openPostgresForTest opens a migrated database of its own on
-// TEST_POSTGRES_URL's server.
+// TEST_POSTGRES_URL's server (skipped without it).
 func openPostgresForTest(t *testing.T) *DB {
+	t.Helper()
+	return openMigratedForTest(t, testenv.PostgresDB(t))
+}
+
+// openMigratedForTest opens url and migrates it up, closing it when t ends.
+func openMigratedForTest(t *testing.T, url string) *DB {
 	t.Helper()
 	ctx := context.Background()
 	cfg := DefaultConfig()
-	cfg.URL = testenv.PostgresDB(t)
+	cfg.URL = url
 	db, cleanup, err := Open(ctx, cfg, nil, tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())
 	if err != nil {
 		t.Fatal(err)

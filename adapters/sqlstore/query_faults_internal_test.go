@@ -11,8 +11,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
-	metricnoop "go.opentelemetry.io/otel/metric/noop"
-	tracenoop "go.opentelemetry.io/otel/trace/noop"
 	"gorm.io/gorm"
 
 	"github.com/tradesense/tradesense/core/apperr/apperrtest"
@@ -33,17 +31,7 @@ type faultDB struct {
 
 func openFaultDB(t *testing.T) *faultDB {
 	t.Helper()
-	ctx := context.Background()
-	cfg := DefaultConfig()
-	cfg.URL = "sqlite://" + filepath.Join(t.TempDir(), "faults.db")
-	db, cleanup, err := Open(ctx, cfg, nil, tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cleanup)
-	if err := db.Migrate(ctx, MigrateUp, io.Discard); err != nil {
-		t.Fatal(err)
-	}
+	db := openMigratedForTest(t, "sqlite://"+filepath.Join(t.TempDir(), "faults.db"))
 	d := &faultDB{db: db}
 	inject := func(kind string) func(*gorm.DB) {
 		return func(g *gorm.DB) {

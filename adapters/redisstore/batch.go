@@ -133,16 +133,32 @@ func (a *autoPipe) mget(ctx context.Context, keys []string) ([]any, error) {
 }
 
 // evalPiped runs script through the pipe: EVALSHA, and on NOSCRIPT (a
-// restarted or flushed Redis) the script itself, once, directly.
+// restarted or flushed Redis) once more after loading it (scriptPiped).
 func (a *autoPipe) evalPiped(ctx context.Context, script *redis.Script, keys []string, args ...any) *redis.Cmd {
+	return a.scriptPiped(ctx, script, func(ctx context.Context, c scriptConn) *redis.Cmd { return script.EvalSha(ctx, c, keys, args...) })
+}
+
+// scriptConn is what a script's command goes on: a pipeline or the client.
+type scriptConn interface {
+	redis.Scripter
+	Process(ctx context.Context, cmd redis.Cmder) error
+}
+
+// scriptPiped sends the EVALSHA command of script that send makes through
+// the pipe; on NOSCRIPT (a restarted or flushed Redis: the command did
+// nothing) it loads the script and sends the command once more, directly.
+func (a *autoPipe) scriptPiped(ctx context.Context, script *redis.Script, send func(ctx context.Context, c scriptConn) *redis.Cmd) *redis.Cmd {
 	var cmd *redis.Cmd
-	if err := a.do(ctx, func(ctx context.Context, p redis.Pipeliner) { cmd = script.EvalSha(ctx, p, keys, args...) }); err != nil {
+	err := a.do(ctx, func(ctx context.Context, p redis.Pipeliner) { cmd = send(ctx, p) })
+	if err == nil && redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+		if err = script.Load(ctx, a.rdb).Err(); err == nil {
+			return send(ctx, a.rdb)
+		}
+	}
+	if err != nil {
 		c := redis.NewCmd(ctx)
 		c.SetErr(err)
 		return c
-	}
-	if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		return script.Run(ctx, a.rdb, keys, args...)
 	}
 	return cmd
 }

@@ -295,15 +295,10 @@ const (
 // createHash is createScript's hash, boxed once.
 var createHash any = createScript.Hash()
 
-var (
-	argEmpty any = ""
-	argZero  any = "0"
-	argOne   any = "1"
-)
-
 func (s *Jobs) createCall(j *jobs.Job, idemWindow time.Duration, e jobs.StreamEntry) *createCall {
 	c := &createCall{jobKey: s.jobKey(j.ID), id: j.ID, idemMs: max(idemWindow.Milliseconds(), 1), score: j.UpdatedAt.UnixMilli(), ttl: max(s.ttlOf(j), 0)}
-	idem, timer, stream := argEmpty, argEmpty, argEmpty
+	// Constants in an interface are static: no allocation.
+	var idem, timer, stream any = "", "", ""
 	if j.IdempotencyKey != "" {
 		c.idem = s.ns + "idem:" + j.IdempotencyKey
 		idem = &c.idem
@@ -318,9 +313,9 @@ func (s *Jobs) createCall(j *jobs.Job, idemWindow time.Duration, e jobs.StreamEn
 		stream = &c.stream
 	}
 	c.rec = encodeJob(j)
-	withRecord := argZero
+	var withRecord any = "0"
 	if withStream && len(c.rec) <= maxStreamRecord && !e.Confidential {
-		withRecord = argOne
+		withRecord = "1"
 	}
 	cmd := c.buf[:0]
 	if withStream && len(e.Fields) > len(c.buf)-createArgs {
@@ -339,9 +334,7 @@ func (s *Jobs) createCall(j *jobs.Job, idemWindow time.Duration, e jobs.StreamEn
 }
 
 // queue adds the call's command to p (a pipeline), or runs it (a client).
-func (c *createCall) queue(ctx context.Context, p interface {
-	Process(context.Context, redis.Cmder) error
-}) *redis.Cmd {
+func (c *createCall) queue(ctx context.Context, p scriptConn) *redis.Cmd {
 	cmd := redis.NewCmd(ctx, c.cmd...)
 	cmd.SetFirstKeyPos(3)
 	_ = p.Process(ctx, cmd)
@@ -352,18 +345,7 @@ func (c *createCall) queue(ctx context.Context, p interface {
 // appended by the same script when the job is stored.
 func (s *Jobs) CreateAppend(ctx context.Context, j *jobs.Job, idemWindow time.Duration, e jobs.StreamEntry) (string, bool, error) {
 	c := s.createCall(j, idemWindow, e)
-	var cmd *redis.Cmd
-	if err := s.create.do(ctx, func(ctx context.Context, p redis.Pipeliner) { cmd = c.queue(ctx, p) }); err != nil {
-		return "", false, jobs.Unavailable(err)
-	}
-	if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		// A restarted or flushed Redis.
-		if err := createScript.Load(ctx, s.rdb).Err(); err != nil {
-			return "", false, jobs.Unavailable(err)
-		}
-		cmd = c.queue(ctx, s.rdb)
-	}
-	res, err := cmd.Slice()
+	res, err := s.create.scriptPiped(ctx, createScript, c.queue).Slice()
 	if err != nil {
 		return "", false, jobs.Unavailable(err)
 	}

@@ -511,12 +511,11 @@ const (
 // stampPg is Stamp on PostgreSQL outside a transaction: every analytics
 // read (a warm hit included) runs it, so it skips GORM, database/sql's
 // row scanning and pgx's per-query statement cache lookups, and reads the
-// two text values as they come. ok is false where it does not apply (not
-// PostgreSQL, or inside a transaction without its own connection).
+// two text values as they come. Inside a transaction it runs on that
+// transaction's connection (withPgx), so it reads its writes. ok is false
+// where it does not apply (not PostgreSQL, or a transaction without a
+// connection of its own).
 func (s *AnalyticsSource) stampPg(ctx context.Context, userID uuid.UUID, version *int64, zone *string) (ok bool, err error) {
-	if txFrom(ctx, s.db) != nil {
-		return false, nil
-	}
 	var id [36]byte
 	hexUUID(id[:], userID)
 	return s.db.withPgx(ctx, "sqlstore.AnalyticsStamp", stampStatement, func(c *pgx.Conn) error {

@@ -68,20 +68,32 @@ const (
 
 var errNumericSpecial = errors.New("numeric NaN or infinity is not an amount")
 
-// binAmount reads a numeric: ndigits, weight, sign, dscale (2 bytes each)
-// and ndigits base-10000 digits, the first of weight 10000^weight.
-func binAmount(v []byte) (analytics.Amount, error) {
+// numericHeader reads a binary numeric's header: ndigits, weight, sign
+// and dscale (2 bytes each), checked against the ndigits base-10000 digits
+// that follow it (the first of weight 10000^weight); NaN and the
+// infinities are errNumericSpecial.
+func numericHeader(v []byte) (n, weight int, sign uint16, dscale int, err error) {
 	if len(v) < 8 {
-		return analytics.Amount{}, fmt.Errorf("numeric of %d bytes", len(v))
+		return 0, 0, 0, 0, fmt.Errorf("numeric of %d bytes", len(v))
 	}
-	n := int(binary.BigEndian.Uint16(v))
-	weight := int(int16(binary.BigEndian.Uint16(v[2:]))) //nolint:gosec // two's complement, as sent
-	sign := binary.BigEndian.Uint16(v[4:])
+	n = int(binary.BigEndian.Uint16(v))
+	weight = int(int16(binary.BigEndian.Uint16(v[2:]))) //nolint:gosec // two's complement, as sent
+	sign = binary.BigEndian.Uint16(v[4:])
+	dscale = int(binary.BigEndian.Uint16(v[6:]))
 	if len(v) != 8+2*n {
-		return analytics.Amount{}, fmt.Errorf("numeric of %d bytes for %d digits", len(v), n)
+		return 0, 0, 0, 0, fmt.Errorf("numeric of %d bytes for %d digits", len(v), n)
 	}
 	if sign != numericPos && sign != numericNeg {
-		return analytics.Amount{}, errNumericSpecial
+		return 0, 0, 0, 0, errNumericSpecial
+	}
+	return n, weight, sign, dscale, nil
+}
+
+// binAmount reads a numeric (numericHeader, then its digits).
+func binAmount(v []byte) (analytics.Amount, error) {
+	n, weight, sign, _, err := numericHeader(v)
+	if err != nil {
+		return analytics.Amount{}, err
 	}
 	var units int64
 	fits := true

@@ -68,8 +68,8 @@ func TestAnalyticsStamp(t *testing.T) {
 			}
 			stamp(u.ID, 2, "Asia/Tokyo")
 			// Inside a transaction it reads that transaction's writes
-			// (on PostgreSQL through the transaction's connection, not the
-			// prepared statement of a pooled one); after a rollback the
+			// (on PostgreSQL on the transaction's own connection, not a
+			// pooled one); after a rollback the
 			// version is the committed one, and many calls on the pooled
 			// connections reuse the prepared statement.
 			errRollback := errors.New("roll back")

@@ -84,7 +84,7 @@ func (d *DB) bulkInsertFunc(ctx context.Context, g *gorm.DB, table string, cols 
 	if n == 0 {
 		return 0, nil
 	}
-	if st := txFrom(ctx, d); d.dialect == Postgres && st != nil && st.conn != nil {
+	if st := d.pgTx(ctx); st != nil {
 		return copyFrom(ctx, st, table, cols, "", &copyReader{n: n, row: row, dst: make([]any, 0, len(cols))})
 	}
 	per := len(cols)
@@ -108,6 +108,15 @@ func (d *DB) bulkInsertFunc(ctx context.Context, g *gorm.DB, table string, cols 
 		written += int(res.RowsAffected)
 	}
 	return written, nil
+}
+
+// pgTx returns the PostgreSQL transaction ctx carries when it has a
+// connection of its own (what COPY and the raw pgx reads run on), or nil.
+func (d *DB) pgTx(ctx context.Context) *txState {
+	if st := txFrom(ctx, d); d.dialect == Postgres && st != nil && st.conn != nil {
+		return st
+	}
+	return nil
 }
 
 // copyFrom runs COPY table (cols) FROM STDIN opts with src on the connection
@@ -146,8 +155,8 @@ func (d *DB) copyBinary(ctx context.Context, table string, cols []string, n int,
 // table through the PostgreSQL transaction ctx carries; op names the
 // caller in its error.
 func (d *DB) copyRows(ctx context.Context, op, table string, cols []string, n int, bin bool, row func(i int, b []byte) []byte) (int, error) {
-	st := txFrom(ctx, d)
-	if d.dialect != Postgres || st == nil || st.conn == nil {
+	st := d.pgTx(ctx)
+	if st == nil {
 		return 0, errors.New("sqlstore: " + op + " needs a PostgreSQL transaction")
 	}
 	if n == 0 {
@@ -157,7 +166,7 @@ func (d *DB) copyRows(ctx context.Context, op, table string, cols []string, n in
 	if bin {
 		format = " (FORMAT binary)"
 	}
-	return copyFrom(ctx, st, table, cols, format, &rowReader{n: n, bin: bin, row: func(b []byte, i int) []byte { return row(i, b) }})
+	return copyFrom(ctx, st, table, cols, format, &rowReader{n: n, bin: bin, row: row})
 }
 
 // appendCopyString appends s in COPY's text form (backslash escapes for
@@ -282,11 +291,13 @@ func sqlValue(v any) any {
 // transaction ctx carries and calls fn with each row's raw text values,
 // skipping database/sql's per-value conversions (a rebuild reads 100,000
 // executions). ok is false, with nothing run, outside PostgreSQL or a
-// transaction: the caller then takes the portable path. Select text
-// columns only (cast where needed): fn gets their bytes as they arrive.
+// transaction: the caller then takes the portable path. fn gets each
+// value's bytes as they arrive, in the format pgx asked for: text for
+// text columns and ::text casts, binary for the types pgx knows (uuid,
+// numeric, integers: binUUID, numericText, binInt read them).
 func (d *DB) pgRows(ctx context.Context, q string, args []any, fn func(vals [][]byte) error) (ok bool, err error) {
-	st := txFrom(ctx, d)
-	if d.dialect != Postgres || st == nil || st.conn == nil {
+	st := d.pgTx(ctx)
+	if st == nil {
 		return false, nil
 	}
 	if err := d.pgEachRow(ctx, st.conn, "sqlstore.Rows", q, args, fn); err != nil {

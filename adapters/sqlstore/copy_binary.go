@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"encoding/binary"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -164,18 +163,9 @@ func copyNumericText(b []byte, s []byte) []byte {
 // numeric v (numeric_send's form): the same text a ::text cast sends, so
 // a value read in binary parses to the decimal its text gives.
 func numericText(dst, v []byte) ([]byte, error) {
-	if len(v) < 8 {
-		return dst, fmt.Errorf("numeric of %d bytes", len(v))
-	}
-	n := int(binary.BigEndian.Uint16(v))
-	weight := int(int16(binary.BigEndian.Uint16(v[2:]))) //nolint:gosec // two's complement, as sent
-	sign := binary.BigEndian.Uint16(v[4:])
-	dscale := int(binary.BigEndian.Uint16(v[6:]))
-	if len(v) != 8+2*n {
-		return dst, fmt.Errorf("numeric of %d bytes for %d digits", len(v), n)
-	}
-	if sign != numericPos && sign != numericNeg {
-		return dst, errNumericSpecial
+	n, weight, sign, dscale, err := numericHeader(v)
+	if err != nil {
+		return dst, err
 	}
 	digit := func(i int) uint16 {
 		if i < 0 || i >= n {

@@ -32,12 +32,11 @@ func numericBody(t testing.TB, field []byte) []byte {
 // sends decodes, with numericText, to the text trading.AppendDecimal
 // writes for the same decimal (TestNumericTextIsNumericOut pins
 // numericText to PostgreSQL's own numeric_out, with services). Shapes:
-// zero, signs, scales 0–20, digits that straddle base-10000 groups,
-// trailing and leading zero groups, and 2,000 random decimals.
+// decimalShapes, a few trailing zeros and signs more, and 2,000 random
+// decimals.
 func TestNumericBinaryRoundTrip(t *testing.T) {
-	shapes := []string{"0", "0.0", "0.00000000", "1", "-1", "9999", "10000", "10001", "-10000.0001",
-		"0.0001", "0.00001", "-0.000000000000000001", "123456789012345678901234567890.123456789",
-		"1000000000000", "0.10000", "-5.50", "99999999.9999", "100000000.00000001", "42.4200", "-0.5"}
+	shapes := append([]string{"0.00000000", "-10000.0001", "-0.000000000000000001", "0.10000", "-5.50",
+		"99999999.9999", "100000000.00000001", "42.4200"}, decimalShapes...)
 	r := rand.New(rand.NewPCG(1, 2))
 	for range 2000 {
 		coef := r.Int64N(1<<62) >> r.IntN(62)

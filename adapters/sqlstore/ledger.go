@@ -568,7 +568,7 @@ func (w *writer) bulkFunc(table string, cols []string, n int, row func(i int, ds
 }
 
 func (w *writer) insertTrades(ts []*trading.Trade) error {
-	if ok, err := w.copyFunc("trades", tradeColList, len(ts), func(b []byte, i int) []byte { return copyTradeRow(b, ts[i]) }); ok {
+	if ok, err := w.copyFunc("trades", tradeColList, len(ts), func(i int, b []byte) []byte { return copyTradeRow(b, ts[i]) }); ok {
 		return err
 	}
 	return w.bulkFunc("trades", tradeColList, len(ts), func(i int, dst []any) []any {

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,15 +26,11 @@ import (
 // on the connection of the transaction w runs in; row appends row i in
 // that format (its field count and fields). ok is false, nothing sent,
 // off PostgreSQL or without that connection: the caller takes bulkFunc.
-func (w *writer) copyFunc(table string, cols []string, n int, row func(b []byte, i int) []byte) (ok bool, err error) {
-	st := txFrom(w.ctx, w.db)
-	if w.db.dialect != Postgres || st == nil || st.conn == nil {
+func (w *writer) copyFunc(table string, cols []string, n int, row func(i int, b []byte) []byte) (ok bool, err error) {
+	if w.db.pgTx(w.ctx) == nil {
 		return false, nil
 	}
-	if n == 0 {
-		return true, nil
-	}
-	written, err := copyFrom(w.ctx, st, table, cols, " (FORMAT binary)", &rowReader{n: n, row: row, bin: true})
+	written, err := w.db.copyBinary(w.ctx, table, cols, n, row)
 	w.rows += written
 	return true, err
 }
@@ -44,7 +41,7 @@ func (w *writer) copyFunc(table string, cols []string, n int, row func(b []byte,
 // stream's header and trailer are the reader's).
 type rowReader struct {
 	n, i int
-	row  func(b []byte, i int) []byte
+	row  func(i int, b []byte) []byte
 	bin  bool
 	done bool
 	buf  []byte
@@ -60,7 +57,7 @@ func (r *rowReader) Read(p []byte) (int, error) {
 				r.buf = append(r.buf, pgcopyHeader...)
 			}
 			for r.i < r.n && len(r.buf) < copyChunk {
-				if r.buf = r.row(r.buf, r.i); !r.bin {
+				if r.buf = r.row(r.i, r.buf); !r.bin {
 					r.buf = append(r.buf, '\n')
 				}
 				r.i++
@@ -118,10 +115,10 @@ func copyTradeRow(b []byte, t *trading.Trade) []byte {
 	b = copyInt16(b, t.OpenHour)
 	b = copyStr(b, t.Digest)
 	b = copyTime(b, t.UpdatedAt)
-	// The legs' JSON text, its length written once it is known.
+	// The legs' JSON text after a length written once it is known.
 	at := len(b)
 	b = appendLegsJSON(append(b, 0, 0, 0, 0), t.Legs)
-	copyLen(b[at:at], len(b)-at-4)
+	binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4)) //nolint:gosec // below 1 GB, as copyLen
 	a := &t.Annotation
 	b = copyNullUUID(b, a.PlaybookID)
 	b = copyStr(b, a.Notes)

@@ -101,7 +101,7 @@ func copiedTradesForTest(t *testing.T, ts []*trading.Trade) (fast, generic []str
 				}
 			}
 			w := &writer{ctx: ctx, db: db, g: g}
-			ok, err := w.copyFunc("trades_bin", tradeColList, len(ts), func(b []byte, i int) []byte { return copyTradeRow(b, ts[i]) })
+			ok, err := w.copyFunc("trades_bin", tradeColList, len(ts), func(i int, b []byte) []byte { return copyTradeRow(b, ts[i]) })
 			if err != nil || !ok {
 				return fmt.Errorf("binary copy: %v, %w", ok, err)
 			}

@@ -85,13 +85,8 @@ var AnalyticsSet = wire.NewSet(provideAnalytics, provideReportMailer, provideRep
 // cache's expiry goroutine.
 func provideAnalytics(c AnalyticsConfig, tr *trading.Service, db *sqlstore.DB, layer *cache.Layer, cc cache.Config, log *slog.Logger,
 	mp metric.MeterProvider) (*analytics.Service, func(), error) {
-	mem, cleanup, err := memory.NewCache(memory.CacheConfig{MaxBytes: c.EncodedMaxBytes})
+	encoded, cleanup, err := inProcessLayer("analytics encoded cache", c.EncodedMaxBytes, cc, log, mp)
 	if err != nil {
-		return nil, nil, fmt.Errorf("analytics encoded cache: %w", err)
-	}
-	encoded, err := cache.NewLayer(mem, cc, telemetry.Component(log, "cache"), mp)
-	if err != nil {
-		cleanup()
 		return nil, nil, err
 	}
 	svc, err := analytics.NewService(c.Service, analytics.Deps{Trading: tr, Source: sqlstore.NewAnalyticsSource(db), Cache: layer, Encoded: encoded})
@@ -100,6 +95,22 @@ func provideAnalytics(c AnalyticsConfig, tr *trading.Service, db *sqlstore.DB, l
 		return nil, nil, err
 	}
 	return svc, cleanup, nil
+}
+
+// inProcessLayer is a bounded in-process cache (the memory adapter, at
+// most maxBytes) behind a cache.Layer, for encoded answers kept next to
+// the code that serves them; the cleanup stops its expiry goroutine.
+func inProcessLayer(what string, maxBytes uint64, cc cache.Config, log *slog.Logger, mp metric.MeterProvider) (*cache.Layer, func(), error) {
+	mem, cleanup, err := memory.NewCache(memory.CacheConfig{MaxBytes: maxBytes})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	l, err := cache.NewLayer(mem, cc, telemetry.Component(log, "cache"), mp)
+	if err != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return l, cleanup, nil
 }
 
 // userRecipients reads a user's address from identity's store.

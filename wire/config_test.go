@@ -200,3 +200,19 @@ func TestHashConcurrencyDefaultsToHalfTheCPUs(t *testing.T) {
 		t.Fatalf("one CPU: %d, want 1", got)
 	}
 }
+
+// TestTradePageCacheBound: 8 MiB by default, 0 turns the cache off, a
+// bound under 1 MiB is refused by name.
+func TestTradePageCacheBound(t *testing.T) {
+	for v, want := range map[string]uint64{"": 8 << 20, "0": 0, "16777216": 16 << 20} {
+		cfg, err := LoadConfig(envOf(map[string]string{"TRADES_PAGE_CACHE_MAX_BYTES": v}), "v")
+		if err != nil || cfg.Journal.PageCacheMaxBytes != want {
+			t.Errorf("TRADES_PAGE_CACHE_MAX_BYTES=%q: %d, %v; want %d", v, cfg.Journal.PageCacheMaxBytes, err, want)
+		}
+	}
+	for _, v := range []string{"1000", "-1", "lots"} {
+		if _, err := LoadConfig(envOf(map[string]string{"TRADES_PAGE_CACHE_MAX_BYTES": v}), "v"); err == nil || !strings.Contains(err.Error(), "TRADES_PAGE_CACHE_MAX_BYTES") {
+			t.Errorf("TRADES_PAGE_CACHE_MAX_BYTES=%q: %v", v, err)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/google/wire"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/tradesense/tradesense/adapters/blobdir"
 	"github.com/tradesense/tradesense/adapters/blobs3"
@@ -17,6 +18,7 @@ import (
 	"github.com/tradesense/tradesense/adapters/telemetry"
 	"github.com/tradesense/tradesense/core/apperr"
 	"github.com/tradesense/tradesense/core/blob"
+	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/idempotency"
 	"github.com/tradesense/tradesense/core/journal"
 	"github.com/tradesense/tradesense/core/realtime"
@@ -34,11 +36,17 @@ type JournalConfig struct {
 	S3 blobs3.Config
 	// S3Secret is S3_SECRET_ACCESS_KEY (or its _FILE), never printed.
 	S3Secret secrets.Secret
+	// PageCacheMaxBytes bounds the in-process cache of encoded trade
+	// pages (trading.Deps.Pages; TRADES_PAGE_CACHE_MAX_BYTES, default
+	// 8 MiB, at least 1 MiB; 0 turns it off: every page is read).
+	PageCacheMaxBytes uint64
 }
 
 func (r *envReader) journalConfig() JournalConfig {
 	c := JournalConfig{
 		Journal: journal.Config{MaxAttachmentBytes: r.int64("ATTACHMENT_MAX_BYTES", journal.DefaultMaxImageBytes, 1024, 1<<30)},
+		// #nosec G115 -- bounded to [0, 1 TiB] here
+		PageCacheMaxBytes: uint64(r.int64("TRADES_PAGE_CACHE_MAX_BYTES", 8<<20, 0, 1<<40)),
 		S3: blobs3.Config{
 			Bucket:      r.str("S3_BUCKET", ""),
 			Prefix:      r.str("S3_PREFIX", ""),
@@ -50,6 +58,9 @@ func (r *envReader) journalConfig() JournalConfig {
 	}
 	if s := r.secret("S3_SECRET_ACCESS_KEY"); s != "" {
 		c.S3Secret = secrets.New(s, "")
+	}
+	if c.PageCacheMaxBytes > 0 && c.PageCacheMaxBytes < 1<<20 {
+		r.fail("TRADES_PAGE_CACHE_MAX_BYTES", "must be 0 (off) or at least 1048576")
 	}
 	if c.S3.Prefix != "" && !strings.HasSuffix(c.S3.Prefix, "/") {
 		r.fail("S3_PREFIX", "must end with /")
@@ -113,25 +124,37 @@ func userZones(db *sqlstore.DB) trading.UserZones {
 			}
 			return nil, err
 		}
-		if name == "" {
-			return time.UTC, nil
-		}
-		loc, err := trading.LoadZone(name)
-		if err != nil {
-			return time.UTC, nil //nolint:nilerr // a zone the platform lacks falls back to UTC, as for none
-		}
-		return loc, nil
+		return trading.ZoneOrUTC(name), nil
 	})
 }
 
-func provideTrading(db *sqlstore.DB, events realtime.Publisher, log *slog.Logger) (*trading.Service, error) {
+// provideTrading gives the service a bounded in-process cache of encoded
+// trade pages (a warm page is then the data version's statement and a
+// memory look-up); the cleanup stops that cache's expiry goroutine.
+func provideTrading(c JournalConfig, db *sqlstore.DB, events realtime.Publisher, cc cache.Config, log *slog.Logger,
+	mp metric.MeterProvider) (*trading.Service, func(), error) {
+	var pages *cache.Layer
+	cleanup := func() {}
+	if c.PageCacheMaxBytes > 0 {
+		var err error
+		if pages, cleanup, err = inProcessLayer("trade page cache", c.PageCacheMaxBytes, cc, log, mp); err != nil {
+			return nil, nil, err
+		}
+	}
 	ledger := sqlstore.NewLedger(db)
-	return trading.NewService(trading.Deps{
+	versions := sqlstore.NewDataVersions(db)
+	svc, err := trading.NewService(trading.Deps{
 		Accounts: sqlstore.NewTradingAccounts(db), Instruments: sqlstore.NewInstruments(db),
 		Executions: sqlstore.NewExecutions(db), Ledger: ledger, Trades: ledger, Labels: sqlstore.NewTradeLabels(db),
-		Versions: sqlstore.NewDataVersions(db), Zones: userZones(db), Tx: sqlstore.NewUnitOfWork(db),
+		Versions: versions, Zones: userZones(db), Tx: sqlstore.NewUnitOfWork(db),
 		Events: events, Log: telemetry.Component(log, "trading"),
+		Pages: pages, Stamps: versions,
 	})
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return svc, cleanup, nil
 }
 
 func provideJournal(c JournalConfig, db *sqlstore.DB, blobs BlobStore, events realtime.Publisher, log *slog.Logger) (*journal.Service, error) {

@@ -181,61 +181,65 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		return nil, nil, err
 	}
 	analyticsConfig := cfg.Analytics
-	tradingService, err := provideTrading(db, engine, logger)
-	if err != nil {
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	cacheConfig := cfg.MemoryCache
-	cache, cleanup9, err := provideMemoryCache(cacheConfig)
-	if err != nil {
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	config4 := cfg.Cache
-	layer, err := provideCacheLayer(cache, config4, logger, meterProvider)
-	if err != nil {
-		cleanup9()
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	analyticsService, cleanup10, err := provideAnalytics(analyticsConfig, tradingService, db, layer, config4, logger, meterProvider)
-	if err != nil {
-		cleanup9()
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
 	journalConfig := cfg.Journal
-	blobStore, cleanup11, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	cacheConfig := cfg.Cache
+	tradingService, cleanup9, err := provideTrading(journalConfig, db, engine, cacheConfig, logger, meterProvider)
 	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	memoryCacheConfig := cfg.MemoryCache
+	cache, cleanup10, err := provideMemoryCache(memoryCacheConfig)
+	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	layer, err := provideCacheLayer(cache, cacheConfig, logger, meterProvider)
+	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	analyticsService, cleanup11, err := provideAnalytics(analyticsConfig, tradingService, db, layer, cacheConfig, logger, meterProvider)
+	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	blobStore, cleanup12, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -251,6 +255,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	mailer := provideReportMailer(service, db)
 	reporter, err := provideReporter(analyticsConfig, analyticsService, db, blobStore, client, jobsRegistry, engine, mailer, logger)
 	if err != nil {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -266,6 +271,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	}
 	reportJobs, err := provideReportJobs(analyticsConfig, reporter)
 	if err != nil {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -281,6 +287,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	}
 	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, reportJobs, engine, tracerProvider, jobsMetrics, logger)
 	if err != nil {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -298,6 +305,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	importsConfig := cfg.Imports
 	importsService, err := provideImports(importsConfig, db, tradingService, blobStore, jobsRegistry, client, engine, logger)
 	if err != nil {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -316,6 +324,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	hashLimit := identityConfig.Hashing
 	passwordHasher, err := providePasswordHasher(argon2Params, hashLimit)
 	if err != nil {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -332,6 +341,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	jwtauthConfig := identityConfig.JWT
 	jwtauthTokens, err := provideAccessTokens(jwtauthConfig, keyRing)
 	if err != nil {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -349,24 +359,8 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	profileInvalidation := provideProfileInvalidation(layer, logger)
 	identityMailer := provideNotificationsMailer(service)
 	mfaConfig := cfg.MFA
-	config5 := mfaConfig.Service
-	mfaKeyRing, cleanup12, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
-	if err != nil {
-		cleanup11()
-		cleanup10()
-		cleanup9()
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	store := provideMemoryShortLived()
-	mfaService, err := provideMFA(config5, passwordHasher, db, mfaKeyRing, store, limiter, identityMailer, profileInvalidation, engine, logger)
+	config4 := mfaConfig.Service
+	mfaKeyRing, cleanup13, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
 	if err != nil {
 		cleanup12()
 		cleanup11()
@@ -382,8 +376,27 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup13, err := provideIdentity(config3, passwordHasher, db, jwtauthTokens, limiter, layer, profileInvalidation, identityMailer, mfaService, engine, engine, logger)
+	store := provideMemoryShortLived()
+	mfaService, err := provideMFA(config4, passwordHasher, db, mfaKeyRing, store, limiter, identityMailer, profileInvalidation, engine, logger)
 	if err != nil {
+		cleanup13()
+		cleanup12()
+		cleanup11()
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	identityService, cleanup14, err := provideIdentity(config3, passwordHasher, db, jwtauthTokens, limiter, layer, profileInvalidation, identityMailer, mfaService, engine, engine, logger)
+	if err != nil {
+		cleanup13()
 		cleanup12()
 		cleanup11()
 		cleanup10()
@@ -400,6 +413,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	}
 	flows, err := provideMFAFlows(mfaService, identityService)
 	if err != nil {
+		cleanup14()
 		cleanup13()
 		cleanup12()
 		cleanup11()
@@ -421,6 +435,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	providerClient := _wireProviderClientValue
 	oidcRegistry, err := provideOAuthProviders(ctx, oidcConfig, getenv, resolver, providerClient, logger)
 	if err != nil {
+		cleanup14()
 		cleanup13()
 		cleanup12()
 		cleanup11()
@@ -438,6 +453,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	}
 	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, store, limiter, identityMailer, profileInvalidation, logger)
 	if err != nil {
+		cleanup14()
 		cleanup13()
 		cleanup12()
 		cleanup11()
@@ -455,6 +471,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	}
 	journalService, err := provideJournal(journalConfig, db, blobStore, engine, logger)
 	if err != nil {
+		cleanup14()
 		cleanup13()
 		cleanup12()
 		cleanup11()
@@ -474,6 +491,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	wireRealtimeBound := bindRealtimeSessions(wireRealtimeSessions, identityService)
 	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows, oauthService, tradingService, journalService, guard, engine, tokens, wireRealtimeBound, analyticsService, reporter)
 	if err != nil {
+		cleanup14()
 		cleanup13()
 		cleanup12()
 		cleanup11()
@@ -502,6 +520,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		Adapters: adapters,
 	}
 	return api, func() {
+		cleanup14()
 		cleanup13()
 		cleanup12()
 		cleanup11()
@@ -689,7 +708,9 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		return nil, nil, err
 	}
 	analyticsConfig := cfg.Analytics
-	tradingService, err := provideTrading(db, engine, logger)
+	journalConfig := cfg.Journal
+	cacheConfig := cfg.Cache
+	tradingService, cleanup9, err := provideTrading(journalConfig, db, engine, cacheConfig, logger, meterProvider)
 	if err != nil {
 		cleanup8()
 		cleanup7()
@@ -702,9 +723,9 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		return nil, nil, err
 	}
 	cache := redisstore.NewCache(client)
-	cacheConfig := cfg.Cache
 	layer, err := provideCacheLayer(cache, cacheConfig, logger, meterProvider)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -715,8 +736,9 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	analyticsService, cleanup9, err := provideAnalytics(analyticsConfig, tradingService, db, layer, cacheConfig, logger, meterProvider)
+	analyticsService, cleanup10, err := provideAnalytics(analyticsConfig, tradingService, db, layer, cacheConfig, logger, meterProvider)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -727,9 +749,9 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	journalConfig := cfg.Journal
-	blobStore, cleanup10, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	blobStore, cleanup11, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -744,6 +766,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	mailer := provideReportMailer(service, db)
 	reporter, err := provideReporter(analyticsConfig, analyticsService, db, blobStore, jobsClient, jobsRegistry, engine, mailer, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -758,6 +781,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	reportJobs, err := provideReportJobs(analyticsConfig, reporter)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -772,6 +796,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, jobsClient, service, reportJobs, engine, tracerProvider, jobsMetrics, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -788,6 +813,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	importsConfig := cfg.Imports
 	importsService, err := provideImports(importsConfig, db, tradingService, blobStore, jobsRegistry, jobsClient, engine, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -805,6 +831,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	hashLimit := identityConfig.Hashing
 	passwordHasher, err := providePasswordHasher(argon2Params, hashLimit)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -820,6 +847,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	jwtauthConfig := identityConfig.JWT
 	jwtauthTokens, err := provideAccessTokens(jwtauthConfig, keyRing)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -834,6 +862,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	limiter, err := provideRedisRateLimiter(client, logger, meterProvider)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -850,8 +879,9 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	identityMailer := provideNotificationsMailer(service)
 	mfaConfig := cfg.MFA
 	config4 := mfaConfig.Service
-	mfaKeyRing, cleanup11, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
+	mfaKeyRing, cleanup12, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -867,6 +897,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	shortLived := redisstore.NewShortLived(client)
 	mfaService, err := provideMFA(config4, passwordHasher, db, mfaKeyRing, shortLived, limiter, identityMailer, profileInvalidation, engine, logger)
 	if err != nil {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -880,8 +911,9 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup12, err := provideIdentity(config3, passwordHasher, db, jwtauthTokens, limiter, layer, profileInvalidation, identityMailer, mfaService, engine, engine, logger)
+	identityService, cleanup13, err := provideIdentity(config3, passwordHasher, db, jwtauthTokens, limiter, layer, profileInvalidation, identityMailer, mfaService, engine, engine, logger)
 	if err != nil {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -897,6 +929,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	flows, err := provideMFAFlows(mfaService, identityService)
 	if err != nil {
+		cleanup13()
 		cleanup12()
 		cleanup11()
 		cleanup10()
@@ -917,6 +950,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	providerClient := _wireProviderClientValue
 	oidcRegistry, err := provideOAuthProviders(ctx, oidcConfig, getenv, resolver, providerClient, logger)
 	if err != nil {
+		cleanup13()
 		cleanup12()
 		cleanup11()
 		cleanup10()
@@ -933,6 +967,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, shortLived, limiter, identityMailer, profileInvalidation, logger)
 	if err != nil {
+		cleanup13()
 		cleanup12()
 		cleanup11()
 		cleanup10()
@@ -949,6 +984,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	journalService, err := provideJournal(journalConfig, db, blobStore, engine, logger)
 	if err != nil {
+		cleanup13()
 		cleanup12()
 		cleanup11()
 		cleanup10()
@@ -967,6 +1003,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	wireRealtimeBound := bindRealtimeSessions(wireRealtimeSessions, identityService)
 	server, err := provideAPIServer(ctx, httpapiConfig, deps, identityService, keyRing, mfaService, flows, oauthService, tradingService, journalService, guard, engine, tokens, wireRealtimeBound, analyticsService, reporter)
 	if err != nil {
+		cleanup13()
 		cleanup12()
 		cleanup11()
 		cleanup10()
@@ -994,6 +1031,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		Adapters: adapters,
 	}
 	return api, func() {
+		cleanup13()
 		cleanup12()
 		cleanup11()
 		cleanup10()
@@ -1143,57 +1181,61 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		return nil, nil, err
 	}
 	analyticsConfig := cfg.Analytics
-	tradingService, err := provideTrading(db, engine, logger)
-	if err != nil {
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	cacheConfig := cfg.MemoryCache
-	cache, cleanup8, err := provideMemoryCache(cacheConfig)
-	if err != nil {
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	config4 := cfg.Cache
-	layer, err := provideCacheLayer(cache, config4, logger, meterProvider)
-	if err != nil {
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	analyticsService, cleanup9, err := provideAnalytics(analyticsConfig, tradingService, db, layer, config4, logger, meterProvider)
-	if err != nil {
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
 	journalConfig := cfg.Journal
-	blobStore, cleanup10, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	cacheConfig := cfg.Cache
+	tradingService, cleanup8, err := provideTrading(journalConfig, db, engine, cacheConfig, logger, meterProvider)
 	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	memoryCacheConfig := cfg.MemoryCache
+	cache, cleanup9, err := provideMemoryCache(memoryCacheConfig)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	layer, err := provideCacheLayer(cache, cacheConfig, logger, meterProvider)
+	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	analyticsService, cleanup10, err := provideAnalytics(analyticsConfig, tradingService, db, layer, cacheConfig, logger, meterProvider)
+	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	blobStore, cleanup11, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -1208,6 +1250,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	mailer := provideReportMailer(service, db)
 	reporter, err := provideReporter(analyticsConfig, analyticsService, db, blobStore, client, jobsRegistry, engine, mailer, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -1222,6 +1265,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	reportJobs, err := provideReportJobs(analyticsConfig, reporter)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -1236,6 +1280,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, reportJobs, engine, tracerProvider, jobsMetrics, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -1252,6 +1297,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	importsConfig := cfg.Imports
 	importsService, err := provideImports(importsConfig, db, tradingService, blobStore, jobsRegistry, client, engine, logger)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -1267,6 +1313,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime, importsService)
 	opsServer, err := provideOpsServer(httpapiConfig, workerConfig, deps)
 	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -1291,6 +1338,7 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		Adapters: adapters,
 	}
 	return wireWorker, func() {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -1433,7 +1481,9 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 		return nil, nil, err
 	}
 	analyticsConfig := cfg.Analytics
-	tradingService, err := provideTrading(db, engine, logger)
+	journalConfig := cfg.Journal
+	cacheConfig := cfg.Cache
+	tradingService, cleanup8, err := provideTrading(journalConfig, db, engine, cacheConfig, logger, meterProvider)
 	if err != nil {
 		cleanup7()
 		cleanup6()
@@ -1445,9 +1495,9 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 		return nil, nil, err
 	}
 	cache := redisstore.NewCache(client)
-	cacheConfig := cfg.Cache
 	layer, err := provideCacheLayer(cache, cacheConfig, logger, meterProvider)
 	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -1457,8 +1507,9 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 		cleanup()
 		return nil, nil, err
 	}
-	analyticsService, cleanup8, err := provideAnalytics(analyticsConfig, tradingService, db, layer, cacheConfig, logger, meterProvider)
+	analyticsService, cleanup9, err := provideAnalytics(analyticsConfig, tradingService, db, layer, cacheConfig, logger, meterProvider)
 	if err != nil {
+		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -1468,9 +1519,9 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 		cleanup()
 		return nil, nil, err
 	}
-	journalConfig := cfg.Journal
-	blobStore, cleanup9, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	blobStore, cleanup10, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
 	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -1484,6 +1535,7 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 	mailer := provideReportMailer(service, db)
 	reporter, err := provideReporter(analyticsConfig, analyticsService, db, blobStore, jobsClient, jobsRegistry, engine, mailer, logger)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -1497,6 +1549,7 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 	}
 	reportJobs, err := provideReportJobs(analyticsConfig, reporter)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -1510,6 +1563,7 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 	}
 	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, jobsClient, service, reportJobs, engine, tracerProvider, jobsMetrics, logger)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -1525,6 +1579,7 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 	importsConfig := cfg.Imports
 	importsService, err := provideImports(importsConfig, db, tradingService, blobStore, jobsRegistry, jobsClient, engine, logger)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -1539,6 +1594,7 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime, importsService)
 	opsServer, err := provideOpsServer(httpapiConfig, workerConfig, deps)
 	if err != nil {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -1562,6 +1618,7 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 		Adapters: adapters,
 	}
 	return wireWorker, func() {
+		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -2096,61 +2153,65 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		return nil, nil, err
 	}
 	analyticsConfig := cfg.Analytics
-	tradingService, err := provideTrading(db, engine, logger)
-	if err != nil {
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	cacheConfig := cfg.MemoryCache
-	cache, cleanup9, err := provideMemoryCache(cacheConfig)
-	if err != nil {
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	config4 := cfg.Cache
-	layer, err := provideCacheLayer(cache, config4, logger, meterProvider)
-	if err != nil {
-		cleanup9()
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	analyticsService, cleanup10, err := provideAnalytics(analyticsConfig, tradingService, db, layer, config4, logger, meterProvider)
-	if err != nil {
-		cleanup9()
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
 	journalConfig := cfg.Journal
-	blobStore, cleanup11, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	cacheConfig := cfg.Cache
+	tradingService, cleanup9, err := provideTrading(journalConfig, db, engine, cacheConfig, logger, meterProvider)
 	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	memoryCacheConfig := cfg.MemoryCache
+	cache, cleanup10, err := provideMemoryCache(memoryCacheConfig)
+	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	layer, err := provideCacheLayer(cache, cacheConfig, logger, meterProvider)
+	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	analyticsService, cleanup11, err := provideAnalytics(analyticsConfig, tradingService, db, layer, cacheConfig, logger, meterProvider)
+	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	blobStore, cleanup12, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	if err != nil {
+		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -2166,6 +2227,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	analyticsMailer := provideReportMailer(service, db)
 	reporter, err := provideReporter(analyticsConfig, analyticsService, db, blobStore, client, jobsRegistry, engine, analyticsMailer, logger)
 	if err != nil {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -2181,6 +2243,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	}
 	reportJobs, err := provideReportJobs(analyticsConfig, reporter)
 	if err != nil {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -2196,6 +2259,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	}
 	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, reportJobs, engine, tracerProvider, jobsMetrics, logger)
 	if err != nil {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -2213,6 +2277,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	importsConfig := cfg.Imports
 	importsService, err := provideImports(importsConfig, db, tradingService, blobStore, jobsRegistry, client, engine, logger)
 	if err != nil {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -2231,6 +2296,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	hashLimit := identityConfig.Hashing
 	passwordHasher, err := providePasswordHasher(argon2Params, hashLimit)
 	if err != nil {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -2247,6 +2313,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	jwtauthConfig := identityConfig.JWT
 	jwtauthTokens, err := provideAccessTokens(jwtauthConfig, keyRing)
 	if err != nil {
+		cleanup12()
 		cleanup11()
 		cleanup10()
 		cleanup9()
@@ -2263,24 +2330,8 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	limiter := provideMemoryRateLimiter()
 	profileInvalidation := provideProfileInvalidation(layer, logger)
 	mfaConfig := cfg.MFA
-	config5 := mfaConfig.Service
-	mfaKeyRing, cleanup12, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
-	if err != nil {
-		cleanup11()
-		cleanup10()
-		cleanup9()
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	store := provideMemoryShortLived()
-	mfaService, err := provideMFA(config5, passwordHasher, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, engine, logger)
+	config4 := mfaConfig.Service
+	mfaKeyRing, cleanup13, err := provideMFAKeyRing(ctx, mfaConfig, keys, resolver, logger)
 	if err != nil {
 		cleanup12()
 		cleanup11()
@@ -2296,8 +2347,27 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup13, err := provideIdentity(config3, passwordHasher, db, jwtauthTokens, limiter, layer, profileInvalidation, mailer, mfaService, engine, engine, logger)
+	store := provideMemoryShortLived()
+	mfaService, err := provideMFA(config4, passwordHasher, db, mfaKeyRing, store, limiter, mailer, profileInvalidation, engine, logger)
 	if err != nil {
+		cleanup13()
+		cleanup12()
+		cleanup11()
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	identityService, cleanup14, err := provideIdentity(config3, passwordHasher, db, jwtauthTokens, limiter, layer, profileInvalidation, mailer, mfaService, engine, engine, logger)
+	if err != nil {
+		cleanup13()
 		cleanup12()
 		cleanup11()
 		cleanup10()
@@ -2314,6 +2384,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	}
 	flows, err := provideMFAFlows(mfaService, identityService)
 	if err != nil {
+		cleanup14()
 		cleanup13()
 		cleanup12()
 		cleanup11()
@@ -2334,6 +2405,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	oidcConfig := oAuthConfig.Providers
 	oidcRegistry, err := provideOAuthProviders(ctx, oidcConfig, getenv, resolver, providers, logger)
 	if err != nil {
+		cleanup14()
 		cleanup13()
 		cleanup12()
 		cleanup11()
@@ -2351,6 +2423,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	}
 	oauthService, err := provideOAuth(oauthConfig, oidcRegistry, db, identityService, mfaService, store, limiter, mailer, profileInvalidation, logger)
 	if err != nil {
+		cleanup14()
 		cleanup13()
 		cleanup12()
 		cleanup11()
@@ -2368,6 +2441,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	}
 	journalService, err := provideJournal(journalConfig, db, blobStore, engine, logger)
 	if err != nil {
+		cleanup14()
 		cleanup13()
 		cleanup12()
 		cleanup11()
@@ -2387,6 +2461,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	wireRealtimeBound := bindRealtimeSessions(wireRealtimeSessions, identityService)
 	server, err := provideAPIServer(ctx, config, deps, identityService, keyRing, mfaService, flows, oauthService, tradingService, journalService, guard, engine, tokens, wireRealtimeBound, analyticsService, reporter)
 	if err != nil {
+		cleanup14()
 		cleanup13()
 		cleanup12()
 		cleanup11()
@@ -2424,6 +2499,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		Jobs:           jobsRuntime,
 	}
 	return stack, func() {
+		cleanup14()
 		cleanup13()
 		cleanup12()
 		cleanup11()

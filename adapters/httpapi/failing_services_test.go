@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tradesense/tradesense/core/analytics"
+	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/imports"
 	"github.com/tradesense/tradesense/core/journal"
 	"github.com/tradesense/tradesense/core/trading"
@@ -90,8 +91,8 @@ func (fk failingTrading) GetTrade(ctx context.Context, userID, id uuid.UUID) (*t
 	return nil, fk.fail("Trading.GetTrade")
 }
 
-func (fk failingTrading) ListTrades(ctx context.Context, userID uuid.UUID, f trading.Filter, s trading.Sort, p trading.Page) (trading.TradePage, error) {
-	return *new(trading.TradePage), fk.fail("Trading.ListTrades")
+func (fk failingTrading) ListTradesEncoded(ctx context.Context, userID uuid.UUID, f trading.Filter, s trading.Sort, p trading.Page, enc cache.Encoding[trading.TradePage]) ([]byte, error) {
+	return nil, fk.fail("Trading.ListTradesEncoded")
 }
 
 func (fk failingTrading) CreateManualTrade(ctx context.Context, userID uuid.UUID, m trading.ManualTrade) ([]trading.Trade, error) {

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tradesense/tradesense/core/analytics"
+	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/imports"
 	"github.com/tradesense/tradesense/core/journal"
 	"github.com/tradesense/tradesense/core/trading"
@@ -70,8 +71,8 @@ func (okTrading) GetTrade(ctx context.Context, userID, id uuid.UUID) (*trading.T
 	return filled[*trading.Trade](), nil
 }
 
-func (okTrading) ListTrades(ctx context.Context, userID uuid.UUID, f trading.Filter, s trading.Sort, p trading.Page) (trading.TradePage, error) {
-	return filled[trading.TradePage](), nil
+func (okTrading) ListTradesEncoded(ctx context.Context, userID uuid.UUID, f trading.Filter, s trading.Sort, p trading.Page, enc cache.Encoding[trading.TradePage]) ([]byte, error) {
+	return enc.Encode(filled[trading.TradePage]())
 }
 
 func (okTrading) CreateManualTrade(ctx context.Context, userID uuid.UUID, m trading.ManualTrade) ([]trading.Trade, error) {

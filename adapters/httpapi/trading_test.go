@@ -12,6 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tradesense/tradesense/adapters/httpapi/gen"
+	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/trading"
 )
@@ -29,7 +30,7 @@ func (b bearerIdentity) Authenticate(_ context.Context, tok string) (identity.Pr
 	return identity.Principal{UserID: b.user, Role: identity.RoleUser, AAL: 1}, nil
 }
 
-// fakeTrades records what ListTrades is asked.
+// fakeTrades records what ListTradesEncoded is asked.
 type fakeTrades struct {
 	Trading
 	user uuid.UUID
@@ -38,12 +39,13 @@ type fakeTrades struct {
 	p    trading.Page
 }
 
-func (f *fakeTrades) ListTrades(_ context.Context, userID uuid.UUID, fl trading.Filter, s trading.Sort, p trading.Page) (trading.TradePage, error) {
+func (f *fakeTrades) ListTradesEncoded(_ context.Context, userID uuid.UUID, fl trading.Filter, s trading.Sort, p trading.Page,
+	enc cache.Encoding[trading.TradePage]) ([]byte, error) {
 	f.user, f.f, f.s, f.p = userID, fl, s, p
 	t := trading.Trade{ID: uuid.New(), Symbol: "ESZ26", AssetClass: trading.Future, Direction: trading.Short, Status: trading.Closed,
 		NetPnL: decimal.RequireFromString("1234.50"), AvgExitPrice: decimal.NewNullDecimal(decimal.RequireFromString("0.000000000001")),
 		OpenedAt: time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC), ClosedAt: time.Date(2026, 3, 2, 16, 0, 0, 0, time.UTC), Holding: time.Hour}
-	return trading.TradePage{Items: []trading.Trade{t}, NextCursor: "next"}, nil
+	return enc.Encode(trading.TradePage{Items: []trading.Trade{t}, NextCursor: "next"})
 }
 
 // TestListTradesHandlerOnAFake: the handler reads the filter from the raw
@@ -124,7 +126,15 @@ func TestListTradesJSONMatchesEncodingJSON(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := httptest.NewRecorder()
-			if err := listTradesJSON(body).VisitListTradesResponse(got); err != nil {
+			page := trading.TradePage{Items: items}
+			if next != nil {
+				page.NextCursor = *next
+			}
+			b, err := tradePageJSON.Encode(page)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := rawJSON(b).VisitListTradesResponse(got); err != nil {
 				t.Fatal(err)
 			}
 			if got.Code != want.Code || got.Header().Get("Content-Type") != want.Header().Get("Content-Type") ||

@@ -478,73 +478,9 @@ func (s *AnalyticsSource) Catalog(ctx context.Context, userID uuid.UUID) (analyt
 	return cat, nil
 }
 
-// Stamp implements analytics.Stamps: the user's data version and time
-// zone in one statement (0 and "" for a user without either).
+// Stamp implements analytics.Stamps: DataVersions.Stamp.
 func (s *AnalyticsSource) Stamp(ctx context.Context, userID uuid.UUID) (int64, string, error) {
-	var version int64
-	var zone string
-	if ok, err := s.stampPg(ctx, userID, &version, &zone); ok {
-		if err != nil {
-			return 0, "", fmt.Errorf("analytics stamp: %w", err)
-		}
-		return version, zone, nil
-	}
-	err := s.db.run(ctx, func(g *gorm.DB) error {
-		return query(g, func(r *sql.Rows) error { return translate(r.Scan(&version, &zone)) },
-			`SELECT COALESCE((SELECT version FROM user_data_versions WHERE user_id = ?), 0), COALESCE((SELECT timezone FROM users WHERE id = ?), '')`,
-			userID, userID)
-	})
-	if err != nil {
-		return 0, "", fmt.Errorf("analytics stamp: %w", err)
-	}
-	return version, zone, nil
-}
-
-// stampStatement is Stamp's statement on PostgreSQL, prepared once per
-// connection under its own name (pgx's Prepare is idempotent for the same
-// name and text) and executed with its one text parameter.
-const (
-	stampStatement = `SELECT COALESCE((SELECT version FROM user_data_versions WHERE user_id = $1), 0), COALESCE((SELECT timezone FROM users WHERE id = $1), '')`
-	stampName      = "sqlstore_analytics_stamp"
-)
-
-// stampPg is Stamp on PostgreSQL outside a transaction: every analytics
-// read (a warm hit included) runs it, so it skips GORM, database/sql's
-// row scanning and pgx's per-query statement cache lookups, and reads the
-// two text values as they come. Inside a transaction it runs on that
-// transaction's connection (withPgx), so it reads its writes. ok is false
-// where it does not apply (not PostgreSQL, or a transaction without a
-// connection of its own).
-func (s *AnalyticsSource) stampPg(ctx context.Context, userID uuid.UUID, version *int64, zone *string) (ok bool, err error) {
-	var id [36]byte
-	hexUUID(id[:], userID)
-	return s.db.withPgx(ctx, "sqlstore.AnalyticsStamp", stampStatement, func(c *pgx.Conn) error {
-		sd, err := c.Prepare(ctx, stampName, stampStatement)
-		if err != nil {
-			return err
-		}
-		rr := c.PgConn().ExecPrepared(ctx, sd.Name, [][]byte{id[:]}, nil, nil)
-		rows := 0
-		var rowErr error
-		for rr.NextRow() {
-			rows++
-			v := rr.Values()
-			if len(v) != 2 {
-				rowErr = fmt.Errorf("stamp row: %d columns", len(v))
-				continue
-			}
-			if *version, rowErr = rawInt(v[0]); rowErr == nil {
-				*zone = string(v[1])
-			}
-		}
-		if _, err := rr.Close(); err != nil {
-			return err
-		}
-		if rowErr == nil && rows != 1 {
-			rowErr = fmt.Errorf("stamp: %d rows", rows)
-		}
-		return rowErr
-	})
+	return (&DataVersions{db: s.db}).Stamp(ctx, userID)
 }
 
 // SumNetPnL is the floor of the analytics benchmarks: the bare

@@ -144,9 +144,7 @@ type Source interface {
 // database read. A Source that implements it is used for it; else the
 // service asks Trading for each (two reads). It may fail with
 // apperr.Unavailable.
-type Stamps interface {
-	Stamp(ctx context.Context, userID uuid.UUID) (version int64, zone string, err error)
-}
+type Stamps = trading.Stamps
 
 // Trading is what analytics needs of the trading module: the filter's
 // rules and the user's data version. trading.Service satisfies it.

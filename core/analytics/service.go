@@ -2,9 +2,6 @@ package analytics
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -71,27 +68,7 @@ const keyVersion = "v1"
 // the query>. The data version moves in the transaction of every write,
 // so an entry can only be read while it is current.
 func cacheKey(userID uuid.UUID, version int64, view string, q *Query) string {
-	f := q.Filter
-	loc := "UTC"
-	if f.Location != nil {
-		loc = f.Location.String()
-	}
-	f.Location = nil
-	sortIDs := func(v []uuid.UUID) []uuid.UUID {
-		v = slices.Clone(v)
-		slices.SortFunc(v, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
-		return v
-	}
-	f.AccountIDs, f.TagIDs, f.PlaybookIDs = sortIDs(f.AccountIDs), sortIDs(f.TagIDs), sortIDs(f.PlaybookIDs)
-	f.Symbols = slices.Clone(f.Symbols)
-	slices.Sort(f.Symbols)
-	b, _ := json.Marshal(struct {
-		F     trading.Filter
-		Loc   string
-		Basis Basis
-	}{f, loc, q.Basis})
-	sum := sha256.Sum256(b)
-	return fmt.Sprintf("analytics:%s:%s:%d:%s:%s", keyVersion, userID, version, view, base64.RawURLEncoding.EncodeToString(sum[:18]))
+	return fmt.Sprintf("analytics:%s:%s:%d:%s:%s", keyVersion, userID, version, view, q.Filter.Digest(string(q.Basis)))
 }
 
 // need says what one pass must collect.
@@ -134,7 +111,7 @@ func (s *Service) prepare(ctx context.Context, userID uuid.UUID, q *Query, view 
 		}
 		version = v
 		if q.Filter.Location == nil {
-			q.Filter.Location = s.zone(zone)
+			q.Filter.Location = trading.ZoneOrUTC(zone)
 		}
 	}
 	if err := s.d.Trading.PrepareFilter(ctx, userID, &q.Filter); err != nil {
@@ -170,14 +147,9 @@ func fetch[T any](ctx context.Context, s *Service, userID uuid.UUID, q *Query, k
 	return cache.GetOrLoad(ctx, s.d.Cache, key, s.cfg.CacheTTL, load)
 }
 
-// Encoding turns a view into the bytes a transport serves (an HTTP
-// answer's body, say). Name tells encodings apart in Deps.Encoded: two
-// encodings of one view must have different names. Encode must return
-// the same bytes for equal views, and may not keep v.
-type Encoding[T any] struct {
-	Name   string
-	Encode func(v T) ([]byte, error)
-}
+// Encoding turns a view into the bytes a transport serves (see
+// cache.Encoding): Name tells encodings apart in Deps.Encoded.
+type Encoding[T any] = cache.Encoding[T]
 
 // encodedPrefix starts the keys of Deps.Encoded (and names their
 // metrics): the figure's key follows the encoding's name.
@@ -193,37 +165,13 @@ func encoded[T any](ctx context.Context, s *Service, userID uuid.UUID, q Query, 
 	if err != nil {
 		return nil, err
 	}
-	keep := key != "" && s.d.Encoded != nil
-	ekey := encodedPrefix + enc.Name + ":" + key
-	if keep {
-		if b, found, err := s.d.Encoded.GetShared(ctx, ekey); err == nil && found {
-			return b, nil
-		}
+	kept := s.d.Encoded
+	if key == "" {
+		kept = nil
 	}
-	v, err := fetch(ctx, s, userID, &q, key, n, extract)
-	if err != nil {
-		return nil, err
-	}
-	b, err := enc.Encode(v)
-	if err == nil && keep {
-		// The in-process cache cannot fail but on a bad key (a name with
-		// a control character): that is a miss each time, not an error.
-		_ = s.d.Encoded.Set(ctx, ekey, b, s.cfg.CacheTTL)
-	}
-	return b, err
-}
-
-// zone is the location of a profile's time zone name: UTC for none, or
-// for one this platform does not know (as the trading module's zones).
-func (s *Service) zone(name string) *time.Location {
-	if name == "" {
-		return time.UTC
-	}
-	l, err := trading.LoadZone(name)
-	if err != nil {
-		return time.UTC
-	}
-	return l
+	return cache.GetOrEncode(ctx, kept, encodedPrefix, key, s.cfg.CacheTTL, enc, func(ctx context.Context) (T, error) {
+		return fetch(ctx, s, userID, &q, key, n, extract)
+	})
 }
 
 // pass streams the trades once through the engine.

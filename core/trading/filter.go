@@ -1,6 +1,7 @@
 package trading
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -188,6 +189,34 @@ func (f *Filter) Validate() error {
 		return bad("filter", fmt.Sprintf("at most %d values per criterion", maxValues))
 	}
 	return nil
+}
+
+// Digest is a digest of what f selects, for cache keys, with extra (what
+// else the cached value depends on): the same for filters that differ
+// only in the order of their ID and symbol lists, different for any other
+// difference (the location by name).
+func (f *Filter) Digest(extra ...string) string {
+	c := *f
+	loc := "UTC"
+	if c.Location != nil {
+		loc = c.Location.String()
+	}
+	c.Location = nil
+	sortIDs := func(v []uuid.UUID) []uuid.UUID {
+		v = slices.Clone(v)
+		slices.SortFunc(v, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
+		return v
+	}
+	c.AccountIDs, c.TagIDs, c.PlaybookIDs = sortIDs(c.AccountIDs), sortIDs(c.TagIDs), sortIDs(c.PlaybookIDs)
+	c.Symbols = slices.Clone(c.Symbols)
+	slices.Sort(c.Symbols)
+	b, _ := json.Marshal(struct {
+		F     Filter
+		Loc   string
+		Extra []string
+	}{c, loc, extra})
+	sum := sha256.Sum256(b)
+	return base64.RawURLEncoding.EncodeToString(sum[:18])
 }
 
 // Bounds returns the instants [from, to) that From and To mean in

@@ -128,6 +128,14 @@ type DataVersions interface {
 	Get(ctx context.Context, userID uuid.UUID) (int64, error)
 }
 
+// Stamps reads, in one round trip, what a cached answer's key depends on
+// besides the request: the user's data version (DataVersions) and time
+// zone name (the profile's; "" for none). It is a warm read's one database
+// statement. It may fail with apperr.Unavailable.
+type Stamps interface {
+	Stamp(ctx context.Context, userID uuid.UUID) (version int64, zone string, err error)
+}
+
 // UserZones tells a user's time zone (the default of accounts and of
 // filters' date ranges).
 type UserZones interface {

@@ -10,6 +10,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/realtime"
 	"github.com/tradesense/tradesense/core/uow"
 )
@@ -36,6 +37,14 @@ type Deps struct {
 	Now         func() time.Time
 	// NewID makes record IDs; nil means uuid.NewV7.
 	NewID func() uuid.UUID
+	// Pages, optional, is a bounded in-process cache of encoded pages of
+	// trades (ListTradesEncoded), keyed by user, data version and request;
+	// it is used only with Stamps, which reads the version and zone in one
+	// statement. PagesTTL bounds an entry's life (default 10 min); entries
+	// are never invalidated: a write moves the user to new keys.
+	Pages    *cache.Layer
+	Stamps   Stamps
+	PagesTTL time.Duration
 }
 
 // Service holds the use cases of accounts, executions and trades. Every
@@ -56,6 +65,9 @@ func NewService(d Deps) (*Service, error) {
 	}
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.PagesTTL <= 0 {
+		d.PagesTTL = 10 * time.Minute
 	}
 	if d.NewID == nil {
 		d.NewID = func() uuid.UUID { return uuid.Must(uuid.NewV7()) }

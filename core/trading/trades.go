@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -12,6 +13,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/cache"
 )
 
 // Limits of annotations.
@@ -56,6 +58,54 @@ func (s *Service) ListTrades(ctx context.Context, userID uuid.UUID, f Filter, sr
 		return TradePage{}, err
 	}
 	return TradePage{Items: items, NextCursor: next}, nil
+}
+
+// pagesPrefix starts the keys of Deps.Pages (and names their metrics).
+const pagesPrefix = "trades-page:"
+
+// pageKeyVersion changes whenever a page's shape or its selection's rules
+// change.
+const pageKeyVersion = "v1"
+
+// ListTradesEncoded is ListTrades encoded by enc, served from Deps.Pages
+// when this process encoded the same page already for the user's current
+// data version: a warm page is then the stamp's one statement and a
+// memory look-up, with no trade read and no encoding. The data version
+// moves in the transaction of every write to the user's executions,
+// trades and annotations, and is read before the page, so a kept page
+// was read at that version or later: never stale. The bytes may be shared
+// with other callers: they must not be modified. Without Pages or Stamps
+// it reads and encodes every time.
+func (s *Service) ListTradesEncoded(ctx context.Context, userID uuid.UUID, f Filter, srt Sort, p Page, enc cache.Encoding[TradePage]) ([]byte, error) {
+	if s.d.Pages == nil || s.d.Stamps == nil {
+		page, err := s.ListTrades(ctx, userID, f, srt, p)
+		if err != nil {
+			return nil, err
+		}
+		return enc.Encode(page)
+	}
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	if err := srt.Validate(); err != nil {
+		return nil, err
+	}
+	version, zone, err := s.d.Stamps.Stamp(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if f.Location == nil {
+		f.Location = ZoneOrUTC(zone)
+	}
+	key := fmt.Sprintf("%s:%s:%d:%s", pageKeyVersion, userID, version,
+		f.Digest(string(srt.Key), strconv.FormatBool(srt.Asc), strconv.Itoa(p.Size()), p.Cursor))
+	return cache.GetOrEncode(ctx, s.d.Pages, pagesPrefix, key, s.d.PagesTTL, enc, func(ctx context.Context) (TradePage, error) {
+		items, next, err := s.d.Trades.List(ctx, userID, f, srt, p)
+		if err != nil {
+			return TradePage{}, err
+		}
+		return TradePage{Items: items, NextCursor: next}, nil
+	})
 }
 
 // PrepareFilter validates f and fills in the user's time zone: analytics

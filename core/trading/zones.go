@@ -23,3 +23,17 @@ func LoadZone(name string) (*time.Location, error) {
 	locations.Store(name, l)
 	return l, nil
 }
+
+// ZoneOrUTC is the location of a profile's time zone name: UTC for none,
+// or for one this platform does not know (a zone database without it), so
+// that a user's figures fall back to UTC instead of failing.
+func ZoneOrUTC(name string) *time.Location {
+	if name == "" {
+		return time.UTC
+	}
+	l, err := LoadZone(name)
+	if err != nil {
+		return time.UTC
+	}
+	return l
+}

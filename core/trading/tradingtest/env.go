@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/realtime"
 	"github.com/tradesense/tradesense/core/trading"
 	"github.com/tradesense/tradesense/core/uow"
@@ -39,6 +40,9 @@ type Stores struct {
 	// which trade it is on (uuid.Nil: none); both optional.
 	Attach          func(t testing.TB, userID, tradeID uuid.UUID) uuid.UUID
 	AttachmentTrade func(t testing.TB, id uuid.UUID) uuid.UUID
+	// Pages, optional, is the service's cache of encoded trade pages
+	// (trading.Deps.Pages), used with Versions as its Stamps.
+	Pages *cache.Layer
 }
 
 // Factory returns stores over an empty database.
@@ -92,9 +96,10 @@ func NewEnv(t testing.TB, st Stores) *Env {
 		t.Fatal(err)
 	}
 	e := &Env{Stores: st, Events: &Publisher{}, Zone: ny}
+	stamps, _ := st.Versions.(trading.Stamps)
 	svc, err := trading.NewService(trading.Deps{
 		Accounts: st.Accounts, Instruments: st.Instruments, Executions: st.Executions, Ledger: st.Ledger, Trades: st.Trades,
-		Labels: st.Labels, Versions: st.Versions, Tx: st.Tx, Events: e.Events,
+		Labels: st.Labels, Versions: st.Versions, Tx: st.Tx, Events: e.Events, Pages: st.Pages, Stamps: stamps,
 		Zones: trading.ZoneFunc(func(context.Context, uuid.UUID) (*time.Location, error) {
 			e.ZoneReads.Add(1)
 			return ny, nil

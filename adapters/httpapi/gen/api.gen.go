@@ -4838,9 +4838,13 @@ func (siw *ServerInterfaceWrapper) ListAccounts(c *gin.Context) {
 	// Parameter object where we will unmarshal all parameters from the context
 	var params ListAccountsParams
 
+	// The query string, parsed once for all the query parameters.
+	query := c.Request.URL.Query()
+	_ = query
+
 	// ------------- Optional query parameter "archived" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "archived", c.Request.URL.Query(), &params.Archived, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "archived", query, &params.Archived, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter archived: %w", err), http.StatusBadRequest)
 		return
@@ -4914,9 +4918,13 @@ func (siw *ServerInterfaceWrapper) DeleteAccount(c *gin.Context) {
 	// Parameter object where we will unmarshal all parameters from the context
 	var params DeleteAccountParams
 
+	// The query string, parsed once for all the query parameters.
+	query := c.Request.URL.Query()
+	_ = query
+
 	// ------------- Optional query parameter "cascade" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "cascade", c.Request.URL.Query(), &params.Cascade, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cascade", query, &params.Cascade, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter cascade: %w", err), http.StatusBadRequest)
 		return
@@ -5028,9 +5036,13 @@ func (siw *ServerInterfaceWrapper) AdminListJobs(c *gin.Context) {
 	// Parameter object where we will unmarshal all parameters from the context
 	var params AdminListJobsParams
 
+	// The query string, parsed once for all the query parameters.
+	query := c.Request.URL.Query()
+	_ = query
+
 	// ------------- Optional query parameter "state" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "state", c.Request.URL.Query(), &params.State, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "state", query, &params.State, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter state: %w", err), http.StatusBadRequest)
 		return
@@ -5038,7 +5050,7 @@ func (siw *ServerInterfaceWrapper) AdminListJobs(c *gin.Context) {
 
 	// ------------- Optional query parameter "queue" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "queue", c.Request.URL.Query(), &params.Queue, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "queue", query, &params.Queue, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter queue: %w", err), http.StatusBadRequest)
 		return
@@ -5046,7 +5058,7 @@ func (siw *ServerInterfaceWrapper) AdminListJobs(c *gin.Context) {
 
 	// ------------- Optional query parameter "kind" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "kind", c.Request.URL.Query(), &params.Kind, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "kind", query, &params.Kind, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter kind: %w", err), http.StatusBadRequest)
 		return
@@ -5054,7 +5066,7 @@ func (siw *ServerInterfaceWrapper) AdminListJobs(c *gin.Context) {
 
 	// ------------- Optional query parameter "cursor" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", c.Request.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", query, &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter cursor: %w", err), http.StatusBadRequest)
 		return
@@ -5062,7 +5074,7 @@ func (siw *ServerInterfaceWrapper) AdminListJobs(c *gin.Context) {
 
 	// ------------- Optional query parameter "limit" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", query, &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
 		return
@@ -5150,9 +5162,13 @@ func (siw *ServerInterfaceWrapper) AdminListUsers(c *gin.Context) {
 	// Parameter object where we will unmarshal all parameters from the context
 	var params AdminListUsersParams
 
+	// The query string, parsed once for all the query parameters.
+	query := c.Request.URL.Query()
+	_ = query
+
 	// ------------- Optional query parameter "email" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "email", c.Request.URL.Query(), &params.Email, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "email", query, &params.Email, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter email: %w", err), http.StatusBadRequest)
 		return
@@ -5160,7 +5176,7 @@ func (siw *ServerInterfaceWrapper) AdminListUsers(c *gin.Context) {
 
 	// ------------- Optional query parameter "after" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "after", c.Request.URL.Query(), &params.After, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "after", query, &params.After, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter after: %w", err), http.StatusBadRequest)
 		return
@@ -5168,7 +5184,7 @@ func (siw *ServerInterfaceWrapper) AdminListUsers(c *gin.Context) {
 
 	// ------------- Optional query parameter "limit" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", query, &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
 		return
@@ -5227,9 +5243,13 @@ func (siw *ServerInterfaceWrapper) AdminListUserEvents(c *gin.Context) {
 	// Parameter object where we will unmarshal all parameters from the context
 	var params AdminListUserEventsParams
 
+	// The query string, parsed once for all the query parameters.
+	query := c.Request.URL.Query()
+	_ = query
+
 	// ------------- Optional query parameter "before" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "before", c.Request.URL.Query(), &params.Before, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "before", query, &params.Before, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter before: %w", err), http.StatusBadRequest)
 		return
@@ -5237,7 +5257,7 @@ func (siw *ServerInterfaceWrapper) AdminListUserEvents(c *gin.Context) {
 
 	// ------------- Optional query parameter "limit" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", query, &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
 		return
@@ -5262,9 +5282,13 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsBreakdown(c *gin.Context) {
 	// Parameter object where we will unmarshal all parameters from the context
 	var params GetAnalyticsBreakdownParams
 
+	// The query string, parsed once for all the query parameters.
+	query := c.Request.URL.Query()
+	_ = query
+
 	// ------------- Optional query parameter "basis" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "basis", c.Request.URL.Query(), &params.Basis, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "basis", query, &params.Basis, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter basis: %w", err), http.StatusBadRequest)
 		return
@@ -5272,7 +5296,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsBreakdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "account_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", query, &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
 		return
@@ -5280,7 +5304,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsBreakdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "symbol" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", c.Request.URL.Query(), &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", query, &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter symbol: %w", err), http.StatusBadRequest)
 		return
@@ -5288,7 +5312,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsBreakdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "asset_class" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "asset_class", c.Request.URL.Query(), &params.AssetClass, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "asset_class", query, &params.AssetClass, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter asset_class: %w", err), http.StatusBadRequest)
 		return
@@ -5296,7 +5320,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsBreakdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "direction" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", c.Request.URL.Query(), &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", query, &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter direction: %w", err), http.StatusBadRequest)
 		return
@@ -5304,7 +5328,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsBreakdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "status" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", query, &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
 		return
@@ -5312,7 +5336,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsBreakdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "outcome" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", c.Request.URL.Query(), &params.Outcome, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", query, &params.Outcome, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter outcome: %w", err), http.StatusBadRequest)
 		return
@@ -5320,7 +5344,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsBreakdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "breakeven_band" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "breakeven_band", c.Request.URL.Query(), &params.BreakevenBand, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "breakeven_band", query, &params.BreakevenBand, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter breakeven_band: %w", err), http.StatusBadRequest)
 		return
@@ -5328,7 +5352,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsBreakdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "tag_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_id", c.Request.URL.Query(), &params.TagId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_id", query, &params.TagId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_id: %w", err), http.StatusBadRequest)
 		return
@@ -5336,7 +5360,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsBreakdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "tag_mode" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_mode", c.Request.URL.Query(), &params.TagMode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_mode", query, &params.TagMode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_mode: %w", err), http.StatusBadRequest)
 		return
@@ -5344,7 +5368,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsBreakdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "playbook_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "playbook_id", c.Request.URL.Query(), &params.PlaybookId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "playbook_id", query, &params.PlaybookId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter playbook_id: %w", err), http.StatusBadRequest)
 		return
@@ -5352,7 +5376,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsBreakdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "date_field" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "date_field", c.Request.URL.Query(), &params.DateField, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "date_field", query, &params.DateField, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter date_field: %w", err), http.StatusBadRequest)
 		return
@@ -5360,7 +5384,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsBreakdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "from" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", c.Request.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", query, &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter from: %w", err), http.StatusBadRequest)
 		return
@@ -5368,7 +5392,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsBreakdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "to" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", c.Request.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", query, &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter to: %w", err), http.StatusBadRequest)
 		return
@@ -5376,7 +5400,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsBreakdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "weekday" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "weekday", c.Request.URL.Query(), &params.Weekday, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "weekday", query, &params.Weekday, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter weekday: %w", err), http.StatusBadRequest)
 		return
@@ -5384,7 +5408,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsBreakdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "hour" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "hour", c.Request.URL.Query(), &params.Hour, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "hour", query, &params.Hour, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter hour: %w", err), http.StatusBadRequest)
 		return
@@ -5392,7 +5416,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsBreakdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "min_holding_seconds" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_holding_seconds", c.Request.URL.Query(), &params.MinHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_holding_seconds", query, &params.MinHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_holding_seconds: %w", err), http.StatusBadRequest)
 		return
@@ -5400,7 +5424,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsBreakdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "max_holding_seconds" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_holding_seconds", c.Request.URL.Query(), &params.MaxHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_holding_seconds", query, &params.MaxHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_holding_seconds: %w", err), http.StatusBadRequest)
 		return
@@ -5408,7 +5432,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsBreakdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "min_net_pnl" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_net_pnl", c.Request.URL.Query(), &params.MinNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_net_pnl", query, &params.MinNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_net_pnl: %w", err), http.StatusBadRequest)
 		return
@@ -5416,7 +5440,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsBreakdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "max_net_pnl" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_net_pnl", c.Request.URL.Query(), &params.MaxNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_net_pnl", query, &params.MaxNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_net_pnl: %w", err), http.StatusBadRequest)
 		return
@@ -5424,7 +5448,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsBreakdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "min_r" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_r", c.Request.URL.Query(), &params.MinR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_r", query, &params.MinR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_r: %w", err), http.StatusBadRequest)
 		return
@@ -5432,7 +5456,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsBreakdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "max_r" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_r", c.Request.URL.Query(), &params.MaxR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_r", query, &params.MaxR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_r: %w", err), http.StatusBadRequest)
 		return
@@ -5440,7 +5464,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsBreakdown(c *gin.Context) {
 
 	// ------------- Required query parameter "by" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, true, "by", c.Request.URL.Query(), &params.By, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "by", query, &params.By, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter by: %w", err), http.StatusBadRequest)
 		return
@@ -5465,9 +5489,13 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsCalendar(c *gin.Context) {
 	// Parameter object where we will unmarshal all parameters from the context
 	var params GetAnalyticsCalendarParams
 
+	// The query string, parsed once for all the query parameters.
+	query := c.Request.URL.Query()
+	_ = query
+
 	// ------------- Optional query parameter "basis" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "basis", c.Request.URL.Query(), &params.Basis, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "basis", query, &params.Basis, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter basis: %w", err), http.StatusBadRequest)
 		return
@@ -5475,7 +5503,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsCalendar(c *gin.Context) {
 
 	// ------------- Optional query parameter "account_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", query, &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
 		return
@@ -5483,7 +5511,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsCalendar(c *gin.Context) {
 
 	// ------------- Optional query parameter "symbol" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", c.Request.URL.Query(), &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", query, &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter symbol: %w", err), http.StatusBadRequest)
 		return
@@ -5491,7 +5519,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsCalendar(c *gin.Context) {
 
 	// ------------- Optional query parameter "asset_class" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "asset_class", c.Request.URL.Query(), &params.AssetClass, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "asset_class", query, &params.AssetClass, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter asset_class: %w", err), http.StatusBadRequest)
 		return
@@ -5499,7 +5527,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsCalendar(c *gin.Context) {
 
 	// ------------- Optional query parameter "direction" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", c.Request.URL.Query(), &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", query, &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter direction: %w", err), http.StatusBadRequest)
 		return
@@ -5507,7 +5535,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsCalendar(c *gin.Context) {
 
 	// ------------- Optional query parameter "status" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", query, &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
 		return
@@ -5515,7 +5543,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsCalendar(c *gin.Context) {
 
 	// ------------- Optional query parameter "outcome" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", c.Request.URL.Query(), &params.Outcome, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", query, &params.Outcome, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter outcome: %w", err), http.StatusBadRequest)
 		return
@@ -5523,7 +5551,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsCalendar(c *gin.Context) {
 
 	// ------------- Optional query parameter "breakeven_band" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "breakeven_band", c.Request.URL.Query(), &params.BreakevenBand, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "breakeven_band", query, &params.BreakevenBand, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter breakeven_band: %w", err), http.StatusBadRequest)
 		return
@@ -5531,7 +5559,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsCalendar(c *gin.Context) {
 
 	// ------------- Optional query parameter "tag_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_id", c.Request.URL.Query(), &params.TagId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_id", query, &params.TagId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_id: %w", err), http.StatusBadRequest)
 		return
@@ -5539,7 +5567,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsCalendar(c *gin.Context) {
 
 	// ------------- Optional query parameter "tag_mode" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_mode", c.Request.URL.Query(), &params.TagMode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_mode", query, &params.TagMode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_mode: %w", err), http.StatusBadRequest)
 		return
@@ -5547,7 +5575,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsCalendar(c *gin.Context) {
 
 	// ------------- Optional query parameter "playbook_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "playbook_id", c.Request.URL.Query(), &params.PlaybookId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "playbook_id", query, &params.PlaybookId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter playbook_id: %w", err), http.StatusBadRequest)
 		return
@@ -5555,7 +5583,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsCalendar(c *gin.Context) {
 
 	// ------------- Optional query parameter "date_field" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "date_field", c.Request.URL.Query(), &params.DateField, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "date_field", query, &params.DateField, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter date_field: %w", err), http.StatusBadRequest)
 		return
@@ -5563,7 +5591,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsCalendar(c *gin.Context) {
 
 	// ------------- Optional query parameter "from" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", c.Request.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", query, &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter from: %w", err), http.StatusBadRequest)
 		return
@@ -5571,7 +5599,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsCalendar(c *gin.Context) {
 
 	// ------------- Optional query parameter "to" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", c.Request.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", query, &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter to: %w", err), http.StatusBadRequest)
 		return
@@ -5579,7 +5607,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsCalendar(c *gin.Context) {
 
 	// ------------- Optional query parameter "weekday" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "weekday", c.Request.URL.Query(), &params.Weekday, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "weekday", query, &params.Weekday, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter weekday: %w", err), http.StatusBadRequest)
 		return
@@ -5587,7 +5615,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsCalendar(c *gin.Context) {
 
 	// ------------- Optional query parameter "hour" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "hour", c.Request.URL.Query(), &params.Hour, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "hour", query, &params.Hour, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter hour: %w", err), http.StatusBadRequest)
 		return
@@ -5595,7 +5623,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsCalendar(c *gin.Context) {
 
 	// ------------- Optional query parameter "min_holding_seconds" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_holding_seconds", c.Request.URL.Query(), &params.MinHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_holding_seconds", query, &params.MinHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_holding_seconds: %w", err), http.StatusBadRequest)
 		return
@@ -5603,7 +5631,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsCalendar(c *gin.Context) {
 
 	// ------------- Optional query parameter "max_holding_seconds" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_holding_seconds", c.Request.URL.Query(), &params.MaxHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_holding_seconds", query, &params.MaxHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_holding_seconds: %w", err), http.StatusBadRequest)
 		return
@@ -5611,7 +5639,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsCalendar(c *gin.Context) {
 
 	// ------------- Optional query parameter "min_net_pnl" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_net_pnl", c.Request.URL.Query(), &params.MinNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_net_pnl", query, &params.MinNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_net_pnl: %w", err), http.StatusBadRequest)
 		return
@@ -5619,7 +5647,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsCalendar(c *gin.Context) {
 
 	// ------------- Optional query parameter "max_net_pnl" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_net_pnl", c.Request.URL.Query(), &params.MaxNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_net_pnl", query, &params.MaxNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_net_pnl: %w", err), http.StatusBadRequest)
 		return
@@ -5627,7 +5655,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsCalendar(c *gin.Context) {
 
 	// ------------- Optional query parameter "min_r" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_r", c.Request.URL.Query(), &params.MinR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_r", query, &params.MinR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_r: %w", err), http.StatusBadRequest)
 		return
@@ -5635,7 +5663,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsCalendar(c *gin.Context) {
 
 	// ------------- Optional query parameter "max_r" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_r", c.Request.URL.Query(), &params.MaxR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_r", query, &params.MaxR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_r: %w", err), http.StatusBadRequest)
 		return
@@ -5643,7 +5671,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsCalendar(c *gin.Context) {
 
 	// ------------- Optional query parameter "month" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "month", c.Request.URL.Query(), &params.Month, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "month", query, &params.Month, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter month: %w", err), http.StatusBadRequest)
 		return
@@ -5651,7 +5679,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsCalendar(c *gin.Context) {
 
 	// ------------- Optional query parameter "year" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "year", c.Request.URL.Query(), &params.Year, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "year", query, &params.Year, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter year: %w", err), http.StatusBadRequest)
 		return
@@ -5676,9 +5704,13 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDistribution(c *gin.Context) {
 	// Parameter object where we will unmarshal all parameters from the context
 	var params GetAnalyticsDistributionParams
 
+	// The query string, parsed once for all the query parameters.
+	query := c.Request.URL.Query()
+	_ = query
+
 	// ------------- Optional query parameter "basis" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "basis", c.Request.URL.Query(), &params.Basis, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "basis", query, &params.Basis, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter basis: %w", err), http.StatusBadRequest)
 		return
@@ -5686,7 +5718,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDistribution(c *gin.Context) {
 
 	// ------------- Optional query parameter "account_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", query, &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
 		return
@@ -5694,7 +5726,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDistribution(c *gin.Context) {
 
 	// ------------- Optional query parameter "symbol" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", c.Request.URL.Query(), &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", query, &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter symbol: %w", err), http.StatusBadRequest)
 		return
@@ -5702,7 +5734,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDistribution(c *gin.Context) {
 
 	// ------------- Optional query parameter "asset_class" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "asset_class", c.Request.URL.Query(), &params.AssetClass, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "asset_class", query, &params.AssetClass, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter asset_class: %w", err), http.StatusBadRequest)
 		return
@@ -5710,7 +5742,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDistribution(c *gin.Context) {
 
 	// ------------- Optional query parameter "direction" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", c.Request.URL.Query(), &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", query, &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter direction: %w", err), http.StatusBadRequest)
 		return
@@ -5718,7 +5750,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDistribution(c *gin.Context) {
 
 	// ------------- Optional query parameter "status" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", query, &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
 		return
@@ -5726,7 +5758,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDistribution(c *gin.Context) {
 
 	// ------------- Optional query parameter "outcome" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", c.Request.URL.Query(), &params.Outcome, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", query, &params.Outcome, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter outcome: %w", err), http.StatusBadRequest)
 		return
@@ -5734,7 +5766,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDistribution(c *gin.Context) {
 
 	// ------------- Optional query parameter "breakeven_band" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "breakeven_band", c.Request.URL.Query(), &params.BreakevenBand, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "breakeven_band", query, &params.BreakevenBand, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter breakeven_band: %w", err), http.StatusBadRequest)
 		return
@@ -5742,7 +5774,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDistribution(c *gin.Context) {
 
 	// ------------- Optional query parameter "tag_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_id", c.Request.URL.Query(), &params.TagId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_id", query, &params.TagId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_id: %w", err), http.StatusBadRequest)
 		return
@@ -5750,7 +5782,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDistribution(c *gin.Context) {
 
 	// ------------- Optional query parameter "tag_mode" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_mode", c.Request.URL.Query(), &params.TagMode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_mode", query, &params.TagMode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_mode: %w", err), http.StatusBadRequest)
 		return
@@ -5758,7 +5790,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDistribution(c *gin.Context) {
 
 	// ------------- Optional query parameter "playbook_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "playbook_id", c.Request.URL.Query(), &params.PlaybookId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "playbook_id", query, &params.PlaybookId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter playbook_id: %w", err), http.StatusBadRequest)
 		return
@@ -5766,7 +5798,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDistribution(c *gin.Context) {
 
 	// ------------- Optional query parameter "date_field" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "date_field", c.Request.URL.Query(), &params.DateField, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "date_field", query, &params.DateField, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter date_field: %w", err), http.StatusBadRequest)
 		return
@@ -5774,7 +5806,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDistribution(c *gin.Context) {
 
 	// ------------- Optional query parameter "from" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", c.Request.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", query, &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter from: %w", err), http.StatusBadRequest)
 		return
@@ -5782,7 +5814,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDistribution(c *gin.Context) {
 
 	// ------------- Optional query parameter "to" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", c.Request.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", query, &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter to: %w", err), http.StatusBadRequest)
 		return
@@ -5790,7 +5822,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDistribution(c *gin.Context) {
 
 	// ------------- Optional query parameter "weekday" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "weekday", c.Request.URL.Query(), &params.Weekday, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "weekday", query, &params.Weekday, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter weekday: %w", err), http.StatusBadRequest)
 		return
@@ -5798,7 +5830,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDistribution(c *gin.Context) {
 
 	// ------------- Optional query parameter "hour" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "hour", c.Request.URL.Query(), &params.Hour, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "hour", query, &params.Hour, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter hour: %w", err), http.StatusBadRequest)
 		return
@@ -5806,7 +5838,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDistribution(c *gin.Context) {
 
 	// ------------- Optional query parameter "min_holding_seconds" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_holding_seconds", c.Request.URL.Query(), &params.MinHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_holding_seconds", query, &params.MinHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_holding_seconds: %w", err), http.StatusBadRequest)
 		return
@@ -5814,7 +5846,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDistribution(c *gin.Context) {
 
 	// ------------- Optional query parameter "max_holding_seconds" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_holding_seconds", c.Request.URL.Query(), &params.MaxHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_holding_seconds", query, &params.MaxHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_holding_seconds: %w", err), http.StatusBadRequest)
 		return
@@ -5822,7 +5854,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDistribution(c *gin.Context) {
 
 	// ------------- Optional query parameter "min_net_pnl" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_net_pnl", c.Request.URL.Query(), &params.MinNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_net_pnl", query, &params.MinNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_net_pnl: %w", err), http.StatusBadRequest)
 		return
@@ -5830,7 +5862,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDistribution(c *gin.Context) {
 
 	// ------------- Optional query parameter "max_net_pnl" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_net_pnl", c.Request.URL.Query(), &params.MaxNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_net_pnl", query, &params.MaxNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_net_pnl: %w", err), http.StatusBadRequest)
 		return
@@ -5838,7 +5870,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDistribution(c *gin.Context) {
 
 	// ------------- Optional query parameter "min_r" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_r", c.Request.URL.Query(), &params.MinR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_r", query, &params.MinR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_r: %w", err), http.StatusBadRequest)
 		return
@@ -5846,7 +5878,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDistribution(c *gin.Context) {
 
 	// ------------- Optional query parameter "max_r" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_r", c.Request.URL.Query(), &params.MaxR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_r", query, &params.MaxR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_r: %w", err), http.StatusBadRequest)
 		return
@@ -5854,7 +5886,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDistribution(c *gin.Context) {
 
 	// ------------- Required query parameter "of" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, true, "of", c.Request.URL.Query(), &params.Of, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "of", query, &params.Of, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter of: %w", err), http.StatusBadRequest)
 		return
@@ -5879,9 +5911,13 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDrawdown(c *gin.Context) {
 	// Parameter object where we will unmarshal all parameters from the context
 	var params GetAnalyticsDrawdownParams
 
+	// The query string, parsed once for all the query parameters.
+	query := c.Request.URL.Query()
+	_ = query
+
 	// ------------- Optional query parameter "basis" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "basis", c.Request.URL.Query(), &params.Basis, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "basis", query, &params.Basis, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter basis: %w", err), http.StatusBadRequest)
 		return
@@ -5889,7 +5925,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDrawdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "account_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", query, &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
 		return
@@ -5897,7 +5933,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDrawdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "symbol" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", c.Request.URL.Query(), &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", query, &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter symbol: %w", err), http.StatusBadRequest)
 		return
@@ -5905,7 +5941,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDrawdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "asset_class" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "asset_class", c.Request.URL.Query(), &params.AssetClass, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "asset_class", query, &params.AssetClass, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter asset_class: %w", err), http.StatusBadRequest)
 		return
@@ -5913,7 +5949,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDrawdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "direction" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", c.Request.URL.Query(), &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", query, &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter direction: %w", err), http.StatusBadRequest)
 		return
@@ -5921,7 +5957,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDrawdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "status" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", query, &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
 		return
@@ -5929,7 +5965,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDrawdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "outcome" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", c.Request.URL.Query(), &params.Outcome, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", query, &params.Outcome, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter outcome: %w", err), http.StatusBadRequest)
 		return
@@ -5937,7 +5973,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDrawdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "breakeven_band" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "breakeven_band", c.Request.URL.Query(), &params.BreakevenBand, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "breakeven_band", query, &params.BreakevenBand, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter breakeven_band: %w", err), http.StatusBadRequest)
 		return
@@ -5945,7 +5981,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDrawdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "tag_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_id", c.Request.URL.Query(), &params.TagId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_id", query, &params.TagId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_id: %w", err), http.StatusBadRequest)
 		return
@@ -5953,7 +5989,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDrawdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "tag_mode" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_mode", c.Request.URL.Query(), &params.TagMode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_mode", query, &params.TagMode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_mode: %w", err), http.StatusBadRequest)
 		return
@@ -5961,7 +5997,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDrawdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "playbook_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "playbook_id", c.Request.URL.Query(), &params.PlaybookId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "playbook_id", query, &params.PlaybookId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter playbook_id: %w", err), http.StatusBadRequest)
 		return
@@ -5969,7 +6005,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDrawdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "date_field" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "date_field", c.Request.URL.Query(), &params.DateField, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "date_field", query, &params.DateField, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter date_field: %w", err), http.StatusBadRequest)
 		return
@@ -5977,7 +6013,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDrawdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "from" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", c.Request.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", query, &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter from: %w", err), http.StatusBadRequest)
 		return
@@ -5985,7 +6021,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDrawdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "to" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", c.Request.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", query, &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter to: %w", err), http.StatusBadRequest)
 		return
@@ -5993,7 +6029,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDrawdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "weekday" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "weekday", c.Request.URL.Query(), &params.Weekday, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "weekday", query, &params.Weekday, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter weekday: %w", err), http.StatusBadRequest)
 		return
@@ -6001,7 +6037,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDrawdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "hour" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "hour", c.Request.URL.Query(), &params.Hour, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "hour", query, &params.Hour, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter hour: %w", err), http.StatusBadRequest)
 		return
@@ -6009,7 +6045,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDrawdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "min_holding_seconds" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_holding_seconds", c.Request.URL.Query(), &params.MinHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_holding_seconds", query, &params.MinHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_holding_seconds: %w", err), http.StatusBadRequest)
 		return
@@ -6017,7 +6053,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDrawdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "max_holding_seconds" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_holding_seconds", c.Request.URL.Query(), &params.MaxHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_holding_seconds", query, &params.MaxHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_holding_seconds: %w", err), http.StatusBadRequest)
 		return
@@ -6025,7 +6061,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDrawdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "min_net_pnl" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_net_pnl", c.Request.URL.Query(), &params.MinNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_net_pnl", query, &params.MinNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_net_pnl: %w", err), http.StatusBadRequest)
 		return
@@ -6033,7 +6069,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDrawdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "max_net_pnl" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_net_pnl", c.Request.URL.Query(), &params.MaxNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_net_pnl", query, &params.MaxNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_net_pnl: %w", err), http.StatusBadRequest)
 		return
@@ -6041,7 +6077,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDrawdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "min_r" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_r", c.Request.URL.Query(), &params.MinR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_r", query, &params.MinR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_r: %w", err), http.StatusBadRequest)
 		return
@@ -6049,7 +6085,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsDrawdown(c *gin.Context) {
 
 	// ------------- Optional query parameter "max_r" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_r", c.Request.URL.Query(), &params.MaxR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_r", query, &params.MaxR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_r: %w", err), http.StatusBadRequest)
 		return
@@ -6074,9 +6110,13 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsEquity(c *gin.Context) {
 	// Parameter object where we will unmarshal all parameters from the context
 	var params GetAnalyticsEquityParams
 
+	// The query string, parsed once for all the query parameters.
+	query := c.Request.URL.Query()
+	_ = query
+
 	// ------------- Optional query parameter "basis" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "basis", c.Request.URL.Query(), &params.Basis, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "basis", query, &params.Basis, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter basis: %w", err), http.StatusBadRequest)
 		return
@@ -6084,7 +6124,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsEquity(c *gin.Context) {
 
 	// ------------- Optional query parameter "account_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", query, &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
 		return
@@ -6092,7 +6132,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsEquity(c *gin.Context) {
 
 	// ------------- Optional query parameter "symbol" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", c.Request.URL.Query(), &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", query, &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter symbol: %w", err), http.StatusBadRequest)
 		return
@@ -6100,7 +6140,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsEquity(c *gin.Context) {
 
 	// ------------- Optional query parameter "asset_class" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "asset_class", c.Request.URL.Query(), &params.AssetClass, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "asset_class", query, &params.AssetClass, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter asset_class: %w", err), http.StatusBadRequest)
 		return
@@ -6108,7 +6148,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsEquity(c *gin.Context) {
 
 	// ------------- Optional query parameter "direction" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", c.Request.URL.Query(), &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", query, &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter direction: %w", err), http.StatusBadRequest)
 		return
@@ -6116,7 +6156,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsEquity(c *gin.Context) {
 
 	// ------------- Optional query parameter "status" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", query, &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
 		return
@@ -6124,7 +6164,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsEquity(c *gin.Context) {
 
 	// ------------- Optional query parameter "outcome" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", c.Request.URL.Query(), &params.Outcome, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", query, &params.Outcome, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter outcome: %w", err), http.StatusBadRequest)
 		return
@@ -6132,7 +6172,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsEquity(c *gin.Context) {
 
 	// ------------- Optional query parameter "breakeven_band" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "breakeven_band", c.Request.URL.Query(), &params.BreakevenBand, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "breakeven_band", query, &params.BreakevenBand, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter breakeven_band: %w", err), http.StatusBadRequest)
 		return
@@ -6140,7 +6180,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsEquity(c *gin.Context) {
 
 	// ------------- Optional query parameter "tag_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_id", c.Request.URL.Query(), &params.TagId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_id", query, &params.TagId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_id: %w", err), http.StatusBadRequest)
 		return
@@ -6148,7 +6188,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsEquity(c *gin.Context) {
 
 	// ------------- Optional query parameter "tag_mode" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_mode", c.Request.URL.Query(), &params.TagMode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_mode", query, &params.TagMode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_mode: %w", err), http.StatusBadRequest)
 		return
@@ -6156,7 +6196,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsEquity(c *gin.Context) {
 
 	// ------------- Optional query parameter "playbook_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "playbook_id", c.Request.URL.Query(), &params.PlaybookId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "playbook_id", query, &params.PlaybookId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter playbook_id: %w", err), http.StatusBadRequest)
 		return
@@ -6164,7 +6204,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsEquity(c *gin.Context) {
 
 	// ------------- Optional query parameter "date_field" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "date_field", c.Request.URL.Query(), &params.DateField, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "date_field", query, &params.DateField, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter date_field: %w", err), http.StatusBadRequest)
 		return
@@ -6172,7 +6212,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsEquity(c *gin.Context) {
 
 	// ------------- Optional query parameter "from" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", c.Request.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", query, &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter from: %w", err), http.StatusBadRequest)
 		return
@@ -6180,7 +6220,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsEquity(c *gin.Context) {
 
 	// ------------- Optional query parameter "to" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", c.Request.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", query, &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter to: %w", err), http.StatusBadRequest)
 		return
@@ -6188,7 +6228,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsEquity(c *gin.Context) {
 
 	// ------------- Optional query parameter "weekday" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "weekday", c.Request.URL.Query(), &params.Weekday, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "weekday", query, &params.Weekday, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter weekday: %w", err), http.StatusBadRequest)
 		return
@@ -6196,7 +6236,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsEquity(c *gin.Context) {
 
 	// ------------- Optional query parameter "hour" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "hour", c.Request.URL.Query(), &params.Hour, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "hour", query, &params.Hour, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter hour: %w", err), http.StatusBadRequest)
 		return
@@ -6204,7 +6244,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsEquity(c *gin.Context) {
 
 	// ------------- Optional query parameter "min_holding_seconds" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_holding_seconds", c.Request.URL.Query(), &params.MinHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_holding_seconds", query, &params.MinHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_holding_seconds: %w", err), http.StatusBadRequest)
 		return
@@ -6212,7 +6252,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsEquity(c *gin.Context) {
 
 	// ------------- Optional query parameter "max_holding_seconds" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_holding_seconds", c.Request.URL.Query(), &params.MaxHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_holding_seconds", query, &params.MaxHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_holding_seconds: %w", err), http.StatusBadRequest)
 		return
@@ -6220,7 +6260,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsEquity(c *gin.Context) {
 
 	// ------------- Optional query parameter "min_net_pnl" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_net_pnl", c.Request.URL.Query(), &params.MinNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_net_pnl", query, &params.MinNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_net_pnl: %w", err), http.StatusBadRequest)
 		return
@@ -6228,7 +6268,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsEquity(c *gin.Context) {
 
 	// ------------- Optional query parameter "max_net_pnl" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_net_pnl", c.Request.URL.Query(), &params.MaxNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_net_pnl", query, &params.MaxNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_net_pnl: %w", err), http.StatusBadRequest)
 		return
@@ -6236,7 +6276,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsEquity(c *gin.Context) {
 
 	// ------------- Optional query parameter "min_r" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_r", c.Request.URL.Query(), &params.MinR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_r", query, &params.MinR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_r: %w", err), http.StatusBadRequest)
 		return
@@ -6244,7 +6284,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsEquity(c *gin.Context) {
 
 	// ------------- Optional query parameter "max_r" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_r", c.Request.URL.Query(), &params.MaxR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_r", query, &params.MaxR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_r: %w", err), http.StatusBadRequest)
 		return
@@ -6252,7 +6292,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsEquity(c *gin.Context) {
 
 	// ------------- Optional query parameter "per_trade" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "per_trade", c.Request.URL.Query(), &params.PerTrade, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "per_trade", query, &params.PerTrade, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter per_trade: %w", err), http.StatusBadRequest)
 		return
@@ -6277,9 +6317,13 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsStreaks(c *gin.Context) {
 	// Parameter object where we will unmarshal all parameters from the context
 	var params GetAnalyticsStreaksParams
 
+	// The query string, parsed once for all the query parameters.
+	query := c.Request.URL.Query()
+	_ = query
+
 	// ------------- Optional query parameter "basis" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "basis", c.Request.URL.Query(), &params.Basis, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "basis", query, &params.Basis, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter basis: %w", err), http.StatusBadRequest)
 		return
@@ -6287,7 +6331,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsStreaks(c *gin.Context) {
 
 	// ------------- Optional query parameter "account_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", query, &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
 		return
@@ -6295,7 +6339,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsStreaks(c *gin.Context) {
 
 	// ------------- Optional query parameter "symbol" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", c.Request.URL.Query(), &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", query, &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter symbol: %w", err), http.StatusBadRequest)
 		return
@@ -6303,7 +6347,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsStreaks(c *gin.Context) {
 
 	// ------------- Optional query parameter "asset_class" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "asset_class", c.Request.URL.Query(), &params.AssetClass, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "asset_class", query, &params.AssetClass, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter asset_class: %w", err), http.StatusBadRequest)
 		return
@@ -6311,7 +6355,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsStreaks(c *gin.Context) {
 
 	// ------------- Optional query parameter "direction" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", c.Request.URL.Query(), &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", query, &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter direction: %w", err), http.StatusBadRequest)
 		return
@@ -6319,7 +6363,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsStreaks(c *gin.Context) {
 
 	// ------------- Optional query parameter "status" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", query, &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
 		return
@@ -6327,7 +6371,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsStreaks(c *gin.Context) {
 
 	// ------------- Optional query parameter "outcome" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", c.Request.URL.Query(), &params.Outcome, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", query, &params.Outcome, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter outcome: %w", err), http.StatusBadRequest)
 		return
@@ -6335,7 +6379,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsStreaks(c *gin.Context) {
 
 	// ------------- Optional query parameter "breakeven_band" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "breakeven_band", c.Request.URL.Query(), &params.BreakevenBand, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "breakeven_band", query, &params.BreakevenBand, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter breakeven_band: %w", err), http.StatusBadRequest)
 		return
@@ -6343,7 +6387,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsStreaks(c *gin.Context) {
 
 	// ------------- Optional query parameter "tag_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_id", c.Request.URL.Query(), &params.TagId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_id", query, &params.TagId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_id: %w", err), http.StatusBadRequest)
 		return
@@ -6351,7 +6395,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsStreaks(c *gin.Context) {
 
 	// ------------- Optional query parameter "tag_mode" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_mode", c.Request.URL.Query(), &params.TagMode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_mode", query, &params.TagMode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_mode: %w", err), http.StatusBadRequest)
 		return
@@ -6359,7 +6403,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsStreaks(c *gin.Context) {
 
 	// ------------- Optional query parameter "playbook_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "playbook_id", c.Request.URL.Query(), &params.PlaybookId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "playbook_id", query, &params.PlaybookId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter playbook_id: %w", err), http.StatusBadRequest)
 		return
@@ -6367,7 +6411,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsStreaks(c *gin.Context) {
 
 	// ------------- Optional query parameter "date_field" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "date_field", c.Request.URL.Query(), &params.DateField, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "date_field", query, &params.DateField, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter date_field: %w", err), http.StatusBadRequest)
 		return
@@ -6375,7 +6419,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsStreaks(c *gin.Context) {
 
 	// ------------- Optional query parameter "from" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", c.Request.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", query, &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter from: %w", err), http.StatusBadRequest)
 		return
@@ -6383,7 +6427,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsStreaks(c *gin.Context) {
 
 	// ------------- Optional query parameter "to" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", c.Request.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", query, &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter to: %w", err), http.StatusBadRequest)
 		return
@@ -6391,7 +6435,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsStreaks(c *gin.Context) {
 
 	// ------------- Optional query parameter "weekday" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "weekday", c.Request.URL.Query(), &params.Weekday, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "weekday", query, &params.Weekday, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter weekday: %w", err), http.StatusBadRequest)
 		return
@@ -6399,7 +6443,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsStreaks(c *gin.Context) {
 
 	// ------------- Optional query parameter "hour" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "hour", c.Request.URL.Query(), &params.Hour, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "hour", query, &params.Hour, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter hour: %w", err), http.StatusBadRequest)
 		return
@@ -6407,7 +6451,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsStreaks(c *gin.Context) {
 
 	// ------------- Optional query parameter "min_holding_seconds" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_holding_seconds", c.Request.URL.Query(), &params.MinHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_holding_seconds", query, &params.MinHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_holding_seconds: %w", err), http.StatusBadRequest)
 		return
@@ -6415,7 +6459,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsStreaks(c *gin.Context) {
 
 	// ------------- Optional query parameter "max_holding_seconds" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_holding_seconds", c.Request.URL.Query(), &params.MaxHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_holding_seconds", query, &params.MaxHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_holding_seconds: %w", err), http.StatusBadRequest)
 		return
@@ -6423,7 +6467,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsStreaks(c *gin.Context) {
 
 	// ------------- Optional query parameter "min_net_pnl" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_net_pnl", c.Request.URL.Query(), &params.MinNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_net_pnl", query, &params.MinNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_net_pnl: %w", err), http.StatusBadRequest)
 		return
@@ -6431,7 +6475,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsStreaks(c *gin.Context) {
 
 	// ------------- Optional query parameter "max_net_pnl" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_net_pnl", c.Request.URL.Query(), &params.MaxNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_net_pnl", query, &params.MaxNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_net_pnl: %w", err), http.StatusBadRequest)
 		return
@@ -6439,7 +6483,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsStreaks(c *gin.Context) {
 
 	// ------------- Optional query parameter "min_r" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_r", c.Request.URL.Query(), &params.MinR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_r", query, &params.MinR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_r: %w", err), http.StatusBadRequest)
 		return
@@ -6447,7 +6491,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsStreaks(c *gin.Context) {
 
 	// ------------- Optional query parameter "max_r" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_r", c.Request.URL.Query(), &params.MaxR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_r", query, &params.MaxR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_r: %w", err), http.StatusBadRequest)
 		return
@@ -6472,9 +6516,13 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsSummary(c *gin.Context) {
 	// Parameter object where we will unmarshal all parameters from the context
 	var params GetAnalyticsSummaryParams
 
+	// The query string, parsed once for all the query parameters.
+	query := c.Request.URL.Query()
+	_ = query
+
 	// ------------- Optional query parameter "basis" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "basis", c.Request.URL.Query(), &params.Basis, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "basis", query, &params.Basis, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter basis: %w", err), http.StatusBadRequest)
 		return
@@ -6482,7 +6530,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsSummary(c *gin.Context) {
 
 	// ------------- Optional query parameter "account_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", query, &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
 		return
@@ -6490,7 +6538,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsSummary(c *gin.Context) {
 
 	// ------------- Optional query parameter "symbol" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", c.Request.URL.Query(), &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", query, &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter symbol: %w", err), http.StatusBadRequest)
 		return
@@ -6498,7 +6546,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsSummary(c *gin.Context) {
 
 	// ------------- Optional query parameter "asset_class" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "asset_class", c.Request.URL.Query(), &params.AssetClass, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "asset_class", query, &params.AssetClass, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter asset_class: %w", err), http.StatusBadRequest)
 		return
@@ -6506,7 +6554,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsSummary(c *gin.Context) {
 
 	// ------------- Optional query parameter "direction" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", c.Request.URL.Query(), &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", query, &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter direction: %w", err), http.StatusBadRequest)
 		return
@@ -6514,7 +6562,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsSummary(c *gin.Context) {
 
 	// ------------- Optional query parameter "status" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", query, &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
 		return
@@ -6522,7 +6570,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsSummary(c *gin.Context) {
 
 	// ------------- Optional query parameter "outcome" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", c.Request.URL.Query(), &params.Outcome, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", query, &params.Outcome, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter outcome: %w", err), http.StatusBadRequest)
 		return
@@ -6530,7 +6578,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsSummary(c *gin.Context) {
 
 	// ------------- Optional query parameter "breakeven_band" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "breakeven_band", c.Request.URL.Query(), &params.BreakevenBand, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "breakeven_band", query, &params.BreakevenBand, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter breakeven_band: %w", err), http.StatusBadRequest)
 		return
@@ -6538,7 +6586,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsSummary(c *gin.Context) {
 
 	// ------------- Optional query parameter "tag_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_id", c.Request.URL.Query(), &params.TagId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_id", query, &params.TagId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_id: %w", err), http.StatusBadRequest)
 		return
@@ -6546,7 +6594,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsSummary(c *gin.Context) {
 
 	// ------------- Optional query parameter "tag_mode" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_mode", c.Request.URL.Query(), &params.TagMode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_mode", query, &params.TagMode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_mode: %w", err), http.StatusBadRequest)
 		return
@@ -6554,7 +6602,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsSummary(c *gin.Context) {
 
 	// ------------- Optional query parameter "playbook_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "playbook_id", c.Request.URL.Query(), &params.PlaybookId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "playbook_id", query, &params.PlaybookId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter playbook_id: %w", err), http.StatusBadRequest)
 		return
@@ -6562,7 +6610,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsSummary(c *gin.Context) {
 
 	// ------------- Optional query parameter "date_field" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "date_field", c.Request.URL.Query(), &params.DateField, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "date_field", query, &params.DateField, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter date_field: %w", err), http.StatusBadRequest)
 		return
@@ -6570,7 +6618,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsSummary(c *gin.Context) {
 
 	// ------------- Optional query parameter "from" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", c.Request.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", query, &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter from: %w", err), http.StatusBadRequest)
 		return
@@ -6578,7 +6626,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsSummary(c *gin.Context) {
 
 	// ------------- Optional query parameter "to" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", c.Request.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", query, &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter to: %w", err), http.StatusBadRequest)
 		return
@@ -6586,7 +6634,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsSummary(c *gin.Context) {
 
 	// ------------- Optional query parameter "weekday" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "weekday", c.Request.URL.Query(), &params.Weekday, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "weekday", query, &params.Weekday, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter weekday: %w", err), http.StatusBadRequest)
 		return
@@ -6594,7 +6642,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsSummary(c *gin.Context) {
 
 	// ------------- Optional query parameter "hour" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "hour", c.Request.URL.Query(), &params.Hour, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "hour", query, &params.Hour, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter hour: %w", err), http.StatusBadRequest)
 		return
@@ -6602,7 +6650,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsSummary(c *gin.Context) {
 
 	// ------------- Optional query parameter "min_holding_seconds" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_holding_seconds", c.Request.URL.Query(), &params.MinHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_holding_seconds", query, &params.MinHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_holding_seconds: %w", err), http.StatusBadRequest)
 		return
@@ -6610,7 +6658,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsSummary(c *gin.Context) {
 
 	// ------------- Optional query parameter "max_holding_seconds" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_holding_seconds", c.Request.URL.Query(), &params.MaxHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_holding_seconds", query, &params.MaxHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_holding_seconds: %w", err), http.StatusBadRequest)
 		return
@@ -6618,7 +6666,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsSummary(c *gin.Context) {
 
 	// ------------- Optional query parameter "min_net_pnl" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_net_pnl", c.Request.URL.Query(), &params.MinNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_net_pnl", query, &params.MinNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_net_pnl: %w", err), http.StatusBadRequest)
 		return
@@ -6626,7 +6674,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsSummary(c *gin.Context) {
 
 	// ------------- Optional query parameter "max_net_pnl" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_net_pnl", c.Request.URL.Query(), &params.MaxNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_net_pnl", query, &params.MaxNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_net_pnl: %w", err), http.StatusBadRequest)
 		return
@@ -6634,7 +6682,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsSummary(c *gin.Context) {
 
 	// ------------- Optional query parameter "min_r" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_r", c.Request.URL.Query(), &params.MinR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_r", query, &params.MinR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_r: %w", err), http.StatusBadRequest)
 		return
@@ -6642,7 +6690,7 @@ func (siw *ServerInterfaceWrapper) GetAnalyticsSummary(c *gin.Context) {
 
 	// ------------- Optional query parameter "max_r" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_r", c.Request.URL.Query(), &params.MaxR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_r", query, &params.MaxR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_r: %w", err), http.StatusBadRequest)
 		return
@@ -6667,9 +6715,13 @@ func (siw *ServerInterfaceWrapper) ListAttachments(c *gin.Context) {
 	// Parameter object where we will unmarshal all parameters from the context
 	var params ListAttachmentsParams
 
+	// The query string, parsed once for all the query parameters.
+	query := c.Request.URL.Query()
+	_ = query
+
 	// ------------- Optional query parameter "trade_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "trade_id", c.Request.URL.Query(), &params.TradeId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "trade_id", query, &params.TradeId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter trade_id: %w", err), http.StatusBadRequest)
 		return
@@ -6677,7 +6729,7 @@ func (siw *ServerInterfaceWrapper) ListAttachments(c *gin.Context) {
 
 	// ------------- Optional query parameter "date" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "date", c.Request.URL.Query(), &params.Date, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "date", query, &params.Date, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter date: %w", err), http.StatusBadRequest)
 		return
@@ -6817,9 +6869,13 @@ func (siw *ServerInterfaceWrapper) ListMyEvents(c *gin.Context) {
 	// Parameter object where we will unmarshal all parameters from the context
 	var params ListMyEventsParams
 
+	// The query string, parsed once for all the query parameters.
+	query := c.Request.URL.Query()
+	_ = query
+
 	// ------------- Optional query parameter "before" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "before", c.Request.URL.Query(), &params.Before, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "before", query, &params.Before, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter before: %w", err), http.StatusBadRequest)
 		return
@@ -6827,7 +6883,7 @@ func (siw *ServerInterfaceWrapper) ListMyEvents(c *gin.Context) {
 
 	// ------------- Optional query parameter "limit" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", query, &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
 		return
@@ -7065,9 +7121,13 @@ func (siw *ServerInterfaceWrapper) StartOAuth(c *gin.Context) {
 	// Parameter object where we will unmarshal all parameters from the context
 	var params StartOAuthParams
 
+	// The query string, parsed once for all the query parameters.
+	query := c.Request.URL.Query()
+	_ = query
+
 	// ------------- Required query parameter "redirect_to" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, true, "redirect_to", c.Request.URL.Query(), &params.RedirectTo, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "redirect_to", query, &params.RedirectTo, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter redirect_to: %w", err), http.StatusBadRequest)
 		return
@@ -7075,7 +7135,7 @@ func (siw *ServerInterfaceWrapper) StartOAuth(c *gin.Context) {
 
 	// ------------- Optional query parameter "code_challenge" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "code_challenge", c.Request.URL.Query(), &params.CodeChallenge, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "code_challenge", query, &params.CodeChallenge, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter code_challenge: %w", err), http.StatusBadRequest)
 		return
@@ -7083,7 +7143,7 @@ func (siw *ServerInterfaceWrapper) StartOAuth(c *gin.Context) {
 
 	// ------------- Optional query parameter "code_challenge_method" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "code_challenge_method", c.Request.URL.Query(), &params.CodeChallengeMethod, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "code_challenge_method", query, &params.CodeChallengeMethod, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter code_challenge_method: %w", err), http.StatusBadRequest)
 		return
@@ -7278,9 +7338,13 @@ func (siw *ServerInterfaceWrapper) ListExecutions(c *gin.Context) {
 	// Parameter object where we will unmarshal all parameters from the context
 	var params ListExecutionsParams
 
+	// The query string, parsed once for all the query parameters.
+	query := c.Request.URL.Query()
+	_ = query
+
 	// ------------- Optional query parameter "account_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", query, &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
 		return
@@ -7288,7 +7352,7 @@ func (siw *ServerInterfaceWrapper) ListExecutions(c *gin.Context) {
 
 	// ------------- Optional query parameter "symbol" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", c.Request.URL.Query(), &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", query, &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter symbol: %w", err), http.StatusBadRequest)
 		return
@@ -7296,7 +7360,7 @@ func (siw *ServerInterfaceWrapper) ListExecutions(c *gin.Context) {
 
 	// ------------- Optional query parameter "from" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", c.Request.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", query, &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter from: %w", err), http.StatusBadRequest)
 		return
@@ -7304,7 +7368,7 @@ func (siw *ServerInterfaceWrapper) ListExecutions(c *gin.Context) {
 
 	// ------------- Optional query parameter "to" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", c.Request.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", query, &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter to: %w", err), http.StatusBadRequest)
 		return
@@ -7312,7 +7376,7 @@ func (siw *ServerInterfaceWrapper) ListExecutions(c *gin.Context) {
 
 	// ------------- Optional query parameter "limit" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", query, &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
 		return
@@ -7320,7 +7384,7 @@ func (siw *ServerInterfaceWrapper) ListExecutions(c *gin.Context) {
 
 	// ------------- Optional query parameter "cursor" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", c.Request.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", query, &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter cursor: %w", err), http.StatusBadRequest)
 		return
@@ -7385,9 +7449,13 @@ func (siw *ServerInterfaceWrapper) ExportExecutions(c *gin.Context) {
 	// Parameter object where we will unmarshal all parameters from the context
 	var params ExportExecutionsParams
 
+	// The query string, parsed once for all the query parameters.
+	query := c.Request.URL.Query()
+	_ = query
+
 	// ------------- Optional query parameter "format" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "format", c.Request.URL.Query(), &params.Format, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "format", query, &params.Format, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter format: %w", err), http.StatusBadRequest)
 		return
@@ -7395,7 +7463,7 @@ func (siw *ServerInterfaceWrapper) ExportExecutions(c *gin.Context) {
 
 	// ------------- Optional query parameter "account_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", query, &params.AccountId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
 		return
@@ -7403,7 +7471,7 @@ func (siw *ServerInterfaceWrapper) ExportExecutions(c *gin.Context) {
 
 	// ------------- Optional query parameter "import_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "import_id", c.Request.URL.Query(), &params.ImportId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "import_id", query, &params.ImportId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter import_id: %w", err), http.StatusBadRequest)
 		return
@@ -7652,9 +7720,13 @@ func (siw *ServerInterfaceWrapper) ListImports(c *gin.Context) {
 	// Parameter object where we will unmarshal all parameters from the context
 	var params ListImportsParams
 
+	// The query string, parsed once for all the query parameters.
+	query := c.Request.URL.Query()
+	_ = query
+
 	// ------------- Optional query parameter "account_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", query, &params.AccountId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
 		return
@@ -7662,7 +7734,7 @@ func (siw *ServerInterfaceWrapper) ListImports(c *gin.Context) {
 
 	// ------------- Optional query parameter "before" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "before", c.Request.URL.Query(), &params.Before, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "before", query, &params.Before, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter before: %w", err), http.StatusBadRequest)
 		return
@@ -7670,7 +7742,7 @@ func (siw *ServerInterfaceWrapper) ListImports(c *gin.Context) {
 
 	// ------------- Optional query parameter "limit" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", query, &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
 		return
@@ -7796,9 +7868,13 @@ func (siw *ServerInterfaceWrapper) ListJournalEntries(c *gin.Context) {
 	// Parameter object where we will unmarshal all parameters from the context
 	var params ListJournalEntriesParams
 
+	// The query string, parsed once for all the query parameters.
+	query := c.Request.URL.Query()
+	_ = query
+
 	// ------------- Required query parameter "from" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, true, "from", c.Request.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "from", query, &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter from: %w", err), http.StatusBadRequest)
 		return
@@ -7806,7 +7882,7 @@ func (siw *ServerInterfaceWrapper) ListJournalEntries(c *gin.Context) {
 
 	// ------------- Required query parameter "to" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, true, "to", c.Request.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "to", query, &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter to: %w", err), http.StatusBadRequest)
 		return
@@ -8135,9 +8211,13 @@ func (siw *ServerInterfaceWrapper) ListReports(c *gin.Context) {
 	// Parameter object where we will unmarshal all parameters from the context
 	var params ListReportsParams
 
+	// The query string, parsed once for all the query parameters.
+	query := c.Request.URL.Query()
+	_ = query
+
 	// ------------- Optional query parameter "limit" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", query, &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
 		return
@@ -8145,7 +8225,7 @@ func (siw *ServerInterfaceWrapper) ListReports(c *gin.Context) {
 
 	// ------------- Optional query parameter "cursor" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", c.Request.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", query, &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter cursor: %w", err), http.StatusBadRequest)
 		return
@@ -8284,9 +8364,13 @@ func (siw *ServerInterfaceWrapper) ListTags(c *gin.Context) {
 	// Parameter object where we will unmarshal all parameters from the context
 	var params ListTagsParams
 
+	// The query string, parsed once for all the query parameters.
+	query := c.Request.URL.Query()
+	_ = query
+
 	// ------------- Optional query parameter "kind" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "kind", c.Request.URL.Query(), &params.Kind, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "kind", query, &params.Kind, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter kind: %w", err), http.StatusBadRequest)
 		return
@@ -8450,9 +8534,13 @@ func (siw *ServerInterfaceWrapper) ListTrades(c *gin.Context) {
 	// Parameter object where we will unmarshal all parameters from the context
 	var params ListTradesParams
 
+	// The query string, parsed once for all the query parameters.
+	query := c.Request.URL.Query()
+	_ = query
+
 	// ------------- Optional query parameter "account_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", query, &params.AccountId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
 		return
@@ -8460,7 +8548,7 @@ func (siw *ServerInterfaceWrapper) ListTrades(c *gin.Context) {
 
 	// ------------- Optional query parameter "symbol" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", c.Request.URL.Query(), &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "symbol", query, &params.Symbol, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter symbol: %w", err), http.StatusBadRequest)
 		return
@@ -8468,7 +8556,7 @@ func (siw *ServerInterfaceWrapper) ListTrades(c *gin.Context) {
 
 	// ------------- Optional query parameter "asset_class" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "asset_class", c.Request.URL.Query(), &params.AssetClass, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "asset_class", query, &params.AssetClass, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter asset_class: %w", err), http.StatusBadRequest)
 		return
@@ -8476,7 +8564,7 @@ func (siw *ServerInterfaceWrapper) ListTrades(c *gin.Context) {
 
 	// ------------- Optional query parameter "direction" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", c.Request.URL.Query(), &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", query, &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter direction: %w", err), http.StatusBadRequest)
 		return
@@ -8484,7 +8572,7 @@ func (siw *ServerInterfaceWrapper) ListTrades(c *gin.Context) {
 
 	// ------------- Optional query parameter "status" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", c.Request.URL.Query(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", query, &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter status: %w", err), http.StatusBadRequest)
 		return
@@ -8492,7 +8580,7 @@ func (siw *ServerInterfaceWrapper) ListTrades(c *gin.Context) {
 
 	// ------------- Optional query parameter "outcome" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", c.Request.URL.Query(), &params.Outcome, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", query, &params.Outcome, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter outcome: %w", err), http.StatusBadRequest)
 		return
@@ -8500,7 +8588,7 @@ func (siw *ServerInterfaceWrapper) ListTrades(c *gin.Context) {
 
 	// ------------- Optional query parameter "breakeven_band" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "breakeven_band", c.Request.URL.Query(), &params.BreakevenBand, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "breakeven_band", query, &params.BreakevenBand, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter breakeven_band: %w", err), http.StatusBadRequest)
 		return
@@ -8508,7 +8596,7 @@ func (siw *ServerInterfaceWrapper) ListTrades(c *gin.Context) {
 
 	// ------------- Optional query parameter "tag_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_id", c.Request.URL.Query(), &params.TagId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_id", query, &params.TagId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_id: %w", err), http.StatusBadRequest)
 		return
@@ -8516,7 +8604,7 @@ func (siw *ServerInterfaceWrapper) ListTrades(c *gin.Context) {
 
 	// ------------- Optional query parameter "tag_mode" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_mode", c.Request.URL.Query(), &params.TagMode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tag_mode", query, &params.TagMode, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter tag_mode: %w", err), http.StatusBadRequest)
 		return
@@ -8524,7 +8612,7 @@ func (siw *ServerInterfaceWrapper) ListTrades(c *gin.Context) {
 
 	// ------------- Optional query parameter "playbook_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "playbook_id", c.Request.URL.Query(), &params.PlaybookId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "playbook_id", query, &params.PlaybookId, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter playbook_id: %w", err), http.StatusBadRequest)
 		return
@@ -8532,7 +8620,7 @@ func (siw *ServerInterfaceWrapper) ListTrades(c *gin.Context) {
 
 	// ------------- Optional query parameter "date_field" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "date_field", c.Request.URL.Query(), &params.DateField, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "date_field", query, &params.DateField, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter date_field: %w", err), http.StatusBadRequest)
 		return
@@ -8540,7 +8628,7 @@ func (siw *ServerInterfaceWrapper) ListTrades(c *gin.Context) {
 
 	// ------------- Optional query parameter "from" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", c.Request.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", query, &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter from: %w", err), http.StatusBadRequest)
 		return
@@ -8548,7 +8636,7 @@ func (siw *ServerInterfaceWrapper) ListTrades(c *gin.Context) {
 
 	// ------------- Optional query parameter "to" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", c.Request.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", query, &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter to: %w", err), http.StatusBadRequest)
 		return
@@ -8556,7 +8644,7 @@ func (siw *ServerInterfaceWrapper) ListTrades(c *gin.Context) {
 
 	// ------------- Optional query parameter "weekday" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "weekday", c.Request.URL.Query(), &params.Weekday, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "weekday", query, &params.Weekday, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter weekday: %w", err), http.StatusBadRequest)
 		return
@@ -8564,7 +8652,7 @@ func (siw *ServerInterfaceWrapper) ListTrades(c *gin.Context) {
 
 	// ------------- Optional query parameter "hour" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "hour", c.Request.URL.Query(), &params.Hour, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "hour", query, &params.Hour, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter hour: %w", err), http.StatusBadRequest)
 		return
@@ -8572,7 +8660,7 @@ func (siw *ServerInterfaceWrapper) ListTrades(c *gin.Context) {
 
 	// ------------- Optional query parameter "min_holding_seconds" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_holding_seconds", c.Request.URL.Query(), &params.MinHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_holding_seconds", query, &params.MinHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_holding_seconds: %w", err), http.StatusBadRequest)
 		return
@@ -8580,7 +8668,7 @@ func (siw *ServerInterfaceWrapper) ListTrades(c *gin.Context) {
 
 	// ------------- Optional query parameter "max_holding_seconds" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_holding_seconds", c.Request.URL.Query(), &params.MaxHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_holding_seconds", query, &params.MaxHoldingSeconds, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_holding_seconds: %w", err), http.StatusBadRequest)
 		return
@@ -8588,7 +8676,7 @@ func (siw *ServerInterfaceWrapper) ListTrades(c *gin.Context) {
 
 	// ------------- Optional query parameter "min_net_pnl" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_net_pnl", c.Request.URL.Query(), &params.MinNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_net_pnl", query, &params.MinNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_net_pnl: %w", err), http.StatusBadRequest)
 		return
@@ -8596,7 +8684,7 @@ func (siw *ServerInterfaceWrapper) ListTrades(c *gin.Context) {
 
 	// ------------- Optional query parameter "max_net_pnl" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_net_pnl", c.Request.URL.Query(), &params.MaxNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_net_pnl", query, &params.MaxNetPnl, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_net_pnl: %w", err), http.StatusBadRequest)
 		return
@@ -8604,7 +8692,7 @@ func (siw *ServerInterfaceWrapper) ListTrades(c *gin.Context) {
 
 	// ------------- Optional query parameter "min_r" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_r", c.Request.URL.Query(), &params.MinR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "min_r", query, &params.MinR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter min_r: %w", err), http.StatusBadRequest)
 		return
@@ -8612,7 +8700,7 @@ func (siw *ServerInterfaceWrapper) ListTrades(c *gin.Context) {
 
 	// ------------- Optional query parameter "max_r" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_r", c.Request.URL.Query(), &params.MaxR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_r", query, &params.MaxR, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter max_r: %w", err), http.StatusBadRequest)
 		return
@@ -8620,7 +8708,7 @@ func (siw *ServerInterfaceWrapper) ListTrades(c *gin.Context) {
 
 	// ------------- Optional query parameter "sort" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "sort", c.Request.URL.Query(), &params.Sort, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "sort", query, &params.Sort, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter sort: %w", err), http.StatusBadRequest)
 		return
@@ -8628,7 +8716,7 @@ func (siw *ServerInterfaceWrapper) ListTrades(c *gin.Context) {
 
 	// ------------- Optional query parameter "order" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "order", c.Request.URL.Query(), &params.Order, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "order", query, &params.Order, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter order: %w", err), http.StatusBadRequest)
 		return
@@ -8636,7 +8724,7 @@ func (siw *ServerInterfaceWrapper) ListTrades(c *gin.Context) {
 
 	// ------------- Optional query parameter "limit" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", c.Request.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", query, &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter limit: %w", err), http.StatusBadRequest)
 		return
@@ -8644,7 +8732,7 @@ func (siw *ServerInterfaceWrapper) ListTrades(c *gin.Context) {
 
 	// ------------- Optional query parameter "cursor" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", c.Request.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", query, &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter cursor: %w", err), http.StatusBadRequest)
 		return
@@ -8722,9 +8810,13 @@ func (siw *ServerInterfaceWrapper) ExportTrades(c *gin.Context) {
 	// Parameter object where we will unmarshal all parameters from the context
 	var params ExportTradesParams
 
+	// The query string, parsed once for all the query parameters.
+	query := c.Request.URL.Query()
+	_ = query
+
 	// ------------- Optional query parameter "format" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "format", c.Request.URL.Query(), &params.Format, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "format", query, &params.Format, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter format: %w", err), http.StatusBadRequest)
 		return
@@ -8732,7 +8824,7 @@ func (siw *ServerInterfaceWrapper) ExportTrades(c *gin.Context) {
 
 	// ------------- Optional query parameter "account_id" -------------
 
-	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", c.Request.URL.Query(), &params.AccountId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "account_id", query, &params.AccountId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
 	if err != nil {
 		siw.ErrorHandler(c, fmt.Errorf("Invalid format for parameter account_id: %w", err), http.StatusBadRequest)
 		return

@@ -146,6 +146,16 @@ func TestImportsOverHTTP(t *testing.T) {
 	st.expect(st.importUpload("/api/v1/imports", ann, map[string]string{"account_id": annAcct.ID.String(), "timezone": "Mars/Olympus"}, []byte(importstest.FlexFile)), 400, imports.CodeTimezoneInvalid)
 	st.expect(st.postBody("/api/v1/imports", ann, "multipart/form-data; boundary=xyz", strings.NewReader("--xyz\r\ngarbage")), 400, "")
 	st.expect(st.importUpload("/api/v1/imports", ann, map[string]string{"account_id": annAcct.ID.String()}, []byte{}), 400, "")
+	// An archived account is refused at upload (nothing stored, no job),
+	// as POST /executions refuses it; a preview writes nothing and stays
+	// allowed.
+	archived := st.account(ann)
+	st.expect(st.do("PATCH", "/api/v1/accounts/"+archived.ID.String(), ann, map[string]any{"archived": true}), 200, "")
+	st.problem(st.importUpload("/api/v1/imports", ann, map[string]string{"account_id": archived.ID.String()}, []byte(importstest.FlexFile)), 409, trading.CodeAccountArchived)
+	st.expect(st.importUpload("/api/v1/imports/preview", ann, map[string]string{"account_id": archived.ID.String()}, []byte(importstest.FlexFile)), 200, "")
+	if items, _ := st.do("GET", "/api/v1/imports?account_id="+archived.ID.String(), ann, nil).body["items"].([]any); len(items) != 0 {
+		t.Fatalf("the archived account has %d imports", len(items))
+	}
 
 	// A UTF-16 export previews like its UTF-8 original.
 	u16, _ := unicode.UTF16(unicode.LittleEndian, unicode.UseBOM).NewEncoder().Bytes([]byte(importstest.FlexFile))

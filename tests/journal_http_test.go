@@ -19,6 +19,7 @@ import (
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/google/uuid"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/shopspring/decimal"
@@ -244,8 +245,17 @@ func TestJournalHTTPBadInputIsAProblemWithFields(t *testing.T) {
 			{"GET", "/api/v1/trades?tag_id=not-a-uuid", nil, "filter_invalid", "tag_id"},
 			{"GET", "/api/v1/trades?sort=newest", nil, "validation_failed", "sort"},
 			{"GET", "/api/v1/trades?cursor=garbage", nil, "cursor_invalid", "cursor"},
+			{"GET", "/api/v1/trades?limit=1&cursor=%zz", nil, "validation_failed", "query"},
+			{"GET", "/api/v1/analytics/summary?symbol=MSFT&x=%zz", nil, "validation_failed", "query"},
+			{"GET", "/api/v1/trades?symbol=A%00", nil, "validation_failed", "query"},
+			{"POST", "/api/v1/tags", `{"name": "t\u0000", "kind": "custom"}`, "validation_failed", "body"},
+			{"POST", "/api/v1/accounts", `{"name": "x", "currency": "USD", "broker": "a\u0000b"}`, "validation_failed", "body"},
 			{"POST", "/api/v1/executions", map[string]any{"executions": []map[string]any{{"account_id": tr.account, "symbol": "AAPL", "side": "buy", "quantity": "1e3", "price": "1", "executed_at": "2026-03-02T10:00:00Z"}}}, "validation_failed", "/executions/0/quantity"},
 			{"POST", "/api/v1/executions", map[string]any{"executions": []map[string]any{{"account_id": tr.account, "symbol": "AAPL", "side": "buy", "quantity": "1234567890123456789", "price": "1", "executed_at": "2026-03-02T10:00:00Z"}}}, "decimal_invalid", "executions/0/quantity"},
+			{"POST", "/api/v1/executions", map[string]any{"executions": []map[string]any{
+				{"account_id": tr.account, "symbol": "AAPL", "side": "buy", "quantity": "1", "price": "1", "executed_at": "2026-03-02T10:00:00Z"},
+				{"account_id": uuid.NewString(), "symbol": "AAPL", "side": "buy", "quantity": "1", "price": "1", "executed_at": "2026-03-02T10:00:00Z"}}},
+				"validation_failed", "executions/1/account_id"},
 			{"POST", "/api/v1/accounts", map[string]any{"name": "X", "currency": "USD", "unknown": 1}, "validation_failed", ""},
 			{"POST", "/api/v1/accounts", `{"name": "X",`, "validation_failed", "body"},
 			{"POST", "/api/v1/tags", map[string]any{"name": "x", "kind": "mood"}, "validation_failed", "/kind"},
@@ -776,5 +786,39 @@ func TestJournalHTTPEveryOperation(t *testing.T) {
 		st.problem(st.call("DELETE", "/api/v1/accounts/"+tr.account, tr.token, nil, nil), 409, "account_has_executions")
 		st.expect(st.call("DELETE", "/api/v1/accounts/"+tr.account+"?cascade=true", tr.token, nil, nil), 204, "")
 		st.problem(st.call("GET", "/api/v1/accounts/"+tr.account, tr.token, nil, nil), 404, "account_not_found")
+	})
+}
+
+// TestJournalHTTPInfersTheAssetClass: a symbol sent without its asset
+// class is a future when it is a dated contract of a known root (with
+// that root's multiplier), an option when it is an OCC symbol, else a
+// stock; a manual trade and a batch of executions alike.
+func TestJournalHTTPInfersTheAssetClass(t *testing.T) {
+	journalStacks(t, func(t *testing.T, st *stack) {
+		tr := newTrader(st, "infer@example.com")
+		manual := st.call("POST", "/api/v1/trades", tr.token, map[string]any{
+			"account_id": tr.account, "symbol": "MNQM6", "direction": "long",
+			"entries": []map[string]any{{"price": "18000", "quantity": "2", "at": "2026-05-05T13:30:00Z"}},
+			"exits":   []map[string]any{{"price": "18010", "quantity": "2", "at": "2026-05-05T13:45:00Z"}},
+		}, nil)
+		st.expect(manual, 201, "")
+		mt := manual.list("trades")[0].(map[string]any)
+		if field(mt, "asset_class") != "future" || field(mt, "symbol") != "MNQM26" {
+			t.Fatalf("MNQM6 without a class: %s", manual.raw)
+		}
+		decEq(t, "MNQ multiplier", mt["multiplier"], "2")
+		decEq(t, "MNQ net_pnl", mt["net_pnl"], "40") // 10 points × 2 contracts × 2
+		r := st.call("POST", "/api/v1/executions", tr.token, map[string]any{"executions": []map[string]any{
+			{"account_id": tr.account, "symbol": "msft", "side": "buy", "quantity": "10", "price": "400", "executed_at": "2026-05-06T14:00:00Z"},
+			{"account_id": tr.account, "symbol": "AAPL261218C00150000", "side": "buy", "quantity": "1", "price": "2.5", "executed_at": "2026-05-06T14:00:00Z"},
+		}}, nil)
+		st.expect(r, 201, "")
+		classes := map[string]string{}
+		for _, tr := range r.list("trades") {
+			classes[field(tr, "symbol")] = field(tr, "asset_class")
+		}
+		if classes["MSFT"] != "stock" || classes["AAPL261218C00150000"] != "option" {
+			t.Fatalf("classes %v: %s", classes, r.raw)
+		}
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"unicode"
@@ -46,12 +47,32 @@ func validator(routes routeTable, log *slog.Logger) gin.HandlerFunc {
 			c.Next()
 			return
 		}
+		// A query string that does not decode (a bad %-escape) is refused:
+		// url's parser drops such a pair, and a mangled cursor or filter
+		// would otherwise be ignored, answering another page than asked.
+		var query url.Values
+		if raw := c.Request.URL.RawQuery; raw != "" {
+			var err error
+			if query, err = url.ParseQuery(raw); err != nil {
+				writeProblem(c, log, apperr.Validation("The query string is malformed.", map[string]string{"query": err.Error()}))
+				return
+			}
+			for name, vs := range query {
+				for _, v := range vs {
+					if strings.IndexByte(v, 0) >= 0 || strings.IndexByte(name, 0) >= 0 {
+						writeProblem(c, log, apperr.Validation("The query string is malformed.",
+							map[string]string{"query": "a parameter holds a NUL character (%00), which no value accepts"}))
+						return
+					}
+				}
+			}
+		}
 		params := make(map[string]string, len(c.Params))
 		for _, p := range c.Params {
 			params[p.Key] = p.Value
 		}
 		in := &openapi3filter.RequestValidationInput{
-			Request: c.Request, PathParams: params, Route: r.validate, Options: opts,
+			Request: c.Request, PathParams: params, QueryParams: query, Route: r.validate, Options: opts,
 		}
 		if r.upload {
 			// A multipart body is streamed by its handler: validating it
@@ -171,6 +192,9 @@ var (
 	errJSONTrailing  = errors.New("has data after the JSON value")
 	errJSONDuplicate = errors.New("repeats a key in one object")
 	errJSONDeep      = errors.New("nests too deeply")
+	// No text column stores U+0000 (PostgreSQL refuses it; SQLite would
+	// keep it and the two would disagree), so no string may hold one.
+	errJSONNul = errors.New("has a string with a NUL character (U+0000), which no text field accepts")
 )
 
 // strictJSON reports whether body is exactly one JSON value, with nothing
@@ -201,6 +225,9 @@ func walkJSON(dec *json.Decoder, depth int) error {
 	}
 	delim, ok := tok.(json.Delim)
 	if !ok {
+		if str, isStr := tok.(string); isStr && strings.IndexByte(str, 0) >= 0 {
+			return errJSONNul
+		}
 		return nil
 	}
 	if depth >= maxJSONDepth {
@@ -217,6 +244,9 @@ func walkJSON(dec *json.Decoder, depth int) error {
 				return err
 			}
 			key, _ := kt.(string)
+			if strings.IndexByte(key, 0) >= 0 {
+				return errJSONNul
+			}
 			folded := foldKey(key)
 			if _, dup := seen[folded]; dup {
 				return errJSONDuplicate

@@ -19,11 +19,20 @@ import (
 // Conversions between the API's wire values (decimal strings, ETags) and
 // the domain's, shared by the trading and journal handlers.
 
-// decoder collects the field errors of one request body's decimals, so a
-// body with three bad amounts names all three.
-type decoder struct{ fields map[string]string }
+// decoder collects the field errors of one request body's values
+// (decimals, ids), so a body with three bad amounts names all three.
+type decoder struct {
+	fields map[string]string
+	other  bool // a field failed for another reason than its decimal
+}
 
+// fail records a field that is not a valid value of its kind.
 func (d *decoder) fail(field, msg string) {
+	d.other = true
+	d.failDecimal(field, msg)
+}
+
+func (d *decoder) failDecimal(field, msg string) {
 	if d.fields == nil {
 		d.fields = map[string]string{}
 	}
@@ -35,9 +44,9 @@ func (d *decoder) dec(field, s string) decimal.Decimal {
 	v, err := trading.ParseDecimal(field, s)
 	if err != nil {
 		if e, ok := apperr.As(err); ok && e.Fields[field] != "" {
-			d.fail(field, e.Fields[field])
+			d.failDecimal(field, e.Fields[field])
 		} else {
-			d.fail(field, "is not a decimal")
+			d.failDecimal(field, "is not a decimal")
 		}
 	}
 	return v
@@ -97,13 +106,16 @@ func (d *decoder) optionalID(field string, s *string) *uuid.UUID {
 	return &id
 }
 
-// err is the Invalid error of the collected fields, nil when none.
+// err is the Invalid error of the collected fields, nil when none: code
+// decimal_invalid when every one is a bad decimal, else validation_failed.
 func (d *decoder) err() error {
 	if len(d.fields) == 0 {
 		return nil
 	}
 	e := apperr.Validation("The request has invalid values.", d.fields)
-	e.Code = trading.CodeDecimalInvalid
+	if !d.other {
+		e.Code = trading.CodeDecimalInvalid
+	}
 	return e
 }
 

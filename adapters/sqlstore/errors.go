@@ -25,6 +25,7 @@ const (
 	CodeBusy        = "db_busy"         // serialization failure, deadlock or lock timeout: retry
 	CodeConflict    = "conflict"        // a constraint the repository did not name
 	CodeNotFound    = "not_found"       // a row the repository did not name
+	CodeTextInvalid = "text_invalid"    // text the database cannot store (PostgreSQL refuses U+0000)
 	CodeInternal    = "db_error"        // anything else: a bug or a schema mismatch
 )
 
@@ -61,6 +62,8 @@ func translate(err error) error {
 		switch {
 		case pgErr.Code == "23505", pgErr.Code == "23503", pgErr.Code == "23P01":
 			return apperr.Wrap(err, apperr.Conflict, CodeConflict, "the change conflicts with existing data")
+		case pgErr.Code == "22021": // character_not_in_repertoire: a NUL in text
+			return apperr.Wrap(err, apperr.Invalid, CodeTextInvalid, "a text value holds a character that cannot be stored (NUL)")
 		case pgErr.Code == "40001", pgErr.Code == "40P01", pgErr.Code == "55P03":
 			return apperr.Wrap(err, apperr.Unavailable, CodeBusy, "the database is busy; try again")
 		case strings.HasPrefix(pgErr.Code, "08"), // connection exception

@@ -148,12 +148,16 @@ func (s *Service) tooLarge() error {
 	return apperr.New(apperr.Invalid, CodeFileTooLarge, fmt.Sprintf("the file is larger than %d bytes", s.cfg.MaxBytes))
 }
 
-// settings resolves an upload's options: the account (the user's), the
-// zone, the mapping.
-func (s *Service) settings(ctx context.Context, userID uuid.UUID, up *Upload) (*time.Location, map[string]string, error) {
+// settings resolves an upload's options: the account (the user's; for an
+// import, not archived: apperr.Conflict "account_archived" at once rather
+// than a job that fails), the zone, the mapping.
+func (s *Service) settings(ctx context.Context, userID uuid.UUID, up *Upload, write bool) (*time.Location, map[string]string, error) {
 	a, err := s.d.Trading.GetAccount(ctx, userID, up.AccountID)
 	if err != nil {
 		return nil, nil, err
+	}
+	if write && a.Archived {
+		return nil, nil, apperr.New(apperr.Conflict, trading.CodeAccountArchived, "the account is archived: unarchive it to import into it")
 	}
 	if up.Broker != "" {
 		if _, ok := Lookup(up.Broker); !ok {
@@ -339,7 +343,7 @@ func (s *Service) Preview(ctx context.Context, userID uuid.UUID, up Upload) (*Pr
 	if up.Size > s.cfg.MaxBytes {
 		return nil, s.tooLarge()
 	}
-	loc, mapping, err := s.settings(ctx, userID, &up)
+	loc, mapping, err := s.settings(ctx, userID, &up, false)
 	if err != nil {
 		return nil, err
 	}
@@ -454,7 +458,7 @@ func (s *Service) Create(ctx context.Context, userID uuid.UUID, up Upload) (*Imp
 	if up.Size <= 0 {
 		return nil, apperr.New(apperr.Invalid, CodeFileEmpty, "the file is empty")
 	}
-	loc, mapping, err := s.settings(ctx, userID, &up)
+	loc, mapping, err := s.settings(ctx, userID, &up, true)
 	if err != nil {
 		return nil, err
 	}

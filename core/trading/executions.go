@@ -117,13 +117,14 @@ func (s *Service) instruments(ctx context.Context, userID uuid.UUID, ins []Execu
 			cache[key] = r
 		}
 		if r.err != nil {
-			msg := "invalid symbol"
-			if e, ok := apperr.As(r.err); ok {
-				for _, v := range e.Fields {
-					msg = v
-				}
+			e, ok := apperr.As(r.err)
+			if !ok || len(e.Fields) == 0 {
+				fields[fmt.Sprintf("executions[%d].symbol", i)] = "invalid symbol"
+				continue
 			}
-			fields[fmt.Sprintf("executions[%d].symbol", i)] = msg
+			for k, v := range e.Fields { // symbol, asset_class or multiplier
+				fields[fmt.Sprintf("executions[%d].%s", i, k)] = v
+			}
 			continue
 		}
 		out[i] = r.in

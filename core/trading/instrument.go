@@ -237,6 +237,24 @@ type InstrumentSpec struct {
 	TickSize   decimal.Decimal
 }
 
+// InferAssetClass is the asset class of a symbol given without one: an
+// option for an OCC option symbol, a future for a dated contract of a root
+// in the built-in table (ESZ6, ES DEC26, /ESZ26; a bare root such as "ES"
+// is also a stock ticker and stays one), else a stock. A future or an
+// option taken for a stock would have its P&L off by the multiplier, so
+// those two are recognised; forex, crypto and CFD symbols are named.
+func InferAssetClass(symbol string, ref time.Time) AssetClass {
+	if _, err := ParseOCC(symbol); err == nil {
+		return Option
+	}
+	if c, err := ParseFuture(symbol, ref); err == nil && c.Month != 0 {
+		if _, known := futureSpecs[c.Root]; known {
+			return Future
+		}
+	}
+	return Stock
+}
+
 // ResolveInstrument parses spec into an Instrument with a canonical symbol,
 // the root, expiry, strike and right the symbol encodes, and the built-in
 // multiplier and tick size where spec leaves them zero. ref is the instant
@@ -249,6 +267,9 @@ func ResolveInstrument(spec InstrumentSpec, ref time.Time) (Instrument, error) {
 		e := apperr.Validation(msg, map[string]string{"symbol": msg})
 		e.Code = CodeSymbolInvalid
 		return e
+	}
+	if spec.AssetClass == "" {
+		spec.AssetClass = InferAssetClass(spec.Symbol, ref)
 	}
 	if !spec.AssetClass.Valid() {
 		e := apperr.Validation("unknown asset class", map[string]string{"asset_class": "must be one of stock, etf, option, future, forex, crypto, cfd"})

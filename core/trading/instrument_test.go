@@ -187,3 +187,45 @@ func FuzzResolveInstrument(f *testing.F) {
 		}
 	})
 }
+
+// TestInferAssetClass: a symbol given without its class is an option when
+// it is an OCC symbol, a future when it is a dated contract of a known
+// root, else a stock; ResolveInstrument applies it.
+func TestInferAssetClass(t *testing.T) {
+	for s, want := range map[string]AssetClass{
+		"AAPL261218C00150000": Option, "SPXW  261218P05000000": Option, "ESZ6": Future, "/ESZ26": Future, "ES DEC26": Future,
+		"MNQM6": Future, "ES": Stock, "AAPL": Stock, "BRK B": Stock, "XYZZ6": Stock, "EUR/USD": Stock, "": Stock,
+	} {
+		if got := InferAssetClass(s, ref2026); got != want {
+			t.Errorf("InferAssetClass(%q) = %s, want %s", s, got, want)
+		}
+	}
+	in, err := ResolveInstrument(InstrumentSpec{Symbol: "ESZ6"}, ref2026)
+	if err != nil || in.AssetClass != Future || in.Symbol != "ESZ26" || !in.Multiplier.Equal(decimal.NewFromInt(50)) {
+		t.Fatalf("ESZ6 without a class: %+v, %v", in, err)
+	}
+	in, err = ResolveInstrument(InstrumentSpec{Symbol: "msft"}, ref2026)
+	if err != nil || in.AssetClass != Stock || in.Symbol != "MSFT" || !in.Multiplier.Equal(decimal.NewFromInt(1)) {
+		t.Fatalf("msft without a class: %+v, %v", in, err)
+	}
+}
+
+// FuzzInferAssetClass: no input panics, the class is one of the three it
+// infers, and a symbol resolves under its inferred class as it does given
+// that class outright.
+func FuzzInferAssetClass(f *testing.F) {
+	for _, s := range []string{"ESZ6", "AAPL261218C00150000", "ES", "AAPL", "", "/MNQH27", "6EH2027"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c := InferAssetClass(s, ref2026)
+		if c != Stock && c != Future && c != Option {
+			t.Fatalf("InferAssetClass(%q) = %q", s, c)
+		}
+		got, err1 := ResolveInstrument(InstrumentSpec{Symbol: s}, ref2026)
+		want, err2 := ResolveInstrument(InstrumentSpec{Symbol: s, AssetClass: c}, ref2026)
+		if (err1 == nil) != (err2 == nil) || got.Symbol != want.Symbol || got.AssetClass != want.AssetClass {
+			t.Fatalf("%q: inferred %+v (%v), given %s %+v (%v)", s, got, err1, c, want, err2)
+		}
+	})
+}

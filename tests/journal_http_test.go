@@ -430,25 +430,28 @@ func TestJournalHTTPAttachments(t *testing.T) {
 		st.problem(st.upload(tr.token, map[string]string{"trade_id": field(trade, "id")}, "big.png", big, nil), 413, "attachment_too_large")
 		huge := bytes.Repeat([]byte{0}, 7<<20)
 		st.problem(st.upload(tr.token, map[string]string{"trade_id": field(trade, "id")}, "huge.png", huge, nil), 413, "body_too_large")
-		// An idempotent retry of an upload stores one attachment.
+		// An idempotent retry of an upload stores one attachment: a client
+		// builds the form again with a new random boundary, which does not
+		// make it another request; another file under the key does.
 		key := map[string]string{"Idempotency-Key": "upload-1"}
-		var buf bytes.Buffer
-		w := multipart.NewWriter(&buf)
-		_ = w.WriteField("trade_id", field(trade, "id"))
-		fw, _ := w.CreateFormFile("file", "again.png")
-		_, _ = fw.Write(testPNG(t, 5, 5))
-		_ = w.Close()
-		send := func() resp {
-			req, _ := http.NewRequest("POST", st.url+"/api/v1/attachments", bytes.NewReader(buf.Bytes()))
+		send := func(png []byte) resp {
+			var buf bytes.Buffer
+			w := multipart.NewWriter(&buf) // a random boundary each time
+			_ = w.WriteField("trade_id", field(trade, "id"))
+			fw, _ := w.CreateFormFile("file", "again.png")
+			_, _ = fw.Write(png)
+			_ = w.Close()
+			req, _ := http.NewRequest("POST", st.url+"/api/v1/attachments", &buf)
 			req.Header.Set("Content-Type", w.FormDataContentType())
 			req.Header.Set("Authorization", "Bearer "+tr.token)
 			req.Header.Set("Idempotency-Key", key["Idempotency-Key"])
 			return st.send(req)
 		}
-		a1, a2 := send(), send()
+		a1, a2 := send(testPNG(t, 5, 5)), send(testPNG(t, 5, 5))
 		if a1.status != 201 || a2.status != 201 || a1.str("id") != a2.str("id") || a2.header.Get("Idempotent-Replayed") != "true" {
 			t.Fatalf("idempotent upload: %d %s / %d %s", a1.status, a1.raw, a2.status, a2.raw)
 		}
+		st.problem(send(testPNG(t, 6, 6)), 422, "idempotency_key_reused")
 
 		st.expect(st.call("DELETE", "/api/v1/attachments/"+up.str("id"), tr.token, nil, nil), 204, "")
 		st.problem(st.call("GET", "/api/v1/attachments/"+up.str("id")+"/content", tr.token, nil, nil), 404, "attachment_not_found")

@@ -3,9 +3,12 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
+	"mime"
+	"mime/multipart"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -28,7 +31,8 @@ var errNotStored = errors.New("the response is an error: not stored")
 // under idempotency.Guard when the caller sends one: the first answer
 // (status, content type, Location, body) is stored per user and key and
 // replayed to every retry for the guard's TTL, marked Idempotent-Replayed.
-// The request hash covers method, path and the body as sent. Answers of
+// The request hash covers method, path and the body as sent (a multipart
+// body by its parts, see hashedBody). Answers of
 // 400 and above are not stored. It runs after the authenticator (the key
 // is the caller's) and the validator (a refused request claims nothing).
 func idempotent(routes routeTable, guard *idempotency.Guard, log *slog.Logger) gin.HandlerFunc {
@@ -50,7 +54,7 @@ func idempotent(routes routeTable, guard *idempotency.Guard, log *slog.Logger) g
 			return
 		}
 		c.Request.Body = io.NopCloser(bytes.NewReader(body))
-		hash := idempotency.Hash(c.Request.Method, c.Request.URL.RequestURI(), body)
+		hash := idempotency.Hash(c.Request.Method, c.Request.URL.RequestURI(), hashedBody(c.Request.Header.Get("Content-Type"), body))
 
 		real := c.Writer
 		rec := &recorder{ResponseWriter: real, status: http.StatusOK}
@@ -135,3 +139,35 @@ func (r *recorder) Size() int {
 func (r *recorder) Written() bool { return r.wrote }
 
 func (r *recorder) Flush() {}
+
+// hashedBody is what the request hash covers of a body: the bytes as sent,
+// but for a multipart form its parts (each one's form name, file name,
+// content type and content, in order) without the boundary, which clients
+// pick at random for every request: a retry of the same upload is the
+// same request. A form that does not parse is hashed as sent (its handler
+// refuses it).
+func hashedBody(contentType string, body []byte) []byte {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
+		return body
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	out := make([]byte, 0, len(body))
+	for {
+		part, err := mr.NextRawPart()
+		if errors.Is(err, io.EOF) && len(out) > 0 {
+			return out
+		}
+		if err != nil {
+			return body
+		}
+		content, err := io.ReadAll(part)
+		if err != nil {
+			return body
+		}
+		for _, f := range [][]byte{[]byte(part.FormName()), []byte(part.FileName()), []byte(part.Header.Get("Content-Type")), content} {
+			out = binary.BigEndian.AppendUint64(out, uint64(len(f)))
+			out = append(out, f...)
+		}
+	}
+}

@@ -337,7 +337,11 @@ func (s *Service) UpdateExecution(ctx context.Context, userID, id uuid.UUID, p E
 				return err
 			}
 			if len(fields) > 0 {
-				return apperr.Validation("invalid execution", map[string]string{"symbol": fields["executions[0].symbol"]})
+				named := make(map[string]string, len(fields))
+				for k, v := range fields {
+					named[strings.TrimPrefix(k, "executions[0].")] = v
+				}
+				return apperr.Validation("invalid execution", named)
 			}
 			next.InstrumentID, next.Symbol, next.AssetClass = insts[0].ID, insts[0].Symbol, insts[0].AssetClass
 		}
@@ -351,8 +355,16 @@ func (s *Service) UpdateExecution(ctx context.Context, userID, id uuid.UUID, p E
 		if err := s.d.Executions.Update(ctx, &next); err != nil {
 			return err
 		}
+		// The position the execution left first: its trade opened by the
+		// execution goes before the other position's rebuild can make the
+		// execution open a trade there (one opener, one trade, per
+		// account on SQLite). The account's lock orders concurrent writers.
+		positions := []uuid.UUID{cur.InstrumentID}
+		if next.InstrumentID != cur.InstrumentID {
+			positions = append(positions, next.InstrumentID)
+		}
 		var plans []*Plan
-		for _, inst := range sortedIDs(map[uuid.UUID]bool{cur.InstrumentID: true, next.InstrumentID: true}) {
+		for _, inst := range positions {
 			p, _, err := s.rebuild(ctx, a, inst, ch)
 			if err != nil {
 				return err

@@ -412,6 +412,28 @@ func Run(t *testing.T, newStores Factory) {
 		}
 	})
 
+	t.Run("MoveAnOpenerIntoAnotherPosition", func(t *testing.T) {
+		// The fill that opens OP2's only trade moves to BBB, whose
+		// instrument came first (so it sorts first): the trade it opened
+		// goes, and it opens one in BBB, whichever position is rebuilt
+		// first by ID.
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		e.add(t, u, a, fill("BBB", trading.Stock, 0, trading.Buy, "10", "100"), fill("BBB", trading.Stock, 60, trading.Sell, "10", "110"))
+		lone := e.add(t, u, a, fill("OP2", trading.Stock, 120, trading.Buy, "1", "1")).Executions[0]
+		sym := "BBB"
+		if _, _, err := e.Svc.UpdateExecution(ctx, u, lone.ID, trading.ExecutionPatch{Symbol: &sym}, lone.Version); err != nil {
+			t.Fatalf("moving the opener of OP2's trade to BBB: %v", err)
+		}
+		if l := e.trades(t, u, trading.Filter{Symbols: []string{"OP2"}}, trading.Sort{}); len(l) != 0 {
+			t.Fatalf("OP2 kept %d trades", len(l))
+		}
+		l := e.trades(t, u, trading.Filter{Symbols: []string{"BBB"}}, trading.Sort{})
+		if len(l) != 2 || l[0].Status != trading.Open || l[0].OpeningExecutionID != lone.ID || l[1].Status != trading.Closed {
+			t.Fatalf("BBB after the move: %+v", l)
+		}
+	})
+
 	t.Run("Annotations", func(t *testing.T) {
 		e := NewEnv(t, newStores(t))
 		u, a := e.user(t)

@@ -324,6 +324,8 @@ func TestReportsOverHTTP(t *testing.T) {
 			{"period": "weekly", "filters": map[string]any{"symbol": 5}},
 			{"period": "weekly", "filters": map[string]any{"account_id": "nope"}},
 			{"period": "weekly", "colour": "red"},
+			{"period": "weekly", "from": "2026-06-01", "to": "2026-06-30"}, // one or the other
+			{"period": "monthly", "from": "2026-06-01"},
 		} {
 			r := a.do("POST", "/api/v1/reports", alice, body)
 			if r.status != 400 || !strings.HasPrefix(r.header.Get("Content-Type"), "application/problem+json") {

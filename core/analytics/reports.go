@@ -228,6 +228,9 @@ func (r *Reporter) Request(ctx context.Context, userID uuid.UUID, in ReportReque
 		return nil, err
 	}
 	today := trading.DateOf(r.d.Now().In(loc))
+	if (in.Period == Weekly || in.Period == Monthly) && (!in.From.IsZero() || !in.To.IsZero()) {
+		return nil, invalid("period", "give a period (weekly, monthly) or from and to, not both")
+	}
 	switch in.Period {
 	case Weekly:
 		in.From, in.To = today.AddDays(-6), today

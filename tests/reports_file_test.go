@@ -179,7 +179,8 @@ func TestReportPDF(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"Weekly performance report", "Zürich Swing €", "Überhandelt", "Δ-neutral", "Opening Range Breakout",
-		"By symbol", "By hour of entry", "Calendar", "Trades", "https://tradesense.app/docs/analytics", "America/New_York", "BTC-USD"} {
+		"By symbol", "By hour of entry", "Calendar", "Trades", "https://tradesense.app/docs/analytics", "America/New_York", "BTC-USD",
+		"Filters", "none: every trade of the period"} {
 		if !strings.Contains(txt, want) {
 			t.Errorf("%q is not in the PDF's text", want)
 		}
@@ -228,6 +229,7 @@ func TestReportCSVAndXLSX(t *testing.T) {
 			doc.Catalog.Accounts[id] = a
 		}
 	}
+	doc.Filters = []string{"symbol AAPL, MSFT", "tag =cmd"}
 	tables := doc.Tables()
 	recs, err := csv.NewReader(bytes.NewReader(render(t, doc, analytics.CSV))).ReadAll()
 	if err == nil {
@@ -239,6 +241,9 @@ func TestReportCSVAndXLSX(t *testing.T) {
 	recs, err = r.ReadAll()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if head := recs[0]; len(head) != 4 || head[3] != "filters: symbol AAPL, MSFT; tag =cmd" {
+		t.Fatalf("the CSV's first line %q does not state the filter", head)
 	}
 	joined := map[string]bool{}
 	for _, rec := range recs {

@@ -138,8 +138,13 @@ func (p *pdfDoc) titlePage() {
 	if d.Basis == analytics.Gross {
 		basis = "gross (before commission and fees)"
 	}
+	filters := strings.Join(d.Filters, "; ")
+	if filters == "" {
+		filters = "none: every trade of the period"
+	}
 	for _, kv := range [][2]string{
 		{"Accounts", accounts},
+		{"Filters", filters},
 		{"Period", d.Period},
 		{"Generated", d.GeneratedAt.In(orUTC(d.Zone)).Format("Mon 2 Jan 2006, 15:04 MST")},
 		{"Time zone", zone},

@@ -68,7 +68,11 @@ func cellText(c analytics.Cell) string {
 // header, the rows and an empty line.
 func renderCSV(doc *analytics.Document, w io.Writer) error {
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{EscapeFormula(doc.Title), EscapeFormula(doc.Period), "generated " + doc.GeneratedAt.Format("2006-01-02 15:04 MST")})
+	head := []string{EscapeFormula(doc.Title), EscapeFormula(doc.Period), "generated " + doc.GeneratedAt.Format("2006-01-02 15:04 MST")}
+	if len(doc.Filters) > 0 {
+		head = append(head, EscapeFormula("filters: "+strings.Join(doc.Filters, "; ")))
+	}
+	_ = cw.Write(head)
 	for _, t := range doc.Tables() {
 		_ = cw.Write(nil)
 		_ = cw.Write([]string{EscapeFormula(t.Title)})

@@ -39,6 +39,7 @@ type Document struct {
 	Title          string
 	Period         string   // "Week of Mon 4 May 2026", "1 May – 31 May 2026"
 	Accounts       []string // the accounts the report covers, by name
+	Filters        []string // the filter's other criteria ("symbol AAPL"), none for the whole book
 	GeneratedAt    time.Time
 	Zone           *time.Location // the user's, for every date shown
 	Basis          Basis

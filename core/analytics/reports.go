@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
 
 	"github.com/tradesense/tradesense/core/apperr"
 	"github.com/tradesense/tradesense/core/blob"
@@ -403,7 +406,8 @@ func (r *Reporter) render(ctx context.Context, userID, id uuid.UUID) error {
 	if err != nil {
 		return err
 	}
-	doc := &Document{Title: title(rep.Period), Period: periodText(rep), Accounts: accountNames(rep, cat), GeneratedAt: r.d.Now(), Zone: loc,
+	doc := &Document{Title: title(rep.Period), Period: periodText(rep), Accounts: accountNames(rep, cat), Filters: filterNames(&rep.Filter, cat),
+		GeneratedAt: r.d.Now(), Zone: loc,
 		Basis: q.Basis, DefinitionsURL: r.cfg.DefinitionsURL, Analysis: a, Catalog: cat}
 	_ = jobs.Progress(ctx, map[string]string{"step": "rendering"})
 	var buf bytes.Buffer
@@ -486,6 +490,63 @@ func accountNames(rep *Report, cat Catalog) []string {
 		}
 	}
 	return out
+}
+
+// filterNames are the criteria of a report's filter beyond its accounts
+// and dates, one "name values" text each in the trade list's parameter
+// names ("symbol AAPL, MSFT", "tag Breakout"): a report of a subset says
+// so on its title page. None for the whole book.
+func filterNames(f *trading.Filter, cat Catalog) []string {
+	var out []string
+	add := func(name string, vals ...string) {
+		if len(vals) > 0 && vals[0] != "" {
+			out = append(out, name+" "+strings.Join(vals, ", "))
+		}
+	}
+	strs := func(n int, at func(i int) string) []string {
+		v := make([]string, n)
+		for i := range v {
+			v[i] = at(i)
+		}
+		return v
+	}
+	dec := func(d decimal.NullDecimal) string {
+		if !d.Valid {
+			return ""
+		}
+		return d.Decimal.String()
+	}
+	add("symbol", f.Symbols...)
+	add("asset_class", strs(len(f.AssetClasses), func(i int) string { return string(f.AssetClasses[i]) })...)
+	add("direction", string(f.Direction))
+	add("status", string(f.Status))
+	add("outcome", strs(len(f.Outcomes), func(i int) string { return string(f.Outcomes[i]) })...)
+	add("breakeven_band", dec(f.BreakevenBand))
+	add("tag", strs(len(f.TagIDs), func(i int) string { return nameOr(cat.Tags[f.TagIDs[i]], f.TagIDs[i]) })...)
+	if len(f.TagIDs) > 1 && f.TagMode == trading.AllTags {
+		add("tag_mode", string(f.TagMode))
+	}
+	add("playbook", strs(len(f.PlaybookIDs), func(i int) string { return nameOr(cat.Playbooks[f.PlaybookIDs[i]].Name, f.PlaybookIDs[i]) })...)
+	add("weekday", strs(len(f.Weekdays), func(i int) string { return f.Weekdays[i].String() })...)
+	add("hour", strs(len(f.Hours), func(i int) string { return strconv.Itoa(f.Hours[i]) })...)
+	if f.MinHolding > 0 {
+		add("min_holding", f.MinHolding.String())
+	}
+	if f.MaxHolding > 0 {
+		add("max_holding", f.MaxHolding.String())
+	}
+	add("min_net_pnl", dec(f.MinNetPnL))
+	add("max_net_pnl", dec(f.MaxNetPnL))
+	add("min_r", dec(f.MinR))
+	add("max_r", dec(f.MaxR))
+	return out
+}
+
+func nameOr(name string, id uuid.UUID) string {
+	if name == "" {
+		return id.String()
+	}
+	return name
 }
 
 // PurgeExpired deletes the files of expired reports (their records stay,

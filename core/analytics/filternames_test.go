@@ -1,0 +1,31 @@
+package analytics
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+
+	"github.com/tradesense/tradesense/core/trading"
+)
+
+// TestFilterNames: a report's title page names every criterion of its
+// filter but the accounts and dates, tags and playbooks by name (by id
+// when the catalog lacks one), and nothing for the whole book.
+func TestFilterNames(t *testing.T) {
+	tag, gone, pb := uuid.New(), uuid.New(), uuid.New()
+	cat := Catalog{Tags: map[uuid.UUID]string{tag: "Breakout"}, Playbooks: map[uuid.UUID]PlaybookInfo{pb: {Name: "ORB"}}}
+	if got := filterNames(&trading.Filter{AccountIDs: []uuid.UUID{uuid.New()}, From: trading.Date{Year: 2026, Month: 1, Day: 1}}, cat); len(got) != 0 {
+		t.Fatalf("accounts and dates only: %q", got)
+	}
+	f := trading.Filter{Symbols: []string{"AAPL", "MSFT"}, Direction: trading.Long, TagIDs: []uuid.UUID{tag, gone}, TagMode: trading.AllTags,
+		PlaybookIDs: []uuid.UUID{pb}, Weekdays: []time.Weekday{time.Monday}, Hours: []int{9, 10}, MinHolding: time.Minute,
+		MinNetPnL: decimal.NewNullDecimal(decimal.RequireFromString("-50.5")), Outcomes: []trading.Outcome{trading.Win}}
+	want := []string{"symbol AAPL, MSFT", "direction long", "outcome win", "tag Breakout, " + gone.String(), "tag_mode all", "playbook ORB",
+		"weekday Monday", "hour 9, 10", "min_holding 1m0s", "min_net_pnl -50.5"}
+	if got := filterNames(&f, cat); !slices.Equal(got, want) {
+		t.Fatalf("filterNames =\n%q\nwant\n%q", got, want)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -811,6 +812,12 @@ func TestJournalHTTPInfersTheAssetClass(t *testing.T) {
 		}
 		decEq(t, "MNQ multiplier", mt["multiplier"], "2")
 		decEq(t, "MNQ net_pnl", mt["net_pnl"], "40") // 10 points × 2 contracts × 2
+		// The filter finds it by the symbol as the broker prints it.
+		for _, sym := range []string{"MNQM6", "mnqm26", "/MNQM26"} {
+			if l := st.call("GET", "/api/v1/trades?symbol="+url.QueryEscape(sym), tr.token, nil, nil); len(l.list("items")) != 1 {
+				t.Fatalf("symbol=%s: %s", sym, l.raw)
+			}
+		}
 		r := st.call("POST", "/api/v1/executions", tr.token, map[string]any{"executions": []map[string]any{
 			{"account_id": tr.account, "symbol": "msft", "side": "buy", "quantity": "10", "price": "400", "executed_at": "2026-05-06T14:00:00Z"},
 			{"account_id": tr.account, "symbol": "AAPL261218C00150000", "side": "buy", "quantity": "1", "price": "2.5", "executed_at": "2026-05-06T14:00:00Z"},

@@ -124,6 +124,10 @@ func (f *Filter) Validate() error {
 	for i, s := range f.Symbols {
 		f.Symbols[i] = strings.Join(strings.Fields(strings.ToUpper(s)), " ")
 	}
+	givenSymbols := len(f.Symbols)
+	if givenSymbols <= maxValues {
+		f.Symbols = withCanonicalSymbols(f.Symbols, time.Now())
+	}
 	for _, c := range f.AssetClasses {
 		if !c.Valid() {
 			return bad("asset_class", fmt.Sprintf("unknown asset class %.20q", c))
@@ -184,8 +188,7 @@ func (f *Filter) Validate() error {
 	if f.MinR.Valid && f.MaxR.Valid && f.MaxR.Decimal.LessThan(f.MinR.Decimal) {
 		return bad("r_multiple", "max must not be below min")
 	}
-	const maxValues = 200
-	if len(f.AccountIDs) > maxValues || len(f.Symbols) > maxValues || len(f.TagIDs) > maxValues || len(f.PlaybookIDs) > maxValues {
+	if len(f.AccountIDs) > maxValues || givenSymbols > maxValues || len(f.TagIDs) > maxValues || len(f.PlaybookIDs) > maxValues {
 		return bad("filter", fmt.Sprintf("at most %d values per criterion", maxValues))
 	}
 	return nil
@@ -217,6 +220,37 @@ func (f *Filter) Digest(extra ...string) string {
 	}{c, loc, extra})
 	sum := sha256.Sum256(b)
 	return base64.RawURLEncoding.EncodeToString(sum[:18])
+}
+
+// maxValues bounds the values of one filter criterion.
+const maxValues = 200
+
+// withCanonicalSymbols adds to symbols the canonical form of each that
+// is written another way than the instruments store it: a dated futures
+// contract of a known root (MNQM6, /ESZ26, ES DEC26 as MNQM26, ESZ26) and
+// a padded OCC option symbol, so that a trader filtering by the symbol
+// their broker prints finds the trades. The symbol as given stays (an
+// instrument stored under it, a stock named so, still matches); ref
+// dates a one-digit futures year, as the trade's date does on input.
+func withCanonicalSymbols(symbols []string, ref time.Time) []string {
+	out := symbols
+	for _, s := range symbols {
+		c := s
+		if o, err := ParseOCC(s); err == nil {
+			c = o.Symbol()
+		} else if fc, err := ParseFuture(s, ref); err == nil && fc.Month != 0 {
+			if _, known := futureSpecs[fc.Root]; known {
+				c = fc.Symbol()
+			}
+		}
+		if c != s && !slices.Contains(out, c) {
+			if len(out) == len(symbols) {
+				out = slices.Clone(symbols)
+			}
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // Bounds returns the instants [from, to) that From and To mean in

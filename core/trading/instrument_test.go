@@ -1,6 +1,8 @@
 package trading
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -228,4 +230,26 @@ func FuzzInferAssetClass(f *testing.F) {
 			t.Fatalf("%q: inferred %+v (%v), given %s %+v (%v)", s, got, err1, c, want, err2)
 		}
 	})
+}
+
+// TestFilterFindsTheBrokersSymbol: a filter's futures and option symbols
+// written as brokers print them also select the canonical form the
+// instruments are stored under; the symbol as given stays.
+func TestFilterFindsTheBrokersSymbol(t *testing.T) {
+	f := Filter{Symbols: []string{"mnqm6", "/ESZ26", "ES DEC26", "AAPL  261218C00150000", "MSFT", "ES"}}
+	if err := f.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	mnq, _ := ParseFuture("MNQM6", time.Now()) // the one-digit year is read against today, as a trade's against its date
+	want := []string{"MNQM6", "/ESZ26", "ES DEC26", "AAPL 261218C00150000", "MSFT", "ES", mnq.Symbol(), "ESZ26", "AAPL261218C00150000"}
+	if !slices.Equal(f.Symbols, want) {
+		t.Fatalf("symbols %q, want %q", f.Symbols, want)
+	}
+	many := Filter{Symbols: make([]string, maxValues)}
+	for i := range many.Symbols {
+		many.Symbols[i] = fmt.Sprintf("ES%c%d", "FGHJKMNQUVXZ"[i%12], i%10)
+	}
+	if err := many.Validate(); err != nil || len(many.Symbols) <= maxValues {
+		t.Fatalf("%d futures symbols: %v, %d after", maxValues, err, len(many.Symbols))
+	}
 }

@@ -11,8 +11,8 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"net/url"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -502,6 +502,14 @@ func TestJournalHTTPIsolation(t *testing.T) {
 			{"GET", "/api/v1/attachments?trade_id=" + tradeID, nil},
 			{"GET", "/api/v1/attachments/" + att + "/content", nil},
 			{"DELETE", "/api/v1/attachments/" + att, nil},
+			// Another user's ids in filters (an empty answer would be the
+			// same as for ids of one's own without trades).
+			{"GET", "/api/v1/trades?account_id=" + owner.account, nil},
+			{"GET", "/api/v1/trades?tag_id=" + tag, nil},
+			{"GET", "/api/v1/trades?playbook_id=" + pb, nil},
+			{"GET", "/api/v1/executions?account_id=" + owner.account, nil},
+			{"GET", "/api/v1/analytics/summary?account_id=" + owner.account, nil},
+			{"GET", "/api/v1/analytics/breakdown?by=symbol&tag_id=" + tag, nil},
 			// Another user's ids inside bodies.
 			{"POST", "/api/v1/executions", map[string]any{"executions": []map[string]any{{"account_id": owner.account, "symbol": "AAPL", "side": "buy", "quantity": "1", "price": "1", "executed_at": "2026-03-04T10:00:00Z"}}}},
 			{"POST", "/api/v1/trades", map[string]any{"account_id": owner.account, "symbol": "AAPL", "direction": "long", "entries": []map[string]any{{"price": "1", "quantity": "1", "at": "2026-03-04T10:00:00Z"}}}},

@@ -151,4 +151,7 @@ type Stamps = trading.Stamps
 type Trading interface {
 	PrepareFilter(ctx context.Context, userID uuid.UUID, f *trading.Filter) error
 	DataVersion(ctx context.Context, userID uuid.UUID) (int64, error)
+	// CheckFilterOwner is NotFound unless the filter's accounts, tags
+	// and playbooks are the user's (asked when a figure has no trades).
+	CheckFilterOwner(ctx context.Context, userID uuid.UUID, f *trading.Filter) error
 }

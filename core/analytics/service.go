@@ -187,7 +187,15 @@ func (s *Service) pass(ctx context.Context, userID uuid.UUID, q *Query, n need) 
 	}); err != nil {
 		return nil, fmt.Errorf("analytics trades: %w", err)
 	}
-	return e.finish(), nil
+	r := e.finish()
+	if len(r.books) == 0 {
+		// No trades: another user's account, tag or playbook in the
+		// filter is 404, not an empty figure.
+		if err := s.d.Trading.CheckFilterOwner(ctx, userID, &q.Filter); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
 }
 
 func each[T any](r *result, f func(*engine, *book) T) []T {

@@ -273,7 +273,14 @@ func (s *Service) ListExecutions(ctx context.Context, userID uuid.UUID, f Execut
 	for i, sym := range f.Symbols {
 		f.Symbols[i] = strings.ToUpper(strings.TrimSpace(sym))
 	}
-	return s.d.Executions.List(ctx, userID, f, p)
+	out, next, err := s.d.Executions.List(ctx, userID, f, p)
+	if err == nil && len(out) == 0 {
+		err = s.CheckFilterOwner(ctx, userID, &Filter{AccountIDs: f.AccountIDs})
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return out, next, nil
 }
 
 // ExecutionPatch changes an execution; nil fields stay. Symbol and

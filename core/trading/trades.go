@@ -54,10 +54,39 @@ func (s *Service) ListTrades(ctx context.Context, userID uuid.UUID, f Filter, sr
 		return TradePage{}, err
 	}
 	items, next, err := s.d.Trades.List(ctx, userID, f, srt, p)
+	if err == nil && len(items) == 0 {
+		err = s.CheckFilterOwner(ctx, userID, &f)
+	}
 	if err != nil {
 		return TradePage{}, err
 	}
 	return TradePage{Items: items, NextCursor: next}, nil
+}
+
+// CheckFilterOwner fails with apperr.NotFound (account_not_found,
+// tag_not_found, playbook_not_found) unless every account, tag and
+// playbook f names is the user's: another user's id in a filter is 404,
+// as on every route, not an empty answer. Lists and figures call it only
+// when they come out empty (a non-empty answer proves nothing about the
+// ids, but costs nothing either: the rows are the user's), so a warm page
+// pays nothing for it.
+func (s *Service) CheckFilterOwner(ctx context.Context, userID uuid.UUID, f *Filter) error {
+	for _, id := range f.AccountIDs {
+		if _, err := s.d.Accounts.Get(ctx, userID, id, false); err != nil {
+			return err
+		}
+	}
+	if len(f.TagIDs) > 0 {
+		if err := s.d.Labels.CheckTags(ctx, userID, f.TagIDs); err != nil {
+			return err
+		}
+	}
+	for _, id := range f.PlaybookIDs {
+		if _, err := s.d.Labels.PlaybookRules(ctx, userID, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // pagesPrefix starts the keys of Deps.Pages (and names their metrics).
@@ -101,6 +130,9 @@ func (s *Service) ListTradesEncoded(ctx context.Context, userID uuid.UUID, f Fil
 		f.Digest(string(srt.Key), strconv.FormatBool(srt.Asc), strconv.Itoa(p.Size()), p.Cursor))
 	return cache.GetOrEncode(ctx, s.d.Pages, pagesPrefix, key, s.d.PagesTTL, enc, func(ctx context.Context) (TradePage, error) {
 		items, next, err := s.d.Trades.List(ctx, userID, f, srt, p)
+		if err == nil && len(items) == 0 {
+			err = s.CheckFilterOwner(ctx, userID, &f)
+		}
 		if err != nil {
 			return TradePage{}, err
 		}

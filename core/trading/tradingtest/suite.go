@@ -696,7 +696,7 @@ func Run(t *testing.T, newStores Factory) {
 			{"hour 16 (after)", trading.Filter{Hours: []int{16}}, 4},
 			{"asset class", trading.Filter{AssetClasses: []trading.AssetClass{trading.Stock}}, 0},
 			{"symbol", trading.Filter{Symbols: []string{"spy"}}, 10},
-			{"account", trading.Filter{AccountIDs: []uuid.UUID{uuid.New()}}, 0},
+			{"account", trading.Filter{AccountIDs: []uuid.UUID{a.ID}}, 10},
 			{"status open", trading.Filter{Status: trading.Open}, 0},
 		}
 		for _, c := range cases {
@@ -710,6 +710,21 @@ func Run(t *testing.T, newStores Factory) {
 			if read := e.ZoneReads.Load() > reads; read != needsZone {
 				t.Errorf("%s: zone read %v; want %v", c.name, read, needsZone)
 			}
+		}
+		// An account, tag or playbook that is not the user's is NotFound,
+		// not an empty page; the user's own without trades is empty.
+		other, _ := e.user(t)
+		theirTag := e.NewTag(t, other)
+		for name, f := range map[string]trading.Filter{
+			"an unknown account": {AccountIDs: []uuid.UUID{uuid.New()}}, "another user's tag": {TagIDs: []uuid.UUID{theirTag}},
+			"an unknown playbook": {PlaybookIDs: []uuid.UUID{uuid.New()}},
+		} {
+			if _, err := e.Svc.ListTrades(ctx, u, f, trading.Sort{}, trading.Page{}); !isCode(err, apperr.NotFound, "") {
+				t.Errorf("%s: %v; want NotFound", name, err)
+			}
+		}
+		if p, err := e.Svc.ListTrades(ctx, u, trading.Filter{TagIDs: []uuid.UUID{e.NewTag(t, u)}}, trading.Sort{}, trading.Page{}); err != nil || len(p.Items) != 0 {
+			t.Errorf("an own tag without trades: %d trades, %v", len(p.Items), err)
 		}
 		// Sorts.
 		byPnL := e.trades(t, u, trading.Filter{}, trading.Sort{Key: trading.SortNetPnL, Asc: true})

@@ -677,42 +677,51 @@ func (g generic) Parse(ctx context.Context, r *Reader, o Options, sink Sink) err
 
 func genericSpec(m map[string]string) *spec {
 	aliases := map[string][]string{}
-	var sig []string
+	var sigs [][]string
 	if len(m) == 0 {
 		for _, f := range GenericFields {
 			aliases[f] = []string{f}
 		}
-		sig = []string{fSymbol, fSide, fQuantity, fPrice, fExecutedAt}
+		// The executions export's header, or the same with a date (and
+		// an optional time) column instead of executed_at.
+		sigs = [][]string{{fSymbol, fSide, fQuantity, fPrice, fExecutedAt}, {fSymbol, fSide, fQuantity, fPrice, fDate}}
 	} else {
+		var sig []string
 		for f, col := range m {
 			aliases[f] = []string{norm(col)}
 			if f != fCommission && f != fFees && f != fAssetClass && f != fExecID && f != fCurrency && f != fMultiplier && f != fTime {
 				sig = append(sig, norm(col))
 			}
 		}
+		sigs = [][]string{sig}
 	}
-	return &spec{id: PresetGeneric, name: "generic CSV",
-		variants: []variant{{name: "mapped", signature: sig, aliases: aliases, required: genericRequired,
-			row: func(b *binding) ([]Fill, string, error) {
-				class := trading.AssetClass(strings.ToLower(b.get(fAssetClass)))
-				if class == "" {
-					class = classOf(b.get(fSymbol))
-				} else if !class.Valid() {
-					return nil, "", fmt.Errorf("%s: %.20q is not an asset class", b.label(fAssetClass), string(class))
-				}
-				r := rowReader{b: b}
-				side, q := r.sideQty()
-				if r.err == nil && side == "" {
-					r.err = errors.New("no side")
-				}
-				price := r.amount(fPrice)
-				comm := r.opt(fCommission)
-				fees := r.opt(fFees)
-				mult := r.opt(fMultiplier)
-				at := r.executedAt()
-				return r.one(trading.ExecutionInput{Symbol: unescapeFormula(b.get(fSymbol)), AssetClass: class, Multiplier: mult, Currency: b.get(fCurrency),
-					Side: side, Quantity: q, Price: price, Commission: comm, Fees: fees, ExecutedAt: at, BrokerExecutionID: unescapeFormula(b.get(fExecID))})
-			}}}}
+	variants := make([]variant, len(sigs))
+	for i, sig := range sigs {
+		variants[i] = variant{name: "mapped", signature: sig, aliases: aliases, required: genericRequired, row: genericRow}
+	}
+	return &spec{id: PresetGeneric, name: "generic CSV", variants: variants}
+}
+
+// genericRow reads one row of a generic file.
+func genericRow(b *binding) ([]Fill, string, error) {
+	class := trading.AssetClass(strings.ToLower(b.get(fAssetClass)))
+	if class == "" {
+		class = classOf(b.get(fSymbol))
+	} else if !class.Valid() {
+		return nil, "", fmt.Errorf("%s: %.20q is not an asset class", b.label(fAssetClass), string(class))
+	}
+	r := rowReader{b: b}
+	side, q := r.sideQty()
+	if r.err == nil && side == "" {
+		r.err = errors.New("no side")
+	}
+	price := r.amount(fPrice)
+	comm := r.opt(fCommission)
+	fees := r.opt(fFees)
+	mult := r.opt(fMultiplier)
+	at := r.executedAt()
+	return r.one(trading.ExecutionInput{Symbol: unescapeFormula(b.get(fSymbol)), AssetClass: class, Multiplier: mult, Currency: b.get(fCurrency),
+		Side: side, Quantity: q, Price: price, Commission: comm, Fees: fees, ExecutedAt: at, BrokerExecutionID: unescapeFormula(b.get(fExecID))})
 }
 
 // unescapeFormula undoes the export's guard against formula injection (a

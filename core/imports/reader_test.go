@@ -174,6 +174,26 @@ func TestGenericMapping(t *testing.T) {
 	}
 }
 
+// TestGenericDateAndTimeWithoutMapping: the generic preset without a
+// mapping takes the executions export's header with date (and an optional
+// time) instead of executed_at, as docs/imports.md says; detection finds
+// it too.
+func TestGenericDateAndTimeWithoutMapping(t *testing.T) {
+	csv := "symbol,side,quantity,price,date,time\nAAPL,buy,1,10,2026-05-01,10:00:00\nAAPL,sell,1,11,2026-05-01,10:30:00\n"
+	p := parseBytes(t, PresetGeneric, []byte(csv), ny(t), nil)
+	var got []string
+	for _, f := range p.fills {
+		got = append(got, describe(f))
+	}
+	want := []string{"L2 stock buy 1 AAPL@10 c=0 f=0 2026-05-01T14:00:00Z", "L3 stock sell 1 AAPL@11 c=0 f=0 2026-05-01T14:30:00Z"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %q, want %q (warnings %q)", got, want, p.c.warnings)
+	}
+	if det, ok := Detect(headRecords([]byte(csv))); !ok || det.ID() != PresetGeneric {
+		t.Fatalf("detected %v, %v", det, ok)
+	}
+}
+
 func TestWrongPresetIsAFormatError(t *testing.T) {
 	p, _ := Lookup(PresetIBKRFlex)
 	err := p.Parse(context.Background(), NewReader(strings.NewReader("a,b\n1,2\n")), Options{}, &collector{})
@@ -203,5 +223,21 @@ func TestZoneAbbreviationsAfterATime(t *testing.T) {
 		if got := p.fills[i].Input.ExecutedAt.UTC().Format(time.RFC3339); got != w {
 			t.Errorf("line %d: %s, want %s", i+2, got, w)
 		}
+	}
+}
+
+// TestRowsCountRowsNotFills: a round-trip row (two fills of one line)
+// counts once in counts.rows, as docs/imports.md says; a rejected row
+// counts once too.
+func TestRowsCountRowsNotFills(t *testing.T) {
+	c := &collector{}
+	c.Fill(Fill{Line: 2})
+	c.Fill(Fill{Line: 2})
+	c.Fill(Fill{Line: 3})
+	c.Reject(RejectedRow{Line: 4})
+	c.Fill(Fill{Line: 5})
+	c.Fill(Fill{Line: 5})
+	if c.rows() != 4 || len(c.fills) != 5 {
+		t.Fatalf("%d rows, %d fills; want 4 rows, 5 fills", c.rows(), len(c.fills))
 	}
 }

@@ -253,22 +253,27 @@ type collector struct {
 	maxWarn  int
 	moreWarn int
 	onRow    func(rows, rejected int)
-	n        int // fills and rejects received
+	n        int // rows received (fills and rejects; the fills of one row, a round trip's two, count once)
+	lastLine int // the line of the last fill or reject
 }
 
 func (c *collector) rows() int { return c.n }
 
 func (c *collector) Fill(f Fill) {
 	c.fills = append(c.fills, f)
-	c.tick()
+	c.tick(f.Line)
 }
 
 func (c *collector) Reject(r RejectedRow) {
 	c.rejected = append(c.rejected, r)
-	c.tick()
+	c.tick(r.Line)
 }
 
-func (c *collector) tick() {
+func (c *collector) tick(line int) {
+	if line != 0 && line == c.lastLine {
+		return // another fill of the same row
+	}
+	c.lastLine = line
 	c.n++
 	if c.onRow != nil {
 		c.onRow(c.n, len(c.rejected))
@@ -731,7 +736,7 @@ func (k *streamSink) Fill(f Fill) {
 			k.flush()
 		}
 	}
-	k.tick()
+	k.tick(f.Line)
 }
 
 // flush records the pending fills.

@@ -67,7 +67,17 @@ func TestLifetimes(t *testing.T) {
 	}
 	for _, l := range lifetimes {
 		t.Run(l.name, func(t *testing.T) {
-			synctest.Test(t, l.f)
+			synctest.Test(t, func(t *testing.T) {
+				l.f(t) // stops its server and clients before it returns
+				// A request a client sent just before it was closed may
+				// still wait for its reply timeout (centrifuge-go's
+				// sendAsync, on a timer): the bubble's clock only moves
+				// while its main goroutine lives, so it waits here, on fake
+				// time, for every such timer to fire and its goroutine to
+				// end.
+				time.Sleep(time.Minute)
+				synctest.Wait()
+			})
 			runtime.GC() // empty centrifuge's timer pool: primary, then victim cache
 			runtime.GC()
 		})

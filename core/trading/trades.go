@@ -53,9 +53,15 @@ func (s *Service) ListTrades(ctx context.Context, userID uuid.UUID, f Filter, sr
 	if err := srt.Validate(); err != nil {
 		return TradePage{}, err
 	}
-	items, next, err := s.d.Trades.List(ctx, userID, f, srt, p)
+	return s.page(ctx, userID, &f, srt, p)
+}
+
+// page reads one page of a validated filter; an empty one is NotFound
+// when the filter names another user's account, tag or playbook.
+func (s *Service) page(ctx context.Context, userID uuid.UUID, f *Filter, srt Sort, p Page) (TradePage, error) {
+	items, next, err := s.d.Trades.List(ctx, userID, *f, srt, p)
 	if err == nil && len(items) == 0 {
-		err = s.CheckFilterOwner(ctx, userID, &f)
+		err = s.CheckFilterOwner(ctx, userID, f)
 	}
 	if err != nil {
 		return TradePage{}, err
@@ -129,14 +135,7 @@ func (s *Service) ListTradesEncoded(ctx context.Context, userID uuid.UUID, f Fil
 	key := fmt.Sprintf("%s:%s:%d:%s", pageKeyVersion, userID, version,
 		f.Digest(string(srt.Key), strconv.FormatBool(srt.Asc), strconv.Itoa(p.Size()), p.Cursor))
 	return cache.GetOrEncode(ctx, s.d.Pages, pagesPrefix, key, s.d.PagesTTL, enc, func(ctx context.Context) (TradePage, error) {
-		items, next, err := s.d.Trades.List(ctx, userID, f, srt, p)
-		if err == nil && len(items) == 0 {
-			err = s.CheckFilterOwner(ctx, userID, &f)
-		}
-		if err != nil {
-			return TradePage{}, err
-		}
-		return TradePage{Items: items, NextCursor: next}, nil
+		return s.page(ctx, userID, &f, srt, p)
 	})
 }
 

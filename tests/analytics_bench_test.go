@@ -38,16 +38,7 @@ const benchBookEmail = "bench-analytics-book@example.com"
 // is used as it is.
 func benchBook(b *testing.B, url string) (*sqlstore.DB, *tradingtest.Env, uuid.UUID) {
 	ctx := context.Background()
-	cfg := sqlstore.DefaultConfig()
-	cfg.URL = url
-	db, cleanup, err := sqlstore.Open(ctx, cfg, slog.New(slog.DiscardHandler), tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(cleanup)
-	if err := db.Migrate(ctx, sqlstore.MigrateUp, io.Discard); err != nil {
-		b.Fatal(err)
-	}
+	db := openStore(b, url)
 	users := sqlstore.NewUsers(db)
 	st := tradingtest.Stores{Accounts: sqlstore.NewTradingAccounts(db), Instruments: sqlstore.NewInstruments(db), Executions: sqlstore.NewExecutions(db),
 		Ledger: sqlstore.NewLedger(db), Trades: sqlstore.NewLedger(db), Labels: sqlstore.NewTradeLabels(db), Versions: sqlstore.NewDataVersions(db),

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -42,16 +41,7 @@ type analyticsEnv struct {
 func newAnalyticsEnv(t *testing.T, layer *cache.Layer) *analyticsEnv {
 	t.Helper()
 	ctx := context.Background()
-	cfg := sqlstore.DefaultConfig()
-	cfg.URL = "sqlite://" + filepath.Join(t.TempDir(), "analytics.db")
-	db, cleanup, err := sqlstore.Open(ctx, cfg, slog.New(slog.DiscardHandler), tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cleanup)
-	if err := db.Migrate(ctx, sqlstore.MigrateUp, io.Discard); err != nil {
-		t.Fatal(err)
-	}
+	db := openStore(t, "sqlite://"+filepath.Join(t.TempDir(), "analytics.db"))
 	users := sqlstore.NewUsers(db)
 	st := tradingtest.Stores{Accounts: sqlstore.NewTradingAccounts(db), Instruments: sqlstore.NewInstruments(db), Executions: sqlstore.NewExecutions(db),
 		Ledger: sqlstore.NewLedger(db), Trades: sqlstore.NewLedger(db), Labels: sqlstore.NewTradeLabels(db), Versions: sqlstore.NewDataVersions(db),
@@ -64,15 +54,7 @@ func newAnalyticsEnv(t *testing.T, layer *cache.Layer) *analyticsEnv {
 			return u.ID
 		}}
 	te := tradingtest.NewEnv(t, st)
-	mem, stop, err := memory.NewCache(memory.CacheConfig{MaxBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	encoded, err := cache.NewLayer(mem, cache.Config{}, slog.New(slog.DiscardHandler), metricnoop.NewMeterProvider())
-	if err != nil {
-		t.Fatal(err)
-	}
+	encoded := memoryLayer(t)
 	svc, err := analytics.NewService(analytics.Config{CacheTTL: time.Hour},
 		analytics.Deps{Trading: te.Svc, Source: sqlstore.NewAnalyticsSource(db), Cache: layer, Encoded: encoded})
 	if err != nil {

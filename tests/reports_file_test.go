@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
-	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,8 +16,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 	"github.com/xuri/excelize/v2"
-	metricnoop "go.opentelemetry.io/otel/metric/noop"
-	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/tradesense/tradesense/adapters/reportfile"
 	"github.com/tradesense/tradesense/adapters/sqlstore"
@@ -37,16 +33,7 @@ import (
 func goldenDocument(t *testing.T, f trading.Filter, period string) (*analytics.Document, *analyticstest.Golden) {
 	t.Helper()
 	ctx := context.Background()
-	cfg := sqlstore.DefaultConfig()
-	cfg.URL = "sqlite://" + filepath.Join(t.TempDir(), "reports.db")
-	db, cleanup, err := sqlstore.Open(ctx, cfg, slog.New(slog.DiscardHandler), tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cleanup)
-	if err := db.Migrate(ctx, sqlstore.MigrateUp, io.Discard); err != nil {
-		t.Fatal(err)
-	}
+	db := openStore(t, "sqlite://"+filepath.Join(t.TempDir(), "reports.db"))
 	users, tags, playbooks := sqlstore.NewUsers(db), sqlstore.NewTags(db), sqlstore.NewPlaybooks(db)
 	now := time.Now().UTC()
 	st := tradingtest.Stores{Accounts: sqlstore.NewTradingAccounts(db), Instruments: sqlstore.NewInstruments(db), Executions: sqlstore.NewExecutions(db),

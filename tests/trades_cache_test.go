@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -14,10 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
-	metricnoop "go.opentelemetry.io/otel/metric/noop"
-	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
-	"github.com/tradesense/tradesense/adapters/memory"
 	"github.com/tradesense/tradesense/adapters/sqlstore"
 	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/identity"
@@ -63,25 +58,8 @@ func pageDatabases() map[string]func(t *testing.T) string {
 func newPagesEnv(t *testing.T, url string) *pagesEnv {
 	t.Helper()
 	ctx := context.Background()
-	cfg := sqlstore.DefaultConfig()
-	cfg.URL = url
-	db, cleanup, err := sqlstore.Open(ctx, cfg, slog.New(slog.DiscardHandler), tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cleanup)
-	if err := db.Migrate(ctx, sqlstore.MigrateUp, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	mem, stop, err := memory.NewCache(memory.CacheConfig{MaxBytes: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
-	pages, err := cache.NewLayer(mem, cache.Config{}, slog.New(slog.DiscardHandler), metricnoop.NewMeterProvider())
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openStore(t, url)
+	pages := memoryLayer(t)
 	users := sqlstore.NewUsers(db)
 	newUser := func(t testing.TB) uuid.UUID {
 		u := &identity.User{Email: "trader-" + uuid.NewString() + "@example.com"}

@@ -1,0 +1,49 @@
+package tests
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/tradesense/tradesense/adapters/memory"
+	"github.com/tradesense/tradesense/adapters/sqlstore"
+	"github.com/tradesense/tradesense/core/cache"
+)
+
+// openStore opens and migrates the database at url for the test, closed
+// when it ends.
+func openStore(t testing.TB, url string) *sqlstore.DB {
+	t.Helper()
+	ctx := context.Background()
+	cfg := sqlstore.DefaultConfig()
+	cfg.URL = url
+	db, cleanup, err := sqlstore.Open(ctx, cfg, slog.New(slog.DiscardHandler), tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cleanup)
+	if err := db.Migrate(ctx, sqlstore.MigrateUp, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// memoryLayer is a bounded in-process cache (1 MiB) behind a cache.Layer,
+// as the services' caches of encoded answers are wired.
+func memoryLayer(t testing.TB) *cache.Layer {
+	t.Helper()
+	mem, stop, err := memory.NewCache(memory.CacheConfig{MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	l, err := cache.NewLayer(mem, cache.Config{}, slog.New(slog.DiscardHandler), metricnoop.NewMeterProvider())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}

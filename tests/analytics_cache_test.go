@@ -69,12 +69,17 @@ func newAnalyticsEnv(t *testing.T, layer *cache.Layer) *analyticsEnv {
 	return e
 }
 
-// roundTrip adds the i-th round trip of 1 share, bought at 100 and sold at
-// 100 + i (symbol sym, its own position).
 func (e *analyticsEnv) roundTrip(t testing.TB, sym string, i int) {
+	addRoundTrip(t, e.trading.Svc, e.user, e.account, sym, i)
+}
+
+// addRoundTrip adds the user's i-th round trip of 1 share of sym (its own
+// position), bought at 100 and sold at 100 + i, opened at 14:00 UTC on
+// 2026-05-04 plus i minutes.
+func addRoundTrip(t testing.TB, svc *trading.Service, user, account uuid.UUID, sym string, i int) {
 	at := time.Date(2026, 5, 4, 14, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute)
 	one := decimal.NewFromInt(1)
-	_, err := e.trading.Svc.AddExecutions(context.Background(), e.user, e.account, []trading.ExecutionInput{
+	_, err := svc.AddExecutions(context.Background(), user, account, []trading.ExecutionInput{
 		{Symbol: sym, AssetClass: trading.Stock, Side: trading.Buy, Quantity: one, Price: decimal.NewFromInt(100), ExecutedAt: at},
 		{Symbol: sym, AssetClass: trading.Stock, Side: trading.Sell, Quantity: one, Price: decimal.NewFromInt(int64(100 + i)), ExecutedAt: at.Add(30 * time.Second)},
 	}, trading.AddOptions{})

@@ -81,18 +81,8 @@ func newPagesEnv(t *testing.T, url string) *pagesEnv {
 	return e
 }
 
-// roundTrip adds the i-th round trip of 1 share of sym, bought at 100 and
-// sold at 100 + i, opened at 14:00 UTC on 2026-05-04 plus i minutes.
 func (e *pagesEnv) roundTrip(t testing.TB, sym string, i int) {
-	at := time.Date(2026, 5, 4, 14, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute)
-	one := decimal.NewFromInt(1)
-	_, err := e.svc.AddExecutions(context.Background(), e.user, e.account, []trading.ExecutionInput{
-		{Symbol: sym, AssetClass: trading.Stock, Side: trading.Buy, Quantity: one, Price: decimal.NewFromInt(100), ExecutedAt: at},
-		{Symbol: sym, AssetClass: trading.Stock, Side: trading.Sell, Quantity: one, Price: decimal.NewFromInt(int64(100 + i)), ExecutedAt: at.Add(30 * time.Second)},
-	}, trading.AddOptions{})
-	if err != nil {
-		t.Error(err)
-	}
+	addRoundTrip(t, e.svc, e.user, e.account, sym, i)
 }
 
 // pageJSON encodes a page as JSON, as the HTTP answer does.

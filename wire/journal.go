@@ -142,13 +142,12 @@ func provideTrading(c JournalConfig, db *sqlstore.DB, events realtime.Publisher,
 		}
 	}
 	ledger := sqlstore.NewLedger(db)
-	versions := sqlstore.NewDataVersions(db)
 	svc, err := trading.NewService(trading.Deps{
 		Accounts: sqlstore.NewTradingAccounts(db), Instruments: sqlstore.NewInstruments(db),
 		Executions: sqlstore.NewExecutions(db), Ledger: ledger, Trades: ledger, Labels: sqlstore.NewTradeLabels(db),
-		Versions: versions, Zones: userZones(db), Tx: sqlstore.NewUnitOfWork(db),
+		Versions: sqlstore.NewDataVersions(db), Zones: userZones(db), Tx: sqlstore.NewUnitOfWork(db),
 		Events: events, Log: telemetry.Component(log, "trading"),
-		Pages: pages, Stamps: versions,
+		Pages: pages,
 	})
 	if err != nil {
 		cleanup()

@@ -39,11 +39,11 @@ type Deps struct {
 	NewID func() uuid.UUID
 	// Pages, optional, is a bounded in-process cache of encoded pages of
 	// trades (ListTradesEncoded), keyed by user, data version and request;
-	// it is used only with Stamps, which reads the version and zone in one
-	// statement. PagesTTL bounds an entry's life (default 10 min); entries
-	// are never invalidated: a write moves the user to new keys.
+	// it is used only when Versions is also Stamps (reads the version and
+	// zone in one statement). PagesTTL bounds an entry's life (default 10
+	// min); entries are never invalidated: a write moves the user to new
+	// keys.
 	Pages    *cache.Layer
-	Stamps   Stamps
 	PagesTTL time.Duration
 }
 
@@ -51,7 +51,8 @@ type Deps struct {
 // write runs in one transaction that also bumps the user's data version,
 // and publishes its realtime events after the commit.
 type Service struct {
-	d Deps
+	d      Deps
+	stamps Stamps // d.Versions', when it has them
 }
 
 // NewService checks d and returns the service.
@@ -72,7 +73,8 @@ func NewService(d Deps) (*Service, error) {
 	if d.NewID == nil {
 		d.NewID = func() uuid.UUID { return uuid.Must(uuid.NewV7()) }
 	}
-	return &Service{d: d}, nil
+	st, _ := d.Versions.(Stamps)
+	return &Service{d: d, stamps: st}, nil
 }
 
 func (s *Service) now() time.Time { return s.d.Now().UTC() }

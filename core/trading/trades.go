@@ -109,10 +109,10 @@ const pageKeyVersion = "v1"
 // moves in the transaction of every write to the user's executions,
 // trades and annotations, and is read before the page, so a kept page
 // was read at that version or later: never stale. The bytes may be shared
-// with other callers: they must not be modified. Without Pages or Stamps
-// it reads and encodes every time.
+// with other callers: they must not be modified. Without Pages, or when
+// Versions are not Stamps, it reads and encodes every time.
 func (s *Service) ListTradesEncoded(ctx context.Context, userID uuid.UUID, f Filter, srt Sort, p Page, enc cache.Encoding[TradePage]) ([]byte, error) {
-	if s.d.Pages == nil || s.d.Stamps == nil {
+	if s.d.Pages == nil || s.stamps == nil {
 		page, err := s.ListTrades(ctx, userID, f, srt, p)
 		if err != nil {
 			return nil, err
@@ -125,7 +125,7 @@ func (s *Service) ListTradesEncoded(ctx context.Context, userID uuid.UUID, f Fil
 	if err := srt.Validate(); err != nil {
 		return nil, err
 	}
-	version, zone, err := s.d.Stamps.Stamp(ctx, userID)
+	version, zone, err := s.stamps.Stamp(ctx, userID)
 	if err != nil {
 		return nil, err
 	}

@@ -41,7 +41,7 @@ type Stores struct {
 	Attach          func(t testing.TB, userID, tradeID uuid.UUID) uuid.UUID
 	AttachmentTrade func(t testing.TB, id uuid.UUID) uuid.UUID
 	// Pages, optional, is the service's cache of encoded trade pages
-	// (trading.Deps.Pages), used with Versions as its Stamps.
+	// (trading.Deps.Pages), used when Versions are also trading.Stamps.
 	Pages *cache.Layer
 }
 
@@ -96,10 +96,9 @@ func NewEnv(t testing.TB, st Stores) *Env {
 		t.Fatal(err)
 	}
 	e := &Env{Stores: st, Events: &Publisher{}, Zone: ny}
-	stamps, _ := st.Versions.(trading.Stamps)
 	svc, err := trading.NewService(trading.Deps{
 		Accounts: st.Accounts, Instruments: st.Instruments, Executions: st.Executions, Ledger: st.Ledger, Trades: st.Trades,
-		Labels: st.Labels, Versions: st.Versions, Tx: st.Tx, Events: e.Events, Pages: st.Pages, Stamps: stamps,
+		Labels: st.Labels, Versions: st.Versions, Tx: st.Tx, Events: e.Events, Pages: st.Pages,
 		Zones: trading.ZoneFunc(func(context.Context, uuid.UUID) (*time.Location, error) {
 			e.ZoneReads.Add(1)
 			return ny, nil

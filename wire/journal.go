@@ -77,7 +77,7 @@ func (r *envReader) journalConfig() JournalConfig {
 // profile.
 // Their events go to the process's realtime.Publisher (RealtimeSet in the
 // api program, RealtimePublishOnlySet elsewhere).
-var JournalSet = wire.NewSet(TradingSet, provideJournal, provideIdempotency)
+var JournalSet = wire.NewSet(TradingSet, provideTradePages, provideJournal, provideIdempotency)
 
 // TradingSet is the trading service and the blob store, which the worker
 // program needs too (broker imports run there).
@@ -128,32 +128,31 @@ func userZones(db *sqlstore.DB) trading.UserZones {
 	})
 }
 
-// provideTrading gives the service a bounded in-process cache of encoded
-// trade pages (a warm page is then the data version's statement and a
-// memory look-up); the cleanup stops that cache's expiry goroutine.
-func provideTrading(c JournalConfig, db *sqlstore.DB, events realtime.Publisher, cc cache.Config, log *slog.Logger,
-	mp metric.MeterProvider) (*trading.Service, func(), error) {
-	var pages *cache.Layer
-	cleanup := func() {}
-	if c.PageCacheMaxBytes > 0 {
-		var err error
-		if pages, cleanup, err = inProcessLayer("trade page cache", c.PageCacheMaxBytes, cc, log, mp); err != nil {
-			return nil, nil, err
-		}
+// TradePages is the trading service's cache of encoded trade pages:
+// the api program's (provideTradePages), none in the worker, which
+// serves no pages.
+type TradePages struct{ *cache.Layer }
+
+// provideTradePages is a bounded in-process cache of encoded trade pages
+// (a warm page is then the data version's statement and a memory
+// look-up), none with TRADES_PAGE_CACHE_MAX_BYTES=0; the cleanup stops its
+// expiry goroutine.
+func provideTradePages(c JournalConfig, cc cache.Config, log *slog.Logger, mp metric.MeterProvider) (TradePages, func(), error) {
+	if c.PageCacheMaxBytes == 0 {
+		return TradePages{}, func() {}, nil
 	}
+	l, cleanup, err := inProcessLayer("trade page cache", c.PageCacheMaxBytes, cc, log, mp)
+	return TradePages{l}, cleanup, err
+}
+
+func provideTrading(db *sqlstore.DB, pages TradePages, events realtime.Publisher, log *slog.Logger) (*trading.Service, error) {
 	ledger := sqlstore.NewLedger(db)
-	svc, err := trading.NewService(trading.Deps{
+	return trading.NewService(trading.Deps{
 		Accounts: sqlstore.NewTradingAccounts(db), Instruments: sqlstore.NewInstruments(db),
 		Executions: sqlstore.NewExecutions(db), Ledger: ledger, Trades: ledger, Labels: sqlstore.NewTradeLabels(db),
 		Versions: sqlstore.NewDataVersions(db), Zones: userZones(db), Tx: sqlstore.NewUnitOfWork(db),
-		Events: events, Log: telemetry.Component(log, "trading"),
-		Pages: pages,
+		Events: events, Log: telemetry.Component(log, "trading"), Pages: pages.Layer,
 	})
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	return svc, cleanup, nil
 }
 
 func provideJournal(c JournalConfig, db *sqlstore.DB, blobs BlobStore, events realtime.Publisher, log *slog.Logger) (*journal.Service, error) {

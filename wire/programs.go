@@ -19,7 +19,7 @@ var (
 		wire.Struct(new(API), "*"))
 	// WorkerProgramSet is the `tradesense worker` program: jobs and the
 	// probes, no identity.
-	WorkerProgramSet = wire.NewSet(ConfigSet, TelemetrySet, SecretsSet, DatabaseSet, JobsSet, RealtimePublishOnlySet, TradingSet, ImportsSet, AnalyticsSet,
+	WorkerProgramSet = wire.NewSet(ConfigSet, TelemetrySet, SecretsSet, DatabaseSet, JobsSet, RealtimePublishOnlySet, TradingSet, wire.Value(TradePages{}), ImportsSet, AnalyticsSet,
 		provideHTTPDeps, provideOpsServer, provideAdapters, wire.Struct(new(Worker), "*"))
 	// UsersProgramSet is the `tradesense users` program: identity without
 	// jobs or MFA (noSecondFactor, noMail).

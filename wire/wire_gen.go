@@ -183,8 +183,21 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 	analyticsConfig := cfg.Analytics
 	journalConfig := cfg.Journal
 	cacheConfig := cfg.Cache
-	tradingService, cleanup9, err := provideTrading(journalConfig, db, engine, cacheConfig, logger, meterProvider)
+	tradePages, cleanup9, err := provideTradePages(journalConfig, cacheConfig, logger, meterProvider)
 	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	tradingService, err := provideTrading(db, tradePages, engine, logger)
+	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -710,8 +723,21 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 	analyticsConfig := cfg.Analytics
 	journalConfig := cfg.Journal
 	cacheConfig := cfg.Cache
-	tradingService, cleanup9, err := provideTrading(journalConfig, db, engine, cacheConfig, logger, meterProvider)
+	tradePages, cleanup9, err := provideTradePages(journalConfig, cacheConfig, logger, meterProvider)
 	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	tradingService, err := provideTrading(db, tradePages, engine, logger)
+	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -1181,61 +1207,58 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		return nil, nil, err
 	}
 	analyticsConfig := cfg.Analytics
+	tradePages := _wireTradePagesValue
+	tradingService, err := provideTrading(db, tradePages, engine, logger)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	cacheConfig := cfg.MemoryCache
+	cache, cleanup8, err := provideMemoryCache(cacheConfig)
+	if err != nil {
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	config4 := cfg.Cache
+	layer, err := provideCacheLayer(cache, config4, logger, meterProvider)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	analyticsService, cleanup9, err := provideAnalytics(analyticsConfig, tradingService, db, layer, config4, logger, meterProvider)
+	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
 	journalConfig := cfg.Journal
-	cacheConfig := cfg.Cache
-	tradingService, cleanup8, err := provideTrading(journalConfig, db, engine, cacheConfig, logger, meterProvider)
+	blobStore, cleanup10, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
 	if err != nil {
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	memoryCacheConfig := cfg.MemoryCache
-	cache, cleanup9, err := provideMemoryCache(memoryCacheConfig)
-	if err != nil {
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	layer, err := provideCacheLayer(cache, cacheConfig, logger, meterProvider)
-	if err != nil {
-		cleanup9()
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	analyticsService, cleanup10, err := provideAnalytics(analyticsConfig, tradingService, db, layer, cacheConfig, logger, meterProvider)
-	if err != nil {
-		cleanup9()
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	blobStore, cleanup11, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
-	if err != nil {
-		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -1250,7 +1273,6 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	mailer := provideReportMailer(service, db)
 	reporter, err := provideReporter(analyticsConfig, analyticsService, db, blobStore, client, jobsRegistry, engine, mailer, logger)
 	if err != nil {
-		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -1265,7 +1287,6 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	reportJobs, err := provideReportJobs(analyticsConfig, reporter)
 	if err != nil {
-		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -1280,7 +1301,6 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	}
 	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, reportJobs, engine, tracerProvider, jobsMetrics, logger)
 	if err != nil {
-		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -1297,7 +1317,6 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	importsConfig := cfg.Imports
 	importsService, err := provideImports(importsConfig, db, tradingService, blobStore, jobsRegistry, client, engine, logger)
 	if err != nil {
-		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -1313,7 +1332,6 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime, importsService)
 	opsServer, err := provideOpsServer(httpapiConfig, workerConfig, deps)
 	if err != nil {
-		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -1338,7 +1356,6 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		Adapters: adapters,
 	}
 	return wireWorker, func() {
-		cleanup11()
 		cleanup10()
 		cleanup9()
 		cleanup8()
@@ -1351,6 +1368,10 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 	}, nil
 }
+
+var (
+	_wireTradePagesValue = TradePages{}
+)
 
 func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build httpapi.BuildInfo) (*Worker, func(), error) {
 	config := cfg.Telemetry
@@ -1481,9 +1502,8 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 		return nil, nil, err
 	}
 	analyticsConfig := cfg.Analytics
-	journalConfig := cfg.Journal
-	cacheConfig := cfg.Cache
-	tradingService, cleanup8, err := provideTrading(journalConfig, db, engine, cacheConfig, logger, meterProvider)
+	tradePages := _wireTradePagesValue
+	tradingService, err := provideTrading(db, tradePages, engine, logger)
 	if err != nil {
 		cleanup7()
 		cleanup6()
@@ -1495,9 +1515,9 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 		return nil, nil, err
 	}
 	cache := redisstore.NewCache(client)
+	cacheConfig := cfg.Cache
 	layer, err := provideCacheLayer(cache, cacheConfig, logger, meterProvider)
 	if err != nil {
-		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -1507,9 +1527,8 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 		cleanup()
 		return nil, nil, err
 	}
-	analyticsService, cleanup9, err := provideAnalytics(analyticsConfig, tradingService, db, layer, cacheConfig, logger, meterProvider)
+	analyticsService, cleanup8, err := provideAnalytics(analyticsConfig, tradingService, db, layer, cacheConfig, logger, meterProvider)
 	if err != nil {
-		cleanup8()
 		cleanup7()
 		cleanup6()
 		cleanup5()
@@ -1519,9 +1538,9 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 		cleanup()
 		return nil, nil, err
 	}
-	blobStore, cleanup10, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
+	journalConfig := cfg.Journal
+	blobStore, cleanup9, err := provideBlobStore(ctx, journalConfig, dataDir, logger)
 	if err != nil {
-		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()
@@ -1535,7 +1554,6 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 	mailer := provideReportMailer(service, db)
 	reporter, err := provideReporter(analyticsConfig, analyticsService, db, blobStore, jobsClient, jobsRegistry, engine, mailer, logger)
 	if err != nil {
-		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -1549,7 +1567,6 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 	}
 	reportJobs, err := provideReportJobs(analyticsConfig, reporter)
 	if err != nil {
-		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -1563,7 +1580,6 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 	}
 	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, jobsClient, service, reportJobs, engine, tracerProvider, jobsMetrics, logger)
 	if err != nil {
-		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -1579,7 +1595,6 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 	importsConfig := cfg.Imports
 	importsService, err := provideImports(importsConfig, db, tradingService, blobStore, jobsRegistry, jobsClient, engine, logger)
 	if err != nil {
-		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -1594,7 +1609,6 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime, importsService)
 	opsServer, err := provideOpsServer(httpapiConfig, workerConfig, deps)
 	if err != nil {
-		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -1618,7 +1632,6 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 		Adapters: adapters,
 	}
 	return wireWorker, func() {
-		cleanup10()
 		cleanup9()
 		cleanup8()
 		cleanup7()
@@ -2155,8 +2168,21 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 	analyticsConfig := cfg.Analytics
 	journalConfig := cfg.Journal
 	cacheConfig := cfg.Cache
-	tradingService, cleanup9, err := provideTrading(journalConfig, db, engine, cacheConfig, logger, meterProvider)
+	tradePages, cleanup9, err := provideTradePages(journalConfig, cacheConfig, logger, meterProvider)
 	if err != nil {
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	tradingService, err := provideTrading(db, tradePages, engine, logger)
+	if err != nil {
+		cleanup9()
 		cleanup8()
 		cleanup7()
 		cleanup6()

@@ -233,20 +233,9 @@ const maxValues = 200
 // instrument stored under it, a stock named so, still matches); ref
 // dates a one-digit futures year, as the trade's date does on input.
 func withCanonicalSymbols(symbols []string, ref time.Time) []string {
-	out := symbols
+	out := slices.Clip(symbols) // the first append copies: the caller's array is not written
 	for _, s := range symbols {
-		c := s
-		if o, err := ParseOCC(s); err == nil {
-			c = o.Symbol()
-		} else if fc, err := ParseFuture(s, ref); err == nil && fc.Month != 0 {
-			if _, known := futureSpecs[fc.Root]; known {
-				c = fc.Symbol()
-			}
-		}
-		if c != s && !slices.Contains(out, c) {
-			if len(out) == len(symbols) {
-				out = slices.Clone(symbols)
-			}
+		if _, c, ok := datedDerivative(s, ref); ok && c != s && !slices.Contains(out, c) {
 			out = append(out, c)
 		}
 	}

@@ -244,15 +244,26 @@ type InstrumentSpec struct {
 // option taken for a stock would have its P&L off by the multiplier, so
 // those two are recognised; forex, crypto and CFD symbols are named.
 func InferAssetClass(symbol string, ref time.Time) AssetClass {
-	if _, err := ParseOCC(symbol); err == nil {
-		return Option
+	if class, _, ok := datedDerivative(symbol, ref); ok {
+		return class
+	}
+	return Stock
+}
+
+// datedDerivative is the class and canonical symbol of an OCC option
+// symbol or of a dated contract of a futures root in the built-in table;
+// ok is false for anything else (a bare root such as "ES" included). ref
+// dates a one-digit futures year.
+func datedDerivative(symbol string, ref time.Time) (class AssetClass, canonical string, ok bool) {
+	if o, err := ParseOCC(symbol); err == nil {
+		return Option, o.Symbol(), true
 	}
 	if c, err := ParseFuture(symbol, ref); err == nil && c.Month != 0 {
 		if _, known := futureSpecs[c.Root]; known {
-			return Future
+			return Future, c.Symbol(), true
 		}
 	}
-	return Stock
+	return "", "", false
 }
 
 // ResolveInstrument parses spec into an Instrument with a canonical symbol,

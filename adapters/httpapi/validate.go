@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -47,26 +48,12 @@ func validator(routes routeTable, log *slog.Logger) gin.HandlerFunc {
 			c.Next()
 			return
 		}
-		// A query string that does not decode (a bad %-escape) is refused:
-		// url's parser drops such a pair, and a mangled cursor or filter
-		// would otherwise be ignored, answering another page than asked.
-		var query url.Values
-		if raw := c.Request.URL.RawQuery; raw != "" {
-			var err error
-			if query, err = url.ParseQuery(raw); err != nil {
-				writeProblem(c, log, apperr.Validation("The query string is malformed.", map[string]string{"query": err.Error()}))
-				return
-			}
-			for name, vs := range query {
-				for _, v := range vs {
-					if strings.IndexByte(v, 0) >= 0 || strings.IndexByte(name, 0) >= 0 {
-						writeProblem(c, log, apperr.Validation("The query string is malformed.",
-							map[string]string{"query": "a parameter holds a NUL character (%00), which no value accepts"}))
-						return
-					}
-				}
-			}
+		query, err := parseQuery(c.Request.URL.RawQuery)
+		if err != nil {
+			writeProblem(c, log, err)
+			return
 		}
+		c.Set(queryKey, query) // rawQuery's, for the handlers
 		params := make(map[string]string, len(c.Params))
 		for _, p := range c.Params {
 			params[p.Key] = p.Value
@@ -85,6 +72,34 @@ func validator(routes routeTable, log *slog.Logger) gin.HandlerFunc {
 		}
 		c.Next()
 	}
+}
+
+// queryKey holds, in the Gin context, the query string as the validator
+// parsed it.
+const queryKey = "tradesense.query"
+
+// parseQuery parses a query string, refusing one that does not decode (a
+// bad %-escape: url's parser would drop the pair, and a mangled cursor or
+// filter would be ignored, answering another page than asked) or that
+// holds a NUL (%00), which no value accepts. Nil for an empty one.
+func parseQuery(raw string) (url.Values, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	malformed := func(why string) error {
+		return apperr.Validation("The query string is malformed.", map[string]string{"query": why})
+	}
+	query, err := url.ParseQuery(raw)
+	if err != nil {
+		return nil, malformed(err.Error())
+	}
+	hasNUL := func(s string) bool { return strings.IndexByte(s, 0) >= 0 }
+	for name, vs := range query {
+		if hasNUL(name) || slices.ContainsFunc(vs, hasNUL) {
+			return nil, malformed("a parameter holds a NUL character (%00), which no value accepts")
+		}
+	}
+	return query, nil
 }
 
 const prefixInvalidContentType = "header Content-Type has unexpected value"

@@ -214,12 +214,20 @@ func authenticatedIfMatch(ctx context.Context, h *string) (identity.Principal, i
 
 // rawQuery is the request's query string: the trade filter is parsed from
 // it (parseTradeFilter) rather than from the generated parameters, so that
-// lists and analytics read one syntax with one set of messages.
+// lists and analytics read one syntax with one set of messages. It is the
+// validator's parse (queryKey) when there is one; callers only read it.
 func rawQuery(ctx context.Context) url.Values {
-	if c, ok := ctx.(*gin.Context); ok && c.Request != nil {
-		return c.Request.URL.Query()
+	c, ok := ctx.(*gin.Context)
+	if !ok || c.Request == nil {
+		return url.Values{}
 	}
-	return url.Values{}
+	if v, ok := c.Get(queryKey); ok {
+		if q, _ := v.(url.Values); q != nil {
+			return q
+		}
+		return url.Values{}
+	}
+	return c.Request.URL.Query()
 }
 
 // unexpected is the error of a state the spec rules out (a handler bug).

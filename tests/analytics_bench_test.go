@@ -40,9 +40,7 @@ func benchBook(b *testing.B, url string) (*sqlstore.DB, *tradingtest.Env, uuid.U
 	ctx := context.Background()
 	db := openStore(b, url)
 	users := sqlstore.NewUsers(db)
-	st := tradingtest.Stores{Accounts: sqlstore.NewTradingAccounts(db), Instruments: sqlstore.NewInstruments(db), Executions: sqlstore.NewExecutions(db),
-		Ledger: sqlstore.NewLedger(db), Trades: sqlstore.NewLedger(db), Labels: sqlstore.NewTradeLabels(db), Versions: sqlstore.NewDataVersions(db),
-		Tx: sqlstore.NewUnitOfWork(db)}
+	st := sqlStores(db)
 	env := tradingtest.NewEnv(b, st)
 	if u, err := users.GetByEmail(ctx, benchBookEmail); err == nil {
 		return db, env, u.ID

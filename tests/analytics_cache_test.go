@@ -43,16 +43,7 @@ func newAnalyticsEnv(t *testing.T, layer *cache.Layer) *analyticsEnv {
 	ctx := context.Background()
 	db := openStore(t, "sqlite://"+filepath.Join(t.TempDir(), "analytics.db"))
 	users := sqlstore.NewUsers(db)
-	st := tradingtest.Stores{Accounts: sqlstore.NewTradingAccounts(db), Instruments: sqlstore.NewInstruments(db), Executions: sqlstore.NewExecutions(db),
-		Ledger: sqlstore.NewLedger(db), Trades: sqlstore.NewLedger(db), Labels: sqlstore.NewTradeLabels(db), Versions: sqlstore.NewDataVersions(db),
-		Tx: sqlstore.NewUnitOfWork(db),
-		NewUser: func(t testing.TB) uuid.UUID {
-			u := &identity.User{Email: "trader-" + uuid.NewString() + "@example.com"}
-			if err := users.Create(ctx, u); err != nil {
-				t.Fatal(err)
-			}
-			return u.ID
-		}}
+	st := sqlStores(db)
 	te := tradingtest.NewEnv(t, st)
 	encoded := memoryLayer(t)
 	svc, err := analytics.NewService(analytics.Config{CacheTTL: time.Hour},

@@ -21,7 +21,6 @@ import (
 	"github.com/tradesense/tradesense/adapters/sqlstore"
 	"github.com/tradesense/tradesense/core/analytics"
 	"github.com/tradesense/tradesense/core/analytics/analyticstest"
-	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/journal"
 	"github.com/tradesense/tradesense/core/trading"
 	"github.com/tradesense/tradesense/core/trading/tradingtest"
@@ -34,37 +33,28 @@ func goldenDocument(t *testing.T, f trading.Filter, period string) (*analytics.D
 	t.Helper()
 	ctx := context.Background()
 	db := openStore(t, "sqlite://"+filepath.Join(t.TempDir(), "reports.db"))
-	users, tags, playbooks := sqlstore.NewUsers(db), sqlstore.NewTags(db), sqlstore.NewPlaybooks(db)
+	tags, playbooks := sqlstore.NewTags(db), sqlstore.NewPlaybooks(db)
 	now := time.Now().UTC()
-	st := tradingtest.Stores{Accounts: sqlstore.NewTradingAccounts(db), Instruments: sqlstore.NewInstruments(db), Executions: sqlstore.NewExecutions(db),
-		Ledger: sqlstore.NewLedger(db), Trades: sqlstore.NewLedger(db), Labels: sqlstore.NewTradeLabels(db), Versions: sqlstore.NewDataVersions(db),
-		Tx: sqlstore.NewUnitOfWork(db),
-		NewUser: func(t testing.TB) uuid.UUID {
-			u := &identity.User{Email: "trader-" + uuid.NewString() + "@example.com"}
-			if err := users.Create(ctx, u); err != nil {
-				t.Fatal(err)
-			}
-			return u.ID
-		},
-		NewTag: func(t testing.TB, u uuid.UUID) uuid.UUID {
-			tag := &journal.Tag{ID: uuid.New(), UserID: u, Name: uuid.NewString(), Kind: journal.Setup, Version: 1, CreatedAt: now, UpdatedAt: now}
-			if err := tags.Create(ctx, tag); err != nil {
-				t.Fatal(err)
-			}
-			return tag.ID
-		},
-		NewPlaybook: func(t testing.TB, u uuid.UUID, n int) (uuid.UUID, []uuid.UUID) {
-			pb := &journal.Playbook{ID: uuid.New(), UserID: u, Name: uuid.NewString(), Version: 1, CreatedAt: now, UpdatedAt: now}
-			var ids []uuid.UUID
-			for range n {
-				r := journal.Rule{ID: uuid.New(), Text: "rule"}
-				pb.Rules, ids = append(pb.Rules, r), append(ids, r.ID)
-			}
-			if err := playbooks.Create(ctx, pb); err != nil {
-				t.Fatal(err)
-			}
-			return pb.ID, ids
-		}}
+	st := sqlStores(db)
+	st.NewTag = func(t testing.TB, u uuid.UUID) uuid.UUID {
+		tag := &journal.Tag{ID: uuid.New(), UserID: u, Name: uuid.NewString(), Kind: journal.Setup, Version: 1, CreatedAt: now, UpdatedAt: now}
+		if err := tags.Create(ctx, tag); err != nil {
+			t.Fatal(err)
+		}
+		return tag.ID
+	}
+	st.NewPlaybook = func(t testing.TB, u uuid.UUID, n int) (uuid.UUID, []uuid.UUID) {
+		pb := &journal.Playbook{ID: uuid.New(), UserID: u, Name: uuid.NewString(), Version: 1, CreatedAt: now, UpdatedAt: now}
+		var ids []uuid.UUID
+		for range n {
+			r := journal.Rule{ID: uuid.New(), Text: "rule"}
+			pb.Rules, ids = append(pb.Rules, r), append(ids, r.ID)
+		}
+		if err := playbooks.Create(ctx, pb); err != nil {
+			t.Fatal(err)
+		}
+		return pb.ID, ids
+	}
 	te := tradingtest.NewEnv(t, st)
 	g := analyticstest.Seed(t, te)
 	for name, id := range g.Tags {

@@ -6,12 +6,15 @@ import (
 	"log/slog"
 	"testing"
 
+	"github.com/google/uuid"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/tradesense/tradesense/adapters/memory"
 	"github.com/tradesense/tradesense/adapters/sqlstore"
 	"github.com/tradesense/tradesense/core/cache"
+	"github.com/tradesense/tradesense/core/identity"
+	"github.com/tradesense/tradesense/core/trading/tradingtest"
 )
 
 // openStore opens and migrates the database at url for the test, closed
@@ -46,4 +49,20 @@ func memoryLayer(t testing.TB) *cache.Layer {
 		t.Fatal(err)
 	}
 	return l
+}
+
+// sqlStores are the trading repositories over db, with NewUser storing a
+// user of its own for each call.
+func sqlStores(db *sqlstore.DB) tradingtest.Stores {
+	users := sqlstore.NewUsers(db)
+	return tradingtest.Stores{Accounts: sqlstore.NewTradingAccounts(db), Instruments: sqlstore.NewInstruments(db), Executions: sqlstore.NewExecutions(db),
+		Ledger: sqlstore.NewLedger(db), Trades: sqlstore.NewLedger(db), Labels: sqlstore.NewTradeLabels(db), Versions: sqlstore.NewDataVersions(db),
+		Tx: sqlstore.NewUnitOfWork(db),
+		NewUser: func(t testing.TB) uuid.UUID {
+			u := &identity.User{Email: "trader-" + uuid.NewString() + "@example.com"}
+			if err := users.Create(context.Background(), u); err != nil {
+				t.Fatal(err)
+			}
+			return u.ID
+		}}
 }

@@ -60,19 +60,11 @@ func newPagesEnv(t *testing.T, url string) *pagesEnv {
 	ctx := context.Background()
 	db := openStore(t, url)
 	pages := memoryLayer(t)
-	users := sqlstore.NewUsers(db)
-	newUser := func(t testing.TB) uuid.UUID {
-		u := &identity.User{Email: "trader-" + uuid.NewString() + "@example.com"}
-		if err := users.Create(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-		return u.ID
-	}
-	trades := &countedTrades{Trades: sqlstore.NewLedger(db)}
-	te := tradingtest.NewEnv(t, tradingtest.Stores{Accounts: sqlstore.NewTradingAccounts(db), Instruments: sqlstore.NewInstruments(db),
-		Executions: sqlstore.NewExecutions(db), Ledger: sqlstore.NewLedger(db), Trades: trades, Labels: sqlstore.NewTradeLabels(db),
-		Versions: sqlstore.NewDataVersions(db), Tx: sqlstore.NewUnitOfWork(db), NewUser: newUser, Pages: pages})
-	e := &pagesEnv{svc: te.Svc, trades: trades, users: users, tags: sqlstore.NewTags(db), newUser: newUser, user: newUser(t)}
+	st := sqlStores(db)
+	trades := &countedTrades{Trades: st.Trades}
+	st.Trades, st.Pages = trades, pages
+	te := tradingtest.NewEnv(t, st)
+	e := &pagesEnv{svc: te.Svc, trades: trades, users: sqlstore.NewUsers(db), tags: sqlstore.NewTags(db), newUser: st.NewUser, user: st.NewUser(t)}
 	a, err := e.svc.CreateAccount(ctx, e.user, trading.AccountInput{Name: "Paged", Currency: "USD"})
 	if err != nil {
 		t.Fatal(err)

@@ -40,7 +40,6 @@ type analyticsEnv struct {
 
 func newAnalyticsEnv(t *testing.T, layer *cache.Layer) *analyticsEnv {
 	t.Helper()
-	ctx := context.Background()
 	db := openStore(t, "sqlite://"+filepath.Join(t.TempDir(), "analytics.db"))
 	users := sqlstore.NewUsers(db)
 	st := sqlStores(db)
@@ -52,11 +51,7 @@ func newAnalyticsEnv(t *testing.T, layer *cache.Layer) *analyticsEnv {
 		t.Fatal(err)
 	}
 	e := &analyticsEnv{trading: te, analytics: svc, users: users, user: st.NewUser(t)}
-	a, err := te.Svc.CreateAccount(ctx, e.user, trading.AccountInput{Name: "Cached", Currency: "USD"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.account = a.ID
+	e.account = newAccount(t, te.Svc, e.user, "Cached")
 	return e
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/tradesense/tradesense/adapters/sqlstore"
 	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/identity"
+	"github.com/tradesense/tradesense/core/trading"
 	"github.com/tradesense/tradesense/core/trading/tradingtest"
 )
 
@@ -65,4 +66,14 @@ func sqlStores(db *sqlstore.DB) tradingtest.Stores {
 			}
 			return u.ID
 		}}
+}
+
+// newAccount creates a USD account of the user and returns its ID.
+func newAccount(t testing.TB, svc *trading.Service, user uuid.UUID, name string) uuid.UUID {
+	t.Helper()
+	a, err := svc.CreateAccount(context.Background(), user, trading.AccountInput{Name: name, Currency: "USD"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.ID
 }

@@ -57,7 +57,6 @@ func pageDatabases() map[string]func(t *testing.T) string {
 
 func newPagesEnv(t *testing.T, url string) *pagesEnv {
 	t.Helper()
-	ctx := context.Background()
 	db := openStore(t, url)
 	pages := memoryLayer(t)
 	st := sqlStores(db)
@@ -65,11 +64,7 @@ func newPagesEnv(t *testing.T, url string) *pagesEnv {
 	st.Trades, st.Pages = trades, pages
 	te := tradingtest.NewEnv(t, st)
 	e := &pagesEnv{svc: te.Svc, trades: trades, users: sqlstore.NewUsers(db), tags: sqlstore.NewTags(db), newUser: st.NewUser, user: st.NewUser(t)}
-	a, err := e.svc.CreateAccount(ctx, e.user, trading.AccountInput{Name: "Paged", Currency: "USD"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.account = a.ID
+	e.account = newAccount(t, e.svc, e.user, "Paged")
 	return e
 }
 
@@ -169,11 +164,7 @@ func TestTradePagesAreTheirOwners(t *testing.T) {
 	}
 	other := *e
 	other.user = e.newUser(t)
-	a, err := e.svc.CreateAccount(ctx, other.user, trading.AccountInput{Name: "Paged", Currency: "USD"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	other.account = a.ID
+	other.account = newAccount(t, e.svc, other.user, "Paged")
 	other.roundTrip(t, "MSFT", 1)
 	v1, err1 := e.svc.DataVersion(ctx, e.user)
 	v2, err2 := e.svc.DataVersion(ctx, other.user)

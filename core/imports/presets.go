@@ -428,7 +428,7 @@ var reSchwabOption = regexp.MustCompile(`^([A-Z.]{1,6}) ([0-9]{2}/[0-9]{2}/[0-9]
 
 // stockOrOption reads a stock symbol or a broker's spelled-out option
 // ("AAPL 06/19/2026 150.00 C").
-func stockOrOption(sym string) (string, trading.AssetClass) {
+func stockOrOption(b *binding, sym string) (string, trading.AssetClass) {
 	u := strings.ToUpper(strings.Join(strings.Fields(sym), " "))
 	if m := reSchwabOption.FindStringSubmatch(u); m != nil {
 		exp, err := time.Parse("01/02/2006", m[2])
@@ -437,7 +437,7 @@ func stockOrOption(sym string) (string, trading.AssetClass) {
 			return occ(m[1], exp, m[4], k), trading.Option
 		}
 	}
-	return u, classOf(u)
+	return u, b.classOf(u)
 }
 
 func schwab() *spec {
@@ -467,7 +467,7 @@ func schwab() *spec {
 				if err != nil {
 					return nil, "", err
 				}
-				sym, class := stockOrOption(b.get(fSymbol))
+				sym, class := stockOrOption(b, b.get(fSymbol))
 				return []Fill{fill(trading.ExecutionInput{Symbol: sym, AssetClass: class, Side: side, Quantity: q, Price: price, Commission: comm.Abs(), ExecutedAt: at})}, "", nil
 			}}}}
 }
@@ -542,7 +542,7 @@ func webull() *spec {
 				}
 				at := r.executedAt()
 				sym := strings.ToUpper(b.get(fSymbol))
-				return r.one(trading.ExecutionInput{Symbol: sym, AssetClass: classOf(sym), Side: side, Quantity: q, Price: price, ExecutedAt: at})
+				return r.one(trading.ExecutionInput{Symbol: sym, AssetClass: b.classOf(sym), Side: side, Quantity: q, Price: price, ExecutedAt: at})
 			}}}}
 }
 
@@ -573,7 +573,7 @@ func tradeZero() *spec {
 				}
 				at := r.executedAt()
 				sym := strings.ToUpper(b.get(fSymbol))
-				return r.one(trading.ExecutionInput{Symbol: sym, AssetClass: classOf(sym), Currency: b.get(fCurrency), Side: side, Quantity: q,
+				return r.one(trading.ExecutionInput{Symbol: sym, AssetClass: b.classOf(sym), Currency: b.get(fCurrency), Side: side, Quantity: q,
 					Price: price, Commission: comm, Fees: fees, ExecutedAt: at})
 			}}}}
 }
@@ -706,7 +706,7 @@ func genericSpec(m map[string]string) *spec {
 func genericRow(b *binding) ([]Fill, string, error) {
 	class := trading.AssetClass(strings.ToLower(b.get(fAssetClass)))
 	if class == "" {
-		class = classOf(b.get(fSymbol))
+		class = b.classOf(b.get(fSymbol))
 	} else if !class.Valid() {
 		return nil, "", fmt.Errorf("%s: %.20q is not an asset class", b.label(fAssetClass), string(class))
 	}

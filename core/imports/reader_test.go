@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/text/encoding/unicode"
+
+	"github.com/tradesense/tradesense/core/trading"
 )
 
 func readAll(t *testing.T, b []byte) []*Record {
@@ -239,5 +242,40 @@ func TestRowsCountRowsNotFills(t *testing.T) {
 	c.Fill(Fill{Line: 5})
 	if c.rows() != 4 || len(c.fills) != 5 {
 		t.Fatalf("%d rows, %d fills; want 4 rows, 5 fills", c.rows(), len(c.fills))
+	}
+}
+
+// TestInferredClassIsTradings: a file that names no asset class gets the
+// class manual entry would give the same symbol (trading.InferAssetClass):
+// a dated future of a known root in any of its spellings is a future (its
+// multiplier applied, not a stock's 1), an OCC symbol an option, a bare
+// root or a ticker a stock.
+func TestInferredClassIsTradings(t *testing.T) {
+	csv := "symbol,side,quantity,price,executed_at\n" +
+		"ESZ6,buy,1,6000,2026-05-01 10:00:00\n" +
+		"/ESZ26,sell,1,6001,2026-05-01 10:01:00\n" +
+		"MNQ DEC26,buy,2,21000,2026-05-01 10:02:00\n" +
+		"AAPL  261218C00150000,buy,1,2.5,2026-05-01 10:03:00\n" +
+		"ES,buy,1,5,2026-05-01 10:04:00\n" +
+		"ESZ6,sell,1,6002,2026-05-01 10:05:00\n" +
+		"AAPL,buy,1,190,2026-05-01 10:06:00\n"
+	p := parseBytes(t, PresetGeneric, []byte(csv), ny(t), nil)
+	var got []string
+	for _, f := range p.fills {
+		got = append(got, string(f.Input.AssetClass)+" "+f.Input.Symbol)
+	}
+	want := []string{"future ESZ6", "future /ESZ26", "future MNQ DEC26", "option AAPL  261218C00150000", "stock ES", "future ESZ6", "stock AAPL"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %q, want %q (warnings %q)", got, want, p.c.warnings)
+	}
+	b := &binding{}
+	for i := range maxMemoClasses + 10 {
+		if c := b.classOf(fmt.Sprintf("ESZ%d", i%10)); c != trading.Future {
+			t.Fatalf("memoised class %s", c)
+		}
+		b.classOf(fmt.Sprintf("T%d", i))
+	}
+	if len(b.classes) != maxMemoClasses || b.classes["ESZ3"] != trading.Future {
+		t.Fatalf("memo holds %d symbols, ESZ3 %q", len(b.classes), b.classes["ESZ3"])
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"time"
 
@@ -87,6 +86,9 @@ type binding struct {
 	warn  func(line int, msg string)
 	line  int
 	f     []string
+	// classes memoises classOf per symbol for this file (symbols repeat
+	// row after row; the inference runs up to three regular expressions).
+	classes map[string]trading.AssetClass
 }
 
 // bind finds each field's column among its aliases (normalized names);
@@ -481,15 +483,28 @@ func sideAndQty(b *binding) (trading.Side, decimal.Decimal, error) {
 	return side, q, nil
 }
 
-var reOCC = regexp.MustCompile(`^[A-Z][A-Z0-9.]{0,5} *[0-9]{6}[CP][0-9]{8}$`)
+// maxMemoClasses bounds a file's memo of symbol classes: a file of
+// mostly distinct symbols stops memoising rather than growing it.
+const maxMemoClasses = 4096
 
-// classOf guesses the asset class of a symbol of a stock broker: an OCC
-// option symbol, else a stock.
-func classOf(sym string) trading.AssetClass {
-	if reOCC.MatchString(strings.ToUpper(strings.TrimSpace(sym))) {
-		return trading.Option
+// classOf is the asset class of a symbol a broker's file gives without
+// one: trading.InferAssetClass, the rule manual entry uses too (an OCC
+// option, a dated future of a known root, else a stock), so that an
+// imported ESZ6 is the same future with the same multiplier as a typed
+// one. The class does not depend on the reference date (only the year of
+// a one-digit futures code does), so the memo is keyed by symbol.
+func (b *binding) classOf(sym string) trading.AssetClass {
+	if c, ok := b.classes[sym]; ok {
+		return c
 	}
-	return trading.Stock
+	c := trading.InferAssetClass(sym, time.Now())
+	if b.classes == nil {
+		b.classes = make(map[string]trading.AssetClass)
+	}
+	if len(b.classes) < maxMemoClasses {
+		b.classes[sym] = c
+	}
+	return c
 }
 
 // occ builds an OCC symbol from its parts.

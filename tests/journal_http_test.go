@@ -226,7 +226,7 @@ func TestJournalHTTPDecimalsRoundTripExactly(t *testing.T) {
 		// A JSON number is refused: money is never a float.
 		bad := st.call("POST", "/api/v1/executions", tr.token, `{"executions":[{"account_id":"`+tr.account+`","symbol":"AAPL","side":"buy","quantity":100,"price":"1","executed_at":"2026-03-02T10:00:00Z"}]}`, nil)
 		st.problem(bad, 400, "validation_failed")
-		if _, ok := bad.obj("errors")["/executions/0/quantity"]; !ok {
+		if _, ok := bad.obj("errors")["executions[0].quantity"]; !ok {
 			t.Fatalf("errors = %s", bad.raw)
 		}
 	})
@@ -251,16 +251,16 @@ func TestJournalHTTPBadInputIsAProblemWithFields(t *testing.T) {
 			{"GET", "/api/v1/trades?symbol=A%00", nil, "validation_failed", "query"},
 			{"POST", "/api/v1/tags", `{"name": "t\u0000", "kind": "custom"}`, "validation_failed", "body"},
 			{"POST", "/api/v1/accounts", `{"name": "x", "currency": "USD", "broker": "a\u0000b"}`, "validation_failed", "body"},
-			{"POST", "/api/v1/executions", map[string]any{"executions": []map[string]any{{"account_id": tr.account, "symbol": "AAPL", "side": "buy", "quantity": "1e3", "price": "1", "executed_at": "2026-03-02T10:00:00Z"}}}, "validation_failed", "/executions/0/quantity"},
-			{"POST", "/api/v1/executions", map[string]any{"executions": []map[string]any{{"account_id": tr.account, "symbol": "AAPL", "side": "buy", "quantity": "1234567890123456789", "price": "1", "executed_at": "2026-03-02T10:00:00Z"}}}, "decimal_invalid", "executions/0/quantity"},
+			{"POST", "/api/v1/executions", map[string]any{"executions": []map[string]any{{"account_id": tr.account, "symbol": "AAPL", "side": "buy", "quantity": "1e3", "price": "1", "executed_at": "2026-03-02T10:00:00Z"}}}, "validation_failed", "executions[0].quantity"},
+			{"POST", "/api/v1/executions", map[string]any{"executions": []map[string]any{{"account_id": tr.account, "symbol": "AAPL", "side": "buy", "quantity": "1234567890123456789", "price": "1", "executed_at": "2026-03-02T10:00:00Z"}}}, "decimal_invalid", "executions[0].quantity"},
 			{"POST", "/api/v1/executions", map[string]any{"executions": []map[string]any{
 				{"account_id": tr.account, "symbol": "AAPL", "side": "buy", "quantity": "1", "price": "1", "executed_at": "2026-03-02T10:00:00Z"},
 				{"account_id": uuid.NewString(), "symbol": "AAPL", "side": "buy", "quantity": "1", "price": "1", "executed_at": "2026-03-02T10:00:00Z"}}},
-				"validation_failed", "executions/1/account_id"},
+				"validation_failed", "executions[1].account_id"},
 			{"POST", "/api/v1/accounts", map[string]any{"name": "X", "currency": "USD", "unknown": 1}, "validation_failed", ""},
 			{"POST", "/api/v1/accounts", `{"name": "X",`, "validation_failed", "body"},
-			{"POST", "/api/v1/tags", map[string]any{"name": "x", "kind": "mood"}, "validation_failed", "/kind"},
-			{"PUT", "/api/v1/journal/2026-03-02", map[string]any{"mood": 9}, "validation_failed", "/mood"},
+			{"POST", "/api/v1/tags", map[string]any{"name": "x", "kind": "mood"}, "validation_failed", "kind"},
+			{"PUT", "/api/v1/journal/2026-03-02", map[string]any{"mood": 9}, "validation_failed", "mood"},
 			{"GET", "/api/v1/journal?from=2026-03-10&to=2026-03-01", nil, "validation_failed", "to"},
 			{"PATCH", "/api/v1/accounts/" + tr.account, map[string]any{"name": "Y"}, "if_match_invalid", "If-Match"},
 		}

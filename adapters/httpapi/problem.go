@@ -151,9 +151,45 @@ func Problem(ctx context.Context, err error) (int, gen.Problem) {
 		p.RequestId = &id
 	}
 	if len(d.fields) > 0 {
-		p.Errors = &d.fields
+		fields := fieldNames(d.fields)
+		p.Errors = &fields
 	}
 	return d.status, p
+}
+
+// fieldNames spells every field of a problem one way, whichever layer
+// named it: a top-level field by its name ("kind"), a nested one as a path
+// of names and [indexes] ("executions[0].price"). The spec validator names
+// body fields by JSON pointer ("/executions/0/price", "/kind"), the
+// handlers' decimal checks by a slash path ("executions/0/price") and the
+// domain by the dotted path; a client reads one form.
+func fieldNames(in map[string]string) map[string]string {
+	out := make(map[string]string, len(in))
+	for k, v := range in {
+		out[fieldName(k)] = v
+	}
+	return out
+}
+
+// fieldName is the dotted path of a slash path or a JSON pointer (RFC 6901:
+// "~1" is a "/" and "~0" a "~" inside a name); any other name is kept.
+func fieldName(k string) string {
+	if !strings.Contains(k, "/") {
+		return k
+	}
+	var b strings.Builder
+	for i, seg := range strings.Split(strings.TrimPrefix(k, "/"), "/") {
+		switch {
+		case i > 0 && seg != "" && strings.Trim(seg, "0123456789") == "":
+			b.WriteString("[" + seg + "]")
+		default:
+			if i > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(strings.ReplaceAll(strings.ReplaceAll(seg, "~1", "/"), "~0", "~"))
+		}
+	}
+	return b.String()
 }
 
 // writeProblem renders err as problem+json and aborts the chain. Internal

@@ -67,3 +67,28 @@ func TestDecoderNamesEveryBadDecimal(t *testing.T) {
 		t.Fatalf("errors = %v", d.err())
 	}
 }
+
+// TestFieldNamesAreOneForm: the three spellings of a field that the
+// layers produce come out as one.
+func TestFieldNamesAreOneForm(t *testing.T) {
+	for in, want := range map[string]string{
+		"/executions/0/price":  "executions[0].price",
+		"executions/12/price":  "executions[12].price",
+		"executions[0].price":  "executions[0].price",
+		"/kind":                "kind",
+		"kind":                 "kind",
+		"/mapping/Fill~1Price": "mapping.Fill/Price",
+		"/rules/2":             "rules[2]",
+		"/a~0b/0/c":            "a~b[0].c",
+		"body":                 "body",
+		"If-Match":             "If-Match",
+	} {
+		if got := fieldName(in); got != want {
+			t.Errorf("fieldName(%q) = %q, want %q", in, got, want)
+		}
+	}
+	_, p := Problem(context.Background(), apperr.Validation("bad", map[string]string{"/executions/0/quantity": "x", "executions/1/account_id": "y", "exits[0].at": "z"}))
+	if got := *p.Errors; len(got) != 3 || got["executions[0].quantity"] != "x" || got["executions[1].account_id"] != "y" || got["exits[0].at"] != "z" {
+		t.Fatalf("errors = %v", got)
+	}
+}

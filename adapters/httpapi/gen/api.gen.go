@@ -2961,7 +2961,7 @@ type Problem struct {
 	Code   string  `json:"code"`
 	Detail *string `json:"detail,omitempty"`
 
-	// Errors Field name to message, for validation problems.
+	// Errors Field to message, for validation problems. A top-level field is named as it is (`kind`), a nested one by its path of names and indexes (`executions[0].price`), whichever check found it; `body`, `query` and a header name stand for the whole.
 	Errors    *map[string]string `json:"errors,omitempty"`
 	Instance  *string            `json:"instance,omitempty"`
 	RequestId *string            `json:"request_id,omitempty"`

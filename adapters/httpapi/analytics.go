@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -168,8 +169,11 @@ func (r rawJSON) VisitGetAnalyticsSummaryResponse(w http.ResponseWriter) error {
 
 func (r rawJSON) VisitListTradesResponse(w http.ResponseWriter) error { return r.write(w) }
 
+// write sends the bytes with their length, so that net/http writes them
+// as they are instead of in chunks (a page of trades is ≈ 30 KB).
 func (r rawJSON) write(w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(r)))
 	w.WriteHeader(http.StatusOK)
 	_, err := w.Write(r)
 	return err

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/tradesense/tradesense/core/apperr"
@@ -90,5 +91,17 @@ func TestFieldNamesAreOneForm(t *testing.T) {
 	_, p := Problem(context.Background(), apperr.Validation("bad", map[string]string{"/executions/0/quantity": "x", "executions/1/account_id": "y", "exits[0].at": "z"}))
 	if got := *p.Errors; len(got) != 3 || got["executions[0].quantity"] != "x" || got["executions[1].account_id"] != "y" || got["exits[0].at"] != "z" {
 		t.Fatalf("errors = %v", got)
+	}
+}
+
+// TestRawJSONStatesItsLength: cached bytes go out with Content-Length,
+// not chunked.
+func TestRawJSONStatesItsLength(t *testing.T) {
+	rec := httptest.NewRecorder()
+	if err := rawJSON(`{"items":[]}`).write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.Header().Get("Content-Length"); got != "12" || rec.Body.String() != `{"items":[]}` {
+		t.Fatalf("Content-Length %q, body %q", got, rec.Body.String())
 	}
 }

@@ -2,11 +2,11 @@ package identity
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"sync"
 	"time"
 
+	gojson "github.com/goccy/go-json"
 	"github.com/google/uuid"
 
 	"github.com/tradesense/tradesense/core/cache"
@@ -46,15 +46,17 @@ type cachedProfile struct {
 }
 
 func encodeProfile(u *User) ([]byte, error) {
-	return json.Marshal(cachedProfile{ID: u.ID, Email: u.Email, DisplayName: u.DisplayName, Timezone: u.Timezone, Role: u.Role,
+	return gojson.Marshal(cachedProfile{ID: u.ID, Email: u.Email, DisplayName: u.DisplayName, Timezone: u.Timezone, Role: u.Role,
 		EmailVerifiedAt: u.EmailVerifiedAt, DisabledAt: u.DisabledAt, MFAEnabled: u.MFAEnabled, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt})
 }
 
 // decodeProfile returns the user of a cache entry, or nil when the entry
-// does not decode or belongs to another user.
+// does not decode or belongs to another user. Every authenticated request
+// decodes one: goccy/go-json's compiled decoder takes about a third of
+// encoding/json's time for it (the same JSON).
 func decodeProfile(b []byte, id uuid.UUID) *User {
 	var p cachedProfile
-	if err := json.Unmarshal(b, &p); err != nil || p.ID != id || !p.Role.Valid() {
+	if err := gojson.Unmarshal(b, &p); err != nil || p.ID != id || !p.Role.Valid() {
 		return nil
 	}
 	return &User{ID: p.ID, Email: p.Email, DisplayName: p.DisplayName, Timezone: p.Timezone, Role: p.Role,

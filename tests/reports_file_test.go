@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -243,8 +244,24 @@ func TestReportCSVAndXLSX(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = x.Close() }()
-	if sheets := x.GetSheetList(); len(sheets) != len(tables) {
-		t.Fatalf("%d sheets for %d tables: %v", len(sheets), len(tables), sheets)
+	if sheets := x.GetSheetList(); len(sheets) != len(tables)+1 || sheets[0] != "Report" {
+		t.Fatalf("%d sheets for %d tables and the Report sheet: %v", len(sheets), len(tables), sheets)
+	}
+	// The first sheet states what the workbook covers, its filter included.
+	about, err := x.GetRows("Report")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stated []string
+	for _, row := range about {
+		if len(row) == 2 {
+			stated = append(stated, row[0]+"|"+row[1])
+		}
+	}
+	for _, want := range []string{"Period|" + doc.Period, "Accounts|" + strings.Join(doc.Accounts, ", "), "Filters|symbol AAPL, MSFT", "|tag =cmd"} {
+		if !slices.Contains(stated, want) {
+			t.Errorf("the Report sheet does not state %q: %q", want, stated)
+		}
 	}
 	rows, err := x.GetRows("Trades")
 	if err != nil {

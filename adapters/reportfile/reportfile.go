@@ -93,10 +93,15 @@ func renderCSV(doc *analytics.Document, w io.Writer) error {
 	return cw.Error()
 }
 
-// renderXLSX writes one sheet per table. Numbers are cells without a type
-// holding the decimal's exact text (Excel reads them as numbers); text is
-// stored as strings (never formulas) and escaped all the same, for the
-// copy-paste into another sheet.
+// aboutSheet is the first sheet of a workbook: what the report covers.
+const aboutSheet = "Report"
+
+// renderXLSX writes a first sheet that says what the report covers (its
+// title, period, accounts and filter, as the PDF's cover and the CSV's
+// first line do), then one sheet per table. Numbers are cells without a
+// type holding the decimal's exact text (Excel reads them as numbers);
+// text is stored as strings (never formulas) and escaped all the same,
+// for the copy-paste into another sheet.
 func renderXLSX(doc *analytics.Document, w io.Writer) error {
 	x := excelize.NewFile()
 	defer func() { _ = x.Close() }()
@@ -104,16 +109,13 @@ func renderXLSX(doc *analytics.Document, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	first := true
-	used := map[string]bool{}
+	if err := writeAbout(x, doc, bold); err != nil {
+		return err
+	}
+	used := map[string]bool{strings.ToLower(aboutSheet): true}
 	for _, t := range doc.Tables() {
 		name := sheetName(t.Name, used)
-		if first {
-			if err := x.SetSheetName("Sheet1", name); err != nil {
-				return err
-			}
-			first = false
-		} else if _, err := x.NewSheet(name); err != nil {
+		if _, err := x.NewSheet(name); err != nil {
 			return err
 		}
 		if err := x.SetCellStr(name, "A1", EscapeFormula(t.Title)); err != nil {
@@ -144,6 +146,38 @@ func renderXLSX(doc *analytics.Document, w io.Writer) error {
 		_ = x.SetColWidth(name, "A", "A", 28)
 	}
 	return x.Write(w)
+}
+
+// writeAbout fills the first sheet: one label and value per row, the
+// filter's criteria one per row ("none" for the whole book).
+func writeAbout(x *excelize.File, doc *analytics.Document, bold int) error {
+	if err := x.SetSheetName("Sheet1", aboutSheet); err != nil {
+		return err
+	}
+	filters := doc.Filters
+	if len(filters) == 0 {
+		filters = []string{"none: every trade of the period"}
+	}
+	rows := [][2]string{{doc.Title, ""}, {"Period", doc.Period}, {"Generated", doc.GeneratedAt.Format("2006-01-02 15:04 MST")},
+		{"Accounts", strings.Join(doc.Accounts, ", ")}}
+	for i, f := range filters {
+		label := ""
+		if i == 0 {
+			label = "Filters"
+		}
+		rows = append(rows, [2]string{label, f})
+	}
+	for r, row := range rows {
+		for c, v := range row {
+			ref, _ := excelize.CoordinatesToCellName(c+1, r+1)
+			if err := x.SetCellStr(aboutSheet, ref, EscapeFormula(v)); err != nil {
+				return err
+			}
+		}
+	}
+	_ = x.SetRowStyle(aboutSheet, 1, 1, bold)
+	_ = x.SetColWidth(aboutSheet, "A", "A", 14)
+	return x.SetColWidth(aboutSheet, "B", "B", 60)
 }
 
 // sheetName makes a valid, unique sheet name (at most 31 characters, none

@@ -251,6 +251,9 @@ func TestReportsOverHTTP(t *testing.T) {
 			if r.str("state") != "queued" || r.str("format") != format || r.body["scheduled"] != false {
 				t.Fatalf("requested %s", r.raw)
 			}
+			if f, _ := r.body["filters"].(map[string]any); len(f) != 1 || f["symbol"] != "AAPL,MSFT" {
+				t.Fatalf("the report does not echo its filter: %s", r.raw)
+			}
 			ids[format] = r.str("id")
 		}
 		synctest.Wait() // the worker has rendered them
@@ -307,6 +310,13 @@ func TestReportsOverHTTP(t *testing.T) {
 		if items, _ := r.body["items"].([]any); len(items) != 0 {
 			t.Fatalf("bob's reports %s", r.raw)
 		}
+		// A report of the whole book echoes no filter.
+		r = a.do("POST", "/api/v1/reports", alice, map[string]any{"from": "1999-12-01", "to": "1999-12-31", "format": "csv"})
+		a.expect(r, 202, "")
+		if _, has := r.body["filters"]; has {
+			t.Fatalf("a whole-book report with filters: %s", r.raw)
+		}
+		a.expect(a.do("DELETE", "/api/v1/reports/"+r.str("id"), alice, nil), 204, "")
 		a.expect(a.do("DELETE", "/api/v1/reports/"+ids["csv"], alice, nil), 204, "")
 		a.problem(a.do("GET", "/api/v1/reports/"+ids["csv"], alice, nil), 404, "report_not_found")
 		a.problem(a.do("GET", "/api/v1/reports/"+ids["csv"]+"/file", alice, nil), 404, "report_not_found")

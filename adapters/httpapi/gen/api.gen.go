@@ -3056,7 +3056,12 @@ type Report struct {
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 
 	// FileUrl Where to download the file, once ready.
-	FileUrl    *string            `json:"file_url,omitempty"`
+	FileUrl *string `json:"file_url,omitempty"`
+
+	// Filters The trade filter the report was asked for, beyond its dates, as the query
+	// parameters of `GET /api/v1/trades` (a list joined by commas, symbols in their
+	// canonical form: `{"symbol": "AAPL,MSFT"}`); absent for the whole book.
+	Filters    *map[string]string `json:"filters,omitempty"`
 	FinishedAt *time.Time         `json:"finished_at,omitempty"`
 	Format     ReportFormat       `json:"format"`
 	From       openapi_types.Date `json:"from"`

@@ -165,6 +165,7 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stdo
 		return fmt.Errorf("start api: %w", err)
 	}
 	defer cleanup()
+	go releaseStartupGarbage(ctx, api.Server.Listening(), startupSettle)
 	return api.Run(ctx)
 }
 
@@ -191,6 +192,7 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 		return fmt.Errorf("start worker: %w", err)
 	}
 	defer cleanup()
+	go releaseStartupGarbage(ctx, w.Ops.Listening(), startupSettle)
 	return w.Run(ctx)
 }
 

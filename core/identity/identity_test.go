@@ -243,3 +243,27 @@ func FuzzNormalizeEmail(f *testing.F) {
 		}
 	})
 }
+
+// TestPolicyBlocklistIsTheFile checks the sorted blocklist against the
+// embedded file line by line: every line (any case) is refused, and the
+// list holds nothing else.
+func TestPolicyBlocklistIsTheFile(t *testing.T) {
+	p := NewPasswordPolicy()
+	want := map[string]bool{}
+	for line := range strings.Lines(commonPasswordsFile) {
+		if w := strings.ToLower(strings.TrimSpace(line)); w != "" {
+			want[w] = true
+			if !p.isCommon(w) {
+				t.Fatalf("line %q of the file is not on the blocklist", w)
+			}
+		}
+	}
+	if p.Len() != len(want) {
+		t.Fatalf("blocklist has %d entries; the file has %d distinct lines", p.Len(), len(want))
+	}
+	for _, ok := range []string{"", "a perfectly fine passphrase", "zzzzzzzzzzzzzzzzzzzzzzzzz", "\x00"} {
+		if p.isCommon(ok) {
+			t.Errorf("%q is on the blocklist", ok)
+		}
+	}
+}

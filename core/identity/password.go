@@ -1,8 +1,6 @@
 package identity
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -11,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -254,29 +253,39 @@ const (
 )
 
 //go:embed passwords/common-10k.txt
-var commonPasswordsFile []byte
+var commonPasswordsFile string
 
 // PasswordPolicy is NIST SP 800-63B's: a length range, no composition
 // rules, and a blocklist of common passwords (the 10,000 most frequent,
 // embedded in the binary).
 type PasswordPolicy struct {
-	common map[string]struct{}
+	common []string // sorted, lower case, no duplicates
 }
 
-// NewPasswordPolicy loads the embedded blocklist.
+// NewPasswordPolicy loads the embedded blocklist: a sorted slice of the
+// lines of the embedded file (substrings of it, not copies; a line is
+// copied only when lower-casing changes it), searched by bisection. A
+// map with a copy of each line held 0.5 MB of the idle heap; this holds
+// 160 kB, and a lookup is 14 string comparisons.
 func NewPasswordPolicy() *PasswordPolicy {
-	common := make(map[string]struct{}, 10000)
-	sc := bufio.NewScanner(bytes.NewReader(commonPasswordsFile))
-	for sc.Scan() {
-		if w := strings.TrimSpace(sc.Text()); w != "" {
-			common[strings.ToLower(w)] = struct{}{}
+	common := make([]string, 0, strings.Count(commonPasswordsFile, "\n")+1)
+	for line := range strings.Lines(commonPasswordsFile) {
+		if w := strings.TrimSpace(line); w != "" {
+			common = append(common, strings.ToLower(w))
 		}
 	}
-	return &PasswordPolicy{common: common}
+	slices.Sort(common)
+	return &PasswordPolicy{common: slices.Compact(common)}
 }
 
 // Len is the size of the blocklist.
 func (p *PasswordPolicy) Len() int { return len(p.common) }
+
+// isCommon reports whether lower (lower case) is on the blocklist.
+func (p *PasswordPolicy) isCommon(lower string) bool {
+	_, found := slices.BinarySearch(p.common, lower)
+	return found
+}
 
 // NormalizePassword applies Unicode NFKC, so that the same password typed
 // on different keyboards (composed or decomposed accents, full-width
@@ -298,7 +307,7 @@ func (p *PasswordPolicy) Check(field, pw, email string) (string, error) {
 		return "", fieldErr(field, CodePasswordTooLong, fmt.Sprintf("must be at most %d characters", MaxPasswordLen))
 	}
 	lower := strings.ToLower(pw)
-	if _, bad := p.common[lower]; bad || (email != "" && lower == strings.ToLower(email)) {
+	if p.isCommon(lower) || (email != "" && lower == strings.ToLower(email)) {
 		return "", fieldErr(field, CodePasswordCommon, "is too common; choose a less guessable password")
 	}
 	return pw, nil

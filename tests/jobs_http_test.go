@@ -301,10 +301,10 @@ func TestJobsHTTPBulkEmailRetryAndInspection(t *testing.T) {
 	}{
 		"bad address":   {`{"recipients":["ok@example.com","not an address"],"subject":"s","body":"b"}`, "recipients[1]"},
 		"unknown field": {`{"recipients":["ok@example.com"],"subject":"s","body":"b","bcc":"x@example.com"}`, "body"},
-		"no recipients": {`{"recipients":[],"subject":"s","body":"b"}`, "/recipients"},
+		"no recipients": {`{"recipients":[],"subject":"s","body":"b"}`, "recipients"},
 		"no content":    {`{"recipients":["ok@example.com"]}`, "template"},
 		"both":          {`{"recipients":["ok@example.com"],"template":"generic","subject":"s","body":"b"}`, "template"},
-		"wrong type":    {`{"recipients":"ok@example.com","subject":"s","body":"b"}`, "/recipients"},
+		"wrong type":    {`{"recipients":"ok@example.com","subject":"s","body":"b"}`, "recipients"},
 	} {
 		r := a.do("POST", "/api/v1/admin/emails/bulk", a.admin, tc.body)
 		assertProblem(t, r, 400, "")

@@ -3,6 +3,8 @@ package imports
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -124,6 +126,32 @@ func FuzzTime(f *testing.F) {
 		var p timeParser
 		if _, _, _, err := p.parse(s, loc); err != nil {
 			return
+		}
+	})
+}
+
+// FuzzReaderLines: any input reads to its end, each record (or rejected
+// one) on a later line than the one before and within the input's lines,
+// runaway quotes included.
+func FuzzReaderLines(f *testing.F) {
+	f.Add([]byte("a,b\n\"x,y\nc,d\n\"e\nf,g\n"))
+	f.Add([]byte("a,b\n\"x\ny\",z\n1,2"))
+	f.Add([]byte("a;b\r\n \"x;y\r\n\"\"q\r\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := NewReader(bytes.NewReader(data))
+		lines, last := bytes.Count(data, []byte("\n"))+1, 0
+		for {
+			rec, err := r.Next()
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			if rec == nil {
+				t.Fatalf("no record with %v", err)
+			}
+			if rec.Line <= last || rec.Line > lines {
+				t.Fatalf("record on line %d after line %d (%d lines): %q", rec.Line, last, lines, rec.Raw)
+			}
+			last = rec.Line
 		}
 	})
 }

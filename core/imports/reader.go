@@ -45,11 +45,25 @@ func (r *Record) Blank() bool {
 // It streams: memory stays constant in the file's size (one record and
 // the csv package's buffer).
 type Reader struct {
-	csv  *csv.Reader
-	rec  *recorder
-	prev int64 // input offset where the next record starts
-	err  error
+	csv   *csv.Reader
+	comma byte // the delimiter: a comma, tab or semicolon
+	rec   *recorder
+	prev  int64 // input offset where the next record starts
+	err   error
+	// After a runaway quote (see Next), sub reads the lines it swallowed,
+	// numbered from subLine + 1; depth counts the runaways above this
+	// reader. Past maxRunaways the lines are rejected one by one (lines),
+	// so a file of stray quotes costs linear time, not quadratic.
+	sub     *Reader
+	subLine int
+	depth   int
+	lines   *string
+	lineNo  int // the last of lines rejected
 }
+
+// maxRunaways bounds the runaway quotes of one file that are recovered
+// from by reading the lines after them as CSV again.
+const maxRunaways = 16
 
 // recorder keeps the decoded bytes from the start of the current record,
 // so that Record.Raw is the text as the file had it.
@@ -100,19 +114,23 @@ func NewReader(r io.Reader) *Reader {
 		src = transform.NewReader(br, unicode.UTF16(unicode.BigEndian, unicode.IgnoreBOM).NewDecoder())
 	}
 	dec := bufio.NewReaderSize(src, 64<<10)
-	comma := sniffDelimiter(dec)
-	rec := &recorder{r: dec}
+	return newCSVReader(dec, sniffDelimiter(dec))
+}
+
+// newCSVReader reads records of UTF-8 text with the given delimiter.
+func newCSVReader(src io.Reader, comma byte) *Reader {
+	rec := &recorder{r: src}
 	c := csv.NewReader(rec)
-	c.Comma = comma
+	c.Comma = rune(comma)
 	c.FieldsPerRecord = -1
 	c.LazyQuotes = true
 	c.TrimLeadingSpace = comma != '\t'
-	return &Reader{csv: c, rec: rec}
+	return &Reader{csv: c, rec: rec, comma: comma}
 }
 
 // sniffDelimiter looks at the decoded head of the file: a comma when the
 // first lines have one, else a tab or a semicolon when they do.
-func sniffDelimiter(r *bufio.Reader) rune {
+func sniffDelimiter(r *bufio.Reader) byte {
 	head, _ := r.Peek(4096)
 	if bytes.HasPrefix(head, []byte{0xEF, 0xBB, 0xBF}) { // a BOM inside UTF-16
 		_, _ = r.Discard(3)
@@ -142,7 +160,32 @@ func sniffDelimiter(r *bufio.Reader) rune {
 // Next returns the next record, io.EOF at the end. A record the csv
 // package cannot read is returned with Err set (and no fields): the
 // caller rejects its line and goes on.
+//
+// A quote that opens a field and is never closed (a stray " at the start
+// of a field) would, with lazy quotes, make one field of every line to
+// the end of the file, and those rows would vanish into it: a record that
+// spans lines and ends inside its quoted field is such a runaway.
+// Its first line is returned as an error (the caller rejects it, so a
+// strict import fails) and the lines after it are read again on their
+// own, with their own line numbers.
 func (r *Reader) Next() (*Record, error) {
+	if r.sub != nil {
+		rec, err := r.sub.Next()
+		if !errors.Is(err, io.EOF) {
+			if rec != nil {
+				rec.Line += r.subLine
+			}
+			var re *RecordError
+			if errors.As(err, &re) {
+				re.Line = rec.Line
+			}
+			return rec, err
+		}
+		r.sub = nil // the runaway ran to the end: nothing is left below
+	}
+	if r.lines != nil {
+		return r.nextLine()
+	}
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -160,14 +203,65 @@ func (r *Reader) Next() (*Record, error) {
 		return nil, err
 	}
 	line, _ := r.csv.FieldPos(0)
-	raw := trimEOL(r.rec.cut(r.prev, end))
+	full := r.rec.cut(r.prev, end)
+	raw := trimEOL(full)
 	r.prev = end
+	if first, rest, spans := strings.Cut(raw, "\n"); spans && unclosedQuote(raw, r.comma, r.csv.TrimLeadingSpace) {
+		r.sub, r.subLine = newCSVReader(strings.NewReader(rest), r.comma), line
+		r.sub.depth = r.depth + 1
+		if r.sub.depth > maxRunaways {
+			r.sub.lines = &rest
+		}
+		return &Record{Line: line, Raw: clip(strings.TrimRight(first, "\r"))},
+			&RecordError{Line: line, Reason: "a quote opens a field here and is never closed (the lines after it are read on their own)"}
+	}
 	for i, f := range fields {
 		if !utf8.ValidString(f) {
 			fields[i] = strings.ToValidUTF8(f, "\uFFFD")
 		}
 	}
 	return &Record{Line: line, Fields: fields, Raw: raw}, nil
+}
+
+// unclosedQuote reports whether a record's text ends inside a quoted
+// field, read as the csv package reads it with lazy quotes: a quote opens
+// a field only at its start (after spaces when they are trimmed), "" is a
+// quote inside one, and a quote closes it only before the delimiter, a
+// line end or the end; any other quote is text.
+func unclosedQuote(raw string, comma byte, trimSpace bool) bool {
+	in, start := false, true
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case !in && c == '"' && start:
+			in, start = true, false
+		case !in && (c == comma || c == '\n'):
+			start = true
+		case !in && (c == '\r' || (c == ' ' && trimSpace && start)):
+		case !in:
+			start = false
+		case c == '"' && i+1 < len(raw) && raw[i+1] == '"':
+			i++
+		case c == '"' && (i+1 == len(raw) || raw[i+1] == comma || raw[i+1] == '\r' || raw[i+1] == '\n'):
+			in = false
+		}
+	}
+	return in
+}
+
+// nextLine rejects the next of the lines left after too many runaway
+// quotes, each with its own number.
+func (r *Reader) nextLine() (*Record, error) {
+	for *r.lines != "" {
+		line, rest, _ := strings.Cut(*r.lines, "\n")
+		*r.lines = rest
+		r.lineNo++
+		if raw := trimEOL(line); strings.TrimSpace(raw) != "" {
+			return &Record{Line: r.lineNo, Raw: clip(raw)},
+				&RecordError{Line: r.lineNo, Reason: fmt.Sprintf("not read as CSV: the file has more than %d quotes that are never closed", maxRunaways)}
+		}
+	}
+	return nil, io.EOF
 }
 
 // RecordError is a record the CSV reader could not read.

@@ -98,6 +98,65 @@ func TestReaderFileEndingMidRow(t *testing.T) {
 	}
 }
 
+// TestRunawayQuoteLosesNoRow: a stray quote at the start of a field that
+// is never closed would make one field of the rest of the file: its line
+// is rejected, every line after it is read on its own (a second stray
+// quote further down too), and a strict import fails.
+func TestRunawayQuoteLosesNoRow(t *testing.T) {
+	csv := "symbol,side,quantity,price,executed_at\r\n" +
+		"Q1,buy,1,10,2026-05-15T14:00:00Z\r\n" +
+		"\"Q2,buy,1,10,2026-05-15T14:00:00Z\r\n" +
+		"Q3,buy,1,10,2026-05-15T14:01:00Z\r\n" +
+		"\"Q4,buy,1,10,2026-05-15T14:02:00Z\r\n" +
+		"Q5,buy,1,10,2026-05-15T14:03:00Z\r\n" +
+		"Q6,buy,1,10,2026-05-15T14:04:00Z\r\n"
+	var got []string
+	for _, rec := range readAll(t, []byte(csv)) {
+		got = append(got, fmt.Sprintf("%d %d %s", rec.Line, len(rec.Fields), rec.Raw))
+	}
+	want := []string{"1 5 symbol,side,quantity,price,executed_at", "2 5 Q1,buy,1,10,2026-05-15T14:00:00Z", "3 0 \"Q2,buy,1,10,2026-05-15T14:00:00Z",
+		"4 5 Q3,buy,1,10,2026-05-15T14:01:00Z", "5 0 \"Q4,buy,1,10,2026-05-15T14:02:00Z", "6 5 Q5,buy,1,10,2026-05-15T14:03:00Z", "7 5 Q6,buy,1,10,2026-05-15T14:04:00Z"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("records\n%q\nwant\n%q", got, want)
+	}
+	p := parseBytes(t, PresetGeneric, []byte(csv), time.UTC, nil)
+	var fills []string
+	for _, f := range p.fills {
+		fills = append(fills, f.Input.Symbol)
+	}
+	if !slices.Equal(fills, []string{"Q1", "Q3", "Q5", "Q6"}) || len(p.bad) != 2 || p.bad[0].Line != 3 || p.bad[1].Line != 5 ||
+		!strings.Contains(p.bad[0].Reason, "never closed") {
+		t.Fatalf("fills %q, rejected %+v", fills, p.bad)
+	}
+}
+
+// TestManyRunawayQuotes: past maxRunaways the lines are rejected one by
+// one, each with its number; none is lost.
+func TestManyRunawayQuotes(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("symbol,side,quantity,price,executed_at\n")
+	for i := range maxRunaways + 4 {
+		fmt.Fprintf(&b, "\"S%d,buy,1,10,2026-05-15T14:00:00Z\nG%d,buy,1,10,2026-05-15T14:00:00Z\n\n", i, i)
+	}
+	recs := readAll(t, []byte(b.String()))
+	good, rejected := 0, 0
+	for i, rec := range recs[1:] {
+		if len(rec.Fields) == 5 {
+			good++
+		} else {
+			rejected++
+		}
+		if want := 2 + (i/2)*3 + i%2; rec.Line != want {
+			t.Fatalf("record %d on line %d, want %d: %q", i, rec.Line, want, rec.Raw)
+		}
+	}
+	// Each runaway's line is rejected; the good line after each is read as
+	// CSV up to the last recovered runaway, then rejected line by line.
+	if good != maxRunaways || rejected != maxRunaways+8 {
+		t.Fatalf("%d good, %d rejected of %d records", good, rejected, len(recs)-1)
+	}
+}
+
 func TestParseAmount(t *testing.T) {
 	good := map[string]string{
 		"1234.50": "1234.5", "-0.5": "-0.5", "+3": "3", "1,234.50": "1234.5", "$1,234.50": "1234.5", "(33.50)": "-33.5", "$(33.50)": "-33.5",

@@ -330,3 +330,25 @@ func checksOf(fills []Fill, res *trading.AddResult) *pnlChecks {
 	}
 	return p
 }
+
+// TestIBKRFlexTradeDateAndTime: a Flex query with TradeDate and TradeTime
+// columns instead of DateTime, in IBKR's own compact forms (20260501,
+// 101500), reads as DateTime does.
+func TestIBKRFlexTradeDateAndTime(t *testing.T) {
+	csv := `"ClientAccountID","AssetClass","Symbol","CurrencyPrimary","Multiplier","TradeDate","TradeTime","Quantity","TradePrice","IBCommission","TradeID","LevelOfDetail"` + "\n" +
+		`"U1","STK","KO","USD","1","20260501","101500","10","60","-1","T1","EXECUTION"` + "\n" +
+		`"U1","STK","KO","USD","1","20260501","11:15:00","-10","61","-1","T2","EXECUTION"` + "\n"
+	loc, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := parseBytes(t, PresetIBKRFlex, []byte(csv), loc, nil)
+	if len(p.bad) != 0 || len(p.fills) != 2 {
+		t.Fatalf("fills %d, rejected %+v", len(p.fills), p.bad)
+	}
+	for i, want := range []string{"2026-05-01T14:15:00Z", "2026-05-01T15:15:00Z"} {
+		if got := p.fills[i].Input.ExecutedAt.UTC().Format(time.RFC3339); got != want {
+			t.Errorf("fill %d at %s, want %s", i, got, want)
+		}
+	}
+}

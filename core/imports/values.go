@@ -228,6 +228,7 @@ var dateTimeLayouts = []string{
 	"1/2/06 15:04:05",      // thinkorswim
 	"1/2/06 3:04:05 PM",    // two-digit year, 12 h
 	"20060102 15:04:05",    // compact date
+	"20060102 150405",      // IBKR Flex TradeDate + TradeTime, as IBKR writes them
 	"20060102-15:04:05",    // FIX-style
 	"2006-01-02",           // date only
 	"01/02/2006",           // US date only

@@ -17,8 +17,8 @@ import (
 func TestFilterNames(t *testing.T) {
 	tag, gone, pb := uuid.New(), uuid.New(), uuid.New()
 	cat := Catalog{Tags: map[uuid.UUID]string{tag: "Breakout"}, Playbooks: map[uuid.UUID]PlaybookInfo{pb: {Name: "ORB"}}}
-	if got := filterNames(&trading.Filter{AccountIDs: []uuid.UUID{uuid.New()}, From: trading.Date{Year: 2026, Month: 1, Day: 1}}, cat); len(got) != 0 {
-		t.Fatalf("accounts and dates only: %q", got)
+	if got := filterNames(&trading.Filter{AccountIDs: []uuid.UUID{uuid.New()}, From: trading.Date{Year: 2026, Month: 1, Day: 1}, Status: trading.Closed, DateField: trading.ByClose, TagMode: trading.AnyTag}, cat); len(got) != 0 {
+		t.Fatalf("accounts, dates and a report's own criteria only: %q", got)
 	}
 	f := trading.Filter{Symbols: []string{"AAPL", "MSFT"}, Direction: trading.Long, TagIDs: []uuid.UUID{tag, gone}, TagMode: trading.AllTags,
 		PlaybookIDs: []uuid.UUID{pb}, Weekdays: []time.Weekday{time.Monday}, Hours: []int{9, 10}, MinHolding: time.Minute,

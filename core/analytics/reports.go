@@ -519,7 +519,8 @@ func filterNames(f *trading.Filter, cat Catalog) []string {
 	add("symbol", f.Symbols...)
 	add("asset_class", strs(len(f.AssetClasses), func(i int) string { return string(f.AssetClasses[i]) })...)
 	add("direction", string(f.Direction))
-	add("status", string(f.Status))
+	// No status: a report covers closed trades, every report's filter says
+	// so (not a criterion the trader chose).
 	add("outcome", strs(len(f.Outcomes), func(i int) string { return string(f.Outcomes[i]) })...)
 	add("breakeven_band", dec(f.BreakevenBand))
 	add("tag", strs(len(f.TagIDs), func(i int) string { return nameOr(cat.Tags[f.TagIDs[i]], f.TagIDs[i]) })...)

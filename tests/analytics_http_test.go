@@ -13,6 +13,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/identity/identitytest"
 	"github.com/tradesense/tradesense/wire"
@@ -240,7 +242,15 @@ func TestReportsOverHTTP(t *testing.T) {
 		a := buildAnalyticsStack(t)
 		alice, _ := a.registerVerified("alice@example.com")
 		bob, _ := a.registerVerified("bob@example.com")
-		a.book(alice)
+		aliceAccount := a.book(alice)
+
+		// Another user's account (or tag, or playbook) in a report's filter
+		// is a 404, as on every route; the owner's is accepted.
+		a.problem(a.do("POST", "/api/v1/reports", bob, map[string]any{"period": "weekly", "filters": map[string]any{"account_id": aliceAccount}}), 404, "account_not_found")
+		a.problem(a.do("POST", "/api/v1/reports", bob, map[string]any{"period": "weekly", "filters": map[string]any{"tag_id": uuid.NewString()}}), 404, "")
+		r := a.do("POST", "/api/v1/reports", alice, map[string]any{"period": "weekly", "filters": map[string]any{"account_id": aliceAccount}})
+		a.expect(r, 202, "")
+		a.expect(a.do("DELETE", "/api/v1/reports/"+r.str("id"), alice, nil), 204, "")
 
 		// Requested → rendered by reports.render → downloadable by its owner.
 		ids := map[string]string{}
@@ -294,7 +304,7 @@ func TestReportsOverHTTP(t *testing.T) {
 		}
 		a.problem(a.do("DELETE", "/api/v1/reports/"+ids["csv"], bob, nil), 404, "report_not_found")
 		a.expect(a.do("GET", "/api/v1/reports/"+ids["csv"], alice, nil), 200, "") // still there
-		r := a.do("GET", "/api/v1/reports?limit=2", alice, nil)
+		r = a.do("GET", "/api/v1/reports?limit=2", alice, nil)
 		a.expect(r, 200, "")
 		if items, _ := r.body["items"].([]any); len(items) != 2 || r.str("next_cursor") == "" {
 			t.Fatalf("first page %s", r.raw)

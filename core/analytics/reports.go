@@ -257,6 +257,11 @@ func (r *Reporter) Request(ctx context.Context, userID uuid.UUID, in ReportReque
 	if err := r.d.Analytics.d.Trading.PrepareFilter(ctx, userID, &q.Filter); err != nil {
 		return nil, err
 	}
+	// Another user's account, tag or playbook in the filter is a 404, as on
+	// every route (a report of it would only ever be empty).
+	if err := r.d.Analytics.d.Trading.CheckFilterOwner(ctx, userID, &q.Filter); err != nil {
+		return nil, err
+	}
 	q.Filter.Location = nil // the zone is the user's when the report runs
 	rep := &Report{ID: uuid.Must(uuid.NewV7()), UserID: userID, Format: in.Format, Period: in.Period, From: in.From, To: in.To,
 		Filter: q.Filter, Basis: q.Basis, State: ReportQueued, CreatedAt: r.d.Now().UTC(), Version: 1}

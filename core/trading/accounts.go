@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
+	"golang.org/x/text/currency"
 
 	"github.com/tradesense/tradesense/core/apperr"
 )
@@ -61,7 +62,7 @@ func validateAccount(a *Account) error {
 		fields["broker_preset"] = "must be a preset id such as ibkr_flex"
 	}
 	a.Currency = strings.ToUpper(strings.TrimSpace(a.Currency))
-	if !reCurrency.MatchString(a.Currency) {
+	if !isoCurrency(a.Currency) {
 		fields["currency"] = "must be an ISO 4217 code such as USD"
 	}
 	if a.StartingBalance.Valid && a.StartingBalance.Decimal.IsNegative() {
@@ -238,4 +239,16 @@ func (s *Service) rebuildAll(ctx context.Context, a *Account, ch *changes) (Rebu
 		return st, err
 	}
 	return st, nil
+}
+
+// isoCurrency reports whether code is a currency of ISO 4217 (three
+// letters, upper case): a typo such as UTC or QQQ would split every figure
+// into a currency of its own. XXX (no currency) and XTS (for testing) are
+// codes but not currencies an account can hold.
+func isoCurrency(code string) bool {
+	if !reCurrency.MatchString(code) || code == "XXX" || code == "XTS" {
+		return false
+	}
+	_, err := currency.ParseISO(code)
+	return err == nil
 }

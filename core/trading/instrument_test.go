@@ -253,3 +253,16 @@ func TestFilterFindsTheBrokersSymbol(t *testing.T) {
 		t.Fatalf("%d futures symbols: %v, %d after", maxValues, err, len(many.Symbols))
 	}
 }
+
+// TestAccountCurrencyIsISO4217: three upper-case letters are not enough;
+// the code must be a currency (a typo would be a currency of its own in
+// every figure).
+func TestAccountCurrencyIsISO4217(t *testing.T) {
+	for code, ok := range map[string]bool{"USD": true, "eur": true, " CHF ": true, "JPY": true, "XAU": true,
+		"UTC": false, "ZZZ": false, "QQQ": false, "XXX": false, "XTS": false, "USDT": false, "": false, "US": false} {
+		err := validateAccount(&Account{Name: "A", Currency: code})
+		if (err == nil) != ok {
+			t.Errorf("currency %q: %v, want valid %v", code, err, ok)
+		}
+	}
+}

@@ -129,7 +129,21 @@ func TestImportsOverHTTP(t *testing.T) {
 		"symbol": "a", "quantity": "b", "price": "c", "date": "d"}}), 404, imports.CodeMappingNotFound)
 	st.expect(st.do("DELETE", "/api/v1/import-mappings/"+mid, bob, nil), 404, imports.CodeMappingNotFound)
 	st.expect(st.importUpload("/api/v1/imports", bob, map[string]string{"account_id": st.account(bob).ID.String(), "mapping_id": mid}, []byte("a\n")), 404, imports.CodeMappingNotFound)
-	st.expect(st.do("GET", "/api/v1/import-mappings/"+mid, ann, nil), 200, "")
+	mapping := st.do("GET", "/api/v1/import-mappings/"+mid, ann, nil)
+	st.expect(mapping, 200, "")
+	// A saved mapping is versioned as every single record: its ETag, a
+	// replace with it, then the stale one is 412.
+	tag := mapping.header.Get("ETag")
+	if tag != `"1"` {
+		t.Fatalf("mapping ETag %q", tag)
+	}
+	cols := map[string]string{"symbol": "Ticker", "side": "Dir", "quantity": "Qty", "price": "Px", "executed_at": "When"}
+	put := st.call("PUT", "/api/v1/import-mappings/"+mid, ann, map[string]any{"name": "Mine 2", "columns": cols}, map[string]string{"If-Match": tag})
+	st.expect(put, 200, "")
+	if put.header.Get("ETag") != `"2"` || put.str("name") != "Mine 2" {
+		t.Fatalf("replaced mapping: %s %s", put.header.Get("ETag"), put.raw)
+	}
+	st.expect(st.call("PUT", "/api/v1/import-mappings/"+mid, ann, map[string]any{"name": "Mine 3", "columns": cols}, map[string]string{"If-Match": tag}), 412, "version_mismatch")
 
 	// Bad files and forms are 4xx problems, never 500.
 	unknown := st.importUpload("/api/v1/imports", ann, map[string]string{"account_id": annAcct.ID.String()}, []byte("foo,bar\n1,2\n"))

@@ -263,26 +263,19 @@ func (h *importHandlers) GetImportMapping(ctx context.Context, r gen.GetImportMa
 	if err != nil {
 		return nil, err
 	}
-	return gen.GetImportMapping200JSONResponse(mappingBody(m)), nil
+	return gen.GetImportMapping200JSONResponse{Body: mappingBody(m), Headers: gen.GetImportMapping200ResponseHeaders{ETag: etag(m.Version)}}, nil
 }
 
 func (h *importHandlers) UpdateImportMapping(ctx context.Context, r gen.UpdateImportMappingRequestObject) (gen.UpdateImportMappingResponseObject, error) {
-	p, err := Authenticated(ctx)
+	p, version, err := authenticatedIfMatch(ctx, r.Params.IfMatch)
 	if err != nil {
 		return nil, err
-	}
-	var version int64
-	if r.Params.IfMatch != nil {
-		v := strings.Trim(strings.TrimPrefix(strings.TrimSpace(*r.Params.IfMatch), "W/"), `"`)
-		if version, err = strconv.ParseInt(v, 10, 64); err != nil || version < 1 {
-			return nil, apperr.Validation("invalid If-Match", map[string]string{"If-Match": "must be the mapping's version"})
-		}
 	}
 	m, err := h.svc.UpdateMapping(ctx, p.UserID, r.Id, imports.MappingInput{Name: r.Body.Name, Columns: r.Body.Columns}, version)
 	if err != nil {
 		return nil, err
 	}
-	return gen.UpdateImportMapping200JSONResponse(mappingBody(m)), nil
+	return gen.UpdateImportMapping200JSONResponse{Body: mappingBody(m), Headers: gen.UpdateImportMapping200ResponseHeaders{ETag: etag(m.Version)}}, nil
 }
 
 func (h *importHandlers) DeleteImportMapping(ctx context.Context, r gen.DeleteImportMappingRequestObject) (gen.DeleteImportMappingResponseObject, error) {

@@ -11355,15 +11355,23 @@ type GetImportMappingResponseObject interface {
 	VisitGetImportMappingResponse(w http.ResponseWriter) error
 }
 
-type GetImportMapping200JSONResponse ImportMapping
+type GetImportMapping200ResponseHeaders struct {
+	ETag string
+}
+
+type GetImportMapping200JSONResponse struct {
+	Body    ImportMapping
+	Headers GetImportMapping200ResponseHeaders
+}
 
 func (response GetImportMapping200JSONResponse) VisitGetImportMappingResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -11396,15 +11404,23 @@ type UpdateImportMappingResponseObject interface {
 	VisitUpdateImportMappingResponse(w http.ResponseWriter) error
 }
 
-type UpdateImportMapping200JSONResponse ImportMapping
+type UpdateImportMapping200ResponseHeaders struct {
+	ETag string
+}
+
+type UpdateImportMapping200JSONResponse struct {
+	Body    ImportMapping
+	Headers UpdateImportMapping200ResponseHeaders
+}
 
 func (response UpdateImportMapping200JSONResponse) VisitUpdateImportMappingResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err

@@ -463,10 +463,11 @@ func schwab() *spec {
 				if i := strings.Index(d, " as of "); i > 0 {
 					d = d[:i]
 				}
-				at, _, err := b.when(fDate, d)
+				at, only, err := b.when(fDate, d)
 				if err != nil {
 					return nil, "", err
 				}
+				at = sameDay(at, only, b.get(fSide))
 				sym, class := stockOrOption(b, b.get(fSymbol))
 				return []Fill{fill(trading.ExecutionInput{Symbol: sym, AssetClass: class, Side: side, Quantity: q, Price: price, Commission: comm.Abs(), ExecutedAt: at})}, "", nil
 			}}}}
@@ -493,10 +494,11 @@ func robinhood() *spec {
 				if r.err != nil {
 					return nil, "", r.err
 				}
-				at, _, err := b.when(fDate, b.get(fDate))
+				at, only, err := b.when(fDate, b.get(fDate))
 				if err != nil {
 					return nil, "", err
 				}
+				at = sameDay(at, only, code)
 				sym, class := strings.ToUpper(b.get(fSymbol)), trading.Stock
 				if code != "BUY" && code != "SELL" {
 					desc := strings.ToUpper(strings.Join(strings.Fields(b.getCol("description")), " "))

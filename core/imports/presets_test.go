@@ -63,7 +63,7 @@ func parseBytes(t *testing.T, preset string, b []byte, loc *time.Location, mappi
 func describe(f Fill) string {
 	in := f.Input
 	s := fmt.Sprintf("L%d %s %s %s %s@%s c=%s f=%s %s", f.Line, in.AssetClass, in.Side, in.Quantity, in.Symbol, in.Price, in.Commission, in.Fees,
-		in.ExecutedAt.UTC().Format(time.RFC3339))
+		in.ExecutedAt.UTC().Format(time.RFC3339Nano))
 	if in.BrokerExecutionID != "" {
 		s += " id=" + in.BrokerExecutionID
 	}
@@ -210,7 +210,7 @@ func TestPresets(t *testing.T) {
 		{preset: PresetSchwab, file: "schwab.csv", loc: loc, want: []string{
 			"L2 stock sell 40 AAPL@172 c=0.03 f=0 2026-05-04T16:00:00Z",
 			"L3 stock buy 100 AAPL@170.5 c=0 f=0 2026-05-01T16:00:00Z",
-			"L4 stock sell 20 TSLA@250 c=0.05 f=0 2026-05-01T16:00:00Z",
+			"L4 stock sell 20 TSLA@250 c=0.05 f=0 2026-05-01T15:59:59.999999999Z", // a short sale: 1 ns before noon
 			"L5 stock buy 20 TSLA@245 c=0 f=0 2026-05-02T16:00:00Z",
 			"L7 option buy 1 AAPL260619C00150000@22.5 c=0.65 f=0 2026-05-03T16:00:00Z",
 		}, rejected: []int{8}, trades: 3, netPnL: "99.95"},

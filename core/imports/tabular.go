@@ -457,6 +457,32 @@ func sideOf(v string) (trading.Side, bool) {
 	return "", false
 }
 
+// opensShort reports whether a side word opens a short position: a short
+// sale or a sell to open.
+func opensShort(v string) bool {
+	switch strings.ToUpper(strings.Join(strings.Fields(v), " ")) {
+	case "SS", "SELL SHORT", "SHORT", "SELL TO OPEN", "STO", "SELL_SHORT", "SHORT SELL":
+		return true
+	}
+	return false
+}
+
+// sameDay orders the fills of one day in a date-only export (at is the
+// day's noon, only says the value had no time) by what the action says:
+// a fill that opens a short is placed 1 ns before noon, every other fill
+// at noon. The trade builder takes the fills of one instant that reduce
+// the open position first and, from flat, buys before sells; so from
+// flat a day's short sale opens a short that its buy to cover then
+// reduces, instead of the cover opening a long. The instant depends on
+// the row alone, never on its place in the file, so an overlapping
+// export places (and fingerprints) the same fill the same way.
+func sameDay(at time.Time, only bool, action string) time.Time {
+	if only && opensShort(action) {
+		return at.Add(-time.Nanosecond)
+	}
+	return at
+}
+
 // sideAndQty reads the side column (when bound and set) and the quantity,
 // whose sign gives the side when there is no side column.
 func sideAndQty(b *binding) (trading.Side, decimal.Decimal, error) {

@@ -280,6 +280,45 @@ func Run(t *testing.T, newStores Factory) {
 		}
 	})
 
+	t.Run("DateOnlySameDayShortsStayShort", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		ny := func(up *imports.Upload) { up.Timezone = "America/New_York" }
+		const schwab = `"Date","Action","Symbol","Description","Quantity","Price","Fees & Comm","Amount"` + "\n"
+		short := `"05/07/2026","Sell Short","TSLA","TESLA INC","100","$250.00","","$25,000.00"` + "\n"
+		cover := `"05/07/2026","Buy to Cover","TSLA","TESLA INC","50","$245.00","","-$12,250.00"` + "\n"
+		first := e.upload(t, u, a, schwab+short+cover, ny)
+		// A later export of the same day, newest first, with one more cover.
+		later := e.upload(t, u, a, schwab+`"05/07/2026","Buy to Cover","TSLA","TESLA INC","50","$240.00","","-$12,000.00"`+"\n"+cover+short, ny)
+		if first.Broker != imports.PresetSchwab || counts(first.Counts) != "rows=2 added=2 duplicates=0 rejected=0" ||
+			counts(later.Counts) != "rows=3 added=1 duplicates=2 rejected=0" {
+			t.Fatalf("first %s %s, later %s", first.Broker, counts(first.Counts), counts(later.Counts))
+		}
+		const rh = `"Activity Date","Process Date","Settle Date","Instrument","Description","Trans Code","Quantity","Price","Amount"` + "\n"
+		opt := e.upload(t, u, a, rh+`"5/5/2026","5/5/2026","5/6/2026","SPY","SPY 6/19/2026 Put $500.00","STO","2","$3.00","$600.00"`+"\n"+
+			`"5/5/2026","5/5/2026","5/6/2026","SPY","SPY 6/19/2026 Put $500.00","BTC","2","$3.50","($700.00)"`+"\n", ny)
+		if opt.Broker != imports.PresetRobinhood || counts(opt.Counts) != "rows=2 added=2 duplicates=0 rejected=0" {
+			t.Fatalf("robinhood %s %s", opt.Broker, counts(opt.Counts))
+		}
+		page, err := e.Trading.Svc.ListTrades(ctx, u, trading.Filter{}, trading.Sort{}, trading.Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, tr := range page.Items {
+			got = append(got, fmt.Sprintf("%s %s %s entry=%s exit=%s net=%s", tr.Symbol, tr.Direction, tr.Status, tr.AvgEntryPrice,
+				tr.AvgExitPrice.Decimal, tr.NetPnL))
+		}
+		slices.Sort(got)
+		want := []string{
+			"SPY260619P00500000 short closed entry=3 exit=3.5 net=-100", // (3 − 3.5) × 2 × 100
+			"TSLA short closed entry=250 exit=242.5 net=750",            // 50 × 5 + 50 × 10
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("trades:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
+		}
+	})
+
 	t.Run("ConcurrentImportsOfOneFile", func(t *testing.T) {
 		e := NewEnv(t, newStores(t))
 		u, a := e.user(t)

@@ -14,7 +14,8 @@ import (
 	"golang.org/x/text/transform"
 )
 
-// MaxRawBytes bounds the raw text of a rejected row that is kept.
+// MaxRawBytes bounds the raw text of a rejected row that is kept, the
+// "…" that marks a cut included.
 const MaxRawBytes = 2048
 
 // Record is one CSV record of an export: its fields, the line it starts
@@ -280,14 +281,20 @@ func trimEOL(s string) string {
 	return s
 }
 
+// clip removes NUL bytes and bounds s to MaxRawBytes.
 func clip(s string) string {
 	s = strings.ReplaceAll(s, "\x00", "") // no database text holds NUL
 	if len(s) <= MaxRawBytes {
 		return s
 	}
-	s = s[:MaxRawBytes]
-	for !utf8.ValidString(s) {
-		s = s[:len(s)-1]
+	// The cut is marked with an ellipsis, within the cap, on a rune
+	// boundary (s is valid UTF-8: see the reader).
+	n := MaxRawBytes - len(clipMark)
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
-	return s + "…"
+	return s[:n] + clipMark
 }
+
+// clipMark ends a raw text that clip cut.
+const clipMark = "…"

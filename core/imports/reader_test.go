@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/text/encoding/unicode"
 
@@ -336,5 +337,32 @@ func TestInferredClassIsTradings(t *testing.T) {
 	}
 	if len(b.classes) != maxMemoClasses || b.classes["ESZ3"] != trading.Future {
 		t.Fatalf("memo holds %d symbols, ESZ3 %q", len(b.classes), b.classes["ESZ3"])
+	}
+}
+
+// A cut raw text, its "…" included, stays within MaxRawBytes, ends on a
+// rune boundary and keeps as much of the row as fits.
+func TestClipHoldsTheCapWithTheEllipsis(t *testing.T) {
+	for _, r := range []string{"a", "é", "€", "😀"} {
+		for extra := range 8 {
+			s := strings.Repeat("x", extra) + strings.Repeat(r, MaxRawBytes+1)
+			got := clip(s)
+			if len(got) > MaxRawBytes || len(got) < MaxRawBytes-len(r)+1 || !utf8.ValidString(got) || !strings.HasSuffix(got, "…") ||
+				!strings.HasPrefix(s, strings.TrimSuffix(got, "…")) {
+				t.Errorf("clip of %d bytes of %q: %d bytes, ends %q", len(s), r, len(got), got[max(0, len(got)-8):])
+			}
+		}
+	}
+	if s := strings.Repeat("a", MaxRawBytes); clip(s) != s {
+		t.Error("a raw text of exactly MaxRawBytes was cut")
+	}
+	if got := clip("a\x00b"); got != "ab" {
+		t.Errorf("clip kept a NUL: %q", got)
+	}
+	// Through a parse: the rejected row of a long line.
+	long := "AAPL,buy,ten,170," + strings.Repeat("é", 3000) + "\n"
+	p := parseBytes(t, PresetGeneric, []byte("symbol,side,quantity,price,executed_at\n"+long), time.UTC, nil)
+	if len(p.bad) != 1 || len(p.bad[0].Raw) > MaxRawBytes || !strings.HasSuffix(p.bad[0].Raw, "…") {
+		t.Fatalf("rejected %d rows, raw of %d bytes", len(p.bad), len(p.bad[0].Raw))
 	}
 }

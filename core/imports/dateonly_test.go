@@ -65,6 +65,12 @@ func TestDateOnlySameDayShortsStayShort(t *testing.T) {
 			`"5/5/2026","5/5/2026","5/6/2026","SPY","SPY 6/19/2026 Put $500.00","BTC","2","$3.50","($700.00)"` + "\n",
 			instants: []string{"L2 sell 2026-05-05T15:59:59.999999999Z", "L3 buy 2026-05-05T16:00:00Z"},
 			trades:   []string{"SPY260619P00500000 short closed qty=2 open=0 entry=3 exit=3.5 net=-100"}},
+		// A generic file with a date and no time, its side column in a
+		// broker's words.
+		{name: "generic date only", preset: PresetGeneric, file: "symbol,side,quantity,price,date\n" +
+			"TSLA,buy to cover,50,245,2026-05-07\nTSLA,sell short,100,250,2026-05-07\n",
+			instants: []string{"L2 buy 2026-05-07T16:00:00Z", "L3 sell 2026-05-07T15:59:59.999999999Z"},
+			trades:   []string{"TSLA short open qty=100 open=50 entry=250 exit=245 net=250"}},
 		// Longs keep noon: the builder closes an open position before a
 		// fill of the same instant adds to it, so a position closed and
 		// opened again on one day is two trades.

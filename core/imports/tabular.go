@@ -205,19 +205,21 @@ func (b *binding) when(key, value string) (time.Time, bool, error) {
 	return t.UTC(), dateOnly, nil
 }
 
-// executedAt reads the fill instant from executed_at, or date and time.
+// executedAt reads the fill instant from executed_at, or date and time;
+// a date without a time is placed in its day by the side column's action
+// (sameDay).
 func (b *binding) executedAt() (time.Time, error) {
 	if b.has(fExecutedAt) && b.get(fExecutedAt) != "" {
-		t, _, err := b.when(fExecutedAt, b.get(fExecutedAt))
-		return t, err
+		t, only, err := b.when(fExecutedAt, b.get(fExecutedAt))
+		return sameDay(t, only, b.get(fSide)), err
 	}
 	if b.has(fDate) {
 		v := b.get(fDate)
 		if b.has(fTime) && b.get(fTime) != "" {
 			v += " " + b.get(fTime)
 		}
-		t, _, err := b.when(fDate, v)
-		return t, err
+		t, only, err := b.when(fDate, v)
+		return sameDay(t, only, b.get(fSide)), err
 	}
 	return time.Time{}, errors.New("no date and time")
 }

@@ -324,6 +324,41 @@ func (s *Instruments) Get(ctx context.Context, userID, id uuid.UUID) (*trading.I
 	}, "SELECT "+instrumentCols+" FROM instruments WHERE user_id = ? AND id = ?", userID, id)
 }
 
+// InAccount implements trading.Instruments.
+func (s *Instruments) InAccount(ctx context.Context, userID, accountID, id uuid.UUID) (*trading.Instrument, error) {
+	return getOne(ctx, s.db, scanInstrument, "get instrument", func() error {
+		return apperr.New(apperr.NotFound, trading.CodeInstrumentNotFound, "instrument not found")
+	}, `SELECT i.id, i.user_id, i.asset_class, i.symbol, i.currency, COALESCE(ai.multiplier, i.multiplier), i.tick_size, i.root,
+		i.expiry, i.strike, i.option_right
+		FROM instruments i LEFT JOIN account_instruments ai ON ai.account_id = ? AND ai.instrument_id = i.id
+		WHERE i.user_id = ? AND i.id = ?`, accountID, userID, id)
+}
+
+// Pin implements trading.Instruments: one upsert that replaces the stored
+// multiplier only while the account has no execution of the instrument,
+// then a read of the one in force.
+func (s *Instruments) Pin(ctx context.Context, userID, accountID, instrumentID uuid.UUID, m decimal.Decimal) (decimal.Decimal, error) {
+	var got decimal.Decimal
+	err := s.db.run(ctx, func(g *gorm.DB) error {
+		err := g.Exec(`INSERT INTO account_instruments (user_id, account_id, instrument_id, multiplier) VALUES (?, ?, ?, ?)
+			ON CONFLICT (account_id, instrument_id) DO UPDATE SET multiplier = excluded.multiplier
+			WHERE NOT EXISTS (SELECT 1 FROM executions e
+				WHERE e.account_id = account_instruments.account_id AND e.instrument_id = account_instruments.instrument_id)`,
+			userID, accountID, instrumentID, m).Error
+		if err != nil {
+			return fmt.Errorf("pin multiplier: %w", translate(err))
+		}
+		found := false
+		err = query(g, func(r *sql.Rows) error { found = true; return translate(r.Scan(&got)) },
+			"SELECT multiplier FROM account_instruments WHERE account_id = ? AND instrument_id = ? AND user_id = ?", accountID, instrumentID, userID)
+		if err != nil || !found {
+			return fmt.Errorf("pin multiplier: %w", errors.Join(err, translate(sql.ErrNoRows)))
+		}
+		return nil
+	})
+	return got, err
+}
+
 // ---- executions
 
 const executionCols = "e.id, e.user_id, e.account_id, e.instrument_id, i.symbol, i.asset_class, e.side, e.quantity, e.price, e.commission, e.fees, " +

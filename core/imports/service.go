@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -685,6 +686,10 @@ func (s *Service) Run(ctx context.Context, userID, id uuid.UUID) error {
 		msg := "the executions could not be recorded"
 		if e, ok := apperr.As(err); ok && e.Message != "" {
 			msg += ": " + e.Message
+			if len(e.Fields) > 0 { // the first bad field, such as a refused multiplier
+				f := slices.Sorted(maps.Keys(e.Fields))[0]
+				msg += fmt.Sprintf(" (%s: %s)", f, e.Fields[f])
+			}
 		}
 		k.result(cur)
 		return s.fail(ctx, cur, msg, cur.Rejected)

@@ -95,9 +95,10 @@ type resolved struct {
 
 // instruments resolves and stores the instrument of each input, once per
 // distinct symbol.
-func (s *Service) instruments(ctx context.Context, userID uuid.UUID, ins []ExecutionInput) ([]*Instrument, map[string]string, error) {
+func (s *Service) instruments(ctx context.Context, userID, accountID uuid.UUID, ins []ExecutionInput) ([]*Instrument, map[string]string, error) {
 	out := make([]*Instrument, len(ins))
 	cache := map[string]resolved{}
+	pinned := map[uuid.UUID]decimal.Decimal{}
 	fields := map[string]string{}
 	for i := range ins {
 		in := &ins[i]
@@ -109,8 +110,15 @@ func (s *Service) instruments(ctx context.Context, userID uuid.UUID, ins []Execu
 			if err == nil {
 				inst.UserID = userID
 				inst.ID = s.d.NewID()
+				want := inst.Multiplier
 				if err = s.d.Instruments.Ensure(ctx, &inst); err != nil && !apperr.Is(err, apperr.Invalid) {
 					return nil, nil, err
+				}
+				if err == nil {
+					var perr error
+					if err, perr = s.pin(ctx, userID, accountID, &inst, want, !in.Multiplier.IsZero(), pinned); perr != nil {
+						return nil, nil, perr
+					}
 				}
 			}
 			r = resolved{&inst, err}
@@ -169,7 +177,7 @@ func (s *Service) addExecutions(ctx context.Context, userID, accountID uuid.UUID
 	if len(fields) > 0 {
 		return nil, apperr.Validation("invalid executions", fields)
 	}
-	insts, fields, err := s.instruments(ctx, userID, ins)
+	insts, fields, err := s.instruments(ctx, userID, accountID, ins)
 	if err != nil {
 		return nil, err
 	}
@@ -339,7 +347,7 @@ func (s *Service) UpdateExecution(ctx context.Context, userID, id uuid.UUID, p E
 		}
 		next := *cur
 		if p.Symbol != nil || p.AssetClass != nil {
-			insts, fields, err := s.instruments(ctx, userID, []ExecutionInput{in})
+			insts, fields, err := s.instruments(ctx, userID, cur.AccountID, []ExecutionInput{in})
 			if err != nil {
 				return err
 			}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
 )
 
 // The repositories below take part in the transaction ctx carries
@@ -44,6 +45,14 @@ type Instruments interface {
 	Ensure(ctx context.Context, in *Instrument) error
 	// Get returns an instrument or apperr.NotFound "instrument_not_found".
 	Get(ctx context.Context, userID, id uuid.UUID) (*Instrument, error)
+	// InAccount is Get with Multiplier the account's (see Pin) when the
+	// account has one for the instrument.
+	InAccount(ctx context.Context, userID, accountID, id uuid.UUID) (*Instrument, error)
+	// Pin records m as the multiplier of the account's position in the
+	// instrument unless one is recorded and the account has executions of
+	// the instrument, and returns the multiplier recorded on return (m or
+	// the one the executions were recorded under).
+	Pin(ctx context.Context, userID, accountID, instrumentID uuid.UUID, m decimal.Decimal) (decimal.Decimal, error)
 }
 
 // Executions stores executions.

@@ -101,8 +101,10 @@ type recorder struct {
 	// ordinal-0 fingerprint (its 32 bytes).
 	ordinals  map[[32]byte]int
 	positions map[uuid.UUID]bool
-	n         int // inputs before the current chunk
-	res       RecordResult
+	// pinned caches the account's multipliers (Service.pin).
+	pinned map[uuid.UUID]decimal.Decimal
+	n      int // inputs before the current chunk
+	res    RecordResult
 
 	// buffers of one chunk, reused
 	execs   []Execution
@@ -132,8 +134,18 @@ func (r *recorder) instrument(in *ExecutionInput) (resolved, error) {
 	if err == nil {
 		inst.UserID = r.userID
 		inst.ID = r.s.d.NewID()
+		want := inst.Multiplier
 		if err = r.s.d.Instruments.Ensure(r.ctx, &inst); err != nil && !apperr.Is(err, apperr.Invalid) {
 			return resolved{}, err
+		}
+		if err == nil {
+			if r.pinned == nil {
+				r.pinned = map[uuid.UUID]decimal.Decimal{}
+			}
+			var perr error
+			if err, perr = r.s.pin(r.ctx, r.userID, r.accountID, &inst, want, !in.Multiplier.IsZero(), r.pinned); perr != nil {
+				return resolved{}, perr
+			}
 		}
 	}
 	got := resolved{&inst, err}
@@ -187,16 +199,19 @@ func (r *recorder) record(ins []ExecutionInput) ([]uuid.UUID, error) {
 			return nil, err
 		}
 		if got.err != nil {
-			msg := "invalid symbol"
+			field, msg := "symbol", "invalid symbol"
 			if e, ok := apperr.As(got.err); ok {
-				for _, v := range e.Fields {
+				for k, v := range e.Fields {
 					msg = v
+					if k == "multiplier" { // a multiplier refused as another than the account's
+						field = k
+					}
 				}
 			}
 			if fields == nil {
 				fields = map[string]string{}
 			}
-			fields[fmt.Sprintf("executions[%d].symbol", r.n+i)] = msg
+			fields[fmt.Sprintf("executions[%d].%s", r.n+i, field)] = msg
 			continue
 		}
 		inst := got.in

@@ -3,6 +3,7 @@ package trading
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -187,7 +188,7 @@ type position struct {
 
 // load reads one position of a; loc is the account's zone (location).
 func (s *Service) load(ctx context.Context, a *Account, loc *time.Location, instrumentID uuid.UUID) (*position, error) {
-	in, err := s.d.Instruments.Get(ctx, a.UserID, instrumentID)
+	in, err := s.d.Instruments.InAccount(ctx, a.UserID, a.ID, instrumentID)
 	if err != nil {
 		return nil, err
 	}
@@ -319,12 +320,36 @@ func (s *Service) rebuildPositions(ctx context.Context, a *Account, ids []uuid.U
 }
 
 // EffectiveMultiplier is the account's override for the instrument's root,
-// else the instrument's multiplier.
+// else the instrument's multiplier (the account's: Instruments.InAccount).
 func EffectiveMultiplier(a *Account, in *Instrument) decimal.Decimal {
 	if m, ok := a.Multipliers[in.Root]; ok && m.IsPositive() && (in.AssetClass == Future || in.AssetClass == Option) {
 		return m
 	}
 	return in.Multiplier
+}
+
+// pin makes inst.Multiplier the account's multiplier of the instrument:
+// want, what the fill resolved to (its own or the built-in one), unless the
+// account's executions of it are recorded under another (Instruments.Pin).
+// A fill that gave its multiplier (explicit) and differs from the one in
+// force fails with apperr.Invalid naming the field "multiplier" (the
+// returned conflict, not the call's error); a fill that gave none takes the
+// account's. pinned caches the answers of one call.
+func (s *Service) pin(ctx context.Context, userID, accountID uuid.UUID, inst *Instrument, want decimal.Decimal, explicit bool, pinned map[uuid.UUID]decimal.Decimal) (conflict, err error) {
+	got, ok := pinned[inst.ID]
+	if !ok {
+		if got, err = s.d.Instruments.Pin(ctx, userID, accountID, inst.ID, want); err != nil {
+			return nil, err
+		}
+		pinned[inst.ID] = got
+	}
+	if explicit && !got.Equal(want) {
+		return apperr.Validation("multiplier conflict", map[string]string{"multiplier": fmt.Sprintf(
+			"%s is recorded in this account with multiplier %s, not %s: give %s, or record the other contract in another account",
+			inst.Symbol, got, want, got)}), nil
+	}
+	inst.Multiplier = got
+	return nil, nil
 }
 
 // touched returns the created and changed trades of plans.

@@ -102,6 +102,41 @@ func RunRecord(t *testing.T, newStores Factory) {
 		}
 	})
 
+	t.Run("MultiplierPerAccount", func(t *testing.T) {
+		// An import's multiplier is its account's (see the contract suite's
+		// MultipliersPerAccount): another account's first import does not
+		// fix it, and one against the account's executions is refused.
+		e := NewEnv(t, newStores(t))
+		u, a1 := e.user(t)
+		a2, err := e.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: "Second", Currency: "USD"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fx := func(sec int, side trading.Side, qty, price, mult string) trading.ExecutionInput {
+			in := fill("EURUSD", trading.Forex, sec, side, qty, price)
+			in.Multiplier = d(mult)
+			return in
+		}
+		if _, err := e.Svc.RecordExecutions(ctx, u, a1.ID, imp, chunks([]trading.ExecutionInput{fx(0, trading.Buy, "1", "1.085", "100000"), fx(60, trading.Sell, "1", "1.0865", "100000")})); err != nil {
+			t.Fatal(err)
+		}
+		flex := trading.AddOptions{ImportID: uuid.New(), SkipDuplicates: true}
+		if _, err := e.Svc.RecordExecutions(ctx, u, a2.ID, flex, chunks([]trading.ExecutionInput{fx(0, trading.Buy, "20000", "1.085", "1")}, []trading.ExecutionInput{fx(60, trading.Sell, "20000", "1.086", "1")})); err != nil {
+			t.Fatal(err)
+		}
+		trs := e.trades(t, u, trading.Filter{AccountIDs: []uuid.UUID{a2.ID}}, trading.Sort{})
+		if len(trs) != 1 {
+			t.Fatalf("%d trades in the second account", len(trs))
+		}
+		eqD(t, "second account's multiplier", trs[0].Multiplier, "1")
+		eqD(t, "second account's gross", trs[0].GrossPnL, "20")
+		_, err = e.Svc.RecordExecutions(ctx, u, a2.ID, trading.AddOptions{ImportID: uuid.New(), SkipDuplicates: true},
+			chunks([]trading.ExecutionInput{fx(120, trading.Buy, "1", "1.085", "1")}, []trading.ExecutionInput{fx(180, trading.Buy, "1", "1.085", "100000")}))
+		if ae, ok := apperr.As(err); !ok || ae.Kind != apperr.Invalid || ae.Fields["executions[1].multiplier"] == "" {
+			t.Fatalf("an import against the account's multiplier: %v; want Invalid naming executions[1].multiplier", err)
+		}
+	})
+
 	t.Run("AccountRules", func(t *testing.T) {
 		e := NewEnv(t, newStores(t))
 		u, a := e.user(t)

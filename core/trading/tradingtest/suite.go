@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -80,6 +81,21 @@ func (e *Env) trades(t *testing.T, u uuid.UUID, f trading.Filter, s trading.Sort
 		}
 		p.Cursor = page.NextCursor
 	}
+}
+
+// multiplierConflict tells whether err refuses a fill's multiplier as
+// another than its account's.
+func multiplierConflict(err error) bool {
+	e, ok := apperr.As(err)
+	if !ok || e.Kind != apperr.Invalid {
+		return false
+	}
+	for k, v := range e.Fields {
+		if strings.HasSuffix(k, "].multiplier") && strings.Contains(v, "recorded in this account with multiplier") {
+			return true
+		}
+	}
+	return false
 }
 
 func eqD(t *testing.T, name string, got decimal.Decimal, want string) {
@@ -813,6 +829,98 @@ func Run(t *testing.T, newStores Factory) {
 		if tr.Outcome != trading.Breakeven {
 			t.Fatalf("outcome in a 10 band = %s", tr.Outcome)
 		}
+	})
+
+	t.Run("MultipliersPerAccount", func(t *testing.T) {
+		// The multiplier a fill resolves to (its own or the built-in one) is
+		// its account's, not the user's: the first account to trade a
+		// symbol does not decide another's. Within an account, a fill
+		// giving another multiplier than its executions were recorded
+		// under is refused.
+		e := NewEnv(t, newStores(t))
+		u, a1 := e.user(t)
+		a2, err := e.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: "Second", Currency: "USD"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a3, err := e.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: "Third", Currency: "USD"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		with := func(in trading.ExecutionInput, mult string) trading.ExecutionInput {
+			if mult != "" {
+				in.Multiplier = d(mult)
+			}
+			return in
+		}
+		fx := func(sec int, side trading.Side, qty, price, mult string) trading.ExecutionInput {
+			return with(fill("EURUSD", trading.Forex, sec, side, qty, price), mult)
+		}
+		zz := func(sec int, side trading.Side, price, mult string) trading.ExecutionInput {
+			return with(fill("ZZM6", trading.Future, sec, side, "1", price), mult)
+		}
+		one := func(a *trading.Account, sym string) trading.Trade {
+			t.Helper()
+			var got []trading.Trade
+			for _, tr := range e.trades(t, u, trading.Filter{AccountIDs: []uuid.UUID{a.ID}}, trading.Sort{}) {
+				if tr.Symbol == sym {
+					got = append(got, tr)
+				}
+			}
+			if len(got) != 1 {
+				t.Fatalf("%s trades in %s: %d; want 1", sym, a.Name, len(got))
+			}
+			return got[0]
+		}
+		e.add(t, u, a1, fx(0, trading.Buy, "1", "1.085", "100000"), fx(60, trading.Sell, "1", "1.0865", "100000"),
+			zz(0, trading.Buy, "100", "10"), zz(60, trading.Sell, "101", "10"))
+		e.add(t, u, a2, fx(0, trading.Buy, "20000", "1.085", "1"), fx(60, trading.Sell, "20000", "1.086", "1"),
+			zz(0, trading.Buy, "100", "20"), zz(60, trading.Sell, "101", "20"))
+		e.add(t, u, a3, fx(0, trading.Buy, "1000", "1.085", ""), fx(60, trading.Sell, "1000", "1.086", ""))
+		for _, c := range []struct {
+			a           *trading.Account
+			sym         string
+			mult, gross string
+		}{{a1, "EUR/USD", "100000", "150"}, {a2, "EUR/USD", "1", "20"}, {a3, "EUR/USD", "1", "1"}, {a1, "ZZM26", "10", "10"}, {a2, "ZZM26", "20", "20"}} {
+			tr := one(c.a, c.sym)
+			eqD(t, c.a.Name+" "+c.sym+" multiplier", tr.Multiplier, c.mult)
+			eqD(t, c.a.Name+" "+c.sym+" gross", tr.GrossPnL, c.gross)
+		}
+
+		// A fill without a multiplier takes its account's.
+		e.add(t, u, a1, fx(120, trading.Buy, "1", "1.08", ""), fx(180, trading.Sell, "1", "1.081", ""))
+		for _, tr := range e.trades(t, u, trading.Filter{AccountIDs: []uuid.UUID{a1.ID}}, trading.Sort{}) {
+			if tr.Symbol == "EUR/USD" {
+				eqD(t, "a fill without a multiplier", tr.Multiplier, "100000")
+			}
+		}
+		// Another multiplier than the account's executions': refused, also
+		// within one batch, and nothing is written.
+		for _, ins := range [][]trading.ExecutionInput{
+			{fx(240, trading.Buy, "1", "1.08", "100000")},
+			{zz(240, trading.Buy, "100", "20"), zz(300, trading.Sell, "100", "10")},
+		} {
+			_, err := e.Svc.AddExecutions(ctx, u, a2.ID, ins, trading.AddOptions{})
+			if !multiplierConflict(err) {
+				t.Fatalf("conflicting multiplier: %v; want Invalid on executions[0].multiplier", err)
+			}
+		}
+		fresh, err := e.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: "Fresh", Currency: "USD"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.Svc.AddExecutions(ctx, u, fresh.ID, []trading.ExecutionInput{zz(0, trading.Buy, "100", "20"), zz(60, trading.Sell, "101", "10")}, trading.AddOptions{})
+		if !multiplierConflict(err) {
+			t.Fatalf("two multipliers in one batch of a new position: %v; want Invalid on executions[1].multiplier", err)
+		}
+		// The refused batch left no multiplier behind that would bind the account.
+		e.add(t, u, fresh, zz(0, trading.Buy, "100", "5"), zz(60, trading.Sell, "101", "5"))
+		eqD(t, "after a refused batch", one(fresh, "ZZM26").GrossPnL, "5")
+		// A rebuild keeps each account's.
+		if _, err := e.Svc.RebuildAccount(ctx, u, a2.ID); err != nil {
+			t.Fatal(err)
+		}
+		eqD(t, "rebuilt", one(a2, "EUR/USD").Multiplier, "1")
 	})
 
 	t.Run("ConcurrentWritesToOnePosition", func(t *testing.T) {

@@ -173,6 +173,10 @@ func provideAPIServer(ctx context.Context, c httpapi.Config, d httpapi.Deps, svc
 	d.Identity, d.Keys, d.MFA, d.MFAFlows = svc, ring, factors, flows
 	d.OAuth = signIn
 	d.Trading, d.Journal, d.Idempotency = tr, jr, guard
+	// A profile's time zone change rebuilds, in its transaction, the trades
+	// of the accounts that follow the user's zone (their weekdays and
+	// hours); the API is where profiles change.
+	svc.ObserveZones(tr)
 	d.Realtime, d.RealtimeTokens = rt, rtTokens
 	d.Analytics, d.Reports = figures, reports
 	return httpapi.New(ctx, c, d)

@@ -88,16 +88,30 @@ func (s *Service) UpdateMe(ctx context.Context, p Principal, in ProfileUpdate) (
 		return u, pending, nil
 	}
 	var out *User
-	err = s.d.Users.Update(ctx, p.UserID, func(cur *User) (*User, error) {
-		if in.DisplayName != nil {
-			cur.DisplayName = name
+	update := func(ctx context.Context) error {
+		zoneChanged := false
+		err := s.d.Users.Update(ctx, p.UserID, func(cur *User) (*User, error) {
+			if in.DisplayName != nil {
+				cur.DisplayName = name
+			}
+			if in.Timezone != nil {
+				zoneChanged = cur.Timezone != *in.Timezone
+				cur.Timezone = *in.Timezone
+			}
+			out = cur
+			return cur, nil
+		})
+		if err != nil || !zoneChanged || s.zones == nil {
+			return err
 		}
-		if in.Timezone != nil {
-			cur.Timezone = *in.Timezone
-		}
-		out = cur
-		return cur, nil
-	})
+		return s.zones.UserZoneChanged(ctx, p.UserID)
+	}
+	if in.Timezone == nil || s.zones == nil {
+		err = update(ctx)
+		return out, pending, err
+	}
+	// The trades derived in the user's zone change with it, atomically.
+	err = s.d.Tx.Do(ctx, update)
 	return out, pending, err
 }
 

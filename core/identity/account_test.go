@@ -2,6 +2,7 @@ package identity_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -406,6 +407,55 @@ func TestProfileInvalidationAfterCommit(t *testing.T) {
 		}
 		if _, found, _ := e.Cache.Get(ctx, "userprof:"+id.String()); found {
 			t.Fatal("a created user kept a cached profile")
+		}
+	})
+}
+
+// zoneObserver records UserZoneChanged calls, with the zone the user has
+// in the observer's transaction, and fails when told to.
+type zoneObserver struct {
+	users identity.Users
+	calls []string
+	fail  error
+}
+
+func (o *zoneObserver) UserZoneChanged(ctx context.Context, userID uuid.UUID) error {
+	u, err := o.users.Get(ctx, userID)
+	if err != nil {
+		return err
+	}
+	o.calls = append(o.calls, u.Timezone)
+	return o.fail
+}
+
+// TestUpdateMeTellsTheZoneObserver: a change of the user's time zone, and
+// only a change, is told to the observer (core/trading rebuilds the
+// accounts that follow the user's zone) in the update's transaction,
+// which sees the new zone; the observer's error undoes the update.
+func TestUpdateMeTellsTheZoneObserver(t *testing.T) {
+	inEnv(t, identitytest.Options{}, func(t *testing.T, e *identitytest.Env) {
+		o := &zoneObserver{users: e.Stores.Users}
+		e.Svc.ObserveZones(o)
+		e.Verified(t, "zone@example.com", goodPassword)
+		_, p := session(t, e, ctx, "zone@example.com", goodPassword)
+		for _, in := range []identity.ProfileUpdate{
+			{Timezone: ptr("America/New_York")},
+			{Timezone: ptr("America/New_York")}, // unchanged: not told
+			{DisplayName: ptr("Z")},             // no zone: not told
+			{Timezone: ptr("UTC"), DisplayName: ptr("Y")},
+		} {
+			if _, _, err := e.Svc.UpdateMe(ctx, p, in); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !slices.Equal(o.calls, []string{"America/New_York", "UTC"}) {
+			t.Fatalf("observer told %q; want the two changes with the new zone", o.calls)
+		}
+		o.fail = apperr.New(apperr.Unavailable, "db_busy", "busy")
+		_, _, err := e.Svc.UpdateMe(ctx, p, identity.ProfileUpdate{Timezone: ptr("Europe/Paris"), DisplayName: ptr("X")})
+		wantErr(t, err, apperr.Unavailable, "db_busy")
+		if u, err := e.Stores.Users.Get(ctx, p.UserID); err != nil || u.Timezone != "UTC" || u.DisplayName != "Y" {
+			t.Fatalf("after a failing observer: %+v, %v; want the update undone", u, err)
 		}
 	})
 }

@@ -20,6 +20,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
 	"golang.org/x/net/idna"
 
 	"github.com/tradesense/tradesense/core/apperr"
@@ -179,10 +180,24 @@ type Service struct {
 
 	nextRevWarn atomic.Int64 // unix ns before which a failing revocation check is not logged again
 
+	zones ZoneObserver // nil: none (see ObserveZones)
+
 	bg     sync.WaitGroup
 	bgStop chan struct{}
 	closed sync.Once
 }
+
+// ZoneObserver is told, inside the transaction of a profile update, that
+// the user's time zone changed (core/trading derives again the trades of
+// the user's accounts that follow the user's zone: their weekdays, hours
+// and session dates). An error undoes the update.
+type ZoneObserver interface {
+	UserZoneChanged(ctx context.Context, userID uuid.UUID) error
+}
+
+// ObserveZones sets the observer of time zone changes. Call it while
+// composing the program, before the service serves requests.
+func (s *Service) ObserveZones(o ZoneObserver) { s.zones = o }
 
 // NewService returns the service.
 func NewService(cfg Config, d Deps) (*Service, error) {

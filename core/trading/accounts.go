@@ -166,6 +166,41 @@ func (s *Service) UpdateAccount(ctx context.Context, userID, id uuid.UUID, p Acc
 	return out, err
 }
 
+// UserZoneChanged derives again the trades of the user's accounts that
+// follow the user's time zone (Timezone ""), archived ones included: their
+// weekdays, hours and session dates are the zone's. It is what an
+// account's own zone change does (UpdateAccount), for the user's; called by
+// core/identity in the transaction of the profile update
+// (identity.ZoneObserver), it joins that transaction and reads the new
+// zone.
+func (s *Service) UserZoneChanged(ctx context.Context, userID uuid.UUID) error {
+	return s.write(ctx, userID, func(ctx context.Context, ch *changes) error {
+		accounts, err := s.d.Accounts.List(ctx, userID, true)
+		if err != nil {
+			return err
+		}
+		for _, a := range accounts {
+			if a.Timezone != "" {
+				continue
+			}
+			locked, err := s.d.Accounts.Get(ctx, userID, a.ID, true)
+			if apperr.Is(err, apperr.NotFound) {
+				continue // deleted meanwhile
+			}
+			if err != nil {
+				return err
+			}
+			if locked.Timezone != "" {
+				continue
+			}
+			if _, err := s.rebuildAll(ctx, locked, ch); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 func set[T any](dst *T, v *T) {
 	if v != nil {
 		*dst = *v

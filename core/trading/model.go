@@ -168,8 +168,10 @@ type Instrument struct {
 	AssetClass AssetClass
 	Currency   string // "" means the account's
 	// Multiplier turns price × quantity into money: 1 for stocks, 100 for
-	// equity options, the contract size for futures. An account's
-	// Multipliers override it by Root.
+	// equity options, the contract size for futures. It is the one the
+	// user's first fill resolved to; each account's position has its own
+	// (Instruments.Pin, InAccount), and an account's Multipliers override
+	// that by Root.
 	Multiplier decimal.Decimal
 	TickSize   decimal.Decimal // 0 when unknown
 	// Root is the futures root ("ES") or the option underlying ("AAPL").

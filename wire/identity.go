@@ -140,7 +140,7 @@ func provideProfileInvalidation(c *cache.Layer, log *slog.Logger) *identity.Prof
 	return identity.NewProfileInvalidation(c, telemetry.Component(log, "identity"))
 }
 
-func provideIdentity(c identity.Config, hasher *identity.PasswordHasher, db *sqlstore.DB, tokens *jwtauth.Tokens, limiter ratelimit.Limiter, layer *cache.Layer, pi *identity.ProfileInvalidation, mailer identity.Mailer, sf identity.SecondFactor, push realtime.Publisher, disc realtime.Disconnector, log *slog.Logger) (*identity.Service, func(), error) {
+func provideIdentity(c identity.Config, hasher *identity.PasswordHasher, db *sqlstore.DB, tokens *jwtauth.Tokens, limiter ratelimit.Limiter, layer *cache.Layer, pi *identity.ProfileInvalidation, mailer identity.Mailer, sf identity.SecondFactor, zones identity.ZoneObserver, push realtime.Publisher, disc realtime.Disconnector, log *slog.Logger) (*identity.Service, func(), error) {
 	svc, err := identity.NewService(c, identity.Deps{
 		Users:         pi.Users(sqlstore.NewUsers(db)),
 		Sessions:      sqlstore.NewSessions(db),
@@ -157,6 +157,7 @@ func provideIdentity(c identity.Config, hasher *identity.PasswordHasher, db *sql
 		SecondFactor:  sf,
 		Push:          push,
 		Disconnect:    disc,
+		Zones:         zones,
 		Log:           telemetry.Component(log, "identity"),
 	})
 	if err != nil {
@@ -173,10 +174,6 @@ func provideAPIServer(ctx context.Context, c httpapi.Config, d httpapi.Deps, svc
 	d.Identity, d.Keys, d.MFA, d.MFAFlows = svc, ring, factors, flows
 	d.OAuth = signIn
 	d.Trading, d.Journal, d.Idempotency = tr, jr, guard
-	// A profile's time zone change rebuilds, in its transaction, the trades
-	// of the accounts that follow the user's zone (their weekdays and
-	// hours); the API is where profiles change.
-	svc.ObserveZones(tr)
 	d.Realtime, d.RealtimeTokens = rt, rtTokens
 	d.Analytics, d.Reports = figures, reports
 	return httpapi.New(ctx, c, d)
@@ -191,6 +188,10 @@ type Users struct {
 // noSecondFactor: the users program logs nobody in, so it has no second
 // factor (a login needing one would fail closed, "mfa_unavailable").
 func noSecondFactor() identity.SecondFactor { return nil }
+
+// noZones: the users program changes no one's time zone (CreateUser,
+// SetRole), so it rebuilds no trades.
+func noZones() identity.ZoneObserver { return nil }
 
 // noMail is the users program's Mailer. Its operations (CreateUser,
 // SetRole) send no mail, and it runs no job worker that could: a mail

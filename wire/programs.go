@@ -4,6 +4,7 @@ import (
 	"github.com/google/wire"
 
 	"github.com/tradesense/tradesense/core/identity"
+	"github.com/tradesense/tradesense/core/trading"
 )
 
 // The programs' provider sets, profile aside: each injector of wire.go is
@@ -13,7 +14,10 @@ var (
 	// providers' HTTP client, which the program (APIProgramSet) and the
 	// component tests' InitializeStack each give their own.
 	APISet = wire.NewSet(ConfigSet, TelemetrySet, SecretsSet, provideKeys, DatabaseSet,
-		IdentitySet, MFASet, OAuthSet, JobsSet, JournalSet, RealtimeSet, bindRealtimeSessions, ImportsSet, AnalyticsSet, HTTPSet)
+		IdentitySet, MFASet, OAuthSet, JobsSet, JournalSet, RealtimeSet, bindRealtimeSessions, ImportsSet, AnalyticsSet, HTTPSet,
+		// A profile's time zone change rebuilds, in its transaction, the
+		// trades of the accounts that follow the user's zone.
+		wire.Bind(new(identity.ZoneObserver), new(*trading.Service)))
 	// APIProgramSet is the `tradesense api` program.
 	APIProgramSet = wire.NewSet(APISet, provideNotificationsMailer, wire.Value(ProviderClient{}), provideAdapters,
 		wire.Struct(new(API), "*"))
@@ -24,6 +28,6 @@ var (
 	// UsersProgramSet is the `tradesense users` program: identity without
 	// jobs or MFA (noSecondFactor, noMail).
 	UsersProgramSet = wire.NewSet(ConfigSet, TelemetrySet, SecretsSet, provideKeys, DatabaseSet,
-		IdentitySet, RealtimePublishOnlySet, noSecondFactor, wire.Value(noMail{}), wire.Bind(new(identity.Mailer), new(noMail)),
+		IdentitySet, RealtimePublishOnlySet, noSecondFactor, noZones, wire.Value(noMail{}), wire.Bind(new(identity.Mailer), new(noMail)),
 		wire.Struct(new(Users), "*"))
 )

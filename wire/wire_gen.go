@@ -407,7 +407,7 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup14, err := provideIdentity(config3, passwordHasher, db, jwtauthTokens, limiter, layer, profileInvalidation, identityMailer, mfaService, engine, engine, logger)
+	identityService, cleanup14, err := provideIdentity(config3, passwordHasher, db, jwtauthTokens, limiter, layer, profileInvalidation, identityMailer, mfaService, tradingService, engine, engine, logger)
 	if err != nil {
 		cleanup13()
 		cleanup12()
@@ -937,7 +937,7 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup13, err := provideIdentity(config3, passwordHasher, db, jwtauthTokens, limiter, layer, profileInvalidation, identityMailer, mfaService, engine, engine, logger)
+	identityService, cleanup13, err := provideIdentity(config3, passwordHasher, db, jwtauthTokens, limiter, layer, profileInvalidation, identityMailer, mfaService, tradingService, engine, engine, logger)
 	if err != nil {
 		cleanup12()
 		cleanup11()
@@ -1746,6 +1746,7 @@ func injectLocalUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, f
 	profileInvalidation := provideProfileInvalidation(layer, logger)
 	wireNoMail := _wireNoMailValue
 	secondFactor := noSecondFactor()
+	zoneObserver := noZones()
 	centrifugeConfig := cfg.Realtime
 	wireRealtimeBrokerURL := _wireRealtimeBrokerURLValue
 	redisstoreConfig := cfg.Redis
@@ -1759,7 +1760,7 @@ func injectLocalUsers(ctx context.Context, cfg Config, out LogOutput) (*Users, f
 		cleanup()
 		return nil, nil, err
 	}
-	service, cleanup8, err := provideIdentity(config, passwordHasher, db, tokens, limiter, layer, profileInvalidation, wireNoMail, secondFactor, engine, engine, logger)
+	service, cleanup8, err := provideIdentity(config, passwordHasher, db, tokens, limiter, layer, profileInvalidation, wireNoMail, secondFactor, zoneObserver, engine, engine, logger)
 	if err != nil {
 		cleanup7()
 		cleanup6()
@@ -1901,6 +1902,7 @@ func injectServicesUsers(ctx context.Context, cfg Config, out LogOutput) (*Users
 	profileInvalidation := provideProfileInvalidation(layer, logger)
 	wireNoMail := _wireNoMailValue
 	secondFactor := noSecondFactor()
+	zoneObserver := noZones()
 	centrifugeConfig := cfg.Realtime
 	wireRealtimeBrokerURL := provideRealtimeRedisURL(secrets)
 	engine, cleanup7, err := provideRealtimePublisher(centrifugeConfig, wireRealtimeBrokerURL, redisstoreConfig, logger, tracerProvider, meterProvider, metrics, registry)
@@ -1913,7 +1915,7 @@ func injectServicesUsers(ctx context.Context, cfg Config, out LogOutput) (*Users
 		cleanup()
 		return nil, nil, err
 	}
-	service, cleanup8, err := provideIdentity(config, passwordHasher, db, tokens, limiter, layer, profileInvalidation, wireNoMail, secondFactor, engine, engine, logger)
+	service, cleanup8, err := provideIdentity(config, passwordHasher, db, tokens, limiter, layer, profileInvalidation, wireNoMail, secondFactor, zoneObserver, engine, engine, logger)
 	if err != nil {
 		cleanup7()
 		cleanup6()
@@ -2391,7 +2393,7 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		cleanup()
 		return nil, nil, err
 	}
-	identityService, cleanup14, err := provideIdentity(config3, passwordHasher, db, jwtauthTokens, limiter, layer, profileInvalidation, mailer, mfaService, engine, engine, logger)
+	identityService, cleanup14, err := provideIdentity(config3, passwordHasher, db, jwtauthTokens, limiter, layer, profileInvalidation, mailer, mfaService, tradingService, engine, engine, logger)
 	if err != nil {
 		cleanup13()
 		cleanup12()

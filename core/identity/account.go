@@ -101,12 +101,12 @@ func (s *Service) UpdateMe(ctx context.Context, p Principal, in ProfileUpdate) (
 			out = cur
 			return cur, nil
 		})
-		if err != nil || !zoneChanged || s.zones == nil {
+		if err != nil || !zoneChanged || s.d.Zones == nil {
 			return err
 		}
-		return s.zones.UserZoneChanged(ctx, p.UserID)
+		return s.d.Zones.UserZoneChanged(ctx, p.UserID)
 	}
-	if in.Timezone == nil || s.zones == nil {
+	if in.Timezone == nil || s.d.Zones == nil {
 		err = update(ctx)
 		return out, pending, err
 	}

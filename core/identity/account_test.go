@@ -433,9 +433,9 @@ func (o *zoneObserver) UserZoneChanged(ctx context.Context, userID uuid.UUID) er
 // accounts that follow the user's zone) in the update's transaction,
 // which sees the new zone; the observer's error undoes the update.
 func TestUpdateMeTellsTheZoneObserver(t *testing.T) {
-	inEnv(t, identitytest.Options{}, func(t *testing.T, e *identitytest.Env) {
-		o := &zoneObserver{users: e.Stores.Users}
-		e.Svc.ObserveZones(o)
+	var o *zoneObserver
+	zones := func(e *identitytest.Env) identity.ZoneObserver { o = &zoneObserver{users: e.Stores.Users}; return o }
+	inEnv(t, identitytest.Options{Zones: zones}, func(t *testing.T, e *identitytest.Env) {
 		e.Verified(t, "zone@example.com", goodPassword)
 		_, p := session(t, e, ctx, "zone@example.com", goodPassword)
 		for _, in := range []identity.ProfileUpdate{

@@ -149,7 +149,10 @@ type Deps struct {
 	// security.session_revoked.
 	Push       realtime.Publisher
 	Disconnect realtime.Disconnector
-	Log        *slog.Logger
+	// Zones is told of a user's time zone change inside the profile
+	// update's transaction (ZoneObserver); nil: nobody is.
+	Zones ZoneObserver
+	Log   *slog.Logger
 }
 
 // Service is the identity use cases.
@@ -180,8 +183,6 @@ type Service struct {
 
 	nextRevWarn atomic.Int64 // unix ns before which a failing revocation check is not logged again
 
-	zones ZoneObserver // nil: none (see ObserveZones)
-
 	bg     sync.WaitGroup
 	bgStop chan struct{}
 	closed sync.Once
@@ -194,10 +195,6 @@ type Service struct {
 type ZoneObserver interface {
 	UserZoneChanged(ctx context.Context, userID uuid.UUID) error
 }
-
-// ObserveZones sets the observer of time zone changes. Call it while
-// composing the program, before the service serves requests.
-func (s *Service) ObserveZones(o ZoneObserver) { s.zones = o }
 
 // NewService returns the service.
 func NewService(cfg Config, d Deps) (*Service, error) {

@@ -58,6 +58,9 @@ type Options struct {
 	// Realtime gives the service this fake engine as its Push and
 	// Disconnect.
 	Realtime *realtimetest.Hub
+	// Zones, when set, builds the service's ZoneObserver once the Env's
+	// stores exist.
+	Zones func(*Env) identity.ZoneObserver
 }
 
 // PublicURL is the web app's URL in an Env's mails.
@@ -105,6 +108,9 @@ func NewEnv(t testing.TB, o Options) *Env {
 	}
 	if o.Realtime != nil {
 		deps.Push, deps.Disconnect = o.Realtime, o.Realtime
+	}
+	if o.Zones != nil {
+		deps.Zones = o.Zones(e)
 	}
 	if e.Svc, err = identity.NewService(e.Config, deps); err != nil {
 		t.Fatal(err)

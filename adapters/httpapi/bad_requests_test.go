@@ -30,6 +30,10 @@ func TestBadRequestsAreProblems(t *testing.T) {
 		{"bad date", "GET", "/api/v1/journal?from=yesterday&to=2026-03-31", "", "from"},
 		{"bad enum", "GET", "/api/v1/analytics/breakdown?by=horoscope", "", "by"},
 		{"body not an object", "POST", "/api/v1/tags", `["setup"]`, ""},
+		// A malformed UUID inside a body is a field error, as the decoder
+		// would refuse it; path and query UUIDs are the handlers' (filters).
+		{"bad uuid in a body", "PATCH", "/api/v1/trades/" + uuid.NewString(), `{"followed_rules":["nope"]}`, "followed_rules[0]"},
+		{"bad uuid in a body list", "POST", "/api/v1/trades/bulk", `{"trade_ids":["` + uuid.NewString() + `","x"]}`, "trade_ids[1]"},
 	} {
 		req := httptest.NewRequest(c.method, c.path, strings.NewReader(c.body))
 		req.Header.Set("Authorization", "Bearer ok")

@@ -18,6 +18,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 
 	"github.com/tradesense/tradesense/core/apperr"
 )
@@ -30,12 +31,22 @@ import (
 // 401/403 for protected operations, so kin-openapi's own security check is
 // switched off.
 func validator(routes routeTable, log *slog.Logger) gin.HandlerFunc {
-	opts := &openapi3filter.Options{
+	// Parameters, then the body: the body's UUIDs are checked as the
+	// decoder reads them (uuid.Parse), so that a malformed one in a body is
+	// a field error like any other instead of an unreadable request. The
+	// parameters' formats stay the handlers' (the trade filter answers its
+	// own filter_invalid for a bad tag_id).
+	params := &openapi3filter.Options{
 		MultiError:         true,
 		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+		ExcludeRequestBody: true,
 	}
-	streamed := *opts
-	streamed.ExcludeRequestBody = true
+	body := &openapi3filter.Options{
+		MultiError:         true,
+		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+		SchemaValidationOptions: []openapi3.SchemaValidationOption{openapi3.WithStringFormatValidator("uuid",
+			openapi3.NewCallbackValidator(func(s string) error { _, err := uuid.Parse(s); return err }))},
+	}
 	return func(c *gin.Context) {
 		r := routes.of(c)
 		if r != nil {
@@ -54,24 +65,40 @@ func validator(routes routeTable, log *slog.Logger) gin.HandlerFunc {
 			return
 		}
 		c.Set(queryKey, query) // rawQuery's, for the handlers
-		params := make(map[string]string, len(c.Params))
+		pathParams := make(map[string]string, len(c.Params))
 		for _, p := range c.Params {
-			params[p.Key] = p.Value
+			pathParams[p.Key] = p.Value
 		}
 		in := &openapi3filter.RequestValidationInput{
-			Request: c.Request, PathParams: params, QueryParams: query, Route: r.validate, Options: opts,
+			Request: c.Request, PathParams: pathParams, QueryParams: query, Route: r.validate, Options: params,
 		}
-		if r.upload {
-			// A multipart body is streamed by its handler: validating it
-			// here would buffer the whole upload.
-			in.Options = &streamed
-		}
+		var errs openapi3.MultiError
 		if err := openapi3filter.ValidateRequest(c.Request.Context(), in); err != nil {
-			writeProblem(c, log, requestProblem(err))
+			errs = appendErrors(errs, err)
+		}
+		// A multipart body is streamed by its handler: validating it here
+		// would buffer the whole upload.
+		if rb := r.validate.Operation.RequestBody; rb != nil && rb.Value != nil && !r.upload {
+			in.Options = body
+			if err := openapi3filter.ValidateRequestBody(c.Request.Context(), in, rb.Value); err != nil {
+				errs = appendErrors(errs, err)
+			}
+		}
+		if len(errs) > 0 {
+			writeProblem(c, log, requestProblem(errs))
 			return
 		}
 		c.Next()
 	}
+}
+
+// appendErrors adds err to errs, the errors of a MultiError one by one
+// (err itself, not one it wraps: a RequestError wraps its schema errors).
+func appendErrors(errs openapi3.MultiError, err error) openapi3.MultiError {
+	if me, ok := err.(openapi3.MultiError); ok { //nolint:errorlint // only the top level is flattened
+		return append(errs, me...)
+	}
+	return append(errs, err)
 }
 
 // queryKey holds, in the Gin context, the query string as the validator

@@ -93,6 +93,33 @@ type resolved struct {
 	err error
 }
 
+// resolveInstrument resolves in's instrument, stores it
+// (Instruments.Ensure) and pins the account's multiplier of it (pin). The
+// fill's own faults (a symbol that does not resolve, a multiplier other
+// than the account's) are the resolved's err; the error returned is the
+// stores'.
+func (s *Service) resolveInstrument(ctx context.Context, userID, accountID uuid.UUID, in *ExecutionInput, pinned map[uuid.UUID]decimal.Decimal) (resolved, error) {
+	inst, err := ResolveInstrument(InstrumentSpec{Symbol: in.Symbol, AssetClass: in.AssetClass, Currency: in.Currency,
+		Multiplier: in.Multiplier, TickSize: in.TickSize}, in.ExecutedAt)
+	if err != nil {
+		return resolved{&inst, err}, nil //nolint:nilerr // the fill's own fault travels in the result
+	}
+	inst.UserID = userID
+	inst.ID = s.d.NewID()
+	want := inst.Multiplier
+	if err := s.d.Instruments.Ensure(ctx, &inst); err != nil {
+		if !apperr.Is(err, apperr.Invalid) {
+			return resolved{}, err
+		}
+		return resolved{&inst, err}, nil
+	}
+	conflict, err := s.pin(ctx, userID, accountID, &inst, want, !in.Multiplier.IsZero(), pinned)
+	if err != nil {
+		return resolved{}, err
+	}
+	return resolved{&inst, conflict}, nil
+}
+
 // instruments resolves and stores the instrument of each input, once per
 // distinct symbol.
 func (s *Service) instruments(ctx context.Context, userID, accountID uuid.UUID, ins []ExecutionInput) ([]*Instrument, map[string]string, error) {
@@ -105,23 +132,10 @@ func (s *Service) instruments(ctx context.Context, userID, accountID uuid.UUID, 
 		key := fmt.Sprintf("%s|%s|%d|%s|%s|%s", in.AssetClass, strings.ToUpper(strings.TrimSpace(in.Symbol)), in.ExecutedAt.Year(), in.Multiplier, in.TickSize, in.Currency)
 		r, ok := cache[key]
 		if !ok {
-			inst, err := ResolveInstrument(InstrumentSpec{Symbol: in.Symbol, AssetClass: in.AssetClass, Currency: in.Currency,
-				Multiplier: in.Multiplier, TickSize: in.TickSize}, in.ExecutedAt)
-			if err == nil {
-				inst.UserID = userID
-				inst.ID = s.d.NewID()
-				want := inst.Multiplier
-				if err = s.d.Instruments.Ensure(ctx, &inst); err != nil && !apperr.Is(err, apperr.Invalid) {
-					return nil, nil, err
-				}
-				if err == nil {
-					var perr error
-					if err, perr = s.pin(ctx, userID, accountID, &inst, want, !in.Multiplier.IsZero(), pinned); perr != nil {
-						return nil, nil, perr
-					}
-				}
+			var err error
+			if r, err = s.resolveInstrument(ctx, userID, accountID, in, pinned); err != nil {
+				return nil, nil, err
 			}
-			r = resolved{&inst, err}
 			cache[key] = r
 		}
 		if r.err != nil {

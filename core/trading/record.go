@@ -129,26 +129,13 @@ func (r *recorder) instrument(in *ExecutionInput) (resolved, error) {
 	if got, ok := r.insts[k]; ok {
 		return got, nil
 	}
-	inst, err := ResolveInstrument(InstrumentSpec{Symbol: in.Symbol, AssetClass: in.AssetClass, Currency: in.Currency,
-		Multiplier: in.Multiplier, TickSize: in.TickSize}, in.ExecutedAt)
-	if err == nil {
-		inst.UserID = r.userID
-		inst.ID = r.s.d.NewID()
-		want := inst.Multiplier
-		if err = r.s.d.Instruments.Ensure(r.ctx, &inst); err != nil && !apperr.Is(err, apperr.Invalid) {
-			return resolved{}, err
-		}
-		if err == nil {
-			if r.pinned == nil {
-				r.pinned = map[uuid.UUID]decimal.Decimal{}
-			}
-			var perr error
-			if err, perr = r.s.pin(r.ctx, r.userID, r.accountID, &inst, want, !in.Multiplier.IsZero(), r.pinned); perr != nil {
-				return resolved{}, perr
-			}
-		}
+	if r.pinned == nil {
+		r.pinned = map[uuid.UUID]decimal.Decimal{}
 	}
-	got := resolved{&inst, err}
+	got, err := r.s.resolveInstrument(r.ctx, r.userID, r.accountID, in, r.pinned)
+	if err != nil {
+		return resolved{}, err
+	}
 	r.insts[k] = got
 	return got, nil
 }

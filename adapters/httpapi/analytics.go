@@ -427,23 +427,12 @@ func reportBody(r *analytics.Report) gen.Report {
 	out := gen.Report{Id: r.ID, State: gen.ReportState(r.State), Format: gen.ReportFormat(r.Format), Period: gen.ReportPeriod(r.Period),
 		From: openapi_types.Date{Time: r.From.Start(time.UTC)}, To: openapi_types.Date{Time: r.To.Start(time.UTC)},
 		Basis: gen.ReportBasis(r.Basis), Scheduled: r.ScheduleKey != "", CreatedAt: r.CreatedAt.UTC()}
-	if q := tradeFilterQuery(r.Filter); len(q) > 0 {
-		// What a report request cannot set is not echoed: its dates are
-		// the report's from and to, and it covers closed trades by close
-		// date; nor is the default tag mode.
-		for _, k := range []string{qFrom, qTo, qStatus, qDateField} {
-			q.Del(k)
+	if q := tradeFilterQuery(r.ChosenFilter()); len(q) > 0 {
+		f := make(map[string]string, len(q))
+		for k := range q {
+			f[k] = q.Get(k)
 		}
-		if q.Get(qTagMode) == string(trading.AnyTag) {
-			q.Del(qTagMode)
-		}
-		if len(q) > 0 {
-			f := make(map[string]string, len(q))
-			for k := range q {
-				f[k] = q.Get(k)
-			}
-			out.Filters = &f
-		}
+		out.Filters = &f
 	}
 	if !r.FinishedAt.IsZero() {
 		t := r.FinishedAt.UTC()

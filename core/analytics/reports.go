@@ -501,7 +501,9 @@ func accountNames(rep *Report, cat Catalog) []string {
 // and dates, one "name values" text each in the trade list's parameter
 // names ("symbol AAPL, MSFT", "tag Breakout"): a report of a subset says
 // so on its title page. None for the whole book.
-func filterNames(f *trading.Filter, cat Catalog) []string {
+func filterNames(full *trading.Filter, cat Catalog) []string {
+	chosen := chosenCriteria(*full)
+	f := &chosen
 	var out []string
 	add := func(name string, vals ...string) {
 		if len(vals) > 0 && vals[0] != "" {
@@ -524,8 +526,7 @@ func filterNames(f *trading.Filter, cat Catalog) []string {
 	add("symbol", f.Symbols...)
 	add("asset_class", strs(len(f.AssetClasses), func(i int) string { return string(f.AssetClasses[i]) })...)
 	add("direction", string(f.Direction))
-	// No status: a report covers closed trades, every report's filter says
-	// so (not a criterion the trader chose).
+	add("status", string(f.Status))
 	add("outcome", strs(len(f.Outcomes), func(i int) string { return string(f.Outcomes[i]) })...)
 	add("breakeven_band", dec(f.BreakevenBand))
 	add("tag", strs(len(f.TagIDs), func(i int) string { return nameOr(cat.Tags[f.TagIDs[i]], f.TagIDs[i]) })...)
@@ -546,6 +547,21 @@ func filterNames(f *trading.Filter, cat Catalog) []string {
 	add("min_r", dec(f.MinR))
 	add("max_r", dec(f.MaxR))
 	return out
+}
+
+// ChosenFilter is the part of the report's filter the trader asked for:
+// Filter without what every report sets itself (chosenCriteria).
+func (r *Report) ChosenFilter() trading.Filter { return chosenCriteria(r.Filter) }
+
+// chosenCriteria drops from a report's filter the criteria every report
+// sets itself: its dates (the report's From and To), closed trades by
+// close date, and the default tag mode.
+func chosenCriteria(f trading.Filter) trading.Filter {
+	f.From, f.To, f.Status, f.DateField = trading.Date{}, trading.Date{}, "", ""
+	if f.TagMode == trading.AnyTag {
+		f.TagMode = ""
+	}
+	return f
 }
 
 func nameOr(name string, id uuid.UUID) string {

@@ -41,12 +41,10 @@ func validator(routes routeTable, log *slog.Logger) gin.HandlerFunc {
 		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
 		ExcludeRequestBody: true,
 	}
-	body := &openapi3filter.Options{
-		MultiError:         true,
-		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
-		SchemaValidationOptions: []openapi3.SchemaValidationOption{openapi3.WithStringFormatValidator("uuid",
-			openapi3.NewCallbackValidator(func(s string) error { _, err := uuid.Parse(s); return err }))},
-	}
+	body := *params
+	body.ExcludeRequestBody = false
+	body.SchemaValidationOptions = []openapi3.SchemaValidationOption{openapi3.WithStringFormatValidator("uuid",
+		openapi3.NewCallbackValidator(func(s string) error { _, err := uuid.Parse(s); return err }))}
 	return func(c *gin.Context) {
 		r := routes.of(c)
 		if r != nil {
@@ -79,7 +77,7 @@ func validator(routes routeTable, log *slog.Logger) gin.HandlerFunc {
 		// A multipart body is streamed by its handler: validating it here
 		// would buffer the whole upload.
 		if rb := r.validate.Operation.RequestBody; rb != nil && rb.Value != nil && !r.upload {
-			in.Options = body
+			in.Options = &body
 			if err := openapi3filter.ValidateRequestBody(c.Request.Context(), in, rb.Value); err != nil {
 				errs = appendErrors(errs, err)
 			}

@@ -463,11 +463,10 @@ func schwab() *spec {
 				if i := strings.Index(d, " as of "); i > 0 {
 					d = d[:i]
 				}
-				at, only, err := b.when(fDate, d)
+				at, err := b.fillAt(fDate, d, b.get(fSide))
 				if err != nil {
 					return nil, "", err
 				}
-				at = sameDay(at, only, b.get(fSide))
 				sym, class := stockOrOption(b, b.get(fSymbol))
 				return []Fill{fill(trading.ExecutionInput{Symbol: sym, AssetClass: class, Side: side, Quantity: q, Price: price, Commission: comm.Abs(), ExecutedAt: at})}, "", nil
 			}}}}
@@ -494,11 +493,10 @@ func robinhood() *spec {
 				if r.err != nil {
 					return nil, "", r.err
 				}
-				at, only, err := b.when(fDate, b.get(fDate))
+				at, err := b.fillAt(fDate, b.get(fDate), code)
 				if err != nil {
 					return nil, "", err
 				}
-				at = sameDay(at, only, code)
 				sym, class := strings.ToUpper(b.get(fSymbol)), trading.Stock
 				if code != "BUY" && code != "SELL" {
 					desc := strings.ToUpper(strings.Join(strings.Fields(b.getCol("description")), " "))

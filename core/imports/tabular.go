@@ -210,16 +210,14 @@ func (b *binding) when(key, value string) (time.Time, bool, error) {
 // (sameDay).
 func (b *binding) executedAt() (time.Time, error) {
 	if b.has(fExecutedAt) && b.get(fExecutedAt) != "" {
-		t, only, err := b.when(fExecutedAt, b.get(fExecutedAt))
-		return sameDay(t, only, b.get(fSide)), err
+		return b.fillAt(fExecutedAt, b.get(fExecutedAt), b.get(fSide))
 	}
 	if b.has(fDate) {
 		v := b.get(fDate)
 		if b.has(fTime) && b.get(fTime) != "" {
 			v += " " + b.get(fTime)
 		}
-		t, only, err := b.when(fDate, v)
-		return sameDay(t, only, b.get(fSide)), err
+		return b.fillAt(fDate, v, b.get(fSide))
 	}
 	return time.Time{}, errors.New("no date and time")
 }
@@ -467,6 +465,14 @@ func opensShort(v string) bool {
 		return true
 	}
 	return false
+}
+
+// fillAt reads a fill's instant from value, the text of the column key
+// (when), placing a date without a time in its day by the fill's action
+// (sameDay).
+func (b *binding) fillAt(key, value, action string) (time.Time, error) {
+	t, only, err := b.when(key, value)
+	return sameDay(t, only, action), err
 }
 
 // sameDay orders the fills of one day in a date-only export (at is the

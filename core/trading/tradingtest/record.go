@@ -108,15 +108,7 @@ func RunRecord(t *testing.T, newStores Factory) {
 		// fix it, and one against the account's executions is refused.
 		e := NewEnv(t, newStores(t))
 		u, a1 := e.user(t)
-		a2, err := e.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: "Second", Currency: "USD"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		fx := func(sec int, side trading.Side, qty, price, mult string) trading.ExecutionInput {
-			in := fill("EURUSD", trading.Forex, sec, side, qty, price)
-			in.Multiplier = d(mult)
-			return in
-		}
+		a2, fx := e.account(t, u, "Second"), eurusd
 		if _, err := e.Svc.RecordExecutions(ctx, u, a1.ID, imp, chunks([]trading.ExecutionInput{fx(0, trading.Buy, "1", "1.085", "100000"), fx(60, trading.Sell, "1", "1.0865", "100000")})); err != nil {
 			t.Fatal(err)
 		}
@@ -130,7 +122,7 @@ func RunRecord(t *testing.T, newStores Factory) {
 		}
 		eqD(t, "second account's multiplier", trs[0].Multiplier, "1")
 		eqD(t, "second account's gross", trs[0].GrossPnL, "20")
-		_, err = e.Svc.RecordExecutions(ctx, u, a2.ID, trading.AddOptions{ImportID: uuid.New(), SkipDuplicates: true},
+		_, err := e.Svc.RecordExecutions(ctx, u, a2.ID, trading.AddOptions{ImportID: uuid.New(), SkipDuplicates: true},
 			chunks([]trading.ExecutionInput{fx(120, trading.Buy, "1", "1.085", "1")}, []trading.ExecutionInput{fx(180, trading.Buy, "1", "1.085", "100000")}))
 		if ae, ok := apperr.As(err); !ok || ae.Kind != apperr.Invalid || ae.Fields["executions[1].multiplier"] == "" {
 			t.Fatalf("an import against the account's multiplier: %v; want Invalid naming executions[1].multiplier", err)

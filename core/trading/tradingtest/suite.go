@@ -46,6 +46,29 @@ func stock(sec int, side trading.Side, qty, price string, cf ...string) trading.
 	return fill("AAPL", trading.Stock, sec, side, qty, price, cf...)
 }
 
+// withMultiplier is in with the multiplier mult ("" leaves none).
+func withMultiplier(in trading.ExecutionInput, mult string) trading.ExecutionInput {
+	if mult != "" {
+		in.Multiplier = d(mult)
+	}
+	return in
+}
+
+// eurusd is a forex fill of EURUSD with the multiplier mult ("" for none).
+func eurusd(sec int, side trading.Side, qty, price, mult string) trading.ExecutionInput {
+	return withMultiplier(fill("EURUSD", trading.Forex, sec, side, qty, price), mult)
+}
+
+// account creates another account of u.
+func (e *Env) account(t *testing.T, u uuid.UUID, name string) *trading.Account {
+	t.Helper()
+	a, err := e.Svc.CreateAccount(context.Background(), u, trading.AccountInput{Name: name, Currency: "USD"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 func (e *Env) user(t *testing.T) (uuid.UUID, *trading.Account) {
 	t.Helper()
 	u := e.NewUser(t)
@@ -839,25 +862,10 @@ func Run(t *testing.T, newStores Factory) {
 		// under is refused.
 		e := NewEnv(t, newStores(t))
 		u, a1 := e.user(t)
-		a2, err := e.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: "Second", Currency: "USD"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		a3, err := e.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: "Third", Currency: "USD"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		with := func(in trading.ExecutionInput, mult string) trading.ExecutionInput {
-			if mult != "" {
-				in.Multiplier = d(mult)
-			}
-			return in
-		}
-		fx := func(sec int, side trading.Side, qty, price, mult string) trading.ExecutionInput {
-			return with(fill("EURUSD", trading.Forex, sec, side, qty, price), mult)
-		}
+		a2, a3 := e.account(t, u, "Second"), e.account(t, u, "Third")
+		fx := eurusd
 		zz := func(sec int, side trading.Side, price, mult string) trading.ExecutionInput {
-			return with(fill("ZZM6", trading.Future, sec, side, "1", price), mult)
+			return withMultiplier(fill("ZZM6", trading.Future, sec, side, "1", price), mult)
 		}
 		one := func(a *trading.Account, sym string) trading.Trade {
 			t.Helper()
@@ -905,11 +913,8 @@ func Run(t *testing.T, newStores Factory) {
 				t.Fatalf("conflicting multiplier: %v; want Invalid on executions[0].multiplier", err)
 			}
 		}
-		fresh, err := e.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: "Fresh", Currency: "USD"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = e.Svc.AddExecutions(ctx, u, fresh.ID, []trading.ExecutionInput{zz(0, trading.Buy, "100", "20"), zz(60, trading.Sell, "101", "10")}, trading.AddOptions{})
+		fresh := e.account(t, u, "Fresh")
+		_, err := e.Svc.AddExecutions(ctx, u, fresh.ID, []trading.ExecutionInput{zz(0, trading.Buy, "100", "20"), zz(60, trading.Sell, "101", "10")}, trading.AddOptions{})
 		if !multiplierConflict(err) {
 			t.Fatalf("two multipliers in one batch of a new position: %v; want Invalid on executions[1].multiplier", err)
 		}

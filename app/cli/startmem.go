@@ -22,7 +22,8 @@ const startupSettle = time.Second
 // with ≈ 4 MB of free heap it will not use. debug.FreeOSMemory runs one
 // collection (≈ 10 ms of CPU at this heap size, concurrent with serving)
 // and releases every free page: the pages are the runtime's to take back
-// when the heap grows, nothing is hidden.
+// when the heap grows, nothing is hidden. Then it releases the pages of
+// the binary that start-up mapped (releaseStartupPages).
 func releaseStartupGarbage(ctx context.Context, listening <-chan struct{}, settle time.Duration) {
 	select {
 	case <-ctx.Done():
@@ -35,5 +36,6 @@ func releaseStartupGarbage(ctx context.Context, listening <-chan struct{}, settl
 	case <-ctx.Done():
 	case <-t.C:
 		debug.FreeOSMemory()
+		releaseStartupPages()
 	}
 }

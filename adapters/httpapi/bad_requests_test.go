@@ -54,3 +54,56 @@ func TestBadRequestsAreProblems(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownQueryParametersAreRefused: a query naming a parameter the
+// operation does not declare (a misspelt filter, one of another endpoint)
+// is a 400 naming it and listing what the operation takes, before any
+// service is called; the operations marked x-extra-query: allowed take any.
+func TestUnknownQueryParametersAreRefused(t *testing.T) {
+	d := testDeps(t, io.Discard, nil)
+	d.Identity = bearerIdentity{user: uuid.New()}
+	d.Journal, d.Trading, d.Analytics = failingJournal{&serviceCalls{}}, failingTrading{&serviceCalls{}}, failingAnalytics{&serviceCalls{}}
+	s := newTestServer(t, DefaultConfig(), d)
+	for _, c := range []struct {
+		name, path, field, lists string
+	}{
+		{"misspelt filter", "/api/v1/trades?symbl=AAPL&status=closed", "symbl", "symbol"},
+		{"another endpoint's parameter", "/api/v1/analytics/summary?by=symbol", "by", "basis"},
+		{"an operation without query parameters", "/api/v1/executions/" + uuid.NewString() + "?expand=trades", "expand", "takes no query parameters"},
+		{"a long name is cut", "/api/v1/auth/me?" + strings.Repeat("n", 100) + "=1", strings.Repeat("n", 64), "takes no query parameters"},
+	} {
+		req := httptest.NewRequest("GET", c.path, nil)
+		req.Header.Set("Authorization", "Bearer ok")
+		rec := serve(s, req)
+		var body struct {
+			Code   string            `json:"code"`
+			Errors map[string]string `json:"errors"`
+		}
+		if rec.Code != 400 || json.Unmarshal(rec.Body.Bytes(), &body) != nil || body.Code != "validation_failed" {
+			t.Errorf("%s: %d %s; want a 400 validation_failed problem", c.name, rec.Code, rec.Body)
+			continue
+		}
+		if msg, ok := body.Errors[c.field]; !ok || !strings.Contains(msg, c.lists) || len(body.Errors) != 1 {
+			t.Errorf("%s: errors %v; want only %q, saying %q", c.name, body.Errors, c.field, c.lists)
+		}
+	}
+	// Declared parameters pass; the probes take any query.
+	for _, path := range []string{"/health?probe=kubelet", "/api/v1/analytics/summary?basis=gross"} {
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set("Authorization", "Bearer ok")
+		if rec := serve(s, req); rec.Code == 400 {
+			t.Errorf("%s: 400 %s", path, rec.Body)
+		}
+	}
+}
+
+func TestExtraQueryExtensionValue(t *testing.T) {
+	doc, err := loadSpec(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc.Paths.Value("/health").Get.Extensions[extraQueryExtension] = "yes"
+	if _, err := routesOf(doc); err == nil || !strings.Contains(err.Error(), extraQueryExtension) {
+		t.Fatalf("routesOf with x-extra-query: yes = %v; want an error naming it", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/routers"
@@ -50,6 +51,13 @@ type route struct {
 	// up to Config.MaxUploadBytes (bodyLimit) and is read by the handler
 	// as a stream, not validated as a whole.
 	upload bool
+	// query holds the names of the query parameters the operation
+	// declares, sorted: a request naming any other is refused
+	// (unknownQuery), unless anyQuery.
+	query []string
+	// anyQuery: the operation declares x-extra-query: allowed (the OAuth
+	// callback, where providers add parameters of their own).
+	anyQuery bool
 }
 
 type routeKey struct{ method, path string }
@@ -71,6 +79,10 @@ func (t routeTable) of(c *gin.Context) *route {
 	}
 	return t[routeKey{c.Request.Method, full}]
 }
+
+// extraQueryExtension marks an operation that accepts query parameters it
+// does not declare (value "allowed").
+const extraQueryExtension = "x-extra-query"
 
 // specParam matches an OpenAPI path parameter, {name}.
 var specParam = regexp.MustCompile(`\{([^}]+)\}`)
@@ -97,6 +109,21 @@ func routesOf(doc *openapi3.T) (routeTable, error) {
 				if p.Value != nil && p.Value.In == openapi3.ParameterInHeader && p.Value.Name == idempotencyHeader {
 					r.idempotent = true
 				}
+			}
+			for _, ps := range [...]openapi3.Parameters{item.Parameters, op.Parameters} {
+				for _, p := range ps {
+					if p.Value != nil && p.Value.In == openapi3.ParameterInQuery {
+						r.query = append(r.query, p.Value.Name)
+					}
+				}
+			}
+			slices.Sort(r.query)
+			r.query = slices.Compact(r.query)
+			if v, ok := op.Extensions[extraQueryExtension]; ok {
+				if v != "allowed" {
+					return nil, fmt.Errorf("openapi.yaml: %s %s: %s is %v; the only value is allowed", method, path, extraQueryExtension, v)
+				}
+				r.anyQuery = true
 			}
 			if op.RequestBody != nil && op.RequestBody.Value != nil && op.RequestBody.Value.Content.Get("multipart/form-data") != nil {
 				r.upload = true

@@ -47,19 +47,27 @@ func validator(routes routeTable, log *slog.Logger) gin.HandlerFunc {
 		openapi3.NewCallbackValidator(func(s string) error { _, err := uuid.Parse(s); return err }))}
 	return func(c *gin.Context) {
 		r := routes.of(c)
-		if r != nil {
-			if err := checkJSONBody(c); err != nil {
+		if r == nil {
+			c.Next()
+			return
+		}
+		if err := checkJSONBody(c); err != nil {
+			writeProblem(c, log, err)
+			return
+		}
+		var query url.Values
+		if raw := c.Request.URL.RawQuery; raw != "" {
+			var err error
+			if query, err = parseQuery(raw); err == nil && !r.anyQuery {
+				err = unknownQuery(query, r.query)
+			}
+			if err != nil {
 				writeProblem(c, log, err)
 				return
 			}
 		}
-		if r == nil || r.validate == nil {
+		if r.validate == nil {
 			c.Next()
-			return
-		}
-		query, err := parseQuery(c.Request.URL.RawQuery)
-		if err != nil {
-			writeProblem(c, log, err)
 			return
 		}
 		c.Set(queryKey, query) // rawQuery's, for the handlers
@@ -125,6 +133,36 @@ func parseQuery(raw string) (url.Values, error) {
 		}
 	}
 	return query, nil
+}
+
+// unknownQuery refuses a query naming a parameter the operation does not
+// declare (known, sorted): a misspelt filter (symbl=AAPL) or one of
+// another endpoint would otherwise be ignored and the answer would hold
+// what the trader filtered out. The field is the parameter's name (cut
+// to 64 bytes), the message lists the ones the operation takes; values
+// are never echoed.
+func unknownQuery(query url.Values, known []string) error {
+	var fields map[string]string
+	for name := range query {
+		if _, ok := slices.BinarySearch(known, name); ok {
+			continue
+		}
+		if fields == nil {
+			fields = map[string]string{}
+		}
+		if len(name) > 64 {
+			name = strings.ToValidUTF8(name[:64], "")
+		}
+		if len(known) == 0 {
+			fields[name] = "unknown parameter: this operation takes no query parameters"
+		} else {
+			fields[name] = "unknown parameter: this operation takes " + strings.Join(known, ", ")
+		}
+	}
+	if fields == nil {
+		return nil
+	}
+	return apperr.Validation("The query string names a parameter this operation does not take.", fields)
 }
 
 const prefixInvalidContentType = "header Content-Type has unexpected value"

@@ -55,8 +55,9 @@ type route struct {
 	// declares, sorted: a request naming any other is refused
 	// (unknownQuery), unless anyQuery.
 	query []string
-	// anyQuery: the operation declares x-extra-query: allowed (the OAuth
-	// callback, where providers add parameters of their own).
+	// anyQuery: the operation declares x-extra-query: allowed (the probes,
+	// the OAuth callback, where providers add parameters of their own, and
+	// the WebSocket, whose engine reads the query itself).
 	anyQuery bool
 }
 

@@ -359,6 +359,24 @@ func (s *Instruments) Pin(ctx context.Context, userID, accountID, instrumentID u
 	return got, err
 }
 
+// Recorded implements trading.Instruments.
+func (s *Instruments) Recorded(ctx context.Context, userID, accountID uuid.UUID, class trading.AssetClass, symbol string) (decimal.Decimal, bool, error) {
+	var got decimal.Decimal
+	found := false
+	err := s.db.run(ctx, func(g *gorm.DB) error {
+		return query(g, func(r *sql.Rows) error { found = true; return translate(r.Scan(&got)) },
+			`SELECT ai.multiplier FROM instruments i
+			JOIN account_instruments ai ON ai.instrument_id = i.id AND ai.account_id = ? AND ai.user_id = ?
+			WHERE i.user_id = ? AND i.asset_class = ? AND i.symbol = ?
+			AND EXISTS (SELECT 1 FROM executions e WHERE e.account_id = ai.account_id AND e.instrument_id = ai.instrument_id)`,
+			accountID, userID, userID, class, symbol)
+	})
+	if err != nil {
+		return decimal.Decimal{}, false, fmt.Errorf("recorded multiplier: %w", err)
+	}
+	return got, found, nil
+}
+
 // ---- executions
 
 const executionCols = "e.id, e.user_id, e.account_id, e.instrument_id, i.symbol, i.asset_class, e.side, e.quantity, e.price, e.commission, e.fees, " +

@@ -38,6 +38,7 @@ type Trading interface {
 	ListExecutions(ctx context.Context, userID uuid.UUID, f trading.ExecutionFilter, p trading.Page) ([]trading.Execution, string, error)
 	DeleteExecutions(ctx context.Context, userID uuid.UUID, ids []uuid.UUID) ([]trading.Trade, error)
 	ListTrades(ctx context.Context, userID uuid.UUID, f trading.Filter, s trading.Sort, p trading.Page) (trading.TradePage, error)
+	MultiplierConflicts(ctx context.Context, userID, accountID uuid.UUID, ins []trading.ExecutionInput) (map[int]string, error)
 }
 
 // Enqueuer enqueues jobs (*jobs.Client).
@@ -366,7 +367,39 @@ func (s *Service) Preview(ctx context.Context, userID uuid.UUID, up Upload) (*Pr
 	fills, rejected := s.validate(c.fills)
 	rejected = append(rejected, c.rejected...)
 	slices.SortFunc(rejected, func(a, b RejectedRow) int { return a.Line - b.Line })
-	return &Preview{Broker: p.ID(), Columns: c.columns, Fills: fills, Rejected: rejected, Warnings: c.allWarnings(), Timezone: loc.String()}, nil
+	warnings, err := s.multiplierWarnings(ctx, userID, up.AccountID, fills)
+	if err != nil {
+		return nil, err
+	}
+	return &Preview{Broker: p.ID(), Columns: c.columns, Fills: fills, Rejected: rejected, Warnings: append(c.allWarnings(), warnings...),
+		Timezone: loc.String()}, nil
+}
+
+// multiplierWarnings says which of a preview's fills the import would be
+// refused for: a multiplier other than the one the account's executions
+// of the instrument are recorded under (or than the file's first fill of
+// it), which fails the whole import when it records (a file cannot hold
+// two contracts under one symbol in one account). One warning per line,
+// in line order.
+func (s *Service) multiplierWarnings(ctx context.Context, userID, accountID uuid.UUID, fills []Fill) ([]string, error) {
+	if !slices.ContainsFunc(fills, func(f Fill) bool { return !f.Input.Multiplier.IsZero() }) {
+		return nil, nil // only a fill that gives its multiplier can conflict
+	}
+	ins := make([]trading.ExecutionInput, len(fills))
+	for i := range fills {
+		ins[i] = fills[i].Input
+	}
+	conflicts, err := s.d.Trading.MultiplierConflicts(ctx, userID, accountID, ins)
+	if err != nil || len(conflicts) == 0 {
+		return nil, err
+	}
+	var out []string
+	for i := range fills {
+		if msg, ok := conflicts[i]; ok {
+			out = append(out, fmt.Sprintf("line %d: %s; importing this file would fail", fills[i].Line, msg))
+		}
+	}
+	return out, nil
 }
 
 func formatProblem(err error) error {

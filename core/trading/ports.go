@@ -53,6 +53,11 @@ type Instruments interface {
 	// the instrument, and returns the multiplier recorded on return (m or
 	// the one the executions were recorded under).
 	Pin(ctx context.Context, userID, accountID, instrumentID uuid.UUID, m decimal.Decimal) (decimal.Decimal, error)
+	// Recorded returns the multiplier the account's executions of the
+	// user's instrument (class, symbol) are recorded under (the one Pin
+	// keeps), and false when the account has no execution of it (or the
+	// account or the instrument is not the user's). It writes nothing.
+	Recorded(ctx context.Context, userID, accountID uuid.UUID, class AssetClass, symbol string) (decimal.Decimal, bool, error)
 }
 
 // Executions stores executions.

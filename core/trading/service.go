@@ -344,12 +344,63 @@ func (s *Service) pin(ctx context.Context, userID, accountID uuid.UUID, inst *In
 		pinned[inst.ID] = got
 	}
 	if explicit && !got.Equal(want) {
-		return apperr.Validation("multiplier conflict", map[string]string{"multiplier": fmt.Sprintf(
-			"%s is recorded in this account with multiplier %s, not %s: give %s, or record the other contract in another account",
-			inst.Symbol, got, want, got)}), nil
+		return apperr.Validation("multiplier conflict", map[string]string{"multiplier": multiplierConflict(inst.Symbol, got, want)}), nil
 	}
 	inst.Multiplier = got
 	return nil, nil
+}
+
+// multiplierConflict is why a fill of symbol giving multiplier want is
+// refused in an account whose executions of it are recorded under got.
+func multiplierConflict(symbol string, got, want decimal.Decimal) string {
+	return fmt.Sprintf("%s is recorded in this account with multiplier %s, not %s: give %s, or record the other contract in another account",
+		symbol, got, want, got)
+}
+
+// MultiplierConflicts says, writing nothing, which of ins recording them
+// in the account (in this order, in one batch) would refuse for a
+// multiplier other than the account's, by index, with the message
+// AddExecutions would give: the rule of pin, read through
+// Instruments.Recorded (an import's preview warns of what its run would
+// refuse). A fill whose symbol does not resolve is left to the checks
+// that report it. Another user's account has no executions to conflict
+// with.
+func (s *Service) MultiplierConflicts(ctx context.Context, userID, accountID uuid.UUID, ins []ExecutionInput) (map[int]string, error) {
+	type key struct {
+		class  AssetClass
+		symbol string
+	}
+	pinned := map[key]decimal.Decimal{}
+	var out map[int]string
+	for i := range ins {
+		in := &ins[i]
+		inst, err := ResolveInstrument(InstrumentSpec{Symbol: in.Symbol, AssetClass: in.AssetClass, Currency: in.Currency,
+			Multiplier: in.Multiplier, TickSize: in.TickSize}, in.ExecutedAt)
+		if err != nil {
+			continue
+		}
+		k := key{inst.AssetClass, inst.Symbol}
+		got, ok := pinned[k]
+		if !ok {
+			m, found, err := s.d.Instruments.Recorded(ctx, userID, accountID, inst.AssetClass, inst.Symbol)
+			if err != nil {
+				return nil, err
+			}
+			// None recorded: the batch's first fill of it pins its own.
+			got = inst.Multiplier
+			if found {
+				got = m
+			}
+			pinned[k] = got
+		}
+		if !in.Multiplier.IsZero() && !got.Equal(inst.Multiplier) {
+			if out == nil {
+				out = map[int]string{}
+			}
+			out[i] = multiplierConflict(inst.Symbol, got, inst.Multiplier)
+		}
+	}
+	return out, nil
 }
 
 // touched returns the created and changed trades of plans.

@@ -619,6 +619,71 @@ func Run(t *testing.T, newStores Factory) {
 		}
 	})
 
+	t.Run("PreviewWarnsOfAMultiplierTheImportWouldRefuse", func(t *testing.T) {
+		// The account holds ZZM6 under multiplier 20. A file giving it 10,
+		// or giving a contract new to the account two multipliers (its first
+		// fill's, given or built in, is the one that holds), would fail when
+		// it records: the preview says so, line by line, and the import does
+		// fail.
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		at := time.Date(2026, 5, 1, 14, 0, 0, 0, time.UTC)
+		held := []trading.ExecutionInput{
+			{Symbol: "ZZM6", AssetClass: trading.Future, Side: trading.Buy, Quantity: decimal.NewFromInt(1), Price: decimal.NewFromInt(100), Multiplier: decimal.NewFromInt(20), ExecutedAt: at},
+			{Symbol: "ZZM6", AssetClass: trading.Future, Side: trading.Sell, Quantity: decimal.NewFromInt(1), Price: decimal.NewFromInt(101), Multiplier: decimal.NewFromInt(20), ExecutedAt: at.Add(time.Minute)},
+		}
+		if _, err := e.Trading.Svc.AddExecutions(ctx, u, a.ID, held, trading.AddOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		body := "symbol,asset_class,side,quantity,price,commission,fees,executed_at,multiplier\n" +
+			"ZZM6,future,buy,1,100,0,0,2026-05-04 10:00:00,10\n" + // line 2: the account's is 20
+			"ZZM6,future,sell,1,101,0,0,2026-05-04 10:01:00,20\n" +
+			"ESM6,future,buy,1,5000,0,0,2026-05-04 10:02:00,\n" + // none given: ES's built-in 50
+			"ESM6,future,sell,1,5001,0,0,2026-05-04 10:02:30,5\n" + // line 5: the file's first ES took 50
+			"QQM6,future,buy,1,50,0,0,2026-05-04 10:03:00,5\n" +
+			"QQM6,future,sell,1,51,0,0,2026-05-04 10:04:00,7\n" // line 7: the file's first QQM6 gave 5
+		p, err := e.Svc.Preview(ctx, u, imports.Upload{AccountID: a.ID, Body: strings.NewReader(body), Size: int64(len(body))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, w := range p.Warnings {
+			if strings.Contains(w, "multiplier") {
+				got = append(got, w)
+			}
+		}
+		if len(got) != 3 || !strings.HasPrefix(got[0], "line 2: ZZM26 is recorded in this account with multiplier 20, not 10") ||
+			!strings.HasPrefix(got[1], "line 5: ESM26 is recorded in this account with multiplier 50, not 5") ||
+			!strings.HasPrefix(got[2], "line 7: QQM26 is recorded in this account with multiplier 5, not 7") ||
+			!strings.HasSuffix(got[2], "importing this file would fail") {
+			t.Fatalf("multiplier warnings %q; want lines 2, 5 and 7 only", got)
+		}
+		if len(p.Fills) != 6 {
+			t.Fatalf("%d fills previewed; want 6 (rejected %+v)", len(p.Fills), p.Rejected)
+		}
+		// Another user's account: no figure of it is read (the preview is a 404).
+		u2 := e.St.Trading.NewUser(t)
+		if _, err := e.Svc.Preview(ctx, u2, imports.Upload{AccountID: a.ID, Body: strings.NewReader(body), Size: int64(len(body))}); !isCode(err, apperr.NotFound, "") {
+			t.Fatalf("another user's account: %v; want NotFound", err)
+		}
+		// What the preview warned of is what the run refuses.
+		if imp := e.upload(t, u, a, body, nil); imp.Status != imports.Failed || !strings.Contains(imp.Error, "multiplier") {
+			t.Fatalf("import = %s %q; want failed on the multiplier", imp.Status, imp.Error)
+		}
+		// Without the conflicting lines, no warning.
+		clean := "symbol,asset_class,side,quantity,price,commission,fees,executed_at,multiplier\n" +
+			"ZZM6,future,buy,1,100,0,0,2026-05-04 10:00:00,20\nQQM6,future,buy,1,50,0,0,2026-05-04 10:03:00,5\n"
+		p, err = e.Svc.Preview(ctx, u, imports.Upload{AccountID: a.ID, Body: strings.NewReader(clean), Size: int64(len(clean))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range p.Warnings {
+			if strings.Contains(w, "multiplier") {
+				t.Fatalf("warning %q for a file that agrees with the account", w)
+			}
+		}
+	})
+
 	t.Run("ExportImportsBackExactly", func(t *testing.T) {
 		e := NewEnv(t, newStores(t))
 		u, a := e.user(t)

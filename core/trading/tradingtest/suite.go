@@ -913,6 +913,32 @@ func Run(t *testing.T, newStores Factory) {
 				t.Fatalf("conflicting multiplier: %v; want Invalid on executions[0].multiplier", err)
 			}
 		}
+		// The same rule read without writing (an import's preview): by
+		// index, against what the account holds and the batch's first fill
+		// of a contract new to it. Another user learns nothing of the
+		// account: only the batch's own conflict is seen.
+		batch := []trading.ExecutionInput{zz(240, trading.Buy, "100", "20"), zz(300, trading.Sell, "100", "10"),
+			fx(360, trading.Buy, "1", "1.08", "100000"), fx(420, trading.Sell, "1", "1.09", "")}
+		for _, c := range []struct {
+			user uuid.UUID
+			want map[int]string
+		}{
+			{u, map[int]string{1: "ZZM26 is recorded in this account with multiplier 20, not 10", 2: "EUR/USD is recorded in this account with multiplier 1, not 100000"}},
+			{e.NewUser(t), map[int]string{1: "ZZM26 is recorded in this account with multiplier 20, not 10"}},
+		} {
+			got, err := e.Svc.MultiplierConflicts(ctx, c.user, a2.ID, batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(c.want) {
+				t.Fatalf("conflicts %v; want %v", got, c.want)
+			}
+			for i, w := range c.want {
+				if !strings.HasPrefix(got[i], w) {
+					t.Fatalf("conflicts %v; want %v", got, c.want)
+				}
+			}
+		}
 		fresh := e.account(t, u, "Fresh")
 		_, err := e.Svc.AddExecutions(ctx, u, fresh.ID, []trading.ExecutionInput{zz(0, trading.Buy, "100", "20"), zz(60, trading.Sell, "101", "10")}, trading.AddOptions{})
 		if !multiplierConflict(err) {

@@ -114,11 +114,13 @@ func TestPublicReadinessSaysOnlyUpOrDown(t *testing.T) {
 
 // TestNetHTTPErrorsAreProblems: the 4xx that net/http answers before any
 // handler runs (a header value with control bytes, headers over the
-// limit) are problem+json too.
+// limit) are problem+json too, with a request ID of their own in the body
+// and in X-Request-ID, logged with the problem.
 func TestNetHTTPErrorsAreProblems(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
-	s := newTestServer(t, cfg, testDeps(t, io.Discard, nil))
+	logs := &syncBuffer{}
+	s := newTestServer(t, cfg, testDeps(t, logs, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
@@ -148,6 +150,19 @@ func TestNetHTTPErrorsAreProblems(t *testing.T) {
 		var p map[string]any
 		if res.StatusCode != tc.status || res.Header.Get("Content-Type") != ProblemContentType || json.Unmarshal(b, &p) != nil || p["status"] != float64(tc.status) || p["code"] == "" {
 			t.Errorf("%s: %d %q %s", name, res.StatusCode, res.Header.Get("Content-Type"), b)
+			continue
+		}
+		id, _ := p["request_id"].(string)
+		if _, err := uuid.Parse(id); err != nil || res.Header.Get("X-Request-Id") != id {
+			t.Errorf("%s: request_id %q, X-Request-ID %q; want one UUID in both", name, id, res.Header.Get("X-Request-Id"))
+			continue
+		}
+		deadline := time.Now().Add(2 * time.Second)
+		for !strings.Contains(logs.String(), id) && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if line := logs.String(); !strings.Contains(line, `"request_id":"`+id+`"`) || !strings.Contains(line, "request refused before any handler") {
+			t.Errorf("%s: request %s not logged: %s", name, id, line)
 		}
 	}
 }

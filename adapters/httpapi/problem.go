@@ -266,28 +266,31 @@ const netHTTPErrorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConn
 // Write of "HTTP/1.1 <status> <text>" + netHTTPErrorHeaders + body), into
 // the same status with a problem+json body. ok is false for anything else:
 // a handler's response always carries a Date header after its status line
-// and sorts Connection before Content-Type, so it never matches.
-func netHTTPProblem(p []byte) (out []byte, ok bool) {
+// and sorts Connection before Content-Type, so it never matches. No
+// handler ran, so the request has no ID yet: it gets one (newID, called
+// only for a match), in the body and in X-Request-ID as every other
+// answer, and the caller logs it with the problem (status, code).
+func netHTTPProblem(p []byte, newID func() string) (out []byte, requestID string, status int, code string, ok bool) {
 	rest, found := bytes.CutPrefix(p, []byte("HTTP/1.1 "))
 	// Only a 4xx or 5xx can be one of net/http's own answers: any other
 	// write (every response the handlers send) is passed on without a
 	// scan for net/http's error headers.
 	if !found || len(rest) < 3 || (rest[0] != '4' && rest[0] != '5') {
-		return nil, false
+		return nil, "", 0, "", false
 	}
 	line, body, found := bytes.Cut(rest, []byte(netHTTPErrorHeaders))
 	if !found || bytes.ContainsAny(line, "\r\n") {
-		return nil, false
+		return nil, "", 0, "", false
 	}
 	status, err := strconv.Atoi(string(line[:3]))
 	if err != nil || status < 400 || status > 599 {
-		return nil, false
+		return nil, "", 0, "", false
 	}
 	detail := string(body)
 	if _, after, cut := strings.Cut(detail, ": "); cut {
 		detail = after
 	}
-	code := map[int]string{
+	code = map[int]string{
 		http.StatusBadRequest:                  "bad_request",
 		http.StatusRequestHeaderFieldsTooLarge: "headers_too_large",
 		http.StatusNotImplemented:              "not_implemented",
@@ -296,11 +299,13 @@ func netHTTPProblem(p []byte) (out []byte, ok bool) {
 	if code == "" {
 		code = "protocol_error"
 	}
-	doc, err := json.Marshal(gen.Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Code: code, Detail: &detail})
+	requestID = newID()
+	doc, err := json.Marshal(gen.Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Code: code, Detail: &detail,
+		RequestId: &requestID})
 	if err != nil {
-		return nil, false
+		return nil, "", 0, "", false
 	}
-	out = fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n",
-		status, http.StatusText(status), ProblemContentType, len(doc))
-	return append(out, doc...), true
+	out = fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nX-Request-Id: %s\r\nConnection: close\r\n\r\n",
+		status, http.StatusText(status), ProblemContentType, len(doc), requestID)
+	return append(out, doc...), requestID, status, code, true
 }

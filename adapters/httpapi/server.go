@@ -18,6 +18,7 @@ import (
 
 	"github.com/gin-contrib/cors"
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
@@ -411,7 +412,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.addr = ln.Addr().String()
 	close(s.listening)
 	errc := make(chan error, 1)
-	go func() { errc <- s.srv.Serve(problemListener{ln}) }()
+	go func() { errc <- s.srv.Serve(problemListener{ln, s.log}) }()
 	s.log.Info("http server listening", "addr", s.addr)
 
 	select {
@@ -453,7 +454,13 @@ func (s *Server) Run(ctx context.Context) error {
 // header with control bytes, headers over MaxHeaderBytes, a missing Host)
 // into problem+json (netHTTPProblem), so that every error the server sends
 // has the API's error format. net/http has no hook for those answers.
-type problemListener struct{ net.Listener }
+// Each such answer is logged (warn, with its request ID, status, code and
+// the peer's address): no access line is written for a request no
+// handler saw.
+type problemListener struct {
+	net.Listener
+	log *slog.Logger
+}
 
 func (l problemListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
@@ -461,25 +468,38 @@ func (l problemListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	if tc, ok := c.(*net.TCPConn); ok {
-		return &problemTCPConn{TCPConn: tc}, nil
+		return &problemTCPConn{TCPConn: tc, log: l.log}, nil
 	}
-	return &problemConn{Conn: c}, nil
+	return &problemConn{Conn: c, log: l.log}, nil
 }
 
-type problemConn struct{ net.Conn }
+type problemConn struct {
+	net.Conn
+	log *slog.Logger
+}
 
-func (c *problemConn) Write(p []byte) (int, error) { return problemWrite(c.Conn, p) }
+func (c *problemConn) Write(p []byte) (int, error) {
+	return problemWrite(c.Conn, c.log, c.RemoteAddr(), p)
+}
 
 // problemTCPConn keeps *net.TCPConn's methods that net/http looks for
 // (CloseWrite for a graceful close, ReadFrom for sendfile).
-type problemTCPConn struct{ *net.TCPConn }
+type problemTCPConn struct {
+	*net.TCPConn
+	log *slog.Logger
+}
 
-func (c *problemTCPConn) Write(p []byte) (int, error) { return problemWrite(c.TCPConn, p) }
+func (c *problemTCPConn) Write(p []byte) (int, error) {
+	return problemWrite(c.TCPConn, c.log, c.RemoteAddr(), p)
+}
 
-func problemWrite(w io.Writer, p []byte) (int, error) {
-	if out, ok := netHTTPProblem(p); ok {
+func problemWrite(w io.Writer, log *slog.Logger, peer net.Addr, p []byte) (int, error) {
+	if out, id, status, code, ok := netHTTPProblem(p, uuid.NewString); ok {
 		if _, err := w.Write(out); err != nil {
 			return 0, err
+		}
+		if log != nil {
+			log.Warn("request refused before any handler", "request_id", id, "status", status, "code", code, "client_addr", peer.String())
 		}
 		return len(p), nil
 	}

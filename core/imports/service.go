@@ -455,8 +455,7 @@ func (c *checker) reason(in *trading.ExecutionInput) string {
 	k := instrumentKey{in.AssetClass, in.Symbol, mult, in.Currency, in.ExecutedAt.Year()}
 	msg, seen := c.cache[k]
 	if !seen {
-		_, err := trading.ResolveInstrument(trading.InstrumentSpec{Symbol: in.Symbol, AssetClass: in.AssetClass, Currency: in.Currency,
-			Multiplier: in.Multiplier, TickSize: in.TickSize}, in.ExecutedAt)
+		_, err := trading.ResolveInstrument(in.InstrumentSpec(), in.ExecutedAt)
 		if err != nil {
 			msg = "symbol: invalid"
 			if e, ok := apperr.As(err); ok {

@@ -38,6 +38,11 @@ type ExecutionInput struct {
 	BrokerExecutionID string
 }
 
+// InstrumentSpec is the instrument in names (ResolveInstrument's input).
+func (in *ExecutionInput) InstrumentSpec() InstrumentSpec {
+	return InstrumentSpec{Symbol: in.Symbol, AssetClass: in.AssetClass, Currency: in.Currency, Multiplier: in.Multiplier, TickSize: in.TickSize}
+}
+
 // AddOptions say where executions come from.
 type AddOptions struct {
 	// ImportID marks the executions as added by that import (uuid.Nil:
@@ -99,8 +104,7 @@ type resolved struct {
 // than the account's) are the resolved's err; the error returned is the
 // stores'.
 func (s *Service) resolveInstrument(ctx context.Context, userID, accountID uuid.UUID, in *ExecutionInput, pinned map[uuid.UUID]decimal.Decimal) (resolved, error) {
-	inst, err := ResolveInstrument(InstrumentSpec{Symbol: in.Symbol, AssetClass: in.AssetClass, Currency: in.Currency,
-		Multiplier: in.Multiplier, TickSize: in.TickSize}, in.ExecutedAt)
+	inst, err := ResolveInstrument(in.InstrumentSpec(), in.ExecutedAt)
 	if err != nil {
 		return resolved{&inst, err}, nil //nolint:nilerr // the fill's own fault travels in the result
 	}

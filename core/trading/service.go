@@ -374,8 +374,7 @@ func (s *Service) MultiplierConflicts(ctx context.Context, userID, accountID uui
 	var out map[int]string
 	for i := range ins {
 		in := &ins[i]
-		inst, err := ResolveInstrument(InstrumentSpec{Symbol: in.Symbol, AssetClass: in.AssetClass, Currency: in.Currency,
-			Multiplier: in.Multiplier, TickSize: in.TickSize}, in.ExecutedAt)
+		inst, err := ResolveInstrument(in.InstrumentSpec(), in.ExecutedAt)
 		if err != nil {
 			continue
 		}

@@ -343,16 +343,22 @@ func (s *Service) pin(ctx context.Context, userID, accountID uuid.UUID, inst *In
 		}
 		pinned[inst.ID] = got
 	}
-	if explicit && !got.Equal(want) {
-		return apperr.Validation("multiplier conflict", map[string]string{"multiplier": multiplierConflict(inst.Symbol, got, want)}), nil
+	if msg := multiplierConflict(inst.Symbol, got, want, explicit); msg != "" {
+		return apperr.Validation("multiplier conflict", map[string]string{"multiplier": msg}), nil
 	}
 	inst.Multiplier = got
 	return nil, nil
 }
 
-// multiplierConflict is why a fill of symbol giving multiplier want is
-// refused in an account whose executions of it are recorded under got.
-func multiplierConflict(symbol string, got, want decimal.Decimal) string {
+// multiplierConflict is why a fill of symbol resolving to multiplier want
+// is refused in an account whose executions of it are recorded under got
+// (or whose batch pinned got first), "" when it is not: only a fill that
+// gave its multiplier (explicit) can conflict; one that gave none takes
+// the account's.
+func multiplierConflict(symbol string, got, want decimal.Decimal, explicit bool) string {
+	if !explicit || got.Equal(want) {
+		return ""
+	}
 	return fmt.Sprintf("%s is recorded in this account with multiplier %s, not %s: give %s, or record the other contract in another account",
 		symbol, got, want, got)
 }
@@ -392,11 +398,11 @@ func (s *Service) MultiplierConflicts(ctx context.Context, userID, accountID uui
 			}
 			pinned[k] = got
 		}
-		if !in.Multiplier.IsZero() && !got.Equal(inst.Multiplier) {
+		if msg := multiplierConflict(inst.Symbol, got, inst.Multiplier, !in.Multiplier.IsZero()); msg != "" {
 			if out == nil {
 				out = map[int]string{}
 			}
-			out[i] = multiplierConflict(inst.Symbol, got, inst.Multiplier)
+			out[i] = msg
 		}
 	}
 	return out, nil

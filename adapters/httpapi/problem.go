@@ -270,27 +270,27 @@ const netHTTPErrorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConn
 // handler ran, so the request has no ID yet: it gets one (newID, called
 // only for a match), in the body and in X-Request-ID as every other
 // answer, and the caller logs it with the problem (status, code).
-func netHTTPProblem(p []byte, newID func() string) (out []byte, requestID string, status int, code string, ok bool) {
+func netHTTPProblem(p []byte, newID func() string) (a netHTTPAnswer, ok bool) {
 	rest, found := bytes.CutPrefix(p, []byte("HTTP/1.1 "))
 	// Only a 4xx or 5xx can be one of net/http's own answers: any other
 	// write (every response the handlers send) is passed on without a
 	// scan for net/http's error headers.
 	if !found || len(rest) < 3 || (rest[0] != '4' && rest[0] != '5') {
-		return nil, "", 0, "", false
+		return netHTTPAnswer{}, false
 	}
 	line, body, found := bytes.Cut(rest, []byte(netHTTPErrorHeaders))
 	if !found || bytes.ContainsAny(line, "\r\n") {
-		return nil, "", 0, "", false
+		return netHTTPAnswer{}, false
 	}
 	status, err := strconv.Atoi(string(line[:3]))
 	if err != nil || status < 400 || status > 599 {
-		return nil, "", 0, "", false
+		return netHTTPAnswer{}, false
 	}
 	detail := string(body)
 	if _, after, cut := strings.Cut(detail, ": "); cut {
 		detail = after
 	}
-	code = map[int]string{
+	code := map[int]string{
 		http.StatusBadRequest:                  "bad_request",
 		http.StatusRequestHeaderFieldsTooLarge: "headers_too_large",
 		http.StatusNotImplemented:              "not_implemented",
@@ -299,13 +299,22 @@ func netHTTPProblem(p []byte, newID func() string) (out []byte, requestID string
 	if code == "" {
 		code = "protocol_error"
 	}
-	requestID = newID()
+	requestID := newID()
 	doc, err := json.Marshal(gen.Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Code: code, Detail: &detail,
 		RequestId: &requestID})
 	if err != nil {
-		return nil, "", 0, "", false
+		return netHTTPAnswer{}, false
 	}
-	out = fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nX-Request-Id: %s\r\nConnection: close\r\n\r\n",
+	out := fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nX-Request-Id: %s\r\nConnection: close\r\n\r\n",
 		status, http.StatusText(status), ProblemContentType, len(doc), requestID)
-	return append(out, doc...), requestID, status, code, true
+	return netHTTPAnswer{out: append(out, doc...), requestID: requestID, status: status, code: code}, true
+}
+
+// netHTTPAnswer is a net/http answer rewritten (netHTTPProblem): the bytes
+// to send and what the log line says of it.
+type netHTTPAnswer struct {
+	out       []byte
+	requestID string
+	status    int
+	code      string
 }

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"net"
@@ -478,9 +477,7 @@ type problemConn struct {
 	log *slog.Logger
 }
 
-func (c *problemConn) Write(p []byte) (int, error) {
-	return problemWrite(c.Conn, c.log, c.RemoteAddr(), p)
-}
+func (c *problemConn) Write(p []byte) (int, error) { return problemWrite(c.Conn, c.log, p) }
 
 // problemTCPConn keeps *net.TCPConn's methods that net/http looks for
 // (CloseWrite for a graceful close, ReadFrom for sendfile).
@@ -489,19 +486,19 @@ type problemTCPConn struct {
 	log *slog.Logger
 }
 
-func (c *problemTCPConn) Write(p []byte) (int, error) {
-	return problemWrite(c.TCPConn, c.log, c.RemoteAddr(), p)
-}
+func (c *problemTCPConn) Write(p []byte) (int, error) { return problemWrite(c.TCPConn, c.log, p) }
 
-func problemWrite(w io.Writer, log *slog.Logger, peer net.Addr, p []byte) (int, error) {
-	if out, id, status, code, ok := netHTTPProblem(p, uuid.NewString); ok {
-		if _, err := w.Write(out); err != nil {
-			return 0, err
-		}
-		if log != nil {
-			log.Warn("request refused before any handler", "request_id", id, "status", status, "code", code, "client_addr", peer.String())
-		}
-		return len(p), nil
+// problemWrite writes p to conn, or, when p is one of net/http's own
+// answers, its problem+json form, and logs that.
+func problemWrite(conn net.Conn, log *slog.Logger, p []byte) (int, error) {
+	a, ok := netHTTPProblem(p, uuid.NewString)
+	if !ok {
+		return conn.Write(p)
 	}
-	return w.Write(p)
+	if _, err := conn.Write(a.out); err != nil {
+		return 0, err
+	}
+	log.Warn("request refused before any handler", "request_id", a.requestID, "status", a.status, "code", a.code,
+		"client_addr", conn.RemoteAddr().String())
+	return len(p), nil
 }

@@ -4,7 +4,11 @@
 # binary's mapped pages 3 s later, for each binary given, in both profiles
 # (local: SQLite + memory; services: PostgreSQL + Redis when DATABASE_URL
 # and REDIS_URL are set in the environment).
-# Usage: DATABASE_URL=... REDIS_URL=... tests/loadtest/idle.sh BIN...
+# IDLE_AT lists the seconds after ready to read it at (default "3 30"):
+# IDLE_AT="3 30 65 125 185 245 305" follows it over five minutes, while
+# the periodic jobs (each minute) and the runtime's forced collection
+# (every two) run, to see what an idle process settles at.
+# Usage: DATABASE_URL=... REDIS_URL=... [IDLE_AT="..."] tests/loadtest/idle.sh BIN...
 set -euo pipefail
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
@@ -23,8 +27,9 @@ measure() { # bin profile
   pid=$!
   until curl -sf -o /dev/null "http://127.0.0.1:$port/health/ready"; do sleep 0.002; done
   ready=$(( ($(date +%s%N) - start) / 1000000 ))
-  for at in 3 30; do
-    sleep $((at == 3 ? 3 : 27))
+  local t=0
+  for at in ${IDLE_AT:-3 30}; do
+    sleep $((at - t)); t=$at
     awk -v b="$(basename "$bin")" -v p="$profile" -v r="$ready" -v sz="$(stat -c %s "$bin")" -v at="$at" \
       '/^VmRSS/ {rss=$2} /^RssAnon/ {anon=$2} /^RssFile/ {file=$2} END {printf "%-10s %-8s binary %5.1f MB  ready %4d ms  at %2d s: VmRSS %5.1f MB = anon %5.1f + file %5.1f\n", b, p, sz/1e6, r, at, rss/1024, anon/1024, file/1024}' "/proc/$pid/status"
   done

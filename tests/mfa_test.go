@@ -219,6 +219,14 @@ func TestPasswordResetNeedsTheSecondFactor(t *testing.T) {
 		}
 		st.expect(st.do("POST", "/api/v1/mfa/verify", access, map[string]any{"code": appCode()}), 200, "")
 		time.Sleep(30 * time.Second)
+		// A sign-in left at its second step under the old password (one
+		// whose password was phished, say): the reset must spend it.
+		r = st.do("POST", "/api/v1/auth/login", "", map[string]any{"email": email, "password": goodPassword})
+		st.expect(r, 200, "")
+		pending := r.str("mfa_token")
+		if pending == "" {
+			t.Fatalf("login with MFA on: %s", r.raw)
+		}
 
 		st.expect(st.do("POST", "/api/v1/auth/password/forgot", "", map[string]any{"email": email}), 202, "")
 		tok := linkToken(t, st.waitMail(email, identity.TemplatePasswordReset))
@@ -228,10 +236,15 @@ func TestPasswordResetNeedsTheSecondFactor(t *testing.T) {
 		// The link survived both refusals; the right code completes the reset.
 		st.expect(st.do("POST", "/api/v1/auth/password/reset", "", map[string]any{"token": tok, "new_password": next, "code": appCode()}), 204, "")
 		st.expect(st.do("GET", "/api/v1/auth/me", access, nil), 401, "")
+		time.Sleep(30 * time.Second)
+		st.expect(st.do("POST", "/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": pending, "code": appCode()}), 401, mfa.CodeTokenInvalid)
 		r = st.do("POST", "/api/v1/auth/login", "", map[string]any{"email": email, "password": next})
 		st.expect(r, 200, "")
 		if r.body["mfa_required"] != true {
 			t.Fatalf("login after reset must still ask for the second factor: %s", r.raw)
 		}
+		// The new password's challenge is answered with the next code.
+		time.Sleep(30 * time.Second)
+		st.expect(st.do("POST", "/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": r.str("mfa_token"), "code": appCode()}), 200, "")
 	})
 }

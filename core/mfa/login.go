@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
@@ -21,8 +22,8 @@ import (
 // (identity.SecondFactor).
 
 // BeginLogin implements identity.SecondFactor: a 256-bit mfa_token, stored
-// as its SHA-256 with the user, a login attempt ID and the user agent's
-// hash, for ChallengeTTL.
+// as its SHA-256 with the user, a login attempt ID, the user agent's hash
+// and the user's credential stamp, for ChallengeTTL.
 func (s *Service) BeginLogin(ctx context.Context, u *identity.User, meta identity.ClientMeta) (identity.MFAChallenge, error) {
 	if _, err := s.d.Factors.Get(ctx, u.ID); err != nil {
 		if apperr.Is(err, apperr.NotFound) {
@@ -48,11 +49,21 @@ func (s *Service) BeginLogin(ctx context.Context, u *identity.User, meta identit
 		return identity.MFAChallenge{}, err
 	}
 	exp := s.now().Add(s.cfg.ChallengeTTL)
-	ch := challenge{UserID: u.ID, Attempt: attempt, ExpiresAt: exp, UA: sha256.Sum256([]byte(meta.UserAgent))}
+	ch := challenge{UserID: u.ID, Attempt: attempt, ExpiresAt: exp, UA: sha256.Sum256([]byte(meta.UserAgent)), Credential: credentialStamp(u)}
 	if err := s.d.Pending.Put(ctx, challengeKey(tok), ch.encode(), s.cfg.ChallengeTTL); err != nil {
 		return identity.MFAChallenge{}, fmt.Errorf("mfa: store challenge: %w", err)
 	}
 	return identity.MFAChallenge{Token: tok, Methods: methods, ExpiresAt: exp}, nil
+}
+
+// credentialStamp names the password a login challenge began under: the
+// SHA-256 of the user's stored hash, whose salt is new with every change,
+// so a reset or a change of the password (to any value, the same one
+// included) turns every pending challenge of the user invalid, as it ends
+// every session. The stamp is a hash of a salted hash and never leaves
+// the short-lived store.
+func credentialStamp(u *identity.User) [32]byte {
+	return sha256.Sum256([]byte("tradesense mfa challenge credential\x00" + u.PasswordHash))
 }
 
 func challengeKey(tok string) string {
@@ -104,7 +115,9 @@ func (s *Service) CompleteLogin(ctx context.Context, token string, a Answer) (*L
 	if err != nil {
 		return nil, err
 	}
-	if u.Disabled() || !u.MFAEnabled {
+	// The password the challenge began under must still be the user's:
+	// a reset or change since (which ends every session) spends it.
+	if stamp := credentialStamp(u); u.Disabled() || !u.MFAEnabled || subtle.ConstantTimeCompare(stamp[:], ch.Credential[:]) != 1 {
 		_ = s.d.Pending.Delete(ctx, key)
 		return nil, errTokenInvalid()
 	}
@@ -139,33 +152,43 @@ func (s *Service) VerifyForReset(ctx context.Context, u *identity.User, f identi
 }
 
 // challenge is a pending login challenge as stored in the short-lived
-// store (encVersion, user, attempt, expiry in Unix µs, user agent hash).
+// store (challengeVersion, user, attempt, expiry in Unix µs, user agent
+// hash, credential stamp).
 type challenge struct {
-	UserID    uuid.UUID
-	Attempt   uuid.UUID
-	ExpiresAt time.Time
-	UA        [32]byte
+	UserID     uuid.UUID
+	Attempt    uuid.UUID
+	ExpiresAt  time.Time
+	UA         [32]byte
+	Credential [32]byte
 }
 
-const challengeLen = 1 + 16 + 16 + 8 + 32
+// challengeVersion is the first byte of a stored challenge: 2 since it
+// holds the credential stamp (a version 1 challenge, at most ChallengeTTL
+// old, decodes as invalid: sign in again).
+const (
+	challengeVersion = 2
+	challengeLen     = 1 + 16 + 16 + 8 + 32 + 32
+)
 
 func (c challenge) encode() []byte {
 	b := make([]byte, 0, challengeLen)
-	b = append(b, encVersion)
+	b = append(b, challengeVersion)
 	b = append(b, c.UserID[:]...)
 	b = append(b, c.Attempt[:]...)
 	b = binary.BigEndian.AppendUint64(b, uint64(c.ExpiresAt.UnixMicro()))
-	return append(b, c.UA[:]...)
+	b = append(b, c.UA[:]...)
+	return append(b, c.Credential[:]...)
 }
 
 func decodeChallenge(b []byte) (challenge, error) {
-	if len(b) != challengeLen || b[0] != encVersion {
+	if len(b) != challengeLen || b[0] != challengeVersion {
 		return challenge{}, errEncoding
 	}
 	var c challenge
 	copy(c.UserID[:], b[1:17])
 	copy(c.Attempt[:], b[17:33])
 	c.ExpiresAt = time.UnixMicro(int64(binary.BigEndian.Uint64(b[33:41]))).UTC() // #nosec G115 -- the bits the encoder stored
-	copy(c.UA[:], b[41:])
+	copy(c.UA[:], b[41:73])
+	copy(c.Credential[:], b[73:])
 	return c, nil
 }

@@ -545,3 +545,33 @@ func TestKeyRing(t *testing.T) {
 		t.Fatalf("unknown key: %v", err)
 	}
 }
+
+// A challenge begun under one password dies with it: a reset or a change
+// of the password since (which ends every session) leaves the pending
+// mfa_token invalid, even with a correct code, and spends it.
+func TestChallengeEndsWithThePassword(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := mfatest.NewEnv(t, mfatest.Options{})
+		u, secret, _ := enrolled(t, e, "stamp@example.com")
+		// Unchanged password: the challenge is answered.
+		if _, err := e.Svc.CompleteLogin(ctxUA, login(t, e, u), mfa.Answer{Code: code(t, secret, time.Now())}); err != nil {
+			t.Fatalf("unchanged password: %v", err)
+		}
+		time.Sleep(time.Minute) // the next step's code
+		for _, newHash := range []string{"$argon2id$v=19$m=19456,t=2,p=1$bmV3c2FsdA$bmV3aGFzaA", ""} {
+			tok := login(t, e, u)
+			if err := e.Users.Update(ctxUA, u.ID, func(x *identity.User) (*identity.User, error) { x.PasswordHash = newHash; return x, nil }); err != nil {
+				t.Fatal(err)
+			}
+			_, err := e.Svc.CompleteLogin(ctxUA, tok, mfa.Answer{Code: code(t, secret, time.Now())})
+			wantCode(t, err, apperr.Unauthenticated, mfa.CodeTokenInvalid)
+			for _, v := range e.Pending.Values() {
+				if len(v) > 0 && v[0] == 2 {
+					t.Fatal("the refused challenge is still stored")
+				}
+			}
+			u, _ = e.Users.Get(ctxUA, u.ID)
+			time.Sleep(time.Minute)
+		}
+	})
+}

@@ -388,21 +388,18 @@ func (s *Service) UpdateExecution(ctx context.Context, userID, id uuid.UUID, p E
 		if err := s.d.Executions.Update(ctx, &next); err != nil {
 			return err
 		}
-		// The position the execution left first: its trade opened by the
-		// execution goes before the other position's rebuild can make the
-		// execution open a trade there (one opener, one trade, per
-		// account on SQLite). The account's lock orders concurrent writers.
-		positions := []uuid.UUID{cur.InstrumentID}
-		if next.InstrumentID != cur.InstrumentID {
-			positions = append(positions, next.InstrumentID)
-		}
-		var plans []*Plan
-		for _, inst := range positions {
-			p, _, err := s.rebuild(ctx, a, inst, ch)
+		// The account's lock orders concurrent writers.
+		if next.InstrumentID == cur.InstrumentID {
+			p, _, err := s.rebuild(ctx, a, cur.InstrumentID, ch)
 			if err != nil {
 				return err
 			}
-			plans = append(plans, p)
+			out, trades = &next, touched([]*Plan{p})
+			return nil
+		}
+		plans, err := s.rebuildMove(ctx, a, cur.InstrumentID, next.InstrumentID, ch)
+		if err != nil {
+			return err
 		}
 		out, trades = &next, touched(plans)
 		return nil

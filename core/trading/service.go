@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -219,6 +220,12 @@ func (s *Service) derive(p *position) {
 func (s *Service) reconcile(p *position, built []Trade) {
 	p.plan = Reconcile(p.old, built, s.d.NewID)
 	p.old, p.built, p.needLegs = nil, nil, false
+	s.reconcileTimes(p)
+}
+
+// reconcileTimes stamps the new and changed trades of p's plan (and the
+// annotations a merge changed) with the time of the write.
+func (s *Service) reconcileTimes(p *position) {
 	now := s.now()
 	for _, i := range p.plan.Created {
 		p.plan.Trades[i].UpdatedAt = now
@@ -268,6 +275,74 @@ func (s *Service) rebuild(ctx context.Context, a *Account, instrumentID uuid.UUI
 		return nil, 0, err
 	}
 	return &p.plan, rows, nil
+}
+
+// rebuildMove rebuilds the two positions an execution moved between
+// (from, the one it left, and to) as one: their stored trades are
+// reconciled with both positions' derived trades together, so the rules
+// of Reconcile hold across the move (docs/journal.md). A trade follows
+// its opening execution into the other position (rule 1: same ID, same
+// annotation, its row moves), a piece left behind is a split of it, and
+// a trade whose executions all moved merges into the trade now holding
+// them: correcting a fill's symbol or asset class keeps the trade's
+// journal. The caller holds the account's lock.
+func (s *Service) rebuildMove(ctx context.Context, a *Account, from, to uuid.UUID, ch *changes) ([]*Plan, error) {
+	loc, err := s.location(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	ps := make([]*position, 2)
+	built := make([][]Trade, 2)
+	var old []Trade
+	for i, inst := range []uuid.UUID{from, to} {
+		if ps[i], err = s.load(ctx, a, loc, inst); err != nil {
+			return nil, err
+		}
+		built[i] = Build(ps[i].execs, ps[i].params)
+		ps[i].execs = nil
+	}
+	all := append(slices.Clone(built[0]), built[1]...)
+	if NeedsStoredLegs(append(slices.Clone(ps[0].old), ps[1].old...), all) {
+		for _, p := range ps {
+			if err := s.d.Ledger.PositionLegKeys(ctx, p.key, p.old); err != nil {
+				return nil, err
+			}
+		}
+	}
+	old = append(slices.Clone(ps[0].old), ps[1].old...)
+	joint := &position{plan: Reconcile(old, all, s.d.NewID)}
+	s.reconcileTimes(joint)
+	// Split the joint plan by position. The stored trades that go (and
+	// the moves of their attachments) are written with the second
+	// position, after both positions' new and changed trades exist; no
+	// new or changed trade takes the opener of a stored one (rule 1), so
+	// the order keeps every unique key.
+	n := len(built[0])
+	for i, p := range ps {
+		p.old, p.needLegs = nil, false
+		p.plan = Plan{AnnotationChanged: joint.plan.AnnotationChanged, Absorbed: map[uuid.UUID]uuid.UUID{}}
+		if i == 0 {
+			p.plan.Trades = joint.plan.Trades[:n:n]
+		} else {
+			p.plan.Trades = joint.plan.Trades[n:]
+			p.plan.Deleted, p.plan.Absorbed = joint.plan.Deleted, joint.plan.Absorbed
+		}
+		for _, lists := range [][2]*[]int{{&joint.plan.Created, &p.plan.Created}, {&joint.plan.Changed, &p.plan.Changed}} {
+			for _, j := range *lists[0] {
+				if k := j - i*n; k >= 0 && k < len(p.plan.Trades) {
+					*lists[1] = append(*lists[1], k)
+				}
+			}
+		}
+	}
+	plans := make([]*Plan, 0, 2)
+	for _, p := range ps {
+		if _, err := s.store(ctx, p, ch); err != nil {
+			return nil, err
+		}
+		plans = append(plans, &p.plan)
+	}
+	return plans, nil
 }
 
 // rebuildPositions rebuilds many positions of one account, deriving each

@@ -473,6 +473,64 @@ func Run(t *testing.T, newStores Factory) {
 		}
 	})
 
+	t.Run("CorrectingASymbolKeepsTheJournal", func(t *testing.T) {
+		// A round trip typed under a misspelt symbol, annotated, then
+		// corrected one fill at a time: the trade follows its opening
+		// fill (same ID, same annotation), the piece left behind is a
+		// split of it, and when the last fill moves that piece merges
+		// into the corrected trade. Nothing the trader wrote is lost.
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		res := e.add(t, u, a, fill("APPL", trading.Stock, 0, trading.Buy, "10", "100"), fill("APPL", trading.Stock, 60, trading.Sell, "10", "101"))
+		tr := e.trades(t, u, trading.Filter{}, trading.Sort{})[0]
+		tag := e.NewTag(t, u)
+		notes, rating, risk := "lesson", 5, decimal.NewNullDecimal(d("50"))
+		if _, err := e.Svc.UpdateAnnotation(ctx, u, tr.ID, trading.AnnotationPatch{Notes: &notes, Rating: &rating, InitialRisk: &risk, TagIDs: &[]uuid.UUID{tag}}, 0); err != nil {
+			t.Fatal(err)
+		}
+		sym := "AAPL"
+		if _, _, err := e.Svc.UpdateExecution(ctx, u, res.Executions[0].ID, trading.ExecutionPatch{Symbol: &sym}, 0); err != nil {
+			t.Fatal(err)
+		}
+		moved := e.trades(t, u, trading.Filter{Symbols: []string{"AAPL"}}, trading.Sort{})
+		if len(moved) != 1 || moved[0].ID != tr.ID || moved[0].Annotation.Notes != notes || moved[0].Annotation.Rating != rating || moved[0].Status != trading.Open {
+			t.Fatalf("AAPL after the entry moved: %+v", moved)
+		}
+		left := e.trades(t, u, trading.Filter{Symbols: []string{"APPL"}}, trading.Sort{})
+		if len(left) != 1 || left[0].ID == tr.ID || left[0].Annotation.Notes != "" || !slices.Equal(left[0].Annotation.TagIDs, []uuid.UUID{tag}) {
+			t.Fatalf("APPL after the entry moved (a split: tags, not notes): %+v", left)
+		}
+		if _, _, err := e.Svc.UpdateExecution(ctx, u, res.Executions[1].ID, trading.ExecutionPatch{Symbol: &sym}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if l := e.trades(t, u, trading.Filter{Symbols: []string{"APPL"}}, trading.Sort{}); len(l) != 0 {
+			t.Fatalf("APPL kept %d trades", len(l))
+		}
+		got, err := e.Svc.GetTrade(ctx, u, tr.ID)
+		if err != nil || got.Symbol != "AAPL" || got.Status != trading.Closed || got.Annotation.Notes != notes || got.Annotation.Rating != rating ||
+			!got.Annotation.InitialRisk.Valid || !slices.Equal(got.Annotation.TagIDs, []uuid.UUID{tag}) {
+			t.Fatalf("the corrected trade = %+v, %v", got, err)
+		}
+		eqD(t, "net of the corrected trade", got.NetPnL, "10")
+		eqD(t, "R of the corrected trade", got.RMultiple.Decimal, "0.2")
+
+		// A one-fill trade whose asset class is corrected keeps its ID
+		// and annotation too.
+		lone := e.add(t, u, a, fill("QQQ", trading.Stock, 120, trading.Buy, "1", "400")).Executions[0]
+		open := e.trades(t, u, trading.Filter{Symbols: []string{"QQQ"}}, trading.Sort{})[0]
+		if _, err := e.Svc.UpdateAnnotation(ctx, u, open.ID, trading.AnnotationPatch{Notes: &notes}, 0); err != nil {
+			t.Fatal(err)
+		}
+		etf := trading.ETF
+		if _, _, err := e.Svc.UpdateExecution(ctx, u, lone.ID, trading.ExecutionPatch{AssetClass: &etf}, 0); err != nil {
+			t.Fatal(err)
+		}
+		got, err = e.Svc.GetTrade(ctx, u, open.ID)
+		if err != nil || got.AssetClass != trading.ETF || got.Annotation.Notes != notes {
+			t.Fatalf("the trade after its asset class was corrected = %+v, %v", got, err)
+		}
+	})
+
 	t.Run("Annotations", func(t *testing.T) {
 		e := NewEnv(t, newStores(t))
 		u, a := e.user(t)
@@ -672,6 +730,60 @@ func Run(t *testing.T, newStores Factory) {
 		}
 		if _, err := e.Svc.GetTrade(ctx, u, tr.ID); !isCode(err, apperr.NotFound, "") {
 			t.Fatal("trade still there")
+		}
+	})
+
+	t.Run("ManualTradeAnnotationGoesToTheTradeItOpens", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		// An open long of 1 with its own notes.
+		e.add(t, u, a, fill("XYZ", trading.Stock, 0, trading.Buy, "1", "10"))
+		long := e.trades(t, u, trading.Filter{}, trading.Sort{})[0]
+		mine := "my long idea"
+		if _, err := e.Svc.UpdateAnnotation(ctx, u, long.ID, trading.AnnotationPatch{Notes: &mine}, 0); err != nil {
+			t.Fatal(err)
+		}
+		// A short typed in whose entry (sell 3) first closes that long:
+		// the entry is split at zero, and the annotation is the short's.
+		notes := "my short idea"
+		trades, err := e.Svc.CreateManualTrade(ctx, u, trading.ManualTrade{AccountID: a.ID, Symbol: "XYZ", AssetClass: trading.Stock, Direction: trading.Short,
+			Entries:    []trading.ManualFill{{Price: d("11"), Quantity: d("3"), At: at(1800)}},
+			Exits:      []trading.ManualFill{{Price: d("10"), Quantity: d("2"), At: at(3600)}},
+			Annotation: &trading.AnnotationPatch{Notes: &notes}})
+		if err != nil || len(trades) != 2 {
+			t.Fatalf("CreateManualTrade = %+v, %v", trades, err)
+		}
+		got, _ := e.Svc.GetTrade(ctx, u, long.ID)
+		if got.Status != trading.Closed || got.Annotation.Notes != mine {
+			t.Fatalf("the long the entry closed: %+v", got.Annotation)
+		}
+		var short trading.Trade
+		for _, tr := range trades {
+			if tr.ID != long.ID {
+				short = tr
+			}
+		}
+		if short.Direction != trading.Short || short.Annotation.Notes != notes {
+			t.Fatalf("the short typed in: %+v", short)
+		}
+		// Fills that fall into a trade already there (adding to an open
+		// long) join its annotation: nothing it held is overwritten.
+		e.add(t, u, a, fill("ABC", trading.Stock, 0, trading.Buy, "1", "10"))
+		open := e.trades(t, u, trading.Filter{Symbols: []string{"ABC"}}, trading.Sort{})[0]
+		rating, other := 4, 2
+		if _, err := e.Svc.UpdateAnnotation(ctx, u, open.ID, trading.AnnotationPatch{Notes: &mine, Rating: &rating}, 0); err != nil {
+			t.Fatal(err)
+		}
+		risk := decimal.NewNullDecimal(d("20"))
+		trades, err = e.Svc.CreateManualTrade(ctx, u, trading.ManualTrade{AccountID: a.ID, Symbol: "ABC", AssetClass: trading.Stock, Direction: trading.Long,
+			Entries:    []trading.ManualFill{{Price: d("11"), Quantity: d("1"), At: at(60)}},
+			Annotation: &trading.AnnotationPatch{Notes: &notes, Rating: &other, InitialRisk: &risk}})
+		if err != nil || len(trades) != 1 || trades[0].ID != open.ID {
+			t.Fatalf("CreateManualTrade into an open trade = %+v, %v", trades, err)
+		}
+		an := trades[0].Annotation
+		if an.Notes != mine+"\n\n---\n\n"+notes || an.Rating != rating || !an.InitialRisk.Valid || an.Version != open.Annotation.Version+2 {
+			t.Fatalf("merged annotation %+v", an)
 		}
 	})
 

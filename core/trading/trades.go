@@ -398,7 +398,8 @@ type ManualTrade struct {
 // CreateManualTrade records m's executions, rebuilds the position and
 // returns the trades that hold them (one, unless they fall into or across
 // existing trades of the position). The annotation, if any, goes to the
-// trade holding the first entry.
+// trade the first entry opens or adds to; merged into that trade's own
+// when the trade was there before.
 func (s *Service) CreateManualTrade(ctx context.Context, userID uuid.UUID, m ManualTrade) ([]Trade, error) {
 	fields := map[string]string{}
 	if m.Direction != Long && m.Direction != Short {
@@ -450,22 +451,50 @@ func (s *Service) CreateManualTrade(ctx context.Context, userID uuid.UUID, m Man
 		for _, e := range res.Executions {
 			mine[e.ID] = true
 		}
-		firstEntry := res.Executions[0].ID
+		// The first entry is the earliest (the first listed of equals);
+		// the entries are the first executions of res, in order.
+		first := 0
+		for i, f := range m.Entries {
+			if f.At.Before(m.Entries[first].At) {
+				first = i
+			}
+		}
+		firstEntry := res.Executions[first].ID
 		var annotated uuid.UUID
 		for _, t := range res.Trades {
+			holds := false
 			for _, l := range t.Legs {
-				if mine[l.ExecutionID] {
-					trades = append(trades, t)
-					if l.ExecutionID == firstEntry {
-						annotated = t.ID
-					}
-					break
+				if !mine[l.ExecutionID] {
+					continue
 				}
+				holds = true
+				// The trade the first entry opens or adds to, in the
+				// direction typed: a first entry split at zero also
+				// closes the trade before it, which is not this one.
+				if l.ExecutionID == firstEntry && (annotated == uuid.Nil || (l.Role == Entry && t.Direction == m.Direction)) {
+					annotated = t.ID
+				}
+			}
+			if holds {
+				trades = append(trades, t)
 			}
 		}
 		if m.Annotation != nil && annotated != uuid.Nil {
+			_, isNew := ch.created[annotated]
 			t, err := s.annotate(ctx, userID, annotated, 0, map[uuid.UUID]bool{m.AccountID: true}, func(a *Annotation) error {
-				return s.apply(ctx, userID, a, m.Annotation)
+				if isNew {
+					return s.apply(ctx, userID, a, m.Annotation)
+				}
+				// The fills fell into a trade that was there before:
+				// the annotation given joins its own as a merge does
+				// (Reconcile's rule 4: tags united, notes appended,
+				// empty fields filled), overwriting nothing it held.
+				var given Annotation
+				if err := s.apply(ctx, userID, &given, m.Annotation); err != nil {
+					return err
+				}
+				mergeAnnotation(a, &given)
+				return s.apply(ctx, userID, a, &AnnotationPatch{}) // the bounds, on the merged whole
 			})
 			if err != nil {
 				return err

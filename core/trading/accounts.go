@@ -149,6 +149,11 @@ func (s *Service) UpdateAccount(ctx context.Context, userID, id uuid.UUID, p Acc
 		if err := validateAccount(a); err != nil {
 			return err
 		}
+		// An archived account's record is read-only until a patch
+		// unarchives it (that patch may change the rest too).
+		if before.Archived && a.Archived && !sameAccountRecord(&before, a) {
+			return apperr.New(apperr.Conflict, CodeAccountArchived, "the account is archived: unarchive it to change it")
+		}
 		a.Version++
 		a.UpdatedAt = s.now()
 		if err := s.d.Accounts.Update(ctx, a); err != nil {
@@ -164,6 +169,14 @@ func (s *Service) UpdateAccount(ctx context.Context, userID, id uuid.UUID, p Acc
 		return nil
 	})
 	return out, err
+}
+
+// sameAccountRecord reports whether a and b hold the same settings, the
+// archived flag aside.
+func sameAccountRecord(a, b *Account) bool {
+	return a.Name == b.Name && a.Broker == b.Broker && a.BrokerPreset == b.BrokerPreset && a.Currency == b.Currency &&
+		a.StartingBalance.Valid == b.StartingBalance.Valid && a.StartingBalance.Decimal.Equal(b.StartingBalance.Decimal) &&
+		a.Timezone == b.Timezone && a.BreakevenBand.Equal(b.BreakevenBand) && maps.EqualFunc(a.Multipliers, b.Multipliers, decimal.Decimal.Equal)
 }
 
 // UserZoneChanged derives again the trades of the user's accounts that

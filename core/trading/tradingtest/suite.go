@@ -176,6 +176,22 @@ func Run(t *testing.T, newStores Factory) {
 		if _, err := e.Svc.AddExecutions(ctx, u, a.ID, []trading.ExecutionInput{stock(0, trading.Buy, "1", "1")}, trading.AddOptions{}); !isCode(err, apperr.Conflict, trading.CodeAccountArchived) {
 			t.Fatalf("execution in an archived account = %v", err)
 		}
+		// Its record is read-only too: settings that would rebuild its
+		// trades (multipliers, zone, breakeven band) or any other change,
+		// unless the same patch unarchives it. Restating a setting is not
+		// a change.
+		zone, band, again, renamed := "Asia/Tokyo", d("1"), "Renamed", "Another name"
+		for name, p := range map[string]trading.AccountPatch{
+			"multipliers": {Multipliers: &map[string]decimal.Decimal{"ES": d("5")}}, "timezone": {Timezone: &zone},
+			"breakeven_band": {BreakevenBand: &band}, "name": {Name: &renamed}, "archived and a name": {Name: &renamed, Archived: &arch},
+		} {
+			if _, err := e.Svc.UpdateAccount(ctx, u, a.ID, p, 0); !isCode(err, apperr.Conflict, trading.CodeAccountArchived) {
+				t.Fatalf("%s of an archived account = %v", name, err)
+			}
+		}
+		if _, err := e.Svc.UpdateAccount(ctx, u, a.ID, trading.AccountPatch{Name: &again, Archived: &arch}, 0); err != nil {
+			t.Fatalf("restating an archived account = %v", err)
+		}
 		// Another user sees nothing.
 		if _, err := e.Svc.GetAccount(ctx, other, a.ID); !isCode(err, apperr.NotFound, trading.CodeAccountNotFound) {
 			t.Fatalf("other user's GetAccount = %v", err)

@@ -231,6 +231,21 @@ func (s *Service) apply(ctx context.Context, userID uuid.UUID, a *Annotation, p 
 	return nil
 }
 
+// sameAnnotation reports whether a and b say the same: tags and followed
+// rules as sets, amounts by value.
+func sameAnnotation(a, b *Annotation) bool {
+	sameNull := func(x, y decimal.NullDecimal) bool {
+		return x.Valid == y.Valid && (!x.Valid || x.Decimal.Equal(y.Decimal))
+	}
+	sameSet := func(x, y []uuid.UUID) bool {
+		x, y = dedupe(x), dedupe(y)
+		return len(x) == len(y) && !slices.ContainsFunc(x, func(id uuid.UUID) bool { return !slices.Contains(y, id) })
+	}
+	return a.PlaybookID == b.PlaybookID && a.Notes == b.Notes && sameNull(a.PlannedStop, b.PlannedStop) && sameNull(a.PlannedTarget, b.PlannedTarget) &&
+		sameNull(a.InitialRisk, b.InitialRisk) && a.Rating == b.Rating && a.Confidence == b.Confidence &&
+		sameSet(a.TagIDs, b.TagIDs) && sameSet(a.FollowedRules, b.FollowedRules)
+}
+
 func dedupe(ids []uuid.UUID) []uuid.UUID {
 	out := make([]uuid.UUID, 0, len(ids))
 	for _, id := range ids {
@@ -248,11 +263,13 @@ func (s *Service) UpdateAnnotation(ctx context.Context, userID, tradeID uuid.UUI
 	var out *Trade
 	err := s.write(ctx, userID, func(ctx context.Context, ch *changes) error {
 		locked := map[uuid.UUID]bool{}
-		t, err := s.annotate(ctx, userID, tradeID, ifVersion, locked, func(a *Annotation) error { return s.apply(ctx, userID, a, &p) })
+		t, changed, err := s.annotate(ctx, userID, tradeID, ifVersion, locked, func(a *Annotation) error { return s.apply(ctx, userID, a, &p) })
 		if err != nil {
 			return err
 		}
-		ch.updated[t.ID] = t.AccountID
+		if changed {
+			ch.updated[t.ID] = t.AccountID
+		}
 		out = t
 		return nil
 	})
@@ -260,25 +277,30 @@ func (s *Service) UpdateAnnotation(ctx context.Context, userID, tradeID uuid.UUI
 }
 
 // annotate loads a trade under its account's lock (serialising with
-// rebuilds), changes its annotation with fn and saves it.
-func (s *Service) annotate(ctx context.Context, userID, tradeID uuid.UUID, ifVersion int64, locked map[uuid.UUID]bool, fn func(*Annotation) error) (*Trade, error) {
+// rebuilds), changes its annotation with fn and saves it; changed is
+// false, and nothing saved, when fn left the annotation as it was.
+func (s *Service) annotate(ctx context.Context, userID, tradeID uuid.UUID, ifVersion int64, locked map[uuid.UUID]bool, fn func(*Annotation) error) (*Trade, bool, error) {
 	for attempt := 0; ; attempt++ {
 		t, err := s.d.Trades.Get(ctx, userID, tradeID)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if !locked[t.AccountID] {
 			if _, err := s.d.Accounts.Get(ctx, userID, t.AccountID, true); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			locked[t.AccountID] = true
 			continue // read again under the lock
 		}
 		if ifVersion != 0 && t.Annotation.Version != ifVersion {
-			return nil, stale()
+			return nil, false, stale()
 		}
+		before := cloneAnnotation(t.Annotation)
 		if err := fn(&t.Annotation); err != nil {
-			return nil, err
+			return nil, false, err
+		}
+		if sameAnnotation(&before, &t.Annotation) {
+			return t, false, nil // nothing to save: the version (ETag) stays
 		}
 		t.Annotation.Version++
 		t.Annotation.UpdatedAt = s.now()
@@ -286,10 +308,10 @@ func (s *Service) annotate(ctx context.Context, userID, tradeID uuid.UUID, ifVer
 		t.Digest = Digest(t) // R is derived: keep the stored digest true
 		err = s.d.Trades.SaveAnnotation(ctx, t)
 		if err == nil {
-			return t, nil
+			return t, true, nil
 		}
 		if !(ifVersion == 0 && apperr.CodeOf(err) == CodeVersionMismatch && attempt < saveRetries) {
-			return nil, err
+			return nil, false, err
 		}
 	}
 }
@@ -311,8 +333,10 @@ func (s *Service) BulkAnnotate(ctx context.Context, userID uuid.UUID, ids []uuid
 	}
 	var out []Trade
 	err := s.write(ctx, userID, func(ctx context.Context, ch *changes) error {
-		if len(b.AddTags) > 0 {
-			if err := s.d.Labels.CheckTags(ctx, userID, b.AddTags); err != nil {
+		// Every tag named must be the user's, removed ones too (another
+		// user's id answers 404 wherever it appears).
+		if named := dedupe(append(slices.Clone(b.AddTags), b.RemoveTags...)); len(named) > 0 {
+			if err := s.d.Labels.CheckTags(ctx, userID, named); err != nil {
 				return err
 			}
 		}
@@ -323,7 +347,7 @@ func (s *Service) BulkAnnotate(ctx context.Context, userID uuid.UUID, ids []uuid
 		}
 		locked := map[uuid.UUID]bool{}
 		for _, id := range dedupe(ids) {
-			t, err := s.annotate(ctx, userID, id, 0, locked, func(a *Annotation) error {
+			t, changed, err := s.annotate(ctx, userID, id, 0, locked, func(a *Annotation) error {
 				tags := unionIDs(a.TagIDs, b.AddTags)
 				tags = slices.DeleteFunc(tags, func(t uuid.UUID) bool { return slices.Contains(b.RemoveTags, t) })
 				if len(tags) > MaxTradeTags {
@@ -338,7 +362,9 @@ func (s *Service) BulkAnnotate(ctx context.Context, userID uuid.UUID, ids []uuid
 			if err != nil {
 				return err
 			}
-			ch.updated[t.ID] = t.AccountID
+			if changed {
+				ch.updated[t.ID] = t.AccountID
+			}
 			out = append(out, *t)
 		}
 		return nil
@@ -481,7 +507,7 @@ func (s *Service) CreateManualTrade(ctx context.Context, userID uuid.UUID, m Man
 		}
 		if m.Annotation != nil && annotated != uuid.Nil {
 			_, isNew := ch.created[annotated]
-			t, err := s.annotate(ctx, userID, annotated, 0, map[uuid.UUID]bool{m.AccountID: true}, func(a *Annotation) error {
+			t, _, err := s.annotate(ctx, userID, annotated, 0, map[uuid.UUID]bool{m.AccountID: true}, func(a *Annotation) error {
 				if isNew {
 					return s.apply(ctx, userID, a, m.Annotation)
 				}

@@ -637,6 +637,36 @@ func Run(t *testing.T, newStores Factory) {
 		if reread, _ = e.Svc.GetTrade(ctx, u, tr.ID); slices.Contains(reread.Annotation.TagIDs, tag1) {
 			t.Fatal("a failed bulk change was partly applied")
 		}
+		// A tag to remove must be the user's as well: another user's or
+		// an unknown one answers 404, and nothing changes.
+		for name, tag := range map[string]uuid.UUID{"another user's": foreignTag, "unknown": uuid.New()} {
+			if _, err := e.Svc.BulkAnnotate(ctx, u, []uuid.UUID{tr.ID}, trading.BulkAnnotation{RemoveTags: []uuid.UUID{tag}}); !isCode(err, apperr.NotFound, "") {
+				t.Fatalf("bulk removal of %s tag = %v", name, err)
+			}
+		}
+		n2nd := "second thoughts"
+		// A change that changes nothing keeps the version (the ETag) and
+		// tells no device anything.
+		version := bulk[0].Annotation.Version
+		e.Events.Take()
+		if again, err := e.Svc.BulkAnnotate(ctx, u, []uuid.UUID{tr.ID}, trading.BulkAnnotation{AddTags: []uuid.UUID{tag2}, RemoveTags: []uuid.UUID{tag1}}); err != nil || again[0].Annotation.Version != version {
+			t.Fatalf("no-op bulk change = %+v, %v; version %d", again, err, version)
+		}
+		same := notes
+		if again, err := e.Svc.UpdateAnnotation(ctx, u, tr.ID, trading.AnnotationPatch{Notes: &same, TagIDs: &[]uuid.UUID{tag2, tag2}}, version); err != nil || again.Annotation.Version != version {
+			t.Fatalf("no-op annotation update = %+v, %v; version %d", again, err, version)
+		}
+		if again, err := e.Svc.UpdateAnnotation(ctx, u, tr.ID, trading.AnnotationPatch{}, 0); err != nil || again.Annotation.Version != version {
+			t.Fatalf("empty annotation update = %+v, %v", again, err)
+		}
+		for _, ev := range e.Events.Take() {
+			if ev.Type == realtime.TypeTradeUpdated {
+				t.Fatalf("a no-op change published %+v", ev)
+			}
+		}
+		if again, err := e.Svc.UpdateAnnotation(ctx, u, tr.ID, trading.AnnotationPatch{Notes: &n2nd}, version); err != nil || again.Annotation.Version != version+1 {
+			t.Fatalf("a real change after no-ops = %+v, %v", again, err)
+		}
 	})
 
 	t.Run("SplitAndMerge", func(t *testing.T) {

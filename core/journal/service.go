@@ -31,6 +31,7 @@ const (
 	MaxNameLen        = 60
 	MaxTextBytes      = 64 << 10
 	MaxRules          = 50
+	MaxRuleLen        = 500 // characters
 	MaxEntryTrades    = 200
 	MaxEntryRangeDays = 366
 )
@@ -292,8 +293,8 @@ func validatePlaybook(p *Playbook) error {
 	}
 	for i := range p.Rules {
 		p.Rules[i].Text = strings.TrimSpace(p.Rules[i].Text)
-		if p.Rules[i].Text == "" || len(p.Rules[i].Text) > 500 || !utf8.ValidString(p.Rules[i].Text) {
-			fields[fmt.Sprintf("rules[%d]", i)] = "must be 1 to 500 bytes of text"
+		if p.Rules[i].Text == "" || utf8.RuneCountInString(p.Rules[i].Text) > MaxRuleLen || !utf8.ValidString(p.Rules[i].Text) {
+			fields[fmt.Sprintf("rules[%d]", i)] = fmt.Sprintf("must be 1 to %d characters", MaxRuleLen)
 		}
 	}
 	if len(fields) > 0 {

@@ -48,15 +48,19 @@ type AccountPatch struct {
 	Archived        *bool
 }
 
+// MaxAccountNameLen bounds an account's name and broker, in characters
+// (the spec's maxLength says the same: a test compares them).
+const MaxAccountNameLen = 100
+
 func validateAccount(a *Account) error {
 	fields := map[string]string{}
 	a.Name = strings.TrimSpace(a.Name)
-	if a.Name == "" || utf8.RuneCountInString(a.Name) > 100 || !utf8.ValidString(a.Name) {
-		fields["name"] = "must be 1 to 100 characters"
+	if a.Name == "" || utf8.RuneCountInString(a.Name) > MaxAccountNameLen || !utf8.ValidString(a.Name) {
+		fields["name"] = fmt.Sprintf("must be 1 to %d characters", MaxAccountNameLen)
 	}
 	a.Broker = strings.TrimSpace(a.Broker)
-	if utf8.RuneCountInString(a.Broker) > 100 || !utf8.ValidString(a.Broker) {
-		fields["broker"] = "must be at most 100 characters"
+	if utf8.RuneCountInString(a.Broker) > MaxAccountNameLen || !utf8.ValidString(a.Broker) {
+		fields["broker"] = fmt.Sprintf("must be at most %d characters", MaxAccountNameLen)
 	}
 	if a.BrokerPreset != "" && !rePreset.MatchString(a.BrokerPreset) {
 		fields["broker_preset"] = "must be a preset id such as ibkr_flex"

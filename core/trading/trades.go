@@ -172,6 +172,11 @@ type AnnotationPatch struct {
 // apply changes a by p and checks the result against the user's tags and
 // playbooks.
 func (s *Service) apply(ctx context.Context, userID uuid.UUID, a *Annotation, p *AnnotationPatch) error {
+	// Another playbook (or none) starts with no followed rules unless the
+	// patch names them: the old ones were rules of the old playbook.
+	if p.PlaybookID != nil && *p.PlaybookID != a.PlaybookID && p.FollowedRules == nil {
+		a.FollowedRules = nil
+	}
 	set(&a.PlaybookID, p.PlaybookID)
 	if p.TagIDs != nil {
 		a.TagIDs = dedupe(*p.TagIDs)
@@ -184,9 +189,6 @@ func (s *Service) apply(ctx context.Context, userID uuid.UUID, a *Annotation, p 
 	set(&a.Confidence, p.Confidence)
 	if p.FollowedRules != nil {
 		a.FollowedRules = dedupe(*p.FollowedRules)
-	}
-	if p.PlaybookID != nil && p.FollowedRules == nil && *p.PlaybookID == uuid.Nil {
-		a.FollowedRules = nil
 	}
 	fields := map[string]string{}
 	if len(a.Notes) > MaxNotesBytes || !utf8.ValidString(a.Notes) {

@@ -667,6 +667,21 @@ func Run(t *testing.T, newStores Factory) {
 		if again, err := e.Svc.UpdateAnnotation(ctx, u, tr.ID, trading.AnnotationPatch{Notes: &n2nd}, version); err != nil || again.Annotation.Version != version+1 {
 			t.Fatalf("a real change after no-ops = %+v, %v", again, err)
 		}
+		// Another playbook starts with no followed rules unless the patch
+		// names some of its own: the old ones were the old playbook's.
+		if _, err := e.Svc.UpdateAnnotation(ctx, u, tr.ID, trading.AnnotationPatch{PlaybookID: &pb, FollowedRules: &[]uuid.UUID{rules[1]}}, 0); err != nil {
+			t.Fatal(err)
+		}
+		pb2, rules2 := e.NewPlaybook(t, u, 2)
+		if moved, err := e.Svc.UpdateAnnotation(ctx, u, tr.ID, trading.AnnotationPatch{PlaybookID: &pb2}, 0); err != nil || moved.Annotation.PlaybookID != pb2 || len(moved.Annotation.FollowedRules) != 0 {
+			t.Fatalf("another playbook = %+v, %v", moved, err)
+		}
+		if moved, err := e.Svc.UpdateAnnotation(ctx, u, tr.ID, trading.AnnotationPatch{PlaybookID: &pb, FollowedRules: &[]uuid.UUID{rules[0]}}, 0); err != nil || !slices.Equal(moved.Annotation.FollowedRules, []uuid.UUID{rules[0]}) {
+			t.Fatalf("another playbook with its rules = %+v, %v", moved, err)
+		}
+		if _, err := e.Svc.UpdateAnnotation(ctx, u, tr.ID, trading.AnnotationPatch{PlaybookID: &pb2, FollowedRules: &[]uuid.UUID{rules[0]}}, 0); !isCode(err, apperr.Invalid, trading.CodePlaybookRuleUnknown) {
+			t.Fatalf("another playbook with the old one's rules = %v (rules of the new one: %v)", err, rules2)
+		}
 	})
 
 	t.Run("SplitAndMerge", func(t *testing.T) {

@@ -215,7 +215,7 @@ func (h *tradingHandlers) CreateExecutions(ctx context.Context, r gen.CreateExec
 		}
 		ins[i] = trading.ExecutionInput{
 			Symbol: x.Symbol, AssetClass: trading.AssetClass(val(x.AssetClass)), Side: trading.Side(x.Side),
-			Multiplier: d.opt(at+"multiplier", x.Multiplier),
+			Multiplier: d.multiplier(at+"multiplier", x.Multiplier),
 			Quantity:   d.dec(at+"quantity", x.Quantity), Price: d.dec(at+"price", x.Price),
 			Commission: d.opt(at+"commission", x.Commission), Fees: d.opt(at+"fees", x.Fees),
 			ExecutedAt: x.ExecutedAt.UTC(), BrokerExecutionID: val(x.BrokerExecutionId),
@@ -397,7 +397,7 @@ func (h *tradingHandlers) CreateManualTrade(ctx context.Context, r gen.CreateMan
 	var d decoder
 	m := trading.ManualTrade{
 		AccountID: b.AccountId, Symbol: b.Symbol, AssetClass: trading.AssetClass(val(b.AssetClass)),
-		Multiplier: d.opt("multiplier", b.Multiplier), Direction: trading.Direction(b.Direction),
+		Multiplier: d.multiplier("multiplier", b.Multiplier), Direction: trading.Direction(b.Direction),
 		Entries: manualFills(&d, "entries", b.Entries), Exits: manualFills(&d, "exits", val(b.Exits)),
 		Annotation: annotationPatch(&d, "annotation/", b.Annotation),
 	}

@@ -60,6 +60,17 @@ func (d *decoder) opt(field string, s *string) decimal.Decimal {
 	return d.dec(field, *s)
 }
 
+// multiplier parses an optional contract multiplier: zero when absent
+// (the instrument's own), and refused unless positive when given (a "0"
+// must not read as "none").
+func (d *decoder) multiplier(field string, s *string) decimal.Decimal {
+	v := d.opt(field, s)
+	if _, bad := d.fields[field]; s != nil && !bad && !v.IsPositive() {
+		d.fail(field, "must be positive")
+	}
+	return v
+}
+
 // optPtr parses an optional decimal; nil when absent.
 func (d *decoder) optPtr(field string, s *string) *decimal.Decimal {
 	if s == nil {

@@ -342,6 +342,9 @@ func TestReportsOverHTTP(t *testing.T) {
 			{"from": "1999-12-31", "to": "1999-12-01"},
 			{"period": "weekly", "filters": map[string]any{"from": "1999-01-01"}},
 			{"period": "weekly", "filters": map[string]any{"symbol": 5}},
+			{"period": "weekly", "filters": map[string]any{"symbol": ""}},
+			{"period": "weekly", "filters": map[string]any{"symbol": []string{}}},
+			{"period": "weekly", "filters": map[string]any{"tag_id": []string{""}}},
 			{"period": "weekly", "filters": map[string]any{"account_id": "nope"}},
 			{"period": "weekly", "colour": "red"},
 			{"period": "weekly", "from": "2026-06-01", "to": "2026-06-30"}, // one or the other

@@ -393,15 +393,27 @@ func reportFilter(in *map[string]any) (trading.Filter, error) {
 			errs["filters."+name] = "not a trade filter parameter a report takes (the period gives the dates; reports cover closed trades)"
 			continue
 		}
+		// An empty value is refused, as the trade list's query refuses
+		// one: it must not read as "every trade".
+		const empty = "must not be empty: leave the filter out to take every trade"
 		switch x := v.(type) {
 		case string:
+			if x == "" {
+				errs["filters."+name] = empty
+			}
 			vals.Add(name, x)
 		case []any:
+			if len(x) == 0 {
+				errs["filters."+name] = empty
+			}
 			for _, e := range x {
 				s, ok := e.(string)
 				if !ok {
 					errs["filters."+name] = "must be a string or a list of strings"
 					break
+				}
+				if s == "" {
+					errs["filters."+name] = empty
 				}
 				vals.Add(name, s)
 			}

@@ -33,6 +33,8 @@ func TestJSONBodiesAreOneValueWithoutDuplicateKeys(t *testing.T) {
 		"duplicate key":      `{"email":"a@example.com","email":"b@example.com"}`,
 		"nested duplicate":   `{"email":"a@example.com","x":{"k":1,"k":2}}`,
 		"duplicate in array": `{"email":"a@example.com","x":[{"k":1,"k":2}]}`,
+		"not UTF-8":          "{\"email\":\"a\xff\xfe@example.com\"}",
+		"a UTF-8 surrogate":  "{\"email\":\"a\xed\xa0\x80@example.com\"}",
 	} {
 		req := httptest.NewRequest("POST", "/api/v1/auth/password/forgot", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")

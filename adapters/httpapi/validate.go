@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -377,6 +378,12 @@ func checkJSONBody(c *gin.Context) error {
 		return apperr.Wrap(err, apperr.Invalid, "invalid_request", "The request body could not be read.")
 	}
 	req.Body = io.NopCloser(bytes.NewReader(body))
+	// JSON text is UTF-8 (RFC 8259 §8.1); the decoder would store U+FFFD
+	// for each bad byte, changing what the client sent without a word.
+	if !utf8.Valid(body) {
+		return &apperr.Error{Kind: apperr.Invalid, Code: "validation_failed",
+			Message: "The request does not match the API contract.", Fields: map[string]string{"body": "must be UTF-8 text: it holds bytes that are not"}}
+	}
 	if err := strictJSON(body); err != nil {
 		reason := err.Error()
 		var syn *json.SyntaxError

@@ -26,6 +26,10 @@ type Record struct {
 	Line   int
 	Fields []string
 	Raw    string
+	// Unended: no line end follows the record, the file ends on it (a
+	// complete last line without a final newline, or one cut off: the
+	// parser rejects it when it has fewer fields than its header).
+	Unended bool
 }
 
 // Blank reports whether every field is empty or spaces (a separator row).
@@ -207,7 +211,12 @@ func (r *Reader) Next() (*Record, error) {
 	full := r.rec.cut(r.prev, end)
 	raw := trimEOL(full)
 	r.prev = end
-	if first, rest, spans := strings.Cut(raw, "\n"); spans && unclosedQuote(raw, r.comma, r.csv.TrimLeadingSpace) {
+	unended := !strings.HasSuffix(full, "\n")
+	first, _, spans := strings.Cut(raw, "\n")
+	if spans && unclosedQuote(raw, r.comma, r.csv.TrimLeadingSpace) {
+		// The lines after the first, as the file has them (its line end
+		// after the last one kept, so a cut there is seen again).
+		_, rest, _ := strings.Cut(strings.TrimLeft(full, "\r\n"), "\n")
 		r.sub, r.subLine = newCSVReader(strings.NewReader(rest), r.comma), line
 		r.sub.depth = r.depth + 1
 		if r.sub.depth > maxRunaways {
@@ -216,12 +225,18 @@ func (r *Reader) Next() (*Record, error) {
 		return &Record{Line: line, Raw: clip(strings.TrimRight(first, "\r"))},
 			&RecordError{Line: line, Reason: "a quote opens a field here and is never closed (the lines after it are read on their own)"}
 	}
+	if unclosedQuote(raw, r.comma, r.csv.TrimLeadingSpace) {
+		// One line that ends inside a quoted field: only the end of the
+		// file does that (a line end would have been read into the field).
+		return &Record{Line: line, Raw: clip(raw), Unended: true},
+			&RecordError{Line: line, Reason: "the file ends inside this row, in a quoted field (the file was cut off?)"}
+	}
 	for i, f := range fields {
 		if !utf8.ValidString(f) {
 			fields[i] = strings.ToValidUTF8(f, "\uFFFD")
 		}
 	}
-	return &Record{Line: line, Fields: fields, Raw: raw}, nil
+	return &Record{Line: line, Fields: fields, Raw: raw, Unended: unended}, nil
 }
 
 // unclosedQuote reports whether a record's text ends inside a quoted

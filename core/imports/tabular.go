@@ -357,6 +357,7 @@ func (s *spec) Parse(ctx context.Context, r *Reader, o Options, sink Sink) error
 	fr := s.framer()
 	var b *binding
 	var v *variant
+	width := 0 // the header's fields, up to its last named one
 	headers := 0
 	n := 0
 	for {
@@ -378,6 +379,11 @@ func (s *spec) Parse(ctx context.Context, r *Reader, o Options, sink Sink) error
 			return fmt.Errorf("read: %w", err)
 		}
 		kind, fields := fr(rec, b != nil)
+		if b != nil && (kind == frameData || kind == frameEnd) && cutOff(rec, fields, width) {
+			sink.Reject(RejectedRow{Line: rec.Line, Raw: clip(rec.Raw),
+				Reason: fmt.Sprintf("the file ends inside this row: it has %d of the header's %d fields (the file was cut off?)", fieldCount(rec, fields), width)})
+			continue
+		}
 		switch kind {
 		case frameHeader:
 			h := newHeader(fields)
@@ -392,6 +398,7 @@ func (s *spec) Parse(ctx context.Context, r *Reader, o Options, sink Sink) error
 			}
 			nb.loc, nb.warn = loc, sink.Warn
 			b, v = nb, nv
+			width = named(fields)
 			headers++
 			sink.Columns(b.names)
 		case frameEnd:
@@ -423,6 +430,32 @@ func (s *spec) Parse(ctx context.Context, r *Reader, o Options, sink Sink) error
 		return formatError(s.name, "no header row of this format was found")
 	}
 	return nil
+}
+
+// cutOff reports whether rec, a data row (fields) or a title that ends
+// a section, is where the file was cut off: no line end follows it and
+// it has fewer fields than its header's width. A complete last line
+// without a final newline is read as usual.
+func cutOff(rec *Record, fields []string, width int) bool {
+	return rec.Unended && !rec.Blank() && fieldCount(rec, fields) < width
+}
+
+// fieldCount is the fields of a data row, or of a title's record.
+func fieldCount(rec *Record, fields []string) int {
+	if fields == nil {
+		return len(rec.Fields)
+	}
+	return len(fields)
+}
+
+// named is the number of fields up to the last non-empty one (a header
+// may end with empty columns).
+func named(fields []string) int {
+	n := len(fields)
+	for n > 0 && strings.TrimSpace(fields[n-1]) == "" {
+		n--
+	}
+	return n
 }
 
 // safeRow runs a row function; a panic (a bug on some odd input) rejects

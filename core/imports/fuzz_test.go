@@ -137,6 +137,8 @@ func FuzzReaderLines(f *testing.F) {
 	f.Add([]byte("a,b\n\"x,y\nc,d\n\"e\nf,g\n"))
 	f.Add([]byte("a,b\n\"x\ny\",z\n1,2"))
 	f.Add([]byte("a;b\r\n \"x;y\r\n\"\"q\r\n"))
+	f.Add([]byte("a,b,c\n1,2,\"x\n3,4,5\n6,7,\"ok\"\n8,9,0"))
+	f.Add([]byte("a,b,c\n1,2,\"x\n3\",4,5\n\"p\nq\",1,2\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := NewReader(bytes.NewReader(data))
 		lines, last := bytes.Count(data, []byte("\n"))+1, 0

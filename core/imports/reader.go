@@ -62,8 +62,11 @@ type Reader struct {
 	sub     *Reader
 	subLine int
 	depth   int
-	lines   *string
-	lineNo  int // the last of lines rejected
+	// width is the most fields a record that fits on its line had so
+	// far: a quoted field whose lines hold as many is a stray quote's.
+	width  int
+	lines  *string
+	lineNo int // the last of lines rejected
 }
 
 // maxRunaways bounds the runaway quotes of one file that are recovered
@@ -213,23 +216,36 @@ func (r *Reader) Next() (*Record, error) {
 	r.prev = end
 	unended := !strings.HasSuffix(full, "\n")
 	first, _, spans := strings.Cut(raw, "\n")
-	if spans && unclosedQuote(raw, r.comma, r.csv.TrimLeadingSpace) {
+	unclosed, swallows := false, false
+	if strings.IndexByte(raw, '"') >= 0 {
+		unclosed, swallows = scanQuotes(raw, r.comma, r.csv.TrimLeadingSpace, r.width)
+	}
+	if spans && !unclosed && r.width > 0 && named(fields) > r.width {
+		swallows = true // the fields after a later line's closing quote run past the width
+	}
+	if spans && (unclosed || swallows) {
 		// The lines after the first, as the file has them (its line end
 		// after the last one kept, so a cut there is seen again).
 		_, rest, _ := strings.Cut(strings.TrimLeft(full, "\r\n"), "\n")
 		r.sub, r.subLine = newCSVReader(strings.NewReader(rest), r.comma), line
-		r.sub.depth = r.depth + 1
+		r.sub.depth, r.sub.width = r.depth+1, r.width
 		if r.sub.depth > maxRunaways {
 			r.sub.lines = &rest
 		}
-		return &Record{Line: line, Raw: clip(strings.TrimRight(first, "\r"))},
-			&RecordError{Line: line, Reason: "a quote opens a field here and is never closed (the lines after it are read on their own)"}
+		reason := "a quote opens a field here and is never closed (the lines after it are read on their own)"
+		if !unclosed {
+			reason = "a quote opens a field here that only a quote on a later line closes (the lines after it are read on their own)"
+		}
+		return &Record{Line: line, Raw: clip(strings.TrimRight(first, "\r"))}, &RecordError{Line: line, Reason: reason}
 	}
-	if unclosedQuote(raw, r.comma, r.csv.TrimLeadingSpace) {
+	if unclosed {
 		// One line that ends inside a quoted field: only the end of the
 		// file does that (a line end would have been read into the field).
 		return &Record{Line: line, Raw: clip(raw), Unended: true},
 			&RecordError{Line: line, Reason: "the file ends inside this row, in a quoted field (the file was cut off?)"}
+	}
+	if !spans {
+		r.width = max(r.width, len(fields))
 	}
 	for i, f := range fields {
 		if !utf8.ValidString(f) {
@@ -239,18 +255,27 @@ func (r *Reader) Next() (*Record, error) {
 	return &Record{Line: line, Fields: fields, Raw: raw, Unended: unended}, nil
 }
 
-// unclosedQuote reports whether a record's text ends inside a quoted
-// field, read as the csv package reads it with lazy quotes: a quote opens
-// a field only at its start (after spaces when they are trimmed), "" is a
-// quote inside one, and a quote closes it only before the delimiter, a
-// line end or the end; any other quote is text.
-func unclosedQuote(raw string, comma byte, trimSpace bool) bool {
+// scanQuotes reads a record's text as the csv package reads it with lazy
+// quotes: a quote opens a field only at its start (after spaces when they
+// are trimmed), "" is a quote inside one, and a quote closes it only
+// before the delimiter, a line end or the end; any other quote is text (a
+// bare quote). It reports whether the text ends inside a quoted field
+// (unclosed), and whether a quoted field that spans lines looks like a
+// stray quote that a later line's quote closed (swallows): it holds a
+// bare quote (RFC 4180 doubles every quote inside a quoted field, and the
+// opening quote of a later line's quoted field is bare in it), or one of
+// its lines after the first, up to the closing quote, has width fields or
+// more (a whole row of the file). width is the widest record read so far
+// (0: none yet).
+func scanQuotes(raw string, comma byte, trimSpace bool, width int) (unclosed, swallows bool) {
 	in, start := false, true
+	spans, bare, delims := false, false, 0 // of the quoted field being read
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
 		switch {
 		case !in && c == '"' && start:
 			in, start = true, false
+			spans, bare, delims = false, false, 0
 		case !in && (c == comma || c == '\n'):
 			start = true
 		case !in && (c == '\r' || (c == ' ' && trimSpace && start)):
@@ -260,9 +285,21 @@ func unclosedQuote(raw string, comma byte, trimSpace bool) bool {
 			i++
 		case c == '"' && (i+1 == len(raw) || raw[i+1] == comma || raw[i+1] == '\r' || raw[i+1] == '\n'):
 			in = false
+			if spans && (bare || width > 0 && delims+1 >= width) {
+				swallows = true
+			}
+		case c == '"':
+			bare = true
+		case c == '\n':
+			if spans && width > 0 && delims+1 >= width {
+				swallows = true
+			}
+			spans, delims = true, 0
+		case c == comma:
+			delims++
 		}
 	}
-	return in
+	return in, swallows
 }
 
 // nextLine rejects the next of the lines left after too many runaway

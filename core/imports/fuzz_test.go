@@ -98,7 +98,7 @@ func FuzzDetect(f *testing.F) {
 // FuzzParseAmount: an amount either fails or is a decimal whose text
 // parses back to itself.
 func FuzzParseAmount(f *testing.F) {
-	for _, s := range []string{"1,234.50", "$(33.50)", "2 350.50", "-$1", "(5)", "12.50 USD", "1e9", "", "..", "1,2,3"} {
+	for _, s := range []string{"1,234.50", "$(33.50)", "2 350.50", "-$1", "(5)", "12.50 USD", "1e9", "", "..", "1,2,3", "1,,000", "12,34,567", "0,123", "1'234 567"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -14,9 +14,14 @@ import (
 // ParseAmount reads a number as brokers print it: an optional sign or
 // parentheses for a negative ("(33.50)", "$(33.50)", "-$33.50"), a
 // currency sign ($ € £ ¥) or a trailing ISO code ("12.50 USD"), thousands
-// separated by commas, spaces or no-break spaces ("1,234.50",
-// "1 234.50"). The result is exact (trading.ParseDecimal's bounds); a
-// decimal comma is not read ("1.234,50" is refused, not misread).
+// separated by commas, spaces, no-break spaces or apostrophes ("1,234.50",
+// "1 234.50", "1'234.50"), grouped by three: a first group of 1 to 3
+// digits, then groups of exactly three, one separator between groups and
+// the same one throughout ("1,,000", "1, 000", "1,000 000" and the Indian
+// "12,34,567", which no preset's broker writes, are refused). Spaces
+// around s are ignored. The result is exact (trading.ParseDecimal's
+// bounds); a decimal comma is not read ("1.234,50" and "0,123" are
+// refused, not misread).
 func ParseAmount(s string) (decimal.Decimal, error) {
 	t := strings.TrimSpace(s)
 	if t == "" {
@@ -58,38 +63,44 @@ func ParseAmount(s string) (decimal.Decimal, error) {
 	if neg {
 		b.WriteByte('-')
 	}
+	// Thousands: a first group of 1 to 3 digits (not a lone 0: "0,123"
+	// is a decimal comma), then groups of exactly three, each after one
+	// separator, the same one throughout ("1,,000", "1, 000",
+	// "12,34,567", "1,000 000" are refused).
 	point := -1
-	lastSep := -1
-	digits := 0
+	var sep rune // the thousands separator, once one is seen
+	group := 0   // digits of the current group of the integer part
 	for i, r := range t {
 		switch {
 		case r >= '0' && r <= '9':
 			b.WriteRune(r)
-			digits++
+			if point < 0 {
+				group++
+			}
 		case r == '.':
-			if point >= 0 {
+			if point >= 0 || sep != 0 && group != 3 {
 				return decimal.Decimal{}, fmt.Errorf("%.40q is not a number", s)
 			}
 			point = i
 			b.WriteByte('.')
 		case r == ',' || r == ' ' || r == '\u00a0' || r == '\u202f' || r == '\'':
-			if point >= 0 || digits == 0 {
+			if point >= 0 || group == 0 && sep == 0 {
 				return decimal.Decimal{}, fmt.Errorf("%.40q is not a number (a decimal comma is not supported)", s)
 			}
-			lastSep = i
+			switch {
+			case sep == 0 && t[0] == '0': // t starts with the first group
+				return decimal.Decimal{}, fmt.Errorf("%.40q is not a number (a decimal comma is not supported)", s)
+			case sep == 0 && group > 3, sep != 0 && (r != sep || group != 3):
+				return decimal.Decimal{}, fmt.Errorf("%.40q is not a number (thousands are grouped by three, with one separator)", s)
+			}
+			sep, group = r, 0
 		default:
 			return decimal.Decimal{}, fmt.Errorf("%.40q is not a number", s)
 		}
 	}
-	if lastSep >= 0 {
-		// A thousands separator is followed by exactly three digits.
-		end := len(t)
-		if point >= 0 {
-			end = point
-		}
-		if n := countDigits(t[lastSep:end]); n != 3 {
-			return decimal.Decimal{}, fmt.Errorf("%.40q is not a number (a decimal comma is not supported)", s)
-		}
+	if sep != 0 && point < 0 && group != 3 {
+		// "1,23": a decimal comma, or a group cut short.
+		return decimal.Decimal{}, fmt.Errorf("%.40q is not a number (a decimal comma is not supported)", s)
 	}
 	d, err := trading.ParseDecimal("amount", b.String())
 	if err != nil {
@@ -108,16 +119,6 @@ func plainDecimal(s string) bool {
 		}
 	}
 	return true
-}
-
-func countDigits(s string) int {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] >= '0' && s[i] <= '9' {
-			n++
-		}
-	}
-	return n
 }
 
 func isUpper(s string) bool {

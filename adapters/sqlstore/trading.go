@@ -505,6 +505,39 @@ func (s *Executions) Delete(ctx context.Context, userID uuid.UUID, idList []uuid
 	return out, nil
 }
 
+// DeleteImported implements trading.Executions with two statements over
+// executions_import_idx, whatever the number of executions.
+func (s *Executions) DeleteImported(ctx context.Context, userID, accountID, importID uuid.UUID) (int, []uuid.UUID, error) {
+	var removed int
+	var insts []uuid.UUID
+	err := s.db.inTx(ctx, func(ctx context.Context) error {
+		return s.db.run(ctx, func(g *gorm.DB) error {
+			const where = " FROM executions WHERE import_id = ? AND user_id = ? AND account_id = ?"
+			err := query(g, func(r *sql.Rows) error {
+				var id uuid.UUID
+				if err := r.Scan(&id); err != nil {
+					return translate(err)
+				}
+				insts = append(insts, id)
+				return nil
+			}, "SELECT DISTINCT instrument_id"+where, importID, userID, accountID)
+			if err != nil {
+				return err
+			}
+			res := g.Exec("DELETE"+where, importID, userID, accountID)
+			if res.Error != nil {
+				return translate(res.Error)
+			}
+			removed = int(res.RowsAffected)
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, nil, fmt.Errorf("delete imported executions: %w", err)
+	}
+	return removed, insts, nil
+}
+
 // List implements trading.Executions: newest first, keyset on
 // (executed_at_ns, id).
 func (s *Executions) List(ctx context.Context, userID uuid.UUID, f trading.ExecutionFilter, p trading.Page) ([]trading.Execution, string, error) {

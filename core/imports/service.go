@@ -36,7 +36,7 @@ type Trading interface {
 	RecordExecutions(ctx context.Context, userID, accountID uuid.UUID, o trading.AddOptions,
 		feed func(ctx context.Context, record trading.RecordFunc) error) (*trading.RecordResult, error)
 	ListExecutions(ctx context.Context, userID uuid.UUID, f trading.ExecutionFilter, p trading.Page) ([]trading.Execution, string, error)
-	DeleteExecutions(ctx context.Context, userID uuid.UUID, ids []uuid.UUID) ([]trading.Trade, error)
+	DeleteImportExecutions(ctx context.Context, userID, accountID, importID uuid.UUID) (*trading.UndoImportResult, error)
 	ListTrades(ctx context.Context, userID uuid.UUID, f trading.Filter, s trading.Sort, p trading.Page) (trading.TradePage, error)
 	MultiplierConflicts(ctx context.Context, userID, accountID uuid.UUID, ins []trading.ExecutionInput) (map[int]string, error)
 }
@@ -852,33 +852,13 @@ func (s *Service) Undo(ctx context.Context, userID, id uuid.UUID) (*UndoResult, 
 			return apperr.New(apperr.Conflict, CodeImportBusy, "the import is "+string(imp.Status)+": undo it once it has finished")
 		}
 		key = imp.BlobKey
-		var ids []uuid.UUID
-		cursor := ""
-		for {
-			page, next, err := s.d.Trading.ListExecutions(ctx, userID, trading.ExecutionFilter{AccountIDs: []uuid.UUID{imp.AccountID}, ImportID: id},
-				trading.Page{Limit: trading.MaxPageSize, Cursor: cursor})
-			if err != nil {
-				return err
-			}
-			for _, e := range page {
-				ids = append(ids, e.ID)
-			}
-			if next == "" {
-				break
-			}
-			cursor = next
+		// One delete of the import's executions and one rebuild of each
+		// position they were in: the cost is linear in their number.
+		r, err := s.d.Trading.DeleteImportExecutions(ctx, userID, imp.AccountID, id)
+		if err != nil {
+			return err
 		}
-		rebuilt := map[uuid.UUID]bool{}
-		for start := 0; start < len(ids); start += trading.MaxBatch {
-			trades, err := s.d.Trading.DeleteExecutions(ctx, userID, ids[start:min(start+trading.MaxBatch, len(ids))])
-			if err != nil {
-				return err
-			}
-			for _, t := range trades {
-				rebuilt[t.ID] = true
-			}
-		}
-		res.ExecutionsRemoved, res.TradesRebuilt = len(ids), len(rebuilt)
+		res.ExecutionsRemoved, res.TradesRebuilt = r.Removed, r.TradesTouched
 		if err := s.d.Imports.Delete(ctx, userID, id); err != nil {
 			return err
 		}

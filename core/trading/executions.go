@@ -511,3 +511,51 @@ func (s *Service) deleteExecutions(ctx context.Context, userID uuid.UUID, ids, k
 	}
 	return touched(plans), nil
 }
+
+// UndoImportResult is what DeleteImportExecutions did.
+type UndoImportResult struct {
+	// Removed counts the executions deleted.
+	Removed int
+	// TradesTouched counts the trades created or changed by the rebuild.
+	TradesTouched int
+}
+
+// DeleteImportExecutions deletes exactly the executions of the account
+// that import importID added and rebuilds each position they were in
+// once, in one transaction (the caller's, when ctx carries one), under
+// the account's write lock: its cost grows linearly with the number of
+// executions (a fixed number of statements to delete them, one rebuild
+// per position), unlike DeleteExecutions in batches, which rebuilds every
+// touched position again for each batch. apperr.NotFound
+// "account_not_found"; apperr.Conflict "account_archived" when the
+// account is archived and the import has executions left (nothing is
+// deleted).
+func (s *Service) DeleteImportExecutions(ctx context.Context, userID, accountID, importID uuid.UUID) (*UndoImportResult, error) {
+	if importID == uuid.Nil {
+		return nil, apperr.Validation("no import", map[string]string{"import_id": "required"})
+	}
+	res := &UndoImportResult{}
+	err := s.write(ctx, userID, func(ctx context.Context, ch *changes) error {
+		a, err := s.d.Accounts.Get(ctx, userID, accountID, true)
+		if err != nil {
+			return err
+		}
+		removed, insts, err := s.d.Executions.DeleteImported(ctx, userID, accountID, importID)
+		if err != nil {
+			return err
+		}
+		if removed > 0 && a.Archived {
+			// The write is rolled back with the error.
+			return apperr.New(apperr.Conflict, CodeAccountArchived, "the account is archived: unarchive it to delete executions")
+		}
+		res.Removed = removed
+		slices.SortFunc(insts, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+		return s.rebuildPositions(ctx, a, insts, ch, func(p *Plan, _ int) {
+			res.TradesTouched += len(p.Created) + len(p.Changed)
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}

@@ -78,6 +78,11 @@ type Executions interface {
 	// Delete removes the user's executions among ids and returns those it
 	// removed.
 	Delete(ctx context.Context, userID uuid.UUID, ids []uuid.UUID) ([]Execution, error)
+	// DeleteImported removes the user's executions of the account that
+	// the import added (ImportID importID), with a statement count that
+	// does not grow with their number, and returns how many it removed
+	// and the instruments they were of (each once).
+	DeleteImported(ctx context.Context, userID, accountID, importID uuid.UUID) (removed int, instruments []uuid.UUID, err error)
 	// List returns a page of the user's executions, newest first, and the
 	// cursor of the next page ("" on the last).
 	List(ctx context.Context, userID uuid.UUID, f ExecutionFilter, p Page) ([]Execution, string, error)

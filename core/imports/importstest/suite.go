@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -505,6 +506,83 @@ func Run(t *testing.T, newStores Factory) {
 		}
 	})
 
+	t.Run("UndoOfALargeImportRebuildsEachPositionOnce", func(t *testing.T) {
+		// 2,500 fills in two positions: more than trading.MaxBatch, so a
+		// delete in batches rebuilt both positions once per batch (the
+		// cost grew with the square of the import's size).
+		st := newStores(t)
+		loads := &countingLedger{Ledger: st.Trading.Ledger}
+		st.Trading.Ledger = loads
+		e := NewEnv(t, st)
+		u, a := e.user(t)
+		at := time.Date(2026, 5, 4, 14, 0, 0, 0, time.UTC)
+		manual, err := e.Trading.Svc.AddExecutions(ctx, u, a.ID, []trading.ExecutionInput{{Symbol: "AAPL", AssetClass: trading.Stock, Side: trading.Buy,
+			Quantity: decimal.NewFromInt(5), Price: decimal.NewFromInt(160), ExecutedAt: at.Add(-time.Hour)}}, trading.AddOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 2_500
+		rows := make([]string, 0, n)
+		for i := range n {
+			sym := "AAPL"
+			if i%2 == 1 {
+				sym = "MSFT"
+			}
+			rows = append(rows, fmt.Sprintf("%s,stock,buy,1,%d,0,0,%s", sym, 100+i%7, at.Add(time.Duration(i)*time.Second).Format(time.DateTime)))
+		}
+		imp := e.upload(t, u, a, genericFile(rows...), nil)
+		other := e.upload(t, u, a, genericFile("TSLA,stock,buy,3,200,0,0,2026-05-05 10:00:00"), nil)
+		if got, err := e.Svc.Get(ctx, u, imp.ID); err != nil || got.Counts.ExecutionsAdded != n {
+			t.Fatalf("import: %v %+v", err, got)
+		}
+		loads.n.Store(0)
+		res, err := e.Svc.Undo(ctx, u, imp.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.ExecutionsRemoved != n {
+			t.Fatalf("undo removed %d executions, want %d", res.ExecutionsRemoved, n)
+		}
+		if k := loads.n.Load(); k != 2 {
+			t.Fatalf("undo loaded positions %d times, want each of its 2 positions once", k)
+		}
+		left := e.executions(t, u, trading.ExecutionFilter{AccountIDs: []uuid.UUID{a.ID}})
+		if len(left) != 2 || left[0].ImportID != other.ID || left[1].ID != manual.Executions[0].ID {
+			t.Fatalf("left %d executions, want the other import's and the manual one", len(left))
+		}
+		page, err := e.Trading.Svc.ListTrades(ctx, u, trading.Filter{AccountIDs: []uuid.UUID{a.ID}}, trading.Sort{}, trading.Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Items) != 2 {
+			t.Fatalf("%d trades after undo, want AAPL's manual one and TSLA's", len(page.Items))
+		}
+		for _, tr := range page.Items {
+			if q := tr.Quantity.String(); (tr.Symbol == "AAPL" && q != "5") || (tr.Symbol == "TSLA" && q != "3") || tr.Symbol == "MSFT" {
+				t.Fatalf("trade after undo: %s quantity %s", tr.Symbol, q)
+			}
+		}
+	})
+
+	t.Run("UndoInAnArchivedAccountIsRefusedAndKeepsEverything", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		imp := e.upload(t, u, a, FlexFile, nil)
+		yes := true
+		if _, err := e.Trading.Svc.UpdateAccount(ctx, u, a.ID, trading.AccountPatch{Archived: &yes}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Svc.Undo(ctx, u, imp.ID); !isCode(err, apperr.Conflict, trading.CodeAccountArchived) {
+			t.Fatalf("undo in an archived account: %v", err)
+		}
+		if k := len(e.executions(t, u, trading.ExecutionFilter{ImportID: imp.ID})); k != 8 {
+			t.Fatalf("%d of the import's 8 executions left after a refused undo", k)
+		}
+		if _, err := e.Svc.Get(ctx, u, imp.ID); err != nil {
+			t.Fatalf("the import after a refused undo: %v", err)
+		}
+	})
+
 	t.Run("UndoWaitsForARunningImport", func(t *testing.T) {
 		e := NewEnv(t, newStores(t))
 		u, a := e.user(t)
@@ -899,4 +977,15 @@ func CSVRecords(data []byte) (int, error) {
 		}
 		n++
 	}
+}
+
+// countingLedger counts the positions loaded (PositionExecutions calls).
+type countingLedger struct {
+	trading.Ledger
+	n atomic.Int64
+}
+
+func (l *countingLedger) PositionExecutions(ctx context.Context, key trading.PositionKey) ([]trading.Execution, error) {
+	l.n.Add(1)
+	return l.Ledger.PositionExecutions(ctx, key)
 }

@@ -830,6 +830,15 @@ func (s *Service) publish(ctx context.Context, e realtime.Event) {
 // finishing, and nothing of it was committed.
 const StaleAfter = time.Hour
 
+// undoable is apperr.Conflict "import_in_progress" while imp is queued or
+// running, for StaleAfter.
+func (s *Service) undoable(imp *Import) error {
+	if !imp.Status.Terminal() && s.d.Now().Sub(imp.CreatedAt) < StaleAfter {
+		return apperr.New(apperr.Conflict, CodeImportBusy, "the import is "+string(imp.Status)+": undo it once it has finished")
+	}
+	return nil
+}
+
 // UndoResult is what undoing an import removed.
 type UndoResult struct {
 	ExecutionsRemoved int
@@ -841,15 +850,28 @@ type UndoResult struct {
 // transaction (the file after the commit). apperr.Conflict
 // "import_in_progress" while it is queued or running, for StaleAfter.
 func (s *Service) Undo(ctx context.Context, userID, id uuid.UUID) (*UndoResult, error) {
+	// The state first, outside the transaction: a running import holds the
+	// write lock (SQLite's, or its account's) until it commits, so a check
+	// inside the transaction would wait for it and time out (db_busy)
+	// instead of answering import_in_progress at once.
+	imp, err := s.d.Imports.Get(ctx, userID, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.undoable(imp); err != nil {
+		return nil, err
+	}
 	res := &UndoResult{}
 	var key string
-	err := s.d.Tx.Do(ctx, func(ctx context.Context) error {
+	err = s.d.Tx.Do(ctx, func(ctx context.Context) error {
+		// Again in the transaction: the import may have changed (or been
+		// undone) since.
 		imp, err := s.d.Imports.Get(ctx, userID, id)
 		if err != nil {
 			return err
 		}
-		if !imp.Status.Terminal() && s.d.Now().Sub(imp.CreatedAt) < StaleAfter {
-			return apperr.New(apperr.Conflict, CodeImportBusy, "the import is "+string(imp.Status)+": undo it once it has finished")
+		if err := s.undoable(imp); err != nil {
+			return err
 		}
 		key = imp.BlobKey
 		// One delete of the import's executions and one rebuild of each

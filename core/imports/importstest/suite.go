@@ -601,6 +601,47 @@ func Run(t *testing.T, newStores Factory) {
 		}
 	})
 
+	t.Run("UndoOfARunningImportAnswersAtOnceWhileItHoldsTheWriteLock", func(t *testing.T) {
+		// A running import holds the write lock (SQLite's database lock,
+		// PostgreSQL's account lock) in its transaction until it commits:
+		// the undo must answer import_in_progress without waiting for it
+		// (a state check inside a transaction of its own timed out on
+		// SQLite: 503 db_busy after 5 s).
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		imp := e.create(t, u, a, FlexFile, nil)
+		imp.Status, imp.StartedAt, imp.Version = imports.Running, time.Now().UTC(), imp.Version+1
+		if err := e.St.Imports.Update(ctx, imp); err != nil {
+			t.Fatal(err)
+		}
+		holding, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+		go func() {
+			done <- e.St.Trading.Tx.Do(ctx, func(ctx context.Context) error {
+				if _, err := e.St.Trading.Accounts.Get(ctx, u, a.ID, true); err != nil {
+					close(holding)
+					return err
+				}
+				close(holding)
+				<-release
+				return nil
+			})
+		}()
+		<-holding
+		uctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		_, err := e.Svc.Undo(uctx, u, imp.ID)
+		cancel()
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatalf("the import's transaction: %v", err)
+		}
+		if !isCode(err, apperr.Conflict, imports.CodeImportBusy) {
+			t.Fatalf("undo of a running import holding the write lock: %v, want 409 import_in_progress", err)
+		}
+		if _, err := e.Svc.Get(ctx, u, imp.ID); err != nil {
+			t.Fatalf("the running import after a refused undo: %v", err)
+		}
+	})
+
 	t.Run("AnotherUsersImportIsNotFound", func(t *testing.T) {
 		e := NewEnv(t, newStores(t))
 		u, a := e.user(t)

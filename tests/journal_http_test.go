@@ -264,6 +264,7 @@ func TestJournalHTTPBadInputIsAProblemWithFields(t *testing.T) {
 			{"POST", "/api/v1/tags", map[string]any{"name": "x", "kind": "mood"}, "validation_failed", "kind"},
 			{"PUT", "/api/v1/journal/2026-03-02", map[string]any{"mood": 9}, "validation_failed", "mood"},
 			{"GET", "/api/v1/journal?from=2026-03-10&to=2026-03-01", nil, "validation_failed", "to"},
+			{"GET", "/api/v1/journal?from=2025-01-01&to=2026-01-02", nil, "validation_failed", "to"}, // 367 days
 			{"PATCH", "/api/v1/accounts/" + tr.account, map[string]any{"name": "Y"}, "if_match_invalid", "If-Match"},
 		}
 		for _, c := range cases {

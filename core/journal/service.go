@@ -534,11 +534,11 @@ func dedupe(ids []uuid.UUID) []uuid.UUID {
 	return out
 }
 
-// ListEntries returns the entries of days from..to (at most
-// MaxEntryRangeDays).
+// ListEntries returns the entries of days from..to: inclusive, so at most
+// MaxEntryRangeDays days, to at most MaxEntryRangeDays−1 days after from.
 func (s *Service) ListEntries(ctx context.Context, userID uuid.UUID, from, to trading.Date) ([]Entry, error) {
-	if to.Before(from) || from.AddDays(MaxEntryRangeDays).Before(to) {
-		return nil, apperr.Validation("invalid range", map[string]string{"to": fmt.Sprintf("must be on or after from, at most %d days later", MaxEntryRangeDays)})
+	if to.Before(from) || from.AddDays(MaxEntryRangeDays-1).Before(to) {
+		return nil, apperr.Validation("invalid range", map[string]string{"to": fmt.Sprintf("must be on or after from, the range at most %d days (from and to included)", MaxEntryRangeDays)})
 	}
 	return s.d.Entries.List(ctx, userID, from, to)
 }

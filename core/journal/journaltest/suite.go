@@ -306,6 +306,13 @@ func Run(t *testing.T, newStores Factory) {
 		if _, err := e.Svc.ListEntries(ctx, u, monday, monday.AddDays(400)); !isCode(err, apperr.Invalid, "") {
 			t.Fatalf("a long range = %v", err)
 		}
+		// from..to is inclusive: 366 days at most, to 365 days after from.
+		if l, err := e.Svc.ListEntries(ctx, u, monday, monday.AddDays(journal.MaxEntryRangeDays-1)); err != nil || len(l) != 2 {
+			t.Fatalf("a range of %d days = %+v, %v", journal.MaxEntryRangeDays, l, err)
+		}
+		if _, err := e.Svc.ListEntries(ctx, u, monday, monday.AddDays(journal.MaxEntryRangeDays)); !isCode(err, apperr.Invalid, "") {
+			t.Fatalf("a range of %d days = %v; want it refused", journal.MaxEntryRangeDays+1, err)
+		}
 	})
 
 	t.Run("Attachments", func(t *testing.T) {

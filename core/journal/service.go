@@ -38,6 +38,20 @@ const (
 
 var reColor = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
 
+// dayOutOfRange is the problem of a journal day outside 1970–2200, the
+// years of every instant the store keeps (trades' times are nanoseconds
+// since 1970): the same for reading, writing, uploading to and listing
+// days, named after the parameter that carried it.
+const dayOutOfRange = "must be between 1970 and 2200"
+
+func dayInRange(d trading.Date) bool { return d.Year >= 1970 && d.Year <= 2200 }
+
+func checkDay(field string, d trading.Date, fields map[string]string) {
+	if !dayInRange(d) {
+		fields[field] = dayOutOfRange
+	}
+}
+
 // Config tunes the service.
 type Config struct {
 	// MaxAttachmentBytes bounds an upload (ATTACHMENT_MAX_BYTES, default
@@ -401,8 +415,12 @@ type EntryInput struct {
 	TradeIDs   []uuid.UUID
 }
 
-// GetEntry returns the journal of a day.
+// GetEntry returns the journal of a day; a day outside 1970–2200 is
+// apperr.Invalid naming "date" (as for PutEntry and UploadAttachment).
 func (s *Service) GetEntry(ctx context.Context, userID uuid.UUID, day trading.Date) (*EntryView, error) {
+	if !dayInRange(day) {
+		return nil, apperr.Validation("invalid date", map[string]string{"date": dayOutOfRange})
+	}
 	v := &EntryView{Entry: Entry{UserID: userID, Date: day}}
 	e, err := s.d.Entries.Get(ctx, userID, day)
 	switch {
@@ -477,9 +495,7 @@ func (s *Service) PutEntry(ctx context.Context, userID uuid.UUID, day trading.Da
 	if len(in.TradeIDs) > MaxEntryTrades {
 		fields["trade_ids"] = fmt.Sprintf("at most %d trades", MaxEntryTrades)
 	}
-	if day.Year < 1970 || day.Year > 2200 {
-		fields["date"] = "must be between 1970 and 2200"
-	}
+	checkDay("date", day, fields)
 	if len(fields) > 0 {
 		return nil, apperr.Validation("invalid journal entry", fields)
 	}
@@ -537,6 +553,12 @@ func dedupe(ids []uuid.UUID) []uuid.UUID {
 // ListEntries returns the entries of days from..to: inclusive, so at most
 // MaxEntryRangeDays days, to at most MaxEntryRangeDays−1 days after from.
 func (s *Service) ListEntries(ctx context.Context, userID uuid.UUID, from, to trading.Date) ([]Entry, error) {
+	fields := map[string]string{}
+	checkDay("from", from, fields)
+	checkDay("to", to, fields)
+	if len(fields) > 0 {
+		return nil, apperr.Validation("invalid range", fields)
+	}
 	if to.Before(from) || from.AddDays(MaxEntryRangeDays-1).Before(to) {
 		return nil, apperr.Validation("invalid range", map[string]string{"to": fmt.Sprintf("must be on or after from, the range at most %d days (from and to included)", MaxEntryRangeDays)})
 	}
@@ -580,10 +602,16 @@ func cleanFilename(s string) string {
 // UploadAttachment reads at most MaxAttachmentBytes of u.Body (apperr.Invalid
 // "attachment_too_large" beyond, which HTTP answers with 413), sanitises
 // the image (see SanitizeImage), stores it in the blob store and its
-// metadata in the database. The owner must be the user's.
+// metadata in the database. The owner must be the user's; a day is one
+// GetEntry and PutEntry accept (1970–2200, else apperr.Invalid naming
+// "date").
 func (s *Service) UploadAttachment(ctx context.Context, userID uuid.UUID, u Upload) (*Attachment, error) {
 	if (u.TradeID == uuid.Nil) == u.Day.IsZero() {
 		return nil, apperr.Validation("invalid attachment", map[string]string{"owner": "attach to exactly one of a trade or a journal day"})
+	}
+	if !u.Day.IsZero() && !dayInRange(u.Day) {
+		// The day GetEntry and PutEntry refuse gets no entry by an upload.
+		return nil, apperr.Validation("invalid attachment", map[string]string{"date": dayOutOfRange})
 	}
 	raw, err := io.ReadAll(io.LimitReader(u.Body, s.cfg.MaxAttachmentBytes+1))
 	if err != nil {

@@ -68,6 +68,16 @@ func NewEnv(t testing.TB, st Stores, maxBytes int64) *Env {
 	return e
 }
 
+// isField reports whether err is a validation error naming field.
+func isField(err error, field string) bool {
+	e, ok := apperr.As(err)
+	if !ok || e.Kind != apperr.Invalid {
+		return false
+	}
+	_, named := e.Fields[field]
+	return named
+}
+
 func isCode(err error, kind apperr.Kind, code string) bool {
 	e, ok := apperr.As(err)
 	return ok && e.Kind == kind && (code == "" || e.Code == code)
@@ -305,6 +315,24 @@ func Run(t *testing.T, newStores Factory) {
 		}
 		if _, err := e.Svc.ListEntries(ctx, u, monday, monday.AddDays(400)); !isCode(err, apperr.Invalid, "") {
 			t.Fatalf("a long range = %v", err)
+		}
+		// A day outside 1970–2200 is refused, named "date" (or "from"/"to"
+		// in a list), by every use case.
+		old := trading.Date{Year: 1960, Month: time.June, Day: 1}
+		if _, err := e.Svc.GetEntry(ctx, u, old); !isField(err, "date") {
+			t.Fatalf("GetEntry(1960) = %v; want invalid date", err)
+		}
+		if _, err := e.Svc.PutEntry(ctx, u, old, journal.EntryInput{Mood: 1}, 0); !isField(err, "date") {
+			t.Fatalf("PutEntry(1960) = %v; want invalid date", err)
+		}
+		if _, err := e.Svc.UploadAttachment(ctx, u, journal.Upload{Day: old, Filename: "x.jpg", Body: bytes.NewReader(JPEGWithEXIF(t))}); !isField(err, "date") {
+			t.Fatalf("UploadAttachment(1960) = %v; want invalid date", err)
+		}
+		if _, err := e.Entries.Get(ctx, u, old); !isCode(err, apperr.NotFound, journal.CodeEntryNotFound) {
+			t.Fatalf("a refused upload left an entry of 1960: %v", err)
+		}
+		if _, err := e.Svc.ListEntries(ctx, u, old, monday); !isField(err, "from") {
+			t.Fatalf("ListEntries(1960, …) = %v; want invalid from", err)
 		}
 		// from..to is inclusive: 366 days at most, to 365 days after from.
 		if l, err := e.Svc.ListEntries(ctx, u, monday, monday.AddDays(journal.MaxEntryRangeDays-1)); err != nil || len(l) != 2 {

@@ -1,9 +1,100 @@
 package tests
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 // The daily journal over HTTP: what the list of days, the detail of a day
 // and the upload to a day agree on.
+
+// fill is one execution of a test trade.
+func (st *stack) fills(tr trader, account string, fills ...map[string]any) []any {
+	st.t.Helper()
+	for _, f := range fills {
+		f["account_id"] = account
+		f["asset_class"] = "stock"
+	}
+	r := st.call("POST", "/api/v1/executions", tr.token, map[string]any{"executions": fills}, nil)
+	st.expect(r, 201, "")
+	return r.list("trades")
+}
+
+// closedTrade records a buy and a sell of symbol on day and returns the
+// trade's id.
+func (st *stack) closedTrade(tr trader, account, symbol, day string) string {
+	st.t.Helper()
+	trades := st.fills(tr, account,
+		map[string]any{"symbol": symbol, "side": "buy", "quantity": "10", "price": "100", "executed_at": day + "T14:31:00Z"},
+		map[string]any{"symbol": symbol, "side": "sell", "quantity": "10", "price": "101", "executed_at": day + "T15:02:00Z"})
+	if len(trades) != 1 {
+		st.t.Fatalf("trades = %v", trades)
+	}
+	return field(trades[0], "id")
+}
+
+func strs(l []any, key string) []string {
+	out := make([]string, 0, len(l))
+	for _, x := range l {
+		if key == "" {
+			s, _ := x.(string)
+			out = append(out, s)
+		} else {
+			out = append(out, field(x, key))
+		}
+	}
+	return out
+}
+
+// TestJournalHTTPListAgreesWithDetail: an entry in the list of days shows
+// the trade ids and attachments its day's detail shows, for a day left at
+// the default links and for a day with a choice.
+func TestJournalHTTPListAgreesWithDetail(t *testing.T) {
+	journalStacks(t, func(t *testing.T, st *stack) {
+		tr := newTrader(st, "list@example.com")
+		a := st.closedTrade(tr, tr.account, "AAPL", "2026-03-02")
+		b := st.closedTrade(tr, tr.account, "MSFT", "2026-03-02")
+		c := st.closedTrade(tr, tr.account, "NVDA", "2026-03-04")
+		// An open trade opened on the 5th counts on the 5th.
+		open := st.fills(tr, tr.account, map[string]any{"symbol": "TSLA", "side": "buy", "quantity": "1", "price": "200", "executed_at": "2026-03-05T15:00:00Z"})
+		// The 2nd: created by an upload, default links.
+		st.expect(st.upload(tr.token, map[string]string{"date": "2026-03-02"}, "day.png", testPNG(t, 20, 10), nil), 201, "")
+		st.expect(st.upload(tr.token, map[string]string{"date": "2026-03-02"}, "day2.png", testPNG(t, 10, 10), nil), 201, "")
+		// The 4th: a choice of another day's trade.
+		st.expect(st.call("PUT", "/api/v1/journal/2026-03-04", tr.token, map[string]any{"mood": 3, "trade_ids": []string{a}}, nil), 200, "")
+		// The 5th: written, default links (the open trade).
+		st.expect(st.call("PUT", "/api/v1/journal/2026-03-05", tr.token, map[string]any{"mood": 2}, nil), 200, "")
+
+		list := st.call("GET", "/api/v1/journal?from=2026-03-01&to=2026-03-31", tr.token, nil, nil)
+		st.expect(list, 200, "")
+		items := list.list("items")
+		if len(items) != 3 {
+			t.Fatalf("list = %s", list.raw)
+		}
+		want := map[string][]string{"2026-03-02": {a, b}, "2026-03-04": {a}, "2026-03-05": {field(open[0], "id")}}
+		for _, it := range items {
+			m := it.(map[string]any)
+			day := field(m, "date")
+			detail := st.call("GET", "/api/v1/journal/"+day, tr.token, nil, nil)
+			st.expect(detail, 200, "")
+			l, _ := m["trade_ids"].([]any)
+			if got, d := strs(l, ""), strs(detail.list("trade_ids"), ""); !slices.Equal(got, d) || !slices.Equal(got, want[day]) {
+				t.Errorf("%s: list trade_ids %v, detail %v, want %v", day, got, d, want[day])
+			}
+			la, _ := m["attachments"].([]any)
+			if got, d := strs(la, "id"), strs(detail.list("attachments"), "id"); !slices.Equal(got, d) {
+				t.Errorf("%s: list attachments %v, detail %v", day, got, d)
+			}
+			if m["trade_ids_chosen"] != detail.body["trade_ids_chosen"] || m["version"] != detail.body["version"] {
+				t.Errorf("%s: list %v, detail %s", day, m, detail.raw)
+			}
+		}
+		if got := strs(items[0].(map[string]any)["attachments"].([]any), "filename"); !slices.Equal(got, []string{"day.png", "day2.png"}) {
+			t.Errorf("attachments of the 2nd in the list = %v", got)
+		}
+		_ = c
+	})
+}
 
 // TestJournalHTTPListRangeIsInclusive: from..to counts both days, 366 at
 // most (a leap year is the longest range).

@@ -164,7 +164,7 @@ func (fk failingJournal) PutEntry(ctx context.Context, userID uuid.UUID, day tra
 	return nil, fk.fail("Journal.PutEntry")
 }
 
-func (fk failingJournal) ListEntries(ctx context.Context, userID uuid.UUID, from, to trading.Date) ([]journal.Entry, error) {
+func (fk failingJournal) ListEntries(ctx context.Context, userID uuid.UUID, from, to trading.Date) ([]journal.EntryView, error) {
 	return nil, fk.fail("Journal.ListEntries")
 }
 

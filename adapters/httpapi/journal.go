@@ -34,7 +34,7 @@ type Journal interface {
 
 	GetEntry(ctx context.Context, userID uuid.UUID, day trading.Date) (*journal.EntryView, error)
 	PutEntry(ctx context.Context, userID uuid.UUID, day trading.Date, in journal.EntryInput, ifVersion int64) (*journal.EntryView, error)
-	ListEntries(ctx context.Context, userID uuid.UUID, from, to trading.Date) ([]journal.Entry, error)
+	ListEntries(ctx context.Context, userID uuid.UUID, from, to trading.Date) ([]journal.EntryView, error)
 
 	UploadAttachment(ctx context.Context, userID uuid.UUID, u journal.Upload) (*journal.Attachment, error)
 	GetAttachment(ctx context.Context, userID, id uuid.UUID) (*journal.Attachment, error)
@@ -225,7 +225,7 @@ func (h *journalHandlers) ListJournalEntries(ctx context.Context, r gen.ListJour
 	}
 	out := gen.ListJournalEntries200JSONResponse{Items: make([]gen.JournalEntry, len(es))}
 	for i := range es {
-		out.Items[i] = entryBody(&es[i], true, es[i].TradeIDs, nil)
+		out.Items[i] = viewBody(&es[i])
 	}
 	return out, nil
 }

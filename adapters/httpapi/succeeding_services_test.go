@@ -139,8 +139,8 @@ func (okJournal) PutEntry(ctx context.Context, userID uuid.UUID, day trading.Dat
 	return filled[*journal.EntryView](), nil
 }
 
-func (okJournal) ListEntries(ctx context.Context, userID uuid.UUID, from, to trading.Date) ([]journal.Entry, error) {
-	return filled[[]journal.Entry](), nil
+func (okJournal) ListEntries(ctx context.Context, userID uuid.UUID, from, to trading.Date) ([]journal.EntryView, error) {
+	return filled[[]journal.EntryView](), nil
 }
 
 func (okJournal) UploadAttachment(ctx context.Context, userID uuid.UUID, u journal.Upload) (*journal.Attachment, error) {

@@ -407,6 +407,27 @@ func (s *Attachments) List(ctx context.Context, userID uuid.UUID, o journal.Owne
 	return out, nil
 }
 
+// OfEntries implements journal.Attachments.
+func (s *Attachments) OfEntries(ctx context.Context, userID uuid.UUID, entryIDs []uuid.UUID) ([]journal.Attachment, error) {
+	if len(entryIDs) == 0 {
+		return nil, nil
+	}
+	var out []journal.Attachment
+	err := s.db.run(ctx, func(g *gorm.DB) error {
+		return query(g, func(r *sql.Rows) error {
+			a, err := scanAttachment(r)
+			if err == nil {
+				out = append(out, *a)
+			}
+			return err
+		}, "SELECT "+attachmentCols+" FROM attachments WHERE user_id = ? AND journal_entry_id IN ? ORDER BY created_at, id", userID, ids(entryIDs))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list attachments of entries: %w", err)
+	}
+	return out, nil
+}
+
 // Delete implements journal.Attachments.
 func (s *Attachments) Delete(ctx context.Context, userID, id uuid.UUID) error {
 	return s.db.run(ctx, func(g *gorm.DB) error {

@@ -682,6 +682,34 @@ func (s *Ledger) Get(ctx context.Context, userID, id uuid.UUID) (*trading.Trade,
 	return out, nil
 }
 
+// InWindow implements trading.Trades: the closed trades through the
+// (user_id, closed_at_ns) index, the open ones (closed_at_ns at its
+// largest) through (user_id, opened_at_ns).
+func (s *Ledger) InWindow(ctx context.Context, userID uuid.UUID, from, to time.Time) ([]trading.Trade, error) {
+	var out []trading.Trade
+	err := s.db.run(ctx, func(g *gorm.DB) error {
+		return query(g, func(r *sql.Rows) error {
+			var t trading.Trade
+			var opened, closed int64
+			if err := r.Scan(&t.ID, &opened, &closed); err != nil {
+				return translate(err)
+			}
+			t.OpenedAt, t.Status = nsTime(opened), trading.Open
+			if closed != openCloseNS {
+				t.ClosedAt, t.Status = nsTime(closed), trading.Closed
+			}
+			out = append(out, t)
+			return nil
+		}, "SELECT t.id, t.opened_at_ns, t.closed_at_ns FROM trades t WHERE t.user_id = ? AND "+
+			"((t.closed_at_ns >= ? AND t.closed_at_ns < ?) OR (t.closed_at_ns = ? AND t.opened_at_ns >= ? AND t.opened_at_ns < ?)) "+
+			"ORDER BY t.opened_at_ns, t.id", userID, from.UnixNano(), to.UnixNano(), int64(openCloseNS), from.UnixNano(), to.UnixNano())
+	})
+	if err != nil {
+		return nil, fmt.Errorf("trades in window: %w", err)
+	}
+	return out, nil
+}
+
 // SaveAnnotation implements trading.Trades.
 func (s *Ledger) SaveAnnotation(ctx context.Context, t *trading.Trade) error {
 	return s.db.inTx(ctx, func(ctx context.Context) error {

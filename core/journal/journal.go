@@ -170,6 +170,9 @@ type Attachments interface {
 	Get(ctx context.Context, userID, id uuid.UUID) (*Attachment, error)
 	// List returns the attachments of a trade or an entry, oldest first.
 	List(ctx context.Context, userID uuid.UUID, o Owner) ([]Attachment, error)
+	// OfEntries returns, in one read, the attachments of the user's entries
+	// among entryIDs, oldest first.
+	OfEntries(ctx context.Context, userID uuid.UUID, entryIDs []uuid.UUID) ([]Attachment, error)
 	// Delete removes the metadata; NotFound.
 	Delete(ctx context.Context, userID, id uuid.UUID) error
 }
@@ -180,8 +183,8 @@ type DataVersions interface {
 }
 
 // TradeReader is the part of trading.Trades the journal reads: a trade's
-// owner, and the trades of a day.
+// owner, and the trades of a run of days.
 type TradeReader interface {
 	Get(ctx context.Context, userID, id uuid.UUID) (*trading.Trade, error)
-	List(ctx context.Context, userID uuid.UUID, f trading.Filter, s trading.Sort, p trading.Page) ([]trading.Trade, string, error)
+	InWindow(ctx context.Context, userID uuid.UUID, from, to time.Time) ([]trading.Trade, error)
 }

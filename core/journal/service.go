@@ -12,6 +12,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 	"unicode"
@@ -436,46 +437,110 @@ func (s *Service) GetEntry(ctx context.Context, userID uuid.UUID, day trading.Da
 }
 
 func (s *Service) resolve(ctx context.Context, v *EntryView) error {
-	if v.Entry.TradeIDs != nil {
-		v.TradeIDs = v.Entry.TradeIDs
-	} else {
-		ids, err := s.dayTrades(ctx, v.Entry.UserID, v.Entry.Date)
-		if err != nil {
-			return err
+	return s.resolveAll(ctx, v.Entry.UserID, []*EntryView{v})
+}
+
+// resolveAll fills the linked trades and the attachments of one user's
+// views, the same for one day (GetEntry) as for a list (ListEntries), in
+// at most three reads whatever the number of views: the user's zone and
+// the trades of the days that keep the default links, and the attachments
+// of the entries that exist.
+func (s *Service) resolveAll(ctx context.Context, userID uuid.UUID, views []*EntryView) error {
+	var defaults []*EntryView
+	var entryIDs []uuid.UUID
+	for _, v := range views {
+		v.TradeIDs, v.Attachments = []uuid.UUID{}, []Attachment{}
+		if v.Entry.TradeIDs != nil {
+			v.TradeIDs = v.Entry.TradeIDs
+		} else {
+			defaults = append(defaults, v)
 		}
-		v.TradeIDs = ids
+		if v.Exists {
+			entryIDs = append(entryIDs, v.Entry.ID)
+		}
 	}
-	if v.Exists {
-		atts, err := s.d.Attachments.List(ctx, v.Entry.UserID, Owner{EntryID: v.Entry.ID})
+	if len(defaults) > 0 {
+		days := make([]trading.Date, len(defaults))
+		for i, v := range defaults {
+			days[i] = v.Entry.Date
+		}
+		byDay, err := s.dayTrades(ctx, userID, days)
 		if err != nil {
 			return err
 		}
-		v.Attachments = atts
+		for _, v := range defaults {
+			if ids := byDay[v.Entry.Date]; ids != nil {
+				v.TradeIDs = ids
+			}
+		}
+	}
+	if len(entryIDs) > 0 {
+		atts, err := s.d.Attachments.OfEntries(ctx, userID, entryIDs)
+		if err != nil {
+			return err
+		}
+		byEntry := make(map[uuid.UUID][]Attachment, len(entryIDs))
+		for _, a := range atts {
+			byEntry[a.EntryID] = append(byEntry[a.EntryID], a)
+		}
+		for _, v := range views {
+			if l := byEntry[v.Entry.ID]; v.Exists && l != nil {
+				v.Attachments = l
+			}
+		}
 	}
 	return nil
 }
 
-// dayTrades are the trades closed that day and those still open that were
-// opened that day, in the user's time zone.
-func (s *Service) dayTrades(ctx context.Context, userID uuid.UUID, day trading.Date) ([]uuid.UUID, error) {
+// dayTrades are, for each of days, the trades closed that day and then
+// those still open that were opened that day (in the user's time zone;
+// each by opening, at most MaxEntryTrades of either), read in one go for
+// the days' whole span.
+func (s *Service) dayTrades(ctx context.Context, userID uuid.UUID, days []trading.Date) (map[trading.Date][]uuid.UUID, error) {
 	loc, err := s.d.Zones.Location(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
-	var out []uuid.UUID
-	for _, f := range []trading.Filter{
-		{From: day, To: day, Location: loc, DateField: trading.ByClose},
-		{From: day, To: day, Location: loc, DateField: trading.ByOpen, Status: trading.Open},
-	} {
-		if err := f.Validate(); err != nil {
-			return nil, err
+	first, last := days[0], days[0]
+	for _, d := range days[1:] {
+		if d.Before(first) {
+			first = d
 		}
-		ts, _, err := s.d.Trades.List(ctx, userID, f, trading.Sort{Key: trading.SortOpened, Asc: true}, trading.Page{Limit: MaxEntryTrades})
-		if err != nil {
-			return nil, err
+		if last.Before(d) {
+			last = d
 		}
-		for _, t := range ts {
-			out = append(out, t.ID)
+	}
+	// starts[i] is the first instant of first+i; starts[n] the end of last.
+	var starts []time.Time
+	for d := first; !last.Before(d); d = d.AddDays(1) {
+		starts = append(starts, d.Start(loc))
+	}
+	starts = append(starts, last.AddDays(1).Start(loc))
+	ts, err := s.d.Trades.InWindow(ctx, userID, starts[0], starts[len(starts)-1])
+	if err != nil {
+		return nil, err
+	}
+	closed := map[trading.Date][]uuid.UUID{}
+	open := map[trading.Date][]uuid.UUID{}
+	for _, t := range ts {
+		at, into := t.ClosedAt, closed
+		if t.Status == trading.Open {
+			at, into = t.OpenedAt, open
+		}
+		// The day whose start is the last at or before at.
+		i := sort.Search(len(starts), func(i int) bool { return starts[i].After(at) }) - 1
+		if i < 0 || i >= len(starts)-1 {
+			continue
+		}
+		d := first.AddDays(i)
+		if len(into[d]) < MaxEntryTrades {
+			into[d] = append(into[d], t.ID)
+		}
+	}
+	out := make(map[trading.Date][]uuid.UUID, len(days))
+	for _, d := range days {
+		if ids := append(closed[d], open[d]...); len(ids) > 0 {
+			out[d] = ids
 		}
 	}
 	return out, nil
@@ -550,9 +615,11 @@ func dedupe(ids []uuid.UUID) []uuid.UUID {
 	return out
 }
 
-// ListEntries returns the entries of days from..to: inclusive, so at most
-// MaxEntryRangeDays days, to at most MaxEntryRangeDays−1 days after from.
-func (s *Service) ListEntries(ctx context.Context, userID uuid.UUID, from, to trading.Date) ([]Entry, error) {
+// ListEntries returns the entries of days from..to (inclusive, so at most
+// MaxEntryRangeDays days, to at most MaxEntryRangeDays−1 days after from)
+// by date, each as GetEntry shows it (linked trades and attachments), in a
+// bounded number of reads whatever the number of days.
+func (s *Service) ListEntries(ctx context.Context, userID uuid.UUID, from, to trading.Date) ([]EntryView, error) {
 	fields := map[string]string{}
 	checkDay("from", from, fields)
 	checkDay("to", to, fields)
@@ -562,7 +629,20 @@ func (s *Service) ListEntries(ctx context.Context, userID uuid.UUID, from, to tr
 	if to.Before(from) || from.AddDays(MaxEntryRangeDays-1).Before(to) {
 		return nil, apperr.Validation("invalid range", map[string]string{"to": fmt.Sprintf("must be on or after from, the range at most %d days (from and to included)", MaxEntryRangeDays)})
 	}
-	return s.d.Entries.List(ctx, userID, from, to)
+	es, err := s.d.Entries.List(ctx, userID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]EntryView, len(es))
+	views := make([]*EntryView, len(es))
+	for i := range es {
+		out[i] = EntryView{Entry: es[i], Exists: true}
+		views[i] = &out[i]
+	}
+	if err := s.resolveAll(ctx, userID, views); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // ---- attachments

@@ -120,6 +120,11 @@ type Trades interface {
 	// List returns a page of the trades f selects (f and s validated), in
 	// s's order, without legs, and the next page's cursor ("" on the last).
 	List(ctx context.Context, userID uuid.UUID, f Filter, s Sort, p Page) ([]Trade, string, error)
+	// InWindow returns, in one read, the user's trades closed in [from, to)
+	// and those still open that opened in [from, to), by opening instant
+	// then id, with only ID, Status, OpenedAt and ClosedAt set: the trades
+	// of a run of calendar days (the journal's days).
+	InWindow(ctx context.Context, userID uuid.UUID, from, to time.Time) ([]Trade, error)
 	// SaveAnnotation writes t's annotation, RMultiple and Digest if the stored
 	// annotation version is t.Annotation.Version−1 (the caller increments
 	// it); Conflict "version_mismatch" otherwise, NotFound when gone.

@@ -310,7 +310,7 @@ func Run(t *testing.T, newStores Factory) {
 			t.Fatal(err)
 		}
 		l, err := e.Svc.ListEntries(ctx, u, monday, monday.AddDays(7))
-		if err != nil || len(l) != 2 || l[0].Date != monday || l[1].Date != monday.AddDays(2) {
+		if err != nil || len(l) != 2 || l[0].Entry.Date != monday || l[1].Entry.Date != monday.AddDays(2) {
 			t.Fatalf("ListEntries = %+v, %v", l, err)
 		}
 		if _, err := e.Svc.ListEntries(ctx, u, monday, monday.AddDays(400)); !isCode(err, apperr.Invalid, "") {
@@ -340,6 +340,48 @@ func Run(t *testing.T, newStores Factory) {
 		}
 		if _, err := e.Svc.ListEntries(ctx, u, monday, monday.AddDays(journal.MaxEntryRangeDays)); !isCode(err, apperr.Invalid, "") {
 			t.Fatalf("a range of %d days = %v; want it refused", journal.MaxEntryRangeDays+1, err)
+		}
+	})
+
+	t.Run("ListShowsWhatGetShows", func(t *testing.T) {
+		e := NewEnv(t, newStores(t), 64<<10)
+		u, tr := e.trade(t)
+		// Monday: created by an upload, the default links (the day's trade).
+		shot, err := e.Svc.UploadAttachment(ctx, u, journal.Upload{Day: monday, Filename: "plan.jpg", Body: bytes.NewReader(JPEGWithEXIF(t))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Tuesday: a choice of Monday's trade; Wednesday: no trade, no choice.
+		if _, err := e.Svc.PutEntry(ctx, u, monday.AddDays(1), journal.EntryInput{TradeIDs: []uuid.UUID{tr.ID}}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Svc.PutEntry(ctx, u, monday.AddDays(2), journal.EntryInput{Mood: 3}, 0); err != nil {
+			t.Fatal(err)
+		}
+		l, err := e.Svc.ListEntries(ctx, u, monday.AddDays(-3), monday.AddDays(3))
+		if err != nil || len(l) != 3 {
+			t.Fatalf("ListEntries = %+v, %v", l, err)
+		}
+		attIDs := func(as []journal.Attachment) []uuid.UUID {
+			out := []uuid.UUID{}
+			for _, a := range as {
+				out = append(out, a.ID)
+			}
+			return out
+		}
+		want := [][]uuid.UUID{{tr.ID}, {tr.ID}, {}}
+		for i, v := range l {
+			g, err := e.Svc.GetEntry(ctx, u, v.Entry.Date)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !v.Exists || !slices.Equal(v.TradeIDs, g.TradeIDs) || !slices.Equal(v.TradeIDs, want[i]) ||
+				!slices.Equal(attIDs(v.Attachments), attIDs(g.Attachments)) || v.Entry.Version != g.Entry.Version {
+				t.Errorf("%s: list %+v, get %+v; want trades %v", v.Entry.Date, v, g, want[i])
+			}
+		}
+		if got := attIDs(l[0].Attachments); !slices.Equal(got, []uuid.UUID{shot.ID}) {
+			t.Fatalf("Monday's attachments in the list = %v", got)
 		}
 	})
 

@@ -139,3 +139,44 @@ func TestJournalHTTPDayOutOfRange(t *testing.T) {
 		}
 	})
 }
+
+// TestJournalHTTPDeletedTradesLeaveTheChoice: a chosen trade that goes (its
+// delete, the delete of its only fill, its account's delete) is no longer
+// listed by the day or the list, and what was read can be written back.
+func TestJournalHTTPDeletedTradesLeaveTheChoice(t *testing.T) {
+	journalStacks(t, func(t *testing.T, st *stack) {
+		tr := newTrader(st, "gone@example.com")
+		byDelete := st.closedTrade(tr, tr.account, "AAPL", "2026-03-02")
+		// An open trade of one fill: deleting the fill deletes the trade.
+		one := st.fills(tr, tr.account, map[string]any{"symbol": "TSLA", "side": "buy", "quantity": "1", "price": "200", "executed_at": "2026-03-02T16:00:00Z"})
+		byFill := field(one[0], "id")
+		ex := st.call("GET", "/api/v1/executions?account_id="+tr.account+"&symbol=TSLA", tr.token, nil, nil)
+		st.expect(ex, 200, "")
+		fill := field(ex.list("items")[0], "id")
+		other := st.call("POST", "/api/v1/accounts", tr.token, map[string]any{"name": "Second", "currency": "USD"}, nil)
+		st.expect(other, 201, "")
+		byAccount := st.closedTrade(tr, other.str("id"), "MSFT", "2026-03-02")
+		kept := st.closedTrade(tr, tr.account, "NVDA", "2026-03-02")
+		chosen := []string{byDelete, byFill, byAccount, kept}
+		st.expect(st.call("PUT", "/api/v1/journal/2026-03-02", tr.token, map[string]any{"trade_ids": chosen}, nil), 200, "")
+
+		for _, path := range []string{"/api/v1/trades/" + byDelete, "/api/v1/executions/" + fill, "/api/v1/accounts/" + other.str("id") + "?cascade=true"} {
+			if r := st.call("DELETE", path, tr.token, nil, nil); r.status != 200 && r.status != 204 {
+				t.Fatalf("DELETE %s = %d %s", path, r.status, r.raw)
+			}
+		}
+
+		day := st.call("GET", "/api/v1/journal/2026-03-02", tr.token, nil, nil)
+		st.expect(day, 200, "")
+		if got := strs(day.list("trade_ids"), ""); !slices.Equal(got, []string{kept}) || day.body["trade_ids_chosen"] != true {
+			t.Fatalf("day after the deletes lists %v, want [%s]\n%s", got, kept, day.raw)
+		}
+		list := st.call("GET", "/api/v1/journal?from=2026-03-01&to=2026-03-31", tr.token, nil, nil)
+		if items := list.list("items"); len(items) != 1 || !slices.Equal(strs(items[0].(map[string]any)["trade_ids"].([]any), ""), []string{kept}) {
+			t.Fatalf("list after the deletes = %s", list.raw)
+		}
+		back := st.call("PUT", "/api/v1/journal/2026-03-02", tr.token, map[string]any{"mood": 4, "trade_ids": day.list("trade_ids")},
+			map[string]string{"If-Match": day.header.Get("ETag")})
+		st.expect(back, 200, "")
+	})
+}

@@ -710,6 +710,31 @@ func (s *Ledger) InWindow(ctx context.Context, userID uuid.UUID, from, to time.T
 	return out, nil
 }
 
+// Existing implements trading.Trades.
+func (s *Ledger) Existing(ctx context.Context, userID uuid.UUID, in []uuid.UUID) ([]uuid.UUID, error) {
+	var out []uuid.UUID
+	err := s.db.run(ctx, func(g *gorm.DB) error {
+		for start := 0; start < len(in); start += chunk {
+			err := query(g, func(r *sql.Rows) error {
+				var id uuid.UUID
+				if err := r.Scan(&id); err != nil {
+					return translate(err)
+				}
+				out = append(out, id)
+				return nil
+			}, "SELECT id FROM trades WHERE user_id = ? AND id IN ?", userID, ids(in[start:min(start+chunk, len(in))]))
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("existing trades: %w", err)
+	}
+	return out, nil
+}
+
 // SaveAnnotation implements trading.Trades.
 func (s *Ledger) SaveAnnotation(ctx context.Context, t *trading.Trade) error {
 	return s.db.inTx(ctx, func(ctx context.Context) error {

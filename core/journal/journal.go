@@ -84,8 +84,9 @@ type Entry struct {
 	PreMarket  string // Markdown: the plan
 	PostMarket string // Markdown: the review
 	Mood       int    // 1–5, 0 unset
-	// TradeIDs is the trader's explicit choice of linked trades; nil means
-	// the default: the day's trades.
+	// TradeIDs is the trader's explicit choice of linked trades as written;
+	// nil means the default: the day's trades. A chosen trade deleted since
+	// stays here and is left out of EntryView.TradeIDs.
 	TradeIDs  []uuid.UUID
 	Version   int64
 	CreatedAt time.Time
@@ -183,8 +184,9 @@ type DataVersions interface {
 }
 
 // TradeReader is the part of trading.Trades the journal reads: a trade's
-// owner, and the trades of a run of days.
+// owner, the trades of a run of days, and which chosen trades still exist.
 type TradeReader interface {
 	Get(ctx context.Context, userID, id uuid.UUID) (*trading.Trade, error)
 	InWindow(ctx context.Context, userID uuid.UUID, from, to time.Time) ([]trading.Trade, error)
+	Existing(ctx context.Context, userID uuid.UUID, ids []uuid.UUID) ([]uuid.UUID, error)
 }

@@ -442,21 +442,48 @@ func (s *Service) resolve(ctx context.Context, v *EntryView) error {
 
 // resolveAll fills the linked trades and the attachments of one user's
 // views, the same for one day (GetEntry) as for a list (ListEntries), in
-// at most three reads whatever the number of views: the user's zone and
-// the trades of the days that keep the default links, and the attachments
-// of the entries that exist.
+// at most four reads whatever the number of views: which chosen trades
+// still exist, the user's zone and the trades of the days that keep the
+// default links, and the attachments of the entries that exist.
+//
+// A chosen trade that was deleted since is left out here, on read, rather
+// than taken out of the entries when it goes: trades go in many ways (a
+// trade's or a fill's delete, a rebuild that leaves a stored trade
+// unclaimed or merges it into another, an account's delete by a database
+// trigger), all in core/trading, which knows nothing of the journal. A
+// trade keeps its id across rebuilds and a gone id never comes back
+// (Reconcile gives new trades new ids), so "is it still a trade of the
+// user's?" is exact at any read, and no path can be missed.
 func (s *Service) resolveAll(ctx context.Context, userID uuid.UUID, views []*EntryView) error {
 	var defaults []*EntryView
-	var entryIDs []uuid.UUID
+	var entryIDs, chosen []uuid.UUID
 	for _, v := range views {
 		v.TradeIDs, v.Attachments = []uuid.UUID{}, []Attachment{}
 		if v.Entry.TradeIDs != nil {
-			v.TradeIDs = v.Entry.TradeIDs
+			chosen = append(chosen, v.Entry.TradeIDs...)
 		} else {
 			defaults = append(defaults, v)
 		}
 		if v.Exists {
 			entryIDs = append(entryIDs, v.Entry.ID)
+		}
+	}
+	if len(chosen) > 0 {
+		slices.SortFunc(chosen, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+		ids, err := s.d.Trades.Existing(ctx, userID, slices.Compact(chosen))
+		if err != nil {
+			return err
+		}
+		live := make(map[uuid.UUID]bool, len(ids))
+		for _, id := range ids {
+			live[id] = true
+		}
+		for _, v := range views {
+			for _, id := range v.Entry.TradeIDs {
+				if live[id] {
+					v.TradeIDs = append(v.TradeIDs, id)
+				}
+			}
 		}
 	}
 	if len(defaults) > 0 {

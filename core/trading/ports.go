@@ -125,6 +125,9 @@ type Trades interface {
 	// then id, with only ID, Status, OpenedAt and ClosedAt set: the trades
 	// of a run of calendar days (the journal's days).
 	InWindow(ctx context.Context, userID uuid.UUID, from, to time.Time) ([]Trade, error)
+	// Existing returns, in one read, those of ids that are the user's
+	// trades (in no particular order).
+	Existing(ctx context.Context, userID uuid.UUID, ids []uuid.UUID) ([]uuid.UUID, error)
 	// SaveAnnotation writes t's annotation, RMultiple and Digest if the stored
 	// annotation version is t.Annotation.Version−1 (the caller increments
 	// it); Conflict "version_mismatch" otherwise, NotFound when gone.

@@ -2706,7 +2706,7 @@ type JournalEntry struct {
 	PostMarket string `json:"post_market"`
 	PreMarket  string `json:"pre_market"`
 
-	// TradeIds The linked trades (the trader's choice, else the day's).
+	// TradeIds The linked trades (the trader's choice, else the day's); a chosen trade deleted since is left out.
 	TradeIds []openapi_types.UUID `json:"trade_ids"`
 
 	// TradeIdsChosen Whether `trade_ids` is the trader's choice rather than the day's trades.

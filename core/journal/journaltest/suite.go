@@ -385,6 +385,54 @@ func Run(t *testing.T, newStores Factory) {
 		}
 	})
 
+	t.Run("DeletedTradesLeaveTheChoice", func(t *testing.T) {
+		e := NewEnv(t, newStores(t), 0)
+		u, tr := e.trade(t)
+		// A second trade on Monday, in another account.
+		b, err := e.Trading.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: "Second", Currency: "USD"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := time.Date(2026, 3, 2, 17, 0, 0, 0, time.UTC)
+		res, err := e.Trading.Svc.AddExecutions(ctx, u, b.ID, []trading.ExecutionInput{
+			{Symbol: "MSFT", AssetClass: trading.Stock, Side: trading.Buy, Quantity: decimal.RequireFromString("1"), Price: decimal.RequireFromString("400"), ExecutedAt: at},
+		}, trading.AddOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		second := res.Trades[0].ID
+		for _, d := range []trading.Date{monday, monday.AddDays(1)} {
+			if _, err := e.Svc.PutEntry(ctx, u, d, journal.EntryInput{TradeIDs: []uuid.UUID{tr.ID, second}}, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := e.Trading.Svc.DeleteTrade(ctx, u, tr.ID); err != nil {
+			t.Fatal(err)
+		}
+		check := func(what string, want []uuid.UUID) {
+			t.Helper()
+			l, err := e.Svc.ListEntries(ctx, u, monday, monday.AddDays(1))
+			if err != nil || len(l) != 2 {
+				t.Fatalf("%s: ListEntries = %+v, %v", what, l, err)
+			}
+			for _, v := range l {
+				g, err := e.Svc.GetEntry(ctx, u, v.Entry.Date)
+				if err != nil || !slices.Equal(g.TradeIDs, want) || !slices.Equal(v.TradeIDs, want) {
+					t.Fatalf("%s: %s lists %v (list %v), want %v", what, v.Entry.Date, g.TradeIDs, v.TradeIDs, want)
+				}
+				// What was read can be written back.
+				if _, err := e.Svc.PutEntry(ctx, u, v.Entry.Date, journal.EntryInput{Mood: 2, TradeIDs: g.TradeIDs}, g.Entry.Version); err != nil {
+					t.Fatalf("%s: PutEntry(%s, what was read) = %v", what, v.Entry.Date, err)
+				}
+			}
+		}
+		check("trade deleted", []uuid.UUID{second})
+		if err := e.Trading.Svc.DeleteAccount(ctx, u, b.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		check("account deleted", []uuid.UUID{})
+	})
+
 	t.Run("Attachments", func(t *testing.T) {
 		e := NewEnv(t, newStores(t), 64<<10)
 		u, tr := e.trade(t)

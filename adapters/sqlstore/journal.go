@@ -117,15 +117,24 @@ func (s *Tags) Update(ctx context.Context, t *journal.Tag) error {
 
 // Delete implements journal.Tags (trade_tags rows go by cascade).
 func (s *Tags) Delete(ctx context.Context, userID, id uuid.UUID) error {
-	return s.db.run(ctx, func(g *gorm.DB) error {
-		res := g.Exec("DELETE FROM tags WHERE user_id = ? AND id = ?", userID, id)
-		if res.Error != nil {
-			return fmt.Errorf("delete tag: %w", translate(res.Error))
-		}
-		if res.RowsAffected == 0 {
-			return apperr.New(apperr.NotFound, journal.CodeTagNotFound, "tag not found")
-		}
-		return nil
+	return s.db.inTx(ctx, func(ctx context.Context) error {
+		return s.db.run(ctx, func(g *gorm.DB) error {
+			// The trades that carry the tag lose it (trade_tags cascade):
+			// their annotation changes, so its version (the ETag) moves,
+			// as a playbook's delete does.
+			if err := g.Exec("UPDATE trades SET annotation_version = annotation_version + 1 WHERE user_id = ? AND id IN (SELECT trade_id FROM trade_tags WHERE tag_id = ?)",
+				userID, id).Error; err != nil {
+				return fmt.Errorf("bump the versions of the tag's trades: %w", translate(err))
+			}
+			res := g.Exec("DELETE FROM tags WHERE user_id = ? AND id = ?", userID, id)
+			if res.Error != nil {
+				return fmt.Errorf("delete tag: %w", translate(res.Error))
+			}
+			if res.RowsAffected == 0 {
+				return apperr.New(apperr.NotFound, journal.CodeTagNotFound, "tag not found")
+			}
+			return nil
+		})
 	})
 }
 

@@ -177,7 +177,8 @@ func Run(t *testing.T, newStores Factory) {
 			}
 		}
 		// Deleting a tag takes it off the trades.
-		if _, err := e.Trading.Svc.UpdateAnnotation(ctx, u, tr.ID, trading.AnnotationPatch{TagIDs: &[]uuid.UUID{fomo.ID, setup.ID}}, 0); err != nil {
+		tagged, err := e.Trading.Svc.UpdateAnnotation(ctx, u, tr.ID, trading.AnnotationPatch{TagIDs: &[]uuid.UUID{fomo.ID, setup.ID}}, 0)
+		if err != nil {
 			t.Fatal(err)
 		}
 		v0, _ := e.Trading.Svc.DataVersion(ctx, u)
@@ -185,8 +186,10 @@ func Run(t *testing.T, newStores Factory) {
 			t.Fatal(err)
 		}
 		got, _ := e.Trading.Svc.GetTrade(ctx, u, tr.ID)
-		if !slices.Equal(got.Annotation.TagIDs, []uuid.UUID{setup.ID}) {
-			t.Fatalf("trade tags after delete = %v", got.Annotation.TagIDs)
+		// The trade's annotation changed: its version (the ETag) moves,
+		// so a device holding the old one cannot write the tag back.
+		if !slices.Equal(got.Annotation.TagIDs, []uuid.UUID{setup.ID}) || got.Annotation.Version != tagged.Annotation.Version+1 {
+			t.Fatalf("trade tags after delete = %v, version %d (was %d)", got.Annotation.TagIDs, got.Annotation.Version, tagged.Annotation.Version)
 		}
 		if v, _ := e.Trading.Svc.DataVersion(ctx, u); v <= v0 {
 			t.Fatal("deleting a tag did not bump the data version")

@@ -154,6 +154,12 @@ func TestNetHTTPErrorsAreProblems(t *testing.T) {
 			t.Errorf("%s: %d %q %s", name, res.StatusCode, res.Header.Get("Content-Type"), b)
 			continue
 		}
+		// The security headers of every other answer.
+		for k, v := range apiSecurityHeaders(cfg.HSTS) {
+			if res.Header.Get(k) != v[0] {
+				t.Errorf("%s: %s = %q; want %q", name, k, res.Header.Get(k), v[0])
+			}
+		}
 		id, _ := p["request_id"].(string)
 		if _, err := uuid.Parse(id); err != nil || res.Header.Get("X-Request-Id") != id {
 			t.Errorf("%s: request_id %q, X-Request-ID %q; want one UUID in both", name, id, res.Header.Get("X-Request-Id"))

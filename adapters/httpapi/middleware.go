@@ -350,20 +350,8 @@ func recovery(log *slog.Logger) gin.HandlerFunc {
 // are built once: keys are canonical and values are full-capacity slices, so
 // assigning them per request allocates nothing and a later Add copies.
 func securityHeaders(hsts bool) gin.HandlerFunc {
-	const apiCSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 	const docsCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-	common := http.Header{}
-	common.Set("X-Content-Type-Options", "nosniff")
-	common.Set("X-Frame-Options", "DENY")
-	common.Set("Referrer-Policy", "no-referrer")
-	common.Set("Cross-Origin-Opener-Policy", "same-origin")
-	common.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
-	if hsts {
-		common.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-	}
-	api, docs := common.Clone(), common.Clone()
-	api.Set("Content-Security-Policy", apiCSP)
-	api.Set("Cache-Control", "no-store")
+	api, docs := apiSecurityHeaders(hsts), commonSecurityHeaders(hsts)
 	docs.Set("Content-Security-Policy", docsCSP)
 	// Kept as lists of pairs: assigning from a slice is a plain loop,
 	// ranging over a map is the map iterator's work on every request.
@@ -379,6 +367,31 @@ func securityHeaders(hsts bool) gin.HandlerFunc {
 		}
 		c.Next()
 	}
+}
+
+// commonSecurityHeaders are the headers every response carries, the
+// docs page's included.
+func commonSecurityHeaders(hsts bool) http.Header {
+	h := http.Header{}
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+	if hsts {
+		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+	}
+	return h
+}
+
+// apiSecurityHeaders are those of every API answer: the common ones, a
+// CSP that forbids everything (the API serves JSON only) and no caching.
+// net/http's own answers (netHTTPProblem) carry them too.
+func apiSecurityHeaders(hsts bool) http.Header {
+	h := commonSecurityHeaders(hsts)
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+	h.Set("Cache-Control", "no-store")
+	return h
 }
 
 type headerPair struct {

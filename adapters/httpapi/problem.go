@@ -270,7 +270,7 @@ const netHTTPErrorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConn
 // handler ran, so the request has no ID yet: it gets one (newID, called
 // only for a match), in the body and in X-Request-ID as every other
 // answer, and the caller logs it with the problem (status, code).
-func netHTTPProblem(p []byte, newID func() string) (a netHTTPAnswer, ok bool) {
+func netHTTPProblem(p []byte, newID func() string, headers []byte) (a netHTTPAnswer, ok bool) {
 	rest, found := bytes.CutPrefix(p, []byte("HTTP/1.1 "))
 	// Only a 4xx or 5xx can be one of net/http's own answers: any other
 	// write (every response the handlers send) is passed on without a
@@ -305,8 +305,9 @@ func netHTTPProblem(p []byte, newID func() string) (a netHTTPAnswer, ok bool) {
 	if err != nil {
 		return netHTTPAnswer{}, false
 	}
-	out := fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nX-Request-Id: %s\r\nConnection: close\r\n\r\n",
+	out := fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nX-Request-Id: %s\r\nConnection: close\r\n",
 		status, http.StatusText(status), ProblemContentType, len(doc), requestID)
+	out = append(append(out, headers...), "\r\n"...)
 	return netHTTPAnswer{out: append(out, doc...), requestID: requestID, status: status, code: code}, true
 }
 

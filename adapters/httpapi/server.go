@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -411,7 +412,9 @@ func (s *Server) Run(ctx context.Context) error {
 	s.addr = ln.Addr().String()
 	close(s.listening)
 	errc := make(chan error, 1)
-	go func() { errc <- s.srv.Serve(problemListener{ln, s.log}) }()
+	var headers bytes.Buffer
+	_ = apiSecurityHeaders(s.cfg.HSTS).Write(&headers) // header lines, each ending in CRLF
+	go func() { errc <- s.srv.Serve(problemListener{ln, s.log, headers.Bytes()}) }()
 	s.log.Info("http server listening", "addr", s.addr)
 
 	select {
@@ -459,6 +462,9 @@ func (s *Server) Run(ctx context.Context) error {
 type problemListener struct {
 	net.Listener
 	log *slog.Logger
+	// headers are the API's security headers, as header lines: net/http's
+	// answers carry them as every other does.
+	headers []byte
 }
 
 func (l problemListener) Accept() (net.Conn, error) {
@@ -467,31 +473,35 @@ func (l problemListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	if tc, ok := c.(*net.TCPConn); ok {
-		return &problemTCPConn{TCPConn: tc, log: l.log}, nil
+		return &problemTCPConn{TCPConn: tc, log: l.log, headers: l.headers}, nil
 	}
-	return &problemConn{Conn: c, log: l.log}, nil
+	return &problemConn{Conn: c, log: l.log, headers: l.headers}, nil
 }
 
 type problemConn struct {
 	net.Conn
-	log *slog.Logger
+	log     *slog.Logger
+	headers []byte
 }
 
-func (c *problemConn) Write(p []byte) (int, error) { return problemWrite(c.Conn, c.log, p) }
+func (c *problemConn) Write(p []byte) (int, error) { return problemWrite(c.Conn, c.log, c.headers, p) }
 
 // problemTCPConn keeps *net.TCPConn's methods that net/http looks for
 // (CloseWrite for a graceful close, ReadFrom for sendfile).
 type problemTCPConn struct {
 	*net.TCPConn
-	log *slog.Logger
+	log     *slog.Logger
+	headers []byte
 }
 
-func (c *problemTCPConn) Write(p []byte) (int, error) { return problemWrite(c.TCPConn, c.log, p) }
+func (c *problemTCPConn) Write(p []byte) (int, error) {
+	return problemWrite(c.TCPConn, c.log, c.headers, p)
+}
 
 // problemWrite writes p to conn, or, when p is one of net/http's own
 // answers, its problem+json form, and logs that.
-func problemWrite(conn net.Conn, log *slog.Logger, p []byte) (int, error) {
-	a, ok := netHTTPProblem(p, uuid.NewString)
+func problemWrite(conn net.Conn, log *slog.Logger, headers, p []byte) (int, error) {
+	a, ok := netHTTPProblem(p, uuid.NewString, headers)
 	if !ok {
 		return conn.Write(p)
 	}

@@ -214,7 +214,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("docs assets: %w", err)
 	}
-	engine, err := newEngine(cfg, d, routes)
+	engine, err := newEngine(cfg, d, routes, corsHeadersOf(doc))
 	if err != nil {
 		return nil, err
 	}
@@ -280,7 +280,7 @@ func NewOps(cfg Config, d Deps) (*Server, error) {
 	if err := missing(d.infrastructure()); err != nil {
 		return nil, err
 	}
-	engine, err := newEngine(cfg, d, nil)
+	engine, err := newEngine(cfg, d, nil, corsHeadersOf(nil))
 	if err != nil {
 		return nil, err
 	}
@@ -293,8 +293,9 @@ func NewOps(cfg Config, d Deps) (*Server, error) {
 
 // newEngine returns a Gin engine with the shared middleware chain, outermost
 // first: tracing, request ID, access log and metrics, panic recovery,
-// security headers, CORS, body limit.
-func newEngine(cfg Config, d Deps, routes routeTable) (*gin.Engine, error) {
+// security headers, CORS (allowing and exposing the headers in corsHeaders),
+// body limit.
+func newEngine(cfg Config, d Deps, routes routeTable, headers corsHeaders) (*gin.Engine, error) {
 	gin.SetMode(gin.ReleaseMode)
 	engine := gin.New()
 	engine.HandleMethodNotAllowed = true
@@ -317,8 +318,8 @@ func newEngine(cfg Config, d Deps, routes routeTable) (*gin.Engine, error) {
 		engine.Use(corsGate(d.Log, cfg.CORSAllowedOrigins), cors.New(cors.Config{
 			AllowOrigins:     cfg.CORSAllowedOrigins,
 			AllowMethods:     []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"},
-			AllowHeaders:     []string{"Authorization", "Content-Type", RequestIDHeader, "X-Current-Password"},
-			ExposeHeaders:    []string{RequestIDHeader, "Retry-After"},
+			AllowHeaders:     headers.allow,
+			ExposeHeaders:    headers.expose,
 			AllowCredentials: true,
 			MaxAge:           12 * time.Hour,
 		}))

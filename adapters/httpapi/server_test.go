@@ -333,6 +333,33 @@ func TestCORS(t *testing.T) {
 		rec.Header().Get("Access-Control-Allow-Credentials") != "true" {
 		t.Fatalf("allowed preflight: %d %v", rec.Code, rec.Header())
 	}
+	// A page may send every header the API documents (docs/journal.md's
+	// If-Match and Idempotency-Key, the spec's X-Current-Password) and
+	// read every one it answers with.
+	pre = httptest.NewRequest("OPTIONS", "/api/v1/accounts", nil)
+	pre.Header.Set("Origin", "https://app.tradesense.test")
+	pre.Header.Set("Access-Control-Request-Method", "POST")
+	pre.Header.Set("Access-Control-Request-Headers", "authorization,content-type,idempotency-key,if-match")
+	rec = serve(s, pre)
+	allowed := headerSet(rec.Header().Get("Access-Control-Allow-Headers"))
+	for _, h := range []string{"Authorization", "Content-Type", "X-Request-Id", "Idempotency-Key", "If-Match", "X-Current-Password"} {
+		if !allowed[http.CanonicalHeaderKey(h)] {
+			t.Errorf("preflight does not allow %s: %v", h, rec.Header())
+		}
+	}
+	get := httptest.NewRequest("GET", "/api/v1/version", nil)
+	get.Header.Set("Origin", "https://app.tradesense.test")
+	rec = serve(s, get)
+	exposed := headerSet(rec.Header().Get("Access-Control-Expose-Headers"))
+	for _, h := range []string{"X-Request-Id", "Retry-After", "ETag", "Idempotent-Replayed", "Location", "Content-Disposition"} {
+		if !exposed[http.CanonicalHeaderKey(h)] {
+			t.Errorf("%s is not exposed: %v", h, rec.Header())
+		}
+	}
+	if exposed["Set-Cookie"] {
+		t.Errorf("Set-Cookie exposed: %v", rec.Header())
+	}
+
 	evil := httptest.NewRequest("GET", "/api/v1/version", nil)
 	evil.Header.Set("Origin", "https://evil.test")
 	rec = serve(s, evil)
@@ -345,6 +372,17 @@ func TestCORS(t *testing.T) {
 	if _, err := New(context.Background(), bad, testDeps(t, io.Discard, nil)); err == nil || !strings.Contains(err.Error(), "CORS_ALLOWED_ORIGINS") {
 		t.Fatalf("wildcard origin accepted: %v", err)
 	}
+}
+
+// headerSet is a comma-separated header list by canonical name.
+func headerSet(list string) map[string]bool {
+	set := map[string]bool{}
+	for _, h := range strings.Split(list, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			set[http.CanonicalHeaderKey(h)] = true
+		}
+	}
+	return set
 }
 
 func TestOpsServerServesProbesOnly(t *testing.T) {

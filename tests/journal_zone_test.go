@@ -3,6 +3,10 @@ package tests
 import (
 	"strings"
 	"testing"
+
+	"github.com/tradesense/tradesense/core/identity"
+	"github.com/tradesense/tradesense/core/imports"
+	"github.com/tradesense/tradesense/core/imports/importstest"
 )
 
 // TestJournalHTTPUserZoneRebuildsFollowingAccounts: the opening weekday and
@@ -51,6 +55,32 @@ func TestJournalHTTPUserZoneRebuildsFollowingAccounts(t *testing.T) {
 		st.expect(st.call("PATCH", "/api/v1/auth/me", tr.token, map[string]any{"timezone": "UTC", "display_name": "Z"}, nil), 200, "")
 		if n := count(tr.account, "hour=2&weekday=1"); n != 1 {
 			t.Fatalf("back to UTC: %d trades at Monday 02:00; want 1", n)
+		}
+	})
+}
+
+// TestEveryZoneFieldRefusesWhatIsNoZone: the profile's, an account's and
+// an import's timezone take the same names (core/zone), and refuse with
+// their 400 problem what time.LoadLocation accepts but the IANA database
+// does not define: "Local" (the host's zone), files of the host's
+// zoneinfo directory, paths. "" keeps its documented meaning on each.
+func TestEveryZoneFieldRefusesWhatIsNoZone(t *testing.T) {
+	journalStacks(t, func(t *testing.T, st *stack) {
+		tr := newTrader(st, "nozone@example.com")
+		for _, name := range []string{"Local", "localtime", "posixrules", "posix/Europe/Paris", "./UTC", "Europe//Paris", "Mars/Olympus"} {
+			st.expect(st.call("PATCH", "/api/v1/auth/me", tr.token, map[string]any{"timezone": name}, nil), 400, identity.CodeTimezoneInvalid)
+			st.expect(st.call("POST", "/api/v1/accounts", tr.token, map[string]any{"name": "Z", "broker": "x", "currency": "USD", "timezone": name}, nil), 400, "validation_failed")
+			st.expect(st.importUpload("/api/v1/imports", tr.token, map[string]string{"account_id": tr.account, "timezone": name}, []byte(importstest.FlexFile)), 400, imports.CodeTimezoneInvalid)
+		}
+		if me := st.call("GET", "/api/v1/auth/me", tr.token, nil, nil); me.str("timezone") != "UTC" {
+			t.Fatalf("profile after the refusals = %s", me.raw)
+		}
+		me := st.call("PATCH", "/api/v1/auth/me", tr.token, map[string]any{"timezone": ""}, nil)
+		st.expect(me, 200, "")
+		acct := st.call("POST", "/api/v1/accounts", tr.token, map[string]any{"name": "Follows", "broker": "x", "currency": "USD", "timezone": ""}, nil)
+		st.expect(acct, 201, "")
+		if acct.str("timezone") != "" {
+			t.Fatalf("account with the user's zone = %s", acct.raw)
 		}
 	})
 }

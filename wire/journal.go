@@ -112,7 +112,7 @@ func provideBlobStore(ctx context.Context, c JournalConfig, dir DataDir, log *sl
 
 // userZones reads the user's time zone from their profile (UTC when none
 // or unknown). The zone's name is read on every call (a profile change
-// applies to the next request, on every replica); trading.LoadZone keeps
+// applies to the next request, on every replica); zone.Load keeps
 // the loaded locations.
 func userZones(db *sqlstore.DB) trading.UserZones {
 	users := sqlstore.NewUsers(db)

@@ -279,7 +279,7 @@ func TestUpdateMe(t *testing.T) {
 		if err != nil || pending || u.DisplayName != "Ada L." || u.Timezone != "Europe/Paris" {
 			t.Fatalf("UpdateMe = %+v, %v, %v", u, pending, err)
 		}
-		for _, tz := range []string{"Mars/Olympus", "../etc/passwd", "/UTC", strings.Repeat("A", 65)} {
+		for _, tz := range []string{"Mars/Olympus", "../etc/passwd", "/UTC", "Local", "posixrules", strings.Repeat("A", 65)} {
 			_, _, err = e.Svc.UpdateMe(ctx, p, identity.ProfileUpdate{Timezone: ptr(tz)})
 			wantErr(t, err, apperr.Invalid, identity.CodeTimezoneInvalid)
 		}

@@ -16,7 +16,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	_ "time/tzdata" // timezone validation must not depend on the host's zoneinfo
 	"unicode"
 	"unicode/utf8"
 
@@ -28,6 +27,7 @@ import (
 	"github.com/tradesense/tradesense/core/ratelimit"
 	"github.com/tradesense/tradesense/core/realtime"
 	"github.com/tradesense/tradesense/core/uow"
+	"github.com/tradesense/tradesense/core/zone"
 )
 
 // Config holds the service's policies. Environment variable names and
@@ -418,10 +418,7 @@ func checkTimezone(tz string) error {
 	if tz == "" || tz == "UTC" {
 		return nil
 	}
-	if len(tz) > 64 || strings.Contains(tz, "..") || strings.HasPrefix(tz, "/") {
-		return tzErr()
-	}
-	if _, err := time.LoadLocation(tz); err != nil {
+	if !zone.Valid(tz) {
 		return tzErr()
 	}
 	return nil

@@ -22,6 +22,7 @@ import (
 	"github.com/tradesense/tradesense/core/realtime"
 	"github.com/tradesense/tradesense/core/trading"
 	"github.com/tradesense/tradesense/core/uow"
+	"github.com/tradesense/tradesense/core/zone"
 )
 
 // KindRun is the import job: it runs on the default queue (Route sends
@@ -166,13 +167,13 @@ func (s *Service) settings(ctx context.Context, userID uuid.UUID, up *Upload, wr
 			return nil, nil, invalid(CodePresetUnknown, "broker", "unknown preset: one of "+strings.Join(PresetIDs(), ", "))
 		}
 	}
-	zone := up.Timezone
-	if zone == "" {
-		zone = a.Timezone
+	zoneName := up.Timezone
+	if zoneName == "" {
+		zoneName = a.Timezone
 	}
 	var loc *time.Location
-	if zone != "" {
-		if loc, err = time.LoadLocation(zone); err != nil || zone == "Local" {
+	if zoneName != "" {
+		if loc, err = zone.Load(zoneName); err != nil {
 			return nil, nil, invalid(CodeTimezoneInvalid, "timezone", "not an IANA time zone such as America/New_York")
 		}
 	} else if loc, err = s.d.Zones.Location(ctx, userID); err != nil {
@@ -636,7 +637,7 @@ func (s *Service) Run(ctx context.Context, userID, id uuid.UUID) error {
 	}); err != nil {
 		return err
 	}
-	loc, err := time.LoadLocation(imp.Timezone)
+	loc, err := zone.Load(imp.Timezone)
 	if err != nil {
 		return s.fail(ctx, imp, "the import's time zone no longer loads", nil)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tradesense/tradesense/core/trading"
+	"github.com/tradesense/tradesense/core/zone"
 )
 
 // ParseAmount reads a number as brokers print it: an optional sign or
@@ -274,7 +275,7 @@ func (p *timeParser) parse(s string, loc *time.Location) (time.Time, DST, bool, 
 	if i := strings.LastIndexByte(s, ' '); i > 0 {
 		abbrev, rest := strings.ToUpper(s[i+1:]), strings.TrimSpace(s[:i])
 		if name, ok := abbrevZones[abbrev]; ok {
-			if l, err := trading.LoadZone(name); err == nil {
+			if l, err := zone.Load(name); err == nil {
 				loc = l
 			}
 			s = rest

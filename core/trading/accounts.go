@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -15,6 +14,7 @@ import (
 	"golang.org/x/text/currency"
 
 	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/zone"
 )
 
 var (
@@ -73,7 +73,7 @@ func validateAccount(a *Account) error {
 		fields["starting_balance"] = "must not be negative"
 	}
 	if a.Timezone != "" {
-		if _, err := time.LoadLocation(a.Timezone); err != nil || a.Timezone == "Local" {
+		if !zone.Valid(a.Timezone) {
 			fields["timezone"] = "must be an IANA time zone such as America/New_York"
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/tradesense/tradesense/core/cache"
 	"github.com/tradesense/tradesense/core/realtime"
 	"github.com/tradesense/tradesense/core/uow"
+	"github.com/tradesense/tradesense/core/zone"
 )
 
 // maxTradeEvents bounds the per-trade events one write publishes; a larger
@@ -164,7 +165,7 @@ func (s *Service) publish(ctx context.Context, userID uuid.UUID, version int64, 
 // location is the time zone of an account's session dates.
 func (s *Service) location(ctx context.Context, a *Account) (*time.Location, error) {
 	if a.Timezone != "" {
-		loc, err := LoadZone(a.Timezone)
+		loc, err := zone.Load(a.Timezone)
 		if err == nil {
 			return loc, nil
 		}

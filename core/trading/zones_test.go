@@ -2,23 +2,21 @@ package trading_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/tradesense/tradesense/core/trading"
 )
 
-func TestLoadZoneKeepsLocations(t *testing.T) {
-	a, err := trading.LoadZone("America/New_York")
-	if err != nil {
-		t.Fatal(err)
+// TestZoneOrUTC: a stored name that is not a zone (none, unknown, or
+// "Local", Go's name for the host's zone) reads as UTC, never as the
+// host's zone.
+func TestZoneOrUTC(t *testing.T) {
+	if l := trading.ZoneOrUTC("America/New_York"); l.String() != "America/New_York" {
+		t.Fatalf("ZoneOrUTC(America/New_York) = %v", l)
 	}
-	b, err := trading.LoadZone("America/New_York")
-	if err != nil || a != b {
-		t.Fatalf("second load = %p, %v; want the kept %p", b, err, a)
-	}
-	if a.String() != "America/New_York" {
-		t.Fatalf("loaded %q", a)
-	}
-	if l, err := trading.LoadZone("Nowhere/Atlantis"); err == nil {
-		t.Fatalf("an unknown zone loaded as %v", l)
+	for _, name := range []string{"", "Nowhere/Atlantis", "Local", "posixrules"} {
+		if l := trading.ZoneOrUTC(name); l != time.UTC {
+			t.Errorf("ZoneOrUTC(%q) = %v; want UTC", name, l)
+		}
 	}
 }

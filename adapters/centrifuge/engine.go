@@ -541,29 +541,81 @@ func metricType(t string) string {
 	return "unknown"
 }
 
-// DisconnectUser implements realtime.Disconnector.
-func (e *Engine) DisconnectUser(_ context.Context, userID uuid.UUID, reason realtime.DisconnectReason) error {
+// DisconnectUser implements realtime.Disconnector. It returns once this
+// replica's connections of the user are closed (awaitClosed).
+func (e *Engine) DisconnectUser(ctx context.Context, userID uuid.UUID, reason realtime.DisconnectReason) error {
+	closing := e.localConnections(userID, nil)
 	if err := e.node.Disconnect(userID.String(), cf.WithCustomDisconnect(disconnectFor(reason))); err != nil {
 		return apperr.Wrap(redactErr(err, e.cfg.RedisURL), apperr.Unavailable, CodeUnavailable, "The realtime broker is unavailable.")
 	}
+	e.awaitClosed(ctx, userID, closing)
 	return nil
+}
+
+// closeWaitMax bounds awaitClosed when ctx has no earlier deadline.
+const closeWaitMax = time.Second
+
+// localConnections are this replica's connections of userID, those of the
+// sessions sids only when sids is not nil.
+func (e *Engine) localConnections(userID uuid.UUID, sids map[string]bool) []*cf.Client {
+	var out []*cf.Client
+	for _, c := range e.node.Hub().UserConnections(userID.String()) {
+		if sids == nil || sids[c.Labels()["sid"]] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// awaitClosed waits until clients, being disconnected, can no longer
+// receive a publication of userID's channel, or ctx ends (at most
+// closeWaitMax). centrifuge closes a client on a goroutine of its own, so
+// without this an event published right after a disconnect (identity's
+// security.session_revoked) could still reach the devices being closed,
+// which docs/realtime.md says are disconnected first. A client leaves its
+// channel only after its writer is closed and the disconnect sent, so a
+// client no longer subscribed is past the point where an event reaches it.
+// Other replicas close theirs when the disconnect reaches them through the
+// broker.
+func (e *Engine) awaitClosed(ctx context.Context, userID uuid.UUID, clients []*cf.Client) {
+	if len(clients) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, closeWaitMax)
+	defer cancel()
+	ch := Channel(userID)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for _, c := range clients {
+		for c.IsSubscribed(ch) {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}
 }
 
 // DisconnectSessions implements realtime.Disconnector: the connections are
 // matched by the sid label set at connect.
-func (e *Engine) DisconnectSessions(_ context.Context, userID uuid.UUID, sessionIDs []uuid.UUID, reason realtime.DisconnectReason) error {
+func (e *Engine) DisconnectSessions(ctx context.Context, userID uuid.UUID, sessionIDs []uuid.UUID, reason realtime.DisconnectReason) error {
 	if len(sessionIDs) == 0 {
 		return nil
 	}
 	vals := make([]string, len(sessionIDs))
+	sids := make(map[string]bool, len(sessionIDs))
 	for i, s := range sessionIDs {
 		vals[i] = s.String()
+		sids[vals[i]] = true
 	}
+	closing := e.localConnections(userID, sids)
 	err := e.node.Disconnect(userID.String(), cf.WithCustomDisconnect(disconnectFor(reason)),
 		cf.WithDisconnectLabelFilter(&cf.FilterNode{Key: "sid", Cmp: "in", Vals: vals}))
 	if err != nil {
 		return apperr.Wrap(redactErr(err, e.cfg.RedisURL), apperr.Unavailable, CodeUnavailable, "The realtime broker is unavailable.")
 	}
+	e.awaitClosed(ctx, userID, closing)
 	return nil
 }
 

@@ -131,9 +131,12 @@ const (
 // Disconnector closes connections whose credentials ended, on every
 // replica, within a second.
 //
-// Both methods are idempotent, and succeed when nothing is connected. They
-// fail with apperr.Unavailable when the broker that reaches the other
-// replicas is down; the caller logs it (the connections then end at the
+// Both return once the connections they close on this replica can
+// receive nothing more: an event published after the return reaches none
+// of them (the other replicas close theirs when the disconnect reaches
+// them through the broker, within the second). Both are idempotent, and
+// succeed when nothing is connected. They fail with apperr.Unavailable
+// when the broker that reaches the other replicas is down; the caller logs it (the connections then end at the
 // latest when their connection token expires, since refresh re-checks the
 // session).
 type Disconnector interface {

@@ -128,6 +128,48 @@ func Run(t *testing.T, newEngine Factory) {
 		SameEvent(t, "s3", Next(t, c3), e)
 	})
 
+	// identity publishes security.session_revoked right after closing the
+	// ended sessions' connections (docs/realtime.md: "disconnected
+	// first"): an event published once a disconnect returned never
+	// reaches a connection it closed.
+	t.Run("NothingPublishedAfterADisconnectReachesTheClosedConnections", func(t *testing.T) {
+		h := newEngine(t)
+		for round := range 5 {
+			u := uuid.New()
+			ended, kept := uuid.New(), uuid.New()
+			gone, stays, user := h.Connect(t, u, ended), h.Connect(t, u, kept), h.Connect(t, u, uuid.New())
+			if err := h.Disconnector.DisconnectSessions(ctx, u, []uuid.UUID{ended}, realtime.ReasonSessionRevoked); err != nil {
+				t.Fatalf("DisconnectSessions: %v", err)
+			}
+			e := realtime.NewEvent(realtime.TypeJournalUpdated, u, time.Now(), map[string]any{"date": "2026-01-02"})
+			if err := h.Publisher.Publish(ctx, e); err != nil {
+				t.Fatalf("Publish: %v", err)
+			}
+			SameEvent(t, "the session that stays", Next(t, stays), e)
+			SameEvent(t, "another session that stays", Next(t, user), e)
+			Closed(t, gone, "the ended session", realtime.ReasonSessionRevoked)
+			select {
+			case got := <-gone.Events:
+				t.Fatalf("round %d: the ended session received %s published after its disconnect", round, got.Type)
+			default:
+			}
+			if err := h.Disconnector.DisconnectUser(ctx, u, realtime.ReasonUserDisabled); err != nil {
+				t.Fatalf("DisconnectUser: %v", err)
+			}
+			if err := h.Publisher.Publish(ctx, realtime.NewEvent(realtime.TypeJournalUpdated, u, time.Now(), map[string]any{"date": "2026-01-03"})); err != nil {
+				t.Fatalf("Publish: %v", err)
+			}
+			for name, c := range map[string]*Conn{"kept": stays, "other": user} {
+				Closed(t, c, name, realtime.ReasonUserDisabled)
+				select {
+				case got := <-c.Events:
+					t.Fatalf("round %d: %s received %s published after the user's disconnect", round, name, got.Type)
+				default:
+				}
+			}
+		}
+	})
+
 	t.Run("DisconnectUserClosesEverySessionOfThatUserOnly", func(t *testing.T) {
 		h := newEngine(t)
 		u, other := uuid.New(), uuid.New()

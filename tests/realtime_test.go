@@ -14,6 +14,7 @@ import (
 
 	cent "github.com/centrifugal/centrifuge-go"
 	"github.com/google/uuid"
+	"github.com/pquerna/otp/totp"
 
 	"github.com/tradesense/tradesense/adapters/centrifuge"
 	"github.com/tradesense/tradesense/core/realtime"
@@ -526,4 +527,87 @@ func TestRealtimeTradeEvents(t *testing.T) {
 		t.Fatalf("another user received %+v", e)
 	case <-time.After(300 * time.Millisecond):
 	}
+}
+
+// TestRealtimeMFAChangeDisconnectsTheOtherDevicesFirst: enabling or
+// disabling MFA ends the caller's other sessions as a logout elsewhere
+// does (docs/realtime.md, security.session_revoked): their devices are
+// closed with 4500 before anything of the change is published, so they
+// receive none of it (no security.mfa_changed, no job.updated of the
+// notice, no security.session_revoked naming themselves), while the
+// caller's device receives the revocation, then the change.
+func TestRealtimeMFAChangeDisconnectsTheOtherDevicesFirst(t *testing.T) {
+	const email = "rt-mfa@example.com"
+	env := programEnv(t)
+	createUser(t, env, email)
+	app := harness.Start(t, env, "api")
+	c := userClient{t, app.URL}
+	me, other := signIn(t, app.URL, email), signIn(t, app.URL, email)
+	mine, theirs := connectRT(t, wsURL(app.URL), app.URL, me, nil), connectRT(t, wsURL(app.URL), app.URL, other, nil)
+
+	// othersEnded checks the other device was closed with 4500 having
+	// received nothing, and the caller's got the revocation then change.
+	othersEnded := func(what string, conn *rtClient, ended session, change string) {
+		t.Helper()
+		conn.closedWith(what, 4500, rtWait)
+		select {
+		case e := <-conn.events:
+			t.Fatalf("%s: received %s %v before its close", what, e.Type, e.Payload)
+		default:
+		}
+		ev := mine.next("security.session_revoked after "+what, ofType(realtime.TypeSecuritySessionRevoked))
+		if fmt.Sprint(ev.Payload["session_ids"]) != fmt.Sprint([]any{ended.id.String()}) {
+			t.Fatalf("%s: revocation %+v", what, ev.Payload)
+		}
+		ch := mine.next("security.mfa_changed after "+what, ofType(realtime.TypeSecurityMFAChanged))
+		if ch.Payload["change"] != change {
+			t.Fatalf("%s: change %+v", what, ch.Payload)
+		}
+	}
+
+	status, setup := c.call("POST", "/api/v1/mfa/enable", me.access, nil)
+	if status != 200 {
+		t.Fatalf("mfa enable: %d %v", status, setup)
+	}
+	code, err := totp.GenerateCode(setup["secret"].(string), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, verified := c.call("POST", "/api/v1/mfa/verify", me.access, map[string]any{"code": code})
+	if status != 200 {
+		t.Fatalf("mfa verify: %d %v", status, verified)
+	}
+	othersEnded("the other device after MFA was enabled", theirs, other, "enabled")
+
+	// Sign in again on another device (a backup code: the TOTP step is
+	// spent), then disable from the first.
+	backup, _ := verified["backup_codes"].([]any)
+	status, login := c.call("POST", "/api/v1/auth/login", "", map[string]any{"email": email, "password": revPassword})
+	if status != 200 || login["mfa_token"] == nil {
+		t.Fatalf("login with MFA on: %d %v", status, login)
+	}
+	status, second := c.call("POST", "/api/v1/auth/login/mfa", "", map[string]any{"mfa_token": login["mfa_token"], "backup_code": backup[0]})
+	if status != 200 {
+		t.Fatalf("login/mfa: %d %v", status, second)
+	}
+	again := session{access: second["access_token"].(string), user: me.user, id: uuid.MustParse(jwtClaims(t, second["access_token"].(string))["sid"].(string))}
+	againConn := connectRT(t, wsURL(app.URL), app.URL, again, nil)
+	// The backup code's notice mail is a job too: let its events pass.
+	for quiet := false; !quiet; {
+		select {
+		case <-againConn.events:
+		case <-time.After(time.Second):
+			quiet = true
+		}
+	}
+	// The next step's code (within the skew): this step's is spent, and a
+	// backup code would queue its own notice before the change.
+	next, err := totp.GenerateCode(setup["secret"].(string), time.Now().Add(30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, body := c.call("POST", "/api/v1/mfa/disable", me.access, map[string]any{"password": revPassword, "code": next}); status != 204 {
+		t.Fatalf("mfa disable: %d %v", status, body)
+	}
+	othersEnded("the other device after MFA was disabled", againConn, again, "disabled")
 }

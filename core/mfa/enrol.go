@@ -76,6 +76,27 @@ func errSetupExpired() error {
 // pending), "mfa_code_invalid" (counted as a failure), "mfa_already_enabled",
 // or apperr.RateLimited "mfa_locked".
 func (s *Service) ConfirmEnrolment(ctx context.Context, userID uuid.UUID, code string) ([]string, error) {
+	return s.confirmEnrolment(ctx, userID, code, nil)
+}
+
+// withChange is work a flow adds to the transaction of an MFA change,
+// ahead of the change's own writes: Flows end the caller's other sessions
+// there. The change and the sessions' end then commit together or not at
+// all, and what identity registers after their commit (their devices
+// disconnected, then security.session_revoked) runs before
+// security.mfa_changed and before the notice mail is queued, so those
+// devices receive neither (docs/realtime.md: "disconnected first"). An
+// error rolls the change back.
+type withChange func(ctx context.Context) error
+
+func (w withChange) run(ctx context.Context) error {
+	if w == nil {
+		return nil
+	}
+	return w(ctx)
+}
+
+func (s *Service) confirmEnrolment(ctx context.Context, userID uuid.UUID, code string, with withChange) ([]string, error) {
 	u, err := s.d.Users.Get(ctx, userID)
 	if err != nil {
 		return nil, err
@@ -129,6 +150,9 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, userID uuid.UUID, code s
 	}
 	now := s.now()
 	err = s.d.Tx.Do(ctx, func(ctx context.Context) error {
+		if err := with.run(ctx); err != nil {
+			return err
+		}
 		if err := s.d.Factors.Create(ctx, &Factor{UserID: userID, Secret: factorSecret, LastStep: step, EnabledAt: now, UpdatedAt: now}); err != nil {
 			if apperr.Is(err, apperr.Conflict) {
 				return errAlreadyEnabled()
@@ -159,6 +183,10 @@ func (s *Service) ConfirmEnrolment(ctx context.Context, userID uuid.UUID, code s
 // with apperr.Invalid "current_password_invalid" (field "password"),
 // "mfa_not_enabled", the verification errors, or apperr.RateLimited.
 func (s *Service) Disable(ctx context.Context, userID uuid.UUID, password string, a Answer) error {
+	return s.disable(ctx, userID, password, a, nil)
+}
+
+func (s *Service) disable(ctx context.Context, userID uuid.UUID, password string, a Answer, with withChange) error {
 	u, err := s.d.Users.Get(ctx, userID)
 	if err != nil {
 		return err
@@ -176,6 +204,9 @@ func (s *Service) Disable(ctx context.Context, userID uuid.UUID, password string
 		return err
 	}
 	err = s.d.Tx.Do(ctx, func(ctx context.Context) error {
+		if err := with.run(ctx); err != nil {
+			return err
+		}
 		if _, err := s.d.Factors.Delete(ctx, userID); err != nil {
 			return err
 		}

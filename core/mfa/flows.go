@@ -3,6 +3,7 @@ package mfa
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/tradesense/tradesense/core/identity"
 )
@@ -14,7 +15,9 @@ import (
 type Sessions interface {
 	// IssueSession opens a session at aal with amr and returns its tokens.
 	IssueSession(ctx context.Context, u *identity.User, aal int, amr []string) (*identity.TokenPair, error)
-	// RevokeOtherSessions ends every session of p's user but p's own.
+	// RevokeOtherSessions ends every session of p's user but p's own; in
+	// ctx's transaction, the devices of those sessions are disconnected
+	// and the user told once it commits.
 	RevokeOtherSessions(ctx context.Context, p identity.Principal) (int, error)
 }
 
@@ -36,14 +39,11 @@ func NewFlows(m *Service, sessions Sessions) (*Flows, error) {
 func (f *Flows) Service() *Service { return f.mfa }
 
 // ConfirmEnrolment turns MFA on (see Service.ConfirmEnrolment) and ends
-// the caller's other sessions: they were opened with the password alone.
+// the caller's other sessions, in the same transaction: they were opened
+// with the password alone. Their devices are disconnected before the
+// change is published (withChange).
 func (f *Flows) ConfirmEnrolment(ctx context.Context, p identity.Principal, code string) ([]string, error) {
-	codes, err := f.mfa.ConfirmEnrolment(ctx, p.UserID, code)
-	if err != nil {
-		return nil, err
-	}
-	f.endOthers(ctx, p)
-	return codes, nil
+	return f.mfa.confirmEnrolment(ctx, p.UserID, code, f.endOthers(p))
 }
 
 // CompleteLogin answers the login challenge and opens the session at
@@ -69,17 +69,17 @@ func (f *Flows) CompleteLogin(ctx context.Context, token string, a Answer) (*ide
 }
 
 // Disable turns MFA off (see Service.Disable) and ends the caller's other
-// sessions.
+// sessions, in the same transaction, as ConfirmEnrolment does.
 func (f *Flows) Disable(ctx context.Context, p identity.Principal, password string, a Answer) error {
-	if err := f.mfa.Disable(ctx, p.UserID, password, a); err != nil {
-		return err
-	}
-	f.endOthers(ctx, p)
-	return nil
+	return f.mfa.disable(ctx, p.UserID, password, a, f.endOthers(p))
 }
 
-func (f *Flows) endOthers(ctx context.Context, p identity.Principal) {
-	if _, err := f.sessions.RevokeOtherSessions(ctx, p); err != nil {
-		f.mfa.d.Log.ErrorContext(ctx, "mfa: other sessions not ended", "error", err)
+// endOthers ends p's other sessions inside the change's transaction.
+func (f *Flows) endOthers(p identity.Principal) withChange {
+	return func(ctx context.Context) error {
+		if _, err := f.sessions.RevokeOtherSessions(ctx, p); err != nil {
+			return fmt.Errorf("end the other sessions: %w", err)
+		}
+		return nil
 	}
 }

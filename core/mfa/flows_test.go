@@ -3,6 +3,7 @@ package mfa_test
 import (
 	"context"
 	"encoding/base32"
+	"reflect"
 	"slices"
 	"testing"
 	"testing/synctest"
@@ -13,12 +14,18 @@ import (
 	"github.com/tradesense/tradesense/core/identity"
 	"github.com/tradesense/tradesense/core/mfa"
 	"github.com/tradesense/tradesense/core/mfa/mfatest"
+	"github.com/tradesense/tradesense/core/realtime/realtimetest"
+	"github.com/tradesense/tradesense/core/uow"
 )
 
 type fakeSessions struct {
 	issued  []int
 	amr     [][]string
 	revoked []identity.Principal
+	// hub, when set, is asked at each revocation's commit (as identity
+	// disconnects then) which MFA changes were already published.
+	hub            *realtimetest.Hub
+	publishedFirst [][]string
 }
 
 func (f *fakeSessions) IssueSession(_ context.Context, u *identity.User, aal int, amr []string) (*identity.TokenPair, error) {
@@ -27,15 +34,19 @@ func (f *fakeSessions) IssueSession(_ context.Context, u *identity.User, aal int
 	return &identity.TokenPair{AccessToken: "at", User: u}, nil
 }
 
-func (f *fakeSessions) RevokeOtherSessions(_ context.Context, p identity.Principal) (int, error) {
+func (f *fakeSessions) RevokeOtherSessions(ctx context.Context, p identity.Principal) (int, error) {
 	f.revoked = append(f.revoked, p)
+	if f.hub != nil {
+		uow.AfterCommit(ctx, func(context.Context) { f.publishedFirst = append(f.publishedFirst, mfaChanges(f.hub, p.UserID)) })
+	}
 	return 1, nil
 }
 
 func TestFlows(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := mfatest.NewEnv(t, mfatest.Options{})
-		fs := &fakeSessions{}
+		hub := realtimetest.NewHub()
+		e := mfatest.NewEnv(t, mfatest.Options{Push: hub})
+		fs := &fakeSessions{hub: hub}
 		fl, err := mfa.NewFlows(e.Svc, fs)
 		if err != nil {
 			t.Fatal(err)
@@ -73,6 +84,15 @@ func TestFlows(t *testing.T) {
 		}
 		if len(fs.revoked) != 2 {
 			t.Fatal("disable did not end other sessions")
+		}
+		// The other sessions end in the change's transaction, and their
+		// devices are disconnected (at its commit) before the change is
+		// published: enabling, then disabling.
+		if want := [][]string{nil, {"enabled"}}; !reflect.DeepEqual(fs.publishedFirst, want) {
+			t.Fatalf("MFA changes published before each revocation's commit: %v; want %v", fs.publishedFirst, want)
+		}
+		if got := mfaChanges(hub, u.ID); !slices.Equal(got, []string{"enabled", "disabled"}) {
+			t.Fatalf("published %v", got)
 		}
 	})
 }

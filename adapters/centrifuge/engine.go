@@ -281,6 +281,11 @@ func (e *Engine) Handler() http.Handler {
 	})
 }
 
+// AllowsOrigin reports whether r's Origin, if any, may open a connection:
+// an allowed origin or the request's own (the API checks it first, to
+// refuse in its own problem format).
+func (e *Engine) AllowsOrigin(r *http.Request) bool { return e.checkOrigin(r) }
+
 func (e *Engine) checkOrigin(r *http.Request) bool {
 	o := r.Header.Get("Origin")
 	if o == "" {

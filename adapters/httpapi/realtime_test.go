@@ -34,6 +34,12 @@ func (f *fakeRealtime) Handler() http.Handler {
 	})
 }
 
+// AllowsOrigin allows no Origin or https://app.example.
+func (f *fakeRealtime) AllowsOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	return o == "" || o == "https://app.example"
+}
+
 func (f *fakeRealtime) Shutdown(context.Context) error {
 	f.shutdowns.Add(1)
 	return nil
@@ -103,13 +109,39 @@ func TestRealtimeUpgradeReachesTheEngine(t *testing.T) {
 	rt := &fakeRealtime{}
 	d.Realtime = rt
 	s := newTestServer(t, DefaultConfig(), d)
-	req := httptest.NewRequest("GET", RealtimePath, nil)
+	upgrade := func(path string, hdr ...string) *http.Request {
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set("Connection", "keep-alive, Upgrade")
+		req.Header.Set("Upgrade", "websocket")
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		return req
+	}
+	req := upgrade(RealtimePath, "Origin", "https://app.example")
 	req = req.WithContext(context.WithValue(req.Context(), ctxProbe{}, 1))
 	if rec := serve(s, req); rec.Code != http.StatusTeapot {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
 	if rt.sawValue.Load() {
 		t.Fatal("the engine got the request's context values")
+	}
+	// What the engine would refuse in plain text is a problem with the
+	// request ID, refused before the engine sees it.
+	plain := httptest.NewRequest("GET", RealtimePath, nil)
+	for name, c := range map[string]struct {
+		req    *http.Request
+		status int
+		code   string
+	}{
+		"not an upgrade":     {plain, 400, "websocket_upgrade_required"},
+		"a foreign origin":   {upgrade(RealtimePath, "Origin", "https://evil.example"), 403, "realtime_origin_refused"},
+		"a token in the URL": {upgrade(RealtimePath + "?token=abc"), 400, "realtime_token_in_url"},
+	} {
+		p := wantProblem(t, serve(s, c.req), c.status, c.code)
+		if id, _ := p["request_id"].(string); id == "" {
+			t.Errorf("%s: no request_id: %v", name, p)
+		}
 	}
 }
 

@@ -246,7 +246,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	})
 	engine.GET("/metrics", gin.WrapH(d.Metrics))
 	engine.GET(callbackPath, api.callback)
-	engine.GET(RealtimePath, realtimeUpgrade(d.Realtime.Handler()))
+	engine.GET(RealtimePath, realtimeUpgrade(d.Realtime, d.Log))
 	engine.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", specYAML) })
 	engine.GET("/docs", docs.page(d.Log))
 	engine.GET("/docs/:file", docs.asset(d.Log))

@@ -497,10 +497,11 @@ func accountNames(rep *Report, cat Catalog) []string {
 	return out
 }
 
-// filterNames are the criteria of a report's filter beyond its accounts
-// and dates, one "name values" text each in the trade list's parameter
-// names ("symbol AAPL, MSFT", "tag Breakout"): a report of a subset says
-// so on its title page. None for the whole book.
+// filterNames are the criteria of a report's filter but its dates, one
+// "name values" text each in the trade list's parameter names ("account
+// Main", "symbol AAPL, MSFT", "tag Breakout"): a report of a subset says
+// so on its title page and in the CSV's first line. None for the whole
+// book.
 func filterNames(full *trading.Filter, cat Catalog) []string {
 	chosen := chosenCriteria(*full)
 	f := &chosen
@@ -523,6 +524,7 @@ func filterNames(full *trading.Filter, cat Catalog) []string {
 		}
 		return d.Decimal.String()
 	}
+	add("account", strs(len(f.AccountIDs), func(i int) string { return nameOr(cat.Accounts[f.AccountIDs[i]].Name, f.AccountIDs[i]) })...)
 	add("symbol", f.Symbols...)
 	add("asset_class", strs(len(f.AssetClasses), func(i int) string { return string(f.AssetClasses[i]) })...)
 	add("direction", string(f.Direction))

@@ -179,6 +179,14 @@ func (s *Service) settings(ctx context.Context, userID uuid.UUID, up *Upload, wr
 	} else if loc, err = s.d.Zones.Location(ctx, userID); err != nil {
 		return nil, nil, err
 	}
+	// One mapping, for the generic preset: with both, or with another
+	// preset (whose columns are its own), one would be silently ignored.
+	switch {
+	case up.MappingID != uuid.Nil && len(up.Mapping) > 0:
+		return nil, nil, invalid(CodeMappingInvalid, "mapping", "give a mapping or a mapping_id, not both")
+	case (up.MappingID != uuid.Nil || len(up.Mapping) > 0) && up.Broker != "" && up.Broker != PresetGeneric:
+		return nil, nil, invalid(CodeMappingInvalid, "broker", "a column mapping is for the generic preset: leave broker out or give generic")
+	}
 	mapping := up.Mapping
 	if up.MappingID != uuid.Nil {
 		m, err := s.d.Mappings.Get(ctx, userID, up.MappingID)

@@ -949,6 +949,18 @@ func Run(t *testing.T, newStores Factory) {
 			t.Fatalf("list = %+v, %v", l, err)
 		}
 		body := "Ticker,Dir,Shares,Fill Price,Day,At\nMSFT,B,3,\"1,410.25\",05/01/2026,10:00:00\n"
+		// A mapping is one, and for the generic preset: none is silently
+		// ignored.
+		for name, mod := range map[string]func(*imports.Upload){
+			"both":           func(up *imports.Upload) { up.MappingID, up.Mapping = m.ID, cols2 },
+			"another preset": func(up *imports.Upload) { up.MappingID, up.Broker = m.ID, imports.PresetSchwab },
+		} {
+			up := imports.Upload{AccountID: a.ID, Body: strings.NewReader(body), Size: int64(len(body))}
+			mod(&up)
+			if _, err := e.Svc.Preview(ctx, u, up); !isCode(err, apperr.Invalid, imports.CodeMappingInvalid) {
+				t.Fatalf("preview with a mapping given %s: %v", name, err)
+			}
+		}
 		imp := e.upload(t, u, a, body, func(up *imports.Upload) { up.MappingID = m.ID })
 		if imp.Broker != imports.PresetGeneric || imp.Counts.ExecutionsAdded != 1 {
 			t.Fatalf("import with a saved mapping: %s %s %q", imp.Broker, counts(imp.Counts), imp.Error)

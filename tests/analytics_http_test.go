@@ -345,6 +345,7 @@ func TestReportsOverHTTP(t *testing.T) {
 			{"period": "weekly", "filters": map[string]any{"symbol": ""}},
 			{"period": "weekly", "filters": map[string]any{"symbol": []string{}}},
 			{"period": "weekly", "filters": map[string]any{"tag_id": []string{""}}},
+			{"period": "weekly", "filters": map[string]any{"symbol": " , "}},
 			{"period": "weekly", "filters": map[string]any{"account_id": "nope"}},
 			{"period": "weekly", "colour": "red"},
 			{"period": "weekly", "from": "2026-06-01", "to": "2026-06-30"}, // one or the other

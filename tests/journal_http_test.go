@@ -249,6 +249,8 @@ func TestJournalHTTPBadInputIsAProblemWithFields(t *testing.T) {
 			{"GET", "/api/v1/trades?limit=1&cursor=%zz", nil, "validation_failed", "query"},
 			{"GET", "/api/v1/analytics/summary?symbol=MSFT&x=%zz", nil, "validation_failed", "query"},
 			{"GET", "/api/v1/trades?symbol=A%00", nil, "validation_failed", "query"},
+			{"GET", "/api/v1/trades?symbol=%2C", nil, "filter_invalid", "symbol"},
+			{"GET", "/api/v1/analytics/summary?tag_id=+%2C+", nil, "filter_invalid", "tag_id"},
 			{"POST", "/api/v1/tags", `{"name": "t\u0000", "kind": "custom"}`, "validation_failed", "body"},
 			{"POST", "/api/v1/accounts", `{"name": "x", "currency": "USD", "broker": "a\u0000b"}`, "validation_failed", "body"},
 			{"POST", "/api/v1/executions", map[string]any{"executions": []map[string]any{{"account_id": tr.account, "symbol": "AAPL", "side": "buy", "quantity": "1e3", "price": "1", "executed_at": "2026-03-02T10:00:00Z"}}}, "validation_failed", "executions[0].quantity"},

@@ -241,6 +241,11 @@ func (p *queryParser) values(name string) []string {
 			out = append(out, v)
 		}
 	}
+	if len(out) == 0 {
+		// Only separators and spaces ("," or " "): no value, which must
+		// not read as "every trade".
+		p.fail(name, "must not be empty: leave it out to take every trade")
+	}
 	return out
 }
 

@@ -426,8 +426,9 @@ type ManualTrade struct {
 // CreateManualTrade records m's executions, rebuilds the position and
 // returns the trades that hold them (one, unless they fall into or across
 // existing trades of the position). The annotation, if any, goes to the
-// trade the first entry opens or adds to; merged into that trade's own
-// when the trade was there before.
+// trade the earliest entry that opens or adds to a position in the
+// direction typed goes into; merged into that trade's own when the trade
+// was there before.
 func (s *Service) CreateManualTrade(ctx context.Context, userID uuid.UUID, m ManualTrade) ([]Trade, error) {
 	fields := map[string]string{}
 	if m.Direction != Long && m.Direction != Short {
@@ -479,16 +480,24 @@ func (s *Service) CreateManualTrade(ctx context.Context, userID uuid.UUID, m Man
 		for _, e := range res.Executions {
 			mine[e.ID] = true
 		}
-		// The first entry is the earliest (the first listed of equals);
-		// the entries are the first executions of res, in order.
-		first := 0
-		for i, f := range m.Entries {
-			if f.At.Before(m.Entries[first].At) {
-				first = i
-			}
+		// The entries in time order (the first listed of equals); they
+		// are the first executions of res, in the order given.
+		order := make([]int, len(m.Entries))
+		for i := range order {
+			order[i] = i
 		}
-		firstEntry := res.Executions[first].ID
-		var annotated uuid.UUID
+		slices.SortStableFunc(order, func(a, b int) int { return m.Entries[a].At.Compare(m.Entries[b].At) })
+		rank := make(map[uuid.UUID]int, len(order))
+		for r, i := range order {
+			rank[res.Executions[i].ID] = r
+		}
+		// The annotation's trade is the one the earliest entry that opens
+		// or adds to a position in the direction typed goes into: entries
+		// before it only closed trades of the other direction (a fill
+		// split at zero does both). With none such, it is the trade
+		// holding the earliest entry.
+		var annotated, fallback uuid.UUID
+		best := len(order)
 		for _, t := range res.Trades {
 			holds := false
 			for _, l := range t.Legs {
@@ -496,16 +505,21 @@ func (s *Service) CreateManualTrade(ctx context.Context, userID uuid.UUID, m Man
 					continue
 				}
 				holds = true
-				// The trade the first entry opens or adds to, in the
-				// direction typed: a first entry split at zero also
-				// closes the trade before it, which is not this one.
-				if l.ExecutionID == firstEntry && (annotated == uuid.Nil || (l.Role == Entry && t.Direction == m.Direction)) {
-					annotated = t.ID
+				r, entry := rank[l.ExecutionID]
+				switch {
+				case !entry:
+				case l.Role == Entry && t.Direction == m.Direction && r < best:
+					annotated, best = t.ID, r
+				case r == 0 && fallback == uuid.Nil:
+					fallback = t.ID
 				}
 			}
 			if holds {
 				trades = append(trades, t)
 			}
+		}
+		if annotated == uuid.Nil {
+			annotated = fallback
 		}
 		if m.Annotation != nil && annotated != uuid.Nil {
 			_, isNew := ch.created[annotated]

@@ -827,6 +827,33 @@ func Run(t *testing.T, newStores Factory) {
 		if short.Direction != trading.Short || short.Annotation.Notes != notes {
 			t.Fatalf("the short typed in: %+v", short)
 		}
+		// The reversal in a later entry: the first entry (sell 5) only
+		// closes part of an open long of 10, the second (sell 8) closes
+		// the rest and opens the short, which takes the annotation.
+		e.add(t, u, a, fill("QQQ", trading.Stock, 0, trading.Buy, "10", "100"))
+		qlong := e.trades(t, u, trading.Filter{Symbols: []string{"QQQ"}}, trading.Sort{})[0]
+		if _, err := e.Svc.UpdateAnnotation(ctx, u, qlong.ID, trading.AnnotationPatch{Notes: &mine}, 0); err != nil {
+			t.Fatal(err)
+		}
+		one := 1
+		trades, err = e.Svc.CreateManualTrade(ctx, u, trading.ManualTrade{AccountID: a.ID, Symbol: "QQQ", AssetClass: trading.Stock, Direction: trading.Short,
+			Entries:    []trading.ManualFill{{Price: d("102"), Quantity: d("8"), At: at(7200)}, {Price: d("101"), Quantity: d("5"), At: at(3600)}},
+			Annotation: &trading.AnnotationPatch{Notes: &notes, Rating: &one}})
+		if err != nil || len(trades) != 2 {
+			t.Fatalf("CreateManualTrade reversing in its second entry = %+v, %v", trades, err)
+		}
+		for _, tr := range trades {
+			switch tr.Direction {
+			case trading.Short:
+				if tr.Annotation.Notes != notes || tr.Annotation.Rating != 1 || !tr.OpenQuantity.Equal(d("3")) {
+					t.Fatalf("the short opened by the second entry: %+v", tr)
+				}
+			default:
+				if tr.ID != qlong.ID || tr.Annotation.Notes != mine || tr.Annotation.Rating != 0 {
+					t.Fatalf("the long the entries closed: %+v", tr.Annotation)
+				}
+			}
+		}
 		// Fills that fall into a trade already there (adding to an open
 		// long) join its annotation: nothing it held is overwritten.
 		e.add(t, u, a, fill("ABC", trading.Stock, 0, trading.Buy, "1", "10"))

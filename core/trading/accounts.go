@@ -155,8 +155,13 @@ func (s *Service) UpdateAccount(ctx context.Context, userID, id uuid.UUID, p Acc
 		}
 		// An archived account's record is read-only until a patch
 		// unarchives it (that patch may change the rest too).
-		if before.Archived && a.Archived && !sameAccountRecord(&before, a) {
+		same := sameAccountRecord(&before, a)
+		if before.Archived && a.Archived && !same {
 			return apperr.New(apperr.Conflict, CodeAccountArchived, "the account is archived: unarchive it to change it")
+		}
+		if same && before.Archived == a.Archived {
+			out = &before // nothing changes: the version (ETag) stays
+			return nil
 		}
 		a.Version++
 		a.UpdatedAt = s.now()

@@ -189,8 +189,8 @@ func Run(t *testing.T, newStores Factory) {
 				t.Fatalf("%s of an archived account = %v", name, err)
 			}
 		}
-		if _, err := e.Svc.UpdateAccount(ctx, u, a.ID, trading.AccountPatch{Name: &again, Archived: &arch}, 0); err != nil {
-			t.Fatalf("restating an archived account = %v", err)
+		if same, err := e.Svc.UpdateAccount(ctx, u, a.ID, trading.AccountPatch{Name: &again, Archived: &arch}, 0); err != nil || same.Version != up.Version {
+			t.Fatalf("restating an archived account = %+v, %v; a patch that changes nothing keeps version %d", same, err, up.Version)
 		}
 		// Another user sees nothing.
 		if _, err := e.Svc.GetAccount(ctx, other, a.ID); !isCode(err, apperr.NotFound, trading.CodeAccountNotFound) {

@@ -115,23 +115,30 @@ func (s *Tags) Update(ctx context.Context, t *journal.Tag) error {
 	})
 }
 
-// Delete implements journal.Tags (trade_tags rows go by cascade).
+// Delete implements journal.Tags (trade_tags rows go by cascade). The
+// trades that carried the tag lose it: their annotation changes, so its
+// version (the ETag) moves, as a playbook's delete does.
 func (s *Tags) Delete(ctx context.Context, userID, id uuid.UUID) error {
-	return s.db.inTx(ctx, func(ctx context.Context) error {
-		return s.db.run(ctx, func(g *gorm.DB) error {
-			// The trades that carry the tag lose it (trade_tags cascade):
-			// their annotation changes, so its version (the ETag) moves,
-			// as a playbook's delete does.
-			if err := g.Exec("UPDATE trades SET annotation_version = annotation_version + 1 WHERE user_id = ? AND id IN (SELECT trade_id FROM trade_tags WHERE tag_id = ?)",
-				userID, id).Error; err != nil {
-				return fmt.Errorf("bump the versions of the tag's trades: %w", translate(err))
+	return deleteLabel(ctx, s.db, "tags", userID, id,
+		"UPDATE trades SET annotation_version = annotation_version + 1 WHERE user_id = ? AND id IN (SELECT trade_id FROM trade_tags WHERE tag_id = ?)",
+		apperr.New(apperr.NotFound, journal.CodeTagNotFound, "tag not found"))
+}
+
+// deleteLabel deletes the user's label id from table in one transaction,
+// after clearTrades (its arguments: the user, the label) has taken it off
+// the user's trades; notFound when the user has no such label.
+func deleteLabel(ctx context.Context, db *DB, table string, userID, id uuid.UUID, clearTrades string, notFound error) error {
+	return db.inTx(ctx, func(ctx context.Context) error {
+		return db.run(ctx, func(g *gorm.DB) error {
+			if err := g.Exec(clearTrades, userID, id).Error; err != nil {
+				return fmt.Errorf("take the %s off its trades: %w", table, translate(err))
 			}
-			res := g.Exec("DELETE FROM tags WHERE user_id = ? AND id = ?", userID, id)
+			res := g.Exec("DELETE FROM "+table+" WHERE user_id = ? AND id = ?", userID, id)
 			if res.Error != nil {
-				return fmt.Errorf("delete tag: %w", translate(res.Error))
+				return fmt.Errorf("delete from %s: %w", table, translate(res.Error))
 			}
 			if res.RowsAffected == 0 {
-				return apperr.New(apperr.NotFound, journal.CodeTagNotFound, "tag not found")
+				return notFound
 			}
 			return nil
 		})
@@ -261,24 +268,12 @@ func (s *Playbooks) Update(ctx context.Context, p *journal.Playbook) error {
 	})
 }
 
-// Delete implements journal.Playbooks.
+// Delete implements journal.Playbooks: its trades lose it and the rules
+// they followed (their annotation version moves).
 func (s *Playbooks) Delete(ctx context.Context, userID, id uuid.UUID) error {
-	return s.db.inTx(ctx, func(ctx context.Context) error {
-		return s.db.run(ctx, func(g *gorm.DB) error {
-			if err := g.Exec("UPDATE trades SET playbook_id = NULL, followed_rules = '[]', annotation_version = annotation_version + 1 WHERE user_id = ? AND playbook_id = ?",
-				userID, id).Error; err != nil {
-				return fmt.Errorf("clear playbook from trades: %w", translate(err))
-			}
-			res := g.Exec("DELETE FROM playbooks WHERE user_id = ? AND id = ?", userID, id)
-			if res.Error != nil {
-				return fmt.Errorf("delete playbook: %w", translate(res.Error))
-			}
-			if res.RowsAffected == 0 {
-				return apperr.New(apperr.NotFound, journal.CodePlaybookNotFound, "playbook not found")
-			}
-			return nil
-		})
-	})
+	return deleteLabel(ctx, s.db, "playbooks", userID, id,
+		"UPDATE trades SET playbook_id = NULL, followed_rules = '[]', annotation_version = annotation_version + 1 WHERE user_id = ? AND playbook_id = ?",
+		apperr.New(apperr.NotFound, journal.CodePlaybookNotFound, "playbook not found"))
 }
 
 // ---- journal entries

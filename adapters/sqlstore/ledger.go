@@ -637,6 +637,14 @@ func (s *Ledger) Apply(ctx context.Context, key trading.PositionKey, p *trading.
 				if err := w.exec("UPDATE attachments SET trade_id = ? WHERE trade_id = ?", to, from); err != nil {
 					return err
 				}
+				// A journal entry that chose the absorbed trade names the
+				// survivor instead (trade_ids is a JSON array of quoted
+				// ids; the journal reads it without repeats), as its
+				// attachments follow it; the entry's version moves.
+				if err := w.exec("UPDATE journal_entries SET trade_ids = replace(trade_ids, ?, ?), version = version + 1 WHERE user_id = ? AND trade_ids LIKE ?",
+					`"`+from.String()+`"`, `"`+to.String()+`"`, key.UserID, `%"`+from.String()+`"%`); err != nil {
+					return err
+				}
 			}
 			for start := 0; start < len(gone); start += chunk {
 				if err := w.exec("DELETE FROM trades WHERE id IN ?", gone[start:min(start+chunk, len(gone))]); err != nil {

@@ -480,7 +480,7 @@ func (s *Service) resolveAll(ctx context.Context, userID uuid.UUID, views []*Ent
 		}
 		for _, v := range views {
 			for _, id := range v.Entry.TradeIDs {
-				if live[id] {
+				if live[id] && !slices.Contains(v.TradeIDs, id) { // a merge may have named its survivor twice
 					v.TradeIDs = append(v.TradeIDs, id)
 				}
 			}

@@ -436,6 +436,54 @@ func Run(t *testing.T, newStores Factory) {
 		check("account deleted", []uuid.UUID{})
 	})
 
+	t.Run("MergedTradesLeaveTheirSurvivorChosen", func(t *testing.T) {
+		e := NewEnv(t, newStores(t), 0)
+		u, tr := e.trade(t)
+		d := decimal.RequireFromString
+		at := time.Date(2026, 3, 2, 17, 0, 0, 0, time.UTC)
+		res, err := e.Trading.Svc.AddExecutions(ctx, u, tr.AccountID, []trading.ExecutionInput{
+			{Symbol: "AAPL", AssetClass: trading.Stock, Side: trading.Buy, Quantity: d("5"), Price: d("100"), ExecutedAt: at},
+			{Symbol: "AAPL", AssetClass: trading.Stock, Side: trading.Sell, Quantity: d("5"), Price: d("102"), ExecutedAt: at.Add(time.Hour)},
+		}, trading.AddOptions{})
+		if err != nil || len(res.Trades) != 1 || res.Trades[0].ID == tr.ID {
+			t.Fatalf("the second trade = %+v, %v", res, err)
+		}
+		second := res.Trades[0].ID
+		day2 := monday.AddDays(1)
+		for d, ids := range map[trading.Date][]uuid.UUID{monday: {second}, day2: {tr.ID, second}} {
+			if _, err := e.Svc.PutEntry(ctx, u, d, journal.EntryInput{TradeIDs: ids}, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before, _ := e.Svc.GetEntry(ctx, u, monday)
+		// Deleting the first trade's exit merges the two: the first stays
+		// (its opener), the second is absorbed into it.
+		var exit uuid.UUID
+		for _, l := range tr.Legs {
+			if l.Role == trading.Exit {
+				exit = l.ExecutionID
+			}
+		}
+		if _, err := e.Trading.Svc.DeleteExecutions(ctx, u, []uuid.UUID{exit}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Trading.Svc.GetTrade(ctx, u, second); !isCode(err, apperr.NotFound, "") {
+			t.Fatalf("the second trade was not merged: %v", err)
+		}
+		for d, want := range map[trading.Date][]uuid.UUID{monday: {tr.ID}, day2: {tr.ID}} {
+			g, err := e.Svc.GetEntry(ctx, u, d)
+			if err != nil || !slices.Equal(g.TradeIDs, want) {
+				t.Fatalf("%s after the merge lists %v, %v; want the survivor %v", d, g.TradeIDs, err, want)
+			}
+			if _, err := e.Svc.PutEntry(ctx, u, d, journal.EntryInput{Mood: 3, TradeIDs: g.TradeIDs}, g.Entry.Version); err != nil {
+				t.Fatalf("PutEntry(%s, what was read) = %v", d, err)
+			}
+		}
+		if after, _ := e.Svc.GetEntry(ctx, u, monday); after.Entry.Version != before.Entry.Version+2 {
+			t.Fatalf("entry version %d → %d; want the merge and the put to move it", before.Entry.Version, after.Entry.Version)
+		}
+	})
+
 	t.Run("Attachments", func(t *testing.T) {
 		e := NewEnv(t, newStores(t), 64<<10)
 		u, tr := e.trade(t)

@@ -208,6 +208,10 @@ func TestReportCSVAndXLSX(t *testing.T) {
 		}
 	}
 	doc.Filters = []string{"symbol AAPL, MSFT", "tag =cmd"}
+	// The service stamps the time in UTC; every format shows it in the
+	// report's zone, as the PDF does.
+	doc.GeneratedAt = doc.GeneratedAt.UTC()
+	generated := doc.GeneratedAt.In(doc.Zone).Format("2006-01-02 15:04 MST")
 	tables := doc.Tables()
 	recs, err := csv.NewReader(bytes.NewReader(render(t, doc, analytics.CSV))).ReadAll()
 	if err == nil {
@@ -220,8 +224,8 @@ func TestReportCSVAndXLSX(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if head := recs[0]; len(head) != 4 || head[3] != "filters: symbol AAPL, MSFT; tag =cmd" {
-		t.Fatalf("the CSV's first line %q does not state the filter", head)
+	if head := recs[0]; len(head) != 4 || head[3] != "filters: symbol AAPL, MSFT; tag =cmd" || head[2] != "generated "+generated {
+		t.Fatalf("the CSV's first line %q does not state the filter and the generation time in the report's zone (%s)", head, generated)
 	}
 	joined := map[string]bool{}
 	for _, rec := range recs {
@@ -258,7 +262,7 @@ func TestReportCSVAndXLSX(t *testing.T) {
 			stated = append(stated, row[0]+"|"+row[1])
 		}
 	}
-	for _, want := range []string{"Period|" + doc.Period, "Accounts|" + strings.Join(doc.Accounts, ", "), "Filters|symbol AAPL, MSFT", "|tag =cmd"} {
+	for _, want := range []string{"Period|" + doc.Period, "Generated|" + generated, "Accounts|" + strings.Join(doc.Accounts, ", "), "Filters|symbol AAPL, MSFT", "|tag =cmd"} {
 		if !slices.Contains(stated, want) {
 			t.Errorf("the Report sheet does not state %q: %q", want, stated)
 		}

@@ -68,7 +68,7 @@ func cellText(c analytics.Cell) string {
 // header, the rows and an empty line.
 func renderCSV(doc *analytics.Document, w io.Writer) error {
 	cw := csv.NewWriter(w)
-	head := []string{EscapeFormula(doc.Title), EscapeFormula(doc.Period), "generated " + doc.GeneratedAt.Format("2006-01-02 15:04 MST")}
+	head := []string{EscapeFormula(doc.Title), EscapeFormula(doc.Period), "generated " + doc.GeneratedAt.In(orUTC(doc.Zone)).Format("2006-01-02 15:04 MST")}
 	if len(doc.Filters) > 0 {
 		head = append(head, EscapeFormula("filters: "+strings.Join(doc.Filters, "; ")))
 	}
@@ -158,7 +158,7 @@ func writeAbout(x *excelize.File, doc *analytics.Document, bold int) error {
 	if len(filters) == 0 {
 		filters = []string{"none: every trade of the period"}
 	}
-	rows := [][2]string{{doc.Title, ""}, {"Period", doc.Period}, {"Generated", doc.GeneratedAt.Format("2006-01-02 15:04 MST")},
+	rows := [][2]string{{doc.Title, ""}, {"Period", doc.Period}, {"Generated", doc.GeneratedAt.In(orUTC(doc.Zone)).Format("2006-01-02 15:04 MST")},
 		{"Accounts", strings.Join(doc.Accounts, ", ")}}
 	for i, f := range filters {
 		label := ""

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -293,24 +292,29 @@ func (s *Service) rebuildMove(ctx context.Context, a *Account, from, to uuid.UUI
 		return nil, err
 	}
 	ps := make([]*position, 2)
-	built := make([][]Trade, 2)
-	var old []Trade
+	// Both positions' derived trades (from's first: all[:n]) and stored
+	// ones (from's first: old[:nOld]).
+	var all, old []Trade
+	n, nOld := 0, 0
 	for i, inst := range []uuid.UUID{from, to} {
 		if ps[i], err = s.load(ctx, a, loc, inst); err != nil {
 			return nil, err
 		}
-		built[i] = Build(ps[i].execs, ps[i].params)
-		ps[i].execs = nil
+		all = append(all, Build(ps[i].execs, ps[i].params)...)
+		old = append(old, ps[i].old...)
+		ps[i].execs, ps[i].old = nil, nil
+		if i == 0 {
+			n, nOld = len(all), len(old)
+		}
 	}
-	all := append(slices.Clone(built[0]), built[1]...)
-	if NeedsStoredLegs(append(slices.Clone(ps[0].old), ps[1].old...), all) {
-		for _, p := range ps {
-			if err := s.d.Ledger.PositionLegKeys(ctx, p.key, p.old); err != nil {
+	if NeedsStoredLegs(old, all) {
+		// The legs fill old's trades in place, each position's part.
+		for i, part := range [][]Trade{old[:nOld], old[nOld:]} {
+			if err := s.d.Ledger.PositionLegKeys(ctx, ps[i].key, part); err != nil {
 				return nil, err
 			}
 		}
 	}
-	old = append(slices.Clone(ps[0].old), ps[1].old...)
 	joint := &position{plan: Reconcile(old, all, s.d.NewID)}
 	s.reconcileTimes(joint)
 	// Split the joint plan by position. The stored trades that go (and
@@ -318,9 +322,8 @@ func (s *Service) rebuildMove(ctx context.Context, a *Account, from, to uuid.UUI
 	// position, after both positions' new and changed trades exist; no
 	// new or changed trade takes the opener of a stored one (rule 1), so
 	// the order keeps every unique key.
-	n := len(built[0])
 	for i, p := range ps {
-		p.old, p.needLegs = nil, false
+		p.needLegs = false
 		p.plan = Plan{AnnotationChanged: joint.plan.AnnotationChanged, Absorbed: map[uuid.UUID]uuid.UUID{}}
 		if i == 0 {
 			p.plan.Trades = joint.plan.Trades[:n:n]

@@ -395,20 +395,7 @@ func (s *Attachments) List(ctx context.Context, userID uuid.UUID, o journal.Owne
 	if o.TradeID == uuid.Nil {
 		col, id = "journal_entry_id", o.EntryID
 	}
-	var out []journal.Attachment
-	err := s.db.run(ctx, func(g *gorm.DB) error {
-		return query(g, func(r *sql.Rows) error {
-			a, err := scanAttachment(r)
-			if err == nil {
-				out = append(out, *a)
-			}
-			return err
-		}, "SELECT "+attachmentCols+" FROM attachments WHERE user_id = ? AND "+col+" = ? ORDER BY created_at, id", userID, id)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list attachments: %w", err)
-	}
-	return out, nil
+	return s.list(ctx, "list attachments", col+" = ?", userID, id)
 }
 
 // OfEntries implements journal.Attachments.
@@ -416,6 +403,12 @@ func (s *Attachments) OfEntries(ctx context.Context, userID uuid.UUID, entryIDs 
 	if len(entryIDs) == 0 {
 		return nil, nil
 	}
+	return s.list(ctx, "list attachments of entries", "journal_entry_id IN ?", userID, ids(entryIDs))
+}
+
+// list reads the user's attachments matching cond (its one argument is
+// arg) in upload order; what names the read in errors.
+func (s *Attachments) list(ctx context.Context, what, cond string, userID uuid.UUID, arg any) ([]journal.Attachment, error) {
 	var out []journal.Attachment
 	err := s.db.run(ctx, func(g *gorm.DB) error {
 		return query(g, func(r *sql.Rows) error {
@@ -424,10 +417,10 @@ func (s *Attachments) OfEntries(ctx context.Context, userID uuid.UUID, entryIDs 
 				out = append(out, *a)
 			}
 			return err
-		}, "SELECT "+attachmentCols+" FROM attachments WHERE user_id = ? AND journal_entry_id IN ? ORDER BY created_at, id", userID, ids(entryIDs))
+		}, "SELECT "+attachmentCols+" FROM attachments WHERE user_id = ? AND "+cond+" ORDER BY created_at, id", userID, arg)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list attachments of entries: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return out, nil
 }

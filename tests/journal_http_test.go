@@ -529,6 +529,11 @@ func TestJournalHTTPIsolation(t *testing.T) {
 			if r.status != 404 || !strings.HasPrefix(r.header.Get("Content-Type"), "application/problem+json") {
 				t.Errorf("%s %s as another user: %d %s", c.method, c.path, r.status, r.raw)
 			}
+			if c.method == "GET" { // HEAD runs the GET handler (answerHead)
+				if r := st.call("HEAD", c.path, intruder.token, nil, nil); r.status != 404 || r.raw != "" {
+					t.Errorf("HEAD %s as another user: %d %s", c.path, r.status, r.raw)
+				}
+			}
 			p, _, _ := strings.Cut(c.path, "?")
 			for _, id := range []string{owner.account, execID, tradeID, field(mine, "id"), tag, pb, att} {
 				p = strings.ReplaceAll(p, id, "{id}")

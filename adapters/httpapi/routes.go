@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"regexp"
 	"slices"
 
@@ -133,6 +134,11 @@ func routesOf(doc *openapi3.T) (routeTable, error) {
 				r.validate = &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op}
 			}
 			t[routeKey{method, ginPath}] = r
+			if method == http.MethodGet {
+				// HEAD is GET without the body (answerHead): the same
+				// operation for authentication and validation.
+				t[routeKey{http.MethodHead, ginPath}] = r
+			}
 		}
 	}
 	return t, nil
@@ -145,4 +151,18 @@ func requiresBearer(reqs openapi3.SecurityRequirements) bool {
 		}
 	}
 	return false
+}
+
+// answerHead registers HEAD beside every GET route of engine, with the
+// same handler chain: RFC 9110 (9.3.2) has a server answer HEAD as it
+// answers GET, without the content, which net/http already drops for a
+// HEAD request while keeping the headers (Content-Type, Content-Length
+// where it is known, ETag). GET handlers are safe, so running one for
+// HEAD changes nothing. Call it after every GET route is registered.
+func answerHead(engine *gin.Engine) {
+	for _, r := range engine.Routes() {
+		if r.Method == http.MethodGet {
+			engine.HEAD(r.Path, r.HandlerFunc)
+		}
+	}
 }

@@ -250,6 +250,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Server, error) {
 	engine.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", specYAML) })
 	engine.GET("/docs", docs.page(d.Log))
 	engine.GET("/docs/:file", docs.asset(d.Log))
+	answerHead(engine)
 	srv := newServer(cfg, d, engine)
 	srv.realtime = d.Realtime
 	return srv, nil
@@ -288,6 +289,7 @@ func NewOps(cfg Config, d Deps) (*Server, error) {
 	engine.GET("/health", si.GetHealth)
 	engine.GET("/health/ready", si.GetReadiness)
 	engine.GET("/metrics", gin.WrapH(d.Metrics))
+	answerHead(engine)
 	return newServer(cfg, d, engine), nil
 }
 

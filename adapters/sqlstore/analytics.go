@@ -458,7 +458,7 @@ func (s *AnalyticsSource) Catalog(ctx context.Context, userID uuid.UUID) (analyt
 		if err != nil {
 			return err
 		}
-		return query(g, func(r *sql.Rows) error {
+		err = query(g, func(r *sql.Rows) error {
 			var id uuid.UUID
 			var name, rules string
 			if err := r.Scan(&id, &name, &rules); err != nil {
@@ -471,6 +471,21 @@ func (s *AnalyticsSource) Catalog(ctx context.Context, userID uuid.UUID) (analyt
 			cat.Playbooks[id] = analytics.PlaybookInfo{Name: name, Rules: len(parsed)}
 			return nil
 		}, "SELECT id, name, rules FROM playbooks WHERE user_id = ?", userID)
+		if err != nil {
+			return err
+		}
+		return query(g, func(r *sql.Rows) error {
+			var ref analytics.InstrumentRef
+			var cur string
+			if err := r.Scan(&ref.AssetClass, &ref.Symbol, &cur); err != nil {
+				return translate(err)
+			}
+			if cat.Currencies == nil {
+				cat.Currencies = map[analytics.InstrumentRef]string{}
+			}
+			cat.Currencies[ref] = cur
+			return nil
+		}, "SELECT asset_class, symbol, currency FROM instruments WHERE user_id = ? AND currency <> ''", userID)
 	})
 	if err != nil {
 		return analytics.Catalog{}, fmt.Errorf("analytics catalog: %w", err)

@@ -121,6 +121,18 @@ type Catalog struct {
 	Accounts  map[uuid.UUID]AccountInfo
 	Tags      map[uuid.UUID]string
 	Playbooks map[uuid.UUID]PlaybookInfo
+	// Currencies holds the currency of each of the user's instruments
+	// that names one (trading.Instrument.Currency: EUR for FDAX, JPY for
+	// USD/JPY, a file's CurrencyPrimary). A trade's P&L is in its
+	// instrument's currency, or in its account's when the instrument
+	// names none; it is booked under that currency.
+	Currencies map[InstrumentRef]string
+}
+
+// InstrumentRef names an instrument of a user as a trade row does.
+type InstrumentRef struct {
+	AssetClass trading.AssetClass
+	Symbol     string
 }
 
 // Source reads what the figures are computed from. Methods may fail with

@@ -241,6 +241,9 @@ type engine struct {
 	lastAcct uuid.UUID
 	lastBook *book
 	lastBand amt
+	// lastTouched: the account is among its book's accounts (it has a
+	// trade in its own currency).
+	lastTouched bool
 }
 
 func newEngine(q *Query, cat *Catalog, dim Dimension, perTrade, values bool) *engine {
@@ -268,14 +271,27 @@ func (e *engine) add(r *Row) {
 	if e.lastBook == nil || r.AccountID != e.lastAcct {
 		acct := e.cat.Accounts[r.AccountID]
 		e.lastBook = e.book(acct.Currency)
-		e.lastBook.accounts[r.AccountID] = true
 		band := acct.BreakevenBand
 		if e.band.Valid {
 			band = e.band.Decimal
 		}
-		e.lastAcct, e.lastBand = r.AccountID, amtOf(band)
+		e.lastAcct, e.lastBand, e.lastTouched = r.AccountID, amtOf(band), false
 	}
 	b := e.lastBook
+	band := e.lastBand
+	if cur, ok := e.cat.Currencies[InstrumentRef{r.AssetClass, r.Symbol}]; ok && cur != b.currency {
+		// Priced in another currency than the account's: its own book,
+		// which the account's starting balance and band (amounts in the
+		// account's currency) do not apply to; a band given in the query
+		// applies to every currency.
+		b, band = e.book(cur), amt{}
+		if e.band.Valid {
+			band = e.lastBand
+		}
+	} else if !e.lastTouched {
+		b.accounts[r.AccountID] = true
+		e.lastTouched = true
+	}
 	x := rowAmts{gross: r.GrossPnL.a, costs: r.Costs.a, net: r.NetPnL.a}
 	x.pnl = x.net
 	if e.basis == Gross {
@@ -283,9 +299,9 @@ func (e *engine) add(r *Row) {
 	}
 	var o trading.Outcome
 	switch {
-	case x.pnl.cmp(e.lastBand) > 0:
+	case x.pnl.cmp(band) > 0:
 		o = trading.Win
-	case x.pnl.cmp(e.lastBand.neg()) < 0:
+	case x.pnl.cmp(band.neg()) < 0:
 		o = trading.Loss
 	default:
 		o = trading.Breakeven
@@ -567,6 +583,10 @@ func (e *engine) finish() *result {
 // balance is the sum of the starting balances of the book's accounts, or
 // the reason there is none usable.
 func (e *engine) balance(b *book) (decimal.Decimal, string) {
+	if len(b.accounts) == 0 {
+		// Only trades priced in a currency none of their accounts is in.
+		return decimal.Decimal{}, ReasonNoBalance
+	}
 	var sum decimal.Decimal
 	for id := range b.accounts {
 		sb := e.cat.Accounts[id].StartingBalance

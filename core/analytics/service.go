@@ -181,7 +181,11 @@ func (s *Service) pass(ctx context.Context, userID uuid.UUID, q *Query, n need) 
 		return nil, fmt.Errorf("analytics catalog: %w", err)
 	}
 	e := newEngine(q, &cat, n.dim, n.perTrade, n.values)
-	if err := s.d.Source.ClosedTrades(ctx, userID, q.Filter, n.fields, func(r *Row) error {
+	fields := n.fields
+	if len(cat.Currencies) > 0 {
+		fields |= FieldSymbol | FieldAssetClass // the book of each trade (engine.add)
+	}
+	if err := s.d.Source.ClosedTrades(ctx, userID, q.Filter, fields, func(r *Row) error {
 		e.add(r)
 		return nil
 	}); err != nil {

@@ -3,6 +3,7 @@ package analyticstest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -514,6 +515,62 @@ func edgeCases(t *testing.T, newStores Factory) {
 		s := summary(t, u, trading.Filter{})
 		if len(s) != 2 || s[0].Currency != "EUR" || s[1].Currency != "USD" || !s[0].NetPnL.Equal(decimal.NewFromInt(-20)) || !s[1].NetPnL.Equal(decimal.NewFromInt(10)) {
 			t.Fatalf("summaries %+v", s)
+		}
+	})
+
+	// A trade's P&L is in its instrument's currency when the instrument
+	// names one (FDAX in euros, USD/JPY in yen), not in its account's:
+	// it is booked under that currency, without the account's starting
+	// balance or band, and never added to the account's figures.
+	t.Run("InstrumentCurrencyIsItsOwnBook", func(t *testing.T) {
+		u := e.NewUser(t)
+		acct := book(t, e, u, trading.AccountInput{Name: "Dollars", Currency: "USD", StartingBalance: bal("25000"), BreakevenBand: decimal.NewFromInt(5)},
+			[]string{"101", "100.3"}, "0")
+		at := time.Date(2026, 5, 4, 14, 0, 0, 0, time.UTC)
+		fill := func(sym string, class trading.AssetClass, side trading.Side, qty, price string, d time.Duration) trading.ExecutionInput {
+			return trading.ExecutionInput{Symbol: sym, AssetClass: class, Side: side, Quantity: decimal.RequireFromString(qty), Price: decimal.RequireFromString(price), ExecutedAt: at.Add(d)}
+		}
+		if _, err := e.Svc.AddExecutions(ctx, u, acct, []trading.ExecutionInput{
+			fill("FDAXM6", trading.Future, trading.Buy, "1", "24000", 0), fill("FDAXM6", trading.Future, trading.Sell, "1", "24001", time.Hour),
+			fill("USD/JPY", trading.Forex, trading.Buy, "10000", "150", 2*time.Hour), fill("USD/JPY", trading.Forex, trading.Sell, "10000", "151", 3*time.Hour),
+			fill("USD/JPY", trading.Forex, trading.Buy, "1", "150", 4*time.Hour), fill("USD/JPY", trading.Forex, trading.Sell, "1", "153", 5*time.Hour),
+		}, trading.AddOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		s := summary(t, u, trading.Filter{})
+		if len(s) != 3 || s[0].Currency != "EUR" || s[1].Currency != "JPY" || s[2].Currency != "USD" {
+			t.Fatalf("books %+v; want EUR, JPY, USD", s)
+		}
+		// EUR: one point of FDAX, 25 euros; no starting balance in euros.
+		check(t, s[0], map[string]string{"trade_count": "1", "wins": "1", "net_pnl": "25", "max_drawdown_pct": "null",
+			"why:max_drawdown_pct": analytics.ReasonNoBalance, "sharpe": "null"})
+		// JPY: 10,000 yen and 3 yen, both wins: the account's band of 5
+		// (dollars) does not make the second a breakeven.
+		check(t, s[1], map[string]string{"trade_count": "2", "wins": "2", "breakevens": "0", "net_pnl": "10003", "max_drawdown_pct": "null"})
+		// USD: the two AAPL round trips only (+10, +3: a breakeven within
+		// the band), with the account's starting balance.
+		check(t, s[2], map[string]string{"trade_count": "2", "wins": "1", "breakevens": "1", "net_pnl": "13", "max_drawdown_pct": "0"})
+		for i, want := range []string{"", "", "25000"} {
+			if got := str(s[i].StartingBalance); (want == "" && got != "null") || (want != "" && got != want) {
+				t.Errorf("%s starting balance %s, want %q", s[i].Currency, got, want)
+			}
+		}
+		rows, err := e.Analytics.Breakdown(ctx, u, analytics.Query{}, analytics.BySymbol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, g := range rows {
+			got[g.Label] = g.Currency + " " + g.NetPnL.String()
+		}
+		if want := map[string]string{"AAPL": "USD 13", "FDAXM26": "EUR 25", "USD/JPY": "JPY 10003"}; !maps.Equal(got, want) {
+			t.Errorf("by symbol %v, want %v", got, want)
+		}
+		// A band given in the query applies to every currency.
+		band := decimal.NewFromInt(5)
+		s = summary(t, u, trading.Filter{BreakevenBand: decimal.NewNullDecimal(band)})
+		if len(s) != 3 || s[1].Wins != 1 || s[1].Breakevens != 1 {
+			t.Errorf("JPY with the query's band of 5: %+v", s[1])
 		}
 	})
 

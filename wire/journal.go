@@ -159,7 +159,7 @@ func provideJournal(c JournalConfig, db *sqlstore.DB, blobs BlobStore, events re
 	return journal.NewService(c.Journal, journal.Deps{
 		Tags: sqlstore.NewTags(db), Playbooks: sqlstore.NewPlaybooks(db), Entries: sqlstore.NewJournalEntries(db),
 		Attachments: sqlstore.NewAttachments(db), Blobs: blobs.Store, Trades: sqlstore.NewLedger(db),
-		Zones: userZones(db), Versions: sqlstore.NewDataVersions(db), Tx: sqlstore.NewUnitOfWork(db),
+		Accounts: sqlstore.NewTradingAccounts(db), Zones: userZones(db), Versions: sqlstore.NewDataVersions(db), Tx: sqlstore.NewUnitOfWork(db),
 		Events: events, Log: telemetry.Component(log, "journal"),
 	})
 }

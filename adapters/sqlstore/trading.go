@@ -202,6 +202,25 @@ func (s *TradingAccounts) Get(ctx context.Context, userID, id uuid.UUID, lock bo
 	}, q, userID, id)
 }
 
+// LockAll implements trading.Accounts. PostgreSQL locks the rows in the
+// order the query returns them; SQLite's BEGIN IMMEDIATE already holds the
+// database's write lock.
+func (s *TradingAccounts) LockAll(ctx context.Context, userID uuid.UUID) error {
+	if s.db.dialect != Postgres {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("lock trading accounts: %w", translate(err))
+		}
+		return nil
+	}
+	return s.db.run(ctx, func(g *gorm.DB) error {
+		err := query(g, func(*sql.Rows) error { return nil }, "SELECT id FROM trading_accounts WHERE user_id = ? ORDER BY id FOR UPDATE", userID)
+		if err != nil {
+			return fmt.Errorf("lock trading accounts: %w", err)
+		}
+		return nil
+	})
+}
+
 // List implements trading.Accounts.
 func (s *TradingAccounts) List(ctx context.Context, userID uuid.UUID, archived bool) ([]trading.Account, error) {
 	var out []trading.Account

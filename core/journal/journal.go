@@ -183,6 +183,14 @@ type DataVersions interface {
 	Bump(ctx context.Context, userID uuid.UUID) (int64, error)
 }
 
+// AccountLocker takes the write locks of every trading account of a user
+// in the transaction (trading.Accounts.LockAll): a journal write that
+// changes or links trades serialises with their rebuilds and annotation
+// writes, which hold their account's lock.
+type AccountLocker interface {
+	LockAll(ctx context.Context, userID uuid.UUID) error
+}
+
 // TradeReader is the part of trading.Trades the journal reads: a trade's
 // owner, the trades of a run of days, and which chosen trades still exist.
 type TradeReader interface {

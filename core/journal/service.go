@@ -68,6 +68,7 @@ type Deps struct {
 	Attachments Attachments
 	Blobs       blob.Store
 	Trades      TradeReader
+	Accounts    AccountLocker
 	Zones       trading.UserZones
 	Versions    DataVersions
 	Tx          uow.Runner
@@ -89,7 +90,7 @@ type Service struct {
 // NewService checks d and returns the service.
 func NewService(cfg Config, d Deps) (*Service, error) {
 	if d.Tags == nil || d.Playbooks == nil || d.Entries == nil || d.Attachments == nil || d.Blobs == nil || d.Trades == nil ||
-		d.Zones == nil || d.Versions == nil || d.Tx == nil || d.Events == nil {
+		d.Accounts == nil || d.Zones == nil || d.Versions == nil || d.Tx == nil || d.Events == nil {
 		return nil, errors.New("journal: NewService: a required dependency is nil")
 	}
 	if cfg.MaxAttachmentBytes <= 0 {
@@ -157,6 +158,23 @@ func (s *Service) write(ctx context.Context, userID uuid.UUID, fn func(ctx conte
 		return nil
 	})
 }
+
+// writeRetried is write, run again (up to staleRetries times) when it
+// fails only because a concurrent write got there between its read and
+// its save, and unconditional is true: a write without If-Match does not
+// ask whether the record changed, so it must not fail because it did.
+func (s *Service) writeRetried(ctx context.Context, userID uuid.UUID, unconditional bool, fn func(ctx context.Context, emit func(event)) error) error {
+	for attempt := 0; ; attempt++ {
+		err := s.write(ctx, userID, fn)
+		if err == nil || !unconditional || attempt == staleRetries || apperr.CodeOf(err) != CodeVersionMismatch {
+			return err
+		}
+	}
+}
+
+// staleRetries bounds writeRetried: each retry means another write of the
+// same record committed meanwhile.
+const staleRetries = 5
 
 func stale() error {
 	return apperr.New(apperr.Conflict, CodeVersionMismatch, "the record changed since it was read: reload it and try again")
@@ -250,7 +268,7 @@ func (s *Service) ListTags(ctx context.Context, userID uuid.UUID, kind TagKind) 
 // UpdateTag changes a tag if its version is still ifVersion (0: any).
 func (s *Service) UpdateTag(ctx context.Context, userID, id uuid.UUID, p TagPatch, ifVersion int64) (*Tag, error) {
 	var out *Tag
-	err := s.write(ctx, userID, func(ctx context.Context, emit func(event)) error {
+	err := s.writeRetried(ctx, userID, ifVersion == 0, func(ctx context.Context, emit func(event)) error {
 		t, err := s.d.Tags.Get(ctx, userID, id)
 		if err != nil {
 			return err
@@ -276,6 +294,12 @@ func (s *Service) UpdateTag(ctx context.Context, userID, id uuid.UUID, p TagPatc
 // DeleteTag deletes a tag and takes it off every trade.
 func (s *Service) DeleteTag(ctx context.Context, userID, id uuid.UUID) error {
 	return s.write(ctx, userID, func(ctx context.Context, emit func(event)) error {
+		// It takes the tag off trades: under their accounts' locks, so
+		// that an annotation or rebuild adding it waits, then finds it
+		// gone (or comes first, and loses it here).
+		if err := s.d.Accounts.LockAll(ctx, userID); err != nil {
+			return err
+		}
 		emit(journalEvent(userID, realtime.JournalEntityTag, id, realtime.ChangeDeleted, trading.Date{}))
 		return s.d.Tags.Delete(ctx, userID, id)
 	})
@@ -350,7 +374,12 @@ func (s *Service) ListPlaybooks(ctx context.Context, userID uuid.UUID) ([]Playbo
 // UpdatePlaybook changes a playbook if its version is still ifVersion.
 func (s *Service) UpdatePlaybook(ctx context.Context, userID, id uuid.UUID, patch PlaybookPatch, ifVersion int64) (*Playbook, error) {
 	var out *Playbook
-	err := s.write(ctx, userID, func(ctx context.Context, emit func(event)) error {
+	err := s.writeRetried(ctx, userID, ifVersion == 0, func(ctx context.Context, emit func(event)) error {
+		// Removed rules are taken off the trades that followed them:
+		// under the accounts' locks, as DeleteTag.
+		if err := s.d.Accounts.LockAll(ctx, userID); err != nil {
+			return err
+		}
 		p, err := s.d.Playbooks.Get(ctx, userID, id)
 		if err != nil {
 			return err
@@ -390,6 +419,9 @@ func (s *Service) UpdatePlaybook(ctx context.Context, userID, id uuid.UUID, patc
 // DeletePlaybook deletes a playbook and clears it from every trade.
 func (s *Service) DeletePlaybook(ctx context.Context, userID, id uuid.UUID) error {
 	return s.write(ctx, userID, func(ctx context.Context, emit func(event)) error {
+		if err := s.d.Accounts.LockAll(ctx, userID); err != nil { // as DeleteTag
+			return err
+		}
 		emit(journalEvent(userID, realtime.JournalEntityPlaybook, id, realtime.ChangeDeleted, trading.Date{}))
 		return s.d.Playbooks.Delete(ctx, userID, id)
 	})
@@ -592,7 +624,16 @@ func (s *Service) PutEntry(ctx context.Context, userID uuid.UUID, day trading.Da
 		return nil, apperr.Validation("invalid journal entry", fields)
 	}
 	var out *EntryView
-	err := s.write(ctx, userID, func(ctx context.Context, emit func(event)) error {
+	err := s.writeRetried(ctx, userID, ifVersion == 0, func(ctx context.Context, emit func(event)) error {
+		if len(in.TradeIDs) > 0 {
+			// The trades chosen are checked, and the entry written, under
+			// their accounts' locks: a rebuild merging one of them into
+			// another re-points the entry to the survivor, and must see
+			// it (or come first, and the check fails on the merged one).
+			if err := s.d.Accounts.LockAll(ctx, userID); err != nil {
+				return err
+			}
+		}
 		for _, id := range in.TradeIDs {
 			if _, err := s.d.Trades.Get(ctx, userID, id); err != nil {
 				return err
@@ -745,8 +786,15 @@ func (s *Service) UploadAttachment(ctx context.Context, userID uuid.UUID, u Uplo
 	if err := s.d.Blobs.Put(ctx, a.BlobKey, bytes.NewReader(img.Data), a.Size, a.ContentType); err != nil {
 		return nil, err
 	}
-	err = s.write(ctx, userID, func(ctx context.Context, emit func(event)) error {
+	// Unconditional: a day's entry created meanwhile by another write is
+	// simply the one the attachment joins.
+	err = s.writeRetried(ctx, userID, true, func(ctx context.Context, emit func(event)) error {
 		if u.TradeID != uuid.Nil {
+			// Under the accounts' locks, as PutEntry: a merge re-points
+			// the trade's attachments to the survivor.
+			if err := s.d.Accounts.LockAll(ctx, userID); err != nil {
+				return err
+			}
 			t, err := s.d.Trades.Get(ctx, userID, u.TradeID)
 			if err != nil {
 				return err

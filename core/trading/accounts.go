@@ -197,6 +197,12 @@ func sameAccountRecord(a, b *Account) bool {
 // zone.
 func (s *Service) UserZoneChanged(ctx context.Context, userID uuid.UUID) error {
 	return s.write(ctx, userID, func(ctx context.Context, ch *changes) error {
+		// Every account's lock in ID order at once: taken one by one in
+		// the list's order (by name), they could wait on a bulk
+		// annotation holding them in another order.
+		if err := s.d.Accounts.LockAll(ctx, userID); err != nil {
+			return err
+		}
 		accounts, err := s.d.Accounts.List(ctx, userID, true)
 		if err != nil {
 			return err

@@ -486,6 +486,12 @@ func (s *Service) deleteExecutions(ctx context.Context, userID uuid.UUID, ids, k
 	if err != nil {
 		return nil, err
 	}
+	if knownAccounts == nil && len(gone) < len(dedupe(ids)) {
+		// Read before the locks, deleted by a concurrent write before
+		// they were taken: as if it had not been found (the transaction
+		// rolls back the others).
+		return nil, apperr.New(apperr.NotFound, CodeExecutionNotFound, "execution not found")
+	}
 	type pos struct{ account, instrument uuid.UUID }
 	positions := map[pos]bool{}
 	for _, e := range gone {

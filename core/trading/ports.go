@@ -24,6 +24,14 @@ type Accounts interface {
 	// transaction ends: writes to one account's executions and trades are
 	// serialised on it.
 	Get(ctx context.Context, userID, id uuid.UUID, lock bool) (*Account, error)
+	// LockAll holds the write lock of every account of the user (archived
+	// ones too), taken in ID order, until the transaction ends: a write
+	// that reaches trades of any account (a tag or playbook deleted, a
+	// bulk annotation, a zone change) serialises with each account's
+	// rebuilds and annotation writes. Every transaction takes the account
+	// locks it needs in ID order, before any other row lock, so that two
+	// never wait on each other.
+	LockAll(ctx context.Context, userID uuid.UUID) error
 	// List returns the user's accounts by name, archived ones only when
 	// asked.
 	List(ctx context.Context, userID uuid.UUID, archived bool) ([]Account, error)

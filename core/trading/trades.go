@@ -278,6 +278,10 @@ func (s *Service) UpdateAnnotation(ctx context.Context, userID, tradeID uuid.UUI
 	return out, err
 }
 
+// allAccounts, as a key of annotate's locked set: every account of the
+// user is locked (Accounts.LockAll).
+var allAccounts = uuid.Nil
+
 // annotate loads a trade under its account's lock (serialising with
 // rebuilds), changes its annotation with fn and saves it; changed is
 // false, and nothing saved, when fn left the annotation as it was.
@@ -287,7 +291,7 @@ func (s *Service) annotate(ctx context.Context, userID, tradeID uuid.UUID, ifVer
 		if err != nil {
 			return nil, false, err
 		}
-		if !locked[t.AccountID] {
+		if !locked[t.AccountID] && !locked[allAccounts] {
 			if _, err := s.d.Accounts.Get(ctx, userID, t.AccountID, true); err != nil {
 				return nil, false, err
 			}
@@ -335,6 +339,14 @@ func (s *Service) BulkAnnotate(ctx context.Context, userID uuid.UUID, ids []uuid
 	}
 	var out []Trade
 	err := s.write(ctx, userID, func(ctx context.Context, ch *changes) error {
+		// The trades may be of several accounts: their locks are taken
+		// in ID order (Accounts.LockAll), before the labels are checked,
+		// so that a tag or playbook deleted meanwhile (which takes the
+		// same locks) is either gone here or deleted after.
+		if err := s.d.Accounts.LockAll(ctx, userID); err != nil {
+			return err
+		}
+		locked := map[uuid.UUID]bool{allAccounts: true}
 		// Every tag named must be the user's, removed ones too (another
 		// user's id answers 404 wherever it appears).
 		if named := dedupe(append(slices.Clone(b.AddTags), b.RemoveTags...)); len(named) > 0 {
@@ -347,7 +359,6 @@ func (s *Service) BulkAnnotate(ctx context.Context, userID uuid.UUID, ids []uuid
 				return err
 			}
 		}
-		locked := map[uuid.UUID]bool{}
 		for _, id := range dedupe(ids) {
 			t, changed, err := s.annotate(ctx, userID, id, 0, locked, func(a *Annotation) error {
 				tags := unionIDs(a.TagIDs, b.AddTags)

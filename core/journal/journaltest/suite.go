@@ -58,7 +58,7 @@ func NewEnv(t testing.TB, st Stores, maxBytes int64) *Env {
 	e := &Env{Stores: st, Trading: tr, Events: &tradingtest.Publisher{}}
 	svc, err := journal.NewService(journal.Config{MaxAttachmentBytes: maxBytes}, journal.Deps{
 		Tags: st.Tags, Playbooks: st.Playbooks, Entries: st.Entries, Attachments: st.Attachments, Blobs: st.Blobs,
-		Trades: st.Trading.Trades, Versions: st.Trading.Versions, Tx: st.Trading.Tx, Events: e.Events,
+		Trades: st.Trading.Trades, Accounts: st.Trading.Accounts, Versions: st.Trading.Versions, Tx: st.Trading.Tx, Events: e.Events,
 		Zones: trading.ZoneFunc(func(context.Context, uuid.UUID) (*time.Location, error) { return tr.Zone, nil }),
 	})
 	if err != nil {
@@ -483,6 +483,8 @@ func Run(t *testing.T, newStores Factory) {
 			t.Fatalf("entry version %d → %d; want the merge and the put to move it", before.Entry.Version, after.Entry.Version)
 		}
 	})
+
+	t.Run("Concurrent", func(t *testing.T) { runConcurrent(t, newStores) })
 
 	t.Run("Attachments", func(t *testing.T) {
 		e := NewEnv(t, newStores(t), 64<<10)

@@ -82,8 +82,8 @@ func validateFill(prefix string, in *ExecutionInput, fields map[string]string) {
 	if !in.Quantity.IsPositive() {
 		fields[prefix+"quantity"] = "must be positive"
 	}
-	if in.Price.IsNegative() {
-		fields[prefix+"price"] = "must not be negative"
+	if in.Price.IsNegative() && !mayTradeBelowZero(in) {
+		fields[prefix+"price"] = "must not be negative (only futures and CFDs trade below zero)"
 	}
 	if in.ExecutedAt.Before(minExecutedAt) || !in.ExecutedAt.Before(maxExecutedAt) {
 		fields[prefix+"executed_at"] = "must be between 1970 and 2200"
@@ -91,6 +91,18 @@ func validateFill(prefix string, in *ExecutionInput, fields map[string]string) {
 	if len(in.BrokerExecutionID) > 128 || !utf8.ValidString(in.BrokerExecutionID) {
 		fields[prefix+"broker_execution_id"] = "must be at most 128 characters"
 	}
+}
+
+// mayTradeBelowZero: a future (WTI crude's May 2020 contract settled at
+// −37.63, calendar spreads trade below zero) or a CFD on one, given or
+// inferred from the symbol, may be filled at a negative price; stocks,
+// ETFs, options, currencies and coins may not.
+func mayTradeBelowZero(in *ExecutionInput) bool {
+	class := in.AssetClass
+	if class == "" {
+		class = InferAssetClass(in.Symbol, in.ExecutedAt)
+	}
+	return class == Future || class == CFD
 }
 
 type resolved struct {

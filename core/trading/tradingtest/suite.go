@@ -382,6 +382,37 @@ func Run(t *testing.T, newStores Factory) {
 		}
 	})
 
+	// A future may fill below zero (WTI's May 2020 contract, spreads); the
+	// arithmetic is the same, and a cost basis bought below zero is
+	// negative. Other classes refuse a negative price.
+	t.Run("FuturesBelowZero", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		res := e.add(t, u, a,
+			fill("CLM6", "", 0, trading.Buy, "2", "-37.63"), fill("CLM6", "", 60, trading.Sell, "1", "10.01"),
+			fill("CLN6", trading.Future, 0, trading.Sell, "1", "5"), fill("CLN6", trading.Future, 60, trading.Buy, "1", "-10"))
+		byOpen := map[string]trading.Trade{}
+		for _, tr := range res.Trades {
+			byOpen[tr.Symbol] = tr
+		}
+		long, short := byOpen["CLM26"], byOpen["CLN26"]
+		// (10.01 − −37.63) × 1 × 1,000; the other lot stays open at −37.63.
+		if long.AssetClass != trading.Future || !long.GrossPnL.Equal(d("47640")) || !long.OpenQuantity.Equal(d("1")) || !long.CostBasis.Equal(d("-37630")) {
+			t.Fatalf("long below zero: %+v", long)
+		}
+		// (5 − −10) × 1,000.
+		if short.Status != trading.Closed || !short.GrossPnL.Equal(d("15000")) || !short.AvgExitPrice.Decimal.Equal(d("-10")) {
+			t.Fatalf("short covered below zero: %+v", short)
+		}
+		for _, in := range []trading.ExecutionInput{stock(0, trading.Buy, "1", "-0.01"), fill("AAPL261218C00150000", "", 0, trading.Buy, "1", "-1"),
+			fill("EUR/USD", trading.Forex, 0, trading.Buy, "1", "-1")} {
+			_, err := e.Svc.AddExecutions(ctx, u, a.ID, []trading.ExecutionInput{in}, trading.AddOptions{})
+			if ae, ok := apperr.As(err); !ok || ae.Fields["executions[0].price"] == "" {
+				t.Errorf("%s at %s = %v; want a field error on the price", in.Symbol, in.Price, err)
+			}
+		}
+	})
+
 	t.Run("Duplicates", func(t *testing.T) {
 		e := NewEnv(t, newStores(t))
 		u, a := e.user(t)

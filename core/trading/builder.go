@@ -132,7 +132,8 @@ type builder struct {
 }
 
 // group processes fills of one instant: reducing fills first while the
-// position is open, each side in static order.
+// position is open (unless the smallest would cross zero while an adding
+// fill waits), each side in static order.
 func (b *builder) group(g []*Execution) {
 	var buys, sells []*Execution
 	for _, e := range g {
@@ -144,10 +145,21 @@ func (b *builder) group(g []*Execution) {
 	}
 	for len(buys)+len(sells) > 0 {
 		var next *Execution
-		switch {
-		case b.cur != nil && b.long && len(sells) > 0, len(buys) == 0:
+		sell := len(buys) == 0
+		if len(buys) > 0 && len(sells) > 0 && b.cur != nil {
+			// Open: the smallest reducing fill first, unless even it would
+			// cross zero while a fill adding to the position waits (the
+			// adds go first then: the instant's fills make one trade where
+			// an order of them can, not a reversal nobody held).
+			if b.long {
+				sell = sells[0].Quantity.LessThanOrEqual(b.pos)
+			} else {
+				sell = buys[0].Quantity.GreaterThan(b.pos)
+			}
+		}
+		if sell {
 			next, sells = sells[0], sells[1:]
-		default: // flat or short with a buy waiting, or no sells left
+		} else { // flat with a buy waiting, or as above
 			next, buys = buys[0], buys[1:]
 		}
 		b.fill(next)

@@ -148,6 +148,21 @@ func TestBuild(t *testing.T) {
 			{dir: Short, status: Closed, maxPos: "100", gross: "100"},
 			{dir: Short, status: Open, openQty: "100"},
 		}},
+		// An instant's fills cross zero only when no order of them avoids
+		// it: the sells that would reverse the position wait for the buys
+		// that add to it (one trade, not a long and a short nobody held).
+		{"same instant from flat: no reversal nobody held", one, []Execution{fill(5, Buy, "100", "10"), fill(5, Buy, "100", "10"),
+			fill(5, Sell, "50", "10.5"), fill(5, Sell, "150", "10.25")}, []want{
+			{dir: Long, status: Closed, qty: "200", maxPos: "150", gross: "62.5", outcome: Win, exitsRealized: []string{"25", "37.5"}},
+		}},
+		{"same instant while open: the reversal after the add", one, []Execution{fill(0, Buy, "100", "9"), fill(5, Sell, "200", "11"), fill(5, Buy, "50", "10")}, []want{
+			{dir: Long, status: Closed, qty: "150", maxPos: "150", gross: "250", outcome: Win},
+			{dir: Short, status: Open, openQty: "50", costBasis: "550"},
+		}},
+		{"same instant while short: the reversal after the add", one, []Execution{fill(0, Sell, "100", "11"), fill(5, Buy, "200", "10"), fill(5, Sell, "50", "12")}, []want{
+			{dir: Short, status: Closed, qty: "150", maxPos: "150", gross: "200"},
+			{dir: Long, status: Open, openQty: "50", costBasis: "500"},
+		}},
 		{"ES future multiplier 50", dec("50"), []Execution{fill(0, Buy, "2", "5000", "2.5", "1.2"), fill(30, Sell, "2", "5010.25", "2.5", "1.2")}, []want{
 			{dir: Long, status: Closed, gross: "1025", comm: "5", fees: "2.4", net: "1017.6", avgExit: "5010.25"},
 		}},

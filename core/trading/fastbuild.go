@@ -303,10 +303,17 @@ func (b *fastBuilder) group(g []fexec) {
 	}
 	for len(buys)+len(sells) > 0 && !b.ovf {
 		var next *fexec
-		switch {
-		case b.cur != nil && b.long && len(sells) > 0, len(buys) == 0:
+		sell := len(buys) == 0
+		if len(buys) > 0 && len(sells) > 0 && b.cur != nil { // as builder.group
+			if b.long {
+				sell = b.cmp(sells[0].qty, b.pos) <= 0
+			} else {
+				sell = b.cmp(buys[0].qty, b.pos) > 0
+			}
+		}
+		if sell {
 			next, sells = sells[0], sells[1:]
-		default:
+		} else {
 			next, buys = buys[0], buys[1:]
 		}
 		b.fill(next)

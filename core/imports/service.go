@@ -636,6 +636,7 @@ func (s *Service) Run(ctx context.Context, userID, id uuid.UUID) error {
 		return nil
 	}
 	imp.Status, imp.StartedAt, imp.Version = Running, s.d.Now().UTC(), imp.Version+1
+	running := imp.Version // this attempt's mark: another attempt's moves it
 	if err := s.d.Tx.Do(ctx, func(ctx context.Context) error {
 		if err := s.d.Imports.Update(ctx, imp); err != nil {
 			return err
@@ -723,6 +724,15 @@ func (s *Service) Run(ctx context.Context, userID, id uuid.UUID) error {
 		cur, gerr := s.d.Imports.Get(ctx, userID, id)
 		if gerr != nil {
 			return gerr
+		}
+		if cur.Version != running {
+			// Another attempt marked the import since this one did (a
+			// worker paused past its heartbeat was taken over): the
+			// record is that attempt's, and this one's work rolled
+			// back. Failing it would fail the attempt that owns it.
+			s.d.Log.WarnContext(ctx, "imports: taken over by another attempt; this attempt's work rolled back",
+				slog.String("import_id", id.String()), slog.Any("error", err))
+			return nil
 		}
 		msg := "the executions could not be recorded"
 		if e, ok := apperr.As(err); ok && e.Message != "" {

@@ -60,6 +60,11 @@ type failingImports struct {
 	imports.Imports
 	mu   sync.Mutex
 	fail bool
+	// takeover, instead: the update marking the import succeeded finds
+	// it changed (another attempt marked it running after this one, as
+	// when a paused worker's job is taken over), and that mark is
+	// committed before the next Get.
+	takeover, marked bool
 }
 
 func (f *failingImports) Update(ctx context.Context, imp *imports.Import) error {
@@ -68,11 +73,36 @@ func (f *failingImports) Update(ctx context.Context, imp *imports.Import) error 
 	if fail {
 		f.fail = false
 	}
+	taken := f.takeover && imp.Status == imports.Succeeded
+	if taken {
+		f.takeover, f.marked = false, true
+	}
 	f.mu.Unlock()
 	if fail {
 		return errors.New("worker killed")
 	}
+	if taken {
+		return apperr.New(apperr.Conflict, trading.CodeVersionMismatch, "the import changed")
+	}
 	return f.Imports.Update(ctx, imp)
+}
+
+func (f *failingImports) Get(ctx context.Context, userID, id uuid.UUID) (*imports.Import, error) {
+	f.mu.Lock()
+	mark := f.marked
+	f.marked = false
+	f.mu.Unlock()
+	if mark { // the other attempt's running mark, committed
+		imp, err := f.Imports.Get(ctx, userID, id)
+		if err != nil {
+			return nil, err
+		}
+		imp.Version++
+		if err := f.Imports.Update(ctx, imp); err != nil {
+			return nil, err
+		}
+	}
+	return f.Imports.Get(ctx, userID, id)
 }
 
 // Env is an imports.Service over Stores.
@@ -383,6 +413,36 @@ func Run(t *testing.T, newStores Factory) {
 		}
 		if n := len(e.executions(t, u, trading.ExecutionFilter{AccountIDs: []uuid.UUID{a.ID}})); n != 8 {
 			t.Fatalf("%d executions, want 8", n)
+		}
+	})
+
+	// A worker paused past its heartbeat (a GC or VM freeze) is taken
+	// over: the other attempt marks the import running again, so the
+	// paused one's final update conflicts and rolls back. It must leave
+	// the import to the attempt that owns it, not fail it.
+	t.Run("ATakenOverAttemptLeavesTheImportToItsNewOwner", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		imp := e.create(t, u, a, FlexFile, nil)
+		e.crash.mu.Lock()
+		e.crash.takeover = true
+		e.crash.mu.Unlock()
+		if err := e.Svc.Run(ctx, u, imp.ID); err != nil {
+			t.Fatalf("the attempt taken over = %v; want its outcome dropped", err)
+		}
+		got, _ := e.Svc.Get(ctx, u, imp.ID)
+		if got.Status != imports.Running {
+			t.Fatalf("after the attempt taken over: %s %q; want running (the new owner's)", got.Status, got.Error)
+		}
+		if n := len(e.executions(t, u, trading.ExecutionFilter{AccountIDs: []uuid.UUID{a.ID}})); n != 0 {
+			t.Fatalf("%d executions left by the attempt taken over", n)
+		}
+		if err := e.Svc.Run(ctx, u, imp.ID); err != nil { // the new owner
+			t.Fatal(err)
+		}
+		got, _ = e.Svc.Get(ctx, u, imp.ID)
+		if got.Status != imports.Succeeded || counts(got.Counts) != "rows=9 added=8 duplicates=0 rejected=1" {
+			t.Fatalf("the new owner: %s %s %q", got.Status, counts(got.Counts), got.Error)
 		}
 	})
 

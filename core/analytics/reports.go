@@ -269,6 +269,12 @@ func (r *Reporter) Request(ctx context.Context, userID uuid.UUID, in ReportReque
 		return nil, err
 	}
 	if err := r.enqueue(ctx, rep); err != nil {
+		// The caller is told it failed (503): no report may stay behind,
+		// queued for ever with no job to render it.
+		if derr := r.d.Reports.Delete(context.WithoutCancel(ctx), userID, rep.ID); derr != nil {
+			r.d.Log.ErrorContext(ctx, "reports: delete the report whose job could not be queued",
+				slog.String("report_id", rep.ID.String()), slog.Any("error", derr))
+		}
 		return nil, err
 	}
 	return rep, nil

@@ -31,9 +31,16 @@ type queue struct {
 	mu   sync.Mutex
 	jobs map[string]*jobs.Job
 	ids  []string
+	down bool // the job store is unavailable
 }
 
 func (q *queue) Enqueue(_ context.Context, kind string, payload any, opts ...jobs.Option) (string, error) {
+	q.mu.Lock()
+	down := q.down
+	q.mu.Unlock()
+	if down {
+		return "", apperr.New(apperr.Unavailable, "jobs_store_unavailable", "the job store is unavailable")
+	}
 	b, err := json.Marshal(payload)
 	if err != nil {
 		return "", err
@@ -189,6 +196,25 @@ func RunReports(t *testing.T, newStores func(t *testing.T) ReportStores) {
 		}
 		if n, err := e.rep.PurgeExpired(ctx); err != nil || n != 0 {
 			t.Fatalf("second purge: %d %v", n, err)
+		}
+	})
+
+	// A request whose job cannot be queued (Redis down) fails, and leaves
+	// no report behind, queued for ever with nothing to render it.
+	t.Run("AnUnqueuedRequestLeavesNothing", func(t *testing.T) {
+		e := newEnv(t)
+		g := Seed(t, e.Env.Env)
+		e.q.mu.Lock()
+		e.q.down = true
+		e.q.mu.Unlock()
+		_, err := e.rep.Request(ctx, g.User, analytics.ReportRequest{From: trading.Date{Year: 2026, Month: 1, Day: 1}, To: trading.Date{Year: 2026, Month: 12, Day: 31},
+			Format: analytics.CSV})
+		if !apperr.Is(err, apperr.Unavailable) {
+			t.Fatalf("Request with the job store down = %v; want Unavailable", err)
+		}
+		list, err := e.rep.List(ctx, g.User, analytics.ReportCursor{}, 10)
+		if err != nil || len(list) != 0 {
+			t.Fatalf("reports left behind: %+v, %v", list, err)
 		}
 	})
 

@@ -291,14 +291,38 @@ func (r *Reporter) enqueue(ctx context.Context, rep *Report) error {
 
 // Get returns one of the user's reports.
 func (r *Reporter) Get(ctx context.Context, userID, id uuid.UUID) (*Report, error) {
-	return r.d.Reports.Get(ctx, userID, id)
+	rep, err := r.d.Reports.Get(ctx, userID, id)
+	if err != nil {
+		return nil, err
+	}
+	r.settle(ctx, rep)
+	return rep, nil
+}
+
+// ReportStaleAfter is how long a report may stay queued or running: its
+// render job (3 retries of at most 5 minutes, with their backoff) has
+// died by then.
+const ReportStaleAfter = time.Hour
+
+// settle turns a report still queued or running ReportStaleAfter after
+// it was asked for into the failure it is (its job died out of retries,
+// through a database outage say, and nothing would ever render it),
+// recorded when the database lets it; the answer says failed either way.
+func (r *Reporter) settle(ctx context.Context, rep *Report) {
+	if (rep.State != ReportQueued && rep.State != ReportRunning) || r.d.Now().Sub(rep.CreatedAt) < ReportStaleAfter {
+		return
+	}
+	rep.State, rep.Error, rep.FinishedAt, rep.Version = ReportFailed, "the report's job stopped before it finished: ask for it again", r.d.Now().UTC(), rep.Version+1
+	if err := r.d.Reports.Update(ctx, rep); err != nil {
+		r.d.Log.WarnContext(ctx, "reports: record a stale report as failed", slog.String("report_id", rep.ID.String()), slog.Any("error", err))
+	}
 }
 
 // Open returns the file of one of the user's ready reports (the caller
 // closes it); apperr.Conflict "report_not_ready" before it is, NotFound
 // "report_expired" after the retention.
 func (r *Reporter) Open(ctx context.Context, userID, id uuid.UUID) (io.ReadCloser, *Report, error) {
-	rep, err := r.d.Reports.Get(ctx, userID, id)
+	rep, err := r.Get(ctx, userID, id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -331,7 +355,14 @@ func (r *Reporter) List(ctx context.Context, userID uuid.UUID, after ReportCurso
 	if limit < 1 || limit > 200 {
 		return nil, invalid("limit", "must be from 1 to 200")
 	}
-	return r.d.Reports.List(ctx, userID, after, limit)
+	list, err := r.d.Reports.List(ctx, userID, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	for i := range list {
+		r.settle(ctx, &list[i])
+	}
+	return list, nil
 }
 
 // Delete deletes one of the user's reports and its file. A render job

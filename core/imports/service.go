@@ -591,7 +591,30 @@ func cleanName(s string) string {
 
 // Get returns one of the user's imports with its rejected rows.
 func (s *Service) Get(ctx context.Context, userID, id uuid.UUID) (*Import, error) {
-	return s.d.Imports.Get(ctx, userID, id)
+	imp, err := s.d.Imports.Get(ctx, userID, id)
+	if err != nil {
+		return nil, err
+	}
+	s.settle(ctx, imp)
+	return imp, nil
+}
+
+// staleReason is the error of an import settled by settle.
+const staleReason = "the import's job stopped before it finished (out of retries, for example through a database outage); nothing was imported: upload the file again"
+
+// settle turns an import still queued or running StaleAfter after it was
+// created into the failure it is: its job died out of retries (a
+// PostgreSQL outage longer than the retries' backoff, say) without
+// committing anything, and nothing would ever finish it. It records that
+// (and publishes import.finished) when the database lets it; the answer
+// says failed either way.
+func (s *Service) settle(ctx context.Context, imp *Import) {
+	if imp.Status.Terminal() || s.d.Now().Sub(imp.CreatedAt) < StaleAfter {
+		return
+	}
+	if err := s.fail(ctx, imp, staleReason, nil); err != nil {
+		s.d.Log.WarnContext(ctx, "imports: record a stale import as failed", slog.String("import_id", imp.ID.String()), slog.Any("error", err))
+	}
 }
 
 // List returns the user's imports newest first (accountID uuid.Nil: all
@@ -606,7 +629,14 @@ func (s *Service) List(ctx context.Context, userID, accountID uuid.UUID, before 
 			return nil, err
 		}
 	}
-	return s.d.Imports.List(ctx, userID, accountID, before, limit)
+	list, err := s.d.Imports.List(ctx, userID, accountID, before, limit)
+	if err != nil {
+		return nil, err
+	}
+	for i := range list {
+		s.settle(ctx, &list[i])
+	}
+	return list, nil
 }
 
 // Register registers the import job kind.

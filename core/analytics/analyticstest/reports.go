@@ -101,11 +101,12 @@ func RunReports(t *testing.T, newStores func(t *testing.T) ReportStores) {
 		blobs *blobtest.Mem
 		reg   *jobs.Registry
 		now   time.Time
+		st    ReportStores
 	}
 	newEnv := func(t *testing.T) *env {
 		st := newStores(t)
 		e := &env{Env: NewEnv(t, st.Stores), q: &queue{}, mail: &mailer{}, blobs: blobtest.NewMem(), reg: jobs.NewRegistry(),
-			now: time.Date(2026, 12, 31, 12, 0, 0, 0, time.UTC)}
+			now: time.Date(2026, 12, 31, 12, 0, 0, 0, time.UTC), st: st}
 		var err error
 		e.rep, err = analytics.NewReporter(analytics.ReportsConfig{Retention: 48 * time.Hour}, analytics.ReportDeps{
 			Analytics: e.Analytics, Reports: st.Reports, Schedules: st.Schedules, Blobs: e.blobs, Renderer: fakeRenderer{}, Jobs: e.q,
@@ -215,6 +216,35 @@ func RunReports(t *testing.T, newStores func(t *testing.T) ReportStores) {
 		list, err := e.rep.List(ctx, g.User, analytics.ReportCursor{}, 10)
 		if err != nil || len(list) != 0 {
 			t.Fatalf("reports left behind: %+v, %v", list, err)
+		}
+	})
+
+	// A report whose job died out of retries (a database outage longer
+	// than their backoff) is failed once ReportStaleAfter has passed, and
+	// recorded so, instead of queued for ever.
+	t.Run("AReportWhoseJobDiedFailsAfterAnHour", func(t *testing.T) {
+		e := newEnv(t)
+		g := Seed(t, e.Env.Env)
+		r, err := e.rep.Request(ctx, g.User, analytics.ReportRequest{From: trading.Date{Year: 2026, Month: 1, Day: 1}, To: trading.Date{Year: 2026, Month: 12, Day: 31},
+			Format: analytics.CSV})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.now = e.now.Add(analytics.ReportStaleAfter - time.Minute)
+		if got, err := e.rep.Get(ctx, g.User, r.ID); err != nil || got.State != analytics.ReportQueued {
+			t.Fatalf("before the hour: %+v, %v; want queued", got, err)
+		}
+		e.now = e.now.Add(2 * time.Minute)
+		list, err := e.rep.List(ctx, g.User, analytics.ReportCursor{}, 10)
+		if err != nil || len(list) != 1 || list[0].State != analytics.ReportFailed || list[0].Error == "" {
+			t.Fatalf("listed after the hour: %+v, %v; want failed with a reason", list, err)
+		}
+		stored, err := e.st.Reports.Get(ctx, g.User, r.ID)
+		if err != nil || stored.State != analytics.ReportFailed {
+			t.Fatalf("stored after the hour: %+v, %v; want failed recorded", stored, err)
+		}
+		if _, _, err := e.rep.Open(ctx, g.User, r.ID); !apperr.Is(err, apperr.Conflict) {
+			t.Fatalf("the file of a failed report = %v", err)
 		}
 	})
 

@@ -114,6 +114,8 @@ type Env struct {
 	Events  *tradingtest.Publisher
 	Svc     *imports.Service
 	crash   *failingImports
+	// later moves the service's clock forward (nanoseconds).
+	later atomic.Int64
 }
 
 // NewEnv builds an Env over st.
@@ -122,7 +124,7 @@ func NewEnv(t testing.TB, st Stores) *Env {
 	te := tradingtest.NewEnv(t, st.Trading)
 	e := &Env{St: st, Trading: te, Blobs: blobtest.NewMem(), Queue: &Queue{}, Events: &tradingtest.Publisher{}, crash: &failingImports{Imports: st.Imports}}
 	svc, err := imports.NewService(imports.DefaultConfig(), imports.Deps{Imports: e.crash, Mappings: st.Mappings, Trading: te.Svc, Blobs: e.Blobs,
-		Jobs: e.Queue, Events: e.Events, Tx: st.Trading.Tx,
+		Jobs: e.Queue, Events: e.Events, Tx: st.Trading.Tx, Now: func() time.Time { return time.Now().Add(time.Duration(e.later.Load())) },
 		Zones: trading.ZoneFunc(func(context.Context, uuid.UUID) (*time.Location, error) { return te.Zone, nil })})
 	if err != nil {
 		t.Fatal(err)
@@ -443,6 +445,43 @@ func Run(t *testing.T, newStores Factory) {
 		got, _ = e.Svc.Get(ctx, u, imp.ID)
 		if got.Status != imports.Succeeded || counts(got.Counts) != "rows=9 added=8 duplicates=0 rejected=1" {
 			t.Fatalf("the new owner: %s %s %q", got.Status, counts(got.Counts), got.Error)
+		}
+	})
+
+	// An import whose job died out of retries (a database outage longer
+	// than their backoff) is failed once StaleAfter has passed, recorded
+	// so, with import.finished, instead of running for ever.
+	t.Run("AnImportWhoseJobDiedFailsAfterAnHour", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		imp := e.create(t, u, a, FlexFile, nil)
+		e.later.Store(int64(imports.StaleAfter - time.Minute))
+		if got, err := e.Svc.Get(ctx, u, imp.ID); err != nil || got.Status != imports.Queued {
+			t.Fatalf("before the hour: %+v, %v; want queued", got, err)
+		}
+		e.Events.Take()
+		e.later.Store(int64(imports.StaleAfter + time.Minute))
+		list, err := e.Svc.List(ctx, u, uuid.Nil, time.Time{}, 10)
+		if err != nil || len(list) != 1 || list[0].Status != imports.Failed || list[0].Error == "" {
+			t.Fatalf("listed after the hour: %+v, %v; want failed with a reason", list, err)
+		}
+		if stored, err := e.St.Imports.Get(ctx, u, imp.ID); err != nil || stored.Status != imports.Failed {
+			t.Fatalf("stored after the hour: %+v, %v; want failed recorded", stored, err)
+		}
+		finished := 0
+		for _, ev := range e.Events.Take() {
+			if ev.Type == realtime.TypeImportFinished {
+				finished++
+			}
+		}
+		if finished != 1 {
+			t.Fatalf("%d import.finished events; want 1", finished)
+		}
+		if err := e.Svc.Run(ctx, u, imp.ID); err != nil { // a late redelivery does nothing
+			t.Fatal(err)
+		}
+		if n := len(e.executions(t, u, trading.ExecutionFilter{AccountIDs: []uuid.UUID{a.ID}})); n != 0 {
+			t.Fatalf("%d executions after the import failed", n)
 		}
 	})
 

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -88,6 +89,11 @@ func validateAccount(a *Account) error {
 		k = strings.ToUpper(strings.TrimSpace(k))
 		if !reRootKey.MatchString(k) || !v.IsPositive() {
 			fields["multipliers"] = fmt.Sprintf("%.10q: a root of 1 to 6 letters or digits with a positive multiplier", k)
+			continue
+		}
+		if root, dated := contractOfKnownRoot(k); dated {
+			// ESZ26 never matches: overrides are looked up by root.
+			fields["multipliers"] = fmt.Sprintf("%q is a contract month of %s: an override is per root, give %q", k, root, root)
 			continue
 		}
 		norm[k] = v
@@ -314,4 +320,16 @@ func isoCurrency(code string) bool {
 	}
 	_, err := currency.ParseISO(code)
 	return err == nil
+}
+
+// contractOfKnownRoot reports whether key is a dated contract of a
+// futures root of the built-in table (ESZ26, ESZ6), which an override
+// keyed by it would never match, and that root.
+func contractOfKnownRoot(key string) (string, bool) {
+	c, err := ParseFuture(key, time.Now())
+	if err != nil || c.Month == 0 || c.Root == key {
+		return "", false
+	}
+	_, known := futureSpecs[c.Root]
+	return c.Root, known
 }

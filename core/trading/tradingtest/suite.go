@@ -413,6 +413,25 @@ func Run(t *testing.T, newStores Factory) {
 		}
 	})
 
+	// An override is looked up by root: a key naming a contract month of
+	// a known root (ESZ26) would never apply, so it is refused with the
+	// root to give; roots that merely end in a digit are kept.
+	t.Run("OverrideKeysAreRoots", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u := e.NewUser(t)
+		for _, key := range []string{"ESZ26", "esz6", "NQH27"} {
+			_, err := e.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: key, Currency: "USD", Multipliers: map[string]decimal.Decimal{key: d("5")}})
+			if ae, ok := apperr.As(err); !ok || !strings.Contains(ae.Fields["multipliers"], "per root") {
+				t.Errorf("override keyed %s = %v; want a field error naming the root", key, err)
+			}
+		}
+		a, err := e.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: "Roots", Currency: "USD",
+			Multipliers: map[string]decimal.Decimal{"ES": d("5"), "SR3": d("2500"), "M2K": d("5"), "6E": d("62500")}})
+		if err != nil || len(a.Multipliers) != 4 {
+			t.Fatalf("roots as keys: %+v, %v", a, err)
+		}
+	})
+
 	t.Run("Duplicates", func(t *testing.T) {
 		e := NewEnv(t, newStores(t))
 		u, a := e.user(t)

@@ -15,7 +15,11 @@ import (
 
 // ExecutionsHeader is the header of the executions export: the generic
 // preset's default mapping, so an export imports back as it is.
-var ExecutionsHeader = []string{fSymbol, fAssetClass, fSide, fQuantity, fPrice, fCommission, fFees, fExecutedAt, fExecID, "import_id", "id"}
+// The multiplier is the one the account values the fill at and the
+// currency the instrument's (empty: the account's), so that a forex lot
+// of 100,000 or a root outside the built-in table comes back the same.
+var ExecutionsHeader = []string{fSymbol, fAssetClass, fSide, fQuantity, fPrice, fCommission, fFees, fExecutedAt, fExecID, fMultiplier, fCurrency,
+	"import_id", "id"}
 
 // TradesHeader is the header of the trades export.
 var TradesHeader = []string{"id", "account_id", "symbol", "asset_class", "direction", "status", "quantity", "avg_entry_price", "avg_exit_price",
@@ -50,6 +54,9 @@ func (s *Service) ExportExecutions(ctx context.Context, userID uuid.UUID, f trad
 	if err := cw.Write(ExecutionsHeader); err != nil {
 		return err
 	}
+	type position struct{ account, instrument uuid.UUID }
+	type terms struct{ mult, currency string }
+	known := map[position]terms{} // a position's terms, read once
 	cursor := ""
 	for {
 		page, next, err := s.d.Trading.ListExecutions(ctx, userID, f, trading.Page{Limit: trading.MaxPageSize, Cursor: cursor})
@@ -61,8 +68,18 @@ func (s *Service) ExportExecutions(ctx context.Context, userID uuid.UUID, f trad
 			if e.ImportID != uuid.Nil {
 				imp = e.ImportID.String()
 			}
+			k := position{e.AccountID, e.InstrumentID}
+			tm, ok := known[k]
+			if !ok {
+				m, cur, err := s.d.Trading.ExecutionTerms(ctx, userID, e.AccountID, e.InstrumentID)
+				if err != nil {
+					return err
+				}
+				tm = terms{m.String(), cur}
+				known[k] = tm
+			}
 			rec := []string{EscapeFormula(e.Symbol), string(e.AssetClass), string(e.Side), e.Quantity.String(), e.Price.String(), e.Commission.String(),
-				e.Fees.String(), e.ExecutedAt.UTC().Format(time.RFC3339Nano), EscapeFormula(e.BrokerExecutionID), imp, e.ID.String()}
+				e.Fees.String(), e.ExecutedAt.UTC().Format(time.RFC3339Nano), EscapeFormula(e.BrokerExecutionID), tm.mult, tm.currency, imp, e.ID.String()}
 			if err := cw.Write(rec); err != nil {
 				return err
 			}

@@ -40,6 +40,7 @@ type Trading interface {
 	DeleteImportExecutions(ctx context.Context, userID, accountID, importID uuid.UUID) (*trading.UndoImportResult, error)
 	ListTrades(ctx context.Context, userID uuid.UUID, f trading.Filter, s trading.Sort, p trading.Page) (trading.TradePage, error)
 	MultiplierConflicts(ctx context.Context, userID, accountID uuid.UUID, ins []trading.ExecutionInput) (map[int]string, error)
+	ExecutionTerms(ctx context.Context, userID, accountID, instrumentID uuid.UUID) (decimal.Decimal, string, error)
 }
 
 // Enqueuer enqueues jobs (*jobs.Client).

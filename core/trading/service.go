@@ -398,6 +398,22 @@ func (s *Service) rebuildPositions(ctx context.Context, a *Account, ids []uuid.U
 	return nil
 }
 
+// ExecutionTerms returns the multiplier one of the user's accounts values
+// its executions of an instrument at (EffectiveMultiplier) and the
+// instrument's currency ("": the account's): what an export writes beside
+// each fill, so that it imports back into a fresh account exactly.
+func (s *Service) ExecutionTerms(ctx context.Context, userID, accountID, instrumentID uuid.UUID) (decimal.Decimal, string, error) {
+	a, err := s.d.Accounts.Get(ctx, userID, accountID, false)
+	if err != nil {
+		return decimal.Decimal{}, "", err
+	}
+	in, err := s.d.Instruments.InAccount(ctx, userID, accountID, instrumentID)
+	if err != nil {
+		return decimal.Decimal{}, "", err
+	}
+	return EffectiveMultiplier(a, in), in.Currency, nil
+}
+
 // EffectiveMultiplier is the account's override for the instrument's root,
 // else the instrument's multiplier (the account's: Instruments.InAccount).
 func EffectiveMultiplier(a *Account, in *Instrument) decimal.Decimal {

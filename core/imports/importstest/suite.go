@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -910,6 +911,11 @@ func Run(t *testing.T, newStores Factory) {
 		e.upload(t, u, a, body, nil)
 		inj := "MSFT,stock,buy,1,410,0,0,2026-05-01 10:00:00,\"=HYPERLINK(\"\"http://evil.example\"\")\"\n"
 		e.upload(t, u, a, "symbol,asset_class,side,quantity,price,commission,fees,executed_at,broker_execution_id\n"+inj, nil)
+		// A forex lot of 100,000 and a root outside the built-in table:
+		// their multipliers must come back with them.
+		e.upload(t, u, a, "symbol,asset_class,side,quantity,price,commission,fees,executed_at,multiplier\n"+
+			"EUR/USD,forex,buy,1,1.1,0,0,2026-05-02 10:00:00,100000\nEUR/USD,forex,sell,1,1.101,0,0,2026-05-02 11:00:00,100000\n"+
+			"XBTZ26,future,buy,1,100,0,0,2026-05-02 10:00:00,0.5\nXBTZ26,future,sell,1,110,0,0,2026-05-02 11:00:00,0.5\n", nil)
 		var out bytes.Buffer
 		if err := e.Svc.ExportExecutions(ctx, u, trading.ExecutionFilter{AccountIDs: []uuid.UUID{a.ID}}, &out); err != nil {
 			t.Fatal(err)
@@ -922,7 +928,7 @@ func Run(t *testing.T, newStores Factory) {
 			t.Fatal(err)
 		}
 		back := e.upload(t, u, fresh, out.String(), nil)
-		if back.Broker != imports.PresetGeneric || back.Counts.ExecutionsAdded != 14 || back.Counts.Rejected != 0 {
+		if back.Broker != imports.PresetGeneric || back.Counts.ExecutionsAdded != 18 || back.Counts.Rejected != 0 {
 			t.Fatalf("re-import: %s %s %q %+v", back.Broker, counts(back.Counts), back.Error, back.Rejected)
 		}
 		key := func(x trading.Execution) string {
@@ -942,6 +948,23 @@ func Run(t *testing.T, newStores Factory) {
 		}
 		if !slices.ContainsFunc(got, func(s string) bool { return strings.HasSuffix(s, `=HYPERLINK("http://evil.example")`) }) {
 			t.Fatal("the payload did not come back as text")
+		}
+		pnl := func(acct uuid.UUID) map[string]string {
+			page, err := e.Trading.Svc.ListTrades(ctx, u, trading.Filter{AccountIDs: []uuid.UUID{acct}}, trading.Sort{}, trading.Page{Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := map[string]string{}
+			for _, tr := range page.Items {
+				out[tr.Symbol+" "+tr.OpenedAt.String()] = tr.Multiplier.String() + " " + tr.GrossPnL.String()
+			}
+			return out
+		}
+		lot := func(m map[string]string) bool {
+			return slices.ContainsFunc(slices.Collect(maps.Keys(m)), func(k string) bool { return strings.HasPrefix(k, "EUR/USD ") && m[k] == "100000 100" })
+		}
+		if w, g := pnl(a.ID), pnl(fresh.ID); !maps.Equal(w, g) || !lot(w) {
+			t.Fatalf("trades after the round trip:\n got %v\nwant %v", g, w)
 		}
 		var trades bytes.Buffer
 		if err := e.Svc.ExportTrades(ctx, u, trading.Filter{AccountIDs: []uuid.UUID{fresh.ID}}, trading.Sort{}, &trades); err != nil {

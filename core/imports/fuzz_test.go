@@ -61,7 +61,7 @@ func fuzzPreset(f *testing.F, preset string, files ...string) {
 			}
 		}
 		s := &Service{cfg: DefaultConfig()}
-		s.validate(c.fills)
+		s.validate(c.fills, nil)
 	})
 }
 

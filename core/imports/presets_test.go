@@ -53,7 +53,7 @@ func parseBytes(t *testing.T, preset string, b []byte, loc *time.Location, mappi
 		t.Fatalf("parse %s: %v", preset, err)
 	}
 	s := &Service{cfg: DefaultConfig()}
-	fills, bad := s.validate(c.fills)
+	fills, bad := s.validate(c.fills, nil)
 	bad = append(bad, c.rejected...)
 	slices.SortFunc(bad, func(a, b RejectedRow) int { return a.Line - b.Line })
 	return parsed{c: c, fills: fills, bad: bad}

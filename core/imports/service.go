@@ -152,20 +152,27 @@ func (s *Service) tooLarge() error {
 	return apperr.New(apperr.Invalid, CodeFileTooLarge, fmt.Sprintf("the file is larger than %d bytes", s.cfg.MaxBytes))
 }
 
+// uploadSettings are an upload's options resolved.
+type uploadSettings struct {
+	loc     *time.Location
+	mapping map[string]string
+	roots   map[string]decimal.Decimal // the account's multipliers (trading.InstrumentSpec.Roots)
+}
+
 // settings resolves an upload's options: the account (the user's; for an
 // import, not archived: apperr.Conflict "account_archived" at once rather
 // than a job that fails), the zone, the mapping.
-func (s *Service) settings(ctx context.Context, userID uuid.UUID, up *Upload, write bool) (*time.Location, map[string]string, error) {
+func (s *Service) settings(ctx context.Context, userID uuid.UUID, up *Upload, write bool) (uploadSettings, error) {
 	a, err := s.d.Trading.GetAccount(ctx, userID, up.AccountID)
 	if err != nil {
-		return nil, nil, err
+		return uploadSettings{}, err
 	}
 	if write && a.Archived {
-		return nil, nil, apperr.New(apperr.Conflict, trading.CodeAccountArchived, "the account is archived: unarchive it to import into it")
+		return uploadSettings{}, apperr.New(apperr.Conflict, trading.CodeAccountArchived, "the account is archived: unarchive it to import into it")
 	}
 	if up.Broker != "" {
 		if _, ok := Lookup(up.Broker); !ok {
-			return nil, nil, invalid(CodePresetUnknown, "broker", "unknown preset: one of "+strings.Join(PresetIDs(), ", "))
+			return uploadSettings{}, invalid(CodePresetUnknown, "broker", "unknown preset: one of "+strings.Join(PresetIDs(), ", "))
 		}
 	}
 	zoneName := up.Timezone
@@ -175,24 +182,24 @@ func (s *Service) settings(ctx context.Context, userID uuid.UUID, up *Upload, wr
 	var loc *time.Location
 	if zoneName != "" {
 		if loc, err = zone.Load(zoneName); err != nil {
-			return nil, nil, invalid(CodeTimezoneInvalid, "timezone", "not an IANA time zone such as America/New_York")
+			return uploadSettings{}, invalid(CodeTimezoneInvalid, "timezone", "not an IANA time zone such as America/New_York")
 		}
 	} else if loc, err = s.d.Zones.Location(ctx, userID); err != nil {
-		return nil, nil, err
+		return uploadSettings{}, err
 	}
 	// One mapping, for the generic preset: with both, or with another
 	// preset (whose columns are its own), one would be silently ignored.
 	switch {
 	case up.MappingID != uuid.Nil && len(up.Mapping) > 0:
-		return nil, nil, invalid(CodeMappingInvalid, "mapping", "give a mapping or a mapping_id, not both")
+		return uploadSettings{}, invalid(CodeMappingInvalid, "mapping", "give a mapping or a mapping_id, not both")
 	case (up.MappingID != uuid.Nil || len(up.Mapping) > 0) && up.Broker != "" && up.Broker != PresetGeneric:
-		return nil, nil, invalid(CodeMappingInvalid, "broker", "a column mapping is for the generic preset: leave broker out or give generic")
+		return uploadSettings{}, invalid(CodeMappingInvalid, "broker", "a column mapping is for the generic preset: leave broker out or give generic")
 	}
 	mapping := up.Mapping
 	if up.MappingID != uuid.Nil {
 		m, err := s.d.Mappings.Get(ctx, userID, up.MappingID)
 		if err != nil {
-			return nil, nil, err
+			return uploadSettings{}, err
 		}
 		mapping = m.Columns
 	}
@@ -200,13 +207,13 @@ func (s *Service) settings(ctx context.Context, userID uuid.UUID, up *Upload, wr
 		if bad := ValidateMapping(mapping); len(bad) > 0 {
 			e := apperr.Validation("invalid column mapping", prefixed("mapping.", bad))
 			e.Code = CodeMappingInvalid
-			return nil, nil, e
+			return uploadSettings{}, e
 		}
 		if up.Broker == "" {
 			up.Broker = PresetGeneric
 		}
 	}
-	return loc, mapping, nil
+	return uploadSettings{loc: loc, mapping: mapping, roots: a.Multipliers}, nil
 }
 
 func prefixed(p string, m map[string]string) map[string]string {
@@ -360,7 +367,7 @@ func (s *Service) Preview(ctx context.Context, userID uuid.UUID, up Upload) (*Pr
 	if up.Size > s.cfg.MaxBytes {
 		return nil, s.tooLarge()
 	}
-	loc, mapping, err := s.settings(ctx, userID, &up, false)
+	set, err := s.settings(ctx, userID, &up, false)
 	if err != nil {
 		return nil, err
 	}
@@ -371,10 +378,10 @@ func (s *Service) Preview(ctx context.Context, userID uuid.UUID, up Upload) (*Pr
 	}
 	c := &collector{limit: s.cfg.PreviewRows, maxWarn: s.cfg.MaxWarnings}
 	src := stopReader{r: br, stop: func() bool { return c.rows() >= c.limit }}
-	if err := p.Parse(ctx, NewReader(src), Options{Location: loc, Mapping: mapping}, limitSink{c}); err != nil {
+	if err := p.Parse(ctx, NewReader(src), Options{Location: set.loc, Mapping: set.mapping}, limitSink{c}); err != nil {
 		return nil, formatProblem(err)
 	}
-	fills, rejected := s.validate(c.fills)
+	fills, rejected := s.validate(c.fills, set.roots)
 	rejected = append(rejected, c.rejected...)
 	slices.SortFunc(rejected, func(a, b RejectedRow) int { return a.Line - b.Line })
 	warnings, err := s.multiplierWarnings(ctx, userID, up.AccountID, fills)
@@ -382,7 +389,7 @@ func (s *Service) Preview(ctx context.Context, userID uuid.UUID, up Upload) (*Pr
 		return nil, err
 	}
 	return &Preview{Broker: p.ID(), Columns: c.columns, Fills: fills, Rejected: rejected, Warnings: append(c.allWarnings(), warnings...),
-		Timezone: loc.String()}, nil
+		Timezone: set.loc.String()}, nil
 }
 
 // multiplierWarnings says which of a preview's fills the import would be
@@ -429,14 +436,17 @@ type instrumentKey struct {
 }
 
 // checker applies trading's rules to fills one at a time, so that one bad
-// row is rejected with its line instead of failing the file.
+// row is rejected with its line instead of failing the file; roots are
+// the account's multipliers (a future of a root outside the built-in
+// table may take its multiplier from there).
 type checker struct {
 	cache        map[instrumentKey]string
+	roots        map[string]decimal.Decimal
 	minAt, maxAt time.Time
 }
 
-func newChecker() *checker {
-	return &checker{cache: map[instrumentKey]string{},
+func newChecker(roots map[string]decimal.Decimal) *checker {
+	return &checker{cache: map[instrumentKey]string{}, roots: roots,
 		minAt: time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), maxAt: time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)}
 }
 
@@ -465,7 +475,9 @@ func (c *checker) reason(in *trading.ExecutionInput) string {
 	k := instrumentKey{in.AssetClass, in.Symbol, mult, in.Currency, in.ExecutedAt.Year()}
 	msg, seen := c.cache[k]
 	if !seen {
-		_, err := trading.ResolveInstrument(in.InstrumentSpec(), in.ExecutedAt)
+		spec := in.InstrumentSpec()
+		spec.Roots = c.roots
+		_, err := trading.ResolveInstrument(spec, in.ExecutedAt)
 		if err != nil {
 			msg = "symbol: invalid"
 			if e, ok := apperr.As(err); ok {
@@ -479,12 +491,13 @@ func (c *checker) reason(in *trading.ExecutionInput) string {
 	return msg
 }
 
-// validate applies the checker to each fill. It reuses fills' array for
-// the accepted fills (the caller must not use fills afterwards).
-func (s *Service) validate(fills []Fill) ([]Fill, []RejectedRow) {
+// validate applies the checker to each fill, roots the account's
+// multipliers. It reuses fills' array for the accepted fills (the caller
+// must not use fills afterwards).
+func (s *Service) validate(fills []Fill, roots map[string]decimal.Decimal) ([]Fill, []RejectedRow) {
 	ok := fills[:0] // filtered in place
 	var bad []RejectedRow
-	c := newChecker()
+	c := newChecker(roots)
 	for _, f := range fills {
 		if reason := c.reason(&f.Input); reason != "" {
 			bad = append(bad, RejectedRow{Line: f.Line, Raw: f.Raw, Reason: reason})
@@ -506,7 +519,7 @@ func (s *Service) Create(ctx context.Context, userID uuid.UUID, up Upload) (*Imp
 	if up.Size <= 0 {
 		return nil, apperr.New(apperr.Invalid, CodeFileEmpty, "the file is empty")
 	}
-	loc, mapping, err := s.settings(ctx, userID, &up, true)
+	set, err := s.settings(ctx, userID, &up, true)
 	if err != nil {
 		return nil, err
 	}
@@ -534,7 +547,7 @@ func (s *Service) Create(ctx context.Context, userID uuid.UUID, up Upload) (*Imp
 	}
 	now := s.d.Now().UTC()
 	imp := &Import{ID: id, UserID: userID, AccountID: up.AccountID, Broker: p.ID(), Filename: cleanName(up.Filename), BlobKey: key, Size: up.Size,
-		Timezone: loc.String(), Mapping: mapping, Strict: up.Strict, Status: Queued, CreatedAt: now, Version: 1}
+		Timezone: set.loc.String(), Mapping: set.mapping, Strict: up.Strict, Status: Queued, CreatedAt: now, Version: 1}
 	err = s.d.Tx.Do(ctx, func(ctx context.Context) error {
 		if err := s.d.Imports.Create(ctx, imp); err != nil {
 			return err
@@ -693,8 +706,15 @@ func (s *Service) Run(ctx context.Context, userID, id uuid.UUID) error {
 		return err
 	}
 	defer func() { _ = rc.Close() }()
+	a, err := s.d.Trading.GetAccount(ctx, userID, imp.AccountID)
+	if apperr.Is(err, apperr.NotFound) {
+		return s.fail(ctx, imp, "the account is gone", nil)
+	}
+	if err != nil {
+		return err
+	}
 	outer := ctx // progress is reported outside the transaction
-	k := &streamSink{collector: &collector{maxWarn: s.cfg.MaxWarnings}, check: newChecker(), strict: imp.Strict, checks: &pnlChecks{}}
+	k := &streamSink{collector: &collector{maxWarn: s.cfg.MaxWarnings}, check: newChecker(a.Multipliers), strict: imp.Strict, checks: &pnlChecks{}}
 	k.onRow = func(rows, rejected int) {
 		if rows%progressEvery == 0 {
 			// The event reports how far the file has been read (no

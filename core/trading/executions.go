@@ -110,13 +110,17 @@ type resolved struct {
 	err error
 }
 
-// resolveInstrument resolves in's instrument, stores it
+// resolveInstrument resolves in's instrument in account a (a root outside
+// the built-in table may take a's multiplier), stores it
 // (Instruments.Ensure) and pins the account's multiplier of it (pin). The
 // fill's own faults (a symbol that does not resolve, a multiplier other
 // than the account's) are the resolved's err; the error returned is the
 // stores'.
-func (s *Service) resolveInstrument(ctx context.Context, userID, accountID uuid.UUID, in *ExecutionInput, pinned map[uuid.UUID]decimal.Decimal) (resolved, error) {
-	inst, err := ResolveInstrument(in.InstrumentSpec(), in.ExecutedAt)
+func (s *Service) resolveInstrument(ctx context.Context, a *Account, in *ExecutionInput, pinned map[uuid.UUID]decimal.Decimal) (resolved, error) {
+	userID, accountID := a.UserID, a.ID
+	spec := in.InstrumentSpec()
+	spec.Roots = a.Multipliers
+	inst, err := ResolveInstrument(spec, in.ExecutedAt)
 	if err != nil {
 		return resolved{&inst, err}, nil //nolint:nilerr // the fill's own fault travels in the result
 	}
@@ -136,9 +140,9 @@ func (s *Service) resolveInstrument(ctx context.Context, userID, accountID uuid.
 	return resolved{&inst, conflict}, nil
 }
 
-// instruments resolves and stores the instrument of each input, once per
-// distinct symbol.
-func (s *Service) instruments(ctx context.Context, userID, accountID uuid.UUID, ins []ExecutionInput) ([]*Instrument, map[string]string, error) {
+// instruments resolves and stores the instrument of each input in account
+// a, once per distinct symbol.
+func (s *Service) instruments(ctx context.Context, a *Account, ins []ExecutionInput) ([]*Instrument, map[string]string, error) {
 	out := make([]*Instrument, len(ins))
 	cache := map[string]resolved{}
 	pinned := map[uuid.UUID]decimal.Decimal{}
@@ -149,7 +153,7 @@ func (s *Service) instruments(ctx context.Context, userID, accountID uuid.UUID, 
 		r, ok := cache[key]
 		if !ok {
 			var err error
-			if r, err = s.resolveInstrument(ctx, userID, accountID, in, pinned); err != nil {
+			if r, err = s.resolveInstrument(ctx, a, in, pinned); err != nil {
 				return nil, nil, err
 			}
 			cache[key] = r
@@ -207,7 +211,7 @@ func (s *Service) addExecutions(ctx context.Context, userID, accountID uuid.UUID
 	if len(fields) > 0 {
 		return nil, apperr.Validation("invalid executions", fields)
 	}
-	insts, fields, err := s.instruments(ctx, userID, accountID, ins)
+	insts, fields, err := s.instruments(ctx, a, ins)
 	if err != nil {
 		return nil, err
 	}
@@ -377,7 +381,7 @@ func (s *Service) UpdateExecution(ctx context.Context, userID, id uuid.UUID, p E
 		}
 		next := *cur
 		if p.Symbol != nil || p.AssetClass != nil {
-			insts, fields, err := s.instruments(ctx, userID, cur.AccountID, []ExecutionInput{in})
+			insts, fields, err := s.instruments(ctx, a, []ExecutionInput{in})
 			if err != nil {
 				return err
 			}

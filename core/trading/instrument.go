@@ -101,10 +101,14 @@ type FutureContract struct {
 }
 
 // Symbol is the canonical form: root, month code and two-digit year
-// ("ESZ26"), or the bare root.
+// ("ESZ26") for a year of 2000–2099, four digits for another (a two-digit
+// year reads as 20yy: ESZ2126 is not ESZ26), or the bare root.
 func (c FutureContract) Symbol() string {
 	if c.Month == 0 {
 		return c.Root
+	}
+	if c.Year < 2000 || c.Year > 2099 {
+		return fmt.Sprintf("%s%c%04d", c.Root, monthCodes[c.Month-1], c.Year)
 	}
 	return fmt.Sprintf("%s%c%02d", c.Root, monthCodes[c.Month-1], c.Year%100)
 }
@@ -235,6 +239,10 @@ type InstrumentSpec struct {
 	Currency   string
 	Multiplier decimal.Decimal
 	TickSize   decimal.Decimal
+	// Roots are the account's multipliers by root (Account.Multipliers):
+	// a future of a root outside the built-in table given without a
+	// multiplier takes its root's from there.
+	Roots map[string]decimal.Decimal
 }
 
 // InferAssetClass is the asset class of a symbol given without one: an
@@ -271,8 +279,8 @@ func datedDerivative(symbol string, ref time.Time) (class AssetClass, canonical 
 // multiplier and tick size where spec leaves them zero. ref is the instant
 // the symbol was traded at (one-digit futures years). Fails with
 // apperr.Invalid ("symbol_invalid") when the symbol does not parse for its
-// class, or a future's root is not in the built-in table and spec gives no
-// multiplier.
+// class, or a future's root is neither in the built-in table nor in
+// spec.Roots and spec gives no multiplier.
 func ResolveInstrument(spec InstrumentSpec, ref time.Time) (Instrument, error) {
 	invalid := func(msg string) error {
 		e := apperr.Validation(msg, map[string]string{"symbol": msg})
@@ -316,10 +324,15 @@ func ResolveInstrument(spec InstrumentSpec, ref time.Time) (Instrument, error) {
 		}
 		fs, known := futureSpecs[c.Root]
 		if in.Multiplier.IsZero() {
-			if !known {
-				return Instrument{}, invalid(fmt.Sprintf("unknown futures root %q: give its multiplier", c.Root))
+			m, own := spec.Roots[c.Root]
+			switch {
+			case known:
+				in.Multiplier = fs.Multiplier
+			case own && m.IsPositive():
+				in.Multiplier = m
+			default:
+				return Instrument{}, invalid(fmt.Sprintf("unknown futures root %q: give its multiplier, or set it for the account", c.Root))
 			}
-			in.Multiplier = fs.Multiplier
 		}
 		if in.TickSize.IsZero() && known {
 			in.TickSize = fs.TickSize

@@ -38,6 +38,10 @@ func TestParseFuture(t *testing.T) {
 		{"MNQZ6", ref2026, "MNQ", time.December, 2026, "MNQZ26"},
 		{"GCQ6", ref2026, "GC", time.August, 2026, "GCQ26"},
 		{"ES", ref2026, "ES", 0, 0, "ES"},
+		// Outside 2000–2099 the year keeps four digits: ESZ26 is 2026.
+		{"ESZ2126", ref2026, "ES", time.December, 2126, "ESZ2126"},
+		{"ES DEC 1999", ref2026, "ES", time.December, 1999, "ESZ1999"},
+		{"ESZ2099", ref2026, "ES", time.December, 2099, "ESZ99"},
 	}
 	for _, c := range cases {
 		got, err := ParseFuture(c.in, c.ref)
@@ -99,6 +103,12 @@ func TestResolveInstrument(t *testing.T) {
 		{InstrumentSpec{Symbol: "CL DEC26", AssetClass: Future}, "CLZ26", "1000", "0.01", "USD", "2026-12-01"},
 		{InstrumentSpec{Symbol: "FDAXZ6", AssetClass: Future}, "FDAXZ26", "25", "0.5", "EUR", "2026-12-01"},
 		{InstrumentSpec{Symbol: "XYZZ6", AssetClass: Future, Multiplier: d("10")}, "XYZZ26", "10", "0", "", "2026-12-01"},
+		// A root outside the table takes the account's multiplier; a known
+		// root keeps the table's (the account's override applies when the
+		// fill is valued: EffectiveMultiplier).
+		{InstrumentSpec{Symbol: "ZQZ6", AssetClass: Future, Roots: map[string]decimal.Decimal{"ZQ": d("4167")}}, "ZQZ26", "4167", "0", "", "2026-12-01"},
+		{InstrumentSpec{Symbol: "ZQZ6", AssetClass: Future, Multiplier: d("10"), Roots: map[string]decimal.Decimal{"ZQ": d("4167")}}, "ZQZ26", "10", "0", "", "2026-12-01"},
+		{InstrumentSpec{Symbol: "ESZ6", AssetClass: Future, Roots: map[string]decimal.Decimal{"ES": d("5")}}, "ESZ26", "50", "0.25", "USD", "2026-12-01"},
 		{InstrumentSpec{Symbol: "AAPL  261218C00150000", AssetClass: Option}, "AAPL261218C00150000", "100", "0.01", "", "2026-12-18"},
 		{InstrumentSpec{Symbol: "eurusd", AssetClass: Forex}, "EUR/USD", "1", "0", "USD", ""},
 		{InstrumentSpec{Symbol: "BRK.B", AssetClass: Stock}, "BRK.B", "1", "0", "", ""},
@@ -115,6 +125,7 @@ func TestResolveInstrument(t *testing.T) {
 	}
 	for _, spec := range []InstrumentSpec{
 		{Symbol: "XYZZ6", AssetClass: Future}, // unknown root, no multiplier
+		{Symbol: "XYZZ6", AssetClass: Future, Roots: map[string]decimal.Decimal{"ZQ": decimal.NewFromInt(4167)}},
 		{Symbol: "AAPL", AssetClass: Option},
 		{Symbol: "", AssetClass: Stock},
 		{Symbol: "AAPL", AssetClass: "bond"},
@@ -130,7 +141,7 @@ func TestResolveInstrument(t *testing.T) {
 // FuzzParseFuture: no input panics, and what parses has a canonical symbol
 // that parses back to the same contract.
 func FuzzParseFuture(f *testing.F) {
-	for _, s := range []string{"ESZ6", "/ESZ26", "ES DEC26", "ES 12-26", "6EH2027", "ES", "", "ZZZZZZ"} {
+	for _, s := range []string{"ESZ6", "/ESZ26", "ES DEC26", "ES 12-26", "6EH2027", "ES", "", "ZZZZZZ", "ESZ2126", "ES DEC 1999"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -142,7 +153,7 @@ func FuzzParseFuture(f *testing.F) {
 			return
 		}
 		back, err := ParseFuture(c.Symbol(), ref2026)
-		if err != nil || back.Symbol() != c.Symbol() || back.Root != c.Root || back.Month != c.Month {
+		if err != nil || back != c {
 			t.Fatalf("%q → %q → %+v, %v", s, c.Symbol(), back, err)
 		}
 	})

@@ -464,18 +464,27 @@ func multiplierConflict(symbol string, got, want decimal.Decimal, explicit bool)
 // AddExecutions would give: the rule of pin, read through
 // Instruments.Recorded (an import's preview warns of what its run would
 // refuse). A fill whose symbol does not resolve is left to the checks
-// that report it. Another user's account has no executions to conflict
-// with.
+// that report it. A root outside the built-in table takes the account's
+// multiplier as recording does. Another user's account has no executions
+// or multipliers to conflict with.
 func (s *Service) MultiplierConflicts(ctx context.Context, userID, accountID uuid.UUID, ins []ExecutionInput) (map[int]string, error) {
 	type key struct {
 		class  AssetClass
 		symbol string
 	}
+	var roots map[string]decimal.Decimal // another user's account: none
+	if a, err := s.d.Accounts.Get(ctx, userID, accountID, false); err == nil {
+		roots = a.Multipliers
+	} else if !apperr.Is(err, apperr.NotFound) {
+		return nil, err
+	}
 	pinned := map[key]decimal.Decimal{}
 	var out map[int]string
 	for i := range ins {
 		in := &ins[i]
-		inst, err := ResolveInstrument(in.InstrumentSpec(), in.ExecutedAt)
+		spec := in.InstrumentSpec()
+		spec.Roots = roots
+		inst, err := ResolveInstrument(spec, in.ExecutedAt)
 		if err != nil {
 			continue
 		}

@@ -838,6 +838,39 @@ func Run(t *testing.T, newStores Factory) {
 		}
 	})
 
+	t.Run("TheAccountsMultiplierOfARootOutsideTheTable", func(t *testing.T) {
+		// ZQ (30-day Fed Funds) is not in the built-in table: its rows are
+		// accepted, previewed and recorded in an account that sets its
+		// multiplier, and rejected row by row in one that does not.
+		e := NewEnv(t, newStores(t))
+		u, plain := e.user(t)
+		rates, err := e.Trading.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: "Rates", Currency: "USD", Multipliers: map[string]decimal.Decimal{"ZQ": decimal.NewFromInt(4167)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := genericFile("ZQZ6,future,buy,2,95.5,0,0,2026-05-04 10:00:00", "ZQZ6,future,sell,2,95.6,0,0,2026-05-04 10:30:00")
+		p, err := e.Svc.Preview(ctx, u, imports.Upload{AccountID: rates.ID, Body: strings.NewReader(body), Size: int64(len(body))})
+		if err != nil || len(p.Fills) != 2 || len(p.Rejected) != 0 {
+			t.Fatalf("preview in the account = %+v, %v; want 2 fills, none rejected", p, err)
+		}
+		imp := e.upload(t, u, rates, body, nil)
+		if imp.Status != imports.Succeeded || imp.Counts.ExecutionsAdded != 2 || imp.Counts.Rejected != 0 {
+			t.Fatalf("import in the account = %s %+v %v", imp.Status, imp.Counts, imp.Rejected)
+		}
+		tp, err := e.Trading.Svc.ListTrades(ctx, u, trading.Filter{AccountIDs: []uuid.UUID{rates.ID}}, trading.Sort{}, trading.Page{})
+		if err != nil || len(tp.Items) != 1 || !tp.Items[0].GrossPnL.Equal(decimal.RequireFromString("833.4")) {
+			t.Fatalf("ZQ trades = %+v, %v; want one of gross 833.4", tp.Items, err)
+		}
+		p, err = e.Svc.Preview(ctx, u, imports.Upload{AccountID: plain.ID, Body: strings.NewReader(body), Size: int64(len(body))})
+		if err != nil || len(p.Fills) != 0 || len(p.Rejected) != 2 || !strings.Contains(p.Rejected[0].Reason, "ZQ") {
+			t.Fatalf("preview in another account = %+v, %v; want both rows rejected naming ZQ", p, err)
+		}
+		imp = e.upload(t, u, plain, body, nil)
+		if imp.Counts.ExecutionsAdded != 0 || imp.Counts.Rejected != 2 {
+			t.Fatalf("import in another account = %s %+v", imp.Status, imp.Counts)
+		}
+	})
+
 	t.Run("PreviewWarnsOfAMultiplierTheImportWouldRefuse", func(t *testing.T) {
 		// The account holds ZZM6 under multiplier 20. A file giving it 10,
 		// or giving a contract new to the account two multipliers (its first

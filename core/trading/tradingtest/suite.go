@@ -1204,6 +1204,38 @@ func Run(t *testing.T, newStores Factory) {
 		eqD(t, "rebuilt", one(a2, "EUR/USD").Multiplier, "1")
 	})
 
+	t.Run("AccountMultiplierOfARootOutsideTheTable", func(t *testing.T) {
+		// 30-day Fed Funds (ZQ) is not in the built-in table: an account
+		// that sets its multiplier records ZQ fills without one; another
+		// account is still asked for it.
+		e := NewEnv(t, newStores(t))
+		u, plain := e.user(t)
+		a, err := e.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: "Rates", Currency: "USD", Multipliers: map[string]decimal.Decimal{"ZQ": d("4167")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		zq := func(sec int, side trading.Side, price string) trading.ExecutionInput {
+			return fill("ZQZ6", trading.Future, sec, side, "2", price)
+		}
+		// The preview of a batch sees the account's multiplier pinned by its
+		// first fill, as recording it would.
+		conflicts, err := e.Svc.MultiplierConflicts(ctx, u, a.ID, []trading.ExecutionInput{zq(0, trading.Buy, "95.5"), withMultiplier(zq(60, trading.Sell, "95.6"), "10")})
+		if err != nil || len(conflicts) != 1 || conflicts[1] == "" {
+			t.Fatalf("MultiplierConflicts = %v, %v; want the second fill's", conflicts, err)
+		}
+		e.add(t, u, a, zq(0, trading.Buy, "95.5"), zq(60, trading.Sell, "95.6"))
+		trs := e.trades(t, u, trading.Filter{AccountIDs: []uuid.UUID{a.ID}}, trading.Sort{})
+		if len(trs) != 1 {
+			t.Fatalf("trades = %d", len(trs))
+		}
+		eqD(t, "ZQ multiplier", trs[0].Multiplier, "4167")
+		eqD(t, "ZQ gross", trs[0].GrossPnL, "833.4") // 0.1 × 2 × 4167
+		_, err = e.Svc.AddExecutions(ctx, u, plain.ID, []trading.ExecutionInput{zq(0, trading.Buy, "95.5")}, trading.AddOptions{})
+		if e, ok := apperr.As(err); !ok || e.Kind != apperr.Invalid || !strings.Contains(e.Fields["executions[0].symbol"], "ZQ") {
+			t.Fatalf("ZQ in an account without its multiplier: %v; want Invalid naming the root", err)
+		}
+	})
+
 	t.Run("ConcurrentWritesToOnePosition", func(t *testing.T) {
 		// Writers of one account serialise on its lock: four clients adding
 		// fills to one position at once (every buy before every sell, so all

@@ -326,7 +326,12 @@ func (s *Service) ListExecutions(ctx context.Context, userID uuid.UUID, f Execut
 }
 
 // ExecutionPatch changes an execution; nil fields stay. Symbol and
-// AssetClass move it to another instrument (both positions rebuild).
+// AssetClass move it to another instrument (both positions rebuild). A
+// new Symbol without an AssetClass keeps the execution's class unless
+// its old symbol implied it (InferAssetClass: a stock ticker, a dated
+// future of a known root, an OCC option): then the new symbol implies it
+// again, so that AAPL corrected to ESZ6 is a future, and SPY (an ETF)
+// corrected to QQQ stays an ETF.
 type ExecutionPatch struct {
 	Symbol            *string
 	AssetClass        *AssetClass
@@ -365,6 +370,9 @@ func (s *Service) UpdateExecution(ctx context.Context, userID, id uuid.UUID, p E
 		}
 		in := ExecutionInput{Symbol: cur.Symbol, AssetClass: cur.AssetClass, Side: cur.Side, Quantity: cur.Quantity, Price: cur.Price,
 			Commission: cur.Commission, Fees: cur.Fees, ExecutedAt: cur.ExecutedAt, BrokerExecutionID: cur.BrokerExecutionID}
+		if p.Symbol != nil && p.AssetClass == nil && cur.AssetClass == InferAssetClass(cur.Symbol, cur.ExecutedAt) {
+			in.AssetClass = "" // implied by the old symbol: by the new one now
+		}
 		set(&in.Symbol, p.Symbol)
 		set(&in.AssetClass, p.AssetClass)
 		set(&in.Side, p.Side)

@@ -539,6 +539,30 @@ func Run(t *testing.T, newStores Factory) {
 		}
 	})
 
+	t.Run("CorrectingASymbolReinfersAnImpliedClass", func(t *testing.T) {
+		// A class the old symbol implied follows the new symbol (AAPL typed
+		// for ESZ6 becomes a future at ×50); one the symbol does not imply
+		// (SPY recorded as an ETF) is kept.
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		res := e.add(t, u, a, fill("AAPL", trading.Stock, 0, trading.Buy, "1", "5000"), fill("ESZ6", trading.Future, 60, trading.Sell, "1", "5002"),
+			fill("SPY", trading.ETF, 0, trading.Buy, "1", "500"))
+		sym := "ESZ6"
+		ex, _, err := e.Svc.UpdateExecution(ctx, u, res.Executions[0].ID, trading.ExecutionPatch{Symbol: &sym}, 0)
+		if err != nil || ex.AssetClass != trading.Future || ex.Symbol != "ESZ26" {
+			t.Fatalf("AAPL corrected to ESZ6 = %+v, %v; want the future ESZ26", ex, err)
+		}
+		l := e.trades(t, u, trading.Filter{Symbols: []string{"ESZ26"}}, trading.Sort{})
+		if len(l) != 1 || l[0].Status != trading.Closed {
+			t.Fatalf("ESZ26 trades after the correction: %+v", l)
+		}
+		eqD(t, "ESZ26 gross", l[0].GrossPnL, "100")
+		sym = "QQQ"
+		if ex, _, err = e.Svc.UpdateExecution(ctx, u, res.Executions[2].ID, trading.ExecutionPatch{Symbol: &sym}, 0); err != nil || ex.AssetClass != trading.ETF {
+			t.Fatalf("SPY (ETF) corrected to QQQ = %+v, %v; want an ETF", ex, err)
+		}
+	})
+
 	t.Run("CorrectingASymbolKeepsTheJournal", func(t *testing.T) {
 		// A round trip typed under a misspelt symbol, annotated, then
 		// corrected one fill at a time: the trade follows its opening

@@ -228,18 +228,33 @@ const maxValues = 200
 // withCanonicalSymbols adds to symbols the canonical form of each that
 // is written another way than the instruments store it: a dated futures
 // contract of a known root (MNQM6, /ESZ26, ES DEC26 as MNQM26, ESZ26) and
-// a padded OCC option symbol, so that a trader filtering by the symbol
+// a padded OCC option symbol, a currency pair (EURUSD as EUR/USD), so
+// that a trader filtering by the symbol
 // their broker prints finds the trades. The symbol as given stays (an
 // instrument stored under it, a stock named so, still matches); ref
 // dates a one-digit futures year, as the trade's date does on input.
 func withCanonicalSymbols(symbols []string, ref time.Time) []string {
 	out := slices.Clip(symbols) // the first append copies: the caller's array is not written
 	for _, s := range symbols {
-		if _, c, ok := datedDerivative(s, ref); ok && c != s && !slices.Contains(out, c) {
+		c, ok := "", false
+		if _, c, ok = datedDerivative(s, ref); !ok {
+			c, ok = currencyPair(s)
+		}
+		if ok && c != s && !slices.Contains(out, c) {
 			out = append(out, c)
 		}
 	}
 	return out
+}
+
+// currencyPair is the canonical form of a currency pair written another
+// way (EURUSD, EUR.USD, eur-usd as EUR/USD): two ISO 4217 currencies.
+func currencyPair(s string) (string, bool) {
+	m := reForex.FindStringSubmatch(s)
+	if m == nil || !isoCurrency(m[1]) || !isoCurrency(m[2]) {
+		return "", false
+	}
+	return m[1] + "/" + m[2], true
 }
 
 // Bounds returns the instants [from, to) that From and To mean in

@@ -243,16 +243,18 @@ func FuzzInferAssetClass(f *testing.F) {
 	})
 }
 
-// TestFilterFindsTheBrokersSymbol: a filter's futures and option symbols
-// written as brokers print them also select the canonical form the
-// instruments are stored under; the symbol as given stays.
+// TestFilterFindsTheBrokersSymbol: a filter's futures, option and
+// currency-pair symbols written as brokers print them also select the
+// canonical form the instruments are stored under; the symbol as given
+// stays (GOOGLE is six letters, not two currencies).
 func TestFilterFindsTheBrokersSymbol(t *testing.T) {
-	f := Filter{Symbols: []string{"mnqm6", "/ESZ26", "ES DEC26", "AAPL  261218C00150000", "MSFT", "ES"}}
+	f := Filter{Symbols: []string{"mnqm6", "/ESZ26", "ES DEC26", "AAPL  261218C00150000", "MSFT", "ES", "eurusd", "GBP.JPY", "EUR/USD", "GOOGLE"}}
 	if err := f.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	mnq, _ := ParseFuture("MNQM6", time.Now()) // the one-digit year is read against today, as a trade's against its date
-	want := []string{"MNQM6", "/ESZ26", "ES DEC26", "AAPL 261218C00150000", "MSFT", "ES", mnq.Symbol(), "ESZ26", "AAPL261218C00150000"}
+	want := []string{"MNQM6", "/ESZ26", "ES DEC26", "AAPL 261218C00150000", "MSFT", "ES", "EURUSD", "GBP.JPY", "EUR/USD", "GOOGLE",
+		mnq.Symbol(), "ESZ26", "AAPL261218C00150000", "GBP/JPY"}
 	if !slices.Equal(f.Symbols, want) {
 		t.Fatalf("symbols %q, want %q", f.Symbols, want)
 	}

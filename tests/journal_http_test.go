@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/shopspring/decimal"
@@ -366,6 +368,48 @@ func TestJournalHTTPIdempotentPOST(t *testing.T) {
 		st.expect(st.call("PATCH", "/api/v1/accounts/"+tr.account, tr.token, map[string]any{"name": "Renamed"}, nil), 200, "")
 		st.expect(st.call("POST", "/api/v1/accounts", tr.token, dup, k2), 201, "")
 	})
+}
+
+// TestJournalHTTPIdempotentPOSTWhoseAnswerWasLost: a process that dies
+// after its request's transaction committed and before the answer was
+// stored (here: a trigger refuses to store it) leaves the key applied, by
+// the commit itself: the retry past the lease is told so (409
+// idempotency_applied) and creates nothing twice. PostgreSQL only (the
+// trigger); the store's contract suite covers both dialects.
+func TestJournalHTTPIdempotentPOSTWhoseAnswerWasLost(t *testing.T) {
+	url := testenv.PostgresDB(t)
+	st := buildStack(t, stackSpec{hashing: identity.TestParams, env: map[string]string{"DATABASE_URL": url}})
+	tr := newTrader(st, "lost-answer@example.com")
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close(ctx) }()
+	if _, err := conn.Exec(ctx, `CREATE FUNCTION lost_answer() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN IF NEW.state = 'done' AND NEW.key = 'lost-answer' THEN RAISE EXCEPTION 'the process died'; END IF; RETURN NEW; END $$;
+		CREATE TRIGGER lost_answer BEFORE UPDATE ON idempotency_keys FOR EACH ROW EXECUTE FUNCTION lost_answer()`); err != nil {
+		t.Fatal(err)
+	}
+	key := map[string]string{"Idempotency-Key": "lost-answer"}
+	body := map[string]any{"executions": []map[string]any{
+		{"account_id": tr.account, "symbol": "MSFT", "asset_class": "stock", "side": "buy", "quantity": "10", "price": "410.5", "executed_at": "2026-03-03T14:31:00Z"},
+	}}
+	st.expect(st.call("POST", "/api/v1/executions", tr.token, body, key), 201, "")
+	var state string
+	if err := conn.QueryRow(ctx, `SELECT state FROM idempotency_keys WHERE key = 'lost-answer'`).Scan(&state); err != nil || state != "applied" {
+		t.Fatalf("key state after the commit = %q, %v; want applied", state, err)
+	}
+	st.problem(st.call("POST", "/api/v1/executions", tr.token, body, key), 409, "idempotency_in_progress")
+	// The lease passes (the process is gone for good).
+	if _, err := conn.Exec(ctx, `UPDATE idempotency_keys SET created_at = created_at - interval '2 minutes' WHERE key = 'lost-answer'`); err != nil {
+		t.Fatal(err)
+	}
+	st.problem(st.call("POST", "/api/v1/executions", tr.token, body, key), 409, "idempotency_applied")
+	list := st.call("GET", "/api/v1/executions?account_id="+tr.account+"&symbol=MSFT", tr.token, nil, nil)
+	if n := len(list.list("items")); n != 1 {
+		t.Fatalf("%d executions after the retries, want 1", n)
+	}
 }
 
 // testPNG is a w×h PNG with a text chunk (metadata that must go).

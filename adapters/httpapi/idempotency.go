@@ -58,8 +58,10 @@ func idempotent(routes routeTable, guard *idempotency.Guard, log *slog.Logger) g
 
 		real := c.Writer
 		rec := &recorder{ResponseWriter: real, status: http.StatusOK}
-		resp, replayed, err := guard.Do(c.Request.Context(), p.UserID, key, hash, func(context.Context) (idempotency.Response, error) {
-			c.Writer = rec
+		resp, replayed, err := guard.Do(c.Request.Context(), p.UserID, key, hash, func(ctx context.Context) (idempotency.Response, error) {
+			// ctx carries the guard's commit mark into the handler's
+			// transactions (what the handler adds to its request stays).
+			c.Writer, c.Request = rec, c.Request.WithContext(ctx)
 			c.Next()
 			c.Writer = real
 			resp := idempotency.Response{Status: rec.status, ContentType: rec.Header().Get("Content-Type"),

@@ -66,11 +66,23 @@ func (s *IdempotencyKeys) Claim(ctx context.Context, r idempotency.Record, stale
 	return out, nil
 }
 
+// MarkApplied implements idempotency.Store.
+func (s *IdempotencyKeys) MarkApplied(ctx context.Context, userID uuid.UUID, key string) error {
+	return s.db.run(ctx, func(g *gorm.DB) error {
+		err := g.Exec(`UPDATE idempotency_keys SET state = ? WHERE user_id = ? AND key = ? AND state = ?`,
+			string(idempotency.Applied), userID, key, string(idempotency.Pending)).Error
+		if err != nil {
+			return fmt.Errorf("mark idempotency key applied: %w", translate(err))
+		}
+		return nil
+	})
+}
+
 // Complete implements idempotency.Store.
 func (s *IdempotencyKeys) Complete(ctx context.Context, userID uuid.UUID, key string, resp idempotency.Response) error {
 	return s.db.run(ctx, func(g *gorm.DB) error {
-		err := g.Exec(`UPDATE idempotency_keys SET state = ?, status = ?, content_type = ?, location = ?, body = ? WHERE user_id = ? AND key = ? AND state = ?`,
-			string(idempotency.Done), resp.Status, resp.ContentType, resp.Location, resp.Body, userID, key, string(idempotency.Pending)).Error
+		err := g.Exec(`UPDATE idempotency_keys SET state = ?, status = ?, content_type = ?, location = ?, body = ? WHERE user_id = ? AND key = ? AND state IN (?, ?)`,
+			string(idempotency.Done), resp.Status, resp.ContentType, resp.Location, resp.Body, userID, key, string(idempotency.Pending), string(idempotency.Applied)).Error
 		if err != nil {
 			return fmt.Errorf("complete idempotency key: %w", translate(err))
 		}

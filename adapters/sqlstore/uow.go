@@ -83,6 +83,9 @@ func (d *DB) inTx(ctx context.Context, fn func(ctx context.Context) error) (err 
 		}
 		return err
 	}
+	if err := uow.MarkCommit(txCtx); err != nil {
+		return err
+	}
 	done = true
 	if err := sqlTx.Commit(); err != nil {
 		return translate(err)

@@ -9,7 +9,10 @@
 // same key gets apperr.Invalid "idempotency_key_reused" (HTTP 422). Server
 // errors (status ≥ 500) are not stored: the claim is released so that the
 // client may retry. A claim whose request died with its process is taken
-// over after Lease.
+// over after Lease, unless the request's first transaction committed: that
+// transaction marked the key applied (uow.WithCommitMark), and a retry of
+// a request whose effect is durable but whose answer was lost gets
+// apperr.Conflict "idempotency_applied" instead of carrying it out twice.
 package idempotency
 
 import (
@@ -22,6 +25,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tradesense/tradesense/core/apperr"
+	"github.com/tradesense/tradesense/core/uow"
 )
 
 // Error codes.
@@ -29,6 +33,7 @@ const (
 	CodeKeyInvalid = "idempotency_key_invalid"
 	CodeKeyReused  = "idempotency_key_reused"
 	CodeInProgress = "idempotency_in_progress"
+	CodeApplied    = "idempotency_applied"
 )
 
 // Defaults.
@@ -44,6 +49,9 @@ type State string
 // The states.
 const (
 	Pending State = "pending"
+	// Applied: the request's transaction committed, its answer is not
+	// stored yet (or never will be: the process died).
+	Applied State = "applied"
 	Done    State = "done"
 )
 
@@ -74,10 +82,14 @@ type Store interface {
 	// created before staleBefore, counts as absent and is replaced.
 	// Concurrent claims of one key: exactly one gets (nil, nil).
 	Claim(ctx context.Context, r Record, staleBefore time.Time) (*Record, error)
-	// Complete stores the response of the caller's pending claim.
+	// MarkApplied turns the caller's pending claim applied; ctx carries
+	// the transaction of the request's effect, which the write joins.
+	MarkApplied(ctx context.Context, userID uuid.UUID, key string) error
+	// Complete stores the response of the caller's pending or applied
+	// claim.
 	Complete(ctx context.Context, userID uuid.UUID, key string, resp Response) error
 	// Release deletes the caller's pending claim (the request failed in a
-	// way that must not be replayed).
+	// way that must not be replayed); an applied one stays.
 	Release(ctx context.Context, userID uuid.UUID, key string) error
 	// Purge deletes records that expired before now and reports how many.
 	Purge(ctx context.Context, now time.Time) (int64, error)
@@ -145,9 +157,17 @@ func (g *Guard) Do(ctx context.Context, userID uuid.UUID, key, requestHash strin
 			return Response{}, false, apperr.New(apperr.Invalid, CodeKeyReused, "this Idempotency-Key was used for a different request")
 		case prev.State == Pending:
 			return Response{}, false, apperr.New(apperr.Conflict, CodeInProgress, "a request with this Idempotency-Key is still in progress")
+		case prev.State == Applied:
+			if t.Sub(prev.CreatedAt) < lease {
+				return Response{}, false, apperr.New(apperr.Conflict, CodeInProgress, "a request with this Idempotency-Key is still in progress")
+			}
+			return Response{}, false, apperr.New(apperr.Conflict, CodeApplied,
+				"the request with this Idempotency-Key was carried out but its answer was lost: read the resource instead of sending it again")
 		}
 		return prev.Response, true, nil
 	}
+	// The request's first committing transaction marks the key applied.
+	ctx = uow.WithCommitMark(ctx, func(txCtx context.Context) error { return g.Store.MarkApplied(txCtx, userID, key) })
 	resp, err = fn(ctx)
 	// Store or release even when the caller's context ended meanwhile.
 	sctx := context.WithoutCancel(ctx)

@@ -5,6 +5,7 @@ package uow
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // Runner runs a function inside one transaction.
@@ -78,4 +79,40 @@ func WithAfterCommit(ctx context.Context) (context.Context, func(context.Context
 		}
 	}
 	return context.WithValue(ctx, afterCommitKey{}, h), run
+}
+
+// commitMarkKey is the context key of a commit mark.
+type commitMarkKey struct{}
+
+// commitMark is a write that records, in the transaction that carries
+// out a request, that it was carried out (see WithCommitMark).
+type commitMark struct {
+	fn   func(txCtx context.Context) error
+	done atomic.Bool
+}
+
+// WithCommitMark returns ctx carrying fn: the first outermost transaction
+// begun under ctx (or a context derived from it) that commits runs fn in
+// it, after its own work and before the commit (MarkCommit), so that fn's
+// writes are durable exactly when that work is. A transaction that rolls
+// back takes fn's writes with it, and the next one runs fn again. This is
+// how an idempotency key learns, atomically, that its request's effect
+// committed, even if the process dies before the answer is stored.
+func WithCommitMark(ctx context.Context, fn func(txCtx context.Context) error) context.Context {
+	return context.WithValue(ctx, commitMarkKey{}, &commitMark{fn: fn})
+}
+
+// MarkCommit is for Runner implementations: at the outermost Do, after fn
+// returned nil and before committing, call it with the transaction's
+// context; its error fails Do (roll back and return it).
+func MarkCommit(txCtx context.Context) error {
+	m, _ := txCtx.Value(commitMarkKey{}).(*commitMark)
+	if m == nil || m.done.Load() {
+		return nil
+	}
+	if err := m.fn(txCtx); err != nil {
+		return err
+	}
+	AfterCommit(txCtx, func(context.Context) { m.done.Store(true) })
+	return nil
 }

@@ -3624,7 +3624,9 @@ type CreateAccountParams struct {
 	// IdempotencyKey 1-255 printable ASCII characters, per user. The first response to a key is stored and
 	// replayed (with `Idempotent-Replayed: true`) to every retry for 24 hours; the same key with
 	// another body answers 422 `idempotency_key_reused`, a retry while the first still runs 409
-	// `idempotency_in_progress`. Error responses are not stored.
+	// `idempotency_in_progress`, and one whose first request committed but whose answer was
+	// lost (its process died before storing it) 409 `idempotency_applied`. Error responses are
+	// not stored.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -4149,7 +4151,9 @@ type UploadAttachmentParams struct {
 	// IdempotencyKey 1-255 printable ASCII characters, per user. The first response to a key is stored and
 	// replayed (with `Idempotent-Replayed: true`) to every retry for 24 hours; the same key with
 	// another body answers 422 `idempotency_key_reused`, a retry while the first still runs 409
-	// `idempotency_in_progress`. Error responses are not stored.
+	// `idempotency_in_progress`, and one whose first request committed but whose answer was
+	// lost (its process died before storing it) 409 `idempotency_applied`. Error responses are
+	// not stored.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -4217,7 +4221,9 @@ type CreateExecutionsParams struct {
 	// IdempotencyKey 1-255 printable ASCII characters, per user. The first response to a key is stored and
 	// replayed (with `Idempotent-Replayed: true`) to every retry for 24 hours; the same key with
 	// another body answers 422 `idempotency_key_reused`, a retry while the first still runs 409
-	// `idempotency_in_progress`. Error responses are not stored.
+	// `idempotency_in_progress`, and one whose first request committed but whose answer was
+	// lost (its process died before storing it) 409 `idempotency_applied`. Error responses are
+	// not stored.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -4268,7 +4274,9 @@ type CreatePlaybookParams struct {
 	// IdempotencyKey 1-255 printable ASCII characters, per user. The first response to a key is stored and
 	// replayed (with `Idempotent-Replayed: true`) to every retry for 24 hours; the same key with
 	// another body answers 422 `idempotency_key_reused`, a retry while the first still runs 409
-	// `idempotency_in_progress`. Error responses are not stored.
+	// `idempotency_in_progress`, and one whose first request committed but whose answer was
+	// lost (its process died before storing it) 409 `idempotency_applied`. Error responses are
+	// not stored.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -4296,7 +4304,9 @@ type CreateTagParams struct {
 	// IdempotencyKey 1-255 printable ASCII characters, per user. The first response to a key is stored and
 	// replayed (with `Idempotent-Replayed: true`) to every retry for 24 hours; the same key with
 	// another body answers 422 `idempotency_key_reused`, a retry while the first still runs 409
-	// `idempotency_in_progress`. Error responses are not stored.
+	// `idempotency_in_progress`, and one whose first request committed but whose answer was
+	// lost (its process died before storing it) 409 `idempotency_applied`. Error responses are
+	// not stored.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -4381,7 +4391,9 @@ type CreateManualTradeParams struct {
 	// IdempotencyKey 1-255 printable ASCII characters, per user. The first response to a key is stored and
 	// replayed (with `Idempotent-Replayed: true`) to every retry for 24 hours; the same key with
 	// another body answers 422 `idempotency_key_reused`, a retry while the first still runs 409
-	// `idempotency_in_progress`. Error responses are not stored.
+	// `idempotency_in_progress`, and one whose first request committed but whose answer was
+	// lost (its process died before storing it) 409 `idempotency_applied`. Error responses are
+	// not stored.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 

@@ -14,11 +14,22 @@ import (
 
 	"github.com/tradesense/tradesense/core/apperr"
 	"github.com/tradesense/tradesense/core/idempotency"
+	"github.com/tradesense/tradesense/core/uow"
 )
 
-// Factory returns a store over an empty database and a function that
-// stores a user (the SQL schema references users).
-type Factory func(t *testing.T) (idempotency.Store, func(t *testing.T) uuid.UUID)
+// Factory returns a store over an empty database, the unit of work of
+// that database (a request's transactions, which mark its key applied),
+// and a function that stores a user (the SQL schema references users).
+type Factory func(t *testing.T) (idempotency.Store, uow.Runner, func(t *testing.T) uuid.UUID)
+
+// dying is a store whose process dies once the request's work is done:
+// the answer is neither stored nor the claim released.
+type dying struct{ idempotency.Store }
+
+var errDied = errors.New("the process died")
+
+func (dying) Complete(context.Context, uuid.UUID, string, idempotency.Response) error { return errDied }
+func (dying) Release(context.Context, uuid.UUID, string) error                        { return errDied }
 
 func isCode(err error, kind apperr.Kind, code string) bool {
 	e, ok := apperr.As(err)
@@ -31,7 +42,7 @@ func Run(t *testing.T, newStore Factory) {
 	t0 := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
 
 	t.Run("ReplayAndReuse", func(t *testing.T) {
-		st, newUser := newStore(t)
+		st, _, newUser := newStore(t)
 		now := t0
 		g := &idempotency.Guard{Store: st, Now: func() time.Time { return now }}
 		u, other := newUser(t), newUser(t)
@@ -72,7 +83,7 @@ func Run(t *testing.T, newStore Factory) {
 	})
 
 	t.Run("FailuresAreNotStored", func(t *testing.T) {
-		st, newUser := newStore(t)
+		st, _, newUser := newStore(t)
 		g := &idempotency.Guard{Store: st, Now: func() time.Time { return t0 }}
 		u := newUser(t)
 		boom := errors.New("boom")
@@ -95,7 +106,7 @@ func Run(t *testing.T, newStore Factory) {
 	})
 
 	t.Run("ConcurrentRetriesRunOnce", func(t *testing.T) {
-		st, newUser := newStore(t)
+		st, _, newUser := newStore(t)
 		now := t0
 		var mu sync.Mutex
 		g := &idempotency.Guard{Store: st, Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now }}
@@ -138,6 +149,54 @@ func Run(t *testing.T, newStore Factory) {
 		mu.Unlock()
 		if _, replayed, err := g.Do(ctx, u, "dead", "h", func(context.Context) (idempotency.Response, error) { return idempotency.Response{Status: 200}, nil }); err != nil || replayed {
 			t.Fatalf("take over a stale claim = %v %v", replayed, err)
+		}
+	})
+	t.Run("AnAnswerLostAfterTheCommitIsNotCarriedOutTwice", func(t *testing.T) {
+		// The request's transaction marks its key applied as it commits:
+		// a process that dies before storing the answer leaves a key whose
+		// retry is refused (idempotency_applied) instead of run again. A
+		// transaction that rolled back marks nothing: the retry runs.
+		st, tx, newUser := newStore(t)
+		now := t0
+		clock := func() time.Time { return now }
+		u := newUser(t)
+		calls := 0
+		effect := func(fail error) func(ctx context.Context) (idempotency.Response, error) {
+			return func(ctx context.Context) (idempotency.Response, error) {
+				calls++
+				if err := tx.Do(ctx, func(context.Context) error { return fail }); err != nil {
+					return idempotency.Response{Status: 500}, nil //nolint:nilerr // a 5xx answer, as the HTTP layer gives it
+				}
+				return idempotency.Response{Status: 201, Body: []byte(`{"id":"t1"}`)}, nil
+			}
+		}
+		dead := &idempotency.Guard{Store: dying{st}, Now: clock}
+		live := &idempotency.Guard{Store: st, Now: clock}
+		if _, _, err := dead.Do(ctx, u, "committed", "h", effect(nil)); !errors.Is(err, errDied) {
+			t.Fatalf("dying request = %v", err)
+		}
+		if _, _, err := live.Do(ctx, u, "committed", "h", effect(nil)); !isCode(err, apperr.Conflict, idempotency.CodeInProgress) {
+			t.Fatalf("retry within the lease = %v; want in progress", err)
+		}
+		now = t0.Add(2 * idempotency.DefaultLease)
+		if _, _, err := live.Do(ctx, u, "committed", "h", effect(nil)); !isCode(err, apperr.Conflict, idempotency.CodeApplied) || calls != 1 {
+			t.Fatalf("retry after the lease = %v (calls %d); want applied, not run again", err, calls)
+		}
+		if _, _, err := live.Do(ctx, u, "committed", "other", effect(nil)); !isCode(err, apperr.Invalid, idempotency.CodeKeyReused) {
+			t.Fatalf("another body under the applied key = %v", err)
+		}
+
+		now, calls = t0, 0
+		if _, _, err := dead.Do(ctx, u, "rolled-back", "h", effect(errors.New("constraint"))); !errors.Is(err, errDied) {
+			t.Fatalf("dying request = %v", err)
+		}
+		now = t0.Add(2 * idempotency.DefaultLease)
+		if r, replayed, err := live.Do(ctx, u, "rolled-back", "h", effect(nil)); err != nil || replayed || r.Status != 201 || calls != 2 {
+			t.Fatalf("retry of a rolled-back request = %+v %v %v (calls %d); want it run", r, replayed, err, calls)
+		}
+		// An answer stored after the mark is replayed as any other.
+		if r, replayed, err := live.Do(ctx, u, "rolled-back", "h", effect(nil)); err != nil || !replayed || string(r.Body) != `{"id":"t1"}` || calls != 2 {
+			t.Fatalf("replay after the mark = %+v %v %v (calls %d)", r, replayed, err, calls)
 		}
 	})
 }

@@ -127,6 +127,9 @@ func (u *UnitOfWork) Do(ctx context.Context, fn func(ctx context.Context) error)
 	if err := fn(txCtx); err != nil {
 		return err
 	}
+	if err := uow.MarkCommit(txCtx); err != nil {
+		return err
+	}
 	committed = true
 	u.s.end(t, true)
 	// After the write turn is given back: a hook may write.

@@ -236,9 +236,12 @@ type engine struct {
 	values   bool
 	books    map[string]*book
 
-	// The last trade's account, its book and band: trades come in runs
-	// of one account.
+	// The last trade's account, its currency, book (nil until a trade in
+	// that currency comes: an account whose trades in the result are all
+	// priced in other currencies makes no empty book of its own) and
+	// band: trades come in runs of one account.
 	lastAcct uuid.UUID
+	lastCur  string
 	lastBook *book
 	lastBand amt
 	// lastTouched: the account is among its book's accounts (it has a
@@ -268,18 +271,17 @@ func (e *engine) book(cur string) *book {
 
 // add takes the next trade in close order.
 func (e *engine) add(r *Row) {
-	if e.lastBook == nil || r.AccountID != e.lastAcct {
+	if r.AccountID != e.lastAcct { // uuid.Nil before the first trade
 		acct := e.cat.Accounts[r.AccountID]
-		e.lastBook = e.book(acct.Currency)
 		band := acct.BreakevenBand
 		if e.band.Valid {
 			band = e.band.Decimal
 		}
-		e.lastAcct, e.lastBand, e.lastTouched = r.AccountID, amtOf(band), false
+		e.lastAcct, e.lastCur, e.lastBook, e.lastBand, e.lastTouched = r.AccountID, acct.Currency, nil, amtOf(band), false
 	}
-	b := e.lastBook
+	var b *book
 	band := e.lastBand
-	if cur, ok := e.cat.Currencies[InstrumentRef{r.AssetClass, r.Symbol}]; ok && cur != b.currency {
+	if cur, ok := e.cat.Currencies[InstrumentRef{r.AssetClass, r.Symbol}]; ok && cur != e.lastCur {
 		// Priced in another currency than the account's: its own book,
 		// which the account's starting balance and band (amounts in the
 		// account's currency) do not apply to; a band given in the query
@@ -288,9 +290,15 @@ func (e *engine) add(r *Row) {
 		if e.band.Valid {
 			band = e.lastBand
 		}
-	} else if !e.lastTouched {
-		b.accounts[r.AccountID] = true
-		e.lastTouched = true
+	} else {
+		if e.lastBook == nil {
+			e.lastBook = e.book(e.lastCur)
+		}
+		b = e.lastBook
+		if !e.lastTouched {
+			b.accounts[r.AccountID] = true
+			e.lastTouched = true
+		}
 	}
 	x := rowAmts{gross: r.GrossPnL.a, costs: r.Costs.a, net: r.NetPnL.a}
 	x.pnl = x.net

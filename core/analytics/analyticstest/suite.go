@@ -572,6 +572,12 @@ func edgeCases(t *testing.T, newStores Factory) {
 		if len(s) != 3 || s[1].Wins != 1 || s[1].Breakevens != 1 {
 			t.Errorf("JPY with the query's band of 5: %+v", s[1])
 		}
+		// Only trades in other currencies than the account's: no empty
+		// book of the account's currency beside theirs.
+		s = summary(t, u, trading.Filter{Symbols: []string{"FDAXM26", "USD/JPY"}})
+		if len(s) != 2 || s[0].Currency != "EUR" || s[1].Currency != "JPY" {
+			t.Errorf("books of FDAX and USD/JPY only: %+v; want EUR and JPY", s)
+		}
 	})
 
 	t.Run("BadQueries", func(t *testing.T) {

@@ -174,7 +174,9 @@ func (s *Service) UpdateAccount(ctx context.Context, userID, id uuid.UUID, p Acc
 		if err := s.d.Accounts.Update(ctx, a); err != nil {
 			return err
 		}
-		if a.Timezone != before.Timezone || !a.BreakevenBand.Equal(before.BreakevenBand) ||
+		// The currency decides which trades the band applies to
+		// (OutcomeBand).
+		if a.Timezone != before.Timezone || !a.BreakevenBand.Equal(before.BreakevenBand) || a.Currency != before.Currency ||
 			!maps.EqualFunc(a.Multipliers, before.Multipliers, decimal.Decimal.Equal) {
 			if _, err := s.rebuildAll(ctx, a, ch); err != nil {
 				return err

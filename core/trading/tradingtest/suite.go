@@ -1128,6 +1128,41 @@ func Run(t *testing.T, newStores Factory) {
 		}
 	})
 
+	t.Run("TheBandIsInTheAccountsCurrency", func(t *testing.T) {
+		// A band of 1 dollar does not make a 0.5 euro FDAX trade a
+		// breakeven (the analytics book it in euros with ε = 0): listed,
+		// filtered and counted alike. Once the account is in euros, the
+		// band applies to it.
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		band := d("1")
+		if _, err := e.Svc.UpdateAccount(ctx, u, a.ID, trading.AccountPatch{BreakevenBand: &band}, 0); err != nil {
+			t.Fatal(err)
+		}
+		e.add(t, u, a, fill("FDAXH6", trading.Future, 0, trading.Buy, "1", "18000"), fill("FDAXH6", trading.Future, 60, trading.Sell, "1", "18000.02"),
+			fill("AAPL", trading.Stock, 0, trading.Buy, "1", "100"), fill("AAPL", trading.Stock, 60, trading.Sell, "1", "100.5"))
+		outcomes := func() map[string]trading.Outcome {
+			out := map[string]trading.Outcome{}
+			for _, tr := range e.trades(t, u, trading.Filter{}, trading.Sort{}) {
+				out[tr.Symbol] = tr.Outcome
+			}
+			return out
+		}
+		if got := outcomes(); got["FDAXH26"] != trading.Win || got["AAPL"] != trading.Breakeven {
+			t.Fatalf("outcomes in a USD account with a band of 1: %v; want the EUR trade a win, AAPL +0.5 a breakeven", got)
+		}
+		if l := e.trades(t, u, trading.Filter{Outcomes: []trading.Outcome{trading.Win}}, trading.Sort{}); len(l) != 1 || l[0].Symbol != "FDAXH26" {
+			t.Fatalf("outcome=win lists %+v", l)
+		}
+		eur := "EUR"
+		if _, err := e.Svc.UpdateAccount(ctx, u, a.ID, trading.AccountPatch{Currency: &eur}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := outcomes(); got["FDAXH26"] != trading.Breakeven || got["AAPL"] != trading.Breakeven {
+			t.Fatalf("outcomes once the account is in euros: %v; want both breakevens", got)
+		}
+	})
+
 	t.Run("MultipliersPerAccount", func(t *testing.T) {
 		// The multiplier a fill resolves to (its own or the built-in one) is
 		// its account's, not the user's: the first account to trade a

@@ -323,3 +323,50 @@ func TestReportPDFStructure(t *testing.T) {
 		t.Errorf("empty report: %d bytes (full: %d)", len(small), len(pdf))
 	}
 }
+
+// TestReportTradesTableFollowsTheBasis: on the gross basis a trade's R in
+// the trades table is gross P&L over its initial risk, as the summary's
+// expectancy in R counts it; the Report sheet of a report over every
+// account says so.
+func TestReportTradesTableFollowsTheBasis(t *testing.T) {
+	doc, _ := goldenDocument(t, trading.Filter{}, "2026")
+	for _, basis := range []analytics.Basis{analytics.Net, analytics.Gross} {
+		doc.Basis = basis
+		table := doc.TradesTable()
+		checked := 0
+		for i, r := range doc.Analysis.Trades {
+			if !r.InitialRisk.Valid || r.InitialRisk.Amount.Sign() <= 0 || r.GrossPnL.Decimal().Equal(r.NetPnL.Decimal()) {
+				continue
+			}
+			pnl := r.NetPnL.Decimal()
+			if basis == analytics.Gross {
+				pnl = r.GrossPnL.Decimal()
+			}
+			want := pnl.DivRound(r.InitialRisk.Amount.Decimal(), analytics.Scale).StringFixed(analytics.Scale)
+			if got := table.Rows[i][8].Text; got != want {
+				t.Fatalf("%s basis: trade %d's R %s, want %s", basis, i, got, want)
+			}
+			checked++
+		}
+		if checked == 0 {
+			t.Fatal("no trade with a risk and fees in the golden set")
+		}
+	}
+	doc.Accounts = nil
+	x, err := excelize.OpenReader(bytes.NewReader(render(t, doc, analytics.XLSX)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = x.Close() }()
+	about, err := x.GetRows("Report")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, row := range about {
+		found = found || len(row) == 2 && row[0] == "Accounts" && row[1] == "all accounts"
+	}
+	if !found {
+		t.Fatalf("the Report sheet of a report over every account: %q; want Accounts all accounts", about)
+	}
+}

@@ -130,10 +130,6 @@ func (p *pdfDoc) titlePage() {
 	if d.Zone != nil {
 		zone = d.Zone.String()
 	}
-	accounts := strings.Join(d.Accounts, ", ")
-	if accounts == "" {
-		accounts = "all accounts"
-	}
 	basis := "net of commission and fees"
 	if d.Basis == analytics.Gross {
 		basis = "gross (before commission and fees)"
@@ -143,7 +139,7 @@ func (p *pdfDoc) titlePage() {
 		filters = "none: every trade of the period"
 	}
 	for _, kv := range [][2]string{
-		{"Accounts", accounts},
+		{"Accounts", d.AccountsLine()},
 		{"Filters", filters},
 		{"Period", d.Period},
 		{"Generated", d.GeneratedAt.In(orUTC(d.Zone)).Format("Mon 2 Jan 2006, 15:04 MST")},

@@ -159,7 +159,7 @@ func writeAbout(x *excelize.File, doc *analytics.Document, bold int) error {
 		filters = []string{"none: every trade of the period"}
 	}
 	rows := [][2]string{{doc.Title, ""}, {"Period", doc.Period}, {"Generated", doc.GeneratedAt.In(orUTC(doc.Zone)).Format("2006-01-02 15:04 MST")},
-		{"Accounts", strings.Join(doc.Accounts, ", ")}}
+		{"Accounts", doc.AccountsLine()}}
 	for i, f := range filters {
 		label := ""
 		if i == 0 {

@@ -201,7 +201,18 @@ func (d *Document) CalendarTable() Table {
 	return t
 }
 
-// TradesTable lists the trades in close order.
+// AccountsLine names the accounts the report covers, "all accounts" when
+// its filter names none.
+func (d *Document) AccountsLine() string {
+	if len(d.Accounts) == 0 {
+		return "all accounts"
+	}
+	return strings.Join(d.Accounts, ", ")
+}
+
+// TradesTable lists the trades in close order. R is on the report's
+// basis, as the summary's expectancy in R: net P&L over initial risk, or
+// gross on the gross basis.
 func (d *Document) TradesTable() Table {
 	t := Table{Name: "Trades", Title: "Trades", Columns: []string{"Closed", "Account", "Symbol", "Side", "Held", "Gross", "Fees", "Net", "R"}}
 	zone := d.Zone
@@ -211,7 +222,11 @@ func (d *Document) TradesTable() Table {
 	for _, r := range d.Analysis.Trades {
 		var rm decimal.NullDecimal
 		if r.InitialRisk.Valid && r.InitialRisk.Amount.Sign() > 0 {
-			rm = null(r.NetPnL.Decimal().DivRound(r.InitialRisk.Amount.Decimal(), Scale))
+			pnl := r.NetPnL.Decimal()
+			if d.Basis == Gross {
+				pnl = r.GrossPnL.Decimal()
+			}
+			rm = null(pnl.DivRound(r.InitialRisk.Amount.Decimal(), Scale))
 		}
 		t.Rows = append(t.Rows, []Cell{text(r.ClosedAt.In(zone).Format("2006-01-02 15:04")), text(d.Catalog.Accounts[r.AccountID].Name), text(r.Symbol),
 			text(string(r.Direction)), text(FormatDuration(r.Holding)), money(r.GrossPnL.Decimal()), money(r.Costs.Decimal()), money(r.NetPnL.Decimal()), nullable(rm, ratio)})

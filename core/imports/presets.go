@@ -267,7 +267,7 @@ func tradovate() *spec {
 					fStatus: {"status"}, fCommission: {"commission"}},
 				required: []string{fSymbol, fSide, fQuantity, fPrice, fExecutedAt},
 				row: func(b *binding) ([]Fill, string, error) {
-					if st := strings.ToLower(b.get(fStatus)); st != "" && st != "filled" {
+					if st := strings.ToLower(b.get(fStatus)); st != "" && st != "filled" && !filledPart(b, "filledqty", "filled qty") {
 						return nil, "an order that did not fill (" + st + ")", nil
 					}
 					r := rowReader{b: b}
@@ -278,6 +278,20 @@ func tradovate() *spec {
 						Commission: comm.Abs(), ExecutedAt: at, BrokerExecutionID: b.get(fExecID)})
 				}},
 		}}
+}
+
+// filledPart reports whether an order whose status says it did not fill
+// (cancelled, expired, rejected, still working) filled in part: one of
+// the export's filled-quantity columns cols holds more than zero. That
+// part is a fill like any other (the quantity field reads the filled
+// quantity) and is not dropped with the rest of the order.
+func filledPart(b *binding, cols ...string) bool {
+	for _, c := range cols {
+		if d, err := ParseAmount(b.getCol(c)); err == nil && d.IsPositive() {
+			return true
+		}
+	}
+	return false
 }
 
 // ---- NinjaTrader 8 (Executions and Trades grids) ----
@@ -528,7 +542,7 @@ func webull() *spec {
 			required: []string{fSymbol, fSide, fQuantity, fPrice, fExecutedAt, fStatus},
 			row: func(b *binding) ([]Fill, string, error) {
 				st := strings.ToLower(b.get(fStatus))
-				if st != "filled" && st != "partially filled" {
+				if st != "filled" && st != "partially filled" && !filledPart(b, "filled") {
 					return nil, "an order that did not fill (" + st + ")", nil
 				}
 				r := rowReader{b: b}

@@ -179,9 +179,12 @@ func TestPresets(t *testing.T) {
 			"L3 future sell 1 MNQM6@18260 c=0 f=0 2026-05-01T13:40:00Z id=2002",
 			"L5 future sell 4 MNQM6@18245.5 c=0 f=0 2026-05-01T14:00:00Z id=2004",
 			"L6 future buy 2 MNQM6@18240 c=0 f=0 2026-05-01T14:30:00Z id=2005",
+			// a cancelled order of 3 that filled 1: that one is a fill
+			"L8 future buy 1 MNQM6@18230 c=0 f=0 2026-05-01T14:45:00Z id=2007",
+			"L9 future sell 1 MNQM6@18231 c=0 f=0 2026-05-01T14:50:00Z id=2008",
 		}, rejected: []int{7},
-			// long 3: +9.75×1 −4.75×2 = 0.25 pt → 0.5; short 2: +5.5×2 = 11 pt → 22 (MNQ $2/pt)
-			trades: 2, netPnL: "22.5"},
+			// long 3: +9.75×1 −4.75×2 = 0.25 pt → 0.5; short 2: +5.5×2 = 11 pt → 22; long 1: +1 pt → 2 (MNQ $2/pt)
+			trades: 3, netPnL: "24.5"},
 		{preset: PresetNinjaTrader, file: "ninjatrader_executions.csv", loc: loc, want: []string{
 			"L2 future buy 2 ES 06-26@5300.25 c=4.3 f=0 2026-05-01T13:31:05Z id=a1b2c3",
 			"L3 future sell 1 ES 06-26@5302.25 c=2.15 f=0 2026-05-01T13:40:00Z id=a1b2c4",
@@ -224,7 +227,10 @@ func TestPresets(t *testing.T) {
 			"L3 stock sell 100 AAPL@171 c=0 f=0 2026-05-01T14:00:00Z",
 			"L4 stock sell 10 TSLA@250 c=0 f=0 2026-05-01T14:05:00Z",
 			"L6 stock buy 10 TSLA@248 c=0 f=0 2026-05-01T15:00:00Z",
-		}, rejected: []int{7}, trades: 2, netPnL: "70"},
+			// a cancelled order of 10 that filled 4: those 4 are a fill
+			"L8 stock buy 4 TSLA@245 c=0 f=0 2026-05-01T16:00:05Z",
+			"L9 stock sell 4 TSLA@246 c=0 f=0 2026-05-01T16:10:00Z",
+		}, rejected: []int{7}, trades: 3, netPnL: "74"},
 		{preset: PresetTradeZero, file: "tradezero.csv", loc: loc, want: []string{
 			"L2 stock buy 200 AMD@160.1 c=0 f=0.62 2026-05-01T13:35:12Z",
 			"L3 stock sell 100 AMD@161 c=0 f=0.12 2026-05-01T13:50:00Z",

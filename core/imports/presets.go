@@ -691,6 +691,7 @@ func (g generic) Parse(ctx context.Context, r *Reader, o Options, sink Sink) err
 
 func genericSpec(m map[string]string) *spec {
 	aliases := map[string][]string{}
+	required := slices.Clone(genericRequired)
 	var sigs [][]string
 	if len(m) == 0 {
 		for _, f := range GenericFields {
@@ -706,12 +707,18 @@ func genericSpec(m map[string]string) *spec {
 			if f != fCommission && f != fFees && f != fAssetClass && f != fExecID && f != fCurrency && f != fMultiplier && f != fTime {
 				sig = append(sig, norm(col))
 			}
+			// Every field the mapping names must find its column, the
+			// optional ones too: a mapping whose commission column the
+			// file does not have would otherwise import every fill
+			// without its commission, silently.
+			required = append(required, f)
 		}
+		slices.Sort(required[len(genericRequired):])
 		sigs = [][]string{sig}
 	}
 	variants := make([]variant, len(sigs))
 	for i, sig := range sigs {
-		variants[i] = variant{name: "mapped", signature: sig, aliases: aliases, required: genericRequired, row: genericRow}
+		variants[i] = variant{name: "mapped", signature: sig, aliases: aliases, required: required, row: genericRow}
 	}
 	return &spec{id: PresetGeneric, name: "generic CSV", variants: variants}
 }

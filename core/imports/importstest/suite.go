@@ -1116,6 +1116,18 @@ func Run(t *testing.T, newStores Factory) {
 				t.Fatalf("preview with a mapping given %s: %v", name, err)
 			}
 		}
+		// A column the mapping names that the file does not have is
+		// refused, naming the field: an optional one too, which would
+		// otherwise lose every fill's commission (or time) silently.
+		for field, col := range map[string]string{"commission": "Comm", "time": "Time"} {
+			cols := maps.Clone(cols2)
+			cols[field] = col
+			up := imports.Upload{AccountID: a.ID, Body: strings.NewReader(body), Size: int64(len(body)), Mapping: cols}
+			_, err := e.Svc.Preview(ctx, u, up)
+			if e, ok := apperr.As(err); !ok || e.Kind != apperr.Invalid || !strings.Contains(e.Message, field) {
+				t.Fatalf("preview with a mapped %s column the file lacks: %v", field, err)
+			}
+		}
 		imp := e.upload(t, u, a, body, func(up *imports.Upload) { up.MappingID = m.ID })
 		if imp.Broker != imports.PresetGeneric || imp.Counts.ExecutionsAdded != 1 {
 			t.Fatalf("import with a saved mapping: %s %s %q", imp.Broker, counts(imp.Counts), imp.Error)

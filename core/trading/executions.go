@@ -433,8 +433,16 @@ func (s *Service) UpdateExecution(ctx context.Context, userID, id uuid.UUID, p E
 
 // refingerprint gives next the fingerprint of its fields: its own when
 // they did not change, else the first ordinal no other execution of the
-// account holds.
+// account holds. An imported fill keeps its own: it names the export's
+// row the fill came from, which the trader corrected, so that importing
+// that export again does not add the uncorrected row beside the
+// correction. (A fill entered by hand takes its new fields', so that the
+// broker's export of the corrected fill finds it.)
 func (s *Service) refingerprint(ctx context.Context, cur, next *Execution) error {
+	if cur.ImportID != uuid.Nil {
+		next.Fingerprint = cur.Fingerprint
+		return nil
+	}
 	if Fingerprint(cur, cur.Symbol, cur.AssetClass, 0) == Fingerprint(next, next.Symbol, next.AssetClass, 0) && cur.InstrumentID == next.InstrumentID {
 		return nil
 	}

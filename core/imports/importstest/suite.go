@@ -312,6 +312,22 @@ func Run(t *testing.T, newStores Factory) {
 		if n := len(e.executions(t, u, trading.ExecutionFilter{AccountIDs: []uuid.UUID{a.ID}})); n != 13 {
 			t.Fatalf("%d executions, want 13 (8 + 5)", n)
 		}
+		// A fill without an ID corrected by hand, then its export imported
+		// again: the correction stands and nothing is added beside it.
+		sells := e.executions(t, u, trading.ExecutionFilter{ImportID: g2.ID})
+		fixed := sells[len(sells)-1]
+		price := fixed.Price.Add(decimal.RequireFromString("0.5"))
+		if _, _, err := e.Trading.Svc.UpdateExecution(ctx, u, fixed.ID, trading.ExecutionPatch{Price: &price}, 0); err != nil {
+			t.Fatal(err)
+		}
+		g3 := e.upload(t, u, a, genericFile(genericRows...), nil)
+		if counts(g3.Counts) != "rows=5 added=0 duplicates=5 rejected=0" {
+			t.Fatalf("the export again after a correction: %s", counts(g3.Counts))
+		}
+		got, err := e.Trading.Svc.GetExecution(ctx, u, fixed.ID)
+		if err != nil || !got.Price.Equal(price) {
+			t.Fatalf("the corrected fill after the import = %+v, %v; want price %s", got, err, price)
+		}
 	})
 
 	t.Run("DateOnlySameDayShortsStayShort", func(t *testing.T) {

@@ -1,6 +1,13 @@
 package imports
 
-import "testing"
+import (
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/tradesense/tradesense/core/trading"
+)
 
 // TestParseAmountGrouping: thousands are read only when grouped as
 // written: a first group of 1 to 3 digits (not a lone 0, which is a
@@ -26,6 +33,23 @@ func TestParseAmountGrouping(t *testing.T) {
 	} {
 		if d, err := ParseAmount(in); err == nil {
 			t.Errorf("ParseAmount(%q) = %s, want an error", in, d)
+		}
+	}
+}
+
+// TestOCCKeepsTheStrike: a strike the OCC symbol cannot carry (a fourth
+// decimal place) gives a symbol that does not parse, so its row is
+// rejected rather than merged into the contract of the truncated strike.
+func TestOCCKeepsTheStrike(t *testing.T) {
+	exp := time.Date(2026, 6, 19, 0, 0, 0, 0, time.UTC)
+	for strike, want := range map[string]string{"2.5": "XYZ260619C00002500", "150": "XYZ260619C00150000", "0.001": "XYZ260619C00000001", "2.5005": ""} {
+		sym := occ("xyz", exp, "C", decimal.RequireFromString(strike))
+		o, err := trading.ParseOCC(sym)
+		switch {
+		case want == "" && err == nil:
+			t.Errorf("strike %s: %q parses as %+v; want a symbol that does not", strike, sym, o)
+		case want != "" && (err != nil || sym != want || !o.Strike.Equal(decimal.RequireFromString(strike))):
+			t.Errorf("strike %s: %q, %v; want %s", strike, sym, err, want)
 		}
 	}
 }

@@ -576,6 +576,12 @@ func (b *binding) classOf(sym string) trading.AssetClass {
 
 // occ builds an OCC symbol from its parts.
 func occ(underlying string, expiry time.Time, right string, strike decimal.Decimal) string {
-	k := strike.Mul(decimal.NewFromInt(1000)).IntPart()
-	return fmt.Sprintf("%s%s%s%08d", strings.ToUpper(underlying), expiry.Format("060102"), right, k)
+	k := strike.Shift(3)
+	if !k.Equal(k.Truncate(0)) {
+		// A strike the symbol cannot carry (more than three decimal
+		// places): truncated, 2.5005 would be the 2.5 contract, merging
+		// two. A symbol that does not parse has the row rejected instead.
+		return fmt.Sprintf("%s %s %s %s", strings.ToUpper(underlying), expiry.Format("060102"), right, strike)
+	}
+	return fmt.Sprintf("%s%s%s%08d", strings.ToUpper(underlying), expiry.Format("060102"), right, k.IntPart())
 }

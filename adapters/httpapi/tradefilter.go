@@ -315,8 +315,18 @@ func oneOf[T ~string](p *queryParser, name string, allowed ...T) T {
 	return ""
 }
 
-func (p *queryParser) decimal(name string) decimal.NullDecimal {
+// given is single for a value that must not be empty when the parameter
+// is present: "from=" must not read as "from the beginning".
+func (p *queryParser) given(name string) string {
 	v := p.single(name)
+	if v == "" && len(p.q[name]) == 1 {
+		p.fail(name, "must not be empty: leave the parameter out to set no bound")
+	}
+	return v
+}
+
+func (p *queryParser) decimal(name string) decimal.NullDecimal {
+	v := p.given(name)
 	if v == "" {
 		return decimal.NullDecimal{}
 	}
@@ -329,7 +339,7 @@ func (p *queryParser) decimal(name string) decimal.NullDecimal {
 }
 
 func (p *queryParser) date(name string) trading.Date {
-	v := p.single(name)
+	v := p.given(name)
 	if v == "" {
 		return trading.Date{}
 	}
@@ -346,13 +356,13 @@ func (p *queryParser) date(name string) trading.Date {
 }
 
 func (p *queryParser) seconds(name string) time.Duration {
-	v := p.single(name)
+	v := p.given(name)
 	if v == "" {
 		return 0
 	}
 	n, ok := smallInt(v, 0, maxHoldingSeconds)
 	if !ok {
-		p.fail(name, "must be a whole number of seconds, at least 0")
+		p.fail(name, fmt.Sprintf("must be a whole number of seconds from 0 to %d", maxHoldingSeconds))
 		return 0
 	}
 	return time.Duration(n) * time.Second

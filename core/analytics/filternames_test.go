@@ -33,4 +33,13 @@ func TestFilterNames(t *testing.T) {
 	if got := filterNames(&f, cat); !slices.Equal(got, want) {
 		t.Fatalf("filterNames =\n%q\nwant\n%q", got, want)
 	}
+	// Symbols as the filter holds them after validation (the broker's
+	// spelling and the canonical form it added) are shown canonical, once.
+	g := trading.Filter{Symbols: []string{"AAPL", "/FDAXH26", "EURUSD"}}
+	if err := g.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := filterNames(&g, cat); !slices.Equal(got, []string{"symbol AAPL, FDAXH26, EUR/USD"}) {
+		t.Fatalf("symbols shown as %q", got)
+	}
 }

@@ -594,9 +594,11 @@ func (r *Report) ChosenFilter() trading.Filter { return chosenCriteria(r.Filter)
 
 // chosenCriteria drops from a report's filter the criteria every report
 // sets itself: its dates (the report's From and To), closed trades by
-// close date, and the default tag mode.
+// close date, and the default tag mode; its symbols are shown in their
+// canonical forms (trading.CanonicalSymbols), once each.
 func chosenCriteria(f trading.Filter) trading.Filter {
 	f.From, f.To, f.Status, f.DateField = trading.Date{}, trading.Date{}, "", ""
+	f.Symbols = trading.CanonicalSymbols(f.Symbols, time.Now())
 	if f.TagMode == trading.AnyTag {
 		f.TagMode = ""
 	}

@@ -247,6 +247,25 @@ func withCanonicalSymbols(symbols []string, ref time.Time) []string {
 	return out
 }
 
+// CanonicalSymbols is symbols each in its canonical form (the forms
+// withCanonicalSymbols adds, in place of the broker's spelling), once,
+// in order: how a filter is shown back (ESZ6 and ESZ26 as ESZ26).
+func CanonicalSymbols(symbols []string, ref time.Time) []string {
+	var out []string
+	for _, s := range symbols {
+		c := s
+		if _, k, ok := datedDerivative(s, ref); ok {
+			c = k
+		} else if k, ok := currencyPair(s); ok {
+			c = k
+		}
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // currencyPair is the canonical form of a currency pair written another
 // way (EURUSD, EUR.USD, eur-usd as EUR/USD): two ISO 4217 currencies.
 func currencyPair(s string) (string, bool) {

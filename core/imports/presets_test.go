@@ -358,3 +358,30 @@ func TestIBKRFlexTradeDateAndTime(t *testing.T) {
 		}
 	}
 }
+
+// TestSignedQuantities: a sell's quantity may carry its sign (IBKR writes
+// SELL with -100), a quantity without a side gives it; a buy of a
+// negative quantity is rejected with its row, not imported as a buy.
+func TestSignedQuantities(t *testing.T) {
+	body := "symbol,side,quantity,price,executed_at\n" +
+		"AAPL,sell,-10,101,2026-05-01 10:00:00\n" +
+		"AAPL,,-5,101,2026-05-01 10:01:00\n" +
+		"AAPL,,15,100,2026-05-01 10:02:00\n" +
+		"AAPL,buy,-10,100,2026-05-01 10:03:00\n"
+	p := parseBytes(t, PresetGeneric, []byte(body), time.UTC, nil)
+	var got []string
+	for _, f := range p.fills {
+		got = append(got, describe(f))
+	}
+	want := []string{
+		"L2 stock sell 10 AAPL@101 c=0 f=0 2026-05-01T10:00:00Z",
+		"L3 stock sell 5 AAPL@101 c=0 f=0 2026-05-01T10:01:00Z",
+		"L4 stock buy 15 AAPL@100 c=0 f=0 2026-05-01T10:02:00Z",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("fills\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
+	}
+	if len(p.bad) != 1 || p.bad[0].Line != 5 || !strings.Contains(p.bad[0].Reason, "negative") {
+		t.Fatalf("rejected %+v; want line 5 for its negative buy", p.bad)
+	}
+}

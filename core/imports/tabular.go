@@ -537,6 +537,11 @@ func sideAndQty(b *binding) (trading.Side, decimal.Decimal, error) {
 		if !ok {
 			return "", q, fmt.Errorf("%s: %.40q is not buy or sell", b.label(fSide), v)
 		}
+		if s == trading.Buy && q.IsNegative() {
+			// A sell's quantity may be signed (IBKR writes SELL with
+			// -100); a buy of a negative quantity contradicts itself.
+			return "", q, fmt.Errorf("%s %.40q with a negative %s (%s): give the quantity without its sign, or the side sell", b.label(fSide), v, b.label(fQuantity), q)
+		}
 		side = s
 	} else if q.IsNegative() {
 		side = trading.Sell

@@ -264,8 +264,7 @@ func dedupe(ids []uuid.UUID) []uuid.UUID {
 func (s *Service) UpdateAnnotation(ctx context.Context, userID, tradeID uuid.UUID, p AnnotationPatch, ifVersion int64) (*Trade, error) {
 	var out *Trade
 	err := s.write(ctx, userID, func(ctx context.Context, ch *changes) error {
-		locked := map[uuid.UUID]bool{}
-		t, changed, err := s.annotate(ctx, userID, tradeID, ifVersion, locked, func(a *Annotation) error { return s.apply(ctx, userID, a, &p) })
+		t, changed, err := s.annotate(ctx, userID, tradeID, ifVersion, &accountLocks{}, func(a *Annotation) error { return s.apply(ctx, userID, a, &p) })
 		if err != nil {
 			return err
 		}
@@ -278,24 +277,36 @@ func (s *Service) UpdateAnnotation(ctx context.Context, userID, tradeID uuid.UUI
 	return out, err
 }
 
-// allAccounts, as a key of annotate's locked set: every account of the
-// user is locked (Accounts.LockAll).
-var allAccounts = uuid.Nil
+// accountLocks are the accounts of the user whose write lock a write
+// holds: all of them (Accounts.LockAll), or those in held.
+type accountLocks struct {
+	all  bool
+	held map[uuid.UUID]bool
+}
+
+func (l *accountLocks) has(id uuid.UUID) bool { return l.all || l.held[id] }
+
+func (l *accountLocks) add(id uuid.UUID) {
+	if l.held == nil {
+		l.held = map[uuid.UUID]bool{}
+	}
+	l.held[id] = true
+}
 
 // annotate loads a trade under its account's lock (serialising with
 // rebuilds), changes its annotation with fn and saves it; changed is
 // false, and nothing saved, when fn left the annotation as it was.
-func (s *Service) annotate(ctx context.Context, userID, tradeID uuid.UUID, ifVersion int64, locked map[uuid.UUID]bool, fn func(*Annotation) error) (*Trade, bool, error) {
+func (s *Service) annotate(ctx context.Context, userID, tradeID uuid.UUID, ifVersion int64, locked *accountLocks, fn func(*Annotation) error) (*Trade, bool, error) {
 	for attempt := 0; ; attempt++ {
 		t, err := s.d.Trades.Get(ctx, userID, tradeID)
 		if err != nil {
 			return nil, false, err
 		}
-		if !locked[t.AccountID] && !locked[allAccounts] {
+		if !locked.has(t.AccountID) {
 			if _, err := s.d.Accounts.Get(ctx, userID, t.AccountID, true); err != nil {
 				return nil, false, err
 			}
-			locked[t.AccountID] = true
+			locked.add(t.AccountID)
 			continue // read again under the lock
 		}
 		if ifVersion != 0 && t.Annotation.Version != ifVersion {
@@ -346,7 +357,7 @@ func (s *Service) BulkAnnotate(ctx context.Context, userID uuid.UUID, ids []uuid
 		if err := s.d.Accounts.LockAll(ctx, userID); err != nil {
 			return err
 		}
-		locked := map[uuid.UUID]bool{allAccounts: true}
+		locked := &accountLocks{all: true}
 		// Every tag named must be the user's, removed ones too (another
 		// user's id answers 404 wherever it appears).
 		if named := dedupe(append(slices.Clone(b.AddTags), b.RemoveTags...)); len(named) > 0 {
@@ -534,7 +545,7 @@ func (s *Service) CreateManualTrade(ctx context.Context, userID uuid.UUID, m Man
 		}
 		if m.Annotation != nil && annotated != uuid.Nil {
 			_, isNew := ch.created[annotated]
-			t, _, err := s.annotate(ctx, userID, annotated, 0, map[uuid.UUID]bool{m.AccountID: true}, func(a *Annotation) error {
+			t, _, err := s.annotate(ctx, userID, annotated, 0, &accountLocks{held: map[uuid.UUID]bool{m.AccountID: true}}, func(a *Annotation) error {
 				if isNew {
 					return s.apply(ctx, userID, a, m.Annotation)
 				}

@@ -117,7 +117,7 @@ type resolved struct {
 // than the account's) are the resolved's err; the error returned is the
 // stores'.
 func (s *Service) resolveInstrument(ctx context.Context, a *Account, in *ExecutionInput, pinned map[uuid.UUID]decimal.Decimal) (resolved, error) {
-	userID, accountID := a.UserID, a.ID
+	userID := a.UserID
 	spec := in.InstrumentSpec()
 	spec.Roots = a.Multipliers
 	inst, err := ResolveInstrument(spec, in.ExecutedAt)
@@ -133,7 +133,7 @@ func (s *Service) resolveInstrument(ctx context.Context, a *Account, in *Executi
 		}
 		return resolved{&inst, err}, nil
 	}
-	conflict, err := s.pin(ctx, userID, accountID, &inst, want, !in.Multiplier.IsZero(), pinned)
+	conflict, err := s.pin(ctx, a, &inst, want, !in.Multiplier.IsZero(), pinned)
 	if err != nil {
 		return resolved{}, err
 	}

@@ -429,10 +429,17 @@ func OutcomeBand(a *Account, in *Instrument) decimal.Decimal {
 // EffectiveMultiplier is the account's override for the instrument's root,
 // else the instrument's multiplier (the account's: Instruments.InAccount).
 func EffectiveMultiplier(a *Account, in *Instrument) decimal.Decimal {
-	if m, ok := a.Multipliers[in.Root]; ok && m.IsPositive() && (in.AssetClass == Future || in.AssetClass == Option) {
+	if m, ok := override(a.Multipliers, in); ok {
 		return m
 	}
 	return in.Multiplier
+}
+
+// override is the multiplier of roots (an account's Multipliers) for
+// in's root, when one applies (futures and options).
+func override(roots map[string]decimal.Decimal, in *Instrument) (decimal.Decimal, bool) {
+	m, ok := roots[in.Root]
+	return m, ok && m.IsPositive() && (in.AssetClass == Future || in.AssetClass == Option)
 }
 
 // pin makes inst.Multiplier the account's multiplier of the instrument:
@@ -442,15 +449,15 @@ func EffectiveMultiplier(a *Account, in *Instrument) decimal.Decimal {
 // force fails with apperr.Invalid naming the field "multiplier" (the
 // returned conflict, not the call's error); a fill that gave none takes the
 // account's. pinned caches the answers of one call.
-func (s *Service) pin(ctx context.Context, userID, accountID uuid.UUID, inst *Instrument, want decimal.Decimal, explicit bool, pinned map[uuid.UUID]decimal.Decimal) (conflict, err error) {
+func (s *Service) pin(ctx context.Context, a *Account, inst *Instrument, want decimal.Decimal, explicit bool, pinned map[uuid.UUID]decimal.Decimal) (conflict, err error) {
 	got, ok := pinned[inst.ID]
 	if !ok {
-		if got, err = s.d.Instruments.Pin(ctx, userID, accountID, inst.ID, want); err != nil {
+		if got, err = s.d.Instruments.Pin(ctx, a.UserID, a.ID, inst.ID, want); err != nil {
 			return nil, err
 		}
 		pinned[inst.ID] = got
 	}
-	if msg := multiplierConflict(inst.Symbol, got, want, explicit); msg != "" {
+	if msg := multiplierConflict(inst.Symbol, got, want, explicit, a.Multipliers, inst); msg != "" {
 		return apperr.Validation("multiplier conflict", map[string]string{"multiplier": msg}), nil
 	}
 	inst.Multiplier = got
@@ -462,8 +469,20 @@ func (s *Service) pin(ctx context.Context, userID, accountID uuid.UUID, inst *In
 // (or whose batch pinned got first), "" when it is not: only a fill that
 // gave its multiplier (explicit) can conflict; one that gave none takes
 // the account's.
-func multiplierConflict(symbol string, got, want decimal.Decimal, explicit bool) string {
-	if !explicit || got.Equal(want) {
+//
+// With an account's override for the root (roots, EffectiveMultiplier),
+// the fill is valued at the override whatever it was recorded under: a
+// fill giving the override is the account's (its executions export writes
+// it), one giving another multiplier conflicts, and the one to give is the
+// override.
+func multiplierConflict(symbol string, got, want decimal.Decimal, explicit bool, roots map[string]decimal.Decimal, in *Instrument) string {
+	if !explicit {
+		return ""
+	}
+	if m, ok := override(roots, in); ok {
+		got = m
+	}
+	if got.Equal(want) {
 		return ""
 	}
 	return fmt.Sprintf("%s is recorded in this account with multiplier %s, not %s: give %s, or record the other contract in another account",
@@ -514,7 +533,7 @@ func (s *Service) MultiplierConflicts(ctx context.Context, userID, accountID uui
 			}
 			pinned[k] = got
 		}
-		if msg := multiplierConflict(inst.Symbol, got, inst.Multiplier, !in.Multiplier.IsZero()); msg != "" {
+		if msg := multiplierConflict(inst.Symbol, got, inst.Multiplier, !in.Multiplier.IsZero(), roots, &inst); msg != "" {
 			if out == nil {
 				out = map[int]string{}
 			}

@@ -952,6 +952,29 @@ func Run(t *testing.T, newStores Factory) {
 		}
 	})
 
+	t.Run("AnAccountsExportImportsBackIntoItUnderAnOverride", func(t *testing.T) {
+		// ES fills recorded at the built-in 50, then the account overrides
+		// ES to 5: its export writes 5 (the multiplier it values them at)
+		// and imports back into the same account as duplicates, not as a
+		// conflict with the 50 they were first recorded under.
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		e.upload(t, u, a, "symbol,asset_class,side,quantity,price,commission,fees,executed_at,broker_execution_id\n"+
+			"ESM6,future,buy,1,5300,0,0,2026-05-04 10:00:00,e1\nESM6,future,sell,1,5301,0,0,2026-05-04 10:10:00,e2\n", nil)
+		m := map[string]decimal.Decimal{"ES": decimal.NewFromInt(5)}
+		if _, err := e.Trading.Svc.UpdateAccount(ctx, u, a.ID, trading.AccountPatch{Multipliers: &m}, 0); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		if err := e.Svc.ExportExecutions(ctx, u, trading.ExecutionFilter{AccountIDs: []uuid.UUID{a.ID}}, &out); err != nil {
+			t.Fatal(err)
+		}
+		back := e.upload(t, u, a, out.String(), nil)
+		if back.Status != imports.Succeeded || counts(back.Counts) != "rows=2 added=0 duplicates=2 rejected=0" {
+			t.Fatalf("the export back into its account: %s %s %q %v", back.Status, counts(back.Counts), back.Error, back.Warnings)
+		}
+	})
+
 	t.Run("ExportImportsBackExactly", func(t *testing.T) {
 		e := NewEnv(t, newStores(t))
 		u, a := e.user(t)

@@ -1163,6 +1163,38 @@ func Run(t *testing.T, newStores Factory) {
 		}
 	})
 
+	t.Run("AFillAtTheAccountsOverrideIsTheAccounts", func(t *testing.T) {
+		// ES recorded at the built-in 50, then the account overrides ES
+		// to 5: every ES fill is valued at 5, so one giving 5 (as the
+		// account's executions export writes it) is the account's, and
+		// one giving 50 now conflicts with the 5 shown everywhere.
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		e.add(t, u, a, fill("ESM6", trading.Future, 0, trading.Buy, "1", "5300"), fill("ESM6", trading.Future, 60, trading.Sell, "1", "5301"))
+		m := map[string]decimal.Decimal{"ES": d("5")}
+		if _, err := e.Svc.UpdateAccount(ctx, u, a.ID, trading.AccountPatch{Multipliers: &m}, 0); err != nil {
+			t.Fatal(err)
+		}
+		five := []trading.ExecutionInput{withMultiplier(fill("ESM6", trading.Future, 120, trading.Buy, "1", "5300"), "5"),
+			withMultiplier(fill("ESM6", trading.Future, 180, trading.Sell, "1", "5302"), "5")}
+		if c, err := e.Svc.MultiplierConflicts(ctx, u, a.ID, five); err != nil || len(c) != 0 {
+			t.Fatalf("conflicts of fills at the override = %v, %v; want none", c, err)
+		}
+		e.add(t, u, a, five...)
+		trs := e.trades(t, u, trading.Filter{}, trading.Sort{})
+		if len(trs) != 2 {
+			t.Fatalf("trades = %d", len(trs))
+		}
+		for _, tr := range trs {
+			eqD(t, "multiplier", tr.Multiplier, "5")
+		}
+		fifty := withMultiplier(fill("ESM6", trading.Future, 240, trading.Buy, "1", "5300"), "50")
+		_, err := e.Svc.AddExecutions(ctx, u, a.ID, []trading.ExecutionInput{fifty}, trading.AddOptions{})
+		if e, ok := apperr.As(err); !ok || e.Kind != apperr.Invalid || !strings.Contains(e.Fields["executions[0].multiplier"], "give 5,") {
+			t.Fatalf("a fill at 50 against the override of 5: %v; want Invalid asking for 5", err)
+		}
+	})
+
 	t.Run("MultipliersPerAccount", func(t *testing.T) {
 		// The multiplier a fill resolves to (its own or the built-in one) is
 		// its account's, not the user's: the first account to trade a

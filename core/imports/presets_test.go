@@ -385,3 +385,18 @@ func TestSignedQuantities(t *testing.T) {
 		t.Fatalf("rejected %+v; want line 5 for its negative buy", p.bad)
 	}
 }
+
+// TestNinjaTraderActionNames: NinjaTrader writes its OrderAction names
+// (SellShort, BuyToCover) as well as the spaced ones.
+func TestNinjaTraderActionNames(t *testing.T) {
+	for _, v := range []struct {
+		word  string
+		side  trading.Side
+		short bool
+	}{{"SellShort", trading.Sell, true}, {"Sell short", trading.Sell, true}, {"BuyToCover", trading.Buy, false}, {"Buy to cover", trading.Buy, false}} {
+		s, ok := sideOf(v.word)
+		if !ok || s != v.side || opensShort(v.word) != v.short {
+			t.Errorf("%q: side %s %v, opens a short %v", v.word, s, ok, opensShort(v.word))
+		}
+	}
+}

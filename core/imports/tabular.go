@@ -482,9 +482,11 @@ func formatError(preset, reason string) error { return &FormatError{Preset: pres
 // side reads a side word as the brokers write it.
 func sideOf(v string) (trading.Side, bool) {
 	switch strings.ToUpper(strings.Join(strings.Fields(v), " ")) {
-	case "BUY", "B", "BOT", "BOUGHT", "BC", "BUY TO COVER", "BUY TO OPEN", "BUY TO CLOSE", "BTO", "BTC", "LONG", "BUY_TO_COVER", "COVER", "IN BUY":
+	case "BUY", "B", "BOT", "BOUGHT", "BC", "BUY TO COVER", "BUY TO OPEN", "BUY TO CLOSE", "BTO", "BTC", "LONG", "BUY_TO_COVER", "COVER", "IN BUY",
+		"BUYTOCOVER": // NinjaTrader's OrderAction names
 		return trading.Buy, true
-	case "SELL", "S", "SLD", "SOLD", "SS", "SELL SHORT", "SHORT", "SELL TO OPEN", "SELL TO CLOSE", "STO", "STC", "SELL_SHORT", "SHORT SELL":
+	case "SELL", "S", "SLD", "SOLD", "SS", "SELL SHORT", "SHORT", "SELL TO OPEN", "SELL TO CLOSE", "STO", "STC", "SELL_SHORT", "SHORT SELL",
+		"SELLSHORT":
 		return trading.Sell, true
 	}
 	return "", false
@@ -494,7 +496,7 @@ func sideOf(v string) (trading.Side, bool) {
 // sale or a sell to open.
 func opensShort(v string) bool {
 	switch strings.ToUpper(strings.Join(strings.Fields(v), " ")) {
-	case "SS", "SELL SHORT", "SHORT", "SELL TO OPEN", "STO", "SELL_SHORT", "SHORT SELL":
+	case "SS", "SELL SHORT", "SHORT", "SELL TO OPEN", "STO", "SELL_SHORT", "SHORT SELL", "SELLSHORT":
 		return true
 	}
 	return false

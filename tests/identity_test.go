@@ -405,6 +405,10 @@ func TestNoSecretsInLogsOrBodies(t *testing.T) {
 		reset := linkToken(t, st.waitMail("leak@example.com", identity.TemplatePasswordReset))
 		st.do("POST", "/api/v1/auth/password/reset", "", map[string]any{"token": reset, "new_password": "Fresh-Secret-Passphrase-42"})
 		st.do("GET", "/api/v1/auth/me", access+"tampered", nil)
+		// Bodies the spec validator refuses (an unknown property, a value
+		// too long) carry secrets too: its error quotes the body.
+		st.do("POST", "/api/v1/auth/login", "", map[string]any{"email": "leak@example.com", "password": "Refused-Body-Secret-1", "remember_me": true})
+		st.do("POST", "/api/v1/auth/refresh", "", map[string]any{"refresh_token": rr.str("refresh_token") + strings.Repeat("x", 200)})
 		u, err := sqlstore.NewUsers(st.db).GetByEmail(t.Context(), "leak@example.com")
 		if err != nil {
 			t.Fatal(err)
@@ -423,6 +427,7 @@ func TestNoSecretsInLogsOrBodies(t *testing.T) {
 			"hash salt":        strings.Split(u.PasswordHash, "$")[4],
 			"rotated refresh":  rr.str("refresh_token"),
 			"access token sig": strings.Split(access, ".")[2],
+			"refused body":     "Refused-Body-Secret-1",
 		}
 		for name, s := range secrets {
 			if s == "" {

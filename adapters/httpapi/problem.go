@@ -203,7 +203,11 @@ func writeProblem(c *gin.Context, log *slog.Logger, err error) {
 		// Whatever failed, it failed because the client hung up (a
 		// cancelled query, a transaction rolled back under it): not a
 		// server error. The access log records the request as 499.
-		log.InfoContext(ctx, "request abandoned: the client went away", "would_be_status", status, "code", p.Code, "error", err)
+		cause := any(err)
+		if status < 500 {
+			cause = deref(p.Detail) // as for a rejection below: never the refused value
+		}
+		log.InfoContext(ctx, "request abandoned: the client went away", "would_be_status", status, "code", p.Code, "error", cause)
 	case status == http.StatusServiceUnavailable && shedding(err):
 		// Load shed on purpose (every password-hashing slot busy): the
 		// server works as designed, and a flood must not flood the log
@@ -213,7 +217,10 @@ func writeProblem(c *gin.Context, log *slog.Logger, err error) {
 	case status >= 500:
 		log.ErrorContext(ctx, "request failed", "status", status, "code", p.Code, "error", err)
 	case status != http.StatusNotFound:
-		log.DebugContext(ctx, "request rejected", "status", status, "code", p.Code, "error", err)
+		// What the client is told, not err: the spec validator's error
+		// quotes the value it refused (a whole login body, a refresh
+		// token), and secrets are never logged.
+		log.DebugContext(ctx, "request rejected", "status", status, "code", p.Code, "detail", deref(p.Detail), "errors", problemFields(p.Errors))
 	}
 	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
 		c.Header("Retry-After", retryAfter(err))
@@ -318,4 +325,11 @@ type netHTTPAnswer struct {
 	requestID string
 	status    int
 	code      string
+}
+
+func problemFields(m *map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	return *m
 }

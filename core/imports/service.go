@@ -413,7 +413,10 @@ func (s *Service) multiplierWarnings(ctx context.Context, userID, accountID uuid
 	var out []string
 	for i := range fills {
 		if msg, ok := conflicts[i]; ok {
-			out = append(out, fmt.Sprintf("line %d: %s; importing this file would fail", fills[i].Line, msg))
+			w := fmt.Sprintf("line %d: %s; importing this file would fail", fills[i].Line, msg)
+			if len(out) == 0 || out[len(out)-1] != w { // a round-trip row's two fills: one warning
+				out = append(out, w)
+			}
 		}
 	}
 	return out, nil

@@ -929,6 +929,28 @@ func Run(t *testing.T, newStores Factory) {
 		if len(p.Fills) != 6 {
 			t.Fatalf("%d fills previewed; want 6 (rejected %+v)", len(p.Fills), p.Rejected)
 		}
+		// A row of two fills (MetaTrader's position: its open and its
+		// close) is warned of once: EUR/USD held at 1 here, the file's
+		// lots ×100,000.
+		eu := []trading.ExecutionInput{{Symbol: "EUR/USD", AssetClass: trading.Forex, Side: trading.Buy, Quantity: decimal.NewFromInt(1000), Price: decimal.RequireFromString("1.08"), ExecutedAt: at}}
+		if _, err := e.Trading.Svc.AddExecutions(ctx, u, a.ID, eu, trading.AddOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		mt5 := "Positions\nTime,Position,Symbol,Type,Volume,Price,S / L,T / P,Time,Price,Commission,Swap,Profit\n" +
+			"2026.05.01 10:15:00,5001,EURUSD,buy,1.00,1.08500,,,2026.05.01 12:30:00,1.08650,-7.00,0.00,150.00\n"
+		p, err = e.Svc.Preview(ctx, u, imports.Upload{AccountID: a.ID, Broker: imports.PresetMT5, Body: strings.NewReader(mt5), Size: int64(len(mt5))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = got[:0]
+		for _, w := range p.Warnings {
+			if strings.Contains(w, "multiplier") {
+				got = append(got, w)
+			}
+		}
+		if len(p.Fills) != 2 || len(got) != 1 || !strings.HasPrefix(got[0], "line 3: EUR/USD is recorded in this account with multiplier 1") {
+			t.Fatalf("MetaTrader preview: %d fills, multiplier warnings %q; want 2 fills and one warning for line 3", len(p.Fills), got)
+		}
 		// Another user's account: no figure of it is read (the preview is a 404).
 		u2 := e.St.Trading.NewUser(t)
 		if _, err := e.Svc.Preview(ctx, u2, imports.Upload{AccountID: a.ID, Body: strings.NewReader(body), Size: int64(len(body))}); !isCode(err, apperr.NotFound, "") {

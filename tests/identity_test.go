@@ -67,9 +67,29 @@ func TestRegisterVerifyLoginMe(t *testing.T) {
 		if ch.body["email_change_pending"] != true || ch.str("email") != "ada@example.com" {
 			t.Fatalf("email change = %s", ch.raw)
 		}
+		// Pending until the link is followed: on GET /me, and on a later
+		// update that does not touch the email.
+		if me := st.do("GET", "/api/v1/auth/me", lr.str("access_token"), nil); me.body["email_change_pending"] != true || me.str("email") != "ada@example.com" {
+			t.Fatalf("me while the change is pending = %s", me.raw)
+		}
+		if up := st.do("PATCH", "/api/v1/auth/me", lr.str("access_token"), map[string]any{"display_name": "Ada"}); up.body["email_change_pending"] != true {
+			t.Fatalf("a later update while the change is pending = %s", up.raw)
+		}
 		ct := linkToken(t, st.waitMail("new@example.com", identity.TemplateVerifyEmail))
 		st.expect(st.do("POST", "/api/v1/auth/verify-email", "", map[string]any{"token": ct}), 200, "")
-		st.login("new@example.com", goodPassword, "")
+		if me := st.do("GET", "/api/v1/auth/me", lr.str("access_token"), nil); me.body["email_change_pending"] != false || me.str("email") != "new@example.com" {
+			t.Fatalf("me after the link = %s", me.raw)
+		}
+		// A change to an address already registered is pending as well:
+		// the answer does not tell.
+		st.registerVerified("taken@example.com")
+		taken := st.do("PATCH", "/api/v1/auth/me", lr.str("access_token"), map[string]any{"email": "taken@example.com", "current_password": goodPassword})
+		if taken.body["email_change_pending"] != true {
+			t.Fatalf("a change to a registered address = %s", taken.raw)
+		}
+		if me := st.do("GET", "/api/v1/auth/me", lr.str("access_token"), nil); me.body["email_change_pending"] != true || me.str("email") != "new@example.com" {
+			t.Fatalf("me after asking for a registered address = %s", me.raw)
+		}
 	})
 }
 

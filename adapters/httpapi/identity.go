@@ -88,6 +88,8 @@ func userBody(u *identity.User) gen.User {
 		t := true
 		out.Disabled = &t
 	}
+	pending := u.EmailChangePending(time.Now())
+	out.EmailChangePending = &pending
 	return out
 }
 

@@ -352,6 +352,7 @@ func TestLegsMigrationMovesLegs(t *testing.T) {
 					t.Fatalf("migrate %s: %v", cmd, err)
 				}
 			}
+			migrate(sqlstore.MigrateDown) // 00380_users_email_change
 			migrate(sqlstore.MigrateDown) // 00370_account_instruments
 			migrate(sqlstore.MigrateDown) // 00360_trade_legs_on_trades
 			n, err := sqlstore.StringForTest(ctx, db, "SELECT CAST(COUNT(*) AS TEXT) FROM trade_legs WHERE trade_id = ? AND realized_pnl <> '0'", before.ID.String())

@@ -28,6 +28,7 @@ type userRow struct {
 	Role            string     `gorm:"column:role"`
 	EmailVerifiedAt *time.Time `gorm:"column:email_verified_at"`
 	DisabledAt      *time.Time `gorm:"column:disabled_at"`
+	EmailChange     *time.Time `gorm:"column:email_change_until"`
 	MFAEnabled      bool       `gorm:"column:mfa_enabled"`
 	CreatedAt       time.Time  `gorm:"column:created_at;autoCreateTime:false"`
 	UpdatedAt       time.Time  `gorm:"column:updated_at;autoUpdateTime:false"`
@@ -42,12 +43,12 @@ func toRow(u *identity.User) userRow {
 	}
 	return userRow{ID: u.ID, Email: u.Email, EmailKey: identity.EmailKey(u.Email), DisplayName: u.DisplayName, Timezone: u.Timezone,
 		PasswordHash: u.PasswordHash, Role: string(role), EmailVerifiedAt: normTimePtr(u.EmailVerifiedAt), DisabledAt: normTimePtr(u.DisabledAt),
-		MFAEnabled: u.MFAEnabled, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+		EmailChange: normTimePtr(u.EmailChangeUntil), MFAEnabled: u.MFAEnabled, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
 }
 
 func (r userRow) toUser() *identity.User {
 	return &identity.User{ID: r.ID, Email: r.Email, DisplayName: r.DisplayName, Timezone: r.Timezone, PasswordHash: r.PasswordHash,
-		Role: identity.Role(r.Role), EmailVerifiedAt: utcPtr(r.EmailVerifiedAt), DisabledAt: utcPtr(r.DisabledAt), MFAEnabled: r.MFAEnabled,
+		Role: identity.Role(r.Role), EmailVerifiedAt: utcPtr(r.EmailVerifiedAt), DisabledAt: utcPtr(r.DisabledAt), EmailChangeUntil: utcPtr(r.EmailChange), MFAEnabled: r.MFAEnabled,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
 }
 
@@ -99,7 +100,7 @@ func (s *Users) Create(ctx context.Context, u *identity.User) error {
 		u.UpdatedAt = u.CreatedAt
 	}
 	u.CreatedAt, u.UpdatedAt = normTime(u.CreatedAt), normTime(u.UpdatedAt)
-	u.EmailVerifiedAt, u.DisabledAt = normTimePtr(u.EmailVerifiedAt), normTimePtr(u.DisabledAt)
+	u.EmailVerifiedAt, u.DisabledAt, u.EmailChangeUntil = normTimePtr(u.EmailVerifiedAt), normTimePtr(u.DisabledAt), normTimePtr(u.EmailChangeUntil)
 	if u.Role == "" {
 		u.Role = identity.RoleUser
 	}
@@ -211,17 +212,18 @@ func (s *Users) Update(ctx context.Context, id uuid.UUID, fn func(*identity.User
 			return apperr.New(apperr.Invalid, "role_invalid", "unknown role")
 		}
 		res := g.Model(&userRow{}).Where("id = ?", id).Updates(map[string]any{
-			"email":             nr.Email,
-			"email_key":         nr.EmailKey,
-			"display_name":      nr.DisplayName,
-			"timezone":          nr.Timezone,
-			"password_hash":     nr.PasswordHash,
-			"role":              nr.Role,
-			"email_verified_at": nr.EmailVerifiedAt,
-			"disabled_at":       nr.DisabledAt,
-			"mfa_enabled":       nr.MFAEnabled,
-			"created_at":        nr.CreatedAt,
-			"updated_at":        nr.UpdatedAt,
+			"email":              nr.Email,
+			"email_key":          nr.EmailKey,
+			"display_name":       nr.DisplayName,
+			"timezone":           nr.Timezone,
+			"password_hash":      nr.PasswordHash,
+			"role":               nr.Role,
+			"email_verified_at":  nr.EmailVerifiedAt,
+			"disabled_at":        nr.DisabledAt,
+			"email_change_until": nr.EmailChange,
+			"mfa_enabled":        nr.MFAEnabled,
+			"created_at":         nr.CreatedAt,
+			"updated_at":         nr.UpdatedAt,
 		})
 		if res.Error != nil {
 			return userError(res.Error, "update user")

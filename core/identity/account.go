@@ -42,7 +42,8 @@ type ProfileUpdate struct {
 }
 
 // UpdateMe applies a profile update and reports whether an email change
-// is now pending verification.
+// is now pending verification (asked for by this update or an earlier
+// one whose link is still good: User.EmailChangePending).
 func (s *Service) UpdateMe(ctx context.Context, p Principal, in ProfileUpdate) (*User, bool, error) {
 	var name string
 	var err error
@@ -76,14 +77,39 @@ func (s *Service) UpdateMe(ctx context.Context, p Principal, in ProfileUpdate) (
 			return nil, false, err
 		}
 		// The link goes to the new address; whether it is taken shows only
-		// when the link is followed, never here.
+		// when the link is followed, never here: the change is pending
+		// either way (User.EmailChangeUntil), with no link for a taken
+		// address.
 		if _, err := s.d.Users.GetByEmail(ctx, newEmail); apperr.Is(err, apperr.NotFound) {
 			if err := s.sendVerification(ctx, u, PurposeEmailChange, newEmail); err != nil {
 				return nil, false, err
 			}
 		}
+		until := s.now().Add(s.cfg.VerifyTTL)
+		if err := s.d.Users.Update(ctx, p.UserID, func(cur *User) (*User, error) {
+			cur.EmailChangeUntil = &until
+			u = cur
+			return cur, nil
+		}); err != nil {
+			return nil, false, err
+		}
 		pending = true
 	}
+	if newEmail != "" && EmailKey(newEmail) == EmailKey(u.Email) && u.EmailChangeUntil != nil {
+		// The current address again: the pending change is called off
+		// (its link voided), as if never asked for.
+		if err := s.d.EmailTokens.Revoke(ctx, u.ID, []Purpose{PurposeEmailChange}); err != nil {
+			return nil, false, err
+		}
+		if err := s.d.Users.Update(ctx, p.UserID, func(cur *User) (*User, error) {
+			cur.EmailChangeUntil = nil
+			u = cur
+			return cur, nil
+		}); err != nil {
+			return nil, false, err
+		}
+	}
+	pending = pending || u.EmailChangePending(s.now())
 	if in.DisplayName == nil && in.Timezone == nil {
 		return u, pending, nil
 	}

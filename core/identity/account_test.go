@@ -237,10 +237,17 @@ func TestEmailChange(t *testing.T) {
 		e.Register(t, "race@example.com", goodPassword)
 		_, err = e.Svc.VerifyEmail(ctx, link)
 		wantErr(t, err, apperr.Conflict, identity.CodeEmailChangeConflict)
-		// The same address (ignoring case) is no change at all.
+		// The change to race@ still waits (its link fails at the click,
+		// but it has not expired). The same address (ignoring case) is no
+		// change at all, and calls the pending one off.
+		if _, pending, err := e.Svc.UpdateMe(ctx, p, identity.ProfileUpdate{DisplayName: ptr("Ada")}); err != nil || !pending {
+			t.Fatalf("an update while a change waits = pending %v, %v", pending, err)
+		}
 		if _, pending, err := e.Svc.UpdateMe(ctx, p, identity.ProfileUpdate{Email: ptr("NEW@example.com"), CurrentPassword: ptr("irrelevant")}); err != nil || pending {
 			t.Fatalf("change to the current address = pending %v, %v", pending, err)
 		}
+		_, err = e.Svc.VerifyEmail(ctx, link) // the called-off change's link is void
+		wantErr(t, err, apperr.Invalid, identity.CodeTokenInvalid)
 	})
 }
 

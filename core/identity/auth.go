@@ -123,7 +123,7 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) (*User, error) 
 		err = s.d.Users.Update(ctx, t.UserID, func(u *User) (*User, error) {
 			switch t.Purpose {
 			case PurposeEmailChange:
-				u.Email = t.Email
+				u.Email, u.EmailChangeUntil = t.Email, nil
 			default:
 				if EmailKey(u.Email) != EmailKey(t.Email) {
 					return nil, errTokenInvalid() // the address changed since

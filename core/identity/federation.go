@@ -22,6 +22,17 @@ func (s *Service) RevokeAccess(ctx context.Context, userID uuid.UUID, reason str
 	if err := s.d.EmailTokens.Revoke(ctx, userID, []Purpose{PurposePasswordReset, PurposeVerifyEmail, PurposeEmailChange}); err != nil {
 		return 0, err
 	}
+	// The email change's link is void: the change no longer waits.
+	if u, err := s.d.Users.Get(ctx, userID); err != nil {
+		return 0, err
+	} else if u.EmailChangeUntil != nil {
+		if err := s.d.Users.Update(ctx, userID, func(cur *User) (*User, error) {
+			cur.EmailChangeUntil = nil
+			return cur, nil
+		}); err != nil {
+			return 0, err
+		}
+	}
 	ids, err := s.d.Sessions.Revoke(ctx, userID, nil, uuid.Nil, s.now(), reason)
 	if err != nil {
 		return 0, err

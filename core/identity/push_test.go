@@ -144,3 +144,24 @@ func TestRolledBackRevocationPushesNothing(t *testing.T) {
 		closedWith(t, c, "the connection after the commit", realtime.ReasonSessionRevoked)
 	})
 }
+
+// TestRevokeAccessEndsAPendingEmailChange: the link of an email change
+// is voided with every other mailed link, and the change is then no
+// longer pending.
+func TestRevokeAccessEndsAPendingEmailChange(t *testing.T) {
+	inEnv(t, identitytest.Options{}, func(t *testing.T, e *identitytest.Env) {
+		u := e.Verified(t, "mover@example.com", pushPassword)
+		p := e.Principal(t, e.Login(t, identitytest.DefaultCtx, u.Email, pushPassword).AccessToken)
+		email, pw := "moved@example.com", pushPassword
+		if _, pending, err := e.Svc.UpdateMe(identitytest.DefaultCtx, p, identity.ProfileUpdate{Email: &email, CurrentPassword: &pw}); err != nil || !pending {
+			t.Fatalf("email change: pending %v, %v", pending, err)
+		}
+		if _, err := e.Svc.RevokeAccess(identitytest.DefaultCtx, u.ID, "account_linked"); err != nil {
+			t.Fatal(err)
+		}
+		name := "Mover"
+		if _, pending, err := e.Svc.UpdateMe(identitytest.DefaultCtx, p, identity.ProfileUpdate{DisplayName: &name}); err != nil || pending {
+			t.Fatalf("after RevokeAccess: pending %v, %v; want none", pending, err)
+		}
+	})
+}

@@ -40,6 +40,9 @@ type User struct {
 	// DisabledAt is set when an admin disabled the account: it can no
 	// longer log in and its sessions are ended.
 	DisabledAt *time.Time
+	// EmailChangeUntil is when the email change the user last asked for
+	// stops being pending (its link expires); nil when none is.
+	EmailChangeUntil *time.Time
 	// MFAEnabled is set by the MFA module; login then asks for a second
 	// factor (see SecondFactor).
 	MFAEnabled bool
@@ -49,6 +52,12 @@ type User struct {
 
 // Disabled reports whether an admin disabled the account.
 func (u *User) Disabled() bool { return u.DisabledAt != nil }
+
+// EmailChangePending reports whether an email change the user asked for
+// waits, at now, for its link to be followed.
+func (u *User) EmailChangePending(now time.Time) bool {
+	return u.EmailChangeUntil != nil && now.Before(*u.EmailChangeUntil)
+}
 
 // EmailVerified reports whether the current address was proven.
 func (u *User) EmailVerified() bool { return u.EmailVerifiedAt != nil }

@@ -3459,10 +3459,14 @@ type TradeList struct {
 
 // User defines model for User.
 type User struct {
-	CreatedAt          time.Time          `json:"created_at"`
-	Disabled           *bool              `json:"disabled,omitempty"`
-	DisplayName        string             `json:"display_name"`
-	Email              string             `json:"email"`
+	CreatedAt   time.Time `json:"created_at"`
+	Disabled    *bool     `json:"disabled,omitempty"`
+	DisplayName string    `json:"display_name"`
+	Email       string    `json:"email"`
+
+	// EmailChangePending An email change asked for (PATCH /auth/me) waits for its link, mailed to the new
+	// address, to be followed (until the link expires, 24 hours; a newer change replaces
+	// it). `email` stays the current address meanwhile.
 	EmailChangePending *bool              `json:"email_change_pending,omitempty"`
 	EmailVerified      bool               `json:"email_verified"`
 	Id                 openapi_types.UUID `json:"id"`

@@ -29,7 +29,7 @@ func roleInvalid() error { return apperr.New(apperr.Invalid, "role_invalid", "un
 
 // copyUser returns u with its own time values.
 func copyUser(u identity.User) identity.User {
-	u.EmailVerifiedAt, u.DisabledAt = normPtr(u.EmailVerifiedAt), normPtr(u.DisabledAt)
+	u.EmailVerifiedAt, u.DisabledAt, u.EmailChangeUntil = normPtr(u.EmailVerifiedAt), normPtr(u.DisabledAt), normPtr(u.EmailChangeUntil)
 	return u
 }
 

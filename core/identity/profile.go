@@ -40,6 +40,7 @@ type cachedProfile struct {
 	Role            Role       `json:"role"`
 	EmailVerifiedAt *time.Time `json:"ev,omitempty"`
 	DisabledAt      *time.Time `json:"dis,omitempty"`
+	EmailChange     *time.Time `json:"ec,omitempty"`
 	MFAEnabled      bool       `json:"mfa,omitempty"`
 	CreatedAt       time.Time  `json:"ca"`
 	UpdatedAt       time.Time  `json:"ua"`
@@ -47,7 +48,7 @@ type cachedProfile struct {
 
 func encodeProfile(u *User) ([]byte, error) {
 	return gojson.Marshal(cachedProfile{ID: u.ID, Email: u.Email, DisplayName: u.DisplayName, Timezone: u.Timezone, Role: u.Role,
-		EmailVerifiedAt: u.EmailVerifiedAt, DisabledAt: u.DisabledAt, MFAEnabled: u.MFAEnabled, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt})
+		EmailVerifiedAt: u.EmailVerifiedAt, DisabledAt: u.DisabledAt, EmailChange: u.EmailChangeUntil, MFAEnabled: u.MFAEnabled, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt})
 }
 
 // decodeProfile returns the user of a cache entry, or nil when the entry
@@ -60,7 +61,7 @@ func decodeProfile(b []byte, id uuid.UUID) *User {
 		return nil
 	}
 	return &User{ID: p.ID, Email: p.Email, DisplayName: p.DisplayName, Timezone: p.Timezone, Role: p.Role,
-		EmailVerifiedAt: p.EmailVerifiedAt, DisabledAt: p.DisabledAt, MFAEnabled: p.MFAEnabled, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
+		EmailVerifiedAt: p.EmailVerifiedAt, DisabledAt: p.DisabledAt, EmailChangeUntil: p.EmailChange, MFAEnabled: p.MFAEnabled, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
 }
 
 // cacheProfile stores u's profile; a failure only costs a later database

@@ -3,6 +3,7 @@ package imports_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -130,8 +131,17 @@ func (s *memImports) Update(_ context.Context, imp *imports.Import) error {
 	return nil
 }
 
-func (s *memImports) List(context.Context, uuid.UUID, uuid.UUID, time.Time, int) ([]imports.Import, error) {
-	return nil, errors.New("not used")
+func (s *memImports) List(_ context.Context, userID, accountID uuid.UUID, before time.Time, limit int) ([]imports.Import, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []imports.Import
+	for _, imp := range s.m {
+		if imp.UserID == userID && (accountID == uuid.Nil || imp.AccountID == accountID) && (before.IsZero() || imp.CreatedAt.Before(before)) {
+			out = append(out, imp)
+		}
+	}
+	slices.SortFunc(out, func(a, b imports.Import) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	return out[:min(len(out), limit)], nil
 }
 
 func (s *memImports) Delete(context.Context, uuid.UUID, uuid.UUID) error {

@@ -265,6 +265,7 @@ func detect(broker string, br *bufio.Reader) (Parser, error) {
 type collector struct {
 	fills    []Fill
 	rejected []RejectedRow
+	notes    []string // about the whole file, first
 	warnings []string
 	skipped  map[string]int
 	columns  map[string]string
@@ -317,7 +318,7 @@ func (c *collector) Warn(line int, msg string) {
 func (c *collector) Columns(m map[string]string) { c.columns = m }
 
 func (c *collector) allWarnings() []string {
-	out := slices.Clone(c.warnings)
+	out := append(slices.Clone(c.notes), c.warnings...)
 	if c.moreWarn > 0 {
 		out = append(out, fmt.Sprintf("%d more warnings", c.moreWarn))
 	}
@@ -377,6 +378,9 @@ func (s *Service) Preview(ctx context.Context, userID uuid.UUID, up Upload) (*Pr
 		return nil, err
 	}
 	c := &collector{limit: s.cfg.PreviewRows, maxWarn: s.cfg.MaxWarnings}
+	if c.notes, err = s.zoneNote(ctx, userID, up.AccountID, uuid.Nil, p.ID(), set.loc); err != nil {
+		return nil, err
+	}
 	src := stopReader{r: br, stop: func() bool { return c.rows() >= c.limit }}
 	if err := p.Parse(ctx, NewReader(src), Options{Location: set.loc, Mapping: set.mapping}, limitSink{c}); err != nil {
 		return nil, formatProblem(err)
@@ -420,6 +424,30 @@ func (s *Service) multiplierWarnings(ctx context.Context, userID, accountID uuid
 		}
 	}
 	return out, nil
+}
+
+// zoneNote warns when the account's last succeeded import of the same
+// preset (among its 50 newest imports, not self) read its file's
+// wall-clock times in another zone than loc: fills without a broker
+// execution ID are recognised by their instant, so the same fills read an
+// hour (or a move across the world) apart would be added again. A user
+// who moved, or an account whose zone changed, is the usual cause.
+func (s *Service) zoneNote(ctx context.Context, userID, accountID, self uuid.UUID, broker string, loc *time.Location) ([]string, error) {
+	earlier, err := s.d.Imports.List(ctx, userID, accountID, time.Time{}, 50)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range earlier {
+		if e.ID == self || e.Broker != broker || e.Status != Succeeded {
+			continue
+		}
+		if e.Timezone == loc.String() {
+			return nil, nil
+		}
+		return []string{fmt.Sprintf("this file's times are read in %s, but the account's %s import of %s read them in %s: fills without a broker execution ID read in another zone fall at other instants and are not recognised as the same; give timezone %s if the file is in that zone",
+			loc, broker, e.CreatedAt.UTC().Format(time.DateOnly), e.Timezone, e.Timezone)}, nil
+	}
+	return nil, nil
 }
 
 func formatProblem(err error) error {
@@ -717,7 +745,11 @@ func (s *Service) Run(ctx context.Context, userID, id uuid.UUID) error {
 		return err
 	}
 	outer := ctx // progress is reported outside the transaction
-	k := &streamSink{collector: &collector{maxWarn: s.cfg.MaxWarnings}, check: newChecker(a.Multipliers), strict: imp.Strict, checks: &pnlChecks{}}
+	notes, err := s.zoneNote(ctx, userID, imp.AccountID, imp.ID, imp.Broker, loc)
+	if err != nil {
+		return err
+	}
+	k := &streamSink{collector: &collector{maxWarn: s.cfg.MaxWarnings, notes: notes}, check: newChecker(a.Multipliers), strict: imp.Strict, checks: &pnlChecks{}}
 	k.onRow = func(rows, rejected int) {
 		if rows%progressEvery == 0 {
 			// The event reports how far the file has been read (no

@@ -330,6 +330,35 @@ func Run(t *testing.T, newStores Factory) {
 		}
 	})
 
+	t.Run("AFileReadInAnotherZoneThanTheLastIsWarnedOf", func(t *testing.T) {
+		// The same generic fills read in Berlin instead of New York fall
+		// six hours apart: not recognised as the same, they would be added
+		// again. The preview and the import say so; the same zone again
+		// says nothing.
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		body := genericFile(genericRows[:2]...)
+		first := e.upload(t, u, a, body, nil)
+		if first.Status != imports.Succeeded || len(first.Warnings) != 0 {
+			t.Fatalf("first import: %s %v", first.Status, first.Warnings)
+		}
+		berlin := func(up *imports.Upload) { up.Timezone = "Europe/Berlin" }
+		up := imports.Upload{AccountID: a.ID, Body: strings.NewReader(body), Size: int64(len(body))}
+		berlin(&up)
+		p, err := e.Svc.Preview(ctx, u, up)
+		if err != nil || len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "read them in America/New_York") {
+			t.Fatalf("preview in another zone: %v, %q", err, p.Warnings)
+		}
+		again := e.upload(t, u, a, body, berlin)
+		if len(again.Warnings) != 1 || !strings.Contains(again.Warnings[0], "give timezone America/New_York") || again.Counts.ExecutionsAdded != 2 {
+			t.Fatalf("import in another zone: %s %v", counts(again.Counts), again.Warnings)
+		}
+		// Now Berlin is the last: New York again is warned of, Berlin not.
+		if same := e.upload(t, u, a, body, berlin); len(same.Warnings) != 0 || same.Counts.Duplicates != 2 {
+			t.Fatalf("import in the last import's zone: %s %v", counts(same.Counts), same.Warnings)
+		}
+	})
+
 	t.Run("DateOnlySameDayShortsStayShort", func(t *testing.T) {
 		e := NewEnv(t, newStores(t))
 		u, a := e.user(t)

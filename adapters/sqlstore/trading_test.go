@@ -352,6 +352,7 @@ func TestLegsMigrationMovesLegs(t *testing.T) {
 					t.Fatalf("migrate %s: %v", cmd, err)
 				}
 			}
+			migrate(sqlstore.MigrateDown) // 00390_trades_foreign_outcome
 			migrate(sqlstore.MigrateDown) // 00380_users_email_change
 			migrate(sqlstore.MigrateDown) // 00370_account_instruments
 			migrate(sqlstore.MigrateDown) // 00360_trade_legs_on_trades
@@ -370,6 +371,53 @@ func TestLegsMigrationMovesLegs(t *testing.T) {
 					w.Quantity.String() != g.Quantity.String() || w.Price.String() != g.Price.String() || w.Commission.String() != g.Commission.String() ||
 					w.Fees.String() != g.Fees.String() || w.RealizedPnL.String() != g.RealizedPnL.String() {
 					t.Fatalf("leg %d after down and up: %+v, want %+v", i, *g, *w)
+				}
+			}
+		})
+	}
+}
+
+// TestForeignOutcomeMigration: a closed trade priced in another currency
+// than its account's, stored as a breakeven under the account's band,
+// is a win after 00390 (its P&L is above the band of 0 that applies),
+// in both dialects; a trade in the account's currency keeps its outcome.
+func TestForeignOutcomeMigration(t *testing.T) {
+	for _, dc := range dialects {
+		t.Run(dc.name, func(t *testing.T) {
+			ctx := context.Background()
+			db := openMigrated(t, testConfig(dc.url(t)))
+			st := tradingStores(db)
+			e := tradingtest.NewEnv(t, st)
+			u := st.NewUser(t)
+			d := decimal.RequireFromString
+			a, err := e.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: "band", Currency: "USD", BreakevenBand: d("1")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			at := time.Date(2026, 3, 2, 14, 30, 0, 0, time.UTC)
+			fill := func(sym string, class trading.AssetClass, side trading.Side, price string, after time.Duration) trading.ExecutionInput {
+				return trading.ExecutionInput{Symbol: sym, AssetClass: class, Side: side, Quantity: d("1"), Price: d(price), ExecutedAt: at.Add(after)}
+			}
+			if _, err := e.Svc.AddExecutions(ctx, u, a.ID, []trading.ExecutionInput{
+				fill("FDAXH6", trading.Future, trading.Buy, "18000", 0), fill("FDAXH6", trading.Future, trading.Sell, "18000.02", time.Minute), // +0.5 EUR
+				fill("AAPL", trading.Stock, trading.Buy, "100", 0), fill("AAPL", trading.Stock, trading.Sell, "100.5", time.Minute), // +0.5 USD
+			}, trading.AddOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			// As the code before stored them: both breakevens.
+			if err := sqlstore.ExecForTest(ctx, db, "UPDATE trades SET outcome = 'breakeven' WHERE user_id = ?", u.String()); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Migrate(ctx, sqlstore.MigrateDown, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Migrate(ctx, sqlstore.MigrateUp, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			for sym, want := range map[string]string{"FDAXH26": "win", "AAPL": "breakeven"} {
+				got, err := sqlstore.StringForTest(ctx, db, "SELECT t.outcome FROM trades t JOIN instruments i ON i.id = t.instrument_id WHERE t.user_id = ? AND i.symbol = ?", u.String(), sym)
+				if err != nil || got == nil || *got != want {
+					t.Errorf("%s after 00390: %v, %v; want %s", sym, got, err, want)
 				}
 			}
 		})

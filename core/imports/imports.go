@@ -192,6 +192,9 @@ type Fill struct {
 	// commission and fees (IBKR) or gross.
 	BrokerPnL decimal.NullDecimal
 	PnLNet    bool
+	// Local: the row's time was a wall-clock time read in the file's
+	// zone (Options.Location), so the fill's instant depends on it.
+	Local bool
 }
 
 // Options tune one parse.

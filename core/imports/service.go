@@ -266,6 +266,7 @@ type collector struct {
 	fills    []Fill
 	rejected []RejectedRow
 	notes    []string // about the whole file, first
+	zoned    bool     // a fill read in the file's zone without an ID (noteZone)
 	warnings []string
 	skipped  map[string]int
 	columns  map[string]string
@@ -281,7 +282,16 @@ func (c *collector) rows() int { return c.n }
 
 func (c *collector) Fill(f Fill) {
 	c.fills = append(c.fills, f)
+	c.sawZoned(&f)
 	c.tick(f.Line)
+}
+
+// sawZoned notes a fill whose instant depends on the file's zone and that
+// has nothing else to be recognised by (noteZone).
+func (c *collector) sawZoned(f *Fill) {
+	if f.Local && f.Input.BrokerExecutionID == "" {
+		c.zoned = true
+	}
 }
 
 func (c *collector) Reject(r RejectedRow) {
@@ -378,12 +388,12 @@ func (s *Service) Preview(ctx context.Context, userID uuid.UUID, up Upload) (*Pr
 		return nil, err
 	}
 	c := &collector{limit: s.cfg.PreviewRows, maxWarn: s.cfg.MaxWarnings}
-	if c.notes, err = s.zoneNote(ctx, userID, up.AccountID, uuid.Nil, p.ID(), set.loc); err != nil {
-		return nil, err
-	}
 	src := stopReader{r: br, stop: func() bool { return c.rows() >= c.limit }}
 	if err := p.Parse(ctx, NewReader(src), Options{Location: set.loc, Mapping: set.mapping}, limitSink{c}); err != nil {
 		return nil, formatProblem(err)
+	}
+	if err := s.noteZone(ctx, c, userID, up.AccountID, uuid.Nil, p.ID(), set.loc); err != nil {
+		return nil, err
 	}
 	fills, rejected := s.validate(c.fills, set.roots)
 	rejected = append(rejected, c.rejected...)
@@ -426,28 +436,33 @@ func (s *Service) multiplierWarnings(ctx context.Context, userID, accountID uuid
 	return out, nil
 }
 
-// zoneNote warns when the account's last succeeded import of the same
-// preset (among its 50 newest imports, not self) read its file's
-// wall-clock times in another zone than loc: fills without a broker
-// execution ID are recognised by their instant, so the same fills read an
-// hour (or a move across the world) apart would be added again. A user
-// who moved, or an account whose zone changed, is the usual cause.
-func (s *Service) zoneNote(ctx context.Context, userID, accountID, self uuid.UUID, broker string, loc *time.Location) ([]string, error) {
+// noteZone warns (first among c's warnings) when c read a fill whose
+// instant depends on the file's zone (a wall-clock time, Fill.Local)
+// and that has no broker execution ID, and the account's last succeeded
+// import of the same preset (among its 50 newest, not self) read its
+// file in another zone than loc: such fills are recognised by their
+// instant, so the same fills read an hour (or a move across the world)
+// apart would be added again. A user who moved, or an account whose zone
+// changed, is the usual cause.
+func (s *Service) noteZone(ctx context.Context, c *collector, userID, accountID, self uuid.UUID, broker string, loc *time.Location) error {
+	if !c.zoned {
+		return nil
+	}
 	earlier, err := s.d.Imports.List(ctx, userID, accountID, time.Time{}, 50)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, e := range earlier {
 		if e.ID == self || e.Broker != broker || e.Status != Succeeded {
 			continue
 		}
-		if e.Timezone == loc.String() {
-			return nil, nil
+		if e.Timezone != loc.String() {
+			c.notes = append(c.notes, fmt.Sprintf("this file's times are read in %s, but the account's %s import of %s read them in %s: fills without a broker execution ID read in another zone fall at other instants and are not recognised as the same; give timezone %s if the file is in that zone",
+				loc, broker, e.CreatedAt.UTC().Format(time.DateOnly), e.Timezone, e.Timezone))
 		}
-		return []string{fmt.Sprintf("this file's times are read in %s, but the account's %s import of %s read them in %s: fills without a broker execution ID read in another zone fall at other instants and are not recognised as the same; give timezone %s if the file is in that zone",
-			loc, broker, e.CreatedAt.UTC().Format(time.DateOnly), e.Timezone, e.Timezone)}, nil
+		return nil
 	}
-	return nil, nil
+	return nil
 }
 
 func formatProblem(err error) error {
@@ -745,11 +760,7 @@ func (s *Service) Run(ctx context.Context, userID, id uuid.UUID) error {
 		return err
 	}
 	outer := ctx // progress is reported outside the transaction
-	notes, err := s.zoneNote(ctx, userID, imp.AccountID, imp.ID, imp.Broker, loc)
-	if err != nil {
-		return err
-	}
-	k := &streamSink{collector: &collector{maxWarn: s.cfg.MaxWarnings, notes: notes}, check: newChecker(a.Multipliers), strict: imp.Strict, checks: &pnlChecks{}}
+	k := &streamSink{collector: &collector{maxWarn: s.cfg.MaxWarnings}, check: newChecker(a.Multipliers), strict: imp.Strict, checks: &pnlChecks{}}
 	k.onRow = func(rows, rejected int) {
 		if rows%progressEvery == 0 {
 			// The event reports how far the file has been read (no
@@ -779,6 +790,9 @@ func (s *Service) Run(ctx context.Context, userID, id uuid.UUID) error {
 			return nil
 		})
 		if err != nil {
+			return err
+		}
+		if err := s.noteZone(ctx, k.collector, userID, imp.AccountID, imp.ID, imp.Broker, loc); err != nil {
 			return err
 		}
 		k.result(imp)
@@ -865,6 +879,7 @@ type streamSink struct {
 }
 
 func (k *streamSink) Fill(f Fill) {
+	k.sawZoned(&f)
 	if reason := k.check.reason(&f.Input); reason != "" {
 		k.Reject(RejectedRow{Line: f.Line, Raw: f.Raw, Reason: reason})
 		return

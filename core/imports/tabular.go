@@ -86,6 +86,8 @@ type binding struct {
 	warn  func(line int, msg string)
 	line  int
 	f     []string
+	// local: a time of the current row was read in loc (Fill.Local).
+	local bool
 	// classes memoises classOf per symbol for this file (symbols repeat
 	// row after row; the inference runs up to three regular expressions).
 	classes map[string]trading.AssetClass
@@ -189,6 +191,7 @@ func (b *binding) when(key, value string) (time.Time, bool, error) {
 	if err != nil {
 		return t, false, fmt.Errorf("%s: %w", b.label(key), err)
 	}
+	b.local = b.local || tp.local
 	if dateOnly {
 		// A date without a time: noon in the file's zone, which no DST
 		// transition touches (docs/imports.md, limits).
@@ -411,7 +414,7 @@ func (s *spec) Parse(ctx context.Context, r *Reader, o Options, sink Sink) error
 				sink.Skip(rec.Line, "a note or blank row")
 				continue
 			}
-			b.f, b.line = fields, rec.Line
+			b.f, b.line, b.local = fields, rec.Line, false
 			fills, skip, err := safeRow(v.row, b)
 			switch {
 			case err != nil:
@@ -420,7 +423,7 @@ func (s *spec) Parse(ctx context.Context, r *Reader, o Options, sink Sink) error
 				sink.Skip(rec.Line, skip)
 			default:
 				for _, f := range fills {
-					f.Line, f.Raw = rec.Line, clip(rec.Raw)
+					f.Line, f.Raw, f.Local = rec.Line, clip(rec.Raw), b.local
 					sink.Fill(f)
 				}
 			}

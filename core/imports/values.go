@@ -211,6 +211,9 @@ var abbrevZones = map[string]string{"ET": "America/New_York", "CT": "America/Chi
 type timeParser struct {
 	layouts []string
 	last    int
+	// local: the last value parse read was a wall-clock time, placed in
+	// the file's zone (no offset, no zone abbreviation of its own).
+	local bool
 }
 
 // The layouts tried for every date-time column, most specific first.
@@ -261,8 +264,11 @@ func (p *timeParser) parse(s string, loc *time.Location) (time.Time, DST, bool, 
 		p.layouts = dateTimeLayouts
 		p.last = -1
 	}
+	fileLoc := loc
+	p.local = false
 	if p.last >= 0 {
 		if t, d, only, ok := p.try(p.last, s, loc); ok {
+			p.local = true
 			return t, d, only, nil
 		}
 	}
@@ -291,6 +297,7 @@ func (p *timeParser) parse(s string, loc *time.Location) (time.Time, DST, bool, 
 	for i := range p.layouts {
 		if t, d, only, ok := p.try(i, s, loc); ok {
 			p.last = i
+			p.local = loc == fileLoc
 			return t, d, only, nil
 		}
 	}

@@ -357,6 +357,18 @@ func Run(t *testing.T, newStores Factory) {
 		if same := e.upload(t, u, a, body, berlin); len(same.Warnings) != 0 || same.Counts.Duplicates != 2 {
 			t.Fatalf("import in the last import's zone: %s %v", counts(same.Counts), same.Warnings)
 		}
+		// Times with an offset, or fills with a broker execution ID, do not
+		// depend on the zone: nothing to warn of.
+		tokyo := func(up *imports.Upload) { up.Timezone = "Asia/Tokyo" }
+		exact := genericFile("AAPL,stock,buy,1,100,0,0,2026-05-04T14:00:00Z", "AAPL,stock,sell,1,101,0,0,2026-05-04T15:00:00Z")
+		if imp := e.upload(t, u, a, exact, tokyo); imp.Status != imports.Succeeded || len(imp.Warnings) != 0 {
+			t.Fatalf("times with an offset in another zone: %s %v", imp.Status, imp.Warnings)
+		}
+		ids := "symbol,asset_class,side,quantity,price,commission,fees,executed_at,broker_execution_id\n" +
+			"MSFT,stock,buy,1,400,0,0,2026-05-04 10:00:00,x1\nMSFT,stock,sell,1,401,0,0,2026-05-04 11:00:00,x2\n"
+		if imp := e.upload(t, u, a, ids, tokyo); imp.Status != imports.Succeeded || len(imp.Warnings) != 0 {
+			t.Fatalf("fills with IDs in another zone: %s %v", imp.Status, imp.Warnings)
+		}
 	})
 
 	t.Run("DateOnlySameDayShortsStayShort", func(t *testing.T) {

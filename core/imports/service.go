@@ -358,6 +358,19 @@ func (l limitSink) Reject(r RejectedRow) {
 	}
 }
 
+// headerBinds reads r until p has bound its header and read one row, and
+// answers the format problem if it cannot bind it (a column a mapping
+// names missing, a required one absent); other faults are the run's.
+func headerBinds(ctx context.Context, p Parser, r io.Reader, set uploadSettings) error {
+	c := &collector{limit: 1, maxWarn: 1}
+	err := p.Parse(ctx, NewReader(stopReader{r: r, stop: func() bool { return c.rows() >= c.limit }}), Options{Location: set.loc, Mapping: set.mapping}, limitSink{c})
+	var fe *FormatError
+	if errors.As(err, &fe) {
+		return formatProblem(err)
+	}
+	return nil
+}
+
 // stopReader ends the stream once the preview has its rows, so that a
 // preview of a large file reads only its head.
 type stopReader struct {
@@ -586,7 +599,13 @@ func (s *Service) Create(ctx context.Context, userID uuid.UUID, up Upload) (*Imp
 	if err != nil {
 		return nil, err
 	}
-	p, err := detect(up.Broker, bufio.NewReaderSize(rc, 64<<10))
+	br := bufio.NewReaderSize(rc, 64<<10)
+	p, err := detect(up.Broker, br)
+	if err == nil {
+		// The header binds (a mapping's columns are all there), or the
+		// upload is refused now rather than by a job that fails.
+		err = headerBinds(ctx, p, br, set)
+	}
 	_ = rc.Close()
 	if err != nil {
 		return nil, err

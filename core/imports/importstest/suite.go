@@ -862,10 +862,23 @@ func Run(t *testing.T, newStores Factory) {
 		if _, err := e.Svc.Create(ctx, u, imports.Upload{AccountID: a.ID, Timezone: "Mars/Olympus", Body: strings.NewReader(body), Size: 3}); !isCode(err, apperr.Invalid, imports.CodeTimezoneInvalid) {
 			t.Fatalf("bad zone: %v", err)
 		}
-		// A file given the wrong preset fails its job with the reason.
-		imp := e.upload(t, u, a, genericFile(genericRows...), func(up *imports.Upload) { up.Broker = imports.PresetMT5 })
-		if imp.Status != imports.Failed || !strings.Contains(imp.Error, "MetaTrader") {
-			t.Fatalf("wrong preset: %s %q", imp.Status, imp.Error)
+		// A file given the wrong preset, or a mapping naming a column it
+		// lacks, is refused at once with the reason, and nothing is kept.
+		generic := genericFile(genericRows...)
+		for name, mod := range map[string]func(*imports.Upload){
+			"wrong preset": func(up *imports.Upload) { up.Broker = imports.PresetMT5 },
+			"mapping": func(up *imports.Upload) {
+				up.Mapping = map[string]string{"symbol": "symbol", "side": "side", "quantity": "quantity", "price": "price", "executed_at": "executed_at", "commission": "Nope"}
+			},
+		} {
+			up := imports.Upload{AccountID: a.ID, Body: strings.NewReader(generic), Size: int64(len(generic))}
+			mod(&up)
+			if _, err := e.Svc.Create(ctx, u, up); !isCode(err, apperr.Invalid, imports.CodeFormatUnknown) || !strings.Contains(err.Error(), map[string]string{"wrong preset": "MetaTrader", "mapping": "commission"}[name]) {
+				t.Fatalf("%s: %v", name, err)
+			}
+		}
+		if e.Blobs.Len() != 0 || len(e.Queue.Jobs) != 0 {
+			t.Fatalf("%d blobs and %d jobs left by refused uploads", e.Blobs.Len(), len(e.Queue.Jobs))
 		}
 	})
 

@@ -203,6 +203,10 @@ type Options struct {
 	Location *time.Location
 	// Mapping is the generic preset's field → header mapping.
 	Mapping map[string]string
+	// Roots are the account's multipliers (trading.Account.Multipliers):
+	// a dated contract of a root it names is a future when the file gives
+	// no asset class (trading.InferAssetClassIn).
+	Roots map[string]decimal.Decimal
 }
 
 // Sink receives what a parser reads, in file order.

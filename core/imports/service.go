@@ -363,7 +363,7 @@ func (l limitSink) Reject(r RejectedRow) {
 // names missing, a required one absent); other faults are the run's.
 func headerBinds(ctx context.Context, p Parser, r io.Reader, set uploadSettings) error {
 	c := &collector{limit: 1, maxWarn: 1}
-	err := p.Parse(ctx, NewReader(stopReader{r: r, stop: func() bool { return c.rows() >= c.limit }}), Options{Location: set.loc, Mapping: set.mapping}, limitSink{c})
+	err := p.Parse(ctx, NewReader(stopReader{r: r, stop: func() bool { return c.rows() >= c.limit }}), Options{Location: set.loc, Mapping: set.mapping, Roots: set.roots}, limitSink{c})
 	var fe *FormatError
 	if errors.As(err, &fe) {
 		return formatProblem(err)
@@ -402,7 +402,7 @@ func (s *Service) Preview(ctx context.Context, userID uuid.UUID, up Upload) (*Pr
 	}
 	c := &collector{limit: s.cfg.PreviewRows, maxWarn: s.cfg.MaxWarnings}
 	src := stopReader{r: br, stop: func() bool { return c.rows() >= c.limit }}
-	if err := p.Parse(ctx, NewReader(src), Options{Location: set.loc, Mapping: set.mapping}, limitSink{c}); err != nil {
+	if err := p.Parse(ctx, NewReader(src), Options{Location: set.loc, Mapping: set.mapping, Roots: set.roots}, limitSink{c}); err != nil {
 		return nil, formatProblem(err)
 	}
 	if err := s.noteZone(ctx, c, userID, up.AccountID, uuid.Nil, p.ID(), set.loc); err != nil {
@@ -796,7 +796,7 @@ func (s *Service) Run(ctx context.Context, userID, id uuid.UUID) error {
 		var err error
 		res, err = s.d.Trading.RecordExecutions(ctx, userID, imp.AccountID, o, func(ctx context.Context, record trading.RecordFunc) error {
 			k.record = record
-			if err := p.Parse(ctx, NewReader(src), Options{Location: loc, Mapping: imp.Mapping}, k); err != nil {
+			if err := p.Parse(ctx, NewReader(src), Options{Location: loc, Mapping: imp.Mapping, Roots: a.Multipliers}, k); err != nil {
 				return err
 			}
 			k.flush()

@@ -88,6 +88,7 @@ type binding struct {
 	f     []string
 	// local: a time of the current row was read in loc (Fill.Local).
 	local bool
+	roots map[string]decimal.Decimal // Options.Roots
 	// classes memoises classOf per symbol for this file (symbols repeat
 	// row after row; the inference runs up to three regular expressions).
 	classes map[string]trading.AssetClass
@@ -399,7 +400,7 @@ func (s *spec) Parse(ctx context.Context, r *Reader, o Options, sink Sink) error
 			if err != nil {
 				return formatError(s.name, err.Error())
 			}
-			nb.loc, nb.warn = loc, sink.Warn
+			nb.loc, nb.warn, nb.roots = loc, sink.Warn, o.Roots
 			b, v = nb, nv
 			width = named(fields)
 			headers++
@@ -574,7 +575,7 @@ func (b *binding) classOf(sym string) trading.AssetClass {
 	if c, ok := b.classes[sym]; ok {
 		return c
 	}
-	c := trading.InferAssetClass(sym, time.Now())
+	c := trading.InferAssetClassIn(sym, time.Now(), b.roots)
 	if b.classes == nil {
 		b.classes = make(map[string]trading.AssetClass)
 	}

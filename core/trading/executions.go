@@ -370,7 +370,7 @@ func (s *Service) UpdateExecution(ctx context.Context, userID, id uuid.UUID, p E
 		}
 		in := ExecutionInput{Symbol: cur.Symbol, AssetClass: cur.AssetClass, Side: cur.Side, Quantity: cur.Quantity, Price: cur.Price,
 			Commission: cur.Commission, Fees: cur.Fees, ExecutedAt: cur.ExecutedAt, BrokerExecutionID: cur.BrokerExecutionID}
-		if p.Symbol != nil && p.AssetClass == nil && cur.AssetClass == InferAssetClass(cur.Symbol, cur.ExecutedAt) {
+		if p.Symbol != nil && p.AssetClass == nil && cur.AssetClass == InferAssetClassIn(cur.Symbol, cur.ExecutedAt, a.Multipliers) {
 			in.AssetClass = "" // implied by the old symbol: by the new one now
 		}
 		set(&in.Symbol, p.Symbol)

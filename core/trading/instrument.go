@@ -252,8 +252,22 @@ type InstrumentSpec struct {
 // option taken for a stock would have its P&L off by the multiplier, so
 // those two are recognised; forex, crypto and CFD symbols are named.
 func InferAssetClass(symbol string, ref time.Time) AssetClass {
+	return InferAssetClassIn(symbol, ref, nil)
+}
+
+// InferAssetClassIn is InferAssetClass in an account whose multipliers
+// are roots (Account.Multipliers): a dated contract of a root it names
+// (ZQZ6 where ZQ has a multiplier) is a future too.
+func InferAssetClassIn(symbol string, ref time.Time, roots map[string]decimal.Decimal) AssetClass {
 	if class, _, ok := datedDerivative(symbol, ref); ok {
 		return class
+	}
+	if len(roots) > 0 {
+		if c, err := ParseFuture(symbol, ref); err == nil && c.Month != 0 {
+			if m, ok := roots[c.Root]; ok && m.IsPositive() {
+				return Future
+			}
+		}
 	}
 	return Stock
 }
@@ -288,7 +302,7 @@ func ResolveInstrument(spec InstrumentSpec, ref time.Time) (Instrument, error) {
 		return e
 	}
 	if spec.AssetClass == "" {
-		spec.AssetClass = InferAssetClass(spec.Symbol, ref)
+		spec.AssetClass = InferAssetClassIn(spec.Symbol, ref, spec.Roots)
 	}
 	if !spec.AssetClass.Valid() {
 		e := apperr.Validation("unknown asset class", map[string]string{"asset_class": "must be one of stock, etf, option, future, forex, crypto, cfd"})

@@ -939,6 +939,16 @@ func Run(t *testing.T, newStores Factory) {
 		if imp.Counts.ExecutionsAdded != 0 || imp.Counts.Rejected != 2 {
 			t.Fatalf("import in another account = %s %+v", imp.Status, imp.Counts)
 		}
+		// Without an asset class column, a dated contract of the account's
+		// root is a future there (a stock elsewhere).
+		bare := "symbol,side,quantity,price,executed_at\nZQH7,buy,1,95.5,2026-05-05 10:00:00\nZQH7,sell,1,95.6,2026-05-05 10:30:00\n"
+		if imp := e.upload(t, u, rates, bare, nil); imp.Status != imports.Succeeded || imp.Counts.ExecutionsAdded != 2 {
+			t.Fatalf("ZQH7 without a class: %s %+v %v", imp.Status, imp.Counts, imp.Rejected)
+		}
+		ex := e.executions(t, u, trading.ExecutionFilter{AccountIDs: []uuid.UUID{rates.ID}, Symbols: []string{"ZQH27"}})
+		if len(ex) != 2 || ex[0].AssetClass != trading.Future {
+			t.Fatalf("ZQH7 without a class recorded as %+v; want two futures ZQH27", ex)
+		}
 	})
 
 	t.Run("PreviewWarnsOfAMultiplierTheImportWouldRefuse", func(t *testing.T) {

@@ -1325,6 +1325,15 @@ func Run(t *testing.T, newStores Factory) {
 		if e, ok := apperr.As(err); !ok || e.Kind != apperr.Invalid || !strings.Contains(e.Fields["executions[0].symbol"], "ZQ") {
 			t.Fatalf("ZQ in an account without its multiplier: %v; want Invalid naming the root", err)
 		}
+		// Given without a class, a dated ZQ contract is a future where the
+		// account names ZQ, a stock elsewhere.
+		bare := fill("ZQH7", "", 120, trading.Buy, "1", "95.5")
+		if r := e.add(t, u, a, bare); r.Executions[0].AssetClass != trading.Future || r.Executions[0].Symbol != "ZQH27" {
+			t.Fatalf("ZQH7 without a class in the account = %s %s; want the future ZQH27", r.Executions[0].AssetClass, r.Executions[0].Symbol)
+		}
+		if r := e.add(t, u, plain, bare); r.Executions[0].AssetClass != trading.Stock {
+			t.Fatalf("ZQH7 without a class elsewhere = %s; want a stock", r.Executions[0].AssetClass)
+		}
 	})
 
 	t.Run("ConcurrentWritesToOnePosition", func(t *testing.T) {

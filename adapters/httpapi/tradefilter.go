@@ -214,7 +214,8 @@ func (p *queryParser) fail(name, msg string) {
 }
 
 // values splits a parameter's occurrences at commas, dropping empty
-// pieces and trimming spaces; nil (and an error) past the bounds.
+// pieces and trimming spaces; nil (and an error) past the bounds or for
+// an occurrence without any value.
 func (p *queryParser) values(name string) []string {
 	raw := p.q[name]
 	if len(raw) == 0 {
@@ -222,6 +223,12 @@ func (p *queryParser) values(name string) []string {
 	}
 	var out []string
 	for _, r := range raw {
+		if strings.TrimSpace(strings.ReplaceAll(r, ",", "")) == "" {
+			// One occurrence without a value (symbol=AAPL&symbol=): as a
+			// lone one, refused rather than dropped.
+			p.fail(name, "must not be empty: leave it out to take every trade")
+			return nil
+		}
 		if len(r) > maxFilterValues*(maxFilterValueLen+1) {
 			p.fail(name, fmt.Sprintf("must have at most %d values", maxFilterValues))
 			return nil

@@ -114,6 +114,8 @@ func TestParseTradeFilterRefusesBadInput(t *testing.T) {
 		{"playbook_id={x}", "playbook_id"},
 		{"date_field=created", "date_field"},
 		{"from=", "from"},
+		{"symbol=AAPL&symbol=", "symbol"},
+		{"account_id=&account_id=", "account_id"},
 		{"to=", "to"},
 		{"from=&to=", "from"},
 		{"min_net_pnl=", "min_net_pnl"},

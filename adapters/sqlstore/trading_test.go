@@ -118,14 +118,7 @@ func TestPositionTradesReadsTheSameInAndOutOfATransaction(t *testing.T) {
 	for _, dc := range dialects {
 		t.Run(dc.name, func(t *testing.T) {
 			ctx := context.Background()
-			db := openMigrated(t, testConfig(dc.url(t)))
-			st := tradingStores(db)
-			env := tradingtest.NewEnv(t, st)
-			u := st.NewUser(t)
-			acct, err := env.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: "A", Currency: "USD"})
-			if err != nil {
-				t.Fatal(err)
-			}
+			db, env, u, acct := oneAccount(t, dc, trading.AccountInput{Name: "A", Currency: "USD"})
 			at := time.Date(2026, 3, 2, 14, 30, 0, 0, time.UTC)
 			one := decimal.NewFromInt(1)
 			res, err := env.Svc.AddExecutions(ctx, u, acct.ID, []trading.ExecutionInput{
@@ -136,7 +129,7 @@ func TestPositionTradesReadsTheSameInAndOutOfATransaction(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pb, rules := st.NewPlaybook(t, u, 2)
+			pb, rules := env.NewPlaybook(t, u, 2)
 			annotated := at.Add(24*time.Hour + 123456*time.Microsecond)
 			rulesJSON, _ := json.Marshal(rules)
 			if err := sqlstore.ExecForTest(ctx, db, `UPDATE trades SET playbook_id = ?, notes = ?, planned_stop = ?, initial_risk = ?, rating = 4, confidence = 7,
@@ -144,7 +137,7 @@ func TestPositionTradesReadsTheSameInAndOutOfATransaction(t *testing.T) {
 				pb, "notes\twith a tab", "169.5", "12.25", string(rulesJSON), annotated, res.Executions[0].ID); err != nil {
 				t.Fatal(err)
 			}
-			tags := []uuid.UUID{st.NewTag(t, u), st.NewTag(t, u)}
+			tags := []uuid.UUID{env.NewTag(t, u), env.NewTag(t, u)}
 			slices.SortFunc(tags, func(x, y uuid.UUID) int { return bytes.Compare(x[:], y[:]) })
 			for _, tag := range tags {
 				if err := sqlstore.ExecForTest(ctx, db, "INSERT INTO trade_tags (trade_id, tag_id) SELECT id, ? FROM trades WHERE opening_execution_id = ?",
@@ -153,16 +146,16 @@ func TestPositionTradesReadsTheSameInAndOutOfATransaction(t *testing.T) {
 				}
 			}
 			key := trading.PositionKey{UserID: u, AccountID: acct.ID, InstrumentID: res.Executions[0].InstrumentID}
-			out, err := st.Ledger.PositionTrades(ctx, key)
+			out, err := env.Ledger.PositionTrades(ctx, key)
 			if err != nil {
 				t.Fatal(err)
 			}
 			var in []trading.Trade
-			if err := st.Tx.Do(ctx, func(ctx context.Context) error {
-				if in, err = st.Ledger.PositionTrades(ctx, key); err != nil {
+			if err := env.Tx.Do(ctx, func(ctx context.Context) error {
+				if in, err = env.Ledger.PositionTrades(ctx, key); err != nil {
 					return err
 				}
-				return st.Ledger.PositionLegKeys(ctx, key, in)
+				return env.Ledger.PositionLegKeys(ctx, key, in)
 			}); err != nil {
 				t.Fatal(err)
 			}
@@ -171,7 +164,7 @@ func TestPositionTradesReadsTheSameInAndOutOfATransaction(t *testing.T) {
 					t.Fatalf("PositionTrades read legs: %+v", out[i].Legs)
 				}
 			}
-			if err := st.Ledger.PositionLegKeys(ctx, key, out); err != nil {
+			if err := env.Ledger.PositionLegKeys(ctx, key, out); err != nil {
 				t.Fatal(err)
 			}
 			legs := 0
@@ -315,6 +308,21 @@ func TestLedgerPositionsAreTheAccounts(t *testing.T) {
 	}
 }
 
+// oneAccount opens a migrated database of dc and gives a trading
+// environment over it, a user and an account of in.
+func oneAccount(t *testing.T, dc dialectCase, in trading.AccountInput) (*sqlstore.DB, *tradingtest.Env, uuid.UUID, *trading.Account) {
+	t.Helper()
+	db := openMigrated(t, testConfig(dc.url(t)))
+	st := tradingStores(db)
+	e := tradingtest.NewEnv(t, st)
+	u := st.NewUser(t)
+	a, err := e.Svc.CreateAccount(context.Background(), u, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, e, u, a
+}
+
 // TestLegsMigrationMovesLegs: migration 00360 moves a trade's legs into
 // trades.legs and its Down moves them back into trade_legs, on both
 // dialects: the trade read after down and up again has the legs it had,
@@ -323,14 +331,7 @@ func TestLegsMigrationMovesLegs(t *testing.T) {
 	for _, dc := range dialects {
 		t.Run(dc.name, func(t *testing.T) {
 			ctx := context.Background()
-			db := openMigrated(t, testConfig(dc.url(t)))
-			st := tradingStores(db)
-			e := tradingtest.NewEnv(t, st)
-			u := st.NewUser(t)
-			a, err := e.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: "legs", Currency: "USD"})
-			if err != nil {
-				t.Fatal(err)
-			}
+			db, e, u, a := oneAccount(t, dc, trading.AccountInput{Name: "legs", Currency: "USD"})
 			at := time.Date(2026, 3, 2, 14, 30, 0, 123456789, time.UTC)
 			d := decimal.RequireFromString
 			fill := func(side trading.Side, qty, price, comm string, after time.Duration) trading.ExecutionInput {
@@ -385,15 +386,8 @@ func TestForeignOutcomeMigration(t *testing.T) {
 	for _, dc := range dialects {
 		t.Run(dc.name, func(t *testing.T) {
 			ctx := context.Background()
-			db := openMigrated(t, testConfig(dc.url(t)))
-			st := tradingStores(db)
-			e := tradingtest.NewEnv(t, st)
-			u := st.NewUser(t)
 			d := decimal.RequireFromString
-			a, err := e.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: "band", Currency: "USD", BreakevenBand: d("1")})
-			if err != nil {
-				t.Fatal(err)
-			}
+			db, e, u, a := oneAccount(t, dc, trading.AccountInput{Name: "band", Currency: "USD", BreakevenBand: d("1")})
 			at := time.Date(2026, 3, 2, 14, 30, 0, 0, time.UTC)
 			fill := func(sym string, class trading.AssetClass, side trading.Side, price string, after time.Duration) trading.ExecutionInput {
 				return trading.ExecutionInput{Symbol: sym, AssetClass: class, Side: side, Quantity: d("1"), Price: d(price), ExecutedAt: at.Add(after)}

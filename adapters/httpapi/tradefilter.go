@@ -224,8 +224,9 @@ func (p *queryParser) values(name string) []string {
 	var out []string
 	for _, r := range raw {
 		if strings.TrimSpace(strings.ReplaceAll(r, ",", "")) == "" {
-			// One occurrence without a value (symbol=AAPL&symbol=): as a
-			// lone one, refused rather than dropped.
+			// An occurrence without a value (symbol=, symbol=,, or
+			// symbol=AAPL&symbol=) must not read as "every trade", nor be
+			// dropped beside others.
 			p.fail(name, "must not be empty: leave it out to take every trade")
 			return nil
 		}
@@ -247,11 +248,6 @@ func (p *queryParser) values(name string) []string {
 			}
 			out = append(out, v)
 		}
-	}
-	if len(out) == 0 {
-		// Only separators and spaces ("," or " "): no value, which must
-		// not read as "every trade".
-		p.fail(name, "must not be empty: leave it out to take every trade")
 	}
 	return out
 }

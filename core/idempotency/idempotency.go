@@ -155,12 +155,10 @@ func (g *Guard) Do(ctx context.Context, userID uuid.UUID, key, requestHash strin
 		switch {
 		case prev.RequestHash != requestHash:
 			return Response{}, false, apperr.New(apperr.Invalid, CodeKeyReused, "this Idempotency-Key was used for a different request")
-		case prev.State == Pending:
+		case prev.State == Pending || prev.State == Applied && t.Sub(prev.CreatedAt) < lease:
+			// Applied within the lease: the answer is about to be stored.
 			return Response{}, false, apperr.New(apperr.Conflict, CodeInProgress, "a request with this Idempotency-Key is still in progress")
 		case prev.State == Applied:
-			if t.Sub(prev.CreatedAt) < lease {
-				return Response{}, false, apperr.New(apperr.Conflict, CodeInProgress, "a request with this Idempotency-Key is still in progress")
-			}
 			return Response{}, false, apperr.New(apperr.Conflict, CodeApplied,
 				"the request with this Idempotency-Key was carried out but its answer was lost: read the resource instead of sending it again")
 		}

@@ -115,6 +115,8 @@ func TestParseTradeFilterRefusesBadInput(t *testing.T) {
 		{"date_field=created", "date_field"},
 		{"from=", "from"},
 		{"symbol=AAPL&symbol=", "symbol"},
+		{"symbol=,", "symbol"},
+		{"symbol=%20,%20", "symbol"},
 		{"account_id=&account_id=", "account_id"},
 		{"to=", "to"},
 		{"from=&to=", "from"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -86,11 +87,7 @@ func (s *Service) UpdateMe(ctx context.Context, p Principal, in ProfileUpdate) (
 			}
 		}
 		until := s.now().Add(s.cfg.VerifyTTL)
-		if err := s.d.Users.Update(ctx, p.UserID, func(cur *User) (*User, error) {
-			cur.EmailChangeUntil = &until
-			u = cur
-			return cur, nil
-		}); err != nil {
+		if u, err = s.setEmailChange(ctx, p.UserID, &until); err != nil {
 			return nil, false, err
 		}
 		pending = true
@@ -101,11 +98,7 @@ func (s *Service) UpdateMe(ctx context.Context, p Principal, in ProfileUpdate) (
 		if err := s.d.EmailTokens.Revoke(ctx, u.ID, []Purpose{PurposeEmailChange}); err != nil {
 			return nil, false, err
 		}
-		if err := s.d.Users.Update(ctx, p.UserID, func(cur *User) (*User, error) {
-			cur.EmailChangeUntil = nil
-			u = cur
-			return cur, nil
-		}); err != nil {
+		if u, err = s.setEmailChange(ctx, p.UserID, nil); err != nil {
 			return nil, false, err
 		}
 	}
@@ -139,6 +132,18 @@ func (s *Service) UpdateMe(ctx context.Context, p Principal, in ProfileUpdate) (
 	// The trades derived in the user's zone change with it, atomically.
 	err = s.d.Tx.Do(ctx, update)
 	return out, pending, err
+}
+
+// setEmailChange records until when the user's email change is pending
+// (nil: none is) and returns the user as stored.
+func (s *Service) setEmailChange(ctx context.Context, userID uuid.UUID, until *time.Time) (*User, error) {
+	var out *User
+	err := s.d.Users.Update(ctx, userID, func(cur *User) (*User, error) {
+		cur.EmailChangeUntil = until
+		out = cur
+		return cur, nil
+	})
+	return out, err
 }
 
 // checkCurrentPassword verifies a re-entered password, with its own

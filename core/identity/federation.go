@@ -26,10 +26,7 @@ func (s *Service) RevokeAccess(ctx context.Context, userID uuid.UUID, reason str
 	if u, err := s.d.Users.Get(ctx, userID); err != nil {
 		return 0, err
 	} else if u.EmailChangeUntil != nil {
-		if err := s.d.Users.Update(ctx, userID, func(cur *User) (*User, error) {
-			cur.EmailChangeUntil = nil
-			return cur, nil
-		}); err != nil {
+		if _, err := s.setEmailChange(ctx, userID, nil); err != nil {
 			return 0, err
 		}
 	}

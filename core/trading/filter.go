@@ -236,11 +236,7 @@ const maxValues = 200
 func withCanonicalSymbols(symbols []string, ref time.Time) []string {
 	out := slices.Clip(symbols) // the first append copies: the caller's array is not written
 	for _, s := range symbols {
-		c, ok := "", false
-		if _, c, ok = datedDerivative(s, ref); !ok {
-			c, ok = currencyPair(s)
-		}
-		if ok && c != s && !slices.Contains(out, c) {
+		if c, ok := canonicalOf(s, ref); ok && c != s && !slices.Contains(out, c) {
 			out = append(out, c)
 		}
 	}
@@ -253,17 +249,25 @@ func withCanonicalSymbols(symbols []string, ref time.Time) []string {
 func CanonicalSymbols(symbols []string, ref time.Time) []string {
 	var out []string
 	for _, s := range symbols {
-		c := s
-		if _, k, ok := datedDerivative(s, ref); ok {
-			c = k
-		} else if k, ok := currencyPair(s); ok {
-			c = k
+		c, ok := canonicalOf(s, ref)
+		if !ok {
+			c = s
 		}
 		if !slices.Contains(out, c) {
 			out = append(out, c)
 		}
 	}
 	return out
+}
+
+// canonicalOf is the canonical form of a symbol written as brokers print
+// it: a dated future of a known root or an OCC option (datedDerivative),
+// or a currency pair; ok is false for any other symbol.
+func canonicalOf(s string, ref time.Time) (string, bool) {
+	if _, c, ok := datedDerivative(s, ref); ok {
+		return c, true
+	}
+	return currencyPair(s)
 }
 
 // currencyPair is the canonical form of a currency pair written another

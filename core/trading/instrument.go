@@ -264,7 +264,7 @@ func InferAssetClassIn(symbol string, ref time.Time, roots map[string]decimal.De
 	}
 	if len(roots) > 0 {
 		if c, err := ParseFuture(symbol, ref); err == nil && c.Month != 0 {
-			if m, ok := roots[c.Root]; ok && m.IsPositive() {
+			if _, ok := rootMultiplier(roots, c.Root); ok {
 				return Future
 			}
 		}
@@ -286,6 +286,13 @@ func datedDerivative(symbol string, ref time.Time) (class AssetClass, canonical 
 		}
 	}
 	return "", "", false
+}
+
+// rootMultiplier is an account's multiplier for root among roots
+// (Account.Multipliers), when it sets a positive one.
+func rootMultiplier(roots map[string]decimal.Decimal, root string) (decimal.Decimal, bool) {
+	m, ok := roots[root]
+	return m, ok && m.IsPositive()
 }
 
 // ResolveInstrument parses spec into an Instrument with a canonical symbol,
@@ -338,11 +345,11 @@ func ResolveInstrument(spec InstrumentSpec, ref time.Time) (Instrument, error) {
 		}
 		fs, known := futureSpecs[c.Root]
 		if in.Multiplier.IsZero() {
-			m, own := spec.Roots[c.Root]
+			m, own := rootMultiplier(spec.Roots, c.Root)
 			switch {
 			case known:
 				in.Multiplier = fs.Multiplier
-			case own && m.IsPositive():
+			case own:
 				in.Multiplier = m
 			default:
 				return Instrument{}, invalid(fmt.Sprintf("unknown futures root %q: give its multiplier, or set it for the account", c.Root))

@@ -438,8 +438,8 @@ func EffectiveMultiplier(a *Account, in *Instrument) decimal.Decimal {
 // override is the multiplier of roots (an account's Multipliers) for
 // in's root, when one applies (futures and options).
 func override(roots map[string]decimal.Decimal, in *Instrument) (decimal.Decimal, bool) {
-	m, ok := roots[in.Root]
-	return m, ok && m.IsPositive() && (in.AssetClass == Future || in.AssetClass == Option)
+	m, ok := rootMultiplier(roots, in.Root)
+	return m, ok && (in.AssetClass == Future || in.AssetClass == Option)
 }
 
 // pin makes inst.Multiplier the account's multiplier of the instrument:

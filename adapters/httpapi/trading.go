@@ -293,7 +293,7 @@ func (h *tradingHandlers) DeleteExecution(ctx context.Context, r gen.DeleteExecu
 func tradeBody(t *trading.Trade) gen.Trade {
 	a := &t.Annotation
 	out := gen.Trade{
-		Id: t.ID, AccountId: t.AccountID, Symbol: t.Symbol, AssetClass: gen.AssetClass(t.AssetClass),
+		Id: t.ID, AccountId: t.AccountID, Symbol: t.Symbol, AssetClass: gen.AssetClass(t.AssetClass), Currency: t.Currency,
 		Direction: gen.TradeDirection(t.Direction), Status: gen.TradeStatus(t.Status),
 		Multiplier: str(t.Multiplier), Quantity: str(t.Quantity), MaxPosition: str(t.MaxPosition),
 		OpenQuantity: str(t.OpenQuantity), CostBasis: str(t.CostBasis), AvgEntryPrice: str(t.AvgEntryPrice),

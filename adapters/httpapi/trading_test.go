@@ -42,7 +42,7 @@ type fakeTrades struct {
 func (f *fakeTrades) ListTradesEncoded(_ context.Context, userID uuid.UUID, fl trading.Filter, s trading.Sort, p trading.Page,
 	enc cache.Encoding[trading.TradePage]) ([]byte, error) {
 	f.user, f.f, f.s, f.p = userID, fl, s, p
-	t := trading.Trade{ID: uuid.New(), Symbol: "ESZ26", AssetClass: trading.Future, Direction: trading.Short, Status: trading.Closed,
+	t := trading.Trade{ID: uuid.New(), Symbol: "ESZ26", AssetClass: trading.Future, Currency: "USD", Direction: trading.Short, Status: trading.Closed,
 		NetPnL: decimal.RequireFromString("1234.50"), AvgExitPrice: decimal.NewNullDecimal(decimal.RequireFromString("0.000000000001")),
 		OpenedAt: time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC), ClosedAt: time.Date(2026, 3, 2, 16, 0, 0, 0, time.UTC), Holding: time.Hour}
 	return enc.Encode(trading.TradePage{Items: []trading.Trade{t}, NextCursor: "next"})
@@ -77,7 +77,8 @@ func TestListTradesHandlerOnAFake(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || len(body.Items) != 1 || body.Next != "next" {
 		t.Fatalf("body %s: %v", rec.Body, err)
 	}
-	if body.Items[0]["net_pnl"] != "1234.5" || body.Items[0]["avg_exit_price"] != "0.000000000001" || body.Items[0]["holding_seconds"] != float64(3600) {
+	if body.Items[0]["net_pnl"] != "1234.5" || body.Items[0]["avg_exit_price"] != "0.000000000001" || body.Items[0]["holding_seconds"] != float64(3600) ||
+		body.Items[0]["currency"] != "USD" {
 		t.Fatalf("item = %v", body.Items[0])
 	}
 

@@ -28,12 +28,13 @@ import (
 const (
 	tradeDerivedCols = "user_id, account_id, instrument_id, symbol, asset_class, direction, status, opening_execution_id, multiplier, quantity, " +
 		"max_position, open_quantity, cost_basis, avg_entry_price, avg_exit_price, gross_pnl, commission, fees, net_pnl, opened_at_ns, closed_at_ns, " +
-		"holding_ns, outcome, r_multiple, open_weekday, open_hour, digest, updated_at, legs"
+		"holding_ns, outcome, r_multiple, open_weekday, open_hour, digest, updated_at, legs, currency"
 	tradeAnnotationCols = "playbook_id, notes, planned_stop, planned_target, initial_risk, rating, confidence, followed_rules, annotation_version, annotated_at"
 	tradeCols           = "t.id, t.user_id, t.account_id, t.instrument_id, t.symbol, t.asset_class, t.direction, t.status, t.opening_execution_id, " +
 		"t.multiplier, t.quantity, t.max_position, t.open_quantity, t.cost_basis, t.avg_entry_price, t.avg_exit_price, t.gross_pnl, t.commission, " +
 		"t.fees, t.net_pnl, t.opened_at_ns, t.closed_at_ns, t.holding_ns, t.outcome, t.r_multiple, t.open_weekday, t.open_hour, t.digest, t.updated_at, " +
-		"t.playbook_id, t.notes, t.planned_stop, t.planned_target, t.initial_risk, t.rating, t.confidence, t.followed_rules, t.annotation_version, t.annotated_at"
+		"t.playbook_id, t.notes, t.planned_stop, t.planned_target, t.initial_risk, t.rating, t.confidence, t.followed_rules, t.annotation_version, t.annotated_at, " +
+		"t.currency"
 )
 
 func derivedArgs(t *trading.Trade) []any {
@@ -45,7 +46,7 @@ func derivedArgs(t *trading.Trade) []any {
 	return []any{t.UserID, t.AccountID, t.InstrumentID, t.Symbol, string(t.AssetClass), string(t.Direction), string(t.Status), t.OpeningExecutionID,
 		t.Multiplier, t.Quantity, t.MaxPosition, t.OpenQuantity, t.CostBasis, t.AvgEntryPrice, t.AvgExitPrice, t.GrossPnL, t.Commission, t.Fees,
 		t.NetPnL, t.OpenedAt.UnixNano(), closed, holding, string(t.Outcome), t.RMultiple, int(t.OpenWeekday), t.OpenHour, t.Digest, normTime(t.UpdatedAt),
-		string(appendLegsJSON(nil, t.Legs))}
+		string(appendLegsJSON(nil, t.Legs)), t.Currency}
 }
 
 func idsJSON(v []uuid.UUID) string {
@@ -80,7 +81,7 @@ func scanTradeWith(scan func(dest ...any) error, extra ...any) (*trading.Trade, 
 		dec{&t.Multiplier}, dec{&t.Quantity}, dec{&t.MaxPosition}, dec{&t.OpenQuantity}, dec{&t.CostBasis}, dec{&t.AvgEntryPrice}, &t.AvgExitPrice,
 		dec{&t.GrossPnL}, dec{&t.Commission}, dec{&t.Fees}, dec{&t.NetPnL}, &opened, &closed, &holding, &t.Outcome, &t.RMultiple, &weekday, &t.OpenHour,
 		&t.Digest, &t.UpdatedAt, &playbook, &a.Notes, &a.PlannedStop, &a.PlannedTarget, &a.InitialRisk, &a.Rating, &a.Confidence, &rules, &a.Version,
-		&a.UpdatedAt}
+		&a.UpdatedAt, &t.Currency}
 	if err := scan(append(dest, extra...)...); err != nil {
 		return nil, translate(err)
 	}
@@ -886,8 +887,8 @@ func (s *Ledger) listPg(ctx context.Context, q string, args []any, n int, out *[
 			ts = append(ts, trading.Trade{})
 			t := &ts[len(ts)-1]
 			var key string
-			if key, rowErr = rawTrade(t, row[:40]); rowErr == nil {
-				t.Annotation.TagIDs, rowErr = rawUUIDList(row[40])
+			if key, rowErr = rawTrade(t, row[:41]); rowErr == nil {
+				t.Annotation.TagIDs, rowErr = rawUUIDList(row[41])
 				*lastKey = append(*lastKey, key)
 			}
 		}
@@ -951,7 +952,7 @@ func textParams(args []any) ([][]byte, error) {
 // (updated_at, annotated_at), which come in binary, a count of
 // microseconds since 2000-01-01 UTC whatever the session's DateStyle and
 // TimeZone, and cost the server less than extract(epoch …) did.
-var pgListFormats = func() (f [41]int16) {
+var pgListFormats = func() (f [42]int16) {
 	f[28], f[38] = pgtype.BinaryFormatCode, pgtype.BinaryFormatCode
 	return f
 }()
@@ -980,7 +981,7 @@ func pgMicrosText(dst, b []byte) ([]byte, error) {
 // in microseconds since the Unix epoch (then the sort key) into t, as
 // scanTrade reads tradeCols.
 func rawTrade(t *trading.Trade, v [][]byte) (key string, err error) {
-	if len(v) != 40 {
+	if len(v) != 41 {
 		return "", fmt.Errorf("trade row: %d columns", len(v))
 	}
 	a := &t.Annotation
@@ -1011,6 +1012,7 @@ func rawTrade(t *trading.Trade, v [][]byte) (key string, err error) {
 	t.Digest = string(v[27])
 	updated, errs[22] = rawInt(v[28])
 	errs[23] = rawAnnotation(a, v[29:39])
+	t.Currency = string(v[39])
 	if err := errors.Join(errs[:]...); err != nil {
 		return "", fmt.Errorf("trade row: %w", err)
 	}
@@ -1023,7 +1025,7 @@ func rawTrade(t *trading.Trade, v [][]byte) (key string, err error) {
 		a.FollowedRules = nil
 	}
 	t.UpdatedAt = time.UnixMicro(updated).UTC()
-	return string(v[39]), nil
+	return string(v[40]), nil
 }
 
 // withPgx gives fn the pgx connection of the transaction ctx carries, or

@@ -119,6 +119,7 @@ func copyTradeRow(b []byte, t *trading.Trade) []byte {
 	at := len(b)
 	b = appendLegsJSON(append(b, 0, 0, 0, 0), t.Legs)
 	binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4)) //nolint:gosec // below 1 GB, as copyLen
+	b = copyStr(b, t.Currency)
 	a := &t.Annotation
 	b = copyNullUUID(b, a.PlaybookID)
 	b = copyStr(b, a.Notes)

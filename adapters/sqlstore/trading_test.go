@@ -353,6 +353,7 @@ func TestLegsMigrationMovesLegs(t *testing.T) {
 					t.Fatalf("migrate %s: %v", cmd, err)
 				}
 			}
+			migrate(sqlstore.MigrateDown) // 00400_trades_currency
 			migrate(sqlstore.MigrateDown) // 00390_trades_foreign_outcome
 			migrate(sqlstore.MigrateDown) // 00380_users_email_change
 			migrate(sqlstore.MigrateDown) // 00370_account_instruments
@@ -372,6 +373,38 @@ func TestLegsMigrationMovesLegs(t *testing.T) {
 					w.Quantity.String() != g.Quantity.String() || w.Price.String() != g.Price.String() || w.Commission.String() != g.Commission.String() ||
 					w.Fees.String() != g.Fees.String() || w.RealizedPnL.String() != g.RealizedPnL.String() {
 					t.Fatalf("leg %d after down and up: %+v, want %+v", i, *g, *w)
+				}
+			}
+		})
+	}
+}
+
+// TestTradesCurrencyMigration: 00400 gives the trades stored before it
+// their currency, the instrument's (FDAX: EUR) or else the account's, in
+// both dialects.
+func TestTradesCurrencyMigration(t *testing.T) {
+	for _, dc := range dialects {
+		t.Run(dc.name, func(t *testing.T) {
+			ctx := context.Background()
+			d := decimal.RequireFromString
+			db, e, u, a := oneAccount(t, dc, trading.AccountInput{Name: "ccy", Currency: "CHF"})
+			at := time.Date(2026, 3, 2, 14, 30, 0, 0, time.UTC)
+			if _, err := e.Svc.AddExecutions(ctx, u, a.ID, []trading.ExecutionInput{
+				{Symbol: "FDAXH6", AssetClass: trading.Future, Side: trading.Buy, Quantity: d("1"), Price: d("18000"), ExecutedAt: at},
+				{Symbol: "NESN", AssetClass: trading.Stock, Side: trading.Buy, Quantity: d("3"), Price: d("90.5"), ExecutedAt: at},
+			}, trading.AddOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Migrate(ctx, sqlstore.MigrateDown, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Migrate(ctx, sqlstore.MigrateUp, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			for sym, want := range map[string]string{"FDAXH26": "EUR", "NESN": "CHF"} {
+				got, err := sqlstore.StringForTest(ctx, db, "SELECT t.currency FROM trades t JOIN instruments i ON i.id = t.instrument_id WHERE t.user_id = ? AND i.symbol = ?", u.String(), sym)
+				if err != nil || got == nil || *got != want {
+					t.Errorf("%s after 00400: %v, %v; want %s", sym, got, err, want)
 				}
 			}
 		})
@@ -402,8 +435,10 @@ func TestForeignOutcomeMigration(t *testing.T) {
 			if err := sqlstore.ExecForTest(ctx, db, "UPDATE trades SET outcome = 'breakeven' WHERE user_id = ?", u.String()); err != nil {
 				t.Fatal(err)
 			}
-			if err := db.Migrate(ctx, sqlstore.MigrateDown, io.Discard); err != nil {
-				t.Fatal(err)
+			for range 2 { // 00400_trades_currency, 00390_trades_foreign_outcome
+				if err := db.Migrate(ctx, sqlstore.MigrateDown, io.Discard); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if err := db.Migrate(ctx, sqlstore.MigrateUp, io.Discard); err != nil {
 				t.Fatal(err)

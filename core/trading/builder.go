@@ -28,6 +28,8 @@ type BuildParams struct {
 	Location *time.Location
 	// BreakevenBand is ε of OutcomeOf.
 	BreakevenBand decimal.Decimal
+	// Currency is the trades' Currency (TradeCurrency).
+	Currency string
 }
 
 // Build derives the trades of one position from its executions, given in
@@ -222,7 +224,7 @@ func (b *builder) fill(e *Execution) {
 		local := e.ExecutedAt.In(b.p.Location)
 		b.cur = &Trade{
 			UserID: e.UserID, AccountID: e.AccountID, InstrumentID: e.InstrumentID, Symbol: e.Symbol, AssetClass: e.AssetClass,
-			Direction: dir, Status: Open, OpeningExecutionID: e.ID, Multiplier: b.p.Multiplier, OpenedAt: e.ExecutedAt,
+			Direction: dir, Status: Open, OpeningExecutionID: e.ID, Multiplier: b.p.Multiplier, Currency: b.p.Currency, OpenedAt: e.ExecutedAt,
 			OpenWeekday: local.Weekday(), OpenHour: local.Hour(), Legs: make([]Leg, 0, 2),
 		}
 	}

@@ -385,7 +385,7 @@ func (b *fastBuilder) fill(f *fexec) {
 		local := e.ExecutedAt.In(b.p.Location)
 		b.curBuf = ftrade{t: Trade{
 			UserID: e.UserID, AccountID: e.AccountID, InstrumentID: e.InstrumentID, Symbol: e.Symbol, AssetClass: e.AssetClass,
-			Direction: dir, Status: Open, OpeningExecutionID: e.ID, Multiplier: b.p.Multiplier, OpenedAt: e.ExecutedAt,
+			Direction: dir, Status: Open, OpeningExecutionID: e.ID, Multiplier: b.p.Multiplier, Currency: b.p.Currency, OpenedAt: e.ExecutedAt,
 			OpenWeekday: local.Weekday(), OpenHour: local.Hour(),
 		}, legs: b.curBuf.legs[:0]}
 		b.cur = &b.curBuf

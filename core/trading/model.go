@@ -262,7 +262,7 @@ type Leg struct {
 }
 
 // Trade is a round trip from flat to flat (or from flat to now, while
-// open), derived from executions. Every figure is in the account currency.
+// open), derived from executions. Every amount is in Currency.
 type Trade struct {
 	ID           uuid.UUID
 	UserID       uuid.UUID
@@ -276,6 +276,10 @@ type Trade struct {
 	// anchor of the trade's identity.
 	OpeningExecutionID uuid.UUID
 	Multiplier         decimal.Decimal
+	// Currency is the ISO 4217 code every amount of the trade is in: its
+	// instrument's when the instrument names one, else its account's
+	// (nothing is converted; docs/journal.md).
+	Currency string
 	// Quantity is the total quantity entered (every entry leg);
 	// MaxPosition the largest absolute position held.
 	Quantity    decimal.Decimal

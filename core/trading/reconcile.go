@@ -343,6 +343,7 @@ func Digest(t *Trade) string {
 	str(string(t.Status))
 	id(t.OpeningExecutionID)
 	str(string(t.Outcome))
+	str(t.Currency)
 	for _, d := range [...]decimal.Decimal{t.Multiplier, t.Quantity, t.MaxPosition, t.OpenQuantity, t.CostBasis, t.AvgEntryPrice, t.GrossPnL, t.Commission, t.Fees, t.NetPnL} {
 		num(d)
 	}
@@ -393,7 +394,7 @@ func appendUUID(b []byte, u uuid.UUID) []byte {
 // Reconcile derive (figures, legs and RMultiple), ignoring IDs of the
 // trade itself, the annotation and timestamps of storage.
 func SameDerived(a, b *Trade) bool {
-	if a.Direction != b.Direction || a.Status != b.Status || a.OpeningExecutionID != b.OpeningExecutionID ||
+	if a.Direction != b.Direction || a.Status != b.Status || a.Currency != b.Currency || a.OpeningExecutionID != b.OpeningExecutionID ||
 		a.InstrumentID != b.InstrumentID || a.AccountID != b.AccountID ||
 		!a.OpenedAt.Equal(b.OpenedAt) || !a.ClosedAt.Equal(b.ClosedAt) || a.Holding != b.Holding || a.Outcome != b.Outcome ||
 		a.OpenWeekday != b.OpenWeekday || a.OpenHour != b.OpenHour || len(a.Legs) != len(b.Legs) {

@@ -169,11 +169,14 @@ func TestFingerprint(t *testing.T) {
 
 // TestDigestIsStable pins the digest of a fixed trade: stored digests must
 // keep matching after any change to how Digest is computed (else every
-// stored trade would be rewritten once by the next rebuild).
+// stored trade would be rewritten once by the next rebuild). It changed
+// once on purpose, when the digest came to cover the trade's currency
+// (migration 00400): a change of the account's currency must rewrite the
+// trades it applies to.
 func TestDigestIsStable(t *testing.T) {
 	at := time.Date(2026, 5, 1, 14, 30, 0, 123456789, time.UTC)
 	id := func(b byte) uuid.UUID { var u uuid.UUID; u[0], u[15] = b, 0xab; return u }
-	tr := Trade{AccountID: id(1), InstrumentID: id(2), Direction: Long, Status: Closed, OpeningExecutionID: id(3), Outcome: "win",
+	tr := Trade{AccountID: id(1), InstrumentID: id(2), Currency: "USD", Direction: Long, Status: Closed, OpeningExecutionID: id(3), Outcome: "win",
 		Multiplier: dec("50"), Quantity: dec("2"), MaxPosition: dec("2"), OpenQuantity: dec("0"), CostBasis: dec("0"),
 		AvgEntryPrice: dec("5000.25"), GrossPnL: dec("100"), Commission: dec("4.2"), Fees: dec("0.5"), NetPnL: dec("95.3"),
 		AvgExitPrice: decimal.NewNullDecimal(dec("5001.25")), OpenedAt: at, ClosedAt: at.Add(time.Hour), Holding: time.Hour,
@@ -183,7 +186,7 @@ func TestDigestIsStable(t *testing.T) {
 			{ExecutionID: id(4), Role: Exit, Side: Sell, Quantity: dec("2"), Price: dec("5001.25"), Commission: dec("2.1"), Fees: dec("0.25"),
 				RealizedPnL: dec("100"), ExecutedAt: at.Add(time.Hour), Seq: 1},
 		}}
-	if got, want := Digest(&tr), "b60a000de4d976034b67cf1c133dd69f"; got != want {
+	if got, want := Digest(&tr), "0f95186eb4920ecbceda874399d37497"; got != want {
 		t.Fatalf("Digest = %q, want %q", got, want)
 	}
 }

@@ -194,7 +194,7 @@ func (s *Service) load(ctx context.Context, a *Account, loc *time.Location, inst
 		return nil, err
 	}
 	p := &position{key: PositionKey{UserID: a.UserID, AccountID: a.ID, InstrumentID: instrumentID},
-		params: BuildParams{Multiplier: EffectiveMultiplier(a, in), Location: loc, BreakevenBand: OutcomeBand(a, in)}}
+		params: BuildParams{Multiplier: EffectiveMultiplier(a, in), Location: loc, BreakevenBand: OutcomeBand(a, in), Currency: TradeCurrency(a, in)}}
 	if p.execs, err = s.d.Ledger.PositionExecutions(ctx, p.key); err != nil {
 		return nil, err
 	}
@@ -414,13 +414,22 @@ func (s *Service) ExecutionTerms(ctx context.Context, userID, accountID, instrum
 	return EffectiveMultiplier(a, in), in.Currency, nil
 }
 
+// TradeCurrency is the currency of a's trades of in: the instrument's
+// when it names one, else the account's.
+func TradeCurrency(a *Account, in *Instrument) string {
+	if in.Currency != "" {
+		return in.Currency
+	}
+	return a.Currency
+}
+
 // OutcomeBand is the breakeven band a's trades of in are classified with:
 // the account's, an amount in its currency, for an instrument priced in
 // it, and 0 for one priced in another currency (as the analytics book
 // it: docs/analytics.md), so that the outcome a trade is listed and
 // filtered with is the one its figures count.
 func OutcomeBand(a *Account, in *Instrument) decimal.Decimal {
-	if in.Currency != "" && in.Currency != a.Currency {
+	if TradeCurrency(a, in) != a.Currency {
 		return decimal.Decimal{}
 	}
 	return a.BreakevenBand

@@ -3278,7 +3278,12 @@ type Trade struct {
 	//
 	//
 	// Example: 1234.50
-	CostBasis Decimal        `json:"cost_basis"`
+	CostBasis Decimal `json:"cost_basis"`
+
+	// Currency ISO 4217 code of every amount of the trade (cost basis, P&L, commission, fees, initial risk): the instrument's currency when it names one (EUR for FDAX, JPY for USD/JPY, the currency given with the first fill), else the account's. Nothing is converted.
+	//
+	// Example: USD
+	Currency  string         `json:"currency"`
 	Direction TradeDirection `json:"direction"`
 
 	// Executions The legs (one per execution part), on GET of one trade only.

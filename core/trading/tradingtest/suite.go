@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -1161,6 +1162,44 @@ func Run(t *testing.T, newStores Factory) {
 		if got := outcomes(); got["FDAXH26"] != trading.Breakeven || got["AAPL"] != trading.Breakeven {
 			t.Fatalf("outcomes once the account is in euros: %v; want both breakevens", got)
 		}
+	})
+
+	t.Run("EveryTradeNamesItsCurrency", func(t *testing.T) {
+		// A trade's amounts are in its instrument's currency when it names
+		// one (EUR for FDAX, JPY for USD/JPY), else in the account's: as
+		// built, as listed and as read one by one; a change of the
+		// account's currency rewrites the trades it applies to.
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		res, err := e.Svc.AddExecutions(ctx, u, a.ID, []trading.ExecutionInput{
+			fill("FDAXH6", trading.Future, 0, trading.Buy, "1", "18000"), fill("FDAXH6", trading.Future, 60, trading.Sell, "1", "18000.02"),
+			fill("USD/JPY", trading.Forex, 0, trading.Buy, "1000", "150.1"), fill("AAPL", trading.Stock, 0, trading.Buy, "1", "100")}, trading.AddOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check := func(when string, ts []trading.Trade, want map[string]string) {
+			t.Helper()
+			got := map[string]string{}
+			for _, tr := range ts {
+				got[tr.Symbol] = tr.Currency
+				one, err := e.Svc.GetTrade(ctx, u, tr.ID)
+				if err != nil || one.Currency != tr.Currency {
+					t.Fatalf("%s: GetTrade %s: %v, currency %q, listed %q", when, tr.Symbol, err, one.Currency, tr.Currency)
+				}
+			}
+			if !maps.Equal(got, want) {
+				t.Fatalf("%s: currencies %v, want %v", when, got, want)
+			}
+		}
+		want := map[string]string{"FDAXH26": "EUR", "USD/JPY": "JPY", "AAPL": "USD"}
+		check("built", res.Trades, want)
+		check("listed", e.trades(t, u, trading.Filter{}, trading.Sort{}), want)
+		gbp := "GBP"
+		if _, err := e.Svc.UpdateAccount(ctx, u, a.ID, trading.AccountPatch{Currency: &gbp}, 0); err != nil {
+			t.Fatal(err)
+		}
+		want["AAPL"] = "GBP"
+		check("listed after the account moved to GBP", e.trades(t, u, trading.Filter{}, trading.Sort{}), want)
 	})
 
 	t.Run("AFillAtTheAccountsOverrideIsTheAccounts", func(t *testing.T) {

@@ -3,6 +3,7 @@ package tests
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -104,8 +105,18 @@ func TestImportsOverHTTP(t *testing.T) {
 	if exp.status != 200 || !strings.HasPrefix(exp.header.Get("Content-Type"), "text/csv") || strings.Count(exp.raw, "\n") != 9 {
 		t.Fatalf("executions export: %d %s", exp.status, exp.raw)
 	}
-	if tr := st.get("/api/v1/trades/export?format=csv&account_id="+annAcct.ID.String(), ann); tr.status != 200 || strings.Count(tr.raw, "\n") != 5 {
+	tr := st.get("/api/v1/trades/export?format=csv&account_id="+annAcct.ID.String(), ann)
+	if tr.status != 200 || strings.Count(tr.raw, "\n") != 5 {
 		t.Fatalf("trades export: %d %s", tr.status, tr.raw)
+	}
+	recs, err := csv.NewReader(strings.NewReader(tr.raw)).ReadAll()
+	if err != nil || recs[0][len(recs[0])-1] != "currency" {
+		t.Fatalf("trades export header %v: %v", recs[0], err)
+	}
+	for _, row := range recs[1:] {
+		if row[len(row)-1] != annAcct.Currency {
+			t.Fatalf("trades export row %v: want the currency %s last", row, annAcct.Currency)
+		}
 	}
 
 	// Another user's ids are 404 on every route that takes one.

@@ -104,10 +104,11 @@ func checkCanceled(t *testing.T, db *sqlstore.DB, ctx context.Context, skip map[
 	// Methods that answer an empty input without a query, and those that
 	// refuse the zero query (a limit of 0) before they reach the database.
 	noQuery := map[string]bool{"TradeLabels.CheckTags": true, "JobJournal.Remove": true,
-		"Executions.InsertNew":   true, // on main since the streamed import
-		"Ledger.PositionLegKeys": true, // no trades, no legs to read
-		"Ledger.Existing":        true, // no ids, none to look up
-		"Attachments.OfEntries":  true} // no entries, no attachments to list
+		"Executions.InsertNew":      true, // on main since the streamed import
+		"Ledger.PositionLegKeys":    true, // no trades, no legs to read
+		"Ledger.Existing":           true, // no ids, none to look up
+		"Executions.FingerprintsOf": true, // no ids, none to look up
+		"Attachments.OfEntries":     true} // no entries, no attachments to list
 	validatesFirst := map[string]bool{"Events.List": true, "Users.List": true}
 	checked := 0
 	for name, repo := range repositories(db) {

@@ -470,6 +470,40 @@ func (s *Executions) Fingerprinted(ctx context.Context, accountID uuid.UUID, fps
 	return out, nil
 }
 
+// FingerprintsOf implements trading.Executions.
+func (s *Executions) FingerprintsOf(ctx context.Context, userID, accountID uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]string, error) {
+	out := map[uuid.UUID]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	strIDs := make([]string, len(ids))
+	for i, id := range ids {
+		strIDs[i] = id.String()
+	}
+	err := s.db.run(ctx, func(g *gorm.DB) error {
+		for start := 0; start < len(strIDs); start += chunk {
+			err := query(g, func(r *sql.Rows) error {
+				var id uuid.UUID
+				var fp string
+				if err := r.Scan(&id, &fp); err != nil {
+					return translate(err)
+				}
+				out[id] = fp
+				return nil
+			}, "SELECT id, fingerprint FROM executions WHERE user_id = ? AND account_id = ? AND id IN ?", userID.String(), accountID.String(),
+				strIDs[start:min(start+chunk, len(strIDs))])
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("look up executions' fingerprints: %w", err)
+	}
+	return out, nil
+}
+
 // Get implements trading.Executions.
 func (s *Executions) Get(ctx context.Context, userID, id uuid.UUID) (*trading.Execution, error) {
 	return getOne(ctx, s.db, scanExecution, "get execution", func() error { return apperr.New(apperr.NotFound, trading.CodeExecutionNotFound, "execution not found") },

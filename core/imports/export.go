@@ -19,11 +19,15 @@ import (
 // currency the instrument's (empty: the account's), so that a forex lot
 // of 100,000 or a root outside the built-in table comes back the same.
 var ExecutionsHeader = []string{fSymbol, fAssetClass, fSide, fQuantity, fPrice, fCommission, fFees, fExecutedAt, fExecID, fMultiplier, fCurrency,
-	"import_id", "id"}
+	"import_id", exportIDColumn}
+
+// exportIDColumn is the executions export's column of each execution's
+// ID, which the generic preset reads back as its SourceID.
+const exportIDColumn = "id"
 
 // TradesHeader is the header of the trades export.
 var TradesHeader = []string{"id", "account_id", "symbol", "asset_class", "direction", "status", "quantity", "avg_entry_price", "avg_exit_price",
-	"gross_pnl", "commission", "fees", "net_pnl", "opened_at", "closed_at", "outcome", "r_multiple", "notes"}
+	"gross_pnl", "commission", "fees", "net_pnl", "opened_at", "closed_at", "outcome", "r_multiple", "notes", "currency"}
 
 // EscapeFormula guards a text cell against formula injection in
 // spreadsheets (OWASP): a value starting with = + - @, a tab or a carriage
@@ -79,7 +83,7 @@ func (s *Service) ExportExecutions(ctx context.Context, userID uuid.UUID, f trad
 				known[k] = tm
 			}
 			rec := []string{EscapeFormula(e.Symbol), string(e.AssetClass), string(e.Side), e.Quantity.String(), e.Price.String(), e.Commission.String(),
-				e.Fees.String(), e.ExecutedAt.UTC().Format(time.RFC3339Nano), EscapeFormula(e.BrokerExecutionID), tm.mult, tm.currency, imp, e.ID.String()}
+				e.Fees.String(), e.ExecutedAt.UTC().Format(time.RFC3339Nano), EscapeFormula(e.BrokerExecutionID), tm.mult, EscapeFormula(tm.currency), imp, e.ID.String()}
 			if err := cw.Write(rec); err != nil {
 				return err
 			}
@@ -124,7 +128,8 @@ func (s *Service) ExportTrades(ctx context.Context, userID uuid.UUID, f trading.
 			}
 			rec := []string{t.ID.String(), t.AccountID.String(), EscapeFormula(t.Symbol), string(t.AssetClass), string(t.Direction), string(t.Status),
 				t.Quantity.String(), t.AvgEntryPrice.String(), exit, t.GrossPnL.String(), t.Commission.String(), t.Fees.String(), t.NetPnL.String(),
-				t.OpenedAt.UTC().Format(time.RFC3339Nano), closed, string(t.Outcome), r, EscapeFormula(t.Annotation.Notes)}
+				t.OpenedAt.UTC().Format(time.RFC3339Nano), closed, string(t.Outcome), r, EscapeFormula(t.Annotation.Notes),
+				EscapeFormula(t.Currency)}
 			if err := cw.Write(rec); err != nil {
 				return err
 			}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
 	"github.com/tradesense/tradesense/core/trading"
@@ -741,8 +742,12 @@ func genericRow(b *binding) ([]Fill, string, error) {
 	fees := r.opt(fFees)
 	mult := r.opt(fMultiplier)
 	at := r.executedAt()
+	// The executions export's id column: a row imported back into its
+	// account is the execution it was exported from (trading.ExecutionInput.SourceID).
+	src, _ := uuid.Parse(b.getCol(exportIDColumn))
 	return r.one(trading.ExecutionInput{Symbol: unescapeFormula(b.get(fSymbol)), AssetClass: class, Multiplier: mult, Currency: b.get(fCurrency),
-		Side: side, Quantity: q, Price: price, Commission: comm, Fees: fees, ExecutedAt: at, BrokerExecutionID: unescapeFormula(b.get(fExecID))})
+		Side: side, Quantity: q, Price: price, Commission: comm, Fees: fees, ExecutedAt: at, BrokerExecutionID: unescapeFormula(b.get(fExecID)),
+		SourceID: src})
 }
 
 // unescapeFormula undoes the export's guard against formula injection (a

@@ -400,3 +400,21 @@ func TestNinjaTraderActionNames(t *testing.T) {
 		}
 	}
 }
+
+// TestCurrencyMustBeISO: a row whose currency is not of ISO 4217 (a
+// formula, a made-up code) is rejected with its line and the reason
+// naming the currency; a lower-case ISO code is read as upper case.
+func TestCurrencyMustBeISO(t *testing.T) {
+	body := "symbol,side,quantity,price,executed_at,currency\n" +
+		"XYZ,buy,10,100,2026-05-01T14:15:00Z,=1+1\n" +
+		"XYZ,buy,10,100,2026-05-01T14:16:00Z,ZZZ\n" +
+		"SAP,buy,10,100,2026-05-01T14:17:00Z,eur\n"
+	p := parseBytes(t, PresetGeneric, []byte(body), time.UTC, nil)
+	if len(p.fills) != 1 || p.fills[0].Line != 4 {
+		t.Fatalf("fills %+v; want line 4 only", p.fills)
+	}
+	if len(p.bad) != 2 || p.bad[0].Line != 2 || p.bad[1].Line != 3 ||
+		!strings.Contains(p.bad[0].Reason, `currency "=1+1"`) || !strings.Contains(p.bad[1].Reason, "ISO 4217") {
+		t.Fatalf("rejected %+v; want lines 2 and 3 for their currency", p.bad)
+	}
+}

@@ -540,8 +540,12 @@ func (c *checker) reason(in *trading.ExecutionInput) string {
 		if err != nil {
 			msg = "symbol: invalid"
 			if e, ok := apperr.As(err); ok {
-				for _, v := range e.Fields {
-					msg = "symbol " + fmt.Sprintf("%.40q", in.Symbol) + ": " + v
+				for k, v := range e.Fields {
+					if k == "currency" {
+						msg = "currency " + fmt.Sprintf("%.40q", in.Currency) + ": " + v
+					} else {
+						msg = "symbol " + fmt.Sprintf("%.40q", in.Symbol) + ": " + v
+					}
 				}
 			}
 		}

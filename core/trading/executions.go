@@ -24,11 +24,17 @@ var (
 // ExecutionInput is a fill to record. Multiplier, TickSize and Currency
 // describe the instrument when it is new (zero: the built-in terms).
 type ExecutionInput struct {
-	Symbol            string
-	AssetClass        AssetClass
-	Multiplier        decimal.Decimal
-	TickSize          decimal.Decimal
-	Currency          string
+	Symbol     string
+	AssetClass AssetClass
+	Multiplier decimal.Decimal
+	TickSize   decimal.Decimal
+	Currency   string
+	// SourceID is the ID of the execution this input was exported from
+	// (the executions export's id column), uuid.Nil when unknown: when it
+	// names an execution of the account the input is recorded into, the
+	// input is that execution, a duplicate of it whatever was corrected
+	// since (RecordExecutions).
+	SourceID          uuid.UUID
 	Side              Side
 	Quantity          decimal.Decimal
 	Price             decimal.Decimal

@@ -301,7 +301,8 @@ func rootMultiplier(roots map[string]decimal.Decimal, root string) (decimal.Deci
 // the symbol was traded at (one-digit futures years). Fails with
 // apperr.Invalid ("symbol_invalid") when the symbol does not parse for its
 // class, or a future's root is neither in the built-in table nor in
-// spec.Roots and spec gives no multiplier.
+// spec.Roots and spec gives no multiplier, and with apperr.Invalid naming
+// the currency when spec gives one that is not of ISO 4217.
 func ResolveInstrument(spec InstrumentSpec, ref time.Time) (Instrument, error) {
 	invalid := func(msg string) error {
 		e := apperr.Validation(msg, map[string]string{"symbol": msg})
@@ -319,6 +320,9 @@ func ResolveInstrument(spec InstrumentSpec, ref time.Time) (Instrument, error) {
 		return Instrument{}, apperr.Validation("negative contract terms", map[string]string{"multiplier": "must not be negative"})
 	}
 	in := Instrument{AssetClass: spec.AssetClass, Currency: strings.ToUpper(strings.TrimSpace(spec.Currency)), Multiplier: spec.Multiplier, TickSize: spec.TickSize}
+	if in.Currency != "" && !isoCurrency(in.Currency) {
+		return Instrument{}, apperr.Validation("not an ISO 4217 currency", map[string]string{"currency": "must be an ISO 4217 code such as USD"})
+	}
 	u := strings.Join(strings.Fields(strings.ToUpper(spec.Symbol)), " ")
 	switch spec.AssetClass {
 	case Option:

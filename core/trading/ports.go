@@ -77,6 +77,9 @@ type Executions interface {
 	// Fingerprinted returns which of fps are taken in the account, with
 	// the ID of the execution holding each.
 	Fingerprinted(ctx context.Context, accountID uuid.UUID, fps []string) (map[string]uuid.UUID, error)
+	// FingerprintsOf returns the fingerprint of each execution among ids
+	// that the user holds in the account (the others are left out).
+	FingerprintsOf(ctx context.Context, userID, accountID uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]string, error)
 	// Get returns an execution with its symbol and asset class, or
 	// apperr.NotFound "execution_not_found".
 	Get(ctx context.Context, userID, id uuid.UUID) (*Execution, error)

@@ -174,6 +174,10 @@ func (r *recorder) record(ins []ExecutionInput) ([]uuid.UUID, error) {
 		return nil, apperr.Validation("invalid executions", fields)
 	}
 
+	sources, err := r.sources(ins)
+	if err != nil {
+		return nil, err
+	}
 	now := s.now()
 	if cap(r.execs) < len(ins) {
 		r.execs = make([]Execution, len(ins))
@@ -190,7 +194,7 @@ func (r *recorder) record(ins []ExecutionInput) ([]uuid.UUID, error) {
 			if e, ok := apperr.As(got.err); ok {
 				for k, v := range e.Fields {
 					msg = v
-					if k == "multiplier" { // a multiplier refused as another than the account's
+					if k == "multiplier" || k == "currency" { // a multiplier refused as another than the account's, a currency not of ISO 4217
 						field = k
 					}
 				}
@@ -207,6 +211,12 @@ func (r *recorder) record(ins []ExecutionInput) ([]uuid.UUID, error) {
 			Side: in.Side, Quantity: in.Quantity, Price: in.Price, Commission: in.Commission, Fees: in.Fees,
 			ExecutedAt: in.ExecutedAt.UTC(), BrokerExecutionID: strings.TrimSpace(in.BrokerExecutionID), ImportID: r.o.ImportID,
 			Version: 1, CreatedAt: now, UpdatedAt: now}
+		if fp, ok := sources[in.SourceID]; ok {
+			// The account's own export: the execution it came from,
+			// whose fingerprint stays that of the row first recorded.
+			e.Fingerprint = fp
+			continue
+		}
 		e.Fingerprint = Fingerprint(e, inst.Symbol, inst.AssetClass, 0)
 		if e.BrokerExecutionID == "" {
 			var k [32]byte
@@ -264,6 +274,21 @@ func (r *recorder) record(ins []ExecutionInput) ([]uuid.UUID, error) {
 		k++
 	}
 	return r.ids, nil
+}
+
+// sources returns the fingerprints of the account's executions that ins
+// name as their SourceID (nil when none names one).
+func (r *recorder) sources(ins []ExecutionInput) (map[uuid.UUID]string, error) {
+	var ids []uuid.UUID
+	for i := range ins {
+		if ins[i].SourceID != uuid.Nil {
+			ids = append(ids, ins[i].SourceID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return r.s.d.Executions.FingerprintsOf(r.ctx, r.userID, r.accountID, ids)
 }
 
 // duplicate counts input i of the chunk as a duplicate, or fails without

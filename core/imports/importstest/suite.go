@@ -1133,6 +1133,55 @@ func Run(t *testing.T, newStores Factory) {
 		}
 	})
 
+	t.Run("TheAccountsOwnExportIsDuplicates", func(t *testing.T) {
+		// An export imported back into its own account adds nothing,
+		// also for fills corrected since they were recorded (an imported
+		// one and a manual one): each row names the execution it came
+		// from. Into a fresh account the same file adds every row.
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		e.upload(t, u, a, genericFile(genericRows...), nil)
+		at := time.Date(2026, 5, 4, 15, 0, 0, 0, time.UTC)
+		if _, err := e.Trading.Svc.AddExecutions(ctx, u, a.ID, []trading.ExecutionInput{{Symbol: "NVDA", AssetClass: trading.Stock, Side: trading.Buy,
+			Quantity: decimal.RequireFromString("3"), Price: decimal.RequireFromString("120"), ExecutedAt: at}}, trading.AddOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		before := e.executions(t, u, trading.ExecutionFilter{AccountIDs: []uuid.UUID{a.ID}})
+		corrected, imported := 0, false
+		for _, x := range before {
+			if x.Symbol != "NVDA" && (imported || x.ImportID == uuid.Nil) {
+				continue
+			}
+			imported = imported || x.ImportID != uuid.Nil
+			p := x.Price.Add(decimal.RequireFromString("1.25"))
+			if _, _, err := e.Trading.Svc.UpdateExecution(ctx, u, x.ID, trading.ExecutionPatch{Price: &p}, x.Version); err != nil {
+				t.Fatal(err)
+			}
+			corrected++
+		}
+		if corrected != 2 {
+			t.Fatalf("corrected %d fills, want an imported one and the manual one", corrected)
+		}
+		var out bytes.Buffer
+		if err := e.Svc.ExportExecutions(ctx, u, trading.ExecutionFilter{AccountIDs: []uuid.UUID{a.ID}}, &out); err != nil {
+			t.Fatal(err)
+		}
+		back := e.upload(t, u, a, out.String(), nil)
+		if back.Status != imports.Succeeded || back.Counts.ExecutionsAdded != 0 || back.Counts.Duplicates != len(before) {
+			t.Fatalf("own export into its account: %s %s %+v; want %d duplicates, nothing added", back.Status, counts(back.Counts), back.Rejected, len(before))
+		}
+		if n := len(e.executions(t, u, trading.ExecutionFilter{AccountIDs: []uuid.UUID{a.ID}})); n != len(before) {
+			t.Fatalf("%d executions after the re-import, want %d", n, len(before))
+		}
+		_, fresh, err := e.freshAccount(t, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := e.upload(t, u, fresh, out.String(), nil); got.Counts.ExecutionsAdded != len(before) {
+			t.Fatalf("own export into a fresh account: %s; want %d added", counts(got.Counts), len(before))
+		}
+	})
+
 	t.Run("ImportsRepository", func(t *testing.T) {
 		st := newStores(t)
 		e := NewEnv(t, st)

@@ -369,6 +369,12 @@ func Run(t *testing.T, newStores Factory) {
 		if ae, ok := apperr.As(err); !ok || ae.Fields["executions[0].symbol"] == "" {
 			t.Fatalf("bad symbol = %v", err)
 		}
+		formula := stock(0, trading.Buy, "1", "1")
+		formula.Currency = "=1+1"
+		_, err = e.Svc.AddExecutions(ctx, u, a.ID, []trading.ExecutionInput{stock(0, trading.Buy, "1", "1"), formula}, trading.AddOptions{})
+		if ae, ok := apperr.As(err); !ok || ae.Kind != apperr.Invalid || ae.Fields["executions[1].currency"] == "" {
+			t.Fatalf("a currency not of ISO 4217 = %v", err)
+		}
 		if _, err := e.Svc.AddExecutions(ctx, u, a.ID, make([]trading.ExecutionInput, trading.MaxBatch+1), trading.AddOptions{}); !isCode(err, apperr.Invalid, trading.CodeBatchTooLarge) {
 			t.Fatalf("oversize batch = %v", err)
 		}

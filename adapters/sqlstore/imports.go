@@ -256,6 +256,25 @@ func (s *Imports) List(ctx context.Context, userID, accountID uuid.UUID, before 
 	return out, nil
 }
 
+// BlobKeys implements imports.Imports.
+func (s *Imports) BlobKeys(ctx context.Context, userID, accountID uuid.UUID) ([]string, error) {
+	var out []string
+	err := s.db.run(ctx, func(g *gorm.DB) error {
+		return query(g, func(r *sql.Rows) error {
+			var key string
+			if err := r.Scan(&key); err != nil {
+				return translate(err)
+			}
+			out = append(out, key)
+			return nil
+		}, "SELECT DISTINCT blob_key FROM imports WHERE user_id = ? AND account_id = ? AND blob_key <> ''", userID, accountID)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list import files: %w", err)
+	}
+	return out, nil
+}
+
 // Delete implements imports.Imports (the issues go with it: by the
 // imports_delete_issues trigger on PostgreSQL, migration 00341).
 func (s *Imports) Delete(ctx context.Context, userID, id uuid.UUID) error {

@@ -65,6 +65,8 @@ func BenchmarkParseFlex(b *testing.B) {
 
 type fakeTrading struct{ imports.Trading }
 
+func (fakeTrading) OnAccountDelete(trading.AccountDeleteHook) {}
+
 func (fakeTrading) GetAccount(_ context.Context, userID, id uuid.UUID) (*trading.Account, error) {
 	return &trading.Account{ID: id, UserID: userID, Currency: "USD"}, nil
 }

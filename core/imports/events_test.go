@@ -77,6 +77,10 @@ type memImports struct {
 	failStatus imports.Status
 }
 
+func (s *memImports) BlobKeys(context.Context, uuid.UUID, uuid.UUID) ([]string, error) {
+	return nil, errors.New("not used")
+}
+
 func (s *memImports) snapshot() map[uuid.UUID]imports.Import {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -153,6 +157,8 @@ type recTrading struct {
 	imports.Trading // the methods the job does not call
 	added           int
 }
+
+func (*recTrading) OnAccountDelete(trading.AccountDeleteHook) {}
 
 func (*recTrading) GetAccount(_ context.Context, userID, id uuid.UUID) (*trading.Account, error) {
 	return &trading.Account{ID: id, UserID: userID, Currency: "USD"}, nil

@@ -164,6 +164,9 @@ type Imports interface {
 	List(ctx context.Context, userID, accountID uuid.UUID, before time.Time, limit int) ([]Import, error)
 	// Delete removes the import with its rows; NotFound when gone.
 	Delete(ctx context.Context, userID, id uuid.UUID) error
+	// BlobKeys returns the blob keys of the user's imports into the
+	// account (its uploaded files), each once.
+	BlobKeys(ctx context.Context, userID, accountID uuid.UUID) ([]string, error)
 }
 
 // Mappings stores saved column mappings.

@@ -41,6 +41,7 @@ type Trading interface {
 	ListTrades(ctx context.Context, userID uuid.UUID, f trading.Filter, s trading.Sort, p trading.Page) (trading.TradePage, error)
 	MultiplierConflicts(ctx context.Context, userID, accountID uuid.UUID, ins []trading.ExecutionInput) (map[int]string, error)
 	ExecutionTerms(ctx context.Context, userID, accountID, instrumentID uuid.UUID) (decimal.Decimal, string, error)
+	OnAccountDelete(h trading.AccountDeleteHook)
 }
 
 // Enqueuer enqueues jobs (*jobs.Client).
@@ -107,7 +108,9 @@ func NewService(cfg Config, d Deps) (*Service, error) {
 	if d.NewID == nil {
 		d.NewID = func() uuid.UUID { return uuid.Must(uuid.NewV7()) }
 	}
-	return &Service{cfg: cfg, d: d}, nil
+	s := &Service{cfg: cfg, d: d}
+	d.Trading.OnAccountDelete(s.accountDeleted)
+	return s, nil
 }
 
 // Config returns the service's configuration.
@@ -569,6 +572,24 @@ func (s *Service) validate(fills []Fill, roots map[string]decimal.Decimal) ([]Fi
 		ok = append(ok, f)
 	}
 	return ok, bad
+}
+
+// accountDeleted is the imports' part of deleting an account
+// (trading.AccountDeleteHook): the account's imports go with it (the
+// database's cascade), their uploaded files once the deletion commits.
+func (s *Service) accountDeleted(ctx context.Context, userID, accountID uuid.UUID) error {
+	keys, err := s.d.Imports.BlobKeys(ctx, userID, accountID)
+	if err != nil || len(keys) == 0 {
+		return err
+	}
+	uow.AfterCommit(ctx, func(ctx context.Context) {
+		for _, key := range keys {
+			if err := s.d.Blobs.Delete(ctx, key); err != nil && !apperr.Is(err, apperr.NotFound) {
+				s.d.Log.WarnContext(ctx, "imports: delete a deleted account's import file", slog.String("key", key), slog.Any("error", err))
+			}
+		}
+	})
+	return nil
 }
 
 // Create stores the uploaded file through the blob port, records a

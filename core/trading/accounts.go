@@ -245,7 +245,8 @@ func set[T any](dst *T, v *T) {
 
 // DeleteAccount deletes an account. It refuses (apperr.Conflict
 // "account_has_executions") while the account has executions, unless
-// cascade, which deletes them and their trades with it.
+// cascade, which deletes them and their trades with it. The hooks of
+// OnAccountDelete run first, in the same transaction.
 func (s *Service) DeleteAccount(ctx context.Context, userID, id uuid.UUID, cascade bool) error {
 	return s.write(ctx, userID, func(ctx context.Context, ch *changes) error {
 		if _, err := s.d.Accounts.Get(ctx, userID, id, true); err != nil {
@@ -260,6 +261,11 @@ func (s *Service) DeleteAccount(ctx context.Context, userID, id uuid.UUID, casca
 		}
 		if len(pos) > 0 {
 			ch.bulkAccounts[id] = true
+		}
+		for _, h := range s.deleting {
+			if err := h(ctx, userID, id); err != nil {
+				return err
+			}
 		}
 		return s.d.Accounts.Delete(ctx, userID, id)
 	})

@@ -55,6 +55,21 @@ type Deps struct {
 type Service struct {
 	d      Deps
 	stamps Stamps // d.Versions', when it has them
+	// deleting are the modules' hooks of DeleteAccount (OnAccountDelete).
+	deleting []AccountDeleteHook
+}
+
+// AccountDeleteHook is a module's part of deleting an account: it runs in
+// DeleteAccount's transaction before the account's rows go (what it
+// reads is still there), fails the deletion with its error, and defers
+// what must outlive the transaction to uow.AfterCommit (a file of the
+// account's is deleted only once the deletion has committed).
+type AccountDeleteHook func(ctx context.Context, userID, accountID uuid.UUID) error
+
+// OnAccountDelete adds h to what DeleteAccount runs. It is called while
+// the program is assembled, before the service serves.
+func (s *Service) OnAccountDelete(h AccountDeleteHook) {
+	s.deleting = append(s.deleting, h)
 }
 
 // NewService checks d and returns the service.

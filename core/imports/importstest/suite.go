@@ -625,6 +625,44 @@ func Run(t *testing.T, newStores Factory) {
 		}
 	})
 
+	t.Run("DeletingTheAccountDeletesItsFiles", func(t *testing.T) {
+		// The uploaded files of an account's imports go with the account
+		// (cascade), once the deletion commits; a refused deletion and
+		// another account's imports keep theirs.
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		_, other, err := e.freshAccount(t, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		imp := e.upload(t, u, a, FlexFile, nil)
+		e.upload(t, u, a, genericFile(genericRows...), nil)
+		kept := e.upload(t, u, other, FlexFile, nil)
+		if e.Blobs.Len() != 3 {
+			t.Fatalf("%d blobs, want the three uploads", e.Blobs.Len())
+		}
+		if err := e.Trading.Svc.DeleteAccount(ctx, u, a.ID, false); !isCode(err, apperr.Conflict, trading.CodeAccountHasData) {
+			t.Fatalf("delete without cascade = %v", err)
+		}
+		if e.Blobs.Len() != 3 {
+			t.Fatalf("%d blobs after a refused deletion, want 3", e.Blobs.Len())
+		}
+		if err := e.Trading.Svc.DeleteAccount(ctx, u, a.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Svc.Get(ctx, u, imp.ID); !isCode(err, apperr.NotFound, imports.CodeImportNotFound) {
+			t.Fatalf("an import of the deleted account: %v", err)
+		}
+		if e.Blobs.Len() != 1 {
+			t.Fatalf("%d blobs after the account's deletion, want the other account's", e.Blobs.Len())
+		}
+		if got, err := e.Svc.Get(ctx, u, kept.ID); err != nil {
+			t.Fatal(err)
+		} else if _, err := e.Blobs.Stat(ctx, got.BlobKey); err != nil {
+			t.Fatalf("the other account's file: %v", err)
+		}
+	})
+
 	t.Run("UndoRemovesExactlyItsExecutions", func(t *testing.T) {
 		e := NewEnv(t, newStores(t))
 		u, a := e.user(t)

@@ -210,6 +210,9 @@ type Options struct {
 	// a dated contract of a root it names is a future when the file gives
 	// no asset class (trading.InferAssetClassIn).
 	Roots map[string]decimal.Decimal
+	// Currency is the account's (ISO 4217): the deposit currency a
+	// MetaTrader report gives commission, swap and profit in.
+	Currency string
 }
 
 // Sink receives what a parser reads, in file order.

@@ -630,6 +630,10 @@ func mt5() *spec {
 				if reForexPair.MatchString(sym) && slices.Contains(currencies, sym[:3]) && slices.Contains(currencies, sym[3:]) {
 					class, mult = trading.Forex, forexLot
 				}
+				pnlComparable := true
+				if class == trading.Forex && b.cur != "" && sym[3:] != b.cur {
+					comm, swap, pnlComparable = mt5InQuote(b, sym, typ == "sell", lots, op, cp, comm, swap, p, hasPnL)
+				}
 				in, out := legs(typ == "sell")
 				half := comm.Abs().Div(decimal.NewFromInt(2))
 				id := b.getCol("position")
@@ -640,11 +644,45 @@ func mt5() *spec {
 				if id == "" {
 					open.Input.BrokerExecutionID, closing.Input.BrokerExecutionID = "", ""
 				}
-				if hasPnL {
+				if hasPnL && pnlComparable {
 					closing.BrokerPnL = decimal.NewNullDecimal(p)
 				}
 				return []Fill{open, closing}, "", nil
 			}}}}
+}
+
+// mt5InQuote converts a MetaTrader position's commission and swap, which
+// the report gives in the deposit currency (the account's, b.cur), into
+// the quote currency of its pair sym, which the trade's figures are in:
+// at the close price when the deposit currency is the pair's base
+// (USDJPY in a USD account: 1 USD = close JPY, exact), else at the rate
+// the report's profit implies (EURGBP in a USD account: the position's
+// gross P&L in GBP over its profit in USD). The profit, in another
+// currency than the trade's, is not compared (comparable false). Without
+// a rate (no profit, or none to divide), the amounts stay as given, and a
+// warning says so.
+func mt5InQuote(b *binding, sym string, short bool, lots, op, cp, comm, swap, profit decimal.Decimal, hasPnL bool) (decimal.Decimal, decimal.Decimal, bool) {
+	quote := sym[3:]
+	var rate decimal.Decimal // quote currency per unit of the deposit currency
+	how := ""
+	gross := cp.Sub(op).Mul(lots).Mul(forexLot)
+	if short {
+		gross = gross.Neg()
+	}
+	switch {
+	case sym[:3] == b.cur && cp.IsPositive():
+		rate, how = cp, "its close price"
+	case hasPnL && !profit.IsZero() && !gross.IsZero() && gross.Sign() == profit.Sign():
+		rate, how = gross.DivRound(profit, 16), "the rate its profit implies"
+	}
+	if rate.IsZero() {
+		b.once("mt5-unconverted:"+sym, fmt.Sprintf("%s is quoted in %s: MetaTrader gives commission and swap in the account's %s, "+
+			"and this position has no profit to derive a rate from: they are recorded unconverted, in %s figures", sym, quote, b.cur, quote))
+		return comm, swap, false
+	}
+	b.once("mt5-converted:"+sym, fmt.Sprintf("%s is quoted in %s: MetaTrader's commission and swap, in the account's %s, are converted to %s "+
+		"at each position's %s; its profit, in %s, is not compared with the trade's", sym, quote, b.cur, quote, how, b.cur))
+	return comm.Mul(rate).Round(10), swap.Mul(rate).Round(10), false
 }
 
 // ---- generic CSV ----

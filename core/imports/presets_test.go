@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -416,5 +417,45 @@ func TestCurrencyMustBeISO(t *testing.T) {
 	if len(p.bad) != 2 || p.bad[0].Line != 2 || p.bad[1].Line != 3 ||
 		!strings.Contains(p.bad[0].Reason, `currency "=1+1"`) || !strings.Contains(p.bad[1].Reason, "ISO 4217") {
 		t.Fatalf("rejected %+v; want lines 2 and 3 for their currency", p.bad)
+	}
+}
+
+// TestMT5CrossCurrencyPairs: MetaTrader gives commission, swap and profit
+// in the deposit currency (the account's, USD here), the trade's figures
+// are in the pair's quote currency. USDJPY's are converted at the close
+// price (1 USD = 149.5 JPY: 0.70 USD of commission is 104.65 JPY, split
+// over the two fills; 0.10 USD of swap is 14.95 JPY); EURGBP's at the
+// rate its profit implies (gross 50 GBP for 63.50 USD: 0.70 USD is
+// 0.7 × 50 / 63.5 = 0.5511811024 GBP); neither profit is compared, and
+// one warning per pair says so. EURUSD, quoted in USD, is as given.
+func TestMT5CrossCurrencyPairs(t *testing.T) {
+	body := "Trade History Report\nAccount:,\"1 (USD, Demo)\"\nPositions\n" +
+		"Time,Position,Symbol,Type,Volume,Price,S / L,T / P,Time,Price,Commission,Swap,Profit\n" +
+		"2026.11.01 01:30:00,7001,USDJPY,sell,0.10,150.000,,,2026.11.01 02:30:00,149.500,-0.70,-0.10,33.44\n" +
+		"2026.11.02 01:30:00,7002,EURGBP,buy,0.10,0.85000,,,2026.11.02 02:30:00,0.85500,-0.70,0.00,63.50\n" +
+		"2026.11.03 01:30:00,7003,USDJPY,buy,0.10,150.000,,,2026.11.03 02:30:00,150.500,-0.70,0.00,33.22\n" +
+		"2026.11.04 01:30:00,7004,EURUSD,buy,0.10,1.08500,,,2026.11.04 02:30:00,1.08650,-0.70,-0.20,15.00\n"
+	p, _ := Lookup(PresetMT5)
+	c := &collector{maxWarn: 100}
+	if err := p.Parse(context.Background(), NewReader(strings.NewReader(body)), Options{Location: time.UTC, Currency: "USD"}, c); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, f := range c.fills {
+		in := f.Input
+		got[in.BrokerExecutionID] = fmt.Sprintf("c=%s f=%s pnl=%v", in.Commission, in.Fees, f.BrokerPnL.Valid)
+	}
+	want := map[string]string{
+		"mt5:7001:open": "c=52.325 f=0 pnl=false", "mt5:7001:close": "c=52.325 f=14.95 pnl=false",
+		"mt5:7002:open": "c=0.2755905512 f=0 pnl=false", "mt5:7002:close": "c=0.2755905512 f=0 pnl=false",
+		"mt5:7003:open": "c=52.675 f=0 pnl=false", "mt5:7003:close": "c=52.675 f=0 pnl=false",
+		"mt5:7004:open": "c=0.35 f=0 pnl=false", "mt5:7004:close": "c=0.35 f=0.2 pnl=true",
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("fills\n got %v\nwant %v", got, want)
+	}
+	joined := strings.Join(c.warnings, "\n")
+	if strings.Count(joined, "USDJPY is quoted in JPY") != 1 || strings.Count(joined, "EURGBP is quoted in GBP") != 1 || strings.Contains(joined, "EURUSD") {
+		t.Fatalf("warnings %q; want one for USDJPY, one for EURGBP, none for EURUSD", c.warnings)
 	}
 }

@@ -160,6 +160,7 @@ type uploadSettings struct {
 	loc     *time.Location
 	mapping map[string]string
 	roots   map[string]decimal.Decimal // the account's multipliers (trading.InstrumentSpec.Roots)
+	cur     string                     // the account's currency (Options.Currency)
 }
 
 // settings resolves an upload's options: the account (the user's; for an
@@ -216,7 +217,7 @@ func (s *Service) settings(ctx context.Context, userID uuid.UUID, up *Upload, wr
 			up.Broker = PresetGeneric
 		}
 	}
-	return uploadSettings{loc: loc, mapping: mapping, roots: a.Multipliers}, nil
+	return uploadSettings{loc: loc, mapping: mapping, roots: a.Multipliers, cur: a.Currency}, nil
 }
 
 func prefixed(p string, m map[string]string) map[string]string {
@@ -366,7 +367,7 @@ func (l limitSink) Reject(r RejectedRow) {
 // names missing, a required one absent); other faults are the run's.
 func headerBinds(ctx context.Context, p Parser, r io.Reader, set uploadSettings) error {
 	c := &collector{limit: 1, maxWarn: 1}
-	err := p.Parse(ctx, NewReader(stopReader{r: r, stop: func() bool { return c.rows() >= c.limit }}), Options{Location: set.loc, Mapping: set.mapping, Roots: set.roots}, limitSink{c})
+	err := p.Parse(ctx, NewReader(stopReader{r: r, stop: func() bool { return c.rows() >= c.limit }}), Options{Location: set.loc, Mapping: set.mapping, Roots: set.roots, Currency: set.cur}, limitSink{c})
 	var fe *FormatError
 	if errors.As(err, &fe) {
 		return formatProblem(err)
@@ -405,7 +406,7 @@ func (s *Service) Preview(ctx context.Context, userID uuid.UUID, up Upload) (*Pr
 	}
 	c := &collector{limit: s.cfg.PreviewRows, maxWarn: s.cfg.MaxWarnings}
 	src := stopReader{r: br, stop: func() bool { return c.rows() >= c.limit }}
-	if err := p.Parse(ctx, NewReader(src), Options{Location: set.loc, Mapping: set.mapping, Roots: set.roots}, limitSink{c}); err != nil {
+	if err := p.Parse(ctx, NewReader(src), Options{Location: set.loc, Mapping: set.mapping, Roots: set.roots, Currency: set.cur}, limitSink{c}); err != nil {
 		return nil, formatProblem(err)
 	}
 	if err := s.noteZone(ctx, c, userID, up.AccountID, uuid.Nil, p.ID(), set.loc); err != nil {
@@ -821,7 +822,7 @@ func (s *Service) Run(ctx context.Context, userID, id uuid.UUID) error {
 		var err error
 		res, err = s.d.Trading.RecordExecutions(ctx, userID, imp.AccountID, o, func(ctx context.Context, record trading.RecordFunc) error {
 			k.record = record
-			if err := p.Parse(ctx, NewReader(src), Options{Location: loc, Mapping: imp.Mapping, Roots: a.Multipliers}, k); err != nil {
+			if err := p.Parse(ctx, NewReader(src), Options{Location: loc, Mapping: imp.Mapping, Roots: a.Multipliers, Currency: a.Currency}, k); err != nil {
 				return err
 			}
 			k.flush()

@@ -89,6 +89,8 @@ type binding struct {
 	// local: a time of the current row was read in loc (Fill.Local).
 	local bool
 	roots map[string]decimal.Decimal // Options.Roots
+	cur   string                     // Options.Currency
+	noted map[string]bool            // the warnings given once per file (once)
 	// classes memoises classOf per symbol for this file (symbols repeat
 	// row after row; the inference runs up to three regular expressions).
 	classes map[string]trading.AssetClass
@@ -136,6 +138,19 @@ func (b *binding) get(field string) string {
 		return ""
 	}
 	return strings.TrimSpace(b.f[i])
+}
+
+// once gives the warning msg on the current line the first time key is
+// noted in the binding.
+func (b *binding) once(key, msg string) {
+	if b.noted[key] {
+		return
+	}
+	if b.noted == nil {
+		b.noted = map[string]bool{}
+	}
+	b.noted[key] = true
+	b.warn(b.line, msg)
 }
 
 // getCol is get by header name (normalized).
@@ -400,7 +415,7 @@ func (s *spec) Parse(ctx context.Context, r *Reader, o Options, sink Sink) error
 			if err != nil {
 				return formatError(s.name, err.Error())
 			}
-			nb.loc, nb.warn, nb.roots = loc, sink.Warn, o.Roots
+			nb.loc, nb.warn, nb.roots, nb.cur = loc, sink.Warn, o.Roots, o.Currency
 			b, v = nb, nv
 			width = named(fields)
 			headers++

@@ -302,6 +302,7 @@ func TestDetect(t *testing.T) {
 		"tradovate_orders.csv": PresetTradovate, "ninjatrader_executions.csv": PresetNinjaTrader, "ninjatrader_trades.csv": PresetNinjaTrader,
 		"thinkorswim.csv": PresetThinkorswim, "schwab.csv": PresetSchwab, "robinhood.csv": PresetRobinhood, "webull.csv": PresetWebull,
 		"tradezero.csv": PresetTradeZero, "mt5.csv": PresetMT5, "generic.csv": PresetGeneric,
+		"ibkr_flex_sections.csv": PresetIBKRFlex, "ibkr_flex_positions.csv": PresetIBKRFlex,
 	}
 	for file, want := range files {
 		b, err := os.ReadFile(filepath.Join("testdata", file))
@@ -398,5 +399,78 @@ func TestNinjaTraderActionNames(t *testing.T) {
 		if !ok || s != v.side || opensShort(v.word) != v.short {
 			t.Errorf("%q: side %s %v, opens a short %v", v.word, s, ok, opensShort(v.word))
 		}
+	}
+}
+
+// TestIBKRFlexReadsOnlyTheTradesSection: a Flex query of several
+// sections gives the fills of its Trades section alone. Before, the
+// DATA rows of a Cash Transactions or Option Exercises section whose
+// header looked like a trades header were imported as fills (CASH1,
+// OPT1), and an Option Exercises header without DateTime failed the whole
+// file ("the header has no column for executed_at or date"). Each other
+// section is one warning with its name and row count.
+func TestIBKRFlexReadsOnlyTheTradesSection(t *testing.T) {
+	for _, tc := range []struct {
+		file     string
+		want     []string
+		warnings []string
+	}{
+		{file: "ibkr_flex_sections.csv", want: []string{
+			"L10 stock buy 100 AAPL@170 c=1 f=0 2026-05-01T14:00:00Z id=T1",
+			"L11 stock sell 100 AAPL@171.5 c=1 f=0 2026-05-01T15:30:00Z id=T2",
+		}, warnings: []string{
+			`2 rows skipped: the section "Cash Transactions" (code "CTRN"): only the Trades section (TRNT) is imported`,
+			`1 row skipped: the section "Option exercises" (code "OPTNT"): only the Trades section (TRNT) is imported`,
+		}},
+		{file: "ibkr_flex_positions.csv", want: []string{
+			"L9 stock buy 50 MSFT@405 c=1 f=0 2026-05-01T13:35:00Z id=P1",
+		}, warnings: []string{
+			`1 row skipped: the section "Open Positions" (code "POST"): only the Trades section (TRNT) is imported`,
+			`2 rows skipped: the section "Option Exercises, Assignments and Expirations" (code "OPTNT"): only the Trades section (TRNT) is imported`,
+		}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			p := parseFile(t, PresetIBKRFlex, tc.file, ny(t), nil)
+			var got []string
+			for _, f := range p.fills {
+				got = append(got, describe(f))
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("fills:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(tc.want, "\n     "))
+			}
+			if len(p.bad) != 0 {
+				t.Errorf("rejected %+v", p.bad)
+			}
+			if w := p.c.allWarnings(); !slices.Equal(w, tc.warnings) {
+				t.Errorf("warnings:\n got %q\nwant %q", w, tc.warnings)
+			}
+		})
+	}
+}
+
+// TestIBKRFlexSectionsWithoutBOS: HEADER and DATA rows without BOS rows
+// are read by their section code: TRNT is Trades, any other is skipped;
+// a BOS row naming its section "Trades" makes its code the Trades one.
+func TestIBKRFlexSectionsWithoutBOS(t *testing.T) {
+	csv := `"HEADER","CTRN","Symbol","Quantity","TradePrice","DateTime","Buy/Sell"` + "\n" +
+		`"DATA","CTRN","AAPL","100","1","20260501;101500","BUY"` + "\n" +
+		`"HEADER","TRNT","Symbol","Quantity","TradePrice","DateTime","Buy/Sell"` + "\n" +
+		`"DATA","TRNT","AAPL","100","170","20260501;100000","BUY"` + "\n" +
+		`"BOS","TRD","Trades"` + "\n" +
+		`"HEADER","TRD","Symbol","Quantity","TradePrice","DateTime","Buy/Sell"` + "\n" +
+		`"DATA","TRD","KO","10","60","20260501;110000","BUY"` + "\n" +
+		`"EOS","TRD"` + "\n"
+	p := parseBytes(t, PresetIBKRFlex, []byte(csv), time.UTC, nil)
+	var got []string
+	for _, f := range p.fills {
+		got = append(got, describe(f))
+	}
+	want := []string{"L4 stock buy 100 AAPL@170 c=0 f=0 2026-05-01T10:00:00Z", "L7 stock buy 10 KO@60 c=0 f=0 2026-05-01T11:00:00Z"}
+	if !slices.Equal(got, want) {
+		t.Errorf("fills:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
+	}
+	wantWarn := []string{`1 row skipped: the section of code "CTRN": only the Trades section (TRNT) is imported`}
+	if w := p.c.allWarnings(); !slices.Equal(w, wantWarn) {
+		t.Errorf("warnings %q, want %q", w, wantWarn)
 	}
 }

@@ -249,8 +249,10 @@ type spec struct {
 	// variants are the layouts of the preset's exports; the first whose
 	// signature the header has is used.
 	variants []variant
-	// frame finds headers and data (plainFrame when nil).
-	frame  func() framer
+	// frame finds headers and data (plainFrame when nil); skip notes a
+	// record that is not the preset's data (Sink.Skip, a no-op while
+	// detecting).
+	frame  func(skip func(line int, reason string)) framer
 	detect func(head []*Record) bool
 	// sections: the file has further sections after the one read, so a
 	// title row ends it (MetaTrader); otherwise every row after the
@@ -274,7 +276,7 @@ func (s *spec) Detect(head []*Record) bool {
 	if s.detect != nil && s.detect(head) {
 		return true
 	}
-	fr := s.framer()
+	fr := s.framer(func(int, string) {})
 	for _, rec := range head {
 		if k, f := fr(rec, false); k == frameHeader {
 			return s.variantOf(newHeader(f)) != nil
@@ -283,9 +285,9 @@ func (s *spec) Detect(head []*Record) bool {
 	return false
 }
 
-func (s *spec) framer() framer {
+func (s *spec) framer(skip func(line int, reason string)) framer {
 	if s.frame != nil {
-		return s.frame()
+		return s.frame(skip)
 	}
 	return plainFrame(s.signatures(), s.sections)
 }
@@ -358,7 +360,7 @@ func (s *spec) Parse(ctx context.Context, r *Reader, o Options, sink Sink) error
 	if loc == nil {
 		loc = time.UTC
 	}
-	fr := s.framer()
+	fr := s.framer(sink.Skip)
 	var b *binding
 	var v *variant
 	width := 0 // the header's fields, up to its last named one

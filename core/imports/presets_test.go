@@ -225,7 +225,7 @@ func TestPresets(t *testing.T) {
 		{preset: PresetWebull, file: "webull.csv", loc: time.UTC, want: []string{
 			"L2 stock buy 100 AAPL@170.5 c=0 f=0 2026-05-01T13:30:01Z",
 			"L3 stock sell 100 AAPL@171 c=0 f=0 2026-05-01T14:00:00Z",
-			"L4 stock sell 10 TSLA@250 c=0 f=0 2026-05-01T14:05:00Z",
+			"L4 stock sell 10 TSLA@250 c=0 f=0 2026-05-01T14:04:59.999999999Z", // Short: 1 ns before its second
 			"L6 stock buy 10 TSLA@248 c=0 f=0 2026-05-01T15:00:00Z",
 			// a cancelled order of 10 that filled 4: those 4 are a fill
 			"L8 stock buy 4 TSLA@245 c=0 f=0 2026-05-01T16:00:05Z",
@@ -235,7 +235,7 @@ func TestPresets(t *testing.T) {
 			"L2 stock buy 200 AMD@160.1 c=0 f=0.62 2026-05-01T13:35:12Z",
 			"L3 stock sell 100 AMD@161 c=0 f=0.12 2026-05-01T13:50:00Z",
 			"L4 stock sell 100 AMD@159.5 c=0 f=0.62 2026-05-01T14:10:00Z",
-			"L5 stock sell 300 GME@25 c=0 f=1.1 2026-05-01T14:00:00Z",
+			"L5 stock sell 300 GME@25 c=0 f=1.1 2026-05-01T13:59:59.999999999Z", // SS: 1 ns before its second
 			"L6 stock buy 300 GME@24.5 c=0 f=0.92 2026-05-01T14:30:00Z",
 		}, rejected: []int{7},
 			// AMD: 90 − 60 − 1.36 fees = 28.64; GME: 150 − 2.02 = 147.98

@@ -209,9 +209,9 @@ func (b *binding) when(key, value string) (time.Time, bool, error) {
 	return t.UTC(), dateOnly, nil
 }
 
-// executedAt reads the fill instant from executed_at, or date and time;
-// a date without a time is placed in its day by the side column's action
-// (sameDay).
+// executedAt reads the fill instant from executed_at, or date and time,
+// a short sale placed before the other fills of its instant by the side
+// column's action (shortFirst).
 func (b *binding) executedAt() (time.Time, error) {
 	if b.has(fExecutedAt) && b.get(fExecutedAt) != "" {
 		return b.fillAt(fExecutedAt, b.get(fExecutedAt), b.get(fSide))
@@ -509,24 +509,33 @@ func opensShort(v string) bool {
 }
 
 // fillAt reads a fill's instant from value, the text of the column key
-// (when), placing a date without a time in its day by the fill's action
-// (sameDay).
+// (when), placing a short sale before the other fills of its instant by
+// the fill's action (shortFirst).
 func (b *binding) fillAt(key, value, action string) (time.Time, error) {
-	t, only, err := b.when(key, value)
-	return sameDay(t, only, action), err
+	t, _, err := b.when(key, value)
+	return shortFirst(t, action), err
 }
 
-// sameDay orders the fills of one day in a date-only export (at is the
-// day's noon, only says the value had no time) by what the action says:
-// a fill that opens a short is placed 1 ns before noon, every other fill
-// at noon. The trade builder takes the fills of one instant that reduce
-// the open position first and, from flat, buys before sells; so from
-// flat a day's short sale opens a short that its buy to cover then
-// reduces, instead of the cover opening a long. The instant depends on
-// the row alone, never on its place in the file, so an overlapping
-// export places (and fingerprints) the same fill the same way.
-func sameDay(at time.Time, only bool, action string) time.Time {
-	if only && opensShort(action) {
+// shortFirst orders the fills of one instant by what their action says:
+// a fill that opens a short (SS, Sell Short, Short, STO …) is placed 1 ns
+// before the instant its row gives, every other fill at it. The trade
+// builder takes the fills of one instant that reduce the open position
+// first and, from flat, buys before sells; so from flat a short sale and
+// its cover at the same instant would open a long that the short sale
+// closes. One instant earlier, the short sale opens a short that the
+// cover then reduces, as the file says.
+//
+// Such instants are common: a date-only export (Schwab, Robinhood)
+// places every fill of a day at its noon, and an export to the second
+// (TradeZero, Webull, NinjaTrader) gives a same-second sale and cover one
+// time. Only an instant on a whole second moves (noon is one): 1 ns before
+// it no fill of a file to the second can be, so the move reorders the
+// fills of that instant alone, while a time with a fraction of a second
+// (the executions export's, to the nanosecond) is taken as it is. The
+// instant depends on the row alone, never on its place in the file, so an
+// overlapping export places (and fingerprints) the same fill the same way.
+func shortFirst(at time.Time, action string) time.Time {
+	if at.Nanosecond() == 0 && opensShort(action) {
 		return at.Add(-time.Nanosecond)
 	}
 	return at

@@ -778,11 +778,12 @@ func genericSpec(m map[string]string) *spec {
 			required = append(required, f)
 		}
 		slices.Sort(required[len(genericRequired):])
+		slices.Sort(sig) // the problem of a missing column names them in a stable order
 		sigs = [][]string{sig}
 	}
 	variants := make([]variant, len(sigs))
 	for i, sig := range sigs {
-		variants[i] = variant{name: "mapped", signature: sig, aliases: aliases, required: required, row: genericRow}
+		variants[i] = variant{name: "mapped", signature: sig, aliases: aliases, required: required, row: genericRow, mapped: m}
 	}
 	return &spec{id: PresetGeneric, name: "generic CSV", variants: variants}
 }

@@ -234,6 +234,10 @@ const (
 	frameHeader
 	frameData
 	frameEnd // the section ended: records up to the next header are skipped
+	// frameNotHeader: a record where a header may be, without the
+	// signature of one; it is skipped, and when no header is found the
+	// one nearest to a header names the columns it lacks (nearest).
+	frameNotHeader
 )
 
 // framer classifies records; haveHeader says whether a header is bound.
@@ -266,6 +270,64 @@ type variant struct {
 	aliases   map[string][]string
 	required  []string
 	row       rowFunc
+	// mapped is a generic mapping's field → header name as given, so a
+	// missing column is named as the mapping spells it.
+	mapped map[string]string
+}
+
+// column names a header column of the variant's for a problem: as its
+// mapping spells it, with the field, or as the preset matches it.
+func (v *variant) column(name string) string {
+	for f, col := range v.mapped {
+		if norm(col) == name {
+			return fmt.Sprintf("%.100q (the mapping's %s)", strings.TrimSpace(col), f)
+		}
+	}
+	return fmt.Sprintf("%q", name)
+}
+
+// nearest is the record nearest to a header of the preset while none is
+// found: the one with the largest share of a variant's signature, at
+// least half of it. When the file has no header, the problem names the
+// columns that record lacks (a mapping's column the file does not have, a
+// preset's column a broker's export left out) instead of saying only that
+// no header was found. It keeps one record's missing names.
+type nearest struct {
+	line             int
+	missing          []string // the variant's names of the columns lacking
+	matched, columns int      // of the best variant's signature
+}
+
+func (n *nearest) consider(line int, fields []string, variants []variant) {
+	h := newHeader(fields)
+	for i := range variants {
+		v := &variants[i]
+		var missing []string
+		for _, c := range v.signature {
+			if _, ok := h.idx[c]; !ok {
+				missing = append(missing, v.column(c))
+			}
+		}
+		matched := len(v.signature) - len(missing)
+		if len(missing) == 0 || matched*2 < len(v.signature) {
+			continue // a header (framed out for another reason), or too far from one
+		}
+		if n.columns == 0 || matched*n.columns > n.matched*len(v.signature) {
+			n.line, n.missing, n.matched, n.columns = line, missing, matched, len(v.signature)
+		}
+	}
+}
+
+// reason is why no header was found.
+func (n *nearest) reason() string {
+	if n.columns == 0 {
+		return "no header row of this format was found"
+	}
+	cols := "column"
+	if len(n.missing) > 1 {
+		cols = "columns"
+	}
+	return fmt.Sprintf("no header row of this format was found: the nearest, on line %d, has no %s %s", n.line, cols, strings.Join(n.missing, ", "))
 }
 
 func (s *spec) ID() string   { return s.id }
@@ -325,7 +387,7 @@ func plainFrame(sigs [][]string, sections bool) framer {
 					return frameHeader, rec.Fields
 				}
 			}
-			return frameSkip, nil
+			return frameNotHeader, rec.Fields
 		}
 		if sections && isTitle(rec) {
 			return frameEnd, nil
@@ -365,6 +427,7 @@ func (s *spec) Parse(ctx context.Context, r *Reader, o Options, sink Sink) error
 	var v *variant
 	width := 0 // the header's fields, up to its last named one
 	headers := 0
+	var near nearest
 	n := 0
 	for {
 		rec, err := r.Next()
@@ -391,10 +454,17 @@ func (s *spec) Parse(ctx context.Context, r *Reader, o Options, sink Sink) error
 			continue
 		}
 		switch kind {
+		case frameNotHeader:
+			if headers == 0 {
+				near.consider(rec.Line, fields, s.variants)
+			}
 		case frameHeader:
 			h := newHeader(fields)
 			nv := s.variantOf(h)
 			if nv == nil {
+				if headers == 0 {
+					near.consider(rec.Line, fields, s.variants)
+				}
 				b = nil
 				continue
 			}
@@ -433,7 +503,7 @@ func (s *spec) Parse(ctx context.Context, r *Reader, o Options, sink Sink) error
 		}
 	}
 	if headers == 0 {
-		return formatError(s.name, "no header row of this format was found")
+		return formatError(s.name, near.reason())
 	}
 	return nil
 }

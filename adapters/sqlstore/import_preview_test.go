@@ -2,9 +2,11 @@ package sqlstore_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -105,5 +107,50 @@ func TestImportPreviewRefusesTheFile(t *testing.T) {
 	}
 	if _, err := e.Svc.Create(context.Background(), u, big); apperr.CodeOf(err) != imports.CodeFileTooLarge {
 		t.Errorf("Create of a file over MaxBytes: %v; want %s", err, imports.CodeFileTooLarge)
+	}
+}
+
+// TestImportMissingColumnIsNamed: a preset's or a mapping's column
+// missing from the file's header is a 400 import_format_unknown whose
+// message names it, at preview and at upload (nothing stored), and a file
+// of no known format still lists the presets.
+func TestImportMissingColumnIsNamed(t *testing.T) {
+	e, u, a := importEnv(t)
+	for _, c := range []struct {
+		name string
+		up   imports.Upload
+		body string
+		want []string
+	}{
+		{"schwab without Price", imports.Upload{AccountID: a.ID, Broker: imports.PresetSchwab},
+			"Date,Action,Symbol,Description,Quantity,Fees & Comm,Amount\n05/01/2026,Buy,AAPL,x,10,,1\n", []string{`has no column "price"`}},
+		{"mapping's price missing", imports.Upload{AccountID: a.ID, Broker: imports.PresetGeneric,
+			Mapping: map[string]string{"symbol": "symbol", "quantity": "quantity", "price": "Nope", "executed_at": "executed_at"}},
+			"symbol,quantity,price,executed_at\nAAPL,1,2,2026-05-01T10:00:00Z\n", []string{`has no column "Nope" (the mapping's price)`}},
+		{"unknown format", imports.Upload{AccountID: a.ID}, "a;b;c\n1;2;3\n", []string{imports.PresetSchwab, imports.PresetGeneric}},
+	} {
+		for _, op := range []string{"preview", "create"} {
+			var err error
+			if op == "preview" {
+				_, err = preview(e, u, c.up, c.body)
+			} else {
+				up := c.up
+				up.Body, up.Size = strings.NewReader(c.body), int64(len(c.body))
+				_, err = e.Svc.Create(context.Background(), u, up)
+			}
+			var ae *apperr.Error
+			if !errors.As(err, &ae) || ae.Kind != apperr.Invalid || ae.Code != imports.CodeFormatUnknown {
+				t.Errorf("%s %s: %v; want Invalid %s", op, c.name, err, imports.CodeFormatUnknown)
+				continue
+			}
+			for _, w := range c.want {
+				if !strings.Contains(ae.Message, w) {
+					t.Errorf("%s %s: message %q does not name %q", op, c.name, ae.Message, w)
+				}
+			}
+		}
+	}
+	if list, err := e.Svc.List(context.Background(), u, a.ID, time.Time{}, 10); err != nil || len(list) != 0 || e.Blobs.Len() != 0 {
+		t.Errorf("imports stored: %v, %v, %d blobs; want none", list, err, e.Blobs.Len())
 	}
 }

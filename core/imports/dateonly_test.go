@@ -144,3 +144,67 @@ func TestDateOnlyInstantsDoNotDependOnTheFile(t *testing.T) {
 		t.Errorf("trades:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
 	}
 }
+
+// A short sale and its cover in the same second of an export to the
+// second (TradeZero's SS and BC, Webull's Short, NinjaTrader's SellShort)
+// are a short, as the file says, in whichever order it lists them:
+// before, the builder took the cover first (buys before sells from flat)
+// and made the pair a long. Fills in other seconds keep their instants,
+// and a time with a fraction of a second is not moved.
+func TestSameSecondShortSaleOpensAShort(t *testing.T) {
+	const tzHeader = "Account,T/D,S/D,Currency,Type,Side,Symbol,Qty,Price,Exec Time,Comm,SEC,TAF,NSCC,Nasdaq,ECN Remove,ECN Add,Gross Proceeds,Net Proceeds,Clr Broker,Liq,Note\n"
+	const wbHeader = "Name,Symbol,Side,Status,Filled,Total Qty,Price,Avg Price,Time-in-Force,Placed Time,Filled Time\n"
+	cases := []struct {
+		name, preset, file string
+		instants, trades   []string
+	}{
+		{name: "tradezero SS then BC", preset: PresetTradeZero, file: tzHeader +
+			`TZ1,05/01/2026,05/04/2026,USD,2,SS,AMC,"1,000",5.00,10:00:00,1.00,0,0,0,0,0,0,5000,4999,VELOX,R,` + "\n" +
+			`TZ1,05/01/2026,05/04/2026,USD,2,BC,AMC,"1,000",4.50,10:00:00,1.00,0,0,0,0,0,0,-4500,-4501,VELOX,R,` + "\n",
+			instants: []string{"L2 sell 2026-05-01T13:59:59.999999999Z", "L3 buy 2026-05-01T14:00:00Z"},
+			trades:   []string{"AMC short closed qty=1000 open=0 entry=5 exit=4.5 net=498"}},
+		{name: "tradezero BC listed first", preset: PresetTradeZero, file: tzHeader +
+			`TZ1,05/01/2026,05/04/2026,USD,2,BC,AMC,"1,000",4.50,10:00:00,1.00,0,0,0,0,0,0,-4500,-4501,VELOX,R,` + "\n" +
+			`TZ1,05/01/2026,05/04/2026,USD,2,SS,AMC,"1,000",5.00,10:00:00,1.00,0,0,0,0,0,0,5000,4999,VELOX,R,` + "\n",
+			instants: []string{"L2 buy 2026-05-01T14:00:00Z", "L3 sell 2026-05-01T13:59:59.999999999Z"},
+			trades:   []string{"AMC short closed qty=1000 open=0 entry=5 exit=4.5 net=498"}},
+		// A long closed by a sale in the second before: 1 ns does not
+		// reach it.
+		{name: "tradezero other seconds", preset: PresetTradeZero, file: tzHeader +
+			`TZ1,05/01/2026,05/04/2026,USD,2,B,AMC,100,5.00,09:59:59,0,0,0,0,0,0,0,-500,-500,VELOX,R,` + "\n" +
+			`TZ1,05/01/2026,05/04/2026,USD,2,S,AMC,100,5.10,10:00:00,0,0,0,0,0,0,0,510,510,VELOX,R,` + "\n" +
+			`TZ1,05/01/2026,05/04/2026,USD,2,SS,AMC,100,5.20,10:00:01,0,0,0,0,0,0,0,520,520,VELOX,R,` + "\n" +
+			`TZ1,05/01/2026,05/04/2026,USD,2,BC,AMC,100,5.00,10:00:02,0,0,0,0,0,0,0,-500,-500,VELOX,R,` + "\n",
+			instants: []string{"L2 buy 2026-05-01T13:59:59Z", "L3 sell 2026-05-01T14:00:00Z", "L4 sell 2026-05-01T14:00:00.999999999Z", "L5 buy 2026-05-01T14:00:02Z"},
+			trades:   []string{"AMC long closed qty=100 open=0 entry=5 exit=5.1 net=10", "AMC short closed qty=100 open=0 entry=5.2 exit=5 net=20"}},
+		{name: "webull Short then Buy", preset: PresetWebull, file: wbHeader +
+			"Tesla Inc,TSLA,Buy,Filled,10,10,@248.00,248.00,DAY,05/01/2026 10:04:00 EDT,05/01/2026 10:05:00 EDT\n" +
+			"Tesla Inc,TSLA,Short,Filled,10,10,@250.00,250.00,DAY,05/01/2026 10:04:00 EDT,05/01/2026 10:05:00 EDT\n",
+			instants: []string{"L2 buy 2026-05-01T14:05:00Z", "L3 sell 2026-05-01T14:04:59.999999999Z"},
+			trades:   []string{"TSLA short closed qty=10 open=0 entry=250 exit=248 net=20"}},
+		// Nanoseconds (the executions export's times) are taken as they
+		// are: 1 ns before could pass a fill of the file.
+		{name: "generic with nanoseconds", preset: PresetGeneric, file: "symbol,side,quantity,price,executed_at\n" +
+			"AMC,ss,10,5,2026-05-01T14:00:00.000000001Z\nAMC,bc,10,4,2026-05-01T14:00:00.000000002Z\n",
+			instants: []string{"L2 sell 2026-05-01T14:00:00.000000001Z", "L3 buy 2026-05-01T14:00:00.000000002Z"},
+			trades:   []string{"AMC short closed qty=10 open=0 entry=5 exit=4 net=10"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := parseBytes(t, tc.preset, []byte(tc.file), ny(t), nil)
+			if len(p.bad) != 0 {
+				t.Fatalf("rejected %+v", p.bad)
+			}
+			if got := instants(p.fills); !slices.Equal(got, tc.instants) {
+				t.Errorf("instants:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(tc.instants, "\n     "))
+			}
+			var got []string
+			for _, tr := range build(t, p.fills).Trades {
+				got = append(got, tradeText(tr))
+			}
+			if !slices.Equal(got, tc.trades) {
+				t.Errorf("trades:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(tc.trades, "\n     "))
+			}
+		})
+	}
+}

@@ -65,7 +65,9 @@ func fuzzPreset(f *testing.F, preset string, files ...string) {
 	})
 }
 
-func FuzzIBKRFlex(f *testing.F)     { fuzzPreset(f, PresetIBKRFlex, "ibkr_flex.csv") }
+func FuzzIBKRFlex(f *testing.F) {
+	fuzzPreset(f, PresetIBKRFlex, "ibkr_flex.csv", "ibkr_flex_sections.csv", "ibkr_flex_positions.csv")
+}
 func FuzzIBKRActivity(f *testing.F) { fuzzPreset(f, PresetIBKRActivity, "ibkr_activity.csv") }
 func FuzzTradovate(f *testing.F) {
 	fuzzPreset(f, PresetTradovate, "tradovate_performance.csv", "tradovate_orders.csv")

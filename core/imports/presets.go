@@ -78,31 +78,7 @@ func ibkrFlex() *spec {
 	}
 	return &spec{id: PresetIBKRFlex, name: "Interactive Brokers Flex Query",
 		detect: func(head []*Record) bool { return firstField(head, "BOF") },
-		frame: func() framer {
-			section := ""
-			plain := plainFrame([][]string{sig}, false)
-			return func(rec *Record, haveHeader bool) (frameKind, []string) {
-				if len(rec.Fields) == 0 {
-					return frameSkip, nil
-				}
-				switch strings.ToUpper(strings.TrimSpace(rec.Fields[0])) {
-				case "BOF", "BOA", "BOS", "EOS", "EOA", "EOF":
-					return frameSkip, nil
-				case "HEADER":
-					if len(rec.Fields) < 3 {
-						return frameSkip, nil
-					}
-					section = strings.ToUpper(strings.TrimSpace(rec.Fields[1]))
-					return frameHeader, rec.Fields[2:]
-				case "DATA":
-					if len(rec.Fields) < 3 || strings.ToUpper(strings.TrimSpace(rec.Fields[1])) != section {
-						return frameSkip, nil
-					}
-					return frameData, rec.Fields[2:]
-				}
-				return plain(rec, haveHeader)
-			}
-		},
+		frame:  func(skip func(int, string)) framer { return flexFrame(sig, skip) },
 		variants: []variant{{name: "trades", signature: sig, aliases: aliases,
 			required: []string{fSymbol, fQuantity, fPrice, fExecutedAt + "|" + fDate},
 			row: func(b *binding) ([]Fill, string, error) {
@@ -142,6 +118,94 @@ func ibkrFlex() *spec {
 	}
 }
 
+// flexTradesCode is the section code of a Flex Query's Trades section.
+const flexTradesCode = "TRNT"
+
+// flexFrame frames a Flex Query. With section markers (BOS, HEADER, DATA,
+// EOS) a query that holds several sections (Cash Transactions, Open
+// Positions, Option Exercises …) is read for its Trades section alone,
+// the section coded TRNT or that its BOS row names "Trades": the HEADER of
+// another section binds nothing (an Option Exercises header without a
+// DateTime must not fail the file, nor rebind the columns of the Trades
+// rows after it), and the DATA rows of another section are skipped with
+// its code and name, so each such section is one warning with its row
+// count (Sink.Skip), rather than fills. A file without markers is framed
+// as plainFrame frames it. Only the open section's code and name are
+// kept: memory does not grow with the file.
+func flexFrame(sig []string, skip func(line int, reason string)) framer {
+	var bosCode, bosName string // the open section (BOS … EOS)
+	section := ""               // the code of the bound Trades header
+	plain := plainFrame([][]string{sig}, false)
+	return func(rec *Record, haveHeader bool) (frameKind, []string) {
+		if len(rec.Fields) == 0 {
+			return frameSkip, nil
+		}
+		code := ""
+		if len(rec.Fields) > 1 {
+			code = strings.ToUpper(strings.TrimSpace(rec.Fields[1]))
+		}
+		switch strings.ToUpper(strings.TrimSpace(rec.Fields[0])) {
+		case "BOS":
+			bosCode, bosName = code, ""
+			if len(rec.Fields) > 2 {
+				bosName = strings.TrimSpace(rec.Fields[2])
+			}
+			return frameSkip, nil
+		case "EOS":
+			bosCode, bosName = "", ""
+			return frameSkip, nil
+		case "BOF", "BOA", "EOA", "EOF":
+			return frameSkip, nil
+		case "HEADER":
+			if len(rec.Fields) < 3 || !flexTrades(code, bosCode, bosName) {
+				return frameSkip, nil
+			}
+			section = code
+			return frameHeader, rec.Fields[2:]
+		case "DATA":
+			if len(rec.Fields) < 3 {
+				return frameSkip, nil
+			}
+			if code == section && section != "" {
+				return frameData, rec.Fields[2:]
+			}
+			if !flexTrades(code, bosCode, bosName) {
+				name := ""
+				if code == bosCode {
+					name = bosName
+				}
+				skip(rec.Line, flexSkipped(code, name))
+			}
+			return frameSkip, nil
+		}
+		return plain(rec, haveHeader)
+	}
+}
+
+// flexTrades reports whether the section coded code is the Trades
+// section: its code is TRNT, or it is the open section and its BOS row
+// names it Trades ("Trades", "Trades; trade confirmations").
+func flexTrades(code, bosCode, bosName string) bool {
+	if code == flexTradesCode {
+		return true
+	}
+	if code != bosCode {
+		return false
+	}
+	name, _, _ := strings.Cut(bosName, ";")
+	return norm(name) == "trades"
+}
+
+// flexSkipped is the skip reason of a DATA row of another section than
+// Trades: its code and, when its BOS row gave one, its name (both cut
+// short, as they are the file's text).
+func flexSkipped(code, name string) string {
+	if name == "" {
+		return fmt.Sprintf("the section of code %.20q: only the Trades section (%s) is imported", code, flexTradesCode)
+	}
+	return fmt.Sprintf("the section %.60q (code %.20q): only the Trades section (%s) is imported", name, code, flexTradesCode)
+}
+
 // ---- Interactive Brokers Activity Statement (CSV) ----
 
 var ibkrCategories = map[string]trading.AssetClass{"stocks": trading.Stock, "equity and index options": trading.Option, "options": trading.Option,
@@ -153,7 +217,7 @@ func ibkrActivity() *spec {
 		detect: func(head []*Record) bool {
 			return firstField(head, "Statement") && len(head[0].Fields) > 1 && strings.TrimSpace(head[0].Fields[1]) == "Header"
 		},
-		frame: func() framer {
+		frame: func(func(int, string)) framer {
 			return func(rec *Record, _ bool) (frameKind, []string) {
 				if len(rec.Fields) < 3 || strings.TrimSpace(strings.TrimPrefix(rec.Fields[0], "\ufeff")) != "Trades" {
 					return frameSkip, nil
@@ -353,7 +417,7 @@ func thinkorswim() *spec {
 	sig := []string{"exec time", "side", "qty", "symbol", "price"}
 	return &spec{id: PresetThinkorswim, name: "thinkorswim account statement",
 		detect: func(head []*Record) bool { return firstField(head, "Account Statement for") },
-		frame: func() framer {
+		frame: func(func(int, string)) framer {
 			in := false
 			return func(rec *Record, haveHeader bool) (frameKind, []string) {
 				if !in {
@@ -753,11 +817,12 @@ func genericSpec(m map[string]string) *spec {
 			required = append(required, f)
 		}
 		slices.Sort(required[len(genericRequired):])
+		slices.Sort(sig) // the problem of a missing column names them in a stable order
 		sigs = [][]string{sig}
 	}
 	variants := make([]variant, len(sigs))
 	for i, sig := range sigs {
-		variants[i] = variant{name: "mapped", signature: sig, aliases: aliases, required: required, row: genericRow}
+		variants[i] = variant{name: "mapped", signature: sig, aliases: aliases, required: required, row: genericRow, mapped: m}
 	}
 	return &spec{id: PresetGeneric, name: "generic CSV", variants: variants}
 }

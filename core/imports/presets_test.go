@@ -226,7 +226,7 @@ func TestPresets(t *testing.T) {
 		{preset: PresetWebull, file: "webull.csv", loc: time.UTC, want: []string{
 			"L2 stock buy 100 AAPL@170.5 c=0 f=0 2026-05-01T13:30:01Z",
 			"L3 stock sell 100 AAPL@171 c=0 f=0 2026-05-01T14:00:00Z",
-			"L4 stock sell 10 TSLA@250 c=0 f=0 2026-05-01T14:05:00Z",
+			"L4 stock sell 10 TSLA@250 c=0 f=0 2026-05-01T14:04:59.999999999Z", // Short: 1 ns before its second
 			"L6 stock buy 10 TSLA@248 c=0 f=0 2026-05-01T15:00:00Z",
 			// a cancelled order of 10 that filled 4: those 4 are a fill
 			"L8 stock buy 4 TSLA@245 c=0 f=0 2026-05-01T16:00:05Z",
@@ -236,7 +236,7 @@ func TestPresets(t *testing.T) {
 			"L2 stock buy 200 AMD@160.1 c=0 f=0.62 2026-05-01T13:35:12Z",
 			"L3 stock sell 100 AMD@161 c=0 f=0.12 2026-05-01T13:50:00Z",
 			"L4 stock sell 100 AMD@159.5 c=0 f=0.62 2026-05-01T14:10:00Z",
-			"L5 stock sell 300 GME@25 c=0 f=1.1 2026-05-01T14:00:00Z",
+			"L5 stock sell 300 GME@25 c=0 f=1.1 2026-05-01T13:59:59.999999999Z", // SS: 1 ns before its second
 			"L6 stock buy 300 GME@24.5 c=0 f=0.92 2026-05-01T14:30:00Z",
 		}, rejected: []int{7},
 			// AMD: 90 − 60 − 1.36 fees = 28.64; GME: 150 − 2.02 = 147.98
@@ -303,6 +303,7 @@ func TestDetect(t *testing.T) {
 		"tradovate_orders.csv": PresetTradovate, "ninjatrader_executions.csv": PresetNinjaTrader, "ninjatrader_trades.csv": PresetNinjaTrader,
 		"thinkorswim.csv": PresetThinkorswim, "schwab.csv": PresetSchwab, "robinhood.csv": PresetRobinhood, "webull.csv": PresetWebull,
 		"tradezero.csv": PresetTradeZero, "mt5.csv": PresetMT5, "generic.csv": PresetGeneric,
+		"ibkr_flex_sections.csv": PresetIBKRFlex, "ibkr_flex_positions.csv": PresetIBKRFlex,
 	}
 	for file, want := range files {
 		b, err := os.ReadFile(filepath.Join("testdata", file))
@@ -457,5 +458,78 @@ func TestMT5CrossCurrencyPairs(t *testing.T) {
 	joined := strings.Join(c.warnings, "\n")
 	if strings.Count(joined, "USDJPY is quoted in JPY") != 1 || strings.Count(joined, "EURGBP is quoted in GBP") != 1 || strings.Contains(joined, "EURUSD") {
 		t.Fatalf("warnings %q; want one for USDJPY, one for EURGBP, none for EURUSD", c.warnings)
+	}
+}
+
+// TestIBKRFlexReadsOnlyTheTradesSection: a Flex query of several
+// sections gives the fills of its Trades section alone. Before, the
+// DATA rows of a Cash Transactions or Option Exercises section whose
+// header looked like a trades header were imported as fills (CASH1,
+// OPT1), and an Option Exercises header without DateTime failed the whole
+// file ("the header has no column for executed_at or date"). Each other
+// section is one warning with its name and row count.
+func TestIBKRFlexReadsOnlyTheTradesSection(t *testing.T) {
+	for _, tc := range []struct {
+		file     string
+		want     []string
+		warnings []string
+	}{
+		{file: "ibkr_flex_sections.csv", want: []string{
+			"L10 stock buy 100 AAPL@170 c=1 f=0 2026-05-01T14:00:00Z id=T1",
+			"L11 stock sell 100 AAPL@171.5 c=1 f=0 2026-05-01T15:30:00Z id=T2",
+		}, warnings: []string{
+			`2 rows skipped: the section "Cash Transactions" (code "CTRN"): only the Trades section (TRNT) is imported`,
+			`1 row skipped: the section "Option exercises" (code "OPTNT"): only the Trades section (TRNT) is imported`,
+		}},
+		{file: "ibkr_flex_positions.csv", want: []string{
+			"L9 stock buy 50 MSFT@405 c=1 f=0 2026-05-01T13:35:00Z id=P1",
+		}, warnings: []string{
+			`1 row skipped: the section "Open Positions" (code "POST"): only the Trades section (TRNT) is imported`,
+			`2 rows skipped: the section "Option Exercises, Assignments and Expirations" (code "OPTNT"): only the Trades section (TRNT) is imported`,
+		}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			p := parseFile(t, PresetIBKRFlex, tc.file, ny(t), nil)
+			var got []string
+			for _, f := range p.fills {
+				got = append(got, describe(f))
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("fills:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(tc.want, "\n     "))
+			}
+			if len(p.bad) != 0 {
+				t.Errorf("rejected %+v", p.bad)
+			}
+			if w := p.c.allWarnings(); !slices.Equal(w, tc.warnings) {
+				t.Errorf("warnings:\n got %q\nwant %q", w, tc.warnings)
+			}
+		})
+	}
+}
+
+// TestIBKRFlexSectionsWithoutBOS: HEADER and DATA rows without BOS rows
+// are read by their section code: TRNT is Trades, any other is skipped;
+// a BOS row naming its section "Trades" makes its code the Trades one.
+func TestIBKRFlexSectionsWithoutBOS(t *testing.T) {
+	csv := `"HEADER","CTRN","Symbol","Quantity","TradePrice","DateTime","Buy/Sell"` + "\n" +
+		`"DATA","CTRN","AAPL","100","1","20260501;101500","BUY"` + "\n" +
+		`"HEADER","TRNT","Symbol","Quantity","TradePrice","DateTime","Buy/Sell"` + "\n" +
+		`"DATA","TRNT","AAPL","100","170","20260501;100000","BUY"` + "\n" +
+		`"BOS","TRD","Trades"` + "\n" +
+		`"HEADER","TRD","Symbol","Quantity","TradePrice","DateTime","Buy/Sell"` + "\n" +
+		`"DATA","TRD","KO","10","60","20260501;110000","BUY"` + "\n" +
+		`"EOS","TRD"` + "\n"
+	p := parseBytes(t, PresetIBKRFlex, []byte(csv), time.UTC, nil)
+	var got []string
+	for _, f := range p.fills {
+		got = append(got, describe(f))
+	}
+	want := []string{"L4 stock buy 100 AAPL@170 c=0 f=0 2026-05-01T10:00:00Z", "L7 stock buy 10 KO@60 c=0 f=0 2026-05-01T11:00:00Z"}
+	if !slices.Equal(got, want) {
+		t.Errorf("fills:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
+	}
+	wantWarn := []string{`1 row skipped: the section of code "CTRN": only the Trades section (TRNT) is imported`}
+	if w := p.c.allWarnings(); !slices.Equal(w, wantWarn) {
+		t.Errorf("warnings %q, want %q", w, wantWarn)
 	}
 }

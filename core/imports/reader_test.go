@@ -366,3 +366,38 @@ func TestClipHoldsTheCapWithTheEllipsis(t *testing.T) {
 		t.Fatalf("rejected %d rows, raw of %d bytes", len(p.bad), len(p.bad[0].Raw))
 	}
 }
+
+// TestMissingColumnIsNamed: a file whose header lacks a column of the
+// preset's, or one a mapping names, is refused with that column named
+// (and the line of the header), not only with "no header row of this
+// format was found"; a file with nothing like a header keeps that
+// answer.
+func TestMissingColumnIsNamed(t *testing.T) {
+	for _, tc := range []struct {
+		name, preset, file string
+		mapping            map[string]string
+		want               string
+	}{
+		{name: "schwab without Price", preset: PresetSchwab,
+			file: "Date,Action,Symbol,Description,Quantity,Fees & Comm,Amount\n05/01/2026,Buy,AAPL,x,10,,1\n",
+			want: `not a Charles Schwab transactions file: no header row of this format was found: the nearest, on line 1, has no column "price"`},
+		{name: "mapping names a column the file lacks", preset: PresetGeneric,
+			file:    "note: exported 2026-05-01\nSymbol,Qty,Price,Time,Comm\nAAPL,1,2,2026-05-01T10:00:00Z,0\n",
+			mapping: map[string]string{"symbol": "Symbol", "quantity": "Qty", "price": "Nope", "executed_at": "Time", "side": "Side"},
+			want:    `not a generic CSV file: no header row of this format was found: the nearest, on line 2, has no columns "Nope" (the mapping's price), "Side" (the mapping's side)`},
+		{name: "flex Trades header without TradePrice", preset: PresetIBKRFlex,
+			file: `"BOS","TRNT","Trades"` + "\n" + `"HEADER","TRNT","Symbol","Quantity","DateTime"` + "\n" + `"DATA","TRNT","AAPL","1","20260501;100000"` + "\n",
+			want: `not a Interactive Brokers Flex Query file: no header row of this format was found: the nearest, on line 2, has no column "tradeprice"`},
+		{name: "nothing like a header", preset: PresetSchwab, file: "a,b\n1,2\n",
+			want: "not a Charles Schwab transactions file: no header row of this format was found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, _ := Lookup(tc.preset)
+			err := p.Parse(context.Background(), NewReader(strings.NewReader(tc.file)), Options{Mapping: tc.mapping}, &collector{})
+			var fe *FormatError
+			if !errors.As(err, &fe) || err.Error() != tc.want {
+				t.Fatalf("err = %v\nwant %s", err, tc.want)
+			}
+		})
+	}
+}

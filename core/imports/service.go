@@ -342,7 +342,11 @@ func (c *collector) allWarnings() []string {
 	}
 	slices.Sort(reasons)
 	for _, r := range reasons {
-		out = append(out, fmt.Sprintf("%d rows skipped: %s", c.skipped[r], r))
+		rows := "rows"
+		if c.skipped[r] == 1 {
+			rows = "row"
+		}
+		out = append(out, fmt.Sprintf("%d %s skipped: %s", c.skipped[r], rows, r))
 	}
 	return out
 }

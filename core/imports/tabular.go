@@ -224,9 +224,9 @@ func (b *binding) when(key, value string) (time.Time, bool, error) {
 	return t.UTC(), dateOnly, nil
 }
 
-// executedAt reads the fill instant from executed_at, or date and time;
-// a date without a time is placed in its day by the side column's action
-// (sameDay).
+// executedAt reads the fill instant from executed_at, or date and time,
+// a short sale placed before the other fills of its instant by the side
+// column's action (shortFirst).
 func (b *binding) executedAt() (time.Time, error) {
 	if b.has(fExecutedAt) && b.get(fExecutedAt) != "" {
 		return b.fillAt(fExecutedAt, b.get(fExecutedAt), b.get(fSide))
@@ -249,6 +249,10 @@ const (
 	frameHeader
 	frameData
 	frameEnd // the section ended: records up to the next header are skipped
+	// frameNotHeader: a record where a header may be, without the
+	// signature of one; it is skipped, and when no header is found the
+	// one nearest to a header names the columns it lacks (nearest).
+	frameNotHeader
 )
 
 // framer classifies records; haveHeader says whether a header is bound.
@@ -264,8 +268,10 @@ type spec struct {
 	// variants are the layouts of the preset's exports; the first whose
 	// signature the header has is used.
 	variants []variant
-	// frame finds headers and data (plainFrame when nil).
-	frame  func() framer
+	// frame finds headers and data (plainFrame when nil); skip notes a
+	// record that is not the preset's data (Sink.Skip, a no-op while
+	// detecting).
+	frame  func(skip func(line int, reason string)) framer
 	detect func(head []*Record) bool
 	// sections: the file has further sections after the one read, so a
 	// title row ends it (MetaTrader); otherwise every row after the
@@ -279,6 +285,64 @@ type variant struct {
 	aliases   map[string][]string
 	required  []string
 	row       rowFunc
+	// mapped is a generic mapping's field → header name as given, so a
+	// missing column is named as the mapping spells it.
+	mapped map[string]string
+}
+
+// column names a header column of the variant's for a problem: as its
+// mapping spells it, with the field, or as the preset matches it.
+func (v *variant) column(name string) string {
+	for f, col := range v.mapped {
+		if norm(col) == name {
+			return fmt.Sprintf("%.100q (the mapping's %s)", strings.TrimSpace(col), f)
+		}
+	}
+	return fmt.Sprintf("%q", name)
+}
+
+// nearest is the record nearest to a header of the preset while none is
+// found: the one with the largest share of a variant's signature, at
+// least half of it. When the file has no header, the problem names the
+// columns that record lacks (a mapping's column the file does not have, a
+// preset's column a broker's export left out) instead of saying only that
+// no header was found. It keeps one record's missing names.
+type nearest struct {
+	line             int
+	missing          []string // the variant's names of the columns lacking
+	matched, columns int      // of the best variant's signature
+}
+
+func (n *nearest) consider(line int, fields []string, variants []variant) {
+	h := newHeader(fields)
+	for i := range variants {
+		v := &variants[i]
+		var missing []string
+		for _, c := range v.signature {
+			if _, ok := h.idx[c]; !ok {
+				missing = append(missing, v.column(c))
+			}
+		}
+		matched := len(v.signature) - len(missing)
+		if len(missing) == 0 || matched*2 < len(v.signature) {
+			continue // a header (framed out for another reason), or too far from one
+		}
+		if n.columns == 0 || matched*n.columns > n.matched*len(v.signature) {
+			n.line, n.missing, n.matched, n.columns = line, missing, matched, len(v.signature)
+		}
+	}
+}
+
+// reason is why no header was found.
+func (n *nearest) reason() string {
+	if n.columns == 0 {
+		return "no header row of this format was found"
+	}
+	cols := "column"
+	if len(n.missing) > 1 {
+		cols = "columns"
+	}
+	return fmt.Sprintf("no header row of this format was found: the nearest, on line %d, has no %s %s", n.line, cols, strings.Join(n.missing, ", "))
 }
 
 func (s *spec) ID() string   { return s.id }
@@ -289,7 +353,7 @@ func (s *spec) Detect(head []*Record) bool {
 	if s.detect != nil && s.detect(head) {
 		return true
 	}
-	fr := s.framer()
+	fr := s.framer(func(int, string) {})
 	for _, rec := range head {
 		if k, f := fr(rec, false); k == frameHeader {
 			return s.variantOf(newHeader(f)) != nil
@@ -298,9 +362,9 @@ func (s *spec) Detect(head []*Record) bool {
 	return false
 }
 
-func (s *spec) framer() framer {
+func (s *spec) framer(skip func(line int, reason string)) framer {
 	if s.frame != nil {
-		return s.frame()
+		return s.frame(skip)
 	}
 	return plainFrame(s.signatures(), s.sections)
 }
@@ -338,7 +402,7 @@ func plainFrame(sigs [][]string, sections bool) framer {
 					return frameHeader, rec.Fields
 				}
 			}
-			return frameSkip, nil
+			return frameNotHeader, rec.Fields
 		}
 		if sections && isTitle(rec) {
 			return frameEnd, nil
@@ -373,11 +437,12 @@ func (s *spec) Parse(ctx context.Context, r *Reader, o Options, sink Sink) error
 	if loc == nil {
 		loc = time.UTC
 	}
-	fr := s.framer()
+	fr := s.framer(sink.Skip)
 	var b *binding
 	var v *variant
 	width := 0 // the header's fields, up to its last named one
 	headers := 0
+	var near nearest
 	n := 0
 	for {
 		rec, err := r.Next()
@@ -404,10 +469,17 @@ func (s *spec) Parse(ctx context.Context, r *Reader, o Options, sink Sink) error
 			continue
 		}
 		switch kind {
+		case frameNotHeader:
+			if headers == 0 {
+				near.consider(rec.Line, fields, s.variants)
+			}
 		case frameHeader:
 			h := newHeader(fields)
 			nv := s.variantOf(h)
 			if nv == nil {
+				if headers == 0 {
+					near.consider(rec.Line, fields, s.variants)
+				}
 				b = nil
 				continue
 			}
@@ -446,7 +518,7 @@ func (s *spec) Parse(ctx context.Context, r *Reader, o Options, sink Sink) error
 		}
 	}
 	if headers == 0 {
-		return formatError(s.name, "no header row of this format was found")
+		return formatError(s.name, near.reason())
 	}
 	return nil
 }
@@ -522,24 +594,33 @@ func opensShort(v string) bool {
 }
 
 // fillAt reads a fill's instant from value, the text of the column key
-// (when), placing a date without a time in its day by the fill's action
-// (sameDay).
+// (when), placing a short sale before the other fills of its instant by
+// the fill's action (shortFirst).
 func (b *binding) fillAt(key, value, action string) (time.Time, error) {
-	t, only, err := b.when(key, value)
-	return sameDay(t, only, action), err
+	t, _, err := b.when(key, value)
+	return shortFirst(t, action), err
 }
 
-// sameDay orders the fills of one day in a date-only export (at is the
-// day's noon, only says the value had no time) by what the action says:
-// a fill that opens a short is placed 1 ns before noon, every other fill
-// at noon. The trade builder takes the fills of one instant that reduce
-// the open position first and, from flat, buys before sells; so from
-// flat a day's short sale opens a short that its buy to cover then
-// reduces, instead of the cover opening a long. The instant depends on
-// the row alone, never on its place in the file, so an overlapping
-// export places (and fingerprints) the same fill the same way.
-func sameDay(at time.Time, only bool, action string) time.Time {
-	if only && opensShort(action) {
+// shortFirst orders the fills of one instant by what their action says:
+// a fill that opens a short (SS, Sell Short, Short, STO …) is placed 1 ns
+// before the instant its row gives, every other fill at it. The trade
+// builder takes the fills of one instant that reduce the open position
+// first and, from flat, buys before sells; so from flat a short sale and
+// its cover at the same instant would open a long that the short sale
+// closes. One instant earlier, the short sale opens a short that the
+// cover then reduces, as the file says.
+//
+// Such instants are common: a date-only export (Schwab, Robinhood)
+// places every fill of a day at its noon, and an export to the second
+// (TradeZero, Webull, NinjaTrader) gives a same-second sale and cover one
+// time. Only an instant on a whole second moves (noon is one): 1 ns before
+// it no fill of a file to the second can be, so the move reorders the
+// fills of that instant alone, while a time with a fraction of a second
+// (the executions export's, to the nanosecond) is taken as it is. The
+// instant depends on the row alone, never on its place in the file, so an
+// overlapping export places (and fingerprints) the same fill the same way.
+func shortFirst(at time.Time, action string) time.Time {
+	if at.Nanosecond() == 0 && opensShort(action) {
 		return at.Add(-time.Nanosecond)
 	}
 	return at

@@ -533,3 +533,20 @@ func TestIBKRFlexSectionsWithoutBOS(t *testing.T) {
 		t.Errorf("warnings %q, want %q", w, wantWarn)
 	}
 }
+
+// TestFuturesMayFillBelowZero: as manual entry, an import takes a future
+// filled at a negative price (WTI's May 2020 contract at −37.63, its
+// class given or inferred from a dated contract) and rejects a stock's.
+func TestFuturesMayFillBelowZero(t *testing.T) {
+	body := "symbol,asset_class,side,quantity,price,executed_at\n" +
+		"CLK20,future,buy,1,18.00,2020-04-17T14:00:00Z\n" +
+		"CLK20,,sell,1,-37.63,2020-04-20T18:00:00Z\n" +
+		"AAPL,stock,buy,1,-1,2020-04-20T18:00:00Z\n"
+	p := parseBytes(t, PresetGeneric, []byte(body), time.UTC, nil)
+	if len(p.fills) != 2 || p.fills[1].Line != 3 || p.fills[1].Input.Price.String() != "-37.63" {
+		t.Fatalf("fills %+v; want lines 2 and 3", p.fills)
+	}
+	if len(p.bad) != 1 || p.bad[0].Line != 4 || !strings.Contains(p.bad[0].Reason, "negative") {
+		t.Fatalf("rejected %+v; want line 4 for the stock's negative price", p.bad)
+	}
+}

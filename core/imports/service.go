@@ -526,8 +526,8 @@ func (c *checker) reason(in *trading.ExecutionInput) string {
 		return "side: must be buy or sell"
 	case !in.Quantity.IsPositive():
 		return "quantity: must be positive"
-	case in.Price.IsNegative():
-		return "price: must not be negative"
+	case in.Price.IsNegative() && !trading.MayTradeBelowZero(in, c.roots):
+		return "price: must not be negative (only futures and CFDs trade below zero)"
 	case in.ExecutedAt.Before(c.minAt) || !in.ExecutedAt.Before(c.maxAt):
 		return "time: must be between 1970 and 2200"
 	case len(in.BrokerExecutionID) > 128:

@@ -81,14 +81,15 @@ type AddResult struct {
 	TradesTouched int
 }
 
-func validateFill(prefix string, in *ExecutionInput, fields map[string]string) {
+// validateFill checks in alone; roots are its account's multipliers.
+func validateFill(prefix string, in *ExecutionInput, roots map[string]decimal.Decimal, fields map[string]string) {
 	if !in.Side.Valid() {
 		fields[prefix+"side"] = "must be buy or sell"
 	}
 	if !in.Quantity.IsPositive() {
 		fields[prefix+"quantity"] = "must be positive"
 	}
-	if in.Price.IsNegative() && !mayTradeBelowZero(in) {
+	if in.Price.IsNegative() && !MayTradeBelowZero(in, roots) {
 		fields[prefix+"price"] = "must not be negative (only futures and CFDs trade below zero)"
 	}
 	if in.ExecutedAt.Before(minExecutedAt) || !in.ExecutedAt.Before(maxExecutedAt) {
@@ -99,14 +100,15 @@ func validateFill(prefix string, in *ExecutionInput, fields map[string]string) {
 	}
 }
 
-// mayTradeBelowZero: a future (WTI crude's May 2020 contract settled at
+// MayTradeBelowZero: a future (WTI crude's May 2020 contract settled at
 // −37.63, calendar spreads trade below zero) or a CFD on one, given or
-// inferred from the symbol, may be filled at a negative price; stocks,
-// ETFs, options, currencies and coins may not.
-func mayTradeBelowZero(in *ExecutionInput) bool {
+// inferred from the symbol (a dated contract of one of roots, an
+// account's multipliers, included), may be filled at a negative price;
+// stocks, ETFs, options, currencies and coins may not.
+func MayTradeBelowZero(in *ExecutionInput, roots map[string]decimal.Decimal) bool {
 	class := in.AssetClass
 	if class == "" {
-		class = InferAssetClass(in.Symbol, in.ExecutedAt)
+		class = InferAssetClassIn(in.Symbol, in.ExecutedAt, roots)
 	}
 	return class == Future || class == CFD
 }
@@ -212,7 +214,7 @@ func (s *Service) addExecutions(ctx context.Context, userID, accountID uuid.UUID
 	}
 	fields := map[string]string{}
 	for i := range ins {
-		validateFill(fmt.Sprintf("executions[%d].", i), &ins[i], fields)
+		validateFill(fmt.Sprintf("executions[%d].", i), &ins[i], a.Multipliers, fields)
 	}
 	if len(fields) > 0 {
 		return nil, apperr.Validation("invalid executions", fields)
@@ -389,7 +391,7 @@ func (s *Service) UpdateExecution(ctx context.Context, userID, id uuid.UUID, p E
 		set(&in.ExecutedAt, p.ExecutedAt)
 		set(&in.BrokerExecutionID, p.BrokerExecutionID)
 		fields := map[string]string{}
-		validateFill("", &in, fields)
+		validateFill("", &in, a.Multipliers, fields)
 		if len(fields) > 0 {
 			return apperr.Validation("invalid execution", fields)
 		}

@@ -159,7 +159,7 @@ func (r *recorder) record(ins []ExecutionInput) ([]uuid.UUID, error) {
 	var fields map[string]string
 	one := map[string]string{}
 	for i := range ins {
-		validateFill("", &ins[i], one)
+		validateFill("", &ins[i], r.account.Multipliers, one)
 		if len(one) > 0 {
 			if fields == nil {
 				fields = map[string]string{}

@@ -1379,6 +1379,16 @@ func Run(t *testing.T, newStores Factory) {
 		if r := e.add(t, u, plain, bare); r.Executions[0].AssetClass != trading.Stock {
 			t.Fatalf("ZQH7 without a class elsewhere = %s; want a stock", r.Executions[0].AssetClass)
 		}
+		// As a future there, it may fill below zero; as a stock elsewhere
+		// it may not.
+		below := fill("ZQM7", "", 180, trading.Buy, "1", "-0.5")
+		if r := e.add(t, u, a, below); r.Executions[0].AssetClass != trading.Future {
+			t.Fatalf("ZQM7 below zero in the account = %s; want a future", r.Executions[0].AssetClass)
+		}
+		_, err = e.Svc.AddExecutions(ctx, u, plain.ID, []trading.ExecutionInput{below}, trading.AddOptions{})
+		if e, ok := apperr.As(err); !ok || e.Fields["executions[0].price"] == "" {
+			t.Fatalf("ZQM7 below zero elsewhere: %v; want Invalid naming the price", err)
+		}
 	})
 
 	t.Run("ConcurrentWritesToOnePosition", func(t *testing.T) {

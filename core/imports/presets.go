@@ -801,8 +801,9 @@ func genericSpec(m map[string]string) *spec {
 			aliases[f] = []string{f}
 		}
 		// The executions export's header, or the same with a date (and
-		// an optional time) column instead of executed_at.
-		sigs = [][]string{{fSymbol, fSide, fQuantity, fPrice, fExecutedAt}, {fSymbol, fSide, fQuantity, fPrice, fDate}}
+		// an optional time) column instead of executed_at; the side is
+		// optional (then the quantity's sign), as with a mapping.
+		sigs = [][]string{{fSymbol, fQuantity, fPrice, fExecutedAt}, {fSymbol, fQuantity, fPrice, fDate}}
 	} else {
 		var sig []string
 		for f, col := range m {

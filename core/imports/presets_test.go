@@ -550,3 +550,22 @@ func TestFuturesMayFillBelowZero(t *testing.T) {
 		t.Fatalf("rejected %+v; want line 4 for the stock's negative price", p.bad)
 	}
 }
+
+// TestGenericWithoutSide: without a mapping, a file of the export's
+// column names but no side column is generic too, each side the sign of
+// its quantity (docs/imports.md: side optional).
+func TestGenericWithoutSide(t *testing.T) {
+	body := "symbol,quantity,price,executed_at\nAAPL,100,170,2026-05-01T14:00:00Z\nAAPL,-100,171.5,2026-05-01T15:00:00Z\n"
+	if d, ok := Detect(headRecords([]byte(body))); !ok || d.ID() != PresetGeneric {
+		t.Fatalf("detected %v %v, want generic", d, ok)
+	}
+	p := parseBytes(t, PresetGeneric, []byte(body), time.UTC, nil)
+	var got []string
+	for _, f := range p.fills {
+		got = append(got, describe(f))
+	}
+	want := []string{"L2 stock buy 100 AAPL@170 c=0 f=0 2026-05-01T14:00:00Z", "L3 stock sell 100 AAPL@171.5 c=0 f=0 2026-05-01T15:00:00Z"}
+	if !slices.Equal(got, want) || len(p.bad) != 0 {
+		t.Fatalf("fills %q, rejected %+v; want %q", got, p.bad, want)
+	}
+}

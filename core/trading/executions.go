@@ -312,9 +312,7 @@ func (s *Service) GetExecution(ctx context.Context, userID, id uuid.UUID) (*Exec
 
 // ListExecutions returns a page of the user's executions, newest first.
 func (s *Service) ListExecutions(ctx context.Context, userID uuid.UUID, f ExecutionFilter, p Page) ([]Execution, string, error) {
-	for i, sym := range f.Symbols {
-		f.Symbols[i] = strings.ToUpper(strings.TrimSpace(sym))
-	}
+	f.Symbols = symbolForms(f.Symbols) // ESZ6, /ESZ26, ES DEC26 find the ESZ26 fills, as in the trade filter
 	out, next, err := s.d.Executions.List(ctx, userID, f, p)
 	if err == nil && len(out) == 0 {
 		err = s.CheckFilterOwner(ctx, userID, &Filter{AccountIDs: f.AccountIDs})

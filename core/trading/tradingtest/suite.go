@@ -322,8 +322,11 @@ func Run(t *testing.T, newStores Factory) {
 		if len(seen) != 4 {
 			t.Fatalf("listed %d executions; want 4", len(seen))
 		}
-		if items, _, _ := e.Svc.ListExecutions(ctx, u, trading.ExecutionFilter{Symbols: []string{"esz26"}}, trading.Page{}); len(items) != 1 {
-			t.Fatalf("filter by symbol: %d", len(items))
+		// The spellings POST accepts (and the trade filter matches) for ESZ26.
+		for _, sym := range []string{"esz26", "/ESZ26", "ES DEC26", " es  dec  2026 ", "ES 12-26", "ESZ2026"} {
+			if items, _, err := e.Svc.ListExecutions(ctx, u, trading.ExecutionFilter{Symbols: []string{sym}}, trading.Page{}); err != nil || len(items) != 1 || items[0].Symbol != "ESZ26" {
+				t.Fatalf("filter by symbol %q: %d executions, %v; want the ESZ26 fill", sym, len(items), err)
+			}
 		}
 
 		// Isolation.

@@ -1108,6 +1108,98 @@ func Run(t *testing.T, newStores Factory) {
 		}
 	})
 
+	t.Run("SortByRPutsTradesWithoutRLast", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		// Round trips of one share each (symbol, entry, exit, risk; "" no
+		// risk): Rs far beyond any finite stand-in for a missing R, one of
+		// 22 significant digits (more than SQLite's REAL text keeps), and
+		// three trades without R.
+		rows := []struct{ sym, in, out, risk string }{
+			{"BIGLOSS", "123456789012345678.2469", "0", "1"}, // R −123456789012345678.2469
+			{"BIGWIN", "0", "123456789012345678.2469", "1"},  // R +123456789012345678.2469
+			{"HUGELOSS", "100000000", "0", "0.000001"},       // R −100000000000000
+			{"WIN", "100", "119.68", "10"},                   // R 1.968
+			{"LOSS", "100", "50", "1"},                       // R −50
+			{"NORA", "100", "101", ""}, {"NORB", "100", "99", ""}, {"NORC", "100", "100", ""},
+		}
+		for i, r := range rows {
+			e.add(t, u, a, fill(r.sym, trading.Stock, 10*i, trading.Buy, "1", r.in), fill(r.sym, trading.Stock, 10*i+5, trading.Sell, "1", r.out))
+		}
+		bySymbol := map[string]trading.Trade{}
+		for _, tr := range e.trades(t, u, trading.Filter{}, trading.Sort{}) {
+			bySymbol[tr.Symbol] = tr
+		}
+		var noR []uuid.UUID
+		for _, r := range rows {
+			tr := bySymbol[r.sym]
+			if r.risk == "" {
+				noR = append(noR, tr.ID)
+				continue
+			}
+			risk := decimal.NewNullDecimal(d(r.risk))
+			if _, err := e.Svc.UpdateAnnotation(ctx, u, tr.ID, trading.AnnotationPatch{InitialRisk: &risk}, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		symbols := func(ids []uuid.UUID) []string {
+			var out []string
+			for _, id := range ids {
+				for s, tr := range bySymbol {
+					if tr.ID == id {
+						out = append(out, s)
+					}
+				}
+			}
+			return out
+		}
+		idOrder := func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) }
+		slices.SortFunc(noR, idOrder)
+		ids := func(syms ...string) []uuid.UUID {
+			var out []uuid.UUID
+			for _, s := range syms {
+				out = append(out, bySymbol[s].ID)
+			}
+			return out
+		}
+		wantAsc := append(ids("BIGLOSS", "HUGELOSS", "LOSS", "WIN", "BIGWIN"), noR...)
+		noRDesc := slices.Clone(noR)
+		slices.Reverse(noRDesc)
+		wantDesc := append(ids("BIGWIN", "WIN", "LOSS", "HUGELOSS", "BIGLOSS"), noRDesc...)
+		for _, asc := range []bool{false, true} {
+			want := wantDesc
+			if asc {
+				want = wantAsc
+			}
+			// Pages of 1, 2 and 3 cross the boundary between the last R and
+			// the first trade without one at every offset.
+			for _, limit := range []int{1, 2, 3, trading.MaxPageSize} {
+				var got []uuid.UUID
+				p := trading.Page{Limit: limit}
+				for range 20 {
+					pg, err := e.Svc.ListTrades(ctx, u, trading.Filter{}, trading.Sort{Key: trading.SortR, Asc: asc}, p)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, tr := range pg.Items {
+						got = append(got, tr.ID)
+					}
+					if pg.NextCursor == "" {
+						break
+					}
+					p.Cursor = pg.NextCursor
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("sort r asc=%v, pages of %d: %v; want %v (trades without R last, in id order)", asc, limit, symbols(got), symbols(want))
+				}
+			}
+		}
+		eqD(t, "the R of 22 digits", bySymbol["BIGLOSS"].NetPnL, "-123456789012345678.2469")
+		if tr, err := e.Svc.GetTrade(ctx, u, bySymbol["BIGLOSS"].ID); err != nil || !tr.RMultiple.Valid || !tr.RMultiple.Decimal.Equal(d("-123456789012345678.2469")) {
+			t.Fatalf("BIGLOSS R = %v, %v", tr.RMultiple, err)
+		}
+	})
+
 	t.Run("AccountTermsRebuild", func(t *testing.T) {
 		e := NewEnv(t, newStores(t))
 		u, a := e.user(t)

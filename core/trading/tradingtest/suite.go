@@ -465,6 +465,70 @@ func Run(t *testing.T, newStores Factory) {
 		}
 	})
 
+	t.Run("AnEditThatDuplicatesAFillIsRefused", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		// P and Q differ in price; R and S are two genuine identical fills
+		// of one batch; I and J come from an import.
+		res := e.add(t, u, a, stock(0, trading.Buy, "100", "10"), stock(0, trading.Buy, "100", "10.5"), stock(5, trading.Sell, "200", "11"),
+			stock(30, trading.Buy, "5", "12"), stock(30, trading.Buy, "5", "12"), stock(35, trading.Sell, "10", "13"))
+		q, s := res.Executions[1], res.Executions[4]
+		imp, err := e.Svc.AddExecutions(ctx, u, a.ID, []trading.ExecutionInput{stock(60, trading.Buy, "1", "20"), stock(60, trading.Buy, "1", "21"), stock(65, trading.Sell, "2", "22")},
+			trading.AddOptions{ImportID: uuid.New(), SkipDuplicates: true})
+		if err != nil || len(imp.Executions) != 3 {
+			t.Fatalf("import: %+v, %v", imp, err)
+		}
+		j := imp.Executions[1]
+		before := e.trades(t, u, trading.Filter{}, trading.Sort{Key: trading.SortOpened, Asc: true})
+		v0, _ := e.Svc.DataVersion(ctx, u)
+		e.Events.Take()
+		ten, twenty := d("10.00"), d("20")
+		for name, c := range map[string]struct {
+			id uuid.UUID
+			p  trading.ExecutionPatch
+		}{
+			"a manual fill priced as another":    {q.ID, trading.ExecutionPatch{Price: &ten}},
+			"an imported fill priced as another": {j.ID, trading.ExecutionPatch{Price: &twenty}},
+		} {
+			if _, _, err := e.Svc.UpdateExecution(ctx, u, c.id, c.p, 0); !isCode(err, apperr.Conflict, trading.CodeExecutionDuplicate) {
+				t.Errorf("%s = %v; want execution_duplicate, as POSTing that fill", name, err)
+			}
+		}
+		for _, want := range []trading.Execution{q, j} {
+			got, err := e.Svc.GetExecution(ctx, u, want.ID)
+			if err != nil || !got.Price.Equal(want.Price) || got.Version != want.Version || got.Fingerprint != want.Fingerprint {
+				t.Fatalf("refused edit changed %+v into %+v, %v", want, got, err)
+			}
+		}
+		after := e.trades(t, u, trading.Filter{}, trading.Sort{Key: trading.SortOpened, Asc: true})
+		if len(after) != len(before) {
+			t.Fatalf("%d trades after the refused edits; want %d", len(after), len(before))
+		}
+		for i := range after {
+			if after[i].ID != before[i].ID || !after[i].MaxPosition.Equal(before[i].MaxPosition) || after[i].Digest != before[i].Digest {
+				t.Fatalf("trade %d rebuilt by a refused edit: %+v", i, after[i])
+			}
+		}
+		if v, _ := e.Svc.DataVersion(ctx, u); v != v0 || len(e.Events.Take()) != 0 {
+			t.Fatalf("refused edits: data version %d → %d, or events published", v0, v)
+		}
+		// An edit outside the fingerprint keeps the identical fill S (its
+		// ordinal 1) as it is.
+		fee := d("0.5")
+		if got, _, err := e.Svc.UpdateExecution(ctx, u, s.ID, trading.ExecutionPatch{Commission: &fee}, 0); err != nil || got.Fingerprint != s.Fingerprint {
+			t.Fatalf("commission of an identical fill: %+v, %v", got, err)
+		}
+		// A manual fill corrected to a new price is that fill now: POSTing
+		// it again is the duplicate.
+		p := d("10.25")
+		if _, _, err := e.Svc.UpdateExecution(ctx, u, q.ID, trading.ExecutionPatch{Price: &p}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Svc.AddExecutions(ctx, u, a.ID, []trading.ExecutionInput{stock(0, trading.Buy, "100", "10.25")}, trading.AddOptions{}); !isCode(err, apperr.Conflict, trading.CodeExecutionDuplicate) {
+			t.Fatalf("POST of the corrected fill = %v; want execution_duplicate", err)
+		}
+	})
+
 	t.Run("EditRebuildsOnlyItsPosition", func(t *testing.T) {
 		e := NewEnv(t, newStores(t))
 		u, a := e.user(t)

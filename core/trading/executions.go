@@ -402,6 +402,10 @@ func (s *Service) UpdateExecution(ctx context.Context, userID, id uuid.UUID, p E
 		}
 		next.Side, next.Quantity, next.Price, next.Commission, next.Fees = in.Side, in.Quantity, in.Price, in.Commission, in.Fees
 		next.ExecutedAt, next.BrokerExecutionID = in.ExecutedAt.UTC(), strings.TrimSpace(in.BrokerExecutionID)
+		if sameFill(cur, &next) {
+			out, ch.none = cur, true // nothing changes: the version (ETag) stays
+			return nil
+		}
 		if err := s.refingerprint(ctx, cur, &next); err != nil {
 			return err
 		}
@@ -427,6 +431,14 @@ func (s *Service) UpdateExecution(ctx context.Context, userID, id uuid.UUID, p E
 		return nil
 	})
 	return out, trades, err
+}
+
+// sameFill reports whether a and b are the same fill in every field an
+// edit can change (decimals by value: a price of "10.00" for 10 is no
+// change).
+func sameFill(a, b *Execution) bool {
+	return a.InstrumentID == b.InstrumentID && a.Side == b.Side && a.Quantity.Equal(b.Quantity) && a.Price.Equal(b.Price) &&
+		a.Commission.Equal(b.Commission) && a.Fees.Equal(b.Fees) && a.ExecutedAt.Equal(b.ExecutedAt) && a.BrokerExecutionID == b.BrokerExecutionID
 }
 
 // refingerprint gives next its fingerprint and refuses an edit that makes

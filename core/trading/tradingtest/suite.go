@@ -529,6 +529,44 @@ func Run(t *testing.T, newStores Factory) {
 		}
 	})
 
+	t.Run("ANoOpEditKeepsTheExecutionsVersion", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		res := e.add(t, u, a, fill("ESZ6", trading.Future, 0, trading.Buy, "1", "5000.25", "2.5"), fill("ESZ6", trading.Future, 60, trading.Sell, "1", "5001"))
+		x, err := e.Svc.GetExecution(ctx, u, res.Executions[0].ID) // as stored (timestamps at the store's precision)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v0, _ := e.Svc.DataVersion(ctx, u)
+		e.Events.Take()
+		price, fee, side, at0, sym, class := d("5000.250"), d("2.50"), trading.Buy, x.ExecutedAt.In(time.FixedZone("", 3600)), "/ESZ26", trading.Future
+		for name, p := range map[string]trading.ExecutionPatch{
+			"{}":                                {},
+			"the same price":                    {Price: &price},
+			"the same commission":               {Commission: &fee},
+			"the same side and instant":         {Side: &side, ExecutedAt: &at0},
+			"the same symbol spelled otherwise": {Symbol: &sym, AssetClass: &class},
+		} {
+			got, trades, err := e.Svc.UpdateExecution(ctx, u, x.ID, p, x.Version)
+			if err != nil || got.Version != x.Version || len(trades) != 0 {
+				t.Errorf("%s: %+v, %d trades, %v; want version %d kept, nothing rebuilt", name, got, len(trades), err, x.Version)
+			}
+		}
+		if got, _ := e.Svc.GetExecution(ctx, u, x.ID); got.Version != x.Version || !got.UpdatedAt.Equal(x.UpdatedAt) {
+			t.Errorf("execution rewritten: %+v", got)
+		}
+		if v, _ := e.Svc.DataVersion(ctx, u); v != v0 || len(e.Events.Take()) != 0 {
+			t.Errorf("no-op edits: data version %d → %d, or events published", v0, v)
+		}
+		if _, _, err := e.Svc.UpdateExecution(ctx, u, x.ID, trading.ExecutionPatch{}, x.Version+1); !isCode(err, apperr.Conflict, trading.CodeVersionMismatch) {
+			t.Errorf("stale no-op = %v; want version_mismatch", err)
+		}
+		other := d("5000.5")
+		if got, trades, err := e.Svc.UpdateExecution(ctx, u, x.ID, trading.ExecutionPatch{Price: &other}, x.Version); err != nil || got.Version != x.Version+1 || len(trades) != 1 {
+			t.Errorf("a new price: %+v, %d trades, %v", got, len(trades), err)
+		}
+	})
+
 	t.Run("EditRebuildsOnlyItsPosition", func(t *testing.T) {
 		e := NewEnv(t, newStores(t))
 		u, a := e.user(t)

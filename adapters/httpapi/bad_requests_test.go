@@ -34,6 +34,14 @@ func TestBadRequestsAreProblems(t *testing.T) {
 		// would refuse it; path and query UUIDs are the handlers' (filters).
 		{"bad uuid in a body", "PATCH", "/api/v1/trades/" + uuid.NewString(), `{"followed_rules":["nope"]}`, "followed_rules[0]"},
 		{"bad uuid in a body list", "POST", "/api/v1/trades/bulk", `{"trade_ids":["` + uuid.NewString() + `","x"]}`, "trade_ids[1]"},
+		// An instant finer than nanoseconds would be cut to them without a
+		// word: refused, named, wherever a body carries one.
+		{"executed_at past nanoseconds", "POST", "/api/v1/executions", `{"executions":[{"account_id":"` + uuid.NewString() +
+			`","symbol":"AAPL","side":"buy","quantity":"1","price":"1","executed_at":"2026-10-02T15:00:00.1234567891Z"}]}`, "executions[0].executed_at"},
+		{"an edit's executed_at past nanoseconds", "PATCH", "/api/v1/executions/" + uuid.NewString(), `{"executed_at":"2026-10-02T15:00:00.0000000000+02:00"}`, "executed_at"},
+		{"a manual fill's at past nanoseconds", "POST", "/api/v1/trades", `{"account_id":"` + uuid.NewString() +
+			`","symbol":"AAPL","direction":"long","entries":[{"quantity":"1","price":"1","at":"2026-10-02T15:00:00.1234567891Z"}]}`, "entries[0].at"},
+		{"a list's from past nanoseconds", "GET", "/api/v1/executions?from=2026-10-02T15:00:00.1234567891Z", "", "from"},
 	} {
 		req := httptest.NewRequest(c.method, c.path, strings.NewReader(c.body))
 		req.Header.Set("Authorization", "Bearer ok")
@@ -105,5 +113,25 @@ func TestExtraQueryExtensionValue(t *testing.T) {
 	doc.Paths.Value("/health").Get.Extensions[extraQueryExtension] = "yes"
 	if _, err := routesOf(doc); err == nil || !strings.Contains(err.Error(), extraQueryExtension) {
 		t.Fatalf("routesOf with x-extra-query: yes = %v; want an error naming it", err)
+	}
+}
+
+// TestDateTimeKeepsNanosecondsAtMost: a body's date-time passes with up to
+// nine fractional digits (what time.Time holds) and is refused, never
+// truncated, with a tenth; the RFC 3339 check still applies.
+func TestDateTimeKeepsNanosecondsAtMost(t *testing.T) {
+	for s, ok := range map[string]bool{
+		"2026-10-02T15:00:00Z":                 true,
+		"2026-10-02T15:00:00.1Z":               true,
+		"2026-10-02T15:00:00.123456789Z":       true,
+		"2026-10-02T15:00:00.123456789+02:00":  true,
+		"2026-10-02T15:00:00.1234567891Z":      false,
+		"2026-10-02T15:00:00.0000000000-05:00": false,
+		"2026-10-02 15:00:00Z":                 false,
+		"2026-02-30T15:00:00Z":                 false,
+	} {
+		if err := dateTime(s); (err == nil) != ok {
+			t.Errorf("dateTime(%q) = %v; want ok %v", s, err, ok)
+		}
 	}
 }

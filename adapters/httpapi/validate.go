@@ -37,15 +37,19 @@ func validator(routes routeTable, log *slog.Logger) gin.HandlerFunc {
 	// a field error like any other instead of an unreadable request. The
 	// parameters' formats stay the handlers' (the trade filter answers its
 	// own filter_invalid for a bad tag_id).
+	// A date-time, in a body or a parameter (the executions' from and to),
+	// holds at most nanoseconds (dateTime).
+	instant := openapi3.WithStringFormatValidator("date-time", openapi3.NewCallbackValidator(dateTime))
 	params := &openapi3filter.Options{
-		MultiError:         true,
-		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
-		ExcludeRequestBody: true,
+		MultiError:              true,
+		AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc,
+		ExcludeRequestBody:      true,
+		SchemaValidationOptions: []openapi3.SchemaValidationOption{instant},
 	}
 	body := *params
 	body.ExcludeRequestBody = false
 	body.SchemaValidationOptions = []openapi3.SchemaValidationOption{openapi3.WithStringFormatValidator("uuid",
-		openapi3.NewCallbackValidator(func(s string) error { _, err := uuid.Parse(s); return err }))}
+		openapi3.NewCallbackValidator(func(s string) error { _, err := uuid.Parse(s); return err })), instant}
 	return func(c *gin.Context) {
 		r := routes.of(c)
 		if r == nil {
@@ -97,6 +101,31 @@ func validator(routes routeTable, log *slog.Logger) gin.HandlerFunc {
 		}
 		c.Next()
 	}
+}
+
+// rfc3339 is kin-openapi's own date-time check, which dateTime extends.
+var rfc3339 = openapi3.SchemaStringFormats["date-time"]
+
+// errSubNanosecond is why a date-time of a body with more than nine
+// digits of a fraction of a second is refused: time.Time (and the
+// databases' BIGINT nanoseconds) would keep the first nine and drop the
+// rest without a word.
+var errSubNanosecond = errors.New("has more than 9 digits of a fraction of a second: times are kept to the nanosecond")
+
+// dateTime validates a date-time (executed_at, at, from, any other): an
+// RFC 3339 instant of at most nanosecond precision, so that what is
+// stored is what was sent.
+func dateTime(s string) error {
+	if err := rfc3339.Validate(s); err != nil {
+		return err
+	}
+	if dot := strings.IndexByte(s, '.'); dot >= 0 {
+		digits := len(s[dot+1:]) - len(strings.TrimLeft(s[dot+1:], "0123456789"))
+		if digits > 9 {
+			return errSubNanosecond
+		}
+	}
+	return nil
 }
 
 // appendErrors adds err to errs, the errors of a MultiError one by one

@@ -837,6 +837,7 @@ func (s *Ledger) nextCursor(srt trading.Sort, out []trading.Trade, lastKey []str
 	if len(lastKey) <= n {
 		return ""
 	}
+	// A NULL key (a trade without R) is "" (see rAfter).
 	return trading.Cursor{Key: string(srt.Key), Asc: srt.Asc, Value: normKey(lastKey[n-1], isNum), ID: out[n-1].ID}.Encode()
 }
 
@@ -1065,26 +1066,62 @@ func (s *Ledger) listQuery(userID uuid.UUID, f trading.Filter, srt trading.Sort,
 		if err != nil {
 			return "", nil, false, err
 		}
-		var v any = c.Value
-		param := "?"
-		if isNum {
-			param = s.numParam()
-			if _, err := decimal.NewFromString(c.Value); err != nil {
-				return "", nil, false, apperr.New(apperr.Invalid, trading.CodeCursorInvalid, "invalid cursor")
-			}
-		} else {
-			n, err := strconv.ParseInt(c.Value, 10, 64)
-			if err != nil {
-				return "", nil, false, apperr.New(apperr.Invalid, trading.CodeCursorInvalid, "invalid cursor")
-			}
-			v = n
+		after := s.keyAfter
+		if srt.Key == trading.SortR {
+			after = s.rAfter
 		}
-		where = append(where, fmt.Sprintf("(%s, t.id) %s (%s, %s)", expr, cmp, param, s.idParam()))
-		args = append(args, v, c.ID)
+		cond, a, err := after(c, expr, cmp, isNum)
+		if err != nil {
+			return "", nil, false, err
+		}
+		where, args = append(where, cond), append(args, a...)
+	}
+	order := expr + " " + dir
+	if srt.Key == trading.SortR {
+		order += " NULLS LAST" // trades without R last either way
 	}
 	q := "SELECT " + tradeCols + ", " + s.keyText(expr) + " FROM trades t WHERE " + strings.Join(where, " AND ") +
-		" ORDER BY " + expr + " " + dir + ", t.id " + dir + " LIMIT ?"
+		" ORDER BY " + order + ", t.id " + dir + " LIMIT ?"
 	return q, append(args, p.Size()+1), isNum, nil
+}
+
+// keyAfter is the keyset condition of a page after the cursor c (cmp "<"
+// descending, ">" ascending) on the sort key expr and its arguments.
+func (s *Ledger) keyAfter(c trading.Cursor, expr, cmp string, isNum bool) (string, []any, error) {
+	bad := apperr.New(apperr.Invalid, trading.CodeCursorInvalid, "invalid cursor")
+	var v any = c.Value
+	param := "?"
+	if isNum {
+		param = s.numParam()
+		if _, err := decimal.NewFromString(c.Value); err != nil {
+			return "", nil, bad
+		}
+	} else {
+		n, err := strconv.ParseInt(c.Value, 10, 64)
+		if err != nil {
+			return "", nil, bad
+		}
+		v = n
+	}
+	return fmt.Sprintf("(%s, t.id) %s (%s, %s)", expr, cmp, param, s.idParam()), []any{v, c.ID}, nil
+}
+
+// rAfter is the keyset condition of a page sorted by R after the cursor
+// c (cmp "<" descending, ">" ascending) and its arguments. Trades without
+// R come after every R in both directions: the rows after an R are the
+// later Rs (then the later ids of the same R) and every trade without R;
+// the rows after a trade without R (c.Value "") are the trades without R
+// of a later id. No finite stand-in for the missing R would do: an R can
+// be any decimal the figures give (net / risk).
+func (s *Ledger) rAfter(c trading.Cursor, expr, cmp string, _ bool) (string, []any, error) {
+	if c.Value == "" {
+		return fmt.Sprintf("(t.r_multiple IS NULL AND t.id %s %s)", cmp, s.idParam()), []any{c.ID}, nil
+	}
+	if _, err := decimal.NewFromString(c.Value); err != nil {
+		return "", nil, apperr.New(apperr.Invalid, trading.CodeCursorInvalid, "invalid cursor")
+	}
+	return fmt.Sprintf("(t.r_multiple IS NULL OR (%s, t.id) %s (%s, %s))", expr, cmp, s.numParam(), s.idParam()),
+		[]any{c.Value, c.ID}, nil
 }
 
 // normKey canonicalises a numeric sort key as read back (REAL text on
@@ -1129,9 +1166,6 @@ func (s *Ledger) keyText(expr string) string {
 	return "CAST(" + expr + " AS TEXT)"
 }
 
-// rSentinel stands for a missing R so that such trades sort last.
-const rSentinel = "1000000000000"
-
 func (s *Ledger) sortExpr(srt trading.Sort) (expr string, isNum bool) {
 	switch srt.Key {
 	case trading.SortClosed:
@@ -1139,11 +1173,7 @@ func (s *Ledger) sortExpr(srt trading.Sort) (expr string, isNum bool) {
 	case trading.SortNetPnL:
 		return s.num("t.net_pnl"), true
 	case trading.SortR:
-		sentinel := "-" + rSentinel
-		if srt.Asc {
-			sentinel = rSentinel
-		}
-		return "COALESCE(" + s.num("t.r_multiple") + ", " + sentinel + ")", true
+		return s.num("t.r_multiple"), true // NULL (no R) placed last by listQuery
 	}
 	return "t.opened_at_ns", false
 }

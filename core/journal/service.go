@@ -139,7 +139,9 @@ func (s *Service) write(ctx context.Context, userID uuid.UUID, fn func(ctx conte
 	return s.d.Tx.Do(ctx, func(ctx context.Context) error {
 		var events []event
 		emit := func(e event) { events = append(events, e) }
-		if err := fn(ctx, emit); err != nil {
+		if err := fn(ctx, emit); errors.Is(err, errNoChange) {
+			return nil // nothing written: no data version, no event
+		} else if err != nil {
 			return err
 		}
 		v, err := s.d.Versions.Bump(ctx, userID)
@@ -158,6 +160,12 @@ func (s *Service) write(ctx context.Context, userID uuid.UUID, fn func(ctx conte
 		return nil
 	})
 }
+
+// errNoChange is what a write's fn returns when the record is already as
+// asked and it wrote nothing: write then succeeds without bumping the
+// data version or publishing, and the record keeps its version (ETag),
+// so another device holding it gets no needless 412.
+var errNoChange = errors.New("journal: nothing to change")
 
 // writeRetried is write, run again (up to staleRetries times) when it
 // fails only because a concurrent write got there between its read and
@@ -276,11 +284,16 @@ func (s *Service) UpdateTag(ctx context.Context, userID, id uuid.UUID, p TagPatc
 		if ifVersion != 0 && t.Version != ifVersion {
 			return stale()
 		}
+		before := *t
 		set(&t.Name, p.Name)
 		set(&t.Kind, p.Kind)
 		set(&t.Color, p.Color)
 		if err := validateTag(t); err != nil {
 			return err
+		}
+		if *t == before {
+			out = t
+			return errNoChange
 		}
 		t.Version++
 		t.UpdatedAt = s.now()
@@ -387,6 +400,7 @@ func (s *Service) UpdatePlaybook(ctx context.Context, userID, id uuid.UUID, patc
 		if ifVersion != 0 && p.Version != ifVersion {
 			return stale()
 		}
+		before := *p
 		set(&p.Name, patch.Name)
 		set(&p.Description, patch.Description)
 		if patch.Rules != nil {
@@ -406,6 +420,10 @@ func (s *Service) UpdatePlaybook(ctx context.Context, userID, id uuid.UUID, patc
 		}
 		if err := validatePlaybook(p); err != nil {
 			return err
+		}
+		if p.Name == before.Name && p.Description == before.Description && slices.Equal(p.Rules, before.Rules) {
+			out = p // rules sent back with their IDs and texts are no change
+			return errNoChange
 		}
 		p.Version++
 		p.UpdatedAt = s.now()
@@ -652,11 +670,19 @@ func (s *Service) PutEntry(ctx context.Context, userID uuid.UUID, day trading.Da
 		case ifVersion != 0 && e.Version != ifVersion:
 			return stale()
 		}
-		e.PreMarket, e.PostMarket, e.Mood = in.PreMarket, in.PostMarket, in.Mood
-		e.TradeIDs = nil
+		var chosen []uuid.UUID // nil: the day's trades
 		if in.TradeIDs != nil {
-			e.TradeIDs = dedupe(in.TradeIDs)
+			chosen = dedupe(in.TradeIDs)
 		}
+		if e.Version > 0 && e.PreMarket == in.PreMarket && e.PostMarket == in.PostMarket && e.Mood == in.Mood &&
+			(e.TradeIDs == nil) == (chosen == nil) && slices.Equal(e.TradeIDs, chosen) {
+			out = &EntryView{Entry: *e, Exists: true} // as written already: the version stays
+			if err := s.resolve(ctx, out); err != nil {
+				return err
+			}
+			return errNoChange
+		}
+		e.PreMarket, e.PostMarket, e.Mood, e.TradeIDs = in.PreMarket, in.PostMarket, in.Mood, chosen
 		e.Version++
 		e.UpdatedAt = now
 		if err := s.d.Entries.Put(ctx, e); err != nil {

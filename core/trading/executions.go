@@ -320,9 +320,7 @@ func (s *Service) GetExecution(ctx context.Context, userID, id uuid.UUID) (*Exec
 
 // ListExecutions returns a page of the user's executions, newest first.
 func (s *Service) ListExecutions(ctx context.Context, userID uuid.UUID, f ExecutionFilter, p Page) ([]Execution, string, error) {
-	for i, sym := range f.Symbols {
-		f.Symbols[i] = strings.ToUpper(strings.TrimSpace(sym))
-	}
+	f.Symbols = symbolForms(f.Symbols) // ESZ6, /ESZ26, ES DEC26 find the ESZ26 fills, as in the trade filter
 	out, next, err := s.d.Executions.List(ctx, userID, f, p)
 	if err == nil && len(out) == 0 {
 		err = s.CheckFilterOwner(ctx, userID, &Filter{AccountIDs: f.AccountIDs})
@@ -412,6 +410,10 @@ func (s *Service) UpdateExecution(ctx context.Context, userID, id uuid.UUID, p E
 		}
 		next.Side, next.Quantity, next.Price, next.Commission, next.Fees = in.Side, in.Quantity, in.Price, in.Commission, in.Fees
 		next.ExecutedAt, next.BrokerExecutionID = in.ExecutedAt.UTC(), strings.TrimSpace(in.BrokerExecutionID)
+		if sameFill(cur, &next) {
+			out, ch.none = cur, true // nothing changes: the version (ETag) stays
+			return nil
+		}
 		if err := s.refingerprint(ctx, cur, &next); err != nil {
 			return err
 		}
@@ -439,42 +441,43 @@ func (s *Service) UpdateExecution(ctx context.Context, userID, id uuid.UUID, p E
 	return out, trades, err
 }
 
-// refingerprint gives next the fingerprint of its fields: its own when
-// they did not change, else the first ordinal no other execution of the
-// account holds. An imported fill keeps its own: it names the export's
-// row the fill came from, which the trader corrected, so that importing
-// that export again does not add the uncorrected row beside the
-// correction. (A fill entered by hand takes its new fields', so that the
-// broker's export of the corrected fill finds it.)
+// sameFill reports whether a and b are the same fill in every field an
+// edit can change (decimals by value: a price of "10.00" for 10 is no
+// change).
+func sameFill(a, b *Execution) bool {
+	return a.InstrumentID == b.InstrumentID && a.Side == b.Side && a.Quantity.Equal(b.Quantity) && a.Price.Equal(b.Price) &&
+		a.Commission.Equal(b.Commission) && a.Fees.Equal(b.Fees) && a.ExecutedAt.Equal(b.ExecutedAt) && a.BrokerExecutionID == b.BrokerExecutionID
+}
+
+// refingerprint gives next its fingerprint and refuses an edit that makes
+// it a duplicate of another execution of the account, as AddExecutions
+// refuses a manual fill whose fingerprint (ordinal 0, or its broker
+// execution id) the account holds: Conflict "execution_duplicate". When
+// the fields the fingerprint covers did not change, next keeps its own
+// (an identical fill's ordinal included) and nothing is checked. A fill
+// entered by hand takes its new fields' fingerprint, so that the broker's
+// export of the corrected fill finds it. An imported fill keeps its own:
+// it names the export's row the fill came from, which the trader
+// corrected, so that importing that export again does not add the
+// uncorrected row beside the correction; the check is the same.
 func (s *Service) refingerprint(ctx context.Context, cur, next *Execution) error {
-	if cur.ImportID != uuid.Nil {
-		next.Fingerprint = cur.Fingerprint
+	fp := Fingerprint(next, next.Symbol, next.AssetClass, 0)
+	if Fingerprint(cur, cur.Symbol, cur.AssetClass, 0) == fp && cur.InstrumentID == next.InstrumentID {
 		return nil
 	}
-	if Fingerprint(cur, cur.Symbol, cur.AssetClass, 0) == Fingerprint(next, next.Symbol, next.AssetClass, 0) && cur.InstrumentID == next.InstrumentID {
-		return nil
-	}
-	const tries = 64
-	fps := make([]string, tries)
-	for i := range fps {
-		fps[i] = Fingerprint(next, next.Symbol, next.AssetClass, i)
-	}
-	if next.BrokerExecutionID != "" {
-		fps = fps[:1]
-	}
-	taken, err := s.d.Executions.Fingerprinted(ctx, next.AccountID, fps)
+	taken, err := s.d.Executions.Fingerprinted(ctx, next.AccountID, []string{fp})
 	if err != nil {
 		return err
 	}
-	for _, fp := range fps {
-		if owner, ok := taken[fp]; !ok || owner == cur.ID {
-			next.Fingerprint = fp
-			return nil
-		}
+	if owner, ok := taken[fp]; ok && owner != cur.ID {
+		e := apperr.Validation("duplicate execution", map[string]string{"execution": "the account already has this execution"})
+		e.Kind, e.Code = apperr.Conflict, CodeExecutionDuplicate
+		return e
 	}
-	e := apperr.Validation("duplicate execution", map[string]string{"execution": "the account already has this execution"})
-	e.Kind, e.Code = apperr.Conflict, CodeExecutionDuplicate
-	return e
+	if cur.ImportID == uuid.Nil {
+		next.Fingerprint = fp
+	}
+	return nil
 }
 
 // DeleteExecutions deletes the user's executions among ids (unknown IDs are

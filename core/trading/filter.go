@@ -121,13 +121,8 @@ func (f *Filter) Validate() error {
 		e.Code = CodeFilterInvalid
 		return e
 	}
-	for i, s := range f.Symbols {
-		f.Symbols[i] = strings.Join(strings.Fields(strings.ToUpper(s)), " ")
-	}
 	givenSymbols := len(f.Symbols)
-	if givenSymbols <= maxValues {
-		f.Symbols = withCanonicalSymbols(f.Symbols, time.Now())
-	}
+	f.Symbols = symbolForms(f.Symbols)
 	for _, c := range f.AssetClasses {
 		if !c.Valid() {
 			return bad("asset_class", fmt.Sprintf("unknown asset class %.20q", c))
@@ -224,6 +219,22 @@ func (f *Filter) Digest(extra ...string) string {
 
 // maxValues bounds the values of one filter criterion.
 const maxValues = 200
+
+// symbolForms normalises the symbols of a filter in place (upper case,
+// runs of spaces as one) and, for at most maxValues of them (more is
+// refused by Filter.Validate), adds the canonical form of each
+// (withCanonicalSymbols, a one-digit year read against today): what the
+// trade filter and the execution list both match, so that a symbol finds
+// the same fills in one as the trades in the other.
+func symbolForms(symbols []string) []string {
+	for i, s := range symbols {
+		symbols[i] = strings.Join(strings.Fields(strings.ToUpper(s)), " ")
+	}
+	if len(symbols) > maxValues {
+		return symbols
+	}
+	return withCanonicalSymbols(symbols, time.Now())
+}
 
 // withCanonicalSymbols adds to symbols the canonical form of each that
 // is written another way than the instruments store it: a dated futures

@@ -106,6 +106,9 @@ func (s *Service) DataVersion(ctx context.Context, userID uuid.UUID) (int64, err
 type changes struct {
 	created, updated, deleted map[uuid.UUID]uuid.UUID // trade → account
 	bulkAccounts              map[uuid.UUID]bool
+	// none is set by a write that found nothing to change and wrote
+	// nothing: the data version stays and no event goes out.
+	none bool
 }
 
 func newChanges() *changes {
@@ -134,7 +137,7 @@ func (c *changes) record(accountID uuid.UUID, p *Plan) {
 func (s *Service) write(ctx context.Context, userID uuid.UUID, fn func(ctx context.Context, ch *changes) error) error {
 	return s.d.Tx.Do(ctx, func(ctx context.Context) error {
 		ch := newChanges()
-		if err := fn(ctx, ch); err != nil {
+		if err := fn(ctx, ch); err != nil || ch.none {
 			return err
 		}
 		v, err := s.d.Versions.Bump(ctx, userID)

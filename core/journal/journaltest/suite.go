@@ -346,6 +346,115 @@ func Run(t *testing.T, newStores Factory) {
 		}
 	})
 
+	t.Run("ANoOpKeepsTheVersion", func(t *testing.T) {
+		// A write that changes nothing keeps the record's version (ETag),
+		// writes nothing (updated_at stays), bumps no data version and
+		// publishes nothing: another device holding the version gets no
+		// needless 412.
+		e := NewEnv(t, newStores(t), 0)
+		u, tr := e.trade(t)
+		tag, err := e.Svc.CreateTag(ctx, u, journal.TagInput{Name: "FOMO", Kind: journal.Emotion, Color: "#ff0000"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pb, err := e.Svc.CreatePlaybook(ctx, u, journal.PlaybookInput{Name: "ORB", Description: "range", Rules: []string{"wait", "stop"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := journal.EntryInput{PreMarket: "plan", PostMarket: "review", Mood: 3, TradeIDs: []uuid.UUID{tr.ID}}
+		day, err := e.Svc.PutEntry(ctx, u, monday, in, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dflt, err := e.Svc.PutEntry(ctx, u, monday.AddDays(1), journal.EntryInput{Mood: 1}, 0) // trades by default
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The stored records as read back (timestamps at the store's precision).
+		tagRead, _ := e.Svc.GetTag(ctx, u, tag.ID)
+		pbRead, _ := e.Svc.GetPlaybook(ctx, u, pb.ID)
+		dayRead, _ := e.Svc.GetEntry(ctx, u, monday)
+		e.Events.Take()
+		v0, _ := e.Trading.Svc.DataVersion(ctx, u)
+		sameName, upper, sameKind := " FOMO  ", "#FF0000", journal.Emotion
+		sameRules := slices.Clone(pb.Rules)
+		noop := map[string]func() (int64, error){
+			"tag {}": func() (int64, error) {
+				got, err := e.Svc.UpdateTag(ctx, u, tag.ID, journal.TagPatch{}, tag.Version)
+				return vt(got, err)
+			},
+			"tag with its name, colour and kind": func() (int64, error) {
+				got, err := e.Svc.UpdateTag(ctx, u, tag.ID, journal.TagPatch{Name: &sameName, Color: &upper, Kind: &sameKind}, 0)
+				return vt(got, err)
+			},
+			"playbook {}": func() (int64, error) {
+				got, err := e.Svc.UpdatePlaybook(ctx, u, pb.ID, journal.PlaybookPatch{}, pb.Version)
+				return vp(got, err)
+			},
+			"playbook with its rules": func() (int64, error) {
+				got, err := e.Svc.UpdatePlaybook(ctx, u, pb.ID, journal.PlaybookPatch{Name: &pb.Name, Rules: &sameRules}, 0)
+				return vp(got, err)
+			},
+			"day with its content": func() (int64, error) {
+				got, err := e.Svc.PutEntry(ctx, u, monday, in, day.Entry.Version)
+				return ve(got, err)
+			},
+			"day with its content, unconditional": func() (int64, error) {
+				got, err := e.Svc.PutEntry(ctx, u, monday, in, 0)
+				return ve(got, err)
+			},
+			"day of the default trades": func() (int64, error) {
+				got, err := e.Svc.PutEntry(ctx, u, monday.AddDays(1), journal.EntryInput{Mood: 1}, 0)
+				return ve(got, err)
+			},
+		}
+		want := map[string]int64{"tag": tag.Version, "playbook": pb.Version, "day": day.Entry.Version}
+		for name, f := range noop {
+			v, err := f()
+			w := want[strings.Fields(name)[0]]
+			if name == "day of the default trades" {
+				w = dflt.Entry.Version
+			}
+			if err != nil || v != w {
+				t.Errorf("%s: version %d, %v; want %d kept", name, v, err, w)
+			}
+		}
+		if v, _ := e.Trading.Svc.DataVersion(ctx, u); v != v0 {
+			t.Errorf("no-op writes moved the data version %d → %d", v0, v)
+		}
+		if evs := e.Events.Take(); len(evs) != 0 {
+			t.Errorf("no-op writes published %+v", evs)
+		}
+		if got, _ := e.Svc.GetTag(ctx, u, tag.ID); !got.UpdatedAt.Equal(tagRead.UpdatedAt) {
+			t.Errorf("tag rewritten: updated %v → %v", tagRead.UpdatedAt, got.UpdatedAt)
+		}
+		if got, _ := e.Svc.GetPlaybook(ctx, u, pb.ID); !got.UpdatedAt.Equal(pbRead.UpdatedAt) {
+			t.Errorf("playbook rewritten: updated %v → %v", pbRead.UpdatedAt, got.UpdatedAt)
+		}
+		if got, _ := e.Svc.GetEntry(ctx, u, monday); !got.Entry.UpdatedAt.Equal(dayRead.Entry.UpdatedAt) || !slices.Equal(got.TradeIDs, []uuid.UUID{tr.ID}) {
+			t.Errorf("day rewritten: %+v", got)
+		}
+		// A stale version is still refused, and a real change still moves it.
+		if _, err := e.Svc.UpdateTag(ctx, u, tag.ID, journal.TagPatch{}, tag.Version+1); !isCode(err, apperr.Conflict, journal.CodeVersionMismatch) {
+			t.Errorf("stale no-op = %v; want version_mismatch", err)
+		}
+		other := "Fear"
+		if got, err := e.Svc.UpdateTag(ctx, u, tag.ID, journal.TagPatch{Name: &other}, 0); err != nil || got.Version != tag.Version+1 {
+			t.Errorf("rename = %+v, %v", got, err)
+		}
+		newRules := []journal.Rule{pb.Rules[0]}
+		if got, err := e.Svc.UpdatePlaybook(ctx, u, pb.ID, journal.PlaybookPatch{Rules: &newRules}, 0); err != nil || got.Version != pb.Version+1 {
+			t.Errorf("a rule removed = %+v, %v", got, err)
+		}
+		chosen := journal.EntryInput{PreMarket: in.PreMarket, PostMarket: in.PostMarket, Mood: in.Mood, TradeIDs: []uuid.UUID{}}
+		if got, err := e.Svc.PutEntry(ctx, u, monday, chosen, 0); err != nil || got.Entry.Version != day.Entry.Version+1 {
+			t.Errorf("no trades chosen instead of one = %+v, %v", got, err)
+		}
+		if v, _ := e.Trading.Svc.DataVersion(ctx, u); v <= v0 {
+			t.Error("real changes did not move the data version")
+		}
+	})
+
 	t.Run("ListShowsWhatGetShows", func(t *testing.T) {
 		e := NewEnv(t, newStores(t), 64<<10)
 		u, tr := e.trade(t)
@@ -593,4 +702,26 @@ func Run(t *testing.T, newStores Factory) {
 			t.Fatal("attachment still there")
 		}
 	})
+}
+
+// vt, vp and ve are the version of a written tag, playbook or day.
+func vt(t *journal.Tag, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return t.Version, nil
+}
+
+func vp(p *journal.Playbook, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return p.Version, nil
+}
+
+func ve(v *journal.EntryView, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return v.Entry.Version, nil
 }

@@ -322,8 +322,11 @@ func Run(t *testing.T, newStores Factory) {
 		if len(seen) != 4 {
 			t.Fatalf("listed %d executions; want 4", len(seen))
 		}
-		if items, _, _ := e.Svc.ListExecutions(ctx, u, trading.ExecutionFilter{Symbols: []string{"esz26"}}, trading.Page{}); len(items) != 1 {
-			t.Fatalf("filter by symbol: %d", len(items))
+		// The spellings POST accepts (and the trade filter matches) for ESZ26.
+		for _, sym := range []string{"esz26", "/ESZ26", "ES DEC26", " es  dec  2026 ", "ES 12-26", "ESZ2026"} {
+			if items, _, err := e.Svc.ListExecutions(ctx, u, trading.ExecutionFilter{Symbols: []string{sym}}, trading.Page{}); err != nil || len(items) != 1 || items[0].Symbol != "ESZ26" {
+				t.Fatalf("filter by symbol %q: %d executions, %v; want the ESZ26 fill", sym, len(items), err)
+			}
 		}
 
 		// Isolation.
@@ -465,6 +468,108 @@ func Run(t *testing.T, newStores Factory) {
 		items, _, _ := e.Svc.ListExecutions(ctx, u, trading.ExecutionFilter{ImportID: imp}, trading.Page{})
 		if len(items) != 1 {
 			t.Fatalf("executions of the import: %d", len(items))
+		}
+	})
+
+	t.Run("AnEditThatDuplicatesAFillIsRefused", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		// P and Q differ in price; R and S are two genuine identical fills
+		// of one batch; I and J come from an import.
+		res := e.add(t, u, a, stock(0, trading.Buy, "100", "10"), stock(0, trading.Buy, "100", "10.5"), stock(5, trading.Sell, "200", "11"),
+			stock(30, trading.Buy, "5", "12"), stock(30, trading.Buy, "5", "12"), stock(35, trading.Sell, "10", "13"))
+		q, s := res.Executions[1], res.Executions[4]
+		imp, err := e.Svc.AddExecutions(ctx, u, a.ID, []trading.ExecutionInput{stock(60, trading.Buy, "1", "20"), stock(60, trading.Buy, "1", "21"), stock(65, trading.Sell, "2", "22")},
+			trading.AddOptions{ImportID: uuid.New(), SkipDuplicates: true})
+		if err != nil || len(imp.Executions) != 3 {
+			t.Fatalf("import: %+v, %v", imp, err)
+		}
+		j := imp.Executions[1]
+		before := e.trades(t, u, trading.Filter{}, trading.Sort{Key: trading.SortOpened, Asc: true})
+		v0, _ := e.Svc.DataVersion(ctx, u)
+		e.Events.Take()
+		ten, twenty := d("10.00"), d("20")
+		for name, c := range map[string]struct {
+			id uuid.UUID
+			p  trading.ExecutionPatch
+		}{
+			"a manual fill priced as another":    {q.ID, trading.ExecutionPatch{Price: &ten}},
+			"an imported fill priced as another": {j.ID, trading.ExecutionPatch{Price: &twenty}},
+		} {
+			if _, _, err := e.Svc.UpdateExecution(ctx, u, c.id, c.p, 0); !isCode(err, apperr.Conflict, trading.CodeExecutionDuplicate) {
+				t.Errorf("%s = %v; want execution_duplicate, as POSTing that fill", name, err)
+			}
+		}
+		for _, want := range []trading.Execution{q, j} {
+			got, err := e.Svc.GetExecution(ctx, u, want.ID)
+			if err != nil || !got.Price.Equal(want.Price) || got.Version != want.Version || got.Fingerprint != want.Fingerprint {
+				t.Fatalf("refused edit changed %+v into %+v, %v", want, got, err)
+			}
+		}
+		after := e.trades(t, u, trading.Filter{}, trading.Sort{Key: trading.SortOpened, Asc: true})
+		if len(after) != len(before) {
+			t.Fatalf("%d trades after the refused edits; want %d", len(after), len(before))
+		}
+		for i := range after {
+			if after[i].ID != before[i].ID || !after[i].MaxPosition.Equal(before[i].MaxPosition) || after[i].Digest != before[i].Digest {
+				t.Fatalf("trade %d rebuilt by a refused edit: %+v", i, after[i])
+			}
+		}
+		if v, _ := e.Svc.DataVersion(ctx, u); v != v0 || len(e.Events.Take()) != 0 {
+			t.Fatalf("refused edits: data version %d → %d, or events published", v0, v)
+		}
+		// An edit outside the fingerprint keeps the identical fill S (its
+		// ordinal 1) as it is.
+		fee := d("0.5")
+		if got, _, err := e.Svc.UpdateExecution(ctx, u, s.ID, trading.ExecutionPatch{Commission: &fee}, 0); err != nil || got.Fingerprint != s.Fingerprint {
+			t.Fatalf("commission of an identical fill: %+v, %v", got, err)
+		}
+		// A manual fill corrected to a new price is that fill now: POSTing
+		// it again is the duplicate.
+		p := d("10.25")
+		if _, _, err := e.Svc.UpdateExecution(ctx, u, q.ID, trading.ExecutionPatch{Price: &p}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Svc.AddExecutions(ctx, u, a.ID, []trading.ExecutionInput{stock(0, trading.Buy, "100", "10.25")}, trading.AddOptions{}); !isCode(err, apperr.Conflict, trading.CodeExecutionDuplicate) {
+			t.Fatalf("POST of the corrected fill = %v; want execution_duplicate", err)
+		}
+	})
+
+	t.Run("ANoOpEditKeepsTheExecutionsVersion", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		res := e.add(t, u, a, fill("ESZ6", trading.Future, 0, trading.Buy, "1", "5000.25", "2.5"), fill("ESZ6", trading.Future, 60, trading.Sell, "1", "5001"))
+		x, err := e.Svc.GetExecution(ctx, u, res.Executions[0].ID) // as stored (timestamps at the store's precision)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v0, _ := e.Svc.DataVersion(ctx, u)
+		e.Events.Take()
+		price, fee, side, at0, sym, class := d("5000.250"), d("2.50"), trading.Buy, x.ExecutedAt.In(time.FixedZone("", 3600)), "/ESZ26", trading.Future
+		for name, p := range map[string]trading.ExecutionPatch{
+			"{}":                                {},
+			"the same price":                    {Price: &price},
+			"the same commission":               {Commission: &fee},
+			"the same side and instant":         {Side: &side, ExecutedAt: &at0},
+			"the same symbol spelled otherwise": {Symbol: &sym, AssetClass: &class},
+		} {
+			got, trades, err := e.Svc.UpdateExecution(ctx, u, x.ID, p, x.Version)
+			if err != nil || got.Version != x.Version || len(trades) != 0 {
+				t.Errorf("%s: %+v, %d trades, %v; want version %d kept, nothing rebuilt", name, got, len(trades), err, x.Version)
+			}
+		}
+		if got, _ := e.Svc.GetExecution(ctx, u, x.ID); got.Version != x.Version || !got.UpdatedAt.Equal(x.UpdatedAt) {
+			t.Errorf("execution rewritten: %+v", got)
+		}
+		if v, _ := e.Svc.DataVersion(ctx, u); v != v0 || len(e.Events.Take()) != 0 {
+			t.Errorf("no-op edits: data version %d → %d, or events published", v0, v)
+		}
+		if _, _, err := e.Svc.UpdateExecution(ctx, u, x.ID, trading.ExecutionPatch{}, x.Version+1); !isCode(err, apperr.Conflict, trading.CodeVersionMismatch) {
+			t.Errorf("stale no-op = %v; want version_mismatch", err)
+		}
+		other := d("5000.5")
+		if got, trades, err := e.Svc.UpdateExecution(ctx, u, x.ID, trading.ExecutionPatch{Price: &other}, x.Version); err != nil || got.Version != x.Version+1 || len(trades) != 1 {
+			t.Errorf("a new price: %+v, %d trades, %v", got, len(trades), err)
 		}
 	})
 
@@ -1108,6 +1213,98 @@ func Run(t *testing.T, newStores Factory) {
 		}
 		if _, err := e.Svc.ListTrades(ctx, u, trading.Filter{}, trading.Sort{Key: trading.SortR}, trading.Page{Cursor: p1.NextCursor}); !isCode(err, apperr.Invalid, trading.CodeCursorInvalid) {
 			t.Fatalf("a cursor of another sort = %v", err)
+		}
+	})
+
+	t.Run("SortByRPutsTradesWithoutRLast", func(t *testing.T) {
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		// Round trips of one share each (symbol, entry, exit, risk; "" no
+		// risk): Rs far beyond any finite stand-in for a missing R, one of
+		// 22 significant digits (more than SQLite's REAL text keeps), and
+		// three trades without R.
+		rows := []struct{ sym, in, out, risk string }{
+			{"BIGLOSS", "123456789012345678.2469", "0", "1"}, // R −123456789012345678.2469
+			{"BIGWIN", "0", "123456789012345678.2469", "1"},  // R +123456789012345678.2469
+			{"HUGELOSS", "100000000", "0", "0.000001"},       // R −100000000000000
+			{"WIN", "100", "119.68", "10"},                   // R 1.968
+			{"LOSS", "100", "50", "1"},                       // R −50
+			{"NORA", "100", "101", ""}, {"NORB", "100", "99", ""}, {"NORC", "100", "100", ""},
+		}
+		for i, r := range rows {
+			e.add(t, u, a, fill(r.sym, trading.Stock, 10*i, trading.Buy, "1", r.in), fill(r.sym, trading.Stock, 10*i+5, trading.Sell, "1", r.out))
+		}
+		bySymbol := map[string]trading.Trade{}
+		for _, tr := range e.trades(t, u, trading.Filter{}, trading.Sort{}) {
+			bySymbol[tr.Symbol] = tr
+		}
+		var noR []uuid.UUID
+		for _, r := range rows {
+			tr := bySymbol[r.sym]
+			if r.risk == "" {
+				noR = append(noR, tr.ID)
+				continue
+			}
+			risk := decimal.NewNullDecimal(d(r.risk))
+			if _, err := e.Svc.UpdateAnnotation(ctx, u, tr.ID, trading.AnnotationPatch{InitialRisk: &risk}, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		symbols := func(ids []uuid.UUID) []string {
+			var out []string
+			for _, id := range ids {
+				for s, tr := range bySymbol {
+					if tr.ID == id {
+						out = append(out, s)
+					}
+				}
+			}
+			return out
+		}
+		idOrder := func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) }
+		slices.SortFunc(noR, idOrder)
+		ids := func(syms ...string) []uuid.UUID {
+			var out []uuid.UUID
+			for _, s := range syms {
+				out = append(out, bySymbol[s].ID)
+			}
+			return out
+		}
+		wantAsc := append(ids("BIGLOSS", "HUGELOSS", "LOSS", "WIN", "BIGWIN"), noR...)
+		noRDesc := slices.Clone(noR)
+		slices.Reverse(noRDesc)
+		wantDesc := append(ids("BIGWIN", "WIN", "LOSS", "HUGELOSS", "BIGLOSS"), noRDesc...)
+		for _, asc := range []bool{false, true} {
+			want := wantDesc
+			if asc {
+				want = wantAsc
+			}
+			// Pages of 1, 2 and 3 cross the boundary between the last R and
+			// the first trade without one at every offset.
+			for _, limit := range []int{1, 2, 3, trading.MaxPageSize} {
+				var got []uuid.UUID
+				p := trading.Page{Limit: limit}
+				for range 20 {
+					pg, err := e.Svc.ListTrades(ctx, u, trading.Filter{}, trading.Sort{Key: trading.SortR, Asc: asc}, p)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, tr := range pg.Items {
+						got = append(got, tr.ID)
+					}
+					if pg.NextCursor == "" {
+						break
+					}
+					p.Cursor = pg.NextCursor
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("sort r asc=%v, pages of %d: %v; want %v (trades without R last, in id order)", asc, limit, symbols(got), symbols(want))
+				}
+			}
+		}
+		eqD(t, "the R of 22 digits", bySymbol["BIGLOSS"].NetPnL, "-123456789012345678.2469")
+		if tr, err := e.Svc.GetTrade(ctx, u, bySymbol["BIGLOSS"].ID); err != nil || !tr.RMultiple.Valid || !tr.RMultiple.Decimal.Equal(d("-123456789012345678.2469")) {
+			t.Fatalf("BIGLOSS R = %v, %v", tr.RMultiple, err)
 		}
 	})
 

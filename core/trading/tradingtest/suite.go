@@ -1190,21 +1190,7 @@ func Run(t *testing.T, newStores Factory) {
 		}
 		for _, k := range []trading.SortKey{trading.SortNetPnL, trading.SortR, trading.SortClosed} {
 			for _, asc := range []bool{false, true} {
-				var got []uuid.UUID
-				p := trading.Page{Limit: 4}
-				for {
-					pg, err := e.Svc.ListTrades(ctx, u, trading.Filter{}, trading.Sort{Key: k, Asc: asc}, p)
-					if err != nil {
-						t.Fatal(err)
-					}
-					for _, tr := range pg.Items {
-						got = append(got, tr.ID)
-					}
-					if pg.NextCursor == "" {
-						break
-					}
-					p.Cursor = pg.NextCursor
-				}
+				got := pagedIDs(t, e, u, trading.Sort{Key: k, Asc: asc}, 4)
 				slices.SortFunc(got, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
 				if len(slices.Compact(got)) != 11 {
 					t.Errorf("sort %s asc=%v: paged %d distinct trades; want 11", k, asc, len(slices.Compact(got)))
@@ -1282,22 +1268,7 @@ func Run(t *testing.T, newStores Factory) {
 			// Pages of 1, 2 and 3 cross the boundary between the last R and
 			// the first trade without one at every offset.
 			for _, limit := range []int{1, 2, 3, trading.MaxPageSize} {
-				var got []uuid.UUID
-				p := trading.Page{Limit: limit}
-				for range 20 {
-					pg, err := e.Svc.ListTrades(ctx, u, trading.Filter{}, trading.Sort{Key: trading.SortR, Asc: asc}, p)
-					if err != nil {
-						t.Fatal(err)
-					}
-					for _, tr := range pg.Items {
-						got = append(got, tr.ID)
-					}
-					if pg.NextCursor == "" {
-						break
-					}
-					p.Cursor = pg.NextCursor
-				}
-				if !slices.Equal(got, want) {
+				if got := pagedIDs(t, e, u, trading.Sort{Key: trading.SortR, Asc: asc}, limit); !slices.Equal(got, want) {
 					t.Errorf("sort r asc=%v, pages of %d: %v; want %v (trades without R last, in id order)", asc, limit, symbols(got), symbols(want))
 				}
 			}
@@ -1646,4 +1617,26 @@ func Run(t *testing.T, newStores Factory) {
 			t.Fatal("rolled-back trade visible")
 		}
 	})
+}
+
+// pagedIDs lists the IDs of every trade of u in order srt, page by page
+// of limit, following the cursors (at most 50 pages).
+func pagedIDs(t *testing.T, e *Env, u uuid.UUID, srt trading.Sort, limit int) []uuid.UUID {
+	t.Helper()
+	var got []uuid.UUID
+	p := trading.Page{Limit: limit}
+	for range 50 {
+		pg, err := e.Svc.ListTrades(context.Background(), u, trading.Filter{}, srt, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tr := range pg.Items {
+			got = append(got, tr.ID)
+		}
+		if pg.NextCursor == "" {
+			break
+		}
+		p.Cursor = pg.NextCursor
+	}
+	return got
 }

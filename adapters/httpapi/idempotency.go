@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -146,10 +148,16 @@ func (r *recorder) Flush() {}
 // but for a multipart form its parts (each one's form name, file name,
 // content type and content, in order) without the boundary, which clients
 // pick at random for every request: a retry of the same upload is the
-// same request. A form that does not parse is hashed as sent (its handler
-// refuses it).
+// same request. A JSON body is hashed as its value, re-encoded with the
+// keys of every object sorted, its numbers as written and its whitespace
+// dropped: a client that serialises the same request with its keys in
+// another order (maps in most languages) retries the same request. A form
+// or JSON that does not parse is hashed as sent (its handler refuses it).
 func hashedBody(contentType string, body []byte) []byte {
 	mt, params, err := mime.ParseMediaType(contentType)
+	if err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json")) {
+		return canonicalJSON(body)
+	}
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
 		return body
 	}
@@ -172,4 +180,24 @@ func hashedBody(contentType string, body []byte) []byte {
 			out = append(out, f...)
 		}
 	}
+}
+
+// canonicalJSON is body's JSON value encoded again (encoding/json sorts
+// the keys of a map; json.Number keeps each number's text), or body
+// itself when it is not one JSON value.
+func canonicalJSON(body []byte) []byte {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return body
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return body
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return body
+	}
+	return out
 }

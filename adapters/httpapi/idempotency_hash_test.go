@@ -35,7 +35,36 @@ func TestHashedBodyIgnoresTheBoundary(t *testing.T) {
 		}
 	}
 	raw := []byte(`{"name":"x"}`)
-	if !bytes.Equal(hashedBody("application/json", raw), raw) || !bytes.Equal(hashedBody(ct1, []byte("--nope")), []byte("--nope")) {
+	if !bytes.Equal(hashedBody("application/json", raw), raw) || !bytes.Equal(hashedBody(ct1, []byte("--nope")), []byte("--nope")) { // a canonical JSON body is itself
 		t.Fatal("a JSON body or a broken form is not hashed as sent")
+	}
+}
+
+// TestHashedBodyOfJSONIsItsValue: one JSON request written with its keys
+// in another order and other whitespace hashes alike (a retry by a client
+// that serialises a map); another value, a number written otherwise, or
+// another key does not; a body that is not one JSON value is hashed as
+// sent.
+func TestHashedBodyOfJSONIsItsValue(t *testing.T) {
+	const ct = "application/json; charset=utf-8"
+	base := hashedBody(ct, []byte(`{"symbol":"AAPL","quantity":"10","price":"170.5","fills":[{"at":1,"b":[true,null]}]}`))
+	same := hashedBody(ct, []byte(" {\n \"fills\" : [ {\"b\":[true, null], \"at\":1} ],\"price\":\"170.5\", \"quantity\":\"10\", \"symbol\":\"AAPL\"}\n"))
+	if !bytes.Equal(base, same) {
+		t.Fatalf("reordered keys hash apart:\n%s\n%s", base, same)
+	}
+	for _, other := range []string{
+		`{"symbol":"AAPL","quantity":"11","price":"170.5","fills":[{"at":1,"b":[true,null]}]}`,
+		`{"symbol":"AAPL","quantity":"10","price":"170.5","fills":[{"at":1.0,"b":[true,null]}]}`,
+		`{"symbol":"AAPL","quantity":"10","price":"170.5","fills":[{"b":[true,null]}]}`,
+		`{"symbol":"AAPL","quantity":"10","price":"170.5","fills":[{"at":1,"b":[null,true]}]}`,
+	} {
+		if bytes.Equal(hashedBody(ct, []byte(other)), base) {
+			t.Errorf("%s hashes as the first", other)
+		}
+	}
+	for _, raw := range []string{`{"a":1} {"a":1}`, `{"a":`, ``} {
+		if got := hashedBody(ct, []byte(raw)); !bytes.Equal(got, []byte(raw)) {
+			t.Errorf("%q hashed as %q, want as sent", raw, got)
+		}
 	}
 }

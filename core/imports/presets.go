@@ -735,13 +735,20 @@ func mt5InQuote(b *binding, sym string, short bool, lots, op, cp, comm, swap, pr
 	}
 	switch {
 	case sym[:3] == b.cur && cp.IsPositive():
-		rate, how = cp, "its close price"
+		rate, how = cp, "close price"
 	case hasPnL && !profit.IsZero() && !gross.IsZero() && gross.Sign() == profit.Sign():
-		rate, how = gross.DivRound(profit, 16), "the rate its profit implies"
+		rate, how = gross.DivRound(profit, 16), "profit (the rate it implies)"
+	}
+	if hasPnL && !gross.IsZero() && !profit.IsZero() && gross.Sign() != profit.Sign() {
+		// Not comparable in amount, but a gain against a loss is a
+		// disagreement all the same.
+		b.warn(b.line, fmt.Sprintf("%s: the report's profit (%s %s) and the position's P&L from its prices (%s %s) have opposite signs",
+			sym, profit, b.cur, gross, quote))
 	}
 	if rate.IsZero() {
-		b.once("mt5-unconverted:"+sym, fmt.Sprintf("%s is quoted in %s: MetaTrader gives commission and swap in the account's %s, "+
-			"and this position has no profit to derive a rate from: they are recorded unconverted, in %s figures", sym, quote, b.cur, quote))
+		// Every such position is named: each is recorded unconverted.
+		b.warn(b.line, fmt.Sprintf("%s is quoted in %s: MetaTrader gives commission and swap in the account's %s, and this position "+
+			"has no profit of the sign of its P&L to derive a rate from: they are recorded unconverted, as %s", sym, quote, b.cur, quote))
 		return comm, swap, false
 	}
 	b.once("mt5-converted:"+sym, fmt.Sprintf("%s is quoted in %s: MetaTrader's commission and swap, in the account's %s, are converted to %s "+

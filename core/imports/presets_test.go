@@ -435,7 +435,9 @@ func TestMT5CrossCurrencyPairs(t *testing.T) {
 		"2026.11.01 01:30:00,7001,USDJPY,sell,0.10,150.000,,,2026.11.01 02:30:00,149.500,-0.70,-0.10,33.44\n" +
 		"2026.11.02 01:30:00,7002,EURGBP,buy,0.10,0.85000,,,2026.11.02 02:30:00,0.85500,-0.70,0.00,63.50\n" +
 		"2026.11.03 01:30:00,7003,USDJPY,buy,0.10,150.000,,,2026.11.03 02:30:00,150.500,-0.70,0.00,33.22\n" +
-		"2026.11.04 01:30:00,7004,EURUSD,buy,0.10,1.08500,,,2026.11.04 02:30:00,1.08650,-0.70,-0.20,15.00\n"
+		"2026.11.04 01:30:00,7004,EURUSD,buy,0.10,1.08500,,,2026.11.04 02:30:00,1.08650,-0.70,-0.20,15.00\n" +
+		"2026.11.05 13:00:00,7005,EURGBP,sell,0.50,0.86000,,,2026.11.06 09:00:00,0.85500,-3.50,-1.26,-315.00\n" +
+		"2026.11.06 13:00:00,7006,EURGBP,sell,0.50,0.86000,,,2026.11.07 09:00:00,0.85500,-3.50,0.00,0\n"
 	p, _ := Lookup(PresetMT5)
 	c := &collector{maxWarn: 100}
 	if err := p.Parse(context.Background(), NewReader(strings.NewReader(body)), Options{Location: time.UTC, Currency: "USD"}, c); err != nil {
@@ -451,13 +453,18 @@ func TestMT5CrossCurrencyPairs(t *testing.T) {
 		"mt5:7002:open": "c=0.2755905512 f=0 pnl=false", "mt5:7002:close": "c=0.2755905512 f=0 pnl=false",
 		"mt5:7003:open": "c=52.675 f=0 pnl=false", "mt5:7003:close": "c=52.675 f=0 pnl=false",
 		"mt5:7004:open": "c=0.35 f=0 pnl=false", "mt5:7004:close": "c=0.35 f=0.2 pnl=true",
+		"mt5:7005:open": "c=1.75 f=0 pnl=false", "mt5:7005:close": "c=1.75 f=1.26 pnl=false",
+		"mt5:7006:open": "c=1.75 f=0 pnl=false", "mt5:7006:close": "c=1.75 f=0 pnl=false",
 	}
 	if !maps.Equal(got, want) {
 		t.Fatalf("fills\n got %v\nwant %v", got, want)
 	}
+	// 7005's profit is a loss against a gain of 250 GBP, 7006's is 0: both
+	// are left unconverted, each named, 7005's signs flagged.
 	joined := strings.Join(c.warnings, "\n")
-	if strings.Count(joined, "USDJPY is quoted in JPY") != 1 || strings.Count(joined, "EURGBP is quoted in GBP") != 1 || strings.Contains(joined, "EURUSD") {
-		t.Fatalf("warnings %q; want one for USDJPY, one for EURGBP, none for EURUSD", c.warnings)
+	if strings.Count(joined, "USDJPY is quoted in JPY") != 1 || strings.Count(joined, "EURGBP is quoted in GBP") != 3 ||
+		strings.Count(joined, "recorded unconverted") != 2 || strings.Count(joined, "opposite signs") != 1 || strings.Contains(joined, "EURUSD") {
+		t.Fatalf("warnings %q; want one for USDJPY, one for EURGBP converted and two unconverted, the signs of 7005, none for EURUSD", c.warnings)
 	}
 }
 
@@ -567,5 +574,26 @@ func TestGenericWithoutSide(t *testing.T) {
 	want := []string{"L2 stock buy 100 AAPL@170 c=0 f=0 2026-05-01T14:00:00Z", "L3 stock sell 100 AAPL@171.5 c=0 f=0 2026-05-01T15:00:00Z"}
 	if !slices.Equal(got, want) || len(p.bad) != 0 {
 		t.Fatalf("fills %q, rejected %+v; want %q", got, p.bad, want)
+	}
+}
+
+// TestTimesFinerThanNanosecondsAreRejected: a time of ten fractional
+// digits rejects its row (the API answers 400 on it) instead of being cut
+// to nanoseconds; nine are kept as they are, and a dotted date is a date.
+func TestTimesFinerThanNanosecondsAreRejected(t *testing.T) {
+	body := "symbol,side,quantity,price,executed_at\n" +
+		"QQQ,buy,1,1,2026-06-09T10:00:00.1234567891Z\n" +
+		"QQQ,buy,1,1,2026-06-09T10:00:00.123456789Z\n"
+	p := parseBytes(t, PresetGeneric, []byte(body), time.UTC, nil)
+	if len(p.fills) != 1 || p.fills[0].Line != 3 || p.fills[0].Input.ExecutedAt.Nanosecond() != 123456789 {
+		t.Fatalf("fills %+v; want line 3 with its nanoseconds", p.fills)
+	}
+	if len(p.bad) != 1 || p.bad[0].Line != 2 || !strings.Contains(p.bad[0].Reason, "more than 9 fractional digits") {
+		t.Fatalf("rejected %+v; want line 2 for its ten digits", p.bad)
+	}
+	for s, want := range map[string]bool{"2026.11.01 01:30:00": false, "2026.11.01 01:30:00.1234567890": true, "1.5": false, "x.": false} {
+		if finerThanNanoseconds(s) != want {
+			t.Errorf("finerThanNanoseconds(%q) = %v", s, !want)
+		}
 	}
 }

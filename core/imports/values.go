@@ -260,6 +260,9 @@ func (p *timeParser) parse(s string, loc *time.Location) (time.Time, DST, bool, 
 	if s == "" {
 		return time.Time{}, 0, false, errors.New("empty date")
 	}
+	if finerThanNanoseconds(s) {
+		return time.Time{}, 0, false, fmt.Errorf("%.40q has more than 9 fractional digits: finer than the nanosecond an execution keeps", s)
+	}
 	if p.layouts == nil {
 		p.layouts = dateTimeLayouts
 		p.last = -1
@@ -302,6 +305,27 @@ func (p *timeParser) parse(s string, loc *time.Location) (time.Time, DST, bool, 
 		}
 	}
 	return time.Time{}, 0, false, fmt.Errorf("%.40q is not a date and time this preset reads", s)
+}
+
+// finerThanNanoseconds reports whether s has a fraction of a second of
+// more than nine digits (time.Parse would drop the rest): a run of ten or
+// more digits after a point.
+func finerThanNanoseconds(s string) bool {
+	for i := strings.IndexByte(s, '.'); i >= 0; {
+		n := 0
+		for n < len(s)-i-1 && s[i+1+n] >= '0' && s[i+1+n] <= '9' {
+			n++
+		}
+		if n > 9 {
+			return true
+		}
+		j := strings.IndexByte(s[i+1:], '.')
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
 }
 
 func (p *timeParser) try(i int, s string, loc *time.Location) (time.Time, DST, bool, bool) {

@@ -262,6 +262,7 @@ func TestJournalHTTPBadInputIsAProblemWithFields(t *testing.T) {
 				{"account_id": uuid.NewString(), "symbol": "AAPL", "side": "buy", "quantity": "1", "price": "1", "executed_at": "2026-03-02T10:00:00Z"}}},
 				"validation_failed", "executions[1].account_id"},
 			{"POST", "/api/v1/executions", map[string]any{"executions": []map[string]any{{"account_id": tr.account, "symbol": "ESZ6", "side": "buy", "quantity": "1", "price": "1", "multiplier": "0", "executed_at": "2026-03-02T10:00:00Z"}}}, "validation_failed", "executions[0].multiplier"},
+			{"POST", "/api/v1/executions", map[string]any{"executions": []map[string]any{{"account_id": tr.account, "symbol": "FDAXH6", "side": "buy", "quantity": "1", "price": "1", "currency": "ZZZ", "executed_at": "2026-03-02T10:00:00Z"}}}, "validation_failed", "executions[0].currency"},
 			{"POST", "/api/v1/trades", map[string]any{"account_id": tr.account, "symbol": "ESZ6", "direction": "long", "multiplier": "-5", "entries": []map[string]any{{"price": "1", "quantity": "1", "at": "2026-03-02T10:00:00Z"}}}, "validation_failed", "multiplier"},
 			{"POST", "/api/v1/accounts", map[string]any{"name": "X", "currency": "USD", "unknown": 1}, "validation_failed", ""},
 			{"POST", "/api/v1/accounts", `{"name": "X",`, "validation_failed", "body"},

@@ -215,8 +215,8 @@ func (h *tradingHandlers) CreateExecutions(ctx context.Context, r gen.CreateExec
 		}
 		ins[i] = trading.ExecutionInput{
 			Symbol: x.Symbol, AssetClass: trading.AssetClass(val(x.AssetClass)), Side: trading.Side(x.Side),
-			Multiplier: d.multiplier(at+"multiplier", x.Multiplier),
-			Quantity:   d.dec(at+"quantity", x.Quantity), Price: d.dec(at+"price", x.Price),
+			Multiplier: d.multiplier(at+"multiplier", x.Multiplier), Currency: val(x.Currency),
+			Quantity: d.dec(at+"quantity", x.Quantity), Price: d.dec(at+"price", x.Price),
 			Commission: d.opt(at+"commission", x.Commission), Fees: d.opt(at+"fees", x.Fees),
 			ExecutedAt: x.ExecutedAt.UTC(), BrokerExecutionID: val(x.BrokerExecutionId),
 		}

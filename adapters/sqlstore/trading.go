@@ -396,6 +396,50 @@ func (s *Instruments) Recorded(ctx context.Context, userID, accountID uuid.UUID,
 	return got, found, nil
 }
 
+// CurrencyTerms implements trading.Instruments.
+func (s *Instruments) CurrencyTerms(ctx context.Context, userID uuid.UUID, class trading.AssetClass, symbol string) (string, []string, bool, error) {
+	var cur string
+	var holders []string
+	found := false
+	err := s.db.run(ctx, func(g *gorm.DB) error {
+		var id uuid.UUID
+		err := query(g, func(r *sql.Rows) error { found = true; return translate(r.Scan(&id, &cur)) },
+			"SELECT id, currency FROM instruments WHERE user_id = ? AND asset_class = ? AND symbol = ?", userID, class, symbol)
+		if err != nil || !found {
+			return err
+		}
+		return query(g, func(r *sql.Rows) error {
+			var c string
+			if err := r.Scan(&c); err != nil {
+				return translate(err)
+			}
+			holders = append(holders, c)
+			return nil
+		}, `SELECT DISTINCT a.currency FROM trading_accounts a WHERE a.user_id = ?
+			AND EXISTS (SELECT 1 FROM executions e WHERE e.user_id = a.user_id AND e.account_id = a.id AND e.instrument_id = ?)`, userID, id)
+	})
+	if err != nil {
+		return "", nil, false, fmt.Errorf("instrument currency: %w", err)
+	}
+	return cur, holders, found, nil
+}
+
+// AdoptCurrency implements trading.Instruments: one conditional update.
+func (s *Instruments) AdoptCurrency(ctx context.Context, userID, id uuid.UUID, cur string) (bool, error) {
+	var n int64
+	err := s.db.run(ctx, func(g *gorm.DB) error {
+		res := g.Exec(`UPDATE instruments SET currency = ? WHERE user_id = ? AND id = ? AND currency = ''
+			AND NOT EXISTS (SELECT 1 FROM executions e JOIN trading_accounts a ON a.id = e.account_id
+				WHERE e.user_id = instruments.user_id AND e.instrument_id = instruments.id AND a.currency <> ?)`, cur, userID, id, cur)
+		n = res.RowsAffected
+		return translate(res.Error)
+	})
+	if err != nil {
+		return false, fmt.Errorf("adopt instrument currency: %w", err)
+	}
+	return n == 1, nil
+}
+
 // ---- executions
 
 const executionCols = "e.id, e.user_id, e.account_id, e.instrument_id, i.symbol, i.asset_class, e.side, e.quantity, e.price, e.commission, e.fees, " +

@@ -431,11 +431,12 @@ func (s *Service) Preview(ctx context.Context, userID uuid.UUID, up Upload) (*Pr
 // refused for: a multiplier other than the one the account's executions
 // of the instrument are recorded under (or than the file's first fill of
 // it), which fails the whole import when it records (a file cannot hold
-// two contracts under one symbol in one account). One warning per line,
-// in line order.
+// two contracts under one symbol in one account), or a currency other
+// than the one the instrument's trades are in. One warning per line, in
+// line order.
 func (s *Service) multiplierWarnings(ctx context.Context, userID, accountID uuid.UUID, fills []Fill) ([]string, error) {
-	if !slices.ContainsFunc(fills, func(f Fill) bool { return !f.Input.Multiplier.IsZero() }) {
-		return nil, nil // only a fill that gives its multiplier can conflict
+	if !slices.ContainsFunc(fills, func(f Fill) bool { return !f.Input.Multiplier.IsZero() || f.Input.Currency != "" }) {
+		return nil, nil // only a fill that gives its multiplier or currency can conflict
 	}
 	ins := make([]trading.ExecutionInput, len(fills))
 	for i := range fills {

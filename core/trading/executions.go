@@ -141,6 +141,12 @@ func (s *Service) resolveInstrument(ctx context.Context, a *Account, in *Executi
 		}
 		return resolved{&inst, err}, nil
 	}
+	if given := givenCurrency(in); given != "" && given != inst.Currency {
+		conflict, err := s.adoptCurrency(ctx, a, &inst, given)
+		if err != nil || conflict != nil {
+			return resolved{&inst, conflict}, err
+		}
+	}
 	conflict, err := s.pin(ctx, a, &inst, want, !in.Multiplier.IsZero(), pinned)
 	if err != nil {
 		return resolved{}, err

@@ -66,6 +66,16 @@ type Instruments interface {
 	// keeps), and false when the account has no execution of it (or the
 	// account or the instrument is not the user's). It writes nothing.
 	Recorded(ctx context.Context, userID, accountID uuid.UUID, class AssetClass, symbol string) (decimal.Decimal, bool, error)
+	// CurrencyTerms returns the currency of the user's instrument (class,
+	// symbol) ("": none, each account's own) and the currencies of the
+	// user's accounts that hold executions of it, each once; found is
+	// false when there is no such instrument. It writes nothing.
+	CurrencyTerms(ctx context.Context, userID uuid.UUID, class AssetClass, symbol string) (cur string, holders []string, found bool, err error)
+	// AdoptCurrency sets the currency of the user's instrument id to cur
+	// if it has none and no account of another currency than cur holds
+	// executions of it (so no trade's currency changes), and reports
+	// whether it did.
+	AdoptCurrency(ctx context.Context, userID, id uuid.UUID, cur string) (bool, error)
 }
 
 // Executions stores executions.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -491,6 +492,65 @@ func (s *Service) pin(ctx context.Context, a *Account, inst *Instrument, want de
 	return nil, nil
 }
 
+// givenCurrency is the currency a fill names ("": none).
+func givenCurrency(in *ExecutionInput) string {
+	return strings.ToUpper(strings.TrimSpace(in.Currency))
+}
+
+// adoptCurrency checks a fill naming currency given of the stored
+// instrument inst in account a (currencyConflict), and gives the
+// instrument that currency when it may adopt it.
+func (s *Service) adoptCurrency(ctx context.Context, a *Account, inst *Instrument, given string) (conflict, err error) {
+	cur, holders, _, err := s.d.Instruments.CurrencyTerms(ctx, a.UserID, inst.AssetClass, inst.Symbol)
+	if err != nil {
+		return nil, err
+	}
+	adopt, msg := currencyConflict(inst.Symbol, given, cur, a.Currency, holders)
+	if adopt {
+		ok, err := s.d.Instruments.AdoptCurrency(ctx, a.UserID, inst.ID, given)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			inst.Currency = given
+			return nil, nil
+		}
+		msg = fmt.Sprintf("%s is recorded without a currency, in each account's own, and another account now holds it: it cannot take %s", inst.Symbol, given)
+	}
+	if msg == "" {
+		return nil, nil
+	}
+	return apperr.Validation("currency conflict", map[string]string{"currency": msg}), nil
+}
+
+// currencyConflict is why a fill naming currency given is refused for an
+// instrument of symbol stored with currency cur ("": none, so each
+// account's own) in an account of currency acct, with holders the
+// currencies of the accounts that hold executions of it ("" when it is
+// not); adopt says the instrument may take given instead: it has no
+// currency and every account holding it is in given, so no trade's
+// currency changes. A fill naming the currency its trades are in
+// already (or none) never conflicts.
+func currencyConflict(symbol, given, cur, acct string, holders []string) (adopt bool, msg string) {
+	eff := cur
+	if eff == "" {
+		eff = acct
+	}
+	if given == "" || given == eff {
+		return false, ""
+	}
+	if cur != "" {
+		return false, fmt.Sprintf("%s is recorded in %s, not %s: its trades are in %s in every account", symbol, cur, given, cur)
+	}
+	for _, h := range holders {
+		if h != given {
+			return false, fmt.Sprintf("%s is recorded without a currency, so its trades are in the currency of each account that holds it (%s in one), not %s",
+				symbol, h, given)
+		}
+	}
+	return true, ""
+}
+
 // multiplierConflict is why a fill of symbol resolving to multiplier want
 // is refused in an account whose executions of it are recorded under got
 // (or whose batch pinned got first), "" when it is not: only a fill that
@@ -524,18 +584,25 @@ func multiplierConflict(symbol string, got, want decimal.Decimal, explicit bool,
 // refuse). A fill whose symbol does not resolve is left to the checks
 // that report it. A root outside the built-in table takes the account's
 // multiplier as recording does. Another user's account has no executions
-// or multipliers to conflict with.
+// or multipliers to conflict with. A fill naming another currency than the
+// instrument's trades are in (currencyConflict) is listed the same way.
 func (s *Service) MultiplierConflicts(ctx context.Context, userID, accountID uuid.UUID, ins []ExecutionInput) (map[int]string, error) {
 	type key struct {
 		class  AssetClass
 		symbol string
 	}
 	var roots map[string]decimal.Decimal // another user's account: none
+	acct := ""
 	if a, err := s.d.Accounts.Get(ctx, userID, accountID, false); err == nil {
-		roots = a.Multipliers
+		roots, acct = a.Multipliers, a.Currency
 	} else if !apperr.Is(err, apperr.NotFound) {
 		return nil, err
 	}
+	type terms struct {
+		cur     string
+		holders []string
+	}
+	currencies := map[key]*terms{}
 	pinned := map[key]decimal.Decimal{}
 	var out map[int]string
 	for i := range ins {
@@ -560,7 +627,26 @@ func (s *Service) MultiplierConflicts(ctx context.Context, userID, accountID uui
 			}
 			pinned[k] = got
 		}
-		if msg := multiplierConflict(inst.Symbol, got, inst.Multiplier, !in.Multiplier.IsZero(), roots, &inst); msg != "" {
+		msg := multiplierConflict(inst.Symbol, got, inst.Multiplier, !in.Multiplier.IsZero(), roots, &inst)
+		if given := givenCurrency(in); msg == "" && given != "" && acct != "" {
+			tm := currencies[k]
+			if tm == nil {
+				cur, holders, found, err := s.d.Instruments.CurrencyTerms(ctx, userID, inst.AssetClass, inst.Symbol)
+				if err != nil {
+					return nil, err
+				}
+				if !found { // the batch's first fill creates it with its currency
+					cur = inst.Currency
+				}
+				tm = &terms{cur: cur, holders: holders}
+				currencies[k] = tm
+			}
+			var adopt bool
+			if adopt, msg = currencyConflict(inst.Symbol, given, tm.cur, acct, tm.holders); adopt {
+				tm.cur = given
+			}
+		}
+		if msg != "" {
 			if out == nil {
 				out = map[int]string{}
 			}

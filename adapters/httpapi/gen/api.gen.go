@@ -2384,7 +2384,12 @@ type ExecutionInput struct {
 	//
 	//
 	// Example: 1234.50
-	Commission *Decimal  `json:"commission,omitempty"`
+	Commission *Decimal `json:"commission,omitempty"`
+
+	// Currency ISO 4217 code of the instrument's prices (optional). An instrument has one currency for the user: its first fill's (or the built-in table's: EUR for FDAX, the quote currency of a pair), else each account's own. Naming one gives it to an instrument recorded without when no trade's currency changes by it; naming another than the one its trades are in is a 400.
+	//
+	// Example: USD
+	Currency   *string   `json:"currency,omitempty"`
 	ExecutedAt time.Time `json:"executed_at"`
 
 	// Fees An exact decimal as a JSON string (`"1234.50"`, `"-0.5"`, `".25"`): an optional sign,

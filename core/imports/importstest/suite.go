@@ -989,6 +989,45 @@ func Run(t *testing.T, newStores Factory) {
 		}
 	})
 
+	t.Run("ACurrencyOtherThanTheInstrumentsFailsTheImport", func(t *testing.T) {
+		// AAPL is held without a currency in a USD and a EUR account: a
+		// file saying USD for it in a GBP account would move the EUR
+		// account's trade. The preview warns, the import fails with the
+		// reason and adds nothing; the same file into the USD account is
+		// in its currency already and imports.
+		e := NewEnv(t, newStores(t))
+		u, usd := e.user(t)
+		mk := func(name, cur string) *trading.Account {
+			a, err := e.Trading.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: name, Currency: cur})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return a
+		}
+		eur, gbp := mk("EUR", "EUR"), mk("GBP", "GBP")
+		at := time.Date(2026, 5, 1, 14, 0, 0, 0, time.UTC)
+		for _, a := range []*trading.Account{usd, eur} {
+			if _, err := e.Trading.Svc.AddExecutions(ctx, u, a.ID, []trading.ExecutionInput{{Symbol: "AAPL", AssetClass: trading.Stock, Side: trading.Buy,
+				Quantity: decimal.NewFromInt(1), Price: decimal.NewFromInt(100), ExecutedAt: at}}, trading.AddOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		body := "symbol,side,quantity,price,executed_at,currency\nAAPL,buy,1,100,2026-05-04 10:00:00,USD\nAAPL,sell,1,101,2026-05-04 11:00:00,USD\n"
+		p, err := e.Svc.Preview(ctx, u, imports.Upload{AccountID: gbp.ID, Body: strings.NewReader(body), Size: int64(len(body))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := strings.Join(p.Warnings, "\n"); !strings.Contains(w, "line 2: AAPL is recorded without a currency") || !strings.Contains(w, "importing this file would fail") {
+			t.Fatalf("preview warnings %q; want line 2's currency", p.Warnings)
+		}
+		if imp := e.upload(t, u, gbp, body, nil); imp.Status != imports.Failed || !strings.Contains(imp.Error, "currency") || imp.Counts.ExecutionsAdded != 0 {
+			t.Fatalf("import into GBP = %s %q %s; want failed naming the currency", imp.Status, imp.Error, counts(imp.Counts))
+		}
+		if imp := e.upload(t, u, usd, body, nil); imp.Status != imports.Succeeded || imp.Counts.ExecutionsAdded != 2 {
+			t.Fatalf("import into USD = %s %q %s", imp.Status, imp.Error, counts(imp.Counts))
+		}
+	})
+
 	t.Run("PreviewWarnsOfAMultiplierTheImportWouldRefuse", func(t *testing.T) {
 		// The account holds ZZM6 under multiplier 20. A file giving it 10,
 		// or giving a contract new to the account two multipliers (its first

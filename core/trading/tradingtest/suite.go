@@ -1376,6 +1376,75 @@ func Run(t *testing.T, newStores Factory) {
 		check("listed after the account moved to GBP", e.trades(t, u, trading.Filter{}, trading.Sort{}), want)
 	})
 
+	t.Run("AFillsCurrencyIsTheInstruments", func(t *testing.T) {
+		// An instrument has one currency for the user. A fill naming one
+		// gives it to an instrument recorded without (each account's own)
+		// when no trade's currency changes by it; a fill naming another
+		// than the one its trades are in is refused, never ignored.
+		e := NewEnv(t, newStores(t))
+		u, usd := e.user(t)
+		account := func(name, cur string) *trading.Account {
+			a, err := e.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: name, Currency: cur})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return a
+		}
+		eur, eur2, gbp := account("EUR", "EUR"), account("EUR 2", "EUR"), account("GBP", "GBP")
+		withCurrency := func(in trading.ExecutionInput, cur string) trading.ExecutionInput { in.Currency = cur; return in }
+		currencyOf := func(a *trading.Account, sym string) string {
+			t.Helper()
+			for _, tr := range e.trades(t, u, trading.Filter{AccountIDs: []uuid.UUID{a.ID}}, trading.Sort{}) {
+				if tr.Symbol == sym {
+					return tr.Currency
+				}
+			}
+			t.Fatalf("no %s trade in %s", sym, a.Name)
+			return ""
+		}
+		refused := func(a *trading.Account, in trading.ExecutionInput, want string) {
+			t.Helper()
+			conflicts, err := e.Svc.MultiplierConflicts(ctx, u, a.ID, []trading.ExecutionInput{in})
+			if err != nil || !strings.Contains(conflicts[0], want) {
+				t.Fatalf("MultiplierConflicts = %v, %v; want one naming %q", conflicts, err, want)
+			}
+			_, err = e.Svc.AddExecutions(ctx, u, a.ID, []trading.ExecutionInput{in}, trading.AddOptions{})
+			if ae, ok := apperr.As(err); !ok || ae.Kind != apperr.Invalid || !strings.Contains(ae.Fields["executions[0].currency"], want) {
+				t.Fatalf("AddExecutions = %v; want Invalid naming the currency with %q", err, want)
+			}
+		}
+		// AAPL without a currency in the USD account, then with USD in a
+		// EUR one: the instrument takes USD (the USD account's trade stays
+		// in USD); then AAPL in another EUR account is in USD too.
+		e.add(t, u, usd, stock(0, trading.Buy, "1", "100"))
+		if conflicts, err := e.Svc.MultiplierConflicts(ctx, u, eur.ID, []trading.ExecutionInput{withCurrency(stock(60, trading.Buy, "1", "100"), "usd")}); err != nil || len(conflicts) != 0 {
+			t.Fatalf("MultiplierConflicts of an adoption = %v, %v", conflicts, err)
+		}
+		e.add(t, u, eur, withCurrency(stock(60, trading.Buy, "1", "100"), "usd"))
+		e.add(t, u, eur2, stock(120, trading.Buy, "1", "100"))
+		for _, a := range []*trading.Account{usd, eur, eur2} {
+			if got := currencyOf(a, "AAPL"); got != "USD" {
+				t.Fatalf("AAPL in %s: %s, want USD", a.Name, got)
+			}
+		}
+		// AAPL is USD now: a fill saying GBP is refused.
+		refused(gbp, withCurrency(stock(180, trading.Buy, "1", "100"), "GBP"), "AAPL is recorded in USD, not GBP")
+		// FDAX is EUR by the built-in table.
+		e.add(t, u, usd, fill("FDAXH6", trading.Future, 0, trading.Buy, "1", "18000"))
+		refused(usd, withCurrency(fill("FDAXH6", trading.Future, 60, trading.Sell, "1", "18000"), "USD"), "FDAXH26 is recorded in EUR")
+		// MSFT without a currency in USD and EUR accounts: a fill saying USD
+		// in the GBP account would move the EUR account's trade: refused.
+		msft := func(sec int) trading.ExecutionInput { return fill("MSFT", trading.Stock, sec, trading.Buy, "1", "400") }
+		e.add(t, u, usd, msft(0))
+		e.add(t, u, eur, msft(0))
+		refused(gbp, withCurrency(msft(60), "USD"), "EUR in one")
+		if got := currencyOf(eur, "MSFT"); got != "EUR" {
+			t.Fatalf("MSFT in the EUR account: %s, want EUR", got)
+		}
+		// A fill naming the currency its trades are in already is taken.
+		e.add(t, u, eur, withCurrency(msft(120), "EUR"))
+	})
+
 	t.Run("AFillAtTheAccountsOverrideIsTheAccounts", func(t *testing.T) {
 		// ES recorded at the built-in 50, then the account overrides ES
 		// to 5: every ES fill is valued at 5, so one giving 5 (as the

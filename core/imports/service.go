@@ -648,7 +648,12 @@ func (s *Service) Create(ctx context.Context, userID uuid.UUID, up Upload) (*Imp
 		if err := s.d.Imports.Create(ctx, imp); err != nil {
 			return err
 		}
-		uow.AfterCommit(ctx, func(ctx context.Context) { s.enqueue(ctx, imp) })
+		uow.AfterCommit(ctx, func(ctx context.Context) {
+			if err := s.enqueue(ctx, imp); err != nil {
+				s.d.Log.ErrorContext(ctx, "imports: enqueue (left queued: the next read of it enqueues it again)",
+					slog.String("import_id", imp.ID.String()), slog.Any("error", err))
+			}
+		})
 		return nil
 	})
 	if err != nil {
@@ -663,27 +668,15 @@ type runPayload struct {
 	UserID   uuid.UUID `json:"user_id"`
 }
 
-// enqueue enqueues the import's job; when that fails the import is
-// marked failed (the user uploads again), never left queued for ever.
-func (s *Service) enqueue(ctx context.Context, imp *Import) {
+// enqueue enqueues the import's job (its ID the import's, so enqueueing
+// it again returns the job there is). When that fails (the job store is
+// down), the import stays queued: its row and its file are committed, so
+// the 202 that acknowledged it holds, and the next read of it enqueues it
+// again (settle) until it runs.
+func (s *Service) enqueue(ctx context.Context, imp *Import) error {
 	_, err := s.d.Jobs.Enqueue(ctx, KindRun, runPayload{ImportID: imp.ID, UserID: imp.UserID},
 		jobs.WithID(imp.ID.String()), jobs.WithOwner(imp.UserID.String()))
-	if err == nil {
-		return
-	}
-	s.d.Log.ErrorContext(ctx, "imports: enqueue", slog.String("import_id", imp.ID.String()), slog.Any("error", err))
-	imp.Status, imp.Error, imp.FinishedAt, imp.Version = Failed, "the import could not be queued: upload the file again", s.d.Now().UTC(), imp.Version+1
-	if err := s.d.Tx.Do(ctx, func(ctx context.Context) error {
-		if err := s.d.Imports.Update(ctx, imp); err != nil {
-			return err
-		}
-		uow.AfterCommit(ctx, func(ctx context.Context) {
-			s.publish(ctx, realtime.ImportFinished(imp.UserID, s.d.Now(), imp.ID, string(Failed), 0, 0, 0))
-		})
-		return nil
-	}); err != nil {
-		s.d.Log.ErrorContext(ctx, "imports: mark unqueued import failed", slog.Any("error", err))
-	}
+	return err
 }
 
 func cleanName(s string) string {
@@ -712,13 +705,22 @@ func (s *Service) Get(ctx context.Context, userID, id uuid.UUID) (*Import, error
 // staleReason is the error of an import settled by settle.
 const staleReason = "the import's job stopped before it finished (out of retries, for example through a database outage); nothing was imported: upload the file again"
 
-// settle turns an import still queued or running StaleAfter after it was
-// created into the failure it is: its job died out of retries (a
-// PostgreSQL outage longer than the retries' backoff, say) without
-// committing anything, and nothing would ever finish it. It records that
-// (and publishes import.finished) when the database lets it; the answer
-// says failed either way.
+// settle first enqueues a queued import's job again (a no-op when it is
+// there: its ID is the import's), so that an import acknowledged while
+// the job store was down runs once it is back; while it is still down
+// the import stays queued. Then it turns an import still queued or
+// running StaleAfter after it was created into the failure it is: its
+// job died out of retries (a PostgreSQL outage longer than the retries'
+// backoff, say) without committing anything, and nothing would ever
+// finish it. It records that (and publishes import.finished) when the
+// database lets it; the answer says failed either way.
 func (s *Service) settle(ctx context.Context, imp *Import) {
+	if imp.Status == Queued {
+		if err := s.enqueue(ctx, imp); err != nil {
+			s.d.Log.WarnContext(ctx, "imports: enqueue a queued import again", slog.String("import_id", imp.ID.String()), slog.Any("error", err))
+			return // the job store is still down: queued it stays
+		}
+	}
 	if imp.Status.Terminal() || s.d.Now().Sub(imp.CreatedAt) < StaleAfter {
 		return
 	}

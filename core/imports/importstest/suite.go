@@ -44,12 +44,17 @@ type Factory func(t *testing.T) Stores
 type Queue struct {
 	mu   sync.Mutex
 	Jobs []string
+	// Down makes Enqueue fail as the job store being unreachable does.
+	Down bool
 }
 
 // Enqueue implements imports.Enqueuer.
 func (q *Queue) Enqueue(_ context.Context, kind string, _ any, _ ...jobs.Option) (string, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.Down {
+		return "", apperr.New(apperr.Unavailable, jobs.CodeStoreDown, "the job store is unavailable")
+	}
 	q.Jobs = append(q.Jobs, kind)
 	return kind, nil
 }
@@ -622,6 +627,33 @@ func Run(t *testing.T, newStores Factory) {
 		}
 		if k := len(e.executions(t, u, trading.ExecutionFilter{AccountIDs: []uuid.UUID{c.ID}})); k != 0 {
 			t.Fatalf("%d executions written by a failed strict import", k)
+		}
+	})
+
+	t.Run("AnImportAcknowledgedWhileTheJobStoreIsDownRunsOnceItIsBack", func(t *testing.T) {
+		// The upload is committed (row and file) though its job cannot be
+		// queued: it stays queued, not failed; a read while the store is
+		// still down leaves it so; the first read after enqueues its job,
+		// which imports it.
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		e.Queue.Down = true
+		imp := e.create(t, u, a, FlexFile, nil)
+		if got, err := e.Svc.Get(ctx, u, imp.ID); err != nil || got.Status != imports.Queued || len(e.Queue.Jobs) != 0 {
+			t.Fatalf("while the job store is down: %v %v, %d jobs; want queued, none", got.Status, err, len(e.Queue.Jobs))
+		}
+		if e.Blobs.Len() != 1 {
+			t.Fatalf("%d blobs, want the upload kept", e.Blobs.Len())
+		}
+		e.Queue.Down = false
+		if got, err := e.Svc.Get(ctx, u, imp.ID); err != nil || got.Status != imports.Queued || len(e.Queue.Jobs) != 1 || e.Queue.Jobs[0] != imports.KindRun {
+			t.Fatalf("once it is back: %v %v, jobs %v; want queued with its job", got.Status, err, e.Queue.Jobs)
+		}
+		if err := e.Svc.Run(ctx, u, imp.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := e.Svc.Get(ctx, u, imp.ID); err != nil || got.Status != imports.Succeeded || got.Counts.ExecutionsAdded != 8 {
+			t.Fatalf("after its job: %+v %v", got, err)
 		}
 	})
 

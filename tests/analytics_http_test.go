@@ -46,6 +46,7 @@ func buildAnalyticsStack(t *testing.T) *analyticsStack {
 		"AUTH_NOTIFY_NEW_LOGIN": "false",
 		// Periodic jobs off: the test runs the fan-out itself, twice.
 		"JOBS_PURGE_SCHEDULE": "off", "IDENTITY_PURGE_SCHEDULE": "off", "REPORTS_SCHEDULE_TICK": "off", "REPORTS_PURGE_SCHEDULE": "off",
+		"IMPORTS_REQUEUE_SCHEDULE": "off",
 	}
 	cfg, err := wire.LoadConfig(func(k string) string { return env[k] }, "test")
 	if err != nil {

@@ -1,10 +1,12 @@
 package wire
 
 import (
+	"fmt"
 	"log/slog"
 
 	"github.com/google/wire"
 
+	"github.com/tradesense/tradesense/adapters/cron"
 	"github.com/tradesense/tradesense/adapters/sqlstore"
 	"github.com/tradesense/tradesense/adapters/telemetry"
 	"github.com/tradesense/tradesense/core/imports"
@@ -18,6 +20,9 @@ import (
 // else DATA_DIR/blobs: JournalConfig).
 type ImportsConfig struct {
 	Service imports.Config
+	// RequeueSchedule is the cron (UTC) of maintenance.requeue_imports
+	// (IMPORTS_REQUEUE_SCHEDULE, every 15 minutes; "off" disables).
+	RequeueSchedule string
 }
 
 func (r *envReader) importsConfig() ImportsConfig {
@@ -26,13 +31,30 @@ func (r *envReader) importsConfig() ImportsConfig {
 		MaxBytes:    r.int64("IMPORT_MAX_BYTES", def.MaxBytes, 1<<10, 1<<30),
 		PreviewRows: def.PreviewRows,
 		MaxWarnings: def.MaxWarnings,
-	}}
+	}, RequeueSchedule: r.str("IMPORTS_REQUEUE_SCHEDULE", "7,22,37,52 * * * *")}
 }
 
 // ImportsSet provides the imports module of the api and worker programs:
 // the service, its job kind registered on the job registry, over the
 // trading service and the blob store of TradingSet.
-var ImportsSet = wire.NewSet(provideImports)
+var ImportsSet = wire.NewSet(provideImports, provideImportJobs)
+
+// ImportJobs are the imports module's periodic jobs; the worker takes
+// them (provideJobsWorker).
+type ImportJobs []jobs.Periodic
+
+// provideImportJobs takes the service so that its kinds are registered
+// before the worker that runs these starts.
+func provideImportJobs(c ImportsConfig, _ *imports.Service) (ImportJobs, error) {
+	if c.RequeueSchedule == "off" {
+		return nil, nil
+	}
+	s, err := cron.Parse(c.RequeueSchedule)
+	if err != nil {
+		return nil, fmt.Errorf("IMPORTS_REQUEUE_SCHEDULE: %w", err)
+	}
+	return ImportJobs{{Name: "requeue_imports", Schedule: s, Kind: imports.KindRequeue}}, nil
+}
 
 func provideImports(c ImportsConfig, db *sqlstore.DB, tr *trading.Service, blobs BlobStore, reg *jobs.Registry, client *jobs.Client,
 	events realtime.Publisher, log *slog.Logger) (*imports.Service, error) {

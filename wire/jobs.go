@@ -262,10 +262,11 @@ func provideNotifications(ic identity.Config, reg *jobs.Registry, client *jobs.C
 // provideJobsWorker builds the worker (it runs only in `worker`, or in
 // `api` when embedded). svc and reports are asked for so their kinds are
 // registered first.
-func provideJobsWorker(c JobsConfig, id WorkerID, reg *jobs.Registry, backend jobs.Backend, broker jobs.Broker, client *jobs.Client, _ *notifications.Service, reports ReportJobs, push realtime.Publisher, tp trace.TracerProvider, m *jobs.Metrics, log *slog.Logger) (*jobs.Worker, error) {
+func provideJobsWorker(c JobsConfig, id WorkerID, reg *jobs.Registry, backend jobs.Backend, broker jobs.Broker, client *jobs.Client, _ *notifications.Service, reports ReportJobs, importJobs ImportJobs, push realtime.Publisher, tp trace.TracerProvider, m *jobs.Metrics, log *slog.Logger) (*jobs.Worker, error) {
 	wc := c.Worker
 	wc.ID = string(id)
 	wc.Periodic = append(wc.Periodic, reports...)
+	wc.Periodic = append(wc.Periodic, importJobs...)
 	if c.PurgeSchedule != "off" {
 		s, err := cron.Parse(c.PurgeSchedule)
 		if err != nil {

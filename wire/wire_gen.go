@@ -298,23 +298,6 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
-	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, reportJobs, engine, tracerProvider, jobsMetrics, logger)
-	if err != nil {
-		cleanup12()
-		cleanup11()
-		cleanup10()
-		cleanup9()
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, client, worker, service, broker, registry)
 	importsConfig := cfg.Imports
 	importsService, err := provideImports(importsConfig, db, tradingService, blobStore, jobsRegistry, client, engine, logger)
 	if err != nil {
@@ -332,6 +315,39 @@ func injectLocalAPI(ctx context.Context, cfg Config, out LogOutput, build httpap
 		cleanup()
 		return nil, nil, err
 	}
+	importJobs, err := provideImportJobs(importsConfig, importsService)
+	if err != nil {
+		cleanup12()
+		cleanup11()
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, reportJobs, importJobs, engine, tracerProvider, jobsMetrics, logger)
+	if err != nil {
+		cleanup12()
+		cleanup11()
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, client, worker, service, broker, registry)
 	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime, importsService)
 	argon2Params := identityConfig.Argon2
 	hashLimit := identityConfig.Hashing
@@ -820,22 +836,6 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, jobsClient, service, reportJobs, engine, tracerProvider, jobsMetrics, logger)
-	if err != nil {
-		cleanup11()
-		cleanup10()
-		cleanup9()
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, jobsClient, worker, service, broker, registry)
 	importsConfig := cfg.Imports
 	importsService, err := provideImports(importsConfig, db, tradingService, blobStore, jobsRegistry, jobsClient, engine, logger)
 	if err != nil {
@@ -852,6 +852,37 @@ func injectServicesAPI(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
+	importJobs, err := provideImportJobs(importsConfig, importsService)
+	if err != nil {
+		cleanup11()
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, jobsClient, service, reportJobs, importJobs, engine, tracerProvider, jobsMetrics, logger)
+	if err != nil {
+		cleanup11()
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, jobsClient, worker, service, broker, registry)
 	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime, importsService)
 	argon2Params := identityConfig.Argon2
 	hashLimit := identityConfig.Hashing
@@ -1299,21 +1330,6 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
-	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, reportJobs, engine, tracerProvider, jobsMetrics, logger)
-	if err != nil {
-		cleanup10()
-		cleanup9()
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, client, worker, service, broker, registry)
 	importsConfig := cfg.Imports
 	importsService, err := provideImports(importsConfig, db, tradingService, blobStore, jobsRegistry, client, engine, logger)
 	if err != nil {
@@ -1329,6 +1345,35 @@ func injectLocalWorker(ctx context.Context, cfg Config, out LogOutput, build htt
 		cleanup()
 		return nil, nil, err
 	}
+	importJobs, err := provideImportJobs(importsConfig, importsService)
+	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, reportJobs, importJobs, engine, tracerProvider, jobsMetrics, logger)
+	if err != nil {
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, client, worker, service, broker, registry)
 	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime, importsService)
 	opsServer, err := provideOpsServer(httpapiConfig, workerConfig, deps)
 	if err != nil {
@@ -1578,20 +1623,6 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 		cleanup()
 		return nil, nil, err
 	}
-	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, jobsClient, service, reportJobs, engine, tracerProvider, jobsMetrics, logger)
-	if err != nil {
-		cleanup9()
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, jobsClient, worker, service, broker, registry)
 	importsConfig := cfg.Imports
 	importsService, err := provideImports(importsConfig, db, tradingService, blobStore, jobsRegistry, jobsClient, engine, logger)
 	if err != nil {
@@ -1606,6 +1637,33 @@ func injectServicesWorker(ctx context.Context, cfg Config, out LogOutput, build 
 		cleanup()
 		return nil, nil, err
 	}
+	importJobs, err := provideImportJobs(importsConfig, importsService)
+	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, jobsClient, service, reportJobs, importJobs, engine, tracerProvider, jobsMetrics, logger)
+	if err != nil {
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, jobsClient, worker, service, broker, registry)
 	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, build, jobsRuntime, importsService)
 	opsServer, err := provideOpsServer(httpapiConfig, workerConfig, deps)
 	if err != nil {
@@ -2285,23 +2343,6 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		cleanup()
 		return nil, nil, err
 	}
-	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, reportJobs, engine, tracerProvider, jobsMetrics, logger)
-	if err != nil {
-		cleanup12()
-		cleanup11()
-		cleanup10()
-		cleanup9()
-		cleanup8()
-		cleanup7()
-		cleanup6()
-		cleanup5()
-		cleanup4()
-		cleanup3()
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
-	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, client, worker, service, broker, registry)
 	importsConfig := cfg.Imports
 	importsService, err := provideImports(importsConfig, db, tradingService, blobStore, jobsRegistry, client, engine, logger)
 	if err != nil {
@@ -2319,6 +2360,39 @@ func InitializeStack(ctx context.Context, cfg Config, out LogOutput, mailer iden
 		cleanup()
 		return nil, nil, err
 	}
+	importJobs, err := provideImportJobs(importsConfig, importsService)
+	if err != nil {
+		cleanup12()
+		cleanup11()
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	worker, err := provideJobsWorker(jobsConfig, workerID, jobsRegistry, backend, broker, client, service, reportJobs, importJobs, engine, tracerProvider, jobsMetrics, logger)
+	if err != nil {
+		cleanup12()
+		cleanup11()
+		cleanup10()
+		cleanup9()
+		cleanup8()
+		cleanup7()
+		cleanup6()
+		cleanup5()
+		cleanup4()
+		cleanup3()
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	jobsRuntime := provideJobsRuntime(jobsConfig, wireInProcessJobs, client, worker, service, broker, registry)
 	deps := provideHTTPDeps(logger, tracerProvider, meterProvider, metrics, registry, buildInfo, jobsRuntime, importsService)
 	argon2Params := identityConfig.Argon2
 	hashLimit := identityConfig.Hashing

@@ -256,6 +256,24 @@ func (s *Imports) List(ctx context.Context, userID, accountID uuid.UUID, before 
 	return out, nil
 }
 
+// Queued implements imports.Imports.
+func (s *Imports) Queued(ctx context.Context, before time.Time, limit int) ([]imports.Import, error) {
+	var out []imports.Import
+	err := s.db.run(ctx, func(g *gorm.DB) error {
+		return query(g, func(r *sql.Rows) error {
+			imp, err := scanImport(r)
+			if err == nil {
+				out = append(out, *imp)
+			}
+			return err
+		}, "SELECT "+importCols+" FROM imports WHERE status = ? AND created_at < ? ORDER BY created_at, id LIMIT ?", string(imports.Queued), normTime(before), limit)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list queued imports: %w", err)
+	}
+	return out, nil
+}
+
 // BlobKeys implements imports.Imports.
 func (s *Imports) BlobKeys(ctx context.Context, userID, accountID uuid.UUID) ([]string, error) {
 	var out []string

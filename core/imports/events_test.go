@@ -81,6 +81,10 @@ func (s *memImports) BlobKeys(context.Context, uuid.UUID, uuid.UUID) ([]string, 
 	return nil, errors.New("not used")
 }
 
+func (s *memImports) Queued(context.Context, time.Time, int) ([]imports.Import, error) {
+	return nil, errors.New("not used")
+}
+
 func (s *memImports) snapshot() map[uuid.UUID]imports.Import {
 	s.mu.Lock()
 	defer s.mu.Unlock()

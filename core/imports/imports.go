@@ -167,6 +167,10 @@ type Imports interface {
 	// BlobKeys returns the blob keys of the user's imports into the
 	// account (its uploaded files), each once.
 	BlobKeys(ctx context.Context, userID, accountID uuid.UUID) ([]string, error)
+	// Queued returns the imports of every user still queued and created
+	// before the given instant, the oldest first, at most limit, without
+	// rejected rows and mismatches.
+	Queued(ctx context.Context, before time.Time, limit int) ([]Import, error)
 }
 
 // Mappings stores saved column mappings.

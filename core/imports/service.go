@@ -3,6 +3,7 @@ package imports
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -30,6 +31,11 @@ import (
 // seconds that must not wait behind report rendering, and a queue of its
 // own would need every worker deployment to subscribe to one more stream.
 const KindRun = "imports.run"
+
+// KindRequeue is the periodic job that enqueues again the imports still
+// queued a minute after they were created (RequeueQueued): those whose
+// job could not be enqueued while the job store was down.
+const KindRequeue = "maintenance.requeue_imports"
 
 // Trading is what imports needs of the trading module (*trading.Service).
 type Trading interface {
@@ -756,6 +762,36 @@ func (s *Service) Register(reg *jobs.Registry) {
 	jobs.Handle(reg, KindRun, jobs.KindConfig{MaxRetries: 3, SoftTimeout: 10 * time.Minute}, func(ctx context.Context, _ *jobs.Job, p runPayload) (any, error) {
 		return nil, s.Run(ctx, p.UserID, p.ImportID)
 	})
+	reg.Register(KindRequeue, jobs.KindConfig{MaxRetries: 1, Handler: func(ctx context.Context, _ *jobs.Job) (any, error) {
+		n, err := s.RequeueQueued(ctx, s.d.Now().Add(-time.Minute))
+		return map[string]int{"requeued": n}, err
+	}})
+}
+
+// requeueBatch bounds the imports one RequeueQueued enqueues again.
+const requeueBatch = 500
+
+// RequeueQueued enqueues again the job of every import, any user's,
+// still queued and created before the given instant (the oldest first,
+// at most requeueBatch): an upload acknowledged while the job store was
+// down runs once it is back even when nobody reads it. Enqueueing an
+// import whose job is there is a no-op (its ID is the import's). It
+// returns how many it enqueued, and the first error after trying each.
+func (s *Service) RequeueQueued(ctx context.Context, before time.Time) (int, error) {
+	list, err := s.d.Imports.Queued(ctx, before, requeueBatch)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var first error
+	for i := range list {
+		if err := s.enqueue(ctx, &list[i]); err != nil {
+			first = cmp.Or(first, err)
+			continue
+		}
+		n++
+	}
+	return n, first
 }
 
 // progressEvery is how many rows pass between progress reports.

@@ -657,6 +657,39 @@ func Run(t *testing.T, newStores Factory) {
 		}
 	})
 
+	t.Run("RequeueQueuedEnqueuesTheImportsLeftQueued", func(t *testing.T) {
+		// The periodic maintenance.requeue_imports: every user's imports
+		// still queued before the instant get their job again, the oldest
+		// first; one that ran is not queued any more.
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		v, b := e.user(t)
+		e.Queue.Down = true
+		first := e.create(t, u, a, FlexFile, nil)
+		e.create(t, v, b, FlexFile, nil)
+		e.Queue.Down = false
+		// Earlier tests' imports left queued in a shared database are older
+		// than these two: counted before the first, they are the base.
+		base, err := e.Svc.RequeueQueued(ctx, first.CreatedAt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs0 := len(e.Queue.Jobs)
+		if n, err := e.Svc.RequeueQueued(ctx, time.Now().Add(time.Second)); err != nil || n != base+2 || len(e.Queue.Jobs) != jobs0+base+2 {
+			t.Fatalf("requeue: %d (base %d), %v, jobs %v; want both users' imports", n, base, err, e.Queue.Jobs)
+		}
+		if err := e.Svc.Run(ctx, u, first.ID); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := e.Svc.RequeueQueued(ctx, time.Now().Add(time.Second)); err != nil || n != base+1 {
+			t.Fatalf("after the first ran: %d (base %d), %v; want the other only", n, base, err)
+		}
+		e.Queue.Down = true
+		if n, err := e.Svc.RequeueQueued(ctx, time.Now().Add(time.Second)); err == nil || n != 0 {
+			t.Fatalf("with the job store down: %d, %v; want its error", n, err)
+		}
+	})
+
 	t.Run("DeletingTheAccountDeletesItsFiles", func(t *testing.T) {
 		// The uploaded files of an account's imports go with the account
 		// (cascade), once the deletion commits; a refused deletion and

@@ -397,7 +397,7 @@ func (s *Instruments) Recorded(ctx context.Context, userID, accountID uuid.UUID,
 }
 
 // CurrencyTerms implements trading.Instruments.
-func (s *Instruments) CurrencyTerms(ctx context.Context, userID uuid.UUID, class trading.AssetClass, symbol string) (string, []string, bool, error) {
+func (s *Instruments) CurrencyTerms(ctx context.Context, userID uuid.UUID, class trading.AssetClass, symbol string, except uuid.UUID) (string, []string, bool, error) {
 	var cur string
 	var holders []string
 	found := false
@@ -416,7 +416,8 @@ func (s *Instruments) CurrencyTerms(ctx context.Context, userID uuid.UUID, class
 			holders = append(holders, c)
 			return nil
 		}, `SELECT DISTINCT a.currency FROM trading_accounts a WHERE a.user_id = ?
-			AND EXISTS (SELECT 1 FROM executions e WHERE e.user_id = a.user_id AND e.account_id = a.id AND e.instrument_id = ?)`, userID, id)
+			AND EXISTS (SELECT 1 FROM executions e WHERE e.user_id = a.user_id AND e.account_id = a.id AND e.instrument_id = ?
+				AND (e.import_id IS NULL OR e.import_id <> ?))`, userID, id, except)
 	})
 	if err != nil {
 		return "", nil, false, fmt.Errorf("instrument currency: %w", err)
@@ -425,12 +426,13 @@ func (s *Instruments) CurrencyTerms(ctx context.Context, userID uuid.UUID, class
 }
 
 // AdoptCurrency implements trading.Instruments: one conditional update.
-func (s *Instruments) AdoptCurrency(ctx context.Context, userID, id uuid.UUID, cur string) (bool, error) {
+func (s *Instruments) AdoptCurrency(ctx context.Context, userID, id uuid.UUID, cur string, except uuid.UUID) (bool, error) {
 	var n int64
 	err := s.db.run(ctx, func(g *gorm.DB) error {
 		res := g.Exec(`UPDATE instruments SET currency = ? WHERE user_id = ? AND id = ? AND currency = ''
 			AND NOT EXISTS (SELECT 1 FROM executions e JOIN trading_accounts a ON a.id = e.account_id
-				WHERE e.user_id = instruments.user_id AND e.instrument_id = instruments.id AND a.currency <> ?)`, cur, userID, id, cur)
+				WHERE e.user_id = instruments.user_id AND e.instrument_id = instruments.id AND a.currency <> ?
+				AND (e.import_id IS NULL OR e.import_id <> ?))`, cur, userID, id, cur, except)
 		n = res.RowsAffected
 		return translate(res.Error)
 	})

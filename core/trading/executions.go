@@ -124,7 +124,7 @@ type resolved struct {
 // fill's own faults (a symbol that does not resolve, a multiplier other
 // than the account's) are the resolved's err; the error returned is the
 // stores'.
-func (s *Service) resolveInstrument(ctx context.Context, a *Account, in *ExecutionInput, pinned map[uuid.UUID]decimal.Decimal) (resolved, error) {
+func (s *Service) resolveInstrument(ctx context.Context, a *Account, in *ExecutionInput, pinned map[uuid.UUID]decimal.Decimal, importID uuid.UUID) (resolved, error) {
 	userID := a.UserID
 	spec := in.InstrumentSpec()
 	spec.Roots = a.Multipliers
@@ -142,7 +142,7 @@ func (s *Service) resolveInstrument(ctx context.Context, a *Account, in *Executi
 		return resolved{&inst, err}, nil
 	}
 	if given := givenCurrency(in); given != "" && given != inst.Currency {
-		conflict, err := s.adoptCurrency(ctx, a, &inst, given)
+		conflict, err := s.adoptCurrency(ctx, a, &inst, given, importID)
 		if err != nil || conflict != nil {
 			return resolved{&inst, conflict}, err
 		}
@@ -167,7 +167,7 @@ func (s *Service) instruments(ctx context.Context, a *Account, ins []ExecutionIn
 		r, ok := cache[key]
 		if !ok {
 			var err error
-			if r, err = s.resolveInstrument(ctx, a, in, pinned); err != nil {
+			if r, err = s.resolveInstrument(ctx, a, in, pinned, uuid.Nil); err != nil {
 				return nil, nil, err
 			}
 			cache[key] = r

@@ -68,14 +68,17 @@ type Instruments interface {
 	Recorded(ctx context.Context, userID, accountID uuid.UUID, class AssetClass, symbol string) (decimal.Decimal, bool, error)
 	// CurrencyTerms returns the currency of the user's instrument (class,
 	// symbol) ("": none, each account's own) and the currencies of the
-	// user's accounts that hold executions of it, each once; found is
-	// false when there is no such instrument. It writes nothing.
-	CurrencyTerms(ctx context.Context, userID uuid.UUID, class AssetClass, symbol string) (cur string, holders []string, found bool, err error)
+	// user's accounts that hold executions of it, each once, leaving out
+	// the executions of import except (uuid.Nil: none left out; an
+	// import's own fills, recorded chunk by chunk in its transaction, are
+	// one batch); found is false when there is no such instrument. It
+	// writes nothing.
+	CurrencyTerms(ctx context.Context, userID uuid.UUID, class AssetClass, symbol string, except uuid.UUID) (cur string, holders []string, found bool, err error)
 	// AdoptCurrency sets the currency of the user's instrument id to cur
 	// if it has none and no account of another currency than cur holds
-	// executions of it (so no trade's currency changes), and reports
-	// whether it did.
-	AdoptCurrency(ctx context.Context, userID, id uuid.UUID, cur string) (bool, error)
+	// executions of it (so no trade's currency changes; the executions of
+	// import except left out, as CurrencyTerms), and reports whether it did.
+	AdoptCurrency(ctx context.Context, userID, id uuid.UUID, cur string, except uuid.UUID) (bool, error)
 }
 
 // Executions stores executions.

@@ -132,7 +132,7 @@ func (r *recorder) instrument(in *ExecutionInput) (resolved, error) {
 	if r.pinned == nil {
 		r.pinned = map[uuid.UUID]decimal.Decimal{}
 	}
-	got, err := r.s.resolveInstrument(r.ctx, r.account, in, r.pinned)
+	got, err := r.s.resolveInstrument(r.ctx, r.account, in, r.pinned, r.o.ImportID)
 	if err != nil {
 		return resolved{}, err
 	}

@@ -419,8 +419,10 @@ func (s *Service) rebuildPositions(ctx context.Context, a *Account, ids []uuid.U
 
 // ExecutionTerms returns the multiplier one of the user's accounts values
 // its executions of an instrument at (EffectiveMultiplier) and the
-// instrument's currency ("": the account's): what an export writes beside
-// each fill, so that it imports back into a fresh account exactly.
+// currency its trades of it are in (TradeCurrency: the instrument's, else
+// the account's): what an export writes beside each fill, so that it
+// imports back into a fresh account exactly, in its currency whatever
+// that account's.
 func (s *Service) ExecutionTerms(ctx context.Context, userID, accountID, instrumentID uuid.UUID) (decimal.Decimal, string, error) {
 	a, err := s.d.Accounts.Get(ctx, userID, accountID, false)
 	if err != nil {
@@ -430,7 +432,7 @@ func (s *Service) ExecutionTerms(ctx context.Context, userID, accountID, instrum
 	if err != nil {
 		return decimal.Decimal{}, "", err
 	}
-	return EffectiveMultiplier(a, in), in.Currency, nil
+	return EffectiveMultiplier(a, in), TradeCurrency(a, in), nil
 }
 
 // TradeCurrency is the currency of a's trades of in: the instrument's
@@ -500,14 +502,14 @@ func givenCurrency(in *ExecutionInput) string {
 // adoptCurrency checks a fill naming currency given of the stored
 // instrument inst in account a (currencyConflict), and gives the
 // instrument that currency when it may adopt it.
-func (s *Service) adoptCurrency(ctx context.Context, a *Account, inst *Instrument, given string) (conflict, err error) {
-	cur, holders, _, err := s.d.Instruments.CurrencyTerms(ctx, a.UserID, inst.AssetClass, inst.Symbol)
+func (s *Service) adoptCurrency(ctx context.Context, a *Account, inst *Instrument, given string, importID uuid.UUID) (conflict, err error) {
+	cur, holders, _, err := s.d.Instruments.CurrencyTerms(ctx, a.UserID, inst.AssetClass, inst.Symbol, importID)
 	if err != nil {
 		return nil, err
 	}
 	adopt, msg := currencyConflict(inst.Symbol, given, cur, a.Currency, holders)
 	if adopt {
-		ok, err := s.d.Instruments.AdoptCurrency(ctx, a.UserID, inst.ID, given)
+		ok, err := s.d.Instruments.AdoptCurrency(ctx, a.UserID, inst.ID, given, importID)
 		if err != nil {
 			return nil, err
 		}
@@ -527,16 +529,12 @@ func (s *Service) adoptCurrency(ctx context.Context, a *Account, inst *Instrumen
 // instrument of symbol stored with currency cur ("": none, so each
 // account's own) in an account of currency acct, with holders the
 // currencies of the accounts that hold executions of it ("" when it is
-// not); adopt says the instrument may take given instead: it has no
-// currency and every account holding it is in given, so no trade's
-// currency changes. A fill naming the currency its trades are in
-// already (or none) never conflicts.
+// not); adopt says the instrument takes given: it has no currency and
+// every account holding it is in given, so no trade's currency changes
+// (naming the account's own currency records it too). A fill naming the
+// currency its trades are in already (or none) never conflicts.
 func currencyConflict(symbol, given, cur, acct string, holders []string) (adopt bool, msg string) {
-	eff := cur
-	if eff == "" {
-		eff = acct
-	}
-	if given == "" || given == eff {
+	if given == "" || given == cur {
 		return false, ""
 	}
 	if cur != "" {
@@ -544,6 +542,9 @@ func currencyConflict(symbol, given, cur, acct string, holders []string) (adopt 
 	}
 	for _, h := range holders {
 		if h != given {
+			if given == acct {
+				return false, "" // its trades here are in given already; the other accounts' keep theirs
+			}
 			return false, fmt.Sprintf("%s is recorded without a currency, so its trades are in the currency of each account that holds it (%s in one), not %s",
 				symbol, h, given)
 		}
@@ -631,7 +632,7 @@ func (s *Service) MultiplierConflicts(ctx context.Context, userID, accountID uui
 		if given := givenCurrency(in); msg == "" && given != "" && acct != "" {
 			tm := currencies[k]
 			if tm == nil {
-				cur, holders, found, err := s.d.Instruments.CurrencyTerms(ctx, userID, inst.AssetClass, inst.Symbol)
+				cur, holders, found, err := s.d.Instruments.CurrencyTerms(ctx, userID, inst.AssetClass, inst.Symbol, uuid.Nil)
 				if err != nil {
 					return nil, err
 				}

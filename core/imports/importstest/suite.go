@@ -1093,6 +1093,69 @@ func Run(t *testing.T, newStores Factory) {
 		}
 	})
 
+	t.Run("ACurrencyNamedLateInTheFileIsTheFilesWhateverTheChunks", func(t *testing.T) {
+		// A new symbol's rows without a currency, then one naming EUR, in a
+		// USD account: the file is one batch, so its first 5,001 fills (a
+		// chunk of 5,000 recorded before) do not hold the instrument against
+		// the 5,002nd: every trade is in EUR, as with three rows.
+		e := NewEnv(t, newStores(t))
+		u, a := e.user(t)
+		var b strings.Builder
+		b.WriteString("symbol,side,quantity,price,executed_at,currency\n")
+		at := time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
+		for i := range 5002 {
+			side, cur := "buy", ""
+			if i%2 == 1 {
+				side = "sell"
+			}
+			if i == 5001 {
+				cur = "EUR"
+			}
+			fmt.Fprintf(&b, "BIGX,%s,1,%d,%s,%s\n", side, 100+i%2, at.Add(time.Duration(i)*time.Second).Format(time.RFC3339), cur)
+		}
+		imp := e.upload(t, u, a, b.String(), nil)
+		if imp.Status != imports.Succeeded || imp.Counts.ExecutionsAdded != 5002 {
+			t.Fatalf("import = %s %q %s", imp.Status, imp.Error, counts(imp.Counts))
+		}
+		page, err := e.Trading.Svc.ListTrades(ctx, u, trading.Filter{AccountIDs: []uuid.UUID{a.ID}}, trading.Sort{}, trading.Page{Limit: 5})
+		if err != nil || len(page.Items) == 0 {
+			t.Fatal(err)
+		}
+		for _, tr := range page.Items {
+			if tr.Currency != "EUR" {
+				t.Fatalf("trade %s in %s; want EUR", tr.Symbol, tr.Currency)
+			}
+		}
+	})
+
+	t.Run("AnExportGoesToAnAccountOfAnotherCurrencyInItsOwn", func(t *testing.T) {
+		// MSFT has no currency of its own: its trades in a GBP account are
+		// in GBP. Exported and imported into a JPY account they stay GBP
+		// (the export names each fill's currency), not 1 JPY.
+		e := NewEnv(t, newStores(t))
+		u, _ := e.user(t)
+		gbp, err := e.Trading.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: "GBP", Currency: "GBP"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		jpy, err := e.Trading.Svc.CreateAccount(ctx, u, trading.AccountInput{Name: "JPY", Currency: "JPY"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.upload(t, u, gbp, "symbol,side,quantity,price,executed_at\nMSFT,buy,1,400,2026-05-04 10:00:00\nMSFT,sell,1,401,2026-05-04 11:00:00\n", nil)
+		var out bytes.Buffer
+		if err := e.Svc.ExportExecutions(ctx, u, trading.ExecutionFilter{AccountIDs: []uuid.UUID{gbp.ID}}, &out); err != nil {
+			t.Fatal(err)
+		}
+		if imp := e.upload(t, u, jpy, out.String(), nil); imp.Status != imports.Succeeded || imp.Counts.ExecutionsAdded != 2 {
+			t.Fatalf("re-import = %s %q %s", imp.Status, imp.Error, counts(imp.Counts))
+		}
+		page, err := e.Trading.Svc.ListTrades(ctx, u, trading.Filter{AccountIDs: []uuid.UUID{jpy.ID}}, trading.Sort{}, trading.Page{})
+		if err != nil || len(page.Items) != 1 || page.Items[0].Currency != "GBP" || !page.Items[0].NetPnL.Equal(decimal.NewFromInt(1)) {
+			t.Fatalf("trades in the JPY account = %+v, %v; want one of 1 GBP", page.Items, err)
+		}
+	})
+
 	t.Run("PreviewWarnsOfAMultiplierTheImportWouldRefuse", func(t *testing.T) {
 		// The account holds ZZM6 under multiplier 20. A file giving it 10,
 		// or giving a contract new to the account two multipliers (its first

@@ -1443,6 +1443,17 @@ func Run(t *testing.T, newStores Factory) {
 		}
 		// A fill naming the currency its trades are in already is taken.
 		e.add(t, u, eur, withCurrency(msft(120), "EUR"))
+		// NFLX without a currency, then named USD in the one account that
+		// holds it (its own currency): recorded, so the EUR account's NFLX
+		// saying EUR is refused and one saying nothing is in USD.
+		nflx := func(sec int) trading.ExecutionInput { return fill("NFLX", trading.Stock, sec, trading.Buy, "1", "90") }
+		e.add(t, u, usd, nflx(0))
+		e.add(t, u, usd, withCurrency(nflx(60), "USD"))
+		refused(eur, withCurrency(nflx(120), "EUR"), "NFLX is recorded in USD, not EUR")
+		e.add(t, u, eur2, nflx(180))
+		if got := currencyOf(eur2, "NFLX"); got != "USD" {
+			t.Fatalf("NFLX in the second EUR account: %s, want USD", got)
+		}
 	})
 
 	t.Run("AFillAtTheAccountsOverrideIsTheAccounts", func(t *testing.T) {

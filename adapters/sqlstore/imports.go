@@ -240,38 +240,14 @@ func (s *Imports) List(ctx context.Context, userID, accountID uuid.UUID, before 
 		where, args = append(where, "created_at < ?"), append(args, normTime(before))
 	}
 	args = append(args, limit)
-	var out []imports.Import
-	err := s.db.run(ctx, func(g *gorm.DB) error {
-		return query(g, func(r *sql.Rows) error {
-			imp, err := scanImport(r)
-			if err == nil {
-				out = append(out, *imp)
-			}
-			return err
-		}, "SELECT "+importCols+" FROM imports WHERE "+strings.Join(where, " AND ")+" ORDER BY created_at DESC, id DESC LIMIT ?", args...)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list imports: %w", err)
-	}
-	return out, nil
+	return listAll(ctx, s.db, scanImport, "list imports",
+		"SELECT "+importCols+" FROM imports WHERE "+strings.Join(where, " AND ")+" ORDER BY created_at DESC, id DESC LIMIT ?", args...)
 }
 
 // Queued implements imports.Imports.
 func (s *Imports) Queued(ctx context.Context, before time.Time, limit int) ([]imports.Import, error) {
-	var out []imports.Import
-	err := s.db.run(ctx, func(g *gorm.DB) error {
-		return query(g, func(r *sql.Rows) error {
-			imp, err := scanImport(r)
-			if err == nil {
-				out = append(out, *imp)
-			}
-			return err
-		}, "SELECT "+importCols+" FROM imports WHERE status = ? AND created_at < ? ORDER BY created_at, id LIMIT ?", string(imports.Queued), normTime(before), limit)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list queued imports: %w", err)
-	}
-	return out, nil
+	return listAll(ctx, s.db, scanImport, "list queued imports",
+		"SELECT "+importCols+" FROM imports WHERE status = ? AND created_at < ? ORDER BY created_at, id LIMIT ?", string(imports.Queued), normTime(before), limit)
 }
 
 // BlobKeys implements imports.Imports.

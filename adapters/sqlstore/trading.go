@@ -122,6 +122,25 @@ func getOne[T any](ctx context.Context, db *DB, scan func(*sql.Rows) (*T, error)
 	return out, nil
 }
 
+// listAll runs q on a session bound to ctx and scans every row into a
+// slice; what prefixes the error of a failed query.
+func listAll[T any](ctx context.Context, db *DB, scan func(*sql.Rows) (*T, error), what string, q string, args ...any) ([]T, error) {
+	var out []T
+	err := db.run(ctx, func(g *gorm.DB) error {
+		return query(g, func(r *sql.Rows) error {
+			v, err := scan(r)
+			if err == nil {
+				out = append(out, *v)
+			}
+			return err
+		}, q, args...)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
 func ids(in []uuid.UUID) []string {
 	out := make([]string, len(in))
 	for i, id := range in {
@@ -517,15 +536,12 @@ func (s *Executions) Fingerprinted(ctx context.Context, accountID uuid.UUID, fps
 }
 
 // FingerprintsOf implements trading.Executions.
-func (s *Executions) FingerprintsOf(ctx context.Context, userID, accountID uuid.UUID, ids []uuid.UUID) (map[uuid.UUID]string, error) {
+func (s *Executions) FingerprintsOf(ctx context.Context, userID, accountID uuid.UUID, in []uuid.UUID) (map[uuid.UUID]string, error) {
 	out := map[uuid.UUID]string{}
-	if len(ids) == 0 {
+	if len(in) == 0 {
 		return out, nil
 	}
-	strIDs := make([]string, len(ids))
-	for i, id := range ids {
-		strIDs[i] = id.String()
-	}
+	strIDs := ids(in)
 	err := s.db.run(ctx, func(g *gorm.DB) error {
 		for start := 0; start < len(strIDs); start += chunk {
 			err := query(g, func(r *sql.Rows) error {

@@ -45,7 +45,7 @@ type Trading interface {
 	ListExecutions(ctx context.Context, userID uuid.UUID, f trading.ExecutionFilter, p trading.Page) ([]trading.Execution, string, error)
 	DeleteImportExecutions(ctx context.Context, userID, accountID, importID uuid.UUID) (*trading.UndoImportResult, error)
 	ListTrades(ctx context.Context, userID uuid.UUID, f trading.Filter, s trading.Sort, p trading.Page) (trading.TradePage, error)
-	MultiplierConflicts(ctx context.Context, userID, accountID uuid.UUID, ins []trading.ExecutionInput) (map[int]string, error)
+	TermsConflicts(ctx context.Context, userID, accountID uuid.UUID, ins []trading.ExecutionInput) (map[int]string, error)
 	ExecutionTerms(ctx context.Context, userID, accountID, instrumentID uuid.UUID) (decimal.Decimal, string, error)
 	OnAccountDelete(h trading.AccountDeleteHook)
 }
@@ -425,7 +425,7 @@ func (s *Service) Preview(ctx context.Context, userID uuid.UUID, up Upload) (*Pr
 	fills, rejected := s.validate(c.fills, set.roots)
 	rejected = append(rejected, c.rejected...)
 	slices.SortFunc(rejected, func(a, b RejectedRow) int { return a.Line - b.Line })
-	warnings, err := s.multiplierWarnings(ctx, userID, up.AccountID, fills)
+	warnings, err := s.termsWarnings(ctx, userID, up.AccountID, fills)
 	if err != nil {
 		return nil, err
 	}
@@ -433,14 +433,14 @@ func (s *Service) Preview(ctx context.Context, userID uuid.UUID, up Upload) (*Pr
 		Timezone: set.loc.String()}, nil
 }
 
-// multiplierWarnings says which of a preview's fills the import would be
+// termsWarnings says which of a preview's fills the import would be
 // refused for: a multiplier other than the one the account's executions
 // of the instrument are recorded under (or than the file's first fill of
 // it), which fails the whole import when it records (a file cannot hold
 // two contracts under one symbol in one account), or a currency other
 // than the one the instrument's trades are in. One warning per line, in
 // line order.
-func (s *Service) multiplierWarnings(ctx context.Context, userID, accountID uuid.UUID, fills []Fill) ([]string, error) {
+func (s *Service) termsWarnings(ctx context.Context, userID, accountID uuid.UUID, fills []Fill) ([]string, error) {
 	if !slices.ContainsFunc(fills, func(f Fill) bool { return !f.Input.Multiplier.IsZero() || f.Input.Currency != "" }) {
 		return nil, nil // only a fill that gives its multiplier or currency can conflict
 	}
@@ -448,7 +448,7 @@ func (s *Service) multiplierWarnings(ctx context.Context, userID, accountID uuid
 	for i := range fills {
 		ins[i] = fills[i].Input
 	}
-	conflicts, err := s.d.Trading.MultiplierConflicts(ctx, userID, accountID, ins)
+	conflicts, err := s.d.Trading.TermsConflicts(ctx, userID, accountID, ins)
 	if err != nil || len(conflicts) == 0 {
 		return nil, err
 	}

@@ -311,19 +311,18 @@ func (p *timeParser) parse(s string, loc *time.Location) (time.Time, DST, bool, 
 // more than nine digits (time.Parse would drop the rest): a run of ten or
 // more digits after a point.
 func finerThanNanoseconds(s string) bool {
-	for i := strings.IndexByte(s, '.'); i >= 0; {
-		n := 0
-		for n < len(s)-i-1 && s[i+1+n] >= '0' && s[i+1+n] <= '9' {
-			n++
+	run := -1 // digits since the last point; -1 outside a fraction
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '.':
+			run = 0
+		case c >= '0' && c <= '9' && run >= 0:
+			if run++; run > 9 {
+				return true
+			}
+		default:
+			run = -1
 		}
-		if n > 9 {
-			return true
-		}
-		j := strings.IndexByte(s[i+1:], '.')
-		if j < 0 {
-			return false
-		}
-		i += 1 + j
 	}
 	return false
 }

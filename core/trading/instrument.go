@@ -319,7 +319,7 @@ func ResolveInstrument(spec InstrumentSpec, ref time.Time) (Instrument, error) {
 	if spec.Multiplier.IsNegative() || spec.TickSize.IsNegative() {
 		return Instrument{}, apperr.Validation("negative contract terms", map[string]string{"multiplier": "must not be negative"})
 	}
-	in := Instrument{AssetClass: spec.AssetClass, Currency: strings.ToUpper(strings.TrimSpace(spec.Currency)), Multiplier: spec.Multiplier, TickSize: spec.TickSize}
+	in := Instrument{AssetClass: spec.AssetClass, Currency: normCurrency(spec.Currency), Multiplier: spec.Multiplier, TickSize: spec.TickSize}
 	if in.Currency != "" && !isoCurrency(in.Currency) {
 		return Instrument{}, apperr.Validation("not an ISO 4217 currency", map[string]string{"currency": "must be an ISO 4217 code such as USD"})
 	}

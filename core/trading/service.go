@@ -495,9 +495,10 @@ func (s *Service) pin(ctx context.Context, a *Account, inst *Instrument, want de
 }
 
 // givenCurrency is the currency a fill names ("": none).
-func givenCurrency(in *ExecutionInput) string {
-	return strings.ToUpper(strings.TrimSpace(in.Currency))
-}
+func givenCurrency(in *ExecutionInput) string { return normCurrency(in.Currency) }
+
+// normCurrency is a currency code as instruments store it.
+func normCurrency(s string) string { return strings.ToUpper(strings.TrimSpace(s)) }
 
 // adoptCurrency checks a fill naming currency given of the stored
 // instrument inst in account a (currencyConflict), and gives the
@@ -577,7 +578,7 @@ func multiplierConflict(symbol string, got, want decimal.Decimal, explicit bool,
 		symbol, got, want, got)
 }
 
-// MultiplierConflicts says, writing nothing, which of ins recording them
+// TermsConflicts says, writing nothing, which of ins recording them
 // in the account (in this order, in one batch) would refuse for a
 // multiplier other than the account's, by index, with the message
 // AddExecutions would give: the rule of pin, read through
@@ -587,7 +588,7 @@ func multiplierConflict(symbol string, got, want decimal.Decimal, explicit bool,
 // multiplier as recording does. Another user's account has no executions
 // or multipliers to conflict with. A fill naming another currency than the
 // instrument's trades are in (currencyConflict) is listed the same way.
-func (s *Service) MultiplierConflicts(ctx context.Context, userID, accountID uuid.UUID, ins []ExecutionInput) (map[int]string, error) {
+func (s *Service) TermsConflicts(ctx context.Context, userID, accountID uuid.UUID, ins []ExecutionInput) (map[int]string, error) {
 	type key struct {
 		class  AssetClass
 		symbol string

@@ -1404,9 +1404,9 @@ func Run(t *testing.T, newStores Factory) {
 		}
 		refused := func(a *trading.Account, in trading.ExecutionInput, want string) {
 			t.Helper()
-			conflicts, err := e.Svc.MultiplierConflicts(ctx, u, a.ID, []trading.ExecutionInput{in})
+			conflicts, err := e.Svc.TermsConflicts(ctx, u, a.ID, []trading.ExecutionInput{in})
 			if err != nil || !strings.Contains(conflicts[0], want) {
-				t.Fatalf("MultiplierConflicts = %v, %v; want one naming %q", conflicts, err, want)
+				t.Fatalf("TermsConflicts = %v, %v; want one naming %q", conflicts, err, want)
 			}
 			_, err = e.Svc.AddExecutions(ctx, u, a.ID, []trading.ExecutionInput{in}, trading.AddOptions{})
 			if ae, ok := apperr.As(err); !ok || ae.Kind != apperr.Invalid || !strings.Contains(ae.Fields["executions[0].currency"], want) {
@@ -1417,8 +1417,8 @@ func Run(t *testing.T, newStores Factory) {
 		// EUR one: the instrument takes USD (the USD account's trade stays
 		// in USD); then AAPL in another EUR account is in USD too.
 		e.add(t, u, usd, stock(0, trading.Buy, "1", "100"))
-		if conflicts, err := e.Svc.MultiplierConflicts(ctx, u, eur.ID, []trading.ExecutionInput{withCurrency(stock(60, trading.Buy, "1", "100"), "usd")}); err != nil || len(conflicts) != 0 {
-			t.Fatalf("MultiplierConflicts of an adoption = %v, %v", conflicts, err)
+		if conflicts, err := e.Svc.TermsConflicts(ctx, u, eur.ID, []trading.ExecutionInput{withCurrency(stock(60, trading.Buy, "1", "100"), "usd")}); err != nil || len(conflicts) != 0 {
+			t.Fatalf("TermsConflicts of an adoption = %v, %v", conflicts, err)
 		}
 		e.add(t, u, eur, withCurrency(stock(60, trading.Buy, "1", "100"), "usd"))
 		e.add(t, u, eur2, stock(120, trading.Buy, "1", "100"))
@@ -1470,7 +1470,7 @@ func Run(t *testing.T, newStores Factory) {
 		}
 		five := []trading.ExecutionInput{withMultiplier(fill("ESM6", trading.Future, 120, trading.Buy, "1", "5300"), "5"),
 			withMultiplier(fill("ESM6", trading.Future, 180, trading.Sell, "1", "5302"), "5")}
-		if c, err := e.Svc.MultiplierConflicts(ctx, u, a.ID, five); err != nil || len(c) != 0 {
+		if c, err := e.Svc.TermsConflicts(ctx, u, a.ID, five); err != nil || len(c) != 0 {
 			t.Fatalf("conflicts of fills at the override = %v, %v; want none", c, err)
 		}
 		e.add(t, u, a, five...)
@@ -1560,7 +1560,7 @@ func Run(t *testing.T, newStores Factory) {
 			{u, map[int]string{1: "ZZM26 is recorded in this account with multiplier 20, not 10", 2: "EUR/USD is recorded in this account with multiplier 1, not 100000"}},
 			{e.NewUser(t), map[int]string{1: "ZZM26 is recorded in this account with multiplier 20, not 10"}},
 		} {
-			got, err := e.Svc.MultiplierConflicts(ctx, c.user, a2.ID, batch)
+			got, err := e.Svc.TermsConflicts(ctx, c.user, a2.ID, batch)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -1603,9 +1603,9 @@ func Run(t *testing.T, newStores Factory) {
 		}
 		// The preview of a batch sees the account's multiplier pinned by its
 		// first fill, as recording it would.
-		conflicts, err := e.Svc.MultiplierConflicts(ctx, u, a.ID, []trading.ExecutionInput{zq(0, trading.Buy, "95.5"), withMultiplier(zq(60, trading.Sell, "95.6"), "10")})
+		conflicts, err := e.Svc.TermsConflicts(ctx, u, a.ID, []trading.ExecutionInput{zq(0, trading.Buy, "95.5"), withMultiplier(zq(60, trading.Sell, "95.6"), "10")})
 		if err != nil || len(conflicts) != 1 || conflicts[1] == "" {
-			t.Fatalf("MultiplierConflicts = %v, %v; want the second fill's", conflicts, err)
+			t.Fatalf("TermsConflicts = %v, %v; want the second fill's", conflicts, err)
 		}
 		e.add(t, u, a, zq(0, trading.Buy, "95.5"), zq(60, trading.Sell, "95.6"))
 		trs := e.trades(t, u, trading.Filter{AccountIDs: []uuid.UUID{a.ID}}, trading.Sort{})
